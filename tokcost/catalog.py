@@ -1,0 +1,109 @@
+"""Find, load and cache presets: the built-in ones and the user's own.
+
+Built-in presets live in ``hardware/`` and ``models/`` at the repository root; the wheel carries them as
+``tokcost/_presets/``. Users add or override presets with ``--presets DIR`` (repeatable) or the environment
+variable ``TOKCOST_PRESETS`` (directories separated by ``os.pathsep``); each directory holds ``hardware/``
+and/or ``models/`` subfolders of ``<id>.yaml`` files. Later directories override earlier ones, user
+directories override the built-ins. Files are parsed only when their id is asked for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokcost.errors import InputError, Problem
+from tokcost.parse import load_model
+from tokcost.presets import HardwarePreset, ModelPreset, unsourced_fields
+
+ENV_VAR = "TOKCOST_PRESETS"
+KINDS = {"hardware": HardwarePreset, "models": ModelPreset}
+
+
+def builtin_root() -> Path:
+    packaged = Path(__file__).parent / "_presets"
+    if (packaged / "models").is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent  # a source checkout or an editable install
+
+
+def user_dirs(extra: list[str] | None = None) -> list[Path]:
+    env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
+    return [Path(p) for p in env + list(extra or [])]
+
+
+@dataclass
+class Catalog:
+    roots: list[Path]
+    _files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], object] = field(default_factory=dict)
+
+    @classmethod
+    def default(cls, extra_dirs: list[str] | None = None) -> "Catalog":
+        dirs = user_dirs(extra_dirs)
+        missing = [d for d in dirs if not d.is_dir()]
+        if missing:
+            raise InputError([Problem(str(d), 0, 0, "presets", "preset directory does not exist") for d in missing])
+        return cls([builtin_root(), *dirs])
+
+    def _index(self, kind: str) -> dict[str, Path]:
+        if kind not in self._files:
+            found: dict[str, Path] = {}
+            for root in self.roots:
+                folder = root / kind
+                if folder.is_dir():
+                    for f in sorted(folder.glob("*.yaml")):
+                        found[f.stem] = f
+            self._files[kind] = found
+        return self._files[kind]
+
+    def ids(self, kind: str) -> list[str]:
+        return sorted(self._index(kind))
+
+    def has(self, kind: str, preset_id: str) -> bool:
+        return preset_id in self._index(kind)
+
+    def suggest(self, kind: str, preset_id: str) -> str:
+        close = difflib.get_close_matches(preset_id, self.ids(kind), n=1, cutoff=0.5)
+        return f"; did you mean {close[0]}?" if close else ""
+
+    def unknown_message(self, kind: str, preset_id: str) -> str:
+        noun = "hardware" if kind == "hardware" else "model"
+        return f"unknown {noun} id {preset_id!r}{self.suggest(kind, preset_id)}"
+
+    def get(self, kind: str, preset_id: str):
+        key = (kind, preset_id)
+        if key not in self._cache:
+            path = self._index(kind).get(preset_id)
+            if path is None:
+                raise InputError([Problem("(command line)", 0, 0, kind, self.unknown_message(kind, preset_id))])
+            self._cache[key] = load_preset(kind, path)
+        return self._cache[key]
+
+    def hardware(self, preset_id: str) -> HardwarePreset:
+        return self.get("hardware", preset_id)
+
+    def model(self, preset_id: str) -> ModelPreset:
+        return self.get("models", preset_id)
+
+    def all(self, kind: str) -> list:
+        return [self.get(kind, i) for i in self.ids(kind)]
+
+    def source_of(self, kind: str, preset_id: str) -> Path:
+        return self._index(kind)[preset_id]
+
+
+def load_preset(kind: str, path: Path):
+    preset, doc = load_model(KINDS[kind], path)
+    problems = []
+    if preset.id != path.stem:
+        problems.append(Problem(str(path), *doc.where(("id",)), "id", f"id {preset.id!r} must match the file name {path.stem!r}"))
+    for field_path in unsourced_fields(preset):
+        parts = tuple(int(p) if p.isdigit() else p for p in field_path.split("."))
+        problems.append(Problem(str(path), *doc.where(parts), field_path,
+                                "no source: add a citation under 'sources' for this field or its section"))
+    if problems:
+        raise InputError(problems)
+    return preset

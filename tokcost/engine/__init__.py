@@ -1,0 +1,1 @@
+"""The cost engine: pure functions from tokens, presets and efficiencies to time, memory and money."""

@@ -1,0 +1,200 @@
+"""Price one configuration, or a whole grid of them at once: tokens -> latency, memory, throughput, cost.
+
+:func:`estimate_arrays` is the vectorised core used by sweeps and the planner; :func:`estimate` wraps it for
+one configuration and adds the low-high band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tokcost.engine import physics
+from tokcost.engine.profiles import BANDS, EngineProfile, efficiency, engines
+from tokcost.errors import UsageError
+from tokcost.presets import HardwarePreset, ModelPreset
+from tokcost.tokens import ar_layout_tokens, latent_frames, side_tokens
+
+
+@dataclass(frozen=True)
+class Config:
+    """What to price. ``None`` means the model's own default (steps, CFG mode) or its native size."""
+
+    model: ModelPreset
+    hardware: HardwarePreset
+    engine: str = "eager"
+    precision: str = "bf16"
+    width: object = None
+    height: object = None
+    frames: object = None  # video frames; None for images
+    batch: object = 1
+    steps: object = None
+    cfg: str | None = None  # batched | unbatched | off
+    tokens_per_forward: float = 1.0  # accepted tokens per forward (speculative / parallel decoding)
+    verify_tokens: float | None = None  # positions computed per forward (defaults to tokens_per_forward)
+    prompt_tokens: object = None  # AR conditioning prompt; perception: the question
+    answer_tokens: object = None  # perception only
+    role: str | None = None  # image | video | perception (default: the model's first role)
+    calibration: object = None
+
+
+def resolve_role(cfg: Config) -> str:
+    role = cfg.role or ("video" if cfg.frames not in (None, 1) and "video" in cfg.model.roles else cfg.model.roles[0])
+    if role not in cfg.model.roles:
+        raise UsageError(f"{cfg.model.id} does not serve {role} (it serves: {', '.join(cfg.model.roles)})")
+    return role
+
+
+def _engine(cfg: Config) -> EngineProfile:
+    profile = engines().get(cfg.engine)
+    if profile is None:
+        raise UsageError(f"unknown engine {cfg.engine!r}; choose from eager, compiled, vllm")
+    if cfg.model.family not in profile.serves:
+        raise UsageError(f"engine {cfg.engine!r} serves AR models only; {cfg.model.id} is a diffusion model "
+                         f"(use eager or compiled)")
+    return profile
+
+
+def _cfg_mode(cfg: Config) -> str:
+    if cfg.cfg is not None:
+        return cfg.cfg
+    default = cfg.model.sampling.cfg if cfg.model.family == "ar" else cfg.model.diffusion.cfg
+    return {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}[default]
+
+
+def _digits(x):
+    return np.floor(np.log10(np.maximum(np.asarray(x, dtype=float), 1))) + 1
+
+
+def estimate_arrays(cfg: Config, band: str = "central") -> dict:
+    """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
+    m, hw = cfg.model, cfg.hardware
+    profile = _engine(cfg)
+    eff = efficiency(profile, hw, band, cfg.calibration)
+    P, BW = physics.peak_flops(hw, cfg.precision), hw.bandwidth_tbps * 1e12
+    wbytes = physics.WEIGHT_BYTES[cfg.precision]
+    batch = np.asarray(cfg.batch, dtype=float)
+    role = resolve_role(cfg)
+    mode = _cfg_mode(cfg) if role != "perception" else "off"
+    branches = 2.0 if mode == "batched" else 1.0
+    passes = 2.0 if mode == "unbatched" else 1.0
+    width = cfg.width if cfg.width is not None else (m.tokenizer.native_width if m.family == "ar" else m.native.width)
+    height = cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
+    out = _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) if m.family == "ar" \
+        else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role)
+    mem = out.pop("memory")
+    total_mem = sum(mem.values())
+    out["memory_bytes"] = {**mem, "total": total_mem}
+    out["fits_in_memory"] = total_mem <= hw.memory_gb * 1e9 * profile.usable_memory_fraction
+    out["throughput_items_per_s"] = batch / out["latency_s"]
+    price = hw.price.usd_per_gpu_hour if hw.price else np.nan
+    out["cost_usd_per_item"] = price / 3600.0 / out["throughput_items_per_s"]
+    out["floor_s"] = np.maximum(out["flops"] / P, out["bytes"] / BW)
+    out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW)
+    return out
+
+
+def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) -> dict:
+    arch, tok = m.architecture, m.tokenizer
+    pad = True
+    w = side_tokens(width, tok.spatial_factor, "width", pad)
+    h = side_tokens(height, tok.spatial_factor, "height", pad)
+    if cfg.frames is not None and role == "video":
+        t = latent_frames(cfg.frames, tok.temporal_factor, tok.temporal_rule, pad)
+    else:
+        t = np.ones_like(np.asarray(w))
+    image_positions = ar_layout_tokens(w, h, t, tok.layout)
+    visual = t * w * h
+    layout_prompt = (4 + _digits(w) + _digits(h)) if tok.layout == "emu3" else 0
+    prompt = np.asarray(cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float)
+    if role == "perception":
+        prefill_tokens = image_positions + prompt + layout_prompt
+        generated = np.asarray(cfg.answer_tokens if cfg.answer_tokens is not None else 128, dtype=float)
+    else:
+        prefill_tokens = prompt + layout_prompt
+        generated = np.asarray(image_positions, dtype=float)
+    k = float(cfg.tokens_per_forward)
+    if k < 1:
+        raise UsageError("tokens_per_forward must be at least 1")
+    verify = float(cfg.verify_tokens or k)
+    n_forwards = np.ceil(generated / k)
+    n_seq = batch * branches
+    prefill_s, prefill_flops = physics.ar_prefill_time(arch, P, BW, eff, wbytes, n_seq, prefill_tokens, passes)
+    decode_s, compute_s, memory_s = physics.ar_decode_time(arch, P, BW, eff, wbytes, n_seq, prefill_tokens,
+                                                           n_forwards, k, verify, passes)
+    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated)
+    flops = prefill_flops + compute_s * P * eff.mfu
+    bytes_ = memory_s * BW * eff.mbu
+    return {
+        "latency_s": prefill_s + decode_s,
+        "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
+        "bound": np.where(compute_s >= memory_s, "compute", "memory"),
+        "overhead_bound": decode_s > passes * np.maximum(compute_s, memory_s) * 1.5,
+        "tokens": {"visual": visual, "generated": generated, "prompt": prefill_tokens,
+                   "sequences_per_forward": n_seq, "forwards": n_forwards * passes,
+                   "grid_width": w, "grid_height": h, "latent_frames": t},
+        "flops": flops, "bytes": bytes_, "memory": mem,
+        "steps": None,
+    }
+
+
+def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) -> dict:
+    vae = m.vae
+    f = vae.spatial_factor * vae.patch
+    w = side_tokens(width, f, "width", True)
+    h = side_tokens(height, f, "height", True)
+    pw, ph = w * f, h * f
+    frames = cfg.frames if (cfg.frames is not None and role == "video") else (m.native.frames if role == "video" else 1)
+    if role == "video":
+        t = np.ceil(latent_frames(frames, vae.temporal_factor, vae.temporal_rule, True) / vae.patch_t)
+    else:
+        t = np.ones_like(np.asarray(w))
+    latent = t * w * h
+    steps = np.asarray(cfg.steps if cfg.steps is not None else m.diffusion.steps, dtype=float)
+    n_items = batch * branches
+    per_item = physics.denoiser_flops(m, latent, pw, ph)
+    step_s, compute, memory = physics.diffusion_step_time(m, P, BW, eff, wbytes, n_items, per_item)
+    denoise_s = passes * steps * step_s
+    text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
+    vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
+    text_tokens = float(m.denoiser.joint_text_tokens or m.denoiser.cross_attention_text_tokens or 0)
+    seq = latent + (m.denoiser.joint_text_tokens or 0)
+    mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph)
+    flops = passes * steps * n_items * per_item + vae_flops
+    bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes + 0 * flops
+    return {
+        "latency_s": text_s + denoise_s + vae_s,
+        "breakdown_s": {"text_encoders": text_s + 0 * denoise_s, "denoise": denoise_s, "vae_decode": vae_s},
+        "bound": np.where(compute >= memory, "compute", "memory"),
+        "overhead_bound": step_s > np.maximum(compute, memory) * 1.5,
+        "tokens": {"latent": latent, "text": text_tokens + 0 * latent, "latent_frames": t, "grid_width": w,
+                   "grid_height": h, "items_per_forward": n_items},
+        "flops": flops, "bytes": bytes_, "memory": mem, "steps": steps,
+    }
+
+
+# ------------------------------------------------------------------------------------------- one configuration
+
+
+@dataclass
+class Estimate:
+    config: Config
+    central: dict
+    low: dict  # optimistic end of the band (lowest latency)
+    high: dict
+    extras: dict = field(default_factory=dict)
+
+    def scalar(self, key: str, band: str = "central"):
+        value = getattr(self, band)[key]
+        return value.item() if isinstance(value, np.ndarray) else value
+
+
+def estimate(cfg: Config) -> Estimate:
+    results = {b: estimate_arrays(cfg, b) for b in BANDS}
+    return Estimate(cfg, results["central"], results["low"], results["high"])
+
+
+def to_float(x):
+    a = np.asarray(x)
+    return a.item() if a.ndim == 0 else a.tolist()

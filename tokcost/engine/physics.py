@@ -1,0 +1,199 @@
+"""The cost model's formulas (docs/methodology.md states each one). Every function takes numpy arrays that
+broadcast together, so one call prices a whole sweep; scalars work too.
+
+Units: FLOP, bytes, seconds. ``P`` = datasheet peak FLOP/s at the precision, ``BW`` = datasheet bytes/s,
+``eff`` = :class:`~tokcost.engine.profiles.Efficiency` (effective fractions and host overheads).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokcost.presets import Architecture, HardwarePreset, ModelPreset
+
+WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
+WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
+
+
+def peak_flops(hw: HardwarePreset, precision: str) -> float:
+    """Dense FLOP/s for matmuls at ``precision``. Weight-only formats (int4, or fp8/int8 on chips without those
+    units) dequantise to bf16 and compute at the bf16 rate."""
+    r = hw.dense_tflops
+    rate = {"bf16": r.bf16, "fp16": r.fp16, "fp8": r.fp8 or r.bf16, "int8": r.int8 or r.bf16, "int4": r.bf16}[precision]
+    return rate * 1e12
+
+
+def kv_bytes_per_token(arch: Architecture) -> float:
+    """K and V for every layer: 2 x L x n_kv x head_dim x bytes (GQA shrinks it by heads / kv_heads)."""
+    return 2.0 * arch.layers * arch.kv_heads * arch.head_dim * KV_BYTES
+
+
+# ------------------------------------------------------------------------------------------- closed-form sums
+
+
+def sum_max_lines(lines: list[tuple], n) -> np.ndarray:
+    """Sum over j = 0..n-1 of max_i (a_i + b_i j), for arrays a_i, b_i, n that broadcast.
+
+    The max of lines is convex and piecewise linear; between consecutive crossing points one line wins, and a
+    line's sum over a run of integers is an arithmetic series. Exact, O(lines^2) per configuration."""
+    a = [np.asarray(x[0], dtype=float) for x in lines]
+    b = [np.asarray(x[1], dtype=float) for x in lines]
+    n = np.asarray(n, dtype=float)
+    shape = np.broadcast_shapes(n.shape, *(x.shape for x in a), *(x.shape for x in b))
+    cuts = [np.zeros(shape), np.broadcast_to(n, shape)]
+    for i in range(len(lines)):
+        for k in range(i + 1, len(lines)):
+            db = b[i] - b[k]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where(db != 0, (a[k] - a[i]) / np.where(db != 0, db, 1.0), -1.0)
+            cuts.append(np.broadcast_to(np.clip(x, 0, n), shape))
+    edges = np.sort(np.stack(cuts, axis=-1), axis=-1)
+    total = np.zeros(shape)
+    for s in range(edges.shape[-1] - 1):
+        lo, hi = edges[..., s], edges[..., s + 1]
+        first, stop = np.ceil(lo), np.ceil(hi)  # integers j with lo <= j < hi
+        count = np.maximum(stop - first, 0)
+        mid = (lo + hi) / 2
+        vals = np.stack([np.broadcast_to(ai + bi * mid, shape) for ai, bi in zip(a, b)])
+        win = np.argmax(vals, axis=0)
+        aa = np.choose(win, [np.broadcast_to(ai, shape) for ai in a])
+        bb = np.choose(win, [np.broadcast_to(bi, shape) for bi in b])
+        total += count * aa + bb * count * (first + stop - 1) / 2
+    return total
+
+
+# ------------------------------------------------------------------------------------------- autoregressive
+
+
+def ar_decode_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, t0, n_forwards,
+                   advance=1, verify=1, passes=1):
+    """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
+
+    Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
+    speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
+    FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
+    max(FLOPs / (P mfu), bytes / (BW mbu), L x host) + fixed. ``passes`` = 2 for unbatched CFG (two forwards
+    per step, each reading the weights). Returns (total seconds, seconds in the compute-bound part, bytes)."""
+    N = arch.matmul_params_b * 1e9
+    kv = kv_bytes_per_token(arch)
+    n_seq = np.asarray(n_seq, dtype=float)
+    t0 = np.asarray(t0, dtype=float)
+    adv = np.asarray(advance, dtype=float)
+    ver = np.asarray(verify, dtype=float)
+    # context at forward j: t0 + adv j  ->  each term is a line in j
+    comp_a = (2 * N * n_seq * ver + 4 * arch.layers * arch.heads * arch.head_dim * n_seq * ver * t0) / (P * eff.mfu)
+    comp_b = 4 * arch.layers * arch.heads * arch.head_dim * n_seq * ver * adv / (P * eff.mfu)
+    mem_a = (N * wbytes + n_seq * t0 * kv) / (BW * eff.mbu)
+    mem_b = n_seq * adv * kv / (BW * eff.mbu)
+    host = arch.layers * eff.host_per_layer_s
+    lines = [(comp_a, comp_b), (mem_a, mem_b), (host, 0.0)]
+    gpu_sum = sum_max_lines(lines, n_forwards)
+    total = passes * (gpu_sum + np.asarray(n_forwards, dtype=float) * eff.fixed_per_step_s)
+    compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
+    memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
+    return total, passes * compute_sum, passes * memory_sum
+
+
+def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1):
+    """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal)."""
+    N = arch.matmul_params_b * 1e9
+    n_seq = np.asarray(n_seq, dtype=float)
+    p = np.asarray(p, dtype=float)
+    flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
+    bytes_ = N * wbytes + n_seq * p * kv_bytes_per_token(arch)
+    gpu = np.maximum(flops / (P * eff.mfu), bytes_ / (BW * eff.mbu))
+    return passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s), passes * flops
+
+
+def ar_memory(model: ModelPreset, wbytes: float, n_seq, context):
+    """Bytes resident: weights + KV cache of every sequence at its final length + logits + workspace."""
+    arch = model.architecture
+    weights = arch.params_b * 1e9 * wbytes
+    kv = np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * kv_bytes_per_token(arch)
+    logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy
+    return {"weights": weights + 0 * kv, "kv_cache": kv, "activations": logits, "workspace": WORKSPACE_BYTES + 0 * kv}
+
+
+# ------------------------------------------------------------------------------------------- diffusion
+
+
+def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
+    """FLOPs of one denoiser forward for one item (one CFG branch).
+
+    DiT: 2 N_linear T + 4 L d T^2 (+ 4 L d T X for cross-attention to X text tokens).
+    MMDiT: the same over the joint sequence S = T + X.  Linear-attention DiT (Sana): 2 N_linear T + cross-attn.
+    UNet: the conv/linear FLOPs at a reference resolution scaled by pixels, plus 4 x count x dim x T_l^2 for the
+    self-attention at each level (T_l = pixels / downsample^2) and 4 x count x dim x T_l x X cross-attention."""
+    d = model.denoiser
+    T = np.asarray(latent_tokens, dtype=float)
+    if d.kind == "unet":
+        pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+        scale = pixels / (d.ref_width * d.ref_height)
+        X = float(d.cross_attention_text_tokens or 77)
+        flops = d.ref_forward_tflops * 1e12 * scale
+        for lvl in d.attention_levels:
+            Tl = pixels / (lvl.downsample ** 2)
+            flops = flops + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
+        return flops
+    N = d.linear_params_b * 1e9
+    L, D = d.attention_layers, d.attention_dim
+    if d.kind == "mmdit":
+        S = T + float(d.joint_text_tokens or 0)
+        return 2 * N * S + 4 * L * D * S * S
+    X = float(d.cross_attention_text_tokens or 0)
+    attn = 0.0 if d.kind == "linear-dit" else 4 * L * D * T * T
+    return 2 * N * T + attn + 4 * L * D * T * X
+
+
+def denoiser_layers(model: ModelPreset) -> int:
+    """Transformer blocks a forward launches (host overhead scales with it); UNets: their attention blocks."""
+    d = model.denoiser
+    if d.kind == "unet":
+        return sum(level.count for level in d.attention_levels) or 1
+    return d.attention_layers
+
+
+def diffusion_step_time(model: ModelPreset, P: float, BW: float, eff, wbytes: float, n_items, flops_per_item):
+    """One denoiser forward over ``n_items`` (items x CFG branches): max(compute, weights read, host) + fixed."""
+    flops = np.asarray(n_items, dtype=float) * flops_per_item
+    weight_bytes = model.denoiser.params_b * 1e9 * wbytes
+    compute = flops / (P * eff.mfu)
+    memory = weight_bytes / (BW * eff.mbu) + 0 * compute
+    host = denoiser_layers(model) * eff.host_per_layer_s
+    return np.maximum(np.maximum(compute, memory), host) + eff.fixed_per_step_s, compute, memory
+
+
+def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):
+    """Each text encoder once per request (twice with CFG: the negative prompt): 2 x params x tokens FLOPs."""
+    total = 0.0
+    n_seq = np.asarray(n_seq, dtype=float)
+    for enc in model.text_encoders:
+        flops = 2 * enc.params_b * 1e9 * enc.tokens * n_seq
+        weights = enc.params_b * 1e9 * 2.0
+        total = total + np.maximum(flops / (P * eff.mfu), weights / (BW * eff.mbu)) + eff.fixed_per_step_s
+    return total + 0 * n_seq
+
+
+def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, frames):
+    """VAE decode: decoder FLOPs per output megapixel x megapixels x frames, at the engine's MFU."""
+    mp = np.asarray(width, dtype=float) * np.asarray(height, dtype=float) / 1e6
+    flops = model.vae.decode_tflops_per_mpixel * 1e12 * mp * np.asarray(frames, dtype=float) * np.asarray(n_items, dtype=float)
+    return flops / (P * eff.mfu) + eff.fixed_per_step_s, flops
+
+
+def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height):
+    """Weights of denoiser, text encoders (bf16) and VAE + activations + workspace.
+
+    Activations: ~16 live tensors of seq x d bytes per item in a transformer block with fused attention, and
+    for the VAE decode one frame at a time of ~3 x 128-channel full-resolution buffers (assumptions,
+    docs/methodology.md)."""
+    d = model.denoiser
+    weights = d.params_b * 1e9 * wbytes + sum(e.params_b for e in model.text_encoders) * 1e9 * 2.0 \
+        + model.vae.params_b * 1e9 * 2.0
+    width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
+    n = np.asarray(n_items, dtype=float)
+    acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * 16
+    vae = n * np.asarray(width, dtype=float) * np.asarray(height, dtype=float) * 128 * 2.0 * 3
+    return {"weights": weights + 0 * acts, "kv_cache": 0 * acts, "activations": acts + vae,
+            "workspace": WORKSPACE_BYTES + 0 * acts}

@@ -1,0 +1,191 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML's safe loader already refuses object tags, but it silently keeps the last of two duplicate keys,
+forgets line numbers, and will happily expand an alias bomb into gigabytes. This module composes the node
+tree itself so that it can (1) reject duplicate keys and unknown tags, (2) cap the size of what aliases expand
+to, and (3) return a map from each value's path to its ``(line, col)`` (1-based) for error messages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tokcost.errors import Problem
+
+MAX_FILE_BYTES = 1_000_000  # a product spec or preset is a few KB; anything this large is a mistake or an attack
+MAX_NODES = 100_000  # values after alias expansion; a billion-laughs file trips this in microseconds
+MAX_DEPTH = 64
+
+Path_ = tuple  # a path into the document: keys and list indices
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+try:  # the C composer is several times faster; fall back silently where libyaml is absent
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class Located:
+    """A loaded YAML document plus the position of every value and key in it."""
+
+    data: Any
+    file: str
+    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: tuple, key: bool = False) -> tuple[int, int]:
+        """Position of ``path`` or of its nearest ancestor that has one (a missing field points at its parent)."""
+        table = self.key_positions if key else self.positions
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if p in self.positions:
+                return self.positions[p]
+            p = p[:-1]
+        return self.positions.get((), (1, 1))
+
+
+class YamlProblem(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.problems: list[Problem] = []
+        self.out = Located(data=None, file=file)
+        self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
+
+    def _problem(self, node: yaml.Node, path: tuple, msg: str) -> None:
+        self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
+                                     _dotted(path), msg))
+
+    def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, _dotted(path),
+                                       f"document expands to more than {MAX_NODES:,} values (alias bomb?)")])
+        if depth > MAX_DEPTH:
+            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, _dotted(path),
+                                       f"nesting deeper than {MAX_DEPTH} levels")])
+        self.out.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _PLAIN_TAGS:
+            self._problem(node, path, f"YAML tag {node.tag!r} is not allowed (plain values only)")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self._scalar_value(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> dict:
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._problem(key_node, path, "merge keys ('<<') are not supported")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._problem(key_node, path, "keys must be plain scalars")
+                continue
+            key = self._scalar_value(key_node, path)
+            if isinstance(key, float) or key is None or isinstance(key, bool):
+                key = key_node.value  # keep '1.0', 'null', 'yes' keys as written
+            child = path + (key,)
+            if key in result:
+                first = self.out.key_positions.get(child, ("?", "?"))
+                self._problem(key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})")
+                continue
+            self.out.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, child, depth + 1)
+        return result
+
+    def _scalar_value(self, node: yaml.ScalarNode, path: tuple) -> Any:
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates stay strings: presets cite them, nothing computes with them
+        try:
+            value = self._scalar.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self._problem(node, path, f"cannot read value {node.value!r}: {exc}")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return value  # kept: the schema rejects it with the field's name
+        return value
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def dotted(path: tuple) -> str:
+    """``('candidates', 'models', 2)`` -> ``candidates.models[2]``."""
+    return _dotted(path)
+
+
+def load_text(text: str, file: str) -> Located:
+    """Parse one YAML document; raise :class:`YamlProblem` with every problem found."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise YamlProblem([Problem(file, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        raise YamlProblem([Problem(file, line, col, "(document)", f"YAML syntax error: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise YamlProblem([Problem(file, 1, 1, "(document)", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise YamlProblem([Problem(file, 1, 1, "(document)", f"nesting deeper than {MAX_DEPTH} levels")]) from None
+    if len(nodes) > 1:
+        n = nodes[1]
+        raise YamlProblem([Problem(file, n.start_mark.line + 1, n.start_mark.column + 1, "(document)",
+                                   "expected one YAML document, found several ('---')")])
+    if not nodes or nodes[0] is None:
+        raise YamlProblem([Problem(file, 1, 1, "(document)", "file is empty")])
+    builder = _Builder(file)
+    builder.out.data = builder.build(nodes[0], (), 0)
+    if builder.problems:
+        raise YamlProblem(builder.problems)
+    return builder.out
+
+
+def load_file(path: str | Path) -> Located:
+    """Read and parse a file; unreadable or non-UTF-8 files become problems, never tracebacks."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise YamlProblem([Problem(name, 1, 1, "(document)", f"cannot read file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlProblem([Problem(name, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
+    if b"\x00" in raw:
+        raise YamlProblem([Problem(name, 1, 1, "(document)", "file is binary (contains NUL bytes), not YAML")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlProblem([Problem(name, line, 1, "(document)", "file is not valid UTF-8 text")]) from None
+    return load_text(text, name)
