@@ -136,6 +136,11 @@ class ARSampling(Strict):
     temperature: PosFloat | None = None
     prompt_tokens: PosInt  # a typical conditioning prompt (caption or class token) in tokens
 
+    @field_validator("cfg", mode="before")
+    @classmethod
+    def _yaml_off(cls, v):
+        return "off" if v is False else v  # YAML 1.1 reads a bare `off` as false
+
 
 class AttentionLevel(Strict):
     """UNet self-attention at one resolution: tokens = pixels / downsample^2, ``count`` layers of width ``dim``."""

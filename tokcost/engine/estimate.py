@@ -57,10 +57,13 @@ def _engine(cfg: Config) -> EngineProfile:
 
 
 def _cfg_mode(cfg: Config) -> str:
+    """The model's own CFG mode, except that an optimised engine batches the two branches of a reference
+    implementation that runs them as separate passes (what LlamaGen's vLLM server and any batched server do)."""
     if cfg.cfg is not None:
         return cfg.cfg
     default = cfg.model.sampling.cfg if cfg.model.family == "ar" else cfg.model.diffusion.cfg
-    return {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}[default]
+    mode = {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}[default]
+    return "batched" if mode == "unbatched" and cfg.engine != "eager" else mode
 
 
 def _digits(x):

@@ -1,0 +1,57 @@
+"""Load specs (every problem of every file gathered before reporting) and analyse them into one result."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from tokcost import __version__
+from tokcost.catalog import Catalog
+from tokcost.errors import InputError, Problem, UsageError
+from tokcost.plan import analyze_spec
+from tokcost.result import AnalysisResult
+from tokcost.spec import Spec, load_spec
+from tokcost.yamlload import Located
+
+
+def expand_paths(args: list[str]) -> list[str]:
+    """Files as given, directories as their *.yaml/*.yml (sorted), globs expanded; a missing path is exit 2."""
+    files: list[str] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            files += [str(f) for f in found]
+        elif any(ch in arg for ch in "*?["):
+            files += sorted(glob.glob(arg, recursive=True))
+        elif p.exists() or p.is_symlink():
+            files.append(arg)
+        else:
+            raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+    if not files:
+        raise UsageError(f"no spec files found in: {' '.join(args)}")
+    return list(dict.fromkeys(files))
+
+
+def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Located]]:
+    loaded, problems = [], []
+    for f in files:
+        try:
+            spec, doc = load_spec(f, catalog)
+            loaded.append((f, spec, doc))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return loaded
+
+
+def analyze_files(files: list[str], catalog: Catalog, calibration_path=None) -> AnalysisResult:
+    calibration = None
+    if calibration_path is not None:
+        from tokcost.calibration import load_calibration
+
+        calibration = load_calibration(calibration_path)
+    results = [analyze_spec(spec, f, catalog, calibration, doc) for f, spec, doc in load_specs(files, catalog)]
+    return AnalysisResult(tool_version=__version__, calibration=str(calibration_path) if calibration_path else None,
+                          specs=results)

@@ -1,0 +1,5 @@
+"""`tokcost bench` (being written)."""
+
+
+def register(app) -> None:
+    """Placeholder until the command lands; registers nothing."""

@@ -1,0 +1,5 @@
+"""`tokcost validate` (being written)."""
+
+
+def register(app) -> None:
+    """Placeholder until the command lands; registers nothing."""

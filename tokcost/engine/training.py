@@ -1,0 +1,51 @@
+"""Training compute: AR C = D (6N + 6 L ctx d_attn); diffusion C = 3 x forward FLOPs x samples."""
+
+from __future__ import annotations
+
+from tokcost.engine import physics
+from tokcost.errors import UsageError
+from tokcost.presets import HardwarePreset, ModelPreset
+from tokcost.tokens import diffusion_tokens
+
+
+def ar_training_flops(model: ModelPreset, tokens: float, context: int | None = None) -> float:
+    """6 N per token for the matmuls (forward 2 + backward 4) plus 6 L ctx d_attn for attention scores over a
+    causal context of ``ctx`` (the average context is ctx/2, times 12 for the same 2+4 split on QK and AV)."""
+    a = model.architecture
+    ctx = context or a.context
+    return tokens * (6 * a.matmul_params_b * 1e9 + 6 * a.layers * ctx * a.heads * a.head_dim)
+
+
+def diffusion_training_flops(model: ModelPreset, samples: float, width=None, height=None, frames=None) -> float:
+    """3 x one forward (forward + backward = 3 forwards) per sample, one noise level per sample, no CFG."""
+    w = width or model.native.width
+    h = height or model.native.height
+    f = frames or (model.native.frames if "video" in model.roles else None)
+    tc = diffusion_tokens(model, w, h, f, pad=True)
+    return 3 * float(physics.denoiser_flops(model, tc.latent_frames * tc.grid_width * tc.grid_height,
+                                            tc.padded_width, tc.padded_height)) * samples
+
+
+def training_report(model: ModelPreset, hw: HardwarePreset, tokens=None, samples=None, gpus: int = 1, mfu=None,
+                    context=None, width=None, height=None, frames=None) -> dict:
+    if model.family == "ar":
+        if tokens is None:
+            raise UsageError(f"{model.id} is autoregressive: give --tokens")
+        flops = ar_training_flops(model, tokens, context)
+    else:
+        if samples is None:
+            raise UsageError(f"{model.id} is a diffusion model: give --samples")
+        flops = diffusion_training_flops(model, samples, width, height, frames)
+    used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid
+    peak = hw.dense_tflops.bf16 * 1e12
+    gpu_hours = flops / (peak * used_mfu) / 3600.0
+    band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b)) / 3600.0 for b in ("low", "high")}
+    price = hw.price.usd_per_gpu_hour if hw.price else None
+    return {
+        "model": model.id, "hardware": hw.id, "tokens": tokens, "samples": samples, "gpus": gpus,
+        "mfu": used_mfu, "flops": flops, "gpu_hours": gpu_hours,
+        "gpu_hours_band": {"low": band["high"], "high": band["low"]},
+        "days": gpu_hours / gpus / 24.0,
+        "cost_usd": gpu_hours * price if price is not None else None,
+        "price_usd_per_gpu_hour": price,
+    }

@@ -1,0 +1,267 @@
+"""The planner: every candidate for a spec, its best operating point, feasibility, and the recommendation.
+
+Pure: takes a spec and a catalog, returns a :class:`~tokcost.result.SpecResult`. For each model x hardware x
+engine it prices a vector of batch sizes in one call per band, keeps the largest-throughput batch that fits
+memory and meets the latency budget, sizes the fleet for peak demand and ranks by cost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tokcost.catalog import Catalog
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import engines
+from tokcost.quality import quality_of, tier_problem
+from tokcost.result import Band, CandidateResult, Recommendation, SpecResult, Violation
+from tokcost.spec import Spec
+
+BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
+HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+FAMILY_NAMES = {"ar": "autoregressive", "diffusion": "diffusion"}
+
+
+def candidate_models(spec: Spec, catalog: Catalog) -> list:
+    kind = spec.product.kind
+    if spec.candidates.models:
+        return [catalog.model(i) for i in spec.candidates.models]
+    return [m for m in catalog.all("models") if kind in m.roles]
+
+
+def candidate_hardware(spec: Spec, catalog: Catalog) -> list:
+    if spec.candidates.hardware:
+        return [catalog.hardware(i) for i in spec.candidates.hardware]
+    return [h for h in catalog.all("hardware") if h.price is not None]
+
+
+def _side_limits(model) -> tuple[int, int]:
+    if model.family == "ar":
+        return model.tokenizer.min_side_px, model.tokenizer.max_side_px
+    return model.native.min_side_px, model.native.max_side_px
+
+
+def _static_problems(spec: Spec, model) -> list[str]:
+    p = spec.product
+    out = []
+    if p.kind not in model.roles:
+        out.append(f"does not serve {p.kind} (serves {', '.join(model.roles)})")
+        return out
+    lo, hi = _side_limits(model)
+    for side, px in (("width", p.width), ("height", p.height)):
+        if not lo <= px <= hi:
+            out.append(f"{side} {px} px is outside the {lo}-{hi} px this model serves")
+    frames = p.frame_count()
+    if frames and model.family == "diffusion" and model.native.max_frames and frames > model.native.max_frames:
+        out.append(f"{frames} frames exceed the {model.native.max_frames} frames this model generates in one clip")
+    problem = tier_problem(model, p.kind, p.quality_tier)
+    if problem:
+        out.append(problem)
+    return out
+
+
+def _bands(model, hw, engine, spec: Spec, calibration) -> dict:
+    p = spec.product
+    cfg = Config(model=model, hardware=hw, engine=engine, precision=spec.candidates.precision,
+                 width=p.width, height=p.height, frames=p.frame_count(), batch=BATCHES,
+                 steps=p.steps if model.family == "diffusion" else None, prompt_tokens=p.prompt_tokens,
+                 answer_tokens=p.answer_tokens, role=p.kind, calibration=calibration)
+    return {b: estimate_arrays(cfg, b) for b in ("central", "low", "high")}
+
+
+def _pick_batch(res: dict, budget_s: float) -> tuple[int, bool]:
+    """Index of the best batch: the highest throughput that fits and meets the budget; else batch 1."""
+    c = res["central"]
+    ok = c["fits_in_memory"] & (c["latency_s"] <= budget_s)
+    if not ok.any():
+        return 0, False
+    thr = np.where(ok, c["throughput_items_per_s"], -1.0)
+    return int(np.argmax(thr)), True
+
+
+def _at(x, i):
+    a = np.asarray(x)
+    return a.item() if a.ndim == 0 else a.flat[i].item()
+
+
+def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, static: list[str]) -> CandidateResult:
+    c, lo, hi = res["central"], res["low"], res["high"]
+    p = spec.product
+    lat = Band(central=_at(c["latency_s"], i), low=_at(lo["latency_s"], i), high=_at(hi["latency_s"], i))
+    thr = Band(central=_at(c["throughput_items_per_s"], i), low=_at(hi["throughput_items_per_s"], i),
+               high=_at(lo["throughput_items_per_s"], i))
+    cost = None
+    gpus = monthly = fleet = None
+    if hw.price is not None:
+        cost = Band(central=_at(c["cost_usd_per_item"], i), low=_at(lo["cost_usd_per_item"], i),
+                    high=_at(hi["cost_usd_per_item"], i))
+        peak_rps = spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
+        gpus = max(1, math.ceil(peak_rps / thr.central - 1e-9))
+        monthly = gpus * hw.price.usd_per_gpu_hour * HOURS_PER_MONTH
+        fleet = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
+    mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
+    fits = bool(_at(c["fits_in_memory"], i))
+    reasons = list(static)
+    if not bool(_at(c["fits_in_memory"], 0)):
+        reasons.append(f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB at batch 1; "
+                       f"{hw.id} has {hw.memory_gb:g} GB")
+    elif _at(c["latency_s"], 0) > spec.budget.latency_s:
+        reasons.append(f"latency {_at(c['latency_s'], 0):.3g} s at batch 1 exceeds the {spec.budget.latency_s:g} s budget")
+    if hw.price is None:
+        reasons.append(f"{hw.id} has no price in its preset, so its cost cannot be ranked")
+    metric, score = quality_of(model, p.kind)
+    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
+    steps = c["steps"]
+    return CandidateResult(
+        model=model.id, family=model.family, hardware=hw.id, engine=engine, precision=spec.candidates.precision,
+        batch=int(BATCHES[i]), cfg=c["cfg_mode"], steps=None if steps is None else int(_at(steps, i)),
+        width=p.width, height=p.height, frames=p.frame_count(), latency_s=lat, throughput_items_per_s=thr,
+        cost_usd_per_item=cost, fleet_cost_usd_per_item=fleet, gpus=gpus, monthly_usd=monthly, memory_gb=mem,
+        fits_in_memory=fits, bound=str(_at(c["bound"], i)), overhead_bound=bool(_at(c["overhead_bound"], i)),
+        tokens=tokens, quality_metric=metric, quality_score=score, feasible=not reasons, reasons=reasons)
+
+
+def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:
+    models = candidate_models(spec, catalog)
+    hardware = candidate_hardware(spec, catalog)
+    profiles = engines()
+    wanted = spec.candidates.engines
+    out = []
+    for model in models:
+        static = _static_problems(spec, model)
+        if static and spec.product.kind not in model.roles:
+            continue
+        for hw in hardware:
+            for engine, prof in profiles.items():
+                if model.family not in prof.serves or (wanted and engine not in wanted):
+                    continue
+                res = _bands(model, hw, engine, spec, calibration)
+                i, _ = _pick_batch(res, spec.budget.latency_s)
+                out.append(_candidate(model, hw, engine, spec, res, i, static))
+    return out
+
+
+def _rank_key(c: CandidateResult):
+    return (c.fleet_cost_usd_per_item if c.fleet_cost_usd_per_item is not None else math.inf, c.latency_s.central)
+
+
+def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
+    feasible = sorted((c for c in candidates if c.feasible), key=_rank_key)
+    kind = spec.product.kind
+    if not feasible:
+        blockers = sorted({r for c in candidates for r in c.reasons})[:4]
+        return Recommendation(headline=f"No candidate meets this {kind} product's requirements.",
+                              reasons=[f"Every option fails: {'; '.join(blockers)}." if blockers else
+                                       "No model serves this product."],
+                              break_even=_break_even_none(spec, candidates))
+    best = feasible[0]
+    head = (f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
+            f"{best.latency_s.central:.3g} s per {_noun(kind)}, ${best.fleet_cost_usd_per_item:.4g} per "
+            f"{_noun(kind)} at your demand on {best.gpus} GPU{'s' if best.gpus != 1 else ''} "
+            f"(${best.monthly_usd:,.0f} a month).")
+    reasons = [
+        f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
+        f"Latency {best.latency_s.central:.3g} s (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s) "
+        f"against a {spec.budget.latency_s:g} s budget; it is {best.bound}-bound"
+        f"{' and limited by host launch overhead' if best.overhead_bound else ''}.",
+        f"One GPU serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at batch {best.batch} "
+        f"and needs {best.memory_gb['total']:.0f} GB of memory.",
+    ]
+    if len(feasible) > 1:
+        runner = feasible[1]
+        reasons.append(f"Runner-up: {runner.model} on {runner.hardware} ({runner.engine}) at "
+                       f"${runner.fleet_cost_usd_per_item:.4g} per {_noun(kind)}.")
+    others, breaks = _families(spec, candidates, best)
+    return Recommendation(choice=best, headline=head, reasons=reasons, other_families=others, break_even=breaks)
+
+
+def _noun(kind: str) -> str:
+    return {"image": "image", "video": "clip", "perception": "answer"}[kind]
+
+
+def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResult):
+    others, breaks = [], []
+    kind = spec.product.kind
+    for fam in sorted({c.family for c in candidates} - {best.family}):
+        pool = [c for c in candidates if c.family == fam]
+        feasible = sorted((c for c in pool if c.feasible), key=_rank_key)
+        name = FAMILY_NAMES[fam]
+        if feasible:
+            alt = feasible[0]
+            ratio = alt.fleet_cost_usd_per_item / best.fleet_cost_usd_per_item
+            others.append(f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
+                          f"{ratio:.3g}x as much per {_noun(kind)} (${alt.fleet_cost_usd_per_item:.4g}).")
+            breaks.append(f"{name.capitalize()} wins if it becomes {ratio:.3g}x cheaper per {_noun(kind)} "
+                          f"(for AR: that many more tokens accepted per forward at the same cost per forward).")
+            continue
+        quality_ok = [c for c in pool if not any(_is_static(r) for r in c.reasons)]
+        if not quality_ok:
+            why = sorted({r for c in pool for r in c.reasons if _is_static(r)})
+            others.append(f"No {name} model qualifies: {'; '.join(why[:3])}.")
+            continue
+        fastest = min(quality_ok, key=lambda c: c.latency_s.central if c.fits_in_memory else math.inf)
+        if not fastest.fits_in_memory:
+            others.append(f"No {name} option fits in memory on the candidate hardware.")
+            continue
+        speedup = fastest.latency_s.central / spec.budget.latency_s
+        others.append(f"The fastest {name} option, {fastest.model} on {fastest.hardware} ({fastest.engine}), takes "
+                      f"{fastest.latency_s.central:.3g} s per {_noun(kind)} at batch 1, "
+                      f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget.")
+        breaks.append(f"{name.capitalize()} becomes feasible with a latency budget of about "
+                      f"{fastest.latency_s.central:.3g} s, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
+                      f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}.")
+    return others, breaks
+
+
+def _is_static(reason: str) -> bool:
+    return not (reason.startswith("latency") or reason.startswith("needs") or "no price" in reason)
+
+
+def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]:
+    ok = [c for c in candidates if c.fits_in_memory and not any(_is_static(r) for r in c.reasons)]
+    if not ok:
+        return []
+    fastest = min(ok, key=lambda c: c.latency_s.central)
+    return [f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
+            f"{fastest.latency_s.central:.3g} s: a budget of that much would make it feasible."]
+
+
+def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
+    """Budget limits the recommended option breaks (cost per item, monthly), or infeasibility."""
+
+    def pos(path):
+        return doc.where(path) if doc is not None else (0, 0)
+
+    out: list[Violation] = []
+    if rec.choice is None:
+        line, col = pos(("budget", "latency_s"))
+        out.append(Violation(limit="feasibility", field="budget.latency_s", line=line, col=col,
+                             budget=spec.budget.latency_s, message=rec.headline,
+                             fix=(rec.break_even[0] if rec.break_even else "relax the budget or add candidates")))
+        return out
+    c = rec.choice
+    b = spec.budget
+    if b.cost_per_item_usd is not None and c.fleet_cost_usd_per_item > b.cost_per_item_usd:
+        line, col = pos(("budget", "cost_per_item_usd"))
+        out.append(Violation(limit="cost_per_item_usd", field="budget.cost_per_item_usd", line=line, col=col,
+                             budget=b.cost_per_item_usd, value=c.fleet_cost_usd_per_item,
+                             message=f"cost ${c.fleet_cost_usd_per_item:.4g} per item exceeds the "
+                                     f"${b.cost_per_item_usd:g} budget",
+                             fix="raise the budget, lower the resolution or steps, or pick cheaper hardware"))
+    if b.monthly_usd is not None and c.monthly_usd > b.monthly_usd:
+        line, col = pos(("budget", "monthly_usd"))
+        out.append(Violation(limit="monthly_usd", field="budget.monthly_usd", line=line, col=col,
+                             budget=b.monthly_usd, value=c.monthly_usd,
+                             message=f"${c.monthly_usd:,.0f} a month exceeds the ${b.monthly_usd:,.0f} budget",
+                             fix="lower demand or resolution, or raise the monthly budget"))
+    return out
+
+
+def analyze_spec(spec: Spec, file: str, catalog: Catalog, calibration=None, doc=None) -> SpecResult:
+    candidates = evaluate(spec, catalog, calibration)
+    rec = recommend(spec, candidates)
+    return SpecResult(name=spec.name, file=file, product=spec.product.model_dump(exclude_none=True),
+                      demand=spec.demand.model_dump(), budget=spec.budget.model_dump(exclude_none=True),
+                      candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
+                      recommendation=rec, violations=violations(spec, rec, doc))

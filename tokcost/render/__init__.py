@@ -1,0 +1,38 @@
+"""Formatters: each is a pure ``format(result) -> str``; the CLI picks one by ``--format``."""
+
+from __future__ import annotations
+
+import json
+
+from tokcost.result import AnalysisResult
+
+ANALYSIS_FORMATS = ("table", "markdown", "json", "html")
+
+
+def render_analysis(result: AnalysisResult, fmt: str, width: int = 100) -> str:
+    if fmt == "json":
+        return result.model_dump_json(indent=2) + "\n"
+    if fmt == "markdown":
+        from tokcost.render.markdown import format_markdown
+        return format_markdown(result)
+    if fmt == "table":
+        from tokcost.render.table import format_table
+        return format_table(result, width=width)
+    if fmt == "html":
+        from tokcost.render.html import format_html
+        return format_html(result)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def dumps(data) -> str:
+    return json.dumps(data, indent=2, default=_default) + "\n"
+
+
+def _default(o):
+    import numpy as np
+
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(type(o).__name__)

@@ -1,0 +1,68 @@
+"""Plain renderers for the small commands (tokens, estimate, train, hardware/models list and show)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+
+from tokcost.render import dumps
+
+
+def _console(buf, width=100) -> Console:
+    return Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def kv_table(data: dict, title: str) -> str:
+    buf = io.StringIO()
+    table = Table(title=title, show_header=False, pad_edge=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for k, v in data.items():
+        table.add_row(k, _fmt(v))
+    _console(buf).print(table)
+    return buf.getvalue()
+
+
+def preset_list(items: list, kind: str, fmt: str) -> str:
+    if kind == "hardware":
+        rows = [{"id": h.id, "name": h.name, "bf16_tflops": h.dense_tflops.bf16, "memory_gb": h.memory_gb,
+                 "bandwidth_tbps": h.bandwidth_tbps,
+                 "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None} for h in items]
+    else:
+        rows = [{"id": m.id, "name": m.name, "family": m.family, "roles": ",".join(m.roles),
+                 "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b)} for m in items]
+    if fmt == "json":
+        return dumps(rows)
+    buf = io.StringIO()
+    table = Table(pad_edge=False)
+    for col in rows[0] if rows else []:
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(_fmt(v) if v is not None else "-" for v in r.values()))
+    _console(buf).print(table)
+    return buf.getvalue()
+
+
+def preset_show(preset, file: str) -> str:
+    buf = io.StringIO()
+    con = _console(buf)
+    con.print(f"{preset.id}: {preset.name}   ({file})")
+    data = preset.model_dump(mode="json", exclude={"sources"})
+    for k, v in data.items():
+        if v in (None, [], {}, ""):
+            continue
+        con.print(f"  {k}: {_fmt(v) if not isinstance(v, list) else v}")
+    con.print("sources:")
+    for k, v in preset.sources.items():
+        con.print(f"  {k}: {v}")
+    return buf.getvalue()
