@@ -14,6 +14,7 @@ import numpy as np
 from tokcost.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import engines
+from tokcost.fmt import money, secs
 from tokcost.quality import quality_of, tier_problem
 from tokcost.result import Band, CandidateResult, Recommendation, SpecResult, Violation
 from tokcost.spec import Spec
@@ -70,14 +71,28 @@ def _bands(model, hw, engine, spec: Spec, calibration) -> dict:
     return {b: estimate_arrays(cfg, b) for b in ("central", "low", "high")}
 
 
-def _pick_batch(res: dict, budget_s: float) -> tuple[int, bool]:
-    """Index of the best batch: the highest throughput that fits and meets the budget; else batch 1."""
+def _queue_wait(res: dict, spec: Spec, engine: str) -> np.ndarray:
+    """Seconds the first request of a batch waits for the batch to fill at peak demand.
+
+    A static batch (diffusion pipelines, reference AR code) starts when B requests are there: with the fleet sized
+    for peak, one GPU receives peak_rps / GPUs requests per second, so the wait is (B - 1) / that rate. A
+    continuous-batching server (vllm) admits requests into a running batch, so nobody waits for a fill."""
+    if engine == "vllm":
+        return np.zeros_like(BATCHES)
+    thr = np.asarray(res["central"]["throughput_items_per_s"], dtype=float)
+    peak_rps = spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
+    gpus = np.maximum(1.0, np.ceil(peak_rps / thr - 1e-9))
+    return (BATCHES - 1) / (peak_rps / gpus)
+
+
+def _pick_batch(res: dict, wait: np.ndarray, budget_s: float) -> int:
+    """Index of the best batch: the highest throughput that fits and meets the budget including the fill wait;
+    batch 1 when none does."""
     c = res["central"]
-    ok = c["fits_in_memory"] & (c["latency_s"] <= budget_s)
+    ok = c["fits_in_memory"] & (c["latency_s"] + wait <= budget_s)
     if not ok.any():
-        return 0, False
-    thr = np.where(ok, c["throughput_items_per_s"], -1.0)
-    return int(np.argmax(thr)), True
+        return 0
+    return int(np.argmax(np.where(ok, c["throughput_items_per_s"], -1.0)))
 
 
 def _at(x, i):
@@ -85,7 +100,7 @@ def _at(x, i):
     return a.item() if a.ndim == 0 else a.flat[i].item()
 
 
-def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, static: list[str]) -> CandidateResult:
+def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str]) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     p = spec.product
     lat = Band(central=_at(c["latency_s"], i), low=_at(lo["latency_s"], i), high=_at(hi["latency_s"], i))
@@ -107,7 +122,7 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, static: list[st
         reasons.append(f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB at batch 1; "
                        f"{hw.id} has {hw.memory_gb:g} GB")
     elif _at(c["latency_s"], 0) > spec.budget.latency_s:
-        reasons.append(f"latency {_at(c['latency_s'], 0):.3g} s at batch 1 exceeds the {spec.budget.latency_s:g} s budget")
+        reasons.append(f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget")
     if hw.price is None:
         reasons.append(f"{hw.id} has no price in its preset, so its cost cannot be ranked")
     metric, score = quality_of(model, p.kind)
@@ -119,7 +134,8 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, static: list[st
         width=p.width, height=p.height, frames=p.frame_count(), latency_s=lat, throughput_items_per_s=thr,
         cost_usd_per_item=cost, fleet_cost_usd_per_item=fleet, gpus=gpus, monthly_usd=monthly, memory_gb=mem,
         fits_in_memory=fits, bound=str(_at(c["bound"], i)), overhead_bound=bool(_at(c["overhead_bound"], i)),
-        tokens=tokens, quality_metric=metric, quality_score=score, feasible=not reasons, reasons=reasons)
+        tokens=tokens, queue_wait_s=float(wait[i]), quality_metric=metric, quality_score=score,
+        feasible=not reasons, reasons=reasons)
 
 
 def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:
@@ -137,8 +153,9 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
                 if model.family not in prof.serves or (wanted and engine not in wanted):
                     continue
                 res = _bands(model, hw, engine, spec, calibration)
-                i, _ = _pick_batch(res, spec.budget.latency_s)
-                out.append(_candidate(model, hw, engine, spec, res, i, static))
+                wait = _queue_wait(res, spec, engine)
+                i = _pick_batch(res, wait, spec.budget.latency_s)
+                out.append(_candidate(model, hw, engine, spec, res, i, wait, static))
     return out
 
 
@@ -157,21 +174,22 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
                               break_even=_break_even_none(spec, candidates))
     best = feasible[0]
     head = (f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
-            f"{best.latency_s.central:.3g} s per {_noun(kind)}, ${best.fleet_cost_usd_per_item:.4g} per "
+            f"{secs(best.latency_s.central)} per {_noun(kind)}, {money(best.fleet_cost_usd_per_item)} per "
             f"{_noun(kind)} at your demand on {best.gpus} GPU{'s' if best.gpus != 1 else ''} "
             f"(${best.monthly_usd:,.0f} a month).")
     reasons = [
         f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
-        f"Latency {best.latency_s.central:.3g} s (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s) "
-        f"against a {spec.budget.latency_s:g} s budget; it is {best.bound}-bound"
+        f"Latency {secs(best.latency_s.central)} (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s)"
+        f"{f' plus up to {secs(best.queue_wait_s)} waiting for the batch to fill at peak' if best.queue_wait_s > 0 else ''}"
+        f" against a {spec.budget.latency_s:g} s budget; it is {best.bound}-bound"
         f"{' and limited by host launch overhead' if best.overhead_bound else ''}.",
         f"One GPU serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at batch {best.batch} "
         f"and needs {best.memory_gb['total']:.0f} GB of memory.",
     ]
-    if len(feasible) > 1:
-        runner = feasible[1]
+    runner = next((c for c in feasible if (c.model, c.hardware) != (best.model, best.hardware)), None)
+    if runner is not None:
         reasons.append(f"Runner-up: {runner.model} on {runner.hardware} ({runner.engine}) at "
-                       f"${runner.fleet_cost_usd_per_item:.4g} per {_noun(kind)}.")
+                       f"{money(runner.fleet_cost_usd_per_item)} per {_noun(kind)}.")
     others, breaks = _families(spec, candidates, best)
     return Recommendation(choice=best, headline=head, reasons=reasons, other_families=others, break_even=breaks)
 
@@ -191,14 +209,16 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             alt = feasible[0]
             ratio = alt.fleet_cost_usd_per_item / best.fleet_cost_usd_per_item
             others.append(f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
-                          f"{ratio:.3g}x as much per {_noun(kind)} (${alt.fleet_cost_usd_per_item:.4g}).")
+                          f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)}).")
             breaks.append(f"{name.capitalize()} wins if it becomes {ratio:.3g}x cheaper per {_noun(kind)} "
                           f"(for AR: that many more tokens accepted per forward at the same cost per forward).")
             continue
         quality_ok = [c for c in pool if not any(_is_static(r) for r in c.reasons)]
         if not quality_ok:
-            why = sorted({r for c in pool for r in c.reasons if _is_static(r)})
-            others.append(f"No {name} model qualifies: {'; '.join(why[:3])}.")
+            why = {}
+            for c in pool:
+                why.setdefault(c.model, next(r for r in c.reasons if _is_static(r)))
+            others.append(f"No {name} model qualifies: " + "; ".join(f"{m} ({r})" for m, r in why.items()) + ".")
             continue
         fastest = min(quality_ok, key=lambda c: c.latency_s.central if c.fits_in_memory else math.inf)
         if not fastest.fits_in_memory:
@@ -206,10 +226,10 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             continue
         speedup = fastest.latency_s.central / spec.budget.latency_s
         others.append(f"The fastest {name} option, {fastest.model} on {fastest.hardware} ({fastest.engine}), takes "
-                      f"{fastest.latency_s.central:.3g} s per {_noun(kind)} at batch 1, "
+                      f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, "
                       f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget.")
         breaks.append(f"{name.capitalize()} becomes feasible with a latency budget of about "
-                      f"{fastest.latency_s.central:.3g} s, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
+                      f"{secs(fastest.latency_s.central)}, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
                       f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}.")
     return others, breaks
 
@@ -224,7 +244,7 @@ def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]
         return []
     fastest = min(ok, key=lambda c: c.latency_s.central)
     return [f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
-            f"{fastest.latency_s.central:.3g} s: a budget of that much would make it feasible."]
+            f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."]
 
 
 def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
@@ -246,7 +266,7 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
         line, col = pos(("budget", "cost_per_item_usd"))
         out.append(Violation(limit="cost_per_item_usd", field="budget.cost_per_item_usd", line=line, col=col,
                              budget=b.cost_per_item_usd, value=c.fleet_cost_usd_per_item,
-                             message=f"cost ${c.fleet_cost_usd_per_item:.4g} per item exceeds the "
+                             message=f"cost {money(c.fleet_cost_usd_per_item)} per item exceeds the "
                                      f"${b.cost_per_item_usd:g} budget",
                              fix="raise the budget, lower the resolution or steps, or pick cheaper hardware"))
     if b.monthly_usd is not None and c.monthly_usd > b.monthly_usd:

@@ -41,6 +41,7 @@ class CandidateResult(Model):
     bound: str  # compute | memory (GPU side)
     overhead_bound: bool = False  # host launch overhead dominates the step
     tokens: dict[str, float]
+    queue_wait_s: float = 0.0  # the first request's wait for its static batch to fill at peak demand
     quality_metric: str | None = None
     quality_score: float | None = None
     feasible: bool
