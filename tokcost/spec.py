@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokcost.catalog import Catalog
 from tokcost.errors import InputError, Problem
 from tokcost.parse import load_model
-from tokcost.yamlload import Located
+from tokcost.yamlload import Located, dotted
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
@@ -79,7 +79,7 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
     out: list[Problem] = []
 
     def add(path: tuple, msg: str, key: bool = False):
-        out.append(Problem(doc.file, *doc.where(path, key=key), ".".join(str(p) for p in path), msg))
+        out.append(Problem(doc.file, *doc.where(path, key=key), dotted(path), msg))
 
     if spec.version != SPEC_VERSION:
         add(("version",), f"unsupported spec version {spec.version}; this tokcost reads version {SPEC_VERSION}")

@@ -1,0 +1,145 @@
+"""Each formula against a hand calculation from the sources (docs/methodology.md)."""
+
+import numpy as np
+import pytest
+
+from tokcost.catalog import Catalog
+from tokcost.engine import physics
+from tokcost.engine.estimate import Config, estimate, estimate_arrays
+from tokcost.engine.profiles import Efficiency
+from tokcost.engine.training import ar_training_flops, diffusion_training_flops, training_report
+from tokcost.errors import UsageError
+
+CAT = Catalog.default()
+EMU3 = CAT.model("emu3-gen")
+H100 = CAT.hardware("h100-sxm")
+IDEAL = Efficiency(mfu=1.0, mbu=1.0, host_per_layer_s=0.0, fixed_per_step_s=0.0)
+
+
+def test_kv_cache_is_128_kib_per_token_for_emu3():
+    assert physics.kv_bytes_per_token(EMU3.architecture) == 2 * 32 * 8 * 128 * 2 == 131072
+
+
+def test_decode_sum_matches_hand_calculation_memory_bound():
+    a = EMU3.architecture
+    P, BW = 989e12, 3.35e12
+    p0, G = 72, 4163
+    total, _, _ = physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 1, p0, G)
+    N = a.matmul_params_b * 1e9
+    sum_t = G * p0 + G * (G - 1) / 2
+    hand = (G * N * 2.0 + 131072 * sum_t) / BW  # batch 1 decode: every step reads all weights + the KV so far
+    assert float(total) == pytest.approx(hand, rel=1e-12)
+
+
+def test_decode_switches_bound_along_the_sequence_at_large_batch():
+    a = EMU3.architecture
+    P, BW = 989e12, 3.35e12
+    per_position = [float(physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 256, t, 1)[0]) for t in range(0, 8193, 512)]
+    summed = float(physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 256, 0, 8193, 1)[0])
+    brute = sum(float(physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 256, t, 1)[0]) for t in range(8193))
+    assert summed == pytest.approx(brute, rel=1e-9)
+    assert per_position[-1] > per_position[0]
+
+
+def test_prefill_flops_formula():
+    a = EMU3.architecture
+    _, flops = physics.ar_prefill_time(a, 989e12, 3.35e12, IDEAL, 2.0, 1, 1000)
+    N = a.matmul_params_b * 1e9
+    assert float(flops) == pytest.approx(2 * N * 1000 + 2 * 32 * 4096 * 1000 ** 2)
+
+
+def test_flux_forward_flops_match_published_count():
+    flux = CAT.model("flux1-dev")
+    f = float(physics.denoiser_flops(flux, 4096, 1024, 1024))
+    linear = 2 * 6.46e9 * 4608
+    assert linear == pytest.approx(59.5e12, rel=0.01)  # shared facts: 59.5 TFLOP linear-only
+    assert f == pytest.approx(linear + 4 * 57 * 3072 * 4608 ** 2)
+    assert f == pytest.approx(74e12, rel=0.02)  # ~74 TFLOP with attention
+
+
+def test_sdxl_unet_flops_scale_with_pixels_plus_attention():
+    sdxl = CAT.model("sdxl")
+    at_ref = float(physics.denoiser_flops(sdxl, 16384, 1024, 1024))
+    assert at_ref > 5.98e12
+    at_2x = float(physics.denoiser_flops(sdxl, 65536, 2048, 2048))
+    assert at_2x > 4 * at_ref  # linear part x4, attention part x16
+
+
+def test_unbatched_cfg_doubles_memory_bound_decode():
+    base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512)
+    off = estimate_arrays(Config(cfg="off", **base))
+    unb = estimate_arrays(Config(cfg="unbatched", **base))
+    bat = estimate_arrays(Config(cfg="batched", **base))
+    assert float(unb["breakdown_s"]["decode"]) == pytest.approx(2 * float(off["breakdown_s"]["decode"]), rel=1e-9)
+    assert float(off["latency_s"]) < float(bat["latency_s"]) < float(unb["latency_s"])
+
+
+def test_cfg_doubles_diffusion_compute_only_when_the_model_uses_it():
+    sdxl = CAT.model("sdxl")  # batched CFG
+    r = estimate_arrays(Config(model=sdxl, hardware=H100, engine="compiled"))
+    off = estimate_arrays(Config(model=sdxl, hardware=H100, engine="compiled", cfg="off"))
+    assert float(r["breakdown_s"]["denoise"]) > 1.6 * float(off["breakdown_s"]["denoise"])
+    flux = CAT.model("flux1-dev")  # guidance-distilled: one forward per step
+    assert estimate_arrays(Config(model=flux, hardware=H100))["cfg_mode"] == "off"
+
+
+def test_speculative_decoding_cuts_forwards():
+    base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512, cfg="off")
+    plain = estimate_arrays(Config(**base))
+    spec = estimate_arrays(Config(tokens_per_forward=4, **base))
+    assert float(spec["tokens"]["forwards"]) == np.ceil(4163 / 4)
+    assert float(spec["latency_s"]) < float(plain["latency_s"]) / 2
+
+
+def test_memory_weights_plus_kv_and_fit():
+    r = estimate_arrays(Config(model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64])))
+    kv = r["memory_bytes"]["kv_cache"]
+    assert r["memory_bytes"]["weights"][0] == pytest.approx(8.49e9 * 2)
+    assert kv[1] == pytest.approx(64 * kv[0])
+    assert r["fits_in_memory"][0] and not r["fits_in_memory"][1]
+
+
+def test_estimate_never_below_floor_and_band_contains_central():
+    for mid in ("emu3-gen", "sdxl", "flux1-dev", "cogvideox-5b", "llamagen-xl"):
+        e = estimate(Config(model=CAT.model(mid), hardware=H100))
+        assert e.scalar("latency_s", "low") <= e.scalar("latency_s") <= e.scalar("latency_s", "high")
+        assert e.scalar("latency_s", "low") >= e.scalar("floor_s")
+
+
+def test_vllm_refuses_diffusion():
+    with pytest.raises(UsageError, match="AR models only"):
+        estimate_arrays(Config(model=CAT.model("sdxl"), hardware=H100, engine="vllm"))
+
+
+def test_precision_changes_weight_bytes_and_peak():
+    assert physics.WEIGHT_BYTES["int4"] == 0.5
+    assert physics.peak_flops(H100, "fp8") == 1979e12
+    assert physics.peak_flops(CAT.hardware("a100-80gb-sxm"), "fp8") == 312e12  # no fp8 units: weight-only
+
+
+def test_ar_training_flops_formula():
+    flops = ar_training_flops(EMU3, 1e9, context=5120)
+    assert flops == pytest.approx(1e9 * (6 * 7.74e9 + 6 * 32 * 5120 * 4096))
+
+
+def test_training_gpu_hours_and_days():
+    r = training_report(EMU3, H100, tokens=1e12, gpus=512, mfu=0.4, context=5120)
+    assert r["gpu_hours"] == pytest.approx(r["flops"] / (989e12 * 0.4) / 3600)
+    assert r["days"] == pytest.approx(r["gpu_hours"] / 512 / 24)
+    assert r["cost_usd"] == pytest.approx(r["gpu_hours"] * 6.88)
+
+
+def test_diffusion_training_is_three_forwards_per_sample():
+    flux = CAT.model("flux1-dev")
+    assert diffusion_training_flops(flux, 1000) == pytest.approx(3 * 1000 * float(physics.denoiser_flops(flux, 4096, 1024, 1024)))
+
+
+def test_latency_grows_with_resolution_frames_steps_and_batch():
+    def lat(**kw):
+        return float(estimate_arrays(Config(hardware=H100, **kw))["latency_s"])
+
+    assert lat(model=EMU3, width=512, height=512) < lat(model=EMU3, width=720, height=720)
+    assert lat(model=CAT.model("sdxl"), steps=20) < lat(model=CAT.model("sdxl"), steps=50)
+    cog = CAT.model("cogvideox-5b")
+    assert lat(model=cog, frames=25) < lat(model=cog, frames=49)
+    assert lat(model=cog, batch=1) < lat(model=cog, batch=2)

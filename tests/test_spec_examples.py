@@ -1,0 +1,55 @@
+"""Every file under tests/examples/ is a test case: valid specs pass `check`; each invalid one exits 2 and reports
+the exact position and field named in its first line (``# expect: LINE:COL FIELD | message fragment``)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "examples"
+VALID = sorted((HERE / "valid").glob("*.yaml"))
+INVALID = sorted((HERE / "invalid").glob("*.yaml"))
+
+
+def run_check(*files):
+    return subprocess.run([sys.executable, "-m", "tokcost", "check", *map(str, files)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
+def test_valid_spec_passes(path):
+    r = run_check(path)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.name for p in INVALID])
+def test_invalid_spec_reports_position(path):
+    header = path.read_text().splitlines()[0]
+    m = re.match(r"# expect: (\d+):(\d+) (\S+) \| (.+)", header)
+    assert m, f"{path.name} lacks an '# expect:' header"
+    line, col, field, fragment = m.groups()
+    r = run_check(path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr + r.stdout
+    assert f"{path}:{line}:{col}: {field}: " in r.stderr, r.stderr
+    assert fragment.lower() in r.stderr.lower()
+
+
+def test_all_problems_of_all_files_reported_in_one_run():
+    r = run_check(*INVALID)
+    assert r.returncode == 2
+    for path in INVALID:
+        assert str(path) in r.stderr
+
+
+def test_invalid_takes_precedence_over_valid():
+    assert run_check(VALID[0], INVALID[0]).returncode == 2
+
+
+def test_python_tag_executes_nothing(tmp_path):
+    marker = Path("/tmp/tokcost-pwned")
+    marker.unlink(missing_ok=True)
+    run_check(HERE / "invalid" / "python-tag.yaml")
+    assert not marker.exists()
