@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
+
+# Test hook (tests/test_atomic.py): when set, write_atomic fails after the temporary file is complete and before
+# the rename, as a run that dies at the worst moment would; set to "sleep" it first pauses 60 s so that a test
+# can kill the process there. Never set it outside tests.
+TEST_FAIL_ENV = "TOKCOST_TEST_FAIL_BEFORE_RENAME"
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -25,6 +31,11 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
             os.chmod(tmp, target.stat().st_mode & 0o777)
         else:
             os.chmod(tmp, 0o644)
+        hook = os.environ.get(TEST_FAIL_ENV)
+        if hook == "sleep":  # the test kills the process during this pause
+            time.sleep(60)
+        if hook:
+            raise OSError(f"{TEST_FAIL_ENV} is set: failing before the rename, as a killed run would")
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -10,11 +10,25 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PosInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+# Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
+# user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
+MAX_PRESET_INT = 10**12
+MAX_PRESET_FLOAT = 1e12
+
+
+def _reject_bool(value):
+    """YAML reads ``yes``/``true``/``on`` as booleans and pydantic would quietly turn them into 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+NotBool = BeforeValidator(_reject_bool)
+PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NotBool]
+PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NotBool]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NotBool]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
 
 
@@ -67,6 +81,7 @@ class HardwareEfficiency(Strict):
     matmul: Range  # large bf16 GEMM through the vendor BLAS
     bandwidth: Range  # stream copy / triad
     training_mfu: Range  # model FLOPs utilisation of large training runs
+    attention: Range | None = None  # fused attention kernel (SDPA/flash) as a fraction of peak; None: as matmul
 
 
 class HardwarePreset(Strict):
@@ -164,6 +179,7 @@ class Denoiser(Strict):
     ref_width: PosInt | None = None
     ref_height: PosInt | None = None
     attention_levels: list[AttentionLevel] = []
+    resnet_blocks: PosInt | None = None  # UNets: residual conv blocks per forward (host launch overhead)
 
     @model_validator(mode="after")
     def _complete(self):
@@ -237,7 +253,8 @@ class ModelPreset(Strict):
         need = ("architecture", "tokenizer", "sampling") if self.family == "ar" else ("denoiser", "vae", "diffusion", "native")
         missing = [s for s in need if getattr(self, s) is None]
         if missing:
-            raise ValueError(f"a {self.family} model needs the section(s): {', '.join(missing)}")
+            noun = "an AR" if self.family == "ar" else "a diffusion"
+            raise ValueError(f"{noun} model needs the section(s): {', '.join(missing)}")
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("roles are listed twice")
         if "perception" in self.roles and self.family != "ar":

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokcost.catalog import Catalog
 from tokcost.errors import InputError, Problem
 from tokcost.parse import load_model
+from tokcost.presets import NotBool
 from tokcost.yamlload import Located, dotted
 
 SPEC_VERSION = 1
@@ -28,15 +29,15 @@ class Strict(BaseModel):
 
 class Product(Strict):
     kind: Literal["image", "video", "perception"]
-    width: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
-    height: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
-    frames: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    fps: Annotated[float, _num(gt=0, le=240)] | None = None
-    seconds: Annotated[float, _num(gt=0, le=600)] | None = None
-    prompt_tokens: Annotated[int, Field(ge=1, le=131_072)] | None = None
-    answer_tokens: Annotated[int, Field(ge=1, le=32_768)] | None = None
+    width: Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NotBool]
+    height: Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NotBool]
+    frames: Annotated[int, Field(ge=1, le=10_000), NotBool] | None = None
+    fps: Annotated[float, _num(gt=0, le=240), NotBool] | None = None
+    seconds: Annotated[float, _num(gt=0, le=600), NotBool] | None = None
+    prompt_tokens: Annotated[int, Field(ge=1, le=131_072), NotBool] | None = None
+    answer_tokens: Annotated[int, Field(ge=1, le=32_768), NotBool] | None = None
     quality_tier: Literal["draft", "standard", "premium"] = "standard"
-    steps: Annotated[int, Field(ge=1, le=1000)] | None = None  # diffusion steps; default: each model's own
+    steps: Annotated[int, Field(ge=1, le=1000), NotBool] | None = None  # diffusion steps; default: each model's own
 
     def frame_count(self) -> int | None:
         if self.kind != "video":
@@ -47,14 +48,14 @@ class Product(Strict):
 
 
 class Demand(Strict):
-    requests_per_day: Annotated[float, _num(gt=0, le=1e11)]
-    peak_to_mean: Annotated[float, _num(ge=1, le=100)] = 1.0
+    requests_per_day: Annotated[float, _num(gt=0, le=1e11), NotBool]
+    peak_to_mean: Annotated[float, _num(ge=1, le=100), NotBool] = 1.0
 
 
 class Budget(Strict):
-    latency_s: Annotated[float, _num(gt=0, le=1e6)]
-    cost_per_item_usd: Annotated[float, _num(gt=0, le=1e6)] | None = None
-    monthly_usd: Annotated[float, _num(gt=0, le=1e12)] | None = None
+    latency_s: Annotated[float, _num(gt=0, le=1e6), NotBool]
+    cost_per_item_usd: Annotated[float, _num(gt=0, le=1e6), NotBool] | None = None
+    monthly_usd: Annotated[float, _num(gt=0, le=1e12), NotBool] | None = None
 
 
 class Candidates(Strict):
@@ -65,7 +66,7 @@ class Candidates(Strict):
 
 
 class Spec(Strict):
-    version: int
+    version: Annotated[int, NotBool]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
     product: Product
@@ -105,6 +106,12 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                 add(("candidates", field, i), catalog.unknown_message(kind, pid))
             elif (getattr(spec.candidates, field) or []).index(pid) != i:
                 add(("candidates", field, i), f"{pid!r} is listed twice")
+            else:
+                try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
+                    catalog.get(kind, pid)
+                except InputError as exc:
+                    add(("candidates", field, i), f"preset {pid!r} ({catalog.source_of(kind, pid)}) is invalid")
+                    out.extend(exc.problems)
     return out
 
 

@@ -18,7 +18,7 @@ import yaml
 from tokcost.errors import Problem
 
 MAX_FILE_BYTES = 1_000_000  # a product spec or preset is a few KB; anything this large is a mistake or an attack
-MAX_NODES = 100_000  # values after alias expansion; a billion-laughs file trips this in microseconds
+MAX_NODES = 50_000  # values after alias expansion (a preset has a few hundred); a billion-laughs file trips it at once
 MAX_DEPTH = 64
 
 Path_ = tuple  # a path into the document: keys and list indices
@@ -107,6 +107,9 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self._problem(key_node, path, "keys must be plain scalars")
                 continue
+            if key_node.tag not in _PLAIN_TAGS:
+                self._problem(key_node, path, f"YAML tag {key_node.tag!r} is not allowed (plain values only)")
+                continue
             key = self._scalar_value(key_node, path)
             if isinstance(key, float) or key is None or isinstance(key, bool):
                 key = key_node.value  # keep '1.0', 'null', 'yes' keys as written
@@ -144,11 +147,30 @@ def dotted(path: tuple) -> str:
     return _dotted(path)
 
 
+def _check_event_count(text: str, file: str) -> None:
+    """Refuse documents with more than MAX_NODES nodes or MAX_DEPTH levels before composing them: composing a
+    1 MB flow list of 300,000 numbers, or 50,000 nested ``[``, takes seconds (libyaml is quadratic in flow depth),
+    while the parser's events are produced lazily and this stops at the limit. Aliases are one event each; what
+    they expand to is capped later by the builder."""
+    depth = 0
+    for count, event in enumerate(yaml.parse(text, Loader=_Loader), 1):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            mark = event.start_mark
+            msg = f"nesting deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else \
+                f"document has more than {MAX_NODES:,} values"
+            raise YamlProblem([Problem(file, mark.line + 1, mark.column + 1, "(document)", msg)])
+
+
 def load_text(text: str, file: str) -> Located:
     """Parse one YAML document; raise :class:`YamlProblem` with every problem found."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise YamlProblem([Problem(file, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
     try:
+        _check_event_count(text, file)
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -1,5 +1,51 @@
-"""`tokcost validate` (being written)."""
+"""`tokcost validate`: predicted vs published measurements, the error summary and its gate (exit 1)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+
+class ValidateFmt(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
 
 
 def register(app) -> None:
-    """Placeholder until the command lands; registers nothing."""
+    import typer
+
+    @app.command()
+    def validate(
+        fmt: ValidateFmt = typer.Option(ValidateFmt.table, "--format", help="table | markdown | json."),
+        fit: bool = typer.Option(False, "--fit", help="Refit the engine parameters over the whole set (from "
+                                 "fixed starting points) instead of using tokcost/data/engines.yaml, and print "
+                                 "the fitted values next to the committed ones."),
+        in_sample_only: bool = typer.Option(False, "--in-sample-only", help="Skip the leave-one-source-out "
+                                            "cross-validation (fast; the gate then covers in-sample errors only)."),
+        measurements: Optional[Path] = typer.Option(None, "--measurements", help="Measurements YAML (default: "
+                                                    "validation/measurements.yaml)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE atomically."),
+        presets: Optional[List[Path]] = typer.Option(None, "--presets", help="Extra preset directory."),
+    ):
+        """Price every published measurement through `tokcost estimate`'s code path; print predicted,
+        measured, ratio, the error summary (in-sample and leave-one-source-out) and exit 1 when beyond the
+        thresholds in tokcost/data/validation_thresholds.yaml."""
+        from tokcost.cli import _catalog, _emit, _guard
+
+        def run():
+            from tokcost import validation as V
+            from tokcost.render import dumps
+            from tokcost.validation_report import build_report, format_markdown, format_table
+
+            entries = V.load_entries(measurements or V.MEASUREMENTS_FILE)
+            report = build_report(entries, _catalog(presets), refit=fit, held_out=not in_sample_only)
+            text = {"json": lambda: dumps(report), "markdown": lambda: format_markdown(report),
+                    "table": lambda: format_table(report)}[fmt.value]()
+            _emit(text, output)
+            return report["passed"]
+
+        passed = _guard(run)
+        if not passed:
+            raise typer.Exit(1)

@@ -37,6 +37,8 @@ class Config:
     answer_tokens: object = None  # perception only
     role: str | None = None  # image | video | perception (default: the model's first role)
     calibration: object = None
+    gpus: object = 1  # diffusion: GPUs splitting each denoiser forward by sequence parallelism (Ulysses)
+    profile: object = None  # an EngineProfile replacing the named engine's (what-if studies, `tokcost validate --fit`)
 
 
 def resolve_role(cfg: Config) -> str:
@@ -47,7 +49,7 @@ def resolve_role(cfg: Config) -> str:
 
 
 def _engine(cfg: Config) -> EngineProfile:
-    profile = engines().get(cfg.engine)
+    profile = cfg.profile if cfg.profile is not None else engines().get(cfg.engine)
     if profile is None:
         raise UsageError(f"unknown engine {cfg.engine!r}; choose from eager, compiled, vllm")
     if cfg.model.family not in profile.serves:
@@ -84,6 +86,8 @@ def estimate_arrays(cfg: Config, band: str = "central") -> dict:
     passes = 2.0 if mode == "unbatched" else 1.0
     width = cfg.width if cfg.width is not None else (m.tokenizer.native_width if m.family == "ar" else m.native.width)
     height = cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
+    if m.family == "ar" and np.any(np.asarray(cfg.gpus) != 1):
+        raise UsageError("multi-GPU estimates cover diffusion sequence parallelism only; AR models run on one GPU")
     out = _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) if m.family == "ar" \
         else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role)
     mem = out.pop("memory")
@@ -92,7 +96,8 @@ def estimate_arrays(cfg: Config, band: str = "central") -> dict:
     out["fits_in_memory"] = total_mem <= hw.memory_gb * 1e9 * profile.usable_memory_fraction
     out["throughput_items_per_s"] = batch / out["latency_s"]
     price = hw.price.usd_per_gpu_hour if hw.price else np.nan
-    out["cost_usd_per_item"] = price / 3600.0 / out["throughput_items_per_s"]
+    # throughput is of the whole group of ``gpus`` GPUs serving one request (sequence parallelism)
+    out["cost_usd_per_item"] = price * np.asarray(cfg.gpus, dtype=float) / 3600.0 / out["throughput_items_per_s"]
     out["floor_s"] = np.maximum(out["flops"] / P, out["bytes"] / BW)
     out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW)
     return out
@@ -156,25 +161,47 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     latent = t * w * h
     steps = np.asarray(cfg.steps if cfg.steps is not None else m.diffusion.steps, dtype=float)
     n_items = batch * branches
-    per_item = physics.denoiser_flops(m, latent, pw, ph)
-    step_s, compute, memory = physics.diffusion_step_time(m, P, BW, eff, wbytes, n_items, per_item)
+    linear, attn = physics.denoiser_flops_split(m, latent, pw, ph)
+    per_item = linear + attn
+    gpus = np.asarray(cfg.gpus, dtype=float)
+    seq = latent + (m.denoiser.joint_text_tokens or 0)
+    link = (hw_link_bytes(cfg.hardware) if np.any(gpus > 1) else 1.0)
+    comm = physics.sequence_parallel_comm_s(m, n_items, seq, gpus, link)
+    # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16)
+    P_attn = physics.peak_flops(cfg.hardware, "bf16")
+    act = physics.denoiser_activation_elems(m, latent, pw, ph)
+    step_s, compute, memory = physics.diffusion_step_time(m, P, BW, eff, wbytes, n_items, linear, attn, P_attn,
+                                                          gpus, comm, act)
     denoise_s = passes * steps * step_s
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
     vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
+    request_s = eff.request_fixed_s + 0 * denoise_s
     text_tokens = float(m.denoiser.joint_text_tokens or m.denoiser.cross_attention_text_tokens or 0)
-    seq = latent + (m.denoiser.joint_text_tokens or 0)
     mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph)
     flops = passes * steps * n_items * per_item + vae_flops
     bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes + 0 * flops
     return {
-        "latency_s": text_s + denoise_s + vae_s,
-        "breakdown_s": {"text_encoders": text_s + 0 * denoise_s, "denoise": denoise_s, "vae_decode": vae_s},
+        "latency_s": text_s + denoise_s + vae_s + request_s,
+        "breakdown_s": {"text_encoders": text_s + 0 * denoise_s, "denoise": denoise_s, "vae_decode": vae_s + 0 * denoise_s,
+                        "pipeline": request_s},
         "bound": np.where(compute >= memory, "compute", "memory"),
         "overhead_bound": step_s > np.maximum(compute, memory) * 1.5,
         "tokens": {"latent": latent, "text": text_tokens + 0 * latent, "latent_frames": t, "grid_width": w,
                    "grid_height": h, "items_per_forward": n_items},
         "flops": flops, "bytes": bytes_, "memory": mem, "steps": steps,
     }
+
+
+def hw_link_bytes(hw: HardwarePreset) -> float:
+    """One direction of the GPU's scale-up link in bytes/s, at the all-to-all efficiency LINK_EFFICIENCY."""
+    if hw.interconnect_gbps is None:
+        raise UsageError(f"{hw.id} has no scale-up link in its preset; sequence parallelism needs one")
+    return hw.interconnect_gbps * 1e9 / 2.0 * LINK_EFFICIENCY
+
+
+# NCCL all-to-all reaches well under the link's line rate for the few-MB messages of one layer (assumption: 0.6
+# of one direction; the term is a few percent of a step for the validated cases, see docs/validation.md).
+LINK_EFFICIENCY = 0.6
 
 
 # ------------------------------------------------------------------------------------------- one configuration

@@ -118,50 +118,113 @@ def ar_memory(model: ModelPreset, wbytes: float, n_seq, context):
 # ------------------------------------------------------------------------------------------- diffusion
 
 
-def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
-    """FLOPs of one denoiser forward for one item (one CFG branch).
+def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
+    """(linear FLOPs, attention FLOPs) of one denoiser forward for one item (one CFG branch).
 
-    DiT: 2 N_linear T + 4 L d T^2 (+ 4 L d T X for cross-attention to X text tokens).
-    MMDiT: the same over the joint sequence S = T + X.  Linear-attention DiT (Sana): 2 N_linear T + cross-attn.
-    UNet: the conv/linear FLOPs at a reference resolution scaled by pixels, plus 4 x count x dim x T_l^2 for the
-    self-attention at each level (T_l = pixels / downsample^2) and 4 x count x dim x T_l x X cross-attention."""
+    ``linear`` is every weight matmul/convolution (2 x params x tokens); ``attention`` is the score and value
+    matmuls (Q K^T and A V, 4 x d x T_q x T_k per layer), which run in a fused attention kernel whose speed
+    differs from a GEMM's (see :func:`diffusion_step_time`).
+
+    DiT: linear 2 N_linear T; attention 4 L d T^2 + 4 L d T X for cross-attention to X text tokens.
+    MMDiT: the same over the joint sequence S = T + X (linear 2 N S, attention 4 L d S^2).
+    Linear-attention DiT (Sana): linear 2 N_linear T; attention only the softmax cross-attention 4 L d T X
+    (its ReLU linear self-attention is a pair of d x d products per token, counted with the linear part).
+    UNet: conv/linear FLOPs at a reference resolution scaled by pixels; attention 4 x count x dim x
+    (T_l^2 + T_l X) at each attention level (T_l = pixels / downsample^2, X = 77 text tokens by default)."""
     d = model.denoiser
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
         scale = pixels / (d.ref_width * d.ref_height)
         X = float(d.cross_attention_text_tokens or 77)
-        flops = d.ref_forward_tflops * 1e12 * scale
+        linear = d.ref_forward_tflops * 1e12 * scale
+        attn = 0.0 * linear
         for lvl in d.attention_levels:
             Tl = pixels / (lvl.downsample ** 2)
-            flops = flops + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
-        return flops
+            attn = attn + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
+        return linear, attn
     N = d.linear_params_b * 1e9
     L, D = d.attention_layers, d.attention_dim
     if d.kind == "mmdit":
         S = T + float(d.joint_text_tokens or 0)
-        return 2 * N * S + 4 * L * D * S * S
+        return 2 * N * S, 4 * L * D * S * S
     X = float(d.cross_attention_text_tokens or 0)
-    attn = 0.0 if d.kind == "linear-dit" else 4 * L * D * T * T
-    return 2 * N * T + attn + 4 * L * D * T * X
+    self_attn = 0.0 * T if d.kind == "linear-dit" else 4 * L * D * T * T
+    return 2 * N * T, self_attn + 4 * L * D * T * X
+
+
+def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
+    """FLOPs of one denoiser forward for one item (one CFG branch): linear + attention of
+    :func:`denoiser_flops_split`."""
+    linear, attn = denoiser_flops_split(model, latent_tokens, width, height)
+    return linear + attn
 
 
 def denoiser_layers(model: ModelPreset) -> int:
-    """Transformer blocks a forward launches (host overhead scales with it); UNets: their attention blocks."""
+    """Blocks a forward launches (host overhead scales with it): transformer blocks; UNets: their transformer
+    blocks plus their residual conv blocks."""
     d = model.denoiser
     if d.kind == "unet":
-        return sum(level.count for level in d.attention_levels) or 1
+        return (sum(level.count for level in d.attention_levels) + (d.resnet_blocks or 0)) or 1
     return d.attention_layers
 
 
-def diffusion_step_time(model: ModelPreset, P: float, BW: float, eff, wbytes: float, n_items, flops_per_item):
-    """One denoiser forward over ``n_items`` (items x CFG branches): max(compute, weights read, host) + fixed."""
-    flops = np.asarray(n_items, dtype=float) * flops_per_item
+def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
+    """Activation elements one forward's blocks produce for one item: sum over transformer blocks of
+    tokens x width. DiT/linear-DiT: L x T x d; MMDiT: L x (T + X) x d; UNet: sum over attention levels of
+    count x T_l x dim (its conv blocks are not counted). Times ``act_passes`` x 2 bytes this is the element-wise
+    traffic (norms, modulation, activation functions, residual adds, rotary embeddings, casts) that an eager
+    stack moves through HBM between its matmuls (see :func:`diffusion_step_time`)."""
+    d = model.denoiser
+    T = np.asarray(latent_tokens, dtype=float)
+    if d.kind == "unet":
+        pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+        return sum(lvl.count * lvl.dim * pixels / (lvl.downsample ** 2) for lvl in d.attention_levels) + 0 * pixels
+    S = T + float(d.joint_text_tokens or 0) if d.kind == "mmdit" else T
+    return d.attention_layers * d.attention_dim * S
+
+
+def sequence_parallel_comm_s(model: ModelPreset, n_items, seq_tokens, gpus, link_bytes_per_s):
+    """Seconds per denoiser forward spent in Ulysses sequence-parallel all-to-alls (xDiT USP, DeepSpeed-Ulysses).
+
+    Each of the L attention layers re-shards q, k, v (before attention) and the output (after): 4 all-to-alls
+    of the layer's activations, of which a GPU sends (G-1)/G of its 1/G share:
+    bytes per GPU = 4 x L x n_items x (S / G) x d x 2 bytes x (G - 1) / G, over one direction of its link
+    (``link_bytes_per_s``), not overlapped with compute. G = 1 gives 0. UNets are not sequence-parallel here."""
+    d = model.denoiser
+    G = np.asarray(gpus, dtype=float)
+    if d.kind == "unet" or not d.attention_dim:
+        return 0.0 * G
+    bytes_ = 4.0 * d.attention_layers * np.asarray(n_items, dtype=float) * np.asarray(seq_tokens, dtype=float) / G \
+        * d.attention_dim * 2.0 * (G - 1) / G
+    return bytes_ / link_bytes_per_s
+
+
+def diffusion_step_time(model: ModelPreset, P: float, BW: float, eff, wbytes: float, n_items, flops_per_item,
+                        attn_flops_per_item=0.0, P_attn=None, gpus=1, comm_s=0.0, act_elems_per_item=0.0):
+    """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` by sequence parallelism.
+
+    compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu) + act_passes x A x 2 / (BW mbu)) / G,
+    where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
+    (attention runs in the 16-bit fused kernel whatever the weight precision, ``P_attn`` (default P), at the
+    hardware's attention efficiency) and A = ``act_elems_per_item`` the activation elements of
+    :func:`denoiser_activation_elems`: the element-wise kernels between matmuls read and write them
+    ``act_passes`` times in 16 bits, serialised with the matmuls.
+    step = max(compute, weights / (BW mbu), layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
+    the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
+    pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
+    all the weights and launches every layer, so only the compute divides by G. Returns (step, compute, memory)."""
+    n = np.asarray(n_items, dtype=float)
+    G = np.asarray(gpus, dtype=float)
+    attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
+    P_attn = P if P_attn is None else P_attn
+    act_s = eff.act_passes * act_elems_per_item * 2.0 / (BW * eff.mbu)
+    compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu) + act_s) / G
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
-    compute = flops / (P * eff.mfu)
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     host = denoiser_layers(model) * eff.host_per_layer_s
-    return np.maximum(np.maximum(compute, memory), host) + eff.fixed_per_step_s, compute, memory
+    step = np.maximum(np.maximum(compute, memory), host) + comm_s + eff.denoise_step_s
+    return step, compute, memory
 
 
 def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):
@@ -176,10 +239,11 @@ def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):
 
 
 def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, frames):
-    """VAE decode: decoder FLOPs per output megapixel x megapixels x frames, at the engine's MFU."""
+    """VAE decode: decoder FLOPs per output megapixel x megapixels x frames x items, at the engine's MFU times
+    ``vae_efficiency`` (full-resolution convolutions, group norms and upsampling run well below GEMM rate)."""
     mp = np.asarray(width, dtype=float) * np.asarray(height, dtype=float) / 1e6
     flops = model.vae.decode_tflops_per_mpixel * 1e12 * mp * np.asarray(frames, dtype=float) * np.asarray(n_items, dtype=float)
-    return flops / (P * eff.mfu) + eff.fixed_per_step_s, flops
+    return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 
 
 def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height):

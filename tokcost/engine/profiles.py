@@ -27,6 +27,18 @@ class Seconds(Strict):
         return self.central if self.central is not None else (self.low + self.high) / 2
 
 
+class Passes(Strict):
+    """A low-high range of a non-negative count (element-wise activation passes)."""
+
+    low: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    high: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    central: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+    @property
+    def mid(self) -> float:
+        return self.central if self.central is not None else (self.low + self.high) / 2
+
+
 class EngineProfile(Strict):
     description: str
     serves: list[Literal["ar", "diffusion"]]
@@ -34,6 +46,10 @@ class EngineProfile(Strict):
     mbu: Range
     host_per_layer_s: Seconds
     fixed_per_step_s: Seconds
+    request_fixed_s: Seconds | None = None  # diffusion: per-request pipeline overhead outside the denoiser loop
+    act_passes: Passes | None = None  # diffusion: element-wise activation passes per block (16-bit d-wide tensors)
+    vae_efficiency: Range | None = None  # diffusion: VAE decoder rate as a fraction of the engine's matmul rate
+    denoise_step_s: Seconds | None = None  # diffusion: per-step work outside the denoiser (scheduler, CFG mix)
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1)]
     sources: dict[str, str]
 
@@ -61,6 +77,11 @@ class Efficiency:
     mbu: float
     host_per_layer_s: float
     fixed_per_step_s: float
+    attention_mfu: float | None = None  # fused attention kernels (score/value matmuls); None: same as mfu
+    request_fixed_s: float = 0.0  # diffusion: per-request pipeline overhead (set-up, post-processing)
+    act_passes: float = 0.0  # diffusion: element-wise activation traffic, in d-wide 16-bit tensors per block
+    vae_efficiency: float = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
+    denoise_step_s: float = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
 
 
 def _pick(r, band: Band, optimistic_is_high: bool) -> float:
@@ -74,14 +95,24 @@ def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central"
                calibration=None) -> Efficiency:
     """Efficiencies for the ``band`` end of the latency range (``low`` latency = optimistic factors).
 
-    A calibration measured on this hardware replaces the assumed factors with fitted ones."""
+    effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = hardware
+    efficiency.attention (what the fused attention kernel reaches on this chip; default: the matmul figure) x
+    engine mfu; effective mbu = hardware efficiency.bandwidth x engine mbu. A calibration measured on this
+    hardware replaces the assumed factors with fitted ones."""
     if calibration is not None:
         fitted = calibration.efficiency_for(hw.id, band)
         if fitted is not None:
             return fitted
+    engine_mfu = _pick(engine.mfu, band, True)
+    attention = hw.efficiency.attention
     return Efficiency(
-        mfu=_pick(hw.efficiency.matmul, band, True) * _pick(engine.mfu, band, True),
+        mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),
         host_per_layer_s=_pick(engine.host_per_layer_s, band, False),
         fixed_per_step_s=_pick(engine.fixed_per_step_s, band, False),
+        attention_mfu=None if attention is None else _pick(attention, band, True) * engine_mfu,
+        request_fixed_s=0.0 if engine.request_fixed_s is None else _pick(engine.request_fixed_s, band, False),
+        act_passes=0.0 if engine.act_passes is None else _pick(engine.act_passes, band, False),
+        vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
+        denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
     )

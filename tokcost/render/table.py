@@ -1,57 +1,138 @@
-"""Terminal report (rich), readable at 80 columns; colour only when the console allows it (NO_COLOR honoured)."""
+"""Terminal report (rich), readable at 80 columns: the candidates table carries a one-word reason ('latency',
+'memory', 'quality' ...) and the full reasons follow the table. Colour only when the output allows it:
+``NO_COLOR`` (any non-empty value) turns it off, ``FORCE_COLOR`` turns it on, otherwise only on a terminal and
+never under CI."""
 
 from __future__ import annotations
 
 import io
+import os
+import sys
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokcost.result import AnalysisResult, SpecResult
+from tokcost.result import AnalysisResult, CandidateResult, SpecResult
+
+SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
+    (lambda r: r.startswith("latency"), "latency"),
+    (lambda r: r.startswith("needs"), "memory"),
+    (lambda r: "no price" in r, "price"),
+    (lambda r: r.startswith("does not serve"), "role"),
+    (lambda r: "outside the" in r, "size"),
+    (lambda r: "frames exceed" in r, "frames"),
+)
+
+
+def use_color(stream=None, env=None) -> bool:
+    """The no-color.org and FORCE_COLOR conventions, then: a terminal, and not under CI."""
+    env = os.environ if env is None else env
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR") not in (None, "", "0"):
+        return True
+    if env.get("CI", "").lower() in ("1", "true", "yes") or env.get("TERM") == "dumb":
+        return False
+    stream = sys.stdout if stream is None else stream
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits without an exponent for everyday magnitudes (1,290, not 1.29e+03)."""
+    text = f"{x:.{digits}g}"
+    if "e" in text and 1e-4 <= abs(x) < 1e9:
+        text = f"{float(text):,.0f}" if abs(x) >= 1 else f"{float(text):.6f}".rstrip("0")
+    return text
 
 
 def _money(x: float | None) -> str:
     if x is None:
         return "-"
-    return f"${x:.3g}" if x < 1 else f"${x:,.2f}"
+    return f"${sig(x)}" if x < 1 else f"${x:,.2f}"
 
 
-def _spec_tables(console: Console, spec: SpecResult, top: int = 12) -> None:
-    rec = spec.recommendation
-    console.print(f"[bold]{spec.name}[/bold]  ({spec.file})")
-    p = spec.product
-    size = f"{p['width']}x{p['height']}" + (f", {spec.candidates[0].frames} frames" if p.get("kind") == "video" and spec.candidates else "")
+def short_reason(reason: str) -> str:
+    for test, word in SHORT_REASONS:
+        if test(reason):
+            return word
+    return "quality"  # the tier checks: no published score, a score below the tier, class-conditioned
+
+
+def status(c: CandidateResult) -> str:
+    if c.feasible:
+        return "yes"
+    words = list(dict.fromkeys(short_reason(r) for r in c.reasons))
+    return words[0] + (f"+{len(words) - 1}" if len(words) > 1 else "")
+
+
+def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "") -> None:
+    """A list whose wrapped lines hang under the text, not under the bullet."""
+    if not lines:
+        return
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(justify="right", width=3, no_wrap=True)
+    grid.add_column(ratio=1)
+    for line in lines:
+        grid.add_row(mark, line, style=style)
+    console.print(grid)
+
+
+def _header(console: Console, spec: SpecResult) -> None:
+    console.print(f"[bold]{spec.name}[/bold]  ({spec.file})", markup=True, highlight=False)
+    p, b = spec.product, spec.budget
+    frames = spec.candidates[0].frames if p.get("kind") == "video" and spec.candidates else None
+    size = f"{p['width']}x{p['height']}" + (f", {frames} frames" if frames else "")
     console.print(f"{p['kind']} {size}, tier {p.get('quality_tier')}; {spec.demand['requests_per_day']:,.0f} "
-                  f"requests/day (peak x{spec.demand['peak_to_mean']:g}); budget {spec.budget['latency_s']:g} s"
-                  + (f", ${spec.budget['cost_per_item_usd']:g}/item" if 'cost_per_item_usd' in spec.budget else ""))
+                  f"requests/day (peak x{spec.demand['peak_to_mean']:g}); budget {b['latency_s']:g} s"
+                  + (f", ${b['cost_per_item_usd']:g}/item" if "cost_per_item_usd" in b else ""), markup=False)
+
+
+def _recommendation(console: Console, spec: SpecResult) -> None:
+    rec = spec.recommendation
     console.print()
-    console.print(f"[bold green]{rec.headline}[/bold green]" if rec.choice else f"[bold red]{rec.headline}[/bold red]")
-    for line in rec.reasons + rec.other_families:
-        console.print(f"  - {line}")
+    console.print(rec.headline, style="bold green" if rec.choice else "bold red", markup=False)
+    _bullets(console, rec.reasons + rec.other_families)
     if rec.break_even:
-        console.print("[bold]What would change the answer[/bold]")
-        for line in rec.break_even:
-            console.print(f"  - {line}")
-    for v in spec.violations:
-        console.print(f"[red]  ! {v.message}[/red]" + (f" (fix: {v.fix})" if v.fix else ""))
-    table = Table(title=f"Candidates (best {min(top, len(spec.candidates))} of {len(spec.candidates)})",
-                  show_lines=False, pad_edge=False, expand=False)
+        console.print("What would change the answer", style="bold")
+        _bullets(console, rec.break_even)
+    _bullets(console, [v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "!", "red")
+
+
+def _candidates(console: Console, spec: SpecResult, top: int) -> None:
+    shown = spec.candidates[:top]
+    table = Table(title=f"Candidates (best {len(shown)} of {len(spec.candidates)}; latency and its low-high "
+                        f"band in seconds)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 0), expand=False, title_justify="left")
     for col, just in (("model", "left"), ("hardware", "left"), ("engine", "left"), ("batch", "right"),
-                      ("latency s", "right"), ("$/item", "right"), ("GPUs", "right"), ("ok", "left")):
+                      ("latency", "right"), ("band", "right"), ("$/item", "right"), ("GPUs", "right"),
+                      ("ok", "left")):
         table.add_column(col, justify=just, overflow="fold")
-    for c in spec.candidates[:top]:
-        table.add_row(c.model, c.hardware, c.engine, str(c.batch),
-                      f"{c.latency_s.central:.3g} ({c.latency_s.low:.2g}-{c.latency_s.high:.2g})",
-                      _money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
-                      "yes" if c.feasible else ("no: " + c.reasons[0]))
+    for c in shown:
+        ok = status(c)
+        table.add_row(c.model, c.hardware, c.engine, str(c.batch), sig(c.latency_s.central),
+                      f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}", _money(c.fleet_cost_usd_per_item),
+                      str(c.gpus or "-"), ok, style=None if c.feasible else "dim")
     console.print(table)
+    why = [f"{c.model} / {c.hardware} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
+    if why:
+        console.print("Why not", style="bold")
+        _bullets(console, why)
+    if len(spec.candidates) > top:
+        console.print(f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.",
+                      markup=False)
 
 
-def format_table(result: AnalysisResult, width: int = 100) -> str:
+def format_table(result: AnalysisResult, width: int = 100, color: bool | None = None, top: int = 12) -> str:
+    """The analysis for a terminal. ``color=None`` decides from the environment (:func:`use_color`)."""
+    color = use_color() if color is None else color
     buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False)
+    console = Console(file=buf, width=width, force_terminal=color, no_color=not color, highlight=False,
+                      color_system="standard" if color else None, emoji=False)
     for i, spec in enumerate(result.specs):
         if i:
             console.rule()
-        _spec_tables(console, spec)
-    return buf.getvalue()
+        _header(console, spec)
+        _recommendation(console, spec)
+        _candidates(console, spec, top)
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"

@@ -1,0 +1,84 @@
+"""Start-up cost of `tokcost analyze` against the floor its dependencies set.
+
+Prints the median wall time of (a) a fresh Python importing typer, rich, pydantic, yaml and numpy, (b) a fresh
+`python -m tokcost analyze specs/storefront-images.yaml --format json`, (c) a fresh `python -m tokcost --help`,
+and the ratio analyze / deps (target: at most about 1.5).
+
+    python benchmarks/startup.py [--runs N] [--json]
+
+Exit code 0 always (a measurement, not a gate): tests/test_startup.py holds the checks that must not regress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "storefront-images.yaml"
+TARGET_RATIO = 1.5
+
+COMMANDS = {
+    "deps_import": [sys.executable, "-c", "import typer, rich, pydantic, yaml, numpy"],
+    "analyze": [sys.executable, "-m", "tokcost", "analyze", str(SPEC), "--format", "json"],
+    "help": [sys.executable, "-m", "tokcost", "--help"],
+    "python_bare": [sys.executable, "-c", "pass"],
+}
+
+
+def median_seconds(argv: list[str], runs: int) -> tuple[float, float]:
+    """Median wall and CPU (user + system) seconds of ``runs`` fresh processes. CPU time is the steadier figure
+    on a shared machine. The first run is dropped: it warms the file cache and writes the bytecode cache (an
+    installed package ships its .pyc files; PYTHONDONTWRITEBYTECODE would charge every run for compiling)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("TOKCOST_PRESETS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    wall, cpu = [], []
+    for _ in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(wall[1:]), statistics.median(cpu[1:])
+
+
+def measure(runs: int) -> dict:
+    result: dict = {"runs": runs}
+    for name, argv in COMMANDS.items():
+        result[name], result[name + "_cpu"] = median_seconds(argv, runs)
+    result["ratio_analyze_to_deps"] = result["analyze"] / result["deps_import"]
+    result["ratio_analyze_to_deps_cpu"] = result["analyze_cpu"] / result["deps_import_cpu"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=11, help="fresh processes per command (median reported)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    r = measure(args.runs)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return
+    rows = [("python -c pass", "python_bare"), ("import typer, rich, pydantic, yaml, numpy", "deps_import"),
+            ("tokcost --help", "help"), ("tokcost analyze storefront-images --format json", "analyze")]
+    print(f"{'':48} {'wall':>8} {'cpu':>8}")
+    for label, key in rows:
+        print(f"{label:48} {r[key] * 1000:6.0f} ms {r[key + '_cpu'] * 1000:5.0f} ms")
+    verdict = "ok" if r["ratio_analyze_to_deps"] <= TARGET_RATIO else f"over the {TARGET_RATIO}x target"
+    print(f"{'ratio analyze / deps':48} {r['ratio_analyze_to_deps']:7.2f}x {r['ratio_analyze_to_deps_cpu']:7.2f}x"
+          f"  ({verdict})")
+    print(f"median of {r['runs']} fresh processes each")
+
+
+if __name__ == "__main__":
+    main()

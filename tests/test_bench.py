@@ -1,0 +1,281 @@
+"""`tokcost bench` and calibration files: the sampler's arithmetic, the decoder's KV cache, the fit, a tiny CPU
+benchmark end to end, and calibrations read back by `estimate`. Tests that need torch skip cleanly without it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tokcost.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def invoke(*args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    return r
+
+
+# ------------------------------------------------------------------------------------------ sampler and decoder
+
+
+def test_cfg_mix_is_uncond_plus_scale_times_difference():
+    torch = pytest.importorskip("torch")
+    from tokcost.bench.decoder import cfg_mix
+
+    cond = torch.tensor([[1.0, 2.0, -4.0]])
+    uncond = torch.tensor([[0.5, 3.0, -4.0]])
+    assert torch.equal(cfg_mix(cond, uncond, 3.0), torch.tensor([[2.0, 0.0, -4.0]]))
+    assert torch.equal(cfg_mix(cond, uncond, 1.0), cond)
+    assert torch.equal(cfg_mix(cond, uncond, 0.0), uncond)
+
+
+def test_top_k_sampling_is_seeded_and_stays_in_the_top_k():
+    torch = pytest.importorskip("torch")
+    from tokcost.bench.decoder import sample_top_k
+
+    logits = torch.tensor([[0.0, 5.0, 1.0, 4.0, -2.0, 3.0]]).repeat(64, 1)
+    a = sample_top_k(logits, 1.0, 3, torch.Generator().manual_seed(7))
+    b = sample_top_k(logits, 1.0, 3, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+    assert set(a.tolist()) <= {1, 3, 5} and len(set(a.tolist())) > 1
+    # the same draw by hand: temperature, top-k, softmax, multinomial with the same generator state
+    g = torch.Generator().manual_seed(7)
+    values, index = torch.topk(logits / 1.0, 3, dim=-1)
+    expected = index.gather(-1, torch.multinomial(torch.softmax(values, -1), 1, generator=g)).squeeze(-1)
+    assert torch.equal(a, expected)
+    assert torch.equal(sample_top_k(logits, 1.0, 1), torch.full((64,), 1))  # top-1 = arg-max
+    assert torch.equal(sample_top_k(logits, 0.0, 3), torch.full((64,), 1))  # temperature 0 = greedy
+    cold = sample_top_k(logits, 0.05, 3, torch.Generator().manual_seed(1))  # low temperature sharpens
+    assert (cold == 1).all()
+
+
+def test_kv_cache_decode_matches_a_full_prefill():
+    """Prefill t tokens then decode one == prefill t+1 tokens (RoPE positions, GQA and the cache agree)."""
+    torch = pytest.importorskip("torch")
+    from tokcost.bench.decoder import Decoder, Shape
+
+    dec = Decoder(Shape(layers=2, hidden=64, heads=4, kv_heads=2, head_dim=16, ffn=96, vocab=50), dtype="fp32")
+    dec.allocate_cache(2, 16)
+    tokens = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        full = dec.logits(dec.layers(dec.embed(tokens), 0, slice(0, 2)))
+        dec.layers(dec.embed(tokens[:, :8]), 0, slice(0, 2))
+        step = dec.logits(dec.layers(dec.embed(tokens[:, 8:]), 8, slice(0, 2)))
+    assert torch.allclose(full, step, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------ fit (numpy only)
+
+
+def test_fit_recovers_the_efficiencies_that_made_the_data():
+    from tokcost.bench.fit import Arch, Targets, fit_efficiency, predict
+    from tokcost.engine.profiles import Efficiency
+
+    archs = {"run": Arch(2, 32, 8, 128, 1.2), "full": Arch(32, 32, 8, 128, 7.7), "prefill": Arch(2, 32, 8, 128, 0.44)}
+    rows = [(w, n, t, p) for w in ("run", "full") for n in (1, 2, 8, 64, 256) for t in (128, 1024) for p in (1, 2)]
+    rows += [("prefill", n, t, 1) for n in (2, 8) for t in (128, 1024)]
+    which, n, t, p = (np.array(c) for c in zip(*rows))
+    fit = np.arange(len(rows)) % 2 == 0
+    true = Efficiency(mfu=0.6, mbu=0.8, host_per_layer_s=3e-5, fixed_per_step_s=2e-3)
+    P, BW = 989e12, 4.8e12
+    base = Targets(which, n, t, p, np.ones(len(rows)), fit, np.arange(len(rows)))
+    y = predict(base, archs, P, BW, 2.0, true)
+    res = fit_efficiency(Targets(which, n, t, p, y, fit, np.arange(len(rows))), archs, P, BW, 2.0)
+    e = res.efficiency
+    assert e.mfu == pytest.approx(0.6, rel=0.05) and e.mbu == pytest.approx(0.8, rel=0.05)
+    assert e.fixed_per_step_s == pytest.approx(2e-3, rel=0.1)
+    assert res.holdout_error < 0.02
+
+
+# ------------------------------------------------------------------------------------------ the CPU benchmark
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory):
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp("bench") / "cal.yaml"
+    r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", "1,2", "--contexts", "16,64",
+               "--repeats", "3", "--format", "json", "--output", out)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout), out
+
+
+def test_cpu_bench_reports_the_grid_ceilings_and_holdout_error(tiny_bench):
+    data, out = tiny_bench
+    assert data["ceilings"]["copy_gbps"] > 0 and data["ceilings"]["matmul_tflops"] > 0
+    assert data["device"]["kind"] == "cpu" and data["device"]["preset"] is None
+    assert data["calibration"] == str(out)
+    assert isinstance(data["holdout_error"], float) and data["holdout_error"] >= 0
+    points = data["points"]
+    assert len(points) == 2 * 2 * 3  # (batch, context) cells x (prefill, batched, unbatched)
+    assert {(p["kind"], p["cfg"]) for p in points} == {("prefill", "batched"), ("decode", "batched"),
+                                                        ("decode", "unbatched")}
+    assert {p["split"] for p in points} == {"fit", "holdout"}
+    for p in points:
+        assert not p.get("skipped")
+        assert p["achieved_gbps"] > 0 and p["predicted_s"] > 0 and 0 < p["copy_fraction"]
+        if p["kind"] == "decode":
+            assert p["step_s"] == pytest.approx(p["layers_s"] + p["head_s"] + p["sample_s"])
+            # 1 of 12 layers run: the full depth adds 11 more layer stacks
+            assert p["full_step_s"] == pytest.approx(12 * p["layers_s"] + p["head_s"] + p["sample_s"])
+    unb = [p for p in points if p["cfg"] == "unbatched"]
+    assert all(p["passes"] == 2 and p["n_seq"] == p["batch"] for p in unb)
+
+
+def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench):
+    from tokcost.calibration import load_calibration
+
+    data, out = tiny_bench
+    cal = load_calibration(out)
+    assert cal.data.fit.mfu == pytest.approx(data["fit"]["mfu"])
+    assert cal.data.device.id.startswith("measured-")
+    assert cal.data.fit.reference == "measured"
+    assert len(cal.data.points) == len(data["points"])
+    assert cal.efficiency_for("h100-sxm", "central") is None
+    central = cal.efficiency_for(cal.data.device.id, "central")
+    low, high = cal.efficiency_for(cal.data.device.id, "low"), cal.efficiency_for(cal.data.device.id, "high")
+    assert low.mbu >= central.mbu >= high.mbu
+    r = invoke("estimate", "--model", "llamagen-b", "--calibration", out, "--format", "json")
+    assert r.exit_code == 0, r.output
+    est = json.loads(r.stdout)
+    assert est["hardware"] == cal.data.device.id and est["calibration"] == str(out)
+    # the estimate's decode step agrees with the fitted model of the measured full-depth steps
+    meas = [p for p in data["points"] if p["kind"] == "decode" and p["cfg"] == "batched" and p["batch"] == 1]
+    step = est["breakdown_s"]["decode"] / est["tokens"]["forwards"]
+    assert step == pytest.approx(meas[0]["predicted_full_s"], rel=0.5)
+
+
+def test_table_format_names_the_ceilings_and_holdout_error(tiny_bench, tmp_path):
+    from tokcost.bench.report import format_table
+
+    text = format_table(tiny_bench[0])
+    assert "ceilings: copy" in text and "holdout_error" in text and "%copy" in text
+
+
+# ------------------------------------------------------------------------------------------ calibrations by hand
+
+
+def _calibration(mbu: float, preset: str | None = "h200-sxm"):
+    from tokcost.calibration import Benchmark, CalibrationFile, Device, Fit, Software
+
+    dev = Device(kind="cuda", name="NVIDIA H200", id="measured-nvidia-h200", preset=preset, memory_gb=150.0,
+                 copy_gbps=4300.0, matmul_tflops=780.0, dtype="bf16")
+    fit = Fit(reference="datasheet", peak_tflops=989.0, bandwidth_gbps=4800.0, mfu=0.7, mbu=mbu,
+              host_per_layer_s=0.0, fixed_per_step_s=0.0, fit_error=0.02, holdout_error=0.05, fit_targets=10,
+              holdout_targets=10, method="by hand")
+    return CalibrationFile(version=1, created="2026-01-01T00:00:00Z", device=dev,
+                           software=Software(tokcost="0.1.0", python="3.11", torch="2.13.0", cuda="12.8"),
+                           benchmark=Benchmark(model="emu3-gen", layers_run=4, layers_full=32, batches=[1],
+                                               contexts=[128], repeats=3, cfg_scale=3.0, top_k=2048,
+                                               temperature=1.0),
+                           fit=fit, points=[])
+
+
+def _write(tmp_path, name, cal):
+    from tokcost.calibration import dump_calibration
+
+    p = tmp_path / name
+    p.write_text(dump_calibration(cal))
+    return p
+
+
+def _decode_s(cal_path, *extra):
+    r = invoke("estimate", "--model", "emu3-gen", "--calibration", cal_path, "--format", "json", *extra)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_half_the_mbu_doubles_memory_bound_decode(tmp_path):
+    a = _decode_s(_write(tmp_path, "a.yaml", _calibration(0.8)))
+    b = _decode_s(_write(tmp_path, "b.yaml", _calibration(0.4)))
+    assert a["hardware"] == b["hardware"] == "h200-sxm"  # no --hardware: the calibration's device
+    assert a["bound"] == "memory"
+    assert b["breakdown_s"]["decode"] / a["breakdown_s"]["decode"] == pytest.approx(2.0, rel=0.01)
+    assert b["latency_s_band"]["low"] < b["latency_s"] < b["latency_s_band"]["high"]
+    # another device is priced with the engine's assumed factors, untouched by the calibration
+    c = _decode_s(_write(tmp_path, "c.yaml", _calibration(0.4)), "--hardware", "a100-80gb-sxm")
+    d = _decode_s(_write(tmp_path, "d.yaml", _calibration(0.8)), "--hardware", "a100-80gb-sxm")
+    assert c["latency_s"] == d["latency_s"]
+
+
+def test_unknown_gpu_calibration_becomes_a_measured_hardware_preset(tmp_path):
+    from tokcost.catalog import Catalog
+    from tokcost.calibration import load_calibration
+
+    path = _write(tmp_path, "u.yaml", _calibration(0.8, preset=None))
+    hw = load_calibration(path).hardware_preset(Catalog.default())
+    assert hw.vendor == "measured" and hw.id == "measured-nvidia-h200"
+    assert hw.bandwidth_tbps == pytest.approx(4.3) and hw.dense_tflops.bf16 == pytest.approx(780.0)
+    assert str(path) in hw.sources["memory_gb"]
+    assert _decode_s(path)["hardware"] == "measured-nvidia-h200"
+
+
+def test_bad_calibration_file_exits_2_with_line_and_column(tmp_path):
+    text = (_write(tmp_path, "good.yaml", _calibration(0.8))).read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("  mbu: 0.8\n", "  mbu: 7.5\n  mbu_extra: 1\n"))
+    r = invoke("estimate", "--model", "emu3-gen", "--calibration", bad)
+    assert r.exit_code == 2
+    mbu_line = bad.read_text().splitlines().index("  mbu: 7.5") + 1
+    assert re.search(re.escape(str(bad)) + rf":{mbu_line}:\d+: fit\.mbu: ", r.output), r.output
+    assert re.search(re.escape(str(bad)) + rf":{mbu_line + 1}:\d+: fit\.mbu_extra: unknown field", r.output), r.output
+    assert "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------------------------ usage errors
+
+
+def test_gpu_without_cuda_exits_2():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    r = invoke("bench", "--gpu", "--layers", "1")
+    assert r.exit_code == 2 and "CUDA" in r.output
+
+
+def test_missing_torch_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    r = invoke("bench")
+    assert r.exit_code == 2 and "pip install 'tokcost[bench]'" in r.output
+
+
+@pytest.mark.parametrize("flags", [["--batches", "1,x"], ["--contexts", "0"], ["--model", "sdxl"],
+                                   ["--model", "nope"], ["--layers", "99", "--model", "llamagen-b"]])
+def test_bad_bench_flags_exit_2(flags):
+    pytest.importorskip("torch")
+    r = invoke("bench", *flags)
+    assert r.exit_code == 2, r.output
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from tokcost.cli import main; sys.argv=['tokcost','--help']\n" \
+           "try: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+
+
+# ------------------------------------------------------------------------------------------ transformers engine
+
+
+def test_transformers_engine_reports_time_per_token_next_to_the_custom_decoder():
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", "1", "--contexts", "16",
+               "--repeats", "2", "--engine", "transformers", "--new-tokens", "3", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["transformers"]
+    assert len(rows) == 1 and rows[0]["transformers_s_per_token"] > 0 and rows[0]["ratio"] > 0

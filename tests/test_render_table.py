@@ -1,0 +1,70 @@
+"""The terminal report stays readable at 80 columns and honours NO_COLOR / FORCE_COLOR; example reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tokcost.analysis import analyze_files
+from tokcost.catalog import Catalog
+from tokcost.render.table import format_table, short_reason, use_color
+
+SPEC = "specs/storefront-images.yaml"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return analyze_files([SPEC], Catalog.default())
+
+
+def test_table_fits_80_columns(result):
+    text = format_table(result, width=80, color=False)
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "\x1b[" not in text
+    rows = [line for line in lines if line.startswith(tuple(c.model + " " for c in result.specs[0].candidates))]
+    assert len(rows) == min(12, len(result.specs[0].candidates))  # one line per candidate: nothing folded
+
+
+def test_full_reasons_follow_the_table(result):
+    text = format_table(result, width=80, color=False)
+    bad = [c for c in result.specs[0].candidates[:12] if not c.feasible]
+    if bad:
+        assert "Why not" in text and bad[0].reasons[0].split()[0] in text
+
+
+def test_short_reasons():
+    assert short_reason("latency 12 s at batch 1 exceeds the 10 s budget") == "latency"
+    assert short_reason("needs 90 GB at batch 1; l4 has 24 GB") == "memory"
+    assert short_reason("FID 9 is below the premium tier's 5") == "quality"
+
+
+def test_color_rules(result):
+    assert use_color(env={"NO_COLOR": "1", "FORCE_COLOR": "1"}) is False
+    assert use_color(env={"FORCE_COLOR": "1"}) is True
+    assert use_color(env={"CI": "true"}) is False
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    assert use_color(Tty(), env={}) is True
+    assert use_color(Tty(), env={"NO_COLOR": "x"}) is False
+    assert "\x1b[" in format_table(result, width=80, color=True)
+
+
+def test_regenerate_writes_every_format(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tokcost.reports import regenerate
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(SPEC, specs / "storefront-images.yaml")
+    written = regenerate(specs, tmp_path / "reports")
+    assert sorted(p.name for p in written) == ["storefront-images.html", "storefront-images.json",
+                                               "storefront-images.md"]
+    assert json.loads((tmp_path / "reports" / "storefront-images.json").read_text())["specs"][0]["name"]
+    assert (tmp_path / "reports" / "storefront-images.html").read_text().count("<svg") >= 3
+    assert not list((tmp_path / "reports").glob(".*.tmp"))

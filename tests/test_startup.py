@@ -1,0 +1,69 @@
+"""Start-up stays cheap: importing the CLI pulls in no heavy optional dependency and parses no preset, and
+`analyze` parses only the presets its spec names. Figures: `python benchmarks/startup.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "specs" / "storefront-images.yaml"
+HEAVY = ("torch", "matplotlib", "scipy", "pandas")
+
+PROBE = r"""
+import json, sys
+import tokcost.yamlload as y
+parsed = []
+_load = y.load_file
+def counting(path):
+    parsed.append(str(path))
+    return _load(path)
+y.load_file = counting            # tokcost.parse binds it at import, so this comes first
+import tokcost.cli
+after_import = {"parsed": list(parsed), "modules": sorted(sys.modules)}
+from typer.testing import CliRunner
+r = CliRunner().invoke(tokcost.cli.app, sys.argv[1:])
+print(json.dumps({"import": after_import, "exit": r.exit_code, "parsed": parsed, "modules": sorted(sys.modules),
+                  "output_ok": r.stdout.lstrip().startswith("{") or r.stdout.startswith("tokcost ")}))
+"""
+
+
+def _probe(*args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("TOKCOST_PRESETS", None)
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_cli_is_light_and_parses_nothing():
+    """Without yaml, pydantic or numpy imported, no preset can have been parsed or validated."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = "import json, sys, tokcost.cli; print(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    mods = set(json.loads(proc.stdout))
+    for heavy in HEAVY + ("numpy", "pydantic", "yaml", "tokcost.catalog", "tokcost.presets"):
+        assert heavy not in mods, f"`import tokcost.cli` imports {heavy}"
+
+
+def test_version_parses_no_file():
+    r = _probe("--version")
+    assert r["exit"] == 0 and r["parsed"] == [] and r["import"]["parsed"] == []
+
+
+def test_analyze_imports_no_torch_or_matplotlib_and_parses_only_named_presets():
+    r = _probe("analyze", str(SPEC), "--format", "json")
+    assert r["exit"] == 0 and r["output_ok"]
+    mods = set(r["modules"])
+    for heavy in HEAVY:
+        assert heavy not in mods, f"`tokcost analyze` imports {heavy}"
+    presets = sorted(Path(p).parent.name + "/" + Path(p).stem for p in r["parsed"]
+                     if Path(p).parent.name in ("models", "hardware"))
+    assert presets == ["hardware/a100-80gb-sxm", "hardware/h100-sxm", "models/emu3-gen", "models/flux1-dev",
+                       "models/sdxl"], presets
+    assert len(r["parsed"]) == len(set(r["parsed"])), "a file was parsed twice"

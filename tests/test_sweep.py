@@ -1,0 +1,144 @@
+"""Sweeps: one row per combination, the same numbers as a single estimate, padded sizes, skipped combinations
+noted (not crashed on), and every output format. Speed is measured by benchmarks/sweep_speed.py, not here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tokcost.catalog import Catalog
+from tokcost.cli import app
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.render.sweep import format_csv, format_json, format_table
+from tokcost.sweep import COLUMNS, SweepRequest, parse_resolutions, run_sweep
+
+CAT = Catalog.default()
+
+
+def _req(**kw) -> SweepRequest:
+    base = dict(models=[CAT.model("sdxl"), CAT.model("emu3-gen")],
+                hardware=[CAT.hardware("h100-sxm"), CAT.hardware("a100-80gb-sxm")],
+                resolutions=[(512, 512), (768, 768), (1024, 1024)], batches=[1, 4], engines=["eager", "compiled"])
+    base.update(kw)
+    return SweepRequest(**base)
+
+
+def test_every_combination_is_one_row():
+    result = run_sweep(_req())
+    assert result.rows == 2 * 2 * 2 * 3 * 2  # models x hardware x engines x resolutions x batches
+    assert set(result.columns) == set(COLUMNS)
+    assert {len(v) for v in result.columns.values()} == {result.rows}
+    assert result.notes == []
+
+
+def test_rows_match_a_single_estimate():
+    result = run_sweep(_req(steps=[20, 50]))
+    c = result.columns
+    for i in (0, 7, result.rows - 1):
+        m, hw = CAT.model(c["model"][i]), CAT.hardware(c["hardware"][i])
+        steps = None if np.isnan(c["steps"][i]) else int(c["steps"][i])
+        one = estimate_arrays(Config(model=m, hardware=hw, engine=c["engine"][i], width=int(c["width"][i]),
+                                     height=int(c["height"][i]), batch=int(c["batch"][i]), steps=steps, role="image"))
+        assert c["latency_s"][i] == pytest.approx(float(one["latency_s"]))
+        assert c["memory_gb"][i] == pytest.approx(float(one["memory_bytes"]["total"]) / 1e9)
+        assert bool(c["fits_in_memory"][i]) == bool(one["fits_in_memory"])
+
+
+def test_ar_models_have_no_steps_and_diffusion_steps_multiply_rows():
+    result = run_sweep(_req(steps=[20, 30, 50], engines=["eager"], hardware=[CAT.hardware("h100-sxm")]))
+    c = result.columns
+    ar = c["model"] == "emu3-gen"
+    assert np.isnan(c["steps"][ar]).all()
+    assert sorted(set(c["steps"][~ar])) == [20, 30, 50]
+    assert (~ar).sum() == 3 * (ar.sum())
+
+
+def test_padded_sizes_are_reported():
+    result = run_sweep(_req(models=[CAT.model("emu3-gen")], resolutions=[(500, 500)], batches=[1], engines=["eager"],
+                            hardware=[CAT.hardware("h100-sxm")]))
+    c = result.columns
+    assert c["width"][0] == 500 and c["padded_width"][0] == 504 and c["padded_height"][0] == 504
+    assert c["resolution"][0] == "500x500"
+
+
+def test_unservable_combinations_are_skipped_with_a_note():
+    req = _req(engines=["eager", "vllm"], frames=[17, 33],
+               models=[CAT.model("sdxl"), CAT.model("emu3-gen"), CAT.model("wan21-1.3b")])
+    result = run_sweep(req)
+    assert "sdxl" not in set(result.columns["model"])  # an image model asked for video frames
+    assert any("sdxl" in n and "video" in n for n in result.notes)
+    assert any("vllm" in n and "wan21-1.3b" in n for n in result.notes)  # a diffusion model on an AR server
+    assert any("1024x1024" in n and "wan21-1.3b" in n for n in result.notes)  # outside its sizes
+    assert set(result.columns["frames"]) == {17.0, 33.0}
+
+
+def test_parse_resolutions():
+    assert parse_resolutions("256, 512,1280x720,512") == [(256, 256), (512, 512), (1280, 720)]
+
+
+def test_csv_json_table_have_every_row():
+    result = run_sweep(_req(steps=[20, 50]))
+    rows = list(csv.DictReader(io.StringIO(format_csv(result))))
+    assert len(rows) == result.rows and list(rows[0]) == list(COLUMNS)
+    ar = next(r for r in rows if r["model"] == "emu3-gen")
+    assert ar["steps"] == "" and ar["frames"] == ""
+    doc = json.loads(format_json(result))
+    assert doc["count"] == result.rows == len(doc["rows"])
+    assert doc["rows"][0]["latency_s"] == pytest.approx(result.columns["latency_s"][0], rel=1e-5)
+    assert next(r for r in doc["rows"] if r["model"] == "emu3-gen")["steps"] is None
+    table = format_table(result)
+    assert len(table.splitlines()) == result.rows + 3
+
+
+def test_a_50k_sweep_runs_and_formats():
+    req = SweepRequest(models=[CAT.model(m) for m in ("sdxl", "flux1-dev", "sd3-medium", "pixart-sigma", "emu3-gen")],
+                       hardware=[CAT.hardware(h) for h in ("h100-sxm", "a100-80gb-sxm", "l40s", "h200-sxm", "b200",
+                                                           "h100-pcie")],
+                       resolutions=[(r, r) for r in range(256, 2049, 64)], batches=[1, 2, 4, 8, 16, 32, 64, 128],
+                       steps=[4, 8, 12, 20, 30, 50])
+    result = run_sweep(req)
+    assert result.rows > 50_000
+    assert format_csv(result).count("\n") == result.rows + 1
+    assert np.isfinite(result.columns["latency_s"]).all()
+
+
+runner = CliRunner()
+
+
+def test_cli_csv_and_json():
+    args = ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm", "--resolutions", "512,1024",
+            "--batches", "1,8", "--engine", "eager"]
+    res = runner.invoke(app, [*args, "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.stdout.splitlines() if line]
+    assert lines[0] == ",".join(COLUMNS) and len(lines) == 1 + 2 * 2 * 2
+    res = runner.invoke(app, [*args, "--format", "json"])
+    assert json.loads(res.stdout)["count"] == 8
+
+
+def test_cli_notes_go_to_stderr_and_bad_input_exits_2(tmp_path):
+    res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "1024",
+                              "--engine", "vllm"])
+    assert res.exit_code == 2 and "vllm" in res.output  # nothing left to price
+    res = runner.invoke(app, ["sweep", "--models", "sdxx", "--hardware", "h100-sxm", "--resolutions", "512"])
+    assert res.exit_code == 2 and "did you mean sdxl" in res.output
+    res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "big"])
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "512",
+                              "--format", "html"])
+    assert res.exit_code == 2 and "--output" in res.output
+
+
+def test_cli_html(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep.html"
+    res = runner.invoke(app, ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm,l40s",
+                              "--resolutions", "512,768,1024", "--format", "html", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    assert html.count("<svg") >= 2 and "Latency vs resolution" in html

@@ -1,0 +1,230 @@
+"""`tokcost validate`: schema, entry -> Config mapping, summary maths, gate, the fit, and the generated doc."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tokcost import fit as F
+from tokcost import validation as V
+from tokcost.catalog import Catalog
+from tokcost.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "validation.md"
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return Catalog.default()
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return V.load_entries()
+
+
+@pytest.fixture(scope="module")
+def report(entries, cat):
+    """The full report with committed values and leave-one-source-out cross-validation (~25 s, computed once)."""
+    from tokcost.validation_report import build_report
+
+    return build_report(entries, cat, refit=False, held_out=True)
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def test_all_entries_load(entries):
+    assert len(entries) == 97
+    assert len({e.id for e in entries}) == 97
+
+
+def test_unknown_field_is_rejected(tmp_path):
+    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    bad = text.replace("  metric: latency_s\n", "  metric: latency_s\n  colour: blue\n", 1)
+    f = tmp_path / "m.yaml"
+    f.write_text(bad)
+    with pytest.raises(InputError) as exc:
+        V.load_entries(f)
+    p = exc.value.problems[0]
+    assert p.line > 0 and "colour" in p.field and "unknown field" in p.message
+
+
+def test_source_groups(entries):
+    by = {e.id: V.source_group(e) for e in entries}
+    # a paper's table and its abstract are one source; different files of one repository are not
+    assert by["sana-sprint-t2-sdxl-dmd2-1step-latency"] == by["sana-sprint-abstract-h100-1step"] == "arXiv 2503.09641"
+    assert by["hunyuanvideo-720p-h100-1gpu"] == by["hunyuanvideo-720p-h20-1gpu"]
+    assert by["flux1-dev-pytorch-devlog-h100-eager"] == by["flux1-dev-pytorch-devlog-h100-compiled"]
+    assert by["flux1-dev-xdit-h100-1gpu-eager"] != by["sana-1.6b-4k-xdit-a100-1gpu"]
+
+
+# ----------------------------------------------------------------------------------------------- mapping
+
+
+def test_config_mapping(entries, cat):
+    e = {x.id: x for x in entries}
+    c = V.build_config(e["sana-t7-flux1-dev-1024-throughput"], cat)
+    assert (c.cfg, c.batch, c.steps, c.precision, c.engine) == ("off", 16, 50, "fp16", "eager")
+    c = V.build_config(e["emu3-gen-720-reference-h100"], cat)
+    assert (c.cfg, c.width, c.height) == ("unbatched", 720, 720)
+    c = V.build_config(e["cogvideox-5b-torchao-h100-fp8-compiled"], cat)
+    assert (c.role, c.frames, c.cfg, c.precision) == ("video", 49, "batched", "fp8")
+    c = V.build_config(e["hunyuanvideo-720p-h100-8gpu"], cat)
+    assert c.gpus == 8
+
+
+def test_same_code_path_as_estimate(entries, cat):
+    """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
+    from tokcost.estimate_report import estimate_report
+
+    e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
+    row = V.price_entry(e, cat)
+    c = e.conditions
+    rep = estimate_report(cat, model=e.model, hardware=e.hardware, width=c.width, height=c.height, frames=None,
+                          steps=c.steps, batch=c.batch, cfg="batched", engine=e.engine, precision=c.precision,
+                          tokens_per_forward=1.0, prompt_tokens=None, answer_tokens=None, calibration=None)
+    assert math.isclose(row.predicted, rep["latency_s"], rel_tol=1e-12)
+
+
+def test_unscored_entries_have_reasons(entries, cat):
+    rows = V.run(entries, cat)
+    not_scored = {r.id: r.reason for r in rows if not r.scored}
+    assert all(not_scored.values())
+    assert "hardware null" in not_scored["hunyuanvideo-720p-h20-1gpu"]
+    assert "model null" in not_scored["llama2-7b-pretraining"]
+    assert "samples" in not_scored["sd1-training-a100-pcie-hours"]
+    assert "tokens" in not_scored["janus-pro-7b-training"]
+    assert not_scored["ltx-video-paper-h100-768x512-121f"].startswith("excluded:")
+    # multi-GPU diffusion is priced (sequence parallelism), not skipped
+    assert "hunyuanvideo-720p-h100-8gpu" not in not_scored
+    # exclusions are rare and each carries its reason in the data file
+    excluded = [e for e in entries if e.exclude_reason]
+    assert len(excluded) <= 6 and all(len(e.exclude_reason) > 40 for e in excluded)
+
+
+# ----------------------------------------------------------------------------------------------- maths
+
+
+def _row(i, fam, pred, meas):
+    r = V.Row(i, fam, "latency_s", meas, "src", "eager", "m", "h")
+    r.predicted = pred
+    return r
+
+
+def test_summary_and_gate():
+    rows = [_row("a", "ar", 1.1, 1.0), _row("b", "ar", 0.5, 1.0), _row("c", "ar", 3.0, 1.0),
+            _row("d", "video", 1.0, 1.0)]
+    s = V.summary_by_family(rows)
+    assert s["ar"]["n"] == 3 and math.isclose(s["ar"]["median_rel_err"], 0.5)
+    assert math.isclose(s["ar"]["worst_factor"], 3.0) and s["ar"]["worst_id"] == "c"
+    assert math.isclose(s["all"]["median_rel_err"], (0.1 + 0.5) / 2)
+    assert s["training"] == {"n": 0}
+    th = V.Thresholds(median_rel_err=0.3, worst_factor=2.5, apply_to=["all", "ar", "video", "training"])
+    fails = V.gate(s, th)
+    assert any("ar: median" in f for f in fails) and any("ar: worst case c" in f for f in fails)
+    assert not any("video" in f or "training" in f for f in fails)
+
+
+def test_thresholds_file():
+    th = V.load_thresholds()
+    assert th.median_rel_err == 0.30 and th.worst_factor == 2.5 and th.held_out
+
+
+# ----------------------------------------------------------------------------------------------- physics
+
+
+def test_attention_stays_16_bit(cat):
+    """fp8 weights speed up the linear part only: the attention part keeps the bf16 rate."""
+    from tokcost.engine.estimate import Config, estimate_arrays
+
+    m, hw = cat.model("cogvideox-5b"), cat.hardware("h100-sxm")
+    bf = estimate_arrays(Config(model=m, hardware=hw, engine="compiled", precision="bf16", frames=49))
+    f8 = estimate_arrays(Config(model=m, hardware=hw, engine="compiled", precision="fp8", frames=49))
+    speedup = bf["breakdown_s"]["denoise"] / f8["breakdown_s"]["denoise"]
+    assert 1.05 < speedup < 1.6  # a 2x rate on the linear half only
+
+
+def test_sequence_parallel_splits_compute_only(cat):
+    from tokcost.engine.estimate import Config, estimate_arrays
+
+    m, hw = cat.model("hunyuanvideo"), cat.hardware("h100-sxm")
+    one = estimate_arrays(Config(model=m, hardware=hw))
+    g = estimate_arrays(Config(model=m, hardware=hw, gpus=np.array([1, 2, 4, 8])))
+    assert math.isclose(float(g["latency_s"][0]), float(one["latency_s"]), rel_tol=1e-12)
+    speed = float(one["breakdown_s"]["denoise"]) / g["breakdown_s"]["denoise"]
+    assert np.all(np.diff(speed) > 0) and np.all(speed < np.array([1, 2, 4, 8]) + 1e-9)
+    assert math.isclose(float(g["breakdown_s"]["vae_decode"][3]), float(one["breakdown_s"]["vae_decode"]))
+
+
+def test_ar_multi_gpu_is_refused(cat):
+    from tokcost.engine.estimate import Config, estimate_arrays
+    from tokcost.errors import UsageError
+
+    with pytest.raises(UsageError):
+        estimate_arrays(Config(model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2))
+
+
+# ----------------------------------------------------------------------------------------------- fit
+
+
+def test_refit_reproduces_committed_engine_values(entries, cat):
+    """engines.yaml holds what the whole-set fit gives (3 significant figures)."""
+    vals = F.fit(F._cases(entries, cat))
+    committed = F.committed_values()
+    for k, v in vals.items():
+        assert math.isclose(F.sig(v), committed[k], rel_tol=0.02, abs_tol=1e-9), (F.param_name(k), v, committed[k])
+
+
+def test_every_fitted_parameter_has_a_stated_basis():
+    from tokcost.engine.profiles import engines
+
+    for es, f, *_ in F.PARAMS:
+        for e in es:
+            src = engines()[e].sources.get(f, "")
+            assert "fit" in src, (e, f, src)
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+def test_headline_errors_within_thresholds(report):
+    th = V.load_thresholds()
+    for kind in ("in_sample", "held_out"):
+        for fam, s in report["summary"][kind].items():
+            if s.get("n"):
+                assert s["median_rel_err"] <= th.median_rel_err, (kind, fam, s)
+                assert s["worst_factor"] <= th.worst_factor, (kind, fam, s)
+    assert report["passed"]
+
+
+def test_docs_validation_md_is_fresh(report):
+    from tokcost.validation_report import REGEN, format_markdown
+
+    text = format_markdown(report)
+    assert DOC.exists(), f"docs/validation.md missing: run `{REGEN}`"
+    assert DOC.read_text() == text, f"docs/validation.md is stale: run `{REGEN}`"
+
+
+def test_cli_json_and_exit_code(tmp_path):
+    from typer.testing import CliRunner
+
+    from tokcost.cli import app
+
+    res = CliRunner().invoke(app, ["validate", "--in-sample-only", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["summary"]["held_out"] is None and data["passed"]
+    # a gate breach exits 1: a measurement file whose one entry is 10x off
+    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    head = text.split("\n- id: llamagen-serve-b-vllm\n")[0].replace("measured: 7.8\n", "measured: 78\n")
+    f = tmp_path / "one.yaml"
+    f.write_text(head + "\n")
+    res = CliRunner().invoke(app, ["validate", "--in-sample-only", "--measurements", str(f)])
+    assert res.exit_code == 1, res.output
+    assert "FAILED" in res.output

@@ -1,0 +1,231 @@
+"""Fit the engine parameters to the validation set, and cross-validate the fit (numpy only).
+
+What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives — eager and
+compiled ``mfu`` (fraction of the hardware's best-GEMM rate the stack reaches), ``host_per_layer_s``,
+``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and ``act_passes``
+(element-wise activation traffic per block), and vLLM's ``host_per_layer_s`` / ``fixed_per_step_s``. Hardware
+parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted.
+
+Objective: the mean |ln(predicted / measured)| over the fitting entries of one engine. Entries of one engine
+depend only on that engine's parameters, so each engine is fitted on its own entries. The search is a
+deterministic coordinate descent: each parameter in turn is set to the best value of a fixed grid (the other
+parameters held), evaluated in one vectorised call per entry; two coarse sweeps over the whole range, then
+sweeps over finer grids around the current values until nothing moves.
+
+Cross-validation is leave-one-source-out (:func:`tokcost.validation.source_group`): for every source, the
+parameters are refitted on the entries of all other sources and the held-out source's entries are predicted
+with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
+(vLLM: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
+divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (Emu3.5 README:
+4-5x; /work/shared/facts/models.md), not a fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# (engines sharing the value, field, low, high, log-spaced grid?) - the search range of each fitted parameter.
+# The diffusion pipeline around a compiled denoiser (sampler loop, text encoders, VAE, post-processing) runs
+# eager in the measured stacks (diffusers compiles the denoiser only), so those parameters are shared.
+PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
+    (("eager",), "mfu", 0.15, 1.0, False),
+    (("eager",), "host_per_layer_s", 5e-5, 4e-3, True),
+    (("eager",), "fixed_per_step_s", 1e-4, 2e-2, True),
+    (("eager",), "act_passes", 0.0, 400.0, False),
+    (("eager", "compiled"), "denoise_step_s", 1e-4, 5e-2, True),
+    (("eager", "compiled"), "request_fixed_s", 0.0, 0.6, False),
+    (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
+    (("compiled",), "mfu", 0.15, 1.0, False),
+    (("compiled",), "act_passes", 0.0, 400.0, False),
+    (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
+    (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),
+]
+GROUPS = (("eager", "compiled"), ("vllm",))  # engines fitted together (they share parameters)
+VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
+COARSE = 41
+FINE = 41
+
+
+class _Val:
+    """Stands in for a Range/Seconds/Passes: ``mid`` (and the ends) return the value under trial."""
+
+    def __init__(self, v):
+        self.low = self.high = self.central = self.mid = v
+
+
+def profiles_with(values: dict, base: dict | None = None) -> dict:
+    """Engine profiles with the given ``{(engines, field): value}`` substituted (values may be numpy arrays)."""
+    from tokcost.engine.profiles import engines
+
+    base = base or engines()
+    out = {}
+    for name, prof in base.items():
+        upd = {f: _Val(v) for (es, f), v in values.items() if name in es}
+        out[name] = prof.model_copy(update=upd) if upd else prof
+    return out
+
+
+def _grid(lo: float, hi: float, log: bool, n: int) -> np.ndarray:
+    if log:
+        return np.geomspace(lo, hi, n)
+    return np.linspace(lo, hi, n)
+
+
+@dataclass
+class _Case:
+    entry: object
+    config: object  # Config without profile
+    measured: float
+    metric: str
+
+
+def _cases(entries, catalog) -> list[_Case]:
+    from tokcost.validation import build_config, price_entry
+
+    out = []
+    for e in entries:
+        row = price_entry(e, catalog)
+        if not row.scored or e.metric == "gpu_hours":
+            continue
+        out.append(_Case(e, build_config(e, catalog), e.measured, e.metric))
+    return out
+
+
+def _predict(case: _Case, profiles: dict) -> np.ndarray:
+    from dataclasses import replace
+
+    from tokcost.engine.estimate import estimate_arrays
+
+    cfg = replace(case.config, profile=profiles[case.entry.engine])
+    return np.asarray(estimate_arrays(cfg, "central")[case.metric], dtype=float)
+
+
+def _objective(cases: list[_Case], profiles: dict, shape) -> np.ndarray:
+    errs = [np.broadcast_to(np.abs(np.log(_predict(c, profiles) / c.measured)), shape) for c in cases]
+    return np.mean(errs, axis=0)
+
+
+def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, coarse: bool = True) -> dict:
+    """Coordinate descent for one engine group's parameters over its own cases; returns {(engines, field): v}."""
+    keys = [(e, f, lo, hi, log) for e, f, lo, hi, log in PARAMS if set(e) <= set(group)]
+    values = {(e, f): start[(e, f)] for e, f, *_ in keys}
+    if not cases:
+        return values
+
+    def sweep(make_grid) -> bool:
+        moved = False
+        for e, f, lo, hi, log in keys:
+            grid = make_grid(values[(e, f)], lo, hi, log)
+            obj = _objective(cases, profiles_with({**values_all, **values, (e, f): grid}), grid.shape)
+            best = float(grid[int(np.argmin(obj))])
+            if not np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15):
+                values[(e, f)] = best
+                moved = True
+        return moved
+
+    for _ in range(2 if coarse else 0):
+        sweep(lambda v, lo, hi, log: _grid(lo, hi, log, COARSE))
+    for width in (0.5, 0.15, 0.04):
+        for _ in range(4):
+            def fine(v, lo, hi, log, w=width):
+                if log:
+                    return np.geomspace(max(lo, v * (1 - w)), min(hi, v * (1 + w)), FINE)
+                span = (hi - lo) * w
+                return np.linspace(max(lo, v - span), min(hi, v + span), FINE)
+            if not sweep(fine):
+                break
+    return values
+
+
+def committed_values() -> dict:
+    """The central values now in tokcost/data/engines.yaml for every fitted parameter."""
+    from tokcost.engine.profiles import engines
+
+    prof = engines()
+    out = {}
+    for e, f, *_ in PARAMS:
+        r = getattr(prof[e[0]], f)
+        out[(e, f)] = (1.0 if f == "vae_efficiency" else 0.0) if r is None else float(r.mid)
+    return out
+
+
+def initial_values() -> dict:
+    """Where the search starts: the middle of each range (geometric for log grids). Fixed, so that the fit over
+    the whole set does not depend on what engines.yaml holds now."""
+    return {(e, f): (float(np.sqrt(lo * hi)) if log else (lo + hi) / 2) for e, f, lo, hi, log in PARAMS}
+
+
+def fit(cases: list[_Case], start: dict | None = None) -> dict:
+    """Fit every engine group on ``cases``. Without ``start``: from :func:`initial_values`, coarse grids over
+    the whole ranges first. With ``start`` (a cross-validation fold, warm-started from the whole-set fit): the
+    finer local grids only. vLLM without cases gets the prior :data:`VLLM_PRIOR`."""
+    coarse = start is None
+    start = dict(start or initial_values())
+    values = dict(start)
+    for group in GROUPS:
+        mine = [c for c in cases if c.entry.engine in group]
+        values.update(_fit_group(group, mine, start, values, coarse))
+    if not any(c.entry.engine == "vllm" for c in cases):
+        values[(("vllm",), "host_per_layer_s")] = values[(("eager",), "host_per_layer_s")] / VLLM_PRIOR
+        values[(("vllm",), "fixed_per_step_s")] = values[(("eager",), "fixed_per_step_s")] / VLLM_PRIOR
+    return values
+
+
+@dataclass
+class FitReport:
+    values: dict  # {(engine, field): value} fitted on every scored entry
+    folds: dict  # source -> {(engine, field): value} fitted without that source
+    in_sample: list  # validation Rows priced with ``values``
+    held_out: list  # validation Rows, each priced with the fold that left its source out
+    notes: list = field(default_factory=list)
+
+    def ranges(self) -> dict:
+        """Per parameter: min and max over the leave-one-source-out refits (the band's ends)."""
+        out = {}
+        for k, v in self.values.items():
+            xs = [f[k] for f in self.folds.values()] + [v]
+            out[k] = (min(xs), max(xs))
+        return out
+
+
+def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True) -> FitReport:
+    """In-sample and leave-one-source-out errors.
+
+    ``refit``: fit the whole set from :func:`initial_values` (``tokcost validate --fit``); otherwise take the
+    values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
+    before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
+    entries and predict the left-out source's entries."""
+    from tokcost.validation import price_entry, source_group
+
+    cases = _cases(entries, catalog)
+    raw = fit(cases) if refit else committed_values()
+    full = {k: sig(v) for k, v in raw.items()}
+    in_sample = [price_entry(e, catalog, profiles_with(full)) for e in entries]
+    by_id = {r.id: r for r in in_sample}
+    folds: dict = {}
+    held: dict = {}
+    if held_out:
+        for g in sorted({source_group(c.entry) for c in cases}):
+            train = [c for c in cases if source_group(c.entry) != g]
+            vals = fit(train, start=full)
+            folds[g] = vals
+            prof = profiles_with(vals)
+            for c in cases:
+                if source_group(c.entry) == g:
+                    held[c.entry.id] = price_entry(c.entry, catalog, prof)
+    rows = [held.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries] if held_out else []
+    return FitReport(full, folds, in_sample, rows)
+
+
+def param_name(key) -> str:
+    engines_, f = key
+    return f"{'+'.join(engines_)}.{f}"
+
+
+def sig(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant figures (how the fitted values are committed)."""
+    if x == 0 or not np.isfinite(x):
+        return float(x)
+    return float(f"{x:.{digits}g}")

@@ -1,0 +1,330 @@
+"""The CI gate and the baseline diff, as a library.
+
+:func:`compare` is pure: it takes the current :class:`~tokcost.result.AnalysisResult`, an optional baseline
+result and the limits, and returns a :class:`GateResult` whose ``exit_code`` is 0 (every spec meets its budgets
+and no baseline limit is crossed) or 1 (a gate failed). It never prints and never exits; the CLI renders the
+result with a formatter and exits with the code. :func:`diff` does the same for ``tokcost diff``.
+:func:`load_result` is the one I/O boundary here: it reads a saved result (a baseline) and turns every way it can
+be wrong into a :class:`~tokcost.errors.UsageError` (exit 2) with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Literal, Optional
+
+from pydantic import ValidationError
+
+from tokcost import __version__
+from tokcost.errors import UsageError
+from tokcost.result import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
+
+GATE_SCHEMA_VERSION = 1
+Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based
+
+
+class Limits(Model):
+    max_cost_increase_pct: Optional[float] = None  # None: reported, not gated
+    max_latency_increase_pct: Optional[float] = None
+
+
+class Choice(Model):
+    model: str
+    hardware: str
+    engine: str
+
+    def label(self) -> str:
+        return f"{self.model} on {self.hardware} ({self.engine})"
+
+
+class Delta(Model):
+    before: Optional[float] = None
+    after: Optional[float] = None
+    change_pct: Optional[float] = None  # None when either side is missing or the past value is 0
+
+
+class Change(Model):
+    field: str  # spec field that differs from the baseline, dotted (product.width)
+    before: Any = None
+    after: Any = None
+
+
+class SpecGate(Model):
+    name: str
+    file: str
+    baseline: Literal["matched", "new", "none"]  # none: no --baseline given
+    choice_before: Optional[Choice] = None
+    choice_after: Optional[Choice] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+    monthly_usd: Delta
+    changes: list[Change] = []
+    violations: list[Violation] = []
+    passed: bool
+
+
+class GateResult(Model):
+    schema_version: int = GATE_SCHEMA_VERSION
+    tool_version: str = __version__
+    baseline: Optional[str] = None
+    limits: Limits
+    specs: list[SpecGate]
+    unmatched_baseline: list[str] = []  # baseline specs that no checked spec matched
+    exit_code: int  # 0 pass, 1 a gate failed
+
+    @property
+    def failed(self) -> list[SpecGate]:
+        return [s for s in self.specs if not s.passed]
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+def load_result(path: str | Path) -> AnalysisResult:
+    """Read a saved ``tokcost analyze --format json`` result; every problem is a UsageError (exit 2)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"baseline {path}: no such file (make one with "
+                         f"`tokcost analyze SPEC... --format json --output {path}`)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"baseline {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"baseline {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(raw, dict) or "specs" not in raw:
+        raise UsageError(f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "
+                         f"`tokcost analyze --format json`)")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UsageError(f"baseline {path}: schema_version {version!r} but this tokcost reads schema_version "
+                         f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost")
+    try:
+        return AnalysisResult.model_validate_json(text)
+    except ValidationError as exc:
+        errs = exc.errors()
+        shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errs[:5])
+        more = f" (and {len(errs) - 5} more)" if len(errs) > 5 else ""
+        raise UsageError(f"baseline {path}: invalid result: {shown}{more}") from None
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def pct_change(before: Optional[float], after: Optional[float]) -> Optional[float]:
+    if before is None or after is None or before == 0:
+        return None
+    return (after - before) / before * 100.0
+
+
+def _delta(before: Optional[float], after: Optional[float]) -> Delta:
+    return Delta(before=before, after=after, change_pct=pct_change(before, after))
+
+
+def _choice(c: Optional[CandidateResult]) -> Optional[Choice]:
+    return None if c is None else Choice(model=c.model, hardware=c.hardware, engine=c.engine)
+
+
+def _metrics(spec: Optional[SpecResult]) -> tuple[Optional[float], Optional[float], Optional[float]]:
+    c = spec.recommendation.choice if spec is not None else None
+    if c is None:
+        return None, None, None
+    return c.fleet_cost_usd_per_item, c.latency_s.central, c.monthly_usd
+
+
+def match(spec: SpecResult, baseline: AnalysisResult) -> Optional[SpecResult]:
+    """The baseline entry for ``spec``: the one with the same name, else the one with the same file path."""
+    named = [b for b in baseline.specs if b.name == spec.name]
+    if len(named) == 1:
+        return named[0]
+    pool = named or baseline.specs
+    same_file = [b for b in pool if Path(b.file).as_posix() == Path(spec.file).as_posix()]
+    return same_file[0] if same_file else None
+
+
+def input_changes(before: SpecResult, after: SpecResult) -> list[Change]:
+    """Spec inputs that differ from the baseline, in spec order: product, demand and budget fields, then the
+    candidate models, hardware, engines and precision (as the sets that were priced)."""
+    out = []
+    for section in ("product", "demand", "budget"):
+        old, new = getattr(before, section), getattr(after, section)
+        for key in list(new) + [k for k in old if k not in new]:
+            if old.get(key) != new.get(key):
+                out.append(Change(field=f"{section}.{key}", before=old.get(key), after=new.get(key)))
+    for attr, field in (("model", "models"), ("hardware", "hardware"), ("engine", "engines"),
+                        ("precision", "precision")):
+        old_set = sorted({getattr(c, attr) for c in before.candidates})
+        new_set = sorted({getattr(c, attr) for c in after.candidates})
+        if old_set and new_set and old_set != new_set:
+            out.append(Change(field=f"candidates.{field}", before=old_set, after=new_set))
+    return out
+
+
+def _where(locate: Optional[Locate], file: str, field: str) -> tuple[int, int]:
+    if locate is None:
+        return 0, 0
+    return locate(file, tuple(field.split(".")))
+
+
+def _revert_hint(changes: list[Change]) -> str:
+    if not changes:
+        return "the spec is unchanged, so a preset or the estimator changed: review that change"
+    shown = ", ".join(f"{c.field} ({show(c.before)} -> {show(c.after)})" for c in changes[:3])
+    return f"revert {shown}"
+
+
+def show(v: Any) -> str:
+    """A spec value as a reader wrote it: 2048, 3, [a100-80gb-sxm, h100-sxm], unset."""
+    if v is None:
+        return "unset"
+    if isinstance(v, list):
+        return "[" + ", ".join(show(x) for x in v) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+# ----------------------------------------------------------------------------------------------- compare
+
+
+def _regression(kind: str, d: Delta, limit: Optional[float], spec: SpecResult, changes: list[Change],
+                locate: Optional[Locate]) -> list[Violation]:
+    if limit is None or d.change_pct is None or d.change_pct <= limit:
+        return []
+    budget_field = "budget.cost_per_item_usd" if kind == "cost" else "budget.latency_s"
+    field = changes[0].field if changes else budget_field
+    line, col = _where(locate, spec.file, field)
+    if kind == "cost":
+        what = f"cost per item rose {d.change_pct:+.1f}% (${d.before:.4g} -> ${d.after:.4g})"
+        flag = "--max-cost-increase"
+    else:
+        what = f"latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"
+        flag = "--max-latency-increase"
+    return [Violation(limit=f"baseline_{kind}", field=field, line=line, col=col, budget=limit, value=d.after,
+                      before=d.before, message=f"{what}, over the {flag} {limit:g}% limit",
+                      fix=f"{_revert_hint(changes)}; or, if the increase is intended, raise {flag}")]
+
+
+def _choice_violation(before: Optional[Choice], after: Optional[Choice], spec: SpecResult,
+                      changes: list[Change], locate: Optional[Locate]) -> list[Violation]:
+    if before is None or after is None or (before.model, before.hardware) == (after.model, after.hardware):
+        return []
+    field = changes[0].field if changes else "candidates"
+    line, col = _where(locate, spec.file, field)
+    return [Violation(limit="baseline_choice", field=field, line=line, col=col, before=before.label(),
+                      message=f"recommendation changed from {before.label()} to {after.label()}",
+                      fix=f"{_revert_hint(changes)}; or, if the new choice is intended, update the baseline "
+                          f"(merge this change to the target branch)")]
+
+
+def compare_spec(spec: SpecResult, base: Optional[SpecResult], limits: Limits, has_baseline: bool,
+                 locate: Optional[Locate] = None) -> SpecGate:
+    (cb, lb, mb), (ca, la, ma) = _metrics(base), _metrics(spec)
+    cost, lat = _delta(cb, ca), _delta(lb, la)
+    before, after = _choice(base.recommendation.choice if base else None), _choice(spec.recommendation.choice)
+    changes = input_changes(base, spec) if base is not None else []
+    found = list(spec.violations)
+    if base is not None:
+        found += _regression("cost", cost, limits.max_cost_increase_pct, spec, changes, locate)
+        found += _regression("latency", lat, limits.max_latency_increase_pct, spec, changes, locate)
+        found += _choice_violation(before, after, spec, changes, locate)
+    status = "none" if not has_baseline else ("matched" if base is not None else "new")
+    return SpecGate(name=spec.name, file=spec.file, baseline=status, choice_before=before, choice_after=after,
+                    cost_per_item_usd=cost, latency_s=lat, monthly_usd=_delta(mb, ma), changes=changes,
+                    violations=found, passed=not found)
+
+
+def compare(result: AnalysisResult, baseline: Optional[AnalysisResult] = None, limits: Optional[Limits] = None,
+            locate: Optional[Locate] = None, baseline_name: Optional[str] = None) -> GateResult:
+    """Gate every spec of ``result`` on its budgets and, with a baseline, on the limits. Pure."""
+    limits = limits or Limits()
+    gates, used = [], set()
+    for spec in result.specs:
+        base = match(spec, baseline) if baseline is not None else None
+        if base is not None:
+            used.add(id(base))
+        gates.append(compare_spec(spec, base, limits, baseline is not None, locate))
+    unmatched = [b.name for b in (baseline.specs if baseline else []) if id(b) not in used]
+    return GateResult(baseline=baseline_name, limits=limits, specs=gates, unmatched_baseline=unmatched,
+                      exit_code=0 if all(g.passed for g in gates) else 1)
+
+
+# ----------------------------------------------------------------------------------------------- diff
+
+
+class CandidateDiff(Model):
+    model: str
+    hardware: str
+    engine: str
+    status: Literal["added", "removed", "matched"]
+    feasible_before: Optional[bool] = None
+    feasible_after: Optional[bool] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+
+
+class SpecDiff(Model):
+    name: str
+    file: str
+    status: Literal["added", "removed", "matched"]
+    choice_before: Optional[Choice] = None
+    choice_after: Optional[Choice] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+    monthly_usd: Delta
+    changes: list[Change] = []
+    candidates: list[CandidateDiff]
+
+
+class DiffResult(Model):
+    schema_version: int = GATE_SCHEMA_VERSION
+    tool_version: str = __version__
+    specs: list[SpecDiff]
+
+
+def _key(c: CandidateResult) -> tuple[str, str, str]:
+    return c.model, c.hardware, c.engine
+
+
+def diff_candidates(before: list[CandidateResult], after: list[CandidateResult]) -> list[CandidateDiff]:
+    """Candidates matched by model + hardware + engine, in the current ranking, removed ones last."""
+    old = {_key(c): c for c in before}
+    new_keys = {_key(c) for c in after}
+    rows = [(old.get(_key(c)), c) for c in after] + [(c, None) for c in before if _key(c) not in new_keys]
+    out = []
+    for b, a in rows:
+        ref = a or b
+        status = "matched" if a and b else ("added" if a else "removed")
+        out.append(CandidateDiff(
+            model=ref.model, hardware=ref.hardware, engine=ref.engine, status=status,
+            feasible_before=b.feasible if b else None, feasible_after=a.feasible if a else None,
+            cost_per_item_usd=_delta(b.fleet_cost_usd_per_item if b else None, a.fleet_cost_usd_per_item if a else None),
+            latency_s=_delta(b.latency_s.central if b else None, a.latency_s.central if a else None)))
+    return out
+
+
+def diff_spec(before: Optional[SpecResult], after: Optional[SpecResult]) -> SpecDiff:
+    ref = after or before
+    (cb, lb, mb), (ca, la, ma) = _metrics(before), _metrics(after)
+    status = "matched" if before and after else ("added" if after else "removed")
+    return SpecDiff(
+        name=ref.name, file=ref.file, status=status,
+        choice_before=_choice(before.recommendation.choice) if before else None,
+        choice_after=_choice(after.recommendation.choice) if after else None,
+        cost_per_item_usd=_delta(cb, ca), latency_s=_delta(lb, la), monthly_usd=_delta(mb, ma),
+        changes=input_changes(before, after) if before and after else [],
+        candidates=diff_candidates(before.candidates if before else [], after.candidates if after else []))
+
+
+def diff(base: AnalysisResult, head: AnalysisResult) -> DiffResult:
+    """Past, current and delta for every spec and candidate. Pure."""
+    used, specs = set(), []
+    for spec in head.specs:
+        b = match(spec, base)
+        if b is not None and id(b) in used:
+            b = None
+        if b is not None:
+            used.add(id(b))
+        specs.append(diff_spec(b, spec))
+    specs += [diff_spec(b, None) for b in base.specs if id(b) not in used]
+    return DiffResult(specs=specs)

@@ -1,0 +1,152 @@
+"""Formatters for ``tokcost check``: each is a pure ``format_x(GateResult) -> str``.
+
+``table`` is the terminal report (``file:line:col: [error] limit: message`` as yamllint prints), ``markdown`` the
+compact PR comment, ``json`` the result itself; ``github`` (Actions annotations) lives in ``render.github``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from tokcost.gate import Choice, Delta, GateResult, Limits, SpecGate, show
+
+CHECK_FORMATS = ("table", "markdown", "json", "github")
+COMMENT_MARKER = "<!-- tokcost-check -->"
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop."""
+    return text.rstrip().rstrip(".") + "."
+
+
+def money(x: Optional[float]) -> str:
+    return "-" if x is None else (f"${x:.4g}" if x < 1 else f"${x:,.2f}")
+
+
+def seconds(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.3g} s"
+
+
+def pct(d: Delta) -> str:
+    if d.change_pct is None:
+        return "-"
+    return "0%" if abs(d.change_pct) < 0.05 else f"{d.change_pct:+.1f}%"
+
+
+def past_now(d: Delta, unit) -> str:
+    if d.before is None:
+        return unit(d.after)
+    return f"{unit(d.before)} -> {unit(d.after)}"
+
+
+def choice_text(before: Optional[Choice], after: Optional[Choice], baseline: str) -> str:
+    now = after.label() if after else "none feasible"
+    if baseline != "matched":
+        return now
+    past = before.label() if before else "none feasible"
+    return f"{now} (unchanged)" if past == now else f"{past} -> {now}"
+
+
+def changes_text(changes) -> str:
+    return ", ".join(f"{c.field} {show(c.before)} -> {show(c.after)}" for c in changes) or "none"
+
+
+def limits_text(limits: Limits) -> str:
+    def one(name, v):
+        return f"{name} +{v:g}%" if v is not None else f"{name} not gated"
+
+    return f"{one('cost', limits.max_cost_increase_pct)}, {one('latency', limits.max_latency_increase_pct)}"
+
+
+def summary(result: GateResult) -> str:
+    n, bad = len(result.specs), len(result.failed)
+    specs = f"spec{'s' if n != 1 else ''}"
+    if bad:
+        return f"{bad} of {n} {specs} failed"
+    return f"{'all ' if n > 1 else ''}{n} {specs} passed"
+
+
+def _status(s: SpecGate) -> str:
+    if not s.passed:
+        return "FAIL"
+    return "new" if s.baseline == "new" else "ok"
+
+
+def _position(file: str, line: int, col: int) -> str:
+    return f"{file}:{line}:{col}" if line else file
+
+
+def _spec_block(s: SpecGate) -> list[str]:
+    out = [f"{_status(s).upper():<4}  {s.name}  ({s.file})"]
+    if s.baseline == "new":
+        out.append("      new: not in the baseline; budgets checked, nothing to compare")
+    out.append(f"      cost/item  {past_now(s.cost_per_item_usd, money)}  ({pct(s.cost_per_item_usd)})"
+               if s.baseline == "matched" else f"      cost/item  {money(s.cost_per_item_usd.after)}")
+    out.append(f"      latency    {past_now(s.latency_s, seconds)}  ({pct(s.latency_s)})"
+               if s.baseline == "matched" else f"      latency    {seconds(s.latency_s.after)}")
+    out.append(f"      choice     {choice_text(s.choice_before, s.choice_after, s.baseline)}")
+    if s.changes:
+        out.append("      changed    " + changes_text(s.changes))
+    for v in s.violations:
+        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {v.message}")
+        if v.fix:
+            out.append(f"      fix: {v.fix}")
+    return out
+
+
+def format_table(result: GateResult) -> str:
+    out: list[str] = []
+    for s in result.specs:
+        out += _spec_block(s) + [""]
+    if result.unmatched_baseline:
+        out.append(f"in the baseline but not checked: {', '.join(result.unmatched_baseline)}")
+    out.append(f"tokcost check: {summary(result)} (limits: {limits_text(result.limits)}).")
+    return "\n".join(out) + "\n"
+
+
+def _md_row(s: SpecGate) -> str:
+    matched = s.baseline == "matched"
+    cost = past_now(s.cost_per_item_usd, money) if matched else money(s.cost_per_item_usd.after)
+    lat = past_now(s.latency_s, seconds) if matched else seconds(s.latency_s.after)
+    mark = {"FAIL": ":x: fail", "new": ":new: new", "ok": ":white_check_mark: ok"}[_status(s)]
+    if not s.passed and s.baseline == "new":
+        mark += " (new)"
+    return (f"| {s.name} | {cost} | {pct(s.cost_per_item_usd) if matched else '-'} | {lat} | "
+            f"{pct(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
+            f"| {mark} |")
+
+
+def format_markdown(result: GateResult) -> str:
+    out = [COMMENT_MARKER, "### tokcost check", "",
+           "| spec | cost/item (past -> now) | change | latency (past -> now) | change | choice | result |",
+           "|---|---:|---:|---:|---:|---|---|"]
+    out += [_md_row(s) for s in result.specs]
+    problems = [(s, v) for s in result.specs for v in s.violations]
+    if problems:
+        out += ["", "**Problems**", ""]
+        for s, v in problems:
+            where = f"`{s.file}` line {v.line}" if v.line else f"`{s.file}`"
+            fix = f" Fix: {sentence(v.fix)}" if v.fix else ""
+            out.append(f"- **{s.name}** `{v.field}` ({where}): {sentence(v.message)}{fix}")
+    if result.unmatched_baseline:
+        out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]
+    verdict = ":x: **fail**" if result.exit_code else ":white_check_mark: **pass**"
+    out += ["", f"**Verdict:** {verdict}: {summary(result)} (limits: {limits_text(result.limits)})."]
+    return "\n".join(out) + "\n"
+
+
+def format_json(result: GateResult) -> str:
+    return result.model_dump_json(indent=2) + "\n"
+
+
+def render_check(result: GateResult, fmt: str) -> str:
+    if fmt == "table":
+        return format_table(result)
+    if fmt == "markdown":
+        return format_markdown(result)
+    if fmt == "json":
+        return format_json(result)
+    if fmt == "github":
+        from tokcost.render.github import format_github
+        return format_github(result)
+    raise ValueError(f"unknown format {fmt!r}")

@@ -1,0 +1,244 @@
+"""HTML reports: one self-contained page (inline CSS and inline SVG charts; no scripts, fonts or anything else
+fetched from the network, and a Content-Security-Policy that forbids it). Every piece of text is escaped.
+
+The chart numbers come from :mod:`tokcost.charts` (pure numpy); this module only draws them with matplotlib,
+which is imported when the first chart is drawn (``pip install 'tokcost[charts]'``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from html import escape
+
+from tokcost.errors import UsageError
+from tokcost.render.table import sig
+from tokcost.result import AnalysisResult, CandidateResult, SpecResult
+
+CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2330;
+margin:0 auto;max-width:1180px;padding:24px;background:#fff}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 6px;border-bottom:2px solid #e3e6ec}
+h3{font-size:16px;margin:20px 0 6px}.meta{color:#5b6374}.headline{font-size:17px;font-weight:600;
+padding:12px 16px;border-radius:6px;background:#e9f7ef;border-left:5px solid #2e8b57}
+.headline.none{background:#fdecec;border-left-color:#c0392b}.violation{color:#a12a1d}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
+figure{margin:0;border:1px solid #e3e6ec;border-radius:6px;padding:8px}figcaption{color:#5b6374;font-size:13px}
+figure svg{width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
+th,td{padding:4px 8px;border-bottom:1px solid #e3e6ec;text-align:left;vertical-align:top}
+th{background:#f4f6f9}td.n{text-align:right;font-variant-numeric:tabular-nums}tr.no td{color:#7a8191}
+.ok{color:#2e8b57;font-weight:600}footer{margin-top:32px;color:#7a8191;font-size:12px}
+"""
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise UsageError(CHARTS_HINT) from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return matplotlib, plt
+
+
+# ------------------------------------------------------------------------------------------- drawing
+
+
+def _svg(fig, salt: str) -> str:
+    """The figure as an inline ``<svg>`` element: deterministic ids (a per-chart hash salt), no date, text as
+    text (system fonts; nothing to download)."""
+    matplotlib, plt = _pyplot()
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], count=1, flags=re.S)
+
+
+def _figure(chart, size=(7.5, 4.2)):
+    _, plt = _pyplot()
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlabel(chart.x_label)
+    ax.set_ylabel(chart.y_label)
+    ax.grid(True, which="major", alpha=0.3)
+    if chart.log_y:
+        ax.set_yscale("log")
+    return fig, ax
+
+
+def _draw_lines(chart, salt: str) -> str:
+    import numpy as np
+
+    fig, ax = _figure(chart)
+    for i, s in enumerate(chart.series):
+        colour = f"C{i % 10}"
+        if s.low is not None and np.isfinite(s.low).any():
+            ax.fill_between(s.x, s.low, s.high, color=colour, alpha=0.15, linewidth=0)
+        ax.plot(s.x, s.y, color=colour, marker="o", markersize=3, label=s.label)
+    if chart.budget is not None:
+        ax.axhline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {chart.budget:g}")
+    if chart.marker is not None:
+        ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label="this spec")
+    if any(s.low is not None for s in chart.series):
+        ax.plot([], [], color="#999999", alpha=0.4, linewidth=8, label="low-high band")
+    ax.legend(fontsize=8, loc="best")
+    return _svg(fig, salt)
+
+
+def _draw_throughput(chart, salt: str) -> str:
+    fig, ax = _figure(chart)
+    ax.set_xscale("log", base=2)
+    for i, s in enumerate(chart.series):
+        colour = f"C{i % 10}"
+        ax.plot(s.x, s.y, color=colour, alpha=0.35, linestyle="--")
+        ax.plot(s.x[s.fits], s.y[s.fits], color=colour, marker="o", markersize=3, label=s.label)
+        if s.limit is not None:
+            ax.axvline(s.limit, color=colour, linestyle=":", linewidth=1.2)
+    ax.plot([], [], color="#5b6374", linestyle=":", label="memory limit (largest batch that fits)")
+    ax.plot([], [], color="#5b6374", alpha=0.35, linestyle="--", label="does not fit in memory")
+    ax.legend(fontsize=8, loc="best")
+    return _svg(fig, salt)
+
+
+def _draw_bars(chart, salt: str) -> str:
+    import numpy as np
+
+    height = max(2.5, 0.32 * len(chart.series) + 1.2)
+    fig, ax = _figure(chart, size=(7.5, height))
+    ax.set_xscale("log")
+    ax.set_yscale("linear")
+    hws = list(dict.fromkeys(s.group for s in chart.series))
+    y = np.arange(len(chart.series))[::-1]
+    for yi, s in zip(y, chart.series):
+        ax.barh(yi, s.y[0], color=f"C{hws.index(s.group) % 10}", alpha=0.45 if "infeasible" in s.label else 0.9)
+    ax.set_yticks(y, [s.label for s in chart.series], fontsize=8)
+    for j, hw in enumerate(hws):
+        ax.barh([], [], color=f"C{j % 10}", label=hw)
+    if chart.budget is not None:
+        ax.axvline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget ${chart.budget:g}")
+    ax.legend(fontsize=8, loc="lower right")
+    return _svg(fig, salt)
+
+
+def _figure_html(svg: str, chart) -> str:
+    notes = "; ".join(chart.notes)
+    caption = escape(chart.title) + (f" ({escape(notes)})" if notes else "")
+    return f'<figure role="img" aria-label="{escape(chart.title)}">{svg}<figcaption>{caption}</figcaption></figure>'
+
+
+# ------------------------------------------------------------------------------------------- analysis page
+
+
+def _money(x: float | None) -> str:
+    return "-" if x is None else (f"${x:.3g}" if x < 1 else f"${x:,.2f}")
+
+
+def _candidate_row(c: CandidateResult) -> str:
+    cells = [escape(c.model), escape(c.hardware), escape(c.engine)]
+    nums = [str(c.batch), sig(c.latency_s.central), f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
+            sig(c.throughput_items_per_s.central), _money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
+            f"{c.memory_gb.get('total', 0):.0f}"]
+    ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
+    tds = "".join(f"<td>{x}</td>" for x in cells) + "".join(f'<td class="n">{escape(x)}</td>' for x in nums)
+    return f'<tr class="{"yes" if c.feasible else "no"}">{tds}<td>{ok}</td></tr>'
+
+
+def _list(items: list[str], cls: str = "") -> str:
+    if not items:
+        return ""
+    attr = f' class="{cls}"' if cls else ""
+    return f"<ul{attr}>" + "".join(f"<li>{escape(x)}</li>" for x in items) + "</ul>"
+
+
+def _spec_section(spec: SpecResult, index: int, catalog, calibration) -> str:
+    from tokcost import charts
+
+    rec, p, d, b = spec.recommendation, spec.product, spec.demand, spec.budget
+    size = f"{p['width']}x{p['height']}" + (f", {spec.candidates[0].frames} frames"
+                                            if p.get("kind") == "video" and spec.candidates else "")
+    budget = f"latency budget {b['latency_s']:g} s" + (f", ${b['cost_per_item_usd']:g} per item"
+                                                        if "cost_per_item_usd" in b else "")
+    out = [f"<section><h2>{escape(spec.name)}</h2>",
+           f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
+           f'{escape(str(p.get("quality_tier")))}; {d["requests_per_day"]:,.0f} requests/day (peak '
+           f'x{d["peak_to_mean"]:g}); {escape(budget)}</p>',
+           f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
+           "<h3>Why</h3>", _list(rec.reasons + rec.other_families)]
+    if rec.break_even:
+        out += ["<h3>What would change the answer</h3>", _list(rec.break_even)]
+    if spec.violations:
+        out += ["<h3>Budget violations</h3>",
+                _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation")]
+    if spec.candidates:
+        salt = f"tokcost-{index}"
+        lat = charts.latency_chart(spec, catalog, calibration)
+        thr = charts.throughput_chart(spec, catalog, calibration)
+        cost = charts.cost_chart(spec)
+        out += ['<h3>Charts</h3><div class="charts">',
+                _figure_html(_draw_lines(lat, salt + "-latency"), lat),
+                _figure_html(_draw_bars(cost, salt + "-cost"), cost),
+                _figure_html(_draw_throughput(thr, salt + "-throughput"), thr), "</div>"]
+    heads = ["model", "hardware", "engine", "batch", "latency s", "band s", "items/s/GPU", "$/item", "GPUs", "GB",
+             "feasible"]
+    out += [f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
+            + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>",
+            *(_candidate_row(c) for c in spec.candidates), "</tbody></table></section>"]
+    return "\n".join(out)
+
+
+def _page(title: str, body: str, version: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n"
+            f"<footer>Generated by tokcost {escape(version)}. Estimates carry a low-high band; see the JSON "
+            f"report for every number.</footer></body></html>\n")
+
+
+def format_html(result: AnalysisResult, catalog=None, calibration=None) -> str:
+    """The analysis as one self-contained HTML page. ``catalog`` and ``calibration`` are needed to re-price the
+    chart curves; by default the built-in presets (plus $TOKCOST_PRESETS) and the result's calibration file."""
+    _pyplot()  # fail before any work when matplotlib is missing
+    if catalog is None:
+        from tokcost.catalog import Catalog
+
+        catalog = Catalog.default()
+    if calibration is None and result.calibration:
+        from tokcost.calibration import load_calibration
+
+        calibration = load_calibration(result.calibration)
+    names = ", ".join(s.name for s in result.specs)
+    body = f"<h1>tokcost analysis: {escape(names)}</h1>" + (
+        f'<p class="meta">calibration: <code>{escape(result.calibration)}</code></p>' if result.calibration else "")
+    body += "\n".join(_spec_section(s, i, catalog, calibration) for i, s in enumerate(result.specs))
+    return _page(f"tokcost: {names}", body, result.tool_version)
+
+
+# ------------------------------------------------------------------------------------------- sweep page
+
+SWEEP_TABLE_ROWS = 200
+
+
+def format_sweep_html(result) -> str:
+    """A sweep as one page: latency and cost vs resolution per model / hardware / engine, and the first rows."""
+    from tokcost import __version__, charts
+    from tokcost.render.sweep import TABLE_COLUMNS, string_columns
+
+    _pyplot()
+    figs = [_figure_html(_draw_lines(ch, f"tokcost-sweep-{i}"), ch)
+            for i, ch in enumerate(charts.sweep_charts(result.columns))]
+    cols = string_columns(result.columns, "%.3g")
+    n = min(result.rows, SWEEP_TABLE_ROWS)
+    head = "".join(f"<th>{escape(h)}</th>" for _, h in TABLE_COLUMNS)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(cols[k][i])}</td>" for k, _ in TABLE_COLUMNS) + "</tr>"
+                   for i in range(n))
+    more = (f"<p class=\"meta\">First {n:,} of {result.rows:,} rows; use --format csv or json for all.</p>"
+            if result.rows > n else "")
+    body = (f"<h1>tokcost sweep: {result.rows:,} configurations</h1>" + _list(result.notes)
+            + f'<div class="charts">{"".join(figs)}</div><h3>Rows</h3>{more}'
+            + f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    return _page("tokcost sweep", body, __version__)

@@ -1,0 +1,129 @@
+"""Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
+:class:`~tokcost.sweep.SweepResult`. Formatting is vectorised: every column becomes an array of strings in one
+numpy call and the rows are joined once, so a 100,000-row sweep formats in well under a second."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tokcost.sweep import COLUMNS, SweepResult
+
+SWEEP_FORMATS = ("table", "csv", "json", "html")
+TEXT = ("model", "hardware", "engine", "resolution")
+INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "steps")
+SCHEMA_VERSION = 1
+
+
+def _num_strings(a: np.ndarray, spec: str = "%.6g") -> list[str]:
+    """Strings of a float column to ``spec`` (6 significant digits: the estimates carry a +-30% band); NaN -> ""."""
+    a = np.asarray(a, dtype=float)
+    out = list(map(spec.__mod__, a.tolist()))
+    for i in np.flatnonzero(np.isnan(a)).tolist():
+        out[i] = ""
+    return out
+
+
+def _gather_strings(a: np.ndarray, fmt) -> list[str]:
+    """Format each distinct value once and gather by index: integer, text and boolean columns have few."""
+    uniq, inv = np.unique(np.asarray(a), return_inverse=True)
+    names = np.array([fmt(u) for u in uniq.tolist()] or [""], dtype=object)
+    return names[inv.ravel()].tolist()
+
+
+def _int_text(v) -> str:
+    return "" if v != v else str(int(v))  # NaN (not applicable) -> ""
+
+
+def _csv_text(u) -> str:
+    """Quote a text field that needs it (RFC 4180)."""
+    u = str(u)
+    return '"' + u.replace('"', '""') + '"' if any(c in u for c in ',"\n\r') else u
+
+
+def string_columns(columns: dict, float_spec: str = "%.6g", text=str) -> dict[str, list[str]]:
+    out = {}
+    for name in COLUMNS:
+        a = columns[name]
+        if not len(a):
+            out[name] = []
+        elif name in TEXT:
+            out[name] = _gather_strings(np.asarray(a, dtype=str), text)
+        elif name in INTS:
+            out[name] = _gather_strings(np.asarray(a, dtype=float), _int_text)
+        elif name == "fits_in_memory":
+            out[name] = _gather_strings(np.asarray(a, dtype=bool), lambda b: "true" if b else "false")
+        else:
+            out[name] = _num_strings(a, float_spec)
+    return out
+
+
+def format_csv(result: SweepResult) -> str:
+    cols = string_columns(result.columns, text=_csv_text)
+    body = "\n".join(map(",".join, zip(*(cols[c] for c in COLUMNS))))
+    return ",".join(COLUMNS) + "\n" + (body + "\n" if body else "")
+
+
+def _json_list(a: np.ndarray, name: str) -> list:
+    if name in TEXT:
+        return np.asarray(a, dtype=object).tolist()
+    if name == "fits_in_memory":
+        return np.asarray(a, dtype=bool).tolist()
+    a = np.asarray(a, dtype=float)
+    nan = np.isnan(a)
+    if name in INTS:
+        vals = np.where(nan, 0, a).astype(np.int64).tolist()
+    else:
+        vals = _round_sig(np.where(nan, 0.0, a)).tolist()
+    for i in np.flatnonzero(nan).tolist():
+        vals[i] = None  # JSON has no NaN: a missing value (no price, not a diffusion model) is null
+    return vals
+
+
+def _round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
+    scale = 10.0 ** (digits - 1 - exp)
+    return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+
+
+def format_json(result: SweepResult) -> str:
+    """``{"schema_version", "columns", "rows": [{column: value}], "notes"}``: one record per configuration."""
+    lists = [_json_list(result.columns[c], c) for c in COLUMNS]
+    rows = [dict(zip(COLUMNS, r)) for r in zip(*lists)]
+    doc = {"schema_version": SCHEMA_VERSION, "kind": "sweep", "columns": list(COLUMNS), "count": len(rows),
+           "rows": rows, "notes": result.notes}
+    return json.dumps(doc, separators=(",", ":")) + "\n"
+
+
+TABLE_COLUMNS = (("model", "model"), ("hardware", "hardware"), ("engine", "engine"), ("resolution", "size"),
+                 ("padded_width", "padded"), ("frames", "frames"), ("batch", "batch"), ("steps", "steps"),
+                 ("latency_s", "latency s"), ("throughput_items_per_s", "items/s"),
+                 ("cost_usd_per_item", "$/item"), ("memory_gb", "GB"), ("fits_in_memory", "fits"))
+
+
+def format_table(result: SweepResult) -> str:
+    """An aligned plain-text table of every row (no colour: it is data), and the count."""
+    c = result.columns
+    cols = string_columns(c, "%.3g")
+    if result.rows:
+        padded = (c["padded_width"] != c["width"]) | (c["padded_height"] != c["height"])
+        key = np.where(padded, c["padded_width"] * 100_000 + c["padded_height"], -1)
+        cols["padded_width"] = _gather_strings(key, lambda k: "-" if k < 0 else f"{k // 100_000}x{k % 100_000}")
+        cols["fits_in_memory"] = _gather_strings(np.asarray(c["fits_in_memory"], dtype=bool),
+                                                 lambda b: "yes" if b else "NO")
+        for name in ("frames", "steps", "cost_usd_per_item"):
+            cols[name] = [v or "-" for v in cols[name]]
+    fmts, heads = [], []
+    for key, head in TABLE_COLUMNS:
+        width = max([len(head), *map(len, cols[key][:1])], default=len(head))
+        width = max(width, max(map(len, cols[key]), default=0))
+        left = key in TEXT
+        fmts.append(f"%-{width}s" if left else f"%{width}s")
+        heads.append(head.ljust(width) if left else head.rjust(width))
+    row = "  ".join(fmts)
+    header = "  ".join(heads).rstrip()
+    body = [row % r for r in zip(*(cols[k] for k, _ in TABLE_COLUMNS))]
+    return "\n".join([header, "-" * len(header), *body, f"{result.rows:,} configurations"]) + "\n"

@@ -1,0 +1,243 @@
+"""Sweeps: price every combination of models x hardware x engines x resolutions x frames x batches x steps.
+
+Pure and vectorised: for each (model, hardware, engine) group the numeric axes become one numpy meshgrid and
+:func:`~tokcost.engine.estimate.estimate_arrays` prices the whole group in one call. The result is a dict of
+equal-length column arrays (one row per configuration) plus notes about the combinations that were skipped
+because a model cannot serve them. Formatting lives in :mod:`tokcost.render.sweep`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import engines as engine_profiles
+from tokcost.errors import UsageError
+
+COLUMNS = ("model", "hardware", "engine", "resolution", "width", "height", "padded_width", "padded_height",
+           "frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb",
+           "fits_in_memory")
+MAX_CONFIGS = 20_000_000  # a guard against a typo that would ask for more memory than the machine has
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    models: list  # ModelPreset
+    hardware: list  # HardwarePreset
+    resolutions: list[tuple[int, int]]  # (width, height) in pixels
+    frames: list[int] | None = None  # None: images (video-only models use their native clip length)
+    batches: list[int] = field(default_factory=lambda: [1])
+    steps: list[int] | None = None  # diffusion steps; None: each model's own default
+    engines: list[str] | None = None  # None: every engine that serves the model's family
+    precision: str = "bf16"
+    calibration: object = None
+
+
+@dataclass(frozen=True)
+class Group:
+    model: object
+    hardware: object
+    engine: str
+    role: str
+    sizes: np.ndarray  # (k, 2) resolutions this model serves
+    frames: np.ndarray  # frames axis (NaN: an image)
+    steps: np.ndarray  # steps axis (NaN: not a diffusion model)
+
+    @property
+    def n(self) -> int:
+        return len(self.sizes) * len(self.frames) * len(self.steps)
+
+
+@dataclass
+class SweepResult:
+    columns: dict[str, np.ndarray]
+    notes: list[str]
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns["model"])
+
+
+def parse_resolutions(text: str) -> list[tuple[int, int]]:
+    """``"256,512,1280x720"`` -> [(256, 256), (512, 512), (1280, 720)]."""
+    out = []
+    for item in _items(text, "--resolutions"):
+        parts = item.lower().split("x")
+        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+            raise UsageError(f"--resolutions: {item!r} is not a size; use 512 (square) or 1280x720")
+        w, h = int(parts[0]), int(parts[-1])
+        if not (16 <= w <= 16384 and 16 <= h <= 16384):
+            raise UsageError(f"--resolutions: {item} is outside 16-16384 px")
+        out.append((w, h))
+    return list(dict.fromkeys(out))
+
+
+def parse_ints(text: str | None, flag: str, lo: int = 1, hi: int = 1_000_000) -> list[int] | None:
+    if text is None:
+        return None
+    out = []
+    for item in _items(text, flag):
+        if not item.isdigit() or not lo <= int(item) <= hi:
+            raise UsageError(f"{flag}: {item!r} is not a whole number in {lo}-{hi}")
+        out.append(int(item))
+    return list(dict.fromkeys(out))
+
+
+def parse_names(text: str, flag: str) -> list[str]:
+    return list(dict.fromkeys(_items(text, flag)))
+
+
+def _items(text: str, flag: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UsageError(f"{flag} needs at least one value (comma-separated)")
+    return items
+
+
+# ------------------------------------------------------------------------------------------- planning
+
+
+def _side_limits(model) -> tuple[int, int]:
+    src = model.tokenizer if model.family == "ar" else model.native
+    return src.min_side_px, src.max_side_px
+
+
+def _role(model, frames) -> str | None:
+    if frames is not None:
+        return "video" if "video" in model.roles else None
+    if "image" in model.roles:
+        return "image"
+    return "video" if "video" in model.roles else None
+
+
+def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
+    """The (model, hardware, engine) groups to price, and a note for everything skipped."""
+    profiles = engine_profiles()
+    unknown = [e for e in req.engines or [] if e not in profiles]
+    if unknown:
+        raise UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(profiles)}")
+    groups, notes = [], []
+    sizes_all = np.asarray(req.resolutions, dtype=float).reshape(-1, 2)
+    for m in req.models:
+        role = _role(m, req.frames)
+        if role is None:
+            what = "video (--frames)" if req.frames is not None else "images or video"
+            notes.append(f"skipped {m.id}: it does not generate {what} (it serves {', '.join(m.roles)})")
+            continue
+        lo, hi = _side_limits(m)
+        ok = (sizes_all >= lo).all(axis=1) & (sizes_all <= hi).all(axis=1)
+        if not ok.all():
+            bad = ", ".join(f"{int(w)}x{int(h)}" for w, h in sizes_all[~ok])
+            notes.append(f"skipped {bad} for {m.id}: it serves {lo}-{hi} px per side")
+        if not ok.any():
+            continue
+        frames = _frames_axis(m, role, req.frames, notes)
+        if frames is None:
+            continue
+        steps = (np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion"
+                 else np.array([np.nan]))
+        names = req.engines or [e for e, p in profiles.items() if m.family in p.serves]
+        for e in names:
+            if m.family not in profiles[e].serves:
+                notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")
+                continue
+            for hw in req.hardware:
+                groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps))
+    total = sum(g.n for g in groups) * len(req.batches)
+    if total > MAX_CONFIGS:
+        raise UsageError(f"the sweep has {total:,} configurations; the limit is {MAX_CONFIGS:,}")
+    return groups, notes
+
+
+def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
+    if role == "image":
+        return np.array([np.nan])
+    if frames is None:
+        return np.array([float(m.native.frames if m.family == "diffusion" else 1)])
+    arr = np.asarray(frames, dtype=float)
+    limit = m.native.max_frames if m.family == "diffusion" else None
+    if limit:
+        if (arr > limit).any():
+            notes.append(f"skipped frames {', '.join(str(int(f)) for f in arr[arr > limit])} for {m.id}: "
+                         f"it generates at most {limit} frames per clip")
+        arr = arr[arr <= limit]
+    if not arr.size:
+        return None
+    return arr
+
+
+def _factor(m) -> int:
+    return m.tokenizer.spatial_factor if m.family == "ar" else m.vae.spatial_factor * m.vae.patch
+
+
+# ------------------------------------------------------------------------------------------- pricing
+
+
+def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None, band: str = "central") -> dict:
+    """One vectorised estimate over the group's grid (sizes x frames x batches x steps), as flat columns."""
+    si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
+    si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
+    width, height = g.sizes[si, 0], g.sizes[si, 1]
+    cfg = Config(model=g.model, hardware=g.hardware, engine=g.engine, precision=precision, width=width,
+                 height=height, frames=None if g.role == "image" else fr, batch=ba,
+                 steps=st if g.model.family == "diffusion" else None, role=g.role, calibration=calibration)
+    out = estimate_arrays(cfg, band)
+    n = si.size
+    f = _factor(g.model)
+    if g.model.family == "diffusion":
+        steps = np.broadcast_to(np.asarray(out["steps"], dtype=float), (n,))
+    else:
+        steps = st
+    return {
+        "size_index": si, "width": width, "height": height,
+        "padded_width": -(-width // f) * f, "padded_height": -(-height // f) * f,
+        "frames": fr, "batch": ba, "steps": steps,
+        "latency_s": np.broadcast_to(out["latency_s"], (n,)),
+        "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
+        "cost_usd_per_item": np.broadcast_to(out["cost_usd_per_item"], (n,)),
+        "memory_gb": np.broadcast_to(out["memory_bytes"]["total"], (n,)) / 1e9,
+        "fits_in_memory": np.broadcast_to(out["fits_in_memory"], (n,)),
+    }
+
+
+def run_sweep(req: SweepRequest, on_group=None) -> SweepResult:
+    """Price every combination; ``on_group(rows_done)`` is called after each group (progress)."""
+    batches = np.asarray(req.batches, dtype=float)
+    groups, notes = plan_groups(req)
+    parts = []
+    for g in groups:
+        parts.append(price_group(g, batches, req.precision, req.calibration))
+        if on_group is not None:
+            on_group(len(parts[-1]["width"]))
+    return SweepResult(_assemble(groups, parts, req.resolutions), notes)
+
+
+def _assemble(groups: list[Group], parts: list[dict], resolutions) -> dict[str, np.ndarray]:
+    if not parts:
+        return {c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution") else float)
+                for c in COLUMNS}
+    sizes = np.array([len(p["width"]) for p in parts])
+    gi = np.repeat(np.arange(len(groups)), sizes)
+    cols = {}
+    for key, attr in (("model", lambda g: g.model.id), ("hardware", lambda g: g.hardware.id),
+                      ("engine", lambda g: g.engine)):
+        cols[key] = np.array([attr(g) for g in groups], dtype=object)[gi]
+    cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
+    w, h = cat("width"), cat("height")
+    cols["resolution"] = _labels(w, h)
+    cols["width"], cols["height"] = w.astype(np.int64), h.astype(np.int64)
+    cols["padded_width"] = cat("padded_width").astype(np.int64)
+    cols["padded_height"] = cat("padded_height").astype(np.int64)
+    for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
+        cols[k] = cat(k).astype(float)
+    cols["fits_in_memory"] = cat("fits_in_memory").astype(bool)
+    return {c: cols[c] for c in COLUMNS}
+
+
+def _labels(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``"WxH"`` per row, built once per distinct size and gathered by index (no per-row formatting)."""
+    pairs, inv = np.unique(np.stack([w, h], axis=1), axis=0, return_inverse=True)
+    names = np.array([f"{int(a)}x{int(b)}" for a, b in pairs], dtype=object)
+    return names[inv.ravel()]

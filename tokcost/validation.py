@@ -1,0 +1,304 @@
+"""Validation of the cost model against published measurements (``validation/measurements.yaml``).
+
+Pure core of ``tokcost validate``: load the entries (a strict schema), price each one through the same code path
+as ``tokcost estimate`` (:class:`~tokcost.engine.estimate.Config` -> :func:`estimate_arrays`, central band) or
+``tokcost train`` (:func:`~tokcost.engine.training.training_report`), and summarise the errors.
+
+Error measures, per scored entry with ratio r = predicted / measured:
+- relative error |pred - meas| / meas = |r - 1|: its median is the headline figure;
+- log error |ln r|: symmetric in over/under-prediction; the fit (tokcost/fit.py) minimises its mean;
+- factor max(r, 1/r): the worst case is its maximum.
+Summaries are given over all scored entries and per family (ar, diffusion-image, video, training). The gate
+thresholds are in ``tokcost/data/validation_thresholds.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MEASUREMENTS_FILE = Path(__file__).resolve().parent.parent / "validation" / "measurements.yaml"
+THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresholds.yaml"
+FAMILIES = ("ar", "diffusion-image", "video", "training")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Conditions(_Strict):
+    """What the source states (or the entry assumes, see ``open``) about the run. ``None`` = not stated."""
+
+    width: Annotated[int, Field(gt=0)] | None = None
+    height: Annotated[int, Field(gt=0)] | None = None
+    frames: Annotated[int, Field(gt=0)] | None = None
+    batch: Annotated[int, Field(gt=0)] | None = None
+    steps: Annotated[int, Field(gt=0)] | None = None
+    cfg: Literal["batched", "unbatched", "off", "distilled", "none"] | None = None
+    cfg_scale: float | None = None
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] | None = None
+    gpus: Annotated[int, Field(gt=0)] | None = None
+    tokens: Annotated[float, Field(gt=0)] | None = None  # training: tokens seen (AR)
+    samples: Annotated[float, Field(gt=0)] | None = None  # training: samples seen (diffusion)
+
+
+class Entry(_Strict):
+    """One published measurement. ``hardware``/``model`` null = documentation only (not scored)."""
+
+    id: str
+    family: Literal["ar", "diffusion-image", "video", "training"]
+    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours"]
+    measured: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    model: str | None
+    hardware: str | None
+    engine: Literal["eager", "compiled", "vllm"]
+    conditions: Conditions
+    open: list[str] = []
+    source: str
+    quote: str = ""
+    notes: str = ""
+    # keeps the entry as documentation; must be about the source or an unmodelled condition, never the fit
+    exclude_reason: str | None = None
+
+
+def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
+    """Parse the measurements file; every schema problem is reported with its file:line:col."""
+    from tokcost.errors import InputError, Problem
+    from tokcost.parse import problems_from_validation
+    from tokcost.yamlload import YamlProblem, load_file
+
+    try:
+        doc = load_file(path)
+    except YamlProblem as exc:
+        raise InputError(exc.problems) from None
+    if not isinstance(doc.data, list):
+        raise InputError([Problem(doc.file, 1, 1, "(document)", "expected a list of measurements")])
+    try:
+        entries = TypeAdapter(list[Entry]).validate_python(doc.data)
+    except ValidationError as err:
+        raise InputError(problems_from_validation(err, doc)) from None
+    seen: set[str] = set()
+    for i, e in enumerate(entries):
+        if e.id in seen:
+            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {e.id!r}")])
+        seen.add(e.id)
+    return entries
+
+
+@lru_cache(maxsize=4)
+def _cached_entries(path: str) -> tuple[Entry, ...]:
+    return tuple(load_entries(path))
+
+
+def source_group(entry: Entry) -> str:
+    """The publication an entry comes from, for leave-one-source-out cross-validation: the arXiv id when the
+    source names one (a paper's tables and abstract are one source), else the source text up to the first
+    ' (', ',' or ';' (a repository file, an issue thread, a blog post)."""
+    m = re.search(r"arXiv (\d{4}\.\d{4,5})", entry.source)
+    if m:
+        return f"arXiv {m.group(1)}"
+    return re.split(r" \(|,|;", entry.source, maxsplit=1)[0].strip()
+
+
+# ------------------------------------------------------------------------------------------------- running
+
+_CFG = {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}
+
+
+@dataclass
+class Row:
+    """One entry's outcome: scored (predicted set) or not scored (reason set)."""
+
+    id: str
+    family: str
+    metric: str
+    measured: float
+    source: str
+    engine: str
+    model: str | None
+    hardware: str | None
+    predicted: float | None = None
+    reason: str | None = None
+    breakdown: dict = field(default_factory=dict)
+
+    @property
+    def scored(self) -> bool:
+        return self.predicted is not None
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted / self.measured
+
+    @property
+    def rel_err(self) -> float:
+        return abs(self.predicted - self.measured) / self.measured
+
+    @property
+    def log_err(self) -> float:
+        return abs(math.log(self.ratio))
+
+    @property
+    def factor(self) -> float:
+        return max(self.ratio, 1.0 / self.ratio)
+
+    def to_dict(self) -> dict:
+        d = {"id": self.id, "family": self.family, "metric": self.metric, "measured": self.measured,
+             "model": self.model, "hardware": self.hardware, "engine": self.engine, "source": self.source}
+        if self.scored:
+            d.update(predicted=self.predicted, ratio=self.ratio, rel_err=self.rel_err, log_err=self.log_err,
+                     breakdown_s=self.breakdown)
+        else:
+            d.update(reason=self.reason)
+        return d
+
+
+def unscored_reason(e: Entry) -> str | None:
+    """Why an entry cannot be priced, or None. Reasons are about missing or unmodelled conditions."""
+    c = e.conditions
+    if e.exclude_reason:
+        return f"excluded: {e.exclude_reason}"
+    if e.model is None:
+        return "model null (no preset): documentation only"
+    if e.hardware is None:
+        return "hardware null (GPU unknown or not in the hardware list): documentation only"
+    if e.metric == "gpu_hours":
+        if e.family != "training":
+            return "gpu_hours outside the training family"
+        return None  # decided with the model family (tokens vs samples) in price_entry
+    if e.family == "ar" and (c.gpus or 1) > 1:
+        return f"{c.gpus} GPUs: multi-GPU AR (tensor parallel) is not modelled"
+    return None
+
+
+def build_config(e: Entry, catalog, profiles: dict | None = None):
+    """The :class:`Config` ``tokcost estimate`` would build for this entry's conditions."""
+    from tokcost.engine.estimate import Config
+
+    c = e.conditions
+    m = catalog.model(e.model)
+    hw = catalog.hardware(e.hardware)
+    return Config(model=m, hardware=hw, engine=e.engine, precision=c.precision or "bf16", width=c.width,
+                  height=c.height, frames=c.frames, batch=c.batch or 1, steps=c.steps,
+                  cfg=_CFG[c.cfg] if c.cfg is not None else None,
+                  role="video" if c.frames not in (None, 1) and "video" in m.roles else None,
+                  gpus=c.gpus or 1, profile=(profiles or {}).get(e.engine))
+
+
+def price_entry(e: Entry, catalog, profiles: dict | None = None) -> Row:
+    """Predict an entry's metric with the committed (or the given) engine profiles."""
+    from tokcost.engine.estimate import estimate_arrays
+    from tokcost.errors import InputError, UsageError
+    from tokcost.tokens import TokenGeometryError
+
+    row = Row(e.id, e.family, e.metric, e.measured, source_group(e), e.engine, e.model, e.hardware)
+    reason = unscored_reason(e)
+    if reason:
+        row.reason = reason
+        return row
+    try:
+        if e.metric == "gpu_hours":
+            return _price_training(e, catalog, row)
+        out = estimate_arrays(build_config(e, catalog, profiles), "central")
+    except (InputError, UsageError, TokenGeometryError) as exc:
+        row.reason = f"cannot price: {exc}"
+        return row
+    row.predicted = float(out[e.metric])
+    row.breakdown = {k: float(v) for k, v in out["breakdown_s"].items()}
+    return row
+
+
+def _price_training(e: Entry, catalog, row: Row) -> Row:
+    from tokcost.engine.training import training_report
+
+    c = e.conditions
+    m = catalog.model(e.model)
+    hw = catalog.hardware(e.hardware)
+    if m.family == "ar" and c.tokens is None:
+        row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
+        return row
+    if m.family == "diffusion" and c.samples is None:
+        row.reason = "training samples (images seen) not stated by the source (open)"
+        return row
+    rep = training_report(m, hw, tokens=c.tokens, samples=c.samples, gpus=c.gpus or 1, width=c.width,
+                          height=c.height, frames=c.frames)
+    row.predicted = float(rep["gpu_hours"])
+    return row
+
+
+def run(entries, catalog, profiles: dict | None = None) -> list[Row]:
+    return [price_entry(e, catalog, profiles) for e in entries]
+
+
+# ------------------------------------------------------------------------------------------------- summary
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    if n == 0:
+        return float("nan")
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def summarise(rows: list[Row]) -> dict:
+    """Error figures of the scored rows: n, median relative error (headline), median and mean |ln r|, median
+    ratio (bias), worst factor and which entry."""
+    scored = [r for r in rows if r.scored]
+    if not scored:
+        return {"n": 0}
+    worst = max(scored, key=lambda r: r.factor)
+    return {
+        "n": len(scored),
+        "median_rel_err": _median([r.rel_err for r in scored]),
+        "median_log_err": _median([r.log_err for r in scored]),
+        "mean_log_err": sum(r.log_err for r in scored) / len(scored),
+        "median_ratio": _median([r.ratio for r in scored]),
+        "worst_factor": worst.factor,
+        "worst_id": worst.id,
+    }
+
+
+def summary_by_family(rows: list[Row]) -> dict:
+    out = {"all": summarise(rows)}
+    for fam in FAMILIES:
+        out[fam] = summarise([r for r in rows if r.family == fam])
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- gate
+
+
+class Thresholds(_Strict):
+    median_rel_err: Annotated[float, Field(gt=0)]
+    worst_factor: Annotated[float, Field(gt=1)]
+    apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training"]]
+    held_out: bool = True
+    note: str = ""
+
+
+def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:
+    from tokcost.parse import load_model
+
+    return load_model(Thresholds, path)[0]
+
+
+def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]:
+    """Threshold breaches of one set of summaries (families with no scored entry are skipped)."""
+    fails = []
+    for fam in th.apply_to:
+        s = summaries.get(fam, {"n": 0})
+        if not s.get("n"):
+            continue
+        if s["median_rel_err"] > th.median_rel_err:
+            fails.append(f"{label} {fam}: median relative error {s['median_rel_err']:.1%} > "
+                         f"{th.median_rel_err:.0%}")
+        if s["worst_factor"] > th.worst_factor:
+            fails.append(f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > "
+                         f"{th.worst_factor}x")
+    return fails
