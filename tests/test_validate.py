@@ -40,8 +40,8 @@ def report(entries, cat):
 
 
 def test_all_entries_load(entries):
-    assert len(entries) == 97
-    assert len({e.id for e in entries}) == 97
+    assert len(entries) >= 100  # the issue asks for at least 25
+    assert len({e.id for e in entries}) == len(entries)
 
 
 def test_unknown_field_is_rejected(tmp_path):
@@ -97,12 +97,14 @@ def test_unscored_entries_have_reasons(entries, cat):
     not_scored = {r.id: r.reason for r in rows if not r.scored}
     assert all(not_scored.values())
     assert "hardware null" in not_scored["hunyuanvideo-720p-h20-1gpu"]
-    assert "model null" in not_scored["llama2-7b-pretraining"]
+    assert "llama2-7b-pretraining" not in not_scored  # a bare decoder architecture is priced with 6ND
     assert "samples" in not_scored["sd1-training-a100-pcie-hours"]
     assert "tokens" in not_scored["janus-pro-7b-training"]
     assert not_scored["ltx-video-paper-h100-768x512-121f"].startswith("excluded:")
     # multi-GPU diffusion is priced (sequence parallelism), not skipped
     assert "hunyuanvideo-720p-h100-8gpu" not in not_scored
+    training = {r.id: r for r in rows if r.family == "training" and r.scored}
+    assert len(training) >= 4 and all(0.4 < r.ratio < 2.5 for r in training.values())
     # exclusions are rare and each carries its reason in the data file
     excluded = [e for e in entries if e.exclude_reason]
     assert len(excluded) <= 6 and all(len(e.exclude_reason) > 40 for e in excluded)

@@ -23,6 +23,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from tokcost.presets import Architecture
+
 MEASUREMENTS_FILE = Path(__file__).resolve().parent.parent / "validation" / "measurements.yaml"
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresholds.yaml"
 FAMILIES = ("ar", "diffusion-image", "video", "training")
@@ -46,6 +48,7 @@ class Conditions(_Strict):
     gpus: Annotated[int, Field(gt=0)] | None = None
     tokens: Annotated[float, Field(gt=0)] | None = None  # training: tokens seen (AR)
     samples: Annotated[float, Field(gt=0)] | None = None  # training: samples seen (diffusion)
+    context: Annotated[int, Field(gt=0)] | None = None  # training: sequence length (AR; default: the model's)
 
 
 class Entry(_Strict):
@@ -65,6 +68,9 @@ class Entry(_Strict):
     notes: str = ""
     # keeps the entry as documentation; must be about the source or an unmodelled condition, never the fit
     exclude_reason: str | None = None
+    # a training run of a text-only decoder with no model preset: its published architecture (same 6ND formula)
+    architecture: Architecture | None = None
+    architecture_source: str | None = None
 
 
 def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
@@ -163,7 +169,7 @@ def unscored_reason(e: Entry) -> str | None:
     c = e.conditions
     if e.exclude_reason:
         return f"excluded: {e.exclude_reason}"
-    if e.model is None:
+    if e.model is None and not (e.metric == "gpu_hours" and e.architecture is not None):
         return "model null (no preset): documentation only"
     if e.hardware is None:
         return "hardware null (GPU unknown or not in the hardware list): documentation only"
@@ -216,17 +222,26 @@ def price_entry(e: Entry, catalog, profiles: dict | None = None) -> Row:
 def _price_training(e: Entry, catalog, row: Row) -> Row:
     from tokcost.engine.training import training_report
 
+    from tokcost.engine.training import ar_training_flops, compute_report
+
     c = e.conditions
-    m = catalog.model(e.model)
     hw = catalog.hardware(e.hardware)
+    if e.model is None:  # a bare decoder architecture (validated: architecture is set)
+        if c.tokens is None:
+            row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
+            return row
+        rep = compute_report(ar_training_flops(e.architecture, c.tokens, c.context), hw, c.gpus or 1)
+        row.predicted = float(rep["gpu_hours"])
+        return row
+    m = catalog.model(e.model)
     if m.family == "ar" and c.tokens is None:
         row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
         return row
     if m.family == "diffusion" and c.samples is None:
         row.reason = "training samples (images seen) not stated by the source (open)"
         return row
-    rep = training_report(m, hw, tokens=c.tokens, samples=c.samples, gpus=c.gpus or 1, width=c.width,
-                          height=c.height, frames=c.frames)
+    rep = training_report(m, hw, tokens=c.tokens, samples=c.samples, gpus=c.gpus or 1, context=c.context,
+                          width=c.width, height=c.height, frames=c.frames)
     row.predicted = float(rep["gpu_hours"])
     return row
 

@@ -177,8 +177,10 @@ MODEL_NOTES = [
     "Known residuals: the xDiT 4-GPU FLUX eager run (measured 4.24 s, predicted about half; its compiled twin "
     "agrees) - eager multi-GPU overheads are not modelled; Emu3's maintainers quote H100 2x faster than A100 for "
     "a decode the model finds host-bound on both (host speed is not a hardware parameter); HunyuanVideo on 8 "
-    "GPUs scales worse than the ideal split. The training family has no scored entry: every published "
-    "training figure in the set lacks its token/sample count, its hardware or its model preset.",
+    "GPUs scales worse than the ideal split. Training is scored on text-only Llama decoders (published "
+    "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
+    "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
+    "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list.",
     "",
 ]
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from tokcost.engine import physics
 from tokcost.errors import UsageError
-from tokcost.presets import HardwarePreset, ModelPreset
+from tokcost.presets import Architecture, HardwarePreset, ModelPreset
 from tokcost.tokens import diffusion_tokens
 
 
-def ar_training_flops(model: ModelPreset, tokens: float, context: int | None = None) -> float:
+def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
     """6 N per token for the matmuls (forward 2 + backward 4) plus 6 L ctx d_attn for attention scores over a
-    causal context of ``ctx`` (the average context is ctx/2, times 12 for the same 2+4 split on QK and AV)."""
-    a = model.architecture
+    causal context of ``ctx`` (the average context is ctx/2, times 12 for the same 2+4 split on QK and AV).
+    Takes a model preset or a bare decoder architecture (the validation set's text-only reference runs)."""
+    a = model if isinstance(model, Architecture) else model.architecture
     ctx = context or a.context
     return tokens * (6 * a.matmul_params_b * 1e9 + 6 * a.layers * ctx * a.heads * a.head_dim)
 
@@ -36,14 +37,18 @@ def training_report(model: ModelPreset, hw: HardwarePreset, tokens=None, samples
         if samples is None:
             raise UsageError(f"{model.id} is a diffusion model: give --samples")
         flops = diffusion_training_flops(model, samples, width, height, frames)
+    return {"model": model.id, **compute_report(flops, hw, gpus, mfu), "tokens": tokens, "samples": samples}
+
+
+def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None) -> dict:
+    """GPU-hours = C / (bf16 peak x MFU) / 3600 (MFU band from the hardware's training_mfu), days on ``gpus``, cost."""
     used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid
     peak = hw.dense_tflops.bf16 * 1e12
     gpu_hours = flops / (peak * used_mfu) / 3600.0
     band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b)) / 3600.0 for b in ("low", "high")}
     price = hw.price.usd_per_gpu_hour if hw.price else None
     return {
-        "model": model.id, "hardware": hw.id, "tokens": tokens, "samples": samples, "gpus": gpus,
-        "mfu": used_mfu, "flops": flops, "gpu_hours": gpu_hours,
+        "hardware": hw.id, "gpus": gpus, "mfu": used_mfu, "flops": flops, "gpu_hours": gpu_hours,
         "gpu_hours_band": {"low": band["high"], "high": band["low"]},
         "days": gpu_hours / gpus / 24.0,
         "cost_usd": gpu_hours * price if price is not None else None,
