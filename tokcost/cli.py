@@ -49,6 +49,11 @@ def _fail(problems_or_msg, code: int = 2) -> None:
         problems = list(dict.fromkeys(problems_or_msg.problems))  # a bad preset named by two specs: report once
         for p in problems:
             typer.echo(str(p), err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # annotate the pull request at the offending lines too
+            from tokcost.render.github import annotation
+
+            for p in problems:
+                typer.echo(annotation("error", p.file, p.line, p.col, "tokcost: invalid input", f"{p.field}: {p.message}"))
         n = len(problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
     else:
@@ -313,8 +318,12 @@ def analyze(
 
         if fmt == AnalyzeFmt.html and output is None:
             raise UsageError("--format html needs --output FILE")
-        result = analyze_files(expand_paths(specs), _catalog(presets), calibration)
-        _emit(render_analysis(result, fmt.value, width=_width()), output)
+        catalog = _catalog(presets)
+        result = analyze_files(expand_paths(specs), catalog, calibration)
+        # a file gets no colour codes and the full width, whatever the terminal
+        color = False if output is not None else None
+        width = 100 if output is not None else _width()
+        _emit(render_analysis(result, fmt.value, width=width, color=color, catalog=catalog), output)
 
     _guard(run)
 

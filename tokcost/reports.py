@@ -14,27 +14,23 @@ from tokcost.atomic import write_atomic
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 
 
-def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "reports",
-               formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None,
-               calibration=None) -> list[Path]:
-    """Write the reports and return their paths, in spec then format order."""
+def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
+                  catalog=None, calibration=None) -> dict[str, str]:
+    """Render every spec's reports: ``{file name: text}`` in spec then format order. Nothing is written."""
+    from tokcost import __version__
     from tokcost.analysis import expand_paths, load_specs
     from tokcost.catalog import Catalog
     from tokcost.errors import UsageError
     from tokcost.plan import analyze_spec
     from tokcost.render import render_analysis
     from tokcost.result import AnalysisResult
-    from tokcost import __version__
 
     unknown = [f for f in formats if f not in EXTENSIONS]
     if unknown:
         raise UsageError(f"unknown report format {unknown[0]!r}; choose from {', '.join(EXTENSIONS)}")
     catalog = catalog or Catalog.default()
-    loaded = load_specs(expand_paths([str(specs_dir)]), catalog)
-    out_dir = Path(reports_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file, spec, doc in loaded:
+    out: dict[str, str] = {}
+    for file, spec, doc in load_specs(expand_paths([str(specs_dir)]), catalog):
         result = AnalysisResult(tool_version=__version__, specs=[analyze_spec(spec, file, catalog, calibration, doc)])
         for fmt in formats:
             if fmt == "html":
@@ -43,7 +39,48 @@ def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "repor
                 text = format_html(result, catalog=catalog, calibration=calibration)
             else:
                 text = render_analysis(result, fmt)
-            path = out_dir / f"{Path(file).stem}.{EXTENSIONS[fmt]}"
-            write_atomic(path, text)
-            written.append(path)
+            out[f"{Path(file).stem}.{EXTENSIONS[fmt]}"] = text
+    return out
+
+
+def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "reports",
+               formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None,
+               calibration=None) -> list[Path]:
+    """Write the reports (each atomically, after every spec has been analysed) and return their paths."""
+    rendered = build_reports(specs_dir, formats, catalog, calibration)
+    out_dir = Path(reports_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rendered.items():
+        write_atomic(out_dir / name, text)
+        written.append(out_dir / name)
     return written
+
+
+def main() -> int:
+    """``python -m tokcost.reports``: regenerate reports/ from specs/ (run from anywhere in a source checkout)."""
+    import os
+    import sys
+
+    from tokcost.errors import InputError, UsageError
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "specs").is_dir():
+        print("error: no specs/ folder next to the tokcost package (run from a source checkout)", file=sys.stderr)
+        return 2
+    os.chdir(root)  # reports record spec paths relative to the repository root
+    try:
+        for path in regenerate("specs", "reports"):
+            print(f"wrote {path}", file=sys.stderr)
+    except InputError as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

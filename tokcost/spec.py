@@ -24,7 +24,7 @@ def _num(gt=None, ge=None, le=None):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Product(Strict):

@@ -25,7 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from tokcost.presets import Architecture
 
-MEASUREMENTS_FILE = Path(__file__).resolve().parent.parent / "validation" / "measurements.yaml"
+def _measurements_file() -> Path:
+    packaged = Path(__file__).resolve().parent / "_presets" / "validation" / "measurements.yaml"  # in the wheel
+    return packaged if packaged.is_file() else Path(__file__).resolve().parent.parent / "validation" / "measurements.yaml"
+
+
+MEASUREMENTS_FILE = _measurements_file()
 THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresholds.yaml"
 FAMILIES = ("ar", "diffusion-image", "video", "training")
 

@@ -9,7 +9,9 @@ from tokcost.result import AnalysisResult
 ANALYSIS_FORMATS = ("table", "markdown", "json", "html")
 
 
-def render_analysis(result: AnalysisResult, fmt: str, width: int = 100) -> str:
+def render_analysis(result: AnalysisResult, fmt: str, width: int = 100, color: bool | None = None,
+                    catalog=None) -> str:
+    """``color`` None decides from the environment; ``catalog`` lets the HTML charts re-price user presets."""
     if fmt == "json":
         return result.model_dump_json(indent=2) + "\n"
     if fmt == "markdown":
@@ -17,10 +19,10 @@ def render_analysis(result: AnalysisResult, fmt: str, width: int = 100) -> str:
         return format_markdown(result)
     if fmt == "table":
         from tokcost.render.table import format_table
-        return format_table(result, width=width)
+        return format_table(result, width=width, color=color)
     if fmt == "html":
         from tokcost.render.html import format_html
-        return format_html(result)
+        return format_html(result, catalog=catalog)
     raise ValueError(f"unknown format {fmt!r}")
 
 
