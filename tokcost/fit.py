@@ -49,7 +49,7 @@ FINE = 41
 
 
 class _Val:
-    """Stands in for a Range/Seconds/Passes: ``mid`` (and the ends) return the value under trial."""
+    """Stands in for a Range/Span: ``mid`` (and the ends) return the value under trial."""
 
     def __init__(self, v):
         self.low = self.high = self.central = self.mid = v

@@ -176,7 +176,11 @@ def load_text(text: str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         msg = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
-        raise YamlProblem([Problem(file, line, col, "(document)", f"YAML syntax error: {msg}")]) from None
+        if "nesting depth" in msg:  # PyYAML >= 6.0.4 stops deep flow collections in its scanner
+            msg = f"nesting deeper than {MAX_DEPTH} levels"
+        else:
+            msg = f"YAML syntax error: {msg}"
+        raise YamlProblem([Problem(file, line, col, "(document)", msg)]) from None
     except yaml.YAMLError as exc:
         raise YamlProblem([Problem(file, 1, 1, "(document)", f"YAML error: {exc}")]) from None
     except RecursionError:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tokcost.parse import load_model
 from tokcost.presets import HardwarePreset, Range, Strict
@@ -17,22 +17,18 @@ Band = Literal["low", "central", "high"]  # of latency: "low" is the optimistic 
 BANDS: tuple[Band, ...] = ("central", "low", "high")
 
 
-class Seconds(Strict):
-    low: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    high: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    central: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-
-    @property
-    def mid(self) -> float:
-        return self.central if self.central is not None else (self.low + self.high) / 2
-
-
-class Passes(Strict):
-    """A low-high range of a non-negative count (element-wise activation passes)."""
+class Span(Strict):
+    """A low-high range of a non-negative quantity that is not a fraction (seconds, element-wise passes)."""
 
     low: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     high: Annotated[float, Field(ge=0, allow_inf_nan=False)]
     central: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.low > self.high or (self.central is not None and not self.low <= self.central <= self.high):
+            raise ValueError("need low <= central <= high")
+        return self
 
     @property
     def mid(self) -> float:
@@ -44,12 +40,12 @@ class EngineProfile(Strict):
     serves: list[Literal["ar", "diffusion"]]
     mfu: Range
     mbu: Range
-    host_per_layer_s: Seconds
-    fixed_per_step_s: Seconds
-    request_fixed_s: Seconds | None = None  # diffusion: per-request pipeline overhead outside the denoiser loop
-    act_passes: Passes | None = None  # diffusion: element-wise activation passes per block (16-bit d-wide tensors)
+    host_per_layer_s: Span
+    fixed_per_step_s: Span
+    request_fixed_s: Span | None = None  # diffusion: per-request pipeline overhead outside the denoiser loop
+    act_passes: Span | None = None  # diffusion: element-wise activation passes per block (16-bit d-wide tensors)
     vae_efficiency: Range | None = None  # diffusion: VAE decoder rate as a fraction of the engine's matmul rate
-    denoise_step_s: Seconds | None = None  # diffusion: per-step work outside the denoiser (scheduler, CFG mix)
+    denoise_step_s: Span | None = None  # diffusion: per-step work outside the denoiser (scheduler, CFG mix)
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1)]
     sources: dict[str, str]
 
@@ -97,12 +93,27 @@ def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central"
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = hardware
     efficiency.attention (what the fused attention kernel reaches on this chip; default: the matmul figure) x
-    engine mfu; effective mbu = hardware efficiency.bandwidth x engine mbu. A calibration measured on this
-    hardware replaces the assumed factors with fitted ones."""
-    if calibration is not None:
-        fitted = calibration.efficiency_for(hw.id, band)
-        if fitted is not None:
-            return fitted
+    engine mfu; effective mbu = hardware efficiency.bandwidth x engine mbu.
+
+    A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
+    device's effective MFU and MBU under eager code, and eager's host overheads. Other engines keep their
+    profile's ratio to eager (a compiled engine stays that much faster than the measured eager code), and the
+    diffusion-only terms stay as fitted on the validation set."""
+    assumed = _assumed(engine, hw, band)
+    fitted = calibration.efficiency_for(hw.id, band) if calibration is not None else None
+    if fitted is None:
+        return assumed
+    eager = _assumed(engines()["eager"], hw, band)
+    mfu_scale = fitted.mfu / eager.mfu
+    changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager.mbu}
+    if assumed.attention_mfu is not None:
+        changes["attention_mfu"] = assumed.attention_mfu * mfu_scale
+    if engine is engines()["eager"]:
+        changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
+    return replace(assumed, **changes)
+
+
+def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
     attention = hw.efficiency.attention
     return Efficiency(
