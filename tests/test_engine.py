@@ -1,6 +1,7 @@
 """Each formula against a hand calculation from the sources (docs/methodology.md)."""
 
 import numpy as np
+from hypothesis import given, strategies as st
 import pytest
 
 from tokcost.catalog import Catalog
@@ -145,3 +146,19 @@ def test_latency_grows_with_resolution_frames_steps_and_batch():
     cog = CAT.model("cogvideox-5b")
     assert lat(model=cog, frames=25) < lat(model=cog, frames=49)
     assert lat(model=cog, batch=1) < lat(model=cog, batch=2)
+
+
+@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-10, 10)), min_size=1, max_size=3), st.integers(0, 300))
+def test_sum_max_lines_equals_brute_force(lines, n):
+    brute = sum(max(a + b * j for a, b in lines) for j in range(n))
+    assert float(physics.sum_max_lines(lines, n)) == pytest.approx(brute, rel=1e-9, abs=1e-6)
+
+
+def test_sum_max_lines_vectorised_over_configurations():
+    rng = np.random.default_rng(1)
+    a, b, n = rng.normal(size=(4, 6)), rng.normal(size=(4, 6)), np.arange(6) * 5
+    got = physics.sum_max_lines([(a, b), (0.3, 0.05), (0.0, 0.0)], n)
+    for i in range(4):
+        for k in range(6):
+            brute = sum(max(a[i, k] + b[i, k] * j, 0.3 + 0.05 * j, 0.0) for j in range(int(n[k])))
+            assert got[i, k] == pytest.approx(brute, rel=1e-9, abs=1e-9)

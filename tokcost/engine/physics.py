@@ -36,31 +36,30 @@ def sum_max_lines(lines: list[tuple], n) -> np.ndarray:
     """Sum over j = 0..n-1 of max_i (a_i + b_i j), for arrays a_i, b_i, n that broadcast.
 
     The max of lines is convex and piecewise linear; between consecutive crossing points one line wins, and a
-    line's sum over a run of integers is an arithmetic series. Exact, O(lines^2) per configuration."""
-    a = [np.asarray(x[0], dtype=float) for x in lines]
-    b = [np.asarray(x[1], dtype=float) for x in lines]
+    line's sum over a run of integers is an arithmetic series. Exact, O(lines^2) per configuration, and every
+    segment of every configuration is evaluated in one array operation."""
     n = np.asarray(n, dtype=float)
-    shape = np.broadcast_shapes(n.shape, *(x.shape for x in a), *(x.shape for x in b))
+    if len(lines) == 1:  # one line: a plain arithmetic series
+        a, b = (np.asarray(x, dtype=float) for x in lines[0])
+        return n * a + b * n * (n - 1) / 2
+    shape = np.broadcast_shapes(n.shape, *(np.shape(x) for line in lines for x in line))
+    A = np.stack([np.broadcast_to(np.asarray(line[0], dtype=float), shape) for line in lines])
+    B = np.stack([np.broadcast_to(np.asarray(line[1], dtype=float), shape) for line in lines])
     cuts = [np.zeros(shape), np.broadcast_to(n, shape)]
     for i in range(len(lines)):
         for k in range(i + 1, len(lines)):
-            db = b[i] - b[k]
+            db = B[i] - B[k]
             with np.errstate(divide="ignore", invalid="ignore"):
-                x = np.where(db != 0, (a[k] - a[i]) / np.where(db != 0, db, 1.0), -1.0)
-            cuts.append(np.broadcast_to(np.clip(x, 0, n), shape))
-    edges = np.sort(np.stack(cuts, axis=-1), axis=-1)
-    total = np.zeros(shape)
-    for s in range(edges.shape[-1] - 1):
-        lo, hi = edges[..., s], edges[..., s + 1]
-        first, stop = np.ceil(lo), np.ceil(hi)  # integers j with lo <= j < hi
-        count = np.maximum(stop - first, 0)
-        mid = (lo + hi) / 2
-        vals = np.stack([np.broadcast_to(ai + bi * mid, shape) for ai, bi in zip(a, b)])
-        win = np.argmax(vals, axis=0)
-        aa = np.choose(win, [np.broadcast_to(ai, shape) for ai in a])
-        bb = np.choose(win, [np.broadcast_to(bi, shape) for bi in b])
-        total += count * aa + bb * count * (first + stop - 1) / 2
-    return total
+                x = np.where(db != 0, (A[k] - A[i]) / np.where(db != 0, db, 1.0), -1.0)
+            cuts.append(np.clip(x, 0, n))
+    edges = np.sort(np.stack(np.broadcast_arrays(*cuts), axis=-1), axis=-1)
+    lo, hi = edges[..., :-1], edges[..., 1:]
+    first, stop = np.ceil(lo), np.ceil(hi)  # the integers j with lo <= j < hi
+    count = np.maximum(stop - first, 0)
+    win = np.argmax(A[..., None] + B[..., None] * ((lo + hi) / 2), axis=0)[None]
+    aa = np.take_along_axis(np.broadcast_to(A[..., None], (len(lines),) + lo.shape), win, axis=0)[0]
+    bb = np.take_along_axis(np.broadcast_to(B[..., None], (len(lines),) + lo.shape), win, axis=0)[0]
+    return np.sum(count * aa + bb * count * (first + stop - 1) / 2, axis=-1)
 
 
 # ------------------------------------------------------------------------------------------- autoregressive
