@@ -135,7 +135,8 @@ def test_summary_and_gate():
 
 def test_thresholds_file():
     th = V.load_thresholds()
-    assert th.median_rel_err == 0.30 and th.worst_factor == 2.5 and th.held_out
+    # never looser than issue 6's starting point (30%, 2.5x)
+    assert th.median_rel_err <= 0.30 and th.worst_factor <= 2.5 and th.held_out
 
 
 # ----------------------------------------------------------------------------------------------- physics

@@ -241,6 +241,7 @@ def estimate(
     engine: str = typer.Option("eager", "--engine", help="eager | compiled | vllm (vllm: AR models only)."),
     precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
     tokens_per_forward: float = typer.Option(1.0, "--tokens-per-forward", min=1.0, help="AR: tokens accepted per forward (speculative/parallel decoding)."),
+    draft_tokens: Optional[float] = typer.Option(None, "--draft-tokens", min=1.0, help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward)."),
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="AR prompt tokens (perception: the question)."),
     answer_tokens: Optional[int] = typer.Option(None, "--answer-tokens", min=1, help="Perception: tokens in the answer."),
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration YAML from `tokcost bench`."),
@@ -258,7 +259,8 @@ def estimate(
             raise UsageError("--precision must be bf16, fp16, fp8, int8 or int4")
         data = estimate_report(_catalog(presets), model=model, hardware=hardware, width=width, height=height,
                                frames=frames, steps=steps, batch=batch, cfg=cfg, engine=engine, precision=precision,
-                               tokens_per_forward=tokens_per_forward, prompt_tokens=prompt_tokens,
+                               tokens_per_forward=tokens_per_forward, draft_tokens=draft_tokens,
+                               prompt_tokens=prompt_tokens,
                                answer_tokens=answer_tokens, calibration=calibration)
         if fps is not None:
             data["fps"] = fps

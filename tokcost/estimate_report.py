@@ -8,7 +8,7 @@ from tokcost.errors import UsageError
 
 
 def estimate_report(cat: Catalog, *, model, hardware, width, height, frames, steps, batch, cfg, engine, precision,
-                    tokens_per_forward, prompt_tokens, answer_tokens, calibration) -> dict:
+                    tokens_per_forward, prompt_tokens, answer_tokens, calibration, draft_tokens=None) -> dict:
     cal = None
     if calibration is not None:
         from tokcost.calibration import load_calibration
@@ -26,6 +26,7 @@ def estimate_report(cat: Catalog, *, model, hardware, width, height, frames, ste
         raise UsageError(f"{m.id} does not generate video; drop --frames")
     est = estimate(Config(model=m, hardware=hw, engine=engine, precision=precision, width=width, height=height,
                           frames=frames, batch=batch, steps=steps, cfg=cfg, tokens_per_forward=tokens_per_forward,
+                          verify_tokens=draft_tokens,
                           prompt_tokens=prompt_tokens, answer_tokens=answer_tokens, role=role, calibration=cal))
     c, lo, hi = est.central, est.low, est.high
 

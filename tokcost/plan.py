@@ -127,6 +127,10 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarra
         reasons.append(f"{hw.id} has no price in its preset, so its cost cannot be ranked")
     metric, score = quality_of(model, p.kind)
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
+    notes = []
+    if (tokens["padded_width"], tokens["padded_height"]) != (p.width, p.height):
+        notes.append(f"{p.width}x{p.height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
+                     f"the nearest size this model's tokenizer takes; the padding is priced")
     steps = c["steps"]
     return CandidateResult(
         model=model.id, family=model.family, hardware=hw.id, engine=engine, precision=spec.candidates.precision,
@@ -135,7 +139,7 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarra
         cost_usd_per_item=cost, fleet_cost_usd_per_item=fleet, gpus=gpus, monthly_usd=monthly, memory_gb=mem,
         fits_in_memory=fits, bound=str(_at(c["bound"], i)), overhead_bound=bool(_at(c["overhead_bound"], i)),
         tokens=tokens, queue_wait_s=float(wait[i]), quality_metric=metric, quality_score=score,
-        feasible=not reasons, reasons=reasons)
+        feasible=not reasons, reasons=reasons, notes=notes)
 
 
 def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:

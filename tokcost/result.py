@@ -46,6 +46,7 @@ class CandidateResult(Model):
     quality_score: float | None = None
     feasible: bool
     reasons: list[str] = []  # why it is infeasible (empty when feasible)
+    notes: list[str] = []  # what the estimate assumed that the spec did not say (padding to the tokenizer's grid)
 
 
 class Recommendation(Model):

@@ -141,7 +141,8 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
         "overhead_bound": decode_s > passes * np.maximum(compute_s, memory_s) * 1.5,
         "tokens": {"visual": visual, "generated": generated, "prompt": prefill_tokens,
                    "sequences_per_forward": n_seq, "forwards": n_forwards * passes,
-                   "grid_width": w, "grid_height": h, "latent_frames": t},
+                   "grid_width": w, "grid_height": h, "latent_frames": t,
+                   "padded_width": w * tok.spatial_factor, "padded_height": h * tok.spatial_factor},
         "flops": flops, "bytes": bytes_, "memory": mem,
         "steps": None,
     }
@@ -187,7 +188,8 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
         "bound": np.where(compute >= memory, "compute", "memory"),
         "overhead_bound": step_s > np.maximum(compute, memory) * 1.5,
         "tokens": {"latent": latent, "text": text_tokens + 0 * latent, "latent_frames": t, "grid_width": w,
-                   "grid_height": h, "items_per_forward": n_items},
+                   "grid_height": h, "items_per_forward": n_items, "padded_width": pw + 0 * latent,
+                   "padded_height": ph + 0 * latent},
         "flops": flops, "bytes": bytes_, "memory": mem, "steps": steps,
     }
 

@@ -143,6 +143,8 @@ def _candidate_row(c: CandidateResult) -> str:
             sig(c.throughput_items_per_s.central), _money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
             f"{c.memory_gb.get('total', 0):.0f}"]
     ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
+    if c.notes:
+        ok += " <small>(" + escape("; ".join(c.notes)) + ")</small>"
     tds = "".join(f"<td>{x}</td>" for x in cells) + "".join(f'<td class="n">{escape(x)}</td>' for x in nums)
     return f'<tr class="{"yes" if c.feasible else "no"}">{tds}<td>{ok}</td></tr>'
 

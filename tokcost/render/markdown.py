@@ -11,6 +11,8 @@ def _money(x: float | None) -> str:
 
 def _row(c: CandidateResult) -> str:
     status = "yes" if c.feasible else "no: " + "; ".join(c.reasons)
+    if c.notes:
+        status += " (" + "; ".join(c.notes) + ")"
     return (f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
             f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
             f"{_money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |")

@@ -118,6 +118,10 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     if why:
         console.print("Why not", style="bold")
         _bullets(console, why)
+    notes = sorted({note for c in shown for note in c.notes})
+    if notes:
+        console.print("Notes", style="bold")
+        _bullets(console, notes)
     if len(spec.candidates) > top:
         console.print(f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.",
                       markup=False)
