@@ -206,6 +206,13 @@ def test_headline_errors_within_thresholds(report):
     assert report["passed"]
 
 
+def test_readme_summary_is_fresh(report):
+    from tokcost.validation_report import REGEN, readme_block
+
+    readme = (ROOT / "README.md").read_text()
+    assert readme_block(report) in readme, f"README.md's validation summary is stale: run `{REGEN}`"
+
+
 def test_docs_validation_md_is_fresh(report):
     from tokcost.validation_report import REGEN, format_markdown
 

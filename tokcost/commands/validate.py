@@ -27,6 +27,8 @@ def register(app) -> None:
         measurements: Optional[Path] = typer.Option(None, "--measurements", help="Measurements YAML (default: "
                                                     "validation/measurements.yaml)."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE atomically."),
+        write_docs: bool = typer.Option(False, "--write-docs", help="Also regenerate docs/validation.md and the "
+                                        "README's summary block (in a source checkout; needs the held-out run)."),
         presets: Optional[List[Path]] = typer.Option(None, "--presets", help="Extra preset directory."),
     ):
         """Price every published measurement through `tokcost estimate`'s code path; print predicted,
@@ -39,8 +41,24 @@ def register(app) -> None:
             from tokcost.render import dumps
             from tokcost.validation_report import build_report, format_markdown, format_table
 
+            from tokcost.errors import UsageError
+
+            if write_docs and (fit or in_sample_only or measurements is not None):
+                raise UsageError("--write-docs documents the committed set and parameters with the held-out run: "
+                                 "drop --fit, --in-sample-only and --measurements")
             entries = V.load_entries(measurements or V.MEASUREMENTS_FILE)
             report = build_report(entries, _catalog(presets), refit=fit, held_out=not in_sample_only)
+            if write_docs:
+                from tokcost.validation_report import write_docs as write
+
+                root = Path(__file__).resolve().parent.parent.parent
+                if not (root / "docs").is_dir() or not (root / "README.md").is_file():
+                    raise UsageError("--write-docs needs a source checkout (docs/ and README.md beside tokcost/)")
+                try:
+                    for path in write(report, root):
+                        typer.echo(f"wrote {path}", err=True)
+                except ValueError as exc:
+                    raise UsageError(str(exc)) from None
             text = {"json": lambda: dumps(report), "markdown": lambda: format_markdown(report),
                     "table": lambda: format_table(report)}[fmt.value]()
             _emit(text, output)
