@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from tokcost import __version__
 from tokcost.errors import UsageError
+from tokcost.fmt import money
 from tokcost.result import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
 
 GATE_SCHEMA_VERSION = 1
@@ -195,7 +196,7 @@ def _regression(kind: str, d: Delta, limit: Optional[float], spec: SpecResult, c
     field = changes[0].field if changes else budget_field
     line, col = _where(locate, spec.file, field)
     if kind == "cost":
-        what = f"cost per item rose {d.change_pct:+.1f}% (${d.before:.4g} -> ${d.after:.4g})"
+        what = f"cost per item rose {d.change_pct:+.1f}% ({money(d.before)} -> {money(d.after)})"
         flag = "--max-cost-increase"
     else:
         what = f"latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"

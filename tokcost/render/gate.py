@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from tokcost.fmt import money
 from tokcost.gate import Choice, Delta, GateResult, Limits, SpecGate, show
 
 CHECK_FORMATS = ("table", "markdown", "json", "github")
@@ -19,8 +20,6 @@ def sentence(text: str) -> str:
     return text.rstrip().rstrip(".") + "."
 
 
-def money(x: Optional[float]) -> str:
-    return "-" if x is None else (f"${x:.4g}" if x < 1 else f"${x:,.2f}")
 
 
 def seconds(x: Optional[float]) -> str:

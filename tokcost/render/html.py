@@ -12,6 +12,7 @@ import re
 from html import escape
 
 from tokcost.errors import UsageError
+from tokcost.fmt import money
 from tokcost.render.table import sig
 from tokcost.result import AnalysisResult, CandidateResult, SpecResult
 
@@ -133,14 +134,10 @@ def _figure_html(svg: str, chart) -> str:
 # ------------------------------------------------------------------------------------------- analysis page
 
 
-def _money(x: float | None) -> str:
-    return "-" if x is None else (f"${x:.3g}" if x < 1 else f"${x:,.2f}")
-
-
 def _candidate_row(c: CandidateResult) -> str:
     cells = [escape(c.model), escape(c.hardware), escape(c.engine)]
     nums = [str(c.batch), sig(c.latency_s.central), f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
-            sig(c.throughput_items_per_s.central), _money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
+            sig(c.throughput_items_per_s.central), money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
             f"{c.memory_gb.get('total', 0):.0f}"]
     ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
     if c.notes:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from tokcost.fmt import money
 from tokcost.result import AnalysisResult, CandidateResult
-
-
-def _money(x: float | None) -> str:
-    return "-" if x is None else (f"${x:.3g}" if x < 1 else f"${x:,.2f}")
 
 
 def _row(c: CandidateResult) -> str:
@@ -15,7 +12,7 @@ def _row(c: CandidateResult) -> str:
         status += " (" + "; ".join(c.notes) + ")"
     return (f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
             f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
-            f"{_money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |")
+            f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |")
 
 
 def format_markdown(result: AnalysisResult, top: int = 15) -> str:

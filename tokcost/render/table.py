@@ -13,6 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from tokcost.fmt import money
 from tokcost.result import AnalysisResult, CandidateResult, SpecResult
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
@@ -44,12 +45,6 @@ def sig(x: float, digits: int = 3) -> str:
     if "e" in text and 1e-4 <= abs(x) < 1e9:
         text = f"{float(text):,.0f}" if abs(x) >= 1 else f"{float(text):.6f}".rstrip("0")
     return text
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"${sig(x)}" if x < 1 else f"${x:,.2f}"
 
 
 def short_reason(reason: str) -> str:
@@ -111,7 +106,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     for c in shown:
         ok = status(c)
         table.add_row(c.model, c.hardware, c.engine, str(c.batch), sig(c.latency_s.central),
-                      f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}", _money(c.fleet_cost_usd_per_item),
+                      f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}", money(c.fleet_cost_usd_per_item),
                       str(c.gpus or "-"), ok, style=None if c.feasible else "dim")
     console.print(table)
     why = [f"{c.model} / {c.hardware} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
