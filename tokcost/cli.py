@@ -243,7 +243,7 @@ def estimate(
     tokens_per_forward: float = typer.Option(1.0, "--tokens-per-forward", min=1.0, help="AR: tokens accepted per forward (speculative/parallel decoding)."),
     draft_tokens: Optional[float] = typer.Option(None, "--draft-tokens", min=1.0, help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward)."),
     prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="AR prompt tokens (perception: the question)."),
-    answer_tokens: Optional[int] = typer.Option(None, "--answer-tokens", min=1, help="Perception: tokens in the answer."),
+    answer_tokens: Optional[int] = typer.Option(None, "--answer-tokens", min=1, help="Perception: tokens in the answer (default 128)."),
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Calibration YAML from `tokcost bench`."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format."),
     presets: Optional[List[Path]] = PresetsOpt,

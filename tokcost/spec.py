@@ -108,10 +108,14 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                 add(("candidates", field, i), f"{pid!r} is listed twice")
             else:
                 try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
-                    catalog.get(kind, pid)
+                    preset = catalog.get(kind, pid)
                 except InputError as exc:
                     add(("candidates", field, i), f"preset {pid!r} ({catalog.source_of(kind, pid)}) is invalid")
                     out.extend(exc.problems)
+                    continue
+                if kind == "models" and p.kind not in preset.roles:
+                    add(("candidates", field, i), f"{pid} cannot serve this {p.kind} product "
+                                                   f"(it serves: {', '.join(preset.roles)})")
     return out
 
 
