@@ -52,32 +52,41 @@ COMMANDS = {
 }
 
 
-def median_seconds(argv: list[str], runs: int) -> tuple[float, float]:
-    """Median wall and CPU (user + system) seconds of ``runs`` fresh processes. CPU time is the steadier figure
-    on a shared machine. The first run is dropped: it warms the file cache and writes the bytecode cache (an
-    installed package ships its .pyc files; PYTHONDONTWRITEBYTECODE would charge every run for compiling)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    env.pop("TOKCOST_PRESETS", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    wall, cpu = [], []
-    for _ in range(runs + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        wall.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(wall[1:]), statistics.median(cpu[1:])
+def _time_once(argv: list[str], env: dict) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def measure(runs: int) -> dict:
+    """``runs`` rounds; each round runs every command once, in turn, so that a slow spell of a shared machine
+    hits all of them alike. Medians per command, and the ratios as the median of the per-round ratios. A
+    warm-up round is dropped: it fills the file cache and writes the bytecode cache (an installed package ships
+    its .pyc files; PYTHONDONTWRITEBYTECODE would charge every run for compiling)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("TOKCOST_PRESETS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    samples: dict = {name: [] for name in COMMANDS}
+    for round_ in range(runs + 1):
+        for name, argv in COMMANDS.items():
+            t = _time_once(argv, env)
+            if round_:
+                samples[name].append(t)
     result: dict = {"runs": runs}
-    for name, argv in COMMANDS.items():
-        result[name], result[name + "_cpu"] = median_seconds(argv, runs)
-    result["ratio_analyze_to_deps"] = result["analyze"] / result["deps_import"]
-    result["ratio_analyze_to_deps_cpu"] = result["analyze_cpu"] / result["deps_import_cpu"]
-    result["ratio_analyze_to_deps_as_used"] = result["analyze"] / result["deps_as_used"]
-    result["ratio_analyze_to_deps_as_used_cpu"] = result["analyze_cpu"] / result["deps_as_used_cpu"]
+    for name, ts in samples.items():
+        result[name] = statistics.median(w for w, _ in ts)
+        result[name + "_cpu"] = statistics.median(c for _, c in ts)
+
+    def ratio(base: str, i: int) -> float:
+        return statistics.median(a[i] / b[i] for a, b in zip(samples["analyze"], samples[base]))
+
+    result["ratio_analyze_to_deps"], result["ratio_analyze_to_deps_cpu"] = ratio("deps_import", 0), ratio("deps_import", 1)
+    result["ratio_analyze_to_deps_as_used"] = ratio("deps_as_used", 0)
+    result["ratio_analyze_to_deps_as_used_cpu"] = ratio("deps_as_used", 1)
     return result
 
 
@@ -101,7 +110,7 @@ def main() -> None:
           f"  ({verdict})")
     print(f"{'ratio analyze / deps as used':48} {r['ratio_analyze_to_deps_as_used']:7.2f}x "
           f"{r['ratio_analyze_to_deps_as_used_cpu']:7.2f}x")
-    print(f"median of {r['runs']} fresh processes each")
+    print(f"medians of {r['runs']} interleaved rounds (ratios: median of the per-round ratios)")
 
 
 if __name__ == "__main__":
