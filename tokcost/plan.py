@@ -46,9 +46,6 @@ def _side_limits(model) -> tuple[int, int]:
 def _static_problems(spec: Spec, model) -> list[str]:
     p = spec.product
     out = []
-    if p.kind not in model.roles:
-        out.append(f"does not serve {p.kind} (serves {', '.join(model.roles)})")
-        return out
     lo, hi = _side_limits(model)
     for side, px in (("width", p.width), ("height", p.height)):
         if not lo <= px <= hi:
@@ -149,9 +146,9 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
     wanted = spec.candidates.engines
     out = []
     for model in models:
-        static = _static_problems(spec, model)
-        if static and spec.product.kind not in model.roles:
+        if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
+        static = _static_problems(spec, model)
         for hw in hardware:
             for engine, prof in profiles.items():
                 if model.family not in prof.serves or (wanted and engine not in wanted):

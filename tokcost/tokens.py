@@ -121,11 +121,15 @@ def ar_layout_tokens(w, h, t, layout: str):
     return t * w * h
 
 
-def emu3_prompt_overhead(w, h) -> int:
+def _digits(x):
+    """Decimal digits of positive integers (scalar or array)."""
+    return np.floor(np.log10(np.maximum(np.asarray(x, dtype=float), 1))).astype(np.int64) + 1
+
+
+def emu3_prompt_overhead(w, h):
     """Prompt tokens Emu3 adds around the caption: BOS, <image start>, the size text "H*W" (one token per digit
-    and one for '*'), and the <image token> marker."""
-    digits = len(str(int(h))) + len(str(int(w))) + 1
-    return 1 + 1 + digits + 1
+    and one for '*'), and the <image token> marker. Works on arrays of grid sizes."""
+    return 1 + 1 + (_digits(h) + _digits(w) + 1) + 1
 
 
 def ar_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,
@@ -142,7 +146,7 @@ def ar_tokens(model: ModelPreset, width: int, height: int, frames: int | None = 
         padded_frames = t * tok.temporal_factor if tok.temporal_rule == "chunked" else 1 + (t - 1) * tok.temporal_factor
     prompt = model.sampling.prompt_tokens if prompt_tokens is None else prompt_tokens
     if tok.layout == "emu3":
-        prompt += emu3_prompt_overhead(w, h)
+        prompt += int(emu3_prompt_overhead(w, h))
     return TokenCount(int(w), int(h), int(t), int(t * w * h), int(ar_layout_tokens(w, h, t, tok.layout)), int(prompt),
                       int(w * tok.spatial_factor), int(h * tok.spatial_factor), int(padded_frames))
 

@@ -14,7 +14,7 @@ from tokcost.engine import physics
 from tokcost.engine.profiles import BANDS, EngineProfile, efficiency, engines
 from tokcost.errors import UsageError
 from tokcost.presets import HardwarePreset, ModelPreset
-from tokcost.tokens import ar_layout_tokens, latent_frames, side_tokens
+from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,6 @@ def _cfg_mode(cfg: Config) -> str:
     return "batched" if mode == "unbatched" and cfg.engine != "eager" else mode
 
 
-def _digits(x):
-    return np.floor(np.log10(np.maximum(np.asarray(x, dtype=float), 1))) + 1
-
-
 def estimate_arrays(cfg: Config, band: str = "central") -> dict:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     m, hw = cfg.model, cfg.hardware
@@ -114,7 +110,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
         t = np.ones_like(np.asarray(w))
     image_positions = ar_layout_tokens(w, h, t, tok.layout)
     visual = t * w * h
-    layout_prompt = (4 + _digits(w) + _digits(h)) if tok.layout == "emu3" else 0
+    layout_prompt = emu3_prompt_overhead(w, h) if tok.layout == "emu3" else 0
     prompt = np.asarray(cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float)
     if role == "perception":
         prefill_tokens = image_positions + prompt + layout_prompt

@@ -62,9 +62,6 @@ def engines() -> dict[str, EngineProfile]:
     return {"eager": data.eager, "compiled": data.compiled, "vllm": data.vllm}
 
 
-ENGINE_IDS = ("eager", "compiled", "vllm")
-
-
 @dataclass(frozen=True)
 class Efficiency:
     """One end of the band: effective fractions of the datasheet peak/bandwidth and host overheads."""

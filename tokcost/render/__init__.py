@@ -6,9 +6,6 @@ import json
 
 from tokcost.result import AnalysisResult
 
-ANALYSIS_FORMATS = ("table", "markdown", "json", "html")
-
-
 def render_analysis(result: AnalysisResult, fmt: str, width: int = 100, color: bool | None = None,
                     catalog=None) -> str:
     """``color`` None decides from the environment; ``catalog`` lets the HTML charts re-price user presets."""
