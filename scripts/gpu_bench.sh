@@ -19,7 +19,7 @@ if ! have torch; then
   "$PY" -m pip install -q 'torch>=2.2'
 fi
 if ! have tokcost.cli; then
-  if have typer && have rich && have pydantic && have yaml && have numpy; then
+  if have typer && have rich && have pydantic_core && have yaml && have numpy; then
     "$PY" -m pip install -q -e . --no-deps
   else
     "$PY" -m pip install -q -e '.[bench]'

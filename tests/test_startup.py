@@ -62,6 +62,9 @@ def test_analyze_imports_no_torch_or_matplotlib_and_parses_only_named_presets():
     mods = set(r["modules"])
     for heavy in HEAVY:
         assert heavy not in mods, f"`tokcost analyze` imports {heavy}"
+    # records validate with pydantic-core alone (tokcost/schema.py): pydantic's model machinery costs 50-100 ms
+    for slow in ("pydantic.main", "pydantic._internal._generate_schema", "typer._adapters"):
+        assert slow not in mods, f"`tokcost analyze` imports {slow}"
     presets = sorted(Path(p).parent.name + "/" + Path(p).stem for p in r["parsed"]
                      if Path(p).parent.name in ("models", "hardware"))
     assert presets == ["hardware/a100-80gb-sxm", "hardware/h100-sxm", "models/emu3-gen", "models/flux1-dev",

@@ -338,9 +338,6 @@ def _width() -> int:
 
 
 def main() -> None:
-    # pydantic scans every installed distribution for plugins the first time it builds a model class: 20-50 ms
-    # of a ~400 ms `analyze`. tokcost's models use no plugin; a PYDANTIC_DISABLE_PLUGINS the user sets wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app(prog_name="tokcost")
 
 

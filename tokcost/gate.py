@@ -14,12 +14,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
-from pydantic import ValidationError
-
 from tokcost import __version__
 from tokcost.errors import UsageError
 from tokcost.fmt import money
 from tokcost.result import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
+from tokcost.schema import ValidationError
 
 GATE_SCHEMA_VERSION = 1
 Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based

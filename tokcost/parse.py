@@ -1,4 +1,4 @@
-"""Turn a located YAML document into a pydantic model, reporting every problem with its position."""
+"""Turn a located YAML document into a typed record (tokcost.schema), reporting every problem with its position."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import typing
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from tokcost.errors import InputError, Problem
+from tokcost.schema import Record, ValidationError
 from tokcost.yamlload import Located, YamlProblem, dotted, load_file
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound=Record)
 
 
-def problems_from_validation(err: ValidationError, doc: Located, model: type[BaseModel] | None = None) -> list[Problem]:
+def problems_from_validation(err: ValidationError, doc: Located, model: type[Record] | None = None) -> list[Problem]:
     out = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -29,7 +28,7 @@ def problems_from_validation(err: ValidationError, doc: Located, model: type[Bas
     return out
 
 
-def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:
+def _model_at(model: type[Record], path: tuple) -> type[Record] | None:
     """The pydantic model that validates the mapping at ``path`` (through optional fields and lists)."""
     for part in path:
         if isinstance(part, int):
@@ -43,8 +42,8 @@ def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:
     return model
 
 
-def _find_model(annotation) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _find_model(annotation) -> type[Record] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Record):
         return annotation
     for arg in typing.get_args(annotation):
         found = _find_model(arg)
@@ -53,7 +52,7 @@ def _find_model(annotation) -> type[BaseModel] | None:
     return None
 
 
-def _suggest(model: type[BaseModel], loc: tuple) -> str:
+def _suggest(model: type[Record], loc: tuple) -> str:
     """``; did you mean width?`` for a misspelt field name, or an empty string."""
     parent = _model_at(model, loc[:-1])
     if parent is None or not isinstance(loc[-1], str):
@@ -91,7 +90,7 @@ def validate_doc(model: type[M], doc: Located) -> M:
     return result
 
 
-def _booleans_for_numbers(model: type[BaseModel], data, path: tuple) -> list[tuple[tuple, bool]]:
+def _booleans_for_numbers(model: type[Record], data, path: tuple) -> list[tuple[tuple, bool]]:
     """Fields typed as numbers that hold a YAML boolean (``yes``, ``on``, ``true``): pydantic would quietly read
     them as 1 or 0. Walks the raw document along the model, through nested models, lists and dicts."""
     if not isinstance(data, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from tokcost.schema import BeforeValidator, Field, Record, field_validator, model_validator
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
@@ -32,8 +32,8 @@ Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NotBool]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class Strict(Record):
+    model_config = {"extra": "forbid", "frozen": True}
 
 
 class Range(Strict):
@@ -273,7 +273,7 @@ class ModelPreset(Strict):
 # --------------------------------------------------------------------------------------------------- sources
 
 
-def numeric_paths(obj: BaseModel, prefix: str = "") -> list[str]:
+def numeric_paths(obj: Record, prefix: str = "") -> list[str]:
     """Dotted paths of every number in a preset (list items by index), excluding ``sources`` itself."""
     out: list[str] = []
     for name in type(obj).model_fields:
@@ -289,7 +289,7 @@ def _numeric(value, path: str) -> list[str]:
         return []
     if isinstance(value, (int, float)):
         return [path]
-    if isinstance(value, BaseModel):
+    if isinstance(value, Record):
         return numeric_paths(value, path + ".")
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _numeric(v, f"{path}.{k}")]

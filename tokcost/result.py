@@ -3,13 +3,13 @@ it, and a saved JSON result (a baseline) is read back into it for ``check --base
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from tokcost.schema import Record
 
 SCHEMA_VERSION = 1
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class Model(Record):
+    model_config = {"extra": "forbid"}
 
 
 class Band(Model):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from tokcost.catalog import Catalog
 from tokcost.errors import InputError, Problem
 from tokcost.parse import load_model
 from tokcost.presets import NotBool
+from tokcost.schema import Field, Record
 from tokcost.yamlload import Located, dotted
 
 SPEC_VERSION = 1
@@ -23,8 +23,8 @@ def _num(gt=None, ge=None, le=None):
     return Field(gt=gt, ge=ge, le=le, allow_inf_nan=False)
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+class Strict(Record):
+    model_config = {"extra": "forbid", "frozen": True}
 
 
 class Product(Strict):

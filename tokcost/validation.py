@@ -21,9 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
 from tokcost.presets import Architecture
+from tokcost.schema import Field, Record, ValidationError, validator_for
 
 def _measurements_file() -> Path:
     packaged = Path(__file__).resolve().parent / "_presets" / "validation" / "measurements.yaml"  # in the wheel
@@ -35,8 +34,8 @@ THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresho
 FAMILIES = ("ar", "diffusion-image", "video", "training")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Record):
+    model_config = {"extra": "forbid", "frozen": True}
 
 
 class Conditions(_Strict):
@@ -91,7 +90,7 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
     if not isinstance(doc.data, list):
         raise InputError([Problem(doc.file, 1, 1, "(document)", "expected a list of measurements")])
     try:
-        entries = TypeAdapter(list[Entry]).validate_python(doc.data)
+        entries = validator_for(list[Entry]).validate_python(doc.data)
     except ValidationError as err:
         raise InputError(problems_from_validation(err, doc)) from None
     seen: set[str] = set()

@@ -7,10 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
 
 from tokcost.parse import load_model
 from tokcost.presets import HardwarePreset, Range, Strict
+from tokcost.schema import Field, model_validator
 
 ENGINES_FILE = Path(__file__).resolve().parent.parent / "data" / "engines.yaml"
 Band = Literal["low", "central", "high"]  # of latency: "low" is the optimistic end
