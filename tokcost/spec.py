@@ -128,7 +128,5 @@ def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
 
 
 def spec_json_schema() -> dict:
-    schema = Spec.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "tokcost product spec (version 1)"
-    return schema
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **Spec.model_json_schema(),
+            "title": f"tokcost product spec (version {SPEC_VERSION})"}
