@@ -162,3 +162,31 @@ def test_sum_max_lines_vectorised_over_configurations():
         for k in range(6):
             brute = sum(max(a[i, k] + b[i, k] * j, 0.3 + 0.05 * j, 0.0) for j in range(int(n[k])))
             assert got[i, k] == pytest.approx(brute, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("model_id,role,engines", [("emu3-gen", "image", ("eager", "compiled", "vllm")),
+                                                  ("sdxl", "image", ("eager", "compiled")),
+                                                  ("flux1-dev", "image", ("eager", "compiled")),
+                                                  ("emu3-chat", "perception", ("eager", "vllm")),
+                                                  ("cogvideox-5b", "video", ("compiled",))])
+def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, engines):
+    """The planner prices every chip x band in one pass; each row must be exactly the single-chip estimate."""
+    from tokcost.engine.estimate import estimate_grid
+
+    hardware = CAT.all("hardware")
+    batch = np.array([1.0, 4.0, 64.0])
+    frames = 49 if role == "video" else None
+    extra = {"prompt_tokens": 40, "answer_tokens": 64} if role == "perception" else {}
+    for engine in engines:
+        cfg = Config(model=CAT.model(model_id), hardware=hardware[0], engine=engine, width=720, height=480,
+                     frames=frames, batch=batch, role=role, **extra)
+        grid = estimate_grid(cfg, hardware)
+        for hw in hardware:
+            for band in ("central", "low", "high"):
+                one = estimate_arrays(Config(**{**cfg.__dict__, "hardware": hw}), band)
+                row = grid[(hw.id, band)]
+                for key in ("latency_s", "throughput_items_per_s", "cost_usd_per_item", "fits_in_memory", "bound",
+                            "overhead_bound"):
+                    np.testing.assert_array_equal(np.broadcast_to(one[key], batch.shape), row[key], err_msg=key)
+                for key, value in one["memory_bytes"].items():
+                    np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row["memory_bytes"][key])

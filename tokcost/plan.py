@@ -1,8 +1,9 @@
 """The planner: every candidate for a spec, its best operating point, feasibility, and the recommendation.
 
-Pure: takes a spec and a catalog, returns a :class:`~tokcost.result.SpecResult`. For each model x hardware x
-engine it prices a vector of batch sizes in one call per band, keeps the largest-throughput batch that fits
-memory and meets the latency budget, sizes the fleet for peak demand and ranks by cost.
+Pure: takes a spec and a catalog, returns a :class:`~tokcost.result.SpecResult`. For each model x engine it
+prices every batch size on every candidate chip at every band in one vectorised call; then for each model x
+hardware x engine it keeps the largest-throughput batch that fits memory and meets the latency budget, sizes
+the fleet for peak demand and ranks by cost.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import math
 import numpy as np
 
 from tokcost.catalog import Catalog
-from tokcost.engine.estimate import Config, estimate_arrays
-from tokcost.engine.profiles import engines
+from tokcost.engine.estimate import Config, estimate_grid
+from tokcost.engine.profiles import BANDS, engines
 from tokcost.fmt import money, secs
 from tokcost.quality import quality_of, tier_problem
 from tokcost.result import Band, CandidateResult, Recommendation, SpecResult, Violation
@@ -59,13 +60,14 @@ def _static_problems(spec: Spec, model) -> list[str]:
     return out
 
 
-def _bands(model, hw, engine, spec: Spec, calibration) -> dict:
+def _grid(model, hardware: list, engine, spec: Spec, calibration) -> dict:
+    """Every batch of BATCHES on every chip at every band, in one vectorised call: {(hw id, band): arrays}."""
     p = spec.product
-    cfg = Config(model=model, hardware=hw, engine=engine, precision=spec.candidates.precision,
+    cfg = Config(model=model, hardware=hardware[0], engine=engine, precision=spec.candidates.precision,
                  width=p.width, height=p.height, frames=p.frame_count(), batch=BATCHES,
                  steps=p.steps if model.family == "diffusion" else None, prompt_tokens=p.prompt_tokens,
                  answer_tokens=p.answer_tokens, role=p.kind, calibration=calibration)
-    return {b: estimate_arrays(cfg, b) for b in ("central", "low", "high")}
+    return estimate_grid(cfg, hardware, BANDS)
 
 
 def _queue_wait(res: dict, spec: Spec, engine: str) -> np.ndarray:
@@ -149,11 +151,11 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
         static = _static_problems(spec, model)
+        grids = {engine: _grid(model, hardware, engine, spec, calibration) for engine, prof in profiles.items()
+                 if model.family in prof.serves and not (wanted and engine not in wanted)}
         for hw in hardware:
-            for engine, prof in profiles.items():
-                if model.family not in prof.serves or (wanted and engine not in wanted):
-                    continue
-                res = _bands(model, hw, engine, spec, calibration)
+            for engine, grid in grids.items():
+                res = {b: grid[(hw.id, b)] for b in BANDS}
                 wait = _queue_wait(res, spec, engine)
                 i = _pick_batch(res, wait, spec.budget.latency_s)
                 out.append(_candidate(model, hw, engine, spec, res, i, wait, static))

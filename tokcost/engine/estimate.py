@@ -6,12 +6,14 @@ one configuration and adds the low-high band.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.profiles import BANDS, EngineProfile, efficiency, engines
+from tokcost.engine.profiles import BANDS, Efficiency, EngineProfile, efficiency, engines
 from tokcost.errors import UsageError
 from tokcost.presets import HardwarePreset, ModelPreset
 from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens
@@ -68,14 +70,91 @@ def _cfg_mode(cfg: Config) -> str:
     return "batched" if mode == "unbatched" and cfg.engine != "eager" else mode
 
 
+@dataclass(frozen=True)
+class _Chip:
+    """What the formulas need of the hardware (and the efficiency band on it): scalars for one chip, or column
+    arrays that price a stack of chips x bands in one pass (:func:`estimate_grid`)."""
+
+    eff: Efficiency
+    P: object  # dense FLOP/s at the precision
+    P_attn: object  # 16-bit FLOP/s of the fused attention kernels
+    BW: object  # bytes/s
+    usable_bytes: object  # memory a replica may fill
+    price: object  # USD per GPU-hour (NaN: no price)
+
+
+def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: str) -> _Chip:
+    return _Chip(eff=efficiency(profile, hw, band, cfg.calibration), P=physics.peak_flops(hw, cfg.precision),
+                 P_attn=physics.peak_flops(hw, "bf16"), BW=hw.bandwidth_tbps * 1e12,
+                 usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
+                 price=hw.price.usd_per_gpu_hour if hw.price else np.nan)
+
+
 def estimate_arrays(cfg: Config, band: str = "central") -> dict:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
-    m, hw = cfg.model, cfg.hardware
     profile = _engine(cfg)
-    eff = efficiency(profile, hw, band, cfg.calibration)
-    P, BW = physics.peak_flops(hw, cfg.precision), hw.bandwidth_tbps * 1e12
+    return _estimate(cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float))
+
+
+def estimate_grid(cfg: Config, hardware: list[HardwarePreset], bands=BANDS) -> dict[tuple[str, str], Mapping]:
+    """:func:`estimate_arrays` of ``cfg`` on each of ``hardware`` (``cfg.hardware`` is not used) at each band,
+    in one vectorised pass: chips x bands along a leading axis, ``cfg.batch`` (a scalar or a 1-D array) along
+    the other. Returns ``{(hardware id, band): result}``; in each result every number is an array over the
+    batches. One GPU per replica (sequence parallelism needs :func:`estimate_arrays`)."""
+    if np.any(np.asarray(cfg.gpus) != 1):
+        raise UsageError("estimate_grid prices one GPU per replica; use estimate_arrays for sequence parallelism")
+    profile = _engine(cfg)
+    pairs = [(hw, b) for hw in hardware for b in bands]
+    chips = [_chip(cfg, hw, profile, b) for hw, b in pairs]
+
+    def column(values) -> np.ndarray:
+        return np.asarray(values, dtype=float)[:, None]
+
+    effs = [c.eff for c in chips]
+    fields = {f.name: column([getattr(e, f.name) if getattr(e, f.name) is not None else e.mfu for e in effs])
+              for f in dataclasses.fields(Efficiency)}  # attention_mfu None means "as mfu": the same, per chip
+    stacked = _Chip(eff=Efficiency(**fields), **{k: column([getattr(c, k) for c in chips])
+                                                  for k in ("P", "P_attn", "BW", "usable_bytes", "price")})
+    batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
+    out = _estimate(cfg, profile, stacked, batch)
+    full = _full(out, (len(pairs), batch.shape[1]))
+    return {(hw.id, b): _Row(full, k) for k, (hw, b) in enumerate(pairs)}
+
+
+def _full(value, shape: tuple):
+    """Every number of a (nested) result as an array of the whole grid's shape."""
+    if isinstance(value, dict):
+        return {key: _full(v, shape) for key, v in value.items()}
+    if isinstance(value, np.ndarray) or isinstance(value, (float, int)) and not isinstance(value, bool):
+        return np.broadcast_to(np.asarray(value), shape).copy()
+    return value  # strings (cfg mode, role) and None (steps of an AR model)
+
+
+class _Row(Mapping):
+    """Row ``k`` of a grid result, sliced when read (a planner reads a few of its ~35 arrays per row)."""
+
+    __slots__ = ("_full", "_k")
+
+    def __init__(self, full: dict, k: int):
+        self._full, self._k = full, k
+
+    def __getitem__(self, key):
+        value = self._full[key]
+        if isinstance(value, dict):
+            return _Row(value, self._k)
+        return value[self._k] if isinstance(value, np.ndarray) else value
+
+    def __iter__(self):
+        return iter(self._full)
+
+    def __len__(self):
+        return len(self._full)
+
+
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray) -> dict:
+    m = cfg.model
+    eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]
-    batch = np.asarray(cfg.batch, dtype=float)
     role = resolve_role(cfg)
     mode = _cfg_mode(cfg) if role != "perception" else "off"
     branches = 2.0 if mode == "batched" else 1.0
@@ -85,15 +164,14 @@ def estimate_arrays(cfg: Config, band: str = "central") -> dict:
     if m.family == "ar" and np.any(np.asarray(cfg.gpus) != 1):
         raise UsageError("multi-GPU estimates cover diffusion sequence parallelism only; AR models run on one GPU")
     out = _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) if m.family == "ar" \
-        else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role)
+        else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, chip.P_attn)
     mem = out.pop("memory")
     total_mem = sum(mem.values())
     out["memory_bytes"] = {**mem, "total": total_mem}
-    out["fits_in_memory"] = total_mem <= hw.memory_gb * 1e9 * profile.usable_memory_fraction
+    out["fits_in_memory"] = total_mem <= chip.usable_bytes
     out["throughput_items_per_s"] = batch / out["latency_s"]
-    price = hw.price.usd_per_gpu_hour if hw.price else np.nan
     # throughput is of the whole group of ``gpus`` GPUs serving one request (sequence parallelism)
-    out["cost_usd_per_item"] = price * np.asarray(cfg.gpus, dtype=float) / 3600.0 / out["throughput_items_per_s"]
+    out["cost_usd_per_item"] = chip.price * np.asarray(cfg.gpus, dtype=float) / 3600.0 / out["throughput_items_per_s"]
     out["floor_s"] = np.maximum(out["flops"] / P, out["bytes"] / BW)
     out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW)
     return out
@@ -144,7 +222,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     }
 
 
-def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) -> dict:
+def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn) -> dict:
     vae = m.vae
     f = vae.spatial_factor * vae.patch
     w = side_tokens(width, f, "width", True)
@@ -164,8 +242,7 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     seq = latent + (m.denoiser.joint_text_tokens or 0)
     link = (hw_link_bytes(cfg.hardware) if np.any(gpus > 1) else 1.0)
     comm = physics.sequence_parallel_comm_s(m, n_items, seq, gpus, link)
-    # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16)
-    P_attn = physics.peak_flops(cfg.hardware, "bf16")
+    # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
     step_s, compute, memory = physics.diffusion_step_time(m, P, BW, eff, wbytes, n_items, linear, attn, P_attn,
                                                           gpus, comm, act)
