@@ -166,7 +166,8 @@ class Record:
         return to_jsonable_python(out) if mode == "json" else out
 
     def model_dump_json(self, *, indent: int | None = None) -> str:
-        return to_json(self.model_dump(), indent=indent, inf_nan_mode="null").decode()
+        # pydantic-core walks the lists, dicts and numbers itself and asks back only for each record's fields
+        return to_json(self, indent=indent, inf_nan_mode="null", fallback=_fields_for_json).decode()
 
     def model_copy(self, *, update: dict | None = None, deep: bool = False):
         state = copy.deepcopy(self.__dict__) if deep else dict(self.__dict__)
@@ -201,6 +202,12 @@ class Record:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
+def _fields_for_json(value):
+    if isinstance(value, Record):
+        return value.__dict__
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _hashable(v):
