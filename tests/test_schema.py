@@ -162,3 +162,21 @@ def test_every_record_in_tokcost_compiles():
 
     walk(Record)
     assert {"Spec", "ModelPreset", "HardwarePreset", "AnalysisResult", "CalibrationFile", "Entry"} <= set(seen)
+
+
+def test_numbers_refuse_yaml_booleans_everywhere():
+    """pydantic would read `yes`/`true` as 1 for a number; a record refuses it, in nested lists and dicts too."""
+
+    class Nums(Record):
+        x: float
+        counts: list[int] = []
+        weights: dict[str, float] = {}
+        flag: bool = False
+
+    with pytest.raises(ValidationError) as exc:
+        Nums.model_validate({"x": True, "counts": [1, False], "weights": {"a": True}, "flag": True})
+    assert [(e["loc"], e["msg"]) for e in exc.value.errors(include_url=False)] == [
+        (("x",), "Value error, must be a number, not true"),
+        (("counts", 1), "Value error, must be a number, not false"),
+        (("weights", "a"), "Value error, must be a number, not true")]
+    assert Nums.model_validate({"x": 1, "flag": True}).x == 1.0

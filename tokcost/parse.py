@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import types
 import typing
 from pathlib import Path
 from typing import TypeVar
@@ -79,66 +78,10 @@ def _message(e: dict) -> str:
 
 
 def validate_doc(model: type[M], doc: Located) -> M:
-    problems = [Problem(doc.file, *doc.where(loc), dotted(loc), f"must be a number, not {str(v).lower()}")
-                for loc, v in _booleans_for_numbers(model, doc.data, ())]
     try:
-        result = model.model_validate(doc.data)
+        return model.model_validate(doc.data)
     except ValidationError as err:
-        problems += problems_from_validation(err, doc, model)
-    if problems:
-        raise InputError(list(dict.fromkeys(problems))) from None
-    return result
-
-
-def _booleans_for_numbers(model: type[Record], data, path: tuple) -> list[tuple[tuple, bool]]:
-    """Fields typed as numbers that hold a YAML boolean (``yes``, ``on``, ``true``): pydantic would quietly read
-    them as 1 or 0. Walks the raw document along the model, through nested models, lists and dicts."""
-    if not isinstance(data, dict):
-        return []
-    out = []
-    for key, value in data.items():
-        field = model.model_fields.get(key) if isinstance(key, str) else None
-        if field is not None:
-            out += _check_value(field.annotation, value, path + (key,))
-    return out
-
-
-def _check_value(annotation, value, path: tuple) -> list[tuple[tuple, bool]]:
-    args = _flatten(annotation)
-    if isinstance(value, bool):
-        numeric = any(a in (int, float) for a in args)
-        boolean = any(a is bool or a is typing.Any or a in (True, False) and type(a) is bool for a in args)
-        return [(path, value)] if numeric and not boolean else []
-    nested = _find_model(annotation)
-    if isinstance(value, dict):
-        if nested is not None:
-            return _booleans_for_numbers(nested, value, path)
-        item = _container_item(annotation, dict)
-        return [hit for k, v in value.items() for hit in _check_value(item, v, path + (k,))] if item else []
-    if isinstance(value, list):
-        item = _container_item(annotation, list)
-        return [hit for i, v in enumerate(value) for hit in _check_value(item, v, path + (i,))] if item else []
-    return []
-
-
-def _flatten(annotation) -> list:
-    """The plain types (and Literal values) an annotation admits, through Annotated, Optional and unions."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _flatten(typing.get_args(annotation)[0])
-    if origin is typing.Literal:
-        return list(typing.get_args(annotation))
-    if origin in (typing.Union, types.UnionType):
-        return [t for a in typing.get_args(annotation) for t in _flatten(a)]
-    return [annotation]
-
-
-def _container_item(annotation, kind: type):
-    """The item (list) or value (dict) annotation of the first ``list[...]``/``dict[...]`` in ``annotation``."""
-    for a in _flatten(annotation):
-        if typing.get_origin(a) is kind and typing.get_args(a):
-            return typing.get_args(a)[-1]
-    return None
+        raise InputError(list(dict.fromkeys(problems_from_validation(err, doc, model)))) from None
 
 
 def load_model(model: type[M], path: str | Path) -> tuple[M, Located]:

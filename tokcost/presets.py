@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from tokcost.schema import BeforeValidator, Field, Record, field_validator, model_validator
+from tokcost.schema import Field, Record, field_validator, model_validator
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
@@ -18,17 +18,9 @@ MAX_PRESET_INT = 10**12
 MAX_PRESET_FLOAT = 1e12
 
 
-def _reject_bool(value):
-    """YAML reads ``yes``/``true``/``on`` as booleans and pydantic would quietly turn them into 1."""
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number, not {str(value).lower()}")
-    return value
-
-
-NotBool = BeforeValidator(_reject_bool)
-PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NotBool]
-PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NotBool]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NotBool]
+PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False)]
+PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
 
 

@@ -6,7 +6,8 @@ importing its dependencies (issue #8). ``import pydantic`` already loads pydanti
 does the real work, and a validator built from a plain core-schema dict costs about 0.1 ms. So a :class:`Record`
 declares its fields the pydantic way (annotations, :func:`Field`, :class:`BeforeValidator`,
 :func:`model_validator`, :func:`field_validator`) and compiles them into a pydantic-core schema on first use:
-validation, error types, messages and locations are pydantic's own.
+validation, error types, messages and locations are pydantic's own. One deliberate difference: a number field
+refuses a boolean (``must be a number, not true``) where pydantic would read it as 1 or 0.
 
 Annotations understood: ``bool``, ``int``, ``float``, ``str``, ``typing.Any``, ``dict``, ``Literal[...]``,
 ``X | None``, unions, ``list[X]``, ``dict[K, V]``, ``Annotated[X, Field(...), BeforeValidator(f)]`` and Record
@@ -306,6 +307,8 @@ def core_schema_of(tp) -> dict:
         return {"type": "list", "items_schema": core_schema_of(args[0]) if args else {"type": "any"}}
     if origin is dict:
         return {"type": "dict", "keys_schema": core_schema_of(args[0]), "values_schema": core_schema_of(args[1])}
+    if tp in (int, float):
+        return _wrap("function-before", _refuse_bool, {"type": _PLAIN[tp]})
     if tp in _PLAIN:
         return {"type": _PLAIN[tp]}
     if tp is Any:
@@ -317,6 +320,13 @@ def core_schema_of(tp) -> dict:
     if isinstance(tp, type) and issubclass(tp, Record):
         return tp._core_schema()
     raise TypeError(f"unsupported annotation {tp!r}")
+
+
+def _refuse_bool(value):
+    """YAML 1.1 reads ``yes``/``on``/``true`` as booleans, and pydantic would quietly take them as 1 for a number."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
 
 
 def _constrain(schema: dict, constraints: dict) -> dict:

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from tokcost.catalog import Catalog
 from tokcost.errors import InputError, Problem
 from tokcost.parse import load_model
-from tokcost.presets import NotBool
 from tokcost.schema import Field, Record
 from tokcost.yamlload import Located, dotted
 
@@ -29,15 +28,15 @@ class Strict(Record):
 
 class Product(Strict):
     kind: Literal["image", "video", "perception"]
-    width: Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NotBool]
-    height: Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NotBool]
-    frames: Annotated[int, Field(ge=1, le=10_000), NotBool] | None = None
-    fps: Annotated[float, _num(gt=0, le=240), NotBool] | None = None
-    seconds: Annotated[float, _num(gt=0, le=600), NotBool] | None = None
-    prompt_tokens: Annotated[int, Field(ge=1, le=131_072), NotBool] | None = None
-    answer_tokens: Annotated[int, Field(ge=1, le=32_768), NotBool] | None = None
+    width: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
+    height: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
+    frames: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    fps: Annotated[float, _num(gt=0, le=240)] | None = None
+    seconds: Annotated[float, _num(gt=0, le=600)] | None = None
+    prompt_tokens: Annotated[int, Field(ge=1, le=131_072)] | None = None
+    answer_tokens: Annotated[int, Field(ge=1, le=32_768)] | None = None
     quality_tier: Literal["draft", "standard", "premium"] = "standard"
-    steps: Annotated[int, Field(ge=1, le=1000), NotBool] | None = None  # diffusion steps; default: each model's own
+    steps: Annotated[int, Field(ge=1, le=1000)] | None = None  # diffusion steps; default: each model's own
 
     def frame_count(self) -> int | None:
         if self.kind != "video":
@@ -48,14 +47,14 @@ class Product(Strict):
 
 
 class Demand(Strict):
-    requests_per_day: Annotated[float, _num(gt=0, le=1e11), NotBool]
-    peak_to_mean: Annotated[float, _num(ge=1, le=100), NotBool] = 1.0
+    requests_per_day: Annotated[float, _num(gt=0, le=1e11)]
+    peak_to_mean: Annotated[float, _num(ge=1, le=100)] = 1.0
 
 
 class Budget(Strict):
-    latency_s: Annotated[float, _num(gt=0, le=1e6), NotBool]
-    cost_per_item_usd: Annotated[float, _num(gt=0, le=1e6), NotBool] | None = None
-    monthly_usd: Annotated[float, _num(gt=0, le=1e12), NotBool] | None = None
+    latency_s: Annotated[float, _num(gt=0, le=1e6)]
+    cost_per_item_usd: Annotated[float, _num(gt=0, le=1e6)] | None = None
+    monthly_usd: Annotated[float, _num(gt=0, le=1e12)] | None = None
 
 
 class Candidates(Strict):
@@ -66,7 +65,7 @@ class Candidates(Strict):
 
 
 class Spec(Strict):
-    version: Annotated[int, NotBool]
+    version: int
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: str = ""
     product: Product
