@@ -123,8 +123,8 @@ class _Builder:
         return result
 
     def _scalar_value(self, node: yaml.ScalarNode, path: tuple) -> Any:
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # dates stay strings: presets cite them, nothing computes with them
+        if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+            return node.value  # a string is its text (most keys and values); dates stay strings too
         try:
             value = self._scalar.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
