@@ -10,18 +10,12 @@ from typing import Annotated, Literal, Optional
 import pytest
 
 import tokcost
-from tokcost.schema import BeforeValidator, Field, Record, ValidationError, field_validator, model_validator
-
-
-def _no_bool(v):
-    if isinstance(v, bool):
-        raise ValueError("must be a number")
-    return v
+from tokcost.schema import Field, Record, ValidationError, field_validator, model_validator
 
 
 class Inner(Record):
     model_config = {"extra": "forbid", "frozen": True}
-    n: Annotated[int, Field(ge=1, le=10), BeforeValidator(_no_bool)]
+    n: Annotated[int, Field(ge=1, le=10)]
     tags: list[str] = []
 
 
@@ -76,9 +70,9 @@ def test_missing_required_and_wrong_container_types():
     assert t == "model_type" and msg == "Input should be a valid dictionary or instance of Inner"
 
 
-def test_before_validator_and_model_validator_errors():
+def test_boolean_number_and_model_validator_errors():
     ((loc, t, msg),) = _errors({"inner": {"n": True}})
-    assert loc == ("inner", "n") and t == "value_error" and msg == "Value error, must be a number"
+    assert loc == ("inner", "n") and t == "value_error" and msg == "Value error, must be a number, not true"
     ((loc, t, msg),) = _errors({"inner": {"n": 1}, "inners": [{"n": 1}, {"n": 1}]})
     assert loc == () and msg == "Value error, more inners than inner.n"
 

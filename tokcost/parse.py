@@ -28,7 +28,7 @@ def problems_from_validation(err: ValidationError, doc: Located, model: type[Rec
 
 
 def _model_at(model: type[Record], path: tuple) -> type[Record] | None:
-    """The pydantic model that validates the mapping at ``path`` (through optional fields and lists)."""
+    """The record type that validates the mapping at ``path`` (through optional fields and lists)."""
     for part in path:
         if isinstance(part, int):
             continue

@@ -4,14 +4,14 @@ Why not pydantic's ``BaseModel``: importing it loads pydantic's model machinery 
 builds its schema in Python on first use; together that was half of what ``tokcost analyze`` spent beyond
 importing its dependencies (issue #8). ``import pydantic`` already loads pydantic-core, the Rust validator that
 does the real work, and a validator built from a plain core-schema dict costs about 0.1 ms. So a :class:`Record`
-declares its fields the pydantic way (annotations, :func:`Field`, :class:`BeforeValidator`,
-:func:`model_validator`, :func:`field_validator`) and compiles them into a pydantic-core schema on first use:
-validation, error types, messages and locations are pydantic's own. One deliberate difference: a number field
-refuses a boolean (``must be a number, not true``) where pydantic would read it as 1 or 0.
+declares its fields the pydantic way (annotations, :func:`Field`, :func:`model_validator`, :func:`field_validator`)
+and compiles them into a pydantic-core schema on first use: validation, error types, messages and locations are
+pydantic's own. One deliberate difference: a number field refuses a boolean (``must be a number, not true``)
+where pydantic would read it as 1 or 0.
 
 Annotations understood: ``bool``, ``int``, ``float``, ``str``, ``typing.Any``, ``dict``, ``Literal[...]``,
-``X | None``, unions, ``list[X]``, ``dict[K, V]``, ``Annotated[X, Field(...), BeforeValidator(f)]`` and Record
-subclasses. Anything else is a ``TypeError`` when the class is first used (a test compiles every record).
+``X | None``, unions, ``list[X]``, ``dict[K, V]``, ``Annotated[X, Field(...)]`` and Record subclasses. Anything
+else is a ``TypeError`` when the class is first used (a test compiles every record).
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from typing import Any, Literal
 
 from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError, to_json, to_jsonable_python
 
-__all__ = ["Record", "Field", "BeforeValidator", "model_validator", "field_validator", "ValidationError",
+__all__ = ["Record", "Field", "model_validator", "field_validator", "ValidationError",
            "validator_for", "json_schema"]
 
 _MISSING: Any = object()
-_CONSTRAINTS = ("gt", "ge", "lt", "le", "min_length", "max_length", "pattern", "allow_inf_nan")
 
 
 class FieldInfo:
@@ -60,15 +59,6 @@ def Field(default: Any = _MISSING, *, default_factory=None, gt=None, ge=None, lt
     values = dict(gt=gt, ge=ge, lt=lt, le=le, min_length=min_length, max_length=max_length, pattern=pattern,
                   allow_inf_nan=allow_inf_nan)
     return FieldInfo(default, default_factory, {k: v for k, v in values.items() if v is not None})
-
-
-class BeforeValidator:
-    """``Annotated`` metadata: ``func(value)`` runs before the type's own validation (raise ValueError to refuse)."""
-
-    __slots__ = ("func",)
-
-    def __init__(self, func):
-        self.func = func
 
 
 class _Decorated:
@@ -291,8 +281,6 @@ def core_schema_of(tp) -> dict:
         for meta in args[1:]:
             if isinstance(meta, FieldInfo):
                 schema = _constrain(schema, meta.constraints)
-            elif isinstance(meta, BeforeValidator):
-                schema = _wrap("function-before", meta.func, schema)
             else:
                 raise TypeError(f"unsupported Annotated metadata {meta!r}")
         return schema

@@ -8,7 +8,6 @@ import os
 import platform
 import re
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 

@@ -32,8 +32,8 @@ def format_markdown(result: AnalysisResult, top: int = 15) -> str:
         if spec.violations:
             out.append("\n**Budget violations**\n")
             out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
-        out.append(f"\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | "
-                   f"GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+        out.append("\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | "
+                   "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|")
         out += [_row(c) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:
             out.append(f"\n{len(spec.candidates) - top} more candidates in the JSON report.")
