@@ -18,12 +18,12 @@ if ! have torch; then
   echo "gpu_bench: installing torch" >&2
   "$PY" -m pip install -q 'torch>=2.2'
 fi
-if ! have tokcost.cli; then
-  if have typer && have rich && have pydantic_core && have yaml && have numpy; then
-    "$PY" -m pip install -q -e . --no-deps
-  else
-    "$PY" -m pip install -q -e '.[bench]'
-  fi
+# always install tokcost: from the repo root `import tokcost.cli` succeeds off the working directory even when
+# tokcost and its dependencies are not installed, so it cannot tell whether the dependencies are there
+if have typer && have rich && have pydantic_core && have yaml && have numpy; then
+  "$PY" -m pip install -q -e . --no-deps
+else
+  "$PY" -m pip install -q -e '.[bench]'
 fi
 "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
   || { echo "gpu_bench: torch $("$PY" -c 'import torch; print(torch.__version__)') sees no CUDA device" >&2; exit 2; }

@@ -34,11 +34,6 @@ HARDWARE = {h.id: h for h in CAT.all("hardware")}
 RTOL = 1e-9
 
 
-def _limits(m) -> tuple[int, int]:
-    return (m.tokenizer.min_side_px, m.tokenizer.max_side_px) if m.family == "ar" else \
-        (m.native.min_side_px, m.native.max_side_px)
-
-
 @st.composite
 def configs(draw, role: str | None = None) -> dict:
     """Keyword arguments of a valid :class:`Config` (scalars), drawn from the presets."""
@@ -47,7 +42,7 @@ def configs(draw, role: str | None = None) -> dict:
     r = role or draw(st.sampled_from(m.roles))
     hw = HARDWARE[draw(st.sampled_from(sorted(HARDWARE)))]
     engine = draw(st.sampled_from([e for e, p in engines().items() if m.family in p.serves]))
-    lo, hi = _limits(m)
+    lo, hi = m.side_limits()
     kw = dict(model=m, hardware=hw, engine=engine, role=r,
               precision=draw(st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4"])),
               width=draw(st.integers(lo, hi)), height=draw(st.integers(lo, hi)),
@@ -126,7 +121,7 @@ def test_band_contains_central_and_throughput_at_most_batch_over_latency(kw):
 @PROPS
 @given(configs(), st.lists(st.integers(16, 8192), min_size=2, max_size=6))
 def test_latency_and_memory_nondecreasing_in_resolution(kw, sides):
-    lo, hi = _limits(kw["model"])
+    lo, hi = kw["model"].side_limits()
     sides = np.array(sorted(min(max(s, lo), hi) for s in sides), dtype=float)
     kw = {**kw, "width": sides, "height": sides}
     r = estimate_arrays(Config(**kw))

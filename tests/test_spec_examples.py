@@ -1,6 +1,7 @@
 """Every file under tests/examples/ is a test case: valid specs pass `check`; each invalid one exits 2 and reports
 the exact position and field named in its first line (``# expect: LINE:COL FIELD | message fragment``)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -8,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).parent / "examples"
 VALID = sorted((HERE / "valid").glob("*.yaml"))
 INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
 
 def run_check(*files):
+    env = {k: v for k, v in os.environ.items() if k != "TOKCOST_PRESETS"}  # the shipped presets only
     return subprocess.run([sys.executable, "-m", "tokcost", "check", *map(str, files)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
@@ -51,5 +54,6 @@ def test_invalid_takes_precedence_over_valid():
 def test_python_tag_executes_nothing(tmp_path):
     marker = Path("/tmp/tokcost-pwned")
     marker.unlink(missing_ok=True)
-    run_check(HERE / "invalid" / "python-tag.yaml")
+    r = run_check(HERE / "invalid" / "python-tag.yaml")
+    assert r.returncode == 2, r.stderr  # refused as invalid input, not run
     assert not marker.exists()

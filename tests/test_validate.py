@@ -181,7 +181,8 @@ def test_refit_reproduces_committed_engine_values(entries, cat):
     vals = F.fit(F._cases(entries, cat))
     committed = F.committed_values()
     for k, v in vals.items():
-        assert math.isclose(F.sig(v), committed[k], rel_tol=0.02, abs_tol=1e-9), (F.param_name(k), v, committed[k])
+        assert math.isclose(F.sig(v), committed[k], rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), \
+            (F.param_name(k), v, committed[k])
 
 
 def test_every_fitted_parameter_has_a_stated_basis():

@@ -46,12 +46,22 @@ def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Loca
     return loaded
 
 
-def analyze_files(files: list[str], catalog: Catalog, calibration_path=None) -> AnalysisResult:
-    calibration = None
-    if calibration_path is not None:
-        from tokcost.calibration import load_calibration
+def load_calibration_file(path):
+    """The calibration at ``path`` (None: none)."""
+    if path is None:
+        return None
+    from tokcost.calibration import load_calibration
 
-        calibration = load_calibration(calibration_path)
-    results = [analyze_spec(spec, f, catalog, calibration, doc) for f, spec, doc in load_specs(files, catalog)]
-    return AnalysisResult(tool_version=__version__, calibration=str(calibration_path) if calibration_path else None,
+    return load_calibration(path)
+
+
+def analyze_loaded(loaded: list[tuple[str, Spec, Located]], catalog: Catalog, calibration=None) -> AnalysisResult:
+    """Analyse specs from :func:`load_specs` with a loaded calibration (or None)."""
+    results = [analyze_spec(spec, f, catalog, calibration, doc) for f, spec, doc in loaded]
+    return AnalysisResult(tool_version=__version__, calibration=calibration.path if calibration is not None else None,
                           specs=results)
+
+
+def analyze_files(files: list[str], catalog: Catalog, calibration_path=None) -> AnalysisResult:
+    calibration = load_calibration_file(calibration_path)  # its problems are reported before the specs'
+    return analyze_loaded(load_specs(files, catalog), catalog, calibration)

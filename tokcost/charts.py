@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import BANDS
 from tokcost.result import CandidateResult, SpecResult
 
-BANDS = ("central", "low", "high")
 BATCH_GRID = 2.0 ** np.arange(0, 11)  # 1 .. 1,024
 SIZE_POINTS = 25
 
@@ -70,12 +70,6 @@ def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid
                   calibration=calibration, **base)
 
 
-def _limits(model) -> tuple[int, int, int | None]:
-    if model.family == "ar":
-        return model.tokenizer.min_side_px, model.tokenizer.max_side_px, None
-    return model.native.min_side_px, model.native.max_side_px, model.native.max_frames
-
-
 def _bands(cfg: Config) -> dict:
     return {b: estimate_arrays(cfg, b) for b in BANDS}
 
@@ -97,7 +91,8 @@ def latency_chart(spec: SpecResult, catalog, calibration=None, top: int = 4) -> 
         model, hw = _presets(catalog, c, notes)
         if model is None:
             continue
-        lo, hi, max_frames = _limits(model)
+        lo, hi = model.side_limits()
+        max_frames = model.native.max_frames if model.family == "diffusion" else None
         if video:
             ok = x <= (max_frames or np.inf)
             cfg = _config(c, spec, model, hw, calibration, frames=x)

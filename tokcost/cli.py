@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 
 from tokcost import __version__
-from tokcost.errors import InputError, UsageError
+from tokcost.errors import InputError, TokenGeometryError, UsageError
 
 app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None,
                   help="Plan latency, memory, throughput and cost of image and video generation products on "
@@ -44,9 +44,9 @@ class AnalyzeFmt(str, Enum):
     html = "html"
 
 
-def _fail(problems_or_msg, code: int = 2) -> None:
+def _fail(problems_or_msg) -> None:
     if isinstance(problems_or_msg, InputError):
-        problems = list(dict.fromkeys(problems_or_msg.problems))  # a bad preset named by two specs: report once
+        problems = problems_or_msg.problems
         for p in problems:
             typer.echo(str(p), err=True)
         if os.environ.get("GITHUB_ACTIONS") == "true":  # annotate the pull request at the offending lines too
@@ -58,7 +58,17 @@ def _fail(problems_or_msg, code: int = 2) -> None:
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
     else:
         typer.echo(f"error: {problems_or_msg}", err=True)
-    raise typer.Exit(code)
+    raise typer.Exit(2)
+
+
+def _check_precision(precision: str) -> None:
+    from typing import get_args
+
+    from tokcost.spec import Precision  # imported here: it loads the preset schema
+
+    choices = get_args(Precision)
+    if precision not in choices:
+        raise UsageError(f"--precision must be {', '.join(choices[:-1])} or {choices[-1]}")
 
 
 def _catalog(presets: Optional[List[Path]]):
@@ -82,8 +92,6 @@ def _emit(text: str, output: Optional[Path]) -> None:
 
 def _guard(fn):
     """Run a command body; input problems become exit 2 with positions, never a traceback."""
-    from tokcost.tokens import TokenGeometryError
-
     try:
         return fn()
     except InputError as exc:
@@ -255,8 +263,7 @@ def estimate(
 
         if cfg is not None and cfg not in ("batched", "unbatched", "off"):
             raise UsageError("--cfg must be batched, unbatched or off")
-        if precision not in ("bf16", "fp16", "fp8", "int8", "int4"):
-            raise UsageError("--precision must be bf16, fp16, fp8, int8 or int4")
+        _check_precision(precision)
         data = estimate_report(_catalog(presets), model=model, hardware=hardware, width=width, height=height,
                                frames=frames, steps=steps, batch=batch, cfg=cfg, engine=engine, precision=precision,
                                tokens_per_forward=tokens_per_forward, draft_tokens=draft_tokens,
@@ -315,17 +322,19 @@ def analyze(
     the baseline format of `check --baseline` and `diff` (one result holding every spec)."""
 
     def run():
-        from tokcost.analysis import analyze_files, expand_paths
+        from tokcost.analysis import analyze_loaded, expand_paths, load_calibration_file, load_specs
         from tokcost.render import render_analysis
 
         if fmt == AnalyzeFmt.html and output is None:
             raise UsageError("--format html needs --output FILE")
         catalog = _catalog(presets)
-        result = analyze_files(expand_paths(specs), catalog, calibration)
+        files = expand_paths(specs)
+        cal = load_calibration_file(calibration)  # parsed once (the html charts reuse it), before the specs
+        result = analyze_loaded(load_specs(files, catalog), catalog, cal)
         # a file gets no colour codes and the full width, whatever the terminal
         color = False if output is not None else None
         width = 100 if output is not None else _width()
-        _emit(render_analysis(result, fmt.value, width=width, color=color, catalog=catalog), output)
+        _emit(render_analysis(result, fmt.value, width=width, color=color, catalog=catalog, calibration=cal), output)
 
     _guard(run)
 

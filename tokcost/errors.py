@@ -26,9 +26,14 @@ class InputError(Exception):
     def __init__(self, problems: list[Problem] | str):
         if isinstance(problems, str):
             problems = [Problem("(input)", 0, 0, "", problems)]
-        self.problems = sorted(problems)
+        self.problems = list(dict.fromkeys(sorted(problems)))  # a bad preset named by two specs: report once
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class UsageError(Exception):
     """A bad command-line request that is not tied to a file position (exit code 2)."""
+
+
+class TokenGeometryError(ValueError):
+    """A size a tokenizer or VAE cannot take exactly (exit code 2). Lives here, not in tokcost.tokens, so that
+    the CLI can catch it without importing numpy."""

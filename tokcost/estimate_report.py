@@ -21,13 +21,12 @@ def estimate_report(cat: Catalog, *, model, hardware, width, height, frames, ste
         hw = cal.hardware_preset(cat)
     else:
         hw = cat.hardware(hardware)
-    role = "video" if frames not in (None, 1) and "video" in m.roles else None
     if frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video; drop --frames")
     est = estimate(Config(model=m, hardware=hw, engine=engine, precision=precision, width=width, height=height,
                           frames=frames, batch=batch, steps=steps, cfg=cfg, tokens_per_forward=tokens_per_forward,
                           verify_tokens=draft_tokens,
-                          prompt_tokens=prompt_tokens, answer_tokens=answer_tokens, role=role, calibration=cal))
+                          prompt_tokens=prompt_tokens, answer_tokens=answer_tokens, calibration=cal))
     c, lo, hi = est.central, est.low, est.high
 
     def band(key):

@@ -22,7 +22,7 @@ divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +46,8 @@ GROUPS = (("eager", "compiled"), ("vllm",))  # engines fitted together (they sha
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
 COARSE = 41
 FINE = 41
+# how close a refit must come to engines.yaml to count as reproducing it (values are committed to 3 figures)
+COMMITTED_REL_TOL = 0.02
 
 
 class _Val:
@@ -141,13 +143,14 @@ def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, 
 
 def committed_values() -> dict:
     """The central values now in tokcost/data/engines.yaml for every fitted parameter."""
-    from tokcost.engine.profiles import engines
+    from tokcost.engine.profiles import Efficiency, engines
 
     prof = engines()
     out = {}
     for e, f, *_ in PARAMS:
         r = getattr(prof[e[0]], f)
-        out[(e, f)] = (1.0 if f == "vae_efficiency" else 0.0) if r is None else float(r.mid)
+        # an optional term left out of engines.yaml prices as the Efficiency default
+        out[(e, f)] = getattr(Efficiency, f) if r is None else float(r.mid)
     return out
 
 
@@ -179,7 +182,6 @@ class FitReport:
     folds: dict  # source -> {(engine, field): value} fitted without that source
     in_sample: list  # validation Rows priced with ``values``
     held_out: list  # validation Rows, each priced with the fold that left its source out
-    notes: list = field(default_factory=list)
 
     def ranges(self) -> dict:
         """Per parameter: min and max over the leave-one-source-out refits (the band's ends)."""

@@ -134,6 +134,17 @@ def _metrics(spec: Optional[SpecResult]) -> tuple[Optional[float], Optional[floa
     return c.fleet_cost_usd_per_item, c.latency_s.central, c.monthly_usd
 
 
+def _spec_deltas(before: Optional[SpecResult], after: Optional[SpecResult]) -> dict[str, Any]:
+    """The fields :class:`SpecGate` and :class:`SpecDiff` share: both choices, the three deltas and the changed
+    inputs (only when both sides exist)."""
+    (cb, lb, mb), (ca, la, ma) = _metrics(before), _metrics(after)
+    return dict(
+        choice_before=_choice(before.recommendation.choice) if before is not None else None,
+        choice_after=_choice(after.recommendation.choice) if after is not None else None,
+        cost_per_item_usd=_delta(cb, ca), latency_s=_delta(lb, la), monthly_usd=_delta(mb, ma),
+        changes=input_changes(before, after) if before is not None and after is not None else [])
+
+
 def match(spec: SpecResult, baseline: AnalysisResult) -> Optional[SpecResult]:
     """The baseline entry for ``spec``: the one with the same name, else the one with the same file path."""
     named = [b for b in baseline.specs if b.name == spec.name]
@@ -219,19 +230,15 @@ def _choice_violation(before: Optional[Choice], after: Optional[Choice], spec: S
 
 def compare_spec(spec: SpecResult, base: Optional[SpecResult], limits: Limits, has_baseline: bool,
                  locate: Optional[Locate] = None) -> SpecGate:
-    (cb, lb, mb), (ca, la, ma) = _metrics(base), _metrics(spec)
-    cost, lat = _delta(cb, ca), _delta(lb, la)
-    before, after = _choice(base.recommendation.choice if base else None), _choice(spec.recommendation.choice)
-    changes = input_changes(base, spec) if base is not None else []
+    d = _spec_deltas(base, spec)
+    changes = d["changes"]
     found = list(spec.violations)
     if base is not None:
-        found += _regression("cost", cost, limits.max_cost_increase_pct, spec, changes, locate)
-        found += _regression("latency", lat, limits.max_latency_increase_pct, spec, changes, locate)
-        found += _choice_violation(before, after, spec, changes, locate)
+        found += _regression("cost", d["cost_per_item_usd"], limits.max_cost_increase_pct, spec, changes, locate)
+        found += _regression("latency", d["latency_s"], limits.max_latency_increase_pct, spec, changes, locate)
+        found += _choice_violation(d["choice_before"], d["choice_after"], spec, changes, locate)
     status = "none" if not has_baseline else ("matched" if base is not None else "new")
-    return SpecGate(name=spec.name, file=spec.file, baseline=status, choice_before=before, choice_after=after,
-                    cost_per_item_usd=cost, latency_s=lat, monthly_usd=_delta(mb, ma), changes=changes,
-                    violations=found, passed=not found)
+    return SpecGate(name=spec.name, file=spec.file, baseline=status, **d, violations=found, passed=not found)
 
 
 def compare(result: AnalysisResult, baseline: Optional[AnalysisResult] = None, limits: Optional[Limits] = None,
@@ -305,14 +312,9 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
 
 def diff_spec(before: Optional[SpecResult], after: Optional[SpecResult]) -> SpecDiff:
     ref = after or before
-    (cb, lb, mb), (ca, la, ma) = _metrics(before), _metrics(after)
     status = "matched" if before and after else ("added" if after else "removed")
     return SpecDiff(
-        name=ref.name, file=ref.file, status=status,
-        choice_before=_choice(before.recommendation.choice) if before else None,
-        choice_after=_choice(after.recommendation.choice) if after else None,
-        cost_per_item_usd=_delta(cb, ca), latency_s=_delta(lb, la), monthly_usd=_delta(mb, ma),
-        changes=input_changes(before, after) if before and after else [],
+        name=ref.name, file=ref.file, status=status, **_spec_deltas(before, after),
         candidates=diff_candidates(before.candidates if before else [], after.candidates if after else []))
 
 

@@ -81,7 +81,7 @@ def validate_doc(model: type[M], doc: Located) -> M:
     try:
         return model.model_validate(doc.data)
     except ValidationError as err:
-        raise InputError(list(dict.fromkeys(problems_from_validation(err, doc, model)))) from None
+        raise InputError(problems_from_validation(err, doc, model)) from None
 
 
 def load_model(model: type[M], path: str | Path) -> tuple[M, Located]:

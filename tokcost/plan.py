@@ -38,16 +38,10 @@ def candidate_hardware(spec: Spec, catalog: Catalog) -> list:
     return [h for h in catalog.all("hardware") if h.price is not None]
 
 
-def _side_limits(model) -> tuple[int, int]:
-    if model.family == "ar":
-        return model.tokenizer.min_side_px, model.tokenizer.max_side_px
-    return model.native.min_side_px, model.native.max_side_px
-
-
 def _static_problems(spec: Spec, model) -> list[str]:
     p = spec.product
     out = []
-    lo, hi = _side_limits(model)
+    lo, hi = model.side_limits()
     for side, px in (("width", p.width), ("height", p.height)):
         if not lo <= px <= hi:
             out.append(f"{side} {px} px is outside the {lo}-{hi} px this model serves")
@@ -78,10 +72,18 @@ def _queue_wait(res: dict, spec: Spec, engine: str) -> np.ndarray:
     continuous-batching server (vllm) admits requests into a running batch, so nobody waits for a fill."""
     if engine == "vllm":
         return np.zeros_like(BATCHES)
-    thr = np.asarray(res["central"]["throughput_items_per_s"], dtype=float)
-    peak_rps = spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
-    gpus = np.maximum(1.0, np.ceil(peak_rps / thr - 1e-9))
+    peak_rps = _peak_rps(spec)
+    gpus = _fleet_gpus(peak_rps, np.asarray(res["central"]["throughput_items_per_s"], dtype=float))
     return (BATCHES - 1) / (peak_rps / gpus)
+
+
+def _peak_rps(spec: Spec) -> float:
+    return spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
+
+
+def _fleet_gpus(peak_rps: float, throughput):
+    """GPUs that serve the peak: ceil(peak / per-GPU throughput), at least one (1e-9: an exact fit is no extra GPU)."""
+    return np.maximum(1.0, np.ceil(peak_rps / throughput - 1e-9))
 
 
 def _pick_batch(res: dict, wait: np.ndarray, budget_s: float) -> int:
@@ -110,8 +112,7 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarra
     if hw.price is not None:
         cost = Band(central=_at(c["cost_usd_per_item"], i), low=_at(lo["cost_usd_per_item"], i),
                     high=_at(hi["cost_usd_per_item"], i))
-        peak_rps = spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
-        gpus = max(1, math.ceil(peak_rps / thr.central - 1e-9))
+        gpus = int(_fleet_gpus(_peak_rps(spec), thr.central))
         monthly = gpus * hw.price.usd_per_gpu_hour * HOURS_PER_MONTH
         fleet = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}

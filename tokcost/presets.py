@@ -240,6 +240,11 @@ class ModelPreset(Strict):
     sources: dict[str, str]
     notes: str = ""
 
+    def side_limits(self) -> tuple[int, int]:
+        """The smallest and largest side in pixels this model serves (its tokenizer's, or its native range)."""
+        src = self.tokenizer if self.family == "ar" else self.native
+        return src.min_side_px, src.max_side_px
+
     @model_validator(mode="after")
     def _family_sections(self):
         need = ("architecture", "tokenizer", "sampling") if self.family == "ar" else ("denoiser", "vae", "diffusion", "native")

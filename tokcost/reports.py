@@ -15,39 +15,29 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 
 
 def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
-                  catalog=None, calibration=None) -> dict[str, str]:
+                  catalog=None) -> dict[str, str]:
     """Render every spec's reports: ``{file name: text}`` in spec then format order. Nothing is written."""
-    from tokcost import __version__
-    from tokcost.analysis import expand_paths, load_specs
+    from tokcost.analysis import analyze_loaded, expand_paths, load_specs
     from tokcost.catalog import Catalog
     from tokcost.errors import UsageError
-    from tokcost.plan import analyze_spec
     from tokcost.render import render_analysis
-    from tokcost.result import AnalysisResult
 
     unknown = [f for f in formats if f not in EXTENSIONS]
     if unknown:
         raise UsageError(f"unknown report format {unknown[0]!r}; choose from {', '.join(EXTENSIONS)}")
     catalog = catalog or Catalog.default()
     out: dict[str, str] = {}
-    for file, spec, doc in load_specs(expand_paths([str(specs_dir)]), catalog):
-        result = AnalysisResult(tool_version=__version__, specs=[analyze_spec(spec, file, catalog, calibration, doc)])
+    for loaded in load_specs(expand_paths([str(specs_dir)]), catalog):
+        result = analyze_loaded([loaded], catalog)  # one result per spec
         for fmt in formats:
-            if fmt == "html":
-                from tokcost.render.html import format_html
-
-                text = format_html(result, catalog=catalog, calibration=calibration)
-            else:
-                text = render_analysis(result, fmt)
-            out[f"{Path(file).stem}.{EXTENSIONS[fmt]}"] = text
+            out[f"{Path(loaded[0]).stem}.{EXTENSIONS[fmt]}"] = render_analysis(result, fmt, catalog=catalog)
     return out
 
 
 def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "reports",
-               formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None,
-               calibration=None) -> list[Path]:
+               formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None) -> list[Path]:
     """Write the reports (each atomically, after every spec has been analysed) and return their paths."""
-    rendered = build_reports(specs_dir, formats, catalog, calibration)
+    rendered = build_reports(specs_dir, formats, catalog)
     out_dir = Path(reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

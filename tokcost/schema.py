@@ -33,32 +33,29 @@ _MISSING: Any = object()
 class FieldInfo:
     """A field's default and constraints (from ``Field``), and once compiled its name and resolved annotation."""
 
-    __slots__ = ("default", "default_factory", "constraints", "name", "annotation")
+    __slots__ = ("default", "constraints", "name", "annotation")
 
-    def __init__(self, default=_MISSING, default_factory=None, constraints=None):
+    def __init__(self, default=_MISSING, constraints=None):
         self.default = default
-        self.default_factory = default_factory
         self.constraints = constraints or {}
         self.name = ""
         self.annotation: Any = None
 
     @property
     def required(self) -> bool:
-        return self.default is _MISSING and self.default_factory is None
+        return self.default is _MISSING
 
     def make_default(self):
-        if self.default_factory is not None:
-            return self.default_factory()
         # a fresh copy per record, as pydantic does: two records never share one default list
         return copy.deepcopy(self.default) if isinstance(self.default, (list, dict, Record)) else self.default
 
 
-def Field(default: Any = _MISSING, *, default_factory=None, gt=None, ge=None, lt=None, le=None, min_length=None,
+def Field(default: Any = _MISSING, *, gt=None, ge=None, lt=None, le=None, min_length=None,
           max_length=None, pattern=None, allow_inf_nan=None) -> Any:
     """pydantic's ``Field``: as a default value (``x: list[str] = Field(min_length=1)``) or inside ``Annotated``."""
     values = dict(gt=gt, ge=ge, lt=lt, le=le, min_length=min_length, max_length=max_length, pattern=pattern,
                   allow_inf_nan=allow_inf_nan)
-    return FieldInfo(default, default_factory, {k: v for k, v in values.items() if v is not None})
+    return FieldInfo(default, {k: v for k, v in values.items() if v is not None})
 
 
 class _Decorated:
@@ -229,9 +226,10 @@ def _compile(cls: type[Record]) -> dict:
         if name.startswith("_") or typing.get_origin(annotation) is typing.ClassVar or annotation is typing.ClassVar:
             continue
         default = next((k.__dict__[name] for k in cls.__mro__ if name in k.__dict__), _MISSING)
-        info = default if isinstance(default, FieldInfo) else FieldInfo(default)
         if isinstance(default, FieldInfo):  # one FieldInfo object may be shared: copy before naming it
-            info = FieldInfo(default.default, default.default_factory, dict(default.constraints))
+            info = FieldInfo(default.default, dict(default.constraints))
+        else:
+            info = FieldInfo(default)
         info.name, info.annotation = name, annotation
         fields[name] = info
 
@@ -262,8 +260,7 @@ def _compile(cls: type[Record]) -> dict:
     extra = "forbid" if cls.model_config.get("extra") == "forbid" else "ignore"
     typed_dict = {"type": "typed-dict", "fields": td_fields, "extra_behavior": extra}
     built = _wrap("function-after", cls._build, typed_dict)
-    schema = {"type": "function-wrap", "function": {"type": "no-info", "function": cls._accept}, "schema": built}
-    return {"fields": fields, "schema": schema, "model_validators": model_checks}
+    return {"fields": fields, "schema": _wrap("function-wrap", cls._accept, built), "model_validators": model_checks}
 
 
 def _wrap(kind: str, fn, schema: dict) -> dict:
@@ -367,8 +364,7 @@ def _object_schema(cls: type[Record], defs: dict) -> dict:
     return out
 
 
-_JSON_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum",
-                "pattern": "pattern"}
+_JSON_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
 
 
 def _json_of(tp, defs: dict, constraints: dict | None = None) -> dict:
@@ -408,7 +404,7 @@ def _json_of(tp, defs: dict, constraints: dict | None = None) -> dict:
         return out
     if tp in (int, float):
         out = {"type": "integer" if tp is int else "number"}
-        out.update({_JSON_BOUNDS[k]: v for k, v in c.items() if k in ("gt", "ge", "lt", "le")})
+        out.update({_JSON_BOUNDS[k]: v for k, v in c.items() if k in _JSON_BOUNDS})
         return out
     if tp is str:
         out = {"type": "string"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-
 from tokcost.catalog import Catalog
 from tokcost.errors import InputError, Problem
 from tokcost.parse import load_model
-from tokcost.schema import Field, Record
+from tokcost.presets import Strict
+from tokcost.schema import Field
 from tokcost.yamlload import Located, dotted
 
 SPEC_VERSION = 1
@@ -20,10 +20,6 @@ Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
 
 def _num(gt=None, ge=None, le=None):
     return Field(gt=gt, ge=ge, le=le, allow_inf_nan=False)
-
-
-class Strict(Record):
-    model_config = {"extra": "forbid", "frozen": True}
 
 
 class Product(Strict):

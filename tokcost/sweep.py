@@ -99,11 +99,6 @@ def _items(text: str, flag: str) -> list[str]:
 # ------------------------------------------------------------------------------------------- planning
 
 
-def _side_limits(model) -> tuple[int, int]:
-    src = model.tokenizer if model.family == "ar" else model.native
-    return src.min_side_px, src.max_side_px
-
-
 def _role(model, frames) -> str | None:
     if frames is not None:
         return "video" if "video" in model.roles else None
@@ -126,7 +121,7 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
             what = "video (--frames)" if req.frames is not None else "images or video"
             notes.append(f"skipped {m.id}: it does not generate {what} (it serves {', '.join(m.roles)})")
             continue
-        lo, hi = _side_limits(m)
+        lo, hi = m.side_limits()
         ok = (sizes_all >= lo).all(axis=1) & (sizes_all <= hi).all(axis=1)
         if not ok.all():
             bad = ", ".join(f"{int(w)}x{int(h)}" for w, h in sizes_all[~ok])
@@ -168,14 +163,10 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
     return arr
 
 
-def _factor(m) -> int:
-    return m.tokenizer.spatial_factor if m.family == "ar" else m.vae.spatial_factor * m.vae.patch
-
-
 # ------------------------------------------------------------------------------------------- pricing
 
 
-def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None, band: str = "central") -> dict:
+def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None) -> dict:
     """One vectorised estimate over the group's grid (sizes x frames x batches x steps), as flat columns."""
     si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
     si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
@@ -183,17 +174,13 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None,
     cfg = Config(model=g.model, hardware=g.hardware, engine=g.engine, precision=precision, width=width,
                  height=height, frames=None if g.role == "image" else fr, batch=ba,
                  steps=st if g.model.family == "diffusion" else None, role=g.role, calibration=calibration)
-    out = estimate_arrays(cfg, band)
+    out = estimate_arrays(cfg, "central")
     n = si.size
-    f = _factor(g.model)
-    if g.model.family == "diffusion":
-        steps = np.broadcast_to(np.asarray(out["steps"], dtype=float), (n,))
-    else:
-        steps = st
     return {
-        "size_index": si, "width": width, "height": height,
-        "padded_width": -(-width // f) * f, "padded_height": -(-height // f) * f,
-        "frames": fr, "batch": ba, "steps": steps,
+        "width": width, "height": height,
+        "padded_width": np.broadcast_to(out["tokens"]["padded_width"], (n,)),
+        "padded_height": np.broadcast_to(out["tokens"]["padded_height"], (n,)),
+        "frames": fr, "batch": ba, "steps": st,
         "latency_s": np.broadcast_to(out["latency_s"], (n,)),
         "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
         "cost_usd_per_item": np.broadcast_to(out["cost_usd_per_item"], (n,)),

@@ -12,11 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from tokcost.errors import TokenGeometryError
 from tokcost.presets import ModelPreset
-
-
-class TokenGeometryError(ValueError):
-    pass
 
 
 def _as_int(x):

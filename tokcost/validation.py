@@ -17,12 +17,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from tokcost.presets import Architecture
-from tokcost.schema import Field, Record, ValidationError, validator_for
+from tokcost.presets import Architecture, Strict
+from tokcost.schema import Field, ValidationError, validator_for
 
 def _measurements_file() -> Path:
     packaged = Path(__file__).resolve().parent / "_presets" / "validation" / "measurements.yaml"  # in the wheel
@@ -34,11 +33,7 @@ THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresho
 FAMILIES = ("ar", "diffusion-image", "video", "training")
 
 
-class _Strict(Record):
-    model_config = {"extra": "forbid", "frozen": True}
-
-
-class Conditions(_Strict):
+class Conditions(Strict):
     """What the source states (or the entry assumes, see ``open``) about the run. ``None`` = not stated."""
 
     width: Annotated[int, Field(gt=0)] | None = None
@@ -55,7 +50,7 @@ class Conditions(_Strict):
     context: Annotated[int, Field(gt=0)] | None = None  # training: sequence length (AR; default: the model's)
 
 
-class Entry(_Strict):
+class Entry(Strict):
     """One published measurement. ``hardware``/``model`` null = documentation only (not scored)."""
 
     id: str
@@ -99,11 +94,6 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
             raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {e.id!r}")])
         seen.add(e.id)
     return entries
-
-
-@lru_cache(maxsize=4)
-def _cached_entries(path: str) -> tuple[Entry, ...]:
-    return tuple(load_entries(path))
 
 
 def source_group(entry: Entry) -> str:
@@ -203,8 +193,7 @@ def build_config(e: Entry, catalog, profiles: dict | None = None):
 def price_entry(e: Entry, catalog, profiles: dict | None = None) -> Row:
     """Predict an entry's metric with the committed (or the given) engine profiles."""
     from tokcost.engine.estimate import estimate_arrays
-    from tokcost.errors import InputError, UsageError
-    from tokcost.tokens import TokenGeometryError
+    from tokcost.errors import InputError, TokenGeometryError, UsageError
 
     row = Row(e.id, e.family, e.metric, e.measured, source_group(e), e.engine, e.model, e.hardware)
     reason = unscored_reason(e)
@@ -224,22 +213,17 @@ def price_entry(e: Entry, catalog, profiles: dict | None = None) -> Row:
 
 
 def _price_training(e: Entry, catalog, row: Row) -> Row:
-    from tokcost.engine.training import training_report
-
-    from tokcost.engine.training import ar_training_flops, compute_report
+    from tokcost.engine.training import ar_training_flops, compute_report, training_report
 
     c = e.conditions
     hw = catalog.hardware(e.hardware)
-    if e.model is None:  # a bare decoder architecture (validated: architecture is set)
-        if c.tokens is None:
-            row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
-            return row
+    m = catalog.model(e.model) if e.model is not None else None  # None: a bare decoder (architecture is set)
+    if (m is None or m.family == "ar") and c.tokens is None:
+        row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
+        return row
+    if m is None:
         rep = compute_report(ar_training_flops(e.architecture, c.tokens, c.context), hw, c.gpus or 1)
         row.predicted = float(rep["gpu_hours"])
-        return row
-    m = catalog.model(e.model)
-    if m.family == "ar" and c.tokens is None:
-        row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
         return row
     if m.family == "diffusion" and c.samples is None:
         row.reason = "training samples (images seen) not stated by the source (open)"
@@ -293,7 +277,7 @@ def summary_by_family(rows: list[Row]) -> dict:
 # ------------------------------------------------------------------------------------------------- gate
 
 
-class Thresholds(_Strict):
+class Thresholds(Strict):
     median_rel_err: Annotated[float, Field(gt=0)]
     worst_factor: Annotated[float, Field(gt=1)]
     apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training"]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from tokcost.validation import FAMILIES
+
 REGEN = "tokcost validate --write-docs"
 
 
@@ -26,7 +28,7 @@ def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -
         lo, hi = ranges.get(key, (None, None))
         c = committed[key]
         params.append({"name": F.param_name(key), "value": value, "committed": c,
-                       "matches_committed": math.isclose(value, c, rel_tol=0.02, abs_tol=1e-12),
+                       "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
                        "held_out_low": F.sig(lo) if lo is not None else None,
                        "held_out_high": F.sig(hi) if hi is not None else None})
     held_by_id = {r.id: r for r in rep.held_out}
@@ -80,7 +82,7 @@ def _num(x: float) -> str:
 def _summary_rows(report: dict) -> list[list[str]]:
     ins, held = report["summary"]["in_sample"], report["summary"]["held_out"]
     out = []
-    for fam in ("all", "ar", "diffusion-image", "video", "training"):
+    for fam in ("all", *FAMILIES):
         s = ins[fam]
         h = held[fam] if held else {"n": 0}
         if not s.get("n"):
@@ -144,7 +146,7 @@ def format_markdown(report: dict) -> str:
         lines += [_md_table(["parameter", "value used", "committed", "held-out range"], rows), ""]
     lines += MODEL_NOTES
     scored = [d for d in report["entries"] if "predicted" in d]
-    for fam in ("ar", "diffusion-image", "video", "training"):
+    for fam in FAMILIES:
         mine = [d for d in scored if d["family"] == fam]
         if mine:
             lines += [f"## Entries: {fam}", "", _md_table(ENTRY_HEAD, [_entry_cells(d) for d in mine]), ""]

@@ -8,7 +8,6 @@ to, and (3) return a map from each value's path to its ``(line, col)`` (1-based)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,15 +77,15 @@ class _Builder:
 
     def _problem(self, node: yaml.Node, path: tuple, msg: str) -> None:
         self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
-                                     _dotted(path), msg))
+                                     dotted(path), msg))
 
     def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, _dotted(path),
+            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path),
                                        f"document expands to more than {MAX_NODES:,} values (alias bomb?)")])
         if depth > MAX_DEPTH:
-            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, _dotted(path),
+            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path),
                                        f"nesting deeper than {MAX_DEPTH} levels")])
         self.out.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
@@ -130,21 +129,15 @@ class _Builder:
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             self._problem(node, path, f"cannot read value {node.value!r}: {exc}")
             return None
-        if isinstance(value, float) and not math.isfinite(value):
-            return value  # kept: the schema rejects it with the field's name
-        return value
-
-
-def _dotted(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
+        return value  # inf and nan are kept: the schema rejects them with the field's name
 
 
 def dotted(path: tuple) -> str:
     """``('candidates', 'models', 2)`` -> ``candidates.models[2]``."""
-    return _dotted(path)
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
 
 
 def _check_event_count(text: str, file: str) -> None:
@@ -166,9 +159,8 @@ def _check_event_count(text: str, file: str) -> None:
 
 
 def load_text(text: str, file: str) -> Located:
-    """Parse one YAML document; raise :class:`YamlProblem` with every problem found."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise YamlProblem([Problem(file, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
+    """Parse one YAML document; raise :class:`YamlProblem` with every problem found. The size limit is
+    :func:`load_file`'s (its only caller)."""
     try:
         _check_event_count(text, file)
         nodes = list(yaml.compose_all(text, Loader=_Loader))

@@ -17,12 +17,6 @@ from tokcost.bench.decoder import DTYPES, Shape, fill_random
 from tokcost.bench.timing import sync
 
 
-def available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("transformers") is not None
-
-
 def build_model(shape: Shape, device: torch.device, dtype: str, max_positions: int, seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -128,13 +128,8 @@ def _reference(dev: Device, dtype: str, catalog):
     """Rates the fitted fractions refer to: the preset's datasheet for a known GPU, else the measured ceilings."""
     if dev.preset is not None and catalog.has("hardware", dev.preset):
         hw = catalog.hardware(dev.preset)
-        precision = "fp16" if dtype == "fp16" else "bf16"
-        P = physics.peak_flops(hw, precision) if dtype != "fp32" else hw.dense_tflops.fp32 * 1e12
-        return "datasheet", hw, P, hw.bandwidth_tbps * 1e12
-    if dev.preset is not None and not catalog.has("hardware", dev.preset):
-        dev = dev.model_copy(update={"preset": None})
-    hw = measured_preset(dev, "(this run)")
-    return "measured", hw, dev.matmul_tflops * 1e12, dev.copy_gbps * 1e9
+        return "datasheet", hw, physics.peak_flops(hw, dtype), hw.bandwidth_tbps * 1e12  # dtype: bf16 | fp16 | fp32
+    return "measured", measured_preset(dev, "(this run)"), dev.matmul_tflops * 1e12, dev.copy_gbps * 1e9
 
 
 def _archs(shape: Shape, layers_full: int) -> dict[str, Arch]:
@@ -220,10 +215,8 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
 
 
 def _transformers(opts, dec, shape, device, grid, points) -> list[dict]:
-    from tokcost.bench import hf
+    from tokcost.bench import hf  # the CLI (commands/bench.py) has already checked that transformers is installed
 
-    if not hf.available():
-        raise UsageError("--engine transformers needs transformers: pip install transformers")
     dec.free_cache()
     del dec.blocks[:]  # free the custom decoder's weights before building the reference model
     new = opts.new_tokens or (16 if device.type == "cuda" else 4)
@@ -274,20 +267,15 @@ def _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points) -
 
 
 def _result(opts, model, shape, grid, dev, ceil, reference, fit, assumed, points, hf, cal) -> dict:
-    e = fit.efficiency
     return {
         "version": 1, "model": model.id, "layers_run": shape.layers, "layers_full": model.architecture.layers,
         "engine": opts.engine, "dtype": opts.dtype,
         "device": dev.model_dump(mode="json"), "software": cal.software.model_dump(mode="json"),
-        "ceilings": {"copy_gbps": ceil.copy_gbps, "matmul_tflops": ceil.matmul_tflops,
-                     "copy_buffer_bytes": ceil.copy_bytes, "matmul_n": ceil.matmul_n},
+        "ceilings": ceil.to_dict(),
         "grid": {"batches": sorted(grid.batches), "contexts": sorted(grid.contexts), "repeats": grid.repeats,
                  "head_repeats": grid.head_repeats, "cfg_scale": grid.cfg_scale, "top_k": grid.top_k,
                  "temperature": grid.temperature},
-        "fit": {"reference": reference, "peak_tflops": cal.fit.peak_tflops, "bandwidth_gbps": cal.fit.bandwidth_gbps,
-                "mfu": e.mfu, "mbu": e.mbu, "host_per_layer_s": e.host_per_layer_s,
-                "fixed_per_step_s": e.fixed_per_step_s, "fit_error": fit.fit_error,
-                "fit_targets": fit.fit_targets, "holdout_targets": fit.holdout_targets, "method": FIT_METHOD},
+        "fit": cal.fit.model_dump(mode="json", exclude={"holdout_error"}),
         "assumed": {"engine": "eager", "mfu": assumed.mfu, "mbu": assumed.mbu,
                     "host_per_layer_s": assumed.host_per_layer_s, "fixed_per_step_s": assumed.fixed_per_step_s},
         "holdout_error": fit.holdout_error,

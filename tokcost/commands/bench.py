@@ -66,6 +66,8 @@ class _Progress:
 
 
 def register(app) -> None:
+    from tokcost.cli import PresetsOpt
+
     @app.command()
     def bench(
         model: str = typer.Option("emu3-gen", "--model", help="AR model preset whose shapes the decoder takes."),
@@ -96,10 +98,10 @@ def register(app) -> None:
         fmt: BenchFmt = typer.Option(BenchFmt.table, "--format", help="table | json (JSON alone on stdout)."),
         output: Optional[Path] = typer.Option(None, "--output", "-o",
                                               help="Write the calibration YAML to FILE (atomically)."),
-        presets: Optional[list[Path]] = typer.Option(None, "--presets", help="Extra preset directory (repeatable)."),
+        presets: Optional[list[Path]] = PresetsOpt,
     ):
         """Measure a Llama-style decoder and the copy/matmul ceilings here; fit and write a calibration."""
-        from tokcost.cli import _catalog, _fail, _guard
+        from tokcost.cli import _catalog, _emit, _guard
 
         def run():
             import importlib.util
@@ -126,21 +128,12 @@ def register(app) -> None:
             finally:
                 progress.stop()
             if output is not None:
-                _write_calibration(output, cal, _fail)
+                from tokcost.calibration import dump_calibration
+
+                _emit(dump_calibration(cal), output)
             _render(result, fmt)
 
         _guard(run)
-
-
-def _write_calibration(output: Path, cal, fail) -> None:
-    from tokcost.atomic import write_atomic
-    from tokcost.calibration import dump_calibration
-
-    try:
-        write_atomic(output, dump_calibration(cal))
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
-    typer.echo(f"wrote {output}", err=True)
 
 
 def _render(result: dict, fmt: BenchFmt) -> None:

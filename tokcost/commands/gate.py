@@ -38,16 +38,17 @@ def default_check_format(fmt: Optional[CheckFmt], environ=os.environ) -> str:
 def run_check(specs: list[str], baseline: Optional[Path], max_cost: Optional[float], max_latency: Optional[float],
               calibration: Optional[Path], catalog):
     """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
-    from tokcost.analysis import analyze_files, expand_paths, load_specs
+    from tokcost.analysis import analyze_loaded, expand_paths, load_calibration_file, load_specs
     from tokcost.errors import UsageError
     from tokcost.gate import Limits, compare, load_result
 
     if baseline is None and (max_cost is not None or max_latency is not None):
         raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
     files = expand_paths(specs)
-    docs = {f: doc for f, _, doc in load_specs(files, catalog)}  # every spec problem, exit 2, before any work
+    loaded = load_specs(files, catalog)  # every spec problem, exit 2, before any work
+    docs = {f: doc for f, _, doc in loaded}
     base = load_result(baseline) if baseline is not None else None
-    result = analyze_files(files, catalog, calibration)
+    result = analyze_loaded(loaded, catalog, load_calibration_file(calibration))
     limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
     return compare(result, base, limits, locate=lambda f, path: docs[f].where(path),
                    baseline_name=str(baseline) if baseline is not None else None)

@@ -26,54 +26,55 @@ class SweepFmt(str, Enum):
 
 
 def register(app) -> None:
-    app.command("sweep")(sweep)
+    from tokcost.cli import PresetsOpt
 
+    @app.command("sweep")
+    def sweep(
+        models: str = typer.Option(..., "--models", help="Model preset ids, comma-separated (e.g. sdxl,emu3-gen)."),
+        hardware: str = typer.Option(..., "--hardware", help="Hardware preset ids, comma-separated."),
+        resolutions: str = typer.Option(..., "--resolutions",
+                                        help="Sizes in pixels, comma-separated: 512 (square) or 1280x720. Sizes a "
+                                             "model's tokenizer or VAE cannot take exactly are padded up; the "
+                                             "padded_width/padded_height columns report them."),
+        frames: Optional[str] = typer.Option(None, "--frames", help="Video frames per clip, comma-separated "
+                                                                     "(video models only; image models are skipped)."),
+        batches: str = typer.Option("1", "--batches", help="Items generated together on one GPU, comma-separated."),
+        steps: Optional[str] = typer.Option(None, "--steps", help="Diffusion steps, comma-separated (default: each "
+                                                                  "model's own; AR models have none)."),
+        engine: Optional[str] = typer.Option(None, "--engine", help="eager,compiled,vllm (comma-separated; default: "
+                                                                    "every engine that serves the model)."),
+        precision: str = typer.Option("bf16", "--precision",
+                                      help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
+        fmt: SweepFmt = typer.Option(SweepFmt.table, "--format",
+                                     help="table | csv | json | html (html needs --output)."),
+        output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE atomically instead of stdout."),
+        presets: Optional[List[Path]] = PresetsOpt,
+    ):
+        """Price every combination, one row each: latency (s), items/s per GPU, $/item, memory (GB), fits."""
+        from tokcost.cli import _catalog, _check_precision, _emit, _guard
 
-def sweep(
-    models: str = typer.Option(..., "--models", help="Model preset ids, comma-separated (e.g. sdxl,emu3-gen)."),
-    hardware: str = typer.Option(..., "--hardware", help="Hardware preset ids, comma-separated."),
-    resolutions: str = typer.Option(..., "--resolutions",
-                                    help="Sizes in pixels, comma-separated: 512 (square) or 1280x720. Sizes a "
-                                         "model's tokenizer or VAE cannot take exactly are padded up; the "
-                                         "padded_width/padded_height columns report them."),
-    frames: Optional[str] = typer.Option(None, "--frames", help="Video frames per clip, comma-separated "
-                                                                 "(video models only; image models are skipped)."),
-    batches: str = typer.Option("1", "--batches", help="Items generated together on one GPU, comma-separated."),
-    steps: Optional[str] = typer.Option(None, "--steps", help="Diffusion steps, comma-separated (default: each "
-                                                              "model's own; AR models have none)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="eager,compiled,vllm (comma-separated; default: "
-                                                                "every engine that serves the model)."),
-    precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
-    fmt: SweepFmt = typer.Option(SweepFmt.table, "--format", help="table | csv | json | html (html needs --output)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE atomically instead of stdout."),
-    presets: Optional[List[Path]] = typer.Option(None, "--presets", help="Extra preset directory (repeatable)."),
-):
-    """Price every combination, one row each: latency (s), items/s per GPU, $/item, memory (GB), fits."""
-    from tokcost.cli import _catalog, _emit, _guard
+        def run():
+            from tokcost.errors import UsageError
+            from tokcost.sweep import SweepRequest, parse_ints, parse_names, parse_resolutions
 
-    def run():
-        from tokcost.errors import UsageError
-        from tokcost.sweep import SweepRequest, parse_ints, parse_names, parse_resolutions
+            if fmt == SweepFmt.html and output is None:
+                raise UsageError("--format html needs --output FILE")
+            _check_precision(precision)
+            cat = _catalog(presets)
+            req = SweepRequest(
+                models=[cat.model(m) for m in parse_names(models, "--models")],
+                hardware=[cat.hardware(h) for h in parse_names(hardware, "--hardware")],
+                resolutions=parse_resolutions(resolutions), frames=parse_ints(frames, "--frames", 1, 10_000),
+                batches=parse_ints(batches, "--batches", 1, 65_536), steps=parse_ints(steps, "--steps", 1, 1000),
+                engines=parse_names(engine, "--engine") if engine is not None else None, precision=precision)
+            result = _run_with_progress(req)
+            for note in result.notes:
+                typer.echo(f"note: {note}", err=True)
+            if not result.rows:
+                raise UsageError("nothing to price: every combination was skipped (see the notes above)")
+            _emit(format_sweep(result, fmt.value), output)
 
-        if fmt == SweepFmt.html and output is None:
-            raise UsageError("--format html needs --output FILE")
-        if precision not in ("bf16", "fp16", "fp8", "int8", "int4"):
-            raise UsageError("--precision must be bf16, fp16, fp8, int8 or int4")
-        cat = _catalog(presets)
-        req = SweepRequest(
-            models=[cat.model(m) for m in parse_names(models, "--models")],
-            hardware=[cat.hardware(h) for h in parse_names(hardware, "--hardware")],
-            resolutions=parse_resolutions(resolutions), frames=parse_ints(frames, "--frames", 1, 10_000),
-            batches=parse_ints(batches, "--batches", 1, 65_536), steps=parse_ints(steps, "--steps", 1, 1000),
-            engines=parse_names(engine, "--engine") if engine is not None else None, precision=precision)
-        result = _run_with_progress(req)
-        for note in result.notes:
-            typer.echo(f"note: {note}", err=True)
-        if not result.rows:
-            raise UsageError("nothing to price: every combination was skipped (see the notes above)")
-        _emit(format_sweep(result, fmt.value), output)
-
-    _guard(run)
+        _guard(run)
 
 
 def format_sweep(result, fmt: str) -> str:

@@ -16,6 +16,8 @@ class ValidateFmt(str, Enum):
 def register(app) -> None:
     import typer
 
+    from tokcost.cli import PresetsOpt
+
     @app.command()
     def validate(
         fmt: ValidateFmt = typer.Option(ValidateFmt.table, "--format", help="table | markdown | json."),
@@ -29,7 +31,7 @@ def register(app) -> None:
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE atomically."),
         write_docs: bool = typer.Option(False, "--write-docs", help="Also regenerate docs/validation.md and the "
                                         "README's summary block (in a source checkout; needs the held-out run)."),
-        presets: Optional[List[Path]] = typer.Option(None, "--presets", help="Extra preset directory."),
+        presets: Optional[List[Path]] = PresetsOpt,
     ):
         """Price every published measurement through `tokcost estimate`'s code path; print predicted,
         measured, ratio, the error summary (in-sample and leave-one-source-out) and exit 1 when beyond the

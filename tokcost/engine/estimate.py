@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +17,13 @@ from tokcost.engine.profiles import BANDS, Efficiency, EngineProfile, efficiency
 from tokcost.errors import UsageError
 from tokcost.presets import HardwarePreset, ModelPreset
 from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens
+
+
+# Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
+DEFAULT_ANSWER_TOKENS = 128
+# A step is reported overhead-bound when host launch and fixed costs make it this much slower than its GPU work
+# (a reporting threshold for the "limited by host launch overhead" remark, not a model parameter).
+OVERHEAD_BOUND_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,10 @@ def estimate_grid(cfg: Config, hardware: list[HardwarePreset], bands=BANDS) -> d
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]
 
-    effs = [c.eff for c in chips]
-    fields = {f.name: column([getattr(e, f.name) if getattr(e, f.name) is not None else e.mfu for e in effs])
-              for f in dataclasses.fields(Efficiency)}  # attention_mfu None means "as mfu": the same, per chip
-    stacked = _Chip(eff=Efficiency(**fields), **{k: column([getattr(c, k) for c in chips])
-                                                  for k in ("P", "P_attn", "BW", "usable_bytes", "price")})
+    stacked = _Chip(**{f.name: column([getattr(c, f.name) for c in chips]) for f in dataclasses.fields(_Chip)
+                       if f.name != "eff"},
+                    eff=Efficiency(**{f.name: column([getattr(c.eff, f.name) for c in chips])
+                                      for f in dataclasses.fields(Efficiency)}))
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
     out = _estimate(cfg, profile, stacked, batch)
     full = _full(out, (len(pairs), batch.shape[1]))
@@ -179,11 +185,10 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
 
 def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) -> dict:
     arch, tok = m.architecture, m.tokenizer
-    pad = True
-    w = side_tokens(width, tok.spatial_factor, "width", pad)
-    h = side_tokens(height, tok.spatial_factor, "height", pad)
+    w = side_tokens(width, tok.spatial_factor, "width", True)
+    h = side_tokens(height, tok.spatial_factor, "height", True)
     if cfg.frames is not None and role == "video":
-        t = latent_frames(cfg.frames, tok.temporal_factor, tok.temporal_rule, pad)
+        t = latent_frames(cfg.frames, tok.temporal_factor, tok.temporal_rule, True)
     else:
         t = np.ones_like(np.asarray(w))
     image_positions = ar_layout_tokens(w, h, t, tok.layout)
@@ -192,7 +197,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     prompt = np.asarray(cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float)
     if role == "perception":
         prefill_tokens = image_positions + prompt + layout_prompt
-        generated = np.asarray(cfg.answer_tokens if cfg.answer_tokens is not None else 128, dtype=float)
+        generated = np.asarray(cfg.answer_tokens if cfg.answer_tokens is not None else DEFAULT_ANSWER_TOKENS, dtype=float)
     else:
         prefill_tokens = prompt + layout_prompt
         generated = np.asarray(image_positions, dtype=float)
@@ -212,7 +217,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
         "latency_s": prefill_s + decode_s,
         "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
         "bound": np.where(compute_s >= memory_s, "compute", "memory"),
-        "overhead_bound": decode_s > passes * np.maximum(compute_s, memory_s) * 1.5,
+        "overhead_bound": decode_s > passes * np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
         "tokens": {"visual": visual, "generated": generated, "prompt": prefill_tokens,
                    "sequences_per_forward": n_seq, "forwards": n_forwards * passes,
                    "grid_width": w, "grid_height": h, "latent_frames": t,
@@ -259,7 +264,7 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
         "breakdown_s": {"text_encoders": text_s + 0 * denoise_s, "denoise": denoise_s, "vae_decode": vae_s + 0 * denoise_s,
                         "pipeline": request_s},
         "bound": np.where(compute >= memory, "compute", "memory"),
-        "overhead_bound": step_s > np.maximum(compute, memory) * 1.5,
+        "overhead_bound": step_s > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
         "tokens": {"latent": latent, "text": text_tokens + 0 * latent, "latent_frames": t, "grid_width": w,
                    "grid_height": h, "items_per_forward": n_items, "padded_width": pw + 0 * latent,
                    "padded_height": ph + 0 * latent},
@@ -288,7 +293,6 @@ class Estimate:
     central: dict
     low: dict  # optimistic end of the band (lowest latency)
     high: dict
-    extras: dict = field(default_factory=dict)
 
     def scalar(self, key: str, band: str = "central"):
         value = getattr(self, band)[key]

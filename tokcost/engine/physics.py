@@ -18,9 +18,10 @@ WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (as
 
 def peak_flops(hw: HardwarePreset, precision: str) -> float:
     """Dense FLOP/s for matmuls at ``precision``. Weight-only formats (int4, or fp8/int8 on chips without those
-    units) dequantise to bf16 and compute at the bf16 rate."""
+    units) dequantise to bf16 and compute at the bf16 rate. ``fp32`` is for the benchmark's fp32 runs only."""
     r = hw.dense_tflops
-    rate = {"bf16": r.bf16, "fp16": r.fp16, "fp8": r.fp8 or r.bf16, "int8": r.int8 or r.bf16, "int4": r.bf16}[precision]
+    rate = {"bf16": r.bf16, "fp16": r.fp16, "fp8": r.fp8 or r.bf16, "int8": r.int8 or r.bf16, "int4": r.bf16,
+            "fp32": r.fp32}[precision]
     return rate * 1e12
 
 
@@ -73,7 +74,8 @@ def ar_decode_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, 
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
     max(FLOPs / (P mfu), bytes / (BW mbu), L x host) + fixed. ``passes`` = 2 for unbatched CFG (two forwards
-    per step, each reading the weights). Returns (total seconds, seconds in the compute-bound part, bytes)."""
+    per step, each reading the weights). Returns (total seconds, sum of the compute terms, sum of the memory
+    terms), the last two in seconds."""
     N = arch.matmul_params_b * 1e9
     kv = kv_bytes_per_token(arch)
     n_seq = np.asarray(n_seq, dtype=float)

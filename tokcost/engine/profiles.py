@@ -103,8 +103,7 @@ def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central"
     eager = _assumed(engines()["eager"], hw, band)
     mfu_scale = fitted.mfu / eager.mfu
     changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager.mbu}
-    if assumed.attention_mfu is not None:
-        changes["attention_mfu"] = assumed.attention_mfu * mfu_scale
+    changes["attention_mfu"] = assumed.attention_mfu * mfu_scale
     if engine is engines()["eager"]:
         changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
     return replace(assumed, **changes)
@@ -112,13 +111,13 @@ def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central"
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
-    attention = hw.efficiency.attention
+    attention = hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),
         host_per_layer_s=_pick(engine.host_per_layer_s, band, False),
         fixed_per_step_s=_pick(engine.fixed_per_step_s, band, False),
-        attention_mfu=None if attention is None else _pick(attention, band, True) * engine_mfu,
+        attention_mfu=_pick(attention, band, True) * engine_mfu,
         request_fixed_s=0.0 if engine.request_fixed_s is None else _pick(engine.request_fixed_s, band, False),
         act_passes=0.0 if engine.act_passes is None else _pick(engine.act_passes, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),

@@ -23,7 +23,7 @@ def diffusion_training_flops(model: ModelPreset, samples: float, width=None, hei
     h = height or model.native.height
     f = frames or (model.native.frames if "video" in model.roles else None)
     tc = diffusion_tokens(model, w, h, f, pad=True)
-    return 3 * float(physics.denoiser_flops(model, tc.latent_frames * tc.grid_width * tc.grid_height,
+    return 3 * float(physics.denoiser_flops(model, tc.visual,
                                             tc.padded_width, tc.padded_height)) * samples
 
 

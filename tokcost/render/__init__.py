@@ -7,8 +7,9 @@ import json
 from tokcost.result import AnalysisResult
 
 def render_analysis(result: AnalysisResult, fmt: str, width: int = 100, color: bool | None = None,
-                    catalog=None) -> str:
-    """``color`` None decides from the environment; ``catalog`` lets the HTML charts re-price user presets."""
+                    catalog=None, calibration=None) -> str:
+    """``color`` None decides from the environment; ``catalog`` lets the HTML charts re-price user presets and
+    ``calibration`` (the loaded file the result names) spares them parsing it again."""
     if fmt == "json":
         return result.model_dump_json(indent=2) + "\n"
     if fmt == "markdown":
@@ -19,7 +20,7 @@ def render_analysis(result: AnalysisResult, fmt: str, width: int = 100, color: b
         return format_table(result, width=width, color=color)
     if fmt == "html":
         from tokcost.render.html import format_html
-        return format_html(result, catalog=catalog)
+        return format_html(result, catalog=catalog, calibration=calibration)
     raise ValueError(f"unknown format {fmt!r}")
 
 

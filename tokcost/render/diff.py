@@ -4,7 +4,7 @@ Pure ``format_x(DiffResult) -> str``."""
 from __future__ import annotations
 
 from tokcost.gate import CandidateDiff, DiffResult, SpecDiff
-from tokcost.render.gate import changes_text, money, past_now, pct, seconds
+from tokcost.render.gate import changes_text, choice_text, money, past_now, pct, seconds
 
 DIFF_FORMATS = ("table", "markdown", "json")
 _HEAD = ("model", "hardware", "engine", "$/item past", "$/item now", "change", "latency past", "latency now",
@@ -28,13 +28,9 @@ def _cells(c: CandidateDiff) -> list[str]:
 
 
 def _choice(s: SpecDiff) -> str:
-    before = s.choice_before.label() if s.choice_before else "none feasible"
-    after = s.choice_after.label() if s.choice_after else "none feasible"
-    if s.status == "added":
-        return after
-    if s.status == "removed":
-        return before
-    return f"{after} (unchanged)" if before == after else f"{before} -> {after}"
+    if s.status == "removed":  # only the past choice exists; choice_text would show the (missing) current one
+        return choice_text(None, s.choice_before, "removed")
+    return choice_text(s.choice_before, s.choice_after, s.status)
 
 
 def _headline(s: SpecDiff) -> list[str]:

@@ -20,8 +20,6 @@ def sentence(text: str) -> str:
     return text.rstrip().rstrip(".") + "."
 
 
-
-
 def seconds(x: Optional[float]) -> str:
     return "-" if x is None else f"{x:.3g} s"
 

@@ -118,8 +118,7 @@ def format_table(result: SweepResult) -> str:
             cols[name] = [v or "-" for v in cols[name]]
     fmts, heads = [], []
     for key, head in TABLE_COLUMNS:
-        width = max([len(head), *map(len, cols[key][:1])], default=len(head))
-        width = max(width, max(map(len, cols[key]), default=0))
+        width = max([len(head), *map(len, cols[key])])
         left = key in TEXT
         fmts.append(f"%-{width}s" if left else f"%{width}s")
         heads.append(head.ljust(width) if left else head.rjust(width))
