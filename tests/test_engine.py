@@ -193,3 +193,30 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
                     np.testing.assert_array_equal(np.broadcast_to(one[key], batch.shape), row[key], err_msg=key)
                 for key, value in one["memory_bytes"].items():
                     np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row["memory_bytes"][key])
+
+
+def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
+    """Unbatched CFG runs two identical passes of the batch, each a CFG-off decode of the same batch; doubling
+    every term cannot change whether launch overhead dominates."""
+    batch = np.array([1.0, 4.0, 16.0, 64.0])
+    for model_id in ("emu3-gen", "llamagen-xl", "janus-pro-7b"):
+        for hw in ("a100-80gb-sxm", "h100-sxm", "l4"):
+            for engine in ("eager", "compiled"):
+                def run(mode):
+                    return estimate_arrays(Config(model=CAT.model(model_id), hardware=CAT.hardware(hw),
+                                                  engine=engine, batch=batch, cfg=mode))
+                two, one = run("unbatched"), run("off")
+                np.testing.assert_allclose(two["latency_s"], 2 * one["latency_s"], rtol=1e-12)
+                np.testing.assert_array_equal(two["overhead_bound"], one["overhead_bound"])
+
+
+def test_estimate_reports_the_text_tokens_that_tokcost_tokens_counts():
+    """One rule for the text a denoiser attends to (a UNet's is its CLIP context, 77), in both places."""
+    from tokcost.tokens import diffusion_tokens
+
+    for m in CAT.all("models"):
+        if m.family != "diffusion":
+            continue
+        est = estimate_arrays(Config(model=m, hardware=H100, engine="compiled"))
+        assert est["tokens"]["text"] == diffusion_tokens(m, m.native.width, m.native.height).prompt, m.id
+    assert estimate_arrays(Config(model=CAT.model("sdxl"), hardware=H100))["tokens"]["text"] == 77

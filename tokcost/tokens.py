@@ -148,6 +148,14 @@ def ar_tokens(model: ModelPreset, width: int, height: int, frames: int | None = 
                       int(w * tok.spatial_factor), int(h * tok.spatial_factor), int(padded_frames))
 
 
+def text_tokens(model: ModelPreset) -> int:
+    """Text tokens the denoiser attends to: MMDiT's joint text tokens, a DiT's cross-attention tokens, else (UNets)
+    the longest text encoder's context (77 for CLIP)."""
+    d = model.denoiser
+    return int(d.joint_text_tokens or d.cross_attention_text_tokens
+               or max((e.tokens for e in model.text_encoders), default=0))
+
+
 def diffusion_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,
                      pad: bool = False) -> TokenCount:
     vae = model.vae
@@ -162,12 +170,8 @@ def diffusion_tokens(model: ModelPreset, width: int, height: int, frames: int | 
         t = latent_frames(frames, vae.temporal_factor, vae.temporal_rule, pad)
         t = -(-t // vae.patch_t)
         padded_frames = 1 + (t * vae.patch_t - 1) * vae.temporal_factor
-    d = model.denoiser
-    text = (d.joint_text_tokens or 0) or (d.cross_attention_text_tokens or 0)
-    if not text and model.text_encoders:
-        text = max(e.tokens for e in model.text_encoders)
     visual = int(t * w * h)
-    return TokenCount(int(w), int(h), int(t), visual, visual, int(text), int(w * f), int(h * f), int(padded_frames))
+    return TokenCount(int(w), int(h), int(t), visual, visual, text_tokens(model), int(w * f), int(h * f), int(padded_frames))
 
 
 def model_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,

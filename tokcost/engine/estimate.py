@@ -16,7 +16,7 @@ from tokcost.engine import physics
 from tokcost.engine.profiles import BANDS, Efficiency, EngineProfile, efficiency, engines
 from tokcost.errors import UsageError
 from tokcost.presets import HardwarePreset, ModelPreset
-from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens
+from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
@@ -217,7 +217,8 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
         "latency_s": prefill_s + decode_s,
         "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
         "bound": np.where(compute_s >= memory_s, "compute", "memory"),
-        "overhead_bound": decode_s > passes * np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
+        # compute_s and memory_s already count both passes of unbatched CFG
+        "overhead_bound": decode_s > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
         "tokens": {"visual": visual, "generated": generated, "prompt": prefill_tokens,
                    "sequences_per_forward": n_seq, "forwards": n_forwards * passes,
                    "grid_width": w, "grid_height": h, "latent_frames": t,
@@ -255,7 +256,6 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
     vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
     request_s = eff.request_fixed_s + 0 * denoise_s
-    text_tokens = float(m.denoiser.joint_text_tokens or m.denoiser.cross_attention_text_tokens or 0)
     mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph)
     flops = passes * steps * n_items * per_item + vae_flops
     bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes + 0 * flops
@@ -265,7 +265,7 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
                         "pipeline": request_s},
         "bound": np.where(compute >= memory, "compute", "memory"),
         "overhead_bound": step_s > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
-        "tokens": {"latent": latent, "text": text_tokens + 0 * latent, "latent_frames": t, "grid_width": w,
+        "tokens": {"latent": latent, "text": float(text_tokens(m)) + 0 * latent, "latent_frames": t, "grid_width": w,
                    "grid_height": h, "items_per_forward": n_items, "padded_width": pw + 0 * latent,
                    "padded_height": ph + 0 * latent},
         "flops": flops, "bytes": bytes_, "memory": mem, "steps": steps,
