@@ -1,6 +1,6 @@
 """How fast is `tokcost sweep`? Prices a 50,000+ configuration sweep two ways and prints configurations/second:
 
-1. in-process: :func:`tokcost.sweep.run_sweep` plus each formatter (the vectorised core and formatting);
+1. in-process: :func:`tokcost.core.sweep.run_sweep` plus each formatter (the vectorised core and formatting);
 2. end to end: ``python -m tokcost sweep ... --format csv`` in a subprocess, so the wall time includes
    interpreter start-up, imports and preset loading.
 
@@ -33,9 +33,9 @@ def _args() -> list[str]:
 
 def in_process(repeat: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from tokcost.catalog import Catalog
+    from tokcost.io.catalog import Catalog
     from tokcost.render.sweep import format_csv, format_json, format_table
-    from tokcost.sweep import SweepRequest, run_sweep
+    from tokcost.core.sweep import SweepRequest, run_sweep
 
     cat = Catalog.default()
     req = SweepRequest(models=[cat.model(m) for m in MODELS], hardware=[cat.hardware(h) for h in HARDWARE],

@@ -1,4 +1,4 @@
-"""Atomic outputs: every file tokcost writes goes through tokcost.atomic.write_atomic, so a run that fails or is
+"""Atomic outputs: every file tokcost writes goes through tokcost.io.atomic.write_atomic, so a run that fails or is
 killed midway leaves the previous file intact, and a run that fails before it has something to write never
 touches the file at all.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tokcost import atomic
-from tokcost.atomic import TEST_FAIL_ENV, write_atomic
+from tokcost.io import atomic
+from tokcost.io.atomic import TEST_FAIL_ENV, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "storefront-images.yaml"
@@ -131,9 +131,9 @@ def test_no_module_writes_files_except_through_write_atomic():
     """Every file tokcost writes goes through write_atomic: no other module opens a file for writing."""
     offenders = []
     for path in sorted((ROOT / "tokcost").rglob("*.py")):
-        if path.name == Path(atomic.__file__).name and path.parent.name == "tokcost":
+        if path.name == Path(atomic.__file__).name and path.parent.name == "io":
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if WRITE_PATTERNS.search(line) and not line.lstrip().startswith("#"):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
-    assert not offenders, "write through tokcost.atomic.write_atomic instead:\n" + "\n".join(offenders)
+    assert not offenders, "write through tokcost.io.atomic.write_atomic instead:\n" + "\n".join(offenders)

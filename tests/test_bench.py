@@ -78,7 +78,7 @@ def test_kv_cache_decode_matches_a_full_prefill():
 
 
 def test_fit_recovers_the_efficiencies_that_made_the_data():
-    from tokcost.bench.fit import Arch, Targets, fit_efficiency, predict
+    from tokcost.bench.calibrate import Arch, Targets, fit_efficiency, predict
     from tokcost.engine.profiles import Efficiency
 
     archs = {"run": Arch(2, 32, 8, 128, 1.2), "full": Arch(32, 32, 8, 128, 7.7), "prefill": Arch(2, 32, 8, 128, 0.44)}
@@ -133,7 +133,7 @@ def test_cpu_bench_reports_the_grid_ceilings_and_holdout_error(tiny_bench):
 
 
 def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench):
-    from tokcost.calibration import load_calibration
+    from tokcost.records.calibration import load_calibration
 
     data, out = tiny_bench
     cal = load_calibration(out)
@@ -156,7 +156,7 @@ def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench)
 
 
 def test_table_format_names_the_ceilings_and_holdout_error(tiny_bench, tmp_path):
-    from tokcost.bench.report import format_table
+    from tokcost.render.bench import format_table
 
     text = format_table(tiny_bench[0])
     assert "ceilings: copy" in text and "holdout_error" in text and "%copy" in text
@@ -166,7 +166,7 @@ def test_table_format_names_the_ceilings_and_holdout_error(tiny_bench, tmp_path)
 
 
 def _calibration(mbu: float, preset: str | None = "h200-sxm"):
-    from tokcost.calibration import Benchmark, CalibrationFile, Device, Fit, Software
+    from tokcost.records.calibration import Benchmark, CalibrationFile, Device, Fit, Software
 
     dev = Device(kind="cuda", name="NVIDIA H200", id="measured-nvidia-h200", preset=preset, memory_gb=150.0,
                  copy_gbps=4300.0, matmul_tflops=780.0, dtype="bf16")
@@ -182,7 +182,7 @@ def _calibration(mbu: float, preset: str | None = "h200-sxm"):
 
 
 def _write(tmp_path, name, cal):
-    from tokcost.calibration import dump_calibration
+    from tokcost.records.calibration import dump_calibration
 
     p = tmp_path / name
     p.write_text(dump_calibration(cal))
@@ -209,8 +209,8 @@ def test_half_the_mbu_doubles_memory_bound_decode(tmp_path):
 
 
 def test_unknown_gpu_calibration_becomes_a_measured_hardware_preset(tmp_path):
-    from tokcost.catalog import Catalog
-    from tokcost.calibration import load_calibration
+    from tokcost.io.catalog import Catalog
+    from tokcost.records.calibration import load_calibration
 
     path = _write(tmp_path, "u.yaml", _calibration(0.8, preset=None))
     hw = load_calibration(path).hardware_preset(Catalog.default())

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tokcost import __version__
 from tokcost.cli import app
-from tokcost.spec import spec_json_schema
+from tokcost.records.spec import spec_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

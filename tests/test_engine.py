@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 import pytest
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate, estimate_arrays
 from tokcost.engine.profiles import Efficiency
@@ -212,7 +212,7 @@ def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
 
 def test_estimate_reports_the_text_tokens_that_tokcost_tokens_counts():
     """One rule for the text a denoiser attends to (a UNet's is its CLIP context, 77), in both places."""
-    from tokcost.tokens import diffusion_tokens
+    from tokcost.engine.tokens import diffusion_tokens
 
     for m in CAT.all("models"):
         if m.family != "diffusion":

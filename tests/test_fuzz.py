@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.cli import app
 
 EXAMPLES = int(os.environ.get("TOKCOST_FUZZ_EXAMPLES", "60"))

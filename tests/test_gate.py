@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 from tokcost import __version__
 from tokcost.cli import app
 from tokcost.commands.gate import CheckFmt, DiffFmt, default_check_format
-from tokcost.gate import DiffResult, GateResult, Limits, compare, diff, load_result
+from tokcost.core.gate import DiffResult, GateResult, Limits, compare, diff, load_result
 from tokcost.render.diff import render_diff
-from tokcost.render.gate import render_check
-from tokcost.yamlload import load_file
+from tokcost.render.check import render_check
+from tokcost.io.located import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "specs" / "storefront-images.yaml"

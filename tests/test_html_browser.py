@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from tokcost.analysis import analyze_files
-from tokcost.catalog import Catalog
+from tokcost.core.analyze import analyze_files
+from tokcost.io.catalog import Catalog
 from tokcost.errors import UsageError
 
 pytest.importorskip("matplotlib")

@@ -19,11 +19,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import BANDS, engines
-from tokcost.plan import evaluate
-from tokcost.spec import Spec
+from tokcost.core.plan import evaluate
+from tokcost.records.spec import Spec
 
 EXAMPLES = int(os.environ.get("TOKCOST_FUZZ_EXAMPLES", "60"))
 PROPS = settings(max_examples=EXAMPLES, deadline=None, derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError
-from tokcost.presets import unsourced_fields
+from tokcost.records.presets import unsourced_fields
 
 CAT = Catalog.default()
 HARDWARE = ["a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "h100-sxm", "h100-pcie", "h100-nvl", "h200-sxm", "b200",

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from tokcost.analysis import analyze_files
-from tokcost.catalog import Catalog
+from tokcost.core.analyze import analyze_files
+from tokcost.io.catalog import Catalog
 from tokcost.render.table import format_table, short_reason, use_color
 
 SPEC = "specs/storefront-images.yaml"
@@ -61,7 +61,7 @@ def test_color_rules(result):
 
 def test_regenerate_writes_every_format(tmp_path):
     pytest.importorskip("matplotlib")
-    from tokcost.reports import regenerate
+    from regenerate_reports import regenerate
 
     specs = tmp_path / "specs"
     specs.mkdir()

@@ -1,11 +1,11 @@
-"""The committed example reports in reports/ are what `python -m tokcost.reports` produces now."""
+"""The committed example reports in reports/ are what `python scripts/regenerate_reports.py` produces now."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from tokcost.reports import build_reports
+from regenerate_reports import build_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = re.compile(r"<svg.*?</svg>", re.S)  # chart pixels depend on the matplotlib version; their data does not
@@ -39,4 +39,4 @@ def test_committed_reports_are_fresh(rendered):
             text, committed = SVG.sub("<svg/>", text), SVG.sub("<svg/>", committed)
         if text != committed:
             stale.append(name)
-    assert not stale, f"stale reports {stale}: regenerate with `python -m tokcost.reports`"
+    assert not stale, f"stale reports {stale}: regenerate with `python scripts/regenerate_reports.py`"

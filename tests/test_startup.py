@@ -15,13 +15,13 @@ HEAVY = ("torch", "matplotlib", "scipy", "pandas")
 
 PROBE = r"""
 import json, sys
-import tokcost.yamlload as y
+import tokcost.io.located as y
 parsed = []
 _load = y.load_file
 def counting(path):
     parsed.append(str(path))
     return _load(path)
-y.load_file = counting            # tokcost.parse binds it at import, so this comes first
+y.load_file = counting            # tokcost.io.parse binds it at import, so this comes first
 import tokcost.cli
 after_import = {"parsed": list(parsed), "modules": sorted(sys.modules)}
 from typer.testing import CliRunner
@@ -47,7 +47,7 @@ def test_importing_the_cli_is_light_and_parses_nothing():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     mods = set(json.loads(proc.stdout))
-    for heavy in HEAVY + ("numpy", "pydantic", "yaml", "tokcost.catalog", "tokcost.presets"):
+    for heavy in HEAVY + ("numpy", "pydantic", "yaml", "tokcost.io.catalog", "tokcost.records.presets"):
         assert heavy not in mods, f"`import tokcost.cli` imports {heavy}"
 
 

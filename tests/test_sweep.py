@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.cli import app
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.render.sweep import format_csv, format_json, format_table
-from tokcost.sweep import COLUMNS, SweepRequest, parse_resolutions, run_sweep
+from tokcost.core.sweep import COLUMNS, SweepRequest, parse_resolutions, run_sweep
 
 CAT = Catalog.default()
 

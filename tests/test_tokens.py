@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from tokcost.catalog import Catalog
-from tokcost.tokens import TokenGeometryError, grid_tokens, latent_frames, model_tokens, side_tokens
+from tokcost.io.catalog import Catalog
+from tokcost.engine.tokens import TokenGeometryError, grid_tokens, latent_frames, model_tokens, side_tokens
 
 CAT = Catalog.default()
 

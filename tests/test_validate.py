@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tokcost import fit as F
-from tokcost import validation as V
-from tokcost.catalog import Catalog
+from tokcost.core import fit as F
+from tokcost.core import validate as V
+from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ def entries():
 @pytest.fixture(scope="module")
 def report(entries, cat):
     """The full report with committed values and leave-one-source-out cross-validation (~25 s, computed once)."""
-    from tokcost.validation_report import build_report
+    from tokcost.render.validate import build_report
 
     return build_report(entries, cat, refit=False, held_out=True)
 
@@ -81,7 +81,7 @@ def test_config_mapping(entries, cat):
 
 def test_same_code_path_as_estimate(entries, cat):
     """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
-    from tokcost.estimate_report import estimate_report
+    from tokcost.core.estimate import estimate_report
 
     e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
     row = V.price_entry(e, cat)
@@ -208,14 +208,14 @@ def test_headline_errors_within_thresholds(report):
 
 
 def test_readme_summary_is_fresh(report):
-    from tokcost.validation_report import REGEN, readme_block
+    from tokcost.render.validate import REGEN, readme_block
 
     readme = (ROOT / "README.md").read_text()
     assert readme_block(report) in readme, f"README.md's validation summary is stale: run `{REGEN}`"
 
 
 def test_docs_validation_md_is_fresh(report):
-    from tokcost.validation_report import REGEN, format_markdown
+    from tokcost.render.validate import REGEN, format_markdown
 
     text = format_markdown(report)
     assert DOC.exists(), f"docs/validation.md missing: run `{REGEN}`"

@@ -64,7 +64,7 @@ def _fail(problems_or_msg) -> None:
 def _check_precision(precision: str) -> None:
     from typing import get_args
 
-    from tokcost.spec import Precision  # imported here: it loads the preset schema
+    from tokcost.records.spec import Precision  # imported here: it loads the preset schema
 
     choices = get_args(Precision)
     if precision not in choices:
@@ -72,7 +72,7 @@ def _check_precision(precision: str) -> None:
 
 
 def _catalog(presets: Optional[List[Path]]):
-    from tokcost.catalog import Catalog
+    from tokcost.io.catalog import Catalog
 
     return Catalog.default([str(p) for p in presets or []])
 
@@ -81,7 +81,7 @@ def _emit(text: str, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from tokcost.atomic import write_atomic
+    from tokcost.io.atomic import write_atomic
 
     try:
         write_atomic(output, text)
@@ -132,7 +132,7 @@ def tokens(
     """Exact token counts for an image or clip: with --model, or model-free with --spatial-factor."""
 
     def run():
-        from tokcost.tokens import grid_tokens, model_tokens
+        from tokcost.engine.tokens import grid_tokens, model_tokens
 
         if (model is None) == (spatial_factor is None):
             raise UsageError("give exactly one of --model or --spatial-factor")
@@ -227,7 +227,7 @@ def _show(kind: str, preset_id: str, fmt: Fmt, presets) -> None:
 def schema(output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE (atomically).")):
     """Print the JSON Schema of the product spec (committed as docs/spec.schema.json)."""
     from tokcost.render import dumps
-    from tokcost.spec import spec_json_schema
+    from tokcost.records.spec import spec_json_schema
 
     _emit(dumps(spec_json_schema()), output)
 
@@ -259,7 +259,7 @@ def estimate(
     """Latency, throughput, memory and cost of one configuration, with the low-high band."""
 
     def run():
-        from tokcost.estimate_report import estimate_report
+        from tokcost.core.estimate import estimate_report
 
         if cfg is not None and cfg not in ("batched", "unbatched", "off"):
             raise UsageError("--cfg must be batched, unbatched or off")
@@ -322,7 +322,7 @@ def analyze(
     the baseline format of `check --baseline` and `diff` (one result holding every spec)."""
 
     def run():
-        from tokcost.analysis import analyze_loaded, expand_paths, load_calibration_file, load_specs
+        from tokcost.core.analyze import analyze_loaded, expand_paths, load_calibration_file, load_specs
         from tokcost.render import render_analysis
 
         if fmt == AnalyzeFmt.html and output is None:

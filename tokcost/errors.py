@@ -35,5 +35,5 @@ class UsageError(Exception):
 
 
 class TokenGeometryError(ValueError):
-    """A size a tokenizer or VAE cannot take exactly (exit code 2). Lives here, not in tokcost.tokens, so that
+    """A size a tokenizer or VAE cannot take exactly (exit code 2). Lives here, not in tokcost.engine.tokens, so that
     the CLI can catch it without importing numpy."""

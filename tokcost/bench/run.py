@@ -14,9 +14,9 @@ import torch
 from tokcost import __version__
 from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
-from tokcost.bench.fit import Arch, build_targets, fit_efficiency, predict, split_of
+from tokcost.bench.calibrate import Arch, build_targets, fit_efficiency, predict, split_of
 from tokcost.bench.grid import GridOptions, is_oom, run_grid
-from tokcost.calibration import (KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software,
+from tokcost.records.calibration import (KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software,
                                  measured_preset)
 from tokcost.engine import physics
 from tokcost.engine.profiles import efficiency, engines

@@ -128,7 +128,7 @@ def register(app) -> None:
             finally:
                 progress.stop()
             if output is not None:
-                from tokcost.calibration import dump_calibration
+                from tokcost.records.calibration import dump_calibration
 
                 _emit(dump_calibration(cal), output)
             _render(result, fmt)
@@ -142,6 +142,6 @@ def _render(result: dict, fmt: BenchFmt) -> None:
 
         sys.stdout.write(dumps(result))
         return
-    from tokcost.bench.report import format_table
+    from tokcost.render.bench import format_table
 
     sys.stdout.write(format_table(result))

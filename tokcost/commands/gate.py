@@ -1,6 +1,6 @@
 """`tokcost check` (the CI gate) and `tokcost diff` (past, current and delta of two saved results).
 
-Thin wrappers: the work is in :mod:`tokcost.gate` (pure compare/diff) and the formatters in ``tokcost.render``.
+Thin wrappers: the work is in :mod:`tokcost.core.gate` (pure compare/diff) and the formatters in ``tokcost.render``.
 Exit codes: 0 pass; 1 a budget, feasibility or baseline limit failed; 2 an invalid spec, baseline or usage.
 """
 
@@ -38,9 +38,9 @@ def default_check_format(fmt: Optional[CheckFmt], environ=os.environ) -> str:
 def run_check(specs: list[str], baseline: Optional[Path], max_cost: Optional[float], max_latency: Optional[float],
               calibration: Optional[Path], catalog):
     """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
-    from tokcost.analysis import analyze_loaded, expand_paths, load_calibration_file, load_specs
+    from tokcost.core.analyze import analyze_loaded, expand_paths, load_calibration_file, load_specs
     from tokcost.errors import UsageError
-    from tokcost.gate import Limits, compare, load_result
+    from tokcost.core.gate import Limits, compare, load_result
 
     if baseline is None and (max_cost is not None or max_latency is not None):
         raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
@@ -80,7 +80,7 @@ def register(app) -> None:
         hardware changed), 2 for an invalid spec, baseline or usage."""
 
         def run():
-            from tokcost.render.gate import render_check, summary
+            from tokcost.render.check import render_check, summary
 
             result = run_check(specs, baseline, max_cost_increase, max_latency_increase, calibration,
                                _catalog(presets))
@@ -100,7 +100,7 @@ def register(app) -> None:
         """Past, current and delta for every spec and candidate of two saved results (always exit 0)."""
 
         def run():
-            from tokcost.gate import diff as diff_results, load_result
+            from tokcost.core.gate import diff as diff_results, load_result
             from tokcost.render.diff import render_diff
 
             sys.stdout.write(render_diff(diff_results(load_result(base), load_result(head)), fmt.value))

@@ -1,6 +1,6 @@
 """`tokcost sweep`: price every combination of models, hardware, engines, resolutions, frames, batches and steps.
 
-A thin wrapper over :func:`tokcost.sweep.run_sweep` (vectorised: one estimate call per model x hardware x
+A thin wrapper over :func:`tokcost.core.sweep.run_sweep` (vectorised: one estimate call per model x hardware x
 engine) and the formatters in :mod:`tokcost.render.sweep`. Only typer is imported at module level; numpy and
 the plotting library load inside the command.
 """
@@ -55,7 +55,7 @@ def register(app) -> None:
 
         def run():
             from tokcost.errors import UsageError
-            from tokcost.sweep import SweepRequest, parse_ints, parse_names, parse_resolutions
+            from tokcost.core.sweep import SweepRequest, parse_ints, parse_names, parse_resolutions
 
             if fmt == SweepFmt.html and output is None:
                 raise UsageError("--format html needs --output FILE")
@@ -96,7 +96,7 @@ def progress_enabled(stream=None) -> bool:
 
 
 def _run_with_progress(req):
-    from tokcost.sweep import plan_groups, run_sweep
+    from tokcost.core.sweep import plan_groups, run_sweep
 
     groups, _ = plan_groups(req)
     total = sum(g.n for g in groups) * len(req.batches)

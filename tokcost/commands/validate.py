@@ -39,19 +39,20 @@ def register(app) -> None:
         from tokcost.cli import _catalog, _emit, _guard
 
         def run():
-            from tokcost import validation as V
+            from tokcost.core import validate as V
+            from tokcost.io.paths import MEASUREMENTS_FILE
             from tokcost.render import dumps
-            from tokcost.validation_report import build_report, format_markdown, format_table
+            from tokcost.render.validate import build_report, format_markdown, format_table
 
             from tokcost.errors import UsageError
 
             if write_docs and (fit or in_sample_only or measurements is not None):
                 raise UsageError("--write-docs documents the committed set and parameters with the held-out run: "
                                  "drop --fit, --in-sample-only and --measurements")
-            entries = V.load_entries(measurements or V.MEASUREMENTS_FILE)
+            entries = V.load_entries(measurements or MEASUREMENTS_FILE)
             report = build_report(entries, _catalog(presets), refit=fit, held_out=not in_sample_only)
             if write_docs:
-                from tokcost.validation_report import write_docs as write
+                from tokcost.render.validate import write_docs as write
 
                 root = Path(__file__).resolve().parent.parent.parent
                 if not (root / "docs").is_dir() or not (root / "README.md").is_file():

@@ -15,8 +15,8 @@ import numpy as np
 from tokcost.engine import physics
 from tokcost.engine.profiles import BANDS, Efficiency, EngineProfile, efficiency, engines
 from tokcost.errors import UsageError
-from tokcost.presets import HardwarePreset, ModelPreset
-from tokcost.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
+from tokcost.records.presets import HardwarePreset, ModelPreset
+from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokcost.presets import Architecture, HardwarePreset, ModelPreset
-from tokcost.tokens import text_tokens
+from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
+from tokcost.engine.tokens import text_tokens
 
 WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
@@ -132,7 +132,7 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
     Linear-attention DiT (Sana): linear 2 N_linear T; attention only the softmax cross-attention 4 L d T X
     (its ReLU linear self-attention is a pair of d x d products per token, counted with the linear part).
     UNet: conv/linear FLOPs at a reference resolution scaled by pixels; attention 4 x count x dim x
-    (T_l^2 + T_l X) at each attention level (T_l = pixels / downsample^2, X = :func:`~tokcost.tokens.text_tokens`)."""
+    (T_l^2 + T_l X) at each attention level (T_l = pixels / downsample^2, X = :func:`~tokcost.engine.tokens.text_tokens`)."""
     d = model.denoiser
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":

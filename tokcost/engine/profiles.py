@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 
-from tokcost.parse import load_model
-from tokcost.presets import HardwarePreset, Range, Strict
-from tokcost.schema import Field, model_validator
+from tokcost.io.paths import ENGINES_FILE
+from tokcost.io.parse import load_model
+from tokcost.records.presets import HardwarePreset, Range, Strict
+from tokcost.records.schema import Field, model_validator
 
-ENGINES_FILE = Path(__file__).resolve().parent.parent / "data" / "engines.yaml"
 Band = Literal["low", "central", "high"]  # of latency: "low" is the optimistic end
 BANDS: tuple[Band, ...] = ("central", "low", "high")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tokcost.engine import physics
 from tokcost.errors import UsageError
-from tokcost.presets import Architecture, HardwarePreset, ModelPreset
-from tokcost.tokens import diffusion_tokens
+from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
+from tokcost.engine.tokens import diffusion_tokens
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:

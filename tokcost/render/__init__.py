@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tokcost.result import AnalysisResult
+from tokcost.records.results import AnalysisResult
 
 def render_analysis(result: AnalysisResult, fmt: str, width: int = 100, color: bool | None = None,
                     catalog=None, calibration=None) -> str:

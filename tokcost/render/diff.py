@@ -3,8 +3,8 @@ Pure ``format_x(DiffResult) -> str``."""
 
 from __future__ import annotations
 
-from tokcost.gate import CandidateDiff, DiffResult, SpecDiff
-from tokcost.render.gate import changes_text, choice_text, money, past_now, pct, seconds
+from tokcost.core.gate import CandidateDiff, DiffResult, SpecDiff
+from tokcost.render.check import changes_text, choice_text, money, past_now, pct, seconds
 
 DIFF_FORMATS = ("table", "markdown", "json")
 _HEAD = ("model", "hardware", "engine", "$/item past", "$/item now", "change", "latency past", "latency now",

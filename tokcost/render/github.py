@@ -4,8 +4,8 @@ specs that are new to the baseline. Pure: ``format_github(GateResult) -> str``."
 
 from __future__ import annotations
 
-from tokcost.gate import GateResult
-from tokcost.render.gate import sentence, summary
+from tokcost.core.gate import GateResult
+from tokcost.render.check import sentence, summary
 
 
 def _data(text: str) -> str:

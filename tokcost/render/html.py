@@ -1,7 +1,7 @@
 """HTML reports: one self-contained page (inline CSS and inline SVG charts; no scripts, fonts or anything else
 fetched from the network, and a Content-Security-Policy that forbids it). Every piece of text is escaped.
 
-The chart numbers come from :mod:`tokcost.charts` (pure numpy); this module only draws them with matplotlib,
+The chart numbers come from :mod:`tokcost.core.charts` (pure numpy); this module only draws them with matplotlib,
 which is imported when the first chart is drawn (``pip install 'tokcost[charts]'``).
 """
 
@@ -12,9 +12,9 @@ import re
 from html import escape
 
 from tokcost.errors import UsageError
-from tokcost.fmt import money
+from tokcost.render.text import money
 from tokcost.render.table import sig
-from tokcost.result import AnalysisResult, CandidateResult, SpecResult
+from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
 
 CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -154,7 +154,7 @@ def _list(items: list[str], cls: str = "") -> str:
 
 
 def _spec_section(spec: SpecResult, index: int, catalog, calibration) -> str:
-    from tokcost import charts
+    from tokcost.core import charts
 
     rec, p, d, b = spec.recommendation, spec.product, spec.demand, spec.budget
     size = f"{p['width']}x{p['height']}" + (f", {spec.candidates[0].frames} frames"
@@ -203,11 +203,11 @@ def format_html(result: AnalysisResult, catalog=None, calibration=None) -> str:
     chart curves; by default the built-in presets (plus $TOKCOST_PRESETS) and the result's calibration file."""
     _pyplot()  # fail before any work when matplotlib is missing
     if catalog is None:
-        from tokcost.catalog import Catalog
+        from tokcost.io.catalog import Catalog
 
         catalog = Catalog.default()
     if calibration is None and result.calibration:
-        from tokcost.calibration import load_calibration
+        from tokcost.records.calibration import load_calibration
 
         calibration = load_calibration(result.calibration)
     names = ", ".join(s.name for s in result.specs)
@@ -224,7 +224,8 @@ SWEEP_TABLE_ROWS = 200
 
 def format_sweep_html(result) -> str:
     """A sweep as one page: latency and cost vs resolution per model / hardware / engine, and the first rows."""
-    from tokcost import __version__, charts
+    from tokcost import __version__
+    from tokcost.core import charts
     from tokcost.render.sweep import TABLE_COLUMNS, string_columns
 
     _pyplot()

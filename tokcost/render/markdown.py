@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tokcost.fmt import money
-from tokcost.result import AnalysisResult, CandidateResult
+from tokcost.render.text import money
+from tokcost.records.results import AnalysisResult, CandidateResult
 
 
 def _row(c: CandidateResult) -> str:

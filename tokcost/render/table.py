@@ -13,8 +13,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokcost.fmt import money
-from tokcost.result import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render.text import money
+from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
     (lambda r: r.startswith("latency"), "latency"),

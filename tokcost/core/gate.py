@@ -1,6 +1,6 @@
 """The CI gate and the baseline diff, as a library.
 
-:func:`compare` is pure: it takes the current :class:`~tokcost.result.AnalysisResult`, an optional baseline
+:func:`compare` is pure: it takes the current :class:`~tokcost.records.results.AnalysisResult`, an optional baseline
 result and the limits, and returns a :class:`GateResult` whose ``exit_code`` is 0 (every spec meets its budgets
 and no baseline limit is crossed) or 1 (a gate failed). It never prints and never exits; the CLI renders the
 result with a formatter and exits with the code. :func:`diff` does the same for ``tokcost diff``.
@@ -16,9 +16,9 @@ from typing import Any, Callable, Literal, Optional
 
 from tokcost import __version__
 from tokcost.errors import UsageError
-from tokcost.fmt import money
-from tokcost.result import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
-from tokcost.schema import ValidationError
+from tokcost.render.text import money
+from tokcost.records.results import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
+from tokcost.records.schema import ValidationError
 
 GATE_SCHEMA_VERSION = 1
 Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based

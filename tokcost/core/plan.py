@@ -1,6 +1,6 @@
 """The planner: every candidate for a spec, its best operating point, feasibility, and the recommendation.
 
-Pure: takes a spec and a catalog, returns a :class:`~tokcost.result.SpecResult`. For each model x engine it
+Pure: takes a spec and a catalog, returns a :class:`~tokcost.records.results.SpecResult`. For each model x engine it
 prices every batch size on every candidate chip at every band in one vectorised call; then for each model x
 hardware x engine it keeps the largest-throughput batch that fits memory and meets the latency budget, sizes
 the fleet for peak demand and ranks by cost.
@@ -12,13 +12,13 @@ import math
 
 import numpy as np
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS, engines
-from tokcost.fmt import money, secs
-from tokcost.quality import quality_of, tier_problem
-from tokcost.result import Band, CandidateResult, Recommendation, SpecResult, Violation
-from tokcost.spec import Spec
+from tokcost.render.text import money, secs
+from tokcost.engine.quality import quality_of, tier_problem
+from tokcost.records.results import Band, CandidateResult, Recommendation, SpecResult, Violation
+from tokcost.records.spec import Spec
 
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tokcost.errors import TokenGeometryError
-from tokcost.presets import ModelPreset
+from tokcost.records.presets import ModelPreset
 
 
 def _as_int(x):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import math
 
-from tokcost.validation import FAMILIES
+from tokcost.core.validate import FAMILIES
 
 REGEN = "tokcost validate --write-docs"
 
 
 def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -> dict:
     """Price every entry with the committed engine profiles (or a refit), cross-validate, summarise, gate."""
-    from tokcost import fit as F
-    from tokcost import validation as V
+    from tokcost.core import fit as F
+    from tokcost.core import validate as V
 
     rep = F.cross_validate(entries, catalog, refit=refit, held_out=held_out)
     th = V.load_thresholds()
@@ -250,7 +250,7 @@ def write_docs(report: dict, root) -> list:
     """Write docs/validation.md and the README's summary block under the source checkout ``root``."""
     from pathlib import Path
 
-    from tokcost.atomic import write_atomic
+    from tokcost.io.atomic import write_atomic
 
     root = Path(root)
     doc, readme = root / "docs" / "validation.md", root / "README.md"

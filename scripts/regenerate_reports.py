@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tokcost.atomic import write_atomic
+from tokcost.io.atomic import write_atomic
 
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 
@@ -17,8 +17,8 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
                   catalog=None) -> dict[str, str]:
     """Render every spec's reports: ``{file name: text}`` in spec then format order. Nothing is written."""
-    from tokcost.analysis import analyze_loaded, expand_paths, load_specs
-    from tokcost.catalog import Catalog
+    from tokcost.core.analyze import analyze_loaded, expand_paths, load_specs
+    from tokcost.io.catalog import Catalog
     from tokcost.errors import UsageError
     from tokcost.render import render_analysis
 
@@ -48,7 +48,7 @@ def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "repor
 
 
 def main() -> int:
-    """``python -m tokcost.reports``: regenerate reports/ from specs/ (run from anywhere in a source checkout)."""
+    """``python scripts/regenerate_reports.py``: regenerate reports/ from specs/ (run from anywhere in a source checkout)."""
     import os
     import sys
 

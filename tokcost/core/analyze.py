@@ -6,12 +6,12 @@ import glob
 from pathlib import Path
 
 from tokcost import __version__
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError, Problem, UsageError
-from tokcost.plan import analyze_spec
-from tokcost.result import AnalysisResult
-from tokcost.spec import Spec, load_spec
-from tokcost.yamlload import Located
+from tokcost.core.plan import analyze_spec
+from tokcost.records.results import AnalysisResult
+from tokcost.records.spec import Spec, load_spec
+from tokcost.io.located import Located
 
 
 def expand_paths(args: list[str]) -> list[str]:
@@ -50,7 +50,7 @@ def load_calibration_file(path):
     """The calibration at ``path`` (None: none)."""
     if path is None:
         return None
-    from tokcost.calibration import load_calibration
+    from tokcost.records.calibration import load_calibration
 
     return load_calibration(path)
 

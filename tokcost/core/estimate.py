@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate, to_float
 from tokcost.errors import UsageError
 
@@ -11,7 +11,7 @@ def estimate_report(cat: Catalog, *, model, hardware, width, height, frames, ste
                     tokens_per_forward, prompt_tokens, answer_tokens, calibration, draft_tokens=None) -> dict:
     cal = None
     if calibration is not None:
-        from tokcost.calibration import load_calibration
+        from tokcost.records.calibration import load_calibration
 
         cal = load_calibration(calibration)
     m = cat.model(model)

@@ -3,7 +3,7 @@ it, and a saved JSON result (a baseline) is read back into it for ``check --base
 
 from __future__ import annotations
 
-from tokcost.schema import Record
+from tokcost.records.schema import Record
 
 SCHEMA_VERSION = 1
 

@@ -20,16 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from tokcost.presets import Architecture, Strict
-from tokcost.schema import Field, ValidationError, validator_for
+from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
+from tokcost.records.presets import Architecture, Strict
+from tokcost.records.schema import Field, ValidationError, validator_for
 
-def _measurements_file() -> Path:
-    packaged = Path(__file__).resolve().parent / "_presets" / "validation" / "measurements.yaml"  # in the wheel
-    return packaged if packaged.is_file() else Path(__file__).resolve().parent.parent / "validation" / "measurements.yaml"
-
-
-MEASUREMENTS_FILE = _measurements_file()
-THRESHOLDS_FILE = Path(__file__).resolve().parent / "data" / "validation_thresholds.yaml"
 FAMILIES = ("ar", "diffusion-image", "video", "training")
 
 
@@ -75,8 +69,8 @@ class Entry(Strict):
 def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
     """Parse the measurements file; every schema problem is reported with its file:line:col."""
     from tokcost.errors import InputError, Problem
-    from tokcost.parse import problems_from_validation
-    from tokcost.yamlload import YamlProblem, load_file
+    from tokcost.io.parse import problems_from_validation
+    from tokcost.io.located import YamlProblem, load_file
 
     try:
         doc = load_file(path)
@@ -286,7 +280,7 @@ class Thresholds(Strict):
 
 
 def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:
-    from tokcost.parse import load_model
+    from tokcost.io.parse import load_model
 
     return load_model(Thresholds, path)[0]
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import BANDS
-from tokcost.result import CandidateResult, SpecResult
+from tokcost.records.results import CandidateResult, SpecResult
 
 BATCH_GRID = 2.0 ** np.arange(0, 11)  # 1 .. 1,024
 SIZE_POINTS = 25

@@ -41,7 +41,7 @@ FIXED_MAX_S = 10.0
 
 @dataclass(frozen=True)
 class Arch:
-    """The shape fields the physics functions read (a duck-typed :class:`tokcost.presets.Architecture`)."""
+    """The shape fields the physics functions read (a duck-typed :class:`tokcost.records.presets.Architecture`)."""
 
     layers: int
     heads: int

@@ -12,7 +12,7 @@ deterministic coordinate descent: each parameter in turn is set to the best valu
 parameters held), evaluated in one vectorised call per entry; two coarse sweeps over the whole range, then
 sweeps over finer grids around the current values until nothing moves.
 
-Cross-validation is leave-one-source-out (:func:`tokcost.validation.source_group`): for every source, the
+Cross-validation is leave-one-source-out (:func:`tokcost.core.validate.source_group`): for every source, the
 parameters are refitted on the entries of all other sources and the held-out source's entries are predicted
 with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
 (vLLM: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
@@ -84,7 +84,7 @@ class _Case:
 
 
 def _cases(entries, catalog) -> list[_Case]:
-    from tokcost.validation import build_config, price_entry
+    from tokcost.core.validate import build_config, price_entry
 
     out = []
     for e in entries:
@@ -199,7 +199,7 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True) 
     values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
     before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
     entries and predict the left-out source's entries."""
-    from tokcost.validation import price_entry, source_group
+    from tokcost.core.validate import price_entry, source_group
 
     cases = _cases(entries, catalog)
     raw = fit(cases) if refit else committed_values()

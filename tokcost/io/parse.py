@@ -1,4 +1,4 @@
-"""Turn a located YAML document into a typed record (tokcost.schema), reporting every problem with its position."""
+"""Turn a located YAML document into a typed record (tokcost.records.schema), reporting every problem with its position."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from tokcost.errors import InputError, Problem
-from tokcost.schema import Record, ValidationError
-from tokcost.yamlload import Located, YamlProblem, dotted, load_file
+from tokcost.records.schema import Record, ValidationError
+from tokcost.io.located import Located, YamlProblem, dotted, load_file
 
 M = TypeVar("M", bound=Record)
 

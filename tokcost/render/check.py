@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tokcost.fmt import money
-from tokcost.gate import Choice, Delta, GateResult, Limits, SpecGate, show
+from tokcost.render.text import money
+from tokcost.core.gate import Choice, Delta, GateResult, Limits, SpecGate, show
 
 CHECK_FORMATS = ("table", "markdown", "json", "github")
 COMMENT_MARKER = "<!-- tokcost-check -->"

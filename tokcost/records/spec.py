@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from tokcost.catalog import Catalog
+from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError, Problem
-from tokcost.parse import load_model
-from tokcost.presets import Strict
-from tokcost.schema import Field
-from tokcost.yamlload import Located, dotted
+from tokcost.io.parse import load_model
+from tokcost.records.presets import Strict
+from tokcost.records.schema import Field
+from tokcost.io.located import Located, dotted
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from tokcost.schema import Field, Record, field_validator, model_validator
+from tokcost.records.schema import Field, Record, field_validator, model_validator
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.

@@ -8,7 +8,7 @@ models (Emu3 31.6) and 45 at stronger 7B VLMs. ``draft`` accepts any model that 
 
 from __future__ import annotations
 
-from tokcost.presets import ModelPreset
+from tokcost.records.presets import ModelPreset
 
 TIERS: dict[str, tuple[str, dict[str, float]]] = {
     "image": ("geneval", {"standard": 0.50, "premium": 0.65}),

@@ -15,18 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokcost.errors import InputError, Problem
-from tokcost.parse import load_model
-from tokcost.presets import HardwarePreset, ModelPreset, unsourced_fields
+from tokcost.io.paths import builtin_root
+from tokcost.io.parse import load_model
+from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
 
 ENV_VAR = "TOKCOST_PRESETS"
 KINDS = {"hardware": HardwarePreset, "models": ModelPreset}
-
-
-def builtin_root() -> Path:
-    packaged = Path(__file__).parent / "_presets"
-    if (packaged / "models").is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent  # a source checkout or an editable install
 
 
 def user_dirs(extra: list[str] | None = None) -> list[Path]:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from tokcost.engine.profiles import Efficiency
-from tokcost.parse import load_model
-from tokcost.presets import DenseRates, HardwareEfficiency, HardwarePreset, Id, Range, Strict
-from tokcost.schema import Field
+from tokcost.io.parse import load_model
+from tokcost.records.presets import DenseRates, HardwareEfficiency, HardwarePreset, Id, Range, Strict
+from tokcost.records.schema import Field
 
 Seconds = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False)]
 Rel = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
