@@ -18,7 +18,7 @@ if ! have torch; then
   echo "gpu_bench: installing torch" >&2
   "$PY" -m pip install -q 'torch>=2.2'
 fi
-# always install tokcost: from the repo root `import tokcost.cli` succeeds off the working directory even when
+# always install tokcost: from the repo root `import tokcost.cli.app` succeeds off the working directory even when
 # tokcost and its dependencies are not installed, so it cannot tell whether the dependencies are there
 if have typer && have rich && have pydantic_core && have yaml && have numpy; then
   "$PY" -m pip install -q -e . --no-deps

@@ -17,10 +17,11 @@ EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
                   catalog=None) -> dict[str, str]:
     """Render every spec's reports: ``{file name: text}`` in spec then format order. Nothing is written."""
-    from tokcost.core.analyze import analyze_loaded, expand_paths, load_specs
+    from tokcost.core.analyze import analyze_loaded
+    from tokcost.io.specs import expand_paths, load_specs
     from tokcost.io.catalog import Catalog
     from tokcost.errors import UsageError
-    from tokcost.render import render_analysis
+    from tokcost.render import registry
 
     unknown = [f for f in formats if f not in EXTENSIONS]
     if unknown:
@@ -30,7 +31,7 @@ def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | li
     for loaded in load_specs(expand_paths([str(specs_dir)]), catalog):
         result = analyze_loaded([loaded], catalog)  # one result per spec
         for fmt in formats:
-            out[f"{Path(loaded[0]).stem}.{EXTENSIONS[fmt]}"] = render_analysis(result, fmt, catalog=catalog)
+            out[f"{Path(loaded[0]).stem}.{EXTENSIONS[fmt]}"] = registry.render("analyze", fmt, result)
     return out
 
 
@@ -52,7 +53,7 @@ def main() -> int:
     import os
     import sys
 
-    from tokcost.errors import InputError, UsageError
+    from tokcost.errors import InputError
 
     root = Path(__file__).resolve().parent.parent
     if not (root / "specs").is_dir():
@@ -62,12 +63,8 @@ def main() -> int:
     try:
         for path in regenerate("specs", "reports"):
             print(f"wrote {path}", file=sys.stderr)
-    except InputError as exc:
-        for p in exc.problems:
-            print(p, file=sys.stderr)
-        return 2
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except InputError as exc:  # every problem, one a line
+        print(exc, file=sys.stderr)
         return 2
     return 0
 

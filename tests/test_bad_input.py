@@ -19,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tokcost.cli import app
+from tokcost.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "bad_input"
@@ -58,7 +58,7 @@ def _command(rel: str) -> list[str]:
         return ["check", str(path)]
     if parts[0] == "presets":
         return [parts[1], "show", path.stem, "--presets", str(CORPUS / "presets")]
-    # calibrations: the loader is tokcost.records.calibration.load_calibration, reached through `estimate --calibration`
+    # calibrations: the loader is tokcost.io.calibration.load_calibration, reached through `estimate --calibration`
     return ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--calibration", str(path)]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tokcost.cli import app
+from tokcost.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -133,7 +133,8 @@ def test_cpu_bench_reports_the_grid_ceilings_and_holdout_error(tiny_bench):
 
 
 def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench):
-    from tokcost.records.calibration import load_calibration
+    from tokcost.engine.profiles import fitted_efficiency
+    from tokcost.io.calibration import load_calibration
 
     data, out = tiny_bench
     cal = load_calibration(out)
@@ -141,9 +142,9 @@ def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench)
     assert cal.data.device.id.startswith("measured-")
     assert cal.data.fit.reference == "measured"
     assert len(cal.data.points) == len(data["points"])
-    assert cal.efficiency_for("h100-sxm", "central") is None
-    central = cal.efficiency_for(cal.data.device.id, "central")
-    low, high = cal.efficiency_for(cal.data.device.id, "low"), cal.efficiency_for(cal.data.device.id, "high")
+    assert cal.fit_for("h100-sxm") is None
+    fit = cal.fit_for(cal.data.device.id)
+    central, low, high = (fitted_efficiency(fit, band) for band in ("central", "low", "high"))
     assert low.mbu >= central.mbu >= high.mbu
     r = invoke("estimate", "--model", "llamagen-b", "--calibration", out, "--format", "json")
     assert r.exit_code == 0, r.output
@@ -182,7 +183,7 @@ def _calibration(mbu: float, preset: str | None = "h200-sxm"):
 
 
 def _write(tmp_path, name, cal):
-    from tokcost.records.calibration import dump_calibration
+    from tokcost.io.calibration import dump_calibration
 
     p = tmp_path / name
     p.write_text(dump_calibration(cal))
@@ -210,7 +211,7 @@ def test_half_the_mbu_doubles_memory_bound_decode(tmp_path):
 
 def test_unknown_gpu_calibration_becomes_a_measured_hardware_preset(tmp_path):
     from tokcost.io.catalog import Catalog
-    from tokcost.records.calibration import load_calibration
+    from tokcost.io.calibration import load_calibration
 
     path = _write(tmp_path, "u.yaml", _calibration(0.8, preset=None))
     hw = load_calibration(path).hardware_preset(Catalog.default())
@@ -261,7 +262,7 @@ def test_bad_bench_flags_exit_2(flags):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from tokcost.cli import main; sys.argv=['tokcost','--help']\n" \
+    code = "import sys; from tokcost.cli.app import main; sys.argv=['tokcost','--help']\n" \
            "try: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tokcost import __version__
-from tokcost.cli import app
+from tokcost.cli.app import app
 from tokcost.records.spec import spec_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent

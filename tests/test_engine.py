@@ -5,6 +5,7 @@ from hypothesis import given, strategies as st
 import pytest
 
 from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate, estimate_arrays
 from tokcost.engine.profiles import Efficiency
@@ -14,6 +15,7 @@ from tokcost.errors import UsageError
 CAT = Catalog.default()
 EMU3 = CAT.model("emu3-gen")
 H100 = CAT.hardware("h100-sxm")
+ENGINES = load_engines()
 IDEAL = Efficiency(mfu=1.0, mbu=1.0, host_per_layer_s=0.0, fixed_per_step_s=0.0)
 
 
@@ -71,34 +73,34 @@ def test_sdxl_unet_flops_scale_with_pixels_plus_attention():
 
 def test_unbatched_cfg_doubles_memory_bound_decode():
     base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512)
-    off = estimate_arrays(Config(cfg="off", **base))
-    unb = estimate_arrays(Config(cfg="unbatched", **base))
-    bat = estimate_arrays(Config(cfg="batched", **base))
+    off = estimate_arrays(Config(profiles=ENGINES, cfg="off", **base))
+    unb = estimate_arrays(Config(profiles=ENGINES, cfg="unbatched", **base))
+    bat = estimate_arrays(Config(profiles=ENGINES, cfg="batched", **base))
     assert float(unb["breakdown_s"]["decode"]) == pytest.approx(2 * float(off["breakdown_s"]["decode"]), rel=1e-9)
     assert float(off["latency_s"]) < float(bat["latency_s"]) < float(unb["latency_s"])
 
 
 def test_cfg_doubles_diffusion_compute_only_when_the_model_uses_it():
     sdxl = CAT.model("sdxl")  # batched CFG
-    r = estimate_arrays(Config(model=sdxl, hardware=H100, engine="compiled"))
-    off = estimate_arrays(Config(model=sdxl, hardware=H100, engine="compiled", cfg="off"))
+    r = estimate_arrays(Config(profiles=ENGINES, model=sdxl, hardware=H100, engine="compiled"))
+    off = estimate_arrays(Config(profiles=ENGINES, model=sdxl, hardware=H100, engine="compiled", cfg="off"))
     per_forward = float(physics.denoiser_flops(sdxl, 128 * 128, 1024, 1024))
     assert float(r["flops"] - off["flops"]) == pytest.approx(50 * per_forward)  # one more forward per step
     assert float(r["breakdown_s"]["denoise"]) > 1.3 * float(off["breakdown_s"]["denoise"])
     flux = CAT.model("flux1-dev")  # guidance-distilled: one forward per step
-    assert estimate_arrays(Config(model=flux, hardware=H100))["cfg_mode"] == "off"
+    assert estimate_arrays(Config(profiles=ENGINES, model=flux, hardware=H100))["cfg_mode"] == "off"
 
 
 def test_speculative_decoding_cuts_forwards():
     base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512, cfg="off")
-    plain = estimate_arrays(Config(**base))
-    spec = estimate_arrays(Config(tokens_per_forward=4, **base))
+    plain = estimate_arrays(Config(profiles=ENGINES, **base))
+    spec = estimate_arrays(Config(profiles=ENGINES, tokens_per_forward=4, **base))
     assert float(spec["tokens"]["forwards"]) == np.ceil(4163 / 4)
     assert float(spec["latency_s"]) < float(plain["latency_s"]) / 2
 
 
 def test_memory_weights_plus_kv_and_fit():
-    r = estimate_arrays(Config(model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64])))
+    r = estimate_arrays(Config(profiles=ENGINES, model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64])))
     kv = r["memory_bytes"]["kv_cache"]
     assert r["memory_bytes"]["weights"][0] == pytest.approx(8.49e9 * 2)
     assert kv[1] == pytest.approx(64 * kv[0])
@@ -107,14 +109,14 @@ def test_memory_weights_plus_kv_and_fit():
 
 def test_estimate_never_below_floor_and_band_contains_central():
     for mid in ("emu3-gen", "sdxl", "flux1-dev", "cogvideox-5b", "llamagen-xl"):
-        e = estimate(Config(model=CAT.model(mid), hardware=H100))
+        e = estimate(Config(profiles=ENGINES, model=CAT.model(mid), hardware=H100))
         assert e.scalar("latency_s", "low") <= e.scalar("latency_s") <= e.scalar("latency_s", "high")
         assert e.scalar("latency_s", "low") >= e.scalar("floor_s")
 
 
 def test_vllm_refuses_diffusion():
     with pytest.raises(UsageError, match="AR models only"):
-        estimate_arrays(Config(model=CAT.model("sdxl"), hardware=H100, engine="vllm"))
+        estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100, engine="vllm"))
 
 
 def test_precision_changes_weight_bytes_and_peak():
@@ -130,9 +132,9 @@ def test_ar_training_flops_formula():
 
 def test_training_gpu_hours_and_days():
     r = training_report(EMU3, H100, tokens=1e12, gpus=512, mfu=0.4, context=5120)
-    assert r["gpu_hours"] == pytest.approx(r["flops"] / (989e12 * 0.4) / 3600)
-    assert r["days"] == pytest.approx(r["gpu_hours"] / 512 / 24)
-    assert r["cost_usd"] == pytest.approx(r["gpu_hours"] * 6.88)
+    assert r.gpu_hours == pytest.approx(r.flops / (989e12 * 0.4) / 3600)
+    assert r.days == pytest.approx(r.gpu_hours / 512 / 24)
+    assert r.cost_usd == pytest.approx(r.gpu_hours * 6.88)
 
 
 def test_diffusion_training_is_three_forwards_per_sample():
@@ -142,7 +144,7 @@ def test_diffusion_training_is_three_forwards_per_sample():
 
 def test_latency_grows_with_resolution_frames_steps_and_batch():
     def lat(**kw):
-        return float(estimate_arrays(Config(hardware=H100, **kw))["latency_s"])
+        return float(estimate_arrays(Config(profiles=ENGINES, hardware=H100, **kw))["latency_s"])
 
     assert lat(model=EMU3, width=512, height=512) < lat(model=EMU3, width=720, height=720)
     assert lat(model=CAT.model("sdxl"), steps=20) < lat(model=CAT.model("sdxl"), steps=50)
@@ -181,7 +183,7 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
     frames = 49 if role == "video" else None
     extra = {"prompt_tokens": 40, "answer_tokens": 64} if role == "perception" else {}
     for engine in engines:
-        cfg = Config(model=CAT.model(model_id), hardware=hardware[0], engine=engine, width=720, height=480,
+        cfg = Config(profiles=ENGINES, model=CAT.model(model_id), hardware=hardware[0], engine=engine, width=720, height=480,
                      frames=frames, batch=batch, role=role, **extra)
         grid = estimate_grid(cfg, hardware)
         for hw in hardware:
@@ -203,7 +205,7 @@ def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
         for hw in ("a100-80gb-sxm", "h100-sxm", "l4"):
             for engine in ("eager", "compiled"):
                 def run(mode):
-                    return estimate_arrays(Config(model=CAT.model(model_id), hardware=CAT.hardware(hw),
+                    return estimate_arrays(Config(profiles=ENGINES, model=CAT.model(model_id), hardware=CAT.hardware(hw),
                                                   engine=engine, batch=batch, cfg=mode))
                 two, one = run("unbatched"), run("off")
                 np.testing.assert_allclose(two["latency_s"], 2 * one["latency_s"], rtol=1e-12)
@@ -217,6 +219,6 @@ def test_estimate_reports_the_text_tokens_that_tokcost_tokens_counts():
     for m in CAT.all("models"):
         if m.family != "diffusion":
             continue
-        est = estimate_arrays(Config(model=m, hardware=H100, engine="compiled"))
+        est = estimate_arrays(Config(profiles=ENGINES, model=m, hardware=H100, engine="compiled"))
         assert est["tokens"]["text"] == diffusion_tokens(m, m.native.width, m.native.height).prompt, m.id
-    assert estimate_arrays(Config(model=CAT.model("sdxl"), hardware=H100))["tokens"]["text"] == 77
+    assert estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100))["tokens"]["text"] == 77

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tokcost.io.catalog import Catalog
-from tokcost.cli import app
+from tokcost.cli.app import app
 
 EXAMPLES = int(os.environ.get("TOKCOST_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,

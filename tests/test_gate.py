@@ -15,11 +15,12 @@ import yaml
 from typer.testing import CliRunner
 
 from tokcost import __version__
-from tokcost.cli import app
-from tokcost.commands.gate import CheckFmt, DiffFmt, default_check_format
-from tokcost.core.gate import DiffResult, GateResult, Limits, compare, diff, load_result
-from tokcost.render.diff import render_diff
-from tokcost.render.check import render_check
+from tokcost.cli.app import app
+from tokcost.cli.check import default_check_format
+from tokcost.core.gate import compare, diff
+from tokcost.io.baseline import load_result
+from tokcost.records.gate import DiffResult, GateResult, Limits
+from tokcost.render import registry
 from tokcost.io.located import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,17 +294,17 @@ def test_interrupted_write_keeps_old_file_and_no_temp(spec, tmp_path, monkeypatc
 
 def test_every_format_has_a_formatter():
     g = compare(_load("head.json"), _load("base.json"), Limits(max_cost_increase_pct=10))
-    for fmt in CheckFmt:
-        assert render_check(g, fmt.value)
+    for fmt in registry.formats("check"):
+        assert registry.render("check", fmt, g)
     d = diff(_load("base.json"), _load("head.json"))
-    for fmt in DiffFmt:
-        assert render_diff(d, fmt.value)
+    for fmt in registry.formats("diff"):
+        assert registry.render("diff", fmt, d)
 
 
 def test_github_format_is_default_under_actions(spec):
     assert default_check_format(None, {"GITHUB_ACTIONS": "true"}) == "github"
     assert default_check_format(None, {}) == "table"
-    assert default_check_format(CheckFmt.markdown, {"GITHUB_ACTIONS": "true"}) == "markdown"
+    assert default_check_format("markdown", {"GITHUB_ACTIONS": "true"}) == "markdown"
     base = baseline(spec)
     edit(spec, "width: 1024", "width: 2048")
     r = cli("check", spec, "--baseline", base, "--max-cost-increase", "10", env={"GITHUB_ACTIONS": "true"})
@@ -374,12 +375,12 @@ def _golden_gate() -> GateResult:
 @pytest.mark.parametrize("fmt, name", [("markdown", "check.md"), ("github", "check.github.txt"),
                                        ("table", "check.table.txt"), ("json", "check.json")])
 def test_check_golden(golden, fmt, name):
-    golden(name, normalize(render_check(_golden_gate(), fmt)))
+    golden(name, normalize(registry.render("check", fmt, _golden_gate())))
 
 
 @pytest.mark.parametrize("fmt, name", [("markdown", "diff.md"), ("table", "diff.table.txt")])
 def test_diff_golden(golden, fmt, name):
-    golden(name, normalize(render_diff(diff(_load("base.json"), _load("head.json")), fmt)))
+    golden(name, normalize(registry.render("diff", fmt, diff(_load("base.json"), _load("head.json")))))
 
 
 def test_golden_scenario_covers_every_outcome():

@@ -75,6 +75,69 @@ def test_missing_matplotlib_is_a_clear_error(result, monkeypatch):
         format_html(result)
 
 
+def _no_presets_or_engine(monkeypatch, tmp_path):
+    """From here on nothing can be priced and no preset or calibration read: every door the renderer used to
+    open (the catalogue, the engine, the chart pricing, the calibration loader) raises, and $TOKCOST_PRESETS is
+    an empty folder."""
+    import importlib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the renderer priced something or read presets")
+
+    monkeypatch.setenv("TOKCOST_PRESETS", str(tmp_path))
+    for module, name in (("tokcost.engine.estimate", "estimate_arrays"), ("tokcost.engine.estimate", "estimate_grid"),
+                         ("tokcost.core.charts", "estimate_arrays"), ("tokcost.core.charts", "analysis_charts"),
+                         ("tokcost.core.charts", "sweep_charts"), ("tokcost.io.calibration", "load_calibration"),
+                         ("tokcost.records.calibration", "load_calibration")):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:  # the calibration loader lives in one of its two homes
+            continue
+        if hasattr(mod, name):
+            monkeypatch.setattr(mod, name, refuse)
+    monkeypatch.setattr(Catalog, "default", classmethod(refuse))
+    monkeypatch.setattr(Catalog, "__init__", refuse)
+    for mod in ("tokcost.io.catalog", "tokcost.core.plan", "tokcost.core.analyze"):
+        monkeypatch.setitem(sys.modules, mod, None)  # a fresh import of any of them fails too
+
+
+def test_saved_result_rerenders_the_same_without_presets(result, page, monkeypatch, tmp_path):
+    """Issue #12: the charts are data in the result, so the saved JSON re-renders byte for byte the HTML drawn at
+    analysis time, with no catalogue, calibration or engine reachable."""
+    from tokcost.records.results import AnalysisResult
+
+    _, html = page
+    saved = result.model_dump_json(indent=2)
+    assert all(s.charts for s in result.specs)
+    _no_presets_or_engine(monkeypatch, tmp_path)
+    back = AnalysisResult.model_validate_json(saved)
+    assert back.specs[0].charts == result.specs[0].charts
+    assert format_html(back) == html
+
+
+def test_saved_result_without_chart_data_renders_without_charts(result, monkeypatch, tmp_path):
+    """A version-1 result saved before the charts were stored loads (the key is optional) and renders its page
+    with a note instead of the charts, without matplotlib."""
+    import json
+
+    from tokcost.records.results import AnalysisResult
+    from tokcost.render.html import NO_CHART_DATA
+
+    data = json.loads(result.model_dump_json())
+    for spec in data["specs"]:
+        del spec["charts"]
+    old = AnalysisResult.model_validate_json(json.dumps(data))
+    assert old.schema_version == 1 and old.specs[0].charts is None
+    _no_presets_or_engine(monkeypatch, tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # not needed: nothing to draw
+    html = format_html(old)
+    assert "<svg" not in html and "<h3>Charts</h3>" in html
+    from html import escape
+
+    assert escape(NO_CHART_DATA) in html
+    assert old.specs[0].recommendation.headline.split(":")[0] in html
+
+
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",

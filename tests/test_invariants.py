@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.engine.estimate import Config, estimate_arrays
-from tokcost.engine.profiles import BANDS, engines
+from tokcost.engine.profiles import BANDS
 from tokcost.core.plan import evaluate
 from tokcost.records.spec import Spec
 
@@ -31,6 +32,7 @@ PROPS = settings(max_examples=EXAMPLES, deadline=None, derandomize="TOKCOST_FUZZ
 CAT = Catalog.default()
 MODELS = {m.id: m for m in CAT.all("models")}
 HARDWARE = {h.id: h for h in CAT.all("hardware")}
+ENGINES = load_engines()
 RTOL = 1e-9
 
 
@@ -41,9 +43,9 @@ def configs(draw, role: str | None = None) -> dict:
     m = draw(st.sampled_from(sorted(pool, key=lambda x: x.id)))
     r = role or draw(st.sampled_from(m.roles))
     hw = HARDWARE[draw(st.sampled_from(sorted(HARDWARE)))]
-    engine = draw(st.sampled_from([e for e, p in engines().items() if m.family in p.serves]))
+    engine = draw(st.sampled_from([e for e, p in ENGINES.items() if m.family in p.serves]))
     lo, hi = m.side_limits()
-    kw = dict(model=m, hardware=hw, engine=engine, role=r,
+    kw = dict(model=m, hardware=hw, profiles=ENGINES, engine=engine, role=r,
               precision=draw(st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4"])),
               width=draw(st.integers(lo, hi)), height=draw(st.integers(lo, hi)),
               batch=draw(st.sampled_from([1, 2, 3, 4, 8, 16, 64, 256])),
@@ -71,7 +73,7 @@ def _nondecreasing(values, what: str, kw: dict) -> None:
 
 
 def _show(kw: dict) -> dict:
-    return {k: (v.id if hasattr(v, "id") else v) for k, v in kw.items()}
+    return {k: (v.id if hasattr(v, "id") else v) for k, v in kw.items() if k != "profiles"}
 
 
 def _finite_leaves(d: dict, kw: dict, skip=("cost_usd_per_item",)) -> None:

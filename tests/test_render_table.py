@@ -9,7 +9,8 @@ import pytest
 
 from tokcost.core.analyze import analyze_files
 from tokcost.io.catalog import Catalog
-from tokcost.render.table import format_table, short_reason, use_color
+from tokcost.cli.environment import use_color
+from tokcost.render.table import format_table, short_reason
 
 SPEC = "specs/storefront-images.yaml"
 

@@ -1,176 +1,211 @@
-"""tokcost.records.schema: records validated by pydantic-core behave as the pydantic models they replaced."""
+"""The records are plain pydantic models: what tokcost adds to them (numbers that refuse a boolean, frozen input
+records, a description with its unit on every spec field, problems at file:line:col with suggestions) and what
+users rely on (saved results read back)."""
 
 from __future__ import annotations
 
 import importlib
 import json
 import pkgutil
-from typing import Annotated, Literal, Optional
+from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 import tokcost
-from tokcost.records.schema import Field, Record, ValidationError, field_validator, model_validator
+from tokcost.errors import InputError
+from tokcost.io.baseline import load_result
+from tokcost.io.located import load_text
+from tokcost.io.parse import validate_doc
+from tokcost.records.base import Fraction, NonNegative, Range, Strict
+from tokcost.records.calibration import Benchmark
+from tokcost.records.presets import HardwareEfficiency, ModelPreset
+from tokcost.records.results import AnalysisResult
+from tokcost.records.spec import Spec
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_SPEC = (ROOT / "specs" / "storefront-images.yaml").read_text()
+SPEC_DATA = {"version": 1, "name": "p", "product": {"kind": "image", "width": 512, "height": 512},
+             "demand": {"requests_per_day": 1000}, "budget": {"latency_s": 5}}
 
 
-class Inner(Record):
-    model_config = {"extra": "forbid", "frozen": True}
-    n: Annotated[int, Field(ge=1, le=10)]
-    tags: list[str] = []
-
-
-class Outer(Record):
-    model_config = {"extra": "forbid"}
-    kind: Literal["a", "b"] = "a"
-    inner: Inner
-    inners: list[Inner] = []
-    names: Optional[list[str]] = Field(default=None, min_length=1)
-    ratio: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    label: float | str | None = None
-    extra: dict[str, float] = {}
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _upper_b(cls, v):
-        return "b" if v == "B" else v
-
-    @model_validator(mode="after")
-    def _inner_fits(self):
-        if self.inners and len(self.inners) > self.inner.n:
-            raise ValueError("more inners than inner.n")
-        return self
-
-
-def _errors(data) -> list[tuple]:
-    with pytest.raises(ValidationError) as exc:
-        Outer.model_validate(data)
-    return [(e["loc"], e["type"], e["msg"]) for e in exc.value.errors(include_url=False)]
-
-
-def test_valid_input_builds_nested_records_with_defaults():
-    o = Outer.model_validate({"inner": {"n": 2}, "inners": [{"n": 1, "tags": ["x"]}], "kind": "B"})
-    assert isinstance(o.inner, Inner) and o.inner.n == 2 and o.inner.tags == []
-    assert o.inners[0].tags == ["x"] and o.kind == "b" and o.names is None and o.extra == {}
-
-
-def test_errors_carry_pydantic_types_messages_and_locations():
-    errs = _errors({"inner": {"n": 0, "zz": 1}, "kind": "c", "names": [], "ratio": float("nan"), "typo": 1})
-    by_loc = {loc: (t, msg) for loc, t, msg in errs}
-    assert by_loc[("inner", "n")] == ("greater_than_equal", "Input should be greater than or equal to 1")
-    assert by_loc[("inner", "zz")][0] == "extra_forbidden"
-    assert by_loc[("typo",)][0] == "extra_forbidden"
-    assert by_loc[("kind",)] == ("literal_error", "Input should be 'a' or 'b'")
-    assert by_loc[("names",)][0] == "too_short"  # the constraint reaches through Optional
-    assert by_loc[("ratio",)][0] == "finite_number"
-
-
-def test_missing_required_and_wrong_container_types():
-    assert _errors({}) == [(("inner",), "missing", "Field required")]
-    ((loc, t, msg),) = _errors({"inner": None})
-    assert t == "model_type" and msg == "Input should be a valid dictionary or instance of Inner"
-
-
-def test_boolean_number_and_model_validator_errors():
-    ((loc, t, msg),) = _errors({"inner": {"n": True}})
-    assert loc == ("inner", "n") and t == "value_error" and msg == "Value error, must be a number, not true"
-    ((loc, t, msg),) = _errors({"inner": {"n": 1}, "inners": [{"n": 1}, {"n": 1}]})
-    assert loc == () and msg == "Value error, more inners than inner.n"
-
-
-def test_union_keeps_the_type_given():
-    assert Outer.model_validate({"inner": {"n": 1}, "label": 2.5}).label == 2.5
-    assert Outer.model_validate({"inner": {"n": 1}, "label": "before"}).label == "before"
-
-
-def test_code_built_records_are_validated_and_accept_record_instances():
-    inner = Inner(n=3)
-    o = Outer(inner=inner, inners=[inner])
-    assert o.inner is inner
-    with pytest.raises(ValidationError):
-        Inner(n=11)
-    with pytest.raises(ValidationError):
-        Inner(n=1, unknown=2)
-
-
-def test_mutable_defaults_are_not_shared():
-    a, b = Outer(inner={"n": 1}), Outer(inner={"n": 1})
-    a.extra["x"] = 1.0
-    assert b.extra == {}
-
-
-def test_frozen_records_refuse_assignment_and_hash_by_value():
-    inner = Inner(n=2, tags=["a"])
-    with pytest.raises(TypeError):
-        inner.n = 3
-    assert hash(inner) == hash(Inner(n=2, tags=["a"])) and inner == Inner(n=2, tags=["a"])
-    o = Outer(inner=inner)
-    o.kind = "b"  # not frozen
-    with pytest.raises(AttributeError):
-        o.knd = "b"
-
-
-def test_dump_json_round_trip_and_copy():
-    o = Outer(inner={"n": 2, "tags": ["t"]}, label="x", extra={"q": 0.5})
-    d = o.model_dump()
-    assert d["inner"] == {"n": 2, "tags": ["t"]} and d["ratio"] is None
-    assert "ratio" not in o.model_dump(exclude_none=True) and "inner" not in o.model_dump(exclude={"inner"})
-    text = o.model_dump_json(indent=2)
-    assert json.loads(text) == d and Outer.model_validate_json(text) == o
-    c = o.model_copy(update={"kind": "b"})
-    assert c.kind == "b" and o.kind == "a" and c.inner is o.inner
-    assert o.model_copy(deep=True).inner is not o.inner
-
-
-def test_json_schema_has_bounds_enums_refs_and_defaults():
-    s = Outer.model_json_schema()
-    props = s["properties"]
-    assert s["additionalProperties"] is False and s["required"] == ["inner"]
-    assert props["kind"] == {"default": "a", "enum": ["a", "b"], "title": "Kind", "type": "string"}
-    assert props["inner"] == {"$ref": "#/$defs/Inner"}
-    assert props["names"]["anyOf"][0] == {"items": {"type": "string"}, "minItems": 1, "type": "array"}
-    assert s["$defs"]["Inner"]["properties"]["n"] == {"maximum": 10, "minimum": 1, "title": "N", "type": "integer"}
-
-
-def test_unsupported_annotation_is_a_type_error():
-    class Odd(Record):
-        when: complex
-
-    with pytest.raises(TypeError, match="unsupported annotation"):
-        Odd.model_validate({"when": 1})
-
-
-def test_every_record_in_tokcost_compiles():
-    """Each record's annotations resolve and build a pydantic-core validator (not only those the tests load)."""
+def _records() -> list[type[BaseModel]]:
+    """Every pydantic model tokcost declares (not only those the tests load)."""
     for mod in pkgutil.walk_packages(tokcost.__path__, "tokcost."):
-        if mod.name == "tokcost.__main__" or mod.name.startswith(("tokcost.bench.", "tokcost.core.charts")):
-            continue  # runs the CLI / needs torch or matplotlib (and declares no record)
+        if mod.name == "tokcost.__main__" or mod.name.startswith("tokcost.bench.") and mod.name != "tokcost.bench.calibrate":
+            continue  # runs the CLI / needs torch (and declares no record)
         importlib.import_module(mod.name)
-    seen = []
-
-    def walk(cls):
-        for sub in cls.__subclasses__():
-            if sub.__module__.startswith("tokcost."):
-                sub._validator()
-                seen.append(sub.__name__)
-            walk(sub)
-
-    walk(Record)
-    assert {"Spec", "ModelPreset", "HardwarePreset", "AnalysisResult", "CalibrationFile", "Entry"} <= set(seen)
+    found, todo = [], [BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("tokcost.") and "[" not in sub.__name__:
+                found.append(sub)
+    return found
 
 
-def test_numbers_refuse_yaml_booleans_everywhere():
-    """pydantic would read `yes`/`true` as 1 for a number; a record refuses it, in nested lists and dicts too."""
+def _problems(text: str, model=Spec) -> list[str]:
+    with pytest.raises(InputError) as exc:
+        validate_doc(model, load_text(text, "spec.yaml"))
+    return [str(p) for p in exc.value.problems]
 
-    class Nums(Record):
-        x: float
-        counts: list[int] = []
-        weights: dict[str, float] = {}
-        flag: bool = False
 
+def _errors(model, data) -> list[tuple]:
     with pytest.raises(ValidationError) as exc:
-        Nums.model_validate({"x": True, "counts": [1, False], "weights": {"a": True}, "flag": True})
-    assert [(e["loc"], e["msg"]) for e in exc.value.errors(include_url=False)] == [
-        (("x",), "Value error, must be a number, not true"),
-        (("counts", 1), "Value error, must be a number, not false"),
-        (("weights", "a"), "Value error, must be a number, not true")]
-    assert Nums.model_validate({"x": 1, "flag": True}).x == 1.0
+        model.model_validate(data)
+    return [(e["loc"], e["msg"]) for e in exc.value.errors(include_url=False)]
+
+
+# ------------------------------------------------------------------------------------------ numbers
+
+
+def test_a_boolean_is_refused_where_a_number_is_expected():
+    """YAML 1.1 reads `yes`/`true` as booleans; pydantic would take them as 1."""
+    data = {**SPEC_DATA, "version": True, "product": {**SPEC_DATA["product"], "width": True},
+            "demand": {"requests_per_day": False}}
+    assert sorted(_errors(Spec, data)) == [(("demand", "requests_per_day"), "Value error, must be a number, not false"),
+                                           (("product", "width"), "Value error, must be a number, not true"),
+                                           (("version",), "Value error, must be a number, not true")]
+
+
+def test_booleans_are_refused_inside_lists_and_mappings_too():
+    errs = _errors(Benchmark, {"model": "m", "layers_run": 1, "layers_full": 1, "batches": [1, True],
+                               "contexts": [1], "repeats": 1, "cfg_scale": 1.0, "top_k": 1, "temperature": 1.0})
+    assert errs == [(("batches", 1), "Value error, must be a number, not true")]
+    quality = _errors(ModelPreset, {"quality": {"geneval": True}})
+    assert (("quality", "geneval"), "Value error, must be a number, not true") in quality
+
+
+def test_numbers_stay_lax_otherwise():
+    """`1e6` is a string to YAML 1.1 and `1024.0` a float: both are numbers users write (why not strict=True)."""
+    text = GOOD_SPEC.replace("requests_per_day: 200000", "requests_per_day: 2e5").replace("width: 1024", "width: 1024.0")
+    spec = validate_doc(Spec, load_text(text, "spec.yaml"))
+    assert spec.demand.requests_per_day == 200000.0 and spec.product.width == 1024
+    assert isinstance(spec.product.width, int)
+    assert Spec.model_validate(SPEC_DATA).budget.latency_s == 5.0  # an int for a float
+
+
+def test_nan_and_infinity_are_refused_with_the_field_named():
+    text = GOOD_SPEC.replace("latency_s: 10", "latency_s: .nan").replace("requests_per_day: 200000",
+                                                                          "requests_per_day: .inf")
+    assert _problems(text) == [
+        "spec.yaml:10:21: demand.requests_per_day: must be a finite number (not NaN or infinity)",
+        "spec.yaml:13:14: budget.latency_s: must be a finite number (not NaN or infinity)"]
+
+
+def test_constraints_are_the_numbers_own_in_every_record():
+    """A constraint placed after NOT_BOOL (records/base.py) is checked by a generic validator: its JSON Schema
+    keeps pydantic's argument names (``ge``) instead of JSON Schema's (``minimum``)."""
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            leaked = {"ge", "gt", "le", "lt", "allow_inf_nan"} & set(node) - {"properties"}
+            assert not leaked or "properties" in node, f"{where}: {sorted(leaked)} in {node}"
+            for k, v in node.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    records = _records()
+    assert {"Spec", "ModelPreset", "HardwarePreset", "EngineProfile", "CalibrationFile", "Entry", "AnalysisResult",
+            "GateResult", "DiffResult"} <= {r.__name__ for r in records}
+    for record in records:
+        walk(record.model_json_schema(), record.__name__)
+
+
+# ------------------------------------------------------------------------------------------ descriptions
+
+
+def test_every_spec_field_has_a_description():
+    schema = Spec.model_json_schema()
+    objects = {"Spec": schema, **schema["$defs"]}
+
+    def described(prop: dict) -> str:  # a section's description is its record's (pydantic does not repeat it)
+        ref = prop.get("$ref", "").rsplit("/", 1)[-1]
+        return prop.get("description") or objects.get(ref, {}).get("description", "")
+
+    props = {f"{name}.{f}": described(p) for name, obj in objects.items() for f, p in obj["properties"].items()}
+    assert not [f for f, d in props.items() if not d.strip()], props
+    assert all(Spec.model_fields[f].description for f in Spec.model_fields)
+    for field, unit in (("Product.width", "pixels"), ("Product.seconds", "seconds"), ("Product.fps", "per second"),
+                        ("Product.prompt_tokens", "tokens"), ("Demand.requests_per_day", "requests per day"),
+                        ("Budget.latency_s", "seconds"), ("Budget.cost_per_item_usd", "USD"),
+                        ("Budget.monthly_usd", "USD per month")):
+        assert unit in props[field], (field, props[field])
+
+
+def test_the_published_schema_carries_the_descriptions():
+    published = json.loads((ROOT / "docs" / "spec.schema.json").read_text())
+    assert "pixels" in published["$defs"]["Product"]["properties"]["width"]["description"]
+
+
+# ------------------------------------------------------------------------------------------ records
+
+
+def test_input_records_are_frozen_and_refuse_unknown_keys():
+    spec = Spec.model_validate(SPEC_DATA)
+    with pytest.raises(ValidationError, match="frozen"):
+        spec.name = "q"
+    with pytest.raises(ValidationError, match="frozen"):
+        spec.product.width = 1024
+    strict = [r for r in _records() if issubclass(r, Strict)]
+    assert len(strict) > 20
+    for record in strict:
+        assert record.model_config.get("frozen") and record.model_config.get("extra") == "forbid", record
+
+
+def test_unknown_keys_are_reported_with_their_position_and_a_suggestion():
+    text = GOOD_SPEC.replace("  width: 1024", "  widht: 1024").replace("  latency_s: 10", "  latency_p99_s: 10")
+    assert _problems(text) == [  # every problem, sorted by position; a missing field points at its section
+        "spec.yaml:5:3: product.width: required field is missing",
+        "spec.yaml:6:3: product.widht: unknown field; did you mean width?",
+        "spec.yaml:13:3: budget.latency_p99_s: unknown field; did you mean latency_s?",
+        "spec.yaml:13:3: budget.latency_s: required field is missing"]
+
+
+def test_one_range_type_with_its_bounds_per_use():
+    assert HardwareEfficiency.model_fields["matmul"].annotation is Range[Fraction]
+    assert Range[NonNegative](low=0.0, high=120).mid == 60.0
+    assert _errors(HardwareEfficiency, {"matmul": {"low": 0.5, "high": 1.2}, "bandwidth": 0.5,
+                                        "training_mfu": {"low": 0.6, "high": 0.5}}) == [
+        (("matmul", "high"), "Input should be less than or equal to 1"),
+        (("bandwidth",), "Input should be a valid dictionary or instance of Range"),
+        (("training_mfu",), "Value error, low (0.6) must not exceed high (0.5)")]
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+def test_an_analysis_result_round_trips_through_json():
+    from tokcost.core.analyze import analyze_files
+    from tokcost.io.catalog import Catalog
+
+    result = analyze_files([str(ROOT / "specs" / "storefront-images.yaml")], Catalog.default())
+    text = result.model_dump_json(indent=2)
+    back = AnalysisResult.model_validate_json(text)
+    assert back == result and back.model_dump_json(indent=2) == text
+    assert json.loads(text) == result.model_dump(mode="json")
+    first = json.loads(text)["specs"][0]["candidates"][0]
+    assert list(first)[:4] == ["model", "family", "hardware", "engine"]  # field order is the JSON key order
+
+
+@pytest.mark.parametrize("name", ["base.json", "head.json"])
+def test_saved_version_1_results_load_as_baselines(name):
+    path = ROOT / "tests" / "golden" / "inputs" / name
+    result = load_result(path)
+    assert result.schema_version == 1 and result.specs
+    assert result.model_dump(mode="json")["specs"][0]["name"] == json.loads(path.read_text())["specs"][0]["name"]
+
+
+def test_a_baseline_of_another_version_or_shape_is_a_clear_error(tmp_path):
+    from tokcost.errors import UsageError
+
+    data = json.loads((ROOT / "tests" / "golden" / "inputs" / "base.json").read_text())
+    p = tmp_path / "b.json"
+    p.write_text(json.dumps({**data, "schema_version": 2}))
+    with pytest.raises(UsageError, match="schema_version 2"):
+        load_result(p)
+    p.write_text(json.dumps({**data, "surprise": 1}))
+    with pytest.raises(UsageError, match="invalid result: surprise: Extra inputs are not permitted"):
+        load_result(p)

@@ -12,10 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tokcost.io.catalog import Catalog
-from tokcost.cli import app
+from tokcost.cli.app import app
 from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.io.engines import load_engines
 from tokcost.render.sweep import format_csv, format_json, format_table
-from tokcost.core.sweep import COLUMNS, SweepRequest, parse_resolutions, run_sweep
+from tokcost.cli.sweep import sizes
+from tokcost.core.sweep import SweepRequest, run_sweep
+from tokcost.records.sweep import COLUMNS
 
 CAT = Catalog.default()
 
@@ -42,7 +45,7 @@ def test_rows_match_a_single_estimate():
     for i in (0, 7, result.rows - 1):
         m, hw = CAT.model(c["model"][i]), CAT.hardware(c["hardware"][i])
         steps = None if np.isnan(c["steps"][i]) else int(c["steps"][i])
-        one = estimate_arrays(Config(model=m, hardware=hw, engine=c["engine"][i], width=int(c["width"][i]),
+        one = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine=c["engine"][i], width=int(c["width"][i]),
                                      height=int(c["height"][i]), batch=int(c["batch"][i]), steps=steps, role="image"))
         assert c["latency_s"][i] == pytest.approx(float(one["latency_s"]))
         assert c["memory_gb"][i] == pytest.approx(float(one["memory_bytes"]["total"]) / 1e9)
@@ -77,8 +80,8 @@ def test_unservable_combinations_are_skipped_with_a_note():
     assert set(result.columns["frames"]) == {17.0, 33.0}
 
 
-def test_parse_resolutions():
-    assert parse_resolutions("256, 512,1280x720,512") == [(256, 256), (512, 512), (1280, 720)]
+def test_resolutions_flag_is_parsed_into_sizes():
+    assert sizes("256, 512,1280x720") == [(256, 256), (512, 512), (1280, 720)]
 
 
 def test_csv_json_table_have_every_row():

@@ -11,6 +11,8 @@ import pytest
 
 from tokcost.core import fit as F
 from tokcost.core import validate as V
+from tokcost.io.measurements import load_entries, load_thresholds
+from tokcost.records.measurements import Thresholds
 from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError
 
@@ -25,15 +27,13 @@ def cat():
 
 @pytest.fixture(scope="module")
 def entries():
-    return V.load_entries()
+    return load_entries()
 
 
 @pytest.fixture(scope="module")
 def report(entries, cat):
     """The full report with committed values and leave-one-source-out cross-validation (~25 s, computed once)."""
-    from tokcost.render.validate import build_report
-
-    return build_report(entries, cat, refit=False, held_out=True)
+    return V.build_report(entries, cat, refit=False, held_out=True)
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -50,7 +50,7 @@ def test_unknown_field_is_rejected(tmp_path):
     f = tmp_path / "m.yaml"
     f.write_text(bad)
     with pytest.raises(InputError) as exc:
-        V.load_entries(f)
+        load_entries(f)
     p = exc.value.problems[0]
     assert p.line > 0 and "colour" in p.field and "unknown field" in p.message
 
@@ -81,15 +81,14 @@ def test_config_mapping(entries, cat):
 
 def test_same_code_path_as_estimate(entries, cat):
     """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
-    from tokcost.core.estimate import estimate_report
+    from tokcost.core.estimate import estimate_one
 
     e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
     row = V.price_entry(e, cat)
     c = e.conditions
-    rep = estimate_report(cat, model=e.model, hardware=e.hardware, width=c.width, height=c.height, frames=None,
-                          steps=c.steps, batch=c.batch, cfg="batched", engine=e.engine, precision=c.precision,
-                          tokens_per_forward=1.0, prompt_tokens=None, answer_tokens=None, calibration=None)
-    assert math.isclose(row.predicted, rep["latency_s"], rel_tol=1e-12)
+    rep = estimate_one(cat, model=e.model, hardware=e.hardware, width=c.width, height=c.height, steps=c.steps,
+                       batch=c.batch, cfg="batched", engine=e.engine, precision=c.precision)
+    assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 
 def test_unscored_entries_have_reasons(entries, cat):
@@ -127,14 +126,14 @@ def test_summary_and_gate():
     assert math.isclose(s["ar"]["worst_factor"], 3.0) and s["ar"]["worst_id"] == "c"
     assert math.isclose(s["all"]["median_rel_err"], (0.1 + 0.5) / 2)
     assert s["training"] == {"n": 0}
-    th = V.Thresholds(median_rel_err=0.3, worst_factor=2.5, apply_to=["all", "ar", "video", "training"])
+    th = Thresholds(median_rel_err=0.3, worst_factor=2.5, apply_to=["all", "ar", "video", "training"])
     fails = V.gate(s, th)
     assert any("ar: median" in f for f in fails) and any("ar: worst case c" in f for f in fails)
     assert not any("video" in f or "training" in f for f in fails)
 
 
 def test_thresholds_file():
-    th = V.load_thresholds()
+    th = load_thresholds()
     # never looser than issue 6's starting point (30%, 2.5x)
     assert th.median_rel_err <= 0.30 and th.worst_factor <= 2.5 and th.held_out
 
@@ -145,20 +144,22 @@ def test_thresholds_file():
 def test_attention_stays_16_bit(cat):
     """fp8 weights speed up the linear part only: the attention part keeps the bf16 rate."""
     from tokcost.engine.estimate import Config, estimate_arrays
+    from tokcost.io.engines import load_engines
 
     m, hw = cat.model("cogvideox-5b"), cat.hardware("h100-sxm")
-    bf = estimate_arrays(Config(model=m, hardware=hw, engine="compiled", precision="bf16", frames=49))
-    f8 = estimate_arrays(Config(model=m, hardware=hw, engine="compiled", precision="fp8", frames=49))
+    bf = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="bf16", frames=49))
+    f8 = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="fp8", frames=49))
     speedup = bf["breakdown_s"]["denoise"] / f8["breakdown_s"]["denoise"]
     assert 1.05 < speedup < 1.6  # a 2x rate on the linear half only
 
 
 def test_sequence_parallel_splits_compute_only(cat):
     from tokcost.engine.estimate import Config, estimate_arrays
+    from tokcost.io.engines import load_engines
 
     m, hw = cat.model("hunyuanvideo"), cat.hardware("h100-sxm")
-    one = estimate_arrays(Config(model=m, hardware=hw))
-    g = estimate_arrays(Config(model=m, hardware=hw, gpus=np.array([1, 2, 4, 8])))
+    one = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw))
+    g = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, gpus=np.array([1, 2, 4, 8])))
     assert math.isclose(float(g["latency_s"][0]), float(one["latency_s"]), rel_tol=1e-12)
     speed = float(one["breakdown_s"]["denoise"]) / g["breakdown_s"]["denoise"]
     assert np.all(np.diff(speed) > 0) and np.all(speed < np.array([1, 2, 4, 8]) + 1e-9)
@@ -167,10 +168,11 @@ def test_sequence_parallel_splits_compute_only(cat):
 
 def test_ar_multi_gpu_is_refused(cat):
     from tokcost.engine.estimate import Config, estimate_arrays
+    from tokcost.io.engines import load_engines
     from tokcost.errors import UsageError
 
     with pytest.raises(UsageError):
-        estimate_arrays(Config(model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2))
+        estimate_arrays(Config(profiles=load_engines(), model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2))
 
 
 # ----------------------------------------------------------------------------------------------- fit
@@ -186,11 +188,11 @@ def test_refit_reproduces_committed_engine_values(entries, cat):
 
 
 def test_every_fitted_parameter_has_a_stated_basis():
-    from tokcost.engine.profiles import engines
+    from tokcost.io.engines import load_engines
 
     for es, f, *_ in F.PARAMS:
         for e in es:
-            src = engines()[e].sources.get(f, "")
+            src = load_engines()[e].sources.get(f, "")
             assert "fit" in src, (e, f, src)
 
 
@@ -198,7 +200,7 @@ def test_every_fitted_parameter_has_a_stated_basis():
 
 
 def test_headline_errors_within_thresholds(report):
-    th = V.load_thresholds()
+    th = load_thresholds()
     for kind in ("in_sample", "held_out"):
         for fam, s in report["summary"][kind].items():
             if s.get("n"):
@@ -208,7 +210,9 @@ def test_headline_errors_within_thresholds(report):
 
 
 def test_readme_summary_is_fresh(report):
-    from tokcost.render.validate import REGEN, readme_block
+    from write_validation_docs import readme_block
+
+    from tokcost.render.validate import REGEN
 
     readme = (ROOT / "README.md").read_text()
     assert readme_block(report) in readme, f"README.md's validation summary is stale: run `{REGEN}`"
@@ -225,7 +229,7 @@ def test_docs_validation_md_is_fresh(report):
 def test_cli_json_and_exit_code(tmp_path):
     from typer.testing import CliRunner
 
-    from tokcost.cli import app
+    from tokcost.cli.app import app
 
     res = CliRunner().invoke(app, ["validate", "--in-sample-only", "--format", "json"])
     assert res.exit_code == 0, res.output
@@ -239,3 +243,11 @@ def test_cli_json_and_exit_code(tmp_path):
     res = CliRunner().invoke(app, ["validate", "--in-sample-only", "--measurements", str(f)])
     assert res.exit_code == 1, res.output
     assert "FAILED" in res.output
+
+
+def test_the_docs_script_documents_the_report_the_tests_check(report):
+    """scripts/write_validation_docs.py prices the same committed set the freshness tests above compare with."""
+    from write_validation_docs import committed_report, with_readme_block
+
+    assert committed_report()["summary"] == report["summary"]
+    assert with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW") == "a\nNEW\nb"

@@ -1,1 +1,28 @@
+"""tokcost: plan the latency, memory, throughput and cost of image and video generation products.
+
+The Python API (see docs/api.md): :func:`analyze`, :func:`estimate`, :func:`train`, :func:`tokens`,
+:func:`sweep`, :func:`load_spec`; bad input raises :class:`InputError`. The functions load on first use, so that
+``import tokcost`` (which every ``tokcost`` command does) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tokcost.errors import InputError, Problem
+
 __version__ = "0.1.0"
+
+API = ("analyze", "estimate", "train", "tokens", "sweep", "load_spec", "catalog")
+__all__ = [*API, "InputError", "Problem", "__version__"]
+
+if TYPE_CHECKING:
+    from tokcost.api import analyze, catalog, estimate, load_spec, sweep, tokens, train
+
+
+def __getattr__(name: str):
+    if name in API:
+        from tokcost import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tokcost' has no attribute {name!r}")

@@ -1,3 +1,5 @@
-from tokcost.cli import main
+"""``python -m tokcost``: the command line."""
+
+from .cli.app import main
 
 main()

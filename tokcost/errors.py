@@ -20,8 +20,12 @@ class Problem:
         return {"file": self.file, "line": self.line, "col": self.col, "field": self.field, "message": self.message}
 
 
+ARGUMENTS = "(arguments)"  # the file of a problem with an argument (a flag, a keyword) rather than a file
+
+
 class InputError(Exception):
-    """Bad user input (a spec, preset, calibration or flag). The CLI turns it into exit code 2."""
+    """Bad input: a spec, preset, calibration, baseline or argument. Carries every problem found, each with its
+    position; the CLI prints them and exits 2, the Python API raises it as it is."""
 
     def __init__(self, problems: list[Problem] | str):
         if isinstance(problems, str):
@@ -30,10 +34,20 @@ class InputError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class UsageError(Exception):
-    """A bad command-line request that is not tied to a file position (exit code 2)."""
+class UsageError(InputError):
+    """A bad request that is not tied to a file position. ``param`` names the argument it concerns, as the
+    Python API spells it (``hardware``, ``tokens_per_forward``); the CLI shows it as its flag. Messages name no
+    flag themselves: the core serves the CLI and the API alike."""
+
+    def __init__(self, message: str, param: str | None = None):
+        self.message = message
+        self.param = param
+        super().__init__([Problem(ARGUMENTS, 0, 0, param or "", message)])
+
+    def __str__(self) -> str:
+        return f"{self.param}: {self.message}" if self.param else self.message
 
 
-class TokenGeometryError(ValueError):
-    """A size a tokenizer or VAE cannot take exactly (exit code 2). Lives here, not in tokcost.engine.tokens, so that
-    the CLI can catch it without importing numpy."""
+class TokenGeometryError(UsageError, ValueError):
+    """A size a tokenizer or VAE cannot take exactly (exit 2). Lives here, not in tokcost.engine.tokens, so
+    that the CLI can catch it without importing numpy."""

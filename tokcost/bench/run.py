@@ -16,10 +16,11 @@ from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
 from tokcost.bench.calibrate import Arch, build_targets, fit_efficiency, predict, split_of
 from tokcost.bench.grid import GridOptions, is_oom, run_grid
-from tokcost.records.calibration import (KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software,
-                                 measured_preset)
+from tokcost.records.calibration import KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software
 from tokcost.engine import physics
-from tokcost.engine.profiles import efficiency, engines
+from tokcost.engine.profiles import efficiency
+from tokcost.io.calibration import measured_preset
+from tokcost.io.engines import load_engines
 from tokcost.errors import UsageError
 
 CPU_DEFAULTS = {"batches": (1, 2), "contexts": (32, 128), "repeats": 3, "head_repeats": 1, "prefill_repeats": 1}
@@ -206,7 +207,7 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
         raise UsageError("every grid point failed (out of memory); use smaller --batches/--contexts/--layers")
     fit = fit_efficiency(targets, archs, P, BW, wbytes)
     _predictions(points, targets, archs, P, BW, wbytes, fit.efficiency, "predicted_s")
-    assumed = efficiency(engines()["eager"], ref_hw, "central")
+    assumed = efficiency(load_engines()["eager"], ref_hw, "central")
     _predictions(points, targets, archs, P, BW, wbytes, assumed, "assumed_s")
     hf = _transformers(opts, dec, shape, device, grid, points) if opts.engine == "transformers" else None
     cal = _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points)

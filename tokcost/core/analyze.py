@@ -1,58 +1,14 @@
-"""Load specs (every problem of every file gathered before reporting) and analyse them into one result."""
+"""Analyse loaded specs (:func:`tokcost.io.specs.load_specs`) into one result."""
 
 from __future__ import annotations
 
-import glob
-from pathlib import Path
-
 from tokcost import __version__
-from tokcost.io.catalog import Catalog
-from tokcost.errors import InputError, Problem, UsageError
 from tokcost.core.plan import analyze_spec
-from tokcost.records.results import AnalysisResult
-from tokcost.records.spec import Spec, load_spec
+from tokcost.io.catalog import Catalog
 from tokcost.io.located import Located
-
-
-def expand_paths(args: list[str]) -> list[str]:
-    """Files as given, directories as their *.yaml/*.yml (sorted), globs expanded; a missing path is exit 2."""
-    files: list[str] = []
-    for arg in args:
-        p = Path(arg)
-        if p.is_dir():
-            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-            files += [str(f) for f in found]
-        elif any(ch in arg for ch in "*?["):
-            files += sorted(glob.glob(arg, recursive=True))
-        elif p.exists() or p.is_symlink():
-            files.append(arg)
-        else:
-            raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
-    if not files:
-        raise UsageError(f"no spec files found in: {' '.join(args)}")
-    return list(dict.fromkeys(files))
-
-
-def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Located]]:
-    loaded, problems = [], []
-    for f in files:
-        try:
-            spec, doc = load_spec(f, catalog)
-            loaded.append((f, spec, doc))
-        except InputError as exc:
-            problems += exc.problems
-    if problems:
-        raise InputError(problems)
-    return loaded
-
-
-def load_calibration_file(path):
-    """The calibration at ``path`` (None: none)."""
-    if path is None:
-        return None
-    from tokcost.records.calibration import load_calibration
-
-    return load_calibration(path)
+from tokcost.io.specs import load_calibration_file, load_specs
+from tokcost.records.results import AnalysisResult
+from tokcost.records.spec import Spec
 
 
 def analyze_loaded(loaded: list[tuple[str, Spec, Located]], catalog: Catalog, calibration=None) -> AnalysisResult:

@@ -51,7 +51,7 @@ COMMITTED_REL_TOL = 0.02
 
 
 class _Val:
-    """Stands in for a Range/Span: ``mid`` (and the ends) return the value under trial."""
+    """Stands in for a Range: ``mid`` (and the ends) return the value under trial."""
 
     def __init__(self, v):
         self.low = self.high = self.central = self.mid = v
@@ -59,9 +59,9 @@ class _Val:
 
 def profiles_with(values: dict, base: dict | None = None) -> dict:
     """Engine profiles with the given ``{(engines, field): value}`` substituted (values may be numpy arrays)."""
-    from tokcost.engine.profiles import engines
+    from tokcost.io.engines import load_engines
 
-    base = base or engines()
+    base = base or load_engines()
     out = {}
     for name, prof in base.items():
         upd = {f: _Val(v) for (es, f), v in values.items() if name in es}
@@ -78,7 +78,7 @@ def _grid(lo: float, hi: float, log: bool, n: int) -> np.ndarray:
 @dataclass
 class _Case:
     entry: object
-    config: object  # Config without profile
+    config: object  # Config priced with the committed profiles (each trial swaps in its own)
     measured: float
     metric: str
 
@@ -100,7 +100,7 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
 
     from tokcost.engine.estimate import estimate_arrays
 
-    cfg = replace(case.config, profile=profiles[case.entry.engine])
+    cfg = replace(case.config, profiles=profiles)
     return np.asarray(estimate_arrays(cfg, "central")[case.metric], dtype=float)
 
 
@@ -143,9 +143,10 @@ def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, 
 
 def committed_values() -> dict:
     """The central values now in tokcost/data/engines.yaml for every fitted parameter."""
-    from tokcost.engine.profiles import Efficiency, engines
+    from tokcost.engine.profiles import Efficiency
+    from tokcost.io.engines import load_engines
 
-    prof = engines()
+    prof = load_engines()
     out = {}
     for e, f, *_ in PARAMS:
         r = getattr(prof[e[0]], f)

@@ -1,113 +1,23 @@
 """The CI gate and the baseline diff, as a library.
 
 :func:`compare` is pure: it takes the current :class:`~tokcost.records.results.AnalysisResult`, an optional baseline
-result and the limits, and returns a :class:`GateResult` whose ``exit_code`` is 0 (every spec meets its budgets
-and no baseline limit is crossed) or 1 (a gate failed). It never prints and never exits; the CLI renders the
-result with a formatter and exits with the code. :func:`diff` does the same for ``tokcost diff``.
-:func:`load_result` is the one I/O boundary here: it reads a saved result (a baseline) and turns every way it can
-be wrong into a :class:`~tokcost.errors.UsageError` (exit 2) with a clear message.
+result and the limits, and returns a :class:`~tokcost.records.gate.GateResult` whose ``exit_code`` is 0 (every
+spec meets its budgets and no baseline limit is crossed) or 1 (a gate failed). It never prints and never exits; the
+CLI renders the result with a formatter and exits with the code. :func:`diff` does the same for ``tokcost diff``.
+Reading a saved result (a baseline) is :func:`tokcost.io.baseline.load_result`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Optional
 
-from tokcost import __version__
-from tokcost.errors import UsageError
+from tokcost.records.gate import (CandidateDiff, Change, Choice, Delta, DiffResult, GateResult, Limits, SpecDiff,
+                                  SpecGate)
+from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult, Violation
 from tokcost.render.text import money
-from tokcost.records.results import SCHEMA_VERSION, AnalysisResult, CandidateResult, Model, SpecResult, Violation
-from tokcost.records.schema import ValidationError
 
-GATE_SCHEMA_VERSION = 1
 Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based
-
-
-class Limits(Model):
-    max_cost_increase_pct: Optional[float] = None  # None: reported, not gated
-    max_latency_increase_pct: Optional[float] = None
-
-
-class Choice(Model):
-    model: str
-    hardware: str
-    engine: str
-
-    def label(self) -> str:
-        return f"{self.model} on {self.hardware} ({self.engine})"
-
-
-class Delta(Model):
-    before: Optional[float] = None
-    after: Optional[float] = None
-    change_pct: Optional[float] = None  # None when either side is missing or the past value is 0
-
-
-class Change(Model):
-    field: str  # spec field that differs from the baseline, dotted (product.width)
-    before: Any = None
-    after: Any = None
-
-
-class SpecGate(Model):
-    name: str
-    file: str
-    baseline: Literal["matched", "new", "none"]  # none: no --baseline given
-    choice_before: Optional[Choice] = None
-    choice_after: Optional[Choice] = None
-    cost_per_item_usd: Delta
-    latency_s: Delta
-    monthly_usd: Delta
-    changes: list[Change] = []
-    violations: list[Violation] = []
-    passed: bool
-
-
-class GateResult(Model):
-    schema_version: int = GATE_SCHEMA_VERSION
-    tool_version: str = __version__
-    baseline: Optional[str] = None
-    limits: Limits
-    specs: list[SpecGate]
-    unmatched_baseline: list[str] = []  # baseline specs that no checked spec matched
-    exit_code: int  # 0 pass, 1 a gate failed
-
-    @property
-    def failed(self) -> list[SpecGate]:
-        return [s for s in self.specs if not s.passed]
-
-
-# ----------------------------------------------------------------------------------------------- loading
-
-
-def load_result(path: str | Path) -> AnalysisResult:
-    """Read a saved ``tokcost analyze --format json`` result; every problem is a UsageError (exit 2)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"baseline {path}: no such file (make one with "
-                         f"`tokcost analyze SPEC... --format json --output {path}`)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"baseline {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"baseline {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(raw, dict) or "specs" not in raw:
-        raise UsageError(f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "
-                         f"`tokcost analyze --format json`)")
-    version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise UsageError(f"baseline {path}: schema_version {version!r} but this tokcost reads schema_version "
-                         f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost")
-    try:
-        return AnalysisResult.model_validate_json(text)
-    except ValidationError as exc:
-        errs = exc.errors()
-        shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errs[:5])
-        more = f" (and {len(errs) - 5} more)" if len(errs) > 5 else ""
-        raise UsageError(f"baseline {path}: invalid result: {shown}{more}") from None
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -257,36 +167,6 @@ def compare(result: AnalysisResult, baseline: Optional[AnalysisResult] = None, l
 
 
 # ----------------------------------------------------------------------------------------------- diff
-
-
-class CandidateDiff(Model):
-    model: str
-    hardware: str
-    engine: str
-    status: Literal["added", "removed", "matched"]
-    feasible_before: Optional[bool] = None
-    feasible_after: Optional[bool] = None
-    cost_per_item_usd: Delta
-    latency_s: Delta
-
-
-class SpecDiff(Model):
-    name: str
-    file: str
-    status: Literal["added", "removed", "matched"]
-    choice_before: Optional[Choice] = None
-    choice_after: Optional[Choice] = None
-    cost_per_item_usd: Delta
-    latency_s: Delta
-    monthly_usd: Delta
-    changes: list[Change] = []
-    candidates: list[CandidateDiff]
-
-
-class DiffResult(Model):
-    schema_version: int = GATE_SCHEMA_VERSION
-    tool_version: str = __version__
-    specs: list[SpecDiff]
 
 
 def _key(c: CandidateResult) -> tuple[str, str, str]:

@@ -12,9 +12,11 @@ import math
 
 import numpy as np
 
+from tokcost.core.charts import analysis_charts
 from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate_grid
-from tokcost.engine.profiles import BANDS, engines
+from tokcost.engine.profiles import BANDS
+from tokcost.io.engines import load_engines
 from tokcost.render.text import money, secs
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.records.results import Band, CandidateResult, Recommendation, SpecResult, Violation
@@ -54,11 +56,11 @@ def _static_problems(spec: Spec, model) -> list[str]:
     return out
 
 
-def _grid(model, hardware: list, engine, spec: Spec, calibration) -> dict:
+def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles) -> dict:
     """Every batch of BATCHES on every chip at every band, in one vectorised call: {(hw id, band): arrays}."""
     p = spec.product
-    cfg = Config(model=model, hardware=hardware[0], engine=engine, precision=spec.candidates.precision,
-                 width=p.width, height=p.height, frames=p.frame_count(), batch=BATCHES,
+    cfg = Config(model=model, hardware=hardware[0], profiles=profiles, engine=engine,
+                 precision=spec.candidates.precision, width=p.width, height=p.height, frames=p.frame_count(), batch=BATCHES,
                  steps=p.steps if model.family == "diffusion" else None, prompt_tokens=p.prompt_tokens,
                  answer_tokens=p.answer_tokens, role=p.kind, calibration=calibration)
     return estimate_grid(cfg, hardware, BANDS)
@@ -145,14 +147,14 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarra
 def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog)
-    profiles = engines()
+    profiles = load_engines()
     wanted = spec.candidates.engines
     out = []
     for model in models:
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
         static = _static_problems(spec, model)
-        grids = {engine: _grid(model, hardware, engine, spec, calibration) for engine, prof in profiles.items()
+        grids = {engine: _grid(model, hardware, engine, spec, calibration, profiles) for engine, prof in profiles.items()
                  if model.family in prof.serves and not (wanted and engine not in wanted)}
         for hw in hardware:
             for engine, grid in grids.items():
@@ -285,7 +287,10 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
 def analyze_spec(spec: Spec, file: str, catalog: Catalog, calibration=None, doc=None) -> SpecResult:
     candidates = evaluate(spec, catalog, calibration)
     rec = recommend(spec, candidates)
-    return SpecResult(name=spec.name, file=file, product=spec.product.model_dump(exclude_none=True),
-                      demand=spec.demand.model_dump(), budget=spec.budget.model_dump(exclude_none=True),
-                      candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
-                      recommendation=rec, violations=violations(spec, rec, doc))
+    result = SpecResult(name=spec.name, file=file, product=spec.product.model_dump(exclude_none=True),
+                        demand=spec.demand.model_dump(), budget=spec.budget.model_dump(exclude_none=True),
+                        candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
+                        recommendation=rec, violations=violations(spec, rec, doc))
+    # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
+    result.charts = analysis_charts(result, catalog, calibration)
+    return result

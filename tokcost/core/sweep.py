@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokcost.engine.estimate import Config, estimate_arrays
-from tokcost.engine.profiles import engines as engine_profiles
 from tokcost.errors import UsageError
+from tokcost.io.engines import load_engines
+from tokcost.records.sweep import COLUMNS, SweepResult
 
-COLUMNS = ("model", "hardware", "engine", "resolution", "width", "height", "padded_width", "padded_height",
-           "frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb",
-           "fits_in_memory")
 MAX_CONFIGS = 20_000_000  # a guard against a typo that would ask for more memory than the machine has
 
 
@@ -50,52 +48,6 @@ class Group:
         return len(self.sizes) * len(self.frames) * len(self.steps)
 
 
-@dataclass
-class SweepResult:
-    columns: dict[str, np.ndarray]
-    notes: list[str]
-
-    @property
-    def rows(self) -> int:
-        return len(self.columns["model"])
-
-
-def parse_resolutions(text: str) -> list[tuple[int, int]]:
-    """``"256,512,1280x720"`` -> [(256, 256), (512, 512), (1280, 720)]."""
-    out = []
-    for item in _items(text, "--resolutions"):
-        parts = item.lower().split("x")
-        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
-            raise UsageError(f"--resolutions: {item!r} is not a size; use 512 (square) or 1280x720")
-        w, h = int(parts[0]), int(parts[-1])
-        if not (16 <= w <= 16384 and 16 <= h <= 16384):
-            raise UsageError(f"--resolutions: {item} is outside 16-16384 px")
-        out.append((w, h))
-    return list(dict.fromkeys(out))
-
-
-def parse_ints(text: str | None, flag: str, lo: int = 1, hi: int = 1_000_000) -> list[int] | None:
-    if text is None:
-        return None
-    out = []
-    for item in _items(text, flag):
-        if not item.isdigit() or not lo <= int(item) <= hi:
-            raise UsageError(f"{flag}: {item!r} is not a whole number in {lo}-{hi}")
-        out.append(int(item))
-    return list(dict.fromkeys(out))
-
-
-def parse_names(text: str, flag: str) -> list[str]:
-    return list(dict.fromkeys(_items(text, flag)))
-
-
-def _items(text: str, flag: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise UsageError(f"{flag} needs at least one value (comma-separated)")
-    return items
-
-
 # ------------------------------------------------------------------------------------------- planning
 
 
@@ -109,7 +61,7 @@ def _role(model, frames) -> str | None:
 
 def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
     """The (model, hardware, engine) groups to price, and a note for everything skipped."""
-    profiles = engine_profiles()
+    profiles = load_engines()
     unknown = [e for e in req.engines or [] if e not in profiles]
     if unknown:
         raise UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(profiles)}")
@@ -171,8 +123,8 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None)
     si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
     si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
     width, height = g.sizes[si, 0], g.sizes[si, 1]
-    cfg = Config(model=g.model, hardware=g.hardware, engine=g.engine, precision=precision, width=width,
-                 height=height, frames=None if g.role == "image" else fr, batch=ba,
+    cfg = Config(model=g.model, hardware=g.hardware, profiles=load_engines(), engine=g.engine, precision=precision,
+                 width=width, height=height, frames=None if g.role == "image" else fr, batch=ba,
                  steps=st if g.model.family == "diffusion" else None, role=g.role, calibration=calibration)
     out = estimate_arrays(cfg, "central")
     n = si.size
@@ -189,16 +141,29 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None)
     }
 
 
-def run_sweep(req: SweepRequest, on_group=None) -> SweepResult:
-    """Price every combination; ``on_group(rows_done)`` is called after each group (progress)."""
+def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
+    """Price every combination. For progress: ``on_start(total_rows)`` is called once the sweep is planned,
+    ``on_group(rows_done)`` after each group."""
     batches = np.asarray(req.batches, dtype=float)
     groups, notes = plan_groups(req)
+    if on_start is not None:
+        on_start(sum(g.n for g in groups) * len(batches))
     parts = []
     for g in groups:
         parts.append(price_group(g, batches, req.precision, req.calibration))
         if on_group is not None:
             on_group(len(parts[-1]["width"]))
     return SweepResult(_assemble(groups, parts, req.resolutions), notes)
+
+
+def with_charts(result: SweepResult) -> SweepResult:
+    """The result with the HTML page's chart data (:func:`tokcost.core.charts.sweep_charts`: the lines picked from
+    its own columns), for the renderer to draw. Only the HTML format needs it: the others skip the work."""
+    import dataclasses
+
+    from tokcost.core.charts import sweep_charts
+
+    return dataclasses.replace(result, charts=sweep_charts(result.columns))
 
 
 def _assemble(groups: list[Group], parts: list[dict], resolutions) -> dict[str, np.ndarray]:

@@ -16,78 +16,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Annotated, Literal
 
-from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
-from tokcost.records.presets import Architecture, Strict
-from tokcost.records.schema import Field, ValidationError, validator_for
+from tokcost.io.measurements import load_thresholds
+from tokcost.records.measurements import Entry, Thresholds
 
 FAMILIES = ("ar", "diffusion-image", "video", "training")
-
-
-class Conditions(Strict):
-    """What the source states (or the entry assumes, see ``open``) about the run. ``None`` = not stated."""
-
-    width: Annotated[int, Field(gt=0)] | None = None
-    height: Annotated[int, Field(gt=0)] | None = None
-    frames: Annotated[int, Field(gt=0)] | None = None
-    batch: Annotated[int, Field(gt=0)] | None = None
-    steps: Annotated[int, Field(gt=0)] | None = None
-    cfg: Literal["batched", "unbatched", "off", "distilled", "none"] | None = None
-    cfg_scale: float | None = None
-    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] | None = None
-    gpus: Annotated[int, Field(gt=0)] | None = None
-    tokens: Annotated[float, Field(gt=0)] | None = None  # training: tokens seen (AR)
-    samples: Annotated[float, Field(gt=0)] | None = None  # training: samples seen (diffusion)
-    context: Annotated[int, Field(gt=0)] | None = None  # training: sequence length (AR; default: the model's)
-
-
-class Entry(Strict):
-    """One published measurement. ``hardware``/``model`` null = documentation only (not scored)."""
-
-    id: str
-    family: Literal["ar", "diffusion-image", "video", "training"]
-    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours"]
-    measured: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    model: str | None
-    hardware: str | None
-    engine: Literal["eager", "compiled", "vllm"]
-    conditions: Conditions
-    open: list[str] = []
-    source: str
-    quote: str = ""
-    notes: str = ""
-    # keeps the entry as documentation; must be about the source or an unmodelled condition, never the fit
-    exclude_reason: str | None = None
-    # a training run of a text-only decoder with no model preset: its published architecture (same 6ND formula)
-    architecture: Architecture | None = None
-    architecture_source: str | None = None
-
-
-def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
-    """Parse the measurements file; every schema problem is reported with its file:line:col."""
-    from tokcost.errors import InputError, Problem
-    from tokcost.io.parse import problems_from_validation
-    from tokcost.io.located import YamlProblem, load_file
-
-    try:
-        doc = load_file(path)
-    except YamlProblem as exc:
-        raise InputError(exc.problems) from None
-    if not isinstance(doc.data, list):
-        raise InputError([Problem(doc.file, 1, 1, "(document)", "expected a list of measurements")])
-    try:
-        entries = validator_for(list[Entry]).validate_python(doc.data)
-    except ValidationError as err:
-        raise InputError(problems_from_validation(err, doc)) from None
-    seen: set[str] = set()
-    for i, e in enumerate(entries):
-        if e.id in seen:
-            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {e.id!r}")])
-        seen.add(e.id)
-    return entries
 
 
 def source_group(entry: Entry) -> str:
@@ -170,21 +105,24 @@ def unscored_reason(e: Entry) -> str | None:
     return None
 
 
-def build_config(e: Entry, catalog, profiles: dict | None = None):
-    """The :class:`Config` ``tokcost estimate`` would build for this entry's conditions."""
+def build_config(e: Entry, catalog, profiles: Mapping | None = None):
+    """The :class:`Config` ``tokcost estimate`` would build for this entry's conditions, priced with the committed
+    engine profiles or the given ones."""
     from tokcost.engine.estimate import Config
+    from tokcost.io.engines import load_engines
 
     c = e.conditions
     m = catalog.model(e.model)
     hw = catalog.hardware(e.hardware)
-    return Config(model=m, hardware=hw, engine=e.engine, precision=c.precision or "bf16", width=c.width,
+    return Config(model=m, hardware=hw, profiles=profiles or load_engines(), engine=e.engine,
+                  precision=c.precision or "bf16", width=c.width,
                   height=c.height, frames=c.frames, batch=c.batch or 1, steps=c.steps,
                   cfg=_CFG[c.cfg] if c.cfg is not None else None,
                   role="video" if c.frames not in (None, 1) and "video" in m.roles else None,
-                  gpus=c.gpus or 1, profile=(profiles or {}).get(e.engine))
+                  gpus=c.gpus or 1)
 
 
-def price_entry(e: Entry, catalog, profiles: dict | None = None) -> Row:
+def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     """Predict an entry's metric with the committed (or the given) engine profiles."""
     from tokcost.engine.estimate import estimate_arrays
     from tokcost.errors import InputError, TokenGeometryError, UsageError
@@ -224,11 +162,11 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
         return row
     rep = training_report(m, hw, tokens=c.tokens, samples=c.samples, gpus=c.gpus or 1, context=c.context,
                           width=c.width, height=c.height, frames=c.frames)
-    row.predicted = float(rep["gpu_hours"])
+    row.predicted = rep.gpu_hours
     return row
 
 
-def run(entries, catalog, profiles: dict | None = None) -> list[Row]:
+def run(entries, catalog, profiles: Mapping | None = None) -> list[Row]:
     return [price_entry(e, catalog, profiles) for e in entries]
 
 
@@ -271,20 +209,6 @@ def summary_by_family(rows: list[Row]) -> dict:
 # ------------------------------------------------------------------------------------------------- gate
 
 
-class Thresholds(Strict):
-    median_rel_err: Annotated[float, Field(gt=0)]
-    worst_factor: Annotated[float, Field(gt=1)]
-    apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training"]]
-    held_out: bool = True
-    note: str = ""
-
-
-def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:
-    from tokcost.io.parse import load_model
-
-    return load_model(Thresholds, path)[0]
-
-
 def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]:
     """Threshold breaches of one set of summaries (families with no scored entry are skipped)."""
     fails = []
@@ -299,3 +223,52 @@ def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]
             fails.append(f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > "
                          f"{th.worst_factor}x")
     return fails
+
+
+def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -> dict:
+    """The ``tokcost validate`` result: every entry priced with the committed engine profiles (or a refit),
+    cross-validated, summarised and gated. JSON-ready; ``tokcost.render.validate`` formats it."""
+    from tokcost.core import fit as F
+
+    rep = F.cross_validate(entries, catalog, refit=refit, held_out=held_out)
+    th = load_thresholds()
+    ins = summary_by_family(rep.in_sample)
+    held = summary_by_family(rep.held_out) if held_out else None
+    fails = gate(ins, th, "in-sample")
+    if held is not None and th.held_out:
+        fails += gate(held, th, "held-out")
+    committed = F.committed_values()
+    ranges = rep.ranges() if held_out else {}
+    params = []
+    for key, value in rep.values.items():
+        lo, hi = ranges.get(key, (None, None))
+        c = committed[key]
+        params.append({"name": F.param_name(key), "value": value, "committed": c,
+                       "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
+                       "held_out_low": F.sig(lo) if lo is not None else None,
+                       "held_out_high": F.sig(hi) if hi is not None else None})
+    held_by_id = {r.id: r for r in rep.held_out}
+    rows = []
+    for r in rep.in_sample:
+        d = r.to_dict()
+        h = held_by_id.get(r.id)
+        if r.scored and h is not None and h.scored:
+            d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
+        rows.append(d)
+    return {
+        "refit": refit,
+        "definitions": {
+            "ratio": "predicted / measured",
+            "rel_err": "|predicted - measured| / measured (headline: its median)",
+            "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
+            "worst_factor": "max over entries of max(ratio, 1/ratio)",
+            "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
+                        "on all other sources",
+        },
+        "thresholds": th.model_dump(),
+        "summary": {"in_sample": ins, "held_out": held},
+        "parameters": params,
+        "entries": rows,
+        "failures": fails,
+        "passed": not fails,
+    }

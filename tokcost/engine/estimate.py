@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.profiles import BANDS, Efficiency, EngineProfile, efficiency, engines
+from tokcost.engine.profiles import BANDS, Efficiency, efficiency
 from tokcost.errors import UsageError
+from tokcost.records.engines import EngineProfile
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 
@@ -26,12 +27,17 @@ DEFAULT_ANSWER_TOKENS = 128
 OVERHEAD_BOUND_FACTOR = 1.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Config:
-    """What to price. ``None`` means the model's own default (steps, CFG mode) or its native size."""
+    """What to price. ``None`` means the model's own default (steps, CFG mode) or its native size.
+
+    ``profiles`` is the engine table to price with (:func:`tokcost.io.engines.load_engines`, or profiles changed
+    for a what-if study or a fit): ``engine`` names the one used, and ``eager`` is the reference a calibration
+    scales the others by."""
 
     model: ModelPreset
     hardware: HardwarePreset
+    profiles: Mapping[str, EngineProfile]
     engine: str = "eager"
     precision: str = "bf16"
     width: object = None
@@ -47,7 +53,6 @@ class Config:
     role: str | None = None  # image | video | perception (default: the model's first role)
     calibration: object = None
     gpus: object = 1  # diffusion: GPUs splitting each denoiser forward by sequence parallelism (Ulysses)
-    profile: object = None  # an EngineProfile replacing the named engine's (what-if studies, `tokcost validate --fit`)
 
 
 def resolve_role(cfg: Config) -> str:
@@ -58,9 +63,9 @@ def resolve_role(cfg: Config) -> str:
 
 
 def _engine(cfg: Config) -> EngineProfile:
-    profile = cfg.profile if cfg.profile is not None else engines().get(cfg.engine)
+    profile = cfg.profiles.get(cfg.engine)
     if profile is None:
-        raise UsageError(f"unknown engine {cfg.engine!r}; choose from eager, compiled, vllm")
+        raise UsageError(f"unknown engine {cfg.engine!r}; choose from {', '.join(cfg.profiles)}")
     if cfg.model.family not in profile.serves:
         raise UsageError(f"engine {cfg.engine!r} serves AR models only; {cfg.model.id} is a diffusion model "
                          f"(use eager or compiled)")
@@ -91,7 +96,8 @@ class _Chip:
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: str) -> _Chip:
-    return _Chip(eff=efficiency(profile, hw, band, cfg.calibration), P=physics.peak_flops(hw, cfg.precision),
+    return _Chip(eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager")),
+                 P=physics.peak_flops(hw, cfg.precision),
                  P_attn=physics.peak_flops(hw, "bf16"), BW=hw.bandwidth_tbps * 1e12,
                  usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
                  price=hw.price.usd_per_gpu_hour if hw.price else np.nan)

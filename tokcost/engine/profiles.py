@@ -1,65 +1,25 @@
-"""Engine profiles (``tokcost/data/engines.yaml``) and the efficiency band they give on a piece of hardware."""
+"""The efficiency band an engine profile (:class:`~tokcost.records.engines.EngineProfile`) gives on a piece of
+hardware. The profiles are data (``tokcost/data/engines.yaml``): callers load them with
+:func:`tokcost.io.engines.load_engines` and pass them in; the engine reads no file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-
-from tokcost.io.paths import ENGINES_FILE
-from tokcost.io.parse import load_model
-from tokcost.records.presets import HardwarePreset, Range, Strict
-from tokcost.records.schema import Field, model_validator
+if TYPE_CHECKING:
+    from tokcost.records.calibration import Fit
+    from tokcost.records.engines import EngineProfile
+    from tokcost.records.presets import HardwarePreset
 
 Band = Literal["low", "central", "high"]  # of latency: "low" is the optimistic end
 BANDS: tuple[Band, ...] = ("central", "low", "high")
 
 
-class Span(Strict):
-    """A low-high range of a non-negative quantity that is not a fraction (seconds, element-wise passes)."""
+class Calibrated(Protocol):
+    """A calibration as the engine uses it (:class:`tokcost.io.calibration.Calibration`)."""
 
-    low: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    high: Annotated[float, Field(ge=0, allow_inf_nan=False)]
-    central: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.low > self.high or (self.central is not None and not self.low <= self.central <= self.high):
-            raise ValueError("need low <= central <= high")
-        return self
-
-    @property
-    def mid(self) -> float:
-        return self.central if self.central is not None else (self.low + self.high) / 2
-
-
-class EngineProfile(Strict):
-    description: str
-    serves: list[Literal["ar", "diffusion"]]
-    mfu: Range
-    mbu: Range
-    host_per_layer_s: Span
-    fixed_per_step_s: Span
-    request_fixed_s: Span | None = None  # diffusion: per-request pipeline overhead outside the denoiser loop
-    act_passes: Span | None = None  # diffusion: element-wise activation passes per block (16-bit d-wide tensors)
-    vae_efficiency: Range | None = None  # diffusion: VAE decoder rate as a fraction of the engine's matmul rate
-    denoise_step_s: Span | None = None  # diffusion: per-step work outside the denoiser (scheduler, CFG mix)
-    usable_memory_fraction: Annotated[float, Field(gt=0, le=1)]
-    sources: dict[str, str]
-
-
-class EngineFile(Strict):
-    eager: EngineProfile
-    compiled: EngineProfile
-    vllm: EngineProfile
-
-
-@lru_cache(maxsize=1)
-def engines() -> dict[str, EngineProfile]:
-    data, _ = load_model(EngineFile, ENGINES_FILE)
-    return {"eager": data.eager, "compiled": data.compiled, "vllm": data.vllm}
+    def fit_for(self, hw_id: str) -> Fit | None: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +45,7 @@ def _pick(r, band: Band, optimistic_is_high: bool) -> float:
 
 
 def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central",
-               calibration=None) -> Efficiency:
+               calibration: Calibrated | None = None, eager: EngineProfile | None = None) -> Efficiency:
     """Efficiencies for the ``band`` end of the latency range (``low`` latency = optimistic factors).
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = hardware
@@ -94,19 +54,35 @@ def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central"
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
     device's effective MFU and MBU under eager code, and eager's host overheads. Other engines keep their
-    profile's ratio to eager (a compiled engine stays that much faster than the measured eager code), and the
-    diffusion-only terms stay as fitted on the validation set."""
+    profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
+    faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set."""
     assumed = _assumed(engine, hw, band)
-    fitted = calibration.efficiency_for(hw.id, band) if calibration is not None else None
-    if fitted is None:
+    fit = calibration.fit_for(hw.id) if calibration is not None else None
+    if fit is None:
         return assumed
-    eager = _assumed(engines()["eager"], hw, band)
-    mfu_scale = fitted.mfu / eager.mfu
-    changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager.mbu}
+    if eager is None:
+        raise ValueError("a calibration scales the engines by their ratio to eager: pass the eager profile")
+    fitted = fitted_efficiency(fit, band)
+    eager_eff = _assumed(eager, hw, band)
+    mfu_scale = fitted.mfu / eager_eff.mfu
+    changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
     changes["attention_mfu"] = assumed.attention_mfu * mfu_scale
-    if engine is engines()["eager"]:
+    if engine is eager:
         changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
     return replace(assumed, **changes)
+
+
+def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:
+    """The fitted factors of a calibration at one end of the band. The band widens the central fit by the
+    held-out error e: ``low`` (optimistic) multiplies the fractions by 1 + e and divides the overheads by it;
+    ``high`` does the opposite."""
+    k = 1.0 + min(fit.holdout_error if fit.holdout_error is not None else fit.fit_error, 1.0)
+    if band == "central":
+        k = 1.0
+    elif band == "high":
+        k = 1.0 / k
+    return Efficiency(mfu=fit.mfu * k, mbu=fit.mbu * k, host_per_layer_s=fit.host_per_layer_s / k,
+                      fixed_per_step_s=fit.fixed_per_step_s / k)
 
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band) -> Efficiency:

@@ -6,6 +6,7 @@ from tokcost.engine import physics
 from tokcost.errors import UsageError
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 from tokcost.engine.tokens import diffusion_tokens
+from tokcost.records.training import TrainResult
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
@@ -28,16 +29,17 @@ def diffusion_training_flops(model: ModelPreset, samples: float, width=None, hei
 
 
 def training_report(model: ModelPreset, hw: HardwarePreset, tokens=None, samples=None, gpus: int = 1, mfu=None,
-                    context=None, width=None, height=None, frames=None) -> dict:
+                    context=None, width=None, height=None, frames=None) -> TrainResult:
+    """Training compute of ``model`` on ``gpus`` x ``hw``: AR models train on ``tokens``, diffusion on ``samples``."""
     if model.family == "ar":
         if tokens is None:
-            raise UsageError(f"{model.id} is autoregressive: give --tokens")
+            raise UsageError(f"{model.id} is autoregressive: give the training tokens", param="tokens")
         flops = ar_training_flops(model, tokens, context)
     else:
         if samples is None:
-            raise UsageError(f"{model.id} is a diffusion model: give --samples")
+            raise UsageError(f"{model.id} is a diffusion model: give the training samples", param="samples")
         flops = diffusion_training_flops(model, samples, width, height, frames)
-    return {"model": model.id, **compute_report(flops, hw, gpus, mfu), "tokens": tokens, "samples": samples}
+    return TrainResult(model=model.id, **compute_report(flops, hw, gpus, mfu), tokens=tokens, samples=samples)
 
 
 def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None) -> dict:

@@ -1,20 +1,21 @@
-"""Turn a located YAML document into a typed record (tokcost.records.schema), reporting every problem with its position."""
+"""Turn a located YAML document into a record (a pydantic model), reporting every problem with its position."""
 
 from __future__ import annotations
 
 import difflib
 import typing
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tokcost.errors import InputError, Problem
-from tokcost.records.schema import Record, ValidationError
 from tokcost.io.located import Located, YamlProblem, dotted, load_file
 
-M = TypeVar("M", bound=Record)
+M = TypeVar("M", bound=BaseModel)
 
 
-def problems_from_validation(err: ValidationError, doc: Located, model: type[Record] | None = None) -> list[Problem]:
+def problems_from_validation(err: ValidationError, doc: Located, model: type[BaseModel] | None = None) -> list[Problem]:
     out = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -27,7 +28,7 @@ def problems_from_validation(err: ValidationError, doc: Located, model: type[Rec
     return out
 
 
-def _model_at(model: type[Record], path: tuple) -> type[Record] | None:
+def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:
     """The record type that validates the mapping at ``path`` (through optional fields and lists)."""
     for part in path:
         if isinstance(part, int):
@@ -41,8 +42,8 @@ def _model_at(model: type[Record], path: tuple) -> type[Record] | None:
     return model
 
 
-def _find_model(annotation) -> type[Record] | None:
-    if isinstance(annotation, type) and issubclass(annotation, Record):
+def _find_model(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
         found = _find_model(arg)
@@ -51,7 +52,7 @@ def _find_model(annotation) -> type[Record] | None:
     return None
 
 
-def _suggest(model: type[Record], loc: tuple) -> str:
+def _suggest(model: type[BaseModel], loc: tuple) -> str:
     """``; did you mean width?`` for a misspelt field name, or an empty string."""
     parent = _model_at(model, loc[:-1])
     if parent is None or not isinstance(loc[-1], str):
@@ -80,6 +81,15 @@ def _message(e: dict) -> str:
 def validate_doc(model: type[M], doc: Located) -> M:
     try:
         return model.model_validate(doc.data)
+    except ValidationError as err:
+        raise InputError(problems_from_validation(err, doc, model)) from None
+
+
+def validate_items(model: type[M], doc: Located) -> list[M]:
+    """A document that is a list of ``model`` records (every problem of every item reported)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    try:
+        return adapter.validate_python(doc.data)
     except ValidationError as err:
         raise InputError(problems_from_validation(err, doc, model)) from None
 

@@ -2,31 +2,29 @@
 
 A calibration records the measured device (name, memory, the copy and matmul ceilings it reached, and the
 hardware preset it is when it is a known GPU), the software versions, the fitted efficiency factors and every raw
-benchmark point. Loading validates it like any other input: an unknown key or an out-of-range number is reported
-as ``file:line:col: field: message`` (exit code 2).
+benchmark point. Loading (:func:`tokcost.io.calibration.load_calibration`) validates it like any other input: an
+unknown key or an out-of-range number is reported as ``file:line:col: field: message`` (exit code 2).
 
 The fitted ``mfu``/``mbu`` are fractions of the *reference* rates named in ``fit.reference``: the datasheet peak
 and bandwidth of ``device.preset`` for a known GPU, or the measured ceilings otherwise (a CPU, an unknown GPU).
-So :func:`tokcost.engine.profiles.efficiency` can return them unchanged for the hardware preset the estimate uses:
-the known preset, or the measured device that :meth:`Calibration.hardware_preset` builds from the ceilings.
+So :func:`tokcost.engine.profiles.efficiency` can use them unchanged for the hardware preset the estimate uses:
+the known preset, or the measured device as a preset (:func:`tokcost.io.calibration.measured_preset`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Literal
 
-from tokcost.engine.profiles import Efficiency
-from tokcost.io.parse import load_model
-from tokcost.records.presets import DenseRates, HardwareEfficiency, HardwarePreset, Id, Range, Strict
-from tokcost.records.schema import Field
+from pydantic import Field
 
-Seconds = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False)]
-Rel = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Factor = Annotated[float, Field(gt=0, le=2, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
-PosCount = Annotated[int, Field(ge=1, le=10_000_000)]
+from tokcost.records.base import NOT_BOOL, Strict
+from tokcost.records.presets import Id
+
+Seconds = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL]
+Rel = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), NOT_BOOL]
+Factor = Annotated[float, Field(gt=0, le=2, allow_inf_nan=False), NOT_BOOL]
+Count = Annotated[int, Field(ge=0, le=10_000_000), NOT_BOOL]
+PosCount = Annotated[int, Field(ge=1, le=10_000_000), NOT_BOOL]
 Text = Annotated[str, Field(min_length=1, max_length=400)]
 
 # torch.cuda.get_device_name() -> hardware preset id. Exact names only: an H200 NVL or an H100 PCIe is not an SXM part.
@@ -49,149 +47,108 @@ KNOWN_GPUS = {
 
 
 class Device(Strict):
-    kind: Literal["cpu", "cuda"]
-    name: Text
-    id: Id  # the id the measured device has as a hardware preset
-    preset: Id | None = None  # the known hardware preset it is, when it is one
-    memory_gb: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)]
-    copy_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False)]  # bytes read + written / s / 1e9
-    matmul_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False)]
-    dtype: Literal["bf16", "fp16", "fp32"]
-    threads: PosCount | None = None
+    """The measured device."""
+
+    kind: Literal["cpu", "cuda"] = Field(description="CPU or CUDA device.")
+    name: Text = Field(description="Device name as torch reports it.")
+    id: Id = Field(description="The id the measured device has as a hardware preset.")
+    preset: Id | None = Field(default=None, description="The known hardware preset it is, when it is one.")
+    memory_gb: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Device memory in GB.")
+    copy_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Measured copy ceiling in GB/s (bytes read + written per second / 1e9).")
+    matmul_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Measured square-matmul ceiling in TFLOP/s at dtype.")
+    dtype: Literal["bf16", "fp16", "fp32"] = Field(description="Precision of the measurements.")
+    threads: PosCount | None = Field(default=None, description="CPU threads used (CPU runs).")
 
 
 class Software(Strict):
-    tokcost: Text
-    python: Text
-    torch: Text
-    cuda: Text | None = None
-    transformers: Text | None = None
+    """Versions the measurements were taken with."""
+
+    tokcost: Text = Field(description="tokcost version.")
+    python: Text = Field(description="Python version.")
+    torch: Text = Field(description="torch version.")
+    cuda: Text | None = Field(default=None, description="CUDA version (None: a CPU run).")
+    transformers: Text | None = Field(default=None, description="transformers version, when it was benchmarked.")
 
 
 class Benchmark(Strict):
-    model: Id
-    layers_run: PosCount
-    layers_full: PosCount
-    batches: list[PosCount] = Field(min_length=1)
-    contexts: list[PosCount] = Field(min_length=1)
-    repeats: PosCount
-    cfg_scale: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)]
-    top_k: PosCount
-    temperature: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    """What was run: a model's decoder, possibly with fewer layers, over a grid of batches and contexts."""
+
+    model: Id = Field(description="Model preset id.")
+    layers_run: PosCount = Field(description="Decoder layers run.")
+    layers_full: PosCount = Field(description="Decoder layers of the full model (the rest is extrapolated).")
+    batches: list[PosCount] = Field(min_length=1, description="Batch sizes measured.")
+    contexts: list[PosCount] = Field(min_length=1, description="Context lengths measured, in tokens.")
+    repeats: PosCount = Field(description="Timed repeats per point.")
+    cfg_scale: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Guidance scale of the sampling step.")
+    top_k: PosCount = Field(description="Top-k of the sampling step.")
+    temperature: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Temperature of the sampling step.")
 
 
 class Fit(Strict):
-    reference: Literal["datasheet", "measured"]
-    peak_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False)]
-    bandwidth_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False)]
-    mfu: Factor
-    mbu: Factor
-    host_per_layer_s: Annotated[float, Field(ge=0, le=1.0, allow_inf_nan=False)]
-    fixed_per_step_s: Annotated[float, Field(ge=0, le=10.0, allow_inf_nan=False)]
-    fit_error: Rel
-    holdout_error: Rel | None = None
-    fit_targets: PosCount
-    holdout_targets: Count
-    method: Text
+    """The fitted efficiency factors, as fractions of the reference rates."""
+
+    reference: Literal["datasheet", "measured"] = Field(
+        description="What mfu and mbu are fractions of: the datasheet of device.preset, or the measured ceilings.")
+    peak_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Reference peak in TFLOP/s.")
+    bandwidth_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Reference bandwidth in GB/s.")
+    mfu: Factor = Field(description="Fitted fraction of the reference peak.")
+    mbu: Factor = Field(description="Fitted fraction of the reference bandwidth.")
+    host_per_layer_s: Annotated[float, Field(ge=0, le=1.0, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Fitted host launch overhead per layer and step, in seconds.")
+    fixed_per_step_s: Annotated[float, Field(ge=0, le=10.0, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Fitted fixed overhead per decode step, in seconds.")
+    fit_error: Rel = Field(description="Relative error over the fitting points.")
+    holdout_error: Rel | None = Field(default=None, description="Relative error over the held-out points.")
+    fit_targets: PosCount = Field(description="Points fitted.")
+    holdout_targets: Count = Field(description="Points held out.")
+    method: Text = Field(description="How the factors were fitted.")
 
 
 class Point(Strict):
-    kind: Literal["prefill", "decode"]
-    cfg: Literal["batched", "unbatched"]
-    batch: PosCount
-    context: PosCount
-    n_seq: PosCount
-    passes: Annotated[int, Field(ge=1, le=2)]
-    split: Literal["fit", "holdout"]
-    skipped: Text | None = None
-    layers_s: Seconds | None = None
-    head_s: Seconds | None = None
-    sample_s: Seconds | None = None
-    step_s: Seconds | None = None
-    full_step_s: Seconds | None = None
-    flops: Annotated[float, Field(ge=0, le=1.0e21, allow_inf_nan=False)] | None = None
-    bytes: Annotated[float, Field(ge=0, le=1.0e18, allow_inf_nan=False)] | None = None
-    achieved_gbps: Annotated[float, Field(ge=0, le=1.0e6, allow_inf_nan=False)] | None = None
-    achieved_tflops: Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False)] | None = None
-    predicted_s: Seconds | None = None
-    predicted_full_s: Seconds | None = None
+    """One benchmark point: a prefill or decode step at one batch and context."""
+
+    kind: Literal["prefill", "decode"] = Field(description="Prefill or decode step.")
+    cfg: Literal["batched", "unbatched"] = Field(description="How the two guidance branches ran.")
+    batch: PosCount = Field(description="Items in the batch.")
+    context: PosCount = Field(description="Context length in tokens.")
+    n_seq: PosCount = Field(description="Sequences per forward (batch x guidance branches).")
+    passes: Annotated[int, Field(ge=1, le=2), NOT_BOOL] = Field(description="Forward passes per step (2: unbatched guidance).")
+    split: Literal["fit", "holdout"] = Field(description="Whether the point was fitted or held out.")
+    skipped: Text | None = Field(default=None, description="Why the point was not measured (out of memory).")
+    layers_s: Seconds | None = Field(default=None, description="Seconds in the decoder layers.")
+    head_s: Seconds | None = Field(default=None, description="Seconds in the output head.")
+    sample_s: Seconds | None = Field(default=None, description="Seconds in sampling.")
+    step_s: Seconds | None = Field(default=None, description="Seconds per step of the layers run.")
+    full_step_s: Seconds | None = Field(default=None, description="Seconds per step extrapolated to the full depth.")
+    flops: Annotated[float, Field(ge=0, le=1.0e21, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="FLOPs per step.")
+    bytes: Annotated[float, Field(ge=0, le=1.0e18, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Bytes moved per step.")
+    achieved_gbps: Annotated[float, Field(ge=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Achieved bandwidth in GB/s.")
+    achieved_tflops: Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Achieved TFLOP/s.")
+    predicted_s: Seconds | None = Field(default=None, description="Seconds per step the fit predicts.")
+    predicted_full_s: Seconds | None = Field(default=None, description="Seconds per full-depth step the fit predicts.")
 
 
 class CalibrationFile(Strict):
-    version: Literal[1]
-    created: Text
+    version: Literal[1] = Field(description="Calibration format version.")
+    created: Text = Field(description="When the benchmark ran (ISO 8601).")
     device: Device
     software: Software
     benchmark: Benchmark
     fit: Fit
-    points: list[Point]
+    points: list[Point] = Field(description="Every benchmark point.")
 
-
-@dataclass(frozen=True)
-class Calibration:
-    """A loaded calibration: the fitted efficiencies for the device it measured, and that device as hardware."""
-
-    data: CalibrationFile
-    path: str
-
-    def _matches(self, hw_id: str) -> bool:
-        d = self.data.device
-        return hw_id == d.id or (d.preset is not None and hw_id == d.preset)
-
-    def efficiency_for(self, hw_id: str, band: str = "central") -> Efficiency | None:
-        """The fitted factors for the calibrated device (its preset id or its measured id), else ``None``.
-
-        The band widens the central fit by the held-out error e: ``low`` (optimistic) multiplies the fractions
-        by 1 + e and divides the overheads by it; ``high`` does the opposite."""
-        if not self._matches(hw_id):
-            return None
-        f = self.data.fit
-        k = 1.0 + min(f.holdout_error if f.holdout_error is not None else f.fit_error, 1.0)
-        if band == "central":
-            k = 1.0
-        elif band == "high":
-            k = 1.0 / k
-        return Efficiency(mfu=f.mfu * k, mbu=f.mbu * k, host_per_layer_s=f.host_per_layer_s / k,
-                          fixed_per_step_s=f.fixed_per_step_s / k)
-
-    def hardware_preset(self, catalog) -> HardwarePreset:
-        """The measured device as hardware: the known preset when ``device.preset`` is set, else a preset of
-        vendor ``measured`` whose rates are the measured ceilings."""
-        d = self.data.device
-        if d.preset is not None:
-            return catalog.hardware(d.preset)
-        return measured_preset(d, self.path)
-
-
-def measured_preset(d: Device, path: str) -> HardwarePreset:
-    tf = d.matmul_tflops
-    one = Range(low=1.0, high=1.0)
-    cite = f"measured by tokcost bench, calibration file {path}"
-    return HardwarePreset(
-        id=d.id, name=f"{d.name} (measured)", vendor="measured",
-        dense_tflops=DenseRates(bf16=tf, fp16=tf, fp32=tf),
-        memory_gb=d.memory_gb, bandwidth_tbps=d.copy_gbps / 1000.0, tdp_w=1.0,
-        efficiency=HardwareEfficiency(matmul=one, bandwidth=one, training_mfu=Range(low=0.3, high=0.5)),
-        sources={"dense_tflops": f"{cite}: {d.dtype} square matmul ceiling (used for every precision)",
-                 "memory_gb": cite, "bandwidth_tbps": f"{cite}: device copy ceiling (bytes read + written)",
-                 "tdp_w": "not measured: placeholder (tokcost uses tdp_w for display only)",
-                 "efficiency": "the rates are measured ceilings, so the hardware fractions are 1; the fitted "
-                               "factors of the calibration replace the engine's",
-                 "efficiency.training_mfu": "assumption: typical planning range 0.30-0.50 (facts/hardware.md)"},
-        notes="built from a tokcost bench calibration")
-
-
-def load_calibration(path: str | Path) -> Calibration:
-    """Load and validate a calibration YAML; raises InputError with file:line:col for every problem."""
-    data, _ = load_model(CalibrationFile, path)
-    return Calibration(data=data, path=str(path))
-
-
-def dump_calibration(data: CalibrationFile) -> str:
-    import yaml
-
-    header = ("# tokcost calibration, written by `tokcost bench`. Fitted factors are fractions of the reference\n"
-              "# rates in fit (datasheet of device.preset, or the measured ceilings). Use: tokcost estimate\n"
-              "# --calibration FILE (without --hardware it prices the measured device).\n")
-    body = yaml.safe_dump(data.model_dump(mode="json"), sort_keys=False, width=120, allow_unicode=True)
-    return header + body
+    def fit_for(self, hw_id: str) -> Fit | None:
+        """The fitted factors when ``hw_id`` is the calibrated device (its preset id or its measured id)."""
+        d = self.device
+        return self.fit if hw_id == d.id or (d.preset is not None and hw_id == d.preset) else None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from tokcost.records.schema import Field, Record, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from tokcost.records.base import NOT_BOOL, Float, Fraction, Range, Strict
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
@@ -18,34 +20,14 @@ MAX_PRESET_INT = 10**12
 MAX_PRESET_FLOAT = 1e12
 
 
-PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False)]
-PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT)]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NOT_BOOL]
+PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NOT_BOOL]
+Count = Annotated[int, Field(ge=0), NOT_BOOL]
+Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
+Sources = dict[str, str]
 
-
-class Strict(Record):
-    model_config = {"extra": "forbid", "frozen": True}
-
-
-class Range(Strict):
-    """A low-high range of an efficiency factor; ``central`` defaults to the midpoint."""
-
-    low: Fraction
-    high: Fraction
-    central: Fraction | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.low > self.high:
-            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
-        if self.central is not None and not self.low <= self.central <= self.high:
-            raise ValueError("central must lie between low and high")
-        return self
-
-    @property
-    def mid(self) -> float:
-        return self.central if self.central is not None else (self.low + self.high) / 2
+SOURCES = "Citation for each number: a field path (architecture.layers) or a section (architecture) -> source."
 
 
 # --------------------------------------------------------------------------------------------------- hardware
@@ -54,41 +36,43 @@ class Range(Strict):
 class DenseRates(Strict):
     """Dense (no 2:4 sparsity) tensor throughput in TFLOP/s (TOPS for int8)."""
 
-    bf16: PosFloat
-    fp16: PosFloat
-    fp8: PosFloat | None = None
-    int8: PosFloat | None = None
-    fp32: PosFloat
+    bf16: PosFloat = Field(description="bf16 tensor throughput in TFLOP/s.")
+    fp16: PosFloat = Field(description="fp16 tensor throughput in TFLOP/s.")
+    fp8: PosFloat | None = Field(default=None, description="fp8 tensor throughput in TFLOP/s (None: no fp8 units).")
+    int8: PosFloat | None = Field(default=None, description="int8 tensor throughput in TOPS.")
+    fp32: PosFloat = Field(description="fp32 throughput in TFLOP/s.")
 
 
 class Price(Strict):
-    usd_per_gpu_hour: PosFloat
-    provider: str = Field(min_length=3)
-    date: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    usd_per_gpu_hour: PosFloat = Field(description="Rental price in USD per GPU-hour.")
+    provider: str = Field(min_length=3, description="Who charges that price.")
+    date: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="When the price was read (YYYY-MM or YYYY-MM-DD).")
 
 
 class HardwareEfficiency(Strict):
     """What well-optimised code reaches on this chip, as fractions of the datasheet figures."""
 
-    matmul: Range  # large bf16 GEMM through the vendor BLAS
-    bandwidth: Range  # stream copy / triad
-    training_mfu: Range  # model FLOPs utilisation of large training runs
-    attention: Range | None = None  # fused attention kernel (SDPA/flash) as a fraction of peak; None: as matmul
+    matmul: Range[Fraction] = Field(description="Large bf16 GEMM through the vendor BLAS, as a fraction of peak.")
+    bandwidth: Range[Fraction] = Field(description="Stream copy / triad, as a fraction of the datasheet bandwidth.")
+    training_mfu: Range[Fraction] = Field(description="Model FLOPs utilisation of large training runs.")
+    attention: Range[Fraction] | None = Field(
+        default=None, description="Fused attention kernel (SDPA/flash) as a fraction of peak (None: as matmul).")
 
 
 class HardwarePreset(Strict):
-    id: Id
-    name: str
-    vendor: Literal["nvidia", "amd", "other", "measured"]
-    dense_tflops: DenseRates
-    memory_gb: PosFloat  # decimal GB as the datasheet prints it
-    bandwidth_tbps: PosFloat
-    interconnect_gbps: PosFloat | None = None  # per GPU, both directions added
-    tdp_w: PosFloat
-    price: Price | None = None
-    efficiency: HardwareEfficiency
-    sources: dict[str, str]
-    notes: str = ""
+    id: Id = Field(description="Preset id; must match the file name.")
+    name: str = Field(description="Display name.")
+    vendor: Literal["nvidia", "amd", "other", "measured"] = Field(description="Chip vendor (measured: built from a calibration).")
+    dense_tflops: DenseRates = Field(description="Dense tensor throughput per precision.")
+    memory_gb: PosFloat = Field(description="GPU memory in decimal GB, as the datasheet prints it.")
+    bandwidth_tbps: PosFloat = Field(description="Memory bandwidth in TB/s.")
+    interconnect_gbps: PosFloat | None = Field(
+        default=None, description="Scale-up link in GB/s per GPU, both directions added (None: no link).")
+    tdp_w: PosFloat = Field(description="Board power in watts (display only).")
+    price: Price | None = Field(default=None, description="Rental price (None: not priced, so not ranked on cost).")
+    efficiency: HardwareEfficiency = Field(description="Fractions of the datasheet figures well-optimised code reaches.")
+    sources: Sources = Field(description=SOURCES)
+    notes: str = Field(default="", description="Free text.")
 
 
 # --------------------------------------------------------------------------------------------------- models
@@ -101,16 +85,17 @@ CfgDiffusion = Literal["batched", "distilled", "none"]
 class Architecture(Strict):
     """A decoder-only transformer (the AR backbone)."""
 
-    layers: PosInt
-    hidden: PosInt
-    heads: PosInt
-    kv_heads: PosInt
-    head_dim: PosInt
-    ffn: PosInt
-    vocab: PosInt
-    context: PosInt
-    params_b: PosFloat  # every parameter, embeddings included (memory)
-    matmul_params_b: PosFloat  # N: parameters a token meets in matmuls (blocks + output head, not the input lookup)
+    layers: PosInt = Field(description="Transformer blocks.")
+    hidden: PosInt = Field(description="Model width (hidden size).")
+    heads: PosInt = Field(description="Attention (query) heads.")
+    kv_heads: PosInt = Field(description="Key/value heads (grouped-query attention); divides heads.")
+    head_dim: PosInt = Field(description="Width of one attention head.")
+    ffn: PosInt = Field(description="Feed-forward inner width.")
+    vocab: PosInt = Field(description="Vocabulary size in tokens (text and visual).")
+    context: PosInt = Field(description="Longest sequence in tokens.")
+    params_b: PosFloat = Field(description="Every parameter, embeddings included, in billions (memory).")
+    matmul_params_b: PosFloat = Field(
+        description="N: parameters a token meets in matmuls (blocks + output head, not the input lookup), in billions.")
 
     @model_validator(mode="after")
     def _gqa(self):
@@ -124,24 +109,29 @@ class Architecture(Strict):
 class Tokenizer(Strict):
     """Discrete visual tokenizer and how its tokens are laid out in the sequence."""
 
-    kind: Literal["vq2d", "vq3d"]
-    spatial_factor: PosInt
-    temporal_factor: PosInt = 1
-    temporal_rule: Literal["none", "chunked", "causal"] = "none"
-    layout: Literal["plain", "emu3", "lumina"] = "plain"
-    codebook: PosInt
-    native_width: PosInt
-    native_height: PosInt
-    min_side_px: PosInt
-    max_side_px: PosInt
+    kind: Literal["vq2d", "vq3d"] = Field(description="Image (vq2d) or video (vq3d) tokenizer.")
+    spatial_factor: PosInt = Field(description="Pixels per token along each side.")
+    temporal_factor: PosInt = Field(default=1, description="Frames per latent frame (video).")
+    temporal_rule: Literal["none", "chunked", "causal"] = Field(
+        default="none", description="How frames map to latent frames: chunked: groups of temporal_factor frames; "
+                                    "causal: the first frame alone, then groups.")
+    layout: Literal["plain", "emu3", "lumina"] = Field(
+        default="plain", description="Sequence layout of the visual tokens: plain: width x height tokens; emu3: an "
+                                     "end token per row and per frame; lumina: a newline per row and 2 size tokens.")
+    codebook: PosInt = Field(description="Codebook entries.")
+    native_width: PosInt = Field(description="Default width in pixels.")
+    native_height: PosInt = Field(description="Default height in pixels.")
+    min_side_px: PosInt = Field(description="Smallest side in pixels the model serves.")
+    max_side_px: PosInt = Field(description="Largest side in pixels the model serves.")
 
 
 class ARSampling(Strict):
-    cfg: CfgAR
-    cfg_scale: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    top_k: PosInt | None = None
-    temperature: PosFloat | None = None
-    prompt_tokens: PosInt  # a typical conditioning prompt (caption or class token) in tokens
+    cfg: CfgAR = Field(description="Classifier-free guidance: both branches in one batch, two passes, or off.")
+    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    top_k: PosInt | None = Field(default=None, description="Top-k sampling (None: the whole vocabulary).")
+    temperature: PosFloat | None = Field(default=None, description="Sampling temperature.")
+    prompt_tokens: PosInt = Field(
+        description="A typical conditioning prompt (caption or class token) in tokens.")
 
     @field_validator("cfg", mode="before")
     @classmethod
@@ -152,26 +142,31 @@ class ARSampling(Strict):
 class AttentionLevel(Strict):
     """UNet self-attention at one resolution: tokens = pixels / downsample^2, ``count`` layers of width ``dim``."""
 
-    downsample: PosInt
-    dim: PosInt
-    count: PosInt
+    downsample: PosInt = Field(description="Pixels per token along each side at this level.")
+    dim: PosInt = Field(description="Attention width (heads x head_dim).")
+    count: PosInt = Field(description="Self-attention layers at this level.")
 
 
 class Denoiser(Strict):
-    kind: Literal["unet", "dit", "mmdit", "linear-dit"]
-    params_b: PosFloat  # weights in memory
+    kind: Literal["unet", "dit", "mmdit", "linear-dit"] = Field(description="Denoiser architecture.")
+    params_b: PosFloat = Field(description="Weights in memory, in billions of parameters.")
     # Transformers (dit, mmdit, linear-dit): per-token matmul params and attention geometry
-    linear_params_b: PosFloat | None = None
-    attention_layers: PosInt | None = None
-    attention_dim: PosInt | None = None  # heads x head_dim
-    joint_text_tokens: int | None = Field(default=None, ge=0)  # MMDiT: text tokens inside self-attention
-    cross_attention_text_tokens: int | None = Field(default=None, ge=0)
+    linear_params_b: PosFloat | None = Field(
+        default=None, description="Transformers: parameters a latent token meets in matmuls, in billions.")
+    attention_layers: PosInt | None = Field(default=None, description="Transformers: self-attention layers.")
+    attention_dim: PosInt | None = Field(default=None, description="Transformers: attention width (heads x head_dim).")
+    joint_text_tokens: Count | None = Field(
+        default=None, description="MMDiT: text tokens inside self-attention.")
+    cross_attention_text_tokens: Count | None = Field(
+        default=None, description="Text tokens the latent tokens cross-attend to.")
     # UNets: linear/conv FLOPs of one forward at a reference resolution, scaled by pixels; attention separately
-    ref_forward_tflops: PosFloat | None = None
-    ref_width: PosInt | None = None
-    ref_height: PosInt | None = None
-    attention_levels: list[AttentionLevel] = []
-    resnet_blocks: PosInt | None = None  # UNets: residual conv blocks per forward (host launch overhead)
+    ref_forward_tflops: PosFloat | None = Field(
+        default=None, description="UNets: linear and conv TFLOPs of one forward at the reference size (scaled by pixels).")
+    ref_width: PosInt | None = Field(default=None, description="UNets: reference width in pixels.")
+    ref_height: PosInt | None = Field(default=None, description="UNets: reference height in pixels.")
+    attention_levels: list[AttentionLevel] = Field(default=[], description="UNets: self-attention per resolution.")
+    resnet_blocks: PosInt | None = Field(
+        default=None, description="UNets: residual conv blocks per forward (host launch overhead).")
 
     @model_validator(mode="after")
     def _complete(self):
@@ -185,60 +180,63 @@ class Denoiser(Strict):
 
 
 class Vae(Strict):
-    spatial_factor: PosInt
-    temporal_factor: PosInt = 1
-    temporal_rule: Literal["none", "causal"] = "none"
-    channels: PosInt
-    patch: PosInt = 1  # spatial patch of the denoiser over the latent
-    patch_t: PosInt = 1
-    params_b: PosFloat
-    decode_tflops_per_mpixel: PosFloat  # decoder FLOPs per output megapixel (per frame for video)
+    spatial_factor: PosInt = Field(description="Pixels per latent along each side.")
+    temporal_factor: PosInt = Field(default=1, description="Frames per latent frame (video).")
+    temporal_rule: Literal["none", "causal"] = Field(
+        default="none", description="How frames map to latent frames: causal: the first frame alone, then groups "
+                                    "of temporal_factor frames.")
+    channels: PosInt = Field(description="Latent channels.")
+    patch: PosInt = Field(default=1, description="Spatial patch of the denoiser over the latent.")
+    patch_t: PosInt = Field(default=1, description="Temporal patch of the denoiser over the latent.")
+    params_b: PosFloat = Field(description="VAE weights in billions of parameters.")
+    decode_tflops_per_mpixel: PosFloat = Field(
+        description="Decoder TFLOPs per output megapixel (per frame for video).")
 
 
 class TextEncoder(Strict):
-    name: str
-    params_b: PosFloat
-    tokens: PosInt
+    name: str = Field(description="Encoder name.")
+    params_b: PosFloat = Field(description="Weights in billions of parameters.")
+    tokens: PosInt = Field(description="Prompt length it encodes, in tokens.")
 
 
 class DiffusionSampling(Strict):
-    steps: PosInt
-    cfg: CfgDiffusion
-    cfg_scale: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    steps: PosInt = Field(description="Default sampling steps.")
+    cfg: CfgDiffusion = Field(description="Classifier-free guidance: both branches in one batch, distilled in, or none.")
+    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
 
 
 class Native(Strict):
-    width: PosInt
-    height: PosInt
-    frames: PosInt | None = None
-    fps: PosFloat | None = None
-    min_side_px: PosInt
-    max_side_px: PosInt
-    max_frames: PosInt | None = None
+    width: PosInt = Field(description="Default width in pixels.")
+    height: PosInt = Field(description="Default height in pixels.")
+    frames: PosInt | None = Field(default=None, description="Default frames per clip (video).")
+    fps: PosFloat | None = Field(default=None, description="Default frames per second (video).")
+    min_side_px: PosInt = Field(description="Smallest side in pixels the model serves.")
+    max_side_px: PosInt = Field(description="Largest side in pixels the model serves.")
+    max_frames: PosInt | None = Field(default=None, description="Most frames it generates in one clip.")
 
 
 class ModelPreset(Strict):
-    id: Id
-    name: str
-    family: Literal["ar", "diffusion"]
-    roles: list[Role] = Field(min_length=1)
-    conditioning: Literal["text", "class", "image+text"] = "text"
-    released: bool = True
-    repository: str
-    license: str = ""
+    id: Id = Field(description="Preset id; must match the file name.")
+    name: str = Field(description="Display name.")
+    family: Literal["ar", "diffusion"] = Field(description="Autoregressive or diffusion.")
+    roles: list[Role] = Field(min_length=1, description="What it generates (the first is its default).")
+    conditioning: Literal["text", "class", "image+text"] = Field(default="text", description="What it is prompted with.")
+    released: bool = Field(default=True, description="Weights are public.")
+    repository: str = Field(description="Where the weights or code are.")
+    license: str = Field(default="", description="Licence of the weights.")
     # AR
-    architecture: Architecture | None = None
-    tokenizer: Tokenizer | None = None
-    sampling: ARSampling | None = None
+    architecture: Architecture | None = Field(default=None, description="AR: the decoder.")
+    tokenizer: Tokenizer | None = Field(default=None, description="AR: the visual tokenizer.")
+    sampling: ARSampling | None = Field(default=None, description="AR: sampling settings.")
     # diffusion
-    denoiser: Denoiser | None = None
-    vae: Vae | None = None
-    text_encoders: list[TextEncoder] = []
-    diffusion: DiffusionSampling | None = None
-    native: Native | None = None
-    quality: dict[str, float] = {}
-    sources: dict[str, str]
-    notes: str = ""
+    denoiser: Denoiser | None = Field(default=None, description="Diffusion: the denoiser.")
+    vae: Vae | None = Field(default=None, description="Diffusion: the VAE.")
+    text_encoders: list[TextEncoder] = Field(default=[], description="Diffusion: the text encoders.")
+    diffusion: DiffusionSampling | None = Field(default=None, description="Diffusion: sampling settings.")
+    native: Native | None = Field(default=None, description="Diffusion: default size and the sizes it serves.")
+    quality: dict[str, Float] = Field(default={}, description="Published scores by benchmark (geneval, vbench, mmmu).")
+    sources: Sources = Field(description=SOURCES)
+    notes: str = Field(default="", description="Free text.")
 
     def side_limits(self) -> tuple[int, int]:
         """The smallest and largest side in pixels this model serves (its tokenizer's, or its native range)."""
@@ -270,7 +268,7 @@ class ModelPreset(Strict):
 # --------------------------------------------------------------------------------------------------- sources
 
 
-def numeric_paths(obj: Record, prefix: str = "") -> list[str]:
+def numeric_paths(obj: BaseModel, prefix: str = "") -> list[str]:
     """Dotted paths of every number in a preset (list items by index), excluding ``sources`` itself."""
     out: list[str] = []
     for name in type(obj).model_fields:
@@ -286,7 +284,7 @@ def _numeric(value, path: str) -> list[str]:
         return []
     if isinstance(value, (int, float)):
         return [path]
-    if isinstance(value, Record):
+    if isinstance(value, BaseModel):
         return numeric_paths(value, path + ".")
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _numeric(v, f"{path}.{k}")]
@@ -304,5 +302,3 @@ def unsourced_fields(preset: HardwarePreset | ModelPreset) -> list[str]:
         return any(".".join(parts[:i]) in cited for i in range(1, len(parts) + 1))
 
     return [p for p in numeric_paths(preset) if not covered(p)]
-
-

@@ -3,13 +3,18 @@ it, and a saved JSON result (a baseline) is read back into it for ``check --base
 
 from __future__ import annotations
 
-from tokcost.records.schema import Record
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 SCHEMA_VERSION = 1
 
 
-class Model(Record):
-    model_config = {"extra": "forbid"}
+class Model(BaseModel):
+    """Base of the result records: unknown keys are refused (a baseline from a newer tokcost fails loudly); not
+    frozen, as results are completed after they are built (charts)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Band(Model):
@@ -69,6 +74,45 @@ class Violation(Model):
     fix: str = ""
 
 
+class ChartSeries(Model):
+    """One line of a chart (or one bar): ``y`` at each ``x``, with the optional low-high band. ``None`` in ``y``,
+    ``low`` or ``high`` marks a point the candidate cannot serve (outside its model's size or frame limits)."""
+
+    label: str
+    group: str = ""  # the hardware (a bar's colour)
+    fixed: dict[str, float] = {}  # this series' own settings held fixed along x (its candidate's batch, size, steps)
+    x: list[float] = []  # empty for a bar
+    y: list[float | None]
+    low: list[float | None] | None = None  # optimistic end of the band, per point
+    high: list[float | None] | None = None  # pessimistic end
+    fits: list[bool] | None = None  # per point: the batch fits in the GPU's memory
+    limit: float | None = None  # the largest x that fits in memory
+
+
+class ChartData(Model):
+    """The numbers behind one chart, computed by the core when the analysis (or sweep) runs, so that a saved result
+    draws the same charts without presets or calibration. ``kind`` says how the series read: ``line``: ``y``
+    against ``x`` with its low-high band, the ``budget`` as a horizontal line and ``marker`` as a vertical one;
+    ``fit_line``: ``y`` against ``x``, the points that fit in memory (``fits``) apart, with each series' memory
+    ``limit``; ``bar``: one bar per series, its value ``y[0]`` (band ``low[0]``-``high[0]``) on the value axis
+    ``y_label``, the ``budget`` a line across the bars. Axis labels are as drawn (units included); units also
+    apart (``x_unit``, ``y_unit``)."""
+
+    id: str  # latency | throughput | cost (analysis); latency | cost (sweep)
+    kind: Literal["line", "fit_line", "bar"]
+    title: str
+    x_label: str
+    x_unit: str = ""
+    y_label: str
+    y_unit: str = ""
+    log_y: bool = False  # the value axis is logarithmic
+    budget: float | None = None
+    marker: float | None = None  # the spec's own x (its long side or frame count)
+    fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, steps, frames)
+    notes: list[str] = []  # the caption's remarks, what is held fixed in words first
+    series: list[ChartSeries] = []
+
+
 class SpecResult(Model):
     name: str
     file: str
@@ -78,6 +122,8 @@ class SpecResult(Model):
     candidates: list[CandidateResult]
     recommendation: Recommendation
     violations: list[Violation] = []  # budget violations of the recommended option
+    # the report's charts, computed with the analysis (None: a result saved before they were stored)
+    charts: list[ChartData] | None = None
 
 
 class AnalysisResult(Model):

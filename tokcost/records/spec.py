@@ -1,38 +1,47 @@
-"""The product spec: what a team wants to build, its demand and its budget (``version: 1``)."""
+"""The product spec: what a team wants to build, its demand and its budget (``version: 1``).
+
+Checks that need more than one field or the presets (kind-specific fields, preset ids) are
+:func:`tokcost.io.specs.semantic_problems`, run when a spec file is loaded."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
-from tokcost.io.catalog import Catalog
-from tokcost.errors import InputError, Problem
-from tokcost.io.parse import load_model
-from tokcost.records.presets import Strict
-from tokcost.records.schema import Field
-from tokcost.io.located import Located, dotted
+from pydantic import Field
+
+from tokcost.records.base import NOT_BOOL, Int, Strict
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
 
-
-def _num(gt=None, ge=None, le=None):
-    return Field(gt=gt, ge=ge, le=le, allow_inf_nan=False)
+Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
 
 
 class Product(Strict):
-    kind: Literal["image", "video", "perception"]
-    width: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
-    height: Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
-    frames: Annotated[int, Field(ge=1, le=10_000)] | None = None
-    fps: Annotated[float, _num(gt=0, le=240)] | None = None
-    seconds: Annotated[float, _num(gt=0, le=600)] | None = None
-    prompt_tokens: Annotated[int, Field(ge=1, le=131_072)] | None = None
-    answer_tokens: Annotated[int, Field(ge=1, le=32_768)] | None = None
-    quality_tier: Literal["draft", "standard", "premium"] = "standard"
-    steps: Annotated[int, Field(ge=1, le=1000)] | None = None  # diffusion steps; default: each model's own
+    """What is generated, at what size."""
+
+    kind: Literal["image", "video", "perception"] = Field(
+        description="What the product makes: an image, a video clip, or an answer about an image (perception).")
+    width: Side = Field(description="Width of the image or video frame in pixels.")
+    height: Side = Field(description="Height of the image or video frame in pixels.")
+    frames: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] | None = Field(
+        default=None, description="Video only: frames per clip (or give seconds with fps).")
+    fps: Annotated[float, Field(gt=0, le=240, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Video only: frames per second, with seconds.")
+    seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Video only: clip length in seconds, with fps.")
+    prompt_tokens: Annotated[int, Field(ge=1, le=131_072), NOT_BOOL] | None = Field(
+        default=None, description="Prompt length in tokens: the caption an AR model is conditioned on, or the "
+                                  "question of a perception product (default: each model's typical prompt).")
+    answer_tokens: Annotated[int, Field(ge=1, le=32_768), NOT_BOOL] | None = Field(
+        default=None, description="Perception only: answer length in tokens.")
+    quality_tier: Literal["draft", "standard", "premium"] = Field(
+        default="standard", description="Lowest acceptable published quality score (docs/methodology.md, "
+                                        "\"Quality tiers\"); draft accepts any model that serves the kind.")
+    steps: Annotated[int, Field(ge=1, le=1000), NOT_BOOL] | None = Field(
+        default=None, description="Diffusion sampling steps (default: each model's own).")
 
     def frame_count(self) -> int | None:
         if self.kind != "video":
@@ -43,83 +52,47 @@ class Product(Strict):
 
 
 class Demand(Strict):
-    requests_per_day: Annotated[float, _num(gt=0, le=1e11)]
-    peak_to_mean: Annotated[float, _num(ge=1, le=100)] = 1.0
+    """How many requests arrive."""
+
+    requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Mean demand in requests per day.")
+    peak_to_mean: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
+        default=1.0, description="Peak request rate over the mean rate (a ratio); the fleet is sized for the peak.")
 
 
 class Budget(Strict):
-    latency_s: Annotated[float, _num(gt=0, le=1e6)]
-    cost_per_item_usd: Annotated[float, _num(gt=0, le=1e6)] | None = None
-    monthly_usd: Annotated[float, _num(gt=0, le=1e12)] | None = None
+    """The limits a recommendation must meet."""
+
+    latency_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Latency budget per request in seconds, waiting for a batch to fill included.")
+    cost_per_item_usd: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Cost budget in USD per generated item, the fleet's cost spread over the demand.")
+    monthly_usd: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL] | None = Field(
+        default=None, description="Cost budget in USD per month for the whole fleet.")
 
 
 class Candidates(Strict):
-    models: list[str] | None = Field(default=None, min_length=1)
-    hardware: list[str] | None = Field(default=None, min_length=1)
-    engines: list[Engine] | None = Field(default=None, min_length=1)
-    precision: Precision = "bf16"
+    """What to consider (default: everything that can serve the product)."""
+
+    models: list[str] | None = Field(
+        default=None, min_length=1,
+        description="Model preset ids (default: every model that serves the product's kind).")
+    hardware: list[str] | None = Field(
+        default=None, min_length=1, description="Hardware preset ids, one GPU each (default: every priced preset).")
+    engines: list[Engine] | None = Field(
+        default=None, min_length=1,
+        description="Serving engines (default: every engine that serves the model's family).")
+    precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
 
 
 class Spec(Strict):
-    version: int
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: str = ""
-    product: Product
-    demand: Demand
-    budget: Budget
-    candidates: Candidates = Candidates()
-
-
-def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
-    """Checks that need more than one field or the presets: kind-specific fields, ids, resolutions."""
-    out: list[Problem] = []
-
-    def add(path: tuple, msg: str, key: bool = False):
-        out.append(Problem(doc.file, *doc.where(path, key=key), dotted(path), msg))
-
-    if spec.version != SPEC_VERSION:
-        add(("version",), f"unsupported spec version {spec.version}; this tokcost reads version {SPEC_VERSION}")
-    p = spec.product
-    if p.kind == "video":
-        if p.frames is None and (p.seconds is None or p.fps is None):
-            add(("product",), "a video product needs frames, or seconds with fps")
-        if p.frames is not None and p.seconds is not None:
-            add(("product", "seconds"), "give frames or seconds (with fps), not both")
-    else:
-        for f in ("frames", "seconds", "fps"):
-            if getattr(p, f) is not None:
-                add(("product", f), f"only a video product has {f}", key=True)
-    if p.kind == "perception":
-        for f in ("prompt_tokens", "answer_tokens"):
-            if getattr(p, f) is None:
-                add(("product", f), f"a perception product needs {f}")
-    elif p.answer_tokens is not None:
-        add(("product", "answer_tokens"), "only a perception product has answer_tokens", key=True)
-    for kind, field in (("models", "models"), ("hardware", "hardware")):
-        for i, pid in enumerate(getattr(spec.candidates, field) or []):
-            if not catalog.has(kind, pid):
-                add(("candidates", field, i), catalog.unknown_message(kind, pid))
-            elif (getattr(spec.candidates, field) or []).index(pid) != i:
-                add(("candidates", field, i), f"{pid!r} is listed twice")
-            else:
-                try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
-                    preset = catalog.get(kind, pid)
-                except InputError as exc:
-                    add(("candidates", field, i), f"preset {pid!r} ({catalog.source_of(kind, pid)}) is invalid")
-                    out.extend(exc.problems)
-                    continue
-                if kind == "models" and p.kind not in preset.roles:
-                    add(("candidates", field, i), f"{pid} cannot serve this {p.kind} product "
-                                                   f"(it serves: {', '.join(preset.roles)})")
-    return out
-
-
-def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
-    spec, doc = load_model(Spec, path)
-    problems = semantic_problems(spec, doc, catalog)
-    if problems:
-        raise InputError(problems)
-    return spec, doc
+    version: Int = Field(description="Spec format version; this tokcost reads version 1.")
+    name: str = Field(min_length=1, max_length=200, description="Product name, shown in reports.")
+    description: str = Field(default="", description="Free text about the product.")
+    product: Product = Field(description="What is generated, at what size.")
+    demand: Demand = Field(description="How many requests arrive.")
+    budget: Budget = Field(description="The limits a recommendation must meet.")
+    candidates: Candidates = Field(default=Candidates(), description="What to consider.")
 
 
 def spec_json_schema() -> dict:

@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-
-def _ms(x) -> str:
-    return "-" if x is None else f"{x * 1e3:.1f}"
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
-
-
-def _rate(gbps: float) -> str:
-    return f"{gbps:,.1f} GB/s" if gbps < 1000 else f"{gbps / 1000:,.2f} TB/s"
-
-
-def _flops(tflops: float) -> str:
-    return f"{tflops * 1e3:,.1f} GFLOP/s" if tflops < 1 else f"{tflops:,.1f} TFLOP/s"
+from tokcost.render.text import bandwidth, flop_rate, ms, pct
 
 
 def format_table(r: dict) -> str:
@@ -25,12 +11,12 @@ def format_table(r: dict) -> str:
     lines = [
         f"tokcost bench: {r['model']}, {r['layers_run']} of {r['layers_full']} layers, {r['dtype']}, "
         f"on {d['name']} ({d['kind']})",
-        f"ceilings: copy {_rate(c['copy_gbps'])} (read + written), matmul {_flops(c['matmul_tflops'])}",
-        f"fit ({ref}: {_flops(f['peak_tflops'])}, {_rate(f['bandwidth_gbps'])}): mfu {f['mfu']:.3f}, "
+        f"ceilings: copy {bandwidth(c['copy_gbps'])} (read + written), matmul {flop_rate(c['matmul_tflops'])}",
+        f"fit ({ref}: {flop_rate(f['peak_tflops'])}, {bandwidth(f['bandwidth_gbps'])}): mfu {f['mfu']:.3f}, "
         f"mbu {f['mbu']:.3f}, host/layer {f['host_per_layer_s'] * 1e3:.3f} ms, fixed/step "
         f"{f['fixed_per_step_s'] * 1e3:.2f} ms",
-        f"holdout_error {_pct(r['holdout_error'])} over {f['holdout_targets']} held-out targets "
-        f"(fit error {_pct(f['fit_error'])} over {f['fit_targets']})",
+        f"holdout_error {pct(r['holdout_error'])} over {f['holdout_targets']} held-out targets "
+        f"(fit error {pct(f['fit_error'])} over {f['fit_targets']})",
         "",
     ]
     head = ("kind", "cfg", "batch", "ctx", "split", "step ms", "layers", "head", "sample", "GB/s", "%copy",
@@ -43,11 +29,11 @@ def format_table(r: dict) -> str:
         meas = p["step_s"] if p["kind"] == "decode" else p["layers_s"]
         pred = p.get("predicted_s")
         err = None if pred is None else (pred - meas) / meas
-        rows.append((p["kind"], p["cfg"], str(p["batch"]), str(p["context"]), p["split"], _ms(meas),
-                     _ms(p["layers_s"]), _ms(p.get("head_s")), _ms(p.get("sample_s")),
-                     f"{p['achieved_gbps']:.1f}", _pct(p["copy_fraction"]), f"{p['achieved_tflops']:.3f}",
-                     _ms(pred), "-" if err is None else f"{err * 100:+.0f}%", _ms(p.get("full_step_s")),
-                     _ms(p.get("predicted_full_s"))))
+        rows.append((p["kind"], p["cfg"], str(p["batch"]), str(p["context"]), p["split"], ms(meas),
+                     ms(p["layers_s"]), ms(p.get("head_s")), ms(p.get("sample_s")),
+                     f"{p['achieved_gbps']:.1f}", pct(p["copy_fraction"]), f"{p['achieved_tflops']:.3f}",
+                     ms(pred), "-" if err is None else f"{err * 100:+.0f}%", ms(p.get("full_step_s")),
+                     ms(p.get("predicted_full_s"))))
     widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(head))]
     for row in rows:
         lines.append("  ".join(cell.rjust(widths[i]) if i > 1 else cell.ljust(widths[i])
@@ -62,8 +48,8 @@ def format_table(r: dict) -> str:
                 lines.append(f"  batch {t['batch']}: {t['skipped']}")
                 continue
             ratio = f"{t['ratio']:.2f}x" if t.get("ratio") else "-"
-            lines.append(f"  batch {t['batch']}, context {t['context']}: {_ms(t['transformers_s_per_token'])} ms/token"
-                         f" vs {_ms(t['custom_step_s'])} ms/step custom ({ratio})")
+            lines.append(f"  batch {t['batch']}, context {t['context']}: {ms(t['transformers_s_per_token'])} ms/token"
+                         f" vs {ms(t['custom_step_s'])} ms/step custom ({ratio})")
     for n in r.get("notes") or []:
         lines.append(f"note: {n}")
     if r.get("calibration"):

@@ -1,17 +1,18 @@
 """Formatters for ``tokcost check``: each is a pure ``format_x(GateResult) -> str``.
 
 ``table`` is the terminal report (``file:line:col: [error] limit: message`` as yamllint prints), ``markdown`` the
-compact PR comment, ``json`` the result itself; ``github`` (Actions annotations) lives in ``render.github``.
+compact PR comment, ``json`` the result itself; ``github`` (Actions annotations) lives in ``render.github``, which
+imports this module (never the reverse). ``tokcost.render.registry`` maps ``--format`` to these functions.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from tokcost.render.text import money
-from tokcost.core.gate import Choice, Delta, GateResult, Limits, SpecGate, show
+from tokcost.render.text import money, percent_change, sig_seconds
+from tokcost.core.gate import show
+from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
 
-CHECK_FORMATS = ("table", "markdown", "json", "github")
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
 
@@ -20,14 +21,9 @@ def sentence(text: str) -> str:
     return text.rstrip().rstrip(".") + "."
 
 
-def seconds(x: Optional[float]) -> str:
-    return "-" if x is None else f"{x:.3g} s"
-
-
-def pct(d: Delta) -> str:
-    if d.change_pct is None:
-        return "-"
-    return "0%" if abs(d.change_pct) < 0.05 else f"{d.change_pct:+.1f}%"
+def change(d: Delta) -> str:
+    """The change of ``d`` in percent (text.percent_change)."""
+    return percent_change(d.change_pct)
 
 
 def past_now(d: Delta, unit) -> str:
@@ -77,10 +73,10 @@ def _spec_block(s: SpecGate) -> list[str]:
     out = [f"{_status(s).upper():<4}  {s.name}  ({s.file})"]
     if s.baseline == "new":
         out.append("      new: not in the baseline; budgets checked, nothing to compare")
-    out.append(f"      cost/item  {past_now(s.cost_per_item_usd, money)}  ({pct(s.cost_per_item_usd)})"
+    out.append(f"      cost/item  {past_now(s.cost_per_item_usd, money)}  ({change(s.cost_per_item_usd)})"
                if s.baseline == "matched" else f"      cost/item  {money(s.cost_per_item_usd.after)}")
-    out.append(f"      latency    {past_now(s.latency_s, seconds)}  ({pct(s.latency_s)})"
-               if s.baseline == "matched" else f"      latency    {seconds(s.latency_s.after)}")
+    out.append(f"      latency    {past_now(s.latency_s, sig_seconds)}  ({change(s.latency_s)})"
+               if s.baseline == "matched" else f"      latency    {sig_seconds(s.latency_s.after)}")
     out.append(f"      choice     {choice_text(s.choice_before, s.choice_after, s.baseline)}")
     if s.changes:
         out.append("      changed    " + changes_text(s.changes))
@@ -104,12 +100,12 @@ def format_table(result: GateResult) -> str:
 def _md_row(s: SpecGate) -> str:
     matched = s.baseline == "matched"
     cost = past_now(s.cost_per_item_usd, money) if matched else money(s.cost_per_item_usd.after)
-    lat = past_now(s.latency_s, seconds) if matched else seconds(s.latency_s.after)
+    lat = past_now(s.latency_s, sig_seconds) if matched else sig_seconds(s.latency_s.after)
     mark = {"FAIL": ":x: fail", "new": ":new: new", "ok": ":white_check_mark: ok"}[_status(s)]
     if not s.passed and s.baseline == "new":
         mark += " (new)"
-    return (f"| {s.name} | {cost} | {pct(s.cost_per_item_usd) if matched else '-'} | {lat} | "
-            f"{pct(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
+    return (f"| {s.name} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
+            f"{change(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
             f"| {mark} |")
 
 
@@ -134,16 +130,3 @@ def format_markdown(result: GateResult) -> str:
 
 def format_json(result: GateResult) -> str:
     return result.model_dump_json(indent=2) + "\n"
-
-
-def render_check(result: GateResult, fmt: str) -> str:
-    if fmt == "table":
-        return format_table(result)
-    if fmt == "markdown":
-        return format_markdown(result)
-    if fmt == "json":
-        return format_json(result)
-    if fmt == "github":
-        from tokcost.render.github import format_github
-        return format_github(result)
-    raise ValueError(f"unknown format {fmt!r}")

@@ -3,10 +3,10 @@ Pure ``format_x(DiffResult) -> str``."""
 
 from __future__ import annotations
 
-from tokcost.core.gate import CandidateDiff, DiffResult, SpecDiff
-from tokcost.render.check import changes_text, choice_text, money, past_now, pct, seconds
+from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
+from tokcost.render.check import change, changes_text, choice_text, past_now
+from tokcost.render.text import dollars, money, sig_seconds
 
-DIFF_FORMATS = ("table", "markdown", "json")
 _HEAD = ("model", "hardware", "engine", "$/item past", "$/item now", "change", "latency past", "latency now",
          "change", "feasible", "status")
 
@@ -23,8 +23,8 @@ def _feasible(c: CandidateDiff) -> str:
 
 def _cells(c: CandidateDiff) -> list[str]:
     cost, lat = c.cost_per_item_usd, c.latency_s
-    return [c.model, c.hardware, c.engine, money(cost.before), money(cost.after), pct(cost), seconds(lat.before),
-            seconds(lat.after), pct(lat), _feasible(c), c.status]
+    return [c.model, c.hardware, c.engine, money(cost.before), money(cost.after), change(cost),
+            sig_seconds(lat.before), sig_seconds(lat.after), change(lat), _feasible(c), c.status]
 
 
 def _choice(s: SpecDiff) -> str:
@@ -35,10 +35,9 @@ def _choice(s: SpecDiff) -> str:
 
 def _headline(s: SpecDiff) -> list[str]:
     return [f"choice: {_choice(s)}",
-            f"cost/item: {past_now(s.cost_per_item_usd, money)} ({pct(s.cost_per_item_usd)})",
-            f"latency: {past_now(s.latency_s, seconds)} ({pct(s.latency_s)})",
-            f"monthly: {past_now(s.monthly_usd, lambda x: '-' if x is None else f'${x:,.0f}')} "
-            f"({pct(s.monthly_usd)})"]
+            f"cost/item: {past_now(s.cost_per_item_usd, money)} ({change(s.cost_per_item_usd)})",
+            f"latency: {past_now(s.latency_s, sig_seconds)} ({change(s.latency_s)})",
+            f"monthly: {past_now(s.monthly_usd, dollars)} ({change(s.monthly_usd)})"]
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:
@@ -72,10 +71,3 @@ def format_markdown(result: DiffResult) -> str:
 
 def format_json(result: DiffResult) -> str:
     return result.model_dump_json(indent=2) + "\n"
-
-
-def render_diff(result: DiffResult, fmt: str) -> str:
-    formatters = {"table": format_table, "markdown": format_markdown, "json": format_json}
-    if fmt not in formatters:
-        raise ValueError(f"unknown format {fmt!r}")
-    return formatters[fmt](result)

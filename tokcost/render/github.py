@@ -4,7 +4,7 @@ specs that are new to the baseline. Pure: ``format_github(GateResult) -> str``."
 
 from __future__ import annotations
 
-from tokcost.core.gate import GateResult
+from tokcost.records.gate import GateResult
 from tokcost.render.check import sentence, summary
 
 

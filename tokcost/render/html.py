@@ -1,8 +1,10 @@
 """HTML reports: one self-contained page (inline CSS and inline SVG charts; no scripts, fonts or anything else
 fetched from the network, and a Content-Security-Policy that forbids it). Every piece of text is escaped.
 
-The chart numbers come from :mod:`tokcost.core.charts` (pure numpy); this module only draws them with matplotlib,
-which is imported when the first chart is drawn (``pip install 'tokcost[charts]'``).
+The chart numbers come from the result itself (:class:`~tokcost.records.results.ChartData`, computed by
+:mod:`tokcost.core.charts` when the analysis or sweep ran): this module prices nothing and needs no presets or
+calibration, so a saved result re-renders the same. It only draws them with matplotlib, which is imported when the
+first chart is drawn (``pip install 'tokcost[charts]'``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.render.text import money
-from tokcost.render.table import sig
+from tokcost.render.text import sig
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
 
 CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
@@ -60,26 +62,32 @@ def _svg(fig, salt: str) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], count=1, flags=re.S)
 
 
-def _figure(chart, size=(7.5, 4.2)):
+def _figure(chart, size=(7.5, 4.2), x_label=None, y_label=None):
     _, plt = _pyplot()
     fig, ax = plt.subplots(figsize=size)
-    ax.set_xlabel(chart.x_label)
-    ax.set_ylabel(chart.y_label)
+    ax.set_xlabel(chart.x_label if x_label is None else x_label)
+    ax.set_ylabel(chart.y_label if y_label is None else y_label)
     ax.grid(True, which="major", alpha=0.3)
     if chart.log_y:
         ax.set_yscale("log")
     return fig, ax
 
 
-def _draw_lines(chart, salt: str) -> str:
+def _arr(values):
+    """A record's list of numbers as the float array matplotlib takes (None, a point not served: NaN, a gap)."""
     import numpy as np
 
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _draw_lines(chart, salt: str) -> str:
     fig, ax = _figure(chart)
     for i, s in enumerate(chart.series):
         colour = f"C{i % 10}"
-        if s.low is not None and np.isfinite(s.low).any():
-            ax.fill_between(s.x, s.low, s.high, color=colour, alpha=0.15, linewidth=0)
-        ax.plot(s.x, s.y, color=colour, marker="o", markersize=3, label=s.label)
+        x = _arr(s.x)
+        if s.low is not None and any(v is not None for v in s.low):
+            ax.fill_between(x, _arr(s.low), _arr(s.high), color=colour, alpha=0.15, linewidth=0)
+        ax.plot(x, _arr(s.y), color=colour, marker="o", markersize=3, label=s.label)
     if chart.budget is not None:
         ax.axhline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {chart.budget:g}")
     if chart.marker is not None:
@@ -95,8 +103,10 @@ def _draw_throughput(chart, salt: str) -> str:
     ax.set_xscale("log", base=2)
     for i, s in enumerate(chart.series):
         colour = f"C{i % 10}"
-        ax.plot(s.x, s.y, color=colour, alpha=0.35, linestyle="--")
-        ax.plot(s.x[s.fits], s.y[s.fits], color=colour, marker="o", markersize=3, label=s.label)
+        x, y = _arr(s.x), _arr(s.y)
+        fits = s.fits if s.fits is not None else [True] * len(x)  # a list of booleans: a mask
+        ax.plot(x, y, color=colour, alpha=0.35, linestyle="--")
+        ax.plot(x[fits], y[fits], color=colour, marker="o", markersize=3, label=s.label)
         if s.limit is not None:
             ax.axvline(s.limit, color=colour, linestyle=":", linewidth=1.2)
     ax.plot([], [], color="#5b6374", linestyle=":", label="memory limit (largest batch that fits)")
@@ -106,14 +116,13 @@ def _draw_throughput(chart, salt: str) -> str:
 
 
 def _draw_bars(chart, salt: str) -> str:
-    import numpy as np
-
+    """Horizontal bars: the value axis (``y_label``, log) runs across, one row per series from the top."""
     height = max(2.5, 0.32 * len(chart.series) + 1.2)
-    fig, ax = _figure(chart, size=(7.5, height))
+    fig, ax = _figure(chart, size=(7.5, height), x_label=chart.y_label, y_label=chart.x_label)
     ax.set_xscale("log")
-    ax.set_yscale("linear")
+    ax.set_yscale("linear")  # the rows (``_figure`` made y the value axis, as in a line chart)
     hws = list(dict.fromkeys(s.group for s in chart.series))
-    y = np.arange(len(chart.series))[::-1]
+    y = list(range(len(chart.series)))[::-1]
     for yi, s in zip(y, chart.series):
         ax.barh(yi, s.y[0], color=f"C{hws.index(s.group) % 10}", alpha=0.45 if "infeasible" in s.label else 0.9)
     ax.set_yticks(y, [s.label for s in chart.series], fontsize=8)
@@ -153,9 +162,17 @@ def _list(items: list[str], cls: str = "") -> str:
     return f"<ul{attr}>" + "".join(f"<li>{escape(x)}</li>" for x in items) + "</ul>"
 
 
-def _spec_section(spec: SpecResult, index: int, catalog, calibration) -> str:
-    from tokcost.core import charts
+def _chart_html(chart, salt: str) -> str:
+    """One chart of the result, drawn as its ``kind`` says, in its figure with the caption."""
+    draw = {"line": _draw_lines, "fit_line": _draw_throughput, "bar": _draw_bars}[chart.kind]
+    return _figure_html(draw(chart, salt), chart)
 
+
+NO_CHART_DATA = ("This result holds no chart data (it was saved by an older tokcost); run the analysis again to "
+                 "draw its charts.")
+
+
+def _spec_section(spec: SpecResult, index: int) -> str:
     rec, p, d, b = spec.recommendation, spec.product, spec.demand, spec.budget
     size = f"{p['width']}x{p['height']}" + (f", {spec.candidates[0].frames} frames"
                                             if p.get("kind") == "video" and spec.candidates else "")
@@ -172,15 +189,11 @@ def _spec_section(spec: SpecResult, index: int, catalog, calibration) -> str:
     if spec.violations:
         out += ["<h3>Budget violations</h3>",
                 _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation")]
-    if spec.candidates:
-        salt = f"tokcost-{index}"
-        lat = charts.latency_chart(spec, catalog, calibration)
-        thr = charts.throughput_chart(spec, catalog, calibration)
-        cost = charts.cost_chart(spec)
+    if spec.charts:
         out += ['<h3>Charts</h3><div class="charts">',
-                _figure_html(_draw_lines(lat, salt + "-latency"), lat),
-                _figure_html(_draw_bars(cost, salt + "-cost"), cost),
-                _figure_html(_draw_throughput(thr, salt + "-throughput"), thr), "</div>"]
+                *(_chart_html(ch, f"tokcost-{index}-{ch.id}") for ch in spec.charts), "</div>"]
+    elif spec.charts is None and spec.candidates:
+        out += [f'<h3>Charts</h3><p class="meta">{escape(NO_CHART_DATA)}</p>']
     heads = ["model", "hardware", "engine", "batch", "latency s", "band s", "items/s/GPU", "$/item", "GPUs", "GB",
              "feasible"]
     out += [f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
@@ -198,22 +211,15 @@ def _page(title: str, body: str, version: str) -> str:
             f"report for every number.</footer></body></html>\n")
 
 
-def format_html(result: AnalysisResult, catalog=None, calibration=None) -> str:
-    """The analysis as one self-contained HTML page. ``catalog`` and ``calibration`` are needed to re-price the
-    chart curves; by default the built-in presets (plus $TOKCOST_PRESETS) and the result's calibration file."""
-    _pyplot()  # fail before any work when matplotlib is missing
-    if catalog is None:
-        from tokcost.io.catalog import Catalog
-
-        catalog = Catalog.default()
-    if calibration is None and result.calibration:
-        from tokcost.records.calibration import load_calibration
-
-        calibration = load_calibration(result.calibration)
+def format_html(result: AnalysisResult) -> str:
+    """The analysis as one self-contained HTML page, its charts drawn from the chart data the result holds (a
+    result saved without any renders without charts, and says so)."""
+    if any(s.charts for s in result.specs):
+        _pyplot()  # fail before any work when matplotlib is missing
     names = ", ".join(s.name for s in result.specs)
     body = f"<h1>tokcost analysis: {escape(names)}</h1>" + (
         f'<p class="meta">calibration: <code>{escape(result.calibration)}</code></p>' if result.calibration else "")
-    body += "\n".join(_spec_section(s, i, catalog, calibration) for i, s in enumerate(result.specs))
+    body += "\n".join(_spec_section(s, i) for i, s in enumerate(result.specs))
     return _page(f"tokcost: {names}", body, result.tool_version)
 
 
@@ -223,14 +229,16 @@ SWEEP_TABLE_ROWS = 200
 
 
 def format_sweep_html(result) -> str:
-    """A sweep as one page: latency and cost vs resolution per model / hardware / engine, and the first rows."""
+    """A sweep as one page: latency and cost vs resolution per model / hardware / engine (the lines the core chose,
+    ``result.charts``: :func:`tokcost.core.sweep.with_charts`), and the first rows."""
     from tokcost import __version__
-    from tokcost.core import charts
     from tokcost.render.sweep import TABLE_COLUMNS, string_columns
 
-    _pyplot()
-    figs = [_figure_html(_draw_lines(ch, f"tokcost-sweep-{i}"), ch)
-            for i, ch in enumerate(charts.sweep_charts(result.columns))]
+    if result.charts:
+        _pyplot()
+    figs = [_chart_html(ch, f"tokcost-sweep-{i}") for i, ch in enumerate(result.charts or [])]
+    if result.charts is None:
+        figs = ['<p class="meta">This sweep result holds no chart data.</p>']
     cols = string_columns(result.columns, "%.3g")
     n = min(result.rows, SWEEP_TABLE_ROWS)
     head = "".join(f"<th>{escape(h)}</th>" for _, h in TABLE_COLUMNS)

@@ -1,4 +1,5 @@
-"""Plain renderers for the small commands (tokens, estimate, train, hardware/models list and show)."""
+"""Plain renderers for the small commands (tokens, estimate, train, hardware/models list and show): each a pure
+``format(result, **opts) -> str``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from tokcost.render import dumps
+from tokcost.render.json import dumps
 
 
 def _console(buf, width=100) -> Console:
@@ -33,16 +34,36 @@ def kv_table(data: dict, title: str) -> str:
     return buf.getvalue()
 
 
-def preset_list(items: list, kind: str, fmt: str) -> str:
-    if kind == "hardware":
-        rows = [{"id": h.id, "name": h.name, "bf16_tflops": h.dense_tflops.bf16, "memory_gb": h.memory_gb,
-                 "bandwidth_tbps": h.bandwidth_tbps,
-                 "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None} for h in items]
-    else:
-        rows = [{"id": m.id, "name": m.name, "family": m.family, "roles": ",".join(m.roles),
-                 "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b)} for m in items]
-    if fmt == "json":
-        return dumps(rows)
+def format_tokens(result) -> str:
+    """A TokensResult; the fields a model's count or a model-free count does not have are left out."""
+    return kv_table(_fields(result, exclude_none=True), "tokens")
+
+
+def format_estimate(result) -> str:
+    return kv_table(_fields(result), "estimate")
+
+
+def format_training(result) -> str:
+    return kv_table(_fields(result), "training")
+
+
+def _fields(result, exclude_none: bool = False) -> dict:
+    """A result record's fields for a human table: the schema version is for programs, not people."""
+    return result.model_dump(mode="json", exclude={"schema_version"}, exclude_none=exclude_none)
+
+
+def _hardware_rows(items: list) -> list[dict]:
+    return [{"id": h.id, "name": h.name, "bf16_tflops": h.dense_tflops.bf16, "memory_gb": h.memory_gb,
+             "bandwidth_tbps": h.bandwidth_tbps,
+             "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None} for h in items]
+
+
+def _model_rows(items: list) -> list[dict]:
+    return [{"id": m.id, "name": m.name, "family": m.family, "roles": ",".join(m.roles),
+             "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b)} for m in items]
+
+
+def _rows_table(rows: list[dict]) -> str:
     buf = io.StringIO()
     table = Table(pad_edge=False)
     for col in rows[0] if rows else []:
@@ -53,7 +74,29 @@ def preset_list(items: list, kind: str, fmt: str) -> str:
     return buf.getvalue()
 
 
+def format_hardware_list(items: list) -> str:
+    return _rows_table(_hardware_rows(items))
+
+
+def format_hardware_list_json(items: list) -> str:
+    return dumps(_hardware_rows(items))
+
+
+def format_model_list(items: list) -> str:
+    return _rows_table(_model_rows(items))
+
+
+def format_model_list_json(items: list) -> str:
+    return dumps(_model_rows(items))
+
+
+def format_preset_json(preset, file: str) -> str:
+    """One preset as JSON, with the file it was read from."""
+    return dumps({**preset.model_dump(mode="json"), "file": file})
+
+
 def preset_show(preset, file: str) -> str:
+    """One preset as text, its sources last."""
     buf = io.StringIO()
     con = _console(buf)
     con.print(f"{preset.id}: {preset.name}   ({file})")

@@ -1,5 +1,5 @@
 """Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
-:class:`~tokcost.core.sweep.SweepResult`. Formatting is vectorised: every column becomes an array of strings in one
+:class:`~tokcost.records.sweep.SweepResult`. Formatting is vectorised: every column becomes an array of strings in one
 numpy call and the rows are joined once, so a 100,000-row sweep formats in well under a second."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import json
 
 import numpy as np
 
-from tokcost.core.sweep import COLUMNS, SweepResult
+from tokcost.records.sweep import COLUMNS, SCHEMA_VERSION, SweepResult
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
 TEXT = ("model", "hardware", "engine", "resolution")
 INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "steps")
-SCHEMA_VERSION = 1
 
 
 def _num_strings(a: np.ndarray, spec: str = "%.6g") -> list[str]:

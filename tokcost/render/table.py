@@ -1,19 +1,16 @@
 """Terminal report (rich), readable at 80 columns: the candidates table carries a one-word reason ('latency',
-'memory', 'quality' ...) and the full reasons follow the table. Colour only when the output allows it:
-``NO_COLOR`` (any non-empty value) turns it off, ``FORCE_COLOR`` turns it on, otherwise only on a terminal and
-never under CI."""
+'memory', 'quality' ...) and the full reasons follow the table. Colour is the caller's decision (the CLI takes it
+from the environment module of the CLI package); this module reads no environment."""
 
 from __future__ import annotations
 
 import io
-import os
-import sys
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokcost.render.text import money
+from tokcost.render.text import money, sig
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
@@ -24,27 +21,6 @@ SHORT_REASONS = (  # (test on the full reason, the word shown in the table), fir
     (lambda r: "outside the" in r, "size"),
     (lambda r: "frames exceed" in r, "frames"),
 )
-
-
-def use_color(stream=None, env=None) -> bool:
-    """The no-color.org and FORCE_COLOR conventions, then: a terminal, and not under CI."""
-    env = os.environ if env is None else env
-    if env.get("NO_COLOR"):
-        return False
-    if env.get("FORCE_COLOR") not in (None, "", "0"):
-        return True
-    if env.get("CI", "").lower() in ("1", "true", "yes") or env.get("TERM") == "dumb":
-        return False
-    stream = sys.stdout if stream is None else stream
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def sig(x: float, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits without an exponent for everyday magnitudes (1,290, not 1.29e+03)."""
-    text = f"{x:.{digits}g}"
-    if "e" in text and 1e-4 <= abs(x) < 1e9:
-        text = f"{float(text):,.0f}" if abs(x) >= 1 else f"{float(text):.6f}".rstrip("0")
-    return text
 
 
 def short_reason(reason: str) -> str:
@@ -122,9 +98,8 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
                       markup=False)
 
 
-def format_table(result: AnalysisResult, width: int = 100, color: bool | None = None, top: int = 12) -> str:
-    """The analysis for a terminal. ``color=None`` decides from the environment (:func:`use_color`)."""
-    color = use_color() if color is None else color
+def format_table(result: AnalysisResult, width: int = 100, color: bool = False, top: int = 12) -> str:
+    """The analysis for a terminal, ``width`` columns wide, with ANSI colour when ``color``."""
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, no_color=not color, highlight=False,
                       color_system="standard" if color else None, emoji=False)

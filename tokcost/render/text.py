@@ -1,4 +1,7 @@
-"""Number formatting shared by the renderers and the recommendation sentences."""
+"""Every human-facing number format: the renderers and the recommendation sentences use these and no others.
+
+Where two reports print the same quantity differently (``secs`` and ``sig_seconds``), both are kept, each named
+for what it prints, so that no committed report changes."""
 
 from __future__ import annotations
 
@@ -25,3 +28,66 @@ def secs(x: float) -> str:
     if x >= 1000:
         return f"{x:,.0f} s"
     return f"{x:.3g} s"
+
+
+def dollars(x: float | None) -> str:
+    """Whole dollars with thousands separators ($40,179); ``-`` for None (monthly figures)."""
+    return "-" if x is None else f"${x:,.0f}"
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits without an exponent for everyday magnitudes (1,290, not 1.29e+03)."""
+    text = f"{x:.{digits}g}"
+    if "e" in text and 1e-4 <= abs(x) < 1e9:
+        text = f"{float(text):,.0f}" if abs(x) >= 1 else f"{float(text):.6f}".rstrip("0")
+    return text
+
+
+def sig_seconds(x: float | None) -> str:
+    """Seconds to three significant digits, exponent and all (0.912 s, 1.18e+03 s); ``-`` for None. Unlike
+    :func:`secs` it keeps the exponent: the check and diff reports print it so."""
+    return "-" if x is None else f"{x:.3g} s"
+
+
+def percent_change(change_pct: float | None) -> str:
+    """A change already in percent, signed to one decimal (+12.5%, -3.0%); ``0%`` within +-0.05; ``-`` for None."""
+    if change_pct is None:
+        return "-"
+    return "0%" if abs(change_pct) < 0.05 else f"{change_pct:+.1f}%"
+
+
+def pct(fraction: float | None) -> str:
+    """A fraction as a percentage to one decimal (0.064 -> 6.4%); ``-`` for None or NaN."""
+    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
+        return "-"
+    return f"{fraction:.1%}"
+
+
+def number(x: float | None) -> str:
+    """A measured or predicted quantity: 0; three significant digits below 100 (0.0123, 8.73, 45.2); one decimal
+    from 100 to 999 (229.4); whole with thousands separators from 1,000 (150,000); ``-`` for None."""
+    if x is None:
+        return "-"
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 1:
+        return f"{x:.3g}" if a < 100 else f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def ms(seconds: float | None) -> str:
+    """Seconds as milliseconds to one decimal, no unit (0.0123 -> 12.3); ``-`` for None."""
+    return "-" if seconds is None else f"{seconds * 1e3:.1f}"
+
+
+def bandwidth(gbps: float) -> str:
+    """A memory bandwidth: 912.3 GB/s below 1,000 GB/s, else 3.35 TB/s."""
+    return f"{gbps:,.1f} GB/s" if gbps < 1000 else f"{gbps / 1000:,.2f} TB/s"
+
+
+def flop_rate(tflops: float) -> str:
+    """A compute rate: 512.0 GFLOP/s below 1 TFLOP/s, else 989.4 TFLOP/s."""
+    return f"{tflops * 1e3:,.1f} GFLOP/s" if tflops < 1 else f"{tflops:,.1f} TFLOP/s"

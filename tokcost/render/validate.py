@@ -1,82 +1,16 @@
-"""``tokcost validate``: the JSON-ready report and its table / markdown renderings (pure functions)."""
+"""``tokcost validate``: table and markdown renderings of the report built by
+:func:`tokcost.core.validate.build_report` (pure functions; the JSON rendering is the report itself)."""
 
 from __future__ import annotations
 
-import math
-
 from tokcost.core.validate import FAMILIES
+from tokcost.render.text import number, pct
 
-REGEN = "tokcost validate --write-docs"
-
-
-def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -> dict:
-    """Price every entry with the committed engine profiles (or a refit), cross-validate, summarise, gate."""
-    from tokcost.core import fit as F
-    from tokcost.core import validate as V
-
-    rep = F.cross_validate(entries, catalog, refit=refit, held_out=held_out)
-    th = V.load_thresholds()
-    ins = V.summary_by_family(rep.in_sample)
-    held = V.summary_by_family(rep.held_out) if held_out else None
-    fails = V.gate(ins, th, "in-sample")
-    if held is not None and th.held_out:
-        fails += V.gate(held, th, "held-out")
-    committed = F.committed_values()
-    ranges = rep.ranges() if held_out else {}
-    params = []
-    for key, value in rep.values.items():
-        lo, hi = ranges.get(key, (None, None))
-        c = committed[key]
-        params.append({"name": F.param_name(key), "value": value, "committed": c,
-                       "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
-                       "held_out_low": F.sig(lo) if lo is not None else None,
-                       "held_out_high": F.sig(hi) if hi is not None else None})
-    held_by_id = {r.id: r for r in rep.held_out}
-    rows = []
-    for r in rep.in_sample:
-        d = r.to_dict()
-        h = held_by_id.get(r.id)
-        if r.scored and h is not None and h.scored:
-            d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
-        rows.append(d)
-    return {
-        "refit": refit,
-        "definitions": {
-            "ratio": "predicted / measured",
-            "rel_err": "|predicted - measured| / measured (headline: its median)",
-            "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
-            "worst_factor": "max over entries of max(ratio, 1/ratio)",
-            "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
-                        "on all other sources",
-        },
-        "thresholds": th.model_dump(),
-        "summary": {"in_sample": ins, "held_out": held},
-        "parameters": params,
-        "entries": rows,
-        "failures": fails,
-        "passed": not fails,
-    }
-
-
-def _pct(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1%}"
+REGEN = "python scripts/write_validation_docs.py"  # writes docs/validation.md and the README summary
 
 
 def _fac(s: dict) -> str:
     return f"{s['worst_factor']:.2f}x ({s['worst_id']})" if s.get("n") else "-"
-
-
-def _num(x: float) -> str:
-    if x is None:
-        return "-"
-    a = abs(x)
-    if a == 0:
-        return "0"
-    if a >= 1000:
-        return f"{x:,.0f}"
-    if a >= 1:
-        return f"{x:.3g}" if a < 100 else f"{x:.1f}"
-    return f"{x:.3g}"
 
 
 def _summary_rows(report: dict) -> list[list[str]]:
@@ -88,8 +22,8 @@ def _summary_rows(report: dict) -> list[list[str]]:
         if not s.get("n"):
             out.append([fam, "0", "no scored entry", "-", "-", "-"])
             continue
-        out.append([fam, str(s["n"]), _pct(s["median_rel_err"]), _fac(s),
-                    _pct(h.get("median_rel_err")) if h.get("n") else "-", _fac(h)])
+        out.append([fam, str(s["n"]), pct(s["median_rel_err"]), _fac(s),
+                    pct(h.get("median_rel_err")) if h.get("n") else "-", _fac(h)])
     return out
 
 
@@ -101,9 +35,9 @@ ENTRY_HEAD = ["id", "engine", "model", "hardware", "measured", "predicted", "rat
 
 def _entry_cells(d: dict) -> list[str]:
     unit = {"latency_s": " s", "throughput_items_per_s": " /s", "gpu_hours": " GPU-h"}[d["metric"]]
-    return [d["id"], d["engine"], d["model"] or "-", d["hardware"] or "-", _num(d["measured"]) + unit,
-            _num(d["predicted"]) + unit, f"{d['ratio']:.2f}",
-            _num(d["held_out_predicted"]) + unit if "held_out_predicted" in d else "-",
+    return [d["id"], d["engine"], d["model"] or "-", d["hardware"] or "-", number(d["measured"]) + unit,
+            number(d["predicted"]) + unit, f"{d['ratio']:.2f}",
+            number(d["held_out_predicted"]) + unit if "held_out_predicted" in d else "-",
             f"{d['held_out_ratio']:.2f}" if "held_out_ratio" in d else "-"]
 
 
@@ -133,15 +67,15 @@ def format_markdown(report: dict) -> str:
         lines.append(f"- {f}")
     if report["failures"]:
         lines.append("")
-    lines += ["## Summary", "", _md_table(SUMMARY_HEAD, _summary_rows(report)), ""]
+    lines += ["## Summary", "", format_summary_markdown(report), ""]
     if report["parameters"]:
         used = "refitted over the whole set (`--fit`)" if report["refit"] else "committed in engines.yaml"
         lines += ["## Fitted engine parameters", "",
                   f"Values used here: {used}. `tokcost validate --fit` refits them over every scored entry "
                   "(mean |ln ratio|, coordinate search on fixed grids from fixed starting points); the range is "
                   "min-max over the leave-one-source-out refits, committed as the low/high band.", ""]
-        rows = [[p["name"], _num(p["value"]), _num(p["committed"]),
-                 f"{_num(p['held_out_low'])} - {_num(p['held_out_high'])}" if p["held_out_low"] is not None else "-"]
+        rows = [[p["name"], number(p["value"]), number(p["committed"]),
+                 f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"]
                 for p in report["parameters"]]
         lines += [_md_table(["parameter", "value used", "committed", "held-out range"], rows), ""]
     lines += MODEL_NOTES
@@ -187,6 +121,11 @@ MODEL_NOTES = [
 ]
 
 
+def format_summary_markdown(report: dict) -> str:
+    """The error summary alone, as a markdown table (the README's headline)."""
+    return _md_table(SUMMARY_HEAD, _summary_rows(report))
+
+
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
     esc = [[c.replace("|", "\\|") for c in r] for r in rows]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -207,54 +146,11 @@ def format_table(report: dict) -> str:
     if report["parameters"]:
         out.append("fitted parameters (fit / committed / held-out range):")
         for p in report["parameters"]:
-            rng = f"{_num(p['held_out_low'])} - {_num(p['held_out_high'])}" if p["held_out_low"] is not None else "-"
+            rng = f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"
             flag = "" if p["matches_committed"] else "   <- differs from engines.yaml"
-            out.append(f"  {p['name']:<38} {_num(p['value']):>10} {_num(p['committed']):>10}   {rng}{flag}")
+            out.append(f"  {p['name']:<38} {number(p['value']):>10} {number(p['committed']):>10}   {rng}{flag}")
         out.append("")
     out += [table(SUMMARY_HEAD, _summary_rows(report)), ""]
     out.append("gate: " + ("passed" if report["passed"] else "FAILED"))
     out += [f"  {f}" for f in report["failures"]]
     return "\n".join(out) + "\n"
-
-
-# ------------------------------------------------------------------------------------------------- docs
-
-README_START = "<!-- validation-summary: generated by `tokcost validate --write-docs`; a test fails when stale -->"
-README_END = "<!-- /validation-summary -->"
-
-
-def readme_block(report: dict) -> str:
-    """The README's headline: the summary table and the gate, between the markers."""
-    th = report["thresholds"]
-    return "\n".join([
-        README_START,
-        _md_table(SUMMARY_HEAD, _summary_rows(report)),
-        "",
-        f"Median relative error |predicted - measured| / measured over {report['summary']['in_sample']['all']['n']} "
-        f"published runs; worst = max(ratio, 1/ratio). Held-out = leave-one-source-out. Gate: median <= "
-        f"{th['median_rel_err']:.0%}, worst <= {th['worst_factor']}x, per family; "
-        f"{'passed' if report['passed'] else 'FAILED'}. Every entry: [docs/validation.md](docs/validation.md).",
-        README_END,
-    ])
-
-
-def with_readme_block(readme: str, block: str) -> str:
-    """``readme`` with the text between the markers replaced by ``block`` (ValueError when they are missing)."""
-    start, end = readme.find(README_START), readme.find(README_END)
-    if start < 0 or end < start:
-        raise ValueError("README.md lacks the validation-summary markers")
-    return readme[:start] + block + readme[end + len(README_END):]
-
-
-def write_docs(report: dict, root) -> list:
-    """Write docs/validation.md and the README's summary block under the source checkout ``root``."""
-    from pathlib import Path
-
-    from tokcost.io.atomic import write_atomic
-
-    root = Path(root)
-    doc, readme = root / "docs" / "validation.md", root / "README.md"
-    new_readme = with_readme_block(readme.read_text(), readme_block(report))
-    write_atomic(doc, format_markdown(report))
-    write_atomic(readme, new_readme)
-    return [doc, readme]

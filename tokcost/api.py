@@ -1,0 +1,192 @@
+"""tokcost as a Python library: the functions the CLI is a thin layer over.
+
+Keyword arguments are named like the CLI's flags (``--tokens-per-forward`` is ``tokens_per_forward``), take the
+same ranges, and return the records whose ``model_dump(mode="json")`` is what ``--format json`` prints. Every
+problem with the input, in a file or in an argument, raises :class:`tokcost.InputError`, whose ``problems`` carry
+``file:line:col`` positions (``(arguments)`` and the argument's name for arguments).
+
+The heavy parts (numpy, the presets) load on first call, so ``import tokcost`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import Field, ValidationError, validate_call
+
+from tokcost.errors import ARGUMENTS, InputError, Problem
+# the records the checked functions return: their annotations are resolved when the module loads
+from tokcost.records.estimate import EstimateResult
+from tokcost.records.sweep import SweepResult
+from tokcost.records.tokens import TokensResult
+from tokcost.records.training import TrainResult
+
+if TYPE_CHECKING:
+    from tokcost.io.catalog import Catalog
+    from tokcost.records.results import AnalysisResult
+    from tokcost.records.spec import Spec
+
+PathArg = Union[str, os.PathLike]
+Presets = Sequence[PathArg] | None
+Side = Annotated[int, Field(ge=16, le=8192)]
+Count = Annotated[int, Field(ge=1)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
+Cfg = Literal["batched", "unbatched", "off"]
+Engine = Literal["eager", "compiled", "vllm"]
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+
+def _arguments(fn):
+    """Check keyword arguments against their declared types and ranges (pydantic's ``validate_call``, built on
+    first use so that importing tokcost stays cheap); every problem becomes one :class:`InputError` naming the
+    argument."""
+
+    @functools.cache
+    def checked():
+        return validate_call(fn)
+
+    @functools.wraps(fn)
+    def call(**kwargs):
+        try:
+            return checked()(**kwargs)
+        except ValidationError as err:
+            raise InputError([_problem(e) for e in err.errors(include_url=False)]) from None
+
+    return call
+
+
+def _problem(error: dict) -> Problem:
+    """A pydantic error as a problem with the argument it concerns; a list item's error quotes the item."""
+    param, *within = error["loc"]
+    message = f"{error['input']!r}: {error['msg']}" if within else error["msg"]
+    return Problem(ARGUMENTS, 0, 0, str(param), message)
+
+
+def catalog(presets: Presets = None) -> Catalog:
+    """The built-in presets plus user preset folders (``presets``, then ``$TOKCOST_PRESETS``)."""
+    from tokcost.io.catalog import Catalog
+
+    return Catalog.default([str(p) for p in presets or []])
+
+
+def _calibration(path: PathArg | None):
+    from tokcost.io.specs import load_calibration_file
+
+    return load_calibration_file(path)
+
+
+def load_spec(path: PathArg, *, presets: Presets = None) -> Spec:
+    """Read and check one product spec; every problem raises :class:`InputError` with its position."""
+    from tokcost.io.specs import load_specs
+
+    ((_, spec, _),) = load_specs([str(path)], catalog(presets))
+    return spec
+
+
+def analyze(specs: PathArg | Spec | Mapping[str, Any] | Sequence[PathArg | Spec | Mapping[str, Any]], *,
+            calibration: PathArg | None = None, presets: Presets = None) -> AnalysisResult:
+    """Recommend a backend and hardware for each spec: paths (files, folders of ``*.yaml``, globs), ``Spec``
+    records or plain mappings, alone or in a list. Every spec is checked before any is priced."""
+    from tokcost.core.analyze import analyze_loaded
+    from tokcost.io.specs import expand_paths, load_specs, spec_from_data
+
+    items = list(specs) if isinstance(specs, (list, tuple)) else [specs]
+    cat = catalog(presets)
+    cal = _calibration(calibration)  # its problems are reported before the specs'
+    loaded, problems = [], []
+    paths = [str(s) for s in items if isinstance(s, (str, os.PathLike))]
+    try:
+        if paths:
+            loaded += load_specs(expand_paths(paths), cat)
+    except InputError as exc:
+        problems += exc.problems
+    for i, item in enumerate(s for s in items if not isinstance(s, (str, os.PathLike))):
+        try:
+            loaded.append(spec_from_data(item, f"(spec {i + 1})", cat))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return analyze_loaded(loaded, cat, cal)
+
+
+@_arguments
+def estimate(*, model: str, hardware: str | None = None, width: Side | None = None, height: Side | None = None,
+             frames: Annotated[int, Field(ge=1, le=10_000)] | None = None, fps: Positive | None = None,
+             steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
+             batch: Annotated[int, Field(ge=1, le=65_536)] = 1, cfg: Cfg | None = None, engine: Engine = "eager",
+             precision: Precision = "bf16", tokens_per_forward: AtLeastOne = 1.0,
+             draft_tokens: AtLeastOne | None = None, prompt_tokens: Count | None = None,
+             answer_tokens: Count | None = None, calibration: PathArg | None = None,
+             presets: Presets = None) -> EstimateResult:
+    """Latency, throughput, memory and cost of one configuration on one GPU, with its low-high band.
+    ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
+    model's own; ``cfg`` None the model's own guidance mode."""
+    from tokcost.core.estimate import estimate_one
+
+    return estimate_one(catalog(presets), model=model, hardware=hardware, width=width, height=height,
+                        frames=frames, fps=fps, steps=steps, batch=batch, cfg=cfg, engine=engine,
+                        precision=precision, tokens_per_forward=tokens_per_forward, draft_tokens=draft_tokens,
+                        prompt_tokens=prompt_tokens, answer_tokens=answer_tokens,
+                        calibration=_calibration(calibration))
+
+
+@_arguments
+def train(*, model: str, hardware: str, tokens: AtLeastOne | None = None, samples: AtLeastOne | None = None,
+          gpus: Count = 1, mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
+          context: Count | None = None, width: Annotated[int, Field(ge=16)] | None = None,
+          height: Annotated[int, Field(ge=16)] | None = None, frames: Count | None = None,
+          presets: Presets = None) -> TrainResult:
+    """Training compute, GPU-hours, wall-clock days and cost: ``tokens`` for AR models, ``samples`` (images or
+    clips seen) for diffusion. ``mfu`` None takes the hardware's training MFU."""
+    from tokcost.engine.training import training_report
+    from tokcost.errors import UsageError
+
+    if (tokens is None) == (samples is None):
+        raise UsageError("give exactly one of tokens (AR) or samples (diffusion)", param="tokens")
+    cat = catalog(presets)
+    return training_report(cat.model(model), cat.hardware(hardware), tokens=tokens, samples=samples, gpus=gpus,
+                           mfu=mfu, context=context, width=width, height=height, frames=frames)
+
+
+@_arguments
+def tokens(*, width: Count, height: Count, model: str | None = None, frames: Count | None = None,
+           fps: Positive | None = None, spatial_factor: Count | None = None, temporal_factor: Count = 1,
+           temporal_rule: Literal["causal", "chunked"] = "causal", pad: bool = False,
+           presets: Presets = None) -> TokensResult:
+    """Exact token counts of an image or clip: with ``model`` (its tokenizer or VAE), or model-free with
+    ``spatial_factor``. ``pad`` rounds sizes up to what the tokenizer takes instead of failing."""
+    from tokcost.core.tokens import count_tokens
+
+    preset = catalog(presets).model(model) if model is not None else None
+    return count_tokens(preset, width=width, height=height, frames=frames, fps=fps, spatial_factor=spatial_factor,
+                        temporal_factor=temporal_factor, temporal_rule=temporal_rule, pad=pad)
+
+
+@_arguments
+def sweep(*, models: Sequence[str], hardware: Sequence[str],
+          resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
+          frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
+          batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
+          steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
+          engines: Sequence[Engine] | None = None, precision: Precision = "bf16",
+          presets: Presets = None, on_start=None, on_group=None) -> SweepResult:
+    """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them).
+    ``resolutions`` are ``(width, height)`` pairs; combinations a model cannot serve are skipped with a note in
+    ``result.notes``. For progress bars: ``on_start(total_rows)`` is called once the sweep is planned, and
+    ``on_group(n)`` as each group of ``n`` rows is priced."""
+    from tokcost.core.sweep import SweepRequest, run_sweep
+
+    cat = catalog(presets)
+    req = SweepRequest(models=[cat.model(m) for m in dict.fromkeys(models)],
+                       hardware=[cat.hardware(h) for h in dict.fromkeys(hardware)],
+                       resolutions=list(dict.fromkeys(tuple(r) for r in resolutions)),
+                       frames=list(dict.fromkeys(frames)) if frames is not None else None,
+                       batches=list(dict.fromkeys(batches)),
+                       steps=list(dict.fromkeys(steps)) if steps is not None else None,
+                       engines=list(dict.fromkeys(engines)) if engines is not None else None, precision=precision)
+    return run_sweep(req, on_group=on_group, on_start=on_start)

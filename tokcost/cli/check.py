@@ -1,0 +1,98 @@
+"""`tokcost check` (the CI gate) and `tokcost diff` (past, current and delta of two saved results).
+
+Thin wrappers: the work is in :mod:`tokcost.core.gate` (pure compare/diff) and the formatters in ``tokcost.render``.
+Exit codes: 0 pass; 1 a budget, feasibility or baseline limit failed; 2 an invalid spec, baseline or usage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Mapping, Optional
+
+import typer
+
+from tokcost.cli import environment
+from tokcost.cli.common import Calibration, Presets, emit, format_option, guard, load_catalog
+from tokcost.render import registry
+
+CheckFormat = format_option("check", "Default: github when GITHUB_ACTIONS=true, else table.", optional=True)
+DiffFormat = format_option("diff")
+
+
+def default_check_format(fmt: Optional[str], env: Optional[Mapping[str, str]] = None) -> str:
+    """--format as given; else ``github`` under GitHub Actions, else ``table``."""
+    if fmt is not None:
+        return getattr(fmt, "value", fmt)
+    return "github" if environment.github_actions(env) else "table"
+
+
+def run_check(specs: list[str], baseline: Optional[Path], max_cost: Optional[float], max_latency: Optional[float],
+              calibration: Optional[Path], catalog):
+    """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
+    from tokcost.core.analyze import analyze_loaded
+    from tokcost.io.specs import expand_paths
+    from tokcost.io.specs import load_calibration_file
+    from tokcost.io.specs import load_specs
+    from tokcost.core.gate import compare
+    from tokcost.records.gate import Limits
+    from tokcost.io.baseline import load_result
+    from tokcost.errors import UsageError
+
+    if baseline is None and (max_cost is not None or max_latency is not None):
+        raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
+    files = expand_paths(specs)
+    loaded = load_specs(files, catalog)  # every spec problem, exit 2, before any work
+    docs = {f: doc for f, _, doc in loaded}
+    base = load_result(baseline) if baseline is not None else None
+    result = analyze_loaded(loaded, catalog, load_calibration_file(calibration))
+    limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
+    return compare(result, base, limits, locate=lambda f, path: docs[f].where(path),
+                   baseline_name=str(baseline) if baseline is not None else None)
+
+
+def check(
+    specs: List[str] = typer.Argument(..., metavar="SPEC", help="Spec files, directories or globs."),
+    baseline: Optional[Path] = typer.Option(
+        None, "--baseline", help="Saved result to compare with (`tokcost analyze SPEC... --format json "
+                                 "--output FILE`); specs are matched by name, else by file path."),
+    max_cost_increase: Optional[float] = typer.Option(
+        None, "--max-cost-increase", min=0, metavar="PCT",
+        help="Fail when a spec's cost per item rises more than PCT percent over the baseline."),
+    max_latency_increase: Optional[float] = typer.Option(
+        None, "--max-latency-increase", min=0, metavar="PCT",
+        help="Fail when a spec's latency (seconds per item) rises more than PCT percent over the baseline."),
+    calibration: Calibration = None,
+    fmt: CheckFormat = None,
+    presets: Presets = None,
+):
+    """Gate specs in CI: exit 0 when every spec meets its budgets (and the baseline limits), 1 when one
+    does not (over budget, no feasible candidate, a baseline limit crossed or the recommended model or
+    hardware changed), 2 for an invalid spec, baseline or usage."""
+
+    def run():
+        from tokcost.render.check import summary
+
+        result = run_check(specs, baseline, max_cost_increase, max_latency_increase, calibration,
+                           load_catalog(presets))
+        emit(registry.render("check", default_check_format(fmt), result), None)
+        typer.echo(f"tokcost check: {summary(result)}.", err=True)
+        return result.exit_code
+
+    code = guard(run)
+    raise typer.Exit(code)
+
+
+def diff(
+    base: Path = typer.Argument(..., metavar="BASE.json", help="Past result (`tokcost analyze --format json`)."),
+    head: Path = typer.Argument(..., metavar="HEAD.json", help="Current result."),
+    fmt: DiffFormat = "table",
+):
+    """Past, current and delta for every spec and candidate of two saved results (always exit 0)."""
+
+    def run():
+        from tokcost.core.gate import diff as diff_results
+        from tokcost.io.baseline import load_result
+
+        emit(registry.render("diff", fmt, diff_results(load_result(base), load_result(head))), None)
+
+    guard(run)

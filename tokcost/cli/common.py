@@ -1,0 +1,90 @@
+"""What every command shares: the common options (as ``Annotated`` types), the error guard that turns bad input
+into exit code 2, writing the output, and the preset catalogue. Imports nothing heavy at module level."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, List, NoReturn, Optional, TypeVar
+
+import typer
+
+from tokcost.cli import environment
+from tokcost.errors import ARGUMENTS, InputError, Problem, UsageError
+from tokcost.render import registry
+
+T = TypeVar("T")
+
+PRESETS_HELP = ("Extra preset directory holding hardware/ and/or models/ subfolders of <id>.yaml files; overrides "
+                "built-in presets with the same id. Repeatable. Also read from $TOKCOST_PRESETS (os.pathsep-separated).")
+OUTPUT_HELP = "Write to FILE atomically instead of stdout."
+
+Presets = Annotated[Optional[List[Path]], typer.Option("--presets", help=PRESETS_HELP)]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help=OUTPUT_HELP)]
+Calibration = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration YAML from `tokcost bench`.")]
+
+
+def output_option(help: str):
+    """``-o/--output FILE`` with a command's own help text."""
+    return Annotated[Optional[Path], typer.Option("--output", "-o", help=help)]
+
+
+def format_option(command: str, extra_help: str = "", optional: bool = False):
+    """``--format`` with ``command``'s choices and help text from :mod:`tokcost.render.registry`. ``optional``:
+    the default is None, for a command that picks its format itself when none is given."""
+    choices = registry.choice_enum(command)
+    option = typer.Option("--format", help=registry.choices_help(command) + (" " + extra_help if extra_help else ""))
+    return Annotated[Optional[choices] if optional else choices, option]
+
+
+def fail(problem: InputError | str) -> NoReturn:
+    """Print every problem and exit 2: a file's as ``file:line:col: field: message`` (and as GitHub annotations
+    under Actions), an argument's as ``error: --flag: message``, a plain message as ``error: message``."""
+    if isinstance(problem, str):
+        problem = UsageError(problem)
+    in_files = [p for p in problem.problems if p.file != ARGUMENTS]
+    for p in problem.problems:
+        typer.echo(str(p) if p.file != ARGUMENTS else f"error: {argument_text(p)}", err=True)
+    if in_files and environment.github_actions():  # annotate the pull request at the offending lines too
+        from tokcost.render.github import annotation
+
+        for p in in_files:
+            typer.echo(annotation("error", p.file, p.line, p.col, "tokcost: invalid input", f"{p.field}: {p.message}"))
+    if in_files:
+        n = len(problem.problems)
+        typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
+    raise typer.Exit(2)
+
+
+def argument_text(p: Problem) -> str:
+    """An argument's problem as the CLI spells it: the API's ``tokens_per_forward`` is ``--tokens-per-forward``."""
+    return f"--{p.field.replace('_', '-')}: {p.message}" if p.field else p.message
+
+
+def guard(fn: Callable[[], T]) -> T:
+    """Run a command body; bad input or usage becomes exit 2 with every problem printed, never a traceback."""
+    try:
+        return fn()
+    except InputError as exc:
+        fail(exc)
+
+
+def emit(text: str, output: Optional[Path]) -> None:
+    """``text`` to stdout, or to ``output`` atomically (a failed run leaves any old file as it was)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from tokcost.io.atomic import write_atomic
+
+    try:
+        write_atomic(output, text)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def load_catalog(presets: Optional[List[Path]]):
+    """The built-in presets, overridden by ``--presets`` directories and $TOKCOST_PRESETS."""
+    from tokcost.api import catalog
+
+    return catalog(presets)

@@ -1,0 +1,135 @@
+"""`tokcost sweep`: price every combination of models, hardware, engines, resolutions, frames, batches and steps.
+
+A thin wrapper over :func:`tokcost.core.sweep.run_sweep` (vectorised: one estimate call per model x hardware x
+engine) and the formatters in :mod:`tokcost.render.sweep`. Only typer is imported at module level; numpy and
+the plotting library load inside the command.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from tokcost.cli import environment
+from tokcost.cli.common import Output, Presets, emit, format_option, guard
+from tokcost.errors import UsageError
+from tokcost.render import registry
+
+PROGRESS_MIN_ROWS = 200_000  # below this a sweep finishes in well under a second: no progress bar
+
+SweepFormat = format_option("sweep")
+
+
+def sweep(
+    models: str = typer.Option(..., "--models", help="Model preset ids, comma-separated (e.g. sdxl,emu3-gen)."),
+    hardware: str = typer.Option(..., "--hardware", help="Hardware preset ids, comma-separated."),
+    resolutions: str = typer.Option(..., "--resolutions",
+                                    help="Sizes in pixels, comma-separated: 512 (square) or 1280x720. Sizes a "
+                                         "model's tokenizer or VAE cannot take exactly are padded up; the "
+                                         "padded_width/padded_height columns report them."),
+    frames: Optional[str] = typer.Option(None, "--frames", help="Video frames per clip, comma-separated "
+                                                                 "(video models only; image models are skipped)."),
+    batches: str = typer.Option("1", "--batches", help="Items generated together on one GPU, comma-separated."),
+    steps: Optional[str] = typer.Option(None, "--steps", help="Diffusion steps, comma-separated (default: each "
+                                                              "model's own; AR models have none)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="eager,compiled,vllm (comma-separated; default: "
+                                                                "every engine that serves the model)."),
+    precision: str = typer.Option("bf16", "--precision",
+                                  help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
+    fmt: SweepFormat = "table",
+    output: Output = None,
+    presets: Presets = None,
+):
+    """Price every combination, one row each: latency (s), items/s per GPU, $/item, memory (GB), fits."""
+
+    def run():
+        from tokcost import api
+        from tokcost.errors import UsageError
+
+        if fmt == "html" and output is None:
+            raise UsageError("--format html needs --output FILE")
+        with Progress() as progress:
+            result = api.sweep(models=names(models, "models"), hardware=names(hardware, "hardware"),
+                               resolutions=sizes(resolutions), frames=whole_numbers(frames, "frames"),
+                               batches=whole_numbers(batches, "batches"), steps=whole_numbers(steps, "steps"),
+                               engines=names(engine, "engine") if engine is not None else None,
+                               precision=precision, presets=presets, on_start=progress.start,
+                               on_group=progress.advance)
+        for note in result.notes:
+            typer.echo(f"note: {note}", err=True)
+        if not result.rows:
+            raise UsageError("nothing to price: every combination was skipped (see the notes above)")
+        if fmt == "html":  # the core picks the charts' lines from the columns; the page only draws them
+            from tokcost.core.sweep import with_charts
+
+            result = with_charts(result)
+        emit(registry.render("sweep", fmt, result), output)
+
+    guard(run)
+
+
+def sizes(text: str) -> list[tuple[int, int]]:
+    """``--resolutions 256,512,1280x720`` -> [(256, 256), (512, 512), (1280, 720)]; the API checks the range."""
+    out = []
+    for item in items(text, "resolutions"):
+        parts = item.lower().split("x")
+        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+            raise UsageError(f"{item!r} is not a size; use 512 (square) or 1280x720", param="resolutions")
+        out.append((int(parts[0]), int(parts[-1])))
+    return out
+
+
+def whole_numbers(text: str | None, param: str) -> list[int] | None:
+    """``--batches 1,8,32`` -> [1, 8, 32]; the API checks the range."""
+    if text is None:
+        return None
+    out = []
+    for item in items(text, param):
+        if not item.isdigit():
+            raise UsageError(f"{item!r} is not a whole number", param=param)
+        out.append(int(item))
+    return out
+
+
+def names(text: str, param: str) -> list[str]:
+    return items(text, param)
+
+
+def items(text: str, param: str) -> list[str]:
+    found = [t.strip() for t in text.split(",") if t.strip()]
+    if not found:
+        raise UsageError("needs at least one value (comma-separated)", param=param)
+    return found
+
+
+class Progress:
+    """A progress bar on stderr for a large sweep when stderr is interactive; otherwise nothing."""
+
+    def __init__(self):
+        self.bar = None
+
+    def start(self, total: int) -> None:
+        if total < PROGRESS_MIN_ROWS or not environment.show_progress(sys.stderr):
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        console = Console(file=sys.stderr, no_color=not environment.use_color(sys.stderr))
+        self.bar = Bar(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       console=console, transient=True)
+        self.task = self.bar.add_task("sweep", total=total)
+        self.bar.start()
+
+    def advance(self, rows: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, rows)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()

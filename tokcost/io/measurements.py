@@ -1,0 +1,32 @@
+"""Load the validation set (``validation/measurements.yaml``) and the gate of ``tokcost validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokcost.errors import InputError, Problem
+from tokcost.io.located import YamlProblem, load_file
+from tokcost.io.parse import load_model, validate_items
+from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
+from tokcost.records.measurements import Entry, Thresholds
+
+
+def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
+    """Parse the measurements file; every schema problem is reported with its file:line:col."""
+    try:
+        doc = load_file(path)
+    except YamlProblem as exc:
+        raise InputError(exc.problems) from None
+    if not isinstance(doc.data, list):
+        raise InputError([Problem(doc.file, 1, 1, "(document)", "expected a list of measurements")])
+    entries = validate_items(Entry, doc)
+    seen: set[str] = set()
+    for i, e in enumerate(entries):
+        if e.id in seen:
+            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {e.id!r}")])
+        seen.add(e.id)
+    return entries
+
+
+def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:
+    return load_model(Thresholds, path)[0]

@@ -1,0 +1,119 @@
+"""Find and load product specs: every problem of every file gathered before any is reported, each at its
+``file:line:col``, including the checks that need more than one field or the presets."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from tokcost.errors import InputError, Problem, UsageError
+from tokcost.io.catalog import Catalog
+from tokcost.io.located import Located, dotted
+from tokcost.io.parse import load_model, validate_doc
+from tokcost.records.spec import SPEC_VERSION, Spec
+
+
+def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
+    """Checks that need more than one field or the presets: kind-specific fields, ids, resolutions."""
+    out: list[Problem] = []
+
+    def add(path: tuple, msg: str, key: bool = False):
+        out.append(Problem(doc.file, *doc.where(path, key=key), dotted(path), msg))
+
+    if spec.version != SPEC_VERSION:
+        add(("version",), f"unsupported spec version {spec.version}; this tokcost reads version {SPEC_VERSION}")
+    p = spec.product
+    if p.kind == "video":
+        if p.frames is None and (p.seconds is None or p.fps is None):
+            add(("product",), "a video product needs frames, or seconds with fps")
+        if p.frames is not None and p.seconds is not None:
+            add(("product", "seconds"), "give frames or seconds (with fps), not both")
+    else:
+        for f in ("frames", "seconds", "fps"):
+            if getattr(p, f) is not None:
+                add(("product", f), f"only a video product has {f}", key=True)
+    if p.kind == "perception":
+        for f in ("prompt_tokens", "answer_tokens"):
+            if getattr(p, f) is None:
+                add(("product", f), f"a perception product needs {f}")
+    elif p.answer_tokens is not None:
+        add(("product", "answer_tokens"), "only a perception product has answer_tokens", key=True)
+    for kind, field in (("models", "models"), ("hardware", "hardware")):
+        for i, pid in enumerate(getattr(spec.candidates, field) or []):
+            if not catalog.has(kind, pid):
+                add(("candidates", field, i), catalog.unknown_message(kind, pid))
+            elif (getattr(spec.candidates, field) or []).index(pid) != i:
+                add(("candidates", field, i), f"{pid!r} is listed twice")
+            else:
+                try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
+                    preset = catalog.get(kind, pid)
+                except InputError as exc:
+                    add(("candidates", field, i), f"preset {pid!r} ({catalog.source_of(kind, pid)}) is invalid")
+                    out.extend(exc.problems)
+                    continue
+                if kind == "models" and p.kind not in preset.roles:
+                    add(("candidates", field, i), f"{pid} cannot serve this {p.kind} product "
+                                                   f"(it serves: {', '.join(preset.roles)})")
+    return out
+
+
+def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
+    spec, doc = load_model(Spec, path)
+    problems = semantic_problems(spec, doc, catalog)
+    if problems:
+        raise InputError(problems)
+    return spec, doc
+
+
+def expand_paths(args: list[str]) -> list[str]:
+    """Files as given, directories as their *.yaml/*.yml (sorted), globs expanded; a missing path is exit 2."""
+    files: list[str] = []
+    for arg in args:
+        p = Path(arg)
+        if p.is_dir():
+            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+            files += [str(f) for f in found]
+        elif any(ch in arg for ch in "*?["):
+            files += sorted(glob.glob(arg, recursive=True))
+        elif p.exists() or p.is_symlink():
+            files.append(arg)
+        else:
+            raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+    if not files:
+        raise UsageError(f"no spec files found in: {' '.join(args)}")
+    return list(dict.fromkeys(files))
+
+
+def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Located]]:
+    loaded, problems = [], []
+    for f in files:
+        try:
+            spec, doc = load_spec(f, catalog)
+            loaded.append((f, spec, doc))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return loaded
+
+
+def load_calibration_file(path):
+    """The calibration at ``path`` (None: none). Its module loads only when a calibration is given."""
+    if path is None:
+        return None
+    from tokcost.io.calibration import load_calibration
+
+    return load_calibration(path)
+
+
+def spec_from_data(data, name: str, catalog: Catalog) -> tuple[str, Spec, Located]:
+    """A spec given in code (a ``Spec`` record or a mapping) checked like a file named ``name``; its problems
+    have no line (a mapping has no positions), only the field."""
+    if isinstance(data, Spec):
+        data = data.model_dump(mode="json", exclude_unset=True)
+    doc = Located(data=data, file=name)
+    spec = validate_doc(Spec, doc)
+    problems = semantic_problems(spec, doc, catalog)
+    if problems:
+        raise InputError(problems)
+    return name, spec, doc

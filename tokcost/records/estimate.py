@@ -1,0 +1,50 @@
+"""The result of ``tokcost estimate``: one configuration priced. Its JSON keys are a contract."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class LowHigh(BaseModel):
+    """The optimistic (``low``) and pessimistic (``high``) ends of a figure's band."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float
+    high: float
+
+
+class EstimateResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    model: str = Field(description="Model preset id.")
+    family: str = Field(description="ar | diffusion.")
+    hardware: str = Field(description="Hardware preset id (one GPU).")
+    engine: str = Field(description="eager | compiled | vllm.")
+    precision: str = Field(description="Weight precision.")
+    role: str = Field(description="What the model does here: image | video | perception.")
+    width: int = Field(description="Width in pixels.")
+    height: int = Field(description="Height in pixels.")
+    frames: int | None = Field(description="Video frames (null for an image).")
+    batch: int = Field(description="Items generated together on one GPU.")
+    cfg: str = Field(description="Classifier-free guidance mode: batched | unbatched | off.")
+    steps: int | None = Field(description="Diffusion steps (null for AR models).")
+    latency_s: float = Field(description="Seconds for one batch, central estimate.")
+    latency_s_band: LowHigh = Field(description="Seconds for one batch, optimistic and pessimistic ends.")
+    throughput_items_per_s: float = Field(description="Items per second on one GPU.")
+    throughput_items_per_s_band: LowHigh
+    cost_usd_per_item: float | None = Field(description="USD per item at full utilisation (null: no price).")
+    cost_usd_per_item_band: LowHigh | None
+    bound: str = Field(description="What limits the GPU work: compute | memory.")
+    overhead_bound: bool = Field(description="Host launch overhead dominates the step.")
+    floor_s: float = Field(description="Roofline floor in seconds: no latency can be below it.")
+    breakdown_s: dict[str, float] = Field(description="Seconds per stage.")
+    tokens: dict[str, int | float] = Field(description="Token counts of one item.")
+    memory_gb: dict[str, float] = Field(description="GPU memory in GB (1e9 bytes) by use.")
+    fits_in_memory: bool
+    flops: float = Field(description="FLOPs of one batch.")
+    calibration: str | None = Field(description="Calibration file used (null: the engine profile's factors).")
+    fps: float | None = Field(default=None, description="Frames per second (informational).")

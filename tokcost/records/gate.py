@@ -1,0 +1,95 @@
+"""The results of ``tokcost check`` (:class:`GateResult`) and ``tokcost diff`` (:class:`DiffResult`), built by
+:mod:`tokcost.core.gate` and rendered by :mod:`tokcost.render.check` and :mod:`tokcost.render.diff`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from tokcost import __version__
+from tokcost.records.results import Model, Violation
+
+GATE_SCHEMA_VERSION = 1
+
+
+class Limits(Model):
+    max_cost_increase_pct: Optional[float] = None  # None: reported, not gated
+    max_latency_increase_pct: Optional[float] = None
+
+
+class Choice(Model):
+    model: str
+    hardware: str
+    engine: str
+
+    def label(self) -> str:
+        return f"{self.model} on {self.hardware} ({self.engine})"
+
+
+class Delta(Model):
+    before: Optional[float] = None
+    after: Optional[float] = None
+    change_pct: Optional[float] = None  # None when either side is missing or the past value is 0
+
+
+class Change(Model):
+    field: str  # spec field that differs from the baseline, dotted (product.width)
+    before: Any = None
+    after: Any = None
+
+
+class SpecGate(Model):
+    name: str
+    file: str
+    baseline: Literal["matched", "new", "none"]  # none: no --baseline given
+    choice_before: Optional[Choice] = None
+    choice_after: Optional[Choice] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+    monthly_usd: Delta
+    changes: list[Change] = []
+    violations: list[Violation] = []
+    passed: bool
+
+
+class GateResult(Model):
+    schema_version: int = GATE_SCHEMA_VERSION
+    tool_version: str = __version__
+    baseline: Optional[str] = None
+    limits: Limits
+    specs: list[SpecGate]
+    unmatched_baseline: list[str] = []  # baseline specs that no checked spec matched
+    exit_code: int  # 0 pass, 1 a gate failed
+
+    @property
+    def failed(self) -> list[SpecGate]:
+        return [s for s in self.specs if not s.passed]
+
+
+class CandidateDiff(Model):
+    model: str
+    hardware: str
+    engine: str
+    status: Literal["added", "removed", "matched"]
+    feasible_before: Optional[bool] = None
+    feasible_after: Optional[bool] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+
+
+class SpecDiff(Model):
+    name: str
+    file: str
+    status: Literal["added", "removed", "matched"]
+    choice_before: Optional[Choice] = None
+    choice_after: Optional[Choice] = None
+    cost_per_item_usd: Delta
+    latency_s: Delta
+    monthly_usd: Delta
+    changes: list[Change] = []
+    candidates: list[CandidateDiff]
+
+
+class DiffResult(Model):
+    schema_version: int = GATE_SCHEMA_VERSION
+    tool_version: str = __version__
+    specs: list[SpecDiff]

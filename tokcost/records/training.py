@@ -1,0 +1,27 @@
+"""The result of ``tokcost train``: training compute, time and cost of one model on one kind of GPU."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tokcost.records.estimate import LowHigh
+
+SCHEMA_VERSION = 1
+
+
+class TrainResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    model: str = Field(description="Model preset id.")
+    hardware: str = Field(description="Hardware preset id.")
+    gpus: int = Field(description="GPUs training together.")
+    mfu: float = Field(description="Model FLOPs utilisation used (0-1).")
+    flops: float = Field(description="Training compute in FLOPs.")
+    gpu_hours: float = Field(description="GPU-hours at that MFU.")
+    gpu_hours_band: LowHigh = Field(description="GPU-hours at the high and low ends of the hardware's MFU range.")
+    days: float = Field(description="Wall-clock days on `gpus` GPUs.")
+    cost_usd: float | None = Field(description="USD at the hardware's price (null: no price).")
+    price_usd_per_gpu_hour: float | None
+    tokens: float | None = Field(description="AR: training tokens.")
+    samples: float | None = Field(description="Diffusion: training samples.")
