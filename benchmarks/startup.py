@@ -85,8 +85,14 @@ def measure(runs: int) -> dict:
             t = _time_once(argv, env)
             if round_:
                 samples[name].append(t)
-    result: dict = {"runs": runs, "wall_s": {}, "cpu_s": {}, "ratio_to_deps": {}, "ratio_to_deps_cpu": {},
-                    "ratio_to_deps_as_used": {}}
+    result: dict = {
+        "runs": runs,
+        "wall_s": {},
+        "cpu_s": {},
+        "ratio_to_deps": {},
+        "ratio_to_deps_cpu": {},
+        "ratio_to_deps_as_used": {},
+    }
     for name, ts in samples.items():
         result["wall_s"][name] = statistics.median(w for w, _ in ts)
         result["cpu_s"][name] = statistics.median(c for _, c in ts)
@@ -117,21 +123,31 @@ def main() -> None:
     if args.json:
         print(json.dumps(r, indent=2))
         return
-    labels = {"python_bare": "python -c pass", "deps_import": "import typer, rich, pydantic, yaml, numpy",
-              "deps_as_used": "a do-nothing typer command on the same deps", "help": "tokcost --help"}
+    labels = {
+        "python_bare": "python -c pass",
+        "deps_import": "import typer, rich, pydantic, yaml, numpy",
+        "deps_as_used": "a do-nothing typer command on the same deps",
+        "help": "tokcost --help",
+    }
     print(f"{'':44} {'wall':>8} {'cpu':>8}   {'/deps':>6} {'(cpu)':>6} {'/typer':>7} {'priced':>7}")
     for name in [*labels, *ANALYZE]:
         line = f"{labels.get(name, 'tokcost ' + name):44} {r['wall_s'][name] * 1000:6.0f} ms {r['cpu_s'][name] * 1000:5.0f} ms"
         if name in ANALYZE:
-            line += (f"   {r['ratio_to_deps'][name]:5.2f}x {r['ratio_to_deps_cpu'][name]:5.2f}x "
-                     f"{r['ratio_to_deps_as_used'][name]:6.2f}x {r['candidates'][name]:7d}")
+            line += (
+                f"   {r['ratio_to_deps'][name]:5.2f}x {r['ratio_to_deps_cpu'][name]:5.2f}x "
+                f"{r['ratio_to_deps_as_used'][name]:6.2f}x {r['candidates'][name]:7d}"
+            )
         print(line)
     start = r["startup_ratio_to_deps"]
     verdict = "ok" if start <= TARGET_RATIO else f"over the {TARGET_RATIO}x target"
-    print(f"start-up (the line's intercept at 0 candidates): {r['startup_s'] * 1000:.0f} ms = {start:.2f}x deps "
-          f"({verdict}); pricing: {r['per_candidate_s'] * 1e6:.0f} us per candidate")
-    print(f"examples: {min(r['ratio_to_deps'].values()):.2f}x to {r['worst_ratio_to_deps']:.2f}x deps; medians of "
-          f"{r['runs']} interleaved rounds (ratios: median of the per-round ratios)")
+    print(
+        f"start-up (the line's intercept at 0 candidates): {r['startup_s'] * 1000:.0f} ms = {start:.2f}x deps "
+        f"({verdict}); pricing: {r['per_candidate_s'] * 1e6:.0f} us per candidate"
+    )
+    print(
+        f"examples: {min(r['ratio_to_deps'].values()):.2f}x to {r['worst_ratio_to_deps']:.2f}x deps; medians of "
+        f"{r['runs']} interleaved rounds (ratios: median of the per-round ratios)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,19 +27,34 @@ STEPS = [4, 8, 12, 20, 30, 50]
 
 def _args() -> list[str]:
     j = lambda xs: ",".join(map(str, xs))  # noqa: E731
-    return ["--models", j(MODELS), "--hardware", j(HARDWARE), "--resolutions", j(RESOLUTIONS),
-            "--batches", j(BATCHES), "--steps", j(STEPS)]
+    return [
+        "--models",
+        j(MODELS),
+        "--hardware",
+        j(HARDWARE),
+        "--resolutions",
+        j(RESOLUTIONS),
+        "--batches",
+        j(BATCHES),
+        "--steps",
+        j(STEPS),
+    ]
 
 
 def in_process(repeat: int) -> None:
     sys.path.insert(0, str(ROOT))
+    from tokcost.core.sweep import SweepRequest, run_sweep
     from tokcost.io.catalog import Catalog
     from tokcost.render.sweep import format_csv, format_json, format_table
-    from tokcost.core.sweep import SweepRequest, run_sweep
 
     cat = Catalog.default()
-    req = SweepRequest(models=[cat.model(m) for m in MODELS], hardware=[cat.hardware(h) for h in HARDWARE],
-                       resolutions=[(r, r) for r in RESOLUTIONS], batches=BATCHES, steps=STEPS)
+    req = SweepRequest(
+        models=[cat.model(m) for m in MODELS],
+        hardware=[cat.hardware(h) for h in HARDWARE],
+        resolutions=[(r, r) for r in RESOLUTIONS],
+        batches=BATCHES,
+        steps=STEPS,
+    )
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -67,8 +82,10 @@ def end_to_end(repeat: int) -> None:
             print(proc.stderr, file=sys.stderr)
             raise SystemExit(f"sweep failed with exit code {proc.returncode}")
         best, rows = min(best, dt), proc.stdout.count("\n") - 1
-    print(f"end to end (python -m tokcost sweep --format csv, incl. start-up): {best:.2f} s wall for "
-          f"{rows:,} rows = {rows / best:,.0f} configurations/s")
+    print(
+        f"end to end (python -m tokcost sweep --format csv, incl. start-up): {best:.2f} s wall for "
+        f"{rows:,} rows = {rows / best:,.0f} configurations/s"
+    )
 
 
 def main() -> None:

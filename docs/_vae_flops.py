@@ -38,8 +38,15 @@ def resnet_kl(cin: int, cout: int, positions: float) -> float:
     return m
 
 
-def kl_decoder_macs(width: int, height: int, latent_channels: int, block_out=(128, 256, 512, 512),
-                    layers_per_block: int = 2, factor: int = 8, post_quant_conv: bool = True) -> dict:
+def kl_decoder_macs(
+    width: int,
+    height: int,
+    latent_channels: int,
+    block_out=(128, 256, 512, 512),
+    layers_per_block: int = 2,
+    factor: int = 8,
+    post_quant_conv: bool = True,
+) -> dict:
     """MACs of the AutoencoderKL decoder for one width x height output image; linear part and attention core."""
     n_latent = (width // factor) * (height // factor)
     rev = list(reversed(block_out))
@@ -158,12 +165,24 @@ def dc_params(cfg=SANA_DCAE, encoder_layers=(2, 2, 2, 3, 3, 3)) -> dict:
 
 
 SD15_UNET = dict(  # runwayml/stable-diffusion-v1-5 unet/config.json
-    block_out=(320, 640, 1280, 1280), down_attn=(True, True, True, False), layers_per_block=2,
-    transformer_layers=(1, 1, 1, 1), cross_dim=768, text_tokens=77, in_ch=4, add_embed_in=None,
+    block_out=(320, 640, 1280, 1280),
+    down_attn=(True, True, True, False),
+    layers_per_block=2,
+    transformer_layers=(1, 1, 1, 1),
+    cross_dim=768,
+    text_tokens=77,
+    in_ch=4,
+    add_embed_in=None,
 )
 SDXL_UNET = dict(  # stabilityai/stable-diffusion-xl-base-1.0 unet/config.json
-    block_out=(320, 640, 1280), down_attn=(False, True, True), layers_per_block=2,
-    transformer_layers=(1, 2, 10), cross_dim=2048, text_tokens=77, in_ch=4, add_embed_in=2816,
+    block_out=(320, 640, 1280),
+    down_attn=(False, True, True),
+    layers_per_block=2,
+    transformer_layers=(1, 2, 10),
+    cross_dim=2048,
+    text_tokens=77,
+    in_ch=4,
+    add_embed_in=2816,
 )
 
 
@@ -272,8 +291,10 @@ def main() -> None:
         mp = w * h / MEGA
         lin_t = 2 * r["linear"] / 1e12
         core_t = 2 * r["attn_core"] / 1e12
-        print(f"{name}: linear {lin_t:.3f} TFLOP ({lin_t / mp:.2f} TFLOP/MP), mid-attention core {core_t:.3f} TFLOP, "
-              f"total {lin_t + core_t:.3f} TFLOP = {(lin_t + core_t) / mp:.2f} TFLOP/MP")
+        print(
+            f"{name}: linear {lin_t:.3f} TFLOP ({lin_t / mp:.2f} TFLOP/MP), mid-attention core {core_t:.3f} TFLOP, "
+            f"total {lin_t + core_t:.3f} TFLOP = {(lin_t + core_t) / mp:.2f} TFLOP/MP"
+        )
     print(f"decoder weights (4 ch): {kl_decoder_params(4) / 1e6:.1f} M; (16 ch): {kl_decoder_params(16) / 1e6:.1f} M")
 
     print("\n== AutoencoderDC decoder, dc-ae-f32c32-sana-1.0 ==")
@@ -281,13 +302,17 @@ def main() -> None:
         t = 2 * dc_decoder_macs(w, w) / 1e12
         print(f"{w}^2: {t:.3f} TFLOP = {t / (w * w / MEGA):.2f} TFLOP/MP")
     pr = dc_params()
-    print(f"weights: decoder {pr['decoder'] / 1e6:.0f} M, encoder {pr['encoder'] / 1e6:.0f} M, "
-          f"total {(pr['decoder'] + pr['encoder']) / 1e6:.0f} M")
+    print(
+        f"weights: decoder {pr['decoder'] / 1e6:.0f} M, encoder {pr['encoder'] / 1e6:.0f} M, "
+        f"total {(pr['decoder'] + pr['encoder']) / 1e6:.0f} M"
+    )
 
     print("\n== UNet forward (2 x MACs) ==")
     for name, cfg, lat in [("SD1.5 @512^2", SD15_UNET, 64), ("SDXL @1024^2", SDXL_UNET, 128)]:
         r = unet_macs(lat, lat, cfg)
-        print(f"{name}: linear/conv {2 * r['linear'] / 1e12:.3f} TFLOP, attention core {2 * r['attn_core'] / 1e12:.3f} TFLOP")
+        print(
+            f"{name}: linear/conv {2 * r['linear'] / 1e12:.3f} TFLOP, attention core {2 * r['attn_core'] / 1e12:.3f} TFLOP"
+        )
         for down, (dim, count) in sorted(r["levels"].items()):
             print(f"   self-attention at pixel/{8 * down}: dim {dim}, {count} transformer blocks")
 

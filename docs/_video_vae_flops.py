@@ -61,9 +61,11 @@ def cogvideox_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
     t1 = 1 + 2 * (tl - 1)
 
     def res(cin, cout, T, hh, ww):
-        c.conv(K1, z, cin, T, hh, ww); c.conv(K1, z, cin, T, hh, ww)  # spatial norm1 (conv_y, conv_b)
+        c.conv(K1, z, cin, T, hh, ww)
+        c.conv(K1, z, cin, T, hh, ww)  # spatial norm1 (conv_y, conv_b)
         c.conv(K3, cin, cout, T, hh, ww)
-        c.conv(K1, z, cout, T, hh, ww); c.conv(K1, z, cout, T, hh, ww)  # spatial norm2
+        c.conv(K1, z, cout, T, hh, ww)
+        c.conv(K1, z, cout, T, hh, ww)  # spatial norm2
         c.conv(K3, cout, cout, T, hh, ww)
         if cin != cout:
             c.conv(K1, cin, cout, T, hh, ww)
@@ -84,7 +86,8 @@ def cogvideox_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
     res(256, 128, F, H, W)
     for _ in range(3):
         res(128, 128, F, H, W)  # up block 3
-    c.conv(K1, z, 128, F, H, W); c.conv(K1, z, 128, F, H, W)  # norm_out (spatial norm)
+    c.conv(K1, z, 128, F, H, W)
+    c.conv(K1, z, 128, F, H, W)  # norm_out (spatial norm)
     c.conv(K3, 128, 3, F, H, W)
 
 
@@ -92,7 +95,8 @@ def cogvideox_encoder_params() -> int:
     c = Counter(count_flops=False)
 
     def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1); c.conv(K3, cout, cout, 1, 1, 1)
+        c.conv(K3, cin, cout, 1, 1, 1)
+        c.conv(K3, cout, cout, 1, 1, 1)
         if cin != cout:
             c.conv(K1, cin, cout, 1, 1, 1)
 
@@ -105,7 +109,8 @@ def cogvideox_encoder_params() -> int:
         prev = ch
         if i < 3:
             c.conv(K2D, ch, ch, 1, 1, 1)  # Conv2d stride-2 downsample
-    res(512, 512); res(512, 512)
+    res(512, 512)
+    res(512, 512)
     c.conv(K3, 512, 32, 1, 1, 1)
     return c.params
 
@@ -152,18 +157,22 @@ def hunyuan_encoder_params() -> int:
     c = Counter(count_flops=False)
 
     def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1); c.conv(K3, cout, cout, 1, 1, 1)
+        c.conv(K3, cin, cout, 1, 1, 1)
+        c.conv(K3, cout, cout, 1, 1, 1)
         if cin != cout:
             c.conv(K1, cin, cout, 1, 1, 1)
 
     c.conv(K3, 3, 128, 1, 1, 1)
     prev = 128
     for i, ch in enumerate([128, 256, 512, 512]):
-        res(prev, ch); res(ch, ch)
+        res(prev, ch)
+        res(ch, ch)
         prev = ch
         if i < 3:
             c.conv(K3, ch, ch, 1, 1, 1)  # strided causal conv downsample
-    res(512, 512); c.attention(512, 0, 0); res(512, 512)
+    res(512, 512)
+    c.attention(512, 0, 0)
+    res(512, 512)
     c.conv(K3, 512, 32, 1, 1, 1)
     c.conv(K1, 32, 32, 1, 1, 1)  # quant_conv
     return c.params
@@ -208,7 +217,8 @@ def wan_encoder_params() -> int:
     c = Counter(count_flops=False)
 
     def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1); c.conv(K3, cout, cout, 1, 1, 1)
+        c.conv(K3, cin, cout, 1, 1, 1)
+        c.conv(K3, cout, cout, 1, 1, 1)
         if cin != cout:
             c.conv(K1, cin, cout, 1, 1, 1)
 
@@ -217,12 +227,15 @@ def wan_encoder_params() -> int:
     temporal = [False, True, True]
     for i in range(4):
         cin, cout = dims[i], dims[i + 1]
-        res(cin, cout); res(cout, cout)
+        res(cin, cout)
+        res(cout, cout)
         if i < 3:
             c.conv(K2D, cout, cout, 1, 1, 1)
             if temporal[i]:
                 c.conv((3, 1, 1), cout, cout, 1, 1, 1)
-    res(384, 384); c.attention(384, 0, 0); res(384, 384)
+    res(384, 384)
+    c.attention(384, 0, 0)
+    res(384, 384)
     c.conv(K3, 384, 32, 1, 1, 1)
     c.conv(K1, 32, 32, 1, 1, 1)  # conv1 (quant 1x1)
     return c.params
@@ -266,7 +279,8 @@ def ltx_encoder_params() -> int:
     c = Counter(count_flops=False)
 
     def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1); c.conv(K3, cout, cout, 1, 1, 1)
+        c.conv(K3, cin, cout, 1, 1, 1)
+        c.conv(K3, cout, cout, 1, 1, 1)
         if cin != cout:
             c.conv(K1, cin, cout, 1, 1, 1)
 
@@ -301,8 +315,14 @@ def per_mpixel_frame(fn, F, H, W, **kw) -> tuple[float, int]:
 CASES = [
     # name, decoder, encoder params, native (F, H, W), other clips to show the scaling
     ("cogvideox (2b and 5b share the VAE)", cogvideox_decoder, cogvideox_encoder_params, (49, 480, 720), [], {}),
-    ("hunyuanvideo (tiled mid-attention)", hunyuan_decoder, hunyuan_encoder_params, (129, 720, 1280),
-     [(129, 544, 960)], {"attn_n": HUNYUAN_TILE_POSITIONS}),
+    (
+        "hunyuanvideo (tiled mid-attention)",
+        hunyuan_decoder,
+        hunyuan_encoder_params,
+        (129, 720, 1280),
+        [(129, 544, 960)],
+        {"attn_n": HUNYUAN_TILE_POSITIONS},
+    ),
     ("wan2.1 (1.3B and 14B share the VAE)", wan_decoder, wan_encoder_params, (81, 720, 1280), [(81, 480, 832)], {}),
     ("ltx-video 0.9", ltx_decoder, ltx_encoder_params, (121, 512, 768), [(121, 480, 704)], {}),
 ]
@@ -314,9 +334,11 @@ def main() -> None:
         enc_params = enc()
         F, H, W = native
         total = tf * F * H * W / 1e6
-        print(f"{name}: {tf:.2f} TFLOP per output megapixel-frame at {W}x{H}x{F} "
-              f"(clip {total:.0f} TFLOP); decoder {dec_params / 1e6:.1f}M + encoder {enc_params / 1e6:.1f}M "
-              f"= {(dec_params + enc_params) / 1e6:.1f}M conv/attention weights")
+        print(
+            f"{name}: {tf:.2f} TFLOP per output megapixel-frame at {W}x{H}x{F} "
+            f"(clip {total:.0f} TFLOP); decoder {dec_params / 1e6:.1f}M + encoder {enc_params / 1e6:.1f}M "
+            f"= {(dec_params + enc_params) / 1e6:.1f}M conv/attention weights"
+        )
         for F2, H2, W2 in others:
             tf2, _ = per_mpixel_frame(dec, F2, H2, W2, **kw)
             print(f"    at {W2}x{H2}x{F2}: {tf2:.2f} TFLOP per megapixel-frame")

@@ -14,13 +14,14 @@ from tokcost.io.atomic import write_atomic
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
 
 
-def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
-                  catalog=None) -> dict[str, str]:
+def build_reports(
+    specs_dir: str | Path = "specs", formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None
+) -> dict[str, str]:
     """Render every spec's reports: ``{file name: text}`` in spec then format order. Nothing is written."""
     from tokcost.core.analyze import analyze_loaded
-    from tokcost.io.specs import expand_paths, load_specs
-    from tokcost.io.catalog import Catalog
     from tokcost.errors import UsageError
+    from tokcost.io.catalog import Catalog
+    from tokcost.io.specs import expand_paths, load_specs
     from tokcost.render import registry
 
     unknown = [f for f in formats if f not in EXTENSIONS]
@@ -35,8 +36,12 @@ def build_reports(specs_dir: str | Path = "specs", formats: tuple[str, ...] | li
     return out
 
 
-def regenerate(specs_dir: str | Path = "specs", reports_dir: str | Path = "reports",
-               formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"), catalog=None) -> list[Path]:
+def regenerate(
+    specs_dir: str | Path = "specs",
+    reports_dir: str | Path = "reports",
+    formats: tuple[str, ...] | list[str] = ("markdown", "json", "html"),
+    catalog=None,
+) -> list[Path]:
     """Write the reports (each atomically, after every spec has been analysed) and return their paths."""
     rendered = build_reports(specs_dir, formats, catalog)
     out_dir = Path(reports_dir)

@@ -19,16 +19,18 @@ README_END = "<!-- /validation-summary -->"
 def readme_block(report: dict) -> str:
     """The README's headline: the summary table and the gate, between the markers."""
     th = report["thresholds"]
-    return "\n".join([
-        README_START,
-        format_summary_markdown(report),
-        "",
-        f"Median relative error |predicted - measured| / measured over {report['summary']['in_sample']['all']['n']} "
-        f"published runs; worst = max(ratio, 1/ratio). Held-out = leave-one-source-out. Gate: median <= "
-        f"{th['median_rel_err']:.0%}, worst <= {th['worst_factor']}x, per family; "
-        f"{'passed' if report['passed'] else 'FAILED'}. Every entry: [docs/validation.md](docs/validation.md).",
-        README_END,
-    ])
+    return "\n".join(
+        [
+            README_START,
+            format_summary_markdown(report),
+            "",
+            f"Median relative error |predicted - measured| / measured over {report['summary']['in_sample']['all']['n']} "
+            f"published runs; worst = max(ratio, 1/ratio). Held-out = leave-one-source-out. Gate: median <= "
+            f"{th['median_rel_err']:.0%}, worst <= {th['worst_factor']}x, per family; "
+            f"{'passed' if report['passed'] else 'FAILED'}. Every entry: [docs/validation.md](docs/validation.md).",
+            README_END,
+        ]
+    )
 
 
 def with_readme_block(readme: str, block: str) -> str:
@@ -38,14 +40,14 @@ def with_readme_block(readme: str, block: str) -> str:
     end = readme.find(README_END)
     if start < 0 or end < start:
         raise ValueError("README.md lacks the validation-summary markers")
-    return readme[:start] + block + readme[end + len(README_END):]
+    return readme[:start] + block + readme[end + len(README_END) :]
 
 
 def committed_report() -> dict:
     """The report the docs show: the committed measurements and engine parameters, with the held-out run."""
     from tokcost.core.validate import build_report
-    from tokcost.io.measurements import load_entries
     from tokcost.io.catalog import Catalog
+    from tokcost.io.measurements import load_entries
 
     return build_report(load_entries(), Catalog.default(), refit=False, held_out=True)
 

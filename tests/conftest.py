@@ -11,8 +11,12 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite the golden files under tests/golden/ from the current output instead of comparing")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden files under tests/golden/ from the current output instead of comparing",
+    )
 
 
 @pytest.fixture
@@ -30,9 +34,14 @@ def golden(request):
         assert path.exists(), f"{path} is missing: run `pytest --update-golden` and review the new file"
         expected = path.read_text()
         if text != expected:
-            delta = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True),
-                                                 f"golden/{name}", "current output"))
-            pytest.fail(f"output differs from tests/golden/{name} (run `pytest --update-golden` if intended):\n"
-                        f"{delta}", pytrace=False)
+            delta = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(True), text.splitlines(True), f"golden/{name}", "current output"
+                )
+            )
+            pytest.fail(
+                f"output differs from tests/golden/{name} (run `pytest --update-golden` if intended):\n{delta}",
+                pytrace=False,
+            )
 
     return check

@@ -43,20 +43,24 @@ def test_analyze_is_the_json_document(monkeypatch):
 
 def test_estimate_train_tokens_are_the_json_documents():
     assert tokcost.estimate(model="emu3-gen", hardware="a100-80gb-sxm", width=512, height=512).model_dump(
-        mode="json") == cli_json("estimate", "--model", "emu3-gen", "--hardware", "a100-80gb-sxm", "--width", "512",
-                                 "--height", "512")
+        mode="json"
+    ) == cli_json("estimate", "--model", "emu3-gen", "--hardware", "a100-80gb-sxm", "--width", "512", "--height", "512")
     assert tokcost.train(model="flux1-dev", hardware="h100-sxm", samples=1e6, gpus=8).model_dump(
-        mode="json") == cli_json("train", "--model", "flux1-dev", "--hardware", "h100-sxm", "--samples", "1e6",
-                                 "--gpus", "8")
+        mode="json"
+    ) == cli_json("train", "--model", "flux1-dev", "--hardware", "h100-sxm", "--samples", "1e6", "--gpus", "8")
     assert tokcost.tokens(model="cogvideox-5b", width=720, height=480, frames=49, fps=8).model_dump(
-        mode="json") == cli_json("tokens", "--model", "cogvideox-5b", "--width", "720", "--height", "480",
-                                 "--frames", "49", "--fps", "8")
+        mode="json"
+    ) == cli_json(
+        "tokens", "--model", "cogvideox-5b", "--width", "720", "--height", "480", "--frames", "49", "--fps", "8"
+    )
 
 
 def test_every_result_carries_a_schema_version():
-    for result in (tokcost.estimate(model="sdxl", hardware="l40s"),
-                   tokcost.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9),
-                   tokcost.tokens(spatial_factor=16, width=512, height=512)):
+    for result in (
+        tokcost.estimate(model="sdxl", hardware="l40s"),
+        tokcost.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9),
+        tokcost.tokens(spatial_factor=16, width=512, height=512),
+    ):
         assert result.model_dump(mode="json")["schema_version"] == 1
 
 
@@ -88,8 +92,10 @@ def test_domain_errors_are_input_errors_naming_the_argument():
 
 def test_spec_problems_carry_positions(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nname: x\nproduct: {kind: image, width: 1024, heigth: 1024}\n"
-                   "demand: {requests_per_day: 10}\nbudget: {latency_s: 1}\n")
+    bad.write_text(
+        "version: 1\nname: x\nproduct: {kind: image, width: 1024, heigth: 1024}\n"
+        "demand: {requests_per_day: 10}\nbudget: {latency_s: 1}\n"
+    )
     with pytest.raises(tokcost.InputError) as info:
         tokcost.load_spec(bad)
     lines = {(p.line, p.field) for p in info.value.problems}

@@ -56,8 +56,9 @@ def test_failure_before_rename_keeps_the_old_file_and_leaves_no_temp_file(tmp_pa
 def test_killed_midway_keeps_the_old_file(tmp_path):
     out = tmp_path / "report.json"
     out.write_text(OLD)
-    proc = subprocess.Popen(_argv(out), env=_env(**{TEST_FAIL_ENV: "sleep"}), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _argv(out), env=_env(**{TEST_FAIL_ENV: "sleep"}), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 30
         while not _temp_files(tmp_path):  # the complete report sits in the temp file; the rename has not happened
@@ -123,8 +124,10 @@ def test_write_atomic_in_process(tmp_path, monkeypatch):
     assert target.read_bytes() == b"two"
 
 
-WRITE_PATTERNS = re.compile(r"""\bopen\([^)]*['"][wax]b?\+?['"]|\.write_text\(|\.write_bytes\(|os\.open\(|"""
-                            r"""shutil\.(copy|move)|\.savefig\(\s*(?!buf)|json\.dump\(|yaml\.(safe_)?dump\([^)]*,\s*\w""")
+WRITE_PATTERNS = re.compile(
+    r"""\bopen\([^)]*['"][wax]b?\+?['"]|\.write_text\(|\.write_bytes\(|os\.open\(|"""
+    r"""shutil\.(copy|move)|\.savefig\(\s*(?!buf)|json\.dump\(|yaml\.(safe_)?dump\([^)]*,\s*\w"""
+)
 
 
 def test_no_module_writes_files_except_through_write_atomic():

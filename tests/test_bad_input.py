@@ -34,8 +34,9 @@ def run_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: float 
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
     full_env.pop("TOKCOST_PRESETS", None)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tokcost", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tokcost", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     return proc, time.perf_counter() - start
 
 
@@ -62,13 +63,16 @@ def _command(rel: str) -> list[str]:
     return ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--calibration", str(path)]
 
 
-def assert_reported(proc, elapsed: float, file: str, at: str | None, field: str | None, fragment: str,
-                    cwd: Path) -> None:
+def assert_reported(
+    proc, elapsed: float, file: str, at: str | None, field: str | None, fragment: str, cwd: Path
+) -> None:
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out
     assert proc.returncode == 2, f"exit {proc.returncode}, expected 2\n{out}"
     pos = re.escape(at) + (r":\d+" if at and ":" not in at else "") if at else r"\d+:\d+"
-    pattern = re.escape(file) + ":" + pos + ": " + (re.escape(field) if field else r"[^:]*") + ": .*" + re.escape(fragment)
+    pattern = (
+        re.escape(file) + ":" + pos + ": " + (re.escape(field) if field else r"[^:]*") + ": .*" + re.escape(fragment)
+    )
     assert re.search(pattern, proc.stderr), f"no line matching {pattern!r} in stderr:\n{proc.stderr}"
     assert elapsed < MAX_SECONDS, f"took {elapsed:.2f} s (limit {MAX_SECONDS} s)"
     assert not (cwd / MARKER).exists(), "a YAML tag payload was executed"
@@ -194,8 +198,19 @@ CALIBRATION_CASES = [c for c in CASES if c.startswith("calibrations/")]
 def test_analyze_reports_a_bad_calibration(rel, tmp_path):
     """`analyze --calibration FILE` validates the calibration as `estimate` does, before any output."""
     out = tmp_path / "out.json"
-    r = runner.invoke(app, ["analyze", str(ROOT / "specs" / "storefront-images.yaml"), "--format", "json",
-                            "--calibration", str(CORPUS / rel), "--output", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(ROOT / "specs" / "storefront-images.yaml"),
+            "--format",
+            "json",
+            "--calibration",
+            str(CORPUS / rel),
+            "--output",
+            str(out),
+        ],
+    )
     assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
     assert r.exit_code == 2, r.output
     at = str(EXPECTED[rel]["at"])

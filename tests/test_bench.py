@@ -104,8 +104,23 @@ def test_fit_recovers_the_efficiencies_that_made_the_data():
 def tiny_bench(tmp_path_factory):
     pytest.importorskip("torch")
     out = tmp_path_factory.mktemp("bench") / "cal.yaml"
-    r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", "1,2", "--contexts", "16,64",
-               "--repeats", "3", "--format", "json", "--output", out)
+    r = invoke(
+        "bench",
+        "--model",
+        "llamagen-b",
+        "--layers",
+        "1",
+        "--batches",
+        "1,2",
+        "--contexts",
+        "16,64",
+        "--repeats",
+        "3",
+        "--format",
+        "json",
+        "--output",
+        out,
+    )
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout), out
 
@@ -118,8 +133,11 @@ def test_cpu_bench_reports_the_grid_ceilings_and_holdout_error(tiny_bench):
     assert isinstance(data["holdout_error"], float) and data["holdout_error"] >= 0
     points = data["points"]
     assert len(points) == 2 * 2 * 3  # (batch, context) cells x (prefill, batched, unbatched)
-    assert {(p["kind"], p["cfg"]) for p in points} == {("prefill", "batched"), ("decode", "batched"),
-                                                        ("decode", "unbatched")}
+    assert {(p["kind"], p["cfg"]) for p in points} == {
+        ("prefill", "batched"),
+        ("decode", "batched"),
+        ("decode", "unbatched"),
+    }
     assert {p["split"] for p in points} == {"fit", "holdout"}
     for p in points:
         assert not p.get("skipped")
@@ -169,17 +187,49 @@ def test_table_format_names_the_ceilings_and_holdout_error(tiny_bench, tmp_path)
 def _calibration(mbu: float, preset: str | None = "h200-sxm"):
     from tokcost.records.calibration import Benchmark, CalibrationFile, Device, Fit, Software
 
-    dev = Device(kind="cuda", name="NVIDIA H200", id="measured-nvidia-h200", preset=preset, memory_gb=150.0,
-                 copy_gbps=4300.0, matmul_tflops=780.0, dtype="bf16")
-    fit = Fit(reference="datasheet", peak_tflops=989.0, bandwidth_gbps=4800.0, mfu=0.7, mbu=mbu,
-              host_per_layer_s=0.0, fixed_per_step_s=0.0, fit_error=0.02, holdout_error=0.05, fit_targets=10,
-              holdout_targets=10, method="by hand")
-    return CalibrationFile(version=1, created="2026-01-01T00:00:00Z", device=dev,
-                           software=Software(tokcost="0.1.0", python="3.11", torch="2.13.0", cuda="12.8"),
-                           benchmark=Benchmark(model="emu3-gen", layers_run=4, layers_full=32, batches=[1],
-                                               contexts=[128], repeats=3, cfg_scale=3.0, top_k=2048,
-                                               temperature=1.0),
-                           fit=fit, points=[])
+    dev = Device(
+        kind="cuda",
+        name="NVIDIA H200",
+        id="measured-nvidia-h200",
+        preset=preset,
+        memory_gb=150.0,
+        copy_gbps=4300.0,
+        matmul_tflops=780.0,
+        dtype="bf16",
+    )
+    fit = Fit(
+        reference="datasheet",
+        peak_tflops=989.0,
+        bandwidth_gbps=4800.0,
+        mfu=0.7,
+        mbu=mbu,
+        host_per_layer_s=0.0,
+        fixed_per_step_s=0.0,
+        fit_error=0.02,
+        holdout_error=0.05,
+        fit_targets=10,
+        holdout_targets=10,
+        method="by hand",
+    )
+    return CalibrationFile(
+        version=1,
+        created="2026-01-01T00:00:00Z",
+        device=dev,
+        software=Software(tokcost="0.1.0", python="3.11", torch="2.13.0", cuda="12.8"),
+        benchmark=Benchmark(
+            model="emu3-gen",
+            layers_run=4,
+            layers_full=32,
+            batches=[1],
+            contexts=[128],
+            repeats=3,
+            cfg_scale=3.0,
+            top_k=2048,
+            temperature=1.0,
+        ),
+        fit=fit,
+        points=[],
+    )
 
 
 def _write(tmp_path, name, cal):
@@ -210,8 +260,8 @@ def test_half_the_mbu_doubles_memory_bound_decode(tmp_path):
 
 
 def test_unknown_gpu_calibration_becomes_a_measured_hardware_preset(tmp_path):
-    from tokcost.io.catalog import Catalog
     from tokcost.io.calibration import load_calibration
+    from tokcost.io.catalog import Catalog
 
     path = _write(tmp_path, "u.yaml", _calibration(0.8, preset=None))
     hw = load_calibration(path).hardware_preset(Catalog.default())
@@ -253,8 +303,16 @@ def test_missing_torch_says_how_to_install(monkeypatch):
     assert r.exit_code == 2 and "pip install 'tokcost[bench]'" in r.output
 
 
-@pytest.mark.parametrize("flags", [["--batches", "1,x"], ["--contexts", "0"], ["--model", "sdxl"],
-                                   ["--model", "nope"], ["--layers", "99", "--model", "llamagen-b"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--batches", "1,x"],
+        ["--contexts", "0"],
+        ["--model", "sdxl"],
+        ["--model", "nope"],
+        ["--layers", "99", "--model", "llamagen-b"],
+    ],
+)
 def test_bad_bench_flags_exit_2(flags):
     pytest.importorskip("torch")
     r = invoke("bench", *flags)
@@ -262,10 +320,17 @@ def test_bad_bench_flags_exit_2(flags):
 
 
 def test_help_does_not_import_torch():
-    code = "import sys; from tokcost.cli.app import main; sys.argv=['tokcost','--help']\n" \
-           "try: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys; from tokcost.cli.app import main; sys.argv=['tokcost','--help']\n"
+        "try: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -275,8 +340,25 @@ def test_help_does_not_import_torch():
 def test_transformers_engine_reports_time_per_token_next_to_the_custom_decoder():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", "1", "--contexts", "16",
-               "--repeats", "2", "--engine", "transformers", "--new-tokens", "3", "--format", "json")
+    r = invoke(
+        "bench",
+        "--model",
+        "llamagen-b",
+        "--layers",
+        "1",
+        "--batches",
+        "1",
+        "--contexts",
+        "16",
+        "--repeats",
+        "2",
+        "--engine",
+        "transformers",
+        "--new-tokens",
+        "3",
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["transformers"]
     assert len(rows) == 1 and rows[0]["transformers_s_per_token"] > 0 and rows[0]["ratio"] > 0

@@ -43,8 +43,19 @@ def test_tokens_with_model():
 
 
 def test_tokens_model_free():
-    d = run_json("tokens", "--spatial-factor", "8", "--temporal-factor", "4", "--width", "720", "--height", "480",
-                 "--frames", "49")
+    d = run_json(
+        "tokens",
+        "--spatial-factor",
+        "8",
+        "--temporal-factor",
+        "4",
+        "--width",
+        "720",
+        "--height",
+        "480",
+        "--frames",
+        "49",
+    )
     assert (d["grid_width"], d["grid_height"], d["latent_frames"], d["visual"]) == (90, 60, 13, 70200)
 
 
@@ -74,8 +85,18 @@ def test_schema_committed_and_not_drifted():
 
 def test_estimate_json_contract():
     d = run_json("estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--width", "512", "--height", "512")
-    for key in ("latency_s", "throughput_items_per_s", "tokens", "memory_gb", "fits_in_memory", "cost_usd_per_item",
-                "bound", "latency_s_band", "throughput_items_per_s_band", "cost_usd_per_item_band"):
+    for key in (
+        "latency_s",
+        "throughput_items_per_s",
+        "tokens",
+        "memory_gb",
+        "fits_in_memory",
+        "cost_usd_per_item",
+        "bound",
+        "latency_s_band",
+        "throughput_items_per_s_band",
+        "cost_usd_per_item_band",
+    ):
         assert key in d
     assert "total" in d["memory_gb"] and d["bound"] in ("compute", "memory")
     assert d["cfg"] == "unbatched" and d["engine"] == "eager" and d["batch"] == 1  # the model's own defaults
@@ -83,8 +104,21 @@ def test_estimate_json_contract():
 
 
 def test_estimate_video_and_steps():
-    d = run_json("estimate", "--model", "cogvideox-5b", "--hardware", "a100-80gb-sxm", "--width", "720", "--height",
-                 "480", "--frames", "49", "--steps", "50")
+    d = run_json(
+        "estimate",
+        "--model",
+        "cogvideox-5b",
+        "--hardware",
+        "a100-80gb-sxm",
+        "--width",
+        "720",
+        "--height",
+        "480",
+        "--frames",
+        "49",
+        "--steps",
+        "50",
+    )
     assert d["tokens"]["latent"] == 17550 and d["steps"] == 50
 
 

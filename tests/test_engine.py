@@ -1,16 +1,17 @@
 """Each formula against a hand calculation from the sources (docs/methodology.md)."""
 
 import numpy as np
-from hypothesis import given, strategies as st
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate, estimate_arrays
 from tokcost.engine.profiles import Efficiency
 from tokcost.engine.training import ar_training_flops, diffusion_training_flops, training_report
 from tokcost.errors import UsageError
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 
 CAT = Catalog.default()
 EMU3 = CAT.model("emu3-gen")
@@ -48,7 +49,7 @@ def test_prefill_flops_formula():
     a = EMU3.architecture
     _, flops = physics.ar_prefill_time(a, 989e12, 3.35e12, IDEAL, 2.0, 1, 1000)
     N = a.matmul_params_b * 1e9
-    assert float(flops) == pytest.approx(2 * N * 1000 + 2 * 32 * 4096 * 1000 ** 2)
+    assert float(flops) == pytest.approx(2 * N * 1000 + 2 * 32 * 4096 * 1000**2)
 
 
 def test_flux_forward_flops_match_published_count():
@@ -56,7 +57,7 @@ def test_flux_forward_flops_match_published_count():
     f = float(physics.denoiser_flops(flux, 4096, 1024, 1024))
     linear = 2 * 6.46e9 * 4608
     assert linear == pytest.approx(59.5e12, rel=0.01)  # shared facts: 59.5 TFLOP linear-only
-    assert f == pytest.approx(linear + 4 * 57 * 3072 * 4608 ** 2)
+    assert f == pytest.approx(linear + 4 * 57 * 3072 * 4608**2)
     # S = 4,096 image tokens (1024 / 8 VAE / 2 patch = 64 x 64) + 512 T5 tokens = 4,608 (models/flux1-dev.yaml)
     # linear 2 N S = 2 x 6.46e9 x 4,608 = 59.54 TFLOP; attention 4 L d S^2 = 4 x 57 x 3,072 x 4,608^2 = 14.87 TFLOP;
     # total 74.41 TFLOP
@@ -100,7 +101,9 @@ def test_speculative_decoding_cuts_forwards():
 
 
 def test_memory_weights_plus_kv_and_fit():
-    r = estimate_arrays(Config(profiles=ENGINES, model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64])))
+    r = estimate_arrays(
+        Config(profiles=ENGINES, model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64]))
+    )
     kv = r["memory_bytes"]["kv_cache"]
     assert r["memory_bytes"]["weights"][0] == pytest.approx(8.49e9 * 2)
     assert kv[1] == pytest.approx(64 * kv[0])
@@ -139,7 +142,9 @@ def test_training_gpu_hours_and_days():
 
 def test_diffusion_training_is_three_forwards_per_sample():
     flux = CAT.model("flux1-dev")
-    assert diffusion_training_flops(flux, 1000) == pytest.approx(3 * 1000 * float(physics.denoiser_flops(flux, 4096, 1024, 1024)))
+    assert diffusion_training_flops(flux, 1000) == pytest.approx(
+        3 * 1000 * float(physics.denoiser_flops(flux, 4096, 1024, 1024))
+    )
 
 
 def test_latency_grows_with_resolution_frames_steps_and_batch():
@@ -169,11 +174,16 @@ def test_sum_max_lines_vectorised_over_configurations():
             assert got[i, k] == pytest.approx(brute, rel=1e-9, abs=1e-9)
 
 
-@pytest.mark.parametrize("model_id,role,engines", [("emu3-gen", "image", ("eager", "compiled", "vllm")),
-                                                  ("sdxl", "image", ("eager", "compiled")),
-                                                  ("flux1-dev", "image", ("eager", "compiled")),
-                                                  ("emu3-chat", "perception", ("eager", "vllm")),
-                                                  ("cogvideox-5b", "video", ("compiled",))])
+@pytest.mark.parametrize(
+    "model_id,role,engines",
+    [
+        ("emu3-gen", "image", ("eager", "compiled", "vllm")),
+        ("sdxl", "image", ("eager", "compiled")),
+        ("flux1-dev", "image", ("eager", "compiled")),
+        ("emu3-chat", "perception", ("eager", "vllm")),
+        ("cogvideox-5b", "video", ("compiled",)),
+    ],
+)
 def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, engines):
     """The planner prices every chip x band in one pass; each row must be exactly the single-chip estimate."""
     from tokcost.engine.estimate import estimate_grid
@@ -183,15 +193,31 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
     frames = 49 if role == "video" else None
     extra = {"prompt_tokens": 40, "answer_tokens": 64} if role == "perception" else {}
     for engine in engines:
-        cfg = Config(profiles=ENGINES, model=CAT.model(model_id), hardware=hardware[0], engine=engine, width=720, height=480,
-                     frames=frames, batch=batch, role=role, **extra)
+        cfg = Config(
+            profiles=ENGINES,
+            model=CAT.model(model_id),
+            hardware=hardware[0],
+            engine=engine,
+            width=720,
+            height=480,
+            frames=frames,
+            batch=batch,
+            role=role,
+            **extra,
+        )
         grid = estimate_grid(cfg, hardware)
         for hw in hardware:
             for band in ("central", "low", "high"):
                 one = estimate_arrays(Config(**{**cfg.__dict__, "hardware": hw}), band)
                 row = grid[(hw.id, band)]
-                for key in ("latency_s", "throughput_items_per_s", "cost_usd_per_item", "fits_in_memory", "bound",
-                            "overhead_bound"):
+                for key in (
+                    "latency_s",
+                    "throughput_items_per_s",
+                    "cost_usd_per_item",
+                    "fits_in_memory",
+                    "bound",
+                    "overhead_bound",
+                ):
                     np.testing.assert_array_equal(np.broadcast_to(one[key], batch.shape), row[key], err_msg=key)
                 for key, value in one["memory_bytes"].items():
                     np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row["memory_bytes"][key])
@@ -204,9 +230,19 @@ def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
     for model_id in ("emu3-gen", "llamagen-xl", "janus-pro-7b"):
         for hw in ("a100-80gb-sxm", "h100-sxm", "l4"):
             for engine in ("eager", "compiled"):
-                def run(mode):
-                    return estimate_arrays(Config(profiles=ENGINES, model=CAT.model(model_id), hardware=CAT.hardware(hw),
-                                                  engine=engine, batch=batch, cfg=mode))
+
+                def run(mode, model_id=model_id, hw=hw, engine=engine):
+                    return estimate_arrays(
+                        Config(
+                            profiles=ENGINES,
+                            model=CAT.model(model_id),
+                            hardware=CAT.hardware(hw),
+                            engine=engine,
+                            batch=batch,
+                            cfg=mode,
+                        )
+                    )
+
                 two, one = run("unbatched"), run("off")
                 np.testing.assert_allclose(two["latency_s"], 2 * one["latency_s"], rtol=1e-12)
                 np.testing.assert_array_equal(two["overhead_bound"], one["overhead_bound"])

@@ -49,8 +49,22 @@ WITH_FORMAT = {name: _format_choices(fn) for name, fn in COMMANDS.items() if _fo
 
 
 def test_the_commands_are_found():
-    assert {"analyze", "check", "diff", "sweep", "validate", "bench", "tokens", "estimate", "train",
-            "hardware list", "hardware show", "models list", "models show", "schema"} <= set(COMMANDS)
+    assert {
+        "analyze",
+        "check",
+        "diff",
+        "sweep",
+        "validate",
+        "bench",
+        "tokens",
+        "estimate",
+        "train",
+        "hardware list",
+        "hardware show",
+        "models list",
+        "models show",
+        "schema",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", sorted(WITH_FORMAT))
@@ -69,8 +83,7 @@ def test_every_formatter_is_reachable():
 
 
 def test_help_lists_the_choices():
-    assert registry.choices_help("check") == ("table | markdown (PR comment) | json | github (Actions "
-                                              "annotations).")
+    assert registry.choices_help("check") == ("table | markdown (PR comment) | json | github (Actions annotations).")
 
 
 def test_unknown_format_is_a_clear_error():

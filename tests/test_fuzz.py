@@ -21,12 +21,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tokcost.io.catalog import Catalog
 from tokcost.cli.app import app
+from tokcost.io.catalog import Catalog
 
 EXAMPLES = int(os.environ.get("TOKCOST_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 CATALOG = Catalog.default()
 MODELS = CATALOG.ids("models")
 HARDWARE = CATALOG.ids("hardware")
@@ -34,15 +38,45 @@ runner = CliRunner()
 
 # ------------------------------------------------------------------------------------------------ strategies
 
-EXTREME_NUMBERS = st.sampled_from([0, -1, 1, 15, 16, 8192, 8193, 10**30, -(10**30), 1e-300, 1e308, 0.5, 2**63,
-                                   math.nan, math.inf, -math.inf, 1e11, 1e12, 600.0001])
-WRONG_TYPES = st.one_of(st.none(), st.booleans(), st.text(max_size=12), st.lists(st.integers(), max_size=3),
-                        st.dictionaries(st.text(max_size=5), st.integers(), max_size=2), st.floats())
+EXTREME_NUMBERS = st.sampled_from(
+    [
+        0,
+        -1,
+        1,
+        15,
+        16,
+        8192,
+        8193,
+        10**30,
+        -(10**30),
+        1e-300,
+        1e308,
+        0.5,
+        2**63,
+        math.nan,
+        math.inf,
+        -math.inf,
+        1e11,
+        1e12,
+        600.0001,
+    ]
+)
+WRONG_TYPES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.floats(),
+)
 
 
 def _product(kind: str, draw) -> dict:
-    p: dict = {"kind": kind, "width": draw(st.sampled_from([256, 512, 720, 1024, 1280, 2048])),
-               "height": draw(st.sampled_from([256, 512, 720, 1024]))}
+    p: dict = {
+        "kind": kind,
+        "width": draw(st.sampled_from([256, 512, 720, 1024, 1280, 2048])),
+        "height": draw(st.sampled_from([256, 512, 720, 1024])),
+    }
     if kind == "video":
         if draw(st.booleans()):
             p["frames"] = draw(st.integers(1, 400))
@@ -70,11 +104,14 @@ def valid_ish_specs(draw) -> dict:
         spec["budget"]["cost_per_item_usd"] = draw(st.floats(1e-5, 10))
     if draw(st.booleans()):
         spec["budget"]["monthly_usd"] = draw(st.floats(1, 1e7))
-    cand: dict = {"models": draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=2, unique=True)),
-                  "hardware": draw(st.lists(st.sampled_from(HARDWARE), min_size=1, max_size=2, unique=True))}
+    cand: dict = {
+        "models": draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=2, unique=True)),
+        "hardware": draw(st.lists(st.sampled_from(HARDWARE), min_size=1, max_size=2, unique=True)),
+    }
     if draw(st.booleans()):
-        cand["engines"] = draw(st.lists(st.sampled_from(["eager", "compiled", "vllm"]), min_size=1, max_size=3,
-                                        unique=True))
+        cand["engines"] = draw(
+            st.lists(st.sampled_from(["eager", "compiled", "vllm"]), min_size=1, max_size=3, unique=True)
+        )
     if draw(st.booleans()):
         cand["precision"] = draw(st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4"]))
     spec["candidates"] = cand
@@ -121,11 +158,36 @@ def _perturb(spec: dict, draw) -> None:
 YAML_TEXT = st.one_of(
     st.text(max_size=300),
     st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
-    st.lists(st.sampled_from(["version: 1", "name: x", "product:", "  kind: image", "  width: 1024", "  - a",
-                              "&a [1, 2]", "*a", "<<: *a", "!!python/object/apply:os.system ['true']", "---",
-                              "\t", "  height: .nan", "? [a]", ": b", "{", "]", "'", "|", ">-", "~: ~",
-                              "budget: {latency_s: -1}", "demand: {requests_per_day: .inf}"]), max_size=12)
-    .map("\n".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "version: 1",
+                "name: x",
+                "product:",
+                "  kind: image",
+                "  width: 1024",
+                "  - a",
+                "&a [1, 2]",
+                "*a",
+                "<<: *a",
+                "!!python/object/apply:os.system ['true']",
+                "---",
+                "\t",
+                "  height: .nan",
+                "? [a]",
+                ": b",
+                "{",
+                "]",
+                "'",
+                "|",
+                ">-",
+                "~: ~",
+                "budget: {latency_s: -1}",
+                "demand: {requests_per_day: .inf}",
+            ]
+        ),
+        max_size=12,
+    ).map("\n".join),
 )
 
 # ------------------------------------------------------------------------------------------------ the checks
@@ -144,12 +206,14 @@ def _invoke_on(text: str | bytes, args_for) -> None:
         path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
         for args in args_for(str(path)):
             r = runner.invoke(app, args)
-            assert r.exception is None or isinstance(r.exception, SystemExit), \
+            assert r.exception is None or isinstance(r.exception, SystemExit), (
                 f"{args}: uncaught {r.exception!r}\n{text!r}"
+            )
             assert r.exit_code in (0, 1, 2), (args, r.exit_code, r.output)
             if r.exit_code == 2:
-                assert re.search(re.escape(str(path)) + r":\d+:\d+: |^error: ", r.stderr, re.M), \
+                assert re.search(re.escape(str(path)) + r":\d+:\d+: |^error: ", r.stderr, re.M), (
                     f"exit 2 without a positioned message: {r.stderr!r}"
+                )
             elif "json" in args:
                 _strict_json(r.stdout)
             assert not (Path(tmp) / "tokcost-pwned-marker").exists()
@@ -172,8 +236,11 @@ def test_random_yaml_text_never_crashes(text):
 
 
 @FUZZ
-@given(valid_ish_specs(), st.integers(0, 400), st.sampled_from(["\t", "\x00", "\xff", "!!", "&", "*", "<<", ":",
-                                                                  "- ", "\n---\n", "{", "'", "%YAML 1.1\n"]))
+@given(
+    valid_ish_specs(),
+    st.integers(0, 400),
+    st.sampled_from(["\t", "\x00", "\xff", "!!", "&", "*", "<<", ":", "- ", "\n---\n", "{", "'", "%YAML 1.1\n"]),
+)
 def test_spliced_junk_never_crashes(spec, at, junk):
     text = yaml.safe_dump(spec, sort_keys=False)
     at = min(at, len(text))

@@ -19,9 +19,9 @@ from tokcost.cli.app import app
 from tokcost.cli.check import default_check_format
 from tokcost.core.gate import compare, diff
 from tokcost.io.baseline import load_result
+from tokcost.io.located import load_file
 from tokcost.records.gate import DiffResult, GateResult, Limits
 from tokcost.render import registry
-from tokcost.io.located import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "specs" / "storefront-images.yaml"
@@ -170,12 +170,15 @@ def test_missing_baseline_exits_2(spec):
     assert "baseline nope.json: no such file" in r.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{", "not valid JSON"),
-    ("[]", "not a tokcost analysis result"),
-    ('{"schema_version": 99, "tool_version": "9", "specs": []}', "schema_version 99 but this tokcost reads"),
-    ('{"schema_version": 1, "specs": [{"name": "x"}]}', "invalid result: tool_version: Field required"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{", "not valid JSON"),
+        ("[]", "not a tokcost analysis result"),
+        ('{"schema_version": 99, "tool_version": "9", "specs": []}', "schema_version 99 but this tokcost reads"),
+        ('{"schema_version": 1, "specs": [{"name": "x"}]}', "invalid result: tool_version: Field required"),
+    ],
+)
 def test_corrupt_baseline_exits_2(spec, content, message):
     Path("base.json").write_text(content)
     r = cli("check", spec, "--baseline", "base.json")
@@ -215,14 +218,17 @@ def _scaled(result, cost: float = 1.0, latency: float = 1.0):
     return out
 
 
-@pytest.mark.parametrize("cost, latency, code, limits", [
-    (1.05, 1.0, 0, []),  # +5% under a 10% limit
-    (1.15, 1.0, 1, ["baseline_cost"]),
-    (0.50, 1.0, 0, []),  # a decrease never fails
-    (1.0, 1.30, 1, ["baseline_latency"]),  # +30% over a 20% limit
-    (1.0, 0.70, 0, []),
-    (1.15, 1.30, 1, ["baseline_cost", "baseline_latency"]),
-])
+@pytest.mark.parametrize(
+    "cost, latency, code, limits",
+    [
+        (1.05, 1.0, 0, []),  # +5% under a 10% limit
+        (1.15, 1.0, 1, ["baseline_cost"]),
+        (0.50, 1.0, 0, []),  # a decrease never fails
+        (1.0, 1.30, 1, ["baseline_latency"]),  # +30% over a 20% limit
+        (1.0, 0.70, 0, []),
+        (1.15, 1.30, 1, ["baseline_cost", "baseline_latency"]),
+    ],
+)
 def test_compare_both_directions(cost, latency, code, limits):
     base = _load("base.json")
     hero = base.model_copy(update={"specs": [s for s in base.specs if s.name == "storefront-hero"]})
@@ -239,8 +245,11 @@ def test_compare_is_symmetric_in_direction():
     backward = {s.name: s for s in compare(base, head, limits).specs}
     assert "baseline_cost" in [v.limit for v in forward["storefront-images"].violations]
     assert backward["storefront-images"].passed  # 2048 -> 1024 is a decrease
-    assert forward["storefront-images"].cost_per_item_usd.change_pct > 0 > \
-        backward["storefront-images"].cost_per_item_usd.change_pct
+    assert (
+        forward["storefront-images"].cost_per_item_usd.change_pct
+        > 0
+        > backward["storefront-images"].cost_per_item_usd.change_pct
+    )
 
 
 def test_no_baseline_no_baseline_violations():
@@ -368,12 +377,19 @@ def _golden_gate() -> GateResult:
         doc = docs.setdefault(file, load_file(GOLDEN_IN / "head" / file))
         return doc.where(path)
 
-    return compare(_load("head.json"), _load("base.json"),
-                   Limits(max_cost_increase_pct=10, max_latency_increase_pct=20), locate, "baseline.json")
+    return compare(
+        _load("head.json"),
+        _load("base.json"),
+        Limits(max_cost_increase_pct=10, max_latency_increase_pct=20),
+        locate,
+        "baseline.json",
+    )
 
 
-@pytest.mark.parametrize("fmt, name", [("markdown", "check.md"), ("github", "check.github.txt"),
-                                       ("table", "check.table.txt"), ("json", "check.json")])
+@pytest.mark.parametrize(
+    "fmt, name",
+    [("markdown", "check.md"), ("github", "check.github.txt"), ("table", "check.table.txt"), ("json", "check.json")],
+)
 def test_check_golden(golden, fmt, name):
     golden(name, normalize(registry.render("check", fmt, _golden_gate())))
 
@@ -386,18 +402,24 @@ def test_diff_golden(golden, fmt, name):
 def test_golden_scenario_covers_every_outcome():
     g = _golden_gate()
     by = {s.name: s for s in g.specs}
-    assert [v.limit for v in by["storefront-images"].violations] == ["cost_per_item_usd", "baseline_cost",
-                                                                     "baseline_latency"]
+    assert [v.limit for v in by["storefront-images"].violations] == [
+        "cost_per_item_usd",
+        "baseline_cost",
+        "baseline_latency",
+    ]
     assert [v.limit for v in by["storefront-thumbs"].violations][-1] == "baseline_choice"
     assert by["storefront-hero"].passed and by["storefront-hero"].cost_per_item_usd.change_pct < 0
-    assert by["storefront-realtime"].baseline == "new" and by["storefront-realtime"].violations[0].limit == \
-        "feasibility"
+    assert (
+        by["storefront-realtime"].baseline == "new" and by["storefront-realtime"].violations[0].limit == "feasibility"
+    )
     assert g.exit_code == 1
 
 
 def test_normalize_strips_paths_versions_and_times():
-    assert normalize(f"{ROOT}/specs v{__version__} at 2025-01-02T03:04:05Z in /tmp/pytest-1/x.yaml") == \
-        "<ROOT>/specs v<VERSION> at <TIME> in <TMP>"
+    assert (
+        normalize(f"{ROOT}/specs v{__version__} at 2025-01-02T03:04:05Z in /tmp/pytest-1/x.yaml")
+        == "<ROOT>/specs v<VERSION> at <TIME> in <TMP>"
+    )
 
 
 # ----------------------------------------------------------------------------------------------- CI recipes

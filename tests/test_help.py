@@ -12,8 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from generate_cli_docs import (DOC, REGEN, command_paths, golden_name, heading, help_text, recorded_typer_version,
-                               render_docs, typer_version)
+from generate_cli_docs import (
+    DOC,
+    REGEN,
+    command_paths,
+    golden_name,
+    heading,
+    help_text,
+    recorded_typer_version,
+    render_docs,
+    typer_version,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -21,7 +30,8 @@ PATHS = command_paths()
 RECORDED = recorded_typer_version(DOC.read_text()) if DOC.exists() else None
 same_typer = pytest.mark.skipif(
     RECORDED is not None and RECORDED != typer_version(),
-    reason=f"the help goldens and docs/cli.md were made with typer {RECORDED}; this is typer {typer_version()}")
+    reason=f"the help goldens and docs/cli.md were made with typer {RECORDED}; this is typer {typer_version()}",
+)
 
 
 @same_typer
@@ -35,8 +45,10 @@ def test_every_command_has_a_golden_and_every_golden_a_command(request):
         pytest.skip("rewriting the goldens")
     files = {p.name for p in (GOLDEN / "help").glob("*.txt")}
     wanted = {golden_name(p) for p in PATHS}
-    assert files == wanted, (f"missing goldens: {sorted(wanted - files)} (run `pytest tests/test_help.py "
-                             f"--update-golden`); goldens of no command: {sorted(files - wanted)} (delete them)")
+    assert files == wanted, (
+        f"missing goldens: {sorted(wanted - files)} (run `pytest tests/test_help.py "
+        f"--update-golden`); goldens of no command: {sorted(files - wanted)} (delete them)"
+    )
 
 
 def test_every_command_is_in_the_cli_reference():
@@ -49,4 +61,3 @@ def test_every_command_is_in_the_cli_reference():
 def test_cli_reference_is_fresh():
     assert DOC.exists(), f"docs/cli.md is missing: run `{REGEN}`"
     assert DOC.read_text() == render_docs(), f"docs/cli.md is stale: run `{REGEN}`"
-

@@ -12,16 +12,15 @@ import sys
 import pytest
 
 from tokcost.core.analyze import analyze_files
-from tokcost.io.catalog import Catalog
 from tokcost.errors import UsageError
+from tokcost.io.catalog import Catalog
 
 pytest.importorskip("matplotlib")
 from tokcost.render.html import format_html  # noqa: E402
 
 SPEC = "specs/storefront-images.yaml"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                                             "(apt-get install -y chromium)")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +48,11 @@ def test_no_network_references(page):
 def test_charts_and_content(page, result):
     _, html = page
     assert html.count("<svg") >= 3
-    for title in ("Latency per item vs resolution", "Cost per item by candidate and hardware",
-                  "Throughput per GPU vs batch"):
+    for title in (
+        "Latency per item vs resolution",
+        "Cost per item by candidate and hardware",
+        "Throughput per GPU vs batch",
+    ):
         assert title in html
     assert "budget 10" in html and "memory limit" in html and "low-high band" in html
     assert html.count("<tr") == len(result.specs[0].candidates) + 1
@@ -85,10 +87,15 @@ def _no_presets_or_engine(monkeypatch, tmp_path):
         raise AssertionError("the renderer priced something or read presets")
 
     monkeypatch.setenv("TOKCOST_PRESETS", str(tmp_path))
-    for module, name in (("tokcost.engine.estimate", "estimate_arrays"), ("tokcost.engine.estimate", "estimate_grid"),
-                         ("tokcost.core.charts", "estimate_arrays"), ("tokcost.core.charts", "analysis_charts"),
-                         ("tokcost.core.charts", "sweep_charts"), ("tokcost.io.calibration", "load_calibration"),
-                         ("tokcost.records.calibration", "load_calibration")):
+    for module, name in (
+        ("tokcost.engine.estimate", "estimate_arrays"),
+        ("tokcost.engine.estimate", "estimate_grid"),
+        ("tokcost.core.charts", "estimate_arrays"),
+        ("tokcost.core.charts", "analysis_charts"),
+        ("tokcost.core.charts", "sweep_charts"),
+        ("tokcost.io.calibration", "load_calibration"),
+        ("tokcost.records.calibration", "load_calibration"),
+    ):
         try:
             mod = importlib.import_module(module)
         except ImportError:  # the calibration loader lives in one of its two homes
@@ -139,16 +146,29 @@ def test_saved_result_without_chart_data_renders_without_charts(result, monkeypa
 
 
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-           "--enable-logging=stderr", "--v=0", *args]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 def _page_errors(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines()
-            if "Uncaught" in line or "ERROR:CONSOLE" in line or "Refused to" in line
-            or re.search(r"CONSOLE\(\d+\)", line)]
+    return [
+        line
+        for line in stderr.splitlines()
+        if "Uncaught" in line or "ERROR:CONSOLE" in line or "Refused to" in line or re.search(r"CONSOLE\(\d+\)", line)
+    ]
 
 
 @needs_chromium
@@ -158,9 +178,8 @@ def test_chromium_renders_the_page(page, tmp_path):
     proc = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", path.as_uri())
     assert shot.exists(), proc.stderr[-2000:]
     assert _page_errors(proc.stderr) == []
-    from matplotlib.image import imread
-
     import numpy as np
+    from matplotlib.image import imread
 
     img = imread(str(shot))[..., :3]
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000

@@ -19,16 +19,20 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines
+from tokcost.core.plan import evaluate
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import BANDS
-from tokcost.core.plan import evaluate
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.records.spec import Spec
 
 EXAMPLES = int(os.environ.get("TOKCOST_FUZZ_EXAMPLES", "60"))
-PROPS = settings(max_examples=EXAMPLES, deadline=None, derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,
-                 suppress_health_check=[HealthCheck.too_slow])
+PROPS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 CAT = Catalog.default()
 MODELS = {m.id: m for m in CAT.all("models")}
 HARDWARE = {h.id: h for h in CAT.all("hardware")}
@@ -45,11 +49,18 @@ def configs(draw, role: str | None = None) -> dict:
     hw = HARDWARE[draw(st.sampled_from(sorted(HARDWARE)))]
     engine = draw(st.sampled_from([e for e, p in ENGINES.items() if m.family in p.serves]))
     lo, hi = m.side_limits()
-    kw = dict(model=m, hardware=hw, profiles=ENGINES, engine=engine, role=r,
-              precision=draw(st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4"])),
-              width=draw(st.integers(lo, hi)), height=draw(st.integers(lo, hi)),
-              batch=draw(st.sampled_from([1, 2, 3, 4, 8, 16, 64, 256])),
-              cfg=draw(st.sampled_from([None, "batched", "unbatched", "off"])) if m.family == "ar" else None)
+    kw = dict(
+        model=m,
+        hardware=hw,
+        profiles=ENGINES,
+        engine=engine,
+        role=r,
+        precision=draw(st.sampled_from(["bf16", "fp16", "fp8", "int8", "int4"])),
+        width=draw(st.integers(lo, hi)),
+        height=draw(st.integers(lo, hi)),
+        batch=draw(st.sampled_from([1, 2, 3, 4, 8, 16, 64, 256])),
+        cfg=draw(st.sampled_from([None, "batched", "unbatched", "off"])) if m.family == "ar" else None,
+    )
     if r == "video":
         max_frames = (m.native.max_frames if m.family == "diffusion" else None) or 256
         kw["frames"] = draw(st.integers(1, max_frames))
@@ -143,22 +154,24 @@ def test_latency_nondecreasing_in_frames(kw, frames):
 
 
 @PROPS
-@given(configs().filter(lambda kw: kw["model"].family == "diffusion"),
-       st.lists(st.integers(1, 200), min_size=2, max_size=6))
+@given(
+    configs().filter(lambda kw: kw["model"].family == "diffusion"),
+    st.lists(st.integers(1, 200), min_size=2, max_size=6),
+)
 def test_latency_nondecreasing_in_steps(kw, steps):
     kw = {**kw, "steps": np.array(sorted(steps), dtype=float)}
     _nondecreasing(estimate_arrays(Config(**kw))["latency_s"], "latency vs steps", kw)
 
 
 @PROPS
-@given(configs().filter(lambda kw: kw["model"].family == "ar"),
-       st.lists(st.integers(1, 8192), min_size=2, max_size=6))
+@given(configs().filter(lambda kw: kw["model"].family == "ar"), st.lists(st.integers(1, 8192), min_size=2, max_size=6))
 def test_latency_and_memory_nondecreasing_in_prompt_length(kw, prompts):
     kw = {**kw, "prompt_tokens": np.array(sorted(prompts), dtype=float)}
     r = estimate_arrays(Config(**kw))
     _nondecreasing(r["latency_s"], "latency vs prompt tokens", kw)
-    _nondecreasing(np.broadcast_to(r["memory_bytes"]["total"], kw["prompt_tokens"].shape),
-                   "memory vs prompt tokens", kw)
+    _nondecreasing(
+        np.broadcast_to(r["memory_bytes"]["total"], kw["prompt_tokens"].shape), "memory vs prompt tokens", kw
+    )
 
 
 @PROPS
@@ -177,15 +190,29 @@ def _spec(kind: str, model: str, hardware: str, requests: float) -> Spec:
         product["frames"] = 17
     if kind == "perception":
         product.update(prompt_tokens=64, answer_tokens=32)
-    return Spec.model_validate({"version": 1, "name": "p", "product": product,
-                                "demand": {"requests_per_day": requests}, "budget": {"latency_s": 60},
-                                "candidates": {"models": [model], "hardware": [hardware]}})
+    return Spec.model_validate(
+        {
+            "version": 1,
+            "name": "p",
+            "product": product,
+            "demand": {"requests_per_day": requests},
+            "budget": {"latency_s": 60},
+            "candidates": {"models": [model], "hardware": [hardware]},
+        }
+    )
 
 
-@settings(max_examples=max(10, EXAMPLES // 3), deadline=None,
-          derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(sorted(MODELS)), st.sampled_from(sorted(h for h, x in HARDWARE.items() if x.price)),
-       st.lists(st.floats(1, 1e10), min_size=2, max_size=4))
+@settings(
+    max_examples=max(10, EXAMPLES // 3),
+    deadline=None,
+    derandomize="TOKCOST_FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(sorted(MODELS)),
+    st.sampled_from(sorted(h for h, x in HARDWARE.items() if x.price)),
+    st.lists(st.floats(1, 1e10), min_size=2, max_size=4),
+)
 def test_gpus_needed_nondecreasing_in_requests(model, hardware, requests):
     m = MODELS[model]
     kind = m.roles[0]

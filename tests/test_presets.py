@@ -2,17 +2,56 @@
 
 import pytest
 
-from tokcost.io.catalog import Catalog
 from tokcost.errors import InputError
+from tokcost.io.catalog import Catalog
 from tokcost.records.presets import unsourced_fields
 
 CAT = Catalog.default()
-HARDWARE = ["a100-40gb-sxm", "a100-80gb-sxm", "a100-80gb-pcie", "h100-sxm", "h100-pcie", "h100-nvl", "h200-sxm", "b200",
-            "l40s", "l4", "a10g", "rtx-4090", "mi300x", "mi325x"]
-MODELS = ["emu3-gen", "emu3-chat", "emu3.5-image", "chameleon-7b", "llamagen-b", "llamagen-l", "llamagen-xl",
-          "llamagen-xxl", "llamagen-3b", "janus-pro-7b", "lumina-mgpt-7b", "sd15", "sdxl", "sdxl-turbo", "sd3-medium",
-          "sd35-large", "flux1-dev", "flux1-schnell", "pixart-sigma", "sana-0.6b", "sana-1.6b", "cogvideox-2b",
-          "cogvideox-5b", "hunyuanvideo", "wan21-1.3b", "wan21-14b", "ltx-video"]
+HARDWARE = [
+    "a100-40gb-sxm",
+    "a100-80gb-sxm",
+    "a100-80gb-pcie",
+    "h100-sxm",
+    "h100-pcie",
+    "h100-nvl",
+    "h200-sxm",
+    "b200",
+    "l40s",
+    "l4",
+    "a10g",
+    "rtx-4090",
+    "mi300x",
+    "mi325x",
+]
+MODELS = [
+    "emu3-gen",
+    "emu3-chat",
+    "emu3.5-image",
+    "chameleon-7b",
+    "llamagen-b",
+    "llamagen-l",
+    "llamagen-xl",
+    "llamagen-xxl",
+    "llamagen-3b",
+    "janus-pro-7b",
+    "lumina-mgpt-7b",
+    "sd15",
+    "sdxl",
+    "sdxl-turbo",
+    "sd3-medium",
+    "sd35-large",
+    "flux1-dev",
+    "flux1-schnell",
+    "pixart-sigma",
+    "sana-0.6b",
+    "sana-1.6b",
+    "cogvideox-2b",
+    "cogvideox-5b",
+    "hunyuanvideo",
+    "wan21-1.3b",
+    "wan21-14b",
+    "ltx-video",
+]
 
 
 @pytest.mark.parametrize("pid", HARDWARE)
@@ -36,7 +75,15 @@ def test_emu3_gen_serves_image_and_video_and_says_no_video_checkpoint():
 
 def test_emu3_architecture_matches_config():
     a = CAT.model("emu3-gen").architecture
-    assert (a.layers, a.hidden, a.heads, a.kv_heads, a.head_dim, a.ffn, a.vocab) == (32, 4096, 32, 8, 128, 14336, 184622)
+    assert (a.layers, a.hidden, a.heads, a.kv_heads, a.head_dim, a.ffn, a.vocab) == (
+        32,
+        4096,
+        32,
+        8,
+        128,
+        14336,
+        184622,
+    )
 
 
 def test_dense_rates_are_dense_not_sparse():

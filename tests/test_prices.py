@@ -75,8 +75,18 @@ def test_lookup_helpers():
 
 def test_hardware_preset_prices_agree_with_the_catalogue():
     """A preset's single price is one catalogue entry, rounded (checked where the catalogue carries that offer)."""
-    pairs = {"a100-40gb-sxm": "aws", "a100-80gb-sxm": "aws", "h100-sxm": "aws", "h200-sxm": "aws", "b200": "aws",
-             "a10g": "aws", "l4": "aws", "l40s": "aws", "a100-80gb-pcie": "azure", "mi325x": "tensorwave"}
+    pairs = {
+        "a100-40gb-sxm": "aws",
+        "a100-80gb-sxm": "aws",
+        "h100-sxm": "aws",
+        "h200-sxm": "aws",
+        "b200": "aws",
+        "a10g": "aws",
+        "l4": "aws",
+        "l40s": "aws",
+        "a100-80gb-pcie": "azure",
+        "mi325x": "tensorwave",
+    }
     for hw, provider in pairs.items():
         preset = yaml.safe_load((ROOT / "hardware" / f"{hw}.yaml").read_text())["price"]
         entry = CAT.find(hw, provider)
@@ -110,8 +120,13 @@ def _problems(path) -> list[str]:
 def test_minimal_catalogue_loads(tmp_path):
     cat = load_prices(_write(tmp_path, ""))
     assert isinstance(cat, PriceCatalog)
-    assert cat.prices["h100-sxm"][0] == PriceEntry(provider="aws", commitment="on_demand", usd_per_gpu_hour=6.88,
-                                                  date="2026-01-21", source="https://aws.amazon.com/ec2/pricing/on-demand/")
+    assert cat.prices["h100-sxm"][0] == PriceEntry(
+        provider="aws",
+        commitment="on_demand",
+        usd_per_gpu_hour=6.88,
+        date="2026-01-21",
+        source="https://aws.amazon.com/ec2/pricing/on-demand/",
+    )
 
 
 def test_duplicate_offer_is_refused_with_its_position(tmp_path):
@@ -121,24 +136,27 @@ def test_duplicate_offer_is_refused_with_its_position(tmp_path):
     assert "[0] and [1]" in msg and "'aws'" in msg and "'on_demand'" in msg
 
 
-@pytest.mark.parametrize("old, new, field, words", [
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: -1", "usd_per_gpu_hour", "greater than 0"),
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: 0", "usd_per_gpu_hour", "greater than 0"),
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: .inf", "usd_per_gpu_hour", "finite"),
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: .nan", "usd_per_gpu_hour", "finite"),
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: true", "usd_per_gpu_hour", "must be a number, not true"),
-    ("usd_per_gpu_hour: 6.88", 'usd_per_gpu_hour: "six"', "usd_per_gpu_hour", "valid number"),
-    ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: 6880", "usd_per_gpu_hour", "less than or equal"),
-    ("commitment: on_demand", "commitment: monthly", "commitment", "'on_demand', '1yr', '3yr' or 'spot'"),
-    ('date: "2026-01-21"', 'date: "2026-01"', "date", "pattern"),
-    ('date: "2026-01-21"', 'date: "2026-02-30"', "date", "not a calendar date"),
-    ('source: "https://aws.amazon.com/ec2/pricing/on-demand/"', 'source: ""', "source", "at least 1 character"),
-    ('source: "https://aws.amazon.com/ec2/pricing/on-demand/"', 'source: "   "', "source", "blank"),
-    ("provider: aws", "provider: AWS", "provider", "pattern"),
-    ("provider: aws", "provider: amazon web services", "provider", "pattern"),
-    ("provider: aws", "provder: aws", "provder", "unknown field; did you mean provider?"),
-    ("date:", "dated:", "dated", "unknown field; did you mean date?"),
-])
+@pytest.mark.parametrize(
+    "old, new, field, words",
+    [
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: -1", "usd_per_gpu_hour", "greater than 0"),
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: 0", "usd_per_gpu_hour", "greater than 0"),
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: .inf", "usd_per_gpu_hour", "finite"),
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: .nan", "usd_per_gpu_hour", "finite"),
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: true", "usd_per_gpu_hour", "must be a number, not true"),
+        ("usd_per_gpu_hour: 6.88", 'usd_per_gpu_hour: "six"', "usd_per_gpu_hour", "valid number"),
+        ("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: 6880", "usd_per_gpu_hour", "less than or equal"),
+        ("commitment: on_demand", "commitment: monthly", "commitment", "'on_demand', '1yr', '3yr' or 'spot'"),
+        ('date: "2026-01-21"', 'date: "2026-01"', "date", "pattern"),
+        ('date: "2026-01-21"', 'date: "2026-02-30"', "date", "not a calendar date"),
+        ('source: "https://aws.amazon.com/ec2/pricing/on-demand/"', 'source: ""', "source", "at least 1 character"),
+        ('source: "https://aws.amazon.com/ec2/pricing/on-demand/"', 'source: "   "', "source", "blank"),
+        ("provider: aws", "provider: AWS", "provider", "pattern"),
+        ("provider: aws", "provider: amazon web services", "provider", "pattern"),
+        ("provider: aws", "provder: aws", "provder", "unknown field; did you mean provider?"),
+        ("date:", "dated:", "dated", "unknown field; did you mean date?"),
+    ],
+)
 def test_bad_entry_is_reported_as_file_line_col_field_message(tmp_path, old, new, field, words):
     f = _write(tmp_path, "", GOOD_ENTRY.replace(old, new))
     problems = _problems(f)

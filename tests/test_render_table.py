@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from tokcost.cli.environment import use_color
 from tokcost.core.analyze import analyze_files
 from tokcost.io.catalog import Catalog
-from tokcost.cli.environment import use_color
 from tokcost.render.table import format_table, short_reason
 
 SPEC = "specs/storefront-images.yaml"
@@ -68,8 +68,11 @@ def test_regenerate_writes_every_format(tmp_path):
     specs.mkdir()
     shutil.copy(SPEC, specs / "storefront-images.yaml")
     written = regenerate(specs, tmp_path / "reports")
-    assert sorted(p.name for p in written) == ["storefront-images.html", "storefront-images.json",
-                                               "storefront-images.md"]
+    assert sorted(p.name for p in written) == [
+        "storefront-images.html",
+        "storefront-images.json",
+        "storefront-images.md",
+    ]
     assert json.loads((tmp_path / "reports" / "storefront-images.json").read_text())["specs"][0]["name"]
     assert (tmp_path / "reports" / "storefront-images.html").read_text().count("<svg") >= 3
     assert not list((tmp_path / "reports").glob(".*.tmp"))

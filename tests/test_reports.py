@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from regenerate_reports import build_reports
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,14 +25,23 @@ from tokcost.records.spec import Spec
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SPEC = (ROOT / "specs" / "storefront-images.yaml").read_text()
-SPEC_DATA = {"version": 1, "name": "p", "product": {"kind": "image", "width": 512, "height": 512},
-             "demand": {"requests_per_day": 1000}, "budget": {"latency_s": 5}}
+SPEC_DATA = {
+    "version": 1,
+    "name": "p",
+    "product": {"kind": "image", "width": 512, "height": 512},
+    "demand": {"requests_per_day": 1000},
+    "budget": {"latency_s": 5},
+}
 
 
 def _records() -> list[type[BaseModel]]:
     """Every pydantic model tokcost declares (not only those the tests load)."""
     for mod in pkgutil.walk_packages(tokcost.__path__, "tokcost."):
-        if mod.name == "tokcost.__main__" or mod.name.startswith("tokcost.bench.") and mod.name != "tokcost.bench.calibrate":
+        if (
+            mod.name == "tokcost.__main__"
+            or mod.name.startswith("tokcost.bench.")
+            and mod.name != "tokcost.bench.calibrate"
+        ):
             continue  # runs the CLI / needs torch (and declares no record)
         importlib.import_module(mod.name)
     found, todo = [], [BaseModel]
@@ -61,16 +70,34 @@ def _errors(model, data) -> list[tuple]:
 
 def test_a_boolean_is_refused_where_a_number_is_expected():
     """YAML 1.1 reads `yes`/`true` as booleans; pydantic would take them as 1."""
-    data = {**SPEC_DATA, "version": True, "product": {**SPEC_DATA["product"], "width": True},
-            "demand": {"requests_per_day": False}}
-    assert sorted(_errors(Spec, data)) == [(("demand", "requests_per_day"), "Value error, must be a number, not false"),
-                                           (("product", "width"), "Value error, must be a number, not true"),
-                                           (("version",), "Value error, must be a number, not true")]
+    data = {
+        **SPEC_DATA,
+        "version": True,
+        "product": {**SPEC_DATA["product"], "width": True},
+        "demand": {"requests_per_day": False},
+    }
+    assert sorted(_errors(Spec, data)) == [
+        (("demand", "requests_per_day"), "Value error, must be a number, not false"),
+        (("product", "width"), "Value error, must be a number, not true"),
+        (("version",), "Value error, must be a number, not true"),
+    ]
 
 
 def test_booleans_are_refused_inside_lists_and_mappings_too():
-    errs = _errors(Benchmark, {"model": "m", "layers_run": 1, "layers_full": 1, "batches": [1, True],
-                               "contexts": [1], "repeats": 1, "cfg_scale": 1.0, "top_k": 1, "temperature": 1.0})
+    errs = _errors(
+        Benchmark,
+        {
+            "model": "m",
+            "layers_run": 1,
+            "layers_full": 1,
+            "batches": [1, True],
+            "contexts": [1],
+            "repeats": 1,
+            "cfg_scale": 1.0,
+            "top_k": 1,
+            "temperature": 1.0,
+        },
+    )
     assert errs == [(("batches", 1), "Value error, must be a number, not true")]
     quality = _errors(ModelPreset, {"quality": {"geneval": True}})
     assert (("quality", "geneval"), "Value error, must be a number, not true") in quality
@@ -78,7 +105,9 @@ def test_booleans_are_refused_inside_lists_and_mappings_too():
 
 def test_numbers_stay_lax_otherwise():
     """`1e6` is a string to YAML 1.1 and `1024.0` a float: both are numbers users write (why not strict=True)."""
-    text = GOOD_SPEC.replace("requests_per_day: 200000", "requests_per_day: 2e5").replace("width: 1024", "width: 1024.0")
+    text = GOOD_SPEC.replace("requests_per_day: 200000", "requests_per_day: 2e5").replace(
+        "width: 1024", "width: 1024.0"
+    )
     spec = validate_doc(Spec, load_text(text, "spec.yaml"))
     assert spec.demand.requests_per_day == 200000.0 and spec.product.width == 1024
     assert isinstance(spec.product.width, int)
@@ -86,11 +115,13 @@ def test_numbers_stay_lax_otherwise():
 
 
 def test_nan_and_infinity_are_refused_with_the_field_named():
-    text = GOOD_SPEC.replace("latency_s: 10", "latency_s: .nan").replace("requests_per_day: 200000",
-                                                                          "requests_per_day: .inf")
+    text = GOOD_SPEC.replace("latency_s: 10", "latency_s: .nan").replace(
+        "requests_per_day: 200000", "requests_per_day: .inf"
+    )
     assert _problems(text) == [
         "spec.yaml:10:21: demand.requests_per_day: must be a finite number (not NaN or infinity)",
-        "spec.yaml:13:14: budget.latency_s: must be a finite number (not NaN or infinity)"]
+        "spec.yaml:13:14: budget.latency_s: must be a finite number (not NaN or infinity)",
+    ]
 
 
 def test_constraints_are_the_numbers_own_in_every_record():
@@ -108,8 +139,17 @@ def test_constraints_are_the_numbers_own_in_every_record():
                 walk(v, f"{where}[{i}]")
 
     records = _records()
-    assert {"Spec", "ModelPreset", "HardwarePreset", "EngineProfile", "CalibrationFile", "Entry", "AnalysisResult",
-            "GateResult", "DiffResult"} <= {r.__name__ for r in records}
+    assert {
+        "Spec",
+        "ModelPreset",
+        "HardwarePreset",
+        "EngineProfile",
+        "CalibrationFile",
+        "Entry",
+        "AnalysisResult",
+        "GateResult",
+        "DiffResult",
+    } <= {r.__name__ for r in records}
     for record in records:
         walk(record.model_json_schema(), record.__name__)
 
@@ -128,10 +168,16 @@ def test_every_spec_field_has_a_description():
     props = {f"{name}.{f}": described(p) for name, obj in objects.items() for f, p in obj["properties"].items()}
     assert not [f for f, d in props.items() if not d.strip()], props
     assert all(Spec.model_fields[f].description for f in Spec.model_fields)
-    for field, unit in (("Product.width", "pixels"), ("Product.seconds", "seconds"), ("Product.fps", "per second"),
-                        ("Product.prompt_tokens", "tokens"), ("Demand.requests_per_day", "requests per day"),
-                        ("Budget.latency_s", "seconds"), ("Budget.cost_per_item_usd", "USD"),
-                        ("Budget.monthly_usd", "USD per month")):
+    for field, unit in (
+        ("Product.width", "pixels"),
+        ("Product.seconds", "seconds"),
+        ("Product.fps", "per second"),
+        ("Product.prompt_tokens", "tokens"),
+        ("Demand.requests_per_day", "requests per day"),
+        ("Budget.latency_s", "seconds"),
+        ("Budget.cost_per_item_usd", "USD"),
+        ("Budget.monthly_usd", "USD per month"),
+    ):
         assert unit in props[field], (field, props[field])
 
 
@@ -161,17 +207,21 @@ def test_unknown_keys_are_reported_with_their_position_and_a_suggestion():
         "spec.yaml:5:3: product.width: required field is missing",
         "spec.yaml:6:3: product.widht: unknown field; did you mean width?",
         "spec.yaml:13:3: budget.latency_p99_s: unknown field; did you mean latency_s?",
-        "spec.yaml:13:3: budget.latency_s: required field is missing"]
+        "spec.yaml:13:3: budget.latency_s: required field is missing",
+    ]
 
 
 def test_one_range_type_with_its_bounds_per_use():
     assert HardwareEfficiency.model_fields["matmul"].annotation is Range[Fraction]
     assert Range[NonNegative](low=0.0, high=120).mid == 60.0
-    assert _errors(HardwareEfficiency, {"matmul": {"low": 0.5, "high": 1.2}, "bandwidth": 0.5,
-                                        "training_mfu": {"low": 0.6, "high": 0.5}}) == [
+    assert _errors(
+        HardwareEfficiency,
+        {"matmul": {"low": 0.5, "high": 1.2}, "bandwidth": 0.5, "training_mfu": {"low": 0.6, "high": 0.5}},
+    ) == [
         (("matmul", "high"), "Input should be less than or equal to 1"),
         (("bandwidth",), "Input should be a valid dictionary or instance of Range"),
-        (("training_mfu",), "Value error, low (0.6) must not exceed high (0.5)")]
+        (("training_mfu",), "Value error, low (0.6) must not exceed high (0.5)"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ results

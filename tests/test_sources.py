@@ -14,7 +14,9 @@ DATA_DIRS = ("hardware", "models", "validation", "prices")
 FILES = sorted(p for d in DATA_DIRS for p in (ROOT / d).rglob("*.yaml"))
 
 # Text anywhere in a data file (comments included) that points at the private notes.
-NOTES = re.compile(r"shared/|facts/|/work/|\bshared facts\b|\bfacts (?:table|notes?|files?)\b|\btask brief\b", re.IGNORECASE)
+NOTES = re.compile(
+    r"shared/|facts/|/work/|\bshared facts\b|\bfacts (?:table|notes?|files?)\b|\btask brief\b", re.IGNORECASE
+)
 # A path that can only be opened on some machine: absolute, home, or relative to a working directory.
 LOCAL_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.~-]")
 URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -72,34 +74,41 @@ def test_no_local_or_private_citations(path):
     for where, text in _strings(doc.data):
         line, _col = doc.where(where)
         bad += [f"line {line}: {frag!r}" for frag in citation_problems(" ".join(text.split()))]
-    assert not bad, f"{path.relative_to(ROOT)} cites local or private files instead of public sources:\n" + \
-        "\n".join(sorted(set(bad)))
+    assert not bad, f"{path.relative_to(ROOT)} cites local or private files instead of public sources:\n" + "\n".join(
+        sorted(set(bad))
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "as quoted in /work/shared/facts/hardware.md",
-    "see ../shared/facts/prices.md",
-    "facts/prices.md, table 1",
-    "./notes/prices.md",
-    "~/notes.txt",
-    "per models.md",
-    "(claims.md).",
-    "matching the linear-only count in shared facts",
-    "the shared facts table gives the year only",
-    "as given in the task brief",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "as quoted in /work/shared/facts/hardware.md",
+        "see ../shared/facts/prices.md",
+        "facts/prices.md, table 1",
+        "./notes/prices.md",
+        "~/notes.txt",
+        "per models.md",
+        "(claims.md).",
+        "matching the linear-only count in shared facts",
+        "the shared facts table gives the year only",
+        "as given in the task brief",
+    ],
+)
 def test_detector_flags_local_citations(text):
     assert citation_problems(text)
 
 
-@pytest.mark.parametrize("text", [
-    "https://github.com/FoundationVision/LlamaGen/blob/main/autoregressive/serve/README.md",
-    "FoundationVision/LlamaGen autoregressive/serve/README.md, table 'Comparison (A100)'",
-    "Sana paper arXiv 2410.10629 Table 7, as mirrored in NVlabs/Sana README.md 'Performance' table",
-    "xdit-project/xDiT docs/performance/hunyuanvideo.md",
-    "NVIDIA H100 datasheet, SXM column; bf16/fp16 989; 8 x 6.88 $/GPU-h / 8 GPUs",
-    "Wan2.1 README / generate.py SUPPORTED_SIZES; shared_config sample_fps 16",
-    "derived: 5.977 TFLOP computed by docs/_vae_flops.py from unet/config.json",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://github.com/FoundationVision/LlamaGen/blob/main/autoregressive/serve/README.md",
+        "FoundationVision/LlamaGen autoregressive/serve/README.md, table 'Comparison (A100)'",
+        "Sana paper arXiv 2410.10629 Table 7, as mirrored in NVlabs/Sana README.md 'Performance' table",
+        "xdit-project/xDiT docs/performance/hunyuanvideo.md",
+        "NVIDIA H100 datasheet, SXM column; bf16/fp16 989; 8 x 6.88 $/GPU-h / 8 GPUs",
+        "Wan2.1 README / generate.py SUPPORTED_SIZES; shared_config sample_fps 16",
+        "derived: 5.977 TFLOP computed by docs/_vae_flops.py from unet/config.json",
+    ],
+)
 def test_detector_accepts_public_citations(text):
     assert citation_problems(text) == []

@@ -17,8 +17,14 @@ INVALID = sorted((HERE / "invalid").glob("*.yaml"))
 
 def run_check(*files):
     env = {k: v for k, v in os.environ.items() if k != "TOKCOST_PRESETS"}  # the shipped presets only
-    return subprocess.run([sys.executable, "-m", "tokcost", "check", *map(str, files)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "tokcost", "check", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])

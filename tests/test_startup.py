@@ -34,8 +34,9 @@ print(json.dumps({"import": after_import, "exit": r.exit_code, "parsed": parsed,
 def _probe(*args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TOKCOST_PRESETS", None)
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -62,8 +63,14 @@ def test_analyze_imports_no_torch_or_matplotlib_and_parses_only_named_presets():
     mods = set(r["modules"])
     for heavy in HEAVY:
         assert heavy not in mods, f"`tokcost analyze` imports {heavy}"
-    presets = sorted(Path(p).parent.name + "/" + Path(p).stem for p in r["parsed"]
-                     if Path(p).parent.name in ("models", "hardware"))
-    assert presets == ["hardware/a100-80gb-sxm", "hardware/h100-sxm", "models/emu3-gen", "models/flux1-dev",
-                       "models/sdxl"], presets
+    presets = sorted(
+        Path(p).parent.name + "/" + Path(p).stem for p in r["parsed"] if Path(p).parent.name in ("models", "hardware")
+    )
+    assert presets == [
+        "hardware/a100-80gb-sxm",
+        "hardware/h100-sxm",
+        "models/emu3-gen",
+        "models/flux1-dev",
+        "models/sdxl",
+    ], presets
     assert len(r["parsed"]) == len(set(r["parsed"])), "a file was parsed twice"

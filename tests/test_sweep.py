@@ -11,22 +11,26 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tokcost.io.catalog import Catalog
 from tokcost.cli.app import app
-from tokcost.engine.estimate import Config, estimate_arrays
-from tokcost.io.engines import load_engines
-from tokcost.render.sweep import format_csv, format_json, format_table
 from tokcost.cli.sweep import sizes
 from tokcost.core.sweep import SweepRequest, run_sweep
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.records.sweep import COLUMNS
+from tokcost.render.sweep import format_csv, format_json, format_table
 
 CAT = Catalog.default()
 
 
 def _req(**kw) -> SweepRequest:
-    base = dict(models=[CAT.model("sdxl"), CAT.model("emu3-gen")],
-                hardware=[CAT.hardware("h100-sxm"), CAT.hardware("a100-80gb-sxm")],
-                resolutions=[(512, 512), (768, 768), (1024, 1024)], batches=[1, 4], engines=["eager", "compiled"])
+    base = dict(
+        models=[CAT.model("sdxl"), CAT.model("emu3-gen")],
+        hardware=[CAT.hardware("h100-sxm"), CAT.hardware("a100-80gb-sxm")],
+        resolutions=[(512, 512), (768, 768), (1024, 1024)],
+        batches=[1, 4],
+        engines=["eager", "compiled"],
+    )
     base.update(kw)
     return SweepRequest(**base)
 
@@ -45,8 +49,19 @@ def test_rows_match_a_single_estimate():
     for i in (0, 7, result.rows - 1):
         m, hw = CAT.model(c["model"][i]), CAT.hardware(c["hardware"][i])
         steps = None if np.isnan(c["steps"][i]) else int(c["steps"][i])
-        one = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine=c["engine"][i], width=int(c["width"][i]),
-                                     height=int(c["height"][i]), batch=int(c["batch"][i]), steps=steps, role="image"))
+        one = estimate_arrays(
+            Config(
+                profiles=load_engines(),
+                model=m,
+                hardware=hw,
+                engine=c["engine"][i],
+                width=int(c["width"][i]),
+                height=int(c["height"][i]),
+                batch=int(c["batch"][i]),
+                steps=steps,
+                role="image",
+            )
+        )
         assert c["latency_s"][i] == pytest.approx(float(one["latency_s"]))
         assert c["memory_gb"][i] == pytest.approx(float(one["memory_bytes"]["total"]) / 1e9)
         assert bool(c["fits_in_memory"][i]) == bool(one["fits_in_memory"])
@@ -62,16 +77,26 @@ def test_ar_models_have_no_steps_and_diffusion_steps_multiply_rows():
 
 
 def test_padded_sizes_are_reported():
-    result = run_sweep(_req(models=[CAT.model("emu3-gen")], resolutions=[(500, 500)], batches=[1], engines=["eager"],
-                            hardware=[CAT.hardware("h100-sxm")]))
+    result = run_sweep(
+        _req(
+            models=[CAT.model("emu3-gen")],
+            resolutions=[(500, 500)],
+            batches=[1],
+            engines=["eager"],
+            hardware=[CAT.hardware("h100-sxm")],
+        )
+    )
     c = result.columns
     assert c["width"][0] == 500 and c["padded_width"][0] == 504 and c["padded_height"][0] == 504
     assert c["resolution"][0] == "500x500"
 
 
 def test_unservable_combinations_are_skipped_with_a_note():
-    req = _req(engines=["eager", "vllm"], frames=[17, 33],
-               models=[CAT.model("sdxl"), CAT.model("emu3-gen"), CAT.model("wan21-1.3b")])
+    req = _req(
+        engines=["eager", "vllm"],
+        frames=[17, 33],
+        models=[CAT.model("sdxl"), CAT.model("emu3-gen"), CAT.model("wan21-1.3b")],
+    )
     result = run_sweep(req)
     assert "sdxl" not in set(result.columns["model"])  # an image model asked for video frames
     assert any("sdxl" in n and "video" in n for n in result.notes)
@@ -99,11 +124,13 @@ def test_csv_json_table_have_every_row():
 
 
 def test_a_50k_sweep_runs_and_formats():
-    req = SweepRequest(models=[CAT.model(m) for m in ("sdxl", "flux1-dev", "sd3-medium", "pixart-sigma", "emu3-gen")],
-                       hardware=[CAT.hardware(h) for h in ("h100-sxm", "a100-80gb-sxm", "l40s", "h200-sxm", "b200",
-                                                           "h100-pcie")],
-                       resolutions=[(r, r) for r in range(256, 2049, 64)], batches=[1, 2, 4, 8, 16, 32, 64, 128],
-                       steps=[4, 8, 12, 20, 30, 50])
+    req = SweepRequest(
+        models=[CAT.model(m) for m in ("sdxl", "flux1-dev", "sd3-medium", "pixart-sigma", "emu3-gen")],
+        hardware=[CAT.hardware(h) for h in ("h100-sxm", "a100-80gb-sxm", "l40s", "h200-sxm", "b200", "h100-pcie")],
+        resolutions=[(r, r) for r in range(256, 2049, 64)],
+        batches=[1, 2, 4, 8, 16, 32, 64, 128],
+        steps=[4, 8, 12, 20, 30, 50],
+    )
     result = run_sweep(req)
     assert result.rows > 50_000
     assert format_csv(result).count("\n") == result.rows + 1
@@ -114,8 +141,19 @@ runner = CliRunner()
 
 
 def test_cli_csv_and_json():
-    args = ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm", "--resolutions", "512,1024",
-            "--batches", "1,8", "--engine", "eager"]
+    args = [
+        "sweep",
+        "--models",
+        "sdxl,emu3-gen",
+        "--hardware",
+        "h100-sxm",
+        "--resolutions",
+        "512,1024",
+        "--batches",
+        "1,8",
+        "--engine",
+        "eager",
+    ]
     res = runner.invoke(app, [*args, "--format", "csv"])
     assert res.exit_code == 0, res.output
     lines = [line for line in res.stdout.splitlines() if line]
@@ -125,23 +163,39 @@ def test_cli_csv_and_json():
 
 
 def test_cli_notes_go_to_stderr_and_bad_input_exits_2(tmp_path):
-    res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "1024",
-                              "--engine", "vllm"])
+    res = runner.invoke(
+        app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "1024", "--engine", "vllm"]
+    )
     assert res.exit_code == 2 and "vllm" in res.output  # nothing left to price
     res = runner.invoke(app, ["sweep", "--models", "sdxx", "--hardware", "h100-sxm", "--resolutions", "512"])
     assert res.exit_code == 2 and "did you mean sdxl" in res.output
     res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "big"])
     assert res.exit_code == 2
-    res = runner.invoke(app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "512",
-                              "--format", "html"])
+    res = runner.invoke(
+        app, ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "512", "--format", "html"]
+    )
     assert res.exit_code == 2 and "--output" in res.output
 
 
 def test_cli_html(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "sweep.html"
-    res = runner.invoke(app, ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm,l40s",
-                              "--resolutions", "512,768,1024", "--format", "html", "--output", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "sweep",
+            "--models",
+            "sdxl,emu3-gen",
+            "--hardware",
+            "h100-sxm,l40s",
+            "--resolutions",
+            "512,768,1024",
+            "--format",
+            "html",
+            "--output",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert html.count("<svg") >= 2 and "Latency vs resolution" in html

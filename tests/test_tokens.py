@@ -2,29 +2,33 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tokcost.io.catalog import Catalog
 from tokcost.engine.tokens import TokenGeometryError, grid_tokens, latent_frames, model_tokens, side_tokens
+from tokcost.io.catalog import Catalog
 
 CAT = Catalog.default()
 
 
-@pytest.mark.parametrize("model,w,h,frames,field,expected", [
-    ("emu3-gen", 512, 512, None, "visual", 4096),  # Emu3 paper / processing_emu3.py
-    ("emu3-gen", 512, 512, None, "generated", 4163),  # 64 x 65 + 3
-    ("emu3-gen", 720, 720, None, "visual", 8100),  # 90 x 90 (720 / 8)
-    ("emu3-gen", 720, 720, None, "generated", 8193),  # 90 x 91 + 3
-    ("emu3-gen", 512, 512, 120, "visual", 122880),  # 30 latent frames x 4,096
-    ("chameleon-7b", 512, 512, None, "visual", 1024),  # 32 x 32 (512 / 16)
-    ("llamagen-xl", 384, 384, None, "visual", 576),  # 24 x 24 (384 / 16)
-    ("flux1-dev", 1024, 1024, None, "visual", 4096),  # 64 x 64 (1024 / 8 VAE / 2 patch)
-    ("cogvideox-5b", 720, 480, 49, "visual", 17550),  # 13 x 30 x 45
-    ("hunyuanvideo", 1280, 720, 129, "visual", 118800),  # 33 x 45 x 80
-    ("wan21-14b", 1280, 720, 81, "visual", 75600),  # 21 x 45 x 80
-    ("wan21-1.3b", 832, 480, 81, "visual", 32760),  # 21 x 30 x 52 (1 + 80 / 4 frames; 480, 832 / 8 VAE / 2 patch)
-    ("ltx-video", 768, 512, 121, "visual", 6144),  # 16 x 16 x 24
-])
+@pytest.mark.parametrize(
+    "model,w,h,frames,field,expected",
+    [
+        ("emu3-gen", 512, 512, None, "visual", 4096),  # Emu3 paper / processing_emu3.py
+        ("emu3-gen", 512, 512, None, "generated", 4163),  # 64 x 65 + 3
+        ("emu3-gen", 720, 720, None, "visual", 8100),  # 90 x 90 (720 / 8)
+        ("emu3-gen", 720, 720, None, "generated", 8193),  # 90 x 91 + 3
+        ("emu3-gen", 512, 512, 120, "visual", 122880),  # 30 latent frames x 4,096
+        ("chameleon-7b", 512, 512, None, "visual", 1024),  # 32 x 32 (512 / 16)
+        ("llamagen-xl", 384, 384, None, "visual", 576),  # 24 x 24 (384 / 16)
+        ("flux1-dev", 1024, 1024, None, "visual", 4096),  # 64 x 64 (1024 / 8 VAE / 2 patch)
+        ("cogvideox-5b", 720, 480, 49, "visual", 17550),  # 13 x 30 x 45
+        ("hunyuanvideo", 1280, 720, 129, "visual", 118800),  # 33 x 45 x 80
+        ("wan21-14b", 1280, 720, 81, "visual", 75600),  # 21 x 45 x 80
+        ("wan21-1.3b", 832, 480, 81, "visual", 32760),  # 21 x 30 x 52 (1 + 80 / 4 frames; 480, 832 / 8 VAE / 2 patch)
+        ("ltx-video", 768, 512, 121, "visual", 6144),  # 16 x 16 x 24
+    ],
+)
 def test_token_counts_match_sources(model, w, h, frames, field, expected):
     tc = model_tokens(CAT.model(model), w, h, frames)
     assert getattr(tc, field) == expected

@@ -11,10 +11,10 @@ import pytest
 
 from tokcost.core import fit as F
 from tokcost.core import validate as V
+from tokcost.errors import InputError
+from tokcost.io.catalog import Catalog
 from tokcost.io.measurements import load_entries, load_thresholds
 from tokcost.records.measurements import Thresholds
-from tokcost.io.catalog import Catalog
-from tokcost.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "validation.md"
@@ -86,8 +86,18 @@ def test_same_code_path_as_estimate(entries, cat):
     e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
     row = V.price_entry(e, cat)
     c = e.conditions
-    rep = estimate_one(cat, model=e.model, hardware=e.hardware, width=c.width, height=c.height, steps=c.steps,
-                       batch=c.batch, cfg="batched", engine=e.engine, precision=c.precision)
+    rep = estimate_one(
+        cat,
+        model=e.model,
+        hardware=e.hardware,
+        width=c.width,
+        height=c.height,
+        steps=c.steps,
+        batch=c.batch,
+        cfg="batched",
+        engine=e.engine,
+        precision=c.precision,
+    )
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 
@@ -119,8 +129,12 @@ def _row(i, fam, pred, meas):
 
 
 def test_summary_and_gate():
-    rows = [_row("a", "ar", 1.1, 1.0), _row("b", "ar", 0.5, 1.0), _row("c", "ar", 3.0, 1.0),
-            _row("d", "video", 1.0, 1.0)]
+    rows = [
+        _row("a", "ar", 1.1, 1.0),
+        _row("b", "ar", 0.5, 1.0),
+        _row("c", "ar", 3.0, 1.0),
+        _row("d", "video", 1.0, 1.0),
+    ]
     s = V.summary_by_family(rows)
     assert s["ar"]["n"] == 3 and math.isclose(s["ar"]["median_rel_err"], 0.5)
     assert math.isclose(s["ar"]["worst_factor"], 3.0) and s["ar"]["worst_id"] == "c"
@@ -147,8 +161,12 @@ def test_attention_stays_16_bit(cat):
     from tokcost.io.engines import load_engines
 
     m, hw = cat.model("cogvideox-5b"), cat.hardware("h100-sxm")
-    bf = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="bf16", frames=49))
-    f8 = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="fp8", frames=49))
+    bf = estimate_arrays(
+        Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="bf16", frames=49)
+    )
+    f8 = estimate_arrays(
+        Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="fp8", frames=49)
+    )
     speedup = bf["breakdown_s"]["denoise"] / f8["breakdown_s"]["denoise"]
     assert 1.05 < speedup < 1.6  # a 2x rate on the linear half only
 
@@ -168,11 +186,13 @@ def test_sequence_parallel_splits_compute_only(cat):
 
 def test_ar_multi_gpu_is_refused(cat):
     from tokcost.engine.estimate import Config, estimate_arrays
-    from tokcost.io.engines import load_engines
     from tokcost.errors import UsageError
+    from tokcost.io.engines import load_engines
 
     with pytest.raises(UsageError):
-        estimate_arrays(Config(profiles=load_engines(), model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2))
+        estimate_arrays(
+            Config(profiles=load_engines(), model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2)
+        )
 
 
 # ----------------------------------------------------------------------------------------------- fit
@@ -183,8 +203,11 @@ def test_refit_reproduces_committed_engine_values(entries, cat):
     vals = F.fit(F._cases(entries, cat))
     committed = F.committed_values()
     for k, v in vals.items():
-        assert math.isclose(F.sig(v), committed[k], rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), \
-            (F.param_name(k), v, committed[k])
+        assert math.isclose(F.sig(v), committed[k], rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), (
+            F.param_name(k),
+            v,
+            committed[k],
+        )
 
 
 def test_every_fitted_parameter_has_a_stated_basis():
@@ -250,4 +273,7 @@ def test_the_docs_script_documents_the_report_the_tests_check(report):
     from write_validation_docs import committed_report, with_readme_block
 
     assert committed_report()["summary"] == report["summary"]
-    assert with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW") == "a\nNEW\nb"
+    assert (
+        with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW")
+        == "a\nNEW\nb"
+    )

@@ -17,7 +17,13 @@ API = ("analyze", "estimate", "train", "tokens", "sweep", "load_spec", "catalog"
 __all__ = [*API, "InputError", "Problem", "__version__"]
 
 if TYPE_CHECKING:
-    from tokcost.api import analyze, catalog, estimate, load_spec, sweep, tokens, train
+    from tokcost.api import analyze as analyze
+    from tokcost.api import catalog as catalog
+    from tokcost.api import estimate as estimate
+    from tokcost.api import load_spec as load_spec
+    from tokcost.api import sweep as sweep
+    from tokcost.api import tokens as tokens
+    from tokcost.api import train as train
 
 
 def __getattr__(name: str):

@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, validate_call
 
 from tokcost.errors import ARGUMENTS, InputError, Problem
+
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import EstimateResult
 from tokcost.records.sweep import SweepResult
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tokcost.records.results import AnalysisResult
     from tokcost.records.spec import Spec
 
-PathArg = Union[str, os.PathLike]
+PathArg = str | os.PathLike
 Presets = Sequence[PathArg] | None
 Side = Annotated[int, Field(ge=16, le=8192)]
 Count = Annotated[int, Field(ge=1)]
@@ -39,6 +39,7 @@ AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+
 
 def _arguments(fn):
     """Check keyword arguments against their declared types and ranges (pydantic's ``validate_call``, built on
@@ -87,8 +88,12 @@ def load_spec(path: PathArg, *, presets: Presets = None) -> Spec:
     return spec
 
 
-def analyze(specs: PathArg | Spec | Mapping[str, Any] | Sequence[PathArg | Spec | Mapping[str, Any]], *,
-            calibration: PathArg | None = None, presets: Presets = None) -> AnalysisResult:
+def analyze(
+    specs: PathArg | Spec | Mapping[str, Any] | Sequence[PathArg | Spec | Mapping[str, Any]],
+    *,
+    calibration: PathArg | None = None,
+    presets: Presets = None,
+) -> AnalysisResult:
     """Recommend a backend and hardware for each spec: paths (files, folders of ``*.yaml``, globs), ``Spec``
     records or plain mappings, alone or in a list. Every spec is checked before any is priced."""
     from tokcost.core.analyze import analyze_loaded
@@ -115,32 +120,67 @@ def analyze(specs: PathArg | Spec | Mapping[str, Any] | Sequence[PathArg | Spec 
 
 
 @_arguments
-def estimate(*, model: str, hardware: str | None = None, width: Side | None = None, height: Side | None = None,
-             frames: Annotated[int, Field(ge=1, le=10_000)] | None = None, fps: Positive | None = None,
-             steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
-             batch: Annotated[int, Field(ge=1, le=65_536)] = 1, cfg: Cfg | None = None, engine: Engine = "eager",
-             precision: Precision = "bf16", tokens_per_forward: AtLeastOne = 1.0,
-             draft_tokens: AtLeastOne | None = None, prompt_tokens: Count | None = None,
-             answer_tokens: Count | None = None, calibration: PathArg | None = None,
-             presets: Presets = None) -> EstimateResult:
+def estimate(
+    *,
+    model: str,
+    hardware: str | None = None,
+    width: Side | None = None,
+    height: Side | None = None,
+    frames: Annotated[int, Field(ge=1, le=10_000)] | None = None,
+    fps: Positive | None = None,
+    steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
+    batch: Annotated[int, Field(ge=1, le=65_536)] = 1,
+    cfg: Cfg | None = None,
+    engine: Engine = "eager",
+    precision: Precision = "bf16",
+    tokens_per_forward: AtLeastOne = 1.0,
+    draft_tokens: AtLeastOne | None = None,
+    prompt_tokens: Count | None = None,
+    answer_tokens: Count | None = None,
+    calibration: PathArg | None = None,
+    presets: Presets = None,
+) -> EstimateResult:
     """Latency, throughput, memory and cost of one configuration on one GPU, with its low-high band.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
 
-    return estimate_one(catalog(presets), model=model, hardware=hardware, width=width, height=height,
-                        frames=frames, fps=fps, steps=steps, batch=batch, cfg=cfg, engine=engine,
-                        precision=precision, tokens_per_forward=tokens_per_forward, draft_tokens=draft_tokens,
-                        prompt_tokens=prompt_tokens, answer_tokens=answer_tokens,
-                        calibration=_calibration(calibration))
+    return estimate_one(
+        catalog(presets),
+        model=model,
+        hardware=hardware,
+        width=width,
+        height=height,
+        frames=frames,
+        fps=fps,
+        steps=steps,
+        batch=batch,
+        cfg=cfg,
+        engine=engine,
+        precision=precision,
+        tokens_per_forward=tokens_per_forward,
+        draft_tokens=draft_tokens,
+        prompt_tokens=prompt_tokens,
+        answer_tokens=answer_tokens,
+        calibration=_calibration(calibration),
+    )
 
 
 @_arguments
-def train(*, model: str, hardware: str, tokens: AtLeastOne | None = None, samples: AtLeastOne | None = None,
-          gpus: Count = 1, mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
-          context: Count | None = None, width: Annotated[int, Field(ge=16)] | None = None,
-          height: Annotated[int, Field(ge=16)] | None = None, frames: Count | None = None,
-          presets: Presets = None) -> TrainResult:
+def train(
+    *,
+    model: str,
+    hardware: str,
+    tokens: AtLeastOne | None = None,
+    samples: AtLeastOne | None = None,
+    gpus: Count = 1,
+    mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
+    context: Count | None = None,
+    width: Annotated[int, Field(ge=16)] | None = None,
+    height: Annotated[int, Field(ge=16)] | None = None,
+    frames: Count | None = None,
+    presets: Presets = None,
+) -> TrainResult:
     """Training compute, GPU-hours, wall-clock days and cost: ``tokens`` for AR models, ``samples`` (images or
     clips seen) for diffusion. ``mfu`` None takes the hardware's training MFU."""
     from tokcost.engine.training import training_report
@@ -149,32 +189,67 @@ def train(*, model: str, hardware: str, tokens: AtLeastOne | None = None, sample
     if (tokens is None) == (samples is None):
         raise UsageError("give exactly one of tokens (AR) or samples (diffusion)", param="tokens")
     cat = catalog(presets)
-    return training_report(cat.model(model), cat.hardware(hardware), tokens=tokens, samples=samples, gpus=gpus,
-                           mfu=mfu, context=context, width=width, height=height, frames=frames)
+    return training_report(
+        cat.model(model),
+        cat.hardware(hardware),
+        tokens=tokens,
+        samples=samples,
+        gpus=gpus,
+        mfu=mfu,
+        context=context,
+        width=width,
+        height=height,
+        frames=frames,
+    )
 
 
 @_arguments
-def tokens(*, width: Count, height: Count, model: str | None = None, frames: Count | None = None,
-           fps: Positive | None = None, spatial_factor: Count | None = None, temporal_factor: Count = 1,
-           temporal_rule: Literal["causal", "chunked"] = "causal", pad: bool = False,
-           presets: Presets = None) -> TokensResult:
+def tokens(
+    *,
+    width: Count,
+    height: Count,
+    model: str | None = None,
+    frames: Count | None = None,
+    fps: Positive | None = None,
+    spatial_factor: Count | None = None,
+    temporal_factor: Count = 1,
+    temporal_rule: Literal["causal", "chunked"] = "causal",
+    pad: bool = False,
+    presets: Presets = None,
+) -> TokensResult:
     """Exact token counts of an image or clip: with ``model`` (its tokenizer or VAE), or model-free with
     ``spatial_factor``. ``pad`` rounds sizes up to what the tokenizer takes instead of failing."""
     from tokcost.core.tokens import count_tokens
 
     preset = catalog(presets).model(model) if model is not None else None
-    return count_tokens(preset, width=width, height=height, frames=frames, fps=fps, spatial_factor=spatial_factor,
-                        temporal_factor=temporal_factor, temporal_rule=temporal_rule, pad=pad)
+    return count_tokens(
+        preset,
+        width=width,
+        height=height,
+        frames=frames,
+        fps=fps,
+        spatial_factor=spatial_factor,
+        temporal_factor=temporal_factor,
+        temporal_rule=temporal_rule,
+        pad=pad,
+    )
 
 
 @_arguments
-def sweep(*, models: Sequence[str], hardware: Sequence[str],
-          resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
-          frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
-          batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
-          steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
-          engines: Sequence[Engine] | None = None, precision: Precision = "bf16",
-          presets: Presets = None, on_start=None, on_group=None) -> SweepResult:
+def sweep(
+    *,
+    models: Sequence[str],
+    hardware: Sequence[str],
+    resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
+    frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
+    batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
+    steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
+    engines: Sequence[Engine] | None = None,
+    precision: Precision = "bf16",
+    presets: Presets = None,
+    on_start=None,
+    on_group=None,
+) -> SweepResult:
     """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them).
     ``resolutions`` are ``(width, height)`` pairs; combinations a model cannot serve are skipped with a note in
     ``result.notes``. For progress bars: ``on_start(total_rows)`` is called once the sweep is planned, and
@@ -182,11 +257,14 @@ def sweep(*, models: Sequence[str], hardware: Sequence[str],
     from tokcost.core.sweep import SweepRequest, run_sweep
 
     cat = catalog(presets)
-    req = SweepRequest(models=[cat.model(m) for m in dict.fromkeys(models)],
-                       hardware=[cat.hardware(h) for h in dict.fromkeys(hardware)],
-                       resolutions=list(dict.fromkeys(tuple(r) for r in resolutions)),
-                       frames=list(dict.fromkeys(frames)) if frames is not None else None,
-                       batches=list(dict.fromkeys(batches)),
-                       steps=list(dict.fromkeys(steps)) if steps is not None else None,
-                       engines=list(dict.fromkeys(engines)) if engines is not None else None, precision=precision)
+    req = SweepRequest(
+        models=[cat.model(m) for m in dict.fromkeys(models)],
+        hardware=[cat.hardware(h) for h in dict.fromkeys(hardware)],
+        resolutions=list(dict.fromkeys(tuple(r) for r in resolutions)),
+        frames=list(dict.fromkeys(frames)) if frames is not None else None,
+        batches=list(dict.fromkeys(batches)),
+        steps=list(dict.fromkeys(steps)) if steps is not None else None,
+        engines=list(dict.fromkeys(engines)) if engines is not None else None,
+        precision=precision,
+    )
     return run_sweep(req, on_group=on_group, on_start=on_start)

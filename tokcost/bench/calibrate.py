@@ -92,8 +92,13 @@ def build_targets(points: list[dict], layers_run: int, layers_full: int) -> Targ
 
 def predict(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: float, eff: Efficiency) -> np.ndarray:
     """Seconds for every target under ``eff`` (whose fields may be arrays of shape (G, 1): G candidates)."""
-    shape = np.broadcast_shapes(np.shape(eff.mfu), np.shape(eff.mbu), np.shape(eff.host_per_layer_s),
-                                np.shape(eff.fixed_per_step_s), (len(t.y),))
+    shape = np.broadcast_shapes(
+        np.shape(eff.mfu),
+        np.shape(eff.mbu),
+        np.shape(eff.host_per_layer_s),
+        np.shape(eff.fixed_per_step_s),
+        (len(t.y),),
+    )
     out = np.zeros(shape)
     for which, arch in archs.items():
         sel = t.which == which
@@ -103,8 +108,9 @@ def predict(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: flo
             no_fixed = Efficiency(eff.mfu, eff.mbu, eff.host_per_layer_s, 0.0)
             val, _ = physics.ar_prefill_time(arch, P, BW, no_fixed, wbytes, t.n_seq[sel], t.context[sel])
         else:
-            val, _, _ = physics.ar_decode_time(arch, P, BW, eff, wbytes, t.n_seq[sel], t.context[sel], 1,
-                                               passes=t.passes[sel])
+            val, _, _ = physics.ar_decode_time(
+                arch, P, BW, eff, wbytes, t.n_seq[sel], t.context[sel], 1, passes=t.passes[sel]
+            )
         out[..., sel] = val
     return out
 
@@ -120,11 +126,11 @@ def _evaluate(t, archs, P, BW, wbytes, mfu, mbu, host):
     c = _fixed_weights(t)[None, :]
     y = t.y.astype(float)[None, :]
     w = t.fit[None, :].astype(float)
-    num = (w * c * (y - A) / y ** 2).sum(axis=1)
-    den = (w * c ** 2 / y ** 2).sum(axis=1)
+    num = (w * c * (y - A) / y**2).sum(axis=1)
+    den = (w * c**2 / y**2).sum(axis=1)
     f = np.clip(np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0), 0.0, FIXED_MAX_S)
     r = (A + c * f[:, None] - y) / y
-    return (w * r ** 2).sum(axis=1), f
+    return (w * r**2).sum(axis=1), f
 
 
 def _mesh(*axes):
@@ -147,11 +153,19 @@ def fit_efficiency(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbyt
         best = (mfu[k], mbu[k], host[k], f[k])
         steps = span ** np.linspace(-1, 1, 9)
         h = host[k]
-        axes = (np.clip(best[0] * steps, 1e-4, 2.0), np.clip(best[1] * steps, 1e-4, 2.0),
-                h * steps if h > 0 else np.concatenate([[0.0], np.geomspace(1e-8, 1e-6, 4)]))
-        span = span ** 0.25
+        axes = (
+            np.clip(best[0] * steps, 1e-4, 2.0),
+            np.clip(best[1] * steps, 1e-4, 2.0),
+            h * steps if h > 0 else np.concatenate([[0.0], np.geomspace(1e-8, 1e-6, 4)]),
+        )
+        span = span**0.25
     eff = Efficiency(float(best[0]), float(best[1]), float(best[2]), float(best[3]))
     err = np.abs(predict(t, archs, P, BW, wbytes, eff) - t.y) / t.y
     hold = ~t.fit
-    return FitResult(eff, float(err[t.fit].mean()), float(err[hold].mean()) if hold.any() else None,
-                     int(t.fit.sum()), int(hold.sum()))
+    return FitResult(
+        eff,
+        float(err[t.fit].mean()),
+        float(err[hold].mean()) if hold.any() else None,
+        int(t.fit.sum()),
+        int(hold.sum()),
+    )

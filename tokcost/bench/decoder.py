@@ -48,8 +48,9 @@ def cfg_mix(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Ten
     return uncond + scale * (cond - uncond)
 
 
-def sample_top_k(logits: torch.Tensor, temperature: float, top_k: int,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_top_k(
+    logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One token per row: divide by ``temperature``, keep the ``top_k`` largest logits, softmax, draw.
 
     ``temperature == 0`` is greedy (the arg-max). Returns token ids of shape ``logits.shape[:-1]``."""
@@ -103,7 +104,7 @@ class Block:
 
     def __init__(self, s: Shape, device, dtype, gen):
         d_attn, d_kv = s.heads * s.head_dim, s.kv_heads * s.head_dim
-        std = s.hidden ** -0.5
+        std = s.hidden**-0.5
         self.s = s
         self.wqkv = torch.empty(d_attn + 2 * d_kv, s.hidden, device=device, dtype=dtype)
         self.wo = torch.empty(s.hidden, d_attn, device=device, dtype=dtype)
@@ -123,11 +124,11 @@ class Block:
         q = q.view(n, q_len, s.heads, s.head_dim).transpose(1, 2)
         k = k.view(n, q_len, s.kv_heads, s.head_dim).transpose(1, 2)
         v = v.view(n, q_len, s.kv_heads, s.head_dim).transpose(1, 2)
-        c, si = cos[pos:pos + q_len], sin[pos:pos + q_len]
+        c, si = cos[pos : pos + q_len], sin[pos : pos + q_len]
         q, k = apply_rope(q, c, si), apply_rope(k, c, si)
-        k_cache[:, :, pos:pos + q_len] = k
-        v_cache[:, :, pos:pos + q_len] = v
-        keys, values = k_cache[:, :, :pos + q_len], v_cache[:, :, :pos + q_len]
+        k_cache[:, :, pos : pos + q_len] = k
+        v_cache[:, :, pos : pos + q_len] = v
+        keys, values = k_cache[:, :, : pos + q_len], v_cache[:, :, : pos + q_len]
         attn = _sdpa(q, keys, values, causal=q_len > 1, groups=s.heads // s.kv_heads)
         x = x + F.linear(attn.transpose(1, 2).reshape(n, q_len, d_attn), self.wo)
         gate, up = F.linear(rms_norm(x, self.norm2), self.w13).chunk(2, dim=-1)
@@ -153,7 +154,7 @@ class Decoder:
         gen = torch.Generator(device="cpu").manual_seed(seed)
         self.blocks = [Block(shape, self.device, self.dtype, gen) for _ in range(shape.layers)]
         self.head = torch.empty(shape.vocab, shape.hidden, device=self.device, dtype=self.dtype)
-        fill_random(self.head, shape.hidden ** -0.5, gen)
+        fill_random(self.head, shape.hidden**-0.5, gen)
         self.norm = torch.ones(shape.hidden, device=self.device, dtype=self.dtype)
         self.k_cache: list[torch.Tensor] = []
         self.v_cache: list[torch.Tensor] = []

@@ -12,8 +12,8 @@ excluded; the reported time of each part is the median over the repeats. The hea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -53,8 +53,9 @@ class _Runner:
         self.warm: set = set()
 
     def _sample(self, cond, uncond):
-        return sample_top_k(cfg_mix(cond, uncond, self.opts.cfg_scale), self.opts.temperature, self.opts.top_k,
-                            self.gen)
+        return sample_top_k(
+            cfg_mix(cond, uncond, self.opts.cfg_scale), self.opts.temperature, self.opts.top_k, self.gen
+        )
 
     def prefill(self, b: int, t: int) -> tuple[float, torch.Tensor]:
         dec = self.dec
@@ -157,8 +158,16 @@ def _cell(runner: _Runner, b: int, t: int, cell, advance) -> list[dict]:
         advance()
         for batched in (True, False):
             meas = runner.decode(b, t, token, batched)
-            out.append({**base, "kind": "decode", "cfg": "batched" if batched else "unbatched",
-                        "n_seq": 2 * b if batched else b, "passes": 1 if batched else 2, **meas})
+            out.append(
+                {
+                    **base,
+                    "kind": "decode",
+                    "cfg": "batched" if batched else "unbatched",
+                    "n_seq": 2 * b if batched else b,
+                    "passes": 1 if batched else 2,
+                    **meas,
+                }
+            )
             advance()
     except RuntimeError as exc:
         if not is_oom(exc):
@@ -173,9 +182,11 @@ def _cell(runner: _Runner, b: int, t: int, cell, advance) -> list[dict]:
 
 def _skipped(b, t, cell, why) -> list[dict]:
     base = {"batch": b, "context": t, "cell": list(cell), "skipped": why}
-    return [{**base, "kind": "prefill", "cfg": "batched", "n_seq": 2 * b, "passes": 1},
-            {**base, "kind": "decode", "cfg": "batched", "n_seq": 2 * b, "passes": 1},
-            {**base, "kind": "decode", "cfg": "unbatched", "n_seq": b, "passes": 2}]
+    return [
+        {**base, "kind": "prefill", "cfg": "batched", "n_seq": 2 * b, "passes": 1},
+        {**base, "kind": "decode", "cfg": "batched", "n_seq": 2 * b, "passes": 1},
+        {**base, "kind": "decode", "cfg": "unbatched", "n_seq": b, "passes": 2},
+    ]
 
 
 def _free(dec: Decoder) -> None:

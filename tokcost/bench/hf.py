@@ -20,10 +20,18 @@ from tokcost.bench.timing import sync
 def build_model(shape: Shape, device: torch.device, dtype: str, max_positions: int, seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(vocab_size=shape.vocab, hidden_size=shape.hidden, intermediate_size=shape.ffn,
-                      num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
-                      num_key_value_heads=shape.kv_heads, head_dim=shape.head_dim,
-                      max_position_embeddings=max_positions, tie_word_embeddings=True, rms_norm_eps=1e-5)
+    cfg = LlamaConfig(
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        intermediate_size=shape.ffn,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads,
+        head_dim=shape.head_dim,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        rms_norm_eps=1e-5,
+    )
     try:
         from transformers.initialization import no_init_weights
     except ImportError:  # older transformers
@@ -36,13 +44,14 @@ def build_model(shape: Shape, device: torch.device, dtype: str, max_positions: i
             if "norm" in name:
                 p.fill_(1.0)
             else:
-                fill_random(p.data, shape.hidden ** -0.5, gen)
+                fill_random(p.data, shape.hidden**-0.5, gen)
     return model.to(device).eval()
 
 
 def _generate_s(model, ids, neg, new_tokens: int, cfg_scale: float, top_k: int, temperature: float) -> float:
-    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None,
-                  use_cache=True)
+    kwargs = dict(
+        max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None, use_cache=True
+    )
     if temperature > 0:
         kwargs.update(do_sample=True, top_k=top_k, temperature=temperature)
     else:
@@ -58,8 +67,9 @@ def _generate_s(model, ids, neg, new_tokens: int, cfg_scale: float, top_k: int, 
     return time.perf_counter() - t0
 
 
-def time_per_token(model, batch: int, prompt: int, new_tokens: int, cfg_scale: float, top_k: int,
-                   temperature: float, seed: int = 0) -> float:
+def time_per_token(
+    model, batch: int, prompt: int, new_tokens: int, cfg_scale: float, top_k: int, temperature: float, seed: int = 0
+) -> float:
     vocab = model.config.vocab_size
     dev = next(model.parameters()).device
     gen = torch.Generator(device="cpu").manual_seed(seed)

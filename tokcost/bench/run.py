@@ -12,23 +12,30 @@ from dataclasses import dataclass, field
 import torch
 
 from tokcost import __version__
+from tokcost.bench.calibrate import Arch, build_targets, fit_efficiency, predict, split_of
 from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
-from tokcost.bench.calibrate import Arch, build_targets, fit_efficiency, predict, split_of
 from tokcost.bench.grid import GridOptions, is_oom, run_grid
-from tokcost.records.calibration import KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software
 from tokcost.engine import physics
 from tokcost.engine.profiles import efficiency
+from tokcost.errors import UsageError
 from tokcost.io.calibration import measured_preset
 from tokcost.io.engines import load_engines
-from tokcost.errors import UsageError
+from tokcost.records.calibration import KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software
 
 CPU_DEFAULTS = {"batches": (1, 2), "contexts": (32, 128), "repeats": 3, "head_repeats": 1, "prefill_repeats": 1}
-GPU_DEFAULTS = {"batches": (1, 4, 16, 64), "contexts": (128, 512, 2048), "repeats": 10, "head_repeats": 10,
-                "prefill_repeats": 3}
-FIT_METHOD = ("least squares on relative error over the fit split (checkerboard of batch x context cells); "
-              "grid + refinement search of mfu, mbu, host_per_layer_s with closed-form fixed_per_step_s "
-              "(tokcost/bench/fit.py)")
+GPU_DEFAULTS = {
+    "batches": (1, 4, 16, 64),
+    "contexts": (128, 512, 2048),
+    "repeats": 10,
+    "head_repeats": 10,
+    "prefill_repeats": 3,
+}
+FIT_METHOD = (
+    "least squares on relative error over the fit split (checkerboard of batch x context cells); "
+    "grid + refinement search of mfu, mbu, host_per_layer_s with closed-form fixed_per_step_s "
+    "(tokcost/bench/fit.py)"
+)
 
 
 @dataclass
@@ -61,8 +68,11 @@ def choose_device(gpu: bool) -> torch.device:
     if not gpu:
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise UsageError("--gpu needs a CUDA device, and torch sees none (torch.cuda.is_available() is False; "
-                         f"torch {torch.__version__} built for CUDA {torch.version.cuda or 'none'})")
+        raise UsageError(
+            "needs a CUDA device, and torch sees none (torch.cuda.is_available() is False; "
+            f"torch {torch.__version__} built for CUDA {torch.version.cuda or 'none'})",
+            param="gpu",
+        )
     return torch.device("cuda")
 
 
@@ -79,8 +89,17 @@ def device_info(device: torch.device, ceil, dtype: str) -> Device:
         threads = None
     else:
         name, mem, preset, threads = _cpu_name(), _host_memory_gb(), None, torch.get_num_threads()
-    return Device(kind=device.type, name=name, id=_slug(name), preset=preset, memory_gb=round(mem, 3),
-                  copy_gbps=ceil.copy_gbps, matmul_tflops=ceil.matmul_tflops, dtype=dtype, threads=threads)
+    return Device(
+        kind=device.type,
+        name=name,
+        id=_slug(name),
+        preset=preset,
+        memory_gb=round(mem, 3),
+        copy_gbps=ceil.copy_gbps,
+        matmul_tflops=ceil.matmul_tflops,
+        dtype=dtype,
+        threads=threads,
+    )
 
 
 def _cpu_name() -> str:
@@ -105,23 +124,35 @@ def _resolve(opts: BenchOptions, gpu: bool, catalog):
     d = GPU_DEFAULTS if gpu else CPU_DEFAULTS
     model = catalog.model(opts.model)
     if model.family != "ar" or model.architecture is None:
-        raise UsageError(f"{model.id} is a {model.family} model; tokcost bench measures AR decoders")
+        raise UsageError(f"{model.id} is a {model.family} model; tokcost bench measures AR decoders", param="model")
     arch = model.architecture
     layers = opts.layers if opts.layers is not None else (arch.layers if gpu else 1)
     if layers > arch.layers:
-        raise UsageError(f"--layers {layers} exceeds {model.id}'s {arch.layers} layers")
+        raise UsageError(f"{layers} exceeds {model.id}'s {arch.layers} layers", param="layers")
     if layers != arch.layers and opts.layers is None:
         opts.notes.append(f"cpu: running 1 of {arch.layers} layers (set --layers); the full depth is extrapolated")
     s = model.sampling
-    grid = GridOptions(batches=tuple(opts.batches or d["batches"]), contexts=tuple(opts.contexts or d["contexts"]),
-                       repeats=opts.repeats or d["repeats"],
-                       head_repeats=min(opts.head_repeats or d["head_repeats"], opts.repeats or d["repeats"]),
-                       prefill_repeats=d["prefill_repeats"], warmup=1,
-                       cfg_scale=s.cfg_scale if s.cfg_scale is not None else 1.0,
-                       temperature=s.temperature if s.temperature is not None else 1.0,
-                       top_k=s.top_k or arch.vocab, seed=opts.seed)
-    shape = Shape(layers=layers, hidden=arch.hidden, heads=arch.heads, kv_heads=arch.kv_heads,
-                  head_dim=arch.head_dim, ffn=arch.ffn, vocab=arch.vocab)
+    grid = GridOptions(
+        batches=tuple(opts.batches or d["batches"]),
+        contexts=tuple(opts.contexts or d["contexts"]),
+        repeats=opts.repeats or d["repeats"],
+        head_repeats=min(opts.head_repeats or d["head_repeats"], opts.repeats or d["repeats"]),
+        prefill_repeats=d["prefill_repeats"],
+        warmup=1,
+        cfg_scale=s.cfg_scale if s.cfg_scale is not None else 1.0,
+        temperature=s.temperature if s.temperature is not None else 1.0,
+        top_k=s.top_k or arch.vocab,
+        seed=opts.seed,
+    )
+    shape = Shape(
+        layers=layers,
+        hidden=arch.hidden,
+        heads=arch.heads,
+        kv_heads=arch.kv_heads,
+        head_dim=arch.head_dim,
+        ffn=arch.ffn,
+        vocab=arch.vocab,
+    )
     return model, shape, grid
 
 
@@ -135,9 +166,15 @@ def _reference(dev: Device, dtype: str, catalog):
 
 def _archs(shape: Shape, layers_full: int) -> dict[str, Arch]:
     base = dict(heads=shape.heads, kv_heads=shape.kv_heads, head_dim=shape.head_dim)
-    return {"run": Arch(layers=shape.layers, matmul_params_b=(shape.layers * shape.layer_params + shape.head_params) / 1e9, **base),
-            "full": Arch(layers=layers_full, matmul_params_b=(layers_full * shape.layer_params + shape.head_params) / 1e9, **base),
-            "prefill": Arch(layers=shape.layers, matmul_params_b=shape.layers * shape.layer_params / 1e9, **base)}
+    return {
+        "run": Arch(
+            layers=shape.layers, matmul_params_b=(shape.layers * shape.layer_params + shape.head_params) / 1e9, **base
+        ),
+        "full": Arch(
+            layers=layers_full, matmul_params_b=(layers_full * shape.layer_params + shape.head_params) / 1e9, **base
+        ),
+        "prefill": Arch(layers=shape.layers, matmul_params_b=shape.layers * shape.layer_params / 1e9, **base),
+    }
 
 
 def _work(p: dict, archs: dict[str, Arch], wbytes: float) -> tuple[float, float]:
@@ -146,8 +183,10 @@ def _work(p: dict, archs: dict[str, Arch], wbytes: float) -> tuple[float, float]
     if p["kind"] == "prefill":
         a = archs["prefill"]
         N = a.matmul_params_b * 1e9
-        return (2 * N * n * t + 2 * a.layers * a.heads * a.head_dim * n * t * t,
-                N * wbytes + n * t * physics.kv_bytes_per_token(a) * wbytes / physics.KV_BYTES)
+        return (
+            2 * N * n * t + 2 * a.layers * a.heads * a.head_dim * n * t * t,
+            N * wbytes + n * t * physics.kv_bytes_per_token(a) * wbytes / physics.KV_BYTES,
+        )
     a = archs["run"]
     N = a.matmul_params_b * 1e9
     flops = 2 * N * n + 4 * a.layers * a.heads * a.head_dim * n * t
@@ -179,7 +218,7 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
     progress = progress or NullProgress()
     device = choose_device(opts.gpu)
     if opts.dtype not in DTYPES:
-        raise UsageError("--dtype must be bf16, fp16 or fp32")
+        raise UsageError("must be bf16, fp16 or fp32", param="dtype")
     model, shape, grid = _resolve(opts, device.type == "cuda", catalog)
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
@@ -189,7 +228,9 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
         dec = Decoder(shape, device, opts.dtype, opts.seed)
     except RuntimeError as exc:
         if is_oom(exc):
-            raise UsageError(f"{shape.layers} layers of {model.id} do not fit in device memory; lower --layers")
+            raise UsageError(
+                f"{shape.layers} layers of {model.id} do not fit in device memory: run fewer", param="layers"
+            ) from None
         raise
     progress.start(grid.units, "ceilings")
     ceil = measure_ceilings(device, opts.dtype, grid.repeats)
@@ -204,7 +245,7 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
         dev = dev.model_copy(update={"preset": None})
     targets = build_targets(points, shape.layers, layers_full)
     if len(targets.y) == 0:
-        raise UsageError("every grid point failed (out of memory); use smaller --batches/--contexts/--layers")
+        raise UsageError("every grid point failed (out of memory): use smaller batches, contexts or layers")
     fit = fit_efficiency(targets, archs, P, BW, wbytes)
     _predictions(points, targets, archs, P, BW, wbytes, fit.efficiency, "predicted_s")
     assumed = efficiency(load_engines()["eager"], ref_hw, "central")
@@ -225,8 +266,18 @@ def _transformers(opts, dec, shape, device, grid, points) -> list[dict]:
     model = hf.build_model(shape, device, opts.dtype, ctx + new + 8, opts.seed)
     rows = []
     for b in sorted(grid.batches):
-        custom = next((p for p in points if p["kind"] == "decode" and p["cfg"] == "unbatched" and p["batch"] == b
-                       and p["context"] == ctx and not p.get("skipped")), None)
+        custom = next(
+            (
+                p
+                for p in points
+                if p["kind"] == "decode"
+                and p["cfg"] == "unbatched"
+                and p["batch"] == b
+                and p["context"] == ctx
+                and not p.get("skipped")
+            ),
+            None,
+        )
         try:
             s = hf.time_per_token(model, b, ctx, new, grid.cfg_scale, grid.top_k, grid.temperature, opts.seed)
         except RuntimeError as exc:
@@ -234,8 +285,14 @@ def _transformers(opts, dec, shape, device, grid, points) -> list[dict]:
                 raise
             rows.append({"batch": b, "context": ctx, "skipped": "out of memory"})
             continue
-        row = {"batch": b, "context": ctx, "cfg": "unbatched", "new_tokens": new, "transformers_s_per_token": s,
-               "custom_step_s": custom["step_s"] if custom else None}
+        row = {
+            "batch": b,
+            "context": ctx,
+            "cfg": "unbatched",
+            "new_tokens": new,
+            "transformers_s_per_token": s,
+            "custom_step_s": custom["step_s"] if custom else None,
+        }
         row["ratio"] = s / custom["step_s"] if custom else None
         rows.append(row)
     return rows
@@ -245,8 +302,13 @@ def _versions() -> Software:
     import sys
 
     tf = sys.modules.get("transformers")
-    return Software(tokcost=__version__, python=platform.python_version(), torch=torch.__version__,
-                    cuda=torch.version.cuda, transformers=getattr(tf, "__version__", None))
+    return Software(
+        tokcost=__version__,
+        python=platform.python_version(),
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+        transformers=getattr(tf, "__version__", None),
+    )
 
 
 POINT_FIELDS = tuple(Point.model_fields)
@@ -255,30 +317,67 @@ POINT_FIELDS = tuple(Point.model_fields)
 def _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points) -> CalibrationFile:
     e = fit.efficiency
     return CalibrationFile(
-        version=1, created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), device=dev,
+        version=1,
+        created=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        device=dev,
         software=_versions(),
-        benchmark=Benchmark(model=model.id, layers_run=shape.layers, layers_full=model.architecture.layers,
-                            batches=sorted(grid.batches), contexts=sorted(grid.contexts), repeats=grid.repeats,
-                            cfg_scale=grid.cfg_scale, top_k=grid.top_k, temperature=grid.temperature),
-        fit=Fit(reference=reference, peak_tflops=P / 1e12, bandwidth_gbps=BW / 1e9, mfu=e.mfu, mbu=e.mbu,
-                host_per_layer_s=e.host_per_layer_s, fixed_per_step_s=e.fixed_per_step_s, fit_error=fit.fit_error,
-                holdout_error=fit.holdout_error, fit_targets=fit.fit_targets, holdout_targets=fit.holdout_targets,
-                method=FIT_METHOD),
-        points=[Point(**{k: v for k, v in p.items() if k in POINT_FIELDS}) for p in points])
+        benchmark=Benchmark(
+            model=model.id,
+            layers_run=shape.layers,
+            layers_full=model.architecture.layers,
+            batches=sorted(grid.batches),
+            contexts=sorted(grid.contexts),
+            repeats=grid.repeats,
+            cfg_scale=grid.cfg_scale,
+            top_k=grid.top_k,
+            temperature=grid.temperature,
+        ),
+        fit=Fit(
+            reference=reference,
+            peak_tflops=P / 1e12,
+            bandwidth_gbps=BW / 1e9,
+            mfu=e.mfu,
+            mbu=e.mbu,
+            host_per_layer_s=e.host_per_layer_s,
+            fixed_per_step_s=e.fixed_per_step_s,
+            fit_error=fit.fit_error,
+            holdout_error=fit.holdout_error,
+            fit_targets=fit.fit_targets,
+            holdout_targets=fit.holdout_targets,
+            method=FIT_METHOD,
+        ),
+        points=[Point(**{k: v for k, v in p.items() if k in POINT_FIELDS}) for p in points],
+    )
 
 
 def _result(opts, model, shape, grid, dev, ceil, reference, fit, assumed, points, hf, cal) -> dict:
     return {
-        "version": 1, "model": model.id, "layers_run": shape.layers, "layers_full": model.architecture.layers,
-        "engine": opts.engine, "dtype": opts.dtype,
-        "device": dev.model_dump(mode="json"), "software": cal.software.model_dump(mode="json"),
+        "version": 1,
+        "model": model.id,
+        "layers_run": shape.layers,
+        "layers_full": model.architecture.layers,
+        "engine": opts.engine,
+        "dtype": opts.dtype,
+        "device": dev.model_dump(mode="json"),
+        "software": cal.software.model_dump(mode="json"),
         "ceilings": ceil.to_dict(),
-        "grid": {"batches": sorted(grid.batches), "contexts": sorted(grid.contexts), "repeats": grid.repeats,
-                 "head_repeats": grid.head_repeats, "cfg_scale": grid.cfg_scale, "top_k": grid.top_k,
-                 "temperature": grid.temperature},
+        "grid": {
+            "batches": sorted(grid.batches),
+            "contexts": sorted(grid.contexts),
+            "repeats": grid.repeats,
+            "head_repeats": grid.head_repeats,
+            "cfg_scale": grid.cfg_scale,
+            "top_k": grid.top_k,
+            "temperature": grid.temperature,
+        },
         "fit": cal.fit.model_dump(mode="json", exclude={"holdout_error"}),
-        "assumed": {"engine": "eager", "mfu": assumed.mfu, "mbu": assumed.mbu,
-                    "host_per_layer_s": assumed.host_per_layer_s, "fixed_per_step_s": assumed.fixed_per_step_s},
+        "assumed": {
+            "engine": "eager",
+            "mfu": assumed.mfu,
+            "mbu": assumed.mbu,
+            "host_per_layer_s": assumed.host_per_layer_s,
+            "fixed_per_step_s": assumed.fixed_per_step_s,
+        },
         "holdout_error": fit.holdout_error,
         "points": points,
         "transformers": hf,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import List
 
 import typer
 
@@ -16,8 +15,9 @@ AnalyzeFormat = format_option("analyze")
 
 
 def analyze(
-    specs: List[str] = typer.Argument(..., metavar="SPEC",
-                                      help="Product spec YAML files, directories or globs (one result for all)."),
+    specs: list[str] = typer.Argument(
+        ..., metavar="SPEC", help="Product spec YAML files, directories or globs (one result for all)."
+    ),
     fmt: AnalyzeFormat = "table",
     output: Output = None,
     calibration: Calibration = None,

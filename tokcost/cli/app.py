@@ -16,10 +16,14 @@ import typer
 from tokcost import __version__
 from tokcost.cli import analyze, bench, check, estimate, presets, sweep, validate
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, rich_markup_mode=None,
-                  help="Plan latency, memory, throughput and cost of image and video generation products on "
-                       "autoregressive (Emu3-style) and diffusion backends. Exit codes: 0 ok, 1 a budget or "
-                       "gate failed, 2 invalid input or usage.")
+app = typer.Typer(
+    add_completion=True,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Plan latency, memory, throughput and cost of image and video generation products on "
+    "autoregressive (Emu3-style) and diffusion backends. Exit codes: 0 ok, 1 a budget or "
+    "gate failed, 2 invalid input or usage.",
+)
 
 
 def _version(value: bool):
@@ -29,14 +33,27 @@ def _version(value: bool):
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")):
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+):
     pass
 
 
 # the order of --help
-for command in (estimate.tokens, presets.schema, estimate.estimate, estimate.train, analyze.analyze, bench.bench,
-                check.check, check.diff, sweep.sweep, validate.validate):
+for command in (
+    estimate.tokens,
+    presets.schema,
+    estimate.estimate,
+    estimate.train,
+    analyze.analyze,
+    bench.bench,
+    check.check,
+    check.diff,
+    sweep.sweep,
+    validate.validate,
+):
     app.command()(command)
 app.add_typer(presets.hardware_app, name="hardware")
 app.add_typer(presets.models_app, name="models")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Optional
 
 import typer
 
@@ -22,7 +21,7 @@ class BenchEngine(str, Enum):
     transformers = "transformers"
 
 
-def _ints(value: Optional[str], flag: str):
+def _ints(value: str | None, flag: str):
     from tokcost.errors import UsageError
 
     if value is None:
@@ -44,8 +43,15 @@ class _Progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         off = not environment.show_progress(sys.stderr)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=Console(stderr=True), disable=off, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=off,
+            transient=True,
+        )
         self.task = None
 
     def start(self, total: int, description: str) -> None:
@@ -68,30 +74,52 @@ BenchOutput = output_option("Write the calibration YAML to FILE (atomically).")
 
 def bench(
     model: str = typer.Option("emu3-gen", "--model", help="AR model preset whose shapes the decoder takes."),
-    layers: Optional[int] = typer.Option(None, "--layers", min=1,
-                                         help="Build only N layers (default: all on GPU, 1 on CPU); the full "
-                                              "depth is extrapolated from the per-layer time."),
-    batches: Optional[str] = typer.Option(None, "--batches",
-                                          help="Batch sizes (images), comma-separated (default CPU 1,2; GPU 1,4,16,64)."),
-    contexts: Optional[str] = typer.Option(None, "--contexts",
-                                           help="Context lengths in tokens, comma-separated (default CPU 32,128; "
-                                                "GPU 128,512,2048)."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", min=1, max=1000,
-                                          help="Timed decode steps per point; the median is reported (default CPU 3, GPU 10)."),
-    head_repeats: Optional[int] = typer.Option(None, "--head-repeats", min=1, max=1000,
-                                               help="Of those, steps that also time the output head and sampler "
-                                                    "(default CPU 1, GPU all)."),
+    layers: int | None = typer.Option(
+        None,
+        "--layers",
+        min=1,
+        help="Build only N layers (default: all on GPU, 1 on CPU); the full "
+        "depth is extrapolated from the per-layer time.",
+    ),
+    batches: str | None = typer.Option(
+        None, "--batches", help="Batch sizes (images), comma-separated (default CPU 1,2; GPU 1,4,16,64)."
+    ),
+    contexts: str | None = typer.Option(
+        None, "--contexts", help="Context lengths in tokens, comma-separated (default CPU 32,128; GPU 128,512,2048)."
+    ),
+    repeats: int | None = typer.Option(
+        None,
+        "--repeats",
+        min=1,
+        max=1000,
+        help="Timed decode steps per point; the median is reported (default CPU 3, GPU 10).",
+    ),
+    head_repeats: int | None = typer.Option(
+        None,
+        "--head-repeats",
+        min=1,
+        max=1000,
+        help="Of those, steps that also time the output head and sampler (default CPU 1, GPU all).",
+    ),
     gpu: bool = typer.Option(False, "--gpu", help="Run on CUDA (exit 2 when there is none)."),
     dtype: str = typer.Option("bf16", "--dtype", help="Weights, activations and KV cache: bf16 | fp16 | fp32."),
-    engine: BenchEngine = typer.Option(BenchEngine.custom, "--engine",
-                                       help="custom, or transformers to also time LlamaForCausalLM.generate "
-                                            "on the same shapes (needs transformers)."),
-    new_tokens: Optional[int] = typer.Option(None, "--new-tokens", min=1, max=4096,
-                                             help="transformers engine: max_new_tokens timed (default CPU 4, GPU 16)."),
+    engine: BenchEngine = typer.Option(
+        BenchEngine.custom,
+        "--engine",
+        help="custom, or transformers to also time LlamaForCausalLM.generate on the same shapes (needs transformers).",
+    ),
+    new_tokens: int | None = typer.Option(
+        None, "--new-tokens", min=1, max=4096, help="transformers engine: max_new_tokens timed (default CPU 4, GPU 16)."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random weights, prompts and sampler."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, max=4096,
-                                          help="CPU threads torch uses (default: torch's, one per core). Fewer "
-                                               "than the cores steadies a machine that other work shares."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        max=4096,
+        help="CPU threads torch uses (default: torch's, one per core). Fewer "
+        "than the cores steadies a machine that other work shares.",
+    ),
     fmt: BenchFormat = "table",
     output: BenchOutput = None,
     presets: Presets = None,
@@ -113,10 +141,21 @@ def bench(
             raise UsageError(cat.unknown_message("models", model))
         from tokcost.bench.run import BenchOptions, run_bench
 
-        opts = BenchOptions(model=model, layers=layers, batches=opts_b, contexts=opts_c, repeats=repeats,
-                            head_repeats=head_repeats, gpu=gpu, dtype=dtype, engine=engine.value,
-                            new_tokens=new_tokens, seed=seed, threads=threads,
-                            output=str(output) if output else None)
+        opts = BenchOptions(
+            model=model,
+            layers=layers,
+            batches=opts_b,
+            contexts=opts_c,
+            repeats=repeats,
+            head_repeats=head_repeats,
+            gpu=gpu,
+            dtype=dtype,
+            engine=engine.value,
+            new_tokens=new_tokens,
+            seed=seed,
+            threads=threads,
+            output=str(output) if output else None,
+        )
         progress = _Progress()
         try:
             result, cal = run_bench(opts, cat, progress)

@@ -6,8 +6,8 @@ Exit codes: 0 pass; 1 a budget, feasibility or baseline limit failed; 2 an inval
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Mapping, Optional
 
 import typer
 
@@ -19,24 +19,28 @@ CheckFormat = format_option("check", "Default: github when GITHUB_ACTIONS=true, 
 DiffFormat = format_option("diff")
 
 
-def default_check_format(fmt: Optional[str], env: Optional[Mapping[str, str]] = None) -> str:
+def default_check_format(fmt: str | None, env: Mapping[str, str] | None = None) -> str:
     """--format as given; else ``github`` under GitHub Actions, else ``table``."""
     if fmt is not None:
         return getattr(fmt, "value", fmt)
     return "github" if environment.github_actions(env) else "table"
 
 
-def run_check(specs: list[str], baseline: Optional[Path], max_cost: Optional[float], max_latency: Optional[float],
-              calibration: Optional[Path], catalog):
+def run_check(
+    specs: list[str],
+    baseline: Path | None,
+    max_cost: float | None,
+    max_latency: float | None,
+    calibration: Path | None,
+    catalog,
+):
     """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
     from tokcost.core.analyze import analyze_loaded
-    from tokcost.io.specs import expand_paths
-    from tokcost.io.specs import load_calibration_file
-    from tokcost.io.specs import load_specs
     from tokcost.core.gate import compare
-    from tokcost.records.gate import Limits
-    from tokcost.io.baseline import load_result
     from tokcost.errors import UsageError
+    from tokcost.io.baseline import load_result
+    from tokcost.io.specs import expand_paths, load_calibration_file, load_specs
+    from tokcost.records.gate import Limits
 
     if baseline is None and (max_cost is not None or max_latency is not None):
         raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
@@ -46,21 +50,37 @@ def run_check(specs: list[str], baseline: Optional[Path], max_cost: Optional[flo
     base = load_result(baseline) if baseline is not None else None
     result = analyze_loaded(loaded, catalog, load_calibration_file(calibration))
     limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
-    return compare(result, base, limits, locate=lambda f, path: docs[f].where(path),
-                   baseline_name=str(baseline) if baseline is not None else None)
+    return compare(
+        result,
+        base,
+        limits,
+        locate=lambda f, path: docs[f].where(path),
+        baseline_name=str(baseline) if baseline is not None else None,
+    )
 
 
 def check(
-    specs: List[str] = typer.Argument(..., metavar="SPEC", help="Spec files, directories or globs."),
-    baseline: Optional[Path] = typer.Option(
-        None, "--baseline", help="Saved result to compare with (`tokcost analyze SPEC... --format json "
-                                 "--output FILE`); specs are matched by name, else by file path."),
-    max_cost_increase: Optional[float] = typer.Option(
-        None, "--max-cost-increase", min=0, metavar="PCT",
-        help="Fail when a spec's cost per item rises more than PCT percent over the baseline."),
-    max_latency_increase: Optional[float] = typer.Option(
-        None, "--max-latency-increase", min=0, metavar="PCT",
-        help="Fail when a spec's latency (seconds per item) rises more than PCT percent over the baseline."),
+    specs: list[str] = typer.Argument(..., metavar="SPEC", help="Spec files, directories or globs."),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="Saved result to compare with (`tokcost analyze SPEC... --format json "
+        "--output FILE`); specs are matched by name, else by file path.",
+    ),
+    max_cost_increase: float | None = typer.Option(
+        None,
+        "--max-cost-increase",
+        min=0,
+        metavar="PCT",
+        help="Fail when a spec's cost per item rises more than PCT percent over the baseline.",
+    ),
+    max_latency_increase: float | None = typer.Option(
+        None,
+        "--max-latency-increase",
+        min=0,
+        metavar="PCT",
+        help="Fail when a spec's latency (seconds per item) rises more than PCT percent over the baseline.",
+    ),
     calibration: Calibration = None,
     fmt: CheckFormat = None,
     presets: Presets = None,
@@ -72,8 +92,7 @@ def check(
     def run():
         from tokcost.render.check import summary
 
-        result = run_check(specs, baseline, max_cost_increase, max_latency_increase, calibration,
-                           load_catalog(presets))
+        result = run_check(specs, baseline, max_cost_increase, max_latency_increase, calibration, load_catalog(presets))
         emit(registry.render("check", default_check_format(fmt), result), None)
         typer.echo(f"tokcost check: {summary(result)}.", err=True)
         return result.exit_code

@@ -4,8 +4,9 @@ into exit code 2, writing the output, and the preset catalogue. Imports nothing 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, List, NoReturn, Optional, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -15,18 +16,20 @@ from tokcost.render import registry
 
 T = TypeVar("T")
 
-PRESETS_HELP = ("Extra preset directory holding hardware/ and/or models/ subfolders of <id>.yaml files; overrides "
-                "built-in presets with the same id. Repeatable. Also read from $TOKCOST_PRESETS (os.pathsep-separated).")
+PRESETS_HELP = (
+    "Extra preset directory holding hardware/ and/or models/ subfolders of <id>.yaml files; overrides "
+    "built-in presets with the same id. Repeatable. Also read from $TOKCOST_PRESETS (os.pathsep-separated)."
+)
 OUTPUT_HELP = "Write to FILE atomically instead of stdout."
 
-Presets = Annotated[Optional[List[Path]], typer.Option("--presets", help=PRESETS_HELP)]
-Output = Annotated[Optional[Path], typer.Option("--output", "-o", help=OUTPUT_HELP)]
-Calibration = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration YAML from `tokcost bench`.")]
+Presets = Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+Calibration = Annotated[Path | None, typer.Option("--calibration", help="Calibration YAML from `tokcost bench`.")]
 
 
 def output_option(help: str):
     """``-o/--output FILE`` with a command's own help text."""
-    return Annotated[Optional[Path], typer.Option("--output", "-o", help=help)]
+    return Annotated[Path | None, typer.Option("--output", "-o", help=help)]
 
 
 def format_option(command: str, extra_help: str = "", optional: bool = False):
@@ -34,7 +37,7 @@ def format_option(command: str, extra_help: str = "", optional: bool = False):
     the default is None, for a command that picks its format itself when none is given."""
     choices = registry.choice_enum(command)
     option = typer.Option("--format", help=registry.choices_help(command) + (" " + extra_help if extra_help else ""))
-    return Annotated[Optional[choices] if optional else choices, option]
+    return Annotated[choices | None if optional else choices, option]
 
 
 def fail(problem: InputError | str) -> NoReturn:
@@ -69,7 +72,7 @@ def guard(fn: Callable[[], T]) -> T:
         fail(exc)
 
 
-def emit(text: str, output: Optional[Path]) -> None:
+def emit(text: str, output: Path | None) -> None:
     """``text`` to stdout, or to ``output`` atomically (a failed run leaves any old file as it was)."""
     if output is None:
         sys.stdout.write(text)
@@ -83,7 +86,7 @@ def emit(text: str, output: Optional[Path]) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
-def load_catalog(presets: Optional[List[Path]]):
+def load_catalog(presets: list[Path] | None):
     """The built-in presets, overridden by ``--presets`` directories and $TOKCOST_PRESETS."""
     from tokcost.api import catalog
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Optional, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
 
-def _env(env: Optional[Mapping[str, str]]) -> Mapping[str, str]:
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 
@@ -25,13 +26,13 @@ def _is_terminal(stream) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def under_ci(env: Optional[Mapping[str, str]] = None) -> bool:
+def under_ci(env: Mapping[str, str] | None = None) -> bool:
     """Under CI (``CI`` = 1, true or yes) or on a dumb terminal: plain output, no colour or progress."""
     env = _env(env)
     return env.get("CI", "").lower() in ("1", "true", "yes") or env.get("TERM") == "dumb"
 
 
-def use_color(stream: Optional[TextIO] = None, env: Optional[Mapping[str, str]] = None) -> bool:
+def use_color(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> bool:
     """The no-color.org and FORCE_COLOR conventions, then: a terminal, and not under CI."""
     env = _env(env)
     if env.get("NO_COLOR"):
@@ -43,12 +44,12 @@ def use_color(stream: Optional[TextIO] = None, env: Optional[Mapping[str, str]] 
     return _is_terminal(sys.stdout if stream is None else stream)
 
 
-def show_progress(stream: Optional[TextIO] = None, env: Optional[Mapping[str, str]] = None) -> bool:
+def show_progress(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> bool:
     """Progress only on an interactive stderr, never under CI."""
     return not under_ci(env) and _is_terminal(sys.stderr if stream is None else stream)
 
 
-def github_actions(env: Optional[Mapping[str, str]] = None) -> bool:
+def github_actions(env: Mapping[str, str] | None = None) -> bool:
     """Running as a GitHub Actions step."""
     return _env(env).get("GITHUB_ACTIONS") == "true"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from tokcost.cli.common import Calibration, Presets, emit, format_option, guard
@@ -15,14 +13,20 @@ TrainFormat = format_option("train")
 
 
 def tokens(
-    model: Optional[str] = typer.Option(None, "--model", help="Model preset id (uses its tokenizer or VAE)."),
+    model: str | None = typer.Option(None, "--model", help="Model preset id (uses its tokenizer or VAE)."),
     width: int = typer.Option(..., "--width", min=1, help="Width in pixels."),
     height: int = typer.Option(..., "--height", min=1, help="Height in pixels."),
-    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Video frames."),
-    fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Frames per second (reported; frames = seconds x fps)."),
-    spatial_factor: Optional[int] = typer.Option(None, "--spatial-factor", min=1, help="Model-free: pixels per token side."),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="Video frames."),
+    fps: float | None = typer.Option(
+        None, "--fps", min=0.001, help="Frames per second (reported; frames = seconds x fps)."
+    ),
+    spatial_factor: int | None = typer.Option(
+        None, "--spatial-factor", min=1, help="Model-free: pixels per token side."
+    ),
     temporal_factor: int = typer.Option(1, "--temporal-factor", min=1, help="Model-free: frames per latent frame."),
-    temporal_rule: str = typer.Option("causal", "--temporal-rule", help="Model-free: causal (1+(F-1)/t) or chunked (F/t)."),
+    temporal_rule: str = typer.Option(
+        "causal", "--temporal-rule", help="Model-free: causal (1+(F-1)/t) or chunked (F/t)."
+    ),
     pad: bool = typer.Option(False, "--pad", help="Round sizes up to what the tokenizer takes instead of failing."),
     fmt: TokensFormat = "table",
     presets: Presets = None,
@@ -32,9 +36,18 @@ def tokens(
     def run():
         from tokcost import api
 
-        result = api.tokens(model=model, width=width, height=height, frames=frames, fps=fps,
-                            spatial_factor=spatial_factor, temporal_factor=temporal_factor,
-                            temporal_rule=temporal_rule, pad=pad, presets=presets)
+        result = api.tokens(
+            model=model,
+            width=width,
+            height=height,
+            frames=frames,
+            fps=fps,
+            spatial_factor=spatial_factor,
+            temporal_factor=temporal_factor,
+            temporal_rule=temporal_rule,
+            pad=pad,
+            presets=presets,
+        )
         emit(registry.render("tokens", fmt, result), None)
 
     guard(run)
@@ -42,20 +55,35 @@ def tokens(
 
 def estimate(
     model: str = typer.Option(..., "--model", help="Model preset id."),
-    hardware: Optional[str] = typer.Option(None, "--hardware", help="Hardware preset id (default: the calibration's measured device)."),
-    width: Optional[int] = typer.Option(None, "--width", min=16, max=8192, help="Width in pixels (default: the model's native)."),
-    height: Optional[int] = typer.Option(None, "--height", min=16, max=8192, help="Height in pixels (default: native)."),
-    frames: Optional[int] = typer.Option(None, "--frames", min=1, max=10000, help="Video frames."),
-    fps: Optional[float] = typer.Option(None, "--fps", min=0.001, help="Frames per second (informational)."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
+    hardware: str | None = typer.Option(
+        None, "--hardware", help="Hardware preset id (default: the calibration's measured device)."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=16, max=8192, help="Width in pixels (default: the model's native)."
+    ),
+    height: int | None = typer.Option(None, "--height", min=16, max=8192, help="Height in pixels (default: native)."),
+    frames: int | None = typer.Option(None, "--frames", min=1, max=10000, help="Video frames."),
+    fps: float | None = typer.Option(None, "--fps", min=0.001, help="Frames per second (informational)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
     batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together on one GPU."),
-    cfg: Optional[str] = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
+    cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
     engine: str = typer.Option("eager", "--engine", help="eager | compiled | vllm (vllm: AR models only)."),
     precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
-    tokens_per_forward: float = typer.Option(1.0, "--tokens-per-forward", min=1.0, help="AR: tokens accepted per forward (speculative/parallel decoding)."),
-    draft_tokens: Optional[float] = typer.Option(None, "--draft-tokens", min=1.0, help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward)."),
-    prompt_tokens: Optional[int] = typer.Option(None, "--prompt-tokens", min=1, help="AR prompt tokens (perception: the question)."),
-    answer_tokens: Optional[int] = typer.Option(None, "--answer-tokens", min=1, help="Perception: tokens in the answer (default 128)."),
+    tokens_per_forward: float = typer.Option(
+        1.0, "--tokens-per-forward", min=1.0, help="AR: tokens accepted per forward (speculative/parallel decoding)."
+    ),
+    draft_tokens: float | None = typer.Option(
+        None,
+        "--draft-tokens",
+        min=1.0,
+        help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
+    ),
+    prompt_tokens: int | None = typer.Option(
+        None, "--prompt-tokens", min=1, help="AR prompt tokens (perception: the question)."
+    ),
+    answer_tokens: int | None = typer.Option(
+        None, "--answer-tokens", min=1, help="Perception: tokens in the answer (default 128)."
+    ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
@@ -65,11 +93,25 @@ def estimate(
     def run():
         from tokcost import api
 
-        result = api.estimate(model=model, hardware=hardware, width=width, height=height, frames=frames, fps=fps,
-                              steps=steps, batch=batch, cfg=cfg, engine=engine, precision=precision,
-                              tokens_per_forward=tokens_per_forward, draft_tokens=draft_tokens,
-                              prompt_tokens=prompt_tokens, answer_tokens=answer_tokens, calibration=calibration,
-                              presets=presets)
+        result = api.estimate(
+            model=model,
+            hardware=hardware,
+            width=width,
+            height=height,
+            frames=frames,
+            fps=fps,
+            steps=steps,
+            batch=batch,
+            cfg=cfg,
+            engine=engine,
+            precision=precision,
+            tokens_per_forward=tokens_per_forward,
+            draft_tokens=draft_tokens,
+            prompt_tokens=prompt_tokens,
+            answer_tokens=answer_tokens,
+            calibration=calibration,
+            presets=presets,
+        )
         emit(registry.render("estimate", fmt, result), None)
 
     guard(run)
@@ -78,14 +120,24 @@ def estimate(
 def train(
     model: str = typer.Option(..., "--model", help="Model preset id."),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset id."),
-    tokens_: Optional[float] = typer.Option(None, "--tokens", min=1, help="AR: training tokens D."),
-    samples: Optional[float] = typer.Option(None, "--samples", min=1, help="Diffusion: training samples (images or clips seen)."),
-    gpus: int = typer.Option(1, "--gpus", min=1, help="GPUs training together (wall-clock days = GPU-hours / GPUs / 24)."),
-    mfu: Optional[float] = typer.Option(None, "--mfu", min=0.01, max=1.0, help="Model FLOPs utilisation (default: the hardware's training_mfu central)."),
-    context: Optional[int] = typer.Option(None, "--context", min=1, help="AR: training context length (default: the model's)."),
-    width: Optional[int] = typer.Option(None, "--width", min=16, help="Diffusion: training resolution (default native)."),
-    height: Optional[int] = typer.Option(None, "--height", min=16, help="Diffusion: training resolution (default native)."),
-    frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Video diffusion: frames per sample."),
+    tokens_: float | None = typer.Option(None, "--tokens", min=1, help="AR: training tokens D."),
+    samples: float | None = typer.Option(
+        None, "--samples", min=1, help="Diffusion: training samples (images or clips seen)."
+    ),
+    gpus: int = typer.Option(
+        1, "--gpus", min=1, help="GPUs training together (wall-clock days = GPU-hours / GPUs / 24)."
+    ),
+    mfu: float | None = typer.Option(
+        None, "--mfu", min=0.01, max=1.0, help="Model FLOPs utilisation (default: the hardware's training_mfu central)."
+    ),
+    context: int | None = typer.Option(
+        None, "--context", min=1, help="AR: training context length (default: the model's)."
+    ),
+    width: int | None = typer.Option(None, "--width", min=16, help="Diffusion: training resolution (default native)."),
+    height: int | None = typer.Option(
+        None, "--height", min=16, help="Diffusion: training resolution (default native)."
+    ),
+    frames: int | None = typer.Option(None, "--frames", min=1, help="Video diffusion: frames per sample."),
     fmt: TrainFormat = "table",
     presets: Presets = None,
 ):
@@ -94,8 +146,19 @@ def train(
     def run():
         from tokcost import api
 
-        result = api.train(model=model, hardware=hardware, tokens=tokens_, samples=samples, gpus=gpus, mfu=mfu,
-                           context=context, width=width, height=height, frames=frames, presets=presets)
+        result = api.train(
+            model=model,
+            hardware=hardware,
+            tokens=tokens_,
+            samples=samples,
+            gpus=gpus,
+            mfu=mfu,
+            context=context,
+            width=width,
+            height=height,
+            frames=frames,
+            presets=presets,
+        )
         emit(registry.render("train", fmt, result), None)
 
     guard(run)

@@ -8,7 +8,6 @@ the plotting library load inside the command.
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 
@@ -25,19 +24,24 @@ SweepFormat = format_option("sweep")
 def sweep(
     models: str = typer.Option(..., "--models", help="Model preset ids, comma-separated (e.g. sdxl,emu3-gen)."),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset ids, comma-separated."),
-    resolutions: str = typer.Option(..., "--resolutions",
-                                    help="Sizes in pixels, comma-separated: 512 (square) or 1280x720. Sizes a "
-                                         "model's tokenizer or VAE cannot take exactly are padded up; the "
-                                         "padded_width/padded_height columns report them."),
-    frames: Optional[str] = typer.Option(None, "--frames", help="Video frames per clip, comma-separated "
-                                                                 "(video models only; image models are skipped)."),
+    resolutions: str = typer.Option(
+        ...,
+        "--resolutions",
+        help="Sizes in pixels, comma-separated: 512 (square) or 1280x720. Sizes a "
+        "model's tokenizer or VAE cannot take exactly are padded up; the "
+        "padded_width/padded_height columns report them.",
+    ),
+    frames: str | None = typer.Option(
+        None, "--frames", help="Video frames per clip, comma-separated (video models only; image models are skipped)."
+    ),
     batches: str = typer.Option("1", "--batches", help="Items generated together on one GPU, comma-separated."),
-    steps: Optional[str] = typer.Option(None, "--steps", help="Diffusion steps, comma-separated (default: each "
-                                                              "model's own; AR models have none)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="eager,compiled,vllm (comma-separated; default: "
-                                                                "every engine that serves the model)."),
-    precision: str = typer.Option("bf16", "--precision",
-                                  help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
+    steps: str | None = typer.Option(
+        None, "--steps", help="Diffusion steps, comma-separated (default: each model's own; AR models have none)."
+    ),
+    engine: str | None = typer.Option(
+        None, "--engine", help="eager,compiled,vllm (comma-separated; default: every engine that serves the model)."
+    ),
+    precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
     fmt: SweepFormat = "table",
     output: Output = None,
     presets: Presets = None,
@@ -51,12 +55,19 @@ def sweep(
         if fmt == "html" and output is None:
             raise UsageError("--format html needs --output FILE")
         with Progress() as progress:
-            result = api.sweep(models=names(models, "models"), hardware=names(hardware, "hardware"),
-                               resolutions=sizes(resolutions), frames=whole_numbers(frames, "frames"),
-                               batches=whole_numbers(batches, "batches"), steps=whole_numbers(steps, "steps"),
-                               engines=names(engine, "engine") if engine is not None else None,
-                               precision=precision, presets=presets, on_start=progress.start,
-                               on_group=progress.advance)
+            result = api.sweep(
+                models=names(models, "models"),
+                hardware=names(hardware, "hardware"),
+                resolutions=sizes(resolutions),
+                frames=whole_numbers(frames, "frames"),
+                batches=whole_numbers(batches, "batches"),
+                steps=whole_numbers(steps, "steps"),
+                engines=names(engine, "engine") if engine is not None else None,
+                precision=precision,
+                presets=presets,
+                on_start=progress.start,
+                on_group=progress.advance,
+            )
         for note in result.notes:
             typer.echo(f"note: {note}", err=True)
         if not result.rows:
@@ -118,8 +129,14 @@ class Progress:
         from rich.progress import Progress as Bar
 
         console = Console(file=sys.stderr, no_color=not environment.use_color(sys.stderr))
-        self.bar = Bar(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                       console=console, transient=True)
+        self.bar = Bar(
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = self.bar.add_task("sweep", total=total)
         self.bar.start()
 

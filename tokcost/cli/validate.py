@@ -6,7 +6,6 @@ not by the CLI."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,13 +18,21 @@ ValidateOutput = output_option("Write to FILE atomically.")
 
 def validate(
     fmt: ValidateFormat = "table",
-    fit: bool = typer.Option(False, "--fit", help="Refit the engine parameters over the whole set (from "
-                             "fixed starting points) instead of using tokcost/data/engines.yaml, and print "
-                             "the fitted values next to the committed ones."),
-    in_sample_only: bool = typer.Option(False, "--in-sample-only", help="Skip the leave-one-source-out "
-                                        "cross-validation (fast; the gate then covers in-sample errors only)."),
-    measurements: Optional[Path] = typer.Option(None, "--measurements", help="Measurements YAML (default: "
-                                                "validation/measurements.yaml)."),
+    fit: bool = typer.Option(
+        False,
+        "--fit",
+        help="Refit the engine parameters over the whole set (from "
+        "fixed starting points) instead of using tokcost/data/engines.yaml, and print "
+        "the fitted values next to the committed ones.",
+    ),
+    in_sample_only: bool = typer.Option(
+        False,
+        "--in-sample-only",
+        help="Skip the leave-one-source-out cross-validation (fast; the gate then covers in-sample errors only).",
+    ),
+    measurements: Path | None = typer.Option(
+        None, "--measurements", help="Measurements YAML (default: validation/measurements.yaml)."
+    ),
     output: ValidateOutput = None,
     presets: Presets = None,
 ):

@@ -14,8 +14,9 @@ from tokcost.records.spec import Spec
 def analyze_loaded(loaded: list[tuple[str, Spec, Located]], catalog: Catalog, calibration=None) -> AnalysisResult:
     """Analyse specs from :func:`load_specs` with a loaded calibration (or None)."""
     results = [analyze_spec(spec, f, catalog, calibration, doc) for f, spec, doc in loaded]
-    return AnalysisResult(tool_version=__version__, calibration=calibration.path if calibration is not None else None,
-                          specs=results)
+    return AnalysisResult(
+        tool_version=__version__, calibration=calibration.path if calibration is not None else None, specs=results
+    )
 
 
 def analyze_files(files: list[str], catalog: Catalog, calibration_path=None) -> AnalysisResult:

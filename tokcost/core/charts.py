@@ -69,13 +69,26 @@ def _label(c: CandidateResult) -> str:
 
 def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid) -> Config:
     p = spec.product
-    base = dict(width=c.width, height=c.height, frames=c.frames, batch=c.batch,
-                steps=c.steps if model.family == "diffusion" else None)
+    base = dict(
+        width=c.width,
+        height=c.height,
+        frames=c.frames,
+        batch=c.batch,
+        steps=c.steps if model.family == "diffusion" else None,
+    )
     base.update(grid)
-    return Config(model=model, hardware=hw, profiles=load_engines(), engine=c.engine, precision=c.precision,
-                  role=p["kind"],
-                  prompt_tokens=p.get("prompt_tokens"), answer_tokens=p.get("answer_tokens"),
-                  calibration=calibration, **base)
+    return Config(
+        model=model,
+        hardware=hw,
+        profiles=load_engines(),
+        engine=c.engine,
+        precision=c.precision,
+        role=p["kind"],
+        prompt_tokens=p.get("prompt_tokens"),
+        answer_tokens=p.get("answer_tokens"),
+        calibration=calibration,
+        **base,
+    )
 
 
 def _held(c: CandidateResult, *names: str) -> dict[str, float]:
@@ -111,17 +124,32 @@ def latency_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData
             cfg = _config(c, spec, model, hw, calibration, width=w, height=h)
             held = _held(c, "batch", "frames", "steps")
         res = {b: estimate_arrays(cfg, b) for b in BANDS}
-        series.append(ChartSeries(label=_label(c), group=c.hardware, fixed=held, x=x.tolist(),
-                                  y=_points(res["central"]["latency_s"], x.shape, ok),
-                                  low=_points(res["low"]["latency_s"], x.shape, ok),
-                                  high=_points(res["high"]["latency_s"], x.shape, ok)))
+        series.append(
+            ChartSeries(
+                label=_label(c),
+                group=c.hardware,
+                fixed=held,
+                x=x.tolist(),
+                y=_points(res["central"]["latency_s"], x.shape, ok),
+                low=_points(res["low"]["latency_s"], x.shape, ok),
+                high=_points(res["high"]["latency_s"], x.shape, ok),
+            )
+        )
     marker = float(spec.candidates[0].frames or 1) if video and spec.candidates else max(w0, h0)
-    return ChartData(id="latency", kind="line", title="Latency per " + ("clip vs frames" if video else
-                                                                         "item vs resolution"),
-                     x_label="frames" if video else "long side (px)", x_unit="frames" if video else "px",
-                     y_label="latency (s)", y_unit="s", log_y=True, budget=float(spec.budget["latency_s"]),
-                     marker=marker, notes=["each candidate at its chosen batch", "queueing wait not included"],
-                     series=series)
+    return ChartData(
+        id="latency",
+        kind="line",
+        title="Latency per " + ("clip vs frames" if video else "item vs resolution"),
+        x_label="frames" if video else "long side (px)",
+        x_unit="frames" if video else "px",
+        y_label="latency (s)",
+        y_unit="s",
+        log_y=True,
+        budget=float(spec.budget["latency_s"]),
+        marker=marker,
+        notes=["each candidate at its chosen batch", "queueing wait not included"],
+        series=series,
+    )
 
 
 def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData:
@@ -131,12 +159,28 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
         out = estimate_arrays(_config(c, spec, model, hw, calibration, batch=BATCH_GRID), "central")
         fits = np.broadcast_to(out["fits_in_memory"], BATCH_GRID.shape).astype(bool)
         limit = float(BATCH_GRID[fits].max()) if fits.any() else None
-        series.append(ChartSeries(label=_label(c), group=c.hardware, fixed=_held(c, "width", "height", "frames", "steps"),
-                                  x=BATCH_GRID.tolist(), y=_points(out["throughput_items_per_s"], BATCH_GRID.shape),
-                                  fits=fits.tolist(), limit=limit))
-    return ChartData(id="throughput", kind="fit_line", title="Throughput per GPU vs batch (memory limit marked)",
-                     x_label="batch (items per GPU)", x_unit="items per GPU", y_label="items / s / GPU",
-                     y_unit="items/s/GPU", log_y=True, series=series)
+        series.append(
+            ChartSeries(
+                label=_label(c),
+                group=c.hardware,
+                fixed=_held(c, "width", "height", "frames", "steps"),
+                x=BATCH_GRID.tolist(),
+                y=_points(out["throughput_items_per_s"], BATCH_GRID.shape),
+                fits=fits.tolist(),
+                limit=limit,
+            )
+        )
+    return ChartData(
+        id="throughput",
+        kind="fit_line",
+        title="Throughput per GPU vs batch (memory limit marked)",
+        x_label="batch (items per GPU)",
+        x_unit="items per GPU",
+        y_label="items / s / GPU",
+        y_unit="items/s/GPU",
+        log_y=True,
+        series=series,
+    )
 
 
 def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
@@ -146,12 +190,27 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
     series = []
     for c in rows:
         band = c.cost_usd_per_item
-        series.append(ChartSeries(label=f"{c.model} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
-                                  group=c.hardware, fixed=_held(c, "batch"), y=[c.fleet_cost_usd_per_item],
-                                  low=None if band is None else [band.low], high=None if band is None else [band.high]))
-    return ChartData(id="cost", kind="bar", title="Cost per item by candidate and hardware", x_label="",
-                     y_label="$ per item (fleet at your demand)", y_unit="USD per item", log_y=True,
-                     budget=spec.budget.get("cost_per_item_usd"), series=series)
+        series.append(
+            ChartSeries(
+                label=f"{c.model} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
+                group=c.hardware,
+                fixed=_held(c, "batch"),
+                y=[c.fleet_cost_usd_per_item],
+                low=None if band is None else [band.low],
+                high=None if band is None else [band.high],
+            )
+        )
+    return ChartData(
+        id="cost",
+        kind="bar",
+        title="Cost per item by candidate and hardware",
+        x_label="",
+        y_label="$ per item (fleet at your demand)",
+        y_unit="USD per item",
+        log_y=True,
+        budget=spec.budget.get("cost_per_item_usd"),
+        series=series,
+    )
 
 
 # ------------------------------------------------------------------------------------------- sweeps
@@ -171,9 +230,12 @@ def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
             keep &= np.isnan(a) | (a == vals[0])
             fixed.append(f"{name} {vals[0]:g}")
             held[name] = float(vals[0])
-    key = np.char.add(np.char.add(np.asarray(columns["model"], dtype=str), " / "),
-                      np.char.add(np.char.add(np.asarray(columns["hardware"], dtype=str), " / "),
-                                  np.asarray(columns["engine"], dtype=str)))
+    key = np.char.add(
+        np.char.add(np.asarray(columns["model"], dtype=str), " / "),
+        np.char.add(
+            np.char.add(np.asarray(columns["hardware"], dtype=str), " / "), np.asarray(columns["engine"], dtype=str)
+        ),
+    )
     labels, first = np.unique(key[keep], return_index=True)
     labels = labels[np.argsort(first)]
     notes = [f"at {', '.join(fixed)}"] if fixed else []
@@ -186,12 +248,45 @@ def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
         m = keep & (key == lab)
         order = np.argsort(side[m], kind="stable")
         x = side[m][order]
-        lat.append(ChartSeries(label=str(lab), x=x.tolist(),
-                               y=_points(np.asarray(columns["latency_s"], dtype=float)[m][order], x.shape)))
-        cost.append(ChartSeries(label=str(lab), x=x.tolist(),
-                                y=_points(np.asarray(columns["cost_usd_per_item"], dtype=float)[m][order], x.shape)))
-    return [ChartData(id="latency", kind="line", title="Latency vs resolution", x_label="long side (px)", x_unit="px",
-                      y_label="latency (s)", y_unit="s", log_y=True, fixed=held, notes=notes, series=lat),
-            ChartData(id="cost", kind="line", title="Cost per item vs resolution", x_label="long side (px)",
-                      x_unit="px", y_label="$ per item (one GPU, full use)", y_unit="USD per item", log_y=True,
-                      fixed=dict(held), notes=list(notes), series=cost)]
+        lat.append(
+            ChartSeries(
+                label=str(lab),
+                x=x.tolist(),
+                y=_points(np.asarray(columns["latency_s"], dtype=float)[m][order], x.shape),
+            )
+        )
+        cost.append(
+            ChartSeries(
+                label=str(lab),
+                x=x.tolist(),
+                y=_points(np.asarray(columns["cost_usd_per_item"], dtype=float)[m][order], x.shape),
+            )
+        )
+    return [
+        ChartData(
+            id="latency",
+            kind="line",
+            title="Latency vs resolution",
+            x_label="long side (px)",
+            x_unit="px",
+            y_label="latency (s)",
+            y_unit="s",
+            log_y=True,
+            fixed=held,
+            notes=notes,
+            series=lat,
+        ),
+        ChartData(
+            id="cost",
+            kind="line",
+            title="Cost per item vs resolution",
+            x_label="long side (px)",
+            x_unit="px",
+            y_label="$ per item (one GPU, full use)",
+            y_unit="USD per item",
+            log_y=True,
+            fixed=dict(held),
+            notes=list(notes),
+            series=cost,
+        ),
+    ]

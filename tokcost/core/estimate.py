@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate, to_float
+from tokcost.errors import UsageError
+from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.records.estimate import EstimateResult, LowHigh
-from tokcost.errors import UsageError
 
 
-def estimate_one(catalog: Catalog, *, model: str, hardware: str | None = None, width: int | None = None,
-                 height: int | None = None, frames: int | None = None, fps: float | None = None,
-                 steps: int | None = None, batch: int = 1, cfg: str | None = None, engine: str = "eager",
-                 precision: str = "bf16", tokens_per_forward: float = 1.0, draft_tokens: float | None = None,
-                 prompt_tokens: int | None = None, answer_tokens: int | None = None,
-                 calibration=None) -> EstimateResult:
+def estimate_one(
+    catalog: Catalog,
+    *,
+    model: str,
+    hardware: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    frames: int | None = None,
+    fps: float | None = None,
+    steps: int | None = None,
+    batch: int = 1,
+    cfg: str | None = None,
+    engine: str = "eager",
+    precision: str = "bf16",
+    tokens_per_forward: float = 1.0,
+    draft_tokens: float | None = None,
+    prompt_tokens: int | None = None,
+    answer_tokens: int | None = None,
+    calibration=None,
+) -> EstimateResult:
     """Price one configuration; ``calibration`` is a loaded calibration (or None), whose measured device serves
     when ``hardware`` is None."""
     m = catalog.model(model)
@@ -26,11 +40,26 @@ def estimate_one(catalog: Catalog, *, model: str, hardware: str | None = None, w
         hw = catalog.hardware(hardware)
     if frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
-    est = estimate(Config(model=m, hardware=hw, profiles=load_engines(), engine=engine, precision=precision,
-                          width=width, height=height,
-                          frames=frames, batch=batch, steps=steps, cfg=cfg, tokens_per_forward=tokens_per_forward,
-                          verify_tokens=draft_tokens, prompt_tokens=prompt_tokens, answer_tokens=answer_tokens,
-                          calibration=calibration))
+    est = estimate(
+        Config(
+            model=m,
+            hardware=hw,
+            profiles=load_engines(),
+            engine=engine,
+            precision=precision,
+            width=width,
+            height=height,
+            frames=frames,
+            batch=batch,
+            steps=steps,
+            cfg=cfg,
+            tokens_per_forward=tokens_per_forward,
+            verify_tokens=draft_tokens,
+            prompt_tokens=prompt_tokens,
+            answer_tokens=answer_tokens,
+            calibration=calibration,
+        )
+    )
     c, lo, hi = est.central, est.low, est.high
 
     def band(key: str) -> LowHigh:
@@ -38,22 +67,35 @@ def estimate_one(catalog: Catalog, *, model: str, hardware: str | None = None, w
 
     priced = hw.price is not None
     return EstimateResult(
-        model=m.id, family=m.family, hardware=hw.id, engine=engine, precision=precision, role=c["role"],
+        model=m.id,
+        family=m.family,
+        hardware=hw.id,
+        engine=engine,
+        precision=precision,
+        role=c["role"],
         width=width or (m.tokenizer.native_width if m.family == "ar" else m.native.width),
         height=height or (m.tokenizer.native_height if m.family == "ar" else m.native.height),
-        frames=frames, batch=batch, cfg=c["cfg_mode"],
+        frames=frames,
+        batch=batch,
+        cfg=c["cfg_mode"],
         steps=None if c["steps"] is None else int(to_float(c["steps"])),
-        latency_s=to_float(c["latency_s"]), latency_s_band=band("latency_s"),
+        latency_s=to_float(c["latency_s"]),
+        latency_s_band=band("latency_s"),
         throughput_items_per_s=to_float(c["throughput_items_per_s"]),
         # the fastest latency gives the highest throughput
-        throughput_items_per_s_band=LowHigh(low=to_float(hi["throughput_items_per_s"]),
-                                            high=to_float(lo["throughput_items_per_s"])),
+        throughput_items_per_s_band=LowHigh(
+            low=to_float(hi["throughput_items_per_s"]), high=to_float(lo["throughput_items_per_s"])
+        ),
         cost_usd_per_item=to_float(c["cost_usd_per_item"]) if priced else None,
         cost_usd_per_item_band=band("cost_usd_per_item") if priced else None,
-        bound=str(to_float(c["bound"])), overhead_bound=bool(to_float(c["overhead_bound"])),
+        bound=str(to_float(c["bound"])),
+        overhead_bound=bool(to_float(c["overhead_bound"])),
         floor_s=to_float(c["floor_s"]),
         breakdown_s={k: to_float(v) for k, v in c["breakdown_s"].items()},
         tokens={k: to_float(v) for k, v in c["tokens"].items()},
         memory_gb={k: to_float(v) / 1e9 for k, v in c["memory_bytes"].items()},
-        fits_in_memory=bool(to_float(c["fits_in_memory"])), flops=to_float(c["flops"]),
-        calibration=calibration.path if calibration is not None else None, fps=fps)
+        fits_in_memory=bool(to_float(c["fits_in_memory"])),
+        flops=to_float(c["flops"]),
+        calibration=calibration.path if calibration is not None else None,
+        fps=fps,
+    )

@@ -131,11 +131,13 @@ def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, 
         sweep(lambda v, lo, hi, log: _grid(lo, hi, log, COARSE))
     for width in (0.5, 0.15, 0.04):
         for _ in range(4):
+
             def fine(v, lo, hi, log, w=width):
                 if log:
                     return np.geomspace(max(lo, v * (1 - w)), min(hi, v * (1 + w)), FINE)
                 span = (hi - lo) * w
                 return np.linspace(max(lo, v - span), min(hi, v + span), FINE)
+
             if not sweep(fine):
                 break
     return values

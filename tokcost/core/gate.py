@@ -9,11 +9,21 @@ Reading a saved result (a baseline) is :func:`tokcost.io.baseline.load_result`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
-from tokcost.records.gate import (CandidateDiff, Change, Choice, Delta, DiffResult, GateResult, Limits, SpecDiff,
-                                  SpecGate)
+from tokcost.records.gate import (
+    CandidateDiff,
+    Change,
+    Choice,
+    Delta,
+    DiffResult,
+    GateResult,
+    Limits,
+    SpecDiff,
+    SpecGate,
+)
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult, Violation
 from tokcost.render.text import money
 
@@ -23,39 +33,42 @@ Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-def pct_change(before: Optional[float], after: Optional[float]) -> Optional[float]:
+def pct_change(before: float | None, after: float | None) -> float | None:
     if before is None or after is None or before == 0:
         return None
     return (after - before) / before * 100.0
 
 
-def _delta(before: Optional[float], after: Optional[float]) -> Delta:
+def _delta(before: float | None, after: float | None) -> Delta:
     return Delta(before=before, after=after, change_pct=pct_change(before, after))
 
 
-def _choice(c: Optional[CandidateResult]) -> Optional[Choice]:
+def _choice(c: CandidateResult | None) -> Choice | None:
     return None if c is None else Choice(model=c.model, hardware=c.hardware, engine=c.engine)
 
 
-def _metrics(spec: Optional[SpecResult]) -> tuple[Optional[float], Optional[float], Optional[float]]:
+def _metrics(spec: SpecResult | None) -> tuple[float | None, float | None, float | None]:
     c = spec.recommendation.choice if spec is not None else None
     if c is None:
         return None, None, None
     return c.fleet_cost_usd_per_item, c.latency_s.central, c.monthly_usd
 
 
-def _spec_deltas(before: Optional[SpecResult], after: Optional[SpecResult]) -> dict[str, Any]:
+def _spec_deltas(before: SpecResult | None, after: SpecResult | None) -> dict[str, Any]:
     """The fields :class:`SpecGate` and :class:`SpecDiff` share: both choices, the three deltas and the changed
     inputs (only when both sides exist)."""
     (cb, lb, mb), (ca, la, ma) = _metrics(before), _metrics(after)
     return dict(
         choice_before=_choice(before.recommendation.choice) if before is not None else None,
         choice_after=_choice(after.recommendation.choice) if after is not None else None,
-        cost_per_item_usd=_delta(cb, ca), latency_s=_delta(lb, la), monthly_usd=_delta(mb, ma),
-        changes=input_changes(before, after) if before is not None and after is not None else [])
+        cost_per_item_usd=_delta(cb, ca),
+        latency_s=_delta(lb, la),
+        monthly_usd=_delta(mb, ma),
+        changes=input_changes(before, after) if before is not None and after is not None else [],
+    )
 
 
-def match(spec: SpecResult, baseline: AnalysisResult) -> Optional[SpecResult]:
+def match(spec: SpecResult, baseline: AnalysisResult) -> SpecResult | None:
     """The baseline entry for ``spec``: the one with the same name, else the one with the same file path."""
     named = [b for b in baseline.specs if b.name == spec.name]
     if len(named) == 1:
@@ -74,8 +87,12 @@ def input_changes(before: SpecResult, after: SpecResult) -> list[Change]:
         for key in list(new) + [k for k in old if k not in new]:
             if old.get(key) != new.get(key):
                 out.append(Change(field=f"{section}.{key}", before=old.get(key), after=new.get(key)))
-    for attr, field in (("model", "models"), ("hardware", "hardware"), ("engine", "engines"),
-                        ("precision", "precision")):
+    for attr, field in (
+        ("model", "models"),
+        ("hardware", "hardware"),
+        ("engine", "engines"),
+        ("precision", "precision"),
+    ):
         old_set = sorted({getattr(c, attr) for c in before.candidates})
         new_set = sorted({getattr(c, attr) for c in after.candidates})
         if old_set and new_set and old_set != new_set:
@@ -83,7 +100,7 @@ def input_changes(before: SpecResult, after: SpecResult) -> list[Change]:
     return out
 
 
-def _where(locate: Optional[Locate], file: str, field: str) -> tuple[int, int]:
+def _where(locate: Locate | None, file: str, field: str) -> tuple[int, int]:
     if locate is None:
         return 0, 0
     return locate(file, tuple(field.split(".")))
@@ -108,8 +125,9 @@ def show(v: Any) -> str:
 # ----------------------------------------------------------------------------------------------- compare
 
 
-def _regression(kind: str, d: Delta, limit: Optional[float], spec: SpecResult, changes: list[Change],
-                locate: Optional[Locate]) -> list[Violation]:
+def _regression(
+    kind: str, d: Delta, limit: float | None, spec: SpecResult, changes: list[Change], locate: Locate | None
+) -> list[Violation]:
     if limit is None or d.change_pct is None or d.change_pct <= limit:
         return []
     budget_field = "budget.cost_per_item_usd" if kind == "cost" else "budget.latency_s"
@@ -121,25 +139,45 @@ def _regression(kind: str, d: Delta, limit: Optional[float], spec: SpecResult, c
     else:
         what = f"latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"
         flag = "--max-latency-increase"
-    return [Violation(limit=f"baseline_{kind}", field=field, line=line, col=col, budget=limit, value=d.after,
-                      before=d.before, message=f"{what}, over the {flag} {limit:g}% limit",
-                      fix=f"{_revert_hint(changes)}; or, if the increase is intended, raise {flag}")]
+    return [
+        Violation(
+            limit=f"baseline_{kind}",
+            field=field,
+            line=line,
+            col=col,
+            budget=limit,
+            value=d.after,
+            before=d.before,
+            message=f"{what}, over the {flag} {limit:g}% limit",
+            fix=f"{_revert_hint(changes)}; or, if the increase is intended, raise {flag}",
+        )
+    ]
 
 
-def _choice_violation(before: Optional[Choice], after: Optional[Choice], spec: SpecResult,
-                      changes: list[Change], locate: Optional[Locate]) -> list[Violation]:
+def _choice_violation(
+    before: Choice | None, after: Choice | None, spec: SpecResult, changes: list[Change], locate: Locate | None
+) -> list[Violation]:
     if before is None or after is None or (before.model, before.hardware) == (after.model, after.hardware):
         return []
     field = changes[0].field if changes else "candidates"
     line, col = _where(locate, spec.file, field)
-    return [Violation(limit="baseline_choice", field=field, line=line, col=col, before=before.label(),
-                      message=f"recommendation changed from {before.label()} to {after.label()}",
-                      fix=f"{_revert_hint(changes)}; or, if the new choice is intended, update the baseline "
-                          f"(merge this change to the target branch)")]
+    return [
+        Violation(
+            limit="baseline_choice",
+            field=field,
+            line=line,
+            col=col,
+            before=before.label(),
+            message=f"recommendation changed from {before.label()} to {after.label()}",
+            fix=f"{_revert_hint(changes)}; or, if the new choice is intended, update the baseline "
+            f"(merge this change to the target branch)",
+        )
+    ]
 
 
-def compare_spec(spec: SpecResult, base: Optional[SpecResult], limits: Limits, has_baseline: bool,
-                 locate: Optional[Locate] = None) -> SpecGate:
+def compare_spec(
+    spec: SpecResult, base: SpecResult | None, limits: Limits, has_baseline: bool, locate: Locate | None = None
+) -> SpecGate:
     d = _spec_deltas(base, spec)
     changes = d["changes"]
     found = list(spec.violations)
@@ -151,8 +189,13 @@ def compare_spec(spec: SpecResult, base: Optional[SpecResult], limits: Limits, h
     return SpecGate(name=spec.name, file=spec.file, baseline=status, **d, violations=found, passed=not found)
 
 
-def compare(result: AnalysisResult, baseline: Optional[AnalysisResult] = None, limits: Optional[Limits] = None,
-            locate: Optional[Locate] = None, baseline_name: Optional[str] = None) -> GateResult:
+def compare(
+    result: AnalysisResult,
+    baseline: AnalysisResult | None = None,
+    limits: Limits | None = None,
+    locate: Locate | None = None,
+    baseline_name: str | None = None,
+) -> GateResult:
     """Gate every spec of ``result`` on its budgets and, with a baseline, on the limits. Pure."""
     limits = limits or Limits()
     gates, used = [], set()
@@ -162,8 +205,13 @@ def compare(result: AnalysisResult, baseline: Optional[AnalysisResult] = None, l
             used.add(id(base))
         gates.append(compare_spec(spec, base, limits, baseline is not None, locate))
     unmatched = [b.name for b in (baseline.specs if baseline else []) if id(b) not in used]
-    return GateResult(baseline=baseline_name, limits=limits, specs=gates, unmatched_baseline=unmatched,
-                      exit_code=0 if all(g.passed for g in gates) else 1)
+    return GateResult(
+        baseline=baseline_name,
+        limits=limits,
+        specs=gates,
+        unmatched_baseline=unmatched,
+        exit_code=0 if all(g.passed for g in gates) else 1,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- diff
@@ -182,20 +230,33 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
     for b, a in rows:
         ref = a or b
         status = "matched" if a and b else ("added" if a else "removed")
-        out.append(CandidateDiff(
-            model=ref.model, hardware=ref.hardware, engine=ref.engine, status=status,
-            feasible_before=b.feasible if b else None, feasible_after=a.feasible if a else None,
-            cost_per_item_usd=_delta(b.fleet_cost_usd_per_item if b else None, a.fleet_cost_usd_per_item if a else None),
-            latency_s=_delta(b.latency_s.central if b else None, a.latency_s.central if a else None)))
+        out.append(
+            CandidateDiff(
+                model=ref.model,
+                hardware=ref.hardware,
+                engine=ref.engine,
+                status=status,
+                feasible_before=b.feasible if b else None,
+                feasible_after=a.feasible if a else None,
+                cost_per_item_usd=_delta(
+                    b.fleet_cost_usd_per_item if b else None, a.fleet_cost_usd_per_item if a else None
+                ),
+                latency_s=_delta(b.latency_s.central if b else None, a.latency_s.central if a else None),
+            )
+        )
     return out
 
 
-def diff_spec(before: Optional[SpecResult], after: Optional[SpecResult]) -> SpecDiff:
+def diff_spec(before: SpecResult | None, after: SpecResult | None) -> SpecDiff:
     ref = after or before
     status = "matched" if before and after else ("added" if after else "removed")
     return SpecDiff(
-        name=ref.name, file=ref.file, status=status, **_spec_deltas(before, after),
-        candidates=diff_candidates(before.candidates if before else [], after.candidates if after else []))
+        name=ref.name,
+        file=ref.file,
+        status=status,
+        **_spec_deltas(before, after),
+        candidates=diff_candidates(before.candidates if before else [], after.candidates if after else []),
+    )
 
 
 def diff(base: AnalysisResult, head: AnalysisResult) -> DiffResult:

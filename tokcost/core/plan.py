@@ -13,14 +13,14 @@ import math
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
-from tokcost.io.catalog import Catalog
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS
-from tokcost.io.engines import load_engines
-from tokcost.render.text import money, secs
 from tokcost.engine.quality import quality_of, tier_problem
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.records.results import Band, CandidateResult, Recommendation, SpecResult, Violation
 from tokcost.records.spec import Spec
+from tokcost.render.text import money, secs
 
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12
@@ -59,10 +59,22 @@ def _static_problems(spec: Spec, model) -> list[str]:
 def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles) -> dict:
     """Every batch of BATCHES on every chip at every band, in one vectorised call: {(hw id, band): arrays}."""
     p = spec.product
-    cfg = Config(model=model, hardware=hardware[0], profiles=profiles, engine=engine,
-                 precision=spec.candidates.precision, width=p.width, height=p.height, frames=p.frame_count(), batch=BATCHES,
-                 steps=p.steps if model.family == "diffusion" else None, prompt_tokens=p.prompt_tokens,
-                 answer_tokens=p.answer_tokens, role=p.kind, calibration=calibration)
+    cfg = Config(
+        model=model,
+        hardware=hardware[0],
+        profiles=profiles,
+        engine=engine,
+        precision=spec.candidates.precision,
+        width=p.width,
+        height=p.height,
+        frames=p.frame_count(),
+        batch=BATCHES,
+        steps=p.steps if model.family == "diffusion" else None,
+        prompt_tokens=p.prompt_tokens,
+        answer_tokens=p.answer_tokens,
+        role=p.kind,
+        calibration=calibration,
+    )
     return estimate_grid(cfg, hardware, BANDS)
 
 
@@ -103,17 +115,25 @@ def _at(x, i):
     return a.item() if a.ndim == 0 else a.flat[i].item()
 
 
-def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str]) -> CandidateResult:
+def _candidate(
+    model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str]
+) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     p = spec.product
     lat = Band(central=_at(c["latency_s"], i), low=_at(lo["latency_s"], i), high=_at(hi["latency_s"], i))
-    thr = Band(central=_at(c["throughput_items_per_s"], i), low=_at(hi["throughput_items_per_s"], i),
-               high=_at(lo["throughput_items_per_s"], i))
+    thr = Band(
+        central=_at(c["throughput_items_per_s"], i),
+        low=_at(hi["throughput_items_per_s"], i),
+        high=_at(lo["throughput_items_per_s"], i),
+    )
     cost = None
     gpus = monthly = fleet = None
     if hw.price is not None:
-        cost = Band(central=_at(c["cost_usd_per_item"], i), low=_at(lo["cost_usd_per_item"], i),
-                    high=_at(hi["cost_usd_per_item"], i))
+        cost = Band(
+            central=_at(c["cost_usd_per_item"], i),
+            low=_at(lo["cost_usd_per_item"], i),
+            high=_at(hi["cost_usd_per_item"], i),
+        )
         gpus = int(_fleet_gpus(_peak_rps(spec), thr.central))
         monthly = gpus * hw.price.usd_per_gpu_hour * HOURS_PER_MONTH
         fleet = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
@@ -121,27 +141,54 @@ def _candidate(model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarra
     fits = bool(_at(c["fits_in_memory"], i))
     reasons = list(static)
     if not bool(_at(c["fits_in_memory"], 0)):
-        reasons.append(f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB at batch 1; "
-                       f"{hw.id} has {hw.memory_gb:g} GB")
+        reasons.append(
+            f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB at batch 1; {hw.id} has {hw.memory_gb:g} GB"
+        )
     elif _at(c["latency_s"], 0) > spec.budget.latency_s:
-        reasons.append(f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget")
+        reasons.append(
+            f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget"
+        )
     if hw.price is None:
         reasons.append(f"{hw.id} has no price in its preset, so its cost cannot be ranked")
     metric, score = quality_of(model, p.kind)
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
     notes = []
     if (tokens["padded_width"], tokens["padded_height"]) != (p.width, p.height):
-        notes.append(f"{p.width}x{p.height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
-                     f"the nearest size this model's tokenizer takes; the padding is priced")
+        notes.append(
+            f"{p.width}x{p.height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
+            f"the nearest size this model's tokenizer takes; the padding is priced"
+        )
     steps = c["steps"]
     return CandidateResult(
-        model=model.id, family=model.family, hardware=hw.id, engine=engine, precision=spec.candidates.precision,
-        batch=int(BATCHES[i]), cfg=c["cfg_mode"], steps=None if steps is None else int(_at(steps, i)),
-        width=p.width, height=p.height, frames=p.frame_count(), latency_s=lat, throughput_items_per_s=thr,
-        cost_usd_per_item=cost, fleet_cost_usd_per_item=fleet, gpus=gpus, monthly_usd=monthly, memory_gb=mem,
-        fits_in_memory=fits, bound=str(_at(c["bound"], i)), overhead_bound=bool(_at(c["overhead_bound"], i)),
-        tokens=tokens, queue_wait_s=float(wait[i]), quality_metric=metric, quality_score=score,
-        feasible=not reasons, reasons=reasons, notes=notes)
+        model=model.id,
+        family=model.family,
+        hardware=hw.id,
+        engine=engine,
+        precision=spec.candidates.precision,
+        batch=int(BATCHES[i]),
+        cfg=c["cfg_mode"],
+        steps=None if steps is None else int(_at(steps, i)),
+        width=p.width,
+        height=p.height,
+        frames=p.frame_count(),
+        latency_s=lat,
+        throughput_items_per_s=thr,
+        cost_usd_per_item=cost,
+        fleet_cost_usd_per_item=fleet,
+        gpus=gpus,
+        monthly_usd=monthly,
+        memory_gb=mem,
+        fits_in_memory=fits,
+        bound=str(_at(c["bound"], i)),
+        overhead_bound=bool(_at(c["overhead_bound"], i)),
+        tokens=tokens,
+        queue_wait_s=float(wait[i]),
+        quality_metric=metric,
+        quality_score=score,
+        feasible=not reasons,
+        reasons=reasons,
+        notes=notes,
+    )
 
 
 def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:
@@ -154,8 +201,11 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
         static = _static_problems(spec, model)
-        grids = {engine: _grid(model, hardware, engine, spec, calibration, profiles) for engine, prof in profiles.items()
-                 if model.family in prof.serves and not (wanted and engine not in wanted)}
+        grids = {
+            engine: _grid(model, hardware, engine, spec, calibration, profiles)
+            for engine, prof in profiles.items()
+            if model.family in prof.serves and not (wanted and engine not in wanted)
+        }
         for hw in hardware:
             for engine, grid in grids.items():
                 res = {b: grid[(hw.id, b)] for b in BANDS}
@@ -174,15 +224,18 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
     kind = spec.product.kind
     if not feasible:
         blockers = sorted({r for c in candidates for r in c.reasons})[:4]
-        return Recommendation(headline=f"No candidate meets this {kind} product's requirements.",
-                              reasons=[f"Every option fails: {'; '.join(blockers)}." if blockers else
-                                       "No model serves this product."],
-                              break_even=_break_even_none(spec, candidates))
+        return Recommendation(
+            headline=f"No candidate meets this {kind} product's requirements.",
+            reasons=[f"Every option fails: {'; '.join(blockers)}." if blockers else "No model serves this product."],
+            break_even=_break_even_none(spec, candidates),
+        )
     best = feasible[0]
-    head = (f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
-            f"{secs(best.latency_s.central)} per {_noun(kind)}, {money(best.fleet_cost_usd_per_item)} per "
-            f"{_noun(kind)} at your demand on {best.gpus} GPU{'s' if best.gpus != 1 else ''} "
-            f"(${best.monthly_usd:,.0f} a month).")
+    head = (
+        f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
+        f"{secs(best.latency_s.central)} per {_noun(kind)}, {money(best.fleet_cost_usd_per_item)} per "
+        f"{_noun(kind)} at your demand on {best.gpus} GPU{'s' if best.gpus != 1 else ''} "
+        f"(${best.monthly_usd:,.0f} a month)."
+    )
     reasons = [
         f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
         f"Latency {secs(best.latency_s.central)} (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s)"
@@ -194,8 +247,10 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
     ]
     runner = next((c for c in feasible if (c.model, c.hardware) != (best.model, best.hardware)), None)
     if runner is not None:
-        reasons.append(f"Runner-up: {runner.model} on {runner.hardware} ({runner.engine}) at "
-                       f"{money(runner.fleet_cost_usd_per_item)} per {_noun(kind)}.")
+        reasons.append(
+            f"Runner-up: {runner.model} on {runner.hardware} ({runner.engine}) at "
+            f"{money(runner.fleet_cost_usd_per_item)} per {_noun(kind)}."
+        )
     others, breaks = _families(spec, candidates, best)
     return Recommendation(choice=best, headline=head, reasons=reasons, other_families=others, break_even=breaks)
 
@@ -214,10 +269,14 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
         if feasible:
             alt = feasible[0]
             ratio = alt.fleet_cost_usd_per_item / best.fleet_cost_usd_per_item
-            others.append(f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
-                          f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)}).")
-            breaks.append(f"{name.capitalize()} wins if it becomes {ratio:.3g}x cheaper per {_noun(kind)} "
-                          f"(for AR: that many more tokens accepted per forward at the same cost per forward).")
+            others.append(
+                f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
+                f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)})."
+            )
+            breaks.append(
+                f"{name.capitalize()} wins if it becomes {ratio:.3g}x cheaper per {_noun(kind)} "
+                f"(for AR: that many more tokens accepted per forward at the same cost per forward)."
+            )
             continue
         quality_ok = [c for c in pool if not any(_is_static(r) for r in c.reasons)]
         if not quality_ok:
@@ -231,12 +290,16 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             others.append(f"No {name} option fits in memory on the candidate hardware.")
             continue
         speedup = fastest.latency_s.central / spec.budget.latency_s
-        others.append(f"The fastest {name} option, {fastest.model} on {fastest.hardware} ({fastest.engine}), takes "
-                      f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, "
-                      f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget.")
-        breaks.append(f"{name.capitalize()} becomes feasible with a latency budget of about "
-                      f"{secs(fastest.latency_s.central)}, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
-                      f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}.")
+        others.append(
+            f"The fastest {name} option, {fastest.model} on {fastest.hardware} ({fastest.engine}), takes "
+            f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, "
+            f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget."
+        )
+        breaks.append(
+            f"{name.capitalize()} becomes feasible with a latency budget of about "
+            f"{secs(fastest.latency_s.central)}, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
+            f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}."
+        )
     return others, breaks
 
 
@@ -249,8 +312,10 @@ def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]
     if not ok:
         return []
     fastest = min(ok, key=lambda c: c.latency_s.central)
-    return [f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
-            f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."]
+    return [
+        f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
+        f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."
+    ]
 
 
 def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
@@ -262,35 +327,64 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
     out: list[Violation] = []
     if rec.choice is None:
         line, col = pos(("budget", "latency_s"))
-        out.append(Violation(limit="feasibility", field="budget.latency_s", line=line, col=col,
-                             budget=spec.budget.latency_s, message=rec.headline,
-                             fix=(rec.break_even[0] if rec.break_even else "relax the budget or add candidates")))
+        out.append(
+            Violation(
+                limit="feasibility",
+                field="budget.latency_s",
+                line=line,
+                col=col,
+                budget=spec.budget.latency_s,
+                message=rec.headline,
+                fix=(rec.break_even[0] if rec.break_even else "relax the budget or add candidates"),
+            )
+        )
         return out
     c = rec.choice
     b = spec.budget
     if b.cost_per_item_usd is not None and c.fleet_cost_usd_per_item > b.cost_per_item_usd:
         line, col = pos(("budget", "cost_per_item_usd"))
-        out.append(Violation(limit="cost_per_item_usd", field="budget.cost_per_item_usd", line=line, col=col,
-                             budget=b.cost_per_item_usd, value=c.fleet_cost_usd_per_item,
-                             message=f"cost {money(c.fleet_cost_usd_per_item)} per item exceeds the "
-                                     f"${b.cost_per_item_usd:g} budget",
-                             fix="raise the budget, lower the resolution or steps, or pick cheaper hardware"))
+        out.append(
+            Violation(
+                limit="cost_per_item_usd",
+                field="budget.cost_per_item_usd",
+                line=line,
+                col=col,
+                budget=b.cost_per_item_usd,
+                value=c.fleet_cost_usd_per_item,
+                message=f"cost {money(c.fleet_cost_usd_per_item)} per item exceeds the ${b.cost_per_item_usd:g} budget",
+                fix="raise the budget, lower the resolution or steps, or pick cheaper hardware",
+            )
+        )
     if b.monthly_usd is not None and c.monthly_usd > b.monthly_usd:
         line, col = pos(("budget", "monthly_usd"))
-        out.append(Violation(limit="monthly_usd", field="budget.monthly_usd", line=line, col=col,
-                             budget=b.monthly_usd, value=c.monthly_usd,
-                             message=f"${c.monthly_usd:,.0f} a month exceeds the ${b.monthly_usd:,.0f} budget",
-                             fix="lower demand or resolution, or raise the monthly budget"))
+        out.append(
+            Violation(
+                limit="monthly_usd",
+                field="budget.monthly_usd",
+                line=line,
+                col=col,
+                budget=b.monthly_usd,
+                value=c.monthly_usd,
+                message=f"${c.monthly_usd:,.0f} a month exceeds the ${b.monthly_usd:,.0f} budget",
+                fix="lower demand or resolution, or raise the monthly budget",
+            )
+        )
     return out
 
 
 def analyze_spec(spec: Spec, file: str, catalog: Catalog, calibration=None, doc=None) -> SpecResult:
     candidates = evaluate(spec, catalog, calibration)
     rec = recommend(spec, candidates)
-    result = SpecResult(name=spec.name, file=file, product=spec.product.model_dump(exclude_none=True),
-                        demand=spec.demand.model_dump(), budget=spec.budget.model_dump(exclude_none=True),
-                        candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
-                        recommendation=rec, violations=violations(spec, rec, doc))
+    result = SpecResult(
+        name=spec.name,
+        file=file,
+        product=spec.product.model_dump(exclude_none=True),
+        demand=spec.demand.model_dump(),
+        budget=spec.budget.model_dump(exclude_none=True),
+        candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
+        recommendation=rec,
+        violations=violations(spec, rec, doc),
+    )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)
     return result

@@ -83,8 +83,9 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
         frames = _frames_axis(m, role, req.frames, notes)
         if frames is None:
             continue
-        steps = (np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion"
-                 else np.array([np.nan]))
+        steps = (
+            np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
+        )
         names = req.engines or [e for e, p in profiles.items() if m.family in p.serves]
         for e in names:
             if m.family not in profiles[e].serves:
@@ -107,8 +108,10 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
     limit = m.native.max_frames if m.family == "diffusion" else None
     if limit:
         if (arr > limit).any():
-            notes.append(f"skipped frames {', '.join(str(int(f)) for f in arr[arr > limit])} for {m.id}: "
-                         f"it generates at most {limit} frames per clip")
+            notes.append(
+                f"skipped frames {', '.join(str(int(f)) for f in arr[arr > limit])} for {m.id}: "
+                f"it generates at most {limit} frames per clip"
+            )
         arr = arr[arr <= limit]
     if not arr.size:
         return None
@@ -123,16 +126,30 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None)
     si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
     si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
     width, height = g.sizes[si, 0], g.sizes[si, 1]
-    cfg = Config(model=g.model, hardware=g.hardware, profiles=load_engines(), engine=g.engine, precision=precision,
-                 width=width, height=height, frames=None if g.role == "image" else fr, batch=ba,
-                 steps=st if g.model.family == "diffusion" else None, role=g.role, calibration=calibration)
+    cfg = Config(
+        model=g.model,
+        hardware=g.hardware,
+        profiles=load_engines(),
+        engine=g.engine,
+        precision=precision,
+        width=width,
+        height=height,
+        frames=None if g.role == "image" else fr,
+        batch=ba,
+        steps=st if g.model.family == "diffusion" else None,
+        role=g.role,
+        calibration=calibration,
+    )
     out = estimate_arrays(cfg, "central")
     n = si.size
     return {
-        "width": width, "height": height,
+        "width": width,
+        "height": height,
         "padded_width": np.broadcast_to(out["tokens"]["padded_width"], (n,)),
         "padded_height": np.broadcast_to(out["tokens"]["padded_height"], (n,)),
-        "frames": fr, "batch": ba, "steps": st,
+        "frames": fr,
+        "batch": ba,
+        "steps": st,
         "latency_s": np.broadcast_to(out["latency_s"], (n,)),
         "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
         "cost_usd_per_item": np.broadcast_to(out["cost_usd_per_item"], (n,)),
@@ -168,13 +185,18 @@ def with_charts(result: SweepResult) -> SweepResult:
 
 def _assemble(groups: list[Group], parts: list[dict], resolutions) -> dict[str, np.ndarray]:
     if not parts:
-        return {c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution") else float)
-                for c in COLUMNS}
+        return {
+            c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution") else float)
+            for c in COLUMNS
+        }
     sizes = np.array([len(p["width"]) for p in parts])
     gi = np.repeat(np.arange(len(groups)), sizes)
     cols = {}
-    for key, attr in (("model", lambda g: g.model.id), ("hardware", lambda g: g.hardware.id),
-                      ("engine", lambda g: g.engine)):
+    for key, attr in (
+        ("model", lambda g: g.model.id),
+        ("hardware", lambda g: g.hardware.id),
+        ("engine", lambda g: g.engine),
+    ):
         cols[key] = np.array([attr(g) for g in groups], dtype=object)[gi]
     cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
     w, h = cat("width"), cat("height")

@@ -77,11 +77,24 @@ class Row:
         return max(self.ratio, 1.0 / self.ratio)
 
     def to_dict(self) -> dict:
-        d = {"id": self.id, "family": self.family, "metric": self.metric, "measured": self.measured,
-             "model": self.model, "hardware": self.hardware, "engine": self.engine, "source": self.source}
+        d = {
+            "id": self.id,
+            "family": self.family,
+            "metric": self.metric,
+            "measured": self.measured,
+            "model": self.model,
+            "hardware": self.hardware,
+            "engine": self.engine,
+            "source": self.source,
+        }
         if self.scored:
-            d.update(predicted=self.predicted, ratio=self.ratio, rel_err=self.rel_err, log_err=self.log_err,
-                     breakdown_s=self.breakdown)
+            d.update(
+                predicted=self.predicted,
+                ratio=self.ratio,
+                rel_err=self.rel_err,
+                log_err=self.log_err,
+                breakdown_s=self.breakdown,
+            )
         else:
             d.update(reason=self.reason)
         return d
@@ -114,12 +127,21 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
     c = e.conditions
     m = catalog.model(e.model)
     hw = catalog.hardware(e.hardware)
-    return Config(model=m, hardware=hw, profiles=profiles or load_engines(), engine=e.engine,
-                  precision=c.precision or "bf16", width=c.width,
-                  height=c.height, frames=c.frames, batch=c.batch or 1, steps=c.steps,
-                  cfg=_CFG[c.cfg] if c.cfg is not None else None,
-                  role="video" if c.frames not in (None, 1) and "video" in m.roles else None,
-                  gpus=c.gpus or 1)
+    return Config(
+        model=m,
+        hardware=hw,
+        profiles=profiles or load_engines(),
+        engine=e.engine,
+        precision=c.precision or "bf16",
+        width=c.width,
+        height=c.height,
+        frames=c.frames,
+        batch=c.batch or 1,
+        steps=c.steps,
+        cfg=_CFG[c.cfg] if c.cfg is not None else None,
+        role="video" if c.frames not in (None, 1) and "video" in m.roles else None,
+        gpus=c.gpus or 1,
+    )
 
 
 def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
@@ -160,8 +182,17 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
     if m.family == "diffusion" and c.samples is None:
         row.reason = "training samples (images seen) not stated by the source (open)"
         return row
-    rep = training_report(m, hw, tokens=c.tokens, samples=c.samples, gpus=c.gpus or 1, context=c.context,
-                          width=c.width, height=c.height, frames=c.frames)
+    rep = training_report(
+        m,
+        hw,
+        tokens=c.tokens,
+        samples=c.samples,
+        gpus=c.gpus or 1,
+        context=c.context,
+        width=c.width,
+        height=c.height,
+        frames=c.frames,
+    )
     row.predicted = rep.gpu_hours
     return row
 
@@ -217,11 +248,11 @@ def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]
         if not s.get("n"):
             continue
         if s["median_rel_err"] > th.median_rel_err:
-            fails.append(f"{label} {fam}: median relative error {s['median_rel_err']:.1%} > "
-                         f"{th.median_rel_err:.0%}")
+            fails.append(f"{label} {fam}: median relative error {s['median_rel_err']:.1%} > {th.median_rel_err:.0%}")
         if s["worst_factor"] > th.worst_factor:
-            fails.append(f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > "
-                         f"{th.worst_factor}x")
+            fails.append(
+                f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > {th.worst_factor}x"
+            )
     return fails
 
 
@@ -243,10 +274,16 @@ def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -
     for key, value in rep.values.items():
         lo, hi = ranges.get(key, (None, None))
         c = committed[key]
-        params.append({"name": F.param_name(key), "value": value, "committed": c,
-                       "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
-                       "held_out_low": F.sig(lo) if lo is not None else None,
-                       "held_out_high": F.sig(hi) if hi is not None else None})
+        params.append(
+            {
+                "name": F.param_name(key),
+                "value": value,
+                "committed": c,
+                "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
+                "held_out_low": F.sig(lo) if lo is not None else None,
+                "held_out_high": F.sig(hi) if hi is not None else None,
+            }
+        )
     held_by_id = {r.id: r for r in rep.held_out}
     rows = []
     for r in rep.in_sample:
@@ -263,7 +300,7 @@ def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -
             "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
             "worst_factor": "max over entries of max(ratio, 1/ratio)",
             "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
-                        "on all other sources",
+            "on all other sources",
         },
         "thresholds": th.model_dump(),
         "summary": {"in_sample": ins, "held_out": held},

@@ -14,11 +14,10 @@ import numpy as np
 
 from tokcost.engine import physics
 from tokcost.engine.profiles import BANDS, Efficiency, efficiency
+from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile
 from tokcost.records.presets import HardwarePreset, ModelPreset
-from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
-
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
 DEFAULT_ANSWER_TOKENS = 128
@@ -67,8 +66,9 @@ def _engine(cfg: Config) -> EngineProfile:
     if profile is None:
         raise UsageError(f"unknown engine {cfg.engine!r}; choose from {', '.join(cfg.profiles)}")
     if cfg.model.family not in profile.serves:
-        raise UsageError(f"engine {cfg.engine!r} serves AR models only; {cfg.model.id} is a diffusion model "
-                         f"(use eager or compiled)")
+        raise UsageError(
+            f"engine {cfg.engine!r} serves AR models only; {cfg.model.id} is a diffusion model (use eager or compiled)"
+        )
     return profile
 
 
@@ -96,11 +96,14 @@ class _Chip:
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: str) -> _Chip:
-    return _Chip(eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager")),
-                 P=physics.peak_flops(hw, cfg.precision),
-                 P_attn=physics.peak_flops(hw, "bf16"), BW=hw.bandwidth_tbps * 1e12,
-                 usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
-                 price=hw.price.usd_per_gpu_hour if hw.price else np.nan)
+    return _Chip(
+        eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager")),
+        P=physics.peak_flops(hw, cfg.precision),
+        P_attn=physics.peak_flops(hw, "bf16"),
+        BW=hw.bandwidth_tbps * 1e12,
+        usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
+        price=hw.price.usd_per_gpu_hour if hw.price else np.nan,
+    )
 
 
 def estimate_arrays(cfg: Config, band: str = "central") -> dict:
@@ -123,10 +126,12 @@ def estimate_grid(cfg: Config, hardware: list[HardwarePreset], bands=BANDS) -> d
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]
 
-    stacked = _Chip(**{f.name: column([getattr(c, f.name) for c in chips]) for f in dataclasses.fields(_Chip)
-                       if f.name != "eff"},
-                    eff=Efficiency(**{f.name: column([getattr(c.eff, f.name) for c in chips])
-                                      for f in dataclasses.fields(Efficiency)}))
+    stacked = _Chip(
+        **{f.name: column([getattr(c, f.name) for c in chips]) for f in dataclasses.fields(_Chip) if f.name != "eff"},
+        eff=Efficiency(
+            **{f.name: column([getattr(c.eff, f.name) for c in chips]) for f in dataclasses.fields(Efficiency)}
+        ),
+    )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
     out = _estimate(cfg, profile, stacked, batch)
     full = _full(out, (len(pairs), batch.shape[1]))
@@ -172,11 +177,16 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     branches = 2.0 if mode == "batched" else 1.0
     passes = 2.0 if mode == "unbatched" else 1.0
     width = cfg.width if cfg.width is not None else (m.tokenizer.native_width if m.family == "ar" else m.native.width)
-    height = cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
+    height = (
+        cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
+    )
     if m.family == "ar" and np.any(np.asarray(cfg.gpus) != 1):
         raise UsageError("multi-GPU estimates cover diffusion sequence parallelism only; AR models run on one GPU")
-    out = _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) if m.family == "ar" \
+    out = (
+        _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role)
+        if m.family == "ar"
         else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, chip.P_attn)
+    )
     mem = out.pop("memory")
     total_mem = sum(mem.values())
     out["memory_bytes"] = {**mem, "total": total_mem}
@@ -203,7 +213,9 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     prompt = np.asarray(cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float)
     if role == "perception":
         prefill_tokens = image_positions + prompt + layout_prompt
-        generated = np.asarray(cfg.answer_tokens if cfg.answer_tokens is not None else DEFAULT_ANSWER_TOKENS, dtype=float)
+        generated = np.asarray(
+            cfg.answer_tokens if cfg.answer_tokens is not None else DEFAULT_ANSWER_TOKENS, dtype=float
+        )
     else:
         prefill_tokens = prompt + layout_prompt
         generated = np.asarray(image_positions, dtype=float)
@@ -214,8 +226,9 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     n_forwards = np.ceil(generated / k)
     n_seq = batch * branches
     prefill_s, prefill_flops = physics.ar_prefill_time(arch, P, BW, eff, wbytes, n_seq, prefill_tokens, passes)
-    decode_s, compute_s, memory_s = physics.ar_decode_time(arch, P, BW, eff, wbytes, n_seq, prefill_tokens,
-                                                           n_forwards, k, verify, passes)
+    decode_s, compute_s, memory_s = physics.ar_decode_time(
+        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, n_forwards, k, verify, passes
+    )
     mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated)
     flops = prefill_flops + compute_s * P * eff.mfu
     bytes_ = memory_s * BW * eff.mbu
@@ -225,11 +238,21 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
         "bound": np.where(compute_s >= memory_s, "compute", "memory"),
         # compute_s and memory_s already count both passes of unbatched CFG
         "overhead_bound": decode_s > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
-        "tokens": {"visual": visual, "generated": generated, "prompt": prefill_tokens,
-                   "sequences_per_forward": n_seq, "forwards": n_forwards * passes,
-                   "grid_width": w, "grid_height": h, "latent_frames": t,
-                   "padded_width": w * tok.spatial_factor, "padded_height": h * tok.spatial_factor},
-        "flops": flops, "bytes": bytes_, "memory": mem,
+        "tokens": {
+            "visual": visual,
+            "generated": generated,
+            "prompt": prefill_tokens,
+            "sequences_per_forward": n_seq,
+            "forwards": n_forwards * passes,
+            "grid_width": w,
+            "grid_height": h,
+            "latent_frames": t,
+            "padded_width": w * tok.spatial_factor,
+            "padded_height": h * tok.spatial_factor,
+        },
+        "flops": flops,
+        "bytes": bytes_,
+        "memory": mem,
         "steps": None,
     }
 
@@ -252,12 +275,13 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     per_item = linear + attn
     gpus = np.asarray(cfg.gpus, dtype=float)
     seq = latent + (m.denoiser.joint_text_tokens or 0)
-    link = (hw_link_bytes(cfg.hardware) if np.any(gpus > 1) else 1.0)
+    link = hw_link_bytes(cfg.hardware) if np.any(gpus > 1) else 1.0
     comm = physics.sequence_parallel_comm_s(m, n_items, seq, gpus, link)
     # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
-    step_s, compute, memory = physics.diffusion_step_time(m, P, BW, eff, wbytes, n_items, linear, attn, P_attn,
-                                                          gpus, comm, act)
+    step_s, compute, memory = physics.diffusion_step_time(
+        m, P, BW, eff, wbytes, n_items, linear, attn, P_attn, gpus, comm, act
+    )
     denoise_s = passes * steps * step_s
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
     vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
@@ -267,14 +291,28 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes + 0 * flops
     return {
         "latency_s": text_s + denoise_s + vae_s + request_s,
-        "breakdown_s": {"text_encoders": text_s + 0 * denoise_s, "denoise": denoise_s, "vae_decode": vae_s + 0 * denoise_s,
-                        "pipeline": request_s},
+        "breakdown_s": {
+            "text_encoders": text_s + 0 * denoise_s,
+            "denoise": denoise_s,
+            "vae_decode": vae_s + 0 * denoise_s,
+            "pipeline": request_s,
+        },
         "bound": np.where(compute >= memory, "compute", "memory"),
         "overhead_bound": step_s > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
-        "tokens": {"latent": latent, "text": float(text_tokens(m)) + 0 * latent, "latent_frames": t, "grid_width": w,
-                   "grid_height": h, "items_per_forward": n_items, "padded_width": pw + 0 * latent,
-                   "padded_height": ph + 0 * latent},
-        "flops": flops, "bytes": bytes_, "memory": mem, "steps": steps,
+        "tokens": {
+            "latent": latent,
+            "text": float(text_tokens(m)) + 0 * latent,
+            "latent_frames": t,
+            "grid_width": w,
+            "grid_height": h,
+            "items_per_forward": n_items,
+            "padded_width": pw + 0 * latent,
+            "padded_height": ph + 0 * latent,
+        },
+        "flops": flops,
+        "bytes": bytes_,
+        "memory": mem,
+        "steps": steps,
     }
 
 

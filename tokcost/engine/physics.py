@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 from tokcost.engine.tokens import text_tokens
+from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
@@ -21,8 +21,14 @@ def peak_flops(hw: HardwarePreset, precision: str) -> float:
     """Dense FLOP/s for matmuls at ``precision``. Weight-only formats (int4, or fp8/int8 on chips without those
     units) dequantise to bf16 and compute at the bf16 rate. ``fp32`` is for the benchmark's fp32 runs only."""
     r = hw.dense_tflops
-    rate = {"bf16": r.bf16, "fp16": r.fp16, "fp8": r.fp8 or r.bf16, "int8": r.int8 or r.bf16, "int4": r.bf16,
-            "fp32": r.fp32}[precision]
+    rate = {
+        "bf16": r.bf16,
+        "fp16": r.fp16,
+        "fp8": r.fp8 or r.bf16,
+        "int8": r.int8 or r.bf16,
+        "int4": r.bf16,
+        "fp32": r.fp32,
+    }[precision]
     return rate * 1e12
 
 
@@ -67,8 +73,9 @@ def sum_max_lines(lines: list[tuple], n) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- autoregressive
 
 
-def ar_decode_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, t0, n_forwards,
-                   advance=1, verify=1, passes=1):
+def ar_decode_time(
+    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, t0, n_forwards, advance=1, verify=1, passes=1
+):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
@@ -142,7 +149,7 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
         linear = d.ref_forward_tflops * 1e12 * scale
         attn = 0.0 * linear
         for lvl in d.attention_levels:
-            Tl = pixels / (lvl.downsample ** 2)
+            Tl = pixels / (lvl.downsample**2)
             attn = attn + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
         return linear, attn
     N = d.linear_params_b * 1e9
@@ -181,7 +188,7 @@ def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
-        return sum(lvl.count * lvl.dim * pixels / (lvl.downsample ** 2) for lvl in d.attention_levels) + 0 * pixels
+        return sum(lvl.count * lvl.dim * pixels / (lvl.downsample**2) for lvl in d.attention_levels) + 0 * pixels
     S = T + float(d.joint_text_tokens or 0) if d.kind == "mmdit" else T
     return d.attention_layers * d.attention_dim * S
 
@@ -197,13 +204,34 @@ def sequence_parallel_comm_s(model: ModelPreset, n_items, seq_tokens, gpus, link
     G = np.asarray(gpus, dtype=float)
     if d.kind == "unet" or not d.attention_dim:
         return 0.0 * G
-    bytes_ = 4.0 * d.attention_layers * np.asarray(n_items, dtype=float) * np.asarray(seq_tokens, dtype=float) / G \
-        * d.attention_dim * 2.0 * (G - 1) / G
+    bytes_ = (
+        4.0
+        * d.attention_layers
+        * np.asarray(n_items, dtype=float)
+        * np.asarray(seq_tokens, dtype=float)
+        / G
+        * d.attention_dim
+        * 2.0
+        * (G - 1)
+        / G
+    )
     return bytes_ / link_bytes_per_s
 
 
-def diffusion_step_time(model: ModelPreset, P: float, BW: float, eff, wbytes: float, n_items, flops_per_item,
-                        attn_flops_per_item=0.0, P_attn=None, gpus=1, comm_s=0.0, act_elems_per_item=0.0):
+def diffusion_step_time(
+    model: ModelPreset,
+    P: float,
+    BW: float,
+    eff,
+    wbytes: float,
+    n_items,
+    flops_per_item,
+    attn_flops_per_item=0.0,
+    P_attn=None,
+    gpus=1,
+    comm_s=0.0,
+    act_elems_per_item=0.0,
+):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` by sequence parallelism.
 
     compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu) + act_passes x A x 2 / (BW mbu)) / G,
@@ -244,7 +272,13 @@ def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, f
     """VAE decode: decoder FLOPs per output megapixel x megapixels x frames x items, at the engine's MFU times
     ``vae_efficiency`` (full-resolution convolutions, group norms and upsampling run well below GEMM rate)."""
     mp = np.asarray(width, dtype=float) * np.asarray(height, dtype=float) / 1e6
-    flops = model.vae.decode_tflops_per_mpixel * 1e12 * mp * np.asarray(frames, dtype=float) * np.asarray(n_items, dtype=float)
+    flops = (
+        model.vae.decode_tflops_per_mpixel
+        * 1e12
+        * mp
+        * np.asarray(frames, dtype=float)
+        * np.asarray(n_items, dtype=float)
+    )
     return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 
 
@@ -255,11 +289,18 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     for the VAE decode one frame at a time of ~3 x 128-channel full-resolution buffers (assumptions,
     docs/methodology.md)."""
     d = model.denoiser
-    weights = d.params_b * 1e9 * wbytes + sum(e.params_b for e in model.text_encoders) * 1e9 * 2.0 \
+    weights = (
+        d.params_b * 1e9 * wbytes
+        + sum(e.params_b for e in model.text_encoders) * 1e9 * 2.0
         + model.vae.params_b * 1e9 * 2.0
+    )
     width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
     n = np.asarray(n_items, dtype=float)
     acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * 16
     vae = n * np.asarray(width, dtype=float) * np.asarray(height, dtype=float) * 128 * 2.0 * 3
-    return {"weights": weights + 0 * acts, "kv_cache": 0 * acts, "activations": acts + vae,
-            "workspace": WORKSPACE_BYTES + 0 * acts}
+    return {
+        "weights": weights + 0 * acts,
+        "kv_cache": 0 * acts,
+        "activations": acts + vae,
+        "workspace": WORKSPACE_BYTES + 0 * acts,
+    }

@@ -44,8 +44,13 @@ def _pick(r, band: Band, optimistic_is_high: bool) -> float:
     return r.high if want_high else r.low
 
 
-def efficiency(engine: EngineProfile, hw: HardwarePreset, band: Band = "central",
-               calibration: Calibrated | None = None, eager: EngineProfile | None = None) -> Efficiency:
+def efficiency(
+    engine: EngineProfile,
+    hw: HardwarePreset,
+    band: Band = "central",
+    calibration: Calibrated | None = None,
+    eager: EngineProfile | None = None,
+) -> Efficiency:
     """Efficiencies for the ``band`` end of the latency range (``low`` latency = optimistic factors).
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = hardware
@@ -81,8 +86,12 @@ def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:
         k = 1.0
     elif band == "high":
         k = 1.0 / k
-    return Efficiency(mfu=fit.mfu * k, mbu=fit.mbu * k, host_per_layer_s=fit.host_per_layer_s / k,
-                      fixed_per_step_s=fit.fixed_per_step_s / k)
+    return Efficiency(
+        mfu=fit.mfu * k,
+        mbu=fit.mbu * k,
+        host_per_layer_s=fit.host_per_layer_s / k,
+        fixed_per_step_s=fit.fixed_per_step_s / k,
+    )
 
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band) -> Efficiency:

@@ -37,7 +37,8 @@ def side_tokens(pixels, factor: int, what: str, pad: bool = False):
             bad = int(np.asarray(p).flat[int(np.flatnonzero(rem)[0])])
             raise TokenGeometryError(
                 f"{what} {bad} px is not a multiple of {factor} (the tokenizer's pixels per token); "
-                f"use {_nearest_multiples(bad, factor)}")
+                f"use {_nearest_multiples(bad, factor)}"
+            )
         return -(-p // factor)
     return p // factor
 
@@ -59,8 +60,10 @@ def latent_frames(frames, factor: int, rule: str, pad: bool = False):
             bad = int(np.asarray(f).flat[int(np.flatnonzero(rem)[0])])
             if not pad:
                 k = (bad - 1) // factor
-                raise TokenGeometryError(f"{bad} frames do not fit causal {factor}x compression (1 + {factor}k "
-                                         f"frames); use {1 + factor * k} or {1 + factor * (k + 1)}")
+                raise TokenGeometryError(
+                    f"{bad} frames do not fit causal {factor}x compression (1 + {factor}k "
+                    f"frames); use {1 + factor * k} or {1 + factor * (k + 1)}"
+                )
             return 1 + -(-(f - 1) // factor)
         return 1 + (f - 1) // factor
     if rule == "chunked":
@@ -68,8 +71,10 @@ def latent_frames(frames, factor: int, rule: str, pad: bool = False):
         if np.any(rem):
             bad = int(np.asarray(f).flat[int(np.flatnonzero(rem)[0])])
             if not pad:
-                raise TokenGeometryError(f"{bad} frames are not a multiple of {factor} (chunks of {factor} frames); "
-                                         f"use {_nearest_multiples(bad, factor)}")
+                raise TokenGeometryError(
+                    f"{bad} frames are not a multiple of {factor} (chunks of {factor} frames); "
+                    f"use {_nearest_multiples(bad, factor)}"
+                )
             return -(-f // factor)
         return f // factor
     raise ValueError(f"unknown temporal rule {rule!r}")
@@ -94,8 +99,15 @@ class TokenCount:
         return asdict(self)
 
 
-def grid_tokens(width, height, spatial_factor: int, frames=1, temporal_factor: int = 1,
-                temporal_rule: str = "causal", pad: bool = False):
+def grid_tokens(
+    width,
+    height,
+    spatial_factor: int,
+    frames=1,
+    temporal_factor: int = 1,
+    temporal_rule: str = "causal",
+    pad: bool = False,
+):
     """Model-free count: (latent frames) x (width / f) x (height / f). Returns (w, h, t, total)."""
     w = side_tokens(width, spatial_factor, "width", pad)
     h = side_tokens(height, spatial_factor, "height", pad)
@@ -129,8 +141,14 @@ def emu3_prompt_overhead(w, h):
     return 1 + 1 + (_digits(h) + _digits(w) + 1) + 1
 
 
-def ar_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,
-              prompt_tokens: int | None = None, pad: bool = False) -> TokenCount:
+def ar_tokens(
+    model: ModelPreset,
+    width: int,
+    height: int,
+    frames: int | None = None,
+    prompt_tokens: int | None = None,
+    pad: bool = False,
+) -> TokenCount:
     tok = model.tokenizer
     w = side_tokens(width, tok.spatial_factor, "width", pad)
     h = side_tokens(height, tok.spatial_factor, "height", pad)
@@ -144,20 +162,31 @@ def ar_tokens(model: ModelPreset, width: int, height: int, frames: int | None = 
     prompt = model.sampling.prompt_tokens if prompt_tokens is None else prompt_tokens
     if tok.layout == "emu3":
         prompt += int(emu3_prompt_overhead(w, h))
-    return TokenCount(int(w), int(h), int(t), int(t * w * h), int(ar_layout_tokens(w, h, t, tok.layout)), int(prompt),
-                      int(w * tok.spatial_factor), int(h * tok.spatial_factor), int(padded_frames))
+    return TokenCount(
+        int(w),
+        int(h),
+        int(t),
+        int(t * w * h),
+        int(ar_layout_tokens(w, h, t, tok.layout)),
+        int(prompt),
+        int(w * tok.spatial_factor),
+        int(h * tok.spatial_factor),
+        int(padded_frames),
+    )
 
 
 def text_tokens(model: ModelPreset) -> int:
     """Text tokens the denoiser attends to: MMDiT's joint text tokens, a DiT's cross-attention tokens, else (UNets)
     the longest text encoder's context (77 for CLIP)."""
     d = model.denoiser
-    return int(d.joint_text_tokens or d.cross_attention_text_tokens
-               or max((e.tokens for e in model.text_encoders), default=0))
+    return int(
+        d.joint_text_tokens or d.cross_attention_text_tokens or max((e.tokens for e in model.text_encoders), default=0)
+    )
 
 
-def diffusion_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,
-                     pad: bool = False) -> TokenCount:
+def diffusion_tokens(
+    model: ModelPreset, width: int, height: int, frames: int | None = None, pad: bool = False
+) -> TokenCount:
     vae = model.vae
     f = vae.spatial_factor * vae.patch
     w = side_tokens(width, f, "width", pad)
@@ -171,11 +200,19 @@ def diffusion_tokens(model: ModelPreset, width: int, height: int, frames: int | 
         t = -(-t // vae.patch_t)
         padded_frames = 1 + (t * vae.patch_t - 1) * vae.temporal_factor
     visual = int(t * w * h)
-    return TokenCount(int(w), int(h), int(t), visual, visual, text_tokens(model), int(w * f), int(h * f), int(padded_frames))
+    return TokenCount(
+        int(w), int(h), int(t), visual, visual, text_tokens(model), int(w * f), int(h * f), int(padded_frames)
+    )
 
 
-def model_tokens(model: ModelPreset, width: int, height: int, frames: int | None = None,
-                 prompt_tokens: int | None = None, pad: bool = False) -> TokenCount:
+def model_tokens(
+    model: ModelPreset,
+    width: int,
+    height: int,
+    frames: int | None = None,
+    prompt_tokens: int | None = None,
+    pad: bool = False,
+) -> TokenCount:
     if model.family == "ar":
         return ar_tokens(model, width, height, frames, prompt_tokens, pad)
     return diffusion_tokens(model, width, height, frames, pad)

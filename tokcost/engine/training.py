@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tokcost.engine import physics
+from tokcost.engine.tokens import diffusion_tokens
 from tokcost.errors import UsageError
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
-from tokcost.engine.tokens import diffusion_tokens
 from tokcost.records.training import TrainResult
 
 
@@ -24,12 +24,21 @@ def diffusion_training_flops(model: ModelPreset, samples: float, width=None, hei
     h = height or model.native.height
     f = frames or (model.native.frames if "video" in model.roles else None)
     tc = diffusion_tokens(model, w, h, f, pad=True)
-    return 3 * float(physics.denoiser_flops(model, tc.visual,
-                                            tc.padded_width, tc.padded_height)) * samples
+    return 3 * float(physics.denoiser_flops(model, tc.visual, tc.padded_width, tc.padded_height)) * samples
 
 
-def training_report(model: ModelPreset, hw: HardwarePreset, tokens=None, samples=None, gpus: int = 1, mfu=None,
-                    context=None, width=None, height=None, frames=None) -> TrainResult:
+def training_report(
+    model: ModelPreset,
+    hw: HardwarePreset,
+    tokens=None,
+    samples=None,
+    gpus: int = 1,
+    mfu=None,
+    context=None,
+    width=None,
+    height=None,
+    frames=None,
+) -> TrainResult:
     """Training compute of ``model`` on ``gpus`` x ``hw``: AR models train on ``tokens``, diffusion on ``samples``."""
     if model.family == "ar":
         if tokens is None:
@@ -50,7 +59,11 @@ def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None) ->
     band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b)) / 3600.0 for b in ("low", "high")}
     price = hw.price.usd_per_gpu_hour if hw.price else None
     return {
-        "hardware": hw.id, "gpus": gpus, "mfu": used_mfu, "flops": flops, "gpu_hours": gpu_hours,
+        "hardware": hw.id,
+        "gpus": gpus,
+        "mfu": used_mfu,
+        "flops": flops,
+        "gpu_hours": gpu_hours,
         "gpu_hours_band": {"low": band["high"], "high": band["low"]},
         "days": gpu_hours / gpus / 24.0,
         "cost_usd": gpu_hours * price if price is not None else None,

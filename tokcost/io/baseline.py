@@ -16,8 +16,9 @@ def load_result(path: str | Path) -> AnalysisResult:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"baseline {path}: no such file (make one with "
-                         f"`tokcost analyze SPEC... --format json --output {path}`)") from None
+        raise UsageError(
+            f"baseline {path}: no such file (make one with `tokcost analyze SPEC... --format json --output {path}`)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"baseline {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
@@ -25,12 +26,16 @@ def load_result(path: str | Path) -> AnalysisResult:
     except json.JSONDecodeError as exc:
         raise UsageError(f"baseline {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     if not isinstance(raw, dict) or "specs" not in raw:
-        raise UsageError(f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "
-                         f"`tokcost analyze --format json`)")
+        raise UsageError(
+            f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "
+            f"`tokcost analyze --format json`)"
+        )
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise UsageError(f"baseline {path}: schema_version {version!r} but this tokcost reads schema_version "
-                         f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost")
+        raise UsageError(
+            f"baseline {path}: schema_version {version!r} but this tokcost reads schema_version "
+            f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost"
+        )
     try:
         return AnalysisResult.model_validate_json(text)
     except ValidationError as exc:

@@ -41,17 +41,25 @@ def measured_preset(d: Device, path: str) -> HardwarePreset:
     one = Range[Fraction](low=1.0, high=1.0)
     cite = f"measured by tokcost bench, calibration file {path}"
     return HardwarePreset(
-        id=d.id, name=f"{d.name} (measured)", vendor="measured",
+        id=d.id,
+        name=f"{d.name} (measured)",
+        vendor="measured",
         dense_tflops=DenseRates(bf16=tf, fp16=tf, fp32=tf),
-        memory_gb=d.memory_gb, bandwidth_tbps=d.copy_gbps / 1000.0, tdp_w=1.0,
+        memory_gb=d.memory_gb,
+        bandwidth_tbps=d.copy_gbps / 1000.0,
+        tdp_w=1.0,
         efficiency=HardwareEfficiency(matmul=one, bandwidth=one, training_mfu=Range[Fraction](low=0.3, high=0.5)),
-        sources={"dense_tflops": f"{cite}: {d.dtype} square matmul ceiling (used for every precision)",
-                 "memory_gb": cite, "bandwidth_tbps": f"{cite}: device copy ceiling (bytes read + written)",
-                 "tdp_w": "not measured: placeholder (tokcost uses tdp_w for display only)",
-                 "efficiency": "the rates are measured ceilings, so the hardware fractions are 1; the fitted "
-                               "factors of the calibration replace the engine's",
-                 "efficiency.training_mfu": "assumption: typical planning range 0.30-0.50 (facts/hardware.md)"},
-        notes="built from a tokcost bench calibration")
+        sources={
+            "dense_tflops": f"{cite}: {d.dtype} square matmul ceiling (used for every precision)",
+            "memory_gb": cite,
+            "bandwidth_tbps": f"{cite}: device copy ceiling (bytes read + written)",
+            "tdp_w": "not measured: placeholder (tokcost uses tdp_w for display only)",
+            "efficiency": "the rates are measured ceilings, so the hardware fractions are 1; the fitted "
+            "factors of the calibration replace the engine's",
+            "efficiency.training_mfu": "assumption: typical planning range 0.30-0.50 (facts/hardware.md)",
+        },
+        notes="built from a tokcost bench calibration",
+    )
 
 
 def load_calibration(path: str | Path) -> Calibration:
@@ -63,8 +71,10 @@ def load_calibration(path: str | Path) -> Calibration:
 def dump_calibration(data: CalibrationFile) -> str:
     import yaml
 
-    header = ("# tokcost calibration, written by `tokcost bench`. Fitted factors are fractions of the reference\n"
-              "# rates in fit (datasheet of device.preset, or the measured ceilings). Use: tokcost estimate\n"
-              "# --calibration FILE (without --hardware it prices the measured device).\n")
+    header = (
+        "# tokcost calibration, written by `tokcost bench`. Fitted factors are fractions of the reference\n"
+        "# rates in fit (datasheet of device.preset, or the measured ceilings). Use: tokcost estimate\n"
+        "# --calibration FILE (without --hardware it prices the measured device).\n"
+    )
     body = yaml.safe_dump(data.model_dump(mode="json"), sort_keys=False, width=120, allow_unicode=True)
     return header + body

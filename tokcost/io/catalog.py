@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokcost.errors import InputError, Problem
-from tokcost.io.paths import builtin_root
 from tokcost.io.parse import load_model
+from tokcost.io.paths import builtin_root
 from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
 
 ENV_VAR = "TOKCOST_PRESETS"
@@ -35,7 +35,7 @@ class Catalog:
     _cache: dict[tuple[str, str], object] = field(default_factory=dict)
 
     @classmethod
-    def default(cls, extra_dirs: list[str] | None = None) -> "Catalog":
+    def default(cls, extra_dirs: list[str] | None = None) -> Catalog:
         dirs = user_dirs(extra_dirs)
         missing = [d for d in dirs if not d.is_dir()]
         if missing:
@@ -93,11 +93,19 @@ def load_preset(kind: str, path: Path):
     preset, doc = load_model(KINDS[kind], path)
     problems = []
     if preset.id != path.stem:
-        problems.append(Problem(str(path), *doc.where(("id",)), "id", f"id {preset.id!r} must match the file name {path.stem!r}"))
+        problems.append(
+            Problem(str(path), *doc.where(("id",)), "id", f"id {preset.id!r} must match the file name {path.stem!r}")
+        )
     for field_path in unsourced_fields(preset):
         parts = tuple(int(p) if p.isdigit() else p for p in field_path.split("."))
-        problems.append(Problem(str(path), *doc.where(parts), field_path,
-                                "no source: add a citation under 'sources' for this field or its section"))
+        problems.append(
+            Problem(
+                str(path),
+                *doc.where(parts),
+                field_path,
+                "no source: add a citation under 'sources' for this field or its section",
+            )
+        )
     if problems:
         raise InputError(problems)
     return preset

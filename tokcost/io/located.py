@@ -76,17 +76,36 @@ class _Builder:
         self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
 
     def _problem(self, node: yaml.Node, path: tuple, msg: str) -> None:
-        self.problems.append(Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
-                                     dotted(path), msg))
+        self.problems.append(
+            Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path), msg)
+        )
 
     def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path),
-                                       f"document expands to more than {MAX_NODES:,} values (alias bomb?)")])
+            raise YamlProblem(
+                [
+                    Problem(
+                        self.file,
+                        node.start_mark.line + 1,
+                        node.start_mark.column + 1,
+                        dotted(path),
+                        f"document expands to more than {MAX_NODES:,} values (alias bomb?)",
+                    )
+                ]
+            )
         if depth > MAX_DEPTH:
-            raise YamlProblem([Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1, dotted(path),
-                                       f"nesting deeper than {MAX_DEPTH} levels")])
+            raise YamlProblem(
+                [
+                    Problem(
+                        self.file,
+                        node.start_mark.line + 1,
+                        node.start_mark.column + 1,
+                        dotted(path),
+                        f"nesting deeper than {MAX_DEPTH} levels",
+                    )
+                ]
+            )
         self.out.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
             self._problem(node, path, f"YAML tag {node.tag!r} is not allowed (plain values only)")
@@ -153,8 +172,11 @@ def _check_event_count(text: str, file: str) -> None:
             depth -= 1
         if count > MAX_NODES or depth > MAX_DEPTH:
             mark = event.start_mark
-            msg = f"nesting deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else \
-                f"document has more than {MAX_NODES:,} values"
+            msg = (
+                f"nesting deeper than {MAX_DEPTH} levels"
+                if depth > MAX_DEPTH
+                else f"document has more than {MAX_NODES:,} values"
+            )
             raise YamlProblem([Problem(file, mark.line + 1, mark.column + 1, "(document)", msg)])
 
 
@@ -179,8 +201,17 @@ def load_text(text: str, file: str) -> Located:
         raise YamlProblem([Problem(file, 1, 1, "(document)", f"nesting deeper than {MAX_DEPTH} levels")]) from None
     if len(nodes) > 1:
         n = nodes[1]
-        raise YamlProblem([Problem(file, n.start_mark.line + 1, n.start_mark.column + 1, "(document)",
-                                   "expected one YAML document, found several ('---')")])
+        raise YamlProblem(
+            [
+                Problem(
+                    file,
+                    n.start_mark.line + 1,
+                    n.start_mark.column + 1,
+                    "(document)",
+                    "expected one YAML document, found several ('---')",
+                )
+            ]
+        )
     if not nodes or nodes[0] is None:
         raise YamlProblem([Problem(file, 1, 1, "(document)", "file is empty")])
     builder = _Builder(file)

@@ -69,7 +69,7 @@ def _message(e: dict) -> str:
         return "required field is missing"
     msg = e["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     if t in {"finite_number"}:
         return "must be a finite number (not NaN or infinity)"
     inp = e.get("input")
@@ -101,6 +101,7 @@ def load_model(model: type[M], path: str | Path) -> tuple[M, Located]:
     except YamlProblem as exc:
         raise InputError(exc.problems) from None
     if not isinstance(doc.data, dict):
-        raise InputError([Problem(doc.file, 1, 1, "(document)",
-                                  f"expected a mapping of fields, found {type(doc.data).__name__}")])
+        raise InputError(
+            [Problem(doc.file, 1, 1, "(document)", f"expected a mapping of fields, found {type(doc.data).__name__}")]
+        )
     return validate_doc(model, doc), doc

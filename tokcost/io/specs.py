@@ -52,8 +52,10 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                     out.extend(exc.problems)
                     continue
                 if kind == "models" and p.kind not in preset.roles:
-                    add(("candidates", field, i), f"{pid} cannot serve this {p.kind} product "
-                                                   f"(it serves: {', '.join(preset.roles)})")
+                    add(
+                        ("candidates", field, i),
+                        f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
+                    )
     return out
 
 

@@ -54,11 +54,14 @@ class Device(Strict):
     id: Id = Field(description="The id the measured device has as a hardware preset.")
     preset: Id | None = Field(default=None, description="The known hardware preset it is, when it is one.")
     memory_gb: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Device memory in GB.")
+        description="Device memory in GB."
+    )
     copy_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Measured copy ceiling in GB/s (bytes read + written per second / 1e9).")
+        description="Measured copy ceiling in GB/s (bytes read + written per second / 1e9)."
+    )
     matmul_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Measured square-matmul ceiling in TFLOP/s at dtype.")
+        description="Measured square-matmul ceiling in TFLOP/s at dtype."
+    )
     dtype: Literal["bf16", "fp16", "fp32"] = Field(description="Precision of the measurements.")
     threads: PosCount | None = Field(default=None, description="CPU threads used (CPU runs).")
 
@@ -83,27 +86,34 @@ class Benchmark(Strict):
     contexts: list[PosCount] = Field(min_length=1, description="Context lengths measured, in tokens.")
     repeats: PosCount = Field(description="Timed repeats per point.")
     cfg_scale: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Guidance scale of the sampling step.")
+        description="Guidance scale of the sampling step."
+    )
     top_k: PosCount = Field(description="Top-k of the sampling step.")
     temperature: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Temperature of the sampling step.")
+        description="Temperature of the sampling step."
+    )
 
 
 class Fit(Strict):
     """The fitted efficiency factors, as fractions of the reference rates."""
 
     reference: Literal["datasheet", "measured"] = Field(
-        description="What mfu and mbu are fractions of: the datasheet of device.preset, or the measured ceilings.")
+        description="What mfu and mbu are fractions of: the datasheet of device.preset, or the measured ceilings."
+    )
     peak_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Reference peak in TFLOP/s.")
+        description="Reference peak in TFLOP/s."
+    )
     bandwidth_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Reference bandwidth in GB/s.")
+        description="Reference bandwidth in GB/s."
+    )
     mfu: Factor = Field(description="Fitted fraction of the reference peak.")
     mbu: Factor = Field(description="Fitted fraction of the reference bandwidth.")
     host_per_layer_s: Annotated[float, Field(ge=0, le=1.0, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Fitted host launch overhead per layer and step, in seconds.")
+        description="Fitted host launch overhead per layer and step, in seconds."
+    )
     fixed_per_step_s: Annotated[float, Field(ge=0, le=10.0, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Fitted fixed overhead per decode step, in seconds.")
+        description="Fitted fixed overhead per decode step, in seconds."
+    )
     fit_error: Rel = Field(description="Relative error over the fitting points.")
     holdout_error: Rel | None = Field(default=None, description="Relative error over the held-out points.")
     fit_targets: PosCount = Field(description="Points fitted.")
@@ -119,7 +129,9 @@ class Point(Strict):
     batch: PosCount = Field(description="Items in the batch.")
     context: PosCount = Field(description="Context length in tokens.")
     n_seq: PosCount = Field(description="Sequences per forward (batch x guidance branches).")
-    passes: Annotated[int, Field(ge=1, le=2), NOT_BOOL] = Field(description="Forward passes per step (2: unbatched guidance).")
+    passes: Annotated[int, Field(ge=1, le=2), NOT_BOOL] = Field(
+        description="Forward passes per step (2: unbatched guidance)."
+    )
     split: Literal["fit", "holdout"] = Field(description="Whether the point was fitted or held out.")
     skipped: Text | None = Field(default=None, description="Why the point was not measured (out of memory).")
     layers_s: Seconds | None = Field(default=None, description="Seconds in the decoder layers.")
@@ -128,13 +140,17 @@ class Point(Strict):
     step_s: Seconds | None = Field(default=None, description="Seconds per step of the layers run.")
     full_step_s: Seconds | None = Field(default=None, description="Seconds per step extrapolated to the full depth.")
     flops: Annotated[float, Field(ge=0, le=1.0e21, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="FLOPs per step.")
+        default=None, description="FLOPs per step."
+    )
     bytes: Annotated[float, Field(ge=0, le=1.0e18, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Bytes moved per step.")
+        default=None, description="Bytes moved per step."
+    )
     achieved_gbps: Annotated[float, Field(ge=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Achieved bandwidth in GB/s.")
+        default=None, description="Achieved bandwidth in GB/s."
+    )
     achieved_tflops: Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Achieved TFLOP/s.")
+        default=None, description="Achieved TFLOP/s."
+    )
     predicted_s: Seconds | None = Field(default=None, description="Seconds per step the fit predicts.")
     predicted_full_s: Seconds | None = Field(default=None, description="Seconds per full-depth step the fit predicts.")
 

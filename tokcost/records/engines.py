@@ -15,24 +15,33 @@ class EngineProfile(Strict):
     description: str = Field(description="What the engine is.")
     serves: list[Literal["ar", "diffusion"]] = Field(description="Model families it runs.")
     mfu: Range[Fraction] = Field(
-        description="Fraction of the hardware's achievable matmul rate (hardware efficiency.matmul) it reaches.")
+        description="Fraction of the hardware's achievable matmul rate (hardware efficiency.matmul) it reaches."
+    )
     mbu: Range[Fraction] = Field(
-        description="Fraction of the hardware's achievable bandwidth (hardware efficiency.bandwidth) it reaches.")
+        description="Fraction of the hardware's achievable bandwidth (hardware efficiency.bandwidth) it reaches."
+    )
     host_per_layer_s: Range[NonNegative] = Field(
-        description="Seconds of CPU time to launch one block's kernels (overlaps with GPU work).")
+        description="Seconds of CPU time to launch one block's kernels (overlaps with GPU work)."
+    )
     fixed_per_step_s: Range[NonNegative] = Field(
         description="Seconds of serialised cost per AR forward (sampling, host-device sync); also once per text "
-                    "encoder or VAE call.")
+        "encoder or VAE call."
+    )
     request_fixed_s: Range[NonNegative] | None = Field(
-        default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop.")
+        default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop."
+    )
     act_passes: Range[NonNegative] | None = Field(
-        default=None, description="Diffusion: element-wise activation passes per block (16-bit d-wide tensors).")
+        default=None, description="Diffusion: element-wise activation passes per block (16-bit d-wide tensors)."
+    )
     vae_efficiency: Range[Fraction] | None = Field(
-        default=None, description="Diffusion: VAE decoder rate as a fraction of the engine's matmul rate.")
+        default=None, description="Diffusion: VAE decoder rate as a fraction of the engine's matmul rate."
+    )
     denoise_step_s: Range[NonNegative] | None = Field(
-        default=None, description="Diffusion: seconds per step outside the denoiser (scheduler, CFG mix).")
+        default=None, description="Diffusion: seconds per step outside the denoiser (scheduler, CFG mix)."
+    )
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1), NOT_BOOL] = Field(
-        description="Fraction of device memory a replica may fill.")
+        description="Fraction of device memory a replica may fill."
+    )
     sources: dict[str, str] = Field(description="Citation for each number, by field.")
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from tokcost import __version__
 from tokcost.records.results import Model, Violation
@@ -12,8 +12,8 @@ GATE_SCHEMA_VERSION = 1
 
 
 class Limits(Model):
-    max_cost_increase_pct: Optional[float] = None  # None: reported, not gated
-    max_latency_increase_pct: Optional[float] = None
+    max_cost_increase_pct: float | None = None  # None: reported, not gated
+    max_latency_increase_pct: float | None = None
 
 
 class Choice(Model):
@@ -26,9 +26,9 @@ class Choice(Model):
 
 
 class Delta(Model):
-    before: Optional[float] = None
-    after: Optional[float] = None
-    change_pct: Optional[float] = None  # None when either side is missing or the past value is 0
+    before: float | None = None
+    after: float | None = None
+    change_pct: float | None = None  # None when either side is missing or the past value is 0
 
 
 class Change(Model):
@@ -41,8 +41,8 @@ class SpecGate(Model):
     name: str
     file: str
     baseline: Literal["matched", "new", "none"]  # none: no --baseline given
-    choice_before: Optional[Choice] = None
-    choice_after: Optional[Choice] = None
+    choice_before: Choice | None = None
+    choice_after: Choice | None = None
     cost_per_item_usd: Delta
     latency_s: Delta
     monthly_usd: Delta
@@ -54,7 +54,7 @@ class SpecGate(Model):
 class GateResult(Model):
     schema_version: int = GATE_SCHEMA_VERSION
     tool_version: str = __version__
-    baseline: Optional[str] = None
+    baseline: str | None = None
     limits: Limits
     specs: list[SpecGate]
     unmatched_baseline: list[str] = []  # baseline specs that no checked spec matched
@@ -70,8 +70,8 @@ class CandidateDiff(Model):
     hardware: str
     engine: str
     status: Literal["added", "removed", "matched"]
-    feasible_before: Optional[bool] = None
-    feasible_after: Optional[bool] = None
+    feasible_before: bool | None = None
+    feasible_after: bool | None = None
     cost_per_item_usd: Delta
     latency_s: Delta
 
@@ -80,8 +80,8 @@ class SpecDiff(Model):
     name: str
     file: str
     status: Literal["added", "removed", "matched"]
-    choice_before: Optional[Choice] = None
-    choice_after: Optional[Choice] = None
+    choice_before: Choice | None = None
+    choice_after: Choice | None = None
     cost_per_item_usd: Delta
     latency_s: Delta
     monthly_usd: Delta

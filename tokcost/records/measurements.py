@@ -24,14 +24,18 @@ class Conditions(Strict):
     batch: PosInt | None = Field(default=None, description="Items per call.")
     steps: PosInt | None = Field(default=None, description="Diffusion sampling steps.")
     cfg: Literal["batched", "unbatched", "off", "distilled", "none"] | None = Field(
-        default=None, description="Guidance: AR batched | unbatched | off; diffusion batched | distilled | none.")
+        default=None, description="Guidance: AR batched | unbatched | off; diffusion batched | distilled | none."
+    )
     cfg_scale: Float | None = Field(default=None, description="Guidance scale.")
-    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] | None = Field(default=None, description="Weight precision.")
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] | None = Field(
+        default=None, description="Weight precision."
+    )
     gpus: PosInt | None = Field(default=None, description="GPUs serving one request (or training).")
     tokens: PosFloat | None = Field(default=None, description="Training: tokens seen (AR).")
     samples: PosFloat | None = Field(default=None, description="Training: samples seen (diffusion).")
     context: PosInt | None = Field(
-        default=None, description="Training: sequence length in tokens (AR; default: the model's).")
+        default=None, description="Training: sequence length in tokens (AR; default: the model's)."
+    )
 
 
 class Entry(Strict):
@@ -40,9 +44,11 @@ class Entry(Strict):
     id: str = Field(description="Unique id.")
     family: Family = Field(description="Which summary the entry counts in.")
     metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours"] = Field(
-        description="What was measured: seconds per call, items per second, or GPU-hours of a training run.")
+        description="What was measured: seconds per call, items per second, or GPU-hours of a training run."
+    )
     measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="The published figure, in the metric's unit.")
+        description="The published figure, in the metric's unit."
+    )
     model: str | None = Field(description="Model preset id (null: no preset, documentation only).")
     hardware: str | None = Field(description="Hardware preset id (null: GPU unknown, documentation only).")
     engine: Literal["eager", "compiled", "vllm"] = Field(description="The engine profile that prices it.")
@@ -52,11 +58,15 @@ class Entry(Strict):
     quote: str = Field(default="", description="The figure as the source prints it.")
     notes: str = Field(default="", description="Free text.")
     exclude_reason: str | None = Field(
-        default=None, description="Keeps the entry as documentation; must be about the source or an unmodelled "
-                                  "condition, never the fit.")
+        default=None,
+        description="Keeps the entry as documentation; must be about the source or an unmodelled "
+        "condition, never the fit.",
+    )
     architecture: Architecture | None = Field(
-        default=None, description="A training run of a text-only decoder with no model preset: its published "
-                                  "architecture (same 6ND formula).")
+        default=None,
+        description="A training run of a text-only decoder with no model preset: its published "
+        "architecture (same 6ND formula).",
+    )
     architecture_source: str | None = Field(default=None, description="Where the architecture is published.")
 
 
@@ -65,8 +75,10 @@ class Thresholds(Strict):
 
     median_rel_err: PosFloat = Field(description="Largest median relative error |pred - meas| / meas.")
     worst_factor: Annotated[float, Field(gt=1), NOT_BOOL] = Field(
-        description="Largest worst-case factor max(r, 1/r), r = pred / meas.")
+        description="Largest worst-case factor max(r, 1/r), r = pred / meas."
+    )
     apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training"]] = Field(
-        description="The summaries gated: all entries together, and each family.")
+        description="The summaries gated: all entries together, and each family."
+    )
     held_out: bool = Field(default=True, description="Gate the leave-one-source-out errors too.")
     note: str = Field(default="", description="Free text.")

@@ -56,21 +56,27 @@ class HardwareEfficiency(Strict):
     bandwidth: Range[Fraction] = Field(description="Stream copy / triad, as a fraction of the datasheet bandwidth.")
     training_mfu: Range[Fraction] = Field(description="Model FLOPs utilisation of large training runs.")
     attention: Range[Fraction] | None = Field(
-        default=None, description="Fused attention kernel (SDPA/flash) as a fraction of peak (None: as matmul).")
+        default=None, description="Fused attention kernel (SDPA/flash) as a fraction of peak (None: as matmul)."
+    )
 
 
 class HardwarePreset(Strict):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
-    vendor: Literal["nvidia", "amd", "other", "measured"] = Field(description="Chip vendor (measured: built from a calibration).")
+    vendor: Literal["nvidia", "amd", "other", "measured"] = Field(
+        description="Chip vendor (measured: built from a calibration)."
+    )
     dense_tflops: DenseRates = Field(description="Dense tensor throughput per precision.")
     memory_gb: PosFloat = Field(description="GPU memory in decimal GB, as the datasheet prints it.")
     bandwidth_tbps: PosFloat = Field(description="Memory bandwidth in TB/s.")
     interconnect_gbps: PosFloat | None = Field(
-        default=None, description="Scale-up link in GB/s per GPU, both directions added (None: no link).")
+        default=None, description="Scale-up link in GB/s per GPU, both directions added (None: no link)."
+    )
     tdp_w: PosFloat = Field(description="Board power in watts (display only).")
     price: Price | None = Field(default=None, description="Rental price (None: not priced, so not ranked on cost).")
-    efficiency: HardwareEfficiency = Field(description="Fractions of the datasheet figures well-optimised code reaches.")
+    efficiency: HardwareEfficiency = Field(
+        description="Fractions of the datasheet figures well-optimised code reaches."
+    )
     sources: Sources = Field(description=SOURCES)
     notes: str = Field(default="", description="Free text.")
 
@@ -95,7 +101,8 @@ class Architecture(Strict):
     context: PosInt = Field(description="Longest sequence in tokens.")
     params_b: PosFloat = Field(description="Every parameter, embeddings included, in billions (memory).")
     matmul_params_b: PosFloat = Field(
-        description="N: parameters a token meets in matmuls (blocks + output head, not the input lookup), in billions.")
+        description="N: parameters a token meets in matmuls (blocks + output head, not the input lookup), in billions."
+    )
 
     @model_validator(mode="after")
     def _gqa(self):
@@ -113,11 +120,15 @@ class Tokenizer(Strict):
     spatial_factor: PosInt = Field(description="Pixels per token along each side.")
     temporal_factor: PosInt = Field(default=1, description="Frames per latent frame (video).")
     temporal_rule: Literal["none", "chunked", "causal"] = Field(
-        default="none", description="How frames map to latent frames: chunked: groups of temporal_factor frames; "
-                                    "causal: the first frame alone, then groups.")
+        default="none",
+        description="How frames map to latent frames: chunked: groups of temporal_factor frames; "
+        "causal: the first frame alone, then groups.",
+    )
     layout: Literal["plain", "emu3", "lumina"] = Field(
-        default="plain", description="Sequence layout of the visual tokens: plain: width x height tokens; emu3: an "
-                                     "end token per row and per frame; lumina: a newline per row and 2 size tokens.")
+        default="plain",
+        description="Sequence layout of the visual tokens: plain: width x height tokens; emu3: an "
+        "end token per row and per frame; lumina: a newline per row and 2 size tokens.",
+    )
     codebook: PosInt = Field(description="Codebook entries.")
     native_width: PosInt = Field(description="Default width in pixels.")
     native_height: PosInt = Field(description="Default height in pixels.")
@@ -130,8 +141,7 @@ class ARSampling(Strict):
     cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
     top_k: PosInt | None = Field(default=None, description="Top-k sampling (None: the whole vocabulary).")
     temperature: PosFloat | None = Field(default=None, description="Sampling temperature.")
-    prompt_tokens: PosInt = Field(
-        description="A typical conditioning prompt (caption or class token) in tokens.")
+    prompt_tokens: PosInt = Field(description="A typical conditioning prompt (caption or class token) in tokens.")
 
     @field_validator("cfg", mode="before")
     @classmethod
@@ -152,21 +162,25 @@ class Denoiser(Strict):
     params_b: PosFloat = Field(description="Weights in memory, in billions of parameters.")
     # Transformers (dit, mmdit, linear-dit): per-token matmul params and attention geometry
     linear_params_b: PosFloat | None = Field(
-        default=None, description="Transformers: parameters a latent token meets in matmuls, in billions.")
+        default=None, description="Transformers: parameters a latent token meets in matmuls, in billions."
+    )
     attention_layers: PosInt | None = Field(default=None, description="Transformers: self-attention layers.")
     attention_dim: PosInt | None = Field(default=None, description="Transformers: attention width (heads x head_dim).")
-    joint_text_tokens: Count | None = Field(
-        default=None, description="MMDiT: text tokens inside self-attention.")
+    joint_text_tokens: Count | None = Field(default=None, description="MMDiT: text tokens inside self-attention.")
     cross_attention_text_tokens: Count | None = Field(
-        default=None, description="Text tokens the latent tokens cross-attend to.")
+        default=None, description="Text tokens the latent tokens cross-attend to."
+    )
     # UNets: linear/conv FLOPs of one forward at a reference resolution, scaled by pixels; attention separately
     ref_forward_tflops: PosFloat | None = Field(
-        default=None, description="UNets: linear and conv TFLOPs of one forward at the reference size (scaled by pixels).")
+        default=None,
+        description="UNets: linear and conv TFLOPs of one forward at the reference size (scaled by pixels).",
+    )
     ref_width: PosInt | None = Field(default=None, description="UNets: reference width in pixels.")
     ref_height: PosInt | None = Field(default=None, description="UNets: reference height in pixels.")
     attention_levels: list[AttentionLevel] = Field(default=[], description="UNets: self-attention per resolution.")
     resnet_blocks: PosInt | None = Field(
-        default=None, description="UNets: residual conv blocks per forward (host launch overhead).")
+        default=None, description="UNets: residual conv blocks per forward (host launch overhead)."
+    )
 
     @model_validator(mode="after")
     def _complete(self):
@@ -183,14 +197,15 @@ class Vae(Strict):
     spatial_factor: PosInt = Field(description="Pixels per latent along each side.")
     temporal_factor: PosInt = Field(default=1, description="Frames per latent frame (video).")
     temporal_rule: Literal["none", "causal"] = Field(
-        default="none", description="How frames map to latent frames: causal: the first frame alone, then groups "
-                                    "of temporal_factor frames.")
+        default="none",
+        description="How frames map to latent frames: causal: the first frame alone, then groups "
+        "of temporal_factor frames.",
+    )
     channels: PosInt = Field(description="Latent channels.")
     patch: PosInt = Field(default=1, description="Spatial patch of the denoiser over the latent.")
     patch_t: PosInt = Field(default=1, description="Temporal patch of the denoiser over the latent.")
     params_b: PosFloat = Field(description="VAE weights in billions of parameters.")
-    decode_tflops_per_mpixel: PosFloat = Field(
-        description="Decoder TFLOPs per output megapixel (per frame for video).")
+    decode_tflops_per_mpixel: PosFloat = Field(description="Decoder TFLOPs per output megapixel (per frame for video).")
 
 
 class TextEncoder(Strict):
@@ -201,7 +216,9 @@ class TextEncoder(Strict):
 
 class DiffusionSampling(Strict):
     steps: PosInt = Field(description="Default sampling steps.")
-    cfg: CfgDiffusion = Field(description="Classifier-free guidance: both branches in one batch, distilled in, or none.")
+    cfg: CfgDiffusion = Field(
+        description="Classifier-free guidance: both branches in one batch, distilled in, or none."
+    )
     cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
 
 
@@ -220,7 +237,9 @@ class ModelPreset(Strict):
     name: str = Field(description="Display name.")
     family: Literal["ar", "diffusion"] = Field(description="Autoregressive or diffusion.")
     roles: list[Role] = Field(min_length=1, description="What it generates (the first is its default).")
-    conditioning: Literal["text", "class", "image+text"] = Field(default="text", description="What it is prompted with.")
+    conditioning: Literal["text", "class", "image+text"] = Field(
+        default="text", description="What it is prompted with."
+    )
     released: bool = Field(default=True, description="Weights are public.")
     repository: str = Field(description="Where the weights or code are.")
     license: str = Field(default="", description="Licence of the weights.")
@@ -245,7 +264,11 @@ class ModelPreset(Strict):
 
     @model_validator(mode="after")
     def _family_sections(self):
-        need = ("architecture", "tokenizer", "sampling") if self.family == "ar" else ("denoiser", "vae", "diffusion", "native")
+        need = (
+            ("architecture", "tokenizer", "sampling")
+            if self.family == "ar"
+            else ("denoiser", "vae", "diffusion", "native")
+        )
         missing = [s for s in need if getattr(self, s) is None]
         if missing:
             noun = "an AR" if self.family == "ar" else "a diffusion"

@@ -33,27 +33,36 @@ class PriceEntry(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True)  # as Strict: a misspelt key is an error; never mutated
 
     provider: str = Field(
-        pattern=PROVIDER_PATTERN, max_length=40,
-        description="Who rents it out, as a lower-case id: aws, gcp, azure, oracle, lambda, coreweave, runpod, ...")
+        pattern=PROVIDER_PATTERN,
+        max_length=40,
+        description="Who rents it out, as a lower-case id: aws, gcp, azure, oracle, lambda, coreweave, runpod, ...",
+    )
     commitment: Commitment = Field(
         description="on_demand (pay as you go), 1yr / 3yr (committed-use or reserved price for that term, per hour "
-                    "of the term), or spot (interruptible capacity)")
+        "of the term), or spot (interruptible capacity)"
+    )
     usd_per_gpu_hour: Annotated[float, Field(gt=0, le=MAX_USD_PER_GPU_HOUR, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="US dollars per GPU per hour; an instance price divided by its GPU count (say so in derivation)")
+        description="US dollars per GPU per hour; an instance price divided by its GPU count (say so in derivation)"
+    )
     date: str = Field(
-        pattern=DATE_PATTERN,
-        description="The date the price was read or the source states, ISO YYYY-MM-DD")
+        pattern=DATE_PATTERN, description="The date the price was read or the source states, ISO YYYY-MM-DD"
+    )
     source: str = Field(
         min_length=1,
         description="The public page the price was read from (URL or document title), with any copy it was read "
-                    "through; never a local path")
+        "through; never a local path",
+    )
     product: str | None = Field(
-        default=None, min_length=1,
-        description="What was priced, as the provider names it: instance type or SKU, GPUs per instance, region")
+        default=None,
+        min_length=1,
+        description="What was priced, as the provider names it: instance type or SKU, GPUs per instance, region",
+    )
     derivation: str | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="How the per-GPU figure follows from the published one (for example '55.04 $/instance-h / 8 "
-                    "GPUs'), and other prices of the same offer that this entry does not carry")
+        "GPUs'), and other prices of the same offer that this entry does not carry",
+    )
 
     @field_validator("date", mode="before")
     @classmethod
@@ -83,8 +92,10 @@ def _one_entry_per_offer(entries: tuple[PriceEntry, ...]) -> tuple[PriceEntry, .
     for i, e in enumerate(entries):
         key = (e.provider, e.commitment)
         if key in seen:
-            raise ValueError(f"entries [{seen[key]}] and [{i}] both price provider {e.provider!r} with commitment "
-                             f"{e.commitment!r}; keep one (the latest reading) and mention the other in derivation")
+            raise ValueError(
+                f"entries [{seen[key]}] and [{i}] both price provider {e.provider!r} with commitment "
+                f"{e.commitment!r}; keep one (the latest reading) and mention the other in derivation"
+            )
         seen[key] = i
     return entries
 
@@ -100,7 +111,8 @@ class PriceCatalog(Strict):
     schema_version: Literal[1] = Field(description="Version of this file format")
     currency: Literal["USD"] = Field(description="Currency of every price in the file")
     prices: dict[HardwareId, Entries] = Field(
-        description="Hardware id (a file in hardware/) -> one entry per (provider, commitment)")
+        description="Hardware id (a file in hardware/) -> one entry per (provider, commitment)"
+    )
 
     def for_hardware(self, hardware_id: str) -> tuple[PriceEntry, ...]:
         """The entries for ``hardware_id``; empty when it has no public rental price."""

@@ -23,25 +23,35 @@ class Product(Strict):
     """What is generated, at what size."""
 
     kind: Literal["image", "video", "perception"] = Field(
-        description="What the product makes: an image, a video clip, or an answer about an image (perception).")
+        description="What the product makes: an image, a video clip, or an answer about an image (perception)."
+    )
     width: Side = Field(description="Width of the image or video frame in pixels.")
     height: Side = Field(description="Height of the image or video frame in pixels.")
     frames: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] | None = Field(
-        default=None, description="Video only: frames per clip (or give seconds with fps).")
+        default=None, description="Video only: frames per clip (or give seconds with fps)."
+    )
     fps: Annotated[float, Field(gt=0, le=240, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Video only: frames per second, with seconds.")
+        default=None, description="Video only: frames per second, with seconds."
+    )
     seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Video only: clip length in seconds, with fps.")
+        default=None, description="Video only: clip length in seconds, with fps."
+    )
     prompt_tokens: Annotated[int, Field(ge=1, le=131_072), NOT_BOOL] | None = Field(
-        default=None, description="Prompt length in tokens: the caption an AR model is conditioned on, or the "
-                                  "question of a perception product (default: each model's typical prompt).")
+        default=None,
+        description="Prompt length in tokens: the caption an AR model is conditioned on, or the "
+        "question of a perception product (default: each model's typical prompt).",
+    )
     answer_tokens: Annotated[int, Field(ge=1, le=32_768), NOT_BOOL] | None = Field(
-        default=None, description="Perception only: answer length in tokens.")
+        default=None, description="Perception only: answer length in tokens."
+    )
     quality_tier: Literal["draft", "standard", "premium"] = Field(
-        default="standard", description="Lowest acceptable published quality score (docs/methodology.md, "
-                                        "\"Quality tiers\"); draft accepts any model that serves the kind.")
+        default="standard",
+        description="Lowest acceptable published quality score (docs/methodology.md, "
+        '"Quality tiers"); draft accepts any model that serves the kind.',
+    )
     steps: Annotated[int, Field(ge=1, le=1000), NOT_BOOL] | None = Field(
-        default=None, description="Diffusion sampling steps (default: each model's own).")
+        default=None, description="Diffusion sampling steps (default: each model's own)."
+    )
 
     def frame_count(self) -> int | None:
         if self.kind != "video":
@@ -55,33 +65,43 @@ class Demand(Strict):
     """How many requests arrive."""
 
     requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Mean demand in requests per day.")
+        description="Mean demand in requests per day."
+    )
     peak_to_mean: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
-        default=1.0, description="Peak request rate over the mean rate (a ratio); the fleet is sized for the peak.")
+        default=1.0, description="Peak request rate over the mean rate (a ratio); the fleet is sized for the peak."
+    )
 
 
 class Budget(Strict):
     """The limits a recommendation must meet."""
 
     latency_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Latency budget per request in seconds, waiting for a batch to fill included.")
+        description="Latency budget per request in seconds, waiting for a batch to fill included."
+    )
     cost_per_item_usd: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Cost budget in USD per generated item, the fleet's cost spread over the demand.")
+        default=None, description="Cost budget in USD per generated item, the fleet's cost spread over the demand."
+    )
     monthly_usd: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL] | None = Field(
-        default=None, description="Cost budget in USD per month for the whole fleet.")
+        default=None, description="Cost budget in USD per month for the whole fleet."
+    )
 
 
 class Candidates(Strict):
     """What to consider (default: everything that can serve the product)."""
 
     models: list[str] | None = Field(
-        default=None, min_length=1,
-        description="Model preset ids (default: every model that serves the product's kind).")
+        default=None,
+        min_length=1,
+        description="Model preset ids (default: every model that serves the product's kind).",
+    )
     hardware: list[str] | None = Field(
-        default=None, min_length=1, description="Hardware preset ids, one GPU each (default: every priced preset).")
+        default=None, min_length=1, description="Hardware preset ids, one GPU each (default: every priced preset)."
+    )
     engines: list[Engine] | None = Field(
-        default=None, min_length=1,
-        description="Serving engines (default: every engine that serves the model's family).")
+        default=None,
+        min_length=1,
+        description="Serving engines (default: every engine that serves the model's family).",
+    )
     precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
 
 
@@ -96,5 +116,8 @@ class Spec(Strict):
 
 
 def spec_json_schema() -> dict:
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **Spec.model_json_schema(),
-            "title": f"tokcost product spec (version {SPEC_VERSION})"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Spec.model_json_schema(),
+        "title": f"tokcost product spec (version {SPEC_VERSION})",
+    }

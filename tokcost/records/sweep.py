@@ -12,9 +12,24 @@ if TYPE_CHECKING:
     from tokcost.records.results import ChartData
 
 SCHEMA_VERSION = 1
-COLUMNS = ("model", "hardware", "engine", "resolution", "width", "height", "padded_width", "padded_height",
-           "frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb",
-           "fits_in_memory")
+COLUMNS = (
+    "model",
+    "hardware",
+    "engine",
+    "resolution",
+    "width",
+    "height",
+    "padded_width",
+    "padded_height",
+    "frames",
+    "batch",
+    "steps",
+    "latency_s",
+    "throughput_items_per_s",
+    "cost_usd_per_item",
+    "memory_gb",
+    "fits_in_memory",
+)
 
 
 @dataclass

@@ -7,11 +7,9 @@ imports this module (never the reverse). ``tokcost.render.registry`` maps ``--fo
 
 from __future__ import annotations
 
-from typing import Optional
-
-from tokcost.render.text import money, percent_change, sig_seconds
 from tokcost.core.gate import show
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
+from tokcost.render.text import money, percent_change, sig_seconds
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -32,7 +30,7 @@ def past_now(d: Delta, unit) -> str:
     return f"{unit(d.before)} -> {unit(d.after)}"
 
 
-def choice_text(before: Optional[Choice], after: Optional[Choice], baseline: str) -> str:
+def choice_text(before: Choice | None, after: Choice | None, baseline: str) -> str:
     now = after.label() if after else "none feasible"
     if baseline != "matched":
         return now
@@ -73,10 +71,16 @@ def _spec_block(s: SpecGate) -> list[str]:
     out = [f"{_status(s).upper():<4}  {s.name}  ({s.file})"]
     if s.baseline == "new":
         out.append("      new: not in the baseline; budgets checked, nothing to compare")
-    out.append(f"      cost/item  {past_now(s.cost_per_item_usd, money)}  ({change(s.cost_per_item_usd)})"
-               if s.baseline == "matched" else f"      cost/item  {money(s.cost_per_item_usd.after)}")
-    out.append(f"      latency    {past_now(s.latency_s, sig_seconds)}  ({change(s.latency_s)})"
-               if s.baseline == "matched" else f"      latency    {sig_seconds(s.latency_s.after)}")
+    out.append(
+        f"      cost/item  {past_now(s.cost_per_item_usd, money)}  ({change(s.cost_per_item_usd)})"
+        if s.baseline == "matched"
+        else f"      cost/item  {money(s.cost_per_item_usd.after)}"
+    )
+    out.append(
+        f"      latency    {past_now(s.latency_s, sig_seconds)}  ({change(s.latency_s)})"
+        if s.baseline == "matched"
+        else f"      latency    {sig_seconds(s.latency_s.after)}"
+    )
     out.append(f"      choice     {choice_text(s.choice_before, s.choice_after, s.baseline)}")
     if s.changes:
         out.append("      changed    " + changes_text(s.changes))
@@ -104,15 +108,21 @@ def _md_row(s: SpecGate) -> str:
     mark = {"FAIL": ":x: fail", "new": ":new: new", "ok": ":white_check_mark: ok"}[_status(s)]
     if not s.passed and s.baseline == "new":
         mark += " (new)"
-    return (f"| {s.name} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
-            f"{change(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
-            f"| {mark} |")
+    return (
+        f"| {s.name} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
+        f"{change(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
+        f"| {mark} |"
+    )
 
 
 def format_markdown(result: GateResult) -> str:
-    out = [COMMENT_MARKER, "### tokcost check", "",
-           "| spec | cost/item (past -> now) | change | latency (past -> now) | change | choice | result |",
-           "|---|---:|---:|---:|---:|---|---|"]
+    out = [
+        COMMENT_MARKER,
+        "### tokcost check",
+        "",
+        "| spec | cost/item (past -> now) | change | latency (past -> now) | change | choice | result |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
     out += [_md_row(s) for s in result.specs]
     problems = [(s, v) for s in result.specs for v in s.violations]
     if problems:

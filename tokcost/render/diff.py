@@ -7,8 +7,19 @@ from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
 from tokcost.render.check import change, changes_text, choice_text, past_now
 from tokcost.render.text import dollars, money, sig_seconds
 
-_HEAD = ("model", "hardware", "engine", "$/item past", "$/item now", "change", "latency past", "latency now",
-         "change", "feasible", "status")
+_HEAD = (
+    "model",
+    "hardware",
+    "engine",
+    "$/item past",
+    "$/item now",
+    "change",
+    "latency past",
+    "latency now",
+    "change",
+    "feasible",
+    "status",
+)
 
 
 def _feasible(c: CandidateDiff) -> str:
@@ -23,8 +34,19 @@ def _feasible(c: CandidateDiff) -> str:
 
 def _cells(c: CandidateDiff) -> list[str]:
     cost, lat = c.cost_per_item_usd, c.latency_s
-    return [c.model, c.hardware, c.engine, money(cost.before), money(cost.after), change(cost),
-            sig_seconds(lat.before), sig_seconds(lat.after), change(lat), _feasible(c), c.status]
+    return [
+        c.model,
+        c.hardware,
+        c.engine,
+        money(cost.before),
+        money(cost.after),
+        change(cost),
+        sig_seconds(lat.before),
+        sig_seconds(lat.after),
+        change(lat),
+        _feasible(c),
+        c.status,
+    ]
 
 
 def _choice(s: SpecDiff) -> str:
@@ -34,10 +56,12 @@ def _choice(s: SpecDiff) -> str:
 
 
 def _headline(s: SpecDiff) -> list[str]:
-    return [f"choice: {_choice(s)}",
-            f"cost/item: {past_now(s.cost_per_item_usd, money)} ({change(s.cost_per_item_usd)})",
-            f"latency: {past_now(s.latency_s, sig_seconds)} ({change(s.latency_s)})",
-            f"monthly: {past_now(s.monthly_usd, dollars)} ({change(s.monthly_usd)})"]
+    return [
+        f"choice: {_choice(s)}",
+        f"cost/item: {past_now(s.cost_per_item_usd, money)} ({change(s.cost_per_item_usd)})",
+        f"latency: {past_now(s.latency_s, sig_seconds)} ({change(s.latency_s)})",
+        f"monthly: {past_now(s.monthly_usd, dollars)} ({change(s.monthly_usd)})",
+    ]
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:

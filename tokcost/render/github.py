@@ -31,7 +31,15 @@ def format_github(result: GateResult) -> str:
             msg = f"{s.name}: {sentence(v.message)}" + (f" Fix: {sentence(v.fix)}" if v.fix else "")
             out.append(annotation("error", s.file, v.line, v.col, f"tokcost {v.limit} ({v.field})", msg))
         if s.baseline == "new":
-            out.append(annotation("notice", s.file, 1, 1, "tokcost new spec",
-                                  f"{s.name} is not in the baseline; only its budgets were checked"))
+            out.append(
+                annotation(
+                    "notice",
+                    s.file,
+                    1,
+                    1,
+                    "tokcost new spec",
+                    f"{s.name} is not in the baseline; only its budgets were checked",
+                )
+            )
     out.append(f"tokcost check: {summary(result)}.")
     return "\n".join(out) + "\n"

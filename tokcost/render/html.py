@@ -14,9 +14,8 @@ import re
 from html import escape
 
 from tokcost.errors import UsageError
-from tokcost.render.text import money
-from tokcost.render.text import sig
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render.text import money, sig
 
 CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -59,7 +58,7 @@ def _svg(fig, salt: str) -> str:
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
-    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], count=1, flags=re.S)
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg") :], count=1, flags=re.S)
 
 
 def _figure(chart, size=(7.5, 4.2), x_label=None, y_label=None):
@@ -145,9 +144,15 @@ def _figure_html(svg: str, chart) -> str:
 
 def _candidate_row(c: CandidateResult) -> str:
     cells = [escape(c.model), escape(c.hardware), escape(c.engine)]
-    nums = [str(c.batch), sig(c.latency_s.central), f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
-            sig(c.throughput_items_per_s.central), money(c.fleet_cost_usd_per_item), str(c.gpus or "-"),
-            f"{c.memory_gb.get('total', 0):.0f}"]
+    nums = [
+        str(c.batch),
+        sig(c.latency_s.central),
+        f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
+        sig(c.throughput_items_per_s.central),
+        money(c.fleet_cost_usd_per_item),
+        str(c.gpus or "-"),
+        f"{c.memory_gb.get('total', 0):.0f}",
+    ]
     ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
     if c.notes:
         ok += " <small>(" + escape("; ".join(c.notes)) + ")</small>"
@@ -168,47 +173,75 @@ def _chart_html(chart, salt: str) -> str:
     return _figure_html(draw(chart, salt), chart)
 
 
-NO_CHART_DATA = ("This result holds no chart data (it was saved by an older tokcost); run the analysis again to "
-                 "draw its charts.")
+NO_CHART_DATA = (
+    "This result holds no chart data (it was saved by an older tokcost); run the analysis again to draw its charts."
+)
 
 
 def _spec_section(spec: SpecResult, index: int) -> str:
     rec, p, d, b = spec.recommendation, spec.product, spec.demand, spec.budget
-    size = f"{p['width']}x{p['height']}" + (f", {spec.candidates[0].frames} frames"
-                                            if p.get("kind") == "video" and spec.candidates else "")
-    budget = f"latency budget {b['latency_s']:g} s" + (f", ${b['cost_per_item_usd']:g} per item"
-                                                        if "cost_per_item_usd" in b else "")
-    out = [f"<section><h2>{escape(spec.name)}</h2>",
-           f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
-           f'{escape(str(p.get("quality_tier")))}; {d["requests_per_day"]:,.0f} requests/day (peak '
-           f'x{d["peak_to_mean"]:g}); {escape(budget)}</p>',
-           f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
-           "<h3>Why</h3>", _list(rec.reasons + rec.other_families)]
+    size = f"{p['width']}x{p['height']}" + (
+        f", {spec.candidates[0].frames} frames" if p.get("kind") == "video" and spec.candidates else ""
+    )
+    budget = f"latency budget {b['latency_s']:g} s" + (
+        f", ${b['cost_per_item_usd']:g} per item" if "cost_per_item_usd" in b else ""
+    )
+    out = [
+        f"<section><h2>{escape(spec.name)}</h2>",
+        f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
+        f"{escape(str(p.get('quality_tier')))}; {d['requests_per_day']:,.0f} requests/day (peak "
+        f"x{d['peak_to_mean']:g}); {escape(budget)}</p>",
+        f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
+        "<h3>Why</h3>",
+        _list(rec.reasons + rec.other_families),
+    ]
     if rec.break_even:
         out += ["<h3>What would change the answer</h3>", _list(rec.break_even)]
     if spec.violations:
-        out += ["<h3>Budget violations</h3>",
-                _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation")]
+        out += [
+            "<h3>Budget violations</h3>",
+            _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation"),
+        ]
     if spec.charts:
-        out += ['<h3>Charts</h3><div class="charts">',
-                *(_chart_html(ch, f"tokcost-{index}-{ch.id}") for ch in spec.charts), "</div>"]
+        out += [
+            '<h3>Charts</h3><div class="charts">',
+            *(_chart_html(ch, f"tokcost-{index}-{ch.id}") for ch in spec.charts),
+            "</div>",
+        ]
     elif spec.charts is None and spec.candidates:
         out += [f'<h3>Charts</h3><p class="meta">{escape(NO_CHART_DATA)}</p>']
-    heads = ["model", "hardware", "engine", "batch", "latency s", "band s", "items/s/GPU", "$/item", "GPUs", "GB",
-             "feasible"]
-    out += [f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
-            + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>",
-            *(_candidate_row(c) for c in spec.candidates), "</tbody></table></section>"]
+    heads = [
+        "model",
+        "hardware",
+        "engine",
+        "batch",
+        "latency s",
+        "band s",
+        "items/s/GPU",
+        "$/item",
+        "GPUs",
+        "GB",
+        "feasible",
+    ]
+    out += [
+        f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
+        + "".join(f"<th>{h}</th>" for h in heads)
+        + "</tr></thead><tbody>",
+        *(_candidate_row(c) for c in spec.candidates),
+        "</tbody></table></section>",
+    ]
     return "\n".join(out)
 
 
 def _page(title: str, body: str, version: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n"
-            f"<footer>Generated by tokcost {escape(version)}. Estimates carry a low-high band; see the JSON "
-            f"report for every number.</footer></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n"
+        f"<footer>Generated by tokcost {escape(version)}. Estimates carry a low-high band; see the JSON "
+        f"report for every number.</footer></body></html>\n"
+    )
 
 
 def format_html(result: AnalysisResult) -> str:
@@ -218,7 +251,8 @@ def format_html(result: AnalysisResult) -> str:
         _pyplot()  # fail before any work when matplotlib is missing
     names = ", ".join(s.name for s in result.specs)
     body = f"<h1>tokcost analysis: {escape(names)}</h1>" + (
-        f'<p class="meta">calibration: <code>{escape(result.calibration)}</code></p>' if result.calibration else "")
+        f'<p class="meta">calibration: <code>{escape(result.calibration)}</code></p>' if result.calibration else ""
+    )
     body += "\n".join(_spec_section(s, i) for i, s in enumerate(result.specs))
     return _page(f"tokcost: {names}", body, result.tool_version)
 
@@ -242,11 +276,18 @@ def format_sweep_html(result) -> str:
     cols = string_columns(result.columns, "%.3g")
     n = min(result.rows, SWEEP_TABLE_ROWS)
     head = "".join(f"<th>{escape(h)}</th>" for _, h in TABLE_COLUMNS)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(cols[k][i])}</td>" for k, _ in TABLE_COLUMNS) + "</tr>"
-                   for i in range(n))
-    more = (f"<p class=\"meta\">First {n:,} of {result.rows:,} rows; use --format csv or json for all.</p>"
-            if result.rows > n else "")
-    body = (f"<h1>tokcost sweep: {result.rows:,} configurations</h1>" + _list(result.notes)
-            + f'<div class="charts">{"".join(figs)}</div><h3>Rows</h3>{more}'
-            + f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cols[k][i])}</td>" for k, _ in TABLE_COLUMNS) + "</tr>" for i in range(n)
+    )
+    more = (
+        f'<p class="meta">First {n:,} of {result.rows:,} rows; use --format csv or json for all.</p>'
+        if result.rows > n
+        else ""
+    )
+    body = (
+        f"<h1>tokcost sweep: {result.rows:,} configurations</h1>"
+        + _list(result.notes)
+        + f'<div class="charts">{"".join(figs)}</div><h3>Rows</h3>{more}'
+        + f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
     return _page("tokcost sweep", body, __version__)

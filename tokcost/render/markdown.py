@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from tokcost.render.text import money
 from tokcost.records.results import AnalysisResult, CandidateResult
+from tokcost.render.text import money
 
 
 def _row(c: CandidateResult) -> str:
     status = "yes" if c.feasible else "no: " + "; ".join(c.reasons)
     if c.notes:
         status += " (" + "; ".join(c.notes) + ")"
-    return (f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
-            f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
-            f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |")
+    return (
+        f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
+        f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
+        f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |"
+    )
 
 
 def format_markdown(result: AnalysisResult, top: int = 15) -> str:
@@ -21,9 +23,11 @@ def format_markdown(result: AnalysisResult, top: int = 15) -> str:
         rec = spec.recommendation
         p = spec.product
         out.append(f"## {spec.name}\n")
-        out.append(f"`{spec.file}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
-                   f"{spec.demand['requests_per_day']:,.0f} requests/day (peak x{spec.demand['peak_to_mean']:g}), "
-                   f"latency budget {spec.budget['latency_s']:g} s.\n")
+        out.append(
+            f"`{spec.file}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
+            f"{spec.demand['requests_per_day']:,.0f} requests/day (peak x{spec.demand['peak_to_mean']:g}), "
+            f"latency budget {spec.budget['latency_s']:g} s.\n"
+        )
         out.append(f"**{rec.headline}**\n")
         out += [f"- {line}" for line in rec.reasons + rec.other_families]
         if rec.break_even:
@@ -32,8 +36,10 @@ def format_markdown(result: AnalysisResult, top: int = 15) -> str:
         if spec.violations:
             out.append("\n**Budget violations**\n")
             out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
-        out.append("\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | "
-                   "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+        out.append(
+            "\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | "
+            "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|"
+        )
         out += [_row(c) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:
             out.append(f"\n{len(spec.candidates) - top} more candidates in the JSON report.")

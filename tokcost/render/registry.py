@@ -10,10 +10,10 @@ rest (a terminal width means nothing to JSON).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from importlib import import_module
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,14 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
     "train": (_f("table", "simple:format_training"), _f("json", _DOCUMENT_JSON)),
     "hardware list": (_f("table", "simple:format_hardware_list"), _f("json", "simple:format_hardware_list_json")),
     "models list": (_f("table", "simple:format_model_list"), _f("json", "simple:format_model_list_json")),
-    "hardware show": (_f("table", "simple:preset_show", options=("file",)),
-                      _f("json", "simple:format_preset_json", options=("file",))),
-    "models show": (_f("table", "simple:preset_show", options=("file",)),
-                    _f("json", "simple:format_preset_json", options=("file",))),
+    "hardware show": (
+        _f("table", "simple:preset_show", options=("file",)),
+        _f("json", "simple:format_preset_json", options=("file",)),
+    ),
+    "models show": (
+        _f("table", "simple:preset_show", options=("file",)),
+        _f("json", "simple:format_preset_json", options=("file",)),
+    ),
 }
 
 

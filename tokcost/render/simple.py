@@ -53,14 +53,30 @@ def _fields(result, exclude_none: bool = False) -> dict:
 
 
 def _hardware_rows(items: list) -> list[dict]:
-    return [{"id": h.id, "name": h.name, "bf16_tflops": h.dense_tflops.bf16, "memory_gb": h.memory_gb,
-             "bandwidth_tbps": h.bandwidth_tbps,
-             "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None} for h in items]
+    return [
+        {
+            "id": h.id,
+            "name": h.name,
+            "bf16_tflops": h.dense_tflops.bf16,
+            "memory_gb": h.memory_gb,
+            "bandwidth_tbps": h.bandwidth_tbps,
+            "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None,
+        }
+        for h in items
+    ]
 
 
 def _model_rows(items: list) -> list[dict]:
-    return [{"id": m.id, "name": m.name, "family": m.family, "roles": ",".join(m.roles),
-             "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b)} for m in items]
+    return [
+        {
+            "id": m.id,
+            "name": m.name,
+            "family": m.family,
+            "roles": ",".join(m.roles),
+            "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b),
+        }
+        for m in items
+    ]
 
 
 def _rows_table(rows: list[dict]) -> str:

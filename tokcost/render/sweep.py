@@ -92,15 +92,32 @@ def format_json(result: SweepResult) -> str:
     """``{"schema_version", "columns", "rows": [{column: value}], "notes"}``: one record per configuration."""
     lists = [_json_list(result.columns[c], c) for c in COLUMNS]
     rows = [dict(zip(COLUMNS, r)) for r in zip(*lists)]
-    doc = {"schema_version": SCHEMA_VERSION, "kind": "sweep", "columns": list(COLUMNS), "count": len(rows),
-           "rows": rows, "notes": result.notes}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "sweep",
+        "columns": list(COLUMNS),
+        "count": len(rows),
+        "rows": rows,
+        "notes": result.notes,
+    }
     return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
-TABLE_COLUMNS = (("model", "model"), ("hardware", "hardware"), ("engine", "engine"), ("resolution", "size"),
-                 ("padded_width", "padded"), ("frames", "frames"), ("batch", "batch"), ("steps", "steps"),
-                 ("latency_s", "latency s"), ("throughput_items_per_s", "items/s"),
-                 ("cost_usd_per_item", "$/item"), ("memory_gb", "GB"), ("fits_in_memory", "fits"))
+TABLE_COLUMNS = (
+    ("model", "model"),
+    ("hardware", "hardware"),
+    ("engine", "engine"),
+    ("resolution", "size"),
+    ("padded_width", "padded"),
+    ("frames", "frames"),
+    ("batch", "batch"),
+    ("steps", "steps"),
+    ("latency_s", "latency s"),
+    ("throughput_items_per_s", "items/s"),
+    ("cost_usd_per_item", "$/item"),
+    ("memory_gb", "GB"),
+    ("fits_in_memory", "fits"),
+)
 
 
 def format_table(result: SweepResult) -> str:
@@ -111,8 +128,9 @@ def format_table(result: SweepResult) -> str:
         padded = (c["padded_width"] != c["width"]) | (c["padded_height"] != c["height"])
         key = np.where(padded, c["padded_width"] * 100_000 + c["padded_height"], -1)
         cols["padded_width"] = _gather_strings(key, lambda k: "-" if k < 0 else f"{k // 100_000}x{k % 100_000}")
-        cols["fits_in_memory"] = _gather_strings(np.asarray(c["fits_in_memory"], dtype=bool),
-                                                 lambda b: "yes" if b else "NO")
+        cols["fits_in_memory"] = _gather_strings(
+            np.asarray(c["fits_in_memory"], dtype=bool), lambda b: "yes" if b else "NO"
+        )
         for name in ("frames", "steps", "cost_usd_per_item"):
             cols[name] = [v or "-" for v in cols[name]]
     fmts, heads = [], []

@@ -10,8 +10,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from tokcost.render.text import money, sig
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render.text import money, sig
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
     (lambda r: r.startswith("latency"), "latency"),
@@ -54,9 +54,12 @@ def _header(console: Console, spec: SpecResult) -> None:
     p, b = spec.product, spec.budget
     frames = spec.candidates[0].frames if p.get("kind") == "video" and spec.candidates else None
     size = f"{p['width']}x{p['height']}" + (f", {frames} frames" if frames else "")
-    console.print(f"{p['kind']} {size}, tier {p.get('quality_tier')}; {spec.demand['requests_per_day']:,.0f} "
-                  f"requests/day (peak x{spec.demand['peak_to_mean']:g}); budget {b['latency_s']:g} s"
-                  + (f", ${b['cost_per_item_usd']:g}/item" if "cost_per_item_usd" in b else ""), markup=False)
+    console.print(
+        f"{p['kind']} {size}, tier {p.get('quality_tier')}; {spec.demand['requests_per_day']:,.0f} "
+        f"requests/day (peak x{spec.demand['peak_to_mean']:g}); budget {b['latency_s']:g} s"
+        + (f", ${b['cost_per_item_usd']:g}/item" if "cost_per_item_usd" in b else ""),
+        markup=False,
+    )
 
 
 def _recommendation(console: Console, spec: SpecResult) -> None:
@@ -72,18 +75,41 @@ def _recommendation(console: Console, spec: SpecResult) -> None:
 
 def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     shown = spec.candidates[:top]
-    table = Table(title=f"Candidates (best {len(shown)} of {len(spec.candidates)}; latency and its low-high "
-                        f"band in seconds)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 0), expand=False, title_justify="left")
-    for col, just in (("model", "left"), ("hardware", "left"), ("engine", "left"), ("batch", "right"),
-                      ("latency", "right"), ("band", "right"), ("$/item", "right"), ("GPUs", "right"),
-                      ("ok", "left")):
+    table = Table(
+        title=f"Candidates (best {len(shown)} of {len(spec.candidates)}; latency and its low-high band in seconds)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
+        expand=False,
+        title_justify="left",
+    )
+    for col, just in (
+        ("model", "left"),
+        ("hardware", "left"),
+        ("engine", "left"),
+        ("batch", "right"),
+        ("latency", "right"),
+        ("band", "right"),
+        ("$/item", "right"),
+        ("GPUs", "right"),
+        ("ok", "left"),
+    ):
         table.add_column(col, justify=just, overflow="fold")
     for c in shown:
         ok = status(c)
-        table.add_row(c.model, c.hardware, c.engine, str(c.batch), sig(c.latency_s.central),
-                      f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}", money(c.fleet_cost_usd_per_item),
-                      str(c.gpus or "-"), ok, style=None if c.feasible else "dim")
+        table.add_row(
+            c.model,
+            c.hardware,
+            c.engine,
+            str(c.batch),
+            sig(c.latency_s.central),
+            f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}",
+            money(c.fleet_cost_usd_per_item),
+            str(c.gpus or "-"),
+            ok,
+            style=None if c.feasible else "dim",
+        )
     console.print(table)
     why = [f"{c.model} / {c.hardware} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
     if why:
@@ -94,15 +120,23 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         console.print("Notes", style="bold")
         _bullets(console, notes)
     if len(spec.candidates) > top:
-        console.print(f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.",
-                      markup=False)
+        console.print(
+            f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.", markup=False
+        )
 
 
 def format_table(result: AnalysisResult, width: int = 100, color: bool = False, top: int = 12) -> str:
     """The analysis for a terminal, ``width`` columns wide, with ANSI colour when ``color``."""
     buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, no_color=not color, highlight=False,
-                      color_system="standard" if color else None, emoji=False)
+    console = Console(
+        file=buf,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        color_system="standard" if color else None,
+        emoji=False,
+    )
     for i, spec in enumerate(result.specs):
         if i:
             console.rule()

@@ -22,23 +22,43 @@ def _summary_rows(report: dict) -> list[list[str]]:
         if not s.get("n"):
             out.append([fam, "0", "no scored entry", "-", "-", "-"])
             continue
-        out.append([fam, str(s["n"]), pct(s["median_rel_err"]), _fac(s),
-                    pct(h.get("median_rel_err")) if h.get("n") else "-", _fac(h)])
+        out.append(
+            [
+                fam,
+                str(s["n"]),
+                pct(s["median_rel_err"]),
+                _fac(s),
+                pct(h.get("median_rel_err")) if h.get("n") else "-",
+                _fac(h),
+            ]
+        )
     return out
 
 
-SUMMARY_HEAD = ["family", "n", "median rel. error (in-sample)", "worst (in-sample)", "median rel. error (held-out)",
-                "worst (held-out)"]
-ENTRY_HEAD = ["id", "engine", "model", "hardware", "measured", "predicted", "ratio", "held-out pred.",
-              "held-out ratio"]
+SUMMARY_HEAD = [
+    "family",
+    "n",
+    "median rel. error (in-sample)",
+    "worst (in-sample)",
+    "median rel. error (held-out)",
+    "worst (held-out)",
+]
+ENTRY_HEAD = ["id", "engine", "model", "hardware", "measured", "predicted", "ratio", "held-out pred.", "held-out ratio"]
 
 
 def _entry_cells(d: dict) -> list[str]:
     unit = {"latency_s": " s", "throughput_items_per_s": " /s", "gpu_hours": " GPU-h"}[d["metric"]]
-    return [d["id"], d["engine"], d["model"] or "-", d["hardware"] or "-", number(d["measured"]) + unit,
-            number(d["predicted"]) + unit, f"{d['ratio']:.2f}",
-            number(d["held_out_predicted"]) + unit if "held_out_predicted" in d else "-",
-            f"{d['held_out_ratio']:.2f}" if "held_out_ratio" in d else "-"]
+    return [
+        d["id"],
+        d["engine"],
+        d["model"] or "-",
+        d["hardware"] or "-",
+        number(d["measured"]) + unit,
+        number(d["predicted"]) + unit,
+        f"{d['ratio']:.2f}",
+        number(d["held_out_predicted"]) + unit if "held_out_predicted" in d else "-",
+        f"{d['held_out_ratio']:.2f}" if "held_out_ratio" in d else "-",
+    ]
 
 
 def format_markdown(report: dict) -> str:
@@ -70,13 +90,23 @@ def format_markdown(report: dict) -> str:
     lines += ["## Summary", "", format_summary_markdown(report), ""]
     if report["parameters"]:
         used = "refitted over the whole set (`--fit`)" if report["refit"] else "committed in engines.yaml"
-        lines += ["## Fitted engine parameters", "",
-                  f"Values used here: {used}. `tokcost validate --fit` refits them over every scored entry "
-                  "(mean |ln ratio|, coordinate search on fixed grids from fixed starting points); the range is "
-                  "min-max over the leave-one-source-out refits, committed as the low/high band.", ""]
-        rows = [[p["name"], number(p["value"]), number(p["committed"]),
-                 f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"]
-                for p in report["parameters"]]
+        lines += [
+            "## Fitted engine parameters",
+            "",
+            f"Values used here: {used}. `tokcost validate --fit` refits them over every scored entry "
+            "(mean |ln ratio|, coordinate search on fixed grids from fixed starting points); the range is "
+            "min-max over the leave-one-source-out refits, committed as the low/high band.",
+            "",
+        ]
+        rows = [
+            [
+                p["name"],
+                number(p["value"]),
+                number(p["committed"]),
+                f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-",
+            ]
+            for p in report["parameters"]
+        ]
         lines += [_md_table(["parameter", "value used", "committed", "held-out range"], rows), ""]
     lines += MODEL_NOTES
     scored = [d for d in report["entries"] if "predicted" in d]
@@ -85,8 +115,12 @@ def format_markdown(report: dict) -> str:
         if mine:
             lines += [f"## Entries: {fam}", "", _md_table(ENTRY_HEAD, [_entry_cells(d) for d in mine]), ""]
     nots = [d for d in report["entries"] if "predicted" not in d]
-    lines += ["## Not scored", "", _md_table(["id", "family", "reason"],
-                                             [[d["id"], d["family"], d["reason"]] for d in nots]), ""]
+    lines += [
+        "## Not scored",
+        "",
+        _md_table(["id", "family", "reason"], [[d["id"], d["family"], d["reason"]] for d in nots]),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -146,7 +180,9 @@ def format_table(report: dict) -> str:
     if report["parameters"]:
         out.append("fitted parameters (fit / committed / held-out range):")
         for p in report["parameters"]:
-            rng = f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"
+            rng = (
+                f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"
+            )
             flag = "" if p["matches_committed"] else "   <- differs from engines.yaml"
             out.append(f"  {p['name']:<38} {number(p['value']):>10} {number(p['committed']):>10}   {rng}{flag}")
         out.append("")
