@@ -127,6 +127,7 @@ def tiny_bench(tmp_path_factory):
 
 def test_cpu_bench_reports_the_grid_ceilings_and_holdout_error(tiny_bench):
     data, out = tiny_bench
+    assert data["schema_version"] == 1
     assert data["ceilings"]["copy_gbps"] > 0 and data["ceilings"]["matmul_tflops"] > 0
     assert data["device"]["kind"] == "cpu" and data["device"]["preset"] is None
     assert data["calibration"] == str(out)

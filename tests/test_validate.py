@@ -33,7 +33,7 @@ def entries():
 @pytest.fixture(scope="module")
 def report(entries, cat):
     """The full report with committed values and leave-one-source-out cross-validation (~25 s, computed once)."""
-    return V.build_report(entries, cat, refit=False, held_out=True)
+    return F.validation_result(entries, cat, refit=False, held_out=True)
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -225,11 +225,11 @@ def test_every_fitted_parameter_has_a_stated_basis():
 def test_headline_errors_within_thresholds(report):
     th = load_thresholds()
     for kind in ("in_sample", "held_out"):
-        for fam, s in report["summary"][kind].items():
+        for fam, s in report.summary[kind].items():
             if s.get("n"):
                 assert s["median_rel_err"] <= th.median_rel_err, (kind, fam, s)
                 assert s["worst_factor"] <= th.worst_factor, (kind, fam, s)
-    assert report["passed"]
+    assert report.passed
 
 
 def test_readme_summary_is_fresh(report):
@@ -272,7 +272,7 @@ def test_the_docs_script_documents_the_report_the_tests_check(report):
     """scripts/write_validation_docs.py prices the same committed set the freshness tests above compare with."""
     from write_validation_docs import committed_report, with_readme_block
 
-    assert committed_report()["summary"] == report["summary"]
+    assert committed_report().summary == report.summary
     assert (
         with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW")
         == "a\nNEW\nb"

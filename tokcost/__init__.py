@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tokcost.errors import InputError, Problem
-
-__version__ = "0.1.0"
+from tokcost.version import __version__
 
 API = ("analyze", "estimate", "train", "tokens", "sweep", "load_spec", "catalog")
 __all__ = [*API, "InputError", "Problem", "__version__"]

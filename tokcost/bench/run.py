@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from tokcost import __version__
 from tokcost.bench.calibrate import Arch, build_targets, fit_efficiency, predict, split_of
 from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
@@ -22,6 +21,7 @@ from tokcost.errors import UsageError
 from tokcost.io.calibration import measured_preset
 from tokcost.io.engines import load_engines
 from tokcost.records.calibration import KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software
+from tokcost.version import __version__
 
 CPU_DEFAULTS = {"batches": (1, 2), "contexts": (32, 128), "repeats": 3, "head_repeats": 1, "prefill_repeats": 1}
 GPU_DEFAULTS = {
@@ -352,7 +352,8 @@ def _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points) -
 
 def _result(opts, model, shape, grid, dev, ceil, reference, fit, assumed, points, hf, cal) -> dict:
     return {
-        "version": 1,
+        "schema_version": 1,
+        "version": 1,  # kept: read by scripts written against the first bench JSON
         "model": model.id,
         "layers_run": shape.layers,
         "layers_full": model.architecture.layers,

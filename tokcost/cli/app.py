@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import typer
 
-from tokcost import __version__
 from tokcost.cli import analyze, bench, check, estimate, presets, sweep, validate
+from tokcost.version import __version__
 
 app = typer.Typer(
     add_completion=True,

@@ -41,14 +41,14 @@ def validate(
     thresholds in tokcost/data/validation_thresholds.yaml."""
 
     def run():
-        from tokcost.core import validate as V
+        from tokcost.core.fit import validation_result
         from tokcost.io.measurements import load_entries
         from tokcost.io.paths import MEASUREMENTS_FILE
 
         entries = load_entries(measurements or MEASUREMENTS_FILE)
-        report = V.build_report(entries, load_catalog(presets), refit=fit, held_out=not in_sample_only)
-        emit(registry.render("validate", fmt, report), output)
-        return report["passed"]
+        result = validation_result(entries, load_catalog(presets), refit=fit, held_out=not in_sample_only)
+        emit(registry.render("validate", fmt, result), output)
+        return result.passed
 
     passed = guard(run)
     if not passed:

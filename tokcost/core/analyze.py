@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from tokcost import __version__
 from tokcost.core.plan import analyze_spec
 from tokcost.io.catalog import Catalog
 from tokcost.io.located import Located
 from tokcost.io.specs import load_calibration_file, load_specs
 from tokcost.records.results import AnalysisResult
 from tokcost.records.spec import Spec
+from tokcost.version import __version__
 
 
 def analyze_loaded(loaded: list[tuple[str, Spec, Located]], catalog: Catalog, calibration=None) -> AnalysisResult:

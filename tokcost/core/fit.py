@@ -16,15 +16,20 @@ Cross-validation is leave-one-source-out (:func:`tokcost.core.validate.source_gr
 parameters are refitted on the entries of all other sources and the held-out source's entries are predicted
 with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
 (vLLM: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
-divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (Emu3.5 README:
-4-5x; /work/shared/facts/models.md), not a fit.
+divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (baaivision/Emu3.5
+README: 4-5x), not a fit.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from tokcost.core import validate as V
+from tokcost.io.measurements import load_thresholds
+from tokcost.records.validation import ValidationResult
 
 # (engines sharing the value, field, low, high, log-spaced grid?) - the search range of each fitted parameter.
 # The diffusion pipeline around a compiled denoiser (sampler loop, text encoders, VAE, post-processing) runs
@@ -84,14 +89,12 @@ class _Case:
 
 
 def _cases(entries, catalog) -> list[_Case]:
-    from tokcost.core.validate import build_config, price_entry
-
     out = []
     for e in entries:
-        row = price_entry(e, catalog)
+        row = V.price_entry(e, catalog)
         if not row.scored or e.metric == "gpu_hours":
             continue
-        out.append(_Case(e, build_config(e, catalog), e.measured, e.metric))
+        out.append(_Case(e, V.build_config(e, catalog), e.measured, e.metric))
     return out
 
 
@@ -202,24 +205,22 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True) 
     values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
     before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
     entries and predict the left-out source's entries."""
-    from tokcost.core.validate import price_entry, source_group
-
     cases = _cases(entries, catalog)
     raw = fit(cases) if refit else committed_values()
     full = {k: sig(v) for k, v in raw.items()}
-    in_sample = [price_entry(e, catalog, profiles_with(full)) for e in entries]
+    in_sample = [V.price_entry(e, catalog, profiles_with(full)) for e in entries]
     by_id = {r.id: r for r in in_sample}
     folds: dict = {}
     held: dict = {}
     if held_out:
-        for g in sorted({source_group(c.entry) for c in cases}):
-            train = [c for c in cases if source_group(c.entry) != g]
+        for g in sorted({V.source_group(c.entry) for c in cases}):
+            train = [c for c in cases if V.source_group(c.entry) != g]
             vals = fit(train, start=full)
             folds[g] = vals
             prof = profiles_with(vals)
             for c in cases:
-                if source_group(c.entry) == g:
-                    held[c.entry.id] = price_entry(c.entry, catalog, prof)
+                if V.source_group(c.entry) == g:
+                    held[c.entry.id] = V.price_entry(c.entry, catalog, prof)
     rows = [held.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries] if held_out else []
     return FitReport(full, folds, in_sample, rows)
 
@@ -234,3 +235,56 @@ def sig(x: float, digits: int = 3) -> float:
     if x == 0 or not np.isfinite(x):
         return float(x)
     return float(f"{x:.{digits}g}")
+
+
+def validation_result(entries, catalog, refit: bool = False, held_out: bool = True) -> ValidationResult:
+    """The ``tokcost validate`` result: every entry priced with the committed engine profiles (or a refit),
+    cross-validated, summarised and gated; ``tokcost.render.validate`` formats it."""
+    rep = cross_validate(entries, catalog, refit=refit, held_out=held_out)
+    th = load_thresholds()
+    ins = V.summary_by_family(rep.in_sample)
+    held = V.summary_by_family(rep.held_out) if held_out else None
+    fails = V.gate(ins, th, "in-sample")
+    if held is not None and th.held_out:
+        fails += V.gate(held, th, "held-out")
+    committed = committed_values()
+    ranges = rep.ranges() if held_out else {}
+    params = []
+    for key, value in rep.values.items():
+        lo, hi = ranges.get(key, (None, None))
+        c = committed[key]
+        params.append(
+            {
+                "name": param_name(key),
+                "value": value,
+                "committed": c,
+                "matches_committed": math.isclose(value, c, rel_tol=COMMITTED_REL_TOL, abs_tol=1e-12),
+                "held_out_low": sig(lo) if lo is not None else None,
+                "held_out_high": sig(hi) if hi is not None else None,
+            }
+        )
+    held_by_id = {r.id: r for r in rep.held_out}
+    rows = []
+    for r in rep.in_sample:
+        d = r.to_dict()
+        h = held_by_id.get(r.id)
+        if r.scored and h is not None and h.scored:
+            d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
+        rows.append(d)
+    return ValidationResult(**{
+        "refit": refit,
+        "definitions": {
+            "ratio": "predicted / measured",
+            "rel_err": "|predicted - measured| / measured (headline: its median)",
+            "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
+            "worst_factor": "max over entries of max(ratio, 1/ratio)",
+            "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
+            "on all other sources",
+        },
+        "thresholds": th.model_dump(),
+        "summary": {"in_sample": ins, "held_out": held},
+        "parameters": params,
+        "entries": rows,
+        "failures": fails,
+        "passed": not fails,
+    })

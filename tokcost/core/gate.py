@@ -25,7 +25,7 @@ from tokcost.records.gate import (
     SpecGate,
 )
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult, Violation
-from tokcost.render.text import money
+from tokcost.text import money, spec_value
 
 Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based
 
@@ -109,17 +109,8 @@ def _where(locate: Locate | None, file: str, field: str) -> tuple[int, int]:
 def _revert_hint(changes: list[Change]) -> str:
     if not changes:
         return "the spec is unchanged, so a preset or the estimator changed: review that change"
-    shown = ", ".join(f"{c.field} ({show(c.before)} -> {show(c.after)})" for c in changes[:3])
+    shown = ", ".join(f"{c.field} ({spec_value(c.before)} -> {spec_value(c.after)})" for c in changes[:3])
     return f"revert {shown}"
-
-
-def show(v: Any) -> str:
-    """A spec value as a reader wrote it: 2048, 3, [a100-80gb-sxm, h100-sxm], unset."""
-    if v is None:
-        return "unset"
-    if isinstance(v, list):
-        return "[" + ", ".join(show(x) for x in v) + "]"
-    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # ----------------------------------------------------------------------------------------------- compare

@@ -20,7 +20,7 @@ from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.records.results import Band, CandidateResult, Recommendation, SpecResult, Violation
 from tokcost.records.spec import Spec
-from tokcost.render.text import money, secs
+from tokcost.text import money, secs
 
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12

@@ -19,10 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tokcost.io.measurements import load_thresholds
-from tokcost.records.measurements import Entry, Thresholds
-
-FAMILIES = ("ar", "diffusion-image", "video", "training")
+from tokcost.records.measurements import FAMILIES, Entry, Thresholds
 
 
 def source_group(entry: Entry) -> str:
@@ -254,58 +251,3 @@ def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]
                 f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > {th.worst_factor}x"
             )
     return fails
-
-
-def build_report(entries, catalog, refit: bool = False, held_out: bool = True) -> dict:
-    """The ``tokcost validate`` result: every entry priced with the committed engine profiles (or a refit),
-    cross-validated, summarised and gated. JSON-ready; ``tokcost.render.validate`` formats it."""
-    from tokcost.core import fit as F
-
-    rep = F.cross_validate(entries, catalog, refit=refit, held_out=held_out)
-    th = load_thresholds()
-    ins = summary_by_family(rep.in_sample)
-    held = summary_by_family(rep.held_out) if held_out else None
-    fails = gate(ins, th, "in-sample")
-    if held is not None and th.held_out:
-        fails += gate(held, th, "held-out")
-    committed = F.committed_values()
-    ranges = rep.ranges() if held_out else {}
-    params = []
-    for key, value in rep.values.items():
-        lo, hi = ranges.get(key, (None, None))
-        c = committed[key]
-        params.append(
-            {
-                "name": F.param_name(key),
-                "value": value,
-                "committed": c,
-                "matches_committed": math.isclose(value, c, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-12),
-                "held_out_low": F.sig(lo) if lo is not None else None,
-                "held_out_high": F.sig(hi) if hi is not None else None,
-            }
-        )
-    held_by_id = {r.id: r for r in rep.held_out}
-    rows = []
-    for r in rep.in_sample:
-        d = r.to_dict()
-        h = held_by_id.get(r.id)
-        if r.scored and h is not None and h.scored:
-            d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
-        rows.append(d)
-    return {
-        "refit": refit,
-        "definitions": {
-            "ratio": "predicted / measured",
-            "rel_err": "|predicted - measured| / measured (headline: its median)",
-            "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
-            "worst_factor": "max over entries of max(ratio, 1/ratio)",
-            "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
-            "on all other sources",
-        },
-        "thresholds": th.model_dump(),
-        "summary": {"in_sample": ins, "held_out": held},
-        "parameters": params,
-        "entries": rows,
-        "failures": fails,
-        "passed": not fails,
-    }

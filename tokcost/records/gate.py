@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tokcost import __version__
 from tokcost.records.results import Model, Violation
+from tokcost.version import __version__
 
 GATE_SCHEMA_VERSION = 1
 

@@ -11,6 +11,7 @@ from tokcost.records.base import NOT_BOOL, Float, Strict
 from tokcost.records.presets import Architecture
 
 Family = Literal["ar", "diffusion-image", "video", "training"]
+FAMILIES: tuple[Family, ...] = ("ar", "diffusion-image", "video", "training")
 PosInt = Annotated[int, Field(gt=0), NOT_BOOL]
 PosFloat = Annotated[float, Field(gt=0), NOT_BOOL]
 

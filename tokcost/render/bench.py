@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokcost.render.text import bandwidth, flop_rate, ms, pct
+from tokcost.text import bandwidth, flop_rate, ms, pct
 
 
 def format_table(r: dict) -> str:

@@ -7,9 +7,8 @@ imports this module (never the reverse). ``tokcost.render.registry`` maps ``--fo
 
 from __future__ import annotations
 
-from tokcost.core.gate import show
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
-from tokcost.render.text import money, percent_change, sig_seconds
+from tokcost.text import money, percent_change, sig_seconds, spec_value
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -39,7 +38,7 @@ def choice_text(before: Choice | None, after: Choice | None, baseline: str) -> s
 
 
 def changes_text(changes) -> str:
-    return ", ".join(f"{c.field} {show(c.before)} -> {show(c.after)}" for c in changes) or "none"
+    return ", ".join(f"{c.field} {spec_value(c.before)} -> {spec_value(c.after)}" for c in changes) or "none"
 
 
 def limits_text(limits: Limits) -> str:

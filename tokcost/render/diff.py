@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
 from tokcost.render.check import change, changes_text, choice_text, past_now
-from tokcost.render.text import dollars, money, sig_seconds
+from tokcost.text import dollars, money, sig_seconds
 
 _HEAD = (
     "model",

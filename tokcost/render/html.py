@@ -15,7 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.text import money, sig
+from tokcost.text import money, sig
 
 CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -265,8 +265,8 @@ SWEEP_TABLE_ROWS = 200
 def format_sweep_html(result) -> str:
     """A sweep as one page: latency and cost vs resolution per model / hardware / engine (the lines the core chose,
     ``result.charts``: :func:`tokcost.core.sweep.with_charts`), and the first rows."""
-    from tokcost import __version__
     from tokcost.render.sweep import TABLE_COLUMNS, string_columns
+    from tokcost.version import __version__
 
     if result.charts:
         _pyplot()

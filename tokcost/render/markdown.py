@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokcost.records.results import AnalysisResult, CandidateResult
-from tokcost.render.text import money
+from tokcost.text import money
 
 
 def _row(c: CandidateResult) -> str:

@@ -63,7 +63,7 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
     "validate": (
         _f("table", "validate:format_table"),
         _f("markdown", "validate:format_markdown"),
-        _f("json", _DATA_JSON),
+        _f("json", _DOCUMENT_JSON),
     ),
     "bench": (
         _f("table", "bench:format_table"),

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.text import money, sig
+from tokcost.text import money, sig
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
     (lambda r: r.startswith("latency"), "latency"),

@@ -1,10 +1,11 @@
-"""``tokcost validate``: table and markdown renderings of the report built by
-:func:`tokcost.core.validate.build_report` (pure functions; the JSON rendering is the report itself)."""
+"""``tokcost validate``: table and markdown renderings of a
+:class:`~tokcost.records.validation.ValidationResult` (built by :func:`tokcost.core.fit.validation_result`)."""
 
 from __future__ import annotations
 
-from tokcost.core.validate import FAMILIES
-from tokcost.render.text import number, pct
+from tokcost.records.measurements import FAMILIES
+from tokcost.records.validation import ValidationResult
+from tokcost.text import number, pct
 
 REGEN = "python scripts/write_validation_docs.py"  # writes docs/validation.md and the README summary
 
@@ -61,7 +62,8 @@ def _entry_cells(d: dict) -> list[str]:
     ]
 
 
-def format_markdown(report: dict) -> str:
+def format_markdown(result: ValidationResult) -> str:
+    report = result.model_dump()
     th = report["thresholds"]
     lines = [
         "# Validation: predicted vs published measurements",
@@ -87,7 +89,7 @@ def format_markdown(report: dict) -> str:
         lines.append(f"- {f}")
     if report["failures"]:
         lines.append("")
-    lines += ["## Summary", "", format_summary_markdown(report), ""]
+    lines += ["## Summary", "", _md_table(SUMMARY_HEAD, _summary_rows(report)), ""]
     if report["parameters"]:
         used = "refitted over the whole set (`--fit`)" if report["refit"] else "committed in engines.yaml"
         lines += [
@@ -155,9 +157,9 @@ MODEL_NOTES = [
 ]
 
 
-def format_summary_markdown(report: dict) -> str:
+def format_summary_markdown(result: ValidationResult) -> str:
     """The error summary alone, as a markdown table (the README's headline)."""
-    return _md_table(SUMMARY_HEAD, _summary_rows(report))
+    return _md_table(SUMMARY_HEAD, _summary_rows(result.model_dump()))
 
 
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
@@ -167,7 +169,8 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def format_table(report: dict) -> str:
+def format_table(result: ValidationResult) -> str:
+    report = result.model_dump()
     def table(head, rows):
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -91,3 +91,12 @@ def bandwidth(gbps: float) -> str:
 def flop_rate(tflops: float) -> str:
     """A compute rate: 512.0 GFLOP/s below 1 TFLOP/s, else 989.4 TFLOP/s."""
     return f"{tflops * 1e3:,.1f} GFLOP/s" if tflops < 1 else f"{tflops:,.1f} TFLOP/s"
+
+
+def spec_value(v) -> str:
+    """A spec value as a reader wrote it: 2048, 3, [a100-80gb-sxm, h100-sxm], unset."""
+    if v is None:
+        return "unset"
+    if isinstance(v, list):
+        return "[" + ", ".join(spec_value(x) for x in v) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,23 @@
+"""The result of ``tokcost validate``: every published measurement priced, the error summaries and the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class ValidationResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    refit: bool = Field(description="Parameters refitted over the whole set (true) or the committed ones (false).")
+    definitions: dict[str, str] = Field(description="What each error measure means.")
+    thresholds: dict[str, Any] = Field(description="The gate: median and worst error allowed per family.")
+    summary: dict[str, Any] = Field(description="Error summaries per family: in_sample and held_out (or null).")
+    parameters: list[dict[str, Any]] = Field(description="Engine parameters: value, committed, held-out range.")
+    entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
+    failures: list[str] = Field(description="Gate failures, in sentences (empty when passed).")
+    passed: bool = Field(description="Every family within its thresholds (exit code 0; else 1).")
