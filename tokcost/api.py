@@ -260,7 +260,7 @@ def sweep(
     req = SweepRequest(
         models=[cat.model(m) for m in dict.fromkeys(models)],
         hardware=[cat.hardware(h) for h in dict.fromkeys(hardware)],
-        resolutions=list(dict.fromkeys(tuple(r) for r in resolutions)),
+        resolutions=list(dict.fromkeys((w, h) for w, h in resolutions)),
         frames=list(dict.fromkeys(frames)) if frames is not None else None,
         batches=list(dict.fromkeys(batches)),
         steps=list(dict.fromkeys(steps)) if steps is not None else None,

@@ -45,6 +45,7 @@ def _main(
 for command in (
     estimate.tokens,
     presets.schema,
+    presets.prices,
     estimate.estimate,
     estimate.train,
     analyze.analyze,

@@ -17,6 +17,7 @@ ModelsListFormat = format_option("models list")
 ModelsShowFormat = format_option("models show")
 PresetId = typer.Argument(..., metavar="ID")
 SchemaOutput = output_option("Write to FILE (atomically).")
+PricesFormat = format_option("prices")
 
 
 @hardware_app.command("list")
@@ -49,6 +50,56 @@ def _show(kind: str, preset_id: str, fmt, presets) -> None:
         raise UsageError(cat.unknown_message(kind, preset_id))
     file = str(cat.source_of(kind, preset_id))
     emit(registry.render(f"{kind} show", fmt, cat.get(kind, preset_id), file=file), None)
+
+
+def prices(
+    hardware: str | None = typer.Option(None, "--hardware", metavar="ID", help="Only this hardware id."),
+    provider: str | None = typer.Option(None, "--provider", metavar="P", help="Only this provider."),
+    fmt: PricesFormat = "table",
+    today: str | None = typer.Option(None, "--today", hidden=True, metavar="YYYY-MM-DD"),
+):
+    """List the dated GPU rental price catalogue (prices/prices.yaml), with its sources."""
+    guard(lambda: _prices(hardware, provider, fmt, today))
+
+
+def _prices(hardware, provider, fmt, today) -> None:
+    import datetime as dt
+    import difflib
+
+    from tokcost.io.prices import load_prices
+
+    cat = load_prices()
+    if hardware is not None and hardware not in cat.prices:
+        close = difflib.get_close_matches(hardware, list(cat.prices), n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; priced ids: {', '.join(sorted(cat.prices))}"
+        raise UsageError(f"no prices for hardware {hardware!r}{hint}", param="hardware")
+    providers = sorted({e.provider for entries in cat.prices.values() for e in entries})
+    if provider is not None and provider not in providers:
+        close = difflib.get_close_matches(provider, providers, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; providers: {', '.join(providers)}"
+        raise UsageError(f"unknown provider {provider!r}{hint}", param="provider")
+    if today is None:
+        today = dt.date.today().isoformat()
+    else:
+        try:
+            dt.date.fromisoformat(today)
+        except ValueError:
+            raise UsageError(f"{today!r} is not a date (YYYY-MM-DD)", param="today") from None
+    rows = [
+        {
+            "hardware": hw,
+            "provider": e.provider,
+            "commitment": e.commitment,
+            "usd_per_gpu_hour": e.usd_per_gpu_hour,
+            "date": e.date,
+            "source": e.source,
+        }
+        for hw, entries in sorted(cat.prices.items())
+        if hardware in (None, hw)
+        for e in entries
+        if provider in (None, e.provider)
+    ]
+    emit(registry.render("prices", fmt, rows, today=today), None)
 
 
 def schema(output: SchemaOutput = None):

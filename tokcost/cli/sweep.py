@@ -86,7 +86,7 @@ def sizes(text: str) -> list[tuple[int, int]]:
     out = []
     for item in items(text, "resolutions"):
         parts = item.lower().split("x")
-        if len(parts) not in (1, 2) or not all(p.isdigit() for p in parts):
+        if len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() for p in parts):
             raise UsageError(f"{item!r} is not a size; use 512 (square) or 1280x720", param="resolutions")
         out.append((int(parts[0]), int(parts[-1])))
     return out
@@ -98,7 +98,7 @@ def whole_numbers(text: str | None, param: str) -> list[int] | None:
         return None
     out = []
     for item in items(text, param):
-        if not item.isdigit():
+        if not (item.isascii() and item.isdigit()):
             raise UsageError(f"{item!r} is not a whole number", param=param)
         out.append(int(item))
     return out

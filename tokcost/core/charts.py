@@ -12,6 +12,7 @@ always agrees with the table beside it. :func:`sweep_charts` picks a sweep's lin
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,8 @@ def _label(c: CandidateResult) -> str:
 
 def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid) -> Config:
     p = spec.product
-    base = dict(
+    # Config's sizing fields (a scalar or an array each), overridden by ``grid`` (the chart's axis)
+    base: dict[str, Any] = dict(
         width=c.width,
         height=c.height,
         frames=c.frames,

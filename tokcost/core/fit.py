@@ -23,13 +23,20 @@ README: 4-5x), not a fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tokcost.core import validate as V
 from tokcost.io.measurements import load_thresholds
 from tokcost.records.validation import ValidationResult
+
+if TYPE_CHECKING:
+    from tokcost.engine.estimate import Config
+    from tokcost.records.engines import EngineProfile
+    from tokcost.records.measurements import Entry
 
 # (engines sharing the value, field, low, high, log-spaced grid?) - the search range of each fitted parameter.
 # The diffusion pipeline around a compiled denoiser (sampler loop, text encoders, VAE, post-processing) runs
@@ -62,7 +69,7 @@ class _Val:
         self.low = self.high = self.central = self.mid = v
 
 
-def profiles_with(values: dict, base: dict | None = None) -> dict:
+def profiles_with(values: dict, base: Mapping[str, EngineProfile] | None = None) -> dict[str, EngineProfile]:
     """Engine profiles with the given ``{(engines, field): value}`` substituted (values may be numpy arrays)."""
     from tokcost.io.engines import load_engines
 
@@ -82,8 +89,8 @@ def _grid(lo: float, hi: float, log: bool, n: int) -> np.ndarray:
 
 @dataclass
 class _Case:
-    entry: object
-    config: object  # Config priced with the committed profiles (each trial swaps in its own)
+    entry: Entry
+    config: Config  # Config priced with the committed profiles (each trial swaps in its own)
     measured: float
     metric: str
 
@@ -271,20 +278,22 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
         if r.scored and h is not None and h.scored:
             d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
         rows.append(d)
-    return ValidationResult(**{
-        "refit": refit,
-        "definitions": {
-            "ratio": "predicted / measured",
-            "rel_err": "|predicted - measured| / measured (headline: its median)",
-            "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
-            "worst_factor": "max over entries of max(ratio, 1/ratio)",
-            "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
-            "on all other sources",
-        },
-        "thresholds": th.model_dump(),
-        "summary": {"in_sample": ins, "held_out": held},
-        "parameters": params,
-        "entries": rows,
-        "failures": fails,
-        "passed": not fails,
-    })
+    return ValidationResult(
+        **{
+            "refit": refit,
+            "definitions": {
+                "ratio": "predicted / measured",
+                "rel_err": "|predicted - measured| / measured (headline: its median)",
+                "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
+                "worst_factor": "max over entries of max(ratio, 1/ratio)",
+                "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
+                "on all other sources",
+            },
+            "thresholds": th.model_dump(),
+            "summary": {"in_sample": ins, "held_out": held},
+            "parameters": params,
+            "entries": rows,
+            "failures": fails,
+            "passed": not fails,
+        }
+    )

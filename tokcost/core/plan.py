@@ -215,6 +215,13 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
     return out
 
 
+def _fleet_cost(c: CandidateResult) -> float:
+    """A ranked candidate's fleet cost per item: every feasible candidate is priced."""
+    if c.fleet_cost_usd_per_item is None:
+        raise ValueError(f"{c.model} on {c.hardware} has no fleet cost")
+    return c.fleet_cost_usd_per_item
+
+
 def _rank_key(c: CandidateResult):
     return (c.fleet_cost_usd_per_item if c.fleet_cost_usd_per_item is not None else math.inf, c.latency_s.central)
 
@@ -268,7 +275,7 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
         name = FAMILY_NAMES[fam]
         if feasible:
             alt = feasible[0]
-            ratio = alt.fleet_cost_usd_per_item / best.fleet_cost_usd_per_item
+            ratio = _fleet_cost(alt) / _fleet_cost(best)
             others.append(
                 f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
                 f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)})."
@@ -280,7 +287,7 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             continue
         quality_ok = [c for c in pool if not any(_is_static(r) for r in c.reasons)]
         if not quality_ok:
-            why = {}
+            why: dict[str, str] = {}
             for c in pool:
                 why.setdefault(c.model, next(r for r in c.reasons if _is_static(r)))
             others.append(f"No {name} model qualifies: " + "; ".join(f"{m} ({r})" for m, r in why.items()) + ".")
@@ -341,7 +348,7 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
         return out
     c = rec.choice
     b = spec.budget
-    if b.cost_per_item_usd is not None and c.fleet_cost_usd_per_item > b.cost_per_item_usd:
+    if b.cost_per_item_usd is not None and _fleet_cost(c) > b.cost_per_item_usd:
         line, col = pos(("budget", "cost_per_item_usd"))
         out.append(
             Violation(
@@ -355,7 +362,7 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
                 fix="raise the budget, lower the resolution or steps, or pick cheaper hardware",
             )
         )
-    if b.monthly_usd is not None and c.monthly_usd > b.monthly_usd:
+    if b.monthly_usd is not None and (c.monthly_usd or 0.0) > b.monthly_usd:
         line, col = pos(("budget", "monthly_usd"))
         out.append(
             Violation(

@@ -15,6 +15,7 @@ import numpy as np
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines
+from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepResult
 
 MAX_CONFIGS = 20_000_000  # a guard against a typo that would ask for more memory than the machine has
@@ -35,8 +36,8 @@ class SweepRequest:
 
 @dataclass(frozen=True)
 class Group:
-    model: object
-    hardware: object
+    model: ModelPreset
+    hardware: HardwarePreset
     engine: str
     role: str
     sizes: np.ndarray  # (k, 2) resolutions this model serves
@@ -70,7 +71,7 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
     for m in req.models:
         role = _role(m, req.frames)
         if role is None:
-            what = "video (--frames)" if req.frames is not None else "images or video"
+            what = "video (frames were given)" if req.frames is not None else "images or video"
             notes.append(f"skipped {m.id}: it does not generate {what} (it serves {', '.join(m.roles)})")
             continue
         lo, hi = m.side_limits()

@@ -32,6 +32,8 @@ def count_tokens(
         return TokensResult(
             model=model.id, family=model.family, width=width, height=height, frames=frames, **tc.to_dict(), **clip
         )
+    if spatial_factor is None:  # not reached: without a model the check above requires a spatial factor
+        raise UsageError("give exactly one of a model or a spatial factor", param="spatial_factor")
     if temporal_rule not in TEMPORAL_RULES:
         raise UsageError("the temporal rule must be causal or chunked", param="temporal_rule")
     w, h, t, total = grid_tokens(width, height, spatial_factor, frames or 1, temporal_factor, temporal_rule, pad)

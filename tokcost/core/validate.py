@@ -6,7 +6,7 @@ as ``tokcost estimate`` (:class:`~tokcost.engine.estimate.Config` -> :func:`esti
 
 Error measures, per scored entry with ratio r = predicted / measured:
 - relative error |pred - meas| / meas = |r - 1|: its median is the headline figure;
-- log error |ln r|: symmetric in over/under-prediction; the fit (tokcost/fit.py) minimises its mean;
+- log error |ln r|: symmetric in over/under-prediction; the fit (tokcost/core/fit.py) minimises its mean;
 - factor max(r, 1/r): the worst case is its maximum.
 Summaries are given over all scored entries and per family (ar, diffusion-image, video, training). The gate
 thresholds are in ``tokcost/data/validation_thresholds.yaml``.
@@ -57,13 +57,19 @@ class Row:
     def scored(self) -> bool:
         return self.predicted is not None
 
+    def _prediction(self) -> float:
+        """The prediction of a scored row: the error measures below are defined only for those."""
+        if self.predicted is None:
+            raise ValueError(f"{self.id} is not scored ({self.reason}): it has no error")
+        return self.predicted
+
     @property
     def ratio(self) -> float:
-        return self.predicted / self.measured
+        return self._prediction() / self.measured
 
     @property
     def rel_err(self) -> float:
-        return abs(self.predicted - self.measured) / self.measured
+        return abs(self._prediction() - self.measured) / self.measured
 
     @property
     def log_err(self) -> float:
@@ -169,12 +175,18 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
     c = e.conditions
     hw = catalog.hardware(e.hardware)
     m = catalog.model(e.model) if e.model is not None else None  # None: a bare decoder (architecture is set)
-    if (m is None or m.family == "ar") and c.tokens is None:
-        row.reason = "training tokens not stated by the source (open): cannot compute 6ND"
-        return row
+    no_tokens = "training tokens not stated by the source (open): cannot compute 6ND"
     if m is None:
-        rep = compute_report(ar_training_flops(e.architecture, c.tokens, c.context), hw, c.gpus or 1)
-        row.predicted = float(rep["gpu_hours"])
+        if c.tokens is None:
+            row.reason = no_tokens
+            return row
+        if e.architecture is None:  # not reached: unscored_reason scores a null model only with an architecture
+            raise ValueError(f"{e.id}: a training entry without a model needs its architecture")
+        report = compute_report(ar_training_flops(e.architecture, c.tokens, c.context), hw, c.gpus or 1)
+        row.predicted = float(report["gpu_hours"])
+        return row
+    if m.family == "ar" and c.tokens is None:
+        row.reason = no_tokens
         return row
     if m.family == "diffusion" and c.samples is None:
         row.reason = "training samples (images seen) not stated by the source (open)"

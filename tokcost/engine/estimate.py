@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.profiles import BANDS, Efficiency, efficiency
+from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, efficiency
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile
@@ -50,7 +50,7 @@ class Config:
     prompt_tokens: object = None  # AR conditioning prompt; perception: the question
     answer_tokens: object = None  # perception only
     role: str | None = None  # image | video | perception (default: the model's first role)
-    calibration: object = None
+    calibration: Calibrated | None = None
     gpus: object = 1  # diffusion: GPUs splitting each denoiser forward by sequence parallelism (Ulysses)
 
 
@@ -95,7 +95,7 @@ class _Chip:
     price: object  # USD per GPU-hour (NaN: no price)
 
 
-def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: str) -> _Chip:
+def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
     return _Chip(
         eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager")),
         P=physics.peak_flops(hw, cfg.precision),
@@ -106,7 +106,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: str) ->
     )
 
 
-def estimate_arrays(cfg: Config, band: str = "central") -> dict:
+def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
     return _estimate(cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tokcost.engine.tokens import text_tokens
-from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
+from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, ModelPreset
 
 WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
 KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
@@ -118,6 +118,8 @@ def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float,
 def ar_memory(model: ModelPreset, wbytes: float, n_seq, context):
     """Bytes resident: weights + KV cache of every sequence at its final length + logits + workspace."""
     arch = model.architecture
+    if arch is None:  # not reached: ModelPreset's validator requires it of an AR model
+        raise ValueError(f"{model.id} has no architecture: not an AR model")
     weights = arch.params_b * 1e9 * wbytes
     kv = np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * kv_bytes_per_token(arch)
     logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy
@@ -125,6 +127,13 @@ def ar_memory(model: ModelPreset, wbytes: float, n_seq, context):
 
 
 # ------------------------------------------------------------------------------------------- diffusion
+
+
+def _denoiser(model: ModelPreset) -> Denoiser:
+    """The model's denoiser, which ModelPreset's validator requires of a diffusion model."""
+    if model.denoiser is None:
+        raise ValueError(f"{model.id} has no denoiser: not a diffusion model")
+    return model.denoiser
 
 
 def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
@@ -140,20 +149,21 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
     (its ReLU linear self-attention is a pair of d x d products per token, counted with the linear part).
     UNet: conv/linear FLOPs at a reference resolution scaled by pixels; attention 4 x count x dim x
     (T_l^2 + T_l X) at each attention level (T_l = pixels / downsample^2, X = :func:`~tokcost.engine.tokens.text_tokens`)."""
-    d = model.denoiser
+    d = _denoiser(model)
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
+        ref_tflops, ref_width, ref_height = d.unet_reference()
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
-        scale = pixels / (d.ref_width * d.ref_height)
+        scale = pixels / (ref_width * ref_height)
         X = float(text_tokens(model))
-        linear = d.ref_forward_tflops * 1e12 * scale
+        linear = ref_tflops * 1e12 * scale
         attn = 0.0 * linear
         for lvl in d.attention_levels:
             Tl = pixels / (lvl.downsample**2)
             attn = attn + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
         return linear, attn
-    N = d.linear_params_b * 1e9
-    L, D = d.attention_layers, d.attention_dim
+    linear_b, L, D = d.transformer_geometry()
+    N = linear_b * 1e9
     if d.kind == "mmdit":
         S = T + float(d.joint_text_tokens or 0)
         return 2 * N * S, 4 * L * D * S * S
@@ -172,10 +182,10 @@ def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
 def denoiser_layers(model: ModelPreset) -> int:
     """Blocks a forward launches (host overhead scales with it): transformer blocks; UNets: their transformer
     blocks plus their residual conv blocks."""
-    d = model.denoiser
+    d = _denoiser(model)
     if d.kind == "unet":
         return (sum(level.count for level in d.attention_levels) + (d.resnet_blocks or 0)) or 1
-    return d.attention_layers
+    return d.transformer_geometry()[1]
 
 
 def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
@@ -184,13 +194,14 @@ def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
     count x T_l x dim (its conv blocks are not counted). Times ``act_passes`` x 2 bytes this is the element-wise
     traffic (norms, modulation, activation functions, residual adds, rotary embeddings, casts) that an eager
     stack moves through HBM between its matmuls (see :func:`diffusion_step_time`)."""
-    d = model.denoiser
+    d = _denoiser(model)
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
         return sum(lvl.count * lvl.dim * pixels / (lvl.downsample**2) for lvl in d.attention_levels) + 0 * pixels
     S = T + float(d.joint_text_tokens or 0) if d.kind == "mmdit" else T
-    return d.attention_layers * d.attention_dim * S
+    _, L, D = d.transformer_geometry()
+    return L * D * S
 
 
 def sequence_parallel_comm_s(model: ModelPreset, n_items, seq_tokens, gpus, link_bytes_per_s):
@@ -200,20 +211,13 @@ def sequence_parallel_comm_s(model: ModelPreset, n_items, seq_tokens, gpus, link
     of the layer's activations, of which a GPU sends (G-1)/G of its 1/G share:
     bytes per GPU = 4 x L x n_items x (S / G) x d x 2 bytes x (G - 1) / G, over one direction of its link
     (``link_bytes_per_s``), not overlapped with compute. G = 1 gives 0. UNets are not sequence-parallel here."""
-    d = model.denoiser
+    d = _denoiser(model)
     G = np.asarray(gpus, dtype=float)
     if d.kind == "unet" or not d.attention_dim:
         return 0.0 * G
+    _, L, D = d.transformer_geometry()
     bytes_ = (
-        4.0
-        * d.attention_layers
-        * np.asarray(n_items, dtype=float)
-        * np.asarray(seq_tokens, dtype=float)
-        / G
-        * d.attention_dim
-        * 2.0
-        * (G - 1)
-        / G
+        4.0 * L * np.asarray(n_items, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0 * (G - 1) / G
     )
     return bytes_ / link_bytes_per_s
 
@@ -288,7 +292,7 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     Activations: ~16 live tensors of seq x d bytes per item in a transformer block with fused attention, and
     for the VAE decode one frame at a time of ~3 x 128-channel full-resolution buffers (assumptions,
     docs/methodology.md)."""
-    d = model.denoiser
+    d = _denoiser(model)
     weights = (
         d.params_b * 1e9 * wbytes
         + sum(e.params_b for e in model.text_encoders) * 1e9 * 2.0

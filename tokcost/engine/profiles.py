@@ -5,15 +5,20 @@ hardware. The profiles are data (``tokcost/data/engines.yaml``): callers load th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from tokcost.records.calibration import Fit
     from tokcost.records.engines import EngineProfile
     from tokcost.records.presets import HardwarePreset
 
 Band = Literal["low", "central", "high"]  # of latency: "low" is the optimistic end
 BANDS: tuple[Band, ...] = ("central", "low", "high")
+# A float, or a column of them when chips x bands are stacked (estimate_grid, the benchmark's fit): the formulas
+# broadcast either.
+Factor: TypeAlias = "float | np.ndarray"
 
 
 class Calibrated(Protocol):
@@ -26,15 +31,15 @@ class Calibrated(Protocol):
 class Efficiency:
     """One end of the band: effective fractions of the datasheet peak/bandwidth and host overheads."""
 
-    mfu: float
-    mbu: float
-    host_per_layer_s: float
-    fixed_per_step_s: float
-    attention_mfu: float | None = None  # fused attention kernels (score/value matmuls); None: same as mfu
-    request_fixed_s: float = 0.0  # diffusion: per-request pipeline overhead (set-up, post-processing)
-    act_passes: float = 0.0  # diffusion: element-wise activation traffic, in d-wide 16-bit tensors per block
-    vae_efficiency: float = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
-    denoise_step_s: float = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
+    mfu: Factor
+    mbu: Factor
+    host_per_layer_s: Factor
+    fixed_per_step_s: Factor
+    attention_mfu: Factor | None = None  # fused attention kernels (score/value matmuls); None: same as mfu
+    request_fixed_s: Factor = 0.0  # diffusion: per-request pipeline overhead (set-up, post-processing)
+    act_passes: Factor = 0.0  # diffusion: element-wise activation traffic, in d-wide 16-bit tensors per block
+    vae_efficiency: Factor = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
+    denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
 
 
 def _pick(r, band: Band, optimistic_is_high: bool) -> float:
@@ -71,7 +76,9 @@ def efficiency(
     eager_eff = _assumed(eager, hw, band)
     mfu_scale = fitted.mfu / eager_eff.mfu
     changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
-    changes["attention_mfu"] = assumed.attention_mfu * mfu_scale
+    # _assumed always sets attention_mfu; None would mean "as mfu" (the field's default)
+    attention_mfu = assumed.mfu if assumed.attention_mfu is None else assumed.attention_mfu
+    changes["attention_mfu"] = attention_mfu * mfu_scale
     if engine is eager:
         changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
     return replace(assumed, **changes)

@@ -3,28 +3,78 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from tokcost.errors import UsageError
+from tokcost.io.reading import read_bounded
 from tokcost.records.results import SCHEMA_VERSION, AnalysisResult
+
+MAX_BASELINE_BYTES = 20_000_000  # a result for hundreds of specs is a few MB
+MAX_BASELINE_DEPTH = 32  # a result nests about 6 levels deep
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows (a result never contains it)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number in a result")
+    return value
+
+
+def _sane_int(text: str) -> int:
+    if len(text) > 30:
+        raise ValueError(f"an integer of {len(text):,} digits is not a number a result holds")
+    return int(text)
+
+
+def _max_depth(text: str) -> int:
+    """Deepest bracket nesting, counted without parsing (strings can hold brackets; skip them)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def load_result(path: str | Path) -> AnalysisResult:
     """Read a saved result; every way it can be wrong is a UsageError (exit 2) with a clear message."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_BASELINE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise UsageError(
             f"baseline {path}: no such file (make one with `tokcost analyze SPEC... --format json --output {path}`)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"baseline {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    depth = _max_depth(text)
+    if depth > MAX_BASELINE_DEPTH:
+        raise UsageError(f"baseline {path}: nested {depth} levels deep; a result is at most {MAX_BASELINE_DEPTH}")
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_sane_int)
     except json.JSONDecodeError as exc:
         raise UsageError(f"baseline {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # NaN/Infinity, integers past Python's digit limit
+        raise UsageError(f"baseline {path}: not valid JSON: {exc}") from None
     if not isinstance(raw, dict) or "specs" not in raw:
         raise UsageError(
             f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "

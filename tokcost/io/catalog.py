@@ -20,7 +20,7 @@ from tokcost.io.paths import builtin_root
 from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
 
 ENV_VAR = "TOKCOST_PRESETS"
-KINDS = {"hardware": HardwarePreset, "models": ModelPreset}
+KINDS: dict[str, type[HardwarePreset] | type[ModelPreset]] = {"hardware": HardwarePreset, "models": ModelPreset}
 
 
 def user_dirs(extra: list[str] | None = None) -> list[Path]:
@@ -32,7 +32,7 @@ def user_dirs(extra: list[str] | None = None) -> list[Path]:
 class Catalog:
     roots: list[Path]
     _files: dict[str, dict[str, Path]] = field(default_factory=dict)
-    _cache: dict[tuple[str, str], object] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], HardwarePreset | ModelPreset] = field(default_factory=dict)
 
     @classmethod
     def default(cls, extra_dirs: list[str] | None = None) -> Catalog:
@@ -89,7 +89,7 @@ class Catalog:
         return self._index(kind)[preset_id]
 
 
-def load_preset(kind: str, path: Path):
+def load_preset(kind: str, path: Path) -> HardwarePreset | ModelPreset:
     preset, doc = load_model(KINDS[kind], path)
     problems = []
     if preset.id != path.stem:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from tokcost.errors import Problem
+from tokcost.io.reading import read_bounded
 
 MAX_FILE_BYTES = 1_000_000  # a product spec or preset is a few KB; anything this large is a mistake or an attack
 MAX_NODES = 50_000  # values after alias expansion (a preset has a few hundred); a billion-laughs file trips it at once
@@ -225,10 +226,10 @@ def load_file(path: str | Path) -> Located:
     """Read and parse a file; unreadable or non-UTF-8 files become problems, never tracebacks."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise YamlProblem([Problem(name, 1, 1, "(document)", f"cannot read file: {exc.strerror or exc}")]) from None
-    if len(raw) > MAX_FILE_BYTES:
+    if len(raw) > MAX_FILE_BYTES:  # pragma: no cover - read_bounded already refuses it
         raise YamlProblem([Problem(name, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
     if b"\x00" in raw:
         raise YamlProblem([Problem(name, 1, 1, "(document)", "file is binary (contains NUL bytes), not YAML")])

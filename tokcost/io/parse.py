@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.located import Located, YamlProblem, dotted, load_file
@@ -36,9 +37,10 @@ def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             return None
-        model = _find_model(field.annotation)
-        if model is None:
+        found = _find_model(field.annotation)
+        if found is None:
             return None
+        model = found
     return model
 
 
@@ -61,7 +63,7 @@ def _suggest(model: type[BaseModel], loc: tuple) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def _message(e: dict) -> str:
+def _message(e: ErrorDetails) -> str:
     t = e["type"]
     if t == "extra_forbidden":
         return "unknown field"

@@ -182,6 +182,19 @@ class Denoiser(Strict):
         default=None, description="UNets: residual conv blocks per forward (host launch overhead)."
     )
 
+    def transformer_geometry(self) -> tuple[float, int, int]:
+        """(linear_params_b, attention_layers, attention_dim) of a transformer denoiser (dit, mmdit, linear-dit),
+        which :meth:`_complete` requires of those kinds."""
+        if self.linear_params_b is None or self.attention_layers is None or self.attention_dim is None:
+            raise ValueError(f"a {self.kind} denoiser has no transformer geometry")
+        return self.linear_params_b, self.attention_layers, self.attention_dim
+
+    def unet_reference(self) -> tuple[float, int, int]:
+        """(ref_forward_tflops, ref_width, ref_height) of a UNet, which :meth:`_complete` requires of it."""
+        if self.ref_forward_tflops is None or self.ref_width is None or self.ref_height is None:
+            raise ValueError(f"a {self.kind} denoiser has no UNet reference forward")
+        return self.ref_forward_tflops, self.ref_width, self.ref_height
+
     @model_validator(mode="after")
     def _complete(self):
         if self.kind == "unet":

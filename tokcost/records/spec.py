@@ -58,7 +58,10 @@ class Product(Strict):
             return None
         if self.frames is not None:
             return self.frames
-        return max(1, round(self.seconds * self.fps))
+        seconds, fps = self.seconds, self.fps
+        if seconds is None or fps is None:  # refused at load (io.specs.semantic_problems)
+            raise ValueError("a video product needs frames, or seconds with fps")
+        return max(1, round(seconds * fps))
 
 
 class Demand(Strict):

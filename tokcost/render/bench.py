@@ -37,7 +37,7 @@ def format_table(r: dict) -> str:
         "full ms",
         "model",
     )
-    rows = [head]
+    rows: list[tuple[str, ...]] = [head]  # a skipped point's row is shorter
     for p in r["points"]:
         if p.get("skipped"):
             rows.append((p["kind"], p["cfg"], str(p["batch"]), str(p["context"]), p["split"], p["skipped"]))

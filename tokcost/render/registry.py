@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from importlib import import_module
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
     "estimate": (_f("table", "simple:format_estimate"), _f("json", _DOCUMENT_JSON)),
     "train": (_f("table", "simple:format_training"), _f("json", _DOCUMENT_JSON)),
     "hardware list": (_f("table", "simple:format_hardware_list"), _f("json", "simple:format_hardware_list_json")),
+    "prices": (_f("table", "simple:format_prices", options=("today",)), _f("json", "simple:format_prices_json")),
     "models list": (_f("table", "simple:format_model_list"), _f("json", "simple:format_model_list_json")),
     "hardware show": (
         _f("table", "simple:preset_show", options=("file",)),
@@ -112,4 +114,6 @@ def choices_help(command: str) -> str:
 def choice_enum(command: str) -> type[Enum]:
     """A str-valued Enum of ``command``'s formats: what typer takes for a fixed set of choices."""
     name = "".join(w.capitalize() for w in command.split()) + "Format"
-    return Enum(name, [(n, n) for n in formats(command)], type=str)
+    # Enum's functional API returns a new Enum class; mypy checks the call against Enum's constructor instead
+    # (an instance), and accepts the functional form only with a literal name assigned to a variable.
+    return cast("type[Enum]", Enum(name, [(n, n) for n in formats(command)], type=str))

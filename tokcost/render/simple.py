@@ -125,3 +125,27 @@ def preset_show(preset, file: str) -> str:
     for k, v in preset.sources.items():
         con.print(f"  {k}: {v}")
     return buf.getvalue()
+
+
+STALE_PRICE_DAYS = 183  # about 6 months: a price read longer ago than this gets a note
+
+
+def format_prices(rows: list[dict], today: str | None = None) -> str:
+    """The price catalogue as a table; with ``today`` (YYYY-MM-DD), a note under it for prices older than 6 months."""
+    import datetime as dt
+
+    shown = [{k: r[k] for k in ("hardware", "provider", "commitment", "usd_per_gpu_hour", "date")} for r in rows]
+    text = _rows_table(shown) if shown else "No prices match.\n"
+    if today is not None:
+        day = dt.date.fromisoformat(today)
+        stale = sorted({r["date"] for r in rows if (day - dt.date.fromisoformat(r["date"])).days > STALE_PRICE_DAYS})
+        if stale:
+            text += (
+                f"Note: prices dated {', '.join(stale)} are more than 6 months older than {today}; "
+                "check the source before relying on them.\n"
+            )
+    return text
+
+
+def format_prices_json(rows: list[dict]) -> str:
+    return dumps(rows)

@@ -42,7 +42,7 @@ def _csv_text(u) -> str:
 
 
 def string_columns(columns: dict, float_spec: str = "%.6g", text=str) -> dict[str, list[str]]:
-    out = {}
+    out: dict[str, list[str]] = {}
     for name in COLUMNS:
         a = columns[name]
         if not len(a):
@@ -126,8 +126,8 @@ def format_table(result: SweepResult) -> str:
     cols = string_columns(c, "%.3g")
     if result.rows:
         padded = (c["padded_width"] != c["width"]) | (c["padded_height"] != c["height"])
-        key = np.where(padded, c["padded_width"] * 100_000 + c["padded_height"], -1)
-        cols["padded_width"] = _gather_strings(key, lambda k: "-" if k < 0 else f"{k // 100_000}x{k % 100_000}")
+        padded_key = np.where(padded, c["padded_width"] * 100_000 + c["padded_height"], -1)
+        cols["padded_width"] = _gather_strings(padded_key, lambda k: "-" if k < 0 else f"{k // 100_000}x{k % 100_000}")
         cols["fits_in_memory"] = _gather_strings(
             np.asarray(c["fits_in_memory"], dtype=bool), lambda b: "yes" if b else "NO"
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
@@ -84,7 +84,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         expand=False,
         title_justify="left",
     )
-    for col, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("model", "left"),
         ("hardware", "left"),
         ("engine", "left"),
@@ -94,7 +94,8 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         ("$/item", "right"),
         ("GPUs", "right"),
         ("ok", "left"),
-    ):
+    )
+    for col, just in columns:
         table.add_column(col, justify=just, overflow="fold")
     for c in shown:
         ok = status(c)

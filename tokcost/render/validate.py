@@ -77,7 +77,7 @@ def format_markdown(result: ValidationResult) -> str:
         "`tokcost/data/engines.yaml`. ratio = predicted / measured; relative error = |predicted - measured| / "
         "measured (the headline is its median); worst = max over entries of max(ratio, 1/ratio). *Held-out*: "
         "leave-one-source-out cross-validation - each source's entries are predicted with the fitted parameters "
-        "refitted on every other source (`tokcost/fit.py`).",
+        "refitted on every other source (`tokcost/core/fit.py`).",
         "",
         f"Gate (`tokcost/data/validation_thresholds.yaml`): median relative error <= {th['median_rel_err']:.0%} "
         f"and worst <= {th['worst_factor']}x, per family and overall"
@@ -171,6 +171,7 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
 
 def format_table(result: ValidationResult) -> str:
     report = result.model_dump()
+
     def table(head, rows):
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
