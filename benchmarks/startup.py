@@ -125,7 +125,7 @@ def main() -> None:
         return
     labels = {
         "python_bare": "python -c pass",
-        "deps_import": "import typer, rich, pydantic, yaml, numpy",
+        "deps_import": "import typer, rich, yaml, numpy; from pydantic import BaseModel",
         "deps_as_used": "a do-nothing typer command on the same deps",
         "help": "tokcost --help",
     }
