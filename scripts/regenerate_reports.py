@@ -7,11 +7,15 @@ root so that the committed reports do not carry a machine's absolute paths).
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from tokcost.io.atomic import write_atomic
 
 EXTENSIONS = {"markdown": "md", "json": "json", "html": "html"}
+# The date the example reports are computed as of: their notes on prices older than 6 months are relative to it,
+# so that the committed reports do not go stale by the calendar alone. Move it when the price catalogue is refreshed.
+REPORTS_AS_OF = "2026-12-01"
 
 
 def build_reports(
@@ -30,7 +34,7 @@ def build_reports(
     catalog = catalog or Catalog.default()
     out: dict[str, str] = {}
     for loaded in load_specs(expand_paths([str(specs_dir)]), catalog):
-        result = analyze_loaded([loaded], catalog)  # one result per spec
+        result = analyze_loaded([loaded], catalog, today=dt.date.fromisoformat(REPORTS_AS_OF))  # one per spec
         for fmt in formats:
             out[f"{Path(loaded[0]).stem}.{EXTENSIONS[fmt]}"] = registry.render("analyze", fmt, result)
     return out

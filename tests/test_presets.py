@@ -58,8 +58,6 @@ MODELS = [
 def test_hardware_preset_resolves_with_sources(pid):
     hw = CAT.hardware(pid)
     assert unsourced_fields(hw) == []
-    if hw.price is not None:
-        assert hw.price.date and hw.price.provider
 
 
 @pytest.mark.parametrize("pid", MODELS)
@@ -103,6 +101,6 @@ def test_unsourced_user_preset_is_rejected(tmp_path):
 
 def test_user_preset_overrides_builtin(tmp_path):
     (tmp_path / "hardware").mkdir()
-    text = CAT.source_of("hardware", "h100-sxm").read_text().replace("usd_per_gpu_hour: 6.88", "usd_per_gpu_hour: 2.50")
+    text = CAT.source_of("hardware", "h100-sxm").read_text().replace("memory_gb: 80", "memory_gb: 96")
     (tmp_path / "hardware" / "h100-sxm.yaml").write_text(text)
-    assert Catalog([*CAT.roots, tmp_path]).hardware("h100-sxm").price.usd_per_gpu_hour == 2.50
+    assert Catalog([*CAT.roots, tmp_path]).hardware("h100-sxm").memory_gb == 96

@@ -73,25 +73,14 @@ def test_lookup_helpers():
     assert CAT.for_hardware("no-such-gpu") == ()
 
 
-def test_hardware_preset_prices_agree_with_the_catalogue():
-    """A preset's single price is one catalogue entry, rounded (checked where the catalogue carries that offer)."""
-    pairs = {
-        "a100-40gb-sxm": "aws",
-        "a100-80gb-sxm": "aws",
-        "h100-sxm": "aws",
-        "h200-sxm": "aws",
-        "b200": "aws",
-        "a10g": "aws",
-        "l4": "aws",
-        "l40s": "aws",
-        "a100-80gb-pcie": "azure",
-        "mi325x": "tensorwave",
-    }
-    for hw, provider in pairs.items():
-        preset = yaml.safe_load((ROOT / "hardware" / f"{hw}.yaml").read_text())["price"]
-        entry = CAT.find(hw, provider)
-        assert str(preset["date"]) == entry.date, hw
-        assert preset["usd_per_gpu_hour"] == pytest.approx(entry.usd_per_gpu_hour, abs=0.006), hw
+def test_prices_live_only_in_the_catalogue():
+    """One home for prices: no hardware preset carries one, and every provider of an entry is described."""
+    for f in sorted((ROOT / "hardware").glob("*.yaml")):
+        data = yaml.safe_load(f.read_text())
+        assert "price" not in data and "price" not in data.get("sources", {}), f.name
+    used = {e.provider for entries in CAT.prices.values() for e in entries}
+    assert used <= set(CAT.providers)
+    assert {p.kind for p in CAT.providers.values()} == {"hyperscaler", "gpu_cloud", "marketplace"}
 
 
 # ------------------------------------------------------------------------------------------------ bad input
@@ -107,8 +96,17 @@ GOOD_ENTRY = """\
 
 def _write(tmp_path, body: str, entries: str = GOOD_ENTRY) -> Path:
     f = tmp_path / "prices.yaml"
-    f.write_text("schema_version: 1\ncurrency: USD\nprices:\n  h100-sxm:\n" + entries + body)
+    f.write_text("schema_version: 1\ncurrency: USD\nprices:\n  h100-sxm:\n" + entries + body + PROVIDERS)
     return f
+
+
+PROVIDERS = "providers:\n  aws: {name: Amazon Web Services, kind: hyperscaler, url: 'https://aws.amazon.com'}\n"
+
+
+def test_a_provider_must_be_described(tmp_path):
+    f = _write(tmp_path, "", GOOD_ENTRY.replace("provider: aws", "provider: newcloud"))
+    problems = _problems(f)
+    assert any("provider 'newcloud' is not listed under providers" in p for p in problems), problems
 
 
 def _problems(path) -> list[str]:

@@ -10,7 +10,7 @@ from tokcost.cli.app import app
 from tokcost.io.prices import load_prices
 
 runner = CliRunner()
-KEYS = {"hardware", "provider", "commitment", "usd_per_gpu_hour", "date", "source"}
+KEYS = {"hardware", "provider", "kind", "commitment", "usd_per_gpu_hour", "date", "source"}
 
 
 def _run(*args: str):

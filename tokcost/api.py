@@ -39,6 +39,8 @@ AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+# --price ID=USD: your price per GPU-hour for a hardware id, which wins over the spec and the catalogue
+Prices = Mapping[str, float] | None  # checked by price_overrides, with the hardware ids
 
 
 def _arguments(fn):
@@ -74,6 +76,34 @@ def catalog(presets: Presets = None) -> Catalog:
     return Catalog.default([str(p) for p in presets or []])
 
 
+def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[str, float]:
+    """``prices`` checked: every problem (an unknown hardware id, a price that is not a positive finite number of
+    dollars) raises one :class:`InputError` naming ``price``."""
+    import math
+
+    from tokcost.records.prices import MAX_USD_PER_GPU_HOUR
+
+    problems = []
+    for hw, usd in (prices or {}).items():
+        if not isinstance(hw, str) or not cat.has("hardware", hw):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", cat.unknown_message("hardware", str(hw))))
+        elif isinstance(usd, bool) or not isinstance(usd, (int, float)) or not math.isfinite(usd):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw}={usd!r}: the price must be a finite number"))
+        elif not 0 < usd <= MAX_USD_PER_GPU_HOUR:
+            problems.append(
+                Problem(
+                    ARGUMENTS,
+                    0,
+                    0,
+                    "price",
+                    f"{hw}={usd:g}: the price must be above 0 and at most {MAX_USD_PER_GPU_HOUR:g} USD per GPU-hour",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+    return {hw: float(usd) for hw, usd in (prices or {}).items()}
+
+
 def _calibration(path: PathArg | None):
     from tokcost.io.specs import load_calibration_file
 
@@ -93,14 +123,17 @@ def analyze(
     *,
     calibration: PathArg | None = None,
     presets: Presets = None,
+    prices: Prices = None,
 ) -> AnalysisResult:
     """Recommend a backend and hardware for each spec: paths (files, folders of ``*.yaml``, globs), ``Spec``
-    records or plain mappings, alone or in a list. Every spec is checked before any is priced."""
+    records or plain mappings, alone or in a list. Every spec is checked before any is priced. ``prices`` maps
+    hardware ids to your USD per GPU-hour, over the specs' ``pricing:`` and the catalogue."""
     from tokcost.core.analyze import analyze_loaded
     from tokcost.io.specs import expand_paths, load_specs, spec_from_data
 
     items = list(specs) if isinstance(specs, (list, tuple)) else [specs]
     cat = catalog(presets)
+    overrides = price_overrides(prices, cat)
     cal = _calibration(calibration)  # its problems are reported before the specs'
     loaded, problems = [], []
     paths = [str(s) for s in items if isinstance(s, (str, os.PathLike))]
@@ -116,7 +149,7 @@ def analyze(
             problems += exc.problems
     if problems:
         raise InputError(problems)
-    return analyze_loaded(loaded, cat, cal)
+    return analyze_loaded(loaded, cat, cal, overrides)
 
 
 @_arguments
@@ -139,14 +172,16 @@ def estimate(
     answer_tokens: Count | None = None,
     calibration: PathArg | None = None,
     presets: Presets = None,
+    prices: Prices = None,
 ) -> EstimateResult:
     """Latency, throughput, memory and cost of one configuration on one GPU, with its low-high band.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
 
+    cat = catalog(presets)
     return estimate_one(
-        catalog(presets),
+        cat,
         model=model,
         hardware=hardware,
         width=width,
@@ -163,6 +198,7 @@ def estimate(
         prompt_tokens=prompt_tokens,
         answer_tokens=answer_tokens,
         calibration=_calibration(calibration),
+        prices=price_overrides(prices, cat),
     )
 
 
@@ -180,18 +216,21 @@ def train(
     height: Annotated[int, Field(ge=16)] | None = None,
     frames: Count | None = None,
     presets: Presets = None,
+    prices: Prices = None,
 ) -> TrainResult:
     """Training compute, GPU-hours, wall-clock days and cost: ``tokens`` for AR models, ``samples`` (images or
     clips seen) for diffusion. ``mfu`` None takes the hardware's training MFU."""
-    from tokcost.engine.training import training_report
+    from tokcost.core.estimate import train_one
     from tokcost.errors import UsageError
 
     if (tokens is None) == (samples is None):
         raise UsageError("give exactly one of tokens (AR) or samples (diffusion)", param="tokens")
     cat = catalog(presets)
-    return training_report(
-        cat.model(model),
-        cat.hardware(hardware),
+    return train_one(
+        cat,
+        model=model,
+        hardware=hardware,
+        prices=price_overrides(prices, cat),
         tokens=tokens,
         samples=samples,
         gpus=gpus,
@@ -247,24 +286,33 @@ def sweep(
     engines: Sequence[Engine] | None = None,
     precision: Precision = "bf16",
     presets: Presets = None,
+    prices: Prices = None,
     on_start=None,
     on_group=None,
 ) -> SweepResult:
     """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them).
     ``resolutions`` are ``(width, height)`` pairs; combinations a model cannot serve are skipped with a note in
     ``result.notes``. For progress bars: ``on_start(total_rows)`` is called once the sweep is planned, and
-    ``on_group(n)`` as each group of ``n`` rows is priced."""
+    ``on_group(n)`` as each group of ``n`` rows is priced. ``prices`` (hardware id -> USD per GPU-hour) win over
+    the default price basis; each chip's price and its provider are in ``result.notes``."""
+    from tokcost.core.pricing import price_book
     from tokcost.core.sweep import SweepRequest, run_sweep
+    from tokcost.io.prices import load_prices
 
     cat = catalog(presets)
+    chips = [cat.hardware(h) for h in dict.fromkeys(hardware)]
+    book = price_book(chips, load_prices(), overrides=price_overrides(prices, cat))
     req = SweepRequest(
         models=[cat.model(m) for m in dict.fromkeys(models)],
-        hardware=[cat.hardware(h) for h in dict.fromkeys(hardware)],
+        hardware=chips,
         resolutions=list(dict.fromkeys((w, h) for w, h in resolutions)),
         frames=list(dict.fromkeys(frames)) if frames is not None else None,
         batches=list(dict.fromkeys(batches)),
         steps=list(dict.fromkeys(steps)) if steps is not None else None,
         engines=list(dict.fromkeys(engines)) if engines is not None else None,
         precision=precision,
+        prices=book.usd_per_gpu_hour(),
     )
-    return run_sweep(req, on_group=on_group, on_start=on_start)
+    result = run_sweep(req, on_group=on_group, on_start=on_start)
+    result.notes[:0] = book.lines()
+    return result

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from tokcost.cli import environment
-from tokcost.cli.common import Calibration, Output, Presets, emit, format_option, guard
+from tokcost.cli.common import Calibration, Output, Presets, PriceOption, emit, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
 
@@ -22,19 +22,23 @@ def analyze(
     output: Output = None,
     calibration: Calibration = None,
     presets: Presets = None,
+    price: PriceOption = None,
 ):
     """Recommend a backend and hardware for each product spec, and explain why. With --format json this is
-    the baseline format of `check --baseline` and `diff` (one result holding every spec)."""
+    the baseline format of `check --baseline` and `diff` (one result holding every spec). Exit 0 when every
+    spec has a feasible candidate, 1 when one has none (the report is still written), 2 for bad input."""
 
     def run():
         from tokcost import api
 
         if fmt == "html" and output is None:
             raise UsageError("--format html needs --output FILE")
-        result = api.analyze(specs, calibration=calibration, presets=presets)
+        result = api.analyze(specs, calibration=calibration, presets=presets, prices=parse_prices(price))
         # a file gets no colour codes and the full width, whatever the terminal
         color = False if output is not None else environment.use_color(sys.stdout)
         width = 100 if output is not None else environment.terminal_width()
         emit(registry.render("analyze", fmt, result, width=width, color=color), output)
+        return 0 if all(s.recommendation.choice is not None for s in result.specs) else 1
 
-    guard(run)
+    # exit 1 when a spec has no feasible candidate (the report is written first), as `check` does
+    raise typer.Exit(guard(run))

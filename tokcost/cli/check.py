@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from tokcost.cli import environment
-from tokcost.cli.common import Calibration, Presets, emit, format_option, guard, load_catalog
+from tokcost.cli.common import Calibration, Presets, PriceOption, emit, format_option, guard, load_catalog, parse_prices
 from tokcost.render import registry
 
 CheckFormat = format_option("check", "Default: github when GITHUB_ACTIONS=true, else table.", optional=True)
@@ -33,8 +33,10 @@ def run_check(
     max_latency: float | None,
     calibration: Path | None,
     catalog,
+    prices: Mapping[str, float] | None = None,
 ):
     """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
+    from tokcost.api import price_overrides
     from tokcost.core.analyze import analyze_loaded
     from tokcost.core.gate import compare
     from tokcost.errors import UsageError
@@ -44,11 +46,12 @@ def run_check(
 
     if baseline is None and (max_cost is not None or max_latency is not None):
         raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
+    overrides = price_overrides(prices, catalog)
     files = expand_paths(specs)
     loaded = load_specs(files, catalog)  # every spec problem, exit 2, before any work
     docs = {f: doc for f, _, doc in loaded}
     base = load_result(baseline) if baseline is not None else None
-    result = analyze_loaded(loaded, catalog, load_calibration_file(calibration))
+    result = analyze_loaded(loaded, catalog, load_calibration_file(calibration), overrides)
     limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
     return compare(
         result,
@@ -84,6 +87,7 @@ def check(
     calibration: Calibration = None,
     fmt: CheckFormat = None,
     presets: Presets = None,
+    price: PriceOption = None,
 ):
     """Gate specs in CI: exit 0 when every spec meets its budgets (and the baseline limits), 1 when one
     does not (over budget, no feasible candidate, a baseline limit crossed or the recommended model or
@@ -92,7 +96,15 @@ def check(
     def run():
         from tokcost.render.check import summary
 
-        result = run_check(specs, baseline, max_cost_increase, max_latency_increase, calibration, load_catalog(presets))
+        result = run_check(
+            specs,
+            baseline,
+            max_cost_increase,
+            max_latency_increase,
+            calibration,
+            load_catalog(presets),
+            parse_prices(price),
+        )
         emit(registry.render("check", default_check_format(fmt), result), None)
         typer.echo(f"tokcost check: {summary(result)}.", err=True)
         return result.exit_code

@@ -3,6 +3,7 @@ into exit code 2, writing the output, and the preset catalogue. Imports nothing 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,35 @@ OUTPUT_HELP = "Write to FILE atomically instead of stdout."
 Presets = Annotated[list[Path] | None, typer.Option("--presets", help=PRESETS_HELP)]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 Calibration = Annotated[Path | None, typer.Option("--calibration", help="Calibration YAML from `tokcost bench`.")]
+PRICE_HELP = (
+    "Your price for a hardware id in USD per GPU-hour, as ID=USD (h100-sxm=2.10); repeatable. Wins over a spec's "
+    "pricing: section and the price catalogue (`tokcost prices`)."
+)
+PriceOption = Annotated[list[str] | None, typer.Option("--price", metavar="ID=USD", help=PRICE_HELP)]
+_PRICE_NUMBER = re.compile(r"\d+(\.\d*)?|\.\d+", re.ASCII)
+
+
+def parse_prices(values: list[str] | None) -> dict[str, float] | None:
+    """``--price ID=USD`` values as {hardware id: USD per GPU-hour}; a malformed one is exit 2 naming --price.
+    The ids and the range are checked with the presets (:func:`tokcost.api.price_overrides`)."""
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    problems = []
+    for v in values:
+        hw, sep, usd = v.partition("=")
+        hw, usd = hw.strip(), usd.strip()
+        if not sep or not hw:
+            problems.append(f"{v!r}: expected ID=USD_PER_GPU_HOUR, for example h100-sxm=2.10")
+        elif not _PRICE_NUMBER.fullmatch(usd):
+            problems.append(f"{v!r}: the price must be a plain number of US dollars per GPU-hour, like 2.10")
+        elif hw in out:
+            problems.append(f"{v!r}: {hw} is priced twice")
+        else:
+            out[hw] = float(usd)
+    if problems:
+        raise InputError([Problem(ARGUMENTS, 0, 0, "price", p) for p in problems])
+    return out
 
 
 def output_option(help: str):

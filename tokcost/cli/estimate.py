@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokcost.cli.common import Calibration, Presets, emit, format_option, guard
+from tokcost.cli.common import Calibration, Presets, PriceOption, emit, format_option, guard, parse_prices
 from tokcost.render import registry
 
 TokensFormat = format_option("tokens")
@@ -87,6 +87,7 @@ def estimate(
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
+    price: PriceOption = None,
 ):
     """Latency, throughput, memory and cost of one configuration, with the low-high band."""
 
@@ -111,6 +112,7 @@ def estimate(
             answer_tokens=answer_tokens,
             calibration=calibration,
             presets=presets,
+            prices=parse_prices(price),
         )
         emit(registry.render("estimate", fmt, result), None)
 
@@ -140,6 +142,7 @@ def train(
     frames: int | None = typer.Option(None, "--frames", min=1, help="Video diffusion: frames per sample."),
     fmt: TrainFormat = "table",
     presets: Presets = None,
+    price: PriceOption = None,
 ):
     """Training compute: FLOPs, GPU-hours, wall-clock days and cost."""
 
@@ -158,6 +161,7 @@ def train(
             height=height,
             frames=frames,
             presets=presets,
+            prices=parse_prices(price),
         )
         emit(registry.render("train", fmt, result), None)
 

@@ -73,7 +73,7 @@ def _prices(hardware, provider, fmt, today) -> None:
         close = difflib.get_close_matches(hardware, list(cat.prices), n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; priced ids: {', '.join(sorted(cat.prices))}"
         raise UsageError(f"no prices for hardware {hardware!r}{hint}", param="hardware")
-    providers = sorted({e.provider for entries in cat.prices.values() for e in entries})
+    providers = sorted(cat.providers)
     if provider is not None and provider not in providers:
         close = difflib.get_close_matches(provider, providers, n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; providers: {', '.join(providers)}"
@@ -89,6 +89,7 @@ def _prices(hardware, provider, fmt, today) -> None:
         {
             "hardware": hw,
             "provider": e.provider,
+            "kind": cat.providers[e.provider].kind,
             "commitment": e.commitment,
             "usd_per_gpu_hour": e.usd_per_gpu_hour,
             "date": e.date,

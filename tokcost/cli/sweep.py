@@ -12,7 +12,7 @@ import sys
 import typer
 
 from tokcost.cli import environment
-from tokcost.cli.common import Output, Presets, emit, format_option, guard
+from tokcost.cli.common import Output, Presets, PriceOption, emit, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
 
@@ -45,6 +45,7 @@ def sweep(
     fmt: SweepFormat = "table",
     output: Output = None,
     presets: Presets = None,
+    price: PriceOption = None,
 ):
     """Price every combination, one row each: latency (s), items/s per GPU, $/item, memory (GB), fits."""
 
@@ -65,6 +66,7 @@ def sweep(
                 engines=names(engine, "engine") if engine is not None else None,
                 precision=precision,
                 presets=presets,
+                prices=parse_prices(price),
                 on_start=progress.start,
                 on_group=progress.advance,
             )

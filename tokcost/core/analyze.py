@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 from tokcost.core.plan import analyze_spec
 from tokcost.io.catalog import Catalog
 from tokcost.io.located import Located
@@ -11,9 +14,16 @@ from tokcost.records.spec import Spec
 from tokcost.version import __version__
 
 
-def analyze_loaded(loaded: list[tuple[str, Spec, Located]], catalog: Catalog, calibration=None) -> AnalysisResult:
-    """Analyse specs from :func:`load_specs` with a loaded calibration (or None)."""
-    results = [analyze_spec(spec, f, catalog, calibration, doc) for f, spec, doc in loaded]
+def analyze_loaded(
+    loaded: list[tuple[str, Spec, Located]],
+    catalog: Catalog,
+    calibration=None,
+    prices: Mapping[str, float] | None = None,
+    today: dt.date | None = None,
+) -> AnalysisResult:
+    """Analyse specs from :func:`load_specs` with a loaded calibration (or None) and ``--price`` overrides;
+    ``today`` (default: the clock) dates the notes on old prices."""
+    results = [analyze_spec(spec, f, catalog, calibration, doc, prices, today) for f, spec, doc in loaded]
     return AnalysisResult(
         tool_version=__version__, calibration=calibration.path if calibration is not None else None, specs=results
     )

@@ -1,12 +1,21 @@
-"""``tokcost estimate``: one configuration priced, as an :class:`~tokcost.records.estimate.EstimateResult`."""
+"""``tokcost estimate`` and ``tokcost train``: one configuration priced (an
+:class:`~tokcost.records.estimate.EstimateResult`), one training run costed (a
+:class:`~tokcost.records.training.TrainResult`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
+from tokcost.core.pricing import price_book
 from tokcost.engine.estimate import Config, estimate, to_float
+from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.prices import load_prices
 from tokcost.records.estimate import EstimateResult, LowHigh
+from tokcost.records.training import TrainResult
 
 
 def estimate_one(
@@ -28,9 +37,11 @@ def estimate_one(
     prompt_tokens: int | None = None,
     answer_tokens: int | None = None,
     calibration=None,
+    prices: Mapping[str, float] | None = None,
+    today: dt.date | None = None,
 ) -> EstimateResult:
     """Price one configuration; ``calibration`` is a loaded calibration (or None), whose measured device serves
-    when ``hardware`` is None."""
+    when ``hardware`` is None; ``prices`` are ``--price`` overrides (hardware id -> USD per GPU-hour)."""
     m = catalog.model(model)
     if hardware is None:
         if calibration is None:
@@ -40,6 +51,7 @@ def estimate_one(
         hw = catalog.hardware(hardware)
     if frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
+    book = price_book([hw], load_prices(), overrides=prices)
     est = estimate(
         Config(
             model=m,
@@ -58,6 +70,7 @@ def estimate_one(
             prompt_tokens=prompt_tokens,
             answer_tokens=answer_tokens,
             calibration=calibration,
+            prices=book.usd_per_gpu_hour(),
         )
     )
     c, lo, hi = est.central, est.low, est.high
@@ -65,7 +78,8 @@ def estimate_one(
     def band(key: str) -> LowHigh:
         return LowHigh(low=to_float(lo[key]), high=to_float(hi[key]))
 
-    priced = hw.price is not None
+    quote = book.quote(hw.id)
+    priced = quote is not None
     return EstimateResult(
         model=m.id,
         family=m.family,
@@ -98,4 +112,28 @@ def estimate_one(
         flops=to_float(c["flops"]),
         calibration=calibration.path if calibration is not None else None,
         fps=fps,
+        price=quote,
+        price_basis=book.basis,
+        notes=[*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())],
     )
+
+
+def train_one(
+    catalog: Catalog,
+    *,
+    model: str,
+    hardware: str,
+    prices: Mapping[str, float] | None = None,
+    today: dt.date | None = None,
+    **work,
+) -> TrainResult:
+    """Training compute, time and cost of ``model`` on ``hardware``, costed under the same price basis as
+    ``estimate`` and ``analyze``; ``work`` is :func:`~tokcost.engine.training.training_report`'s keywords."""
+    hw = catalog.hardware(hardware)
+    book = price_book([hw], load_prices(), overrides=prices)
+    quote = book.quote(hw.id)
+    report = training_report(
+        catalog.model(model), hw, usd_per_gpu_hour=quote.usd_per_gpu_hour if quote else None, **work
+    )
+    notes = [*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())]
+    return report.model_copy(update={"price": quote, "price_basis": book.basis, "notes": notes})

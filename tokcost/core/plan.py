@@ -8,17 +8,21 @@ the fleet for peak demand and ranks by cost.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
+from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
-from tokcost.records.results import Band, CandidateResult, Recommendation, SpecResult, Violation
+from tokcost.io.prices import load_prices
+from tokcost.records.results import Band, CandidateResult, Pricing, Recommendation, SpecResult, Violation
 from tokcost.records.spec import Spec
 from tokcost.text import money, secs
 
@@ -34,10 +38,18 @@ def candidate_models(spec: Spec, catalog: Catalog) -> list:
     return [m for m in catalog.all("models") if kind in m.roles]
 
 
-def candidate_hardware(spec: Spec, catalog: Catalog) -> list:
+def spec_prices(spec: Spec, catalog: Catalog, overrides: Mapping[str, float] | None = None) -> PriceBook:
+    """The price of every hardware the spec may use, under its ``pricing:`` basis and the ``--price`` overrides."""
+    listed = spec.candidates.hardware
+    hardware = [catalog.hardware(i) for i in listed] if listed else catalog.all("hardware")
+    return price_book(hardware, load_prices(), spec.pricing, overrides)
+
+
+def candidate_hardware(spec: Spec, catalog: Catalog, prices: PriceBook) -> list:
+    """The spec's hardware, or every preset priced under the basis."""
     if spec.candidates.hardware:
         return [catalog.hardware(i) for i in spec.candidates.hardware]
-    return [h for h in catalog.all("hardware") if h.price is not None]
+    return [h for h in catalog.all("hardware") if prices.quote(h.id) is not None]
 
 
 def _static_problems(spec: Spec, model) -> list[str]:
@@ -56,7 +68,7 @@ def _static_problems(spec: Spec, model) -> list[str]:
     return out
 
 
-def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles) -> dict:
+def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook) -> dict:
     """Every batch of BATCHES on every chip at every band, in one vectorised call: {(hw id, band): arrays}."""
     p = spec.product
     cfg = Config(
@@ -74,6 +86,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles) -> d
         answer_tokens=p.answer_tokens,
         role=p.kind,
         calibration=calibration,
+        prices=prices.usd_per_gpu_hour(),
     )
     return estimate_grid(cfg, hardware, BANDS)
 
@@ -116,7 +129,7 @@ def _at(x, i):
 
 
 def _candidate(
-    model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str]
+    model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str], prices: PriceBook
 ) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     p = spec.product
@@ -128,14 +141,16 @@ def _candidate(
     )
     cost = None
     gpus = monthly = fleet = None
-    if hw.price is not None:
+    quote = prices.quote(hw.id)
+    if quote is not None:
+        usd_per_gpu_hour = quote.usd_per_gpu_hour
         cost = Band(
             central=_at(c["cost_usd_per_item"], i),
             low=_at(lo["cost_usd_per_item"], i),
             high=_at(hi["cost_usd_per_item"], i),
         )
         gpus = int(_fleet_gpus(_peak_rps(spec), thr.central))
-        monthly = gpus * hw.price.usd_per_gpu_hour * HOURS_PER_MONTH
+        monthly = gpus * usd_per_gpu_hour * HOURS_PER_MONTH
         fleet = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
@@ -148,8 +163,10 @@ def _candidate(
         reasons.append(
             f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget"
         )
-    if hw.price is None:
-        reasons.append(f"{hw.id} has no price in its preset, so its cost cannot be ranked")
+    if quote is None:
+        reasons.append(prices.unpriced[hw.id])
+    elif not reasons:
+        reasons += _cost_reasons(spec, fleet, monthly)
     metric, score = quality_of(model, p.kind)
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
     notes = []
@@ -177,6 +194,7 @@ def _candidate(
         fleet_cost_usd_per_item=fleet,
         gpus=gpus,
         monthly_usd=monthly,
+        price=quote,
         memory_gb=mem,
         fits_in_memory=fits,
         bound=str(_at(c["bound"], i)),
@@ -191,9 +209,20 @@ def _candidate(
     )
 
 
-def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateResult]:
+def _cost_reasons(spec: Spec, fleet: float | None, monthly: float | None) -> list[str]:
+    """The cost budgets a candidate that meets every other requirement breaks."""
+    b, out = spec.budget, []
+    if b.cost_per_item_usd is not None and fleet is not None and fleet > b.cost_per_item_usd:
+        out.append(f"cost {money(fleet)} per item exceeds the {money(b.cost_per_item_usd)} budget")
+    if b.monthly_usd is not None and monthly is not None and monthly > b.monthly_usd:
+        out.append(f"cost ${monthly:,.0f} a month exceeds the ${b.monthly_usd:,.0f} monthly budget")
+    return out
+
+
+def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook | None = None) -> list[CandidateResult]:
+    prices = prices if prices is not None else spec_prices(spec, catalog)
     models = candidate_models(spec, catalog)
-    hardware = candidate_hardware(spec, catalog)
+    hardware = candidate_hardware(spec, catalog, prices)
     profiles = load_engines()
     wanted = spec.candidates.engines
     out = []
@@ -202,7 +231,7 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
             continue
         static = _static_problems(spec, model)
         grids = {
-            engine: _grid(model, hardware, engine, spec, calibration, profiles)
+            engine: _grid(model, hardware, engine, spec, calibration, profiles, prices)
             for engine, prof in profiles.items()
             if model.family in prof.serves and not (wanted and engine not in wanted)
         }
@@ -211,7 +240,7 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None) -> list[CandidateRe
                 res = {b: grid[(hw.id, b)] for b in BANDS}
                 wait = _queue_wait(res, spec, engine)
                 i = _pick_batch(res, wait, spec.budget.latency_s)
-                out.append(_candidate(model, hw, engine, spec, res, i, wait, static))
+                out.append(_candidate(model, hw, engine, spec, res, i, wait, static, prices))
     return out
 
 
@@ -311,7 +340,8 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
 
 
 def _is_static(reason: str) -> bool:
-    return not (reason.startswith("latency") or reason.startswith("needs") or "no price" in reason)
+    """A reason no hardware, price or budget change removes (the model's size limits, quality tier)."""
+    return not reason.startswith(("latency", "needs", "cost")) and "is not priced" not in reason
 
 
 def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]:
@@ -325,16 +355,24 @@ def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]
     ]
 
 
-def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
-    """Budget limits the recommended option breaks (cost per item, monthly), or infeasibility."""
+def violations(
+    spec: Spec, rec: Recommendation, doc=None, candidates: list[CandidateResult] | None = None
+) -> list[Violation]:
+    """Why no option is recommended: the cost budgets the cheapest option that meets every other requirement
+    breaks, or infeasibility. A recommended option meets every budget (cost budgets are part of feasibility)."""
 
     def pos(path):
         return doc.where(path) if doc is not None else (0, 0)
 
+    if rec.choice is not None:
+        return []  # a recommended option meets every budget
     out: list[Violation] = []
-    if rec.choice is None:
+    over_cost = sorted(
+        (c for c in candidates or [] if c.reasons and all(r.startswith("cost") for r in c.reasons)), key=_rank_key
+    )
+    if not over_cost:
         line, col = pos(("budget", "latency_s"))
-        out.append(
+        return [
             Violation(
                 limit="feasibility",
                 field="budget.latency_s",
@@ -344,9 +382,8 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
                 message=rec.headline,
                 fix=(rec.break_even[0] if rec.break_even else "relax the budget or add candidates"),
             )
-        )
-        return out
-    c = rec.choice
+        ]
+    c = over_cost[0]
     b = spec.budget
     if b.cost_per_item_usd is not None and _fleet_cost(c) > b.cost_per_item_usd:
         line, col = pos(("budget", "cost_per_item_usd"))
@@ -358,8 +395,9 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
                 col=col,
                 budget=b.cost_per_item_usd,
                 value=c.fleet_cost_usd_per_item,
-                message=f"cost {money(c.fleet_cost_usd_per_item)} per item exceeds the ${b.cost_per_item_usd:g} budget",
-                fix="raise the budget, lower the resolution or steps, or pick cheaper hardware",
+                message=f"the cheapest option ({c.model} on {c.hardware}) costs {money(c.fleet_cost_usd_per_item)} "
+                f"per item, over the {money(b.cost_per_item_usd)} budget",
+                fix="raise the budget, lower the resolution or steps, or price cheaper hardware (--price, pricing:)",
             )
         )
     if b.monthly_usd is not None and (c.monthly_usd or 0.0) > b.monthly_usd:
@@ -372,16 +410,29 @@ def violations(spec: Spec, rec: Recommendation, doc=None) -> list[Violation]:
                 col=col,
                 budget=b.monthly_usd,
                 value=c.monthly_usd,
-                message=f"${c.monthly_usd:,.0f} a month exceeds the ${b.monthly_usd:,.0f} budget",
+                message=f"the cheapest option ({c.model} on {c.hardware}) costs ${c.monthly_usd:,.0f} a month, "
+                f"over the ${b.monthly_usd:,.0f} budget",
                 fix="lower demand or resolution, or raise the monthly budget",
             )
         )
     return out
 
 
-def analyze_spec(spec: Spec, file: str, catalog: Catalog, calibration=None, doc=None) -> SpecResult:
-    candidates = evaluate(spec, catalog, calibration)
+def analyze_spec(
+    spec: Spec,
+    file: str,
+    catalog: Catalog,
+    calibration=None,
+    doc=None,
+    overrides: Mapping[str, float] | None = None,
+    today: dt.date | None = None,
+) -> SpecResult:
+    """The whole analysis of one spec; ``overrides`` are ``--price`` figures, ``today`` dates the price notes."""
+    prices = spec_prices(spec, catalog, overrides)
+    candidates = evaluate(spec, catalog, calibration, prices)
     rec = recommend(spec, candidates)
+    used = [c.hardware for c in candidates]
+    day = today or dt.date.today()
     result = SpecResult(
         name=spec.name,
         file=file,
@@ -390,7 +441,8 @@ def analyze_spec(spec: Spec, file: str, catalog: Catalog, calibration=None, doc=
         budget=spec.budget.model_dump(exclude_none=True),
         candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
         recommendation=rec,
-        violations=violations(spec, rec, doc),
+        violations=violations(spec, rec, doc, candidates),
+        pricing=Pricing(basis=prices.basis, as_of=day.isoformat(), notes=prices.notes(used, day)),
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)

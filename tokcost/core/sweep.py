@@ -8,6 +8,7 @@ because a model cannot serve them. Formatting lives in :mod:`tokcost.render.swee
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,8 @@ class SweepRequest:
     engines: list[str] | None = None  # None: every engine that serves the model's family
     precision: str = "bf16"
     calibration: object = None
+    # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook.usd_per_gpu_hour); absent: cost is NaN
+    prices: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
 # ------------------------------------------------------------------------------------------- pricing
 
 
-def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None) -> dict:
+def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None) -> dict:
     """One vectorised estimate over the group's grid (sizes x frames x batches x steps), as flat columns."""
     si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
     si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
@@ -140,6 +143,7 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None)
         steps=st if g.model.family == "diffusion" else None,
         role=g.role,
         calibration=calibration,
+        prices=prices or {},
     )
     out = estimate_arrays(cfg, "central")
     n = si.size
@@ -168,7 +172,7 @@ def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
         on_start(sum(g.n for g in groups) * len(batches))
     parts = []
     for g in groups:
-        parts.append(price_group(g, batches, req.precision, req.calibration))
+        parts.append(price_group(g, batches, req.precision, req.calibration, req.prices))
         if on_group is not None:
             on_group(len(parts[-1]["width"]))
     return SweepResult(_assemble(groups, parts, req.resolutions), notes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +52,8 @@ class Config:
     role: str | None = None  # image | video | perception (default: the model's first role)
     calibration: Calibrated | None = None
     gpus: object = 1  # diffusion: GPUs splitting each denoiser forward by sequence parallelism (Ulysses)
+    # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
+    prices: Mapping[str, float] = field(default_factory=dict)
 
 
 def resolve_role(cfg: Config) -> str:
@@ -102,7 +104,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         P_attn=physics.peak_flops(hw, "bf16"),
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
-        price=hw.price.usd_per_gpu_hour if hw.price else np.nan,
+        price=cfg.prices.get(hw.id, np.nan),
     )
 
 

@@ -38,6 +38,7 @@ def training_report(
     width=None,
     height=None,
     frames=None,
+    usd_per_gpu_hour: float | None = None,
 ) -> TrainResult:
     """Training compute of ``model`` on ``gpus`` x ``hw``: AR models train on ``tokens``, diffusion on ``samples``."""
     if model.family == "ar":
@@ -48,16 +49,17 @@ def training_report(
         if samples is None:
             raise UsageError(f"{model.id} is a diffusion model: give the training samples", param="samples")
         flops = diffusion_training_flops(model, samples, width, height, frames)
-    return TrainResult(model=model.id, **compute_report(flops, hw, gpus, mfu), tokens=tokens, samples=samples)
+    report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour)
+    return TrainResult(model=model.id, **report, tokens=tokens, samples=samples)
 
 
-def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None) -> dict:
+def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None, usd_per_gpu_hour=None) -> dict:
     """GPU-hours = C / (bf16 peak x MFU) / 3600 (MFU band from the hardware's training_mfu), days on ``gpus``, cost."""
     used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid
     peak = hw.dense_tflops.bf16 * 1e12
     gpu_hours = flops / (peak * used_mfu) / 3600.0
     band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b)) / 3600.0 for b in ("low", "high")}
-    price = hw.price.usd_per_gpu_hour if hw.price else None
+    price = usd_per_gpu_hour
     return {
         "hardware": hw.id,
         "gpus": gpus,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,10 +56,14 @@ def _find_model(annotation) -> type[BaseModel] | None:
 
 
 def _suggest(model: type[BaseModel], loc: tuple) -> str:
-    """``; did you mean width?`` for a misspelt field name, or an empty string."""
+    """``; did you mean width?`` for a misspelt field name, where a removed field went (a record's
+    ``MOVED_FIELDS``), or an empty string."""
     parent = _model_at(model, loc[:-1])
     if parent is None or not isinstance(loc[-1], str):
         return ""
+    moved = getattr(parent, "MOVED_FIELDS", {})
+    if loc[-1] in moved:
+        return f": {moved[loc[-1]]}"
     close = difflib.get_close_matches(loc[-1], list(parent.model_fields), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
@@ -74,6 +79,10 @@ def _message(e: ErrorDetails) -> str:
         msg = msg[len("Value error, ") :]
     if t in {"finite_number"}:
         return "must be a finite number (not NaN or infinity)"
+    if t == "literal_error" and isinstance(e.get("input"), str):
+        allowed = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
+        close = difflib.get_close_matches(e["input"], allowed, n=1, cutoff=0.5)
+        return f"{msg}; did you mean {close[0]}?" if close else msg
     inp = e.get("input")
     if t.endswith("_type") or t.endswith("_parsing"):
         return f"{msg} (got {inp!r})" if not isinstance(inp, (dict, list)) else msg

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 from pathlib import Path
 
@@ -25,14 +26,25 @@ def default_prices_file() -> Path:
 
 
 def load_prices(path: str | Path | None = None) -> PriceCatalog:
-    """Read a price catalogue (the built-in one when ``path`` is None).
+    """Read a price catalogue (the built-in one, read once per process, when ``path`` is None); see
+    :func:`read_prices` for the problems it raises."""
+    return _builtin() if path is None else read_prices(path)
+
+
+@functools.cache
+def _builtin() -> PriceCatalog:
+    return read_prices(default_prices_file())
+
+
+def read_prices(path: str | Path) -> PriceCatalog:
+    """Read a price catalogue file.
 
     Raises :class:`tokcost.errors.InputError` listing every problem with its position: unknown fields, a price that
     is not a positive finite number, a commitment outside on_demand/1yr/3yr/spot, a date that is not YYYY-MM-DD, an
     empty source, a provider id that is not lower-case, two entries for one (hardware, provider, commitment).
     """
     try:
-        catalog, _doc = load_model(PriceCatalog, default_prices_file() if path is None else path)
+        catalog, _doc = load_model(PriceCatalog, path)
     except InputError as exc:
         raise InputError([_suggest_entry_field(p) for p in exc.problems]) from None
     return catalog

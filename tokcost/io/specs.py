@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import glob
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from tokcost.errors import InputError, Problem, UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.located import Located, dotted
 from tokcost.io.parse import load_model, validate_doc
+from tokcost.io.prices import load_prices
 from tokcost.records.spec import SPEC_VERSION, Spec
 
 
@@ -56,6 +58,38 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         ("candidates", field, i),
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
+    out += _pricing_problems(spec, doc, catalog)
+    return out
+
+
+def _pricing_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
+    """A provider the catalogue does not list, and a price or owned entry for a hardware id with no preset."""
+    out: list[Problem] = []
+    pricing = spec.pricing
+    if pricing.provider is not None:
+        providers = sorted(load_prices().providers)
+        if pricing.provider not in providers:
+            close = difflib.get_close_matches(pricing.provider, providers, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]}?" if close else f" (providers: {', '.join(providers)})"
+            out.append(
+                Problem(
+                    doc.file,
+                    *doc.where(("pricing", "provider")),
+                    "pricing.provider",
+                    f"unknown provider {pricing.provider!r}{hint}",
+                )
+            )
+    for hw in pricing.usd_per_gpu_hour:
+        if not catalog.has("hardware", hw):
+            key: tuple = ("pricing", "usd_per_gpu_hour", hw)
+            out.append(
+                Problem(doc.file, *doc.where(key, key=True), dotted(key), catalog.unknown_message("hardware", hw))
+            )
+    owned = pricing.owned.hardware if pricing.owned is not None else None
+    for i, hw in enumerate(owned or []):
+        if not catalog.has("hardware", hw):
+            item: tuple = ("pricing", "owned", "hardware", i)
+            out.append(Problem(doc.file, *doc.where(item), dotted(item), catalog.unknown_message("hardware", hw)))
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokcost.records.prices import PriceQuote
+
 SCHEMA_VERSION = 1
 
 
@@ -36,7 +38,15 @@ class EstimateResult(BaseModel):
     latency_s_band: LowHigh = Field(description="Seconds for one batch, optimistic and pessimistic ends.")
     throughput_items_per_s: float = Field(description="Items per second on one GPU.")
     throughput_items_per_s_band: LowHigh
-    cost_usd_per_item: float | None = Field(description="USD per item at full utilisation (null: no price).")
+    cost_usd_per_item: float | None = Field(description="USD per item at full utilisation (null: not priced).")
+    price: PriceQuote | None = Field(
+        default=None,
+        description="The GPU-hour price the cost uses: provider, commitment, date, source (null: not priced).",
+    )
+    price_basis: str = Field(default="", description="How the price was chosen, in words.")
+    notes: list[str] = Field(
+        default=[], description="What the reader should know: an unpriced chip's fix, an old price."
+    )
     cost_usd_per_item_band: LowHigh | None
     bound: str = Field(description="What limits the GPU work: compute | memory.")
     overhead_bound: bool = Field(description="Host launch overhead dominates the step.")

@@ -8,7 +8,7 @@ numbers no citation covers; a test runs it over every preset and the catalog ref
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -43,12 +43,6 @@ class DenseRates(Strict):
     fp32: PosFloat = Field(description="fp32 throughput in TFLOP/s.")
 
 
-class Price(Strict):
-    usd_per_gpu_hour: PosFloat = Field(description="Rental price in USD per GPU-hour.")
-    provider: str = Field(min_length=3, description="Who charges that price.")
-    date: str = Field(pattern=r"^\d{4}-\d{2}(-\d{2})?$", description="When the price was read (YYYY-MM or YYYY-MM-DD).")
-
-
 class HardwareEfficiency(Strict):
     """What well-optimised code reaches on this chip, as fractions of the datasheet figures."""
 
@@ -61,6 +55,12 @@ class HardwareEfficiency(Strict):
 
 
 class HardwarePreset(Strict):
+    # fields earlier versions read, and where they went (the message for a preset that still has one)
+    MOVED_FIELDS: ClassVar[dict[str, str]] = {
+        "price": "a preset no longer carries a price; prices are in the price catalogue (`tokcost prices`), and "
+        "your own is given with --price ID=USD_PER_GPU_HOUR or a spec's pricing.usd_per_gpu_hour"
+    }
+
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
     vendor: Literal["nvidia", "amd", "other", "measured"] = Field(
@@ -72,8 +72,7 @@ class HardwarePreset(Strict):
     interconnect_gbps: PosFloat | None = Field(
         default=None, description="Scale-up link in GB/s per GPU, both directions added (None: no link)."
     )
-    tdp_w: PosFloat = Field(description="Board power in watts (display only).")
-    price: Price | None = Field(default=None, description="Rental price (None: not priced, so not ranked on cost).")
+    tdp_w: PosFloat = Field(description="Board power in watts (the power cost of owned hardware).")
     efficiency: HardwareEfficiency = Field(
         description="Fractions of the datasheet figures well-optimised code reaches."
     )

@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from tokcost.records.base import NOT_BOOL, Strict
 
 COMMITMENTS = ("on_demand", "1yr", "3yr", "spot")
 Commitment = Literal["on_demand", "1yr", "3yr", "spot"]
+PROVIDER_KINDS = ("hyperscaler", "gpu_cloud", "marketplace")
 
 PROVIDER_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 HARDWARE_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"  # the hardware preset id pattern (tokcost.records.presets.Id)
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+STALE_AFTER_DAYS = 183  # about 6 months: a price read longer ago gets a note wherever it is shown
 MAX_USD_PER_GPU_HOUR = 1000.0  # far above any real GPU rental (about $16/GPU-h at most); stops typos like 6880
 
 HardwareId = Annotated[str, Field(pattern=HARDWARE_PATTERN, max_length=64)]
@@ -101,6 +103,20 @@ def _one_entry_per_offer(entries: tuple[PriceEntry, ...]) -> tuple[PriceEntry, .
 
 
 Entries = Annotated[tuple[PriceEntry, ...], AfterValidator(_one_entry_per_offer)]
+ProviderId = Annotated[str, Field(pattern=PROVIDER_PATTERN, max_length=40)]
+
+
+class Provider(Strict):
+    """Who a provider id stands for, and what kind of seller it is (the default price basis depends on it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="The provider's name as it sells GPUs")
+    kind: Literal["hyperscaler", "gpu_cloud", "marketplace"] = Field(
+        description="hyperscaler (a general cloud that also rents GPUs), gpu_cloud (rents GPUs from datacentres it "
+        "runs or contracts, with an SLA) or marketplace (third-party hosts listed by a broker, no datacentre SLA)"
+    )
+    url: str = Field(min_length=1, description="The provider's public price page")
 
 
 class PriceCatalog(Strict):
@@ -110,9 +126,18 @@ class PriceCatalog(Strict):
 
     schema_version: Literal[1] = Field(description="Version of this file format")
     currency: Literal["USD"] = Field(description="Currency of every price in the file")
+    providers: dict[ProviderId, Provider] = Field(description="Provider id -> who it is and what kind of seller")
     prices: dict[HardwareId, Entries] = Field(
         description="Hardware id (a file in hardware/) -> one entry per (provider, commitment)"
     )
+
+    @model_validator(mode="after")
+    def _providers_listed(self) -> PriceCatalog:
+        for hw, entries in self.prices.items():
+            for i, e in enumerate(entries):
+                if e.provider not in self.providers:
+                    raise ValueError(f"prices.{hw}[{i}]: provider {e.provider!r} is not listed under providers")
+        return self
 
     def for_hardware(self, hardware_id: str) -> tuple[PriceEntry, ...]:
         """The entries for ``hardware_id``; empty when it has no public rental price."""
@@ -124,3 +149,24 @@ class PriceCatalog(Strict):
             if e.provider == provider and e.commitment == commitment:
                 return e
         return None
+
+
+class PriceQuote(Strict):
+    """The price one candidate is costed at, and where it comes from: a catalogue entry under the chosen basis,
+    the user's own figure (``--price`` or the spec's ``pricing.usd_per_gpu_hour``), or owned hardware."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    usd_per_gpu_hour: float = Field(description="US dollars per GPU per hour")
+    provider: str = Field(
+        description="The catalogue's provider id; 'user' for a price given with --price or pricing.usd_per_gpu_hour; "
+        "'owned' for owned hardware"
+    )
+    commitment: str | None = Field(
+        description="on_demand, 1yr, 3yr or spot for a catalogue price; null for a user or owned price"
+    )
+    date: str | None = Field(description="When a catalogue price was read (YYYY-MM-DD); null for user and owned prices")
+    source: str = Field(
+        description="The public page of a catalogue price, the flag or spec field of a user price, "
+        "or the owned-hardware formula with its figures"
+    )

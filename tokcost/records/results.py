@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from tokcost.records.prices import PriceQuote
+
 SCHEMA_VERSION = 1
 
 
@@ -41,6 +43,7 @@ class CandidateResult(Model):
     fleet_cost_usd_per_item: float | None = None  # the fleet sized for peak demand, averaged over all requests
     gpus: int | None = None
     monthly_usd: float | None = None
+    price: PriceQuote | None = None  # the GPU-hour price the costs use, with its provider, date and source
     memory_gb: dict[str, float]
     fits_in_memory: bool
     bound: str  # compute | memory (GPU side)
@@ -113,6 +116,14 @@ class ChartData(Model):
     series: list[ChartSeries] = []
 
 
+class Pricing(Model):
+    """How the analysis priced GPU-hours: the basis in words, and what the reader should check (old prices)."""
+
+    basis: str
+    as_of: str  # the run's date (YYYY-MM-DD): the notes on old prices are relative to it
+    notes: list[str] = []
+
+
 class SpecResult(Model):
     name: str
     file: str
@@ -122,6 +133,7 @@ class SpecResult(Model):
     candidates: list[CandidateResult]
     recommendation: Recommendation
     violations: list[Violation] = []  # budget violations of the recommended option
+    pricing: Pricing | None = None  # None: a result saved before prices had a stated basis
     # the report's charts, computed with the analysis (None: a result saved before they were stored)
     charts: list[ChartData] | None = None
 

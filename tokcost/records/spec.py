@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tokcost.records.base import NOT_BOOL, Int, Strict
+from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
@@ -108,6 +109,55 @@ class Candidates(Strict):
     precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
 
 
+UsdPerGpuHour = Annotated[float, Field(gt=0, le=MAX_USD_PER_GPU_HOUR, allow_inf_nan=False), NOT_BOOL]
+
+
+class Owned(Strict):
+    """Hardware you own instead of renting: its cost per GPU-hour is capex / (years x 8,760 h) + TDP x PUE x power
+    price + hosting (docs/methodology.md, "Price basis")."""
+
+    capex_usd_per_gpu: Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Purchase price per GPU in USD, its share of the server and network included."
+    )
+    amortization_years: Annotated[float, Field(ge=0.25, le=20, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Years over which the purchase is spread (straight line, no residual value)."
+    )
+    power_usd_per_kwh: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), NOT_BOOL] = Field(
+        description="Electricity price in USD per kWh."
+    )
+    pue: Annotated[float, Field(ge=1, le=5, allow_inf_nan=False), NOT_BOOL] = Field(
+        default=1.0, description="Power usage effectiveness of the datacentre: facility power over IT power."
+    )
+    hosting_usd_per_gpu_hour: Annotated[float, Field(ge=0, le=MAX_USD_PER_GPU_HOUR, allow_inf_nan=False), NOT_BOOL] = (
+        Field(default=0.0, description="Colocation, staff and other running costs per GPU-hour in USD.")
+    )
+    hardware: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="The hardware ids you own (default: every candidate); the others are rented under the basis.",
+    )
+
+
+class Pricing(Strict):
+    """Which price each GPU-hour is costed at (default: on-demand, the lowest among the catalogue's GPU clouds
+    and hyperscalers that rent the GPU)."""
+
+    provider: str | None = Field(
+        default=None,
+        description="Price every GPU at this provider of the catalogue (`tokcost prices`); default: the lowest "
+        "among the hyperscalers and GPU clouds that rent it (marketplaces left out).",
+    )
+    commitment: Commitment = Field(
+        default="on_demand", description="on_demand, 1yr or 3yr (reserved or committed use), or spot."
+    )
+    usd_per_gpu_hour: dict[str, UsdPerGpuHour] = Field(
+        default_factory=dict,
+        description="Your own price per hardware id in USD per GPU-hour (a contract); wins over the catalogue and "
+        "owned; --price on the command line wins over it.",
+    )
+    owned: Owned | None = Field(default=None, description="Hardware you own instead of renting.")
+
+
 class Spec(Strict):
     version: Int = Field(description="Spec format version; this tokcost reads version 1.")
     name: str = Field(min_length=1, max_length=200, description="Product name, shown in reports.")
@@ -116,6 +166,7 @@ class Spec(Strict):
     demand: Demand = Field(description="How many requests arrive.")
     budget: Budget = Field(description="The limits a recommendation must meet.")
     candidates: Candidates = Field(default=Candidates(), description="What to consider.")
+    pricing: Pricing = Field(default=Pricing(), description="Which price each GPU-hour is costed at.")
 
 
 def spec_json_schema() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokcost.records.estimate import LowHigh
+from tokcost.records.prices import PriceQuote
 
 SCHEMA_VERSION = 1
 
@@ -21,7 +22,15 @@ class TrainResult(BaseModel):
     gpu_hours: float = Field(description="GPU-hours at that MFU.")
     gpu_hours_band: LowHigh = Field(description="GPU-hours at the high and low ends of the hardware's MFU range.")
     days: float = Field(description="Wall-clock days on `gpus` GPUs.")
-    cost_usd: float | None = Field(description="USD at the hardware's price (null: no price).")
-    price_usd_per_gpu_hour: float | None
+    cost_usd: float | None = Field(description="USD at the GPU-hour price (null: not priced).")
+    price_usd_per_gpu_hour: float | None = Field(description="USD per GPU-hour used (null: not priced).")
+    price: PriceQuote | None = Field(
+        default=None,
+        description="The GPU-hour price with its provider, commitment, date and source (null: not priced).",
+    )
+    price_basis: str = Field(default="", description="How the price was chosen, in words.")
+    notes: list[str] = Field(
+        default=[], description="What the reader should know: an unpriced chip's fix, an old price."
+    )
     tokens: float | None = Field(description="AR: training tokens.")
     samples: float | None = Field(description="Diffusion: training samples.")

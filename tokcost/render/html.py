@@ -15,6 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render.pricing import price_cell, price_lines
 from tokcost.text import money, sig
 
 CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
@@ -151,6 +152,7 @@ def _candidate_row(c: CandidateResult) -> str:
         sig(c.throughput_items_per_s.central),
         money(c.fleet_cost_usd_per_item),
         str(c.gpus or "-"),
+        price_cell(c),
         f"{c.memory_gb.get('total', 0):.0f}",
     ]
     ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
@@ -220,6 +222,7 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         "items/s/GPU",
         "$/item",
         "GPUs",
+        "$/GPU-h",
         "GB",
         "feasible",
     ]
@@ -228,8 +231,12 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         + "".join(f"<th>{h}</th>" for h in heads)
         + "</tr></thead><tbody>",
         *(_candidate_row(c) for c in spec.candidates),
-        "</tbody></table></section>",
+        "</tbody></table>",
     ]
+    prices = price_lines(spec)
+    if prices:
+        out += ["<h3>Prices</h3>", _list(prices)]
+    out.append("</section>")
     return "\n".join(out)
 
 

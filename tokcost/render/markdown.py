@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tokcost.records.results import AnalysisResult, CandidateResult
+from tokcost.render.pricing import price_cell, price_lines
 from tokcost.text import money
 
 
@@ -13,7 +14,8 @@ def _row(c: CandidateResult) -> str:
     return (
         f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
         f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
-        f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {c.memory_gb['total']:.0f} | {status} |"
+        f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "
+        f"{status} |"
     )
 
 
@@ -37,11 +39,15 @@ def format_markdown(result: AnalysisResult, top: int = 15) -> str:
             out.append("\n**Budget violations**\n")
             out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
         out.append(
-            "\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | "
-            "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|"
+            "\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | $/GPU-h | "
+            "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---|---:|---|"
         )
         out += [_row(c) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:
             out.append(f"\n{len(spec.candidates) - top} more candidates in the JSON report.")
+        prices = price_lines(spec)
+        if prices:
+            out.append("\n**Prices**\n")
+            out += [f"- {line}" for line in prices]
         out.append("")
     return "\n".join(out) + "\n"

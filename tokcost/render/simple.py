@@ -8,6 +8,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
+from tokcost.records.prices import STALE_AFTER_DAYS
 from tokcost.render.json import dumps
 
 
@@ -60,7 +61,7 @@ def _hardware_rows(items: list) -> list[dict]:
             "bf16_tflops": h.dense_tflops.bf16,
             "memory_gb": h.memory_gb,
             "bandwidth_tbps": h.bandwidth_tbps,
-            "usd_per_gpu_hour": h.price.usd_per_gpu_hour if h.price else None,
+            "tdp_w": h.tdp_w,  # prices: `tokcost prices`
         }
         for h in items
     ]
@@ -127,18 +128,17 @@ def preset_show(preset, file: str) -> str:
     return buf.getvalue()
 
 
-STALE_PRICE_DAYS = 183  # about 6 months: a price read longer ago than this gets a note
-
-
 def format_prices(rows: list[dict], today: str | None = None) -> str:
     """The price catalogue as a table; with ``today`` (YYYY-MM-DD), a note under it for prices older than 6 months."""
     import datetime as dt
 
-    shown = [{k: r[k] for k in ("hardware", "provider", "commitment", "usd_per_gpu_hour", "date")} for r in rows]
+    shown = [
+        {k: r[k] for k in ("hardware", "provider", "kind", "commitment", "usd_per_gpu_hour", "date")} for r in rows
+    ]
     text = _rows_table(shown) if shown else "No prices match.\n"
     if today is not None:
         day = dt.date.fromisoformat(today)
-        stale = sorted({r["date"] for r in rows if (day - dt.date.fromisoformat(r["date"])).days > STALE_PRICE_DAYS})
+        stale = sorted({r["date"] for r in rows if (day - dt.date.fromisoformat(r["date"])).days > STALE_AFTER_DAYS})
         if stale:
             text += (
                 f"Note: prices dated {', '.join(stale)} are more than 6 months older than {today}; "

@@ -11,12 +11,14 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render.pricing import price_lines
 from tokcost.text import money, sig
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
     (lambda r: r.startswith("latency"), "latency"),
     (lambda r: r.startswith("needs"), "memory"),
-    (lambda r: "no price" in r, "price"),
+    (lambda r: "is not priced" in r, "price"),
+    (lambda r: r.startswith("cost"), "cost"),
     (lambda r: r.startswith("does not serve"), "role"),
     (lambda r: "outside the" in r, "size"),
     (lambda r: "frames exceed" in r, "frames"),
@@ -120,6 +122,10 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     if notes:
         console.print("Notes", style="bold")
         _bullets(console, notes)
+    prices = price_lines(spec, sources=False)  # each chip's price and provider (a column would not fit 80 wide)
+    if prices:
+        console.print("Prices", style="bold")
+        _bullets(console, prices)
     if len(spec.candidates) > top:
         console.print(
             f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.", markup=False
