@@ -363,3 +363,32 @@ def test_transformers_engine_reports_time_per_token_next_to_the_custom_decoder()
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["transformers"]
     assert len(rows) == 1 and rows[0]["transformers_s_per_token"] > 0 and rows[0]["ratio"] > 0
+
+
+def test_a_calibration_of_other_hardware_is_named_as_not_applied(tmp_path):
+    """Estimate and analyze say so (a warning on stderr and in the result) when the calibration's device is not
+    the priced hardware; on its own device there is no warning."""
+    cal = _write(tmp_path, "cal.yaml", _calibration(0.8))
+    other = invoke(
+        "estimate", "--model", "emu3-gen", "--hardware", "a100-80gb-sxm", "--calibration", cal, "--format", "json"
+    )
+    assert other.exit_code == 0, other.output
+    (warning,) = json.loads(other.stdout)["warnings"]
+    assert "measured on NVIDIA H200 (h200-sxm), not on a100-80gb-sxm: it is not applied" in warning
+    assert f"warning: {warning}" in other.stderr
+    same = invoke("estimate", "--model", "emu3-gen", "--hardware", "h200-sxm", "--calibration", cal, "--format", "json")
+    assert json.loads(same.stdout)["warnings"] == [] and "warning" not in same.stderr
+    spec = ROOT / "specs" / "storefront-images.yaml"  # candidates h100-sxm and a100-80gb-sxm
+    r = invoke("analyze", spec, "--calibration", cal, "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert "not applied" in json.loads(r.stdout)["specs"][0]["warnings"][0]
+    assert "warning: storefront-images: the calibration" in r.stderr
+
+
+def test_a_fitted_fraction_above_one_is_a_warning():
+    from tokcost.bench.run import fit_warnings
+
+    fine = _calibration(0.8).fit
+    assert fit_warnings(fine) == []
+    (w,) = fit_warnings(fine.model_copy(update={"mfu": 1.3}))
+    assert "mfu is 1.30, above 1" in w and "idle machine" in w

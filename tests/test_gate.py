@@ -495,3 +495,18 @@ def test_pre_commit_hook():
     assert hook["files"] == r"^specs/.*\.ya?ml$"
     pattern = re.compile(hook["files"])
     assert pattern.search("specs/a.yaml") and pattern.search("specs/b.yml") and not pattern.search("docs/a.yaml")
+
+
+def test_diff_shows_changed_candidates_unless_all():
+    """A result against itself: nothing changed, so no candidate rows unless --all; batch and GPUs are shown."""
+    base = _load("base.json")
+    d = diff(base, base)
+    n = len(d.specs[0].candidates)
+    assert n and not any(c.changed for c in d.specs[0].candidates)
+    table = registry.render("diff", "table", d)
+    assert f"{n} unchanged candidates not shown (--all shows them)." in table
+    every = registry.render("diff", "table", d, every=True)
+    assert "batch" in every and "GPUs" in every and "unchanged candidates not shown" not in every
+    changed = diff(base, _load("head.json"))
+    shown = [c for s in changed.specs for c in s.candidates if c.changed]
+    assert shown and all(c.model in registry.render("diff", "markdown", changed) for c in shown)

@@ -73,7 +73,7 @@ def test_text_is_escaped(result):
 
 def test_missing_matplotlib_is_a_clear_error(result, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(UsageError, match=r"pip install 'tokcost\[charts\]'"):
+    with pytest.raises(UsageError, match=r"pip install matplotlib"):
         format_html(result)
 
 

@@ -23,7 +23,7 @@ from tokcost.errors import ARGUMENTS, InputError, Problem
 from tokcost.records.estimate import EstimateResult
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
-from tokcost.records.training import TrainResult
+from tokcost.records.training import TrainComparison, TrainResult
 
 if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
@@ -101,7 +101,23 @@ def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[st
             )
     if problems:
         raise InputError(problems)
-    return {hw: float(usd) for hw, usd in (prices or {}).items()}
+    return {cat.resolve("hardware", hw) or hw: float(usd) for hw, usd in (prices or {}).items()}
+
+
+def _lookup(cat: Catalog, kind: str, ids: Sequence[str], argument: str) -> tuple[list, list[Problem]]:
+    """The presets ``ids`` name (each once), and a problem naming ``argument`` for each unknown id."""
+    import dataclasses
+
+    found, problems = [], []
+    for preset_id in dict.fromkeys(ids):
+        try:
+            preset = cat.get(kind, preset_id)
+        except InputError as exc:
+            problems += [dataclasses.replace(p, field=argument) if p.file == ARGUMENTS else p for p in exc.problems]
+            continue
+        if preset not in found:
+            found.append(preset)
+    return found, problems
 
 
 def _calibration(path: PathArg | None):
@@ -243,6 +259,57 @@ def train(
 
 
 @_arguments
+def compare_training(
+    *,
+    models: Annotated[Sequence[str], Field(min_length=1)],
+    hardware: str,
+    tokens: AtLeastOne | None = None,
+    samples: AtLeastOne | None = None,
+    gpus: Count = 1,
+    mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
+    context: Count | None = None,
+    width: Annotated[int, Field(ge=16)] | None = None,
+    height: Annotated[int, Field(ge=16)] | None = None,
+    frames: Count | None = None,
+    presets: Presets = None,
+    prices: Prices = None,
+) -> TrainComparison:
+    """:func:`train` for several models on the same hardware, in one table: each AR model trains on ``tokens``,
+    each diffusion model on ``samples`` ("Emu3 at 300B tokens or SD3 at 1B images: which costs more?")."""
+    from tokcost.core.estimate import train_one
+    from tokcost.errors import UsageError
+
+    cat = catalog(presets)
+    overrides = price_overrides(prices, cat)
+    presets_, problems = _lookup(cat, "models", models, "model")
+    if problems:
+        raise InputError(problems)
+    for m in presets_:
+        if m.family == "ar" and tokens is None:
+            raise UsageError(f"{m.id} is autoregressive: give the training tokens", param="tokens")
+        if m.family == "diffusion" and samples is None:
+            raise UsageError(f"{m.id} is a diffusion model: give the training samples", param="samples")
+    runs = [
+        train_one(
+            cat,
+            model=m.id,
+            hardware=hardware,
+            prices=overrides,
+            tokens=tokens if m.family == "ar" else None,
+            samples=samples if m.family == "diffusion" else None,
+            gpus=gpus,
+            mfu=mfu,
+            context=context if m.family == "ar" else None,
+            width=width if m.family == "diffusion" else None,
+            height=height if m.family == "diffusion" else None,
+            frames=frames if m.family == "diffusion" else None,
+        )
+        for m in presets_
+    ]
+    return TrainComparison(runs=runs)
+
+
+@_arguments
 def tokens(
     *,
     width: Count,
@@ -300,10 +367,13 @@ def sweep(
     from tokcost.io.prices import load_prices
 
     cat = catalog(presets)
-    chips = [cat.hardware(h) for h in dict.fromkeys(hardware)]
+    model_presets, problems = _lookup(cat, "models", models, "models")
+    chips, more = _lookup(cat, "hardware", hardware, "hardware")
+    if problems or more:
+        raise InputError(problems + more)
     book = price_book(chips, load_prices(), overrides=price_overrides(prices, cat))
     req = SweepRequest(
-        models=[cat.model(m) for m in dict.fromkeys(models)],
+        models=model_presets,
         hardware=chips,
         resolutions=list(dict.fromkeys((w, h) for w, h in resolutions)),
         frames=list(dict.fromkeys(frames)) if frames is not None else None,

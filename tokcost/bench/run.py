@@ -384,4 +384,20 @@ def _result(opts, model, shape, grid, dev, ceil, reference, fit, assumed, points
         "transformers": hf,
         "calibration": opts.output,
         "notes": opts.notes,
+        "warnings": fit_warnings(cal.fit),
     }
+
+
+def fit_warnings(fit) -> list[str]:
+    """A fitted fraction above 1 means the device ran faster than the ceiling it is a fraction of: the ceiling was
+    measured low (other work shared the device while it ran: on a CPU, other processes on the cores) or, against a
+    datasheet, the preset is not this device. The fit still prices the measured steps; say why it looks odd."""
+    out = []
+    for name, value, ceiling in (("mfu", fit.mfu, "matmul"), ("mbu", fit.mbu, "copy")):
+        if value > 1.0:
+            out.append(
+                f"the fitted {name} is {value:.2f}, above 1: the decoder ran faster than the {ceiling} ceiling it is "
+                f"a fraction of ({fit.reference}), so that ceiling was measured low, usually because other work shared "
+                "the device; rerun on an idle machine before using this calibration for other shapes"
+            )
+    return out

@@ -23,6 +23,7 @@ def analyze(
     calibration: Calibration = None,
     presets: Presets = None,
     price: PriceOption = None,
+    top: int = typer.Option(12, "--top", min=1, help="Candidates in the table and markdown tables (best first)."),
 ):
     """Recommend a backend and hardware for each product spec, and explain why. With --format json this is
     the baseline format of `check --baseline` and `diff` (one result holding every spec). Exit 0 when every
@@ -37,7 +38,10 @@ def analyze(
         # a file gets no colour codes and the full width, whatever the terminal
         color = False if output is not None else environment.use_color(sys.stdout)
         width = 100 if output is not None else environment.terminal_width()
-        emit(registry.render("analyze", fmt, result, width=width, color=color), output)
+        emit(registry.render("analyze", fmt, result, width=width, color=color, top=top), output)
+        for spec in result.specs:
+            for warning in spec.warnings:
+                typer.echo(f"warning: {spec.name}: {warning}", err=True)
         return 0 if all(s.recommendation.choice is not None for s in result.specs) else 1
 
     # exit 1 when a spec has no feasible candidate (the report is written first), as `check` does

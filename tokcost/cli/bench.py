@@ -138,7 +138,7 @@ def bench(
         opts_b, opts_c = _ints(batches, "--batches"), _ints(contexts, "--contexts")
         cat = load_catalog(presets)
         if not cat.has("models", model):
-            raise UsageError(cat.unknown_message("models", model))
+            raise UsageError(cat.unknown_message("models", model), param="model")
         from tokcost.bench.run import BenchOptions, run_bench
 
         opts = BenchOptions(
@@ -166,5 +166,7 @@ def bench(
 
             emit(dump_calibration(cal), output)
         emit(registry.render("bench", fmt, result), None)
+        for warning in result.get("warnings", []):
+            typer.echo(f"warning: {warning}", err=True)
 
     guard(run)

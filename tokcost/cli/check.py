@@ -105,8 +105,10 @@ def check(
             load_catalog(presets),
             parse_prices(price),
         )
-        emit(registry.render("check", default_check_format(fmt), result), None)
-        typer.echo(f"tokcost check: {summary(result)}.", err=True)
+        chosen = default_check_format(fmt)
+        emit(registry.render("check", chosen, result), None)
+        if chosen != "table":  # the table ends with the summary; other formats go to a file or a PR comment
+            typer.echo(f"tokcost check: {summary(result)}.", err=True)
         return result.exit_code
 
     code = guard(run)
@@ -117,13 +119,17 @@ def diff(
     base: Path = typer.Argument(..., metavar="BASE.json", help="Past result (`tokcost analyze --format json`)."),
     head: Path = typer.Argument(..., metavar="HEAD.json", help="Current result."),
     fmt: DiffFormat = "table",
+    every: bool = typer.Option(
+        False, "--all", help="Show every candidate in the table and markdown, not only those that changed."
+    ),
 ):
-    """Past, current and delta for every spec and candidate of two saved results (always exit 0)."""
+    """Past, current and delta for every spec and its changed candidates (--all: every candidate; JSON always has
+    every one) of two saved results: cost, latency, batch and GPUs. Exit 0 (2 for a missing or invalid file)."""
 
     def run():
         from tokcost.core.gate import diff as diff_results
         from tokcost.io.baseline import load_result
 
-        emit(registry.render("diff", fmt, diff_results(load_result(base), load_result(head))), None)
+        emit(registry.render("diff", fmt, diff_results(load_result(base), load_result(head)), every=every), None)
 
     guard(run)

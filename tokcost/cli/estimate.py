@@ -18,7 +18,7 @@ def tokens(
     height: int = typer.Option(..., "--height", min=1, help="Height in pixels."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Video frames."),
     fps: float | None = typer.Option(
-        None, "--fps", min=0.001, help="Frames per second (reported; frames = seconds x fps)."
+        None, "--fps", min=0.001, help="Frames per second of the clip, with --frames (reports its length in seconds)."
     ),
     spatial_factor: int | None = typer.Option(
         None, "--spatial-factor", min=1, help="Model-free: pixels per token side."
@@ -115,12 +115,18 @@ def estimate(
             prices=parse_prices(price),
         )
         emit(registry.render("estimate", fmt, result), None)
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
 
     guard(run)
 
 
 def train(
-    model: str = typer.Option(..., "--model", help="Model preset id."),
+    model: list[str] = typer.Option(
+        ...,
+        "--model",
+        help="Model preset id; repeat it to compare models in one table (AR on --tokens, diffusion on --samples).",
+    ),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset id."),
     tokens_: float | None = typer.Option(None, "--tokens", min=1, help="AR: training tokens D."),
     samples: float | None = typer.Option(
@@ -144,13 +150,14 @@ def train(
     presets: Presets = None,
     price: PriceOption = None,
 ):
-    """Training compute: FLOPs, GPU-hours, wall-clock days and cost."""
+    """Training compute: FLOPs, GPU-hours, wall-clock days and cost; several --model flags compare them."""
 
     def run():
         from tokcost import api
 
-        result = api.train(
-            model=model,
+        train = api.train if len(model) == 1 else api.compare_training
+        result = train(
+            **({"model": model[0]} if len(model) == 1 else {"models": model}),
             hardware=hardware,
             tokens=tokens_,
             samples=samples,

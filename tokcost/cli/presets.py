@@ -18,6 +18,7 @@ ModelsShowFormat = format_option("models show")
 PresetId = typer.Argument(..., metavar="ID")
 SchemaOutput = output_option("Write to FILE (atomically).")
 PricesFormat = format_option("prices")
+SchemaFormat = format_option("schema")
 
 
 @hardware_app.command("list")
@@ -103,9 +104,8 @@ def _prices(hardware, provider, fmt, today) -> None:
     emit(registry.render("prices", fmt, rows, today=today), None)
 
 
-def schema(output: SchemaOutput = None):
+def schema(output: SchemaOutput = None, fmt: SchemaFormat = "json"):
     """Print the JSON Schema of the product spec (committed as docs/spec.schema.json)."""
     from tokcost.records.spec import spec_json_schema
-    from tokcost.render.json import dumps
 
-    emit(dumps(spec_json_schema()), output)
+    emit(registry.render("schema", fmt, spec_json_schema()), output)

@@ -115,6 +115,7 @@ def estimate_one(
         price=quote,
         price_basis=book.basis,
         notes=[*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())],
+        warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 
 
@@ -135,5 +136,5 @@ def train_one(
     report = training_report(
         catalog.model(model), hw, usd_per_gpu_hour=quote.usd_per_gpu_hour if quote else None, **work
     )
-    notes = [*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())]
+    notes = [*report.notes, *book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())]
     return report.model_copy(update={"price": quote, "price_basis": book.basis, "notes": notes})

@@ -233,6 +233,8 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
                     b.fleet_cost_usd_per_item if b else None, a.fleet_cost_usd_per_item if a else None
                 ),
                 latency_s=_delta(b.latency_s.central if b else None, a.latency_s.central if a else None),
+                batch=_delta(b.batch if b else None, a.batch if a else None),
+                gpus=_delta(b.gpus if b else None, a.gpus if a else None),
             )
         )
     return out

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from collections.abc import Mapping
 
 import numpy as np
 
+from tokcost.core.capacity import fewest, fill_time, latency_percentile, utilization, wait_exceeds
 from tokcost.core.charts import analysis_charts
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
@@ -52,12 +54,26 @@ def candidate_hardware(spec: Spec, catalog: Catalog, prices: PriceBook) -> list:
     return [h for h in catalog.all("hardware") if prices.quote(h.id) is not None]
 
 
+def input_size(model, spec: Spec) -> tuple[int, int]:
+    """The size a model is priced at: the product's, except for perception, where the model reads the photo as its
+    image processor resizes it. A fixed-size model (Janus-Pro 384 px, Chameleon 512 px) takes it resized to that
+    square; one with a range of sizes (Emu3) scales it, aspect kept, into the range (its processor's smart resize)."""
+    p = spec.product
+    if p.kind != "perception":
+        return p.width, p.height
+    lo, hi = model.side_limits()
+    if lo == hi:
+        return lo, lo
+    scale = max(min(1.0, hi / max(p.width, p.height)), lo / min(p.width, p.height))
+    return tuple(min(hi, max(lo, round(side * scale))) for side in (p.width, p.height))  # type: ignore[return-value]
+
+
 def _static_problems(spec: Spec, model) -> list[str]:
     p = spec.product
     out = []
     lo, hi = model.side_limits()
     for side, px in (("width", p.width), ("height", p.height)):
-        if not lo <= px <= hi:
+        if p.kind != "perception" and not lo <= px <= hi:  # a photo to answer about is resized (input_size)
             out.append(f"{side} {px} px is outside the {lo}-{hi} px this model serves")
     frames = p.frame_count()
     if frames and model.family == "diffusion" and model.native.max_frames and frames > model.native.max_frames:
@@ -77,8 +93,8 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         profiles=profiles,
         engine=engine,
         precision=spec.candidates.precision,
-        width=p.width,
-        height=p.height,
+        width=input_size(model, spec)[0],
+        height=input_size(model, spec)[1],
         frames=p.frame_count(),
         batch=BATCHES,
         steps=p.steps if model.family == "diffusion" else None,
@@ -91,36 +107,164 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
     return estimate_grid(cfg, hardware, BANDS)
 
 
-def _queue_wait(res: dict, spec: Spec, engine: str) -> np.ndarray:
-    """Seconds the first request of a batch waits for the batch to fill at peak demand.
-
-    A static batch (diffusion pipelines, reference AR code) starts when B requests are there: with the fleet sized
-    for peak, one GPU receives peak_rps / GPUs requests per second, so the wait is (B - 1) / that rate. A
-    continuous-batching server (vllm) admits requests into a running batch, so nobody waits for a fill."""
-    if engine == "vllm":
-        return np.zeros_like(BATCHES)
-    peak_rps = _peak_rps(spec)
-    gpus = _fleet_gpus(peak_rps, np.asarray(res["central"]["throughput_items_per_s"], dtype=float))
-    return (BATCHES - 1) / (peak_rps / gpus)
+GPUS_PER_REPLICA = 1  # a replica is one GPU today (multi-GPU replicas: the multi-GPU issue)
+HOURS = np.arange(24)
 
 
-def _peak_rps(spec: Spec) -> float:
-    return spec.demand.requests_per_day / 86400.0 * spec.demand.peak_to_mean
+@dataclass
+class Fleet:
+    """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
+
+    index: int  # the chosen batch, an index into BATCHES
+    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak; inf when none does
+    replicas_hourly: np.ndarray  # (24,) the autoscaled fleet hour by hour (fixed fleet: the max and the peak)
+    timeout_s: float  # the batch timeout (0: continuous batching)
+    service_s: float  # service time at peak (continuous batching: at the occupancy the load implies)
+    percentiles: np.ndarray  # (4,) end-to-end p50, p95, p99 and at the objective's percentile at peak, seconds
+    utilization: float  # busy fraction of the replicas at peak
+
+    @property
+    def replicas_fixed(self) -> float:
+        return max(self.replicas_peak, float(self.replicas_hourly.max()))
 
 
-def _fleet_gpus(peak_rps: float, throughput):
-    """GPUs that serve the peak: ceil(peak / per-GPU throughput), at least one (1e-9: an exact fit is no extra GPU)."""
-    return np.maximum(1.0, np.ceil(peak_rps / throughput - 1e-9))
+def hourly_weights(spec: Spec) -> np.ndarray:
+    """The day's demand shape, 24 weights of mean 1: ``demand.hourly``, or the default: one smooth daily peak,
+    (1 + cos(2 pi (h - 12) / 24))^p, with p set so that max / mean = peak_to_mean (as near as 24 hours allow).
+    The phase (noon) does not change any cost."""
+    d = spec.demand
+    if d.hourly is not None:
+        w = np.asarray(d.hourly, dtype=float)
+        return w / w.mean()
+    shape = 1.0 + np.cos(2.0 * np.pi * (HOURS - 12) / 24.0)
+    lo, hi = 0.0, 1.0
+    while (shape**hi).max() / (shape**hi).mean() < d.peak_to_mean and hi < 1e4:
+        hi *= 2.0
+    for _ in range(60):  # max/mean of shape^p grows with p from 1 (p = 0) to 24
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if (shape**mid).max() / (shape**mid).mean() < d.peak_to_mean else (lo, mid)
+    w = shape**hi
+    return w / w.mean()
 
 
-def _pick_batch(res: dict, wait: np.ndarray, budget_s: float) -> int:
-    """Index of the best batch: the highest throughput that fits and meets the budget including the fill wait;
-    batch 1 when none does."""
-    c = res["central"]
-    ok = c["fits_in_memory"] & (c["latency_s"] + wait <= budget_s)
-    if not ok.any():
-        return 0
-    return int(np.argmax(np.where(ok, c["throughput_items_per_s"], -1.0)))
+def demand_rates(spec: Spec) -> tuple[float, np.ndarray]:
+    """(peak requests/s, (24,) requests/s hour by hour). The peak is peak_to_mean x the mean, or the busiest hour
+    of ``demand.hourly``."""
+    mean = spec.demand.requests_per_day / 86400.0
+    w = hourly_weights(spec)
+    peak = mean * (w.max() if spec.demand.hourly is not None else spec.demand.peak_to_mean)
+    return peak, mean * w
+
+
+def _occupancy_service(curve: np.ndarray, cap, per_replica_rps) -> np.ndarray:
+    """Continuous batching: the service time at the occupancy N the load implies, N = rate per replica x
+    latency(N) (Little's law), N at most the batch cap; latency(N) interpolated in log2 N over BATCHES."""
+    logb = np.log2(BATCHES)
+
+    def at(n):
+        x = np.clip(np.log2(np.maximum(n, 1.0)), 0.0, logb[-1])
+        i = np.minimum(np.floor(x).astype(int), len(BATCHES) - 2)
+        f = (x - logb[i])[..., None]
+        lo = np.take_along_axis(curve, i[..., None], -1)
+        hi = np.take_along_axis(curve, i[..., None] + 1, -1)
+        return (lo * (1 - f) + hi * f)[..., 0]
+
+    n = np.ones_like(per_replica_rps)
+    for _ in range(30):  # a contraction: latency grows far slower than N
+        n = np.minimum(cap, np.maximum(1.0, per_replica_rps * at(n)))
+    return at(n)
+
+
+def _queue_inputs(rows: dict, rate, c) -> dict:
+    """The capacity-model arguments of each row at ``c`` replicas. Continuous batching is the same queue with no
+    batch to form: c x cap request slots, each served in the service time at the occupancy the load implies."""
+    cont = rows["continuous"]
+    per_replica = np.asarray(rate, dtype=float) / np.maximum(c, 1.0)
+    s = np.where(cont, _occupancy_service(rows["curve"], rows["batch"], per_replica), rows["service"])
+    return dict(
+        rate=np.broadcast_to(np.asarray(rate, dtype=float), s.shape),
+        batch=np.where(cont, 1.0, rows["batch"]),
+        service_s=s,
+        replicas=np.where(cont, c * rows["batch"], c),
+        timeout_s=rows["timeout"],
+    )
+
+
+def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarray:
+    """The fewest replicas (at least ``lowest``) per row whose q-quantile latency meets ``limit`` at ``rate``
+    requests/s, below saturation; inf where no fleet does (the formation wait or the service alone breaks it);
+    ``lowest`` (it may be 0) where the rate is 0."""
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+    unbounded = _queue_inputs(rows, rate, np.full(rate.shape, 2.0**24))
+    reach = rows["fits"] & ~wait_exceeds(limit - unbounded["service_s"], q=q, **unbounded)
+    out = np.where(rate <= 0, lowest, np.inf)
+    live = reach & (rate > 0)
+    if live.any():
+        sub = {k: v[live] for k, v in rows.items()}
+
+        def ok(c):
+            x = _queue_inputs(sub, rate[live], c)
+            return ~wait_exceeds(limit - x["service_s"], q=q, **x)
+
+        out[live] = fewest(ok, np.full(int(live.sum()), max(lowest, 1.0)))
+    return out
+
+
+def fleets(spec: Spec, grids: list[dict], engines: list[str]) -> list[Fleet]:
+    """Every candidate's operating point, all candidates and batches in one vectorised search: for each batch the
+    fewest replicas whose percentile latency meets the budget at peak; the batch needing the fewest (then the
+    lowest percentile latency); then the autoscaled fleet hour by hour with that batch and timeout."""
+    q = spec.budget.latency_percentile / 100.0
+    limit = spec.budget.latency_s
+    peak, hourly = demand_rates(spec)
+    n = len(grids)
+    c = grids
+    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in c])
+    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in c])
+    cont = np.repeat(np.array([e == "vllm" for e in engines])[:, None], len(BATCHES), 1)
+    batch = np.broadcast_to(BATCHES, service.shape)
+    # the timeout: the time a batch takes to fill at peak (q-quantile, so it rarely fires then), at most half the
+    # slack the budget leaves above the service time (the other half is left for queueing); 0 for continuous
+    timeout = np.where(cont, 0.0, np.minimum(fill_time(batch, q) / peak, np.maximum(limit - service, 0.0) / 2.0))
+    rows = {
+        "batch": batch.ravel().astype(float),
+        "service": service.ravel(),
+        "curve": np.repeat(service, len(BATCHES), 0),
+        "continuous": cont.ravel(),
+        "timeout": timeout.ravel(),
+        "fits": fits.ravel() & (service.ravel() <= limit),
+    }
+    reps = _sizing(rows, peak, q, limit, max(spec.demand.min_replicas, 1)).reshape(n, len(BATCHES))
+    best = np.argmin(reps, axis=1)  # the fewest replicas; on a tie the smaller batch (the shorter service)
+    pick = {k: v.reshape(n, len(BATCHES), *v.shape[1:])[np.arange(n), best] for k, v in rows.items()}
+    c_peak = reps[np.arange(n), best]
+    # the day: 24 hours of each candidate's chosen batch and timeout
+    hours = {k: np.repeat(v, 24, 0) for k, v in pick.items()}
+    c_hour = _sizing(hours, np.tile(hourly, n), q, limit, float(spec.demand.min_replicas)).reshape(n, 24)
+    # percentiles and utilisation at peak on the fleet that serves the peak
+    ok = np.isfinite(c_peak)
+    x = _queue_inputs(pick, peak, np.where(ok, c_peak, 1.0))
+    col = {k: np.asarray(v)[:, None] for k, v in x.items()}
+    pct = latency_percentile(
+        col["rate"], col["batch"], col["service_s"], col["replicas"], np.array([0.5, 0.95, 0.99, q]), col["timeout_s"]
+    )
+    util = utilization(x["rate"], x["batch"], x["service_s"], x["replicas"], x["timeout_s"])
+    return [
+        Fleet(
+            index=int(best[j]),
+            replicas_peak=float(c_peak[j]),
+            replicas_hourly=c_hour[j],
+            timeout_s=float(pick["timeout"][j]),
+            service_s=float(x["service_s"][j]),
+            percentiles=pct[j] if ok[j] else np.full(4, np.inf),
+            utilization=float(util[j]) if ok[j] else np.inf,
+        )
+        for j in range(n)
+    ]
+
+
+def _finite(x) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def _at(x, i):
@@ -129,9 +273,10 @@ def _at(x, i):
 
 
 def _candidate(
-    model, hw, engine, spec: Spec, res: dict, i: int, wait: np.ndarray, static: list[str], prices: PriceBook
+    model, hw, engine, spec: Spec, res: dict, fleet: Fleet, static: list[str], prices: PriceBook
 ) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
+    i = fleet.index
     p = spec.product
     lat = Band(central=_at(c["latency_s"], i), low=_at(lo["latency_s"], i), high=_at(hi["latency_s"], i))
     thr = Band(
@@ -140,7 +285,7 @@ def _candidate(
         high=_at(lo["throughput_items_per_s"], i),
     )
     cost = None
-    gpus = monthly = fleet = None
+    gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
     quote = prices.quote(hw.id)
     if quote is not None:
         usd_per_gpu_hour = quote.usd_per_gpu_hour
@@ -149,9 +294,14 @@ def _candidate(
             low=_at(lo["cost_usd_per_item"], i),
             high=_at(hi["cost_usd_per_item"], i),
         )
-        gpus = int(_fleet_gpus(_peak_rps(spec), thr.central))
-        monthly = gpus * usd_per_gpu_hour * HOURS_PER_MONTH
-        fleet = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
+        if math.isfinite(fleet.replicas_fixed):
+            # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
+            monthly_fixed = fleet.replicas_fixed * GPUS_PER_REPLICA * usd_per_gpu_hour * HOURS_PER_MONTH
+            monthly_auto = float(fleet.replicas_hourly.mean()) * GPUS_PER_REPLICA * usd_per_gpu_hour * HOURS_PER_MONTH
+            autoscaled = spec.demand.scaling == "autoscaled"
+            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * GPUS_PER_REPLICA)
+            monthly = monthly_auto if autoscaled else monthly_fixed
+            fleet_cost = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
     reasons = list(static)
@@ -163,16 +313,27 @@ def _candidate(
         reasons.append(
             f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget"
         )
+    if not reasons and not math.isfinite(fleet.replicas_fixed):
+        reasons.append(
+            f"latency p{spec.budget.latency_percentile:g} cannot meet the {spec.budget.latency_s:g} s budget with any "
+            f"fleet: the service time and the wait for a batch to form alone exceed it"
+        )
     if quote is None:
         reasons.append(prices.unpriced[hw.id])
     elif not reasons:
-        reasons += _cost_reasons(spec, fleet, monthly)
+        reasons += _cost_reasons(spec, fleet_cost, monthly)
     metric, score = quality_of(model, p.kind)
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
     notes = []
-    if (tokens["padded_width"], tokens["padded_height"]) != (p.width, p.height):
+    width, height = input_size(model, spec)
+    if (width, height) != (p.width, p.height):
         notes.append(
-            f"{p.width}x{p.height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
+            f"the {p.width}x{p.height} photo is resized to {width}x{height}, the size {model.id}'s image processor "
+            f"reads; that size is priced"
+        )
+    if (tokens["padded_width"], tokens["padded_height"]) != (width, height):
+        notes.append(
+            f"{width}x{height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
             f"the nearest size this model's tokenizer takes; the padding is priced"
         )
     steps = c["steps"]
@@ -191,7 +352,7 @@ def _candidate(
         latency_s=lat,
         throughput_items_per_s=thr,
         cost_usd_per_item=cost,
-        fleet_cost_usd_per_item=fleet,
+        fleet_cost_usd_per_item=fleet_cost,
         gpus=gpus,
         monthly_usd=monthly,
         price=quote,
@@ -200,7 +361,17 @@ def _candidate(
         bound=str(_at(c["bound"], i)),
         overhead_bound=bool(_at(c["overhead_bound"], i)),
         tokens=tokens,
-        queue_wait_s=float(wait[i]),
+        queue_wait_s=_finite(fleet.percentiles[3] - fleet.service_s),
+        latency_p50_s=_finite(fleet.percentiles[0]),
+        latency_p95_s=_finite(fleet.percentiles[1]),
+        latency_p99_s=_finite(fleet.percentiles[2]),
+        latency_objective_s=_finite(fleet.percentiles[3]),
+        utilization_at_peak=_finite(fleet.utilization),
+        replicas_at_peak=int(fleet.replicas_peak) if math.isfinite(fleet.replicas_peak) else None,
+        replicas_hourly=[int(r) for r in fleet.replicas_hourly] if np.isfinite(fleet.replicas_hourly).all() else None,
+        monthly_usd_fixed=monthly_fixed,
+        monthly_usd_autoscaled=monthly_auto,
+        batch_timeout_s=fleet.timeout_s,
         quality_metric=metric,
         quality_score=score,
         feasible=not reasons,
@@ -225,7 +396,7 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook |
     hardware = candidate_hardware(spec, catalog, prices)
     profiles = load_engines()
     wanted = spec.candidates.engines
-    out = []
+    combos = []
     for model in models:
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
@@ -237,11 +408,14 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook |
         }
         for hw in hardware:
             for engine, grid in grids.items():
-                res = {b: grid[(hw.id, b)] for b in BANDS}
-                wait = _queue_wait(res, spec, engine)
-                i = _pick_batch(res, wait, spec.budget.latency_s)
-                out.append(_candidate(model, hw, engine, spec, res, i, wait, static, prices))
-    return out
+                combos.append((model, hw, engine, {b: grid[(hw.id, b)] for b in BANDS}, static))
+    if not combos:
+        return []
+    sized = fleets(spec, [res["central"] for _, _, _, res, _ in combos], [e for _, _, e, _, _ in combos])
+    return [
+        _candidate(model, hw, engine, spec, res, fleet, static, prices)
+        for (model, hw, engine, res, static), fleet in zip(combos, sized, strict=True)
+    ]
 
 
 def _fleet_cost(c: CandidateResult) -> float:
@@ -443,6 +617,7 @@ def analyze_spec(
         recommendation=rec,
         violations=violations(spec, rec, doc, candidates),
         pricing=Pricing(basis=prices.basis, as_of=day.isoformat(), notes=prices.notes(used, day)),
+        warnings=[n for n in [calibration.unused_note(used)] if n] if calibration is not None else [],
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)

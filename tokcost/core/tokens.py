@@ -26,6 +26,8 @@ def count_tokens(
     ``temporal_factor`` frames per latent frame (``causal``: 1 + (F - 1) / t, ``chunked``: F / t)."""
     if (model is None) == (spatial_factor is None):
         raise UsageError("give exactly one of a model or a spatial factor", param="spatial_factor")
+    if fps is not None and frames is None:  # an image has no frame rate: a lone --fps is a clip without its length
+        raise UsageError("a frame rate describes a clip: give frames too (frames = seconds x fps)", param="fps")
     clip = {"fps": fps, "seconds": frames / fps if fps is not None and frames else None}
     if model is not None:
         tc = model_tokens(model, width, height, frames, pad=pad)

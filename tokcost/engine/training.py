@@ -13,9 +13,16 @@ def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context:
     """6 N per token for the matmuls (forward 2 + backward 4) plus 6 L ctx d_attn for attention scores over a
     causal context of ``ctx`` (the average context is ctx/2, times 12 for the same 2+4 split on QK and AV).
     Takes a model preset or a bare decoder architecture (the validation set's text-only reference runs)."""
+    matmul, attention = ar_flops_per_token(model, context)
+    return tokens * (matmul + attention)
+
+
+def ar_flops_per_token(model: ModelPreset | Architecture, context: int | None = None) -> tuple[float, float]:
+    """Training FLOPs per token: (matmuls 6N, attention scores 6 L ctx d_attn) at ``context`` (default: the
+    model's longest)."""
     a = model if isinstance(model, Architecture) else model.architecture
     ctx = context or a.context
-    return tokens * (6 * a.matmul_params_b * 1e9 + 6 * a.layers * ctx * a.heads * a.head_dim)
+    return 6 * a.matmul_params_b * 1e9, 6 * a.layers * ctx * a.heads * a.head_dim
 
 
 def diffusion_training_flops(model: ModelPreset, samples: float, width=None, height=None, frames=None) -> float:
@@ -50,7 +57,18 @@ def training_report(
             raise UsageError(f"{model.id} is a diffusion model: give the training samples", param="samples")
         flops = diffusion_training_flops(model, samples, width, height, frames)
     report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour)
-    return TrainResult(model=model.id, **report, tokens=tokens, samples=samples)
+    extra: dict = {}
+    if model.family == "ar":
+        matmul, attention = ar_flops_per_token(model, context)
+        used = context or model.architecture.context
+        extra = {"context": used, "attention_share": attention / (matmul + attention)}
+        if context is None:
+            extra["notes"] = [
+                f"Trained at {model.id}'s longest context, {used:,} tokens, which puts "
+                f"{attention / (matmul + attention):.0%} of the FLOPs in attention; pass --context with the sequence "
+                "length of your training data (a 720x720 Emu3 image is about 8,000 tokens)."
+            ]
+    return TrainResult(model=model.id, **report, tokens=tokens, samples=samples, **extra)
 
 
 def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None, usd_per_gpu_hour=None) -> dict:

@@ -27,6 +27,18 @@ class Calibration:
         (:func:`tokcost.engine.profiles.efficiency` applies them)."""
         return self.data.fit_for(hw_id)
 
+    def unused_note(self, hardware_ids) -> str | None:
+        """A sentence saying the calibration does not apply, when none of ``hardware_ids`` is its device (a
+        calibration scales the engines only on the device it measured)."""
+        ids = list(dict.fromkeys(hardware_ids))
+        if not ids or any(self.fit_for(h) is not None for h in ids):
+            return None
+        d = self.data.device
+        return (
+            f"the calibration {self.path} was measured on {d.name} ({d.preset or d.id}), not on "
+            f"{', '.join(ids)}: it is not applied, and the engine profiles' own factors are used"
+        )
+
     def hardware_preset(self, catalog: Catalog) -> HardwarePreset:
         """The measured device as hardware: the known preset when ``device.preset`` is set, else a preset of
         vendor ``measured`` whose rates are the measured ceilings."""

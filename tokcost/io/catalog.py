@@ -14,12 +14,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tokcost.errors import InputError, Problem
+from tokcost.errors import ARGUMENTS, InputError, Problem
 from tokcost.io.parse import load_model
 from tokcost.io.paths import builtin_root
 from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
 
 ENV_VAR = "TOKCOST_PRESETS"
+ARGUMENT = {"hardware": "hardware", "models": "model"}  # the argument (flag) naming a preset of each kind
 KINDS: dict[str, type[HardwarePreset] | type[ModelPreset]] = {"hardware": HardwarePreset, "models": ModelPreset}
 
 
@@ -56,24 +57,45 @@ class Catalog:
     def ids(self, kind: str) -> list[str]:
         return sorted(self._index(kind))
 
+    def resolve(self, kind: str, preset_id: str) -> str | None:
+        """The preset id ``preset_id`` names: itself, or the one id equal to it but for letter case (``SDXL`` is
+        ``sdxl``); None when there is none."""
+        index = self._index(kind)
+        if preset_id in index:
+            return preset_id
+        same = [i for i in index if i.lower() == preset_id.lower()]
+        return same[0] if len(same) == 1 else None
+
     def has(self, kind: str, preset_id: str) -> bool:
-        return preset_id in self._index(kind)
+        return self.resolve(kind, preset_id) is not None
+
+    def family(self, kind: str, name: str) -> list[str]:
+        """The ids a family name stands for: ``A100`` -> a100-40gb-sxm, a100-80gb-pcie, a100-80gb-sxm (the ids
+        that start with the name, letter case aside, followed by a dash)."""
+        prefix = name.lower().rstrip("-") + "-"
+        return [i for i in self.ids(kind) if i.lower().startswith(prefix)] if name.strip("-") else []
 
     def suggest(self, kind: str, preset_id: str) -> str:
-        close = difflib.get_close_matches(preset_id, self.ids(kind), n=1, cutoff=0.5)
-        return f"; did you mean {close[0]}?" if close else ""
+        members = self.family(kind, preset_id)
+        if members:
+            return f"; {preset_id} is a family: {', '.join(members)}"
+        lower = {i.lower(): i for i in self.ids(kind)}
+        close = difflib.get_close_matches(preset_id.lower(), list(lower), n=1, cutoff=0.5)
+        return f"; did you mean {lower[close[0]]}?" if close else ""
 
     def unknown_message(self, kind: str, preset_id: str) -> str:
         noun = "hardware" if kind == "hardware" else "model"
         return f"unknown {noun} id {preset_id!r}{self.suggest(kind, preset_id)}"
 
     def get(self, kind: str, preset_id: str):
-        key = (kind, preset_id)
+        """The preset ``preset_id`` names (letter case aside); an unknown id raises :class:`InputError` naming the
+        argument (``hardware`` or ``model``), with a suggestion or the family's members."""
+        found = self.resolve(kind, preset_id)
+        if found is None:
+            raise InputError([Problem(ARGUMENTS, 0, 0, ARGUMENT[kind], self.unknown_message(kind, preset_id))])
+        key = (kind, found)
         if key not in self._cache:
-            path = self._index(kind).get(preset_id)
-            if path is None:
-                raise InputError([Problem("(command line)", 0, 0, kind, self.unknown_message(kind, preset_id))])
-            self._cache[key] = load_preset(kind, path)
+            self._cache[key] = load_preset(kind, self._index(kind)[found])
         return self._cache[key]
 
     def hardware(self, preset_id: str) -> HardwarePreset:
@@ -86,7 +108,7 @@ class Catalog:
         return [self.get(kind, i) for i in self.ids(kind)]
 
     def source_of(self, kind: str, preset_id: str) -> Path:
-        return self._index(kind)[preset_id]
+        return self._index(kind)[self.resolve(kind, preset_id) or preset_id]
 
 
 def load_preset(kind: str, path: Path) -> HardwarePreset | ModelPreset:

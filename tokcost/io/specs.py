@@ -42,9 +42,10 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
         add(("product", "answer_tokens"), "only a perception product has answer_tokens", key=True)
     for kind, field in (("models", "models"), ("hardware", "hardware")):
         for i, pid in enumerate(getattr(spec.candidates, field) or []):
-            if not catalog.has(kind, pid):
+            ids = [catalog.resolve(kind, x) for x in getattr(spec.candidates, field) or []]
+            if ids[i] is None:
                 add(("candidates", field, i), catalog.unknown_message(kind, pid))
-            elif (getattr(spec.candidates, field) or []).index(pid) != i:
+            elif ids.index(ids[i]) != i:
                 add(("candidates", field, i), f"{pid!r} is listed twice")
             else:
                 try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
@@ -98,7 +99,31 @@ def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
     problems = semantic_problems(spec, doc, catalog)
     if problems:
         raise InputError(problems)
-    return spec, doc
+    return canonical_ids(spec, catalog), doc
+
+
+def canonical_ids(spec: Spec, catalog: Catalog) -> Spec:
+    """The spec with every preset id as the preset spells it (``SDXL`` -> ``sdxl``): ids match letter case aside,
+    and everything after loading compares them as written. Call after :func:`semantic_problems` found none."""
+
+    def ids(kind: str, values):
+        return None if values is None else [catalog.resolve(kind, v) or v for v in values]
+
+    c, p = spec.candidates, spec.pricing
+    owned = p.owned.model_copy(update={"hardware": ids("hardware", p.owned.hardware)}) if p.owned else None
+    return spec.model_copy(
+        update={
+            "candidates": c.model_copy(
+                update={"models": ids("models", c.models), "hardware": ids("hardware", c.hardware)}
+            ),
+            "pricing": p.model_copy(
+                update={
+                    "usd_per_gpu_hour": {catalog.resolve("hardware", k) or k: v for k, v in p.usd_per_gpu_hour.items()},
+                    "owned": owned,
+                }
+            ),
+        }
+    )
 
 
 def expand_paths(args: list[str]) -> list[str]:
@@ -152,4 +177,4 @@ def spec_from_data(data, name: str, catalog: Catalog) -> tuple[str, Spec, Locate
     problems = semantic_problems(spec, doc, catalog)
     if problems:
         raise InputError(problems)
-    return name, spec, doc
+    return name, canonical_ids(spec, catalog), doc

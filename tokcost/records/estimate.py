@@ -47,6 +47,7 @@ class EstimateResult(BaseModel):
     notes: list[str] = Field(
         default=[], description="What the reader should know: an unpriced chip's fix, an old price."
     )
+    warnings: list[str] = Field(default=[], description="What did not apply as asked: a calibration of other hardware.")
     cost_usd_per_item_band: LowHigh | None
     bound: str = Field(description="What limits the GPU work: compute | memory.")
     overhead_bound: bool = Field(description="Host launch overhead dominates the step.")

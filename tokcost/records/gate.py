@@ -74,6 +74,15 @@ class CandidateDiff(Model):
     feasible_after: bool | None = None
     cost_per_item_usd: Delta
     latency_s: Delta
+    batch: Delta = Delta()  # items per GPU at the operating point: a latency change may be a batch change
+    gpus: Delta = Delta()  # the fleet's GPUs
+
+    @property
+    def changed(self) -> bool:
+        """Added, removed, or any figure or the feasibility different."""
+        if self.status != "matched" or self.feasible_before != self.feasible_after:
+            return True
+        return any(d.before != d.after for d in (self.cost_per_item_usd, self.latency_s, self.batch, self.gpus))
 
 
 class SpecDiff(Model):

@@ -134,6 +134,7 @@ class SpecResult(Model):
     recommendation: Recommendation
     violations: list[Violation] = []  # budget violations of the recommended option
     pricing: Pricing | None = None  # None: a result saved before prices had a stated basis
+    warnings: list[str] = []  # what did not apply as asked (a calibration measured on other hardware)
     # the report's charts, computed with the analysis (None: a result saved before they were stored)
     charts: list[ChartData] | None = None
 

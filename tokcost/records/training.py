@@ -33,4 +33,19 @@ class TrainResult(BaseModel):
         default=[], description="What the reader should know: an unpriced chip's fix, an old price."
     )
     tokens: float | None = Field(description="AR: training tokens.")
+    context: int | None = Field(
+        default=None, description="AR: training context in tokens (attention's FLOPs grow with it)."
+    )
+    attention_share: float | None = Field(
+        default=None, description="AR: the share of the training FLOPs in attention scores at that context (0-1)."
+    )
     samples: float | None = Field(description="Diffusion: training samples.")
+
+
+class TrainComparison(BaseModel):
+    """``tokcost train`` with several models: each one's training run on the same hardware, priced alike."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    runs: list[TrainResult] = Field(description="One training run per model, in the order given.")

@@ -42,10 +42,14 @@ def changes_text(changes) -> str:
 
 
 def limits_text(limits: Limits) -> str:
-    def one(name, v):
-        return f"{name} +{v:g}%" if v is not None else f"{name} not gated"
-
-    return f"{one('cost', limits.max_cost_increase_pct)}, {one('latency', limits.max_latency_increase_pct)}"
+    """The baseline limits in words: the budgets in the specs are always checked; these are the rises over the
+    baseline that fail the gate (none when no --max-...-increase was given)."""
+    given = [
+        f"{name} +{v:g}%"
+        for name, v in (("cost", limits.max_cost_increase_pct), ("latency", limits.max_latency_increase_pct))
+        if v is not None
+    ]
+    return f"baseline limits: {', '.join(given)}" if given else "no baseline limits"
 
 
 def summary(result: GateResult) -> str:
@@ -96,7 +100,7 @@ def format_table(result: GateResult) -> str:
         out += _spec_block(s) + [""]
     if result.unmatched_baseline:
         out.append(f"in the baseline but not checked: {', '.join(result.unmatched_baseline)}")
-    out.append(f"tokcost check: {summary(result)} (limits: {limits_text(result.limits)}).")
+    out.append(f"tokcost check: {summary(result)} ({limits_text(result.limits)}).")
     return "\n".join(out) + "\n"
 
 
@@ -133,7 +137,7 @@ def format_markdown(result: GateResult) -> str:
     if result.unmatched_baseline:
         out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]
     verdict = ":x: **fail**" if result.exit_code else ":white_check_mark: **pass**"
-    out += ["", f"**Verdict:** {verdict}: {summary(result)} (limits: {limits_text(result.limits)})."]
+    out += ["", f"**Verdict:** {verdict}: {summary(result)} ({limits_text(result.limits)})."]
     return "\n".join(out) + "\n"
 
 

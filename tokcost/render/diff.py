@@ -11,6 +11,8 @@ _HEAD = (
     "model",
     "hardware",
     "engine",
+    "batch",
+    "GPUs",
     "$/item past",
     "$/item now",
     "change",
@@ -32,12 +34,30 @@ def _feasible(c: CandidateDiff) -> str:
     return before if after == "-" else f"{before} -> {after}"
 
 
+def _count(d) -> str:
+    """``8`` when unchanged, ``32 -> 8`` when it changed, ``-`` when absent."""
+
+    def n(v):
+        return "-" if v is None else f"{v:,.0f}"
+
+    return n(d.after) if d.before in (None, d.after) else f"{n(d.before)} -> {n(d.after)}"
+
+
+def _shown(s: SpecDiff, every: bool) -> tuple[list[CandidateDiff], str]:
+    """The candidates a table shows (the changed ones, or ``every`` one) and a line on those it leaves out."""
+    rows = s.candidates if every else [c for c in s.candidates if c.changed]
+    left = len(s.candidates) - len(rows)
+    return rows, (f"{left} unchanged candidates not shown (--all shows them)." if left else "")
+
+
 def _cells(c: CandidateDiff) -> list[str]:
     cost, lat = c.cost_per_item_usd, c.latency_s
     return [
         c.model,
         c.hardware,
         c.engine,
+        _count(c.batch),
+        _count(c.gpus),
         money(cost.before),
         money(cost.after),
         change(cost),
@@ -69,26 +89,34 @@ def _aligned(rows: list[list[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
 
 
-def format_table(result: DiffResult) -> str:
+def format_table(result: DiffResult, every: bool = False) -> str:
+    """The diff for a terminal: the changed candidates of each spec (``every``: all of them)."""
     out: list[str] = []
     for s in result.specs:
         out.append(f"{s.name}  ({s.file})  [{s.status}]")
         out += [f"  {line}" for line in _headline(s)]
         out.append(f"  inputs changed: {changes_text(s.changes)}")
-        rows = [list(_HEAD)] + [_cells(c) for c in s.candidates]
-        out += [f"  {line}" for line in _aligned(rows)] + [""]
+        shown, left = _shown(s, every)
+        if shown:
+            out += [f"  {line}" for line in _aligned([list(_HEAD)] + [_cells(c) for c in shown])]
+        out += [f"  {line}" for line in (left or None, "") if line is not None]
     return "\n".join(out) + "\n"
 
 
-def format_markdown(result: DiffResult) -> str:
+def format_markdown(result: DiffResult, every: bool = False) -> str:
+    """The diff as markdown: the changed candidates of each spec (``every``: all of them)."""
     out = ["### tokcost diff", ""]
     for s in result.specs:
         out.append(f"#### {s.name} ({s.status})\n")
         out += [f"- {line}" for line in _headline(s)]
         out.append(f"- inputs changed: {changes_text(s.changes)}\n")
-        out.append("| " + " | ".join(_HEAD) + " |")
-        out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|")
-        out += ["| " + " | ".join(_cells(c)) + " |" for c in s.candidates]
+        shown, left = _shown(s, every)
+        if shown:
+            out.append("| " + " | ".join(_HEAD) + " |")
+            out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+            out += ["| " + " | ".join(_cells(c)) + " |" for c in shown]
+        if left:
+            out.append(f"\n{left}")
         out.append("")
     return "\n".join(out) + "\n"
 

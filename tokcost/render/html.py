@@ -4,7 +4,7 @@ fetched from the network, and a Content-Security-Policy that forbids it). Every 
 The chart numbers come from the result itself (:class:`~tokcost.records.results.ChartData`, computed by
 :mod:`tokcost.core.charts` when the analysis or sweep ran): this module prices nothing and needs no presets or
 calibration, so a saved result re-renders the same. It only draws them with matplotlib, which is imported when the
-first chart is drawn (``pip install 'tokcost[charts]'``).
+first chart is drawn (a dependency of tokcost, kept off every other path so that start-up stays fast).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.pricing import price_cell, price_lines
+from tokcost.render.report import price_cell, price_lines
 from tokcost.text import money, sig
 
-CHARTS_HINT = "the HTML report draws its charts with matplotlib, which is not installed: pip install 'tokcost[charts]'"
+CHARTS_HINT = (
+    "the HTML report draws its charts with matplotlib, a dependency of tokcost that is missing from this "
+    "environment: pip install matplotlib"
+)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2330;
@@ -233,6 +236,8 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         *(_candidate_row(c) for c in spec.candidates),
         "</tbody></table>",
     ]
+    if spec.warnings:
+        out += ["<h3>Warnings</h3>", _list(spec.warnings, "violation")]
     prices = price_lines(spec)
     if prices:
         out += ["<h3>Prices</h3>", _list(prices)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokcost.records.results import AnalysisResult, CandidateResult
-from tokcost.render.pricing import price_cell, price_lines
+from tokcost.render.report import more_candidates, price_cell, price_lines
 from tokcost.text import money
 
 
@@ -19,7 +19,7 @@ def _row(c: CandidateResult) -> str:
     )
 
 
-def format_markdown(result: AnalysisResult, top: int = 15) -> str:
+def format_markdown(result: AnalysisResult, top: int = 12) -> str:
     out: list[str] = []
     for spec in result.specs:
         rec = spec.recommendation
@@ -44,7 +44,10 @@ def format_markdown(result: AnalysisResult, top: int = 15) -> str:
         )
         out += [_row(c) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:
-            out.append(f"\n{len(spec.candidates) - top} more candidates in the JSON report.")
+            out.append("\n" + more_candidates(len(spec.candidates), top))
+        if spec.warnings:
+            out.append("\n**Warnings**\n")
+            out += [f"- {line}" for line in spec.warnings]
         prices = price_lines(spec)
         if prices:
             out.append("\n**Prices**\n")

@@ -39,8 +39,8 @@ _DATA_JSON = "json:dumps"  # plain data (a dict or list) as JSON
 
 FORMATS: dict[str, tuple[Formatter, ...]] = {
     "analyze": (
-        _f("table", "table:format_table", options=("width", "color")),
-        _f("markdown", "markdown:format_markdown"),
+        _f("table", "table:format_table", options=("width", "color", "top")),
+        _f("markdown", "markdown:format_markdown", options=("top",)),
         _f("json", _RECORD_JSON),
         _f("html", "html:format_html", "needs --output"),
     ),
@@ -51,8 +51,8 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
         _f("github", "github:format_github", "Actions annotations"),
     ),
     "diff": (
-        _f("table", "diff:format_table"),
-        _f("markdown", "diff:format_markdown"),
+        _f("table", "diff:format_table", options=("every",)),
+        _f("markdown", "diff:format_markdown", options=("every",)),
         _f("json", _RECORD_JSON),
     ),
     "sweep": (
@@ -80,6 +80,7 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
         _f("table", "simple:preset_show", options=("file",)),
         _f("json", "simple:format_preset_json", options=("file",)),
     ),
+    "schema": (_f("json", _DATA_JSON, "the only format: a JSON Schema"),),
     "models show": (
         _f("table", "simple:preset_show", options=("file",)),
         _f("json", "simple:format_preset_json", options=("file",)),

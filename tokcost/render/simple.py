@@ -45,7 +45,27 @@ def format_estimate(result) -> str:
 
 
 def format_training(result) -> str:
+    """One training run as a field table; several (``TrainComparison``) as one row per model."""
+    if hasattr(result, "runs"):
+        return _training_comparison(result.runs)
     return kv_table(_fields(result), "training")
+
+
+TRAINING_COLUMNS = ("model", "hardware", "tokens", "samples", "context", "flops", "gpu_hours", "days", "cost_usd")
+
+
+def _training_comparison(runs: list) -> str:
+    buf = io.StringIO()
+    table = Table(title="training", pad_edge=False)
+    for col in TRAINING_COLUMNS:
+        table.add_column(col, justify="left" if col in ("model", "hardware") else "right")
+    for r in runs:
+        table.add_row(*(_fmt(getattr(r, col)) for col in TRAINING_COLUMNS))
+    console = _console(buf)
+    console.print(table)
+    for note in dict.fromkeys(n for r in runs for n in r.notes):
+        console.print(f"note: {note}", markup=False, highlight=False)
+    return buf.getvalue()
 
 
 def _fields(result, exclude_none: bool = False) -> dict:

@@ -11,7 +11,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.pricing import price_lines
+from tokcost.render.report import more_candidates, price_lines
 from tokcost.text import money, sig
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
@@ -118,7 +118,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     if why:
         console.print("Why not", style="bold")
         _bullets(console, why)
-    notes = sorted({note for c in shown for note in c.notes})
+    notes = [*(f"warning: {w}" for w in spec.warnings), *sorted({note for c in shown for note in c.notes})]
     if notes:
         console.print("Notes", style="bold")
         _bullets(console, notes)
@@ -127,9 +127,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         console.print("Prices", style="bold")
         _bullets(console, prices)
     if len(spec.candidates) > top:
-        console.print(
-            f"{len(spec.candidates) - top} more candidates in the markdown, JSON and HTML reports.", markup=False
-        )
+        console.print(more_candidates(len(spec.candidates), top), markup=False)
 
 
 def format_table(result: AnalysisResult, width: int = 100, color: bool = False, top: int = 12) -> str:

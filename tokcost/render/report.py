@@ -1,4 +1,5 @@
-"""How every report states its prices: one cell per candidate and one line per priced chip, from the result."""
+"""What the analysis reports (table, markdown, html) say alike: each chip's price and provider, and how many
+candidates a report leaves out."""
 
 from __future__ import annotations
 
@@ -31,3 +32,8 @@ def price_lines(spec: SpecResult, sources: bool = True) -> list[str]:
             + (f"; source: {q.source}" if sources else "")
         )
     return lines + spec.pricing.notes
+
+
+def more_candidates(total: int, top: int) -> str:
+    """The line under a table that shows ``top`` of ``total`` candidates: where the rest are."""
+    return f"{total - top} more candidates: --top {total} shows every one, as do the JSON and HTML reports."
