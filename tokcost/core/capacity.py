@@ -28,34 +28,51 @@ import math
 
 import numpy as np
 
-FILL_POINTS = 200  # quantile points that represent the formation wait (mid-points of 200 equal-probability bins)
-_HW_FROM = 2000  # Erlang C by the Erlang B recursion up to this many servers, Halfin-Whitt (1981) above
+# The formation wait is represented by quantile points: mid-points of 60 equal-probability bins below its 90th
+# percentile and 60 finer ones above, so that p99 is resolved to 1/600 of probability with 120 points.
+_BINS = np.concatenate([np.linspace(0.0, 0.9, 61), np.linspace(0.9, 1.0, 61)[1:]])
+FILL_PROBS = 0.5 * (_BINS[1:] + _BINS[:-1])
+FILL_WEIGHTS = np.diff(_BINS)
+FILL_POINTS = len(FILL_PROBS)
+_HW_FROM = 20_000  # Erlang C exact up to this many servers, Halfin-Whitt (1981) above
 
 
 def erlang_c(servers, offered) -> np.ndarray:
     """Probability an arrival waits in M/M/c with c servers and offered load a = lam / mu (1 at or above c).
 
-    Erlang B recursion (stable) up to 2,000 servers; above, the Halfin-Whitt (1981) limit
-    1 / (1 + sqrt(2 pi) beta Phi(beta) exp(beta^2 / 2)), beta = (c - a) / sqrt(a), accurate to <1% there."""
-    c, a = np.broadcast_arrays(np.asarray(servers, dtype=float), np.asarray(offered, dtype=float))
-    c = np.floor(c)
-    small = np.minimum(c, _HW_FROM)
-    cmax = int(np.max(small)) if small.size else 0
-    b = np.ones_like(a)
-    out = np.ones_like(a)
-    for k in range(1, cmax + 1):
-        b = a * b / (k + a * b)
-        out = np.where(small == k, b, out)
+    Exact up to 20,000 servers through Erlang B = pmf(c) / P(N <= c), N ~ Poisson(a), with
+    P(N > c) = pmf(c) sum_{n>=1} prod_{i<=n} a / (c + i) (the terms fall like exp(-n^2 / 2c) once a < c, so
+    6 sqrt(c) + 30 of them reach double precision; pmf in logs); above, the Halfin-Whitt (1981) limit
+    1 / (1 + sqrt(2 pi) beta Phi(beta) exp(beta^2 / 2)), beta = (c - a) / sqrt(a), good where it matters there
+    (load near 1; further from it the probability is negligible)."""
+    c, a = np.broadcast_arrays(np.floor(np.asarray(servers, dtype=float)), np.asarray(offered, dtype=float))
     rho = np.where(c > 0, a / np.maximum(c, 1.0), np.inf)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        pc = out / (1.0 - rho * (1.0 - out))
+    exact = (rho < 1.0) & (c <= _HW_FROM)
+    cs, ax = np.where(exact, c, 1.0).ravel(), np.where(exact, a, 0.5).ravel()
+    # each element summed to its own number of terms: sorted by it, step n updates the suffix that needs n
+    order = np.argsort(cs, kind="stable")
+    cs, ax = cs[order], ax[order]
+    needed = 6.0 * np.sqrt(cs) + 30.0
+    term, tail = np.ones_like(ax), np.zeros_like(ax)
+    for n in range(1, int(needed[-1]) + 1 if needed.size else 1):
+        i = int(np.searchsorted(needed, n))
+        term[i:] *= ax[i:] / (cs[i:] + n)
+        tail[i:] += term[i:]
+    unsort = np.empty_like(order)
+    unsort[order] = np.arange(order.size)
+    cs, ax, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, tail))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        pmf = np.exp(cs * np.log(np.maximum(ax, 1e-300)) - ax - _lgamma(cs + 1.0))
+        b = pmf / (1.0 - pmf * tail)
+        pc = b / (1.0 - rho * (1.0 - b))
         beta = (c - a) / np.sqrt(np.maximum(a, 1e-300))
         phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
         hw = 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * beta * phi * np.exp(np.minimum(beta**2 / 2.0, 700.0)))
-    pc = np.where(c > _HW_FROM, hw, pc)
+    pc = np.where(exact, pc, hw)
     return np.where(rho < 1.0, np.clip(pc, 0.0, 1.0), 1.0)
 
 
+_lgamma = np.vectorize(math.lgamma, otypes=[float])
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
@@ -71,29 +88,70 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
     return lam * x
 
 
+def _poisson_pmfs(x: np.ndarray, upto: int) -> np.ndarray:
+    """(upto, ...) P(Poisson(x) = j), j = 0..upto-1, by the recursion pmf(j) = pmf(j - 1) x / j from logs."""
+    out = np.empty((upto, *x.shape))
+    out[0] = np.exp(-x)
+    for j in range(1, upto):
+        out[j] = out[j - 1] * x / j
+    return out
+
+
+def _bisect(cdf, probs: np.ndarray, hi: float) -> np.ndarray:
+    """x with cdf(x) = probs (cdf vectorised and increasing), by 60 halvings of [0, hi]."""
+    lo, up = np.zeros_like(probs), np.full_like(probs, hi)
+    for _ in range(60):
+        mid = 0.5 * (lo + up)
+        below = cdf(mid) < probs
+        lo, up = np.where(below, mid, lo), np.where(below, up, mid)
+    return 0.5 * (lo + up)
+
+
 @functools.lru_cache(maxsize=64)
 def _fill_quantiles(batch: int) -> np.ndarray:
-    """Quantile points of the formation wait of a full batch at unit arrival rate: a uniform mixture of
-    Gamma(n, 1), n = 0..B-1 (exact quantiles of a 200,000-draw sample, seed 0: deterministic)."""
+    """Quantile points (at FILL_PROBS) of the formation wait of a full batch at unit arrival rate: the request in
+    position j waits for B - 1 - j more arrivals, so the wait is a uniform mixture of Gamma(n, 1), n = 0..B-1, whose
+    CDF is 1 - (1/B) sum_{m=0}^{B-2} P(Poisson(x) <= m) = 1 - (1/B) sum_{j=0}^{B-2} (B - 1 - j) pmf(j; x)."""
     if batch <= 1:
         return np.zeros(FILL_POINTS)
-    rng = np.random.default_rng(0)
-    n = np.arange(200_000) % batch
-    draws = np.where(n > 0, rng.gamma(np.maximum(n, 1)), 0.0)
-    return np.quantile(draws, (np.arange(FILL_POINTS) + 0.5) / FILL_POINTS)
+    weights = (batch - 1 - np.arange(batch - 1, dtype=float))[:, None]
+
+    def cdf(x):
+        return 1.0 - (weights * _poisson_pmfs(x, batch - 1)).sum(axis=0) / batch
+
+    return _bisect(cdf, FILL_PROBS, hi=4.0 * batch + 60.0)
 
 
 def fill_quantiles(batch) -> np.ndarray:
     """(..., FILL_POINTS) formation-wait quantile points at unit rate for an array of batch sizes."""
     b = np.asarray(batch, dtype=int)
-    table = {int(v): _fill_quantiles(int(v)) for v in np.unique(b)}
-    return np.stack([table[int(v)] for v in b.ravel()]).reshape(*b.shape, FILL_POINTS)
+    sizes, which = np.unique(b, return_inverse=True)
+    table = np.stack([_fill_quantiles(int(v)) for v in sizes])
+    return table[which.ravel()].reshape(*b.shape, FILL_POINTS)
 
 
 def effective_batch(rate, batch, timeout_s) -> np.ndarray:
-    """Mean requests per dispatched batch: B, or the first request plus the Poisson arrivals within the timeout
-    when that is fewer."""
-    return np.minimum(np.asarray(batch, dtype=float), 1.0 + np.asarray(rate, dtype=float) * timeout_s)
+    """Mean requests per dispatched batch: the first request plus the arrivals within the timeout, at most B - 1:
+    1 + E[min(B - 1, N)], N ~ Poisson(rate x timeout), = 1 + sum_{j=1}^{B-1} P(N >= j) (exact)."""
+    lam, b, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, batch, timeout_s)))
+    out = b.astype(float).copy()  # no timeout, or no arrivals needed: every batch full
+    part = np.isfinite(t) & (b > 1)
+    if not part.any():
+        return out
+    bb, mu = b[part], np.minimum(lam[part] * t[part], 745.0)  # beyond 745 P(N = 0) underflows: batches full
+    order = np.argsort(bb, kind="stable")  # step j updates only the batches with B > j (the suffix)
+    bb, mu = bb[order], mu[order]
+    total, pmf = np.ones_like(mu), np.exp(-mu)
+    cdf = pmf.copy()
+    for j in range(1, int(bb[-1])):
+        i = int(np.searchsorted(bb, j, side="right"))
+        total[i:] += 1.0 - cdf[i:]  # + P(N >= j)
+        pmf[i:] *= mu[i:] / j
+        cdf[i:] = np.minimum(cdf[i:] + pmf[i:], 1.0)
+    sub = np.empty_like(total)
+    sub[order] = np.minimum(total, bb)
+    out[part] = sub
+    return out
 
 
 def utilization(rate, batch, service_s, replicas, timeout_s=np.inf) -> np.ndarray:
@@ -103,20 +161,31 @@ def utilization(rate, batch, service_s, replicas, timeout_s=np.inf) -> np.ndarra
 
 
 def _parts(rate, batch, service_s, replicas, timeout_s):
-    lam, b, s, c, t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, batch, service_s, replicas, timeout_s)))
+    lam, b, s, c, t = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (rate, batch, service_s, replicas, timeout_s))
+    )
     m = effective_batch(lam, b, t)
-    k = np.maximum(np.floor(c * m), 1.0)
-    pw = erlang_c(k, lam * s)
+    k = np.maximum(c * m, 1.0)  # request slots: a timeout makes the mean batch, and so k, fractional
+    lo = np.floor(k)
+    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
+    pw = below * (lo + 1.0 - k) + above * (k - lo)  # linear in k between the integers around it
     theta = decay_rate(lam, s, k)
-    fill = np.minimum(fill_quantiles(b) / lam[..., None], t[..., None])
+    with np.errstate(divide="ignore", invalid="ignore"):  # no arrivals: no batch ever forms, nobody waits
+        fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles(b) / lam[..., None], t[..., None]), 0.0)
     stable = lam * s < c * m
     return fill, pw, theta, stable
 
 
 def _tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
-    y = x[..., None] - fill
-    return np.mean(np.where(y < 0, 1.0, pw[..., None] * np.exp(-theta[..., None] * np.maximum(y, 0.0))), axis=-1)
+    x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
+    out = np.where(x[..., 0] < 0, 1.0, pw[..., 0] * np.exp(-theta[..., 0] * np.maximum(x[..., 0], 0.0)))
+    formed = fill[..., -1] > 0  # elsewhere (one request per batch, continuous batching) F = 0: the line above
+    if formed.any():
+        y = x[formed] - fill[formed]
+        tail = np.where(y < 0, 1.0, pw[formed] * np.exp(-theta[formed] * np.maximum(y, 0.0)))
+        out[formed] = tail @ FILL_WEIGHTS
+    return out
 
 
 def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
@@ -131,7 +200,8 @@ def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf)
 
 def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
     """End-to-end q-quantile (0-1) latency, seconds: S + the q-quantile of formation + queue wait; inf at or above
-    saturation. Bisection on P(F + W > x) (60 halvings: far below a millisecond)."""
+    saturation. Bisection on P(F + W > x) between the queue wait's own quantile (F + W is at least W) and that plus
+    the longest formation wait: 30 halvings leave a billionth of the longest formation wait."""
     rate, batch, s, replicas, qq, timeout_s = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (rate, batch, service_s, replicas, q, timeout_s))
     )
@@ -139,8 +209,8 @@ def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) ->
     with np.errstate(divide="ignore"):
         wait = np.where(pw > 0, np.log(np.maximum(pw, 1e-300) / (1.0 - qq)) / theta, 0.0)
     hi = fill[..., -1] + np.maximum(wait, 0.0) + 1e-12  # P(F + W > hi) <= P(W > hi - max F) <= 1 - q
-    lo = np.zeros_like(hi)
-    for _ in range(60):
+    lo = np.maximum(wait, 0.0)
+    for _ in range(30):
         mid = 0.5 * (lo + hi)
         over = _tail(mid, fill, pw, theta) > 1.0 - qq
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
@@ -148,11 +218,10 @@ def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) ->
 
 
 def fill_time(batch, q) -> np.ndarray:
-    """q-quantile of the time B requests take to arrive at unit rate: Gamma(B - 1, 1) (0 for B = 1); exact
-    quantile of a 200,000-draw sample, seed 0."""
+    """q-quantile of the time B requests take to arrive at unit rate, from the first: Gamma(B - 1, 1) (0 for B = 1),
+    whose CDF is P(Poisson(x) >= B - 1)."""
     b = np.asarray(batch, dtype=int)
-    qq = float(q)
-    table = {int(v): _gamma_quantile(int(v) - 1, qq) for v in np.unique(b)}
+    table = {int(v): _gamma_quantile(int(v) - 1, float(q)) for v in np.unique(b)}
     return np.array([table[int(v)] for v in b.ravel()]).reshape(b.shape)
 
 
@@ -160,7 +229,7 @@ def fill_time(batch, q) -> np.ndarray:
 def _gamma_quantile(shape: int, q: float) -> float:
     if shape <= 0:
         return 0.0
-    return float(np.quantile(np.random.default_rng(0).gamma(shape, size=200_000), q))
+    return float(_bisect(lambda x: 1.0 - _poisson_pmfs(x, shape).sum(axis=0), np.array([q]), 4.0 * shape + 60.0)[0])
 
 
 def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:

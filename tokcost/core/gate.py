@@ -47,17 +47,33 @@ def _choice(c: CandidateResult | None) -> Choice | None:
     return None if c is None else Choice(model=c.model, hardware=c.hardware, engine=c.engine)
 
 
-def _metrics(spec: SpecResult | None) -> tuple[float | None, float | None, float | None]:
+def _metrics(spec: SpecResult | None) -> tuple[float | None, float | None]:
+    """The recommended option's cost per item and monthly cost."""
     c = spec.recommendation.choice if spec is not None else None
     if c is None:
-        return None, None, None
-    return c.fleet_cost_usd_per_item, c.latency_s.central, c.monthly_usd
+        return None, None
+    return c.fleet_cost_usd_per_item, c.monthly_usd
+
+
+def gated_latency(before: CandidateResult | None, after: CandidateResult | None) -> tuple[float | None, float | None]:
+    """The latency a regression is measured on: end to end at the objective's percentile under peak load, or the
+    service time on both sides when either result predates the capacity model (a baseline saved before it)."""
+    if before is not None and after is not None and None in (before.latency_objective_s, after.latency_objective_s):
+        return before.latency_s.central, after.latency_s.central
+    return tuple(  # type: ignore[return-value]
+        None if c is None else (c.latency_objective_s if c.latency_objective_s is not None else c.latency_s.central)
+        for c in (before, after)
+    )
 
 
 def _spec_deltas(before: SpecResult | None, after: SpecResult | None) -> dict[str, Any]:
     """The fields :class:`SpecGate` and :class:`SpecDiff` share: both choices, the three deltas and the changed
     inputs (only when both sides exist)."""
-    (cb, lb, mb), (ca, la, ma) = _metrics(before), _metrics(after)
+    (cb, mb), (ca, ma) = _metrics(before), _metrics(after)
+    lb, la = gated_latency(
+        before.recommendation.choice if before is not None else None,
+        after.recommendation.choice if after is not None else None,
+    )
     return dict(
         choice_before=_choice(before.recommendation.choice) if before is not None else None,
         choice_after=_choice(after.recommendation.choice) if after is not None else None,
@@ -128,7 +144,8 @@ def _regression(
         what = f"cost per item rose {d.change_pct:+.1f}% ({money(d.before)} -> {money(d.after)})"
         flag = "--max-cost-increase"
     else:
-        what = f"latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"
+        q = spec.budget.get("latency_percentile", 95)
+        what = f"p{q:g} latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"
         flag = "--max-latency-increase"
     return [
         Violation(
@@ -232,7 +249,7 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
                 cost_per_item_usd=_delta(
                     b.fleet_cost_usd_per_item if b else None, a.fleet_cost_usd_per_item if a else None
                 ),
-                latency_s=_delta(b.latency_s.central if b else None, a.latency_s.central if a else None),
+                latency_s=_delta(*gated_latency(b, a)),
                 batch=_delta(b.batch if b else None, a.batch if a else None),
                 gpus=_delta(b.gpus if b else None, a.gpus if a else None),
             )

@@ -2,21 +2,20 @@
 
 Pure: takes a spec and a catalog, returns a :class:`~tokcost.records.results.SpecResult`. For each model x engine it
 prices every batch size on every candidate chip at every band in one vectorised call; then for each model x
-hardware x engine it keeps the largest-throughput batch that fits memory and meets the latency budget, sizes
-the fleet for peak demand and ranks by cost.
+hardware x engine :mod:`tokcost.core.fleet` picks the batch and sizes the fleet that meets the latency objective at
+its percentile under the peak load, hour by hour over the day; candidates are ranked by the cost of that fleet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
 from collections.abc import Mapping
 
 import numpy as np
 
-from tokcost.core.capacity import fewest, fill_time, latency_percentile, utilization, wait_exceeds
 from tokcost.core.charts import analysis_charts
+from tokcost.core.fleet import BATCHES, GPUS_PER_REPLICA, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS
@@ -28,7 +27,6 @@ from tokcost.records.results import Band, CandidateResult, Pricing, Recommendati
 from tokcost.records.spec import Spec
 from tokcost.text import money, secs
 
-BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12
 FAMILY_NAMES = {"ar": "autoregressive", "diffusion": "diffusion"}
 
@@ -105,162 +103,6 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         prices=prices.usd_per_gpu_hour(),
     )
     return estimate_grid(cfg, hardware, BANDS)
-
-
-GPUS_PER_REPLICA = 1  # a replica is one GPU today (multi-GPU replicas: the multi-GPU issue)
-HOURS = np.arange(24)
-
-
-@dataclass
-class Fleet:
-    """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
-
-    index: int  # the chosen batch, an index into BATCHES
-    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak; inf when none does
-    replicas_hourly: np.ndarray  # (24,) the autoscaled fleet hour by hour (fixed fleet: the max and the peak)
-    timeout_s: float  # the batch timeout (0: continuous batching)
-    service_s: float  # service time at peak (continuous batching: at the occupancy the load implies)
-    percentiles: np.ndarray  # (4,) end-to-end p50, p95, p99 and at the objective's percentile at peak, seconds
-    utilization: float  # busy fraction of the replicas at peak
-
-    @property
-    def replicas_fixed(self) -> float:
-        return max(self.replicas_peak, float(self.replicas_hourly.max()))
-
-
-def hourly_weights(spec: Spec) -> np.ndarray:
-    """The day's demand shape, 24 weights of mean 1: ``demand.hourly``, or the default: one smooth daily peak,
-    (1 + cos(2 pi (h - 12) / 24))^p, with p set so that max / mean = peak_to_mean (as near as 24 hours allow).
-    The phase (noon) does not change any cost."""
-    d = spec.demand
-    if d.hourly is not None:
-        w = np.asarray(d.hourly, dtype=float)
-        return w / w.mean()
-    shape = 1.0 + np.cos(2.0 * np.pi * (HOURS - 12) / 24.0)
-    lo, hi = 0.0, 1.0
-    while (shape**hi).max() / (shape**hi).mean() < d.peak_to_mean and hi < 1e4:
-        hi *= 2.0
-    for _ in range(60):  # max/mean of shape^p grows with p from 1 (p = 0) to 24
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if (shape**mid).max() / (shape**mid).mean() < d.peak_to_mean else (lo, mid)
-    w = shape**hi
-    return w / w.mean()
-
-
-def demand_rates(spec: Spec) -> tuple[float, np.ndarray]:
-    """(peak requests/s, (24,) requests/s hour by hour). The peak is peak_to_mean x the mean, or the busiest hour
-    of ``demand.hourly``."""
-    mean = spec.demand.requests_per_day / 86400.0
-    w = hourly_weights(spec)
-    peak = mean * (w.max() if spec.demand.hourly is not None else spec.demand.peak_to_mean)
-    return peak, mean * w
-
-
-def _occupancy_service(curve: np.ndarray, cap, per_replica_rps) -> np.ndarray:
-    """Continuous batching: the service time at the occupancy N the load implies, N = rate per replica x
-    latency(N) (Little's law), N at most the batch cap; latency(N) interpolated in log2 N over BATCHES."""
-    logb = np.log2(BATCHES)
-
-    def at(n):
-        x = np.clip(np.log2(np.maximum(n, 1.0)), 0.0, logb[-1])
-        i = np.minimum(np.floor(x).astype(int), len(BATCHES) - 2)
-        f = (x - logb[i])[..., None]
-        lo = np.take_along_axis(curve, i[..., None], -1)
-        hi = np.take_along_axis(curve, i[..., None] + 1, -1)
-        return (lo * (1 - f) + hi * f)[..., 0]
-
-    n = np.ones_like(per_replica_rps)
-    for _ in range(30):  # a contraction: latency grows far slower than N
-        n = np.minimum(cap, np.maximum(1.0, per_replica_rps * at(n)))
-    return at(n)
-
-
-def _queue_inputs(rows: dict, rate, c) -> dict:
-    """The capacity-model arguments of each row at ``c`` replicas. Continuous batching is the same queue with no
-    batch to form: c x cap request slots, each served in the service time at the occupancy the load implies."""
-    cont = rows["continuous"]
-    per_replica = np.asarray(rate, dtype=float) / np.maximum(c, 1.0)
-    s = np.where(cont, _occupancy_service(rows["curve"], rows["batch"], per_replica), rows["service"])
-    return dict(
-        rate=np.broadcast_to(np.asarray(rate, dtype=float), s.shape),
-        batch=np.where(cont, 1.0, rows["batch"]),
-        service_s=s,
-        replicas=np.where(cont, c * rows["batch"], c),
-        timeout_s=rows["timeout"],
-    )
-
-
-def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarray:
-    """The fewest replicas (at least ``lowest``) per row whose q-quantile latency meets ``limit`` at ``rate``
-    requests/s, below saturation; inf where no fleet does (the formation wait or the service alone breaks it);
-    ``lowest`` (it may be 0) where the rate is 0."""
-    rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
-    unbounded = _queue_inputs(rows, rate, np.full(rate.shape, 2.0**24))
-    reach = rows["fits"] & ~wait_exceeds(limit - unbounded["service_s"], q=q, **unbounded)
-    out = np.where(rate <= 0, lowest, np.inf)
-    live = reach & (rate > 0)
-    if live.any():
-        sub = {k: v[live] for k, v in rows.items()}
-
-        def ok(c):
-            x = _queue_inputs(sub, rate[live], c)
-            return ~wait_exceeds(limit - x["service_s"], q=q, **x)
-
-        out[live] = fewest(ok, np.full(int(live.sum()), max(lowest, 1.0)))
-    return out
-
-
-def fleets(spec: Spec, grids: list[dict], engines: list[str]) -> list[Fleet]:
-    """Every candidate's operating point, all candidates and batches in one vectorised search: for each batch the
-    fewest replicas whose percentile latency meets the budget at peak; the batch needing the fewest (then the
-    lowest percentile latency); then the autoscaled fleet hour by hour with that batch and timeout."""
-    q = spec.budget.latency_percentile / 100.0
-    limit = spec.budget.latency_s
-    peak, hourly = demand_rates(spec)
-    n = len(grids)
-    c = grids
-    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in c])
-    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in c])
-    cont = np.repeat(np.array([e == "vllm" for e in engines])[:, None], len(BATCHES), 1)
-    batch = np.broadcast_to(BATCHES, service.shape)
-    # the timeout: the time a batch takes to fill at peak (q-quantile, so it rarely fires then), at most half the
-    # slack the budget leaves above the service time (the other half is left for queueing); 0 for continuous
-    timeout = np.where(cont, 0.0, np.minimum(fill_time(batch, q) / peak, np.maximum(limit - service, 0.0) / 2.0))
-    rows = {
-        "batch": batch.ravel().astype(float),
-        "service": service.ravel(),
-        "curve": np.repeat(service, len(BATCHES), 0),
-        "continuous": cont.ravel(),
-        "timeout": timeout.ravel(),
-        "fits": fits.ravel() & (service.ravel() <= limit),
-    }
-    reps = _sizing(rows, peak, q, limit, max(spec.demand.min_replicas, 1)).reshape(n, len(BATCHES))
-    best = np.argmin(reps, axis=1)  # the fewest replicas; on a tie the smaller batch (the shorter service)
-    pick = {k: v.reshape(n, len(BATCHES), *v.shape[1:])[np.arange(n), best] for k, v in rows.items()}
-    c_peak = reps[np.arange(n), best]
-    # the day: 24 hours of each candidate's chosen batch and timeout
-    hours = {k: np.repeat(v, 24, 0) for k, v in pick.items()}
-    c_hour = _sizing(hours, np.tile(hourly, n), q, limit, float(spec.demand.min_replicas)).reshape(n, 24)
-    # percentiles and utilisation at peak on the fleet that serves the peak
-    ok = np.isfinite(c_peak)
-    x = _queue_inputs(pick, peak, np.where(ok, c_peak, 1.0))
-    col = {k: np.asarray(v)[:, None] for k, v in x.items()}
-    pct = latency_percentile(
-        col["rate"], col["batch"], col["service_s"], col["replicas"], np.array([0.5, 0.95, 0.99, q]), col["timeout_s"]
-    )
-    util = utilization(x["rate"], x["batch"], x["service_s"], x["replicas"], x["timeout_s"])
-    return [
-        Fleet(
-            index=int(best[j]),
-            replicas_peak=float(c_peak[j]),
-            replicas_hourly=c_hour[j],
-            timeout_s=float(pick["timeout"][j]),
-            service_s=float(x["service_s"][j]),
-            percentiles=pct[j] if ok[j] else np.full(4, np.inf),
-            utilization=float(util[j]) if ok[j] else np.inf,
-        )
-        for j in range(n)
-    ]
 
 
 def _finite(x) -> float | None:
@@ -391,6 +233,13 @@ def _cost_reasons(spec: Spec, fleet: float | None, monthly: float | None) -> lis
 
 
 def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook | None = None) -> list[CandidateResult]:
+    return [c for c, _ in _evaluate(spec, catalog, calibration, prices)]
+
+
+def _evaluate(
+    spec: Spec, catalog: Catalog, calibration, prices: PriceBook | None
+) -> list[tuple[CandidateResult, Fleet]]:
+    """Every candidate with its operating point under load."""
     prices = prices if prices is not None else spec_prices(spec, catalog)
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog, prices)
@@ -413,7 +262,7 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook |
         return []
     sized = fleets(spec, [res["central"] for _, _, _, res, _ in combos], [e for _, _, e, _, _ in combos])
     return [
-        _candidate(model, hw, engine, spec, res, fleet, static, prices)
+        (_candidate(model, hw, engine, spec, res, fleet, static, prices), fleet)
         for (model, hw, engine, res, static), fleet in zip(combos, sized, strict=True)
     ]
 
@@ -442,18 +291,18 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
     best = feasible[0]
     head = (
         f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
-        f"{secs(best.latency_s.central)} per {_noun(kind)}, {money(best.fleet_cost_usd_per_item)} per "
-        f"{_noun(kind)} at your demand on {best.gpus} GPU{'s' if best.gpus != 1 else ''} "
-        f"(${best.monthly_usd:,.0f} a month)."
+        f"{_percentile_phrase(spec, best)}; {money(best.fleet_cost_usd_per_item)} per {_noun(kind)} "
+        f"(${best.monthly_usd:,.0f} a month, {spec.demand.scaling} fleet)."
     )
     reasons = [
         f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
-        f"Latency {secs(best.latency_s.central)} (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s)"
-        f"{f' plus up to {secs(best.queue_wait_s)} waiting for the batch to fill at peak' if best.queue_wait_s > 0 else ''}"
-        f" against a {spec.budget.latency_s:g} s budget; it is {best.bound}-bound"
-        f"{' and limited by host launch overhead' if best.overhead_bound else ''}.",
+        f"Service {secs(best.latency_s.central)} per {'batch of ' + str(best.batch) if best.batch > 1 else _noun(kind)}"
+        f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
+        f"{', a full batch' if best.engine == 'vllm' else ''}); it is {best.bound}-bound"
+        f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
         f"One GPU serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at batch {best.batch} "
         f"and needs {best.memory_gb['total']:.0f} GB of memory.",
+        *_capacity_sentences(spec, best),
     ]
     runner = next((c for c in feasible if (c.model, c.hardware) != (best.model, best.hardware)), None)
     if runner is not None:
@@ -463,6 +312,64 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         )
     others, breaks = _families(spec, candidates, best)
     return Recommendation(choice=best, headline=head, reasons=reasons, other_families=others, break_even=breaks)
+
+
+def _percentile_phrase(spec: Spec, c: CandidateResult) -> str:
+    """ "p95 7.88 s, of which 1.73 s queueing, at 91% utilisation on 12 GPUs" (end to end, at peak)."""
+    q = spec.budget.latency_percentile
+    wait = c.queue_wait_s or 0.0
+    queued = f", of which {secs(wait)} queueing" if wait >= 0.0005 else ""
+    return (
+        f"p{q:g} {secs(c.latency_objective_s or math.inf)} at peak{queued}, at {c.utilization_at_peak or 0:.0%} "
+        f"utilisation on {c.replicas_at_peak} GPU{'s' if c.replicas_at_peak != 1 else ''}"
+    )
+
+
+def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
+    """How the fleet was sized, how much headroom the budget forces, and what autoscaling would save."""
+    b, d = spec.budget, spec.demand
+    peak, _ = demand_rates(spec)
+    q = f"p{b.latency_percentile:g}"
+    continuous = c.engine == "vllm"
+    service = (c.latency_objective_s or 0.0) - (c.queue_wait_s or 0.0)  # continuous: at the occupancy of the peak
+    if continuous:
+        batching = f"continuous batching, at most {c.batch} requests in flight, {secs(service)} each at that load"
+    elif c.batch == 1:
+        batching = "one request at a time"
+    else:
+        batching = f"a batch starts when {c.batch} requests wait or the oldest has waited {secs(c.batch_timeout_s)}"
+    n = c.replicas_at_peak
+    out = [
+        f"Sized for {q} <= {b.latency_s:g} s at the peak of {peak:.3g} requests/s: {n} replica{'s' if n != 1 else ''} "
+        f"of 1 GPU at {c.utilization_at_peak or 0:.0%} utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, "
+        f"p95 {secs(c.latency_p95_s or 0)}, p99 {secs(c.latency_p99_s or 0)} end to end.",
+    ]
+    share = service / b.latency_s
+    if share > 0.5:
+        out.append(
+            f"The service time takes {share:.0%} of the budget, so the fleet keeps headroom: queueing and batch "
+            f"forming may add only {secs(b.latency_s - service)} at {q}; a looser budget would let it run busier."
+        )
+    fixed, auto = c.monthly_usd_fixed, c.monthly_usd_autoscaled
+    if fixed and auto is not None and c.replicas_hourly is not None:
+        lo, hi = min(c.replicas_hourly), max(c.replicas_hourly)
+        saving = 1.0 - auto / fixed
+        if saving > 0.005:
+            out.append(
+                f"Autoscaled over the day ({lo}-{hi} replicas, min_replicas {d.min_replicas}) the fleet would cost "
+                f"${auto:,.0f} a month instead of ${fixed:,.0f} for a fixed peak-sized fleet ({saving:.0%} less); "
+                + (
+                    "demand.scaling: autoscaled ranks by that."
+                    if d.scaling == "fixed"
+                    else "the ranking uses it (demand.scaling: autoscaled)."
+                )
+            )
+        else:
+            out.append(
+                f"Autoscaling would save nothing: the fleet needs {hi} replica{'s' if hi != 1 else ''} in every hour "
+                "of the day."
+            )
+    return out
 
 
 def _noun(kind: str) -> str:
@@ -603,7 +510,8 @@ def analyze_spec(
 ) -> SpecResult:
     """The whole analysis of one spec; ``overrides`` are ``--price`` figures, ``today`` dates the price notes."""
     prices = spec_prices(spec, catalog, overrides)
-    candidates = evaluate(spec, catalog, calibration, prices)
+    evaluated = _evaluate(spec, catalog, calibration, prices)
+    candidates = [c for c, _ in evaluated]
     rec = recommend(spec, candidates)
     used = [c.hardware for c in candidates]
     day = today or dt.date.today()
@@ -621,4 +529,8 @@ def analyze_spec(
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)
+    if rec.choice is not None:  # the recommended fleet under load and over the day
+        fleet = next(f for c, f in evaluated if c is rec.choice)
+        label = f"{rec.choice.model} / {rec.choice.hardware} / {rec.choice.engine}"
+        result.charts += [load_chart(spec, label, fleet), day_chart(spec, fleet)]
     return result

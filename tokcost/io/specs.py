@@ -59,6 +59,16 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         ("candidates", field, i),
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
+    d = spec.demand
+    if d.hourly is not None:
+        if sum(d.hourly) <= 0:
+            add(("demand", "hourly"), "the 24 hourly weights need a positive sum (every hour is 0)")
+        if ("demand", "peak_to_mean") in doc.key_positions:
+            add(
+                ("demand", "peak_to_mean"),
+                "give peak_to_mean or hourly, not both: with hourly the busiest hour is the peak",
+                key=True,
+            )
     out += _pricing_problems(spec, doc, catalog)
     return out
 

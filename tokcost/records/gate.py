@@ -44,7 +44,7 @@ class SpecGate(Model):
     choice_before: Choice | None = None
     choice_after: Choice | None = None
     cost_per_item_usd: Delta
-    latency_s: Delta
+    latency_s: Delta  # end to end at the objective percentile under peak load (service time for older results)
     monthly_usd: Delta
     changes: list[Change] = []
     violations: list[Violation] = []
@@ -73,7 +73,7 @@ class CandidateDiff(Model):
     feasible_before: bool | None = None
     feasible_after: bool | None = None
     cost_per_item_usd: Delta
-    latency_s: Delta
+    latency_s: Delta  # end to end at the objective percentile under peak load (service time for older results)
     batch: Delta = Delta()  # items per GPU at the operating point: a latency change may be a batch change
     gpus: Delta = Delta()  # the fleet's GPUs
 
@@ -92,7 +92,7 @@ class SpecDiff(Model):
     choice_before: Choice | None = None
     choice_after: Choice | None = None
     cost_per_item_usd: Delta
-    latency_s: Delta
+    latency_s: Delta  # end to end at the objective percentile under peak load (service time for older results)
     monthly_usd: Delta
     changes: list[Change] = []
     candidates: list[CandidateDiff]

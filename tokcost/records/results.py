@@ -49,7 +49,18 @@ class CandidateResult(Model):
     bound: str  # compute | memory (GPU side)
     overhead_bound: bool = False  # host launch overhead dominates the step
     tokens: dict[str, float]
-    queue_wait_s: float = 0.0  # the first request's wait for its static batch to fill at peak demand
+    # capacity under load at peak (docs/methodology.md, "Capacity under load"); None where no fleet meets the budget
+    queue_wait_s: float | None = None  # the objective percentile's latency less the service time: queue + batch forming
+    latency_p50_s: float | None = None  # end to end at peak on the replicas_at_peak fleet
+    latency_p95_s: float | None = None
+    latency_p99_s: float | None = None
+    latency_objective_s: float | None = None  # at the spec's latency_percentile
+    utilization_at_peak: float | None = None  # busy fraction of the replicas at peak (0-1)
+    replicas_at_peak: int | None = None
+    replicas_hourly: list[int] | None = None  # the autoscaled fleet, hour 0-23
+    monthly_usd_fixed: float | None = None  # a fleet sized for the peak, running all day
+    monthly_usd_autoscaled: float | None = None  # a fleet following the hourly demand
+    batch_timeout_s: float = 0.0  # a static batch is dispatched when full or when its oldest request waited this
     quality_metric: str | None = None
     quality_score: float | None = None
     feasible: bool
@@ -98,11 +109,12 @@ class ChartData(Model):
     against ``x`` with its low-high band, the ``budget`` as a horizontal line and ``marker`` as a vertical one;
     ``fit_line``: ``y`` against ``x``, the points that fit in memory (``fits``) apart, with each series' memory
     ``limit``; ``bar``: one bar per series, its value ``y[0]`` (band ``low[0]``-``high[0]``) on the value axis
-    ``y_label``, the ``budget`` a line across the bars. Axis labels are as drawn (units included); units also
+    ``y_label``, the ``budget`` a line across the bars; ``day``: per hour ``x``, the ``demand`` group as bars on the
+    left axis and the ``replicas`` group as steps on the right. Axis labels are as drawn (units included); units also
     apart (``x_unit``, ``y_unit``)."""
 
-    id: str  # latency | throughput | cost (analysis); latency | cost (sweep)
-    kind: Literal["line", "fit_line", "bar"]
+    id: str  # latency | throughput | cost | load | day (analysis); latency | cost (sweep)
+    kind: Literal["line", "fit_line", "bar", "day"]
     title: str
     x_label: str
     x_unit: str = ""
@@ -110,7 +122,8 @@ class ChartData(Model):
     y_unit: str = ""
     log_y: bool = False  # the value axis is logarithmic
     budget: float | None = None
-    marker: float | None = None  # the spec's own x (its long side or frame count)
+    marker: float | None = None  # the spec's own x (its long side or frame count; the peak demand)
+    marker_label: str = "this spec"
     fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, steps, frames)
     notes: list[str] = []  # the caption's remarks, what is held fixed in words first
     series: list[ChartSeries] = []

@@ -72,7 +72,24 @@ class Demand(Strict):
         description="Mean demand in requests per day."
     )
     peak_to_mean: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
-        default=1.0, description="Peak request rate over the mean rate (a ratio); the fleet is sized for the peak."
+        default=1.0,
+        description="Peak request rate over the mean rate (a ratio); without hourly, the day follows the default "
+        'shape with this peak (docs/methodology.md, "Demand over the day").',
+    )
+    hourly: list[Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False), NOT_BOOL]] | None = Field(
+        default=None,
+        min_length=24,
+        max_length=24,
+        description="Relative demand in each hour of the day, 24 non-negative weights with a positive sum (scaled "
+        "to requests_per_day; the busiest hour is the peak, so peak_to_mean is not used).",
+    )
+    min_replicas: Annotated[int, Field(ge=0, le=1_000_000), NOT_BOOL] = Field(
+        default=1, description="The fewest replicas an autoscaled fleet keeps running (0: it may scale to zero)."
+    )
+    scaling: Literal["fixed", "autoscaled"] = Field(
+        default="fixed",
+        description="Which fleet ranks the candidates: fixed (sized for the peak, all day) or autoscaled (follows "
+        "the hourly demand); reports show both.",
     )
 
 
@@ -80,7 +97,11 @@ class Budget(Strict):
     """The limits a recommendation must meet."""
 
     latency_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="Latency budget per request in seconds, waiting for a batch to fill included."
+        description="Latency budget per request in seconds, end to end at peak load (queueing and waiting for a "
+        "batch to form included), met at latency_percentile."
+    )
+    latency_percentile: Annotated[float, Field(ge=50, le=99.9, allow_inf_nan=False), NOT_BOOL] = Field(
+        default=95, description="The percentile of requests that must meet latency_s (50-99.9)."
     )
     cost_per_item_usd: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
         default=None, description="Cost budget in USD per generated item, the fleet's cost spread over the demand."

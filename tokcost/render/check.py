@@ -123,7 +123,7 @@ def format_markdown(result: GateResult) -> str:
         COMMENT_MARKER,
         "### tokcost check",
         "",
-        "| spec | cost/item (past -> now) | change | latency (past -> now) | change | choice | result |",
+        "| spec | cost/item (past -> now) | change | latency at the percentile (past -> now) | change | choice | result |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
     out += [_md_row(s) for s in result.specs]

@@ -15,7 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.report import price_cell, price_lines
+from tokcost.render.report import budget_phrase, demand_phrase, percentile_label, price_cell, price_lines
 from tokcost.text import money, sig
 
 CHARTS_HINT = (
@@ -94,7 +94,7 @@ def _draw_lines(chart, salt: str) -> str:
     if chart.budget is not None:
         ax.axhline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {chart.budget:g}")
     if chart.marker is not None:
-        ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label="this spec")
+        ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label=chart.marker_label)
     if any(s.low is not None for s in chart.series):
         ax.plot([], [], color="#999999", alpha=0.4, linewidth=8, label="low-high band")
     ax.legend(fontsize=8, loc="best")
@@ -137,6 +137,25 @@ def _draw_bars(chart, salt: str) -> str:
     return _svg(fig, salt)
 
 
+def _draw_day(chart, salt: str) -> str:
+    """Demand per hour as bars (left axis), the fleets as steps (right axis)."""
+    fig, ax = _figure(chart)
+    right = ax.twinx()
+    right.set_ylabel("replicas")
+    lines = []
+    for i, s in enumerate(chart.series):
+        x, y = _arr(s.x), _arr(s.y)
+        if s.group == "demand":
+            lines.append(ax.bar(x, y, width=0.8, color="#9db4d6", label=s.label))
+        else:
+            (line,) = right.step(x, y, where="mid", color=f"C{i % 10}", linewidth=2, label=s.label)
+            lines.append(line)
+    right.set_ylim(bottom=0)
+    ax.set_xticks(range(0, 24, 3))
+    ax.legend(handles=lines, fontsize=8, loc="upper left")
+    return _svg(fig, salt)
+
+
 def _figure_html(svg: str, chart) -> str:
     notes = "; ".join(chart.notes)
     caption = escape(chart.title) + (f" ({escape(notes)})" if notes else "")
@@ -152,6 +171,8 @@ def _candidate_row(c: CandidateResult) -> str:
         str(c.batch),
         sig(c.latency_s.central),
         f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
+        "-" if c.latency_objective_s is None else sig(c.latency_objective_s),
+        "-" if c.utilization_at_peak is None else f"{c.utilization_at_peak:.0%}",
         sig(c.throughput_items_per_s.central),
         money(c.fleet_cost_usd_per_item),
         str(c.gpus or "-"),
@@ -174,7 +195,7 @@ def _list(items: list[str], cls: str = "") -> str:
 
 def _chart_html(chart, salt: str) -> str:
     """One chart of the result, drawn as its ``kind`` says, in its figure with the caption."""
-    draw = {"line": _draw_lines, "fit_line": _draw_throughput, "bar": _draw_bars}[chart.kind]
+    draw = {"line": _draw_lines, "fit_line": _draw_throughput, "bar": _draw_bars, "day": _draw_day}[chart.kind]
     return _figure_html(draw(chart, salt), chart)
 
 
@@ -184,18 +205,14 @@ NO_CHART_DATA = (
 
 
 def _spec_section(spec: SpecResult, index: int) -> str:
-    rec, p, d, b = spec.recommendation, spec.product, spec.demand, spec.budget
+    rec, p = spec.recommendation, spec.product
     size = f"{p['width']}x{p['height']}" + (
         f", {spec.candidates[0].frames} frames" if p.get("kind") == "video" and spec.candidates else ""
-    )
-    budget = f"latency budget {b['latency_s']:g} s" + (
-        f", ${b['cost_per_item_usd']:g} per item" if "cost_per_item_usd" in b else ""
     )
     out = [
         f"<section><h2>{escape(spec.name)}</h2>",
         f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
-        f"{escape(str(p.get('quality_tier')))}; {d['requests_per_day']:,.0f} requests/day (peak "
-        f"x{d['peak_to_mean']:g}); {escape(budget)}</p>",
+        f"{escape(str(p.get('quality_tier')))}; {escape(demand_phrase(spec))}; {escape(budget_phrase(spec))}</p>",
         f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
         "<h3>Why</h3>",
         _list(rec.reasons + rec.other_families),
@@ -220,8 +237,10 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         "hardware",
         "engine",
         "batch",
-        "latency s",
+        "service s",
         "band s",
+        percentile_label(spec),
+        "util",
         "items/s/GPU",
         "$/item",
         "GPUs",

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from tokcost.records.results import AnalysisResult, CandidateResult
-from tokcost.render.report import more_candidates, price_cell, price_lines
-from tokcost.text import money
+from tokcost.render.report import (
+    budget_phrase,
+    demand_phrase,
+    more_candidates,
+    percentile_label,
+    price_cell,
+    price_lines,
+)
+from tokcost.text import money, sig
 
 
 def _row(c: CandidateResult) -> str:
@@ -13,10 +20,19 @@ def _row(c: CandidateResult) -> str:
         status += " (" + "; ".join(c.notes) + ")"
     return (
         f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
-        f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {c.throughput_items_per_s.central:.3g} | "
+        f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {_opt(c.latency_objective_s)} | "
+        f"{_util(c.utilization_at_peak)} | {c.throughput_items_per_s.central:.3g} | "
         f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "
         f"{status} |"
     )
+
+
+def _opt(x: float | None) -> str:
+    return "-" if x is None else sig(x)
+
+
+def _util(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
 
 
 def format_markdown(result: AnalysisResult, top: int = 12) -> str:
@@ -27,8 +43,7 @@ def format_markdown(result: AnalysisResult, top: int = 12) -> str:
         out.append(f"## {spec.name}\n")
         out.append(
             f"`{spec.file}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
-            f"{spec.demand['requests_per_day']:,.0f} requests/day (peak x{spec.demand['peak_to_mean']:g}), "
-            f"latency budget {spec.budget['latency_s']:g} s.\n"
+            f"{demand_phrase(spec)}, {budget_phrase(spec)}.\n"
         )
         out.append(f"**{rec.headline}**\n")
         out += [f"- {line}" for line in rec.reasons + rec.other_families]
@@ -39,8 +54,8 @@ def format_markdown(result: AnalysisResult, top: int = 12) -> str:
             out.append("\n**Budget violations**\n")
             out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
         out.append(
-            "\n| model | hardware | engine | batch | latency s (band) | items/s/GPU | $/item | GPUs | $/GPU-h | "
-            "GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---|---:|---|"
+            f"\n| model | hardware | engine | batch | service s (band) | {percentile_label(spec)} | util | items/s/GPU "
+            "| $/item | GPUs | $/GPU-h | GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
         )
         out += [_row(c) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:

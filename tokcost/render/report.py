@@ -1,5 +1,5 @@
-"""What the analysis reports (table, markdown, html) say alike: each chip's price and provider, and how many
-candidates a report leaves out."""
+"""What the analysis reports (table, markdown, html) say alike: the demand and budget in words, each chip's price
+and provider, and how many candidates a report leaves out."""
 
 from __future__ import annotations
 
@@ -37,3 +37,28 @@ def price_lines(spec: SpecResult, sources: bool = True) -> list[str]:
 def more_candidates(total: int, top: int) -> str:
     """The line under a table that shows ``top`` of ``total`` candidates: where the rest are."""
     return f"{total - top} more candidates: --top {total} shows every one, as do the JSON and HTML reports."
+
+
+def demand_phrase(spec: SpecResult) -> str:
+    """``200,000 requests/day (peak x3, fixed fleet)``; with an hourly profile its own peak."""
+    d = spec.demand
+    hourly = d.get("hourly")
+    peak = max(hourly) / (sum(hourly) / len(hourly)) if hourly else d.get("peak_to_mean", 1.0)
+    shape = "hourly profile, " if hourly else ""
+    return f"{d['requests_per_day']:,.0f} requests/day ({shape}peak x{peak:.3g}, {d.get('scaling', 'fixed')} fleet)"
+
+
+def budget_phrase(spec: SpecResult) -> str:
+    """``latency budget 10 s at p95, $0.01 per item``."""
+    b = spec.budget
+    out = f"latency budget {b['latency_s']:g} s at p{b.get('latency_percentile', 95):g}"
+    if "cost_per_item_usd" in b:
+        out += f", {money(b['cost_per_item_usd'])} per item"
+    if "monthly_usd" in b:
+        out += f", ${b['monthly_usd']:,.0f} a month"
+    return out
+
+
+def percentile_label(spec: SpecResult) -> str:
+    """The objective's column head: ``p95 s``."""
+    return f"p{spec.budget.get('latency_percentile', 95):g} s"

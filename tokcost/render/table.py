@@ -11,7 +11,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
-from tokcost.render.report import more_candidates, price_lines
+from tokcost.render.report import budget_phrase, demand_phrase, more_candidates, percentile_label, price_lines
 from tokcost.text import money, sig
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
@@ -53,13 +53,11 @@ def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "
 
 def _header(console: Console, spec: SpecResult) -> None:
     console.print(f"[bold]{spec.name}[/bold]  ({spec.file})", markup=True, highlight=False)
-    p, b = spec.product, spec.budget
+    p = spec.product
     frames = spec.candidates[0].frames if p.get("kind") == "video" and spec.candidates else None
     size = f"{p['width']}x{p['height']}" + (f", {frames} frames" if frames else "")
     console.print(
-        f"{p['kind']} {size}, tier {p.get('quality_tier')}; {spec.demand['requests_per_day']:,.0f} "
-        f"requests/day (peak x{spec.demand['peak_to_mean']:g}); budget {b['latency_s']:g} s"
-        + (f", ${b['cost_per_item_usd']:g}/item" if "cost_per_item_usd" in b else ""),
+        f"{p['kind']} {size}, tier {p.get('quality_tier')}; {demand_phrase(spec)}; {budget_phrase(spec)}",
         markup=False,
     )
 
@@ -78,7 +76,8 @@ def _recommendation(console: Console, spec: SpecResult) -> None:
 def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     shown = spec.candidates[:top]
     table = Table(
-        title=f"Candidates (best {len(shown)} of {len(spec.candidates)}; latency and its low-high band in seconds)",
+        title=f"Candidates (best {len(shown)} of {len(spec.candidates)}; service time per batch and its low-high "
+        f"band, and {percentile_label(spec)[:-2]} end to end at peak, in seconds)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
@@ -91,8 +90,9 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         ("hardware", "left"),
         ("engine", "left"),
         ("batch", "right"),
-        ("latency", "right"),
+        ("service", "right"),
         ("band", "right"),
+        (percentile_label(spec)[:-2], "right"),
         ("$/item", "right"),
         ("GPUs", "right"),
         ("ok", "left"),
@@ -108,6 +108,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
             str(c.batch),
             sig(c.latency_s.central),
             f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}",
+            "-" if c.latency_objective_s is None else sig(c.latency_objective_s),
             money(c.fleet_cost_usd_per_item),
             str(c.gpus or "-"),
             ok,
