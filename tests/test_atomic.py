@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -143,3 +144,50 @@ def test_no_module_writes_files_except_through_write_atomic():
             if WRITE_PATTERNS.search(line) and not line.lstrip().startswith("#"):
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offenders, "write through tokcost.io.atomic.write_atomic instead:\n" + "\n".join(offenders)
+
+
+# ------------------------------------------------------------------------------ what an output may be (#17)
+
+
+def _analyze_to(spec, target):
+    from typer.testing import CliRunner
+
+    from tokcost.cli.app import app
+
+    return CliRunner().invoke(app, ["analyze", str(spec), "--format", "json", "--output", str(target)])
+
+
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text((ROOT / "specs" / "storefront-images.yaml").read_text())
+    before = spec.read_bytes()
+    r = _analyze_to(spec, spec)
+    assert r.exit_code == 2 and "one of this run's inputs" in r.output
+    assert spec.read_bytes() == before
+
+
+def test_a_character_device_is_written_through_not_replaced():
+    r = _analyze_to(ROOT / "specs" / "storefront-images.yaml", "/dev/null")
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_directory_or_fifo_output_is_refused(tmp_path):
+    spec = ROOT / "specs" / "storefront-images.yaml"
+    folder = tmp_path / "d"
+    folder.mkdir()
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    for target in (folder, fifo):
+        r = _analyze_to(spec, target)
+        assert r.exit_code == 2 and "not a regular file" in r.output, r.output
+    assert folder.is_dir() and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_symlinked_output_keeps_its_link(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert _analyze_to(ROOT / "specs" / "storefront-images.yaml", link).exit_code == 0
+    assert link.is_symlink() and real.read_text().startswith("{")

@@ -124,8 +124,20 @@ def test_recommendation_change_exits_1(spec):
 
 def test_cost_decrease_exits_0(spec):
     base = baseline(spec)
-    edit(spec, "peak_to_mean: 3.0", "peak_to_mean: 2.0")
-    r = cli("check", spec, "--baseline", base, "--max-cost-increase", "0", "--max-latency-increase", "0")
+    # a cheaper GPU-hour: the same fleet and latency at a lower cost (less demand would also cost less, but its
+    # smaller fleet runs busier, so its p95 rises: a latency regression the gate reports)
+    r = cli(
+        "check",
+        spec,
+        "--baseline",
+        base,
+        "--max-cost-increase",
+        "0",
+        "--max-latency-increase",
+        "0",
+        "--price",
+        "h100-sxm=2.00",
+    )
     assert r.exit_code == 0, r.output
     assert re.search(r"cost/item .*\(-\d+\.\d%\)", r.stdout), r.stdout
 
@@ -351,7 +363,9 @@ def test_diff_command_past_now_delta(spec):
     s = d.specs[0]
     assert s.status == "matched" and s.cost_per_item_usd.change_pct > 0
     assert len(s.candidates) == len(load_result(head).specs[0].candidates)
-    assert all(c.status == "matched" and c.cost_per_item_usd.before is not None for c in s.candidates)
+    assert all(c.status == "matched" for c in s.candidates)
+    # a fleet cost wherever some fleet meets the latency objective, on both sides
+    assert any(c.cost_per_item_usd.before is not None and c.cost_per_item_usd.after is not None for c in s.candidates)
     table = cli("diff", base, head)
     assert table.exit_code == 0 and "inputs changed: product.width 1024 -> 2048" in table.stdout
 

@@ -160,3 +160,109 @@ def test_a_large_photo_is_resized_for_fixed_size_vqa_models_not_refused():
     small = dict(spec, product={**spec["product"], "width": 384, "height": 384})
     janus_small = [c for c in api.analyze(small).specs[0].candidates if c.model == "janus-pro-7b"]
     assert janus_small[0].tokens == janus[0].tokens  # the same 384x384 input is priced
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+
+EXPONENT = __import__("re").compile(r"\d\.?\d*e[+-]\d")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("train", "--model", "emu3-gen", "--hardware", "h100-sxm", "--tokens", "3e11"),
+        (
+            "train",
+            "--model",
+            "emu3-gen",
+            "--model",
+            "sdxl",
+            "--hardware",
+            "h100-sxm",
+            "--tokens",
+            "3e11",
+            "--samples",
+            "1e9",
+        ),
+        (
+            "estimate",
+            "--model",
+            "wan21-14b",
+            "--hardware",
+            "h100-sxm",
+            "--frames",
+            "81",
+            "--width",
+            "1280",
+            "--height",
+            "720",
+        ),
+        ("estimate", "--model", "emu3-gen", "--hardware", "a100-80gb-sxm", "--width", "1024", "--height", "1024"),
+        ("tokens", "--model", "emu3-gen", "--width", "1024", "--height", "1024"),
+        ("sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm", "--resolutions", "512,1024"),
+        ("analyze", str(SPEC), "--format", "markdown"),
+    ],
+)
+def test_human_formats_print_no_exponents_and_no_python_none(args):
+    r = cli(*args)
+    assert r.exit_code == 0, r.output
+    assert not EXPONENT.search(r.stdout), EXPONENT.search(r.stdout)
+    assert "None" not in r.stdout
+
+
+def test_money_and_durations_read_as_such():
+    r = cli("train", "--model", "emu3-gen", "--hardware", "h100-sxm", "--tokens", "3e11")
+    assert "$100," in r.stdout and "ZFLOP" in r.stdout and "300,000,000,000" in r.stdout
+    r = cli(
+        "estimate",
+        "--model",
+        "wan21-14b",
+        "--hardware",
+        "h100-sxm",
+        "--frames",
+        "81",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+    )
+    assert " min" in r.stdout and "$1." in r.stdout
+
+
+# ------------------------------------------------------------------------------------------------ charts
+
+
+def test_cost_chart_labels_name_the_hardware_and_the_legend_matches_the_bars(tmp_path):
+    from tokcost.core.charts import cost_chart
+
+    spec = api.analyze(str(ROOT / "specs" / "premium-1024.yaml")).specs[0]
+    chart = cost_chart(spec)
+    assert all(f" / {s.group} / " in s.label for s in chart.series)
+    out = tmp_path / "r.html"
+    assert cli("analyze", ROOT / "specs" / "premium-1024.yaml", "--format", "html", "-o", out).exit_code == 0
+    svg = out.read_text()
+    # one legend patch per hardware, each in a different colour
+    hardware = list(dict.fromkeys(s.group for s in chart.series))
+    assert len(hardware) > 1
+    for hw in hardware:
+        assert f">{hw}<" in svg or hw in svg
+
+
+def test_analyze_chart_draws_the_family_candidate_the_text_names():
+    from tokcost.core.charts import chart_candidates
+
+    spec = api.analyze(str(SPEC)).specs[0]
+    ar = [c for c in chart_candidates(spec) if c.family == "ar"]
+    assert len(ar) == 1
+    named = f"{ar[0].model} on {ar[0].hardware} ({ar[0].engine})"
+    assert any(named in line for line in spec.recommendation.other_families)
+
+
+def test_sweep_chart_keeps_each_model_at_its_own_steps():
+    from tokcost.core.charts import sweep_charts
+
+    res = api.sweep(models=["sdxl", "sd3-medium"], hardware=["h100-sxm"], resolutions=[(512, 512), (1024, 1024)])
+    latency = sweep_charts(res.columns)[0]
+    models = {s.label.split(" / ")[0] for s in latency.series}
+    assert models == {"sdxl", "sd3-medium"}
+    assert any("sdxl 50" in n and "sd3-medium 28" in n for n in latency.notes)

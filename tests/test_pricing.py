@@ -124,7 +124,8 @@ def test_every_candidate_carries_its_price_and_the_report_states_the_basis():
     for c in spec.candidates:
         price = c.model_dump(mode="json")["price"]
         assert set(price) == {"usd_per_gpu_hour", "provider", "commitment", "date", "source"}
-        assert c.monthly_usd == pytest.approx(c.gpus * price["usd_per_gpu_hour"] * 730.0)
+        if c.gpus is not None:  # None where no fleet meets the latency objective
+            assert c.monthly_usd == pytest.approx(c.gpus * price["usd_per_gpu_hour"] * 730.0)
     md = api.analyze(SPEC)
     from tokcost.render.registry import render
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tokcost.text import visible
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -14,7 +16,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.field}: {self.message}"
+        # user text (a YAML key, a path) shows its control characters: one problem is one line
+        return f"{visible(self.file)}:{self.line}:{self.col}: {visible(self.field)}: {visible(self.message)}"
 
     def to_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "col": self.col, "field": self.field, "message": self.message}
@@ -45,7 +48,7 @@ class UsageError(InputError):
         super().__init__([Problem(ARGUMENTS, 0, 0, param or "", message)])
 
     def __str__(self) -> str:
-        return f"{self.param}: {self.message}" if self.param else self.message
+        return visible(f"{self.param}: {self.message}" if self.param else self.message)
 
 
 class TokenGeometryError(UsageError, ValueError):

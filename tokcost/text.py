@@ -6,6 +6,7 @@ for what it prints, so that no committed report changes."""
 from __future__ import annotations
 
 import math
+import re
 
 
 def money(x: float | None) -> str:
@@ -100,3 +101,62 @@ def spec_value(v) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(spec_value(x) for x in v) + "]"
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def duration(seconds: float | None) -> str:
+    """A duration a person reads at a glance: 0.123 s, 45.2 s, 31.6 min, 17.6 h, 54.7 days; ``n/a`` for None."""
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.3g} min"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.3g} h"
+    return f"{seconds / 86400:,.1f} days"
+
+
+def count(x: float | None) -> str:
+    """A count as a whole number with separators (300,000,000,000); ``n/a`` for None."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.3g}"
+
+
+_SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(x: float | None, unit: str) -> str:
+    """A large quantity with an SI prefix and no exponent: 44.9 ZFLOP, 1.2 TFLOP; ``n/a`` for None."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    for scale, prefix in _SI:
+        if abs(x) >= scale:
+            return f"{x / scale:.3g} {prefix}{unit}"
+    return f"{x:.3g} {unit}"
+
+
+def count_short(x: float | None) -> str:
+    """A large count as ML papers write it: 300B, 1.2T, 45M, 8,192; ``n/a`` for None."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return count(x)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def visible(text: str) -> str:
+    """User text with every control character shown as an escape (``\\n``, ``\\x1b``): a newline cannot start a
+    new line on a terminal or in a CI log (a GitHub ``::error`` command), an ANSI sequence cannot reach the
+    terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def markdown_text(text: str) -> str:
+    """User text for a markdown cell or line: control characters visible, ``|`` and backticks escaped, ``<``
+    as ``&lt;`` (no HTML comment, so no second tokcost marker), so it stays in its cell as written."""
+    return visible(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("<", "&lt;")

@@ -397,7 +397,8 @@ def fit_warnings(fit) -> list[str]:
         if value > 1.0:
             out.append(
                 f"the fitted {name} is {value:.2f}, above 1: the decoder ran faster than the {ceiling} ceiling it is "
-                f"a fraction of ({fit.reference}), so that ceiling was measured low, usually because other work shared "
-                "the device; rerun on an idle machine before using this calibration for other shapes"
+                f"a fraction of ({fit.reference}), so that ceiling was measured low: other work shared the device, or "
+                "the probe ran slower kernels than the decoder's (bf16 on a CPU without native bf16 support: try "
+                "--dtype fp32); rerun on an idle machine before using this calibration for other shapes"
             )
     return out

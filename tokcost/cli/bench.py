@@ -4,13 +4,11 @@ torch is imported inside the command body only (``tokcost --help`` never imports
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 
 import typer
 
-from tokcost.cli import environment
-from tokcost.cli.common import Presets, emit, format_option, guard, load_catalog, output_option
+from tokcost.cli.common import Presets, ProgressBar, emit, format_option, guard, load_catalog, output_option
 from tokcost.render import registry
 
 INSTALL_HINT = "torch is not installed: install with pip install 'tokcost[bench]'"
@@ -33,39 +31,6 @@ def _ints(value: str | None, flag: str):
     if not out or min(out) < 1 or len(set(out)) != len(out):
         raise UsageError(f"{flag} takes distinct comma-separated positive integers (got {value!r})")
     return out
-
-
-class _Progress:
-    """rich progress bar on stderr; disabled when stderr is not a terminal or under CI (cli.environment)."""
-
-    def __init__(self):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        off = not environment.show_progress(sys.stderr)
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=off,
-            transient=True,
-        )
-        self.task = None
-
-    def start(self, total: int, description: str) -> None:
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task(description, total=total)
-        else:
-            self.bar.update(self.task, description=description)
-
-    def advance(self) -> None:
-        self.bar.advance(self.task)
-
-    def stop(self) -> None:
-        self.bar.stop()
 
 
 BenchFormat = format_option("bench")
@@ -156,7 +121,7 @@ def bench(
             threads=threads,
             output=str(output) if output else None,
         )
-        progress = _Progress()
+        progress = ProgressBar()
         try:
             result, cal = run_bench(opts, cat, progress)
         finally:

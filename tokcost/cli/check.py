@@ -12,7 +12,17 @@ from pathlib import Path
 import typer
 
 from tokcost.cli import environment
-from tokcost.cli.common import Calibration, Presets, PriceOption, emit, format_option, guard, load_catalog, parse_prices
+from tokcost.cli.common import (
+    Calibration,
+    Presets,
+    PriceOption,
+    emit,
+    format_option,
+    guard,
+    load_catalog,
+    parse_prices,
+    percent,
+)
 from tokcost.render import registry
 
 CheckFormat = format_option("check", "Default: github when GITHUB_ACTIONS=true, else table.", optional=True)
@@ -73,16 +83,17 @@ def check(
     max_cost_increase: float | None = typer.Option(
         None,
         "--max-cost-increase",
-        min=0,
+        parser=percent,
         metavar="PCT",
-        help="Fail when a spec's cost per item rises more than PCT percent over the baseline.",
+        help="Fail when a spec's cost per item rises more than PCT percent (10 or 10%) over the baseline.",
     ),
     max_latency_increase: float | None = typer.Option(
         None,
         "--max-latency-increase",
-        min=0,
+        parser=percent,
         metavar="PCT",
-        help="Fail when a spec's latency (seconds per item) rises more than PCT percent over the baseline.",
+        help="Fail when a spec's latency (end to end at its percentile, at peak) rises more than PCT percent (10 or "
+        "10%) over the baseline.",
     ),
     calibration: Calibration = None,
     fmt: CheckFormat = None,

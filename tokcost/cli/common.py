@@ -3,6 +3,7 @@ into exit code 2, writing the output, and the preset catalogue. Imports nothing 
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -32,6 +33,24 @@ PRICE_HELP = (
 )
 PriceOption = Annotated[list[str] | None, typer.Option("--price", metavar="ID=USD", help=PRICE_HELP)]
 _PRICE_NUMBER = re.compile(r"\d+(\.\d*)?|\.\d+", re.ASCII)
+
+
+def finite(value: float | None) -> float | None:
+    """Typer callback for every float option: nan and inf are refused (exit 2), as in spec files."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("must be a finite number (not nan or inf)")
+    return value
+
+
+_PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*", re.ASCII)
+
+
+def percent(value: str) -> float:
+    """Typer parser for a percentage option: ``10`` or ``10%`` (a plain non-negative number, % optional)."""
+    m = _PERCENT.fullmatch(value)
+    if m is None:
+        raise typer.BadParameter(f"{value!r} is not a percentage; give a non-negative number like 10 or 10%")
+    return float(m.group(1))
 
 
 def parse_prices(values: list[str] | None) -> dict[str, float] | None:
@@ -96,6 +115,9 @@ def argument_text(p: Problem) -> str:
 
 def guard(fn: Callable[[], T]) -> T:
     """Run a command body; bad input or usage becomes exit 2 with every problem printed, never a traceback."""
+    from tokcost.io.reading import forget_reads
+
+    forget_reads()  # a new run: the files it reads are the ones an output must not replace
     try:
         return fn()
     except InputError as exc:
@@ -112,7 +134,7 @@ def emit(text: str, output: Path | None) -> None:
     try:
         write_atomic(output, text)
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
+        fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: a refused output is bad usage
     typer.echo(f"wrote {output}", err=True)
 
 
@@ -121,3 +143,45 @@ def load_catalog(presets: list[Path] | None):
     from tokcost.api import catalog
 
     return catalog(presets)
+
+
+class ProgressBar:
+    """rich progress bar on stderr; disabled when stderr is not a terminal or under CI (cli.environment)."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        off = not environment.show_progress(sys.stderr)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=off,
+            transient=True,
+        )
+        self.task = None
+
+    def start(self, total: int, description: str) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(description, total=total)
+        else:
+            self.bar.update(self.task, description=description)
+
+    def advance(self) -> None:
+        self.bar.advance(self.task)
+
+    def steps(self, description: str):
+        """A ``progress(done, total)`` callback that drives the bar (the core's progress hook)."""
+
+        def tick(done: int, total: int) -> None:
+            self.start(total, description)
+            self.bar.update(self.task, completed=done)
+
+        return tick
+
+    def stop(self) -> None:
+        self.bar.stop()

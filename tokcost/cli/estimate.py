@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokcost.cli.common import Calibration, Presets, PriceOption, emit, format_option, guard, parse_prices
+from tokcost.cli.common import Calibration, Presets, PriceOption, emit, finite, format_option, guard, parse_prices
 from tokcost.render import registry
 
 TokensFormat = format_option("tokens")
@@ -18,7 +18,11 @@ def tokens(
     height: int = typer.Option(..., "--height", min=1, help="Height in pixels."),
     frames: int | None = typer.Option(None, "--frames", min=1, help="Video frames."),
     fps: float | None = typer.Option(
-        None, "--fps", min=0.001, help="Frames per second of the clip, with --frames (reports its length in seconds)."
+        None,
+        "--fps",
+        callback=finite,
+        min=0.001,
+        help="Frames per second of the clip, with --frames (reports its length in seconds).",
     ),
     spatial_factor: int | None = typer.Option(
         None, "--spatial-factor", min=1, help="Model-free: pixels per token side."
@@ -63,18 +67,25 @@ def estimate(
     ),
     height: int | None = typer.Option(None, "--height", min=16, max=8192, help="Height in pixels (default: native)."),
     frames: int | None = typer.Option(None, "--frames", min=1, max=10000, help="Video frames."),
-    fps: float | None = typer.Option(None, "--fps", min=0.001, help="Frames per second (informational)."),
+    fps: float | None = typer.Option(
+        None, "--fps", callback=finite, min=0.001, help="Frames per second (informational)."
+    ),
     steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
     batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together on one GPU."),
     cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
     engine: str = typer.Option("eager", "--engine", help="eager | compiled | vllm (vllm: AR models only)."),
     precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
     tokens_per_forward: float = typer.Option(
-        1.0, "--tokens-per-forward", min=1.0, help="AR: tokens accepted per forward (speculative/parallel decoding)."
+        1.0,
+        "--tokens-per-forward",
+        callback=finite,
+        min=1.0,
+        help="AR: tokens accepted per forward (speculative/parallel decoding).",
     ),
     draft_tokens: float | None = typer.Option(
         None,
         "--draft-tokens",
+        callback=finite,
         min=1.0,
         help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
     ),
@@ -128,15 +139,20 @@ def train(
         help="Model preset id; repeat it to compare models in one table (AR on --tokens, diffusion on --samples).",
     ),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset id."),
-    tokens_: float | None = typer.Option(None, "--tokens", min=1, help="AR: training tokens D."),
+    tokens_: float | None = typer.Option(None, "--tokens", callback=finite, min=1, help="AR: training tokens D."),
     samples: float | None = typer.Option(
-        None, "--samples", min=1, help="Diffusion: training samples (images or clips seen)."
+        None, "--samples", callback=finite, min=1, help="Diffusion: training samples (images or clips seen)."
     ),
     gpus: int = typer.Option(
         1, "--gpus", min=1, help="GPUs training together (wall-clock days = GPU-hours / GPUs / 24)."
     ),
     mfu: float | None = typer.Option(
-        None, "--mfu", min=0.01, max=1.0, help="Model FLOPs utilisation (default: the hardware's training_mfu central)."
+        None,
+        "--mfu",
+        callback=finite,
+        min=0.01,
+        max=1.0,
+        help="Model FLOPs utilisation (default: the hardware's training_mfu central).",
     ),
     context: int | None = typer.Option(
         None, "--context", min=1, help="AR: training context length (default: the model's)."

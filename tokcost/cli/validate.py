@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from tokcost.cli.common import Presets, emit, format_option, guard, load_catalog, output_option
+from tokcost.cli.common import Presets, ProgressBar, emit, format_option, guard, load_catalog, output_option
 from tokcost.render import registry
 
 ValidateFormat = format_option("validate")
@@ -46,7 +46,17 @@ def validate(
         from tokcost.io.paths import MEASUREMENTS_FILE
 
         entries = load_entries(measurements or MEASUREMENTS_FILE)
-        result = validation_result(entries, load_catalog(presets), refit=fit, held_out=not in_sample_only)
+        bar = ProgressBar()
+        try:
+            result = validation_result(
+                entries,
+                load_catalog(presets),
+                refit=fit,
+                held_out=not in_sample_only,
+                progress=bar.steps("validate: in-sample, then each source left out"),
+            )
+        finally:
+            bar.stop()
         emit(registry.render("validate", fmt, result), output)
         return result.passed
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tokcost.core.families import representative
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import BANDS
 from tokcost.io.engines import load_engines
@@ -53,14 +54,15 @@ def analysis_charts(spec: SpecResult, catalog, calibration=None) -> list[ChartDa
 
 
 def chart_candidates(spec: SpecResult, top: int = TOP_LINES) -> list[CandidateResult]:
-    """The best ``top`` candidates in rank order, with the best of each other family swapped in for the last
-    ones so that the charts always compare the families."""
+    """The best ``top`` candidates in rank order, with each other family's representative (the candidate the
+    report's sentences name) swapped in for the last ones so that the charts always compare the families."""
     ranked = list(spec.candidates)
     picked = ranked[:top]
     for fam in sorted({c.family for c in ranked}):
         if not any(c.family == fam for c in picked):
-            best = next(c for c in ranked if c.family == fam)
-            picked = picked[:-1] + [best] if len(picked) >= top else picked + [best]
+            best = representative(ranked, fam)
+            if best is not None:
+                picked = picked[:-1] + [best] if len(picked) >= top else picked + [best]
     return picked
 
 
@@ -194,7 +196,7 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
         band = c.cost_usd_per_item
         series.append(
             ChartSeries(
-                label=f"{c.model} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
+                label=f"{c.model} / {c.hardware} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
                 group=c.hardware,
                 fixed=_held(c, "batch"),
                 y=[c.fleet_cost_usd_per_item],
@@ -225,13 +227,27 @@ def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
         return []
     keep = np.ones(len(columns["model"]), dtype=bool)
     fixed, held = [], {}
-    for name in ("batch", "steps", "frames"):
+    models = np.asarray(columns["model"], dtype=str)
+    for name in ("batch", "frames"):
         a = np.asarray(columns[name], dtype=float)
         vals = np.unique(a[~np.isnan(a)])
         if vals.size > 1:
             keep &= np.isnan(a) | (a == vals[0])
             fixed.append(f"{name} {vals[0]:g}")
             held[name] = float(vals[0])
+    # steps: each model at its own first value (models default to different step counts: SDXL 50, SD3 28)
+    steps = np.asarray(columns["steps"], dtype=float)
+    per_model = {}
+    for m in dict.fromkeys(models.tolist()):
+        vals = np.unique(steps[(models == m) & ~np.isnan(steps)])
+        if vals.size:
+            per_model[m] = float(vals[0])
+            if vals.size > 1:
+                keep &= (models != m) | (steps == vals[0])
+    if len(set(per_model.values())) > 1 or any(
+        np.unique(steps[(models == m) & ~np.isnan(steps)]).size > 1 for m in per_model
+    ):
+        fixed.append("steps " + ", ".join(f"{m} {v:g}" for m, v in per_model.items()))
     key = np.char.add(
         np.char.add(np.asarray(columns["model"], dtype=str), " / "),
         np.char.add(

@@ -205,22 +205,26 @@ class FitReport:
         return out
 
 
-def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True) -> FitReport:
+def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, progress=None) -> FitReport:
     """In-sample and leave-one-source-out errors.
 
     ``refit``: fit the whole set from :func:`initial_values` (``tokcost validate --fit``); otherwise take the
     values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
     before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
-    entries and predict the left-out source's entries."""
+    entries and predict the left-out source's entries. ``progress(done, total)``, when given, is called after
+    each step (the whole-set pricing, then each left-out source)."""
     cases = _cases(entries, catalog)
+    groups = sorted({V.source_group(c.entry) for c in cases}) if held_out else []
+    tick = progress or (lambda done, total: None)
     raw = fit(cases) if refit else committed_values()
     full = {k: sig(v) for k, v in raw.items()}
     in_sample = [V.price_entry(e, catalog, profiles_with(full)) for e in entries]
+    tick(1, 1 + len(groups))
     by_id = {r.id: r for r in in_sample}
     folds: dict = {}
     held: dict = {}
     if held_out:
-        for g in sorted({V.source_group(c.entry) for c in cases}):
+        for step, g in enumerate(groups, start=2):
             train = [c for c in cases if V.source_group(c.entry) != g]
             vals = fit(train, start=full)
             folds[g] = vals
@@ -228,6 +232,7 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True) 
             for c in cases:
                 if V.source_group(c.entry) == g:
                     held[c.entry.id] = V.price_entry(c.entry, catalog, prof)
+            tick(step, 1 + len(groups))
     rows = [held.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries] if held_out else []
     return FitReport(full, folds, in_sample, rows)
 
@@ -244,10 +249,10 @@ def sig(x: float, digits: int = 3) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def validation_result(entries, catalog, refit: bool = False, held_out: bool = True) -> ValidationResult:
+def validation_result(entries, catalog, refit: bool = False, held_out: bool = True, progress=None) -> ValidationResult:
     """The ``tokcost validate`` result: every entry priced with the committed engine profiles (or a refit),
     cross-validated, summarised and gated; ``tokcost.render.validate`` formats it."""
-    rep = cross_validate(entries, catalog, refit=refit, held_out=held_out)
+    rep = cross_validate(entries, catalog, refit=refit, held_out=held_out, progress=progress)
     th = load_thresholds()
     ins = V.summary_by_family(rep.in_sample)
     held = V.summary_by_family(rep.held_out) if held_out else None

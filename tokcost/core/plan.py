@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
+from tokcost.core.families import fastest_qualifying, is_static, qualifying
 from tokcost.core.fleet import BATCHES, GPUS_PER_REPLICA, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
@@ -395,15 +396,15 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
                 f"(for AR: that many more tokens accepted per forward at the same cost per forward)."
             )
             continue
-        quality_ok = [c for c in pool if not any(_is_static(r) for r in c.reasons)]
+        quality_ok = qualifying(pool)
         if not quality_ok:
             why: dict[str, str] = {}
             for c in pool:
-                why.setdefault(c.model, next(r for r in c.reasons if _is_static(r)))
+                why.setdefault(c.model, next(r for r in c.reasons if is_static(r)))
             others.append(f"No {name} model qualifies: " + "; ".join(f"{m} ({r})" for m, r in why.items()) + ".")
             continue
-        fastest = min(quality_ok, key=lambda c: c.latency_s.central if c.fits_in_memory else math.inf)
-        if not fastest.fits_in_memory:
+        fastest = fastest_qualifying(pool)
+        if fastest is None:
             others.append(f"No {name} option fits in memory on the candidate hardware.")
             continue
         speedup = fastest.latency_s.central / spec.budget.latency_s
@@ -420,16 +421,10 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
     return others, breaks
 
 
-def _is_static(reason: str) -> bool:
-    """A reason no hardware, price or budget change removes (the model's size limits, quality tier)."""
-    return not reason.startswith(("latency", "needs", "cost")) and "is not priced" not in reason
-
-
 def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]:
-    ok = [c for c in candidates if c.fits_in_memory and not any(_is_static(r) for r in c.reasons)]
-    if not ok:
+    fastest = fastest_qualifying(candidates)
+    if fastest is None:
         return []
-    fastest = min(ok, key=lambda c: c.latency_s.central)
     return [
         f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
         f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."

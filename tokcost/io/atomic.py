@@ -2,14 +2,21 @@
 
 A run that fails or is killed midway leaves the previous file untouched (rename is atomic on POSIX and on
 Windows' ``os.replace``); nothing is written until the content is complete.
+
+Only regular files are replaced: a character device (``/dev/null``, a terminal) is written through, as a shell
+redirection would; a directory, FIFO, socket or block device is refused. A symbolic link keeps pointing where it
+did: the file it points at is replaced. A file this run read (a spec, a baseline) is never an output: refused.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
+
+from tokcost.io.reading import was_read
 
 # Test hook (tests/test_atomic.py): when set, write_atomic fails after the temporary file is complete and before
 # the rename, as a run that dies at the worst moment would; set to "sleep" it first pauses 60 s so that a test
@@ -17,10 +24,27 @@ from pathlib import Path
 TEST_FAIL_ENV = "TOKCOST_TEST_FAIL_BEFORE_RENAME"
 
 
+class OutputRefused(OSError):
+    """The output is not a file tokcost may replace."""
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
-    target = Path(path)
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if was_read(st):
+            raise OutputRefused("it is one of this run's inputs; write the output to another file")
+        if stat.S_ISCHR(st.st_mode):  # /dev/null, a terminal: write through, nothing to replace
+            with open(target, "wb") as fh:
+                fh.write(payload)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputRefused("it is not a regular file (a directory, FIFO, socket or block device)")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:

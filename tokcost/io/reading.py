@@ -16,6 +16,19 @@ class ReadRefused(OSError):
     """The file is not a regular file or is larger than the limit for its kind."""
 
 
+_READ: set[tuple[int, int]] = set()  # (device, inode) of every file read since forget_reads(): outputs avoid them
+
+
+def was_read(st: os.stat_result) -> bool:
+    """Whether the file with this stat was read since :func:`forget_reads` (an output must not replace it)."""
+    return (st.st_dev, st.st_ino) in _READ
+
+
+def forget_reads() -> None:
+    """Start a new run: the CLI calls it before each command."""
+    _READ.clear()
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
@@ -38,6 +51,7 @@ def read_bounded(path: str | Path, limit: int) -> bytes:
             raise ReadRefused(f"is {_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise ReadRefused(f"file is larger than {limit:,} bytes")
+        _READ.add((st.st_dev, st.st_ino))
         chunks = []
         left = limit + 1
         while left > 0:

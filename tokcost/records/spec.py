@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tokcost.records.base import NOT_BOOL, Int, Strict
 from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
@@ -179,9 +179,18 @@ class Pricing(Strict):
     owned: Owned | None = Field(default=None, description="Hardware you own instead of renting.")
 
 
+def _printable(text: str) -> str:
+    """A name every report prints as it is: no newline, tab, escape or other control character."""
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\u2028\u2029" for ch in text):
+        raise ValueError("control characters (newline, tab, escape, NUL) are not allowed in a name")
+    return text
+
+
 class Spec(Strict):
     version: Int = Field(description="Spec format version; this tokcost reads version 1.")
-    name: str = Field(min_length=1, max_length=200, description="Product name, shown in reports.")
+    name: Annotated[str, AfterValidator(_printable)] = Field(
+        min_length=1, max_length=200, description="Product name, shown in reports (no control characters)."
+    )
     description: str = Field(default="", description="Free text about the product.")
     product: Product = Field(description="What is generated, at what size.")
     demand: Demand = Field(description="How many requests arrive.")

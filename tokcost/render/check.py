@@ -8,7 +8,7 @@ imports this module (never the reverse). ``tokcost.render.registry`` maps ``--fo
 from __future__ import annotations
 
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
-from tokcost.text import money, percent_change, sig_seconds, spec_value
+from tokcost.text import markdown_text, money, percent_change, sig_seconds, spec_value, visible
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -71,7 +71,7 @@ def _position(file: str, line: int, col: int) -> str:
 
 
 def _spec_block(s: SpecGate) -> list[str]:
-    out = [f"{_status(s).upper():<4}  {s.name}  ({s.file})"]
+    out = [f"{_status(s).upper():<4}  {visible(s.name)}  ({visible(s.file)})"]
     if s.baseline == "new":
         out.append("      new: not in the baseline; budgets checked, nothing to compare")
     out.append(
@@ -112,7 +112,7 @@ def _md_row(s: SpecGate) -> str:
     if not s.passed and s.baseline == "new":
         mark += " (new)"
     return (
-        f"| {s.name} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
+        f"| {markdown_text(s.name)} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
         f"{change(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
         f"| {mark} |"
     )
@@ -131,9 +131,12 @@ def format_markdown(result: GateResult) -> str:
     if problems:
         out += ["", "**Problems**", ""]
         for s, v in problems:
-            where = f"`{s.file}` line {v.line}" if v.line else f"`{s.file}`"
+            where = f"`{markdown_text(s.file)}` line {v.line}" if v.line else f"`{markdown_text(s.file)}`"
             fix = f" Fix: {sentence(v.fix)}" if v.fix else ""
-            out.append(f"- **{s.name}** `{v.field}` ({where}): {sentence(v.message)}{fix}")
+            out.append(
+                f"- **{markdown_text(s.name)}** `{markdown_text(v.field)}` ({where}): "
+                f"{markdown_text(sentence(v.message))}{fix}"
+            )
     if result.unmatched_baseline:
         out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]
     verdict = ":x: **fail**" if result.exit_code else ":white_check_mark: **pass**"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
 from tokcost.render.check import change, changes_text, choice_text, past_now
-from tokcost.text import dollars, money, sig_seconds
+from tokcost.text import dollars, markdown_text, money, sig_seconds, visible
 
 _HEAD = (
     "model",
@@ -93,7 +93,7 @@ def format_table(result: DiffResult, every: bool = False) -> str:
     """The diff for a terminal: the changed candidates of each spec (``every``: all of them)."""
     out: list[str] = []
     for s in result.specs:
-        out.append(f"{s.name}  ({s.file})  [{s.status}]")
+        out.append(f"{visible(s.name)}  ({visible(s.file)})  [{s.status}]")
         out += [f"  {line}" for line in _headline(s)]
         out.append(f"  inputs changed: {changes_text(s.changes)}")
         shown, left = _shown(s, every)
@@ -107,7 +107,7 @@ def format_markdown(result: DiffResult, every: bool = False) -> str:
     """The diff as markdown: the changed candidates of each spec (``every``: all of them)."""
     out = ["### tokcost diff", ""]
     for s in result.specs:
-        out.append(f"#### {s.name} ({s.status})\n")
+        out.append(f"#### {markdown_text(s.name)} ({s.status})\n")
         out += [f"- {line}" for line in _headline(s)]
         out.append(f"- inputs changed: {changes_text(s.changes)}\n")
         shown, left = _shown(s, every)

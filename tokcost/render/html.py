@@ -76,6 +76,16 @@ def _figure(chart, size=(7.5, 4.2), x_label=None, y_label=None):
     return fig, ax
 
 
+def _plain_ticks(axis, fmt) -> None:
+    """Ticks as plain numbers (``$0.0003``, not 3x10^-4) on a log axis, only at 1, 2 and 5 times powers of ten so
+    that they do not collide."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _arr(values):
     """A record's list of numbers as the float array matplotlib takes (None, a point not served: NaN, a gap)."""
     import numpy as np
@@ -97,6 +107,8 @@ def _draw_lines(chart, salt: str) -> str:
         ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label=chart.marker_label)
     if any(s.low is not None for s in chart.series):
         ax.plot([], [], color="#999999", alpha=0.4, linewidth=8, label="low-high band")
+    if chart.log_y:
+        _plain_ticks(ax.yaxis, money if chart.y_unit.startswith("USD") else sig)
     ax.legend(fontsize=8, loc="best")
     return _svg(fig, salt)
 
@@ -129,11 +141,17 @@ def _draw_bars(chart, salt: str) -> str:
     for yi, s in zip(y, chart.series):
         ax.barh(yi, s.y[0], color=f"C{hws.index(s.group) % 10}", alpha=0.45 if "infeasible" in s.label else 0.9)
     ax.set_yticks(y, [s.label for s in chart.series], fontsize=8)
-    for j, hw in enumerate(hws):
-        ax.barh([], [], color=f"C{j % 10}", label=hw)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=f"C{j % 10}", label=hw) for j, hw in enumerate(hws)]
     if chart.budget is not None:
-        ax.axvline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget ${chart.budget:g}")
-    ax.legend(fontsize=8, loc="lower right")
+        handles.append(
+            ax.axvline(
+                chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {money(chart.budget)}"
+            )
+        )
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    _plain_ticks(ax.xaxis, money)
     return _svg(fig, salt)
 
 
@@ -150,7 +168,11 @@ def _draw_day(chart, salt: str) -> str:
         else:
             (line,) = right.step(x, y, where="mid", color=f"C{i % 10}", linewidth=2, label=s.label)
             lines.append(line)
-    right.set_ylim(bottom=0)
+    top = max((v for s in chart.series if s.group != "demand" for v in s.y if v is not None), default=1.0)
+    right.set_ylim(0, top * 1.35)  # room above the fleet for the legend
+    ax.set_ylim(
+        0, max((v for s in chart.series if s.group == "demand" for v in s.y if v is not None), default=1) * 1.35
+    )
     ax.set_xticks(range(0, 24, 3))
     ax.legend(handles=lines, fontsize=8, loc="upper left")
     return _svg(fig, salt)
@@ -304,7 +326,7 @@ def format_sweep_html(result) -> str:
     figs = [_chart_html(ch, f"tokcost-sweep-{i}") for i, ch in enumerate(result.charts or [])]
     if result.charts is None:
         figs = ['<p class="meta">This sweep result holds no chart data.</p>']
-    cols = string_columns(result.columns, "%.3g")
+    cols = string_columns(result.columns, sig)
     n = min(result.rows, SWEEP_TABLE_ROWS)
     head = "".join(f"<th>{escape(h)}</th>" for _, h in TABLE_COLUMNS)
     rows = "".join(

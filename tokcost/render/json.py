@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 
 def format_record(result) -> str:
@@ -17,15 +18,26 @@ def format_document(result) -> str:
 
 
 def dumps(data) -> str:
-    """Plain data as indented JSON; numpy arrays and scalars become lists and numbers."""
-    return json.dumps(data, indent=2, default=_default) + "\n"
+    """Plain data as indented JSON; numpy arrays and scalars become lists and numbers, and a number that is not
+    finite becomes null: JSON has no NaN or Infinity (pydantic's records serialise them as null too)."""
+    return json.dumps(_finite(data), indent=2, default=_default, allow_nan=False) + "\n"
+
+
+def _finite(data):
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
 
 
 def _default(o):
     import numpy as np
 
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _finite(o.tolist())
     if isinstance(o, np.generic):
-        return o.item()
+        return _finite(o.item())
     raise TypeError(type(o).__name__)

@@ -11,7 +11,7 @@ from tokcost.render.report import (
     price_cell,
     price_lines,
 )
-from tokcost.text import money, sig
+from tokcost.text import markdown_text, money, sig
 
 
 def _row(c: CandidateResult) -> str:
@@ -19,9 +19,9 @@ def _row(c: CandidateResult) -> str:
     if c.notes:
         status += " (" + "; ".join(c.notes) + ")"
     return (
-        f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {c.latency_s.central:.3g} "
-        f"({c.latency_s.low:.3g}-{c.latency_s.high:.3g}) | {_opt(c.latency_objective_s)} | "
-        f"{_util(c.utilization_at_peak)} | {c.throughput_items_per_s.central:.3g} | "
+        f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {sig(c.latency_s.central)} "
+        f"({sig(c.latency_s.low)}-{sig(c.latency_s.high)}) | {_opt(c.latency_objective_s)} | "
+        f"{_util(c.utilization_at_peak)} | {sig(c.throughput_items_per_s.central)} | "
         f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "
         f"{status} |"
     )
@@ -40,9 +40,9 @@ def format_markdown(result: AnalysisResult, top: int = 12) -> str:
     for spec in result.specs:
         rec = spec.recommendation
         p = spec.product
-        out.append(f"## {spec.name}\n")
+        out.append(f"## {markdown_text(spec.name)}\n")
         out.append(
-            f"`{spec.file}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
+            f"`{markdown_text(spec.file)}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
             f"{demand_phrase(spec)}, {budget_phrase(spec)}.\n"
         )
         out.append(f"**{rec.headline}**\n")

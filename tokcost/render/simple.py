@@ -10,18 +10,65 @@ from rich.table import Table
 
 from tokcost.records.prices import STALE_AFTER_DAYS
 from tokcost.render.json import dumps
+from tokcost.text import count, count_short, duration, money, si, sig
 
 
 def _console(buf, width=100) -> Console:
     return Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False)
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
+    """A value for people, by what its field holds: money with $ and separators, durations in s / min / h / days,
+    counts whole with separators, FLOPs with an SI prefix, ``n/a`` for nothing; never an exponent."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool) or isinstance(v, str):
+        return str(v)
+    if isinstance(v, dict):
+        if key == "price" and "usd_per_gpu_hour" in v:
+            return f"{money(v['usd_per_gpu_hour'])}/GPU-h from {v['provider']} ({v['commitment']}, {v.get('date')})"
+        return ", ".join(f"{k}={_fmt(x, key if k in _BAND_KEYS else k)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "; ".join(_fmt(x, key) for x in v) if v else "none"
+    return _number(float(v), key)
+
+
+def _raw(v) -> str:
+    """A preset's value as written (4 significant digits): preset views show the data, not a reading of it."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}={_fmt(x)}" for k, x in v.items())
+        return ", ".join(f"{k}={_raw(x)}" for k, x in v.items())
     return str(v)
+
+
+_BAND_KEYS = ("low", "high", "central")
+
+
+def _number(x: float, key: str, short: bool = False) -> str:
+    base = key.removesuffix("_band")
+    if "per_s" in base:
+        return f"{sig(x)}/s"
+    if base.startswith("cost_usd") or base.endswith("_usd") or base in ("low_usd", "high_usd"):
+        return money(x)
+    if base.startswith("price_usd"):
+        return f"{money(x)}/GPU-h"
+    if base == "flops" or base.endswith("_flops"):
+        return si(x, "FLOP")
+    if base.endswith("_s") or base in ("latency", "seconds") or base in _SECONDS_PARTS:
+        return duration(x)
+    if "width" in base or "height" in base:
+        return f"{x:.0f}"
+    if base in ("tokens", "samples"):
+        return count_short(x) if short else count(x)
+    if base in ("context", "latent", "text", "gpu_hours", "days", "frames") or x.is_integer():
+        return count(x)
+    if base.endswith("_gb"):
+        return f"{x:,.1f}"
+    return sig(x)
+
+
+_SECONDS_PARTS = ("text_encoders", "denoise", "vae_decode", "pipeline", "prefill", "decode", "vision")
 
 
 def kv_table(data: dict, title: str) -> str:
@@ -30,7 +77,7 @@ def kv_table(data: dict, title: str) -> str:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for k, v in data.items():
-        table.add_row(k, _fmt(v))
+        table.add_row(k, _fmt(v, k))
     _console(buf).print(table)
     return buf.getvalue()
 
@@ -54,13 +101,18 @@ def format_training(result) -> str:
 TRAINING_COLUMNS = ("model", "hardware", "tokens", "samples", "context", "flops", "gpu_hours", "days", "cost_usd")
 
 
+def _cell(v, key: str) -> str:
+    """A comparison table's cell: counts short (300B) so that the columns fit."""
+    return _number(float(v), key, short=True) if isinstance(v, (int, float)) and not isinstance(v, bool) else _fmt(v)
+
+
 def _training_comparison(runs: list) -> str:
     buf = io.StringIO()
     table = Table(title="training", pad_edge=False)
     for col in TRAINING_COLUMNS:
         table.add_column(col, justify="left" if col in ("model", "hardware") else "right")
     for r in runs:
-        table.add_row(*(_fmt(getattr(r, col)) for col in TRAINING_COLUMNS))
+        table.add_row(*(_cell(getattr(r, col), col) for col in TRAINING_COLUMNS))
     console = _console(buf)
     console.print(table)
     for note in dict.fromkeys(n for r in runs for n in r.notes):
@@ -106,7 +158,7 @@ def _rows_table(rows: list[dict]) -> str:
     for col in rows[0] if rows else []:
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*(_fmt(v) if v is not None else "-" for v in r.values()))
+        table.add_row(*(_raw(v) if v is not None else "-" for v in r.values()))
     _console(buf).print(table)
     return buf.getvalue()
 
@@ -141,7 +193,7 @@ def preset_show(preset, file: str) -> str:
     for k, v in data.items():
         if v in (None, [], {}, ""):
             continue
-        con.print(f"  {k}: {_fmt(v) if not isinstance(v, list) else v}")
+        con.print(f"  {k}: {_raw(v) if not isinstance(v, list) else v}")
     con.print("sources:")
     for k, v in preset.sources.items():
         con.print(f"  {k}: {v}")

@@ -9,16 +9,19 @@ import json
 import numpy as np
 
 from tokcost.records.sweep import COLUMNS, SCHEMA_VERSION, SweepResult
+from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
 TEXT = ("model", "hardware", "engine", "resolution")
 INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "steps")
 
 
-def _num_strings(a: np.ndarray, spec: str = "%.6g") -> list[str]:
-    """Strings of a float column to ``spec`` (6 significant digits: the estimates carry a +-30% band); NaN -> ""."""
+def _num_strings(a: np.ndarray, spec="%.6g") -> list[str]:
+    """Strings of a float column to ``spec``, a %-format (6 significant digits for data: the estimates carry a
+    +-30% band) or a function (the human formats' readable numbers); NaN -> ""."""
     a = np.asarray(a, dtype=float)
-    out = list(map(spec.__mod__, a.tolist()))
+    fmt = spec.__mod__ if isinstance(spec, str) else spec
+    out = [fmt(v) if v == v else "" for v in a.tolist()]  # v != v: NaN
     for i in np.flatnonzero(np.isnan(a)).tolist():
         out[i] = ""
     return out
@@ -41,7 +44,7 @@ def _csv_text(u) -> str:
     return '"' + u.replace('"', '""') + '"' if any(c in u for c in ',"\n\r') else u
 
 
-def string_columns(columns: dict, float_spec: str = "%.6g", text=str) -> dict[str, list[str]]:
+def string_columns(columns: dict, float_spec="%.6g", text=str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name in COLUMNS:
         a = columns[name]
@@ -123,8 +126,9 @@ TABLE_COLUMNS = (
 def format_table(result: SweepResult) -> str:
     """An aligned plain-text table of every row (no colour: it is data), and the count."""
     c = result.columns
-    cols = string_columns(c, "%.3g")
+    cols = string_columns(c, sig)
     if result.rows:
+        cols["cost_usd_per_item"] = _num_strings(c["cost_usd_per_item"], money)
         padded = (c["padded_width"] != c["width"]) | (c["padded_height"] != c["height"])
         padded_key = np.where(padded, c["padded_width"] * 100_000 + c["padded_height"], -1)
         cols["padded_width"] = _gather_strings(padded_key, lambda k: "-" if k < 0 else f"{k // 100_000}x{k % 100_000}")

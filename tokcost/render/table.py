@@ -9,10 +9,11 @@ import io
 from rich import box
 from rich.console import Console, JustifyMethod
 from rich.table import Table
+from rich.text import Text
 
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
 from tokcost.render.report import budget_phrase, demand_phrase, more_candidates, percentile_label, price_lines
-from tokcost.text import money, sig
+from tokcost.text import money, sig, visible
 
 SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
     (lambda r: r.startswith("latency"), "latency"),
@@ -52,7 +53,7 @@ def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "
 
 
 def _header(console: Console, spec: SpecResult) -> None:
-    console.print(f"[bold]{spec.name}[/bold]  ({spec.file})", markup=True, highlight=False)
+    console.print(Text.assemble((visible(spec.name), "bold"), f"  ({visible(spec.file)})"), highlight=False)
     p = spec.product
     frames = spec.candidates[0].frames if p.get("kind") == "video" and spec.candidates else None
     size = f"{p['width']}x{p['height']}" + (f", {frames} frames" if frames else "")
