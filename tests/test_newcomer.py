@@ -266,3 +266,13 @@ def test_sweep_chart_keeps_each_model_at_its_own_steps():
     models = {s.label.split(" / ")[0] for s in latency.series}
     assert models == {"sdxl", "sd3-medium"}
     assert any("sdxl 50" in n and "sd3-medium 28" in n for n in latency.notes)
+
+
+def test_diffusion_training_defaults_to_the_published_run_where_there_is_one():
+    r = cli("train", "--model", "sd15", "--hardware", "a100-80gb-sxm", "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["samples"] == 1_541_000 * 2048  # the model card's steps x batch
+    assert any("published training run" in n for n in data["notes"])
+    r = cli("train", "--model", "sdxl", "--hardware", "a100-80gb-sxm")
+    assert r.exit_code == 2 and "--samples" in r.output and "publishes no training sample count" in r.output

@@ -199,3 +199,72 @@ def test_cli_html(tmp_path):
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert html.count("<svg") >= 2 and "Latency vs resolution" in html
+
+
+# ------------------------------------------------------------------------------------------------ streaming (#17)
+
+
+def test_chunks_in_any_size_give_the_same_rows_as_the_whole():
+    from tokcost.core.sweep import plan_sweep
+
+    req = _req(steps=[20, 30, 50])
+    whole = run_sweep(req).columns
+    for chunk_rows in (1, 7, 50, 10_000):
+        parts = list(plan_sweep(req, chunk_rows=chunk_rows).chunks())
+        assert all(len(p["model"]) <= chunk_rows for p in parts)
+        joined = {c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}
+        for c in COLUMNS:
+            a, b = whole[c], joined[c]
+            if a.dtype.kind == "f":
+                np.testing.assert_array_equal(np.nan_to_num(a, nan=-1.0), np.nan_to_num(b, nan=-1.0))
+            else:
+                assert a.tolist() == b.tolist(), c
+
+
+ARGS = ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm", "--resolutions", "512,768", "--batches", "1,4"]
+
+
+def test_streamed_csv_and_jsonl_match_the_in_memory_formats(tmp_path):
+    from tokcost import api
+
+    result = api.sweep(
+        models=["sdxl", "emu3-gen"], hardware=["h100-sxm"], resolutions=[(512, 512), (768, 768)], batches=[1, 4]
+    )
+    out = tmp_path / "s.csv"
+    r = CliRunner().invoke(app, [*ARGS, "--format", "csv", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text() == format_csv(result)
+    lines = CliRunner().invoke(app, [*ARGS, "--format", "jsonl"]).stdout.splitlines()
+    assert len(lines) == result.rows
+    rows = [json.loads(line, parse_constant=lambda t: pytest.fail(t)) for line in lines]
+    assert list(rows[0]) == list(COLUMNS) and rows[0]["frames"] is None
+
+
+def test_a_stream_that_fails_midway_leaves_the_old_output(tmp_path, monkeypatch):
+    import tokcost.core.sweep as core
+
+    out = tmp_path / "s.csv"
+    out.write_text("old\n")
+    calls = {"n": 0}
+    real = core.price_group
+
+    def flaky(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError("out of memory in the second chunk")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(core, "price_group", flaky)
+    with pytest.raises(MemoryError):
+        CliRunner().invoke(app, [*ARGS, "--format", "csv", "--output", str(out)], catch_exceptions=False)
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.csv"]  # no temporary file left behind
+
+
+def test_formats_that_hold_every_row_refuse_a_sweep_too_large_for_memory(monkeypatch):
+    import tokcost.core.sweep as core
+
+    monkeypatch.setattr(core, "MAX_IN_MEMORY_ROWS", 3)
+    r = CliRunner().invoke(app, [*ARGS, "--format", "json"])
+    assert r.exit_code == 2 and "csv or jsonl" in r.output
+    assert CliRunner().invoke(app, [*ARGS, "--format", "jsonl"]).exit_code == 0

@@ -235,12 +235,13 @@ def train(
     prices: Prices = None,
 ) -> TrainResult:
     """Training compute, GPU-hours, wall-clock days and cost: ``tokens`` for AR models, ``samples`` (images or
-    clips seen) for diffusion. ``mfu`` None takes the hardware's training MFU."""
+    clips seen) for diffusion (default: the model's published training run, where its preset has one: SD 1.5).
+    ``mfu`` None takes the hardware's training MFU."""
     from tokcost.core.estimate import train_one
     from tokcost.errors import UsageError
 
-    if (tokens is None) == (samples is None):
-        raise UsageError("give exactly one of tokens (AR) or samples (diffusion)", param="tokens")
+    if tokens is not None and samples is not None:
+        raise UsageError("give one of tokens (AR) or samples (diffusion), not both", param="tokens")
     cat = catalog(presets)
     return train_one(
         cat,
@@ -287,8 +288,6 @@ def compare_training(
     for m in presets_:
         if m.family == "ar" and tokens is None:
             raise UsageError(f"{m.id} is autoregressive: give the training tokens", param="tokens")
-        if m.family == "diffusion" and samples is None:
-            raise UsageError(f"{m.id} is a diffusion model: give the training samples", param="samples")
     runs = [
         train_one(
             cat,
@@ -357,13 +356,43 @@ def sweep(
     on_start=None,
     on_group=None,
 ) -> SweepResult:
-    """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them).
-    ``resolutions`` are ``(width, height)`` pairs; combinations a model cannot serve are skipped with a note in
-    ``result.notes``. For progress bars: ``on_start(total_rows)`` is called once the sweep is planned, and
-    ``on_group(n)`` as each group of ``n`` rows is priced. ``prices`` (hardware id -> USD per GPU-hour) win over
-    the default price basis; each chip's price and its provider are in ``result.notes``."""
+    """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them;
+    at most 2,000,000 rows: :func:`sweep_stream` takes any size). ``resolutions`` are ``(width, height)`` pairs;
+    combinations a model cannot serve are skipped with a note in ``result.notes``. For progress bars:
+    ``on_start(total_rows)`` is called once the sweep is planned, and ``on_group(n)`` as each chunk of ``n`` rows
+    is priced. ``prices`` (hardware id -> USD per GPU-hour) win over the default price basis; each chip's price
+    and its provider are in ``result.notes``."""
+    from tokcost.core.sweep import run_sweep
+
+    stream = _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices)
+    result = run_sweep(stream.req, on_group=on_group, on_start=on_start)
+    result.notes[:] = stream.notes
+    return result
+
+
+@_arguments
+def sweep_stream(
+    *,
+    models: Sequence[str],
+    hardware: Sequence[str],
+    resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
+    frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
+    batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
+    steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
+    engines: Sequence[Engine] | None = None,
+    precision: Precision = "bf16",
+    presets: Presets = None,
+    prices: Prices = None,
+):
+    """:func:`sweep` planned but not priced: ``.rows`` and ``.notes`` at once, then ``.chunks()`` yields the
+    rows as column dicts of at most 250,000 rows each, priced as they are read (memory stays flat at any size, up
+    to 20,000,000 configurations). ``tokcost sweep --format csv|jsonl`` writes these chunks as they come."""
+    return _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices)
+
+
+def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices):
     from tokcost.core.pricing import price_book
-    from tokcost.core.sweep import SweepRequest, run_sweep
+    from tokcost.core.sweep import SweepRequest, plan_sweep
     from tokcost.io.prices import load_prices
 
     cat = catalog(presets)
@@ -383,6 +412,6 @@ def sweep(
         precision=precision,
         prices=book.usd_per_gpu_hour(),
     )
-    result = run_sweep(req, on_group=on_group, on_start=on_start)
-    result.notes[:0] = book.lines()
-    return result
+    stream = plan_sweep(req)
+    stream.notes[:0] = book.lines()
+    return stream

@@ -42,7 +42,8 @@ class GridOptions:
 
 def is_oom(exc: BaseException) -> bool:
     oom = getattr(torch.cuda, "OutOfMemoryError", None)
-    return (oom is not None and isinstance(exc, oom)) or "out of memory" in str(exc).lower()
+    text = str(exc).lower()  # a CPU allocation failure is a plain RuntimeError from the allocator
+    return (oom is not None and isinstance(exc, oom)) or "out of memory" in text or "can't allocate memory" in text
 
 
 class _Runner:

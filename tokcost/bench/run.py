@@ -156,6 +156,26 @@ def _resolve(opts: BenchOptions, gpu: bool, catalog):
     return model, shape, grid
 
 
+CACHE_SHARE = 0.8  # of the device's memory the largest grid point's KV cache may take (weights and buffers need the rest)
+
+
+def _check_cache_fits(shape: Shape, grid: GridOptions, dtype: str, device: torch.device) -> None:
+    """Refuse a grid whose largest point's KV cache (keys and values, every layer, 2 x batch sequences for CFG, the
+    longest context) cannot fit the device: an absurd --batches or --contexts is exit 2, not an allocator crash."""
+    b, ctx = max(grid.batches), max(grid.contexts) + 1
+    need = 2 * shape.layers * 2 * b * shape.kv_heads * ctx * shape.head_dim * torch.finfo(DTYPES[dtype]).bits / 8
+    if device.type == "cuda":
+        have = torch.cuda.get_device_properties(device).total_memory
+    else:
+        have = _host_memory_gb() * 1e9
+    if need > CACHE_SHARE * have:
+        raise UsageError(
+            f"batch {b:,} at context {ctx - 1:,} needs a {need / 1e9:,.1f} GB KV cache; this device has "
+            f"{have / 1e9:,.1f} GB: use smaller --batches or --contexts",
+            param="batches",
+        )
+
+
 def _reference(dev: Device, dtype: str, catalog):
     """Rates the fitted fractions refer to: the preset's datasheet for a known GPU, else the measured ceilings."""
     if dev.preset is not None and catalog.has("hardware", dev.preset):
@@ -220,6 +240,7 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
     if opts.dtype not in DTYPES:
         raise UsageError("must be bf16, fp16 or fp32", param="dtype")
     model, shape, grid = _resolve(opts, device.type == "cuda", catalog)
+    _check_cache_fits(shape, grid, opts.dtype, device)
     if opts.threads is not None:
         torch.set_num_threads(opts.threads)
     layers_full = model.architecture.layers

@@ -1,7 +1,7 @@
 """`tokcost sweep`: price every combination of models, hardware, engines, resolutions, frames, batches and steps.
 
-A thin wrapper over :func:`tokcost.core.sweep.run_sweep` (vectorised: one estimate call per model x hardware x
-engine) and the formatters in :mod:`tokcost.render.sweep`. Only typer is imported at module level; numpy and
+A thin wrapper over :func:`tokcost.api.sweep` (vectorised: one estimate call per chunk of a model x hardware x
+engine group) and the formatters in :mod:`tokcost.render.sweep`; CSV and JSON Lines stream, chunk by chunk. Only typer is imported at module level; numpy and
 the plotting library load inside the command.
 """
 
@@ -55,25 +55,28 @@ def sweep(
 
         if fmt == "html" and output is None:
             raise UsageError("--format html needs --output FILE")
+        args = dict(
+            models=names(models, "models"),
+            hardware=names(hardware, "hardware"),
+            resolutions=sizes(resolutions),
+            frames=whole_numbers(frames, "frames"),
+            batches=whole_numbers(batches, "batches"),
+            steps=whole_numbers(steps, "steps"),
+            engines=names(engine, "engine") if engine is not None else None,
+            precision=precision,
+            presets=presets,
+            prices=parse_prices(price),
+        )
+        if fmt in STREAMING:
+            stream = api.sweep_stream(**args)
+            _notes(stream.notes, stream.rows)
+            with Progress() as progress:
+                progress.start(stream.rows)
+                write_stream(fmt, stream.chunks(progress.advance), output)
+            return
         with Progress() as progress:
-            result = api.sweep(
-                models=names(models, "models"),
-                hardware=names(hardware, "hardware"),
-                resolutions=sizes(resolutions),
-                frames=whole_numbers(frames, "frames"),
-                batches=whole_numbers(batches, "batches"),
-                steps=whole_numbers(steps, "steps"),
-                engines=names(engine, "engine") if engine is not None else None,
-                precision=precision,
-                presets=presets,
-                prices=parse_prices(price),
-                on_start=progress.start,
-                on_group=progress.advance,
-            )
-        for note in result.notes:
-            typer.echo(f"note: {note}", err=True)
-        if not result.rows:
-            raise UsageError("nothing to price: every combination was skipped (see the notes above)")
+            result = api.sweep(**args, on_start=progress.start, on_group=progress.advance)
+        _notes(result.notes, result.rows)
         if fmt == "html":  # the core picks the charts' lines from the columns; the page only draws them
             from tokcost.core.sweep import with_charts
 
@@ -81,6 +84,41 @@ def sweep(
         emit(registry.render("sweep", fmt, result), output)
 
     guard(run)
+
+
+STREAMING = ("csv", "jsonl")  # written chunk by chunk as the rows are priced: memory stays flat
+
+
+def _notes(notes: list[str], rows: int) -> None:
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    if not rows:
+        raise UsageError("nothing to price: every combination was skipped (see the notes above)")
+
+
+def write_stream(fmt: str, chunks, output) -> None:
+    """CSV or JSON Lines, a chunk at a time, to stdout or atomically to ``output`` (a failed run leaves an old
+    file as it was)."""
+    from tokcost.render.sweep import CSV_HEADER, csv_rows, jsonl_rows
+
+    rows = csv_rows if fmt == "csv" else jsonl_rows
+    if output is None:
+        if fmt == "csv":
+            sys.stdout.write(CSV_HEADER)
+        for chunk in chunks:
+            sys.stdout.write(rows(chunk))
+        return
+    from tokcost.io.atomic import open_atomic
+
+    try:
+        with open_atomic(output) as fh:
+            if fmt == "csv":
+                fh.write(CSV_HEADER.encode())
+            for chunk in chunks:
+                fh.write(rows(chunk).encode())
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {output}", err=True)
 
 
 def sizes(text: str) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ because a model cannot serve them. Formatting lives in :mod:`tokcost.render.swee
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,12 @@ from tokcost.io.engines import load_engines
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepResult
 
-MAX_CONFIGS = 20_000_000  # a guard against a typo that would ask for more memory than the machine has
+MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~300,000 rows a second this is about a minute of pricing
+# Rows priced and written at a time when a sweep streams (CSV, JSON Lines): ~16 columns x 8 bytes x 250,000 is
+# 32 MB of arrays, so memory stays flat whatever the sweep's size.
+CHUNK_ROWS = 250_000
+# The formats that hold every row at once (table, JSON, HTML) stop here: ~1 KB a row in memory while formatting.
+MAX_IN_MEMORY_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -125,10 +130,16 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
 # ------------------------------------------------------------------------------------------- pricing
 
 
-def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None) -> dict:
-    """One vectorised estimate over the group's grid (sizes x frames x batches x steps), as flat columns."""
-    si, fr, ba, st = np.meshgrid(np.arange(len(g.sizes)), g.frames, batches, g.steps, indexing="ij")
-    si, fr, ba, st = si.ravel(), fr.ravel(), ba.ravel(), st.ravel()
+def price_group(
+    g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None, rows: slice | None = None
+) -> dict:
+    """One vectorised estimate over the group's grid (sizes x frames x batches x steps, steps fastest), as flat
+    columns; ``rows`` prices only that slice of the flattened grid (a chunk)."""
+    shape = (len(g.sizes), len(g.frames), len(batches), len(g.steps))
+    n_all = int(np.prod(shape))
+    flat = np.arange(n_all)[rows] if rows is not None else np.arange(n_all)
+    si, fi, bi, sti = np.unravel_index(flat, shape)
+    fr, ba, st = g.frames[fi], batches[bi], g.steps[sti]
     width, height = g.sizes[si, 0], g.sizes[si, 1]
     cfg = Config(
         model=g.model,
@@ -163,19 +174,56 @@ def price_group(g: Group, batches: np.ndarray, precision: str, calibration=None,
     }
 
 
-def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
-    """Price every combination. For progress: ``on_start(total_rows)`` is called once the sweep is planned,
-    ``on_group(rows_done)`` after each group."""
-    batches = np.asarray(req.batches, dtype=float)
+@dataclass
+class SweepStream:
+    """A planned sweep whose rows are priced as they are read: :meth:`chunks` yields column dicts of at most
+    ``chunk_rows`` rows each, in the order :func:`run_sweep` returns them."""
+
+    req: SweepRequest
+    groups: list[Group]
+    notes: list[str]
+    chunk_rows: int = CHUNK_ROWS
+
+    @property
+    def rows(self) -> int:
+        return sum(g.n for g in self.groups) * len(self.req.batches)
+
+    def chunks(self, on_group=None) -> Iterator[dict[str, np.ndarray]]:
+        batches = np.asarray(self.req.batches, dtype=float)
+        r = self.req
+        for g in self.groups:
+            n = g.n * len(batches)
+            for start in range(0, n, self.chunk_rows):
+                part = price_group(
+                    g, batches, r.precision, r.calibration, r.prices, slice(start, min(n, start + self.chunk_rows))
+                )
+                yield _assemble([g], [part])
+                if on_group is not None:
+                    on_group(len(part["width"]))
+
+
+def plan_sweep(req: SweepRequest, chunk_rows: int = CHUNK_ROWS) -> SweepStream:
+    """The sweep planned (groups, notes, row count) and nothing priced yet."""
     groups, notes = plan_groups(req)
+    return SweepStream(req, groups, notes, chunk_rows)
+
+
+def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
+    """Price every combination, every row in memory (up to MAX_IN_MEMORY_ROWS; larger sweeps stream: CSV and JSON
+    Lines). For progress: ``on_start(total_rows)`` is called once the sweep is planned, ``on_group(rows_done)``
+    after each chunk."""
+    stream = plan_sweep(req)
+    if stream.rows > MAX_IN_MEMORY_ROWS:
+        raise UsageError(
+            f"the sweep has {stream.rows:,} rows; the table, JSON and HTML formats hold at most "
+            f"{MAX_IN_MEMORY_ROWS:,}: use --format csv or jsonl, which stream any size up to {MAX_CONFIGS:,}"
+        )
     if on_start is not None:
-        on_start(sum(g.n for g in groups) * len(batches))
-    parts = []
-    for g in groups:
-        parts.append(price_group(g, batches, req.precision, req.calibration, req.prices))
-        if on_group is not None:
-            on_group(len(parts[-1]["width"]))
-    return SweepResult(_assemble(groups, parts, req.resolutions), notes)
+        on_start(stream.rows)
+    parts = list(stream.chunks(on_group))
+    if not parts:
+        return SweepResult(_assemble([], []), stream.notes)
+    return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.notes)
 
 
 def with_charts(result: SweepResult) -> SweepResult:
@@ -188,7 +236,7 @@ def with_charts(result: SweepResult) -> SweepResult:
     return dataclasses.replace(result, charts=sweep_charts(result.columns))
 
 
-def _assemble(groups: list[Group], parts: list[dict], resolutions) -> dict[str, np.ndarray]:
+def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
     if not parts:
         return {
             c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution") else float)

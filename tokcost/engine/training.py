@@ -53,11 +53,23 @@ def training_report(
             raise UsageError(f"{model.id} is autoregressive: give the training tokens", param="tokens")
         flops = ar_training_flops(model, tokens, context)
     else:
+        published = model.training.samples if model.training is not None else None
+        if samples is None and published is None:
+            raise UsageError(
+                f"{model.id} is a diffusion model and publishes no training sample count (not in its paper or model "
+                "card): give the training samples (images or clips seen)",
+                param="samples",
+            )
+        notes_: list[str] = []
         if samples is None:
-            raise UsageError(f"{model.id} is a diffusion model: give the training samples", param="samples")
+            samples = published
+            notes_.append(
+                f"{model.id}'s published training run: {published:,.0f} samples ({model.sources.get('training.samples')})"
+                f"; priced at its native size, though early stages may have trained smaller; --samples to change it."
+            )
         flops = diffusion_training_flops(model, samples, width, height, frames)
     report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour)
-    extra: dict = {}
+    extra: dict = {"notes": notes_} if model.family != "ar" and notes_ else {}
     if model.family == "ar":
         matmul, attention = ar_flops_per_token(model, context)
         used = context or model.architecture.context

@@ -10,11 +10,14 @@ did: the file it points at is replaced. A file this run read (a spec, a baseline
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from tokcost.io.reading import was_read
 
@@ -29,9 +32,18 @@ class OutputRefused(OSError):
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """``data`` to ``path``, atomically (see the module's docstring for what ``path`` may be)."""
+    with open_atomic(path) as fh:
+        fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+@contextlib.contextmanager
+def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through, piece by piece (a streaming sweep): the pieces go to a temporary
+    file beside it, renamed over ``path`` when the block ends without an error; an error or a kill leaves ``path``
+    as it was. A character device is written through."""
     target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
     parent = target.parent if str(target.parent) else Path(".")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -40,15 +52,15 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         if was_read(st):
             raise OutputRefused("it is one of this run's inputs; write the output to another file")
         if stat.S_ISCHR(st.st_mode):  # /dev/null, a terminal: write through, nothing to replace
-            with open(target, "wb") as fh:
-                fh.write(payload)
+            with open(target, "wb") as device:
+                yield device
             return
         if not stat.S_ISREG(st.st_mode):
             raise OutputRefused("it is not a regular file (a directory, FIFO, socket or block device)")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         if target.exists():

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def refuse_bool(value: Any) -> Any:
@@ -36,7 +36,20 @@ Int = Annotated[int, NOT_BOOL]
 Float = Annotated[float, NOT_BOOL]
 Finite = Annotated[float, Field(allow_inf_nan=False), NOT_BOOL]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
-Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NOT_BOOL]
+# The smallest positive number a preset, calibration or spec quantity may hold: far below any real one (a
+# fraction, TB/s, TFLOP/s, GB, billions of parameters, requests a day), far enough above the smallest double
+# (5e-324) that nothing derived from it (a latency, a cost) overflows to inf or turns NaN.
+SMALLEST = 1e-6
+
+
+def _not_tiny(value: float) -> float:
+    if 0 < value < SMALLEST:
+        raise ValueError(f"{value:g} is too small to compute with (the smallest value taken is {SMALLEST:g})")
+    return value
+
+
+NOT_TINY = AfterValidator(_not_tiny)
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 
 
 class Strict(BaseModel):

@@ -17,12 +17,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tokcost.records.base import NOT_BOOL, Strict
+from tokcost.records.base import NOT_BOOL, NOT_TINY, Strict
 from tokcost.records.presets import Id
 
 Seconds = Annotated[float, Field(ge=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL]
 Rel = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False), NOT_BOOL]
-Factor = Annotated[float, Field(gt=0, le=2, allow_inf_nan=False), NOT_BOOL]
+Factor = Annotated[float, Field(gt=0, le=2, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 Count = Annotated[int, Field(ge=0, le=10_000_000), NOT_BOOL]
 PosCount = Annotated[int, Field(ge=1, le=10_000_000), NOT_BOOL]
 Text = Annotated[str, Field(min_length=1, max_length=400)]
@@ -53,13 +53,13 @@ class Device(Strict):
     name: Text = Field(description="Device name as torch reports it.")
     id: Id = Field(description="The id the measured device has as a hardware preset.")
     preset: Id | None = Field(default=None, description="The known hardware preset it is, when it is one.")
-    memory_gb: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False), NOT_BOOL] = Field(
+    memory_gb: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Device memory in GB."
     )
-    copy_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
+    copy_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Measured copy ceiling in GB/s (bytes read + written per second / 1e9)."
     )
-    matmul_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
+    matmul_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Measured square-matmul ceiling in TFLOP/s at dtype."
     )
     dtype: Literal["bf16", "fp16", "fp32"] = Field(description="Precision of the measurements.")
@@ -100,10 +100,10 @@ class Fit(Strict):
     reference: Literal["datasheet", "measured"] = Field(
         description="What mfu and mbu are fractions of: the datasheet of device.preset, or the measured ceilings."
     )
-    peak_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL] = Field(
+    peak_tflops: Annotated[float, Field(gt=0, le=1.0e5, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Reference peak in TFLOP/s."
     )
-    bandwidth_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL] = Field(
+    bandwidth_gbps: Annotated[float, Field(gt=0, le=1.0e6, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Reference bandwidth in GB/s."
     )
     mfu: Factor = Field(description="Fitted fraction of the reference peak.")

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tokcost.records.base import NOT_BOOL, Float, Fraction, Range, Strict
+from tokcost.records.base import NOT_BOOL, NOT_TINY, Float, Fraction, Range, Strict
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
@@ -20,7 +20,7 @@ MAX_PRESET_INT = 10**12
 MAX_PRESET_FLOAT = 1e12
 
 
-PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NOT_BOOL]
+PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NOT_BOOL]
 Count = Annotated[int, Field(ge=0), NOT_BOOL]
 Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
@@ -244,6 +244,12 @@ class Native(Strict):
     max_frames: PosInt | None = Field(default=None, description="Most frames it generates in one clip.")
 
 
+class Training(Strict):
+    """What the model's own training run used, as published: the default of `tokcost train`."""
+
+    samples: PosFloat = Field(description="Diffusion: images or clips seen over every published training stage.")
+
+
 class ModelPreset(Strict):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
@@ -266,6 +272,9 @@ class ModelPreset(Strict):
     diffusion: DiffusionSampling | None = Field(default=None, description="Diffusion: sampling settings.")
     native: Native | None = Field(default=None, description="Diffusion: default size and the sizes it serves.")
     quality: dict[str, Float] = Field(default={}, description="Published scores by benchmark (geneval, vbench, mmmu).")
+    training: Training | None = Field(
+        default=None, description="Its published training run (the default of `tokcost train`), where published."
+    )
     sources: Sources = Field(description=SOURCES)
     notes: str = Field(default="", description="Free text.")
 

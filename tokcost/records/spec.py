@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from tokcost.records.base import NOT_BOOL, Int, Strict
+from tokcost.records.base import NOT_BOOL, NOT_TINY, Int, Strict
 from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
@@ -68,7 +68,7 @@ class Product(Strict):
 class Demand(Strict):
     """How many requests arrive."""
 
-    requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL] = Field(
+    requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Mean demand in requests per day."
     )
     peak_to_mean: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
@@ -96,17 +96,17 @@ class Demand(Strict):
 class Budget(Strict):
     """The limits a recommendation must meet."""
 
-    latency_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] = Field(
+    latency_s: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
         description="Latency budget per request in seconds, end to end at peak load (queueing and waiting for a "
         "batch to form included), met at latency_percentile."
     )
     latency_percentile: Annotated[float, Field(ge=50, le=99.9, allow_inf_nan=False), NOT_BOOL] = Field(
         default=95, description="The percentile of requests that must meet latency_s (50-99.9)."
     )
-    cost_per_item_usd: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL] | None = Field(
+    cost_per_item_usd: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
         default=None, description="Cost budget in USD per generated item, the fleet's cost spread over the demand."
     )
-    monthly_usd: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL] | None = Field(
+    monthly_usd: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
         default=None, description="Cost budget in USD per month for the whole fleet."
     )
 

@@ -57,7 +57,8 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
     ),
     "sweep": (
         _f("table", "sweep:format_table"),
-        _f("csv", "sweep:format_csv"),
+        _f("csv", "sweep:format_csv", "streams"),
+        _f("jsonl", "sweep:format_jsonl", "JSON Lines; streams"),
         _f("json", "sweep:format_json"),
         _f("html", "html:format_sweep_html", "needs --output"),
     ),

@@ -61,10 +61,30 @@ def string_columns(columns: dict, float_spec="%.6g", text=str) -> dict[str, list
     return out
 
 
-def format_csv(result: SweepResult) -> str:
-    cols = string_columns(result.columns, text=_csv_text)
+CSV_HEADER = ",".join(COLUMNS) + "\n"
+
+
+def csv_rows(columns: dict) -> str:
+    """CSV lines of a chunk of rows (no header): a streaming sweep writes one per chunk after CSV_HEADER."""
+    cols = string_columns(columns, text=_csv_text)
     body = "\n".join(map(",".join, zip(*(cols[c] for c in COLUMNS))))
-    return ",".join(COLUMNS) + "\n" + (body + "\n" if body else "")
+    return body + "\n" if body else ""
+
+
+def format_csv(result: SweepResult) -> str:
+    return CSV_HEADER + csv_rows(result.columns)
+
+
+def jsonl_rows(columns: dict) -> str:
+    """JSON Lines of a chunk of rows: one object per configuration, keys in COLUMNS order, null where a column
+    does not apply (the notes go to stderr)."""
+    lists = [_json_list(columns[c], c) for c in COLUMNS]
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+    return "".join(dumps(dict(zip(COLUMNS, r))) + "\n" for r in zip(*lists))
+
+
+def format_jsonl(result: SweepResult) -> str:
+    return jsonl_rows(result.columns)
 
 
 def _json_list(a: np.ndarray, name: str) -> list:
