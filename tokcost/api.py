@@ -36,6 +36,8 @@ Side = Annotated[int, Field(ge=16, le=8192)]
 Count = Annotated[int, Field(ge=1)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
+# tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
+PerForward = Annotated[float, Field(ge=1, le=65_536, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
@@ -182,8 +184,8 @@ def estimate(
     cfg: Cfg | None = None,
     engine: Engine = "eager",
     precision: Precision = "bf16",
-    tokens_per_forward: AtLeastOne = 1.0,
-    draft_tokens: AtLeastOne | None = None,
+    tokens_per_forward: PerForward = 1.0,
+    draft_tokens: PerForward | None = None,
     prompt_tokens: Count | None = None,
     answer_tokens: Count | None = None,
     calibration: PathArg | None = None,

@@ -80,6 +80,7 @@ def estimate(
         "--tokens-per-forward",
         callback=finite,
         min=1.0,
+        max=65_536,
         help="AR: tokens accepted per forward (speculative/parallel decoding).",
     ),
     draft_tokens: float | None = typer.Option(
@@ -87,6 +88,7 @@ def estimate(
         "--draft-tokens",
         callback=finite,
         min=1.0,
+        max=65_536,
         help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
     ),
     prompt_tokens: int | None = typer.Option(
