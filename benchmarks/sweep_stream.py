@@ -49,7 +49,7 @@ def _run(fmt: str, steps: int, out: Path) -> tuple[float, float, int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--formats", default="csv,jsonl")
-    ap.add_argument("--steps", type=int, default=240, help="steps values 1..N (240: about 2,000,000 rows)")
+    ap.add_argument("--steps", type=int, default=270, help="steps values 1..N (270: 2,047,680 rows)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in a.formats.split(","):

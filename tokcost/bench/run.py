@@ -156,7 +156,9 @@ def _resolve(opts: BenchOptions, gpu: bool, catalog):
     return model, shape, grid
 
 
-CACHE_SHARE = 0.8  # of the device's memory the largest grid point's KV cache may take (weights and buffers need the rest)
+CACHE_SHARE = (
+    0.8  # of the device's memory the largest grid point's KV cache may take (weights and buffers need the rest)
+)
 
 
 def _check_cache_fits(shape: Shape, grid: GridOptions, dtype: str, device: torch.device) -> None:

@@ -53,16 +53,16 @@ def erlang_c(servers, offered) -> np.ndarray:
     order = np.argsort(cs, kind="stable")
     cs, ax = cs[order], ax[order]
     needed = 6.0 * np.sqrt(cs) + 30.0
-    term, tail = np.ones_like(ax), np.zeros_like(ax)
+    term, partial = np.ones_like(ax), np.zeros_like(ax)
     for n in range(1, int(needed[-1]) + 1 if needed.size else 1):
         i = int(np.searchsorted(needed, n))
         term[i:] *= ax[i:] / (cs[i:] + n)
-        tail[i:] += term[i:]
+        partial[i:] += term[i:]
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
-    cs, ax, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, tail))
+    servers, load, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, partial))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        pmf = np.exp(cs * np.log(np.maximum(ax, 1e-300)) - ax - _lgamma(cs + 1.0))
+        pmf = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - _lgamma(servers + 1.0))
         b = pmf / (1.0 - pmf * tail)
         pc = b / (1.0 - rho * (1.0 - b))
         beta = (c - a) / np.sqrt(np.maximum(a, 1e-300))

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from tokcost.core.pricing import price_book
 from tokcost.engine.estimate import Config, estimate, to_float
+from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
@@ -74,6 +75,13 @@ def estimate_one(
         )
     )
     c, lo, hi = est.central, est.low, est.high
+    problem = (
+        context_problem(m, to_float(c["tokens"]["prompt"]), to_float(c["tokens"]["generated"]))
+        if m.family == "ar"
+        else None
+    )
+    if problem:
+        raise UsageError(problem, param="frames" if frames else "width")
 
     def band(key: str) -> LowHigh:
         return LowHigh(low=to_float(lo[key]), high=to_float(hi[key]))

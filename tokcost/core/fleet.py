@@ -208,11 +208,8 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
     x = _queue_inputs({k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}, rates, np.full(LOAD_POINTS, c))
     levels = np.array([0.5, 0.95, 0.99])
-    pct = latency_percentile(
-        *(np.asarray(x[k])[:, None] for k in ("rate", "batch", "service_s", "replicas")),
-        levels,
-        np.asarray(x["timeout_s"])[:, None],
-    )
+    col = {k: np.asarray(v)[:, None] for k, v in x.items()}
+    pct = latency_percentile(col["rate"], col["batch"], col["service_s"], col["replicas"], levels, col["timeout_s"])
     q = spec.budget.latency_percentile
     n = int(c)
     return ChartData(

@@ -21,6 +21,7 @@ from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
+from tokcost.engine.tokens import context_problem
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.io.prices import load_prices
@@ -64,7 +65,8 @@ def input_size(model, spec: Spec) -> tuple[int, int]:
     if lo == hi:
         return lo, lo
     scale = max(min(1.0, hi / max(p.width, p.height)), lo / min(p.width, p.height))
-    return tuple(min(hi, max(lo, round(side * scale))) for side in (p.width, p.height))  # type: ignore[return-value]
+    width, height = (min(hi, max(lo, round(side * scale))) for side in (p.width, p.height))
+    return width, height
 
 
 def _static_problems(spec: Spec, model) -> list[str]:
@@ -161,6 +163,13 @@ def _candidate(
             f"latency p{spec.budget.latency_percentile:g} cannot meet the {spec.budget.latency_s:g} s budget with any "
             f"fleet: the service time and the wait for a batch to form alone exceed it"
         )
+    too_long = (
+        context_problem(model, _at(c["tokens"]["prompt"], i), _at(c["tokens"]["generated"], i))
+        if model.family == "ar"
+        else None
+    )
+    if too_long:
+        reasons.insert(0, too_long)
     if quote is None:
         reasons.append(prices.unpriced[hw.id])
     elif not reasons:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokcost.engine.tokens import grid_tokens, model_tokens
+from tokcost.engine.tokens import context_problem, grid_tokens, model_tokens
 from tokcost.errors import UsageError
 from tokcost.records.presets import ModelPreset
 from tokcost.records.tokens import TokensResult
@@ -31,6 +31,9 @@ def count_tokens(
     clip = {"fps": fps, "seconds": frames / fps if fps is not None and frames else None}
     if model is not None:
         tc = model_tokens(model, width, height, frames, pad=pad)
+        problem = context_problem(model, tc.prompt, tc.generated)
+        if problem:
+            raise UsageError(problem, param="frames" if frames else "width")
         return TokensResult(
             model=model.id, family=model.family, width=width, height=height, frames=frames, **tc.to_dict(), **clip
         )

@@ -99,6 +99,21 @@ class TokenCount:
         return asdict(self)
 
 
+def context_problem(model, prompt: float, generated: float) -> str | None:
+    """Why an AR sequence of ``prompt`` + ``generated`` tokens cannot run: longer than the context the model was
+    trained at (its position embeddings and attention were never trained beyond it); None when it fits or the
+    model is not AR."""
+    if model.family != "ar" or model.architecture is None:
+        return None
+    total, limit = prompt + generated, model.architecture.context
+    if total <= limit:
+        return None
+    return (
+        f"the sequence is {total:,.0f} tokens ({prompt:,.0f} prompt + {generated:,.0f} generated), beyond "
+        f"{model.id}'s trained context of {limit:,} tokens"
+    )
+
+
 def grid_tokens(
     width,
     height,
