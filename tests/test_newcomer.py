@@ -232,20 +232,29 @@ def test_money_and_durations_read_as_such():
 # ------------------------------------------------------------------------------------------------ charts
 
 
-def test_cost_chart_labels_name_the_hardware_and_the_legend_matches_the_bars(tmp_path):
+def test_cost_chart_labels_name_the_hardware_and_the_legend_matches_the_bars():
+    from matplotlib.colors import to_hex
+
     from tokcost.core.charts import cost_chart
+    from tokcost.render.html import bar_figure
 
     spec = api.analyze(str(ROOT / "specs" / "premium-1024.yaml")).specs[0]
     chart = cost_chart(spec)
     assert all(f" / {s.group} / " in s.label for s in chart.series)
-    out = tmp_path / "r.html"
-    assert cli("analyze", ROOT / "specs" / "premium-1024.yaml", "--format", "html", "-o", out).exit_code == 0
-    svg = out.read_text()
-    # one legend patch per hardware, each in a different colour
     hardware = list(dict.fromkeys(s.group for s in chart.series))
     assert len(hardware) > 1
-    for hw in hardware:
-        assert f">{hw}<" in svg or hw in svg
+    ax = bar_figure(chart).axes[0]
+    legend = {
+        t.get_text(): to_hex(h.get_facecolor())
+        for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)
+        if t.get_text() in hardware
+    }
+    assert sorted(legend) == sorted(hardware) and len(set(legend.values())) == len(hardware)  # one colour each
+    rows = ax.get_yticklabels()
+    bars = ax.patches
+    for label, bar in zip(reversed([r.get_text() for r in rows]), reversed(bars)):
+        hw = next(h for h in hardware if f" / {h} / " in label)
+        assert to_hex(bar.get_facecolor()) == legend[hw]  # each bar in its hardware's legend colour
 
 
 def test_analyze_chart_draws_the_family_candidate_the_text_names():
@@ -276,3 +285,20 @@ def test_diffusion_training_defaults_to_the_published_run_where_there_is_one():
     assert any("published training run" in n for n in data["notes"])
     r = cli("train", "--model", "sdxl", "--hardware", "a100-80gb-sxm")
     assert r.exit_code == 2 and "--samples" in r.output and "publishes no training sample count" in r.output
+
+
+# ------------------------------------------------------------------------------------------------ progress
+
+
+def test_long_commands_report_progress_to_their_hook_and_print_none_when_piped():
+    from tokcost.core.analyze import analyze_loaded
+    from tokcost.io.catalog import Catalog
+    from tokcost.io.specs import load_specs
+
+    cat = Catalog.default()
+    loaded = load_specs([str(p) for p in sorted((ROOT / "specs").glob("*.yaml"))[:2]], cat)
+    ticks = []
+    analyze_loaded(loaded, cat, progress=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(1, 2), (2, 2)]
+    r = cli("check", ROOT / "specs" / "storefront-images.yaml", ROOT / "specs" / "photo-qa.yaml", "--format", "json")
+    assert r.exit_code == 0 and "check: specs analysed" not in r.output  # not a terminal: no bar

@@ -16,6 +16,7 @@ from tokcost.cli.common import (
     Calibration,
     Presets,
     PriceOption,
+    ProgressBar,
     emit,
     format_option,
     guard,
@@ -61,7 +62,13 @@ def run_check(
     loaded = load_specs(files, catalog)  # every spec problem, exit 2, before any work
     docs = {f: doc for f, _, doc in loaded}
     base = load_result(baseline) if baseline is not None else None
-    result = analyze_loaded(loaded, catalog, load_calibration_file(calibration), overrides)
+    bar = ProgressBar()  # shown on a terminal only, and only once the first spec has taken its time
+    try:
+        result = analyze_loaded(
+            loaded, catalog, load_calibration_file(calibration), overrides, progress=bar.steps("check: specs analysed")
+        )
+    finally:
+        bar.stop()
     limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
     return compare(
         result,

@@ -20,10 +20,16 @@ def analyze_loaded(
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
+    progress=None,
 ) -> AnalysisResult:
     """Analyse specs from :func:`load_specs` with a loaded calibration (or None) and ``--price`` overrides;
-    ``today`` (default: the clock) dates the notes on old prices."""
-    results = [analyze_spec(spec, f, catalog, calibration, doc, prices, today) for f, spec, doc in loaded]
+    ``today`` (default: the clock) dates the notes on old prices; ``progress(done, total)``, when given, is
+    called after each spec."""
+    results = []
+    for f, spec, doc in loaded:
+        results.append(analyze_spec(spec, f, catalog, calibration, doc, prices, today))
+        if progress is not None:
+            progress(len(results), len(loaded))
     return AnalysisResult(
         tool_version=__version__, calibration=calibration.path if calibration is not None else None, specs=results
     )

@@ -131,7 +131,12 @@ def _draw_throughput(chart, salt: str) -> str:
 
 
 def _draw_bars(chart, salt: str) -> str:
-    """Horizontal bars: the value axis (``y_label``, log) runs across, one row per series from the top."""
+    return _svg(bar_figure(chart), salt)
+
+
+def bar_figure(chart):
+    """Horizontal bars: the value axis (``y_label``, log) runs across, one row per series from the top, coloured
+    by hardware, with one legend patch per hardware in its bars' colour. The matplotlib figure (tests read it)."""
     height = max(2.5, 0.32 * len(chart.series) + 1.2)
     fig, ax = _figure(chart, size=(7.5, height), x_label=chart.y_label, y_label=chart.x_label)
     ax.set_xscale("log")
@@ -152,7 +157,7 @@ def _draw_bars(chart, salt: str) -> str:
         )
     ax.legend(handles=handles, fontsize=8, loc="lower right")
     _plain_ticks(ax.xaxis, money)
-    return _svg(fig, salt)
+    return fig
 
 
 def _draw_day(chart, salt: str) -> str:
