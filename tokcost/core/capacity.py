@@ -89,18 +89,21 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
 
 
 def _poisson_pmfs(x: np.ndarray, upto: int) -> np.ndarray:
-    """(upto, ...) P(Poisson(x) = j), j = 0..upto-1, by the recursion pmf(j) = pmf(j - 1) x / j from logs."""
-    out = np.empty((upto, *x.shape))
-    out[0] = np.exp(-x)
-    for j in range(1, upto):
-        out[j] = out[j - 1] * x / j
-    return out
+    """(upto, ...) P(Poisson(x) = j), j = 0..upto-1, from logs in one array operation:
+    exp(j log x - x - log j!)."""
+    shape = (-1, *([1] * np.ndim(x)))
+    j = np.arange(upto, dtype=float).reshape(shape)
+    log_factorial = np.cumsum(np.log(np.maximum(np.arange(upto, dtype=float), 1.0))).reshape(shape)  # log j!
+    with np.errstate(divide="ignore"):
+        log_x = np.where(x > 0, np.log(np.maximum(x, 1e-300)), -np.inf)
+    return np.exp(np.where(j > 0, j * log_x, 0.0) - x - log_factorial)
 
 
 def _bisect(cdf, probs: np.ndarray, hi: float) -> np.ndarray:
-    """x with cdf(x) = probs (cdf vectorised and increasing), by 60 halvings of [0, hi]."""
+    """x with cdf(x) = probs (cdf vectorised and increasing), by 44 halvings of [0, hi] (hi is at most ~1,100
+    arrivals: the error is below 1e-10 of the unit arrival time)."""
     lo, up = np.zeros_like(probs), np.full_like(probs, hi)
-    for _ in range(60):
+    for _ in range(44):
         mid = 0.5 * (lo + up)
         below = cdf(mid) < probs
         lo, up = np.where(below, mid, lo), np.where(below, up, mid)
