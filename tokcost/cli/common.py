@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -126,13 +126,22 @@ def guard(fn: Callable[[], T]) -> T:
 
 def emit(text: str, output: Path | None) -> None:
     """``text`` to stdout, or to ``output`` atomically (a failed run leaves any old file as it was)."""
+    emit_pieces([text], output)
+
+
+def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
+    """Text made piece by piece (a streaming sweep) to stdout as it comes, or to ``output`` atomically: the file
+    appears whole when the last piece is written, and an error midway leaves any old file as it was."""
     if output is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
         return
-    from tokcost.io.atomic import write_atomic
+    from tokcost.io.atomic import open_atomic
 
     try:
-        write_atomic(output, text)
+        with open_atomic(output) as fh:
+            for piece in pieces:
+                fh.write(piece.encode("utf-8"))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: a refused output is bad usage
     typer.echo(f"wrote {output}", err=True)

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from tokcost.cli import environment
-from tokcost.cli.common import Output, Presets, PriceOption, emit, format_option, guard, parse_prices
+from tokcost.cli.common import Output, Presets, PriceOption, emit, emit_pieces, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
 
@@ -72,7 +72,7 @@ def sweep(
             _notes(stream.notes, stream.rows)
             with Progress() as progress:
                 progress.start(stream.rows)
-                write_stream(fmt, stream.chunks(progress.advance), output)
+                emit_pieces(stream_text(fmt, stream.chunks(progress.advance)), output)
             return
         with Progress() as progress:
             result = api.sweep(**args, on_start=progress.start, on_group=progress.advance)
@@ -96,29 +96,15 @@ def _notes(notes: list[str], rows: int) -> None:
         raise UsageError("nothing to price: every combination was skipped (see the notes above)")
 
 
-def write_stream(fmt: str, chunks, output) -> None:
-    """CSV or JSON Lines, a chunk at a time, to stdout or atomically to ``output`` (a failed run leaves an old
-    file as it was)."""
+def stream_text(fmt: str, chunks):
+    """CSV (with its header) or JSON Lines, one piece of text per chunk of rows."""
     from tokcost.render.sweep import CSV_HEADER, csv_rows, jsonl_rows
 
+    if fmt == "csv":
+        yield CSV_HEADER
     rows = csv_rows if fmt == "csv" else jsonl_rows
-    if output is None:
-        if fmt == "csv":
-            sys.stdout.write(CSV_HEADER)
-        for chunk in chunks:
-            sys.stdout.write(rows(chunk))
-        return
-    from tokcost.io.atomic import open_atomic
-
-    try:
-        with open_atomic(output) as fh:
-            if fmt == "csv":
-                fh.write(CSV_HEADER.encode())
-            for chunk in chunks:
-                fh.write(rows(chunk).encode())
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    typer.echo(f"wrote {output}", err=True)
+    for chunk in chunks:
+        yield rows(chunk)
 
 
 def sizes(text: str) -> list[tuple[int, int]]:

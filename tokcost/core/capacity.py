@@ -62,7 +62,7 @@ def erlang_c(servers, offered) -> np.ndarray:
     unsort[order] = np.arange(order.size)
     servers, load, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, partial))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        pmf = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - _lgamma(servers + 1.0))
+        pmf = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - _log_factorial(servers))
         b = pmf / (1.0 - pmf * tail)
         pc = b / (1.0 - rho * (1.0 - b))
         beta = (c - a) / np.sqrt(np.maximum(a, 1e-300))
@@ -72,7 +72,13 @@ def erlang_c(servers, offered) -> np.ndarray:
     return np.where(rho < 1.0, np.clip(pc, 0.0, 1.0), 1.0)
 
 
-_lgamma = np.vectorize(math.lgamma, otypes=[float])
+def _log_factorial(n) -> np.ndarray:
+    """log n! of whole numbers n >= 0 (an array), from one cumulative sum of logs up to the largest."""
+    k = np.asarray(n, dtype=np.int64)
+    table = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, int(k.max(initial=0)) + 1, dtype=float)))))
+    return table[k]
+
+
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
@@ -93,7 +99,7 @@ def _poisson_pmfs(x: np.ndarray, upto: int) -> np.ndarray:
     exp(j log x - x - log j!)."""
     shape = (-1, *([1] * np.ndim(x)))
     j = np.arange(upto, dtype=float).reshape(shape)
-    log_factorial = np.cumsum(np.log(np.maximum(np.arange(upto, dtype=float), 1.0))).reshape(shape)  # log j!
+    log_factorial = _log_factorial(np.arange(upto)).reshape(shape)
     with np.errstate(divide="ignore"):
         log_x = np.where(x > 0, np.log(np.maximum(x, 1e-300)), -np.inf)
     return np.exp(np.where(j > 0, j * log_x, 0.0) - x - log_factorial)

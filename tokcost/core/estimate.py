@@ -75,11 +75,8 @@ def estimate_one(
         )
     )
     c, lo, hi = est.central, est.low, est.high
-    problem = (
-        context_problem(m, to_float(c["tokens"]["prompt"]), to_float(c["tokens"]["generated"]))
-        if m.family == "ar"
-        else None
-    )
+    tokens = {k: to_float(v) for k, v in c["tokens"].items()}
+    problem = context_problem(m, tokens)
     if problem:
         raise UsageError(problem, param="frames" if frames else "width")
 
@@ -114,7 +111,7 @@ def estimate_one(
         overhead_bound=bool(to_float(c["overhead_bound"])),
         floor_s=to_float(c["floor_s"]),
         breakdown_s={k: to_float(v) for k, v in c["breakdown_s"].items()},
-        tokens={k: to_float(v) for k, v in c["tokens"].items()},
+        tokens=tokens,
         memory_gb={k: to_float(v) / 1e9 for k, v in c["memory_bytes"].items()},
         fits_in_memory=bool(to_float(c["fits_in_memory"])),
         flops=to_float(c["flops"]),

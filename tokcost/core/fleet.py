@@ -203,8 +203,8 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     timeout held fixed, from 5% to 98% of the rate that saturates that fleet; the budget and the peak marked."""
     peak, _ = demand_rates(spec)
     row, c = fleet.row, fleet.replicas_peak
-    slots = row["batch"] if row["continuous"][0] else effective_batch(np.inf, row["batch"], row["timeout"])
-    saturating = float(c * slots[0] / row["service"][0])  # continuous: every slot busy at the full-batch service
+    # at the saturating rate every batch fills before its timeout (continuous: every slot busy at the full batch)
+    saturating = float(c * row["batch"][0] / row["service"][0])
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
     x = _queue_inputs({k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}, rates, np.full(LOAD_POINTS, c))
     levels = np.array([0.5, 0.95, 0.99])

@@ -163,11 +163,8 @@ def _candidate(
             f"latency p{spec.budget.latency_percentile:g} cannot meet the {spec.budget.latency_s:g} s budget with any "
             f"fleet: the service time and the wait for a batch to form alone exceed it"
         )
-    too_long = (
-        context_problem(model, _at(c["tokens"]["prompt"], i), _at(c["tokens"]["generated"], i))
-        if model.family == "ar"
-        else None
-    )
+    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
+    too_long = context_problem(model, tokens)
     if too_long:
         reasons.insert(0, too_long)
     if quote is None:
@@ -175,7 +172,6 @@ def _candidate(
     elif not reasons:
         reasons += _cost_reasons(spec, fleet_cost, monthly)
     metric, score = quality_of(model, p.kind)
-    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
     notes = []
     width, height = input_size(model, spec)
     if (width, height) != (p.width, p.height):

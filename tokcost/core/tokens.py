@@ -31,7 +31,7 @@ def count_tokens(
     clip = {"fps": fps, "seconds": frames / fps if fps is not None and frames else None}
     if model is not None:
         tc = model_tokens(model, width, height, frames, pad=pad)
-        problem = context_problem(model, tc.prompt, tc.generated)
+        problem = context_problem(model, tc.to_dict())
         if problem:
             raise UsageError(problem, param="frames" if frames else "width")
         return TokensResult(

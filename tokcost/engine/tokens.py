@@ -99,12 +99,13 @@ class TokenCount:
         return asdict(self)
 
 
-def context_problem(model, prompt: float, generated: float) -> str | None:
-    """Why an AR sequence of ``prompt`` + ``generated`` tokens cannot run: longer than the context the model was
-    trained at (its position embeddings and attention were never trained beyond it); None when it fits or the
-    model is not AR."""
+def context_problem(model, tokens) -> str | None:
+    """Why an AR sequence of ``tokens["prompt"]`` + ``tokens["generated"]`` positions cannot run: longer than the
+    context the model was trained at (its position embeddings and attention were never trained beyond it); None
+    when it fits or the model is not AR."""
     if model.family != "ar" or model.architecture is None:
         return None
+    prompt, generated = float(tokens["prompt"]), float(tokens["generated"])
     total, limit = prompt + generated, model.architecture.context
     if total <= limit:
         return None

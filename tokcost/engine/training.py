@@ -48,6 +48,7 @@ def training_report(
     usd_per_gpu_hour: float | None = None,
 ) -> TrainResult:
     """Training compute of ``model`` on ``gpus`` x ``hw``: AR models train on ``tokens``, diffusion on ``samples``."""
+    notes_: list[str] = []
     if model.family == "ar":
         if tokens is None:
             raise UsageError(f"{model.id} is autoregressive: give the training tokens", param="tokens")
@@ -60,7 +61,6 @@ def training_report(
                 "card): give the training samples (images or clips seen)",
                 param="samples",
             )
-        notes_: list[str] = []
         if samples is None:
             samples = published
             notes_.append(
@@ -69,7 +69,7 @@ def training_report(
             )
         flops = diffusion_training_flops(model, samples, width, height, frames)
     report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour)
-    extra: dict = {"notes": notes_} if model.family != "ar" and notes_ else {}
+    extra: dict = {"notes": notes_} if notes_ else {}
     if model.family == "ar":
         matmul, attention = ar_flops_per_token(model, context)
         used = context or model.architecture.context

@@ -49,7 +49,7 @@ def _number(x: float, key: str, short: bool = False) -> str:
     base = key.removesuffix("_band")
     if "per_s" in base:
         return f"{sig(x)}/s"
-    if base.startswith("cost_usd") or base.endswith("_usd") or base in ("low_usd", "high_usd"):
+    if base.startswith("cost_usd") or base.endswith("_usd"):
         return money(x)
     if base.startswith("price_usd"):
         return f"{money(x)}/GPU-h"
