@@ -26,8 +26,10 @@ def readme_block(result) -> str:
             "",
             f"Median relative error |predicted - measured| / measured over {result.summary['in_sample']['all']['n']} "
             f"published runs; worst = max(ratio, 1/ratio). Held-out = leave-one-source-out. Gate: median <= "
-            f"{th['median_rel_err']:.0%}, worst <= {th['worst_factor']}x, per family; "
-            f"{'passed' if result.passed else 'FAILED'}. Every entry: [docs/validation.md](docs/validation.md).",
+            f"{th['median_rel_err']:.0%}, worst <= {th['worst_factor']}x, per family"
+            + "".join(f" ({f}: worst <= {o['worst_factor']}x)" for f, o in th["families"].items() if o["worst_factor"])
+            + "; "
+            + f"{'passed' if result.passed else 'FAILED'}. Every entry: [docs/validation.md](docs/validation.md).",
             README_END,
         ]
     )

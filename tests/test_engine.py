@@ -28,7 +28,7 @@ def test_decode_sum_matches_hand_calculation_memory_bound():
     a = EMU3.architecture
     P, BW = 989e12, 3.35e12
     p0, G = 72, 4163
-    total, _, _ = physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 1, p0, G)
+    total, _, _, _ = physics.ar_decode_time(a, P, BW, IDEAL, 2.0, 1, p0, G)
     N = a.matmul_params_b * 1e9
     sum_t = G * p0 + G * (G - 1) / 2
     hand = (G * N * 2.0 + 131072 * sum_t) / BW  # batch 1 decode: every step reads all weights + the KV so far
@@ -47,7 +47,7 @@ def test_decode_switches_bound_along_the_sequence_at_large_batch():
 
 def test_prefill_flops_formula():
     a = EMU3.architecture
-    _, flops = physics.ar_prefill_time(a, 989e12, 3.35e12, IDEAL, 2.0, 1, 1000)
+    _, flops, _ = physics.ar_prefill_time(a, 989e12, 3.35e12, IDEAL, 2.0, 1, 1000)
     N = a.matmul_params_b * 1e9
     assert float(flops) == pytest.approx(2 * N * 1000 + 2 * 32 * 4096 * 1000**2)
 
@@ -186,7 +186,8 @@ def test_sum_max_lines_vectorised_over_configurations():
     ],
 )
 def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, engines):
-    """The planner prices every chip x band in one pass; each row must be exactly the single-chip estimate."""
+    """The planner prices every chip x band x replica size in one pass; each row must be exactly the single-chip
+    estimate of that replica, and a size a chip or model cannot take is absent exactly when estimate refuses it."""
     from tokcost.engine.estimate import estimate_grid
 
     hardware = CAT.all("hardware")
@@ -206,11 +207,17 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
             role=role,
             **extra,
         )
-        grid = estimate_grid(cfg, hardware)
-        for hw in hardware:
+        grid = estimate_grid(cfg, hardware, gpus=(1, 2, 4, 8))
+        for hw, G in ((hw, G) for hw in hardware for G in (1, 2, 4, 8)):
+            one_cfg = Config(**{**cfg.__dict__, "hardware": hw, "gpus": G})
+            try:
+                estimate_arrays(one_cfg)
+            except UsageError:
+                assert (hw.id, "central", G) not in grid
+                continue
             for band in ("central", "low", "high"):
-                one = estimate_arrays(Config(**{**cfg.__dict__, "hardware": hw}), band)
-                row = grid[(hw.id, band)]
+                one = estimate_arrays(one_cfg, band)
+                row = grid[(hw.id, band, G)]
                 for key in (
                     "latency_s",
                     "throughput_items_per_s",
@@ -218,6 +225,8 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
                     "fits_in_memory",
                     "bound",
                     "overhead_bound",
+                    "communication_s",
+                    "parallelism",
                 ):
                     np.testing.assert_array_equal(np.broadcast_to(one[key], batch.shape), row[key], err_msg=key)
                 for key, value in one["memory_bytes"].items():

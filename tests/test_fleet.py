@@ -57,7 +57,7 @@ def test_json_carries_the_capacity_contract():
         assert c["latency_p50_s"] >= c["latency_s"]["central"] - 1e-9  # never below the service time (static)
         assert 0 < c["utilization_at_peak"] < 1
         assert c["monthly_usd_autoscaled"] <= c["monthly_usd_fixed"] + 1e-6
-        assert c["gpus"] == c["replicas_at_peak"]  # a fixed fleet: the peak's (one GPU a replica)
+        assert c["gpus"] == c["replicas_at_peak"] * c["gpus_per_replica"]  # a fixed fleet: the peak's
         assert c["monthly_usd"] == pytest.approx(c["monthly_usd_fixed"])
         assert c["latency_objective_s"] <= 10.0  # the spec's budget, met at p95
 
@@ -66,9 +66,10 @@ def test_headline_names_the_percentile_queueing_utilisation_and_fleet():
     rec = tokcost.analyze(str(STOREFRONT)).specs[0].recommendation
     c = rec.choice
     assert f"p95 {c.latency_objective_s:.3g} s at peak" in rec.headline
-    assert "queueing" in rec.headline and f"{c.utilization_at_peak:.0%} utilisation on {c.replicas_at_peak} GPUs" in (
-        rec.headline
-    )
+    gpus = c.replicas_at_peak * c.gpus_per_replica
+    assert "queueing" in rec.headline and f"{c.utilization_at_peak:.0%} utilisation on {gpus} GPUs" in rec.headline
+    if c.gpus_per_replica > 1:
+        assert f"({c.replicas_at_peak} replicas of {c.gpus_per_replica})" in rec.headline
     assert any("Autoscaled over the day" in r and "less" in r for r in rec.reasons)
 
 
@@ -131,12 +132,19 @@ def test_a_tight_budget_needs_more_headroom_than_a_loose_one():
 
 
 def test_a_higher_percentile_never_needs_fewer_replicas(tmp_path):
+    """Of one replica size, a higher percentile never needs fewer replicas; over every size the planner may pick,
+    it never costs less (each size's cost is monotone, so is their minimum)."""
     args = dict(candidates__models=["sdxl"], candidates__hardware=["h100-sxm"], candidates__engines=["compiled"])
-    got = []
-    for q in (50, 95, 99.9):
-        c = tokcost.analyze(str(_spec(tmp_path, budget__latency_percentile=q, **args))).specs[0]
-        got.append(c.candidates[0].replicas_at_peak)
-    assert got == sorted(got)
+    for sizes in ([1], [2], [1, 2, 4, 8]):
+        replicas, cost = [], []
+        for q in (50, 95, 99.9):
+            spec = _spec(tmp_path, budget__latency_percentile=q, candidates__gpus_per_replica=sizes, **args)
+            c = tokcost.analyze(str(spec)).specs[0].candidates[0]
+            replicas.append(c.replicas_at_peak)
+            cost.append(c.monthly_usd)
+        assert cost == sorted(cost)
+        if len(sizes) == 1:
+            assert replicas == sorted(replicas)
 
 
 def test_check_gates_the_percentile_latency():

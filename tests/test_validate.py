@@ -184,15 +184,32 @@ def test_sequence_parallel_splits_compute_only(cat):
     assert math.isclose(float(g["breakdown_s"]["vae_decode"][3]), float(one["breakdown_s"]["vae_decode"]))
 
 
-def test_ar_multi_gpu_is_refused(cat):
+def test_ar_tensor_parallel_is_priced(cat):
+    """AR models on several GPUs are priced by tensor parallelism (the multi-gpu family scores them): compiled
+    decoding gains from it; eager decoding, bound by the host launching every layer on every GPU, does not."""
     from tokcost.engine.estimate import Config, estimate_arrays
-    from tokcost.errors import UsageError
     from tokcost.io.engines import load_engines
 
-    with pytest.raises(UsageError):
-        estimate_arrays(
-            Config(profiles=load_engines(), model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"), gpus=2)
-        )
+    cfg = dict(profiles=load_engines(), model=cat.model("emu3-gen"), hardware=cat.hardware("h100-sxm"))
+    one, two = (
+        estimate_arrays(Config(**cfg, engine="compiled")),
+        estimate_arrays(Config(**cfg, engine="compiled", gpus=2)),
+    )
+    assert two["parallelism"] == "tp" and two["latency_s"] < one["latency_s"]
+    one, two = estimate_arrays(Config(**cfg)), estimate_arrays(Config(**cfg, gpus=2))
+    assert two["overhead_bound"] and two["latency_s"] >= one["latency_s"]
+
+
+def test_multi_gpu_family_meets_its_thresholds(entries, cat):
+    """Issue 14's gate for the family: held-out median <= 20%, worst <= 2x (tokcost/data/validation_thresholds.yaml)."""
+    from tokcost.io.measurements import load_thresholds
+
+    th = load_thresholds()
+    assert "multi-gpu" in th.apply_to and th.families["multi-gpu"].worst_factor == 2.0
+    rows = [r for r in V.run(entries, cat) if r.family == "multi-gpu" and r.scored]
+    assert len(rows) >= 25
+    scored = {r.id for r in rows}
+    assert {e.conditions.parallelism for e in entries if e.id in scored} >= {"tp", "sp", "cfg", "cfg+sp"}
 
 
 # ----------------------------------------------------------------------------------------------- fit

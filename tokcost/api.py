@@ -41,6 +41,7 @@ PerForward = Annotated[float, Field(ge=1, le=65_536, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Parallelism = Literal["tp", "sp", "cfg", "cfg+sp"]
 # --price ID=USD: your price per GPU-hour for a hardware id, which wins over the spec and the catalogue
 Prices = Mapping[str, float] | None  # checked by price_overrides, with the hardware ids
 
@@ -188,11 +189,14 @@ def estimate(
     draft_tokens: PerForward | None = None,
     prompt_tokens: Count | None = None,
     answer_tokens: Count | None = None,
+    gpus: Annotated[int, Field(ge=1, le=1024)] = 1,
+    parallelism: Parallelism | None = None,
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
 ) -> EstimateResult:
-    """Latency, throughput, memory and cost of one configuration on one GPU, with its low-high band.
+    """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
+    ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
@@ -215,6 +219,8 @@ def estimate(
         draft_tokens=draft_tokens,
         prompt_tokens=prompt_tokens,
         answer_tokens=answer_tokens,
+        gpus=gpus,
+        parallelism=parallelism,
         calibration=_calibration(calibration),
         prices=price_overrides(prices, cat),
     )
@@ -353,6 +359,7 @@ def sweep(
     steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
     engines: Sequence[Engine] | None = None,
     precision: Precision = "bf16",
+    gpus: Sequence[Annotated[int, Field(ge=1, le=1024)]] = (1,),
     presets: Presets = None,
     prices: Prices = None,
     on_start=None,
@@ -362,11 +369,14 @@ def sweep(
     at most 2,000,000 rows: :func:`sweep_stream` takes any size). ``resolutions`` are ``(width, height)`` pairs;
     combinations a model cannot serve are skipped with a note in ``result.notes``. For progress bars:
     ``on_start(total_rows)`` is called once the sweep is planned, and ``on_group(n)`` as each chunk of ``n`` rows
-    is priced. ``prices`` (hardware id -> USD per GPU-hour) win over the default price basis; each chip's price
-    and its provider are in ``result.notes``."""
+    is priced. ``gpus`` are replica sizes (GPUs splitting each forward, :func:`estimate`'s default parallelism);
+    a size a model or chip cannot take is skipped with a note. ``prices`` (hardware id -> USD per GPU-hour) win
+    over the default price basis; each chip's price and its provider are in ``result.notes``."""
     from tokcost.core.sweep import run_sweep
 
-    stream = _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices)
+    stream = _sweep_plan(
+        models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices
+    )
     result = run_sweep(stream.req, on_group=on_group, on_start=on_start)
     result.notes[:] = stream.notes
     return result
@@ -383,16 +393,17 @@ def sweep_stream(
     steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
     engines: Sequence[Engine] | None = None,
     precision: Precision = "bf16",
+    gpus: Sequence[Annotated[int, Field(ge=1, le=1024)]] = (1,),
     presets: Presets = None,
     prices: Prices = None,
 ):
     """:func:`sweep` planned but not priced: ``.rows`` and ``.notes`` at once, then ``.chunks()`` yields the
     rows as column dicts of at most 250,000 rows each, priced as they are read (memory stays flat at any size, up
     to 20,000,000 configurations). ``tokcost sweep --format csv|jsonl`` writes these chunks as they come."""
-    return _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices)
+    return _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices)
 
 
-def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, presets, prices):
+def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices):
     from tokcost.core.pricing import price_book
     from tokcost.core.sweep import SweepRequest, plan_sweep
     from tokcost.io.prices import load_prices
@@ -412,6 +423,7 @@ def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, 
         steps=list(dict.fromkeys(steps)) if steps is not None else None,
         engines=list(dict.fromkeys(engines)) if engines is not None else None,
         precision=precision,
+        gpus=list(dict.fromkeys(gpus)),
         prices=book.usd_per_gpu_hour(),
     )
     stream = plan_sweep(req)

@@ -106,9 +106,9 @@ def predict(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: flo
             continue
         if which == "prefill":
             no_fixed = Efficiency(eff.mfu, eff.mbu, eff.host_per_layer_s, 0.0)
-            val, _ = physics.ar_prefill_time(arch, P, BW, no_fixed, wbytes, t.n_seq[sel], t.context[sel])
+            val, _, _ = physics.ar_prefill_time(arch, P, BW, no_fixed, wbytes, t.n_seq[sel], t.context[sel])
         else:
-            val, _, _ = physics.ar_decode_time(
+            val, _, _, _ = physics.ar_decode_time(
                 arch, P, BW, eff, wbytes, t.n_seq[sel], t.context[sel], 1, passes=t.passes[sel]
             )
         out[..., sel] = val

@@ -71,7 +71,7 @@ def estimate(
         None, "--fps", callback=finite, min=0.001, help="Frames per second (informational)."
     ),
     steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
-    batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together on one GPU."),
+    batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together (by the replica)."),
     cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
     engine: str = typer.Option("eager", "--engine", help="eager | compiled | vllm (vllm: AR models only)."),
     precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 | int4."),
@@ -96,6 +96,19 @@ def estimate(
     ),
     answer_tokens: int | None = typer.Option(
         None, "--answer-tokens", min=1, help="Perception: tokens in the answer (default 128)."
+    ),
+    gpus: int = typer.Option(
+        1,
+        "--gpus",
+        min=1,
+        max=1024,
+        help="GPUs in one replica, within one server's scale-up domain (the hardware preset's scale_up.gpus).",
+    ),
+    parallelism: str | None = typer.Option(
+        None,
+        "--parallelism",
+        help="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for AR; for "
+        "diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
@@ -123,6 +136,8 @@ def estimate(
             draft_tokens=draft_tokens,
             prompt_tokens=prompt_tokens,
             answer_tokens=answer_tokens,
+            gpus=gpus,
+            parallelism=parallelism,
             calibration=calibration,
             presets=presets,
             prices=parse_prices(price),

@@ -34,7 +34,13 @@ def sweep(
     frames: str | None = typer.Option(
         None, "--frames", help="Video frames per clip, comma-separated (video models only; image models are skipped)."
     ),
-    batches: str = typer.Option("1", "--batches", help="Items generated together on one GPU, comma-separated."),
+    batches: str = typer.Option("1", "--batches", help="Items generated together by a replica, comma-separated."),
+    gpus: str = typer.Option(
+        "1",
+        "--gpus",
+        help="GPUs per replica, comma-separated (1,2,4,8): each forward split by tensor parallelism (AR) or "
+        "CFG and sequence parallelism (diffusion); sizes beyond a chip's scale-up domain are skipped with a note.",
+    ),
     steps: str | None = typer.Option(
         None, "--steps", help="Diffusion steps, comma-separated (default: each model's own; AR models have none)."
     ),
@@ -47,7 +53,7 @@ def sweep(
     presets: Presets = None,
     price: PriceOption = None,
 ):
-    """Price every combination, one row each: latency (s), items/s per GPU, $/item, memory (GB), fits."""
+    """Price every combination, one row each: latency (s), items/s per replica, $/item, memory per GPU (GB), fits."""
 
     def run():
         from tokcost import api
@@ -61,6 +67,7 @@ def sweep(
             resolutions=sizes(resolutions),
             frames=whole_numbers(frames, "frames"),
             batches=whole_numbers(batches, "batches"),
+            gpus=whole_numbers(gpus, "gpus"),
             steps=whole_numbers(steps, "steps"),
             engines=names(engine, "engine") if engine is not None else None,
             precision=precision,

@@ -67,7 +67,7 @@ def chart_candidates(spec: SpecResult, top: int = TOP_LINES) -> list[CandidateRe
 
 
 def _label(c: CandidateResult) -> str:
-    return f"{c.model} / {c.hardware} / {c.engine}"
+    return f"{c.model} / {c.replica} / {c.engine}"
 
 
 def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid) -> Config:
@@ -91,6 +91,7 @@ def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid
         prompt_tokens=p.get("prompt_tokens"),
         answer_tokens=p.get("answer_tokens"),
         calibration=calibration,
+        gpus=c.gpus_per_replica,  # split as the planner split it (the default layout)
         **base,
     )
 
@@ -196,7 +197,7 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
         band = c.cost_usd_per_item
         series.append(
             ChartSeries(
-                label=f"{c.model} / {c.hardware} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
+                label=f"{c.model} / {c.replica} / {c.engine}" + ("" if c.feasible else " (infeasible)"),
                 group=c.hardware,
                 fixed=_held(c, "batch"),
                 y=[c.fleet_cost_usd_per_item],

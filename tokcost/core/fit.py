@@ -23,7 +23,7 @@ README: 4-5x), not a fit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -90,9 +90,10 @@ def _grid(lo: float, hi: float, log: bool, n: int) -> np.ndarray:
 @dataclass
 class _Case:
     entry: Entry
-    config: Config  # Config priced with the committed profiles (each trial swaps in its own)
+    config: Config | None  # Config priced with the committed profiles (each trial swaps in its own)
     measured: float
     metric: str
+    text_decode: Callable | None = None  # a tokens_per_s entry: profiles -> prediction (no image-model Config)
 
 
 def _cases(entries, catalog) -> list[_Case]:
@@ -101,7 +102,10 @@ def _cases(entries, catalog) -> list[_Case]:
         row = V.price_entry(e, catalog)
         if not row.scored or e.metric == "gpu_hours":
             continue
-        out.append(_Case(e, V.build_config(e, catalog), e.measured, e.metric))
+        if e.metric == "tokens_per_s":
+            out.append(_Case(e, None, e.measured, e.metric, V.text_decode_prediction(e, catalog)))
+        else:
+            out.append(_Case(e, V.build_config(e, catalog), e.measured, e.metric))
     return out
 
 
@@ -110,6 +114,10 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
 
     from tokcost.engine.estimate import estimate_arrays
 
+    if case.text_decode is not None:
+        return np.asarray(case.text_decode(profiles), dtype=float)
+    if case.config is None:  # not reached: _cases gives every other case its Config
+        raise ValueError(f"{case.entry.id} has no Config to price")
     cfg = replace(case.config, profiles=profiles)
     return np.asarray(estimate_arrays(cfg, "central")[case.metric], dtype=float)
 

@@ -16,7 +16,6 @@ from tokcost.records.spec import Spec
 TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch sizes the planner considers
 
-GPUS_PER_REPLICA = 1  # a replica is one GPU today (multi-GPU replicas: the multi-GPU issue)
 HOURS = np.arange(24)
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
-from tokcost.core.fleet import BATCHES, GPUS_PER_REPLICA, Fleet, day_chart, demand_rates, fleets, load_chart
+from tokcost.core.fleet import BATCHES, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, estimate_grid
 from tokcost.engine.profiles import BANDS
@@ -25,7 +26,15 @@ from tokcost.engine.tokens import context_problem
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.io.prices import load_prices
-from tokcost.records.results import Band, CandidateResult, Pricing, Recommendation, SpecResult, Violation
+from tokcost.records.results import (
+    Band,
+    CandidateResult,
+    Pricing,
+    Recommendation,
+    ReplicaOption,
+    SpecResult,
+    Violation,
+)
 from tokcost.records.spec import Spec
 from tokcost.text import money, secs
 
@@ -86,7 +95,8 @@ def _static_problems(spec: Spec, model) -> list[str]:
 
 
 def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook) -> dict:
-    """Every batch of BATCHES on every chip at every band, in one vectorised call: {(hw id, band): arrays}."""
+    """Every batch of BATCHES on every chip, every replica size of the spec's it takes, at every band, in one
+    vectorised call: {(hw id, band, gpus): arrays}."""
     p = spec.product
     cfg = Config(
         model=model,
@@ -105,7 +115,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         calibration=calibration,
         prices=prices.usd_per_gpu_hour(),
     )
-    return estimate_grid(cfg, hardware, BANDS)
+    return estimate_grid(cfg, hardware, BANDS, spec.candidates.gpus_per_replica)
 
 
 def _finite(x) -> float | None:
@@ -118,7 +128,7 @@ def _at(x, i):
 
 
 def _candidate(
-    model, hw, engine, spec: Spec, res: dict, fleet: Fleet, static: list[str], prices: PriceBook
+    model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, static: list[str], prices: PriceBook
 ) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
@@ -141,18 +151,21 @@ def _candidate(
         )
         if math.isfinite(fleet.replicas_fixed):
             # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
-            monthly_fixed = fleet.replicas_fixed * GPUS_PER_REPLICA * usd_per_gpu_hour * HOURS_PER_MONTH
-            monthly_auto = float(fleet.replicas_hourly.mean()) * GPUS_PER_REPLICA * usd_per_gpu_hour * HOURS_PER_MONTH
+            monthly_fixed = fleet.replicas_fixed * G * usd_per_gpu_hour * HOURS_PER_MONTH
+            monthly_auto = float(fleet.replicas_hourly.mean()) * G * usd_per_gpu_hour * HOURS_PER_MONTH
             autoscaled = spec.demand.scaling == "autoscaled"
-            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * GPUS_PER_REPLICA)
+            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
             monthly = monthly_auto if autoscaled else monthly_fixed
             fleet_cost = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
     reasons = list(static)
     if not bool(_at(c["fits_in_memory"], 0)):
+        per = f" per GPU on {G} GPUs" if G > 1 else ""
+        usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
         reasons.append(
-            f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB at batch 1; {hw.id} has {hw.memory_gb:g} GB"
+            f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB{per} at batch 1; {hw.id} has {hw.memory_gb:g} GB, "
+            f"{usable:.3g} GB usable"
         )
     elif _at(c["latency_s"], 0) > spec.budget.latency_s:
         reasons.append(
@@ -191,6 +204,8 @@ def _candidate(
         hardware=hw.id,
         engine=engine,
         precision=spec.candidates.precision,
+        gpus_per_replica=G,
+        parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
         batch=int(BATCHES[i]),
         cfg=c["cfg_mode"],
         steps=None if steps is None else int(_at(steps, i)),
@@ -245,7 +260,7 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook |
 def _evaluate(
     spec: Spec, catalog: Catalog, calibration, prices: PriceBook | None
 ) -> list[tuple[CandidateResult, Fleet]]:
-    """Every candidate with its operating point under load."""
+    """Every model x hardware x engine with its operating point under load, on its best replica size."""
     prices = prices if prices is not None else spec_prices(spec, catalog)
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog, prices)
@@ -263,14 +278,60 @@ def _evaluate(
         }
         for hw in hardware:
             for engine, grid in grids.items():
-                combos.append((model, hw, engine, {b: grid[(hw.id, b)] for b in BANDS}, static))
+                for G in spec.candidates.gpus_per_replica:
+                    if (hw.id, "central", G) in grid:
+                        combos.append((model, hw, engine, G, {b: grid[(hw.id, b, G)] for b in BANDS}, static))
     if not combos:
         return []
-    sized = fleets(spec, [res["central"] for _, _, _, res, _ in combos], [e for _, _, e, _, _ in combos])
-    return [
-        (_candidate(model, hw, engine, spec, res, fleet, static, prices), fleet)
-        for (model, hw, engine, res, static), fleet in zip(combos, sized, strict=True)
+    sized = fleets(spec, [res["central"] for *_, res, _ in combos], [e for _, _, e, *_ in combos])
+    shapes: dict[tuple, list[_Shape]] = {}
+    for (model, hw, engine, G, res, static), fleet in zip(combos, sized, strict=True):
+        one = res["central"]  # batch 1 is BATCHES[0]
+        shapes.setdefault((model.id, hw.id, engine), []).append(
+            _Shape(
+                _candidate(model, hw, engine, G, spec, res, fleet, static, prices),
+                fleet,
+                _at(one["latency_s"], 0),
+                bool(_at(one["fits_in_memory"], 0)),
+            )
+        )
+    return [_best_replica(spec, options) for options in shapes.values()]
+
+
+@dataclass
+class _Shape:
+    """One replica size of a model x hardware x engine, priced."""
+
+    candidate: CandidateResult
+    fleet: Fleet
+    latency_b1: float  # central seconds at batch 1
+    fits_b1: bool
+
+
+def _best_replica(spec: Spec, options: list[_Shape]) -> tuple[CandidateResult, Fleet]:
+    """The replica size a model x hardware x engine is offered at: the cheapest fleet among the feasible sizes;
+    when none is feasible, the one closest to it (fits in memory at batch 1, then meets the latency budget there,
+    then the cheapest, then the fastest), so that its reasons say what even that size lacks. The others are listed
+    on it."""
+
+    def key(o: _Shape):
+        c = o.candidate
+        cost = c.fleet_cost_usd_per_item if c.fleet_cost_usd_per_item is not None else math.inf
+        return (not c.feasible, not o.fits_b1, o.latency_b1 > spec.budget.latency_s, cost, o.latency_b1)
+
+    best = min(options, key=key)
+    best.candidate.other_replicas = [
+        ReplicaOption(
+            gpus_per_replica=o.candidate.gpus_per_replica,
+            parallelism=o.candidate.parallelism,
+            latency_s=o.latency_b1,
+            fleet_cost_usd_per_item=o.candidate.fleet_cost_usd_per_item,
+            feasible=o.candidate.feasible,
+        )
+        for o in options
+        if o is not best
     ]
+    return best.candidate, best.fleet
 
 
 def _fleet_cost(c: CandidateResult) -> float:
@@ -296,7 +357,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         )
     best = feasible[0]
     head = (
-        f"Use {best.model} on {best.hardware} ({best.engine}, batch {best.batch}): "
+        f"Use {best.model} on {best.replica} ({best.engine}, batch {best.batch}): "
         f"{_percentile_phrase(spec, best)}; {money(best.fleet_cost_usd_per_item)} per {_noun(kind)} "
         f"(${best.monthly_usd:,.0f} a month, {spec.demand.scaling} fleet)."
     )
@@ -306,14 +367,16 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
         f"{', a full batch' if best.engine == 'vllm' else ''}); it is {best.bound}-bound"
         f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
-        f"One GPU serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at batch {best.batch} "
-        f"and needs {best.memory_gb['total']:.0f} GB of memory.",
+        f"{_replica_noun(best)[0].upper()}{_replica_noun(best)[1:]} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per "
+        f"second at batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
+        f"{' per GPU' if best.gpus_per_replica > 1 else ''}.",
+        *_replica_sentences(spec, best),
         *_capacity_sentences(spec, best),
     ]
     runner = next((c for c in feasible if (c.model, c.hardware) != (best.model, best.hardware)), None)
     if runner is not None:
         reasons.append(
-            f"Runner-up: {runner.model} on {runner.hardware} ({runner.engine}) at "
+            f"Runner-up: {runner.model} on {runner.replica} ({runner.engine}) at "
             f"{money(runner.fleet_cost_usd_per_item)} per {_noun(kind)}."
         )
     others, breaks = _families(spec, candidates, best)
@@ -321,14 +384,39 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
 
 
 def _percentile_phrase(spec: Spec, c: CandidateResult) -> str:
-    """ "p95 7.88 s, of which 1.73 s queueing, at 91% utilisation on 12 GPUs" (end to end, at peak)."""
+    """ "p95 7.88 s, of which 1.73 s queueing, at 91% utilisation on 12 GPUs" (end to end, at peak); with
+    replicas of several GPUs "... on 12 GPUs (6 replicas of 2)"."""
     q = spec.budget.latency_percentile
     wait = c.queue_wait_s or 0.0
     queued = f", of which {secs(wait)} queueing" if wait >= 0.0005 else ""
+    n = (c.replicas_at_peak or 0) * c.gpus_per_replica
+    shape = f" ({c.replicas_at_peak} replicas of {c.gpus_per_replica})" if c.gpus_per_replica > 1 else ""
     return (
         f"p{q:g} {secs(c.latency_objective_s or math.inf)} at peak{queued}, at {c.utilization_at_peak or 0:.0%} "
-        f"utilisation on {c.replicas_at_peak} GPU{'s' if c.replicas_at_peak != 1 else ''}"
+        f"utilisation on {n} GPU{'s' if n != 1 else ''}{shape}"
     )
+
+
+def _replica_noun(c: CandidateResult) -> str:
+    return "one GPU" if c.gpus_per_replica == 1 else f"one replica of {c.gpus_per_replica} GPUs ({c.parallelism})"
+
+
+def _replica_sentences(spec: Spec, c: CandidateResult) -> list[str]:
+    """Why this replica size: what the other sizes priced for the same model, hardware and engine would do."""
+    if not c.other_replicas:
+        return []
+    parts = []
+    for o in sorted(c.other_replicas, key=lambda o: o.gpus_per_replica):
+        cost = (
+            f"{money(o.fleet_cost_usd_per_item)} per {_noun(spec.product.kind)}"
+            if o.fleet_cost_usd_per_item is not None
+            else "no fleet meets the budget"
+        )
+        parts.append(f"{o.gpus_per_replica} GPU{'s' if o.gpus_per_replica > 1 else ''} ({secs(o.latency_s)}, {cost})")
+    return [
+        f"Replica size: {c.gpus_per_replica} GPU{'s' if c.gpus_per_replica > 1 else ''} is the cheapest that meets the "
+        f"objective; the other sizes priced on {c.hardware}, latency at batch 1: " + "; ".join(parts) + "."
+    ]
 
 
 def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
@@ -347,7 +435,7 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
     n = c.replicas_at_peak
     out = [
         f"Sized for {q} <= {b.latency_s:g} s at the peak of {peak:.3g} requests/s: {n} replica{'s' if n != 1 else ''} "
-        f"of 1 GPU at {c.utilization_at_peak or 0:.0%} utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, "
+        f"of {c.gpus_per_replica} GPU{'s' if c.gpus_per_replica > 1 else ''} at {c.utilization_at_peak or 0:.0%} utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, "
         f"p95 {secs(c.latency_p95_s or 0)}, p99 {secs(c.latency_p99_s or 0)} end to end.",
     ]
     share = service / b.latency_s
@@ -393,7 +481,7 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             alt = feasible[0]
             ratio = _fleet_cost(alt) / _fleet_cost(best)
             others.append(
-                f"The best {name} option, {alt.model} on {alt.hardware}, meets the budget but costs "
+                f"The best {name} option, {alt.model} on {alt.replica}, meets the budget but costs "
                 f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)})."
             )
             breaks.append(
@@ -413,9 +501,24 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
             others.append(f"No {name} option fits in memory on the candidate hardware.")
             continue
         speedup = fastest.latency_s.central / spec.budget.latency_s
+        if speedup <= 1.0:  # fast enough: what blocks it is not its latency at batch 1
+            others.append(
+                f"The fastest {name} option, {fastest.model} on {fastest.replica} ({fastest.engine}), takes "
+                f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, within the "
+                f"{spec.budget.latency_s:g} s budget, but: {'; '.join(fastest.reasons)}."
+            )
+            cost, limit = fastest.fleet_cost_usd_per_item, spec.budget.cost_per_item_usd
+            if cost is not None and limit is not None and cost > limit:
+                breaks.append(
+                    f"{name.capitalize()} becomes feasible at {cost / limit:.3g}x lower cost per {_noun(kind)} "
+                    f"({money(cost)} now, against the {money(limit)} budget)."
+                )
+            continue
+        larger = max((o.gpus_per_replica for o in fastest.other_replicas), default=0) > fastest.gpus_per_replica
+        sizes = "" if larger or fastest.gpus_per_replica == 1 else " even on the largest replica priced"
         others.append(
-            f"The fastest {name} option, {fastest.model} on {fastest.hardware} ({fastest.engine}), takes "
-            f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, "
+            f"The fastest {name} option, {fastest.model} on {fastest.replica} ({fastest.engine}), takes "
+            f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1{sizes}, "
             f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget."
         )
         breaks.append(
@@ -431,7 +534,7 @@ def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]
     if fastest is None:
         return []
     return [
-        f"The fastest qualifying option, {fastest.model} on {fastest.hardware} ({fastest.engine}), needs "
+        f"The fastest qualifying option, {fastest.model} on {fastest.replica} ({fastest.engine}), needs "
         f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."
     ]
 
@@ -531,6 +634,6 @@ def analyze_spec(
     result.charts = analysis_charts(result, catalog, calibration)
     if rec.choice is not None:  # the recommended fleet under load and over the day
         fleet = next(f for c, f in evaluated if c is rec.choice)
-        label = f"{rec.choice.model} / {rec.choice.hardware} / {rec.choice.engine}"
+        label = f"{rec.choice.model} / {rec.choice.replica} / {rec.choice.engine}"
         result.charts += [load_chart(spec, label, fleet), day_chart(spec, fleet)]
     return result

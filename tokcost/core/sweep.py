@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines
 from tokcost.records.presets import HardwarePreset, ModelPreset
@@ -37,6 +37,7 @@ class SweepRequest:
     steps: list[int] | None = None  # diffusion steps; None: each model's own default
     engines: list[str] | None = None  # None: every engine that serves the model's family
     precision: str = "bf16"
+    gpus: list[int] = field(default_factory=lambda: [1])  # replica sizes (GPUs splitting each forward)
     calibration: object = None
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook.usd_per_gpu_hour); absent: cost is NaN
     prices: Mapping[str, float] = field(default_factory=dict)
@@ -51,10 +52,11 @@ class Group:
     sizes: np.ndarray  # (k, 2) resolutions this model serves
     frames: np.ndarray  # frames axis (NaN: an image)
     steps: np.ndarray  # steps axis (NaN: not a diffusion model)
+    gpus: np.ndarray  # replica sizes this model and chip take
 
     @property
     def n(self) -> int:
-        return len(self.sizes) * len(self.frames) * len(self.steps)
+        return len(self.sizes) * len(self.frames) * len(self.gpus) * len(self.steps)
 
 
 # ------------------------------------------------------------------------------------------- planning
@@ -101,11 +103,26 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
                 notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")
                 continue
             for hw in req.hardware:
-                groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps))
+                gpus = _gpus_axis(m, hw, req.gpus, notes) if e == names[0] else _gpus_axis(m, hw, req.gpus, [])
+                if gpus.size:
+                    groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps, gpus))
     total = sum(g.n for g in groups) * len(req.batches)
     if total > MAX_CONFIGS:
         raise UsageError(f"the sweep has {total:,} configurations; the limit is {MAX_CONFIGS:,}")
     return groups, notes
+
+
+def _gpus_axis(m, hw, gpus: list[int], notes: list[str]) -> np.ndarray:
+    """The replica sizes ``m`` can take on ``hw`` (:func:`~tokcost.engine.estimate.replica_problem`), with a note
+    for each size skipped."""
+    keep = []
+    for G in gpus:
+        problem = replica_problem(m, hw, G)
+        if problem:
+            notes.append(f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}")
+        else:
+            keep.append(G)
+    return np.asarray(keep, dtype=float)
 
 
 def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
@@ -133,13 +150,13 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
 def price_group(
     g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None, rows: slice | None = None
 ) -> dict:
-    """One vectorised estimate over the group's grid (sizes x frames x batches x steps, steps fastest), as flat
-    columns; ``rows`` prices only that slice of the flattened grid (a chunk)."""
-    shape = (len(g.sizes), len(g.frames), len(batches), len(g.steps))
+    """One vectorised estimate over the group's grid (sizes x frames x batches x gpus x steps, steps fastest), as
+    flat columns; ``rows`` prices only that slice of the flattened grid (a chunk)."""
+    shape = (len(g.sizes), len(g.frames), len(batches), len(g.gpus), len(g.steps))
     n_all = int(np.prod(shape))
     flat = np.arange(n_all)[rows] if rows is not None else np.arange(n_all)
-    si, fi, bi, sti = np.unravel_index(flat, shape)
-    fr, ba, st = g.frames[fi], batches[bi], g.steps[sti]
+    si, fi, bi, gi, sti = np.unravel_index(flat, shape)
+    fr, ba, gp, st = g.frames[fi], batches[bi], g.gpus[gi], g.steps[sti]
     width, height = g.sizes[si, 0], g.sizes[si, 1]
     cfg = Config(
         model=g.model,
@@ -153,6 +170,7 @@ def price_group(
         batch=ba,
         steps=st if g.model.family == "diffusion" else None,
         role=g.role,
+        gpus=gp,
         calibration=calibration,
         prices=prices or {},
     )
@@ -165,6 +183,7 @@ def price_group(
         "padded_height": np.broadcast_to(out["tokens"]["padded_height"], (n,)),
         "frames": fr,
         "batch": ba,
+        "gpus": gp,
         "steps": st,
         "latency_s": np.broadcast_to(out["latency_s"], (n,)),
         "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
@@ -257,6 +276,7 @@ def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
     cols["width"], cols["height"] = w.astype(np.int64), h.astype(np.int64)
     cols["padded_width"] = cat("padded_width").astype(np.int64)
     cols["padded_height"] = cat("padded_height").astype(np.int64)
+    cols["gpus"] = cat("gpus").astype(np.int64)
     for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
         cols[k] = cat(k).astype(float)
     cols["fits_in_memory"] = cat("fits_in_memory").astype(bool)

@@ -17,7 +17,7 @@ from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, efficie
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile
-from tokcost.records.presets import HardwarePreset, ModelPreset
+from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
 DEFAULT_ANSWER_TOKENS = 128
@@ -51,7 +51,8 @@ class Config:
     answer_tokens: object = None  # perception only
     role: str | None = None  # image | video | perception (default: the model's first role)
     calibration: Calibrated | None = None
-    gpus: object = 1  # diffusion: GPUs splitting each denoiser forward by sequence parallelism (Ulysses)
+    gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
+    parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
 
@@ -93,8 +94,10 @@ class _Chip:
     P: object  # dense FLOP/s at the precision
     P_attn: object  # 16-bit FLOP/s of the fused attention kernels
     BW: object  # bytes/s
-    usable_bytes: object  # memory a replica may fill
+    usable_bytes: object  # memory one GPU may fill
     price: object  # USD per GPU-hour (NaN: no price)
+    link_latency_s: object  # one small collective on the scale-up link (NaN: no link in the preset)
+    link_busbw: object  # bytes/s a large collective moves per GPU (NaN: no link)
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
@@ -105,25 +108,134 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
         price=cfg.prices.get(hw.id, np.nan),
+        link_latency_s=hw.scale_up.latency_us * 1e-6 if hw.scale_up else np.nan,
+        link_busbw=hw.scale_up.busbw_gbps * 1e9 if hw.scale_up else np.nan,
     )
+
+
+PARALLELISMS = ("tp", "sp", "cfg", "cfg+sp")
+
+
+def replica_problem(model: ModelPreset, hw: HardwarePreset, gpus: int, parallelism: str | None = None, cfg_mode=None):
+    """Why ``model`` cannot run as one replica of ``gpus`` x ``hw`` split by ``parallelism`` (None: the default,
+    tp for AR models and :func:`_diffusion_split`'s for diffusion), or None. ``cfg_mode`` is the guidance mode
+    priced (batched: two branches)."""
+    G = int(gpus)
+    if G == 1:
+        return None if parallelism in (None, "none") else f"parallelism {parallelism} needs more than one GPU"
+    if parallelism not in (None, *PARALLELISMS):
+        return f"unknown parallelism {parallelism!r}; choose from {', '.join(PARALLELISMS)}"
+    problem = domain_problem(hw, G)
+    if problem:
+        return problem
+    if model.family == "ar":
+        if parallelism not in (None, "tp"):
+            return f"{model.id} is autoregressive: its replicas split by tensor parallelism (tp), not {parallelism}"
+        if model.architecture is None:  # not reached: ModelPreset's validator requires it of an AR model
+            raise ValueError(f"{model.id} has no architecture: not an AR model")
+        return tensor_parallel_problem(model.id, model.architecture, G)
+    if parallelism == "tp":
+        return (
+            f"tensor parallelism (tp) is for AR models; {model.id} is a diffusion model: it splits by sp, cfg or cfg+sp"
+        )
+    cfg_degree, sp = _diffusion_split(G, parallelism, cfg_mode)
+    if cfg_degree is None:
+        return (
+            f"parallelism {parallelism} on {G} GPUs needs batched classifier-free guidance (two branches) and "
+            f"{'2' if parallelism == 'cfg' else 'an even number of'} GPUs; {model.id} runs {cfg_mode} guidance here"
+        )
+    d = model.denoiser
+    if sp > 1 and d.kind == "unet":
+        return f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
+    if sp > 1 and d.attention_heads and d.attention_heads % sp:
+        return f"{sp}-way sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to divide by {sp}"
+    return None
+
+
+def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
+    """Why ``hw`` cannot join ``gpus`` GPUs into one replica (no scale-up link, or more than one server), or None."""
+    if gpus == 1:
+        return None
+    if hw.scale_up is None:
+        return f"{hw.id} has no scale-up link in its preset: a replica is one GPU"
+    if gpus > hw.scale_up.gpus:
+        return (
+            f"{gpus} GPUs exceed {hw.id}'s scale-up domain of {hw.scale_up.gpus} GPUs (one server's "
+            f"{hw.scale_up.link}); splitting a replica across servers is out of scope for serving"
+        )
+    return None
+
+
+def tensor_parallel_problem(name: str, arch: Architecture, gpus: int) -> str | None:
+    """Why ``arch`` cannot be split ``gpus`` ways by Megatron tensor parallelism (heads per GPU), or None."""
+    if arch.heads % gpus:
+        return f"{gpus}-way tensor parallelism needs {name}'s {arch.heads} attention heads to divide by {gpus}"
+    if arch.kv_heads % gpus and gpus % arch.kv_heads:
+        return f"{gpus}-way tensor parallelism cannot share {name}'s {arch.kv_heads} KV heads over {gpus} GPUs"
+    return None
+
+
+def _diffusion_split(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
+    """(CFG degree, sequence-parallel degree) of a diffusion replica of G GPUs; (None, 0) when impossible.
+    Default: CFG parallelism first when guidance is batched and G is even (one all-gather per step instead of
+    four all-to-alls per layer, xDiT's recommended order), the rest sequence parallel."""
+    two = cfg_mode == "batched"
+    if parallelism is None:
+        return (2, G // 2) if two and G % 2 == 0 else (1, G)
+    if parallelism == "sp":
+        return 1, G
+    if parallelism == "cfg":
+        return (2, 1) if two and G == 2 else (None, 0)
+    if parallelism == "cfg+sp":
+        return (2, G // 2) if two and G % 2 == 0 and G >= 4 else (None, 0)
+    return None, 0  # tp: not a diffusion layout
+
+
+def parallelism_label(family: str, cfg_degree: int, split: int) -> str:
+    """``none``, ``tp``, ``sp``, ``cfg`` or ``cfg+sp``: how a replica splits its work."""
+    if family == "ar":
+        return "tp" if split > 1 else "none"
+    return {(False, False): "none", (False, True): "sp", (True, False): "cfg", (True, True): "cfg+sp"}[
+        (cfg_degree > 1, split > 1)
+    ]
+
+
+def _check_replica(cfg: Config, mode: str) -> None:
+    for G in np.unique(np.asarray(cfg.gpus, dtype=int)):
+        problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode)
+        if problem:
+            raise UsageError(problem)
 
 
 def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
-    return _estimate(cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float))
+    _check_replica(cfg, _cfg_mode(cfg))
+    return _estimate(
+        cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float), cfg.gpus
+    )
 
 
-def estimate_grid(cfg: Config, hardware: list[HardwarePreset], bands=BANDS) -> dict[tuple[str, str], Mapping]:
-    """:func:`estimate_arrays` of ``cfg`` on each of ``hardware`` (``cfg.hardware`` is not used) at each band,
-    in one vectorised pass: chips x bands along a leading axis, ``cfg.batch`` (a scalar or a 1-D array) along
-    the other. Returns ``{(hardware id, band): result}``; in each result every number is an array over the
-    batches. One GPU per replica (sequence parallelism needs :func:`estimate_arrays`)."""
-    if np.any(np.asarray(cfg.gpus) != 1):
-        raise UsageError("estimate_grid prices one GPU per replica; use estimate_arrays for sequence parallelism")
+def estimate_grid(
+    cfg: Config, hardware: list[HardwarePreset], bands=BANDS, gpus=(1,)
+) -> dict[tuple[str, str, int], Mapping]:
+    """:func:`estimate_arrays` of ``cfg`` on each of ``hardware`` (``cfg.hardware`` is not used) at each band and
+    each replica size of ``gpus`` that the model and the chip allow (:func:`replica_problem`, default layout), in
+    one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
+    along the other. Returns ``{(hardware id, band, gpus): result}``; in each result every number is an array over
+    the batches; a size a chip cannot hold is absent."""
     profile = _engine(cfg)
-    pairs = [(hw, b) for hw in hardware for b in bands]
-    chips = [_chip(cfg, hw, profile, b) for hw, b in pairs]
+    mode = _cfg_mode(cfg)
+    triples = [
+        (hw, b, G)
+        for hw in hardware
+        for G in gpus
+        if replica_problem(cfg.model, hw, G, cfg.parallelism, mode) is None
+        for b in bands
+    ]
+    if not triples:
+        return {}
+    chips = [_chip(cfg, hw, profile, b) for hw, b, _ in triples]
 
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]
@@ -135,9 +247,9 @@ def estimate_grid(cfg: Config, hardware: list[HardwarePreset], bands=BANDS) -> d
         ),
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
-    out = _estimate(cfg, profile, stacked, batch)
-    full = _full(out, (len(pairs), batch.shape[1]))
-    return {(hw.id, b): _Row(full, k) for k, (hw, b) in enumerate(pairs)}
+    out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]))
+    full = _full(out, (len(triples), batch.shape[1]))
+    return {(hw.id, b, G): _Row(full, k) for k, (hw, b, G) in enumerate(triples)}
 
 
 def _full(value, shape: tuple):
@@ -170,7 +282,24 @@ class _Row(Mapping):
         return len(self._full)
 
 
-def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray) -> dict:
+def _split(family: str, gpus, parallelism: str | None, mode: str):
+    """(CFG degree, the other degree: tensor- or sequence-parallel, label) per replica size, vectorised over
+    ``gpus`` (sizes already checked by :func:`replica_problem`)."""
+    G = np.asarray(gpus, dtype=float)
+    if family == "ar":
+        cfg_degree = np.ones_like(G)
+    elif parallelism is None:
+        cfg_degree = np.where((mode == "batched") & (G % 2 == 0), 2.0, 1.0)
+    else:
+        cfg_degree = np.full_like(G, 2.0 if parallelism.startswith("cfg") else 1.0)
+    split = G / cfg_degree
+    labels = np.array([[parallelism_label(family, c, p) for p in (1, 2)] for c in (1, 2)], dtype=object)[
+        (cfg_degree > 1).astype(int), (split > 1).astype(int)
+    ]
+    return cfg_degree, split, labels  # a str for one replica size, an array of them for several
+
+
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]
@@ -182,26 +311,45 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     height = (
         cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
     )
-    if m.family == "ar" and np.any(np.asarray(cfg.gpus) != 1):
-        raise UsageError("multi-GPU estimates cover diffusion sequence parallelism only; AR models run on one GPU")
+    G = np.asarray(gpus, dtype=float)
+    cfg_degree, split, label = _split(m.family, G, cfg.parallelism, mode)
+    link = (chip.link_latency_s, chip.link_busbw)
     out = (
-        _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role)
+        _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, split, link)
         if m.family == "ar"
-        else _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, chip.P_attn)
+        else _diffusion(
+            cfg,
+            m,
+            P,
+            BW,
+            eff,
+            wbytes,
+            batch,
+            branches,
+            passes,
+            width,
+            height,
+            role,
+            chip.P_attn,
+            cfg_degree,
+            split,
+            link,
+        )
     )
     mem = out.pop("memory")
     total_mem = sum(mem.values())
     out["memory_bytes"] = {**mem, "total": total_mem}
     out["fits_in_memory"] = total_mem <= chip.usable_bytes
     out["throughput_items_per_s"] = batch / out["latency_s"]
-    # throughput is of the whole group of ``gpus`` GPUs serving one request (sequence parallelism)
-    out["cost_usd_per_item"] = chip.price * np.asarray(cfg.gpus, dtype=float) / 3600.0 / out["throughput_items_per_s"]
-    out["floor_s"] = np.maximum(out["flops"] / P, out["bytes"] / BW)
-    out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW)
+    # throughput is of the whole replica of G GPUs; each GPU-hour is paid
+    out["cost_usd_per_item"] = chip.price * G / 3600.0 / out["throughput_items_per_s"]
+    # the floor: the whole replica's FLOPs and bytes at its G GPUs' peak, no collective
+    out["floor_s"] = np.maximum(out["flops"] / (P * G), out["bytes"] / (BW * G))
+    out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW, gpus=G + 0 * out["latency_s"], parallelism=label)
     return out
 
 
-def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role) -> dict:
+def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, tp, link) -> dict:
     arch, tok = m.architecture, m.tokenizer
     w = side_tokens(width, tok.spatial_factor, "width", True)
     h = side_tokens(height, tok.spatial_factor, "height", True)
@@ -227,19 +375,23 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     verify = float(cfg.verify_tokens or k)
     n_forwards = np.ceil(generated / k)
     n_seq = batch * branches
-    prefill_s, prefill_flops = physics.ar_prefill_time(arch, P, BW, eff, wbytes, n_seq, prefill_tokens, passes)
-    decode_s, compute_s, memory_s = physics.ar_decode_time(
-        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, n_forwards, k, verify, passes
+    prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
+        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, passes, tp, link
     )
-    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated)
-    flops = prefill_flops + compute_s * P * eff.mfu
-    bytes_ = memory_s * BW * eff.mbu
+    decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
+        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link
+    )
+    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated, tp)
+    # the whole replica's work: compute_s and memory_s are one GPU's share of it
+    flops = prefill_flops + compute_s * P * eff.mfu * tp
+    bytes_ = memory_s * BW * eff.mbu * tp
     return {
         "latency_s": prefill_s + decode_s,
         "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
         "bound": np.where(compute_s >= memory_s, "compute", "memory"),
         # compute_s and memory_s already count both passes of unbatched CFG
-        "overhead_bound": decode_s > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
+        "overhead_bound": decode_s - decode_comm > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
+        "communication_s": prefill_comm + decode_comm,
         "tokens": {
             "visual": visual,
             "generated": generated,
@@ -259,7 +411,9 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     }
 
 
-def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn) -> dict:
+def _diffusion(
+    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link
+) -> dict:
     vae = m.vae
     f = vae.spatial_factor * vae.patch
     w = side_tokens(width, f, "width", True)
@@ -275,10 +429,13 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     n_items = batch * branches
     linear, attn = physics.denoiser_flops_split(m, latent, pw, ph)
     per_item = linear + attn
-    gpus = np.asarray(cfg.gpus, dtype=float)
+    gpus = cfg_degree * sp
     seq = latent + (m.denoiser.joint_text_tokens or 0)
-    link = hw_link_bytes(cfg.hardware) if np.any(gpus > 1) else 1.0
-    comm = physics.sequence_parallel_comm_s(m, n_items, seq, gpus, link)
+    # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
+    items_per_gpu = n_items / cfg_degree
+    comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, link) + physics.cfg_parallel_comm_s(
+        m, items_per_gpu, latent, cfg_degree, link
+    )
     # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
     step_s, compute, memory = physics.diffusion_step_time(
@@ -288,9 +445,9 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
     vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
     request_s = eff.request_fixed_s + 0 * denoise_s
-    mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph)
+    mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph, gpus)
     flops = passes * steps * n_items * per_item + vae_flops
-    bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes + 0 * flops
+    bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes * gpus + 0 * flops  # every GPU reads all weights
     return {
         "latency_s": text_s + denoise_s + vae_s + request_s,
         "breakdown_s": {
@@ -300,7 +457,8 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
             "pipeline": request_s,
         },
         "bound": np.where(compute >= memory, "compute", "memory"),
-        "overhead_bound": step_s > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
+        "overhead_bound": step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
+        "communication_s": passes * steps * comm + 0 * denoise_s,
         "tokens": {
             "latent": latent,
             "text": float(text_tokens(m)) + 0 * latent,
@@ -318,16 +476,35 @@ def _diffusion(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, heigh
     }
 
 
-def hw_link_bytes(hw: HardwarePreset) -> float:
-    """One direction of the GPU's scale-up link in bytes/s, at the all-to-all efficiency LINK_EFFICIENCY."""
-    if hw.interconnect_gbps is None:
-        raise UsageError(f"{hw.id} has no scale-up link in its preset; sequence parallelism needs one")
-    return hw.interconnect_gbps * 1e9 / 2.0 * LINK_EFFICIENCY
-
-
-# NCCL all-to-all reaches well under the link's line rate for the few-MB messages of one layer (assumption: 0.6
-# of one direction; the term is a few percent of a step for the validated cases, see docs/validation.md).
-LINK_EFFICIENCY = 0.6
+def text_decode_s(
+    arch: Architecture,
+    hw: HardwarePreset,
+    profiles: Mapping[str, EngineProfile],
+    engine: str,
+    precision: str,
+    prompt_tokens: float,
+    generated_tokens: float,
+    batch: float = 1,
+    gpus: int = 1,
+    band: Band = "central",
+):
+    """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and decode
+    ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel): the formulas of an AR
+    model's estimate, for published LLM decode figures with no image-model preset (``tokcost validate``)."""
+    G = int(gpus)
+    problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
+    if problem:
+        raise UsageError(problem)
+    profile = profiles[engine]
+    eff = efficiency(profile, hw, band, None, profiles.get("eager"))
+    P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
+    link = (hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9) if hw.scale_up else None  # as _chip's
+    wbytes = physics.WEIGHT_BYTES[precision]
+    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wbytes, batch, prompt_tokens, 1, G, link)
+    decode, _, _, _ = physics.ar_decode_time(
+        arch, P, BW, eff, wbytes, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link
+    )
+    return prefill + decode  # an array when the profiles hold arrays (the fit's trial values)
 
 
 # ------------------------------------------------------------------------------------------- one configuration

@@ -74,56 +74,135 @@ def sum_max_lines(lines: list[tuple], n) -> np.ndarray:
 
 
 def ar_decode_time(
-    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, t0, n_forwards, advance=1, verify=1, passes=1
+    arch: Architecture,
+    P: float,
+    BW: float,
+    eff,
+    wbytes: float,
+    n_seq,
+    t0,
+    n_forwards,
+    advance=1,
+    verify=1,
+    passes=1,
+    tp=1,
+    link=None,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
-    max(FLOPs / (P mfu), bytes / (BW mbu), L x host) + fixed. ``passes`` = 2 for unbatched CFG (two forwards
-    per step, each reading the weights). Returns (total seconds, sum of the compute terms, sum of the memory
-    terms), the last two in seconds."""
+    max(FLOPs / (P mfu), bytes / (BW mbu), L x host) + fixed + comm. ``passes`` = 2 for unbatched CFG (two
+    forwards per step, each reading the weights).
+
+    ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, over ``link``): the
+    FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
+    GPU still launches every layer, and the two all-reduces per layer are serialised with the compute. Returns
+    (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
+    seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
-    kv = kv_bytes_per_token(arch)
+    G = np.asarray(tp, dtype=float)
+    kv = kv_bytes_per_token(arch) * kv_share(arch, G)
     n_seq = np.asarray(n_seq, dtype=float)
     t0 = np.asarray(t0, dtype=float)
     adv = np.asarray(advance, dtype=float)
     ver = np.asarray(verify, dtype=float)
     # context at forward j: t0 + adv j  ->  each term is a line in j
-    comp_a = (2 * N * n_seq * ver + 4 * arch.layers * arch.heads * arch.head_dim * n_seq * ver * t0) / (P * eff.mfu)
-    comp_b = 4 * arch.layers * arch.heads * arch.head_dim * n_seq * ver * adv / (P * eff.mfu)
-    mem_a = (N * wbytes + n_seq * t0 * kv) / (BW * eff.mbu)
+    attn = 4 * arch.layers * arch.heads * arch.head_dim
+    comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * t0) / (P * eff.mfu * G)
+    comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
+    mem_a = (N * wbytes / G + n_seq * t0 * kv) / (BW * eff.mbu)
     mem_b = n_seq * adv * kv / (BW * eff.mbu)
     host = arch.layers * eff.host_per_layer_s
     lines = [(comp_a, comp_b), (mem_a, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
-    total = passes * (gpu_sum + np.asarray(n_forwards, dtype=float) * eff.fixed_per_step_s)
+    forwards = np.asarray(n_forwards, dtype=float)
+    comm = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, link)
+    total = passes * (gpu_sum + forwards * eff.fixed_per_step_s) + comm
     compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
     memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
-    return total, passes * compute_sum, passes * memory_sum
+    return total, passes * compute_sum, passes * memory_sum, comm
 
 
-def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1):
-    """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal)."""
+def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, link=None):
+    """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
+    over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
+    collectives)."""
     N = arch.matmul_params_b * 1e9
+    G = np.asarray(tp, dtype=float)
     n_seq = np.asarray(n_seq, dtype=float)
     p = np.asarray(p, dtype=float)
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
-    bytes_ = N * wbytes + n_seq * p * kv_bytes_per_token(arch)
-    gpu = np.maximum(flops / (P * eff.mfu), bytes_ / (BW * eff.mbu))
-    return passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s), passes * flops
+    bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch) * kv_share(arch, G)
+    gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu))
+    comm = passes * tensor_parallel_comm_s(arch, n_seq * p, G, link)
+    return (
+        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s) + comm,
+        passes * flops,
+        comm,
+    )
 
 
-def ar_memory(model: ModelPreset, wbytes: float, n_seq, context):
-    """Bytes resident: weights + KV cache of every sequence at its final length + logits + workspace."""
+def kv_share(arch: Architecture, tp) -> np.ndarray:
+    """Fraction of the KV cache one of ``tp`` GPUs holds: its kv_heads / G heads, at least one whole head (vLLM and
+    Megatron replicate a KV head over the GPUs that share it when kv_heads < G)."""
+    G = np.asarray(tp, dtype=float)
+    return np.maximum(arch.kv_heads / G, 1.0) / arch.kv_heads
+
+
+# ------------------------------------------------------------------------------------------- collectives
+
+
+def allreduce_s(bytes_, gpus, link):
+    """One all-reduce of ``bytes_`` over ``gpus`` GPUs: latency + 2 (G-1)/G x bytes / busbw (the ring algorithm's
+    traffic, at the bus bandwidth nccl-tests reports; ``link`` = (latency s, busbw bytes/s)). 0 on one GPU."""
+    G = np.asarray(gpus, dtype=float)
+    if link is None:
+        return 0.0 * G
+    latency, busbw = link
+    return np.where(G > 1, latency + 2.0 * (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
+
+
+def alltoall_s(bytes_, gpus, link):
+    """One all-to-all in which each of ``gpus`` GPUs holds ``bytes_`` and sends (G-1)/G of it: latency +
+    (G-1)/G x bytes / busbw. 0 on one GPU."""
+    G = np.asarray(gpus, dtype=float)
+    if link is None:
+        return 0.0 * G
+    latency, busbw = link
+    return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
+
+
+def tensor_parallel_comm_s(arch: Architecture, positions, tp, link):
+    """Seconds per forward in Megatron tensor parallelism's collectives: two all-reduces per layer (after the
+    attention output projection and after the MLP) of the activations of the ``positions`` in flight,
+    positions x hidden x 2 bytes (16-bit). The vocabulary-parallel output head's gather is one more, small, and
+    not counted. No ``link`` (one GPU): 0."""
+    positions = np.asarray(positions, dtype=float)
+    if link is None:
+        return 0.0 * positions
+    return 2 * arch.layers * allreduce_s(positions * arch.hidden * 2.0, tp, link)
+
+
+def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1):
+    """Bytes resident on each GPU: weights / G + its share of the KV cache of every sequence at its final length
+    + logits + workspace (``tp`` = G, :func:`ar_decode_time`)."""
     arch = model.architecture
     if arch is None:  # not reached: ModelPreset's validator requires it of an AR model
         raise ValueError(f"{model.id} has no architecture: not an AR model")
-    weights = arch.params_b * 1e9 * wbytes
-    kv = np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * kv_bytes_per_token(arch)
-    logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy
-    return {"weights": weights + 0 * kv, "kv_cache": kv, "activations": logits, "workspace": WORKSPACE_BYTES + 0 * kv}
+    G = np.asarray(tp, dtype=float)
+    weights = arch.params_b * 1e9 * wbytes / G
+    kv = (
+        np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * kv_bytes_per_token(arch) * kv_share(arch, G)
+    )
+    logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy, gathered
+    return {
+        "weights": weights + 0 * kv,
+        "kv_cache": kv,
+        "activations": logits + 0 * kv,
+        "workspace": WORKSPACE_BYTES + 0 * kv,
+    }
 
 
 # ------------------------------------------------------------------------------------------- diffusion
@@ -204,22 +283,31 @@ def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
     return L * D * S
 
 
-def sequence_parallel_comm_s(model: ModelPreset, n_items, seq_tokens, gpus, link_bytes_per_s):
-    """Seconds per denoiser forward spent in Ulysses sequence-parallel all-to-alls (xDiT USP, DeepSpeed-Ulysses).
+def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, link):
+    """Seconds per denoiser forward in Ulysses sequence parallelism's all-to-alls (xDiT USP, DeepSpeed-Ulysses,
+    Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs.
 
-    Each of the L attention layers re-shards q, k, v (before attention) and the output (after): 4 all-to-alls
-    of the layer's activations, of which a GPU sends (G-1)/G of its 1/G share:
-    bytes per GPU = 4 x L x n_items x (S / G) x d x 2 bytes x (G - 1) / G, over one direction of its link
-    (``link_bytes_per_s``), not overlapped with compute. G = 1 gives 0. UNets are not sequence-parallel here."""
+    Each of the L attention layers re-shards q, k, v (before attention: sequence-split to head-split) and the
+    output (after): 4 all-to-alls, in each of which a GPU holds its 1/sp of the sequence,
+    items x (S / sp) x d x 2 bytes (:func:`alltoall_s` over ``link``), serialised with the compute.
+    sp = 1 gives 0. UNets are not sequence-parallel here."""
     d = _denoiser(model)
-    G = np.asarray(gpus, dtype=float)
+    G = np.asarray(sp, dtype=float)
     if d.kind == "unet" or not d.attention_dim:
         return 0.0 * G
     _, L, D = d.transformer_geometry()
-    bytes_ = (
-        4.0 * L * np.asarray(n_items, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0 * (G - 1) / G
-    )
-    return bytes_ / link_bytes_per_s
+    held = np.asarray(items_per_gpu, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0
+    return 4.0 * L * alltoall_s(held, G, link)
+
+
+def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, link):
+    """Seconds per denoising step in CFG parallelism (xDiT ``--use_cfg_parallel``): the conditional and
+    unconditional branches run on two GPU groups, and each step one all-gather brings both noise predictions
+    together for the guidance mix: items x latent tokens x output channels (VAE channels x patch^2 x patch_t)
+    x 2 bytes per GPU. ``cfg_degree`` = 1 gives 0."""
+    out_channels = model.vae.channels * model.vae.patch**2 * model.vae.patch_t
+    held = np.asarray(items_per_gpu, dtype=float) * np.asarray(latent_tokens, dtype=float) * out_channels * 2.0
+    return alltoall_s(held, cfg_degree, link)
 
 
 def diffusion_step_time(
@@ -236,7 +324,8 @@ def diffusion_step_time(
     comm_s=0.0,
     act_elems_per_item=0.0,
 ):
-    """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` by sequence parallelism.
+    """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
+    CFG parallelism (``comm_s``: their collectives per forward).
 
     compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu) + act_passes x A x 2 / (BW mbu)) / G,
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
@@ -286,8 +375,10 @@ def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, f
     return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 
 
-def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height):
-    """Weights of denoiser, text encoders (bf16) and VAE + activations + workspace.
+def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height, gpus=1):
+    """Bytes on each GPU: weights of denoiser, text encoders (bf16) and VAE + activations + workspace. With
+    ``gpus`` > 1 (sequence / CFG parallelism) every GPU holds all the weights (xDiT, HunyuanVideo's and Wan2.1's
+    multi-GPU scripts without FSDP) and 1/G of the denoiser's activations; the VAE decodes on one GPU.
 
     Activations: ~16 live tensors of seq x d bytes per item in a transformer block with fused attention, and
     for the VAE decode one frame at a time of ~3 x 128-channel full-resolution buffers (assumptions,
@@ -300,7 +391,7 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     )
     width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
     n = np.asarray(n_items, dtype=float)
-    acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * 16
+    acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * 16 / np.asarray(gpus, dtype=float)
     vae = n * np.asarray(width, dtype=float) * np.asarray(height, dtype=float) * 128 * 2.0 * 3
     return {
         "weights": weights + 0 * acts,

@@ -24,19 +24,23 @@ class EstimateResult(BaseModel):
     schema_version: int = SCHEMA_VERSION
     model: str = Field(description="Model preset id.")
     family: str = Field(description="ar | diffusion.")
-    hardware: str = Field(description="Hardware preset id (one GPU).")
+    hardware: str = Field(description="Hardware preset id (of each GPU).")
+    gpus: int = Field(default=1, description="GPUs in the replica that serves one batch.")
+    parallelism: str = Field(
+        default="none", description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp."
+    )
     engine: str = Field(description="eager | compiled | vllm.")
     precision: str = Field(description="Weight precision.")
     role: str = Field(description="What the model does here: image | video | perception.")
     width: int = Field(description="Width in pixels.")
     height: int = Field(description="Height in pixels.")
     frames: int | None = Field(description="Video frames (null for an image).")
-    batch: int = Field(description="Items generated together on one GPU.")
+    batch: int = Field(description="Items generated together by the replica.")
     cfg: str = Field(description="Classifier-free guidance mode: batched | unbatched | off.")
     steps: int | None = Field(description="Diffusion steps (null for AR models).")
     latency_s: float = Field(description="Seconds for one batch, central estimate.")
     latency_s_band: LowHigh = Field(description="Seconds for one batch, optimistic and pessimistic ends.")
-    throughput_items_per_s: float = Field(description="Items per second on one GPU.")
+    throughput_items_per_s: float = Field(description="Items per second of the replica (all its GPUs).")
     throughput_items_per_s_band: LowHigh
     cost_usd_per_item: float | None = Field(description="USD per item at full utilisation (null: not priced).")
     price: PriceQuote | None = Field(
@@ -53,8 +57,11 @@ class EstimateResult(BaseModel):
     overhead_bound: bool = Field(description="Host launch overhead dominates the step.")
     floor_s: float = Field(description="Roofline floor in seconds: no latency can be below it.")
     breakdown_s: dict[str, float] = Field(description="Seconds per stage.")
+    communication_s: float = Field(
+        default=0.0, description="Seconds of the latency spent in collectives between the replica's GPUs."
+    )
     tokens: dict[str, int | float] = Field(description="Token counts of one item.")
-    memory_gb: dict[str, float] = Field(description="GPU memory in GB (1e9 bytes) by use.")
+    memory_gb: dict[str, float] = Field(description="Memory on each GPU in GB (1e9 bytes) by use.")
     fits_in_memory: bool
     flops: float = Field(description="FLOPs of one batch.")
     calibration: str | None = Field(description="Calibration file used (null: the engine profile's factors).")

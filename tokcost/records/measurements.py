@@ -10,8 +10,8 @@ from pydantic import Field
 from tokcost.records.base import NOT_BOOL, Float, Strict
 from tokcost.records.presets import Architecture
 
-Family = Literal["ar", "diffusion-image", "video", "training"]
-FAMILIES: tuple[Family, ...] = ("ar", "diffusion-image", "video", "training")
+Family = Literal["ar", "diffusion-image", "video", "training", "multi-gpu"]
+FAMILIES: tuple[Family, ...] = ("ar", "diffusion-image", "video", "training", "multi-gpu")
 PosInt = Annotated[int, Field(gt=0), NOT_BOOL]
 PosFloat = Annotated[float, Field(gt=0), NOT_BOOL]
 
@@ -32,6 +32,11 @@ class Conditions(Strict):
         default=None, description="Weight precision."
     )
     gpus: PosInt | None = Field(default=None, description="GPUs serving one request (or training).")
+    parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
+        default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
+    )
+    prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
+    generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
     tokens: PosFloat | None = Field(default=None, description="Training: tokens seen (AR).")
     samples: PosFloat | None = Field(default=None, description="Training: samples seen (diffusion).")
     context: PosInt | None = Field(
@@ -44,8 +49,9 @@ class Entry(Strict):
 
     id: str = Field(description="Unique id.")
     family: Family = Field(description="Which summary the entry counts in.")
-    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours"] = Field(
-        description="What was measured: seconds per call, items per second, or GPU-hours of a training run."
+    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s"] = Field(
+        description="What was measured: seconds per call, items per second, GPU-hours of a training run, or the "
+        "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included)."
     )
     measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
         description="The published figure, in the metric's unit."
@@ -65,10 +71,19 @@ class Entry(Strict):
     )
     architecture: Architecture | None = Field(
         default=None,
-        description="A training run of a text-only decoder with no model preset: its published "
-        "architecture (same 6ND formula).",
+        description="A text-only decoder with no model preset (a training run, priced by the same 6ND formula, "
+        "or a tokens_per_s decode figure, priced by the AR formulas): its published architecture.",
     )
     architecture_source: str | None = Field(default=None, description="Where the architecture is published.")
+
+
+class FamilyThresholds(Strict):
+    """A family's own limits, where they are tighter than the whole set's."""
+
+    median_rel_err: PosFloat | None = Field(default=None, description="Largest median relative error.")
+    worst_factor: Annotated[float, Field(gt=1), NOT_BOOL] | None = Field(
+        default=None, description="Largest worst-case factor."
+    )
 
 
 class Thresholds(Strict):
@@ -78,8 +93,11 @@ class Thresholds(Strict):
     worst_factor: Annotated[float, Field(gt=1), NOT_BOOL] = Field(
         description="Largest worst-case factor max(r, 1/r), r = pred / meas."
     )
-    apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training"]] = Field(
+    apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training", "multi-gpu"]] = Field(
         description="The summaries gated: all entries together, and each family."
+    )
+    families: dict[str, FamilyThresholds] = Field(
+        default={}, description="Tighter limits for a family (e.g. the multi-GPU family's worst case)."
     )
     held_out: bool = Field(default=True, description="Gate the leave-one-source-out errors too.")
     note: str = Field(default="", description="Free text.")

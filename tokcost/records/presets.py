@@ -54,6 +54,19 @@ class HardwareEfficiency(Strict):
     )
 
 
+class ScaleUp(Strict):
+    """The GPUs one server joins with its scale-up link, and what a collective costs on it (``alpha-beta``: a
+    fixed latency per collective plus bytes over the bus bandwidth; docs/methodology.md, "Multi-GPU replicas")."""
+
+    gpus: PosInt = Field(description="GPUs one server's scale-up link joins: the largest replica tokcost prices.")
+    link: Literal["nvlink", "nvlink-bridge", "infinity-fabric", "pcie"] = Field(description="What joins them.")
+    busbw_gbps: PosFloat = Field(
+        description="Bus bandwidth of a large all-reduce (nccl-tests busbw, ring), GB/s per GPU: the rate "
+        "collectives move data at."
+    )
+    latency_us: PosFloat = Field(description="Time of a small-message collective (all-reduce), microseconds.")
+
+
 class HardwarePreset(Strict):
     # fields earlier versions read, and where they went (the message for a preset that still has one)
     MOVED_FIELDS: ClassVar[dict[str, str]] = {
@@ -71,6 +84,9 @@ class HardwarePreset(Strict):
     bandwidth_tbps: PosFloat = Field(description="Memory bandwidth in TB/s.")
     interconnect_gbps: PosFloat | None = Field(
         default=None, description="Scale-up link in GB/s per GPU, both directions added (None: no link)."
+    )
+    scale_up: ScaleUp | None = Field(
+        default=None, description="The scale-up domain of one server (None: one GPU per replica)."
     )
     tdp_w: PosFloat = Field(description="Board power in watts (the power cost of owned hardware).")
     efficiency: HardwareEfficiency = Field(
@@ -165,6 +181,9 @@ class Denoiser(Strict):
     )
     attention_layers: PosInt | None = Field(default=None, description="Transformers: self-attention layers.")
     attention_dim: PosInt | None = Field(default=None, description="Transformers: attention width (heads x head_dim).")
+    attention_heads: PosInt | None = Field(
+        default=None, description="Transformers: attention heads (sequence parallelism splits them; None: unchecked)."
+    )
     joint_text_tokens: Count | None = Field(default=None, description="MMDiT: text tokens inside self-attention.")
     cross_attention_text_tokens: Count | None = Field(
         default=None, description="Text tokens the latent tokens cross-attend to."

@@ -25,23 +25,35 @@ class Band(Model):
     high: float  # pessimistic end
 
 
+class ReplicaOption(Model):
+    """Another replica size the planner priced for the same model, hardware and engine."""
+
+    gpus_per_replica: int
+    parallelism: str
+    latency_s: float  # at batch 1, central
+    fleet_cost_usd_per_item: float | None = None  # None: no fleet meets the budget (or not priced)
+    feasible: bool
+
+
 class CandidateResult(Model):
     model: str
     family: str  # ar | diffusion
     hardware: str
     engine: str
     precision: str
-    batch: int  # items per GPU at the chosen operating point
+    gpus_per_replica: int = 1  # GPUs splitting each forward (the cheapest size that meets the objective)
+    parallelism: str = "none"  # none | tp | sp | cfg | cfg+sp
+    batch: int  # items per replica at the chosen operating point
     cfg: str
     steps: int | None = None
     width: int
     height: int
     frames: int | None = None
     latency_s: Band
-    throughput_items_per_s: Band  # per GPU
-    cost_usd_per_item: Band | None = None  # one GPU at full utilisation
+    throughput_items_per_s: Band  # per replica
+    cost_usd_per_item: Band | None = None  # one replica at full utilisation
     fleet_cost_usd_per_item: float | None = None  # the fleet sized for peak demand, averaged over all requests
-    gpus: int | None = None
+    gpus: int | None = None  # the whole fleet: replicas x gpus_per_replica
     monthly_usd: float | None = None
     price: PriceQuote | None = None  # the GPU-hour price the costs use, with its provider, date and source
     memory_gb: dict[str, float]
@@ -66,6 +78,14 @@ class CandidateResult(Model):
     feasible: bool
     reasons: list[str] = []  # why it is infeasible (empty when feasible)
     notes: list[str] = []  # what the estimate assumed that the spec did not say (padding to the tokenizer's grid)
+    other_replicas: list[ReplicaOption] = []  # the other replica sizes priced for this model, hardware and engine
+
+    @property
+    def replica(self) -> str:
+        """The replica's shape for a reader: ``h100-sxm``, or ``2 x h100-sxm, tp``."""
+        if self.gpus_per_replica == 1:
+            return self.hardware
+        return f"{self.gpus_per_replica} x {self.hardware}, {self.parallelism}"
 
 
 class Recommendation(Model):

@@ -122,6 +122,12 @@ class Candidates(Strict):
     hardware: list[str] | None = Field(
         default=None, min_length=1, description="Hardware preset ids, one GPU each (default: every priced preset)."
     )
+    gpus_per_replica: list[Annotated[int, Field(ge=1, le=1024), NOT_BOOL]] = Field(
+        default=[1, 2, 4, 8],
+        min_length=1,
+        description="Replica sizes to consider: GPUs splitting each forward (tensor parallelism for AR models, CFG "
+        "and sequence parallelism for diffusion), within one server's scale-up domain; [1] for one GPU per replica.",
+    )
     engines: list[Engine] | None = Field(
         default=None,
         min_length=1,

@@ -23,6 +23,7 @@ COLUMNS = (
     "padded_height",
     "frames",
     "batch",
+    "gpus",
     "steps",
     "latency_s",
     "throughput_items_per_s",

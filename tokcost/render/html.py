@@ -193,7 +193,7 @@ def _figure_html(svg: str, chart) -> str:
 
 
 def _candidate_row(c: CandidateResult) -> str:
-    cells = [escape(c.model), escape(c.hardware), escape(c.engine)]
+    cells = [escape(c.model), escape(c.replica), escape(c.engine)]
     nums = [
         str(c.batch),
         sig(c.latency_s.central),

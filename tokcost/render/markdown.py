@@ -19,7 +19,7 @@ def _row(c: CandidateResult) -> str:
     if c.notes:
         status += " (" + "; ".join(c.notes) + ")"
     return (
-        f"| {c.model} | {c.hardware} | {c.engine} | {c.batch} | {sig(c.latency_s.central)} "
+        f"| {c.model} | {c.replica} | {c.engine} | {c.batch} | {sig(c.latency_s.central)} "
         f"({sig(c.latency_s.low)}-{sig(c.latency_s.high)}) | {_opt(c.latency_objective_s)} | "
         f"{_util(c.utilization_at_peak)} | {sig(c.throughput_items_per_s.central)} | "
         f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "

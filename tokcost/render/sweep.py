@@ -13,7 +13,7 @@ from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
 TEXT = ("model", "hardware", "engine", "resolution")
-INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "steps")
+INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "gpus", "steps")
 
 
 def _num_strings(a: np.ndarray, spec="%.6g") -> list[str]:
@@ -134,6 +134,7 @@ TABLE_COLUMNS = (
     ("padded_width", "padded"),
     ("frames", "frames"),
     ("batch", "batch"),
+    ("gpus", "gpus"),
     ("steps", "steps"),
     ("latency_s", "latency s"),
     ("throughput_items_per_s", "items/s"),

@@ -104,7 +104,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
         ok = status(c)
         table.add_row(
             c.model,
-            c.hardware,
+            c.replica,
             c.engine,
             str(c.batch),
             sig(c.latency_s.central),
@@ -116,7 +116,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
             style=None if c.feasible else "dim",
         )
     console.print(table)
-    why = [f"{c.model} / {c.hardware} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
+    why = [f"{c.model} / {c.replica} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
     if why:
         console.print("Why not", style="bold")
         _bullets(console, why)

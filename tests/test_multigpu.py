@@ -1,0 +1,254 @@
+"""Replicas of several GPUs: tensor parallelism for AR decoding, CFG and sequence parallelism for DiTs, in
+estimate, sweep and the planner (docs/methodology.md, "Multi-GPU replicas")."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import tokcost
+from tokcost.cli.app import app
+from tokcost.engine import physics
+from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
+from tokcost.errors import UsageError
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+
+
+def cli(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def run(model, hardware="h100-sxm", **kw):
+    cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, **kw)
+    return estimate_arrays(cfg)
+
+
+def scalar(out, key):
+    return float(np.asarray(out[key]).item())
+
+
+# ------------------------------------------------------------------------------------------- AR: tensor parallel
+
+
+@pytest.mark.parametrize("engine", ["eager", "compiled", "vllm"])
+def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_layer(engine):
+    m, hw = CAT.model("emu3-gen"), CAT.hardware("h100-sxm")
+    arch = m.architecture
+    one = run("emu3-gen", engine=engine, gpus=1)
+    assert scalar(one, "communication_s") == 0.0 and one["parallelism"] == "none"
+    for G in (2, 4, 8):
+        out = run("emu3-gen", engine=engine, gpus=G)
+        assert out["parallelism"] == "tp"
+        mem = {k: scalar(out["memory_bytes"], k) for k in ("weights", "kv_cache")}
+        assert mem["weights"] == pytest.approx(scalar(one["memory_bytes"], "weights") / G)
+        # Emu3 has 8 KV heads: each GPU holds 8 / G of them (G <= 8)
+        assert mem["kv_cache"] == pytest.approx(scalar(one["memory_bytes"], "kv_cache") / G)
+        # the collectives, exactly: 2 L all-reduces of (sequences x hidden x 2 bytes) per decode forward
+        seqs = scalar(out["tokens"], "sequences_per_forward")
+        per = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * arch.hidden * 2 / (hw.scale_up.busbw_gbps * 1e9)
+        prompt = scalar(out["tokens"], "prompt")
+        prefill = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * prompt * arch.hidden * 2 / (
+            hw.scale_up.busbw_gbps * 1e9
+        )
+        forwards = scalar(out["tokens"], "forwards")  # decode forwards, both passes of unbatched CFG
+        passes = 2 if out["cfg_mode"] == "unbatched" else 1
+        expected = 2 * arch.layers * (forwards * per + passes * prefill)
+        assert scalar(out, "communication_s") == pytest.approx(expected, rel=1e-9)
+        # no latency below the replica's roofline floor, and the cost pays every GPU of the replica
+        assert scalar(out, "latency_s") >= scalar(out, "floor_s")
+        priced = run("emu3-gen", engine=engine, gpus=G, prices={"h100-sxm": 3.0})
+        thr = scalar(priced, "throughput_items_per_s")
+        assert scalar(priced, "cost_usd_per_item") == pytest.approx(G * 3.0 / 3600 / thr)
+
+
+def test_more_gpus_never_beat_perfect_scaling_and_batch_one_decode_gains_sublinearly():
+    """Splitting a forward G ways cannot make it more than G times faster (the host launches every layer and the
+    collectives are extra); a batch-1 decode, latency-bound, gains clearly less than G at 8 GPUs."""
+    for model in ("emu3-gen", "llamagen-xl", "janus-pro-7b"):
+        base = scalar(run(model, engine="compiled"), "latency_s")
+        prev = base
+        for G in (2, 4, 8):
+            try:
+                lat = scalar(run(model, engine="compiled", gpus=G), "latency_s")
+            except UsageError:  # heads not divisible
+                continue
+            assert lat >= base / G * (1 - 1e-9)
+            prev = lat
+        assert prev > base / 8
+
+
+def test_tensor_parallel_needs_heads_to_divide():
+    m = CAT.model("llamagen-b")  # 12 heads
+    assert m.architecture.heads == 12
+    problem = replica_problem(m, CAT.hardware("h100-sxm"), 8)
+    assert problem and "12 attention heads" in problem and "divide by 8" in problem
+    r = cli("estimate", "--model", "llamagen-b", "--hardware", "h100-sxm", "--gpus", "8")
+    assert r.exit_code == 2 and "12 attention heads" in r.output
+
+
+def test_beyond_one_server_is_refused_with_the_scale_up_domain():
+    r = cli("estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--gpus", "16")
+    assert r.exit_code == 2
+    assert "scale-up domain of 8 GPUs" in r.output and "out of scope" in r.output
+    r = cli("estimate", "--model", "sdxl", "--hardware", "h100-pcie", "--gpus", "4")
+    assert r.exit_code == 2 and "scale-up domain of 2 GPUs" in r.output  # NVLink-bridged pairs
+
+
+def test_every_preset_has_a_sourced_scale_up_domain():
+    for hw in CAT.all("hardware"):
+        assert hw.scale_up is not None, hw.id
+        assert "scale_up" in hw.sources and hw.sources["scale_up"].strip()
+        link = hw.scale_up.link
+        assert (link == "pcie") == (hw.interconnect_gbps is None), hw.id
+        if link in ("nvlink", "infinity-fabric"):
+            # the measured bus bandwidth is below one direction of the datasheet link
+            assert hw.scale_up.busbw_gbps <= hw.interconnect_gbps / 2, hw.id
+
+
+@pytest.mark.parametrize("model", ["emu3-gen", "janus-pro-7b", "llamagen-3b", "lumina-mgpt-7b"])
+def test_estimate_gpus_works_for_ar_presets(model):
+    m = CAT.model(model)
+    for G in (1, 2, 4, 8):
+        if replica_problem(m, CAT.hardware("h100-sxm"), G):
+            continue
+        r = cli("estimate", "--model", model, "--hardware", "h100-sxm", "--gpus", str(G), "--format", "json")
+        assert r.exit_code == 0, r.output
+        d = json.loads(r.stdout)
+        assert d["gpus"] == G and d["parallelism"] == ("tp" if G > 1 else "none")
+        assert (d["communication_s"] > 0) == (G > 1)
+
+
+# ------------------------------------------------------------------------------------------- diffusion
+
+
+def test_diffusion_default_layout_is_cfg_first_then_sequence():
+    assert run("sdxl", gpus=2)["parallelism"] == "cfg"  # batched guidance, a UNet: CFG only
+    assert run("sd3-medium", gpus=2)["parallelism"] == "cfg"
+    assert run("sd3-medium", gpus=4)["parallelism"] == "cfg+sp"
+    assert run("flux1-dev", gpus=4)["parallelism"] == "sp"  # guidance-distilled: one branch
+    assert run("sd3-medium", gpus=4, parallelism="sp")["parallelism"] == "sp"
+
+
+@pytest.mark.parametrize(
+    "model,G,parallelism,needle",
+    [
+        ("sd15", 4, None, "UNet"),
+        ("flux1-dev", 2, "cfg", "batched classifier-free guidance"),
+        ("sd3-medium", 4, "cfg", "batched classifier-free guidance"),
+        ("wan21-1.3b", 8, "sp", "12 attention heads"),
+        ("emu3-gen", 2, "sp", "tensor parallelism (tp)"),
+        ("sd3-medium", 2, "tp", "splits by sp, cfg or cfg+sp"),
+    ],
+)
+def test_impossible_layouts_are_refused_with_a_reason(model, G, parallelism, needle):
+    with pytest.raises(UsageError) as err:
+        run(model, gpus=G, parallelism=parallelism)
+    assert needle in str(err.value)
+
+
+def test_diffusion_splits_compute_not_weights_and_charges_its_collectives():
+    hw = CAT.hardware("h100-sxm")
+    one = run("hunyuanvideo", width=1280, height=720, frames=129)
+    eight = run("hunyuanvideo", width=1280, height=720, frames=129, gpus=8)
+    assert scalar(eight["memory_bytes"], "weights") == scalar(one["memory_bytes"], "weights")
+    assert scalar(eight["memory_bytes"], "activations") < scalar(one["memory_bytes"], "activations")
+    # Ulysses: 4 all-to-alls per layer per step of a GPU's 1/8 of the sequence
+    d = CAT.model("hunyuanvideo").denoiser
+    _, L, D = d.transformer_geometry()
+    S = scalar(eight["tokens"], "latent") + d.joint_text_tokens
+    held = S / 8 * D * 2
+    per = hw.scale_up.latency_us * 1e-6 + 7 / 8 * held / (hw.scale_up.busbw_gbps * 1e9)
+    steps = float(eight["steps"])
+    assert scalar(eight, "communication_s") == pytest.approx(4 * L * per * steps, rel=1e-9)
+    assert scalar(one, "latency_s") / 8 < scalar(eight, "latency_s") < scalar(one, "latency_s")
+
+
+def test_collective_formulas():
+    link = (20e-6, 400e9)
+    assert physics.allreduce_s(1e6, 1, link) == 0.0
+    assert physics.allreduce_s(1e6, 4, link) == pytest.approx(20e-6 + 2 * 3 / 4 * 1e6 / 400e9)
+    assert physics.alltoall_s(1e6, 8, link) == pytest.approx(20e-6 + 7 / 8 * 1e6 / 400e9)
+    # a bigger message never takes less time; more GPUs never less per byte
+    sizes = np.geomspace(1, 1e9, 50)
+    assert np.all(np.diff(physics.allreduce_s(sizes, 8, link)) > 0)
+    assert np.all(np.diff([physics.allreduce_s(1e8, g, link) for g in (2, 4, 8)]) > 0)
+
+
+# ------------------------------------------------------------------------------------------- sweep
+
+
+def test_sweep_has_a_gpus_column_and_notes_the_sizes_a_model_cannot_take():
+    res = tokcost.sweep(
+        models=["llamagen-b", "sd3-medium"], hardware=["h100-sxm"], resolutions=[(384, 384), (512, 512)], gpus=[1, 2, 8]
+    )
+    cols = res.columns
+    assert set(np.unique(cols["gpus"])) == {1, 2, 8}
+    assert not np.any((cols["model"] == "llamagen-b") & (cols["gpus"] == 8))  # 12 heads
+    assert any("skipped 8 GPUs for llamagen-b" in n for n in res.notes)
+    for model in ("llamagen-b", "sd3-medium"):
+        for engine in np.unique(cols["engine"][cols["model"] == model]):
+            sel = (cols["model"] == model) & (cols["engine"] == engine)
+            for k in np.flatnonzero(sel):
+                w, h, G = int(cols["width"][k]), int(cols["height"][k]), int(cols["gpus"][k])
+                one = run(model, engine=str(engine), width=w, height=h, gpus=G)
+                assert cols["latency_s"][k] == pytest.approx(scalar(one, "latency_s"))
+
+
+# ------------------------------------------------------------------------------------------- planner
+
+
+def _spec(tmp_path, sizes):
+    doc = {
+        "version": 1,
+        "name": "wan-720p-10min",
+        "product": {"kind": "video", "width": 1280, "height": 720, "frames": 81, "fps": 16},
+        "demand": {"requests_per_day": 200},
+        "budget": {"latency_s": 600},
+        "candidates": {"models": ["wan21-14b"], "hardware": ["h100-sxm", "a100-80gb-sxm"], "gpus_per_replica": sizes},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_planner_picks_a_multi_gpu_replica_where_one_gpu_cannot_meet_the_budget(tmp_path):
+    """A 720p Wan2.1-14B clip takes over 7 minutes of service on one H100: under a 10-minute p95 budget one GPU
+    per replica is infeasible, and the planner offers the cheapest larger replica instead."""
+    single = tokcost.analyze(str(_spec(tmp_path, [1]))).specs[0]
+    assert single.recommendation.choice is None
+    multi = tokcost.analyze(str(_spec(tmp_path, [1, 2, 4, 8]))).specs[0]
+    best = multi.recommendation.choice
+    assert best is not None and best.gpus_per_replica > 1 and best.parallelism in ("sp", "cfg", "cfg+sp")
+    assert best.gpus == best.replicas_at_peak * best.gpus_per_replica
+    assert f"{best.gpus_per_replica} x {best.hardware}, {best.parallelism}" in multi.recommendation.headline
+    # the cheapest feasible size of its model x hardware x engine, and the others are listed
+    sizes = {o.gpus_per_replica: o for o in best.other_replicas}
+    assert best.gpus_per_replica not in sizes and len(sizes) == 3
+    for o in sizes.values():
+        assert not o.feasible or o.fleet_cost_usd_per_item >= best.fleet_cost_usd_per_item
+    assert any("Replica size:" in r for r in multi.recommendation.reasons)
+
+
+def test_planner_makes_a_model_that_does_not_fit_one_gpu_feasible(tmp_path):
+    """Emu3.5 (34B parameters, 68 GB in bf16) does not fit a 40 GB A100; split over several it does."""
+    doc = {
+        "version": 1,
+        "name": "emu35-a100-40",
+        "product": {"kind": "image", "width": 1024, "height": 1024, "quality_tier": "draft"},
+        "demand": {"requests_per_day": 100},
+        "budget": {"latency_s": 3600},
+        "candidates": {"models": ["emu3.5-image"], "hardware": ["a100-40gb-sxm"], "engines": ["vllm"]},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    c = tokcost.analyze(str(path)).specs[0].candidates[0]
+    one = [o for o in c.other_replicas if o.gpus_per_replica == 1]
+    assert c.feasible and c.gpus_per_replica > 1, c.reasons
+    assert one and not one[0].feasible
+    assert c.memory_gb["total"] <= 40 * 0.9
