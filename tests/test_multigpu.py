@@ -252,3 +252,21 @@ def test_planner_makes_a_model_that_does_not_fit_one_gpu_feasible(tmp_path):
     assert c.feasible and c.gpus_per_replica > 1, c.reasons
     assert one and not one[0].feasible
     assert c.memory_gb["total"] <= 40 * 0.9
+
+
+def test_every_preset_prices_a_multi_gpu_replica_or_says_why_not():
+    """Every model takes G > 1 on an 8-GPU server, except a guidance-distilled UNet (no CFG branches to split, and
+    no sequence parallelism for UNets), which gets a clear refusal; the latency never beats perfect scaling."""
+    for m in CAT.all("models"):
+        base = scalar(run(m.id, engine="compiled" if m.family == "diffusion" else "vllm"), "latency_s")
+        took = []
+        for G in (2, 4, 8):
+            try:
+                out = run(m.id, engine="compiled" if m.family == "diffusion" else "vllm", gpus=G)
+            except UsageError as err:  # the reason is the model's: its heads, or a UNet without CFG branches
+                assert "attention heads to divide" in str(err) or "is a UNet" in str(err), str(err)
+                continue
+            took.append(G)
+            assert scalar(out, "latency_s") >= base / G * (1 - 1e-9), (m.id, G)
+        unet_distilled = m.family == "diffusion" and m.denoiser.kind == "unet" and m.diffusion.cfg != "batched"
+        assert bool(took) != unet_distilled, (m.id, took)

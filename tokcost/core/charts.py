@@ -223,13 +223,13 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
 
 def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
     """Latency and cost against resolution, one line per model / hardware / engine, at the sweep's first batch,
-    steps and frames value (the other axes are in the CSV/JSON output)."""
+    replica size, steps and frames value (the other axes are in the CSV/JSON output)."""
     if not len(columns["model"]):
         return []
     keep = np.ones(len(columns["model"]), dtype=bool)
     fixed, held = [], {}
     models = np.asarray(columns["model"], dtype=str)
-    for name in ("batch", "frames"):
+    for name in ("batch", "gpus", "frames"):
         a = np.asarray(columns[name], dtype=float)
         vals = np.unique(a[~np.isnan(a)])
         if vals.size > 1:
