@@ -203,7 +203,7 @@ def text_decode_prediction(e: Entry, catalog):
 
 
 def _price_training(e: Entry, catalog, row: Row) -> Row:
-    from tokcost.engine.training import ar_training_flops, compute_report, training_report
+    from tokcost.engine.training import ar_training_flops, compute_report, mfu_size_factor, training_report
 
     c = e.conditions
     hw = catalog.hardware(e.hardware)
@@ -215,7 +215,8 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
             return row
         if e.architecture is None:  # not reached: unscored_reason scores a null model only with an architecture
             raise ValueError(f"{e.id}: a training entry without a model needs its architecture")
-        report = compute_report(ar_training_flops(e.architecture, c.tokens, c.context), hw, c.gpus or 1)
+        flops = ar_training_flops(e.architecture, c.tokens, c.context)
+        report = compute_report(flops, hw, c.gpus or 1, size_factor=mfu_size_factor(e.architecture.params_b))
         row.predicted = float(report["gpu_hours"])
         return row
     if m.family == "ar" and c.tokens is None:

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tokcost.engine import physics
 from tokcost.engine.tokens import diffusion_tokens
 from tokcost.errors import UsageError
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 from tokcost.records.training import TrainResult
+
+
+# Training MFU against model size: mosaicml/llm-foundry scripts/train/benchmarking/README.md (commit 8c8dd48), bf16,
+# 8x A100-80GB, sequence 2048: (parameters in billions, MFU). Small models reach less of the peak (short matmuls,
+# more time in element-wise work and communication per FLOP); the curve is used relative to its 7B point.
+MFU_BY_SIZE = ((0.125, 0.4479), (0.35, 0.5162), (0.76, 0.5685), (1.0, 0.5986), (3.0, 0.6211), (7.0, 0.6423))
+MFU_REFERENCE_B = 7.0
+
+
+def mfu_size_factor(params_b: float) -> float:
+    """The share of a chip's training MFU (its preset's ``training_mfu``, measured on runs of 7B parameters and up)
+    that a model of ``params_b`` billion parameters reaches: llm-foundry's MFU at that size over its MFU at 7B,
+    interpolated in log size, held at the 125M ratio below it and 1 from 7B up. Above 7B the presets' figures
+    already come from large runs, whose MFU depends on their parallel layout more than on size (llm-foundry's own
+    13B-70B points fall with its FSDP settings, Megatron-LM holds 51-56% to 1T)."""
+    sizes, mfus = zip(*MFU_BY_SIZE, strict=True)
+    at = float(np.interp(np.log(params_b), np.log(sizes), mfus))
+    return min(1.0, at / dict(MFU_BY_SIZE)[MFU_REFERENCE_B])
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
@@ -68,27 +88,40 @@ def training_report(
                 f"; priced at its native size, though early stages may have trained smaller; --samples to change it."
             )
         flops = diffusion_training_flops(model, samples, width, height, frames)
-    report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour)
+    params_b = model.architecture.params_b if model.family == "ar" else model.denoiser.params_b
+    size = mfu_size_factor(params_b)
+    if mfu is None and size < 1.0:
+        notes_.append(
+            f"MFU {hw.efficiency.training_mfu.mid * size:.0%}: {hw.id}'s training MFU ({hw.efficiency.training_mfu.mid:.0%}, "
+            f"runs of 7B parameters and up) x {size:.2f} for a {params_b:.3g}B model (llm-foundry's MFU by size, "
+            "relative to 7B); --mfu to set it."
+        )
+    report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour, size)
     extra: dict = {"notes": notes_} if notes_ else {}
     if model.family == "ar":
         matmul, attention = ar_flops_per_token(model, context)
         used = context or model.architecture.context
-        extra = {"context": used, "attention_share": attention / (matmul + attention)}
+        extra = {"context": used, "attention_share": attention / (matmul + attention), "notes": notes_}
         if context is None:
-            extra["notes"] = [
+            notes_.append(
                 f"Trained at {model.id}'s longest context, {used:,} tokens, which puts "
                 f"{attention / (matmul + attention):.0%} of the FLOPs in attention; pass --context with the sequence "
                 "length of your training data (a 720x720 Emu3 image is about 8,000 tokens)."
-            ]
+            )
     return TrainResult(model=model.id, **report, tokens=tokens, samples=samples, **extra)
 
 
-def compute_report(flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None, usd_per_gpu_hour=None) -> dict:
-    """GPU-hours = C / (bf16 peak x MFU) / 3600 (MFU band from the hardware's training_mfu), days on ``gpus``, cost."""
-    used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid
+def compute_report(
+    flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None, usd_per_gpu_hour=None, size_factor: float = 1.0
+) -> dict:
+    """GPU-hours = C / (bf16 peak x MFU) / 3600, days on ``gpus``, cost. MFU: ``mfu``, else the hardware's
+    training_mfu x ``size_factor`` (:func:`mfu_size_factor`), whose range gives the band."""
+    used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid * size_factor
     peak = hw.dense_tflops.bf16 * 1e12
     gpu_hours = flops / (peak * used_mfu) / 3600.0
-    band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b)) / 3600.0 for b in ("low", "high")}
+    band = {
+        b: flops / (peak * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")
+    }
     price = usd_per_gpu_hour
     return {
         "hardware": hw.id,
