@@ -287,3 +287,29 @@ def test_training_mfu_falls_for_small_models_by_the_published_curve():
     assert small.mfu == pytest.approx(hw.efficiency.training_mfu.mid * mfu_size_factor(0.111), rel=0.01)
     assert big.mfu == hw.efficiency.training_mfu.mid
     assert any("llm-foundry" in n for n in small.notes)
+
+
+def test_weight_only_formats_read_fewer_bytes_but_not_proportionally_faster():
+    """A batch-1 decode is bound by reading the weights: int8-wo and int4 read 1/2 and ~1/4 of bf16's bytes, but
+    their kernels reach a lower share of the bandwidth (gpt-fast, torchao), so they gain less than the byte ratio;
+    memory holds the packed bytes; the roofline floor counts the packed bytes, and latency never goes below it."""
+    lat, mem = {}, {}
+    for p in ("bf16", "int8-wo", "int4"):
+        out = estimate_arrays(
+            Config(
+                profiles=ENGINES,
+                model=CAT.model("emu3-gen"),
+                hardware=CAT.hardware("a100-80gb-sxm"),
+                engine="compiled",
+                precision=p,
+                width=512,
+                height=512,
+            )
+        )
+        lat[p], mem[p] = float(out["latency_s"]), float(out["memory_bytes"]["weights"])
+        assert float(out["latency_s"]) >= float(out["floor_s"])
+    assert lat["bf16"] > lat["int8-wo"] > lat["int4"]
+    assert lat["bf16"] / lat["int8-wo"] < 2.0 and lat["bf16"] / lat["int4"] < 2.0 / physics.WEIGHT_BYTES["int4"]
+    assert mem["int8-wo"] == pytest.approx(mem["bf16"] / 2)
+    assert mem["int4"] == pytest.approx(mem["bf16"] * physics.WEIGHT_BYTES["int4"] / 2)
+    assert physics.weight_read_bytes("int8") == physics.WEIGHT_BYTES["int8"]  # W8A8: a plain 8-bit GEMM

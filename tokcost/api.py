@@ -40,7 +40,7 @@ AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 PerForward = Annotated[float, Field(ge=1, le=65_536, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
-Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 Parallelism = Literal["tp", "sp", "cfg", "cfg+sp"]
 # --price ID=USD: your price per GPU-hour for a hardware id, which wins over the spec and the catalogue
 Prices = Mapping[str, float] | None  # checked by price_overrides, with the hardware ids

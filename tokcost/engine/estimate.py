@@ -302,7 +302,7 @@ def _split(family: str, gpus, parallelism: str | None, mode: str):
 def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
-    wbytes = physics.WEIGHT_BYTES[cfg.precision]
+    wbytes = physics.WEIGHT_BYTES[cfg.precision]  # memory; the time to read them: physics.weight_read_bytes
     role = resolve_role(cfg)
     mode = _cfg_mode(cfg) if role != "perception" else "off"
     branches = 2.0 if mode == "batched" else 1.0
@@ -375,16 +375,18 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     verify = float(cfg.verify_tokens or k)
     n_forwards = np.ceil(generated / k)
     n_seq = batch * branches
+    wread = physics.weight_read_bytes(cfg.precision)
     prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, passes, tp, link
+        arch, P, BW, eff, wread, n_seq, prefill_tokens, passes, tp, link
     )
     decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-        arch, P, BW, eff, wbytes, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link
+        arch, P, BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link
     )
     mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated, tp)
-    # the whole replica's work: compute_s and memory_s are one GPU's share of it
+    # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed weight
+    # bytes each forward reads, not their slower-kernel equivalent
     flops = prefill_flops + compute_s * P * eff.mfu * tp
-    bytes_ = memory_s * BW * eff.mbu * tp
+    bytes_ = memory_s * BW * eff.mbu * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (wread - wbytes)
     return {
         "latency_s": prefill_s + decode_s,
         "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
@@ -439,7 +441,7 @@ def _diffusion(
     # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
     step_s, compute, memory = physics.diffusion_step_time(
-        m, P, BW, eff, wbytes, n_items, linear, attn, P_attn, gpus, comm, act
+        m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act
     )
     denoise_s = passes * steps * step_s
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
@@ -499,10 +501,10 @@ def text_decode_s(
     eff = efficiency(profile, hw, band, None, profiles.get("eager"))
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
     link = (hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9) if hw.scale_up else None  # as _chip's
-    wbytes = physics.WEIGHT_BYTES[precision]
-    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wbytes, batch, prompt_tokens, 1, G, link)
+    wread = physics.weight_read_bytes(precision)
+    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, link)
     decode, _, _, _ = physics.ar_decode_time(
-        arch, P, BW, eff, wbytes, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link
+        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link
     )
     return prefill + decode  # an array when the profiles hold arrays (the fit's trial values)
 

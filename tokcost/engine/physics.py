@@ -12,24 +12,41 @@ import numpy as np
 from tokcost.engine.tokens import text_tokens
 from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, ModelPreset
 
-WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# Bytes per weight. int8 and fp8 are W8A8 (8-bit weights and activations, on chips with those units); int8-wo and
+# int4 are weight-only (8- or 4-bit weights dequantised to bf16 inside the matmul kernel; int4 with a 16-bit scale
+# and zero point per group of 128 weights, the default group of AWQ, GPTQ and torchao's int4_weight_only).
+WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.0, "int4": 0.5 + 4.0 / 128}
+# Weight-only kernels read their packed weights at a lower share of the memory bandwidth than bf16 kernels (the
+# dequantisation work per byte): effective bandwidth relative to bf16 on the same GPU, from Llama-2-7B batch-1
+# decode on A100-80GB: pytorch-labs/gpt-fast README, bf16 1,397 GB/s, int8 1,069 (0.765), int4 group 32 863
+# (0.618); pytorch/ao torchao/quantization/README.md (commit 317392d0), 107.38 / 170.83 / 201.14 tok/s for bf16 /
+# int8wo / int4wo-64, i.e. 0.79 and 0.53 of bf16's bytes per second (derived from the model's bytes per format).
+# int4: the midpoint of the two sources.
+WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.765, "int4": 0.57}
 KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
 
 
 def peak_flops(hw: HardwarePreset, precision: str) -> float:
-    """Dense FLOP/s for matmuls at ``precision``. Weight-only formats (int4, or fp8/int8 on chips without those
-    units) dequantise to bf16 and compute at the bf16 rate. ``fp32`` is for the benchmark's fp32 runs only."""
+    """Dense FLOP/s for matmuls at ``precision``. Weight-only formats (int8-wo, int4, or fp8/int8 on chips without
+    those units) dequantise to bf16 and compute at the bf16 rate. ``fp32`` is for the benchmark's fp32 runs only."""
     r = hw.dense_tflops
     rate = {
         "bf16": r.bf16,
         "fp16": r.fp16,
         "fp8": r.fp8 or r.bf16,
         "int8": r.int8 or r.bf16,
+        "int8-wo": r.bf16,
         "int4": r.bf16,
         "fp32": r.fp32,
     }[precision]
     return rate * 1e12
+
+
+def weight_read_bytes(precision: str) -> float:
+    """Bytes per weight as the time to read them sees it: the packed bytes over the format's kernel efficiency
+    (:data:`WEIGHT_READ_EFFICIENCY`; 1 for bf16, fp16 and the W8A8 formats)."""
+    return WEIGHT_BYTES[precision] / WEIGHT_READ_EFFICIENCY.get(precision, 1.0)
 
 
 def kv_bytes_per_token(arch: Architecture) -> float:

@@ -28,7 +28,7 @@ class Conditions(Strict):
         default=None, description="Guidance: AR batched | unbatched | off; diffusion batched | distilled | none."
     )
     cfg_scale: Float | None = Field(default=None, description="Guidance scale.")
-    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] | None = Field(
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"] | None = Field(
         default=None, description="Weight precision."
     )
     gpus: PosInt | None = Field(default=None, description="GPUs serving one request (or training).")

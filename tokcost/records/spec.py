@@ -15,7 +15,7 @@ from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
 Engine = Literal["eager", "compiled", "vllm"]
-Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 
 Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
 
