@@ -74,7 +74,9 @@ def estimate(
     batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together (by the replica)."),
     cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
     engine: str = typer.Option("eager", "--engine", help="eager | compiled | vllm (vllm: AR models only)."),
-    precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."),
+    precision: str = typer.Option(
+        "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
+    ),
     tokens_per_forward: float = typer.Option(
         1.0,
         "--tokens-per-forward",

@@ -47,7 +47,9 @@ def sweep(
     engine: str | None = typer.Option(
         None, "--engine", help="eager,compiled,vllm (comma-separated; default: every engine that serves the model)."
     ),
-    precision: str = typer.Option("bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."),
+    precision: str = typer.Option(
+        "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
+    ),
     fmt: SweepFormat = "table",
     output: Output = None,
     presets: Presets = None,

@@ -10,7 +10,6 @@ from tokcost.errors import UsageError
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 from tokcost.records.training import TrainResult
 
-
 # Training MFU against model size: mosaicml/llm-foundry scripts/train/benchmarking/README.md (commit 8c8dd48), bf16,
 # 8x A100-80GB, sequence 2048: (parameters in billions, MFU). Small models reach less of the peak (short matmuls,
 # more time in element-wise work and communication per FLOP); the curve is used relative to its 7B point.
@@ -119,9 +118,7 @@ def compute_report(
     used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid * size_factor
     peak = hw.dense_tflops.bf16 * 1e12
     gpu_hours = flops / (peak * used_mfu) / 3600.0
-    band = {
-        b: flops / (peak * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")
-    }
+    band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")}
     price = usd_per_gpu_hour
     return {
         "hardware": hw.id,
