@@ -313,3 +313,36 @@ def test_weight_only_formats_read_fewer_bytes_but_not_proportionally_faster():
     assert mem["int8-wo"] == pytest.approx(mem["bf16"] / 2)
     assert mem["int4"] == pytest.approx(mem["bf16"] * physics.WEIGHT_BYTES["int4"] / 2)
     assert physics.weight_read_bytes("int8") == physics.WEIGHT_BYTES["int8"]  # W8A8: a plain 8-bit GEMM
+
+
+def test_flash_attention_3_speeds_attention_on_hopper_only():
+    """FA3 (Hopper) runs the attention matmuls at its published fraction of peak: a long video, attention-bound,
+    gets faster, by less than the kernels' ratio (the linear layers do not change), a 1024^2 image less, a
+    host-bound small image not at all; other chips refuse it; the default is the engines' SDPA (FlashAttention-2's
+    rate)."""
+    hw = CAT.hardware("h100-sxm")
+    ratio = hw.efficiency.attention_fa3.mid / hw.efficiency.attention.mid
+
+    def lat(model, attention, **kw):
+        return float(
+            estimate_arrays(Config(profiles=ENGINES, model=CAT.model(model), hardware=hw, attention=attention, **kw))[
+                "latency_s"
+            ]
+        )
+
+    video = dict(width=1280, height=720, frames=129)
+    assert (
+        lat("hunyuanvideo", None, **video)
+        == lat("hunyuanvideo", "sdpa", **video)
+        == lat("hunyuanvideo", "fa2", **video)
+    )
+    gain_video = lat("hunyuanvideo", "sdpa", **video) / lat("hunyuanvideo", "fa3", **video)
+    image = dict(width=1024, height=1024, engine="compiled")
+    gain_image = lat("flux1-dev", "sdpa", **image) / lat("flux1-dev", "fa3", **image)
+    assert 1.0 < gain_image < gain_video < ratio
+    small = dict(width=512, height=512)  # host-bound at batch 1: the kernel does not matter
+    assert lat("sd3-medium", "fa3", **small) == pytest.approx(lat("sd3-medium", "sdpa", **small), rel=0.01)
+    with pytest.raises(UsageError, match="Hopper"):
+        estimate_arrays(
+            Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=CAT.hardware("a100-80gb-sxm"), attention="fa3")
+        )

@@ -105,7 +105,7 @@ def test_unscored_entries_have_reasons(entries, cat):
     rows = V.run(entries, cat)
     not_scored = {r.id: r.reason for r in rows if not r.scored}
     assert all(not_scored.values())
-    assert "hardware null" in not_scored["hunyuanvideo-720p-h20-1gpu"]
+    assert "hardware null" in not_scored["hunyuanvideo-720p-l20-1gpu"]  # no L20 preset
     assert "llama2-7b-pretraining" not in not_scored  # a bare decoder architecture is priced with 6ND
     assert "samples" in not_scored["sd1-training-a100-pcie-hours"]
     assert "tokens" in not_scored["janus-pro-7b-training"]

@@ -42,6 +42,7 @@ Cfg = Literal["batched", "unbatched", "off"]
 Engine = Literal["eager", "compiled", "vllm"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 Parallelism = Literal["tp", "sp", "cfg", "cfg+sp"]
+Attention = Literal["sdpa", "fa2", "fa3"]
 # --price ID=USD: your price per GPU-hour for a hardware id, which wins over the spec and the catalogue
 Prices = Mapping[str, float] | None  # checked by price_overrides, with the hardware ids
 
@@ -191,12 +192,14 @@ def estimate(
     answer_tokens: Count | None = None,
     gpus: Annotated[int, Field(ge=1, le=1024)] = 1,
     parallelism: Parallelism | None = None,
+    attention: Attention | None = None,
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
 ) -> EstimateResult:
     """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
     ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
+    ``attention`` is a diffusion model's attention kernel (sdpa, fa2, or fa3 on Hopper; None: the engine's, sdpa).
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
@@ -221,6 +224,7 @@ def estimate(
         answer_tokens=answer_tokens,
         gpus=gpus,
         parallelism=parallelism,
+        attention=attention,
         calibration=_calibration(calibration),
         prices=price_overrides(prices, cat),
     )

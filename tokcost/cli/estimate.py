@@ -112,6 +112,12 @@ def estimate(
         help="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for AR; for "
         "diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     ),
+    attention: str | None = typer.Option(
+        None,
+        "--attention",
+        help="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside) | fa2 | fa3 (Hopper GPUs). "
+        "Default: the engine's, sdpa.",
+    ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
@@ -140,6 +146,7 @@ def estimate(
             answer_tokens=answer_tokens,
             gpus=gpus,
             parallelism=parallelism,
+            attention=attention,
             calibration=calibration,
             presets=presets,
             prices=parse_prices(price),

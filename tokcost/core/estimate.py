@@ -39,6 +39,7 @@ def estimate_one(
     answer_tokens: int | None = None,
     gpus: int = 1,
     parallelism: str | None = None,
+    attention: str | None = None,
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
@@ -74,6 +75,7 @@ def estimate_one(
             answer_tokens=answer_tokens,
             gpus=gpus,
             parallelism=parallelism,
+            attention=attention,
             calibration=calibration,
             prices=book.usd_per_gpu_hour(),
         )
@@ -95,6 +97,7 @@ def estimate_one(
         hardware=hw.id,
         gpus=gpus,
         parallelism=str(c["parallelism"]),
+        attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
         engine=engine,
         precision=precision,
         role=c["role"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, efficiency
+from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, attention_problem, efficiency
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile
@@ -53,6 +53,7 @@ class Config:
     calibration: Calibrated | None = None
     gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
     parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
+    attention: str | None = None  # diffusion attention kernel: sdpa | fa2 | fa3 (None: the engine profile's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
 
@@ -102,7 +103,7 @@ class _Chip:
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
     return _Chip(
-        eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager")),
+        eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention),
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
         BW=hw.bandwidth_tbps * 1e12,
@@ -211,6 +212,9 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
     _check_replica(cfg, _cfg_mode(cfg))
+    problem = attention_problem(cfg.hardware, cfg.attention or profile.attention)
+    if problem:
+        raise UsageError(problem)
     return _estimate(
         cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float), cfg.gpus
     )
@@ -223,12 +227,14 @@ def estimate_grid(
     each replica size of ``gpus`` that the model and the chip allow (:func:`replica_problem`, default layout), in
     one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
     along the other. Returns ``{(hardware id, band, gpus): result}``; in each result every number is an array over
-    the batches; a size a chip cannot hold is absent."""
+    the batches; a size a chip cannot hold is absent, as is a chip that cannot run the attention kernel."""
     profile = _engine(cfg)
     mode = _cfg_mode(cfg)
+    kernel = cfg.attention or profile.attention
     triples = [
         (hw, b, G)
         for hw in hardware
+        if attention_problem(hw, kernel) is None
         for G in gpus
         if replica_problem(cfg.model, hw, G, cfg.parallelism, mode) is None
         for b in bands

@@ -55,25 +55,27 @@ def efficiency(
     band: Band = "central",
     calibration: Calibrated | None = None,
     eager: EngineProfile | None = None,
+    attention: str | None = None,
 ) -> Efficiency:
     """Efficiencies for the ``band`` end of the latency range (``low`` latency = optimistic factors).
 
-    effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = hardware
-    efficiency.attention (what the fused attention kernel reaches on this chip; default: the matmul figure) x
-    engine mfu; effective mbu = hardware efficiency.bandwidth x engine mbu.
+    effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = what the attention kernel
+    (``attention``, default the engine's: sdpa and fa2 at the hardware's efficiency.attention, FlashAttention-2's
+    rate; fa3 at efficiency.attention_fa3; no figure: the matmul one) reaches on this chip x engine mfu;
+    effective mbu = hardware efficiency.bandwidth x engine mbu.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
     device's effective MFU and MBU under eager code, and eager's host overheads. Other engines keep their
     profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
     faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set."""
-    assumed = _assumed(engine, hw, band)
+    assumed = _assumed(engine, hw, band, attention or engine.attention)
     fit = calibration.fit_for(hw.id) if calibration is not None else None
     if fit is None:
         return assumed
     if eager is None:
         raise ValueError("a calibration scales the engines by their ratio to eager: pass the eager profile")
     fitted = fitted_efficiency(fit, band)
-    eager_eff = _assumed(eager, hw, band)
+    eager_eff = _assumed(eager, hw, band, eager.attention)
     mfu_scale = fitted.mfu / eager_eff.mfu
     changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
     # _assumed always sets attention_mfu; None would mean "as mfu" (the field's default)
@@ -101,9 +103,20 @@ def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:
     )
 
 
-def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band) -> Efficiency:
+def attention_problem(hw: HardwarePreset, kernel: str) -> str | None:
+    """Why ``kernel`` cannot run on ``hw`` (FlashAttention-3 needs Hopper), or None."""
+    if kernel == "fa3" and hw.efficiency.attention_fa3 is None:
+        return (
+            f"FlashAttention-3 runs on Hopper GPUs (H100, H200, H800, H20); {hw.id} has no FA3 figure in its preset: "
+            "use --attention fa2 or sdpa"
+        )
+    return None
+
+
+def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
-    attention = hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
+    fa3 = hw.efficiency.attention_fa3 if kernel == "fa3" else None
+    attention = fa3 or hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),

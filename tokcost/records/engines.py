@@ -42,6 +42,11 @@ class EngineProfile(Strict):
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1), NOT_BOOL] = Field(
         description="Fraction of device memory a replica may fill."
     )
+    attention: Literal["sdpa", "fa2", "fa3"] = Field(
+        default="sdpa",
+        description="Diffusion: the attention kernel it calls by default (sdpa: PyTorch's scaled_dot_product_"
+        "attention, whose flash backend is FlashAttention-2).",
+    )
     sources: dict[str, str] = Field(description="Citation for each number, by field.")
 
 

@@ -30,6 +30,9 @@ class EstimateResult(BaseModel):
         default="none", description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp."
     )
     engine: str = Field(description="eager | compiled | vllm.")
+    attention: str | None = Field(
+        default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
+    )
     precision: str = Field(description="Weight precision.")
     role: str = Field(description="What the model does here: image | video | perception.")
     width: int = Field(description="Width in pixels.")

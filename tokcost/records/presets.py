@@ -50,7 +50,11 @@ class HardwareEfficiency(Strict):
     bandwidth: Range[Fraction] = Field(description="Stream copy / triad, as a fraction of the datasheet bandwidth.")
     training_mfu: Range[Fraction] = Field(description="Model FLOPs utilisation of large training runs.")
     attention: Range[Fraction] | None = Field(
-        default=None, description="Fused attention kernel (SDPA/flash) as a fraction of peak (None: as matmul)."
+        default=None,
+        description="Fused attention kernel (PyTorch SDPA / FlashAttention-2) as a fraction of peak (None: as matmul).",
+    )
+    attention_fa3: Range[Fraction] | None = Field(
+        default=None, description="FlashAttention-3 (Hopper GPUs only) as a fraction of peak (None: not available)."
     )
 
 
