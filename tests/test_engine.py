@@ -123,7 +123,8 @@ def test_vllm_refuses_diffusion():
 
 
 def test_precision_changes_weight_bytes_and_peak():
-    assert physics.WEIGHT_BYTES["int4"] == 0.5
+    assert physics.WEIGHT_BYTES["int4"] == 0.5 + 2 * 2 / 128  # 4 bits + a bf16 scale and zero per 128 weights
+    assert physics.peak_flops(H100, "int8-wo") == physics.peak_flops(H100, "int4") == 989e12  # weight-only: bf16
     assert physics.peak_flops(H100, "fp8") == 1979e12
     assert physics.peak_flops(CAT.hardware("a100-80gb-sxm"), "fp8") == 312e12  # no fp8 units: weight-only
 
