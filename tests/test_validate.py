@@ -294,3 +294,44 @@ def test_the_docs_script_documents_the_report_the_tests_check(report):
         with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW")
         == "a\nNEW\nb"
     )
+
+
+def test_error_bands_are_committed_fresh_and_widen_every_estimate(report):
+    """tokcost/data/error_bands.yaml is what the held-out errors give (regenerated with the docs), and every
+    estimate's band covers at least central x exp(low) .. central x exp(high) of its family."""
+    from write_validation_docs import error_bands_yaml
+
+    import tokcost
+    from tokcost.io.engines import load_error_bands
+
+    committed = (ROOT / "tokcost" / "data" / "error_bands.yaml").read_text()
+    assert committed == error_bands_yaml(report), "tokcost/data/error_bands.yaml is stale: run the docs script"
+    bands = load_error_bands()
+    assert set(bands) == {"ar", "diffusion-image", "video", "multi-gpu"}
+    for b in bands.values():
+        assert b.low < 0 < b.high and b.width == pytest.approx(math.exp(b.high - b.low), rel=1e-3)
+        assert b.coverage is not None and 0.3 < b.coverage <= 1.0
+    for kw, fam in (
+        (dict(model="sdxl"), "diffusion-image"),
+        (dict(model="emu3-gen", engine="compiled"), "ar"),
+        (dict(model="hunyuanvideo", width=1280, height=720, frames=129), "video"),
+        (dict(model="flux1-dev", gpus=4), "multi-gpu"),
+    ):
+        r = tokcost.estimate(hardware="h100-sxm", prices={"h100-sxm": 3.0}, **kw)
+        b = bands[fam]
+        assert r.latency_s_band.low <= max(r.floor_s, r.latency_s * math.exp(b.low)) * (1 + 1e-9)
+        assert r.latency_s_band.high >= r.latency_s * math.exp(b.high) * (1 - 1e-9)
+        assert r.latency_s_band.low >= r.floor_s  # never below the roofline floor
+        assert r.throughput_items_per_s_band.low == pytest.approx(r.batch / r.latency_s_band.high)
+        assert r.cost_usd_per_item_band.high / r.cost_usd_per_item == pytest.approx(r.latency_s_band.high / r.latency_s)
+
+
+def test_error_band_coverage_is_leave_one_source_out():
+    """Coverage counts an entry inside only against the percentiles of the other sources' errors."""
+    rows = []
+    for k, err in enumerate([0.0, 0.1, -0.1, 0.2, -0.2, 0.05, -0.05, 1.0]):
+        r = V.Row(f"e{k}", "ar", "latency_s", math.exp(err), f"s{k}", "eager", "m", "h", predicted=1.0)
+        rows.append(r)
+    b = V.error_bands(rows)["ar"]
+    assert b["n"] == 8 and b["low"] < 0 < b["high"]
+    assert b["coverage"] < 1.0  # the outlier (1.0) is outside the band of the others

@@ -8,12 +8,12 @@ import datetime as dt
 from collections.abc import Mapping
 
 from tokcost.core.pricing import price_book
-from tokcost.engine.estimate import Config, estimate, to_float
+from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate, to_float
 from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines
+from tokcost.io.engines import load_engines, load_error_bands
 from tokcost.io.prices import load_prices
 from tokcost.records.estimate import EstimateResult, LowHigh
 from tokcost.records.training import TrainResult
@@ -86,9 +86,16 @@ def estimate_one(
     if problem:
         raise UsageError(problem, param="frames" if frames else "width")
 
-    def band(key: str) -> LowHigh:
-        return LowHigh(low=to_float(lo[key]), high=to_float(hi[key]))
-
+    # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
+    lat = to_float(c["latency_s"])
+    lat_lo, lat_hi = calibrated_band(
+        lat,
+        to_float(lo["latency_s"]),
+        to_float(hi["latency_s"]),
+        load_error_bands().get(error_family(m, c["role"], gpus)),
+        to_float(c["floor_s"]),
+    )
+    cost = to_float(c["cost_usd_per_item"])
     quote = book.quote(hw.id)
     priced = quote is not None
     return EstimateResult(
@@ -107,15 +114,13 @@ def estimate_one(
         batch=batch,
         cfg=c["cfg_mode"],
         steps=None if c["steps"] is None else int(to_float(c["steps"])),
-        latency_s=to_float(c["latency_s"]),
-        latency_s_band=band("latency_s"),
+        latency_s=lat,
+        latency_s_band=LowHigh(low=lat_lo, high=lat_hi),
         throughput_items_per_s=to_float(c["throughput_items_per_s"]),
-        # the fastest latency gives the highest throughput
-        throughput_items_per_s_band=LowHigh(
-            low=to_float(hi["throughput_items_per_s"]), high=to_float(lo["throughput_items_per_s"])
-        ),
-        cost_usd_per_item=to_float(c["cost_usd_per_item"]) if priced else None,
-        cost_usd_per_item_band=band("cost_usd_per_item") if priced else None,
+        # the fastest latency gives the highest throughput and the lowest cost
+        throughput_items_per_s_band=LowHigh(low=batch / lat_hi, high=batch / lat_lo),
+        cost_usd_per_item=cost if priced else None,
+        cost_usd_per_item_band=LowHigh(low=cost * lat_lo / lat, high=cost * lat_hi / lat) if priced else None,
         bound=str(to_float(c["bound"])),
         overhead_bound=bool(to_float(c["overhead_bound"])),
         floor_s=to_float(c["floor_s"]),

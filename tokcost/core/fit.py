@@ -304,6 +304,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
             },
             "thresholds": th.model_dump(),
             "summary": {"in_sample": ins, "held_out": held},
+            "bands": V.error_bands(rep.held_out) if held_out else {},
             "parameters": params,
             "entries": rows,
             "failures": fails,

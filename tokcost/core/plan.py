@@ -19,12 +19,12 @@ from tokcost.core.charts import analysis_charts
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
 from tokcost.core.fleet import BATCHES, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
-from tokcost.engine.estimate import Config, estimate_grid
+from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.tokens import context_problem
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines
+from tokcost.io.engines import load_engines, load_error_bands
 from tokcost.io.prices import load_prices
 from tokcost.records.results import (
     Band,
@@ -133,22 +133,22 @@ def _candidate(
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
     p = spec.product
-    lat = Band(central=_at(c["latency_s"], i), low=_at(lo["latency_s"], i), high=_at(hi["latency_s"], i))
-    thr = Band(
-        central=_at(c["throughput_items_per_s"], i),
-        low=_at(hi["throughput_items_per_s"], i),
-        high=_at(lo["throughput_items_per_s"], i),
+    # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
+    central = _at(c["latency_s"], i)
+    family = error_family(model, p.kind, G)
+    low, high = calibrated_band(
+        central, _at(lo["latency_s"], i), _at(hi["latency_s"], i), load_error_bands().get(family), _at(c["floor_s"], i)
     )
+    lat = Band(central=central, low=low, high=high)
+    batch = float(BATCHES[i])
+    thr = Band(central=_at(c["throughput_items_per_s"], i), low=batch / high, high=batch / low)
     cost = None
     gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
     quote = prices.quote(hw.id)
     if quote is not None:
         usd_per_gpu_hour = quote.usd_per_gpu_hour
-        cost = Band(
-            central=_at(c["cost_usd_per_item"], i),
-            low=_at(lo["cost_usd_per_item"], i),
-            high=_at(hi["cost_usd_per_item"], i),
-        )
+        per_item = _at(c["cost_usd_per_item"], i)
+        cost = Band(central=per_item, low=per_item * low / central, high=per_item * high / central)
         if math.isfinite(fleet.replicas_fixed):
             # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
             monthly_fixed = fleet.replicas_fixed * G * usd_per_gpu_hour * HOURS_PER_MONTH

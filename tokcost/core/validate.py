@@ -280,6 +280,51 @@ def summary_by_family(rows: list[Row]) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------------------- bands
+
+# The families whose estimates carry a calibrated band, and its percentiles of the held-out errors (an 80% band).
+BANDED_FAMILIES = ("ar", "diffusion-image", "video", "multi-gpu")
+BAND_PERCENTILES = (10.0, 90.0)
+MIN_BAND_ENTRIES = 5  # fewer held-out entries than this give no percentile worth a band
+
+
+def latency_log_error(r: Row) -> float:
+    """ln(measured / predicted) as a latency: positive when the run was slower than predicted (throughputs and
+    tokens per second are inverted)."""
+    ratio = r.measured / r._prediction()
+    return math.log(ratio if r.metric == "latency_s" else 1.0 / ratio)
+
+
+def error_bands(held_out: list[Row]) -> dict[str, dict]:
+    """The calibrated band of each family from its held-out (leave-one-source-out) errors: the 10th and 90th
+    percentiles of ln(measured / predicted latency), ``low`` and ``high``. ``coverage``: the share of the family's
+    entries inside the band built from the *other* sources' errors (an honest estimate of how often a new
+    source's run falls inside it); ``width``: high / low as a factor."""
+    import numpy as np
+
+    out = {}
+    for fam in BANDED_FAMILIES:
+        rows = [r for r in held_out if r.family == fam and r.scored]
+        if len(rows) < MIN_BAND_ENTRIES:
+            continue
+        logs = np.array([latency_log_error(r) for r in rows])
+        lo, hi = np.percentile(logs, BAND_PERCENTILES)
+        inside = []
+        for r, x in zip(rows, logs, strict=True):
+            others = np.array([y for q, y in zip(rows, logs, strict=True) if q.source != r.source])
+            if len(others) >= MIN_BAND_ENTRIES:
+                a, b = np.percentile(others, BAND_PERCENTILES)
+                inside.append(a <= x <= b)
+        out[fam] = {
+            "low": round(float(lo), 4),
+            "high": round(float(hi), 4),
+            "n": len(rows),
+            "coverage": round(float(np.mean(inside)), 4) if inside else None,
+            "width": round(math.exp(float(hi) - float(lo)), 4),
+        }
+    return out
+
+
 # ------------------------------------------------------------------------------------------------- gate
 
 

@@ -7,6 +7,7 @@ one configuration and adds the low-high band.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from tokcost.engine import physics
 from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, attention_problem, efficiency
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
-from tokcost.records.engines import EngineProfile
+from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
@@ -513,6 +514,29 @@ def text_decode_s(
         arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link
     )
     return prefill + decode  # an array when the profiles hold arrays (the fit's trial values)
+
+
+# ------------------------------------------------------------------------------------------- calibrated bands
+
+
+def error_family(model: ModelPreset, role: str, gpus: int) -> str:
+    """The validation family whose held-out errors calibrate this estimate's band."""
+    if gpus > 1:
+        return "multi-gpu"
+    if role == "video":
+        return "video"
+    return "ar" if model.family == "ar" else "diffusion-image"
+
+
+def calibrated_band(
+    central: float, low: float, high: float, band: ErrorBand | None, floor: float = 0.0
+) -> tuple[float, float]:
+    """A latency band widened to cover the model's own error (the tokcost/data/error_bands.yaml percentiles of
+    its family's held-out errors): never narrower than the parameter band (``low``-``high``), at least
+    central x exp(band.low) to central x exp(band.high), and never below the roofline ``floor``."""
+    if band is None:
+        return low, high
+    return min(low, max(floor, central * math.exp(band.low))), max(high, central * math.exp(band.high))
 
 
 # ------------------------------------------------------------------------------------------- one configuration

@@ -1,4 +1,5 @@
-"""The engine profiles shipped in ``tokcost/data/engines.yaml``, loaded once per process."""
+"""The engine profiles shipped in ``tokcost/data/engines.yaml`` and the calibrated error bands in
+``tokcost/data/error_bands.yaml``, each loaded once per process."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from tokcost.io.parse import load_model
-from tokcost.io.paths import ENGINES_FILE
-from tokcost.records.engines import EngineFile, EngineProfile
+from tokcost.io.paths import ENGINES_FILE, ERROR_BANDS_FILE
+from tokcost.records.engines import EngineFile, EngineProfile, ErrorBand, ErrorBandFile
 
 
 @lru_cache(maxsize=1)
@@ -16,3 +17,10 @@ def load_engines() -> Mapping[str, EngineProfile]:
     """Engine name -> profile (eager, compiled, vllm), read-only: the table every estimate is priced with."""
     data, _ = load_model(EngineFile, ENGINES_FILE)
     return MappingProxyType({name: getattr(data, name) for name in EngineFile.model_fields})
+
+
+@lru_cache(maxsize=1)
+def load_error_bands() -> Mapping[str, ErrorBand]:
+    """Validation family -> its calibrated band (ar, diffusion-image, video, multi-gpu), read-only."""
+    data, _ = load_model(ErrorBandFile, ERROR_BANDS_FILE)
+    return MappingProxyType({str(family): band for family, band in data.families.items()})

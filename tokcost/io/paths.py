@@ -9,6 +9,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PACKAGE_DIR / "data"
 ENGINES_FILE = DATA_DIR / "engines.yaml"
 THRESHOLDS_FILE = DATA_DIR / "validation_thresholds.yaml"
+ERROR_BANDS_FILE = DATA_DIR / "error_bands.yaml"
 
 
 def builtin_root() -> Path:

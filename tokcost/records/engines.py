@@ -54,3 +54,22 @@ class EngineFile(Strict):
     eager: EngineProfile = Field(description="Reference PyTorch code, no CUDA graphs.")
     compiled: EngineProfile = Field(description="torch.compile with CUDA graphs.")
     vllm: EngineProfile = Field(description="A continuous-batching server (AR only).")
+
+
+class ErrorBand(Strict):
+    """A family's calibrated band: the 10th and 90th percentiles of ln(measured / predicted latency) over its
+    held-out validation entries (``tokcost/data/error_bands.yaml``, written by scripts/write_validation_docs.py)."""
+
+    low: float = Field(description="10th percentile of ln(measured / predicted latency).")
+    high: float = Field(description="90th percentile of ln(measured / predicted latency).")
+    n: Annotated[int, Field(gt=0), NOT_BOOL] = Field(description="Held-out entries it is taken over.")
+    coverage: Fraction | None = Field(
+        default=None, description="Share of entries inside the band built from the other sources' errors."
+    )
+    width: float = Field(description="exp(high - low): the band's width as a factor.")
+
+
+class ErrorBandFile(Strict):
+    families: dict[Literal["ar", "diffusion-image", "video", "multi-gpu"], ErrorBand] = Field(
+        description="The band of each family with enough held-out entries."
+    )

@@ -18,6 +18,11 @@ class ValidationResult(BaseModel):
     thresholds: dict[str, Any] = Field(description="The gate: median and worst error allowed per family.")
     summary: dict[str, Any] = Field(description="Error summaries per family: in_sample and held_out (or null).")
     parameters: list[dict[str, Any]] = Field(description="Engine parameters: value, committed, held-out range.")
+    bands: dict[str, Any] = Field(
+        default={},
+        description="Calibrated bands per family from the held-out errors: low/high (ln of measured / predicted "
+        "latency, 10th and 90th percentiles), n, coverage (leave-one-source-out), width (high / low).",
+    )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
     failures: list[str] = Field(description="Gate failures, in sentences (empty when passed).")
     passed: bool = Field(description="Every family within its thresholds (exit code 0; else 1).")

@@ -115,6 +115,24 @@ def format_markdown(result: ValidationResult) -> str:
             for p in report["parameters"]
         ]
         lines += [_md_table(["parameter", "value used", "committed", "held-out range"], rows), ""]
+    if report.get("bands"):
+        lines += [
+            "## Calibrated bands",
+            "",
+            "Every estimate's low-high band is widened to cover the model's own error on its family: at least "
+            "central x exp(low) to central x exp(high), where low and high are the 10th and 90th percentiles of "
+            "ln(measured / predicted latency) over the family's held-out entries (`tokcost/data/error_bands.yaml`, "
+            "written with this page). By construction 80% of those entries fall inside; *coverage* is the honest "
+            "figure: the share inside the band built from the other sources' errors only (leave-one-source-out). "
+            "The parameter band (sourced ranges, refit spread) can only widen it further.",
+            "",
+        ]
+        rows = [
+            [fam, str(b["n"]), f"{b['low']:+.3f}", f"{b['high']:+.3f}", f"{b['width']:.2f}x"]
+            + ["-" if b["coverage"] is None else f"{b['coverage']:.0%}"]
+            for fam, b in report["bands"].items()
+        ]
+        lines += [_md_table(["family", "n", "low (ln)", "high (ln)", "width", "coverage (held out)"], rows), ""]
     lines += MODEL_NOTES
     scored = [d for d in report["entries"] if "predicted" in d]
     for fam in FAMILIES:
