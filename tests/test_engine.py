@@ -347,3 +347,15 @@ def test_flash_attention_3_speeds_attention_on_hopper_only():
         estimate_arrays(
             Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=CAT.hardware("a100-80gb-sxm"), attention="fa3")
         )
+
+
+def test_fp8_kv_cache_halves_the_cache_and_its_reads():
+    """--kv-dtype fp8 stores K and V in one byte: the cache's memory halves exactly, and a long batched decode,
+    bound by reading the cache, gets faster, but never more than 2x (the weights are read as before)."""
+    base = dict(profiles=ENGINES, model=EMU3, hardware=H100, engine="vllm", batch=64)
+    bf16 = estimate_arrays(Config(**base))
+    fp8 = estimate_arrays(Config(**base, kv_dtype="fp8"))
+    assert float(fp8["memory_bytes"]["kv_cache"]) == pytest.approx(float(bf16["memory_bytes"]["kv_cache"]) / 2)
+    assert float(fp8["memory_bytes"]["weights"]) == float(bf16["memory_bytes"]["weights"])
+    assert 1.0 < float(bf16["latency_s"]) / float(fp8["latency_s"]) < 2.0
+    assert float(fp8["latency_s"]) >= float(fp8["floor_s"])

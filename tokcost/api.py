@@ -193,13 +193,15 @@ def estimate(
     gpus: Annotated[int, Field(ge=1, le=1024)] = 1,
     parallelism: Parallelism | None = None,
     attention: Attention | None = None,
+    kv_dtype: Literal["bf16", "fp8"] = "bf16",
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
 ) -> EstimateResult:
     """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
     ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
-    ``attention`` is a diffusion model's attention kernel (sdpa, fa2, or fa3 on Hopper; None: the engine's, sdpa).
+    ``attention`` is a diffusion model's attention kernel (sdpa, fa2, or fa3 on Hopper; None: the engine's, sdpa);
+    ``kv_dtype`` an AR model's KV cache (bf16, or fp8 as vLLM's kv_cache_dtype fp8 stores it).
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
@@ -225,6 +227,7 @@ def estimate(
         gpus=gpus,
         parallelism=parallelism,
         attention=attention,
+        kv_dtype=kv_dtype,
         calibration=_calibration(calibration),
         prices=price_overrides(prices, cat),
     )

@@ -118,6 +118,9 @@ def estimate(
         help="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside) | fa2 | fa3 (Hopper GPUs). "
         "Default: the engine's, sdpa.",
     ),
+    kv_dtype: str = typer.Option(
+        "bf16", "--kv-dtype", help="AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads)."
+    ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
@@ -147,6 +150,7 @@ def estimate(
             gpus=gpus,
             parallelism=parallelism,
             attention=attention,
+            kv_dtype=kv_dtype,
             calibration=calibration,
             presets=presets,
             prices=parse_prices(price),

@@ -40,6 +40,7 @@ def estimate_one(
     gpus: int = 1,
     parallelism: str | None = None,
     attention: str | None = None,
+    kv_dtype: str = "bf16",
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
@@ -76,6 +77,7 @@ def estimate_one(
             gpus=gpus,
             parallelism=parallelism,
             attention=attention,
+            kv_dtype=kv_dtype,
             calibration=calibration,
             prices=book.usd_per_gpu_hour(),
         )
@@ -105,6 +107,7 @@ def estimate_one(
         gpus=gpus,
         parallelism=str(c["parallelism"]),
         attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
+        kv_dtype=kv_dtype if m.family == "ar" else None,
         engine=engine,
         precision=precision,
         role=c["role"],

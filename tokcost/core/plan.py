@@ -367,8 +367,8 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
         f"{', a full batch' if best.engine == 'vllm' else ''}); it is {best.bound}-bound"
         f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
-        f"{_replica_noun(best)[0].upper()}{_replica_noun(best)[1:]} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per "
-        f"second at batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
+        f"{_replica_noun(best)} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at "
+        f"batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
         f"{' per GPU' if best.gpus_per_replica > 1 else ''}.",
         *_replica_sentences(spec, best),
         *_capacity_sentences(spec, best),
@@ -398,7 +398,8 @@ def _percentile_phrase(spec: Spec, c: CandidateResult) -> str:
 
 
 def _replica_noun(c: CandidateResult) -> str:
-    return "one GPU" if c.gpus_per_replica == 1 else f"one replica of {c.gpus_per_replica} GPUs ({c.parallelism})"
+    """What serves a request, at the start of a sentence."""
+    return "One GPU" if c.gpus_per_replica == 1 else f"One replica of {c.gpus_per_replica} GPUs ({c.parallelism})"
 
 
 def _replica_sentences(spec: Spec, c: CandidateResult) -> list[str]:

@@ -55,6 +55,7 @@ class Config:
     gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
     parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
     attention: str | None = None  # diffusion attention kernel: sdpa | fa2 | fa3 (None: the engine profile's)
+    kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
 
@@ -383,13 +384,14 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     n_forwards = np.ceil(generated / k)
     n_seq = batch * branches
     wread = physics.weight_read_bytes(cfg.precision)
+    kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
     prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-        arch, P, BW, eff, wread, n_seq, prefill_tokens, passes, tp, link
+        arch, P, BW, eff, wread, n_seq, prefill_tokens, passes, tp, link, kv
     )
     decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-        arch, P, BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link
+        arch, P, BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link, kv
     )
-    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated, tp)
+    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated, tp, kv)
     # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed weight
     # bytes each forward reads, not their slower-kernel equivalent
     flops = prefill_flops + compute_s * P * eff.mfu * tp

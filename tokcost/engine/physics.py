@@ -24,6 +24,9 @@ WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.
 # int4: the midpoint of the two sources.
 WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.765, "int4": 0.57}
 KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
+# --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
+# the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
+KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
 
 
@@ -49,9 +52,9 @@ def weight_read_bytes(precision: str) -> float:
     return WEIGHT_BYTES[precision] / WEIGHT_READ_EFFICIENCY.get(precision, 1.0)
 
 
-def kv_bytes_per_token(arch: Architecture) -> float:
+def kv_bytes_per_token(arch: Architecture, kv_bytes: float = KV_BYTES) -> float:
     """K and V for every layer: 2 x L x n_kv x head_dim x bytes (GQA shrinks it by heads / kv_heads)."""
-    return 2.0 * arch.layers * arch.kv_heads * arch.head_dim * KV_BYTES
+    return 2.0 * arch.layers * arch.kv_heads * arch.head_dim * kv_bytes
 
 
 # ------------------------------------------------------------------------------------------- closed-form sums
@@ -104,6 +107,7 @@ def ar_decode_time(
     passes=1,
     tp=1,
     link=None,
+    kv_bytes=KV_BYTES,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -120,7 +124,7 @@ def ar_decode_time(
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
     G = np.asarray(tp, dtype=float)
-    kv = kv_bytes_per_token(arch) * kv_share(arch, G)
+    kv = kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     n_seq = np.asarray(n_seq, dtype=float)
     t0 = np.asarray(t0, dtype=float)
     adv = np.asarray(advance, dtype=float)
@@ -142,7 +146,9 @@ def ar_decode_time(
     return total, passes * compute_sum, passes * memory_sum, comm
 
 
-def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, link=None):
+def ar_prefill_time(
+    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, link=None, kv_bytes=KV_BYTES
+):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
     over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
     collectives)."""
@@ -151,7 +157,7 @@ def ar_prefill_time(arch: Architecture, P: float, BW: float, eff, wbytes: float,
     n_seq = np.asarray(n_seq, dtype=float)
     p = np.asarray(p, dtype=float)
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
-    bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch) * kv_share(arch, G)
+    bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu))
     comm = passes * tensor_parallel_comm_s(arch, n_seq * p, G, link)
     return (
@@ -202,7 +208,7 @@ def tensor_parallel_comm_s(arch: Architecture, positions, tp, link):
     return 2 * arch.layers * allreduce_s(positions * arch.hidden * 2.0, tp, link)
 
 
-def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1):
+def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1, kv_bytes=KV_BYTES):
     """Bytes resident on each GPU: weights / G + its share of the KV cache of every sequence at its final length
     + logits + workspace (``tp`` = G, :func:`ar_decode_time`)."""
     arch = model.architecture
@@ -210,9 +216,8 @@ def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1):
         raise ValueError(f"{model.id} has no architecture: not an AR model")
     G = np.asarray(tp, dtype=float)
     weights = arch.params_b * 1e9 * wbytes / G
-    kv = (
-        np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * kv_bytes_per_token(arch) * kv_share(arch, G)
-    )
+    per_token = kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
+    kv = np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * per_token
     logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy, gathered
     return {
         "weights": weights + 0 * kv,

@@ -33,6 +33,7 @@ class EstimateResult(BaseModel):
     attention: str | None = Field(
         default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
     )
+    kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
     precision: str = Field(description="Weight precision.")
     role: str = Field(description="What the model does here: image | video | perception.")
     width: int = Field(description="Width in pixels.")
