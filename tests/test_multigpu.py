@@ -222,6 +222,7 @@ def test_planner_picks_a_multi_gpu_replica_where_one_gpu_cannot_meet_the_budget(
     per replica is infeasible, and the planner offers the cheapest larger replica instead."""
     single = tokcost.analyze(str(_spec(tmp_path, [1]))).specs[0]
     assert single.recommendation.choice is None
+    assert any("replicas of several GPUs" in b for b in single.recommendation.break_even)  # what would change it
     multi = tokcost.analyze(str(_spec(tmp_path, [1, 2, 4, 8]))).specs[0]
     best = multi.recommendation.choice
     assert best is not None and best.gpus_per_replica > 1 and best.parallelism in ("sp", "cfg", "cfg+sp")
@@ -233,6 +234,7 @@ def test_planner_picks_a_multi_gpu_replica_where_one_gpu_cannot_meet_the_budget(
     for o in sizes.values():
         assert not o.feasible or o.fleet_cost_usd_per_item >= best.fleet_cost_usd_per_item
     assert any("Replica size:" in r for r in multi.recommendation.reasons)
+    assert not any("replicas of several GPUs" in b for b in multi.recommendation.break_even)  # already priced
 
 
 def test_planner_makes_a_model_that_does_not_fit_one_gpu_feasible(tmp_path):

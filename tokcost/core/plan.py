@@ -525,9 +525,17 @@ def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResu
         breaks.append(
             f"{name.capitalize()} becomes feasible with a latency budget of about "
             f"{secs(fastest.latency_s.central)}, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
-            f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}."
+            f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}"
+            f"{_more_gpus_hint(spec)}."
         )
     return others, breaks
+
+
+def _more_gpus_hint(spec: Spec) -> str:
+    """What would change the answer when the spec keeps every replica to one GPU: replicas of several."""
+    if max(spec.candidates.gpus_per_replica) > 1:
+        return ""  # larger replicas were priced: the fastest option already stands on the best of them
+    return ", or replicas of several GPUs (candidates.gpus_per_replica: [1, 2, 4, 8] splits each forward)"
 
 
 def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]:
@@ -536,7 +544,7 @@ def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]
         return []
     return [
         f"The fastest qualifying option, {fastest.model} on {fastest.replica} ({fastest.engine}), needs "
-        f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible."
+        f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible{_more_gpus_hint(spec)}."
     ]
 
 
