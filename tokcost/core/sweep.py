@@ -97,15 +97,15 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
         steps = (
             np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
         )
+        replicas = {hw.id: _gpus_axis(m, hw, req.gpus, notes) for hw in req.hardware}  # the same for every engine
         names = req.engines or [e for e, p in profiles.items() if m.family in p.serves]
         for e in names:
             if m.family not in profiles[e].serves:
                 notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")
                 continue
             for hw in req.hardware:
-                gpus = _gpus_axis(m, hw, req.gpus, notes) if e == names[0] else _gpus_axis(m, hw, req.gpus, [])
-                if gpus.size:
-                    groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps, gpus))
+                if replicas[hw.id].size:
+                    groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps, replicas[hw.id]))
     total = sum(g.n for g in groups) * len(req.batches)
     if total > MAX_CONFIGS:
         raise UsageError(f"the sweep has {total:,} configurations; the limit is {MAX_CONFIGS:,}")

@@ -291,8 +291,7 @@ MIN_BAND_ENTRIES = 5  # fewer held-out entries than this give no percentile wort
 def latency_log_error(r: Row) -> float:
     """ln(measured / predicted) as a latency: positive when the run was slower than predicted (throughputs and
     tokens per second are inverted)."""
-    ratio = r.measured / r._prediction()
-    return math.log(ratio if r.metric == "latency_s" else 1.0 / ratio)
+    return -math.log(r.ratio) if r.metric == "latency_s" else math.log(r.ratio)
 
 
 def error_bands(held_out: list[Row]) -> dict[str, dict]:

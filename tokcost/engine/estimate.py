@@ -111,9 +111,17 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
         price=cfg.prices.get(hw.id, np.nan),
-        link_latency_s=hw.scale_up.latency_us * 1e-6 if hw.scale_up else np.nan,
-        link_busbw=hw.scale_up.busbw_gbps * 1e9 if hw.scale_up else np.nan,
+        link_latency_s=scale_up_link(hw)[0],
+        link_busbw=scale_up_link(hw)[1],
     )
+
+
+def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
+    """(seconds of one small collective, bytes/s a large one moves per GPU) on the chip's scale-up link, from its
+    preset's ``scale_up``; NaN without one (a replica of one GPU never reads them)."""
+    if hw.scale_up is None:
+        return np.nan, np.nan
+    return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
 
 
 PARALLELISMS = ("tp", "sp", "cfg", "cfg+sp")
@@ -194,13 +202,8 @@ def _diffusion_split(G: int, parallelism: str | None, cfg_mode) -> tuple[int | N
     return None, 0  # tp: not a diffusion layout
 
 
-def parallelism_label(family: str, cfg_degree: int, split: int) -> str:
-    """``none``, ``tp``, ``sp``, ``cfg`` or ``cfg+sp``: how a replica splits its work."""
-    if family == "ar":
-        return "tp" if split > 1 else "none"
-    return {(False, False): "none", (False, True): "sp", (True, False): "cfg", (True, True): "cfg+sp"}[
-        (cfg_degree > 1, split > 1)
-    ]
+# How a replica splits its work, by (CFG-parallel?, split further?): AR models split by tensor parallelism only.
+LABELS = {"ar": np.array([["none", "tp"], ["none", "tp"]]), "diffusion": np.array([["none", "sp"], ["cfg", "cfg+sp"]])}
 
 
 def _check_replica(cfg: Config, mode: str) -> None:
@@ -301,10 +304,8 @@ def _split(family: str, gpus, parallelism: str | None, mode: str):
     else:
         cfg_degree = np.full_like(G, 2.0 if parallelism.startswith("cfg") else 1.0)
     split = G / cfg_degree
-    labels = np.array([[parallelism_label(family, c, p) for p in (1, 2)] for c in (1, 2)], dtype=object)[
-        (cfg_degree > 1).astype(int), (split > 1).astype(int)
-    ]
-    return cfg_degree, split, labels  # a str for one replica size, an array of them for several
+    labels = LABELS[family][(cfg_degree > 1).astype(int), (split > 1).astype(int)]
+    return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
 def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
@@ -509,7 +510,7 @@ def text_decode_s(
     profile = profiles[engine]
     eff = efficiency(profile, hw, band, None, profiles.get("eager"))
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
-    link = (hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9) if hw.scale_up else None  # as _chip's
+    link = scale_up_link(hw)
     wread = physics.weight_read_bytes(precision)
     prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, link)
     decode, _, _, _ = physics.ar_decode_time(
