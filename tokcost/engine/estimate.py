@@ -101,6 +101,9 @@ class _Chip:
     price: object  # USD per GPU-hour (NaN: no price)
     link_latency_s: object  # one small collective on the scale-up link (NaN: no link in the preset)
     link_busbw: object  # bytes/s a large collective moves per GPU (NaN: no link)
+    l2_resident: object  # bytes an element-wise kernel keeps in L2 (0: not measured)
+    l2_bw: object  # bytes/s element-wise kernels move in L2 (inf: not measured)
+    kernel_start_s: object  # GPU seconds per element-wise kernel (0: not measured)
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
@@ -113,7 +116,20 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         price=cfg.prices.get(hw.id, np.nan),
         link_latency_s=scale_up_link(hw)[0],
         link_busbw=scale_up_link(hw)[1],
+        **_l2(hw),
     )
+
+
+def _l2(hw: HardwarePreset) -> dict:
+    """The chip's measured element-wise kernels in L2 (:class:`~tokcost.records.presets.L2Cache`) in SI units;
+    without a measurement, no cache and no start cost: the traffic is priced at the memory bandwidth."""
+    if hw.l2 is None:
+        return {"l2_resident": 0.0, "l2_bw": np.inf, "kernel_start_s": 0.0}
+    return {
+        "l2_resident": hw.l2.resident_mb * 1e6,
+        "l2_bw": hw.l2.bandwidth_tbps * 1e12,
+        "kernel_start_s": hw.l2.kernel_start_us * 1e-6,
+    }
 
 
 def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
@@ -343,6 +359,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
             cfg_degree,
             split,
             link,
+            (chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
         )
     )
     mem = out.pop("memory")
@@ -424,7 +441,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
 
 
 def _diffusion(
-    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link
+    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link, l2
 ) -> dict:
     vae = m.vae
     f = vae.spatial_factor * vae.patch
@@ -451,7 +468,7 @@ def _diffusion(
     # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
     step_s, compute, memory = physics.diffusion_step_time(
-        m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act
+        m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act, l2
     )
     denoise_s = passes * steps * step_s
     text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))

@@ -294,7 +294,7 @@ def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
     tokens x width. DiT/linear-DiT: L x T x d; MMDiT: L x (T + X) x d; UNet: sum over attention levels of
     count x T_l x dim (its conv blocks are not counted). Times ``act_passes`` x 2 bytes this is the element-wise
     traffic (norms, modulation, activation functions, residual adds, rotary embeddings, casts) that an eager
-    stack moves through HBM between its matmuls (see :func:`diffusion_step_time`)."""
+    stack moves between its matmuls, through HBM or L2 (see :func:`diffusion_step_time`)."""
     d = _denoiser(model)
     T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
@@ -303,6 +303,14 @@ def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):
     S = T + float(d.joint_text_tokens or 0) if d.kind == "mmdit" else T
     _, L, D = d.transformer_geometry()
     return L * D * S
+
+
+def activation_blocks(model: ModelPreset) -> int:
+    """Blocks :func:`denoiser_activation_elems` counts: transformer blocks (UNet: those of its attention levels)."""
+    d = _denoiser(model)
+    if d.kind == "unet":
+        return sum(level.count for level in d.attention_levels) or 1
+    return d.transformer_geometry()[1]
 
 
 def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, link):
@@ -332,6 +340,37 @@ def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_de
     return alltoall_s(held, cfg_degree, link)
 
 
+# The in-cache rate of a streaming kernel falls to the memory's between its resident volume and ~1.5x that:
+# te42kyfo/gpu-benches gpu-small-kernels (commit 1c36d50) reaches the DRAM rate at 42 MB on A100 (resident
+# 28.6 MB: 1.47x), ~58 MB on H200 (39.7 MB: 1.46x) and ~113 MB on L40 (75.5 MB: 1.5x).
+L2_SPILL_FACTOR = 1.5
+
+# Live tensors of tokens x width in a transformer block with fused attention (residual, normed and modulated
+# input, q, k, v, attention output, the 4x-wide MLP hidden and its activation): an assumption
+# (docs/methodology.md) behind both activation memory and the element-wise kernels' L2 working set.
+BLOCK_LIVE_TENSORS = 16
+
+
+def l2_hit_fraction(volume, resident):
+    """Share of a streaming kernel's ``volume`` (bytes read + written) served from L2: 1 up to ``resident``
+    bytes, falling linearly to 0 at :data:`L2_SPILL_FACTOR` x ``resident`` (0 when ``resident`` is 0: no cache
+    measured)."""
+    V = np.asarray(volume, dtype=float)
+    R = np.asarray(resident, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = (L2_SPILL_FACTOR * R - V) / ((L2_SPILL_FACTOR - 1.0) * R)
+    return np.where(R > 0, np.clip(h, 0.0, 1.0), 0.0)
+
+
+def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, kernel_start_s):
+    """Seconds of ``kernels`` element-wise kernels that together move ``bytes_``: every kernel costs
+    ``kernel_start_s``, and the bytes move at the L2 rate for the share :func:`l2_hit_fraction` of
+    ``working_set`` (the bytes live between the kernels, which the matmuls between them also touch) keeps in the
+    cache, at ``dram_bw`` for the rest."""
+    h = l2_hit_fraction(working_set, l2_resident)
+    return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
+
+
 def diffusion_step_time(
     model: ModelPreset,
     P: float,
@@ -345,16 +384,20 @@ def diffusion_step_time(
     gpus=1,
     comm_s=0.0,
     act_elems_per_item=0.0,
+    l2=(0.0, np.inf, 0.0),
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives per forward).
 
-    compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu) + act_passes x A x 2 / (BW mbu)) / G,
+    compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu)) / G + element-wise,
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
     (attention runs in the 16-bit fused kernel whatever the weight precision, ``P_attn`` (default P), at the
-    hardware's attention efficiency) and A = ``act_elems_per_item`` the activation elements of
-    :func:`denoiser_activation_elems`: the element-wise kernels between matmuls read and write them
-    ``act_passes`` times in 16 bits, serialised with the matmuls.
+    hardware's attention efficiency). Element-wise: the kernels between the matmuls read and write the
+    activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) ``act_passes`` times in 16 bits,
+    serialised with the matmuls, one kernel per two passes (a read and a write) in each block; each GPU runs
+    them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
+    seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while a block's
+    :data:`BLOCK_LIVE_TENSORS` live activations do.
     step = max(compute, weights / (BW mbu), layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
     the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
@@ -363,8 +406,11 @@ def diffusion_step_time(
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
-    act_s = eff.act_passes * act_elems_per_item * 2.0 / (BW * eff.mbu)
-    compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu) + act_s) / G
+    blocks = activation_blocks(model)
+    acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
+    live = BLOCK_LIVE_TENSORS * acts / blocks
+    act_s = elementwise_s(eff.act_passes * acts, eff.act_passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
+    compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu)) / G + act_s
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     host = denoiser_layers(model) * eff.host_per_layer_s
@@ -413,7 +459,7 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     )
     width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
     n = np.asarray(n_items, dtype=float)
-    acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * 16 / np.asarray(gpus, dtype=float)
+    acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * BLOCK_LIVE_TENSORS / np.asarray(gpus, dtype=float)
     vae = n * np.asarray(width, dtype=float) * np.asarray(height, dtype=float) * 128 * 2.0 * 3
     return {
         "weights": weights + 0 * acts,

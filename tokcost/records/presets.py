@@ -71,6 +71,19 @@ class ScaleUp(Strict):
     latency_us: PosFloat = Field(description="Time of a small-message collective (all-reduce), microseconds.")
 
 
+class L2Cache(Strict):
+    """How a streaming element-wise kernel (read one array, write one) runs while its arrays stay in the L2
+    cache, from a measurement of many such kernels queued back to back: time = ``kernel_start_us`` + volume /
+    ``bandwidth_tbps`` up to ``resident_mb`` (docs/methodology.md, "Element-wise traffic and the L2 cache")."""
+
+    resident_mb: PosFloat = Field(
+        description="Largest read + write volume of one kernel still served at the in-cache rate, MB (below the "
+        "nominal L2 size: A100 and H100 split their L2 in two halves)."
+    )
+    bandwidth_tbps: PosFloat = Field(description="The in-cache read + write rate, TB/s.")
+    kernel_start_us: PosFloat = Field(description="GPU time one kernel costs whatever its size, microseconds.")
+
+
 class HardwarePreset(Strict):
     # fields earlier versions read, and where they went (the message for a preset that still has one)
     MOVED_FIELDS: ClassVar[dict[str, str]] = {
@@ -91,6 +104,11 @@ class HardwarePreset(Strict):
     )
     scale_up: ScaleUp | None = Field(
         default=None, description="The scale-up domain of one server (None: one GPU per replica)."
+    )
+    l2: L2Cache | None = Field(
+        default=None,
+        description="Element-wise kernels in the L2 cache (None: not measured; their traffic is priced at the "
+        "memory bandwidth).",
     )
     tdp_w: PosFloat = Field(description="Board power in watts (the power cost of owned hardware).")
     efficiency: HardwareEfficiency = Field(

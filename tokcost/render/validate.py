@@ -158,8 +158,11 @@ MODEL_NOTES = [
     "fp8. This term carries most of the A100-vs-H100 ratio of long-sequence video models (CogVideoX: ~2.2x, "
     "not the 3.2x of the peak ratio).",
     "- **Element-wise traffic** (`act_passes`): eager diffusers kernels between the matmuls move "
-    "`act_passes` x tokens x width x 2 bytes per block through HBM; it weighs most on narrow DiTs (PixArt, "
-    "Sana) and on high FLOP/byte chips. torch.compile fuses most of it.",
+    "`act_passes` x tokens x width x 2 bytes per block; it weighs most on narrow DiTs (PixArt, "
+    "Sana) and on high FLOP/byte chips. torch.compile fuses most of it. On chips with a measured `l2` section "
+    "(A100, H100/H200/H800 SXM, L40S, RTX 4090) it moves at the in-cache rate while a block's ~16 live "
+    "activation tensors fit in L2, and every kernel pays the measured start cost (te42kyfo/gpu-benches "
+    "`gpu-small-kernels`; docs/methodology.md).",
     "- **Pipeline terms**: a per-step cost outside the denoiser (`denoise_step_s`), a per-request cost "
     "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate; the 1-step distilled "
     "models and the batch-10/16 throughputs are where they show.",
@@ -172,14 +175,14 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.8 s and "
-    "2.2 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.9 s and "
+    "2.35 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
-    "terms that do not divide (57 blocks x 0.94 ms of host launch, the weight reads, the per-step loop) give about "
+    "terms that do not divide (57 blocks x 0.9 ms of host launch, the weight reads, the per-step loop) give about "
     "70 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies around every all-to-all, "
     "the collectives' own launches) costs the host about twice what tokcost's per-block term, fitted on reference "
     "diffusers and AR code, charges. Nothing in the published data separates those parts, so no term is added "
-    "for them; it is the worst entry of the set (about 1.95x, inside the family's 2x gate). Video on 8 GPUs "
+    "for them; it is the worst entry of the set (about 1.8x, inside the family's 2x gate). Video on 8 GPUs "
     "(HunyuanVideo 337.6 s, Wan2.1-14B 287.9 s on H100) scales worse than the model (about 0.7x and 0.8x): an Amdahl fit of "
     "Wan2.1's published 1- and 8-GPU times leaves about 60 s that does not shrink with G on both A100 and H100, "
     "where tokcost's unsplit work (text encoder, VAE decode) is about 10 s. gpt-fast's tensor-parallel decode at "

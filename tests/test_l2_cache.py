@@ -1,0 +1,83 @@
+"""Element-wise traffic and the L2 cache (issue 16 item 3): a block's element-wise kernels run at the measured
+in-cache rate while its live activations fit the chip's L2, at the memory's rate once they spill."""
+
+import numpy as np
+import pytest
+
+from tokcost.engine import physics
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import efficiency
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+CACHED = [hw for hw in CAT.all("hardware") if hw.l2 is not None]
+
+
+def test_hit_fraction_is_whole_below_the_resident_volume_and_none_past_the_spill():
+    R = 40e6
+    h = physics.l2_hit_fraction(np.array([1e6, R, 1.25 * R, physics.L2_SPILL_FACTOR * R, 10 * R]), R)
+    assert h.tolist() == pytest.approx([1.0, 1.0, 0.5, 0.0, 0.0])
+    assert physics.l2_hit_fraction(1e3, 0.0) == 0.0  # no cache measured: every byte from memory
+    volumes = np.linspace(0, 3 * R, 200)
+    assert np.all(np.diff(physics.l2_hit_fraction(volumes, R)) <= 0)
+
+
+def test_without_a_measured_cache_the_traffic_is_priced_at_the_memory_bandwidth():
+    s = physics.elementwise_s(1e9, 100, 1e6, 2e12, 0.0, np.inf, 0.0)
+    assert s == pytest.approx(1e9 / 2e12)
+
+
+def _step(model, hw, batch, l2):
+    m = CAT.model(model)
+    eff = efficiency(ENGINES["eager"], hw, "central")
+    cfg = Config(model=m, hardware=hw, profiles=ENGINES, width=512, height=512)
+    tokens = float(estimate_arrays(cfg)["tokens"]["latent"])
+    linear, attn = physics.denoiser_flops_split(m, tokens, 512, 512)
+    acts = physics.denoiser_activation_elems(m, tokens, 512, 512)
+    _, compute, _ = physics.diffusion_step_time(
+        m,
+        hw.dense_tflops.bf16 * 1e12,
+        hw.bandwidth_tbps * 1e12,
+        eff,
+        2.0,
+        batch,
+        linear,
+        attn,
+        l2=l2,
+        act_elems_per_item=acts,
+    )
+    return float(compute), eff, m
+
+
+@pytest.mark.parametrize("hw_id", ["rtx-4090", "a100-80gb-sxm", "h100-sxm", "l40s"])
+def test_cache_speeds_small_batches_and_large_batches_pay_only_the_kernel_starts(hw_id):
+    hw = CAT.hardware(hw_id)
+    l2 = (hw.l2.resident_mb * 1e6, hw.l2.bandwidth_tbps * 1e12, hw.l2.kernel_start_us * 1e-6)
+    # Sana 0.6B at 512 px: 256 tokens x 1152 wide, a block's 16 live tensors ~9 MB at batch 1
+    small_cached, eff, m = _step("sana-0.6b", hw, 1, l2)
+    small_dram, _, _ = _step("sana-0.6b", hw, 1, (0.0, np.inf, 0.0))
+    starts = eff.act_passes / 2 * physics.activation_blocks(m) * hw.l2.kernel_start_us * 1e-6
+    assert small_cached - starts < small_dram
+    # batch 256: ~2.4 GB live per block, far past any L2: the same bytes at the memory's rate, plus the starts
+    big_cached, _, _ = _step("sana-0.6b", hw, 256, l2)
+    big_dram, _, _ = _step("sana-0.6b", hw, 256, (0.0, np.inf, 0.0))
+    assert big_cached == pytest.approx(big_dram + starts, rel=1e-9)
+
+
+@pytest.mark.parametrize("hw", CACHED, ids=lambda hw: hw.id)
+def test_every_cache_is_sourced_and_faster_than_the_memory(hw):
+    assert "l2" in hw.sources and "gpu-benches" in hw.sources["l2"]
+    assert hw.l2.bandwidth_tbps > hw.bandwidth_tbps
+    assert 0 < hw.l2.kernel_start_us < 10
+
+
+def test_a_cached_chip_never_prices_a_diffusion_step_below_its_roofline_floor():
+    for hw in CACHED:
+        for batch in (1, 4, 16, 64):
+            cfg = Config(
+                model=CAT.model("flux1-dev"), hardware=hw, profiles=ENGINES, batch=batch, width=512, height=512
+            )
+            out = estimate_arrays(cfg)
+            assert float(out["latency_s"]) >= float(out["floor_s"])
