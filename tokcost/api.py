@@ -194,6 +194,7 @@ def estimate(
     parallelism: Parallelism | None = None,
     attention: Attention | None = None,
     kv_dtype: Literal["bf16", "fp8"] = "bf16",
+    host: Annotated[float, Field(gt=0, le=10)] | None = None,
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
@@ -201,7 +202,9 @@ def estimate(
     """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
     ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
     ``attention`` is a diffusion model's attention kernel (sdpa, fa2, or fa3 on Hopper; None: the engine's, sdpa);
-    ``kv_dtype`` an AR model's KV cache (bf16, or fp8 as vLLM's kv_cache_dtype fp8 stores it).
+    ``kv_dtype`` an AR model's KV cache (bf16, or fp8 as vLLM's kv_cache_dtype fp8 stores it). ``host`` is the
+    server CPU's single-thread speed relative to the DGX A100's EPYC 7742 (None: the hardware preset's typical
+    server, else 1); the engines' host overheads divide by it.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
     model's own; ``cfg`` None the model's own guidance mode."""
     from tokcost.core.estimate import estimate_one
@@ -228,6 +231,7 @@ def estimate(
         parallelism=parallelism,
         attention=attention,
         kv_dtype=kv_dtype,
+        host=host,
         calibration=_calibration(calibration),
         prices=price_overrides(prices, cat),
     )

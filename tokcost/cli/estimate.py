@@ -121,6 +121,15 @@ def estimate(
     kv_dtype: str = typer.Option(
         "bf16", "--kv-dtype", help="AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads)."
     ),
+    host: float | None = typer.Option(
+        None,
+        "--host",
+        min=0.1,
+        max=10.0,
+        help="Single-thread speed of the server's CPU relative to the DGX A100's EPYC 7742 (the DGX H100's Xeon "
+        "8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on it. "
+        "Default: the hardware preset's typical server, else 1.",
+    ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
@@ -151,6 +160,7 @@ def estimate(
             parallelism=parallelism,
             attention=attention,
             kv_dtype=kv_dtype,
+            host=host,
             calibration=calibration,
             presets=presets,
             prices=parse_prices(price),

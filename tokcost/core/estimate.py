@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from tokcost.core.pricing import price_book
-from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate, to_float
+from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate, host_speed, to_float
 from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
@@ -41,6 +41,7 @@ def estimate_one(
     parallelism: str | None = None,
     attention: str | None = None,
     kv_dtype: str = "bf16",
+    host: float | None = None,
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
@@ -78,6 +79,7 @@ def estimate_one(
             parallelism=parallelism,
             attention=attention,
             kv_dtype=kv_dtype,
+            host_speed=host,
             calibration=calibration,
             prices=book.usd_per_gpu_hour(),
         )
@@ -108,6 +110,7 @@ def estimate_one(
         parallelism=str(c["parallelism"]),
         attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
         kv_dtype=kv_dtype if m.family == "ar" else None,
+        host_speed=host_speed(est.config, hw),
         engine=engine,
         precision=precision,
         role=c["role"],

@@ -56,6 +56,7 @@ class Config:
     parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
     attention: str | None = None  # diffusion attention kernel: sdpa | fa2 | fa3 (None: the engine profile's)
     kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)
+    host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
 
@@ -106,9 +107,19 @@ class _Chip:
     kernel_start_s: object  # GPU seconds per element-wise kernel (0: not measured)
 
 
+def host_speed(cfg: Config, hw: HardwarePreset) -> float:
+    """Single-thread speed of the CPU that launches the kernels, relative to the EPYC 7742 the host terms are
+    fitted on: ``cfg.host_speed``, else the preset's typical server, else 1."""
+    if cfg.host_speed is not None:
+        return cfg.host_speed
+    return hw.host.single_thread if hw.host is not None else 1.0
+
+
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
     return _Chip(
-        eff=efficiency(profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention),
+        eff=efficiency(
+            profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention, host_speed(cfg, hw)
+        ),
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
         BW=hw.bandwidth_tbps * 1e12,

@@ -56,19 +56,23 @@ def efficiency(
     calibration: Calibrated | None = None,
     eager: EngineProfile | None = None,
     attention: str | None = None,
+    host_speed: float = 1.0,
 ) -> Efficiency:
     """Efficiencies for the ``band`` end of the latency range (``low`` latency = optimistic factors).
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = what the attention kernel
     (``attention``, default the engine's: sdpa and fa2 at the hardware's efficiency.attention, FlashAttention-2's
     rate; fa3 at efficiency.attention_fa3; no figure: the matmul one) reaches on this chip x engine mfu;
-    effective mbu = hardware efficiency.bandwidth x engine mbu.
+    effective mbu = hardware efficiency.bandwidth x engine mbu. The host terms (per layer, per step, per denoising
+    step, per request) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
+    relative to the host they were fitted on.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
     device's effective MFU and MBU under eager code, and eager's host overheads. Other engines keep their
     profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
-    faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set."""
-    assumed = _assumed(engine, hw, band, attention or engine.attention)
+    faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set. A
+    calibration's host overheads were measured on its own host: ``host_speed`` does not scale them."""
+    assumed = _on_host(_assumed(engine, hw, band, attention or engine.attention), host_speed)
     fit = calibration.fit_for(hw.id) if calibration is not None else None
     if fit is None:
         return assumed
@@ -84,6 +88,19 @@ def efficiency(
     if engine is eager:
         changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
     return replace(assumed, **changes)
+
+
+def _on_host(eff: Efficiency, speed: float) -> Efficiency:
+    """``eff`` with its host-side terms run on a CPU ``speed`` times as fast as the reference host's."""
+    if speed == 1.0:
+        return eff
+    return replace(
+        eff,
+        host_per_layer_s=eff.host_per_layer_s / speed,
+        fixed_per_step_s=eff.fixed_per_step_s / speed,
+        request_fixed_s=eff.request_fixed_s / speed,
+        denoise_step_s=eff.denoise_step_s / speed,
+    )
 
 
 def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:

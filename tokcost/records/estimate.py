@@ -34,6 +34,11 @@ class EstimateResult(BaseModel):
         default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
     )
     kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
+    host_speed: float = Field(
+        default=1.0,
+        description="Single-thread speed of the CPU launching the kernels, relative to the DGX A100's EPYC 7742 "
+        "(the hardware preset's typical server, or --host).",
+    )
     precision: str = Field(description="Weight precision.")
     role: str = Field(description="What the model does here: image | video | perception.")
     width: int = Field(description="Width in pixels.")

@@ -84,6 +84,18 @@ class L2Cache(Strict):
     kernel_start_us: PosFloat = Field(description="GPU time one kernel costs whatever its size, microseconds.")
 
 
+class Host(Strict):
+    """The CPU of the server this GPU typically ships in: eager PyTorch and a serving engine's scheduler launch
+    every kernel from one of its cores, so the host terms of the engine profiles scale with its single-thread
+    speed (docs/methodology.md, "The host")."""
+
+    cpu: str = Field(description="The server and its CPU, as its datasheet names them.")
+    single_thread: PosFloat = Field(
+        description="Single-thread speed relative to the DGX A100's AMD EPYC 7742, the host the engine profiles' "
+        "host terms are fitted on."
+    )
+
+
 class HardwarePreset(Strict):
     # fields earlier versions read, and where they went (the message for a preset that still has one)
     MOVED_FIELDS: ClassVar[dict[str, str]] = {
@@ -104,6 +116,10 @@ class HardwarePreset(Strict):
     )
     scale_up: ScaleUp | None = Field(
         default=None, description="The scale-up domain of one server (None: one GPU per replica)."
+    )
+    host: Host | None = Field(
+        default=None,
+        description="The typical server's CPU (None: not known; priced as the reference host, the EPYC 7742).",
     )
     l2: L2Cache | None = Field(
         default=None,

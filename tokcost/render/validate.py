@@ -167,7 +167,9 @@ MODEL_NOTES = [
     "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate; the 1-step distilled "
     "models and the batch-10/16 throughputs are where they show.",
     "- **Host launch overhead** (`host_per_layer_s`) counts a UNet's resnet blocks as well as its transformer "
-    "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding.",
+    "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding. "
+    "Every host term divides by the preset's host CPU speed (`host`: DGX H100/H200 1.23x, DGX B200 1.29x the DGX "
+    "A100's EPYC 7742).",
     "- **Multi-GPU replicas** (family `multi-gpu`: every run on more than one GPU per request): AR models by "
     "Megatron tensor parallelism (FLOPs, weights and KV cache split G ways, two all-reduces per layer per forward, "
     "every GPU launching every layer); diffusion by CFG and Ulysses sequence parallelism (compute and activations "
@@ -175,21 +177,23 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.9 s and "
-    "2.35 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.85 s and "
+    "2.29 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
-    "terms that do not divide (57 blocks x 0.9 ms of host launch, the weight reads, the per-step loop) give about "
-    "70 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies around every all-to-all, "
-    "the collectives' own launches) costs the host about twice what tokcost's per-block term, fitted on reference "
-    "diffusers and AR code, charges. Nothing in the published data separates those parts, so no term is added "
-    "for them; it is the worst entry of the set (about 1.8x, inside the family's 2x gate). Video on 8 GPUs "
+    "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
+    "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
+    "around every all-to-all, the collectives' own launches) costs the host about three times what tokcost's "
+    "per-block term, fitted on reference diffusers and AR code, charges. Nothing in the published data separates "
+    "those parts, so no term is added for them; it is the worst entry of the set (about 1.85x, inside the "
+    "family's 2x gate). Video on 8 GPUs "
     "(HunyuanVideo 337.6 s, Wan2.1-14B 287.9 s on H100) scales worse than the model (about 0.7x and 0.8x): an Amdahl fit of "
     "Wan2.1's published 1- and 8-GPU times leaves about 60 s that does not shrink with G on both A100 and H100, "
     "where tokcost's unsplit work (text encoder, VAE decode) is about 10 s. gpt-fast's tensor-parallel decode at "
     "8 GPUs comes out 1.2-1.35x too fast: gpt-fast replicates the embedding and output head on every GPU (its "
     "tp.py), where tokcost prices the vocabulary-parallel head of Megatron and vLLM. Emu3's maintainers quote H100 "
-    "2x faster than A100 for a decode the model finds host-bound on both (host speed is not a hardware "
-    "parameter). Training is scored on text-only Llama decoders (published "
+    "2x faster than A100 for a decode the model finds host-bound on both: the DGX H100's CPU (1.23x the DGX "
+    "A100's single-thread speed, `host` in the presets) explains part of it, and the rest (newer PyTorch and "
+    "transformers on the faster machine, most likely) has no published figure. Training is scored on text-only Llama decoders (published "
     "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
     "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
     "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list.",

@@ -1,0 +1,68 @@
+"""The host CPU (issue 16 item 2): eager decoding is launch-bound, so it runs as fast as the server's CPU; the
+hardware presets name their typical server's CPU with a sourced single-thread speed and --host overrides it."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tokcost.cli.app import app
+from tokcost.engine.estimate import Config, estimate_arrays, host_speed
+from tokcost.engine.profiles import efficiency
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+
+
+def latency(model, hardware, **kw):
+    cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, **kw)
+    return float(estimate_arrays(cfg)["latency_s"])
+
+
+def test_the_host_terms_divide_by_the_host_speed_and_nothing_else_does():
+    hw = CAT.hardware("a100-80gb-sxm")
+    for engine in ("eager", "compiled", "vllm"):
+        one = efficiency(ENGINES[engine], hw, "central")
+        two = efficiency(ENGINES[engine], hw, "central", host_speed=2.0)
+        for term in ("host_per_layer_s", "fixed_per_step_s", "request_fixed_s", "denoise_step_s"):
+            assert getattr(two, term) == pytest.approx(getattr(one, term) / 2.0)
+        for term in ("mfu", "mbu", "attention_mfu", "act_passes", "vae_efficiency"):
+            assert getattr(two, term) == getattr(one, term)
+
+
+def test_eager_emu3_is_faster_on_an_h100_server_for_its_cpu():
+    # host-bound: the DGX H100's Xeon 8480C launches the same kernels 1.23x as fast as the DGX A100's EPYC 7742
+    hw = CAT.hardware("h100-sxm")
+    assert hw.host is not None and "8480C" in hw.host.cpu and hw.host.single_thread > 1.0
+    on_its_host = latency("emu3-gen", "h100-sxm")
+    on_a100_host = latency("emu3-gen", "h100-sxm", host_speed=1.0)
+    assert on_its_host < latency("emu3-gen", "a100-80gb-sxm")
+    assert on_a100_host / on_its_host == pytest.approx(hw.host.single_thread, rel=0.05)
+    # a GPU-bound diffusion step barely notices the host
+    video = dict(width=1280, height=720, frames=129)
+    ratio = latency("hunyuanvideo", "h100-sxm", host_speed=1.0, **video) / latency("hunyuanvideo", "h100-sxm", **video)
+    assert 1.0 <= ratio < 1.01
+
+
+def test_a_preset_without_a_known_server_is_priced_as_the_reference_host():
+    hw = CAT.hardware("l4")
+    assert hw.host is None
+    assert host_speed(Config(model=CAT.model("sdxl"), hardware=hw, profiles=ENGINES), hw) == 1.0
+
+
+@pytest.mark.parametrize("hw", [h for h in CAT.all("hardware") if h.host is not None], ids=lambda h: h.id)
+def test_every_named_host_is_sourced(hw):
+    assert hw.sources.get("host", "").count("single_thread") >= 1 and "cpu:" in hw.sources["host"]
+
+
+def test_cli_host_overrides_and_reports_the_speed_used():
+    runner = CliRunner()
+    base = ["estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--format", "json"]
+    default = json.loads(runner.invoke(app, base).stdout)
+    slow = json.loads(runner.invoke(app, [*base, "--host", "1.0"]).stdout)
+    assert default["host_speed"] == CAT.hardware("h100-sxm").host.single_thread and slow["host_speed"] == 1.0
+    assert slow["latency_s"] > default["latency_s"]
+    bad = runner.invoke(app, [*base, "--host", "0"])
+    assert bad.exit_code == 2 and "--host" in bad.output and "Traceback" not in bad.output
