@@ -16,6 +16,7 @@ from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
 from tokcost.bench.grid import GridOptions, is_oom, run_grid
 from tokcost.engine import physics
+from tokcost.engine.estimate import host_speed
 from tokcost.engine.profiles import efficiency
 from tokcost.errors import UsageError
 from tokcost.io.calibration import measured_preset
@@ -271,7 +272,7 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
         raise UsageError("every grid point failed (out of memory): use smaller batches, contexts or layers")
     fit = fit_efficiency(targets, archs, P, BW, wbytes)
     _predictions(points, targets, archs, P, BW, wbytes, fit.efficiency, "predicted_s")
-    assumed = efficiency(load_engines()["eager"], ref_hw, "central")
+    assumed = efficiency(load_engines()["eager"], ref_hw, "central", host_speed=host_speed(ref_hw))
     _predictions(points, targets, archs, P, BW, wbytes, assumed, "assumed_s")
     hf = _transformers(opts, dec, shape, device, grid, points) if opts.engine == "transformers" else None
     cal = _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points)

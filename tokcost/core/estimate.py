@@ -110,7 +110,7 @@ def estimate_one(
         parallelism=str(c["parallelism"]),
         attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
         kv_dtype=kv_dtype if m.family == "ar" else None,
-        host_speed=host_speed(est.config, hw),
+        host_speed=host_speed(hw, host),
         engine=engine,
         precision=precision,
         role=c["role"],

@@ -107,18 +107,18 @@ class _Chip:
     kernel_start_s: object  # GPU seconds per element-wise kernel (0: not measured)
 
 
-def host_speed(cfg: Config, hw: HardwarePreset) -> float:
+def host_speed(hw: HardwarePreset, override: float | None = None) -> float:
     """Single-thread speed of the CPU that launches the kernels, relative to the EPYC 7742 the host terms are
-    fitted on: ``cfg.host_speed``, else the preset's typical server, else 1."""
-    if cfg.host_speed is not None:
-        return cfg.host_speed
+    fitted on: ``override`` (``--host``), else the preset's typical server, else 1."""
+    if override is not None:
+        return override
     return hw.host.single_thread if hw.host is not None else 1.0
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
     return _Chip(
         eff=efficiency(
-            profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention, host_speed(cfg, hw)
+            profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention, host_speed(hw, cfg.host_speed)
         ),
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
@@ -536,7 +536,7 @@ def text_decode_s(
     if problem:
         raise UsageError(problem)
     profile = profiles[engine]
-    eff = efficiency(profile, hw, band, None, profiles.get("eager"))
+    eff = efficiency(profile, hw, band, None, profiles.get("eager"), host_speed=host_speed(hw))
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
     link = scale_up_link(hw)
     wread = physics.weight_read_bytes(precision)
