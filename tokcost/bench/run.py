@@ -208,12 +208,12 @@ def _work(p: dict, archs: dict[str, Arch], wbytes: float) -> tuple[float, float]
         N = a.matmul_params_b * 1e9
         return (
             2 * N * n * t + 2 * a.layers * a.heads * a.head_dim * n * t * t,
-            N * wbytes + n * t * physics.kv_bytes_per_token(a) * wbytes / physics.KV_BYTES,
+            N * wbytes + n * t * physics.kv_bytes_per_token(a, wbytes),
         )
     a = archs["run"]
     N = a.matmul_params_b * 1e9
     flops = 2 * N * n + 4 * a.layers * a.heads * a.head_dim * n * t
-    bytes_ = N * wbytes + n * t * physics.kv_bytes_per_token(a) * wbytes / physics.KV_BYTES
+    bytes_ = N * wbytes + n * t * physics.kv_bytes_per_token(a, wbytes)
     return p["passes"] * flops, p["passes"] * bytes_
 
 

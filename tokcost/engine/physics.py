@@ -23,10 +23,11 @@ WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.
 # int8wo / int4wo-64, i.e. 0.79 and 0.53 of bf16's bytes per second (derived from the model's bytes per format).
 # int4: the midpoint of the two sources.
 WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.765, "int4": 0.57}
-KV_BYTES = 2.0  # KV cache kept in bf16 whatever the weight precision (the common default of reference code and vLLM)
 # --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
 # the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
 KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
+# the default: bf16 whatever the weight precision (the common default of reference code and vLLM)
+KV_BYTES = KV_DTYPE_BYTES["bf16"]
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
 
 
