@@ -39,7 +39,7 @@ AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 # tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
 PerForward = Annotated[float, Field(ge=1, le=65_536, allow_inf_nan=False)]
 Cfg = Literal["batched", "unbatched", "off"]
-Engine = Literal["eager", "compiled", "vllm"]
+Engine = Literal["eager", "compiled", "vllm", "vllm-0.4"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 Parallelism = Literal["tp", "sp", "cfg", "cfg+sp"]
 Attention = Literal["sdpa", "fa2", "fa3"]

@@ -45,7 +45,9 @@ def sweep(
         None, "--steps", help="Diffusion steps, comma-separated (default: each model's own; AR models have none)."
     ),
     engine: str | None = typer.Option(
-        None, "--engine", help="eager,compiled,vllm (comma-separated; default: every engine that serves the model)."
+        None,
+        "--engine",
+        help="eager,compiled,vllm,vllm-0.4 (comma-separated; default: every current engine that serves the model).",
     ),
     precision: str = typer.Option(
         "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."

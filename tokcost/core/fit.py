@@ -3,7 +3,8 @@
 What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives — eager and
 compiled ``mfu`` (fraction of the hardware's best-GEMM rate the stack reaches), ``host_per_layer_s``,
 ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and ``act_passes``
-(element-wise activation traffic per block), and vLLM's ``host_per_layer_s`` / ``fixed_per_step_s``. Hardware
+(element-wise activation traffic per block), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release,
+and today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted.
 
 Objective: the mean |ln(predicted / measured)| over the fitting entries of one engine. Entries of one engine
@@ -15,7 +16,7 @@ sweeps over finer grids around the current values until nothing moves.
 Cross-validation is leave-one-source-out (:func:`tokcost.core.validate.source_group`): for every source, the
 parameters are refitted on the entries of all other sources and the held-out source's entries are predicted
 with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
-(vLLM: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
+(vLLM 0.4: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
 divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (baaivision/Emu3.5
 README: 4-5x), not a fit.
 """
@@ -51,10 +52,14 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
     (("compiled",), "mfu", 0.15, 1.0, False),
     (("compiled",), "act_passes", 0.0, 400.0, False),
+    (("vllm",), "mbu", 0.5, 1.0, False),
     (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),
+    (("vllm-0.4",), "host_per_layer_s", 1e-6, 2e-3, True),
+    (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
 ]
-GROUPS = (("eager", "compiled"), ("vllm",))  # engines fitted together (they share parameters)
+GROUPS = (("eager", "compiled"), ("vllm",), ("vllm-0.4",))  # engines fitted together (they share parameters)
+SERVERS = ("vllm", "vllm-0.4")  # the vLLM releases: without entries in a fold they take VLLM_PRIOR
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
 COARSE = 41
 FINE = 41
@@ -93,7 +98,7 @@ class _Case:
     config: Config | None  # Config priced with the committed profiles (each trial swaps in its own)
     measured: float
     metric: str
-    text_decode: Callable | None = None  # a tokens_per_s entry: profiles -> prediction (no image-model Config)
+    text_decode: Callable | None = None  # a tokens_per_s / itl_s entry: profiles -> prediction (no image-model Config)
 
 
 def _cases(entries, catalog) -> list[_Case]:
@@ -102,7 +107,7 @@ def _cases(entries, catalog) -> list[_Case]:
         row = V.price_entry(e, catalog)
         if not row.scored or e.metric == "gpu_hours":
             continue
-        if e.metric == "tokens_per_s":
+        if e.metric in V.TEXT_DECODE_METRICS:
             out.append(_Case(e, None, e.measured, e.metric, V.text_decode_prediction(e, catalog)))
         else:
             out.append(_Case(e, V.build_config(e, catalog), e.measured, e.metric))
@@ -184,16 +189,17 @@ def initial_values() -> dict:
 def fit(cases: list[_Case], start: dict | None = None) -> dict:
     """Fit every engine group on ``cases``. Without ``start``: from :func:`initial_values`, coarse grids over
     the whole ranges first. With ``start`` (a cross-validation fold, warm-started from the whole-set fit): the
-    finer local grids only. vLLM without cases gets the prior :data:`VLLM_PRIOR`."""
+    finer local grids only. A vLLM release without cases gets the prior :data:`VLLM_PRIOR`."""
     coarse = start is None
     start = dict(start or initial_values())
     values = dict(start)
     for group in GROUPS:
         mine = [c for c in cases if c.entry.engine in group]
         values.update(_fit_group(group, mine, start, values, coarse))
-    if not any(c.entry.engine == "vllm" for c in cases):
-        values[(("vllm",), "host_per_layer_s")] = values[(("eager",), "host_per_layer_s")] / VLLM_PRIOR
-        values[(("vllm",), "fixed_per_step_s")] = values[(("eager",), "fixed_per_step_s")] / VLLM_PRIOR
+    for server in SERVERS:
+        if not any(c.entry.engine == server for c in cases):
+            for f in ("host_per_layer_s", "fixed_per_step_s"):
+                values[((server,), f)] = values[(("eager",), f)] / VLLM_PRIOR
     return values
 
 

@@ -17,14 +17,14 @@ import numpy as np
 
 from tokcost.core.charts import analysis_charts
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
-from tokcost.core.fleet import BATCHES, Fleet, day_chart, demand_rates, fleets, load_chart
+from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.tokens import context_problem
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines, load_error_bands
+from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
 from tokcost.records.results import (
     Band,
@@ -174,7 +174,8 @@ def _candidate(
     if not reasons and not math.isfinite(fleet.replicas_fixed):
         reasons.append(
             f"latency p{spec.budget.latency_percentile:g} cannot meet the {spec.budget.latency_s:g} s budget with any "
-            f"fleet: the service time and the wait for a batch to form alone exceed it"
+            f"fleet: the service time and the wait for a batch to form alone exceed the {SIZING_SHARE:.0%} of it that "
+            f"fleets are sized to"
         )
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
     too_long = context_problem(model, tokens)
@@ -273,8 +274,11 @@ def _evaluate(
         static = _static_problems(spec, model)
         grids = {
             engine: _grid(model, hardware, engine, spec, calibration, profiles, prices)
-            for engine, prof in profiles.items()
-            if model.family in prof.serves and not (wanted and engine not in wanted)
+            for engine in (
+                [e for e, p in profiles.items() if e in wanted and model.family in p.serves]
+                if wanted
+                else offered(profiles, model.family)
+            )
         }
         for hw in hardware:
             for engine, grid in grids.items():
@@ -283,7 +287,8 @@ def _evaluate(
                         combos.append((model, hw, engine, G, {b: grid[(hw.id, b, G)] for b in BANDS}, static))
     if not combos:
         return []
-    sized = fleets(spec, [res["central"] for *_, res, _ in combos], [e for _, _, e, *_ in combos])
+    continuous = [profiles[e].batching == "continuous" for _, _, e, *_ in combos]
+    sized = fleets(spec, [res["central"] for *_, res, _ in combos], continuous)
     shapes: dict[tuple, list[_Shape]] = {}
     for (model, hw, engine, G, res, static), fleet in zip(combos, sized, strict=True):
         one = res["central"]  # batch 1 is BATCHES[0]
@@ -365,7 +370,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
         f"Service {secs(best.latency_s.central)} per {'batch of ' + str(best.batch) if best.batch > 1 else _noun(kind)}"
         f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
-        f"{', a full batch' if best.engine == 'vllm' else ''}); it is {best.bound}-bound"
+        f"{', a full batch' if load_engines()[best.engine].batching == 'continuous' else ''}); it is {best.bound}-bound"
         f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
         f"{_replica_noun(best)} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at "
         f"batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
@@ -425,7 +430,7 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
     b, d = spec.budget, spec.demand
     peak, _ = demand_rates(spec)
     q = f"p{b.latency_percentile:g}"
-    continuous = c.engine == "vllm"
+    continuous = load_engines()[c.engine].batching == "continuous"
     service = (c.latency_objective_s or 0.0) - (c.queue_wait_s or 0.0)  # continuous: at the occupancy of the peak
     if continuous:
         batching = f"continuous batching, at most {c.batch} requests in flight, {secs(service)} each at that load"
@@ -443,7 +448,9 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
     if share > 0.5:
         out.append(
             f"The service time takes {share:.0%} of the budget, so the fleet keeps headroom: queueing and batch "
-            f"forming may add only {secs(b.latency_s - service)} at {q}; a looser budget would let it run busier."
+            f"forming may add only {secs(b.latency_s * SIZING_SHARE - service)} at {q} (fleets are sized to "
+            f"{SIZING_SHARE:.0%} of the budget, the queueing approximation's margin); a looser budget would let it "
+            "run busier."
         )
     fixed, auto = c.monthly_usd_fixed, c.monthly_usd_autoscaled
     if fixed and auto is not None and c.replicas_hourly is not None:

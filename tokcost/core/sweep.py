@@ -15,7 +15,7 @@ import numpy as np
 
 from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
 from tokcost.errors import UsageError
-from tokcost.io.engines import load_engines
+from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepResult
 
@@ -98,7 +98,7 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
             np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
         )
         replicas = {hw.id: _gpus_axis(m, hw, req.gpus, notes) for hw in req.hardware}  # the same for every engine
-        names = req.engines or [e for e, p in profiles.items() if m.family in p.serves]
+        names = req.engines or offered(profiles, m.family)
         for e in names:
             if m.family not in profiles[e].serves:
                 notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from tokcost.records.measurements import FAMILIES, Entry, Thresholds
 
+TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
+
 
 def source_group(entry: Entry) -> str:
     """The publication an entry comes from, for leave-one-source-out cross-validation: the arXiv id when the
@@ -109,7 +111,7 @@ def unscored_reason(e: Entry) -> str | None:
     c = e.conditions
     if e.exclude_reason:
         return f"excluded: {e.exclude_reason}"
-    if e.model is None and not (e.metric in ("gpu_hours", "tokens_per_s") and e.architecture is not None):
+    if e.model is None and not (e.metric in ("gpu_hours", *TEXT_DECODE_METRICS) and e.architecture is not None):
         return "model null (no preset): documentation only"
     if e.hardware is None:
         return "hardware null (GPU unknown or not in the hardware list): documentation only"
@@ -117,8 +119,8 @@ def unscored_reason(e: Entry) -> str | None:
         if e.family != "training":
             return "gpu_hours outside the training family"
         return None  # decided with the model family (tokens vs samples) in price_entry
-    if e.metric == "tokens_per_s" and (e.architecture is None or not c.prompt_tokens or not c.generated_tokens):
-        return "tokens_per_s needs the decoder's architecture and the prompt and generated tokens"
+    if e.metric in TEXT_DECODE_METRICS and (e.architecture is None or not c.prompt_tokens or not c.generated_tokens):
+        return f"{e.metric} needs the decoder's architecture and the prompt and generated tokens"
     if (c.gpus or 1) > 1 and e.family != "multi-gpu":
         return f"{c.gpus} GPUs outside the multi-gpu family"
     return None
@@ -164,7 +166,7 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     try:
         if e.metric == "gpu_hours":
             return _price_training(e, catalog, row)
-        if e.metric == "tokens_per_s":
+        if e.metric in TEXT_DECODE_METRICS:
             return _price_text_decode(e, catalog, profiles, row)
         out = estimate_arrays(build_config(e, catalog, profiles), "central")
     except (InputError, UsageError, TokenGeometryError) as exc:
@@ -176,28 +178,41 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
 
 
 def _price_text_decode(e: Entry, catalog, profiles: Mapping | None, row: Row) -> Row:
-    """A text decoder's published tokens per second (:func:`text_decode_prediction`)."""
+    """A text decoder's published tokens per second or inter-token latency (:func:`text_decode_prediction`)."""
     row.predicted = float(text_decode_prediction(e, catalog)(profiles))
     return row
 
 
 def text_decode_prediction(e: Entry, catalog):
-    """A ``tokens_per_s`` entry's prediction as a function of the engine profiles (None: the committed ones; the
-    fit passes trial values, numpy arrays): generated tokens x batch / the seconds to prefill and decode them."""
+    """A text decoder entry's prediction as a function of the engine profiles (None: the committed ones; the fit
+    passes trial values, numpy arrays). ``tokens_per_s``: generated tokens x batch / the seconds to prefill and
+    decode them. ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
+    the prompt's KV cache read at every step and each sequence's own tokens added as they come."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.engines import load_engines
 
     c = e.conditions
     if e.architecture is None or c.prompt_tokens is None or c.generated_tokens is None:  # unscored_reason
-        raise ValueError(f"{e.id}: a tokens_per_s entry needs its architecture and token counts")
+        raise ValueError(f"{e.id}: a {e.metric} entry needs its architecture and token counts")
     arch, hw, batch = e.architecture, catalog.hardware(e.hardware), c.batch or 1
     prompt, generated = c.prompt_tokens, c.generated_tokens
+    itl = e.metric == "itl_s"
+    steps = generated - 1 if itl else generated  # the first token comes out of the prefill
 
     def predict(profiles: Mapping | None):
-        seconds = text_decode_s(
-            arch, hw, profiles or load_engines(), e.engine, c.precision or "bf16", prompt, generated, batch, c.gpus or 1
+        prefill, decode = text_decode_s(
+            arch,
+            hw,
+            profiles or load_engines(),
+            e.engine,
+            c.precision or "bf16",
+            prompt + 1 if itl else prompt,
+            max(steps, 1),
+            batch,
+            c.gpus or 1,
+            kv_dtype=c.kv_dtype or "bf16",
         )
-        return generated * batch / seconds
+        return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 
     return predict
 

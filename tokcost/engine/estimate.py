@@ -527,10 +527,12 @@ def text_decode_s(
     batch: float = 1,
     gpus: int = 1,
     band: Band = "central",
+    kv_dtype: str = "bf16",
 ):
-    """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and decode
-    ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel): the formulas of an AR
-    model's estimate, for published LLM decode figures with no image-model preset (``tokcost validate``)."""
+    """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
+    ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
+    the formulas of an AR model's estimate, for published LLM decode figures with no image-model preset
+    (``tokcost validate``)."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -540,11 +542,12 @@ def text_decode_s(
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
     link = scale_up_link(hw)
     wread = physics.weight_read_bytes(precision)
-    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, link)
+    kv = physics.KV_DTYPE_BYTES[kv_dtype]
+    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, link, kv)
     decode, _, _, _ = physics.ar_decode_time(
-        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link
+        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link, kv
     )
-    return prefill + decode  # an array when the profiles hold arrays (the fit's trial values)
+    return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
 
 
 # ------------------------------------------------------------------------------------------- calibrated bands

@@ -14,9 +14,16 @@ from tokcost.records.engines import EngineFile, EngineProfile, ErrorBand, ErrorB
 
 @lru_cache(maxsize=1)
 def load_engines() -> Mapping[str, EngineProfile]:
-    """Engine name -> profile (eager, compiled, vllm), read-only: the table every estimate is priced with."""
+    """Engine name -> profile (eager, compiled, vllm, vllm-0.4), read-only: the table every estimate is priced
+    with. A profile's name is its key in the file (the field's alias where the key is not a Python name)."""
     data, _ = load_model(EngineFile, ENGINES_FILE)
-    return MappingProxyType({name: getattr(data, name) for name in EngineFile.model_fields})
+    return MappingProxyType({f.alias or name: getattr(data, name) for name, f in EngineFile.model_fields.items()})
+
+
+def offered(profiles: Mapping[str, EngineProfile], family: str) -> list[str]:
+    """The engines analyze and sweep price for a model family when none is asked for: those that serve it, less
+    the dated profiles that a newer one supersedes."""
+    return [name for name, p in profiles.items() if family in p.serves and p.superseded_by is None]
 
 
 @lru_cache(maxsize=1)

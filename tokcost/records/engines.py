@@ -47,13 +47,26 @@ class EngineProfile(Strict):
         description="Diffusion: the attention kernel it calls by default (sdpa: PyTorch's scaled_dot_product_"
         "attention, whose flash backend is FlashAttention-2).",
     )
+    batching: Literal["static", "continuous"] = Field(
+        default="static",
+        description="How it batches requests: static (a batch starts when it is full or its timeout fires) or "
+        "continuous (a request joins the running batch at the next step).",
+    )
+    superseded_by: str | None = Field(
+        default=None,
+        description="A dated profile kept for the published runs that used it: the profile that replaces it. "
+        "analyze and sweep price it only when it is asked for by name.",
+    )
     sources: dict[str, str] = Field(description="Citation for each number, by field.")
 
 
 class EngineFile(Strict):
     eager: EngineProfile = Field(description="Reference PyTorch code, no CUDA graphs.")
     compiled: EngineProfile = Field(description="torch.compile with CUDA graphs.")
-    vllm: EngineProfile = Field(description="A continuous-batching server (AR only).")
+    vllm: EngineProfile = Field(description="Today's vLLM: a continuous-batching server (AR only).")
+    vllm_0_4: EngineProfile = Field(
+        alias="vllm-0.4", description="vLLM 0.4 (2024), kept for the published runs that used it (AR only)."
+    )
 
 
 class ErrorBand(Strict):

@@ -29,7 +29,7 @@ class EstimateResult(BaseModel):
     parallelism: str = Field(
         default="none", description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp."
     )
-    engine: str = Field(description="eager | compiled | vllm.")
+    engine: str = Field(description="eager | compiled | vllm | vllm-0.4.")
     attention: str | None = Field(
         default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
     )

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from tokcost.records.base import NOT_BOOL, Float, Strict
 from tokcost.records.presets import Architecture
+from tokcost.records.spec import Engine
 
 Family = Literal["ar", "diffusion-image", "video", "training", "multi-gpu"]
 FAMILIES: tuple[Family, ...] = ("ar", "diffusion-image", "video", "training", "multi-gpu")
@@ -37,6 +38,9 @@ class Conditions(Strict):
     )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
+    kv_dtype: Literal["bf16", "fp8"] | None = Field(
+        default=None, description="Text decode: the KV cache's type (None: bf16, the engines' default)."
+    )
     tokens: PosFloat | None = Field(default=None, description="Training: tokens seen (AR).")
     samples: PosFloat | None = Field(default=None, description="Training: samples seen (diffusion).")
     context: PosInt | None = Field(
@@ -49,16 +53,17 @@ class Entry(Strict):
 
     id: str = Field(description="Unique id.")
     family: Family = Field(description="Which summary the entry counts in.")
-    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s"] = Field(
-        description="What was measured: seconds per call, items per second, GPU-hours of a training run, or the "
-        "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included)."
+    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s"] = Field(
+        description="What was measured: seconds per call, items per second, GPU-hours of a training run, the "
+        "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included), "
+        "or its inter-token latency (seconds per generated token after the first: decode only, prefill excluded)."
     )
     measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
         description="The published figure, in the metric's unit."
     )
     model: str | None = Field(description="Model preset id (null: no preset, documentation only).")
     hardware: str | None = Field(description="Hardware preset id (null: GPU unknown, documentation only).")
-    engine: Literal["eager", "compiled", "vllm"] = Field(description="The engine profile that prices it.")
+    engine: Engine = Field(description="The engine profile that prices it.")
     conditions: Conditions = Field(description="What the source states about the run.")
     open: list[str] = Field(default=[], description="Conditions the source leaves open, and what the entry assumes.")
     source: str = Field(description="Where the figure is published.")
@@ -72,7 +77,7 @@ class Entry(Strict):
     architecture: Architecture | None = Field(
         default=None,
         description="A text-only decoder with no model preset (a training run, priced by the same 6ND formula, "
-        "or a tokens_per_s decode figure, priced by the AR formulas): its published architecture.",
+        "or a tokens_per_s / itl_s decode figure, priced by the AR formulas): its published architecture.",
     )
     architecture_source: str | None = Field(default=None, description="Where the architecture is published.")
 

@@ -14,7 +14,7 @@ from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
-Engine = Literal["eager", "compiled", "vllm"]
+Engine = Literal["eager", "compiled", "vllm", "vllm-0.4"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 
 Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
@@ -131,7 +131,8 @@ class Candidates(Strict):
     engines: list[Engine] | None = Field(
         default=None,
         min_length=1,
-        description="Serving engines (default: every engine that serves the model's family).",
+        description="Serving engines (default: every current engine that serves the model's family; a dated profile "
+        "such as vllm-0.4 only when listed).",
     )
     precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
 

@@ -47,19 +47,27 @@ SUMMARY_HEAD = [
 ENTRY_HEAD = ["id", "engine", "model", "hardware", "measured", "predicted", "ratio", "held-out pred.", "held-out ratio"]
 
 
+# each metric's unit as printed, and the factor from the stored value (inter-token latencies print in ms)
+UNITS = {
+    "latency_s": (" s", 1.0),
+    "throughput_items_per_s": (" /s", 1.0),
+    "gpu_hours": (" GPU-h", 1.0),
+    "tokens_per_s": (" tok/s", 1.0),
+    "itl_s": (" ms/token", 1e3),
+}
+
+
 def _entry_cells(d: dict) -> list[str]:
-    unit = {"latency_s": " s", "throughput_items_per_s": " /s", "gpu_hours": " GPU-h", "tokens_per_s": " tok/s"}[
-        d["metric"]
-    ]
+    unit, scale = UNITS[d["metric"]]
     return [
         d["id"],
         d["engine"],
         d["model"] or "-",
         d["hardware"] or "-",
-        number(d["measured"]) + unit,
-        number(d["predicted"]) + unit,
+        number(d["measured"] * scale) + unit,
+        number(d["predicted"] * scale) + unit,
         f"{d['ratio']:.2f}",
-        number(d["held_out_predicted"]) + unit if "held_out_predicted" in d else "-",
+        number(d["held_out_predicted"] * scale) + unit if "held_out_predicted" in d else "-",
         f"{d['held_out_ratio']:.2f}" if "held_out_ratio" in d else "-",
     ]
 
@@ -177,8 +185,8 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.85 s and "
-    "2.29 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.87 s and "
+    "2.30 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
     "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
     "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
@@ -193,7 +201,12 @@ MODEL_NOTES = [
     "tp.py), where tokcost prices the vocabulary-parallel head of Megatron and vLLM. Emu3's maintainers quote H100 "
     "2x faster than A100 for a decode the model finds host-bound on both: the DGX H100's CPU (1.23x the DGX "
     "A100's single-thread speed, `host` in the presets) explains part of it, and the rest (newer PyTorch and "
-    "transformers on the faster machine, most likely) has no published figure. Training is scored on text-only Llama decoders (published "
+    "transformers on the faster machine, most likely) has no published figure. LlamaGen at batch 64 (CTF's Table 2, "
+    "arXiv 2503.16194) runs 1.2-1.4x slower than the same launch-bound models at batch 1 on the other A100 hosts "
+    "imply: a slower host or a heavier sampler, which its paper does not describe. vLLM at 16 concurrent Llama-3.1-8B "
+    "chats (InferenceBench) steps 1.66x slower than at 4, where the weight read is the same; tokcost's decode step "
+    "does not see it (0.6x), and nothing published separates the server's per-request work from prefills joining "
+    "the batch. Training is scored on text-only Llama decoders (published "
     "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
     "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
     "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list.",

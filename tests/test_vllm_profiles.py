@@ -1,0 +1,148 @@
+"""Dated vLLM profiles (issue 16 item 6): ``vllm`` is today's vLLM, fitted on published 2026 inter-token latencies
+(metric ``itl_s``), and ``vllm-0.4`` keeps the 2024 fit for the LlamaGen serving table that used it. Both batch
+continuously; only the current one is offered when a spec or sweep names no engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import tokcost
+from tokcost.cli.app import app
+from tokcost.core import validate as V
+from tokcost.core.sweep import SweepRequest, run_sweep
+from tokcost.engine import physics
+from tokcost.engine.estimate import Config, estimate_arrays, text_decode_s
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines, offered
+from tokcost.io.measurements import load_entries
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return {e.id: e for e in load_entries()}
+
+
+def test_the_dated_profile_is_kept_but_not_offered():
+    assert ENGINES["vllm-0.4"].superseded_by == "vllm" and ENGINES["vllm"].superseded_by is None
+    assert {ENGINES[e].batching for e in ("vllm", "vllm-0.4")} == {"continuous"}
+    assert {ENGINES[e].batching for e in ("eager", "compiled")} == {"static"}
+    assert offered(ENGINES, "ar") == ["eager", "compiled", "vllm"]
+    assert offered(ENGINES, "diffusion") == ["eager", "compiled"]
+
+
+def test_todays_vllm_steps_faster_than_vllm_0_4():
+    """The same AR image at batch 1 (host-bound on a vLLM step): the 2026 release's per-step host work is lower."""
+    times = {}
+    for engine in ("vllm", "vllm-0.4"):
+        cfg = Config(model=CAT.model("emu3-gen"), hardware=CAT.hardware("h100-sxm"), profiles=ENGINES, engine=engine)
+        times[engine] = float(estimate_arrays(cfg)["latency_s"])
+    assert times["vllm"] < times["vllm-0.4"]
+
+
+def test_the_llamagen_vllm_rows_are_priced_with_the_dated_profile(entries):
+    rows = [e for e in entries.values() if e.id.startswith("llamagen-serve-") and e.id.endswith("-vllm")]
+    assert len(rows) == 5 and {e.engine for e in rows} == {"vllm-0.4"}
+    assert all(e.engine == "vllm" for e in entries.values() if e.metric == "itl_s")
+
+
+def _itl(entry_id, entries, **conditions):
+    e = entries[entry_id]
+    if conditions:
+        e = e.model_copy(update={"conditions": e.conditions.model_copy(update=conditions)})
+    return float(V.text_decode_prediction(e, CAT)(None))
+
+
+def test_itl_is_the_decode_step_without_the_prefill(entries):
+    """An itl_s prediction is decode seconds / decode steps: the prefill of a long prompt does not enter it."""
+    e = entries["vllm019-llama31-8b-h100-bs1-in125k"]
+    c = e.conditions
+    prefill, decode = text_decode_s(
+        e.architecture, CAT.hardware(e.hardware), ENGINES, "vllm", "bf16", c.prompt_tokens + 1, c.generated_tokens - 1
+    )
+    assert prefill > decode / (c.generated_tokens - 1)  # a 125k prefill is far longer than one step
+    assert _itl(e.id, entries) == pytest.approx(float(decode) / (c.generated_tokens - 1))
+
+
+def test_itl_is_above_the_weight_read_floor_and_grows_with_context(entries):
+    e = entries["vllm019-llama31-8b-h100-bs1-in256"]
+    hw = CAT.hardware(e.hardware)
+    floor = e.architecture.matmul_params_b * 1e9 * 2 / (hw.bandwidth_tbps * 1e12)  # bf16 weights at peak bandwidth
+    short, long = _itl(e.id, entries), _itl(e.id, entries, prompt_tokens=125_000)
+    assert floor < short < long
+
+
+def test_an_fp8_kv_cache_halves_the_context_slope(entries):
+    """Memory-bound decode: the KV cache's bytes per token halve in fp8, so ITL grows half as fast with context
+    (the vLLM blog measures 54% on H100 and B200)."""
+    slopes = {}
+    for kv in ("bf16", "fp8"):
+        short = _itl("vllm019-llama31-8b-h100-bs1-in256", entries, kv_dtype=kv)
+        long = _itl("vllm019-llama31-8b-h100-bs1-in256", entries, kv_dtype=kv, prompt_tokens=125_000)
+        slopes[kv] = long - short
+    assert physics.KV_DTYPE_BYTES["fp8"] / physics.KV_DTYPE_BYTES["bf16"] == 0.5
+    assert slopes["fp8"] == pytest.approx(slopes["bf16"] / 2, rel=0.02)
+
+
+def test_itl_entries_are_scored_and_print_in_milliseconds(entries):
+    rows = [V.price_entry(e, CAT) for e in entries.values() if e.metric == "itl_s"]
+    assert len(rows) >= 10 and all(r.scored for r in rows)
+    assert all(0.1 < r.ratio < 10 for r in rows)
+    from tokcost.render.validate import _entry_cells
+
+    cells = _entry_cells(rows[0].to_dict())
+    assert cells[4].endswith(" ms/token") and float(cells[4].split()[0]) == pytest.approx(
+        rows[0].measured * 1e3, rel=0.01
+    )
+
+
+def test_sweep_prices_the_dated_profile_only_when_named():
+    req = dict(
+        models=[CAT.model("emu3-gen")], hardware=[CAT.hardware("h100-sxm")], resolutions=[(512, 512)], batches=[1]
+    )
+    default = run_sweep(SweepRequest(**req))
+    assert set(default.columns["engine"]) == {"eager", "compiled", "vllm"}
+    named = run_sweep(SweepRequest(**req, engines=["vllm-0.4"]))
+    assert set(named.columns["engine"]) == {"vllm-0.4"}
+
+
+def _spec(tmp_path, engines=None):
+    doc = {
+        "version": 1,
+        "name": "ar-images",
+        "product": {"kind": "image", "width": 512, "height": 512, "quality_tier": "draft"},
+        "demand": {"requests_per_day": 2000},
+        "budget": {"latency_s": 600},
+        "candidates": {"models": ["emu3-gen"], "hardware": ["h100-sxm"]},
+    }
+    if engines:
+        doc["candidates"]["engines"] = engines
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return tokcost.analyze(str(path)).specs[0]
+
+
+def test_analyze_offers_todays_vllm_and_prices_the_old_one_when_listed(tmp_path):
+    default = _spec(tmp_path)
+    assert {c.engine for c in default.candidates} == {"eager", "compiled", "vllm"}
+    old = _spec(tmp_path, ["vllm-0.4"])
+    assert [c.engine for c in old.candidates] == ["vllm-0.4"]
+    best = old.candidates[0]
+    assert best.feasible, best.reasons
+    assert any("continuous batching" in r for r in old.recommendation.reasons)  # the dated profile batches too
+
+
+def test_estimate_takes_either_vllm_and_refuses_diffusion():
+    r = CliRunner().invoke(
+        app, ["estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--engine", "vllm-0.4", "--format", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["engine"] == "vllm-0.4"
+    r = CliRunner().invoke(app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--engine", "vllm-0.4"])
+    assert r.exit_code == 2 and "vllm-0.4" in r.output
