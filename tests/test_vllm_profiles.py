@@ -37,6 +37,13 @@ def test_the_dated_profile_is_kept_but_not_offered():
     assert offered(ENGINES, "diffusion") == ["eager", "compiled"]
 
 
+def test_a_superseded_profile_names_a_current_one_that_serves_the_same_models():
+    for name, p in ENGINES.items():
+        if p.superseded_by is not None:
+            newer = ENGINES[p.superseded_by]
+            assert newer.superseded_by is None and set(p.serves) <= set(newer.serves), name
+
+
 def test_todays_vllm_steps_faster_than_vllm_0_4():
     """The same AR image at batch 1 (host-bound on a vLLM step): the 2026 release's per-step host work is lower."""
     times = {}
@@ -146,3 +153,9 @@ def test_estimate_takes_either_vllm_and_refuses_diffusion():
     assert json.loads(r.output)["engine"] == "vllm-0.4"
     r = CliRunner().invoke(app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--engine", "vllm-0.4"])
     assert r.exit_code == 2 and "vllm-0.4" in r.output
+
+
+def test_an_itl_error_counts_as_a_latency_in_the_bands(entries):
+    """A measured inter-token latency above the prediction is a run slower than predicted, as for latency_s."""
+    row = V.price_entry(entries["inferencebench-llama31-8b-h100-c16"], CAT)
+    assert row.ratio < 1 and V.latency_log_error(row) > 0

@@ -137,9 +137,9 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarr
 
 def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]:
     """Every candidate's operating point (``continuous``: whether its engine batches continuously), all candidates
-    and batches in one vectorised search: for each batch the
-    fewest replicas whose percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the
-    lowest percentile latency); then the autoscaled fleet hour by hour with that batch and timeout."""
+    and batches in one vectorised search: for each batch the fewest replicas whose percentile latency meets
+    :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the lowest percentile latency);
+    then the autoscaled fleet hour by hour with that batch and timeout."""
     q = spec.budget.latency_percentile / 100.0
     limit = spec.budget.latency_s * SIZING_SHARE
     peak, hourly = demand_rates(spec)

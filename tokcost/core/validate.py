@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from tokcost.records.measurements import FAMILIES, Entry, Thresholds
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
+LATENCY_METRICS = ("latency_s", "itl_s")  # seconds: larger is slower (the other metrics are rates)
 
 
 def source_group(entry: Entry) -> str:
@@ -306,7 +307,7 @@ MIN_BAND_ENTRIES = 5  # fewer held-out entries than this give no percentile wort
 def latency_log_error(r: Row) -> float:
     """ln(measured / predicted) as a latency: positive when the run was slower than predicted (throughputs and
     tokens per second are inverted)."""
-    return -math.log(r.ratio) if r.metric == "latency_s" else math.log(r.ratio)
+    return -math.log(r.ratio) if r.metric in LATENCY_METRICS else math.log(r.ratio)
 
 
 def error_bands(held_out: list[Row]) -> dict[str, dict]:
