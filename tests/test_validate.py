@@ -77,6 +77,17 @@ def test_config_mapping(entries, cat):
     assert (c.role, c.frames, c.cfg, c.precision) == ("video", 49, "batched", "fp8")
     c = V.build_config(e["hunyuanvideo-720p-h100-8gpu"], cat)
     assert c.gpus == 8
+    assert V.build_config(e["sta-hunyuanvideo-768p-h100-fa3"], cat).attention == "fa3"
+    assert V.build_config(e["svg-hunyuanvideo-720p-h100-diffusers"], cat).attention is None  # the engine's (sdpa)
+
+
+def test_a_run_on_flashattention_3_is_priced_with_it(entries, cat):
+    """The STA paper's FA3 baseline (HunyuanVideo, 115K tokens, H100): attention-bound, so pricing it with the
+    engine's default SDPA (FlashAttention-2) would make it markedly slower."""
+    e = {x.id: x for x in entries}["sta-hunyuanvideo-768p-h100-fa3"]
+    fa3 = V.price_entry(e, cat).predicted
+    sdpa = V.price_entry(e.model_copy(update={"conditions": e.conditions.model_copy(update={"attention": None})}), cat)
+    assert fa3 is not None and sdpa.predicted is not None and sdpa.predicted > 1.4 * fa3
 
 
 def test_same_code_path_as_estimate(entries, cat):

@@ -36,6 +36,9 @@ class Conditions(Strict):
     parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
         default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
     )
+    attention: Literal["sdpa", "fa2", "fa3"] | None = Field(
+        default=None, description="Diffusion: the attention kernel the run used (None: the engine profile's)."
+    )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
     kv_dtype: Literal["bf16", "fp8"] | None = Field(
