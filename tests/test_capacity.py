@@ -22,6 +22,7 @@ import tokcost
 from tokcost.core.capacity import effective_batch, erlang_c, fill_time, latency_percentile, utilization
 from tokcost.core.fleet import demand_rates
 from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
 from tokcost.io.specs import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +141,7 @@ def test_recommended_fleets_meet_their_percentile_in_simulation(spec_file):
     assert best is not None and best.replicas_at_peak is not None
     peak, _ = demand_rates(spec)
     q = spec.budget.latency_percentile
-    if best.engine == "vllm":  # continuous batching: replicas x batch slots, each request served at the occupancy
+    if load_engines()[best.engine].continuous:  # replicas x batch slots, each request served at the occupancy
         service = best.latency_objective_s - best.queue_wait_s
         batch, replicas, timeout = 1, best.replicas_at_peak * best.batch, 0.0
     else:

@@ -287,7 +287,7 @@ def _evaluate(
                         combos.append((model, hw, engine, G, {b: grid[(hw.id, b, G)] for b in BANDS}, static))
     if not combos:
         return []
-    continuous = [profiles[e].batching == "continuous" for _, _, e, *_ in combos]
+    continuous = [profiles[e].continuous for _, _, e, *_ in combos]
     sized = fleets(spec, [res["central"] for *_, res, _ in combos], continuous)
     shapes: dict[tuple, list[_Shape]] = {}
     for (model, hw, engine, G, res, static), fleet in zip(combos, sized, strict=True):
@@ -370,7 +370,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
         f"Service {secs(best.latency_s.central)} per {'batch of ' + str(best.batch) if best.batch > 1 else _noun(kind)}"
         f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
-        f"{', a full batch' if load_engines()[best.engine].batching == 'continuous' else ''}); it is {best.bound}-bound"
+        f"{', a full batch' if load_engines()[best.engine].continuous else ''}); it is {best.bound}-bound"
         f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
         f"{_replica_noun(best)} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at "
         f"batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
@@ -430,7 +430,7 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
     b, d = spec.budget, spec.demand
     peak, _ = demand_rates(spec)
     q = f"p{b.latency_percentile:g}"
-    continuous = load_engines()[c.engine].batching == "continuous"
+    continuous = load_engines()[c.engine].continuous
     service = (c.latency_objective_s or 0.0) - (c.queue_wait_s or 0.0)  # continuous: at the occupancy of the peak
     if continuous:
         batching = f"continuous batching, at most {c.batch} requests in flight, {secs(service)} each at that load"

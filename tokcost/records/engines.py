@@ -59,6 +59,11 @@ class EngineProfile(Strict):
     )
     sources: dict[str, str] = Field(description="Citation for each number, by field.")
 
+    @property
+    def continuous(self) -> bool:
+        """Whether a request joins the running batch (the capacity model's continuous-batching queue)."""
+        return self.batching == "continuous"
+
 
 class EngineFile(Strict):
     eager: EngineProfile = Field(description="Reference PyTorch code, no CUDA graphs.")
