@@ -359,3 +359,37 @@ def test_fp8_kv_cache_halves_the_cache_and_its_reads():
     assert float(fp8["memory_bytes"]["weights"]) == float(bf16["memory_bytes"]["weights"])
     assert 1.0 < float(bf16["latency_s"]) / float(fp8["latency_s"]) < 2.0
     assert float(fp8["latency_s"]) >= float(fp8["floor_s"])
+
+
+def test_kernel_gaps_add_to_the_weight_read_and_grow_effective_bandwidth_with_model_size():
+    """gpu_per_layer_s is GPU time per layer serial with the matmuls (not overlapped like the host term): a
+    memory-bound decode takes exactly L x gap longer per forward; so the bytes per second it streams grow with
+    the model (gpt-fast README, A100 int8: Llama-2-70B 1,322 GB/s vs 7B 1,069), and a faster memory gains less
+    than its bandwidth ratio. The host speed does not scale it (it is not CPU work)."""
+    from dataclasses import replace
+
+    from tokcost.engine.profiles import efficiency
+
+    a = EMU3.architecture
+    gap = 40e-6
+    with_gaps = replace(IDEAL, gpu_per_layer_s=gap)
+    plain = float(physics.ar_decode_time(a, 989e12, 3.35e12, IDEAL, 2.0, 1, 0, 100)[0])
+    gapped = float(physics.ar_decode_time(a, 989e12, 3.35e12, with_gaps, 2.0, 1, 0, 100)[0])
+    assert gapped - plain == pytest.approx(100 * a.layers * gap, rel=1e-9)
+    # a launch-bound step (host above GPU + gaps) takes the host's time: the gaps hide under it
+    slow_host = replace(with_gaps, host_per_layer_s=1e-3)
+    assert float(physics.ar_decode_time(a, 989e12, 3.35e12, slow_host, 2.0, 1, 0, 1)[0]) == pytest.approx(
+        a.layers * 1e-3
+    )
+
+    def streamed(params_b, layers, bw):  # bytes per second of one batch-1 forward
+        arch = a.model_copy(update={"matmul_params_b": params_b, "layers": layers})
+        return params_b * 1e9 * 2.0 / float(physics.ar_decode_time(arch, 989e12, bw, with_gaps, 2.0, 1, 0, 1)[0])
+
+    assert streamed(69.0, 80, 2.0e12) > streamed(6.7, 32, 2.0e12)
+    assert streamed(6.7, 32, 3.35e12) / streamed(6.7, 32, 2.0e12) < 3.35 / 2.0
+    compiled = ENGINES["compiled"]
+    assert compiled.gpu_per_layer_s is not None and compiled.gpu_per_layer_s.mid > 0
+    fast_host = efficiency(compiled, H100, host_speed=2.0)
+    assert fast_host.gpu_per_layer_s == efficiency(compiled, H100).gpu_per_layer_s
+    assert fast_host.host_per_layer_s == pytest.approx(efficiency(compiled, H100).host_per_layer_s / 2)

@@ -346,3 +346,20 @@ def test_error_band_coverage_is_leave_one_source_out():
     b = V.error_bands(rows)["ar"]
     assert b["n"] == 8 and b["low"] < 0 < b["high"]
     assert b["coverage"] < 1.0  # the outlier (1.0) is outside the band of the others
+
+
+def test_conformal_band_holds_its_coverage_at_small_n_where_interpolated_percentiles_fall_short():
+    """The split-conformal band of n errors holds a new exchangeable error with probability >= 80% at any n;
+    numpy's interpolated 10th/90th percentiles hold ~0.8 (n - 1) / (n + 1) (about 73% at n = 20)."""
+    assert V.conformal_band([5.0, 1.0, 3.0, 2.0, 4.0, 9.0, 7.0, 8.0, 6.0]) == (1.0, 9.0)  # n = 9: ranks 1 and 9
+    assert V.conformal_band(list(range(1, 20))) == (2.0, 18.0)  # n = 19: ranks floor(2.0) and ceil(18.0)
+    rng = np.random.default_rng(0)
+    n, trials = 20, 20000
+    draws = rng.standard_normal((trials, n + 1))
+    bands = np.array([V.conformal_band(row[:n]) for row in draws])
+    new = draws[:, n]
+    conformal = np.mean((bands[:, 0] <= new) & (new <= bands[:, 1]))
+    lo, hi = np.percentile(draws[:, :n], [10, 90], axis=1)
+    interpolated = np.mean((lo <= new) & (new <= hi))
+    assert conformal >= 0.80 - 0.01  # (19 - 2) / 21 = 0.81 in expectation
+    assert interpolated < 0.76  # 0.8 x 19 / 21 = 0.72 in expectation

@@ -3,8 +3,9 @@
 What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives — eager and
 compiled ``mfu`` (fraction of the hardware's best-GEMM rate the stack reaches), ``host_per_layer_s``,
 ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and ``act_passes``
-(element-wise activation traffic per block), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release,
-and today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
+(element-wise activation traffic per block), compiled decode's ``mbu`` and ``gpu_per_layer_s`` (the kernel gaps
+that add to each layer's weight read), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
+today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted.
 
 Objective: the mean |ln(predicted / measured)| over the fitting entries of one engine. Entries of one engine
@@ -52,6 +53,8 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
     (("compiled",), "mfu", 0.15, 1.0, False),
     (("compiled",), "act_passes", 0.0, 400.0, False),
+    (("compiled",), "mbu", 0.5, 1.0, False),
+    (("compiled",), "gpu_per_layer_s", 1e-7, 3e-4, True),
     (("vllm",), "mbu", 0.5, 1.0, False),
     (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),

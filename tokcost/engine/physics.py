@@ -18,11 +18,13 @@ from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, Mode
 WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.0, "int4": 0.5 + 4.0 / 128}
 # Weight-only kernels read their packed weights at a lower share of the memory bandwidth than bf16 kernels (the
 # dequantisation work per byte): effective bandwidth relative to bf16 on the same GPU, from Llama-2-7B batch-1
-# decode on A100-80GB: pytorch-labs/gpt-fast README, bf16 1,397 GB/s, int8 1,069 (0.765), int4 group 32 863
-# (0.618); pytorch/ao torchao/quantization/README.md (commit 317392d0), 107.38 / 170.83 / 201.14 tok/s for bf16 /
-# int8wo / int4wo-64, i.e. 0.79 and 0.53 of bf16's bytes per second (derived from the model's bytes per format).
-# int4: the midpoint of the two sources.
-WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.765, "int4": 0.57}
+# decode on A100-80GB once each step's kernel gaps (32 layers x the compiled profile's gpu_per_layer_s, ~37 us:
+# 1.19 ms) are taken out of the step time t, i.e. GB/s x t / (t - gaps) relative to bf16's:
+# pytorch-labs/gpt-fast README, bf16 1,397 GB/s at 9.53 ms, int8 1,069 at 6.43 ms (0.82), int4 group 32 863 at
+# 5.08 ms (0.70); pytorch/ao torchao/quantization/README.md (commit 317392d0), 107.38 / 170.83 / 201.14 tok/s for
+# bf16 / int8wo / int4wo-64 (0.87 and 0.60 from the model's bytes per format). int8-wo: gpt-fast's; int4: the
+# midpoint of the two sources. (Within 0.01 for any gap from 30 to 40 us.)
+WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65}
 # --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
 # the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
 KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
@@ -136,8 +138,9 @@ def ar_decode_time(
     comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
     mem_a = (N * wbytes / G + n_seq * t0 * kv) / (BW * eff.mbu)
     mem_b = n_seq * adv * kv / (BW * eff.mbu)
+    gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     host = arch.layers * eff.host_per_layer_s
-    lines = [(comp_a, comp_b), (mem_a, mem_b), (host, 0.0)]
+    lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
     comm = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, link)
@@ -159,7 +162,7 @@ def ar_prefill_time(
     p = np.asarray(p, dtype=float)
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
-    gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu))
+    gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
     comm = passes * tensor_parallel_comm_s(arch, n_seq * p, G, link)
     return (
         passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s) + comm,
@@ -414,8 +417,10 @@ def diffusion_step_time(
     compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu)) / G + act_s
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
-    host = denoiser_layers(model) * eff.host_per_layer_s
-    step = np.maximum(np.maximum(compute, memory), host) + comm_s + eff.denoise_step_s
+    layers = denoiser_layers(model)
+    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s
+    host = layers * eff.host_per_layer_s
+    step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory
 
 

@@ -40,6 +40,7 @@ class Efficiency:
     act_passes: Factor = 0.0  # diffusion: element-wise activation traffic, in d-wide 16-bit tensors per block
     vae_efficiency: Factor = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
     denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
+    gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
 
 
 def _pick(r, band: Band, optimistic_is_high: bool) -> float:
@@ -144,4 +145,5 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         act_passes=0.0 if engine.act_passes is None else _pick(engine.act_passes, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
+        gpu_per_layer_s=0.0 if engine.gpu_per_layer_s is None else _pick(engine.gpu_per_layer_s, band, False),
     )

@@ -27,6 +27,11 @@ class EngineProfile(Strict):
         description="Seconds of serialised cost per AR forward (sampling, host-device sync); also once per text "
         "encoder or VAE call."
     )
+    gpu_per_layer_s: Range[NonNegative] | None = Field(
+        default=None,
+        description="Seconds of GPU time per layer that add to its matmuls rather than overlap them: the ramp-up "
+        "and tail of each of the layer's kernels (none: 0).",
+    )
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop."
     )
@@ -75,11 +80,11 @@ class EngineFile(Strict):
 
 
 class ErrorBand(Strict):
-    """A family's calibrated band: the 10th and 90th percentiles of ln(measured / predicted latency) over its
-    held-out validation entries (``tokcost/data/error_bands.yaml``, written by scripts/write_validation_docs.py)."""
+    """A family's calibrated band: the split-conformal 80% band of ln(measured / predicted latency) over its
+    held-out validation entries (:func:`tokcost.core.validate.conformal_band`) (``tokcost/data/error_bands.yaml``, written by scripts/write_validation_docs.py)."""
 
-    low: float = Field(description="10th percentile of ln(measured / predicted latency).")
-    high: float = Field(description="90th percentile of ln(measured / predicted latency).")
+    low: float = Field(description="Lower end: ln(measured / predicted latency).")
+    high: float = Field(description="Upper end: ln(measured / predicted latency).")
     n: Annotated[int, Field(gt=0), NOT_BOOL] = Field(description="Held-out entries it is taken over.")
     coverage: Fraction | None = Field(
         default=None, description="Share of entries inside the band built from the other sources' errors."

@@ -21,7 +21,7 @@ class ValidationResult(BaseModel):
     bands: dict[str, Any] = Field(
         default={},
         description="Calibrated bands per family from the held-out errors: low/high (ln of measured / predicted "
-        "latency, 10th and 90th percentiles), n, coverage (leave-one-source-out), width (high / low).",
+        "latency, split-conformal 80% band), n, coverage (leave-one-source-out), width (high / low).",
     )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
     failures: list[str] = Field(description="Gate failures, in sentences (empty when passed).")

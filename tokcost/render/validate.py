@@ -128,9 +128,12 @@ def format_markdown(result: ValidationResult) -> str:
             "## Calibrated bands",
             "",
             "Every estimate's low-high band is widened to cover the model's own error on its family: at least "
-            "central x exp(low) to central x exp(high), where low and high are the 10th and 90th percentiles of "
-            "ln(measured / predicted latency) over the family's held-out entries (`tokcost/data/error_bands.yaml`, "
-            "written with this page). By construction 80% of those entries fall inside; *coverage* is the honest "
+            "central x exp(low) to central x exp(high), where low and high are the split-conformal 80% band of "
+            "ln(measured / predicted latency) over the family's n held-out entries: its floor(0.1 (n + 1))-th and "
+            "ceil(0.9 (n + 1))-th smallest, which hold a new entry exchangeable with them with probability >= 80% "
+            "at any n, where the interpolated 10th and 90th percentiles hold only ~0.8 (n - 1) / (n + 1) "
+            "(`tokcost/core/validate.py` conformal_band; `tokcost/data/error_bands.yaml`, written with this page). "
+            "Runs of one source share its errors, so they are not exchangeable; *coverage* is the honest "
             "figure: the share inside the band built from the other sources' errors only (leave-one-source-out). "
             "The parameter band (sourced ranges, refit spread) can only widen it further.",
             "",
@@ -178,6 +181,12 @@ MODEL_NOTES = [
     "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding. "
     "Every host term divides by the preset's host CPU speed (`host`: DGX H100/H200 1.23x, DGX B200 1.29x the DGX "
     "A100's EPYC 7742).",
+    "- **Kernel gaps** (`gpu_per_layer_s`, compiled): each layer's kernels ramp up and drain even when CUDA graphs "
+    "launch them back to back, ~37 us a layer that adds to the weight read and does not shrink with bandwidth. It "
+    "is what makes gpt-fast's 70B decode stream more GB/s than its 7B on the same A100 and torchao's H100 decode "
+    "reach a lower share of its bandwidth than the A100's; with it, compiled decode streams weights at the stream "
+    "ceiling (`mbu` 1.0) and the weight-only formats' read efficiencies (int8-wo 0.82, int4 0.65 of bf16's) are "
+    "taken net of the gaps.",
     "- **Multi-GPU replicas** (family `multi-gpu`: every run on more than one GPU per request): AR models by "
     "Megatron tensor parallelism (FLOPs, weights and KV cache split G ways, two all-reduces per layer per forward, "
     "every GPU launching every layer); diffusion by CFG and Ulysses sequence parallelism (compute and activations "
@@ -206,7 +215,12 @@ MODEL_NOTES = [
     "imply: a slower host or a heavier sampler, which its paper does not describe. vLLM at 16 concurrent Llama-3.1-8B "
     "chats (InferenceBench) steps 1.66x slower than at 4, where the weight read is the same; tokcost's decode step "
     "does not see it (0.6x), and nothing published separates the server's per-request work from prefills joining "
-    "the batch. Training is scored on text-only Llama decoders (published "
+    "the batch. torchao's Llama-3.1-8B decode on H100 stays 1.1-1.2x too fast after the kernel gaps (its A100 rows "
+    "agree): its H100 table does not state the card's form factor (SXM assumed) or its clocks, and nothing "
+    "published separates those from the software. The "
+    "diffusers-torchao CogVideoX timings (A100 and H100) run 11-17% slower than the other video sources imply, "
+    "all five of them: one source's offset, which is why video's calibrated band, built from the other sources, "
+    "holds 70% of runs where the other families hold about 80%. Training is scored on text-only Llama decoders (published "
     "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
     "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
     "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list.",
