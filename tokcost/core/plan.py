@@ -371,7 +371,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         f"Service {secs(best.latency_s.central)} per {'batch of ' + str(best.batch) if best.batch > 1 else _noun(kind)}"
         f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
         f"{', a full batch' if load_engines()[best.engine].continuous else ''}); it is {best.bound}-bound"
-        f"{' and limited by host launch overhead' if best.overhead_bound else ''}. "
+        f"{' and limited by overheads (kernel launches and gaps, per-step work)' if best.overhead_bound else ''}. "
         f"{_replica_noun(best)} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at "
         f"batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
         f"{' per GPU' if best.gpus_per_replica > 1 else ''}.",

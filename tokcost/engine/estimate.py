@@ -22,8 +22,8 @@ from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
 DEFAULT_ANSWER_TOKENS = 128
-# A step is reported overhead-bound when host launch and fixed costs make it this much slower than its GPU work
-# (a reporting threshold for the "limited by host launch overhead" remark, not a model parameter).
+# A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
+# its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
 OVERHEAD_BOUND_FACTOR = 1.5
 
 

@@ -117,7 +117,8 @@ def ar_decode_time(
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
-    max(FLOPs / (P mfu), bytes / (BW mbu), L x host) + fixed + comm. ``passes`` = 2 for unbatched CFG (two
+    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm, where gap
+    (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
     forwards per step, each reading the weights).
 
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, over ``link``): the
@@ -402,7 +403,7 @@ def diffusion_step_time(
     them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
     seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while a block's
     :data:`BLOCK_LIVE_TENSORS` live activations do.
-    step = max(compute, weights / (BW mbu), layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
+    step = max(max(compute, weights / (BW mbu)) + layers x gap, layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
     the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
     all the weights and launches every layer, so only the compute divides by G. Returns (step, compute, memory)."""

@@ -80,8 +80,9 @@ class EngineFile(Strict):
 
 
 class ErrorBand(Strict):
-    """A family's calibrated band: the split-conformal 80% band of ln(measured / predicted latency) over its
-    held-out validation entries (:func:`tokcost.core.validate.conformal_band`) (``tokcost/data/error_bands.yaml``, written by scripts/write_validation_docs.py)."""
+    """A family's calibrated band: the split-conformal 80% band (:func:`tokcost.core.validate.conformal_band`) of
+    ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/error_bands.yaml``,
+    written by scripts/write_validation_docs.py)."""
 
     low: float = Field(description="Lower end: ln(measured / predicted latency).")
     high: float = Field(description="Upper end: ln(measured / predicted latency).")

@@ -63,7 +63,7 @@ class EstimateResult(BaseModel):
     warnings: list[str] = Field(default=[], description="What did not apply as asked: a calibration of other hardware.")
     cost_usd_per_item_band: LowHigh | None
     bound: str = Field(description="What limits the GPU work: compute | memory.")
-    overhead_bound: bool = Field(description="Host launch overhead dominates the step.")
+    overhead_bound: bool = Field(description="Overheads (host launches, kernel gaps, per-step work) dominate the step.")
     floor_s: float = Field(description="Roofline floor in seconds: no latency can be below it.")
     breakdown_s: dict[str, float] = Field(description="Seconds per stage.")
     communication_s: float = Field(

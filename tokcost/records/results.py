@@ -59,7 +59,7 @@ class CandidateResult(Model):
     memory_gb: dict[str, float]
     fits_in_memory: bool
     bound: str  # compute | memory (GPU side)
-    overhead_bound: bool = False  # host launch overhead dominates the step
+    overhead_bound: bool = False  # overheads (host launches, kernel gaps, per-step work) dominate the step
     tokens: dict[str, float]
     # capacity under load at peak (docs/methodology.md, "Capacity under load"); None where no fleet meets the budget
     queue_wait_s: float | None = None  # the objective percentile's latency less the service time: queue + batch forming
