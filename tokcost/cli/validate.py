@@ -1,7 +1,9 @@
 """`tokcost validate`: predicted vs published measurements, the error summary and its gate (exit 1).
 
 The committed docs (docs/validation.md, the README's summary) are written by ``scripts/write_validation_docs.py``,
-not by the CLI."""
+not by the CLI. The result is cached (tokcost.io.cache) under a hash of everything it is computed from: the
+measurements, the presets, the engine profiles and thresholds, and tokcost's own code; an unchanged run reads it
+back in about a second instead of recomputing the cross-validation."""
 
 from __future__ import annotations
 
@@ -33,6 +35,12 @@ def validate(
     measurements: Path | None = typer.Option(
         None, "--measurements", help="Measurements YAML (default: validation/measurements.yaml)."
     ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Recompute even when the cache holds a result for the same inputs, and leave the cache as it was "
+        "(the cache: $TOKCOST_CACHE_DIR, else $XDG_CACHE_HOME/tokcost or ~/.cache/tokcost).",
+    ),
     output: ValidateOutput = None,
     presets: Presets = None,
 ):
@@ -41,25 +49,73 @@ def validate(
     thresholds in tokcost/data/validation_thresholds.yaml."""
 
     def run():
-        from tokcost.core.fit import validation_result
         from tokcost.io.measurements import load_entries
         from tokcost.io.paths import MEASUREMENTS_FILE
 
-        entries = load_entries(measurements or MEASUREMENTS_FILE)
-        bar = ProgressBar()
-        try:
-            result = validation_result(
-                entries,
-                load_catalog(presets),
-                refit=fit,
-                held_out=not in_sample_only,
-                progress=bar.steps("validate: in-sample, then each source left out"),
-            )
-        finally:
-            bar.stop()
+        path = measurements or MEASUREMENTS_FILE
+        entries = load_entries(path)
+        catalog = load_catalog(presets)
+        key = _inputs_key(path, catalog, fit, not in_sample_only)
+        result = None if no_cache else _cached(_cache_name(fit, not in_sample_only), key)
+        if result is None:
+            result = _compute(entries, catalog, fit, not in_sample_only)
+            if not no_cache:
+                from tokcost.io.cache import write_cached
+
+                write_cached(_cache_name(fit, not in_sample_only), key, result.model_dump_json())
         emit(registry.render("validate", fmt, result), output)
         return result.passed
 
     passed = guard(run)
     if not passed:
         raise typer.Exit(1)
+
+
+def _inputs_key(measurements: Path, catalog, refit: bool, held_out: bool) -> str:
+    """The hash of everything a validation result is computed from: tokcost's code and data files (engine
+    profiles, thresholds), the measurements file, every preset the catalog holds, and the flags."""
+    from tokcost.io.cache import code_fingerprint, fingerprint
+
+    parts: list[str | bytes] = [code_fingerprint(), f"refit={refit} held_out={held_out}", measurements.read_bytes()]
+    for kind in ("hardware", "models"):
+        for preset_id in catalog.ids(kind):
+            parts += [kind, preset_id, catalog.source_of(kind, preset_id).read_bytes()]
+    return fingerprint(*parts)
+
+
+def _cache_name(refit: bool, held_out: bool) -> str:
+    """One cache file per kind of run (tokcost.io.cache), each holding the latest result of that kind."""
+    return f"validate-{'refit' if refit else 'committed'}-{'held-out' if held_out else 'in-sample'}"
+
+
+def _cached(name: str, key: str):
+    """The cached result for these inputs, or None (no cache, other inputs, or a file that does not parse)."""
+    from pydantic import ValidationError
+
+    from tokcost.io.cache import read_cached
+    from tokcost.records.validation import ValidationResult
+
+    text = read_cached(name, key)
+    if text is None:
+        return None
+    try:
+        return ValidationResult.model_validate_json(text)
+    except ValidationError:
+        return None
+
+
+def _compute(entries, catalog, refit: bool, held_out: bool):
+    """The cross-validation, with a progress bar on an interactive stderr."""
+    from tokcost.core.fit import validation_result
+
+    bar = ProgressBar()
+    try:
+        return validation_result(
+            entries,
+            catalog,
+            refit=refit,
+            held_out=held_out,
+            progress=bar.steps("validate: in-sample, then the leave-one-source-out refits"),
+        )
+    finally:
+        bar.stop()

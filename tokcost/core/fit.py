@@ -64,8 +64,11 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
 GROUPS = (("eager", "compiled"), ("vllm",), ("vllm-0.4",))  # engines fitted together (they share parameters)
 SERVERS = ("vllm", "vllm-0.4")  # the vLLM releases: without entries in a fold they take VLLM_PRIOR
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
-COARSE = 41
-FINE = 41
+COARSE = 41  # points in a coarse grid (over the whole range)
+FINE = 41  # points in a fine grid (around the current value)
+COARSE_SWEEPS = 2
+FINE_WIDTHS = (0.5, 0.15, 0.04)  # a fine grid spans the value x (1 -/+ width) (log) or +/- width x the range
+FINE_SWEEPS = 4  # at most, per width: fewer when a sweep moves nothing
 # how close a refit must come to engines.yaml to count as reproducing it (values are committed to 3 figures)
 COMMITTED_REL_TOL = 0.02
 
@@ -130,33 +133,38 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
     return np.asarray(estimate_arrays(cfg, "central")[case.metric], dtype=float)
 
 
-def _objective(cases: list[_Case], profiles: dict, shape) -> np.ndarray:
-    errs = [np.broadcast_to(np.abs(np.log(_predict(c, profiles) / c.measured)), shape) for c in cases]
-    return np.mean(errs, axis=0)
+def _objective(cases: list[_Case], keep: np.ndarray, profiles: dict, shape) -> np.ndarray:
+    """Mean |ln(predicted / measured)| of each fit (row of ``keep``) over its cases, at every trial value:
+    ``shape`` = (fits, trial values). Each case is priced once for all the fits."""
+    errs = np.stack([np.broadcast_to(np.abs(np.log(_predict(c, profiles) / c.measured)), shape) for c in cases])
+    return np.stack([np.mean(errs[keep[i], i], axis=0) for i in range(shape[0])])
 
 
-def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, coarse: bool = True) -> dict:
-    """Coordinate descent for one engine group's parameters over its own cases; returns {(engines, field): v}."""
+def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict, coarse: bool, tick) -> None:
+    """Coordinate descent for one engine group's parameters, for every fit at once: row i of ``keep`` marks the
+    cases of fit i (each has some), ``values`` holds each parameter's value in every fit (arrays, one per fit)
+    and is updated in place. A sweep that moves nothing leaves the values as they were, so a fit that has
+    settled repeats it unchanged while the others go on: each fit ends where it would alone."""
     keys = [(e, f, lo, hi, log) for e, f, lo, hi, log in PARAMS if set(e) <= set(group)]
-    values = {(e, f): start[(e, f)] for e, f, *_ in keys}
-    if not cases:
-        return values
+    n_fits = keep.shape[0]
 
     def sweep(make_grid) -> bool:
         moved = False
         for e, f, lo, hi, log in keys:
-            grid = make_grid(values[(e, f)], lo, hi, log)
-            obj = _objective(cases, profiles_with({**values_all, **values, (e, f): grid}), grid.shape)
-            best = float(grid[int(np.argmin(obj))])
-            if not np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15):
-                values[(e, f)] = best
-                moved = True
+            grid = np.stack([make_grid(v, lo, hi, log) for v in values[(e, f)]])  # fits x trial values
+            trial = {k: v[:, None] for k, v in values.items()} | {(e, f): grid}
+            obj = _objective(cases, keep, profiles_with(trial), grid.shape)
+            best = grid[np.arange(n_fits), np.argmin(obj, axis=1)]
+            move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15)
+            values[(e, f)] = np.where(move, best, values[(e, f)])
+            moved = moved or bool(move.any())
+        tick()
         return moved
 
-    for _ in range(2 if coarse else 0):
+    for _ in range(COARSE_SWEEPS if coarse else 0):
         sweep(lambda v, lo, hi, log: _grid(lo, hi, log, COARSE))
-    for width in (0.5, 0.15, 0.04):
-        for _ in range(4):
+    for width in FINE_WIDTHS:
+        for sweep_no in range(FINE_SWEEPS):
 
             def fine(v, lo, hi, log, w=width):
                 if log:
@@ -165,8 +173,8 @@ def _fit_group(group: tuple, cases: list[_Case], start: dict, values_all: dict, 
                 return np.linspace(max(lo, v - span), min(hi, v + span), FINE)
 
             if not sweep(fine):
+                tick(FINE_SWEEPS - 1 - sweep_no)  # the sweeps left at this width are skipped
                 break
-    return values
 
 
 def committed_values() -> dict:
@@ -193,17 +201,42 @@ def fit(cases: list[_Case], start: dict | None = None) -> dict:
     """Fit every engine group on ``cases``. Without ``start``: from :func:`initial_values`, coarse grids over
     the whole ranges first. With ``start`` (a cross-validation fold, warm-started from the whole-set fit): the
     finer local grids only. A vLLM release without cases gets the prior :data:`VLLM_PRIOR`."""
+    return fit_subsets(cases, np.ones((1, len(cases)), dtype=bool), start)[0]
+
+
+def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None, progress=None) -> list[dict]:
+    """:func:`fit` on several subsets of ``cases`` at once (row i of the boolean ``keep`` marks the cases of fit
+    i; the cross-validation's folds): the same values as one :func:`fit` per subset, with each trial priced once
+    for all of them. ``progress(done, total)``, when given, is called after every sweep."""
     coarse = start is None
     start = dict(start or initial_values())
-    values = dict(start)
+    n_fits = keep.shape[0]
+    values = {k: np.full(n_fits, v, dtype=float) for k, v in start.items()}
+    total = len(GROUPS) * ((COARSE_SWEEPS if coarse else 0) + len(FINE_WIDTHS) * FINE_SWEEPS)
+    done = 0
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
     for group in GROUPS:
-        mine = [c for c in cases if c.entry.engine in group]
-        values.update(_fit_group(group, mine, start, values, coarse))
+        mine = [j for j, c in enumerate(cases) if c.entry.engine in group]
+        fits = np.flatnonzero(keep[:, mine].any(axis=1))  # a fit without cases of the group keeps its start
+        if not fits.size:
+            tick(total // len(GROUPS))
+            continue
+        own = {k: v[fits] for k, v in values.items()}
+        _fit_group(group, [cases[j] for j in mine], keep[np.ix_(fits, mine)], own, coarse, tick)
+        for k, v in own.items():
+            values[k][fits] = v
     for server in SERVERS:
-        if not any(c.entry.engine == server for c in cases):
-            for f in ("host_per_layer_s", "fixed_per_step_s"):
-                values[((server,), f)] = values[(("eager",), f)] / VLLM_PRIOR
-    return values
+        has_cases = keep[:, [c.entry.engine == server for c in cases]].any(axis=1)
+        for f in ("host_per_layer_s", "fixed_per_step_s"):
+            prior = values[(("eager",), f)] / VLLM_PRIOR
+            values[((server,), f)] = np.where(has_cases, values[((server,), f)], prior)
+    return [{k: float(v[i]) for k, v in values.items()} for i in range(n_fits)]
 
 
 @dataclass
@@ -232,24 +265,24 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, 
     each step (the whole-set pricing, then each left-out source)."""
     cases = _cases(entries, catalog)
     groups = sorted({V.source_group(c.entry) for c in cases}) if held_out else []
-    tick = progress or (lambda done, total: None)
     raw = fit(cases) if refit else committed_values()
     full = {k: sig(v) for k, v in raw.items()}
     in_sample = [V.price_entry(e, catalog, profiles_with(full)) for e in entries]
-    tick(1, 1 + len(groups))
+    if progress is not None:
+        progress(1, 1 + bool(groups))
     by_id = {r.id: r for r in in_sample}
     folds: dict = {}
     held: dict = {}
-    if held_out:
-        for step, g in enumerate(groups, start=2):
-            train = [c for c in cases if V.source_group(c.entry) != g]
-            vals = fit(train, start=full)
+    if groups:
+        sources = [V.source_group(c.entry) for c in cases]
+        keep = np.array([[s != g for s in sources] for g in groups])
+        fold_progress = None if progress is None else (lambda done, total: progress(1 + done, 1 + total))
+        for g, vals in zip(groups, fit_subsets(cases, keep, start=full, progress=fold_progress)):
             folds[g] = vals
             prof = profiles_with(vals)
-            for c in cases:
-                if V.source_group(c.entry) == g:
+            for c, s in zip(cases, sources):
+                if s == g:
                     held[c.entry.id] = V.price_entry(c.entry, catalog, prof)
-            tick(step, 1 + len(groups))
     rows = [held.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries] if held_out else []
     return FitReport(full, folds, in_sample, rows)
 
