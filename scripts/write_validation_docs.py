@@ -1,6 +1,6 @@
 """Regenerate the committed validation docs: ``docs/validation.md`` (every entry) and the README's summary block
 (between the validation-summary markers), from the committed measurements and engine parameters with the held-out
-run. ``python scripts/write_validation_docs.py`` (about 30 s); tests/test_validate.py fails when either is stale.
+run. ``python scripts/write_validation_docs.py`` (about 10 s); tests/test_validate.py fails when either is stale.
 
 The CLI never writes the repository's docs: ``tokcost validate --format markdown`` prints the same page.
 """

@@ -1,8 +1,10 @@
-"""Shared test configuration: golden files under tests/golden/, refreshed with `pytest --update-golden`."""
+"""Shared test configuration: golden files under tests/golden/, refreshed with `pytest --update-golden`, and a
+result cache of the session's own."""
 
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,23 @@ def pytest_addoption(parser):
         default=False,
         help="rewrite the golden files under tests/golden/ from the current output instead of comparing",
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache_dir(tmp_path_factory):
+    """tokcost's result cache (``tokcost validate``'s) in a folder of this session's, for the CLI run in-process
+    and in subprocesses alike: no test reads or fills the user's cache. Within the session it is shared; a hit
+    there is as correct as a recomputation (the key hashes every input), and the cache's own tests use their own
+    folders."""
+    from tokcost.io.cache import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("tokcost-cache"))
+    yield
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old
 
 
 @pytest.fixture

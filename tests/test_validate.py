@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from pathlib import Path
@@ -32,7 +33,7 @@ def entries():
 
 @pytest.fixture(scope="module")
 def report(entries, cat):
-    """The full report with committed values and leave-one-source-out cross-validation (~25 s, computed once)."""
+    """The full report with committed values and leave-one-source-out cross-validation (computed once: ~10 s)."""
     return F.validation_result(entries, cat, refit=False, held_out=True)
 
 
@@ -296,11 +297,18 @@ def test_cli_json_and_exit_code(tmp_path):
     assert "FAILED" in res.output
 
 
-def test_the_docs_script_documents_the_report_the_tests_check(report):
-    """scripts/write_validation_docs.py prices the same committed set the freshness tests above compare with."""
+def test_the_docs_script_documents_the_report_the_tests_check(entries, cat, monkeypatch):
+    """scripts/write_validation_docs.py prices the same committed set the freshness tests above compare with: the
+    same call as the ``report`` fixture (recorded here rather than recomputed)."""
     from write_validation_docs import committed_report, with_readme_block
 
-    assert committed_report().summary == report.summary
+    signature, calls = inspect.signature(F.validation_result), []
+    monkeypatch.setattr(F, "validation_result", lambda *a, **k: calls.append(signature.bind(*a, **k)) or "result")
+    assert committed_report() == "result"
+    call = calls[0]
+    call.apply_defaults()
+    assert call.arguments["entries"] == entries and call.arguments["catalog"].roots == cat.roots
+    assert (call.arguments["refit"], call.arguments["held_out"]) == (False, True)
     assert (
         with_readme_block("a\n<!-- validation-summary: old -->\nx\n<!-- /validation-summary -->\nb", "NEW")
         == "a\nNEW\nb"
@@ -363,3 +371,111 @@ def test_conformal_band_holds_its_coverage_at_small_n_where_interpolated_percent
     interpolated = np.mean((lo <= new) & (new <= hi))
     assert conformal >= 0.80 - 0.01  # (19 - 2) / 21 = 0.81 in expectation
     assert interpolated < 0.76  # 0.8 x 19 / 21 = 0.72 in expectation
+
+
+# ----------------------------------------------------------------------------------------------- the result cache
+
+
+def _validate_counting(monkeypatch, cache_dir: Path):
+    """``run(*args)``: `tokcost validate --in-sample-only --format json ARGS` in-process with its cache in
+    ``cache_dir``; returns (output, how many times the result was computed so far)."""
+    from typer.testing import CliRunner
+
+    from tokcost.cli.app import app
+
+    monkeypatch.setenv("TOKCOST_CACHE_DIR", str(cache_dir))
+    real, computed = F.validation_result, []
+
+    def counting(*args, **kwargs):
+        computed.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(F, "validation_result", counting)
+
+    def run(*args: str) -> tuple[str, int]:
+        res = CliRunner().invoke(app, ["validate", "--in-sample-only", "--format", "json", *args])
+        assert res.exit_code == 0, res.output
+        return res.stdout, len(computed)
+
+    return run
+
+
+def test_an_unchanged_validate_reads_its_result_from_the_cache(monkeypatch, tmp_path):
+    run = _validate_counting(monkeypatch, tmp_path / "cache")
+    first, n = run()
+    assert n == 1 and len(list((tmp_path / "cache").glob("*.json"))) == 1
+    again, n = run()
+    assert n == 1 and again == first  # not recomputed, and the same JSON
+    assert run("--no-cache") == (first, 2)  # recomputed on request
+
+
+def test_a_cached_result_renders_exactly_as_the_computed_one(report):
+    """What the cache stores (the result's JSON) reads back into a result every format renders identically."""
+    from tokcost.records.validation import ValidationResult
+    from tokcost.render import registry
+
+    back = ValidationResult.model_validate_json(report.model_dump_json())
+    for fmt in ("json", "table", "markdown"):
+        assert registry.render("validate", fmt, back) == registry.render("validate", fmt, report), fmt
+
+
+def test_changed_measurements_or_presets_are_recomputed(monkeypatch, tmp_path):
+    run = _validate_counting(monkeypatch, tmp_path / "cache")
+    measurements = tmp_path / "m.yaml"
+    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    measurements.write_text(text)
+    first, n = run("--measurements", str(measurements))
+    assert run("--measurements", str(measurements)) == (first, 1)
+    measurements.write_text(text.replace("measured: 7.8\n", "measured: 7.9\n", 1))
+    changed, n = run("--measurements", str(measurements))
+    assert n == 2 and changed != first
+    # a user preset overriding a built-in one the measurements use
+    presets = tmp_path / "presets" / "hardware"
+    presets.mkdir(parents=True)
+    h100 = (ROOT / "hardware" / "h100-sxm.yaml").read_text()
+    (presets / "h100-sxm.yaml").write_text(h100.replace("memory_gb: 80", "memory_gb: 81", 1))
+    assert "memory_gb: 81" in (presets / "h100-sxm.yaml").read_text()
+    _, n = run("--measurements", str(measurements), "--presets", str(tmp_path / "presets"))
+    assert n == 3
+
+
+def test_a_change_to_any_package_file_changes_the_code_fingerprint(monkeypatch, tmp_path):
+    from tokcost.io import cache
+
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "physics.py").write_text("A = 1\n")
+    (tmp_path / "data.yaml").write_text("mfu: 0.5\n")
+    monkeypatch.setattr(cache, "PACKAGE_DIR", tmp_path)
+    prints = []
+    for change in (None, ("engine/physics.py", "A = 2\n"), ("data.yaml", "mfu: 0.6\n"), ("new.py", "")):
+        if change:
+            (tmp_path / change[0]).write_text(change[1])
+        cache.code_fingerprint.cache_clear()
+        prints.append(cache.code_fingerprint())
+    cache.code_fingerprint.cache_clear()
+    assert len(set(prints)) == len(prints)
+
+
+def test_a_corrupt_or_foreign_cache_file_is_recomputed(monkeypatch, tmp_path):
+    run = _validate_counting(monkeypatch, tmp_path / "cache")
+    first, _ = run()
+    (path,) = (tmp_path / "cache").glob("*.json")
+    stored = json.loads(path.read_text())
+    bad_files = [
+        path.read_bytes()[:100],  # cut short
+        b"\xff\xfe not json",
+        json.dumps({**stored, "text": stored["text"][:-10]}).encode(),  # the right key, a broken result
+        json.dumps({**stored, "format": 99}).encode(),  # another layout
+    ]
+    for k, bad in enumerate(bad_files, start=2):
+        path.write_bytes(bad)
+        assert run() == (first, k)  # recomputed, and the cache file repaired:
+        assert run() == (first, k)
+
+
+def test_an_unwritable_cache_directory_is_skipped(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = _validate_counting(monkeypatch, blocker / "cache")  # cannot be created: its parent is a file
+    first, n = run()
+    assert run() == (first, 2)  # computed each time, never an error
