@@ -239,6 +239,25 @@ def test_refit_reproduces_committed_engine_values(entries, cat):
         )
 
 
+def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entries, cat):
+    """fit_subsets (the cross-validation's lockstep fit) gives every subset what fit() gives it alone: a subset
+    that settles early only repeats sweeps that move nothing. On a small set: the vLLM entries and a few eager and
+    compiled ones, left out a source at a time (one fold keeps no vllm-0.4 entry: the prior)."""
+    cases = F._cases(entries, cat)
+    small = [c for c in cases if c.entry.engine in ("vllm", "vllm-0.4")]
+    small += [c for c in cases if c.entry.engine == "eager"][:4] + [c for c in cases if c.entry.engine == "compiled"][
+        :2
+    ]
+    sources = [V.source_group(c.entry) for c in small]
+    left_out = sorted({s for c, s in zip(small, sources) if c.entry.engine != "eager"})
+    keep = np.array([[s != g for s in sources] for g in left_out])
+    assert len(left_out) >= 4 and not all(keep[:, [c.entry.engine == "vllm-0.4" for c in small]].any(axis=1))
+    start = {k: F.sig(v) for k, v in F.committed_values().items()}
+    together = F.fit_subsets(small, keep, start=start)
+    for row, got in zip(keep, together):
+        assert got == F.fit([c for c, k in zip(small, row) if k], start=start)
+
+
 def test_every_fitted_parameter_has_a_stated_basis():
     from tokcost.io.engines import load_engines
 

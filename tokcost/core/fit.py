@@ -19,7 +19,8 @@ parameters are refitted on the entries of all other sources and the held-out sou
 with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
 (vLLM 0.4: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
 divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (baaivision/Emu3.5
-README: 4-5x), not a fit.
+README: 4-5x), not a fit. The folds are fitted in lockstep (:func:`fit_subsets`): each trial grid is priced once
+for every fold, each fold keeping its own values, which are exactly those of fitting it alone.
 """
 
 from __future__ import annotations
@@ -197,11 +198,17 @@ def initial_values() -> dict:
     return {(e, f): (float(np.sqrt(lo * hi)) if log else (lo + hi) / 2) for e, f, lo, hi, log in PARAMS}
 
 
-def fit(cases: list[_Case], start: dict | None = None) -> dict:
+def sweep_count(coarse: bool) -> int:
+    """The most sweeps a fit makes (fewer when the fine sweeps settle early): its progress steps."""
+    return len(GROUPS) * ((COARSE_SWEEPS if coarse else 0) + len(FINE_WIDTHS) * FINE_SWEEPS)
+
+
+def fit(cases: list[_Case], start: dict | None = None, progress=None) -> dict:
     """Fit every engine group on ``cases``. Without ``start``: from :func:`initial_values`, coarse grids over
     the whole ranges first. With ``start`` (a cross-validation fold, warm-started from the whole-set fit): the
-    finer local grids only. A vLLM release without cases gets the prior :data:`VLLM_PRIOR`."""
-    return fit_subsets(cases, np.ones((1, len(cases)), dtype=bool), start)[0]
+    finer local grids only. A vLLM release without cases gets the prior :data:`VLLM_PRIOR`. ``progress``: as
+    in :func:`fit_subsets`."""
+    return fit_subsets(cases, np.ones((1, len(cases)), dtype=bool), start, progress)[0]
 
 
 def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None, progress=None) -> list[dict]:
@@ -212,7 +219,7 @@ def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None,
     start = dict(start or initial_values())
     n_fits = keep.shape[0]
     values = {k: np.full(n_fits, v, dtype=float) for k, v in start.items()}
-    total = len(GROUPS) * ((COARSE_SWEEPS if coarse else 0) + len(FINE_WIDTHS) * FINE_SWEEPS)
+    total = sweep_count(coarse)
     done = 0
 
     def tick(n: int = 1) -> None:
@@ -262,22 +269,28 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, 
     values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
     before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
     entries and predict the left-out source's entries. ``progress(done, total)``, when given, is called after
-    each step (the whole-set pricing, then each left-out source)."""
+    each step: every sweep of the whole-set fit, the whole-set pricing, every sweep of the folds' refits."""
     cases = _cases(entries, catalog)
     groups = sorted({V.source_group(c.entry) for c in cases}) if held_out else []
-    raw = fit(cases) if refit else committed_values()
+    before = sweep_count(coarse=True) if refit else 0  # the steps before the whole-set pricing
+    total = before + 1 + (sweep_count(coarse=False) if groups else 0)
+
+    def after(offset: int):
+        """``progress`` for a part of the run that starts after ``offset`` steps."""
+        return None if progress is None else (lambda done, _: progress(offset + done, total))
+
+    raw = fit(cases, progress=after(0)) if refit else committed_values()
     full = {k: sig(v) for k, v in raw.items()}
     in_sample = [V.price_entry(e, catalog, profiles_with(full)) for e in entries]
     if progress is not None:
-        progress(1, 1 + bool(groups))
+        progress(before + 1, total)
     by_id = {r.id: r for r in in_sample}
     folds: dict = {}
     held: dict = {}
     if groups:
         sources = [V.source_group(c.entry) for c in cases]
         keep = np.array([[s != g for s in sources] for g in groups])
-        fold_progress = None if progress is None else (lambda done, total: progress(1 + done, 1 + total))
-        for g, vals in zip(groups, fit_subsets(cases, keep, start=full, progress=fold_progress)):
+        for g, vals in zip(groups, fit_subsets(cases, keep, start=full, progress=after(before + 1))):
             folds[g] = vals
             prof = profiles_with(vals)
             for c, s in zip(cases, sources):
