@@ -1,5 +1,5 @@
-"""Shared test configuration: golden files under tests/golden/, refreshed with `pytest --update-golden`, and a
-result cache of the session's own."""
+"""Shared test configuration: golden files under tests/golden/, refreshed with `pytest --update-golden`, a
+result cache of the session's own, and no wall-clock limit on hypothesis examples."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No test compares wall-clock time: hypothesis's default 200 ms deadline per example would fail a property on a
+# busy machine with nothing wrong. Tests that set their own settings keep them; this is the default for the rest.
+settings.register_profile("tokcost", deadline=None)
+settings.load_profile("tokcost")
 
 GOLDEN = Path(__file__).parent / "golden"
 
