@@ -229,7 +229,7 @@ def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None,
             progress(done, total)
 
     for group in GROUPS:
-        mine = [j for j, c in enumerate(cases) if c.entry.engine in group]
+        mine = np.flatnonzero([c.entry.engine in group for c in cases])
         fits = np.flatnonzero(keep[:, mine].any(axis=1))  # a fit without cases of the group keeps its start
         if not fits.size:
             tick(total // len(GROUPS))
