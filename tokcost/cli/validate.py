@@ -55,14 +55,16 @@ def validate(
         path = measurements or MEASUREMENTS_FILE
         entries = load_entries(path)
         catalog = load_catalog(presets)
-        key = _inputs_key(path, catalog, fit, not in_sample_only)
-        result = None if no_cache else _cached(_cache_name(fit, not in_sample_only), key)
+        held_out = not in_sample_only
+        name = _cache_name(fit, held_out)
+        key = None if no_cache else _inputs_key(path, catalog, fit, held_out)
+        result = None if key is None else _cached(name, key)
         if result is None:
-            result = _compute(entries, catalog, fit, not in_sample_only)
-            if not no_cache:
+            result = _compute(entries, catalog, fit, held_out)
+            if key is not None:
                 from tokcost.io.cache import write_cached
 
-                write_cached(_cache_name(fit, not in_sample_only), key, result.model_dump_json())
+                write_cached(name, key, result.model_dump_json())
         emit(registry.render("validate", fmt, result), output)
         return result.passed
 
@@ -71,15 +73,19 @@ def validate(
         raise typer.Exit(1)
 
 
-def _inputs_key(measurements: Path, catalog, refit: bool, held_out: bool) -> str:
+def _inputs_key(measurements: Path, catalog, refit: bool, held_out: bool) -> str | None:
     """The hash of everything a validation result is computed from: tokcost's code and data files (engine
-    profiles, thresholds), the measurements file, every preset the catalog holds, and the flags."""
+    profiles, thresholds), the measurements file, every preset the catalog holds, and the flags. None when a file
+    cannot be read (no cache then: the computation reports what is wrong with it)."""
     from tokcost.io.cache import code_fingerprint, fingerprint
 
-    parts: list[str | bytes] = [code_fingerprint(), f"refit={refit} held_out={held_out}", measurements.read_bytes()]
-    for kind in ("hardware", "models"):
-        for preset_id in catalog.ids(kind):
-            parts += [kind, preset_id, catalog.source_of(kind, preset_id).read_bytes()]
+    try:
+        parts: list[str | bytes] = [code_fingerprint(), f"refit={refit} held_out={held_out}", measurements.read_bytes()]
+        for kind in ("hardware", "models"):
+            for preset_id in catalog.ids(kind):
+                parts += [kind, preset_id, catalog.source_of(kind, preset_id).read_bytes()]
+    except OSError:
+        return None
     return fingerprint(*parts)
 
 
@@ -115,7 +121,7 @@ def _compute(entries, catalog, refit: bool, held_out: bool):
             catalog,
             refit=refit,
             held_out=held_out,
-            progress=bar.steps("validate: in-sample, then the leave-one-source-out refits"),
+            progress=bar.steps("validate: fitting and pricing"),
         )
     finally:
         bar.stop()
