@@ -458,6 +458,14 @@ def test_changed_measurements_or_presets_are_recomputed(monkeypatch, tmp_path):
     assert n == 3
 
 
+def test_the_cache_directory_follows_its_variable_then_xdg_then_home():
+    from tokcost.io.cache import cache_dir
+
+    assert cache_dir({"TOKCOST_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path("/c")
+    assert cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/tokcost")
+    assert cache_dir({"TOKCOST_CACHE_DIR": "", "XDG_CACHE_HOME": ""}) == Path.home() / ".cache" / "tokcost"
+
+
 def test_a_change_to_any_package_file_changes_the_code_fingerprint(monkeypatch, tmp_path):
     from tokcost.io import cache
 

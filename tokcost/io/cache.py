@@ -60,14 +60,14 @@ def code_fingerprint() -> str:
     return fingerprint(*parts)
 
 
-def _file(name: str, env: Mapping[str, str] | None) -> Path:
-    return cache_dir(env) / f"{name}.json"
+def _file(name: str) -> Path:
+    return cache_dir() / f"{name}.json"
 
 
-def read_cached(name: str, key: str, env: Mapping[str, str] | None = None) -> str | None:
+def read_cached(name: str, key: str) -> str | None:
     """The text stored as ``name`` when it was computed from the inputs ``key`` hashes, else None."""
     try:
-        stored = json.loads(_file(name, env).read_bytes())
+        stored = json.loads(_file(name).read_bytes())
     except (OSError, ValueError):  # absent, unreadable, not JSON (a corrupt file)
         return None
     if not isinstance(stored, dict) or stored.get("format") != FORMAT or stored.get("key") != key:
@@ -76,12 +76,12 @@ def read_cached(name: str, key: str, env: Mapping[str, str] | None = None) -> st
     return text if isinstance(text, str) else None
 
 
-def write_cached(name: str, key: str, text: str, env: Mapping[str, str] | None = None) -> None:
+def write_cached(name: str, key: str, text: str) -> None:
     """Store ``text`` as ``name`` for the inputs ``key`` hashes, replacing what was there; silently nothing when
     the cache directory cannot be made or written."""
     from tokcost.io.atomic import write_atomic
 
-    path = _file(name, env)
+    path = _file(name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps({"format": FORMAT, "key": key, "text": text}))
