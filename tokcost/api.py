@@ -198,6 +198,7 @@ def estimate(
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
+    architecture: PathArg | None = None,
 ) -> EstimateResult:
     """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
     ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
@@ -206,10 +207,14 @@ def estimate(
     server CPU's single-thread speed relative to the DGX A100's EPYC 7742 (None: the hardware preset's typical
     server, else 1); the engines' host overheads divide by it.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
-    model's own; ``cfg`` None the model's own guidance mode."""
+    model's own; ``cfg`` None the model's own guidance mode. ``architecture`` is a Llama-style decoder's Hugging
+    Face ``config.json``: it replaces ``model``'s decoder (``model`` gives the visual tokenizer and sampling), and a
+    decoder that does not fit the replica's memory is refused."""
     from tokcost.core.estimate import estimate_one
+    from tokcost.io.architecture import load_architecture
 
     cat = catalog(presets)
+    decoder = None if architecture is None else (str(architecture), load_architecture(architecture))
     return estimate_one(
         cat,
         model=model,
@@ -234,6 +239,7 @@ def estimate(
         host=host,
         calibration=_calibration(calibration),
         prices=price_overrides(prices, cat),
+        architecture=decoder,
     )
 
 

@@ -134,6 +134,12 @@ def estimate(
         "8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on it. "
         "Default: the hardware preset's typical server, else 1.",
     ),
+    architecture: str | None = typer.Option(
+        None,
+        "--architecture",
+        help="A Llama-style decoder's Hugging Face config.json: replaces --model's decoder (--model gives the visual "
+        "tokenizer and sampling); refused when it does not fit the replica's memory.",
+    ),
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
@@ -168,6 +174,7 @@ def estimate(
             calibration=calibration,
             presets=presets,
             prices=parse_prices(price),
+            architecture=architecture,
         )
         emit(registry.render("estimate", fmt, result), None)
         for warning in result.warnings:

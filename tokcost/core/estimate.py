@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 
 from tokcost.core.pricing import price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate, host_speed, to_float
@@ -15,7 +16,9 @@ from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands
 from tokcost.io.prices import load_prices
+from tokcost.records.engines import EngineProfile
 from tokcost.records.estimate import EstimateResult, LowHigh
+from tokcost.records.presets import Architecture, ModelPreset
 from tokcost.records.training import TrainResult
 
 
@@ -45,10 +48,15 @@ def estimate_one(
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
+    architecture: tuple[str, Architecture] | None = None,
 ) -> EstimateResult:
     """Price one configuration; ``calibration`` is a loaded calibration (or None), whose measured device serves
-    when ``hardware`` is None; ``prices`` are ``--price`` overrides (hardware id -> USD per GPU-hour)."""
+    when ``hardware`` is None; ``prices`` are ``--price`` overrides (hardware id -> USD per GPU-hour).
+    ``architecture`` (its file's name, the decoder) replaces the AR model's decoder: a model with no preset, priced
+    with ``model``'s visual tokenizer and sampling, and refused when it does not fit the replica's memory."""
     m = catalog.model(model)
+    if architecture is not None:
+        m = with_decoder(m, *architecture)
     if hardware is None:
         if calibration is None:
             raise UsageError("give a hardware id, or a calibration to use its measured device", param="hardware")
@@ -85,6 +93,10 @@ def estimate_one(
         )
     )
     c, lo, hi = est.central, est.low, est.high
+    if architecture is not None and not bool(to_float(c["fits_in_memory"])):
+        raise UsageError(
+            memory_shortfall(c["memory_bytes"], hw.memory_gb, load_engines()[engine], gpus), param="architecture"
+        )
     tokens = {k: to_float(v) for k, v in c["tokens"].items()}
     problem = context_problem(m, tokens)
     if problem:
@@ -142,6 +154,29 @@ def estimate_one(
         price_basis=book.basis,
         notes=[*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
+    )
+
+
+def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPreset:
+    """``base`` (an AR preset: its visual tokenizer and sampling) with its decoder replaced by ``decoder``."""
+    if base.family != "ar":
+        raise UsageError(
+            f"a decoder config replaces an AR model's decoder; {base.id} is a {base.family} model", param="model"
+        )
+    label = f"{base.id}@{Path(name).name}"
+    return base.model_copy(update={"architecture": decoder, "id": label, "name": f"{base.name}, decoder from {name}"})
+
+
+def memory_shortfall(memory_bytes: Mapping, memory_gb: float, profile: EngineProfile, gpus: int) -> str:
+    """Why a decoder does not fit: what one GPU of the replica needs, part by part, against what it holds."""
+    parts = ", ".join(
+        f"{k.replace('_', ' ')} {to_float(v) / 1e9:,.1f}" for k, v in memory_bytes.items() if k != "total"
+    )
+    need = to_float(memory_bytes["total"]) / 1e9
+    usable = memory_gb * profile.usable_memory_fraction
+    return (
+        f"does not fit: each of the replica's {gpus} GPU(s) needs {need:,.1f} GB ({parts}) but holds {memory_gb:,.1f} "
+        f"GB, {usable:,.1f} GB usable ({profile.usable_memory_fraction:.0%}); give more GPUs or a larger GPU"
     )
 
 
