@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tokcost.records.results import Model, Violation
+from tokcost.records.results import GateViolation, Model
 from tokcost.version import __version__
 
 GATE_SCHEMA_VERSION = 1
@@ -47,7 +47,7 @@ class SpecGate(Model):
     latency_s: Delta  # end to end at the objective percentile under peak load (service time for older results)
     monthly_usd: Delta
     changes: list[Change] = []
-    violations: list[Violation] = []
+    violations: list[GateViolation] = []
     passed: bool
 
 

@@ -8,6 +8,7 @@ imports this module (never the reverse). ``tokcost.render.registry`` maps ``--fo
 from __future__ import annotations
 
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
+from tokcost.render.advice import gate_problem
 from tokcost.text import markdown_text, money, percent_change, sig_seconds, spec_value, visible
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
@@ -88,9 +89,10 @@ def _spec_block(s: SpecGate) -> list[str]:
     if s.changes:
         out.append("      changed    " + changes_text(s.changes))
     for v in s.violations:
-        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {v.message}")
-        if v.fix:
-            out.append(f"      fix: {v.fix}")
+        message, fix = gate_problem(v, s)
+        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {message}")
+        if fix:
+            out.append(f"      fix: {fix}")
     return out
 
 
@@ -132,10 +134,10 @@ def format_markdown(result: GateResult) -> str:
         out += ["", "**Problems**", ""]
         for s, v in problems:
             where = f"`{markdown_text(s.file)}` line {v.line}" if v.line else f"`{markdown_text(s.file)}`"
-            fix = f" Fix: {sentence(v.fix)}" if v.fix else ""
+            message, fix = gate_problem(v, s)
             out.append(
                 f"- **{markdown_text(s.name)}** `{markdown_text(v.field)}` ({where}): "
-                f"{markdown_text(sentence(v.message))}{fix}"
+                f"{markdown_text(sentence(message))}" + (f" Fix: {sentence(fix)}" if fix else "")
             )
     if result.unmatched_baseline:
         out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]

@@ -15,6 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render import advice
 from tokcost.render.report import budget_phrase, demand_phrase, percentile_label, price_cell, price_lines
 from tokcost.text import money, sig
 
@@ -192,7 +193,7 @@ def _figure_html(svg: str, chart) -> str:
 # ------------------------------------------------------------------------------------------- analysis page
 
 
-def _candidate_row(c: CandidateResult) -> str:
+def _candidate_row(c: CandidateResult, spec: SpecResult) -> str:
     cells = [escape(c.model), escape(c.replica), escape(c.engine)]
     nums = [
         str(c.batch),
@@ -200,15 +201,15 @@ def _candidate_row(c: CandidateResult) -> str:
         f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
         "-" if c.latency_objective_s is None else sig(c.latency_objective_s),
         "-" if c.utilization_at_peak is None else f"{c.utilization_at_peak:.0%}",
-        sig(c.throughput_items_per_s.central),
+        sig(c.throughput_per_gpu),
         money(c.fleet_cost_usd_per_item),
         str(c.gpus or "-"),
         price_cell(c),
         f"{c.memory_gb.get('total', 0):.0f}",
     ]
-    ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
-    if c.notes:
-        ok += " <small>(" + escape("; ".join(c.notes)) + ")</small>"
+    ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(advice.reasons(c, spec)))
+    if advice.notes(c):
+        ok += " <small>(" + escape("; ".join(advice.notes(c))) + ")</small>"
     tds = "".join(f"<td>{x}</td>" for x in cells) + "".join(f'<td class="n">{escape(x)}</td>' for x in nums)
     return f'<tr class="{"yes" if c.feasible else "no"}">{tds}<td>{ok}</td></tr>'
 
@@ -240,16 +241,18 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         f"<section><h2>{escape(spec.name)}</h2>",
         f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
         f"{escape(str(p.get('quality_tier')))}; {escape(demand_phrase(spec))}; {escape(budget_phrase(spec))}</p>",
-        f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
+        f'<p class="headline{"" if rec.choice else " none"}">{escape(advice.headline(spec))}</p>',
         "<h3>Why</h3>",
-        _list(rec.reasons + rec.other_families),
+        _list(advice.why(spec)),
     ]
-    if rec.break_even:
-        out += ["<h3>What would change the answer</h3>", _list(rec.break_even)]
+    changes = advice.what_would_change(spec)
+    if changes:
+        out += ["<h3>What would change the answer (each re-planned with the change)</h3>", _list(changes)]
     if spec.violations:
+        problems = [advice.gate_problem(v) for v in spec.violations]
         out += [
             "<h3>Budget violations</h3>",
-            _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation"),
+            _list([message + (f" (fix: {fix})" if fix else "") for message, fix in problems], "violation"),
         ]
     if spec.charts:
         out += [
@@ -279,7 +282,7 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in heads)
         + "</tr></thead><tbody>",
-        *(_candidate_row(c) for c in spec.candidates),
+        *(_candidate_row(c, spec) for c in spec.candidates),
         "</tbody></table>",
     ]
     if spec.warnings:
