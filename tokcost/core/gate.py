@@ -119,8 +119,10 @@ def input_changes(before: SpecResult, after: SpecResult) -> list[Change]:
         return _flat({"product": r.product, "demand": r.demand, "budget": r.budget}, "", {})
 
     old, new = fields(before), fields(after)
-    if before.inputs and after.inputs:
-        old, new = {**old, **_quotes(before)}, {**new, **_quotes(after)}
+    if before.inputs and after.inputs:  # a chip priced on both sides (one added or removed is a candidate change)
+        qb, qa = _quotes(before), _quotes(after)
+        old.update({k: v for k, v in qb.items() if k in qa})
+        new.update({k: v for k, v in qa.items() if k in qb})
     out = [
         Change(field=key, before=old.get(key), after=new.get(key))
         for key in list(new) + [k for k in old if k not in new]
@@ -229,6 +231,8 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
                 hardware=ref.hardware,
                 engine=ref.engine,
                 status=status,
+                replica_before=b.replica if b else None,
+                replica_after=a.replica if a else None,
                 feasible_before=b.feasible if b else None,
                 feasible_after=a.feasible if a else None,
                 cost_per_item_usd=_delta(

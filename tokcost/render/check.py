@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
 from tokcost.render.advice import gate_problem
-from tokcost.text import markdown_text, money, percent_change, sig_seconds, spec_value, visible
+from tokcost.text import markdown_text, money, percent_change, secs, spec_value, visible
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -17,6 +17,11 @@ COMMENT_MARKER = "<!-- tokcost-check -->"
 def sentence(text: str) -> str:
     """``text`` ending in exactly one full stop."""
     return text.rstrip().rstrip(".") + "."
+
+
+def seconds(x: float | None) -> str:
+    """Seconds as a reader writes them, never with an exponent (0.912 s, 8.73 s, 1,180 s); ``-`` for None."""
+    return "-" if x is None else secs(x)
 
 
 def change(d: Delta) -> str:
@@ -81,9 +86,9 @@ def _spec_block(s: SpecGate) -> list[str]:
         else f"      cost/item  {money(s.cost_per_item_usd.after)}"
     )
     out.append(
-        f"      latency    {past_now(s.latency_s, sig_seconds)}  ({change(s.latency_s)})"
+        f"      latency    {past_now(s.latency_s, seconds)}  ({change(s.latency_s)})"
         if s.baseline == "matched"
-        else f"      latency    {sig_seconds(s.latency_s.after)}"
+        else f"      latency    {seconds(s.latency_s.after)}"
     )
     out.append(f"      choice     {choice_text(s.choice_before, s.choice_after, s.baseline)}")
     if s.changes:
@@ -109,7 +114,7 @@ def format_table(result: GateResult) -> str:
 def _md_row(s: SpecGate) -> str:
     matched = s.baseline == "matched"
     cost = past_now(s.cost_per_item_usd, money) if matched else money(s.cost_per_item_usd.after)
-    lat = past_now(s.latency_s, sig_seconds) if matched else sig_seconds(s.latency_s.after)
+    lat = past_now(s.latency_s, seconds) if matched else seconds(s.latency_s.after)
     mark = {"FAIL": ":x: fail", "new": ":new: new", "ok": ":white_check_mark: ok"}[_status(s)]
     if not s.passed and s.baseline == "new":
         mark += " (new)"
