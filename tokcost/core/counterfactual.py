@@ -71,6 +71,11 @@ def _fix(spec: Spec, c: CandidateResult, replan: Replan, kind_of_product: str, m
             else [SpecChange(field="candidates.gpus_per_replica", value=sizes)]
         )
     if v.kind in ("latency", "load"):
+        if max(spec.candidates.gpus_per_replica) == 1:  # replicas of several GPUs split each forward
+            change = [SpecChange(field="candidates.gpus_per_replica", value=[1, 2, 4, 8])]
+            after = _sole(replan, apply(spec, change), c.key)
+            if after is not None and not any(w.kind in ("latency", "load") for w in after.violations):
+                return change
         floor = (v.value or c.latency_at_batch_1) / SIZING_SHARE
         for step in LATENCY_STEPS:
             budget = ceil3(max(floor * step, spec.budget.latency_s * 1.01))

@@ -278,7 +278,7 @@ def family(spec: SpecResult, f: FamilyOutcome) -> str:
         return f"No {name} model qualifies: {models}."
     if f.status == "no_fit" or c is None:
         return f"No {name} option fits in memory on the candidate hardware."
-    largest = "; the largest replica priced" if f.largest_replica else ""
+    largest = " on the largest replica priced" if f.largest_replica else ""
     budget = spec.budget["latency_s"]
     pace = (
         f"{c.latency_at_batch_1 / budget:.3g}x the {budget:g} s budget"
@@ -286,8 +286,8 @@ def family(spec: SpecResult, f: FamilyOutcome) -> str:
         else f"within the {budget:g} s budget"
     )
     return (
-        f"The fastest {name} option at batch 1, {c.model} on {c.replica} ({c.engine}{largest}), takes "
-        f"{secs(c.latency_at_batch_1)} per {n} at batch 1, {pace}; it fails: {'; '.join(reasons(c, spec))}."
+        f"The fastest {name} option at batch 1, {c.model} on {c.replica} ({c.engine}), takes "
+        f"{secs(c.latency_at_batch_1)} per {n} at batch 1{largest}, {pace}; it fails: {'; '.join(reasons(c, spec))}."
     )
 
 
