@@ -455,16 +455,18 @@ def violations(
         ),
         key=_rank_key,
     )
-    if not over_cost:
-        line, col = pos(("budget", "latency_s"))
+    if not over_cost:  # pointed at the field the verified fix changes first, else the latency budget
+        fix = rec.suggestions[0] if rec.suggestions else None
+        field = fix.changes[0].field if fix is not None else "budget.latency_s"
+        line, col = pos(tuple(field.split(".")[:2]))
         return [
             GateViolation(
                 limit="feasibility",
-                field="budget.latency_s",
+                field=field,
                 line=line,
                 col=col,
                 budget=spec.budget.latency_s,
-                suggestion=rec.suggestions[0] if rec.suggestions else None,
+                suggestion=fix,
             )
         ]
     c, b, out = over_cost[0], spec.budget, []

@@ -250,8 +250,9 @@ def _tier(spec: SpecResult) -> list[str]:
     out = []
     quality = {m: v for m, v in rec.tier_excluded.items() if v.kind == "quality"}
     if quality:
-        named = "; ".join(f"{m} ({short(v)}: {_score(v)})" for m, v in quality.items())
-        out.append(f"The {tier} tier{default} rules out {named}; quality_tier: draft accepts them.")
+        named = "; ".join(f"{m} ({_score(v)})" for m, v in quality.items())
+        them = "them" if len(quality) > 1 else "it"
+        out.append(f"The {tier} tier{default} rules out {named}; product.quality_tier: draft accepts {them}.")
     labels = [m for m, v in rec.tier_excluded.items() if v.kind == "conditioning"]
     if labels:
         out.append(f"Conditioned on class labels, not text prompts, so never a candidate here: {', '.join(labels)}.")
