@@ -324,3 +324,52 @@ def test_no_module_under_core_builds_english_sentences():
         assert not found[name]
     assert english_strings.__doc__  # the scan itself finds a sentence where there is one:
     assert english_strings(Path(__file__))  # this file is full of them
+
+
+# ------------------------------------------------------------------------------------------- presets (item 11)
+
+
+def test_emu3_video_says_baai_released_no_video_checkpoint(examples):
+    _, result = examples["video-clips-5s"]
+    emu3 = [c for c in result.candidates if c.model == "emu3-gen"]
+    assert emu3 and all(c.unreleased and c.publisher == "BAAI" for c in emu3)
+    assert "BAAI released no video checkpoint of emu3-gen" in " ".join(advice.why(result))
+    assert "BAAI released no video checkpoint of emu3-gen" in advice.notes(emu3[0])[0]
+    _, images = examples["storefront-images"]
+    assert not any(c.unreleased for c in images.candidates)  # Emu3-Gen's image checkpoint is public
+
+
+def test_janus_pro_is_judged_by_its_published_mmmu_score(examples):
+    """The Janus-Pro paper (arXiv 2501.17811, table 3) reports MMMU 41.0 for the 7B model: the standard tier's 30
+    accepts it, the premium tier's 45 does not (and says by how much), never "no published mmmu score"."""
+    from tokcost.io.catalog import Catalog
+
+    assert Catalog.default().model("janus-pro-7b").quality["mmmu"] == 41.0
+    doc, result = examples["photo-qa"]
+    janus = [c for c in result.candidates if c.model == "janus-pro-7b"]
+    assert janus and not any(v.kind == "quality" for c in janus for v in c.violations)
+    premium = _analyze({**doc, "product": {**doc["product"], "quality_tier": "premium"}})
+    (v,) = {
+        (v.kind, v.value, v.limit)
+        for c in premium.candidates
+        if c.model == "janus-pro-7b"
+        for v in c.violations
+        if v.kind == "quality"
+    }
+    assert v == ("quality", 41.0, 45.0)
+
+
+# ------------------------------------------------------------------------------------------- estimate (item 12)
+
+
+def test_estimate_says_it_is_one_busy_replica_and_names_defaults_and_padding():
+    result = api.estimate(model="flux1-dev", hardware="h100-sxm", width=1000, height=1000)
+    assert result.scope == "single_busy_replica"
+    assert result.defaults_applied == {"engine": "eager", "steps": 28}
+    assert (result.tokens["padded_width"], result.tokens["padded_height"]) == (1008, 1008)
+    text = registry.render("estimate", "table", result)
+    assert "note: one replica busy all the time" in text
+    assert "note: defaults applied: engine eager (analyze prices every engine), steps 28 (the model's)" in text
+    assert "1000x1000 is padded to 1008x1008" in text
+    given = api.estimate(model="flux1-dev", hardware="h100-sxm", engine="compiled", steps=28)
+    assert given.defaults_applied == {"width": 1024, "height": 1024}  # what was given is not a default

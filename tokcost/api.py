@@ -184,7 +184,7 @@ def estimate(
     steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
     batch: Annotated[int, Field(ge=1, le=65_536)] = 1,
     cfg: Cfg | None = None,
-    engine: Engine = "eager",
+    engine: Engine | None = None,
     precision: Precision = "bf16",
     tokens_per_forward: PerForward = 1.0,
     draft_tokens: PerForward | None = None,
@@ -206,7 +206,8 @@ def estimate(
     server CPU's single-thread speed relative to the DGX A100's EPYC 7742 (None: the hardware preset's typical
     server, else 1); the engines' host overheads divide by it.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
-    model's own; ``cfg`` None the model's own guidance mode."""
+    model's own; ``cfg`` None the model's own guidance mode; ``engine`` None eager. The result lists the defaults it
+    applied (``defaults_applied``) and prices one replica busy all the time (``scope``)."""
     from tokcost.core.estimate import estimate_one
 
     cat = catalog(presets)

@@ -73,10 +73,11 @@ def estimate(
     steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
     batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together (by the replica)."),
     cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
-    engine: str = typer.Option(
-        "eager",
+    engine: str | None = typer.Option(
+        None,
         "--engine",
-        help="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models only).",
+        help="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models "
+        "only). Default: eager, and the result says so (analyze prices every engine).",
     ),
     precision: str = typer.Option(
         "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."

@@ -221,6 +221,8 @@ def _candidate(
         monthly_usd_autoscaled=monthly_auto,
         batch_timeout_s=fleet.timeout_s,
         latency_b1_s=latency_b1,
+        unreleased=p.kind in model.unreleased_roles,
+        publisher=_publisher(model.repository),
         continuous_batching=load_engines()[engine].continuous,
         quality_metric=metric,
         quality_score=score,
@@ -229,6 +231,12 @@ def _candidate(
         priced_width=width if (width, height) != (p.width, p.height) else None,
         priced_height=height if (width, height) != (p.width, p.height) else None,
     )
+
+
+def _publisher(repository: str) -> str | None:
+    """The owner in a repository address (huggingface.co/BAAI/Emu3-Gen -> BAAI)."""
+    parts = repository.split("://", 1)[-1].split("/")
+    return parts[1] if len(parts) > 2 else None
 
 
 def _cost_violations(spec: Spec, fleet: float | None, monthly: float | None) -> list[Violation]:

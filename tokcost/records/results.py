@@ -114,6 +114,10 @@ class CandidateResult(Model):
     quality_score: float | None = None
     feasible: bool
     violations: list[Violation] = []  # why it is infeasible (empty when feasible)
+    unreleased: bool = (
+        False  # no public checkpoint of the model serves this product's kind (priced as the architecture)
+    )
+    publisher: str | None = None  # who publishes the model's weights (the owner in its repository address)
     priced_width: int | None = None  # the size priced when it is not the product's (a photo resized for VQA)
     priced_height: int | None = None
     other_replicas: list[ReplicaOption] = []  # the other replica sizes priced for this model, hardware and engine

@@ -95,6 +95,15 @@ def violation(v: Violation, c: CandidateResult, spec: SpecResult) -> str:
     )
 
 
+def unreleased(c: CandidateResult) -> str:
+    """``BAAI released no video checkpoint of emu3-gen: ...``."""
+    kind = "video" if c.frames else "image"
+    return (
+        f"{c.publisher or 'its publisher'} released no {kind} checkpoint of {c.model}: the estimate prices the "
+        "architecture, not a model you can download"
+    )
+
+
 def reasons(c: CandidateResult, spec: SpecResult) -> list[str]:
     return [violation(v, c, spec) for v in c.violations]
 
@@ -102,6 +111,8 @@ def reasons(c: CandidateResult, spec: SpecResult) -> list[str]:
 def notes(c: CandidateResult) -> list[str]:
     """What the estimate assumed that the spec did not say: a photo resized for VQA, padding to the tokenizer."""
     out = []
+    if c.unreleased:
+        out.append(unreleased(c))
     width, height = c.priced_width or c.width, c.priced_height or c.height
     if (width, height) != (c.width, c.height):
         out.append(
@@ -270,7 +281,7 @@ def family(spec: SpecResult, f: FamilyOutcome) -> str:
         return (
             f"The best {name} option, {c.model} on {c.replica}, meets the budget but costs {f.cost_ratio:.3g}x as "
             f"much per {n} ({money(c.fleet_cost_usd_per_item)})."
-        )
+        ) + (f" Note: {unreleased(c)}." if c.unreleased else "")
     if f.status == "unqualified":
         models = "; ".join(
             f"{m} ({violation(v, next(x for x in spec.candidates if x.model == m), spec)})"
@@ -286,9 +297,11 @@ def family(spec: SpecResult, f: FamilyOutcome) -> str:
         if c.latency_at_batch_1 > budget
         else f"within the {budget:g} s budget"
     )
+    caveat = f" Note: {unreleased(c)}." if c.unreleased else ""
     return (
         f"The fastest {name} option at batch 1, {c.model} on {c.replica} ({c.engine}), takes "
         f"{secs(c.latency_at_batch_1)} per {n} at batch 1{largest}, {pace}; it fails: {'; '.join(reasons(c, spec))}."
+        + caveat
     )
 
 
@@ -310,6 +323,9 @@ def suggestion(spec: SpecResult, s: Suggestion) -> str:
     name = f"{s.candidate.model} on {s.candidate.hardware} ({s.candidate.engine})"
     if s.goal == "chosen":
         return f"{name} becomes the recommendation with {what}: {then} (re-planned with it)."
+    named = spec.candidate(s.candidate)
+    if named is not None and named.unreleased:
+        then += f"; {unreleased(named)}"
     alone = "" if s.single else " (no single change suffices; the smallest set found)"
     return f"{name} becomes feasible with {what}{alone}: {then} (re-planned with the change{'s' if len(s.changes) > 1 else ''})."
 

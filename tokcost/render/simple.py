@@ -88,7 +88,24 @@ def format_tokens(result) -> str:
 
 
 def format_estimate(result) -> str:
-    return kv_table(_fields(result), "estimate")
+    """The field table, then what the figures assume in words: one busy replica, the defaults, any padding."""
+    notes = [
+        "one replica busy all the time: $/item is its GPU-hours over the items it makes, with no queueing, idle "
+        "hours or peak (tokcost analyze sizes a fleet for your demand and prices those)"
+    ]
+    if result.defaults_applied:
+        shown = ", ".join(
+            f"{k} {v}" + (" (analyze prices every engine)" if k == "engine" else " (the model's)")
+            for k, v in result.defaults_applied.items()
+        )
+        notes.append(f"defaults applied: {shown}")
+    padded = (result.tokens.get("padded_width", result.width), result.tokens.get("padded_height", result.height))
+    if padded != (result.width, result.height):
+        notes.append(
+            f"{result.width}x{result.height} is padded to {padded[0]:.0f}x{padded[1]:.0f}, the nearest size the "
+            "model's token or latent grid takes; the padding is priced"
+        )
+    return kv_table(_fields(result), "estimate") + "".join(f"note: {n}\n" for n in notes)
 
 
 def format_training(result) -> str:
