@@ -280,7 +280,7 @@ def test_violations_are_typed_facts_and_nothing_reads_message_text(examples):
 CORE = ROOT / "tokcost" / "core"
 # modules whose user-facing text has not moved to render/ yet (chart titles and captions, sweep skip notes, price
 # notes, validation captions): their count may only fall; plan, gate, families and counterfactual hold none
-NOT_YET = {"charts.py": 19, "fit.py": 4, "fleet.py": 10, "pricing.py": 10, "sweep.py": 7, "validate.py": 9}
+NOT_YET = {"charts.py": 18, "fit.py": 4, "fleet.py": 10, "pricing.py": 10, "sweep.py": 7, "validate.py": 9}
 
 
 def _words(text: str) -> int:
@@ -373,3 +373,70 @@ def test_estimate_says_it_is_one_busy_replica_and_names_defaults_and_padding():
     assert "1000x1000 is padded to 1008x1008" in text
     given = api.estimate(model="flux1-dev", hardware="h100-sxm", engine="compiled", steps=28)
     assert given.defaults_applied == {"width": 1024, "height": 1024}  # what was given is not a default
+
+
+# ------------------------------------------------------------------------------------------- charts (item 14)
+
+
+def _tick_texts(fig, axis: str) -> list[str]:
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in ticks if t.get_text()]
+
+
+def _legend_right_of_plot(fig) -> bool:
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    return legend.x0 >= ax.get_window_extent().x1
+
+
+def test_charts_read_plainly_with_distinct_colours_and_the_legend_outside(examples):
+    """Item 14: a linear cost axis (a 1.4x gap looks 1.4x), plain tick labels (no 6x10^-1), at least 10 pt, one
+    colour per series however many, the legend right of the plot, and no series dropped from a sweep chart."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from tokcost.core.charts import sweep_charts
+    from tokcost.render.html import FONT_PT, bar_figure, line_figure, throughput_figure
+
+    _, result = examples["storefront-images"]
+    charts = {c.id: c for c in result.charts}
+    cost = charts["cost"]
+    assert not cost.log_y and cost.total_series == sum(c.fleet_cost_usd_per_item is not None for c in result.candidates)
+    for make, chart, axis in (
+        (bar_figure, cost, "x"),
+        (throughput_figure, charts["throughput"], "y"),
+        (throughput_figure, charts["throughput"], "x"),
+        (line_figure, charts["latency"], "y"),
+    ):
+        fig = make(chart)
+        if make is bar_figure:
+            assert fig.axes[0].get_xscale() == "linear" and fig.axes[0].get_xlim()[0] == 0
+        texts = _tick_texts(fig, axis)
+        assert texts and not any(re.search(r"\^|mathdefault|\\times|e[+-]\d", t) for t in texts), texts
+        assert all(t.get_fontsize() >= FONT_PT - 1 for t in fig.axes[0].get_xticklabels())
+        assert _legend_right_of_plot(fig)
+        plt.close(fig)
+    # the throughput chart is per GPU: an 8-GPU replica's curve is its replica figure over 8
+    multi = next(s for s in charts["throughput"].series if " x " in s.label)
+    assert max(v for v in multi.y if v is not None) < 10
+
+    sweep = api.sweep(
+        models=["sdxl", "sd3-medium", "flux1-schnell", "pixart-sigma", "sana-1.6b", "sdxl-turbo", "sd15"],
+        hardware=["h100-sxm", "a100-80gb-sxm", "l40s"],
+        resolutions=[(512, 512), (1024, 1024)],
+    )
+    lines = {(m, h, e) for m, h, e in zip(sweep.columns["model"], sweep.columns["hardware"], sweep.columns["engine"])}
+    latency = sweep_charts(sweep.columns)[0]
+    assert len(latency.series) == len(lines) > 20  # every line, none dropped
+    fig = line_figure(latency)
+    colours = {
+        tuple(line.get_color())
+        for line in fig.axes[0].get_lines()
+        if line.get_label() in {s.label for s in latency.series}
+    }
+    assert len(colours) == len(latency.series)  # no colour reused
+    assert _legend_right_of_plot(fig)
+    plt.close(fig)

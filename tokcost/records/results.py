@@ -264,6 +264,7 @@ class ChartData(Model):
     marker: float | None = None  # the spec's own x (its long side or frame count; the peak demand)
     marker_label: str = "this spec"
     fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, steps, frames)
+    total_series: int | None = None  # the series there were when the chart shows only the first (the best bars)
     notes: list[str] = []  # the caption's remarks, what is held fixed in words first
     series: list[ChartSeries] = []
 
