@@ -440,3 +440,44 @@ def test_charts_read_plainly_with_distinct_colours_and_the_legend_outside(exampl
     assert len(colours) == len(latency.series)  # no colour reused
     assert _legend_right_of_plot(fig)
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------- training (item 15)
+
+
+def test_train_emu3_against_sd3_answers_with_the_break_even_sample_count():
+    """SD3-medium publishes no sample count: compared with Emu3 it is priced at the samples that match Emu3's
+    training compute, stated as such, in the API, the JSON and the table (models as a comma list)."""
+    from typer.testing import CliRunner
+
+    from tokcost.cli.app import app
+    from tokcost.engine.training import diffusion_training_flops
+    from tokcost.io.catalog import Catalog
+
+    comparison = api.compare_training(models=["emu3-gen", "sd3-medium"], hardware="h100-sxm", tokens=300e9)
+    emu3, sd3 = comparison.runs
+    assert (sd3.samples_basis, sd3.break_even_with, sd3.sample_width, sd3.sample_height) == (
+        "break_even",
+        "emu3-gen",
+        1024,
+        1024,
+    )
+    assert sd3.flops == pytest.approx(emu3.flops, rel=1e-9)
+    per_sample = diffusion_training_flops(Catalog.default().model("sd3-medium"), 1.0)
+    assert sd3.samples == pytest.approx(emu3.flops / per_sample, rel=1e-9)
+    r = CliRunner().invoke(
+        app, ["train", "--model", "emu3-gen,sd3-medium", "--hardware", "h100-sxm", "--tokens", "300e9"]
+    )
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "sd3-medium publishes no training sample count: it matches emu3-gen's training compute" in text
+    assert "samples of 1024x1024 px" in text
+    js = CliRunner().invoke(
+        app,
+        ["train", "--model", "emu3-gen,sd3-medium", "--hardware", "h100-sxm", "--tokens", "300e9", "--format", "json"],
+    )
+    assert '"samples_basis": "break_even"' in js.stdout and '"break_even_with": "emu3-gen"' in js.stdout
+    given = api.compare_training(models=["emu3-gen", "sd3-medium"], hardware="h100-sxm", tokens=300e9, samples=1e9)
+    assert given.runs[1].samples_basis == "given" and given.runs[1].samples == 1e9
+    published = api.compare_training(models=["emu3-gen", "sd15"], hardware="h100-sxm", tokens=300e9)
+    assert published.runs[1].samples_basis == "published"

@@ -142,8 +142,11 @@ def test_train_compares_models_of_both_families_in_one_table():
         "1e9",
     )
     assert table.exit_code == 0 and "emu3-gen" in table.stdout and "sd3-medium" in table.stdout
+    # without --samples, SD3 (no published count) is priced at its break-even with Emu3 (issue 31 item 15)
     missing = cli("train", "--model", "emu3-gen", "--model", "sd3-medium", "--hardware", "h100-sxm", "--tokens", "3e11")
-    assert missing.exit_code == 2 and "error: --samples: sd3-medium is a diffusion model" in missing.output
+    assert missing.exit_code == 0 and "matches emu3-gen's training compute" in " ".join(missing.stdout.split())
+    alone = cli("train", "--model", "sd3-medium", "--model", "sd35-large", "--hardware", "h100-sxm")
+    assert alone.exit_code == 2 and "error: --samples:" in alone.output
 
 
 # ------------------------------------------------------------------------------------------------ perception

@@ -296,7 +296,9 @@ def compare_training(
     prices: Prices = None,
 ) -> TrainComparison:
     """:func:`train` for several models on the same hardware, in one table: each AR model trains on ``tokens``,
-    each diffusion model on ``samples`` ("Emu3 at 300B tokens or SD3 at 1B images: which costs more?")."""
+    each diffusion model on ``samples`` ("Emu3 at 300B tokens or SD3 at 1B images: which costs more?"). A diffusion
+    model that publishes no sample count, with ``samples`` not given, is priced at its break-even: the samples at
+    which its training compute equals the first other model's (``samples_basis`` break_even)."""
     from tokcost.core.estimate import train_one
     from tokcost.errors import UsageError
 
@@ -308,14 +310,15 @@ def compare_training(
     for m in presets_:
         if m.family == "ar" and tokens is None:
             raise UsageError(f"{m.id} is autoregressive: give the training tokens", param="tokens")
-    runs = [
-        train_one(
+
+    def run(m, samples_):
+        return train_one(
             cat,
             model=m.id,
             hardware=hardware,
             prices=overrides,
             tokens=tokens if m.family == "ar" else None,
-            samples=samples if m.family == "diffusion" else None,
+            samples=samples_ if m.family == "diffusion" else None,
             gpus=gpus,
             mfu=mfu,
             context=context if m.family == "ar" else None,
@@ -323,9 +326,30 @@ def compare_training(
             height=height if m.family == "diffusion" else None,
             frames=frames if m.family == "diffusion" else None,
         )
+
+    # a diffusion model with no sample count (none given, none published) is priced at the count that matches the
+    # first other model's training compute: the break-even, so the comparison holds for any count in mind
+    unknown = {
+        m.id
         for m in presets_
-    ]
-    return TrainComparison(runs=runs)
+        if m.family == "diffusion" and samples is None and (m.training is None or not m.training.samples)
+    }
+    runs = {m.id: run(m, samples) for m in presets_ if m.id not in unknown}
+    if unknown:
+        if not runs:
+            raise UsageError(
+                f"{', '.join(sorted(unknown))} publish no training sample count and no other model sets a compute to "
+                "match: give the training samples",
+                param="samples",
+            )
+        from tokcost.engine.training import break_even_samples
+
+        ref = next(iter(runs.values()))
+        for m in presets_:
+            if m.id in unknown:
+                n = break_even_samples(m, ref.flops, width, height, frames)
+                runs[m.id] = run(m, n).model_copy(update={"samples_basis": "break_even", "break_even_with": ref.model})
+    return TrainComparison(runs=[runs[m.id] for m in presets_])
 
 
 @_arguments

@@ -181,7 +181,9 @@ def train(
     model: list[str] = typer.Option(
         ...,
         "--model",
-        help="Model preset id; repeat it to compare models in one table (AR on --tokens, diffusion on --samples).",
+        help="Model preset id; repeat it or give a comma list (emu3-gen,sd3-medium) to compare models in one table "
+        "(AR on --tokens, diffusion on --samples; a diffusion model that publishes no sample count is priced at the "
+        "count that matches the first model's compute).",
     ),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset id."),
     tokens_: float | None = typer.Option(None, "--tokens", callback=finite, min=1, help="AR: training tokens D."),
@@ -216,9 +218,10 @@ def train(
     def run():
         from tokcost import api
 
-        train = api.train if len(model) == 1 else api.compare_training
+        models = [m.strip() for item in model for m in item.split(",") if m.strip()]
+        train = api.train if len(models) == 1 else api.compare_training
         result = train(
-            **({"model": model[0]} if len(model) == 1 else {"models": model}),
+            **({"model": models[0]} if len(models) == 1 else {"models": models}),
             hardware=hardware,
             tokens=tokens_,
             samples=samples,

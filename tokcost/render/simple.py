@@ -123,6 +123,16 @@ def _cell(v, key: str) -> str:
     return _number(float(v), key, short=True) if isinstance(v, (int, float)) and not isinstance(v, bool) else _fmt(v)
 
 
+def break_even_sentence(r) -> str:
+    """``sd3-medium matches emu3-gen's training compute (4.41 ZFLOP) at 2.1B samples of 1024x1024 px ...``."""
+    return (
+        f"{r.model} publishes no training sample count: it matches {r.break_even_with}'s training compute "
+        f"({si(r.flops, 'FLOP')}) at {count_short(r.samples)} samples of {r.sample_width}x{r.sample_height} px, the "
+        f"count shown; fewer samples take less training compute than {r.break_even_with}, more take more "
+        "(--samples prices a count of your own)"
+    )
+
+
 def _training_comparison(runs: list) -> str:
     buf = io.StringIO()
     table = Table(title="training", pad_edge=False)
@@ -132,6 +142,9 @@ def _training_comparison(runs: list) -> str:
         table.add_row(*(_cell(getattr(r, col), col) for col in TRAINING_COLUMNS))
     console = _console(buf)
     console.print(table)
+    for r in runs:
+        if r.samples_basis == "break_even":
+            console.print(f"note: {break_even_sentence(r)}", markup=False, highlight=False)
     for note in dict.fromkeys(n for r in runs for n in r.notes):
         console.print(f"note: {note}", markup=False, highlight=False)
     return buf.getvalue()
