@@ -258,7 +258,7 @@ def test_peak_to_mean_default_and_the_tier_exclusion_are_stated():
         "candidates": {"models": ["sdxl-turbo", "sdxl"], "hardware": ["l40s"]},
     }
     result = _analyze(doc)
-    assert result.defaults == ["product.quality_tier", "demand.peak_to_mean", "budget.latency_percentile"]
+    assert result.defaults == ["product.quality_tier", "demand.peak_to_mean"]
     text = " ".join(format_table(AnalysisResult(tool_version="t", specs=[result]), width=200).split())
     assert "demand.peak_to_mean 1 (no peak above the mean)" in text
     assert "The standard tier (the default) rules out sdxl-turbo (no published geneval score)" in text

@@ -535,14 +535,13 @@ def replan_candidates(
 
 
 def defaults_applied(spec: Spec) -> list[str]:
-    """The spec fields a reader should know were left at their default (the day's peak, the tier, the fleet)."""
+    """The spec fields a reader should know were left at their default: the day's peak and the quality tier (the
+    percentile is in every budget phrase already)."""
     out = []
     if "quality_tier" not in spec.product.model_fields_set:
         out.append("product.quality_tier")
     if spec.demand.hourly is None and "peak_to_mean" not in spec.demand.model_fields_set:
         out.append("demand.peak_to_mean")
-    if "latency_percentile" not in spec.budget.model_fields_set:
-        out.append("budget.latency_percentile")
     return out
 
 

@@ -384,7 +384,6 @@ def defaults_phrase(spec: SpecResult) -> str:
     words = {
         "demand.peak_to_mean": "demand.peak_to_mean 1 (no peak above the mean)",
         "product.quality_tier": f"product.quality_tier {spec.product.get('quality_tier', 'standard')}",
-        "budget.latency_percentile": f"budget.latency_percentile {spec.budget.get('latency_percentile', 95):g}",
     }
     shown = [words[d] for d in spec.defaults if d in words]
     return f"defaults applied: {', '.join(shown)}" if shown else ""
