@@ -481,3 +481,22 @@ def test_train_emu3_against_sd3_answers_with_the_break_even_sample_count():
     assert given.runs[1].samples_basis == "given" and given.runs[1].samples == 1e9
     published = api.compare_training(models=["emu3-gen", "sd15"], hardware="h100-sxm", tokens=300e9)
     assert published.runs[1].samples_basis == "published"
+
+
+def test_suggestions_replan_only_the_named_candidates_a_bounded_number_of_times(monkeypatch):
+    """The counterfactuals re-price the candidates they name, not the whole spec, and a few times each (an
+    operation count, not a timing): the storefront's analysis re-plans at most 12 times, each for one candidate."""
+    import tokcost.core.plan as plan
+
+    calls = []
+    original = plan.replan_candidates
+
+    def counted(spec, keys, *args, **kwargs):
+        calls.append(list(keys))
+        return original(spec, keys, *args, **kwargs)
+
+    monkeypatch.setattr(plan, "replan_candidates", counted)
+    result = _analyze(_load(STOREFRONT))
+    assert result.recommendation.suggestions
+    assert 0 < len(calls) <= 12 and all(len(keys) == 1 for keys in calls)
+    assert {k[0].model for k in calls} == {"emu3-gen"}  # the only family without a feasible option

@@ -139,6 +139,7 @@ def suggestions(
     """For each family without the choice: the changes that make its closest candidates feasible (the fewest
     changes among the first :data:`PER_FAMILY` tried), or, for a family with a feasible option, the price of its
     hardware at which that option becomes the recommendation."""
+    replan = _memo(replan)
     out = []
     for fam in sorted({c.family for c in candidates} - ({choice.family} if choice else set())):
         pool = [c for c in candidates if c.family == fam]
@@ -154,6 +155,20 @@ def suggestions(
         if made:
             out.append(min(made, key=lambda s: (len(s.changes), s.fleet_cost_usd_per_item or math.inf)))
     return sorted(out, key=lambda s: (len(s.changes), s.fleet_cost_usd_per_item or math.inf))
+
+
+def _memo(replan: Replan) -> Replan:
+    """``replan`` that prices each (spec, candidates) once: the search re-plans a spec it has seen (the change a fix
+    was tested with is re-planned again as the next round's start)."""
+    seen: dict[tuple, list[CandidateResult]] = {}
+
+    def call(spec: Spec, keys: list[CandidateKey]) -> list[CandidateResult]:
+        key = (spec.model_dump_json(), tuple((k.model, k.hardware, k.engine) for k in keys))
+        if key not in seen:
+            seen[key] = replan(spec, keys)
+        return seen[key]
+
+    return call
 
 
 def _cheaper(

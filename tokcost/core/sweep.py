@@ -260,7 +260,9 @@ def with_charts(result: SweepResult) -> SweepResult:
 def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
     if not parts:
         return {
-            c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution", "parallelism") else float)
+            c: np.array(
+                [], dtype=object if c in ("model", "hardware", "engine", "resolution", "parallelism") else float
+            )
             for c in COLUMNS
         }
     sizes = np.array([len(p["width"]) for p in parts])

@@ -263,7 +263,8 @@ def _tier(spec: SpecResult) -> list[str]:
     if quality:
         named = "; ".join(f"{m} ({_score(v)})" for m, v in quality.items())
         them = "them" if len(quality) > 1 else "it"
-        out.append(f"The {tier} tier{default} rules out {named}; product.quality_tier: draft accepts {them}.")
+        lower = "a lower product.quality_tier" if tier == "premium" else "product.quality_tier: draft"
+        out.append(f"The {tier} tier{default} rules out {named}; {lower} accepts {them} (draft accepts every model).")
     labels = [m for m, v in rec.tier_excluded.items() if v.kind == "conditioning"]
     if labels:
         out.append(f"Conditioned on class labels, not text prompts, so never a candidate here: {', '.join(labels)}.")
