@@ -278,6 +278,11 @@ def _score(v: Violation) -> str:
 def family(spec: SpecResult, f: FamilyOutcome) -> str:
     name, n = FAMILY_NAMES.get(f.family, f.family), noun(spec.product["kind"])
     c = spec.candidate(f.candidate)
+    if f.status == "feasible" and c is not None and (f.cost_ratio or 1.0) < 1.005:
+        return (
+            f"The best {name} option, {c.model} on {c.replica}, meets the budget at the same cost per {n} "
+            f"({money(c.fleet_cost_usd_per_item)}); the ranking breaks the tie by latency."
+        ) + (f" Note: {unreleased(c)}." if c.unreleased else "")
     if f.status == "feasible" and c is not None:
         return (
             f"The best {name} option, {c.model} on {c.replica}, meets the budget but costs {f.cost_ratio:.3g}x as "
