@@ -50,6 +50,7 @@ def _verify(doc: dict, result: SpecResult) -> int:
     """Re-analyse ``doc`` with each suggestion of ``result`` applied; the named candidate must then be feasible
     (goal feasible) or the recommendation (goal chosen). Returns how many suggestions were checked."""
     for s in result.recommendation.suggestions:
+        assert not re.search(r"\d[eE][+-]?\d", advice.suggestion(result, s))  # values as typed into a spec
         after = _analyze(_applied(doc, s.changes))
         named = after.candidate(s.candidate)
         assert named is not None, s

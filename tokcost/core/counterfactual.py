@@ -23,7 +23,7 @@ from tokcost.records.spec import Spec
 Replan = Callable[[Spec, list[CandidateKey]], list[CandidateResult]]  # the named candidates, re-planned
 LATENCY_STEPS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)  # budgets tried, times the batch-1 latency / SIZING_SHARE
 MAX_ROUNDS = 6  # one per violation kind a candidate can have fixed, and then some
-PER_FAMILY = 2  # candidates of a family tried (the closest to feasible first)
+PER_FAMILY = 3  # candidates of a family tried (the closest to feasible first, one per model)
 FIXABLE = ("quality", "memory", "latency", "load", "cost_per_item", "monthly")
 
 
@@ -123,9 +123,11 @@ def make_feasible(spec: Spec, c: CandidateResult, replan: Replan, model) -> Sugg
 
 
 def _closeness(c: CandidateResult):
-    """Fewest violation kinds first, then the cheapest, then the fastest at batch 1."""
+    """Those that miss only cost budgets first (they meet everything else; a candidate's cost is only checked
+    once it does), then the fewest violation kinds, the cheapest, the fastest at batch 1."""
     cost = c.fleet_cost_usd_per_item if c.fleet_cost_usd_per_item is not None else math.inf
-    return (len({v.kind for v in c.violations}), cost, c.latency_at_batch_1)
+    beyond_cost = any(v.kind not in ("cost_per_item", "monthly") for v in c.violations)
+    return (beyond_cost, len({v.kind for v in c.violations}), cost, c.latency_at_batch_1)
 
 
 def suggestions(
@@ -148,10 +150,12 @@ def suggestions(
             found = _cheaper(spec, feasible[0], choice, replan, price_of)
             out += [found] if found else []
             continue
-        tried = sorted(
+        ranked = sorted(
             (c for c in pool if not c.feasible and all(v.kind in FIXABLE for v in c.violations)), key=_closeness
         )
-        made = [s for c in tried[:PER_FAMILY] if (s := make_feasible(spec, c, replan, models[c.model])) is not None]
+        tried = list({c.model: c for c in reversed(ranked)}.values())[::-1]  # each model's closest, in rank order
+        tried = sorted(tried, key=_closeness)[:PER_FAMILY]
+        made = [s for c in tried if (s := make_feasible(spec, c, replan, models[c.model])) is not None]
         if made:
             out.append(min(made, key=lambda s: (len(s.changes), s.fleet_cost_usd_per_item or math.inf)))
     return sorted(out, key=lambda s: (len(s.changes), s.fleet_cost_usd_per_item or math.inf))

@@ -119,10 +119,10 @@ def _gpus_axis(m, hw, gpus: list[int], notes: list[str], cfg_mode: str) -> np.nd
     keep = []
     for G in gpus:
         problem = replica_problem(m, hw, G, cfg_mode=cfg_mode)
-        if problem and (note := f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}") not in notes:
-            notes.append(note)
-        else:
+        if not problem:
             keep.append(G)
+        elif (note := f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}") not in notes:  # once, not per engine
+            notes.append(note)
     return np.asarray(keep, dtype=float)
 
 

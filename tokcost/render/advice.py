@@ -4,6 +4,8 @@ markdown, HTML and GitHub formats all take their words from here; the JSON repor
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tokcost.records.gate import SpecGate
 from tokcost.records.prices import COMMITMENT_WORDS
 from tokcost.records.results import (
@@ -311,8 +313,17 @@ def family(spec: SpecResult, f: FamilyOutcome) -> str:
     )
 
 
+def _yaml_value(v) -> str:
+    """A value as it is typed into the spec: numbers in plain positional form (1170000, 0.0000036), never with an
+    exponent; lists and words as :func:`spec_value` writes them."""
+    if isinstance(v, float):
+        text = format(Decimal(repr(v)), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return spec_value(v)
+
+
 def change(ch: SpecChange) -> str:
-    value = spec_value(ch.value)
+    value = _yaml_value(ch.value)
     if ch.field.startswith("pricing.usd_per_gpu_hour."):
         hw = ch.field.rsplit(".", 1)[1]
         return f"pricing.usd_per_gpu_hour: {{{hw}: {value}}} (or --price {hw}={value})"
