@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 import tokcost
 from tokcost.cli.app import app
+from tokcost.render import advice
 
 EMU3_VIDEO = ["--model", "emu3-gen", "--width", "720", "--height", "720", "--frames", "80"]
 
@@ -34,4 +35,6 @@ def test_analyze_makes_a_too_long_candidate_infeasible_with_the_reason(tmp_path)
     )
     result = tokcost.analyze(str(spec)).specs[0]
     emu3 = [c for c in result.candidates if c.model == "emu3-gen"]
-    assert emu3 and all(not c.feasible and "trained context of 131,072 tokens" in c.reasons[0] for c in emu3)
+    assert emu3 and all(not c.feasible and c.violations[0].kind == "context" for c in emu3)
+    assert all(c.violations[0].limit == 131_072 for c in emu3)
+    assert "trained context of 131,072" in advice.reasons(emu3[0], result)[0]

@@ -17,6 +17,7 @@ from tokcost.core.capacity import fewest, utilization, wait_exceeds
 from tokcost.core.fleet import hourly_weights
 from tokcost.core.gate import gated_latency
 from tokcost.records.spec import Spec
+from tokcost.render import advice
 
 ROOT = Path(__file__).resolve().parents[1]
 STOREFRONT = ROOT / "specs" / "storefront-images.yaml"
@@ -63,14 +64,14 @@ def test_json_carries_the_capacity_contract():
 
 
 def test_headline_names_the_percentile_queueing_utilisation_and_fleet():
-    rec = tokcost.analyze(str(STOREFRONT)).specs[0].recommendation
-    c = rec.choice
-    assert f"p95 {c.latency_objective_s:.3g} s at peak" in rec.headline
+    spec = tokcost.analyze(str(STOREFRONT)).specs[0]
+    c, headline = spec.recommendation.choice, advice.headline(spec)
+    assert f"p95 {c.latency_objective_s:.3g} s at peak" in headline
     gpus = c.replicas_at_peak * c.gpus_per_replica
-    assert "queueing" in rec.headline and f"{c.utilization_at_peak:.0%} utilisation on {gpus} GPUs" in rec.headline
+    assert "queueing" in headline and f"{c.utilization_at_peak:.0%} utilisation on {gpus} GPUs" in headline
     if c.gpus_per_replica > 1:
-        assert f"({c.replicas_at_peak} replicas of {c.gpus_per_replica})" in rec.headline
-    assert any("Autoscaled over the day" in r and "less" in r for r in rec.reasons)
+        assert f"({c.replicas_at_peak} replicas of {c.gpus_per_replica})" in headline
+    assert any("Autoscaled over the day" in r and "less" in r for r in advice.why(spec))
 
 
 def test_default_day_has_the_specs_peak_to_mean():
@@ -131,10 +132,10 @@ def test_a_tight_budget_needs_more_headroom_than_a_loose_one(tmp_path):
     # batch's service takes more than half of the budget
     said = []
     for budget in (3.0, 4.0, 6.0, 10.0):
-        rec = tokcost.analyze(str(_spec(tmp_path, candidates__gpus_per_replica=[1], budget__latency_s=budget)))
-        rec = rec.specs[0].recommendation
+        spec = tokcost.analyze(str(_spec(tmp_path, candidates__gpus_per_replica=[1], budget__latency_s=budget)))
+        rec = spec.specs[0].recommendation
         assert rec.choice is not None
-        headroom = any("of the budget, so the fleet keeps headroom" in r for r in rec.reasons)
+        headroom = any("of the budget, so the fleet keeps headroom" in r for r in advice.why(spec.specs[0]))
         assert headroom == (rec.choice.latency_s.central / budget > 0.5)
         said.append(headroom)
     assert any(said)

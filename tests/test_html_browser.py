@@ -16,6 +16,7 @@ from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 
 pytest.importorskip("matplotlib")
+from tokcost.render import advice
 from tokcost.render.html import format_html  # noqa: E402
 
 SPEC = "specs/storefront-images.yaml"
@@ -65,7 +66,7 @@ def test_report_is_deterministic(result):
 def test_text_is_escaped(result):
     evil = result.model_copy(deep=True)
     evil.specs[0].name = "<script>alert(1)</script>"
-    evil.specs[0].recommendation.reasons = ['a "quoted" <b>reason</b> & more']
+    evil.specs[0].recommendation.choice.model = 'a "quoted" <b>reason</b> & more'
     html = format_html(evil)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "&lt;b&gt;reason&lt;/b&gt; &amp; more" in html
@@ -134,7 +135,7 @@ def test_saved_result_without_chart_data_renders_without_charts(result, monkeypa
     for spec in data["specs"]:
         del spec["charts"]
     old = AnalysisResult.model_validate_json(json.dumps(data))
-    assert old.schema_version == 1 and old.specs[0].charts is None
+    assert old.schema_version == 2 and old.specs[0].charts is None
     _no_presets_or_engine(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # not needed: nothing to draw
     html = format_html(old)
@@ -142,7 +143,7 @@ def test_saved_result_without_chart_data_renders_without_charts(result, monkeypa
     from html import escape
 
     assert escape(NO_CHART_DATA) in html
-    assert old.specs[0].recommendation.headline.split(":")[0] in html
+    assert advice.headline(old.specs[0]).split(":")[0] in html
 
 
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
@@ -198,6 +199,6 @@ def test_chromium_dom_has_the_recommendation(page, result, tmp_path):
     assert _page_errors(proc.stderr) == []
     from html import escape
 
-    headline = result.specs[0].recommendation.headline
+    headline = advice.headline(result.specs[0])
     assert escape(headline, quote=False) in proc.stdout
     assert proc.stdout.count("<svg") >= 3

@@ -225,7 +225,7 @@ def test_gpus_needed_nondecreasing_in_requests(model, hardware, requests):
         for c in evaluate(_spec(kind, model, hardware, rpd), CAT):
             key = (c.model, c.hardware, c.engine)
             if c.gpus is None:  # no fleet meets the latency objective: the service alone breaks the budget
-                assert c.reasons and not c.feasible
+                assert c.violations and not c.feasible
                 continue
             assert c.gpus >= 1
             assert c.gpus >= previous.get(key, 0), (key, rpd, c.gpus, previous.get(key))

@@ -15,6 +15,7 @@ from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.render import advice
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -222,19 +223,22 @@ def test_planner_picks_a_multi_gpu_replica_where_one_gpu_cannot_meet_the_budget(
     per replica is infeasible, and the planner offers the cheapest larger replica instead."""
     single = tokcost.analyze(str(_spec(tmp_path, [1]))).specs[0]
     assert single.recommendation.choice is None
-    assert any("replicas of several GPUs" in b for b in single.recommendation.break_even)  # what would change it
+    # what would change it, verified by re-planning: replicas of several GPUs
+    assert any(ch.field == "candidates.gpus_per_replica" for s in single.recommendation.suggestions for ch in s.changes)
     multi = tokcost.analyze(str(_spec(tmp_path, [1, 2, 4, 8]))).specs[0]
     best = multi.recommendation.choice
     assert best is not None and best.gpus_per_replica > 1 and best.parallelism in ("sp", "cfg", "cfg+sp")
     assert best.gpus == best.replicas_at_peak * best.gpus_per_replica
-    assert f"{best.gpus_per_replica} x {best.hardware}, {best.parallelism}" in multi.recommendation.headline
+    assert f"{best.gpus_per_replica} x {best.hardware}, {best.parallelism}" in advice.headline(multi)
     # the cheapest feasible size of its model x hardware x engine, and the others are listed
     sizes = {o.gpus_per_replica: o for o in best.other_replicas}
     assert best.gpus_per_replica not in sizes and len(sizes) == 3
     for o in sizes.values():
         assert not o.feasible or o.fleet_cost_usd_per_item >= best.fleet_cost_usd_per_item
-    assert any("Replica size:" in r for r in multi.recommendation.reasons)
-    assert not any("replicas of several GPUs" in b for b in multi.recommendation.break_even)  # already priced
+    assert any("Replica size:" in r for r in advice.why(multi))
+    assert not any(  # already priced
+        ch.field == "candidates.gpus_per_replica" for s in multi.recommendation.suggestions for ch in s.changes
+    )
 
 
 def test_planner_makes_a_model_that_does_not_fit_one_gpu_feasible(tmp_path):
@@ -251,7 +255,7 @@ def test_planner_makes_a_model_that_does_not_fit_one_gpu_feasible(tmp_path):
     path.write_text(yaml.safe_dump(doc))
     c = tokcost.analyze(str(path)).specs[0].candidates[0]
     one = [o for o in c.other_replicas if o.gpus_per_replica == 1]
-    assert c.feasible and c.gpus_per_replica > 1, c.reasons
+    assert c.feasible and c.gpus_per_replica > 1, c.violations
     assert one and not one[0].feasible
     assert c.memory_gb["total"] <= 40 * 0.9
 

@@ -18,6 +18,7 @@ from tokcost.errors import InputError
 from tokcost.io.catalog import Catalog
 from tokcost.io.prices import load_prices
 from tokcost.records.spec import Owned, Pricing
+from tokcost.render import advice
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = Catalog.default()
@@ -148,8 +149,10 @@ def test_cost_budget_breach_is_infeasible_and_analyze_exits_1_with_its_report(tm
     spec = _spec(budget={"cost_per_item_usd": 1e-6})
     result = api.analyze(spec).specs[0]
     assert result.recommendation.choice is None
-    over = [c for c in result.candidates if any(r.startswith("cost") for r in c.reasons)]
-    assert over and all("exceeds the $0.000001 budget" in r for c in over for r in c.reasons if r.startswith("cost"))
+    over = [c for c in result.candidates if any(v.kind == "cost_per_item" for v in c.violations)]
+    assert over and all(
+        "exceeds the $0.000001 budget" in r for c in over for r in advice.reasons(c, result) if r.startswith("cost")
+    )
     (v,) = result.violations
     assert v.limit == "cost_per_item_usd" and v.value > v.budget
     f = tmp_path / "spec.yaml"
@@ -175,7 +178,7 @@ def test_listed_unpriced_hardware_is_infeasible_with_the_fix():
     spec = _spec(candidates={"hardware": ["h100-pcie"]}, pricing={"provider": "aws"})
     result = api.analyze(spec).specs[0]
     assert result.recommendation.choice is None
-    assert all(any("--price h100-pcie=" in r for r in c.reasons) for c in result.candidates)
+    assert all(any("--price h100-pcie=" in r for r in advice.reasons(c, result)) for c in result.candidates)
 
 
 def test_estimate_and_train_use_the_same_basis_and_overrides():

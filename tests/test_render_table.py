@@ -10,7 +10,9 @@ import pytest
 from tokcost.cli.environment import use_color
 from tokcost.core.analyze import analyze_files
 from tokcost.io.catalog import Catalog
-from tokcost.render.table import format_table, short_reason
+from tokcost.records.results import Violation
+from tokcost.render.advice import reasons, short
+from tokcost.render.table import format_table
 
 SPEC = "specs/storefront-images.yaml"
 
@@ -36,14 +38,21 @@ def test_full_reasons_follow_the_table(result):
     assert "Why not" in text
     why = " ".join(text.split("Why not", 1)[1].split())  # the section, its wrapped lines joined
     first = bad[0]
-    entry = f"{first.model} / {first.hardware} / {first.engine}: {' '.join(first.reasons[0].split())}"
+    entry = f"{first.model} / {first.hardware} / {first.engine}: {' '.join(reasons(first, result.specs[0])[0].split())}"
     assert entry in why, why
 
 
-def test_short_reasons():
-    assert short_reason("latency 12 s at batch 1 exceeds the 10 s budget") == "latency"
-    assert short_reason("needs 90 GB at batch 1; l4 has 24 GB") == "memory"
-    assert short_reason("FID 9 is below the premium tier's 5") == "quality"
+def test_ok_column_reads_over_cost_below_quality_tier_and_size():
+    """Each failure in words that cannot be read as a pass ("cost" alone, "quality+1" did), from the kind alone."""
+    assert short(Violation(kind="cost_per_item", value=0.02, limit=0.01)) == "over cost"
+    assert short(Violation(kind="quality", name="geneval", tier="premium", value=0.55, limit=0.65)) == (
+        "below quality tier"
+    )
+    assert short(Violation(kind="quality", name="geneval", tier="standard", value=None, limit=0.5)) == (
+        "no quality score"
+    )
+    assert short(Violation(kind="size", name="width", value=4096, limit=2048)) == "size"
+    assert short(Violation(kind="memory", value=90, limit=22)) == "memory"
 
 
 def test_color_rules(result):

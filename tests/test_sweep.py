@@ -268,3 +268,19 @@ def test_formats_that_hold_every_row_refuse_a_sweep_too_large_for_memory(monkeyp
     r = CliRunner().invoke(app, [*ARGS, "--format", "json"])
     assert r.exit_code == 2 and "csv or jsonl" in r.output
     assert CliRunner().invoke(app, [*ARGS, "--format", "jsonl"]).exit_code == 0
+
+
+def test_sweep_prices_cfg_parallel_for_a_unet_at_2_gpus_like_estimate():
+    """Issue 31 item 10: SDXL batches its two guidance branches, so 2 GPUs split it by cfg, as `estimate --gpus 2`
+    and analyze price it (the sweep used to skip it as sequence-parallel and then find nothing to price); the
+    parallelism is a column."""
+    import tokcost
+
+    result = tokcost.sweep(models=["sdxl"], hardware=["h100-sxm"], resolutions=[(1024, 1024)], gpus=[2])
+    assert result.rows == 2 and list(result.columns["parallelism"]) == ["cfg", "cfg"]
+    assert not any("2 GPUs" in n for n in result.notes)
+    for engine, latency in zip(result.columns["engine"], result.columns["latency_s"], strict=True):
+        one = tokcost.estimate(model="sdxl", hardware="h100-sxm", gpus=2, engine=engine)
+        assert one.parallelism == "cfg" and latency == pytest.approx(one.latency_s)
+    assert "parallelism" in COLUMNS and "split" in format_table(result).splitlines()[0]
+    assert format_csv(result).splitlines()[0].split(",")[COLUMNS.index("parallelism")] == "parallelism"

@@ -19,6 +19,7 @@ from tokcost.engine.estimate import Config, estimate_arrays, text_decode_s
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, offered
 from tokcost.io.measurements import load_entries
+from tokcost.render import advice
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -141,8 +142,8 @@ def test_analyze_offers_todays_vllm_and_prices_the_old_one_when_listed(tmp_path)
     old = _spec(tmp_path, ["vllm-0.4"])
     assert [c.engine for c in old.candidates] == ["vllm-0.4"]
     best = old.candidates[0]
-    assert best.feasible, best.reasons
-    assert any("continuous batching" in r for r in old.recommendation.reasons)  # the dated profile batches too
+    assert best.feasible, best.violations
+    assert any("continuous batching" in r for r in advice.why(old))  # the dated profile batches too
 
 
 def test_estimate_takes_either_vllm_and_refuses_diffusion():

@@ -184,7 +184,7 @@ def estimate(
     steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
     batch: Annotated[int, Field(ge=1, le=65_536)] = 1,
     cfg: Cfg | None = None,
-    engine: Engine = "eager",
+    engine: Engine | None = None,
     precision: Precision = "bf16",
     tokens_per_forward: PerForward = 1.0,
     draft_tokens: PerForward | None = None,
@@ -207,9 +207,10 @@ def estimate(
     server CPU's single-thread speed relative to the DGX A100's EPYC 7742 (None: the hardware preset's typical
     server, else 1); the engines' host overheads divide by it.
     ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
-    model's own; ``cfg`` None the model's own guidance mode. ``architecture`` is a Llama-style decoder's Hugging
-    Face ``config.json``: it replaces ``model``'s decoder (``model`` gives the visual tokenizer and sampling), and a
-    decoder that does not fit the replica's memory is refused."""
+    model's own; ``cfg`` None the model's own guidance mode; ``engine`` None eager. The result lists the defaults it
+    applied (``defaults_applied``) and prices one replica busy all the time (``scope``). ``architecture`` is a
+    Llama-style decoder's Hugging Face ``config.json``: it replaces ``model``'s decoder (``model`` gives the visual
+    tokenizer and sampling), and a decoder that does not fit the replica's memory is refused."""
     from tokcost.core.estimate import estimate_one
     from tokcost.io.architecture import load_architecture
 
@@ -301,7 +302,9 @@ def compare_training(
     prices: Prices = None,
 ) -> TrainComparison:
     """:func:`train` for several models on the same hardware, in one table: each AR model trains on ``tokens``,
-    each diffusion model on ``samples`` ("Emu3 at 300B tokens or SD3 at 1B images: which costs more?")."""
+    each diffusion model on ``samples`` ("Emu3 at 300B tokens or SD3 at 1B images: which costs more?"). A diffusion
+    model that publishes no sample count, with ``samples`` not given, is priced at its break-even: the samples at
+    which its training compute equals the first other model's (``samples_basis`` break_even)."""
     from tokcost.core.estimate import train_one
     from tokcost.errors import UsageError
 
@@ -313,14 +316,15 @@ def compare_training(
     for m in presets_:
         if m.family == "ar" and tokens is None:
             raise UsageError(f"{m.id} is autoregressive: give the training tokens", param="tokens")
-    runs = [
-        train_one(
+
+    def run(m, samples_):
+        return train_one(
             cat,
             model=m.id,
             hardware=hardware,
             prices=overrides,
             tokens=tokens if m.family == "ar" else None,
-            samples=samples if m.family == "diffusion" else None,
+            samples=samples_ if m.family == "diffusion" else None,
             gpus=gpus,
             mfu=mfu,
             context=context if m.family == "ar" else None,
@@ -328,9 +332,30 @@ def compare_training(
             height=height if m.family == "diffusion" else None,
             frames=frames if m.family == "diffusion" else None,
         )
+
+    # a diffusion model with no sample count (none given, none published) is priced at the count that matches the
+    # first other model's training compute: the break-even, so the comparison holds for any count in mind
+    unknown = {
+        m.id
         for m in presets_
-    ]
-    return TrainComparison(runs=runs)
+        if m.family == "diffusion" and samples is None and (m.training is None or not m.training.samples)
+    }
+    runs = {m.id: run(m, samples) for m in presets_ if m.id not in unknown}
+    if unknown:
+        if not runs:
+            raise UsageError(
+                f"{', '.join(sorted(unknown))} publish no training sample count and no other model sets a compute to "
+                "match: give the training samples",
+                param="samples",
+            )
+        from tokcost.engine.training import break_even_samples
+
+        ref = next(iter(runs.values()))
+        for m in presets_:
+            if m.id in unknown:
+                n = break_even_samples(m, ref.flops, width, height, frames)
+                runs[m.id] = run(m, n).model_copy(update={"samples_basis": "break_even", "break_even_with": ref.model})
+    return TrainComparison(runs=[runs[m.id] for m in presets_])
 
 
 @_arguments

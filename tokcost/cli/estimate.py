@@ -73,10 +73,11 @@ def estimate(
     steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
     batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together (by the replica)."),
     cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
-    engine: str = typer.Option(
-        "eager",
+    engine: str | None = typer.Option(
+        None,
         "--engine",
-        help="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models only).",
+        help="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models "
+        "only). Default: eager, and the result says so (analyze prices every engine).",
     ),
     precision: str = typer.Option(
         "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
@@ -187,7 +188,9 @@ def train(
     model: list[str] = typer.Option(
         ...,
         "--model",
-        help="Model preset id; repeat it to compare models in one table (AR on --tokens, diffusion on --samples).",
+        help="Model preset id; repeat it or give a comma list (emu3-gen,sd3-medium) to compare models in one table "
+        "(AR on --tokens, diffusion on --samples; a diffusion model that publishes no sample count is priced at the "
+        "count that matches the first model's compute).",
     ),
     hardware: str = typer.Option(..., "--hardware", help="Hardware preset id."),
     tokens_: float | None = typer.Option(None, "--tokens", callback=finite, min=1, help="AR: training tokens D."),
@@ -222,9 +225,10 @@ def train(
     def run():
         from tokcost import api
 
-        train = api.train if len(model) == 1 else api.compare_training
+        models = [m.strip() for item in model for m in item.split(",") if m.strip()]
+        train = api.train if len(models) == 1 else api.compare_training
         result = train(
-            **({"model": model[0]} if len(model) == 1 else {"models": model}),
+            **({"model": models[0]} if len(models) == 1 else {"models": models}),
             hardware=hardware,
             tokens=tokens_,
             samples=samples,

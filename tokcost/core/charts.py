@@ -170,7 +170,8 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
                 group=c.hardware,
                 fixed=_held(c, "width", "height", "frames", "steps"),
                 x=BATCH_GRID.tolist(),
-                y=_points(out["throughput_items_per_s"], BATCH_GRID.shape),
+                # per GPU: the replica's items per second over its GPUs
+                y=_points(np.asarray(out["throughput_items_per_s"]) / c.gpus_per_replica, BATCH_GRID.shape),
                 fits=fits.tolist(),
                 limit=limit,
             )
@@ -179,8 +180,8 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
         id="throughput",
         kind="fit_line",
         title="Throughput per GPU vs batch (memory limit marked)",
-        x_label="batch (items per GPU)",
-        x_unit="items per GPU",
+        x_label="batch (items per replica)",
+        x_unit="items per replica",
         y_label="items / s / GPU",
         y_unit="items/s/GPU",
         log_y=True,
@@ -191,7 +192,8 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
 def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
     """Cost per item of each candidate (the fleet sized for peak demand), bars grouped by hardware, with the
     single-GPU full-utilisation band. From the result alone: nothing is re-priced."""
-    rows = [c for c in spec.candidates if c.fleet_cost_usd_per_item is not None][:top]
+    priced = [c for c in spec.candidates if c.fleet_cost_usd_per_item is not None]
+    rows = priced[:top]
     series = []
     for c in rows:
         band = c.cost_usd_per_item
@@ -212,16 +214,17 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
         x_label="",
         y_label="$ per item (fleet at your demand)",
         y_unit="USD per item",
-        log_y=True,
+        log_y=False,  # a linear axis: a 1.4x gap in cost looks 1.4x long
         budget=spec.budget.get("cost_per_item_usd"),
         series=series,
+        total_series=len(priced),
     )
 
 
 # ------------------------------------------------------------------------------------------- sweeps
 
 
-def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
+def sweep_charts(columns: dict) -> list[ChartData]:
     """Latency and cost against resolution, one line per model / hardware / engine, at the sweep's first batch,
     replica size, steps and frames value (the other axes are in the CSV/JSON output)."""
     if not len(columns["model"]):
@@ -257,10 +260,7 @@ def sweep_charts(columns: dict, max_lines: int = 12) -> list[ChartData]:
     )
     labels, first = np.unique(key[keep], return_index=True)
     labels = labels[np.argsort(first)]
-    notes = [f"at {', '.join(fixed)}"] if fixed else []
-    if len(labels) > max_lines:
-        notes.append(f"first {max_lines} of {len(labels)} model / hardware / engine lines")
-        labels = labels[:max_lines]
+    notes = [f"at {', '.join(fixed)}"] if fixed else []  # every model / hardware / engine line is drawn
     side = np.maximum(np.asarray(columns["width"], dtype=float), np.asarray(columns["height"], dtype=float))
     lat, cost = [], []
     for lab in labels:

@@ -34,7 +34,7 @@ def estimate_one(
     steps: int | None = None,
     batch: int = 1,
     cfg: str | None = None,
-    engine: str = "eager",
+    engine: str | None = None,
     precision: str = "bf16",
     tokens_per_forward: float = 1.0,
     draft_tokens: float | None = None,
@@ -66,6 +66,18 @@ def estimate_one(
     if frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
     book = price_book([hw], load_prices(), overrides=prices)
+    native = (
+        (m.tokenizer.native_width, m.tokenizer.native_height) if m.family == "ar" else (m.native.width, m.native.height)
+    )
+    defaults: dict[str, str | int] = {}
+    if engine is None:
+        engine = defaults["engine"] = "eager"
+    if width is None:
+        defaults["width"] = native[0]
+    if height is None:
+        defaults["height"] = native[1]
+    if steps is None and m.family == "diffusion":
+        defaults["steps"] = m.diffusion.steps
     est = estimate(
         Config(
             model=m,
@@ -126,8 +138,8 @@ def estimate_one(
         engine=engine,
         precision=precision,
         role=c["role"],
-        width=width or (m.tokenizer.native_width if m.family == "ar" else m.native.width),
-        height=height or (m.tokenizer.native_height if m.family == "ar" else m.native.height),
+        width=width or native[0],
+        height=height or native[1],
         frames=frames,
         batch=batch,
         cfg=c["cfg_mode"],
@@ -152,6 +164,7 @@ def estimate_one(
         fps=fps,
         price=quote,
         price_basis=book.basis,
+        defaults_applied=defaults,
         notes=[*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )

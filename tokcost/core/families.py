@@ -3,24 +3,25 @@
 
 from __future__ import annotations
 
-from tokcost.records.results import CandidateResult
+from tokcost.records.results import STATIC_KINDS, CandidateResult, Violation
 
 
-def is_static(reason: str) -> bool:
-    """A reason no hardware, price or budget change removes (the model's size limits, quality tier)."""
-    return not reason.startswith(("latency", "needs", "cost")) and "is not priced" not in reason
+def is_static(v: Violation) -> bool:
+    """A violation no hardware, price or budget change removes: the model's size, frame or context limits, its
+    conditioning, or the quality tier the spec asks for."""
+    return v.kind in STATIC_KINDS or v.kind == "quality"
 
 
 def qualifying(pool: list[CandidateResult]) -> list[CandidateResult]:
     """The candidates a faster sampler, more hardware or a larger budget could make feasible."""
-    return [c for c in pool if not any(is_static(r) for r in c.reasons)]
+    return [c for c in pool if not any(is_static(v) for v in c.violations)]
 
 
 def fastest_qualifying(pool: list[CandidateResult]) -> CandidateResult | None:
-    """The quickest candidate (service time) that qualifies and fits in memory: the one the report names when
-    its family has nothing feasible."""
+    """The quickest candidate at batch 1 that qualifies and fits in memory: the one the report names when its
+    family has nothing feasible."""
     ok = [c for c in qualifying(pool) if c.fits_in_memory]
-    return min(ok, key=lambda c: c.latency_s.central) if ok else None
+    return min(ok, key=lambda c: c.latency_at_batch_1) if ok else None
 
 
 def representative(ranked: list[CandidateResult], family: str) -> CandidateResult | None:

@@ -34,7 +34,7 @@ import numpy as np
 
 from tokcost.core import validate as V
 from tokcost.io.measurements import load_thresholds
-from tokcost.records.validation import ValidationResult
+from tokcost.records.validation import DEFINITIONS, ValidationResult
 
 if TYPE_CHECKING:
     from tokcost.engine.estimate import Config
@@ -349,14 +349,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
     return ValidationResult(
         **{
             "refit": refit,
-            "definitions": {
-                "ratio": "predicted / measured",
-                "rel_err": "|predicted - measured| / measured (headline: its median)",
-                "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
-                "worst_factor": "max over entries of max(ratio, 1/ratio)",
-                "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted "
-                "on all other sources",
-            },
+            "definitions": dict(DEFINITIONS),
             "thresholds": th.model_dump(),
             "summary": {"in_sample": ins, "held_out": held},
             "bands": V.error_bands(rep.held_out) if held_out else {},

@@ -24,8 +24,7 @@ from tokcost.records.gate import (
     SpecDiff,
     SpecGate,
 )
-from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult, Violation
-from tokcost.text import money, spec_value
+from tokcost.records.results import AnalysisResult, CandidateResult, GateViolation, SpecResult
 
 Locate = Callable[[str, tuple], tuple]  # (spec file, path in the spec) -> (line, col), 1-based
 
@@ -94,21 +93,44 @@ def match(spec: SpecResult, baseline: AnalysisResult) -> SpecResult | None:
     return same_file[0] if same_file else None
 
 
+def _flat(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    """A nested spec as dotted fields; lists (gpus_per_replica, hourly) stay whole values."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flat(sub, f"{prefix}.{key}" if prefix else key, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def _quotes(spec: SpecResult) -> dict[str, Any]:
+    """The GPU-hour price each chip was costed at (a --price override, or a catalogue that moved)."""
+    return {f"prices.{c.hardware}": c.price.usd_per_gpu_hour for c in spec.candidates if c.price is not None}
+
+
 def input_changes(before: SpecResult, after: SpecResult) -> list[Change]:
-    """Spec inputs that differ from the baseline, in spec order: product, demand and budget fields, then the
-    candidate models, hardware, engines and precision (as the sets that were priced)."""
-    out = []
-    for section in ("product", "demand", "budget"):
-        old, new = getattr(before, section), getattr(after, section)
-        for key in list(new) + [k for k in old if k not in new]:
-            if old.get(key) != new.get(key):
-                out.append(Change(field=f"{section}.{key}", before=old.get(key), after=new.get(key)))
-    for attr, field in (
-        ("model", "models"),
-        ("hardware", "hardware"),
-        ("engine", "engines"),
-        ("precision", "precision"),
-    ):
+    """Every input that differs from the baseline, in spec order: each field of the spec (product, demand, budget,
+    candidates, pricing; from the whole spec a result stores, else the product, demand and budget sections), the
+    candidate models, hardware, engines and precision priced, and the GPU-hour price of each chip."""
+
+    def fields(r: SpecResult) -> dict[str, Any]:
+        if r.inputs:
+            return _flat(r.inputs, "", {})
+        return _flat({"product": r.product, "demand": r.demand, "budget": r.budget}, "", {})
+
+    old, new = fields(before), fields(after)
+    if before.inputs and after.inputs:  # a chip priced on both sides (one added or removed is a candidate change)
+        qb, qa = _quotes(before), _quotes(after)
+        old.update({k: v for k, v in qb.items() if k in qa})
+        new.update({k: v for k, v in qa.items() if k in qb})
+    out = [
+        Change(field=key, before=old.get(key), after=new.get(key))
+        for key in list(new) + [k for k in old if k not in new]
+        if old.get(key) != new.get(key)
+    ]
+    for attr, field in (("model", "models"), ("hardware", "hardware"), ("engine", "engines")):
+        if f"candidates.{field}" in new and new[f"candidates.{field}"] is not None:
+            continue  # the spec lists them: its own field says what changed
         old_set = sorted({getattr(c, attr) for c in before.candidates})
         new_set = sorted({getattr(c, attr) for c in after.candidates})
         if old_set and new_set and old_set != new_set:
@@ -122,33 +144,19 @@ def _where(locate: Locate | None, file: str, field: str) -> tuple[int, int]:
     return locate(file, tuple(field.split(".")))
 
 
-def _revert_hint(changes: list[Change]) -> str:
-    if not changes:
-        return "the spec is unchanged, so a preset or the estimator changed: review that change"
-    shown = ", ".join(f"{c.field} ({spec_value(c.before)} -> {spec_value(c.after)})" for c in changes[:3])
-    return f"revert {shown}"
-
-
 # ----------------------------------------------------------------------------------------------- compare
 
 
 def _regression(
     kind: str, d: Delta, limit: float | None, spec: SpecResult, changes: list[Change], locate: Locate | None
-) -> list[Violation]:
+) -> list[GateViolation]:
     if limit is None or d.change_pct is None or d.change_pct <= limit:
         return []
     budget_field = "budget.cost_per_item_usd" if kind == "cost" else "budget.latency_s"
-    field = changes[0].field if changes else budget_field
+    field = next((c.field for c in changes if not c.field.startswith("prices.")), budget_field)
     line, col = _where(locate, spec.file, field)
-    if kind == "cost":
-        what = f"cost per item rose {d.change_pct:+.1f}% ({money(d.before)} -> {money(d.after)})"
-        flag = "--max-cost-increase"
-    else:
-        q = spec.budget.get("latency_percentile", 95)
-        what = f"p{q:g} latency rose {d.change_pct:+.1f}% ({d.before:.3g} s -> {d.after:.3g} s)"
-        flag = "--max-latency-increase"
     return [
-        Violation(
+        GateViolation(
             limit=f"baseline_{kind}",
             field=field,
             line=line,
@@ -156,29 +164,8 @@ def _regression(
             budget=limit,
             value=d.after,
             before=d.before,
-            message=f"{what}, over the {flag} {limit:g}% limit",
-            fix=f"{_revert_hint(changes)}; or, if the increase is intended, raise {flag}",
-        )
-    ]
-
-
-def _choice_violation(
-    before: Choice | None, after: Choice | None, spec: SpecResult, changes: list[Change], locate: Locate | None
-) -> list[Violation]:
-    if before is None or after is None or (before.model, before.hardware) == (after.model, after.hardware):
-        return []
-    field = changes[0].field if changes else "candidates"
-    line, col = _where(locate, spec.file, field)
-    return [
-        Violation(
-            limit="baseline_choice",
-            field=field,
-            line=line,
-            col=col,
-            before=before.label(),
-            message=f"recommendation changed from {before.label()} to {after.label()}",
-            fix=f"{_revert_hint(changes)}; or, if the new choice is intended, update the baseline "
-            f"(merge this change to the target branch)",
+            change_pct=d.change_pct,
+            percentile=spec.budget.get("latency_percentile", 95) if kind == "latency" else None,
         )
     ]
 
@@ -192,7 +179,7 @@ def compare_spec(
     if base is not None:
         found += _regression("cost", d["cost_per_item_usd"], limits.max_cost_increase_pct, spec, changes, locate)
         found += _regression("latency", d["latency_s"], limits.max_latency_increase_pct, spec, changes, locate)
-        found += _choice_violation(d["choice_before"], d["choice_after"], spec, changes, locate)
+        # a new choice alone passes: the budgets and the baseline limits say whether it is acceptable
     status = "none" if not has_baseline else ("matched" if base is not None else "new")
     return SpecGate(name=spec.name, file=spec.file, baseline=status, **d, violations=found, passed=not found)
 
@@ -244,6 +231,8 @@ def diff_candidates(before: list[CandidateResult], after: list[CandidateResult])
                 hardware=ref.hardware,
                 engine=ref.engine,
                 status=status,
+                replica_before=b.replica if b else None,
+                replica_after=a.replica if a else None,
                 feasible_before=b.feasible if b else None,
                 feasible_after=a.feasible if a else None,
                 cost_per_item_usd=_delta(

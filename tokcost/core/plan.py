@@ -16,19 +16,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
+from tokcost.core.counterfactual import suggestions
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
 from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
-from tokcost.engine.tokens import context_problem
+from tokcost.engine.tokens import context_excess
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
 from tokcost.records.results import (
+    Autoscaling,
     Band,
+    CandidateKey,
     CandidateResult,
+    FamilyOutcome,
+    GateViolation,
+    Headroom,
     Pricing,
     Recommendation,
     ReplicaOption,
@@ -36,10 +42,8 @@ from tokcost.records.results import (
     Violation,
 )
 from tokcost.records.spec import Spec
-from tokcost.text import money, secs
 
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12
-FAMILY_NAMES = {"ar": "autoregressive", "diffusion": "diffusion"}
 
 
 def candidate_models(spec: Spec, catalog: Catalog) -> list:
@@ -78,16 +82,16 @@ def input_size(model, spec: Spec) -> tuple[int, int]:
     return width, height
 
 
-def _static_problems(spec: Spec, model) -> list[str]:
+def _static_problems(spec: Spec, model) -> list[Violation]:
     p = spec.product
     out = []
     lo, hi = model.side_limits()
     for side, px in (("width", p.width), ("height", p.height)):
         if p.kind != "perception" and not lo <= px <= hi:  # a photo to answer about is resized (input_size)
-            out.append(f"{side} {px} px is outside the {lo}-{hi} px this model serves")
+            out.append(Violation(kind="size", name=side, value=px, limit=hi if px > hi else lo))
     frames = p.frame_count()
     if frames and model.family == "diffusion" and model.native.max_frames and frames > model.native.max_frames:
-        out.append(f"{frames} frames exceed the {model.native.max_frames} frames this model generates in one clip")
+        out.append(Violation(kind="frames", value=frames, limit=model.native.max_frames))
     problem = tier_problem(model, p.kind, p.quality_tier)
     if problem:
         out.append(problem)
@@ -128,7 +132,7 @@ def _at(x, i):
 
 
 def _candidate(
-    model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, static: list[str], prices: PriceBook
+    model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, static: list[Violation], prices: PriceBook
 ) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
@@ -159,45 +163,25 @@ def _candidate(
             fleet_cost = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
-    reasons = list(static)
+    latency_b1 = _at(c["latency_s"], 0)
+    found = list(static)
     if not bool(_at(c["fits_in_memory"], 0)):
-        per = f" per GPU on {G} GPUs" if G > 1 else ""
         usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
-        reasons.append(
-            f"needs {_at(c['memory_bytes']['total'], 0) / 1e9:.0f} GB{per} at batch 1; {hw.id} has {hw.memory_gb:g} GB, "
-            f"{usable:.3g} GB usable"
-        )
-    elif _at(c["latency_s"], 0) > spec.budget.latency_s:
-        reasons.append(
-            f"latency {secs(_at(c['latency_s'], 0))} at batch 1 exceeds the {spec.budget.latency_s:g} s budget"
-        )
-    if not reasons and not math.isfinite(fleet.replicas_fixed):
-        reasons.append(
-            f"latency p{spec.budget.latency_percentile:g} cannot meet the {spec.budget.latency_s:g} s budget with any "
-            f"fleet: the service time and the wait for a batch to form alone exceed the {SIZING_SHARE:.0%} of it that "
-            f"fleets are sized to"
-        )
+        found.append(Violation(kind="memory", value=_at(c["memory_bytes"]["total"], 0) / 1e9, limit=usable))
+    elif latency_b1 > spec.budget.latency_s:
+        found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
+    if not found and not math.isfinite(fleet.replicas_fixed):
+        found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
     tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
-    too_long = context_problem(model, tokens)
-    if too_long:
-        reasons.insert(0, too_long)
+    excess = context_excess(model, tokens)
+    if excess:
+        found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
     if quote is None:
-        reasons.append(prices.unpriced[hw.id])
-    elif not reasons:
-        reasons += _cost_reasons(spec, fleet_cost, monthly)
+        found.append(Violation(kind="price", name=spec.pricing.commitment, provider=spec.pricing.provider))
+    elif not found:
+        found += _cost_violations(spec, fleet_cost, monthly)
     metric, score = quality_of(model, p.kind)
-    notes = []
     width, height = input_size(model, spec)
-    if (width, height) != (p.width, p.height):
-        notes.append(
-            f"the {p.width}x{p.height} photo is resized to {width}x{height}, the size {model.id}'s image processor "
-            f"reads; that size is priced"
-        )
-    if (tokens["padded_width"], tokens["padded_height"]) != (width, height):
-        notes.append(
-            f"{width}x{height} is padded to {tokens['padded_width']:.0f}x{tokens['padded_height']:.0f}, "
-            f"the nearest size this model's tokenizer takes; the padding is priced"
-        )
     steps = c["steps"]
     return CandidateResult(
         model=model.id,
@@ -236,21 +220,32 @@ def _candidate(
         monthly_usd_fixed=monthly_fixed,
         monthly_usd_autoscaled=monthly_auto,
         batch_timeout_s=fleet.timeout_s,
+        latency_b1_s=latency_b1,
+        unreleased=p.kind in model.unreleased_roles,
+        publisher=_publisher(model.repository),
+        continuous_batching=load_engines()[engine].continuous,
         quality_metric=metric,
         quality_score=score,
-        feasible=not reasons,
-        reasons=reasons,
-        notes=notes,
+        feasible=not found,
+        violations=found,
+        priced_width=width if (width, height) != (p.width, p.height) else None,
+        priced_height=height if (width, height) != (p.width, p.height) else None,
     )
 
 
-def _cost_reasons(spec: Spec, fleet: float | None, monthly: float | None) -> list[str]:
+def _publisher(repository: str) -> str | None:
+    """The owner in a repository address (huggingface.co/BAAI/Emu3-Gen -> BAAI)."""
+    parts = repository.split("://", 1)[-1].split("/")
+    return parts[1] if len(parts) > 2 else None
+
+
+def _cost_violations(spec: Spec, fleet: float | None, monthly: float | None) -> list[Violation]:
     """The cost budgets a candidate that meets every other requirement breaks."""
     b, out = spec.budget, []
     if b.cost_per_item_usd is not None and fleet is not None and fleet > b.cost_per_item_usd:
-        out.append(f"cost {money(fleet)} per item exceeds the {money(b.cost_per_item_usd)} budget")
+        out.append(Violation(kind="cost_per_item", value=fleet, limit=b.cost_per_item_usd))
     if b.monthly_usd is not None and monthly is not None and monthly > b.monthly_usd:
-        out.append(f"cost ${monthly:,.0f} a month exceeds the ${b.monthly_usd:,.0f} monthly budget")
+        out.append(Violation(kind="monthly", value=monthly, limit=b.monthly_usd))
     return out
 
 
@@ -351,270 +346,202 @@ def _rank_key(c: CandidateResult):
 
 
 def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
+    """The facts of the recommendation (the choice, the runner-up and the rule that picked it, how each other family
+    fared, headroom, autoscaling); :mod:`tokcost.render.advice` words them."""
     feasible = sorted((c for c in candidates if c.feasible), key=_rank_key)
-    kind = spec.product.kind
+    peak, _ = demand_rates(spec)
+    excluded: dict[str, Violation] = {}
+    for c in candidates:
+        tier = next((v for v in c.violations if v.kind in ("quality", "conditioning")), None)
+        if tier is not None:
+            excluded.setdefault(c.model, tier)
     if not feasible:
-        blockers = sorted({r for c in candidates for r in c.reasons})[:4]
+        blockers: dict[str, int] = {}
+        for c in candidates:
+            for kind in dict.fromkeys(v.kind for v in c.violations):
+                blockers[kind] = blockers.get(kind, 0) + 1
         return Recommendation(
-            headline=f"No candidate meets this {kind} product's requirements.",
-            reasons=[f"Every option fails: {'; '.join(blockers)}." if blockers else "No model serves this product."],
-            break_even=_break_even_none(spec, candidates),
+            priced_count=len(candidates),
+            peak_rps=peak,
+            blockers=dict(sorted(blockers.items(), key=lambda kv: -kv[1])),
+            tier_excluded=excluded,
         )
     best = feasible[0]
-    head = (
-        f"Use {best.model} on {best.replica} ({best.engine}, batch {best.batch}): "
-        f"{_percentile_phrase(spec, best)}; {money(best.fleet_cost_usd_per_item)} per {_noun(kind)} "
-        f"(${best.monthly_usd:,.0f} a month, {spec.demand.scaling} fleet)."
-    )
-    reasons = [
-        f"It is the cheapest of {len(feasible)} feasible options out of {len(candidates)} priced.",
-        f"Service {secs(best.latency_s.central)} per {'batch of ' + str(best.batch) if best.batch > 1 else _noun(kind)}"
-        f" (band {best.latency_s.low:.3g}-{best.latency_s.high:.3g} s"
-        f"{', a full batch' if load_engines()[best.engine].continuous else ''}); it is {best.bound}-bound"
-        f"{' and limited by overheads (kernel launches and gaps, per-step work)' if best.overhead_bound else ''}. "
-        f"{_replica_noun(best)} serves {best.throughput_items_per_s.central:.3g} {_noun(kind)}s per second at "
-        f"batch {best.batch} and needs {best.memory_gb['total']:.0f} GB of memory"
-        f"{' per GPU' if best.gpus_per_replica > 1 else ''}.",
-        *_replica_sentences(spec, best),
-        *_capacity_sentences(spec, best),
-    ]
+    same = [c for c in feasible[1:] if (c.model, c.hardware) == (best.model, best.hardware)]
     runner = next((c for c in feasible if (c.model, c.hardware) != (best.model, best.hardware)), None)
-    if runner is not None:
-        reasons.append(
-            f"Runner-up: {runner.model} on {runner.replica} ({runner.engine}) at "
-            f"{money(runner.fleet_cost_usd_per_item)} per {_noun(kind)}."
-        )
-    others, breaks = _families(spec, candidates, best)
-    return Recommendation(choice=best, headline=head, reasons=reasons, other_families=others, break_even=breaks)
-
-
-def _percentile_phrase(spec: Spec, c: CandidateResult) -> str:
-    """ "p95 7.88 s, of which 1.73 s queueing, at 91% utilisation on 12 GPUs" (end to end, at peak); with
-    replicas of several GPUs "... on 12 GPUs (6 replicas of 2)"."""
-    q = spec.budget.latency_percentile
-    wait = c.queue_wait_s or 0.0
-    queued = f", of which {secs(wait)} queueing" if wait >= 0.0005 else ""
-    n = (c.replicas_at_peak or 0) * c.gpus_per_replica
-    shape = f" ({c.replicas_at_peak} replicas of {c.gpus_per_replica})" if c.gpus_per_replica > 1 else ""
-    return (
-        f"p{q:g} {secs(c.latency_objective_s or math.inf)} at peak{queued}, at {c.utilization_at_peak or 0:.0%} "
-        f"utilisation on {n} GPU{'s' if n != 1 else ''}{shape}"
+    return Recommendation(
+        choice=best,
+        feasible_count=len(feasible),
+        priced_count=len(candidates),
+        peak_rps=peak,
+        runner_up=runner.key if runner is not None else None,
+        runner_up_skipped=sum(1 for c in same if runner is None or _rank_key(c) <= _rank_key(runner)),
+        families=_families(spec, candidates, best),
+        headroom=_headroom(spec, best),
+        autoscaling=_autoscaling(spec, best),
+        tier_excluded=excluded,
     )
 
 
-def _replica_noun(c: CandidateResult) -> str:
-    """What serves a request, at the start of a sentence."""
-    return "One GPU" if c.gpus_per_replica == 1 else f"One replica of {c.gpus_per_replica} GPUs ({c.parallelism})"
-
-
-def _replica_sentences(spec: Spec, c: CandidateResult) -> list[str]:
-    """Why this replica size: what the other sizes priced for the same model, hardware and engine would do."""
-    if not c.other_replicas:
-        return []
-    parts = []
-    for o in sorted(c.other_replicas, key=lambda o: o.gpus_per_replica):
-        cost = (
-            f"{money(o.fleet_cost_usd_per_item)} per {_noun(spec.product.kind)}"
-            if o.fleet_cost_usd_per_item is not None
-            else "no fleet meets the budget"
-        )
-        parts.append(f"{o.gpus_per_replica} GPU{'s' if o.gpus_per_replica > 1 else ''} ({secs(o.latency_s)}, {cost})")
-    return [
-        f"Replica size: {c.gpus_per_replica} GPU{'s' if c.gpus_per_replica > 1 else ''} is the cheapest that meets the "
-        f"objective; the other sizes priced on {c.hardware}, latency at batch 1: " + "; ".join(parts) + "."
-    ]
-
-
-def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
-    """How the fleet was sized, how much headroom the budget forces, and what autoscaling would save."""
-    b, d = spec.budget, spec.demand
-    peak, _ = demand_rates(spec)
-    q = f"p{b.latency_percentile:g}"
-    continuous = load_engines()[c.engine].continuous
+def _headroom(spec: Spec, c: CandidateResult) -> Headroom | None:
+    """The service time's share of the budget when above half: queueing and batch forming may add only the rest
+    of :data:`SIZING_SHARE` of it."""
     service = (c.latency_objective_s or 0.0) - (c.queue_wait_s or 0.0)  # continuous: at the occupancy of the peak
-    if continuous:
-        batching = f"continuous batching, at most {c.batch} requests in flight, {secs(service)} each at that load"
-    elif c.batch == 1:
-        batching = "one request at a time"
-    else:
-        batching = f"a batch starts when {c.batch} requests wait or the oldest has waited {secs(c.batch_timeout_s)}"
-    n = c.replicas_at_peak
-    out = [
-        f"Sized for {q} <= {b.latency_s:g} s at the peak of {peak:.3g} requests/s: {n} replica{'s' if n != 1 else ''} "
-        f"of {c.gpus_per_replica} GPU{'s' if c.gpus_per_replica > 1 else ''} at {c.utilization_at_peak or 0:.0%} utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, "
-        f"p95 {secs(c.latency_p95_s or 0)}, p99 {secs(c.latency_p99_s or 0)} end to end.",
-    ]
-    share = service / b.latency_s
-    if share > 0.5:
-        out.append(
-            f"The service time takes {share:.0%} of the budget, so the fleet keeps headroom: queueing and batch "
-            f"forming may add only {secs(b.latency_s * SIZING_SHARE - service)} at {q} (fleets are sized to "
-            f"{SIZING_SHARE:.0%} of the budget, the queueing approximation's margin); a looser budget would let it "
-            "run busier."
-        )
+    share = service / spec.budget.latency_s
+    if share <= 0.5:
+        return None
+    return Headroom(
+        service_share=share,
+        queueing_allowance_s=spec.budget.latency_s * SIZING_SHARE - service,
+        sizing_share=SIZING_SHARE,
+    )
+
+
+def _autoscaling(spec: Spec, c: CandidateResult) -> Autoscaling | None:
     fixed, auto = c.monthly_usd_fixed, c.monthly_usd_autoscaled
-    if fixed and auto is not None and c.replicas_hourly is not None:
-        lo, hi = min(c.replicas_hourly), max(c.replicas_hourly)
-        saving = 1.0 - auto / fixed
-        if saving > 0.005:
-            out.append(
-                f"Autoscaled over the day ({lo}-{hi} replicas, min_replicas {d.min_replicas}) the fleet would cost "
-                f"${auto:,.0f} a month instead of ${fixed:,.0f} for a fixed peak-sized fleet ({saving:.0%} less); "
-                + (
-                    "demand.scaling: autoscaled ranks by that."
-                    if d.scaling == "fixed"
-                    else "the ranking uses it (demand.scaling: autoscaled)."
-                )
-            )
-        else:
-            out.append(
-                f"Autoscaling would save nothing: the fleet needs {hi} replica{'s' if hi != 1 else ''} in every hour "
-                "of the day."
-            )
-    return out
+    if not fixed or auto is None or c.replicas_hourly is None:
+        return None
+    return Autoscaling(
+        fixed_usd=fixed,
+        autoscaled_usd=auto,
+        low=min(c.replicas_hourly),
+        high=max(c.replicas_hourly),
+        min_replicas=spec.demand.min_replicas,
+        saving=1.0 - auto / fixed,
+    )
 
 
-def _noun(kind: str) -> str:
-    return {"image": "image", "video": "clip", "perception": "answer"}[kind]
-
-
-def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResult):
-    others, breaks = [], []
-    kind = spec.product.kind
+def _families(spec: Spec, candidates: list[CandidateResult], best: CandidateResult) -> list[FamilyOutcome]:
+    out = []
     for fam in sorted({c.family for c in candidates} - {best.family}):
         pool = [c for c in candidates if c.family == fam]
         feasible = sorted((c for c in pool if c.feasible), key=_rank_key)
-        name = FAMILY_NAMES[fam]
         if feasible:
             alt = feasible[0]
             ratio = _fleet_cost(alt) / _fleet_cost(best)
-            others.append(
-                f"The best {name} option, {alt.model} on {alt.replica}, meets the budget but costs "
-                f"{ratio:.3g}x as much per {_noun(kind)} ({money(alt.fleet_cost_usd_per_item)})."
-            )
-            breaks.append(
-                f"{name.capitalize()} wins if it becomes {ratio:.3g}x cheaper per {_noun(kind)} "
-                f"(for AR: that many more tokens accepted per forward at the same cost per forward)."
-            )
+            out.append(FamilyOutcome(family=fam, status="feasible", candidate=alt.key, cost_ratio=ratio))
             continue
-        quality_ok = qualifying(pool)
-        if not quality_ok:
-            why: dict[str, str] = {}
+        if not qualifying(pool):
+            why: dict[str, Violation] = {}
             for c in pool:
-                why.setdefault(c.model, next(r for r in c.reasons if is_static(r)))
-            others.append(f"No {name} model qualifies: " + "; ".join(f"{m} ({r})" for m, r in why.items()) + ".")
+                why.setdefault(c.model, next(v for v in c.violations if is_static(v)))
+            out.append(FamilyOutcome(family=fam, status="unqualified", unqualified=why))
             continue
         fastest = fastest_qualifying(pool)
         if fastest is None:
-            others.append(f"No {name} option fits in memory on the candidate hardware.")
-            continue
-        speedup = fastest.latency_s.central / spec.budget.latency_s
-        if speedup <= 1.0:  # fast enough: what blocks it is not its latency at batch 1
-            others.append(
-                f"The fastest {name} option, {fastest.model} on {fastest.replica} ({fastest.engine}), takes "
-                f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1, within the "
-                f"{spec.budget.latency_s:g} s budget, but: {'; '.join(fastest.reasons)}."
-            )
-            cost, limit = fastest.fleet_cost_usd_per_item, spec.budget.cost_per_item_usd
-            if cost is not None and limit is not None and cost > limit:
-                breaks.append(
-                    f"{name.capitalize()} becomes feasible at {cost / limit:.3g}x lower cost per {_noun(kind)} "
-                    f"({money(cost)} now, against the {money(limit)} budget)."
-                )
+            out.append(FamilyOutcome(family=fam, status="no_fit"))
             continue
         larger = max((o.gpus_per_replica for o in fastest.other_replicas), default=0) > fastest.gpus_per_replica
-        sizes = "" if larger or fastest.gpus_per_replica == 1 else " even on the largest replica priced"
-        others.append(
-            f"The fastest {name} option, {fastest.model} on {fastest.replica} ({fastest.engine}), takes "
-            f"{secs(fastest.latency_s.central)} per {_noun(kind)} at batch 1{sizes}, "
-            f"{speedup:.3g}x the {spec.budget.latency_s:g} s budget."
+        out.append(
+            FamilyOutcome(
+                family=fam,
+                status="blocked",
+                candidate=fastest.key,
+                largest_replica=not larger and fastest.gpus_per_replica > 1,
+            )
         )
-        breaks.append(
-            f"{name.capitalize()} becomes feasible with a latency budget of about "
-            f"{secs(fastest.latency_s.central)}, or a {speedup:.3g}x faster {'decode' if fam == 'ar' else 'sampler'}"
-            f"{' (e.g. speculative or parallel decoding accepting that many tokens per forward; published methods give 2-5x)' if fam == 'ar' else ' (fewer steps or a distilled model)'}"
-            f"{_more_gpus_hint(spec)}."
-        )
-    return others, breaks
-
-
-def _more_gpus_hint(spec: Spec) -> str:
-    """What would change the answer when the spec keeps every replica to one GPU: replicas of several."""
-    if max(spec.candidates.gpus_per_replica) > 1:
-        return ""  # larger replicas were priced: the fastest option already stands on the best of them
-    return ", or replicas of several GPUs (candidates.gpus_per_replica: [1, 2, 4, 8] splits each forward)"
-
-
-def _break_even_none(spec: Spec, candidates: list[CandidateResult]) -> list[str]:
-    fastest = fastest_qualifying(candidates)
-    if fastest is None:
-        return []
-    return [
-        f"The fastest qualifying option, {fastest.model} on {fastest.replica} ({fastest.engine}), needs "
-        f"{secs(fastest.latency_s.central)}: a budget of that much would make it feasible{_more_gpus_hint(spec)}."
-    ]
+    return out
 
 
 def violations(
     spec: Spec, rec: Recommendation, doc=None, candidates: list[CandidateResult] | None = None
-) -> list[Violation]:
+) -> list[GateViolation]:
     """Why no option is recommended: the cost budgets the cheapest option that meets every other requirement
-    breaks, or infeasibility. A recommended option meets every budget (cost budgets are part of feasibility)."""
+    breaks, or infeasibility (with the verified change that would end it). A recommended option meets every budget
+    (cost budgets are part of feasibility)."""
 
     def pos(path):
         return doc.where(path) if doc is not None else (0, 0)
 
     if rec.choice is not None:
         return []  # a recommended option meets every budget
-    out: list[Violation] = []
     over_cost = sorted(
-        (c for c in candidates or [] if c.reasons and all(r.startswith("cost") for r in c.reasons)), key=_rank_key
+        (
+            c
+            for c in candidates or []
+            if c.violations and all(v.kind in ("cost_per_item", "monthly") for v in c.violations)
+        ),
+        key=_rank_key,
     )
-    if not over_cost:
-        line, col = pos(("budget", "latency_s"))
+    if not over_cost:  # pointed at the field the verified fix changes first, else the latency budget
+        fix = rec.suggestions[0] if rec.suggestions else None
+        field = fix.changes[0].field if fix is not None else "budget.latency_s"
+        line, col = pos(tuple(field.split(".")[:2]))
         return [
-            Violation(
+            GateViolation(
                 limit="feasibility",
-                field="budget.latency_s",
+                field=field,
                 line=line,
                 col=col,
                 budget=spec.budget.latency_s,
-                message=rec.headline,
-                fix=(rec.break_even[0] if rec.break_even else "relax the budget or add candidates"),
+                suggestion=fix,
             )
         ]
-    c = over_cost[0]
-    b = spec.budget
+    c, b, out = over_cost[0], spec.budget, []
     if b.cost_per_item_usd is not None and _fleet_cost(c) > b.cost_per_item_usd:
         line, col = pos(("budget", "cost_per_item_usd"))
         out.append(
-            Violation(
+            GateViolation(
                 limit="cost_per_item_usd",
                 field="budget.cost_per_item_usd",
                 line=line,
                 col=col,
                 budget=b.cost_per_item_usd,
                 value=c.fleet_cost_usd_per_item,
-                message=f"the cheapest option ({c.model} on {c.hardware}) costs {money(c.fleet_cost_usd_per_item)} "
-                f"per item, over the {money(b.cost_per_item_usd)} budget",
-                fix="raise the budget, lower the resolution or steps, or price cheaper hardware (--price, pricing:)",
+                candidate=c.key,
             )
         )
     if b.monthly_usd is not None and (c.monthly_usd or 0.0) > b.monthly_usd:
         line, col = pos(("budget", "monthly_usd"))
         out.append(
-            Violation(
+            GateViolation(
                 limit="monthly_usd",
                 field="budget.monthly_usd",
                 line=line,
                 col=col,
                 budget=b.monthly_usd,
                 value=c.monthly_usd,
-                message=f"the cheapest option ({c.model} on {c.hardware}) costs ${c.monthly_usd:,.0f} a month, "
-                f"over the ${b.monthly_usd:,.0f} budget",
-                fix="lower demand or resolution, or raise the monthly budget",
+                candidate=c.key,
             )
         )
+    return out
+
+
+def _price(prices: PriceBook, hardware: str) -> float | None:
+    quote = prices.quote(hardware)
+    return None if quote is None else quote.usd_per_gpu_hour
+
+
+def replan_candidates(
+    spec: Spec,
+    keys: list[CandidateKey],
+    catalog: Catalog,
+    calibration=None,
+    overrides: Mapping[str, float] | None = None,
+) -> list[CandidateResult]:
+    """The candidates ``keys`` names, planned under ``spec`` (every candidate when ``keys`` is empty): the spec's
+    candidate lists narrowed to their models, hardware and engines, so only those are priced."""
+    if keys:
+        narrowed = spec.candidates.model_copy(
+            update={
+                "models": list(dict.fromkeys(k.model for k in keys)),
+                "hardware": list(dict.fromkeys(k.hardware for k in keys)),
+                "engines": list(dict.fromkeys(k.engine for k in keys)),
+            }
+        )
+        spec = spec.model_copy(update={"candidates": narrowed})
+    planned = [c for c, _ in _evaluate(spec, catalog, calibration, spec_prices(spec, catalog, overrides))]
+    return [c for c in planned if c.key in keys] if keys else planned
+
+
+def defaults_applied(spec: Spec) -> list[str]:
+    """The spec fields a reader should know were left at their default: the day's peak and the quality tier (the
+    percentile is in every budget phrase already)."""
+    out = []
+    if "quality_tier" not in spec.product.model_fields_set:
+        out.append("product.quality_tier")
+    if spec.demand.hourly is None and "peak_to_mean" not in spec.demand.model_fields_set:
+        out.append("demand.peak_to_mean")
     return out
 
 
@@ -632,7 +559,16 @@ def analyze_spec(
     evaluated = _evaluate(spec, catalog, calibration, prices)
     candidates = [c for c, _ in evaluated]
     rec = recommend(spec, candidates)
+
+    def replan(changed: Spec, keys: list[CandidateKey]) -> list[CandidateResult]:
+        return replan_candidates(changed, keys, catalog, calibration, overrides)
+
+    models = {c.model: catalog.model(c.model) for c in candidates}
+    rec.suggestions = suggestions(
+        spec, candidates, rec.choice, replan, models, lambda hw: None if hw in (overrides or {}) else _price(prices, hw)
+    )
     used = [c.hardware for c in candidates]
+    dates = sorted(c.price.date for c in candidates if c.price is not None and c.price.date)
     day = today or dt.date.today()
     result = SpecResult(
         name=spec.name,
@@ -643,7 +579,15 @@ def analyze_spec(
         candidates=sorted(candidates, key=lambda c: (not c.feasible, _rank_key(c))),
         recommendation=rec,
         violations=violations(spec, rec, doc, candidates),
-        pricing=Pricing(basis=prices.basis, as_of=day.isoformat(), notes=prices.notes(used, day)),
+        inputs=spec.model_dump(mode="json", exclude={"name", "description", "version"}),
+        defaults=defaults_applied(spec),
+        pricing=Pricing(
+            basis=prices.basis,
+            as_of=day.isoformat(),
+            read_from=dates[0] if dates else None,
+            read_to=dates[-1] if dates else None,
+            notes=prices.notes(used, day),
+        ),
         warnings=[n for n in [calibration.unused_note(used)] if n] if calibration is not None else [],
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone

@@ -21,12 +21,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tokcost.records.presets import HardwarePreset
-from tokcost.records.prices import STALE_AFTER_DAYS, PriceCatalog, PriceQuote
+from tokcost.records.prices import COMMITMENT_WORDS, STALE_AFTER_DAYS, PriceCatalog, PriceQuote
 from tokcost.records.spec import Owned, Pricing
 
 HOURS_PER_YEAR = 8760.0
 DATACENTRE_KINDS = ("hyperscaler", "gpu_cloud")
-COMMITMENT_WORDS = {"on_demand": "on-demand", "1yr": "1-year commitment", "3yr": "3-year commitment", "spot": "spot"}
 
 
 @dataclass(frozen=True)

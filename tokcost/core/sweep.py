@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
+from tokcost.engine.estimate import Config, engine_cfg_mode, estimate_arrays, replica_problem
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
@@ -97,12 +97,13 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
         steps = (
             np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
         )
-        replicas = {hw.id: _gpus_axis(m, hw, req.gpus, notes) for hw in req.hardware}  # the same for every engine
         names = req.engines or offered(profiles, m.family)
         for e in names:
             if m.family not in profiles[e].serves:
                 notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")
                 continue
+            # the replica sizes under this engine's guidance mode (a batched-CFG UNet splits 2 GPUs by cfg)
+            replicas = {hw.id: _gpus_axis(m, hw, req.gpus, notes, engine_cfg_mode(m, e)) for hw in req.hardware}
             for hw in req.hardware:
                 if replicas[hw.id].size:
                     groups.append(Group(m, hw, e, role, sizes_all[ok], frames, steps, replicas[hw.id]))
@@ -112,16 +113,16 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
     return groups, notes
 
 
-def _gpus_axis(m, hw, gpus: list[int], notes: list[str]) -> np.ndarray:
+def _gpus_axis(m, hw, gpus: list[int], notes: list[str], cfg_mode: str) -> np.ndarray:
     """The replica sizes ``m`` can take on ``hw`` (:func:`~tokcost.engine.estimate.replica_problem`), with a note
     for each size skipped."""
     keep = []
     for G in gpus:
-        problem = replica_problem(m, hw, G)
-        if problem:
-            notes.append(f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}")
-        else:
+        problem = replica_problem(m, hw, G, cfg_mode=cfg_mode)
+        if not problem:
             keep.append(G)
+        elif (note := f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}") not in notes:  # once, not per engine
+            notes.append(note)
     return np.asarray(keep, dtype=float)
 
 
@@ -184,6 +185,7 @@ def price_group(
         "frames": fr,
         "batch": ba,
         "gpus": gp,
+        "parallelism": np.broadcast_to(np.asarray(out["parallelism"], dtype=object), (n,)),
         "steps": st,
         "latency_s": np.broadcast_to(out["latency_s"], (n,)),
         "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
@@ -258,7 +260,9 @@ def with_charts(result: SweepResult) -> SweepResult:
 def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
     if not parts:
         return {
-            c: np.array([], dtype=object if c in ("model", "hardware", "engine", "resolution") else float)
+            c: np.array(
+                [], dtype=object if c in ("model", "hardware", "engine", "resolution", "parallelism") else float
+            )
             for c in COLUMNS
         }
     sizes = np.array([len(p["width"]) for p in parts])
@@ -277,6 +281,7 @@ def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
     cols["padded_width"] = cat("padded_width").astype(np.int64)
     cols["padded_height"] = cat("padded_height").astype(np.int64)
     cols["gpus"] = cat("gpus").astype(np.int64)
+    cols["parallelism"] = cat("parallelism").astype(object)
     for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
         cols[k] = cat(k).astype(float)
     cols["fits_in_memory"] = cat("fits_in_memory").astype(bool)

@@ -80,13 +80,15 @@ def _engine(cfg: Config) -> EngineProfile:
 
 
 def _cfg_mode(cfg: Config) -> str:
+    return cfg.cfg if cfg.cfg is not None else engine_cfg_mode(cfg.model, cfg.engine)
+
+
+def engine_cfg_mode(model: ModelPreset, engine: str) -> str:
     """The model's own CFG mode, except that an optimised engine batches the two branches of a reference
     implementation that runs them as separate passes (what LlamaGen's vLLM server and any batched server do)."""
-    if cfg.cfg is not None:
-        return cfg.cfg
-    default = cfg.model.sampling.cfg if cfg.model.family == "ar" else cfg.model.diffusion.cfg
+    default = model.sampling.cfg if model.family == "ar" else model.diffusion.cfg
     mode = {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}[default]
-    return "batched" if mode == "unbatched" and cfg.engine != "eager" else mode
+    return "batched" if mode == "unbatched" and engine != "eager" else mode
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ models (Emu3 31.6) and 45 at stronger 7B VLMs. ``draft`` accepts any model that 
 from __future__ import annotations
 
 from tokcost.records.presets import ModelPreset
+from tokcost.records.results import Violation
 
 TIERS: dict[str, tuple[str, dict[str, float]]] = {
     "image": ("geneval", {"standard": 0.50, "premium": 0.65}),
@@ -17,19 +18,26 @@ TIERS: dict[str, tuple[str, dict[str, float]]] = {
 }
 
 
-def tier_problem(model: ModelPreset, kind: str, tier: str) -> str | None:
-    """A sentence saying why ``model`` misses ``tier`` for ``kind``, or None when it qualifies."""
+def tier_problem(model: ModelPreset, kind: str, tier: str) -> Violation | None:
+    """Why ``model`` misses ``tier`` for ``kind`` (no published score, a score below the bar, or conditioned on
+    class labels), or None when it qualifies."""
     if kind in ("image", "video") and model.conditioning == "class":
-        return "conditioned on class labels, not text prompts"
+        return Violation(kind="conditioning")
     if tier == "draft":
         return None
     metric, bars = TIERS[kind]
     score = model.quality.get(metric)
-    if score is None:
-        return f"no published {metric} score, so only the draft tier accepts it"
-    if score < bars[tier]:
-        return f"{metric} {score:g} is below the {tier} tier's {bars[tier]:g}"
+    if score is None or score < bars[tier]:
+        return Violation(kind="quality", name=metric, tier=tier, value=score, limit=bars[tier])
     return None
+
+
+def passing_tier(model: ModelPreset, kind: str) -> str:
+    """The highest tier ``model`` passes for ``kind`` (draft when it has no published score)."""
+    metric, bars = TIERS[kind]
+    score = model.quality.get(metric)
+    passed = [t for t, bar in bars.items() if score is not None and score >= bar]
+    return max(passed, key=bars.__getitem__) if passed else "draft"
 
 
 def quality_of(model: ModelPreset, kind: str) -> tuple[str, float | None]:

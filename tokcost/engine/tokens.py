@@ -99,16 +99,22 @@ class TokenCount:
         return asdict(self)
 
 
-def context_problem(model, tokens) -> str | None:
-    """Why an AR sequence of ``tokens["prompt"]`` + ``tokens["generated"]`` positions cannot run: longer than the
-    context the model was trained at (its position embeddings and attention were never trained beyond it); None
-    when it fits or the model is not AR."""
+def context_excess(model, tokens) -> tuple[float, int] | None:
+    """(tokens in the sequence, trained context) when an AR sequence of ``tokens["prompt"]`` +
+    ``tokens["generated"]`` positions is longer than the context the model was trained at (its position embeddings
+    and attention were never trained beyond it); None when it fits or the model is not AR."""
     if model.family != "ar" or model.architecture is None:
         return None
-    prompt, generated = float(tokens["prompt"]), float(tokens["generated"])
-    total, limit = prompt + generated, model.architecture.context
-    if total <= limit:
+    total = float(tokens["prompt"]) + float(tokens["generated"])
+    return None if total <= model.architecture.context else (total, model.architecture.context)
+
+
+def context_problem(model, tokens) -> str | None:
+    """:func:`context_excess` in words (for the commands that refuse such a sequence)."""
+    excess = context_excess(model, tokens)
+    if excess is None:
         return None
+    (total, limit), prompt, generated = excess, float(tokens["prompt"]), float(tokens["generated"])
     return (
         f"the sequence is {total:,.0f} tokens ({prompt:,.0f} prompt + {generated:,.0f} generated), beyond "
         f"{model.id}'s trained context of {limit:,} tokens"

@@ -46,11 +46,21 @@ def ar_flops_per_token(model: ModelPreset | Architecture, context: int | None = 
 
 def diffusion_training_flops(model: ModelPreset, samples: float, width=None, height=None, frames=None) -> float:
     """3 x one forward (forward + backward = 3 forwards) per sample, one noise level per sample, no CFG."""
-    w = width or model.native.width
-    h = height or model.native.height
+    w, h = sample_size(model, width, height)
     f = frames or (model.native.frames if "video" in model.roles else None)
     tc = diffusion_tokens(model, w, h, f, pad=True)
     return 3 * float(physics.denoiser_flops(model, tc.visual, tc.padded_width, tc.padded_height)) * samples
+
+
+def sample_size(model: ModelPreset, width=None, height=None) -> tuple[int, int]:
+    """The size a diffusion training sample is priced at: the given one, else the model's native."""
+    return width or model.native.width, height or model.native.height
+
+
+def break_even_samples(model: ModelPreset, flops: float, width=None, height=None, frames=None) -> float:
+    """The training samples at which ``model``'s training compute equals ``flops``: for a diffusion model that
+    publishes no sample count, the comparison then holds for any count (fewer costs less, more costs more)."""
+    return flops / diffusion_training_flops(model, 1.0, width, height, frames)
 
 
 def training_report(
@@ -68,6 +78,7 @@ def training_report(
 ) -> TrainResult:
     """Training compute of ``model`` on ``gpus`` x ``hw``: AR models train on ``tokens``, diffusion on ``samples``."""
     notes_: list[str] = []
+    basis = "given" if samples is not None else "published"
     if model.family == "ar":
         if tokens is None:
             raise UsageError(f"{model.id} is autoregressive: give the training tokens", param="tokens")
@@ -97,6 +108,9 @@ def training_report(
         )
     report = compute_report(flops, hw, gpus, mfu, usd_per_gpu_hour, size)
     extra: dict = {"notes": notes_} if notes_ else {}
+    if model.family == "diffusion":
+        w, h = sample_size(model, width, height)
+        extra.update(samples_basis=basis, sample_width=w, sample_height=h)
     if model.family == "ar":
         matmul, attention = ar_flops_per_token(model, context)
         used = context or model.architecture.context

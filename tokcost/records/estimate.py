@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokcost.records.prices import PriceQuote
@@ -57,6 +59,14 @@ class EstimateResult(BaseModel):
         description="The GPU-hour price the cost uses: provider, commitment, date, source (null: not priced).",
     )
     price_basis: str = Field(default="", description="How the price was chosen, in words.")
+    scope: Literal["single_busy_replica"] = Field(
+        default="single_busy_replica",
+        description="What the figures cover: one replica busy all the time (no queueing, no idle hours, no peak); "
+        "`tokcost analyze` sizes a fleet for a demand and prices its idle time.",
+    )
+    defaults_applied: dict[str, str | int] = Field(
+        default={}, description="The inputs not given and the value used for each (engine, width, height, steps)."
+    )
     notes: list[str] = Field(
         default=[], description="What the reader should know: an unpriced chip's fix, an old price."
     )

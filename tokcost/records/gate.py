@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tokcost.records.results import Model, Violation
+from tokcost.records.results import GateViolation, Model
 from tokcost.version import __version__
 
 GATE_SCHEMA_VERSION = 1
@@ -47,7 +47,7 @@ class SpecGate(Model):
     latency_s: Delta  # end to end at the objective percentile under peak load (service time for older results)
     monthly_usd: Delta
     changes: list[Change] = []
-    violations: list[Violation] = []
+    violations: list[GateViolation] = []
     passed: bool
 
 
@@ -70,6 +70,8 @@ class CandidateDiff(Model):
     hardware: str
     engine: str
     status: Literal["added", "removed", "matched"]
+    replica_before: str | None = None  # the replica's shape: h100-sxm, or 8 x h100-sxm, tp (GPUs and parallelism)
+    replica_after: str | None = None
     feasible_before: bool | None = None
     feasible_after: bool | None = None
     cost_per_item_usd: Delta
@@ -81,6 +83,8 @@ class CandidateDiff(Model):
     def changed(self) -> bool:
         """Added, removed, or any figure or the feasibility different."""
         if self.status != "matched" or self.feasible_before != self.feasible_after:
+            return True
+        if self.replica_before != self.replica_after:
             return True
         return any(d.before != d.after for d in (self.cost_per_item_usd, self.latency_s, self.batch, self.gpus))
 

@@ -316,6 +316,11 @@ class ModelPreset(Strict):
         default="text", description="What it is prompted with."
     )
     released: bool = Field(default=True, description="Weights are public.")
+    unreleased_roles: list[Role] = Field(
+        default=[],
+        description="Roles the architecture is reported for but no public checkpoint serves (priced as the "
+        "architecture; reports say so); cite where the released checkpoints are listed.",
+    )
     repository: str = Field(description="Where the weights or code are.")
     license: str = Field(default="", description="Licence of the weights.")
     # AR
@@ -353,6 +358,8 @@ class ModelPreset(Strict):
             raise ValueError(f"{noun} model needs the section(s): {', '.join(missing)}")
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("roles are listed twice")
+        if not set(self.unreleased_roles) <= set(self.roles):
+            raise ValueError("unreleased_roles must be among the roles")
         if "perception" in self.roles and self.family != "ar":
             raise ValueError("only AR models serve the perception role")
         return self

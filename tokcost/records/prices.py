@@ -19,6 +19,7 @@ from tokcost.records.base import NOT_BOOL, Strict
 COMMITMENTS = ("on_demand", "1yr", "3yr", "spot")
 Commitment = Literal["on_demand", "1yr", "3yr", "spot"]
 PROVIDER_KINDS = ("hyperscaler", "gpu_cloud", "marketplace")
+COMMITMENT_WORDS = {"on_demand": "on-demand", "1yr": "1-year commitment", "3yr": "3-year commitment", "spot": "spot"}
 
 PROVIDER_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 HARDWARE_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"  # the hardware preset id pattern (tokcost.records.presets.Id)

@@ -3,13 +3,13 @@ it, and a saved JSON result (a baseline) is read back into it for ``check --base
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from tokcost.records.prices import PriceQuote
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed facts (violations, suggestions) instead of sentences
 
 
 class Model(BaseModel):
@@ -35,6 +35,41 @@ class ReplicaOption(Model):
     feasible: bool
 
 
+ViolationKind = Literal[
+    "latency",  # batch 1 alone exceeds the latency budget (value: seconds at batch 1)
+    "load",  # no fleet meets the latency objective at peak (value: seconds at batch 1; limit: the budget)
+    "cost_per_item",  # the fleet's cost per item exceeds the budget (value, limit in USD)
+    "monthly",  # the fleet's monthly cost exceeds the budget (value, limit in USD)
+    "memory",  # batch 1 does not fit (value: GB needed per GPU, limit: GB usable per GPU)
+    "quality",  # the model misses the quality tier (value: its score or None when unpublished, limit: the bar)
+    "conditioning",  # an image or video model conditioned on class labels, not text prompts
+    "context",  # the AR sequence is longer than the trained context (value, limit in tokens)
+    "size",  # a side outside the model's range (value, limit in px; ``name`` width or height)
+    "frames",  # more frames than the model generates in one clip (value, limit in frames)
+    "price",  # the chip has no price under the basis (``name``: the commitment; ``provider`` when one was asked)
+]
+STATIC_KINDS = ("conditioning", "context", "size", "frames")  # no budget, tier, price or hardware change removes these
+
+
+class Violation(Model):
+    """One requirement a candidate misses, as numbers: the sentences are written by :mod:`tokcost.render.advice`."""
+
+    kind: ViolationKind
+    limit: float | None = None  # the budget, bar or ceiling
+    value: float | None = None  # the candidate's figure (None: not published, for a quality score)
+    name: str | None = None  # what ``kind`` is about where it says no more: the metric, the side, the commitment
+    tier: str | None = None  # quality: the tier the spec asks for
+    provider: str | None = None  # price: the provider the spec named
+
+
+class CandidateKey(Model):
+    """Names one candidate of a result: its model, hardware and engine (one replica size each)."""
+
+    model: str
+    hardware: str
+    engine: str
+
+
 class CandidateResult(Model):
     model: str
     family: str  # ar | diffusion
@@ -50,7 +85,9 @@ class CandidateResult(Model):
     height: int
     frames: int | None = None
     latency_s: Band
-    throughput_items_per_s: Band  # per replica
+    throughput_items_per_s: Band  # per replica (``throughput_per_gpu`` divides by its GPUs)
+    latency_b1_s: float | None = None  # service time at batch 1, central (None: a result saved before it)
+    continuous_batching: bool = False  # the engine batches continuously (vllm-class AR)
     cost_usd_per_item: Band | None = None  # one replica at full utilisation
     fleet_cost_usd_per_item: float | None = None  # the fleet sized for peak demand, averaged over all requests
     gpus: int | None = None  # the whole fleet: replicas x gpus_per_replica
@@ -76,8 +113,13 @@ class CandidateResult(Model):
     quality_metric: str | None = None
     quality_score: float | None = None
     feasible: bool
-    reasons: list[str] = []  # why it is infeasible (empty when feasible)
-    notes: list[str] = []  # what the estimate assumed that the spec did not say (padding to the tokenizer's grid)
+    violations: list[Violation] = []  # why it is infeasible (empty when feasible)
+    unreleased: bool = (
+        False  # no public checkpoint of the model serves this product's kind (priced as the architecture)
+    )
+    publisher: str | None = None  # who publishes the model's weights (the owner in its repository address)
+    priced_width: int | None = None  # the size priced when it is not the product's (a photo resized for VQA)
+    priced_height: int | None = None
     other_replicas: list[ReplicaOption] = []  # the other replica sizes priced for this model, hardware and engine
 
     @property
@@ -87,25 +129,102 @@ class CandidateResult(Model):
             return self.hardware
         return f"{self.gpus_per_replica} x {self.hardware}, {self.parallelism}"
 
+    @property
+    def key(self) -> CandidateKey:
+        return CandidateKey(model=self.model, hardware=self.hardware, engine=self.engine)
+
+    @property
+    def throughput_per_gpu(self) -> float:
+        """Items per second per GPU at the operating point (the replica's figure over its GPUs)."""
+        return self.throughput_items_per_s.central / self.gpus_per_replica
+
+    @property
+    def latency_at_batch_1(self) -> float:
+        """Service time at batch 1 (the chosen batch's for a result saved before it was stored)."""
+        return self.latency_s.central if self.latency_b1_s is None else self.latency_b1_s
+
+
+class SpecChange(Model):
+    """One change to a spec: the dotted field and its new value (``budget.latency_s``: 70)."""
+
+    field: str
+    value: Any
+
+
+class Suggestion(Model):
+    """A verified counterfactual: with ``changes`` applied to the spec, re-planning makes ``candidate`` feasible
+    (``goal`` feasible) or the recommendation (``goal`` chosen); ``single`` is False when no one change sufficed
+    and ``changes`` is the smallest set found."""
+
+    candidate: CandidateKey
+    goal: Literal["feasible", "chosen"] = "feasible"
+    changes: list[SpecChange]
+    single: bool = True
+    fleet_cost_usd_per_item: float | None = None  # the candidate's, re-planned with the changes
+    latency_objective_s: float | None = None
+
+
+class FamilyOutcome(Model):
+    """How a family that is not the recommendation's fared: ``feasible`` (its best option, ``cost_ratio`` times
+    the choice's cost), ``unqualified`` (no model passes the static checks: ``unqualified`` holds each model's
+    first static violation), ``no_fit`` (nothing fits in memory), ``blocked`` (its fastest qualifying option at batch
+    1, whose violations say what blocks it)."""
+
+    family: str
+    status: Literal["feasible", "unqualified", "no_fit", "blocked"]
+    candidate: CandidateKey | None = None
+    cost_ratio: float | None = None
+    largest_replica: bool = False  # blocked: no larger replica of its model, hardware and engine was priced
+    unqualified: dict[str, Violation] = {}
+
+
+class Headroom(Model):
+    """The service time's share of the latency budget, when above half: the fleet keeps headroom."""
+
+    service_share: float
+    queueing_allowance_s: float  # what queueing and batch forming may add at the percentile
+    sizing_share: float  # fleets are sized to this share of the budget
+
+
+class Autoscaling(Model):
+    fixed_usd: float
+    autoscaled_usd: float
+    low: int  # replicas, fewest and most over the day
+    high: int
+    min_replicas: int
+    saving: float  # fraction of the fixed fleet's cost
+
 
 class Recommendation(Model):
     choice: CandidateResult | None = None
-    headline: str
-    reasons: list[str] = []  # why this one
-    other_families: list[str] = []  # why each other family lost, in sentences
-    break_even: list[str] = []  # what would change the answer
+    feasible_count: int = 0
+    priced_count: int = 0
+    peak_rps: float = 0.0
+    runner_up: CandidateKey | None = None
+    runner_up_rule: Literal["cheapest_other_model_or_hardware"] = "cheapest_other_model_or_hardware"
+    runner_up_skipped: int = 0  # cheaper feasible options with the choice's model and hardware (other engines)
+    families: list[FamilyOutcome] = []
+    headroom: Headroom | None = None
+    autoscaling: Autoscaling | None = None
+    blockers: dict[str, int] = {}  # with no choice: how many candidates each violation kind blocks
+    tier_excluded: dict[str, Violation] = {}  # models the quality tier (or their conditioning) rules out
+    suggestions: list[Suggestion] = []  # what would change the answer, each verified by re-planning
 
 
-class Violation(Model):
-    limit: str  # latency_s | cost_per_item_usd | monthly_usd | feasibility | baseline_cost | baseline_latency | baseline_choice
+class GateViolation(Model):
+    """A budget or baseline limit a spec fails in ``check``; :mod:`tokcost.render.advice` words it."""
+
+    limit: str  # cost_per_item_usd | monthly_usd | feasibility | baseline_cost | baseline_latency
     field: str  # the spec field it concerns (budget.latency_s ...)
     line: int = 0
     col: int = 0
     budget: float | None = None
     value: float | None = None
     before: float | str | None = None
-    message: str
-    fix: str = ""
+    change_pct: float | None = None  # baseline limits: the rise over the baseline, in percent
+    candidate: CandidateKey | None = None  # the cheapest option that meets every other requirement
+    percentile: float | None = None  # baseline_latency: the objective's percentile
+    suggestion: Suggestion | None = None  # feasibility: the verified change that would make one feasible
 
 
 class ChartSeries(Model):
@@ -145,6 +264,7 @@ class ChartData(Model):
     marker: float | None = None  # the spec's own x (its long side or frame count; the peak demand)
     marker_label: str = "this spec"
     fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, steps, frames)
+    total_series: int | None = None  # the series there were when the chart shows only the first (the best bars)
     notes: list[str] = []  # the caption's remarks, what is held fixed in words first
     series: list[ChartSeries] = []
 
@@ -154,6 +274,8 @@ class Pricing(Model):
 
     basis: str
     as_of: str  # the run's date (YYYY-MM-DD): the notes on old prices are relative to it
+    read_from: str | None = None  # the oldest and newest date of the catalogue quotes the candidates use
+    read_to: str | None = None
     notes: list[str] = []
 
 
@@ -165,11 +287,19 @@ class SpecResult(Model):
     budget: dict
     candidates: list[CandidateResult]
     recommendation: Recommendation
-    violations: list[Violation] = []  # budget violations of the recommended option
+    violations: list[GateViolation] = []  # the budgets no option meets
+    inputs: dict = {}  # the whole validated spec (the gate compares every field)
+    defaults: list[str] = []  # spec fields the analysis took at their default (demand.peak_to_mean)
     pricing: Pricing | None = None  # None: a result saved before prices had a stated basis
     warnings: list[str] = []  # what did not apply as asked (a calibration measured on other hardware)
     # the report's charts, computed with the analysis (None: a result saved before they were stored)
     charts: list[ChartData] | None = None
+
+    def candidate(self, key: CandidateKey | None) -> CandidateResult | None:
+        """The candidate ``key`` names."""
+        if key is None:
+            return None
+        return next((c for c in self.candidates if c.key == key), None)
 
 
 class AnalysisResult(Model):

@@ -24,6 +24,7 @@ COLUMNS = (
     "frames",
     "batch",
     "gpus",
+    "parallelism",  # how each replica splits its work: none, tp, sp, cfg, cfg+sp
     "steps",
     "latency_s",
     "throughput_items_per_s",

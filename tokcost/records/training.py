@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokcost.records.estimate import LowHigh
@@ -40,6 +42,16 @@ class TrainResult(BaseModel):
         default=None, description="AR: the share of the training FLOPs in attention scores at that context (0-1)."
     )
     samples: float | None = Field(description="Diffusion: training samples.")
+    samples_basis: Literal["given", "published", "break_even"] | None = Field(
+        default=None,
+        description="Diffusion: where the sample count comes from: given, the model's published run, or break_even "
+        "(the count at which its training compute equals break_even_with's, when it publishes none).",
+    )
+    break_even_with: str | None = Field(
+        default=None, description="Diffusion, break_even: the model whose training compute the samples match."
+    )
+    sample_width: int | None = Field(default=None, description="Diffusion: the width each sample is priced at.")
+    sample_height: int | None = Field(default=None, description="Diffusion: the height each sample is priced at.")
 
 
 class TrainComparison(BaseModel):

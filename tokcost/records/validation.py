@@ -7,6 +7,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+DEFINITIONS = {  # what each error measure of a validation result means (written into every result)
+    "ratio": "predicted / measured",
+    "rel_err": "|predicted - measured| / measured (headline: its median)",
+    "log_err": "|ln(predicted / measured)| (the fit minimises its mean)",
+    "worst_factor": "max over entries of max(ratio, 1/ratio)",
+    "held_out": "leave-one-source-out: each source's entries predicted by parameters refitted on all other sources",
+}
 
 
 class ValidationResult(BaseModel):

@@ -8,7 +8,8 @@ imports this module (never the reverse). ``tokcost.render.registry`` maps ``--fo
 from __future__ import annotations
 
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
-from tokcost.text import markdown_text, money, percent_change, sig_seconds, spec_value, visible
+from tokcost.render.advice import gate_problem
+from tokcost.text import markdown_text, money, percent_change, secs, spec_value, visible
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -16,6 +17,11 @@ COMMENT_MARKER = "<!-- tokcost-check -->"
 def sentence(text: str) -> str:
     """``text`` ending in exactly one full stop."""
     return text.rstrip().rstrip(".") + "."
+
+
+def seconds(x: float | None) -> str:
+    """Seconds as a reader writes them, never with an exponent (0.912 s, 8.73 s, 1,180 s); ``-`` for None."""
+    return "-" if x is None else secs(x)
 
 
 def change(d: Delta) -> str:
@@ -80,17 +86,18 @@ def _spec_block(s: SpecGate) -> list[str]:
         else f"      cost/item  {money(s.cost_per_item_usd.after)}"
     )
     out.append(
-        f"      latency    {past_now(s.latency_s, sig_seconds)}  ({change(s.latency_s)})"
+        f"      latency    {past_now(s.latency_s, seconds)}  ({change(s.latency_s)})"
         if s.baseline == "matched"
-        else f"      latency    {sig_seconds(s.latency_s.after)}"
+        else f"      latency    {seconds(s.latency_s.after)}"
     )
     out.append(f"      choice     {choice_text(s.choice_before, s.choice_after, s.baseline)}")
     if s.changes:
         out.append("      changed    " + changes_text(s.changes))
     for v in s.violations:
-        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {v.message}")
-        if v.fix:
-            out.append(f"      fix: {v.fix}")
+        message, fix = gate_problem(v, s)
+        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {message}")
+        if fix:
+            out.append(f"      fix: {fix}")
     return out
 
 
@@ -107,7 +114,7 @@ def format_table(result: GateResult) -> str:
 def _md_row(s: SpecGate) -> str:
     matched = s.baseline == "matched"
     cost = past_now(s.cost_per_item_usd, money) if matched else money(s.cost_per_item_usd.after)
-    lat = past_now(s.latency_s, sig_seconds) if matched else sig_seconds(s.latency_s.after)
+    lat = past_now(s.latency_s, seconds) if matched else seconds(s.latency_s.after)
     mark = {"FAIL": ":x: fail", "new": ":new: new", "ok": ":white_check_mark: ok"}[_status(s)]
     if not s.passed and s.baseline == "new":
         mark += " (new)"
@@ -132,10 +139,10 @@ def format_markdown(result: GateResult) -> str:
         out += ["", "**Problems**", ""]
         for s, v in problems:
             where = f"`{markdown_text(s.file)}` line {v.line}" if v.line else f"`{markdown_text(s.file)}`"
-            fix = f" Fix: {sentence(v.fix)}" if v.fix else ""
+            message, fix = gate_problem(v, s)
             out.append(
                 f"- **{markdown_text(s.name)}** `{markdown_text(v.field)}` ({where}): "
-                f"{markdown_text(sentence(v.message))}{fix}"
+                f"{markdown_text(sentence(message))}" + (f" Fix: {sentence(fix)}" if fix else "")
             )
     if result.unmatched_baseline:
         out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]

@@ -4,12 +4,12 @@ Pure ``format_x(DiffResult) -> str``."""
 from __future__ import annotations
 
 from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
-from tokcost.render.check import change, changes_text, choice_text, past_now
-from tokcost.text import dollars, markdown_text, money, sig_seconds, visible
+from tokcost.render.check import change, changes_text, choice_text, past_now, seconds
+from tokcost.text import dollars, markdown_text, money, visible
 
 _HEAD = (
     "model",
-    "hardware",
+    "replica",
     "engine",
     "batch",
     "GPUs",
@@ -52,17 +52,20 @@ def _shown(s: SpecDiff, every: bool) -> tuple[list[CandidateDiff], str]:
 
 def _cells(c: CandidateDiff) -> list[str]:
     cost, lat = c.cost_per_item_usd, c.latency_s
+    replica = c.replica_after or c.replica_before or c.hardware
+    if c.replica_before and c.replica_after and c.replica_before != c.replica_after:
+        replica = f"{c.replica_before} -> {c.replica_after}"
     return [
         c.model,
-        c.hardware,
+        replica,
         c.engine,
         _count(c.batch),
         _count(c.gpus),
         money(cost.before),
         money(cost.after),
         change(cost),
-        sig_seconds(lat.before),
-        sig_seconds(lat.after),
+        seconds(lat.before),
+        seconds(lat.after),
         change(lat),
         _feasible(c),
         c.status,
@@ -79,7 +82,7 @@ def _headline(s: SpecDiff) -> list[str]:
     return [
         f"choice: {_choice(s)}",
         f"cost/item: {past_now(s.cost_per_item_usd, money)} ({change(s.cost_per_item_usd)})",
-        f"latency: {past_now(s.latency_s, sig_seconds)} ({change(s.latency_s)})",
+        f"latency: {past_now(s.latency_s, seconds)} ({change(s.latency_s)})",
         f"monthly: {past_now(s.monthly_usd, dollars)} ({change(s.monthly_usd)})",
     ]
 

@@ -5,6 +5,7 @@ specs that are new to the baseline. Pure: ``format_github(GateResult) -> str``."
 from __future__ import annotations
 
 from tokcost.records.gate import GateResult
+from tokcost.render.advice import gate_problem
 from tokcost.render.check import sentence, summary
 
 
@@ -28,7 +29,8 @@ def format_github(result: GateResult) -> str:
     out = []
     for s in result.specs:
         for v in s.violations:
-            msg = f"{s.name}: {sentence(v.message)}" + (f" Fix: {sentence(v.fix)}" if v.fix else "")
+            message, fix = gate_problem(v, s)
+            msg = f"{s.name}: {sentence(message)}" + (f" Fix: {sentence(fix)}" if fix else "")
             out.append(annotation("error", s.file, v.line, v.col, f"tokcost {v.limit} ({v.field})", msg))
         if s.baseline == "new":
             out.append(

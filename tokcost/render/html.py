@@ -15,6 +15,7 @@ from html import escape
 
 from tokcost.errors import UsageError
 from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render import advice
 from tokcost.render.report import budget_phrase, demand_phrase, percentile_label, price_cell, price_lines
 from tokcost.text import money, sig
 
@@ -30,7 +31,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 6px;border-bott
 h3{font-size:16px;margin:20px 0 6px}.meta{color:#5b6374}.headline{font-size:17px;font-weight:600;
 padding:12px 16px;border-radius:6px;background:#e9f7ef;border-left:5px solid #2e8b57}
 .headline.none{background:#fdecec;border-left-color:#c0392b}.violation{color:#a12a1d}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:16px}
+.charts{display:grid;grid-template-columns:1fr;gap:16px}
 figure{margin:0;border:1px solid #e3e6ec;border-radius:6px;padding:8px}figcaption{color:#5b6374;font-size:13px}
 figure svg{width:100%;height:auto}table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
 th,td{padding:4px 8px;border-bottom:1px solid #e3e6ec;text-align:left;vertical-align:top}
@@ -53,6 +54,28 @@ def _pyplot():
 # ------------------------------------------------------------------------------------------- drawing
 
 
+FONT_PT = 11  # labels and ticks; a chart is drawn at most at its own width (one per row), so 11 pt reads as ~15 px
+LEGEND_PT = 10
+
+
+def _colours(n: int) -> list:
+    """``n`` distinct colours: tab10, tab20 up to 20 series, else evenly spaced on a perceptual map (no colour
+    repeats, whatever the number of series)."""
+    import matplotlib
+
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    cmap = matplotlib.colormaps["turbo"]
+    return [cmap(0.05 + 0.9 * i / (n - 1)) for i in range(n)]
+
+
+def _legend_outside(ax, **kw) -> None:
+    """The legend right of the plot area, never over the lines (the SVG is cropped to fit it)."""
+    ax.legend(fontsize=LEGEND_PT, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
+
+
 def _svg(fig, salt: str) -> str:
     """The figure as an inline ``<svg>`` element: deterministic ids (a per-chart hash salt), no date, text as
     text (system fonts; nothing to download)."""
@@ -68,8 +91,9 @@ def _svg(fig, salt: str) -> str:
 def _figure(chart, size=(7.5, 4.2), x_label=None, y_label=None):
     _, plt = _pyplot()
     fig, ax = plt.subplots(figsize=size)
-    ax.set_xlabel(chart.x_label if x_label is None else x_label)
-    ax.set_ylabel(chart.y_label if y_label is None else y_label)
+    ax.set_xlabel(chart.x_label if x_label is None else x_label, fontsize=FONT_PT)
+    ax.set_ylabel(chart.y_label if y_label is None else y_label, fontsize=FONT_PT)
+    ax.tick_params(labelsize=FONT_PT)
     ax.grid(True, which="major", alpha=0.3)
     if chart.log_y:
         ax.set_yscale("log")
@@ -86,6 +110,13 @@ def _plain_ticks(axis, fmt) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _plain_linear(axis, fmt) -> None:
+    """Ticks of a linear axis as plain numbers (no offset or scientific notation)."""
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v) if v else "0"))
+
+
 def _arr(values):
     """A record's list of numbers as the float array matplotlib takes (None, a point not served: NaN, a gap)."""
     import numpy as np
@@ -94,9 +125,13 @@ def _arr(values):
 
 
 def _draw_lines(chart, salt: str) -> str:
+    return _svg(line_figure(chart), salt)
+
+
+def line_figure(chart):
+    """Lines with their bands, the budget and the marker; the matplotlib figure (tests read it)."""
     fig, ax = _figure(chart)
-    for i, s in enumerate(chart.series):
-        colour = f"C{i % 10}"
+    for s, colour in zip(chart.series, _colours(len(chart.series)), strict=True):
         x = _arr(s.x)
         if s.low is not None and any(v is not None for v in s.low):
             ax.fill_between(x, _arr(s.low), _arr(s.high), color=colour, alpha=0.15, linewidth=0)
@@ -107,17 +142,25 @@ def _draw_lines(chart, salt: str) -> str:
         ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label=chart.marker_label)
     if any(s.low is not None for s in chart.series):
         ax.plot([], [], color="#999999", alpha=0.4, linewidth=8, label="low-high band")
+    fmt = money if chart.y_unit.startswith("USD") else sig
     if chart.log_y:
-        _plain_ticks(ax.yaxis, money if chart.y_unit.startswith("USD") else sig)
-    ax.legend(fontsize=8, loc="best")
-    return _svg(fig, salt)
+        _plain_ticks(ax.yaxis, fmt)
+    else:
+        _plain_linear(ax.yaxis, fmt)
+    _plain_linear(ax.xaxis, sig)
+    _legend_outside(ax)
+    return fig
 
 
 def _draw_throughput(chart, salt: str) -> str:
+    return _svg(throughput_figure(chart), salt)
+
+
+def throughput_figure(chart):
+    """Items per second per GPU against batch, the batches that fit drawn solid; the matplotlib figure."""
     fig, ax = _figure(chart)
     ax.set_xscale("log", base=2)
-    for i, s in enumerate(chart.series):
-        colour = f"C{i % 10}"
+    for s, colour in zip(chart.series, _colours(len(chart.series)), strict=True):
         x, y = _arr(s.x), _arr(s.y)
         fits = s.fits if s.fits is not None else [True] * len(x)  # a list of booleans: a mask
         ax.plot(x, y, color=colour, alpha=0.35, linestyle="--")
@@ -126,8 +169,15 @@ def _draw_throughput(chart, salt: str) -> str:
             ax.axvline(s.limit, color=colour, linestyle=":", linewidth=1.2)
     ax.plot([], [], color="#5b6374", linestyle=":", label="memory limit (largest batch that fits)")
     ax.plot([], [], color="#5b6374", alpha=0.35, linestyle="--", label="does not fit in memory")
-    ax.legend(fontsize=8, loc="best")
-    return _svg(fig, salt)
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(FixedLocator([b for b in (1, 4, 16, 64, 256, 1024)]))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    _plain_linear(ax.xaxis, lambda v: f"{v:g}")  # 1, 4, 16 ... not 2^0, 2^2
+    if chart.log_y:
+        _plain_ticks(ax.yaxis, sig)
+    _legend_outside(ax)
+    return fig
 
 
 def _draw_bars(chart, salt: str) -> str:
@@ -135,28 +185,34 @@ def _draw_bars(chart, salt: str) -> str:
 
 
 def bar_figure(chart):
-    """Horizontal bars: the value axis (``y_label``, log) runs across, one row per series from the top, coloured
-    by hardware, with one legend patch per hardware in its bars' colour. The matplotlib figure (tests read it)."""
-    height = max(2.5, 0.32 * len(chart.series) + 1.2)
+    """Horizontal bars: the value axis (``y_label``; linear unless the chart says log) runs across from zero, one
+    row per series from the top, coloured by hardware, with one legend patch per hardware in its bars' colour,
+    outside the plot. The matplotlib figure (tests read it)."""
+    height = max(2.5, 0.38 * len(chart.series) + 1.2)
     fig, ax = _figure(chart, size=(7.5, height), x_label=chart.y_label, y_label=chart.x_label)
-    ax.set_xscale("log")
+    ax.set_xscale("log" if chart.log_y else "linear")
     ax.set_yscale("linear")  # the rows (``_figure`` made y the value axis, as in a line chart)
     hws = list(dict.fromkeys(s.group for s in chart.series))
+    colours = _colours(len(hws))
     y = list(range(len(chart.series)))[::-1]
     for yi, s in zip(y, chart.series):
-        ax.barh(yi, s.y[0], color=f"C{hws.index(s.group) % 10}", alpha=0.45 if "infeasible" in s.label else 0.9)
-    ax.set_yticks(y, [s.label for s in chart.series], fontsize=8)
+        ax.barh(yi, s.y[0], color=colours[hws.index(s.group)], alpha=0.45 if "infeasible" in s.label else 0.9)
+    ax.set_yticks(y, [s.label for s in chart.series], fontsize=FONT_PT - 1)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=f"C{j % 10}", label=hw) for j, hw in enumerate(hws)]
+    handles = [Patch(color=colours[j], label=hw) for j, hw in enumerate(hws)]
     if chart.budget is not None:
         handles.append(
             ax.axvline(
                 chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {money(chart.budget)}"
             )
         )
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
-    _plain_ticks(ax.xaxis, money)
+    _legend_outside(ax, handles=handles)
+    if chart.log_y:
+        _plain_ticks(ax.xaxis, money)
+    else:
+        ax.set_xlim(left=0)
+        _plain_linear(ax.xaxis, money)
     return fig
 
 
@@ -179,12 +235,19 @@ def _draw_day(chart, salt: str) -> str:
         0, max((v for s in chart.series if s.group == "demand" for v in s.y if v is not None), default=1) * 1.35
     )
     ax.set_xticks(range(0, 24, 3))
-    ax.legend(handles=lines, fontsize=8, loc="upper left")
+    right.tick_params(labelsize=FONT_PT)
+    right.set_ylabel("replicas", fontsize=FONT_PT)
+    ax.legend(handles=lines, fontsize=LEGEND_PT, loc="upper left", bbox_to_anchor=(1.12, 1.0), borderaxespad=0.0)
     return _svg(fig, salt)
 
 
 def _figure_html(svg: str, chart) -> str:
-    notes = "; ".join(chart.notes)
+    shown = (
+        [f"the best {len(chart.series)} of {chart.total_series}, the rest in the table"]
+        if chart.total_series and chart.total_series > len(chart.series)
+        else []
+    )
+    notes = "; ".join([*chart.notes, *shown])
     caption = escape(chart.title) + (f" ({escape(notes)})" if notes else "")
     return f'<figure role="img" aria-label="{escape(chart.title)}">{svg}<figcaption>{caption}</figcaption></figure>'
 
@@ -192,7 +255,7 @@ def _figure_html(svg: str, chart) -> str:
 # ------------------------------------------------------------------------------------------- analysis page
 
 
-def _candidate_row(c: CandidateResult) -> str:
+def _candidate_row(c: CandidateResult, spec: SpecResult) -> str:
     cells = [escape(c.model), escape(c.replica), escape(c.engine)]
     nums = [
         str(c.batch),
@@ -200,15 +263,15 @@ def _candidate_row(c: CandidateResult) -> str:
         f"{sig(c.latency_s.low)}-{sig(c.latency_s.high)}",
         "-" if c.latency_objective_s is None else sig(c.latency_objective_s),
         "-" if c.utilization_at_peak is None else f"{c.utilization_at_peak:.0%}",
-        sig(c.throughput_items_per_s.central),
+        sig(c.throughput_per_gpu),
         money(c.fleet_cost_usd_per_item),
         str(c.gpus or "-"),
         price_cell(c),
         f"{c.memory_gb.get('total', 0):.0f}",
     ]
-    ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(c.reasons))
-    if c.notes:
-        ok += " <small>(" + escape("; ".join(c.notes)) + ")</small>"
+    ok = '<span class="ok">yes</span>' if c.feasible else "no: " + escape("; ".join(advice.reasons(c, spec)))
+    if advice.notes(c):
+        ok += " <small>(" + escape("; ".join(advice.notes(c))) + ")</small>"
     tds = "".join(f"<td>{x}</td>" for x in cells) + "".join(f'<td class="n">{escape(x)}</td>' for x in nums)
     return f'<tr class="{"yes" if c.feasible else "no"}">{tds}<td>{ok}</td></tr>'
 
@@ -240,16 +303,18 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         f"<section><h2>{escape(spec.name)}</h2>",
         f'<p class="meta"><code>{escape(spec.file)}</code>: {escape(str(p["kind"]))} {escape(size)}, tier '
         f"{escape(str(p.get('quality_tier')))}; {escape(demand_phrase(spec))}; {escape(budget_phrase(spec))}</p>",
-        f'<p class="headline{"" if rec.choice else " none"}">{escape(rec.headline)}</p>',
+        f'<p class="headline{"" if rec.choice else " none"}">{escape(advice.headline(spec))}</p>',
         "<h3>Why</h3>",
-        _list(rec.reasons + rec.other_families),
+        _list(advice.why(spec)),
     ]
-    if rec.break_even:
-        out += ["<h3>What would change the answer</h3>", _list(rec.break_even)]
+    changes = advice.what_would_change(spec)
+    if changes:
+        out += ["<h3>What would change the answer (each re-planned with the change)</h3>", _list(changes)]
     if spec.violations:
+        problems = [advice.gate_problem(v) for v in spec.violations]
         out += [
             "<h3>Budget violations</h3>",
-            _list([v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "violation"),
+            _list([message + (f" (fix: {fix})" if fix else "") for message, fix in problems], "violation"),
         ]
     if spec.charts:
         out += [
@@ -279,7 +344,7 @@ def _spec_section(spec: SpecResult, index: int) -> str:
         f"<h3>Candidates ({len(spec.candidates)})</h3><table><thead><tr>"
         + "".join(f"<th>{h}</th>" for h in heads)
         + "</tr></thead><tbody>",
-        *(_candidate_row(c) for c in spec.candidates),
+        *(_candidate_row(c, spec) for c in spec.candidates),
         "</tbody></table>",
     ]
     if spec.warnings:

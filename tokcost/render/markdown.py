@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tokcost.records.results import AnalysisResult, CandidateResult
+from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.render import advice
 from tokcost.render.report import (
     budget_phrase,
     demand_phrase,
@@ -14,14 +15,14 @@ from tokcost.render.report import (
 from tokcost.text import markdown_text, money, sig
 
 
-def _row(c: CandidateResult) -> str:
-    status = "yes" if c.feasible else "no: " + "; ".join(c.reasons)
-    if c.notes:
-        status += " (" + "; ".join(c.notes) + ")"
+def _row(c: CandidateResult, spec: SpecResult) -> str:
+    status = "yes" if c.feasible else "no: " + "; ".join(advice.reasons(c, spec))
+    if advice.notes(c):
+        status += " (" + "; ".join(advice.notes(c)) + ")"
     return (
         f"| {c.model} | {c.replica} | {c.engine} | {c.batch} | {sig(c.latency_s.central)} "
         f"({sig(c.latency_s.low)}-{sig(c.latency_s.high)}) | {_opt(c.latency_objective_s)} | "
-        f"{_util(c.utilization_at_peak)} | {sig(c.throughput_items_per_s.central)} | "
+        f"{_util(c.utilization_at_peak)} | {sig(c.throughput_per_gpu)} | "
         f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "
         f"{status} |"
     )
@@ -38,26 +39,27 @@ def _util(x: float | None) -> str:
 def format_markdown(result: AnalysisResult, top: int = 12) -> str:
     out: list[str] = []
     for spec in result.specs:
-        rec = spec.recommendation
         p = spec.product
         out.append(f"## {markdown_text(spec.name)}\n")
         out.append(
             f"`{markdown_text(spec.file)}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
             f"{demand_phrase(spec)}, {budget_phrase(spec)}.\n"
         )
-        out.append(f"**{rec.headline}**\n")
-        out += [f"- {line}" for line in rec.reasons + rec.other_families]
-        if rec.break_even:
-            out.append("\n**What would change the answer**\n")
-            out += [f"- {line}" for line in rec.break_even]
+        out.append(f"**{advice.headline(spec)}**\n")
+        out += [f"- {line}" for line in advice.why(spec)]
+        changes = advice.what_would_change(spec)
+        if changes:
+            out.append("\n**What would change the answer** (each re-planned with the change)\n")
+            out += [f"- {line}" for line in changes]
         if spec.violations:
             out.append("\n**Budget violations**\n")
-            out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
+            problems = [advice.gate_problem(v) for v in spec.violations]
+            out += [f"- {message}" + (f" (fix: {fix})" if fix else "") for message, fix in problems]
         out.append(
             f"\n| model | hardware | engine | batch | service s (band) | {percentile_label(spec)} | util | items/s/GPU "
             "| $/item | GPUs | $/GPU-h | GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
         )
-        out += [_row(c) for c in spec.candidates[:top]]
+        out += [_row(c, spec) for c in spec.candidates[:top]]
         if len(spec.candidates) > top:
             out.append("\n" + more_candidates(len(spec.candidates), top))
         if spec.warnings:

@@ -4,6 +4,7 @@ and provider, and how many candidates a report leaves out."""
 from __future__ import annotations
 
 from tokcost.records.results import CandidateResult, SpecResult
+from tokcost.render.advice import defaults_phrase, price_dates
 from tokcost.text import money
 
 
@@ -17,7 +18,7 @@ def price_lines(spec: SpecResult, sources: bool = True) -> list[str]:
     the page it was read from; then the notes on old prices."""
     if spec.pricing is None:  # a result saved before prices had a stated basis
         return []
-    lines = [f"Price basis: {spec.pricing.basis}; prices as of {spec.pricing.as_of}."]
+    lines = [f"Price basis: {spec.pricing.basis}; {price_dates(spec)}."]
     seen: dict[str, CandidateResult] = {}
     for c in spec.candidates:
         seen.setdefault(c.hardware, c)
@@ -45,7 +46,12 @@ def demand_phrase(spec: SpecResult) -> str:
     hourly = d.get("hourly")
     peak = max(hourly) / (sum(hourly) / len(hourly)) if hourly else d.get("peak_to_mean", 1.0)
     shape = "hourly profile, " if hourly else ""
-    return f"{d['requests_per_day']:,.0f} requests/day ({shape}peak x{peak:.3g}, {d.get('scaling', 'fixed')} fleet)"
+    defaults = defaults_phrase(spec)
+    return (
+        f"{d['requests_per_day']:,.0f} requests/day ({shape}peak x{peak:.3g}, {d.get('scaling', 'fixed')} fleet"
+        + (f"; {defaults}" if defaults else "")
+        + ")"
+    )
 
 
 def budget_phrase(spec: SpecResult) -> str:

@@ -88,7 +88,24 @@ def format_tokens(result) -> str:
 
 
 def format_estimate(result) -> str:
-    return kv_table(_fields(result), "estimate")
+    """The field table, then what the figures assume in words: one busy replica, the defaults, any padding."""
+    notes = [
+        "one replica busy all the time: $/item is its GPU-hours over the items it makes, with no queueing, idle "
+        "hours or peak (tokcost analyze sizes a fleet for your demand and prices those)"
+    ]
+    if result.defaults_applied:
+        shown = ", ".join(
+            f"{k} {v}" + (" (analyze prices every engine)" if k == "engine" else " (the model's)")
+            for k, v in result.defaults_applied.items()
+        )
+        notes.append(f"defaults applied: {shown}")
+    padded = (result.tokens.get("padded_width", result.width), result.tokens.get("padded_height", result.height))
+    if padded != (result.width, result.height):
+        notes.append(
+            f"{result.width}x{result.height} is padded to {padded[0]:.0f}x{padded[1]:.0f}, the nearest size the "
+            "model's token or latent grid takes; the padding is priced"
+        )
+    return kv_table(_fields(result), "estimate") + "".join(f"note: {n}\n" for n in notes)
 
 
 def format_training(result) -> str:
@@ -106,6 +123,16 @@ def _cell(v, key: str) -> str:
     return _number(float(v), key, short=True) if isinstance(v, (int, float)) and not isinstance(v, bool) else _fmt(v)
 
 
+def break_even_sentence(r) -> str:
+    """``sd3-medium matches emu3-gen's training compute (4.41 ZFLOP) at 2.1B samples of 1024x1024 px ...``."""
+    return (
+        f"{r.model} publishes no training sample count: it matches {r.break_even_with}'s training compute "
+        f"({si(r.flops, 'FLOP')}) at {count_short(r.samples)} samples of {r.sample_width}x{r.sample_height} px, the "
+        f"count shown; fewer samples take less training compute than {r.break_even_with}, more take more "
+        "(--samples prices a count of your own)"
+    )
+
+
 def _training_comparison(runs: list) -> str:
     buf = io.StringIO()
     table = Table(title="training", pad_edge=False)
@@ -115,6 +142,9 @@ def _training_comparison(runs: list) -> str:
         table.add_row(*(_cell(getattr(r, col), col) for col in TRAINING_COLUMNS))
     console = _console(buf)
     console.print(table)
+    for r in runs:
+        if r.samples_basis == "break_even":
+            console.print(f"note: {break_even_sentence(r)}", markup=False, highlight=False)
     for note in dict.fromkeys(n for r in runs for n in r.notes):
         console.print(f"note: {note}", markup=False, highlight=False)
     return buf.getvalue()

@@ -12,7 +12,7 @@ from tokcost.records.sweep import COLUMNS, SCHEMA_VERSION, SweepResult
 from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
-TEXT = ("model", "hardware", "engine", "resolution")
+TEXT = ("model", "hardware", "engine", "resolution", "parallelism")
 INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "gpus", "steps")
 
 
@@ -135,6 +135,7 @@ TABLE_COLUMNS = (
     ("frames", "frames"),
     ("batch", "batch"),
     ("gpus", "gpus"),
+    ("parallelism", "split"),
     ("steps", "steps"),
     ("latency_s", "latency s"),
     ("throughput_items_per_s", "items/s"),

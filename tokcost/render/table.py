@@ -1,5 +1,6 @@
-"""Terminal report (rich), readable at 80 columns: the candidates table carries a one-word reason ('latency',
-'memory', 'quality' ...) and the full reasons follow the table. Colour is the caller's decision (the CLI takes it
+"""Terminal report (rich), readable at 80 columns: the candidates table carries each failure in a word or two
+('over cost', 'below quality tier', 'size' ...) and the full reasons follow the table (words from
+:mod:`tokcost.render.advice`). Colour is the caller's decision (the CLI takes it
 from the environment module of the CLI package); this module reads no environment."""
 
 from __future__ import annotations
@@ -11,33 +12,10 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
-from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.records.results import AnalysisResult, SpecResult
+from tokcost.render import advice
 from tokcost.render.report import budget_phrase, demand_phrase, more_candidates, percentile_label, price_lines
 from tokcost.text import money, sig, visible
-
-SHORT_REASONS = (  # (test on the full reason, the word shown in the table), first match wins
-    (lambda r: r.startswith("latency"), "latency"),
-    (lambda r: r.startswith("needs"), "memory"),
-    (lambda r: "is not priced" in r, "price"),
-    (lambda r: r.startswith("cost"), "cost"),
-    (lambda r: r.startswith("does not serve"), "role"),
-    (lambda r: "outside the" in r, "size"),
-    (lambda r: "frames exceed" in r, "frames"),
-)
-
-
-def short_reason(reason: str) -> str:
-    for test, word in SHORT_REASONS:
-        if test(reason):
-            return word
-    return "quality"  # the tier checks: no published score, a score below the tier, class-conditioned
-
-
-def status(c: CandidateResult) -> str:
-    if c.feasible:
-        return "yes"
-    words = list(dict.fromkeys(short_reason(r) for r in c.reasons))
-    return words[0] + (f"+{len(words) - 1}" if len(words) > 1 else "")
 
 
 def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "") -> None:
@@ -66,12 +44,14 @@ def _header(console: Console, spec: SpecResult) -> None:
 def _recommendation(console: Console, spec: SpecResult) -> None:
     rec = spec.recommendation
     console.print()
-    console.print(rec.headline, style="bold green" if rec.choice else "bold red", markup=False)
-    _bullets(console, rec.reasons + rec.other_families)
-    if rec.break_even:
-        console.print("What would change the answer", style="bold")
-        _bullets(console, rec.break_even)
-    _bullets(console, [v.message + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations], "!", "red")
+    console.print(advice.headline(spec), style="bold green" if rec.choice else "bold red", markup=False)
+    _bullets(console, advice.why(spec))
+    changes = advice.what_would_change(spec)
+    if changes:
+        console.print("What would change the answer (each re-planned with the change)", style="bold")
+        _bullets(console, changes)
+    problems = [advice.gate_problem(v) for v in spec.violations]
+    _bullets(console, [message + (f" (fix: {fix})" if fix else "") for message, fix in problems], "!", "red")
 
 
 def _candidates(console: Console, spec: SpecResult, top: int) -> None:
@@ -101,7 +81,7 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     for col, just in columns:
         table.add_column(col, justify=just, overflow="fold")
     for c in shown:
-        ok = status(c)
+        ok = advice.status(c)
         table.add_row(
             c.model,
             c.replica,
@@ -116,11 +96,13 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
             style=None if c.feasible else "dim",
         )
     console.print(table)
-    why = [f"{c.model} / {c.replica} / {c.engine}: {'; '.join(c.reasons)}" for c in shown if not c.feasible]
+    why = [
+        f"{c.model} / {c.replica} / {c.engine}: {'; '.join(advice.reasons(c, spec))}" for c in shown if not c.feasible
+    ]
     if why:
         console.print("Why not", style="bold")
         _bullets(console, why)
-    notes = [*(f"warning: {w}" for w in spec.warnings), *sorted({note for c in shown for note in c.notes})]
+    notes = [*(f"warning: {w}" for w in spec.warnings), *sorted({n for c in shown for n in advice.notes(c)})]
     if notes:
         console.print("Notes", style="bold")
         _bullets(console, notes)
