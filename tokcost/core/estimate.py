@@ -106,9 +106,7 @@ def estimate_one(
     )
     c, lo, hi = est.central, est.low, est.high
     if architecture is not None and not bool(to_float(c["fits_in_memory"])):
-        raise UsageError(
-            memory_shortfall(c["memory_bytes"], hw.memory_gb, load_engines()[engine], gpus), param="architecture"
-        )
+        raise_memory_shortfall(c["memory_bytes"], hw.memory_gb, load_engines()[engine], gpus)
     tokens = {k: to_float(v) for k, v in c["tokens"].items()}
     problem = context_problem(m, tokens)
     if problem:
@@ -180,16 +178,16 @@ def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPr
     return base.model_copy(update={"architecture": decoder, "id": label, "name": f"{base.name}, decoder from {name}"})
 
 
-def memory_shortfall(memory_bytes: Mapping, memory_gb: float, profile: EngineProfile, gpus: int) -> str:
-    """Why a decoder does not fit: what one GPU of the replica needs, part by part, against what it holds."""
-    parts = ", ".join(
-        f"{k.replace('_', ' ')} {to_float(v) / 1e9:,.1f}" for k, v in memory_bytes.items() if k != "total"
-    )
+def raise_memory_shortfall(memory_bytes: Mapping, memory_gb: float, profile: EngineProfile, gpus: int) -> None:
+    """Refuse a decoder that does not fit: what one GPU of the replica needs, part by part, against what it holds."""
+    parts = {k.replace("_", " "): to_float(v) / 1e9 for k, v in memory_bytes.items() if k != "total"}
     need = to_float(memory_bytes["total"]) / 1e9
-    usable = memory_gb * profile.usable_memory_fraction
-    return (
-        f"does not fit: each of the replica's {gpus} GPU(s) needs {need:,.1f} GB ({parts}) but holds {memory_gb:,.1f} "
-        f"GB, {usable:,.1f} GB usable ({profile.usable_memory_fraction:.0%}); give more GPUs or a larger GPU"
+    fraction = profile.usable_memory_fraction
+    raise UsageError(
+        f"does not fit: each of the replica's {gpus} GPU(s) needs {need:,.1f} GB "
+        f"({', '.join(f'{k} {v:,.1f}' for k, v in parts.items())}) but holds {memory_gb:,.1f} GB, "
+        f"{memory_gb * fraction:,.1f} GB usable ({fraction:.0%}); give more GPUs or a larger GPU",
+        param="architecture",
     )
 
 
