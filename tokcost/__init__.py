@@ -1,7 +1,8 @@
 """tokcost: plan the latency, memory, throughput and cost of image and video generation products.
 
 The Python API (see docs/api.md): :func:`analyze`, :func:`estimate`, :func:`train`, :func:`tokens`,
-:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`load_spec`; bad input raises :class:`InputError`. The functions load on first use, so that
+:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`load_spec`, and the CI's
+:func:`check`, :func:`diff` and :func:`validate`; bad input raises :class:`InputError`. The functions load on first use, so that
 ``import tokcost`` (which every ``tokcost`` command does) stays cheap.
 """
 
@@ -12,18 +13,33 @@ from typing import TYPE_CHECKING
 from tokcost.errors import InputError, Problem
 from tokcost.version import __version__
 
-API = ("analyze", "estimate", "train", "tokens", "sweep", "sweep_stream", "load_spec", "catalog")
+API = (
+    "analyze",
+    "estimate",
+    "train",
+    "tokens",
+    "sweep",
+    "sweep_stream",
+    "load_spec",
+    "catalog",
+    "check",
+    "diff",
+    "validate",
+)
 __all__ = [*API, "InputError", "Problem", "__version__"]
 
 if TYPE_CHECKING:
     from tokcost.api import analyze as analyze
     from tokcost.api import catalog as catalog
+    from tokcost.api import check as check
+    from tokcost.api import diff as diff
     from tokcost.api import estimate as estimate
     from tokcost.api import load_spec as load_spec
     from tokcost.api import sweep as sweep
     from tokcost.api import sweep_stream as sweep_stream
     from tokcost.api import tokens as tokens
     from tokcost.api import train as train
+    from tokcost.api import validate as validate
 
 
 def __getattr__(name: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, validate_call
@@ -27,8 +28,10 @@ from tokcost.records.training import TrainComparison, TrainResult
 
 if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
+    from tokcost.records.gate import DiffResult, GateResult
     from tokcost.records.results import AnalysisResult
     from tokcost.records.spec import Spec
+    from tokcost.records.validation import ValidationResult
 
 PathArg = str | os.PathLike
 Presets = Sequence[PathArg] | None
@@ -471,3 +474,106 @@ def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, 
     stream = plan_sweep(req)
     stream.notes[:0] = book.lines()
     return stream
+
+
+def validate(
+    *,
+    measurements: PathArg | None = None,
+    fit: bool = False,
+    in_sample_only: bool = False,
+    cache: bool = True,
+    presets: Presets = None,
+    progress=None,
+) -> ValidationResult:
+    """Every published measurement (``measurements``, default the built-in set) priced through :func:`estimate`'s
+    code path, with the error summary in-sample and leave-one-source-out (``in_sample_only`` skips the latter) and
+    its gate (``result.passed``). ``fit`` refits the engine parameters over the whole set first. With ``cache`` the
+    result is read back from the user's cache when nothing it is computed from changed (the measurements, the
+    presets, tokcost's code and data: :mod:`tokcost.io.cache`), and stored after a recomputation.
+    ``progress(done, total)`` is called as the cross-validation advances."""
+    from tokcost.core.fit import validation_result
+    from tokcost.io.cache import validation_cache_key, write_cached
+    from tokcost.io.measurements import load_entries
+    from tokcost.io.paths import MEASUREMENTS_FILE
+
+    path = Path(measurements) if measurements is not None else MEASUREMENTS_FILE
+    entries = load_entries(path)
+    cat = catalog(presets)
+    held_out = not in_sample_only
+    name = f"validate-{'refit' if fit else 'committed'}-{'held-out' if held_out else 'in-sample'}"
+    key = validation_cache_key(path, cat, refit=fit, held_out=held_out) if cache else None
+    cached = None if key is None else _cached_validation(name, key)
+    if cached is not None:
+        return cached
+    result = validation_result(entries, cat, refit=fit, held_out=held_out, progress=progress)
+    if key is not None:
+        write_cached(name, key, result.model_dump_json())
+    return result
+
+
+def _cached_validation(name: str, key: str) -> ValidationResult | None:
+    """The cached result for these inputs, or None (no cache, other inputs, or a file that does not parse)."""
+    from pydantic import ValidationError as RecordError
+
+    from tokcost.io.cache import read_cached
+    from tokcost.records.validation import ValidationResult
+
+    text = read_cached(name, key)
+    if text is None:
+        return None
+    try:
+        return ValidationResult.model_validate_json(text)
+    except RecordError:
+        return None
+
+
+def check(
+    specs: PathArg | Sequence[PathArg],
+    *,
+    baseline: PathArg | None = None,
+    max_cost_increase: float | None = None,
+    max_latency_increase: float | None = None,
+    calibration: PathArg | None = None,
+    presets: Presets = None,
+    prices: Prices = None,
+    progress=None,
+) -> GateResult:
+    """The CI gate: analyse ``specs`` (files, folders of ``*.yaml``, globs), compare each with its budgets and,
+    with ``baseline`` (a saved :func:`analyze` result), with the past result under the ``max_*_increase`` limits in
+    percent. ``result.exit_code`` is what ``tokcost check`` exits with (0 pass, 1 a gate failed); every problem
+    with the input raises :class:`InputError` before any spec is priced."""
+    from tokcost.core.analyze import analyze_loaded
+    from tokcost.core.gate import compare
+    from tokcost.errors import UsageError
+    from tokcost.io.baseline import load_result
+    from tokcost.io.specs import expand_paths, load_specs
+    from tokcost.records.gate import Limits
+
+    if baseline is None and (max_cost_increase is not None or max_latency_increase is not None):
+        raise UsageError("a maximum cost or latency increase needs a baseline to compare with", param="baseline")
+    cat = catalog(presets)
+    overrides = price_overrides(prices, cat)
+    paths = [specs] if isinstance(specs, (str, os.PathLike)) else list(specs)
+    loaded = load_specs(expand_paths([str(p) for p in paths]), cat)  # every spec problem, before any work
+    docs = {f: doc for f, _, doc in loaded}
+    base = load_result(Path(baseline)) if baseline is not None else None
+    result = analyze_loaded(loaded, cat, _calibration(calibration), overrides, progress=progress)
+    limits = Limits(max_cost_increase_pct=max_cost_increase, max_latency_increase_pct=max_latency_increase)
+    return compare(
+        result,
+        base,
+        limits,
+        locate=lambda f, path: docs[f].where(path),
+        baseline_name=str(baseline) if baseline is not None else None,
+    )
+
+
+def diff(base: PathArg | AnalysisResult, head: PathArg | AnalysisResult) -> DiffResult:
+    """Past, current and delta of two :func:`analyze` results: saved JSON files (``--format json``) or records."""
+    from tokcost.core.gate import diff as diff_results
+    from tokcost.io.baseline import load_result
+
+    def result(item: PathArg | AnalysisResult) -> AnalysisResult:
+        return load_result(Path(item)) if isinstance(item, (str, os.PathLike)) else item
+
+    return diff_results(result(base), result(head))

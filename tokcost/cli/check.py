@@ -1,6 +1,7 @@
 """`tokcost check` (the CI gate) and `tokcost diff` (past, current and delta of two saved results).
 
-Thin wrappers: the work is in :mod:`tokcost.core.gate` (pure compare/diff) and the formatters in ``tokcost.render``.
+Thin wrappers over :func:`tokcost.api.check` and :func:`tokcost.api.diff` (the work is in :mod:`tokcost.core.gate`,
+pure compare/diff) and the formatters in ``tokcost.render``.
 Exit codes: 0 pass; 1 a budget, feasibility or baseline limit failed; 2 an invalid spec, baseline or usage.
 """
 
@@ -20,7 +21,6 @@ from tokcost.cli.common import (
     emit,
     format_option,
     guard,
-    load_catalog,
     parse_prices,
     percent,
 )
@@ -35,48 +35,6 @@ def default_check_format(fmt: str | None, env: Mapping[str, str] | None = None) 
     if fmt is not None:
         return getattr(fmt, "value", fmt)
     return "github" if environment.github_actions(env) else "table"
-
-
-def run_check(
-    specs: list[str],
-    baseline: Path | None,
-    max_cost: float | None,
-    max_latency: float | None,
-    calibration: Path | None,
-    catalog,
-    prices: Mapping[str, float] | None = None,
-):
-    """Load and analyse the specs, read the baseline and compare; returns a GateResult (raises for exit 2)."""
-    from tokcost.api import price_overrides
-    from tokcost.core.analyze import analyze_loaded
-    from tokcost.core.gate import compare
-    from tokcost.errors import UsageError
-    from tokcost.io.baseline import load_result
-    from tokcost.io.specs import expand_paths, load_calibration_file, load_specs
-    from tokcost.records.gate import Limits
-
-    if baseline is None and (max_cost is not None or max_latency is not None):
-        raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
-    overrides = price_overrides(prices, catalog)
-    files = expand_paths(specs)
-    loaded = load_specs(files, catalog)  # every spec problem, exit 2, before any work
-    docs = {f: doc for f, _, doc in loaded}
-    base = load_result(baseline) if baseline is not None else None
-    bar = ProgressBar()  # shown on a terminal only, and only once the first spec has taken its time
-    try:
-        result = analyze_loaded(
-            loaded, catalog, load_calibration_file(calibration), overrides, progress=bar.steps("check: specs analysed")
-        )
-    finally:
-        bar.stop()
-    limits = Limits(max_cost_increase_pct=max_cost, max_latency_increase_pct=max_latency)
-    return compare(
-        result,
-        base,
-        limits,
-        locate=lambda f, path: docs[f].where(path),
-        baseline_name=str(baseline) if baseline is not None else None,
-    )
 
 
 def check(
@@ -112,17 +70,26 @@ def check(
     hardware changed), 2 for an invalid spec, baseline or usage."""
 
     def run():
+        from tokcost import api
+        from tokcost.errors import UsageError
         from tokcost.render.check import summary
 
-        result = run_check(
-            specs,
-            baseline,
-            max_cost_increase,
-            max_latency_increase,
-            calibration,
-            load_catalog(presets),
-            parse_prices(price),
-        )
+        if baseline is None and (max_cost_increase is not None or max_latency_increase is not None):
+            raise UsageError("--max-cost-increase and --max-latency-increase need --baseline FILE")
+        bar = ProgressBar()  # shown on a terminal only, and only once the first spec has taken its time
+        try:
+            result = api.check(
+                specs,
+                baseline=baseline,
+                max_cost_increase=max_cost_increase,
+                max_latency_increase=max_latency_increase,
+                calibration=calibration,
+                presets=presets,
+                prices=parse_prices(price),
+                progress=bar.steps("check: specs analysed"),
+            )
+        finally:
+            bar.stop()
         chosen = default_check_format(fmt)
         emit(registry.render("check", chosen, result), None)
         if chosen != "table":  # the table ends with the summary; other formats go to a file or a PR comment
@@ -145,9 +112,8 @@ def diff(
     every one) of two saved results: cost, latency, batch and GPUs. Exit 0 (2 for a missing or invalid file)."""
 
     def run():
-        from tokcost.core.gate import diff as diff_results
-        from tokcost.io.baseline import load_result
+        from tokcost import api
 
-        emit(registry.render("diff", fmt, diff_results(load_result(base), load_result(head)), every=every), None)
+        emit(registry.render("diff", fmt, api.diff(base, head), every=every), None)
 
     guard(run)

@@ -87,3 +87,21 @@ def write_cached(name: str, key: str, text: str) -> None:
         write_atomic(path, json.dumps({"format": FORMAT, "key": key, "text": text}))
     except OSError:
         return
+
+
+def validation_cache_key(measurements: str | os.PathLike, catalog, *, refit: bool, held_out: bool) -> str | None:
+    """The hash of everything a validation result is computed from: tokcost's code and data files (engine
+    profiles, thresholds), the measurements file, every preset the catalog holds, and the flags. None when a file
+    cannot be read (no cache then: the computation reports what is wrong with it)."""
+    try:
+        parts: list[str | bytes] = [
+            code_fingerprint(),
+            f"refit={refit} held_out={held_out}",
+            Path(measurements).read_bytes(),
+        ]
+        for kind in ("hardware", "models"):
+            for preset_id in catalog.ids(kind):
+                parts += [kind, preset_id, catalog.source_of(kind, preset_id).read_bytes()]
+    except OSError:
+        return None
+    return fingerprint(*parts)
