@@ -1,10 +1,10 @@
 """Fit the engine parameters to the validation set, and cross-validate the fit (numpy only).
 
-What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives — eager and
-compiled ``mfu`` (fraction of the hardware's best-GEMM rate the stack reaches), ``host_per_layer_s``,
-``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and ``act_passes``
-(element-wise activation traffic per block), compiled decode's ``mbu`` and ``gpu_per_layer_s`` (the kernel gaps
-that add to each layer's weight read), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
+What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives — ``mfu``
+(fraction of the hardware's best-GEMM rate the stack reaches, one value for eager and compiled),
+``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and
+``act_passes`` (element-wise activation traffic per block), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
+kernel gaps that add to each layer's GPU time, one value for eager and compiled), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
 today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted.
 
