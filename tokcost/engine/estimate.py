@@ -573,8 +573,8 @@ def precision_note(model: ModelPreset, precision: str) -> str | None:
         return None
     if model.family == "ar":
         return (
-            f"{precision} applies to the decoder's linear layers only; attention runs 16-bit, and the KV cache is "
-            "as --kv-dtype sets it"
+            f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
+            "its own type (kv_dtype)"
         )
     part = DENOISER_NAMES[model.denoiser.kind] if model.denoiser is not None else "denoiser"
     encoders = ", ".join(e.name for e in model.text_encoders) or "none"

@@ -69,8 +69,8 @@ def efficiency(
     relative to the host they were fitted on.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
-    device's effective MFU and MBU under eager code (its kernel gaps included), and eager's host overheads. Other engines keep their
-    profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
+    device's effective MFU and MBU under eager code (its kernel gaps included), and eager's host overheads. Other
+    engines keep their profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
     faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set. A
     calibration's host overheads were measured on its own host: ``host_speed`` does not scale them."""
     assumed = _on_host(_assumed(engine, hw, band, attention or engine.attention), host_speed)
