@@ -47,7 +47,7 @@ def test_eager_emu3_is_faster_on_an_h100_server_for_its_cpu():
 
 
 def test_a_preset_without_a_known_server_is_priced_as_the_reference_host():
-    hw = CAT.hardware("l4")
+    hw = CAT.hardware("mi325x")
     assert hw.host is None
     assert host_speed(hw) == 1.0 and host_speed(hw, 1.5) == 1.5
 

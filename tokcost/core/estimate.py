@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tokcost.core.pricing import price_book
-from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate, host_speed, to_float
+from tokcost.engine.estimate import (
+    Config,
+    calibrated_band,
+    error_family,
+    estimate,
+    host_speed,
+    precision_note,
+    to_float,
+)
 from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
@@ -153,6 +161,7 @@ def estimate_one(
         overhead_bound=bool(to_float(c["overhead_bound"])),
         floor_s=to_float(c["floor_s"]),
         breakdown_s={k: to_float(v) for k, v in c["breakdown_s"].items()},
+        breakdown_precision=dict(c["breakdown_precision"]),
         communication_s=to_float(c["communication_s"]),
         tokens=tokens,
         memory_gb={k: to_float(v) / 1e9 for k, v in c["memory_bytes"].items()},
@@ -163,7 +172,11 @@ def estimate_one(
         price=quote,
         price_basis=book.basis,
         defaults_applied=defaults,
-        notes=[*book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())],
+        notes=[
+            *[n for n in [precision_note(m, precision)] if n],
+            *book.unpriced.values(),
+            *book.notes([hw.id], today or dt.date.today()),
+        ],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 

@@ -25,6 +25,8 @@ DEFAULT_ANSWER_TOKENS = 128
 # A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
 # its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
 OVERHEAD_BOUND_FACTOR = 1.5
+# What the components --precision does not apply to run at: text encoders and the VAE.
+SIXTEEN_BIT = "bf16"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +100,7 @@ class _Chip:
 
     eff: Efficiency
     P: object  # dense FLOP/s at the precision
-    P_attn: object  # 16-bit FLOP/s of the fused attention kernels
+    P_attn: object  # 16-bit FLOP/s: the fused attention kernels, text encoders and the VAE
     BW: object  # bytes/s
     usable_bytes: object  # memory one GPU may fill
     price: object  # USD per GPU-hour (NaN: no price)
@@ -430,6 +432,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
     return {
         "latency_s": prefill_s + decode_s,
         "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
+        "breakdown_precision": {"prefill": cfg.precision, "decode": cfg.precision},
         "bound": np.where(compute_s >= memory_s, "compute", "memory"),
         # compute_s and memory_s already count both passes of unbatched CFG
         "overhead_bound": decode_s - decode_comm > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
@@ -484,8 +487,10 @@ def _diffusion(
         m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act, l2
     )
     denoise_s = passes * steps * step_s
-    text_s = physics.text_encoder_time(m, P, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
-    vae_s, vae_flops = physics.vae_decode_time(m, P, eff, batch, pw, ph, frames)
+    # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
+    # MLPerf Inference's int8/fp8 SDXL, which quantises the UNet's linear and conv layers only
+    text_s = physics.text_encoder_time(m, P_attn, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
+    vae_s, vae_flops = physics.vae_decode_time(m, P_attn, eff, batch, pw, ph, frames)
     request_s = eff.request_fixed_s + 0 * denoise_s
     mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph, gpus)
     flops = passes * steps * n_items * per_item + vae_flops
@@ -497,6 +502,11 @@ def _diffusion(
             "denoise": denoise_s,
             "vae_decode": vae_s + 0 * denoise_s,
             "pipeline": request_s,
+        },
+        "breakdown_precision": {
+            "text_encoders": SIXTEEN_BIT,
+            "denoise": cfg.precision,
+            "vae_decode": SIXTEEN_BIT,
         },
         "bound": np.where(compute >= memory, "compute", "memory"),
         "overhead_bound": step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
@@ -550,6 +560,30 @@ def text_decode_s(
         arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link, kv
     )
     return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
+
+
+# ------------------------------------------------------------------------------------------- notes
+
+DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
+
+
+def precision_note(model: ModelPreset, precision: str) -> str | None:
+    """What ``precision`` applies to, when it is not 16-bit: the denoiser's (or the AR decoder's) linear and conv
+    layers only, as MLPerf Inference's int8/fp8 SDXL quantises them; text encoders, the VAE and attention stay
+    16-bit (``breakdown_precision``)."""
+    if precision in ("bf16", "fp16", "fp32"):
+        return None
+    if model.family == "ar":
+        return (
+            f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
+            "its own type (kv_dtype)"
+        )
+    part = DENOISER_NAMES[model.denoiser.kind] if model.denoiser is not None else "denoiser"
+    encoders = ", ".join(e.name for e in model.text_encoders) or "none"
+    return (
+        f"{precision} applies to the {part}'s linear and conv layers only; its attention, the text encoders "
+        f"({encoders}) and the VAE run {SIXTEEN_BIT}"
+    )
 
 
 # ------------------------------------------------------------------------------------------- calibrated bands

@@ -69,8 +69,8 @@ def efficiency(
     relative to the host they were fitted on.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
-    device's effective MFU and MBU under eager code, and eager's host overheads. Other engines keep their
-    profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
+    device's effective MFU and MBU under eager code (its kernel gaps included), and eager's host overheads. Other
+    engines keep their profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
     faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set. A
     calibration's host overheads were measured on its own host: ``host_speed`` does not scale them."""
     assumed = _on_host(_assumed(engine, hw, band, attention or engine.attention), host_speed)
@@ -87,7 +87,12 @@ def efficiency(
     attention_mfu = assumed.mfu if assumed.attention_mfu is None else assumed.attention_mfu
     changes["attention_mfu"] = attention_mfu * mfu_scale
     if engine is eager:
-        changes.update(host_per_layer_s=fitted.host_per_layer_s, fixed_per_step_s=fitted.fixed_per_step_s)
+        # the benchmark's fit has no gap term: the measured steps' kernel gaps are inside its mbu and mfu
+        changes.update(
+            host_per_layer_s=fitted.host_per_layer_s,
+            fixed_per_step_s=fitted.fixed_per_step_s,
+            gpu_per_layer_s=fitted.gpu_per_layer_s,
+        )
     return replace(assumed, **changes)
 
 

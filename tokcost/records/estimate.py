@@ -76,6 +76,12 @@ class EstimateResult(BaseModel):
     overhead_bound: bool = Field(description="Overheads (host launches, kernel gaps, per-step work) dominate the step.")
     floor_s: float = Field(description="Roofline floor in seconds: no latency can be below it.")
     breakdown_s: dict[str, float] = Field(description="Seconds per stage.")
+    breakdown_precision: dict[str, str] = Field(
+        default={},
+        description="The precision each stage of breakdown_s with weights ran its linear and conv layers at: "
+        "--precision for the denoiser or the AR decoder, 16-bit for text encoders and the VAE (attention is always "
+        "16-bit).",
+    )
     communication_s: float = Field(
         default=0.0, description="Seconds of the latency spent in collectives between the replica's GPUs."
     )

@@ -1,0 +1,78 @@
+"""The measured kernel tables shipped in ``tokcost/data/kernels/`` (one ``<chip>.npz`` per chip, written by
+scripts/condense_kernel_tables.py from NVIDIA's aiconfigurator-core; licence in the folder's NOTICE), read with
+numpy alone, each chip once per process and only when asked for (benchmarks/kernel_tables.py times a load)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from tokcost.io.paths import DATA_DIR
+from tokcost.records.kernels import PROVENANCE_FIELDS, ChipKernels, KernelTable
+
+KERNELS_DIR = DATA_DIR / "kernels"
+
+# tokcost hardware preset -> the chip whose measurements price it. Only the same part: same die, memory and
+# clocks (the tables' device names: NVIDIA A100-SXM4-80GB, NVIDIA H100 80GB HBM3, NVIDIA H200, NVIDIA B200,
+# NVIDIA L40S). a100-40gb-sxm (1.56 TB/s, not 2.04), h100-pcie / h100-nvl (fewer SMs, lower clocks), h800-sxm and
+# h20 (cut-down parts) and chips with no table (RTX 4090, L4, A10G, MI300X, MI325X) keep the sourced roofline.
+TABLE_CHIPS = {
+    "a100-80gb-sxm": "a100_sxm",
+    "h100-sxm": "h100_sxm",
+    "h200-sxm": "h200_sxm",
+    "b200": "b200_sxm",
+    "l40s": "l40s",
+}
+
+
+class KernelTableError(ValueError):
+    """A shipped kernel table that cannot be used (missing, or without its provenance): a packaging bug."""
+
+
+def table_chip(hardware_id: str) -> str | None:
+    """The kernel-table chip that prices ``hardware_id``, or None when it has none."""
+    return TABLE_CHIPS.get(hardware_id)
+
+
+def available_chips() -> list[str]:
+    return sorted(p.stem for p in KERNELS_DIR.glob("*.npz"))
+
+
+@cache
+def load_chip(chip: str) -> ChipKernels:
+    """Every table of ``chip``; raises :class:`KernelTableError` when a table lacks any field of its provenance
+    (:data:`~tokcost.records.kernels.PROVENANCE_FIELDS`) or the file its licence notice."""
+    import numpy as np
+
+    path = KERNELS_DIR / f"{chip}.npz"
+    if not path.exists():
+        raise KernelTableError(f"{path}: no kernel table for {chip!r} (chips: {', '.join(available_chips())})")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    if "meta" not in arrays:
+        raise KernelTableError(f"{path}: no provenance (meta)")
+    meta = json.loads(str(arrays["meta"]))
+    if not (KERNELS_DIR / "NOTICE").exists() or not meta.get("licence"):
+        raise KernelTableError(f"{path}: no licence notice")
+    tables = {}
+    for name, info in meta.get("tables", {}).items():
+        lacking = [f for f in PROVENANCE_FIELDS if not info.get(f)]
+        if lacking:
+            raise KernelTableError(f"{path}: table {name} lacks provenance: {', '.join(lacking)}")
+        axes = tuple(info["axes"])
+        tables[name] = KernelTable(
+            name=name,
+            axes=axes,
+            grid=tuple(arrays[f"{name}/{a}"] for a in axes),
+            latency_s=arrays[f"{name}/latency_s"],
+            provenance=info,
+        )
+    if not tables:
+        raise KernelTableError(f"{path}: no tables")
+    return ChipKernels(chip=meta["chip"], device=meta["device"], licence=meta["licence"], tables=tables)
+
+
+def hardware_kernels(hardware_id: str) -> ChipKernels | None:
+    """The kernel tables that price ``hardware_id`` (:data:`TABLE_CHIPS`), or None."""
+    chip = table_chip(hardware_id)
+    return load_chip(chip) if chip is not None else None
