@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationError, validate_call
 
 from tokcost.errors import ARGUMENTS, InputError, Problem
+from tokcost.text import quoted
 
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import EstimateResult
@@ -59,25 +60,75 @@ def _arguments(fn):
     @functools.wraps(fn)
     def call(**kwargs):
         try:
-            return checked()(**kwargs)
+            result = checked()(**kwargs)
         except ValidationError as err:
             raise InputError([_problem(e) for e in err.errors(include_url=False)]) from None
+        _finite_result(result)
+        return result
 
     return call
+
+
+def _finite_result(result: Any) -> None:
+    """A result record whose numbers overflowed (``train(tokens=1e300)``: infinite FLOPs and dollars) is bad
+    input, not a result: InputError naming the first field that is not finite. Sweep columns (NaN where a column
+    does not apply) are not records and are not checked."""
+    import math
+
+    from pydantic import BaseModel
+
+    if not isinstance(result, BaseModel):
+        return
+    stack: list[tuple[str, Any]] = [("", result.model_dump())]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(
+                [Problem(ARGUMENTS, 0, 0, "", f"the inputs are beyond what tokcost can price: {where} is {value}")]
+            )
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
 
 
 def _problem(error: dict) -> Problem:
     """A pydantic error as a problem with the argument it concerns; a list item's error quotes the item."""
     param, *within = error["loc"]
-    message = f"{error['input']!r}: {error['msg']}" if within else error["msg"]
+    message = f"{quoted(error['input'])}: {error['msg']}" if within else error["msg"]
     return Problem(ARGUMENTS, 0, 0, str(param), message)
 
 
+def _path(value: Any, argument: str) -> str:
+    """``value`` as a path, or an :class:`InputError` naming ``argument``: not a str or os.PathLike (None, a
+    number), empty, holding a NUL or a newline (YAML text passed where a file name goes), or too long to be one."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a file path, got {type(value).__name__}")])
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    if not text or "\0" in text or "\n" in text or len(text) > 4096:
+        what = "YAML text, not a file path (pass a mapping, or write it to a file)" if "\n" in text else "not a file path"
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"{quoted(text)} is {what}")])
+    return text
+
+
+def _paths(presets: Any, argument: str = "presets") -> list[str]:
+    """Preset folders: one path, or a list of them (a single str is one folder, never its letters)."""
+    if presets is None:
+        return []
+    if isinstance(presets, (str, os.PathLike)):
+        return [_path(presets, argument)]
+    if not isinstance(presets, (list, tuple)):
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {type(presets).__name__}")])
+    return [_path(p, argument) for p in presets]
+
+
 def catalog(presets: Presets = None) -> Catalog:
-    """The built-in presets plus user preset folders (``presets``, then ``$TOKCOST_PRESETS``)."""
+    """The built-in presets plus user preset folders (``presets``, one path or a list, then ``$TOKCOST_PRESETS``)."""
     from tokcost.io.catalog import Catalog
 
-    return Catalog.default([str(p) for p in presets or []])
+    return Catalog.default(_paths(presets))
 
 
 def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[str, float]:
@@ -87,12 +138,22 @@ def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[st
 
     from tokcost.records.prices import MAX_USD_PER_GPU_HOUR
 
+    if prices is not None and not isinstance(prices, Mapping):
+        raise InputError([Problem(ARGUMENTS, 0, 0, "price", f"expected a mapping of hardware id to USD, got {type(prices).__name__}")])
     problems = []
+    named: dict[str, str] = {}  # preset id -> the key that priced it: h100-sxm and H100-SXM are one chip
     for hw, usd in (prices or {}).items():
-        if not isinstance(hw, str) or not cat.has("hardware", hw):
-            problems.append(Problem(ARGUMENTS, 0, 0, "price", cat.unknown_message("hardware", str(hw))))
+        if not isinstance(hw, str):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"a hardware id is text, not {quoted(hw)}"))
+            continue
+        if not cat.has("hardware", hw):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", cat.unknown_message("hardware", hw)))
+            continue
+        same = named.setdefault(cat.resolve("hardware", hw) or hw, hw)
+        if same != hw:
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw} and {same} name the same hardware: price it once"))
         elif isinstance(usd, bool) or not isinstance(usd, (int, float)) or not math.isfinite(usd):
-            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw}={usd!r}: the price must be a finite number"))
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw}={quoted(usd)}: the price must be a finite number"))
         elif not 0 < usd <= MAX_USD_PER_GPU_HOUR:
             problems.append(
                 Problem(
@@ -124,17 +185,17 @@ def _lookup(cat: Catalog, kind: str, ids: Sequence[str], argument: str) -> tuple
     return found, problems
 
 
-def _calibration(path: PathArg | None):
+def _calibration(path: PathArg | None, cat: Catalog):
     from tokcost.io.specs import load_calibration_file
 
-    return load_calibration_file(path)
+    return load_calibration_file(None if path is None else _path(path, "calibration"), cat)
 
 
 def load_spec(path: PathArg, *, presets: Presets = None) -> Spec:
     """Read and check one product spec; every problem raises :class:`InputError` with its position."""
     from tokcost.io.specs import load_specs
 
-    ((_, spec, _),) = load_specs([str(path)], catalog(presets))
+    ((_, spec, _),) = load_specs([_path(path, "path")], catalog(presets))
     return spec
 
 
@@ -154,9 +215,9 @@ def analyze(
     items = list(specs) if isinstance(specs, (list, tuple)) else [specs]
     cat = catalog(presets)
     overrides = price_overrides(prices, cat)
-    cal = _calibration(calibration)  # its problems are reported before the specs'
+    cal = _calibration(calibration, cat)  # its problems are reported before the specs'
     loaded, problems = [], []
-    paths = [str(s) for s in items if isinstance(s, (str, os.PathLike))]
+    paths = [_path(s, "specs") for s in items if isinstance(s, (str, os.PathLike))]
     try:
         if paths:
             loaded += load_specs(expand_paths(paths), cat)
@@ -232,7 +293,7 @@ def estimate(
         attention=attention,
         kv_dtype=kv_dtype,
         host=host,
-        calibration=_calibration(calibration),
+        calibration=_calibration(calibration, cat),
         prices=price_overrides(prices, cat),
     )
 

@@ -207,6 +207,8 @@ def dotted(path: tuple) -> str:
     """``('candidates', 'models', 2)`` -> ``candidates.models[2]``."""
     out = ""
     for part in path:
+        if isinstance(part, int) and part.bit_length() > 64:  # a mapping key from code: str() of it may raise
+            part = quoted(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(document)"
 
