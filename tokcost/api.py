@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationError, validate_call
 
 from tokcost.errors import ARGUMENTS, InputError, Problem
-from tokcost.text import quoted
 
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import EstimateResult
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
 from tokcost.records.training import TrainComparison, TrainResult
+from tokcost.text import quoted
 
 if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
@@ -108,7 +108,9 @@ def _path(value: Any, argument: str) -> str:
     if not isinstance(text, str):
         text = os.fsdecode(text)
     if not text or "\0" in text or "\n" in text or len(text) > 4096:
-        what = "YAML text, not a file path (pass a mapping, or write it to a file)" if "\n" in text else "not a file path"
+        what = (
+            "YAML text, not a file path (pass a mapping, or write it to a file)" if "\n" in text else "not a file path"
+        )
         raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"{quoted(text)} is {what}")])
     return text
 
@@ -120,7 +122,9 @@ def _paths(presets: Any, argument: str = "presets") -> list[str]:
     if isinstance(presets, (str, os.PathLike)):
         return [_path(presets, argument)]
     if not isinstance(presets, (list, tuple)):
-        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {type(presets).__name__}")])
+        raise InputError(
+            [Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {type(presets).__name__}")]
+        )
     return [_path(p, argument) for p in presets]
 
 
@@ -139,7 +143,13 @@ def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[st
     from tokcost.records.prices import MAX_USD_PER_GPU_HOUR
 
     if prices is not None and not isinstance(prices, Mapping):
-        raise InputError([Problem(ARGUMENTS, 0, 0, "price", f"expected a mapping of hardware id to USD, got {type(prices).__name__}")])
+        raise InputError(
+            [
+                Problem(
+                    ARGUMENTS, 0, 0, "price", f"expected a mapping of hardware id to USD, got {type(prices).__name__}"
+                )
+            ]
+        )
     problems = []
     named: dict[str, str] = {}  # preset id -> the key that priced it: h100-sxm and H100-SXM are one chip
     for hw, usd in (prices or {}).items():

@@ -17,7 +17,9 @@ class Problem:
 
     def __str__(self) -> str:
         # user text (a YAML key, a path) shows its control characters: one problem is one line
-        return f"{escape_line(self.file)}:{self.line}:{self.col}: {escape_line(self.field)}: {escape_line(self.message)}"
+        return (
+            f"{escape_line(self.file)}:{self.line}:{self.col}: {escape_line(self.field)}: {escape_line(self.message)}"
+        )
 
     def to_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "col": self.col, "field": self.field, "message": self.message}

@@ -10,6 +10,7 @@ import typer
 
 from tokcost.cli.common import Presets, ProgressBar, emit, format_option, guard, load_catalog, output_option
 from tokcost.render import registry
+from tokcost.text import escape_line
 
 INSTALL_HINT = "torch is not installed: install with pip install 'tokcost[bench]'"
 
@@ -132,6 +133,6 @@ def bench(
             emit(dump_calibration(cal), output)
         emit(registry.render("bench", fmt, result), None)
         for warning in result.get("warnings", []):
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(escape_line(f"warning: {warning}"), err=True)
 
     guard(run)

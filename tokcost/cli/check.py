@@ -65,7 +65,11 @@ def run_check(
     bar = ProgressBar()  # shown on a terminal only, and only once the first spec has taken its time
     try:
         result = analyze_loaded(
-            loaded, catalog, load_calibration_file(calibration, catalog), overrides, progress=bar.steps("check: specs analysed")
+            loaded,
+            catalog,
+            load_calibration_file(calibration, catalog),
+            overrides,
+            progress=bar.steps("check: specs analysed"),
         )
     finally:
         bar.stop()

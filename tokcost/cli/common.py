@@ -7,7 +7,6 @@ import codecs
 import contextlib
 import errno
 import math
-import os
 import re
 import signal
 import sys
@@ -186,7 +185,9 @@ def write_stdout(text: str) -> None:
         else:
             _write_all(buffer, data)
     except (OSError, ValueError) as exc:  # ValueError: the stream was closed
-        _silence_stdout()
+        from tokcost.io.atomic import silence_stdout
+
+        silence_stdout()
         io_failure("cannot write to standard output", exc)
 
 
@@ -202,16 +203,6 @@ def _write_all(buffer, data: bytes) -> None:
     buffer.flush()
 
 
-def _silence_stdout() -> None:
-    """Point descriptor 1 at /dev/null once a write to it failed, so that the interpreter's flush at exit does not
-    fail again with a second message ("Exception ignored ... BrokenPipeError")."""
-    with contextlib.suppress(Exception):
-        if sys.stdout is not None and sys.stdout.fileno() == 1:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.close(null)
-
-
 def finish_stdout() -> int | None:
     """At exit: flush what is left for stdout; EXIT_IO when that fails, else None."""
     if sys.stdout is None:
@@ -219,7 +210,9 @@ def finish_stdout() -> int | None:
     try:
         sys.stdout.flush()
     except (OSError, ValueError) as exc:
-        _silence_stdout()
+        from tokcost.io.atomic import silence_stdout
+
+        silence_stdout()
         try:
             io_failure("cannot write to standard output", exc)
         except typer.Exit as done:

@@ -15,6 +15,7 @@ from tokcost.cli import environment
 from tokcost.cli.common import Output, Presets, PriceOption, emit, emit_pieces, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
+from tokcost.text import escape_line
 
 PROGRESS_MIN_ROWS = 200_000  # below this a sweep finishes in well under a second: no progress bar
 
@@ -102,7 +103,7 @@ STREAMING = ("csv", "jsonl")  # written chunk by chunk as the rows are priced: m
 
 def _notes(notes: list[str], rows: int) -> None:
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(escape_line(f"note: {note}"), err=True)
     if not rows:
         raise UsageError("nothing to price: every combination was skipped (see the notes above)")
 

@@ -112,7 +112,7 @@ def _check_replaceable(target: Path, st: os.stat_result) -> None:
     if was_read(st):
         raise OutputRefused("it is one of this run's inputs; write the output to another file")
     if stat.S_ISDIR(st.st_mode):
-        raise OutputRefused("it is a directory; give a file name")
+        raise OutputRefused("it is a directory, not a regular file; give a file name")
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
         raise OutputRefused("it is not a regular file (a FIFO, socket or block device)")
     # `> FILE` on a read-only file fails; replacing it would not. A file with no write bit is refused even for
@@ -170,6 +170,16 @@ def descriptor_of(path: str) -> int | None:
         current = os.path.normpath(os.path.join(folder, os.readlink(current)))
         seen += 1
     raise OutputRefused("too many levels of symbolic links")
+
+
+def silence_stdout() -> None:
+    """Point descriptor 1 at /dev/null once a write to it failed (a broken pipe, a full disk), so that the
+    interpreter's flush at exit does not fail a second time with "Exception ignored ... BrokenPipeError"."""
+    with contextlib.suppress(Exception):
+        if sys.stdout is not None and sys.stdout.fileno() == 1:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.close(null)
 
 
 @contextlib.contextmanager

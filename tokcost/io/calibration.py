@@ -107,7 +107,10 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
     expected = KNOWN_GPUS.get(d.name) if d.kind == "cuda" else None
     if d.preset is None:
         if expected is not None:
-            add(("device", "preset"), f"device {quoted(d.name)} is the hardware preset {expected}; set preset: {expected}")
+            add(
+                ("device", "preset"),
+                f"device {quoted(d.name)} is the hardware preset {expected}; set preset: {expected}",
+            )
         if fit.reference == "datasheet":
             add(("fit", "reference"), "a datasheet fit needs device.preset (the datasheet it is a fraction of)")
         return out
@@ -127,7 +130,10 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
     if not low * hw.memory_gb <= d.memory_gb <= high * hw.memory_gb:
         add(("device", "memory_gb"), f"{d.memory_gb:g} GB does not match {hw.id}'s {hw.memory_gb:g} GB")
     if fit.reference == "datasheet":
-        for field, value, sheet in (("peak_tflops", fit.peak_tflops, peak), ("bandwidth_gbps", fit.bandwidth_gbps, bandwidth)):
+        for field, value, sheet in (
+            ("peak_tflops", fit.peak_tflops, peak),
+            ("bandwidth_gbps", fit.bandwidth_gbps, bandwidth),
+        ):
             if abs(value - sheet) > MATCH * sheet:
                 add(("fit", field), f"{value:g} is not {hw.id}'s datasheet figure, {sheet:g}")
         for field, value in (("mfu", fit.mfu), ("mbu", fit.mbu)):

@@ -69,7 +69,10 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
         if sum(d.hourly) <= 0:
             add(("demand", "hourly"), "the 24 hourly weights need a positive sum (every hour is 0)")
         elif sum(d.hourly) / len(d.hourly) < sys.float_info.min:  # their mean would underflow to 0 (subnormals)
-            add(("demand", "hourly"), "the hourly weights are too small to compute with; they are relative: scale them up")
+            add(
+                ("demand", "hourly"),
+                "the hourly weights are too small to compute with; they are relative: scale them up",
+            )
         if ("demand", "peak_to_mean") in doc.key_positions:
             add(
                 ("demand", "peak_to_mean"),

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from tokcost.records.gate import GateResult
 from tokcost.render.check import sentence, summary
+from tokcost.text import escape_line, visible
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: % CR LF encoded as the runner decodes them, every other control character
+    (ESC, OSC) shown as an escape so that none reaches the log."""
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _prop(text: str) -> str:
@@ -28,7 +31,7 @@ def format_github(result: GateResult) -> str:
     out = []
     for s in result.specs:
         for v in s.violations:
-            msg = f"{s.name}: {sentence(v.message)}" + (f" Fix: {sentence(v.fix)}" if v.fix else "")
+            msg = f"{escape_line(s.name)}: {sentence(v.message)}" + (f" Fix: {sentence(v.fix)}" if v.fix else "")
             out.append(annotation("error", s.file, v.line, v.col, f"tokcost {v.limit} ({v.field})", msg))
         if s.baseline == "new":
             out.append(
@@ -38,7 +41,7 @@ def format_github(result: GateResult) -> str:
                     1,
                     1,
                     "tokcost new spec",
-                    f"{s.name} is not in the baseline; only its budgets were checked",
+                    f"{escape_line(s.name)} is not in the baseline; only its budgets were checked",
                 )
             )
     out.append(f"tokcost check: {summary(result)}.")

@@ -11,7 +11,7 @@ from tokcost.render.report import (
     price_cell,
     price_lines,
 )
-from tokcost.text import markdown_text, money, sig
+from tokcost.text import escape_line, markdown_code, markdown_text, money, sig
 
 
 def _row(c: CandidateResult) -> str:
@@ -19,12 +19,17 @@ def _row(c: CandidateResult) -> str:
     if c.notes:
         status += " (" + "; ".join(c.notes) + ")"
     return (
-        f"| {c.model} | {c.replica} | {c.engine} | {c.batch} | {sig(c.latency_s.central)} "
+        f"| {_line(c.model)} | {_line(c.replica)} | {_line(c.engine)} | {c.batch} | {sig(c.latency_s.central)} "
         f"({sig(c.latency_s.low)}-{sig(c.latency_s.high)}) | {_opt(c.latency_objective_s)} | "
         f"{_util(c.utilization_at_peak)} | {sig(c.throughput_items_per_s.central)} | "
         f"{money(c.fleet_cost_usd_per_item)} | {c.gpus or '-'} | {price_cell(c)} | {c.memory_gb['total']:.0f} | "
-        f"{status} |"
+        f"{_line(status)} |"
     )
+
+
+def _line(text: str) -> str:
+    """A sentence of the report (it may quote user text): one line, no workflow command, no HTML, no cell break."""
+    return escape_line(text).replace("|", "\\|").replace("<", "&lt;")
 
 
 def _opt(x: float | None) -> str:
@@ -42,17 +47,17 @@ def format_markdown(result: AnalysisResult, top: int = 12) -> str:
         p = spec.product
         out.append(f"## {markdown_text(spec.name)}\n")
         out.append(
-            f"`{markdown_text(spec.file)}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
+            f"`{markdown_code(spec.file)}`: {p['kind']} {p['width']}x{p['height']}, tier {p.get('quality_tier')}, "
             f"{demand_phrase(spec)}, {budget_phrase(spec)}.\n"
         )
-        out.append(f"**{rec.headline}**\n")
-        out += [f"- {line}" for line in rec.reasons + rec.other_families]
+        out.append(f"**{_line(rec.headline)}**\n")
+        out += [f"- {_line(line)}" for line in rec.reasons + rec.other_families]
         if rec.break_even:
             out.append("\n**What would change the answer**\n")
-            out += [f"- {line}" for line in rec.break_even]
+            out += [f"- {_line(line)}" for line in rec.break_even]
         if spec.violations:
             out.append("\n**Budget violations**\n")
-            out += [f"- {v.message}" + (f" (fix: {v.fix})" if v.fix else "") for v in spec.violations]
+            out += [f"- {_line(v.message)}" + (f" (fix: {_line(v.fix)})" if v.fix else "") for v in spec.violations]
         out.append(
             f"\n| model | hardware | engine | batch | service s (band) | {percentile_label(spec)} | util | items/s/GPU "
             "| $/item | GPUs | $/GPU-h | GB | feasible |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
@@ -62,10 +67,10 @@ def format_markdown(result: AnalysisResult, top: int = 12) -> str:
             out.append("\n" + more_candidates(len(spec.candidates), top))
         if spec.warnings:
             out.append("\n**Warnings**\n")
-            out += [f"- {line}" for line in spec.warnings]
+            out += [f"- {_line(line)}" for line in spec.warnings]
         prices = price_lines(spec)
         if prices:
             out.append("\n**Prices**\n")
-            out += [f"- {line}" for line in prices]
+            out += [f"- {_line(line)}" for line in prices]
         out.append("")
     return "\n".join(out) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokcost.records.measurements import FAMILIES
 from tokcost.records.validation import ValidationResult
-from tokcost.text import number, pct
+from tokcost.text import escape_line, number, pct
 
 REGEN = "python scripts/write_validation_docs.py"  # writes docs/validation.md and the README summary
 
@@ -59,11 +59,11 @@ UNITS = {
 
 def _entry_cells(d: dict) -> list[str]:
     unit, scale = UNITS[d["metric"]]
-    return [
-        d["id"],
-        d["engine"],
-        d["model"] or "-",
-        d["hardware"] or "-",
+    return [  # a measurements file is user input: its ids are shown on one line, inert
+        escape_line(d["id"]),
+        escape_line(d["engine"]),
+        escape_line(d["model"] or "-"),
+        escape_line(d["hardware"] or "-"),
         number(d["measured"] * scale) + unit,
         number(d["predicted"] * scale) + unit,
         f"{d['ratio']:.2f}",
@@ -154,7 +154,9 @@ def format_markdown(result: ValidationResult) -> str:
     lines += [
         "## Not scored",
         "",
-        _md_table(["id", "family", "reason"], [[d["id"], d["family"], d["reason"]] for d in nots]),
+        _md_table(
+            ["id", "family", "reason"], [[escape_line(d["id"]), d["family"], escape_line(d["reason"])] for d in nots]
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -252,7 +254,7 @@ def format_table(result: ValidationResult) -> str:
     scored = [d for d in report["entries"] if "predicted" in d]
     out = [table(["family"] + ENTRY_HEAD, [[d["family"]] + _entry_cells(d) for d in scored]), ""]
     nots = [d for d in report["entries"] if "predicted" not in d]
-    out += ["not scored:"] + [f"  {d['id']}: {d['reason']}" for d in nots] + [""]
+    out += ["not scored:"] + [f"  {escape_line(d['id'])}: {escape_line(d['reason'])}" for d in nots] + [""]
     if report["parameters"]:
         out.append("fitted parameters (fit / committed / held-out range):")
         for p in report["parameters"]:
