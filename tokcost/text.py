@@ -172,10 +172,11 @@ def escape_line(text: object) -> str:
 
 
 # ASCII punctuation that CommonMark or GitHub give a meaning inside a line: emphasis and strikethrough (* _ ~),
-# links and images (! [ ] ( )), code (`), HTML and autolinks (< > & and the ':' and '.' of http: and www.),
-# headings (#), math ($), tables (|), mentions (@) and escapes themselves (\\). CommonMark defines a backslash
-# escape for every one of them.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@&:.$])")
+# links and images (! [ ] ( )), code (`), HTML and autolinks (< > &, and the ':' of http: and mailto:), headings
+# (#), math ($), tables (|), mentions and e-mail autolinks (@) and escapes themselves (\\). CommonMark defines a
+# backslash escape for every one of them. GitHub's other autolink, www., is broken by escaping its dot.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@&:$])")
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
 
 
 def markdown_text(text: object) -> str:
@@ -183,7 +184,7 @@ def markdown_text(text: object) -> str:
     :func:`escape_line`, then the punctuation markdown or GitHub reads as syntax backslash-escaped, so that a name
     renders no image, link, autolink, mention, reference, emphasis, HTML or second ``<!-- tokcost-check -->``
     marker, and stays in its table cell."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", escape_line(text))
+    return _WWW.sub(r"\1\\.", _MARKDOWN_SPECIAL.sub(r"\\\1", escape_line(text)))
 
 
 def markdown_code(text: object) -> str:

@@ -119,24 +119,22 @@ GATED_BANDS = ("latency_s", "cost_usd_per_item", "throughput_items_per_s")
 
 
 def not_positive(result: AnalysisResult) -> list[tuple[str, float]]:
-    """``(where, value)`` for every gated number of every candidate that is 0, negative or not finite."""
+    """``(where, value)`` for every gated number of every candidate (and of the recommended one) that is 0,
+    negative or not finite."""
     out = []
     for i, spec in enumerate(result.specs):
         for j, c in enumerate(spec.candidates):
-            values = [(name, getattr(c, name)) for name in GATED_FIELDS]
-            for band in GATED_BANDS:
-                b = getattr(c, band)
-                if b is not None:
-                    values += [(f"{band}.{k}", getattr(b, k)) for k in ("low", "central", "high")]
-            for name, v in values:
-                if v is not None and not (math.isfinite(v) and v > 0):
-                    out.append((f"specs[{i}].candidates[{j}].{name}", v))
+            out += _bad_numbers(c, f"specs[{i}].candidates[{j}]")
         choice = spec.recommendation.choice
-        if choice is not None and choice not in spec.candidates:  # the recommendation is a copy of a candidate
-            for name in GATED_FIELDS:
-                v = getattr(choice, name)
-                if v is not None and not (math.isfinite(v) and v > 0):
-                    out.append((f"specs[{i}].recommendation.choice.{name}", v))
-            if not (math.isfinite(choice.latency_s.central) and choice.latency_s.central > 0):
-                out.append((f"specs[{i}].recommendation.choice.latency_s.central", choice.latency_s.central))
+        if choice is not None:
+            out += _bad_numbers(choice, f"specs[{i}].recommendation.choice")
     return out
+
+
+def _bad_numbers(c, where: str) -> list[tuple[str, float]]:
+    values = [(name, getattr(c, name)) for name in GATED_FIELDS]
+    for band in GATED_BANDS:
+        b = getattr(c, band)
+        if b is not None:
+            values += [(f"{band}.{k}", getattr(b, k)) for k in ("low", "central", "high")]
+    return [(f"{where}.{name}", v) for name, v in values if v is not None and not (math.isfinite(v) and v > 0)]

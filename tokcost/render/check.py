@@ -150,4 +150,6 @@ def format_markdown(result: GateResult) -> str:
 
 
 def format_json(result: GateResult) -> str:
-    return result.model_dump_json(indent=2) + "\n"
+    from tokcost.render.json import format_record
+
+    return format_record(result)

@@ -122,4 +122,6 @@ def format_markdown(result: DiffResult, every: bool = False) -> str:
 
 
 def format_json(result: DiffResult) -> str:
-    return result.model_dump_json(indent=2) + "\n"
+    from tokcost.render.json import format_record
+
+    return format_record(result)

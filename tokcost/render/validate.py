@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tokcost.records.measurements import FAMILIES
 from tokcost.records.validation import ValidationResult
 from tokcost.text import escape_line, number, pct
@@ -99,7 +101,7 @@ def format_markdown(result: ValidationResult) -> str:
         "",
     ]
     for f in report["failures"]:
-        lines.append(f"- {f}")
+        lines.append(f"- {escape_line(f)}")
     if report["failures"]:
         lines.append("")
     lines += ["## Summary", "", _md_table(SUMMARY_HEAD, _summary_rows(report)), ""]
@@ -236,8 +238,18 @@ def format_summary_markdown(result: ValidationResult) -> str:
     return _md_table(SUMMARY_HEAD, _summary_rows(result.model_dump()))
 
 
+_MD_LINK_SYNTAX = re.compile(r"([\\\[\]!@<>|`])")
+
+
+def _md_cell(text: str) -> str:
+    """A cell of the validation tables: ids and reasons quote a measurements file (user text), so it is one inert
+    line (:func:`tokcost.text.escape_line`) with the characters of links, images, mentions, HTML, code and cell
+    breaks escaped; the committed ids and sentences hold none of them, so the generated docs read as before."""
+    return _MD_LINK_SYNTAX.sub(r"\\\1", escape_line(text))
+
+
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
-    esc = [[c.replace("|", "\\|") for c in r] for r in rows]
+    esc = [[_md_cell(c) for c in r] for r in rows]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in esc]
     return "\n".join(out)
@@ -247,6 +259,7 @@ def format_table(result: ValidationResult) -> str:
     report = result.model_dump()
 
     def table(head, rows):
+        rows = [[escape_line(x) for x in r] for r in rows]  # ids are user text: one line, inert
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         return "\n".join([fmt.format(*head), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows])
@@ -266,5 +279,5 @@ def format_table(result: ValidationResult) -> str:
         out.append("")
     out += [table(SUMMARY_HEAD, _summary_rows(report)), ""]
     out.append("gate: " + ("passed" if report["passed"] else "FAILED"))
-    out += [f"  {f}" for f in report["failures"]]
+    out += [f"  {escape_line(f)}" for f in report["failures"]]
     return "\n".join(out) + "\n"
