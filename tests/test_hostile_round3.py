@@ -359,7 +359,7 @@ def test_numbers_are_read_as_yaml_1_2_core(text, value):
     assert load_text(f"v: {text}\n", "f.yaml").data["v"] == value
 
 
-@pytest.mark.parametrize("literal", ["9" * 31, "0x" + "f" * 5000, "0o" + "7" * 20_000, "-" + "1" * 400_000])
+@pytest.mark.parametrize("literal", ["9" * 101, "0x" + "f" * 5000, "0o" + "7" * 20_000, "-" + "1" * 400_000])
 def test_a_huge_integer_is_a_problem_before_it_is_converted(literal):
     before = time.process_time()
     with pytest.raises(YamlProblem, match=r"f\.yaml:1:4: v: .*digits is out of range"):

@@ -49,7 +49,7 @@ FLOAT_TAG = "tag:yaml.org,2002:float"
 # No YAML 1.1 base-60 (1:30 is text), binary, or '_' separators.
 _INT_12 = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT_12 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-MAX_INT_DIGITS = 30  # far beyond any count tokcost reads (2**64 has 20 digits); checked before converting
+MAX_INT_DIGITS = 100  # far beyond any count tokcost reads (2**64 has 20 digits); checked before converting
 
 
 class _Loader(_Base):  # type: ignore[misc,valid-type]
@@ -73,11 +73,12 @@ def yaml12_number(tag: str, text: str) -> int | float:
         if not _INT_12.fullmatch(text):
             raise ValueError("not a YAML 1.2 integer (decimal, 0o octal or 0x hex; no '_' or ':')")
         digits = text.lstrip("+-")
+        base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+        if base != 10:
+            digits = digits[2:]
         if len(digits) > MAX_INT_DIGITS:
             raise ValueError(f"an integer of {len(digits):,} digits is out of range (at most {MAX_INT_DIGITS})")
-        if digits.startswith(("0o", "0x")):
-            return int(digits[2:], 8 if digits[1] == "o" else 16)
-        return int(text, 10)
+        return int(text, 10) if base == 10 else int(digits, base)
     if not _FLOAT_12.fullmatch(text):
         raise ValueError("not a YAML 1.2 number")
     lowered = text.lower()
