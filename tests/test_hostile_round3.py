@@ -443,7 +443,12 @@ def _assert_inert(text: str, hostile: str, github: bool = False, markdown: bool 
 
 def _assert_markdown_inert(text: str) -> None:
     assert text.count("<!-- tokcost-check -->") <= 1
-    for pattern in (r"(?<!\\)!\[", r"(?<!\\)\]\(", r"(?<![\\\w])@evil", r"(?<!\\)<(?!!-- tokcost-check -->)"):
+    for pattern in (
+        r"(?<!\\)!\[",
+        r"(?<!\\)\]\(",
+        r"(?<![\\\w])@evil",
+        r"(?<!\\)<(?=[A-Za-z/?]|!(?!-- tokcost-check -->))",
+    ):  # raw HTML starts
         assert not re.search(pattern, text), (pattern, text)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tokcost.records.results import AnalysisResult, CandidateResult
 from tokcost.render.report import (
     budget_phrase,
@@ -27,9 +29,13 @@ def _row(c: CandidateResult) -> str:
     )
 
 
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")  # where CommonMark starts raw HTML
+
+
 def _line(text: str) -> str:
-    """A sentence of the report (it may quote user text): one line, no workflow command, no HTML, no cell break."""
-    return escape_line(text).replace("|", "\\|").replace("<", "&lt;")
+    """A sentence of the report (it may quote user text): one line, no workflow command, no cell break, and no
+    HTML (a '<' that could open a tag or comment is written &lt;; 'p95 <= 10 s' stays as it is)."""
+    return _HTML_START.sub("&lt;", escape_line(text).replace("|", "\\|"))
 
 
 def _opt(x: float | None) -> str:
