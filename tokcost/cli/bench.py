@@ -128,9 +128,14 @@ def bench(
         finally:
             progress.stop()
         if output is not None:
-            from tokcost.io.calibration import dump_calibration
+            from tokcost.io.calibration import device_problems, dump_calibration
+            from tokcost.io.located import Located
 
             emit(dump_calibration(cal), output)
+            for p in device_problems(cal, Located(data=None, file=str(output)), cat):  # what reading it will refuse
+                typer.echo(
+                    escape_line(f"warning: {output} will be refused when read: {p.field}: {p.message}"), err=True
+                )
         emit(registry.render("bench", fmt, result), None)
         for warning in result.get("warnings", []):
             typer.echo(escape_line(f"warning: {warning}"), err=True)
