@@ -331,11 +331,12 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def _run_kept(tmp: Path, args: list[str], output: Path | None = None):
-    """Run ``args``; no traceback, exit 0/1/2/3, and no file in ``tmp`` changed but ``output``."""
+    """Run ``args``; no traceback, exit 0/1/2 (3, a failed write, has no cause here), and no file in ``tmp``
+    changed but ``output``."""
     before = _snapshot(tmp)
     r = runner.invoke(app, args)
     assert r.exception is None or isinstance(r.exception, SystemExit), f"{args}: uncaught {r.exception!r}"
-    assert r.exit_code in (0, 1, 2, 3), (args, r.exit_code, r.output[:500])
+    assert r.exit_code in (0, 1, 2), (args, r.exit_code, r.output[:500])
     after = _snapshot(tmp)
     changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
     assert changed <= ({output.name} if output is not None else set()), changed
@@ -394,7 +395,6 @@ def test_baseline_trees_never_crash_or_touch_other_files(text):
         for fmt in ("table", "markdown", "github"):
             args = ["check", str(GOOD_SPEC), "--baseline", str(base), "--format", fmt, "--max-cost-increase", "5"]
             r = _run_kept(tmp, args)
-            assert r.exit_code != 3
             assert "\x1b" not in r.stdout and r.stdout.count("<!-- tokcost-check -->") <= 1
         r = _run_kept(tmp, ["diff", str(base), str(base), "--format", "markdown"])
         assert r.exit_code in (0, 2)
