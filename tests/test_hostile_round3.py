@@ -851,3 +851,39 @@ def test_only_input_error_escapes_the_api(name):
 def test_a_single_preset_folder_is_one_folder(tmp_path):
     (tmp_path / "models").mkdir()
     assert api.catalog(str(tmp_path)).roots[-1] == tmp_path
+
+
+DIGITS = "9" * 5000
+SWEEP = ["sweep", "--models", "sdxl", "--hardware", "h100-sxm", "--resolutions", "512"]
+HUGE_FLAGS = {
+    "estimate --width": ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--width", DIGITS],
+    "estimate --batch": ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--batch", DIGITS],
+    "estimate --tokens-per-forward": [
+        "estimate",
+        "--model",
+        "emu3-gen",
+        "--hardware",
+        "h100-sxm",
+        "--tokens-per-forward",
+        DIGITS,
+    ],  # fmt: skip
+    "tokens --width": ["tokens", "--width", DIGITS, "--height", "512", "--spatial-factor", "16"],
+    "train --tokens": ["train", "--model", "emu3-gen", "--hardware", "h100-sxm", "--tokens", DIGITS],
+    "train --gpus": ["train", "--model", "emu3-gen", "--hardware", "h100-sxm", "--tokens", "1e9", "--gpus", DIGITS],
+    "sweep --resolutions": [*SWEEP[:-1], DIGITS],
+    "sweep --resolutions WxH": [*SWEEP[:-1], f"512x{DIGITS}"],
+    "sweep --batches": [*SWEEP, "--batches", DIGITS],
+    "sweep --gpus": [*SWEEP, "--gpus", DIGITS],
+    "sweep --steps": [*SWEEP, "--steps", DIGITS],
+    "analyze --top": ["analyze", SPEC, "--top", DIGITS],
+    "analyze --price": ["analyze", SPEC, "--price", f"h100-sxm={DIGITS}"],
+    "check --max-cost-increase": ["check", SPEC, "--baseline", SPEC, "--max-cost-increase", DIGITS],
+    "check --max-latency-increase": ["check", SPEC, "--baseline", SPEC, "--max-latency-increase", "1e999"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE_FLAGS))
+def test_a_number_flag_past_any_range_is_exit_2(name):
+    r = invoke(*HUGE_FLAGS[name])
+    assert r.exit_code == 2, r.output
+    assert len(r.output) < 3000  # summarised, not echoed 5,000 digits long

@@ -19,7 +19,7 @@ import typer
 from tokcost.cli import environment
 from tokcost.errors import ARGUMENTS, InputError, Problem, UsageError
 from tokcost.render import registry
-from tokcost.text import escape_line
+from tokcost.text import escape_line, quoted
 
 T = TypeVar("T")
 
@@ -54,8 +54,8 @@ _PERCENT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*", re.ASCII)
 def percent(value: str) -> float:
     """Typer parser for a percentage option: ``10`` or ``10%`` (a plain non-negative number, % optional)."""
     m = _PERCENT.fullmatch(value)
-    if m is None:
-        raise typer.BadParameter(f"{value!r} is not a percentage; give a non-negative number like 10 or 10%")
+    if m is None or not math.isfinite(float(m.group(1))):
+        raise typer.BadParameter(f"{quoted(value)} is not a percentage; give a non-negative number like 10 or 10%")
     return float(m.group(1))
 
 
