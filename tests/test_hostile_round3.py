@@ -58,7 +58,8 @@ def run(args, *, cwd=None, env=None, shell=False, **kw):
     full_env.update(env or {})
     cmd = args if shell else [sys.executable, "-m", "tokcost", *map(str, args)]
     kw.setdefault("stdout", subprocess.PIPE)
-    return subprocess.run(cmd, cwd=cwd, env=full_env, shell=shell, timeout=HANG_GUARD, stderr=subprocess.PIPE, **kw)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run(cmd, cwd=cwd, env=full_env, shell=shell, timeout=HANG_GUARD, **kw)
 
 
 def no_traceback(text) -> None:
@@ -236,6 +237,27 @@ def test_a_broken_pipe_is_exit_3_not_1(args):
     assert proc.returncode == 3, proc.stderr
     assert b"Broken pipe" in proc.stderr
     no_traceback(proc.stderr)
+
+
+@posix
+def test_a_broken_pipe_on_stderr_is_exit_3_not_1(tmp_path):
+    for i in range(300):  # enough problems to fill a pipe buffer
+        (tmp_path / f"s{i}.yaml").write_text("version: 1\n")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = run(["check", tmp_path], stderr=write, stdout=subprocess.DEVNULL)
+    finally:
+        os.close(write)
+    assert proc.returncode == 3
+
+
+@posix
+def test_a_failed_gate_is_still_exit_1_in_a_real_process():
+    inputs = ROOT / "tests" / "golden" / "inputs"
+    proc = run(["check", inputs / "head" / "specs", "--baseline", inputs / "base.json", "--max-cost-increase", "10"])
+    assert proc.returncode == 1, proc.stderr
+    assert b"3 of 4 specs failed" in proc.stdout
 
 
 def _limit_file_size():
@@ -579,7 +601,7 @@ def test_markdown_text_escapes_every_special_character_and_nothing_is_lost(text)
 @given(st.text())
 def test_escape_line_leaves_no_control_character_or_workflow_command(text):
     out = escape_line(text)
-    assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]", out)
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]", out)
     assert "::" not in out
 
 

@@ -147,8 +147,9 @@ def count_short(x: float | None) -> str:
 
 
 # control characters (C0, DEL, C1: ESC and the OSC/CSI introducers among them), the Unicode line and paragraph
-# separators, and lone surrogates (undecodable bytes of a file name): none may reach a terminal or a log as is
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# separators, the bidirectional overrides and isolates (text that displays other than it reads), and lone
+# surrogates (undecodable bytes of a file name): none may reach a terminal or a log as is
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def visible(text: str) -> str:

@@ -13,10 +13,12 @@ goldens (``scripts/generate_cli_docs.py``) are stable.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from tokcost.cli import analyze, bench, check, estimate, presets, sweep, validate
-from tokcost.cli.common import finish_stdout, prepare_process, write_stdout
+from tokcost.cli.common import EXIT_IO, finish_stdout, prepare_process, write_stdout
 from tokcost.version import __version__
 
 app = typer.Typer(
@@ -65,8 +67,11 @@ app.add_typer(presets.models_app, name="models")
 
 def main() -> None:
     prepare_process()
+    streams = (sys.stdout, sys.stderr)
     try:
         app(prog_name="tokcost")
     except SystemExit as done:
+        if (sys.stdout, sys.stderr) != streams:  # click swaps the streams only after a broken pipe (it exits 1,
+            raise SystemExit(EXIT_IO) from None  # the gate's code): a write failed, on stderr this time
         failed = finish_stdout()  # what is still buffered for stdout must reach it, or the exit code says so
         raise SystemExit(failed if failed is not None else done.code) from None
