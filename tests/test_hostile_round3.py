@@ -909,3 +909,13 @@ def test_a_number_flag_past_any_range_is_exit_2(name):
     r = invoke(*HUGE_FLAGS[name])
     assert r.exit_code == 2, r.output
     assert len(r.output) < 3000  # summarised, not echoed 5,000 digits long
+
+
+def test_validate_with_nothing_scored_does_not_pass(tmp_path):
+    entry = yaml.safe_load((ROOT / "validation" / "measurements.yaml").read_text())[0]
+    entry["model"] = entry["hardware"] = None  # documentation only: nothing to price
+    meas = tmp_path / "m.yaml"
+    meas.write_text(yaml.safe_dump([entry], sort_keys=False))
+    r = invoke("validate", "--measurements", meas, "--in-sample-only")
+    assert r.exit_code == 1, r.output
+    assert "gate: FAILED" in r.output and "nothing was validated" in r.output
