@@ -870,9 +870,12 @@ def test_only_input_error_escapes_the_api(name):
     assert str(exc.value) and len(str(exc.value)) < 20_000
 
 
-def test_a_single_preset_folder_is_one_folder(tmp_path):
+def test_preset_folders_are_a_list_never_the_letters_of_one(tmp_path):
     (tmp_path / "models").mkdir()
-    assert api.catalog(str(tmp_path)).roots[-1] == tmp_path
+    assert api.catalog([str(tmp_path)]).roots[-1] == tmp_path
+    for one in (str(tmp_path), tmp_path):
+        with pytest.raises(InputError, match="expected a list of folders"):
+            api.analyze(str(SPEC), presets=one)
 
 
 DIGITS = "9" * 5000

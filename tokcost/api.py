@@ -116,20 +116,18 @@ def _path(value: Any, argument: str) -> str:
 
 
 def _paths(presets: Any, argument: str = "presets") -> list[str]:
-    """Preset folders: one path, or a list of them (a single str is one folder, never its letters)."""
+    """Preset folders: a list of paths. A single str is refused, as the checked functions' ``Sequence`` refuses
+    it, rather than read letter by letter as folders."""
     if presets is None:
         return []
-    if isinstance(presets, (str, os.PathLike)):
-        return [_path(presets, argument)]
-    if not isinstance(presets, (list, tuple)):
-        raise InputError(
-            [Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {type(presets).__name__}")]
-        )
+    if isinstance(presets, (str, bytes, os.PathLike)) or not isinstance(presets, (list, tuple)):
+        got = type(presets).__name__
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {got} (one: [path])")])
     return [_path(p, argument) for p in presets]
 
 
 def catalog(presets: Presets = None) -> Catalog:
-    """The built-in presets plus user preset folders (``presets``, one path or a list, then ``$TOKCOST_PRESETS``)."""
+    """The built-in presets plus user preset folders (``presets``, a list of paths, then ``$TOKCOST_PRESETS``)."""
     from tokcost.io.catalog import Catalog
 
     return Catalog.default(_paths(presets))
