@@ -922,3 +922,19 @@ def test_validate_with_nothing_scored_does_not_pass(tmp_path):
     r = invoke("validate", "--measurements", meas, "--in-sample-only")
     assert r.exit_code == 1, r.output
     assert "gate: FAILED" in r.output and "nothing was validated" in r.output
+
+
+@pytest.mark.parametrize("arg", ["x" * 5000, "a**b/*.yaml", "no/such/*.yaml", "missing.yaml"])
+def test_a_spec_argument_that_names_nothing_readable_is_exit_2(arg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("check", arg)
+    assert r.exit_code == 2, r.output
+
+
+def test_a_wildcard_skips_hidden_files_as_a_shell_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("a.yaml").write_text(GOOD)
+    Path(".a.yaml").write_text(GOOD.replace("name: storefront-images", "name: hidden"))
+    names = lambda *args: [s["name"] for s in json.loads(invoke("analyze", *args, "--format", "json").stdout)["specs"]]  # noqa: E731
+    assert names("*.yaml") == ["storefront-images"]
+    assert names(".*.yaml") == ["hidden"]

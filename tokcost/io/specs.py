@@ -153,15 +153,11 @@ def expand_paths(args: list[str]) -> list[str]:
     reached twice (two patterns, a link) is read once, under the first name that reached it."""
     files: list[str] = []
     for arg in args:
-        p = Path(arg)
-        if p.is_dir():
-            files += [str(f) for f in sorted([*p.glob("*.yaml"), *p.glob("*.yml")])]
-        elif p.exists() or p.is_symlink():
-            files.append(arg)
-        elif glob.has_magic(arg):
-            files += _glob(arg)
-        else:
-            raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+        try:
+            files += _expand(arg)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL, a folder that cannot be listed
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError([Problem(arg, 0, 0, "(file)", f"cannot read: {reason}")]) from None
     if not files:
         raise UsageError(f"no spec files found in: {' '.join(args)}")
     seen: dict[str, str] = {}
@@ -170,14 +166,24 @@ def expand_paths(args: list[str]) -> list[str]:
     return list(seen.values())
 
 
+def _expand(arg: str) -> list[str]:
+    p = Path(arg)
+    if p.is_dir():
+        return [str(f) for f in sorted([*p.glob("*.yaml"), *p.glob("*.yml")])]
+    if p.exists() or p.is_symlink():
+        return [arg]
+    if glob.has_magic(arg):
+        return _glob(arg)
+    raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+
+
 def _glob(pattern: str) -> list[str]:
-    """The files ``pattern`` matches, sorted; pathlib's glob does not follow symbolic links for ``**``."""
+    """The files ``pattern`` matches, sorted; pathlib's glob does not follow symbolic links for ``**``. As in a
+    shell, a wildcard does not match a hidden file (a name starting with '.') unless the pattern's does."""
     anchor = Path(pattern).anchor
-    try:
-        found = Path(anchor or ".").glob(pattern[len(anchor) :])
-        return sorted(str(f) for f in found if f.is_file())
-    except (ValueError, OSError) as exc:
-        raise InputError([Problem(pattern, 0, 0, "(file)", f"not a usable pattern: {exc}")]) from None
+    hidden = Path(pattern).name.startswith(".")
+    found = Path(anchor or ".").glob(pattern[len(anchor) :])
+    return sorted(str(f) for f in found if f.is_file() and (hidden or not f.name.startswith(".")))
 
 
 def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Located]]:
