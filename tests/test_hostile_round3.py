@@ -938,3 +938,17 @@ def test_a_wildcard_skips_hidden_files_as_a_shell_does(tmp_path, monkeypatch):
     names = lambda *args: [s["name"] for s in json.loads(invoke("analyze", *args, "--format", "json").stdout)["specs"]]  # noqa: E731
     assert names("*.yaml") == ["storefront-images"]
     assert names(".*.yaml") == ["hidden"]
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "x" * 5000 + "/out.json", "no/such/folder/out.json"])
+def test_an_output_name_the_file_system_refuses_is_exit_2(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("analyze", SPEC, "--format", "json", "-o", name)
+    assert r.exit_code == 2, r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_folder_the_file_system_refuses_is_exit_2(monkeypatch):
+    monkeypatch.setenv("TOKCOST_PRESETS", "x" * 5000)
+    r = invoke("analyze", SPEC)
+    assert r.exit_code == 2 and "preset directory does not exist" in r.output

@@ -245,6 +245,14 @@ def prepare_process() -> None:
                 reconfigure(errors=ESCAPE_ERRORS)
 
 
+# an output name the file system refuses, as a shell's `> FILE` would (exit 2); any other failure is exit 3
+REFUSED = {
+    getattr(errno, name)
+    for name in ("EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP", "EEXIST")
+    if hasattr(errno, name)
+}
+
+
 def emit(text: str, output: str | Path | None) -> None:
     """``text`` to stdout, or to ``output`` atomically (a failed run leaves any old file as it was)."""
     emit_pieces([text], output)
@@ -265,9 +273,9 @@ def emit_pieces(pieces: Iterable[str], output: str | Path | None) -> None:
         with open_atomic(output) as fh:
             for piece in pieces:
                 fh.write(piece.encode("utf-8", "backslashreplace"))
-    except (OutputRefused, PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: the output named is not one to write
     except OSError as exc:
+        if isinstance(exc, OutputRefused) or exc.errno in REFUSED:
+            fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: the output named is not one to write
         io_failure(f"cannot write {output}", exc)
     typer.echo(f"wrote {escape_line(output)}", err=True)
 

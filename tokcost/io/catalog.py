@@ -26,6 +26,13 @@ MAX_SUGGESTIONS = 50
 KINDS: dict[str, type[HardwarePreset] | type[ModelPreset]] = {"hardware": HardwarePreset, "models": ModelPreset}
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL: not a folder it has
+        return False
+
+
 def user_dirs(extra: list[str] | None = None) -> list[Path]:
     env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
     return [Path(p) for p in env + list(extra or [])]
@@ -42,7 +49,7 @@ class Catalog:
     @classmethod
     def default(cls, extra_dirs: list[str] | None = None) -> Catalog:
         dirs = user_dirs(extra_dirs)
-        missing = [d for d in dirs if not d.is_dir()]
+        missing = [d for d in dirs if not _is_dir(d)]
         if missing:
             raise InputError([Problem(str(d), 0, 0, "presets", "preset directory does not exist") for d in missing])
         return cls([builtin_root(), *dirs])
