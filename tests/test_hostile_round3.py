@@ -860,6 +860,9 @@ BAD_CALLS = {
     "two prices for one chip": lambda: api.analyze(str(SPEC), prices={"h100-sxm": 1, "H100-SXM": 900}),
     "infinite training": lambda: api.train(model="emu3-gen", hardware="h100-sxm", tokens=1e300),
     "a spec of the wrong type": lambda: api.analyze(3.5),
+    "huge gpus": lambda: api.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9, gpus=10**5000),
+    "huge context": lambda: api.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9, context=10**400),
+    "huge width": lambda: api.tokens(width=10**400, height=512, spatial_factor=16),
 }
 
 
@@ -952,3 +955,43 @@ def test_a_preset_folder_the_file_system_refuses_is_exit_2(monkeypatch):
     monkeypatch.setenv("TOKCOST_PRESETS", "x" * 5000)
     r = invoke("analyze", SPEC)
     assert r.exit_code == 2 and "preset directory does not exist" in r.output
+
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.just(10**5000),
+    st.floats(),
+    st.text(max_size=20),
+    st.just(GOOD),
+    st.binary(max_size=8),
+    st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.floats(), st.text(max_size=5)), max_size=3),
+    st.just(SPEC),
+    st.just(str(SPEC)),
+)
+API_CALLS = {
+    "analyze": lambda v, w: api.analyze(v, calibration=w),
+    "analyze prices": lambda v, w: api.analyze(str(SPEC), prices=v, presets=w),
+    "load_spec": lambda v, w: api.load_spec(v, presets=w),
+    "estimate": lambda v, w: api.estimate(model="sdxl", hardware=v, width=w),
+    "estimate calibration": lambda v, w: api.estimate(model="sdxl", hardware="h100-sxm", calibration=v, prices=w),
+    "train": lambda v, w: api.train(model="emu3-gen", hardware="h100-sxm", tokens=v, gpus=w),
+    "train diffusion": lambda v, w: api.train(model="sdxl", hardware="h100-sxm", samples=v, width=w),
+    "train context": lambda v, w: api.train(model="emu3-gen", hardware="h100-sxm", context=v, mfu=w),
+    "estimate tokens": lambda v, w: api.estimate(model="emu3-gen", hardware="h100-sxm", prompt_tokens=v, gpus=w),
+    "tokens factor": lambda v, w: api.tokens(width=512, height=v, spatial_factor=w),
+    "tokens": lambda v, w: api.tokens(width=v, height=512, model=w),
+    "sweep": lambda v, w: api.sweep(models=v, hardware=["h100-sxm"], resolutions=[(512, 512)], batches=w),
+    "catalog": lambda v, w: api.catalog(v),
+}
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(API_CALLS)), ANY_VALUE, ANY_VALUE)
+def test_the_api_raises_only_input_error_whatever_the_argument_types(name, v, w):
+    try:
+        API_CALLS[name](v, w)
+    except InputError as exc:
+        assert len(str(exc)) < 50_000

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 PathArg = str | os.PathLike
 Presets = Sequence[PathArg] | None
 Side = Annotated[int, Field(ge=16, le=8192)]
-Count = Annotated[int, Field(ge=1)]
+# a count (tokens, GPUs, pixels): bounded far above any real one, so that no argument overflows a float later
+Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 # tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
@@ -316,8 +317,8 @@ def train(
     gpus: Count = 1,
     mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
     context: Count | None = None,
-    width: Annotated[int, Field(ge=16)] | None = None,
-    height: Annotated[int, Field(ge=16)] | None = None,
+    width: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
+    height: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
     frames: Count | None = None,
     presets: Presets = None,
     prices: Prices = None,
@@ -357,8 +358,8 @@ def compare_training(
     gpus: Count = 1,
     mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
     context: Count | None = None,
-    width: Annotated[int, Field(ge=16)] | None = None,
-    height: Annotated[int, Field(ge=16)] | None = None,
+    width: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
+    height: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
     frames: Count | None = None,
     presets: Presets = None,
     prices: Prices = None,
