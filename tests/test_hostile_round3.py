@@ -661,7 +661,7 @@ def test_id_checks_are_linear(tmp_path, monkeypatch):
 
 
 @posix
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 @pytest.mark.parametrize("command", ["analyze", "sweep-csv"])
 def test_a_terminating_signal_removes_the_temporary_file(command, sig, tmp_path):
     out = tmp_path / "out.txt"

@@ -5,7 +5,7 @@ no plotting library).
 Exit codes: 0 success; 1 a gate failed (a budget or baseline limit, ``check`` and ``validate``); 2 bad usage or
 an invalid spec, preset or calibration (every problem printed as ``file:line:col: field: message``); 3 the output
 could not be written (a full disk, ``ulimit -f``, a closed or broken stdout) or memory ran out. A SIGTERM or
-SIGHUP exits 128 + the signal's number after removing any temporary file.
+SIGHUP or SIGINT exits 128 + the signal's number after removing any temporary file.
 
 Help is plain text (``rich_markup_mode=None``): the same on every terminal, so ``docs/cli.md`` and the --help
 goldens (``scripts/generate_cli_docs.py``) are stable.

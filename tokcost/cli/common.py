@@ -221,20 +221,21 @@ def finish_stdout() -> int | None:
 
 
 def _stop(signum, frame) -> None:
-    """SIGTERM or SIGHUP: unwind as Ctrl-C does, so that every ``finally`` runs (the temporary file of an output
-    being written is removed), then exit 128 + the signal number, as a shell reports a signal."""
+    """SIGINT, SIGTERM or SIGHUP: unwind, so that every ``finally`` runs (the temporary file of an output being
+    written is removed), then exit 128 + the signal number, as a shell reports a signal (click would turn Ctrl-C
+    into exit 1, the gate's code)."""
     signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
     raise SystemExit(128 + signum)
 
 
 def prepare_process() -> None:
-    """What the command line sets up once, before any command: exits on SIGTERM/SIGHUP that clean up (unless the
-    signal was ignored when tokcost started, as ``nohup`` does); SIGXFSZ ignored, so that a write beyond
+    """What the command line sets up once, before any command: exits on SIGINT/SIGTERM/SIGHUP that clean up
+    (unless the signal was ignored when tokcost started, as ``nohup`` does); SIGXFSZ ignored, so that a write beyond
     ``ulimit -f`` fails with EFBIG (exit 3) instead of killing the process with a truncated file; stdout and stderr
     that escape what their encoding cannot hold instead of raising."""
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+        if signum is not None and signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
             signal.signal(signum, _stop)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
