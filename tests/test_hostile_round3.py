@@ -496,8 +496,10 @@ def test_no_user_text_injects_into_check_and_diff(hostile, tmp_path):
     for fmt in ("table", "markdown", "github", "json"):
         r = invoke("check", SPEC, "--baseline", base, "--format", fmt)
         assert r.exit_code in (0, 1), r.output
-        if fmt != "json":
-            _assert_inert(r.stdout, hostile, github=fmt == "github", markdown=fmt == "markdown")
+        if fmt == "github":  # annotations name only failures, and a changed choice alone is not one
+            _assert_inert(r.stdout, "", github=True)
+        elif fmt != "json":
+            _assert_inert(r.stdout, hostile, markdown=fmt == "markdown")
         if fmt == "markdown":
             _assert_markdown_inert(r.stdout)
     for fmt in ("table", "markdown"):

@@ -323,8 +323,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
     ins = V.summary_by_family(rep.in_sample)
     held = V.summary_by_family(rep.held_out) if held_out else None
     fails = V.gate(ins, th, "in-sample")
-    if not any(r.scored for r in rep.in_sample):  # a gate over nothing would pass
-        fails.insert(0, "no entry could be scored (each lacks a model or hardware preset): nothing was validated")
+    scored = sum(1 for r in rep.in_sample if r.scored)
     if held is not None and th.held_out:
         fails += V.gate(held, th, "held-out")
     committed = committed_values()
@@ -361,6 +360,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
             "parameters": params,
             "entries": rows,
             "failures": fails,
-            "passed": not fails,
+            "scored": scored,
+            "passed": not fails and scored > 0,  # a gate over nothing would pass
         }
     )

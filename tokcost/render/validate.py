@@ -100,9 +100,9 @@ def format_markdown(result: ValidationResult) -> str:
         f"**{'passed' if report['passed'] else 'FAILED'}**.",
         "",
     ]
-    for f in report["failures"]:
+    for f in _failures(report):
         lines.append(f"- {escape_line(f)}")
-    if report["failures"]:
+    if _failures(report):
         lines.append("")
     lines += ["## Summary", "", _md_table(SUMMARY_HEAD, _summary_rows(report)), ""]
     if report["parameters"]:
@@ -279,5 +279,13 @@ def format_table(result: ValidationResult) -> str:
         out.append("")
     out += [table(SUMMARY_HEAD, _summary_rows(report)), ""]
     out.append("gate: " + ("passed" if report["passed"] else "FAILED"))
-    out += [f"  {escape_line(f)}" for f in report["failures"]]
+    out += [f"  {escape_line(f)}" for f in _failures(report)]
     return "\n".join(out) + "\n"
+
+
+def _failures(report: dict) -> list[str]:
+    nothing = [] if report["scored"] else [NOTHING_SCORED]
+    return nothing + list(report["failures"])
+
+
+NOTHING_SCORED = "no entry could be scored (each lacks a model or hardware preset): nothing was validated"
