@@ -129,19 +129,23 @@ def emit(text: str, output: Path | None) -> None:
     emit_pieces([text], output)
 
 
-def emit_pieces(pieces: Iterable[str], output: Path | None) -> None:
+def emit_pieces(pieces: Iterable[str | bytes], output: Path | None) -> None:
     """Text made piece by piece (a streaming sweep) to stdout as it comes, or to ``output`` atomically: the file
     appears whole when the last piece is written, and an error midway leaves any old file as it was."""
     if output is None:
         for piece in pieces:
-            sys.stdout.write(piece)
+            if isinstance(piece, bytes):  # already UTF-8 (a sweep's bulk text): no decoding and re-encoding
+                sys.stdout.flush()
+                sys.stdout.buffer.write(piece)
+            else:
+                sys.stdout.write(piece)
         return
     from tokcost.io.atomic import open_atomic
 
     try:
         with open_atomic(output) as fh:
             for piece in pieces:
-                fh.write(piece.encode("utf-8"))
+                fh.write(piece if isinstance(piece, bytes) else piece.encode("utf-8"))
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: a refused output is bad usage
     typer.echo(f"wrote {output}", err=True)

@@ -108,14 +108,14 @@ def _notes(notes: list[str], rows: int) -> None:
 
 
 def stream_text(fmt: str, chunks):
-    """CSV (with its header) or JSON Lines, one piece of text per chunk of rows."""
-    from tokcost.render.sweep import CSV_HEADER, csv_rows, jsonl_rows
+    """CSV (with its header) or JSON Lines as UTF-8 bytes, a few pieces per chunk of rows."""
+    from tokcost.render.sweep import CSV_HEADER, csv_pieces, jsonl_pieces
 
     if fmt == "csv":
-        yield CSV_HEADER
-    rows = csv_rows if fmt == "csv" else jsonl_rows
+        yield CSV_HEADER.encode()
+    pieces = csv_pieces if fmt == "csv" else jsonl_pieces
     for chunk in chunks:
-        yield rows(chunk)
+        yield from pieces(chunk)
 
 
 def sizes(text: str) -> list[tuple[int, int]]:

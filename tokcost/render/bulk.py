@@ -15,7 +15,7 @@ The strings are exactly those Python writes itself, so the bulk output is byte f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +49,7 @@ def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- columns
 
-SLICE_ROWS = 32_768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
+SLICE_ROWS = 32768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
 _MERGE_LIMIT = 4_096  # adjacent table columns merge while their distinct combinations stay this few
 
 
@@ -64,10 +64,12 @@ class Field:
     after: str = ""
 
 
-def lines(fields: Sequence[Field], style: TextStyle) -> bytes:
-    """The rows' text: for each row, every field's ``before + value + after`` in order."""
+def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytes]:
+    """The rows' UTF-8 text, a piece per slice of SLICE_ROWS rows: for each row, every field's ``before + value +
+    after`` in order."""
     rows = len(fields[0].values) if fields else 0
-    return b"".join(_lines(fields, style, slice(i, min(rows, i + SLICE_ROWS))) for i in range(0, rows, SLICE_ROWS))
+    for start in range(0, rows, SLICE_ROWS):
+        yield _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
 
 
 def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
@@ -147,11 +149,12 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
         uniq, codes = np.unique(whole, return_inverse=True)
         table = [str(int(u)) for u in uniq.tolist()]
         codes = codes.ravel()
-    else:
-        codes = whole - lo
-        table = [""] * span
-        for k in np.flatnonzero(np.bincount(codes, minlength=span)).tolist():
-            table[k] = str(lo + k)
+    else:  # a lookup by value: no sort
+        present = np.flatnonzero(np.bincount(whole - lo, minlength=span))
+        lookup = np.zeros(span, dtype=np.intp)
+        lookup[present] = np.arange(len(present))
+        codes = lookup[whole - lo]
+        table = [str(lo + k) for k in present.tolist()]
     if nan.any():
         codes = np.where(nan, len(table), codes)
     return codes, [*table, missing]

@@ -5,6 +5,7 @@ numpy call and the rows are joined once, so a 100,000-row sweep formats in well 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -70,13 +71,18 @@ JSON_STYLE = bulk.TextStyle(text=json.dumps, missing="null", floats=bulk.REPR6, 
 
 
 def csv_rows(columns: dict) -> str:
-    """CSV lines of a chunk of rows (no header): a streaming sweep writes one per chunk after CSV_HEADER. Floats
-    to 6 significant digits (``%.6g``: the estimates carry a +-30% band), empty where a column does not apply."""
+    """CSV lines of a chunk of rows (no header). Floats to 6 significant digits (``%.6g``: the estimates carry a
+    +-30% band), empty where a column does not apply."""
+    return b"".join(csv_pieces(columns)).decode("utf-8")
+
+
+def csv_pieces(columns: dict) -> Iterator[bytes]:
+    """:func:`csv_rows` as UTF-8 pieces of text: a streaming sweep writes them as they come after CSV_HEADER."""
     last = len(COLUMNS) - 1
     fields = [
         bulk.Field(columns[c], COLUMN_KINDS[c], after="\n" if i == last else ",") for i, c in enumerate(COLUMNS)
     ]
-    return bulk.lines(fields, CSV_STYLE).decode("utf-8")
+    return bulk.lines(fields, CSV_STYLE)
 
 
 def format_csv(result: SweepResult) -> str:
@@ -86,6 +92,11 @@ def format_csv(result: SweepResult) -> str:
 def jsonl_rows(columns: dict) -> str:
     """JSON Lines of a chunk of rows: one object per configuration, keys in COLUMNS order, floats rounded to 6
     significant digits, null where a column does not apply (the notes go to stderr)."""
+    return b"".join(jsonl_pieces(columns)).decode("utf-8")
+
+
+def jsonl_pieces(columns: dict) -> Iterator[bytes]:
+    """:func:`jsonl_rows` as UTF-8 pieces of text, for a streaming sweep."""
     last = len(COLUMNS) - 1
     fields = [
         bulk.Field(
@@ -96,7 +107,7 @@ def jsonl_rows(columns: dict) -> str:
         )
         for i, c in enumerate(COLUMNS)
     ]
-    return bulk.lines(fields, JSON_STYLE).decode("utf-8")
+    return bulk.lines(fields, JSON_STYLE)
 
 
 def format_jsonl(result: SweepResult) -> str:
