@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -268,3 +269,35 @@ def test_formats_that_hold_every_row_refuse_a_sweep_too_large_for_memory(monkeyp
     r = CliRunner().invoke(app, [*ARGS, "--format", "json"])
     assert r.exit_code == 2 and "csv or jsonl" in r.output
     assert CliRunner().invoke(app, [*ARGS, "--format", "jsonl"]).exit_code == 0
+
+
+# ------------------------------------------------------------------------------------------------ parquet (#29)
+
+
+def test_parquet_holds_the_same_rows_as_the_in_memory_result(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from tokcost import api
+
+    result = api.sweep(
+        models=["sdxl", "emu3-gen"], hardware=["h100-sxm"], resolutions=[(512, 512), (768, 768)], batches=[1, 4]
+    )
+    out = tmp_path / "s.parquet"
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    table = pq.read_table(out)
+    assert table.column_names == list(COLUMNS) and table.num_rows == result.rows
+    assert pq.ParquetFile(out).num_row_groups == 2  # a row group per chunk: one per model here
+    for c in COLUMNS:
+        got, want = table.column(c).to_pylist(), result.columns[c].tolist()
+        want = [None if isinstance(v, float) and v != v else v for v in want]  # NaN: null in Parquet
+        assert got == want, c
+
+
+def test_parquet_needs_an_output_file_and_pyarrow(tmp_path, monkeypatch):
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet"])
+    assert r.exit_code == 2 and "--format parquet needs --output FILE" in r.output
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
+    out = tmp_path / "s.parquet"
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet", "--output", str(out)])
+    assert r.exit_code == 2 and "pip install 'tokcost[parquet]'" in r.output
+    assert not out.exists()

@@ -41,10 +41,10 @@ class TextStyle:
 
 def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
     """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
-    scale = 10.0 ** (digits - 1 - exp)
-    return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+        scale = 10.0 ** (digits - 1 - exp)
+        return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
 
 
 # ------------------------------------------------------------------------------------------- columns
@@ -121,6 +121,11 @@ def _table(strings: Sequence[str]) -> np.ndarray:
     encoded = [s.encode("utf-8") for s in strings] or [b""]
     width = max(1, *map(len, encoded))
     return np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
+
+
+def label_codes(a: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(codes, labels) of a label column: ``labels[codes[i]] == a[i]`` (a label may repeat in ``labels``)."""
+    return _text_codes(a, str)
 
 
 def _text_codes(a: np.ndarray, text: Callable[[str], str]) -> tuple[np.ndarray, list[str]]:
@@ -278,7 +283,7 @@ def _one(v: float, style: TextStyle) -> str:
     if v != v:
         return style.missing
     if style.floats == G6:
-        return "%.6g" % v
+        return f"{v:.6g}"  # the same as "%.6g" % v, which the CSV writer used
     if v in (float("inf"), float("-inf")):
         raise ValueError("Out of range float values are not JSON compliant: " + repr(v))
     return repr(v)

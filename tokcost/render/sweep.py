@@ -79,9 +79,7 @@ def csv_rows(columns: dict) -> str:
 def csv_pieces(columns: dict) -> Iterator[bytes]:
     """:func:`csv_rows` as UTF-8 pieces of text: a streaming sweep writes them as they come after CSV_HEADER."""
     last = len(COLUMNS) - 1
-    fields = [
-        bulk.Field(columns[c], COLUMN_KINDS[c], after="\n" if i == last else ",") for i, c in enumerate(COLUMNS)
-    ]
+    fields = [bulk.Field(columns[c], COLUMN_KINDS[c], after="\n" if i == last else ",") for i, c in enumerate(COLUMNS)]
     return bulk.lines(fields, CSV_STYLE)
 
 
