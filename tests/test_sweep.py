@@ -286,7 +286,7 @@ def test_parquet_holds_the_same_rows_as_the_in_memory_result(tmp_path):
     assert r.exit_code == 0, r.output
     table = pq.read_table(out)
     assert table.column_names == list(COLUMNS) and table.num_rows == result.rows
-    assert pq.ParquetFile(out).num_row_groups == 2  # a row group per chunk: one per model here
+    assert pq.ParquetFile(out).num_row_groups > 1  # a row group per chunk: one per model x engine here
     for c in COLUMNS:
         got, want = table.column(c).to_pylist(), result.columns[c].tolist()
         want = [None if isinstance(v, float) and v != v else v for v in want]  # NaN: null in Parquet
