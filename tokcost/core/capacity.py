@@ -215,12 +215,11 @@ def _tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         lower = np.where(x < 0, 1.0, pw * np.exp(-theta * np.maximum(x, 0.0)))
         upper = np.where(x >= longest, pw * np.exp(-theta * (x - longest)), 1.0)
-    out = lower > limit * (1.0 + 1e-9)
+    out = np.asarray(lower > limit * (1.0 + 1e-9))
     open_ = ~out & ~(upper <= limit * (1.0 - 1e-9))
     if open_.any():
-        at = np.nonzero(open_)
-        fill_at = np.broadcast_to(fill, (*x.shape, fill.shape[-1]))[at]
-        out[at] = _tail(x[at], fill_at, pw[at], theta[at]) > limit[at]
+        fill_open = np.broadcast_to(fill, (*x.shape, fill.shape[-1]))[open_]
+        out[open_] = _tail(x[open_], fill_open, pw[open_], theta[open_]) > limit[open_]
     return out
 
 
