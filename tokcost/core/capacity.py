@@ -274,25 +274,35 @@ def compute_gamma_quantile(shape: int, q: float) -> float:
     return float(_bisect(lambda x: 1.0 - _poisson_pmfs(x, shape).sum(axis=0), np.array([q]), 4.0 * shape + 60.0)[0])
 
 
-def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:
+def fewest(ok, lowest, cap: float = 2.0**24, by_rows: bool = False) -> np.ndarray:
     """Smallest integer n >= ``lowest`` with ok(n) True, per element (ok: a vectorised test monotone in n);
-    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``."""
-    lo = np.asarray(lowest, dtype=float).copy()
+    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``. ``by_rows``: ``ok(n, rows)``
+    tests only the elements ``rows`` (flat indices) at ``n``, so that each call retests only the unsettled ones."""
+    shape = np.shape(lowest)
+    lo = np.asarray(lowest, dtype=float).ravel().copy()
+
+    def test(n: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if by_rows:
+            return np.asarray(ok(n, rows), dtype=bool)
+        every = hi.copy()
+        every[rows] = n
+        return np.asarray(ok(every.reshape(shape)), dtype=bool).ravel()[rows]
+
     hi = lo.copy()
-    good = ok(hi)
+    good = test(hi, np.arange(hi.size))
     while not good.all():
-        grow = ~good & (hi < cap)
-        if not grow.any():
+        grow = np.flatnonzero(~good & (hi < cap))
+        if not grow.size:
             break
-        hi = np.where(grow, np.maximum(hi * 2.0, 1.0), hi)
-        good = good | (grow & ok(hi))
+        hi[grow] = np.maximum(hi[grow] * 2.0, 1.0)
+        good[grow] = test(hi[grow], grow)
     bad = lo - 1.0  # below the range: treated as failing
     hi = np.where(good, hi, np.inf)
-    live = good & (hi - bad > 1.0)
-    while live.any():
-        mid = np.floor((bad + hi) / 2.0)
-        passed = ok(np.where(live, mid, hi))
-        hi = np.where(live & passed, mid, hi)
-        bad = np.where(live & ~passed, mid, bad)
-        live = good & (hi - bad > 1.0)
-    return hi
+    live = np.flatnonzero(good & (hi - bad > 1.0))
+    while live.size:
+        mid = np.floor((bad[live] + hi[live]) / 2.0)
+        passed = test(mid, live)
+        hi[live] = np.where(passed, mid, hi[live])
+        bad[live] = np.where(passed, bad[live], mid)
+        live = live[hi[live] - bad[live] > 1.0]
+    return hi.reshape(shape)

@@ -124,14 +124,14 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarr
         sub = {k: v[live] for k, v in rows.items()}
         r = rate[live]
 
-        def ok(c):
-            x = _queue_inputs(sub, r, c)
+        def ok(c, rows):  # only the rows still searched (capacity.fewest's by_rows)
+            x = _queue_inputs({k: v[rows] for k, v in sub.items()}, r[rows], c)
             return ~wait_exceeds(limit - x["service_s"], q=q, **x)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
         slots = np.where(sub["continuous"], sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
         stable_from = np.floor(r * sub["service"] / slots) + 1.0  # continuous: the service at full occupancy
-        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
+        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)), by_rows=True)
     return out
 
 
