@@ -97,8 +97,10 @@ def _queue_inputs(rows: dict, rate, c) -> dict:
     """The capacity-model arguments of each row at ``c`` replicas. Continuous batching is the same queue with no
     batch to form: c x cap request slots, each served in the service time at the occupancy the load implies."""
     cont = rows["continuous"]
-    per_replica = np.asarray(rate, dtype=float) / np.maximum(c, 1.0)
-    s = np.where(cont, _occupancy_service(rows["curve"], rows["batch"], per_replica), rows["service"])
+    per_replica = np.broadcast_to(np.asarray(rate, dtype=float) / np.maximum(c, 1.0), cont.shape)
+    s = np.array(np.broadcast_to(rows["service"], cont.shape), dtype=float)
+    if cont.any():  # the occupancy's fixed point only where it is used
+        s[cont] = _occupancy_service(rows["curve"][cont], rows["batch"][cont], per_replica[cont])
     return dict(
         rate=np.broadcast_to(np.asarray(rate, dtype=float), s.shape),
         batch=np.where(cont, 1.0, rows["batch"]),
