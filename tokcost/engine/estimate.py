@@ -273,7 +273,8 @@ def estimate_grid(
     ]
     if not triples:
         return {}
-    chips = [_chip(cfg, hw, profile, b) for hw, b, _ in triples]
+    once = {(hw.id, b): _chip(cfg, hw, profile, b) for hw, b, _ in triples}  # the same for every replica size
+    chips = [once[(hw.id, b)] for hw, b, _ in triples]
 
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]
