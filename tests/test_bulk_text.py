@@ -76,3 +76,11 @@ def test_many_slices_give_the_rows_in_order(monkeypatch):
     monkeypatch.setattr(bulk, "SLICE_ROWS", 7)
     values = np.arange(100, dtype=float) * 1.5
     assert _bulk(values, CSV_STYLE) == _python(values, CSV_STYLE)
+
+
+def test_whole_numbers_in_long_runs_and_short_ones():
+    runs = np.repeat([np.nan, 5.0, 12.0, np.nan], 40)  # a sweep's slow axis: formatted once per run
+    steps = np.tile([1.0, 2.0, np.nan, 300.0], 40)  # its fastest axis: formatted once per value
+    for values in (runs, steps):
+        text = b"".join(bulk.lines([bulk.Field(values, "int", after="\n")], CSV_STYLE)).decode()
+        assert text.split("\n")[:-1] == ["" if v != v else str(int(v)) for v in values.tolist()]

@@ -135,14 +135,22 @@ def label_codes(a: np.ndarray) -> tuple[np.ndarray, list[str]]:
 def _text_codes(a: np.ndarray, text: Callable[[str], str]) -> tuple[np.ndarray, list[str]]:
     """Codes of a label column by runs of equal values (a sweep's labels come in long runs: one model, chip and
     engine per chunk, one size per block of rows); each run's label is formatted once."""
-    n = len(a)
-    if n == 0:
+    if len(a) == 0:
         return np.zeros(0, dtype=np.intp), []
-    change = np.empty(n, dtype=bool)
+    codes, firsts = _run_codes(a, every=True)
+    return codes, [text(str(v)) for v in firsts.tolist()]
+
+
+def _run_codes(a: np.ndarray, every: bool = False):
+    """(codes, each run's value) of ``a`` by runs of equal neighbours; None when the runs are short (fewer than 16
+    rows on average) unless ``every``."""
+    change = np.empty(len(a), dtype=bool)
     change[0] = True
     np.not_equal(a[1:], a[:-1], out=change[1:])
     starts = np.flatnonzero(change)
-    return np.cumsum(change) - 1, [text(str(v)) for v in a[starts].tolist()]
+    if not every and len(starts) * 16 > len(a):
+        return None
+    return np.cumsum(change) - 1, a[starts]
 
 
 def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
@@ -151,6 +159,10 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
     if not len(v):
         return np.zeros(0, dtype=np.intp), []
     nan = np.isnan(v)
+    runs = _run_codes(np.where(nan, -np.inf, v))  # NaN: a value of its own
+    if runs is not None:  # long runs (a sweep's slow axes): each run's number is formatted once
+        codes, firsts = runs
+        return codes, [missing if f == -np.inf else str(int(f)) for f in firsts.tolist()]
     whole = np.where(nan, 0.0, v).astype(np.int64)
     lo = int(whole.min())
     span = int(whole.max()) - lo + 1
