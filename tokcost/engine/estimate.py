@@ -273,7 +273,10 @@ def estimate_grid(
     ]
     if not triples:
         return {}
-    once = {(hw.id, b): _chip(cfg, hw, profile, b) for hw, b, _ in triples}  # the same for every replica size
+    once: dict[tuple[str, str], _Chip] = {}  # a chip's figures are the same for every replica size
+    for hw, b, _ in triples:
+        if (hw.id, b) not in once:
+            once[(hw.id, b)] = _chip(cfg, hw, profile, b)
     chips = [once[(hw.id, b)] for hw, b, _ in triples]
 
     def column(values) -> np.ndarray:
