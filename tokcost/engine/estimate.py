@@ -234,7 +234,7 @@ LABELS = {"ar": np.array([["none", "tp"], ["none", "tp"]]), "diffusion": np.arra
 
 
 def _check_replica(cfg: Config, mode: str) -> None:
-    for G in sorted(set(np.asarray(cfg.gpus, dtype=int).ravel().tolist())):  # (np.unique imports numpy.ma)
+    for G in np.flatnonzero(np.bincount(np.asarray(cfg.gpus, dtype=int).ravel())):  # the sizes (np.unique: numpy.ma)
         problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode)
         if problem:
             raise UsageError(problem)

@@ -15,6 +15,7 @@ The strings are exactly those Python writes itself, so the bulk output is byte f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -150,7 +151,8 @@ def _run_codes(a: np.ndarray, every: bool = False):
     starts = np.flatnonzero(change)
     if not every and len(starts) * 16 > len(a):
         return None
-    return np.cumsum(change) - 1, a[starts]
+    lengths = np.diff(np.append(starts, len(a)))
+    return np.repeat(np.arange(len(starts)), lengths), a[starts]
 
 
 def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
@@ -273,7 +275,8 @@ def _scaled(mag: np.ndarray, p: np.ndarray) -> np.ndarray:
 _STAND_IN = "123456"  # distinct non-zero digits: each one in the formatted stand-in marks where a digit goes
 
 
-def _layout(key: int, style: TextStyle) -> list:
+@functools.lru_cache(maxsize=4096)
+def _layout(key: int, style: TextStyle) -> tuple:
     """The characters of one layout: an int i is "the row's digit i", a str is itself."""
     specials = {
         _NAN: None,
@@ -285,7 +288,7 @@ def _layout(key: int, style: TextStyle) -> list:
     }
     if key >= _KEYS:
         v = specials[key]
-        return list(style.missing if key == _NAN else "" if v is None else _one(v, style))
+        return tuple(style.missing if key == _NAN else "" if v is None else _one(v, style))
     e, rest = divmod(key, 16)
     negative, kept = divmod(rest, 8)
     digits = _STAND_IN[:kept].ljust(6, "0")
@@ -294,7 +297,7 @@ def _layout(key: int, style: TextStyle) -> list:
     out: list = [int(c) - 1 if c in _STAND_IN else c for c in mantissa]
     if [c for c in out if isinstance(c, int)] != list(range(kept)):
         raise AssertionError(f"unexpected layout {text!r} for key {key}")  # a bug here, never bad input
-    return out + (list("e" + exponent) if exponent else [])
+    return (*out, *("e" + exponent if exponent else ""))
 
 
 def _one(v: float, style: TextStyle) -> str:
