@@ -272,14 +272,14 @@ def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
         ("engine", lambda g: g.engine),
     ):
         cols[key] = np.array([attr(g) for g in groups], dtype=object)[gi]
-    cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
-    w, h = cat("width"), cat("height")
+
+    def cat(k: str, dtype=None) -> np.ndarray:  # one copy, cast on the way
+        return np.concatenate([p[k] for p in parts], dtype=dtype, casting="unsafe")
+
     cols["resolution"] = cat("resolution")
-    cols["width"], cols["height"] = w.astype(np.int64), h.astype(np.int64)
-    cols["padded_width"] = cat("padded_width").astype(np.int64)
-    cols["padded_height"] = cat("padded_height").astype(np.int64)
-    cols["gpus"] = cat("gpus").astype(np.int64)
+    for k in ("width", "height", "padded_width", "padded_height", "gpus"):
+        cols[k] = cat(k, np.int64)
     for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
-        cols[k] = cat(k).astype(float)
-    cols["fits_in_memory"] = cat("fits_in_memory").astype(bool)
+        cols[k] = cat(k, float)
+    cols["fits_in_memory"] = cat("fits_in_memory", bool)
     return {c: cols[c] for c in COLUMNS}
