@@ -213,31 +213,45 @@ def float_matrix(values: np.ndarray, style: TextStyle, before: str = "", after: 
     by_hand = np.flatnonzero(key == _ONE_BY_ONE) if _ONE_BY_ONE in present else np.zeros(0, dtype=np.intp)
     singles = [(before + _one(v, style) + after).encode("utf-8") for v in x[by_hand].tolist()]
     width = max(1, *map(len, layouts.values()), *map(len, singles))
-    # rows sorted by layout (a stable radix sort of small keys), so that each layout is one block of rows
-    order = np.argsort(key.astype(np.int16), kind="stable")
     # the 6 digits' characters, three to a little-endian 32-bit word: bytes 0-2 and 4-6 of a row; 3 and 7 are zero
     words = np.empty((x.size, 2), dtype="<u4")
-    words[:, 0] = _THREE_DIGITS[high[order]]
-    words[:, 1] = _THREE_DIGITS[low[order]]
-    digits = words.view(np.uint8)
-    block = np.zeros((x.size, width), dtype=np.uint8)
-    ends = np.cumsum(counts)
-    for k, layout in layouts.items():
-        pick = np.full(width, 3, dtype=np.intp)  # byte 3: a zero
-        literal = np.zeros(width, dtype=np.uint8)
-        for col, ch in enumerate(layout):
-            if isinstance(ch, int):
-                pick[col] = _DIGIT_BYTE[ch]
-            else:
-                literal[col] = ord(ch)
-        rows = slice(ends[k] - counts[k], ends[k])
-        np.bitwise_or(digits[rows][:, pick], literal, out=block[rows])
-    out = np.empty_like(block)
-    out[order] = block
+    words[:, 0] = _THREE_DIGITS[high]
+    words[:, 1] = _THREE_DIGITS[low]
+    stamps = {k: _stamp(layout, width) for k, layout in layouts.items()}
+    out = np.zeros((x.size, width), dtype=np.uint8)
+    if stamps:  # every row in the most common layout first (most rows of a column share one)...
+        common = max(stamps, key=lambda k: counts[k])
+        pick, literal = stamps[common]
+        np.bitwise_or(words.view(np.uint8)[:, pick], literal, out=out)
+        counts[common] = 0
+    rest = np.flatnonzero(key != common) if stamps else np.arange(x.size)
+    if rest.size:  # ...then the others, sorted by layout (a stable radix sort of small keys): a block each
+        order = rest[np.argsort(key[rest].astype(np.int16), kind="stable")]
+        digits = words.view(np.uint64).ravel()[order].view(np.uint8).reshape(-1, 8)
+        block = np.zeros((order.size, width), dtype=np.uint8)
+        ends = np.cumsum(counts)
+        for k, (pick, literal) in stamps.items():
+            if counts[k]:
+                rows = slice(ends[k] - counts[k], ends[k])
+                np.bitwise_or(digits[rows][:, pick], literal, out=block[rows])
+        out[order] = block
     for i, s in zip(by_hand.tolist(), singles):
         out[i] = 0
         out[i, : len(s)] = np.frombuffer(s, dtype=np.uint8)
     return out
+
+
+def _stamp(layout: list, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pick, literal) of a layout: the byte of ``words`` that goes in each column (3: a zero), and the literal
+    characters (0 where a digit goes)."""
+    pick = np.full(width, 3, dtype=np.intp)
+    literal = np.zeros(width, dtype=np.uint8)
+    for col, ch in enumerate(layout):
+        if isinstance(ch, int):
+            pick[col] = _DIGIT_BYTE[ch]
+        else:
+            literal[col] = ord(ch)
+    return pick, literal
 
 
 _THREE_DIGITS = np.array([int.from_bytes(f"{i:03d}".encode(), "little") for i in range(1000)], dtype="<u4")
