@@ -84,3 +84,8 @@ def test_whole_numbers_in_long_runs_and_short_ones():
     for values in (runs, steps):
         text = b"".join(bulk.lines([bulk.Field(values, "int", after="\n")], CSV_STYLE)).decode()
         assert text.split("\n")[:-1] == ["" if v != v else str(int(v)) for v in values.tolist()]
+
+
+def test_a_nul_character_is_refused_not_dropped():
+    with pytest.raises(ValueError, match="NUL"):
+        b"".join(bulk.lines([bulk.Field(np.array(["a\0b"], dtype=object), "text")], CSV_STYLE))

@@ -11,6 +11,8 @@ The strings are exactly those Python writes itself, so the bulk output is byte f
   form is taken from Python's own formatting of one stand-in value with the same layout, whose digits are then
   replaced by the row's. Values whose rounding floating point cannot settle (within 1e-6 of a tie), and
   magnitudes outside 1e-17..1e27, are formatted one by one by Python instead.
+
+A zero byte marks padding, so text holding a NUL character is refused (a sweep's labels never do).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ _NAN, _POS_ZERO, _NEG_ZERO, _POS_INF, _NEG_INF, _ONE_BY_ONE = range(_KEYS, _KEYS
 
 @dataclass(frozen=True)
 class TextStyle:
-    """How one output format writes each kind of value (see :func:`column_matrix`)."""
+    """How one output format writes each kind of value (see :func:`lines`)."""
 
     text: Callable[[str], str]  # a label, quoted or escaped as the format needs
     missing: str  # NaN: a value that does not apply
@@ -123,6 +125,8 @@ def _merge(left: tuple, right: tuple) -> tuple | None:
 
 def _table(strings: Sequence[str]) -> np.ndarray:
     """(len(strings), w) uint8 of UTF-8 bytes, zero-padded (a zero byte never occurs inside UTF-8 text)."""
+    if any("\0" in s for s in strings):
+        raise ValueError("text written in bulk cannot hold a NUL character (a zero byte marks padding)")
     encoded = [s.encode("utf-8") for s in strings] or [b""]
     width = max(1, *map(len, encoded))
     return np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
