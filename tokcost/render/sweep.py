@@ -1,6 +1,7 @@
 """Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
-:class:`~tokcost.records.sweep.SweepResult`. Formatting is vectorised: every column becomes an array of strings in one
-numpy call and the rows are joined once, so a 100,000-row sweep formats in well under a second."""
+:class:`~tokcost.records.sweep.SweepResult`. CSV and JSON Lines are written column-wise in bulk
+(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes about a
+million rows a second; the table and JSON formats turn each column into a list of strings in one pass."""
 
 from __future__ import annotations
 
