@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "storefront-images.yaml"
-HEAVY = ("torch", "matplotlib", "scipy", "pandas")
+HEAVY = ("torch", "matplotlib", "scipy", "pandas", "pyarrow")
 
 PROBE = r"""
 import json, sys

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -284,3 +285,35 @@ def test_sweep_prices_cfg_parallel_for_a_unet_at_2_gpus_like_estimate():
         assert one.parallelism == "cfg" and latency == pytest.approx(one.latency_s)
     assert "parallelism" in COLUMNS and "split" in format_table(result).splitlines()[0]
     assert format_csv(result).splitlines()[0].split(",")[COLUMNS.index("parallelism")] == "parallelism"
+
+
+# ------------------------------------------------------------------------------------------------ parquet (#29)
+
+
+def test_parquet_holds_the_same_rows_as_the_in_memory_result(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from tokcost import api
+
+    result = api.sweep(
+        models=["sdxl", "emu3-gen"], hardware=["h100-sxm"], resolutions=[(512, 512), (768, 768)], batches=[1, 4]
+    )
+    out = tmp_path / "s.parquet"
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    table = pq.read_table(out)
+    assert table.column_names == list(COLUMNS) and table.num_rows == result.rows
+    assert pq.ParquetFile(out).num_row_groups > 1  # a row group per chunk: one per model x engine here
+    for c in COLUMNS:
+        got, want = table.column(c).to_pylist(), result.columns[c].tolist()
+        want = [None if isinstance(v, float) and v != v else v for v in want]  # NaN: null in Parquet
+        assert got == want, c
+
+
+def test_parquet_needs_an_output_file_and_pyarrow(tmp_path, monkeypatch):
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet"])
+    assert r.exit_code == 2 and "--format parquet needs --output FILE" in r.output
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
+    out = tmp_path / "s.parquet"
+    r = CliRunner().invoke(app, [*ARGS, "--format", "parquet", "--output", str(out)])
+    assert r.exit_code == 2 and "pip install 'tokcost[parquet]'" in r.output
+    assert not out.exists()

@@ -64,8 +64,12 @@ def sweep(
         from tokcost import api
         from tokcost.errors import UsageError
 
-        if fmt == "html" and output is None:
-            raise UsageError("--format html needs --output FILE")
+        if fmt in ("html", "parquet") and output is None:
+            raise UsageError(f"--format {getattr(fmt, 'value', fmt)} needs --output FILE")
+        if fmt == "parquet":  # before any pricing: say at once that the optional extra is missing
+            from tokcost.render.parquet import pyarrow_modules
+
+            pyarrow_modules()
         args = dict(
             models=names(models, "models"),
             hardware=names(hardware, "hardware"),
@@ -99,7 +103,7 @@ def sweep(
 
 
 MAX_DIGITS = 9  # a list value beyond this is out of every range; int() of thousands of digits would raise
-STREAMING = ("csv", "jsonl")  # written chunk by chunk as the rows are priced: memory stays flat
+STREAMING = ("csv", "jsonl", "parquet")  # written chunk by chunk as the rows are priced: memory stays flat
 
 
 def _notes(notes: list[str], rows: int) -> None:
@@ -110,14 +114,19 @@ def _notes(notes: list[str], rows: int) -> None:
 
 
 def stream_text(fmt: str, chunks):
-    """CSV (with its header) or JSON Lines, one piece of text per chunk of rows."""
-    from tokcost.render.sweep import CSV_HEADER, csv_rows, jsonl_rows
+    """CSV (with its header), JSON Lines or Parquet as bytes, a few pieces per chunk of rows."""
+    if fmt == "parquet":
+        from tokcost.render.parquet import parquet_pieces
+
+        yield from parquet_pieces(chunks)
+        return
+    from tokcost.render.sweep import CSV_HEADER, csv_pieces, jsonl_pieces
 
     if fmt == "csv":
-        yield CSV_HEADER
-    rows = csv_rows if fmt == "csv" else jsonl_rows
+        yield CSV_HEADER.encode()
+    pieces = csv_pieces if fmt == "csv" else jsonl_pieces
     for chunk in chunks:
-        yield rows(chunk)
+        yield from pieces(chunk)
 
 
 def sizes(text: str) -> list[tuple[int, int]]:

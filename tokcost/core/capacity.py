@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from tokcost.core import formation_wait
+
 # The formation wait is represented by quantile points: mid-points of 60 equal-probability bins below its 90th
 # percentile and 60 finer ones above, so that p99 is resolved to 1/600 of probability with 120 points.
 _BINS = np.concatenate([np.linspace(0.0, 0.9, 61), np.linspace(0.9, 1.0, 61)[1:]])
@@ -118,6 +120,12 @@ def _bisect(cdf, probs: np.ndarray, hi: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _fill_quantiles(batch: int) -> np.ndarray:
+    """:func:`compute_fill_quantiles`, shipped as data for the planner's batch sizes (core/formation_wait.py)."""
+    shipped = formation_wait.FILL_QUANTILES.get(batch)
+    return np.array(shipped) if shipped is not None else compute_fill_quantiles(batch)
+
+
+def compute_fill_quantiles(batch: int) -> np.ndarray:
     """Quantile points (at FILL_PROBS) of the formation wait of a full batch at unit arrival rate: the request in
     position j waits for B - 1 - j more arrivals, so the wait is a uniform mixture of Gamma(n, 1), n = 0..B-1, whose
     CDF is 1 - (1/B) sum_{m=0}^{B-2} P(Poisson(x) <= m) = 1 - (1/B) sum_{j=0}^{B-2} (B - 1 - j) pmf(j; x)."""
@@ -197,6 +205,24 @@ def _tail(x, fill, pw, theta) -> np.ndarray:
     return out
 
 
+def _tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
+    """``_tail(x, fill, pw, theta) > limit``, with the quadrature over F's quantile points only where two cheap
+    bounds leave the answer open: F >= 0 gives P(F + W > x) >= P(W > x) = pw exp(-theta x), and F <= max F gives
+    P(F + W > x) <= pw exp(-theta (x - max F)) once x >= max F. The margin keeps the answer bit for bit that of
+    the quadrature (its weights sum to 1 within rounding); in a replica search most rows are far from the limit."""
+    x, pw, theta, limit = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, pw, theta, limit)))
+    longest = np.broadcast_to(fill[..., -1], x.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lower = np.where(x < 0, 1.0, pw * np.exp(-theta * np.maximum(x, 0.0)))
+        upper = np.where(x >= longest, pw * np.exp(-theta * (x - longest)), 1.0)
+    out = np.asarray(lower > limit * (1.0 + 1e-9))
+    open_ = ~out & ~(upper <= limit * (1.0 - 1e-9))
+    if open_.any():
+        fill_open = np.broadcast_to(fill, (*x.shape, fill.shape[-1]))[open_]
+        out[open_] = _tail(x[open_], fill_open, pw[open_], theta[open_]) > limit[open_]
+    return out
+
+
 def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
     """True where the q-quantile (0-1) of the wait before service (formation + queue) exceeds ``limit_s``, or the
     fleet is at or above saturation. One evaluation of the tail: the planner's replica search calls this."""
@@ -204,7 +230,7 @@ def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf)
         *(np.asarray(v, dtype=float) for v in (limit_s, rate, batch, service_s, replicas, q, timeout_s))
     )
     fill, pw, theta, stable = _parts(rate, batch, s, replicas, timeout_s)
-    return ~stable | (x < 0) | (_tail(x, fill, pw, theta) > 1.0 - qq)
+    return ~stable | (x < 0) | _tail_exceeds(x, fill, pw, theta, 1.0 - qq)
 
 
 def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
@@ -221,7 +247,7 @@ def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) ->
     lo = np.maximum(wait, 0.0)
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        over = _tail(mid, fill, pw, theta) > 1.0 - qq
+        over = _tail_exceeds(mid, fill, pw, theta, 1.0 - qq)
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
     return np.where(stable, s + hi, np.inf)
 
@@ -230,36 +256,53 @@ def fill_time(batch, q) -> np.ndarray:
     """q-quantile of the time B requests take to arrive at unit rate, from the first: Gamma(B - 1, 1) (0 for B = 1),
     whose CDF is P(Poisson(x) >= B - 1)."""
     b = np.asarray(batch, dtype=int)
-    table = {int(v): _gamma_quantile(int(v) - 1, float(q)) for v in np.unique(b)}
+    table = {v: _gamma_quantile(v - 1, float(q)) for v in set(b.ravel().tolist())}  # (np.unique imports numpy.ma)
     return np.array([table[int(v)] for v in b.ravel()]).reshape(b.shape)
 
 
 @functools.lru_cache(maxsize=256)
 def _gamma_quantile(shape: int, q: float) -> float:
+    """:func:`compute_gamma_quantile`, shipped as data for the planner's batch sizes (core/formation_wait.py)."""
+    shipped = formation_wait.FILL_TIMES.get((shape, q))
+    return shipped if shipped is not None else compute_gamma_quantile(shape, q)
+
+
+def compute_gamma_quantile(shape: int, q: float) -> float:
+    """The q-quantile of Gamma(shape, 1), by bisection on its CDF P(Poisson(x) >= shape)."""
     if shape <= 0:
         return 0.0
     return float(_bisect(lambda x: 1.0 - _poisson_pmfs(x, shape).sum(axis=0), np.array([q]), 4.0 * shape + 60.0)[0])
 
 
-def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:
+def fewest(ok, lowest, cap: float = 2.0**24, by_rows: bool = False) -> np.ndarray:
     """Smallest integer n >= ``lowest`` with ok(n) True, per element (ok: a vectorised test monotone in n);
-    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``."""
-    lo = np.asarray(lowest, dtype=float).copy()
+    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``. ``by_rows``: ``ok(n, rows)``
+    tests only the elements ``rows`` (flat indices) at ``n``, so that each call retests only the unsettled ones."""
+    shape = np.shape(lowest)
+    lo = np.asarray(lowest, dtype=float).ravel().copy()
+
+    def test(n: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if by_rows:
+            return np.asarray(ok(n, rows), dtype=bool)
+        every = hi.copy()
+        every[rows] = n
+        return np.asarray(ok(every.reshape(shape)), dtype=bool).ravel()[rows]
+
     hi = lo.copy()
-    good = ok(hi)
+    good = test(hi, np.arange(hi.size))
     while not good.all():
-        grow = ~good & (hi < cap)
-        if not grow.any():
+        grow = np.flatnonzero(~good & (hi < cap))
+        if not grow.size:
             break
-        hi = np.where(grow, np.maximum(hi * 2.0, 1.0), hi)
-        good = good | (grow & ok(hi))
+        hi[grow] = np.maximum(hi[grow] * 2.0, 1.0)
+        good[grow] = test(hi[grow], grow)
     bad = lo - 1.0  # below the range: treated as failing
     hi = np.where(good, hi, np.inf)
-    live = good & (hi - bad > 1.0)
-    while live.any():
-        mid = np.floor((bad + hi) / 2.0)
-        passed = ok(np.where(live, mid, hi))
-        hi = np.where(live & passed, mid, hi)
-        bad = np.where(live & ~passed, mid, bad)
-        live = good & (hi - bad > 1.0)
-    return hi
+    live = np.flatnonzero(good & (hi - bad > 1.0))
+    while live.size:
+        mid = np.floor((bad[live] + hi[live]) / 2.0)
+        passed = test(mid, live)
+        hi[live] = np.where(passed, mid, hi[live])
+        bad[live] = np.where(passed, bad[live], mid)
+        live = live[hi[live] - bad[live] > 1.0]
+    return hi.reshape(shape)

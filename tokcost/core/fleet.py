@@ -97,8 +97,10 @@ def _queue_inputs(rows: dict, rate, c) -> dict:
     """The capacity-model arguments of each row at ``c`` replicas. Continuous batching is the same queue with no
     batch to form: c x cap request slots, each served in the service time at the occupancy the load implies."""
     cont = rows["continuous"]
-    per_replica = np.asarray(rate, dtype=float) / np.maximum(c, 1.0)
-    s = np.where(cont, _occupancy_service(rows["curve"], rows["batch"], per_replica), rows["service"])
+    per_replica = np.broadcast_to(np.asarray(rate, dtype=float) / np.maximum(c, 1.0), cont.shape)
+    s = np.array(np.broadcast_to(rows["service"], cont.shape), dtype=float)
+    if cont.any():  # the occupancy's fixed point only where it is used
+        s[cont] = _occupancy_service(rows["curve"][cont], rows["batch"][cont], per_replica[cont])
     return dict(
         rate=np.broadcast_to(np.asarray(rate, dtype=float), s.shape),
         batch=np.where(cont, 1.0, rows["batch"]),
@@ -124,14 +126,14 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarr
         sub = {k: v[live] for k, v in rows.items()}
         r = rate[live]
 
-        def ok(c):
-            x = _queue_inputs(sub, r, c)
+        def ok(c, rows):  # only the rows still searched (capacity.fewest's by_rows)
+            x = _queue_inputs({k: v[rows] for k, v in sub.items()}, r[rows], c)
             return ~wait_exceeds(limit - x["service_s"], q=q, **x)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
         slots = np.where(sub["continuous"], sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
         stable_from = np.floor(r * sub["service"] / slots) + 1.0  # continuous: the service at full occupancy
-        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
+        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)), by_rows=True)
     return out
 
 

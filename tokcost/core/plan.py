@@ -128,7 +128,7 @@ def _finite(x) -> float | None:
 
 def _at(x, i):
     a = np.asarray(x)
-    return a.item() if a.ndim == 0 else a.flat[i].item()
+    return a.item() if a.ndim == 0 else a.item(i)  # item(i): the i-th element in C order, as a Python number
 
 
 def _candidate(

@@ -177,7 +177,9 @@ def price_group(
     )
     out = estimate_arrays(cfg, "central")
     n = si.size
+    labels = np.array([f"{int(w)}x{int(h)}" for w, h in g.sizes], dtype=object)
     return {
+        "resolution": labels[si],  # "WxH", formatted once per size and gathered (no per-row formatting)
         "width": width,
         "height": height,
         "padded_width": np.broadcast_to(out["tokens"]["padded_width"], (n,)),
@@ -274,22 +276,15 @@ def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
         ("engine", lambda g: g.engine),
     ):
         cols[key] = np.array([attr(g) for g in groups], dtype=object)[gi]
-    cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
-    w, h = cat("width"), cat("height")
-    cols["resolution"] = _labels(w, h)
-    cols["width"], cols["height"] = w.astype(np.int64), h.astype(np.int64)
-    cols["padded_width"] = cat("padded_width").astype(np.int64)
-    cols["padded_height"] = cat("padded_height").astype(np.int64)
-    cols["gpus"] = cat("gpus").astype(np.int64)
-    cols["parallelism"] = cat("parallelism").astype(object)
+
+    def cat(k: str, dtype=None) -> np.ndarray:  # one copy, cast on the way
+        return np.concatenate([p[k] for p in parts], dtype=dtype, casting="unsafe")
+
+    cols["resolution"] = cat("resolution")
+    for k in ("width", "height", "padded_width", "padded_height", "gpus"):
+        cols[k] = cat(k, np.int64)
+    cols["parallelism"] = cat("parallelism", object)
     for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
-        cols[k] = cat(k).astype(float)
-    cols["fits_in_memory"] = cat("fits_in_memory").astype(bool)
+        cols[k] = cat(k, float)
+    cols["fits_in_memory"] = cat("fits_in_memory", bool)
     return {c: cols[c] for c in COLUMNS}
-
-
-def _labels(w: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """``"WxH"`` per row, built once per distinct size and gathered by index (no per-row formatting)."""
-    pairs, inv = np.unique(np.stack([w, h], axis=1), axis=0, return_inverse=True)
-    names = np.array([f"{int(a)}x{int(b)}" for a, b in pairs], dtype=object)
-    return names[inv.ravel()]

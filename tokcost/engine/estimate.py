@@ -238,7 +238,7 @@ LABELS = {"ar": np.array([["none", "tp"], ["none", "tp"]]), "diffusion": np.arra
 
 
 def _check_replica(cfg: Config, mode: str) -> None:
-    for G in np.unique(np.asarray(cfg.gpus, dtype=int)):
+    for G in np.flatnonzero(np.bincount(np.asarray(cfg.gpus, dtype=int).ravel())):  # the sizes (np.unique: numpy.ma)
         problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode)
         if problem:
             raise UsageError(problem)
@@ -277,7 +277,11 @@ def estimate_grid(
     ]
     if not triples:
         return {}
-    chips = [_chip(cfg, hw, profile, b) for hw, b, _ in triples]
+    once: dict[tuple[str, str], _Chip] = {}  # a chip's figures are the same for every replica size
+    for hw, b, _ in triples:
+        if (hw.id, b) not in once:
+            once[(hw.id, b)] = _chip(cfg, hw, profile, b)
+    chips = [once[(hw.id, b)] for hw, b, _ in triples]
 
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]

@@ -12,26 +12,29 @@ if TYPE_CHECKING:
     from tokcost.records.results import ChartData
 
 SCHEMA_VERSION = 1
-COLUMNS = (
-    "model",
-    "hardware",
-    "engine",
-    "resolution",
-    "width",
-    "height",
-    "padded_width",
-    "padded_height",
-    "frames",
-    "batch",
-    "gpus",
-    "parallelism",  # how each replica splits its work: none, tp, sp, cfg, cfg+sp
-    "steps",
-    "latency_s",
-    "throughput_items_per_s",
-    "cost_usd_per_item",
-    "memory_gb",
-    "fits_in_memory",
-)
+# Every column once, with its kind: "text" (a label), "int" (a whole number; NaN where it does not apply), "float"
+# or "bool". The CSV, JSON Lines and Parquet writers lay out each kind alike: a new column is one line here.
+COLUMN_KINDS = {
+    "model": "text",
+    "hardware": "text",
+    "engine": "text",
+    "resolution": "text",
+    "width": "int",
+    "height": "int",
+    "padded_width": "int",
+    "padded_height": "int",
+    "frames": "int",
+    "batch": "int",
+    "gpus": "int",
+    "parallelism": "text",  # how each replica splits its work: none, tp, sp, cfg, cfg+sp
+    "steps": "int",
+    "latency_s": "float",
+    "throughput_items_per_s": "float",
+    "cost_usd_per_item": "float",
+    "memory_gb": "float",
+    "fits_in_memory": "bool",
+}
+COLUMNS = tuple(COLUMN_KINDS)
 
 
 @dataclass

@@ -59,6 +59,7 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
         _f("table", "sweep:format_table"),
         _f("csv", "sweep:format_csv", "streams"),
         _f("jsonl", "sweep:format_jsonl", "JSON Lines; streams"),
+        _f("parquet", "parquet:format_parquet", "streams; needs --output and pip install 'tokcost[parquet]'"),
         _f("json", "sweep:format_json"),
         _f("html", "html:format_sweep_html", "needs --output"),
     ),

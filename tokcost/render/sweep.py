@@ -1,19 +1,22 @@
 """Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
-:class:`~tokcost.records.sweep.SweepResult`. Formatting is vectorised: every column becomes an array of strings in one
-numpy call and the rows are joined once, so a 100,000-row sweep formats in well under a second."""
+:class:`~tokcost.records.sweep.SweepResult`. CSV and JSON Lines are written column-wise in bulk
+(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes about a
+million rows a second; the table and JSON formats turn each column into a list of strings in one pass."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import numpy as np
 
-from tokcost.records.sweep import COLUMNS, SCHEMA_VERSION, SweepResult
+from tokcost.records.sweep import COLUMN_KINDS, COLUMNS, SCHEMA_VERSION, SweepResult
+from tokcost.render import bulk
 from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
-TEXT = ("model", "hardware", "engine", "resolution", "parallelism")
-INTS = ("width", "height", "padded_width", "padded_height", "frames", "batch", "gpus", "steps")
+TEXT = tuple(c for c, kind in COLUMN_KINDS.items() if kind == "text")
+INTS = tuple(c for c, kind in COLUMN_KINDS.items() if kind == "int")
 
 
 def _num_strings(a: np.ndarray, spec="%.6g") -> list[str]:
@@ -64,11 +67,21 @@ def string_columns(columns: dict, float_spec="%.6g", text=str) -> dict[str, list
 CSV_HEADER = ",".join(COLUMNS) + "\n"
 
 
+CSV_STYLE = bulk.TextStyle(text=_csv_text, missing="", floats=bulk.G6, booleans=("false", "true"))
+JSON_STYLE = bulk.TextStyle(text=json.dumps, missing="null", floats=bulk.REPR6, booleans=("false", "true"))
+
+
 def csv_rows(columns: dict) -> str:
-    """CSV lines of a chunk of rows (no header): a streaming sweep writes one per chunk after CSV_HEADER."""
-    cols = string_columns(columns, text=_csv_text)
-    body = "\n".join(map(",".join, zip(*(cols[c] for c in COLUMNS))))
-    return body + "\n" if body else ""
+    """CSV lines of a chunk of rows (no header). Floats to 6 significant digits (``%.6g``: the estimates carry a
+    +-30% band), empty where a column does not apply."""
+    return b"".join(csv_pieces(columns)).decode("utf-8")
+
+
+def csv_pieces(columns: dict) -> Iterator[bytes]:
+    """:func:`csv_rows` as UTF-8 pieces of text: a streaming sweep writes them as they come after CSV_HEADER."""
+    last = len(COLUMNS) - 1
+    fields = [bulk.Field(columns[c], COLUMN_KINDS[c], after="\n" if i == last else ",") for i, c in enumerate(COLUMNS)]
+    return bulk.lines(fields, CSV_STYLE)
 
 
 def format_csv(result: SweepResult) -> str:
@@ -76,11 +89,24 @@ def format_csv(result: SweepResult) -> str:
 
 
 def jsonl_rows(columns: dict) -> str:
-    """JSON Lines of a chunk of rows: one object per configuration, keys in COLUMNS order, null where a column
-    does not apply (the notes go to stderr)."""
-    lists = [_json_list(columns[c], c) for c in COLUMNS]
-    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-    return "".join(dumps(dict(zip(COLUMNS, r))) + "\n" for r in zip(*lists))
+    """JSON Lines of a chunk of rows: one object per configuration, keys in COLUMNS order, floats rounded to 6
+    significant digits, null where a column does not apply (the notes go to stderr)."""
+    return b"".join(jsonl_pieces(columns)).decode("utf-8")
+
+
+def jsonl_pieces(columns: dict) -> Iterator[bytes]:
+    """:func:`jsonl_rows` as UTF-8 pieces of text, for a streaming sweep."""
+    last = len(COLUMNS) - 1
+    fields = [
+        bulk.Field(
+            columns[c],
+            COLUMN_KINDS[c],
+            before=("{" if i == 0 else "") + json.dumps(c) + ":",
+            after="}\n" if i == last else ",",
+        )
+        for i, c in enumerate(COLUMNS)
+    ]
+    return bulk.lines(fields, JSON_STYLE)
 
 
 def format_jsonl(result: SweepResult) -> str:
@@ -97,7 +123,7 @@ def _json_list(a: np.ndarray, name: str) -> list:
     if name in INTS:
         vals = np.where(nan, 0, a).astype(np.int64).tolist()
     else:
-        vals = _round_sig(np.where(nan, 0.0, a)).tolist()
+        vals = bulk.round_sig(np.where(nan, 0.0, a)).tolist()
     for i in np.flatnonzero(nan).tolist():
         vals[i] = None  # JSON has no NaN: a missing value (no price, not a diffusion model) is null
     return vals

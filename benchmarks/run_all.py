@@ -1,0 +1,215 @@
+"""Every speed figure of issue #29 against its yardstick, in one run (a measurement, not a gate: exit code 0).
+
+1. ``tokcost analyze SPEC --format json`` (storefront-images, thumbnails-512-fast): whole-process CPU time
+   (user + system) against the import floor (``python -c "import typer, rich, yaml, numpy; from pydantic import
+   BaseModel"``) and against one llm-analysis evaluation (``python -m llm_analysis.analysis infer``, a
+   Llama-3.1-8B-like model on an H100) when llm-analysis is installed. Fresh processes, run in interleaved rounds
+   (each round runs every command once, so a busy spell of a shared machine hits all of them alike); figures are
+   medians, ratios the median of the per-round ratios. CPU time, not wall time: on a busy machine wall time
+   measures the neighbours.
+2. ``tokcost sweep --format csv|jsonl`` on a 2,047,680-row grid: rows per second (by wall and by CPU time) and the
+   process's peak RSS.
+3. with ``--suite``: the CPU time of ``python -m pytest`` (long: minutes).
+
+    python benchmarks/run_all.py [--runs 7] [--llm-analysis PYTHON] [--checkout DIR] [--skip-sweep] [--suite]
+
+llm-analysis pins transformers < 5 and huggingface-hub < 0.15, so it lives best in a virtual environment of its
+own (``python -m venv /tmp/llm && /tmp/llm/bin/pip install llm-analysis``); pass that interpreter with
+``--llm-analysis``. Without it, the current interpreter is used if it imports llm_analysis, else the comparison is
+skipped. ``--checkout DIR`` measures another copy of tokcost (e.g. ``git worktree add /tmp/base main``) with the
+same yardsticks, for before/after figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ANALYZED = ("storefront-images", "thumbnails-512-fast")
+FLOOR = "import typer, rich, yaml, numpy; from pydantic import BaseModel"
+# llm-analysis ships no Llama-3.1 config and requires ffn_embed_dim to be a multiple of hidden_dim: Llama-3.1-8B's
+# shape (32 layers, 32 heads, 8 KV heads, 4,096 wide, 128,256 vocabulary) with a 4x MLP (16,384, not 14,336).
+# One evaluation's cost does not depend on these numbers.
+LLAMA_31_8B_ISH = {
+    "name": "llama-3.1-8b-ish",
+    "num_layers": 32,
+    "n_head": 32,
+    "hidden_dim": 4096,
+    "vocab_size": 128256,
+    "max_seq_len": 131072,
+    "num_key_value_heads": 8,
+    "ffn_embed_dim": 16384,
+    "model_type": "llama",
+}
+TARGETS = {  # issue #29's "done when"
+    ("storefront-images", "floor"): 2.0,
+    ("storefront-images", "llm-analysis"): 0.8,
+    ("thumbnails-512-fast", "llm-analysis"): 1.0,
+}
+SWEEP_ROWS_PER_S, SWEEP_PEAK_MB = 1_000_000, 300
+# the streaming grid: 3 models x 6 chips x 29 sizes x 8 batches x 270 steps (less the sizes a model cannot take)
+SWEEP_ARGS = [
+    "--models", "sdxl,flux1-dev,sd3-medium",
+    "--hardware", "h100-sxm,a100-80gb-sxm,l40s,h200-sxm,b200,h100-pcie",
+    "--resolutions", ",".join(map(str, range(256, 2049, 64))),
+    "--batches", "1,2,4,8,16,32,64,128",
+    "--steps", ",".join(map(str, range(1, 271))),
+]  # fmt: skip
+
+
+def _env(checkout: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(checkout), "NO_COLOR": "1", "CI": "1"}
+    env.pop("TOKCOST_PRESETS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package ships its bytecode: do not compile every run
+    return env
+
+
+def _run(argv: list[str], env: dict, cwd: Path, check: bool = True) -> tuple[float, float, float]:
+    """(wall s, CPU s = user + system, peak RSS MB) of one fresh process (RSS: the largest child so far)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.DEVNULL
+    subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=out, check=check)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, after.ru_maxrss / 1024
+
+
+def _llm_python(arg: str | None) -> str | None:
+    candidates = [arg] if arg else [sys.executable]
+    for python in candidates:
+        probe = subprocess.run([python, "-c", "import llm_analysis.analysis"], capture_output=True)
+        if probe.returncode == 0:
+            return python
+        if arg:
+            raise SystemExit(f"{arg} cannot import llm_analysis")
+    return None
+
+
+def analyze_figures(runs: int, checkout: Path, llm_python: str | None, workdir: Path) -> dict:
+    env = _env(checkout)
+    commands = {"floor": [sys.executable, "-c", FLOOR]}
+    for spec in ANALYZED:
+        spec_file = str(ROOT / "specs" / f"{spec}.yaml")
+        commands[spec] = [sys.executable, "-m", "tokcost", "analyze", spec_file, "--format", "json"]
+    if llm_python:
+        model = workdir / "llama-3.1-8b-ish.json"
+        model.write_text(json.dumps(LLAMA_31_8B_ISH))
+        commands["llm-analysis"] = [
+            *(llm_python, "-m", "llm_analysis.analysis", "infer"),
+            *("--model_name", str(model), "--gpu_name", "h100-sxm-80gb", "--log_level", "ERROR"),
+        ]
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):  # round 0 warms the file cache and writes the bytecode: dropped
+        for name, argv in commands.items():
+            _, seconds, _ = _run(argv, env, workdir)
+            if round_:
+                cpu[name].append(seconds)
+    out: dict = {"runs": runs, "cpu_s": {k: statistics.median(v) for k, v in cpu.items()}, "ratios": {}}
+    for spec in ANALYZED:
+        for base in ("floor", "llm-analysis"):
+            if base in cpu:
+                per_round = [a / b for a, b in zip(cpu[spec], cpu[base], strict=True)]
+                out["ratios"][f"{spec}/{base}"] = statistics.median(per_round)
+    return out
+
+
+def sweep_figures(checkout: Path, workdir: Path) -> dict:
+    out = {}
+    for fmt in ("csv", "jsonl"):
+        target = workdir / f"sweep.{fmt}"
+        argv = [sys.executable, "-m", "tokcost", "sweep", *SWEEP_ARGS, "--format", fmt, "--output", str(target)]
+        # a fresh child per format: RUSAGE_CHILDREN's max RSS is the largest child so far, so run the lighter first
+        wall, cpu, peak = _run(argv, _env(checkout), workdir)
+        with open(target, "rb") as fh:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        rows = lines - (1 if fmt == "csv" else 0)
+        out[fmt] = {"rows": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "mb": target.stat().st_size / 1e6}
+        target.unlink()
+    return out
+
+
+def suite_figure(checkout: Path) -> dict:
+    """The test suite's CPU time (its own result is not this script's business: a failing suite still has a time)."""
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    _, cpu, _ = _run(argv, _env(checkout), checkout, check=False)
+    return {"cpu_s": cpu}
+
+
+def _verdict(value: float, limit: float, more_is_better: bool = False) -> str:
+    ok = value >= limit if more_is_better else value <= limit
+    return "ok" if ok else "MISSED"
+
+
+def report(r: dict) -> str:
+    lines = [f"{'figure':58} {'value':>12} {'target':>10}  verdict"]
+    a = r.get("analyze")
+    if a:
+        lines.append(f"analyze: median CPU of {a['runs']} interleaved rounds of fresh processes")
+        for name, seconds in a["cpu_s"].items():
+            lines.append(f"  {name + ' CPU':56} {seconds:10.3f} s")
+        for key, ratio in a["ratios"].items():
+            spec, base = key.split("/")
+            limit = TARGETS.get((spec, base))
+            target = f"<= {limit:.1f}x" if limit else ""
+            verdict = _verdict(ratio, limit) if limit else ""
+            lines.append(f"  {spec + ' / ' + base:56} {ratio:11.2f}x {target:>10}  {verdict}")
+        if "llm-analysis" not in a["cpu_s"]:
+            lines.append("  llm-analysis not installed: --llm-analysis PYTHON compares with it")
+    s = r.get("sweep")
+    if s:
+        lines.append("sweep: 2,047,680-row grid streamed to a file, one fresh process per format")
+        for fmt, f in s.items():
+            by_wall, by_cpu = f["rows"] / f["wall_s"], f["rows"] / f["cpu_s"]
+            lines += [
+                f"  {fmt + ' rows/s by CPU time':56} {by_cpu:12,.0f} {SWEEP_ROWS_PER_S:>10,}  "
+                + _verdict(by_cpu, SWEEP_ROWS_PER_S, True),
+                f"  {fmt + ' rows/s by wall time':56} {by_wall:12,.0f}",
+                f"  {fmt + ' peak RSS (MB)':56} {f['peak_rss_mb']:12.0f} {SWEEP_PEAK_MB:>10}  "
+                + _verdict(f["peak_rss_mb"], SWEEP_PEAK_MB),
+            ]
+    t = r.get("suite")
+    if t:
+        lines.append(f"  {'python -m pytest CPU (s)':56} {t['cpu_s']:12.0f} {240:>10}  " + _verdict(t["cpu_s"], 240))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="interleaved rounds of the analyze figures")
+    parser.add_argument("--llm-analysis", metavar="PYTHON", help="an interpreter that imports llm_analysis")
+    parser.add_argument("--checkout", type=Path, default=ROOT, help="the tokcost copy to measure (default: this)")
+    parser.add_argument("--skip-analyze", action="store_true")
+    parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--suite", action="store_true", help="also the test suite's CPU time (minutes)")
+    parser.add_argument("--sweep-args", help=argparse.SUPPRESS)  # a smaller grid, for the smoke test
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.sweep_args:
+        SWEEP_ARGS[:] = args.sweep_args.split()
+    checkout = args.checkout.resolve()
+    result: dict = {"checkout": str(checkout)}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.skip_analyze:
+            result["analyze"] = analyze_figures(args.runs, checkout, _llm_python(args.llm_analysis), work)
+        if not args.skip_sweep:
+            result["sweep"] = sweep_figures(checkout, work)
+    if args.suite:
+        result["suite"] = suite_figure(checkout)
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

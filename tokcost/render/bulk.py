@@ -1,0 +1,329 @@
+"""Text of numpy columns in bulk: every column of a chunk of rows becomes a byte matrix (one row of text per row,
+padded with zero bytes) in a few numpy operations, the matrices are laid side by side with their separators, and
+the zero bytes are squeezed out once. No per-row Python: a streaming sweep writes millions of rows a second.
+
+The strings are exactly those Python writes itself, so the bulk output is byte for byte the row-by-row one:
+
+* text, whole numbers and booleans have few distinct values: each is formatted once (by Python) and gathered;
+* floats are written to 6 significant digits, either as ``"%.6g" % x`` (:data:`G6`) or as ``repr`` of ``x``
+  rounded to 6 significant digits (:data:`REPR6`, the JSON form). Each value's 6 digits come from integer
+  arithmetic; its layout (sign, exponent, how many digits survive the trailing-zero strip) has few forms, and each
+  form is taken from Python's own formatting of one stand-in value with the same layout, whose digits are then
+  replaced by the row's. Values whose rounding floating point cannot settle (within 1e-6 of a tie), and
+  magnitudes outside 1e-17..1e27, are formatted one by one by Python instead.
+
+A zero byte marks padding, so text holding a NUL character is refused (a sweep's labels never do).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+G6 = "g6"  # "%.6g" % x
+REPR6 = "repr6"  # repr(x rounded to 6 significant digits): what json.dumps writes for the rounded float
+
+_POW10 = 10.0 ** np.arange(0, 23)  # exact in binary floating point up to 1e22
+_E_MIN, _E_MAX = -17, 27  # decimal exponents whose scaling by _POW10 is one correctly rounded operation
+_KEYS = (_E_MAX - _E_MIN + 1) * 16  # (exponent, sign, kept digits) -> key; then the special values
+_NAN, _POS_ZERO, _NEG_ZERO, _POS_INF, _NEG_INF, _ONE_BY_ONE = range(_KEYS, _KEYS + 6)
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How one output format writes each kind of value (see :func:`lines`)."""
+
+    text: Callable[[str], str]  # a label, quoted or escaped as the format needs
+    missing: str  # NaN: a value that does not apply
+    floats: str  # G6 | REPR6
+    booleans: tuple[str, str]  # (false, true)
+
+
+def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
+        scale = 10.0 ** (digits - 1 - exp)
+        return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+
+
+# ------------------------------------------------------------------------------------------- columns
+
+SLICE_ROWS = 32768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
+_MERGE_LIMIT = 4_096  # adjacent table columns merge while their distinct combinations stay this few
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of output: its values, their kind (text | int | float | bool), and the literal text written
+    before and after each value (a separator, a JSON key)."""
+
+    values: np.ndarray
+    kind: str
+    before: str = ""
+    after: str = ""
+
+
+def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytes]:
+    """The rows' UTF-8 text, a piece per slice of SLICE_ROWS rows: for each row, every field's ``before + value +
+    after`` in order."""
+    rows = len(fields[0].values) if fields else 0
+    for start in range(0, rows, SLICE_ROWS):
+        yield _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
+
+
+def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
+    parts: list = []  # a byte matrix, or (codes, strings) of a column with few distinct values
+    for f in fields:
+        a = np.asarray(f.values)[rows]
+        if f.kind == "float":
+            parts.append(float_matrix(a, style, f.before, f.after))
+            continue
+        codes, table = _codes(a, f.kind, style)
+        part = (codes, [f.before + t + f.after for t in table])
+        if parts and isinstance(parts[-1], tuple):
+            merged = _merge(parts[-1], part)
+            if merged is not None:
+                parts[-1] = merged
+                continue
+        parts.append(part)
+    mats = [p if isinstance(p, np.ndarray) else _table(p[1])[p[0]] for p in parts]
+    block = np.concatenate(mats, axis=1) if len(mats) > 1 else mats[0]
+    padding = block.size - np.count_nonzero(block)
+    text = block.tobytes()
+    # squeeze out the padding: replace() skips from one zero byte to the next (fast while they are sparse, as in
+    # JSON Lines' long rows); translate() tests every byte once (faster where they are dense)
+    return text.replace(b"\0", b"") if padding * 20 < block.size else text.translate(None, b"\0")
+
+
+def _codes(a: np.ndarray, kind: str, style: TextStyle) -> tuple[np.ndarray, list[str]]:
+    if kind == "text":
+        return _text_codes(a, style.text)
+    if kind == "int":
+        return _int_codes(a, style.missing)
+    if kind == "bool":
+        return a.astype(bool).view(np.uint8), list(style.booleans)
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def _merge(left: tuple, right: tuple) -> tuple | None:
+    """Two adjacent table columns as one (their strings joined), if their distinct combinations are few."""
+    (lc, lt), (rc, rt) = left, right
+    if len(lt) * len(rt) > 1 << 22:
+        return None
+    combined = lc * len(rt) + rc
+    present = np.flatnonzero(np.bincount(combined, minlength=len(lt) * len(rt)))
+    if len(present) > _MERGE_LIMIT:
+        return None
+    lookup = np.zeros(len(lt) * len(rt), dtype=np.intp)
+    lookup[present] = np.arange(len(present))
+    return lookup[combined], [lt[p // len(rt)] + rt[p % len(rt)] for p in present.tolist()]
+
+
+def _table(strings: Sequence[str]) -> np.ndarray:
+    """(len(strings), w) uint8 of UTF-8 bytes, zero-padded (a zero byte never occurs inside UTF-8 text)."""
+    if any("\0" in s for s in strings):
+        raise ValueError("text written in bulk cannot hold a NUL character (a zero byte marks padding)")
+    encoded = [s.encode("utf-8") for s in strings] or [b""]
+    width = max(1, *map(len, encoded))
+    return np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
+
+
+def label_codes(a: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(codes, labels) of a label column: ``labels[codes[i]] == a[i]`` (a label may repeat in ``labels``)."""
+    return _text_codes(a, str)
+
+
+def _text_codes(a: np.ndarray, text: Callable[[str], str]) -> tuple[np.ndarray, list[str]]:
+    """Codes of a label column by runs of equal values (a sweep's labels come in long runs: one model, chip and
+    engine per chunk, one size per block of rows); each run's label is formatted once."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.intp), []
+    codes, firsts = _run_codes(a, every=True)
+    return codes, [text(str(v)) for v in firsts.tolist()]
+
+
+def _run_codes(a: np.ndarray, every: bool = False):
+    """(codes, each run's value) of ``a`` by runs of equal neighbours; None when the runs are short (fewer than 16
+    rows on average) unless ``every``."""
+    change = np.empty(len(a), dtype=bool)
+    change[0] = True
+    np.not_equal(a[1:], a[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    if not every and len(starts) * 16 > len(a):
+        return None
+    lengths = np.diff(np.append(starts, len(a)))
+    return np.repeat(np.arange(len(starts)), lengths), a[starts]
+
+
+def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
+    """Codes of a whole-number column (NaN: missing) by value: each distinct number is formatted once."""
+    v = np.asarray(a, dtype=float)
+    if not len(v):
+        return np.zeros(0, dtype=np.intp), []
+    nan = np.isnan(v)
+    runs = _run_codes(np.where(nan, -np.inf, v))  # NaN: a value of its own
+    if runs is not None:  # long runs (a sweep's slow axes): each run's number is formatted once
+        codes, firsts = runs
+        return codes, [missing if f == -np.inf else str(int(f)) for f in firsts.tolist()]
+    whole = np.where(nan, 0.0, v).astype(np.int64)
+    lo = int(whole.min())
+    span = int(whole.max()) - lo + 1
+    if span > 1 << 20:  # too spread out for a table by value: sort instead
+        uniq, codes = np.unique(whole, return_inverse=True)
+        table = [str(int(u)) for u in uniq.tolist()]
+        codes = codes.ravel()
+    else:  # a lookup by value: no sort
+        present = np.flatnonzero(np.bincount(whole - lo, minlength=span))
+        lookup = np.zeros(span, dtype=np.intp)
+        lookup[present] = np.arange(len(present))
+        codes = lookup[whole - lo]
+        table = [str(lo + k) for k in present.tolist()]
+    if nan.any():
+        codes = np.where(nan, len(table), codes)
+    return codes, [*table, missing]
+
+
+# ------------------------------------------------------------------------------------------- floats
+
+
+def float_matrix(values: np.ndarray, style: TextStyle, before: str = "", after: str = "") -> np.ndarray:
+    """(n, w) uint8: row i holds ``before``, ``values[i]`` to 6 significant digits (module docstring) and
+    ``after``, zero-padded."""
+    x = np.asarray(values, dtype=float)
+    if style.floats == REPR6:
+        x = round_sig(x)
+    mag = np.abs(x)
+    normal = np.isfinite(x) & (mag > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        m, e, settled = _mantissas(np.where(normal, mag, 1.0))
+        if style.floats == REPR6:  # the rounded value must be the double nearest its 6-digit decimal
+            settled &= _scaled(m.astype(float), e - 5) == np.where(normal, mag, 1.0)
+    high, low = np.divmod(m, 1000)  # the mantissa's first and last three digits
+    kept = np.where(low != 0, 6 - _TRAILING_ZEROS[low], 3 - _TRAILING_ZEROS[high])  # digits left after the strip
+    key = (e - _E_MIN) * 16 + np.signbit(x) * 8 + kept
+    key[~(normal & settled)] = _ONE_BY_ONE
+    if not normal.all():
+        key[np.isnan(x)] = _NAN
+        key[mag == 0] = np.where(np.signbit(x[mag == 0]), _NEG_ZERO, _POS_ZERO)
+        key[np.isinf(x)] = np.where(x[np.isinf(x)] > 0, _POS_INF, _NEG_INF)
+
+    counts = np.bincount(key, minlength=_ONE_BY_ONE + 1)
+    present = np.flatnonzero(counts).tolist()
+    layouts = {k: [*before, *_layout(k, style), *after] for k in present if k != _ONE_BY_ONE}
+    by_hand = np.flatnonzero(key == _ONE_BY_ONE) if _ONE_BY_ONE in present else np.zeros(0, dtype=np.intp)
+    singles = [(before + _one(v, style) + after).encode("utf-8") for v in x[by_hand].tolist()]
+    width = max(1, *map(len, layouts.values()), *map(len, singles))
+    # the 6 digits' characters, three to a little-endian 32-bit word: bytes 0-2 and 4-6 of a row; 3 and 7 are zero
+    words = np.empty((x.size, 2), dtype="<u4")
+    words[:, 0] = _THREE_DIGITS[high]
+    words[:, 1] = _THREE_DIGITS[low]
+    stamps = {k: _stamp(layout, width) for k, layout in layouts.items()}
+    out = np.zeros((x.size, width), dtype=np.uint8)
+    if stamps:  # every row in the most common layout first (most rows of a column share one)...
+        common = max(stamps, key=lambda k: counts[k])
+        pick, literal = stamps[common]
+        np.bitwise_or(words.view(np.uint8)[:, pick], literal, out=out)
+        counts[common] = 0
+    rest = np.flatnonzero(key != common) if stamps else np.arange(x.size)
+    if rest.size:  # ...then the others, sorted by layout (a stable radix sort of small keys): a block each
+        order = rest[np.argsort(key[rest].astype(np.int16), kind="stable")]
+        digits = words.view(np.uint64).ravel()[order].view(np.uint8).reshape(-1, 8)
+        block = np.zeros((order.size, width), dtype=np.uint8)
+        ends = np.cumsum(counts)
+        for k, (pick, literal) in stamps.items():
+            if counts[k]:
+                rows = slice(ends[k] - counts[k], ends[k])
+                np.bitwise_or(digits[rows][:, pick], literal, out=block[rows])
+        out[order] = block
+    for i, s in zip(by_hand.tolist(), singles):
+        out[i] = 0
+        out[i, : len(s)] = np.frombuffer(s, dtype=np.uint8)
+    return out
+
+
+def _stamp(layout: list, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pick, literal) of a layout: the byte of ``words`` that goes in each column (3: a zero), and the literal
+    characters (0 where a digit goes)."""
+    pick = np.full(width, 3, dtype=np.intp)
+    literal = np.zeros(width, dtype=np.uint8)
+    for col, ch in enumerate(layout):
+        if isinstance(ch, int):
+            pick[col] = _DIGIT_BYTE[ch]
+        else:
+            literal[col] = ord(ch)
+    return pick, literal
+
+
+_THREE_DIGITS = np.array([int.from_bytes(f"{i:03d}".encode(), "little") for i in range(1000)], dtype="<u4")
+_DIGIT_BYTE = (0, 1, 2, 4, 5, 6)  # where digit i of a mantissa sits in its row of ``words``
+_TRAILING_ZEROS = np.array([len(f"{i:03d}") - len(f"{i:03d}".rstrip("0")) for i in range(1000)], dtype=np.int64)
+# 10^p as a multiplier (p >= 0) and a divisor (p < 0), p = -22..22: x * MUL[p] / DIV[p] is x * 10^p rounded once
+_MUL = np.concatenate([np.ones(22), _POW10])
+_DIV = np.concatenate([_POW10[:0:-1], np.ones(23)])
+
+
+def _mantissas(mag: np.ndarray):
+    """(m, e, settled): ``mag`` ~ m x 10^(e - 5) with m the 6-digit integer nearest, and whether floating point
+    settles that rounding (not within 1e-6 of a tie, exponent within the exactly scaled range)."""
+    e = np.clip(np.floor(np.log10(mag)), _E_MIN - 1, _E_MAX + 1).astype(np.int64)
+    q = _scaled(mag, 5 - e)
+    off = (q >= 1e6).astype(np.int64) - (q < 1e5)  # log10 may be one off next to a power of ten
+    if off.any():
+        e += off
+        q = _scaled(mag, 5 - e)
+    m = np.rint(q)
+    settled = (np.abs(q - np.floor(q) - 0.5) > 1e-6) & (q >= 99_999.5) & (q < 1e6)
+    carry = m >= 1e6  # 999999.7 rounds to 1000000: one more digit before the point
+    m[carry] = 1e5
+    e += carry
+    settled &= (e >= _E_MIN) & (e <= _E_MAX)
+    return m.astype(np.int64), e, settled
+
+
+def _scaled(mag: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """mag x 10^p in one correctly rounded operation (a multiplication or a division by an exact power)."""
+    i = np.clip(p, -22, 22) + 22
+    return mag * _MUL[i] / _DIV[i]
+
+
+_STAND_IN = "123456"  # distinct non-zero digits: each one in the formatted stand-in marks where a digit goes
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(key: int, style: TextStyle) -> tuple:
+    """The characters of one layout: an int i is "the row's digit i", a str is itself."""
+    specials = {
+        _NAN: None,
+        _POS_ZERO: 0.0,
+        _NEG_ZERO: -0.0,
+        _POS_INF: float("inf"),
+        _NEG_INF: float("-inf"),
+        _ONE_BY_ONE: None,
+    }
+    if key >= _KEYS:
+        v = specials[key]
+        return tuple(style.missing if key == _NAN else "" if v is None else _one(v, style))
+    e, rest = divmod(key, 16)
+    negative, kept = divmod(rest, 8)
+    digits = _STAND_IN[:kept].ljust(6, "0")
+    text = _one(float(f"{'-' if negative else ''}{digits}e{e + _E_MIN - 5}"), style)
+    mantissa, _, exponent = text.partition("e")
+    out: list = [int(c) - 1 if c in _STAND_IN else c for c in mantissa]
+    if [c for c in out if isinstance(c, int)] != list(range(kept)):
+        raise AssertionError(f"unexpected layout {text!r} for key {key}")  # a bug here, never bad input
+    return (*out, *("e" + exponent if exponent else ""))
+
+
+def _one(v: float, style: TextStyle) -> str:
+    """One value as Python writes it (the reference the bulk path reproduces)."""
+    if v != v:
+        return style.missing
+    if style.floats == G6:
+        return f"{v:.6g}"  # the same as "%.6g" % v, which the CSV writer used
+    if v in (float("inf"), float("-inf")):
+        raise ValueError("Out of range float values are not JSON compliant: " + repr(v))
+    return repr(v)
