@@ -156,7 +156,7 @@ def _candidate(
             autoscaled = spec.demand.scaling == "autoscaled"
             gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
             monthly = monthly_auto if autoscaled else monthly_fixed
-            fleet_cost = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
+            fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
     reasons = list(static)

@@ -31,6 +31,7 @@ from tokcost.core.capacity import (
     decay_rate,
     effective_batch,
     erlang_c,
+    fill_quantiles,
 )
 
 # vLLM's default token budget per step for its OpenAI server (vllm/engine/arg_utils.py,
@@ -41,7 +42,8 @@ TOKEN_BUDGET = 2048
 LARGE_DEVICE_GIB = 70.0
 
 EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exact M/D/c wait
-_GP_TERMS = 400  # generalized-Poisson counts summed (its mean stays below ~60 where a fleet is sized)
+_GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
 
 
 def token_budget(memory_gb: float, hardware_id: str) -> int:
@@ -83,14 +85,23 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     exp(-theta1 - n theta2) / n! (Takacs 1962). Mean theta1 / (1 - theta2), variance theta1 / (1 - theta2)^3."""
     t1 = np.asarray(theta1, dtype=float)[..., None]
     t2 = np.clip(np.asarray(theta2, dtype=float), 0.0, 0.999)[..., None]
-    n = np.arange(_GP_TERMS, dtype=float)
-    lgam = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+    # counts past the mean + 12 standard deviations carry nothing at the resolution of FILL_PROBS
+    spread = t1 / (1.0 - t2) + 12.0 * np.sqrt(t1 / (1.0 - t2) ** 3) + 12.0
+    terms = int(min(np.max(spread, initial=12.0), _GP_TERMS))
+    n = np.arange(terms, dtype=float)
+    lgam = _LOG_FACTORIAL[:terms]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p = np.log(np.maximum(t1, 1e-300)) + (n - 1) * np.log(np.maximum(t1 + n * t2, 1e-300)) - t1 - n * t2 - lgam
     pmf = np.where(t1 > 0, np.exp(log_p), (n == 0).astype(float))
-    cdf = np.cumsum(pmf, axis=-1)
-    # the count at each probability: how many cumulative probabilities lie below it
-    return (cdf[..., None, :] < FILL_PROBS[:, None]).sum(-1).astype(float)
+    cdf = np.minimum(np.cumsum(pmf, axis=-1), 1.0)
+    # the count at each probability: how many cumulative probabilities lie below it, by one search over every
+    # row at once (row r's values offset by 2 r keep the rows apart)
+    shape = cdf.shape[:-1]
+    flat = cdf.reshape(-1, terms)
+    offset = 2.0 * np.arange(len(flat))[:, None]
+    found = np.searchsorted((flat + offset).ravel(), (FILL_PROBS[None, :] + offset).ravel(), side="left")
+    counts = found.reshape(len(flat), -1) - terms * np.arange(len(flat))[:, None]
+    return np.minimum(counts, terms - 1).astype(float).reshape(*shape, len(FILL_PROBS))
 
 
 def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> dict:
@@ -130,7 +141,7 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     # (every c-th of a renewal stream: squared coefficient of variation scv / c), and the count K varies as much
     # less about its mean
     spread = np.sqrt(np.asarray(scv, dtype=float) / np.maximum(c, 1.0))[..., None]
-    count = _gp_quantiles(lam_r * work, np.where(ok, f, 0.0))
+    count = _gp_quantiles(np.where(stable, lam_r * work, 0.0), np.where(stable, f, 0.0))
     mean = (lam_r * work / free)[..., None]
     extra = own[..., None] * np.maximum(mean + spread * (count - mean), 0.0)
     # its own prefill waits for the prompts admitted before it: an M/D/1 queue of prefill work at load f
@@ -146,53 +157,53 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
 def _fill_quantiles_scv(batch: int, scv: float) -> np.ndarray:
     """Formation-wait quantile points at unit rate under Gamma inter-arrival times of squared coefficient of
     variation ``scv``: the request in position j of a full batch waits for the sum of B - 1 - j of them,
-    Gamma((B - 1 - j) / scv, scale scv); the CDF is the uniform mixture over j (the regularized incomplete gamma
-    function by its power series)."""
+    Gamma((B - 1 - j) / scv, scale scv); the CDF is the uniform mixture over j, evaluated on a grid of 4,001
+    points and inverted by interpolation (scv = 1 is :func:`tokcost.core.capacity.fill_quantiles`, exactly)."""
     if batch <= 1:
         return np.zeros(len(FILL_PROBS))
+    if scv == 1.0:
+        return fill_quantiles(np.array([batch]))[0]
     shapes = np.arange(1, batch, dtype=float) / scv
-
-    def cdf(x):
-        y = np.asarray(x, dtype=float)[None, :] / scv
-        return np.mean(np.vstack([np.zeros_like(y), _gamma_p(shapes[:, None], y)]), axis=0)
-
-    lo, hi = np.zeros_like(FILL_PROBS), np.full_like(FILL_PROBS, 8.0 * batch * max(scv, 1.0) + 60.0)
-    for _ in range(50):
-        mid = 0.5 * (lo + hi)
-        below = cdf(mid) < FILL_PROBS
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return 0.5 * (lo + hi)
+    top = (batch - 1) + 12.0 * math.sqrt((batch - 1) * scv) + 12.0 * scv
+    x = np.linspace(0.0, top, 4001)
+    cdf = (1.0 + _gamma_p(shapes[:, None], x[None, :] / scv).sum(0)) / batch  # position B - 1 waits for nothing
+    return np.interp(FILL_PROBS, np.maximum.accumulate(cdf), x)
 
 
 def _gamma_p(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Regularized lower incomplete gamma P(a, x): the series x^a e^-x / Gamma(a + 1) sum_k x^k / ((a+1)..(a+k))
-    below x < a + 1, else 1 - the continued fraction of Q (Lentz), as Numerical Recipes' gammp."""
+    below x < a + 1, else 1 - the continued fraction of Q (modified Lentz), as Numerical Recipes' gammp."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
     lg = np.vectorize(math.lgamma, otypes=[float])(a)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         front = np.exp(a * np.log(np.maximum(x, 1e-300)) - x - lg)
-        term = 1.0 / a
+        low = x < a + 1.0
+        term = np.where(low, 1.0 / a, 0.0)
         total = term.copy()
         ap = a.copy()
-        for _ in range(400):
+        for _ in range(2000):
             ap = ap + 1.0
             term = term * x / ap
             total = total + term
+            if np.all(term <= 1e-15 * total):
+                break
         series = front * total
-        # continued fraction for Q(a, x)
-        b = x + 1.0 - a
+        b = np.where(low, 1.0, x + 1.0 - a)  # the continued fraction, where x >= a + 1
         cc = np.full_like(x, 1e300)
         d = 1.0 / np.where(b == 0, 1e-300, b)
         h = d.copy()
-        for i in range(1, 300):
+        for i in range(1, 2000):
             an = -i * (i - a)
             b = b + 2.0
             d = an * d + b
             d = 1.0 / np.where(np.abs(d) < 1e-300, 1e-300, d)
             cc = b + an / np.where(np.abs(cc) < 1e-300, 1e-300, cc)
-            h = h * d * cc
+            delta = d * cc
+            h = h * delta
+            if np.all(np.where(low, 0.0, np.abs(delta - 1.0)) < 1e-15):
+                break
         fraction = 1.0 - front * h
-    out = np.where(x < a + 1.0, series, fraction)
+    out = np.where(low, series, fraction)
     return np.where(x <= 0, 0.0, np.clip(out, 0.0, 1.0))
 
 
@@ -236,22 +247,21 @@ def _wait_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
 
 def _tail_all(x, terms: dict) -> np.ndarray:
     """P(extra + W (+ U) > x), extra given by its quantile points (last axis)."""
-    if "pu" not in terms:
-        return _tail(np.asarray(x, dtype=float), terms["extra"], terms["pw"], terms["theta"])
     x = np.asarray(x, dtype=float)
-    y = x[..., None] - terms["extra"]
-    tail = np.where(
-        y < 0,
-        1.0,
-        _wait_tail(
-            np.maximum(y, 0.0),
-            terms["pw"][..., None],
-            terms["theta"][..., None],
-            terms["pu"][..., None],
-            terms["theta_u"][..., None],
-        ),
-    )
-    return tail @ FILL_WEIGHTS
+    if "pu" not in terms:
+        return _tail(x, terms["extra"], terms["pw"], terms["theta"])
+    x, pu = np.broadcast_arrays(x, terms["pu"])
+    out = np.empty(x.shape)
+    two = pu > 0  # a prefill wait as well (continuous batching)
+    parts = {k: np.broadcast_to(terms[k], x.shape) for k in ("pw", "theta", "pu", "theta_u")}
+    extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))
+    if (~two).any():
+        out[~two] = _tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
+    if two.any():
+        y = x[two][:, None] - extra[two]
+        wait = _wait_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
+        out[two] = np.where(y < 0, 1.0, wait) @ FILL_WEIGHTS
+    return out
 
 
 def exceeds(limit_s, terms: dict, q) -> np.ndarray:

@@ -334,3 +334,171 @@ def summarize(latency: np.ndarray, arrival_s: np.ndarray, budget_s: float, perce
         requests=len(lat),
         by_hour=by_hour,
     )
+
+
+# ------------------------------------------------------------------------------------------- a spec's fleet
+
+
+def simulate_spec(
+    spec,
+    file: str,
+    catalog,
+    calibration=None,
+    overrides=None,
+    candidate: str | None = None,
+    trace=None,
+    hours: float | None = None,
+    seed: int = 0,
+):
+    """``tokcost simulate``: the recommended fleet of ``spec`` (or ``candidate``, ``MODEL/HARDWARE/ENGINE``) under
+    its day of demand, or the requests of a trace (``trace``, a loaded :class:`tokcost.io.trace.Trace`; else the
+    spec's own ``demand.trace``), for ``hours`` hours (default: a day, or the trace's length), seeded."""
+    from tokcost.core.fleet import BATCHES, demand_rates
+    from tokcost.core.plan import _evaluate, recommend, spec_prices
+    from tokcost.core.queueing import token_budget
+    from tokcost.errors import UsageError
+    from tokcost.io.engines import load_engines
+    from tokcost.records.simulation import HourResult, SimulationResult
+    from tokcost.version import __version__
+
+    prices = spec_prices(spec, catalog, overrides)
+    evaluated = _evaluate(spec, catalog, calibration, prices)
+    if candidate is None:
+        choice = recommend(spec, [c for c, _ in evaluated]).choice
+        if choice is None:
+            raise UsageError(f"{spec.name}: no fleet is recommended; name one as MODEL/HARDWARE/ENGINE", "candidate")
+        picked = next((c, f) for c, f in evaluated if c is choice)
+    else:
+        parts = candidate.split("/")
+        found = [
+            (c, f)
+            for c, f in evaluated
+            if len(parts) == 3 and (c.model, c.hardware, c.engine) == (parts[0], parts[1], parts[2])
+        ]
+        if not found:
+            names = ", ".join(sorted({f"{c.model}/{c.hardware}/{c.engine}" for c, _ in evaluated})[:12])
+            raise UsageError(f"{candidate!r} is not a candidate of {spec.name} (candidates: {names}, ...)", "candidate")
+        picked = found[0]
+    cand, fleet = picked
+    if not math.isfinite(fleet.replicas_fixed):
+        raise UsageError(f"{candidate}: no fleet of it meets the budget, so there is none to simulate", "candidate")
+    continuous = load_engines()[cand.engine].continuous
+    row = fleet.row
+    hw = catalog.hardware(cand.hardware)
+    rng = np.random.default_rng(seed)
+    loaded = trace
+    if loaded is None and spec.demand.trace_path is not None:
+        from tokcost.io.trace import load_trace
+
+        loaded = load_trace(spec.demand.trace_path, shown=spec.demand.trace)
+    notes: list[str] = []
+    if loaded is not None:
+        times = np.asarray(loaded.times_s, dtype=float)
+        span = max(1, math.ceil(float(times[-1]) / HOUR_S + 1e-12))
+        run_hours = min(span, math.ceil(hours)) if hours is not None else span
+        keep = times < run_hours * HOUR_S
+        traffic = Traffic(arrival_s=times[keep], hours=run_hours)
+        first = loaded.first_hour_of_day
+        kind, scv = "trace", float(spec.demand.scv)
+        sizes = {k: np.asarray(v, dtype=float)[keep] for k, v in loaded.sizes.items()}
+        _apply_sizes(traffic, sizes, spec, cand, row, continuous, notes)
+        notes.append(f"replays {int(keep.sum()):,} requests of {loaded.file} over {run_hours} hours")
+    else:
+        run_hours = math.ceil(hours) if hours is not None else 24
+        _, hourly = demand_rates(spec)
+        first = 0
+        scv = float(spec.demand.scv)
+        kind = "bursty" if spec.demand.arrivals == "bursty" else "poisson"
+        rates = np.array([hourly[h % 24] for h in range(run_hours)])
+        traffic = Traffic(arrival_s=renewal_arrivals(rates, scv, rng), hours=run_hours)
+    autoscaled = spec.demand.scaling == "autoscaled"
+    by_day = fleet.replicas_hourly if autoscaled else np.full(24, fleet.replicas_fixed)
+    replicas = np.array([by_day[(first + h) % 24] for h in range(traffic.hours)], dtype=float)
+    budget = None
+    if continuous:
+        n = int(row["batch"][0])
+        occupancy = np.log2(np.maximum(np.arange(n + 1), 1.0))
+        budget = token_budget(hw.memory_gb, hw.id)
+        server: StaticServer | ContinuousServer = ContinuousServer(
+            max_seqs=n,
+            token_budget=budget,
+            decode_step_s=np.interp(occupancy, np.log2(BATCHES), row["decode_step"][0]),
+            prefill_token_s=float(row["prefill_tok"][0]),
+            prompt_tokens=float(row["prompt"][0]),
+            decode_steps=float(row["forwards"][0]),
+        )
+        latency = simulate_continuous(traffic, server, replicas)
+    else:
+        server = StaticServer(
+            batch=int(row["batch"][0]), timeout_s=float(row["timeout"][0]), batches=BATCHES, service_s=row["curve"][0]
+        )
+        latency = simulate_static(traffic, server, replicas)
+    b = spec.budget
+    s = summarize(latency, traffic.arrival_s, b.latency_s, b.latency_percentile)
+
+    def finite(x) -> float | None:
+        return float(x) if x is not None and math.isfinite(x) else None
+
+    return SimulationResult(
+        tool_version=__version__,
+        name=spec.name,
+        file=file,
+        model=cand.model,
+        hardware=cand.hardware,
+        engine=cand.engine,
+        gpus_per_replica=cand.gpus_per_replica,
+        batching="continuous" if continuous else "static",
+        batch=cand.batch,
+        batch_timeout_s=None if continuous else fleet.timeout_s,
+        max_num_batched_tokens=budget,
+        traffic=kind,
+        burstiness=scv,
+        trace=loaded.file if loaded is not None else None,
+        scaling=spec.demand.scaling,
+        seed=seed,
+        hours=traffic.hours,
+        requests=s.requests,
+        budget_s=b.latency_s,
+        latency_percentile=b.latency_percentile,
+        p50_s=finite(s.quantiles[0]),
+        p95_s=finite(s.quantiles[1]),
+        p99_s=finite(s.quantiles[2]),
+        objective_s=finite(s.at_objective),
+        predicted_objective_s=cand.latency_objective_s,
+        over_budget_share=s.over_budget,
+        met=bool(s.at_objective <= b.latency_s),
+        replicas_hourly=[int(r) for r in replicas],
+        by_hour=[
+            HourResult(
+                hour=h,
+                hour_of_day=(first + h) % 24,
+                replicas=int(replicas[min(h, len(replicas) - 1)]),
+                requests=count,
+                p50_s=finite(q[0]),
+                p95_s=finite(q[1]),
+                p99_s=finite(q[2]),
+                over_budget_share=share,
+            )
+            for h, count, q, share in s.by_hour
+        ],
+        notes=notes,
+    )
+
+
+def _apply_sizes(traffic: Traffic, sizes: dict, spec, cand, row, continuous: bool, notes: list[str]) -> None:
+    """Per-request sizes of a trace, relative to what the planner priced: continuous batching takes prompt and
+    answer tokens (its prefill and decode steps), static batching frames (a batch runs at its largest)."""
+    p = spec.product
+    if continuous:
+        if "prompt_tokens" in sizes and p.prompt_tokens is not None:
+            traffic.prompt_tokens = np.maximum(float(row["prompt"][0]) - p.prompt_tokens + sizes["prompt_tokens"], 1.0)
+            notes.append("prompt_tokens per request from the trace")
+        if "answer_tokens" in sizes and p.answer_tokens is not None:
+            traffic.decode_steps = float(row["forwards"][0]) * sizes["answer_tokens"] / p.answer_tokens
+            notes.append("answer_tokens per request from the trace")
+    elif "frames" in sizes and cand.frames:
+        traffic.size = sizes["frames"] / cand.frames
+        notes.append("frames per request from the trace (a batch runs at its largest request)")
+    ignored = [k for k in sizes if k not in {"prompt_tokens", "answer_tokens", "frames"} or not any(k in n for n in notes)]
+    if ignored:
+        notes.append(f"size columns not used for this candidate: {', '.join(sorted(ignored))}")
