@@ -1,7 +1,8 @@
 """tokcost: plan the latency, memory, throughput and cost of image and video generation products.
 
 The Python API (see docs/api.md): :func:`analyze`, :func:`estimate`, :func:`train`, :func:`tokens`,
-:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`load_spec`; bad input raises :class:`InputError`. The functions load on first use, so that
+:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`simulate` (a discrete-event check of a
+spec's fleet), :func:`load_spec`; bad input raises :class:`InputError`. The functions load on first use, so that
 ``import tokcost`` (which every ``tokcost`` command does) stays cheap.
 """
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 from tokcost.errors import InputError, Problem
 from tokcost.version import __version__
 
-API = ("analyze", "estimate", "train", "tokens", "sweep", "sweep_stream", "load_spec", "catalog")
+API = ("analyze", "estimate", "train", "tokens", "sweep", "sweep_stream", "simulate", "load_spec", "catalog")
 __all__ = [*API, "InputError", "Problem", "__version__"]
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from tokcost.api import catalog as catalog
     from tokcost.api import estimate as estimate
     from tokcost.api import load_spec as load_spec
+    from tokcost.api import simulate as simulate
     from tokcost.api import sweep as sweep
     from tokcost.api import sweep_stream as sweep_stream
     from tokcost.api import tokens as tokens

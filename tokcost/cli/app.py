@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from tokcost.cli import analyze, bench, check, estimate, presets, sweep, validate
+from tokcost.cli import analyze, bench, check, estimate, presets, simulate, sweep, validate
 from tokcost.version import __version__
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ for command in (
     estimate.estimate,
     estimate.train,
     analyze.analyze,
+    simulate.simulate,
     bench.bench,
     check.check,
     check.diff,
