@@ -39,6 +39,7 @@ from tokcost.records.spec import Spec
 from tokcost.text import money, secs
 
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+RISKY_UTILIZATION = 0.85  # a lone replica busier than this, with no spare, is called out (budget.redundancy)
 FAMILY_NAMES = {"ar": "autoregressive", "diffusion": "diffusion"}
 
 
@@ -444,6 +445,7 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
         f"of {c.gpus_per_replica} GPU{'s' if c.gpus_per_replica > 1 else ''} at {c.utilization_at_peak or 0:.0%} utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, "
         f"p95 {secs(c.latency_p95_s or 0)}, p99 {secs(c.latency_p99_s or 0)} end to end.",
     ]
+    out += _fleet_risk_sentences(spec, c)
     share = service / b.latency_s
     if share > 0.5:
         out.append(
@@ -471,6 +473,27 @@ def _capacity_sentences(spec: Spec, c: CandidateResult) -> list[str]:
                 f"Autoscaling would save nothing: the fleet needs {hi} replica{'s' if hi != 1 else ''} in every hour "
                 "of the day."
             )
+    return out
+
+
+def _fleet_risk_sentences(spec: Spec, c: CandidateResult) -> list[str]:
+    """Bursty arrivals, the spare replica of n+1, or a lone replica with no spare running hot (issue 30)."""
+    out, d, n = [], spec.demand, c.replicas_at_peak or 0
+    if d.scv != 1.0:
+        out.append(
+            f"Arrivals are {'burstier' if d.scv > 1 else 'smoother'} than Poisson (burstiness {d.scv:.3g}, the "
+            "squared coefficient of variation of the times between requests): the queueing is sized for it."
+        )
+    if spec.budget.redundancy == "n+1":
+        out.append(
+            f"budget.redundancy: n+1: {n} replicas, one more than the {n - 1} that meet the objective, so that it "
+            "holds with one replica down."
+        )
+    elif n == 1 and (c.utilization_at_peak or 0.0) > RISKY_UTILIZATION:
+        out.append(
+            f"One replica at {c.utilization_at_peak:.0%} utilisation and no spare: if it fails or restarts, nothing "
+            "is served; budget.redundancy: n+1 adds one so that the objective holds with one down."
+        )
     return out
 
 
@@ -645,6 +668,7 @@ def analyze_spec(
         violations=violations(spec, rec, doc, candidates),
         pricing=Pricing(basis=prices.basis, as_of=day.isoformat(), notes=prices.notes(used, day)),
         warnings=[n for n in [calibration.unused_note(used)] if n] if calibration is not None else [],
+        traffic=spec.demand.trace_summary,
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from tokcost.records.prices import PriceQuote
+from tokcost.records.spec import TraceSummary
 
 SCHEMA_VERSION = 1
 
@@ -170,6 +171,7 @@ class SpecResult(Model):
     warnings: list[str] = []  # what did not apply as asked (a calibration measured on other hardware)
     # the report's charts, computed with the analysis (None: a result saved before they were stored)
     charts: list[ChartData] | None = None
+    traffic: TraceSummary | None = None  # what demand.trace gave (None: no trace)
 
 
 class AnalysisResult(Model):
