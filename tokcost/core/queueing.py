@@ -135,7 +135,7 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     k = c * n_cap
     stable = ok & (lam * full < k)
     cs2 = np.where(ok, f * own / np.maximum(work, 1e-300) / free, 0.0)  # var R / E[R]^2: theta1 own^2 / (1-f)^3
-    pw = erlang_c(k, lam * full)
+    pw = bursty_wait_probability(erlang_c(k, lam * full), k, lam * full, scv)
     theta = decay_rate(lam, full, k) / (np.asarray(scv, dtype=float) + cs2)
     # one queue spreads the arrivals over the replicas: each sees a stream c times smoother than the fleet's
     # (every c-th of a renewal stream: squared coefficient of variation scv / c), and the count K varies as much
@@ -217,6 +217,27 @@ def fill_quantiles_scv(batch, scv) -> np.ndarray:
     )
 
 
+def _halfin_whitt(beta) -> np.ndarray:
+    """The Halfin-Whitt (1981) limit of the probability of delay: 1 / (1 + sqrt(2 pi) b Phi(b) exp(b^2 / 2))."""
+    b = np.asarray(beta, dtype=float)
+    phi = 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(b / math.sqrt(2.0)))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * b * phi * np.exp(np.minimum(b * b / 2.0, 700.0)))
+
+
+def bursty_wait_probability(poisson_pw, servers, offered, scv) -> np.ndarray:
+    """The probability of waiting under renewal arrivals of burstiness ``scv``: the Poisson figure times the
+    ratio of the Halfin-Whitt probabilities of delay at the spare capacity beta = (k - a) / sqrt(a) scaled by
+    sqrt(2 / (c_a^2 + 1)) and unscaled (Whitt 2004: the G/GI/n queue's diffusion limit depends on beta over
+    sqrt((c_a^2 + c_s^2) / 2); Erlang C's exponential service has c_s^2 = 1); 1 where scv = 1."""
+    k, a, v = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (servers, offered, scv)))
+    if np.all(v == 1.0):
+        return np.asarray(poisson_pw, dtype=float)
+    beta = np.maximum(k - a, 0.0) / np.sqrt(np.maximum(a, 1e-300))
+    ratio = _halfin_whitt(beta * np.sqrt(2.0 / (v + 1.0))) / np.maximum(_halfin_whitt(beta), 1e-300)
+    return np.clip(np.where(v == 1.0, poisson_pw, poisson_pw * ratio), 0.0, 1.0)
+
+
 def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
     """Static batching (the model of :mod:`tokcost.core.capacity`) under renewal arrivals of burstiness ``scv``;
     scv = 1 is the Poisson model exactly."""
@@ -227,7 +248,7 @@ def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
     k = np.maximum(c * m, 1.0)
     lo = np.floor(k)
     below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
-    pw = below * (lo + 1.0 - k) + above * (k - lo)
+    pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
     theta = decay_rate(lam, s, k) / v
     with np.errstate(divide="ignore", invalid="ignore"):
         fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0)
