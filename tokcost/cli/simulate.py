@@ -7,7 +7,17 @@ from pathlib import Path
 
 import typer
 
-from tokcost.cli.common import Calibration, Output, Presets, PriceOption, emit, finite, format_option, guard, parse_prices
+from tokcost.cli.common import (
+    Calibration,
+    Output,
+    Presets,
+    PriceOption,
+    emit,
+    finite,
+    format_option,
+    guard,
+    parse_prices,
+)
 from tokcost.render import registry
 
 SimulateFormat = format_option("simulate")

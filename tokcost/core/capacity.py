@@ -185,7 +185,7 @@ def _parts(rate, batch, service_s, replicas, timeout_s):
     return fill, pw, theta, stable
 
 
-def _tail(x, fill, pw, theta) -> np.ndarray:
+def wait_tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
     x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
     out = np.where(x[..., 0] < 0, 1.0, pw[..., 0] * np.exp(-theta[..., 0] * np.maximum(x[..., 0], 0.0)))
@@ -204,7 +204,7 @@ def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf)
         *(np.asarray(v, dtype=float) for v in (limit_s, rate, batch, service_s, replicas, q, timeout_s))
     )
     fill, pw, theta, stable = _parts(rate, batch, s, replicas, timeout_s)
-    return ~stable | (x < 0) | (_tail(x, fill, pw, theta) > 1.0 - qq)
+    return ~stable | (x < 0) | (wait_tail(x, fill, pw, theta) > 1.0 - qq)
 
 
 def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
@@ -221,7 +221,7 @@ def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) ->
     lo = np.maximum(wait, 0.0)
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        over = _tail(mid, fill, pw, theta) > 1.0 - qq
+        over = wait_tail(mid, fill, pw, theta) > 1.0 - qq
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
     return np.where(stable, s + hi, np.inf)
 

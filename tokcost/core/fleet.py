@@ -95,8 +95,14 @@ def _terms(rows: dict, rate, c, scv: float) -> dict:
     if cont.any():
         step = step_curve(rows["decode_step"][cont], 1.0, BATCHES)
         con = continuous_terms(
-            rate[cont], c[cont], rows["batch"][cont], step, rows["prefill_tok"][cont], rows["prompt"][cont],
-            rows["forwards"][cont], scv,
+            rate[cont],
+            c[cont],
+            rows["batch"][cont],
+            step,
+            rows["prefill_tok"][cont],
+            rows["prompt"][cont],
+            rows["forwards"][cont],
+            scv,
         )
         for key in out:
             if key == "extra":
@@ -163,10 +169,13 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float, scv: float 
         slots = np.where(cont, sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
         # continuous: the prefill work alone must leave time (r p pi < c), and every slot's work fit (a full slot
         # holds a request at least its forwards x d(N) + p pi)
-        full = sub["forwards"] * sub["decode_step"][np.arange(len(r)), _batch_index(sub["batch"])] + sub["prompt"] * sub[
-            "prefill_tok"
-        ]
-        need = np.where(cont, np.maximum(r * sub["prompt"] * sub["prefill_tok"], r * full / slots), r * sub["service"] / slots)
+        full = (
+            sub["forwards"] * sub["decode_step"][np.arange(len(r)), _batch_index(sub["batch"])]
+            + sub["prompt"] * sub["prefill_tok"]
+        )
+        need = np.where(
+            cont, np.maximum(r * sub["prompt"] * sub["prefill_tok"], r * full / slots), r * sub["service"] / slots
+        )
         stable_from = np.floor(need) + 1.0
         out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
     return out
@@ -232,8 +241,10 @@ def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]
     # a request's own work, alone on a replica: a static batch's service; continuous, its prefill and its decode
     # steps at the batch's occupancy
     own = np.where(
-        rows["continuous"], rows["forwards"] * rows["decode_step"][np.arange(len(rows["batch"])), np.tile(
-            np.arange(len(BATCHES)), n)] + rows["prompt"] * rows["prefill_tok"], rows["service"]
+        rows["continuous"],
+        rows["forwards"] * rows["decode_step"][np.arange(len(rows["batch"])), np.tile(np.arange(len(BATCHES)), n)]
+        + rows["prompt"] * rows["prefill_tok"],
+        rows["service"],
     )
     rows["fits"] = fits.ravel() & (own <= limit)
     scv = spec.demand.scv
@@ -291,7 +302,10 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
     levels = np.array([0.5, 0.95, 0.99])
     pct, _ = _percentiles(
-        {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}, rates, np.full(LOAD_POINTS, c), levels,
+        {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()},
+        rates,
+        np.full(LOAD_POINTS, c),
+        levels,
         spec.demand.scv,
     )
     q = spec.budget.latency_percentile

@@ -259,6 +259,13 @@ def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook |
     return [c for c, _ in _evaluate(spec, catalog, calibration, prices)]
 
 
+def evaluate_fleets(
+    spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook | None = None
+) -> list[tuple[CandidateResult, Fleet]]:
+    """Every candidate with its fleet (what ``tokcost simulate`` runs)."""
+    return _evaluate(spec, catalog, calibration, prices)
+
+
 def _evaluate(
     spec: Spec, catalog: Catalog, calibration, prices: PriceBook | None
 ) -> list[tuple[CandidateResult, Fleet]]:

@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from tokcost.core.capacity import (
     FILL_PROBS,
     FILL_WEIGHTS,
-    _tail,
     decay_rate,
     effective_batch,
     erlang_c,
     fill_quantiles,
+    wait_tail,
 )
 
 # vLLM's default token budget per step for its OpenAI server (vllm/engine/arg_utils.py,
@@ -52,7 +53,7 @@ def token_budget(memory_gb: float, hardware_id: str) -> int:
     return LARGE_DEVICE_TOKEN_BUDGET if large else TOKEN_BUDGET
 
 
-def step_curve(decode_s, forwards, batches) -> callable:
+def step_curve(decode_s, forwards, batches) -> Callable[[np.ndarray], np.ndarray]:
     """d(n): seconds of one decode step with n sequences, from the grid's decode time of each priced batch over
     its forwards, interpolated in log2 n (n below 1 costs a step of one)."""
     per_step = np.asarray(decode_s, dtype=float) / np.maximum(np.asarray(forwards, dtype=float), 1.0)
@@ -148,7 +149,14 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     pu = np.where(ok, f, 0.0)
     theta_u = decay_rate(lam_r, own, 1.0) / np.maximum(spread[..., 0] ** 2, 1e-12)
     return dict(
-        service=work, extra=extra, pw=pw, theta=theta, pu=pu, theta_u=theta_u, stable=stable, occupancy=n,
+        service=work,
+        extra=extra,
+        pw=pw,
+        theta=theta,
+        pu=pu,
+        theta_u=theta_u,
+        stable=stable,
+        occupancy=n,
         util=lam * work / free / k,
     )
 
@@ -256,7 +264,7 @@ def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
     return dict(service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300))
 
 
-def _wait_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
+def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
     """P(W + U > y) for independent W (0 with probability 1 - pw, else Exp(theta)) and U (likewise pu, theta_u):
     the slot wait and the prefill wait; y >= 0 (hypoexponential where both wait)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -270,17 +278,17 @@ def _tail_all(x, terms: dict) -> np.ndarray:
     """P(extra + W (+ U) > x), extra given by its quantile points (last axis)."""
     x = np.asarray(x, dtype=float)
     if "pu" not in terms:
-        return _tail(x, terms["extra"], terms["pw"], terms["theta"])
+        return wait_tail(x, terms["extra"], terms["pw"], terms["theta"])
     x, pu = np.broadcast_arrays(x, terms["pu"])
     out = np.empty(x.shape)
     two = pu > 0  # a prefill wait as well (continuous batching)
     parts = {k: np.broadcast_to(terms[k], x.shape) for k in ("pw", "theta", "pu", "theta_u")}
     extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))
     if (~two).any():
-        out[~two] = _tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
+        out[~two] = wait_tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
     if two.any():
         y = x[two][:, None] - extra[two]
-        wait = _wait_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
+        wait = _two_waits_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
         out[two] = np.where(y < 0, 1.0, wait) @ FILL_WEIGHTS
     return out
 

@@ -354,7 +354,7 @@ def simulate_spec(
     its day of demand, or the requests of a trace (``trace``, a loaded :class:`tokcost.io.trace.Trace`; else the
     spec's own ``demand.trace``), for ``hours`` hours (default: a day, or the trace's length), seeded."""
     from tokcost.core.fleet import BATCHES, demand_rates
-    from tokcost.core.plan import _evaluate, recommend, spec_prices
+    from tokcost.core.plan import evaluate_fleets, recommend, spec_prices
     from tokcost.core.queueing import token_budget
     from tokcost.errors import UsageError
     from tokcost.io.engines import load_engines
@@ -362,7 +362,7 @@ def simulate_spec(
     from tokcost.version import __version__
 
     prices = spec_prices(spec, catalog, overrides)
-    evaluated = _evaluate(spec, catalog, calibration, prices)
+    evaluated = evaluate_fleets(spec, catalog, calibration, prices)
     if candidate is None:
         choice = recommend(spec, [c for c, _ in evaluated]).choice
         if choice is None:
@@ -419,7 +419,7 @@ def simulate_spec(
         n = int(row["batch"][0])
         occupancy = np.log2(np.maximum(np.arange(n + 1), 1.0))
         budget = token_budget(hw.memory_gb, hw.id)
-        server: StaticServer | ContinuousServer = ContinuousServer(
+        continuous_server = ContinuousServer(
             max_seqs=n,
             token_budget=budget,
             decode_step_s=np.interp(occupancy, np.log2(BATCHES), row["decode_step"][0]),
@@ -427,12 +427,12 @@ def simulate_spec(
             prompt_tokens=float(row["prompt"][0]),
             decode_steps=float(row["forwards"][0]),
         )
-        latency = simulate_continuous(traffic, server, replicas)
+        latency = simulate_continuous(traffic, continuous_server, replicas)
     else:
-        server = StaticServer(
+        static_server = StaticServer(
             batch=int(row["batch"][0]), timeout_s=float(row["timeout"][0]), batches=BATCHES, service_s=row["curve"][0]
         )
-        latency = simulate_static(traffic, server, replicas)
+        latency = simulate_static(traffic, static_server, replicas)
     b = spec.budget
     s = summarize(latency, traffic.arrival_s, b.latency_s, b.latency_percentile)
 
@@ -499,6 +499,8 @@ def _apply_sizes(traffic: Traffic, sizes: dict, spec, cand, row, continuous: boo
     elif "frames" in sizes and cand.frames:
         traffic.size = sizes["frames"] / cand.frames
         notes.append("frames per request from the trace (a batch runs at its largest request)")
-    ignored = [k for k in sizes if k not in {"prompt_tokens", "answer_tokens", "frames"} or not any(k in n for n in notes)]
+    ignored = [
+        k for k in sizes if k not in {"prompt_tokens", "answer_tokens", "frames"} or not any(k in n for n in notes)
+    ]
     if ignored:
         notes.append(f"size columns not used for this candidate: {', '.join(sorted(ignored))}")

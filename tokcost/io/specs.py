@@ -60,7 +60,9 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
     d = spec.demand
-    given = [f for f in ("requests_per_day", "peak_to_mean", "hourly", "burstiness") if ("demand", f) in doc.key_positions]
+    given = [
+        f for f in ("requests_per_day", "peak_to_mean", "hourly", "burstiness") if ("demand", f) in doc.key_positions
+    ]
     if d.trace is not None:
         for f in [*given, *(["arrivals"] if ("demand", "arrivals") in doc.key_positions else [])]:
             add(("demand", f), f"{f} is derived from demand.trace: give one or the other", key=True)
@@ -69,7 +71,9 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
     if d.arrivals == "bursty" and d.burstiness is None and d.trace is None:
         add(("demand", "arrivals"), "bursty arrivals need demand.burstiness (1 is Poisson, 4 much burstier)")
     if d.arrivals == "poisson" and d.burstiness is not None and d.trace is None:
-        add(("demand", "burstiness"), "burstiness needs arrivals: bursty (poisson arrivals have burstiness 1)", key=True)
+        add(
+            ("demand", "burstiness"), "burstiness needs arrivals: bursty (poisson arrivals have burstiness 1)", key=True
+        )
     if d.hourly is not None and d.trace is None:
         if sum(d.hourly) <= 0:
             add(("demand", "hourly"), "the 24 hourly weights need a positive sum (every hour is 0)")

@@ -13,8 +13,8 @@ import csv
 import datetime as dt
 import io
 import math
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.reading import read_bounded
@@ -37,7 +37,7 @@ class Trace:
     sizes: dict[str, list[float]]
 
 
-def load_trace(path: str | Path, shown: str | None = None) -> Trace:
+def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
     """The trace at ``path`` (``shown``: the name problems carry); every problem raises one InputError."""
     name = shown or str(path)
     try:
@@ -64,9 +64,7 @@ def load_trace(path: str | Path, shown: str | None = None) -> Trace:
             continue  # a blank line
         cols = starts.get(number, [1])
         if len(row) != len(header):
-            problems.append(
-                Problem(name, number, 1, "(row)", f"{len(row)} fields where the header has {len(header)}")
-            )
+            problems.append(Problem(name, number, 1, "(row)", f"{len(row)} fields where the header has {len(header)}"))
             continue
         t = _timestamp(row[where["timestamp"]].strip())
         if isinstance(t, str):
@@ -185,10 +183,10 @@ def derive(trace: Trace) -> Derived:
         mean = sum(gaps) / len(gaps)
         var = sum((g - mean) ** 2 for g in gaps) / (len(gaps) - 1)
         scv = max(var / mean**2, 0.01) if mean > 0 else None
-    sizes = {}
-    for h, values in trace.sizes.items():
+    sizes: dict[str, tuple[float, float]] = {}
+    for column, values in trace.sizes.items():
         ranked = sorted(values)
-        sizes[h] = (sum(values) / len(values), ranked[min(len(ranked) - 1, math.ceil(0.95 * len(ranked)) - 1)])
+        sizes[column] = (sum(values) / len(values), ranked[min(len(ranked) - 1, math.ceil(0.95 * len(ranked)) - 1)])
     return Derived(
         requests=len(times),
         hours_observed=span,

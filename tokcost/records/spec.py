@@ -111,7 +111,7 @@ class Demand(Strict):
     arrivals: Literal["poisson", "bursty"] = Field(
         default="poisson",
         description="How requests arrive within an hour: poisson (independent arrivals) or bursty (a renewal "
-        "process with the squared coefficient of variation burstiness; docs/methodology.md, \"Bursty arrivals\").",
+        'process with the squared coefficient of variation burstiness; docs/methodology.md, "Bursty arrivals").',
     )
     burstiness: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
         default=None,
@@ -122,7 +122,7 @@ class Demand(Strict):
         default=None,
         description="A CSV of recorded requests, relative to the spec's folder: a timestamp column (seconds, or ISO "
         "8601 times) and optional per-request prompt_tokens, answer_tokens, frames; requests_per_day, hourly and "
-        "burstiness are derived from it (docs/methodology.md, \"Recorded traffic\").",
+        'burstiness are derived from it (docs/methodology.md, "Recorded traffic").',
     )
     scaling: Literal["fixed", "autoscaled"] = Field(
         default="fixed",

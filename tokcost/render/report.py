@@ -52,7 +52,9 @@ def demand_phrase(spec: SpecResult) -> str:
     )
     t = spec.traffic
     if t is not None:
-        burst = f"burstiness {t.burstiness:.3g}" if t.burstiness is not None else "too few gaps for a burstiness: Poisson"
+        burst = (
+            f"burstiness {t.burstiness:.3g}" if t.burstiness is not None else "too few gaps for a burstiness: Poisson"
+        )
         out += (
             f"; derived from {t.file} ({t.requests:,} requests over {t.hours_observed} hours): the requests per day, "
             f"the hourly curve (peak {t.peak_per_s:.3g} requests/s) and the {burst}"
