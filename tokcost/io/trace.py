@@ -41,7 +41,7 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
     """The trace at ``path`` (``shown``: the name problems carry); every problem raises one InputError."""
     name = shown or str(path)
     try:
-        raw = read_bounded(path, MAX_TRACE_BYTES)
+        raw = read_bounded(os.fspath(path), MAX_TRACE_BYTES)
     except OSError as exc:
         raise InputError([Problem(name, 0, 0, "(file)", exc.strerror or str(exc))]) from None
     try:
