@@ -14,7 +14,9 @@ from tokcost.core.queueing import (
     EXACT_UP_TO,
     continuous_terms,
     exceeds,
+    mdc_number_in_system,
     mdc_percentile,
+    mdc_wait_cdf,
     percentile,
     static_terms,
     step_curve,
@@ -119,15 +121,27 @@ def _terms(rows: dict, rate, c, scv: float) -> dict:
     return out
 
 
-def _exceeds(rows: dict, rate, c, q: float, limit: float, scv: float) -> np.ndarray:
-    """True where the q-quantile latency at ``c`` replicas exceeds ``limit`` (or the queue is unstable)."""
+def _exceeds(rows: dict, rate, c, q: float, limit: float, scv: float, memo: dict | None = None) -> np.ndarray:
+    """True where the q-quantile latency at ``c`` replicas exceeds ``limit`` (or the queue is unstable).
+    ``memo`` keeps the exact M/D/c distributions of a search by (load, servers): the replica search asks again
+    for the rows it has settled."""
     t = _terms(rows, rate, c, scv)
     out = exceeds(limit, t, q)
-    if t["exact"].any():
+    if t["exact"].any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
         e = t["exact"]
-        rate = np.broadcast_to(np.asarray(rate, dtype=float), e.shape)
-        c = np.broadcast_to(np.asarray(c, dtype=float), e.shape)
-        out[e] = mdc_percentile(rate[e], rows["service"][e], c[e], q) > limit
+        rate, c = (np.broadcast_to(np.asarray(v, dtype=float), e.shape)[e] for v in (rate, c))
+        s = rows["service"][e]
+        memo = {} if memo is None else memo
+        keys = list(zip((rate * s).tolist(), c.tolist()))
+        new = [i for i, k in enumerate(keys) if k not in memo]
+        if new:
+            found = mdc_number_in_system(rate[new], s[new], c[new])
+            width = max([found.shape[-1], *(v.shape[-1] for v in memo.values())])
+            for i, row in zip(new, found):
+                memo[keys[i]] = row
+            memo.update({k: np.pad(v, (0, width - v.shape[-1])) for k, v in memo.items() if v.shape[-1] < width})
+        dist = np.stack([memo[k] for k in keys])
+        out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
     return out
 
 
@@ -159,8 +173,10 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float, scv: float 
         sub = {k: v[live] for k, v in rows.items()}
         r = rate[live]
 
+        memo: dict = {}
+
         def ok(c):
-            return ~_exceeds(sub, r, c, q, limit, scv)
+            return ~_exceeds(sub, r, c, q, limit, scv, memo)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
         from tokcost.core.capacity import effective_batch

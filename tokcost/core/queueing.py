@@ -217,12 +217,12 @@ def _gamma_p(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def fill_quantiles_scv(batch, scv) -> np.ndarray:
     """(..., FILL_POINTS) formation-wait quantile points at unit rate for batch sizes and burstiness."""
-    b, s = np.broadcast_arrays(np.asarray(batch, dtype=int), np.asarray(scv, dtype=float))
-    pairs = {(int(x), float(y)) for x, y in zip(b.ravel(), s.ravel())}
-    table = {key: _fill_quantiles_scv(*key) for key in pairs}
-    return np.stack([table[(int(x), float(y))] for x, y in zip(b.ravel(), s.ravel())]).reshape(
-        *b.shape, len(FILL_PROBS)
-    )
+    b, v = np.broadcast_arrays(np.asarray(batch, dtype=int), np.asarray(scv, dtype=float))
+    if np.all(v == 1.0):
+        return fill_quantiles(b)
+    pairs, which = np.unique(np.stack([b.ravel(), v.ravel()], axis=-1), axis=0, return_inverse=True)
+    table = np.stack([_fill_quantiles_scv(int(x), float(y)) for x, y in pairs])
+    return table[which.ravel()].reshape(*b.shape, len(FILL_PROBS))
 
 
 def _halfin_whitt(beta) -> np.ndarray:
@@ -324,36 +324,34 @@ def percentile(terms: dict, q) -> np.ndarray:
 # ------------------------------------------------------------------------------------------- exact M/D/c
 
 
-def mdc_number_in_system(rate, service_s, servers, states: int = 160) -> np.ndarray:
+def mdc_number_in_system(rate, service_s, servers, states: int | None = None) -> np.ndarray:
     """(..., states) stationary distribution of the number in an M/D/c system at an arbitrary time: the chain
     N(t + D) = max(N(t) - c, 0) + A, A ~ Poisson(rate D), holds for every t (those in service at t leave by
     t + D, those waiting start after t and are still there), so its stationary law is the time-stationary one
-    (Crommelin 1932). Solved by power iteration from the empty system, truncated at ``states``."""
+    (Crommelin 1932). Solved as the linear system pi P = pi, sum pi = 1, truncated where the servers and the
+    arrivals of a few service times leave nothing (``states``: at utilisation <= 0.5 on <= 4 servers, 40 states
+    leave less than 1e-15)."""
     lam, d, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers)))
-    a = np.arange(states, dtype=float)
-    lgam = np.array([math.lgamma(k + 1.0) for k in range(states)])
-    mu = (lam * d)[..., None]
-    pois = np.exp(a * np.log(np.maximum(mu, 1e-300)) - mu - lgam)  # (..., states)
-    p = np.zeros((*lam.shape, states))
-    p[..., 0] = 1.0
-    ci = c.astype(int)
-    for _ in range(400):
-        left = np.zeros_like(p)
-        for cc in np.unique(ci):  # max(N - c, 0): the first c + 1 states collapse to 0, the rest shift down c
-            sel = ci == cc
-            part = p[sel]
-            moved = np.zeros_like(part)
-            moved[..., 0] = part[..., : cc + 1].sum(-1)
-            moved[..., 1 : states - cc] = part[..., cc + 1 :]
-            left[sel] = moved
-        nxt = np.fft.irfft(np.fft.rfft(left, 2 * states) * np.fft.rfft(pois, 2 * states), 2 * states)[..., :states]
-        nxt = np.maximum(nxt, 0.0)
-        nxt /= np.maximum(nxt.sum(-1, keepdims=True), 1e-300)
-        if np.max(np.abs(nxt - p)) < 1e-12:
-            p = nxt
-            break
-        p = nxt
-    return p
+    load = lam * d
+    if states is None:
+        top = float(np.max(load, initial=0.0))
+        states = int(3.0 * top + 10.0 * math.sqrt(top) + float(np.max(c, initial=1.0)) + 16.0)
+    j = np.arange(states, dtype=float)
+    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _LOG_FACTORIAL[:states])
+    flat_pois, flat_c = pois.reshape(-1, states), c.ravel().astype(int)
+    # row i of the transition matrix is the Poisson pmf shifted right by max(i - c, 0): windows of the pmf with
+    # zeros before it, windows[k] = pmf shifted by states - k
+    padded = np.concatenate([np.zeros_like(flat_pois), flat_pois], axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, states, axis=-1)
+    a = np.empty((len(flat_pois), states, states))
+    for cc in np.unique(flat_c):
+        sel = flat_c == cc
+        a[sel] = windows[sel][:, states - np.maximum(np.arange(states) - cc, 0), :]
+    a = np.swapaxes(a, -1, -2) - np.eye(states)  # pi (P - I) = 0, as (P - I)^T pi^T = 0
+    a[..., -1, :] = 1.0  # one balance equation is redundant: replace it by the normalisation
+    b = np.zeros((len(flat_pois), states, 1))
+    b[..., -1, 0] = 1.0
+    return np.clip(np.linalg.solve(a, b)[..., 0], 0.0, 1.0).reshape(*lam.shape, states)
 
 
 def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
