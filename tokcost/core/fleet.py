@@ -39,14 +39,13 @@ class Fleet:
     """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
 
     index: int  # the chosen batch, an index into BATCHES
-    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak; inf when none does
+    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak (n+1: one more); inf: none
     replicas_hourly: np.ndarray  # (24,) the autoscaled fleet hour by hour (fixed fleet: the max and the peak)
     timeout_s: float  # the batch timeout (0: continuous batching)
     service_s: float  # service time at peak (continuous batching: the mean time in a slot at the peak's load)
     percentiles: np.ndarray  # (4,) end-to-end p50, p95, p99 and at the objective's percentile at peak, seconds
     utilization: float  # busy fraction of the replicas at peak
     row: dict  # the chosen batch's queue parameters (batch, service, step curves, continuous, timeout), shape (1,)
-    replicas_needed: float = 0.0  # the fewest replicas that meet the percentile at peak (n+1: one fewer than peak)
 
     @property
     def replicas_fixed(self) -> float:
@@ -298,7 +297,6 @@ def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]
             percentiles=pct[j] if ok[j] else np.full(4, np.inf),
             utilization=float(terms["util"][j]) if ok[j] else np.inf,
             row={k: v[j : j + 1] for k, v in pick.items()},
-            replicas_needed=float(needed[j]),
         )
         for j in range(n)
     ]

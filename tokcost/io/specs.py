@@ -126,17 +126,17 @@ def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
     return with_trace(canonical_ids(spec, catalog), Path(path).parent), doc
 
 
-def with_trace(spec: Spec, folder: Path, trace: str | Path | None = None) -> Spec:
-    """The spec with the demand its trace gives (``trace``, else ``demand.trace`` resolved against ``folder``,
-    the spec's): requests per day, the hourly curve and the burstiness; the summary of what was derived rides on
+def with_trace(spec: Spec, folder: Path) -> Spec:
+    """The spec with the demand its ``demand.trace`` gives (resolved against ``folder``, the spec's): requests per
+    day, the hourly curve and the burstiness; the summary of what was derived rides on
     ``spec.demand.trace_summary``. A spec without a trace is returned as it is."""
     from tokcost.io.trace import derive, load_trace
     from tokcost.records.spec import TraceSummary
 
-    name = str(trace) if trace is not None else spec.demand.trace
+    name = spec.demand.trace
     if name is None:
         return spec
-    path = Path(name) if trace is not None or Path(name).is_absolute() else folder / name
+    path = folder / name  # an absolute name stays itself
     found = derive(load_trace(path, shown=str(path)))
     demand = spec.demand.model_copy(
         update={
