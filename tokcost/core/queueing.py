@@ -1,6 +1,7 @@
 """Queue disciplines as one interface (issue 30): for a row of the planner's grid served by c replicas at a rate,
 the terms of its end-to-end latency: a service part known in advance, a random part given by quantile points,
-and the wait for a server, P(W > t) = P_w exp(-theta t). Pure numpy, vectorised over rows.
+the wait for a server, P(W > t) = P_w exp(-theta t), and (continuous batching) the wait of its prefill,
+P(U > t) = p_u exp(-theta_u t). Pure numpy, vectorised over rows.
 
 * **Static batching** (:mod:`tokcost.core.capacity`): the service of a batch, the wait for the batch to form
   (quantile points), the M/D/(c m) queue of batches. Under bursty arrivals (renewal, squared coefficient of
@@ -116,6 +117,9 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     the work w = forwards x d(n) + p pi and grows by p pi with every arrival during it, R = w + p pi K, K
     generalized Poisson with theta1 = lam_r w and theta2 = f = lam_r p pi, the share of the replica's time spent
     prefilling (mean R = w / (1 - f)). The occupancy is the fixed point n = min(N, lam_r E[R]) (Little's law).
+    One queue spreads the arrivals over the replicas, so K's spread about its mean is scaled by sqrt(scv / c).
+    Its own prefill first waits for the prompts admitted before it: an M/D/1 wait of prefill work at load f,
+    P(U > t) = f exp(-theta_U t) (``pu``, ``theta_u``).
 
     The wait for a slot: the fleet's c N slots as one M/G/(c N) queue whose servers hold a request R(N) (all
     slots busy is when anyone waits): P_w is Erlang C at offered load rate x R(N), theta the M/D/(c N) decay
