@@ -85,6 +85,13 @@ def test_malformed_rows_exit_2_with_every_problem_at_its_position(tmp_path):
     assert "Traceback" not in r.output
 
 
+def test_simulate_with_a_malformed_trace_is_exit_2(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,answer_tokens\n1.0,12\n2.0,twelve\n")
+    r = CliRunner().invoke(app, ["simulate", str(STOREFRONT), "--trace", str(bad)])
+    assert r.exit_code == 2 and f"{bad}:3:5: answer_tokens:" in r.output, r.output
+
+
 def test_a_missing_trace_is_exit_2(tmp_path):
     r = CliRunner().invoke(app, ["analyze", str(_spec(tmp_path, demand={"trace": "nowhere.csv"}))])
     assert r.exit_code == 2 and "nowhere.csv" in r.output
