@@ -134,22 +134,24 @@ def test_percentiles_match_simulation(batch, replicas, load):
 @pytest.mark.parametrize("spec_file", sorted(p.name for p in (ROOT / "specs").glob("*.yaml")))
 def test_recommended_fleets_meet_their_percentile_in_simulation(spec_file):
     """Every example spec's recommended fleet, simulated at its peak rate: below saturation, and its objective
-    percentile within the budget."""
+    percentile within the budget (continuous batching: the step-level simulation of tokcost.core.simulate)."""
     path = ROOT / "specs" / spec_file
     spec, _ = load_spec(path, Catalog.default())
     best = tokcost.analyze(str(path)).specs[0].recommendation.choice
     assert best is not None and best.replicas_at_peak is not None
     peak, _ = demand_rates(spec)
     q = spec.budget.latency_percentile
-    if load_engines()[best.engine].continuous:  # replicas x batch slots, each request served at the occupancy
-        service = best.latency_objective_s - best.queue_wait_s
-        batch, replicas, timeout = 1, best.replicas_at_peak * best.batch, 0.0
+    assert 0 < best.utilization_at_peak < 1
+    if load_engines()[best.engine].continuous:  # the step-level simulation (chunked prefill) at the peak rate
+        from tokcost.core.simulate import simulate_spec
+
+        flat = {"hourly": [1.0] * 24, "requests_per_day": peak * 86400}
+        at_peak = spec.model_copy(update={"demand": spec.demand.model_copy(update=flat)})
+        sim = [simulate_spec(at_peak, str(path), Catalog.default(), hours=3, seed=1).objective_s]
     else:
         service, batch = best.latency_s.central, best.batch
         replicas, timeout = best.replicas_at_peak, best.batch_timeout_s
-    assert 0 < best.utilization_at_peak < 1
-    assert peak * service < replicas * batch  # below saturation
-    rng_batches = 60_000
-    sim = simulate(peak, batch, service, replicas, timeout, rng_batches, quantiles=(q / 100,))
+        assert peak * service < replicas * batch  # below saturation
+        sim = simulate(peak, batch, service, replicas, timeout, 60_000, quantiles=(q / 100,))
     assert sim[0] <= spec.budget.latency_s, (sim, best.latency_objective_s)
     assert best.latency_objective_s == pytest.approx(sim[0], rel=0.25)

@@ -1,8 +1,9 @@
 """tokcost: plan the latency, memory, throughput and cost of image and video generation products.
 
 The Python API (see docs/api.md): :func:`analyze`, :func:`estimate`, :func:`train`, :func:`tokens`,
-:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`load_spec`, and the CI's
-:func:`check`, :func:`diff` and :func:`validate`; bad input raises :class:`InputError`. The functions load on first use, so that
+:func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`simulate` (a discrete-event check of a
+spec's fleet), :func:`load_spec`, and the CI's :func:`check`, :func:`diff` and :func:`validate`; bad input raises
+:class:`InputError`. The functions load on first use, so that
 ``import tokcost`` (which every ``tokcost`` command does) stays cheap.
 """
 
@@ -20,6 +21,7 @@ API = (
     "tokens",
     "sweep",
     "sweep_stream",
+    "simulate",
     "load_spec",
     "catalog",
     "check",
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from tokcost.api import diff as diff
     from tokcost.api import estimate as estimate
     from tokcost.api import load_spec as load_spec
+    from tokcost.api import simulate as simulate
     from tokcost.api import sweep as sweep
     from tokcost.api import sweep_stream as sweep_stream
     from tokcost.api import tokens as tokens

@@ -22,6 +22,7 @@ from tokcost.errors import ARGUMENTS, InputError, Problem
 
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import EstimateResult
+from tokcost.records.simulation import SimulationResult
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
 from tokcost.records.training import TrainComparison, TrainResult
@@ -243,6 +244,47 @@ def analyze(
     if problems:
         raise InputError(problems)
     return analyze_loaded(loaded, cat, cal, overrides)
+
+
+def simulate(
+    spec: PathArg,
+    *,
+    trace: PathArg | None = None,
+    hours: float | None = None,
+    seed: int = 0,
+    candidate: str | None = None,
+    calibration: PathArg | None = None,
+    presets: Presets = None,
+    prices: Prices = None,
+) -> SimulationResult:
+    """A discrete-event check of a spec's recommended fleet (or ``candidate``, ``"MODEL/HARDWARE/ENGINE"``):
+    its replicas, fixed or autoscaled over the day, serving the spec's demand (Poisson or bursty) or the requests
+    of a trace (``trace``, else the spec's ``demand.trace``) for ``hours`` hours (default a day, or the trace's
+    length), static or continuous batching as its engine does, with a seeded random stream. The result says
+    whether the budget's percentile is met (``met``)."""
+    import math
+
+    from tokcost.core.simulate import simulate_spec
+    from tokcost.io.specs import load_specs
+    from tokcost.io.trace import load_trace
+
+    problems = []
+    if hours is not None and (isinstance(hours, bool) or not (isinstance(hours, (int, float)) and 0 < hours <= 8760)):
+        problems.append(Problem(ARGUMENTS, 0, 0, "hours", f"{quoted(hours)}: hours must be above 0 and at most 8,760"))
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        problems.append(Problem(ARGUMENTS, 0, 0, "seed", f"{quoted(seed)}: the seed is a whole number >= 0"))
+    if candidate is not None and (not isinstance(candidate, str) or candidate.count("/") != 2):
+        problems.append(Problem(ARGUMENTS, 0, 0, "candidate", f"{quoted(candidate)}: give MODEL/HARDWARE/ENGINE"))
+    if problems:
+        raise InputError(problems)
+    cat = catalog(presets)
+    overrides = price_overrides(prices, cat)
+    cal = _calibration(calibration, cat)
+    ((file, loaded, _),) = load_specs([_path(spec, "spec")], cat)
+    # the fleet is the one the spec plans; the trace is the traffic it is checked against
+    recorded = load_trace(_path(trace, "trace")) if trace is not None else None
+    hours = None if hours is None else float(math.ceil(hours))
+    return simulate_spec(loaded, file, cat, cal, overrides, candidate, recorded, hours, seed)
 
 
 @_arguments

@@ -17,7 +17,7 @@ import sys
 
 import typer
 
-from tokcost.cli import analyze, bench, check, estimate, presets, sweep, validate
+from tokcost.cli import analyze, bench, check, estimate, presets, simulate, sweep, validate
 from tokcost.cli.common import EXIT_IO, finish_stdout, prepare_process, write_stdout
 from tokcost.version import __version__
 
@@ -54,6 +54,7 @@ for command in (
     estimate.estimate,
     estimate.train,
     analyze.analyze,
+    simulate.simulate,
     bench.bench,
     check.check,
     check.diff,

@@ -193,7 +193,7 @@ def _parts(rate, batch, service_s, replicas, timeout_s):
     return fill, pw, theta, stable
 
 
-def _tail(x, fill, pw, theta) -> np.ndarray:
+def wait_tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
     x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
     out = np.where(x[..., 0] < 0, 1.0, pw[..., 0] * np.exp(-theta[..., 0] * np.maximum(x[..., 0], 0.0)))
@@ -206,7 +206,7 @@ def _tail(x, fill, pw, theta) -> np.ndarray:
 
 
 def _tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
-    """``_tail(x, fill, pw, theta) > limit``, with the quadrature over F's quantile points only where two cheap
+    """``wait_tail(x, fill, pw, theta) > limit``, with the quadrature over F's quantile points only where two cheap
     bounds leave the answer open: F >= 0 gives P(F + W > x) >= P(W > x) = pw exp(-theta x), and F <= max F gives
     P(F + W > x) <= pw exp(-theta (x - max F)) once x >= max F. The margin keeps the answer bit for bit that of
     the quadrature (its weights sum to 1 within rounding); in a replica search most rows are far from the limit."""
@@ -219,7 +219,7 @@ def _tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
     open_ = ~out & ~(upper <= limit * (1.0 - 1e-9))
     if open_.any():
         fill_open = np.broadcast_to(fill, (*x.shape, fill.shape[-1]))[open_]
-        out[open_] = _tail(x[open_], fill_open, pw[open_], theta[open_]) > limit[open_]
+        out[open_] = wait_tail(x[open_], fill_open, pw[open_], theta[open_]) > limit[open_]
     return out
 
 

@@ -9,13 +9,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tokcost.core.capacity import effective_batch, fewest, fill_time, latency_percentile, utilization, wait_exceeds
+from tokcost.core.capacity import fewest, fill_time
+from tokcost.core.queueing import (
+    EXACT_UP_TO,
+    continuous_terms,
+    exceeds,
+    mdc_number_in_system,
+    mdc_percentile,
+    mdc_wait_cdf,
+    percentile,
+    static_terms,
+    step_curve,
+)
 from tokcost.records.results import ChartData, ChartSeries
 from tokcost.records.spec import Spec
 
-# Fleets are sized so that the approximated percentile meets this share of the budget: the queueing approximation
-# (tokcost.core.capacity) is verified to within 10% of simulation (tests/test_capacity.py), and at the loads the
-# planner runs at it errs low (about 5% at p95 for continuous batching's many slots at 60-85% load).
+# Fleets are sized so that the approximated percentile meets this share of the budget: the queueing approximations
+# (tokcost.core.capacity, tokcost.core.queueing) are verified to within 10% of simulation for static batching
+# (tests/test_capacity.py) and 15% for continuous batching and bursty arrivals (tests/test_queueing.py).
 SIZING_SHARE = 0.9
 TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch sizes the planner considers
@@ -28,13 +39,13 @@ class Fleet:
     """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
 
     index: int  # the chosen batch, an index into BATCHES
-    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak; inf when none does
+    replicas_peak: float  # the fewest replicas meeting the percentile latency at peak (n+1: one more); inf: none
     replicas_hourly: np.ndarray  # (24,) the autoscaled fleet hour by hour (fixed fleet: the max and the peak)
     timeout_s: float  # the batch timeout (0: continuous batching)
-    service_s: float  # service time at peak (continuous batching: at the occupancy the load implies)
+    service_s: float  # service time at peak (continuous batching: the mean time in a slot at the peak's load)
     percentiles: np.ndarray  # (4,) end-to-end p50, p95, p99 and at the objective's percentile at peak, seconds
     utilization: float  # busy fraction of the replicas at peak
-    row: dict  # the chosen batch's queue parameters (batch, service, latency curve, continuous, timeout), shape (1,)
+    row: dict  # the chosen batch's queue parameters (batch, service, step curves, continuous, timeout), shape (1,)
 
     @property
     def replicas_fixed(self) -> float:
@@ -68,49 +79,85 @@ def hourly_weights(spec: Spec) -> np.ndarray:
 def demand_rates(spec: Spec) -> tuple[float, np.ndarray]:
     """(peak requests/s, (24,) requests/s hour by hour). The peak is peak_to_mean x the mean, or the busiest hour
     of ``demand.hourly``."""
-    mean = spec.demand.requests_per_day / 86400.0
+    mean = spec.demand.per_day / 86400.0
     w = hourly_weights(spec)
     peak = mean * (w.max() if spec.demand.hourly is not None else spec.demand.peak_to_mean)
     return peak, mean * w
 
 
-def _occupancy_service(curve: np.ndarray, cap, per_replica_rps) -> np.ndarray:
-    """Continuous batching: the service time at the occupancy N the load implies, N = rate per replica x
-    latency(N) (Little's law), N at most the batch cap; latency(N) interpolated in log2 N over BATCHES."""
-    logb = np.log2(BATCHES)
-
-    def at(n):
-        x = np.clip(np.log2(np.maximum(n, 1.0)), 0.0, logb[-1])
-        i = np.minimum(np.floor(x).astype(int), len(BATCHES) - 2)
-        f = (x - logb[i])[..., None]
-        lo = np.take_along_axis(curve, i[..., None], -1)
-        hi = np.take_along_axis(curve, i[..., None] + 1, -1)
-        return (lo * (1 - f) + hi * f)[..., 0]
-
-    n = np.ones_like(per_replica_rps)
-    for _ in range(30):  # a contraction: latency grows far slower than N
-        n = np.minimum(cap, np.maximum(1.0, per_replica_rps * at(n)))
-    return at(n)
-
-
-def _queue_inputs(rows: dict, rate, c) -> dict:
-    """The capacity-model arguments of each row at ``c`` replicas. Continuous batching is the same queue with no
-    batch to form: c x cap request slots, each served in the service time at the occupancy the load implies."""
+def _terms(rows: dict, rate, c, scv: float) -> dict:
+    """The latency terms (:mod:`tokcost.core.queueing`) of each row at ``c`` replicas and ``rate`` requests/s:
+    static rows by the batch queue, continuous rows by the step-level model."""
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+    c = np.broadcast_to(np.asarray(c, dtype=float), rows["batch"].shape)
     cont = rows["continuous"]
-    per_replica = np.broadcast_to(np.asarray(rate, dtype=float) / np.maximum(c, 1.0), cont.shape)
-    s = np.array(np.broadcast_to(rows["service"], cont.shape), dtype=float)
-    if cont.any():  # the occupancy's fixed point only where it is used
-        s[cont] = _occupancy_service(rows["curve"][cont], rows["batch"][cont], per_replica[cont])
-    return dict(
-        rate=np.broadcast_to(np.asarray(rate, dtype=float), s.shape),
-        batch=np.where(cont, 1.0, rows["batch"]),
-        service_s=s,
-        replicas=np.where(cont, c * rows["batch"], c),
-        timeout_s=rows["timeout"],
-    )
+    out = static_terms(rate, np.where(cont, 1.0, rows["batch"]), rows["service"], c, rows["timeout"], scv)
+    out["pu"], out["theta_u"] = np.zeros_like(rate), np.ones_like(rate)
+    if cont.any():
+        step = step_curve(rows["decode_step"][cont], 1.0, BATCHES)
+        con = continuous_terms(
+            rate[cont],
+            c[cont],
+            rows["batch"][cont],
+            step,
+            rows["prefill_tok"][cont],
+            rows["prompt"][cont],
+            rows["forwards"][cont],
+            scv,
+        )
+        for key in out:
+            if key == "extra":
+                extra = np.zeros((len(rate), max(out["extra"].shape[-1], con["extra"].shape[-1])))
+                extra[~cont] = out["extra"][~cont]
+                extra[cont] = con["extra"]
+                out["extra"] = extra
+            else:
+                out[key] = np.where(cont, 0.0, out[key]).astype(out[key].dtype)
+                out[key][cont] = con[key]
+    # one request per batch on a small fleet under Poisson arrivals at light load: the exact M/D/c wait, where
+    # the approximation errs most (docs/methodology.md, "Small fleets exactly")
+    out["exact"] = ~cont & (rows["batch"] == 1) & (c <= EXACT_UP_TO) & (out["util"] <= 0.5) & (scv == 1.0)
+    return out
 
 
-def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarray:
+def _exceeds(rows: dict, rate, c, q: float, limit: float, scv: float, memo: dict | None = None) -> np.ndarray:
+    """True where the q-quantile latency at ``c`` replicas exceeds ``limit`` (or the queue is unstable).
+    ``memo`` keeps the exact M/D/c distributions of a search by (load, servers): the replica search asks again
+    for the rows it has settled."""
+    t = _terms(rows, rate, c, scv)
+    out = exceeds(limit, t, q)
+    if t["exact"].any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
+        e = t["exact"]
+        rate, c = (np.broadcast_to(np.asarray(v, dtype=float), e.shape)[e] for v in (rate, c))
+        s = rows["service"][e]
+        memo = {} if memo is None else memo
+        keys = list(zip((rate * s).tolist(), c.tolist()))
+        new = [i for i, k in enumerate(keys) if k not in memo]
+        if new:
+            found = mdc_number_in_system(rate[new], s[new], c[new])
+            width = max([found.shape[-1], *(v.shape[-1] for v in memo.values())])
+            for i, row in zip(new, found):
+                memo[keys[i]] = row
+            memo.update({k: np.pad(v, (0, width - v.shape[-1])) for k, v in memo.items() if v.shape[-1] < width})
+        dist = np.stack([memo[k] for k in keys])
+        out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
+    return out
+
+
+def _percentiles(rows: dict, rate, c, levels: np.ndarray, scv: float) -> tuple[np.ndarray, dict]:
+    """((rows, levels) end-to-end latency quantiles, the terms) at ``c`` replicas and ``rate`` requests/s."""
+    t = _terms(rows, rate, c, scv)
+    col = {k: (v[:, None, :] if k == "extra" else np.asarray(v)[:, None]) for k, v in t.items()}
+    pct = percentile(col, levels[None, :])
+    if t["exact"].any():
+        e = t["exact"]
+        rate = np.broadcast_to(np.asarray(rate, dtype=float), e.shape)
+        c = np.broadcast_to(np.asarray(c, dtype=float), e.shape)
+        pct[e] = mdc_percentile(rate[e][:, None], rows["service"][e][:, None], c[e][:, None], levels[None, :])
+    return pct, t
+
+
+def _sizing(rows: dict, rate, q: float, limit: float, lowest: float, scv: float = 1.0) -> np.ndarray:
     """The fewest replicas (at least ``lowest``) per row whose q-quantile latency meets ``limit`` at ``rate``
     requests/s, below saturation; inf where no fleet does (the formation wait or the service alone breaks it);
     ``lowest`` (it may be 0) where the rate is 0."""
@@ -120,21 +167,59 @@ def _sizing(rows: dict, rate, q: float, limit: float, lowest: float) -> np.ndarr
     if live.any():  # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
         idx = np.flatnonzero(live)
         sub = {k: v[idx] for k, v in rows.items()}
-        unbounded = _queue_inputs(sub, rate[idx], np.full(len(idx), 2.0**24))
-        live[idx] = ~wait_exceeds(limit - unbounded["service_s"], q=q, **unbounded)
+        live[idx] = ~_exceeds(sub, rate[idx], np.full(len(idx), 2.0**24), q, limit, scv)
     if live.any():
         sub = {k: v[live] for k, v in rows.items()}
         r = rate[live]
 
-        def ok(c, rows):  # only the rows still searched (capacity.fewest's by_rows)
-            x = _queue_inputs({k: v[rows] for k, v in sub.items()}, r[rows], c)
-            return ~wait_exceeds(limit - x["service_s"], q=q, **x)
+        memo: dict = {}
+
+        def ok(c):
+            return ~_exceeds(sub, r, c, q, limit, scv, memo)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
-        slots = np.where(sub["continuous"], sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
-        stable_from = np.floor(r * sub["service"] / slots) + 1.0  # continuous: the service at full occupancy
-        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)), by_rows=True)
+        from tokcost.core.capacity import effective_batch
+
+        cont = sub["continuous"]
+        slots = np.where(cont, sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
+        # continuous: the prefill work alone must leave time (r p pi < c), and every slot's work fit (a full slot
+        # holds a request at least its forwards x d(N) + p pi)
+        full = (
+            sub["forwards"] * sub["decode_step"][np.arange(len(r)), _batch_index(sub["batch"])]
+            + sub["prompt"] * sub["prefill_tok"]
+        )
+        need = np.where(
+            cont, np.maximum(r * sub["prompt"] * sub["prefill_tok"], r * full / slots), r * sub["service"] / slots
+        )
+        stable_from = np.floor(need) + 1.0
+        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
     return out
+
+
+def _batch_index(batch: np.ndarray) -> np.ndarray:
+    return np.searchsorted(BATCHES, batch)
+
+
+def _continuous_rows(grid) -> dict:
+    """The step-level inputs of an AR grid row: seconds per decode step at each batch, marginal seconds per
+    prompt token, prompt tokens and forwards per request (zeros for a diffusion row)."""
+    from tokcost.core.queueing import prefill_token_s
+
+    parts = grid.get("breakdown_s", {})
+    if "decode" not in parts:
+        zeros = np.zeros(len(BATCHES))
+        return dict(decode_step=zeros, prefill_tok=0.0, prompt=0.0, forwards=0.0)
+    tokens = grid["tokens"]
+    forwards = float(np.asarray(tokens["forwards"], dtype=float).flat[0])
+    prompt = float(np.asarray(tokens["prompt"], dtype=float).flat[0])
+    decode = np.broadcast_to(np.asarray(parts["decode"], dtype=float), BATCHES.shape)
+    prefill = np.broadcast_to(np.asarray(parts["prefill"], dtype=float), BATCHES.shape)
+    return dict(
+        decode_step=decode / max(forwards, 1.0),
+        prefill_tok=float(prefill_token_s(prefill, prompt, BATCHES)),
+        prompt=prompt,
+        forwards=forwards,
+    )
 
 
 def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]:
@@ -156,45 +241,61 @@ def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]
     timeout = np.where(
         cont, 0.0, np.minimum(fill_time(batch, TIMEOUT_FILL_QUANTILE) / peak, np.maximum(limit - service, 0.0) / 2.0)
     )
+    steps = [_continuous_rows(x) for x in c]
     rows = {
         "batch": batch.ravel().astype(float),
         "service": service.ravel(),
-        "curve": np.repeat(service, len(BATCHES), 0),
+        "curve": np.repeat(service, len(BATCHES), 0),  # every batch's service: a part-full batch's in simulation
         "continuous": cont.ravel(),
         "timeout": timeout.ravel(),
-        "fits": fits.ravel() & (service.ravel() <= limit),
+        "decode_step": np.repeat(np.stack([st["decode_step"] for st in steps]), len(BATCHES), 0),
+        "prefill_tok": np.repeat([st["prefill_tok"] for st in steps], len(BATCHES)).astype(float),
+        "prompt": np.repeat([st["prompt"] for st in steps], len(BATCHES)).astype(float),
+        "forwards": np.repeat([st["forwards"] for st in steps], len(BATCHES)).astype(float),
     }
-    reps = _sizing(rows, peak, q, limit, max(spec.demand.min_replicas, 1)).reshape(n, len(BATCHES))
+    # a request's own work, alone on a replica: a static batch's service; continuous, its prefill and its decode
+    # steps at the batch's occupancy
+    own = np.where(
+        rows["continuous"],
+        rows["forwards"] * rows["decode_step"][np.arange(len(rows["batch"])), np.tile(np.arange(len(BATCHES)), n)]
+        + rows["prompt"] * rows["prefill_tok"],
+        rows["service"],
+    )
+    rows["fits"] = fits.ravel() & (own <= limit)
+    scv = spec.demand.scv
+    extra = 1.0 if spec.budget.redundancy == "n+1" else 0.0  # one replica more: the percentile holds with one down
+    reps = _sizing(rows, peak, q, limit, max(spec.demand.min_replicas, 1), scv).reshape(n, len(BATCHES))
     best = np.argmin(reps, axis=1)  # the fewest replicas; on a tie the smaller batch (the shorter service)
     pick = {k: v.reshape(n, len(BATCHES), *v.shape[1:])[np.arange(n), best] for k, v in rows.items()}
-    c_peak = reps[np.arange(n), best]
+    needed = reps[np.arange(n), best]
+    c_peak = needed + extra
     # the day: 24 hours of each candidate's chosen batch and timeout
     rates, hour_of = np.unique(hourly, return_inverse=True)  # the default day is symmetric: 13 distinct rates
     served = np.flatnonzero(np.isfinite(c_peak))  # the others serve no hour either
     hours = {k: np.repeat(v[served], len(rates), 0) for k, v in pick.items()}
     by_rate = np.full((n, len(rates)), np.inf)
-    sized = _sizing(hours, np.tile(rates, len(served)), q, limit, float(spec.demand.min_replicas))
+    sized = _sizing(hours, np.tile(rates, len(served)), q, limit, float(spec.demand.min_replicas), scv)
+    sized = np.where(np.tile(rates, len(served)) > 0, sized + extra, sized)  # an idle hour keeps min_replicas
     by_rate[served] = sized.reshape(len(served), len(rates))
     c_hour = by_rate[:, hour_of]
     # percentiles and utilisation at peak on the fleet that serves the peak
     ok = np.isfinite(c_peak)
-    x = _queue_inputs(pick, peak, np.where(ok, c_peak, 1.0))
-    col = {k: np.asarray(v)[:, None] for k, v in x.items()}
     wanted = np.array([0.5, 0.95, 0.99, q])
     levels, level_of = np.unique(wanted, return_inverse=True)
-    pct = latency_percentile(col["rate"], col["batch"], col["service_s"], col["replicas"], levels, col["timeout_s"])[
-        :, level_of
-    ]
-    util = utilization(x["rate"], x["batch"], x["service_s"], x["replicas"], x["timeout_s"])
+    pct, terms = _percentiles(pick, peak, np.where(ok, c_peak, 1.0), levels, scv)
+    pct = pct[:, level_of]
+    mean_service = np.where(
+        pick["continuous"], terms["service"] / np.where(terms["pu"] < 1, 1.0 - terms["pu"], 1.0), pick["service"]
+    )
     return [
         Fleet(
             index=int(best[j]),
             replicas_peak=float(c_peak[j]),
             replicas_hourly=c_hour[j],
             timeout_s=float(pick["timeout"][j]),
-            service_s=float(x["service_s"][j]),
+            service_s=float(mean_service[j]),
             percentiles=pct[j] if ok[j] else np.full(4, np.inf),
-            utilization=float(util[j]) if ok[j] else np.inf,
+            utilization=float(terms["util"][j]) if ok[j] else np.inf,
             row={k: v[j : j + 1] for k, v in pick.items()},
         )
         for j in range(n)
@@ -209,13 +310,18 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     timeout held fixed, from 5% to 98% of the rate that saturates that fleet; the budget and the peak marked."""
     peak, _ = demand_rates(spec)
     row, c = fleet.row, fleet.replicas_peak
-    # at the saturating rate every batch fills before its timeout (continuous: every slot busy at the full batch)
+    # at the saturating rate every batch fills before its timeout (continuous: every slot busy at the full batch,
+    # each request's service that of a full batch)
     saturating = float(c * row["batch"][0] / row["service"][0])
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
-    x = _queue_inputs({k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}, rates, np.full(LOAD_POINTS, c))
     levels = np.array([0.5, 0.95, 0.99])
-    col = {k: np.asarray(v)[:, None] for k, v in x.items()}
-    pct = latency_percentile(col["rate"], col["batch"], col["service_s"], col["replicas"], levels, col["timeout_s"])
+    pct, _ = _percentiles(
+        {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()},
+        rates,
+        np.full(LOAD_POINTS, c),
+        levels,
+        spec.demand.scv,
+    )
     q = spec.budget.latency_percentile
     n = int(c)
     return ChartData(

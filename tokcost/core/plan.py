@@ -33,6 +33,7 @@ from tokcost.records.results import (
     CandidateKey,
     CandidateResult,
     FamilyOutcome,
+    FleetRisk,
     GateViolation,
     Headroom,
     Pricing,
@@ -44,6 +45,7 @@ from tokcost.records.results import (
 from tokcost.records.spec import Spec
 
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+RISKY_UTILIZATION = 0.85  # a lone replica busier than this, with no spare, is called out (budget.redundancy)
 
 
 def candidate_models(spec: Spec, catalog: Catalog) -> list:
@@ -160,7 +162,7 @@ def _candidate(
             autoscaled = spec.demand.scaling == "autoscaled"
             gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
             monthly = monthly_auto if autoscaled else monthly_fixed
-            fleet_cost = monthly / (spec.demand.requests_per_day * HOURS_PER_MONTH / 24.0)
+            fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
     latency_b1 = _at(c["latency_s"], 0)
@@ -251,6 +253,13 @@ def _cost_violations(spec: Spec, fleet: float | None, monthly: float | None) -> 
 
 def evaluate(spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook | None = None) -> list[CandidateResult]:
     return [c for c, _ in _evaluate(spec, catalog, calibration, prices)]
+
+
+def evaluate_fleets(
+    spec: Spec, catalog: Catalog, calibration=None, prices: PriceBook | None = None
+) -> list[tuple[CandidateResult, Fleet]]:
+    """Every candidate with its fleet (what ``tokcost simulate`` runs)."""
+    return _evaluate(spec, catalog, calibration, prices)
 
 
 def _evaluate(
@@ -379,6 +388,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         families=_families(spec, candidates, best),
         headroom=_headroom(spec, best),
         autoscaling=_autoscaling(spec, best),
+        fleet_risk=_fleet_risk(spec, best),
         tier_excluded=excluded,
     )
 
@@ -408,6 +418,20 @@ def _autoscaling(spec: Spec, c: CandidateResult) -> Autoscaling | None:
         high=max(c.replicas_hourly),
         min_replicas=spec.demand.min_replicas,
         saving=1.0 - auto / fixed,
+    )
+
+
+def _fleet_risk(spec: Spec, c: CandidateResult) -> FleetRisk:
+    """What the fleet is sized against beyond Poisson arrivals at peak: bursty arrivals, the spare replica of n+1,
+    or a lone replica with no spare running hot (issue 30)."""
+    n = c.replicas_at_peak or 0
+    hot = spec.budget.redundancy == "none" and n == 1 and (c.utilization_at_peak or 0.0) > RISKY_UTILIZATION
+    return FleetRisk(
+        arrival_scv=spec.demand.scv,
+        redundancy=spec.budget.redundancy,
+        replicas=n,
+        lone_hot_replica=hot,
+        risky_utilization=RISKY_UTILIZATION,
     )
 
 
@@ -589,6 +613,7 @@ def analyze_spec(
             notes=prices.notes(used, day),
         ),
         warnings=[n for n in [calibration.unused_note(used)] if n] if calibration is not None else [],
+        traffic=spec.demand.trace_summary,
     )
     # the report's chart curves, priced now with the same presets and calibration: a saved result draws them alone
     result.charts = analysis_charts(result, catalog, calibration)

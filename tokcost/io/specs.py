@@ -65,7 +65,21 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
     d = spec.demand
-    if d.hourly is not None:
+    given = [
+        f for f in ("requests_per_day", "peak_to_mean", "hourly", "burstiness") if ("demand", f) in doc.key_positions
+    ]
+    if d.trace is not None:
+        for f in [*given, *(["arrivals"] if ("demand", "arrivals") in doc.key_positions else [])]:
+            add(("demand", f), f"{f} is derived from demand.trace: give one or the other", key=True)
+    elif d.requests_per_day is None:
+        add(("demand",), "demand needs requests_per_day (or a trace to derive it from)")
+    if d.arrivals == "bursty" and d.burstiness is None and d.trace is None:
+        add(("demand", "arrivals"), "bursty arrivals need demand.burstiness (1 is Poisson, 4 much burstier)")
+    if d.arrivals == "poisson" and d.burstiness is not None and d.trace is None:
+        add(
+            ("demand", "burstiness"), "burstiness needs arrivals: bursty (poisson arrivals have burstiness 1)", key=True
+        )
+    if d.hourly is not None and d.trace is None:
         if sum(d.hourly) <= 0:
             add(("demand", "hourly"), "the 24 hourly weights need a positive sum (every hour is 0)")
         elif sum(d.hourly) / len(d.hourly) < sys.float_info.min:  # their mean would underflow to 0 (subnormals)
@@ -119,7 +133,44 @@ def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
     problems = semantic_problems(spec, doc, catalog)
     if problems:
         raise InputError(problems)
-    return canonical_ids(spec, catalog), doc
+    return with_trace(canonical_ids(spec, catalog), Path(path).parent), doc
+
+
+def with_trace(spec: Spec, folder: Path) -> Spec:
+    """The spec with the demand its ``demand.trace`` gives (resolved against ``folder``, the spec's): requests per
+    day, the hourly curve and the burstiness; the summary of what was derived rides on
+    ``spec.demand.trace_summary``. A spec without a trace is returned as it is."""
+    from tokcost.io.trace import derive, load_trace
+    from tokcost.records.spec import TraceSummary
+
+    name = spec.demand.trace
+    if name is None:
+        return spec
+    path = folder / name  # an absolute name stays itself
+    found = derive(load_trace(path, shown=str(path)))
+    demand = spec.demand.model_copy(
+        update={
+            "requests_per_day": found.requests_per_day,
+            "hourly": found.hourly,
+            "peak_to_mean": 1.0,
+            "arrivals": "bursty" if found.burstiness is not None else "poisson",
+            "burstiness": found.burstiness,
+            "trace": name,
+        }
+    )
+    demand._trace = TraceSummary(
+        file=name,
+        requests=found.requests,
+        hours_observed=found.hours_observed,
+        requests_per_day=found.requests_per_day,
+        hourly=found.hourly,
+        peak_per_s=found.peak_per_s,
+        burstiness=found.burstiness,
+        unobserved_hours=found.unobserved_hours,
+        sizes={k: list(v) for k, v in found.sizes.items()},
+    )
+    demand._trace_path = str(path)
+    return spec.model_copy(update={"demand": demand})
 
 
 def canonical_ids(spec: Spec, catalog: Catalog) -> Spec:
@@ -219,4 +270,4 @@ def spec_from_data(data, name: str, catalog: Catalog) -> tuple[str, Spec, Locate
     problems = semantic_problems(spec, doc, catalog)
     if problems:
         raise InputError(problems)
-    return name, canonical_ids(spec, catalog), doc
+    return name, with_trace(canonical_ids(spec, catalog), Path.cwd()), doc

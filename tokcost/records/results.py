@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from tokcost.records.prices import PriceQuote
+from tokcost.records.spec import TraceSummary
 
 SCHEMA_VERSION = 2  # 2: typed facts (violations, suggestions) instead of sentences
 
@@ -195,6 +196,16 @@ class Autoscaling(Model):
     saving: float  # fraction of the fixed fleet's cost
 
 
+class FleetRisk(Model):
+    """What the recommended fleet is sized against beyond Poisson arrivals at peak."""
+
+    arrival_scv: float = 1.0  # the squared coefficient of variation of the times between requests (1: Poisson)
+    redundancy: Literal["none", "n+1"] = "none"
+    replicas: int = 0  # at peak (with n+1: the spare included)
+    lone_hot_replica: bool = False  # one replica, no spare, above risky_utilization at peak
+    risky_utilization: float = 0.85
+
+
 class Recommendation(Model):
     choice: CandidateResult | None = None
     feasible_count: int = 0
@@ -206,6 +217,7 @@ class Recommendation(Model):
     families: list[FamilyOutcome] = []
     headroom: Headroom | None = None
     autoscaling: Autoscaling | None = None
+    fleet_risk: FleetRisk | None = None
     blockers: dict[str, int] = {}  # with no choice: how many candidates each violation kind blocks
     tier_excluded: dict[str, Violation] = {}  # models the quality tier (or their conditioning) rules out
     suggestions: list[Suggestion] = []  # what would change the answer, each verified by re-planning
@@ -294,6 +306,7 @@ class SpecResult(Model):
     warnings: list[str] = []  # what did not apply as asked (a calibration measured on other hardware)
     # the report's charts, computed with the analysis (None: a result saved before they were stored)
     charts: list[ChartData] | None = None
+    traffic: TraceSummary | None = None  # what demand.trace gave (None: no trace)
 
     def candidate(self, key: CandidateKey | None) -> CandidateResult | None:
         """The candidate ``key`` names."""

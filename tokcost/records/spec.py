@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from tokcost.records.base import NOT_BOOL, NOT_TINY, Int, Strict
 from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
@@ -65,11 +65,33 @@ class Product(Strict):
         return max(1, round(seconds * fps))
 
 
+class TraceSummary(BaseModel):
+    """What tokcost derived from ``demand.trace`` (docs/methodology.md, "Recorded traffic")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(description="The trace as the spec names it.")
+    requests: int = Field(description="Requests in the trace.")
+    hours_observed: int = Field(description="Clock hours from the first request's to the last's.")
+    requests_per_day: float = Field(description="Derived: the sum of the hourly curve (requests per day).")
+    hourly: list[float] = Field(description="Derived: mean requests in each hour of the day (24 values).")
+    peak_per_s: float = Field(description="Derived: the busiest hour of the day's mean rate (requests/s).")
+    burstiness: float | None = Field(
+        description="Derived: squared coefficient of variation of the times between requests within an hour, "
+        "normalised by the hour's rate (None: fewer than 100 such gaps; Poisson is assumed)."
+    )
+    unobserved_hours: list[int] = Field(description="Hours of the day the trace never covers (given the mean).")
+    sizes: dict[str, list[float]] = Field(description="Per-request size columns: [mean, 95th percentile].")
+
+
 class Demand(Strict):
     """How many requests arrive."""
 
-    requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL, NOT_TINY] = Field(
-        description="Mean demand in requests per day."
+    _trace: TraceSummary | None = PrivateAttr(default=None)  # filled by the loader from demand.trace
+    _trace_path: str | None = PrivateAttr(default=None)  # the trace file, resolved against the spec's folder
+
+    requests_per_day: Annotated[float, Field(gt=0, le=1e11, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
+        default=None, description="Mean demand in requests per day (required unless trace gives it)."
     )
     peak_to_mean: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False), NOT_BOOL] = Field(
         default=1.0,
@@ -86,11 +108,47 @@ class Demand(Strict):
     min_replicas: Annotated[int, Field(ge=0, le=1_000_000), NOT_BOOL] = Field(
         default=1, description="The fewest replicas an autoscaled fleet keeps running (0: it may scale to zero)."
     )
+    arrivals: Literal["poisson", "bursty"] = Field(
+        default="poisson",
+        description="How requests arrive within an hour: poisson (independent arrivals) or bursty (a renewal "
+        'process with the squared coefficient of variation burstiness; docs/methodology.md, "Bursty arrivals").',
+    )
+    burstiness: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
+        default=None,
+        description="With arrivals: bursty, the squared coefficient of variation of the times between requests "
+        "(a ratio, variance over squared mean; 1 is Poisson, 4 much burstier, below 1 smoother).",
+    )
+    trace: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+        default=None,
+        description="A CSV of recorded requests, relative to the spec's folder: a timestamp column (seconds, or ISO "
+        "8601 times) and optional per-request prompt_tokens, answer_tokens, frames; requests_per_day, hourly and "
+        'burstiness are derived from it (docs/methodology.md, "Recorded traffic").',
+    )
     scaling: Literal["fixed", "autoscaled"] = Field(
         default="fixed",
         description="Which fleet ranks the candidates: fixed (sized for the peak, all day) or autoscaled (follows "
         "the hourly demand); reports show both.",
     )
+
+    @property
+    def per_day(self) -> float:
+        """Requests per day, given or derived from the trace (the loader refuses a spec with neither)."""
+        if self.requests_per_day is None:
+            raise ValueError("demand needs requests_per_day or trace")
+        return self.requests_per_day
+
+    @property
+    def scv(self) -> float:
+        """The squared coefficient of variation of the inter-arrival times the queue is sized for."""
+        return self.burstiness if self.arrivals == "bursty" and self.burstiness is not None else 1.0
+
+    @property
+    def trace_summary(self) -> TraceSummary | None:
+        return self._trace
+
+    @property
+    def trace_path(self) -> str | None:
+        return self._trace_path
 
 
 class Budget(Strict):
@@ -108,6 +166,11 @@ class Budget(Strict):
     )
     monthly_usd: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL, NOT_TINY] | None = Field(
         default=None, description="Cost budget in USD per month for the whole fleet."
+    )
+    redundancy: Literal["none", "n+1"] = Field(
+        default="none",
+        description="none: the fewest replicas that meet the percentile; n+1: one replica more, so that the "
+        "percentile holds with one replica down.",
     )
 
 

@@ -11,6 +11,7 @@ from tokcost.records.prices import COMMITMENT_WORDS
 from tokcost.records.results import (
     CandidateResult,
     FamilyOutcome,
+    FleetRisk,
     GateViolation,
     SpecChange,
     SpecResult,
@@ -210,6 +211,7 @@ def _capacity(spec: SpecResult, c: CandidateResult) -> list[str]:
         f"utilisation ({batching}); p50 {secs(c.latency_p50_s or 0)}, p95 {secs(c.latency_p95_s or 0)}, "
         f"p99 {secs(c.latency_p99_s or 0)} end to end."
     ]
+    out += _fleet_risk(rec.fleet_risk, c)
     h = rec.headroom
     if h is not None:
         out.append(
@@ -233,6 +235,29 @@ def _capacity(spec: SpecResult, c: CandidateResult) -> list[str]:
     elif a is not None:
         out.append(
             f"Autoscaling would save nothing: the fleet needs {_plural(a.high, 'replica')} in every hour of the day."
+        )
+    return out
+
+
+def _fleet_risk(r: FleetRisk | None, c: CandidateResult) -> list[str]:
+    if r is None:
+        return []
+    out = []
+    if r.arrival_scv != 1.0:
+        out.append(
+            f"Arrivals are {'burstier' if r.arrival_scv > 1 else 'smoother'} than Poisson (burstiness "
+            f"{r.arrival_scv:.3g}, the squared coefficient of variation of the times between requests): the queueing "
+            "is sized for it."
+        )
+    if r.redundancy == "n+1":
+        out.append(
+            f"budget.redundancy: n+1: {_plural(r.replicas, 'replica')}, one more than the {r.replicas - 1} that meet "
+            "the objective, so that it holds with one replica down."
+        )
+    elif r.lone_hot_replica:
+        out.append(
+            f"One replica at {c.utilization_at_peak or 0:.0%} utilisation and no spare: if it fails or restarts, "
+            "nothing is served; budget.redundancy: n+1 adds one so that the objective holds with one down."
         )
     return out
 

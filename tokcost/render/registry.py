@@ -63,6 +63,11 @@ FORMATS: dict[str, tuple[Formatter, ...]] = {
         _f("json", "sweep:format_json"),
         _f("html", "html:format_sweep_html", "needs --output"),
     ),
+    "simulate": (
+        _f("table", "simulate:format_table"),
+        _f("markdown", "simulate:format_markdown"),
+        _f("json", _RECORD_JSON),
+    ),
     "validate": (
         _f("table", "validate:format_table"),
         _f("markdown", "validate:format_markdown"),

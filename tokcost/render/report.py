@@ -46,12 +46,24 @@ def demand_phrase(spec: SpecResult) -> str:
     hourly = d.get("hourly")
     peak = max(hourly) / (sum(hourly) / len(hourly)) if hourly else d.get("peak_to_mean", 1.0)
     shape = "hourly profile, " if hourly else ""
+    arrivals = f", bursty arrivals (burstiness {d['burstiness']:.3g})" if d.get("arrivals") == "bursty" else ""
     defaults = defaults_phrase(spec)
-    return (
-        f"{d['requests_per_day']:,.0f} requests/day ({shape}peak x{peak:.3g}, {d.get('scaling', 'fixed')} fleet"
-        + (f"; {defaults}" if defaults else "")
-        + ")"
+    out = (
+        f"{d['requests_per_day']:,.0f} requests/day ({shape}peak x{peak:.3g}{arrivals}, "
+        f"{d.get('scaling', 'fixed')} fleet" + (f"; {defaults}" if defaults else "") + ")"
     )
+    t = spec.traffic
+    if t is not None:
+        burst = (
+            f"burstiness {t.burstiness:.3g}" if t.burstiness is not None else "too few gaps for a burstiness: Poisson"
+        )
+        out += (
+            f"; derived from {t.file} ({t.requests:,} requests over {t.hours_observed} hours): the requests per day, "
+            f"the hourly curve (peak {t.peak_per_s:.3g} requests/s) and the {burst}"
+        )
+        if t.unobserved_hours:
+            out += f"; hours {', '.join(str(h) for h in t.unobserved_hours)} never observed, given the mean"
+    return out
 
 
 def budget_phrase(spec: SpecResult) -> str:

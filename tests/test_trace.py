@@ -1,0 +1,151 @@
+"""Recorded and bursty traffic in a spec (issue 30): demand.trace read and derived, its bad rows at
+file:line:col, the demand fields' checks, and budget.redundancy."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import tokcost
+from tokcost.cli.app import app
+from tokcost.core.simulate import renewal_arrivals
+from tokcost.io.trace import derive, load_trace
+from tokcost.render import advice
+
+ROOT = Path(__file__).resolve().parents[1]
+STOREFRONT = ROOT / "specs" / "storefront-images.yaml"
+
+
+def _spec(tmp_path: Path, demand: dict | None = None, budget: dict | None = None, name="spec.yaml") -> Path:
+    doc = yaml.safe_load(STOREFRONT.read_text())
+    if demand is not None:
+        doc["demand"] = demand
+    doc["budget"] |= budget or {}
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _write_trace(path: Path, rates, scv=1.0, seed=0) -> np.ndarray:
+    times = renewal_arrivals(np.asarray(rates, dtype=float), scv, np.random.default_rng(seed))
+    path.write_text("timestamp,frames\n" + "\n".join(f"{t:.4f},{1 + i % 3}" for i, t in enumerate(times)) + "\n")
+    return times
+
+
+def test_a_trace_gives_the_rate_the_curve_and_the_burstiness(tmp_path):
+    rates = [0.2 + 0.1 * h for h in range(24)] * 2  # two days, the busiest hour last
+    times = _write_trace(tmp_path / "t.csv", rates, scv=3.0)
+    found = derive(load_trace(tmp_path / "t.csv"))
+    assert found.requests == len(times) and found.hours_observed == 48
+    assert found.requests_per_day == pytest.approx(len(times) / 2)
+    assert found.peak_per_s == pytest.approx(2.5, rel=0.1)
+    assert int(np.argmax(found.hourly)) == 23
+    assert found.burstiness == pytest.approx(3.0, rel=0.15)
+    assert found.sizes["frames"][0] == pytest.approx(2.0, rel=0.01)
+
+
+def test_a_poisson_trace_has_burstiness_near_one(tmp_path):
+    _write_trace(tmp_path / "t.csv", [3.0] * 6)
+    found = derive(load_trace(tmp_path / "t.csv"))
+    assert found.burstiness == pytest.approx(1.0, abs=0.08)
+    assert len(found.unobserved_hours) == 18  # six hours of a day observed; the others get the mean
+
+
+def test_the_spec_trace_is_relative_to_the_spec_and_reported(tmp_path):
+    folder = tmp_path / "product"
+    folder.mkdir()
+    _write_trace(folder / "requests.csv", [1.0] * 24, scv=2.0)
+    path = _spec(folder, demand={"trace": "requests.csv", "scaling": "fixed"})
+    spec = tokcost.analyze(str(path)).specs[0]
+    assert spec.traffic is not None and spec.traffic.file == "requests.csv"
+    assert spec.demand["arrivals"] == "bursty" and spec.demand["burstiness"] == pytest.approx(2.0, rel=0.15)
+    assert spec.demand["requests_per_day"] == pytest.approx(86400, rel=0.05)
+    r = CliRunner().invoke(app, ["analyze", str(path)])
+    assert "derived from requests.csv" in r.stdout.replace("\n", " ")
+
+
+def test_malformed_rows_exit_2_with_every_problem_at_its_position(tmp_path):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "bad.csv").write_text(
+        "timestamp,prompt_tokens\n"
+        "0.5,12\n"
+        "soon,12\n"  # line 3: not a time
+        "1.5,-4\n"  # line 4: a negative size, column 5
+        "2.5\n"  # line 5: a missing field
+        "-1,3\n"  # line 6: a negative time
+    )
+    path = _spec(folder, demand={"trace": "bad.csv"})
+    r = CliRunner().invoke(app, ["analyze", str(path)])
+    assert r.exit_code == 2
+    trace = str(folder / "bad.csv")
+    for where in (f"{trace}:3:1: timestamp:", f"{trace}:4:5: prompt_tokens:", f"{trace}:5:1: (row):", f"{trace}:6:1:"):
+        assert where in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_simulate_with_a_malformed_trace_is_exit_2(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,answer_tokens\n1.0,12\n2.0,twelve\n")
+    r = CliRunner().invoke(app, ["simulate", str(STOREFRONT), "--trace", str(bad)])
+    assert r.exit_code == 2 and f"{bad}:3:5: answer_tokens:" in r.output, r.output
+
+
+def test_a_missing_trace_is_exit_2(tmp_path):
+    r = CliRunner().invoke(app, ["analyze", str(_spec(tmp_path, demand={"trace": "nowhere.csv"}))])
+    assert r.exit_code == 2 and "nowhere.csv" in r.output
+
+
+@pytest.mark.parametrize(
+    ("demand", "field", "message"),
+    [
+        ({"requests_per_day": 1000, "arrivals": "bursty", "burstiness": 0}, "demand.burstiness", "greater than 0"),
+        ({"requests_per_day": 1000, "arrivals": "bursty", "burstiness": -2}, "demand.burstiness", "greater than 0"),
+        ({"requests_per_day": 1000, "arrivals": "bursty"}, "demand.arrivals", "need demand.burstiness"),
+        ({"requests_per_day": 1000, "burstiness": 2}, "demand.burstiness", "needs arrivals: bursty"),
+        ({"requests_per_day": 1000, "arrivals": "spiky"}, "demand.arrivals", "poisson"),
+        ({"scaling": "fixed"}, "demand", "requests_per_day"),
+        ({"trace": "t.csv", "requests_per_day": 5}, "demand.requests_per_day", "derived from demand.trace"),
+    ],
+)
+def test_demand_fields_are_checked_with_positions(tmp_path, demand, field, message):
+    path = _spec(tmp_path, demand=demand)
+    r = CliRunner().invoke(app, ["analyze", str(path)])
+    assert r.exit_code == 2, r.output
+    line = next(x for x in r.output.splitlines() if f": {field}: " in x)
+    assert line.startswith(f"{path}:") and message in line, r.output
+
+
+def test_n_plus_1_keeps_the_percentile_with_one_replica_down(tmp_path):
+    base = tokcost.analyze(str(_spec(tmp_path))).specs[0].recommendation.choice
+    spare = tokcost.analyze(str(_spec(tmp_path, budget={"redundancy": "n+1"}, name="n1.yaml"))).specs[0]
+    choice = spare.recommendation.choice
+    assert (choice.model, choice.hardware) == (base.model, base.hardware)
+    assert choice.replicas_at_peak == base.replicas_at_peak + 1
+    assert choice.latency_objective_s <= base.latency_objective_s  # one more replica: no slower
+    assert spare.recommendation.fleet_risk.redundancy == "n+1"
+    assert any("n+1" in r and "one replica down" in r for r in advice.why(spare))
+
+
+def test_a_lone_hot_replica_is_called_out(tmp_path):
+    """One replica serving the peak above 85% utilisation with no spare: the report says so; with n+1 it does
+    not (it has its spare)."""
+    demand = {"requests_per_day": 15_000, "peak_to_mean": 3.0}
+    budget = {"latency_s": 60}
+    models = {"models": ["sdxl"], "hardware": ["h100-sxm"], "gpus_per_replica": [1]}
+    doc = yaml.safe_load(STOREFRONT.read_text())
+    doc["demand"], doc["budget"], doc["candidates"] = demand, budget, models
+    said = []
+    for redundancy in ("none", "n+1"):
+        doc["budget"]["redundancy"] = redundancy
+        path = tmp_path / f"{redundancy}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        spec = tokcost.analyze(str(path)).specs[0]
+        rec = spec.recommendation
+        assert rec.fleet_risk.lone_hot_replica == (redundancy == "none")
+        said.append(any("no spare" in r for r in advice.why(spec)))
+        if redundancy == "none":
+            assert rec.choice.replicas_at_peak == 1 and rec.choice.utilization_at_peak > 0.85
+    assert said == [True, False]

@@ -1,0 +1,394 @@
+"""Queue disciplines as one interface (issue 30): for a row of the planner's grid served by c replicas at a rate,
+the terms of its end-to-end latency: a service part known in advance, a random part given by quantile points,
+the wait for a server, P(W > t) = P_w exp(-theta t), and (continuous batching) the wait of its prefill,
+P(U > t) = p_u exp(-theta_u t). Pure numpy, vectorised over rows.
+
+* **Static batching** (:mod:`tokcost.core.capacity`): the service of a batch, the wait for the batch to form
+  (quantile points), the M/D/(c m) queue of batches. Under bursty arrivals (renewal, squared coefficient of
+  variation ``scv`` of the inter-arrival times) the formation wait is a mixture of Gamma sums of inter-arrival
+  times and the queue's decay rate is divided by scv (Allen-Cunneen: the wait of a G/G/c queue is that of the
+  M/.../c queue times (c_a^2 + c_s^2) / (1 + c_s^2); with Gamma inter-arrival times the exact asymptotic decay
+  rate of the reduced E_k/D/1 queue is the Poisson one over c_a^2, the same scaling).
+* **Continuous batching at step level** (vLLM: a replica holds at most N sequences; each step decodes one token
+  of every running sequence and prefills prompt chunks under a token budget): see :func:`continuous_terms`.
+* **Small fleets exactly**: one request per batch on at most :data:`EXACT_UP_TO` replicas is the M/D/c queue,
+  whose waiting-time distribution is computed exactly (:func:`mdc_wait_cdf`, Crommelin 1932; Franx 2001).
+
+docs/methodology.md, "Capacity under load", gives the derivations and the validation against the step-level
+simulation of :mod:`tokcost.core.simulate` (tests/test_queueing.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from tokcost.core.capacity import (
+    FILL_PROBS,
+    FILL_WEIGHTS,
+    decay_rate,
+    effective_batch,
+    erlang_c,
+    fill_quantiles,
+    wait_tail,
+)
+
+# vLLM's default token budget per step for its OpenAI server (vllm/engine/arg_utils.py,
+# EngineArgs.get_batch_defaults: max_num_batched_tokens 8192 on devices of at least 70 GiB other than the A100,
+# 2048 on the others)
+LARGE_DEVICE_TOKEN_BUDGET = 8192
+TOKEN_BUDGET = 2048
+LARGE_DEVICE_GIB = 70.0
+
+EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exact M/D/c wait
+_GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
+_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+
+
+def token_budget(memory_gb: float, hardware_id: str) -> int:
+    """vLLM's default ``max_num_batched_tokens`` for its OpenAI-compatible server on this device."""
+    large = memory_gb * 1e9 >= LARGE_DEVICE_GIB * 2**30 and "a100" not in hardware_id.lower()
+    return LARGE_DEVICE_TOKEN_BUDGET if large else TOKEN_BUDGET
+
+
+def step_curve(decode_s, forwards, batches) -> Callable[[np.ndarray], np.ndarray]:
+    """d(n): seconds of one decode step with n sequences, from the grid's decode time of each priced batch over
+    its forwards, interpolated in log2 n (n below 1 costs a step of one)."""
+    per_step = np.asarray(decode_s, dtype=float) / np.maximum(np.asarray(forwards, dtype=float), 1.0)
+    logb = np.log2(np.asarray(batches, dtype=float))
+
+    def at(n):
+        x = np.clip(np.log2(np.maximum(n, 1.0)), 0.0, logb[-1])
+        i = np.minimum(np.floor(x).astype(int), len(logb) - 2)
+        f = (x - logb[i])[..., None]
+        lo = np.take_along_axis(per_step, i[..., None], -1)
+        hi = np.take_along_axis(per_step, i[..., None] + 1, -1)
+        return (lo * (1 - f) + hi * f)[..., 0]
+
+    return at
+
+
+def prefill_token_s(prefill_s, prompt_tokens, batches) -> np.ndarray:
+    """Marginal seconds per prompt token of a prefill: the slope between the two largest priced batches (there
+    the step is compute-bound, as a chunk of thousands of tokens is)."""
+    p = np.asarray(prefill_s, dtype=float)
+    b = np.asarray(batches, dtype=float)
+    slope = (p[..., -1] - p[..., -2]) / (b[-1] - b[-2])
+    return np.maximum(slope, 0.0) / np.maximum(np.asarray(prompt_tokens, dtype=float), 1.0)
+
+
+def _gp_quantiles(theta1, theta2) -> np.ndarray:
+    """(..., FILL_POINTS) quantile points of the generalized Poisson count (Consul and Jain 1973), the number of
+    arrivals served in a busy period that starts with work w, under Poisson arrivals at rate lam each bringing
+    work s: theta1 = lam w, theta2 = lam s < 1. P(K = n) = theta1 (theta1 + n theta2)^(n-1)
+    exp(-theta1 - n theta2) / n! (Takacs 1962). Mean theta1 / (1 - theta2), variance theta1 / (1 - theta2)^3."""
+    t1 = np.asarray(theta1, dtype=float)[..., None]
+    t2 = np.clip(np.asarray(theta2, dtype=float), 0.0, 0.999)[..., None]
+    # counts past the mean + 12 standard deviations carry nothing at the resolution of FILL_PROBS
+    spread = t1 / (1.0 - t2) + 12.0 * np.sqrt(t1 / (1.0 - t2) ** 3) + 12.0
+    terms = int(min(np.max(spread, initial=12.0), _GP_TERMS))
+    n = np.arange(terms, dtype=float)
+    lgam = _LOG_FACTORIAL[:terms]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_p = np.log(np.maximum(t1, 1e-300)) + (n - 1) * np.log(np.maximum(t1 + n * t2, 1e-300)) - t1 - n * t2 - lgam
+    pmf = np.where(t1 > 0, np.exp(log_p), (n == 0).astype(float))
+    cdf = np.minimum(np.cumsum(pmf, axis=-1), 1.0)
+    # the count at each probability: how many cumulative probabilities lie below it, by one search over every
+    # row at once (row r's values offset by 2 r keep the rows apart)
+    shape = cdf.shape[:-1]
+    flat = cdf.reshape(-1, terms)
+    offset = 2.0 * np.arange(len(flat))[:, None]
+    found = np.searchsorted((flat + offset).ravel(), (FILL_PROBS[None, :] + offset).ravel(), side="left")
+    counts = found.reshape(len(flat), -1) - terms * np.arange(len(flat))[:, None]
+    return np.minimum(counts, terms - 1).astype(float).reshape(*shape, len(FILL_PROBS))
+
+
+def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> dict:
+    """Continuous batching at step level, for ``replicas`` replicas of at most ``cap`` sequences each, fed at
+    ``rate`` requests/s in all through one queue (every argument broadcasts; ``step`` is d(n) of
+    :func:`step_curve`).
+
+    Per replica, lam_r = rate / c. A request's own steps: ``forwards`` decode steps of d(n) at the occupancy n
+    and its prefill, p x pi (pi: seconds per prompt token). While it runs, every request admitted after it
+    prefills in the same steps and delays it by its p x pi: its time in a slot is a busy period that starts with
+    the work w = forwards x d(n) + p pi and grows by p pi with every arrival during it, R = w + p pi K, K
+    generalized Poisson with theta1 = lam_r w and theta2 = f = lam_r p pi, the share of the replica's time spent
+    prefilling (mean R = w / (1 - f)). The occupancy is the fixed point n = min(N, lam_r E[R]) (Little's law).
+    One queue spreads the arrivals over the replicas, so K's spread about its mean is scaled by sqrt(scv / c).
+    Its own prefill first waits for the prompts admitted before it: an M/D/1 wait of prefill work at load f,
+    P(U > t) = f exp(-theta_U t) (``pu``, ``theta_u``).
+
+    The wait for a slot: the fleet's c N slots as one M/G/(c N) queue whose servers hold a request R(N) (all
+    slots busy is when anyone waits): P_w is Erlang C at offered load rate x R(N), theta the M/D/(c N) decay
+    rate over c_a^2 + c_s^2 (Allen-Cunneen), c_s^2 = var R / E[R]^2."""
+    lam, c, n_cap, pi, p, g = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (rate, replicas, cap, prefill_tok_s, prompt_tokens, forwards))
+    )
+    lam_r = lam / np.maximum(c, 1.0)
+    own = p * pi
+    f = lam_r * own
+    ok = f < 1.0
+    free = np.where(ok, 1.0 - f, 1.0)
+    n = np.ones_like(lam)
+    for _ in range(40):  # a contraction: the step time grows far slower than the occupancy
+        n = np.minimum(n_cap, np.maximum(1.0, lam_r * (g * step(n) + own) / free))
+    work = g * step(n) + own
+    full = (g * step(n_cap) + own) / free  # the mean time in a slot with every slot busy
+    k = c * n_cap
+    stable = ok & (lam * full < k)
+    cs2 = np.where(ok, f * own / np.maximum(work, 1e-300) / free, 0.0)  # var R / E[R]^2: theta1 own^2 / (1-f)^3
+    pw = bursty_wait_probability(erlang_c(k, lam * full), k, lam * full, scv)
+    theta = decay_rate(lam, full, k) / (np.asarray(scv, dtype=float) + cs2)
+    # one queue spreads the arrivals over the replicas: each sees a stream c times smoother than the fleet's
+    # (every c-th of a renewal stream: squared coefficient of variation scv / c), and the count K varies as much
+    # less about its mean
+    spread = np.sqrt(np.asarray(scv, dtype=float) / np.maximum(c, 1.0))[..., None]
+    count = _gp_quantiles(np.where(stable, lam_r * work, 0.0), np.where(stable, f, 0.0))
+    mean = (lam_r * work / free)[..., None]
+    extra = own[..., None] * np.maximum(mean + spread * (count - mean), 0.0)
+    # its own prefill waits for the prompts admitted before it: an M/D/1 queue of prefill work at load f
+    pu = np.where(ok, f, 0.0)
+    theta_u = decay_rate(lam_r, own, 1.0) / np.maximum(spread[..., 0] ** 2, 1e-12)
+    return dict(
+        service=work,
+        extra=extra,
+        pw=pw,
+        theta=theta,
+        pu=pu,
+        theta_u=theta_u,
+        stable=stable,
+        occupancy=n,
+        util=lam * work / free / k,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _fill_quantiles_scv(batch: int, scv: float) -> np.ndarray:
+    """Formation-wait quantile points at unit rate under Gamma inter-arrival times of squared coefficient of
+    variation ``scv``: the request in position j of a full batch waits for the sum of B - 1 - j of them,
+    Gamma((B - 1 - j) / scv, scale scv); the CDF is the uniform mixture over j, evaluated on a grid of 4,001
+    points and inverted by interpolation (scv = 1 is :func:`tokcost.core.capacity.fill_quantiles`, exactly)."""
+    if batch <= 1:
+        return np.zeros(len(FILL_PROBS))
+    if scv == 1.0:
+        return fill_quantiles(np.array([batch]))[0]
+    shapes = np.arange(1, batch, dtype=float) / scv
+    top = (batch - 1) + 12.0 * math.sqrt((batch - 1) * scv) + 12.0 * scv
+    x = np.linspace(0.0, top, 4001)
+    cdf = (1.0 + _gamma_p(shapes[:, None], x[None, :] / scv).sum(0)) / batch  # position B - 1 waits for nothing
+    return np.interp(FILL_PROBS, np.maximum.accumulate(cdf), x)
+
+
+def _gamma_p(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Regularized lower incomplete gamma P(a, x): the series x^a e^-x / Gamma(a + 1) sum_k x^k / ((a+1)..(a+k))
+    below x < a + 1, else 1 - the continued fraction of Q (modified Lentz), as Numerical Recipes' gammp."""
+    a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
+    lg = np.vectorize(math.lgamma, otypes=[float])(a)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        front = np.exp(a * np.log(np.maximum(x, 1e-300)) - x - lg)
+        low = x < a + 1.0
+        term = np.where(low, 1.0 / a, 0.0)
+        total = term.copy()
+        ap = a.copy()
+        for _ in range(2000):
+            ap = ap + 1.0
+            term = term * x / ap
+            total = total + term
+            if np.all(term <= 1e-15 * total):
+                break
+        series = front * total
+        b = np.where(low, 1.0, x + 1.0 - a)  # the continued fraction, where x >= a + 1
+        cc = np.full_like(x, 1e300)
+        d = 1.0 / np.where(b == 0, 1e-300, b)
+        h = d.copy()
+        for i in range(1, 2000):
+            an = -i * (i - a)
+            b = b + 2.0
+            d = an * d + b
+            d = 1.0 / np.where(np.abs(d) < 1e-300, 1e-300, d)
+            cc = b + an / np.where(np.abs(cc) < 1e-300, 1e-300, cc)
+            delta = d * cc
+            h = h * delta
+            if np.all(np.where(low, 0.0, np.abs(delta - 1.0)) < 1e-15):
+                break
+        fraction = 1.0 - front * h
+    out = np.where(low, series, fraction)
+    return np.where(x <= 0, 0.0, np.clip(out, 0.0, 1.0))
+
+
+def fill_quantiles_scv(batch, scv) -> np.ndarray:
+    """(..., FILL_POINTS) formation-wait quantile points at unit rate for batch sizes and burstiness."""
+    b, v = np.broadcast_arrays(np.asarray(batch, dtype=int), np.asarray(scv, dtype=float))
+    if np.all(v == 1.0):
+        return fill_quantiles(b)
+    pairs, which = np.unique(np.stack([b.ravel(), v.ravel()], axis=-1), axis=0, return_inverse=True)
+    table = np.stack([_fill_quantiles_scv(int(x), float(y)) for x, y in pairs])
+    return table[which.ravel()].reshape(*b.shape, len(FILL_PROBS))
+
+
+def _halfin_whitt(beta) -> np.ndarray:
+    """The Halfin-Whitt (1981) limit of the probability of delay: 1 / (1 + sqrt(2 pi) b Phi(b) exp(b^2 / 2))."""
+    b = np.asarray(beta, dtype=float)
+    phi = 0.5 * (1.0 + np.vectorize(math.erf, otypes=[float])(b / math.sqrt(2.0)))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * b * phi * np.exp(np.minimum(b * b / 2.0, 700.0)))
+
+
+def bursty_wait_probability(poisson_pw, servers, offered, scv) -> np.ndarray:
+    """The probability of waiting under renewal arrivals of burstiness ``scv``: the Poisson figure times the
+    ratio of the Halfin-Whitt probabilities of delay at the spare capacity beta = (k - a) / sqrt(a) scaled by
+    sqrt(2 / (c_a^2 + 1)) and unscaled (Whitt 2004: the G/GI/n queue's diffusion limit depends on beta over
+    sqrt((c_a^2 + c_s^2) / 2); Erlang C's exponential service has c_s^2 = 1); 1 where scv = 1."""
+    k, a, v = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (servers, offered, scv)))
+    if np.all(v == 1.0):
+        return np.asarray(poisson_pw, dtype=float)
+    beta = np.maximum(k - a, 0.0) / np.sqrt(np.maximum(a, 1e-300))
+    ratio = _halfin_whitt(beta * np.sqrt(2.0 / (v + 1.0))) / np.maximum(_halfin_whitt(beta), 1e-300)
+    return np.clip(np.where(v == 1.0, poisson_pw, poisson_pw * ratio), 0.0, 1.0)
+
+
+def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
+    """Static batching (the model of :mod:`tokcost.core.capacity`) under renewal arrivals of burstiness ``scv``;
+    scv = 1 is the Poisson model exactly."""
+    lam, b, s, c, t, v = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (rate, batch, service_s, replicas, timeout_s, scv))
+    )
+    m = effective_batch(lam, b, t)
+    k = np.maximum(c * m, 1.0)
+    lo = np.floor(k)
+    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
+    pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
+    theta = decay_rate(lam, s, k) / v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0)
+    stable = lam * s < c * m
+    return dict(service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300))
+
+
+def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
+    """P(W + U > y) for independent W (0 with probability 1 - pw, else Exp(theta)) and U (likewise pu, theta_u):
+    the slot wait and the prefill wait; y >= 0 (hypoexponential where both wait)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a, b = np.exp(-theta * y), np.exp(-theta_u * y)
+        near = np.abs(theta - theta_u) <= 1e-9 * np.maximum(theta, theta_u)
+        both = np.where(near, (1.0 + theta * y) * a, (theta * b - theta_u * a) / (theta - theta_u))
+    return (1 - pw) * pu * b + pw * (1 - pu) * a + pw * pu * np.where(np.isfinite(both), both, 0.0)
+
+
+def _tail_all(x, terms: dict) -> np.ndarray:
+    """P(extra + W (+ U) > x), extra given by its quantile points (last axis)."""
+    x = np.asarray(x, dtype=float)
+    if "pu" not in terms:
+        return wait_tail(x, terms["extra"], terms["pw"], terms["theta"])
+    x, pu = np.broadcast_arrays(x, terms["pu"])
+    out = np.empty(x.shape)
+    two = pu > 0  # a prefill wait as well (continuous batching)
+    parts = {k: np.broadcast_to(terms[k], x.shape) for k in ("pw", "theta", "pu", "theta_u")}
+    extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))
+    if (~two).any():
+        out[~two] = wait_tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
+    if two.any():
+        y = x[two][:, None] - extra[two]
+        wait = _two_waits_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
+        out[two] = np.where(y < 0, 1.0, wait) @ FILL_WEIGHTS
+    return out
+
+
+def exceeds(limit_s, terms: dict, q) -> np.ndarray:
+    """True where the q-quantile of the end-to-end latency exceeds ``limit_s`` (or the queue is unstable)."""
+    x = np.asarray(limit_s, dtype=float) - terms["service"]
+    tail = _tail_all(x, terms)
+    return ~terms["stable"] | (x < 0) | (tail > 1.0 - np.asarray(q, dtype=float))
+
+
+def percentile(terms: dict, q) -> np.ndarray:
+    """End-to-end q-quantile latency (seconds; inf where unstable), by bisection on the tail of extra + wait."""
+    qq = np.asarray(q, dtype=float)
+    pw, theta, extra = terms["pw"], terms["theta"], terms["extra"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wait = np.where(pw > 1.0 - qq, np.log(np.maximum(pw, 1e-300) / (1.0 - qq)) / theta, 0.0)
+    wait = np.where(np.isfinite(wait), wait, 0.0)
+    lo = np.maximum(wait, 0.0)
+    if "pu" in terms:  # room for the prefill wait's quantile too
+        with np.errstate(divide="ignore", invalid="ignore"):
+            more = np.log(np.maximum(terms["pu"], 1e-300) / (1.0 - qq)) / terms["theta_u"]
+        lo = lo + np.where(np.isfinite(more), np.maximum(more, 0.0), 0.0)
+    hi = extra[..., -1] + lo + 1e-12
+    lo = np.zeros_like(hi)
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        over = _tail_all(mid, terms) > 1.0 - qq
+        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
+    return np.where(terms["stable"], terms["service"] + hi, np.inf)
+
+
+# ------------------------------------------------------------------------------------------- exact M/D/c
+
+
+def mdc_number_in_system(rate, service_s, servers, states: int | None = None) -> np.ndarray:
+    """(..., states) stationary distribution of the number in an M/D/c system at an arbitrary time: the chain
+    N(t + D) = max(N(t) - c, 0) + A, A ~ Poisson(rate D), holds for every t (those in service at t leave by
+    t + D, those waiting start after t and are still there), so its stationary law is the time-stationary one
+    (Crommelin 1932). Solved as the linear system pi P = pi, sum pi = 1, truncated where the servers and the
+    arrivals of a few service times leave nothing (``states``: at utilisation <= 0.5 on <= 4 servers, 40 states
+    leave less than 1e-15)."""
+    lam, d, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers)))
+    load = lam * d
+    if states is None:
+        top = float(np.max(load, initial=0.0))
+        states = int(3.0 * top + 10.0 * math.sqrt(top) + float(np.max(c, initial=1.0)) + 16.0)
+    j = np.arange(states, dtype=float)
+    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _LOG_FACTORIAL[:states])
+    flat_pois, flat_c = pois.reshape(-1, states), c.ravel().astype(int)
+    # row i of the transition matrix is the Poisson pmf shifted right by max(i - c, 0): windows of the pmf with
+    # zeros before it, windows[k] = pmf shifted by states - k
+    padded = np.concatenate([np.zeros_like(flat_pois), flat_pois], axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, states, axis=-1)
+    a = np.empty((len(flat_pois), states, states))
+    for cc in np.unique(flat_c):
+        sel = flat_c == cc
+        a[sel] = windows[sel][:, states - np.maximum(np.arange(states) - cc, 0), :]
+    a = np.swapaxes(a, -1, -2) - np.eye(states)  # pi (P - I) = 0, as (P - I)^T pi^T = 0
+    a[..., -1, :] = 1.0  # one balance equation is redundant: replace it by the normalisation
+    b = np.zeros((len(flat_pois), states, 1))
+    b[..., -1, 0] = 1.0
+    return np.clip(np.linalg.solve(a, b)[..., 0], 0.0, 1.0).reshape(*lam.shape, states)
+
+
+def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
+    """P(W <= x) of M/D/c (Crommelin 1932; Franx 2001): with x = m D + u, 0 <= u < D, an arrival at t has
+    started by t + x exactly when fewer than c of those ahead of it are still there then; they are the Z - c
+    waiting at t - D + u (Z ~ ``dist``, the number in system at an arbitrary time) and the A arrivals in
+    (t - D + u, t), A ~ Poisson(rate (D - u)): P(W <= x) = P(max(Z - c, 0) + A <= (m + 1) c - 1)."""
+    lam, d, c, xx = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers, x)))
+    m = np.floor(np.maximum(xx, 0.0) / d)
+    u = np.maximum(xx, 0.0) - m * d
+    states = dist.shape[-1]
+    z = np.arange(states, dtype=float)
+    ahead = np.maximum(z - c[..., None], 0.0)  # (..., states)
+    limit = (m + 1.0)[..., None] * c[..., None] - 1.0 - ahead  # A at most this
+    mu = (lam * (d - u))[..., None]
+    top = int(min(max(limit.max(initial=0.0), 0.0), 4 * states)) + 1
+    j = np.arange(top, dtype=float)
+    lgam = np.array([math.lgamma(k + 1.0) for k in range(top)])
+    pois = np.exp(j * np.log(np.maximum(mu, 1e-300)) - mu - lgam)  # (..., top)
+    cdf = np.cumsum(pois, axis=-1)
+    idx = np.clip(limit, -1, top - 1).astype(int)
+    pick = np.where(idx >= 0, np.take_along_axis(cdf, np.maximum(idx, 0), -1), 0.0)
+    return np.where(xx < 0, 0.0, np.clip((dist * pick).sum(-1), 0.0, 1.0))
+
+
+def mdc_percentile(rate, service_s, servers, q) -> np.ndarray:
+    """End-to-end q-quantile of M/D/c (D + the exact wait's quantile; inf at or above saturation)."""
+    lam, d, c, qq = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers, q)))
+    stable = lam * d < c
+    dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c)
+    lo, hi = np.zeros_like(lam), d * 64.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        below = mdc_wait_cdf(mid, lam, d, c, dist) < qq
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.where(stable, d + hi, np.inf)
