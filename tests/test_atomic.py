@@ -47,7 +47,7 @@ def test_failure_before_rename_keeps_the_old_file_and_leaves_no_temp_file(tmp_pa
     out = tmp_path / "report.json"
     out.write_text(OLD)
     proc = subprocess.run(_argv(out), env=_env(**{TEST_FAIL_ENV: "1"}), capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # a write that fails is exit 3 (I/O), not 2 (usage)
     assert "Traceback" not in proc.stderr
     assert f"cannot write {out}" in proc.stderr
     assert out.read_text() == OLD

@@ -245,3 +245,185 @@ def test_spliced_junk_never_crashes(spec, at, junk):
     text = yaml.safe_dump(spec, sort_keys=False)
     at = min(at, len(text))
     _invoke_on(text[:at] + junk + text[at:], lambda p: [["check", p]])
+
+
+# ------------------------------------------------------------------ issue 32: trees near the schema, files kept
+
+TREE_EXAMPLES = max(10, EXAMPLES // 3)
+TREES = settings(FUZZ, max_examples=TREE_EXAMPLES)
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_SPEC = ROOT / "specs" / "storefront-images.yaml"
+# plain YAML scalars written as they are (not quoted by the dumper): YAML 1.1 forms, huge integers, specials
+RAW_SCALARS = [
+    "0512",
+    "0o777",
+    "0x1F",
+    "1:30",
+    "1_000",
+    "0b11",
+    "1e3",
+    ".nan",
+    "-.inf",
+    "0x" + "f" * 5000,
+    "9" * 5000,
+    "1:" * 2000 + "1",
+    "yes",
+    "~",
+    "2026-12-05",
+]
+HOSTILE_TEXT = st.sampled_from(
+    [
+        "::error::x",
+        "\x1b]8;;https://e\x07x",
+        "FLUX.1 [dev]",
+        "![i](https://e/x.png)",
+        "@user #1",
+        "<!-- tokcost-check -->",
+    ]
+)
+SCALARS = st.one_of(
+    EXTREME_NUMBERS,
+    st.integers(),
+    st.text(max_size=8),
+    HOSTILE_TEXT,
+    st.booleans(),
+    st.none(),
+    st.sampled_from([f"RAW{i}RAW" for i in range(len(RAW_SCALARS))]),
+)
+KEYS = st.one_of(
+    st.sampled_from(["name", "width", "hourly", "models", "latency_s", "kind", "preset", "id"]), st.text(max_size=6)
+)
+TREES_NEAR = st.recursive(
+    SCALARS, lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(KEYS, kids, max_size=4)), max_leaves=12
+)
+
+
+def _graft(doc, draw) -> None:
+    """Replace a random value of ``doc`` (or add one under a random mapping) with a random tree."""
+    paths = _paths(doc)
+    path = draw(st.sampled_from(paths))
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    if isinstance(parent, dict) and draw(st.booleans()):
+        parent[draw(KEYS)] = draw(TREES_NEAR)
+    else:
+        parent[path[-1]] = draw(TREES_NEAR)
+
+
+def _dump(doc) -> str:
+    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=10**9)
+    for i, raw in enumerate(RAW_SCALARS):
+        text = text.replace(f"RAW{i}RAW", raw)
+    return text
+
+
+@st.composite
+def spec_trees(draw) -> str:
+    doc = yaml.safe_load(GOOD_SPEC.read_text())
+    for _ in range(draw(st.integers(1, 3))):
+        _graft(doc, draw)
+    return _dump(doc)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def _run_kept(tmp: Path, args: list[str], output: Path | None = None):
+    """Run ``args``; no traceback, exit 0/1/2 (3, a failed write, has no cause here), and no file in ``tmp``
+    changed but ``output``."""
+    before = _snapshot(tmp)
+    r = runner.invoke(app, args)
+    assert r.exception is None or isinstance(r.exception, SystemExit), f"{args}: uncaught {r.exception!r}"
+    assert r.exit_code in (0, 1, 2), (args, r.exit_code, r.output[:500])
+    after = _snapshot(tmp)
+    changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+    assert changed <= ({output.name} if output is not None else set()), changed
+    assert not [n for n in after if n.endswith(".tmp")]
+    return r
+
+
+@TREES
+@given(spec_trees())
+def test_spec_trees_near_the_schema_never_crash_or_touch_other_files(text):
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec = tmp / "spec.yaml"
+        spec.write_text(text, encoding="utf-8")
+        out = tmp / "out.json"
+        r = _run_kept(tmp, ["check", str(spec), "--format", "markdown"])
+        assert r.stdout.count("<!-- tokcost-check -->") <= 1
+        r = _run_kept(tmp, ["analyze", str(spec), "--format", "json", "-o", str(out)], output=out)
+        if r.exit_code in (0, 1):
+            _strict_json(out.read_text())
+        else:
+            assert not out.exists()
+
+
+_BASELINE: dict = {}
+
+
+def _baseline_doc() -> dict:
+    if not _BASELINE:
+        r = runner.invoke(app, ["analyze", str(GOOD_SPEC), "--format", "json"])
+        _BASELINE.update(json.loads(r.stdout))
+    return json.loads(json.dumps(_BASELINE))
+
+
+@st.composite
+def baseline_trees(draw) -> str:
+    doc = _baseline_doc()
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths))
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        value = draw(st.one_of(EXTREME_NUMBERS, WRONG_TYPES, HOSTILE_TEXT, st.just(0), st.just(-0.5)))
+        parent[path[-1]] = value
+    return json.dumps(doc, allow_nan=True)
+
+
+@TREES
+@given(baseline_trees())
+def test_baseline_trees_never_crash_or_touch_other_files(text):
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        base = tmp / "base.json"
+        base.write_text(text)
+        for fmt in ("table", "markdown", "github"):
+            args = ["check", str(GOOD_SPEC), "--baseline", str(base), "--format", fmt, "--max-cost-increase", "5"]
+            r = _run_kept(tmp, args)
+            assert "\x1b" not in r.stdout and r.stdout.count("<!-- tokcost-check -->") <= 1
+        r = _run_kept(tmp, ["diff", str(base), str(base), "--format", "markdown"])
+        assert r.exit_code in (0, 2)
+
+
+CALIBRATION_TEXT = (ROOT / "tests" / "bad_input" / "calibrations" / "unknown-key.yaml").read_text()
+
+
+@st.composite
+def calibration_trees(draw) -> str:
+    doc = yaml.safe_load(CALIBRATION_TEXT)
+    doc.pop("fitted")
+    for _ in range(draw(st.integers(0, 3))):
+        _graft(doc, draw)
+    return _dump(doc)
+
+
+@TREES
+@given(calibration_trees())
+def test_calibration_trees_never_crash_or_touch_other_files(text):
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        cal = tmp / "cal.yaml"
+        cal.write_text(text, encoding="utf-8")
+        for args in (
+            ["estimate", "--model", "emu3-gen", "--calibration", str(cal)],
+            ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--calibration", str(cal), "--format", "json"],
+        ):
+            r = _run_kept(tmp, args)
+            assert r.exit_code in (0, 2)
+            if r.exit_code == 2:
+                assert re.search(re.escape(str(cal)) + r":\d+:\d+: |^error: ", r.stderr, re.M), r.stderr[:500]

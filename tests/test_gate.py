@@ -340,7 +340,7 @@ def test_interrupted_write_keeps_old_file_and_no_temp(spec, tmp_path, monkeypatc
 
     monkeypatch.setattr(os, "replace", boom)
     r = cli("analyze", spec, "--format", "json", "--output", "base.json")
-    assert r.exit_code == 2 and "cannot write base.json" in r.stderr
+    assert r.exit_code == 3 and "cannot write base.json" in r.stderr  # a full disk is an I/O failure: exit 3
     assert Path("base.json").read_text() == "OLD"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.json", "s.yaml"]
 

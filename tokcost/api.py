@@ -25,6 +25,7 @@ from tokcost.records.estimate import EstimateResult
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
 from tokcost.records.training import TrainComparison, TrainResult
+from tokcost.text import quoted
 
 if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 PathArg = str | os.PathLike
 Presets = Sequence[PathArg] | None
 Side = Annotated[int, Field(ge=16, le=8192)]
-Count = Annotated[int, Field(ge=1)]
+# a count (tokens, GPUs, pixels): bounded far above any real one, so that no argument overflows a float later
+Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
 # tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
@@ -62,25 +64,77 @@ def _arguments(fn):
     @functools.wraps(fn)
     def call(**kwargs):
         try:
-            return checked()(**kwargs)
+            result = checked()(**kwargs)
         except ValidationError as err:
             raise InputError([_problem(e) for e in err.errors(include_url=False)]) from None
+        _finite_result(result)
+        return result
 
     return call
+
+
+def _finite_result(result: Any) -> None:
+    """A result record whose numbers overflowed (``train(tokens=1e300)``: infinite FLOPs and dollars) is bad
+    input, not a result: InputError naming the first field that is not finite. Sweep columns (NaN where a column
+    does not apply) are not records and are not checked."""
+    import math
+
+    from pydantic import BaseModel
+
+    if not isinstance(result, BaseModel):
+        return
+    stack: list[tuple[str, Any]] = [("", result.model_dump())]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(
+                [Problem(ARGUMENTS, 0, 0, "", f"the inputs are beyond what tokcost can price: {where} is {value}")]
+            )
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
 
 
 def _problem(error: dict) -> Problem:
     """A pydantic error as a problem with the argument it concerns; a list item's error quotes the item."""
     param, *within = error["loc"]
-    message = f"{error['input']!r}: {error['msg']}" if within else error["msg"]
+    message = f"{quoted(error['input'])}: {error['msg']}" if within else error["msg"]
     return Problem(ARGUMENTS, 0, 0, str(param), message)
 
 
+def _path(value: Any, argument: str) -> str:
+    """``value`` as a path, or an :class:`InputError` naming ``argument``: not a str or os.PathLike (None, a
+    number), empty, holding a NUL or a newline (YAML text passed where a file name goes), or too long to be one."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a file path, got {type(value).__name__}")])
+    text = os.fspath(value)
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    if not text or "\0" in text or "\n" in text or len(text) > 4096:
+        what = (
+            "YAML text, not a file path (pass a mapping, or write it to a file)" if "\n" in text else "not a file path"
+        )
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"{quoted(text)} is {what}")])
+    return text
+
+
+def _paths(presets: Any, argument: str = "presets") -> list[str]:
+    """Preset folders: a list of paths. A single str is refused, as the checked functions' ``Sequence`` refuses
+    it, rather than read letter by letter as folders."""
+    if presets is None:
+        return []
+    if isinstance(presets, (str, bytes, os.PathLike)) or not isinstance(presets, (list, tuple)):
+        got = type(presets).__name__
+        raise InputError([Problem(ARGUMENTS, 0, 0, argument, f"expected a list of folders, got {got} (one: [path])")])
+    return [_path(p, argument) for p in presets]
+
+
 def catalog(presets: Presets = None) -> Catalog:
-    """The built-in presets plus user preset folders (``presets``, then ``$TOKCOST_PRESETS``)."""
+    """The built-in presets plus user preset folders (``presets``, a list of paths, then ``$TOKCOST_PRESETS``)."""
     from tokcost.io.catalog import Catalog
 
-    return Catalog.default([str(p) for p in presets or []])
+    return Catalog.default(_paths(presets))
 
 
 def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[str, float]:
@@ -90,12 +144,28 @@ def price_overrides(prices: Mapping[str, float] | None, cat: Catalog) -> dict[st
 
     from tokcost.records.prices import MAX_USD_PER_GPU_HOUR
 
+    if prices is not None and not isinstance(prices, Mapping):
+        raise InputError(
+            [
+                Problem(
+                    ARGUMENTS, 0, 0, "price", f"expected a mapping of hardware id to USD, got {type(prices).__name__}"
+                )
+            ]
+        )
     problems = []
+    named: dict[str, str] = {}  # preset id -> the key that priced it: h100-sxm and H100-SXM are one chip
     for hw, usd in (prices or {}).items():
-        if not isinstance(hw, str) or not cat.has("hardware", hw):
-            problems.append(Problem(ARGUMENTS, 0, 0, "price", cat.unknown_message("hardware", str(hw))))
+        if not isinstance(hw, str):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"a hardware id is text, not {quoted(hw)}"))
+            continue
+        if not cat.has("hardware", hw):
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", cat.unknown_message("hardware", hw)))
+            continue
+        same = named.setdefault(cat.resolve("hardware", hw) or hw, hw)
+        if same != hw:
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw} and {same} name the same hardware: price it once"))
         elif isinstance(usd, bool) or not isinstance(usd, (int, float)) or not math.isfinite(usd):
-            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw}={usd!r}: the price must be a finite number"))
+            problems.append(Problem(ARGUMENTS, 0, 0, "price", f"{hw}={quoted(usd)}: the price must be a finite number"))
         elif not 0 < usd <= MAX_USD_PER_GPU_HOUR:
             problems.append(
                 Problem(
@@ -127,17 +197,17 @@ def _lookup(cat: Catalog, kind: str, ids: Sequence[str], argument: str) -> tuple
     return found, problems
 
 
-def _calibration(path: PathArg | None):
+def _calibration(path: PathArg | None, cat: Catalog):
     from tokcost.io.specs import load_calibration_file
 
-    return load_calibration_file(path)
+    return load_calibration_file(None if path is None else _path(path, "calibration"), cat)
 
 
 def load_spec(path: PathArg, *, presets: Presets = None) -> Spec:
     """Read and check one product spec; every problem raises :class:`InputError` with its position."""
     from tokcost.io.specs import load_specs
 
-    ((_, spec, _),) = load_specs([str(path)], catalog(presets))
+    ((_, spec, _),) = load_specs([_path(path, "path")], catalog(presets))
     return spec
 
 
@@ -157,9 +227,9 @@ def analyze(
     items = list(specs) if isinstance(specs, (list, tuple)) else [specs]
     cat = catalog(presets)
     overrides = price_overrides(prices, cat)
-    cal = _calibration(calibration)  # its problems are reported before the specs'
+    cal = _calibration(calibration, cat)  # its problems are reported before the specs'
     loaded, problems = [], []
-    paths = [str(s) for s in items if isinstance(s, (str, os.PathLike))]
+    paths = [_path(s, "specs") for s in items if isinstance(s, (str, os.PathLike))]
     try:
         if paths:
             loaded += load_specs(expand_paths(paths), cat)
@@ -241,7 +311,7 @@ def estimate(
         attention=attention,
         kv_dtype=kv_dtype,
         host=host,
-        calibration=_calibration(calibration),
+        calibration=_calibration(calibration, cat),
         prices=price_overrides(prices, cat),
         architecture=decoder,
     )
@@ -257,8 +327,8 @@ def train(
     gpus: Count = 1,
     mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
     context: Count | None = None,
-    width: Annotated[int, Field(ge=16)] | None = None,
-    height: Annotated[int, Field(ge=16)] | None = None,
+    width: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
+    height: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
     frames: Count | None = None,
     presets: Presets = None,
     prices: Prices = None,
@@ -298,8 +368,8 @@ def compare_training(
     gpus: Count = 1,
     mfu: Annotated[float, Field(ge=0.01, le=1.0, allow_inf_nan=False)] | None = None,
     context: Count | None = None,
-    width: Annotated[int, Field(ge=16)] | None = None,
-    height: Annotated[int, Field(ge=16)] | None = None,
+    width: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
+    height: Annotated[int, Field(ge=16, le=1_000_000)] | None = None,
     frames: Count | None = None,
     presets: Presets = None,
     prices: Prices = None,
@@ -496,7 +566,7 @@ def validate(
     from tokcost.io.measurements import load_entries
     from tokcost.io.paths import MEASUREMENTS_FILE
 
-    path = Path(measurements) if measurements is not None else MEASUREMENTS_FILE
+    path = Path(_path(measurements, "measurements")) if measurements is not None else MEASUREMENTS_FILE
     entries = load_entries(path)
     cat = catalog(presets)
     held_out = not in_sample_only
@@ -553,11 +623,14 @@ def check(
         raise UsageError("a maximum cost or latency increase needs a baseline to compare with", param="baseline")
     cat = catalog(presets)
     overrides = price_overrides(prices, cat)
-    paths = [specs] if isinstance(specs, (str, os.PathLike)) else list(specs)
-    loaded = load_specs(expand_paths([str(p) for p in paths]), cat)  # every spec problem, before any work
+    items = [specs] if isinstance(specs, (str, os.PathLike)) or not isinstance(specs, (list, tuple)) else specs
+    paths = [_path(p, "specs") for p in items]
+    base_path = None if baseline is None else _path(baseline, "baseline")
+    cal = _calibration(calibration, cat)  # its problems are reported before the specs'
+    loaded = load_specs(expand_paths(paths), cat)  # every spec problem, before any work
     docs = {f: doc for f, _, doc in loaded}
-    base = load_result(Path(baseline)) if baseline is not None else None
-    result = analyze_loaded(loaded, cat, _calibration(calibration), overrides, progress=progress)
+    base = load_result(Path(base_path)) if base_path is not None else None
+    result = analyze_loaded(loaded, cat, cal, overrides, progress=progress)
     limits = Limits(max_cost_increase_pct=max_cost_increase, max_latency_increase_pct=max_latency_increase)
     return compare(
         result,
@@ -572,8 +645,9 @@ def diff(base: PathArg | AnalysisResult, head: PathArg | AnalysisResult) -> Diff
     """Past, current and delta of two :func:`analyze` results: saved JSON files (``--format json``) or records."""
     from tokcost.core.gate import diff as diff_results
     from tokcost.io.baseline import load_result
+    from tokcost.records.results import AnalysisResult
 
-    def result(item: PathArg | AnalysisResult) -> AnalysisResult:
-        return load_result(Path(item)) if isinstance(item, (str, os.PathLike)) else item
+    def result(item: PathArg | AnalysisResult, argument: str) -> AnalysisResult:
+        return item if isinstance(item, AnalysisResult) else load_result(Path(_path(item, argument)))
 
-    return diff_results(result(base), result(head))
+    return diff_results(result(base, "base"), result(head, "head"))

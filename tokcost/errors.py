@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tokcost.text import visible
+from tokcost.text import escape_line
 
 
 @dataclass(frozen=True, order=True)
@@ -17,7 +17,9 @@ class Problem:
 
     def __str__(self) -> str:
         # user text (a YAML key, a path) shows its control characters: one problem is one line
-        return f"{visible(self.file)}:{self.line}:{self.col}: {visible(self.field)}: {visible(self.message)}"
+        return (
+            f"{escape_line(self.file)}:{self.line}:{self.col}: {escape_line(self.field)}: {escape_line(self.message)}"
+        )
 
     def to_dict(self) -> dict:
         return {"file": self.file, "line": self.line, "col": self.col, "field": self.field, "message": self.message}
@@ -48,7 +50,7 @@ class UsageError(InputError):
         super().__init__([Problem(ARGUMENTS, 0, 0, param or "", message)])
 
     def __str__(self) -> str:
-        return visible(f"{self.param}: {self.message}" if self.param else self.message)
+        return escape_line(f"{self.param}: {self.message}" if self.param else self.message)
 
 
 class TokenGeometryError(UsageError, ValueError):

@@ -146,17 +146,63 @@ def count_short(x: float | None) -> str:
     return count(x)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# control characters (C0, DEL, C1: ESC and the OSC/CSI introducers among them), the Unicode line and paragraph
+# separators, the bidirectional overrides and isolates (text that displays other than it reads), and lone
+# surrogates (undecodable bytes of a file name): none may reach a terminal or a log as is
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def visible(text: str) -> str:
     """User text with every control character shown as an escape (``\\n``, ``\\x1b``): a newline cannot start a
-    new line on a terminal or in a CI log (a GitHub ``::error`` command), an ANSI sequence cannot reach the
-    terminal."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    new line on a terminal or in a CI log, an ANSI or OSC sequence cannot reach the terminal. Prefer
+    :func:`escape_line`, which also defuses GitHub workflow commands."""
+    return _CONTROL.sub(_escape_char, text)
 
 
-def markdown_text(text: str) -> str:
-    """User text for a markdown cell or line: control characters visible, ``|`` and backticks escaped, ``<``
-    as ``&lt;`` (no HTML comment, so no second tokcost marker), so it stays in its cell as written."""
-    return visible(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("<", "&lt;")
+def _escape_char(m: re.Match) -> str:
+    ch = m.group()
+    return repr(ch)[1:-1] if not 0xD800 <= ord(ch) <= 0xDFFF else f"\\u{ord(ch):04x}"
+
+
+def escape_line(text: object) -> str:
+    """User text (a name, a file name, an id, a message quoting them) made safe for any human output, as one
+    piece of one line: control characters shown as escapes (:func:`visible`), and every ``::`` written ``:\\:``,
+    so that no line of a CI log can start a GitHub workflow command (``::error``, ``::add-mask``), even where a
+    table wraps the text. Rich markup needs no escaping here: every rich console of the renderers has markup off."""
+    return visible(str(text)).replace("::", ":\\:")
+
+
+# ASCII punctuation that CommonMark or GitHub give a meaning inside a line: emphasis and strikethrough (* _ ~),
+# links and images (! [ ] ( )), code (`), HTML and autolinks (< > &, and the ':' of http: and mailto:), headings
+# (#), math ($), tables (|), mentions and e-mail autolinks (@) and escapes themselves (\\). CommonMark defines a
+# backslash escape for every one of them. GitHub's other autolink, www., is broken by escaping its dot.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@&:$])")
+_WWW = re.compile(r"(www)\.", re.IGNORECASE)
+
+
+def markdown_text(text: object) -> str:
+    """User text for a markdown cell or line (never inside a code span), shown exactly as written:
+    :func:`escape_line`, then the punctuation markdown or GitHub reads as syntax backslash-escaped, so that a name
+    renders no image, link, autolink, mention, reference, emphasis, HTML or second ``<!-- tokcost-check -->``
+    marker, and stays in its table cell."""
+    return _WWW.sub(r"\1\\.", _MARKDOWN_SPECIAL.sub(r"\\\1", escape_line(text)))
+
+
+def markdown_code(text: object) -> str:
+    """Text for inside a markdown code span, where backslash escapes are not read: :func:`escape_line`, and the
+    characters that would end the span, the table cell or open HTML replaced (backtick -> ', | -> \\|, < -> &lt;)."""
+    return escape_line(text).replace("`", "'").replace("|", "\\|").replace("<", "&lt;")
+
+
+MAX_QUOTED = 120  # characters of a value quoted in a message
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for a message, bounded: an integer too long to print (Python refuses more than 4,300
+    digits) or a long text is summarised instead of raising or flooding the terminal."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"
+    if isinstance(value, (dict, list, tuple, set)):
+        return type(value).__name__
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 5] + "...'" + f" ({len(text):,} characters)"

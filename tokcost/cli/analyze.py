@@ -10,6 +10,7 @@ from tokcost.cli import environment
 from tokcost.cli.common import Calibration, Output, Presets, PriceOption, emit, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
+from tokcost.text import escape_line
 
 AnalyzeFormat = format_option("analyze")
 
@@ -41,7 +42,7 @@ def analyze(
         emit(registry.render("analyze", fmt, result, width=width, color=color, top=top), output)
         for spec in result.specs:
             for warning in spec.warnings:
-                typer.echo(f"warning: {spec.name}: {warning}", err=True)
+                typer.echo(escape_line(f"warning: {spec.name}: {warning}"), err=True)
         return 0 if all(s.recommendation.choice is not None for s in result.specs) else 1
 
     # exit 1 when a spec has no feasible candidate (the report is written first), as `check` does

@@ -10,6 +10,7 @@ import typer
 
 from tokcost.cli.common import Presets, ProgressBar, emit, format_option, guard, load_catalog, output_option
 from tokcost.render import registry
+from tokcost.text import escape_line
 
 INSTALL_HINT = "torch is not installed: install with pip install 'tokcost[bench]'"
 
@@ -127,11 +128,16 @@ def bench(
         finally:
             progress.stop()
         if output is not None:
-            from tokcost.io.calibration import dump_calibration
+            from tokcost.io.calibration import device_problems, dump_calibration
+            from tokcost.io.located import Located
 
             emit(dump_calibration(cal), output)
+            for p in device_problems(cal, Located(data=None, file=str(output)), cat):  # what reading it will refuse
+                typer.echo(
+                    escape_line(f"warning: {output} will be refused when read: {p.field}: {p.message}"), err=True
+                )
         emit(registry.render("bench", fmt, result), None)
         for warning in result.get("warnings", []):
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(escape_line(f"warning: {warning}"), err=True)
 
     guard(run)

@@ -6,6 +6,7 @@ import typer
 
 from tokcost.cli.common import Calibration, Presets, PriceOption, emit, finite, format_option, guard, parse_prices
 from tokcost.render import registry
+from tokcost.text import escape_line
 
 TokensFormat = format_option("tokens")
 EstimateFormat = format_option("estimate")
@@ -179,7 +180,7 @@ def estimate(
         )
         emit(registry.render("estimate", fmt, result), None)
         for warning in result.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            typer.echo(escape_line(f"warning: {warning}"), err=True)
 
     guard(run)
 

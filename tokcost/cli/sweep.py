@@ -15,6 +15,7 @@ from tokcost.cli import environment
 from tokcost.cli.common import Output, Presets, PriceOption, emit, emit_pieces, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
+from tokcost.text import escape_line, quoted
 
 PROGRESS_MIN_ROWS = 200_000  # below this a sweep finishes in well under a second: no progress bar
 
@@ -97,12 +98,13 @@ def sweep(
     guard(run)
 
 
+MAX_DIGITS = 9  # a list value beyond this is out of every range; int() of thousands of digits would raise
 STREAMING = ("csv", "jsonl")  # written chunk by chunk as the rows are priced: memory stays flat
 
 
 def _notes(notes: list[str], rows: int) -> None:
     for note in notes:
-        typer.echo(f"note: {note}", err=True)
+        typer.echo(escape_line(f"note: {note}"), err=True)
     if not rows:
         raise UsageError("nothing to price: every combination was skipped (see the notes above)")
 
@@ -123,8 +125,8 @@ def sizes(text: str) -> list[tuple[int, int]]:
     out = []
     for item in items(text, "resolutions"):
         parts = item.lower().split("x")
-        if len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() for p in parts):
-            raise UsageError(f"{item!r} is not a size; use 512 (square) or 1280x720", param="resolutions")
+        if len(parts) not in (1, 2) or not all(p.isascii() and p.isdigit() and len(p) <= MAX_DIGITS for p in parts):
+            raise UsageError(f"{quoted(item)} is not a size; use 512 (square) or 1280x720", param="resolutions")
         out.append((int(parts[0]), int(parts[-1])))
     return out
 
@@ -135,8 +137,8 @@ def whole_numbers(text: str | None, param: str) -> list[int] | None:
         return None
     out = []
     for item in items(text, param):
-        if not (item.isascii() and item.isdigit()):
-            raise UsageError(f"{item!r} is not a whole number", param=param)
+        if not (item.isascii() and item.isdigit() and len(item) <= MAX_DIGITS):
+            raise UsageError(f"{quoted(item)} is not a whole number of at most {MAX_DIGITS} digits", param=param)
         out.append(int(item))
     return out
 

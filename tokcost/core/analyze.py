@@ -36,5 +36,5 @@ def analyze_loaded(
 
 
 def analyze_files(files: list[str], catalog: Catalog, calibration_path=None) -> AnalysisResult:
-    calibration = load_calibration_file(calibration_path)  # its problems are reported before the specs'
+    calibration = load_calibration_file(calibration_path, catalog)  # its problems are reported before the specs'
     return analyze_loaded(load_specs(files, catalog), catalog, calibration)

@@ -372,6 +372,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
     by = {kind: V.summary_by_family(rows) for kind, rows in rep.held_out_by.items()} if held_out else None
     held = by["source"] if by else None
     fails = V.gate(ins, th, "in-sample")
+    scored = sum(1 for r in rep.in_sample if r.scored)
     if held is not None and th.held_out:
         fails += V.gate(held, th, "held-out")
     committed = committed_values()
@@ -410,6 +411,7 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
             "parameters": params,
             "entries": rows,
             "failures": fails,
-            "passed": not fails,
+            "scored": scored,
+            "passed": not fails and scored > 0,  # a gate over nothing would pass
         }
     )

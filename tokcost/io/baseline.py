@@ -87,9 +87,54 @@ def load_result(path: str | Path) -> AnalysisResult:
             f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost"
         )
     try:
-        return AnalysisResult.model_validate_json(text)
+        result = AnalysisResult.model_validate_json(text)
     except ValidationError as exc:
         errs = exc.errors()
         shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errs[:5])
         more = f" (and {len(errs) - 5} more)" if len(errs) > 5 else ""
         raise UsageError(f"baseline {path}: invalid result: {shown}{more}") from None
+    bad = not_positive(result)
+    if bad:
+        shown = "; ".join(f"{where} is {value:g}" for where, value in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise UsageError(
+            f"baseline {path}: {shown}{more}: the costs and latencies of a result are positive numbers (a 0 would "
+            "turn its gate off)"
+        )
+    return result
+
+
+# the numbers of a candidate the gate and the diff compare: each is a positive number wherever it is present
+GATED_FIELDS = (
+    "fleet_cost_usd_per_item",
+    "monthly_usd",
+    "latency_objective_s",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_p99_s",
+    "monthly_usd_fixed",
+    "monthly_usd_autoscaled",
+)
+GATED_BANDS = ("latency_s", "cost_usd_per_item", "throughput_items_per_s")
+
+
+def not_positive(result: AnalysisResult) -> list[tuple[str, float]]:
+    """``(where, value)`` for every gated number of every candidate (and of the recommended one) that is 0,
+    negative or not finite."""
+    out = []
+    for i, spec in enumerate(result.specs):
+        for j, c in enumerate(spec.candidates):
+            out += _bad_numbers(c, f"specs[{i}].candidates[{j}]")
+        choice = spec.recommendation.choice
+        if choice is not None:
+            out += _bad_numbers(choice, f"specs[{i}].recommendation.choice")
+    return out
+
+
+def _bad_numbers(c, where: str) -> list[tuple[str, float]]:
+    values = [(name, getattr(c, name)) for name in GATED_FIELDS]
+    for band in GATED_BANDS:
+        b = getattr(c, band)
+        if b is not None:
+            values += [(f"{band}.{k}", getattr(b, k)) for k in ("low", "central", "high")]
+    return [(f"{where}.{name}", v) for name, v in values if v is not None and not (math.isfinite(v) and v > 0)]

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tokcost.errors import InputError, Problem
+from tokcost.io.located import Located, dotted
 from tokcost.io.parse import load_model
 from tokcost.records.base import Fraction, Range
-from tokcost.records.calibration import CalibrationFile, Device, Fit
+from tokcost.records.calibration import KNOWN_GPUS, CalibrationFile, Device, Fit
 from tokcost.records.presets import DenseRates, HardwareEfficiency, HardwarePreset
+from tokcost.text import quoted
 
 if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
@@ -74,10 +77,75 @@ def measured_preset(d: Device, path: str) -> HardwarePreset:
     )
 
 
-def load_calibration(path: str | Path) -> Calibration:
-    """Load and validate a calibration YAML; raises InputError with file:line:col for every problem."""
-    data, _ = load_model(CalibrationFile, path)
+def load_calibration(path: str | Path, catalog: Catalog | None = None) -> Calibration:
+    """Load and validate a calibration YAML; raises InputError with file:line:col for every problem. With the
+    ``catalog``, the device is also checked against the hardware preset it claims (:func:`device_problems`)."""
+    data, doc = load_model(CalibrationFile, path)
+    if catalog is not None:
+        problems = device_problems(data, doc, catalog)
+        if problems:
+            raise InputError(problems)
     return Calibration(data=data, path=str(path))
+
+
+MATCH = 0.02  # a datasheet reference is the preset's own figure, as `tokcost bench` copies it: within 2%
+CEILING_ABOVE_DATASHEET = 1.05  # a measured ceiling may read a few percent above the datasheet (boost clocks)
+MEMORY_RANGE = (0.85, 1.1)  # torch reports GiB of usable memory; the datasheet decimal GB of the part
+
+
+def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> list[Problem]:
+    """A calibration whose device does not match the preset it claims would be applied to the wrong chip (and flip
+    a recommendation): the preset must exist, be the one ``tokcost bench`` maps the device's name to, hold the
+    measured memory and ceilings, and (for a datasheet fit) be the reference the factors are fractions of, which
+    a chip cannot exceed (mfu, mbu <= 1)."""
+    out: list[Problem] = []
+
+    def add(path: tuple, msg: str) -> None:
+        out.append(Problem(doc.file, *doc.where(path), dotted(path), msg))
+
+    d, fit = cal.device, cal.fit
+    expected = KNOWN_GPUS.get(d.name) if d.kind == "cuda" else None
+    if d.preset is None:
+        if expected is not None:
+            add(
+                ("device", "preset"),
+                f"device {quoted(d.name)} is the hardware preset {expected}; set preset: {expected}",
+            )
+        if fit.reference == "datasheet":
+            add(("fit", "reference"), "a datasheet fit needs device.preset (the datasheet it is a fraction of)")
+        return out
+    if not catalog.has("hardware", d.preset):
+        add(("device", "preset"), catalog.unknown_message("hardware", d.preset))
+        return out
+    hw = catalog.hardware(d.preset)
+    if expected is not None and expected != hw.id:
+        add(("device", "preset"), f"device {quoted(d.name)} is {expected}, not {hw.id}")
+    peak = _datasheet_peak(hw, d.dtype)
+    bandwidth = hw.bandwidth_tbps * 1000
+    if d.matmul_tflops > peak * CEILING_ABOVE_DATASHEET:
+        add(("device", "matmul_tflops"), f"{d.matmul_tflops:g} TFLOP/s is above {hw.id}'s {d.dtype} peak, {peak:g}")
+    if d.copy_gbps > bandwidth * CEILING_ABOVE_DATASHEET:
+        add(("device", "copy_gbps"), f"{d.copy_gbps:g} GB/s is above {hw.id}'s bandwidth, {bandwidth:g}")
+    low, high = MEMORY_RANGE
+    if not low * hw.memory_gb <= d.memory_gb <= high * hw.memory_gb:
+        add(("device", "memory_gb"), f"{d.memory_gb:g} GB does not match {hw.id}'s {hw.memory_gb:g} GB")
+    if fit.reference == "datasheet":
+        for field, value, sheet in (
+            ("peak_tflops", fit.peak_tflops, peak),
+            ("bandwidth_gbps", fit.bandwidth_gbps, bandwidth),
+        ):
+            if abs(value - sheet) > MATCH * sheet:
+                add(("fit", field), f"{value:g} is not {hw.id}'s datasheet figure, {sheet:g}")
+        for field, value in (("mfu", fit.mfu), ("mbu", fit.mbu)):
+            if value > 1:
+                add(("fit", field), f"{value:g} is above 1: faster than {hw.id}'s datasheet allows")
+    return out
+
+
+def _datasheet_peak(hw: HardwarePreset, dtype: str) -> float:
+    """The preset's dense TFLOP/s at the calibration's dtype (fp32: its fp32 rate, else the bf16 one)."""
+    rate = getattr(hw.dense_tflops, dtype, None)
+    return rate if rate is not None else hw.dense_tflops.bf16
 
 
 def dump_calibration(data: CalibrationFile) -> str:

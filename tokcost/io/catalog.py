@@ -18,10 +18,19 @@ from tokcost.errors import ARGUMENTS, InputError, Problem
 from tokcost.io.parse import load_model
 from tokcost.io.paths import builtin_root
 from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
+from tokcost.text import quoted
 
 ENV_VAR = "TOKCOST_PRESETS"
 ARGUMENT = {"hardware": "hardware", "models": "model"}  # the argument (flag) naming a preset of each kind
+MAX_SUGGESTIONS = 50
 KINDS: dict[str, type[HardwarePreset] | type[ModelPreset]] = {"hardware": HardwarePreset, "models": ModelPreset}
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL: not a folder it has
+        return False
 
 
 def user_dirs(extra: list[str] | None = None) -> list[Path]:
@@ -34,11 +43,13 @@ class Catalog:
     roots: list[Path]
     _files: dict[str, dict[str, Path]] = field(default_factory=dict)
     _cache: dict[tuple[str, str], HardwarePreset | ModelPreset] = field(default_factory=dict)
+    _folded: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kind -> lower-case id -> ids
+    _suggested: int = 0  # unknown ids given a suggestion so far (each costs a pass over the catalogue)
 
     @classmethod
     def default(cls, extra_dirs: list[str] | None = None) -> Catalog:
         dirs = user_dirs(extra_dirs)
-        missing = [d for d in dirs if not d.is_dir()]
+        missing = [d for d in dirs if not _is_dir(d)]
         if missing:
             raise InputError([Problem(str(d), 0, 0, "presets", "preset directory does not exist") for d in missing])
         return cls([builtin_root(), *dirs])
@@ -63,7 +74,12 @@ class Catalog:
         index = self._index(kind)
         if preset_id in index:
             return preset_id
-        same = [i for i in index if i.lower() == preset_id.lower()]
+        if kind not in self._folded:
+            folded: dict[str, list[str]] = {}
+            for i in index:
+                folded.setdefault(i.lower(), []).append(i)
+            self._folded[kind] = folded
+        same = self._folded[kind].get(preset_id.lower(), [])
         return same[0] if len(same) == 1 else None
 
     def has(self, kind: str, preset_id: str) -> bool:
@@ -76,6 +92,11 @@ class Catalog:
         return [i for i in self.ids(kind) if i.lower().startswith(prefix)] if name.strip("-") else []
 
     def suggest(self, kind: str, preset_id: str) -> str:
+        """A hint for an unknown id: its family's members or the closest id. Only the first MAX_SUGGESTIONS unknown
+        ids of a catalogue get one, so that checking a list of many unknown ids stays linear in its length."""
+        self._suggested += 1
+        if self._suggested > MAX_SUGGESTIONS or len(preset_id) > 200:
+            return ""
         members = self.family(kind, preset_id)
         if members:
             return f"; {preset_id} is a family: {', '.join(members)}"
@@ -85,7 +106,7 @@ class Catalog:
 
     def unknown_message(self, kind: str, preset_id: str) -> str:
         noun = "hardware" if kind == "hardware" else "model"
-        return f"unknown {noun} id {preset_id!r}{self.suggest(kind, preset_id)}"
+        return f"unknown {noun} id {quoted(preset_id)}{self.suggest(kind, preset_id)}"
 
     def get(self, kind: str, preset_id: str):
         """The preset ``preset_id`` names (letter case aside); an unknown id raises :class:`InputError` naming the

@@ -8,6 +8,8 @@ to, and (3) return a map from each value's path to its ``(line, col)`` (1-based)
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import yaml
 
 from tokcost.errors import Problem
 from tokcost.io.reading import read_bounded
+from tokcost.text import quoted
 
 MAX_FILE_BYTES = 1_000_000  # a product spec or preset is a few KB; anything this large is a mistake or an attack
 MAX_NODES = 50_000  # values after alias expansion (a preset has a few hundred); a billion-laughs file trips it at once
@@ -35,9 +38,55 @@ _PLAIN_TAGS = {
 }
 
 try:  # the C composer is several times faster; fall back silently where libyaml is absent
-    _Loader = yaml.CSafeLoader
+    _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+# YAML 1.2 core schema numbers (https://yaml.org/spec/1.2.2/#1032-tag-resolution): decimal integers (a leading 0
+# is still decimal: 0512 is 512, not YAML 1.1's octal 330), 0o octal, 0x hex; floats with an optional exponent.
+# No YAML 1.1 base-60 (1:30 is text), binary, or '_' separators.
+_INT_12 = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT_12 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+MAX_INT_DIGITS = 100  # far beyond any count tokcost reads (2**64 has 20 digits); checked before converting
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader with YAML 1.2 core number resolution (strings, booleans and nulls as PyYAML resolves them)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (INT_TAG, FLOAT_TAG)]
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+    }
+
+
+_Loader.add_implicit_resolver(INT_TAG, re.compile(f"^(?:{_INT_12.pattern})$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(FLOAT_TAG, re.compile(f"^(?:{_FLOAT_12.pattern})$"), list("-+.0123456789"))
+
+
+def yaml12_number(tag: str, text: str) -> int | float:
+    """The value of a YAML 1.2 core int or float scalar; ValueError for a form 1.2 does not have or an integer of
+    more than MAX_INT_DIGITS digits (before any conversion: Python's int() of a long text is slow, and its repr
+    refuses more than 4,300 digits)."""
+    if tag == INT_TAG:
+        if not _INT_12.fullmatch(text):
+            raise ValueError("not a YAML 1.2 integer (decimal, 0o octal or 0x hex; no '_' or ':')")
+        digits = text.lstrip("+-")
+        base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
+        if base != 10:
+            digits = digits[2:]
+        if len(digits) > MAX_INT_DIGITS:
+            raise ValueError(f"an integer of {len(digits):,} digits is out of range (at most {MAX_INT_DIGITS})")
+        return int(text, 10) if base == 10 else int(digits, base)
+    if not _FLOAT_12.fullmatch(text):
+        raise ValueError("not a YAML 1.2 number")
+    lowered = text.lower()
+    if lowered.endswith(".inf"):
+        return -math.inf if lowered.startswith("-") else math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(text)
 
 
 @dataclass
@@ -109,7 +158,7 @@ class _Builder:
             )
         self.out.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if node.tag not in _PLAIN_TAGS:
-            self._problem(node, path, f"YAML tag {node.tag!r} is not allowed (plain values only)")
+            self._problem(node, path, f"YAML tag {quoted(node.tag)} is not allowed (plain values only)")
             return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
@@ -127,7 +176,7 @@ class _Builder:
                 self._problem(key_node, path, "keys must be plain scalars")
                 continue
             if key_node.tag not in _PLAIN_TAGS:
-                self._problem(key_node, path, f"YAML tag {key_node.tag!r} is not allowed (plain values only)")
+                self._problem(key_node, path, f"YAML tag {quoted(key_node.tag)} is not allowed (plain values only)")
                 continue
             key = self._scalar_value(key_node, path)
             if isinstance(key, float) or key is None or isinstance(key, bool):
@@ -135,7 +184,7 @@ class _Builder:
             child = path + (key,)
             if key in result:
                 first = self.out.key_positions.get(child, ("?", "?"))
-                self._problem(key_node, child, f"duplicate key {key!r} (first defined at line {first[0]})")
+                self._problem(key_node, child, f"duplicate key {quoted(key)} (first defined at line {first[0]})")
                 continue
             self.out.key_positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, child, depth + 1)
@@ -145,9 +194,12 @@ class _Builder:
         if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             return node.value  # a string is its text (most keys and values); dates stay strings too
         try:
-            value = self._scalar.construct_object(node, deep=True)
+            if node.tag in (INT_TAG, FLOAT_TAG):
+                value = yaml12_number(node.tag, node.value)
+            else:
+                value = self._scalar.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self._problem(node, path, f"cannot read value {node.value!r}: {exc}")
+            self._problem(node, path, f"cannot read value {quoted(node.value)}: {exc}")
             return None
         return value  # inf and nan are kept: the schema rejects them with the field's name
 
@@ -156,6 +208,8 @@ def dotted(path: tuple) -> str:
     """``('candidates', 'models', 2)`` -> ``candidates.models[2]``."""
     out = ""
     for part in path:
+        if isinstance(part, int) and part.bit_length() > 64:  # a mapping key from code: str() of it may raise
+            part = quoted(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(document)"
 

@@ -9,6 +9,7 @@ from tokcost.io.located import YamlProblem, load_file
 from tokcost.io.parse import load_model, validate_items
 from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
 from tokcost.records.measurements import Entry, Thresholds
+from tokcost.text import quoted
 
 
 def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
@@ -19,11 +20,13 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
         raise InputError(exc.problems) from None
     if not isinstance(doc.data, list):
         raise InputError([Problem(doc.file, 1, 1, "(document)", "expected a list of measurements")])
+    if not doc.data:  # a gate over nothing would pass
+        raise InputError([Problem(doc.file, 1, 1, "(document)", "the list of measurements is empty")])
     entries = validate_items(Entry, doc)
     seen: set[str] = set()
     for i, e in enumerate(entries):
         if e.id in seen:
-            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {e.id!r}")])
+            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {quoted(e.id)}")])
         seen.add(e.id)
     return entries
 

@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.located import Located, YamlProblem, dotted, load_file
+from tokcost.text import quoted
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -85,7 +86,7 @@ def _message(e: ErrorDetails) -> str:
         return f"{msg}; did you mean {close[0]}?" if close else msg
     inp = e.get("input")
     if t.endswith("_type") or t.endswith("_parsing"):
-        return f"{msg} (got {inp!r})" if not isinstance(inp, (dict, list)) else msg
+        return f"{msg} (got {quoted(inp)})" if not isinstance(inp, (dict, list)) else msg
     return msg
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import difflib
 import glob
+import os
+import sys
 from pathlib import Path
 
 from tokcost.errors import InputError, Problem, UsageError
@@ -13,6 +15,7 @@ from tokcost.io.located import Located, dotted
 from tokcost.io.parse import load_model, validate_doc
 from tokcost.io.prices import load_prices
 from tokcost.records.spec import SPEC_VERSION, Spec
+from tokcost.text import quoted
 
 
 def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
@@ -41,12 +44,14 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
     elif p.answer_tokens is not None:
         add(("product", "answer_tokens"), "only a perception product has answer_tokens", key=True)
     for kind, field in (("models", "models"), ("hardware", "hardware")):
-        for i, pid in enumerate(getattr(spec.candidates, field) or []):
-            ids = [catalog.resolve(kind, x) for x in getattr(spec.candidates, field) or []]
-            if ids[i] is None:
+        listed = getattr(spec.candidates, field) or []
+        first: dict[str, int] = {}  # resolved id -> its first position: one pass, linear in the list
+        for i, pid in enumerate(listed):
+            found = catalog.resolve(kind, pid)
+            if found is None:
                 add(("candidates", field, i), catalog.unknown_message(kind, pid))
-            elif ids.index(ids[i]) != i:
-                add(("candidates", field, i), f"{pid!r} is listed twice")
+            elif first.setdefault(found, i) != i:
+                add(("candidates", field, i), f"{quoted(pid)} is listed twice")
             else:
                 try:  # a user's preset gets the same checks as the spec, reported at its own file:line:col
                     preset = catalog.get(kind, pid)
@@ -63,6 +68,11 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
     if d.hourly is not None:
         if sum(d.hourly) <= 0:
             add(("demand", "hourly"), "the 24 hourly weights need a positive sum (every hour is 0)")
+        elif sum(d.hourly) / len(d.hourly) < sys.float_info.min:  # their mean would underflow to 0 (subnormals)
+            add(
+                ("demand", "hourly"),
+                "the hourly weights are too small to compute with; they are relative: scale them up",
+            )
         if ("demand", "peak_to_mean") in doc.key_positions:
             add(
                 ("demand", "peak_to_mean"),
@@ -137,22 +147,43 @@ def canonical_ids(spec: Spec, catalog: Catalog) -> Spec:
 
 
 def expand_paths(args: list[str]) -> list[str]:
-    """Files as given, directories as their *.yaml/*.yml (sorted), globs expanded; a missing path is exit 2."""
+    """Spec arguments as files: an existing path is taken literally first (``spec[1].yaml`` is that file, not a
+    pattern), a directory as its *.yaml/*.yml (sorted), anything else with ``* ? [`` as a glob (``**`` recurses
+    without following symbolic links, so a link loop cannot repeat a spec); a missing path is exit 2. A file
+    reached twice (two patterns, a link) is read once, under the first name that reached it."""
     files: list[str] = []
     for arg in args:
-        p = Path(arg)
-        if p.is_dir():
-            found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
-            files += [str(f) for f in found]
-        elif any(ch in arg for ch in "*?["):
-            files += sorted(glob.glob(arg, recursive=True))
-        elif p.exists() or p.is_symlink():
-            files.append(arg)
-        else:
-            raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+        try:
+            files += _expand(arg)
+        except (OSError, ValueError) as exc:  # a name too long, a NUL, a folder that cannot be listed
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise InputError([Problem(arg, 0, 0, "(file)", f"cannot read: {reason}")]) from None
     if not files:
         raise UsageError(f"no spec files found in: {' '.join(args)}")
-    return list(dict.fromkeys(files))
+    seen: dict[str, str] = {}
+    for f in files:
+        seen.setdefault(os.path.realpath(f), f)
+    return list(seen.values())
+
+
+def _expand(arg: str) -> list[str]:
+    p = Path(arg)
+    if p.is_dir():
+        return [str(f) for f in sorted([*p.glob("*.yaml"), *p.glob("*.yml")])]
+    if p.exists() or p.is_symlink():
+        return [arg]
+    if glob.has_magic(arg):
+        return _glob(arg)
+    raise InputError([Problem(arg, 0, 0, "(file)", "no such file or directory")])
+
+
+def _glob(pattern: str) -> list[str]:
+    """The files ``pattern`` matches, sorted; pathlib's glob does not follow symbolic links for ``**``. As in a
+    shell, a wildcard does not match a hidden file (a name starting with '.') unless the pattern's does."""
+    anchor = Path(pattern).anchor
+    hidden = Path(pattern).name.startswith(".")
+    found = Path(anchor or ".").glob(pattern[len(anchor) :])
+    return sorted(str(f) for f in found if f.is_file() and (hidden or not f.name.startswith(".")))
 
 
 def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Located]]:
@@ -168,13 +199,14 @@ def load_specs(files: list[str], catalog: Catalog) -> list[tuple[str, Spec, Loca
     return loaded
 
 
-def load_calibration_file(path):
-    """The calibration at ``path`` (None: none). Its module loads only when a calibration is given."""
+def load_calibration_file(path, catalog: Catalog | None = None):
+    """The calibration at ``path`` (None: none), its device checked against ``catalog``'s presets. Its module
+    loads only when a calibration is given."""
     if path is None:
         return None
     from tokcost.io.calibration import load_calibration
 
-    return load_calibration(path)
+    return load_calibration(path, catalog)
 
 
 def spec_from_data(data, name: str, catalog: Catalog) -> tuple[str, Spec, Located]:

@@ -48,4 +48,5 @@ class ValidationResult(BaseModel):
     )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
     failures: list[str] = Field(description="Gate failures, in sentences (empty when passed).")
+    scored: int = Field(description="Entries priced and compared (none scored fails the gate: nothing was validated).")
     passed: bool = Field(description="Every family within its thresholds (exit code 0; else 1).")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokcost.text import bandwidth, flop_rate, ms, pct
+from tokcost.text import bandwidth, escape_line, flop_rate, ms, pct
 
 
 def format_table(r: dict) -> str:
@@ -10,7 +10,7 @@ def format_table(r: dict) -> str:
     ref = "datasheet of " + d["preset"] if f["reference"] == "datasheet" else "measured ceilings"
     lines = [
         f"tokcost bench: {r['model']}, {r['layers_run']} of {r['layers_full']} layers, {r['dtype']}, "
-        f"on {d['name']} ({d['kind']})",
+        f"on {escape_line(d['name'])} ({d['kind']})",
         f"ceilings: copy {bandwidth(c['copy_gbps'])} (read + written), matmul {flop_rate(c['matmul_tflops'])}",
         f"fit ({ref}: {flop_rate(f['peak_tflops'])}, {bandwidth(f['bandwidth_gbps'])}): mfu {f['mfu']:.3f}, "
         f"mbu {f['mbu']:.3f}, host/layer {f['host_per_layer_s'] * 1e3:.3f} ms, fixed/step "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tokcost.records.gate import Choice, Delta, GateResult, Limits, SpecGate
 from tokcost.render.advice import gate_problem
-from tokcost.text import markdown_text, money, percent_change, secs, spec_value, visible
+from tokcost.text import escape_line, markdown_code, markdown_text, money, percent_change, secs, spec_value
 
 COMMENT_MARKER = "<!-- tokcost-check -->"
 
@@ -35,16 +35,20 @@ def past_now(d: Delta, unit) -> str:
     return f"{unit(d.before)} -> {unit(d.after)}"
 
 
-def choice_text(before: Choice | None, after: Choice | None, baseline: str) -> str:
-    now = after.label() if after else "none feasible"
+def choice_text(before: Choice | None, after: Choice | None, baseline: str, escape=escape_line) -> str:
+    """The recommended option, past and now; ``escape`` (a baseline's labels are user text) is escape_line for
+    plain text, markdown_text for markdown."""
+    now = escape(after.label()) if after else "none feasible"
     if baseline != "matched":
         return now
-    past = before.label() if before else "none feasible"
+    past = escape(before.label()) if before else "none feasible"
     return f"{now} (unchanged)" if past == now else f"{past} -> {now}"
 
 
-def changes_text(changes) -> str:
-    return ", ".join(f"{c.field} {spec_value(c.before)} -> {spec_value(c.after)}" for c in changes) or "none"
+def changes_text(changes, escape=escape_line) -> str:
+    """The inputs that changed (a baseline's values are user text: ``escape`` as in :func:`choice_text`)."""
+    shown = (f"{escape(c.field)} {escape(spec_value(c.before))} -> {escape(spec_value(c.after))}" for c in changes)
+    return ", ".join(shown) or "none"
 
 
 def limits_text(limits: Limits) -> str:
@@ -77,7 +81,7 @@ def _position(file: str, line: int, col: int) -> str:
 
 
 def _spec_block(s: SpecGate) -> list[str]:
-    out = [f"{_status(s).upper():<4}  {visible(s.name)}  ({visible(s.file)})"]
+    out = [f"{_status(s).upper():<4}  {escape_line(s.name)}  ({escape_line(s.file)})"]
     if s.baseline == "new":
         out.append("      new: not in the baseline; budgets checked, nothing to compare")
     out.append(
@@ -95,9 +99,9 @@ def _spec_block(s: SpecGate) -> list[str]:
         out.append("      changed    " + changes_text(s.changes))
     for v in s.violations:
         message, fix = gate_problem(v, s)
-        out.append(f"  {_position(s.file, v.line, v.col)}: [error] {v.limit}: {message}")
+        out.append(f"  {escape_line(_position(s.file, v.line, v.col))}: [error] {v.limit}: {escape_line(message)}")
         if fix:
-            out.append(f"      fix: {fix}")
+            out.append(f"      fix: {escape_line(fix)}")
     return out
 
 
@@ -106,7 +110,7 @@ def format_table(result: GateResult) -> str:
     for s in result.specs:
         out += _spec_block(s) + [""]
     if result.unmatched_baseline:
-        out.append(f"in the baseline but not checked: {', '.join(result.unmatched_baseline)}")
+        out.append(f"in the baseline but not checked: {', '.join(map(escape_line, result.unmatched_baseline))}")
     out.append(f"tokcost check: {summary(result)} ({limits_text(result.limits)}).")
     return "\n".join(out) + "\n"
 
@@ -120,7 +124,8 @@ def _md_row(s: SpecGate) -> str:
         mark += " (new)"
     return (
         f"| {markdown_text(s.name)} | {cost} | {change(s.cost_per_item_usd) if matched else '-'} | {lat} | "
-        f"{change(s.latency_s) if matched else '-'} | {choice_text(s.choice_before, s.choice_after, s.baseline)} "
+        f"{change(s.latency_s) if matched else '-'} | "
+        f"{choice_text(s.choice_before, s.choice_after, s.baseline, markdown_text)} "
         f"| {mark} |"
     )
 
@@ -138,18 +143,21 @@ def format_markdown(result: GateResult) -> str:
     if problems:
         out += ["", "**Problems**", ""]
         for s, v in problems:
-            where = f"`{markdown_text(s.file)}` line {v.line}" if v.line else f"`{markdown_text(s.file)}`"
+            where = f"`{markdown_code(s.file)}` line {v.line}" if v.line else f"`{markdown_code(s.file)}`"
             message, fix = gate_problem(v, s)
+            fix_text = f" Fix: {markdown_text(sentence(fix))}" if fix else ""
             out.append(
-                f"- **{markdown_text(s.name)}** `{markdown_text(v.field)}` ({where}): "
-                f"{markdown_text(sentence(message))}" + (f" Fix: {sentence(fix)}" if fix else "")
+                f"- **{markdown_text(s.name)}** `{markdown_code(v.field)}` ({where}): "
+                f"{markdown_text(sentence(message))}{fix_text}"
             )
     if result.unmatched_baseline:
-        out += ["", f"In the baseline but not checked: {', '.join(result.unmatched_baseline)}."]
+        out += ["", f"In the baseline but not checked: {', '.join(map(markdown_text, result.unmatched_baseline))}."]
     verdict = ":x: **fail**" if result.exit_code else ":white_check_mark: **pass**"
     out += ["", f"**Verdict:** {verdict}: {summary(result)} ({limits_text(result.limits)})."]
     return "\n".join(out) + "\n"
 
 
 def format_json(result: GateResult) -> str:
-    return result.model_dump_json(indent=2) + "\n"
+    from tokcost.render.json import format_record
+
+    return format_record(result)

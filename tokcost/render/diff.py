@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tokcost.records.gate import CandidateDiff, DiffResult, SpecDiff
 from tokcost.render.check import change, changes_text, choice_text, past_now, seconds
-from tokcost.text import dollars, markdown_text, money, visible
+from tokcost.text import dollars, escape_line, markdown_text, money
 
 _HEAD = (
     "model",
@@ -50,15 +50,15 @@ def _shown(s: SpecDiff, every: bool) -> tuple[list[CandidateDiff], str]:
     return rows, (f"{left} unchanged candidates not shown (--all shows them)." if left else "")
 
 
-def _cells(c: CandidateDiff) -> list[str]:
+def _cells(c: CandidateDiff, escape=escape_line) -> list[str]:
     cost, lat = c.cost_per_item_usd, c.latency_s
     replica = c.replica_after or c.replica_before or c.hardware
     if c.replica_before and c.replica_after and c.replica_before != c.replica_after:
         replica = f"{c.replica_before} -> {c.replica_after}"
-    return [
-        c.model,
-        replica,
-        c.engine,
+    return [  # a saved result's names are user text
+        escape(c.model),
+        escape(replica),
+        escape(c.engine),
         _count(c.batch),
         _count(c.gpus),
         money(cost.before),
@@ -72,15 +72,15 @@ def _cells(c: CandidateDiff) -> list[str]:
     ]
 
 
-def _choice(s: SpecDiff) -> str:
+def _choice(s: SpecDiff, escape) -> str:
     if s.status == "removed":  # only the past choice exists; choice_text would show the (missing) current one
-        return choice_text(None, s.choice_before, "removed")
-    return choice_text(s.choice_before, s.choice_after, s.status)
+        return choice_text(None, s.choice_before, "removed", escape)
+    return choice_text(s.choice_before, s.choice_after, s.status, escape)
 
 
-def _headline(s: SpecDiff) -> list[str]:
+def _headline(s: SpecDiff, escape=escape_line) -> list[str]:
     return [
-        f"choice: {_choice(s)}",
+        f"choice: {_choice(s, escape)}",
         f"cost/item: {past_now(s.cost_per_item_usd, money)} ({change(s.cost_per_item_usd)})",
         f"latency: {past_now(s.latency_s, seconds)} ({change(s.latency_s)})",
         f"monthly: {past_now(s.monthly_usd, dollars)} ({change(s.monthly_usd)})",
@@ -96,7 +96,7 @@ def format_table(result: DiffResult, every: bool = False) -> str:
     """The diff for a terminal: the changed candidates of each spec (``every``: all of them)."""
     out: list[str] = []
     for s in result.specs:
-        out.append(f"{visible(s.name)}  ({visible(s.file)})  [{s.status}]")
+        out.append(f"{escape_line(s.name)}  ({escape_line(s.file)})  [{s.status}]")
         out += [f"  {line}" for line in _headline(s)]
         out.append(f"  inputs changed: {changes_text(s.changes)}")
         shown, left = _shown(s, every)
@@ -111,13 +111,13 @@ def format_markdown(result: DiffResult, every: bool = False) -> str:
     out = ["### tokcost diff", ""]
     for s in result.specs:
         out.append(f"#### {markdown_text(s.name)} ({s.status})\n")
-        out += [f"- {line}" for line in _headline(s)]
-        out.append(f"- inputs changed: {changes_text(s.changes)}\n")
+        out += [f"- {line}" for line in _headline(s, markdown_text)]
+        out.append(f"- inputs changed: {changes_text(s.changes, markdown_text)}\n")
         shown, left = _shown(s, every)
         if shown:
             out.append("| " + " | ".join(_HEAD) + " |")
             out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
-            out += ["| " + " | ".join(_cells(c)) + " |" for c in shown]
+            out += ["| " + " | ".join(_cells(c, markdown_text)) + " |" for c in shown]
         if left:
             out.append(f"\n{left}")
         out.append("")
@@ -125,4 +125,6 @@ def format_markdown(result: DiffResult, every: bool = False) -> str:
 
 
 def format_json(result: DiffResult) -> str:
-    return result.model_dump_json(indent=2) + "\n"
+    from tokcost.render.json import format_record
+
+    return format_record(result)

@@ -7,10 +7,13 @@ from __future__ import annotations
 from tokcost.records.gate import GateResult
 from tokcost.render.advice import gate_problem
 from tokcost.render.check import sentence, summary
+from tokcost.text import escape_line, visible
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message: % CR LF encoded as the runner decodes them, every other control character
+    (ESC, OSC) shown as an escape so that none reaches the log."""
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _prop(text: str) -> str:
@@ -30,7 +33,7 @@ def format_github(result: GateResult) -> str:
     for s in result.specs:
         for v in s.violations:
             message, fix = gate_problem(v, s)
-            msg = f"{s.name}: {sentence(message)}" + (f" Fix: {sentence(fix)}" if fix else "")
+            msg = f"{escape_line(s.name)}: {sentence(message)}" + (f" Fix: {sentence(fix)}" if fix else "")
             out.append(annotation("error", s.file, v.line, v.col, f"tokcost {v.limit} ({v.field})", msg))
         if s.baseline == "new":
             out.append(
@@ -40,7 +43,7 @@ def format_github(result: GateResult) -> str:
                     1,
                     1,
                     "tokcost new spec",
-                    f"{s.name} is not in the baseline; only its budgets were checked",
+                    f"{escape_line(s.name)} is not in the baseline; only its budgets were checked",
                 )
             )
     out.append(f"tokcost check: {summary(result)}.")

@@ -7,8 +7,15 @@ import math
 
 
 def format_record(result) -> str:
-    """A pydantic result record (analysis, check, diff) as indented JSON: the record's own schema."""
-    return result.model_dump_json(indent=2) + "\n"
+    """A pydantic result record (analysis, check, diff) as indented JSON: the record's own schema. A name that is
+    not valid Unicode (a file name's undecodable bytes, read under LC_ALL=C) is written as JSON escapes it
+    (``\\udcff``) instead of failing."""
+    from pydantic_core import PydanticSerializationError
+
+    try:
+        return result.model_dump_json(indent=2) + "\n"
+    except PydanticSerializationError:
+        return json.dumps(result.model_dump(mode="json"), indent=2) + "\n"
 
 
 def format_document(result) -> str:

@@ -10,11 +10,14 @@ from rich.table import Table
 
 from tokcost.records.prices import STALE_AFTER_DAYS
 from tokcost.render.json import dumps
-from tokcost.text import count, count_short, duration, money, si, sig
+from tokcost.text import count, count_short, duration, escape_line, money, si, sig
 
 
 def _console(buf, width=100) -> Console:
-    return Console(file=buf, width=width, force_terminal=False, no_color=True, highlight=False)
+    # markup and emoji off: a preset's name ("FLUX.1 [dev]", ":x:") is shown as written
+    return Console(
+        file=buf, width=width, force_terminal=False, no_color=True, highlight=False, markup=False, emoji=False
+    )
 
 
 def _fmt(v, key: str = "") -> str:
@@ -23,7 +26,7 @@ def _fmt(v, key: str = "") -> str:
     if v is None:
         return "n/a"
     if isinstance(v, bool) or isinstance(v, str):
-        return str(v)
+        return escape_line(v)
     if isinstance(v, dict):
         if key == "price" and "usd_per_gpu_hour" in v:
             return f"{money(v['usd_per_gpu_hour'])}/GPU-h from {v['provider']} ({v['commitment']}, {v.get('date')})"
@@ -34,12 +37,13 @@ def _fmt(v, key: str = "") -> str:
 
 
 def _raw(v) -> str:
-    """A preset's value as written (4 significant digits): preset views show the data, not a reading of it."""
+    """A preset's value as written (4 significant digits): preset views show the data, not a reading of it;
+    text on one line, inert (:func:`tokcost.text.escape_line`)."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{k}={_raw(x)}" for k, x in v.items())
-    return str(v)
+        return ", ".join(f"{escape_line(k)}={_raw(x)}" for k, x in v.items())
+    return escape_line(v)  # a list as Python prints it: its strings' control characters are escaped by repr
 
 
 _BAND_KEYS = ("low", "high", "central")
@@ -146,7 +150,7 @@ def _training_comparison(runs: list) -> str:
         if r.samples_basis == "break_even":
             console.print(f"note: {break_even_sentence(r)}", markup=False, highlight=False)
     for note in dict.fromkeys(n for r in runs for n in r.notes):
-        console.print(f"note: {note}", markup=False, highlight=False)
+        console.print(f"note: {escape_line(note)}", highlight=False)
     return buf.getvalue()
 
 
@@ -218,15 +222,15 @@ def preset_show(preset, file: str) -> str:
     """One preset as text, its sources last."""
     buf = io.StringIO()
     con = _console(buf)
-    con.print(f"{preset.id}: {preset.name}   ({file})")
+    con.print(f"{preset.id}: {escape_line(preset.name)}   ({escape_line(file)})")
     data = preset.model_dump(mode="json", exclude={"sources"})
     for k, v in data.items():
         if v in (None, [], {}, ""):
             continue
-        con.print(f"  {k}: {_raw(v) if not isinstance(v, list) else v}")
+        con.print(f"  {k}: {_raw(v)}")
     con.print("sources:")
     for k, v in preset.sources.items():
-        con.print(f"  {k}: {v}")
+        con.print(f"  {escape_line(k)}: {escape_line(v)}")
     return buf.getvalue()
 
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from tokcost.records.results import AnalysisResult, SpecResult
 from tokcost.render import advice
 from tokcost.render.report import budget_phrase, demand_phrase, more_candidates, percentile_label, price_lines
-from tokcost.text import money, sig, visible
+from tokcost.text import escape_line, money, sig
 
 
 def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "") -> None:
@@ -26,12 +26,12 @@ def _bullets(console: Console, lines: list[str], mark: str = "-", style: str = "
     grid.add_column(justify="right", width=3, no_wrap=True)
     grid.add_column(ratio=1)
     for line in lines:
-        grid.add_row(mark, line, style=style)
+        grid.add_row(mark, escape_line(line), style=style)
     console.print(grid)
 
 
 def _header(console: Console, spec: SpecResult) -> None:
-    console.print(Text.assemble((visible(spec.name), "bold"), f"  ({visible(spec.file)})"), highlight=False)
+    console.print(Text.assemble((escape_line(spec.name), "bold"), f"  ({escape_line(spec.file)})"), highlight=False)
     p = spec.product
     frames = spec.candidates[0].frames if p.get("kind") == "video" and spec.candidates else None
     size = f"{p['width']}x{p['height']}" + (f", {frames} frames" if frames else "")
@@ -44,7 +44,7 @@ def _header(console: Console, spec: SpecResult) -> None:
 def _recommendation(console: Console, spec: SpecResult) -> None:
     rec = spec.recommendation
     console.print()
-    console.print(advice.headline(spec), style="bold green" if rec.choice else "bold red", markup=False)
+    console.print(escape_line(advice.headline(spec)), style="bold green" if rec.choice else "bold red", markup=False)
     _bullets(console, advice.why(spec))
     changes = advice.what_would_change(spec)
     if changes:
@@ -83,9 +83,9 @@ def _candidates(console: Console, spec: SpecResult, top: int) -> None:
     for c in shown:
         ok = advice.status(c)
         table.add_row(
-            c.model,
-            c.replica,
-            c.engine,
+            escape_line(c.model),
+            escape_line(c.replica),
+            escape_line(c.engine),
             str(c.batch),
             sig(c.latency_s.central),
             f"{sig(c.latency_s.low, 2)}-{sig(c.latency_s.high, 2)}",
@@ -125,6 +125,7 @@ def format_table(result: AnalysisResult, width: int = 100, color: bool = False, 
         highlight=False,
         color_system="standard" if color else None,
         emoji=False,
+        markup=False,  # user text (a name like "FLUX.1 [dev]") is shown as written, never read as rich markup
     )
     for i, spec in enumerate(result.specs):
         if i:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
+
 from tokcost.records.measurements import FAMILIES
 from tokcost.records.validation import HELD_OUT_NAMES, ValidationResult
-from tokcost.text import number, pct
+from tokcost.text import escape_line, number, pct
 
 REGEN = "python scripts/write_validation_docs.py"  # writes docs/validation.md and the README summary
 
@@ -93,11 +95,11 @@ UNITS = {
 
 def _entry_cells(d: dict) -> list[str]:
     unit, scale = UNITS[d["metric"]]
-    return [
-        d["id"],
-        d["engine"],
-        d["model"] or "-",
-        d["hardware"] or "-",
+    return [  # a measurements file is user input: its ids are shown on one line, inert
+        escape_line(d["id"]),
+        escape_line(d["engine"]),
+        escape_line(d["model"] or "-"),
+        escape_line(d["hardware"] or "-"),
         number(d["measured"] * scale) + unit,
         number(d["predicted"] * scale) + unit,
         f"{d['ratio']:.2f}",
@@ -135,9 +137,9 @@ def format_markdown(result: ValidationResult) -> str:
         f"**{'passed' if report['passed'] else 'FAILED'}**.",
         "",
     ]
-    for f in report["failures"]:
-        lines.append(f"- {f}")
-    if report["failures"]:
+    for f in _failures(report):
+        lines.append(f"- {escape_line(f)}")
+    if _failures(report):
         lines.append("")
     lines += ["## Summary", "", _md_table(SUMMARY_HEAD, _summary_rows(report)), ""]
     if report.get("held_out_by"):
@@ -196,7 +198,9 @@ def format_markdown(result: ValidationResult) -> str:
     lines += [
         "## Not scored",
         "",
-        _md_table(["id", "family", "reason"], [[d["id"], d["family"], d["reason"]] for d in nots]),
+        _md_table(
+            ["id", "family", "reason"], [[escape_line(d["id"]), d["family"], escape_line(d["reason"])] for d in nots]
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -298,8 +302,18 @@ def format_summary_markdown(result: ValidationResult) -> str:
     return _md_table(SUMMARY_HEAD, _summary_rows(result.model_dump()))
 
 
+_MD_LINK_SYNTAX = re.compile(r"([\\\[\]!@<>|`])")
+
+
+def _md_cell(text: str) -> str:
+    """A cell of the validation tables: ids and reasons quote a measurements file (user text), so it is one inert
+    line (:func:`tokcost.text.escape_line`) with the characters of links, images, mentions, HTML, code and cell
+    breaks escaped; the committed ids and sentences hold none of them, so the generated docs read as before."""
+    return _MD_LINK_SYNTAX.sub(r"\\\1", escape_line(text))
+
+
 def _md_table(head: list[str], rows: list[list[str]]) -> str:
-    esc = [[c.replace("|", "\\|") for c in r] for r in rows]
+    esc = [[_md_cell(c) for c in r] for r in rows]
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in esc]
     return "\n".join(out)
@@ -309,6 +323,7 @@ def format_table(result: ValidationResult) -> str:
     report = result.model_dump()
 
     def table(head, rows):
+        rows = [[escape_line(x) for x in r] for r in rows]  # ids are user text: one line, inert
         widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         return "\n".join([fmt.format(*head), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows])
@@ -316,7 +331,7 @@ def format_table(result: ValidationResult) -> str:
     scored = [d for d in report["entries"] if "predicted" in d]
     out = [table(["family"] + ENTRY_HEAD, [[d["family"]] + _entry_cells(d) for d in scored]), ""]
     nots = [d for d in report["entries"] if "predicted" not in d]
-    out += ["not scored:"] + [f"  {d['id']}: {d['reason']}" for d in nots] + [""]
+    out += ["not scored:"] + [f"  {escape_line(d['id'])}: {escape_line(d['reason'])}" for d in nots] + [""]
     if report["parameters"]:
         out.append("fitted parameters (fit / committed / held-out range):")
         for p in report["parameters"]:
@@ -330,5 +345,13 @@ def format_table(result: ValidationResult) -> str:
     if report.get("held_out_by"):
         out += ["held out three ways:", table(HELD_OUT_HEAD, _held_out_rows(report)), ""]
     out.append("gate: " + ("passed" if report["passed"] else "FAILED"))
-    out += [f"  {f}" for f in report["failures"]]
+    out += [f"  {escape_line(f)}" for f in _failures(report)]
     return "\n".join(out) + "\n"
+
+
+def _failures(report: dict) -> list[str]:
+    nothing = [] if report["scored"] else [NOTHING_SCORED]
+    return nothing + list(report["failures"])
+
+
+NOTHING_SCORED = "no entry could be scored (each lacks a model or hardware preset): nothing was validated"
