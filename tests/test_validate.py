@@ -33,7 +33,7 @@ def entries():
 
 @pytest.fixture(scope="module")
 def report(entries, cat):
-    """The full report with committed values and leave-one-source-out cross-validation (computed once: ~10 s)."""
+    """The full report with committed values, cross-validated three ways (computed once: ~10 s)."""
     return F.validation_result(entries, cat, refit=False, held_out=True)
 
 
@@ -258,6 +258,81 @@ def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entr
         assert got == F.fit([c for c, k in zip(small, row) if k], start=start)
 
 
+def test_every_held_out_fold_excludes_exactly_its_group_and_prices_only_its_group(entries, cat, monkeypatch):
+    """A spy on the folds' fit: each fold leaves out every case of one group of one way (source, GPU, engine) and
+    nothing else, every group of every way has its fold, and each held-out prediction is priced with the values of
+    the fold that left its entry out (each fold gets its own mfu here, so the price shows which fold it came from)."""
+    calls = []
+    key = (("eager", "compiled"), "mfu")
+
+    def spy(cases, keep, start=None, progress=None):
+        calls.append((cases, keep.copy()))
+        return [dict(start) | {key: 0.3 + 0.01 * i} for i in range(keep.shape[0])]
+
+    monkeypatch.setattr(F, "fit_subsets", spy)
+    rep = F.cross_validate(entries, cat, refit=False)
+    (cases, keep), *more = calls
+    assert not more  # one lockstep fit for the three ways
+    labels = {kind: [group(c.entry) for c in cases] for kind, group in V.HELD_OUT_BY.items()}
+    assert set(labels) == {"source", "hardware", "engine"}
+    assert labels["hardware"] == [c.entry.hardware for c in cases]  # a multi-GPU run counts for its chip
+    assert any(c.entry.family == "multi-gpu" for c in cases)
+    # (way, group) -> the folds that leave out exactly its cases (a one-entry source on a GPU of its own is both a
+    # source and a GPU group: two equal folds)
+    folds_of: dict = {}
+    for i, row in enumerate(keep):
+        out = {j for j, k in enumerate(row) if not k}
+        found = [
+            (kind, g) for kind, ls in labels.items() for g in set(ls) if {j for j, x in enumerate(ls) if x == g} == out
+        ]
+        assert found, f"fold {i} leaves out no whole group"
+        for f in found:
+            folds_of.setdefault(f, []).append(i)
+    for kind, ls in labels.items():
+        assert {(kind, g) for g in ls} <= set(folds_of), kind
+    assert keep.shape[0] == sum(len(set(ls)) for ls in labels.values())
+    in_ids = {c.entry.id: j for j, c in enumerate(cases)}
+    by_id = {e.id: e for e in entries}
+    committed = {k: F.sig(v) for k, v in F.committed_values().items()}
+    for kind, rows in rep.held_out_by.items():
+        for r in rows:
+            if r.id not in in_ids:
+                continue
+            prices = [
+                V.price_entry(by_id[r.id], cat, F.profiles_with(committed | {key: 0.3 + 0.01 * i})).predicted
+                for i in folds_of[(kind, labels[kind][in_ids[r.id]])]
+            ]
+            assert any(r.predicted == pytest.approx(p, rel=1e-9) for p in prices), (kind, r.id)
+
+
+def test_a_parameter_no_kept_case_identifies_takes_its_stated_prior_never_its_start(entries, cat):
+    """Leave-one-engine-out on a small set: a fold without an engine's cases cannot fit the parameters only that
+    engine has, so they take PRIORS (another engine's value in the same fold x its factor), or the middle of their
+    search range where that engine is out too; the start (standing in for the whole-set fit) never leaks in."""
+    cases = F._cases(entries, cat)
+    engines = ("eager", "compiled", "vllm", "vllm-0.4")
+    small = [c for e in engines for c in [c for c in cases if c.entry.engine == e][:3]]
+    outs = [{e} for e in engines] + [{"eager", "compiled"}]
+    keep = np.array([[c.entry.engine not in out for c in small] for out in outs])
+    start = {k: F.sig(v) * 0.987654 for k, v in F.committed_values().items()}  # no grid lands on these
+    middle = F.initial_values()
+    folds = F.fit_subsets(small, keep, start=start)
+    for out, vals in zip(outs, folds, strict=True):
+        for e, f, *_ in F.PARAMS:
+            if not set(e) <= out:
+                continue
+            src, factor = F.PRIORS.get((e, f), (None, 1.0))
+            if src is not None and not set(src[0]) <= out:
+                assert vals[(e, f)] == pytest.approx(vals[src] * factor, rel=1e-12), (out, e, f)
+            else:
+                assert vals[(e, f)] == middle[(e, f)], (out, e, f)
+            assert vals[(e, f)] != start[(e, f)]
+    assert F.PRIORS[(("vllm",), "host_per_layer_s")][1] == 1 / F.VLLM_PRIOR
+    assert F.PRIORS[(("eager",), "host_per_layer_s")][1] == F.VLLM_PRIOR
+    for key, (src, _) in F.PRIORS.items():  # a prior comes from another engine's parameter of the same kind
+        assert key[1] == src[1] and not set(key[0]) & set(src[0])
+
+
 def test_every_fitted_parameter_has_a_stated_basis():
     from tokcost.io.engines import load_engines
 
@@ -278,6 +353,99 @@ def test_headline_errors_within_thresholds(report):
                 assert s["median_rel_err"] <= th.median_rel_err, (kind, fam, s)
                 assert s["worst_factor"] <= th.worst_factor, (kind, fam, s)
     assert report.passed
+
+
+def test_validate_holds_out_three_ways(report):
+    """held_out_by has the source, hardware and engine summaries, each per family like the held-out summary; the
+    source one is that summary; in-sample-only runs have none."""
+    data = json.loads(report.model_dump_json())
+    by = data["held_out_by"]
+    assert set(by) == {"source", "hardware", "engine"}
+    assert by["source"] == data["summary"]["held_out"]
+    for kind, summary in by.items():
+        assert set(summary) == set(data["summary"]["in_sample"]), kind
+        for fam, s in summary.items():
+            assert s["n"] == data["summary"]["in_sample"][fam]["n"], (kind, fam)
+            if s["n"]:
+                assert {"median_rel_err", "worst_factor", "worst_id"} <= set(s)
+    scored = [d for d in data["entries"] if "predicted" in d and d["metric"] != "gpu_hours"]
+    assert scored and all(set(d["held_out_ratios"]) == set(by) for d in scored)
+    # the ways differ: leaving a whole GPU or engine out is not leaving a source out
+    assert by["hardware"]["all"]["median_rel_err"] != by["source"]["all"]["median_rel_err"]
+    assert by["engine"]["all"]["median_rel_err"] != by["source"]["all"]["median_rel_err"]
+
+
+def test_the_summary_and_readme_show_the_worst_of_the_three_ways(report):
+    from write_validation_docs import readme_block
+
+    from tokcost.records.validation import HELD_OUT_NAMES
+    from tokcost.text import pct
+
+    worst, by = report.summary["held_out_worst"], report.held_out_by
+    block = readme_block(report)
+    assert "worst of 3" in block and "leave-one-GPU-out" in block and "leave-one-engine-out" in block
+    for fam, w in worst.items():
+        if not w["n"]:
+            continue
+        medians = {k: s[fam]["median_rel_err"] for k, s in by.items()}
+        factors = {k: s[fam]["worst_factor"] for k, s in by.items()}
+        assert w["median_rel_err"] == max(medians.values()) == medians[w["median_by"]]
+        assert w["worst_factor"] == max(factors.values()) == factors[w["worst_by"]]
+        line = next(x for x in block.splitlines() if x.startswith(f"| {fam} |"))
+        assert f"{pct(w['median_rel_err'])} ({HELD_OUT_NAMES[w['median_by']]} out)" in line
+        assert f"{w['worst_factor']:.2f}x ({w['worst_id']}, {HELD_OUT_NAMES[w['worst_by']]} out)" in line
+
+
+def test_worst_of_takes_each_family_its_largest_median_and_worst():
+    def s(med, fac, wid):
+        return {"n": 3, "median_rel_err": med, "worst_factor": fac, "worst_id": wid}
+
+    fams = ("all", *V.FAMILIES)
+    summaries = {
+        "source": {f: s(0.05, 1.9, "a") for f in fams},
+        "hardware": {f: s(0.12, 1.2, "b") for f in fams} | {"video": {"n": 0}},
+        "engine": {f: s(0.08, 1.5, "c") for f in fams},
+    }
+    w = V.worst_of(summaries)
+    assert w["ar"] == {
+        "n": 3,
+        "median_rel_err": 0.12,
+        "median_by": "hardware",
+        "worst_factor": 1.9,
+        "worst_id": "a",
+        "worst_by": "source",
+    }
+    assert w["video"]["median_rel_err"] == 0.08 and w["video"]["median_by"] == "engine"
+
+
+def test_the_calibrated_bands_are_the_widest_of_the_three_ways(report):
+    """Each family's committed band is the conformal band of the way whose held-out errors give the widest one,
+    recomputed here from the entries' held-out ratios."""
+    assert report.bands
+    for fam, b in report.bands.items():
+        bands = {}
+        for kind in ("source", "hardware", "engine"):
+            logs = [
+                (-1 if d["metric"] in V.LATENCY_METRICS else 1) * math.log(d["held_out_ratios"][kind])
+                for d in report.entries
+                if d["family"] == fam and "held_out_ratios" in d
+            ]
+            bands[kind] = V.conformal_band(logs)
+        kind = max(bands, key=lambda k: bands[k][1] - bands[k][0])
+        assert b["held_out_by"] == kind
+        assert (b["low"], b["high"]) == (round(bands[kind][0], 4), round(bands[kind][1], 4))
+        assert all(b["high"] - b["low"] >= round(hi - lo, 4) - 2e-4 for lo, hi in bands.values())
+    wide = V.widest_bands(
+        {
+            "source": {"ar": {"low": -0.1, "high": 0.1}},
+            "hardware": {"ar": {"low": -0.3, "high": 0.0}, "video": {"low": -0.1, "high": 0.2}},
+            "engine": {"ar": {"low": -0.05, "high": 0.2}},
+        }
+    )
+    assert wide == {
+        "ar": {"low": -0.3, "high": 0.0, "held_out_by": "hardware"},
+        "video": {"low": -0.1, "high": 0.2, "held_out_by": "hardware"},
+    }
 
 
 def test_readme_summary_is_fresh(report):
@@ -306,6 +474,7 @@ def test_cli_json_and_exit_code(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["summary"]["held_out"] is None and data["passed"]
+    assert data["held_out_by"] is None and data["summary"]["held_out_worst"] is None and data["bands"] == {}
     # a gate breach exits 1: a measurement file whose one entry is 10x off
     text = (ROOT / "validation" / "measurements.yaml").read_text()
     head = text.split("\n- id: llamagen-serve-b-vllm\n")[0].replace("measured: 7.8\n", "measured: 78\n")

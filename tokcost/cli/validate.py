@@ -30,7 +30,8 @@ def validate(
     in_sample_only: bool = typer.Option(
         False,
         "--in-sample-only",
-        help="Skip the leave-one-source-out cross-validation (fast; the gate then covers in-sample errors only).",
+        help="Skip the held-out cross-validation (by source, GPU and engine; fast; the gate then covers "
+        "in-sample errors only).",
     ),
     measurements: Path | None = typer.Option(
         None, "--measurements", help="Measurements YAML (default: validation/measurements.yaml)."
@@ -45,7 +46,7 @@ def validate(
     presets: Presets = None,
 ):
     """Price every published measurement through `tokcost estimate`'s code path; print predicted,
-    measured, ratio, the error summary (in-sample and leave-one-source-out) and exit 1 when beyond the
+    measured, ratio, the error summary (in-sample and held out by source, GPU and engine) and exit 1 when beyond the
     thresholds in tokcost/data/validation_thresholds.yaml."""
 
     def run():

@@ -14,13 +14,23 @@ deterministic coordinate descent: each parameter in turn is set to the best valu
 parameters held), evaluated in one vectorised call per entry; two coarse sweeps over the whole range, then
 sweeps over finer grids around the current values until nothing moves.
 
-Cross-validation is leave-one-source-out (:func:`tokcost.core.validate.source_group`): for every source, the
-parameters are refitted on the entries of all other sources and the held-out source's entries are predicted
-with them. Each entry therefore gets one held-out prediction. Where a fold leaves an engine no fitting entry
-(vLLM 0.4: one source in the set), its held-out prediction uses :data:`VLLM_PRIOR`: the fold's eager overheads
-divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code (baaivision/Emu3.5
-README: 4-5x), not a fit. The folds are fitted in lockstep (:func:`fit_subsets`): each trial grid is priced once
-for every fold, each fold keeping its own values, which are exactly those of fitting it alone.
+Cross-validation holds out three ways (:data:`tokcost.core.validate.HELD_OUT_BY`): by source (the publication,
+:func:`tokcost.core.validate.source_group`), by GPU (the hardware preset; a multi-GPU run counts for its chip) and
+by engine profile. For every group of each kind, the parameters are refitted on the entries outside it and the
+group's entries are predicted with them. Each entry therefore gets one held-out prediction per kind.
+
+A fold can leave a parameter no fitting entry: every parameter of a left-out engine that no other engine shares
+(leave-one-engine-out), or a vLLM release whose only source or GPU is left out. Such a parameter cannot be
+fitted in that fold, and keeping the whole-set value would leak the left-out entries into their own prediction,
+so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a vLLM release's host terms are
+eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
+(baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
+vLLM decode (both replay CUDA graphs over fused kernels and stream the weights); ``act_passes`` passes between
+eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out).
+Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
+(:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
+(:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
+exactly those of fitting it alone.
 """
 
 from __future__ import annotations
@@ -66,8 +76,21 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
 ]
 GROUPS = (("eager", "compiled"), ("vllm",), ("vllm-0.4",))  # engines fitted together (they share parameters)
-SERVERS = ("vllm", "vllm-0.4")  # the vLLM releases: without entries in a fold they take VLLM_PRIOR
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
+# A parameter with no fitting entry in a fold (see the module docstring): the parameter whose fold value it takes,
+# times a factor. Without the source parameter's entries either, it takes the middle of its search range.
+PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], float]] = {
+    (("vllm",), "host_per_layer_s"): ((("eager",), "host_per_layer_s"), 1 / VLLM_PRIOR),
+    (("vllm",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
+    (("vllm-0.4",), "host_per_layer_s"): ((("eager",), "host_per_layer_s"), 1 / VLLM_PRIOR),
+    (("vllm-0.4",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
+    (("eager",), "host_per_layer_s"): ((("vllm",), "host_per_layer_s"), VLLM_PRIOR),
+    (("eager",), "fixed_per_step_s"): ((("vllm",), "fixed_per_step_s"), VLLM_PRIOR),
+    (("vllm",), "mbu"): ((("compiled",), "mbu"), 1.0),
+    (("compiled",), "mbu"): ((("vllm",), "mbu"), 1.0),
+    (("eager",), "act_passes"): ((("compiled",), "act_passes"), 1.0),
+    (("compiled",), "act_passes"): ((("eager",), "act_passes"), 1.0),
+}
 COARSE = 41  # points in a coarse grid (over the whole range)
 FINE = 41  # points in a fine grid (around the current value)
 COARSE_SWEEPS = 2
@@ -151,6 +174,8 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
     settled repeats it unchanged while the others go on: each fit ends where it would alone."""
     keys = [(e, f, lo, hi, log) for e, f, lo, hi, log in PARAMS if set(e) <= set(group)]
     n_fits = keep.shape[0]
+    # a parameter no case of a fit depends on stays put in that fit (its objective is flat; fit_subsets sets it)
+    identified = {e: _has_cases(cases, keep, e) for e, *_ in keys}
 
     def sweep(make_grid) -> bool:
         moved = False
@@ -159,7 +184,7 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
             trial = {k: v[:, None] for k, v in values.items()} | {(e, f): grid}
             obj = _objective(cases, keep, profiles_with(trial), grid.shape)
             best = grid[np.arange(n_fits), np.argmin(obj, axis=1)]
-            move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15)
+            move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15) & identified[e]
             values[(e, f)] = np.where(move, best, values[(e, f)])
             moved = moved or bool(move.any())
         tick()
@@ -179,6 +204,11 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
             if not sweep(fine):
                 tick(FINE_SWEEPS - 1 - sweep_no)  # the sweeps left at this width are skipped
                 break
+
+
+def _has_cases(cases: list[_Case], keep: np.ndarray, engines: tuple[str, ...]) -> np.ndarray:
+    """Per fit (row of ``keep``): whether it keeps a case of any of ``engines``."""
+    return np.asarray(keep[:, [c.entry.engine in engines for c in cases]].any(axis=1))
 
 
 def committed_values() -> dict:
@@ -209,7 +239,7 @@ def sweep_count(coarse: bool) -> int:
 def fit(cases: list[_Case], start: dict | None = None, progress=None) -> dict:
     """Fit every engine group on ``cases``. Without ``start``: from :func:`initial_values`, coarse grids over
     the whole ranges first. With ``start`` (a cross-validation fold, warm-started from the whole-set fit): the
-    finer local grids only. A vLLM release without cases gets the prior :data:`VLLM_PRIOR`. ``progress``: as
+    finer local grids only. A parameter without cases gets its prior (:data:`PRIORS`). ``progress``: as
     in :func:`fit_subsets`."""
     return fit_subsets(cases, np.ones((1, len(cases)), dtype=bool), start, progress)[0]
 
@@ -241,11 +271,18 @@ def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None,
         _fit_group(group, [cases[j] for j in mine], keep[np.ix_(fits, mine)], own, coarse, tick)
         for k, v in own.items():
             values[k][fits] = v
-    for server in SERVERS:
-        has_cases = keep[:, [c.entry.engine == server for c in cases]].any(axis=1)
-        for f in ("host_per_layer_s", "fixed_per_step_s"):
-            prior = values[(("eager",), f)] / VLLM_PRIOR
-            values[((server,), f)] = np.where(has_cases, values[((server,), f)], prior)
+    fitted = {(e, f): _has_cases(cases, keep, e) for e, f, *_ in PARAMS}
+    middle = initial_values()
+    priors = {}
+    for key, ok in fitted.items():
+        if ok.all():
+            continue
+        src, factor = PRIORS.get(key, (None, 1.0))
+        prior = np.full(n_fits, middle[key])
+        if src is not None:
+            prior = np.where(fitted[src], values[src] * factor, prior)
+        priors[key] = np.where(ok, values[key], prior)
+    values |= priors  # set after every prior is taken, so that none is taken from another prior
     return [{k: float(v[i]) for k, v in values.items()} for i in range(n_fits)]
 
 
@@ -254,7 +291,12 @@ class FitReport:
     values: dict  # {(engine, field): value} fitted on every scored entry
     folds: dict  # source -> {(engine, field): value} fitted without that source
     in_sample: list  # validation Rows priced with ``values``
-    held_out: list  # validation Rows, each priced with the fold that left its source out
+    held_out_by: dict  # kind (V.HELD_OUT_BY) -> validation Rows, each priced with the fold that left its group out
+
+    @property
+    def held_out(self) -> list:
+        """The leave-one-source-out Rows (empty without the held-out run)."""
+        return self.held_out_by.get("source", [])
 
     def ranges(self) -> dict:
         """Per parameter: min and max over the leave-one-source-out refits (the band's ends)."""
@@ -266,17 +308,19 @@ class FitReport:
 
 
 def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, progress=None) -> FitReport:
-    """In-sample and leave-one-source-out errors.
+    """In-sample errors, and held-out errors three ways (by source, GPU and engine: :data:`V.HELD_OUT_BY`).
 
     ``refit``: fit the whole set from :func:`initial_values` (``tokcost validate --fit``); otherwise take the
     values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
-    before pricing. ``held_out``: for every source, refit warm-started from those values on the other sources'
-    entries and predict the left-out source's entries. ``progress(done, total)``, when given, is called after
-    each step: every sweep of the whole-set fit, the whole-set pricing, every sweep of the folds' refits."""
+    before pricing. ``held_out``: for every group of every kind, refit warm-started from those values on the
+    entries outside the group and predict the group's entries; all the folds are fitted in one lockstep
+    :func:`fit_subsets`. ``progress(done, total)``, when given, is called after each step: every sweep of the
+    whole-set fit, the whole-set pricing, every sweep of the folds' refits."""
     cases = _cases(entries, catalog)
-    groups = sorted({V.source_group(c.entry) for c in cases}) if held_out else []
+    labels = {kind: [group(c.entry) for c in cases] for kind, group in V.HELD_OUT_BY.items()} if held_out else {}
+    folds_of = [(kind, g) for kind, ls in labels.items() for g in sorted(set(ls))]
     before = sweep_count(coarse=True) if refit else 0  # the steps before the whole-set pricing
-    total = before + 1 + (sweep_count(coarse=False) if groups else 0)
+    total = before + 1 + (sweep_count(coarse=False) if folds_of else 0)
 
     def after(offset: int):
         """``progress`` for a part of the run that starts after ``offset`` steps."""
@@ -289,17 +333,21 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, 
         progress(before + 1, total)
     by_id = {r.id: r for r in in_sample}
     folds: dict = {}
-    held: dict = {}
-    if groups:
-        sources = [V.source_group(c.entry) for c in cases]
-        keep = np.array([[s != g for s in sources] for g in groups])
-        for g, vals in zip(groups, fit_subsets(cases, keep, start=full, progress=after(before + 1))):
-            folds[g] = vals
+    held: dict = {kind: {} for kind in labels}
+    if folds_of:
+        keep = np.array([[x != g for x in labels[kind]] for kind, g in folds_of])
+        fitted = fit_subsets(cases, keep, start=full, progress=after(before + 1))
+        for (kind, g), vals, kept in zip(folds_of, fitted, keep, strict=True):
+            if kind == "source":
+                folds[g] = vals
             prof = profiles_with(vals)
-            for c, s in zip(cases, sources):
-                if s == g:
-                    held[c.entry.id] = V.price_entry(c.entry, catalog, prof)
-    rows = [held.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries] if held_out else []
+            for c, k in zip(cases, kept, strict=True):
+                if not k:
+                    held[kind][c.entry.id] = V.price_entry(c.entry, catalog, prof)
+    rows = {
+        kind: [mine.get(e.id, by_id[e.id]) if by_id[e.id].scored else by_id[e.id] for e in entries]
+        for kind, mine in held.items()
+    }
     return FitReport(full, folds, in_sample, rows)
 
 
@@ -321,7 +369,8 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
     rep = cross_validate(entries, catalog, refit=refit, held_out=held_out, progress=progress)
     th = load_thresholds()
     ins = V.summary_by_family(rep.in_sample)
-    held = V.summary_by_family(rep.held_out) if held_out else None
+    by = {kind: V.summary_by_family(rows) for kind, rows in rep.held_out_by.items()} if held_out else None
+    held = by["source"] if by else None
     fails = V.gate(ins, th, "in-sample")
     scored = sum(1 for r in rep.in_sample if r.scored)
     if held is not None and th.held_out:
@@ -342,21 +391,23 @@ def validation_result(entries, catalog, refit: bool = False, held_out: bool = Tr
                 "held_out_high": sig(hi) if hi is not None else None,
             }
         )
-    held_by_id = {r.id: r for r in rep.held_out}
+    held_by_id = {kind: {r.id: r for r in rows} for kind, rows in rep.held_out_by.items()}
     rows = []
     for r in rep.in_sample:
         d = r.to_dict()
-        h = held_by_id.get(r.id)
+        h = held_by_id.get("source", {}).get(r.id)
         if r.scored and h is not None and h.scored:
             d.update(held_out_predicted=h.predicted, held_out_ratio=h.ratio)
+            d["held_out_ratios"] = {kind: mine[r.id].ratio for kind, mine in held_by_id.items()}
         rows.append(d)
     return ValidationResult(
         **{
             "refit": refit,
             "definitions": dict(DEFINITIONS),
             "thresholds": th.model_dump(),
-            "summary": {"in_sample": ins, "held_out": held},
-            "bands": V.error_bands(rep.held_out) if held_out else {},
+            "summary": {"in_sample": ins, "held_out": held, "held_out_worst": V.worst_of(by) if by else None},
+            "held_out_by": by,
+            "bands": V.widest_bands({k: V.error_bands(rows) for k, rows in rep.held_out_by.items()}) if by else {},
             "parameters": params,
             "entries": rows,
             "failures": fails,

@@ -36,6 +36,22 @@ def source_group(entry: Entry) -> str:
     return re.split(r" \(|,|;", entry.source, maxsplit=1)[0].strip()
 
 
+def hardware_group(entry: Entry) -> str:
+    """The GPU an entry ran on, for leave-one-GPU-out: its hardware preset (a multi-GPU run counts for its chip).
+    An entry without one is not scored, so never held out."""
+    return entry.hardware or ""
+
+
+def engine_group(entry: Entry) -> str:
+    """The engine profile that prices an entry, for leave-one-engine-out."""
+    return entry.engine
+
+
+# The three ways the cross-validation holds entries out (tokcost/core/fit.py): each kind's groups are left out one
+# at a time, and their entries predicted by the parameters refitted on the rest (keys: records' HELD_OUT_NAMES).
+HELD_OUT_BY = {"source": source_group, "hardware": hardware_group, "engine": engine_group}
+
+
 # ------------------------------------------------------------------------------------------------- running
 
 _CFG = {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}
@@ -297,6 +313,28 @@ def summary_by_family(rows: list[Row]) -> dict:
     return out
 
 
+def worst_of(summaries: dict[str, dict]) -> dict:
+    """Per family, the worst of several held-out summaries (``{kind: summary_by_family(...)}``): the largest median
+    relative error and the largest worst factor, each with the kind it comes from (``median_by``, ``worst_by``)."""
+    out: dict[str, dict] = {}
+    for fam in ("all", *FAMILIES):
+        scored = {kind: s[fam] for kind, s in summaries.items() if s[fam].get("n")}
+        if not scored:
+            out[fam] = {"n": 0}
+            continue
+        median_by = max(scored, key=lambda k: scored[k]["median_rel_err"])
+        worst_by = max(scored, key=lambda k: scored[k]["worst_factor"])
+        out[fam] = {
+            "n": max(s["n"] for s in scored.values()),
+            "median_rel_err": scored[median_by]["median_rel_err"],
+            "median_by": median_by,
+            "worst_factor": scored[worst_by]["worst_factor"],
+            "worst_id": scored[worst_by]["worst_id"],
+            "worst_by": worst_by,
+        }
+    return out
+
+
 # ------------------------------------------------------------------------------------------------- bands
 
 # The families whose estimates carry a calibrated band, and the share of new runs it is meant to hold (80%).
@@ -329,7 +367,7 @@ def conformal_band(errors, coverage: float = BAND_COVERAGE) -> tuple[float, floa
 
 
 def error_bands(held_out: list[Row]) -> dict[str, dict]:
-    """The calibrated band of each family from its held-out (leave-one-source-out) errors of ln(measured /
+    """The calibrated band of each family from its held-out errors (one kind: :data:`HELD_OUT_BY`) of ln(measured /
     predicted latency): their :func:`conformal_band`, ``low`` and ``high``. ``coverage``: the share of the family's
     entries inside the band built from the *other* sources' errors (an honest estimate of how often a new
     source's run falls inside it); ``width``: high / low as a factor."""
@@ -355,6 +393,18 @@ def error_bands(held_out: list[Row]) -> dict[str, dict]:
             "coverage": round(float(np.mean(inside)), 4) if inside else None,
             "width": round(math.exp(hi - lo), 4),
         }
+    return out
+
+
+def widest_bands(bands_by: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """Per family, the widest (largest high - low) of the bands built from each kind of held-out errors
+    (``{kind: error_bands(rows)}``), with the kind it comes from (``held_out_by``; the first kind on a tie)."""
+    out = {}
+    for fam in BANDED_FAMILIES:
+        have = {kind: b[fam] for kind, b in bands_by.items() if fam in b}
+        if have:
+            kind = max(have, key=lambda k: have[k]["high"] - have[k]["low"])
+            out[fam] = have[kind] | {"held_out_by": kind}
     return out
 
 
