@@ -598,7 +598,8 @@ def validate(
     progress=None,
 ) -> ValidationResult:
     """Every published measurement (``measurements``, default the built-in set) priced through :func:`estimate`'s
-    code path, with the error summary in-sample and leave-one-source-out (``in_sample_only`` skips the latter) and
+    code path, with the error summary in-sample and held out three ways (each source, GPU and engine left out in turn;
+    ``in_sample_only`` skips them) and
     its gate (``result.passed``). ``fit`` refits the engine parameters over the whole set first. With ``cache`` the
     result is read back from the user's cache when nothing it is computed from changed (the measurements, the
     presets, tokcost's code and data: :mod:`tokcost.io.cache`), and stored after a recomputation.
