@@ -49,10 +49,9 @@ def _seal(arrivals: np.ndarray, batch: int, timeout: float) -> tuple[np.ndarray,
     return np.array(seals), np.array(starts)
 
 
-def simulate(rate, batch, service, replicas, timeout, batches, seed=1, quantiles=QUANTILES) -> np.ndarray:
-    """End-to-end latency quantiles of the simulated system (the first 10% of requests dropped as warm-up)."""
-    rng = np.random.default_rng(seed)
-    arrivals = np.cumsum(rng.exponential(1.0 / rate, int(batches * batch) + batch))
+def simpy_static_latencies(arrivals, batch, timeout, service, replicas) -> np.ndarray:
+    """Each request's end-to-end latency: batches sealed by :func:`_seal`, served FCFS by a SimPy resource of
+    ``replicas`` servers (the reference tests/test_simulate.py checks tokcost's own event loop against)."""
     seals, starts = _seal(arrivals, batch, timeout)
     done = np.empty(len(seals))
     env = simpy.Environment()
@@ -71,7 +70,14 @@ def simulate(rate, batch, service, replicas, timeout, batches, seed=1, quantiles
 
     env.process(dispatch())
     env.run()
-    latency = np.repeat(done, np.diff(starts)) - arrivals[: starts[-1]]
+    return np.repeat(done, np.diff(starts)) - arrivals[: starts[-1]]
+
+
+def simulate(rate, batch, service, replicas, timeout, batches, seed=1, quantiles=QUANTILES) -> np.ndarray:
+    """End-to-end latency quantiles of the simulated system (the first 10% of requests dropped as warm-up)."""
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0 / rate, int(batches * batch) + batch))
+    latency = simpy_static_latencies(arrivals, batch, timeout, service, replicas)
     return np.percentile(latency[len(latency) // 10 :], [100 * q for q in quantiles])
 
 

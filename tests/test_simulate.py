@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from test_capacity import simpy_static_latencies  # the SimPy reference, with its own batch sealing
 from typer.testing import CliRunner
 
 import tokcost
@@ -17,7 +18,6 @@ from tokcost.core.simulate import (
     ContinuousServer,
     StaticServer,
     Traffic,
-    _seal,
     renewal_arrivals,
     simulate_continuous,
     simulate_static,
@@ -31,29 +31,6 @@ PHOTO_QA = ROOT / "specs" / "photo-qa.yaml"
 simpy = pytest.importorskip("simpy")
 
 
-def _simpy_static(arrivals, batch, timeout, service, replicas) -> np.ndarray:
-    """The reference: batches sealed as tests/test_capacity.py seals them, served FCFS by a SimPy resource."""
-    seals, starts = _seal(arrivals, batch, timeout)
-    done = np.empty(len(seals))
-    env = simpy.Environment()
-    servers = simpy.Resource(env, capacity=replicas)
-
-    def serve(k):
-        with servers.request() as slot:
-            yield slot
-            yield env.timeout(service)
-            done[k] = env.now
-
-    def dispatch():
-        for k, t in enumerate(seals):
-            yield env.timeout(t - env.now)
-            env.process(serve(k))
-
-    env.process(dispatch())
-    env.run()
-    return np.repeat(done, np.diff(starts)) - arrivals[: starts[-1]]
-
-
 @pytest.mark.parametrize(("batch", "replicas", "util"), [(1, 1, 0.7), (4, 3, 0.85), (16, 8, 0.6)])
 def test_static_simulation_equals_simpy_on_the_same_arrivals(batch, replicas, util):
     service = 1.0
@@ -62,7 +39,7 @@ def test_static_simulation_equals_simpy_on_the_same_arrivals(batch, replicas, ut
     timeout = 2.0 * batch / rate
     server = StaticServer(batch, timeout, BATCHES, np.full(len(BATCHES), service))
     ours = simulate_static(Traffic(arrivals), server, np.array([replicas, replicas]))
-    reference = _simpy_static(arrivals, batch, timeout, service, replicas)
+    reference = simpy_static_latencies(arrivals, batch, timeout, service, replicas)  # sealed independently
     assert np.allclose(ours[: len(reference)], reference, atol=1e-9)
 
 
