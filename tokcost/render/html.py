@@ -459,7 +459,7 @@ SWEEP_TABLE_ROWS = 200
 def format_sweep_html(result) -> str:
     """A sweep as one page: latency and cost vs resolution per model / hardware / engine (the lines the core chose,
     ``result.charts``: :func:`tokcost.core.sweep.with_charts`), and the first rows."""
-    from tokcost.render.sweep import TABLE_COLUMNS, string_columns
+    from tokcost.render.sweep import TABLE_COLUMNS, string_columns, sweep_notes
     from tokcost.version import __version__
 
     if result.charts:
@@ -480,7 +480,7 @@ def format_sweep_html(result) -> str:
     )
     body = (
         f"<h1>tokcost sweep: {result.rows:,} configurations</h1>"
-        + _list(result.notes)
+        + _list(sweep_notes(result))
         + f'<div class="charts">{"".join(figs)}</div><h3>Rows</h3>{more}'
         + f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
