@@ -41,7 +41,7 @@ def test_every_combination_is_one_row():
     assert result.rows == 2 * 2 * 2 * 3 * 2  # models x hardware x engines x resolutions x batches
     assert set(result.columns) == set(COLUMNS)
     assert {len(v) for v in result.columns.values()} == {result.rows}
-    assert result.notes == [] and result.skipped == []
+    assert result.prices is None and result.skipped == []
 
 
 def test_rows_match_a_single_estimate():

@@ -17,7 +17,7 @@ from tokcost.engine.estimate import Config, engine_cfg_mode, estimate_arrays, re
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
-from tokcost.records.sweep import COLUMNS, SweepResult, SweepSkip
+from tokcost.records.sweep import COLUMNS, SweepPrices, SweepResult, SweepSkip
 
 MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~300,000 rows a second this is about a minute of pricing
 # Rows priced and written at a time when a sweep streams (CSV, JSON Lines): ~16 columns x 8 bytes x 250,000 is
@@ -205,7 +205,7 @@ class SweepStream:
     groups: list[Group]
     skipped: list[SweepSkip]
     chunk_rows: int = CHUNK_ROWS
-    notes: list[str] = field(default_factory=list)  # the prices used (tokcost.api adds them)
+    prices: SweepPrices | None = None  # the prices used (tokcost.api adds them)
 
     @property
     def rows(self) -> int:
@@ -245,8 +245,8 @@ def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
         on_start(stream.rows)
     parts = list(stream.chunks(on_group))
     if not parts:
-        return SweepResult(_assemble([], []), stream.notes, stream.skipped)
-    return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.notes, stream.skipped)
+        return SweepResult(_assemble([], []), stream.skipped, stream.prices)
+    return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.skipped, stream.prices)
 
 
 def with_charts(result: SweepResult) -> SweepResult:

@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tokcost.records.prices import PriceQuote
+from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice
 from tokcost.records.spec import TraceSummary
 
-SCHEMA_VERSION = 3  # 2: typed facts (violations, suggestions) instead of sentences; 3: chart facts, no chart words
+SCHEMA_VERSION = 3  # 2: typed facts (violations, suggestions) instead of sentences; 3: chart and pricing facts
 
 
 class Model(BaseModel):
@@ -283,13 +283,14 @@ class ChartData(Model):
 
 
 class Pricing(Model):
-    """How the analysis priced GPU-hours: the basis in words, and what the reader should check (old prices)."""
+    """How the analysis priced GPU-hours: the basis, and what the reader should check (old prices); worded by
+    :mod:`tokcost.render.prices`."""
 
-    basis: str
+    basis: PriceBasis
     as_of: str  # the run's date (YYYY-MM-DD): the notes on old prices are relative to it
     read_from: str | None = None  # the oldest and newest date of the catalogue quotes the candidates use
     read_to: str | None = None
-    notes: list[str] = []
+    stale: list[StalePrice] = []  # the catalogue prices used that were read more than 6 months before as_of
 
 
 class SpecResult(Model):

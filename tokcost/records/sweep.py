@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from tokcost.records.prices import PriceBasis, PriceQuote, Unpriced
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -59,11 +61,21 @@ class SweepSkip:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class SweepPrices:
+    """The prices a sweep is costed at: the basis, each chip's quote and the chips with none (worded by
+    :func:`tokcost.render.sweep.sweep_notes`)."""
+
+    basis: PriceBasis
+    quotes: dict[str, PriceQuote]
+    unpriced: list[Unpriced]
+
+
 @dataclass
 class SweepResult:
     columns: dict[str, np.ndarray]  # name in COLUMNS -> one value per row
-    notes: list[str]  # the prices used (tokcost.api adds them); render.sweep.sweep_notes adds the skips in words
     skipped: list[SweepSkip] = field(default_factory=list)  # combinations skipped, and why
+    prices: SweepPrices | None = None  # the prices used (tokcost.api adds them)
     # the HTML page's charts, their lines chosen by the core (tokcost.core.sweep.with_charts); None: not computed
     charts: list[ChartData] | None = None
 

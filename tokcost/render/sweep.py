@@ -12,6 +12,7 @@ import numpy as np
 
 from tokcost.records.sweep import COLUMN_KINDS, COLUMNS, SCHEMA_VERSION, SweepResult, SweepSkip
 from tokcost.render import bulk
+from tokcost.render.prices import price_notes
 from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
@@ -153,7 +154,9 @@ def skip_words(s: SweepSkip) -> str:
 
 def sweep_notes(result) -> list[str]:
     """A sweep's notes (a :class:`SweepResult` or a planned stream): the prices used, then what was skipped."""
-    return [*result.notes, *(skip_words(s) for s in result.skipped)]
+    p = result.prices
+    prices = [] if p is None else price_notes(p.basis, p.quotes, p.unpriced)
+    return [*prices, *(skip_words(s) for s in result.skipped)]
 
 
 def format_json(result: SweepResult) -> str:
