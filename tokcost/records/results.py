@@ -287,7 +287,7 @@ class Pricing(Model):
     :mod:`tokcost.render.prices`."""
 
     basis: PriceBasis
-    as_of: str  # the run's date (YYYY-MM-DD): the notes on old prices are relative to it
+    as_of: str  # the run's date (YYYY-MM-DD): which prices are stale is relative to it
     read_from: str | None = None  # the oldest and newest date of the catalogue quotes the candidates use
     read_to: str | None = None
     stale: list[StalePrice] = []  # the catalogue prices used that were read more than 6 months before as_of
