@@ -56,12 +56,12 @@ def test_estimate_train_tokens_are_the_json_documents():
 
 
 def test_every_result_carries_a_schema_version():
-    for result in (
-        tokcost.estimate(model="sdxl", hardware="l40s"),
-        tokcost.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9),
-        tokcost.tokens(spatial_factor=16, width=512, height=512),
+    for result, version in (
+        (tokcost.estimate(model="sdxl", hardware="l40s"), 2),  # 2: prices as typed facts
+        (tokcost.train(model="emu3-gen", hardware="h100-sxm", tokens=1e9), 2),
+        (tokcost.tokens(spatial_factor=16, width=512, height=512), 1),
     ):
-        assert result.model_dump(mode="json")["schema_version"] == 1
+        assert result.model_dump(mode="json")["schema_version"] == version
 
 
 def test_load_spec_and_analyze_a_spec_record(monkeypatch):

@@ -141,7 +141,7 @@ def test_train_json_contract():
 
 def test_analyze_json_result_is_versioned():
     d = run_json("analyze", str(ROOT / "specs" / "storefront-images.yaml"))
-    assert d["schema_version"] == 2 and d["specs"][0]["recommendation"]["choice"]
+    assert d["schema_version"] == 3 and d["specs"][0]["recommendation"]["choice"]
 
 
 def test_usage_errors_exit_2():

@@ -216,7 +216,7 @@ def test_missing_baseline_exits_2(spec):
         ("{", "not valid JSON"),
         ("[]", "not a tokcost analysis result"),
         ('{"schema_version": 99, "tool_version": "9", "specs": []}', "schema_version 99 but this tokcost reads"),
-        ('{"schema_version": 2, "specs": [{"name": "x"}]}', "invalid result: tool_version: Field required"),
+        ('{"schema_version": 3, "specs": [{"name": "x"}]}', "invalid result: tool_version: Field required"),
         ('{"schema_version": 1, "tool_version": "0.1", "specs": []}', "schema_version 1 but this tokcost reads"),
     ],
 )

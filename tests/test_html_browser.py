@@ -135,7 +135,7 @@ def test_saved_result_without_chart_data_renders_without_charts(result, monkeypa
     for spec in data["specs"]:
         del spec["charts"]
     old = AnalysisResult.model_validate_json(json.dumps(data))
-    assert old.schema_version == 2 and old.specs[0].charts is None
+    assert old.schema_version == 3 and old.specs[0].charts is None
     _no_presets_or_engine(monkeypatch, tmp_path)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # not needed: nothing to draw
     html = format_html(old)

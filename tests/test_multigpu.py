@@ -16,6 +16,7 @@ from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.render import advice
+from tokcost.render.sweep import sweep_notes
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -191,7 +192,9 @@ def test_sweep_has_a_gpus_column_and_notes_the_sizes_a_model_cannot_take():
     cols = res.columns
     assert set(np.unique(cols["gpus"])) == {1, 2, 8}
     assert not np.any((cols["model"] == "llamagen-b") & (cols["gpus"] == 8))  # 12 heads
-    assert any("skipped 8 GPUs for llamagen-b" in n for n in res.notes)
+    (skip,) = [s for s in res.skipped if s.kind == "gpus" and s.model == "llamagen-b"]
+    assert skip.values == ("8",) and skip.hardware == "h100-sxm"
+    assert any("skipped 8 GPUs for llamagen-b" in n for n in sweep_notes(res))
     for model in ("llamagen-b", "sd3-medium"):
         for engine in np.unique(cols["engine"][cols["model"] == model]):
             sel = (cols["model"] == model) & (cols["engine"] == engine)

@@ -276,12 +276,14 @@ def test_analyze_chart_draws_the_family_candidate_the_text_names():
 
 def test_sweep_chart_keeps_each_model_at_its_own_steps():
     from tokcost.core.charts import sweep_charts
+    from tokcost.render.html import chart_words
 
     res = api.sweep(models=["sdxl", "sd3-medium"], hardware=["h100-sxm"], resolutions=[(512, 512), (1024, 1024)])
     latency = sweep_charts(res.columns)[0]
     models = {s.label.split(" / ")[0] for s in latency.series}
     assert models == {"sdxl", "sd3-medium"}
-    assert any("sdxl 50" in n and "sd3-medium 28" in n for n in latency.notes)
+    assert latency.fixed_steps == {"sdxl": 50.0, "sd3-medium": 28.0}
+    assert any("sdxl 50" in n and "sd3-medium 28" in n for n in chart_words(latency).notes)
 
 
 def test_diffusion_training_defaults_to_the_published_run_where_there_is_one():

@@ -17,8 +17,10 @@ from tokcost.core.pricing import STALE_AFTER_DAYS, owned_usd_per_gpu_hour, price
 from tokcost.errors import InputError
 from tokcost.io.catalog import Catalog
 from tokcost.io.prices import load_prices
+from tokcost.records.prices import Unpriced
 from tokcost.records.spec import Owned, Pricing
 from tokcost.render import advice
+from tokcost.render.prices import basis_words, quote_source, stale_words, unpriced_words
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = Catalog.default()
@@ -40,7 +42,9 @@ def _spec(**changes) -> dict:
 
 def test_default_basis_is_the_lowest_datacentre_on_demand_price_for_every_chip():
     book = price_book(HARDWARE, PRICES)
-    assert "on-demand" in book.basis and "marketplaces" in book.basis
+    assert (book.basis.commitment, book.basis.provider, book.basis.owned) == ("on_demand", None, None)
+    words = basis_words(book.basis)
+    assert "on-demand" in words and "marketplaces" in words
     for hw in HARDWARE:
         offers = [
             e
@@ -49,7 +53,7 @@ def test_default_basis_is_the_lowest_datacentre_on_demand_price_for_every_chip()
         ]
         q = book.quote(hw.id)
         if not offers:
-            assert q is None and f"--price {hw.id}=" in book.unpriced[hw.id]
+            assert q is None and f"--price {hw.id}=" in unpriced_words(book.unpriced[hw.id])
             continue
         assert q is not None and q.usd_per_gpu_hour == min(e.usd_per_gpu_hour for e in offers), hw.id
         assert PRICES.providers[q.provider].kind != "marketplace"
@@ -68,7 +72,8 @@ def test_one_provider_and_commitment_price_every_chip_or_say_how_to():
     book = price_book(HARDWARE, PRICES, Pricing(provider="aws"))
     assert book.quote("h100-sxm").usd_per_gpu_hour == PRICES.find("h100-sxm", "aws").usd_per_gpu_hour
     assert book.quote("h100-pcie") is None
-    why = book.unpriced["h100-pcie"]
+    assert book.unpriced["h100-pcie"] == Unpriced(hardware="h100-pcie", commitment="on_demand", provider="aws")
+    why = unpriced_words(book.unpriced["h100-pcie"])
     assert "not priced" in why and "at aws" in why
     assert "--price h100-pcie=USD_PER_GPU_HOUR" in why and "pricing.usd_per_gpu_hour" in why
     yearly = [(hw, e) for hw, es in PRICES.prices.items() for e in es if e.commitment == "1yr"]
@@ -87,7 +92,13 @@ def test_command_line_beats_spec_beats_owned_beats_catalogue():
     assert book.quote("a100-80gb-sxm").usd_per_gpu_hour == 1.2
     assert book.quote("a100-80gb-sxm").provider == "user"
     assert book.quote("l4").provider == "owned"
-    assert "(--price)" in book.basis and "pricing.usd_per_gpu_hour" in book.basis and "owned" in book.basis
+    assert (book.basis.cli_prices, book.basis.spec_prices, book.basis.owned) == (
+        ["h100-sxm"],
+        ["h100-sxm", "a100-80gb-sxm"],
+        [],
+    )
+    words = basis_words(book.basis)
+    assert "(--price)" in words and "pricing.usd_per_gpu_hour" in words and "owned hardware (every candidate)" in words
 
 
 def test_owned_hardware_costs_capex_plus_power_plus_hosting():
@@ -101,7 +112,8 @@ def test_owned_hardware_costs_capex_plus_power_plus_hosting():
     assert owned_usd_per_gpu_hour(owned, h100.tdp_w) == pytest.approx(expected)
     q = price_book([h100], PRICES, Pricing(owned=owned)).quote("h100-sxm")
     assert q.usd_per_gpu_hour == pytest.approx(expected) and q.commitment is None and q.date is None
-    assert "700 W" in q.source and "PUE 1.3" in q.source
+    assert q.source == "pricing.owned" and (q.owned.tdp_w, q.owned.pue) == (700, 1.3)
+    assert "700 W" in quote_source(q) and "PUE 1.3" in quote_source(q)
     # owned for one chip only: the others stay rented
     only = price_book([h100, CAT.hardware("l4")], PRICES, Pricing(owned=owned.model_copy(update={"hardware": ["l4"]})))
     assert only.quote("h100-sxm").provider != "owned" and only.quote("l4").provider == "owned"
@@ -111,8 +123,10 @@ def test_old_prices_get_a_note_and_recent_ones_do_not():
     book = price_book(HARDWARE, PRICES)
     for hw in book.quotes:
         read = dt.date.fromisoformat(book.quote(hw).date)
-        assert book.notes([hw], read + dt.timedelta(days=STALE_AFTER_DAYS)) == []
-        (note,) = book.notes([hw], read + dt.timedelta(days=STALE_AFTER_DAYS + 1))
+        assert book.stale([hw], read + dt.timedelta(days=STALE_AFTER_DAYS)) == []
+        (old,) = book.stale([hw], read + dt.timedelta(days=STALE_AFTER_DAYS + 1))
+        assert (old.hardware, old.date, old.months) == (hw, book.quote(hw).date, (STALE_AFTER_DAYS + 1) // 30)
+        note = stale_words(old)
         assert hw in note and book.quote(hw).date in note and f"--price {hw}=" in note
 
 
@@ -121,10 +135,10 @@ def test_old_prices_get_a_note_and_recent_ones_do_not():
 
 def test_every_candidate_carries_its_price_and_the_report_states_the_basis():
     spec = api.analyze(SPEC).specs[0]
-    assert spec.pricing is not None and "on-demand" in spec.pricing.basis
+    assert spec.pricing is not None and spec.pricing.basis.commitment == "on_demand"
     for c in spec.candidates:
         price = c.model_dump(mode="json")["price"]
-        assert set(price) == {"usd_per_gpu_hour", "provider", "commitment", "date", "source"}
+        assert set(price) == {"usd_per_gpu_hour", "provider", "commitment", "date", "source", "owned"}
         if c.gpus is not None:  # None where no fleet meets the latency objective
             assert c.monthly_usd == pytest.approx(c.gpus * price["usd_per_gpu_hour"] * 730.0)
     md = api.analyze(SPEC)

@@ -244,7 +244,7 @@ def test_an_analysis_result_round_trips_through_json():
 def test_saved_results_load_as_baselines(name):
     path = ROOT / "tests" / "golden" / "inputs" / name
     result = load_result(path)
-    assert result.schema_version == 2 and result.specs
+    assert result.schema_version == 3 and result.specs
     assert result.model_dump(mode="json")["specs"][0]["name"] == json.loads(path.read_text())["specs"][0]["name"]
 
 
@@ -254,7 +254,7 @@ def test_a_baseline_of_another_version_or_shape_is_a_clear_error(tmp_path):
     data = json.loads((ROOT / "tests" / "golden" / "inputs" / "base.json").read_text())
     p = tmp_path / "b.json"
     p.write_text(json.dumps({**data, "schema_version": 1}))  # sentences, before the typed facts of issue 31
-    with pytest.raises(UsageError, match="schema_version 1 but this tokcost reads schema_version 2"):
+    with pytest.raises(UsageError, match="schema_version 1 but this tokcost reads schema_version 3"):
         load_result(p)
     p.write_text(json.dumps({**data, "surprise": 1}))
     with pytest.raises(UsageError, match="invalid result: surprise: Extra inputs are not permitted"):

@@ -19,7 +19,7 @@ from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.records.sweep import COLUMNS
-from tokcost.render.sweep import format_csv, format_json, format_table
+from tokcost.render.sweep import format_csv, format_json, format_table, sweep_notes
 
 CAT = Catalog.default()
 
@@ -41,7 +41,7 @@ def test_every_combination_is_one_row():
     assert result.rows == 2 * 2 * 2 * 3 * 2  # models x hardware x engines x resolutions x batches
     assert set(result.columns) == set(COLUMNS)
     assert {len(v) for v in result.columns.values()} == {result.rows}
-    assert result.notes == []
+    assert result.prices is None and result.skipped == []
 
 
 def test_rows_match_a_single_estimate():
@@ -100,9 +100,14 @@ def test_unservable_combinations_are_skipped_with_a_note():
     )
     result = run_sweep(req)
     assert "sdxl" not in set(result.columns["model"])  # an image model asked for video frames
-    assert any("sdxl" in n and "video" in n for n in result.notes)
-    assert any("vllm" in n and "wan21-1.3b" in n for n in result.notes)  # a diffusion model on an AR server
-    assert any("1024x1024" in n and "wan21-1.3b" in n for n in result.notes)  # outside its sizes
+    skips = {(s.kind, s.model): s for s in result.skipped}
+    assert skips["role", "sdxl"].video_asked and skips["role", "sdxl"].serves == ("image",)
+    assert skips["engine", "wan21-1.3b"].engine == "vllm"  # a diffusion model on an AR server
+    assert "1024x1024" in skips["sizes", "wan21-1.3b"].values  # outside its sizes
+    notes = sweep_notes(result)  # worded by the renderer
+    assert "skipped sdxl: it does not generate video (frames were given) (it serves image)" in notes
+    assert any(n.startswith("skipped engine vllm for wan21-1.3b: vllm serves ar models only") for n in notes)
+    assert any("1024x1024" in n and "wan21-1.3b" in n and "px per side" in n for n in notes)
     assert set(result.columns["frames"]) == {17.0, 33.0}
 
 
@@ -279,7 +284,7 @@ def test_sweep_prices_cfg_parallel_for_a_unet_at_2_gpus_like_estimate():
 
     result = tokcost.sweep(models=["sdxl"], hardware=["h100-sxm"], resolutions=[(1024, 1024)], gpus=[2])
     assert result.rows == 2 and list(result.columns["parallelism"]) == ["cfg", "cfg"]
-    assert not any("2 GPUs" in n for n in result.notes)
+    assert not any(s.kind == "gpus" for s in result.skipped)
     for engine, latency in zip(result.columns["engine"], result.columns["latency_s"], strict=True):
         one = tokcost.estimate(model="sdxl", hardware="h100-sxm", gpus=2, engine=engine)
         assert one.parallelism == "cfg" and latency == pytest.approx(one.latency_s)

@@ -16,6 +16,7 @@ from tokcost.errors import InputError
 from tokcost.io.catalog import Catalog
 from tokcost.io.measurements import load_entries, load_thresholds
 from tokcost.records.measurements import Thresholds
+from tokcost.render.validate import failure_words, unscored_words
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "validation.md"
@@ -117,11 +118,17 @@ def test_unscored_entries_have_reasons(entries, cat):
     rows = V.run(entries, cat)
     not_scored = {r.id: r.reason for r in rows if not r.scored}
     assert all(not_scored.values())
-    assert "hardware null" in not_scored["hunyuanvideo-720p-l20-1gpu"]  # no L20 preset
+    assert not_scored["hunyuanvideo-720p-l20-1gpu"].kind == "no_hardware"  # no L20 preset
     assert "llama2-7b-pretraining" not in not_scored  # a bare decoder architecture is priced with 6ND
-    assert "samples" in not_scored["sd1-training-a100-pcie-hours"]
-    assert "tokens" in not_scored["janus-pro-7b-training"]
-    assert not_scored["ltx-video-paper-h100-768x512-121f"].startswith("excluded:")
+    assert not_scored["sd1-training-a100-pcie-hours"].kind == "training_samples_unstated"
+    assert not_scored["janus-pro-7b-training"].kind == "training_tokens_unstated"
+    excluded = not_scored["ltx-video-paper-h100-768x512-121f"]
+    assert excluded.kind == "excluded" and len(excluded.detail) > 40
+    # the renderer words each kind; the words name what is missing
+    words = {i: unscored_words(r.model_dump(exclude_none=True)) for i, r in not_scored.items()}
+    assert "hardware null" in words["hunyuanvideo-720p-l20-1gpu"]
+    assert "samples" in words["sd1-training-a100-pcie-hours"] and "tokens" in words["janus-pro-7b-training"]
+    assert words["ltx-video-paper-h100-768x512-121f"] == f"excluded: {excluded.detail}"
     # multi-GPU diffusion is priced (sequence parallelism), not skipped
     assert "hunyuanvideo-720p-h100-8gpu" not in not_scored
     training = {r.id: r for r in rows if r.family == "training" and r.scored}
@@ -154,8 +161,13 @@ def test_summary_and_gate():
     assert s["training"] == {"n": 0}
     th = Thresholds(median_rel_err=0.3, worst_factor=2.5, apply_to=["all", "ar", "video", "training"])
     fails = V.gate(s, th)
-    assert any("ar: median" in f for f in fails) and any("ar: worst case c" in f for f in fails)
-    assert not any("video" in f or "training" in f for f in fails)
+    assert {(f.family, f.measure) for f in fails} >= {("ar", "median_rel_err"), ("ar", "worst_factor")}
+    (worst,) = [f for f in fails if f.family == "ar" and f.measure == "worst_factor"]
+    assert (worst.value, worst.limit, worst.worst_id) == (3.0, 2.5, "c")
+    assert not any(f.family in ("video", "training") for f in fails)
+    words = [failure_words(f.model_dump()) for f in fails]
+    assert "in-sample ar: median relative error 50.0% > 30%" in words
+    assert "in-sample ar: worst case c off by 3.00x > 2.5x" in words
 
 
 def test_thresholds_file():

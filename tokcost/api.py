@@ -524,18 +524,18 @@ def sweep(
 ) -> SweepResult:
     """Price every combination, one row each, as numpy columns (``result.columns``; ``result.rows`` counts them;
     at most 2,000,000 rows: :func:`sweep_stream` takes any size). ``resolutions`` are ``(width, height)`` pairs;
-    combinations a model cannot serve are skipped with a note in ``result.notes``. For progress bars:
+    combinations a model cannot serve are skipped and listed in ``result.skipped``. For progress bars:
     ``on_start(total_rows)`` is called once the sweep is planned, and ``on_group(n)`` as each chunk of ``n`` rows
     is priced. ``gpus`` are replica sizes (GPUs splitting each forward, :func:`estimate`'s default parallelism);
-    a size a model or chip cannot take is skipped with a note. ``prices`` (hardware id -> USD per GPU-hour) win
-    over the default price basis; each chip's price and its provider are in ``result.notes``."""
+    a size a model or chip cannot take is skipped (in ``result.skipped``). ``prices`` (hardware id -> USD per GPU-hour) win
+    over the default price basis; each chip's price and its provider are in ``result.prices``."""
     from tokcost.core.sweep import run_sweep
 
     stream = _sweep_plan(
         models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices
     )
     result = run_sweep(stream.req, on_group=on_group, on_start=on_start)
-    result.notes[:] = stream.notes
+    result.prices = stream.prices
     return result
 
 
@@ -554,7 +554,7 @@ def sweep_stream(
     presets: Presets = None,
     prices: Prices = None,
 ):
-    """:func:`sweep` planned but not priced: ``.rows`` and ``.notes`` at once, then ``.chunks()`` yields the
+    """:func:`sweep` planned but not priced: ``.rows``, ``.prices`` and ``.skipped`` at once, then ``.chunks()`` yields the
     rows as column dicts of at most 250,000 rows each, priced as they are read (memory stays flat at any size, up
     to 20,000,000 configurations). ``tokcost sweep --format csv|jsonl`` writes these chunks as they come."""
     return _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices)
@@ -564,6 +564,7 @@ def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, 
     from tokcost.core.pricing import price_book
     from tokcost.core.sweep import SweepRequest, plan_sweep
     from tokcost.io.prices import load_prices
+    from tokcost.records.sweep import SweepPrices
 
     cat = catalog(presets)
     model_presets, problems = _lookup(cat, "models", models, "models")
@@ -584,7 +585,7 @@ def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, 
         prices=book.usd_per_gpu_hour(),
     )
     stream = plan_sweep(req)
-    stream.notes[:0] = book.lines()
+    stream.prices = SweepPrices(book.basis, dict(book.quotes), list(book.unpriced.values()))
     return stream
 
 

@@ -85,14 +85,14 @@ def sweep(
         )
         if fmt in STREAMING:
             stream = api.sweep_stream(**args)
-            _notes(stream.notes, stream.rows)
+            _notes(stream, stream.rows)
             with Progress() as progress:
                 progress.start(stream.rows)
                 emit_pieces(stream_text(fmt, stream.chunks(progress.advance)), output)
             return
         with Progress() as progress:
             result = api.sweep(**args, on_start=progress.start, on_group=progress.advance)
-        _notes(result.notes, result.rows)
+        _notes(result, result.rows)
         if fmt == "html":  # the core picks the charts' lines from the columns; the page only draws them
             from tokcost.core.sweep import with_charts
 
@@ -106,8 +106,11 @@ MAX_DIGITS = 9  # a list value beyond this is out of every range; int() of thous
 STREAMING = ("csv", "jsonl", "parquet")  # written chunk by chunk as the rows are priced: memory stays flat
 
 
-def _notes(notes: list[str], rows: int) -> None:
-    for note in notes:
+def _notes(result, rows: int) -> None:
+    """The sweep's notes (the prices used, what was skipped) on stderr; nothing to price is an error."""
+    from tokcost.render.sweep import sweep_notes
+
+    for note in sweep_notes(result):
         typer.echo(escape_line(f"note: {note}"), err=True)
     if not rows:
         raise UsageError("nothing to price: every combination was skipped (see the notes above)")

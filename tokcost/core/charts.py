@@ -144,15 +144,11 @@ def latency_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData
     return ChartData(
         id="latency",
         kind="line",
-        title="Latency per " + ("clip vs frames" if video else "item vs resolution"),
-        x_label="frames" if video else "long side (px)",
         x_unit="frames" if video else "px",
-        y_label="latency (s)",
         y_unit="s",
         log_y=True,
         budget=float(spec.budget["latency_s"]),
         marker=marker,
-        notes=["each candidate at its chosen batch", "queueing wait not included"],
         series=series,
     )
 
@@ -179,10 +175,7 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
     return ChartData(
         id="throughput",
         kind="fit_line",
-        title="Throughput per GPU vs batch (memory limit marked)",
-        x_label="batch (items per replica)",
-        x_unit="items per replica",
-        y_label="items / s / GPU",
+        x_unit="items/replica",
         y_unit="items/s/GPU",
         log_y=True,
         series=series,
@@ -210,10 +203,7 @@ def cost_chart(spec: SpecResult, top: int = TOP_BARS) -> ChartData:
     return ChartData(
         id="cost",
         kind="bar",
-        title="Cost per item by candidate and hardware",
-        x_label="",
-        y_label="$ per item (fleet at your demand)",
-        y_unit="USD per item",
+        y_unit="USD/item",
         log_y=False,  # a linear axis: a 1.4x gap in cost looks 1.4x long
         budget=spec.budget.get("cost_per_item_usd"),
         series=series,
@@ -230,14 +220,13 @@ def sweep_charts(columns: dict) -> list[ChartData]:
     if not len(columns["model"]):
         return []
     keep = np.ones(len(columns["model"]), dtype=bool)
-    fixed, held = [], {}
+    held = {}
     models = np.asarray(columns["model"], dtype=str)
     for name in ("batch", "gpus", "frames"):
         a = np.asarray(columns[name], dtype=float)
         vals = np.unique(a[~np.isnan(a)])
         if vals.size > 1:
             keep &= np.isnan(a) | (a == vals[0])
-            fixed.append(f"{name} {vals[0]:g}")
             held[name] = float(vals[0])
     # steps: each model at its own first value (models default to different step counts: SDXL 50, SD3 28)
     steps = np.asarray(columns["steps"], dtype=float)
@@ -248,10 +237,12 @@ def sweep_charts(columns: dict) -> list[ChartData]:
             per_model[m] = float(vals[0])
             if vals.size > 1:
                 keep &= (models != m) | (steps == vals[0])
-    if len(set(per_model.values())) > 1 or any(
-        np.unique(steps[(models == m) & ~np.isnan(steps)]).size > 1 for m in per_model
-    ):
-        fixed.append("steps " + ", ".join(f"{m} {v:g}" for m, v in per_model.items()))
+    steps_held = (
+        per_model
+        if len(set(per_model.values())) > 1
+        or any(np.unique(steps[(models == m) & ~np.isnan(steps)]).size > 1 for m in per_model)
+        else {}
+    )
     key = np.char.add(
         np.char.add(np.asarray(columns["model"], dtype=str), " / "),
         np.char.add(
@@ -260,7 +251,6 @@ def sweep_charts(columns: dict) -> list[ChartData]:
     )
     labels, first = np.unique(key[keep], return_index=True)
     labels = labels[np.argsort(first)]
-    notes = [f"at {', '.join(fixed)}"] if fixed else []  # every model / hardware / engine line is drawn
     side = np.maximum(np.asarray(columns["width"], dtype=float), np.asarray(columns["height"], dtype=float))
     lat, cost = [], []
     for lab in labels:
@@ -284,28 +274,24 @@ def sweep_charts(columns: dict) -> list[ChartData]:
     return [
         ChartData(
             id="latency",
+            scope="sweep",
             kind="line",
-            title="Latency vs resolution",
-            x_label="long side (px)",
             x_unit="px",
-            y_label="latency (s)",
             y_unit="s",
             log_y=True,
             fixed=held,
-            notes=notes,
+            fixed_steps=steps_held,
             series=lat,
         ),
         ChartData(
             id="cost",
+            scope="sweep",
             kind="line",
-            title="Cost per item vs resolution",
-            x_label="long side (px)",
             x_unit="px",
-            y_label="$ per item (one GPU, full use)",
-            y_unit="USD per item",
+            y_unit="USD/item",
             log_y=True,
             fixed=dict(held),
-            notes=list(notes),
+            fixed_steps=dict(steps_held),
             series=cost,
         ),
     ]

@@ -171,12 +171,10 @@ def estimate_one(
         fps=fps,
         price=quote,
         price_basis=book.basis,
+        unpriced=book.unpriced.get(hw.id),
+        stale_prices=book.stale([hw.id], today or dt.date.today()),
         defaults_applied=defaults,
-        notes=[
-            *[n for n in [precision_note(m, precision)] if n],
-            *book.unpriced.values(),
-            *book.notes([hw.id], today or dt.date.today()),
-        ],
+        notes=[n for n in [precision_note(m, precision)] if n],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 
@@ -221,5 +219,11 @@ def train_one(
     report = training_report(
         catalog.model(model), hw, usd_per_gpu_hour=quote.usd_per_gpu_hour if quote else None, **work
     )
-    notes = [*report.notes, *book.unpriced.values(), *book.notes([hw.id], today or dt.date.today())]
-    return report.model_copy(update={"price": quote, "price_basis": book.basis, "notes": notes})
+    return report.model_copy(
+        update={
+            "price": quote,
+            "price_basis": book.basis,
+            "unpriced": book.unpriced.get(hw.id),
+            "stale_prices": book.stale([hw.id], today or dt.date.today()),
+        }
+    )

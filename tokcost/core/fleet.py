@@ -327,18 +327,13 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     return ChartData(
         id="load",
         kind="line",
-        title=f"Latency under load: {label} on {n} replica{'s' if n != 1 else ''}",
-        x_label="requests per second",
         x_unit="1/s",
-        y_label="end-to-end latency (s)",
         y_unit="s",
         budget=spec.budget.latency_s,
         marker=peak,
-        marker_label=f"peak {peak:.3g} requests/s",
-        notes=[
-            f"batch {int(row['batch'][0])}, timeout {float(row['timeout'][0]):.3g} s and {n} replicas held fixed",
-            f"the budget is met at p{q:g}; the dotted line is the peak demand",
-        ],
+        fixed={"batch": float(row["batch"][0]), "timeout_s": float(row["timeout"][0]), "replicas": float(n)},
+        subject=label,
+        percentile=q,
         series=[
             ChartSeries(
                 label=f"p{100 * lv:g}", x=rates.tolist(), y=[float(v) if np.isfinite(v) else None for v in pct[:, i]]
@@ -355,14 +350,9 @@ def day_chart(spec: Spec, fleet: Fleet) -> ChartData:
     return ChartData(
         id="day",
         kind="day",
-        title="Demand over the day and the fleet that serves it",
-        x_label="hour of the day",
-        y_label="requests per second",
         y_unit="1/s",
-        notes=[
-            "default daily shape with the spec's peak_to_mean" if spec.demand.hourly is None else "demand.hourly",
-            f"replicas on the right axis; demand.scaling: {spec.demand.scaling}",
-        ],
+        demand_shape="default" if spec.demand.hourly is None else "hourly",
+        scaling=spec.demand.scaling,
         series=[
             ChartSeries(label="requests/s", group="demand", x=hours, y=hourly.tolist()),
             ChartSeries(

@@ -610,7 +610,7 @@ def analyze_spec(
             as_of=day.isoformat(),
             read_from=dates[0] if dates else None,
             read_to=dates[-1] if dates else None,
-            notes=prices.notes(used, day),
+            stale=prices.stale(used, day),
         ),
         warnings=[n for n in [calibration.unused_note(used)] if n] if calibration is not None else [],
         traffic=spec.demand.trace_summary,

@@ -11,7 +11,8 @@ the command line's ``--price`` overrides; returns a :class:`PriceBook`. What win
    marketplaces of third-party hosts are left out, so a chip is never ranked on a marketplace price against
    another chip's datacentre price).
 
-A chip with no price under the basis is "not priced", with the exact flag or spec field that prices it.
+A chip with no price under the basis is "not priced" (:class:`~tokcost.records.prices.Unpriced`); the words, with
+the exact flag or spec field that prices it, are :mod:`tokcost.render.prices`'.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tokcost.records.presets import HardwarePreset
-from tokcost.records.prices import COMMITMENT_WORDS, STALE_AFTER_DAYS, PriceCatalog, PriceQuote
+from tokcost.records.prices import (
+    STALE_AFTER_DAYS,
+    OwnedCost,
+    PriceBasis,
+    PriceCatalog,
+    PriceQuote,
+    StalePrice,
+    Unpriced,
+)
 from tokcost.records.spec import Owned, Pricing
 
 HOURS_PER_YEAR = 8760.0
@@ -30,11 +39,12 @@ DATACENTRE_KINDS = ("hyperscaler", "gpu_cloud")
 
 @dataclass(frozen=True)
 class PriceBook:
-    """Each hardware id's quote, or why it has none; the basis in words; notes on what the reader should know."""
+    """Each hardware id's quote, or why it has none, under one basis (typed facts; :mod:`tokcost.render.prices`
+    words them)."""
 
-    basis: str
+    basis: PriceBasis
     quotes: dict[str, PriceQuote] = field(default_factory=dict)
-    unpriced: dict[str, str] = field(default_factory=dict)  # hardware id -> why, and the fix
+    unpriced: dict[str, Unpriced] = field(default_factory=dict)  # hardware id -> what it lacks
 
     def quote(self, hardware_id: str) -> PriceQuote | None:
         return self.quotes.get(hardware_id)
@@ -43,16 +53,8 @@ class PriceBook:
         """Hardware id -> USD per GPU-hour, for the estimator (an absent id is not priced)."""
         return {k: q.usd_per_gpu_hour for k, q in self.quotes.items()}
 
-    def lines(self) -> list[str]:
-        """The basis, each chip's price with its provider and date, and each unpriced chip's fix, in words."""
-        out = [f"prices: {self.basis}"]
-        for hw, q in self.quotes.items():
-            when = f", {q.commitment}, read {q.date}" if q.date else ""
-            out.append(f"{hw} at ${q.usd_per_gpu_hour:.2f}/GPU-h from {q.provider}{when}")
-        return out + list(self.unpriced.values())
-
-    def notes(self, hardware_ids: Iterable[str], today: dt.date) -> list[str]:
-        """A note for each catalogue price among ``hardware_ids`` read more than 6 months before ``today``."""
+    def stale(self, hardware_ids: Iterable[str], today: dt.date) -> list[StalePrice]:
+        """Each catalogue price among ``hardware_ids`` read more than 6 months before ``today``."""
         out = []
         for hw in dict.fromkeys(hardware_ids):
             q = self.quotes.get(hw)
@@ -61,9 +63,13 @@ class PriceBook:
             age = (today - dt.date.fromisoformat(q.date)).days
             if age > STALE_AFTER_DAYS:
                 out.append(
-                    f"The {hw} price ({q.provider}, ${q.usd_per_gpu_hour:.2f}/GPU-h) was read on {q.date}, "
-                    f"{age // 30} months ago: prices move, so check its source or give yours with "
-                    f"--price {hw}=USD_PER_GPU_HOUR."
+                    StalePrice(
+                        hardware=hw,
+                        provider=q.provider,
+                        usd_per_gpu_hour=q.usd_per_gpu_hour,
+                        date=q.date,
+                        months=age // 30,
+                    )
                 )
         return out
 
@@ -77,28 +83,20 @@ def owned_usd_per_gpu_hour(owned: Owned, tdp_w: float) -> float:
 
 
 def _owned_quote(owned: Owned, hw: HardwarePreset) -> PriceQuote:
-    usd = owned_usd_per_gpu_hour(owned, hw.tdp_w)
     return PriceQuote(
-        usd_per_gpu_hour=usd,
+        usd_per_gpu_hour=owned_usd_per_gpu_hour(owned, hw.tdp_w),
         provider="owned",
         commitment=None,
         date=None,
-        source=(
-            f"owned: ${owned.capex_usd_per_gpu:,.0f} / ({owned.amortization_years:g} y x 8,760 h) + "
-            f"{hw.tdp_w:g} W TDP x PUE {owned.pue:g} x ${owned.power_usd_per_kwh:g}/kWh + "
-            f"${owned.hosting_usd_per_gpu_hour:g}/GPU-h hosting = ${usd:.3f}/GPU-h (pricing.owned)"
+        source="pricing.owned",
+        owned=OwnedCost(
+            capex_usd_per_gpu=owned.capex_usd_per_gpu,
+            amortization_years=owned.amortization_years,
+            tdp_w=hw.tdp_w,
+            pue=owned.pue,
+            power_usd_per_kwh=owned.power_usd_per_kwh,
+            hosting_usd_per_gpu_hour=owned.hosting_usd_per_gpu_hour,
         ),
-    )
-
-
-def basis_words(pricing: Pricing) -> str:
-    """The price basis as the report states it."""
-    commitment = COMMITMENT_WORDS[pricing.commitment]
-    if pricing.provider is not None:
-        return f"{commitment} prices at {pricing.provider} (pricing.provider)"
-    return (
-        f"{commitment}, the lowest price among the hyperscalers and GPU clouds in tokcost's price catalogue that "
-        "rent each GPU (marketplaces of third-party hosts left out)"
     )
 
 
@@ -111,15 +109,13 @@ def price_book(
     """Quote every chip of ``hardware`` under one basis; ``overrides`` are the command line's ``--price``."""
     pricing = pricing or Pricing()
     overrides = overrides or {}
-    extras = []
-    if pricing.owned is not None:
-        owned_ids = pricing.owned.hardware
-        extras.append(f"owned hardware ({', '.join(owned_ids) if owned_ids else 'every candidate'}) at its own cost")
-    if pricing.usd_per_gpu_hour:
-        extras.append(f"your prices for {', '.join(pricing.usd_per_gpu_hour)} (pricing.usd_per_gpu_hour)")
-    if overrides:
-        extras.append(f"your prices for {', '.join(overrides)} (--price)")
-    basis = basis_words(pricing) + "".join(f"; {e}" for e in extras)
+    basis = PriceBasis(
+        commitment=pricing.commitment,
+        provider=pricing.provider,
+        owned=None if pricing.owned is None else list(pricing.owned.hardware or []),
+        spec_prices=list(pricing.usd_per_gpu_hour),
+        cli_prices=list(overrides),
+    )
     book = PriceBook(basis=basis)
     for hw in hardware:
         quote = _quote(hw, catalogue, pricing, overrides)
@@ -131,7 +127,7 @@ def price_book(
 
 
 def _quote(hw: HardwarePreset, catalogue: PriceCatalog, pricing: Pricing, overrides: Mapping[str, float]):
-    """The quote for one chip, or the sentence saying why it has none and how to give one."""
+    """The quote for one chip, or what it lacks (the renderer says how to give one)."""
     if hw.id in overrides:
         return PriceQuote(
             usd_per_gpu_hour=overrides[hw.id],
@@ -155,16 +151,10 @@ def _quote(hw: HardwarePreset, catalogue: PriceCatalog, pricing: Pricing, overri
     entries = [e for e in catalogue.for_hardware(hw.id) if e.commitment == pricing.commitment]
     if pricing.provider is not None:
         entries = [e for e in entries if e.provider == pricing.provider]
-        where = f"at {pricing.provider}"
     else:
         entries = [e for e in entries if catalogue.providers[e.provider].kind in DATACENTRE_KINDS]
-        where = "from a hyperscaler or GPU cloud"
     if not entries:
-        return (
-            f"{hw.id} is not priced: the price catalogue has no {COMMITMENT_WORDS[pricing.commitment]} price for it "
-            f"{where}; give one with --price {hw.id}=USD_PER_GPU_HOUR or a pricing.usd_per_gpu_hour entry "
-            f"({{{hw.id}: ...}}) in the spec"
-        )
+        return Unpriced(hardware=hw.id, commitment=pricing.commitment, provider=pricing.provider)
     best = min(entries, key=lambda e: (e.usd_per_gpu_hour, e.provider))
     return PriceQuote(
         usd_per_gpu_hour=best.usd_per_gpu_hour,

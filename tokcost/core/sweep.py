@@ -2,8 +2,8 @@
 
 Pure and vectorised: for each (model, hardware, engine) group the numeric axes become one numpy meshgrid and
 :func:`~tokcost.engine.estimate.estimate_arrays` prices the whole group in one call. The result is a dict of
-equal-length column arrays (one row per configuration) plus notes about the combinations that were skipped
-because a model cannot serve them. Formatting lives in :mod:`tokcost.render.sweep`.
+equal-length column arrays (one row per configuration) plus the combinations that were skipped because a model
+cannot serve them (:class:`~tokcost.records.sweep.SweepSkip`, worded by :mod:`tokcost.render.sweep`). Formatting lives in :mod:`tokcost.render.sweep`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tokcost.engine.estimate import Config, engine_cfg_mode, estimate_arrays, re
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
-from tokcost.records.sweep import COLUMNS, SweepResult
+from tokcost.records.sweep import COLUMNS, SweepPrices, SweepResult, SweepSkip
 
 MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~300,000 rows a second this is about a minute of pricing
 # Rows priced and written at a time when a sweep streams (CSV, JSON Lines): ~16 columns x 8 bytes x 250,000 is
@@ -70,25 +70,25 @@ def _role(model, frames) -> str | None:
     return "video" if "video" in model.roles else None
 
 
-def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
-    """The (model, hardware, engine) groups to price, and a note for everything skipped."""
+def plan_groups(req: SweepRequest) -> tuple[list[Group], list[SweepSkip]]:
+    """The (model, hardware, engine) groups to price, and what was skipped, and why."""
     profiles = load_engines()
     unknown = [e for e in req.engines or [] if e not in profiles]
     if unknown:
         raise UsageError(f"unknown engine {unknown[0]!r}; choose from {', '.join(profiles)}")
-    groups, notes = [], []
+    groups: list[Group] = []
+    notes: list[SweepSkip] = []
     sizes_all = np.asarray(req.resolutions, dtype=float).reshape(-1, 2)
     for m in req.models:
         role = _role(m, req.frames)
         if role is None:
-            what = "video (frames were given)" if req.frames is not None else "images or video"
-            notes.append(f"skipped {m.id}: it does not generate {what} (it serves {', '.join(m.roles)})")
+            notes.append(SweepSkip("role", m.id, serves=tuple(m.roles), video_asked=req.frames is not None))
             continue
         lo, hi = m.side_limits()
         ok = (sizes_all >= lo).all(axis=1) & (sizes_all <= hi).all(axis=1)
         if not ok.all():
-            bad = ", ".join(f"{int(w)}x{int(h)}" for w, h in sizes_all[~ok])
-            notes.append(f"skipped {bad} for {m.id}: it serves {lo}-{hi} px per side")
+            bad = tuple(f"{int(w)}x{int(h)}" for w, h in sizes_all[~ok])
+            notes.append(SweepSkip("sizes", m.id, values=bad, low=lo, high=hi))
         if not ok.any():
             continue
         frames = _frames_axis(m, role, req.frames, notes)
@@ -100,7 +100,7 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
         names = req.engines or offered(profiles, m.family)
         for e in names:
             if m.family not in profiles[e].serves:
-                notes.append(f"skipped engine {e} for {m.id}: {e} serves {', '.join(profiles[e].serves)} models only")
+                notes.append(SweepSkip("engine", m.id, engine=e, serves=tuple(profiles[e].serves)))
                 continue
             # the replica sizes under this engine's guidance mode (a batched-CFG UNet splits 2 GPUs by cfg)
             replicas = {hw.id: _gpus_axis(m, hw, req.gpus, notes, engine_cfg_mode(m, e)) for hw in req.hardware}
@@ -113,7 +113,7 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[str]]:
     return groups, notes
 
 
-def _gpus_axis(m, hw, gpus: list[int], notes: list[str], cfg_mode: str) -> np.ndarray:
+def _gpus_axis(m, hw, gpus: list[int], notes: list[SweepSkip], cfg_mode: str) -> np.ndarray:
     """The replica sizes ``m`` can take on ``hw`` (:func:`~tokcost.engine.estimate.replica_problem`), with a note
     for each size skipped."""
     keep = []
@@ -121,12 +121,14 @@ def _gpus_axis(m, hw, gpus: list[int], notes: list[str], cfg_mode: str) -> np.nd
         problem = replica_problem(m, hw, G, cfg_mode=cfg_mode)
         if not problem:
             keep.append(G)
-        elif (note := f"skipped {G} GPUs for {m.id} on {hw.id}: {problem}") not in notes:  # once, not per engine
-            notes.append(note)
+        else:
+            note = SweepSkip("gpus", m.id, values=(str(G),), hardware=hw.id, problem=problem)
+            if note not in notes:  # once, not per engine
+                notes.append(note)
     return np.asarray(keep, dtype=float)
 
 
-def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
+def _frames_axis(m, role: str, frames: list[int] | None, notes: list[SweepSkip]):
     if role == "image":
         return np.array([np.nan])
     if frames is None:
@@ -135,10 +137,7 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[str]):
     limit = m.native.max_frames if m.family == "diffusion" else None
     if limit:
         if (arr > limit).any():
-            notes.append(
-                f"skipped frames {', '.join(str(int(f)) for f in arr[arr > limit])} for {m.id}: "
-                f"it generates at most {limit} frames per clip"
-            )
+            notes.append(SweepSkip("frames", m.id, values=tuple(str(int(f)) for f in arr[arr > limit]), limit=limit))
         arr = arr[arr <= limit]
     if not arr.size:
         return None
@@ -204,8 +203,9 @@ class SweepStream:
 
     req: SweepRequest
     groups: list[Group]
-    notes: list[str]
+    skipped: list[SweepSkip]
     chunk_rows: int = CHUNK_ROWS
+    prices: SweepPrices | None = None  # the prices used (tokcost.api adds them)
 
     @property
     def rows(self) -> int:
@@ -226,9 +226,9 @@ class SweepStream:
 
 
 def plan_sweep(req: SweepRequest, chunk_rows: int = CHUNK_ROWS) -> SweepStream:
-    """The sweep planned (groups, notes, row count) and nothing priced yet."""
-    groups, notes = plan_groups(req)
-    return SweepStream(req, groups, notes, chunk_rows)
+    """The sweep planned (groups, skips, row count) and nothing priced yet."""
+    groups, skipped = plan_groups(req)
+    return SweepStream(req, groups, skipped, chunk_rows)
 
 
 def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
@@ -245,8 +245,8 @@ def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
         on_start(stream.rows)
     parts = list(stream.chunks(on_group))
     if not parts:
-        return SweepResult(_assemble([], []), stream.notes)
-    return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.notes)
+        return SweepResult(_assemble([], []), stream.skipped, stream.prices)
+    return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.skipped, stream.prices)
 
 
 def with_charts(result: SweepResult) -> SweepResult:

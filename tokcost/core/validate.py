@@ -19,8 +19,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from tokcost.records.measurements import FAMILIES, Entry, Thresholds
+from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
 LATENCY_METRICS = ("latency_s", "itl_s")  # seconds: larger is slower (the other metrics are rates)
@@ -70,7 +72,7 @@ class Row:
     model: str | None
     hardware: str | None
     predicted: float | None = None
-    reason: str | None = None
+    reason: Unscored | None = None
     breakdown: dict = field(default_factory=dict)
 
     @property
@@ -119,27 +121,27 @@ class Row:
                 breakdown_s=self.breakdown,
             )
         else:
-            d.update(reason=self.reason)
+            d.update(reason=self.reason.model_dump(exclude_none=True) if self.reason else None)
         return d
 
 
-def unscored_reason(e: Entry) -> str | None:
+def unscored_reason(e: Entry) -> Unscored | None:
     """Why an entry cannot be priced, or None. Reasons are about missing or unmodelled conditions."""
     c = e.conditions
     if e.exclude_reason:
-        return f"excluded: {e.exclude_reason}"
+        return Unscored(kind="excluded", detail=e.exclude_reason)
     if e.model is None and not (e.metric in ("gpu_hours", *TEXT_DECODE_METRICS) and e.architecture is not None):
-        return "model null (no preset): documentation only"
+        return Unscored(kind="no_model")
     if e.hardware is None:
-        return "hardware null (GPU unknown or not in the hardware list): documentation only"
+        return Unscored(kind="no_hardware")
     if e.metric == "gpu_hours":
         if e.family != "training":
-            return "gpu_hours outside the training family"
+            return Unscored(kind="gpu_hours_outside_training")
         return None  # decided with the model family (tokens vs samples) in price_entry
     if e.metric in TEXT_DECODE_METRICS and (e.architecture is None or not c.prompt_tokens or not c.generated_tokens):
-        return f"{e.metric} needs the decoder's architecture and the prompt and generated tokens"
+        return Unscored(kind="decode_needs_tokens", metric=e.metric)
     if (c.gpus or 1) > 1 and e.family != "multi-gpu":
-        return f"{c.gpus} GPUs outside the multi-gpu family"
+        return Unscored(kind="gpus_outside_multi_gpu", gpus=c.gpus)
     return None
 
 
@@ -188,7 +190,7 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
             return _price_text_decode(e, catalog, profiles, row)
         out = estimate_arrays(build_config(e, catalog, profiles), "central")
     except (InputError, UsageError, TokenGeometryError) as exc:
-        row.reason = f"cannot price: {exc}"
+        row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
     row.predicted = float(out[e.metric])
     row.breakdown = {k: float(v) for k, v in out["breakdown_s"].items()}
@@ -241,7 +243,7 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
     c = e.conditions
     hw = catalog.hardware(e.hardware)
     m = catalog.model(e.model) if e.model is not None else None  # None: a bare decoder (architecture is set)
-    no_tokens = "training tokens not stated by the source (open): cannot compute 6ND"
+    no_tokens = Unscored(kind="training_tokens_unstated")
     if m is None:
         if c.tokens is None:
             row.reason = no_tokens
@@ -256,7 +258,7 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
         row.reason = no_tokens
         return row
     if m.family == "diffusion" and c.samples is None:
-        row.reason = "training samples (images seen) not stated by the source (open)"
+        row.reason = Unscored(kind="training_samples_unstated")
         return row
     rep = training_report(
         m,
@@ -411,7 +413,7 @@ def widest_bands(bands_by: dict[str, dict[str, dict]]) -> dict[str, dict]:
 # ------------------------------------------------------------------------------------------------- gate
 
 
-def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]:
+def gate(summaries: dict, th: Thresholds, label: Literal["in-sample", "held-out"] = "in-sample") -> list[GateFailure]:
     """Threshold breaches of one set of summaries (families with no scored entry are skipped)."""
     fails = []
     for fam in th.apply_to:
@@ -422,7 +424,18 @@ def gate(summaries: dict, th: Thresholds, label: str = "in-sample") -> list[str]
         median = own.median_rel_err if own and own.median_rel_err else th.median_rel_err
         worst = own.worst_factor if own and own.worst_factor else th.worst_factor
         if s["median_rel_err"] > median:
-            fails.append(f"{label} {fam}: median relative error {s['median_rel_err']:.1%} > {median:.0%}")
+            fails.append(
+                GateFailure(label=label, family=fam, measure="median_rel_err", value=s["median_rel_err"], limit=median)
+            )
         if s["worst_factor"] > worst:
-            fails.append(f"{label} {fam}: worst case {s['worst_id']} off by {s['worst_factor']:.2f}x > {worst}x")
+            fails.append(
+                GateFailure(
+                    label=label,
+                    family=fam,
+                    measure="worst_factor",
+                    value=s["worst_factor"],
+                    limit=worst,
+                    worst_id=s["worst_id"],
+                )
+            )
     return fails

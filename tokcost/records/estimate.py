@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tokcost.records.prices import PriceQuote
+from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
 
 
 class LowHigh(BaseModel):
@@ -58,7 +58,11 @@ class EstimateResult(BaseModel):
         default=None,
         description="The GPU-hour price the cost uses: provider, commitment, date, source (null: not priced).",
     )
-    price_basis: str = Field(default="", description="How the price was chosen, in words.")
+    price_basis: PriceBasis | None = Field(default=None, description="How the price was chosen.")
+    unpriced: Unpriced | None = Field(
+        default=None, description="The chip has no price under the basis (the fix in words: the table)."
+    )
+    stale_prices: list[StalePrice] = Field(default=[], description="The price used was read more than 6 months ago.")
     scope: Literal["single_busy_replica"] = Field(
         default="single_busy_replica",
         description="What the figures cover: one replica busy all the time (no queueing, no idle hours, no peak); "
@@ -68,7 +72,7 @@ class EstimateResult(BaseModel):
         default={}, description="The inputs not given and the value used for each (engine, width, height, steps)."
     )
     notes: list[str] = Field(
-        default=[], description="What the reader should know: an unpriced chip's fix, an old price."
+        default=[], description="What the reader should know about the figures (prices: unpriced, stale_prices)."
     )
     warnings: list[str] = Field(default=[], description="What did not apply as asked: a calibration of other hardware.")
     cost_usd_per_item_band: LowHigh | None

@@ -152,6 +152,47 @@ class PriceCatalog(Strict):
         return None
 
 
+class OwnedCost(Strict):
+    """The figures an owned GPU's hourly cost is computed from (the spec's ``pricing.owned`` and the chip's TDP)."""
+
+    capex_usd_per_gpu: float
+    amortization_years: float
+    tdp_w: float
+    pue: float
+    power_usd_per_kwh: float
+    hosting_usd_per_gpu_hour: float
+
+
+class PriceBasis(Strict):
+    """How every GPU-hour of a run is priced (worded by :func:`tokcost.render.prices.basis_words`)."""
+
+    commitment: Commitment
+    provider: str | None = None  # pricing.provider; None: the lowest datacentre price of each chip
+    owned: list[str] | None = None  # pricing.owned's hardware ([]: every candidate); None: nothing owned
+    spec_prices: list[str] = []  # the hardware priced by the spec's pricing.usd_per_gpu_hour
+    cli_prices: list[str] = []  # the hardware priced by --price
+
+
+class StalePrice(Strict):
+    """A catalogue price read more than STALE_AFTER_DAYS before the run (worded by
+    :func:`tokcost.render.prices.stale_words`)."""
+
+    hardware: str
+    provider: str
+    usd_per_gpu_hour: float
+    date: str
+    months: int  # how long ago, in whole 30-day months
+
+
+class Unpriced(Strict):
+    """A chip the catalogue has no price for under the basis (worded, with the fix, by
+    :func:`tokcost.render.prices.unpriced_words`)."""
+
+    hardware: str
+    commitment: Commitment
+    provider: str | None = None  # pricing.provider; None: no hyperscaler or GPU cloud rents it
+
+
 class PriceQuote(Strict):
     """The price one candidate is costed at, and where it comes from: a catalogue entry under the chosen basis,
     the user's own figure (``--price`` or the spec's ``pricing.usd_per_gpu_hour``), or owned hardware."""
@@ -169,5 +210,6 @@ class PriceQuote(Strict):
     date: str | None = Field(description="When a catalogue price was read (YYYY-MM-DD); null for user and owned prices")
     source: str = Field(
         description="The public page of a catalogue price, the flag or spec field of a user price, "
-        "or the owned-hardware formula with its figures"
+        "or pricing.owned for owned hardware"
     )
+    owned: OwnedCost | None = Field(default=None, description="Owned hardware: the figures its cost comes from")

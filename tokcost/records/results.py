@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tokcost.records.prices import PriceQuote
+from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice
 from tokcost.records.spec import TraceSummary
 
-SCHEMA_VERSION = 2  # 2: typed facts (violations, suggestions) instead of sentences
+SCHEMA_VERSION = 3  # 2: typed facts (violations, suggestions) instead of sentences; 3: chart and pricing facts
 
 
 class Model(BaseModel):
@@ -259,36 +259,38 @@ class ChartData(Model):
     draws the same charts without presets or calibration. ``kind`` says how the series read: ``line``: ``y``
     against ``x`` with its low-high band, the ``budget`` as a horizontal line and ``marker`` as a vertical one;
     ``fit_line``: ``y`` against ``x``, the points that fit in memory (``fits``) apart, with each series' memory
-    ``limit``; ``bar``: one bar per series, its value ``y[0]`` (band ``low[0]``-``high[0]``) on the value axis
-    ``y_label``, the ``budget`` a line across the bars; ``day``: per hour ``x``, the ``demand`` group as bars on the
-    left axis and the ``replicas`` group as steps on the right. Axis labels are as drawn (units included); units also
-    apart (``x_unit``, ``y_unit``)."""
+    ``limit``; ``bar``: one bar per series, its value ``y[0]`` (band ``low[0]``-``high[0]``) on the value axis,
+    the ``budget`` a line across the bars; ``day``: per hour ``x``, the ``demand`` group as bars on the left axis
+    and the ``replicas`` group as steps on the right. Facts only: the titles, axis labels and caption are worded
+    where the chart is drawn (:func:`tokcost.render.html.chart_words`)."""
 
     id: str  # latency | throughput | cost | load | day (analysis); latency | cost (sweep)
+    scope: Literal["analysis", "sweep"] = "analysis"  # which page draws it (the titles differ)
     kind: Literal["line", "fit_line", "bar", "day"]
-    title: str
-    x_label: str
-    x_unit: str = ""
-    y_label: str
+    x_unit: str = ""  # the latency chart's x: "px" (an image's long side) or "frames" (a clip's)
     y_unit: str = ""
     log_y: bool = False  # the value axis is logarithmic
     budget: float | None = None
     marker: float | None = None  # the spec's own x (its long side or frame count; the peak demand)
-    marker_label: str = "this spec"
-    fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, steps, frames)
+    fixed: dict[str, float] = {}  # settings every series holds fixed (a sweep's first batch, gpus, frames; load)
+    fixed_steps: dict[str, float] = {}  # a sweep's steps held fixed per model, when the models' steps differ
     total_series: int | None = None  # the series there were when the chart shows only the first (the best bars)
-    notes: list[str] = []  # the caption's remarks, what is held fixed in words first
+    subject: str | None = None  # the candidate the chart is about (load: its model / replica / engine)
+    percentile: float | None = None  # the latency percentile the budget is met at (load)
+    demand_shape: Literal["default", "hourly"] | None = None  # day: the default daily shape or demand.hourly
+    scaling: str | None = None  # day: the spec's demand.scaling
     series: list[ChartSeries] = []
 
 
 class Pricing(Model):
-    """How the analysis priced GPU-hours: the basis in words, and what the reader should check (old prices)."""
+    """How the analysis priced GPU-hours: the basis, and what the reader should check (old prices); worded by
+    :mod:`tokcost.render.prices`."""
 
-    basis: str
-    as_of: str  # the run's date (YYYY-MM-DD): the notes on old prices are relative to it
+    basis: PriceBasis
+    as_of: str  # the run's date (YYYY-MM-DD): which prices are stale is relative to it
     read_from: str | None = None  # the oldest and newest date of the catalogue quotes the candidates use
     read_to: str | None = None
-    notes: list[str] = []
+    stale: list[StalePrice] = []  # the catalogue prices used that were read more than 6 months before as_of
 
 
 class SpecResult(Model):

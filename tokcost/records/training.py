@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokcost.records.estimate import LowHigh
-from tokcost.records.prices import PriceQuote
+from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
 
 
 class TrainResult(BaseModel):
@@ -30,9 +30,13 @@ class TrainResult(BaseModel):
         default=None,
         description="The GPU-hour price with its provider, commitment, date and source (null: not priced).",
     )
-    price_basis: str = Field(default="", description="How the price was chosen, in words.")
+    price_basis: PriceBasis | None = Field(default=None, description="How the price was chosen.")
+    unpriced: Unpriced | None = Field(
+        default=None, description="The chip has no price under the basis (the fix in words: the table)."
+    )
+    stale_prices: list[StalePrice] = Field(default=[], description="The price used was read more than 6 months ago.")
     notes: list[str] = Field(
-        default=[], description="What the reader should know: an unpriced chip's fix, an old price."
+        default=[], description="What the reader should know about the figures (prices: unpriced, stale_prices)."
     )
     tokens: float | None = Field(description="AR: training tokens.")
     context: int | None = Field(

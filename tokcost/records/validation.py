@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: gate failures and the reasons an entry is not scored as typed facts, not sentences
 # the three ways validation holds entries out (tokcost/core/validate.py HELD_OUT_BY), as the docs name them
 HELD_OUT_NAMES = {"source": "source", "hardware": "GPU", "engine": "engine"}
 DEFINITIONS = {  # what each error measure of a validation result means (written into every result)
@@ -21,6 +21,40 @@ DEFINITIONS = {  # what each error measure of a validation result means (written
     "prior, tokcost/core/fit.py PRIORS)",
     "held_out_worst": "per family, the worst of the three held-out summaries (largest median, largest worst factor)",
 }
+
+
+class Unscored(BaseModel):
+    """Why an entry is not scored (worded by :func:`tokcost.render.validate.unscored_words`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal[
+        "excluded",  # the data file excludes it (``detail``: its exclude_reason)
+        "no_model",  # model null and nothing else to price it from: documentation only
+        "no_hardware",  # hardware null (GPU unknown or not in the hardware list): documentation only
+        "gpu_hours_outside_training",
+        "decode_needs_tokens",  # a text-decode metric without the decoder's architecture or the token counts
+        "gpus_outside_multi_gpu",  # more than one GPU outside the multi-gpu family
+        "training_tokens_unstated",  # an AR model's training tokens: 6ND cannot be computed
+        "training_samples_unstated",  # a diffusion model's training samples (images seen)
+        "cannot_price",  # the estimator refused the conditions (``detail``: its error)
+    ]
+    detail: str | None = None
+    metric: str | None = None  # decode_needs_tokens
+    gpus: int | None = None  # gpus_outside_multi_gpu
+
+
+class GateFailure(BaseModel):
+    """One threshold a family's errors breach (worded by :func:`tokcost.render.validate.failure_words`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: Literal["in-sample", "held-out"]
+    family: str
+    measure: Literal["median_rel_err", "worst_factor"]
+    value: float
+    limit: float
+    worst_id: str | None = None  # worst_factor: the entry that is off by the most
 
 
 class ValidationResult(BaseModel):
@@ -47,6 +81,8 @@ class ValidationResult(BaseModel):
         "coverage (leave-one-source-out), width (high / low).",
     )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
-    failures: list[str] = Field(description="Gate failures, in sentences (empty when passed).")
+    failures: list[GateFailure] = Field(
+        description="Gate failures: family, measure, value and limit (empty when passed)."
+    )
     scored: int = Field(description="Entries priced and compared (none scored fails the gate: nothing was validated).")
     passed: bool = Field(description="Every family within its thresholds (exit code 0; else 1).")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from html import escape
 
 from tokcost.errors import UsageError
-from tokcost.records.results import AnalysisResult, CandidateResult, SpecResult
+from tokcost.records.results import AnalysisResult, CandidateResult, ChartData, SpecResult
 from tokcost.render import advice
 from tokcost.render.report import budget_phrase, demand_phrase, percentile_label, price_cell, price_lines
 from tokcost.text import money, sig
@@ -88,11 +89,79 @@ def _svg(fig, salt: str) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg") :], count=1, flags=re.S)
 
 
+@dataclass(frozen=True)
+class ChartWords:
+    """A chart's words: its title, axis labels (units included), the marker's legend entry and the caption's
+    remarks (what is held fixed first)."""
+
+    title: str
+    x_label: str
+    y_label: str
+    marker_label: str = "this spec"
+    notes: tuple[str, ...] = ()
+
+
+def _held_fixed(chart: ChartData) -> list[str]:
+    """A sweep chart's settings held fixed, in words: ``at batch 1, steps sdxl 50, sd3 28``."""
+    held = [f"{name} {value:g}" for name, value in chart.fixed.items()]
+    if chart.fixed_steps:
+        held.append("steps " + ", ".join(f"{m} {v:g}" for m, v in chart.fixed_steps.items()))
+    return [f"at {', '.join(held)}"] if held else []
+
+
+def chart_words(chart: ChartData) -> ChartWords:
+    """The words of one chart, from its facts (the core stores no sentence)."""
+    if chart.scope == "sweep":
+        if chart.id == "latency":
+            return ChartWords("Latency vs resolution", "long side (px)", "latency (s)", notes=(*_held_fixed(chart),))
+        return ChartWords(
+            "Cost per item vs resolution",
+            "long side (px)",
+            "$ per item (one GPU, full use)",
+            notes=(*_held_fixed(chart),),
+        )
+    if chart.id == "latency":
+        video = chart.x_unit == "frames"
+        return ChartWords(
+            "Latency per " + ("clip vs frames" if video else "item vs resolution"),
+            "frames" if video else "long side (px)",
+            "latency (s)",
+            notes=("each candidate at its chosen batch", "queueing wait not included"),
+        )
+    if chart.id == "throughput":
+        return ChartWords(
+            "Throughput per GPU vs batch (memory limit marked)", "batch (items per replica)", "items / s / GPU"
+        )
+    if chart.id == "cost":
+        return ChartWords("Cost per item by candidate and hardware", "", "$ per item (fleet at your demand)")
+    if chart.id == "load":
+        n = int(chart.fixed["replicas"])
+        replicas = f"{n} replica{'s' if n != 1 else ''}"
+        return ChartWords(
+            f"Latency under load: {chart.subject} on {replicas}",
+            "requests per second",
+            "end-to-end latency (s)",
+            marker_label=f"peak {chart.marker:.3g} requests/s",
+            notes=(
+                f"batch {chart.fixed['batch']:g}, timeout {chart.fixed['timeout_s']:.3g} s and {n} replicas held fixed",
+                f"the budget is met at p{chart.percentile:g}; the dotted line is the peak demand",
+            ),
+        )
+    shape = "default daily shape with the spec's peak_to_mean" if chart.demand_shape == "default" else "demand.hourly"
+    return ChartWords(
+        "Demand over the day and the fleet that serves it",
+        "hour of the day",
+        "requests per second",
+        notes=(shape, f"replicas on the right axis; demand.scaling: {chart.scaling}"),
+    )
+
+
 def _figure(chart, size=(7.5, 4.2), x_label=None, y_label=None):
     _, plt = _pyplot()
     fig, ax = plt.subplots(figsize=size)
-    ax.set_xlabel(chart.x_label if x_label is None else x_label, fontsize=FONT_PT)
-    ax.set_ylabel(chart.y_label if y_label is None else y_label, fontsize=FONT_PT)
+    words = chart_words(chart)
+    ax.set_xlabel(words.x_label if x_label is None else x_label, fontsize=FONT_PT)
+    ax.set_ylabel(words.y_label if y_label is None else y_label, fontsize=FONT_PT)
     ax.tick_params(labelsize=FONT_PT)
     ax.grid(True, which="major", alpha=0.3)
     if chart.log_y:
@@ -139,7 +208,7 @@ def line_figure(chart):
     if chart.budget is not None:
         ax.axhline(chart.budget, color="#c0392b", linestyle="--", linewidth=1.5, label=f"budget {chart.budget:g}")
     if chart.marker is not None:
-        ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label=chart.marker_label)
+        ax.axvline(chart.marker, color="#5b6374", linestyle=":", linewidth=1, label=chart_words(chart).marker_label)
     if any(s.low is not None for s in chart.series):
         ax.plot([], [], color="#999999", alpha=0.4, linewidth=8, label="low-high band")
     fmt = money if chart.y_unit.startswith("USD") else sig
@@ -189,7 +258,8 @@ def bar_figure(chart):
     row per series from the top, coloured by hardware, with one legend patch per hardware in its bars' colour,
     outside the plot. The matplotlib figure (tests read it)."""
     height = max(2.5, 0.38 * len(chart.series) + 1.2)
-    fig, ax = _figure(chart, size=(7.5, height), x_label=chart.y_label, y_label=chart.x_label)
+    words = chart_words(chart)
+    fig, ax = _figure(chart, size=(7.5, height), x_label=words.y_label, y_label=words.x_label)
     ax.set_xscale("log" if chart.log_y else "linear")
     ax.set_yscale("linear")  # the rows (``_figure`` made y the value axis, as in a line chart)
     hws = list(dict.fromkeys(s.group for s in chart.series))
@@ -247,9 +317,10 @@ def _figure_html(svg: str, chart) -> str:
         if chart.total_series and chart.total_series > len(chart.series)
         else []
     )
-    notes = "; ".join([*chart.notes, *shown])
-    caption = escape(chart.title) + (f" ({escape(notes)})" if notes else "")
-    return f'<figure role="img" aria-label="{escape(chart.title)}">{svg}<figcaption>{caption}</figcaption></figure>'
+    words = chart_words(chart)
+    notes = "; ".join([*words.notes, *shown])
+    caption = escape(words.title) + (f" ({escape(notes)})" if notes else "")
+    return f'<figure role="img" aria-label="{escape(words.title)}">{svg}<figcaption>{caption}</figcaption></figure>'
 
 
 # ------------------------------------------------------------------------------------------- analysis page
@@ -388,7 +459,7 @@ SWEEP_TABLE_ROWS = 200
 def format_sweep_html(result) -> str:
     """A sweep as one page: latency and cost vs resolution per model / hardware / engine (the lines the core chose,
     ``result.charts``: :func:`tokcost.core.sweep.with_charts`), and the first rows."""
-    from tokcost.render.sweep import TABLE_COLUMNS, string_columns
+    from tokcost.render.sweep import TABLE_COLUMNS, string_columns, sweep_notes
     from tokcost.version import __version__
 
     if result.charts:
@@ -409,7 +480,7 @@ def format_sweep_html(result) -> str:
     )
     body = (
         f"<h1>tokcost sweep: {result.rows:,} configurations</h1>"
-        + _list(result.notes)
+        + _list(sweep_notes(result))
         + f'<div class="charts">{"".join(figs)}</div><h3>Rows</h3>{more}'
         + f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tokcost.records.results import CandidateResult, SpecResult
 from tokcost.render.advice import defaults_phrase, price_dates
+from tokcost.render.prices import basis_words, quote_source, stale_words
 from tokcost.text import money
 
 
@@ -18,7 +19,7 @@ def price_lines(spec: SpecResult, sources: bool = True) -> list[str]:
     the page it was read from; then the notes on old prices."""
     if spec.pricing is None:  # a result saved before prices had a stated basis
         return []
-    lines = [f"Price basis: {spec.pricing.basis}; {price_dates(spec)}."]
+    lines = [f"Price basis: {basis_words(spec.pricing.basis)}; {price_dates(spec)}."]
     seen: dict[str, CandidateResult] = {}
     for c in spec.candidates:
         seen.setdefault(c.hardware, c)
@@ -30,9 +31,9 @@ def price_lines(spec: SpecResult, sources: bool = True) -> list[str]:
         lines.append(
             f"{hw}: {money(q.usd_per_gpu_hour)}/GPU-h from {q.provider}"
             + (f" ({terms})" if terms else "")
-            + (f"; source: {q.source}" if sources else "")
+            + (f"; source: {quote_source(q)}" if sources else "")
         )
-    return lines + spec.pricing.notes
+    return lines + [stale_words(s) for s in spec.pricing.stale]
 
 
 def more_candidates(total: int, top: int) -> str:

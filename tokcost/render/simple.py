@@ -10,6 +10,7 @@ from rich.table import Table
 
 from tokcost.records.prices import STALE_AFTER_DAYS
 from tokcost.render.json import dumps
+from tokcost.render.prices import basis_words, stale_words, unpriced_words
 from tokcost.text import count, count_short, duration, escape_line, money, si, sig
 
 
@@ -109,14 +110,30 @@ def format_estimate(result) -> str:
             f"{result.width}x{result.height} is padded to {padded[0]:.0f}x{padded[1]:.0f}, the nearest size the "
             "model's token or latent grid takes; the padding is priced"
         )
-    return kv_table(_fields(result), "estimate") + "".join(f"note: {n}\n" for n in notes)
+    return kv_table(_priced_fields(result), "estimate") + "".join(f"note: {n}\n" for n in notes)
 
 
 def format_training(result) -> str:
     """One training run as a field table; several (``TrainComparison``) as one row per model."""
     if hasattr(result, "runs"):
         return _training_comparison(result.runs)
-    return kv_table(_fields(result), "training")
+    return kv_table(_priced_fields(result), "training")
+
+
+def _priced_fields(result) -> dict:
+    """An estimate's or training run's fields for the table, its prices in words: the basis, then the notes
+    with an unpriced chip's fix and old prices."""
+    fields = _fields(result)
+    fields["price_basis"] = basis_words(result.price_basis) if result.price_basis is not None else None
+    fields["notes"] = price_notes_of(result)
+    del fields["unpriced"], fields["stale_prices"]
+    return fields
+
+
+def price_notes_of(result) -> list[str]:
+    """A result's notes with its price facts in words (an unpriced chip's fix, old prices)."""
+    unpriced = [unpriced_words(result.unpriced)] if result.unpriced is not None else []
+    return [*result.notes, *unpriced, *(stale_words(s) for s in result.stale_prices)]
 
 
 TRAINING_COLUMNS = ("model", "hardware", "tokens", "samples", "context", "flops", "gpu_hours", "days", "cost_usd")
@@ -149,7 +166,7 @@ def _training_comparison(runs: list) -> str:
     for r in runs:
         if r.samples_basis == "break_even":
             console.print(f"note: {break_even_sentence(r)}", markup=False, highlight=False)
-    for note in dict.fromkeys(n for r in runs for n in r.notes):
+    for note in dict.fromkeys(n for r in runs for n in price_notes_of(r)):
         console.print(f"note: {escape_line(note)}", highlight=False)
     return buf.getvalue()
 

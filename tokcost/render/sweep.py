@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tokcost.records.sweep import COLUMN_KINDS, COLUMNS, SCHEMA_VERSION, SweepResult
+from tokcost.records.sweep import COLUMN_KINDS, COLUMNS, SCHEMA_VERSION, SweepResult, SweepSkip
 from tokcost.render import bulk
+from tokcost.render.prices import price_notes
 from tokcost.text import money, sig
 
 SWEEP_FORMATS = ("table", "csv", "json", "html")
@@ -137,6 +138,27 @@ def _round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
     return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
 
 
+def skip_words(s: SweepSkip) -> str:
+    """What a sweep skipped, and why, in words."""
+    if s.kind == "role":
+        what = "video (frames were given)" if s.video_asked else "images or video"
+        return f"skipped {s.model}: it does not generate {what} (it serves {', '.join(s.serves)})"
+    if s.kind == "sizes":
+        return f"skipped {', '.join(s.values)} for {s.model}: it serves {s.low}-{s.high} px per side"
+    if s.kind == "frames":
+        return f"skipped frames {', '.join(s.values)} for {s.model}: it generates at most {s.limit} frames per clip"
+    if s.kind == "engine":
+        return f"skipped engine {s.engine} for {s.model}: {s.engine} serves {', '.join(s.serves)} models only"
+    return f"skipped {', '.join(s.values)} GPUs for {s.model} on {s.hardware}: {s.problem}"
+
+
+def sweep_notes(result) -> list[str]:
+    """A sweep's notes (a :class:`SweepResult` or a planned stream): the prices used, then what was skipped."""
+    p = result.prices
+    prices = [] if p is None else price_notes(p.basis, p.quotes, p.unpriced)
+    return [*prices, *(skip_words(s) for s in result.skipped)]
+
+
 def format_json(result: SweepResult) -> str:
     """``{"schema_version", "columns", "rows": [{column: value}], "notes"}``: one record per configuration."""
     lists = [_json_list(result.columns[c], c) for c in COLUMNS]
@@ -147,7 +169,7 @@ def format_json(result: SweepResult) -> str:
         "columns": list(COLUMNS),
         "count": len(rows),
         "rows": rows,
-        "notes": result.notes,
+        "notes": sweep_notes(result),
     }
     return json.dumps(doc, separators=(",", ":")) + "\n"
 

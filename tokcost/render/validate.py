@@ -199,7 +199,8 @@ def format_markdown(result: ValidationResult) -> str:
         "## Not scored",
         "",
         _md_table(
-            ["id", "family", "reason"], [[escape_line(d["id"]), d["family"], escape_line(d["reason"])] for d in nots]
+            ["id", "family", "reason"],
+            [[escape_line(d["id"]), d["family"], escape_line(unscored_words(d["reason"]))] for d in nots],
         ),
         "",
     ]
@@ -331,7 +332,9 @@ def format_table(result: ValidationResult) -> str:
     scored = [d for d in report["entries"] if "predicted" in d]
     out = [table(["family"] + ENTRY_HEAD, [[d["family"]] + _entry_cells(d) for d in scored]), ""]
     nots = [d for d in report["entries"] if "predicted" not in d]
-    out += ["not scored:"] + [f"  {escape_line(d['id'])}: {escape_line(d['reason'])}" for d in nots] + [""]
+    out += (
+        ["not scored:"] + [f"  {escape_line(d['id'])}: {escape_line(unscored_words(d['reason']))}" for d in nots] + [""]
+    )
     if report["parameters"]:
         out.append("fitted parameters (fit / committed / held-out range):")
         for p in report["parameters"]:
@@ -351,7 +354,38 @@ def format_table(result: ValidationResult) -> str:
 
 def _failures(report: dict) -> list[str]:
     nothing = [] if report["scored"] else [NOTHING_SCORED]
-    return nothing + list(report["failures"])
+    return nothing + [failure_words(f) for f in report["failures"]]
+
+
+def failure_words(f: dict) -> str:
+    """A gate failure (:class:`~tokcost.records.validation.GateFailure`, as a dict) in words."""
+    where = f"{f['label']} {f['family']}"
+    if f["measure"] == "median_rel_err":
+        return f"{where}: median relative error {f['value']:.1%} > {f['limit']:.0%}"
+    return f"{where}: worst case {f['worst_id']} off by {f['value']:.2f}x > {f['limit']}x"
+
+
+UNSCORED_WORDS = {
+    "no_model": "model null (no preset): documentation only",
+    "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
+    "gpu_hours_outside_training": "gpu_hours outside the training family",
+    "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
+    "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
+}
+
+
+def unscored_words(reason: dict) -> str:
+    """Why an entry is not scored (:class:`~tokcost.records.validation.Unscored`, as a dict), in words."""
+    kind = reason["kind"]
+    if kind == "excluded":
+        return f"excluded: {reason['detail']}"
+    if kind == "cannot_price":
+        return f"cannot price: {reason['detail']}"
+    if kind == "decode_needs_tokens":
+        return f"{reason['metric']} needs the decoder's architecture and the prompt and generated tokens"
+    if kind == "gpus_outside_multi_gpu":
+        return f"{reason['gpus']} GPUs outside the multi-gpu family"
+    return UNSCORED_WORDS[kind]
 
 
 NOTHING_SCORED = "no entry could be scored (each lacks a model or hardware preset): nothing was validated"
