@@ -205,7 +205,7 @@ def wait_tail(x, fill, pw, theta) -> np.ndarray:
     return out
 
 
-def _tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
+def tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
     """``wait_tail(x, fill, pw, theta) > limit``, with the quadrature over F's quantile points only where two cheap
     bounds leave the answer open: F >= 0 gives P(F + W > x) >= P(W > x) = pw exp(-theta x), and F <= max F gives
     P(F + W > x) <= pw exp(-theta (x - max F)) once x >= max F. The margin keeps the answer bit for bit that of
@@ -230,7 +230,7 @@ def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf)
         *(np.asarray(v, dtype=float) for v in (limit_s, rate, batch, service_s, replicas, q, timeout_s))
     )
     fill, pw, theta, stable = _parts(rate, batch, s, replicas, timeout_s)
-    return ~stable | (x < 0) | _tail_exceeds(x, fill, pw, theta, 1.0 - qq)
+    return ~stable | (x < 0) | tail_exceeds(x, fill, pw, theta, 1.0 - qq)
 
 
 def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
@@ -247,7 +247,7 @@ def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) ->
     lo = np.maximum(wait, 0.0)
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        over = _tail_exceeds(mid, fill, pw, theta, 1.0 - qq)
+        over = tail_exceeds(mid, fill, pw, theta, 1.0 - qq)
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
     return np.where(stable, s + hi, np.inf)
 

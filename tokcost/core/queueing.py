@@ -33,6 +33,7 @@ from tokcost.core.capacity import (
     effective_batch,
     erlang_c,
     fill_quantiles,
+    tail_exceeds,
     wait_tail,
 )
 
@@ -298,10 +299,25 @@ def _tail_all(x, terms: dict) -> np.ndarray:
 
 
 def exceeds(limit_s, terms: dict, q) -> np.ndarray:
-    """True where the q-quantile of the end-to-end latency exceeds ``limit_s`` (or the queue is unstable)."""
+    """True where the q-quantile of the end-to-end latency exceeds ``limit_s`` (or the queue is unstable). Rows
+    with one wait go through :func:`~tokcost.core.capacity.tail_exceeds`, which settles most rows of a replica
+    search by two cheap bounds (the same answers as the quadrature)."""
     x = np.asarray(limit_s, dtype=float) - terms["service"]
-    tail = _tail_all(x, terms)
-    return ~terms["stable"] | (x < 0) | (tail > 1.0 - np.asarray(q, dtype=float))
+    limit = 1.0 - np.asarray(q, dtype=float)
+    if "pu" not in terms:
+        over = tail_exceeds(x, terms["extra"], terms["pw"], terms["theta"], limit)
+    else:
+        x, pu = np.broadcast_arrays(x, terms["pu"])
+        limit = np.broadcast_to(limit, x.shape)
+        over = np.empty(x.shape, dtype=bool)
+        one = pu <= 0  # no prefill wait (static batching)
+        if one.any():
+            pw, theta = (np.broadcast_to(terms[k], x.shape)[one] for k in ("pw", "theta"))
+            extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))[one]
+            over[one] = tail_exceeds(x[one], extra, pw, theta, limit[one])
+        if (~one).any():
+            over[~one] = _tail_all(x, terms)[~one] > limit[~one]
+    return ~terms["stable"] | (x < 0) | over
 
 
 def percentile(terms: dict, q) -> np.ndarray:
