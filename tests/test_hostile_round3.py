@@ -715,6 +715,11 @@ def _calibration(tmp_path: Path, **changes) -> Path:
         ({"fit__mfu": 1.2}, "fit.mfu", "above 1"),
         ({"fit__mbu": 1.01}, "fit.mbu", "above 1"),
         ({"device__preset": None}, "device.preset", "set preset: h100-sxm"),
+        (  # fractions of ceilings measured low may exceed 1, but not give rates beyond the datasheet
+            {"fit__reference": "measured", "fit__peak_tflops": 700, "fit__bandwidth_gbps": 2900, "fit__mfu": 1.9},
+            "fit.mfu",
+            "above h100-sxm's datasheet 989 TFLOP/s",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["estimate", "analyze", "check"])
@@ -734,6 +739,10 @@ def test_a_calibration_that_does_not_match_its_device_is_blamed(changes, where, 
 
 def test_a_consistent_calibration_is_accepted(tmp_path):
     r = invoke("estimate", "--model", "sdxl", "--calibration", _calibration(tmp_path))
+    assert r.exit_code == 0, r.output
+    # 1.2 x a 700 TFLOP/s ceiling measured low is 840, within the H100's 989: accepted
+    measured = {"fit__reference": "measured", "fit__peak_tflops": 700, "fit__bandwidth_gbps": 2900, "fit__mfu": 1.2}
+    r = invoke("estimate", "--model", "sdxl", "--calibration", _calibration(tmp_path, **measured))
     assert r.exit_code == 0, r.output
 
 

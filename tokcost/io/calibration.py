@@ -97,7 +97,8 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
     """A calibration whose device does not match the preset it claims would be applied to the wrong chip (and flip
     a recommendation): the preset must exist, be the one ``tokcost bench`` maps the device's name to, hold the
     measured memory and ceilings, and (for a datasheet fit) be the reference the factors are fractions of, which
-    a chip cannot exceed (mfu, mbu <= 1)."""
+    a chip cannot exceed (mfu, mbu <= 1); a fit to measured ceilings may not give rates above the datasheet's
+    either (a factor above 1 of a ceiling measured low is fine)."""
     out: list[Problem] = []
 
     def add(path: tuple, msg: str) -> None:
@@ -139,6 +140,13 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
         for field, value in (("mfu", fit.mfu), ("mbu", fit.mbu)):
             if value > 1:
                 add(("fit", field), f"{value:g} is above 1: faster than {hw.id}'s datasheet allows")
+    else:  # fractions of measured ceilings: the rates they give may not beat the chip either
+        for field, rate, sheet, unit in (
+            ("mfu", fit.peak_tflops * fit.mfu, peak, "TFLOP/s"),
+            ("mbu", fit.bandwidth_gbps * fit.mbu, bandwidth, "GB/s"),
+        ):
+            if rate > sheet * CEILING_ABOVE_DATASHEET:
+                add(("fit", field), f"gives {rate:,.4g} {unit}, above {hw.id}'s datasheet {sheet:,.4g} {unit}")
     return out
 
 
