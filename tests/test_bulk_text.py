@@ -86,6 +86,14 @@ def test_whole_numbers_in_long_runs_and_short_ones():
         assert text.split("\n")[:-1] == ["" if v != v else str(int(v)) for v in values.tolist()]
 
 
+@pytest.mark.parametrize("style", [CSV_STYLE, JSON_STYLE], ids=["csv", "json"])
+def test_floats_in_long_runs_are_written_once_per_run_as_python_writes_them(style):
+    # a sweep's memory column: one value per block of rows; 0.0 and -0.0 are equal but written differently
+    values = np.repeat([0.0, -0.0, np.nan, 8.7422, 1e-300, 0.0, 123456.5, np.nan, 1 / 3], 40)
+    assert bulk._run_codes(values.view(np.int64)) is not None  # the run path, not the one-by-one one
+    assert _bulk(values, style) == _python(values, style)
+
+
 def test_a_nul_character_is_refused_not_dropped():
     with pytest.raises(ValueError, match="NUL"):
         b"".join(bulk.lines([bulk.Field(np.array(["a\0b"], dtype=object), "text")], CSV_STYLE))

@@ -79,10 +79,17 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
     parts: list = []  # a byte matrix, or (codes, strings) of a column with few distinct values
     for f in fields:
         a = np.asarray(f.values)[rows]
-        if f.kind == "float":
+        # runs by bit pattern: NaN is one value, -0.0 and 0.0 are two (they are written differently)
+        runs = _run_codes(np.ascontiguousarray(a, dtype=float).view(np.int64)) if f.kind == "float" and len(a) else None
+        if f.kind == "float" and runs is None:
             parts.append(float_matrix(a, style, f.before, f.after))
             continue
-        codes, table = _codes(a, f.kind, style)
+        if runs is not None:  # long runs (a value per sweep block, e.g. memory): each run's number written once
+            codes, first_bits = runs
+            firsts = first_bits.view(float)
+            table = [_one(v, style) for v in (round_sig(firsts) if style.floats == REPR6 else firsts).tolist()]
+        else:
+            codes, table = _codes(a, f.kind, style)
         part = (codes, [f.before + t + f.after for t in table])
         if parts and isinstance(parts[-1], tuple):
             merged = _merge(parts[-1], part)
