@@ -186,7 +186,7 @@ def price_group(
         "frames": fr,
         "batch": ba,
         "gpus": gp,
-        "parallelism": np.broadcast_to(np.asarray(out["parallelism"], dtype=object), (n,)),
+        "parallelism": _label_runs(np.broadcast_to(out["parallelism"], (n,))),
         "steps": st,
         "latency_s": np.broadcast_to(out["latency_s"], (n,)),
         "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
@@ -194,6 +194,15 @@ def price_group(
         "memory_gb": np.broadcast_to(out["memory_bytes"]["total"], (n,)) / 1e9,
         "fits_in_memory": np.broadcast_to(out["fits_in_memory"], (n,)),
     }
+
+
+def _label_runs(a: np.ndarray) -> np.ndarray:
+    """A label column as Python strings, one string object per run of equal labels (a replica size's labels come
+    in long runs): not a new object per row, as ``astype(object)`` would make."""
+    if a.dtype == object or not len(a):
+        return np.asarray(a, dtype=object)
+    starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))
+    return np.repeat(a[starts].astype(object), np.diff(np.append(starts, len(a))))
 
 
 @dataclass
