@@ -90,8 +90,30 @@ def test_whole_numbers_in_long_runs_and_short_ones():
 def test_floats_in_long_runs_are_written_once_per_run_as_python_writes_them(style):
     # a sweep's memory column: one value per block of rows; 0.0 and -0.0 are equal but written differently
     values = np.repeat([0.0, -0.0, np.nan, 8.7422, 1e-300, 0.0, 123456.5, np.nan, 1 / 3], 40)
-    assert bulk._run_codes(values.view(np.int64)) is not None  # the run path, not the one-by-one one
+    assert np.count_nonzero(bulk._changes(values, "float")) * 16 <= len(values)  # the run path
     assert _bulk(values, style) == _python(values, style)
+
+
+def test_columns_in_joint_runs_are_written_as_python_writes_each_row():
+    # a sweep's slow axes change together, in long runs: written once per joint run, as one table
+    runs = np.repeat(np.arange(12), 20)
+    fields = [
+        bulk.Field(np.array(["a", 'say "hi"', "a,b"], dtype=object)[runs % 3], "text", after=","),
+        bulk.Field(np.array([1.0, np.nan, 1e7, 3.0])[runs % 4], "int", after=","),
+        bulk.Field(np.array([0.0, -0.0, 8.7422, np.nan, 1 / 3, 2.5])[runs % 6], "float", after=","),
+        bulk.Field(np.array([True, False])[runs % 2], "bool", after="\n"),
+    ]
+    assert np.count_nonzero(bulk._changes(fields[0].values, "text")) * 16 <= len(runs)  # the run path
+    text = b"".join(bulk.lines(fields, CSV_STYLE)).decode()
+    expected = []
+    for i in range(len(runs)):
+        label = fields[0].values[i]
+        label = '"' + label.replace('"', '""') + '"' if any(c in label for c in ',"') else label
+        whole = fields[1].values[i]
+        number = "" if whole != whole else str(int(whole))
+        real = fields[2].values[i]
+        expected.append(f"{label},{number},{'' if real != real else f'{real:.6g}'},{str(fields[3].values[i]).lower()}")
+    assert text.split("\n")[:-1] == expected
 
 
 def test_a_nul_character_is_refused_not_dropped():

@@ -76,34 +76,116 @@ def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytes]:
 
 
 def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
-    parts: list = []  # a byte matrix, or (codes, strings) of a column with few distinct values
+    # the row's pieces: literal text (the same every row: separators, JSON keys), a float column laid out by
+    # float_matrix, or (codes, strings) of columns with few distinct values (literal text next to it joins it)
+    pieces: list = []
+    group: list[tuple[Field, np.ndarray]] = []  # adjacent columns whose values change together, in long runs
+    change = np.zeros(0, dtype=bool)  # the rows where a value of the group changes
+    n = 0
     for f in fields:
         a = np.asarray(f.values)[rows]
-        # runs by bit pattern: NaN is one value, -0.0 and 0.0 are two (they are written differently)
-        runs = _run_codes(np.ascontiguousarray(a, dtype=float).view(np.int64)) if f.kind == "float" and len(a) else None
-        if f.kind == "float" and runs is None:
-            parts.append(float_matrix(a, style, f.before, f.after))
-            continue
-        if runs is not None:  # long runs (a value per sweep block, e.g. memory): each run's number written once
-            codes, first_bits = runs
-            firsts = first_bits.view(float)
-            table = [_one(v, style) for v in (round_sig(firsts) if style.floats == REPR6 else firsts).tolist()]
-        else:
-            codes, table = _codes(a, f.kind, style)
-        part = (codes, [f.before + t + f.after for t in table])
-        if parts and isinstance(parts[-1], tuple):
-            merged = _merge(parts[-1], part)
-            if merged is not None:
-                parts[-1] = merged
+        n = len(a)
+        mine = _changes(a, f.kind)
+        if group:
+            joint = change | mine
+            if np.count_nonzero(joint) * 16 <= n:
+                group.append((f, a))
+                change = joint
                 continue
-        parts.append(part)
-    mats = [p if isinstance(p, np.ndarray) else _table(p[1])[p[0]] for p in parts]
-    block = np.concatenate(mats, axis=1) if len(mats) > 1 else mats[0]
+            _add_table(pieces, _run_table(group, change, style))
+            group = []
+        if n and np.count_nonzero(mine) * 16 <= n:  # long runs (a sweep's slow axes): a group of its own
+            group, change = [(f, a)], mine
+        elif f.kind == "float":
+            _add_literal(pieces, f.before)
+            pieces.append(a)
+            _add_literal(pieces, f.after)
+        else:  # short runs, few values (a sweep's fastest axis): each distinct value written once
+            codes, table = _codes(a, f.kind, style)
+            _add_table(pieces, (codes, [f.before + t + f.after for t in table]))
+    if group:
+        _add_table(pieces, _run_table(group, change, style))
+    # every other padded piece right-aligned: its padding then adjoins the previous one's, and the zero bytes to
+    # squeeze out come in half as many runs
+    mats: list[np.ndarray] = []
+    for p in pieces:
+        right = len(mats) % 2 == 1
+        if isinstance(p, str):
+            mats.append(_table([p]))  # one row, broadcast to every row
+        elif isinstance(p, tuple):
+            mats.append(_table(p[1], right)[p[0]])
+        else:
+            mats.append(float_matrix(p, style, right))
+    ends = np.cumsum([m.shape[1] for m in mats])
+    block = np.empty((n, int(ends[-1])), dtype=np.uint8)
+    for m, end in zip(mats, ends.tolist()):
+        block[:, end - m.shape[1] : end] = m
     padding = block.size - np.count_nonzero(block)
     text = block.tobytes()
     # squeeze out the padding: replace() skips from one zero byte to the next (fast while they are sparse, as in
     # JSON Lines' long rows); translate() tests every byte once (faster where they are dense)
     return text.replace(b"\0", b"") if padding * 20 < block.size else text.translate(None, b"\0")
+
+
+def _changes(a: np.ndarray, kind: str) -> np.ndarray:
+    """Whether each row starts a run of equal values (the first row does). Numbers compare by bit pattern: NaN is
+    one value, -0.0 and 0.0 are two (they are written differently)."""
+    change = np.empty(len(a), dtype=bool)
+    change[:1] = True
+    v = a if kind == "text" else np.ascontiguousarray(a, dtype=float).view(np.int64)
+    np.not_equal(v[1:], v[:-1], out=change[1:])
+    return change
+
+
+def _run_table(group: list[tuple[Field, np.ndarray]], change: np.ndarray, style: TextStyle) -> tuple:
+    """(codes, strings) of adjacent columns by their joint runs: each run's values written once, as the by-value
+    tables write them."""
+    starts = np.flatnonzero(change)
+    codes = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(change))))
+    columns = []
+    for f, a in group:
+        firsts = a[starts]
+        if f.kind == "text":
+            texts = [style.text(str(v)) for v in firsts.tolist()]
+        elif f.kind == "int":
+            texts = [style.missing if v != v else str(int(v)) for v in np.asarray(firsts, dtype=float).tolist()]
+        elif f.kind == "bool":
+            texts = [style.booleans[int(v)] for v in firsts.astype(bool).tolist()]
+        elif f.kind == "float":
+            x = np.asarray(firsts, dtype=float)
+            texts = [_one(v, style) for v in (round_sig(x) if style.floats == REPR6 else x).tolist()]
+        else:
+            raise ValueError(f"unknown column kind {f.kind!r}")
+        columns.append([f.before + t + f.after for t in texts])
+    return codes, ["".join(row) for row in zip(*columns)]
+
+
+def _add_table(pieces: list, part: tuple) -> None:
+    """A table after the pieces so far: a literal before it joins its strings; it merges with a table before it
+    while their distinct combinations stay few."""
+    codes, strings = part
+    if pieces and isinstance(pieces[-1], str):
+        before = pieces.pop()
+        strings = [before + s for s in strings]
+    if pieces and isinstance(pieces[-1], tuple):
+        merged = _merge(pieces[-1], (codes, strings))
+        if merged is not None:
+            pieces[-1] = merged
+            return
+    pieces.append((codes, strings))
+
+
+def _add_literal(pieces: list, text: str) -> None:
+    """Literal text after the pieces so far: it joins the strings of a table or the literal before it."""
+    if not text:
+        return
+    if pieces and isinstance(pieces[-1], tuple):
+        codes, strings = pieces[-1]
+        pieces[-1] = (codes, [s + text for s in strings])
+    elif pieces and isinstance(pieces[-1], str):
+        pieces[-1] += text
+    else:
+        pieces.append(text)
 
 
 def _codes(a: np.ndarray, kind: str, style: TextStyle) -> tuple[np.ndarray, list[str]]:
@@ -130,12 +212,15 @@ def _merge(left: tuple, right: tuple) -> tuple | None:
     return lookup[combined], [lt[p // len(rt)] + rt[p % len(rt)] for p in present.tolist()]
 
 
-def _table(strings: Sequence[str]) -> np.ndarray:
-    """(len(strings), w) uint8 of UTF-8 bytes, zero-padded (a zero byte never occurs inside UTF-8 text)."""
+def _table(strings: Sequence[str], right: bool = False) -> np.ndarray:
+    """(len(strings), w) uint8 of UTF-8 bytes, zero-padded after the text (before it if ``right``: a zero byte
+    never occurs inside UTF-8 text)."""
     if any("\0" in s for s in strings):
         raise ValueError("text written in bulk cannot hold a NUL character (a zero byte marks padding)")
     encoded = [s.encode("utf-8") for s in strings] or [b""]
     width = max(1, *map(len, encoded))
+    if right:
+        encoded = [e.rjust(width, b"\0") for e in encoded]
     return np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
 
 
@@ -197,9 +282,9 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
 # ------------------------------------------------------------------------------------------- floats
 
 
-def float_matrix(values: np.ndarray, style: TextStyle, before: str = "", after: str = "") -> np.ndarray:
-    """(n, w) uint8: row i holds ``before``, ``values[i]`` to 6 significant digits (module docstring) and
-    ``after``, zero-padded."""
+def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> np.ndarray:
+    """(n, w) uint8: row i holds ``values[i]`` to 6 significant digits (module docstring), zero-padded after the
+    text (before it if ``right``)."""
     x = np.asarray(values, dtype=float)
     if style.floats == REPR6:
         x = round_sig(x)
@@ -220,15 +305,15 @@ def float_matrix(values: np.ndarray, style: TextStyle, before: str = "", after: 
 
     counts = np.bincount(key, minlength=_ONE_BY_ONE + 1)
     present = np.flatnonzero(counts).tolist()
-    layouts = {k: [*before, *_layout(k, style), *after] for k in present if k != _ONE_BY_ONE}
+    layouts = {k: _layout(k, style) for k in present if k != _ONE_BY_ONE}
     by_hand = np.flatnonzero(key == _ONE_BY_ONE) if _ONE_BY_ONE in present else np.zeros(0, dtype=np.intp)
-    singles = [(before + _one(v, style) + after).encode("utf-8") for v in x[by_hand].tolist()]
+    singles = [_one(v, style).encode("utf-8") for v in x[by_hand].tolist()]
     width = max(1, *map(len, layouts.values()), *map(len, singles))
     # the 6 digits' characters, three to a little-endian 32-bit word: bytes 0-2 and 4-6 of a row; 3 and 7 are zero
     words = np.empty((x.size, 2), dtype="<u4")
     words[:, 0] = _THREE_DIGITS[high]
     words[:, 1] = _THREE_DIGITS[low]
-    stamps = {k: _stamp(layout, width) for k, layout in layouts.items()}
+    stamps = {k: _stamp(layout, width, right) for k, layout in layouts.items()}
     out = np.zeros((x.size, width), dtype=np.uint8)
     if stamps:  # every row in the most common layout first (most rows of a column share one)...
         common = max(stamps, key=lambda k: counts[k])
@@ -248,16 +333,16 @@ def float_matrix(values: np.ndarray, style: TextStyle, before: str = "", after: 
         out[order] = block
     for i, s in zip(by_hand.tolist(), singles):
         out[i] = 0
-        out[i, : len(s)] = np.frombuffer(s, dtype=np.uint8)
+        (out[i, width - len(s) :] if right else out[i, : len(s)])[:] = np.frombuffer(s, dtype=np.uint8)
     return out
 
 
-def _stamp(layout: list, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _stamp(layout: Sequence, width: int, right: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(pick, literal) of a layout: the byte of ``words`` that goes in each column (3: a zero), and the literal
-    characters (0 where a digit goes)."""
+    characters (0 where a digit goes); the layout starts at column 0, or ends at the last one if ``right``."""
     pick = np.full(width, 3, dtype=np.intp)
     literal = np.zeros(width, dtype=np.uint8)
-    for col, ch in enumerate(layout):
+    for col, ch in enumerate(layout, start=width - len(layout) if right else 0):
         if isinstance(ch, int):
             pick[col] = _DIGIT_BYTE[ch]
         else:
