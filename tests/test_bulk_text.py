@@ -96,7 +96,7 @@ def test_floats_in_long_runs_are_written_once_per_run_as_python_writes_them(styl
 
 def test_columns_in_joint_runs_are_written_as_python_writes_each_row():
     # a sweep's slow axes change together, in long runs: written once per joint run, as one table
-    runs = np.repeat(np.arange(12), 20)
+    runs = np.repeat(np.arange(12), 80)  # long enough to be copied run by run
     fields = [
         bulk.Field(np.array(["a", 'say "hi"', "a,b"], dtype=object)[runs % 3], "text", after=","),
         bulk.Field(np.array([1.0, np.nan, 1e7, 3.0])[runs % 4], "int", after=","),

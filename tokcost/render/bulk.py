@@ -107,25 +107,42 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
         _add_table(pieces, _run_table(group, change, style))
     # every other padded piece right-aligned: its padding then adjoins the previous one's, and the zero bytes to
     # squeeze out come in half as many runs
-    mats: list[np.ndarray] = []
+    mats: list = []  # a byte matrix (one row: the same every row), or (table, codes)
     for p in pieces:
         right = len(mats) % 2 == 1
         if isinstance(p, str):
-            mats.append(_table([p]))  # one row, broadcast to every row
+            mats.append(_table([p]))
         elif isinstance(p, tuple):
-            mats.append(_table(p[1], right)[p[0]])
+            mats.append((_table(p[1], right), p[0]))
         else:
             mats.append(float_matrix(p, style, right))
-    ends = np.cumsum([m.shape[1] for m in mats])
-    block = np.empty((n, int(ends[-1])), dtype=np.uint8)
-    for m, end in zip(mats, ends.tolist()):
-        block[:, end - m.shape[1] : end] = m
+    widths = [(m[0] if isinstance(m, tuple) else m).shape[1] for m in mats]
+    block = np.empty((n, sum(widths)), dtype=np.uint8)
+    end = 0
+    for m, width in zip(mats, widths):
+        end += width
+        if isinstance(m, tuple):
+            _gather(m[0], m[1], out=block[:, end - width : end])
+        else:
+            block[:, end - width : end] = m
     sample = block[:1024]  # the rows' shapes repeat: a sample tells how dense the padding is
     sparse = (sample.size - np.count_nonzero(sample)) * 20 < sample.size
     text = block.tobytes()
     # squeeze out the padding: replace() skips from one zero byte to the next (fast while they are sparse, as in
     # JSON Lines' long rows); translate() tests every byte once (faster where they are dense). Same bytes either way.
     return text.replace(b"\0", b"") if sparse else text.translate(None, b"\0")
+
+
+def _gather(table: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = table[codes[i]]``: run by run where the codes come in long runs (a sweep's slow axes: a broadcast
+    copy each, no temporary matrix), else in one gather."""
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    if len(starts) * 64 > len(codes):
+        out[...] = table[codes]
+        return
+    bounds = [0, *starts.tolist(), len(codes)]
+    for start, stop, code in zip(bounds, bounds[1:], codes[bounds[:-1]].tolist()):
+        out[start:stop] = table[code]
 
 
 def _changes(a: np.ndarray, kind: str) -> np.ndarray:
