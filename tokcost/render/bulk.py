@@ -164,9 +164,10 @@ def _run_table(group: list[tuple[Field, np.ndarray]], change: np.ndarray, style:
     for f, a in group:
         firsts = a[starts]
         if f.kind == "text":
-            texts = [style.text(str(v)) for v in firsts.tolist()]
+            texts = _each_once(firsts.tolist(), lambda v: style.text(str(v)))
         elif f.kind == "int":
-            texts = [style.missing if v != v else str(int(v)) for v in np.asarray(firsts, dtype=float).tolist()]
+            whole = np.asarray(firsts, dtype=float).tolist()
+            texts = _each_once(whole, lambda v: style.missing if v != v else str(int(v)))
         elif f.kind == "bool":
             texts = [style.booleans[int(v)] for v in firsts.astype(bool).tolist()]
         elif f.kind == "float":
@@ -176,6 +177,12 @@ def _run_table(group: list[tuple[Field, np.ndarray]], change: np.ndarray, style:
             raise ValueError(f"unknown column kind {f.kind!r}")
         columns.append([f.before + t + f.after for t in texts])
     return codes, ["".join(row) for row in zip(*columns)]
+
+
+def _each_once(values: list, text: Callable) -> list[str]:
+    """``[text(v) for v in values]``, each distinct value written once (not for floats: 0.0 == -0.0)."""
+    done: dict = {}
+    return [done[v] if v in done else done.setdefault(v, text(v)) for v in values]
 
 
 def _add_table(pieces: list, part: tuple) -> None:
@@ -308,10 +315,11 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
         x = round_sig(x)
     mag = np.abs(x)
     normal = np.isfinite(x) & (mag > 0)
+    finite_mag = np.where(normal, mag, 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        m, e, settled = _mantissas(np.where(normal, mag, 1.0))
+        m, e, settled = _mantissas(finite_mag)
         if style.floats == REPR6:  # the rounded value must be the double nearest its 6-digit decimal
-            settled &= _scaled(m.astype(float), e - 5) == np.where(normal, mag, 1.0)
+            settled &= _scaled(m.astype(float), e - 5) == finite_mag
     high, low = np.divmod(m, 1000)  # the mantissa's first and last three digits
     kept = np.where(low != 0, 6 - _TRAILING_ZEROS[low], 3 - _TRAILING_ZEROS[high])  # digits left after the strip
     key = (e - _E_MIN) * 16 + np.signbit(x) * 8 + kept
@@ -332,7 +340,7 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
     words[:, 0] = _THREE_DIGITS[high]
     words[:, 1] = _THREE_DIGITS[low]
     stamps = {k: _stamp(layout, width, right) for k, layout in layouts.items()}
-    out = np.zeros((x.size, width), dtype=np.uint8)
+    out = np.empty((x.size, width), dtype=np.uint8)  # every row is written below
     if stamps:  # every row in the most common layout first (most rows of a column share one)...
         common = max(stamps, key=lambda k: counts[k])
         pick, literal = stamps[common]
