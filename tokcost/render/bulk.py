@@ -330,15 +330,22 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
         key[np.isinf(x)] = np.where(x[np.isinf(x)] > 0, _POS_INF, _NEG_INF)
 
     counts = np.bincount(key, minlength=_ONE_BY_ONE + 1)
+    shared = {k: _shared_layout(k, style) for k in np.flatnonzero(counts).tolist()}
+    if any(k != s for k, s in shared.items()):  # layouts that differ only in kept digits: one stamp
+        lookup = np.arange(_ONE_BY_ONE + 1)
+        lookup[list(shared)] = list(shared.values())
+        key = lookup[key]
+        counts = np.bincount(key, minlength=_ONE_BY_ONE + 1)
     present = np.flatnonzero(counts).tolist()
     layouts = {k: _layout(k, style) for k in present if k != _ONE_BY_ONE}
     by_hand = np.flatnonzero(key == _ONE_BY_ONE) if _ONE_BY_ONE in present else np.zeros(0, dtype=np.intp)
     singles = [_one(v, style).encode("utf-8") for v in x[by_hand].tolist()]
     width = max(1, *map(len, layouts.values()), *map(len, singles))
-    # the 6 digits' characters, three to a little-endian 32-bit word: bytes 0-2 and 4-6 of a row; 3 and 7 are zero
+    # the 6 digits' characters, three to a little-endian 32-bit word: bytes 0-2 and 4-6 of a row; 3 and 7 are zero,
+    # and so are the trailing zero digits the format strips (a zero byte is squeezed out like padding)
     words = np.empty((x.size, 2), dtype="<u4")
-    words[:, 0] = _THREE_DIGITS[high]
-    words[:, 1] = _THREE_DIGITS[low]
+    words[:, 0] = np.where(low != 0, _THREE_DIGITS[high], _THREE_DIGITS_KEPT[high])
+    words[:, 1] = _THREE_DIGITS_KEPT[low]
     stamps = {k: _stamp(layout, width, right) for k, layout in layouts.items()}
     out = np.empty((x.size, width), dtype=np.uint8)  # every row is written below
     if stamps:  # every row in the most common layout first (most rows of a column share one)...
@@ -377,6 +384,9 @@ def _stamp(layout: Sequence, width: int, right: bool = False) -> tuple[np.ndarra
 
 
 _THREE_DIGITS = np.array([int.from_bytes(f"{i:03d}".encode(), "little") for i in range(1000)], dtype="<u4")
+_THREE_DIGITS_KEPT = np.array(
+    [int.from_bytes(f"{i:03d}".rstrip("0").encode(), "little") for i in range(1000)], dtype="<u4"
+)  # trailing zeros as zero bytes
 _DIGIT_BYTE = (0, 1, 2, 4, 5, 6)  # where digit i of a mantissa sits in its row of ``words``
 _TRAILING_ZEROS = np.array([len(f"{i:03d}") - len(f"{i:03d}".rstrip("0")) for i in range(1000)], dtype=np.int64)
 # 10^p as a multiplier (p >= 0) and a divisor (p < 0), p = -22..22: x * MUL[p] / DIV[p] is x * 10^p rounded once
@@ -434,6 +444,18 @@ def _layout(key: int, style: TextStyle) -> tuple:
     if [c for c in out if isinstance(c, int)] != list(range(kept)):
         raise AssertionError(f"unexpected layout {text!r} for key {key}")  # a bug here, never bad input
     return (*out, *("e" + exponent if exponent else ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_layout(key: int, style: TextStyle) -> int:
+    """The key whose layout writes ``key``'s values too: that of all 6 digits kept, when dropping the digits past
+    ``key``'s (zero bytes in ``words``) leaves exactly ``key``'s layout (1.2e-05 and 1.23457e-05), else ``key``."""
+    if key >= _KEYS:
+        return key
+    kept = key % 8
+    full = key - kept + 6
+    dropped = tuple(c for c in _layout(full, style) if not (isinstance(c, int) and c >= kept))
+    return full if dropped == _layout(key, style) else key
 
 
 def _one(v: float, style: TextStyle) -> str:
