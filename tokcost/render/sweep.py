@@ -1,7 +1,7 @@
 """Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
 :class:`~tokcost.records.sweep.SweepResult`. CSV and JSON Lines are written column-wise in bulk
-(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes about a
-million rows a second; the table and JSON formats turn each column into a list of strings in one pass."""
+(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes hundreds
+of thousands of rows a second (benchmarks/run_all.py measures it); the table and JSON formats turn each column into a list of strings in one pass."""
 
 from __future__ import annotations
 
