@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import tokcost
-from tokcost.core.capacity import effective_batch, erlang_c, fill_time, latency_percentile, utilization
+from tokcost.core.capacity import effective_batch, erlang_c, fill_time, utilization
 from tokcost.core.fleet import demand_rates
+from tokcost.core.queueing import percentile, static_terms
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.io.specs import load_spec
@@ -28,6 +29,12 @@ from tokcost.io.specs import load_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 simpy = pytest.importorskip("simpy")
+
+
+def latency_percentile(rate, batch, service, replicas, q, timeout=np.inf) -> np.ndarray:
+    """The planner's end-to-end q-quantile of static batching under Poisson arrivals (tokcost.core.queueing)."""
+    return percentile(static_terms(rate, batch, service, replicas, timeout), q)
+
 
 QUANTILES = (0.5, 0.95, 0.99)
 

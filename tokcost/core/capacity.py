@@ -18,6 +18,9 @@ gives the derivation and the validation; in short:
   for k = cB servers and offered load lam S (exact for M/M/k, an upper bound for M/D/k: the estimate errs long).
 * The percentile of F + W is found by bisection on P(F + W > x), with F represented by its quantiles.
 
+This module holds those pieces; :func:`tokcost.core.queueing.static_terms` assembles them (for bursty arrivals
+too) and :mod:`tokcost.core.queueing` evaluates the percentiles and the replica search's test.
+
 ``tests/test_capacity.py`` checks the percentiles of S + F + W against a SimPy simulation.
 """
 
@@ -177,22 +180,6 @@ def utilization(rate, batch, service_s, replicas, timeout_s=np.inf) -> np.ndarra
     return np.asarray(rate, dtype=float) * np.asarray(service_s, dtype=float) / (m * np.asarray(replicas, dtype=float))
 
 
-def _parts(rate, batch, service_s, replicas, timeout_s):
-    lam, b, s, c, t = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (rate, batch, service_s, replicas, timeout_s))
-    )
-    m = effective_batch(lam, b, t)
-    k = np.maximum(c * m, 1.0)  # request slots: a timeout makes the mean batch, and so k, fractional
-    lo = np.floor(k)
-    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
-    pw = below * (lo + 1.0 - k) + above * (k - lo)  # linear in k between the integers around it
-    theta = decay_rate(lam, s, k)
-    with np.errstate(divide="ignore", invalid="ignore"):  # no arrivals: no batch ever forms, nobody waits
-        fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles(b) / lam[..., None], t[..., None]), 0.0)
-    stable = lam * s < c * m
-    return fill, pw, theta, stable
-
-
 def wait_tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
     x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
@@ -223,35 +210,6 @@ def tail_exceeds(x, fill, pw, theta, limit) -> np.ndarray:
     return out
 
 
-def wait_exceeds(limit_s, rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
-    """True where the q-quantile (0-1) of the wait before service (formation + queue) exceeds ``limit_s``, or the
-    fleet is at or above saturation. One evaluation of the tail: the planner's replica search calls this."""
-    x, rate, batch, s, replicas, qq, timeout_s = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (limit_s, rate, batch, service_s, replicas, q, timeout_s))
-    )
-    fill, pw, theta, stable = _parts(rate, batch, s, replicas, timeout_s)
-    return ~stable | (x < 0) | tail_exceeds(x, fill, pw, theta, 1.0 - qq)
-
-
-def latency_percentile(rate, batch, service_s, replicas, q, timeout_s=np.inf) -> np.ndarray:
-    """End-to-end q-quantile (0-1) latency, seconds: S + the q-quantile of formation + queue wait; inf at or above
-    saturation. Bisection on P(F + W > x) between the queue wait's own quantile (F + W is at least W) and that plus
-    the longest formation wait: 30 halvings leave a billionth of the longest formation wait."""
-    rate, batch, s, replicas, qq, timeout_s = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (rate, batch, service_s, replicas, q, timeout_s))
-    )
-    fill, pw, theta, stable = _parts(rate, batch, s, replicas, timeout_s)
-    with np.errstate(divide="ignore"):
-        wait = np.where(pw > 0, np.log(np.maximum(pw, 1e-300) / (1.0 - qq)) / theta, 0.0)
-    hi = fill[..., -1] + np.maximum(wait, 0.0) + 1e-12  # P(F + W > hi) <= P(W > hi - max F) <= 1 - q
-    lo = np.maximum(wait, 0.0)
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        over = tail_exceeds(mid, fill, pw, theta, 1.0 - qq)
-        lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
-    return np.where(stable, s + hi, np.inf)
-
-
 def fill_time(batch, q) -> np.ndarray:
     """q-quantile of the time B requests take to arrive at unit rate, from the first: Gamma(B - 1, 1) (0 for B = 1),
     whose CDF is P(Poisson(x) >= B - 1)."""
@@ -274,16 +232,13 @@ def compute_gamma_quantile(shape: int, q: float) -> float:
     return float(_bisect(lambda x: 1.0 - _poisson_pmfs(x, shape).sum(axis=0), np.array([q]), 4.0 * shape + 60.0)[0])
 
 
-def fewest(ok, lowest, cap: float = 2.0**24, by_rows: bool = False) -> np.ndarray:
+def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:
     """Smallest integer n >= ``lowest`` with ok(n) True, per element (ok: a vectorised test monotone in n);
-    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``. ``by_rows``: ``ok(n, rows)``
-    tests only the elements ``rows`` (flat indices) at ``n``, so that each call retests only the unsettled ones."""
+    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``."""
     shape = np.shape(lowest)
     lo = np.asarray(lowest, dtype=float).ravel().copy()
 
     def test(n: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        if by_rows:
-            return np.asarray(ok(n, rows), dtype=bool)
         every = hi.copy()
         every[rows] = n
         return np.asarray(ok(every.reshape(shape)), dtype=bool).ravel()[rows]
