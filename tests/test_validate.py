@@ -95,12 +95,12 @@ def test_a_run_on_flashattention_3_is_priced_with_it(entries, cat):
 def test_same_code_path_as_estimate(entries, cat):
     """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
     from tokcost.core.estimate import estimate_one
+    from tokcost.records.estimate import EstimateRequest
 
     e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
     row = V.price_entry(e, cat)
     c = e.conditions
-    rep = estimate_one(
-        cat,
+    request = EstimateRequest(
         model=e.model,
         hardware=e.hardware,
         width=c.width,
@@ -111,6 +111,7 @@ def test_same_code_path_as_estimate(entries, cat):
         engine=e.engine,
         precision=c.precision,
     )
+    rep = estimate_one(cat, request)
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 

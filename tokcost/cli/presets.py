@@ -106,6 +106,7 @@ def _prices(hardware, provider, fmt, today) -> None:
 
 def schema(output: SchemaOutput = None, fmt: SchemaFormat = "json"):
     """Print the JSON Schema of the product spec (committed as docs/spec.schema.json)."""
+    from tokcost.io.engines import load_engines
     from tokcost.records.spec import spec_json_schema
 
-    emit(registry.render("schema", fmt, spec_json_schema()), output)
+    emit(registry.render("schema", fmt, spec_json_schema(list(load_engines()))), output)
