@@ -8,8 +8,8 @@ from tokcost.cli.common import Presets, emit, format_option, guard, load_catalog
 from tokcost.errors import UsageError
 from tokcost.render import registry
 
-hardware_app = typer.Typer(help="Hardware presets (hardware/*.yaml).", no_args_is_help=True)
-models_app = typer.Typer(help="Model presets (models/*.yaml).", no_args_is_help=True)
+hardware_app = typer.Typer(help="Hardware presets (tokcost/data/hardware/*.yaml).", no_args_is_help=True)
+models_app = typer.Typer(help="Model presets (tokcost/data/models/*.yaml).", no_args_is_help=True)
 
 HardwareListFormat = format_option("hardware list")
 HardwareShowFormat = format_option("hardware show")
@@ -59,7 +59,7 @@ def prices(
     fmt: PricesFormat = "table",
     today: str | None = typer.Option(None, "--today", hidden=True, metavar="YYYY-MM-DD"),
 ):
-    """List the dated GPU rental price catalogue (prices/prices.yaml), with its sources."""
+    """List the dated GPU rental price catalogue (tokcost/data/prices/prices.yaml), with its sources."""
     guard(lambda: _prices(hardware, provider, fmt, today))
 
 

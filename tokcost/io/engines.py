@@ -1,5 +1,5 @@
 """The engine registry shipped in ``tokcost/data/engines.yaml`` and the calibrated error bands in
-``tokcost/data/error_bands.yaml``, each loaded once per process.
+``tokcost/data/generated/error_bands.yaml``, each loaded once per process.
 
 The registry is a mapping of engine name -> profile: a new engine is a new entry, with no code change. The names
 every command accepts (``--engine``, a spec's ``candidates.engines``, a measurement's ``engine``) are the loaded

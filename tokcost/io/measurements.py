@@ -1,4 +1,4 @@
-"""Load the validation set (``validation/measurements.yaml``) and the gate of ``tokcost validate``."""
+"""Load the validation set (``tokcost/data/validation/measurements.yaml``) and the gate of ``tokcost validate``."""
 
 from __future__ import annotations
 

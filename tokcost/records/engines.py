@@ -86,7 +86,7 @@ class EngineTable(RootModel[dict[EngineName, EngineProfile]]):
 
 class ErrorBand(Strict):
     """A family's calibrated band: the split-conformal 80% band (:func:`tokcost.core.validate.conformal_band`) of
-    ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/error_bands.yaml``,
+    ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/generated/error_bands.yaml``,
     written by scripts/write_validation_docs.py)."""
 
     low: float = Field(description="Lower end: ln(measured / predicted latency).")
