@@ -22,7 +22,7 @@ from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import engine_problem, load_engines, load_error_bands
+from tokcost.io.engines import REFERENCE_ENGINE, engine_problem, load_engines, load_error_bands
 from tokcost.io.prices import load_prices
 from tokcost.records.engines import EngineProfile
 from tokcost.records.estimate import EstimateRequest, EstimateResult, LowHigh
@@ -57,7 +57,7 @@ def estimate_one(
     if r.frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
     profiles = load_engines()
-    engine = r.engine or "eager"
+    engine = r.engine or REFERENCE_ENGINE
     problem = engine_problem(engine, profiles)
     if problem:
         raise UsageError(problem, param="engine")
