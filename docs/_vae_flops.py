@@ -1,4 +1,4 @@
-"""Count FLOPs (2 x multiply-accumulates) of the image-model parts the presets in models/ cite as `derived`.
+"""Count FLOPs (2 x multiply-accumulates) of the image-model parts the presets in tokcost/data/models/ cite as `derived`.
 
 Run:  python docs/_vae_flops.py
 

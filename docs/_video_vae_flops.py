@@ -1,7 +1,7 @@
 """Decoder FLOPs of the 3D video VAEs per output megapixel per frame (and VAE parameter counts).
 
-Helper for the presets in models/ (cogvideox-2b/5b, hunyuanvideo, wan21-1.3b/14b, ltx-video); not part of the
-package. Run:  python docs/_video_vae_flops.py
+Helper for the presets in tokcost/data/models/ (cogvideox-2b/5b, hunyuanvideo, wan21-1.3b/14b, ltx-video); not
+part of the package. Run:  python docs/_video_vae_flops.py
 
 Counting rules
 - A convolution with kernel kt x kh x kw, Cin -> Cout, evaluated at T x H x W output positions costs

@@ -1,7 +1,7 @@
 """Condense NVIDIA aiconfigurator-core's measured kernel tables into tokcost's compact per-chip tables.
 
     pip install 'tokcost[kernels]'          # aiconfigurator-core (Apache-2.0) with pandas and pyarrow
-    python scripts/condense_kernel_tables.py [--data-root DIR] [--out tokcost/data/kernels]
+    python scripts/condense_kernel_tables.py [--data-root DIR] [--out tokcost/data/generated/kernels]
 
 aiconfigurator-core ships operator latencies measured on real GPUs as parquet files under
 ``aiconfigurator_core/systems/data/<chip>/<op>/<framework>/<version>/``, each folder with a
@@ -37,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tokcost.io.paths import KERNELS_DIR, PACKAGE_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "tokcost" / "data" / "kernels"
+OUT = ROOT / KERNELS_DIR.relative_to(PACKAGE_DIR.parent)
 PACKAGE = "aiconfigurator-core"
 FRAMEWORKS = ("vllm", "trtllm")  # in order of preference
 GEMM_DTYPES = ("bfloat16", "fp8")

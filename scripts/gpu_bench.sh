@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measure this NVIDIA GPU with `tokcost bench` and write its calibration to hardware/measured/<gpu>.yaml.
+# Measure this NVIDIA GPU with `tokcost bench` and write its calibration to tokcost/data/hardware/measured/<gpu>.yaml.
 #
 # On a fresh machine it installs only what is missing: torch (the CUDA build from PyPI) and tokcost itself
 # (`pip install -e . --no-deps` when tokcost's dependencies are already there, else with them). The grid is sized
@@ -31,9 +31,10 @@ fi
 gpu=$("$PY" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")
 engine=custom
 if have transformers; then engine=transformers; fi
-mkdir -p hardware/measured
-out="hardware/measured/${gpu}.yaml"
-json="hardware/measured/${gpu}.json"
+measured=$("$PY" -c "from tokcost.io.paths import MEASURED_DIR; print(MEASURED_DIR)")
+mkdir -p "$measured"
+out="$measured/${gpu}.yaml"
+json="$measured/${gpu}.json"
 
 timeout 480 "$PY" -m tokcost bench --gpu --model emu3-gen --layers 4 \
   --batches 1,4,16,64 --contexts 128,512,1024 --repeats 10 --engine "$engine" \

@@ -29,7 +29,7 @@ LLAMA2_70B = {
     "tie_word_embeddings": False,
     "vocab_size": 32000,
 }
-# BAAI/Emu3-Gen config.json, the source models/emu3-gen.yaml cites for its decoder
+# BAAI/Emu3-Gen config.json, the source tokcost/data/models/emu3-gen.yaml cites for its decoder
 EMU3_GEN = {
     "hidden_size": 4096,
     "intermediate_size": 14336,

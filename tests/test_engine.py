@@ -58,7 +58,7 @@ def test_flux_forward_flops_match_published_count():
     linear = 2 * 6.46e9 * 4608
     assert linear == pytest.approx(59.5e12, rel=0.01)  # shared facts: 59.5 TFLOP linear-only
     assert f == pytest.approx(linear + 4 * 57 * 3072 * 4608**2)
-    # S = 4,096 image tokens (1024 / 8 VAE / 2 patch = 64 x 64) + 512 T5 tokens = 4,608 (models/flux1-dev.yaml)
+    # S = 4,096 image tokens (1024 / 8 VAE / 2 patch = 64 x 64) + 512 T5 tokens = 4,608 (tokcost/data/models/flux1-dev.yaml)
     # linear 2 N S = 2 x 6.46e9 x 4,608 = 59.54 TFLOP; attention 4 L d S^2 = 4 x 57 x 3,072 x 4,608^2 = 14.87 TFLOP;
     # total 74.41 TFLOP
     assert f == pytest.approx(74e12, rel=0.02)

@@ -32,6 +32,7 @@ from tokcost.cli.app import app
 from tokcost.errors import InputError
 from tokcost.io.atomic import TEST_FAIL_ENV, OutputRefused, open_atomic
 from tokcost.io.located import YamlProblem, load_text
+from tokcost.io.paths import DATA_DIR
 from tokcost.text import escape_line, markdown_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -415,7 +416,7 @@ def test_a_huge_integer_in_any_spec_field_is_exit_2(field, tmp_path):
 
 def test_a_huge_integer_in_presets_calibrations_and_measurements_is_exit_2(tmp_path):
     (tmp_path / "models").mkdir()
-    preset = yaml.safe_load((ROOT / "models" / "sdxl.yaml").read_text())
+    preset = yaml.safe_load((DATA_DIR / "models" / "sdxl.yaml").read_text())
     preset["id"] = "mine"
     text = yaml.safe_dump(preset, sort_keys=False).replace("name: ", f"name: {HUGE}\nxname: ", 1)
     (tmp_path / "models" / "mine.yaml").write_text(text)
@@ -545,7 +546,7 @@ def test_no_spec_name_injects_into_reports(hostile, tmp_path):
 def test_no_preset_text_injects_into_hardware_and_models_views(hostile, tmp_path):
     for kind, source in (("hardware", "h100-sxm"), ("models", "flux1-dev")):
         (tmp_path / kind).mkdir(exist_ok=True)
-        preset = yaml.safe_load((ROOT / kind / f"{source}.yaml").read_text())
+        preset = yaml.safe_load((DATA_DIR / kind / f"{source}.yaml").read_text())
         preset["id"] = "mine"
         preset["name"] = hostile
         preset["notes"] = hostile
@@ -567,7 +568,7 @@ def test_no_calibration_or_measurement_text_injects(hostile, tmp_path):
     r = invoke("estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--calibration", path)
     assert r.exit_code == 0, r.output
     _assert_inert(r.stdout + r.stderr, hostile)
-    entries = yaml.safe_load((ROOT / "validation" / "measurements.yaml").read_text())[:1]
+    entries = yaml.safe_load((DATA_DIR / "validation" / "measurements.yaml").read_text())[:1]
     entries[0]["id"] = hostile
     meas = tmp_path / "m.yaml"
     meas.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
@@ -929,7 +930,7 @@ def test_a_number_flag_past_any_range_is_exit_2(name):
 
 
 def test_validate_with_nothing_scored_does_not_pass(tmp_path):
-    entry = yaml.safe_load((ROOT / "validation" / "measurements.yaml").read_text())[0]
+    entry = yaml.safe_load((DATA_DIR / "validation" / "measurements.yaml").read_text())[0]
     entry["model"] = entry["hardware"] = None  # documentation only: nothing to price
     meas = tmp_path / "m.yaml"
     meas.write_text(yaml.safe_dump([entry], sort_keys=False))

@@ -1,4 +1,4 @@
-"""The measured kernel tables (tokcost/data/kernels/, scripts/condense_kernel_tables.py): every table carries its
+"""The measured kernel tables (tokcost/data/generated/kernels/, scripts/condense_kernel_tables.py): every table carries its
 provenance and licence, the interpolation reproduces the measurements and keeps their order, and the script
 regenerates tables from aiconfigurator-core's parquet layout. Load time: benchmarks/kernel_tables.py."""
 

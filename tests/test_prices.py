@@ -1,4 +1,4 @@
-"""The rental price catalogue (prices/prices.yaml): it loads, names only known hardware, dates and cites every
+"""The rental price catalogue (tokcost/data/prices/prices.yaml): it loads, names only known hardware, dates and cites every
 price, keeps one entry per (hardware, provider, commitment), and reports bad input with its position."""
 
 import datetime as dt
@@ -12,18 +12,18 @@ import yaml
 from pydantic import ValidationError
 
 from tokcost.errors import InputError
-from tokcost.io.paths import builtin_root
+from tokcost.io.paths import DATA_DIR
 from tokcost.io.prices import default_prices_file, load_prices
 from tokcost.records.prices import COMMITMENTS, PriceCatalog, PriceEntry
 
 ROOT = Path(__file__).resolve().parent.parent
-HARDWARE_IDS = {p.stem for p in (ROOT / "hardware").glob("*.yaml")}
+HARDWARE_IDS = {p.stem for p in (DATA_DIR / "hardware").glob("*.yaml")}
 CAT = load_prices()
 ENTRIES = [(hw, e) for hw, entries in CAT.prices.items() for e in entries]
 
 
 def test_builtin_catalogue_is_the_checkout_file():
-    assert default_prices_file() == builtin_root() / "prices" / "prices.yaml"
+    assert default_prices_file() == DATA_DIR / "prices" / "prices.yaml"
     assert default_prices_file().is_file()
     assert load_prices(default_prices_file()) == CAT
 
@@ -75,7 +75,7 @@ def test_lookup_helpers():
 
 def test_prices_live_only_in_the_catalogue():
     """One home for prices: no hardware preset carries one, and every provider of an entry is described."""
-    for f in sorted((ROOT / "hardware").glob("*.yaml")):
+    for f in sorted((DATA_DIR / "hardware").glob("*.yaml")):
         data = yaml.safe_load(f.read_text())
         assert "price" not in data and "price" not in data.get("sources", {}), f.name
     used = {e.provider for entries in CAT.prices.values() for e in entries}

@@ -1,17 +1,16 @@
-"""Every citation in the data (hardware/, models/, validation/, prices/) names a public source: a URL, a document
+"""Every citation in the data (tokcost/data/: hardware/, models/, validation/, prices/) names a public source: a URL, a document
 title, a paper, a public repository and path. Never a local path or the project's private notes: those are not
 something a reader of the project can open."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from tokcost.io.located import load_file
+from tokcost.io.paths import DATA_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA_DIRS = ("hardware", "models", "validation", "prices")
-FILES = sorted(p for d in DATA_DIRS for p in (ROOT / d).rglob("*.yaml"))
+FILES = sorted(p for d in DATA_DIRS for p in (DATA_DIR / d).rglob("*.yaml"))
 
 # Text anywhere in a data file (comments included) that points at the private notes.
 NOTES = re.compile(
@@ -60,12 +59,12 @@ def _strings(value, path=()):
 
 
 def test_there_is_data_to_check():
-    dirs = {p.relative_to(ROOT).parts[0] for p in FILES}
+    dirs = {p.relative_to(DATA_DIR).parts[0] for p in FILES}
     assert dirs == set(DATA_DIRS)
     assert len(FILES) > 40
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(DATA_DIR)))
 def test_no_local_or_private_citations(path):
     bad = []
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -74,8 +73,9 @@ def test_no_local_or_private_citations(path):
     for where, text in _strings(doc.data):
         line, _col = doc.where(where)
         bad += [f"line {line}: {frag!r}" for frag in citation_problems(" ".join(text.split()))]
-    assert not bad, f"{path.relative_to(ROOT)} cites local or private files instead of public sources:\n" + "\n".join(
-        sorted(set(bad))
+    assert not bad, (
+        f"{path.relative_to(DATA_DIR)} cites local or private files instead of public sources:\n"
+        + "\n".join(sorted(set(bad)))
     )
 
 

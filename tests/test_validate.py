@@ -15,6 +15,7 @@ from tokcost.core import validate as V
 from tokcost.errors import InputError
 from tokcost.io.catalog import Catalog
 from tokcost.io.measurements import load_entries, load_thresholds
+from tokcost.io.paths import DATA_DIR, ERROR_BANDS_FILE
 from tokcost.records.measurements import Thresholds
 from tokcost.render.validate import failure_words, unscored_words
 
@@ -47,7 +48,7 @@ def test_all_entries_load(entries):
 
 
 def test_unknown_field_is_rejected(tmp_path):
-    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    text = (DATA_DIR / "validation" / "measurements.yaml").read_text()
     bad = text.replace("  metric: latency_s\n", "  metric: latency_s\n  colour: blue\n", 1)
     f = tmp_path / "m.yaml"
     f.write_text(bad)
@@ -95,12 +96,12 @@ def test_a_run_on_flashattention_3_is_priced_with_it(entries, cat):
 def test_same_code_path_as_estimate(entries, cat):
     """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
     from tokcost.core.estimate import estimate_one
+    from tokcost.records.estimate import EstimateRequest
 
     e = next(x for x in entries if x.id == "sana-t7-sdxl-1024-latency")
     row = V.price_entry(e, cat)
     c = e.conditions
-    rep = estimate_one(
-        cat,
+    request = EstimateRequest(
         model=e.model,
         hardware=e.hardware,
         width=c.width,
@@ -111,6 +112,7 @@ def test_same_code_path_as_estimate(entries, cat):
         engine=e.engine,
         precision=c.precision,
     )
+    rep = estimate_one(cat, request)
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 
@@ -488,7 +490,7 @@ def test_cli_json_and_exit_code(tmp_path):
     assert data["summary"]["held_out"] is None and data["passed"]
     assert data["held_out_by"] is None and data["summary"]["held_out_worst"] is None and data["bands"] == {}
     # a gate breach exits 1: a measurement file whose one entry is 10x off
-    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    text = (DATA_DIR / "validation" / "measurements.yaml").read_text()
     head = text.split("\n- id: llamagen-serve-b-vllm\n")[0].replace("measured: 7.8\n", "measured: 78\n")
     f = tmp_path / "one.yaml"
     f.write_text(head + "\n")
@@ -516,15 +518,17 @@ def test_the_docs_script_documents_the_report_the_tests_check(entries, cat, monk
 
 
 def test_error_bands_are_committed_fresh_and_widen_every_estimate(report):
-    """tokcost/data/error_bands.yaml is what the held-out errors give (regenerated with the docs), and every
+    """tokcost/data/generated/error_bands.yaml is what the held-out errors give (regenerated with the docs), and every
     estimate's band covers at least central x exp(low) .. central x exp(high) of its family."""
     from write_validation_docs import error_bands_yaml
 
     import tokcost
     from tokcost.io.engines import load_error_bands
 
-    committed = (ROOT / "tokcost" / "data" / "error_bands.yaml").read_text()
-    assert committed == error_bands_yaml(report), "tokcost/data/error_bands.yaml is stale: run the docs script"
+    committed = (ERROR_BANDS_FILE).read_text()
+    assert committed == error_bands_yaml(report), (
+        "tokcost/data/generated/error_bands.yaml is stale: run the docs script"
+    )
     bands = load_error_bands()
     assert set(bands) == {"ar", "diffusion-image", "video", "multi-gpu"}
     for b in bands.values():
@@ -622,7 +626,7 @@ def test_a_cached_result_renders_exactly_as_the_computed_one(report):
 def test_changed_measurements_or_presets_are_recomputed(monkeypatch, tmp_path):
     run = _validate_counting(monkeypatch, tmp_path / "cache")
     measurements = tmp_path / "m.yaml"
-    text = (ROOT / "validation" / "measurements.yaml").read_text()
+    text = (DATA_DIR / "validation" / "measurements.yaml").read_text()
     measurements.write_text(text)
     first, n = run("--measurements", str(measurements))
     assert run("--measurements", str(measurements)) == (first, 1)
@@ -632,7 +636,7 @@ def test_changed_measurements_or_presets_are_recomputed(monkeypatch, tmp_path):
     # a user preset overriding a built-in one the measurements use
     presets = tmp_path / "presets" / "hardware"
     presets.mkdir(parents=True)
-    h100 = (ROOT / "hardware" / "h100-sxm.yaml").read_text()
+    h100 = (DATA_DIR / "hardware" / "h100-sxm.yaml").read_text()
     (presets / "h100-sxm.yaml").write_text(h100.replace("memory_gb: 80", "memory_gb: 81", 1))
     assert "memory_gb: 81" in (presets / "h100-sxm.yaml").read_text()
     _, n = run("--measurements", str(measurements), "--presets", str(tmp_path / "presets"))

@@ -2,7 +2,8 @@
 
 The Python API (see docs/api.md): :func:`analyze`, :func:`estimate`, :func:`train`, :func:`tokens`,
 :func:`sweep` (and :func:`sweep_stream` for sweeps of any size), :func:`simulate` (a discrete-event check of a
-spec's fleet), :func:`load_spec`, and the CI's :func:`check`, :func:`diff` and :func:`validate`; bad input raises
+spec's fleet), :func:`load_spec`, and the CI's :func:`check`, :func:`diff` and :func:`validate`; what
+:func:`estimate` prices is one :class:`EstimateRequest` (or its fields as keyword arguments); bad input raises
 :class:`InputError`. The functions load on first use, so that
 ``import tokcost`` (which every ``tokcost`` command does) stays cheap.
 """
@@ -27,10 +28,12 @@ API = (
     "check",
     "diff",
     "validate",
+    "EstimateRequest",
 )
 __all__ = [*API, "InputError", "Problem", "__version__"]
 
 if TYPE_CHECKING:
+    from tokcost.api import EstimateRequest as EstimateRequest
     from tokcost.api import analyze as analyze
     from tokcost.api import catalog as catalog
     from tokcost.api import check as check

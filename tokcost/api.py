@@ -14,15 +14,16 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, validate_call
+from pydantic import BaseModel, Field, ValidationError, validate_call
 
 from tokcost.errors import ARGUMENTS, InputError, Problem
 
 # the records the checked functions return: their annotations are resolved when the module loads
-from tokcost.records.estimate import EstimateResult
+from tokcost.records.estimate import Batch, EstimateRequest, EstimateResult, Frames, Gpus, Steps
 from tokcost.records.simulation import SimulationResult
+from tokcost.records.spec import Precision
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
 from tokcost.records.training import TrainComparison, TrainResult
@@ -37,18 +38,12 @@ if TYPE_CHECKING:
 
 PathArg = str | os.PathLike
 Presets = Sequence[PathArg] | None
-Side = Annotated[int, Field(ge=16, le=8192)]
 # a count (tokens, GPUs, pixels): bounded far above any real one, so that no argument overflows a float later
 Count = Annotated[int, Field(ge=1, le=1_000_000_000)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 AtLeastOne = Annotated[float, Field(ge=1, allow_inf_nan=False)]
-# tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
-PerForward = Annotated[float, Field(ge=1, le=65_536, allow_inf_nan=False)]
-Cfg = Literal["batched", "unbatched", "off"]
-Engine = Literal["eager", "compiled", "vllm", "vllm-0.4"]
-Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
-Parallelism = Literal["tp", "sp", "cfg", "cfg+sp"]
-Attention = Literal["sdpa", "fa2", "fa3"]
+# a sweep's sizes in pixels
+SweepSide = Annotated[int, Field(ge=16, le=16384)]
 # --price ID=USD: your price per GPU-hour for a hardware id, which wins over the spec and the catalogue
 Prices = Mapping[str, float] | None  # checked by price_overrides, with the hardware ids
 
@@ -97,7 +92,7 @@ def _finite_result(result: Any) -> None:
             stack += [(f"{where}[{i}]", v) for i, v in enumerate(value)]
 
 
-def _problem(error: dict) -> Problem:
+def _problem(error: Mapping[str, Any]) -> Problem:
     """A pydantic error as a problem with the argument it concerns; a list item's error quotes the item."""
     param, *within = error["loc"]
     message = f"{quoted(error['input'])}: {error['msg']}" if within else error["msg"]
@@ -287,76 +282,76 @@ def simulate(
     return simulate_spec(loaded, file, cat, cal, overrides, candidate, recorded, hours, seed)
 
 
-@_arguments
 def estimate(
+    request: EstimateRequest | Mapping[str, Any] | None = None,
     *,
-    model: str,
-    hardware: str | None = None,
-    width: Side | None = None,
-    height: Side | None = None,
-    frames: Annotated[int, Field(ge=1, le=10_000)] | None = None,
-    fps: Positive | None = None,
-    steps: Annotated[int, Field(ge=1, le=1000)] | None = None,
-    batch: Annotated[int, Field(ge=1, le=65_536)] = 1,
-    cfg: Cfg | None = None,
-    engine: Engine | None = None,
-    precision: Precision = "bf16",
-    tokens_per_forward: PerForward = 1.0,
-    draft_tokens: PerForward | None = None,
-    prompt_tokens: Count | None = None,
-    answer_tokens: Count | None = None,
-    gpus: Annotated[int, Field(ge=1, le=1024)] = 1,
-    parallelism: Parallelism | None = None,
-    attention: Attention | None = None,
-    kv_dtype: Literal["bf16", "fp8"] = "bf16",
-    host: Annotated[float, Field(gt=0, le=10)] | None = None,
     calibration: PathArg | None = None,
     presets: Presets = None,
     prices: Prices = None,
-    architecture: PathArg | None = None,
+    **fields: Any,
 ) -> EstimateResult:
-    """Latency, throughput, memory and cost of one configuration on one replica of ``gpus`` GPUs (split by
-    ``parallelism``: tp for AR models, sp / cfg / cfg+sp for diffusion; None: the default), with its low-high band.
-    ``attention`` is a diffusion model's attention kernel (sdpa, fa2, or fa3 on Hopper; None: the engine's, sdpa);
-    ``kv_dtype`` an AR model's KV cache (bf16, or fp8 as vLLM's kv_cache_dtype fp8 stores it). ``host`` is the
-    server CPU's single-thread speed relative to the DGX A100's EPYC 7742 (None: the hardware preset's typical
-    server, else 1); the engines' host overheads divide by it.
-    ``hardware`` None takes the calibration's measured device; ``width``/``height``/``steps`` None take the
-    model's own; ``cfg`` None the model's own guidance mode; ``engine`` None eager. The result lists the defaults it
-    applied (``defaults_applied``) and prices one replica busy all the time (``scope``). ``architecture`` is a
-    Llama-style decoder's Hugging Face ``config.json``: it replaces ``model``'s decoder (``model`` gives the visual
-    tokenizer and sampling), and a decoder that does not fit the replica's memory is refused."""
+    """Latency, throughput, memory and cost of one configuration on one replica, with its low-high band.
+
+    What to price is an :class:`~tokcost.records.estimate.EstimateRequest` (or a mapping of its fields), or its
+    fields as keyword arguments: ``estimate(model="sdxl", hardware="h100-sxm", gpus=2)``. Each field's description
+    says what it is and what None means: ``gpus`` GPUs split by ``parallelism`` (tp for AR models, sp / cfg /
+    cfg+sp for diffusion); ``attention`` a diffusion model's attention kernel; ``kv_dtype`` an AR model's KV cache;
+    ``host`` the server CPU's single-thread speed relative to the DGX A100's EPYC 7742, which the engines' host
+    overheads divide by; ``engine`` a profile of the engine table (None: eager). ``hardware`` None takes the
+    calibration's measured device; ``width``/``height``/``steps`` None take the model's own; ``cfg`` None the
+    model's own guidance mode. The result lists the defaults it applied (``defaults_applied``) and prices one
+    replica busy all the time (``scope``). ``architecture`` is a Llama-style decoder's Hugging Face
+    ``config.json``: it replaces ``model``'s decoder (``model`` gives the visual tokenizer and sampling), and a
+    decoder that does not fit the replica's memory is refused."""
     from tokcost.core.estimate import estimate_one
     from tokcost.io.architecture import load_architecture
 
+    req = _request(EstimateRequest, request, fields)
     cat = catalog(presets)
-    decoder = None if architecture is None else (str(architecture), load_architecture(architecture))
-    return estimate_one(
+    decoder = None if req.architecture is None else load_architecture(_path(req.architecture, "architecture"))
+    result = estimate_one(
         cat,
-        model=model,
-        hardware=hardware,
-        width=width,
-        height=height,
-        frames=frames,
-        fps=fps,
-        steps=steps,
-        batch=batch,
-        cfg=cfg,
-        engine=engine,
-        precision=precision,
-        tokens_per_forward=tokens_per_forward,
-        draft_tokens=draft_tokens,
-        prompt_tokens=prompt_tokens,
-        answer_tokens=answer_tokens,
-        gpus=gpus,
-        parallelism=parallelism,
-        attention=attention,
-        kv_dtype=kv_dtype,
-        host=host,
+        req,
         calibration=_calibration(calibration, cat),
         prices=price_overrides(prices, cat),
-        architecture=decoder,
+        decoder=decoder,
     )
+    _finite_result(result)
+    return result
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _request(record: type[R], given: Any, fields: Mapping[str, Any]) -> R:
+    """The request ``given`` (a ``record``, or a mapping of its fields) or built from keyword arguments, checked
+    against the record's types and ranges: every problem becomes one :class:`InputError` naming the field."""
+    import difflib
+
+    if given is not None and fields:
+        named = ", ".join(fields)
+        raise InputError([Problem(ARGUMENTS, 0, 0, "request", f"give a request or its fields ({named}), not both")])
+    if isinstance(given, record):
+        return given
+    data = fields if given is None else given
+    if not isinstance(data, Mapping):
+        what = f"expected an {record.__name__} record or a mapping of its fields, got {type(data).__name__}"
+        raise InputError([Problem(ARGUMENTS, 0, 0, "request", what)])
+    try:
+        return record.model_validate(dict(data))
+    except ValidationError as err:
+        problems = []
+        for e in err.errors(include_url=False):
+            if e["type"] == "extra_forbidden":
+                name = str(e["loc"][0])
+                close = difflib.get_close_matches(name, list(record.model_fields), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                problems.append(Problem(ARGUMENTS, 0, 0, name, f"unexpected keyword argument{hint}"))
+            elif e["type"] == "missing":
+                problems.append(Problem(ARGUMENTS, 0, 0, str(e["loc"][0]), "missing required argument"))
+            else:
+                problems.append(_problem(e))
+        raise InputError(problems) from None
 
 
 @_arguments
@@ -510,13 +505,13 @@ def sweep(
     *,
     models: Sequence[str],
     hardware: Sequence[str],
-    resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
-    frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
-    batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
-    steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
-    engines: Sequence[Engine] | None = None,
+    resolutions: Sequence[tuple[SweepSide, SweepSide]],
+    frames: Sequence[Frames] | None = None,
+    batches: Sequence[Batch] = (1,),
+    steps: Sequence[Steps] | None = None,
+    engines: Sequence[str] | None = None,
     precision: Precision = "bf16",
-    gpus: Sequence[Annotated[int, Field(ge=1, le=1024)]] = (1,),
+    gpus: Sequence[Gpus] = (1,),
     presets: Presets = None,
     prices: Prices = None,
     on_start=None,
@@ -544,13 +539,13 @@ def sweep_stream(
     *,
     models: Sequence[str],
     hardware: Sequence[str],
-    resolutions: Sequence[tuple[Annotated[int, Field(ge=16, le=16384)], Annotated[int, Field(ge=16, le=16384)]]],
-    frames: Sequence[Annotated[int, Field(ge=1, le=10_000)]] | None = None,
-    batches: Sequence[Annotated[int, Field(ge=1, le=65_536)]] = (1,),
-    steps: Sequence[Annotated[int, Field(ge=1, le=1000)]] | None = None,
-    engines: Sequence[Engine] | None = None,
+    resolutions: Sequence[tuple[SweepSide, SweepSide]],
+    frames: Sequence[Frames] | None = None,
+    batches: Sequence[Batch] = (1,),
+    steps: Sequence[Steps] | None = None,
+    engines: Sequence[str] | None = None,
     precision: Precision = "bf16",
-    gpus: Sequence[Annotated[int, Field(ge=1, le=1024)]] = (1,),
+    gpus: Sequence[Gpus] = (1,),
     presets: Presets = None,
     prices: Prices = None,
 ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tokcost.cli import request_options as opt
 from tokcost.cli.common import Calibration, Presets, PriceOption, emit, finite, format_option, guard, parse_prices
 from tokcost.render import registry
 from tokcost.text import escape_line
@@ -59,125 +60,41 @@ def tokens(
 
 
 def estimate(
-    model: str = typer.Option(..., "--model", help="Model preset id."),
-    hardware: str | None = typer.Option(
-        None, "--hardware", help="Hardware preset id (default: the calibration's measured device)."
-    ),
-    width: int | None = typer.Option(
-        None, "--width", min=16, max=8192, help="Width in pixels (default: the model's native)."
-    ),
-    height: int | None = typer.Option(None, "--height", min=16, max=8192, help="Height in pixels (default: native)."),
-    frames: int | None = typer.Option(None, "--frames", min=1, max=10000, help="Video frames."),
-    fps: float | None = typer.Option(
-        None, "--fps", callback=finite, min=0.001, help="Frames per second (informational)."
-    ),
-    steps: int | None = typer.Option(None, "--steps", min=1, max=1000, help="Diffusion steps (default: the model's)."),
-    batch: int = typer.Option(1, "--batch", min=1, max=65536, help="Items generated together (by the replica)."),
-    cfg: str | None = typer.Option(None, "--cfg", help="batched | unbatched | off (default: the model's own mode)."),
-    engine: str | None = typer.Option(
-        None,
-        "--engine",
-        help="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models "
-        "only). Default: eager, and the result says so (analyze prices every engine).",
-    ),
-    precision: str = typer.Option(
-        "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
-    ),
-    tokens_per_forward: float = typer.Option(
-        1.0,
-        "--tokens-per-forward",
-        callback=finite,
-        min=1.0,
-        max=65_536,
-        help="AR: tokens accepted per forward (speculative/parallel decoding).",
-    ),
-    draft_tokens: float | None = typer.Option(
-        None,
-        "--draft-tokens",
-        callback=finite,
-        min=1.0,
-        max=65_536,
-        help="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
-    ),
-    prompt_tokens: int | None = typer.Option(
-        None, "--prompt-tokens", min=1, help="AR prompt tokens (perception: the question)."
-    ),
-    answer_tokens: int | None = typer.Option(
-        None, "--answer-tokens", min=1, help="Perception: tokens in the answer (default 128)."
-    ),
-    gpus: int = typer.Option(
-        1,
-        "--gpus",
-        min=1,
-        max=1024,
-        help="GPUs in one replica, within one server's scale-up domain (the hardware preset's scale_up.gpus).",
-    ),
-    parallelism: str | None = typer.Option(
-        None,
-        "--parallelism",
-        help="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for AR; for "
-        "diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
-    ),
-    attention: str | None = typer.Option(
-        None,
-        "--attention",
-        help="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside) | fa2 | fa3 (Hopper GPUs). "
-        "Default: the engine's, sdpa.",
-    ),
-    kv_dtype: str = typer.Option(
-        "bf16", "--kv-dtype", help="AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads)."
-    ),
-    host: float | None = typer.Option(
-        None,
-        "--host",
-        min=0.1,
-        max=10.0,
-        help="Single-thread speed of the server's CPU relative to the DGX A100's EPYC 7742 (the DGX H100's Xeon "
-        "8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on it. "
-        "Default: the hardware preset's typical server, else 1.",
-    ),
-    architecture: str | None = typer.Option(
-        None,
-        "--architecture",
-        help="A Llama-style decoder's Hugging Face config.json: replaces --model's decoder (--model gives the visual "
-        "tokenizer and sampling); refused when it does not fit the replica's memory.",
-    ),
+    model: opt.Model,
+    hardware: opt.Hardware = None,
+    width: opt.Width = None,
+    height: opt.Height = None,
+    frames: opt.Frames = None,
+    fps: opt.Fps = None,
+    steps: opt.Steps = None,
+    batch: opt.Batch = 1,
+    cfg: opt.Cfg = None,
+    engine: opt.Engine = None,
+    precision: opt.Precision = "bf16",
+    tokens_per_forward: opt.TokensPerForward = 1.0,
+    draft_tokens: opt.DraftTokens = None,
+    prompt_tokens: opt.PromptTokens = None,
+    answer_tokens: opt.AnswerTokens = None,
+    gpus: opt.Gpus = 1,
+    parallelism: opt.Parallelism = None,
+    attention: opt.Attention = None,
+    kv_dtype: opt.KvDtype = "bf16",
+    host: opt.Host = None,
+    architecture: opt.Architecture = None,
     calibration: Calibration = None,
     fmt: EstimateFormat = "table",
     presets: Presets = None,
     price: PriceOption = None,
 ):
     """Latency, throughput, memory and cost of one configuration, with the low-high band."""
+    given = locals()
+    # the request's fields, as typed: the API checks them (tokcost.records.estimate.EstimateRequest)
+    request = {name: given[name] for name in opt.ESTIMATE_FIELDS}
 
     def run():
         from tokcost import api
 
-        result = api.estimate(
-            model=model,
-            hardware=hardware,
-            width=width,
-            height=height,
-            frames=frames,
-            fps=fps,
-            steps=steps,
-            batch=batch,
-            cfg=cfg,
-            engine=engine,
-            precision=precision,
-            tokens_per_forward=tokens_per_forward,
-            draft_tokens=draft_tokens,
-            prompt_tokens=prompt_tokens,
-            answer_tokens=answer_tokens,
-            gpus=gpus,
-            parallelism=parallelism,
-            attention=attention,
-            kv_dtype=kv_dtype,
-            host=host,
-            calibration=calibration,
-            presets=presets,
-            prices=parse_prices(price),
-            architecture=architecture,
-        )
+        result = api.estimate(calibration=calibration, presets=presets, prices=parse_prices(price), **request)
         emit(registry.render("estimate", fmt, result), None)
         for warning in result.warnings:
             typer.echo(escape_line(f"warning: {warning}"), err=True)

@@ -8,8 +8,8 @@ from tokcost.cli.common import Presets, emit, format_option, guard, load_catalog
 from tokcost.errors import UsageError
 from tokcost.render import registry
 
-hardware_app = typer.Typer(help="Hardware presets (hardware/*.yaml).", no_args_is_help=True)
-models_app = typer.Typer(help="Model presets (models/*.yaml).", no_args_is_help=True)
+hardware_app = typer.Typer(help="Hardware presets (tokcost/data/hardware/*.yaml).", no_args_is_help=True)
+models_app = typer.Typer(help="Model presets (tokcost/data/models/*.yaml).", no_args_is_help=True)
 
 HardwareListFormat = format_option("hardware list")
 HardwareShowFormat = format_option("hardware show")
@@ -59,7 +59,7 @@ def prices(
     fmt: PricesFormat = "table",
     today: str | None = typer.Option(None, "--today", hidden=True, metavar="YYYY-MM-DD"),
 ):
-    """List the dated GPU rental price catalogue (prices/prices.yaml), with its sources."""
+    """List the dated GPU rental price catalogue (tokcost/data/prices/prices.yaml), with its sources."""
     guard(lambda: _prices(hardware, provider, fmt, today))
 
 
@@ -106,6 +106,7 @@ def _prices(hardware, provider, fmt, today) -> None:
 
 def schema(output: SchemaOutput = None, fmt: SchemaFormat = "json"):
     """Print the JSON Schema of the product spec (committed as docs/spec.schema.json)."""
+    from tokcost.io.engines import load_engines
     from tokcost.records.spec import spec_json_schema
 
-    emit(registry.render("schema", fmt, spec_json_schema()), output)
+    emit(registry.render("schema", fmt, spec_json_schema(list(load_engines()))), output)

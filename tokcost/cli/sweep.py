@@ -12,6 +12,7 @@ import sys
 import typer
 
 from tokcost.cli import environment
+from tokcost.cli import request_options as opt
 from tokcost.cli.common import Output, Presets, PriceOption, emit, emit_pieces, format_option, guard, parse_prices
 from tokcost.errors import UsageError
 from tokcost.render import registry
@@ -50,9 +51,7 @@ def sweep(
         "--engine",
         help="eager,compiled,vllm,vllm-0.4 (comma-separated; default: every current engine that serves the model).",
     ),
-    precision: str = typer.Option(
-        "bf16", "--precision", help="Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
-    ),
+    precision: opt.Precision = "bf16",
     fmt: SweepFormat = "table",
     output: Output = None,
     presets: Presets = None,

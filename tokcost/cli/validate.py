@@ -34,7 +34,7 @@ def validate(
         "in-sample errors only).",
     ),
     measurements: Path | None = typer.Option(
-        None, "--measurements", help="Measurements YAML (default: validation/measurements.yaml)."
+        None, "--measurements", help="Measurements YAML (default: tokcost/data/validation/measurements.yaml)."
     ),
     no_cache: bool = typer.Option(
         False,

@@ -22,103 +22,91 @@ from tokcost.engine.tokens import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines, load_error_bands
+from tokcost.io.engines import REFERENCE_ENGINE, engine_problem, load_engines, load_error_bands
 from tokcost.io.prices import load_prices
 from tokcost.records.engines import EngineProfile
-from tokcost.records.estimate import EstimateResult, LowHigh
+from tokcost.records.estimate import EstimateRequest, EstimateResult, LowHigh
 from tokcost.records.presets import Architecture, ModelPreset
 from tokcost.records.training import TrainResult
 
 
 def estimate_one(
     catalog: Catalog,
+    request: EstimateRequest,
     *,
-    model: str,
-    hardware: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    frames: int | None = None,
-    fps: float | None = None,
-    steps: int | None = None,
-    batch: int = 1,
-    cfg: str | None = None,
-    engine: str | None = None,
-    precision: str = "bf16",
-    tokens_per_forward: float = 1.0,
-    draft_tokens: float | None = None,
-    prompt_tokens: int | None = None,
-    answer_tokens: int | None = None,
-    gpus: int = 1,
-    parallelism: str | None = None,
-    attention: str | None = None,
-    kv_dtype: str = "bf16",
-    host: float | None = None,
     calibration=None,
     prices: Mapping[str, float] | None = None,
     today: dt.date | None = None,
-    architecture: tuple[str, Architecture] | None = None,
+    decoder: Architecture | None = None,
 ) -> EstimateResult:
     """Price one configuration; ``calibration`` is a loaded calibration (or None), whose measured device serves
-    when ``hardware`` is None; ``prices`` are ``--price`` overrides (hardware id -> USD per GPU-hour).
-    ``architecture`` (its file's name, the decoder) replaces the AR model's decoder: a model with no preset, priced
-    with ``model``'s visual tokenizer and sampling, and refused when it does not fit the replica's memory."""
-    m = catalog.model(model)
-    if architecture is not None:
-        m = with_decoder(m, *architecture)
-    if hardware is None:
+    when ``request.hardware`` is None; ``prices`` are ``--price`` overrides (hardware id -> USD per GPU-hour).
+    ``decoder`` (read from ``request.architecture``) replaces the AR model's decoder: a model with no preset,
+    priced with ``request.model``'s visual tokenizer and sampling, and refused when it does not fit the replica's
+    memory."""
+    r = request
+    m = catalog.model(r.model)
+    if decoder is not None:
+        m = with_decoder(m, r.architecture or "config.json", decoder)
+    if r.hardware is None:
         if calibration is None:
             raise UsageError("give a hardware id, or a calibration to use its measured device", param="hardware")
         hw = calibration.hardware_preset(catalog)
     else:
-        hw = catalog.hardware(hardware)
-    if frames not in (None, 1) and "video" not in m.roles:
+        hw = catalog.hardware(r.hardware)
+    if r.frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
+    profiles = load_engines()
+    engine = r.engine or REFERENCE_ENGINE
+    problem = engine_problem(engine, profiles)
+    if problem:
+        raise UsageError(problem, param="engine")
     book = price_book([hw], load_prices(), overrides=prices)
     native = (
         (m.tokenizer.native_width, m.tokenizer.native_height) if m.family == "ar" else (m.native.width, m.native.height)
     )
     defaults: dict[str, str | int] = {}
-    if engine is None:
-        engine = defaults["engine"] = "eager"
-    if width is None:
+    if r.engine is None:
+        defaults["engine"] = engine
+    if r.width is None:
         defaults["width"] = native[0]
-    if height is None:
+    if r.height is None:
         defaults["height"] = native[1]
-    if steps is None and m.family == "diffusion":
+    if r.steps is None and m.family == "diffusion":
         defaults["steps"] = m.diffusion.steps
     est = estimate(
         Config(
             model=m,
             hardware=hw,
-            profiles=load_engines(),
+            profiles=profiles,
             engine=engine,
-            precision=precision,
-            width=width,
-            height=height,
-            frames=frames,
-            batch=batch,
-            steps=steps,
-            cfg=cfg,
-            tokens_per_forward=tokens_per_forward,
-            verify_tokens=draft_tokens,
-            prompt_tokens=prompt_tokens,
-            answer_tokens=answer_tokens,
-            gpus=gpus,
-            parallelism=parallelism,
-            attention=attention,
-            kv_dtype=kv_dtype,
-            host_speed=host,
+            precision=r.precision,
+            width=r.width,
+            height=r.height,
+            frames=r.frames,
+            batch=r.batch,
+            steps=r.steps,
+            cfg=r.cfg,
+            tokens_per_forward=r.tokens_per_forward,
+            verify_tokens=r.draft_tokens,
+            prompt_tokens=r.prompt_tokens,
+            answer_tokens=r.answer_tokens,
+            gpus=r.gpus,
+            parallelism=r.parallelism,
+            attention=r.attention,
+            kv_dtype=r.kv_dtype,
+            host_speed=r.host,
             calibration=calibration,
             prices=book.usd_per_gpu_hour(),
         )
     )
     c, lo, hi = est.central, est.low, est.high
-    if architecture is not None and not bool(to_float(c["fits_in_memory"])):
-        raise_memory_shortfall(c["memory_bytes"], hw.memory_gb, load_engines()[engine], gpus)
+    if decoder is not None and not bool(to_float(c["fits_in_memory"])):
+        raise_memory_shortfall(c["memory_bytes"], hw.memory_gb, profiles[engine], r.gpus)
     tokens = {k: to_float(v) for k, v in c["tokens"].items()}
     problem = context_problem(m, tokens)
     if problem:
-        raise UsageError(problem, param="frames" if frames else "width")
+        raise UsageError(problem, param="frames" if r.frames else "width")
 
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
     lat = to_float(c["latency_s"])
@@ -126,7 +114,7 @@ def estimate_one(
         lat,
         to_float(lo["latency_s"]),
         to_float(hi["latency_s"]),
-        load_error_bands().get(error_family(m, c["role"], gpus)),
+        load_error_bands().get(error_family(m, c["role"], r.gpus)),
         to_float(c["floor_s"]),
     )
     cost = to_float(c["cost_usd_per_item"])
@@ -136,25 +124,25 @@ def estimate_one(
         model=m.id,
         family=m.family,
         hardware=hw.id,
-        gpus=gpus,
+        gpus=r.gpus,
         parallelism=str(c["parallelism"]),
-        attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
-        kv_dtype=kv_dtype if m.family == "ar" else None,
-        host_speed=host_speed(hw, host),
+        attention=(r.attention or profiles[engine].attention) if m.family == "diffusion" else None,
+        kv_dtype=r.kv_dtype if m.family == "ar" else None,
+        host_speed=host_speed(hw, r.host),
         engine=engine,
-        precision=precision,
+        precision=r.precision,
         role=c["role"],
-        width=width or native[0],
-        height=height or native[1],
-        frames=frames,
-        batch=batch,
+        width=r.width or native[0],
+        height=r.height or native[1],
+        frames=r.frames,
+        batch=r.batch,
         cfg=c["cfg_mode"],
         steps=None if c["steps"] is None else int(to_float(c["steps"])),
         latency_s=lat,
         latency_s_band=LowHigh(low=lat_lo, high=lat_hi),
         throughput_items_per_s=to_float(c["throughput_items_per_s"]),
         # the fastest latency gives the highest throughput and the lowest cost
-        throughput_items_per_s_band=LowHigh(low=batch / lat_hi, high=batch / lat_lo),
+        throughput_items_per_s_band=LowHigh(low=r.batch / lat_hi, high=r.batch / lat_lo),
         cost_usd_per_item=cost if priced else None,
         cost_usd_per_item_band=LowHigh(low=cost * lat_lo / lat, high=cost * lat_hi / lat) if priced else None,
         bound=str(to_float(c["bound"])),
@@ -168,13 +156,13 @@ def estimate_one(
         fits_in_memory=bool(to_float(c["fits_in_memory"])),
         flops=to_float(c["flops"]),
         calibration=calibration.path if calibration is not None else None,
-        fps=fps,
+        fps=r.fps,
         price=quote,
         price_basis=book.basis,
         unpriced=book.unpriced.get(hw.id),
         stale_prices=book.stale([hw.id], today or dt.date.today()),
         defaults_applied=defaults,
-        notes=[n for n in [precision_note(m, precision)] if n],
+        notes=[n for n in [precision_note(m, r.precision)] if n],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 

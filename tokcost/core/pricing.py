@@ -1,6 +1,6 @@
 """The price of a GPU-hour on every candidate chip, under one basis for all of them.
 
-Pure: takes the hardware presets, the price catalogue (``prices/prices.yaml``), the spec's ``pricing:`` section and
+Pure: takes the hardware presets, the price catalogue (``tokcost/data/prices/prices.yaml``), the spec's ``pricing:`` section and
 the command line's ``--price`` overrides; returns a :class:`PriceBook`. What wins, per hardware id:
 
 1. ``--price ID=USD`` (the command line),

@@ -1,4 +1,4 @@
-"""Validation of the cost model against published measurements (``validation/measurements.yaml``).
+"""Validation of the cost model against published measurements (``tokcost/data/validation/measurements.yaml``).
 
 Pure core of ``tokcost validate``: load the entries (a strict schema), price each one through the same code path
 as ``tokcost estimate`` (:class:`~tokcost.engine.estimate.Config` -> :func:`estimate_arrays`, central band) or

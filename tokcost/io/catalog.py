@@ -1,7 +1,7 @@
 """Find, load and cache presets: the built-in ones and the user's own.
 
-Built-in presets live in ``hardware/`` and ``models/`` at the repository root; the wheel carries them as
-``tokcost/_presets/``. Users add or override presets with ``--presets DIR`` (repeatable) or the environment
+Built-in presets live in ``tokcost/data/hardware/`` and ``tokcost/data/models/`` (:data:`tokcost.io.paths.PRESETS_DIR`),
+in a checkout and in the wheel alike. Users add or override presets with ``--presets DIR`` (repeatable) or the environment
 variable ``TOKCOST_PRESETS`` (directories separated by ``os.pathsep``); each directory holds ``hardware/``
 and/or ``models/`` subfolders of ``<id>.yaml`` files. Later directories override earlier ones, user
 directories override the built-ins. Files are parsed only when their id is asked for.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tokcost.errors import ARGUMENTS, InputError, Problem
 from tokcost.io.parse import load_model
-from tokcost.io.paths import builtin_root
+from tokcost.io.paths import PRESETS_DIR
 from tokcost.records.presets import HardwarePreset, ModelPreset, unsourced_fields
 from tokcost.text import quoted
 
@@ -52,7 +52,7 @@ class Catalog:
         missing = [d for d in dirs if not _is_dir(d)]
         if missing:
             raise InputError([Problem(str(d), 0, 0, "presets", "preset directory does not exist") for d in missing])
-        return cls([builtin_root(), *dirs])
+        return cls([PRESETS_DIR, *dirs])
 
     def _index(self, kind: str) -> dict[str, Path]:
         if kind not in self._files:

@@ -1,23 +1,89 @@
-"""The engine profiles shipped in ``tokcost/data/engines.yaml`` and the calibrated error bands in
-``tokcost/data/error_bands.yaml``, each loaded once per process."""
+"""The engine registry shipped in ``tokcost/data/engines.yaml`` and the calibrated error bands in
+``tokcost/data/generated/error_bands.yaml``, each loaded once per process.
+
+The registry is a mapping of engine name -> profile: a new engine is a new entry, with no code change. The names
+every command accepts (``--engine``, a spec's ``candidates.engines``, a measurement's ``engine``) are the loaded
+table's; :func:`engine_problem` says why a name is not one of them."""
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 
+from tokcost.errors import InputError, Problem
+from tokcost.io import paths
+from tokcost.io.located import Located
 from tokcost.io.parse import load_model
-from tokcost.io.paths import ENGINES_FILE, ERROR_BANDS_FILE
-from tokcost.records.engines import EngineFile, EngineProfile, ErrorBand, ErrorBandFile
+from tokcost.records.engines import EngineProfile, EngineTable, ErrorBand, ErrorBandFile
+
+# an engine is named on the command line and in comma-separated lists (sweep --engine)
+NAME = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+NAME_RULE = "an engine name is lower-case letters, digits and . _ + - (starting with a letter or digit)"
+# the profile a calibration scales the others by and the one `tokcost estimate` prices when none is named
+REFERENCE_ENGINE = "eager"
 
 
-@lru_cache(maxsize=1)
 def load_engines() -> Mapping[str, EngineProfile]:
-    """Engine name -> profile (eager, compiled, vllm, vllm-0.4), read-only: the table every estimate is priced
-    with. A profile's name is its key in the file (the field's alias where the key is not a Python name)."""
-    data, _ = load_model(EngineFile, ENGINES_FILE)
-    return MappingProxyType({f.alias or name: getattr(data, name) for name, f in EngineFile.model_fields.items()})
+    """Engine name -> profile, read-only, in the file's order: the table every estimate is priced with."""
+    return read_engines(paths.ENGINES_FILE)
+
+
+@lru_cache(maxsize=4)
+def read_engines(path: Path) -> Mapping[str, EngineProfile]:
+    """The engine table in ``path``, checked entry by entry against the profile schema and across entries
+    (:func:`table_problems`); every problem raises one :class:`InputError` with its ``file:line:col``."""
+    table, doc = load_model(EngineTable, path)
+    problems = table_problems(table.root, doc)
+    if problems:
+        raise InputError(problems)
+    return MappingProxyType(dict(table.root))
+
+
+def table_problems(profiles: Mapping[str, EngineProfile], doc: Located) -> list[Problem]:
+    """What one profile cannot say alone: its name is one a command line can give, the reference engine is
+    present, and a ``superseded_by`` names another current engine of the table that serves the same families."""
+    out = []
+    if REFERENCE_ENGINE not in profiles:
+        out.append(
+            Problem(
+                doc.file,
+                1,
+                1,
+                "(document)",
+                f"the table needs the {REFERENCE_ENGINE} profile: calibrations scale the others by it, and an "
+                "estimate that names no engine prices it",
+            )
+        )
+    for name, p in profiles.items():
+        if not NAME.fullmatch(name):
+            out.append(Problem(doc.file, *doc.where((name,), key=True), name, f"{NAME_RULE}, not {name!r}"))
+        newer = p.superseded_by
+        if newer is None:
+            continue
+        where = (name, "superseded_by")
+        if newer == name or newer not in profiles:
+            message = f"{newer!r} is not another engine of the table ({', '.join(n for n in profiles if n != name)})"
+        elif profiles[newer].superseded_by is not None:
+            message = f"{newer!r} is itself superseded (by {profiles[newer].superseded_by!r}): name the current one"
+        elif not set(p.serves) <= set(profiles[newer].serves):
+            message = f"{newer!r} does not serve every family {name!r} serves ({', '.join(p.serves)})"
+        else:
+            continue
+        out.append(Problem(doc.file, *doc.where(where), ".".join(where), message))
+    return out
+
+
+def engine_problem(name: str, profiles: Mapping[str, EngineProfile]) -> str | None:
+    """Why ``name`` names no engine of ``profiles`` (the known names, and the closest one), or None."""
+    if name in profiles:
+        return None
+    close = difflib.get_close_matches(name, list(profiles), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown engine {name!r}; {hint}choose from {', '.join(profiles)}"
 
 
 def offered(profiles: Mapping[str, EngineProfile], family: str) -> list[str]:
@@ -29,5 +95,5 @@ def offered(profiles: Mapping[str, EngineProfile], family: str) -> list[str]:
 @lru_cache(maxsize=1)
 def load_error_bands() -> Mapping[str, ErrorBand]:
     """Validation family -> its calibrated band (ar, diffusion-image, video, multi-gpu), read-only."""
-    data, _ = load_model(ErrorBandFile, ERROR_BANDS_FILE)
+    data, _ = load_model(ErrorBandFile, paths.ERROR_BANDS_FILE)
     return MappingProxyType({str(family): band for family, band in data.families.items()})

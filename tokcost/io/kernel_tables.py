@@ -1,4 +1,4 @@
-"""The measured kernel tables shipped in ``tokcost/data/kernels/`` (one ``<chip>.npz`` per chip, written by
+"""The measured kernel tables shipped in ``tokcost/data/generated/kernels/`` (one ``<chip>.npz`` per chip, written by
 scripts/condense_kernel_tables.py from NVIDIA's aiconfigurator-core; licence in the folder's NOTICE), read with
 numpy alone, each chip once per process and only when asked for (benchmarks/kernel_tables.py times a load)."""
 
@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from tokcost.io.paths import DATA_DIR
+from tokcost.io.paths import KERNELS_DIR
 from tokcost.records.kernels import PROVENANCE_FIELDS, ChipKernels, KernelTable
-
-KERNELS_DIR = DATA_DIR / "kernels"
 
 # tokcost hardware preset -> the chip whose measurements price it. Only the same part: same die, memory and
 # clocks (the tables' device names: NVIDIA A100-SXM4-80GB, NVIDIA H100 80GB HBM3, NVIDIA H200, NVIDIA B200,

@@ -1,10 +1,11 @@
-"""Load the validation set (``validation/measurements.yaml``) and the gate of ``tokcost validate``."""
+"""Load the validation set (``tokcost/data/validation/measurements.yaml``) and the gate of ``tokcost validate``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tokcost.errors import InputError, Problem
+from tokcost.io.engines import engine_problem, load_engines
 from tokcost.io.located import YamlProblem, load_file
 from tokcost.io.parse import load_model, validate_items
 from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
@@ -24,10 +25,17 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
         raise InputError([Problem(doc.file, 1, 1, "(document)", "the list of measurements is empty")])
     entries = validate_items(Entry, doc)
     seen: set[str] = set()
+    profiles = load_engines()
+    problems = []
     for i, e in enumerate(entries):
         if e.id in seen:
-            raise InputError([Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {quoted(e.id)}")])
+            problems.append(Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {quoted(e.id)}"))
         seen.add(e.id)
+        unknown = engine_problem(e.engine, profiles)
+        if unknown:
+            problems.append(Problem(doc.file, *doc.where((i, "engine")), f"{i}.engine", unknown))
+    if problems:
+        raise InputError(problems)
     return entries
 
 

@@ -1,5 +1,21 @@
-"""Where tokcost's own data lives: presets and measurements in a wheel (``tokcost/_presets``) or in a source
-checkout (beside the package), and the data files shipped inside the package."""
+"""Where tokcost's own data lives: one root, ``tokcost/data/``, the same in a checkout and in an installed wheel.
+This module is the one place that knows the layout.
+
+Hand-written (each number with its source):
+
+- ``hardware/<id>.yaml`` and ``models/<id>.yaml``: the built-in presets (``hardware/measured/``: calibrations
+  measured with ``scripts/gpu_bench.sh``, not presets);
+- ``prices/prices.yaml``: the dated GPU rental price catalogue;
+- ``validation/measurements.yaml``: the published measurements ``tokcost validate`` prices;
+- ``validation_thresholds.yaml``: the gate of ``tokcost validate``;
+- ``engines.yaml``: the engine registry.
+
+Generated, under ``generated/`` (never edited by hand; each file names the script that writes it, in a header or,
+for binary tables, in the folder's NOTICE and its own provenance fields):
+
+- ``generated/error_bands.yaml``: written by scripts/write_validation_docs.py;
+- ``generated/kernels/<chip>.npz``: written by scripts/condense_kernel_tables.py.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +23,13 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PACKAGE_DIR / "data"
-ENGINES_FILE = DATA_DIR / "engines.yaml"
+PRESETS_DIR = DATA_DIR  # holds hardware/ and models/, as a user's --presets folder does
+MEASURED_DIR = DATA_DIR / "hardware" / "measured"  # calibrations from scripts/gpu_bench.sh (not presets)
+PRICES_FILE = DATA_DIR / "prices" / "prices.yaml"
+MEASUREMENTS_FILE = DATA_DIR / "validation" / "measurements.yaml"
 THRESHOLDS_FILE = DATA_DIR / "validation_thresholds.yaml"
-ERROR_BANDS_FILE = DATA_DIR / "error_bands.yaml"
+ENGINES_FILE = DATA_DIR / "engines.yaml"
 
-
-def builtin_root() -> Path:
-    """The folder holding ``hardware/``, ``models/`` and ``validation/``: inside the wheel, else the checkout."""
-    packaged = PACKAGE_DIR / "_presets"
-    return packaged if packaged.is_dir() else PACKAGE_DIR.parent
-
-
-MEASUREMENTS_FILE = builtin_root() / "validation" / "measurements.yaml"
+GENERATED_DIR = DATA_DIR / "generated"
+ERROR_BANDS_FILE = GENERATED_DIR / "error_bands.yaml"
+KERNELS_DIR = GENERATED_DIR / "kernels"

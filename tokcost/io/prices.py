@@ -1,4 +1,4 @@
-"""Load the GPU rental price catalogue (``prices/prices.yaml``) with every problem reported as
+"""Load the GPU rental price catalogue (``tokcost/data/prices/prices.yaml``) with every problem reported as
 ``file:line:col: field: message``."""
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ from pathlib import Path
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.parse import load_model
-from tokcost.io.paths import builtin_root
+from tokcost.io.paths import PRICES_FILE
 from tokcost.records.prices import PriceCatalog, PriceEntry
-
-PRICES_DIRNAME = "prices"
-PRICES_FILENAME = "prices.yaml"
 
 _ENTRY_FIELD = re.compile(r"^prices\.[^\[]+\[\d+\]\.(?P<name>[^.\[]+)$")
 
 
 def default_prices_file() -> Path:
-    """The built-in catalogue: inside the wheel (``tokcost/_presets/prices``) or beside the package in a checkout."""
-    return builtin_root() / PRICES_DIRNAME / PRICES_FILENAME
+    """The built-in catalogue (:data:`tokcost.io.paths.PRICES_FILE`)."""
+    return PRICES_FILE
 
 
 def load_prices(path: str | Path | None = None) -> PriceCatalog:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tokcost.errors import InputError, Problem, UsageError
 from tokcost.io.catalog import Catalog
+from tokcost.io.engines import engine_problem, load_engines
 from tokcost.io.located import Located, dotted
 from tokcost.io.parse import load_model, validate_doc
 from tokcost.io.prices import load_prices
@@ -64,6 +65,11 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         ("candidates", field, i),
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
+    profiles = load_engines()
+    for i, engine in enumerate(spec.candidates.engines or []):
+        problem = engine_problem(engine, profiles)
+        if problem:
+            add(("candidates", "engines", i), problem)
     d = spec.demand
     given = [
         f for f in ("requests_per_day", "peak_to_mean", "hourly", "burstiness") if ("demand", f) in doc.key_positions

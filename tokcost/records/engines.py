@@ -1,12 +1,12 @@
-"""Engine profiles (``tokcost/data/engines.yaml``, loaded by :func:`tokcost.io.engines.load_engines`): how a
-software stack turns the hardware's achievable ceilings into step times. The formulas that use them are in
+"""Engine profiles (the registry ``tokcost/data/engines.yaml``, loaded by :func:`tokcost.io.engines.load_engines`):
+how a software stack turns the hardware's achievable ceilings into step times. The formulas that use them are in
 :mod:`tokcost.engine.profiles` and :mod:`tokcost.engine.physics`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, RootModel
 
 from tokcost.records.base import NOT_BOOL, Fraction, NonNegative, Range, Strict
 
@@ -70,18 +70,23 @@ class EngineProfile(Strict):
         return self.batching == "continuous"
 
 
-class EngineFile(Strict):
-    eager: EngineProfile = Field(description="Reference PyTorch code, no CUDA graphs.")
-    compiled: EngineProfile = Field(description="torch.compile with CUDA graphs.")
-    vllm: EngineProfile = Field(description="Today's vLLM: a continuous-batching server (AR only).")
-    vllm_0_4: EngineProfile = Field(
-        alias="vllm-0.4", description="vLLM 0.4 (2024), kept for the published runs that used it (AR only)."
-    )
+# An engine's name: its key in the engine table, as --engine, a spec's candidates.engines and a measurement's engine
+# give it. Which names exist is the loaded table's to say (tokcost.io.engines), not a fixed list.
+EngineName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class EngineTable(RootModel[dict[EngineName, EngineProfile]]):
+    """The engine table (``tokcost/data/engines.yaml``): engine name -> profile, every profile checked by the one
+    :class:`EngineProfile` schema. A new engine is a new entry; its name is then accepted wherever an engine is
+    named. The checks across entries (``superseded_by`` names another entry, ``eager`` is present) are
+    :func:`tokcost.io.engines.table_problems`'s, with positions."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 class ErrorBand(Strict):
     """A family's calibrated band: the split-conformal 80% band (:func:`tokcost.core.validate.conformal_band`) of
-    ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/error_bands.yaml``,
+    ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/generated/error_bands.yaml``,
     written by scripts/write_validation_docs.py)."""
 
     low: float = Field(description="Lower end: ln(measured / predicted latency).")

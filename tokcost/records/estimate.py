@@ -1,14 +1,107 @@
-"""The result of ``tokcost estimate``: one configuration priced. Its JSON keys are a contract."""
+"""``tokcost estimate``: what it is asked to price (:class:`EstimateRequest`, the one home of its parameters) and
+the configuration priced (:class:`EstimateResult`, whose JSON keys are a contract)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
+from tokcost.records.spec import Precision
 
 SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
+
+
+# The ranges of the estimate's numbers, shared by the sweep's axes (a sweep prices many estimates).
+Side = Annotated[int, Field(ge=16, le=8192)]
+Frames = Annotated[int, Field(ge=1, le=10_000)]
+Steps = Annotated[int, Field(ge=1, le=1000)]
+Batch = Annotated[int, Field(ge=1, le=65_536)]
+Gpus = Annotated[int, Field(ge=1, le=1024)]
+# a token count: bounded far above any real one, so that no argument overflows a float later
+TokenCount = Annotated[int, Field(ge=1, le=1_000_000_000)]
+# tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
+PerForward = Annotated[float, Field(ge=1.0, le=65_536, allow_inf_nan=False)]
+PRECISION_HELP = "Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
+
+
+def _path_text(value: object) -> object:
+    """A file name given as an ``os.PathLike`` (a ``Path``) kept as the text it spells."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+class EstimateRequest(BaseModel):
+    """One configuration to price: what ``tokcost estimate``'s flags and :func:`tokcost.estimate`'s keyword
+    arguments say (``--tokens-per-forward`` is ``tokens_per_forward``). Each field carries its type, its range and
+    its help: the command line's options are generated from these fields (``tokcost/cli/request_options.py``, by
+    scripts/generate_request_options.py). ``None`` means the default the description names. ``engine`` is a name
+    from the engine table (``tokcost/data/engines.yaml``), checked against it when the request is priced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Model preset id.")
+    hardware: str | None = Field(
+        default=None, description="Hardware preset id (default: the calibration's measured device)."
+    )
+    width: Side | None = Field(default=None, description="Width in pixels (default: the model's native).")
+    height: Side | None = Field(default=None, description="Height in pixels (default: native).")
+    frames: Frames | None = Field(default=None, description="Video frames.")
+    fps: Annotated[float, Field(ge=0.001, allow_inf_nan=False)] | None = Field(
+        default=None, description="Frames per second (informational)."
+    )
+    steps: Steps | None = Field(default=None, description="Diffusion steps (default: the model's).")
+    batch: Batch = Field(default=1, description="Items generated together (by the replica).")
+    cfg: Literal["batched", "unbatched", "off"] | None = Field(
+        default=None, description="batched | unbatched | off (default: the model's own mode)."
+    )
+    engine: str | None = Field(
+        default=None,
+        description="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR "
+        "models only). Default: eager, and the result says so (analyze prices every engine).",
+    )
+    precision: Precision = Field(default="bf16", description=PRECISION_HELP)
+    tokens_per_forward: PerForward = Field(
+        default=1.0, description="AR: tokens accepted per forward (speculative/parallel decoding)."
+    )
+    draft_tokens: PerForward | None = Field(
+        default=None,
+        description="AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
+    )
+    prompt_tokens: TokenCount | None = Field(default=None, description="AR prompt tokens (perception: the question).")
+    answer_tokens: TokenCount | None = Field(
+        default=None, description="Perception: tokens in the answer (default 128)."
+    )
+    gpus: Gpus = Field(
+        default=1,
+        description="GPUs in one replica, within one server's scale-up domain (the hardware preset's scale_up.gpus).",
+    )
+    parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
+        default=None,
+        description="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for "
+        "AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
+    )
+    attention: Literal["sdpa", "fa2", "fa3"] | None = Field(
+        default=None,
+        description="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside) | fa2 | fa3 (Hopper "
+        "GPUs). Default: the engine's, sdpa.",
+    )
+    kv_dtype: Literal["bf16", "fp8"] = Field(
+        default="bf16",
+        description="AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads).",
+    )
+    host: Annotated[float, Field(ge=0.1, le=10.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Single-thread speed of the server's CPU relative to the DGX A100's EPYC 7742 (the DGX H100's "
+        "Xeon 8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on "
+        "it. Default: the hardware preset's typical server, else 1.",
+    )
+    architecture: Annotated[str, BeforeValidator(_path_text)] | None = Field(
+        default=None,
+        description="A Llama-style decoder's Hugging Face config.json: replaces --model's decoder (--model gives the "
+        "visual tokenizer and sampling); refused when it does not fit the replica's memory.",
+    )
 
 
 class LowHigh(BaseModel):

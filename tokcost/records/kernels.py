@@ -1,4 +1,4 @@
-"""Measured kernel tables (tokcost/data/kernels/, condensed by scripts/condense_kernel_tables.py from NVIDIA's
+"""Measured kernel tables (tokcost/data/generated/kernels/, condensed by scripts/condense_kernel_tables.py from NVIDIA's
 aiconfigurator-core): latency on a grid of shapes, with the provenance every table must carry."""
 
 from __future__ import annotations

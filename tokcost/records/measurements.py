@@ -1,4 +1,4 @@
-"""The validation set (``validation/measurements.yaml``) and the gate of ``tokcost validate``
+"""The validation set (``tokcost/data/validation/measurements.yaml``) and the gate of ``tokcost validate``
 (``tokcost/data/validation_thresholds.yaml``), loaded by :mod:`tokcost.io.measurements`."""
 
 from __future__ import annotations

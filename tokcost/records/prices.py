@@ -1,4 +1,4 @@
-"""Records of the GPU rental price catalogue (``prices/prices.yaml``).
+"""Records of the GPU rental price catalogue (``tokcost/data/prices/prices.yaml``).
 
 One :class:`PriceEntry` is one published price of one GPU at one provider under one commitment, per GPU-hour,
 with the date it was read and the public page it was read from. :class:`PriceCatalog` maps each hardware id of

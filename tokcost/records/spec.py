@@ -5,16 +5,18 @@ Checks that need more than one field or the presets (kind-specific fields, prese
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from tokcost.records.base import NOT_BOOL, NOT_TINY, Int, Strict
+from tokcost.records.engines import EngineName
 from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
-Engine = Literal["eager", "compiled", "vllm", "vllm-0.4"]
+Engine = EngineName  # a name of the engine table, checked against it when a spec is loaded (tokcost.io.specs)
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 
 Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
@@ -269,9 +271,14 @@ class Spec(Strict):
     pricing: Pricing = Field(default=Pricing(), description="Which price each GPU-hour is costed at.")
 
 
-def spec_json_schema() -> dict:
-    return {
+def spec_json_schema(engines: Sequence[str] = ()) -> dict:
+    """The spec's JSON Schema; ``engines`` (the loaded engine table's names) become the choices of
+    ``candidates.engines``, which the record leaves to the table."""
+    schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         **Spec.model_json_schema(),
         "title": f"tokcost product spec (version {SPEC_VERSION})",
     }
+    if engines:
+        schema["$defs"]["Candidates"]["properties"]["engines"]["anyOf"][0]["items"]["enum"] = list(engines)
+    return schema

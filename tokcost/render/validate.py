@@ -118,7 +118,7 @@ def format_markdown(result: ValidationResult) -> str:
         "",
         f"Regenerate with `{REGEN}`.",
         "",
-        "Every entry of `validation/measurements.yaml` is priced through the code path of `tokcost estimate` "
+        "Every entry of `tokcost/data/validation/measurements.yaml` is priced through the code path of `tokcost estimate` "
         "(latency, throughput) or `tokcost train` (GPU-hours) with the engine profiles committed in "
         "`tokcost/data/engines.yaml`. ratio = predicted / measured; relative error = |predicted - measured| / "
         "measured (the headline is its median); worst = max over entries of max(ratio, 1/ratio). *Held-out*: "
@@ -173,7 +173,7 @@ def format_markdown(result: ValidationResult) -> str:
             "ln(measured / predicted latency) over the family's n held-out entries: its floor(0.1 (n + 1))-th and "
             "ceil(0.9 (n + 1))-th smallest, which hold a new entry exchangeable with them with probability >= 80% "
             "at any n, where the interpolated 10th and 90th percentiles hold only ~0.8 (n - 1) / (n + 1) "
-            "(`tokcost/core/validate.py` conformal_band; `tokcost/data/error_bands.yaml`, written with this page). "
+            "(`tokcost/core/validate.py` conformal_band; `tokcost/data/generated/error_bands.yaml`, written with this page). "
             "Each family's band is the widest (largest high - low) of the three built from the source-out, GPU-out "
             "and engine-out errors; *from* names it. "
             "Runs of one source share its errors, so they are not exchangeable; *coverage* is the honest "
