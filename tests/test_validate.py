@@ -239,16 +239,39 @@ def test_multi_gpu_family_meets_its_thresholds(entries, cat):
 # ----------------------------------------------------------------------------------------------- fit
 
 
-def test_refit_reproduces_committed_engine_values(entries, cat):
-    """engines.yaml holds what the whole-set fit gives (3 significant figures)."""
+def test_refit_reproduces_the_generated_engine_file(entries, cat, report):
+    """tokcost/data/engines.fitted.yaml (written by scripts/fit_engines.py) holds what the whole-set fit gives (3
+    significant figures), under every engine that shares a parameter, and its bands are the spread of the
+    leave-one-source-out refits."""
+    from tokcost.io.engines import load_fitted_engines
+
+    fitted = load_fitted_engines()
     vals = F.fit(F._cases(entries, cat))
-    committed = F.committed_values()
+    held = {p["name"]: p for p in report.parameters}
     for k, v in vals.items():
-        assert math.isclose(F.sig(v), committed[k], rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), (
-            F.param_name(k),
-            v,
-            committed[k],
-        )
+        engines, field = k
+        for name in engines:
+            r = getattr(fitted.engines[name], field)
+            assert math.isclose(F.sig(v), r.central, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), (name, field, v)
+            spread = (held[F.param_name(k)]["held_out_low"], held[F.param_name(k)]["held_out_high"])
+            assert (r.low, r.high) == pytest.approx(spread, rel=F.COMMITTED_REL_TOL, abs=1e-9), (name, field)
+    assert fitted.fitted_runs == len(F._cases(entries, cat))
+
+
+def test_the_generated_engine_file_holds_exactly_the_fitted_parameters():
+    """Every parameter of fit.PARAMS is in engines.fitted.yaml under each engine sharing it, and nothing else is;
+    the hand-written engines.yaml holds none of them (the loader refuses one written in both)."""
+    import yaml
+
+    from tokcost.io.engines import load_fitted_engines
+
+    fitted = load_fitted_engines()
+    want = {(name, field) for engines, field, *_ in F.PARAMS for name in engines}
+    have = {(name, f) for name, prof in fitted.engines.items() for f in prof.model_dump(exclude_none=True)}
+    assert have == want
+    hand = yaml.safe_load((ROOT / "tokcost" / "data" / "engines.yaml").read_text())
+    assert not {(name, f) for name, prof in hand.items() for f in prof} & want
+    assert fitted.generated_by == "python scripts/fit_engines.py" and len(fitted.inputs_sha256) == 64
 
 
 def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entries, cat):

@@ -96,7 +96,7 @@ FINE = 41  # points in a fine grid (around the current value)
 COARSE_SWEEPS = 2
 FINE_WIDTHS = (0.5, 0.15, 0.04)  # a fine grid spans the value x (1 -/+ width) (log) or +/- width x the range
 FINE_SWEEPS = 4  # at most, per width: fewer when a sweep moves nothing
-# how close a refit must come to engines.yaml to count as reproducing it (values are committed to 3 figures)
+# how close a refit must come to engines.fitted.yaml to count as reproducing it (values are committed to 3 figures)
 COMMITTED_REL_TOL = 0.02
 
 
@@ -212,7 +212,8 @@ def _has_cases(cases: list[_Case], keep: np.ndarray, engines: tuple[str, ...]) -
 
 
 def committed_values() -> dict:
-    """The central values now in tokcost/data/engines.yaml for every fitted parameter."""
+    """The central values now in tokcost/data/engines.fitted.yaml (scripts/fit_engines.py) for every fitted
+    parameter."""
     from tokcost.engine.profiles import Efficiency
     from tokcost.io.engines import load_engines
 
@@ -220,14 +221,14 @@ def committed_values() -> dict:
     out = {}
     for e, f, *_ in PARAMS:
         r = getattr(prof[e[0]], f)
-        # an optional term left out of engines.yaml prices as the Efficiency default
+        # an optional term left out of the profiles prices as the Efficiency default
         out[(e, f)] = getattr(Efficiency, f) if r is None else float(r.mid)
     return out
 
 
 def initial_values() -> dict:
     """Where the search starts: the middle of each range (geometric for log grids). Fixed, so that the fit over
-    the whole set does not depend on what engines.yaml holds now."""
+    the whole set does not depend on what engines.fitted.yaml holds now."""
     return {(e, f): (float(np.sqrt(lo * hi)) if log else (lo + hi) / 2) for e, f, lo, hi, log in PARAMS}
 
 
@@ -311,7 +312,7 @@ def cross_validate(entries, catalog, refit: bool = True, held_out: bool = True, 
     """In-sample errors, and held-out errors three ways (by source, GPU and engine: :data:`V.HELD_OUT_BY`).
 
     ``refit``: fit the whole set from :func:`initial_values` (``tokcost validate --fit``); otherwise take the
-    values committed in engines.yaml. The values are rounded to 3 significant figures (what engines.yaml holds)
+    values committed in engines.fitted.yaml. The values are rounded to 3 significant figures (what that file holds)
     before pricing. ``held_out``: for every group of every kind, refit warm-started from those values on the
     entries outside the group and predict the group's entries; all the folds are fitted in one lockstep
     :func:`fit_subsets`. ``progress(done, total)``, when given, is called after each step: every sweep of the
