@@ -90,6 +90,7 @@ UNITS = {
     "gpu_hours": (" GPU-h", 1.0),
     "tokens_per_s": (" tok/s", 1.0),
     "itl_s": (" ms/token", 1e3),
+    "steps_per_s": (" it/s", 1.0),
 }
 
 
@@ -370,6 +371,7 @@ UNSCORED_WORDS = {
     "no_model": "model null (no preset): documentation only",
     "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
     "gpu_hours_outside_training": "gpu_hours outside the training family",
+    "steps_outside_diffusion": "steps_per_s outside the diffusion families (no denoising loop)",
     "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
     "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
 }
