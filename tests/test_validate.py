@@ -114,6 +114,19 @@ def test_same_code_path_as_estimate(entries, cat):
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 
+def test_a_steps_per_s_entry_is_scored_as_sampling_steps_over_the_denoising_time(entries, cat):
+    """A progress bar's it/s: the sampling steps over the predicted denoising loop (text encoders, VAE and set-up
+    excluded); a model without a denoising loop cannot be scored on it."""
+    by_id = {e.id: e for e in entries}
+    e = by_id["sd15-diffusers-pt2-a100-b1-eager"]
+    assert e.metric == "steps_per_s" and e.conditions.steps == 50
+    row = V.price_entry(e, cat)
+    assert row.scored and row.predicted == pytest.approx(50 / row.breakdown["denoise"], rel=1e-12)
+    assert row.predicted > 50 / (row.breakdown["denoise"] + row.breakdown["vae_decode"])  # VAE time is not counted
+    ar = by_id["llamagen-serve-b-reference"].model_copy(update={"metric": "steps_per_s"})
+    assert V.price_entry(ar, cat).reason.kind == "steps_outside_diffusion"
+
+
 def test_unscored_entries_have_reasons(entries, cat):
     rows = V.run(entries, cat)
     not_scored = {r.id: r.reason for r in rows if not r.scored}
