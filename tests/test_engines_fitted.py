@@ -56,12 +56,12 @@ def test_a_fitted_file_naming_an_unknown_engine_or_a_bad_value_is_refused_with_i
     assert (p.line, p.col, p.field, p.message) == (line, 3, "engines.vlm", "no such engine in engines.yaml")
     bad = tmp_path / "bad.yaml"
     lines = text.splitlines(keepends=True)
-    at = next(i for i, x in enumerate(lines) if x.startswith("    mfu:"))
-    lines[at] = "    mfu: {low: 0.9, high: 1.5}\n"
+    at = next(i for i, x in enumerate(lines) if x.startswith("    vae_efficiency:"))
+    lines[at] = "    vae_efficiency: {low: 0.9, high: 1.5}\n"
     bad.write_text("".join(lines))
     with pytest.raises(InputError) as exc:
         read_engines(ENGINES_FILE, bad)
-    assert [(p.line, p.field) for p in exc.value.problems] == [(at + 1, "engines.eager.mfu.high")]
+    assert [(p.line, p.field) for p in exc.value.problems] == [(at + 1, "engines.eager.vae_efficiency.high")]
 
 
 def test_a_hand_written_profile_missing_a_fitted_field_that_the_file_lacks_too_is_an_error(tmp_path):

@@ -309,13 +309,13 @@ def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entr
 def test_every_held_out_fold_excludes_exactly_its_group_and_prices_only_its_group(entries, cat, monkeypatch):
     """A spy on the folds' fit: each fold leaves out every case of one group of one way (source, GPU, engine) and
     nothing else, every group of every way has its fold, and each held-out prediction is priced with the values of
-    the fold that left its entry out (each fold gets its own mfu here, so the price shows which fold it came from)."""
+    the fold that left its entry out (each fold gets its own kernel gap here, so the price shows which fold it came from)."""
     calls = []
-    key = (("eager", "compiled"), "mfu")
+    key = (("eager", "compiled"), "gpu_per_layer_s")
 
     def spy(cases, keep, start=None, progress=None):
         calls.append((cases, keep.copy()))
-        return [dict(start) | {key: 0.3 + 0.01 * i} for i in range(keep.shape[0])]
+        return [dict(start) | {key: 1e-5 * (1 + i)} for i in range(keep.shape[0])]
 
     monkeypatch.setattr(F, "fit_subsets", spy)
     rep = F.cross_validate(entries, cat, refit=False)
@@ -347,7 +347,7 @@ def test_every_held_out_fold_excludes_exactly_its_group_and_prices_only_its_grou
             if r.id not in in_ids:
                 continue
             prices = [
-                V.price_entry(by_id[r.id], cat, F.profiles_with(committed | {key: 0.3 + 0.01 * i})).predicted
+                V.price_entry(by_id[r.id], cat, F.profiles_with(committed | {key: 1e-5 * (1 + i)})).predicted
                 for i in folds_of[(kind, labels[kind][in_ids[r.id]])]
             ]
             assert any(r.predicted == pytest.approx(p, rel=1e-9) for p in prices), (kind, r.id)
