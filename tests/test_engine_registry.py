@@ -27,7 +27,8 @@ def _table(tmp_path: Path, text: str) -> Path:
 @pytest.fixture
 def with_new_engine(tmp_path, monkeypatch):
     """The shipped table plus ``compiled-fa3``: compiled's numbers with FlashAttention-3 as its kernel."""
-    compiled = yaml.safe_load(TABLE)["compiled"]
+    # a new engine has no fitted parameters of its own: it states compiled's (hand-written and fitted) as its own
+    compiled = yaml.safe_load(TABLE)["compiled"] | yaml.safe_load(paths.ENGINES_FITTED_FILE.read_text())["engines"]["compiled"]
     entry = {**compiled, "description": "compiled, FlashAttention-3 by default", "attention": "fa3"}
     path = _table(tmp_path, TABLE + yaml.safe_dump({"compiled-fa3": entry}, sort_keys=False))
     monkeypatch.setattr(paths, "ENGINES_FILE", path)
@@ -88,7 +89,7 @@ def test_a_measurement_names_an_engine_of_the_table(tmp_path):
         (("superseded_by: vllm\n", "superseded_by: eager\n"), None, None),  # eager serves ar too: allowed
         (("\nvllm-0.4:\n", "\nvLLM 0.4:\n"), "vLLM 0.4", "an engine name is lower-case letters"),
         (("\neager:\n", "\nreference:\n"), "(document)", "the table needs the eager profile"),
-        (("mbu: {low: 1, high: 1, central: 1}", "mbu: {low: 1, high: 1, central: 2}"), "compiled.mbu.central", "1"),
+        (("mfu: {low: 1, high: 1, central: 1}", "mfu: {low: 1, high: 1, central: 2}"), "eager.mfu.central", "1"),
         (
             ("  batching: continuous\n  superseded_by", "  batching: sometimes\n  superseded_by"),
             "vllm-0.4.batching",
@@ -100,11 +101,16 @@ def test_a_bad_table_is_refused_at_the_entry_that_is_wrong(tmp_path, change, fie
     old, new = change
     assert old in TABLE
     path = _table(tmp_path, TABLE.replace(old, new, 1))
+    # a renamed engine keeps its fitted parameters: the generated file names it the same way
+    fitted = tmp_path / "engines.fitted.yaml"
+    renamed = old.startswith("\n") and old.endswith(":\n")
+    fitted_text = paths.ENGINES_FITTED_FILE.read_text()
+    fitted.write_text(fitted_text.replace("\n  " + old[1:], "\n  " + new[1:], 1) if renamed else fitted_text)
     if field is None:
-        assert read_engines(path)["vllm-0.4"].superseded_by == "eager"
+        assert read_engines(path, fitted)["vllm-0.4"].superseded_by == "eager"
         return
     with pytest.raises(InputError) as info:
-        read_engines(path)
+        read_engines(path, fitted)
     (problem,) = info.value.problems
     assert problem.file == str(path) and problem.field == field and message in problem.message
     line = TABLE.replace(old, new, 1).splitlines()[problem.line - 1]

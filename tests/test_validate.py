@@ -116,6 +116,19 @@ def test_same_code_path_as_estimate(entries, cat):
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
 
 
+def test_a_steps_per_s_entry_is_scored_as_sampling_steps_over_the_denoising_time(entries, cat):
+    """A progress bar's it/s: the sampling steps over the predicted denoising loop (text encoders, VAE and set-up
+    excluded); a model without a denoising loop cannot be scored on it."""
+    by_id = {e.id: e for e in entries}
+    e = by_id["sd15-diffusers-pt2-a100-b1-eager"]
+    assert e.metric == "steps_per_s" and e.conditions.steps == 50
+    row = V.price_entry(e, cat)
+    assert row.scored and row.predicted == pytest.approx(50 / row.breakdown["denoise"], rel=1e-12)
+    assert row.predicted > 50 / (row.breakdown["denoise"] + row.breakdown["vae_decode"])  # VAE time is not counted
+    ar = by_id["llamagen-serve-b-reference"].model_copy(update={"metric": "steps_per_s"})
+    assert V.price_entry(ar, cat).reason.kind == "steps_outside_diffusion"
+
+
 def test_unscored_entries_have_reasons(entries, cat):
     rows = V.run(entries, cat)
     not_scored = {r.id: r.reason for r in rows if not r.scored}
@@ -241,16 +254,39 @@ def test_multi_gpu_family_meets_its_thresholds(entries, cat):
 # ----------------------------------------------------------------------------------------------- fit
 
 
-def test_refit_reproduces_committed_engine_values(entries, cat):
-    """engines.yaml holds what the whole-set fit gives (3 significant figures)."""
+def test_refit_reproduces_the_generated_engine_file(entries, cat, report):
+    """tokcost/data/generated/engines.fitted.yaml (written by scripts/fit_engines.py) holds what the whole-set fit gives (3
+    significant figures), under every engine that shares a parameter, and its bands are the spread of the
+    leave-one-source-out refits."""
+    from tokcost.io.engines import load_fitted_engines
+
+    fitted = load_fitted_engines()
     vals = F.fit(F._cases(entries, cat))
-    committed = F.committed_values()
+    held = {p["name"]: p for p in report.parameters}
     for k, v in vals.items():
-        assert math.isclose(F.sig(v), committed[k], rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), (
-            F.param_name(k),
-            v,
-            committed[k],
-        )
+        engines, field = k
+        for name in engines:
+            r = getattr(fitted.engines[name], field)
+            assert math.isclose(F.sig(v), r.central, rel_tol=F.COMMITTED_REL_TOL, abs_tol=1e-9), (name, field, v)
+            spread = (held[F.param_name(k)]["held_out_low"], held[F.param_name(k)]["held_out_high"])
+            assert (r.low, r.high) == pytest.approx(spread, rel=F.COMMITTED_REL_TOL, abs=1e-9), (name, field)
+    assert fitted.fitted_runs == len(F._cases(entries, cat))
+
+
+def test_the_generated_engine_file_holds_exactly_the_fitted_parameters():
+    """Every parameter of fit.PARAMS is in engines.fitted.yaml under each engine sharing it, and nothing else is;
+    the hand-written engines.yaml holds none of them (the loader refuses one written in both)."""
+    import yaml
+
+    from tokcost.io.engines import load_fitted_engines
+
+    fitted = load_fitted_engines()
+    want = {(name, field) for engines, field, *_ in F.PARAMS for name in engines}
+    have = {(name, f) for name, prof in fitted.engines.items() for f in prof.model_dump(exclude_none=True)}
+    assert have == want
+    hand = yaml.safe_load((ROOT / "tokcost" / "data" / "engines.yaml").read_text())
+    assert not {(name, f) for name, prof in hand.items() for f in prof} & want
+    assert fitted.generated_by == "python scripts/fit_engines.py" and len(fitted.inputs_sha256) == 64
 
 
 def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entries, cat):
@@ -275,13 +311,13 @@ def test_folds_fitted_together_get_exactly_the_values_of_fitting_each_alone(entr
 def test_every_held_out_fold_excludes_exactly_its_group_and_prices_only_its_group(entries, cat, monkeypatch):
     """A spy on the folds' fit: each fold leaves out every case of one group of one way (source, GPU, engine) and
     nothing else, every group of every way has its fold, and each held-out prediction is priced with the values of
-    the fold that left its entry out (each fold gets its own mfu here, so the price shows which fold it came from)."""
+    the fold that left its entry out (each fold gets its own kernel gap here, so the price shows which fold it came from)."""
     calls = []
-    key = (("eager", "compiled"), "mfu")
+    key = (("eager", "compiled"), "gpu_per_layer_s")
 
     def spy(cases, keep, start=None, progress=None):
         calls.append((cases, keep.copy()))
-        return [dict(start) | {key: 0.3 + 0.01 * i} for i in range(keep.shape[0])]
+        return [dict(start) | {key: 1e-5 * (1 + i)} for i in range(keep.shape[0])]
 
     monkeypatch.setattr(F, "fit_subsets", spy)
     rep = F.cross_validate(entries, cat, refit=False)
@@ -313,7 +349,7 @@ def test_every_held_out_fold_excludes_exactly_its_group_and_prices_only_its_grou
             if r.id not in in_ids:
                 continue
             prices = [
-                V.price_entry(by_id[r.id], cat, F.profiles_with(committed | {key: 0.3 + 0.01 * i})).predicted
+                V.price_entry(by_id[r.id], cat, F.profiles_with(committed | {key: 1e-5 * (1 + i)})).predicted
                 for i in folds_of[(kind, labels[kind][in_ids[r.id]])]
             ]
             assert any(r.predicted == pytest.approx(p, rel=1e-9) for p in prices), (kind, r.id)

@@ -24,7 +24,7 @@ def validate(
         False,
         "--fit",
         help="Refit the engine parameters over the whole set (from "
-        "fixed starting points) instead of using tokcost/data/engines.yaml, and print "
+        "fixed starting points) instead of using tokcost/data/generated/engines.fitted.yaml, and print "
         "the fitted values next to the committed ones.",
     ),
     in_sample_only: bool = typer.Option(

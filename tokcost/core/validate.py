@@ -26,6 +26,7 @@ from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
 LATENCY_METRICS = ("latency_s", "itl_s")  # seconds: larger is slower (the other metrics are rates)
+STEP_METRICS = ("steps_per_s",)  # a diffusion loop's iterations per second (tqdm it/s): steps / the denoising time
 
 
 def source_group(entry: Entry) -> str:
@@ -142,7 +143,17 @@ def unscored_reason(e: Entry) -> Unscored | None:
         return Unscored(kind="decode_needs_tokens", metric=e.metric)
     if (c.gpus or 1) > 1 and e.family != "multi-gpu":
         return Unscored(kind="gpus_outside_multi_gpu", gpus=c.gpus)
+    if e.metric in STEP_METRICS and e.family not in ("diffusion-image", "video", "multi-gpu"):
+        return Unscored(kind="steps_outside_diffusion")
     return None
+
+
+def metric_of(out: dict, metric: str):
+    """An entry's metric from an estimate's arrays: ``steps_per_s`` is the sampling steps over the denoising loop's
+    time (what a diffusers progress bar prints), every other metric is the estimate's own field."""
+    if metric in STEP_METRICS:
+        return out["steps"] / out["breakdown_s"]["denoise"]
+    return out[metric]
 
 
 def build_config(e: Entry, catalog, profiles: Mapping | None = None):
@@ -192,7 +203,10 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    row.predicted = float(out[e.metric])
+    if e.metric in STEP_METRICS and out["steps"] is None:  # a multi-gpu run of an AR model
+        row.reason = Unscored(kind="steps_outside_diffusion")
+        return row
+    row.predicted = float(metric_of(out, e.metric))
     row.breakdown = {k: float(v) for k, v in out["breakdown_s"].items()}
     return row
 

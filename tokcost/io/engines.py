@@ -1,5 +1,6 @@
-"""The engine registry shipped in ``tokcost/data/engines.yaml`` and the calibrated error bands in
-``tokcost/data/generated/error_bands.yaml``, each loaded once per process.
+"""The engine registry: the hand-written profiles of ``tokcost/data/engines.yaml`` with their fitted parameters from
+``tokcost/data/generated/engines.fitted.yaml`` (written by ``scripts/fit_engines.py``) laid over them, and the
+calibrated error bands in ``tokcost/data/generated/error_bands.yaml``, each loaded once per process.
 
 The registry is a mapping of engine name -> profile: a new engine is a new entry, with no code change. The names
 every command accepts (``--engine``, a spec's ``candidates.engines``, a measurement's ``engine``) are the loaded
@@ -10,15 +11,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
 from tokcost.errors import InputError, Problem
 from tokcost.io import paths
-from tokcost.io.located import Located
-from tokcost.io.parse import load_model
-from tokcost.records.engines import EngineProfile, EngineTable, ErrorBand, ErrorBandFile
+from tokcost.io.located import Located, YamlProblem, load_file
+from tokcost.io.parse import load_model, validate_doc
+from tokcost.records.engines import EngineProfile, EngineTable, ErrorBand, ErrorBandFile, FittedEngineFile
 
 # an engine is named on the command line and in comma-separated lists (sweep --engine)
 NAME = re.compile(r"[a-z0-9][a-z0-9._+-]*")
@@ -29,14 +31,38 @@ REFERENCE_ENGINE = "eager"
 
 def load_engines() -> Mapping[str, EngineProfile]:
     """Engine name -> profile, read-only, in the file's order: the table every estimate is priced with."""
-    return read_engines(paths.ENGINES_FILE)
+    return read_engines(paths.ENGINES_FILE, paths.ENGINES_FITTED_FILE)
 
 
 @lru_cache(maxsize=4)
-def read_engines(path: Path) -> Mapping[str, EngineProfile]:
-    """The engine table in ``path``, checked entry by entry against the profile schema and across entries
-    (:func:`table_problems`); every problem raises one :class:`InputError` with its ``file:line:col``."""
-    table, doc = load_model(EngineTable, path)
+def read_engines(hand_written: Path, fitted_file: Path) -> Mapping[str, EngineProfile]:
+    """The engine table in ``hand_written`` with the fitted parameters of ``fitted_file`` laid over it, checked
+    entry by entry against the profile schema and across entries (:func:`table_problems`). A fitted parameter
+    comes from the generated file only: the hand-written file holding one too is an error. Every problem raises
+    one :class:`InputError` with its ``file:line:col``."""
+    fitted, fitted_doc = load_model(FittedEngineFile, fitted_file)
+    try:
+        doc = load_file(hand_written)
+    except YamlProblem as exc:
+        raise InputError(exc.problems) from None
+    merged = dict(doc.data) if isinstance(doc.data, dict) else doc.data
+    problems = []
+    for name, values in fitted.engines.items():
+        hand = merged.get(name) if isinstance(merged, dict) else None
+        if not isinstance(hand, dict):
+            line, col = fitted_doc.where(("engines", name), key=True)
+            problems.append(Problem(fitted_doc.file, line, col, f"engines.{name}", "no such engine in engines.yaml"))
+            continue
+        overlay = values.model_dump(exclude_none=True)
+        for field in sorted(overlay.keys() & hand.keys()):
+            line, col = doc.where((name, field), key=True)
+            problems.append(
+                Problem(doc.file, line, col, f"{name}.{field}", f"is fitted: it belongs in {fitted_file.name}")
+            )
+        merged[name] = hand | overlay
+    if problems:
+        raise InputError(problems)
+    table = validate_doc(EngineTable, replace(doc, data=merged))
     problems = table_problems(table.root, doc)
     if problems:
         raise InputError(problems)
@@ -84,6 +110,12 @@ def engine_problem(name: str, profiles: Mapping[str, EngineProfile]) -> str | No
     close = difflib.get_close_matches(name, list(profiles), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"unknown engine {name!r}; {hint}choose from {', '.join(profiles)}"
+
+
+@lru_cache(maxsize=1)
+def load_fitted_engines() -> FittedEngineFile:
+    """The generated file of fitted engine parameters, with its provenance."""
+    return load_model(FittedEngineFile, paths.ENGINES_FITTED_FILE)[0]
 
 
 def offered(profiles: Mapping[str, EngineProfile], family: str) -> list[str]:

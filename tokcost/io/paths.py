@@ -8,11 +8,12 @@ Hand-written (each number with its source):
 - ``prices/prices.yaml``: the dated GPU rental price catalogue;
 - ``validation/measurements.yaml``: the published measurements ``tokcost validate`` prices;
 - ``validation_thresholds.yaml``: the gate of ``tokcost validate``;
-- ``engines.yaml``: the engine registry.
+- ``engines.yaml``: the engine registry (hand-written parts: what each engine is, its assumptions, the sources).
 
 Generated, under ``generated/`` (never edited by hand; each file names the script that writes it, in a header or,
 for binary tables, in the folder's NOTICE and its own provenance fields):
 
+- ``generated/engines.fitted.yaml``: the engines' fitted parameters, written by scripts/fit_engines.py;
 - ``generated/error_bands.yaml``: written by scripts/write_validation_docs.py;
 - ``generated/kernels/<chip>.npz``: written by scripts/condense_kernel_tables.py.
 """
@@ -32,4 +33,5 @@ ENGINES_FILE = DATA_DIR / "engines.yaml"
 
 GENERATED_DIR = DATA_DIR / "generated"
 ERROR_BANDS_FILE = GENERATED_DIR / "error_bands.yaml"
+ENGINES_FITTED_FILE = GENERATED_DIR / "engines.fitted.yaml"
 KERNELS_DIR = GENERATED_DIR / "kernels"

@@ -102,3 +102,42 @@ class ErrorBandFile(Strict):
     families: dict[Literal["ar", "diffusion-image", "video", "multi-gpu"], ErrorBand] = Field(
         description="The band of each family with enough held-out entries."
     )
+
+
+class FittedProfile(Strict):
+    """One engine's fitted parameters (``tokcost/data/generated/engines.fitted.yaml``): central = the whole-set fit, low/high
+    = the spread of the leave-one-source-out refits. Each overlays the hand-written profile's field of that name."""
+
+    mfu: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's mfu.")
+    mbu: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's mbu.")
+    host_per_layer_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's host_per_layer_s."
+    )
+    fixed_per_step_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's fixed_per_step_s."
+    )
+    gpu_per_layer_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's gpu_per_layer_s."
+    )
+    request_fixed_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's request_fixed_s."
+    )
+    act_passes: Range[NonNegative] | None = Field(default=None, description="Fitted: as the profile's act_passes.")
+    vae_efficiency: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's vae_efficiency.")
+    denoise_step_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's denoise_step_s."
+    )
+
+
+class FittedEngineFile(Strict):
+    """``tokcost/data/generated/engines.fitted.yaml``: written by ``scripts/fit_engines.py``, never by hand."""
+
+    generated_by: str = Field(description="The command that wrote the file.")
+    date: str = Field(description="When it was written (UTC, ISO date).")
+    inputs_sha256: str = Field(
+        description="SHA-256 of what the fit read: the measurements, the hand-written engine profiles, the presets."
+    )
+    fitted_runs: Annotated[int, Field(ge=0), NOT_BOOL] = Field(
+        description="Scored runs the fit was made over (the training GPU-hour runs are scored, not fitted)."
+    )
+    engines: dict[str, FittedProfile] = Field(description="Engine name -> its fitted parameters.")

@@ -56,10 +56,12 @@ class Entry(Strict):
 
     id: str = Field(description="Unique id.")
     family: Family = Field(description="Which summary the entry counts in.")
-    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s"] = Field(
+    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s", "steps_per_s"] = Field(
         description="What was measured: seconds per call, items per second, GPU-hours of a training run, the "
         "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included), "
-        "or its inter-token latency (seconds per generated token after the first: decode only, prefill excluded)."
+        "its inter-token latency (seconds per generated token after the first: decode only, prefill excluded), or a "
+        "diffusion pipeline's denoising iterations per second as its progress bar prints them (it/s: sampling steps / "
+        "the denoising loop's time; text encoders, VAE decode and pipeline set-up excluded)."
     )
     measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
         description="The published figure, in the metric's unit."

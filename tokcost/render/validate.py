@@ -90,6 +90,7 @@ UNITS = {
     "gpu_hours": (" GPU-h", 1.0),
     "tokens_per_s": (" tok/s", 1.0),
     "itl_s": (" ms/token", 1e3),
+    "steps_per_s": (" it/s", 1.0),
 }
 
 
@@ -120,7 +121,8 @@ def format_markdown(result: ValidationResult) -> str:
         "",
         "Every entry of `tokcost/data/validation/measurements.yaml` is priced through the code path of `tokcost estimate` "
         "(latency, throughput) or `tokcost train` (GPU-hours) with the engine profiles committed in "
-        "`tokcost/data/engines.yaml`. ratio = predicted / measured; relative error = |predicted - measured| / "
+        "`tokcost/data/engines.yaml` and their fitted parameters in `tokcost/data/generated/engines.fitted.yaml` (written by "
+        "`python scripts/fit_engines.py`). ratio = predicted / measured; relative error = |predicted - measured| / "
         "measured (the headline is its median); worst = max over entries of max(ratio, 1/ratio). *Held-out*: "
         "cross-validation three ways (`tokcost/core/fit.py`): leave-one-source-out (each source's entries "
         "predicted with the fitted parameters refitted on every other source), leave-one-GPU-out (each hardware "
@@ -145,7 +147,7 @@ def format_markdown(result: ValidationResult) -> str:
     if report.get("held_out_by"):
         lines += HELD_OUT_NOTES + [_md_table(HELD_OUT_HEAD, _held_out_rows(report)), ""]
     if report["parameters"]:
-        used = "refitted over the whole set (`--fit`)" if report["refit"] else "committed in engines.yaml"
+        used = "refitted over the whole set (`--fit`)" if report["refit"] else "committed in engines.fitted.yaml"
         lines += [
             "## Fitted engine parameters",
             "",
@@ -341,7 +343,7 @@ def format_table(result: ValidationResult) -> str:
             rng = (
                 f"{number(p['held_out_low'])} - {number(p['held_out_high'])}" if p["held_out_low"] is not None else "-"
             )
-            flag = "" if p["matches_committed"] else "   <- differs from engines.yaml"
+            flag = "" if p["matches_committed"] else "   <- differs from engines.fitted.yaml"
             out.append(f"  {p['name']:<38} {number(p['value']):>10} {number(p['committed']):>10}   {rng}{flag}")
         out.append("")
     out += [table(SUMMARY_HEAD, _summary_rows(report)), ""]
@@ -369,6 +371,7 @@ UNSCORED_WORDS = {
     "no_model": "model null (no preset): documentation only",
     "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
     "gpu_hours_outside_training": "gpu_hours outside the training family",
+    "steps_outside_diffusion": "steps_per_s outside the diffusion families (no denoising loop)",
     "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
     "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
 }
