@@ -102,10 +102,12 @@ def test_beyond_one_server_is_refused_with_the_scale_up_domain():
     assert r.exit_code == 2 and "scale-up domain of 2 GPUs" in r.output  # NVLink-bridged pairs
 
 
-def test_every_preset_has_a_sourced_scale_up_domain():
+def test_every_preset_has_a_sourced_scale_up_domain_or_says_why_a_replica_is_one_gpu():
     for hw in CAT.all("hardware"):
-        assert hw.scale_up is not None, hw.id
-        assert "scale_up" in hw.sources and hw.sources["scale_up"].strip()
+        assert "scale_up" in hw.sources and hw.sources["scale_up"].strip(), hw.id
+        if hw.scale_up is None:  # priced one GPU per replica; a larger replica is refused (domain_problem)
+            assert "one GPU" in hw.sources["scale_up"], hw.id
+            continue
         link = hw.scale_up.link
         assert (link == "pcie") == (hw.interconnect_gbps is None), hw.id
         if link in ("nvlink", "infinity-fabric"):
