@@ -132,14 +132,15 @@ def test_a_tight_budget_needs_more_headroom_than_a_loose_one(tmp_path):
     # the storefront on one GPU per replica under tighter budgets: the report says so exactly when the chosen
     # batch's service takes more than half of the budget
     said = []
-    for budget in (3.0, 4.0, 6.0, 10.0):
+    for budget in (3.0, 4.0, 5.0, 6.0, 10.0):
         spec = tokcost.analyze(str(_spec(tmp_path, candidates__gpus_per_replica=[1], budget__latency_s=budget)))
         rec = spec.specs[0].recommendation
-        assert rec.choice is not None
+        if rec.choice is None:  # too tight for any one-GPU replica: nothing to word
+            continue
         headroom = any("of the budget, so the fleet keeps headroom" in r for r in advice.why(spec.specs[0]))
         assert headroom == (rec.choice.latency_s.central / budget > 0.5)
         said.append(headroom)
-    assert any(said)
+    assert len(said) >= 3 and any(said)
 
 
 def test_a_higher_percentile_never_needs_fewer_replicas(tmp_path):
