@@ -57,6 +57,8 @@ def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
 
 SLICE_ROWS = 32768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
 _MERGE_LIMIT = 4_096  # adjacent table columns merge while their distinct combinations stay this few
+_PART_ZEROS = 2_048  # a part of a slice costs about as much fixed work as squeezing this many zero bytes
+_MAX_PARTS = 512  # a slice whose tables change length more often than this is laid out whole
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,15 @@ class Field:
     after: str = ""
 
 
-def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytes]:
-    """The rows' UTF-8 text, a piece per slice of SLICE_ROWS rows: for each row, every field's ``before + value +
-    after`` in order."""
+def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytearray]:
+    """The rows' UTF-8 text, a few pieces per slice of SLICE_ROWS rows: for each row, every field's ``before + value
+    + after`` in order."""
     rows = len(fields[0].values) if fields else 0
     for start in range(0, rows, SLICE_ROWS):
-        yield _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
+        yield from _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
 
 
-def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
+def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> Iterator[bytearray]:
     # the row's pieces: literal text (the same every row: separators, JSON keys), a float column laid out by
     # float_matrix, or (codes, strings) of columns with few distinct values (literal text next to it joins it)
     pieces: list = []
@@ -108,32 +110,76 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
             _add_table(pieces, (codes, [f.before + t + f.after for t in table]))
     if group:
         _add_table(pieces, _run_table(group, change, style))
-    # every other padded piece right-aligned: its padding then adjoins the previous one's, and the zero bytes to
-    # squeeze out come in half as many runs
-    mats: list = []  # a byte matrix (one row: the same every row), or (table, codes)
+    # every other padded piece right-aligned: its padding then adjoins the previous one's
+    mats: list = []  # ("text", one-row matrix: the same every row) | ("table", table, codes, right) | ("float", matrix)
     for p in pieces:
         right = len(mats) % 2 == 1
         if isinstance(p, str):
-            mats.append(_table([p]))
+            mats.append(("text", _table([p])))
         elif isinstance(p, tuple):
-            mats.append((_table(p[1], right), p[0]))
+            mats.append(("table", _table(p[1], right), p[0], right))
         else:
-            mats.append(float_matrix(p, style, right))
-    widths = [(m[0] if isinstance(m, tuple) else m).shape[1] for m in mats]
-    block = np.empty((n, sum(widths)), dtype=np.uint8)
+            mats.append(("float", float_matrix(p, style, right)))
+    for rows_, widths in _parts(mats, n):
+        yield _block(mats, rows_, widths)
+
+
+def _parts(mats: list, n: int) -> list[tuple[slice, list[int]]]:
+    """The slice's rows cut where a table's text changes length (a sweep's slow axes: sizes and batches with more
+    digits), each part with the width each table needs in it: the padding to squeeze out shrinks to what the floats
+    need. Parts merge while that adds fewer than _PART_ZEROS zero bytes (a part costs some fixed work)."""
+    tables = [m for m in mats if m[0] == "table"]
+    lengths = [np.count_nonzero(m[1], axis=1)[m[2]] for m in tables]  # each row's text length in each table
+    cut = np.zeros(n, dtype=bool)
+    for length in lengths:
+        cut[1:] |= length[1:] != length[:-1]
+    starts = np.flatnonzero(cut)
+    if not lengths or len(starts) > _MAX_PARTS:  # one part: every table at its full width
+        return [(slice(0, n), [m[1].shape[1] for m in tables])]
+    bounds = [0, *starts.tolist(), n]
+    firsts = [length[bounds[:-1]].tolist() for length in lengths]  # constant within a part
+    parts = []
+    begin, width, size = 0, [f[0] for f in firsts], bounds[1]
+    for k in range(1, len(bounds) - 1):
+        w = [f[k] for f in firsts]
+        rows = bounds[k + 1] - bounds[k]
+        wider = [max(a, b) for a, b in zip(width, w)]
+        added = (sum(wider) - sum(width)) * size + (sum(wider) - sum(w)) * rows
+        if added <= _PART_ZEROS:
+            width, size = wider, size + rows
+        else:
+            parts.append((slice(begin, bounds[k]), width))
+            begin, width, size = bounds[k], w, rows
+    parts.append((slice(begin, n), width))
+    return parts
+
+
+def _block(mats: list, rows: slice, table_widths: list[int]) -> bytearray:
+    """The text of ``rows``: every piece laid side by side in one zero-padded byte matrix, the zero bytes then
+    squeezed out. The matrix lives in a bytearray, squeezed with no copy to bytes first."""
+    widths = iter(table_widths)
+    spans = [next(widths) if m[0] == "table" else m[1].shape[1] for m in mats]
+    count = rows.stop - rows.start
+    buffer = bytearray(count * sum(spans))
+    block = np.frombuffer(buffer, dtype=np.uint8).reshape(count, sum(spans))
     end = 0
-    for m, width in zip(mats, widths):
+    for m, width in zip(mats, spans):
+        out = block[:, end : end + width]
         end += width
-        if isinstance(m, tuple):
-            _gather(m[0], m[1], out=block[:, end - width : end])
+        if m[0] == "table":
+            _, table, codes, right = m
+            # the table's strings as wide as this part's longest: padding cut from the side it is on
+            _gather(table[:, table.shape[1] - width :] if right else table[:, :width], codes[rows], out=out)
+        elif m[0] == "text":
+            out[...] = m[1]
         else:
-            block[:, end - width : end] = m
+            out[...] = m[1][rows]
     sample = block[:1024]  # the rows' shapes repeat: a sample tells how dense the padding is
-    sparse = (sample.size - np.count_nonzero(sample)) * 20 < sample.size
-    text = block.tobytes()
-    # squeeze out the padding: replace() skips from one zero byte to the next (fast while they are sparse, as in
-    # JSON Lines' long rows); translate() tests every byte once (faster where they are dense). Same bytes either way.
-    return text.replace(b"\0", b"") if sparse else text.translate(None, b"\0")
+    sparse = (sample.size - np.count_nonzero(sample)) * 36 < sample.size
+    del block, sample, out  # no view of the buffer left behind
+    # squeeze out the padding: replace() costs ~14 ns a zero byte (a search and a copy each), translate() ~0.4 ns a
+    # byte: replace is faster while fewer than ~1 byte in 36 is padding. Same bytes either way.
+    return buffer.replace(b"\0", b"") if sparse else buffer.translate(None, b"\0")
 
 
 def _gather(table: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
