@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -74,15 +73,15 @@ def _env(checkout: Path) -> dict:
 
 
 def _run(argv: list[str], env: dict, cwd: Path, check: bool = True) -> tuple[float, float, float]:
-    """(wall s, CPU s = user + system, peak RSS MB) of one fresh process (RSS: the largest child so far)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall s, CPU s = user + system, peak RSS MB) of one fresh process, from its own resource usage (wait4)."""
     start = time.perf_counter()
-    out = subprocess.DEVNULL
-    subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=out, check=check)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu, after.ru_maxrss / 1024
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if check and proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _llm_python(arg: str | None) -> str | None:
@@ -129,7 +128,6 @@ def sweep_figures(checkout: Path, workdir: Path) -> dict:
     for fmt in ("csv", "jsonl"):
         target = workdir / f"sweep.{fmt}"
         argv = [sys.executable, "-m", "tokcost", "sweep", *SWEEP_ARGS, "--format", fmt, "--output", str(target)]
-        # a fresh child per format: RUSAGE_CHILDREN's max RSS is the largest child so far, so run the lighter first
         wall, cpu, peak = _run(argv, _env(checkout), workdir)
         with open(target, "rb") as fh:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
