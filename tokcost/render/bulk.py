@@ -47,10 +47,16 @@ class TextStyle:
 
 def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
     """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
+    return _rounding(a, digits)[0]
+
+
+def _rounding(a: np.ndarray, digits: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``round_sig(a)``, the whole number of its ``digits`` digits, its decimal exponent as estimated)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
         scale = 10.0 ** (digits - 1 - exp)
-        return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+        whole = np.round(a * scale)
+        return np.where(np.isfinite(a), whole / scale, a), whole, exp
 
 
 # ------------------------------------------------------------------------------------------- columns
@@ -133,21 +139,31 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> Iterator[b
 def _parts(mats: list, n: int) -> list[tuple[slice, list[int]]]:
     """The slice's rows cut where a table's text changes length (a sweep's slow axes: sizes and batches with more
     digits), each part with the width each table needs in it: the padding to squeeze out shrinks to what the floats
-    need. Parts merge while that adds fewer than _PART_ZEROS zero bytes (a part costs some fixed work)."""
+    need. Parts merge while that adds fewer than _PART_ZEROS zero bytes (a part costs some fixed work). A table
+    whose length changes every few rows (a fast axis) does not cut: it keeps its full width."""
     tables = [m for m in mats if m[0] == "table"]
-    lengths = [np.count_nonzero(m[1], axis=1)[m[2]] for m in tables]  # each row's text length in each table
+    full = [m[1].shape[1] for m in tables]
+    lengths: dict[int, np.ndarray] = {}  # table number -> each row's text length, for the tables that cut
     cut = np.zeros(n, dtype=bool)
-    for length in lengths:
-        cut[1:] |= length[1:] != length[:-1]
+    for t, m in enumerate(tables):
+        length = np.count_nonzero(m[1], axis=1).astype(np.int32)[m[2]]
+        changed = length[1:] != length[:-1]
+        if np.count_nonzero(changed) * 64 <= n:
+            lengths[t] = length
+            cut[1:] |= changed
     starts = np.flatnonzero(cut)
     if not lengths or len(starts) > _MAX_PARTS:  # one part: every table at its full width
-        return [(slice(0, n), [m[1].shape[1] for m in tables])]
+        return [(slice(0, n), full)]
     bounds = [0, *starts.tolist(), n]
-    firsts = [length[bounds[:-1]].tolist() for length in lengths]  # constant within a part
+    firsts = {t: length[bounds[:-1]].tolist() for t, length in lengths.items()}  # constant within a part
+
+    def widths(k: int) -> list[int]:
+        return [firsts[t][k] if t in firsts else w for t, w in enumerate(full)]
+
     parts = []
-    begin, width, size = 0, [f[0] for f in firsts], bounds[1]
+    begin, width, size = 0, widths(0), bounds[1]
     for k in range(1, len(bounds) - 1):
-        w = [f[k] for f in firsts]
+        w = widths(k)
         rows = bounds[k + 1] - bounds[k]
         wider = [max(a, b) for a, b in zip(width, w)]
         added = (sum(wider) - sum(width)) * size + (sum(wider) - sum(w)) * rows
@@ -205,6 +221,9 @@ def _changes(a: np.ndarray, kind: str) -> np.ndarray:
     one value, -0.0 and 0.0 are two (they are written differently)."""
     change = np.empty(len(a), dtype=bool)
     change[:1] = True
+    if a.ndim == 1 and a.strides == (0,):  # one value broadcast to every row (a sweep chunk's model, chip, engine)
+        change[1:] = False
+        return change
     v = a if kind == "text" else np.ascontiguousarray(a, dtype=float).view(np.int64)
     np.not_equal(v[1:], v[:-1], out=change[1:])
     return change
@@ -367,14 +386,16 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
     text (before it if ``right``)."""
     x = np.asarray(values, dtype=float)
     if style.floats == REPR6:
-        x = round_sig(x)
+        x, whole, exp = _rounding(x)
     mag = np.abs(x)
     normal = np.isfinite(x) & (mag > 0)
     finite_mag = np.where(normal, mag, 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        m, e, settled = _mantissas(finite_mag)
-        if style.floats == REPR6:  # the rounded value must be the double nearest its 6-digit decimal
+        if style.floats == REPR6:  # the rounding's own digits: repr writes them where the rounded value is the
+            m, e, settled = _rounded_mantissas(whole, exp, normal)  # double nearest their decimal
             settled &= _scaled(m.astype(float), e - 5) == finite_mag
+        else:
+            m, e, settled = _mantissas(finite_mag)
     high, low = np.divmod(m, 1000)  # the mantissa's first and last three digits
     kept = np.where(low != 0, 6 - _TRAILING_ZEROS[low], 3 - _TRAILING_ZEROS[high])  # digits left after the strip
     key = (e - _E_MIN) * 16 + np.signbit(x) * 8 + kept
@@ -465,6 +486,18 @@ def _mantissas(mag: np.ndarray):
     e += carry
     settled &= (e >= _E_MIN) & (e <= _E_MAX)
     return m.astype(np.int64), e, settled
+
+
+def _rounded_mantissas(whole: np.ndarray, exp: np.ndarray, normal: np.ndarray):
+    """(m, e, settled) of values rounded by :func:`_rounding`: m its whole number of 6 digits (1000000, a carry, is
+    100000 one exponent up); settled where m has 6 digits (the exponent estimate was right) and e is in range.
+    Whether each value is the double nearest m x 10^(e - 5) is for the caller to check."""
+    m = np.where(normal, np.abs(whole), 1e5)
+    e = np.where(normal, exp, 0).astype(np.int64)
+    carry = m == 1e6
+    m[carry] = 1e5
+    e += carry
+    return m.astype(np.int64), e, (m >= 1e5) & (m < 1e6) & (e >= _E_MIN) & (e <= _E_MAX)
 
 
 def _scaled(mag: np.ndarray, p: np.ndarray) -> np.ndarray:
