@@ -1,7 +1,8 @@
 """Sweeps: price every combination of models x hardware x engines x resolutions x frames x batches x steps.
 
-Pure and vectorised: for each (model, hardware, engine) group the numeric axes become one numpy meshgrid and
-:func:`~tokcost.engine.estimate.estimate_arrays` prices the whole group in one call. The result is a dict of
+Pure and vectorised: for each (model, hardware, engine) group the numeric axes (sizes, frames, batches, replica
+sizes, steps) are broadcast against each other and :func:`~tokcost.engine.estimate.estimate_arrays` prices a block
+of that grid in one call (a chunk of at most CHUNK_ROWS rows). The result is a dict of
 equal-length column arrays (one row per configuration) plus the combinations that were skipped because a model
 cannot serve them (:class:`~tokcost.records.sweep.SweepSkip`, worded by :mod:`tokcost.render.sweep`). Formatting lives in :mod:`tokcost.render.sweep`.
 """
@@ -19,7 +20,7 @@ from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepPrices, SweepResult, SweepSkip
 
-MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~300,000 rows a second this is about a minute of pricing
+MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~1,000,000 rows a second this is 20 s of text
 # Rows priced and written at a time when a sweep streams (CSV, JSON Lines): ~16 columns x 8 bytes x 250,000 is
 # 32 MB of arrays, so memory stays flat whatever the sweep's size.
 CHUNK_ROWS = 250_000
@@ -254,7 +255,8 @@ def chunk_slices(shape: tuple[int, ...], limit: int) -> Iterator[slice]:
 @dataclass
 class SweepStream:
     """A planned sweep whose rows are priced as they are read: :meth:`chunks` yields column dicts of at most
-    ``chunk_rows`` rows each, in the order :func:`run_sweep` returns them."""
+    ``chunk_rows`` rows each (a block of one group's grid: sometimes fewer), in the order :func:`run_sweep` returns
+    them. A chunk's model, hardware and engine columns are one label broadcast to every row (read-only)."""
 
     req: SweepRequest
     groups: list[Group]
