@@ -148,7 +148,7 @@ def _parts(mats: list, n: int) -> list[tuple[slice, list[int]]]:
     for t, m in enumerate(tables):
         length = np.count_nonzero(m[1], axis=1).astype(np.int32)[m[2]]
         changed = length[1:] != length[:-1]
-        if np.count_nonzero(changed) * 64 <= n:
+        if np.count_nonzero(changed) * 256 <= n:  # seldom enough that parts stay long (each costs fixed work)
             lengths[t] = length
             cut[1:] |= changed
     starts = np.flatnonzero(cut)
@@ -208,8 +208,8 @@ def _gather(table: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = table[codes[i]]``: run by run where the codes come in long runs (a sweep's slow axes: a broadcast
     copy each, no temporary matrix), else in one gather."""
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 64 > len(codes):
-        out[...] = table[codes]
+    if len(starts) * 64 > len(codes):  # straight into out (mode "clip" takes no temporary; every code is in range)
+        np.take(table, codes, axis=0, out=out, mode="clip")
         return
     bounds = [0, *starts.tolist(), len(codes)]
     for start, stop, code in zip(bounds, bounds[1:], codes[bounds[:-1]].tolist()):
@@ -373,9 +373,9 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
         lookup[present] = np.arange(len(present))
         codes = lookup[whole - lo]
         table = [str(lo + k) for k in present.tolist()]
-    if nan.any():
-        codes = np.where(nan, len(table), codes)
-    return codes, [*table, missing]
+    if not nan.any():  # no "missing" entry: it would widen the table (and its padding) for nothing
+        return codes, table
+    return np.where(nan, len(table), codes), [*table, missing]
 
 
 # ------------------------------------------------------------------------------------------- floats
