@@ -427,23 +427,31 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
     if stamps:  # every row in the most common layout first (most rows of a column share one)...
         common = max(stamps, key=lambda k: counts[k])
         pick, literal = stamps[common]
-        np.bitwise_or(words.view(np.uint8)[:, pick], literal, out=out)
+        _print(out, words.view(np.uint8).reshape(-1, 8), pick, literal)
         counts[common] = 0
     rest = np.flatnonzero(key != common) if stamps else np.arange(x.size)
     if rest.size:  # ...then the others, sorted by layout (a stable radix sort of small keys): a block each
         order = rest[np.argsort(key[rest].astype(np.int16), kind="stable")]
         digits = words.view(np.uint64).ravel()[order].view(np.uint8).reshape(-1, 8)
-        block = np.zeros((order.size, width), dtype=np.uint8)
+        block = np.empty((order.size, width), dtype=np.uint8)  # the rows by hand are written below
         ends = np.cumsum(counts)
         for k, (pick, literal) in stamps.items():
             if counts[k]:
                 rows = slice(ends[k] - counts[k], ends[k])
-                np.bitwise_or(digits[rows][:, pick], literal, out=block[rows])
+                _print(block[rows], digits[rows], pick, literal)
         out[order] = block
     for i, s in zip(by_hand.tolist(), singles):
         out[i] = 0
         (out[i, width - len(s) :] if right else out[i, : len(s)])[:] = np.frombuffer(s, dtype=np.uint8)
     return out
+
+
+def _print(out: np.ndarray, digits: np.ndarray, pick: np.ndarray, literal: np.ndarray) -> None:
+    """Rows of one layout: its literal characters, then each digit's column from the rows' ``digits`` (the bytes of
+    ``words``), a column at a time (cheaper than gathering every column through ``pick``)."""
+    out[...] = literal
+    for col in np.flatnonzero(pick != 3).tolist():
+        out[:, col] = digits[:, pick[col]]
 
 
 def _stamp(layout: Sequence, width: int, right: bool = False) -> tuple[np.ndarray, np.ndarray]:
