@@ -61,7 +61,7 @@ def _rounding(a: np.ndarray, digits: int = 6) -> tuple[np.ndarray, np.ndarray, n
 
 # ------------------------------------------------------------------------------------------- columns
 
-SLICE_ROWS = 32768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
+SLICE_ROWS = 32768  # rows whose columns are formatted at a time (a few MB of arrays: flat in memory)
 _MERGE_LIMIT = 4_096  # adjacent table columns merge while their distinct combinations stay this few
 _PART_ZEROS = 2_048  # a part of a slice costs about as much fixed work as squeezing this many zero bytes
 # A block of text is laid out and squeezed at most this large: the allocator then hands the same memory out again
