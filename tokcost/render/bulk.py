@@ -120,7 +120,8 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> Iterator[b
     if group:
         _add_table(pieces, _run_table(group, change, style))
     # every other padded piece right-aligned: its padding then adjoins the previous one's
-    mats: list = []  # ("text", one-row matrix: the same every row) | ("table", table, codes, right) | ("float", matrix)
+    # ("text", one-row matrix: the same every row) | ("table", table, codes, right) | ("float", matrix, extents, right)
+    mats: list = []
     for p in pieces:
         right = len(mats) % 2 == 1
         if isinstance(p, str):
@@ -128,7 +129,7 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> Iterator[b
         elif isinstance(p, tuple):
             mats.append(("table", _table(p[1], right), p[0], right))
         else:
-            mats.append(("float", float_matrix(p, style, right)))
+            mats.append(("float", *_floats(p, style, right), right))
     fixed = sum(m[1].shape[1] for m in mats if m[0] != "table")
     for part, widths in _parts(mats, n):
         step = max(1, _BLOCK_BYTES // (fixed + sum(widths)))
@@ -180,7 +181,9 @@ def _block(mats: list, rows: slice, table_widths: list[int]) -> bytearray:
     """The text of ``rows``: every piece laid side by side in one zero-padded byte matrix, the zero bytes then
     squeezed out. The matrix lives in a bytearray, squeezed with no copy to bytes first."""
     widths = iter(table_widths)
-    spans = [next(widths) if m[0] == "table" else m[1].shape[1] for m in mats]
+    spans = [
+        next(widths) if m[0] == "table" else int(m[2][rows].max()) if m[0] == "float" else m[1].shape[1] for m in mats
+    ]
     count = rows.stop - rows.start
     buffer = bytearray(count * sum(spans))
     block = np.frombuffer(buffer, dtype=np.uint8).reshape(count, sum(spans))
@@ -194,8 +197,9 @@ def _block(mats: list, rows: slice, table_widths: list[int]) -> bytearray:
             _gather(table[:, table.shape[1] - width :] if right else table[:, :width], codes[rows], out=out)
         elif m[0] == "text":
             out[...] = m[1]
-        else:
-            out[...] = m[1][rows]
+        else:  # floats as wide as these rows' longest
+            _, floats, _, right = m
+            out[...] = floats[rows, floats.shape[1] - width :] if right else floats[rows, :width]
     sample = block[:1024]  # the rows' shapes repeat: a sample tells how dense the padding is
     sparse = (sample.size - np.count_nonzero(sample)) * 36 < sample.size
     del block, sample, out  # no view of the buffer left behind
@@ -384,6 +388,12 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
 def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> np.ndarray:
     """(n, w) uint8: row i holds ``values[i]`` to 6 significant digits (module docstring), zero-padded after the
     text (before it if ``right``)."""
+    return _floats(values, style, right)[0]
+
+
+def _floats(values: np.ndarray, style: TextStyle, right: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`float_matrix`, and how many of each row's columns its layout takes (from the side it is aligned to):
+    a block of rows needs only its own longest."""
     x = np.asarray(values, dtype=float)
     if style.floats == REPR6:
         x, whole, exp = _rounding(x)
@@ -440,10 +450,14 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
                 rows = slice(ends[k] - counts[k], ends[k])
                 _print(block[rows], digits[rows], pick, literal)
         out[order] = block
+    extent = np.zeros(_ONE_BY_ONE + 1, dtype=np.int16)
+    extent[list(layouts)] = [len(layout) for layout in layouts.values()]
+    extents = extent[key]
     for i, s in zip(by_hand.tolist(), singles):
         out[i] = 0
         (out[i, width - len(s) :] if right else out[i, : len(s)])[:] = np.frombuffer(s, dtype=np.uint8)
-    return out
+        extents[i] = len(s)
+    return out, extents
 
 
 def _print(out: np.ndarray, digits: np.ndarray, pick: np.ndarray, literal: np.ndarray) -> None:
