@@ -7,11 +7,12 @@
    (each round runs every command once, so a busy spell of a shared machine hits all of them alike); figures are
    medians, ratios the median of the per-round ratios. CPU time, not wall time: on a busy machine wall time
    measures the neighbours.
-2. ``tokcost sweep --format csv|jsonl`` on a 2,047,680-row grid: rows per second (by wall and by CPU time) and the
-   process's peak RSS.
+2. ``tokcost sweep --format csv|jsonl`` on a 2,047,680-row grid: rows per second (by wall and by CPU time, medians
+   of ``--sweep-runs`` interleaved rounds) and the largest peak RSS of a process.
 3. with ``--suite``: the CPU time of ``python -m pytest`` (long: minutes).
 
-    python benchmarks/run_all.py [--runs 7] [--llm-analysis PYTHON] [--checkout DIR] [--skip-sweep] [--suite]
+    python benchmarks/run_all.py [--runs 7] [--sweep-runs 3] [--llm-analysis PYTHON] [--checkout DIR] [--skip-sweep]
+                                 [--suite]
 
 llm-analysis pins transformers < 5 and huggingface-hub < 0.15, so it lives best in a virtual environment of its
 own (``python -m venv /tmp/llm && /tmp/llm/bin/pip install llm-analysis``); pass that interpreter with
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -74,15 +74,15 @@ def _env(checkout: Path) -> dict:
 
 
 def _run(argv: list[str], env: dict, cwd: Path, check: bool = True) -> tuple[float, float, float]:
-    """(wall s, CPU s = user + system, peak RSS MB) of one fresh process (RSS: the largest child so far)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall s, CPU s = user + system, peak RSS MB) of one fresh process, from its own resource usage (wait4)."""
     start = time.perf_counter()
-    out = subprocess.DEVNULL
-    subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=out, check=check)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return wall, cpu, after.ru_maxrss / 1024
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if check and proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def _llm_python(arg: str | None) -> str | None:
@@ -124,18 +124,23 @@ def analyze_figures(runs: int, checkout: Path, llm_python: str | None, workdir: 
     return out
 
 
-def sweep_figures(checkout: Path, workdir: Path) -> dict:
+def sweep_figures(checkout: Path, workdir: Path, runs: int = 3) -> dict:
+    """Each format's median wall and CPU time and largest peak RSS over ``runs`` interleaved rounds (a round runs
+    every format once), one fresh process each."""
+    samples: dict[str, list[tuple[float, float, float]]] = {"csv": [], "jsonl": []}
     out = {}
-    for fmt in ("csv", "jsonl"):
-        target = workdir / f"sweep.{fmt}"
-        argv = [sys.executable, "-m", "tokcost", "sweep", *SWEEP_ARGS, "--format", fmt, "--output", str(target)]
-        # a fresh child per format: RUSAGE_CHILDREN's max RSS is the largest child so far, so run the lighter first
-        wall, cpu, peak = _run(argv, _env(checkout), workdir)
-        with open(target, "rb") as fh:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-        rows = lines - (1 if fmt == "csv" else 0)
-        out[fmt] = {"rows": rows, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "mb": target.stat().st_size / 1e6}
-        target.unlink()
+    for _ in range(runs):
+        for fmt in samples:
+            target = workdir / f"sweep.{fmt}"
+            argv = [sys.executable, "-m", "tokcost", "sweep", *SWEEP_ARGS, "--format", fmt, "--output", str(target)]
+            samples[fmt].append(_run(argv, _env(checkout), workdir))
+            with open(target, "rb") as fh:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+            out[fmt] = {"rows": lines - (1 if fmt == "csv" else 0), "mb": target.stat().st_size / 1e6}
+            target.unlink()
+    for fmt, runs_ in samples.items():
+        walls, cpus, peaks = zip(*runs_)
+        out[fmt].update(wall_s=statistics.median(walls), cpu_s=statistics.median(cpus), peak_rss_mb=max(peaks))
     return out
 
 
@@ -168,7 +173,8 @@ def report(r: dict) -> str:
             lines.append("  llm-analysis not installed: --llm-analysis PYTHON compares with it")
     s = r.get("sweep")
     if s:
-        lines.append("sweep: 2,047,680-row grid streamed to a file, one fresh process per format")
+        rows, runs = next(iter(s.values()))["rows"], r.get("sweep_runs", 1)
+        lines.append(f"sweep: {rows:,}-row grid streamed to a file, medians of {runs} interleaved rounds")
         for fmt, f in s.items():
             by_wall, by_cpu = f["rows"] / f["wall_s"], f["rows"] / f["cpu_s"]
             lines += [
@@ -187,6 +193,7 @@ def report(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="interleaved rounds of the analyze figures")
+    parser.add_argument("--sweep-runs", type=int, default=3, help="interleaved rounds of the sweep figures")
     parser.add_argument("--llm-analysis", metavar="PYTHON", help="an interpreter that imports llm_analysis")
     parser.add_argument("--checkout", type=Path, default=ROOT, help="the tokcost copy to measure (default: this)")
     parser.add_argument("--skip-analyze", action="store_true")
@@ -204,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_analyze:
             result["analyze"] = analyze_figures(args.runs, checkout, _llm_python(args.llm_analysis), work)
         if not args.skip_sweep:
-            result["sweep"] = sweep_figures(checkout, work)
+            result["sweep"] = sweep_figures(checkout, work, args.sweep_runs)
+            result["sweep_runs"] = args.sweep_runs
     if args.suite:
         result["suite"] = suite_figure(checkout)
     print(json.dumps(result, indent=2) if args.json else report(result))

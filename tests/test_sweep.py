@@ -18,7 +18,7 @@ from tokcost.core.sweep import SweepRequest, run_sweep
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
-from tokcost.records.sweep import COLUMNS
+from tokcost.records.sweep import COLUMN_KINDS, COLUMNS
 from tokcost.render.sweep import format_csv, format_json, format_table, sweep_notes
 
 CAT = Catalog.default()
@@ -225,6 +225,83 @@ def test_chunks_in_any_size_give_the_same_rows_as_the_whole():
                 np.testing.assert_array_equal(np.nan_to_num(a, nan=-1.0), np.nan_to_num(b, nan=-1.0))
             else:
                 assert a.tolist() == b.tolist(), c
+
+
+def test_chunk_slices_cover_the_grid_in_order_within_the_limit():
+    from tokcost.core.sweep import chunk_slices
+
+    for shape, limit in [
+        ((3, 1, 2, 1, 3), 7),
+        ((29, 1, 8, 1, 270), 250_000),
+        ((2, 3, 4, 5, 6), 50),
+        ((4, 1, 1, 1, 9), 1),
+    ]:
+        slices = list(chunk_slices(shape, limit))
+        assert [s.start for s in slices] == [0, *[s.stop for s in slices[:-1]]]  # consecutive, in order
+        assert slices[-1].stop == int(np.prod(shape)) and all(0 < s.stop - s.start <= limit for s in slices)
+
+
+def test_any_slice_of_a_group_prices_the_rows_of_the_whole_grid():
+    from tokcost.core.sweep import plan_sweep, price_group
+
+    req = _req(steps=[20, 30, 50], batches=[1, 2, 4], gpus=[1, 2])
+    stream = plan_sweep(req)
+    g = stream.groups[0]
+    batches = np.asarray(req.batches, dtype=float)
+    whole = price_group(g, batches, req.precision)
+    n = len(whole["width"])
+    for rows in (slice(0, n), slice(5, 23), slice(7, 8), slice(n - 4, n), slice(3, 3)):
+        part = price_group(g, batches, req.precision, rows=rows)
+        for c, values in whole.items():
+            assert part[c].tolist() == values[rows].tolist() or np.array_equal(part[c], values[rows], equal_nan=True)
+
+
+def _csv_value(kind: str, v) -> str:
+    if kind == "text":
+        return v
+    if kind == "bool":
+        return "true" if v else "false"
+    return "" if v != v else str(int(v)) if kind == "int" else f"{v:.6g}"
+
+
+def _json_value(kind: str, v):
+    if kind == "text":
+        return v
+    if kind == "bool":
+        return bool(v)
+    if v != v:
+        return None
+    return int(v) if kind == "int" else _round6(v)
+
+
+def _round6(v: float) -> float:
+    from tokcost.render.bulk import round_sig
+
+    return float(round_sig(np.array([v]))[0])
+
+
+def test_sweep_csv_and_jsonl_are_the_row_by_row_text(monkeypatch):
+    # the bulk writer (column-wise, in slices, parts and blocks) against each row written by Python on its own
+    from tokcost.core.sweep import plan_sweep
+    from tokcost.render import bulk
+    from tokcost.render.sweep import csv_pieces, jsonl_pieces
+
+    monkeypatch.setattr(bulk, "SLICE_ROWS", 700)
+    monkeypatch.setattr(bulk, "_BLOCK_BYTES", 9_000)
+    req = _req(
+        models=[CAT.model("sdxl"), CAT.model("emu3-gen"), CAT.model("flux1-dev")],
+        resolutions=[(512, 512), (1024, 1024), (1280, 720), (384, 384)],
+        steps=[1, 9, 10, 99, 100, 250],
+        batches=[1, 8, 16, 128],
+        gpus=[1, 2],
+    )
+    for chunk in plan_sweep(req, chunk_rows=1000).chunks():
+        rows = list(zip(*(chunk[c].tolist() for c in COLUMNS)))
+        csv_rows = [",".join(_csv_value(COLUMN_KINDS[c], v) for c, v in zip(COLUMNS, r)) + "\n" for r in rows]
+        assert b"".join(csv_pieces(chunk)).decode() == "".join(csv_rows)
+        objects = [{c: _json_value(COLUMN_KINDS[c], v) for c, v in zip(COLUMNS, r)} for r in rows]
+        json_rows = [json.dumps(o, separators=(",", ":")) + "\n" for o in objects]
+        assert b"".join(jsonl_pieces(chunk)).decode() == "".join(json_rows)
 
 
 ARGS = ["sweep", "--models", "sdxl,emu3-gen", "--hardware", "h100-sxm", "--resolutions", "512,768", "--batches", "1,4"]

@@ -169,7 +169,7 @@ def io_failure(what: str, exc: BaseException | None = None) -> NoReturn:
     raise typer.Exit(EXIT_IO)
 
 
-def write_stdout(text: str | bytes) -> None:
+def write_stdout(text: str | bytes | bytearray) -> None:
     """``text`` to standard output, flushed at once, so that every way the write can fail (a closed stdout, a
     broken pipe, a full disk, ``ulimit -f``, a short write) is seen here and becomes exit 3 with a message.
     Bytes are UTF-8 text already (a sweep's bulk rows): written as they are, with no decoding and re-encoding."""
@@ -178,11 +178,11 @@ def write_stdout(text: str | bytes) -> None:
         io_failure("cannot write to standard output: it is closed")
     try:
         encoding = getattr(stream, "encoding", None) or "utf-8"
-        data = text if isinstance(text, bytes) else text.encode(encoding, ESCAPE_ERRORS)
+        data = text if isinstance(text, (bytes, bytearray)) else text.encode(encoding, ESCAPE_ERRORS)
         stream.flush()
         buffer = getattr(stream, "buffer", None)
         if buffer is None:
-            stream.write(data.decode("utf-8" if isinstance(text, bytes) else encoding))
+            stream.write(data.decode("utf-8" if isinstance(text, (bytes, bytearray)) else encoding))
             stream.flush()
         else:
             _write_all(buffer, data)
@@ -261,7 +261,7 @@ def emit(text: str, output: str | Path | None) -> None:
     emit_pieces([text], output)
 
 
-def emit_pieces(pieces: Iterable[str | bytes], output: str | Path | None) -> None:
+def emit_pieces(pieces: Iterable[str | bytes | bytearray], output: str | Path | None) -> None:
     """Text made piece by piece (a streaming sweep) to stdout as it comes, or to ``output`` atomically: the file
     appears whole when the last piece is written, and an error midway leaves any old file as it was. ``-`` is
     stdout; what an output may be is :mod:`tokcost.io.atomic`'s policy. A refused output (a folder, a read-only
@@ -275,7 +275,7 @@ def emit_pieces(pieces: Iterable[str | bytes], output: str | Path | None) -> Non
     try:
         with open_atomic(output) as fh:
             for piece in pieces:
-                fh.write(piece if isinstance(piece, bytes) else piece.encode("utf-8", "backslashreplace"))
+                fh.write(piece if isinstance(piece, (bytes, bytearray)) else piece.encode("utf-8", "backslashreplace"))
     except OSError as exc:
         if isinstance(exc, OutputRefused) or exc.errno in REFUSED:
             fail(f"cannot write {output}: {exc.strerror or exc}")  # exit 2: the output named is not one to write

@@ -1,7 +1,8 @@
 """Sweeps: price every combination of models x hardware x engines x resolutions x frames x batches x steps.
 
-Pure and vectorised: for each (model, hardware, engine) group the numeric axes become one numpy meshgrid and
-:func:`~tokcost.engine.estimate.estimate_arrays` prices the whole group in one call. The result is a dict of
+Pure and vectorised: for each (model, hardware, engine) group the numeric axes (sizes, frames, batches, replica
+sizes, steps) are broadcast against each other and :func:`~tokcost.engine.estimate.estimate_arrays` prices a block
+of that grid in one call (a chunk of at most CHUNK_ROWS rows). The result is a dict of
 equal-length column arrays (one row per configuration) plus the combinations that were skipped because a model
 cannot serve them (:class:`~tokcost.records.sweep.SweepSkip`, worded by :mod:`tokcost.render.sweep`). Formatting lives in :mod:`tokcost.render.sweep`.
 """
@@ -19,7 +20,7 @@ from tokcost.io.engines import load_engines, offered
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepPrices, SweepResult, SweepSkip
 
-MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~300,000 rows a second this is about a minute of pricing
+MAX_CONFIGS = 20_000_000  # a guard against a typo: at ~1,000,000 rows a second this is 20 s of text
 # Rows priced and written at a time when a sweep streams (CSV, JSON Lines): ~16 columns x 8 bytes x 250,000 is
 # 32 MB of arrays, so memory stays flat whatever the sweep's size.
 CHUNK_ROWS = 250_000
@@ -151,13 +152,29 @@ def price_group(
     g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None, rows: slice | None = None
 ) -> dict:
     """One vectorised estimate over the group's grid (sizes x frames x batches x gpus x steps, steps fastest), as
-    flat columns; ``rows`` prices only that slice of the flattened grid (a chunk)."""
-    shape = (len(g.sizes), len(g.frames), len(batches), len(g.gpus), len(g.steps))
+    flat columns; ``rows`` prices only that slice of the flattened grid (a chunk).
+
+    The estimate runs on the grid's axes, broadcast against each other (sizes along the first axis, steps along
+    the last...), not on one value per row: what does not depend on the steps (tokens, the time of one step,
+    memory) is worked out once per size, batch and replica size, and only the few results that do are as large as
+    the rows. Each row's numbers are the same as a row-by-row estimate's (the same operations on the same values).
+    """
+    axes = [g.sizes, g.frames, batches, g.gpus, g.steps]
+    shape = tuple(len(a) for a in axes)
     n_all = int(np.prod(shape))
-    flat = np.arange(n_all)[rows] if rows is not None else np.arange(n_all)
-    si, fi, bi, gi, sti = np.unravel_index(flat, shape)
-    fr, ba, gp, st = g.frames[fi], batches[bi], g.gpus[gi], g.steps[sti]
-    width, height = g.sizes[si, 0], g.sizes[si, 1]
+    start, stop, _ = (rows or slice(None)).indices(n_all)
+    stop = max(start, stop)
+    box = _box(shape, start, stop)  # the smallest block of the grid, an index range per axis, that holds the rows
+    picked = [a[b] for a, b in zip(axes, box)]
+    box_shape = tuple(len(p) for p in picked)
+    first = int(np.ravel_multi_index([b.start for b in box], shape)) if stop > start else start
+    part = slice(start - first, stop - first)  # the rows within the box, flattened
+
+    def along(values: np.ndarray, axis: int) -> np.ndarray:  # an axis's values, shaped to broadcast along the grid
+        return values.reshape([-1 if k == axis else 1 for k in range(len(shape))])
+
+    sizes, fr, ba, gp, st = picked
+    width, height = along(sizes[:, 0], 0), along(sizes[:, 1], 0)
     cfg = Config(
         model=g.model,
         hardware=g.hardware,
@@ -166,49 +183,80 @@ def price_group(
         precision=precision,
         width=width,
         height=height,
-        frames=None if g.role == "image" else fr,
-        batch=ba,
-        steps=st if g.model.family == "diffusion" else None,
+        frames=None if g.role == "image" else along(fr, 1),
+        batch=along(ba, 2),
+        steps=along(st, 4) if g.model.family == "diffusion" else None,
         role=g.role,
-        gpus=gp,
+        gpus=along(gp, 3),
         calibration=calibration,
         prices=prices or {},
     )
     out = estimate_arrays(cfg, "central")
-    n = si.size
-    labels = np.array([f"{int(w)}x{int(h)}" for w, h in g.sizes], dtype=object)
+
+    def flat(values, dtype=float) -> np.ndarray:  # the rows' values, one per row: the broadcast written out once
+        full = np.empty(box_shape, dtype=dtype)
+        full[...] = values
+        return full.reshape(-1)[part]
+
+    labels = np.array([f"{int(w)}x{int(h)}" for w, h in sizes], dtype=object)  # "WxH", formatted once per size
     return {
-        "resolution": labels[si],  # "WxH", formatted once per size and gathered (no per-row formatting)
-        "width": width,
-        "height": height,
-        "padded_width": np.broadcast_to(out["tokens"]["padded_width"], (n,)),
-        "padded_height": np.broadcast_to(out["tokens"]["padded_height"], (n,)),
-        "frames": fr,
-        "batch": ba,
-        "gpus": gp,
-        "parallelism": _label_runs(np.broadcast_to(out["parallelism"], (n,))),
-        "steps": st,
-        "latency_s": np.broadcast_to(out["latency_s"], (n,)),
-        "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
-        "cost_usd_per_item": np.broadcast_to(out["cost_usd_per_item"], (n,)),
-        "memory_gb": np.broadcast_to(out["memory_bytes"]["total"], (n,)) / 1e9,
-        "fits_in_memory": np.broadcast_to(out["fits_in_memory"], (n,)),
+        "resolution": flat(along(labels, 0), object),
+        "width": flat(width, np.int64),
+        "height": flat(height, np.int64),
+        "padded_width": flat(out["tokens"]["padded_width"], np.int64),
+        "padded_height": flat(out["tokens"]["padded_height"], np.int64),
+        "frames": flat(along(fr, 1)),
+        "batch": flat(along(ba, 2)),
+        "gpus": flat(along(gp, 3), np.int64),
+        "parallelism": flat(np.asarray(out["parallelism"], dtype=object), object),  # a label object per replica size
+        "steps": flat(along(st, 4)),
+        "latency_s": flat(out["latency_s"]),
+        "throughput_items_per_s": flat(out["throughput_items_per_s"]),
+        "cost_usd_per_item": flat(out["cost_usd_per_item"]),
+        "memory_gb": flat(out["memory_bytes"]["total"] / 1e9),
+        "fits_in_memory": flat(out["fits_in_memory"], bool),
     }
 
 
-def _label_runs(a: np.ndarray) -> np.ndarray:
-    """A label column as Python strings, one string object per run of equal labels (a replica size's labels come
-    in long runs): not a new object per row, as ``astype(object)`` would make."""
-    if a.dtype == object or not len(a):
-        return np.asarray(a, dtype=object)
-    starts = np.flatnonzero(np.concatenate([[True], a[1:] != a[:-1]]))
-    return np.repeat(a[starts].astype(object), np.diff(np.append(starts, len(a))))
+def _box(shape: tuple[int, ...], start: int, stop: int) -> list[slice]:
+    """Per axis, the index range of the smallest block of the grid that holds rows start..stop-1 (row-major): the
+    axes before the first one on which the two rows differ are fixed, the axes after it whole. The block's rows are
+    consecutive rows of the grid."""
+    if stop <= start:
+        return [slice(0, 0) for _ in shape]
+    low, high = np.array(np.unravel_index([start, stop - 1], shape)).T.tolist()
+    d = next((k for k, (a, b) in enumerate(zip(low, high)) if a != b), len(shape))
+    return [
+        slice(low[k], low[k] + 1) if k < d else slice(low[k], high[k] + 1) if k == d else slice(0, shape[k])
+        for k in range(len(shape))
+    ]
+
+
+def chunk_slices(shape: tuple[int, ...], limit: int) -> Iterator[slice]:
+    """The flattened grid of ``shape`` in consecutive slices of at most ``limit`` rows, each a whole block of the
+    grid (a range along one axis, every index of the axes after it): :func:`price_group` then prices exactly its
+    rows."""
+    n = int(np.prod(shape))
+    inner, k = 1, len(shape)
+    while k > 0 and inner * shape[k - 1] <= limit:  # the trailing axes that fit in a chunk whole
+        inner *= shape[k - 1]
+        k -= 1
+    if k == 0:
+        if n:
+            yield slice(0, n)
+        return
+    step = max(1, limit // inner) * inner
+    span = shape[k - 1] * inner  # rows per index of the axes before axis k - 1
+    for outer in range(0, n, span):
+        for s in range(0, span, step):
+            yield slice(outer + s, outer + min(span, s + step))
 
 
 @dataclass
 class SweepStream:
     """A planned sweep whose rows are priced as they are read: :meth:`chunks` yields column dicts of at most
-    ``chunk_rows`` rows each, in the order :func:`run_sweep` returns them."""
+    ``chunk_rows`` rows each (a block of one group's grid: sometimes fewer), in the order :func:`run_sweep` returns
+    them. A chunk's model, hardware and engine columns are one label broadcast to every row (read-only)."""
 
     req: SweepRequest
     groups: list[Group]
@@ -224,14 +272,15 @@ class SweepStream:
         batches = np.asarray(self.req.batches, dtype=float)
         r = self.req
         for g in self.groups:
-            n = g.n * len(batches)
-            for start in range(0, n, self.chunk_rows):
-                part = price_group(
-                    g, batches, r.precision, r.calibration, r.prices, slice(start, min(n, start + self.chunk_rows))
-                )
-                yield _assemble([g], [part])
+            shape = (len(g.sizes), len(g.frames), len(batches), len(g.gpus), len(g.steps))
+            for rows in chunk_slices(shape, self.chunk_rows):
+                part = price_group(g, batches, r.precision, r.calibration, r.prices, rows)
+                n = len(part["width"])
+                labels = {"model": g.model.id, "hardware": g.hardware.id, "engine": g.engine}
+                # the group's labels, the same on every row: one object, broadcast (read-only), not n references
+                yield {c: _same(labels[c], n) if c in labels else part[c] for c in COLUMNS}
                 if on_group is not None:
-                    on_group(len(part["width"]))
+                    on_group(n)
 
 
 def plan_sweep(req: SweepRequest, chunk_rows: int = CHUNK_ROWS) -> SweepStream:
@@ -254,7 +303,7 @@ def run_sweep(req: SweepRequest, on_group=None, on_start=None) -> SweepResult:
         on_start(stream.rows)
     parts = list(stream.chunks(on_group))
     if not parts:
-        return SweepResult(_assemble([], []), stream.skipped, stream.prices)
+        return SweepResult(_empty_columns(), stream.skipped, stream.prices)
     return SweepResult({c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}, stream.skipped, stream.prices)
 
 
@@ -268,32 +317,10 @@ def with_charts(result: SweepResult) -> SweepResult:
     return dataclasses.replace(result, charts=sweep_charts(result.columns))
 
 
-def _assemble(groups: list[Group], parts: list[dict]) -> dict[str, np.ndarray]:
-    if not parts:
-        return {
-            c: np.array(
-                [], dtype=object if c in ("model", "hardware", "engine", "resolution", "parallelism") else float
-            )
-            for c in COLUMNS
-        }
-    sizes = np.array([len(p["width"]) for p in parts])
-    gi = np.repeat(np.arange(len(groups)), sizes)
-    cols = {}
-    for key, attr in (
-        ("model", lambda g: g.model.id),
-        ("hardware", lambda g: g.hardware.id),
-        ("engine", lambda g: g.engine),
-    ):
-        cols[key] = np.array([attr(g) for g in groups], dtype=object)[gi]
+def _same(label: str, n: int) -> np.ndarray:
+    return np.broadcast_to(np.array(label, dtype=object), (n,))
 
-    def cat(k: str, dtype=None) -> np.ndarray:  # one copy, cast on the way
-        return np.concatenate([p[k] for p in parts], dtype=dtype, casting="unsafe")
 
-    cols["resolution"] = cat("resolution")
-    for k in ("width", "height", "padded_width", "padded_height", "gpus"):
-        cols[k] = cat(k, np.int64)
-    cols["parallelism"] = cat("parallelism", object)
-    for k in ("frames", "batch", "steps", "latency_s", "throughput_items_per_s", "cost_usd_per_item", "memory_gb"):
-        cols[k] = cat(k, float)
-    cols["fits_in_memory"] = cat("fits_in_memory", bool)
-    return {c: cols[c] for c in COLUMNS}
+def _empty_columns() -> dict[str, np.ndarray]:
+    text = ("model", "hardware", "engine", "resolution", "parallelism")
+    return {c: np.array([], dtype=object if c in text else float) for c in COLUMNS}

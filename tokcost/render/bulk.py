@@ -1,6 +1,6 @@
 """Text of numpy columns in bulk: every column of a chunk of rows becomes a byte matrix (one row of text per row,
 padded with zero bytes) in a few numpy operations, the matrices are laid side by side with their separators, and
-the zero bytes are squeezed out once. No per-row Python: the formatting alone runs at 1-2 million rows a second.
+the zero bytes are squeezed out once. No per-row Python: the formatting alone runs at 1.5-3 million rows a second.
 
 The strings are exactly those Python writes itself, so the bulk output is byte for byte the row-by-row one:
 
@@ -47,16 +47,27 @@ class TextStyle:
 
 def round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
     """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
+    return _rounding(a, digits)[0]
+
+
+def _rounding(a: np.ndarray, digits: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``round_sig(a)``, the whole number of its ``digits`` digits, its decimal exponent as estimated)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
         scale = 10.0 ** (digits - 1 - exp)
-        return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
+        whole = np.round(a * scale)
+        return np.where(np.isfinite(a), whole / scale, a), whole, exp
 
 
 # ------------------------------------------------------------------------------------------- columns
 
-SLICE_ROWS = 32768  # rows laid out at a time: ~4 MB of byte matrices, cache-friendly and flat in memory
+SLICE_ROWS = 32768  # rows whose columns are formatted at a time (a few MB of arrays: flat in memory)
 _MERGE_LIMIT = 4_096  # adjacent table columns merge while their distinct combinations stay this few
+_PART_ZEROS = 2_048  # a part of a slice costs about as much fixed work as squeezing this many zero bytes
+# A block of text is laid out and squeezed at most this large: the allocator then hands the same memory out again
+# (a JSON Lines slice of 5 MB took fresh pages every time: 160,000 page faults, a tenth of the CPU time)
+_BLOCK_BYTES = 1 << 19
+_MAX_PARTS = 512  # a slice whose tables change length more often than this is laid out whole
 
 
 @dataclass(frozen=True)
@@ -70,15 +81,15 @@ class Field:
     after: str = ""
 
 
-def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytes]:
-    """The rows' UTF-8 text, a piece per slice of SLICE_ROWS rows: for each row, every field's ``before + value +
-    after`` in order."""
+def lines(fields: Sequence[Field], style: TextStyle) -> Iterator[bytearray]:
+    """The rows' UTF-8 text, a few pieces per slice of SLICE_ROWS rows: for each row, every field's ``before + value
+    + after`` in order."""
     rows = len(fields[0].values) if fields else 0
     for start in range(0, rows, SLICE_ROWS):
-        yield _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
+        yield from _lines(fields, style, slice(start, min(rows, start + SLICE_ROWS)))
 
 
-def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
+def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> Iterator[bytearray]:
     # the row's pieces: literal text (the same every row: separators, JSON keys), a float column laid out by
     # float_matrix, or (codes, strings) of columns with few distinct values (literal text next to it joins it)
     pieces: list = []
@@ -108,40 +119,101 @@ def _lines(fields: Sequence[Field], style: TextStyle, rows: slice) -> bytes:
             _add_table(pieces, (codes, [f.before + t + f.after for t in table]))
     if group:
         _add_table(pieces, _run_table(group, change, style))
-    # every other padded piece right-aligned: its padding then adjoins the previous one's, and the zero bytes to
-    # squeeze out come in half as many runs
-    mats: list = []  # a byte matrix (one row: the same every row), or (table, codes)
+    # every other padded piece right-aligned: its padding then adjoins the previous one's
+    # ("text", one-row matrix: the same every row) | ("table", table, codes, right) | ("float", matrix, extents, right)
+    mats: list = []
     for p in pieces:
         right = len(mats) % 2 == 1
         if isinstance(p, str):
-            mats.append(_table([p]))
+            mats.append(("text", _table([p])))
         elif isinstance(p, tuple):
-            mats.append((_table(p[1], right), p[0]))
+            mats.append(("table", _table(p[1], right), p[0], right))
         else:
-            mats.append(float_matrix(p, style, right))
-    widths = [(m[0] if isinstance(m, tuple) else m).shape[1] for m in mats]
-    block = np.empty((n, sum(widths)), dtype=np.uint8)
+            mats.append(("float", *_floats(p, style, right), right))
+    fixed = sum(m[1].shape[1] for m in mats if m[0] != "table")
+    for part, widths in _parts(mats, n):
+        step = max(1, _BLOCK_BYTES // (fixed + sum(widths)))
+        for start in range(part.start, part.stop, step):
+            yield _block(mats, slice(start, min(part.stop, start + step)), widths)
+
+
+def _parts(mats: list, n: int) -> list[tuple[slice, list[int]]]:
+    """The slice's rows cut where a table's text changes length (a sweep's slow axes: sizes and batches with more
+    digits), each part with the width each table needs in it: the padding to squeeze out shrinks to what the floats
+    need. Parts merge while that adds fewer than _PART_ZEROS zero bytes (a part costs some fixed work). A table
+    whose length changes every few rows (a fast axis) does not cut: it keeps its full width."""
+    tables = [m for m in mats if m[0] == "table"]
+    full = [m[1].shape[1] for m in tables]
+    lengths: dict[int, np.ndarray] = {}  # table number -> each row's text length, for the tables that cut
+    cut = np.zeros(n, dtype=bool)
+    for t, m in enumerate(tables):
+        length = np.count_nonzero(m[1], axis=1).astype(np.int32)[m[2]]
+        changed = length[1:] != length[:-1]
+        if np.count_nonzero(changed) * 256 <= n:  # seldom enough that parts stay long (each costs fixed work)
+            lengths[t] = length
+            cut[1:] |= changed
+    starts = np.flatnonzero(cut)
+    if not lengths or len(starts) > _MAX_PARTS:  # one part: every table at its full width
+        return [(slice(0, n), full)]
+    bounds = [0, *starts.tolist(), n]
+    firsts = {t: length[bounds[:-1]].tolist() for t, length in lengths.items()}  # constant within a part
+
+    def widths(k: int) -> list[int]:
+        return [firsts[t][k] if t in firsts else w for t, w in enumerate(full)]
+
+    parts = []
+    begin, width, size = 0, widths(0), bounds[1]
+    for k in range(1, len(bounds) - 1):
+        w = widths(k)
+        rows = bounds[k + 1] - bounds[k]
+        wider = [max(a, b) for a, b in zip(width, w)]
+        added = (sum(wider) - sum(width)) * size + (sum(wider) - sum(w)) * rows
+        if added <= _PART_ZEROS:
+            width, size = wider, size + rows
+        else:
+            parts.append((slice(begin, bounds[k]), width))
+            begin, width, size = bounds[k], w, rows
+    parts.append((slice(begin, n), width))
+    return parts
+
+
+def _block(mats: list, rows: slice, table_widths: list[int]) -> bytearray:
+    """The text of ``rows``: every piece laid side by side in one zero-padded byte matrix, the zero bytes then
+    squeezed out. The matrix lives in a bytearray, squeezed with no copy to bytes first."""
+    widths = iter(table_widths)
+    spans = [
+        next(widths) if m[0] == "table" else int(m[2][rows].max()) if m[0] == "float" else m[1].shape[1] for m in mats
+    ]
+    count = rows.stop - rows.start
+    buffer = bytearray(count * sum(spans))
+    block = np.frombuffer(buffer, dtype=np.uint8).reshape(count, sum(spans))
     end = 0
-    for m, width in zip(mats, widths):
+    for m, width in zip(mats, spans):
+        out = block[:, end : end + width]
         end += width
-        if isinstance(m, tuple):
-            _gather(m[0], m[1], out=block[:, end - width : end])
-        else:
-            block[:, end - width : end] = m
+        if m[0] == "table":
+            _, table, codes, right = m
+            # the table's strings as wide as this part's longest: padding cut from the side it is on
+            _gather(table[:, table.shape[1] - width :] if right else table[:, :width], codes[rows], out=out)
+        elif m[0] == "text":
+            out[...] = m[1]
+        else:  # floats as wide as these rows' longest
+            _, floats, _, right = m
+            out[...] = floats[rows, floats.shape[1] - width :] if right else floats[rows, :width]
     sample = block[:1024]  # the rows' shapes repeat: a sample tells how dense the padding is
-    sparse = (sample.size - np.count_nonzero(sample)) * 20 < sample.size
-    text = block.tobytes()
-    # squeeze out the padding: replace() skips from one zero byte to the next (fast while they are sparse, as in
-    # JSON Lines' long rows); translate() tests every byte once (faster where they are dense). Same bytes either way.
-    return text.replace(b"\0", b"") if sparse else text.translate(None, b"\0")
+    sparse = (sample.size - np.count_nonzero(sample)) * 36 < sample.size
+    del block, sample, out  # no view of the buffer left behind
+    # squeeze out the padding: replace() costs ~14 ns a zero byte (a search and a copy each), translate() ~0.4 ns a
+    # byte: replace is faster while fewer than ~1 byte in 36 is padding. Same bytes either way.
+    return buffer.replace(b"\0", b"") if sparse else buffer.translate(None, b"\0")
 
 
 def _gather(table: np.ndarray, codes: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = table[codes[i]]``: run by run where the codes come in long runs (a sweep's slow axes: a broadcast
     copy each, no temporary matrix), else in one gather."""
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 64 > len(codes):
-        out[...] = table[codes]
+    if len(starts) * 64 > len(codes):  # straight into out (mode "clip" takes no temporary; every code is in range)
+        np.take(table, codes, axis=0, out=out, mode="clip")
         return
     bounds = [0, *starts.tolist(), len(codes)]
     for start, stop, code in zip(bounds, bounds[1:], codes[bounds[:-1]].tolist()):
@@ -153,6 +225,9 @@ def _changes(a: np.ndarray, kind: str) -> np.ndarray:
     one value, -0.0 and 0.0 are two (they are written differently)."""
     change = np.empty(len(a), dtype=bool)
     change[:1] = True
+    if a.ndim == 1 and a.strides == (0,):  # one value broadcast to every row (a sweep chunk's model, chip, engine)
+        change[1:] = False
+        return change
     v = a if kind == "text" else np.ascontiguousarray(a, dtype=float).view(np.int64)
     np.not_equal(v[1:], v[:-1], out=change[1:])
     return change
@@ -302,9 +377,9 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
         lookup[present] = np.arange(len(present))
         codes = lookup[whole - lo]
         table = [str(lo + k) for k in present.tolist()]
-    if nan.any():
-        codes = np.where(nan, len(table), codes)
-    return codes, [*table, missing]
+    if not nan.any():  # no "missing" entry: it would widen the table (and its padding) for nothing
+        return codes, table
+    return np.where(nan, len(table), codes), [*table, missing]
 
 
 # ------------------------------------------------------------------------------------------- floats
@@ -313,16 +388,24 @@ def _int_codes(a: np.ndarray, missing: str) -> tuple[np.ndarray, list[str]]:
 def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> np.ndarray:
     """(n, w) uint8: row i holds ``values[i]`` to 6 significant digits (module docstring), zero-padded after the
     text (before it if ``right``)."""
+    return _floats(values, style, right)[0]
+
+
+def _floats(values: np.ndarray, style: TextStyle, right: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`float_matrix`, and how many of each row's columns its layout takes (from the side it is aligned to):
+    a block of rows needs only its own longest."""
     x = np.asarray(values, dtype=float)
     if style.floats == REPR6:
-        x = round_sig(x)
+        x, whole, exp = _rounding(x)
     mag = np.abs(x)
     normal = np.isfinite(x) & (mag > 0)
     finite_mag = np.where(normal, mag, 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        m, e, settled = _mantissas(finite_mag)
-        if style.floats == REPR6:  # the rounded value must be the double nearest its 6-digit decimal
+        if style.floats == REPR6:  # the rounding's own digits: repr writes them where the rounded value is the
+            m, e, settled = _rounded_mantissas(whole, exp, normal)  # double nearest their decimal
             settled &= _scaled(m.astype(float), e - 5) == finite_mag
+        else:
+            m, e, settled = _mantissas(finite_mag)
     high, low = np.divmod(m, 1000)  # the mantissa's first and last three digits
     kept = np.where(low != 0, 6 - _TRAILING_ZEROS[low], 3 - _TRAILING_ZEROS[high])  # digits left after the strip
     key = (e - _E_MIN) * 16 + np.signbit(x) * 8 + kept
@@ -354,23 +437,35 @@ def float_matrix(values: np.ndarray, style: TextStyle, right: bool = False) -> n
     if stamps:  # every row in the most common layout first (most rows of a column share one)...
         common = max(stamps, key=lambda k: counts[k])
         pick, literal = stamps[common]
-        np.bitwise_or(words.view(np.uint8)[:, pick], literal, out=out)
+        _print(out, words.view(np.uint8).reshape(-1, 8), pick, literal)
         counts[common] = 0
     rest = np.flatnonzero(key != common) if stamps else np.arange(x.size)
     if rest.size:  # ...then the others, sorted by layout (a stable radix sort of small keys): a block each
         order = rest[np.argsort(key[rest].astype(np.int16), kind="stable")]
         digits = words.view(np.uint64).ravel()[order].view(np.uint8).reshape(-1, 8)
-        block = np.zeros((order.size, width), dtype=np.uint8)
+        block = np.empty((order.size, width), dtype=np.uint8)  # the rows by hand are written below
         ends = np.cumsum(counts)
         for k, (pick, literal) in stamps.items():
             if counts[k]:
                 rows = slice(ends[k] - counts[k], ends[k])
-                np.bitwise_or(digits[rows][:, pick], literal, out=block[rows])
+                _print(block[rows], digits[rows], pick, literal)
         out[order] = block
+    extent = np.zeros(_ONE_BY_ONE + 1, dtype=np.int16)
+    extent[list(layouts)] = [len(layout) for layout in layouts.values()]
+    extents = extent[key]
     for i, s in zip(by_hand.tolist(), singles):
         out[i] = 0
         (out[i, width - len(s) :] if right else out[i, : len(s)])[:] = np.frombuffer(s, dtype=np.uint8)
-    return out
+        extents[i] = len(s)
+    return out, extents
+
+
+def _print(out: np.ndarray, digits: np.ndarray, pick: np.ndarray, literal: np.ndarray) -> None:
+    """Rows of one layout: its literal characters, then each digit's column from the rows' ``digits`` (the bytes of
+    ``words``), a column at a time (cheaper than gathering every column through ``pick``)."""
+    out[...] = literal
+    for col in np.flatnonzero(pick != 3).tolist():
+        out[:, col] = digits[:, pick[col]]
 
 
 def _stamp(layout: Sequence, width: int, right: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -413,6 +508,18 @@ def _mantissas(mag: np.ndarray):
     e += carry
     settled &= (e >= _E_MIN) & (e <= _E_MAX)
     return m.astype(np.int64), e, settled
+
+
+def _rounded_mantissas(whole: np.ndarray, exp: np.ndarray, normal: np.ndarray):
+    """(m, e, settled) of values rounded by :func:`_rounding`: m its whole number of 6 digits (1000000, a carry, is
+    100000 one exponent up); settled where m has 6 digits (the exponent estimate was right) and e is in range.
+    Whether each value is the double nearest m x 10^(e - 5) is for the caller to check."""
+    m = np.where(normal, np.abs(whole), 1e5)
+    e = np.where(normal, exp, 0).astype(np.int64)
+    carry = m == 1e6
+    m[carry] = 1e5
+    e += carry
+    return m.astype(np.int64), e, (m >= 1e5) & (m < 1e6) & (e >= _E_MIN) & (e <= _E_MAX)
 
 
 def _scaled(mag: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Sweep formatters: each is a pure ``format(result) -> str`` over the column arrays of a
 :class:`~tokcost.records.sweep.SweepResult`. CSV and JSON Lines are written column-wise in bulk
-(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes hundreds
-of thousands of rows a second (benchmarks/run_all.py measures it); the table and JSON formats turn each column into a list of strings in one pass."""
+(:mod:`tokcost.render.bulk`: byte matrices per column, no per-row Python), so a streaming sweep writes over a
+million rows a second (benchmarks/run_all.py measures it); the table and JSON formats turn each column into a list
+of strings in one pass."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def csv_rows(columns: dict) -> str:
     return b"".join(csv_pieces(columns)).decode("utf-8")
 
 
-def csv_pieces(columns: dict) -> Iterator[bytes]:
+def csv_pieces(columns: dict) -> Iterator[bytearray]:
     """:func:`csv_rows` as UTF-8 pieces of text: a streaming sweep writes them as they come after CSV_HEADER."""
     last = len(COLUMNS) - 1
     fields = [bulk.Field(columns[c], COLUMN_KINDS[c], after="\n" if i == last else ",") for i, c in enumerate(COLUMNS)]
@@ -95,7 +96,7 @@ def jsonl_rows(columns: dict) -> str:
     return b"".join(jsonl_pieces(columns)).decode("utf-8")
 
 
-def jsonl_pieces(columns: dict) -> Iterator[bytes]:
+def jsonl_pieces(columns: dict) -> Iterator[bytearray]:
     """:func:`jsonl_rows` as UTF-8 pieces of text, for a streaming sweep."""
     last = len(COLUMNS) - 1
     fields = [
