@@ -59,10 +59,17 @@ def erlang_c(servers, offered) -> np.ndarray:
     cs, ax = cs[order], ax[order]
     needed = 6.0 * np.sqrt(cs) + 30.0
     term, partial = np.ones_like(ax), np.zeros_like(ax)
+    # a row stops once its term is below 2^-54 of its sum: the terms only fall from there (a < c), so none
+    # of the rest can change the sum's last bit (the sum is the one the full count of terms gives, bit for bit)
+    active = np.arange(ax.size)
     for n in range(1, int(needed[-1]) + 1 if needed.size else 1):
-        i = int(np.searchsorted(needed, n))
-        term[i:] *= ax[i:] / (cs[i:] + n)
-        partial[i:] += term[i:]
+        active = active[needed[active] >= n]
+        if not active.size:
+            break
+        t = term[active] * (ax[active] / (cs[active] + n))
+        term[active] = t
+        partial[active] += t
+        active = active[(t * 2.0**54 >= partial[active]) & (t > 0)]
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     servers, load, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, partial))
@@ -94,8 +101,10 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
     rho = np.clip(lam * s / np.maximum(k, 1.0), 1e-12, 1.0 - 1e-12)
     x = 1.0 / rho**2  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; f is convex
     for _ in range(60):
-        x = x - (rho * x - np.log1p(x)) / (rho - 1.0 / (1.0 + x))
-        x = np.maximum(x, 1e-12)
+        step = np.maximum(x - (rho * x - np.log1p(x)) / (rho - 1.0 / (1.0 + x)), 1e-12)
+        if np.array_equal(step, x):  # every row at its fixed point: the remaining steps would not move it
+            break
+        x = step
     return lam * x
 
 
@@ -180,6 +189,13 @@ def utilization(rate, batch, service_s, replicas, timeout_s=np.inf) -> np.ndarra
     return np.asarray(rate, dtype=float) * np.asarray(service_s, dtype=float) / (m * np.asarray(replicas, dtype=float))
 
 
+def quadrature(values: np.ndarray) -> np.ndarray:
+    """The FILL_WEIGHTS-weighted sum over the last axis (a mean over the quantile points). Each row's sum is
+    formed alone, in one order: a matrix-vector product's blocking would make a row's last bit depend on its
+    position among the others (which candidates share the call)."""
+    return np.einsum("...j,j->...", values, FILL_WEIGHTS)
+
+
 def wait_tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
     x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
@@ -188,7 +204,7 @@ def wait_tail(x, fill, pw, theta) -> np.ndarray:
     if formed.any():
         y = x[formed] - fill[formed]
         tail = np.where(y < 0, 1.0, pw[formed] * np.exp(-theta[formed] * np.maximum(y, 0.0)))
-        out[formed] = tail @ FILL_WEIGHTS
+        out[formed] = quadrature(tail)
     return out
 
 
@@ -233,15 +249,14 @@ def compute_gamma_quantile(shape: int, q: float) -> float:
 
 
 def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:
-    """Smallest integer n >= ``lowest`` with ok(n) True, per element (ok: a vectorised test monotone in n);
-    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``."""
+    """Smallest integer n >= ``lowest`` with ok(n) True, per element (``ok(n, at)``: the test at n of the elements
+    ``at`` of the flattened ``lowest``, vectorised and monotone in n); inf where none up to ``cap``. Doubling, then
+    bisection: ~2 log2(n) calls of ``ok``, each on the elements still open."""
     shape = np.shape(lowest)
     lo = np.asarray(lowest, dtype=float).ravel().copy()
 
     def test(n: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        every = hi.copy()
-        every[rows] = n
-        return np.asarray(ok(every.reshape(shape)), dtype=bool).ravel()[rows]
+        return np.asarray(ok(n, rows), dtype=bool).reshape(len(rows))
 
     hi = lo.copy()
     good = test(hi, np.arange(hi.size))

@@ -20,19 +20,23 @@ simulation of :mod:`tokcost.core.simulate` (tests/test_queueing.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import numpy as np
 
 from tokcost.core.capacity import (
     FILL_PROBS,
-    FILL_WEIGHTS,
     decay_rate,
     effective_batch,
     erlang_c,
     fill_quantiles,
+    fill_time,
+    quadrature,
     tail_exceeds,
     wait_tail,
 )
@@ -45,8 +49,58 @@ TOKEN_BUDGET = 2048
 LARGE_DEVICE_GIB = 70.0
 
 EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exact M/D/c wait
+# the states of its number-in-system the planner solves for: at utilisation <= 0.5 on <= EXACT_UP_TO servers (load
+# <= 2) they leave less than 1e-15 (mdc_number_in_system); fixed, so that a row's figures do not depend on the others
+EXACT_STATES = 40
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
 _LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+
+
+@dataclass(frozen=True)
+class QueueTerms:
+    """The terms of each row's end-to-end latency under one discipline (arrays that broadcast together):
+    ``service`` + ``extra`` + W (+ U), W the wait for a server, U (continuous batching) the wait of the prefill."""
+
+    service: np.ndarray  # seconds known in advance (continuous: a request's own steps and prefill at the occupancy)
+    extra: np.ndarray  # (..., FILL_POINTS) quantile points of the random part: the formation wait; continuous,
+    # the prefills of the requests admitted while it runs
+    pw: np.ndarray  # P(W > 0)
+    theta: np.ndarray  # P(W > t) = pw exp(-theta t), 1/s
+    stable: np.ndarray  # below saturation
+    util: np.ndarray  # busy fraction of the replicas (continuous: of the slots)
+    pu: np.ndarray | None = None  # P(U > 0): continuous batching only
+    theta_u: np.ndarray | None = None  # P(U > t) = pu exp(-theta_u t)
+
+    def columns(self) -> QueueTerms:
+        """The same terms with an axis for quantile levels (each field's shape (n,) becomes (n, 1))."""
+
+        def col(v):
+            return None if v is None else np.asarray(v)[:, None]
+
+        return QueueTerms(
+            service=col(self.service),
+            extra=self.extra[:, None, :],
+            pw=col(self.pw),
+            theta=col(self.theta),
+            stable=col(self.stable),
+            util=col(self.util),
+            pu=col(self.pu),
+            theta_u=col(self.theta_u),
+        )
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """End-to-end latency quantiles in seconds (inf where the queue is unstable), named."""
+
+    p50: np.ndarray
+    p95: np.ndarray
+    p99: np.ndarray
+    objective: np.ndarray  # at the latency objective's percentile
+
+    def at(self, i: int) -> Percentiles:
+        """Row ``i``'s quantiles."""
+        return Percentiles(*(np.asarray(getattr(self, f.name)[i]) for f in dataclasses.fields(self)))
 
 
 def token_budget(memory_gb: float, hardware_id: str) -> int:
@@ -107,7 +161,7 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     return np.minimum(counts, terms - 1).astype(float).reshape(*shape, len(FILL_PROBS))
 
 
-def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> dict:
+def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> QueueTerms:
     """Continuous batching at step level, for ``replicas`` replicas of at most ``cap`` sequences each, fed at
     ``rate`` requests/s in all through one queue (every argument broadcasts; ``step`` is d(n) of
     :func:`step_curve`).
@@ -153,16 +207,8 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     # its own prefill waits for the prompts admitted before it: an M/D/1 queue of prefill work at load f
     pu = np.where(ok, f, 0.0)
     theta_u = decay_rate(lam_r, own, 1.0) / np.maximum(spread[..., 0] ** 2, 1e-12)
-    return dict(
-        service=work,
-        extra=extra,
-        pw=pw,
-        theta=theta,
-        pu=pu,
-        theta_u=theta_u,
-        stable=stable,
-        occupancy=n,
-        util=lam * work / free / k,
+    return QueueTerms(
+        service=work, extra=extra, pw=pw, theta=theta, stable=stable, util=lam * work / free / k, pu=pu, theta_u=theta_u
     )
 
 
@@ -251,7 +297,7 @@ def bursty_wait_probability(poisson_pw, servers, offered, scv) -> np.ndarray:
     return np.clip(np.where(v == 1.0, poisson_pw, poisson_pw * ratio), 0.0, 1.0)
 
 
-def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
+def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> QueueTerms:
     """Static batching (the model of :mod:`tokcost.core.capacity`) under renewal arrivals of burstiness ``scv``;
     scv = 1 is the Poisson model exactly."""
     lam, b, s, c, t, v = np.broadcast_arrays(
@@ -266,7 +312,9 @@ def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0)
     stable = lam * s < c * m
-    return dict(service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300))
+    return QueueTerms(
+        service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300)
+    )
 
 
 def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
@@ -279,58 +327,64 @@ def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
     return (1 - pw) * pu * b + pw * (1 - pu) * a + pw * pu * np.where(np.isfinite(both), both, 0.0)
 
 
-def _tail_all(x, terms: dict) -> np.ndarray:
+def _tail_all(x, terms: QueueTerms) -> np.ndarray:
     """P(extra + W (+ U) > x), extra given by its quantile points (last axis)."""
     x = np.asarray(x, dtype=float)
-    if "pu" not in terms:
-        return wait_tail(x, terms["extra"], terms["pw"], terms["theta"])
-    x, pu = np.broadcast_arrays(x, terms["pu"])
+    if terms.pu is None or terms.theta_u is None:
+        return wait_tail(x, terms.extra, terms.pw, terms.theta)
+    x, pu = np.broadcast_arrays(x, terms.pu)
     out = np.empty(x.shape)
-    two = pu > 0  # a prefill wait as well (continuous batching)
-    parts = {k: np.broadcast_to(terms[k], x.shape) for k in ("pw", "theta", "pu", "theta_u")}
-    extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))
+    two = pu > 0  # a prefill wait as well
+    pw, theta, theta_u = (np.broadcast_to(v, x.shape) for v in (terms.pw, terms.theta, terms.theta_u))
+    extra = np.broadcast_to(terms.extra, (*x.shape, terms.extra.shape[-1]))
     if (~two).any():
-        out[~two] = wait_tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
+        out[~two] = wait_tail(x[~two], extra[~two], pw[~two], theta[~two])
     if two.any():
         y = x[two][:, None] - extra[two]
-        wait = _two_waits_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
-        out[two] = np.where(y < 0, 1.0, wait) @ FILL_WEIGHTS
+        wait = _two_waits_tail(np.maximum(y, 0.0), *(v[two][:, None] for v in (pw, theta, pu, theta_u)))
+        out[two] = quadrature(np.where(y < 0, 1.0, wait))
     return out
 
 
-def exceeds(limit_s, terms: dict, q) -> np.ndarray:
+def exceeds(limit_s, terms: QueueTerms, q) -> np.ndarray:
     """True where the q-quantile of the end-to-end latency exceeds ``limit_s`` (or the queue is unstable). Rows
     with one wait go through :func:`~tokcost.core.capacity.tail_exceeds`, which settles most rows of a replica
     search by two cheap bounds (the same answers as the quadrature)."""
-    x = np.asarray(limit_s, dtype=float) - terms["service"]
+    x = np.asarray(limit_s, dtype=float) - terms.service
     limit = 1.0 - np.asarray(q, dtype=float)
-    if "pu" not in terms:
-        over = tail_exceeds(x, terms["extra"], terms["pw"], terms["theta"], limit)
+    if terms.pu is None:
+        over = tail_exceeds(x, terms.extra, terms.pw, terms.theta, limit)
     else:
-        x, pu = np.broadcast_arrays(x, terms["pu"])
+        x, pu = np.broadcast_arrays(x, terms.pu)
         limit = np.broadcast_to(limit, x.shape)
         over = np.empty(x.shape, dtype=bool)
-        one = pu <= 0  # no prefill wait (static batching)
+        one = pu <= 0  # no prefill wait
         if one.any():
-            pw, theta = (np.broadcast_to(terms[k], x.shape)[one] for k in ("pw", "theta"))
-            extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))[one]
+            pw, theta = (np.broadcast_to(v, x.shape)[one] for v in (terms.pw, terms.theta))
+            extra = np.broadcast_to(terms.extra, (*x.shape, terms.extra.shape[-1]))[one]
             over[one] = tail_exceeds(x[one], extra, pw, theta, limit[one])
         if (~one).any():
-            over[~one] = _tail_all(x, terms)[~one] > limit[~one]
-    return ~terms["stable"] | (x < 0) | over
+            two = ~one
+            sub = QueueTerms(*(np.broadcast_to(v, (*x.shape, *np.shape(v)[x.ndim :]))[two] for v in _fields(terms)))
+            over[two] = _tail_all(x[two], sub) > limit[two]
+    return ~terms.stable | (x < 0) | over
 
 
-def percentile(terms: dict, q) -> np.ndarray:
+def _fields(terms: QueueTerms) -> list:
+    return [getattr(terms, f.name) for f in dataclasses.fields(terms)]
+
+
+def percentile(terms: QueueTerms, q) -> np.ndarray:
     """End-to-end q-quantile latency (seconds; inf where unstable), by bisection on the tail of extra + wait."""
     qq = np.asarray(q, dtype=float)
-    pw, theta, extra = terms["pw"], terms["theta"], terms["extra"]
+    pw, theta, extra = terms.pw, terms.theta, terms.extra
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = np.where(pw > 1.0 - qq, np.log(np.maximum(pw, 1e-300) / (1.0 - qq)) / theta, 0.0)
     wait = np.where(np.isfinite(wait), wait, 0.0)
     lo = np.maximum(wait, 0.0)
-    if "pu" in terms:  # room for the prefill wait's quantile too
+    if terms.pu is not None:  # room for the prefill wait's quantile too
         with np.errstate(divide="ignore", invalid="ignore"):
-            more = np.log(np.maximum(terms["pu"], 1e-300) / (1.0 - qq)) / terms["theta_u"]
+            more = np.log(np.maximum(terms.pu, 1e-300) / (1.0 - qq)) / terms.theta_u
         lo = lo + np.where(np.isfinite(more), np.maximum(more, 0.0), 0.0)
     hi = extra[..., -1] + lo + 1e-12
     lo = np.zeros_like(hi)
@@ -338,7 +392,7 @@ def percentile(terms: dict, q) -> np.ndarray:
         mid = 0.5 * (lo + hi)
         over = _tail_all(mid, terms) > 1.0 - qq
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
-    return np.where(terms["stable"], terms["service"] + hi, np.inf)
+    return np.where(terms.stable, terms.service + hi, np.inf)
 
 
 # ------------------------------------------------------------------------------------------- exact M/D/c
@@ -397,14 +451,170 @@ def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
     return np.where(xx < 0, 0.0, np.clip((dist * pick).sum(-1), 0.0, 1.0))
 
 
-def mdc_percentile(rate, service_s, servers, q) -> np.ndarray:
-    """End-to-end q-quantile of M/D/c (D + the exact wait's quantile; inf at or above saturation)."""
+def mdc_percentile(rate, service_s, servers, q, states: int | None = None) -> np.ndarray:
+    """End-to-end q-quantile of M/D/c (D + the exact wait's quantile; inf at or above saturation); ``states`` as
+    :func:`mdc_number_in_system`'s."""
     lam, d, c, qq = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers, q)))
     stable = lam * d < c
-    dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c)
+    dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c, states)
     lo, hi = np.zeros_like(lam), d * 64.0
     for _ in range(50):
         mid = 0.5 * (lo + hi)
         below = mdc_wait_cdf(mid, lam, d, c, dist) < qq
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.where(stable, d + hi, np.inf)
+
+
+# ------------------------------------------------------------------------------------------- the disciplines
+
+TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
+
+
+class Discipline(Protocol):
+    """How the requests of a row of the planner's grid (a candidate at one batch size) are queued and served.
+    ``rows`` holds arrays with one entry per row: ``batch`` (static: requests per batch; continuous: sequences a
+    replica holds at most), ``service`` (seconds of a batch of that size), ``timeout``, ``decode_step`` (seconds
+    per decode step at each priced batch, (rows, batches)), ``prefill_tok`` (seconds per prompt token), ``prompt``
+    and ``forwards`` (tokens per request). Every method is vectorised over rows."""
+
+    name: ClassVar[str]
+
+    def timeout(self, batch: np.ndarray, service: np.ndarray, peak: float, limit: float) -> np.ndarray:
+        """The batch timeout of each row at the peak rate under the sizing limit (0: none)."""
+        ...
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        """A request's own seconds of work alone on a replica (no fleet meets a limit below it)."""
+        ...
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        """The replicas that ``rate`` requests/s keep busy (a fleet must have more)."""
+        ...
+
+    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
+        """The latency terms of each row at ``replicas`` replicas and ``rate`` requests/s."""
+        ...
+
+    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
+        """True where the q-quantile latency exceeds ``limit`` (or the queue is unstable); ``memo`` is the
+        search's own store (a replica search asks again for rows it has settled)."""
+        ...
+
+    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
+        """p50, p95, p99 and the q-quantile of each row, with the terms they come from."""
+        ...
+
+    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
+        """The mean seconds a request spends being served (continuous: in its slot) under ``terms``."""
+        ...
+
+
+def _quantile_levels(q: float) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct levels, where p50, p95, p99 and q are among them)."""
+    return np.unique(np.array([0.5, 0.95, 0.99, q]), return_inverse=True)
+
+
+def _broadcast_rows(rows: dict, *values) -> list[np.ndarray]:
+    return [np.broadcast_to(np.asarray(v, dtype=float), rows["batch"].shape) for v in values]
+
+
+class StaticBatching:
+    """A batch is dispatched when full or when its oldest request waited the timeout (Triton's dynamic batcher);
+    batches queue for c replicas (:func:`static_terms`). One request per batch on a small fleet under Poisson
+    arrivals at light load takes the exact M/D/c wait, where the approximation errs most (docs/methodology.md,
+    "Small fleets exactly")."""
+
+    name: ClassVar[str] = "static"
+
+    def timeout(self, batch, service, peak, limit) -> np.ndarray:
+        # the time a batch takes to fill at peak (its 95th percentile: it rarely fires then), at most half the slack
+        # the budget leaves above the service time (the other half is left for queueing)
+        return np.minimum(fill_time(batch, TIMEOUT_FILL_QUANTILE) / peak, np.maximum(limit - service, 0.0) / 2.0)
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        return rows["service"]
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        return rate * rows["service"] / effective_batch(rate, rows["batch"], rows["timeout"])
+
+    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
+        rate, c = _broadcast_rows(rows, rate, replicas)
+        return static_terms(rate, rows["batch"], rows["service"], c, rows["timeout"], scv)
+
+    def _exact(self, rows: dict, replicas, terms: QueueTerms, scv: float) -> np.ndarray:
+        return (rows["batch"] == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (scv == 1.0)
+
+    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
+        rate, c = _broadcast_rows(rows, rate, replicas)
+        t = self.terms(rows, rate, c, scv)
+        out = exceeds(limit, t, q)
+        e = self._exact(rows, c, t, scv)
+        if e.any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
+            rate, c, s = rate[e], c[e], rows["service"][e]
+            keys = list(zip((rate * s).tolist(), c.tolist()))  # the distributions by (load, servers)
+            new = [i for i, k in enumerate(keys) if k not in memo]
+            if new:
+                found = mdc_number_in_system(rate[new], s[new], c[new], EXACT_STATES)
+                memo.update((keys[i], row) for i, row in zip(new, found))
+            dist = np.stack([memo[k] for k in keys])
+            out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
+        return out
+
+    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
+        rate, c = _broadcast_rows(rows, rate, replicas)
+        t = self.terms(rows, rate, c, scv)
+        levels, pick = _quantile_levels(q)
+        pct = percentile(t.columns(), levels[None, :])
+        e = self._exact(rows, c, t, scv)
+        if e.any():
+            at = (rate[e][:, None], rows["service"][e][:, None], c[e][:, None])
+            pct[e] = mdc_percentile(*at, levels[None, :], EXACT_STATES)
+        return Percentiles(*(pct[:, i] for i in pick)), t
+
+    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
+        return rows["service"]
+
+
+class ContinuousBatching:
+    """A replica holds at most ``batch`` sequences; each step decodes one token of every running one and prefills
+    prompt chunks (vLLM; :func:`continuous_terms`). ``batches``: the batch sizes ``decode_step`` is priced at."""
+
+    name: ClassVar[str] = "continuous"
+
+    def __init__(self, batches: np.ndarray):
+        self.batches = batches
+
+    def timeout(self, batch, service, peak, limit) -> np.ndarray:
+        return np.zeros(np.shape(batch))
+
+    def _full(self, rows: dict) -> np.ndarray:
+        """A request's work in a full replica: its forwards x d(N) + its prefill."""
+        at = np.searchsorted(self.batches, rows["batch"])
+        return rows["forwards"] * rows["decode_step"][np.arange(len(at)), at] + rows["prompt"] * rows["prefill_tok"]
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        return self._full(rows)
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        # the prefill work alone must leave time (r p pi < c), and every slot's work fit
+        return np.maximum(rate * rows["prompt"] * rows["prefill_tok"], rate * self._full(rows) / rows["batch"])
+
+    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
+        rate, c = _broadcast_rows(rows, rate, replicas)
+        step = step_curve(rows["decode_step"], 1.0, self.batches)
+        return continuous_terms(
+            rate, c, rows["batch"], step, rows["prefill_tok"], rows["prompt"], rows["forwards"], scv
+        )
+
+    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
+        return exceeds(limit, self.terms(rows, rate, replicas, scv), q)
+
+    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
+        t = self.terms(rows, rate, replicas, scv)
+        levels, pick = _quantile_levels(q)
+        pct = percentile(t.columns(), levels[None, :])
+        return Percentiles(*(pct[:, i] for i in pick)), t
+
+    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
+        pu = np.zeros_like(terms.service) if terms.pu is None else terms.pu
+        return terms.service / np.where(pu < 1, 1.0 - pu, 1.0)
