@@ -40,6 +40,7 @@ FILL_PROBS = 0.5 * (_BINS[1:] + _BINS[:-1])
 FILL_WEIGHTS = np.diff(_BINS)
 FILL_POINTS = len(FILL_PROBS)
 _HW_FROM = 20_000  # Erlang C exact up to this many servers, Halfin-Whitt (1981) above
+_SERIES_BLOCK = 1024  # elements of Erlang C's series per array operation (rows x terms), where rows are few
 
 
 def erlang_c(servers, offered) -> np.ndarray:
@@ -59,17 +60,26 @@ def erlang_c(servers, offered) -> np.ndarray:
     cs, ax = cs[order], ax[order]
     needed = 6.0 * np.sqrt(cs) + 30.0
     term, partial = np.ones_like(ax), np.zeros_like(ax)
-    # a row stops once its term is below 2^-54 of its sum: the terms only fall from there (a < c), so none
-    # of the rest can change the sum's last bit (the sum is the one the full count of terms gives, bit for bit)
-    active = np.arange(ax.size)
-    for n in range(1, int(needed[-1]) + 1 if needed.size else 1):
-        active = active[needed[active] >= n]
-        if not active.size:
-            break
-        t = term[active] * (ax[active] / (cs[active] + n))
-        term[active] = t
-        partial[active] += t
-        active = active[(t * 2.0**54 >= partial[active]) & (t > 0)]
+    # term n updates the rows that need n terms (a suffix: sorted by count). Where few rows are left, a block of
+    # terms at a time (as many as keep the block near _SERIES_BLOCK elements): the running product and sum along
+    # a block are accumulated in order, as one term after the other would be (bit for bit); a term past a row's
+    # count is added as 0.
+    n, last = 1, int(needed[-1]) if needed.size else 0
+    while n <= last:
+        i = int(np.searchsorted(needed, n))
+        width = min(_SERIES_BLOCK // (ax.size - i), last + 1 - n)
+        if width <= 1:
+            term[i:] *= ax[i:] / (cs[i:] + n)
+            partial[i:] += term[i:]
+            n += 1
+            continue
+        count = np.arange(n, n + width, dtype=float)
+        ratios = ax[i:, None] / (cs[i:, None] + count)
+        terms = np.multiply.accumulate(np.concatenate([term[i:, None], ratios], axis=1), axis=1)[:, 1:]
+        terms = np.where(count <= needed[i:, None], terms, 0.0)
+        partial[i:] = np.add.accumulate(np.concatenate([partial[i:, None], terms], axis=1), axis=1)[:, -1]
+        term[i:] = terms[:, -1]
+        n += width
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     servers, load, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, partial))
@@ -99,13 +109,16 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
     rate lam): rho x = log(1 + x), theta = lam x, rho = lam S / k < 1 (Newton's method from a point above the root)."""
     lam, s, k = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers)))
     rho = np.clip(lam * s / np.maximum(k, 1.0), 1e-12, 1.0 - 1e-12)
-    x = 1.0 / rho**2  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; f is convex
+    x = (1.0 / rho**2).ravel()  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; convex
+    r, active = rho.ravel(), np.arange(x.size)
     for _ in range(60):
-        step = np.maximum(x - (rho * x - np.log1p(x)) / (rho - 1.0 / (1.0 + x)), 1e-12)
-        if np.array_equal(step, x):  # every row at its fixed point: the remaining steps would not move it
+        xa, ra = x[active], r[active]
+        step = np.maximum(xa - (ra * xa - np.log1p(xa)) / (ra - 1.0 / (1.0 + xa)), 1e-12)
+        x[active] = step
+        active = active[step != xa]  # a row at its fixed point stays there: its remaining steps are skipped
+        if not active.size:
             break
-        x = step
-    return lam * x
+    return lam * x.reshape(rho.shape)
 
 
 def _poisson_pmfs(x: np.ndarray, upto: int) -> np.ndarray:

@@ -93,14 +93,15 @@ def _sizing(
     memo: dict = {}
     if live.any():  # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
         idx = np.flatnonzero(live)
-        huge = np.full(len(idx), 2.0**24)
-        live[idx] = ~discipline.exceeds(_take(rows, idx), rate[idx], huge, q, limit, scv, memo)
+        load = discipline.load(_take(rows, idx), rate[idx], scv)
+        live[idx] = ~load.exceeds(np.full(len(idx), 2.0**24), q, limit, memo)
     if live.any():
         sub = _take(rows, np.flatnonzero(live))
         r = rate[live]
+        load = discipline.load(sub, r, scv)
 
         def ok(c: np.ndarray, at: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
-            return ~discipline.exceeds(_take(sub, at), r[at], c, q, limit, scv, memo)
+            return ~load.take(at).exceeds(c, q, limit, memo)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
         stable_from = np.floor(discipline.saturation(sub, r)) + 1.0
@@ -210,8 +211,9 @@ def at_peak(spec: Spec, sized: list[Fleet]) -> list[Fleet]:
         rows = {k: np.concatenate([sized[j].row[k] for j in which]) for k in sized[which[0]].row}
         c = np.array([sized[j].replicas_peak for j in which])
         ok = np.isfinite(c)
-        pct, terms = discipline.percentiles(rows, peak, np.where(ok, c, 1.0), q, spec.demand.scv)
-        service = discipline.mean_service(rows, terms)
+        load = discipline.load(rows, peak, spec.demand.scv)
+        pct, terms = load.percentiles(np.where(ok, c, 1.0), q)
+        service = load.mean_service(terms)
         none = Percentiles(*(np.asarray(np.inf),) * 4)
         for i, j in enumerate(which):
             out[j] = dataclasses.replace(
@@ -235,13 +237,9 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     # each request's service that of a full batch)
     saturating = float(c * row["batch"][0] / row["service"][0])
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
-    pct, _ = DISCIPLINES[fleet.batching].percentiles(
-        {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()},
-        rates,
-        np.full(LOAD_POINTS, c),
-        spec.budget.latency_percentile / 100.0,
-        spec.demand.scv,
-    )
+    rows = {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}
+    load = DISCIPLINES[fleet.batching].load(rows, rates, spec.demand.scv)
+    pct, _ = load.percentiles(np.full(LOAD_POINTS, c), spec.budget.latency_percentile / 100.0)
     q = spec.budget.latency_percentile
     n = int(c)
     return ChartData(

@@ -303,18 +303,47 @@ def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> QueueT
     lam, b, s, c, t, v = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (rate, batch, service_s, replicas, timeout_s, scv))
     )
-    m = effective_batch(lam, b, t)
-    k = np.maximum(c * m, 1.0)
-    lo = np.floor(k)
-    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
-    pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
-    theta = decay_rate(lam, s, k) / v
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0)
-    stable = lam * s < c * m
-    return QueueTerms(
-        service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300)
-    )
+    return StaticLoad.of(lam, b, s, t, v).terms(c)
+
+
+@dataclass(frozen=True)
+class StaticLoad:
+    """Rows of static batching at their arrival rates: what the number of replicas does not change (the mean
+    requests per batch, the formation wait), and the terms at a number of replicas (arrays of one shape)."""
+
+    rate: np.ndarray
+    batch: np.ndarray
+    service: np.ndarray
+    scv: np.ndarray
+    batch_mean: np.ndarray  # requests per dispatched batch (effective_batch)
+    fill: np.ndarray  # (..., FILL_POINTS) the formation wait's quantile points, capped at the timeout
+
+    @classmethod
+    def of(cls, rate, batch, service_s, timeout_s, scv) -> StaticLoad:
+        lam, b, s, t, v = np.broadcast_arrays(
+            *(np.asarray(x, dtype=float) for x in (rate, batch, service_s, timeout_s, scv))
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fill = np.where(
+                lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0
+            )
+        return cls(lam, b, s, v, effective_batch(lam, b, t), fill)
+
+    def take(self, at) -> StaticLoad:
+        return StaticLoad(*(getattr(self, f.name)[at] for f in dataclasses.fields(self)))
+
+    def terms(self, replicas) -> QueueTerms:
+        lam, s, v, m = self.rate, self.service, self.scv, self.batch_mean
+        c = np.asarray(replicas, dtype=float)
+        k = np.maximum(c * m, 1.0)
+        lo = np.floor(k)
+        below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
+        pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
+        theta = decay_rate(lam, s, k) / v
+        stable = lam * s < c * m
+        return QueueTerms(
+            service=s, extra=self.fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300)
+        )
 
 
 def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
@@ -470,6 +499,27 @@ def mdc_percentile(rate, service_s, servers, q, states: int | None = None) -> np
 TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
 
 
+class Load(Protocol):
+    """Rows of a discipline at their arrival rates (:meth:`Discipline.load`), for any number of replicas."""
+
+    def take(self, at) -> Load:
+        """The rows ``at`` (an index)."""
+        ...
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        """True where the q-quantile latency at ``replicas`` exceeds ``limit`` (or the queue is unstable); ``memo``
+        is the search's own store (a replica search asks again for rows it has settled)."""
+        ...
+
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        """p50, p95, p99 and the q-quantile of each row at ``replicas``, with the terms they come from."""
+        ...
+
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
+        """The mean seconds a request spends being served (continuous: in its slot) under ``terms``."""
+        ...
+
+
 class Discipline(Protocol):
     """How the requests of a row of the planner's grid (a candidate at one batch size) are queued and served.
     ``rows`` holds arrays with one entry per row: ``batch`` (static: requests per batch; continuous: sequences a
@@ -491,21 +541,8 @@ class Discipline(Protocol):
         """The replicas that ``rate`` requests/s keep busy (a fleet must have more)."""
         ...
 
-    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
-        """The latency terms of each row at ``replicas`` replicas and ``rate`` requests/s."""
-        ...
-
-    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
-        """True where the q-quantile latency exceeds ``limit`` (or the queue is unstable); ``memo`` is the
-        search's own store (a replica search asks again for rows it has settled)."""
-        ...
-
-    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
-        """p50, p95, p99 and the q-quantile of each row, with the terms they come from."""
-        ...
-
-    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
-        """The mean seconds a request spends being served (continuous: in its slot) under ``terms``."""
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        """The rows at ``rate`` requests/s (each, or one for all) arriving with burstiness ``scv``."""
         ...
 
 
@@ -514,13 +551,20 @@ def _quantile_levels(q: float) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(np.array([0.5, 0.95, 0.99, q]), return_inverse=True)
 
 
-def _broadcast_rows(rows: dict, *values) -> list[np.ndarray]:
-    return [np.broadcast_to(np.asarray(v, dtype=float), rows["batch"].shape) for v in values]
+def _at_levels(terms: QueueTerms, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """((rows, levels) percentiles of ``terms``, the levels), for p50, p95, p99 and q."""
+    levels, pick = _quantile_levels(q)
+    return percentile(terms.columns(), levels[None, :]), levels
+
+
+def _named(pct: np.ndarray, q: float) -> Percentiles:
+    _, pick = _quantile_levels(q)
+    return Percentiles(*(pct[:, i] for i in pick))
 
 
 class StaticBatching:
     """A batch is dispatched when full or when its oldest request waited the timeout (Triton's dynamic batcher);
-    batches queue for c replicas (:func:`static_terms`). One request per batch on a small fleet under Poisson
+    batches queue for c replicas (:class:`StaticLoad`). One request per batch on a small fleet under Poisson
     arrivals at light load takes the exact M/D/c wait, where the approximation errs most (docs/methodology.md,
     "Small fleets exactly")."""
 
@@ -537,20 +581,30 @@ class StaticBatching:
     def saturation(self, rows: dict, rate) -> np.ndarray:
         return rate * rows["service"] / effective_batch(rate, rows["batch"], rows["timeout"])
 
-    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
-        rate, c = _broadcast_rows(rows, rate, replicas)
-        return static_terms(rate, rows["batch"], rows["service"], c, rows["timeout"], scv)
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+        return _StaticRows(StaticLoad.of(rate, rows["batch"], rows["service"], rows["timeout"], scv))
 
-    def _exact(self, rows: dict, replicas, terms: QueueTerms, scv: float) -> np.ndarray:
-        return (rows["batch"] == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (scv == 1.0)
 
-    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
-        rate, c = _broadcast_rows(rows, rate, replicas)
-        t = self.terms(rows, rate, c, scv)
+@dataclass(frozen=True)
+class _StaticRows:
+    """:class:`StaticLoad` with the exact M/D/c wait where it applies."""
+
+    load: StaticLoad
+
+    def take(self, at) -> Load:
+        return _StaticRows(self.load.take(at))
+
+    def _exact(self, replicas, terms: QueueTerms) -> np.ndarray:
+        return (self.load.batch == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (self.load.scv == 1.0)
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape)
+        t = self.load.terms(c)
         out = exceeds(limit, t, q)
-        e = self._exact(rows, c, t, scv)
+        e = self._exact(c, t)
         if e.any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
-            rate, c, s = rate[e], c[e], rows["service"][e]
+            rate, c, s = self.load.rate[e], c[e], self.load.service[e]
             keys = list(zip((rate * s).tolist(), c.tolist()))  # the distributions by (load, servers)
             new = [i for i, k in enumerate(keys) if k not in memo]
             if new:
@@ -560,19 +614,18 @@ class StaticBatching:
             out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
         return out
 
-    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
-        rate, c = _broadcast_rows(rows, rate, replicas)
-        t = self.terms(rows, rate, c, scv)
-        levels, pick = _quantile_levels(q)
-        pct = percentile(t.columns(), levels[None, :])
-        e = self._exact(rows, c, t, scv)
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape)
+        t = self.load.terms(c)
+        pct, levels = _at_levels(t, q)
+        e = self._exact(c, t)
         if e.any():
-            at = (rate[e][:, None], rows["service"][e][:, None], c[e][:, None])
+            at = (self.load.rate[e][:, None], self.load.service[e][:, None], c[e][:, None])
             pct[e] = mdc_percentile(*at, levels[None, :], EXACT_STATES)
-        return Percentiles(*(pct[:, i] for i in pick)), t
+        return _named(pct, q), t
 
-    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
-        return rows["service"]
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
+        return self.load.service
 
 
 class ContinuousBatching:
@@ -599,22 +652,35 @@ class ContinuousBatching:
         # the prefill work alone must leave time (r p pi < c), and every slot's work fit
         return np.maximum(rate * rows["prompt"] * rows["prefill_tok"], rate * self._full(rows) / rows["batch"])
 
-    def terms(self, rows: dict, rate, replicas, scv: float) -> QueueTerms:
-        rate, c = _broadcast_rows(rows, rate, replicas)
-        step = step_curve(rows["decode_step"], 1.0, self.batches)
-        return continuous_terms(
-            rate, c, rows["batch"], step, rows["prefill_tok"], rows["prompt"], rows["forwards"], scv
-        )
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+        keep = ("batch", "decode_step", "prefill_tok", "prompt", "forwards")
+        return _ContinuousRows({k: rows[k] for k in keep}, rate, scv, self.batches)
 
-    def exceeds(self, rows: dict, rate, replicas, q: float, limit: float, scv: float, memo: dict) -> np.ndarray:
-        return exceeds(limit, self.terms(rows, rate, replicas, scv), q)
 
-    def percentiles(self, rows: dict, rate, replicas, q: float, scv: float) -> tuple[Percentiles, QueueTerms]:
-        t = self.terms(rows, rate, replicas, scv)
-        levels, pick = _quantile_levels(q)
-        pct = percentile(t.columns(), levels[None, :])
-        return Percentiles(*(pct[:, i] for i in pick)), t
+@dataclass(frozen=True)
+class _ContinuousRows:
+    rows: dict
+    rate: np.ndarray
+    scv: float
+    batches: np.ndarray
 
-    def mean_service(self, rows: dict, terms: QueueTerms) -> np.ndarray:
+    def take(self, at) -> Load:
+        return _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
+
+    def terms(self, replicas) -> QueueTerms:
+        r = self.rows
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
+        step = step_curve(r["decode_step"], 1.0, self.batches)
+        return continuous_terms(self.rate, c, r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"], self.scv)
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        return exceeds(limit, self.terms(replicas), q)
+
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        t = self.terms(replicas)
+        return _named(_at_levels(t, q)[0], q), t
+
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
         pu = np.zeros_like(terms.service) if terms.pu is None else terms.pu
         return terms.service / np.where(pu < 1, 1.0 - pu, 1.0)
