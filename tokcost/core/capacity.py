@@ -40,6 +40,7 @@ FILL_PROBS = 0.5 * (_BINS[1:] + _BINS[:-1])
 FILL_WEIGHTS = np.diff(_BINS)
 FILL_POINTS = len(FILL_PROBS)
 _HW_FROM = 20_000  # Erlang C exact up to this many servers, Halfin-Whitt (1981) above
+_NEWTON_STEPS = 60  # of decay_rate
 _SERIES_BLOCK = 1024  # elements of Erlang C's series per array operation (rows x terms), where rows are few
 
 
@@ -110,12 +111,17 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
     lam, s, k = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers)))
     rho = np.clip(lam * s / np.maximum(k, 1.0), 1e-12, 1.0 - 1e-12)
     x = (1.0 / rho**2).ravel()  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; convex
-    r, active = rho.ravel(), np.arange(x.size)
-    for _ in range(60):
-        xa, ra = x[active], r[active]
+    r, before, active = rho.ravel(), np.full(x.size, np.nan), np.arange(x.size)
+    # _NEWTON_STEPS steps; a row that reaches a fixed point, or a cycle of two values (rounding), leaves early with
+    # the value those steps end on
+    for t in range(1, _NEWTON_STEPS + 1):
+        xa = x[active]
+        ra = r[active]
         step = np.maximum(xa - (ra * xa - np.log1p(xa)) / (ra - 1.0 / (1.0 + xa)), 1e-12)
-        x[active] = step
-        active = active[step != xa]  # a row at its fixed point stays there: its remaining steps are skipped
+        cycle = step == before[active]
+        x[active] = np.where(cycle & ((_NEWTON_STEPS - t) % 2 == 1), xa, step)
+        before[active] = xa
+        active = active[(step != xa) & ~cycle]
         if not active.size:
             break
     return lam * x.reshape(rho.shape)

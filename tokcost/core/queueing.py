@@ -31,6 +31,7 @@ import numpy as np
 
 from tokcost.core.capacity import (
     FILL_PROBS,
+    FILL_WEIGHTS,
     decay_rate,
     effective_batch,
     erlang_c,
@@ -417,11 +418,65 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
         lo = lo + np.where(np.isfinite(more), np.maximum(more, 0.0), 0.0)
     hi = extra[..., -1] + lo + 1e-12
     lo = np.zeros_like(hi)
+    p = np.broadcast_to(1.0 - qq, hi.shape)
+    segments = _Segments.of(terms) if terms.pu is None and extra.ndim == 3 else None
     for _ in range(48):
         mid = 0.5 * (lo + hi)
-        over = _tail_all(mid, terms) > 1.0 - qq
+        over = segments.exceeds(mid, p) if segments is not None else _tail_all(mid, terms) > p
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
     return np.where(terms.stable, terms.service + hi, np.inf)
+
+
+# How far the closed form of _Segments may be from the quadrature, at most (a probability): each of the P terms
+# w_j g(x - e_j) carries ~2P roundings of its exponentials and products, and the rounding of its exponent
+# theta (x - e_j) counts for at most theta y exp(-theta y) <= 1/e of its size, so both sums are within ~1e-13 of
+# the exact one; ten times that is the margin below which the quadrature decides.
+_SEGMENT_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """P(F + W > x) of single-wait terms (rows, 1) with F's quantile points e_0 <= .. <= e_P-1 (rows, 1, P), in
+    closed form between two points: with k of them at or below x, the tail is A_k + pw exp(-theta (x - e_k-1))
+    C_k, A_k = sum_{j >= k} w_j, C_k = sum_{j < k} w_j exp(-theta (e_k-1 - e_j)) (C by one pass over the points).
+    A few operations per evaluation instead of the quadrature's P exponentials; where the closed form is too close
+    to the level for its rounding to settle the comparison, the quadrature decides, so every answer is the
+    quadrature's (:meth:`exceeds`)."""
+
+    terms: QueueTerms
+    points: np.ndarray  # (rows, 1, P)
+    after: np.ndarray  # (P + 1,) A_k
+    before: np.ndarray  # (rows, P + 1) C_k
+    last: np.ndarray  # (rows, P + 1) e_k-1 (0 for k = 0)
+
+    @classmethod
+    def of(cls, terms: QueueTerms) -> _Segments:
+        e = terms.extra[:, 0, :]
+        theta = np.broadcast_to(terms.theta, (len(e), 1)).astype(float)
+        w = FILL_WEIGHTS
+        before = np.zeros((len(e), len(w) + 1))
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            for j in range(len(w)):
+                step = np.exp(-theta[:, 0] * (e[:, j] - e[:, j - 1])) if j else 1.0
+                before[:, j + 1] = before[:, j] * step + w[j]
+        after = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+        last = np.concatenate([np.zeros((len(e), 1)), e], axis=1)
+        return cls(terms, terms.extra, after, before, last)
+
+    def exceeds(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        k = (self.points <= x[..., None]).sum(-1)  # (rows, levels): points at or below x
+        pw, theta = (np.broadcast_to(v, x.shape) for v in (self.terms.pw, self.terms.theta))
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            span = x - np.take_along_axis(self.last, k, axis=1)
+            value = self.after[k] + pw * np.exp(-theta * span) * np.take_along_axis(self.before, k, axis=1)
+            sure = np.abs(value - p) > _SEGMENT_SLACK
+        over = value > p
+        unsure = ~sure
+        if unsure.any():
+            t = self.terms
+            extra = np.broadcast_to(t.extra, (*x.shape, t.extra.shape[-1]))[unsure]
+            over[unsure] = wait_tail(x[unsure], extra, pw[unsure], theta[unsure]) > p[unsure]
+        return over
 
 
 # ------------------------------------------------------------------------------------------- exact M/D/c
