@@ -89,6 +89,23 @@ class QueueTerms:
             theta_u=col(self.theta_u),
         )
 
+    def pick(self, shape: tuple, where: np.ndarray) -> QueueTerms:
+        """The terms at the elements ``where`` (a mask of ``shape``, which every field broadcasts to)."""
+
+        def at(v):
+            return None if v is None else np.broadcast_to(v, (*shape, *np.shape(v)[len(shape) :]))[where]
+
+        return QueueTerms(
+            service=at(self.service),
+            extra=at(self.extra),
+            pw=at(self.pw),
+            theta=at(self.theta),
+            stable=at(self.stable),
+            util=at(self.util),
+            pu=at(self.pu),
+            theta_u=at(self.theta_u),
+        )
+
 
 @dataclass(frozen=True)
 class Percentiles:
@@ -395,13 +412,8 @@ def exceeds(limit_s, terms: QueueTerms, q) -> np.ndarray:
             over[one] = tail_exceeds(x[one], extra, pw, theta, limit[one])
         if (~one).any():
             two = ~one
-            sub = QueueTerms(*(np.broadcast_to(v, (*x.shape, *np.shape(v)[x.ndim :]))[two] for v in _fields(terms)))
-            over[two] = _tail_all(x[two], sub) > limit[two]
+            over[two] = _tail_all(x[two], terms.pick(x.shape, two)) > limit[two]
     return ~terms.stable | (x < 0) | over
-
-
-def _fields(terms: QueueTerms) -> list:
-    return [getattr(terms, f.name) for f in dataclasses.fields(terms)]
 
 
 def percentile(terms: QueueTerms, q) -> np.ndarray:
@@ -419,7 +431,7 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
     hi = extra[..., -1] + lo + 1e-12
     lo = np.zeros_like(hi)
     p = np.broadcast_to(1.0 - qq, hi.shape)
-    segments = _Segments.of(terms) if terms.pu is None and extra.ndim == 3 else None
+    segments = _Segments.of(terms) if extra.ndim == 3 else None
     for _ in range(48):
         mid = 0.5 * (lo + hi)
         over = segments.exceeds(mid, p) if segments is not None else _tail_all(mid, terms) > p
@@ -427,55 +439,79 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
     return np.where(terms.stable, terms.service + hi, np.inf)
 
 
-# How far the closed form of _Segments may be from the quadrature, at most (a probability): each of the P terms
-# w_j g(x - e_j) carries ~2P roundings of its exponentials and products, and the rounding of its exponent
-# theta (x - e_j) counts for at most theta y exp(-theta y) <= 1/e of its size, so both sums are within ~1e-13 of
-# the exact one; ten times that is the margin below which the quadrature decides.
+# How far the closed form of _Segments may be from the quadrature, at most, per unit of its coefficients' size (a
+# probability): each of the P terms w_j g(x - e_j) carries ~2P roundings of its exponentials and products, and the
+# rounding of an exponent r (x - e_j) counts for at most r y exp(-r y) <= 1/e of its term, so both sums are within
+# ~1e-13 of the exact one; ten times that is the margin below which the quadrature decides.
 _SEGMENT_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
 class _Segments:
-    """P(F + W > x) of single-wait terms (rows, 1) with F's quantile points e_0 <= .. <= e_P-1 (rows, 1, P), in
-    closed form between two points: with k of them at or below x, the tail is A_k + pw exp(-theta (x - e_k-1))
-    C_k, A_k = sum_{j >= k} w_j, C_k = sum_{j < k} w_j exp(-theta (e_k-1 - e_j)) (C by one pass over the points).
-    A few operations per evaluation instead of the quadrature's P exponentials; where the closed form is too close
-    to the level for its rounding to settle the comparison, the quadrature decides, so every answer is the
-    quadrature's (:meth:`exceeds`)."""
+    """P(F + W (+ U) > x) for terms of shape (rows, 1), F given by its quantile points e_0 <= .. <= e_P-1
+    (rows, 1, P), in closed form between two points. Past its own point a term's tail is a sum of exponentials,
+    sum_i a_i exp(-r_i y): pw exp(-theta y) with one wait; with a prefill wait as well (continuous batching), the
+    hypoexponential's two, a_1 = pw (1 - pu) - pw pu theta_u / (theta - theta_u) at theta and a_2 = (1 - pw) pu +
+    pw pu theta / (theta - theta_u) at theta_u. With k points at or below x the tail is
+    A_k + sum_i a_i exp(-r_i (x - e_k-1)) C_ik, A_k = sum_{j >= k} w_j, C_ik = sum_{j < k} w_j exp(-r_i (e_k-1 - e_j))
+    (C by one pass over the points): a few operations per evaluation instead of the quadrature's P exponentials.
+    Where the closed form is too close to the level for its rounding to settle the comparison, the quadrature
+    decides, so every answer is the quadrature's (:meth:`exceeds`)."""
 
     terms: QueueTerms
-    points: np.ndarray  # (rows, 1, P)
+    coefficients: list[np.ndarray]  # a_i, (rows,)
+    rates: list[np.ndarray]  # r_i, (rows,)
+    before: list[np.ndarray]  # C_ik, (rows, P + 1)
     after: np.ndarray  # (P + 1,) A_k
-    before: np.ndarray  # (rows, P + 1) C_k
     last: np.ndarray  # (rows, P + 1) e_k-1 (0 for k = 0)
+    slack: np.ndarray  # (rows, 1)
 
     @classmethod
-    def of(cls, terms: QueueTerms) -> _Segments:
+    def of(cls, terms: QueueTerms) -> _Segments | None:
         e = terms.extra[:, 0, :]
-        theta = np.broadcast_to(terms.theta, (len(e), 1)).astype(float)
+        n = len(e)
+
+        def row(v) -> np.ndarray:
+            return np.broadcast_to(np.asarray(v, dtype=float), (n, 1))[:, 0]
+
+        pw, theta = row(terms.pw), row(terms.theta)
+        if terms.pu is None:
+            coefficients, rates = [pw], [theta]
+        else:
+            pu, theta_u = row(terms.pu), row(terms.theta_u)
+            if np.any((pu > 0) & (np.abs(theta - theta_u) <= 1e-9 * np.maximum(theta, theta_u))):
+                return None  # (1 + theta y) exp(-theta y) there: the quadrature throughout
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(pu > 0, pw * pu / (theta - theta_u), 0.0)
+            coefficients = [pw * (1.0 - pu) - share * theta_u, (1.0 - pw) * pu + share * theta]
+            rates = [theta, theta_u]
         w = FILL_WEIGHTS
-        before = np.zeros((len(e), len(w) + 1))
+        before = []
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            for j in range(len(w)):
-                step = np.exp(-theta[:, 0] * (e[:, j] - e[:, j - 1])) if j else 1.0
-                before[:, j + 1] = before[:, j] * step + w[j]
+            for r in rates:
+                c = np.zeros((n, len(w) + 1))
+                for j in range(len(w)):
+                    c[:, j + 1] = (c[:, j] * np.exp(-r * (e[:, j] - e[:, j - 1])) if j else 0.0) + w[j]
+                before.append(c)
         after = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
-        last = np.concatenate([np.zeros((len(e), 1)), e], axis=1)
-        return cls(terms, terms.extra, after, before, last)
+        last = np.concatenate([np.zeros((n, 1)), e], axis=1)
+        slack = _SEGMENT_SLACK * np.maximum(1.0, sum(np.abs(a) for a in coefficients))[:, None]
+        return cls(terms, coefficients, rates, before, after, last, slack)
 
     def exceeds(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
-        k = (self.points <= x[..., None]).sum(-1)  # (rows, levels): points at or below x
-        pw, theta = (np.broadcast_to(v, x.shape) for v in (self.terms.pw, self.terms.theta))
+        """``_tail_all(x, terms) > p`` for x >= 0 of shape (rows, levels)."""
+        k = (self.terms.extra <= x[..., None]).sum(-1)  # points at or below x
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             span = x - np.take_along_axis(self.last, k, axis=1)
-            value = self.after[k] + pw * np.exp(-theta * span) * np.take_along_axis(self.before, k, axis=1)
-            sure = np.abs(value - p) > _SEGMENT_SLACK
+            value = self.after[k]
+            for a, r, c in zip(self.coefficients, self.rates, self.before, strict=True):
+                value = value + a[:, None] * np.exp(-r[:, None] * span) * np.take_along_axis(c, k, axis=1)
+            sure = np.abs(value - p) > np.broadcast_to(self.slack, x.shape)
         over = value > p
         unsure = ~sure
         if unsure.any():
             t = self.terms
-            extra = np.broadcast_to(t.extra, (*x.shape, t.extra.shape[-1]))[unsure]
-            over[unsure] = wait_tail(x[unsure], extra, pw[unsure], theta[unsure]) > p[unsure]
+            over[unsure] = _tail_all(x[unsure], t.pick(x.shape, unsure)) > p[unsure]
         return over
 
 
