@@ -28,7 +28,7 @@ DISCIPLINES: dict[str, Discipline] = {d.name: d for d in (StaticBatching(), Cont
 HOURS = np.arange(24)
 
 
-@dataclass
+@dataclass(eq=False)
 class Fleet:
     """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
 

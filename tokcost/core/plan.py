@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -135,8 +134,7 @@ def _at(x, i):
     return a.item() if a.ndim == 0 else a.item(i)  # item(i): the i-th element in C order, as a Python number
 
 
-@dataclass
-class _Facts:
+class _Facts(NamedTuple):
     """What ranks one replica size of a model x hardware x engine, read before any record is built."""
 
     quote: PriceQuote | None
@@ -344,8 +342,7 @@ def _evaluate(
     return out
 
 
-@dataclass
-class _Shape:
+class _Shape(NamedTuple):
     """One replica size of a model x hardware x engine, sized and priced."""
 
     model: Any

@@ -25,7 +25,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -54,10 +54,15 @@ EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exac
 # <= 2) they leave less than 1e-15 (mdc_number_in_system); fixed, so that a row's figures do not depend on the others
 EXACT_STATES = 40
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
-_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
 
 
-@dataclass(frozen=True)
+@functools.cache
+def _log_factorials() -> np.ndarray:
+    """log k! for k < _GP_TERMS (built on first use: the planner's static path does not need it)."""
+    return np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+
+
+@dataclass(frozen=True, eq=False)
 class QueueTerms:
     """The terms of each row's end-to-end latency under one discipline (arrays that broadcast together):
     ``service`` + ``extra`` + W (+ U), W the wait for a server, U (continuous batching) the wait of the prefill."""
@@ -107,7 +112,7 @@ class QueueTerms:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Percentiles:
     """End-to-end latency quantiles in seconds (inf where the queue is unstable), named."""
 
@@ -164,7 +169,7 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     spread = t1 / (1.0 - t2) + 12.0 * np.sqrt(t1 / (1.0 - t2) ** 3) + 12.0
     terms = int(min(np.max(spread, initial=12.0), _GP_TERMS))
     n = np.arange(terms, dtype=float)
-    lgam = _LOG_FACTORIAL[:terms]
+    lgam = _log_factorials()[:terms]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p = np.log(np.maximum(t1, 1e-300)) + (n - 1) * np.log(np.maximum(t1 + n * t2, 1e-300)) - t1 - n * t2 - lgam
     pmf = np.where(t1 > 0, np.exp(log_p), (n == 0).astype(float))
@@ -324,8 +329,7 @@ def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> QueueT
     return StaticLoad.of(lam, b, s, t, v).terms(c)
 
 
-@dataclass(frozen=True)
-class StaticLoad:
+class StaticLoad(NamedTuple):
     """Rows of static batching at their arrival rates: what the number of replicas does not change (the mean
     requests per batch, the formation wait), and the terms at a number of replicas (arrays of one shape)."""
 
@@ -348,7 +352,7 @@ class StaticLoad:
         return cls(lam, b, s, v, effective_batch(lam, b, t), fill)
 
     def take(self, at) -> StaticLoad:
-        return StaticLoad(*(getattr(self, f.name)[at] for f in dataclasses.fields(self)))
+        return StaticLoad(*(v[at] for v in self))
 
     def terms(self, replicas) -> QueueTerms:
         lam, s, v, m = self.rate, self.service, self.scv, self.batch_mean
@@ -446,8 +450,7 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
 _SEGMENT_SLACK = 1e-12
 
 
-@dataclass(frozen=True)
-class _Segments:
+class _Segments(NamedTuple):
     """P(F + W (+ U) > x) for terms of shape (rows, 1), F given by its quantile points e_0 <= .. <= e_P-1
     (rows, 1, P), in closed form between two points. Past its own point a term's tail is a sum of exponentials,
     sum_i a_i exp(-r_i y): pw exp(-theta y) with one wait; with a prefill wait as well (continuous batching), the
@@ -531,7 +534,7 @@ def mdc_number_in_system(rate, service_s, servers, states: int | None = None) ->
         top = float(np.max(load, initial=0.0))
         states = int(3.0 * top + 10.0 * math.sqrt(top) + float(np.max(c, initial=1.0)) + 16.0)
     j = np.arange(states, dtype=float)
-    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _LOG_FACTORIAL[:states])
+    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _log_factorials()[:states])
     flat_pois, flat_c = pois.reshape(-1, states), c.ravel().astype(int)
     # row i of the transition matrix is the Poisson pmf shifted right by max(i - c, 0): windows of the pmf with
     # zeros before it, windows[k] = pmf shifted by states - k
@@ -677,8 +680,7 @@ class StaticBatching:
         return _StaticRows(StaticLoad.of(rate, rows["batch"], rows["service"], rows["timeout"], scv))
 
 
-@dataclass(frozen=True)
-class _StaticRows:
+class _StaticRows(NamedTuple):
     """:class:`StaticLoad` with the exact M/D/c wait where it applies."""
 
     load: StaticLoad
@@ -749,8 +751,7 @@ class ContinuousBatching:
         return _ContinuousRows({k: rows[k] for k in keep}, rate, scv, self.batches)
 
 
-@dataclass(frozen=True)
-class _ContinuousRows:
+class _ContinuousRows(NamedTuple):
     rows: dict
     rate: np.ndarray
     scv: float
