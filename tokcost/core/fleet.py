@@ -6,6 +6,7 @@ All candidates and batch sizes are searched together, vectorised; the queueing m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -56,6 +57,12 @@ def hourly_weights(spec: Spec) -> np.ndarray:
     if d.hourly is not None:
         w = np.asarray(d.hourly, dtype=float)
         return w / w.mean()
+    return _default_day(float(d.peak_to_mean)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _default_day(peak_to_mean: float) -> np.ndarray:
+    """:func:`hourly_weights`' default curve (its bisection once per peak_to_mean: a plan asks for it often)."""
     cosine = np.cos(2.0 * np.pi * (HOURS - 12) / 24.0)
 
     def ratio(k):
@@ -63,11 +70,11 @@ def hourly_weights(spec: Spec) -> np.ndarray:
         return w.max() / w.mean()
 
     lo, hi = 0.0, 1.0
-    while ratio(hi) < d.peak_to_mean and hi < 1e4:
+    while ratio(hi) < peak_to_mean and hi < 1e4:
         hi *= 2.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ratio(mid) < d.peak_to_mean else (lo, mid)
+        lo, hi = (mid, hi) if ratio(mid) < peak_to_mean else (lo, mid)
     w = np.exp(hi * (cosine - 1.0))
     return w / w.mean()
 
