@@ -134,6 +134,22 @@ def _at(x, i):
     return a.item() if a.ndim == 0 else a.item(i)  # item(i): the i-th element in C order, as a Python number
 
 
+class _AtBatch(Mapping):
+    """A grid result's numbers at one batch, read when asked for (most are never read for a size not kept)."""
+
+    def __init__(self, result: Mapping, i: int):
+        self.result, self.i = result, i
+
+    def __getitem__(self, key):
+        return _at(self.result[key], self.i)
+
+    def __iter__(self):
+        return iter(self.result)
+
+    def __len__(self):
+        return len(self.result)
+
+
 class _Facts(NamedTuple):
     """What ranks one replica size of a model x hardware x engine, read before any record is built."""
 
@@ -146,7 +162,6 @@ class _Facts(NamedTuple):
     latency_b1: float  # central seconds at batch 1
     fits_b1: bool
     parallelism: str
-    tokens: dict
     violations: list[Violation]
 
 
@@ -173,8 +188,7 @@ def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static:
         found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
     if not found and not math.isfinite(fleet.replicas_fixed):
         found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
-    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
-    excess = context_excess(model, tokens)
+    excess = context_excess(model, _AtBatch(c["tokens"], i))
     if excess:
         found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
     if quote is None:
@@ -191,7 +205,6 @@ def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static:
         latency_b1=latency_b1,
         fits_b1=bool(_at(c["fits_in_memory"], 0)),
         parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
-        tokens=tokens,
         violations=found,
     )
 
@@ -246,7 +259,7 @@ def _candidate(model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, f
         fits_in_memory=fits,
         bound=str(_at(c["bound"], i)),
         overhead_bound=bool(_at(c["overhead_bound"], i)),
-        tokens=facts.tokens,
+        tokens={k: _at(v, i) for k, v in c["tokens"].items()},
         queue_wait_s=_finite(latency.objective - fleet.service_s),
         latency_p50_s=_finite(latency.p50),
         latency_p95_s=_finite(latency.p95),
