@@ -435,7 +435,7 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
     hi = extra[..., -1] + lo + 1e-12
     lo = np.zeros_like(hi)
     p = np.broadcast_to(1.0 - qq, hi.shape)
-    segments = _Segments.of(terms) if extra.ndim == 3 else None
+    segments = _Segments.of(terms) if extra.ndim == 3 and hi.size >= _SEGMENTS_FROM else None
     for _ in range(48):
         mid = 0.5 * (lo + hi)
         over = segments.exceeds(mid, p) if segments is not None else _tail_all(mid, terms) > p
@@ -448,6 +448,7 @@ def percentile(terms: QueueTerms, q) -> np.ndarray:
 # rounding of an exponent r (x - e_j) counts for at most r y exp(-r y) <= 1/e of its term, so both sums are within
 # ~1e-13 of the exact one; ten times that is the margin below which the quadrature decides.
 _SEGMENT_SLACK = 1e-12
+_SEGMENTS_FROM = 150  # rows x levels: below, the pass over the points costs more than the quadratures it saves
 
 
 class _Segments(NamedTuple):
