@@ -88,10 +88,11 @@ def erlang_c(servers, offered) -> np.ndarray:
         pmf = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - _log_factorial(servers))
         b = pmf / (1.0 - pmf * tail)
         pc = b / (1.0 - rho * (1.0 - b))
-        beta = (c - a) / np.sqrt(np.maximum(a, 1e-300))
-        phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
-        hw = 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * beta * phi * np.exp(np.minimum(beta**2 / 2.0, 700.0)))
-    pc = np.where(exact, pc, hw)
+        far = ~exact & (rho < 1.0)  # Halfin-Whitt's rows (erf one element at a time: only where it is needed)
+        if far.any():
+            beta = (c[far] - a[far]) / np.sqrt(np.maximum(a[far], 1e-300))
+            phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
+            pc[far] = 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * beta * phi * np.exp(np.minimum(beta**2 / 2.0, 700.0)))
     return np.where(rho < 1.0, np.clip(pc, 0.0, 1.0), 1.0)
 
 
