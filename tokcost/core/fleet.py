@@ -98,14 +98,17 @@ def _sizing(
     out = np.where(rate <= 0, lowest, np.inf)
     live = rows["fits"] & (rate > 0)
     memo: dict = {}
-    if live.any():  # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
-        idx = np.flatnonzero(live)
-        load = discipline.load(_take(rows, idx), rate[idx], scv)
-        live[idx] = ~load.exceeds(np.full(len(idx), 2.0**24), q, limit, memo)
+    if not live.any():
+        return out
+    # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
+    idx = np.flatnonzero(live)
+    load = discipline.load(_take(rows, idx), rate[idx], scv)
+    served = ~load.exceeds(np.full(len(idx), 2.0**24), q, limit, memo)
+    live[idx] = served
     if live.any():
         sub = _take(rows, np.flatnonzero(live))
         r = rate[live]
-        load = discipline.load(sub, r, scv)
+        load = load.take(np.flatnonzero(served))
 
         def ok(c: np.ndarray, at: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
             return ~load.take(at).exceeds(c, q, limit, memo)
