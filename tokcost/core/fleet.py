@@ -222,13 +222,19 @@ def at_peak(spec: Spec, sized: list[Fleet]) -> list[Fleet]:
         c = np.array([sized[j].replicas_peak for j in which])
         ok = np.isfinite(c)
         load = discipline.load(rows, peak, spec.demand.scv)
-        pct, terms = load.percentiles(np.where(ok, c, 1.0), q)
+        terms = load.terms(np.where(ok, c, 1.0))  # one replica where no fleet serves the peak: its service time
         service = load.mean_service(terms)
+        served = np.flatnonzero(ok)
         none = Percentiles(*(np.asarray(np.inf),) * 4)
+        latency = [none] * len(which)
+        if served.size:
+            pct, _ = load.take(served).percentiles(c[served], q)
+            for k, i in enumerate(served.tolist()):
+                latency[i] = pct.at(k)
         for i, j in enumerate(which):
             out[j] = dataclasses.replace(
                 sized[j],
-                latency=pct.at(i) if ok[i] else none,
+                latency=latency[i],
                 service_s=float(service[i]),
                 utilization=float(terms.util[i]) if ok[i] else np.inf,
             )

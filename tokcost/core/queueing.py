@@ -601,6 +601,10 @@ class Load(Protocol):
         """The rows ``at`` (an index)."""
         ...
 
+    def terms(self, replicas) -> QueueTerms:
+        """The latency terms of each row at ``replicas``."""
+        ...
+
     def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
         """True where the q-quantile latency at ``replicas`` exceeds ``limit`` (or the queue is unstable); ``memo``
         is the search's own store (a replica search asks again for rows it has settled)."""
@@ -647,9 +651,13 @@ def _quantile_levels(q: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _at_levels(terms: QueueTerms, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """((rows, levels) percentiles of ``terms``, the levels), for p50, p95, p99 and q."""
-    levels, pick = _quantile_levels(q)
-    return percentile(terms.columns(), levels[None, :]), levels
+    """((rows, levels) percentiles of ``terms``, the levels), for p50, p95, p99 and q; the unstable rows' are inf
+    without a search (a row's figures are its own: the others' are the same without them)."""
+    levels, _ = _quantile_levels(q)
+    out = np.full((len(terms.stable), len(levels)), np.inf)
+    if terms.stable.any():
+        out[terms.stable] = percentile(terms.pick(terms.stable.shape, terms.stable).columns(), levels[None, :])
+    return out, levels
 
 
 def _named(pct: np.ndarray, q: float) -> Percentiles:
@@ -688,6 +696,9 @@ class _StaticRows(NamedTuple):
 
     def take(self, at) -> Load:
         return _StaticRows(self.load.take(at))
+
+    def terms(self, replicas) -> QueueTerms:
+        return self.load.terms(np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape))
 
     def _exact(self, replicas, terms: QueueTerms) -> np.ndarray:
         return (self.load.batch == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (self.load.scv == 1.0)
