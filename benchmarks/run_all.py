@@ -10,9 +10,12 @@
 2. ``tokcost sweep --format csv|jsonl`` on a 2,047,680-row grid: rows per second (by wall and by CPU time, medians
    of ``--sweep-runs`` interleaved rounds) and the largest peak RSS of a process.
 3. with ``--suite``: the CPU time of ``python -m pytest`` (long: minutes).
+4. with ``--profile``: where one ``analyze`` of each spec spends its time, by cProfile: the share of the process
+   spent importing, and tokcost's functions by their own time (the profiler inflates many small calls; the
+   order, not the seconds, is the figure).
 
     python benchmarks/run_all.py [--runs 7] [--sweep-runs 3] [--llm-analysis PYTHON] [--checkout DIR] [--skip-sweep]
-                                 [--suite]
+                                 [--suite] [--profile]
 
 llm-analysis pins transformers < 5 and huggingface-hub < 0.15, so it lives best in a virtual environment of its
 own (``python -m venv /tmp/llm && /tmp/llm/bin/pip install llm-analysis``); pass that interpreter with
@@ -124,6 +127,34 @@ def analyze_figures(runs: int, checkout: Path, llm_python: str | None, workdir: 
     return out
 
 
+def profile_figures(checkout: Path, workdir: Path, top: int = 12) -> dict:
+    """Per analyzed spec: profiled seconds in all, in imports, and the ``top`` tokcost functions by own time."""
+    import pstats
+
+    out = {}
+    for spec in ANALYZED:
+        target = workdir / f"{spec}.prof"
+        spec_file = str(ROOT / "specs" / f"{spec}.yaml")
+        argv = [sys.executable, "-m", "cProfile", "-o", str(target), "-m", "tokcost", "analyze", spec_file]
+        _run([*argv, "--format", "json"], _env(checkout), workdir)
+        stats = pstats.Stats(str(target)).stats  # type: ignore[attr-defined]
+        total = max(cumulative for _, _, _, cumulative, _ in stats.values())
+        # an import inside an import is within the outer one's cumulative time (cProfile counts recursion once)
+        imports = sum(
+            cumulative for (_, _, name), (_, _, _, cumulative, _) in stats.items() if name == "_find_and_load"
+        )
+        own = sorted(
+            (
+                (own_s, calls, f"{Path(file).relative_to(checkout)}:{name}")
+                for (file, _, name), (_, calls, own_s, _, _) in stats.items()
+                if Path(file).is_relative_to(checkout / "tokcost")
+            ),
+            reverse=True,
+        )
+        out[spec] = {"total_s": total, "imports_s": imports, "top": own[:top]}
+    return out
+
+
 def sweep_figures(checkout: Path, workdir: Path, runs: int = 3) -> dict:
     """Each format's median wall and CPU time and largest peak RSS over ``runs`` interleaved rounds (a round runs
     every format once), one fresh process each."""
@@ -171,6 +202,9 @@ def report(r: dict) -> str:
             lines.append(f"  {spec + ' / ' + base:56} {ratio:11.2f}x {target:>10}  {verdict}")
         if "llm-analysis" not in a["cpu_s"]:
             lines.append("  llm-analysis not installed: --llm-analysis PYTHON compares with it")
+    for spec, p in r.get("profile", {}).items():
+        lines.append(f"profile of one analyze {spec}: {p['total_s']:.2f} s profiled, {p['imports_s']:.2f} s importing")
+        lines += [f"  {where:56} {own_s:10.3f} s  {calls:>7,} calls" for own_s, calls, where in p["top"]]
     s = r.get("sweep")
     if s:
         rows, runs = next(iter(s.values()))["rows"], r.get("sweep_runs", 1)
@@ -199,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-analyze", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--suite", action="store_true", help="also the test suite's CPU time (minutes)")
+    parser.add_argument("--profile", action="store_true", help="also where one analyze of each spec spends its time")
     parser.add_argument("--sweep-args", help=argparse.SUPPRESS)  # a smaller grid, for the smoke test
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -210,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         if not args.skip_analyze:
             result["analyze"] = analyze_figures(args.runs, checkout, _llm_python(args.llm_analysis), work)
+        if args.profile:
+            result["profile"] = profile_figures(checkout, work)
         if not args.skip_sweep:
             result["sweep"] = sweep_figures(checkout, work, args.sweep_runs)
             result["sweep_runs"] = args.sweep_runs

@@ -44,3 +44,22 @@ def test_the_report_puts_each_ratio_beside_its_target():
     assert row["storefront-images floor"].split()[-4:] == ["1.90x", "<=", "2.0x", "ok"]
     assert row["storefront-images llm-analysis"].split()[-1] == "MISSED"
     assert row["thumbnails-512-fast llm-analysis"].split()[-4:] == ["2.00x", "<=", "1.0x", "MISSED"]
+
+
+def test_the_profile_report_lists_where_analyze_spends_its_time():
+    run_all = _run_all()
+    figures = {
+        "profile": {
+            "storefront-images": {
+                "total_s": 1.5,
+                "imports_s": 1.1,
+                "top": [
+                    (0.02, 73, "tokcost/core/capacity.py:erlang_c"),
+                    (0.01, 288, "tokcost/core/queueing.py:exceeds"),
+                ],
+            }
+        }
+    }
+    lines = run_all.report(figures).splitlines()
+    assert any("storefront-images" in line and "1.10 s importing" in line for line in lines)
+    assert any("capacity.py:erlang_c" in line and "73 calls" in line for line in lines)

@@ -122,9 +122,9 @@ def test_a_tight_budget_needs_more_headroom_than_a_loose_one(tmp_path):
     rate, service, batch, timeout = 20.0, 1.0, 1.0, 0.0
 
     def replicas(limit):
-        return fewest(lambda c: ~exceeds(limit, static_terms(rate, batch, service, c, timeout), 0.95), np.array([1.0]))[
-            0
-        ]
+        return fewest(
+            lambda c, _: ~exceeds(limit, static_terms(rate, batch, service, c, timeout), 0.95), np.array([1.0])
+        )[0]
 
     tight, loose = replicas(1.2), replicas(5.0)
     assert tight > loose > rate * service  # both below saturation, the tight one further

@@ -40,10 +40,6 @@ PREFILL = np.array([0.11905, 0.23745, 0.47425, 0.94786, 1.89507, 3.78949, 7.5783
 DECODE = np.array([0.88089, 0.90892, 0.96497, 1.07707, 1.30128, 1.74970, 2.64654, 4.44021, 8.02755])
 
 
-def _columns(terms: dict) -> dict:
-    return {k: (np.asarray(v)[:, None, :] if k == "extra" else np.asarray(v)[:, None]) for k, v in terms.items()}
-
-
 def _continuous(rate, replicas, cap, prompt, forwards):
     step = step_curve(DECODE[None, :], 128.0, BATCHES)  # seconds of a decode step at each occupancy
     pi = prefill_token_s(PREFILL, 4235, BATCHES)
@@ -67,7 +63,7 @@ def _rate_at(util, replicas, cap, prompt, forwards) -> float:
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         t, _ = _continuous(mid, replicas, cap, prompt, forwards)
-        lo, hi = (mid, hi) if t["stable"][0] and t["util"][0] < util else (lo, mid)
+        lo, hi = (mid, hi) if t.stable[0] and t.util[0] < util else (lo, mid)
     return lo
 
 
@@ -90,7 +86,7 @@ def test_continuous_batching_matches_the_step_level_simulation(cap, replicas, pr
     arrivals = renewal_arrivals(np.full(hours, rate), 1.0, np.random.default_rng(11))
     latency = simulate_continuous(Traffic(arrivals), server, np.array([replicas]))
     simulated = np.percentile(latency[len(latency) // 10 :], 100 * LEVELS)
-    ratio = percentile(_columns(terms), LEVELS[None, :])[0] / simulated
+    ratio = percentile(terms.columns(), LEVELS[None, :])[0] / simulated
     assert np.all((ratio[:2] >= 0.85) & (ratio[:2] <= 1.15)), (ratio.round(3), simulated.round(3))  # p50, p95
     assert 0.8 <= ratio[2] <= 1.2, (ratio.round(3), simulated.round(3))  # p99: a longer tail to estimate
 
@@ -101,7 +97,7 @@ def test_continuous_batching_prefill_interference_grows_the_tail():
     rate = 2.0
     short, _ = _continuous(rate, 1, 16, 500, 128)
     long, _ = _continuous(rate, 1, 16, 4235, 128)
-    spread = [percentile(_columns(t), np.array([[0.95]]))[0, 0] / t["service"][0] for t in (short, long)]
+    spread = [percentile(t.columns(), np.array([[0.95]]))[0, 0] / t.service[0] for t in (short, long)]
     assert spread[1] > spread[0] > 1.0
 
 
@@ -116,7 +112,7 @@ def _bursty_static(scv, batch, replicas, util, seed=5):
     terms = static_terms(
         np.array([rate]), np.array([batch]), np.array([service]), np.array([replicas]), np.array([timeout]), scv
     )
-    return percentile(_columns(terms), LEVELS[None, :])[0] / simulated
+    return percentile(terms.columns(), LEVELS[None, :])[0] / simulated
 
 
 BURSTY_GRID = [(v, b, c, u) for v in (1.0, 2.0, 4.0) for b in (1, 4) for c in (1, 4, 16) for u in (0.5, 0.8)]

@@ -40,6 +40,8 @@ FILL_PROBS = 0.5 * (_BINS[1:] + _BINS[:-1])
 FILL_WEIGHTS = np.diff(_BINS)
 FILL_POINTS = len(FILL_PROBS)
 _HW_FROM = 20_000  # Erlang C exact up to this many servers, Halfin-Whitt (1981) above
+_NEWTON_STEPS = 60  # of decay_rate
+_SERIES_BLOCK = 1024  # elements of Erlang C's series per array operation (rows x terms), where rows are few
 
 
 def erlang_c(servers, offered) -> np.ndarray:
@@ -59,10 +61,26 @@ def erlang_c(servers, offered) -> np.ndarray:
     cs, ax = cs[order], ax[order]
     needed = 6.0 * np.sqrt(cs) + 30.0
     term, partial = np.ones_like(ax), np.zeros_like(ax)
-    for n in range(1, int(needed[-1]) + 1 if needed.size else 1):
+    # term n updates the rows that need n terms (a suffix: sorted by count). Where few rows are left, a block of
+    # terms at a time (as many as keep the block near _SERIES_BLOCK elements): the running product and sum along
+    # a block are accumulated in order, as one term after the other would be (bit for bit); a term past a row's
+    # count is added as 0.
+    n, last = 1, int(needed[-1]) if needed.size else 0
+    while n <= last:
         i = int(np.searchsorted(needed, n))
-        term[i:] *= ax[i:] / (cs[i:] + n)
-        partial[i:] += term[i:]
+        width = min(_SERIES_BLOCK // (ax.size - i), last + 1 - n)
+        if width <= 1:
+            term[i:] *= ax[i:] / (cs[i:] + n)
+            partial[i:] += term[i:]
+            n += 1
+            continue
+        count = np.arange(n, n + width, dtype=float)
+        ratios = ax[i:, None] / (cs[i:, None] + count)
+        terms = np.multiply.accumulate(np.concatenate([term[i:, None], ratios], axis=1), axis=1)[:, 1:]
+        terms = np.where(count <= needed[i:, None], terms, 0.0)
+        partial[i:] = np.add.accumulate(np.concatenate([partial[i:, None], terms], axis=1), axis=1)[:, -1]
+        term[i:] = terms[:, -1]
+        n += width
     unsort = np.empty_like(order)
     unsort[order] = np.arange(order.size)
     servers, load, tail = (v[unsort].reshape(c.shape) for v in (cs, ax, partial))
@@ -70,10 +88,11 @@ def erlang_c(servers, offered) -> np.ndarray:
         pmf = np.exp(servers * np.log(np.maximum(load, 1e-300)) - load - _log_factorial(servers))
         b = pmf / (1.0 - pmf * tail)
         pc = b / (1.0 - rho * (1.0 - b))
-        beta = (c - a) / np.sqrt(np.maximum(a, 1e-300))
-        phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
-        hw = 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * beta * phi * np.exp(np.minimum(beta**2 / 2.0, 700.0)))
-    pc = np.where(exact, pc, hw)
+        far = ~exact & (rho < 1.0)  # Halfin-Whitt's rows (erf one element at a time: only where it is needed)
+        if far.any():
+            beta = (c[far] - a[far]) / np.sqrt(np.maximum(a[far], 1e-300))
+            phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
+            pc[far] = 1.0 / (1.0 + math.sqrt(2.0 * math.pi) * beta * phi * np.exp(np.minimum(beta**2 / 2.0, 700.0)))
     return np.where(rho < 1.0, np.clip(pc, 0.0, 1.0), 1.0)
 
 
@@ -92,11 +111,21 @@ def decay_rate(rate, service_s, servers) -> np.ndarray:
     rate lam): rho x = log(1 + x), theta = lam x, rho = lam S / k < 1 (Newton's method from a point above the root)."""
     lam, s, k = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers)))
     rho = np.clip(lam * s / np.maximum(k, 1.0), 1e-12, 1.0 - 1e-12)
-    x = 1.0 / rho**2  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; f is convex
-    for _ in range(60):
-        x = x - (rho * x - np.log1p(x)) / (rho - 1.0 / (1.0 + x))
-        x = np.maximum(x, 1e-12)
-    return lam * x
+    x = (1.0 / rho**2).ravel()  # above the root: log(1 + x) <= x / sqrt(1 + x) gives x <= 1 / rho^2 - 1; convex
+    r, before, active = rho.ravel(), np.full(x.size, np.nan), np.arange(x.size)
+    # _NEWTON_STEPS steps; a row that reaches a fixed point, or a cycle of two values (rounding), leaves early with
+    # the value those steps end on
+    for t in range(1, _NEWTON_STEPS + 1):
+        xa = x[active]
+        ra = r[active]
+        step = np.maximum(xa - (ra * xa - np.log1p(xa)) / (ra - 1.0 / (1.0 + xa)), 1e-12)
+        cycle = step == before[active]
+        x[active] = np.where(cycle & ((_NEWTON_STEPS - t) % 2 == 1), xa, step)
+        before[active] = xa
+        active = active[(step != xa) & ~cycle]
+        if not active.size:
+            break
+    return lam * x.reshape(rho.shape)
 
 
 def _poisson_pmfs(x: np.ndarray, upto: int) -> np.ndarray:
@@ -180,6 +209,13 @@ def utilization(rate, batch, service_s, replicas, timeout_s=np.inf) -> np.ndarra
     return np.asarray(rate, dtype=float) * np.asarray(service_s, dtype=float) / (m * np.asarray(replicas, dtype=float))
 
 
+def quadrature(values: np.ndarray) -> np.ndarray:
+    """The FILL_WEIGHTS-weighted sum over the last axis (a mean over the quantile points). Each row's sum is
+    formed alone, in one order: a matrix-vector product's blocking would make a row's last bit depend on its
+    position among the others (which candidates share the call)."""
+    return np.einsum("...j,j->...", values, FILL_WEIGHTS)
+
+
 def wait_tail(x, fill, pw, theta) -> np.ndarray:
     """P(F + W > x) with F given by its quantile points (last axis) and P(W > y) = pw exp(-theta y)."""
     x, fill, pw, theta = np.broadcast_arrays(x[..., None], fill, pw[..., None], theta[..., None])
@@ -188,7 +224,7 @@ def wait_tail(x, fill, pw, theta) -> np.ndarray:
     if formed.any():
         y = x[formed] - fill[formed]
         tail = np.where(y < 0, 1.0, pw[formed] * np.exp(-theta[formed] * np.maximum(y, 0.0)))
-        out[formed] = tail @ FILL_WEIGHTS
+        out[formed] = quadrature(tail)
     return out
 
 
@@ -233,15 +269,14 @@ def compute_gamma_quantile(shape: int, q: float) -> float:
 
 
 def fewest(ok, lowest, cap: float = 2.0**24) -> np.ndarray:
-    """Smallest integer n >= ``lowest`` with ok(n) True, per element (ok: a vectorised test monotone in n);
-    inf where none up to ``cap``. Doubling, then bisection: ~2 log2(n) calls of ``ok``."""
+    """Smallest integer n >= ``lowest`` with ok(n) True, per element (``ok(n, at)``: the test at n of the elements
+    ``at`` of the flattened ``lowest``, vectorised and monotone in n); inf where none up to ``cap``. Doubling, then
+    bisection: ~2 log2(n) calls of ``ok``, each on the elements still open."""
     shape = np.shape(lowest)
     lo = np.asarray(lowest, dtype=float).ravel().copy()
 
     def test(n: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        every = hi.copy()
-        every[rows] = n
-        return np.asarray(ok(every.reshape(shape)), dtype=bool).ravel()[rows]
+        return np.asarray(ok(n, rows), dtype=bool).reshape(len(rows))
 
     hi = lo.copy()
     good = test(hi, np.arange(hi.size))

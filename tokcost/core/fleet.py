@@ -5,22 +5,16 @@ All candidates and batch sizes are searched together, vectorised; the queueing m
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from tokcost.core.capacity import fewest, fill_time
-from tokcost.core.queueing import (
-    EXACT_UP_TO,
-    continuous_terms,
-    exceeds,
-    mdc_number_in_system,
-    mdc_percentile,
-    mdc_wait_cdf,
-    percentile,
-    static_terms,
-    step_curve,
-)
+from tokcost.core.capacity import fewest
+from tokcost.core.queueing import TIMEOUT_FILL_QUANTILE as TIMEOUT_FILL_QUANTILE  # re-exported (its tests read it)
+from tokcost.core.queueing import ContinuousBatching, Discipline, Percentiles, StaticBatching
 from tokcost.records.results import ChartData, ChartSeries
 from tokcost.records.spec import Spec
 
@@ -28,13 +22,14 @@ from tokcost.records.spec import Spec
 # (tokcost.core.capacity, tokcost.core.queueing) are verified to within 10% of simulation for static batching
 # (tests/test_capacity.py) and 15% for continuous batching and bursty arrivals (tests/test_queueing.py).
 SIZING_SHARE = 0.9
-TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch sizes the planner considers
+# the queue disciplines by the engine profile's ``batching``
+DISCIPLINES: dict[str, Discipline] = {d.name: d for d in (StaticBatching(), ContinuousBatching(BATCHES))}
 
 HOURS = np.arange(24)
 
 
-@dataclass
+@dataclass(eq=False)
 class Fleet:
     """A candidate's operating point under load (docs/methodology.md, "Capacity under load")."""
 
@@ -42,10 +37,12 @@ class Fleet:
     replicas_peak: float  # the fewest replicas meeting the percentile latency at peak (n+1: one more); inf: none
     replicas_hourly: np.ndarray  # (24,) the autoscaled fleet hour by hour (fixed fleet: the max and the peak)
     timeout_s: float  # the batch timeout (0: continuous batching)
-    service_s: float  # service time at peak (continuous batching: the mean time in a slot at the peak's load)
-    percentiles: np.ndarray  # (4,) end-to-end p50, p95, p99 and at the objective's percentile at peak, seconds
-    utilization: float  # busy fraction of the replicas at peak
-    row: dict  # the chosen batch's queue parameters (batch, service, step curves, continuous, timeout), shape (1,)
+    batching: str  # the queue discipline, a key of DISCIPLINES
+    row: dict  # the chosen batch's queue parameters (batch, service, step curves, timeout), shape (1,)
+    # at peak on the fleet that serves it (:func:`at_peak`; None until then):
+    latency: Percentiles | None = None  # end to end, seconds (inf: no fleet meets the objective)
+    service_s: float = math.nan  # mean service (continuous batching: the time in a slot at the peak's load)
+    utilization: float = math.nan  # busy fraction of the replicas
 
     @property
     def replicas_fixed(self) -> float:
@@ -60,6 +57,12 @@ def hourly_weights(spec: Spec) -> np.ndarray:
     if d.hourly is not None:
         w = np.asarray(d.hourly, dtype=float)
         return w / w.mean()
+    return _default_day(float(d.peak_to_mean)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _default_day(peak_to_mean: float) -> np.ndarray:
+    """:func:`hourly_weights`' default curve (its bisection once per peak_to_mean: a plan asks for it often)."""
     cosine = np.cos(2.0 * np.pi * (HOURS - 12) / 24.0)
 
     def ratio(k):
@@ -67,11 +70,11 @@ def hourly_weights(spec: Spec) -> np.ndarray:
         return w.max() / w.mean()
 
     lo, hi = 0.0, 1.0
-    while ratio(hi) < d.peak_to_mean and hi < 1e4:
+    while ratio(hi) < peak_to_mean and hi < 1e4:
         hi *= 2.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ratio(mid) < d.peak_to_mean else (lo, mid)
+        lo, hi = (mid, hi) if ratio(mid) < peak_to_mean else (lo, mid)
     w = np.exp(hi * (cosine - 1.0))
     return w / w.mean()
 
@@ -85,119 +88,39 @@ def demand_rates(spec: Spec) -> tuple[float, np.ndarray]:
     return peak, mean * w
 
 
-def _terms(rows: dict, rate, c, scv: float) -> dict:
-    """The latency terms (:mod:`tokcost.core.queueing`) of each row at ``c`` replicas and ``rate`` requests/s:
-    static rows by the batch queue, continuous rows by the step-level model."""
-    rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
-    c = np.broadcast_to(np.asarray(c, dtype=float), rows["batch"].shape)
-    cont = rows["continuous"]
-    out = static_terms(rate, np.where(cont, 1.0, rows["batch"]), rows["service"], c, rows["timeout"], scv)
-    out["pu"], out["theta_u"] = np.zeros_like(rate), np.ones_like(rate)
-    if cont.any():
-        step = step_curve(rows["decode_step"][cont], 1.0, BATCHES)
-        con = continuous_terms(
-            rate[cont],
-            c[cont],
-            rows["batch"][cont],
-            step,
-            rows["prefill_tok"][cont],
-            rows["prompt"][cont],
-            rows["forwards"][cont],
-            scv,
-        )
-        for key in out:
-            if key == "extra":
-                extra = np.zeros((len(rate), max(out["extra"].shape[-1], con["extra"].shape[-1])))
-                extra[~cont] = out["extra"][~cont]
-                extra[cont] = con["extra"]
-                out["extra"] = extra
-            else:
-                out[key] = np.where(cont, 0.0, out[key]).astype(out[key].dtype)
-                out[key][cont] = con[key]
-    # one request per batch on a small fleet under Poisson arrivals at light load: the exact M/D/c wait, where
-    # the approximation errs most (docs/methodology.md, "Small fleets exactly")
-    out["exact"] = ~cont & (rows["batch"] == 1) & (c <= EXACT_UP_TO) & (out["util"] <= 0.5) & (scv == 1.0)
-    return out
-
-
-def _exceeds(rows: dict, rate, c, q: float, limit: float, scv: float, memo: dict | None = None) -> np.ndarray:
-    """True where the q-quantile latency at ``c`` replicas exceeds ``limit`` (or the queue is unstable).
-    ``memo`` keeps the exact M/D/c distributions of a search by (load, servers): the replica search asks again
-    for the rows it has settled."""
-    t = _terms(rows, rate, c, scv)
-    out = exceeds(limit, t, q)
-    if t["exact"].any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
-        e = t["exact"]
-        rate, c = (np.broadcast_to(np.asarray(v, dtype=float), e.shape)[e] for v in (rate, c))
-        s = rows["service"][e]
-        memo = {} if memo is None else memo
-        keys = list(zip((rate * s).tolist(), c.tolist()))
-        new = [i for i, k in enumerate(keys) if k not in memo]
-        if new:
-            found = mdc_number_in_system(rate[new], s[new], c[new])
-            width = max([found.shape[-1], *(v.shape[-1] for v in memo.values())])
-            for i, row in zip(new, found):
-                memo[keys[i]] = row
-            memo.update({k: np.pad(v, (0, width - v.shape[-1])) for k, v in memo.items() if v.shape[-1] < width})
-        dist = np.stack([memo[k] for k in keys])
-        out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
-    return out
-
-
-def _percentiles(rows: dict, rate, c, levels: np.ndarray, scv: float) -> tuple[np.ndarray, dict]:
-    """((rows, levels) end-to-end latency quantiles, the terms) at ``c`` replicas and ``rate`` requests/s."""
-    t = _terms(rows, rate, c, scv)
-    col = {k: (v[:, None, :] if k == "extra" else np.asarray(v)[:, None]) for k, v in t.items()}
-    pct = percentile(col, levels[None, :])
-    if t["exact"].any():
-        e = t["exact"]
-        rate = np.broadcast_to(np.asarray(rate, dtype=float), e.shape)
-        c = np.broadcast_to(np.asarray(c, dtype=float), e.shape)
-        pct[e] = mdc_percentile(rate[e][:, None], rows["service"][e][:, None], c[e][:, None], levels[None, :])
-    return pct, t
-
-
-def _sizing(rows: dict, rate, q: float, limit: float, lowest: float, scv: float = 1.0) -> np.ndarray:
+def _sizing(
+    discipline: Discipline, rows: dict, rate, q: float, limit: float, lowest: float, scv: float = 1.0
+) -> np.ndarray:
     """The fewest replicas (at least ``lowest``) per row whose q-quantile latency meets ``limit`` at ``rate``
     requests/s, below saturation; inf where no fleet does (the formation wait or the service alone breaks it);
     ``lowest`` (it may be 0) where the rate is 0."""
     rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
     out = np.where(rate <= 0, lowest, np.inf)
     live = rows["fits"] & (rate > 0)
-    if live.any():  # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
-        idx = np.flatnonzero(live)
-        sub = {k: v[idx] for k, v in rows.items()}
-        live[idx] = ~_exceeds(sub, rate[idx], np.full(len(idx), 2.0**24), q, limit, scv)
+    memo: dict = {}
+    if not live.any():
+        return out
+    # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
+    idx = np.flatnonzero(live)
+    load = discipline.load(_take(rows, idx), rate[idx], scv)
+    served = ~load.exceeds(np.full(len(idx), 2.0**24), q, limit, memo)
+    live[idx] = served
     if live.any():
-        sub = {k: v[live] for k, v in rows.items()}
+        sub = _take(rows, np.flatnonzero(live))
         r = rate[live]
+        load = load.take(np.flatnonzero(served))
 
-        memo: dict = {}
-
-        def ok(c):
-            return ~_exceeds(sub, r, c, q, limit, scv, memo)
+        def ok(c: np.ndarray, at: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
+            return ~load.take(at).exceeds(c, q, limit, memo)
 
         # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
-        from tokcost.core.capacity import effective_batch
-
-        cont = sub["continuous"]
-        slots = np.where(cont, sub["batch"], effective_batch(r, sub["batch"], sub["timeout"]))
-        # continuous: the prefill work alone must leave time (r p pi < c), and every slot's work fit (a full slot
-        # holds a request at least its forwards x d(N) + p pi)
-        full = (
-            sub["forwards"] * sub["decode_step"][np.arange(len(r)), _batch_index(sub["batch"])]
-            + sub["prompt"] * sub["prefill_tok"]
-        )
-        need = np.where(
-            cont, np.maximum(r * sub["prompt"] * sub["prefill_tok"], r * full / slots), r * sub["service"] / slots
-        )
-        stable_from = np.floor(need) + 1.0
+        stable_from = np.floor(discipline.saturation(sub, r)) + 1.0
         out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
     return out
 
 
-def _batch_index(batch: np.ndarray) -> np.ndarray:
-    return np.searchsorted(BATCHES, batch)
+def _take(rows: dict, at) -> dict:
+    return {k: v[at] for k, v in rows.items()}
 
 
 def _continuous_rows(grid) -> dict:
@@ -222,84 +145,100 @@ def _continuous_rows(grid) -> dict:
     )
 
 
-def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]:
-    """Every candidate's operating point (``continuous``: whether its engine batches continuously), all candidates
-    and batches in one vectorised search: for each batch the fewest replicas whose percentile latency meets
-    :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the lowest percentile latency);
-    then the autoscaled fleet hour by hour with that batch and timeout."""
+def fleets(spec: Spec, grids: list[dict], batching: list[str]) -> list[Fleet]:
+    """Every candidate's fleet (``batching``: its engine's queue discipline, a key of :data:`DISCIPLINES`), the
+    candidates of a discipline and their batches in one vectorised search: for each batch the fewest replicas whose
+    percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the
+    lowest percentile latency); then the autoscaled fleet hour by hour with that batch and timeout. The latency
+    at peak is left to :func:`at_peak`, for the fleets a caller keeps."""
+    out: list[Fleet | None] = [None] * len(grids)
+    for name in dict.fromkeys(batching):
+        which = [j for j, b in enumerate(batching) if b == name]
+        for j, fleet in zip(which, _fleets(spec, DISCIPLINES[name], [grids[j] for j in which]), strict=True):
+            out[j] = fleet
+    return [f for f in out if f is not None]
+
+
+def _fleets(spec: Spec, discipline: Discipline, grids: list[dict]) -> list[Fleet]:
     q = spec.budget.latency_percentile / 100.0
     limit = spec.budget.latency_s * SIZING_SHARE
     peak, hourly = demand_rates(spec)
     n = len(grids)
-    c = grids
-    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in c])
-    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in c])
-    cont = np.repeat(np.array(continuous, dtype=bool)[:, None], len(BATCHES), 1)
+    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in grids])
+    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in grids])
     batch = np.broadcast_to(BATCHES, service.shape)
-    # the timeout: the time a batch takes to fill at peak (its 95th percentile: it rarely fires then), at most half the
-    # slack the budget leaves above the service time (the other half is left for queueing); 0 for continuous
-    timeout = np.where(
-        cont, 0.0, np.minimum(fill_time(batch, TIMEOUT_FILL_QUANTILE) / peak, np.maximum(limit - service, 0.0) / 2.0)
-    )
-    steps = [_continuous_rows(x) for x in c]
+    timeout = discipline.timeout(batch, service, peak, limit)
+    steps = [_continuous_rows(x) for x in grids]
     rows = {
         "batch": batch.ravel().astype(float),
         "service": service.ravel(),
         "curve": np.repeat(service, len(BATCHES), 0),  # every batch's service: a part-full batch's in simulation
-        "continuous": cont.ravel(),
         "timeout": timeout.ravel(),
         "decode_step": np.repeat(np.stack([st["decode_step"] for st in steps]), len(BATCHES), 0),
         "prefill_tok": np.repeat([st["prefill_tok"] for st in steps], len(BATCHES)).astype(float),
         "prompt": np.repeat([st["prompt"] for st in steps], len(BATCHES)).astype(float),
         "forwards": np.repeat([st["forwards"] for st in steps], len(BATCHES)).astype(float),
     }
-    # a request's own work, alone on a replica: a static batch's service; continuous, its prefill and its decode
-    # steps at the batch's occupancy
-    own = np.where(
-        rows["continuous"],
-        rows["forwards"] * rows["decode_step"][np.arange(len(rows["batch"])), np.tile(np.arange(len(BATCHES)), n)]
-        + rows["prompt"] * rows["prefill_tok"],
-        rows["service"],
-    )
-    rows["fits"] = fits.ravel() & (own <= limit)
+    rows["fits"] = fits.ravel() & (discipline.own_work(rows) <= limit)
     scv = spec.demand.scv
     extra = 1.0 if spec.budget.redundancy == "n+1" else 0.0  # one replica more: the percentile holds with one down
-    reps = _sizing(rows, peak, q, limit, max(spec.demand.min_replicas, 1), scv).reshape(n, len(BATCHES))
+    reps = _sizing(discipline, rows, peak, q, limit, max(spec.demand.min_replicas, 1), scv).reshape(n, len(BATCHES))
     best = np.argmin(reps, axis=1)  # the fewest replicas; on a tie the smaller batch (the shorter service)
     pick = {k: v.reshape(n, len(BATCHES), *v.shape[1:])[np.arange(n), best] for k, v in rows.items()}
-    needed = reps[np.arange(n), best]
-    c_peak = needed + extra
+    c_peak = reps[np.arange(n), best] + extra
     # the day: 24 hours of each candidate's chosen batch and timeout
     rates, hour_of = np.unique(hourly, return_inverse=True)  # the default day is symmetric: 13 distinct rates
     served = np.flatnonzero(np.isfinite(c_peak))  # the others serve no hour either
     hours = {k: np.repeat(v[served], len(rates), 0) for k, v in pick.items()}
     by_rate = np.full((n, len(rates)), np.inf)
-    sized = _sizing(hours, np.tile(rates, len(served)), q, limit, float(spec.demand.min_replicas), scv)
-    sized = np.where(np.tile(rates, len(served)) > 0, sized + extra, sized)  # an idle hour keeps min_replicas
+    every = np.tile(rates, len(served))
+    sized = _sizing(discipline, hours, every, q, limit, float(spec.demand.min_replicas), scv)
+    sized = np.where(every > 0, sized + extra, sized)  # an idle hour keeps min_replicas
     by_rate[served] = sized.reshape(len(served), len(rates))
     c_hour = by_rate[:, hour_of]
-    # percentiles and utilisation at peak on the fleet that serves the peak
-    ok = np.isfinite(c_peak)
-    wanted = np.array([0.5, 0.95, 0.99, q])
-    levels, level_of = np.unique(wanted, return_inverse=True)
-    pct, terms = _percentiles(pick, peak, np.where(ok, c_peak, 1.0), levels, scv)
-    pct = pct[:, level_of]
-    mean_service = np.where(
-        pick["continuous"], terms["service"] / np.where(terms["pu"] < 1, 1.0 - terms["pu"], 1.0), pick["service"]
-    )
     return [
         Fleet(
             index=int(best[j]),
             replicas_peak=float(c_peak[j]),
             replicas_hourly=c_hour[j],
             timeout_s=float(pick["timeout"][j]),
-            service_s=float(mean_service[j]),
-            percentiles=pct[j] if ok[j] else np.full(4, np.inf),
-            utilization=float(terms["util"][j]) if ok[j] else np.inf,
+            batching=discipline.name,
             row={k: v[j : j + 1] for k, v in pick.items()},
         )
         for j in range(n)
     ]
+
+
+def at_peak(spec: Spec, sized: list[Fleet]) -> list[Fleet]:
+    """``sized`` with their latency percentiles, mean service and utilisation at peak, on the fleet that serves
+    the peak (the fleets of a discipline together)."""
+    out = list(sized)
+    peak, _ = demand_rates(spec)
+    q = spec.budget.latency_percentile / 100.0
+    for name in dict.fromkeys(f.batching for f in sized):
+        which = [j for j, f in enumerate(sized) if f.batching == name]
+        discipline = DISCIPLINES[name]
+        rows = {k: np.concatenate([sized[j].row[k] for j in which]) for k in sized[which[0]].row}
+        c = np.array([sized[j].replicas_peak for j in which])
+        ok = np.isfinite(c)
+        load = discipline.load(rows, peak, spec.demand.scv)
+        terms = load.terms(np.where(ok, c, 1.0))  # one replica where no fleet serves the peak: its service time
+        service = load.mean_service(terms)
+        served = np.flatnonzero(ok)
+        none = Percentiles(*(np.asarray(np.inf),) * 4)
+        latency = [none] * len(which)
+        if served.size:
+            pct, _ = load.take(served).percentiles(c[served], q)
+            for k, i in enumerate(served.tolist()):
+                latency[i] = pct.at(k)
+        for i, j in enumerate(which):
+            out[j] = dataclasses.replace(
+                sized[j],
+                latency=latency[i],
+                service_s=float(service[i]),
+                utilization=float(terms.util[i]) if ok[i] else np.inf,
+            )
+    return out
 
 
 LOAD_POINTS = 40
@@ -314,14 +253,9 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
     # each request's service that of a full batch)
     saturating = float(c * row["batch"][0] / row["service"][0])
     rates = saturating * np.linspace(0.05, 0.98, LOAD_POINTS)
-    levels = np.array([0.5, 0.95, 0.99])
-    pct, _ = _percentiles(
-        {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()},
-        rates,
-        np.full(LOAD_POINTS, c),
-        levels,
-        spec.demand.scv,
-    )
+    rows = {k: np.repeat(v, LOAD_POINTS, 0) for k, v in row.items()}
+    load = DISCIPLINES[fleet.batching].load(rows, rates, spec.demand.scv)
+    pct, _ = load.percentiles(np.full(LOAD_POINTS, c), spec.budget.latency_percentile / 100.0)
     q = spec.budget.latency_percentile
     n = int(c)
     return ChartData(
@@ -335,10 +269,8 @@ def load_chart(spec: Spec, label: str, fleet: Fleet) -> ChartData:
         subject=label,
         percentile=q,
         series=[
-            ChartSeries(
-                label=f"p{100 * lv:g}", x=rates.tolist(), y=[float(v) if np.isfinite(v) else None for v in pct[:, i]]
-            )
-            for i, lv in enumerate(levels)
+            ChartSeries(label=label, x=rates.tolist(), y=[float(v) if np.isfinite(v) else None for v in curve])
+            for label, curve in (("p50", pct.p50), ("p95", pct.p95), ("p99", pct.p99))
         ],
     )
 

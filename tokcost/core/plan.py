@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tokcost.core.charts import analysis_charts
 from tokcost.core.counterfactual import suggestions
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
-from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, day_chart, demand_rates, fleets, load_chart
+from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, at_peak, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
 from tokcost.engine.profiles import BANDS
@@ -27,6 +27,7 @@ from tokcost.engine.tokens import context_excess
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
+from tokcost.records.prices import PriceQuote
 from tokcost.records.results import (
     Autoscaling,
     Band,
@@ -133,9 +134,82 @@ def _at(x, i):
     return a.item() if a.ndim == 0 else a.item(i)  # item(i): the i-th element in C order, as a Python number
 
 
-def _candidate(
-    model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, static: list[Violation], prices: PriceBook
-) -> CandidateResult:
+class _AtBatch(Mapping):
+    """A grid result's numbers at one batch, read when asked for (most are never read for a size not kept)."""
+
+    def __init__(self, result: Mapping, i: int):
+        self.result, self.i = result, i
+
+    def __getitem__(self, key):
+        return _at(self.result[key], self.i)
+
+    def __iter__(self):
+        return iter(self.result)
+
+    def __len__(self):
+        return len(self.result)
+
+
+class _Facts(NamedTuple):
+    """What ranks one replica size of a model x hardware x engine, read before any record is built."""
+
+    quote: PriceQuote | None
+    gpus: int | None
+    monthly: float | None
+    fleet_cost: float | None
+    monthly_fixed: float | None
+    monthly_auto: float | None
+    latency_b1: float  # central seconds at batch 1
+    fits_b1: bool
+    parallelism: str
+    violations: list[Violation]
+
+
+def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static: list[Violation], prices) -> _Facts:
+    i = fleet.index
+    gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
+    quote = prices.quote(hw.id)
+    if quote is not None:
+        usd_per_gpu_hour = quote.usd_per_gpu_hour
+        if math.isfinite(fleet.replicas_fixed):
+            # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
+            monthly_fixed = fleet.replicas_fixed * G * usd_per_gpu_hour * HOURS_PER_MONTH
+            monthly_auto = float(fleet.replicas_hourly.mean()) * G * usd_per_gpu_hour * HOURS_PER_MONTH
+            autoscaled = spec.demand.scaling == "autoscaled"
+            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
+            monthly = monthly_auto if autoscaled else monthly_fixed
+            fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
+    latency_b1 = _at(c["latency_s"], 0)
+    found = list(static)
+    if not bool(_at(c["fits_in_memory"], 0)):
+        usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
+        found.append(Violation(kind="memory", value=_at(c["memory_bytes"]["total"], 0) / 1e9, limit=usable))
+    elif latency_b1 > spec.budget.latency_s:
+        found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
+    if not found and not math.isfinite(fleet.replicas_fixed):
+        found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
+    excess = context_excess(model, _AtBatch(c["tokens"], i))
+    if excess:
+        found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
+    if quote is None:
+        found.append(Violation(kind="price", name=spec.pricing.commitment, provider=spec.pricing.provider))
+    elif not found:
+        found += _cost_violations(spec, fleet_cost, monthly)
+    return _Facts(
+        quote=quote,
+        gpus=gpus,
+        monthly=monthly,
+        fleet_cost=fleet_cost,
+        monthly_fixed=monthly_fixed,
+        monthly_auto=monthly_auto,
+        latency_b1=latency_b1,
+        fits_b1=bool(_at(c["fits_in_memory"], 0)),
+        parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
+        violations=found,
+    )
+
+
+def _candidate(model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, facts: _Facts) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
     p = spec.product
@@ -149,42 +223,17 @@ def _candidate(
     batch = float(BATCHES[i])
     thr = Band(central=_at(c["throughput_items_per_s"], i), low=batch / high, high=batch / low)
     cost = None
-    gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
-    quote = prices.quote(hw.id)
-    if quote is not None:
-        usd_per_gpu_hour = quote.usd_per_gpu_hour
+    if facts.quote is not None:
         per_item = _at(c["cost_usd_per_item"], i)
         cost = Band(central=per_item, low=per_item * low / central, high=per_item * high / central)
-        if math.isfinite(fleet.replicas_fixed):
-            # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
-            monthly_fixed = fleet.replicas_fixed * G * usd_per_gpu_hour * HOURS_PER_MONTH
-            monthly_auto = float(fleet.replicas_hourly.mean()) * G * usd_per_gpu_hour * HOURS_PER_MONTH
-            autoscaled = spec.demand.scaling == "autoscaled"
-            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
-            monthly = monthly_auto if autoscaled else monthly_fixed
-            fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
     mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
     fits = bool(_at(c["fits_in_memory"], i))
-    latency_b1 = _at(c["latency_s"], 0)
-    found = list(static)
-    if not bool(_at(c["fits_in_memory"], 0)):
-        usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
-        found.append(Violation(kind="memory", value=_at(c["memory_bytes"]["total"], 0) / 1e9, limit=usable))
-    elif latency_b1 > spec.budget.latency_s:
-        found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
-    if not found and not math.isfinite(fleet.replicas_fixed):
-        found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
-    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
-    excess = context_excess(model, tokens)
-    if excess:
-        found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
-    if quote is None:
-        found.append(Violation(kind="price", name=spec.pricing.commitment, provider=spec.pricing.provider))
-    elif not found:
-        found += _cost_violations(spec, fleet_cost, monthly)
     metric, score = quality_of(model, p.kind)
     width, height = input_size(model, spec)
     steps = c["steps"]
+    latency = fleet.latency
+    if latency is None:
+        raise ValueError("the fleet's latency at peak is not known yet (fleet.at_peak)")
     return CandidateResult(
         model=model.id,
         family=model.family,
@@ -192,7 +241,7 @@ def _candidate(
         engine=engine,
         precision=spec.candidates.precision,
         gpus_per_replica=G,
-        parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
+        parallelism=facts.parallelism,
         batch=int(BATCHES[i]),
         cfg=c["cfg_mode"],
         steps=None if steps is None else int(_at(steps, i)),
@@ -202,34 +251,34 @@ def _candidate(
         latency_s=lat,
         throughput_items_per_s=thr,
         cost_usd_per_item=cost,
-        fleet_cost_usd_per_item=fleet_cost,
-        gpus=gpus,
-        monthly_usd=monthly,
-        price=quote,
+        fleet_cost_usd_per_item=facts.fleet_cost,
+        gpus=facts.gpus,
+        monthly_usd=facts.monthly,
+        price=facts.quote,
         memory_gb=mem,
         fits_in_memory=fits,
         bound=str(_at(c["bound"], i)),
         overhead_bound=bool(_at(c["overhead_bound"], i)),
-        tokens=tokens,
-        queue_wait_s=_finite(fleet.percentiles[3] - fleet.service_s),
-        latency_p50_s=_finite(fleet.percentiles[0]),
-        latency_p95_s=_finite(fleet.percentiles[1]),
-        latency_p99_s=_finite(fleet.percentiles[2]),
-        latency_objective_s=_finite(fleet.percentiles[3]),
+        tokens={k: _at(v, i) for k, v in c["tokens"].items()},
+        queue_wait_s=_finite(latency.objective - fleet.service_s),
+        latency_p50_s=_finite(latency.p50),
+        latency_p95_s=_finite(latency.p95),
+        latency_p99_s=_finite(latency.p99),
+        latency_objective_s=_finite(latency.objective),
         utilization_at_peak=_finite(fleet.utilization),
         replicas_at_peak=int(fleet.replicas_peak) if math.isfinite(fleet.replicas_peak) else None,
         replicas_hourly=[int(r) for r in fleet.replicas_hourly] if np.isfinite(fleet.replicas_hourly).all() else None,
-        monthly_usd_fixed=monthly_fixed,
-        monthly_usd_autoscaled=monthly_auto,
+        monthly_usd_fixed=facts.monthly_fixed,
+        monthly_usd_autoscaled=facts.monthly_auto,
         batch_timeout_s=fleet.timeout_s,
-        latency_b1_s=latency_b1,
+        latency_b1_s=facts.latency_b1,
         unreleased=p.kind in model.unreleased_roles,
         publisher=_publisher(model.repository),
         continuous_batching=load_engines()[engine].continuous,
         quality_metric=metric,
         quality_score=score,
-        feasible=not found,
-        violations=found,
+        feasible=not facts.violations,
+        violations=facts.violations,
         priced_width=width if (width, height) != (p.width, p.height) else None,
         priced_height=height if (width, height) != (p.width, p.height) else None,
     )
@@ -291,56 +340,57 @@ def _evaluate(
                         combos.append((model, hw, engine, G, {b: grid[(hw.id, b, G)] for b in BANDS}, static))
     if not combos:
         return []
-    continuous = [profiles[e].continuous for _, _, e, *_ in combos]
-    sized = fleets(spec, [res["central"] for *_, res, _ in combos], continuous)
+    sized = fleets(spec, [res["central"] for *_, res, _ in combos], [profiles[e].batching for _, _, e, *_ in combos])
     shapes: dict[tuple, list[_Shape]] = {}
     for (model, hw, engine, G, res, static), fleet in zip(combos, sized, strict=True):
-        one = res["central"]  # batch 1 is BATCHES[0]
-        shapes.setdefault((model.id, hw.id, engine), []).append(
-            _Shape(
-                _candidate(model, hw, engine, G, spec, res, fleet, static, prices),
-                fleet,
-                _at(one["latency_s"], 0),
-                bool(_at(one["fits_in_memory"], 0)),
-            )
-        )
-    return [_best_replica(spec, options) for options in shapes.values()]
+        facts = _facts(model, hw, engine, G, spec, res["central"], fleet, static, prices)
+        shapes.setdefault((model.id, hw.id, engine), []).append(_Shape(model, hw, engine, G, res, fleet, facts))
+    chosen = [_best_replica(spec, options) for options in shapes.values()]
+    loaded = at_peak(spec, [best.fleet for best, _ in chosen])  # the latency of the fleets kept only
+    out = []
+    for (best, others), fleet in zip(chosen, loaded, strict=True):
+        record = _candidate(best.model, best.hw, best.engine, best.G, spec, best.res, fleet, best.facts)
+        record.other_replicas = others
+        out.append((record, fleet))
+    return out
 
 
-@dataclass
-class _Shape:
-    """One replica size of a model x hardware x engine, priced."""
+class _Shape(NamedTuple):
+    """One replica size of a model x hardware x engine, sized and priced."""
 
-    candidate: CandidateResult
+    model: Any
+    hw: Any
+    engine: str
+    G: int
+    res: dict
     fleet: Fleet
-    latency_b1: float  # central seconds at batch 1
-    fits_b1: bool
+    facts: _Facts
 
 
-def _best_replica(spec: Spec, options: list[_Shape]) -> tuple[CandidateResult, Fleet]:
+def _best_replica(spec: Spec, options: list[_Shape]) -> tuple[_Shape, list[ReplicaOption]]:
     """The replica size a model x hardware x engine is offered at: the cheapest fleet among the feasible sizes;
     when none is feasible, the one closest to it (fits in memory at batch 1, then meets the latency budget there,
     then the cheapest, then the fastest), so that its reasons say what even that size lacks. The others are listed
     on it."""
 
     def key(o: _Shape):
-        c = o.candidate
-        cost = c.fleet_cost_usd_per_item if c.fleet_cost_usd_per_item is not None else math.inf
-        return (not c.feasible, not o.fits_b1, o.latency_b1 > spec.budget.latency_s, cost, o.latency_b1)
+        f = o.facts
+        cost = f.fleet_cost if f.fleet_cost is not None else math.inf
+        return (bool(f.violations), not f.fits_b1, f.latency_b1 > spec.budget.latency_s, cost, f.latency_b1)
 
     best = min(options, key=key)
-    best.candidate.other_replicas = [
+    others = [
         ReplicaOption(
-            gpus_per_replica=o.candidate.gpus_per_replica,
-            parallelism=o.candidate.parallelism,
-            latency_s=o.latency_b1,
-            fleet_cost_usd_per_item=o.candidate.fleet_cost_usd_per_item,
-            feasible=o.candidate.feasible,
+            gpus_per_replica=o.G,
+            parallelism=o.facts.parallelism,
+            latency_s=o.facts.latency_b1,
+            fleet_cost_usd_per_item=o.facts.fleet_cost,
+            feasible=not o.facts.violations,
         )
         for o in options
         if o is not best
     ]
-    return best.candidate, best.fleet
+    return best, others
 
 
 def _fleet_cost(c: CandidateResult) -> float:

@@ -20,9 +20,12 @@ simulation of :mod:`tokcost.core.simulate` (tests/test_queueing.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -33,6 +36,8 @@ from tokcost.core.capacity import (
     effective_batch,
     erlang_c,
     fill_quantiles,
+    fill_time,
+    quadrature,
     tail_exceeds,
     wait_tail,
 )
@@ -45,8 +50,80 @@ TOKEN_BUDGET = 2048
 LARGE_DEVICE_GIB = 70.0
 
 EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exact M/D/c wait
+# the states of its number-in-system the planner solves for: at utilisation <= 0.5 on <= EXACT_UP_TO servers (load
+# <= 2) they leave less than 1e-15 (mdc_number_in_system); fixed, so that a row's figures do not depend on the others
+EXACT_STATES = 40
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
-_LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+
+
+@functools.cache
+def _log_factorials() -> np.ndarray:
+    """log k! for k < _GP_TERMS (built on first use: the planner's static path does not need it)."""
+    return np.array([math.lgamma(k + 1.0) for k in range(_GP_TERMS)])
+
+
+@dataclass(frozen=True, eq=False)
+class QueueTerms:
+    """The terms of each row's end-to-end latency under one discipline (arrays that broadcast together):
+    ``service`` + ``extra`` + W (+ U), W the wait for a server, U (continuous batching) the wait of the prefill."""
+
+    service: np.ndarray  # seconds known in advance (continuous: a request's own steps and prefill at the occupancy)
+    extra: np.ndarray  # (..., FILL_POINTS) quantile points of the random part: the formation wait; continuous,
+    # the prefills of the requests admitted while it runs
+    pw: np.ndarray  # P(W > 0)
+    theta: np.ndarray  # P(W > t) = pw exp(-theta t), 1/s
+    stable: np.ndarray  # below saturation
+    util: np.ndarray  # busy fraction of the replicas (continuous: of the slots)
+    pu: np.ndarray | None = None  # P(U > 0): continuous batching only
+    theta_u: np.ndarray | None = None  # P(U > t) = pu exp(-theta_u t)
+
+    def columns(self) -> QueueTerms:
+        """The same terms with an axis for quantile levels (each field's shape (n,) becomes (n, 1))."""
+
+        def col(v):
+            return None if v is None else np.asarray(v)[:, None]
+
+        return QueueTerms(
+            service=col(self.service),
+            extra=self.extra[:, None, :],
+            pw=col(self.pw),
+            theta=col(self.theta),
+            stable=col(self.stable),
+            util=col(self.util),
+            pu=col(self.pu),
+            theta_u=col(self.theta_u),
+        )
+
+    def pick(self, shape: tuple, where: np.ndarray) -> QueueTerms:
+        """The terms at the elements ``where`` (a mask of ``shape``, which every field broadcasts to)."""
+
+        def at(v):
+            return None if v is None else np.broadcast_to(v, (*shape, *np.shape(v)[len(shape) :]))[where]
+
+        return QueueTerms(
+            service=at(self.service),
+            extra=at(self.extra),
+            pw=at(self.pw),
+            theta=at(self.theta),
+            stable=at(self.stable),
+            util=at(self.util),
+            pu=at(self.pu),
+            theta_u=at(self.theta_u),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Percentiles:
+    """End-to-end latency quantiles in seconds (inf where the queue is unstable), named."""
+
+    p50: np.ndarray
+    p95: np.ndarray
+    p99: np.ndarray
+    objective: np.ndarray  # at the latency objective's percentile
+
+    def at(self, i: int) -> Percentiles:
+        """Row ``i``'s quantiles."""
+        return Percentiles(*(np.asarray(getattr(self, f.name)[i]) for f in dataclasses.fields(self)))
 
 
 def token_budget(memory_gb: float, hardware_id: str) -> int:
@@ -92,7 +169,7 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     spread = t1 / (1.0 - t2) + 12.0 * np.sqrt(t1 / (1.0 - t2) ** 3) + 12.0
     terms = int(min(np.max(spread, initial=12.0), _GP_TERMS))
     n = np.arange(terms, dtype=float)
-    lgam = _LOG_FACTORIAL[:terms]
+    lgam = _log_factorials()[:terms]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_p = np.log(np.maximum(t1, 1e-300)) + (n - 1) * np.log(np.maximum(t1 + n * t2, 1e-300)) - t1 - n * t2 - lgam
     pmf = np.where(t1 > 0, np.exp(log_p), (n == 0).astype(float))
@@ -107,7 +184,7 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     return np.minimum(counts, terms - 1).astype(float).reshape(*shape, len(FILL_PROBS))
 
 
-def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> dict:
+def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> QueueTerms:
     """Continuous batching at step level, for ``replicas`` replicas of at most ``cap`` sequences each, fed at
     ``rate`` requests/s in all through one queue (every argument broadcasts; ``step`` is d(n) of
     :func:`step_curve`).
@@ -153,16 +230,8 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     # its own prefill waits for the prompts admitted before it: an M/D/1 queue of prefill work at load f
     pu = np.where(ok, f, 0.0)
     theta_u = decay_rate(lam_r, own, 1.0) / np.maximum(spread[..., 0] ** 2, 1e-12)
-    return dict(
-        service=work,
-        extra=extra,
-        pw=pw,
-        theta=theta,
-        pu=pu,
-        theta_u=theta_u,
-        stable=stable,
-        occupancy=n,
-        util=lam * work / free / k,
+    return QueueTerms(
+        service=work, extra=extra, pw=pw, theta=theta, stable=stable, util=lam * work / free / k, pu=pu, theta_u=theta_u
     )
 
 
@@ -251,22 +320,52 @@ def bursty_wait_probability(poisson_pw, servers, offered, scv) -> np.ndarray:
     return np.clip(np.where(v == 1.0, poisson_pw, poisson_pw * ratio), 0.0, 1.0)
 
 
-def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> dict:
+def static_terms(rate, batch, service_s, replicas, timeout_s, scv=1.0) -> QueueTerms:
     """Static batching (the model of :mod:`tokcost.core.capacity`) under renewal arrivals of burstiness ``scv``;
     scv = 1 is the Poisson model exactly."""
     lam, b, s, c, t, v = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (rate, batch, service_s, replicas, timeout_s, scv))
     )
-    m = effective_batch(lam, b, t)
-    k = np.maximum(c * m, 1.0)
-    lo = np.floor(k)
-    below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
-    pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
-    theta = decay_rate(lam, s, k) / v
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fill = np.where(lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0)
-    stable = lam * s < c * m
-    return dict(service=s, extra=fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300))
+    return StaticLoad.of(lam, b, s, t, v).terms(c)
+
+
+class StaticLoad(NamedTuple):
+    """Rows of static batching at their arrival rates: what the number of replicas does not change (the mean
+    requests per batch, the formation wait), and the terms at a number of replicas (arrays of one shape)."""
+
+    rate: np.ndarray
+    batch: np.ndarray
+    service: np.ndarray
+    scv: np.ndarray
+    batch_mean: np.ndarray  # requests per dispatched batch (effective_batch)
+    fill: np.ndarray  # (..., FILL_POINTS) the formation wait's quantile points, capped at the timeout
+
+    @classmethod
+    def of(cls, rate, batch, service_s, timeout_s, scv) -> StaticLoad:
+        lam, b, s, t, v = np.broadcast_arrays(
+            *(np.asarray(x, dtype=float) for x in (rate, batch, service_s, timeout_s, scv))
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fill = np.where(
+                lam[..., None] > 0, np.minimum(fill_quantiles_scv(b, v) / lam[..., None], t[..., None]), 0.0
+            )
+        return cls(lam, b, s, v, effective_batch(lam, b, t), fill)
+
+    def take(self, at) -> StaticLoad:
+        return StaticLoad(*(v[at] for v in self))
+
+    def terms(self, replicas) -> QueueTerms:
+        lam, s, v, m = self.rate, self.service, self.scv, self.batch_mean
+        c = np.asarray(replicas, dtype=float)
+        k = np.maximum(c * m, 1.0)
+        lo = np.floor(k)
+        below, above = erlang_c(np.stack([lo, lo + 1.0]), np.stack([lam * s, lam * s]))
+        pw = bursty_wait_probability(below * (lo + 1.0 - k) + above * (k - lo), k, lam * s, v)
+        theta = decay_rate(lam, s, k) / v
+        stable = lam * s < c * m
+        return QueueTerms(
+            service=s, extra=self.fill, pw=pw, theta=theta, stable=stable, util=lam * s / np.maximum(c * m, 1e-300)
+        )
 
 
 def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
@@ -279,66 +378,145 @@ def _two_waits_tail(y, pw, theta, pu, theta_u) -> np.ndarray:
     return (1 - pw) * pu * b + pw * (1 - pu) * a + pw * pu * np.where(np.isfinite(both), both, 0.0)
 
 
-def _tail_all(x, terms: dict) -> np.ndarray:
+def _tail_all(x, terms: QueueTerms) -> np.ndarray:
     """P(extra + W (+ U) > x), extra given by its quantile points (last axis)."""
     x = np.asarray(x, dtype=float)
-    if "pu" not in terms:
-        return wait_tail(x, terms["extra"], terms["pw"], terms["theta"])
-    x, pu = np.broadcast_arrays(x, terms["pu"])
+    if terms.pu is None or terms.theta_u is None:
+        return wait_tail(x, terms.extra, terms.pw, terms.theta)
+    x, pu = np.broadcast_arrays(x, terms.pu)
     out = np.empty(x.shape)
-    two = pu > 0  # a prefill wait as well (continuous batching)
-    parts = {k: np.broadcast_to(terms[k], x.shape) for k in ("pw", "theta", "pu", "theta_u")}
-    extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))
+    two = pu > 0  # a prefill wait as well
+    pw, theta, theta_u = (np.broadcast_to(v, x.shape) for v in (terms.pw, terms.theta, terms.theta_u))
+    extra = np.broadcast_to(terms.extra, (*x.shape, terms.extra.shape[-1]))
     if (~two).any():
-        out[~two] = wait_tail(x[~two], extra[~two], parts["pw"][~two], parts["theta"][~two])
+        out[~two] = wait_tail(x[~two], extra[~two], pw[~two], theta[~two])
     if two.any():
         y = x[two][:, None] - extra[two]
-        wait = _two_waits_tail(np.maximum(y, 0.0), *(parts[k][two][:, None] for k in ("pw", "theta", "pu", "theta_u")))
-        out[two] = np.where(y < 0, 1.0, wait) @ FILL_WEIGHTS
+        wait = _two_waits_tail(np.maximum(y, 0.0), *(v[two][:, None] for v in (pw, theta, pu, theta_u)))
+        out[two] = quadrature(np.where(y < 0, 1.0, wait))
     return out
 
 
-def exceeds(limit_s, terms: dict, q) -> np.ndarray:
+def exceeds(limit_s, terms: QueueTerms, q) -> np.ndarray:
     """True where the q-quantile of the end-to-end latency exceeds ``limit_s`` (or the queue is unstable). Rows
     with one wait go through :func:`~tokcost.core.capacity.tail_exceeds`, which settles most rows of a replica
     search by two cheap bounds (the same answers as the quadrature)."""
-    x = np.asarray(limit_s, dtype=float) - terms["service"]
+    x = np.asarray(limit_s, dtype=float) - terms.service
     limit = 1.0 - np.asarray(q, dtype=float)
-    if "pu" not in terms:
-        over = tail_exceeds(x, terms["extra"], terms["pw"], terms["theta"], limit)
+    if terms.pu is None:
+        over = tail_exceeds(x, terms.extra, terms.pw, terms.theta, limit)
     else:
-        x, pu = np.broadcast_arrays(x, terms["pu"])
+        x, pu = np.broadcast_arrays(x, terms.pu)
         limit = np.broadcast_to(limit, x.shape)
         over = np.empty(x.shape, dtype=bool)
-        one = pu <= 0  # no prefill wait (static batching)
+        one = pu <= 0  # no prefill wait
         if one.any():
-            pw, theta = (np.broadcast_to(terms[k], x.shape)[one] for k in ("pw", "theta"))
-            extra = np.broadcast_to(terms["extra"], (*x.shape, terms["extra"].shape[-1]))[one]
+            pw, theta = (np.broadcast_to(v, x.shape)[one] for v in (terms.pw, terms.theta))
+            extra = np.broadcast_to(terms.extra, (*x.shape, terms.extra.shape[-1]))[one]
             over[one] = tail_exceeds(x[one], extra, pw, theta, limit[one])
         if (~one).any():
-            over[~one] = _tail_all(x, terms)[~one] > limit[~one]
-    return ~terms["stable"] | (x < 0) | over
+            two = ~one
+            over[two] = _tail_all(x[two], terms.pick(x.shape, two)) > limit[two]
+    return ~terms.stable | (x < 0) | over
 
 
-def percentile(terms: dict, q) -> np.ndarray:
+def percentile(terms: QueueTerms, q) -> np.ndarray:
     """End-to-end q-quantile latency (seconds; inf where unstable), by bisection on the tail of extra + wait."""
     qq = np.asarray(q, dtype=float)
-    pw, theta, extra = terms["pw"], terms["theta"], terms["extra"]
+    pw, theta, extra = terms.pw, terms.theta, terms.extra
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = np.where(pw > 1.0 - qq, np.log(np.maximum(pw, 1e-300) / (1.0 - qq)) / theta, 0.0)
     wait = np.where(np.isfinite(wait), wait, 0.0)
     lo = np.maximum(wait, 0.0)
-    if "pu" in terms:  # room for the prefill wait's quantile too
+    if terms.pu is not None:  # room for the prefill wait's quantile too
         with np.errstate(divide="ignore", invalid="ignore"):
-            more = np.log(np.maximum(terms["pu"], 1e-300) / (1.0 - qq)) / terms["theta_u"]
+            more = np.log(np.maximum(terms.pu, 1e-300) / (1.0 - qq)) / terms.theta_u
         lo = lo + np.where(np.isfinite(more), np.maximum(more, 0.0), 0.0)
     hi = extra[..., -1] + lo + 1e-12
     lo = np.zeros_like(hi)
+    p = np.broadcast_to(1.0 - qq, hi.shape)
+    segments = _Segments.of(terms) if extra.ndim == 3 and hi.size >= _SEGMENTS_FROM else None
     for _ in range(48):
         mid = 0.5 * (lo + hi)
-        over = _tail_all(mid, terms) > 1.0 - qq
+        over = segments.exceeds(mid, p) if segments is not None else _tail_all(mid, terms) > p
         lo, hi = np.where(over, mid, lo), np.where(over, hi, mid)
-    return np.where(terms["stable"], terms["service"] + hi, np.inf)
+    return np.where(terms.stable, terms.service + hi, np.inf)
+
+
+# How far the closed form of _Segments may be from the quadrature, at most, per unit of its coefficients' size (a
+# probability): each of the P terms w_j g(x - e_j) carries ~2P roundings of its exponentials and products, and the
+# rounding of an exponent r (x - e_j) counts for at most r y exp(-r y) <= 1/e of its term, so both sums are within
+# ~1e-13 of the exact one; ten times that is the margin below which the quadrature decides.
+_SEGMENT_SLACK = 1e-12
+_SEGMENTS_FROM = 150  # rows x levels: below, the pass over the points costs more than the quadratures it saves
+
+
+class _Segments(NamedTuple):
+    """P(F + W (+ U) > x) for terms of shape (rows, 1), F given by its quantile points e_0 <= .. <= e_P-1
+    (rows, 1, P), in closed form between two points. Past its own point a term's tail is a sum of exponentials,
+    sum_i a_i exp(-r_i y): pw exp(-theta y) with one wait; with a prefill wait as well (continuous batching), the
+    hypoexponential's two, a_1 = pw (1 - pu) - pw pu theta_u / (theta - theta_u) at theta and a_2 = (1 - pw) pu +
+    pw pu theta / (theta - theta_u) at theta_u. With k points at or below x the tail is
+    A_k + sum_i a_i exp(-r_i (x - e_k-1)) C_ik, A_k = sum_{j >= k} w_j, C_ik = sum_{j < k} w_j exp(-r_i (e_k-1 - e_j))
+    (C by one pass over the points): a few operations per evaluation instead of the quadrature's P exponentials.
+    Where the closed form is too close to the level for its rounding to settle the comparison, the quadrature
+    decides, so every answer is the quadrature's (:meth:`exceeds`)."""
+
+    terms: QueueTerms
+    coefficients: list[np.ndarray]  # a_i, (rows,)
+    rates: list[np.ndarray]  # r_i, (rows,)
+    before: list[np.ndarray]  # C_ik, (rows, P + 1)
+    after: np.ndarray  # (P + 1,) A_k
+    last: np.ndarray  # (rows, P + 1) e_k-1 (0 for k = 0)
+    slack: np.ndarray  # (rows, 1)
+
+    @classmethod
+    def of(cls, terms: QueueTerms) -> _Segments | None:
+        e = terms.extra[:, 0, :]
+        n = len(e)
+
+        def row(v) -> np.ndarray:
+            return np.broadcast_to(np.asarray(v, dtype=float), (n, 1))[:, 0]
+
+        pw, theta = row(terms.pw), row(terms.theta)
+        if terms.pu is None:
+            coefficients, rates = [pw], [theta]
+        else:
+            pu, theta_u = row(terms.pu), row(terms.theta_u)
+            if np.any((pu > 0) & (np.abs(theta - theta_u) <= 1e-9 * np.maximum(theta, theta_u))):
+                return None  # (1 + theta y) exp(-theta y) there: the quadrature throughout
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(pu > 0, pw * pu / (theta - theta_u), 0.0)
+            coefficients = [pw * (1.0 - pu) - share * theta_u, (1.0 - pw) * pu + share * theta]
+            rates = [theta, theta_u]
+        w = FILL_WEIGHTS
+        before = []
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            for r in rates:
+                c = np.zeros((n, len(w) + 1))
+                for j in range(len(w)):
+                    c[:, j + 1] = (c[:, j] * np.exp(-r * (e[:, j] - e[:, j - 1])) if j else 0.0) + w[j]
+                before.append(c)
+        after = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])
+        last = np.concatenate([np.zeros((n, 1)), e], axis=1)
+        slack = _SEGMENT_SLACK * np.maximum(1.0, sum(np.abs(a) for a in coefficients))[:, None]
+        return cls(terms, coefficients, rates, before, after, last, slack)
+
+    def exceeds(self, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """``_tail_all(x, terms) > p`` for x >= 0 of shape (rows, levels)."""
+        k = (self.terms.extra <= x[..., None]).sum(-1)  # points at or below x
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            span = x - np.take_along_axis(self.last, k, axis=1)
+            value = self.after[k]
+            for a, r, c in zip(self.coefficients, self.rates, self.before, strict=True):
+                value = value + a[:, None] * np.exp(-r[:, None] * span) * np.take_along_axis(c, k, axis=1)
+            sure = np.abs(value - p) > np.broadcast_to(self.slack, x.shape)
+        over = value > p
+        unsure = ~sure
+        if unsure.any():
+            t = self.terms
+            over[unsure] = _tail_all(x[unsure], t.pick(x.shape, unsure)) > p[unsure]
+        return over
 
 
 # ------------------------------------------------------------------------------------------- exact M/D/c
@@ -357,7 +535,7 @@ def mdc_number_in_system(rate, service_s, servers, states: int | None = None) ->
         top = float(np.max(load, initial=0.0))
         states = int(3.0 * top + 10.0 * math.sqrt(top) + float(np.max(c, initial=1.0)) + 16.0)
     j = np.arange(states, dtype=float)
-    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _LOG_FACTORIAL[:states])
+    pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _log_factorials()[:states])
     flat_pois, flat_c = pois.reshape(-1, states), c.ravel().astype(int)
     # row i of the transition matrix is the Poisson pmf shifted right by max(i - c, 0): windows of the pmf with
     # zeros before it, windows[k] = pmf shifted by states - k
@@ -397,14 +575,216 @@ def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
     return np.where(xx < 0, 0.0, np.clip((dist * pick).sum(-1), 0.0, 1.0))
 
 
-def mdc_percentile(rate, service_s, servers, q) -> np.ndarray:
-    """End-to-end q-quantile of M/D/c (D + the exact wait's quantile; inf at or above saturation)."""
+def mdc_percentile(rate, service_s, servers, q, states: int | None = None) -> np.ndarray:
+    """End-to-end q-quantile of M/D/c (D + the exact wait's quantile; inf at or above saturation); ``states`` as
+    :func:`mdc_number_in_system`'s."""
     lam, d, c, qq = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers, q)))
     stable = lam * d < c
-    dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c)
+    dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c, states)
     lo, hi = np.zeros_like(lam), d * 64.0
     for _ in range(50):
         mid = 0.5 * (lo + hi)
         below = mdc_wait_cdf(mid, lam, d, c, dist) < qq
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
     return np.where(stable, d + hi, np.inf)
+
+
+# ------------------------------------------------------------------------------------------- the disciplines
+
+TIMEOUT_FILL_QUANTILE = 0.95  # whatever the objective's percentile: so that a higher one never needs fewer replicas
+
+
+class Load(Protocol):
+    """Rows of a discipline at their arrival rates (:meth:`Discipline.load`), for any number of replicas."""
+
+    def take(self, at) -> Load:
+        """The rows ``at`` (an index)."""
+        ...
+
+    def terms(self, replicas) -> QueueTerms:
+        """The latency terms of each row at ``replicas``."""
+        ...
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        """True where the q-quantile latency at ``replicas`` exceeds ``limit`` (or the queue is unstable); ``memo``
+        is the search's own store (a replica search asks again for rows it has settled)."""
+        ...
+
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        """p50, p95, p99 and the q-quantile of each row at ``replicas``, with the terms they come from."""
+        ...
+
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
+        """The mean seconds a request spends being served (continuous: in its slot) under ``terms``."""
+        ...
+
+
+class Discipline(Protocol):
+    """How the requests of a row of the planner's grid (a candidate at one batch size) are queued and served.
+    ``rows`` holds arrays with one entry per row: ``batch`` (static: requests per batch; continuous: sequences a
+    replica holds at most), ``service`` (seconds of a batch of that size), ``timeout``, ``decode_step`` (seconds
+    per decode step at each priced batch, (rows, batches)), ``prefill_tok`` (seconds per prompt token), ``prompt``
+    and ``forwards`` (tokens per request). Every method is vectorised over rows."""
+
+    name: ClassVar[str]
+
+    def timeout(self, batch: np.ndarray, service: np.ndarray, peak: float, limit: float) -> np.ndarray:
+        """The batch timeout of each row at the peak rate under the sizing limit (0: none)."""
+        ...
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        """A request's own seconds of work alone on a replica (no fleet meets a limit below it)."""
+        ...
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        """The replicas that ``rate`` requests/s keep busy (a fleet must have more)."""
+        ...
+
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        """The rows at ``rate`` requests/s (each, or one for all) arriving with burstiness ``scv``."""
+        ...
+
+
+def _quantile_levels(q: float) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct levels, where p50, p95, p99 and q are among them)."""
+    return np.unique(np.array([0.5, 0.95, 0.99, q]), return_inverse=True)
+
+
+def _at_levels(terms: QueueTerms, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """((rows, levels) percentiles of ``terms``, the levels), for p50, p95, p99 and q; the unstable rows' are inf
+    without a search (a row's figures are its own: the others' are the same without them)."""
+    levels, _ = _quantile_levels(q)
+    out = np.full((len(terms.stable), len(levels)), np.inf)
+    if terms.stable.any():
+        out[terms.stable] = percentile(terms.pick(terms.stable.shape, terms.stable).columns(), levels[None, :])
+    return out, levels
+
+
+def _named(pct: np.ndarray, q: float) -> Percentiles:
+    _, pick = _quantile_levels(q)
+    return Percentiles(*(pct[:, i] for i in pick))
+
+
+class StaticBatching:
+    """A batch is dispatched when full or when its oldest request waited the timeout (Triton's dynamic batcher);
+    batches queue for c replicas (:class:`StaticLoad`). One request per batch on a small fleet under Poisson
+    arrivals at light load takes the exact M/D/c wait, where the approximation errs most (docs/methodology.md,
+    "Small fleets exactly")."""
+
+    name: ClassVar[str] = "static"
+
+    def timeout(self, batch, service, peak, limit) -> np.ndarray:
+        # the time a batch takes to fill at peak (its 95th percentile: it rarely fires then), at most half the slack
+        # the budget leaves above the service time (the other half is left for queueing)
+        return np.minimum(fill_time(batch, TIMEOUT_FILL_QUANTILE) / peak, np.maximum(limit - service, 0.0) / 2.0)
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        return rows["service"]
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        return rate * rows["service"] / effective_batch(rate, rows["batch"], rows["timeout"])
+
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+        return _StaticRows(StaticLoad.of(rate, rows["batch"], rows["service"], rows["timeout"], scv))
+
+
+class _StaticRows(NamedTuple):
+    """:class:`StaticLoad` with the exact M/D/c wait where it applies."""
+
+    load: StaticLoad
+
+    def take(self, at) -> Load:
+        return _StaticRows(self.load.take(at))
+
+    def terms(self, replicas) -> QueueTerms:
+        return self.load.terms(np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape))
+
+    def _exact(self, replicas, terms: QueueTerms) -> np.ndarray:
+        return (self.load.batch == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (self.load.scv == 1.0)
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape)
+        t = self.load.terms(c)
+        out = exceeds(limit, t, q)
+        e = self._exact(c, t)
+        if e.any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
+            rate, c, s = self.load.rate[e], c[e], self.load.service[e]
+            keys = list(zip((rate * s).tolist(), c.tolist()))  # the distributions by (load, servers)
+            new = [i for i, k in enumerate(keys) if k not in memo]
+            if new:
+                found = mdc_number_in_system(rate[new], s[new], c[new], EXACT_STATES)
+                memo.update((keys[i], row) for i, row in zip(new, found))
+            dist = np.stack([memo[k] for k in keys])
+            out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
+        return out
+
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape)
+        t = self.load.terms(c)
+        pct, levels = _at_levels(t, q)
+        e = self._exact(c, t)
+        if e.any():
+            at = (self.load.rate[e][:, None], self.load.service[e][:, None], c[e][:, None])
+            pct[e] = mdc_percentile(*at, levels[None, :], EXACT_STATES)
+        return _named(pct, q), t
+
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
+        return self.load.service
+
+
+class ContinuousBatching:
+    """A replica holds at most ``batch`` sequences; each step decodes one token of every running one and prefills
+    prompt chunks (vLLM; :func:`continuous_terms`). ``batches``: the batch sizes ``decode_step`` is priced at."""
+
+    name: ClassVar[str] = "continuous"
+
+    def __init__(self, batches: np.ndarray):
+        self.batches = batches
+
+    def timeout(self, batch, service, peak, limit) -> np.ndarray:
+        return np.zeros(np.shape(batch))
+
+    def _full(self, rows: dict) -> np.ndarray:
+        """A request's work in a full replica: its forwards x d(N) + its prefill."""
+        at = np.searchsorted(self.batches, rows["batch"])
+        return rows["forwards"] * rows["decode_step"][np.arange(len(at)), at] + rows["prompt"] * rows["prefill_tok"]
+
+    def own_work(self, rows: dict) -> np.ndarray:
+        return self._full(rows)
+
+    def saturation(self, rows: dict, rate) -> np.ndarray:
+        # the prefill work alone must leave time (r p pi < c), and every slot's work fit
+        return np.maximum(rate * rows["prompt"] * rows["prefill_tok"], rate * self._full(rows) / rows["batch"])
+
+    def load(self, rows: dict, rate, scv: float) -> Load:
+        rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
+        keep = ("batch", "decode_step", "prefill_tok", "prompt", "forwards")
+        return _ContinuousRows({k: rows[k] for k in keep}, rate, scv, self.batches)
+
+
+class _ContinuousRows(NamedTuple):
+    rows: dict
+    rate: np.ndarray
+    scv: float
+    batches: np.ndarray
+
+    def take(self, at) -> Load:
+        return _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
+
+    def terms(self, replicas) -> QueueTerms:
+        r = self.rows
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
+        step = step_curve(r["decode_step"], 1.0, self.batches)
+        return continuous_terms(self.rate, c, r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"], self.scv)
+
+    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+        return exceeds(limit, self.terms(replicas), q)
+
+    def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
+        t = self.terms(replicas)
+        return _named(_at_levels(t, q)[0], q), t
+
+    def mean_service(self, terms: QueueTerms) -> np.ndarray:
+        pu = np.zeros_like(terms.service) if terms.pu is None else terms.pu
+        return terms.service / np.where(pu < 1, 1.0 - pu, 1.0)
