@@ -118,7 +118,7 @@ def test_estimate_never_below_floor_and_band_contains_central():
 
 
 def test_vllm_refuses_diffusion():
-    with pytest.raises(UsageError, match="AR models only"):
+    with pytest.raises(UsageError, match="autoregressive models only"):
         estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100, engine="vllm"))
 
 

@@ -50,7 +50,7 @@ def configs(draw, role: str | None = None) -> dict:
     m = draw(st.sampled_from(sorted(pool, key=lambda x: x.id)))
     r = role or draw(st.sampled_from(m.roles))
     hw = HARDWARE[draw(st.sampled_from(sorted(HARDWARE)))]
-    engine = draw(st.sampled_from([e for e, p in ENGINES.items() if m.family in p.serves]))
+    engine = draw(st.sampled_from([e for e, p in ENGINES.items() if p.runs(m.family)]))
     lo, hi = m.side_limits()
     kw = dict(
         model=m,

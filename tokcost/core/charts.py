@@ -78,7 +78,7 @@ def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid
         height=c.height,
         frames=c.frames,
         batch=c.batch,
-        steps=c.steps if model.family == "diffusion" else None,
+        steps=c.steps if model.generation.steps else None,
     )
     base.update(grid)
     return Config(
@@ -117,7 +117,7 @@ def latency_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData
     series = []
     for c, model, hw in picked:
         lo, hi = model.side_limits()
-        max_frames = model.native.max_frames if model.family == "diffusion" else None
+        max_frames = model.generation.max_frames(model)
         if video:
             ok = x <= (max_frames or np.inf)
             cfg = _config(c, spec, model, hw, calibration, frames=x)

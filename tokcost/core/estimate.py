@@ -18,7 +18,7 @@ from tokcost.engine.estimate import (
     precision_note,
     to_float,
 )
-from tokcost.engine.tokens import context_problem
+from tokcost.engine.families import context_problem
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
@@ -74,9 +74,7 @@ def estimate_one(
     if frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
     book = price_book([hw], load_prices(), overrides=prices)
-    native = (
-        (m.tokenizer.native_width, m.tokenizer.native_height) if m.family == "ar" else (m.native.width, m.native.height)
-    )
+    native = m.generation.native_size(m)
     defaults: dict[str, str | int] = {}
     if engine is None:
         engine = defaults["engine"] = "eager"
@@ -84,8 +82,9 @@ def estimate_one(
         defaults["width"] = native[0]
     if height is None:
         defaults["height"] = native[1]
-    if steps is None and m.family == "diffusion":
-        defaults["steps"] = m.diffusion.steps
+    default_steps = m.generation.default_steps(m)
+    if steps is None and default_steps is not None:
+        defaults["steps"] = default_steps
     est = estimate(
         Config(
             model=m,
@@ -138,8 +137,8 @@ def estimate_one(
         hardware=hw.id,
         gpus=gpus,
         parallelism=str(c["parallelism"]),
-        attention=(attention or load_engines()[engine].attention) if m.family == "diffusion" else None,
-        kv_dtype=kv_dtype if m.family == "ar" else None,
+        attention=(attention or load_engines()[engine].attention) if m.generation.attention_kernel else None,
+        kv_dtype=kv_dtype if m.generation.kv_cache else None,
         host_speed=host_speed(hw, host),
         engine=engine,
         precision=precision,
@@ -181,7 +180,7 @@ def estimate_one(
 
 def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPreset:
     """``base`` (an AR preset: its visual tokenizer and sampling) with its decoder replaced by ``decoder``."""
-    if base.family != "ar":
+    if "architecture" not in base.generation.requires:
         raise UsageError(
             f"a decoder config replaces an AR model's decoder; {base.id} is a {base.family} model", param="model"
         )

@@ -21,9 +21,9 @@ from tokcost.core.families import fastest_qualifying, is_static, qualifying
 from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
+from tokcost.engine.families import context_excess
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
-from tokcost.engine.tokens import context_excess
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
@@ -92,8 +92,9 @@ def _static_problems(spec: Spec, model) -> list[Violation]:
         if p.kind != "perception" and not lo <= px <= hi:  # a photo to answer about is resized (input_size)
             out.append(Violation(kind="size", name=side, value=px, limit=hi if px > hi else lo))
     frames = p.frame_count()
-    if frames and model.family == "diffusion" and model.native.max_frames and frames > model.native.max_frames:
-        out.append(Violation(kind="frames", value=frames, limit=model.native.max_frames))
+    max_frames = model.generation.max_frames(model)
+    if frames and max_frames and frames > max_frames:
+        out.append(Violation(kind="frames", value=frames, limit=max_frames))
     problem = tier_problem(model, p.kind, p.quality_tier)
     if problem:
         out.append(problem)
@@ -114,7 +115,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         height=input_size(model, spec)[1],
         frames=p.frame_count(),
         batch=BATCHES,
-        steps=p.steps if model.family == "diffusion" else None,
+        steps=p.steps if model.generation.steps else None,
         prompt_tokens=p.prompt_tokens,
         answer_tokens=p.answer_tokens,
         role=p.kind,
@@ -279,7 +280,7 @@ def _evaluate(
         grids = {
             engine: _grid(model, hardware, engine, spec, calibration, profiles, prices)
             for engine in (
-                [e for e, p in profiles.items() if e in wanted and model.family in p.serves]
+                [e for e, p in profiles.items() if e in wanted and p.runs(model.family)]
                 if wanted
                 else offered(profiles, model.family)
             )

@@ -94,12 +94,11 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[SweepSkip]]:
         frames = _frames_axis(m, role, req.frames, notes)
         if frames is None:
             continue
-        steps = (
-            np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
-        )
+        default_steps = m.generation.default_steps(m)
+        steps = np.asarray(req.steps or [default_steps], dtype=float) if m.generation.steps else np.array([np.nan])
         names = req.engines or offered(profiles, m.family)
         for e in names:
-            if m.family not in profiles[e].serves:
+            if not profiles[e].runs(m.family):
                 notes.append(SweepSkip("engine", m.id, engine=e, serves=tuple(profiles[e].serves)))
                 continue
             # the replica sizes under this engine's guidance mode (a batched-CFG UNet splits 2 GPUs by cfg)
@@ -132,9 +131,9 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[SweepSkip])
     if role == "image":
         return np.array([np.nan])
     if frames is None:
-        return np.array([float(m.native.frames if m.family == "diffusion" else 1)])
+        return np.array([float(m.generation.native_frames(m))])
     arr = np.asarray(frames, dtype=float)
-    limit = m.native.max_frames if m.family == "diffusion" else None
+    limit = m.generation.max_frames(m)
     if limit:
         if (arr > limit).any():
             notes.append(SweepSkip("frames", m.id, values=tuple(str(int(f)) for f in arr[arr > limit]), limit=limit))
@@ -168,7 +167,7 @@ def price_group(
         height=height,
         frames=None if g.role == "image" else fr,
         batch=ba,
-        steps=st if g.model.family == "diffusion" else None,
+        steps=st if g.model.generation.steps else None,
         role=g.role,
         gpus=gp,
         calibration=calibration,
@@ -181,8 +180,8 @@ def price_group(
         "resolution": labels[si],  # "WxH", formatted once per size and gathered (no per-row formatting)
         "width": width,
         "height": height,
-        "padded_width": np.broadcast_to(out["tokens"]["padded_width"], (n,)),
-        "padded_height": np.broadcast_to(out["tokens"]["padded_height"], (n,)),
+        "padded_width": np.broadcast_to(out["padded_width"], (n,)),
+        "padded_height": np.broadcast_to(out["padded_height"], (n,)),
         "frames": fr,
         "batch": ba,
         "gpus": gp,

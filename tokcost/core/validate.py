@@ -254,10 +254,10 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
         report = compute_report(flops, hw, c.gpus or 1, size_factor=mfu_size_factor(e.architecture.params_b))
         row.predicted = float(report["gpu_hours"])
         return row
-    if m.family == "ar" and c.tokens is None:
+    if m.generation.trains_on == "tokens" and c.tokens is None:
         row.reason = no_tokens
         return row
-    if m.family == "diffusion" and c.samples is None:
+    if m.generation.trains_on == "samples" and c.samples is None:
         row.reason = Unscored(kind="training_samples_unstated")
         return row
     rep = training_report(
@@ -340,7 +340,7 @@ def worst_of(summaries: dict[str, dict]) -> dict:
 # ------------------------------------------------------------------------------------------------- bands
 
 # The families whose estimates carry a calibrated band, and the share of new runs it is meant to hold (80%).
-BANDED_FAMILIES = ("ar", "diffusion-image", "video", "multi-gpu")
+BANDED_FAMILIES = tuple(f for f in FAMILIES if f != "training")
 BAND_COVERAGE = 0.8
 MIN_BAND_ENTRIES = 5  # fewer held-out entries than this give no band worth the name
 

@@ -179,6 +179,15 @@ def kv_share(arch: Architecture, tp) -> np.ndarray:
     return np.maximum(arch.kv_heads / G, 1.0) / arch.kv_heads
 
 
+def tensor_parallel_problem(name: str, arch: Architecture, gpus: int) -> str | None:
+    """Why ``arch`` cannot be split ``gpus`` ways by Megatron tensor parallelism (heads per GPU), or None."""
+    if arch.heads % gpus:
+        return f"{gpus}-way tensor parallelism needs {name}'s {arch.heads} attention heads to divide by {gpus}"
+    if arch.kv_heads % gpus and gpus % arch.kv_heads:
+        return f"{gpus}-way tensor parallelism cannot share {name}'s {arch.kv_heads} KV heads over {gpus} GPUs"
+    return None
+
+
 # ------------------------------------------------------------------------------------------- collectives
 
 
