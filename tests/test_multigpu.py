@@ -32,7 +32,8 @@ def run(model, hardware="h100-sxm", **kw):
 
 
 def scalar(out, key):
-    return float(np.asarray(out[key]).item())
+    """One number of an estimate's part (a mapping: tokens) or field (the result, its memory)."""
+    return float(np.asarray(out[key] if isinstance(out, dict) else getattr(out, key)).item())
 
 
 # ------------------------------------------------------------------------------------------- AR: tensor parallel
@@ -43,23 +44,23 @@ def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_laye
     m, hw = CAT.model("emu3-gen"), CAT.hardware("h100-sxm")
     arch = m.architecture
     one = run("emu3-gen", engine=engine, gpus=1)
-    assert scalar(one, "communication_s") == 0.0 and one["parallelism"] == "none"
+    assert scalar(one, "communication_s") == 0.0 and one.parallelism == "none"
     for G in (2, 4, 8):
         out = run("emu3-gen", engine=engine, gpus=G)
-        assert out["parallelism"] == "tp"
-        mem = {k: scalar(out["memory_bytes"], k) for k in ("weights", "kv_cache")}
-        assert mem["weights"] == pytest.approx(scalar(one["memory_bytes"], "weights") / G)
+        assert out.parallelism == "tp"
+        mem = {k: scalar(out.memory, k) for k in ("weights", "kv_cache")}
+        assert mem["weights"] == pytest.approx(scalar(one.memory, "weights") / G)
         # Emu3 has 8 KV heads: each GPU holds 8 / G of them (G <= 8)
-        assert mem["kv_cache"] == pytest.approx(scalar(one["memory_bytes"], "kv_cache") / G)
+        assert mem["kv_cache"] == pytest.approx(scalar(one.memory, "kv_cache") / G)
         # the collectives, exactly: 2 L all-reduces of (sequences x hidden x 2 bytes) per decode forward
-        seqs = scalar(out["tokens"], "sequences_per_forward")
+        seqs = scalar(out.tokens, "sequences_per_forward")
         per = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * arch.hidden * 2 / (hw.scale_up.busbw_gbps * 1e9)
-        prompt = scalar(out["tokens"], "prompt")
+        prompt = scalar(out.tokens, "prompt")
         prefill = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * prompt * arch.hidden * 2 / (
             hw.scale_up.busbw_gbps * 1e9
         )
-        forwards = scalar(out["tokens"], "forwards")  # decode forwards, both passes of unbatched CFG
-        passes = 2 if out["cfg_mode"] == "unbatched" else 1
+        forwards = scalar(out.tokens, "forwards")  # decode forwards, both passes of unbatched CFG
+        passes = 2 if out.cfg_mode == "unbatched" else 1
         expected = 2 * arch.layers * (forwards * per + passes * prefill)
         assert scalar(out, "communication_s") == pytest.approx(expected, rel=1e-9)
         # no latency below the replica's roofline floor, and the cost pays every GPU of the replica
@@ -130,11 +131,11 @@ def test_estimate_gpus_works_for_ar_presets(model):
 
 
 def test_diffusion_default_layout_is_cfg_first_then_sequence():
-    assert run("sdxl", gpus=2)["parallelism"] == "cfg"  # batched guidance, a UNet: CFG only
-    assert run("sd3-medium", gpus=2)["parallelism"] == "cfg"
-    assert run("sd3-medium", gpus=4)["parallelism"] == "cfg+sp"
-    assert run("flux1-dev", gpus=4)["parallelism"] == "sp"  # guidance-distilled: one branch
-    assert run("sd3-medium", gpus=4, parallelism="sp")["parallelism"] == "sp"
+    assert run("sdxl", gpus=2).parallelism == "cfg"  # batched guidance, a UNet: CFG only
+    assert run("sd3-medium", gpus=2).parallelism == "cfg"
+    assert run("sd3-medium", gpus=4).parallelism == "cfg+sp"
+    assert run("flux1-dev", gpus=4).parallelism == "sp"  # guidance-distilled: one branch
+    assert run("sd3-medium", gpus=4, parallelism="sp").parallelism == "sp"
 
 
 @pytest.mark.parametrize(
@@ -158,15 +159,15 @@ def test_diffusion_splits_compute_not_weights_and_charges_its_collectives():
     hw = CAT.hardware("h100-sxm")
     one = run("hunyuanvideo", width=1280, height=720, frames=129)
     eight = run("hunyuanvideo", width=1280, height=720, frames=129, gpus=8)
-    assert scalar(eight["memory_bytes"], "weights") == scalar(one["memory_bytes"], "weights")
-    assert scalar(eight["memory_bytes"], "activations") < scalar(one["memory_bytes"], "activations")
+    assert scalar(eight.memory, "weights") == scalar(one.memory, "weights")
+    assert scalar(eight.memory, "activations") < scalar(one.memory, "activations")
     # Ulysses: 4 all-to-alls per layer per step of a GPU's 1/8 of the sequence
     d = CAT.model("hunyuanvideo").denoiser
     _, L, D = d.transformer_geometry()
-    S = scalar(eight["tokens"], "latent") + d.joint_text_tokens
+    S = scalar(eight.tokens, "latent") + d.joint_text_tokens
     held = S / 8 * D * 2
     per = hw.scale_up.latency_us * 1e-6 + 7 / 8 * held / (hw.scale_up.busbw_gbps * 1e9)
-    steps = float(eight["steps"])
+    steps = float(eight.steps)
     assert scalar(eight, "communication_s") == pytest.approx(4 * L * per * steps, rel=1e-9)
     assert scalar(one, "latency_s") / 8 < scalar(eight, "latency_s") < scalar(one, "latency_s")
 

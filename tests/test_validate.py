@@ -191,7 +191,7 @@ def test_attention_stays_16_bit(cat):
     f8 = estimate_arrays(
         Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="fp8", frames=49)
     )
-    speedup = bf["breakdown_s"]["denoise"] / f8["breakdown_s"]["denoise"]
+    speedup = bf.breakdown_s["denoise"] / f8.breakdown_s["denoise"]
     assert 1.05 < speedup < 1.6  # a 2x rate on the linear half only
 
 
@@ -202,10 +202,10 @@ def test_sequence_parallel_splits_compute_only(cat):
     m, hw = cat.model("hunyuanvideo"), cat.hardware("h100-sxm")
     one = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw))
     g = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, gpus=np.array([1, 2, 4, 8])))
-    assert math.isclose(float(g["latency_s"][0]), float(one["latency_s"]), rel_tol=1e-12)
-    speed = float(one["breakdown_s"]["denoise"]) / g["breakdown_s"]["denoise"]
+    assert math.isclose(float(g.latency_s[0]), float(one.latency_s), rel_tol=1e-12)
+    speed = float(one.breakdown_s["denoise"]) / g.breakdown_s["denoise"]
     assert np.all(np.diff(speed) > 0) and np.all(speed < np.array([1, 2, 4, 8]) + 1e-9)
-    assert math.isclose(float(g["breakdown_s"]["vae_decode"][3]), float(one["breakdown_s"]["vae_decode"]))
+    assert math.isclose(float(g.breakdown_s["vae_decode"][3]), float(one.breakdown_s["vae_decode"]))
 
 
 def test_ar_tensor_parallel_is_priced(cat):
@@ -219,9 +219,9 @@ def test_ar_tensor_parallel_is_priced(cat):
         estimate_arrays(Config(**cfg, engine="compiled")),
         estimate_arrays(Config(**cfg, engine="compiled", gpus=2)),
     )
-    assert two["parallelism"] == "tp" and two["latency_s"] < one["latency_s"]
+    assert two.parallelism == "tp" and two.latency_s < one.latency_s
     one, two = estimate_arrays(Config(**cfg)), estimate_arrays(Config(**cfg, gpus=2))
-    assert two["overhead_bound"] and two["latency_s"] >= one["latency_s"]
+    assert two.overhead_bound and two.latency_s >= one.latency_s
 
 
 def test_multi_gpu_family_meets_its_thresholds(entries, cat):

@@ -157,7 +157,7 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
     if case.config is None:  # not reached: _cases gives every other case its Config
         raise ValueError(f"{case.entry.id} has no Config to price")
     cfg = replace(case.config, profiles=profiles)
-    return np.asarray(estimate_arrays(cfg, "central")[case.metric], dtype=float)
+    return np.asarray(estimate_arrays(cfg, "central").measure(case.metric), dtype=float)
 
 
 def _objective(cases: list[_Case], keep: np.ndarray, profiles: dict, shape) -> np.ndarray:

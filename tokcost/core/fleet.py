@@ -6,6 +6,7 @@ All candidates and batch sizes are searched together, vectorised; the queueing m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from tokcost.core.queueing import (
 )
 from tokcost.records.results import ChartData, ChartSeries
 from tokcost.records.spec import Spec
+
+if TYPE_CHECKING:
+    from tokcost.engine.result import EngineResult
 
 # Fleets are sized so that the approximated percentile meets this share of the budget: the queueing approximations
 # (tokcost.core.capacity, tokcost.core.queueing) are verified to within 10% of simulation for static batching
@@ -200,20 +204,19 @@ def _batch_index(batch: np.ndarray) -> np.ndarray:
     return np.searchsorted(BATCHES, batch)
 
 
-def _continuous_rows(grid) -> dict:
-    """The step-level inputs of an AR grid row: seconds per decode step at each batch, marginal seconds per
-    prompt token, prompt tokens and forwards per request (zeros for a diffusion row)."""
+def _continuous_rows(grid: EngineResult) -> dict:
+    """The step-level inputs of a token-by-token decoder's grid row: seconds per decode step at each batch,
+    marginal seconds per prompt token, prompt tokens and forwards per request (zeros for other families)."""
     from tokcost.core.queueing import prefill_token_s
 
-    parts = grid.get("breakdown_s", {})
-    if "decode" not in parts:
+    steps = grid.decode
+    if steps is None:
         zeros = np.zeros(len(BATCHES))
         return dict(decode_step=zeros, prefill_tok=0.0, prompt=0.0, forwards=0.0)
-    tokens = grid["tokens"]
-    forwards = float(np.asarray(tokens["forwards"], dtype=float).flat[0])
-    prompt = float(np.asarray(tokens["prompt"], dtype=float).flat[0])
-    decode = np.broadcast_to(np.asarray(parts["decode"], dtype=float), BATCHES.shape)
-    prefill = np.broadcast_to(np.asarray(parts["prefill"], dtype=float), BATCHES.shape)
+    forwards = float(np.asarray(steps.forwards, dtype=float).flat[0])
+    prompt = float(np.asarray(steps.prompt_tokens, dtype=float).flat[0])
+    decode = np.broadcast_to(np.asarray(steps.decode_s, dtype=float), BATCHES.shape)
+    prefill = np.broadcast_to(np.asarray(steps.prefill_s, dtype=float), BATCHES.shape)
     return dict(
         decode_step=decode / max(forwards, 1.0),
         prefill_tok=float(prefill_token_s(prefill, prompt, BATCHES)),
@@ -222,7 +225,7 @@ def _continuous_rows(grid) -> dict:
     )
 
 
-def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]:
+def fleets(spec: Spec, grids: list[EngineResult], continuous: list[bool]) -> list[Fleet]:
     """Every candidate's operating point (``continuous``: whether its engine batches continuously), all candidates
     and batches in one vectorised search: for each batch the fewest replicas whose percentile latency meets
     :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the lowest percentile latency);
@@ -232,8 +235,8 @@ def fleets(spec: Spec, grids: list[dict], continuous: list[bool]) -> list[Fleet]
     peak, hourly = demand_rates(spec)
     n = len(grids)
     c = grids
-    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in c])
-    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in c])
+    service = np.stack([np.broadcast_to(np.asarray(x.latency_s, dtype=float), BATCHES.shape) for x in c])
+    fits = np.stack([np.broadcast_to(np.asarray(x.fits_in_memory, dtype=bool), BATCHES.shape) for x in c])
     cont = np.repeat(np.array(continuous, dtype=bool)[:, None], len(BATCHES), 1)
     batch = np.broadcast_to(BATCHES, service.shape)
     # the timeout: the time a batch takes to fill at peak (its 95th percentile: it rarely fires then), at most half the

@@ -23,7 +23,9 @@ from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
 from tokcost.engine.families import context_excess
 from tokcost.engine.profiles import BANDS
+from tokcost.engine.profiles import Band as BandName
 from tokcost.engine.quality import quality_of, tier_problem
+from tokcost.engine.result import EngineResult
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
@@ -135,26 +137,34 @@ def _at(x, i):
 
 
 def _candidate(
-    model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, static: list[Violation], prices: PriceBook
+    model,
+    hw,
+    engine,
+    G: int,
+    spec: Spec,
+    res: Mapping[BandName, EngineResult],
+    fleet: Fleet,
+    static: list[Violation],
+    prices: PriceBook,
 ) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
     p = spec.product
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
-    central = _at(c["latency_s"], i)
+    central = _at(c.latency_s, i)
     family = error_family(model, p.kind, G)
     low, high = calibrated_band(
-        central, _at(lo["latency_s"], i), _at(hi["latency_s"], i), load_error_bands().get(family), _at(c["floor_s"], i)
+        central, _at(lo.latency_s, i), _at(hi.latency_s, i), load_error_bands().get(family), _at(c.floor_s, i)
     )
     lat = Band(central=central, low=low, high=high)
     batch = float(BATCHES[i])
-    thr = Band(central=_at(c["throughput_items_per_s"], i), low=batch / high, high=batch / low)
+    thr = Band(central=_at(c.throughput_items_per_s, i), low=batch / high, high=batch / low)
     cost = None
     gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
     quote = prices.quote(hw.id)
     if quote is not None:
         usd_per_gpu_hour = quote.usd_per_gpu_hour
-        per_item = _at(c["cost_usd_per_item"], i)
+        per_item = _at(c.cost_usd_per_item, i)
         cost = Band(central=per_item, low=per_item * low / central, high=per_item * high / central)
         if math.isfinite(fleet.replicas_fixed):
             # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
@@ -164,18 +174,18 @@ def _candidate(
             gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
             monthly = monthly_auto if autoscaled else monthly_fixed
             fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
-    mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
-    fits = bool(_at(c["fits_in_memory"], i))
-    latency_b1 = _at(c["latency_s"], 0)
+    mem = {k: _at(v, i) / 1e9 for k, v in c.memory.parts().items()}
+    fits = bool(_at(c.fits_in_memory, i))
+    latency_b1 = _at(c.latency_s, 0)
     found = list(static)
-    if not bool(_at(c["fits_in_memory"], 0)):
+    if not bool(_at(c.fits_in_memory, 0)):
         usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
-        found.append(Violation(kind="memory", value=_at(c["memory_bytes"]["total"], 0) / 1e9, limit=usable))
+        found.append(Violation(kind="memory", value=_at(c.memory.total, 0) / 1e9, limit=usable))
     elif latency_b1 > spec.budget.latency_s:
         found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
     if not found and not math.isfinite(fleet.replicas_fixed):
         found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
-    tokens = {k: _at(v, i) for k, v in c["tokens"].items()}
+    tokens = {k: _at(v, i) for k, v in c.tokens.items()}
     excess = context_excess(model, tokens)
     if excess:
         found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
@@ -185,7 +195,7 @@ def _candidate(
         found += _cost_violations(spec, fleet_cost, monthly)
     metric, score = quality_of(model, p.kind)
     width, height = input_size(model, spec)
-    steps = c["steps"]
+    steps = c.steps
     return CandidateResult(
         model=model.id,
         family=model.family,
@@ -193,9 +203,9 @@ def _candidate(
         engine=engine,
         precision=spec.candidates.precision,
         gpus_per_replica=G,
-        parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
+        parallelism=str(np.asarray(c.parallelism).flat[0]),  # one replica size: the same at every batch
         batch=int(BATCHES[i]),
-        cfg=c["cfg_mode"],
+        cfg=c.cfg_mode,
         steps=None if steps is None else int(_at(steps, i)),
         width=p.width,
         height=p.height,
@@ -209,8 +219,8 @@ def _candidate(
         price=quote,
         memory_gb=mem,
         fits_in_memory=fits,
-        bound=str(_at(c["bound"], i)),
-        overhead_bound=bool(_at(c["overhead_bound"], i)),
+        bound=str(_at(c.bound, i)),
+        overhead_bound=bool(_at(c.overhead_bound, i)),
         tokens=tokens,
         queue_wait_s=_finite(fleet.percentiles[3] - fleet.service_s),
         latency_p50_s=_finite(fleet.percentiles[0]),
@@ -301,8 +311,8 @@ def _evaluate(
             _Shape(
                 _candidate(model, hw, engine, G, spec, res, fleet, static, prices),
                 fleet,
-                _at(one["latency_s"], 0),
-                bool(_at(one["fits_in_memory"], 0)),
+                _at(one.latency_s, 0),
+                bool(_at(one.fits_in_memory, 0)),
             )
         )
     return [_best_replica(spec, options) for options in shapes.values()]

@@ -175,23 +175,27 @@ def price_group(
     )
     out = estimate_arrays(cfg, "central")
     n = si.size
+
+    def every(a) -> np.ndarray:  # a column of every row
+        return np.broadcast_to(a, (n,))
+
     labels = np.array([f"{int(w)}x{int(h)}" for w, h in g.sizes], dtype=object)
     return {
         "resolution": labels[si],  # "WxH", formatted once per size and gathered (no per-row formatting)
         "width": width,
         "height": height,
-        "padded_width": np.broadcast_to(out["padded_width"], (n,)),
-        "padded_height": np.broadcast_to(out["padded_height"], (n,)),
+        "padded_width": every(out.padded_width),
+        "padded_height": every(out.padded_height),
         "frames": fr,
         "batch": ba,
         "gpus": gp,
-        "parallelism": _label_runs(np.broadcast_to(out["parallelism"], (n,))),
+        "parallelism": _label_runs(every(out.parallelism)),
         "steps": st,
-        "latency_s": np.broadcast_to(out["latency_s"], (n,)),
-        "throughput_items_per_s": np.broadcast_to(out["throughput_items_per_s"], (n,)),
-        "cost_usd_per_item": np.broadcast_to(out["cost_usd_per_item"], (n,)),
-        "memory_gb": np.broadcast_to(out["memory_bytes"]["total"], (n,)) / 1e9,
-        "fits_in_memory": np.broadcast_to(out["fits_in_memory"], (n,)),
+        "latency_s": every(out.latency_s),
+        "throughput_items_per_s": every(out.throughput_items_per_s),
+        "cost_usd_per_item": every(out.cost_usd_per_item),
+        "memory_gb": every(out.memory.total) / 1e9,
+        "fits_in_memory": every(out.fits_in_memory),
     }
 
 

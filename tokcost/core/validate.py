@@ -192,8 +192,8 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    row.predicted = float(out[e.metric])
-    row.breakdown = {k: float(v) for k, v in out["breakdown_s"].items()}
+    row.predicted = float(out.measure(e.metric))
+    row.breakdown = {k: float(v) for k, v in out.breakdown_s.items()}
     return row
 
 

@@ -18,6 +18,7 @@ from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
+from tokcost.engine.result import EngineResult
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.families import label
@@ -155,7 +156,7 @@ def _check_replica(cfg: Config, mode: str) -> None:
             raise UsageError(problem)
 
 
-def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
+def estimate_arrays(cfg: Config, band: Band = "central") -> EngineResult:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
     _check_replica(cfg, _cfg_mode(cfg))
@@ -169,7 +170,7 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
 
 def estimate_grid(
     cfg: Config, hardware: list[HardwarePreset], bands=BANDS, gpus=(1,)
-) -> dict[tuple[str, str, int], Mapping]:
+) -> dict[tuple[str, str, int], EngineResult]:
     """:func:`estimate_arrays` of ``cfg`` on each of ``hardware`` (``cfg.hardware`` is not used) at each band and
     each replica size of ``gpus`` that the model and the chip allow (:func:`replica_problem`, default layout), in
     one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
@@ -205,38 +206,9 @@ def estimate_grid(
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
     out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]))
-    full = _full(out, (len(triples), batch.shape[1]))
-    return {(hw.id, b, G): _Row(full, k) for k, (hw, b, G) in enumerate(triples)}
-
-
-def _full(value, shape: tuple):
-    """Every number of a (nested) result as an array of the whole grid's shape."""
-    if isinstance(value, dict):
-        return {key: _full(v, shape) for key, v in value.items()}
-    if isinstance(value, np.ndarray) or isinstance(value, (float, int)) and not isinstance(value, bool):
-        return np.broadcast_to(np.asarray(value), shape).copy()
-    return value  # strings (cfg mode, role) and None (steps of an AR model)
-
-
-class _Row(Mapping):
-    """Row ``k`` of a grid result, sliced when read (a planner reads a few of its ~35 arrays per row)."""
-
-    __slots__ = ("_full", "_k")
-
-    def __init__(self, full: dict, k: int):
-        self._full, self._k = full, k
-
-    def __getitem__(self, key):
-        value = self._full[key]
-        if isinstance(value, dict):
-            return _Row(value, self._k)
-        return value[self._k] if isinstance(value, np.ndarray) else value
-
-    def __iter__(self):
-        return iter(self._full)
-
-    def __len__(self):
-        return len(self._full)
+    shape = (len(triples), batch.shape[1])
+    full = out.map_arrays(lambda a: np.broadcast_to(a, shape).copy())  # every number over the whole grid
+    return {(hw.id, b, G): full.take(k) for k, (hw, b, G) in enumerate(triples)}
 
 
 def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
@@ -248,7 +220,7 @@ def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
     return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
-def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> EngineResult:
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]  # memory; the time to read them: physics.weight_read_bytes
@@ -281,30 +253,36 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
     )
     priced = family_of(m).price(work)
-    out = {
-        "latency_s": priced.latency_s,
-        "breakdown_s": dict(priced.breakdown_s),
-        "breakdown_precision": dict(priced.breakdown_precision),
-        "bound": priced.bound,
-        "overhead_bound": priced.overhead_bound,
-        "communication_s": priced.communication_s,
-        "tokens": dict(priced.tokens),
-        "flops": priced.flops,
-        "bytes": priced.bytes,
-        "steps": priced.steps,
-        "padded_width": priced.padded_width,
-        "padded_height": priced.padded_height,
-    }
     total_mem = priced.memory.total
-    out["memory_bytes"] = priced.memory.parts()
-    out["fits_in_memory"] = total_mem <= chip.usable_bytes
-    out["throughput_items_per_s"] = batch / out["latency_s"]
-    # throughput is of the whole replica of G GPUs; each GPU-hour is paid
-    out["cost_usd_per_item"] = chip.price * G / 3600.0 / out["throughput_items_per_s"]
-    # the floor: the whole replica's FLOPs and bytes at its G GPUs' peak, no collective
-    out["floor_s"] = np.maximum(out["flops"] / (P * G), out["bytes"] / (BW * G))
-    out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW, gpus=G + 0 * out["latency_s"], parallelism=label)
-    return out
+    throughput = batch / priced.latency_s
+    return EngineResult(
+        latency_s=priced.latency_s,
+        breakdown_s=dict(priced.breakdown_s),
+        breakdown_precision=dict(priced.breakdown_precision),
+        bound=priced.bound,
+        overhead_bound=priced.overhead_bound,
+        communication_s=priced.communication_s,
+        tokens=dict(priced.tokens),
+        flops=priced.flops,
+        bytes=priced.bytes,
+        memory=priced.memory,
+        fits_in_memory=total_mem <= chip.usable_bytes,
+        throughput_items_per_s=throughput,
+        # throughput is of the whole replica of G GPUs; each GPU-hour is paid
+        cost_usd_per_item=chip.price * G / 3600.0 / throughput,
+        # the floor: the whole replica's FLOPs and bytes at its G GPUs' peak, no collective
+        floor_s=np.maximum(priced.flops / (P * G), priced.bytes / (BW * G)),
+        padded_width=priced.padded_width,
+        padded_height=priced.padded_height,
+        steps=priced.steps,
+        decode=priced.decode,
+        cfg_mode=mode,
+        role=role,
+        peak_flops=np.asarray(P),
+        bandwidth=np.asarray(BW),
+        gpus=G + 0 * priced.latency_s,
+        parallelism=label,
+    )
 
 
 def text_decode_s(
@@ -381,13 +359,9 @@ def calibrated_band(
 @dataclass
 class Estimate:
     config: Config
-    central: dict
-    low: dict  # optimistic end of the band (lowest latency)
-    high: dict
-
-    def scalar(self, key: str, band: str = "central"):
-        value = getattr(self, band)[key]
-        return value.item() if isinstance(value, np.ndarray) else value
+    central: EngineResult
+    low: EngineResult  # optimistic end of the band (lowest latency)
+    high: EngineResult
 
 
 def estimate(cfg: Config) -> Estimate:

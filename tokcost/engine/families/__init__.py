@@ -77,6 +77,17 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class Decode:
+    """A request of a family that decodes token by token, as continuous batching schedules it: a prefill of
+    ``prompt_tokens``, then ``forwards`` decode steps."""
+
+    prefill_s: Any
+    decode_s: Any
+    prompt_tokens: Any
+    forwards: Any
+
+
+@dataclass(frozen=True)
 class Priced:
     """A family's answer for one configuration (arrays over a grid): the latency and its parts, what bound it,
     the work done and the memory held."""
@@ -94,6 +105,7 @@ class Priced:
     padded_width: Any  # the size priced, each side rounded up to whole tokens or latents
     padded_height: Any
     steps: Any = None  # sampling steps (None: the family takes none)
+    decode: Decode | None = None  # set by the families a continuous-batching engine schedules step by step
 
 
 class Family(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.families import Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.families import Decode, Memory, Priced, TrainingFlops, TrainingWork, Work
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -114,6 +114,9 @@ class Autoregressive:
             memory=Memory(**mem),
             padded_width=gw * tok.spatial_factor,
             padded_height=gh * tok.spatial_factor,
+            decode=Decode(
+                prefill_s=prefill_s, decode_s=decode_s, prompt_tokens=prefill_tokens, forwards=n_forwards * passes
+            ),
         )
 
     def tokens(
