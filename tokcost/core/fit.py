@@ -135,10 +135,14 @@ class _Case:
 
 
 def _cases(entries, catalog) -> list[_Case]:
+    """The entries the fit learns from: every scored one but training runs and those of a family whose runs do not
+    train the engine profiles (:attr:`~tokcost.records.families.FamilySchema.fitted`: scored out of sample)."""
     out = []
     for e in entries:
         row = V.price_entry(e, catalog)
         if not row.scored or e.metric == "gpu_hours":
+            continue
+        if e.model is not None and not catalog.model(e.model).generation.fitted:
             continue
         if e.metric in V.TEXT_DECODE_METRICS:
             out.append(_Case(e, None, e.measured, e.metric, V.text_decode_prediction(e, catalog)))

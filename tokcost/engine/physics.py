@@ -295,12 +295,12 @@ def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
 
 
 def denoiser_layers(model: ModelPreset) -> int:
-    """Blocks a forward launches (host overhead scales with it): transformer blocks; UNets: their transformer
-    blocks plus their residual conv blocks."""
+    """Blocks a forward launches (host overhead scales with it): transformer blocks plus the conv (and other)
+    blocks outside them, ``resnet_blocks`` (a UNet's residual blocks; a U-ViT's conv-stage blocks)."""
     d = _denoiser(model)
     if d.kind == "unet":
         return (sum(level.count for level in d.attention_levels) + (d.resnet_blocks or 0)) or 1
-    return d.transformer_geometry()[1]
+    return d.transformer_geometry()[1] + (d.resnet_blocks or 0)
 
 
 def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):

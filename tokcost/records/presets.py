@@ -236,7 +236,9 @@ class Denoiser(Strict):
     ref_height: PosInt | None = Field(default=None, description="UNets: reference height in pixels.")
     attention_levels: list[AttentionLevel] = Field(default=[], description="UNets: self-attention per resolution.")
     resnet_blocks: PosInt | None = Field(
-        default=None, description="UNets: residual conv blocks per forward (host launch overhead)."
+        default=None,
+        description="Blocks per forward outside the attention layers counted above (a UNet's residual conv blocks, "
+        "a U-ViT's conv-stage blocks): host launch overhead.",
     )
 
     def transformer_geometry(self) -> tuple[float, int, int]:

@@ -11,6 +11,7 @@ from tokcost.engine import physics
 from tokcost.engine.families import Memory, Priced, TrainingFlops, TrainingWork, Work
 from tokcost.engine.tokens import TokenCount, diffusion_tokens, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
+from tokcost.records.families import FamilySchema
 from tokcost.records.families.diffusion import SCHEMA
 from tokcost.records.presets import ModelPreset
 
@@ -25,10 +26,10 @@ CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
 
 
 class Diffusion:
-    schema = SCHEMA
+    schema: FamilySchema = SCHEMA
     # by (CFG-parallel?, sequence-parallel?)
     parallelism_labels = np.array([["none", "sp"], ["cfg", "cfg+sp"]])
-    parallelisms = ("sp", "cfg", "cfg+sp")
+    parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return CFG_MODES[model.diffusion.cfg]
@@ -76,7 +77,7 @@ class Diffusion:
         else:
             t = np.ones_like(np.asarray(gw))
         latent = t * gw * gh
-        steps = np.asarray(cfg.steps if cfg.steps is not None else m.diffusion.steps, dtype=float)
+        steps = np.asarray(cfg.steps if cfg.steps is not None else m.generation.default_steps(m), dtype=float)
         n_items = w.batch * w.branches
         linear, attn = physics.denoiser_flops_split(m, latent, pw, ph)
         per_item = linear + attn
@@ -175,7 +176,7 @@ class Diffusion:
             )
         else:
             raise UsageError(
-                f"{model.id} is a diffusion model and publishes no training sample count (not in its paper or model "
+                f"{model.id} is {model.generation.noun} and publishes no training sample count (not in its paper or model "
                 "card): give the training samples (images or clips seen)",
                 param="samples",
             )

@@ -40,8 +40,17 @@ class FamilySchema:
     kv_cache: bool = False  # holds a KV cache (--kv-dtype applies)
     attention_kernel: bool = False  # its attention kernel is chosen (--attention applies)
     bench_decoder: bool = False  # its passes are the decoder steps `tokcost bench` measures
+    # its validation entries train the engine profiles' fitted parameters (tokcost validate --fit); a family added
+    # later is scored with them as fitted, so its errors are out of sample and the other families' numbers stay
+    fitted: bool = False
     section: str | None = None
     section_model: type[BaseModel] | None = None
+
+    def section_of(self, model: Any) -> Any:
+        """The model's own section of this family (``section_model``), which its validator requires."""
+        if self.section is None:
+            raise ValueError(f"the {self.name} family owns no preset section")
+        return getattr(model, self.section)
 
     def native_size(self, model: Any) -> tuple[int, int]:
         """The width and height the model generates at by default."""

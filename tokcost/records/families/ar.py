@@ -16,4 +16,5 @@ SCHEMA = FamilySchema(
     perception=True,
     kv_cache=True,
     bench_decoder=True,
+    fitted=True,
 )

@@ -23,4 +23,5 @@ SCHEMA = _Diffusion(
     trains_on="samples",
     steps=True,
     attention_kernel=True,
+    fitted=True,
 )
