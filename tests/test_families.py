@@ -185,8 +185,15 @@ import json, tokcost
 est = tokcost.estimate(model="toy-gen", hardware="h100-sxm", width=1024, height=1024, presets=[PRESETS])
 rows = tokcost.sweep(models=["toy-gen", "sdxl"], hardware=["h100-sxm"], resolutions=[(512, 512), (1024, 1024)],
                      presets=[PRESETS])
+spec = {"version": 1, "name": "toy", "product": {"kind": "image", "width": 512, "height": 512, "quality_tier": "draft"},
+        "demand": {"requests_per_day": 10000}, "budget": {"latency_s": 5},
+        "candidates": {"models": ["toy-gen", "sdxl"], "hardware": ["h100-sxm"]}}
+plan = tokcost.analyze(spec, presets=[PRESETS]).specs[0]
+toy = [c for c in plan.candidates if c.model == "toy-gen"]
 print(json.dumps({"family": est.family, "latency_s": est.latency_s, "tokens": est.tokens, "flops": est.flops,
-                  "bound": est.bound, "sweep_models": sorted(set(rows.columns["model"].tolist()))}))
+                  "bound": est.bound, "sweep_models": sorted(set(rows.columns["model"].tolist())),
+                  "analyze_families": sorted({c.family for c in plan.candidates}),
+                  "analyze_toy_feasible": any(c.feasible for c in toy)}))
 """
 
 
@@ -212,6 +219,8 @@ def test_a_new_family_is_two_modules_and_a_preset(tmp_path):
     assert got["tokens"]["latent"] == 64 * 64
     assert got["flops"] == pytest.approx(2 * 1e9 * 64 * 64)
     assert got["latency_s"] > 0 and got["bound"] in ("compute", "memory")
+    # the planner ranks it with the others, and the recommendation words its family from the schema's label
+    assert got["analyze_families"] == ["diffusion", "one-shot"] and got["analyze_toy_feasible"]
 
 
 # ------------------------------------------------------------------------------------------------ masked decoding
