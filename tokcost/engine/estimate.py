@@ -367,8 +367,3 @@ class Estimate:
 def estimate(cfg: Config) -> Estimate:
     results = {b: estimate_arrays(cfg, b) for b in BANDS}
     return Estimate(cfg, results["central"], results["low"], results["high"])
-
-
-def to_float(x):
-    a = np.asarray(x)
-    return a.item() if a.ndim == 0 else a.tolist()

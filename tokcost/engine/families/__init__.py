@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from tokcost.engine.profiles import Efficiency
 
 
+# A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
+# its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
+OVERHEAD_BOUND_FACTOR = 1.5
+
+
 @dataclass(frozen=True)
 class Work:
     """What a family prices: the configuration, the chip (scalars, or columns of a stacked grid) and what the

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.families import Decode, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Decode, Memory, Priced, TrainingFlops, TrainingWork, Work
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -24,9 +24,6 @@ from tokcost.records.presets import Architecture, ModelPreset
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
 DEFAULT_ANSWER_TOKENS = 128
-# A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
-# its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
-OVERHEAD_BOUND_FACTOR = 1.5
 
 
 class Autoregressive:

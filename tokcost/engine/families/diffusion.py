@@ -8,16 +8,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.families import Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Memory, Priced, TrainingFlops, TrainingWork, Work
 from tokcost.engine.tokens import TokenCount, diffusion_tokens, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.families import FamilySchema
 from tokcost.records.families.diffusion import SCHEMA
 from tokcost.records.presets import ModelPreset
 
-# A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
-# its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
-OVERHEAD_BOUND_FACTOR = 1.5
 # What the components --precision does not apply to run at: text encoders and the VAE.
 SIXTEEN_BIT = "bf16"
 DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
