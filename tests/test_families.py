@@ -298,3 +298,37 @@ def test_masked_entries_are_scored_out_of_sample():
     rows = [V.price_entry(e, cat) for e in masked]
     assert all(r.scored for r in rows)
     assert V.summarise(rows)["median_rel_err"] <= 0.15
+
+
+# ------------------------------------------------------------------------------------------------ next-scale
+
+
+def test_next_scale_runs_one_forward_per_scale_over_a_growing_cached_prefix():
+    """Infinity-2B at 1024 px: 13 scales, 10,521 tokens; scale k's n_k tokens attend to the S_k tokens of every
+    scale so far (KV cache), plus the text; both guidance branches in one batch."""
+    import tokcost
+    from tokcost.api import catalog
+
+    m = catalog(None).model("infinity-2b")
+    s = m.generation.section_of(m)
+    r = tokcost.estimate(model="infinity-2b", hardware="h100-sxm")
+    assert r.family == "next-scale" and r.cfg == "batched" and r.steps is None
+    assert r.tokens["scales"] == 13 and r.tokens["generated"] == 10521 and r.tokens["latent"] == 64 * 64
+    L, d, X, N = s.layers, s.width, s.cross_attention_text_tokens, s.matmul_params_b * 1e9
+    flops, prefix = 0.0, 0
+    for side in s.scales:
+        prefix += side * side
+        flops += 2 * (2 * N * side * side + 4 * L * d * side * side * (prefix + X))  # x 2 guidance branches
+    vae = m.vae.decode_tflops_per_mpixel * 1e12 * 1024 * 1024 / 1e6
+    assert r.flops == pytest.approx(flops + vae)
+    # the cache holds both branches' keys and values of every token: 2 x 10,521 x 2 L d x 2 bytes
+    assert r.memory_gb["kv_cache"] == pytest.approx(2 * 10521 * 2 * L * d * 2 / 1e9)
+
+
+def test_next_scale_costs_grow_with_the_batch_and_its_cache_with_it():
+    import tokcost
+
+    one = tokcost.estimate(model="infinity-2b", hardware="a100-80gb-sxm")
+    eight = tokcost.estimate(model="infinity-2b", hardware="a100-80gb-sxm", batch=8)
+    assert eight.latency_s > one.latency_s and eight.throughput_items_per_s > one.throughput_items_per_s
+    assert eight.memory_gb["kv_cache"] == pytest.approx(8 * one.memory_gb["kv_cache"])

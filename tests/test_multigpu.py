@@ -12,6 +12,7 @@ import tokcost
 from tokcost.cli.app import app
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
+from tokcost.engine.families import FAMILIES
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
@@ -268,7 +269,7 @@ def test_every_preset_prices_a_multi_gpu_replica_or_says_why_not():
     """Every model takes G > 1 on an 8-GPU server, except a guidance-distilled UNet (no CFG branches to split, and
     no sequence parallelism for UNets), which gets a clear refusal; the latency never beats perfect scaling."""
     for m in CAT.all("models"):
-        if m.family == "masked":  # no multi-GPU implementation is published: one GPU per replica
+        if not FAMILIES[m.family].parallelisms:  # no multi-GPU implementation is published: one GPU per replica
             with pytest.raises(UsageError, match="on one GPU"):
                 run(m.id, gpus=2)
             continue
