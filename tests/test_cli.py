@@ -127,7 +127,7 @@ def test_estimate_video_and_steps():
 
 def test_estimate_vllm_diffusion_is_a_clear_error():
     r = run("estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--engine", "vllm")
-    assert r.exit_code == 2 and "AR models only" in r.stderr
+    assert r.exit_code == 2 and "autoregressive models only" in r.stderr
 
 
 def test_estimate_reports_not_fitting_instead_of_failing():

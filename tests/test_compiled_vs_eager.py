@@ -20,7 +20,7 @@ HARDWARE = CAT.ids("hardware")
 def latency(model, hardware, engine) -> float | None:
     cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, engine=engine)
     try:
-        return float(estimate_arrays(cfg)["latency_s"])
+        return float(estimate_arrays(cfg).latency_s)
     except UsageError:  # a combination the chip cannot run (FlashAttention-3 off Hopper, ...)
         return None
 

@@ -29,15 +29,15 @@ def test_precision_leaves_text_encoders_and_vae_unchanged(model, hardware):
     base = breakdown(model, hardware, "bf16")
     for precision in ("fp8", "int8", "int4"):
         other = breakdown(model, hardware, precision)
-        assert float(other["breakdown_s"]["text_encoders"]) == float(base["breakdown_s"]["text_encoders"])
-        assert float(other["breakdown_s"]["vae_decode"]) == float(base["breakdown_s"]["vae_decode"])
-        assert other["breakdown_precision"] == {"text_encoders": "bf16", "denoise": precision, "vae_decode": "bf16"}
+        assert float(other.breakdown_s["text_encoders"]) == float(base.breakdown_s["text_encoders"])
+        assert float(other.breakdown_s["vae_decode"]) == float(base.breakdown_s["vae_decode"])
+        assert other.breakdown_precision == {"text_encoders": "bf16", "denoise": precision, "vae_decode": "bf16"}
 
 
 def test_int8_speeds_up_the_denoiser_of_a_compute_bound_model():
     """At batch 16 the UNet is compute-bound (at batch 1 eager SDXL on an H100 waits on its host)."""
     base, int8 = breakdown("sdxl", "h100-sxm", "bf16", batch=16), breakdown("sdxl", "h100-sxm", "int8", batch=16)
-    assert float(int8["breakdown_s"]["denoise"]) < float(base["breakdown_s"]["denoise"])
+    assert float(int8.breakdown_s["denoise"]) < float(base.breakdown_s["denoise"])
 
 
 def test_estimate_notes_say_only_the_unets_linear_and_conv_layers_run_int8():

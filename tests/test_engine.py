@@ -77,8 +77,8 @@ def test_unbatched_cfg_doubles_memory_bound_decode():
     off = estimate_arrays(Config(profiles=ENGINES, cfg="off", **base))
     unb = estimate_arrays(Config(profiles=ENGINES, cfg="unbatched", **base))
     bat = estimate_arrays(Config(profiles=ENGINES, cfg="batched", **base))
-    assert float(unb["breakdown_s"]["decode"]) == pytest.approx(2 * float(off["breakdown_s"]["decode"]), rel=1e-9)
-    assert float(off["latency_s"]) < float(bat["latency_s"]) < float(unb["latency_s"])
+    assert float(unb.breakdown_s["decode"]) == pytest.approx(2 * float(off.breakdown_s["decode"]), rel=1e-9)
+    assert float(off.latency_s) < float(bat.latency_s) < float(unb.latency_s)
 
 
 def test_cfg_doubles_diffusion_compute_only_when_the_model_uses_it():
@@ -86,39 +86,40 @@ def test_cfg_doubles_diffusion_compute_only_when_the_model_uses_it():
     r = estimate_arrays(Config(profiles=ENGINES, model=sdxl, hardware=H100, engine="compiled"))
     off = estimate_arrays(Config(profiles=ENGINES, model=sdxl, hardware=H100, engine="compiled", cfg="off"))
     per_forward = float(physics.denoiser_flops(sdxl, 128 * 128, 1024, 1024))
-    assert float(r["flops"] - off["flops"]) == pytest.approx(50 * per_forward)  # one more forward per step
-    assert float(r["breakdown_s"]["denoise"]) > 1.3 * float(off["breakdown_s"]["denoise"])
+    assert float(r.flops - off.flops) == pytest.approx(50 * per_forward)  # one more forward per step
+    assert float(r.breakdown_s["denoise"]) > 1.3 * float(off.breakdown_s["denoise"])
     flux = CAT.model("flux1-dev")  # guidance-distilled: one forward per step
-    assert estimate_arrays(Config(profiles=ENGINES, model=flux, hardware=H100))["cfg_mode"] == "off"
+    assert estimate_arrays(Config(profiles=ENGINES, model=flux, hardware=H100)).cfg_mode == "off"
 
 
 def test_speculative_decoding_cuts_forwards():
     base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512, cfg="off")
     plain = estimate_arrays(Config(profiles=ENGINES, **base))
     spec = estimate_arrays(Config(profiles=ENGINES, tokens_per_forward=4, **base))
-    assert float(spec["tokens"]["forwards"]) == np.ceil(4163 / 4)
-    assert float(spec["latency_s"]) < float(plain["latency_s"]) / 2
+    assert float(spec.tokens["forwards"]) == np.ceil(4163 / 4)
+    assert float(spec.latency_s) < float(plain.latency_s) / 2
 
 
 def test_memory_weights_plus_kv_and_fit():
     r = estimate_arrays(
         Config(profiles=ENGINES, model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64]))
     )
-    kv = r["memory_bytes"]["kv_cache"]
-    assert r["memory_bytes"]["weights"][0] == pytest.approx(8.49e9 * 2)
+    kv = r.memory.kv_cache
+    assert r.memory.weights[0] == pytest.approx(8.49e9 * 2)
     assert kv[1] == pytest.approx(64 * kv[0])
-    assert r["fits_in_memory"][0] and not r["fits_in_memory"][1]
+    assert r.fits_in_memory[0] and not r.fits_in_memory[1]
 
 
 def test_estimate_never_below_floor_and_band_contains_central():
     for mid in ("emu3-gen", "sdxl", "flux1-dev", "cogvideox-5b", "llamagen-xl"):
         e = estimate(Config(profiles=ENGINES, model=CAT.model(mid), hardware=H100))
-        assert e.scalar("latency_s", "low") <= e.scalar("latency_s") <= e.scalar("latency_s", "high")
-        assert e.scalar("latency_s", "low") >= e.scalar("floor_s")
+        low, central, high = e.low.row(0), e.central.row(0), e.high.row(0)
+        assert low.latency_s <= central.latency_s <= high.latency_s
+        assert low.latency_s >= central.floor_s
 
 
 def test_vllm_refuses_diffusion():
-    with pytest.raises(UsageError, match="AR models only"):
+    with pytest.raises(UsageError, match="autoregressive models only"):
         estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100, engine="vllm"))
 
 
@@ -151,7 +152,7 @@ def test_diffusion_training_is_three_forwards_per_sample():
 
 def test_latency_grows_with_resolution_frames_steps_and_batch():
     def lat(**kw):
-        return float(estimate_arrays(Config(profiles=ENGINES, hardware=H100, **kw))["latency_s"])
+        return float(estimate_arrays(Config(profiles=ENGINES, hardware=H100, **kw)).latency_s)
 
     assert lat(model=EMU3, width=512, height=512) < lat(model=EMU3, width=720, height=720)
     assert lat(model=CAT.model("sdxl"), steps=20) < lat(model=CAT.model("sdxl"), steps=50)
@@ -229,9 +230,11 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
                     "communication_s",
                     "parallelism",
                 ):
-                    np.testing.assert_array_equal(np.broadcast_to(one[key], batch.shape), row[key], err_msg=key)
-                for key, value in one["memory_bytes"].items():
-                    np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row["memory_bytes"][key])
+                    np.testing.assert_array_equal(
+                        np.broadcast_to(getattr(one, key), batch.shape), getattr(row, key), err_msg=key
+                    )
+                for key, value in one.memory.parts().items():
+                    np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row.memory.parts()[key])
 
 
 def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
@@ -255,8 +258,8 @@ def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
                     )
 
                 two, one = run("unbatched"), run("off")
-                np.testing.assert_allclose(two["latency_s"], 2 * one["latency_s"], rtol=1e-12)
-                np.testing.assert_array_equal(two["overhead_bound"], one["overhead_bound"])
+                np.testing.assert_allclose(two.latency_s, 2 * one.latency_s, rtol=1e-12)
+                np.testing.assert_array_equal(two.overhead_bound, one.overhead_bound)
 
 
 def test_estimate_reports_the_text_tokens_that_tokcost_tokens_counts():
@@ -267,8 +270,8 @@ def test_estimate_reports_the_text_tokens_that_tokcost_tokens_counts():
         if m.family != "diffusion":
             continue
         est = estimate_arrays(Config(profiles=ENGINES, model=m, hardware=H100, engine="compiled"))
-        assert est["tokens"]["text"] == diffusion_tokens(m, m.native.width, m.native.height).prompt, m.id
-    assert estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100))["tokens"]["text"] == 77
+        assert est.tokens["text"] == diffusion_tokens(m, m.native.width, m.native.height).prompt, m.id
+    assert estimate_arrays(Config(profiles=ENGINES, model=CAT.model("sdxl"), hardware=H100)).tokens["text"] == 77
 
 
 def test_training_mfu_falls_for_small_models_by_the_published_curve():
@@ -307,8 +310,8 @@ def test_weight_only_formats_read_fewer_bytes_but_not_proportionally_faster():
                 height=512,
             )
         )
-        lat[p], mem[p] = float(out["latency_s"]), float(out["memory_bytes"]["weights"])
-        assert float(out["latency_s"]) >= float(out["floor_s"])
+        lat[p], mem[p] = float(out.latency_s), float(out.memory.weights)
+        assert float(out.latency_s) >= float(out.floor_s)
     assert lat["bf16"] > lat["int8-wo"] > lat["int4"]
     assert lat["bf16"] / lat["int8-wo"] < 2.0 and lat["bf16"] / lat["int4"] < 2.0 / physics.WEIGHT_BYTES["int4"]
     assert mem["int8-wo"] == pytest.approx(mem["bf16"] / 2)
@@ -326,9 +329,9 @@ def test_flash_attention_3_speeds_attention_on_hopper_only():
 
     def lat(model, attention, **kw):
         return float(
-            estimate_arrays(Config(profiles=ENGINES, model=CAT.model(model), hardware=hw, attention=attention, **kw))[
-                "latency_s"
-            ]
+            estimate_arrays(
+                Config(profiles=ENGINES, model=CAT.model(model), hardware=hw, attention=attention, **kw)
+            ).latency_s
         )
 
     video = dict(width=1280, height=720, frames=129)
@@ -355,10 +358,10 @@ def test_fp8_kv_cache_halves_the_cache_and_its_reads():
     base = dict(profiles=ENGINES, model=EMU3, hardware=H100, engine="vllm", batch=64)
     bf16 = estimate_arrays(Config(**base))
     fp8 = estimate_arrays(Config(**base, kv_dtype="fp8"))
-    assert float(fp8["memory_bytes"]["kv_cache"]) == pytest.approx(float(bf16["memory_bytes"]["kv_cache"]) / 2)
-    assert float(fp8["memory_bytes"]["weights"]) == float(bf16["memory_bytes"]["weights"])
-    assert 1.0 < float(bf16["latency_s"]) / float(fp8["latency_s"]) < 2.0
-    assert float(fp8["latency_s"]) >= float(fp8["floor_s"])
+    assert float(fp8.memory.kv_cache) == pytest.approx(float(bf16.memory.kv_cache) / 2)
+    assert float(fp8.memory.weights) == float(bf16.memory.weights)
+    assert 1.0 < float(bf16.latency_s) / float(fp8.latency_s) < 2.0
+    assert float(fp8.latency_s) >= float(fp8.floor_s)
 
 
 def test_kernel_gaps_add_to_the_weight_read_and_grow_effective_bandwidth_with_model_size():

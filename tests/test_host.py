@@ -18,7 +18,7 @@ ENGINES = load_engines()
 
 def latency(model, hardware, **kw):
     cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, **kw)
-    return float(estimate_arrays(cfg)["latency_s"])
+    return float(estimate_arrays(cfg).latency_s)
 
 
 def test_the_host_terms_divide_by_the_host_speed_and_nothing_else_does():

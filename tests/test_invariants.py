@@ -13,7 +13,9 @@ Examples are drawn with a fixed seed so CI is reproducible; TOKCOST_FUZZ_EXAMPLE
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -50,7 +52,7 @@ def configs(draw, role: str | None = None) -> dict:
     m = draw(st.sampled_from(sorted(pool, key=lambda x: x.id)))
     r = role or draw(st.sampled_from(m.roles))
     hw = HARDWARE[draw(st.sampled_from(sorted(HARDWARE)))]
-    engine = draw(st.sampled_from([e for e, p in ENGINES.items() if m.family in p.serves]))
+    engine = draw(st.sampled_from([e for e, p in ENGINES.items() if p.runs(m.family)]))
     lo, hi = m.side_limits()
     kw = dict(
         model=m,
@@ -91,6 +93,15 @@ def _show(kw: dict) -> dict:
     return {k: (v.id if hasattr(v, "id") else v) for k, v in kw.items() if k != "profiles"}
 
 
+def _as_dict(value):
+    """An engine result's fields (and their parts: memory, decode, tokens) as nested dicts."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _as_dict(v) for k, v in value.items()}
+    return value
+
+
 def _finite_leaves(d: dict, kw: dict, skip=("cost_usd_per_item",)) -> None:
     for key, value in d.items():
         if isinstance(value, dict):
@@ -112,12 +123,12 @@ def test_never_below_the_roofline_floor_and_never_nan(kw):
     cfg = Config(**kw)
     for band in BANDS:
         r = estimate_arrays(cfg, band)
-        _finite_leaves(r, kw)
-        assert _all(r["latency_s"]) >= _all(r["floor_s"]) * (1 - RTOL), (band, _show(kw))
-        floor = max(float(r["flops"]) / r["peak_flops"], float(r["bytes"]) / r["bandwidth"])
-        assert np.isclose(float(r["floor_s"]), floor)
+        _finite_leaves(_as_dict(r), kw)
+        assert _all(r.latency_s) >= _all(r.floor_s) * (1 - RTOL), (band, _show(kw))
+        floor = max(float(r.flops) / r.peak_flops, float(r.bytes) / r.bandwidth)
+        assert np.isclose(float(r.floor_s), floor)
         if kw["hardware"].id in PRICES:
-            cost = float(r["cost_usd_per_item"])
+            cost = float(r.cost_usd_per_item)
             assert np.isfinite(cost)
             floor_cost = PRICES[kw["hardware"].id] / 3600.0 * floor / kw["batch"]
             assert cost >= floor_cost * (1 - RTOL), (band, _show(kw))
@@ -128,10 +139,10 @@ def test_never_below_the_roofline_floor_and_never_nan(kw):
 def test_band_contains_central_and_throughput_at_most_batch_over_latency(kw):
     cfg = Config(**kw)
     res = {b: estimate_arrays(cfg, b) for b in BANDS}
-    lo, c, hi = (float(res[b]["latency_s"]) for b in ("low", "central", "high"))
+    lo, c, hi = (float(res[b].latency_s) for b in ("low", "central", "high"))
     assert lo <= c * (1 + RTOL) and c <= hi * (1 + RTOL), (lo, c, hi, _show(kw))
     for b in BANDS:
-        thr, lat = float(res[b]["throughput_items_per_s"]), float(res[b]["latency_s"])
+        thr, lat = float(res[b].throughput_items_per_s), float(res[b].latency_s)
         assert thr <= kw["batch"] / lat * (1 + RTOL)
 
 
@@ -142,9 +153,9 @@ def test_latency_and_memory_nondecreasing_in_resolution(kw, sides):
     sides = np.array(sorted(min(max(s, lo), hi) for s in sides), dtype=float)
     kw = {**kw, "width": sides, "height": sides}
     r = estimate_arrays(Config(**kw))
-    _nondecreasing(r["latency_s"], "latency vs resolution", kw)
-    _nondecreasing(r["cost_usd_per_item"] if kw["hardware"].id in PRICES else r["latency_s"], "cost vs resolution", kw)
-    _nondecreasing(np.broadcast_to(r["memory_bytes"]["total"], sides.shape), "memory vs resolution", kw)
+    _nondecreasing(r.latency_s, "latency vs resolution", kw)
+    _nondecreasing(r.cost_usd_per_item if kw["hardware"].id in PRICES else r.latency_s, "cost vs resolution", kw)
+    _nondecreasing(np.broadcast_to(r.memory.total, sides.shape), "memory vs resolution", kw)
 
 
 @PROPS
@@ -154,7 +165,7 @@ def test_latency_nondecreasing_in_frames(kw, frames):
     top = (m.native.max_frames if m.family == "diffusion" else None) or 400
     kw = {**kw, "frames": np.array(sorted(min(f, top) for f in frames), dtype=float)}
     r = estimate_arrays(Config(**kw))
-    _nondecreasing(r["latency_s"], "latency vs frames", kw)
+    _nondecreasing(r.latency_s, "latency vs frames", kw)
 
 
 @PROPS
@@ -164,7 +175,7 @@ def test_latency_nondecreasing_in_frames(kw, frames):
 )
 def test_latency_nondecreasing_in_steps(kw, steps):
     kw = {**kw, "steps": np.array(sorted(steps), dtype=float)}
-    _nondecreasing(estimate_arrays(Config(**kw))["latency_s"], "latency vs steps", kw)
+    _nondecreasing(estimate_arrays(Config(**kw)).latency_s, "latency vs steps", kw)
 
 
 @PROPS
@@ -172,10 +183,8 @@ def test_latency_nondecreasing_in_steps(kw, steps):
 def test_latency_and_memory_nondecreasing_in_prompt_length(kw, prompts):
     kw = {**kw, "prompt_tokens": np.array(sorted(prompts), dtype=float)}
     r = estimate_arrays(Config(**kw))
-    _nondecreasing(r["latency_s"], "latency vs prompt tokens", kw)
-    _nondecreasing(
-        np.broadcast_to(r["memory_bytes"]["total"], kw["prompt_tokens"].shape), "memory vs prompt tokens", kw
-    )
+    _nondecreasing(r.latency_s, "latency vs prompt tokens", kw)
+    _nondecreasing(np.broadcast_to(r.memory.total, kw["prompt_tokens"].shape), "memory vs prompt tokens", kw)
 
 
 @PROPS
@@ -183,8 +192,8 @@ def test_latency_and_memory_nondecreasing_in_prompt_length(kw, prompts):
 def test_memory_nondecreasing_in_batch(kw, batches):
     kw = {**kw, "batch": np.array(sorted(batches), dtype=float)}
     r = estimate_arrays(Config(**kw))
-    _nondecreasing(r["memory_bytes"]["total"], "memory vs batch", kw)
-    thr, lat = _all(r["throughput_items_per_s"]), _all(r["latency_s"])
+    _nondecreasing(r.memory.total, "memory vs batch", kw)
+    thr, lat = _all(r.throughput_items_per_s), _all(r.latency_s)
     assert np.all(thr <= kw["batch"] / lat * (1 + RTOL))
 
 

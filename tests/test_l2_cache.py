@@ -33,7 +33,7 @@ def _step(model, hw, batch, l2):
     m = CAT.model(model)
     eff = efficiency(ENGINES["eager"], hw, "central")
     cfg = Config(model=m, hardware=hw, profiles=ENGINES, width=512, height=512)
-    tokens = float(estimate_arrays(cfg)["tokens"]["latent"])
+    tokens = float(estimate_arrays(cfg).tokens["latent"])
     linear, attn = physics.denoiser_flops_split(m, tokens, 512, 512)
     acts = physics.denoiser_activation_elems(m, tokens, 512, 512)
     _, compute, _ = physics.diffusion_step_time(
@@ -80,4 +80,4 @@ def test_a_cached_chip_never_prices_a_diffusion_step_below_its_roofline_floor():
                 model=CAT.model("flux1-dev"), hardware=hw, profiles=ENGINES, batch=batch, width=512, height=512
             )
             out = estimate_arrays(cfg)
-            assert float(out["latency_s"]) >= float(out["floor_s"])
+            assert float(out.latency_s) >= float(out.floor_s)

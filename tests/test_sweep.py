@@ -63,9 +63,9 @@ def test_rows_match_a_single_estimate():
                 role="image",
             )
         )
-        assert c["latency_s"][i] == pytest.approx(float(one["latency_s"]))
-        assert c["memory_gb"][i] == pytest.approx(float(one["memory_bytes"]["total"]) / 1e9)
-        assert bool(c["fits_in_memory"][i]) == bool(one["fits_in_memory"])
+        assert c["latency_s"][i] == pytest.approx(float(one.latency_s))
+        assert c["memory_gb"][i] == pytest.approx(float(one.memory.total) / 1e9)
+        assert bool(c["fits_in_memory"][i]) == bool(one.fits_in_memory)
 
 
 def test_ar_models_have_no_steps_and_diffusion_steps_multiply_rows():

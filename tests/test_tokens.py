@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokcost.engine.tokens import TokenGeometryError, grid_tokens, latent_frames, model_tokens, side_tokens
+from tokcost.engine.families import model_tokens
+from tokcost.engine.tokens import TokenGeometryError, grid_tokens, latent_frames, side_tokens
 from tokcost.io.catalog import Catalog
 
 CAT = Catalog.default()

@@ -206,7 +206,7 @@ def test_attention_stays_16_bit(cat):
     f8 = estimate_arrays(
         Config(profiles=load_engines(), model=m, hardware=hw, engine="compiled", precision="fp8", frames=49)
     )
-    speedup = bf["breakdown_s"]["denoise"] / f8["breakdown_s"]["denoise"]
+    speedup = bf.breakdown_s["denoise"] / f8.breakdown_s["denoise"]
     assert 1.05 < speedup < 1.6  # a 2x rate on the linear half only
 
 
@@ -217,10 +217,10 @@ def test_sequence_parallel_splits_compute_only(cat):
     m, hw = cat.model("hunyuanvideo"), cat.hardware("h100-sxm")
     one = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw))
     g = estimate_arrays(Config(profiles=load_engines(), model=m, hardware=hw, gpus=np.array([1, 2, 4, 8])))
-    assert math.isclose(float(g["latency_s"][0]), float(one["latency_s"]), rel_tol=1e-12)
-    speed = float(one["breakdown_s"]["denoise"]) / g["breakdown_s"]["denoise"]
+    assert math.isclose(float(g.latency_s[0]), float(one.latency_s), rel_tol=1e-12)
+    speed = float(one.breakdown_s["denoise"]) / g.breakdown_s["denoise"]
     assert np.all(np.diff(speed) > 0) and np.all(speed < np.array([1, 2, 4, 8]) + 1e-9)
-    assert math.isclose(float(g["breakdown_s"]["vae_decode"][3]), float(one["breakdown_s"]["vae_decode"]))
+    assert math.isclose(float(g.breakdown_s["vae_decode"][3]), float(one.breakdown_s["vae_decode"]))
 
 
 def test_ar_tensor_parallel_is_priced(cat):
@@ -234,9 +234,9 @@ def test_ar_tensor_parallel_is_priced(cat):
         estimate_arrays(Config(**cfg, engine="compiled")),
         estimate_arrays(Config(**cfg, engine="compiled", gpus=2)),
     )
-    assert two["parallelism"] == "tp" and two["latency_s"] < one["latency_s"]
+    assert two.parallelism == "tp" and two.latency_s < one.latency_s
     one, two = estimate_arrays(Config(**cfg)), estimate_arrays(Config(**cfg, gpus=2))
-    assert two["overhead_bound"] and two["latency_s"] >= one["latency_s"]
+    assert two.overhead_bound and two.latency_s >= one.latency_s
 
 
 def test_multi_gpu_family_meets_its_thresholds(entries, cat):
@@ -566,10 +566,11 @@ def test_error_bands_are_committed_fresh_and_widen_every_estimate(report):
         "tokcost/data/generated/error_bands.yaml is stale: run the docs script"
     )
     bands = load_error_bands()
-    assert set(bands) == {"ar", "diffusion-image", "video", "multi-gpu"}
-    for b in bands.values():
+    assert set(bands) == {"ar", "diffusion-image", "masked", "video", "multi-gpu"}
+    for fam, b in bands.items():
         assert b.low < 0 < b.high and b.width == pytest.approx(math.exp(b.high - b.low), rel=1e-3)
-        assert b.coverage is not None and 0.3 < b.coverage <= 1.0
+        # coverage needs other sources to build the band from: none for a family of one source (masked: open-muse)
+        assert b.coverage is None if fam == "masked" else 0.3 < b.coverage <= 1.0
     for kw, fam in (
         (dict(model="sdxl"), "diffusion-image"),
         (dict(model="emu3-gen", engine="compiled"), "ar"),

@@ -50,7 +50,7 @@ def test_todays_vllm_steps_faster_than_vllm_0_4():
     times = {}
     for engine in ("vllm", "vllm-0.4"):
         cfg = Config(model=CAT.model("emu3-gen"), hardware=CAT.hardware("h100-sxm"), profiles=ENGINES, engine=engine)
-        times[engine] = float(estimate_arrays(cfg)["latency_s"])
+        times[engine] = float(estimate_arrays(cfg).latency_s)
     assert times["vllm"] < times["vllm-0.4"]
 
 

@@ -424,23 +424,24 @@ def compare_training(
     if problems:
         raise InputError(problems)
     for m in presets_:
-        if m.family == "ar" and tokens is None:
-            raise UsageError(f"{m.id} is autoregressive: give the training tokens", param="tokens")
+        if m.generation.trains_on == "tokens" and tokens is None:
+            raise UsageError(f"{m.id} is {m.generation.label}: give the training tokens", param="tokens")
 
     def run(m, samples_):
+        on_tokens = m.generation.trains_on == "tokens"
         return train_one(
             cat,
             model=m.id,
             hardware=hardware,
             prices=overrides,
-            tokens=tokens if m.family == "ar" else None,
-            samples=samples_ if m.family == "diffusion" else None,
+            tokens=tokens if on_tokens else None,
+            samples=None if on_tokens else samples_,
             gpus=gpus,
             mfu=mfu,
-            context=context if m.family == "ar" else None,
-            width=width if m.family == "diffusion" else None,
-            height=height if m.family == "diffusion" else None,
-            frames=frames if m.family == "diffusion" else None,
+            context=context if on_tokens else None,
+            width=None if on_tokens else width,
+            height=None if on_tokens else height,
+            frames=None if on_tokens else frames,
         )
 
     # a diffusion model with no sample count (none given, none published) is priced at the count that matches the
@@ -448,7 +449,7 @@ def compare_training(
     unknown = {
         m.id
         for m in presets_
-        if m.family == "diffusion" and samples is None and (m.training is None or not m.training.samples)
+        if m.generation.trains_on == "samples" and samples is None and (m.training is None or not m.training.samples)
     }
     runs = {m.id: run(m, samples) for m in presets_ if m.id not in unknown}
     if unknown:

@@ -124,7 +124,7 @@ def _host_memory_gb() -> float:
 def _resolve(opts: BenchOptions, gpu: bool, catalog):
     d = GPU_DEFAULTS if gpu else CPU_DEFAULTS
     model = catalog.model(opts.model)
-    if model.family != "ar" or model.architecture is None:
+    if not model.generation.bench_decoder:
         raise UsageError(f"{model.id} is a {model.family} model; tokcost bench measures AR decoders", param="model")
     arch = model.architecture
     layers = opts.layers if opts.layers is not None else (arch.layers if gpu else 1)

@@ -78,7 +78,7 @@ def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid
         height=c.height,
         frames=c.frames,
         batch=c.batch,
-        steps=c.steps if model.family == "diffusion" else None,
+        steps=c.steps if model.generation.steps else None,
     )
     base.update(grid)
     return Config(
@@ -117,7 +117,7 @@ def latency_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData
     series = []
     for c, model, hw in picked:
         lo, hi = model.side_limits()
-        max_frames = model.native.max_frames if model.family == "diffusion" else None
+        max_frames = model.generation.max_frames(model)
         if video:
             ok = x <= (max_frames or np.inf)
             cfg = _config(c, spec, model, hw, calibration, frames=x)
@@ -135,9 +135,9 @@ def latency_chart(spec: SpecResult, picked: list, calibration=None) -> ChartData
                 group=c.hardware,
                 fixed=held,
                 x=x.tolist(),
-                y=_points(res["central"]["latency_s"], x.shape, ok),
-                low=_points(res["low"]["latency_s"], x.shape, ok),
-                high=_points(res["high"]["latency_s"], x.shape, ok),
+                y=_points(res["central"].latency_s, x.shape, ok),
+                low=_points(res["low"].latency_s, x.shape, ok),
+                high=_points(res["high"].latency_s, x.shape, ok),
             )
         )
     marker = float(spec.candidates[0].frames or 1) if video and spec.candidates else max(w0, h0)
@@ -158,7 +158,7 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
     series = []
     for c, model, hw in picked:
         out = estimate_arrays(_config(c, spec, model, hw, calibration, batch=BATCH_GRID), "central")
-        fits = np.broadcast_to(out["fits_in_memory"], BATCH_GRID.shape).astype(bool)
+        fits = np.broadcast_to(out.fits_in_memory, BATCH_GRID.shape).astype(bool)
         limit = float(BATCH_GRID[fits].max()) if fits.any() else None
         series.append(
             ChartSeries(
@@ -167,7 +167,7 @@ def throughput_chart(spec: SpecResult, picked: list, calibration=None) -> ChartD
                 fixed=_held(c, "width", "height", "frames", "steps"),
                 x=BATCH_GRID.tolist(),
                 # per GPU: the replica's items per second over its GPUs
-                y=_points(np.asarray(out["throughput_items_per_s"]) / c.gpus_per_replica, BATCH_GRID.shape),
+                y=_points(np.asarray(out.throughput_items_per_s) / c.gpus_per_replica, BATCH_GRID.shape),
                 fits=fits.tolist(),
                 limit=limit,
             )

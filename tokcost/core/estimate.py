@@ -16,9 +16,9 @@ from tokcost.engine.estimate import (
     estimate,
     host_speed,
     precision_note,
-    to_float,
 )
-from tokcost.engine.tokens import context_problem
+from tokcost.engine.families import context_problem
+from tokcost.engine.result import MemoryRow
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
@@ -62,9 +62,7 @@ def estimate_one(
     if problem:
         raise UsageError(problem, param="engine")
     book = price_book([hw], load_prices(), overrides=prices)
-    native = (
-        (m.tokenizer.native_width, m.tokenizer.native_height) if m.family == "ar" else (m.native.width, m.native.height)
-    )
+    native = m.generation.native_size(m)
     defaults: dict[str, str | int] = {}
     if r.engine is None:
         defaults["engine"] = engine
@@ -72,8 +70,9 @@ def estimate_one(
         defaults["width"] = native[0]
     if r.height is None:
         defaults["height"] = native[1]
-    if r.steps is None and m.family == "diffusion":
-        defaults["steps"] = m.diffusion.steps
+    default_steps = m.generation.default_steps(m)
+    if r.steps is None and default_steps is not None:
+        defaults["steps"] = default_steps
     est = estimate(
         Config(
             model=m,
@@ -100,24 +99,20 @@ def estimate_one(
             prices=book.usd_per_gpu_hour(),
         )
     )
-    c, lo, hi = est.central, est.low, est.high
-    if decoder is not None and not bool(to_float(c["fits_in_memory"])):
-        raise_memory_shortfall(c["memory_bytes"], hw.memory_gb, profiles[engine], r.gpus)
-    tokens = {k: to_float(v) for k, v in c["tokens"].items()}
+    c, lo, hi = est.central.row(0), est.low.row(0), est.high.row(0)  # one configuration
+    if decoder is not None and not c.fits_in_memory:
+        raise_memory_shortfall(c.memory, hw.memory_gb, profiles[engine], r.gpus)
+    tokens = c.tokens
     problem = context_problem(m, tokens)
     if problem:
         raise UsageError(problem, param="frames" if r.frames else "width")
 
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
-    lat = to_float(c["latency_s"])
+    lat = c.latency_s
     lat_lo, lat_hi = calibrated_band(
-        lat,
-        to_float(lo["latency_s"]),
-        to_float(hi["latency_s"]),
-        load_error_bands().get(error_family(m, c["role"], r.gpus)),
-        to_float(c["floor_s"]),
+        lat, lo.latency_s, hi.latency_s, load_error_bands().get(error_family(m, c.role, r.gpus)), c.floor_s
     )
-    cost = to_float(c["cost_usd_per_item"])
+    cost = c.cost_usd_per_item
     quote = book.quote(hw.id)
     priced = quote is not None
     return EstimateResult(
@@ -125,36 +120,36 @@ def estimate_one(
         family=m.family,
         hardware=hw.id,
         gpus=r.gpus,
-        parallelism=str(c["parallelism"]),
-        attention=(r.attention or profiles[engine].attention) if m.family == "diffusion" else None,
-        kv_dtype=r.kv_dtype if m.family == "ar" else None,
+        parallelism=c.parallelism,
+        attention=(r.attention or profiles[engine].attention) if m.generation.attention_kernel else None,
+        kv_dtype=r.kv_dtype if m.generation.kv_cache else None,
         host_speed=host_speed(hw, r.host),
         engine=engine,
         precision=r.precision,
-        role=c["role"],
+        role=c.role,
         width=r.width or native[0],
         height=r.height or native[1],
         frames=r.frames,
         batch=r.batch,
-        cfg=c["cfg_mode"],
-        steps=None if c["steps"] is None else int(to_float(c["steps"])),
+        cfg=c.cfg_mode,
+        steps=None if c.steps is None else int(c.steps),
         latency_s=lat,
         latency_s_band=LowHigh(low=lat_lo, high=lat_hi),
-        throughput_items_per_s=to_float(c["throughput_items_per_s"]),
+        throughput_items_per_s=c.throughput_items_per_s,
         # the fastest latency gives the highest throughput and the lowest cost
         throughput_items_per_s_band=LowHigh(low=r.batch / lat_hi, high=r.batch / lat_lo),
         cost_usd_per_item=cost if priced else None,
         cost_usd_per_item_band=LowHigh(low=cost * lat_lo / lat, high=cost * lat_hi / lat) if priced else None,
-        bound=str(to_float(c["bound"])),
-        overhead_bound=bool(to_float(c["overhead_bound"])),
-        floor_s=to_float(c["floor_s"]),
-        breakdown_s={k: to_float(v) for k, v in c["breakdown_s"].items()},
-        breakdown_precision=dict(c["breakdown_precision"]),
-        communication_s=to_float(c["communication_s"]),
+        bound=c.bound,
+        overhead_bound=c.overhead_bound,
+        floor_s=c.floor_s,
+        breakdown_s=c.breakdown_s,
+        breakdown_precision=c.breakdown_precision,
+        communication_s=c.communication_s,
         tokens=tokens,
-        memory_gb={k: to_float(v) / 1e9 for k, v in c["memory_bytes"].items()},
-        fits_in_memory=bool(to_float(c["fits_in_memory"])),
-        flops=to_float(c["flops"]),
+        memory_gb={k: v / 1e9 for k, v in c.memory.parts().items()},
+        fits_in_memory=c.fits_in_memory,
+        flops=c.flops,
         calibration=calibration.path if calibration is not None else None,
         fps=r.fps,
         price=quote,
@@ -169,7 +164,7 @@ def estimate_one(
 
 def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPreset:
     """``base`` (an AR preset: its visual tokenizer and sampling) with its decoder replaced by ``decoder``."""
-    if base.family != "ar":
+    if "architecture" not in base.generation.requires:
         raise UsageError(
             f"a decoder config replaces an AR model's decoder; {base.id} is a {base.family} model", param="model"
         )
@@ -177,10 +172,10 @@ def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPr
     return base.model_copy(update={"architecture": decoder, "id": label, "name": f"{base.name}, decoder from {name}"})
 
 
-def raise_memory_shortfall(memory_bytes: Mapping, memory_gb: float, profile: EngineProfile, gpus: int) -> None:
+def raise_memory_shortfall(memory: MemoryRow, memory_gb: float, profile: EngineProfile, gpus: int) -> None:
     """Refuse a decoder that does not fit: what one GPU of the replica needs, part by part, against what it holds."""
-    parts = {k.replace("_", " "): to_float(v) / 1e9 for k, v in memory_bytes.items() if k != "total"}
-    need = to_float(memory_bytes["total"]) / 1e9
+    parts = {k.replace("_", " "): v / 1e9 for k, v in memory.parts().items() if k != "total"}
+    need = memory.total / 1e9
     fraction = profile.usable_memory_fraction
     raise UsageError(
         f"does not fit: each of the replica's {gpus} GPU(s) needs {need:,.1f} GB "

@@ -136,10 +136,14 @@ class _Case:
 
 
 def _cases(entries, catalog) -> list[_Case]:
+    """The entries the fit learns from: every scored one but training runs and those of a family whose runs do not
+    train the engine profiles (:attr:`~tokcost.records.families.FamilySchema.fitted`: scored out of sample)."""
     out = []
     for e in entries:
         row = V.price_entry(e, catalog)
         if not row.scored or e.metric == "gpu_hours":
+            continue
+        if e.model is not None and not catalog.model(e.model).generation.fitted:
             continue
         if e.metric in V.TEXT_DECODE_METRICS:
             out.append(_Case(e, None, e.measured, e.metric, V.text_decode_prediction(e, catalog)))
@@ -158,7 +162,7 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
     if case.config is None:  # not reached: _cases gives every other case its Config
         raise ValueError(f"{case.entry.id} has no Config to price")
     cfg = replace(case.config, profiles=profiles)
-    return np.asarray(V.metric_of(estimate_arrays(cfg, "central"), case.metric), dtype=float)
+    return np.asarray(estimate_arrays(cfg, "central").measure(case.metric), dtype=float)
 
 
 def _objective(cases: list[_Case], keep: np.ndarray, profiles: dict, shape) -> np.ndarray:

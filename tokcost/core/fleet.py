@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from tokcost.core.queueing import TIMEOUT_FILL_QUANTILE as TIMEOUT_FILL_QUANTILE
 from tokcost.core.queueing import ContinuousBatching, Discipline, Percentiles, StaticBatching
 from tokcost.records.results import ChartData, ChartSeries
 from tokcost.records.spec import Spec
+
+if TYPE_CHECKING:
+    from tokcost.engine.result import EngineResult
 
 # Fleets are sized so that the approximated percentile meets this share of the budget: the queueing approximations
 # (tokcost.core.capacity, tokcost.core.queueing) are verified to within 10% of simulation for static batching
@@ -123,20 +127,19 @@ def _take(rows: dict, at) -> dict:
     return {k: v[at] for k, v in rows.items()}
 
 
-def _continuous_rows(grid) -> dict:
-    """The step-level inputs of an AR grid row: seconds per decode step at each batch, marginal seconds per
-    prompt token, prompt tokens and forwards per request (zeros for a diffusion row)."""
+def _continuous_rows(grid: EngineResult) -> dict:
+    """The step-level inputs of a token-by-token decoder's grid row: seconds per decode step at each batch,
+    marginal seconds per prompt token, prompt tokens and forwards per request (zeros for other families)."""
     from tokcost.core.queueing import prefill_token_s
 
-    parts = grid.get("breakdown_s", {})
-    if "decode" not in parts:
+    steps = grid.decode
+    if steps is None:
         zeros = np.zeros(len(BATCHES))
         return dict(decode_step=zeros, prefill_tok=0.0, prompt=0.0, forwards=0.0)
-    tokens = grid["tokens"]
-    forwards = float(np.asarray(tokens["forwards"], dtype=float).flat[0])
-    prompt = float(np.asarray(tokens["prompt"], dtype=float).flat[0])
-    decode = np.broadcast_to(np.asarray(parts["decode"], dtype=float), BATCHES.shape)
-    prefill = np.broadcast_to(np.asarray(parts["prefill"], dtype=float), BATCHES.shape)
+    forwards = float(np.asarray(steps.forwards, dtype=float).flat[0])
+    prompt = float(np.asarray(steps.prompt_tokens, dtype=float).flat[0])
+    decode = np.broadcast_to(np.asarray(steps.decode_s, dtype=float), BATCHES.shape)
+    prefill = np.broadcast_to(np.asarray(steps.prefill_s, dtype=float), BATCHES.shape)
     return dict(
         decode_step=decode / max(forwards, 1.0),
         prefill_tok=float(prefill_token_s(prefill, prompt, BATCHES)),
@@ -145,7 +148,7 @@ def _continuous_rows(grid) -> dict:
     )
 
 
-def fleets(spec: Spec, grids: list[dict], batching: list[str]) -> list[Fleet]:
+def fleets(spec: Spec, grids: list[EngineResult], batching: list[str]) -> list[Fleet]:
     """Every candidate's fleet (``batching``: its engine's queue discipline, a key of :data:`DISCIPLINES`), the
     candidates of a discipline and their batches in one vectorised search: for each batch the fewest replicas whose
     percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the
@@ -159,13 +162,13 @@ def fleets(spec: Spec, grids: list[dict], batching: list[str]) -> list[Fleet]:
     return [f for f in out if f is not None]
 
 
-def _fleets(spec: Spec, discipline: Discipline, grids: list[dict]) -> list[Fleet]:
+def _fleets(spec: Spec, discipline: Discipline, grids: list[EngineResult]) -> list[Fleet]:
     q = spec.budget.latency_percentile / 100.0
     limit = spec.budget.latency_s * SIZING_SHARE
     peak, hourly = demand_rates(spec)
     n = len(grids)
-    service = np.stack([np.broadcast_to(np.asarray(x["latency_s"], dtype=float), BATCHES.shape) for x in grids])
-    fits = np.stack([np.broadcast_to(np.asarray(x["fits_in_memory"], dtype=bool), BATCHES.shape) for x in grids])
+    service = np.stack([np.broadcast_to(np.asarray(x.latency_s, dtype=float), BATCHES.shape) for x in grids])
+    fits = np.stack([np.broadcast_to(np.asarray(x.fits_in_memory, dtype=bool), BATCHES.shape) for x in grids])
     batch = np.broadcast_to(BATCHES, service.shape)
     timeout = discipline.timeout(batch, service, peak, limit)
     steps = [_continuous_rows(x) for x in grids]

@@ -21,9 +21,11 @@ from tokcost.core.families import fastest_qualifying, is_static, qualifying
 from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, at_peak, day_chart, demand_rates, fleets, load_chart
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
+from tokcost.engine.families import context_excess
 from tokcost.engine.profiles import BANDS
+from tokcost.engine.profiles import Band as BandName
 from tokcost.engine.quality import quality_of, tier_problem
-from tokcost.engine.tokens import context_excess
+from tokcost.engine.result import EngineResult
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
 from tokcost.io.prices import load_prices
@@ -93,8 +95,9 @@ def _static_problems(spec: Spec, model) -> list[Violation]:
         if p.kind != "perception" and not lo <= px <= hi:  # a photo to answer about is resized (input_size)
             out.append(Violation(kind="size", name=side, value=px, limit=hi if px > hi else lo))
     frames = p.frame_count()
-    if frames and model.family == "diffusion" and model.native.max_frames and frames > model.native.max_frames:
-        out.append(Violation(kind="frames", value=frames, limit=model.native.max_frames))
+    max_frames = model.generation.max_frames(model)
+    if frames and max_frames and frames > max_frames:
+        out.append(Violation(kind="frames", value=frames, limit=max_frames))
     problem = tier_problem(model, p.kind, p.quality_tier)
     if problem:
         out.append(problem)
@@ -115,7 +118,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         height=input_size(model, spec)[1],
         frames=p.frame_count(),
         batch=BATCHES,
-        steps=p.steps if model.family == "diffusion" else None,
+        steps=p.steps if model.generation.steps else None,
         prompt_tokens=p.prompt_tokens,
         answer_tokens=p.answer_tokens,
         role=p.kind,
@@ -165,7 +168,7 @@ class _Facts(NamedTuple):
     violations: list[Violation]
 
 
-def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static: list[Violation], prices) -> _Facts:
+def _facts(model, hw, engine, G: int, spec: Spec, c: EngineResult, fleet: Fleet, static: list[Violation], prices) -> _Facts:
     i = fleet.index
     gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
     quote = prices.quote(hw.id)
@@ -179,16 +182,16 @@ def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static:
             gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
             monthly = monthly_auto if autoscaled else monthly_fixed
             fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
-    latency_b1 = _at(c["latency_s"], 0)
+    latency_b1 = _at(c.latency_s, 0)
     found = list(static)
-    if not bool(_at(c["fits_in_memory"], 0)):
+    if not bool(_at(c.fits_in_memory, 0)):
         usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
-        found.append(Violation(kind="memory", value=_at(c["memory_bytes"]["total"], 0) / 1e9, limit=usable))
+        found.append(Violation(kind="memory", value=_at(c.memory.total, 0) / 1e9, limit=usable))
     elif latency_b1 > spec.budget.latency_s:
         found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
     if not found and not math.isfinite(fleet.replicas_fixed):
         found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
-    excess = context_excess(model, _AtBatch(c["tokens"], i))
+    excess = context_excess(model, _AtBatch(c.tokens, i))
     if excess:
         found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
     if quote is None:
@@ -203,34 +206,34 @@ def _facts(model, hw, engine, G: int, spec: Spec, c: dict, fleet: Fleet, static:
         monthly_fixed=monthly_fixed,
         monthly_auto=monthly_auto,
         latency_b1=latency_b1,
-        fits_b1=bool(_at(c["fits_in_memory"], 0)),
-        parallelism=str(np.asarray(c["parallelism"]).flat[0]),  # one replica size: the same at every batch
+        fits_b1=bool(_at(c.fits_in_memory, 0)),
+        parallelism=str(np.asarray(c.parallelism).flat[0]),  # one replica size: the same at every batch
         violations=found,
     )
 
 
-def _candidate(model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, facts: _Facts) -> CandidateResult:
+def _candidate(model, hw, engine, G: int, spec: Spec, res: Mapping[BandName, EngineResult], fleet: Fleet, facts: _Facts) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
     p = spec.product
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
-    central = _at(c["latency_s"], i)
+    central = _at(c.latency_s, i)
     family = error_family(model, p.kind, G)
     low, high = calibrated_band(
-        central, _at(lo["latency_s"], i), _at(hi["latency_s"], i), load_error_bands().get(family), _at(c["floor_s"], i)
+        central, _at(lo.latency_s, i), _at(hi.latency_s, i), load_error_bands().get(family), _at(c.floor_s, i)
     )
     lat = Band(central=central, low=low, high=high)
     batch = float(BATCHES[i])
-    thr = Band(central=_at(c["throughput_items_per_s"], i), low=batch / high, high=batch / low)
+    thr = Band(central=_at(c.throughput_items_per_s, i), low=batch / high, high=batch / low)
     cost = None
     if facts.quote is not None:
-        per_item = _at(c["cost_usd_per_item"], i)
+        per_item = _at(c.cost_usd_per_item, i)
         cost = Band(central=per_item, low=per_item * low / central, high=per_item * high / central)
-    mem = {k: _at(v, i) / 1e9 for k, v in c["memory_bytes"].items()}
-    fits = bool(_at(c["fits_in_memory"], i))
+    mem = {k: _at(v, i) / 1e9 for k, v in c.memory.parts().items()}
+    fits = bool(_at(c.fits_in_memory, i))
     metric, score = quality_of(model, p.kind)
     width, height = input_size(model, spec)
-    steps = c["steps"]
+    steps = c.steps
     latency = fleet.latency
     if latency is None:
         raise ValueError("the fleet's latency at peak is not known yet (fleet.at_peak)")
@@ -243,7 +246,7 @@ def _candidate(model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, f
         gpus_per_replica=G,
         parallelism=facts.parallelism,
         batch=int(BATCHES[i]),
-        cfg=c["cfg_mode"],
+        cfg=c.cfg_mode,
         steps=None if steps is None else int(_at(steps, i)),
         width=p.width,
         height=p.height,
@@ -257,9 +260,9 @@ def _candidate(model, hw, engine, G: int, spec: Spec, res: dict, fleet: Fleet, f
         price=facts.quote,
         memory_gb=mem,
         fits_in_memory=fits,
-        bound=str(_at(c["bound"], i)),
-        overhead_bound=bool(_at(c["overhead_bound"], i)),
-        tokens={k: _at(v, i) for k, v in c["tokens"].items()},
+        bound=str(_at(c.bound, i)),
+        overhead_bound=bool(_at(c.overhead_bound, i)),
+        tokens={k: _at(v, i) for k, v in c.tokens.items()},
         queue_wait_s=_finite(latency.objective - fleet.service_s),
         latency_p50_s=_finite(latency.p50),
         latency_p95_s=_finite(latency.p95),
@@ -328,7 +331,7 @@ def _evaluate(
         grids = {
             engine: _grid(model, hardware, engine, spec, calibration, profiles, prices)
             for engine in (
-                [e for e, p in profiles.items() if e in wanted and model.family in p.serves]
+                [e for e, p in profiles.items() if e in wanted and p.runs(model.family)]
                 if wanted
                 else offered(profiles, model.family)
             )
@@ -362,7 +365,7 @@ class _Shape(NamedTuple):
     hw: Any
     engine: str
     G: int
-    res: dict
+    res: Mapping[BandName, EngineResult]
     fleet: Fleet
     facts: _Facts
 

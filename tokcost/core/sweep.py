@@ -95,12 +95,11 @@ def plan_groups(req: SweepRequest) -> tuple[list[Group], list[SweepSkip]]:
         frames = _frames_axis(m, role, req.frames, notes)
         if frames is None:
             continue
-        steps = (
-            np.asarray(req.steps or [m.diffusion.steps], dtype=float) if m.family == "diffusion" else np.array([np.nan])
-        )
+        default_steps = m.generation.default_steps(m)
+        steps = np.asarray(req.steps or [default_steps], dtype=float) if m.generation.steps else np.array([np.nan])
         names = req.engines or offered(profiles, m.family)
         for e in names:
-            if m.family not in profiles[e].serves:
+            if not profiles[e].runs(m.family):
                 notes.append(SweepSkip("engine", m.id, engine=e, serves=tuple(profiles[e].serves)))
                 continue
             # the replica sizes under this engine's guidance mode (a batched-CFG UNet splits 2 GPUs by cfg)
@@ -133,9 +132,9 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[SweepSkip])
     if role == "image":
         return np.array([np.nan])
     if frames is None:
-        return np.array([float(m.native.frames if m.family == "diffusion" else 1)])
+        return np.array([float(m.generation.native_frames(m))])
     arr = np.asarray(frames, dtype=float)
-    limit = m.native.max_frames if m.family == "diffusion" else None
+    limit = m.generation.max_frames(m)
     if limit:
         if (arr > limit).any():
             notes.append(SweepSkip("frames", m.id, values=tuple(str(int(f)) for f in arr[arr > limit]), limit=limit))
@@ -185,7 +184,7 @@ def price_group(
         height=height,
         frames=None if g.role == "image" else along(fr, 1),
         batch=along(ba, 2),
-        steps=along(st, 4) if g.model.family == "diffusion" else None,
+        steps=along(st, 4) if g.model.generation.steps else None,
         role=g.role,
         gpus=along(gp, 3),
         calibration=calibration,
@@ -203,18 +202,18 @@ def price_group(
         "resolution": flat(along(labels, 0), object),
         "width": flat(width, np.int64),
         "height": flat(height, np.int64),
-        "padded_width": flat(out["tokens"]["padded_width"], np.int64),
-        "padded_height": flat(out["tokens"]["padded_height"], np.int64),
+        "padded_width": flat(out.padded_width, np.int64),
+        "padded_height": flat(out.padded_height, np.int64),
         "frames": flat(along(fr, 1)),
         "batch": flat(along(ba, 2)),
         "gpus": flat(along(gp, 3), np.int64),
-        "parallelism": flat(np.asarray(out["parallelism"], dtype=object), object),  # a label object per replica size
+        "parallelism": flat(np.asarray(out.parallelism, dtype=object), object),  # a label object per replica size
         "steps": flat(along(st, 4)),
-        "latency_s": flat(out["latency_s"]),
-        "throughput_items_per_s": flat(out["throughput_items_per_s"]),
-        "cost_usd_per_item": flat(out["cost_usd_per_item"]),
-        "memory_gb": flat(out["memory_bytes"]["total"] / 1e9),
-        "fits_in_memory": flat(out["fits_in_memory"], bool),
+        "latency_s": flat(out.latency_s),
+        "throughput_items_per_s": flat(out.throughput_items_per_s),
+        "cost_usd_per_item": flat(out.cost_usd_per_item),
+        "memory_gb": flat(out.memory.total / 1e9),
+        "fits_in_memory": flat(out.fits_in_memory, bool),
     }
 
 

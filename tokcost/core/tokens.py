@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tokcost.engine.tokens import context_problem, grid_tokens, model_tokens
+from tokcost.engine.families import context_problem, model_tokens
+from tokcost.engine.tokens import grid_tokens
 from tokcost.errors import UsageError
 from tokcost.records.presets import ModelPreset
 from tokcost.records.tokens import TokensResult

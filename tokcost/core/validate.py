@@ -148,14 +148,6 @@ def unscored_reason(e: Entry) -> Unscored | None:
     return None
 
 
-def metric_of(out: dict, metric: str):
-    """An entry's metric from an estimate's arrays: ``steps_per_s`` is the sampling steps over the denoising loop's
-    time (what a diffusers progress bar prints), every other metric is the estimate's own field."""
-    if metric in STEP_METRICS:
-        return out["steps"] / out["breakdown_s"]["denoise"]
-    return out[metric]
-
-
 def build_config(e: Entry, catalog, profiles: Mapping | None = None):
     """The :class:`Config` ``tokcost estimate`` would build for this entry's conditions, priced with the committed
     engine profiles or the given ones."""
@@ -203,11 +195,11 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    if e.metric in STEP_METRICS and out["steps"] is None:  # a multi-gpu run of an AR model
+    if e.metric in STEP_METRICS and out.steps is None:  # a multi-gpu run of an AR model
         row.reason = Unscored(kind="steps_outside_diffusion")
         return row
-    row.predicted = float(metric_of(out, e.metric))
-    row.breakdown = {k: float(v) for k, v in out["breakdown_s"].items()}
+    row.predicted = float(out.measure(e.metric))
+    row.breakdown = {k: float(v) for k, v in out.breakdown_s.items()}
     return row
 
 
@@ -268,10 +260,10 @@ def _price_training(e: Entry, catalog, row: Row) -> Row:
         report = compute_report(flops, hw, c.gpus or 1, size_factor=mfu_size_factor(e.architecture.params_b))
         row.predicted = float(report["gpu_hours"])
         return row
-    if m.family == "ar" and c.tokens is None:
+    if m.generation.trains_on == "tokens" and c.tokens is None:
         row.reason = no_tokens
         return row
-    if m.family == "diffusion" and c.samples is None:
+    if m.generation.trains_on == "samples" and c.samples is None:
         row.reason = Unscored(kind="training_samples_unstated")
         return row
     rep = training_report(
@@ -354,7 +346,7 @@ def worst_of(summaries: dict[str, dict]) -> dict:
 # ------------------------------------------------------------------------------------------------- bands
 
 # The families whose estimates carry a calibrated band, and the share of new runs it is meant to hold (80%).
-BANDED_FAMILIES = ("ar", "diffusion-image", "video", "multi-gpu")
+BANDED_FAMILIES = tuple(f for f in FAMILIES if f != "training")
 BAND_COVERAGE = 0.8
 MIN_BAND_ENTRIES = 5  # fewer held-out entries than this give no band worth the name
 

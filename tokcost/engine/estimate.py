@@ -9,58 +9,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, attention_problem, efficiency
-from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
+from tokcost.engine.config import Config
+from tokcost.engine.families import FAMILIES, Work, family_of
+from tokcost.engine.physics import tensor_parallel_problem
+from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
+from tokcost.engine.result import EngineResult
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
+from tokcost.records.families import label
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
-
-# Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
-DEFAULT_ANSWER_TOKENS = 128
-# A step is reported overhead-bound when host launches, kernel gaps and fixed costs make it this much slower than
-# its FLOPs or bytes (a reporting threshold for the "limited by overheads" remark, not a model parameter).
-OVERHEAD_BOUND_FACTOR = 1.5
-# What the components --precision does not apply to run at: text encoders and the VAE.
-SIXTEEN_BIT = "bf16"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Config:
-    """What to price. ``None`` means the model's own default (steps, CFG mode) or its native size.
-
-    ``profiles`` is the engine table to price with (:func:`tokcost.io.engines.load_engines`, or profiles changed
-    for a what-if study or a fit): ``engine`` names the one used, and ``eager`` is the reference a calibration
-    scales the others by."""
-
-    model: ModelPreset
-    hardware: HardwarePreset
-    profiles: Mapping[str, EngineProfile]
-    engine: str = "eager"
-    precision: str = "bf16"
-    width: object = None
-    height: object = None
-    frames: object = None  # video frames; None for images
-    batch: object = 1
-    steps: object = None
-    cfg: str | None = None  # batched | unbatched | off
-    tokens_per_forward: float = 1.0  # accepted tokens per forward (speculative / parallel decoding)
-    verify_tokens: float | None = None  # positions computed per forward (defaults to tokens_per_forward)
-    prompt_tokens: object = None  # AR conditioning prompt; perception: the question
-    answer_tokens: object = None  # perception only
-    role: str | None = None  # image | video | perception (default: the model's first role)
-    calibration: Calibrated | None = None
-    gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
-    parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
-    attention: str | None = None  # diffusion attention kernel: sdpa | fa2 | fa3 (None: the engine profile's)
-    kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)
-    host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
-    # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
-    prices: Mapping[str, float] = field(default_factory=dict)
 
 
 def resolve_role(cfg: Config) -> str:
@@ -74,9 +36,11 @@ def _engine(cfg: Config) -> EngineProfile:
     profile = cfg.profiles.get(cfg.engine)
     if profile is None:
         raise UsageError(f"unknown engine {cfg.engine!r}; choose from {', '.join(cfg.profiles)}")
-    if cfg.model.family not in profile.serves:
+    if not profile.runs(cfg.model.family):
+        others = " or ".join(e for e, p in cfg.profiles.items() if p.runs(cfg.model.family) and not p.superseded_by)
         raise UsageError(
-            f"engine {cfg.engine!r} serves AR models only; {cfg.model.id} is a diffusion model (use eager or compiled)"
+            f"engine {cfg.engine!r} serves {' and '.join(label(f) for f in profile.serves)} models only; "
+            f"{cfg.model.id} is a {label(cfg.model.family)} model (use {others})"
         )
     return profile
 
@@ -88,8 +52,7 @@ def _cfg_mode(cfg: Config) -> str:
 def engine_cfg_mode(model: ModelPreset, engine: str) -> str:
     """The model's own CFG mode, except that an optimised engine batches the two branches of a reference
     implementation that runs them as separate passes (what LlamaGen's vLLM server and any batched server do)."""
-    default = model.sampling.cfg if model.family == "ar" else model.diffusion.cfg
-    mode = {"batched": "batched", "unbatched": "unbatched", "off": "off", "distilled": "off", "none": "off"}[default]
+    mode = family_of(model).cfg_mode(model)
     return "batched" if mode == "unbatched" and engine != "eager" else mode
 
 
@@ -155,13 +118,12 @@ def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
     return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
 
 
-PARALLELISMS = ("tp", "sp", "cfg", "cfg+sp")
+PARALLELISMS = tuple(dict.fromkeys(p for f in FAMILIES.values() for p in f.parallelisms))
 
 
 def replica_problem(model: ModelPreset, hw: HardwarePreset, gpus: int, parallelism: str | None = None, cfg_mode=None):
-    """Why ``model`` cannot run as one replica of ``gpus`` x ``hw`` split by ``parallelism`` (None: the default,
-    tp for AR models and :func:`_diffusion_split`'s for diffusion), or None. ``cfg_mode`` is the guidance mode
-    priced (batched: two branches)."""
+    """Why ``model`` cannot run as one replica of ``gpus`` x ``hw`` split by ``parallelism`` (None: its family's
+    default), or None. ``cfg_mode`` is the guidance mode priced (batched: two branches)."""
     G = int(gpus)
     if G == 1:
         return None if parallelism in (None, "none") else f"parallelism {parallelism} needs more than one GPU"
@@ -170,28 +132,7 @@ def replica_problem(model: ModelPreset, hw: HardwarePreset, gpus: int, paralleli
     problem = domain_problem(hw, G)
     if problem:
         return problem
-    if model.family == "ar":
-        if parallelism not in (None, "tp"):
-            return f"{model.id} is autoregressive: its replicas split by tensor parallelism (tp), not {parallelism}"
-        if model.architecture is None:  # not reached: ModelPreset's validator requires it of an AR model
-            raise ValueError(f"{model.id} has no architecture: not an AR model")
-        return tensor_parallel_problem(model.id, model.architecture, G)
-    if parallelism == "tp":
-        return (
-            f"tensor parallelism (tp) is for AR models; {model.id} is a diffusion model: it splits by sp, cfg or cfg+sp"
-        )
-    cfg_degree, sp = _diffusion_split(G, parallelism, cfg_mode)
-    if cfg_degree is None:
-        return (
-            f"parallelism {parallelism} on {G} GPUs needs batched classifier-free guidance (two branches) and "
-            f"{'2' if parallelism == 'cfg' else 'an even number of'} GPUs; {model.id} runs {cfg_mode} guidance here"
-        )
-    d = model.denoiser
-    if sp > 1 and d.kind == "unet":
-        return f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
-    if sp > 1 and d.attention_heads and d.attention_heads % sp:
-        return f"{sp}-way sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to divide by {sp}"
-    return None
+    return family_of(model).replica_problem(model, G, parallelism, cfg_mode)
 
 
 def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
@@ -208,35 +149,6 @@ def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
     return None
 
 
-def tensor_parallel_problem(name: str, arch: Architecture, gpus: int) -> str | None:
-    """Why ``arch`` cannot be split ``gpus`` ways by Megatron tensor parallelism (heads per GPU), or None."""
-    if arch.heads % gpus:
-        return f"{gpus}-way tensor parallelism needs {name}'s {arch.heads} attention heads to divide by {gpus}"
-    if arch.kv_heads % gpus and gpus % arch.kv_heads:
-        return f"{gpus}-way tensor parallelism cannot share {name}'s {arch.kv_heads} KV heads over {gpus} GPUs"
-    return None
-
-
-def _diffusion_split(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
-    """(CFG degree, sequence-parallel degree) of a diffusion replica of G GPUs; (None, 0) when impossible.
-    Default: CFG parallelism first when guidance is batched and G is even (one all-gather per step instead of
-    four all-to-alls per layer, xDiT's recommended order), the rest sequence parallel."""
-    two = cfg_mode == "batched"
-    if parallelism is None:
-        return (2, G // 2) if two and G % 2 == 0 else (1, G)
-    if parallelism == "sp":
-        return 1, G
-    if parallelism == "cfg":
-        return (2, 1) if two and G == 2 else (None, 0)
-    if parallelism == "cfg+sp":
-        return (2, G // 2) if two and G % 2 == 0 and G >= 4 else (None, 0)
-    return None, 0  # tp: not a diffusion layout
-
-
-# How a replica splits its work, by (CFG-parallel?, split further?): AR models split by tensor parallelism only.
-LABELS = {"ar": np.array([["none", "tp"], ["none", "tp"]]), "diffusion": np.array([["none", "sp"], ["cfg", "cfg+sp"]])}
-
-
 def _check_replica(cfg: Config, mode: str) -> None:
     for G in np.flatnonzero(np.bincount(np.asarray(cfg.gpus, dtype=int).ravel())):  # the sizes (np.unique: numpy.ma)
         problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode)
@@ -244,7 +156,7 @@ def _check_replica(cfg: Config, mode: str) -> None:
             raise UsageError(problem)
 
 
-def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
+def estimate_arrays(cfg: Config, band: Band = "central") -> EngineResult:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
     _check_replica(cfg, _cfg_mode(cfg))
@@ -258,7 +170,7 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
 
 def estimate_grid(
     cfg: Config, hardware: list[HardwarePreset], bands=BANDS, gpus=(1,)
-) -> dict[tuple[str, str, int], Mapping]:
+) -> dict[tuple[str, str, int], EngineResult]:
     """:func:`estimate_arrays` of ``cfg`` on each of ``hardware`` (``cfg.hardware`` is not used) at each band and
     each replica size of ``gpus`` that the model and the chip allow (:func:`replica_problem`, default layout), in
     one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
@@ -294,56 +206,21 @@ def estimate_grid(
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
     out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]))
-    full = _full(out, (len(triples), batch.shape[1]))
-    return {(hw.id, b, G): _Row(full, k) for k, (hw, b, G) in enumerate(triples)}
+    shape = (len(triples), batch.shape[1])
+    full = out.map_arrays(lambda a: np.broadcast_to(a, shape).copy())  # every number over the whole grid
+    return {(hw.id, b, G): full.take(k) for k, (hw, b, G) in enumerate(triples)}
 
 
-def _full(value, shape: tuple):
-    """Every number of a (nested) result as an array of the whole grid's shape."""
-    if isinstance(value, dict):
-        return {key: _full(v, shape) for key, v in value.items()}
-    if isinstance(value, np.ndarray) or isinstance(value, (float, int)) and not isinstance(value, bool):
-        return np.broadcast_to(np.asarray(value), shape).copy()
-    return value  # strings (cfg mode, role) and None (steps of an AR model)
-
-
-class _Row(Mapping):
-    """Row ``k`` of a grid result, sliced when read (a planner reads a few of its ~35 arrays per row)."""
-
-    __slots__ = ("_full", "_k")
-
-    def __init__(self, full: dict, k: int):
-        self._full, self._k = full, k
-
-    def __getitem__(self, key):
-        value = self._full[key]
-        if isinstance(value, dict):
-            return _Row(value, self._k)
-        return value[self._k] if isinstance(value, np.ndarray) else value
-
-    def __iter__(self):
-        return iter(self._full)
-
-    def __len__(self):
-        return len(self._full)
-
-
-def _split(family: str, gpus, parallelism: str | None, mode: str):
+def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
     """(CFG degree, the other degree: tensor- or sequence-parallel, label) per replica size, vectorised over
     ``gpus`` (sizes already checked by :func:`replica_problem`)."""
-    G = np.asarray(gpus, dtype=float)
-    if family == "ar":
-        cfg_degree = np.ones_like(G)
-    elif parallelism is None:
-        cfg_degree = np.where((mode == "batched") & (G % 2 == 0), 2.0, 1.0)
-    else:
-        cfg_degree = np.full_like(G, 2.0 if parallelism.startswith("cfg") else 1.0)
-    split = G / cfg_degree
-    labels = LABELS[family][(cfg_degree > 1).astype(int), (split > 1).astype(int)]
+    fam = family_of(model)
+    cfg_degree, split = fam.split(np.asarray(gpus, dtype=float), parallelism, mode)
+    labels = fam.parallelism_labels[(cfg_degree > 1).astype(int), (split > 1).astype(int)]
     return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
-def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> EngineResult:
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]  # memory; the time to read them: physics.weight_read_bytes
@@ -351,185 +228,61 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     mode = _cfg_mode(cfg) if role != "perception" else "off"
     branches = 2.0 if mode == "batched" else 1.0
     passes = 2.0 if mode == "unbatched" else 1.0
-    width = cfg.width if cfg.width is not None else (m.tokenizer.native_width if m.family == "ar" else m.native.width)
-    height = (
-        cfg.height if cfg.height is not None else (m.tokenizer.native_height if m.family == "ar" else m.native.height)
-    )
+    native = m.generation.native_size(m)
+    width = cfg.width if cfg.width is not None else native[0]
+    height = cfg.height if cfg.height is not None else native[1]
     G = np.asarray(gpus, dtype=float)
-    cfg_degree, split, label = _split(m.family, G, cfg.parallelism, mode)
-    link = (chip.link_latency_s, chip.link_busbw)
-    out = (
-        _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, split, link)
-        if m.family == "ar"
-        else _diffusion(
-            cfg,
-            m,
-            P,
-            BW,
-            eff,
-            wbytes,
-            batch,
-            branches,
-            passes,
-            width,
-            height,
-            role,
-            chip.P_attn,
-            cfg_degree,
-            split,
-            link,
-            (chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
-        )
+    cfg_degree, split, label = _split(m, G, cfg.parallelism, mode)
+    work = Work(
+        cfg=cfg,
+        model=m,
+        eff=eff,
+        P=P,
+        P_attn=chip.P_attn,
+        BW=BW,
+        wbytes=wbytes,
+        batch=batch,
+        branches=branches,
+        passes=passes,
+        width=width,
+        height=height,
+        role=role,
+        cfg_degree=cfg_degree,
+        split=split,
+        link=(chip.link_latency_s, chip.link_busbw),
+        l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
     )
-    mem = out.pop("memory")
-    total_mem = sum(mem.values())
-    out["memory_bytes"] = {**mem, "total": total_mem}
-    out["fits_in_memory"] = total_mem <= chip.usable_bytes
-    out["throughput_items_per_s"] = batch / out["latency_s"]
-    # throughput is of the whole replica of G GPUs; each GPU-hour is paid
-    out["cost_usd_per_item"] = chip.price * G / 3600.0 / out["throughput_items_per_s"]
-    # the floor: the whole replica's FLOPs and bytes at its G GPUs' peak, no collective
-    out["floor_s"] = np.maximum(out["flops"] / (P * G), out["bytes"] / (BW * G))
-    out.update(cfg_mode=mode, role=role, peak_flops=P, bandwidth=BW, gpus=G + 0 * out["latency_s"], parallelism=label)
-    return out
-
-
-def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, tp, link) -> dict:
-    arch, tok = m.architecture, m.tokenizer
-    w = side_tokens(width, tok.spatial_factor, "width", True)
-    h = side_tokens(height, tok.spatial_factor, "height", True)
-    if cfg.frames is not None and role == "video":
-        t = latent_frames(cfg.frames, tok.temporal_factor, tok.temporal_rule, True)
-    else:
-        t = np.ones_like(np.asarray(w))
-    image_positions = ar_layout_tokens(w, h, t, tok.layout)
-    visual = t * w * h
-    layout_prompt = emu3_prompt_overhead(w, h) if tok.layout == "emu3" else 0
-    prompt = np.asarray(cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float)
-    if role == "perception":
-        prefill_tokens = image_positions + prompt + layout_prompt
-        generated = np.asarray(
-            cfg.answer_tokens if cfg.answer_tokens is not None else DEFAULT_ANSWER_TOKENS, dtype=float
-        )
-    else:
-        prefill_tokens = prompt + layout_prompt
-        generated = np.asarray(image_positions, dtype=float)
-    k = float(cfg.tokens_per_forward)
-    if k < 1:
-        raise UsageError("tokens_per_forward must be at least 1")
-    verify = float(cfg.verify_tokens or k)
-    n_forwards = np.ceil(generated / k)
-    n_seq = batch * branches
-    wread = physics.weight_read_bytes(cfg.precision)
-    kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
-    prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-        arch, P, BW, eff, wread, n_seq, prefill_tokens, passes, tp, link, kv
+    priced = family_of(m).price(work)
+    total_mem = priced.memory.total
+    throughput = batch / priced.latency_s
+    return EngineResult(
+        latency_s=priced.latency_s,
+        breakdown_s=dict(priced.breakdown_s),
+        breakdown_precision=dict(priced.breakdown_precision),
+        bound=priced.bound,
+        overhead_bound=priced.overhead_bound,
+        communication_s=priced.communication_s,
+        tokens=dict(priced.tokens),
+        flops=priced.flops,
+        bytes=priced.bytes,
+        memory=priced.memory,
+        fits_in_memory=total_mem <= chip.usable_bytes,
+        throughput_items_per_s=throughput,
+        # throughput is of the whole replica of G GPUs; each GPU-hour is paid
+        cost_usd_per_item=chip.price * G / 3600.0 / throughput,
+        # the floor: the whole replica's FLOPs and bytes at its G GPUs' peak, no collective
+        floor_s=np.maximum(priced.flops / (P * G), priced.bytes / (BW * G)),
+        padded_width=priced.padded_width,
+        padded_height=priced.padded_height,
+        steps=priced.steps,
+        decode=priced.decode,
+        cfg_mode=mode,
+        role=role,
+        peak_flops=np.asarray(P),
+        bandwidth=np.asarray(BW),
+        gpus=G + 0 * priced.latency_s,
+        parallelism=label,
     )
-    decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-        arch, P, BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, link, kv
-    )
-    mem = physics.ar_memory(m, wbytes, n_seq, prefill_tokens + generated, tp, kv)
-    # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed weight
-    # bytes each forward reads, not their slower-kernel equivalent
-    flops = prefill_flops + compute_s * P * eff.mfu * tp
-    bytes_ = memory_s * BW * eff.mbu * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (wread - wbytes)
-    return {
-        "latency_s": prefill_s + decode_s,
-        "breakdown_s": {"prefill": prefill_s, "decode": decode_s},
-        "breakdown_precision": {"prefill": cfg.precision, "decode": cfg.precision},
-        "bound": np.where(compute_s >= memory_s, "compute", "memory"),
-        # compute_s and memory_s already count both passes of unbatched CFG
-        "overhead_bound": decode_s - decode_comm > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
-        "communication_s": prefill_comm + decode_comm,
-        "tokens": {
-            "visual": visual,
-            "generated": generated,
-            "prompt": prefill_tokens,
-            "sequences_per_forward": n_seq,
-            "forwards": n_forwards * passes,
-            "grid_width": w,
-            "grid_height": h,
-            "latent_frames": t,
-            "padded_width": w * tok.spatial_factor,
-            "padded_height": h * tok.spatial_factor,
-        },
-        "flops": flops,
-        "bytes": bytes_,
-        "memory": mem,
-        "steps": None,
-    }
-
-
-def _diffusion(
-    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link, l2
-) -> dict:
-    vae = m.vae
-    f = vae.spatial_factor * vae.patch
-    w = side_tokens(width, f, "width", True)
-    h = side_tokens(height, f, "height", True)
-    pw, ph = w * f, h * f
-    frames = cfg.frames if (cfg.frames is not None and role == "video") else (m.native.frames if role == "video" else 1)
-    if role == "video":
-        t = np.ceil(latent_frames(frames, vae.temporal_factor, vae.temporal_rule, True) / vae.patch_t)
-    else:
-        t = np.ones_like(np.asarray(w))
-    latent = t * w * h
-    steps = np.asarray(cfg.steps if cfg.steps is not None else m.diffusion.steps, dtype=float)
-    n_items = batch * branches
-    linear, attn = physics.denoiser_flops_split(m, latent, pw, ph)
-    per_item = linear + attn
-    gpus = cfg_degree * sp
-    seq = latent + (m.denoiser.joint_text_tokens or 0)
-    # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
-    items_per_gpu = n_items / cfg_degree
-    comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, link) + physics.cfg_parallel_comm_s(
-        m, items_per_gpu, latent, cfg_degree, link
-    )
-    # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
-    act = physics.denoiser_activation_elems(m, latent, pw, ph)
-    step_s, compute, memory = physics.diffusion_step_time(
-        m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act, l2
-    )
-    denoise_s = passes * steps * step_s
-    # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
-    # MLPerf Inference's int8/fp8 SDXL, which quantises the UNet's linear and conv layers only
-    text_s = physics.text_encoder_time(m, P_attn, BW, eff, batch * (2.0 if branches * passes > 1 else 1.0))
-    vae_s, vae_flops = physics.vae_decode_time(m, P_attn, eff, batch, pw, ph, frames)
-    request_s = eff.request_fixed_s + 0 * denoise_s
-    mem = physics.diffusion_memory(m, wbytes, n_items, seq, pw, ph, gpus)
-    flops = passes * steps * n_items * per_item + vae_flops
-    bytes_ = passes * steps * m.denoiser.params_b * 1e9 * wbytes * gpus + 0 * flops  # every GPU reads all weights
-    return {
-        "latency_s": text_s + denoise_s + vae_s + request_s,
-        "breakdown_s": {
-            "text_encoders": text_s + 0 * denoise_s,
-            "denoise": denoise_s,
-            "vae_decode": vae_s + 0 * denoise_s,
-            "pipeline": request_s,
-        },
-        "breakdown_precision": {
-            "text_encoders": SIXTEEN_BIT,
-            "denoise": cfg.precision,
-            "vae_decode": SIXTEEN_BIT,
-        },
-        "bound": np.where(compute >= memory, "compute", "memory"),
-        "overhead_bound": step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
-        "communication_s": passes * steps * comm + 0 * denoise_s,
-        "tokens": {
-            "latent": latent,
-            "text": float(text_tokens(m)) + 0 * latent,
-            "latent_frames": t,
-            "grid_width": w,
-            "grid_height": h,
-            "items_per_forward": n_items,
-            "padded_width": pw + 0 * latent,
-            "padded_height": ph + 0 * latent,
-        },
-        "flops": flops,
-        "bytes": bytes_,
-        "memory": mem,
-        "steps": steps,
-    }
 
 
 def text_decode_s(
@@ -568,26 +321,13 @@ def text_decode_s(
 
 # ------------------------------------------------------------------------------------------- notes
 
-DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
-
 
 def precision_note(model: ModelPreset, precision: str) -> str | None:
-    """What ``precision`` applies to, when it is not 16-bit: the denoiser's (or the AR decoder's) linear and conv
-    layers only, as MLPerf Inference's int8/fp8 SDXL quantises them; text encoders, the VAE and attention stay
-    16-bit (``breakdown_precision``)."""
+    """What ``precision`` applies to, when it is not 16-bit: the network that runs every pass, its linear (and
+    conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``)."""
     if precision in ("bf16", "fp16", "fp32"):
         return None
-    if model.family == "ar":
-        return (
-            f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
-            "its own type (kv_dtype)"
-        )
-    part = DENOISER_NAMES[model.denoiser.kind] if model.denoiser is not None else "denoiser"
-    encoders = ", ".join(e.name for e in model.text_encoders) or "none"
-    return (
-        f"{precision} applies to the {part}'s linear and conv layers only; its attention, the text encoders "
-        f"({encoders}) and the VAE run {SIXTEEN_BIT}"
-    )
+    return family_of(model).precision_note(model, precision)
 
 
 # ------------------------------------------------------------------------------------------- calibrated bands
@@ -599,7 +339,7 @@ def error_family(model: ModelPreset, role: str, gpus: int) -> str:
         return "multi-gpu"
     if role == "video":
         return "video"
-    return "ar" if model.family == "ar" else "diffusion-image"
+    return model.generation.validation_family
 
 
 def calibrated_band(
@@ -619,20 +359,11 @@ def calibrated_band(
 @dataclass
 class Estimate:
     config: Config
-    central: dict
-    low: dict  # optimistic end of the band (lowest latency)
-    high: dict
-
-    def scalar(self, key: str, band: str = "central"):
-        value = getattr(self, band)[key]
-        return value.item() if isinstance(value, np.ndarray) else value
+    central: EngineResult
+    low: EngineResult  # optimistic end of the band (lowest latency)
+    high: EngineResult
 
 
 def estimate(cfg: Config) -> Estimate:
     results = {b: estimate_arrays(cfg, b) for b in BANDS}
     return Estimate(cfg, results["central"], results["low"], results["high"])
-
-
-def to_float(x):
-    a = np.asarray(x)
-    return a.item() if a.ndim == 0 else a.tolist()

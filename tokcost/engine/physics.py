@@ -179,6 +179,15 @@ def kv_share(arch: Architecture, tp) -> np.ndarray:
     return np.maximum(arch.kv_heads / G, 1.0) / arch.kv_heads
 
 
+def tensor_parallel_problem(name: str, arch: Architecture, gpus: int) -> str | None:
+    """Why ``arch`` cannot be split ``gpus`` ways by Megatron tensor parallelism (heads per GPU), or None."""
+    if arch.heads % gpus:
+        return f"{gpus}-way tensor parallelism needs {name}'s {arch.heads} attention heads to divide by {gpus}"
+    if arch.kv_heads % gpus and gpus % arch.kv_heads:
+        return f"{gpus}-way tensor parallelism cannot share {name}'s {arch.kv_heads} KV heads over {gpus} GPUs"
+    return None
+
+
 # ------------------------------------------------------------------------------------------- collectives
 
 
@@ -286,12 +295,12 @@ def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
 
 
 def denoiser_layers(model: ModelPreset) -> int:
-    """Blocks a forward launches (host overhead scales with it): transformer blocks; UNets: their transformer
-    blocks plus their residual conv blocks."""
+    """Blocks a forward launches (host overhead scales with it): transformer blocks plus the conv (and other)
+    blocks outside them, ``resnet_blocks`` (a UNet's residual blocks; a U-ViT's conv-stage blocks)."""
     d = _denoiser(model)
     if d.kind == "unet":
         return (sum(level.count for level in d.attention_levels) + (d.resnet_blocks or 0)) or 1
-    return d.transformer_geometry()[1]
+    return d.transformer_geometry()[1] + (d.resnet_blocks or 0)
 
 
 def denoiser_activation_elems(model: ModelPreset, latent_tokens, width, height):

@@ -99,28 +99,6 @@ class TokenCount:
         return asdict(self)
 
 
-def context_excess(model, tokens) -> tuple[float, int] | None:
-    """(tokens in the sequence, trained context) when an AR sequence of ``tokens["prompt"]`` +
-    ``tokens["generated"]`` positions is longer than the context the model was trained at (its position embeddings
-    and attention were never trained beyond it); None when it fits or the model is not AR."""
-    if model.family != "ar" or model.architecture is None:
-        return None
-    total = float(tokens["prompt"]) + float(tokens["generated"])
-    return None if total <= model.architecture.context else (total, model.architecture.context)
-
-
-def context_problem(model, tokens) -> str | None:
-    """:func:`context_excess` in words (for the commands that refuse such a sequence)."""
-    excess = context_excess(model, tokens)
-    if excess is None:
-        return None
-    (total, limit), prompt, generated = excess, float(tokens["prompt"]), float(tokens["generated"])
-    return (
-        f"the sequence is {total:,.0f} tokens ({prompt:,.0f} prompt + {generated:,.0f} generated), beyond "
-        f"{model.id}'s trained context of {limit:,} tokens"
-    )
-
-
 def grid_tokens(
     width,
     height,
@@ -225,16 +203,3 @@ def diffusion_tokens(
     return TokenCount(
         int(w), int(h), int(t), visual, visual, text_tokens(model), int(w * f), int(h * f), int(padded_frames)
     )
-
-
-def model_tokens(
-    model: ModelPreset,
-    width: int,
-    height: int,
-    frames: int | None = None,
-    prompt_tokens: int | None = None,
-    pad: bool = False,
-) -> TokenCount:
-    if model.family == "ar":
-        return ar_tokens(model, width, height, frames, prompt_tokens, pad)
-    return diffusion_tokens(model, width, height, frames, pad)

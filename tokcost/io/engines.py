@@ -121,7 +121,7 @@ def load_fitted_engines() -> FittedEngineFile:
 def offered(profiles: Mapping[str, EngineProfile], family: str) -> list[str]:
     """The engines analyze and sweep price for a model family when none is asked for: those that serve it, less
     the dated profiles that a newer one supersedes."""
-    return [name for name, p in profiles.items() if family in p.serves and p.superseded_by is None]
+    return [name for name, p in profiles.items() if p.runs(family) and p.superseded_by is None]
 
 
 @lru_cache(maxsize=1)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel, field_validator
 
 from tokcost.records.base import NOT_BOOL, Fraction, NonNegative, Range, Strict
+from tokcost.records.families import FAMILIES
 
 
 class EngineProfile(Strict):
     description: str = Field(description="What the engine is.")
-    serves: list[Literal["ar", "diffusion"]] = Field(description="Model families it runs.")
+    serves: list[str] = Field(
+        description=f"The generation families it runs ({', '.join(FAMILIES)}), or any: every family."
+    )
     mfu: Range[Fraction] = Field(
         description="Fraction of the hardware's achievable matmul rate (hardware efficiency.matmul) it reaches."
     )
@@ -69,6 +72,18 @@ class EngineProfile(Strict):
         """Whether a request joins the running batch (the capacity model's continuous-batching queue)."""
         return self.batching == "continuous"
 
+    @field_validator("serves")
+    @classmethod
+    def _families(cls, v: list[str]) -> list[str]:
+        unknown = [f for f in v if f != "any" and f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown family {unknown[0]!r}; choose from any, {', '.join(FAMILIES)}")
+        return v
+
+    def runs(self, family: str) -> bool:
+        """Whether it runs models of ``family``."""
+        return "any" in self.serves or family in self.serves
+
 
 # An engine's name: its key in the engine table, as --engine, a spec's candidates.engines and a measurement's engine
 # give it. Which names exist is the loaded table's to say (tokcost.io.engines), not a fixed list.
@@ -99,9 +114,7 @@ class ErrorBand(Strict):
 
 
 class ErrorBandFile(Strict):
-    families: dict[Literal["ar", "diffusion-image", "video", "multi-gpu"], ErrorBand] = Field(
-        description="The band of each family with enough held-out entries."
-    )
+    families: dict[str, ErrorBand] = Field(description="The band of each family with enough held-out entries.")
 
 
 class FittedProfile(Strict):

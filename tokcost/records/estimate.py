@@ -118,7 +118,7 @@ class EstimateResult(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     model: str = Field(description="Model preset id.")
-    family: str = Field(description="ar | diffusion.")
+    family: str = Field(description="The generation family (tokcost.records.families).")
     hardware: str = Field(description="Hardware preset id (of each GPU).")
     gpus: int = Field(default=1, description="GPUs in the replica that serves one batch.")
     parallelism: str = Field(

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tokcost.records.base import NOT_BOOL, Float, Strict
+from tokcost.records.families import VALIDATION_FAMILIES
 from tokcost.records.presets import Architecture
 from tokcost.records.spec import Engine
 
-Family = Literal["ar", "diffusion-image", "video", "training", "multi-gpu"]
-FAMILIES: tuple[Family, ...] = ("ar", "diffusion-image", "video", "training", "multi-gpu")
+# the summaries: each generation family's own (its single-GPU images), video, training and multi-GPU runs
+FAMILIES: tuple[str, ...] = VALIDATION_FAMILIES
 PosInt = Annotated[int, Field(gt=0), NOT_BOOL]
 PosFloat = Annotated[float, Field(gt=0), NOT_BOOL]
 
@@ -55,7 +56,7 @@ class Entry(Strict):
     """One published measurement. ``hardware``/``model`` null = documentation only (not scored)."""
 
     id: str = Field(description="Unique id.")
-    family: Family = Field(description="Which summary the entry counts in.")
+    family: str = Field(description=f"Which summary the entry counts in: {', '.join(FAMILIES)}.")
     metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s", "steps_per_s"] = Field(
         description="What was measured: seconds per call, items per second, GPU-hours of a training run, the "
         "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included), "
@@ -86,6 +87,13 @@ class Entry(Strict):
     )
     architecture_source: str | None = Field(default=None, description="Where the architecture is published.")
 
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, v: str) -> str:
+        if v not in FAMILIES:
+            raise ValueError(f"unknown family {v!r}; choose from {', '.join(FAMILIES)}")
+        return v
+
 
 class FamilyThresholds(Strict):
     """A family's own limits, where they are tighter than the whole set's."""
@@ -103,11 +111,17 @@ class Thresholds(Strict):
     worst_factor: Annotated[float, Field(gt=1), NOT_BOOL] = Field(
         description="Largest worst-case factor max(r, 1/r), r = pred / meas."
     )
-    apply_to: list[Literal["all", "ar", "diffusion-image", "video", "training", "multi-gpu"]] = Field(
-        description="The summaries gated: all entries together, and each family."
-    )
+    apply_to: list[str] = Field(description="The summaries gated: all entries together, and each family.")
     families: dict[str, FamilyThresholds] = Field(
         default={}, description="Tighter limits for a family (e.g. the multi-GPU family's worst case)."
     )
     held_out: bool = Field(default=True, description="Gate the leave-one-source-out errors too.")
     note: str = Field(default="", description="Free text.")
+
+    @field_validator("apply_to")
+    @classmethod
+    def _known_summaries(cls, v: list[str]) -> list[str]:
+        unknown = [f for f in v if f != "all" and f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown family {unknown[0]!r}; choose from all, {', '.join(FAMILIES)}")
+        return v

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_serializer, model_validator
 
 from tokcost.records.base import NOT_BOOL, NOT_TINY, Float, Fraction, Range, Strict
+from tokcost.records.families import FAMILIES, FamilySchema
 
 # Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
 # user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
@@ -235,7 +236,9 @@ class Denoiser(Strict):
     ref_height: PosInt | None = Field(default=None, description="UNets: reference height in pixels.")
     attention_levels: list[AttentionLevel] = Field(default=[], description="UNets: self-attention per resolution.")
     resnet_blocks: PosInt | None = Field(
-        default=None, description="UNets: residual conv blocks per forward (host launch overhead)."
+        default=None,
+        description="Blocks per forward outside the attention layers counted above (a UNet's residual conv blocks, "
+        "a U-ViT's conv-stage blocks): host launch overhead.",
     )
 
     def transformer_geometry(self) -> tuple[float, int, int]:
@@ -307,10 +310,29 @@ class Training(Strict):
     samples: PosFloat = Field(description="Diffusion: images or clips seen over every published training stage.")
 
 
-class ModelPreset(Strict):
+# The section each family owns (tokcost.records.families), found with the families: a new family adds its own
+# section without an edit here.
+_FamilySections = create_model(  # type: ignore[call-overload]
+    "_FamilySections",
+    __base__=Strict,
+    **{
+        s.section: (
+            s.section_model | None,
+            Field(
+                default=None, description=f"{s.label.capitalize()} models: {(s.section_model.__doc__ or '').strip()}"
+            ),
+        )
+        for s in FAMILIES.values()
+        if s.section is not None and s.section_model is not None
+    },
+)
+FAMILY_SECTIONS = tuple(s.section for s in FAMILIES.values() if s.section is not None)
+
+
+class ModelPreset(_FamilySections):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
-    family: Literal["ar", "diffusion"] = Field(description="Autoregressive or diffusion.")
+    family: str = Field(description=f"The generation family: {', '.join(FAMILIES)}.")
     roles: list[Role] = Field(min_length=1, description="What it generates (the first is its default).")
     conditioning: Literal["text", "class", "image+text"] = Field(
         default="text", description="What it is prompted with."
@@ -323,16 +345,15 @@ class ModelPreset(Strict):
     )
     repository: str = Field(description="Where the weights or code are.")
     license: str = Field(default="", description="Licence of the weights.")
-    # AR
-    architecture: Architecture | None = Field(default=None, description="AR: the decoder.")
-    tokenizer: Tokenizer | None = Field(default=None, description="AR: the visual tokenizer.")
-    sampling: ARSampling | None = Field(default=None, description="AR: sampling settings.")
-    # diffusion
-    denoiser: Denoiser | None = Field(default=None, description="Diffusion: the denoiser.")
-    vae: Vae | None = Field(default=None, description="Diffusion: the VAE.")
-    text_encoders: list[TextEncoder] = Field(default=[], description="Diffusion: the text encoders.")
-    diffusion: DiffusionSampling | None = Field(default=None, description="Diffusion: sampling settings.")
-    native: Native | None = Field(default=None, description="Diffusion: default size and the sizes it serves.")
+    # components, each required by the families that have it (tokcost.records.families)
+    architecture: Architecture | None = Field(default=None, description="The transformer decoder (AR).")
+    tokenizer: Tokenizer | None = Field(default=None, description="The discrete visual tokenizer (AR).")
+    sampling: ARSampling | None = Field(default=None, description="Token sampling settings (AR).")
+    denoiser: Denoiser | None = Field(default=None, description="The denoiser (diffusion).")
+    vae: Vae | None = Field(default=None, description="The VAE (diffusion).")
+    text_encoders: list[TextEncoder] = Field(default=[], description="The text encoders (diffusion).")
+    diffusion: DiffusionSampling | None = Field(default=None, description="Diffusion sampling settings.")
+    native: Native | None = Field(default=None, description="Default size and the sizes it serves (diffusion).")
     quality: dict[str, Float] = Field(default={}, description="Published scores by benchmark (geneval, vbench, mmmu).")
     training: Training | None = Field(
         default=None, description="Its published training run (the default of `tokcost train`), where published."
@@ -340,29 +361,48 @@ class ModelPreset(Strict):
     sources: Sources = Field(description=SOURCES)
     notes: str = Field(default="", description="Free text.")
 
+    @property
+    def generation(self) -> FamilySchema:
+        """The model's generation family (:mod:`tokcost.records.families`)."""
+        return FAMILIES[self.family]
+
     def side_limits(self) -> tuple[int, int]:
         """The smallest and largest side in pixels this model serves (its tokenizer's, or its native range)."""
-        src = self.tokenizer if self.family == "ar" else self.native
-        return src.min_side_px, src.max_side_px
+        return self.generation.side_limits(self)
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, v: str) -> str:
+        if v not in FAMILIES:
+            raise ValueError(f"unknown family {v!r}; choose from {', '.join(FAMILIES)}")
+        return v
 
     @model_validator(mode="after")
     def _family_sections(self):
-        need = (
-            ("architecture", "tokenizer", "sampling")
-            if self.family == "ar"
-            else ("denoiser", "vae", "diffusion", "native")
-        )
+        fam = FAMILIES[self.family]
+        need = fam.requires + ((fam.section,) if fam.section is not None else ())
         missing = [s for s in need if getattr(self, s) is None]
         if missing:
-            noun = "an AR" if self.family == "ar" else "a diffusion"
-            raise ValueError(f"{noun} model needs the section(s): {', '.join(missing)}")
+            raise ValueError(f"{fam.noun} needs the section(s): {', '.join(missing)}")
+        foreign = [s for s in FAMILY_SECTIONS if s != fam.section and getattr(self, s) is not None]
+        if foreign:
+            raise ValueError(f"{fam.noun} has no section {foreign[0]} (another family's)")
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("roles are listed twice")
         if not set(self.unreleased_roles) <= set(self.roles):
             raise ValueError("unreleased_roles must be among the roles")
-        if "perception" in self.roles and self.family != "ar":
-            raise ValueError("only AR models serve the perception role")
+        if "perception" in self.roles and not fam.perception:
+            raise ValueError(f"{fam.noun} does not serve the perception role")
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_other_sections(self, handler):
+        """Other families' sections (always empty) are left out of a dump."""
+        data = handler(self)
+        for s in FAMILY_SECTIONS:
+            if data.get(s) is None:
+                data.pop(s, None)
+        return data
 
     @field_validator("quality")
     @classmethod

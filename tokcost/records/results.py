@@ -73,7 +73,7 @@ class CandidateKey(Model):
 
 class CandidateResult(Model):
     model: str
-    family: str  # ar | diffusion
+    family: str  # the generation family (tokcost.records.families)
     hardware: str
     engine: str
     precision: str

@@ -15,7 +15,7 @@ class TokensResult(BaseModel):
 
     schema_version: int = SCHEMA_VERSION
     model: str | None = Field(default=None, description="Model preset id (null: model-free count).")
-    family: str | None = Field(default=None, description="ar | diffusion.")
+    family: str | None = Field(default=None, description="The generation family (tokcost.records.families).")
     width: int = Field(description="Width in pixels.")
     height: int = Field(description="Height in pixels.")
     frames: int | None = Field(description="Video frames (null for an image).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tokcost.records.families import label as family_label
 from tokcost.records.gate import SpecGate
 from tokcost.records.prices import COMMITMENT_WORDS
 from tokcost.records.results import (
@@ -20,7 +21,6 @@ from tokcost.records.results import (
 )
 from tokcost.text import money, percent_change, secs, spec_value
 
-FAMILY_NAMES = {"ar": "autoregressive", "diffusion": "diffusion"}
 SHORT = {  # the candidates table's ok column
     "latency": "latency",
     "load": "latency at peak",
@@ -303,7 +303,7 @@ def _score(v: Violation) -> str:
 
 
 def family(spec: SpecResult, f: FamilyOutcome) -> str:
-    name, n = FAMILY_NAMES.get(f.family, f.family), noun(spec.product["kind"])
+    name, n = family_label(f.family), noun(spec.product["kind"])
     c = spec.candidate(f.candidate)
     if f.status == "feasible" and c is not None and (f.cost_ratio or 1.0) < 1.005:
         return (

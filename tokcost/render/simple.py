@@ -197,7 +197,7 @@ def _model_rows(items: list) -> list[dict]:
             "name": m.name,
             "family": m.family,
             "roles": ",".join(m.roles),
-            "params_b": (m.architecture.params_b if m.family == "ar" else m.denoiser.params_b),
+            "params_b": m.generation.params_b(m),
         }
         for m in items
     ]

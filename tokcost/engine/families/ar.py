@@ -1,0 +1,176 @@
+"""Token-by-token autoregressive generation: a prefill of the prompt, then one decoder forward per visual token
+(or per ``tokens_per_forward`` with speculative / parallel decoding), each reading every weight and the KV cache
+of the sequence so far (docs/methodology.md, "AR decode")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from tokcost.engine import physics
+from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Decode, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.tokens import (
+    TokenCount,
+    ar_layout_tokens,
+    ar_tokens,
+    emu3_prompt_overhead,
+    latent_frames,
+    side_tokens,
+)
+from tokcost.errors import UsageError
+from tokcost.records.families.ar import SCHEMA
+from tokcost.records.presets import Architecture, ModelPreset
+
+# Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
+DEFAULT_ANSWER_TOKENS = 128
+
+
+class Autoregressive:
+    schema = SCHEMA
+    # a decoder's replicas split by tensor parallelism only
+    parallelism_labels = np.array([["none", "tp"], ["none", "tp"]])
+    parallelisms = ("tp",)
+
+    def cfg_mode(self, model: ModelPreset) -> str:
+        return model.sampling.cfg
+
+    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+        if parallelism not in (None, "tp"):
+            return f"{model.id} is autoregressive: its replicas split by tensor parallelism (tp), not {parallelism}"
+        return physics.tensor_parallel_problem(model.id, decoder(model), gpus)
+
+    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones_like(gpus), gpus
+
+    def price(self, w: Work) -> Priced:
+        cfg, m, eff = w.cfg, w.model, w.eff
+        arch, tok = decoder(m), m.tokenizer
+        gw = side_tokens(w.width, tok.spatial_factor, "width", True)
+        gh = side_tokens(w.height, tok.spatial_factor, "height", True)
+        if cfg.frames is not None and w.role == "video":
+            t = latent_frames(cfg.frames, tok.temporal_factor, tok.temporal_rule, True)
+        else:
+            t = np.ones_like(np.asarray(gw))
+        image_positions = ar_layout_tokens(gw, gh, t, tok.layout)
+        visual = t * gw * gh
+        layout_prompt = emu3_prompt_overhead(gw, gh) if tok.layout == "emu3" else 0
+        prompt = np.asarray(
+            cfg.prompt_tokens if cfg.prompt_tokens is not None else m.sampling.prompt_tokens, dtype=float
+        )
+        if w.role == "perception":
+            prefill_tokens = image_positions + prompt + layout_prompt
+            generated = np.asarray(
+                cfg.answer_tokens if cfg.answer_tokens is not None else DEFAULT_ANSWER_TOKENS, dtype=float
+            )
+        else:
+            prefill_tokens = prompt + layout_prompt
+            generated = np.asarray(image_positions, dtype=float)
+        k = float(cfg.tokens_per_forward)
+        if k < 1:
+            raise UsageError("tokens_per_forward must be at least 1")
+        verify = float(cfg.verify_tokens or k)
+        n_forwards = np.ceil(generated / k)
+        n_seq = w.batch * w.branches
+        wread = physics.weight_read_bytes(cfg.precision)
+        kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
+        tp, passes = w.split, w.passes
+        prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, w.link, kv
+        )
+        decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, w.link, kv
+        )
+        mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
+        # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
+        # weight bytes each forward reads, not their slower-kernel equivalent
+        flops = prefill_flops + compute_s * w.P * eff.mfu * tp
+        bytes_ = memory_s * w.BW * eff.mbu * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (wread - w.wbytes)
+        return Priced(
+            latency_s=prefill_s + decode_s,
+            breakdown_s={"prefill": prefill_s, "decode": decode_s},
+            breakdown_precision={"prefill": cfg.precision, "decode": cfg.precision},
+            bound=np.where(compute_s >= memory_s, "compute", "memory"),
+            # compute_s and memory_s already count both passes of unbatched CFG
+            overhead_bound=decode_s - decode_comm > np.maximum(compute_s, memory_s) * OVERHEAD_BOUND_FACTOR,
+            communication_s=prefill_comm + decode_comm,
+            tokens={
+                "visual": visual,
+                "generated": generated,
+                "prompt": prefill_tokens,
+                "sequences_per_forward": n_seq,
+                "forwards": n_forwards * passes,
+                "grid_width": gw,
+                "grid_height": gh,
+                "latent_frames": t,
+                "padded_width": gw * tok.spatial_factor,
+                "padded_height": gh * tok.spatial_factor,
+            },
+            flops=flops,
+            bytes=bytes_,
+            memory=Memory(**mem),
+            padded_width=gw * tok.spatial_factor,
+            padded_height=gh * tok.spatial_factor,
+            decode=Decode(
+                prefill_s=prefill_s, decode_s=decode_s, prompt_tokens=prefill_tokens, forwards=n_forwards * passes
+            ),
+        )
+
+    def tokens(
+        self, model: ModelPreset, width: int, height: int, frames: int | None, prompt_tokens: int | None, pad: bool
+    ) -> TokenCount:
+        return ar_tokens(model, width, height, frames, prompt_tokens, pad)
+
+    def context_excess(self, model: ModelPreset, tokens: Mapping[str, float]) -> tuple[float, int] | None:
+        total = float(tokens["prompt"]) + float(tokens["generated"])
+        return None if total <= model.architecture.context else (total, model.architecture.context)
+
+    def precision_note(self, model: ModelPreset, precision: str) -> str:
+        return (
+            f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
+            "its own type (kv_dtype)"
+        )
+
+    def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
+        if work.tokens is None:
+            raise UsageError(f"{model.id} is autoregressive: give the training tokens", param="tokens")
+        matmul, attention = ar_flops_per_token(model, work.context)
+        used = work.context or model.architecture.context
+        notes = []
+        if work.context is None:
+            notes.append(
+                f"Trained at {model.id}'s longest context, {used:,} tokens, which puts "
+                f"{attention / (matmul + attention):.0%} of the FLOPs in attention; pass --context with the sequence "
+                "length of your training data (a 720x720 Emu3 image is about 8,000 tokens)."
+            )
+        return TrainingFlops(
+            flops=ar_training_flops(model, work.tokens, work.context),
+            late_notes=notes,
+            extra={"context": used, "attention_share": attention / (matmul + attention)},
+        )
+
+
+def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
+    """6 N per token for the matmuls (forward 2 + backward 4) plus 6 L ctx d_attn for attention scores over a
+    causal context of ``ctx`` (the average context is ctx/2, times 12 for the same 2+4 split on QK and AV).
+    Takes a model preset or a bare decoder architecture (the validation set's text-only reference runs)."""
+    matmul, attention = ar_flops_per_token(model, context)
+    return tokens * (matmul + attention)
+
+
+def ar_flops_per_token(model: ModelPreset | Architecture, context: int | None = None) -> tuple[float, float]:
+    """Training FLOPs per token: (matmuls 6N, attention scores 6 L ctx d_attn) at ``context`` (default: the
+    model's longest)."""
+    a = model if isinstance(model, Architecture) else model.architecture
+    ctx = context or a.context
+    return 6 * a.matmul_params_b * 1e9, 6 * a.layers * ctx * a.heads * a.head_dim
+
+
+def decoder(model: ModelPreset) -> Architecture:
+    """The model's decoder, which its family's schema requires."""
+    if model.architecture is None:  # not reached: ModelPreset's validator requires it
+        raise ValueError(f"{model.id} has no architecture")
+    return model.architecture
+
+
+FAMILY = Autoregressive()

@@ -1,0 +1,222 @@
+"""Diffusion: text encoders once, a denoiser forward per step over the latent (both guidance branches batched,
+or two passes, or one with distilled guidance), then the VAE decode (docs/methodology.md, "Diffusion step")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from tokcost.engine import physics
+from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.tokens import TokenCount, diffusion_tokens, latent_frames, side_tokens, text_tokens
+from tokcost.errors import UsageError
+from tokcost.records.families import FamilySchema
+from tokcost.records.families.diffusion import SCHEMA
+from tokcost.records.presets import ModelPreset
+
+# What the components --precision does not apply to run at: text encoders and the VAE.
+SIXTEEN_BIT = "bf16"
+DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
+# the model's guidance as a mode: distilled guidance runs one branch
+CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
+
+
+class Diffusion:
+    schema: FamilySchema = SCHEMA
+    # by (CFG-parallel?, sequence-parallel?)
+    parallelism_labels = np.array([["none", "sp"], ["cfg", "cfg+sp"]])
+    parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
+
+    def cfg_mode(self, model: ModelPreset) -> str:
+        return CFG_MODES[model.diffusion.cfg]
+
+    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+        if parallelism == "tp":
+            return (
+                f"tensor parallelism (tp) is for AR models; {model.id} is a diffusion model: it splits by sp, cfg or "
+                "cfg+sp"
+            )
+        cfg_degree, sp = split_degrees(gpus, parallelism, cfg_mode)
+        if cfg_degree is None:
+            return (
+                f"parallelism {parallelism} on {gpus} GPUs needs batched classifier-free guidance (two branches) and "
+                f"{'2' if parallelism == 'cfg' else 'an even number of'} GPUs; {model.id} runs {cfg_mode} guidance "
+                "here"
+            )
+        d = model.denoiser
+        if sp > 1 and d.kind == "unet":
+            return (
+                f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
+            )
+        if sp > 1 and d.attention_heads and d.attention_heads % sp:
+            return f"{sp}-way sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to divide by {sp}"
+        return None
+
+    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        if parallelism is None:
+            cfg_degree = np.where((mode == "batched") & (gpus % 2 == 0), 2.0, 1.0)
+        else:
+            cfg_degree = np.full_like(gpus, 2.0 if parallelism.startswith("cfg") else 1.0)
+        return cfg_degree, gpus / cfg_degree
+
+    def price(self, w: Work) -> Priced:
+        cfg, m, eff = w.cfg, w.model, w.eff
+        vae = m.vae
+        f = vae.spatial_factor * vae.patch
+        gw = side_tokens(w.width, f, "width", True)
+        gh = side_tokens(w.height, f, "height", True)
+        pw, ph = gw * f, gh * f
+        video = w.role == "video"
+        frames = cfg.frames if (cfg.frames is not None and video) else (m.native.frames if video else 1)
+        if video:
+            t = np.ceil(latent_frames(frames, vae.temporal_factor, vae.temporal_rule, True) / vae.patch_t)
+        else:
+            t = np.ones_like(np.asarray(gw))
+        latent = t * gw * gh
+        steps = np.asarray(cfg.steps if cfg.steps is not None else m.generation.default_steps(m), dtype=float)
+        n_items = w.batch * w.branches
+        linear, attn = physics.denoiser_flops_split(m, latent, pw, ph)
+        per_item = linear + attn
+        cfg_degree, sp, passes = w.cfg_degree, w.split, w.passes
+        gpus = cfg_degree * sp
+        seq = latent + (m.denoiser.joint_text_tokens or 0)
+        # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
+        items_per_gpu = n_items / cfg_degree
+        comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, w.link) + physics.cfg_parallel_comm_s(
+            m, items_per_gpu, latent, cfg_degree, w.link
+        )
+        # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
+        act = physics.denoiser_activation_elems(m, latent, pw, ph)
+        step_s, compute, memory = physics.diffusion_step_time(
+            m,
+            w.P,
+            w.BW,
+            eff,
+            physics.weight_read_bytes(cfg.precision),
+            n_items,
+            linear,
+            attn,
+            w.P_attn,
+            gpus,
+            comm,
+            act,
+            w.l2,
+        )
+        denoise_s = passes * steps * step_s
+        # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
+        # MLPerf Inference's int8/fp8 SDXL, which quantises the UNet's linear and conv layers only
+        text_s = physics.text_encoder_time(m, w.P_attn, w.BW, eff, w.batch * (2.0 if w.branches * passes > 1 else 1.0))
+        vae_s, vae_flops = physics.vae_decode_time(m, w.P_attn, eff, w.batch, pw, ph, frames)
+        request_s = eff.request_fixed_s + 0 * denoise_s
+        mem = physics.diffusion_memory(m, w.wbytes, n_items, seq, pw, ph, gpus)
+        flops = passes * steps * n_items * per_item + vae_flops
+        # every GPU reads all the weights
+        bytes_ = passes * steps * m.denoiser.params_b * 1e9 * w.wbytes * gpus + 0 * flops
+        return Priced(
+            latency_s=text_s + denoise_s + vae_s + request_s,
+            breakdown_s={
+                "text_encoders": text_s + 0 * denoise_s,
+                "denoise": denoise_s,
+                "vae_decode": vae_s + 0 * denoise_s,
+                "pipeline": request_s,
+            },
+            breakdown_precision={"text_encoders": SIXTEEN_BIT, "denoise": cfg.precision, "vae_decode": SIXTEEN_BIT},
+            bound=np.where(compute >= memory, "compute", "memory"),
+            overhead_bound=step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
+            communication_s=passes * steps * comm + 0 * denoise_s,
+            tokens={
+                "latent": latent,
+                "text": float(text_tokens(m)) + 0 * latent,
+                "latent_frames": t,
+                "grid_width": gw,
+                "grid_height": gh,
+                "items_per_forward": n_items,
+                "padded_width": pw + 0 * latent,
+                "padded_height": ph + 0 * latent,
+            },
+            flops=flops,
+            bytes=bytes_,
+            memory=Memory(**mem),
+            padded_width=pw + 0 * latent,
+            padded_height=ph + 0 * latent,
+            steps=steps,
+        )
+
+    def tokens(
+        self, model: ModelPreset, width: int, height: int, frames: int | None, prompt_tokens: int | None, pad: bool
+    ) -> TokenCount:
+        return diffusion_tokens(model, width, height, frames, pad)
+
+    def context_excess(self, model: ModelPreset, tokens: Mapping[str, float]) -> tuple[float, int] | None:
+        return None  # a denoiser has no trained context length in its preset
+
+    def precision_note(self, model: ModelPreset, precision: str) -> str:
+        part = DENOISER_NAMES[model.denoiser.kind]
+        encoders = ", ".join(e.name for e in model.text_encoders) or "none"
+        return (
+            f"{precision} applies to the {part}'s linear and conv layers only; its attention, the text encoders "
+            f"({encoders}) and the VAE run {SIXTEEN_BIT}"
+        )
+
+    def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
+        published = model.training.samples if model.training is not None else None
+        notes = []
+        if work.samples is not None:
+            samples = work.samples
+        elif published is not None:
+            samples = published
+            notes.append(
+                f"{model.id}'s published training run: {published:,.0f} samples "
+                f"({model.sources.get('training.samples')}); priced at its native size, though early stages may have "
+                "trained smaller; --samples to change it."
+            )
+        else:
+            raise UsageError(
+                f"{model.id} is {model.generation.noun} and publishes no training sample count (not in its paper or model "
+                "card): give the training samples (images or clips seen)",
+                param="samples",
+            )
+        w, h = sample_size(model, work.width, work.height)
+        return TrainingFlops(
+            flops=diffusion_training_flops(model, samples, work.width, work.height, work.frames),
+            notes=notes,
+            extra={
+                "samples_basis": "given" if work.samples is not None else "published",
+                "sample_width": w,
+                "sample_height": h,
+            },
+            samples=samples,
+        )
+
+
+def split_degrees(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
+    """(CFG degree, sequence-parallel degree) of a diffusion replica of G GPUs; (None, 0) when impossible.
+    Default: CFG parallelism first when guidance is batched and G is even (one all-gather per step instead of
+    four all-to-alls per layer, xDiT's recommended order), the rest sequence parallel."""
+    two = cfg_mode == "batched"
+    if parallelism is None:
+        return (2, G // 2) if two and G % 2 == 0 else (1, G)
+    if parallelism == "sp":
+        return 1, G
+    if parallelism == "cfg":
+        return (2, 1) if two and G == 2 else (None, 0)
+    if parallelism == "cfg+sp":
+        return (2, G // 2) if two and G % 2 == 0 and G >= 4 else (None, 0)
+    return None, 0
+
+
+def diffusion_training_flops(model: ModelPreset, samples: float, width=None, height=None, frames=None) -> float:
+    """3 x one forward (forward + backward = 3 forwards) per sample, one noise level per sample, no CFG."""
+    w, h = sample_size(model, width, height)
+    f = frames or (model.native.frames if "video" in model.roles else None)
+    tc = diffusion_tokens(model, w, h, f, pad=True)
+    return 3 * float(physics.denoiser_flops(model, tc.visual, tc.padded_width, tc.padded_height)) * samples
+
+
+def sample_size(model: ModelPreset, width=None, height=None) -> tuple[int, int]:
+    """The size a diffusion training sample is priced at: the given one, else the model's native."""
+    return width or model.native.width, height or model.native.height
+
+
+FAMILY = Diffusion()

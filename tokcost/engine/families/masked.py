@@ -1,0 +1,46 @@
+"""Masked parallel decoding: text encoders once, then ``steps`` forwards of a bidirectional transformer over the
+whole token grid (every position, masked or not, every step: no KV cache; both guidance branches in one batch),
+then the VQ-GAN decode (docs/methodology.md, "Masked decoding").
+
+A step costs what a DiT step over the same grid costs (linear 2 N T, attention 4 L d T^2 plus cross-attention to
+the text, the element-wise passes between them, the weights read once, launches per block): the formulas are the
+diffusion family's (:mod:`tokcost.engine.families.diffusion`), with the token grid of the VQ-GAN and the steps and
+guidance of the ``masked`` section. Per-step sampling (the confidence sort and re-masking over the codebook
+logits) is the serialised per-step work ``denoise_step_s`` of the engine profile."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokcost.engine.families.diffusion import Diffusion
+from tokcost.records.families.masked import SCHEMA
+from tokcost.records.presets import ModelPreset
+
+# the preset's guidance as a mode
+CFG_MODES = {"batched": "batched", "none": "off"}
+
+
+class Masked(Diffusion):
+    schema = SCHEMA
+    # reference code runs a replica on one GPU (no sequence- or CFG-parallel implementation is published)
+    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
+    parallelisms = ()
+
+    def cfg_mode(self, model: ModelPreset) -> str:
+        return CFG_MODES[self.schema.section_of(model).cfg]
+
+    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+        return f"{model.id} decodes masked tokens on one GPU: no multi-GPU implementation of its family is published"
+
+    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones_like(gpus), gpus
+
+    def precision_note(self, model: ModelPreset, precision: str) -> str:
+        encoders = ", ".join(e.name for e in model.text_encoders) or "none"
+        return (
+            f"{precision} applies to the token transformer's linear layers only; its attention, the text encoders "
+            f"({encoders}) and the VQ-GAN decoder run bf16"
+        )
+
+
+FAMILY = Masked()
