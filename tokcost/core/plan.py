@@ -168,7 +168,9 @@ class _Facts(NamedTuple):
     violations: list[Violation]
 
 
-def _facts(model, hw, engine, G: int, spec: Spec, c: EngineResult, fleet: Fleet, static: list[Violation], prices) -> _Facts:
+def _facts(
+    model, hw, engine, G: int, spec: Spec, c: EngineResult, fleet: Fleet, static: list[Violation], prices
+) -> _Facts:
     i = fleet.index
     gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
     quote = prices.quote(hw.id)
@@ -212,7 +214,9 @@ def _facts(model, hw, engine, G: int, spec: Spec, c: EngineResult, fleet: Fleet,
     )
 
 
-def _candidate(model, hw, engine, G: int, spec: Spec, res: Mapping[BandName, EngineResult], fleet: Fleet, facts: _Facts) -> CandidateResult:
+def _candidate(
+    model, hw, engine, G: int, spec: Spec, res: Mapping[BandName, EngineResult], fleet: Fleet, facts: _Facts
+) -> CandidateResult:
     c, lo, hi = res["central"], res["low"], res["high"]
     i = fleet.index
     p = spec.product

@@ -143,8 +143,6 @@ def unscored_reason(e: Entry) -> Unscored | None:
         return Unscored(kind="decode_needs_tokens", metric=e.metric)
     if (c.gpus or 1) > 1 and e.family != "multi-gpu":
         return Unscored(kind="gpus_outside_multi_gpu", gpus=c.gpus)
-    if e.metric in STEP_METRICS and e.family not in ("diffusion-image", "video", "multi-gpu"):
-        return Unscored(kind="steps_outside_diffusion")
     return None
 
 
@@ -195,7 +193,7 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    if e.metric in STEP_METRICS and out.steps is None:  # a multi-gpu run of an AR model
+    if e.metric in STEP_METRICS and (out.steps is None or "denoise" not in out.breakdown_s):  # no denoising loop
         row.reason = Unscored(kind="steps_outside_diffusion")
         return row
     row.predicted = float(out.measure(e.metric))

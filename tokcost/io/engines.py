@@ -95,7 +95,7 @@ def table_problems(profiles: Mapping[str, EngineProfile], doc: Located) -> list[
             message = f"{newer!r} is not another engine of the table ({', '.join(n for n in profiles if n != name)})"
         elif profiles[newer].superseded_by is not None:
             message = f"{newer!r} is itself superseded (by {profiles[newer].superseded_by!r}): name the current one"
-        elif not set(p.serves) <= set(profiles[newer].serves):
+        elif not all(profiles[newer].runs(family) for family in p.serves):
             message = f"{newer!r} does not serve every family {name!r} serves ({', '.join(p.serves)})"
         else:
             continue

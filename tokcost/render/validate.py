@@ -371,7 +371,7 @@ UNSCORED_WORDS = {
     "no_model": "model null (no preset): documentation only",
     "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
     "gpu_hours_outside_training": "gpu_hours outside the training family",
-    "steps_outside_diffusion": "steps_per_s outside the diffusion families (no denoising loop)",
+    "steps_outside_diffusion": "steps_per_s of a model with no denoising loop",
     "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
     "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
 }
