@@ -65,14 +65,20 @@ def spec_catalog(spec: Spec, catalog: Catalog) -> Catalog:
     """``catalog`` with the spec's decoders read from config files, each its preset with the decoder replaced, under
     its label. A spec re-validated after a change (the counterfactuals) no longer carries the decoders it was
     loaded with: their models are in the catalogue already."""
-    read = [a for a in spec.candidates.architectures if a.decoder is not None]
+    read = [(a, a.decoder) for a in spec.candidates.architectures if a.decoder is not None]
     if not read:
         return catalog
     from tokcost.core.estimate import with_decoder
 
     return catalog.with_models(
-        {a.label: with_decoder(catalog.model(a.model), a.config, a.decoder, a.label) for a in read if a.decoder}
+        {a.label: with_decoder(catalog.model(a.model), a.config, decoder, a.label) for a, decoder in read}
     )
+
+
+def _decoder_source(spec: Spec, model) -> DecoderSource | None:
+    """Where ``model`` came from when it is one of the spec's decoders from config files."""
+    found = next((a for a in spec.candidates.architectures if a.label == model.id), None)
+    return None if found is None else DecoderSource(config=found.config, model=found.model)
 
 
 def spec_prices(spec: Spec, catalog: Catalog, overrides: Mapping[str, float] | None = None) -> PriceBook:
@@ -297,14 +303,7 @@ def _candidate(model, hw, engine, G: int, spec: Spec, res: Mapping[BandName, Eng
         continuous_batching=load_engines()[engine].continuous,
         quality_metric=metric,
         quality_score=score,
-        decoder=next(
-            (
-                DecoderSource(config=a.config, model=a.model)
-                for a in spec.candidates.architectures
-                if a.label == model.id
-            ),
-            None,
-        ),
+        decoder=_decoder_source(spec, model),
         feasible=not facts.violations,
         violations=facts.violations,
         priced_width=width if (width, height) != (p.width, p.height) else None,

@@ -133,7 +133,10 @@ def _architecture_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[P
                 f"a decoder config replaces an AR model's decoder; {found} is a {preset.family} model",
             )
         elif spec.product.kind not in preset.roles:
-            add((*at, "model"), f"{found} cannot serve this {spec.product.kind} product (it serves: {', '.join(preset.roles)})")
+            add(
+                (*at, "model"),
+                f"{found} cannot serve this {spec.product.kind} product (it serves: {', '.join(preset.roles)})",
+            )
         label = a.model_copy(update={"model": found}).label
         field = (*at, "name") if a.name is not None else (*at, "config")
         if catalog.has("models", label):
@@ -262,7 +265,9 @@ def canonical_ids(spec: Spec, catalog: Catalog) -> Spec:
 
     c, p = spec.candidates, spec.pricing
     owned = p.owned.model_copy(update={"hardware": ids("hardware", p.owned.hardware)}) if p.owned else None
-    architectures = [a.model_copy(update={"model": catalog.resolve("models", a.model) or a.model}) for a in c.architectures]
+    architectures = [
+        a.model_copy(update={"model": catalog.resolve("models", a.model) or a.model}) for a in c.architectures
+    ]
     return spec.model_copy(
         update={
             "candidates": c.model_copy(
