@@ -124,8 +124,9 @@ def _architecture_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[P
             continue
         try:
             preset = catalog.model(found)
-        except InputError:  # reported where candidates.models lists it, or below
+        except InputError as exc:  # a user's preset: its own problems at its own file:line:col
             add((*at, "model"), f"preset {a.model!r} ({catalog.source_of('models', a.model)}) is invalid")
+            out.extend(p for p in exc.problems if p not in out)
             continue
         if "architecture" not in preset.generation.requires:
             add(
@@ -157,13 +158,9 @@ def read_decoders(spec: Spec, doc: Located, folder: Path) -> tuple[Spec, list[Pr
         path = folder / a.config  # an absolute name stays itself
         at = ("candidates", "architectures", i, "config")
         entry = a.model_copy()
-        try:
-            is_file = path.is_file()
-        except (OSError, ValueError):  # a name too long, a NUL
-            is_file = False
-        if not is_file:
-            reason = "not a file" if path.exists() else "no such file"
-            problems.append(Problem(doc.file, *doc.where(at), dotted(at), f"{path}: {reason}"))
+        unreadable = _not_a_file(path)
+        if unreadable:
+            problems.append(Problem(doc.file, *doc.where(at), dotted(at), f"{path}: {unreadable}"))
         else:
             try:
                 entry._decoder = load_architecture(path)
@@ -177,6 +174,16 @@ def read_decoders(spec: Spec, doc: Located, folder: Path) -> tuple[Spec, list[Pr
         return spec, problems
     candidates = spec.candidates.model_copy(update={"architectures": read})
     return spec.model_copy(update={"candidates": candidates}), problems
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to read (None: it is one)."""
+    try:
+        if path.is_file():
+            return None
+        return "not a file" if path.exists() else "no such file"
+    except (OSError, ValueError) as exc:  # a name too long, a NUL
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
 
 
 def _pricing_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
