@@ -162,14 +162,23 @@ def estimate_one(
     )
 
 
-def with_decoder(base: ModelPreset, name: str, decoder: Architecture) -> ModelPreset:
-    """``base`` (an AR preset: its visual tokenizer and sampling) with its decoder replaced by ``decoder``."""
+def with_decoder(base: ModelPreset, name: str, decoder: Architecture, label: str | None = None) -> ModelPreset:
+    """``base`` (an AR preset: its visual tokenizer and sampling) with its decoder replaced by ``decoder``, read
+    from the config ``name``, as ``label`` (default: ``BASE@FILE``). The decoder is not the preset's model, so
+    none of the preset's published quality scores is its own, and whether its weights are released is unknown."""
     if "architecture" not in base.generation.requires:
         raise UsageError(
             f"a decoder config replaces an AR model's decoder; {base.id} is a {base.family} model", param="model"
         )
-    label = f"{base.id}@{Path(name).name}"
-    return base.model_copy(update={"architecture": decoder, "id": label, "name": f"{base.name}, decoder from {name}"})
+    return base.model_copy(
+        update={
+            "architecture": decoder,
+            "id": label or f"{base.id}@{Path(name).name}",
+            "name": f"{base.name}, decoder from {name}",
+            "quality": {},
+            "unreleased_roles": [],
+        }
+    )
 
 
 def raise_memory_shortfall(memory: MemoryRow, memory_gb: float, profile: EngineProfile, gpus: int) -> None:

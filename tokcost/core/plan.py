@@ -35,6 +35,7 @@ from tokcost.records.results import (
     Band,
     CandidateKey,
     CandidateResult,
+    DecoderSource,
     FamilyOutcome,
     FleetRisk,
     GateViolation,
@@ -52,10 +53,32 @@ RISKY_UTILIZATION = 0.85  # a lone replica busier than this, with no spare, is c
 
 
 def candidate_models(spec: Spec, catalog: Catalog) -> list:
+    """The spec's models (default: every preset that serves its kind), then its decoders from config files (found
+    in ``catalog`` as :func:`spec_catalog` adds them)."""
     kind = spec.product.kind
-    if spec.candidates.models:
-        return [catalog.model(i) for i in spec.candidates.models]
-    return [m for m in catalog.all("models") if kind in m.roles]
+    listed = spec.candidates.models
+    presets = [catalog.model(i) for i in listed] if listed is not None else catalog.all("models")
+    return [m for m in presets if kind in m.roles] + [catalog.model(a.label) for a in spec.candidates.architectures]
+
+
+def spec_catalog(spec: Spec, catalog: Catalog) -> Catalog:
+    """``catalog`` with the spec's decoders read from config files, each its preset with the decoder replaced, under
+    its label. A spec re-validated after a change (the counterfactuals) no longer carries the decoders it was
+    loaded with: their models are in the catalogue already."""
+    read = [(a, a.decoder) for a in spec.candidates.architectures if a.decoder is not None]
+    if not read:
+        return catalog
+    from tokcost.core.estimate import with_decoder
+
+    return catalog.with_models(
+        {a.label: with_decoder(catalog.model(a.model), a.config, decoder, a.label) for a, decoder in read}
+    )
+
+
+def _decoder_source(spec: Spec, model) -> DecoderSource | None:
+    """Where ``model`` came from when it is one of the spec's decoders from config files."""
+    found = next((a for a in spec.candidates.architectures if a.label == model.id), None)
+    return None if found is None else DecoderSource(config=found.config, model=found.model)
 
 
 def spec_prices(spec: Spec, catalog: Catalog, overrides: Mapping[str, float] | None = None) -> PriceBook:
@@ -284,6 +307,7 @@ def _candidate(
         continuous_batching=load_engines()[engine].continuous,
         quality_metric=metric,
         quality_score=score,
+        decoder=_decoder_source(spec, model),
         feasible=not facts.violations,
         violations=facts.violations,
         priced_width=width if (width, height) != (p.width, p.height) else None,
@@ -322,6 +346,7 @@ def _evaluate(
     spec: Spec, catalog: Catalog, calibration, prices: PriceBook | None
 ) -> list[tuple[CandidateResult, Fleet]]:
     """Every model x hardware x engine with its operating point under load, on its best replica size."""
+    catalog = spec_catalog(spec, catalog)
     prices = prices if prices is not None else spec_prices(spec, catalog)
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog, prices)
@@ -603,9 +628,13 @@ def replan_candidates(
     """The candidates ``keys`` names, planned under ``spec`` (every candidate when ``keys`` is empty): the spec's
     candidate lists narrowed to their models, hardware and engines, so only those are priced."""
     if keys:
+        named = {k.model for k in keys}
+        architectures = [a for a in spec.candidates.architectures if a.label in named]
+        labels = {a.label for a in architectures}
         narrowed = spec.candidates.model_copy(
             update={
-                "models": list(dict.fromkeys(k.model for k in keys)),
+                "models": list(dict.fromkeys(k.model for k in keys if k.model not in labels)),
+                "architectures": architectures,
                 "hardware": list(dict.fromkeys(k.hardware for k in keys)),
                 "engines": list(dict.fromkeys(k.engine for k in keys)),
             }
@@ -636,6 +665,7 @@ def analyze_spec(
     today: dt.date | None = None,
 ) -> SpecResult:
     """The whole analysis of one spec; ``overrides`` are ``--price`` figures, ``today`` dates the price notes."""
+    catalog = spec_catalog(spec, catalog)
     prices = spec_prices(spec, catalog, overrides)
     evaluated = _evaluate(spec, catalog, calibration, prices)
     candidates = [c for c, _ in evaluated]

@@ -45,6 +45,7 @@ class Catalog:
     _cache: dict[tuple[str, str], HardwarePreset | ModelPreset] = field(default_factory=dict)
     _folded: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kind -> lower-case id -> ids
     _suggested: int = 0  # unknown ids given a suggestion so far (each costs a pass over the catalogue)
+    _extra: dict[str, ModelPreset] = field(default_factory=dict)  # models with no file: a spec's decoder configs
 
     @classmethod
     def default(cls, extra_dirs: list[str] | None = None) -> Catalog:
@@ -65,6 +66,14 @@ class Catalog:
             self._files[kind] = found
         return self._files[kind]
 
+    def with_models(self, models: dict[str, ModelPreset]) -> Catalog:
+        """This catalogue (sharing its index and cache) in which :meth:`get` also finds ``models`` by their ids:
+        models that have no preset file (a spec's decoders read from config files). They are not presets, so
+        :meth:`ids` and :meth:`all` leave them out."""
+        if not models:
+            return self
+        return Catalog(self.roots, self._files, self._cache, self._folded, self._suggested, {**self._extra, **models})
+
     def ids(self, kind: str) -> list[str]:
         return sorted(self._index(kind))
 
@@ -72,7 +81,7 @@ class Catalog:
         """The preset id ``preset_id`` names: itself, or the one id equal to it but for letter case (``SDXL`` is
         ``sdxl``); None when there is none."""
         index = self._index(kind)
-        if preset_id in index:
+        if preset_id in index or (kind == "models" and preset_id in self._extra):
             return preset_id
         if kind not in self._folded:
             folded: dict[str, list[str]] = {}
@@ -114,6 +123,8 @@ class Catalog:
         found = self.resolve(kind, preset_id)
         if found is None:
             raise InputError([Problem(ARGUMENTS, 0, 0, ARGUMENT[kind], self.unknown_message(kind, preset_id))])
+        if kind == "models" and found in self._extra:
+            return self._extra[found]
         key = (kind, found)
         if key not in self._cache:
             self._cache[key] = load_preset(kind, self._index(kind)[found])

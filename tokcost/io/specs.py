@@ -65,6 +65,7 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
                         ("candidates", field, i),
                         f"{pid} cannot serve this {p.kind} product (it serves: {', '.join(preset.roles)})",
                     )
+    out += _architecture_problems(spec, doc, catalog)
     profiles = load_engines()
     for i, engine in enumerate(spec.candidates.engines or []):
         problem = engine_problem(engine, profiles)
@@ -103,6 +104,88 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
     return out
 
 
+def _architecture_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
+    """Each decoder config's preset: known, an AR model (its decoder is what the config replaces) that serves the
+    product; and names that tell the candidates apart. The config files are read by :func:`read_decoders`."""
+    out: list[Problem] = []
+    c = spec.candidates
+
+    def add(path: tuple, msg: str, key: bool = False):
+        out.append(Problem(doc.file, *doc.where(path, key=key), dotted(path), msg))
+
+    if c.models == [] and not c.architectures:
+        add(("candidates", "models"), "no candidates: list a model, or a decoder config under architectures")
+    labels: dict[str, int] = {}
+    for i, a in enumerate(c.architectures):
+        at = ("candidates", "architectures", i)
+        found = catalog.resolve("models", a.model)
+        if found is None:
+            add((*at, "model"), catalog.unknown_message("models", a.model))
+            continue
+        try:
+            preset = catalog.model(found)
+        except InputError as exc:  # a user's preset: its own problems at its own file:line:col
+            add((*at, "model"), f"preset {a.model!r} ({catalog.source_of('models', a.model)}) is invalid")
+            out.extend(p for p in exc.problems if p not in out)
+            continue
+        if "architecture" not in preset.generation.requires:
+            add(
+                (*at, "model"),
+                f"a decoder config replaces an AR model's decoder; {found} is a {preset.family} model",
+            )
+        elif spec.product.kind not in preset.roles:
+            add(
+                (*at, "model"),
+                f"{found} cannot serve this {spec.product.kind} product (it serves: {', '.join(preset.roles)})",
+            )
+        label = a.model_copy(update={"model": found}).label
+        field = (*at, "name") if a.name is not None else (*at, "config")
+        if catalog.has("models", label):
+            add(field, f"{quoted(label)} is a model preset's id: give the decoder another name")
+        elif labels.setdefault(label, i) != i:
+            add(field, f"{quoted(label)} names architectures[{labels[label]}] already: give each decoder its own name")
+    return out
+
+
+def read_decoders(spec: Spec, doc: Located, folder: Path) -> tuple[Spec, list[Problem]]:
+    """The spec with each ``candidates.architectures`` entry's decoder read from its config (resolved against
+    ``folder``, the spec's), and the problems: a path that is not a file at the entry's position; a config that
+    is not a Llama-style decoder there too, followed by its own problems at the config's ``file:line:col``."""
+    from tokcost.io.architecture import load_architecture
+
+    read, problems = [], []
+    for i, a in enumerate(spec.candidates.architectures):
+        path = folder / a.config  # an absolute name stays itself
+        at = ("candidates", "architectures", i, "config")
+        entry = a.model_copy()
+        unreadable = _not_a_file(path)
+        if unreadable:
+            problems.append(Problem(doc.file, *doc.where(at), dotted(at), f"{path}: {unreadable}"))
+        else:
+            try:
+                entry._decoder = load_architecture(path)
+            except InputError as exc:
+                problems.append(
+                    Problem(doc.file, *doc.where(at), dotted(at), f"{path} is not a Llama-style decoder config")
+                )
+                problems += exc.problems
+        read.append(entry)
+    if not read:
+        return spec, problems
+    candidates = spec.candidates.model_copy(update={"architectures": read})
+    return spec.model_copy(update={"candidates": candidates}), problems
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a regular file to read (None: it is one)."""
+    try:
+        if path.is_file():
+            return None
+        return "not a file" if path.exists() else "no such file"
+    except (OSError, ValueError) as exc:  # a name too long, a NUL
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+
+
 def _pricing_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Problem]:
     """A provider the catalogue does not list, and a price or owned entry for a hardware id with no preset."""
     out: list[Problem] = []
@@ -136,7 +219,8 @@ def _pricing_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
 
 def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
     spec, doc = load_model(Spec, path)
-    problems = semantic_problems(spec, doc, catalog)
+    spec, problems = read_decoders(spec, doc, Path(path).parent)
+    problems = semantic_problems(spec, doc, catalog) + problems
     if problems:
         raise InputError(problems)
     return with_trace(canonical_ids(spec, catalog), Path(path).parent), doc
@@ -188,10 +272,17 @@ def canonical_ids(spec: Spec, catalog: Catalog) -> Spec:
 
     c, p = spec.candidates, spec.pricing
     owned = p.owned.model_copy(update={"hardware": ids("hardware", p.owned.hardware)}) if p.owned else None
+    architectures = [
+        a.model_copy(update={"model": catalog.resolve("models", a.model) or a.model}) for a in c.architectures
+    ]
     return spec.model_copy(
         update={
             "candidates": c.model_copy(
-                update={"models": ids("models", c.models), "hardware": ids("hardware", c.hardware)}
+                update={
+                    "models": ids("models", c.models),
+                    "hardware": ids("hardware", c.hardware),
+                    "architectures": architectures,
+                }
             ),
             "pricing": p.model_copy(
                 update={
@@ -272,8 +363,8 @@ def spec_from_data(data, name: str, catalog: Catalog) -> tuple[str, Spec, Locate
     if isinstance(data, Spec):
         data = data.model_dump(mode="json", exclude_unset=True)
     doc = Located(data=data, file=name)
-    spec = validate_doc(Spec, doc)
-    problems = semantic_problems(spec, doc, catalog)
+    spec, problems = read_decoders(validate_doc(Spec, doc), doc, Path.cwd())
+    problems = semantic_problems(spec, doc, catalog) + problems
     if problems:
         raise InputError(problems)
     return name, with_trace(canonical_ids(spec, catalog), Path.cwd()), doc

@@ -71,6 +71,14 @@ class CandidateKey(Model):
     engine: str
 
 
+class DecoderSource(Model):
+    """Where a candidate with no preset came from: a decoder's config file, priced with a preset's visual tokenizer
+    and sampling (a spec's ``candidates.architectures``)."""
+
+    config: str  # the Hugging Face config.json, as the spec names it
+    model: str  # the AR preset whose visual tokenizer, sampling and roles it is priced with
+
+
 class CandidateResult(Model):
     model: str
     family: str  # the generation family (tokcost.records.families)
@@ -119,6 +127,7 @@ class CandidateResult(Model):
         False  # no public checkpoint of the model serves this product's kind (priced as the architecture)
     )
     publisher: str | None = None  # who publishes the model's weights (the owner in its repository address)
+    decoder: DecoderSource | None = None  # a decoder read from a config file (None: the preset's own)
     priced_width: int | None = None  # the size priced when it is not the product's (a photo resized for VQA)
     priced_height: int | None = None
     other_replicas: list[ReplicaOption] = []  # the other replica sizes priced for this model, hardware and engine

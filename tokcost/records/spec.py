@@ -5,13 +5,16 @@ Checks that need more than one field or the presets (kind-specific fields, prese
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import PurePath
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from tokcost.records.base import NOT_BOOL, NOT_TINY, Int, Strict
 from tokcost.records.engines import EngineName
+from tokcost.records.presets import Architecture
 from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
@@ -176,13 +179,55 @@ class Budget(Strict):
     )
 
 
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$"  # no '/': simulate --candidate reads MODEL/HARDWARE/ENGINE
+
+
+class ArchitectureCandidate(Strict):
+    """A decoder that has no preset, read from its Hugging Face ``config.json`` (:mod:`tokcost.io.architecture`),
+    priced with an AR preset's visual tokenizer, sampling and roles (what ``estimate --architecture`` prices)."""
+
+    _decoder: Architecture | None = PrivateAttr(default=None)  # filled by the loader from config
+
+    config: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="A Llama-style decoder's Hugging Face config.json, relative to the spec's folder (layers, hidden "
+        "size, heads, KV heads, intermediate size, vocabulary, context)."
+    )
+    model: str = Field(
+        description="The AR model preset whose visual tokenizer, sampling and roles the decoder is priced with."
+    )
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=LABEL_PATTERN)] | None = Field(
+        default=None,
+        description="The candidate's name in reports (default: MODEL@FOLDER for a file named config.json, else "
+        "MODEL@FILE without .json).",
+    )
+
+    @property
+    def label(self) -> str:
+        """The name the candidate goes by: ``name``, else the model and the config's folder (or file) name."""
+        if self.name is not None:
+            return self.name
+        path = PurePath(self.config)
+        stem = path.parent.name if path.name == "config.json" and path.parent.name else path.stem
+        return f"{self.model}@{re.sub(r'[^A-Za-z0-9._+-]', '-', stem) or 'config'}"
+
+    @property
+    def decoder(self) -> Architecture | None:
+        """The decoder read from ``config`` (None until the spec's loader read it)."""
+        return self._decoder
+
+
 class Candidates(Strict):
     """What to consider (default: everything that can serve the product)."""
 
     models: list[str] | None = Field(
         default=None,
-        min_length=1,
-        description="Model preset ids (default: every model that serves the product's kind).",
+        description="Model preset ids (default: every model that serves the product's kind; [] for none, to price "
+        "only the architectures).",
+    )
+    architectures: list[ArchitectureCandidate] = Field(
+        default=[],
+        description="Decoders with no preset, each from its Hugging Face config.json and priced with an AR preset's "
+        "visual tokenizer and sampling, besides the models.",
     )
     hardware: list[str] | None = Field(
         default=None, min_length=1, description="Hardware preset ids, one GPU each (default: every priced preset)."

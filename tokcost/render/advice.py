@@ -114,6 +114,12 @@ def reasons(c: CandidateResult, spec: SpecResult) -> list[str]:
 def notes(c: CandidateResult) -> list[str]:
     """What the estimate assumed that the spec did not say: a photo resized for VQA, padding to the tokenizer."""
     out = []
+    if c.decoder is not None:  # where it came from; its missing score, unless a violation says so already
+        unscored = "" if any(v.kind == "quality" for v in c.violations) else "; it has no published quality score"
+        out.append(
+            f"{c.model}'s decoder is read from {c.decoder.config}, priced with {c.decoder.model}'s visual tokenizer "
+            f"and sampling{unscored}"
+        )
     if c.unreleased:
         out.append(unreleased(c))
     width, height = c.priced_width or c.width, c.priced_height or c.height
