@@ -1,8 +1,6 @@
 """``tokcost estimate``: what it is asked to price (:class:`EstimateRequest`, the one home of its parameters) and
 the configuration priced (:class:`EstimateResult`, whose JSON keys are a contract)."""
 
-from __future__ import annotations
-
 import os
 from typing import Annotated, Literal
 

@@ -1,7 +1,5 @@
 """The result of ``tokcost tokens``: exact token counts of one image or clip, for a model or model-free."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1

@@ -1,7 +1,5 @@
 """The result of ``tokcost train``: training compute, time and cost of one model on one kind of GPU."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
