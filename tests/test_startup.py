@@ -16,6 +16,11 @@ HEAVY = ("torch", "matplotlib", "scipy", "pandas", "pyarrow")
 PROBE = r"""
 import json, sys
 import tokcost.io.located as y
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
 parsed = []
 _load = y.load_file
 def counting(path):
@@ -26,8 +31,13 @@ import tokcost.cli.app
 after_import = {"parsed": list(parsed), "modules": sorted(sys.modules)}
 from typer.testing import CliRunner
 r = CliRunner().invoke(tokcost.cli.app.app, sys.argv[1:])
+import pydantic
+built = sorted(  # the records whose validator pydantic has built (defer_build ones only once used)
+    f"{cls.__module__}.{cls.__name__}" for cls in _subclasses(pydantic.BaseModel) if cls.__pydantic_complete__
+)
 print(json.dumps({"import": after_import, "exit": r.exit_code, "parsed": parsed, "modules": sorted(sys.modules),
-                  "output_ok": r.stdout.lstrip().startswith("{") or r.stdout.startswith("tokcost ")}))
+                  "output_ok": r.stdout.lstrip().startswith("{") or r.stdout.startswith("tokcost "), "built": built}))
+
 """
 
 
@@ -74,3 +84,65 @@ def test_analyze_imports_no_torch_or_matplotlib_and_parses_only_named_presets():
         "models/sdxl",
     ], presets
     assert len(r["parsed"]) == len(set(r["parsed"])), "a file was parsed twice"
+
+
+# What `analyze` never uses: other commands' code, and their records (tokcost.api imports the records its checked
+# functions name, for their annotations; they are defer_build, so importing them builds no validator).
+NOT_ANALYZE = (
+    "tokcost.core.simulate",
+    "tokcost.core.sweep",
+    "tokcost.core.estimate",
+    "tokcost.core.fit",
+    "tokcost.core.gate",
+    "tokcost.io.trace",
+    "tokcost.records.simulation",
+    "tokcost.records.validation",
+    "tokcost.records.gate",
+    "numpy.ma",  # ~10 ms: numpy imports it on the first plain np.unique (one without return_index/inverse/counts)
+)
+UNBUILT = (
+    "tokcost.records.estimate.EstimateRequest",
+    "tokcost.records.estimate.EstimateResult",
+    "tokcost.records.estimate.LowHigh",
+    "tokcost.records.training.TrainResult",
+    "tokcost.records.training.TrainComparison",
+    "tokcost.records.tokens.TokensResult",
+)
+
+
+def test_analyze_imports_and_builds_only_what_it_uses():
+    r = _probe("analyze", str(SPEC), "--format", "json")
+    assert r["exit"] == 0 and r["output_ok"]
+    mods = set(r["modules"])
+    for module in NOT_ANALYZE:
+        assert module not in mods, f"`tokcost analyze` imports {module}"
+    built = set(r["built"])
+    assert "tokcost.records.results.AnalysisResult" in built  # the probe sees what analyze builds
+    for record in UNBUILT:
+        assert record not in built, f"`tokcost analyze` builds the validator of {record}"
+    # pydantic (records) and typer (commands) evaluate these modules' annotations on every run: a string
+    # annotation costs a compile each (tokcost/records/base.py, tokcost/cli/__init__.py). Not evaluated: the
+    # sweep's dataclasses' and those of request_options (generated: type aliases only).
+    unevaluated = {"tokcost.records.sweep", "tokcost.cli.request_options"}
+    for module in sorted(
+        m for m in mods if m.startswith(("tokcost.records.", "tokcost.cli.")) and m not in unevaluated
+    ):
+        path = ROOT / module.replace(".", "/")
+        source = (path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).read_text()
+        assert "\nfrom __future__ import annotations\n" not in source, f"{module}: string annotations"
+
+
+def test_deferred_records_still_validate():
+    """defer_build moves the build to first use: the records still check what they are given."""
+    import pydantic
+
+    from tokcost.records.estimate import EstimateRequest
+    from tokcost.records.tokens import TokensResult
+
+    assert EstimateRequest(model="sdxl", batch=4).batch == 4
+    for record, bad in ((EstimateRequest, {"model": "sdxl", "batch": 0}), (TokensResult, {"nonsense": 1})):
+        try:
+            record.model_validate(bad)
+        except pydantic.ValidationError:
+            continue
+        raise AssertionError(f"{record.__name__} accepted {bad}")

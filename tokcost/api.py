@@ -22,7 +22,6 @@ from tokcost.errors import ARGUMENTS, InputError, Problem
 
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import Batch, EstimateRequest, EstimateResult, Frames, Gpus, Steps
-from tokcost.records.simulation import SimulationResult
 from tokcost.records.spec import Precision
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from tokcost.io.catalog import Catalog
     from tokcost.records.gate import DiffResult, GateResult
     from tokcost.records.results import AnalysisResult
+    from tokcost.records.simulation import SimulationResult
     from tokcost.records.spec import Spec
     from tokcost.records.validation import ValidationResult
 

@@ -1,7 +1,5 @@
 """`tokcost analyze`: the recommendation report for one or more product specs."""
 
-from __future__ import annotations
-
 import sys
 
 import typer

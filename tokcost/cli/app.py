@@ -11,8 +11,6 @@ Help is plain text (``rich_markup_mode=None``): the same on every terminal, so `
 goldens (``scripts/generate_cli_docs.py``) are stable.
 """
 
-from __future__ import annotations
-
 import sys
 
 import typer

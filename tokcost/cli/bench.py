@@ -2,8 +2,6 @@
 
 torch is imported inside the command body only (``tokcost --help`` never imports it)."""
 
-from __future__ import annotations
-
 from enum import Enum
 
 import typer

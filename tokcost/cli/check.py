@@ -5,8 +5,6 @@ pure compare/diff) and the formatters in ``tokcost.render``.
 Exit codes: 0 pass; 1 a budget, feasibility or baseline limit failed; 2 an invalid spec, baseline or usage.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 

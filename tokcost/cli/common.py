@@ -1,8 +1,6 @@
 """What every command shares: the common options (as ``Annotated`` types), the error guard that turns bad input
 into exit code 2, writing the output, and the preset catalogue. Imports nothing heavy at module level."""
 
-from __future__ import annotations
-
 import codecs
 import contextlib
 import errno

@@ -10,8 +10,6 @@ Every function takes ``env`` (default ``os.environ``) and the stream it decides 
 tests pass their own.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Mapping

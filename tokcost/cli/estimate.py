@@ -1,7 +1,5 @@
 """`tokcost tokens`, `tokcost estimate` and `tokcost train`: one configuration at a time."""
 
-from __future__ import annotations
-
 import typer
 
 from tokcost.cli import request_options as opt

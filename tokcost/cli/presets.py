@@ -1,7 +1,5 @@
 """`tokcost hardware list|show`, `tokcost models list|show` and `tokcost schema`: the presets and the spec schema."""
 
-from __future__ import annotations
-
 import typer
 
 from tokcost.cli.common import Presets, emit, format_option, guard, load_catalog, output_option

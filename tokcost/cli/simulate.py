@@ -1,8 +1,6 @@
 """`tokcost simulate`: a discrete-event check of a spec's recommended fleet; a thin layer over
 :func:`tokcost.api.simulate` and the formatters in :mod:`tokcost.render.simulate`."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

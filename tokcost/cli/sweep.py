@@ -5,8 +5,6 @@ engine group) and the formatters in :mod:`tokcost.render.sweep`; CSV and JSON Li
 the plotting library load inside the command.
 """
 
-from __future__ import annotations
-
 import sys
 
 import typer

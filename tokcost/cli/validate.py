@@ -5,8 +5,6 @@ not by the CLI. The work is :func:`tokcost.api.validate`, which caches the resul
 everything it is computed from: the measurements, the presets, the engine profiles and thresholds, and tokcost's
 own code; an unchanged run reads it back in about a second instead of recomputing the cross-validation."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

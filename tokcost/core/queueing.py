@@ -542,7 +542,7 @@ def mdc_number_in_system(rate, service_s, servers, states: int | None = None) ->
     padded = np.concatenate([np.zeros_like(flat_pois), flat_pois], axis=-1)
     windows = np.lib.stride_tricks.sliding_window_view(padded, states, axis=-1)
     a = np.empty((len(flat_pois), states, states))
-    for cc in np.unique(flat_c):
+    for cc in sorted(set(flat_c.tolist())):  # each server count once (np.unique imports numpy.ma)
         sel = flat_c == cc
         a[sel] = windows[sel][:, states - np.maximum(np.arange(states) - cc, 0), :]
     a = np.swapaxes(a, -1, -2) - np.eye(states)  # pi (P - I) = 0, as (P - I)^T pi^T = 0

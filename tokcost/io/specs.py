@@ -230,12 +230,12 @@ def with_trace(spec: Spec, folder: Path) -> Spec:
     """The spec with the demand its ``demand.trace`` gives (resolved against ``folder``, the spec's): requests per
     day, the hourly curve and the burstiness; the summary of what was derived rides on
     ``spec.demand.trace_summary``. A spec without a trace is returned as it is."""
-    from tokcost.io.trace import derive, load_trace
-    from tokcost.records.spec import TraceSummary
-
     name = spec.demand.trace
     if name is None:
         return spec
+    from tokcost.io.trace import derive, load_trace  # only a spec with a trace reads one
+    from tokcost.records.spec import TraceSummary
+
     path = folder / name  # an absolute name stays itself
     found = derive(load_trace(path, shown=str(path)))
     demand = spec.demand.model_copy(

@@ -2,8 +2,6 @@
 how a software stack turns the hardware's achievable ceilings into step times. The formulas that use them are in
 :mod:`tokcost.engine.profiles` and :mod:`tokcost.engine.physics`."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, RootModel, field_validator

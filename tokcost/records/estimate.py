@@ -1,8 +1,6 @@
 """``tokcost estimate``: what it is asked to price (:class:`EstimateRequest`, the one home of its parameters) and
 the configuration priced (:class:`EstimateResult`, whose JSON keys are a contract)."""
 
-from __future__ import annotations
-
 import os
 from typing import Annotated, Literal
 
@@ -32,6 +30,8 @@ def _path_text(value: object) -> object:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
+# defer_build: pydantic builds these records' validators on first use, not when tokcost.api imports this module
+# for its annotations (`tokcost analyze` imports it and never uses them: tests/test_startup.py)
 class EstimateRequest(BaseModel):
     """One configuration to price: what ``tokcost estimate``'s flags and :func:`tokcost.estimate`'s keyword
     arguments say (``--tokens-per-forward`` is ``tokens_per_forward``). Each field carries its type, its range and
@@ -39,7 +39,7 @@ class EstimateRequest(BaseModel):
     scripts/generate_request_options.py). ``None`` means the default the description names. ``engine`` is a name
     from the engine table (``tokcost/data/engines.yaml``), checked against it when the request is priced."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     model: str = Field(description="Model preset id.")
     hardware: str | None = Field(
@@ -107,14 +107,14 @@ class EstimateRequest(BaseModel):
 class LowHigh(BaseModel):
     """The optimistic (``low``) and pessimistic (``high``) ends of a figure's band."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     low: float
     high: float
 
 
 class EstimateResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: int = SCHEMA_VERSION
     model: str = Field(description="Model preset id.")

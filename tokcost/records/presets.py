@@ -5,8 +5,6 @@ Presets are data with a source for every number: each file has a ``sources`` map
 numbers no citation covers; a test runs it over every preset and the catalog refuses user presets that fail it.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, ClassVar, Literal
 

@@ -7,8 +7,6 @@ Prices move both ways and differ by region and instance size, so every entry say
 (``product``) and how an instance price became a per-GPU price (``derivation``).
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 from typing import Annotated, Literal
 
@@ -133,7 +131,7 @@ class PriceCatalog(Strict):
     )
 
     @model_validator(mode="after")
-    def _providers_listed(self) -> PriceCatalog:
+    def _providers_listed(self) -> "PriceCatalog":
         for hw, entries in self.prices.items():
             for i, e in enumerate(entries):
                 if e.provider not in self.providers:

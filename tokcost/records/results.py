@@ -1,8 +1,6 @@
 """The one versioned result model. Every output format (table, markdown, json, html, github) is rendered from
 it, and a saved JSON result (a baseline) is read back into it for ``check --baseline`` and ``diff``."""
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict

@@ -3,8 +3,6 @@
 Checks that need more than one field or the presets (kind-specific fields, preset ids) are
 :func:`tokcost.io.specs.semantic_problems`, run when a spec file is loaded."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from pathlib import PurePath

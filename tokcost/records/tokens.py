@@ -1,17 +1,17 @@
 """The result of ``tokcost tokens``: exact token counts of one image or clip, for a model or model-free."""
 
-from __future__ import annotations
-
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
 
+# defer_build: pydantic builds these records' validators on first use, not when tokcost.api imports this module
+# for its annotations (`tokcost analyze` imports it and never uses them: tests/test_startup.py)
 class TokensResult(BaseModel):
     """Fields that do not apply to the request (a model's layout counts in a model-free count, or the
     model-free factors in a model's count) are null."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: int = SCHEMA_VERSION
     model: str | None = Field(default=None, description="Model preset id (null: model-free count).")

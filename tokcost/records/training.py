@@ -1,7 +1,5 @@
 """The result of ``tokcost train``: training compute, time and cost of one model on one kind of GPU."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,8 +10,10 @@ from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
 SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
 
 
+# defer_build: pydantic builds these records' validators on first use, not when tokcost.api imports this module
+# for its annotations (`tokcost analyze` imports it and never uses them: tests/test_startup.py)
 class TrainResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: int = SCHEMA_VERSION
     model: str = Field(description="Model preset id.")
@@ -61,7 +61,7 @@ class TrainResult(BaseModel):
 class TrainComparison(BaseModel):
     """``tokcost train`` with several models: each one's training run on the same hardware, priced alike."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     schema_version: int = SCHEMA_VERSION
     runs: list[TrainResult] = Field(description="One training run per model, in the order given.")

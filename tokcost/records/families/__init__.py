@@ -6,8 +6,6 @@ them with :mod:`pkgutil`, so a new family is a new module here (and its physics 
 :mod:`tokcost.engine.families`): nothing else names a family. ``tests/test_families.py`` checks that.
 """
 
-from __future__ import annotations
-
 import importlib
 import pkgutil
 from dataclasses import dataclass

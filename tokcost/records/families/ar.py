@@ -1,8 +1,6 @@
 """Token-by-token autoregressive generation (Emu3, Chameleon, LlamaGen, Janus-Pro, Lumina-mGPT): a decoder-only
 transformer predicts one discrete visual token per forward."""
 
-from __future__ import annotations
-
 from tokcost.records.families import FamilySchema
 
 SCHEMA = FamilySchema(

@@ -1,8 +1,6 @@
 """Diffusion (SDXL, SD3, FLUX, PixArt, Sana; CogVideoX, HunyuanVideo, Wan, LTX-Video): a denoiser runs a fixed
 number of steps over a latent that a VAE decodes."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from tokcost.records.families import FamilySchema

@@ -2,8 +2,6 @@
 masked token of a discrete (VQ) token grid at once and keeps the most confident, over a fixed number of steps;
 each step re-runs the whole grid, with no KV cache."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Field

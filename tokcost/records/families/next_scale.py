@@ -2,8 +2,6 @@
 one forward per scale; each scale's tokens attend to every token of the scales before it (block-causal), whose
 keys and values stay in a KV cache across scales."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
