@@ -2,7 +2,8 @@
 
 What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives —
 ``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and
-``act_passes`` (element-wise activation traffic per block), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
+``act_passes`` (element-wise activation traffic per block; compiled has a second figure, ``act_passes_unet``, for
+UNet denoisers, and both stay at most eager's: :data:`AT_MOST`), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager and compiled), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
 today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
@@ -28,7 +29,8 @@ so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a 
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
 (baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
 vLLM decode (both replay CUDA graphs over fused kernels and stream the weights); ``act_passes`` passes between
-eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out).
+eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out), and
+a fold without compiled UNet (or transformer) runs gives compiled's passes for that kind eager's value.
 Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
 (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
