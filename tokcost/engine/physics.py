@@ -327,6 +327,16 @@ def activation_blocks(model: ModelPreset) -> int:
     return d.transformer_geometry()[1]
 
 
+def act_passes(model: ModelPreset, eff):
+    """Element-wise passes per block over :func:`denoiser_activation_elems` for this denoiser's kind: the
+    engine's ``act_passes_unet`` for a UNet, ``act_passes`` for a transformer (DiT, MMDiT, linear DiT). They
+    differ where a compiler fuses: a transformer block's element-wise work (LayerNorm, adaLN modulation and
+    gating, RoPE, GELU, residual adds) is chains between GEMMs that inductor folds into a few kernels, while a
+    UNet's cuDNN convolutions and the GroupNorm reductions around them stay kernel boundaries it cannot fuse
+    across (eager runs every op as its own kernel, so it has one figure for both)."""
+    return eff.act_passes_unet if _denoiser(model).kind == "unet" else eff.act_passes
+
+
 def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, link):
     """Seconds per denoiser forward in Ulysses sequence parallelism's all-to-alls (xDiT USP, DeepSpeed-Ulysses,
     Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs.
@@ -407,7 +417,7 @@ def diffusion_step_time(
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
     (attention runs in the 16-bit fused kernel whatever the weight precision, ``P_attn`` (default P), at the
     hardware's attention efficiency). Element-wise: the kernels between the matmuls read and write the
-    activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) ``act_passes`` times in 16 bits,
+    activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) :func:`act_passes` times in 16 bits,
     serialised with the matmuls, one kernel per two passes (a read and a write) in each block; each GPU runs
     them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
     seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while a block's
@@ -423,7 +433,8 @@ def diffusion_step_time(
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
     live = BLOCK_LIVE_TENSORS * acts / blocks
-    act_s = elementwise_s(eff.act_passes * acts, eff.act_passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
+    passes = act_passes(model, eff)
+    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
     compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu)) / G + act_s
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
