@@ -21,6 +21,9 @@ Which measurements are kept (one framework per chip, the same for every op, so t
 - attention.generation (batch, step, heads, kv_heads, head_dim): one new token per sequence against a 16-bit KV
   cache of ``step`` earlier tokens (its latency grows with the bytes of step + 1 positions), no sliding window.
 - nccl.<op> (gpus, bytes): all_reduce, all_gather, reduce_scatter, alltoall of 16-bit data, newest NCCL version.
+  aiconfigurator's ``message_size`` counts 16-bit elements, not bytes (its collection_meta.yaml for gb300's
+  TensorRT-LLM comm data: "message_size counts BF16 elements, so the 128..536,870,912 range spans 256B..1GiB of
+  payload"; its comm shims factor "an element count"): the axis is written in bytes, 2 per element.
 
 The planner never imports pandas, pyarrow or aiconfigurator-core: it reads the npz files with numpy
 (tokcost/io/kernel_tables.py).
@@ -45,6 +48,7 @@ PACKAGE = "aiconfigurator-core"
 FRAMEWORKS = ("vllm", "trtllm")  # in order of preference
 GEMM_DTYPES = ("bfloat16", "fp8")
 NCCL_OPS = ("all_reduce", "all_gather", "reduce_scatter", "alltoall")
+HALF_BYTES = 2.0  # nccl_dtype half: bytes per element of message_size
 
 NOTICE = """\
 The kernel tables in this folder (*.npz) are condensed from measurements shipped in NVIDIA's
@@ -207,7 +211,8 @@ class Chip:
             if rows.empty:
                 continue
             axis_values, values = grid(rows, ["num_gpus", "message_size"])
-            filt = f"op_name == {op!r}, nccl_dtype == 'half'"
+            axis_values[1] = axis_values[1] * HALF_BYTES  # 16-bit elements -> bytes
+            filt = f"op_name == {op!r}, nccl_dtype == 'half'; bytes = message_size (16-bit elements) x 2"
             self.add(
                 f"nccl.{op}", ["gpus", "bytes"], axis_values, values, path, str(rows["kernel_source"].iloc[0]), filt
             )
