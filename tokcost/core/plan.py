@@ -26,6 +26,7 @@ from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.tokens import context_excess
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
 from tokcost.records.results import (
     Autoscaling,
@@ -120,6 +121,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         role=p.kind,
         calibration=calibration,
         prices=prices.usd_per_gpu_hour(),
+        kernels=hardware_kernels,
     )
     return estimate_grid(cfg, hardware, BANDS, spec.candidates.gpus_per_replica)
 

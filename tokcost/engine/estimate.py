@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tokcost.engine import physics
+from tokcost.engine.kernels import GEMM_TABLES, TABLE_ENGINES, TableGemms
 from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, attention_problem, efficiency
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
+from tokcost.records.kernels import ChipKernels
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
@@ -61,6 +63,9 @@ class Config:
     host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
+    # hardware id -> its measured kernel tables or None (tokcost.io.kernel_tables.hardware_kernels, called only for
+    # the chips priced); None: every chip on the roofline
+    kernels: Callable[[str], ChipKernels | None] | None = None
 
 
 def resolve_role(cfg: Config) -> str:
@@ -251,9 +256,49 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
     problem = attention_problem(cfg.hardware, cfg.attention or profile.attention)
     if problem:
         raise UsageError(problem)
-    return _estimate(
-        cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float), cfg.gpus
+    chip = _chip(cfg, cfg.hardware, profile, band)
+    gemms = table_gemms(cfg, [(True, cfg.hardware)])
+    return _estimate(cfg, profile, chip, np.asarray(cfg.batch, dtype=float), cfg.gpus, gemms)
+
+
+def table_gemms(cfg: Config, rows: list[tuple[object, HardwarePreset]]) -> TableGemms | None:
+    """The measured GEMM tables that price ``cfg``'s denoiser on each of ``rows`` (a row mask and its chip), or
+    None where the roofline prices everything: no table loader in ``cfg``, an AR model, an engine or precision
+    the tables do not serve (:data:`~tokcost.engine.kernels.TABLE_ENGINES`, :data:`~tokcost.engine.kernels.GEMM_TABLES`),
+    or no chip with a table."""
+    name = GEMM_TABLES.get(cfg.precision)
+    if cfg.kernels is None or name is None or cfg.engine not in TABLE_ENGINES or cfg.model.denoiser is None:
+        return None
+    if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
+        return None
+    parts = []
+    for mask, hw in rows:
+        chip = cfg.kernels(hw.id)
+        table = chip.tables.get(name) if chip is not None else None
+        if table is not None:
+            parts.append((mask, table))
+    return TableGemms(parts) if parts else None
+
+
+def pricing_note(cfg: Config) -> str:
+    """Which path priced the denoiser's linear and conv layers of ``cfg`` (one chip): a measured kernel table
+    (whose) or the sourced roofline (peak x efficiency), and why."""
+    gemms = table_gemms(cfg, [(True, cfg.hardware)])
+    if gemms is not None:
+        info = gemms.parts[0][1].provenance
+        return (
+            f"denoiser GEMMs{' (convolutions as implicit GEMMs)' if cfg.model.denoiser.kind == 'unet' else ''} "
+            f"priced from measured kernel tables: {info['package']} {info['package_version']}, "
+            f"{info['framework']} {info['framework_version']} {info['kernel_source']} on {cfg.hardware.name}"
+        )
+    if cfg.model.family == "ar":
+        return "operators priced on the sourced roofline (peak x efficiency); AR does not use the kernel tables"
+    why = (
+        f"no measured kernel table for {cfg.hardware.name}"
+        if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None
+        else f"the kernel tables do not serve {cfg.engine} at {cfg.precision}"
     )
+    return f"denoiser GEMMs priced on the sourced roofline (peak x efficiency): {why}"
 
 
 def estimate_grid(
@@ -293,7 +338,9 @@ def estimate_grid(
         ),
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
-    out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]))
+    ids = {hw.id: hw for hw, _, _ in triples}
+    gemms = table_gemms(cfg, [(column([h.id == i for h, _, _ in triples]) > 0, hw) for i, hw in ids.items()])
+    out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]), gemms)
     full = _full(out, (len(triples), batch.shape[1]))
     return {(hw.id, b, G): _Row(full, k) for k, (hw, b, G) in enumerate(triples)}
 
@@ -343,7 +390,7 @@ def _split(family: str, gpus, parallelism: str | None, mode: str):
     return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
-def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> dict:
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus, gemms=None) -> dict:
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]  # memory; the time to read them: physics.weight_read_bytes
@@ -379,6 +426,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
             split,
             link,
             (chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
+            gemms,
         )
     )
     mem = out.pop("memory")
@@ -461,7 +509,7 @@ def _ar(cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role
 
 
 def _diffusion(
-    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link, l2
+    cfg, m, P, BW, eff, wbytes, batch, branches, passes, width, height, role, P_attn, cfg_degree, sp, link, l2, gemms
 ) -> dict:
     vae = m.vae
     f = vae.spatial_factor * vae.patch
@@ -487,8 +535,23 @@ def _diffusion(
     )
     # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
     act = physics.denoiser_activation_elems(m, latent, pw, ph)
+    # measured GEMM tables, where the chip has one: one GPU's share of the rows (items or tokens)
+    linear_s = physics.denoiser_gemm_s(m, gemms, n_items / gpus, seq, pw, ph) if gemms is not None else None
     step_s, compute, memory = physics.diffusion_step_time(
-        m, P, BW, eff, physics.weight_read_bytes(cfg.precision), n_items, linear, attn, P_attn, gpus, comm, act, l2
+        m,
+        P,
+        BW,
+        eff,
+        physics.weight_read_bytes(cfg.precision),
+        n_items,
+        linear,
+        attn,
+        P_attn,
+        gpus,
+        comm,
+        act,
+        l2,
+        linear_s,
     )
     denoise_s = passes * steps * step_s
     # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
