@@ -28,7 +28,9 @@ def _table(tmp_path: Path, text: str) -> Path:
 def with_new_engine(tmp_path, monkeypatch):
     """The shipped table plus ``compiled-fa3``: compiled's numbers with FlashAttention-3 as its kernel."""
     # a new engine has no fitted parameters of its own: it states compiled's (hand-written and fitted) as its own
-    compiled = yaml.safe_load(TABLE)["compiled"] | yaml.safe_load(paths.ENGINES_FITTED_FILE.read_text())["engines"]["compiled"]
+    compiled = (
+        yaml.safe_load(TABLE)["compiled"] | yaml.safe_load(paths.ENGINES_FITTED_FILE.read_text())["engines"]["compiled"]
+    )
     entry = {**compiled, "description": "compiled, FlashAttention-3 by default", "attention": "fa3"}
     path = _table(tmp_path, TABLE + yaml.safe_dump({"compiled-fa3": entry}, sort_keys=False))
     monkeypatch.setattr(paths, "ENGINES_FILE", path)

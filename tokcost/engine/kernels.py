@@ -75,12 +75,16 @@ def gemm_latency_s(table: KernelTable, m, n: float, k: float) -> np.ndarray:
     """Seconds of an ``m`` x ``k`` by ``k`` x ``n`` GEMM in a (m, n, k) table, vectorised over ``m`` (n and k are
     one layer's); :func:`latency_s`'s rules (log-log between grid points, proportional beyond the largest m, the
     smallest m's time below it), NaN where the table has no measurement."""
-    log_m, log_lat = _m_curve(table, n, k)
     m = np.asarray(m, dtype=float)
+    return _from_log_m(table, np.log(m), m, n, k)
+
+
+def _from_log_m(table: KernelTable, log_m: np.ndarray, m: np.ndarray, n: float, k: float) -> np.ndarray:
+    grid, log_lat = _m_curve(table, n, k)
     if np.isnan(log_lat).any():
-        return np.full(m.shape, np.nan)
-    top = np.exp(log_m[-1])
-    return np.exp(np.interp(np.log(m), log_m, log_lat)) * np.maximum(m / top, 1.0)
+        return np.full(np.shape(m), np.nan)
+    beyond = np.maximum(m * np.exp(-grid[-1]), 1.0)
+    return np.exp(np.interp(log_m, grid, log_lat)) * beyond
 
 
 # Which tokcost engines' GEMMs a measured table prices (docs/methodology.md, "Measured kernel tables"): PyTorch
@@ -103,15 +107,27 @@ class TableGemms:
         self.parts = parts
 
     def __call__(self, m, n: int, k: int) -> np.ndarray:
-        m = np.asarray(m, dtype=float)
-        if len(self.parts) == 1 and self.parts[0][0] is True:
-            return gemm_latency_s(self.parts[0][1], m, n, k)
-        full = np.broadcast_shapes(m.shape, *(np.shape(mask) for mask, _ in self.parts))
-        out = np.full(full, np.nan)
-        m_full = np.broadcast_to(m, full)
+        return self.sum_s([(m, [(n, k, 1)])])
+
+    def sum_s(self, groups: list[tuple[object, list[tuple[int, int, int]]]]) -> np.ndarray:
+        """Seconds of every GEMM in ``groups``: (m, [(n, k, count), ...]), the layers that share one m; each chip's
+        rows are taken out and each m's logarithm computed once (a sweep prices dozens of layers on its rows)."""
+        ms = [np.asarray(m, dtype=float) for m, _ in groups]
+        full = np.broadcast_shapes(*(m.shape for m in ms), *(np.shape(mask) for mask, _ in self.parts))
+        one = len(self.parts) == 1 and self.parts[0][0] is True
+        out = np.zeros(full) if one else np.full(full, np.nan)
         for mask, table in self.parts:
-            rows = np.broadcast_to(mask, full)
-            out[rows] = gemm_latency_s(table, m_full[rows], n, k)
+            rows = None if one else np.broadcast_to(mask, full)
+            total = 0.0
+            for m, (_, layers) in zip(ms, groups):
+                m_rows = np.broadcast_to(m, full) if one else np.broadcast_to(m, full)[rows]
+                log_m = np.log(m_rows)
+                for n, k, count in layers:
+                    total = total + count * _from_log_m(table, log_m, m_rows, n, k)
+            if one:
+                out = out + total
+            else:
+                out[rows] = total
         return out
 
     def rows(self) -> object:

@@ -371,9 +371,16 @@ def transformer_gemm_shapes(model: ModelPreset) -> list[GemmShape]:
     ]
 
 
+_SHAPES: dict[int, tuple[ModelPreset, list[GemmShape]]] = {}  # id(model) -> its shapes (presets are immutable)
+
+
 def denoiser_gemm_shapes(model: ModelPreset) -> list[GemmShape]:
-    """:func:`unet_gemm_shapes` or :func:`transformer_gemm_shapes`, by the denoiser's kind."""
-    return unet_gemm_shapes(model) if _denoiser(model).kind == "unet" else transformer_gemm_shapes(model)
+    """:func:`unet_gemm_shapes` or :func:`transformer_gemm_shapes`, by the denoiser's kind (once per preset)."""
+    hit = _SHAPES.get(id(model))
+    if hit is None or hit[0] is not model:
+        shapes = unet_gemm_shapes(model) if _denoiser(model).kind == "unet" else transformer_gemm_shapes(model)
+        hit = _SHAPES[id(model)] = (model, shapes)
+    return hit[1]
 
 
 def denoiser_gemm_s(model: ModelPreset, gemm, items, seq_tokens, width, height):
@@ -383,11 +390,11 @@ def denoiser_gemm_s(model: ModelPreset, gemm, items, seq_tokens, width, height):
     pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
     items = np.asarray(items, dtype=float)
     seq = np.asarray(seq_tokens, dtype=float)
-    total = 0.0
+    groups: dict[tuple[float, float, float], list[tuple[int, int, int]]] = {}
     for per_pixel, per_token, fixed, n, k, count in denoiser_gemm_shapes(model):
-        m = items * (per_pixel * pixels + per_token * seq + fixed)
-        total = total + count * gemm(np.maximum(m, 1.0), n, k)
-    return total
+        groups.setdefault((per_pixel, per_token, fixed), []).append((n, k, count))
+    rows = [(np.maximum(items * (pp * pixels + pt * seq + f), 1.0), layers) for (pp, pt, f), layers in groups.items()]
+    return gemm.sum_s(rows)
 
 
 def gemm_shapes_flops(shapes: list[GemmShape], seq_tokens, width, height):
