@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.kernels import GEMM_TABLES, TABLE_ENGINES, TableGemms
+from tokcost.engine.kernels import GEMM_TABLES, TableGemms
 from tokcost.engine.profiles import BANDS, Band, Calibrated, Efficiency, attention_problem, efficiency
 from tokcost.engine.tokens import ar_layout_tokens, emu3_prompt_overhead, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
@@ -263,11 +263,10 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> dict:
 
 def table_gemms(cfg: Config, rows: list[tuple[object, HardwarePreset]]) -> TableGemms | None:
     """The measured GEMM tables that price ``cfg``'s denoiser on each of ``rows`` (a row mask and its chip), or
-    None where the roofline prices everything: no table loader in ``cfg``, an AR model, an engine or precision
-    the tables do not serve (:data:`~tokcost.engine.kernels.TABLE_ENGINES`, :data:`~tokcost.engine.kernels.GEMM_TABLES`),
-    or no chip with a table."""
+    None where the roofline prices everything: no table loader in ``cfg``, an AR model, a precision the tables do
+    not measure (:data:`~tokcost.engine.kernels.GEMM_TABLES`), or no chip with a table."""
     name = GEMM_TABLES.get(cfg.precision)
-    if cfg.kernels is None or name is None or cfg.engine not in TABLE_ENGINES or cfg.model.denoiser is None:
+    if cfg.kernels is None or name is None or cfg.model.denoiser is None:
         return None
     if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
         return None
@@ -296,7 +295,7 @@ def pricing_note(cfg: Config) -> str:
     why = (
         f"no measured kernel table for {cfg.hardware.name}"
         if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None
-        else f"the kernel tables do not serve {cfg.engine} at {cfg.precision}"
+        else f"the kernel tables do not measure {cfg.precision} GEMMs"
     )
     return f"denoiser GEMMs priced on the sourced roofline (peak x efficiency): {why}"
 
