@@ -13,6 +13,7 @@ from tokcost.engine.profiles import efficiency
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
 
 HARDWARE = ("a100-80gb-sxm", "h100-sxm", "rtx-4090")
 ARCHITECTURES = {
@@ -31,9 +32,15 @@ def main() -> None:
     )
 
     def latency(model, hw, engine, profiles) -> float | None:
-        cfg = Config(model=cat.model(model), hardware=cat.hardware(hw), profiles=profiles, engine=engine)
+        cfg = Config(
+            model=cat.model(model),
+            hardware=cat.hardware(hw),
+            profiles=profiles,
+            engine=engine,
+            kernels=hardware_kernels,
+        )
         try:
-            return float(estimate_arrays(cfg)["latency_s"])
+            return float(estimate_arrays(cfg).latency_s)
         except UsageError:
             return None
 
