@@ -10,6 +10,8 @@ neighbouring grid points include an unmeasured one (NaN) gets NaN: the caller pr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tokcost.records.kernels import KernelTable
@@ -102,13 +104,13 @@ class TableGemms:
     with the rows it prices (a boolean column when chips are stacked, True for one chip). Called as
     ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there)."""
 
-    def __init__(self, parts: list[tuple[object, KernelTable]]):
+    def __init__(self, parts: list[tuple[Any, KernelTable]]):
         self.parts = parts
 
     def __call__(self, m, n: int, k: int) -> np.ndarray:
         return self.sum_s([(m, [(n, k, 1)])])
 
-    def sum_s(self, groups: list[tuple[object, list[tuple[int, int, int]]]]) -> np.ndarray:
+    def sum_s(self, groups: list[tuple[Any, list[tuple[int, int, int]]]]) -> np.ndarray:
         """Seconds of every GEMM in ``groups``: (m, [(n, k, count), ...]), the layers that share one m; each chip's
         rows are taken out and each m's logarithm computed once (a sweep prices dozens of layers on its rows)."""
         ms = [np.asarray(m, dtype=float) for m, _ in groups]
@@ -117,7 +119,7 @@ class TableGemms:
         out = np.zeros(full) if one else np.full(full, np.nan)
         for mask, table in self.parts:
             rows = None if one else np.broadcast_to(mask, full)
-            total = 0.0
+            total: Any = 0.0
             for m, (_, layers) in zip(ms, groups):
                 m_rows = np.broadcast_to(m, full) if one else np.broadcast_to(m, full)[rows]
                 log_m = np.log(m_rows)
@@ -127,11 +129,4 @@ class TableGemms:
                 out = out + total
             else:
                 out[rows] = total
-        return out
-
-    def rows(self) -> object:
-        """True (or a boolean column) where some chip's table prices."""
-        out: object = False
-        for mask, _ in self.parts:
-            out = np.logical_or(out, mask)
         return out
