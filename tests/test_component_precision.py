@@ -12,6 +12,7 @@ from tokcost.cli.app import app
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -19,7 +20,14 @@ DIFFUSION = [m for m in CAT.ids("models") if CAT.model(m).family == "diffusion"]
 
 
 def breakdown(model: str, hardware: str, precision: str, **kw) -> dict:
-    cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, precision=precision, **kw)
+    cfg = Config(
+        model=CAT.model(model),
+        hardware=CAT.hardware(hardware),
+        profiles=ENGINES,
+        precision=precision,
+        kernels=hardware_kernels,  # as the product prices: measured GEMM tables where the chip has one
+        **kw,
+    )
     return estimate_arrays(cfg)
 
 

@@ -162,6 +162,9 @@ class OneShot:
     def precision_note(self, model, precision):
         return f"{precision} applies to the generator"
 
+    def pricing_note(self, cfg):
+        return "operators priced on the sourced roofline (peak x efficiency)"
+
     def training(self, model, work):
         raise UsageError("no training formula for a one-shot generator")
 
@@ -191,6 +194,7 @@ spec = {"version": 1, "name": "toy", "product": {"kind": "image", "width": 512, 
 plan = tokcost.analyze(spec, presets=[PRESETS]).specs[0]
 toy = [c for c in plan.candidates if c.model == "toy-gen"]
 print(json.dumps({"family": est.family, "latency_s": est.latency_s, "tokens": est.tokens, "flops": est.flops,
+                  "notes": est.notes,
                   "bound": est.bound, "sweep_models": sorted(set(rows.columns["model"].tolist())),
                   "analyze_families": sorted({c.family for c in plan.candidates}),
                   "analyze_toy_feasible": any(c.feasible for c in toy)}))
@@ -219,6 +223,7 @@ def test_a_new_family_is_two_modules_and_a_preset(tmp_path):
     assert got["tokens"]["latent"] == 64 * 64
     assert got["flops"] == pytest.approx(2 * 1e9 * 64 * 64)
     assert got["latency_s"] > 0 and got["bound"] in ("compute", "memory")
+    assert got["notes"][0] == "operators priced on the sourced roofline (peak x efficiency)"  # the family's word
     # the planner ranks it with the others, and the recommendation words its family from the schema's label
     assert got["analyze_families"] == ["diffusion", "one-shot"] and got["analyze_toy_feasible"]
 

@@ -18,6 +18,7 @@ from tokcost.core.sweep import SweepRequest, run_sweep
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.records.sweep import COLUMN_KINDS, COLUMNS
 from tokcost.render.sweep import format_csv, format_json, format_table, sweep_notes
 
@@ -61,6 +62,7 @@ def test_rows_match_a_single_estimate():
                 batch=int(c["batch"][i]),
                 steps=steps,
                 role="image",
+                kernels=hardware_kernels,  # a sweep prices GEMMs from the measured tables, as estimate does
             )
         )
         assert c["latency_s"][i] == pytest.approx(float(one.latency_s))

@@ -380,7 +380,40 @@ def test_a_parameter_no_kept_case_identifies_takes_its_stated_prior_never_its_st
     assert F.PRIORS[(("vllm",), "host_per_layer_s")][1] == 1 / F.VLLM_PRIOR
     assert F.PRIORS[(("eager",), "host_per_layer_s")][1] == F.VLLM_PRIOR
     for key, (src, _) in F.PRIORS.items():  # a prior comes from another engine's parameter of the same kind
-        assert key[1] == src[1] and not set(key[0]) & set(src[0])
+        assert key[1].removesuffix("_unet") == src[1] and not set(key[0]) & set(src[0])  # UNet passes: passes
+
+
+def test_element_wise_passes_are_identified_by_the_denoiser_kinds_they_price(entries, cat):
+    """Compiled has one passes figure per denoiser kind, eager one for every kind, and a decoder prices none: a fold
+    identifies a passes parameter only by the cases it prices (otherwise a fold without compiled UNet runs would keep
+    the whole-set UNet figure)."""
+    cases = F._cases(entries, cat)
+
+    def case(engine, kind):
+        return next(
+            c
+            for c in cases
+            if c.entry.engine == engine
+            and (c.config.model.denoiser.kind if c.config is not None and c.config.model.denoiser else "ar") == kind
+        )
+
+    unet, dit, ar = case("compiled", "unet"), case("compiled", "mmdit"), case("compiled", "ar")
+    assert F._depends((("compiled",), "act_passes_unet"), unet) and not F._depends((("compiled",), "act_passes"), unet)
+    assert F._depends((("compiled",), "act_passes"), dit) and not F._depends((("compiled",), "act_passes_unet"), dit)
+    assert not F._depends((("compiled",), "act_passes"), ar) and F._depends((("compiled",), "mbu"), ar)
+    assert F._depends((("eager",), "act_passes"), case("eager", "unet"))
+    assert F._depends((("eager",), "act_passes"), case("eager", "mmdit"))
+    assert not F._depends((("eager",), "act_passes"), unet)
+
+
+def test_compiled_passes_never_exceed_eagers_at_either_end_of_the_band(report):
+    """AT_MOST: fusing never adds a pass, so every fold keeps compiled's passes <= eager's, and so do the whole-set
+    value and the band's ends (min and max over the folds)."""
+    params = {p["name"]: p for p in report.parameters}
+    for bounded, bound in F.AT_MOST.items():
+        mine, limit = params[F.param_name(bounded)], params[F.param_name(bound)]
+        for end in ("value", "held_out_low", "held_out_high"):
+            assert mine[end] <= limit[end], (bounded, end)
 
 
 def test_every_fitted_parameter_has_a_stated_basis():

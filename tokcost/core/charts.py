@@ -20,6 +20,7 @@ from tokcost.core.families import representative
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.engine.profiles import BANDS
 from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.records.results import CandidateResult, ChartData, ChartSeries, SpecResult
 
 BATCH_GRID = 2.0 ** np.arange(0, 11)  # 1 .. 1,024
@@ -92,6 +93,7 @@ def _config(c: CandidateResult, spec: SpecResult, model, hw, calibration, **grid
         answer_tokens=p.get("answer_tokens"),
         calibration=calibration,
         gpus=c.gpus_per_replica,  # split as the planner split it (the default layout)
+        kernels=hardware_kernels,
         **base,
     )
 

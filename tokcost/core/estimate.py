@@ -16,6 +16,7 @@ from tokcost.engine.estimate import (
     estimate,
     host_speed,
     precision_note,
+    pricing_note,
 )
 from tokcost.engine.families import context_problem
 from tokcost.engine.result import MemoryRow
@@ -23,6 +24,7 @@ from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import REFERENCE_ENGINE, engine_problem, load_engines, load_error_bands
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
 from tokcost.records.engines import EngineProfile
 from tokcost.records.estimate import EstimateRequest, EstimateResult, LowHigh
@@ -97,6 +99,7 @@ def estimate_one(
             host_speed=r.host,
             calibration=calibration,
             prices=book.usd_per_gpu_hour(),
+            kernels=hardware_kernels,
         )
     )
     c, lo, hi = est.central.row(0), est.low.row(0), est.high.row(0)  # one configuration
@@ -157,7 +160,7 @@ def estimate_one(
         unpriced=book.unpriced.get(hw.id),
         stale_prices=book.stale([hw.id], today or dt.date.today()),
         defaults_applied=defaults,
-        notes=[n for n in [precision_note(m, r.precision)] if n],
+        notes=[pricing_note(est.config), *[n for n in [precision_note(m, r.precision)] if n]],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 

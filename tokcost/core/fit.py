@@ -2,7 +2,8 @@
 
 What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives —
 ``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and
-``act_passes`` (element-wise activation traffic per block), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
+``act_passes`` (element-wise activation traffic per block; compiled has a second figure, ``act_passes_unet``, for
+UNet denoisers, and both stay at most eager's: :data:`AT_MOST`), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager and compiled), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
 today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
@@ -28,7 +29,8 @@ so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a 
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
 (baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
 vLLM decode (both replay CUDA graphs over fused kernels and stream the weights); ``act_passes`` passes between
-eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out).
+eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out), and
+a fold without compiled UNet (or transformer) runs gives compiled's passes for that kind eager's value.
 Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
 (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
@@ -69,6 +71,7 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "request_fixed_s", 0.0, 0.6, False),
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
     (("compiled",), "act_passes", 0.0, 400.0, False),
+    (("compiled",), "act_passes_unet", 0.0, 400.0, False),
     (("compiled",), "mbu", 0.5, 1.0, False),
     (("vllm",), "mbu", 0.5, 1.0, False),
     (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
@@ -91,6 +94,14 @@ PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], flo
     (("compiled",), "mbu"): ((("vllm",), "mbu"), 1.0),
     (("eager",), "act_passes"): ((("compiled",), "act_passes"), 1.0),
     (("compiled",), "act_passes"): ((("eager",), "act_passes"), 1.0),
+    (("compiled",), "act_passes_unet"): ((("eager",), "act_passes"), 1.0),
+}
+# Physical bounds between fitted parameters: (engines, field) -> the parameter it may not exceed. Compiling fuses
+# element-wise kernels, it never adds a pass over the activations (compiled <= eager for the same work,
+# tests/test_compiled_vs_eager.py); each fold keeps the bound, so the bands' ends keep it too.
+AT_MOST: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], str]] = {
+    (("compiled",), "act_passes"): (("eager",), "act_passes"),
+    (("compiled",), "act_passes_unet"): (("eager",), "act_passes"),
 }
 COARSE = 41  # points in a coarse grid (over the whole range)
 FINE = 41  # points in a fine grid (around the current value)
@@ -180,17 +191,22 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
     keys = [(e, f, lo, hi, log) for e, f, lo, hi, log in PARAMS if set(e) <= set(group)]
     n_fits = keep.shape[0]
     # a parameter no case of a fit depends on stays put in that fit (its objective is flat; fit_subsets sets it)
-    identified = {e: _has_cases(cases, keep, e) for e, *_ in keys}
+    identified = {(e, f): _has_cases(cases, keep, (e, f)) for e, f, *_ in keys}
 
     def sweep(make_grid) -> bool:
         moved = False
         for e, f, lo, hi, log in keys:
             grid = np.stack([make_grid(v, lo, hi, log) for v in values[(e, f)]])  # fits x trial values
+            if (e, f) in AT_MOST:
+                grid = np.minimum(grid, values[AT_MOST[(e, f)]][:, None])
             trial = {k: v[:, None] for k, v in values.items()} | {(e, f): grid}
             obj = _objective(cases, keep, profiles_with(trial), grid.shape)
             best = grid[np.arange(n_fits), np.argmin(obj, axis=1)]
-            move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15) & identified[e]
+            move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15) & identified[(e, f)]
             values[(e, f)] = np.where(move, best, values[(e, f)])
+            for below, bound in AT_MOST.items():  # a bound that moved down takes what it bounds with it
+                if bound == (e, f) and below in values:
+                    values[below] = np.minimum(values[below], values[bound])
             moved = moved or bool(move.any())
         tick()
         return moved
@@ -211,9 +227,28 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
                 break
 
 
-def _has_cases(cases: list[_Case], keep: np.ndarray, engines: tuple[str, ...]) -> np.ndarray:
-    """Per fit (row of ``keep``): whether it keeps a case of any of ``engines``."""
-    return np.asarray(keep[:, [c.entry.engine in engines for c in cases]].any(axis=1))
+# Element-wise passes with one figure per denoiser kind (physics.act_passes): the kind whose cases each prices, where
+# an engine has both (eager has one act_passes for every denoiser, so its act_passes prices every diffusion case).
+_PASSES_BY_KIND = {"act_passes_unet": True, "act_passes": False}
+
+
+def _depends(key: tuple, case: _Case) -> bool:
+    """Whether ``case``'s prediction depends on the parameter ``key`` = (engines, field)."""
+    engines, field = key
+    if case.entry.engine not in engines:
+        return False
+    if field not in _PASSES_BY_KIND:
+        return True
+    denoiser = case.config.model.denoiser if case.config is not None else None
+    if denoiser is None:  # an AR model: no element-wise passes priced
+        return False
+    split = any(case.entry.engine in es and f == "act_passes_unet" for es, f, *_ in PARAMS)
+    return not split or (denoiser.kind == "unet") == _PASSES_BY_KIND[field]
+
+
+def _has_cases(cases: list[_Case], keep: np.ndarray, key: tuple) -> np.ndarray:
+    """Per fit (row of ``keep``): whether it keeps a case that the parameter ``key`` = (engines, field) prices."""
+    return np.asarray(keep[:, [_depends(key, c) for c in cases]].any(axis=1))
 
 
 def committed_values() -> dict:
@@ -277,7 +312,7 @@ def fit_subsets(cases: list[_Case], keep: np.ndarray, start: dict | None = None,
         _fit_group(group, [cases[j] for j in mine], keep[np.ix_(fits, mine)], own, coarse, tick)
         for k, v in own.items():
             values[k][fits] = v
-    fitted = {(e, f): _has_cases(cases, keep, e) for e, f, *_ in PARAMS}
+    fitted = {(e, f): _has_cases(cases, keep, (e, f)) for e, f, *_ in PARAMS}
     middle = initial_values()
     priors = {}
     for key, ok in fitted.items():

@@ -28,6 +28,7 @@ from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.result import EngineResult
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, load_error_bands, offered
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
 from tokcost.records.prices import PriceQuote
 from tokcost.records.results import (
@@ -147,6 +148,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         role=p.kind,
         calibration=calibration,
         prices=prices.usd_per_gpu_hour(),
+        kernels=hardware_kernels,
     )
     return estimate_grid(cfg, hardware, BANDS, spec.candidates.gpus_per_replica)
 

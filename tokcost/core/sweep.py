@@ -17,6 +17,7 @@ import numpy as np
 from tokcost.engine.estimate import Config, engine_cfg_mode, estimate_arrays, replica_problem
 from tokcost.errors import UsageError
 from tokcost.io.engines import load_engines, offered
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.records.presets import HardwarePreset, ModelPreset
 from tokcost.records.sweep import COLUMNS, SweepPrices, SweepResult, SweepSkip
 
@@ -189,6 +190,7 @@ def price_group(
         gpus=along(gp, 3),
         calibration=calibration,
         prices=prices or {},
+        kernels=hardware_kernels,
     )
     out = estimate_arrays(cfg, "central")
 

@@ -151,6 +151,7 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
     engine profiles or the given ones."""
     from tokcost.engine.estimate import Config
     from tokcost.io.engines import load_engines
+    from tokcost.io.kernel_tables import hardware_kernels
 
     c = e.conditions
     m = catalog.model(e.model)
@@ -171,6 +172,7 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
         gpus=c.gpus or 1,
         parallelism=c.parallelism,
         attention=c.attention,
+        kernels=hardware_kernels,
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from tokcost.engine.profiles import Calibrated
 from tokcost.records.engines import EngineProfile
+from tokcost.records.kernels import ChipKernels
 from tokcost.records.presets import HardwarePreset, ModelPreset
 
 
@@ -42,3 +43,6 @@ class Config:
     host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
     prices: Mapping[str, float] = field(default_factory=dict)
+    # hardware id -> its measured kernel tables or None (tokcost.io.kernel_tables.hardware_kernels, called only for
+    # the chips priced); None: every chip on the roofline
+    kernels: Callable[[str], ChipKernels | None] | None = None

@@ -163,9 +163,8 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> EngineResult:
     problem = attention_problem(cfg.hardware, cfg.attention or profile.attention)
     if problem:
         raise UsageError(problem)
-    return _estimate(
-        cfg, profile, _chip(cfg, cfg.hardware, profile, band), np.asarray(cfg.batch, dtype=float), cfg.gpus
-    )
+    chip = _chip(cfg, cfg.hardware, profile, band)
+    return _estimate(cfg, profile, chip, np.asarray(cfg.batch, dtype=float), cfg.gpus, ((True, cfg.hardware),))
 
 
 def estimate_grid(
@@ -205,7 +204,9 @@ def estimate_grid(
         ),
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
-    out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]))
+    ids = {hw.id: hw for hw, _, _ in triples}
+    rows = tuple((column([h.id == i for h, _, _ in triples]) > 0, hw) for i, hw in ids.items())
+    out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]), rows)
     shape = (len(triples), batch.shape[1])
     full = out.map_arrays(lambda a: np.broadcast_to(a, shape).copy())  # every number over the whole grid
     return {(hw.id, b, G): full.take(k) for k, (hw, b, G) in enumerate(triples)}
@@ -220,7 +221,8 @@ def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
     return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
-def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus) -> EngineResult:
+def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus, chips: tuple) -> EngineResult:
+    """``chips``: which hardware preset each row prices, as :class:`~tokcost.engine.families.Work` carries it."""
     m = cfg.model
     eff, P, BW = chip.eff, chip.P, chip.BW
     wbytes = physics.WEIGHT_BYTES[cfg.precision]  # memory; the time to read them: physics.weight_read_bytes
@@ -251,6 +253,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         split=split,
         link=(chip.link_latency_s, chip.link_busbw),
         l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
+        chips=chips,
     )
     priced = family_of(m).price(work)
     total_mem = priced.memory.total
@@ -328,6 +331,12 @@ def precision_note(model: ModelPreset, precision: str) -> str | None:
     if precision in ("bf16", "fp16", "fp32"):
         return None
     return family_of(model).precision_note(model, precision)
+
+
+def pricing_note(cfg: Config) -> str:
+    """Which path priced ``cfg``'s operators (one chip): a measured kernel table (whose) or the sourced roofline
+    (peak x efficiency), and why (its family's answer)."""
+    return family_of(cfg.model).pricing_note(cfg)
 
 
 # ------------------------------------------------------------------------------------------- calibrated bands

@@ -10,6 +10,8 @@ neighbouring grid points include an unmeasured one (NaN) gets NaN: the caller pr
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tokcost.records.kernels import KernelTable
@@ -51,3 +53,81 @@ def _bracket(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     lo = np.clip(np.searchsorted(la, clamped, side="right") - 1, 0, len(axis) - 2)
     w = (clamped - la[lo]) / (la[lo + 1] - la[lo])
     return lo, w, np.exp(lx - clamped).clip(min=1.0)
+
+
+# (id(table), n, k) -> (table, ln m grid, ln latency along m); a model has a few dozen distinct (n, k)
+_M_CURVES: dict[tuple[int, float, float], tuple[KernelTable, np.ndarray, np.ndarray]] = {}
+
+
+def _m_curve(table: KernelTable, n: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """ln m and ln latency of ``table``'s GEMM along its m grid at fixed ``n``, ``k`` (interpolated over n and k
+    once), each point lowered to the fastest at the same or a larger m: a smaller GEMM can run as a larger one
+    with zero padding, so it takes at most that long (this also smooths the measurements' noise)."""
+    key = (id(table), float(n), float(k))
+    hit = _M_CURVES.get(key)
+    if hit is None or hit[0] is not table:
+        m = table.grid[table.axes.index("m")]
+        lat = latency_s(table, **{"m": m, "n": np.full(m.shape, n), "k": np.full(m.shape, k)})
+        lat = np.flip(np.fmin.accumulate(np.flip(lat)))  # NaN stays NaN only where nothing above it is measured
+        hit = _M_CURVES[key] = (table, np.log(m), np.log(lat))
+    return hit[1], hit[2]
+
+
+def gemm_latency_s(table: KernelTable, m, n: float, k: float) -> np.ndarray:
+    """Seconds of an ``m`` x ``k`` by ``k`` x ``n`` GEMM in a (m, n, k) table, vectorised over ``m`` (n and k are
+    one layer's); :func:`latency_s`'s rules (log-log between grid points, proportional beyond the largest m, the
+    smallest m's time below it), NaN where the table has no measurement."""
+    m = np.asarray(m, dtype=float)
+    return _from_log_m(table, np.log(m), m, n, k)
+
+
+def _from_log_m(table: KernelTable, log_m: np.ndarray, m: np.ndarray, n: float, k: float) -> np.ndarray:
+    grid, log_lat = _m_curve(table, n, k)
+    if np.isnan(log_lat).any():
+        return np.full(np.shape(m), np.nan)
+    beyond = np.maximum(m * np.exp(-grid[-1]), 1.0)
+    return np.exp(np.interp(log_m, grid, log_lat)) * beyond
+
+
+# Whose GEMMs a measured table prices (docs/methodology.md, "What the tables price"): diffusion denoisers (and
+# masked decoding's token transformer, which runs the same step) under every engine that serves them (PyTorch
+# eager and compiled today), whose linear layers call cuBLAS through torch.nn.functional.linear (the kernel the
+# tables measured in vLLM's harness) and whose convolutions run cuDNN's implicit GEMMs of the same shapes; their
+# GEMMs are large (m = thousands of positions). AR models keep
+# the roofline: their small-m GEMMs measured alone are slower than the same kernels replayed in a CUDA graph
+# (issue 27's first attempt, branch optables27, made held-out AR error worse: 7.5% -> 12.3%).
+# --precision -> the GEMM table that measures it; int8 W8A8 and the weight-only formats have none (roofline)
+GEMM_TABLES = {"bf16": "gemm.bfloat16", "fp16": "gemm.bfloat16", "fp8": "gemm.fp8"}
+
+
+class TableGemms:
+    """GEMM seconds from the measured tables of the chips being priced: ``parts`` pairs each chip's GEMM table
+    with the rows it prices (a boolean column when chips are stacked, True for one chip). Called as
+    ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there)."""
+
+    def __init__(self, parts: list[tuple[Any, KernelTable]]):
+        self.parts = parts
+
+    def __call__(self, m, n: int, k: int) -> np.ndarray:
+        return self.sum_s([(m, [(n, k, 1)])])
+
+    def sum_s(self, groups: list[tuple[Any, list[tuple[int, int, int]]]]) -> np.ndarray:
+        """Seconds of every GEMM in ``groups``: (m, [(n, k, count), ...]), the layers that share one m; each chip's
+        rows are taken out and each m's logarithm computed once (a sweep prices dozens of layers on its rows)."""
+        ms = [np.asarray(m, dtype=float) for m, _ in groups]
+        full = np.broadcast_shapes(*(m.shape for m in ms), *(np.shape(mask) for mask, _ in self.parts))
+        one = len(self.parts) == 1 and self.parts[0][0] is True
+        out = np.zeros(full) if one else np.full(full, np.nan)
+        for mask, table in self.parts:
+            rows = None if one else np.broadcast_to(mask, full)
+            total: Any = 0.0
+            for m, (_, layers) in zip(ms, groups):
+                m_rows = np.broadcast_to(m, full) if one else np.broadcast_to(m, full)[rows]
+                log_m = np.log(m_rows)
+                for n, k, count in layers:
+                    total = total + count * _from_log_m(table, log_m, m_rows, n, k)
+            if one:
+                out = out + total
+            else:
+                out[rows] = total
+        return out

@@ -287,6 +287,133 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
     return 2 * N * T, self_attn + 4 * L * D * T * X
 
 
+# One GEMM of a denoiser forward, per item: m = per_pixel x pixels + per_token x sequence tokens + fixed rows;
+# an n x k weight; ``count`` of them per forward.
+GemmShape = tuple[float, float, float, int, int, int]  # (per_pixel, per_token, fixed, n, k, count)
+
+
+def unet_gemm_shapes(model: ModelPreset) -> list[GemmShape]:
+    """Every convolution and linear layer of one UNet2DConditionModel forward as the GEMM it runs: a k x k
+    convolution from c_in to c_out channels is cuDNN's implicit GEMM with m = the output feature map's positions,
+    n = c_out, k = c_in x k x k; a linear layer on a feature map has m = its positions, on the text tokens m = the
+    prompt's tokens, on the time embedding m = 1. Walks diffusers' block order (docs/_vae_flops.py unet_macs
+    counts the same layers: its sum is the preset's ref_forward_tflops). Norms, activations and attention's
+    score/value products are not GEMMs with weights and are priced elsewhere."""
+    d = _denoiser(model)
+    c = d.unet_config
+    if c is None:
+        raise ValueError(f"{model.id}'s UNet has no unet_config: its GEMM shapes are unknown")
+    bo, lpb, depth = c.block_out_channels, c.layers_per_block, c.transformer_layers_per_block
+    nb, temb, text = len(bo), 4 * c.block_out_channels[0], float(text_tokens(model))
+    shapes: dict[tuple[float, float, int, int], int] = {}
+
+    def add(per_pixel: float, fixed: float, n: int, k: int, count: int = 1) -> None:
+        shapes[(per_pixel, fixed, n, k)] = shapes.get((per_pixel, fixed, n, k), 0) + count
+
+    def level(i: int) -> float:  # output positions per image pixel at resolution level i
+        return 1.0 / (model.vae.spatial_factor * 2**i) ** 2
+
+    def conv(size: int, cin: int, cout: int, i: int) -> None:
+        add(level(i), 0.0, cout, cin * size * size)
+
+    def resnet(cin: int, cout: int, i: int) -> None:
+        conv(3, cin, cout, i)
+        conv(3, cout, cout, i)
+        if cin != cout:
+            conv(1, cin, cout, i)  # shortcut
+        add(0.0, 1.0, cout, temb)  # the time embedding's projection
+
+    def transformer(ch: int, blocks: int, i: int) -> None:
+        add(level(i), 0.0, ch, ch, 2 + 6 * blocks)  # proj_in/out; attn1 q, k, v, out; attn2 q, out
+        add(0.0, text, ch, c.cross_attention_dim, 2 * blocks)  # attn2 k, v over the text tokens
+        add(level(i), 0.0, 8 * ch, ch, blocks)  # GEGLU in: ch -> 2 x 4ch
+        add(level(i), 0.0, ch, 4 * ch, blocks)  # feed-forward out
+
+    add(0.0, 1.0, temb, bo[0])  # time embedding MLP
+    add(0.0, 1.0, temb, temb)
+    if c.projection_class_embeddings_input_dim:  # SDXL's text-time embedding
+        add(0.0, 1.0, temb, c.projection_class_embeddings_input_dim)
+        add(0.0, 1.0, temb, temb)
+    conv(3, c.in_channels, bo[0], 0)  # conv_in
+    skips, prev = [bo[0]], bo[0]
+    for i, ch in enumerate(bo):
+        for _ in range(lpb):
+            resnet(prev, ch, i)
+            prev = ch
+            if c.cross_attn_down_blocks[i]:
+                transformer(ch, depth[i], i)
+            skips.append(ch)
+        if i < nb - 1:
+            conv(3, ch, ch, i + 1)  # Downsample2D: stride-2 3x3 conv, output at the next level
+            skips.append(ch)
+    resnet(bo[-1], bo[-1], nb - 1)  # mid block: resnet, transformer, resnet
+    transformer(bo[-1], depth[-1], nb - 1)
+    resnet(bo[-1], bo[-1], nb - 1)
+    prev = bo[-1]
+    for j, ch in enumerate(reversed(bo)):
+        i = nb - 1 - j
+        for r in range(lpb + 1):
+            resnet((prev if r == 0 else ch) + skips.pop(), ch, i)
+            if c.cross_attn_down_blocks[i]:
+                transformer(ch, depth[i], i)
+        prev = ch
+        if i > 0:
+            conv(3, ch, ch, i - 1)  # Upsample2D: nearest x2, then a 3x3 conv at the level above
+    conv(3, bo[0], c.in_channels, 0)  # conv_out
+    return [(pp, 0.0, fixed, n, k, count) for (pp, fixed, n, k), count in shapes.items()]
+
+
+def transformer_gemm_shapes(model: ModelPreset) -> list[GemmShape]:
+    """A transformer denoiser's linear layers as four GEMMs per block over its sequence (m = tokens): qkv
+    (d -> 3d), the attention output (d -> d) and an MLP (d -> r d -> d) whose width r d holds the rest of the
+    block's linear weights (r = (N_linear / (L d^2) - 4) / 2, at least 1), so the shapes' FLOPs are the preset's
+    2 N_linear T. The presets give a block's width and weights, not each layer's split: this is the standard
+    block's, an assumption (docs/methodology.md)."""
+    linear_b, L, D = _denoiser(model).transformer_geometry()
+    ratio = max((linear_b * 1e9 / (L * D * D) - 4.0) / 2.0, 1.0)
+    hidden = max(int(round(ratio * D)), 1)
+    return [
+        (0.0, 1.0, 0.0, 3 * D, D, L),
+        (0.0, 1.0, 0.0, D, D, L),
+        (0.0, 1.0, 0.0, hidden, D, L),
+        (0.0, 1.0, 0.0, D, hidden, L),
+    ]
+
+
+_SHAPES: dict[int, tuple[ModelPreset, list[GemmShape]]] = {}  # id(model) -> its shapes (presets are immutable)
+
+
+def denoiser_gemm_shapes(model: ModelPreset) -> list[GemmShape]:
+    """:func:`unet_gemm_shapes` or :func:`transformer_gemm_shapes`, by the denoiser's kind (once per preset)."""
+    hit = _SHAPES.get(id(model))
+    if hit is None or hit[0] is not model:
+        shapes = unet_gemm_shapes(model) if _denoiser(model).kind == "unet" else transformer_gemm_shapes(model)
+        hit = _SHAPES[id(model)] = (model, shapes)
+    return hit[1]
+
+
+def denoiser_gemm_s(model: ModelPreset, gemm, items, seq_tokens, width, height):
+    """Seconds of one forward's GEMMs for ``items`` items on one GPU, each priced by ``gemm(m, n, k)`` (a
+    measured kernel table, :class:`~tokcost.engine.kernels.TableGemms`; NaN where it has no measurement) at
+    m = items x the shape's rows per item (:data:`GemmShape`; ``seq_tokens`` = the denoiser's sequence)."""
+    pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+    items = np.asarray(items, dtype=float)
+    seq = np.asarray(seq_tokens, dtype=float)
+    groups: dict[tuple[float, float, float], list[tuple[int, int, int]]] = {}
+    for per_pixel, per_token, fixed, n, k, count in denoiser_gemm_shapes(model):
+        groups.setdefault((per_pixel, per_token, fixed), []).append((n, k, count))
+    rows = [(np.maximum(items * (pp * pixels + pt * seq + f), 1.0), layers) for (pp, pt, f), layers in groups.items()]
+    return gemm.sum_s(rows)
+
+
+def gemm_shapes_flops(shapes: list[GemmShape], seq_tokens, width, height):
+    """FLOPs (2 m n k) of one item's pass through ``shapes``."""
+    pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+    return sum(
+        2.0 * c * n * k * (pp * pixels + pt * np.asarray(seq_tokens, dtype=float) + f) for pp, pt, f, n, k, c in shapes
+    )
+
+
 def denoiser_flops(model: ModelPreset, latent_tokens, width, height):
     """FLOPs of one denoiser forward for one item (one CFG branch): linear + attention of
     :func:`denoiser_flops_split`."""
@@ -325,6 +452,16 @@ def activation_blocks(model: ModelPreset) -> int:
     if d.kind == "unet":
         return sum(level.count for level in d.attention_levels) or 1
     return d.transformer_geometry()[1]
+
+
+def act_passes(model: ModelPreset, eff):
+    """Element-wise passes per block over :func:`denoiser_activation_elems` for this denoiser's kind: the
+    engine's ``act_passes_unet`` for a UNet, ``act_passes`` for a transformer (DiT, MMDiT, linear DiT). They
+    differ where a compiler fuses: a transformer block's element-wise work (LayerNorm, adaLN modulation and
+    gating, RoPE, GELU, residual adds) is chains between GEMMs that inductor folds into a few kernels, while a
+    UNet's cuDNN convolutions and the GroupNorm reductions around them stay kernel boundaries it cannot fuse
+    across (eager runs every op as its own kernel, so it has one figure for both)."""
+    return eff.act_passes_unet if _denoiser(model).kind == "unet" else eff.act_passes
 
 
 def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, link):
@@ -399,6 +536,7 @@ def diffusion_step_time(
     comm_s=0.0,
     act_elems_per_item=0.0,
     l2=(0.0, np.inf, 0.0),
+    linear_s=None,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives per forward).
@@ -407,7 +545,7 @@ def diffusion_step_time(
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
     (attention runs in the 16-bit fused kernel whatever the weight precision, ``P_attn`` (default P), at the
     hardware's attention efficiency). Element-wise: the kernels between the matmuls read and write the
-    activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) ``act_passes`` times in 16 bits,
+    activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) :func:`act_passes` times in 16 bits,
     serialised with the matmuls, one kernel per two passes (a read and a write) in each block; each GPU runs
     them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
     seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while a block's
@@ -415,7 +553,9 @@ def diffusion_step_time(
     step = max(max(compute, weights / (BW mbu)) + layers x gap, layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
     the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
-    all the weights and launches every layer, so only the compute divides by G. Returns (step, compute, memory)."""
+    all the weights and launches every layer, so only the compute divides by G. ``linear_s``: one GPU's seconds
+    of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
+    n F_linear / (P mfu G) wherever they are finite. Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
@@ -423,8 +563,12 @@ def diffusion_step_time(
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
     live = BLOCK_LIVE_TENSORS * acts / blocks
-    act_s = elementwise_s(eff.act_passes * acts, eff.act_passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
-    compute = n * (flops_per_item / (P * eff.mfu) + attn_flops_per_item / (P_attn * attn_mfu)) / G + act_s
+    passes = act_passes(model, eff)
+    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
+    linear = n * flops_per_item / (P * eff.mfu) / G
+    if linear_s is not None:
+        linear = np.where(np.isfinite(linear_s), linear_s, linear)
+    compute = linear + n * attn_flops_per_item / (P_attn * attn_mfu) / G + act_s
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)

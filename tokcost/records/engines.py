@@ -39,6 +39,11 @@ class EngineProfile(Strict):
     act_passes: Range[NonNegative] | None = Field(
         default=None, description="Diffusion: element-wise activation passes per block (16-bit d-wide tensors)."
     )
+    act_passes_unet: Range[NonNegative] | None = Field(
+        default=None,
+        description="Diffusion: act_passes for UNet denoisers, whose GroupNorm/SiLU/conv blocks a compiler fuses "
+        "less than a transformer block's element-wise chains (none: act_passes for every denoiser).",
+    )
     vae_efficiency: Range[Fraction] | None = Field(
         default=None, description="Diffusion: VAE decoder rate as a fraction of the engine's matmul rate."
     )
@@ -134,6 +139,9 @@ class FittedProfile(Strict):
         default=None, description="Fitted: as the profile's request_fixed_s."
     )
     act_passes: Range[NonNegative] | None = Field(default=None, description="Fitted: as the profile's act_passes.")
+    act_passes_unet: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's act_passes_unet."
+    )
     vae_efficiency: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's vae_efficiency.")
     denoise_step_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's denoise_step_s."

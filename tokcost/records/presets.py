@@ -209,6 +209,30 @@ class AttentionLevel(Strict):
     count: PosInt = Field(description="Self-attention layers at this level.")
 
 
+class UnetConfig(Strict):
+    """The fields of a diffusers UNet2DConditionModel config.json that fix its convolution and linear shapes
+    (:func:`~tokcost.engine.physics.unet_gemm_shapes`), named as diffusers names them."""
+
+    block_out_channels: list[PosInt] = Field(description="Channels of each resolution level.")
+    layers_per_block: PosInt = Field(description="Residual blocks per down block (up blocks have one more).")
+    cross_attn_down_blocks: list[bool] = Field(
+        description="Per down block: CrossAttnDownBlock2D (true) or DownBlock2D (false); up blocks mirror them."
+    )
+    transformer_layers_per_block: list[PosInt] = Field(description="Transformer blocks per attention, per level.")
+    cross_attention_dim: PosInt = Field(description="Width of the text embeddings cross-attention reads.")
+    in_channels: PosInt = Field(description="Latent channels in and out.")
+    projection_class_embeddings_input_dim: PosInt | None = Field(
+        default=None, description="SDXL's text-time embedding input (None: no added embedding)."
+    )
+
+    @model_validator(mode="after")
+    def _levels(self):
+        n = len(self.block_out_channels)
+        if len(self.cross_attn_down_blocks) != n or len(self.transformer_layers_per_block) != n:
+            raise ValueError("cross_attn_down_blocks and transformer_layers_per_block need one entry per level")
+        return self
+
+
 class Denoiser(Strict):
     kind: Literal["unet", "dit", "mmdit", "linear-dit"] = Field(description="Denoiser architecture.")
     params_b: PosFloat = Field(description="Weights in memory, in billions of parameters.")
@@ -237,6 +261,9 @@ class Denoiser(Strict):
         default=None,
         description="Blocks per forward outside the attention layers counted above (a UNet's residual conv blocks, "
         "a U-ViT's conv-stage blocks): host launch overhead.",
+    )
+    unet_config: UnetConfig | None = Field(
+        default=None, description="UNets: the config.json fields that give each convolution's GEMM shape."
     )
 
     def transformer_geometry(self) -> tuple[float, int, int]:

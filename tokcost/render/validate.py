@@ -219,7 +219,8 @@ HELD_OUT_NOTES = [
     "carries to a chip it has not seen; engine out how far one engine's parameters tell another's.",
     "",
     "A fold can leave a parameter no entry to fit it: every parameter that only the left-out engine has (eager's "
-    "host terms and `act_passes`, compiled's `act_passes` and `mbu`, a vLLM release's host terms and `mbu`), or a "
+    "host terms and `act_passes`, compiled's `act_passes`, `act_passes_unet` and `mbu`, a vLLM release's host "
+    "terms and `mbu`; compiled's passes for a denoiser kind whose compiled runs are all left out), or a "
     "vLLM release whose only source or GPU is left out. Keeping the whole-set value would let the left-out entries "
     "price themselves, so such a parameter takes a stated prior from an engine the fold fits (`PRIORS` in "
     "`tokcost/core/fit.py`): a vLLM release's host terms are eager's / 4.5 and eager's are vLLM's x 4.5 (the "
@@ -241,7 +242,8 @@ MODEL_NOTES = [
     "not the 3.2x of the peak ratio).",
     "- **Element-wise traffic** (`act_passes`): eager diffusers kernels between the matmuls move "
     "`act_passes` x tokens x width x 2 bytes per block; it weighs most on narrow DiTs (PixArt, "
-    "Sana) and on high FLOP/byte chips. torch.compile fuses most of it. On chips with a measured `l2` section "
+    "Sana) and on high FLOP/byte chips. torch.compile fuses most of a transformer block's and less of a UNet's "
+    "(compiled's `act_passes` and `act_passes_unet`, each at most eager's). On chips with a measured `l2` section "
     "(A100, H100/H200/H800 SXM, L40S, RTX 4090) it moves at the in-cache rate while a block's ~16 live "
     "activation tensors fit in L2, and every kernel pays the measured start cost (te42kyfo/gpu-benches "
     "`gpu-small-kernels`; docs/methodology.md).",

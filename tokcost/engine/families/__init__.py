@@ -21,7 +21,7 @@ import numpy as np
 from tokcost.engine.tokens import TokenCount
 from tokcost.records.families import FAMILIES as SCHEMAS
 from tokcost.records.families import FamilySchema
-from tokcost.records.presets import ModelPreset
+from tokcost.records.presets import HardwarePreset, ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
@@ -55,6 +55,9 @@ class Work:
     split: Any  # the other parallel degree (tensor- or sequence-parallel) within a group
     link: tuple  # (seconds of a small collective, bytes/s of a large one) on the scale-up link
     l2: tuple  # (resident bytes, in-cache bytes/s, seconds per kernel) of element-wise kernels
+    # which chip prices which rows: (True or a boolean column of a stacked grid, its preset), for the families
+    # that look up a chip's measured kernel tables (Config.kernels)
+    chips: tuple[tuple[Any, HardwarePreset], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,11 @@ class Family(Protocol):
         """What a weight precision other than 16-bit applies to."""
         ...
 
+    def pricing_note(self, cfg: Config) -> str:
+        """Which path priced ``cfg``'s operators (one chip): a measured kernel table (whose) or the sourced
+        roofline (peak x efficiency), and why."""
+        ...
+
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         """Training FLOPs of the run ``work`` describes (or a UsageError naming what is missing)."""
         ...
@@ -176,6 +184,11 @@ class TrainingFlops:
     late_notes: list[str] = field(default_factory=list)  # after it
     extra: dict = field(default_factory=dict)  # the TrainResult fields of the family (context, samples_basis, ...)
     samples: float | None = None  # the samples priced (a published count when none was given)
+
+
+def roofline_note(who: str) -> str:
+    """The pricing note of a family whose operators the kernel tables never price."""
+    return f"operators priced on the sourced roofline (peak x efficiency); {who} does not use the kernel tables"
 
 
 def _discover() -> dict[str, Family]:

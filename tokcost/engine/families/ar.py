@@ -5,11 +5,21 @@ of the sequence so far (docs/methodology.md, "AR decode")."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Decode, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.families import (
+    OVERHEAD_BOUND_FACTOR,
+    Decode,
+    Memory,
+    Priced,
+    TrainingFlops,
+    TrainingWork,
+    Work,
+    roofline_note,
+)
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -21,6 +31,9 @@ from tokcost.engine.tokens import (
 from tokcost.errors import UsageError
 from tokcost.records.families.ar import SCHEMA
 from tokcost.records.presets import Architecture, ModelPreset
+
+if TYPE_CHECKING:
+    from tokcost.engine.config import Config
 
 # Perception answers when the spec gives no answer_tokens: a few sentences (an assumption, docs/methodology.md).
 DEFAULT_ANSWER_TOKENS = 128
@@ -130,6 +143,9 @@ class Autoregressive:
             f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
             "its own type (kv_dtype)"
         )
+
+    def pricing_note(self, cfg: Config) -> str:
+        return roofline_note("AR")
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         if work.tokens is None:

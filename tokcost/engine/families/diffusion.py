@@ -3,17 +3,22 @@ or two passes, or one with distilled guidance), then the VAE decode (docs/method
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tokcost.engine import physics
 from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.kernels import GEMM_TABLES, TableGemms
 from tokcost.engine.tokens import TokenCount, diffusion_tokens, latent_frames, side_tokens, text_tokens
 from tokcost.errors import UsageError
 from tokcost.records.families import FamilySchema
 from tokcost.records.families.diffusion import SCHEMA
-from tokcost.records.presets import ModelPreset
+from tokcost.records.presets import HardwarePreset, ModelPreset
+
+if TYPE_CHECKING:
+    from tokcost.engine.config import Config
 
 # What the components --precision does not apply to run at: text encoders and the VAE.
 SIXTEEN_BIT = "bf16"
@@ -24,6 +29,7 @@ CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
 
 class Diffusion:
     schema: FamilySchema = SCHEMA
+    network = "denoiser"  # what the pricing note calls the network that runs every step
     # by (CFG-parallel?, sequence-parallel?)
     parallelism_labels = np.array([["none", "sp"], ["cfg", "cfg+sp"]])
     parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
@@ -88,6 +94,9 @@ class Diffusion:
         )
         # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
         act = physics.denoiser_activation_elems(m, latent, pw, ph)
+        # measured GEMM tables, where the chip has one: one GPU's share of the rows (items or tokens)
+        gemms = table_gemms(cfg, w.chips)
+        linear_s = physics.denoiser_gemm_s(m, gemms, n_items / gpus, seq, pw, ph) if gemms is not None else None
         step_s, compute, memory = physics.diffusion_step_time(
             m,
             w.P,
@@ -102,6 +111,7 @@ class Diffusion:
             comm,
             act,
             w.l2,
+            linear_s,
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
@@ -159,6 +169,23 @@ class Diffusion:
             f"({encoders}) and the VAE run {SIXTEEN_BIT}"
         )
 
+    def pricing_note(self, cfg: Config) -> str:
+        gemms = table_gemms(cfg, ((True, cfg.hardware),))
+        if gemms is not None:
+            info = gemms.parts[0][1].provenance
+            convs = " (convolutions as implicit GEMMs)" if cfg.model.denoiser.kind == "unet" else ""
+            return (
+                f"{self.network} GEMMs{convs} priced from measured kernel tables: {info['package']} "
+                f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
+                f"on {cfg.hardware.name}"
+            )
+        why = (
+            f"no measured kernel table for {cfg.hardware.name}"
+            if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None
+            else f"the kernel tables do not measure {cfg.precision} GEMMs"
+        )
+        return f"{self.network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
+
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         published = model.training.samples if model.training is not None else None
         notes = []
@@ -188,6 +215,25 @@ class Diffusion:
             },
             samples=samples,
         )
+
+
+def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> TableGemms | None:
+    """The measured GEMM tables that price ``cfg``'s denoiser on each of ``chips`` ((a row mask, its chip), as
+    :class:`~tokcost.engine.families.Work` has them), or None where the roofline prices everything: no table
+    loader in ``cfg``, a precision the tables do not measure (:data:`~tokcost.engine.kernels.GEMM_TABLES`), a UNet
+    without its ``unet_config``, or no chip with a table."""
+    name = GEMM_TABLES.get(cfg.precision)
+    if cfg.kernels is None or name is None:
+        return None
+    if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
+        return None
+    parts = []
+    for mask, hw in chips:
+        chip = cfg.kernels(hw.id)
+        table = chip.tables.get(name) if chip is not None else None
+        if table is not None:
+            parts.append((mask, table))
+    return TableGemms(parts) if parts else None
 
 
 def split_degrees(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:

@@ -22,6 +22,7 @@ CFG_MODES = {"batched": "batched", "none": "off"}
 
 class Masked(Diffusion):
     schema = SCHEMA
+    network = "token transformer"
     # reference code runs a replica on one GPU (no sequence- or CFG-parallel implementation is published)
     parallelism_labels = np.array([["none", "none"], ["none", "none"]])
     parallelisms = ()

@@ -9,16 +9,28 @@ max(max(compute, bytes) + L x gap, L x host) + the per-forward fixed cost (sampl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Memory, Priced, TrainingFlops, TrainingWork, Work
+from tokcost.engine.families import (
+    OVERHEAD_BOUND_FACTOR,
+    Memory,
+    Priced,
+    TrainingFlops,
+    TrainingWork,
+    Work,
+    roofline_note,
+)
 from tokcost.engine.tokens import TokenCount, side_tokens
 from tokcost.errors import UsageError
 from tokcost.records.families import FamilySchema
 from tokcost.records.families.next_scale import SCHEMA
 from tokcost.records.presets import ModelPreset
+
+if TYPE_CHECKING:
+    from tokcost.engine.config import Config
 
 CFG_MODES = {"batched": "batched", "none": "off"}
 KV_BYTES = physics.KV_BYTES  # 16-bit keys and values
@@ -119,6 +131,9 @@ class NextScalePrediction:
 
     def precision_note(self, model: ModelPreset, precision: str) -> str:
         return f"{precision} applies to the transformer's linear layers; attention, the KV cache, the text encoders and the VAE run bf16"
+
+    def pricing_note(self, cfg: Config) -> str:
+        return roofline_note("next-scale prediction")
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         raise UsageError(f"tokcost has no training formula for {model.generation.label} models such as {model.id}")

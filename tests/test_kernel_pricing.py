@@ -1,0 +1,158 @@
+"""Diffusion denoisers priced from the measured kernel tables (tokcost.engine.physics.denoiser_gemm_s,
+tokcost.engine.kernels.TableGemms; docs/methodology.md "What the tables price"): the GEMM shapes hold exactly the
+presets' linear FLOPs, the interpolation keeps the measurements' bounds and order, a stacked grid prices each chip
+with its own table, and the notes say which path priced an estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokcost.engine import physics
+from tokcost.engine.config import Config
+from tokcost.engine.estimate import estimate_arrays, estimate_grid, pricing_note
+from tokcost.engine.families.diffusion import table_gemms
+from tokcost.engine.kernels import TableGemms, gemm_latency_s
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import TABLE_CHIPS, hardware_kernels
+
+CATALOG = Catalog.default()
+UNETS = ["sd15", "sdxl", "sdxl-turbo"]
+TRANSFORMERS = ["flux1-dev", "sd3-medium", "pixart-sigma", "sana-1.6b", "wan21-14b", "cogvideox-5b"]
+
+
+def _cfg(model: str, hardware: str, **kw) -> Config:
+    return Config(
+        model=CATALOG.model(model),
+        hardware=CATALOG.hardware(hardware),
+        profiles=load_engines(),
+        engine=kw.pop("engine", "eager"),
+        precision=kw.pop("precision", "bf16"),
+        kernels=hardware_kernels,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("model", UNETS)
+def test_unet_gemm_shapes_hold_the_presets_conv_and_linear_flops(model):
+    m = CATALOG.model(model)
+    d = m.denoiser
+    flops = physics.gemm_shapes_flops(physics.unet_gemm_shapes(m), 0.0, d.ref_width, d.ref_height)
+    # ref_forward_tflops is docs/_vae_flops.py's count of the same layers, rounded to 3 significant figures
+    assert flops / 1e12 == pytest.approx(d.ref_forward_tflops, rel=0.005)
+
+
+def test_sdxl_unet_shapes_are_its_implicit_gemms():
+    shapes = physics.unet_gemm_shapes(CATALOG.model("sdxl"))
+    at_1024 = {(n, k): c for pp, _, _, n, k, c in shapes if pp == 1.0 / 8**2}  # full latent resolution (128^2)
+    assert at_1024[(320, 4 * 9)] == 1  # conv_in: 4 latent channels x 3 x 3
+    assert at_1024[(4, 320 * 9)] == 1  # conv_out
+    # resnets at 320 channels: 2 down + 3 up x 2 convs (up: conv2 only, conv1 reads the skip concatenation)
+    assert at_1024[(320, 320 * 9)] == 2 * 2 + 3
+    deepest = {(n, k): c for pp, _, _, n, k, c in shapes if pp == 1.0 / 32**2}
+    # 60 transformer blocks of 1280 (2 down x 10, mid 10, 3 up x 10), each with a GEGLU of 1280 -> 2 x 5120
+    assert deepest[(8 * 1280, 1280)] == 60
+    text = [(n, k, c) for _, _, fixed, n, k, c in shapes if fixed == 77]
+    assert sum(c for _, k, c in text if k == 2048) == 2 * 70  # cross-attention k, v over the 77 text tokens
+
+
+@pytest.mark.parametrize("model", TRANSFORMERS)
+def test_transformer_gemm_shapes_hold_two_n_linear_per_token(model):
+    m = CATALOG.model(model)
+    linear_b, _, _ = m.denoiser.transformer_geometry()
+    flops = physics.gemm_shapes_flops(physics.transformer_gemm_shapes(m), 1000.0, 1.0, 1.0)
+    assert flops == pytest.approx(2 * linear_b * 1e9 * 1000.0, rel=0.002)
+
+
+@pytest.mark.parametrize("hardware", sorted(TABLE_CHIPS))
+def test_interpolated_gemm_is_bounded_by_the_measurements_and_monotone_in_m(hardware):
+    table = hardware_kernels(hardware).tables["gemm.bfloat16"]
+    ms, ns, ks = table.grid
+    i, j = int(np.searchsorted(ns, 1280)), int(np.searchsorted(ks, 1280 * 9))
+    n, k = ns[i], ks[j]
+    measured = table.latency_s[:, i, j].astype(float)
+    priced = gemm_latency_s(table, ms, n, k)
+    # at a measured m: never slower than measured (padding to a larger measured m may be faster), and equal to
+    # the fastest at the same or a larger m
+    ok = np.isfinite(measured)
+    assert np.all(priced[ok] <= measured[ok] * (1 + 1e-6))
+    assert priced[ok][-1] == pytest.approx(measured[ok][-1], rel=1e-6)
+    dense = np.geomspace(1, 4 * ms[-1], 200)
+    t = gemm_latency_s(table, dense, n, k)
+    assert np.all(np.diff(t) >= -1e-15)
+    # beyond the largest m: proportional (the work is linear in m)
+    assert gemm_latency_s(table, 4 * ms[-1], n, k) == pytest.approx(4 * gemm_latency_s(table, ms[-1], n, k))
+
+
+@pytest.mark.parametrize("hardware", sorted(TABLE_CHIPS))
+@pytest.mark.parametrize("model", ["sd15", "sdxl", "pixart-sigma", "flux1-dev"])
+def test_table_priced_gemms_never_beat_the_dense_peak(model, hardware):
+    m, hw = CATALOG.model(model), CATALOG.hardware(hardware)
+    gemms = TableGemms([(True, hardware_kernels(hardware).tables["gemm.bfloat16"])])
+    f = m.vae.spatial_factor * m.vae.patch
+    for side, items in [(512, 1), (1024, 2), (1024, 16)]:
+        tokens = (side // f) ** 2 + (m.denoiser.joint_text_tokens or 0)
+        seconds = physics.denoiser_gemm_s(m, gemms, items, tokens, side, side)
+        linear, _ = physics.denoiser_flops_split(m, (side // f) ** 2, side, side)
+        assert items * linear / seconds < physics.peak_flops(hw, "bf16")
+
+
+def test_small_unet_shapes_run_further_below_peak_than_large_ones():
+    m = CATALOG.model("sd15")
+    gemms = TableGemms([(True, hardware_kernels("h100-sxm").tables["gemm.bfloat16"])])
+    rate = {}
+    for items in (1, 32):
+        linear, _ = physics.denoiser_flops_split(m, 64 * 64, 512, 512)
+        rate[items] = items * linear / physics.denoiser_gemm_s(m, gemms, items, 64 * 64, 512, 512)
+    assert rate[1] < rate[32]
+
+
+def test_tables_serve_eager_and_compiled_diffusion_at_bf16_and_fp8_only():
+    assert table_gemms(_cfg("sdxl", "h100-sxm"), [(True, CATALOG.hardware("h100-sxm"))]) is not None
+    assert table_gemms(_cfg("sdxl", "h100-sxm", engine="compiled"), [(True, CATALOG.hardware("h100-sxm"))])
+    assert table_gemms(_cfg("sdxl", "h100-sxm", precision="fp8"), [(True, CATALOG.hardware("h100-sxm"))])
+    assert table_gemms(_cfg("sdxl", "h100-sxm", precision="int8"), [(True, CATALOG.hardware("h100-sxm"))]) is None
+    assert table_gemms(_cfg("sdxl", "rtx-4090"), [(True, CATALOG.hardware("rtx-4090"))]) is None
+
+
+def test_ar_pricing_never_looks_up_a_kernel_table():
+    def refuse(hardware_id: str):
+        raise AssertionError(f"an AR estimate asked for {hardware_id}'s kernel tables")
+
+    cfg = _cfg("llamagen-xl", "h100-sxm")
+    assert estimate_arrays(_replace(cfg, kernels=refuse)).latency_s == estimate_arrays(cfg).latency_s
+
+
+def test_notes_say_which_path_priced_the_denoiser():
+    assert "measured kernel tables" in pricing_note(_cfg("sdxl", "h100-sxm"))
+    assert "implicit GEMMs" in pricing_note(_cfg("sdxl", "h100-sxm"))
+    assert "roofline" in pricing_note(_cfg("sdxl", "rtx-4090")) and "RTX 4090" in pricing_note(_cfg("sdxl", "rtx-4090"))
+    assert "int8" in pricing_note(_cfg("sdxl", "h100-sxm", precision="int8"))
+    assert "AR" in pricing_note(_cfg("llamagen-xl", "h100-sxm"))
+    # a masked model's token transformer runs the diffusion family's step, and its GEMMs the same tables
+    assert pricing_note(_cfg("amused-256", "a100-80gb-sxm")).startswith("token transformer GEMMs priced from measured")
+
+
+def test_tables_change_the_price_only_where_a_chip_has_one():
+    for hardware, moves in [("h100-sxm", True), ("b200", True), ("rtx-4090", False), ("mi300x", False)]:
+        cfg = _cfg("pixart-sigma", hardware, batch=8)
+        priced = estimate_arrays(cfg).breakdown_s["denoise"]
+        roofline = estimate_arrays(_replace(cfg, kernels=None)).breakdown_s["denoise"]
+        assert (priced != roofline) == moves, hardware
+
+
+def _replace(cfg: Config, **kw) -> Config:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
+
+
+@pytest.mark.parametrize("model", ["sdxl", "flux1-dev"])
+def test_a_stacked_grid_prices_each_chip_with_its_own_table(model):
+    cfg = _cfg(model, "h100-sxm", batch=np.array([1.0, 4.0, 16.0]))
+    chips = [CATALOG.hardware(h) for h in ("h100-sxm", "rtx-4090", "b200", "a100-80gb-sxm")]
+    grid = estimate_grid(cfg, chips, bands=("central",))
+    for hw in chips:
+        alone = estimate_arrays(_replace(cfg, hardware=hw))
+        np.testing.assert_allclose(grid[(hw.id, "central", 1)].latency_s, alone.latency_s, rtol=1e-9)
