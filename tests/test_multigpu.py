@@ -16,6 +16,7 @@ from tokcost.engine.families import FAMILIES
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.render import advice
 from tokcost.render.sweep import sweep_notes
 
@@ -28,7 +29,10 @@ def cli(*args):
 
 
 def run(model, hardware="h100-sxm", **kw):
-    cfg = Config(model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, **kw)
+    # GEMMs priced from the measured kernel tables where the chip has them, as estimate, analyze and sweep do
+    cfg = Config(
+        model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, kernels=hardware_kernels, **kw
+    )
     return estimate_arrays(cfg)
 
 
