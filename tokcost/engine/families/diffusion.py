@@ -179,11 +179,12 @@ class Diffusion:
                 f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
                 f"on {cfg.hardware.name}"
             )
-        why = (
-            f"no measured kernel table for {cfg.hardware.name}"
-            if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None
-            else f"the kernel tables do not measure {cfg.precision} GEMMs"
-        )
+        if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None:
+            why = f"no measured kernel table for {cfg.hardware.name}"
+        elif cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
+            why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
+        else:
+            why = f"the kernel tables do not measure {cfg.precision} GEMMs"
         return f"{self.network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
