@@ -38,11 +38,9 @@ class Diffusion:
         return CFG_MODES[model.diffusion.cfg]
 
     def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        if parallelism == "tp":
-            return (
-                f"tensor parallelism (tp) is for AR models; {model.id} is a diffusion model: it splits by sp, cfg or "
-                "cfg+sp"
-            )
+        if parallelism is not None and parallelism not in self.parallelisms:  # another family's (tp: AR)
+            *most, last = self.parallelisms
+            return f"{model.id} is {self.schema.noun}: it splits by {', '.join(most)} or {last}, not {parallelism}"
         cfg_degree, sp = split_degrees(gpus, parallelism, cfg_mode)
         if cfg_degree is None:
             return (
