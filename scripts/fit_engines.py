@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python scripts/fit_engines.py"
 
 
