@@ -59,8 +59,8 @@ class EstimateRequest(BaseModel):
     engine: str | None = Field(
         default=None,
         description="A serving engine from the engine table, tokcost/data/engines.yaml (such as eager, compiled, "
-        "vllm; each serves the model families its entry names, and an unknown name lists them all). Default: "
-        "eager, and the result says so (analyze prices every engine).",
+        "vllm; each entry names the model families it serves, and an unknown name is answered with the list of "
+        "engines). Default: eager, and the result says so (analyze prices every engine).",
     )
     precision: Precision = Field(default="bf16", description=PRECISION_HELP)
     tokens_per_forward: PerForward = Field(
