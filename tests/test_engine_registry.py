@@ -117,3 +117,13 @@ def test_a_bad_table_is_refused_at_the_entry_that_is_wrong(tmp_path, change, fie
     assert problem.file == str(path) and problem.field == field and message in problem.message
     line = TABLE.replace(old, new, 1).splitlines()[problem.line - 1]
     assert field == "(document)" or field.split(".")[-1] in line or field in line
+
+
+@pytest.mark.parametrize("text", ["- eager\n- compiled\n", ""])
+def test_an_engine_table_that_is_not_a_mapping_is_refused_as_such(tmp_path, text):
+    """Not a table at all: one problem at the hand-written file, not one per fitted engine it cannot find."""
+    path = _table(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        read_engines(path, paths.ENGINES_FITTED_FILE)
+    assert all(p.file == str(path) for p in info.value.problems)
+    assert not any("no such engine" in p.message for p in info.value.problems)

@@ -130,6 +130,11 @@ def test_notes_say_which_path_priced_the_denoiser():
     assert "roofline" in pricing_note(_cfg("sdxl", "rtx-4090")) and "RTX 4090" in pricing_note(_cfg("sdxl", "rtx-4090"))
     assert "int8" in pricing_note(_cfg("sdxl", "h100-sxm", precision="int8"))
     assert "AR" in pricing_note(_cfg("llamagen-xl", "h100-sxm"))
+    no_shapes = CATALOG.model("sdxl").model_copy(
+        update={"denoiser": CATALOG.model("sdxl").denoiser.model_copy(update={"unet_config": None})}
+    )
+    note = pricing_note(_replace(_cfg("sdxl", "h100-sxm"), model=no_shapes))
+    assert "roofline" in note and "unet_config" in note and "bf16" not in note
     # a masked model's token transformer runs the diffusion family's step, and its GEMMs the same tables
     assert pricing_note(_cfg("amused-256", "a100-80gb-sxm")).startswith("token transformer GEMMs priced from measured")
 

@@ -35,7 +35,7 @@ GPU_DEFAULTS = {
 FIT_METHOD = (
     "least squares on relative error over the fit split (checkerboard of batch x context cells); "
     "grid + refinement search of mfu, mbu, host_per_layer_s with closed-form fixed_per_step_s "
-    "(tokcost/bench/fit.py)"
+    "(tokcost/bench/calibrate.py)"
 )
 
 

@@ -48,7 +48,7 @@ HELP = {
     "steps": "Diffusion steps (default: the model's).",
     "batch": "Items generated together (by the replica).",
     "cfg": "batched | unbatched | off (default: the model's own mode).",
-    "engine": "eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR models only). Default: eager, and the result says so (analyze prices every engine).",
+    "engine": "A serving engine from the engine table, tokcost/data/engines.yaml (such as eager, compiled, vllm; each entry names the model families it serves, and an unknown name is answered with the list of engines). Default: eager, and the result says so (analyze prices every engine).",
     "precision": "Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only).",
     "tokens_per_forward": "AR: tokens accepted per forward (speculative/parallel decoding).",
     "draft_tokens": "AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",

@@ -47,7 +47,8 @@ def sweep(
     engine: str | None = typer.Option(
         None,
         "--engine",
-        help="eager,compiled,vllm,vllm-0.4 (comma-separated; default: every current engine that serves the model).",
+        help="Engine names from the engine table, comma-separated (such as eager,compiled,vllm; default: every current "
+        "engine that serves the model).",
     ),
     precision: opt.Precision = "bf16",
     fmt: SweepFormat = "table",

@@ -2,9 +2,10 @@
 
 Pure and vectorised: for each (model, hardware, engine) group the numeric axes (sizes, frames, batches, replica
 sizes, steps) are broadcast against each other and :func:`~tokcost.engine.estimate.estimate_arrays` prices a block
-of that grid in one call (a chunk of at most CHUNK_ROWS rows). The result is a dict of
-equal-length column arrays (one row per configuration) plus the combinations that were skipped because a model
-cannot serve them (:class:`~tokcost.records.sweep.SweepSkip`, worded by :mod:`tokcost.render.sweep`). Formatting lives in :mod:`tokcost.render.sweep`.
+of that grid in one call (a chunk of at most CHUNK_ROWS rows). The result is a
+:class:`~tokcost.records.sweep.SweepResult`: equal-length column arrays (one row per configuration) plus the
+combinations that were skipped because a model cannot serve them (:class:`~tokcost.records.sweep.SweepSkip`), all
+worded and formatted by :mod:`tokcost.render.sweep`.
 """
 
 from __future__ import annotations

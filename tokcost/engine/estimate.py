@@ -354,7 +354,7 @@ def error_family(model: ModelPreset, role: str, gpus: int) -> str:
 def calibrated_band(
     central: float, low: float, high: float, band: ErrorBand | None, floor: float = 0.0
 ) -> tuple[float, float]:
-    """A latency band widened to cover the model's own error (the tokcost/data/error_bands.yaml percentiles of
+    """A latency band widened to cover the model's own error (the tokcost/data/generated/error_bands.yaml band of
     its family's held-out errors): never narrower than the parameter band (``low``-``high``), at least
     central x exp(band.low) to central x exp(band.high), and never below the roofline ``floor``."""
     if band is None:

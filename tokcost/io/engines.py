@@ -45,13 +45,17 @@ def read_engines(hand_written: Path, fitted_file: Path) -> Mapping[str, EnginePr
         doc = load_file(hand_written)
     except YamlProblem as exc:
         raise InputError(exc.problems) from None
-    merged = dict(doc.data) if isinstance(doc.data, dict) else doc.data
+    if not isinstance(doc.data, dict):  # not a table at all: the schema check below says so at its position
+        validate_doc(EngineTable, doc)
+    merged = dict(doc.data)
     problems = []
     for name, values in fitted.engines.items():
-        hand = merged.get(name) if isinstance(merged, dict) else None
+        hand = merged.get(name)
         if not isinstance(hand, dict):
             line, col = fitted_doc.where(("engines", name), key=True)
-            problems.append(Problem(fitted_doc.file, line, col, f"engines.{name}", "no such engine in engines.yaml"))
+            problems.append(
+                Problem(fitted_doc.file, line, col, f"engines.{name}", f"no such engine in {hand_written.name}")
+            )
             continue
         overlay = values.model_dump(exclude_none=True)
         for field in sorted(overlay.keys() & hand.keys()):

@@ -154,7 +154,8 @@ class FittedEngineFile(Strict):
     generated_by: str = Field(description="The command that wrote the file.")
     date: str = Field(description="When it was written (UTC, ISO date).")
     inputs_sha256: str = Field(
-        description="SHA-256 of what the fit read: the measurements, the hand-written engine profiles, the presets."
+        description="SHA-256 of what the fit read: the measurements, the hand-written engine profiles, the presets, "
+        "the kernel tables."
     )
     fitted_runs: Annotated[int, Field(ge=0), NOT_BOOL] = Field(
         description="Scored runs the fit was made over (the training GPU-hour runs are scored, not fitted)."

@@ -58,8 +58,9 @@ class EstimateRequest(BaseModel):
     )
     engine: str | None = Field(
         default=None,
-        description="eager | compiled | vllm | vllm-0.4 (vllm: today's vLLM; vllm-0.4: the 2024 release; both AR "
-        "models only). Default: eager, and the result says so (analyze prices every engine).",
+        description="A serving engine from the engine table, tokcost/data/engines.yaml (such as eager, compiled, "
+        "vllm; each entry names the model families it serves, and an unknown name is answered with the list of "
+        "engines). Default: eager, and the result says so (analyze prices every engine).",
     )
     precision: Precision = Field(default="bf16", description=PRECISION_HELP)
     tokens_per_forward: PerForward = Field(
@@ -124,7 +125,7 @@ class EstimateResult(BaseModel):
     parallelism: str = Field(
         default="none", description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp."
     )
-    engine: str = Field(description="eager | compiled | vllm | vllm-0.4.")
+    engine: str = Field(description="The engine profile priced (its name in the engine table).")
     attention: str | None = Field(
         default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
     )

@@ -131,14 +131,6 @@ def _json_list(a: np.ndarray, name: str) -> list:
     return vals
 
 
-def _round_sig(a: np.ndarray, digits: int = 6) -> np.ndarray:
-    """Round to ``digits`` significant digits (the estimates carry a +-30% band; 17 digits would be noise)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exp = np.where(a == 0, 0, np.floor(np.log10(np.abs(np.where(a == 0, 1, a)))))
-    scale = 10.0 ** (digits - 1 - exp)
-    return np.where(np.isfinite(a), np.round(a * scale) / scale, a)
-
-
 def skip_words(s: SweepSkip) -> str:
     """What a sweep skipped, and why, in words."""
     if s.kind == "role":

@@ -38,11 +38,9 @@ class Diffusion:
         return CFG_MODES[model.diffusion.cfg]
 
     def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        if parallelism == "tp":
-            return (
-                f"tensor parallelism (tp) is for AR models; {model.id} is a diffusion model: it splits by sp, cfg or "
-                "cfg+sp"
-            )
+        if parallelism is not None and parallelism not in self.parallelisms:  # another family's (tp: AR)
+            *most, last = self.parallelisms
+            return f"{model.id} is {self.schema.noun}: it splits by {', '.join(most)} or {last}, not {parallelism}"
         cfg_degree, sp = split_degrees(gpus, parallelism, cfg_mode)
         if cfg_degree is None:
             return (
@@ -179,11 +177,12 @@ class Diffusion:
                 f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
                 f"on {cfg.hardware.name}"
             )
-        why = (
-            f"no measured kernel table for {cfg.hardware.name}"
-            if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None
-            else f"the kernel tables do not measure {cfg.precision} GEMMs"
-        )
+        if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None:
+            why = f"no measured kernel table for {cfg.hardware.name}"
+        elif cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
+            why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
+        else:
+            why = f"the kernel tables do not measure {cfg.precision} GEMMs"
         return f"{self.network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
