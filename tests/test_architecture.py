@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -16,29 +17,9 @@ from tokcost.io.architecture import load_architecture
 
 runner = CliRunner()
 
-# meta-llama/Llama-2-70b-hf config.json; its safetensors index totals 68,976,648,192 parameters
-LLAMA2_70B = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 8192,
-    "intermediate_size": 28672,
-    "max_position_embeddings": 4096,
-    "model_type": "llama",
-    "num_attention_heads": 64,
-    "num_hidden_layers": 80,
-    "num_key_value_heads": 8,
-    "tie_word_embeddings": False,
-    "vocab_size": 32000,
-}
-# BAAI/Emu3-Gen config.json, the source tokcost/data/models/emu3-gen.yaml cites for its decoder
-EMU3_GEN = {
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "max_position_embeddings": 131072,
-    "num_attention_heads": 32,
-    "num_hidden_layers": 32,
-    "num_key_value_heads": 8,
-    "vocab_size": 184622,
-}
+CONFIGS = Path(__file__).resolve().parent / "configs"  # published decoder configs, sources in its README.md
+LLAMA2_70B = json.loads((CONFIGS / "llama-2-70b.json").read_text())  # safetensors index: 68,976,648,192 parameters
+EMU3_GEN = json.loads((CONFIGS / "emu3-gen.json").read_text())  # the decoder tokcost/data/models/emu3-gen.yaml cites
 
 
 def write(tmp_path, data, name="config.json"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -21,35 +22,9 @@ from tokcost.records.results import CandidateKey
 
 runner = CliRunner()
 
-# meta-llama/Llama-3.1-8B config.json (https://huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json);
-# the model card gives 8.03B parameters, its safetensors index 8,030,261,248
-LLAMA31_8B = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "max_position_embeddings": 131072,
-    "model_type": "llama",
-    "num_attention_heads": 32,
-    "num_hidden_layers": 32,
-    "num_key_value_heads": 8,
-    "rope_theta": 500000.0,
-    "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16",
-    "vocab_size": 128256,
-}
-# meta-llama/Llama-2-70b-hf config.json; its safetensors index totals 68,976,648,192 parameters
-LLAMA2_70B = {
-    "architectures": ["LlamaForCausalLM"],
-    "hidden_size": 8192,
-    "intermediate_size": 28672,
-    "max_position_embeddings": 4096,
-    "model_type": "llama",
-    "num_attention_heads": 64,
-    "num_hidden_layers": 80,
-    "num_key_value_heads": 8,
-    "tie_word_embeddings": False,
-    "vocab_size": 32000,
-}
+CONFIGS = Path(__file__).resolve().parent / "configs"  # published decoder configs, sources in its README.md
+LLAMA31_8B = json.loads((CONFIGS / "llama-3.1-8b.json").read_text())  # safetensors index: 8,030,261,248 parameters
+LLAMA2_70B = json.loads((CONFIGS / "llama-2-70b.json").read_text())
 
 
 def spec_text(candidates: str, tier: str = "draft", side: int = 512) -> str:

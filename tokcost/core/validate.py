@@ -195,7 +195,7 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    if e.metric in STEP_METRICS and (out.steps is None or "denoise" not in out.breakdown_s):  # no denoising loop
+    if e.metric in STEP_METRICS and not out.gives(e.metric):  # no denoising loop
         row.reason = Unscored(kind="steps_outside_diffusion")
         return row
     row.predicted = float(out.measure(e.metric))

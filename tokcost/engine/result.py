@@ -101,16 +101,22 @@ class EngineResult:
     gpus: Array
     parallelism: Array  # the replica's split: none, tp, sp, cfg, cfg+sp
 
+    def gives(self, metric: str) -> bool:
+        """Whether :meth:`measure` can state ``metric``: a steps_per_s figure needs a denoising loop."""
+        if metric == "steps_per_s":
+            return self.steps is not None and "denoise" in self.breakdown_s
+        return metric in ("latency_s", "throughput_items_per_s")
+
     def measure(self, metric: str) -> Array:
         """The figure a published measurement states: seconds per call, items per second, or a diffusion loop's
         iterations per second as its progress bar prints them (sampling steps / the denoising time)."""
+        if not self.gives(metric):
+            raise ValueError(f"an estimate gives no {metric}")
         if metric == "latency_s":
             return self.latency_s
         if metric == "throughput_items_per_s":
             return self.throughput_items_per_s
-        if metric == "steps_per_s" and self.steps is not None and "denoise" in self.breakdown_s:
-            return self.steps / self.breakdown_s["denoise"]
-        raise ValueError(f"an estimate gives no {metric}")
+        return self.steps / self.breakdown_s["denoise"]
 
     def row(self, i: int) -> EngineRow:
         """Configuration ``i`` (in C order over the grid) as Python numbers."""
