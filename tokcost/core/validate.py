@@ -25,8 +25,10 @@ from tokcost.records.measurements import FAMILIES, Entry, Thresholds
 from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
-LATENCY_METRICS = ("latency_s", "itl_s")  # seconds: larger is slower (the other metrics are rates)
+LATENCY_METRICS = ("latency_s", "itl_s", "loop_s")  # seconds: larger is slower (the other metrics are rates)
 STEP_METRICS = ("steps_per_s",)  # a diffusion loop's iterations per second (tqdm it/s): steps / the denoising time
+# a figure only some estimates give (EngineResult.gives), and why the others cannot be scored against it
+PARTIAL_METRICS = {"steps_per_s": "steps_outside_diffusion", "loop_s": "loop_without_decode"}
 
 
 def source_group(entry: Entry) -> str:
@@ -195,8 +197,8 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     except (InputError, UsageError, TokenGeometryError) as exc:
         row.reason = Unscored(kind="cannot_price", detail=str(exc))
         return row
-    if e.metric in STEP_METRICS and not out.gives(e.metric):  # no denoising loop
-        row.reason = Unscored(kind="steps_outside_diffusion")
+    if e.metric in PARTIAL_METRICS and not out.gives(e.metric):  # no denoising loop / no loop before a VAE decode
+        row.reason = Unscored(kind=PARTIAL_METRICS[e.metric])
         return row
     row.predicted = float(out.measure(e.metric))
     row.breakdown = {k: float(v) for k, v in out.breakdown_s.items()}

@@ -13,6 +13,8 @@ import numpy as np
 from tokcost.engine.families import Decode, Memory
 
 Array: TypeAlias = np.ndarray
+# the parts of a call outside its generation loop: encoding the prompt, decoding the latents, the pipeline's set-up
+OUTSIDE_LOOP = ("text_encoders", "vae_decode", "pipeline")
 
 
 @dataclass(frozen=True)
@@ -102,20 +104,26 @@ class EngineResult:
     parallelism: Array  # the replica's split: none, tp, sp, cfg, cfg+sp
 
     def gives(self, metric: str) -> bool:
-        """Whether :meth:`measure` can state ``metric``: a steps_per_s figure needs a denoising loop."""
+        """Whether :meth:`measure` can state ``metric``: a steps_per_s figure needs a denoising loop, a loop_s
+        figure a loop whose output a VAE decodes (a token-by-token decoder's call has no such split)."""
         if metric == "steps_per_s":
             return self.steps is not None and "denoise" in self.breakdown_s
+        if metric == "loop_s":
+            return "vae_decode" in self.breakdown_s
         return metric in ("latency_s", "throughput_items_per_s")
 
     def measure(self, metric: str) -> Array:
-        """The figure a published measurement states: seconds per call, items per second, or a diffusion loop's
-        iterations per second as its progress bar prints them (sampling steps / the denoising time)."""
+        """The figure a published measurement states: seconds per call, items per second, a diffusion loop's
+        iterations per second as its progress bar prints them (sampling steps / the denoising time), or the
+        seconds of the generation loop alone (the call less its text encoders, VAE decode and set-up)."""
         if not self.gives(metric):
             raise ValueError(f"an estimate gives no {metric}")
         if metric == "latency_s":
             return self.latency_s
         if metric == "throughput_items_per_s":
             return self.throughput_items_per_s
+        if metric == "loop_s":
+            return self.latency_s - sum(self.breakdown_s[k] for k in OUTSIDE_LOOP if k in self.breakdown_s)
         return self.steps / self.breakdown_s["denoise"]
 
     def row(self, i: int) -> EngineRow:

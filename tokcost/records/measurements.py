@@ -57,12 +57,16 @@ class Entry(Strict):
 
     id: str = Field(description="Unique id.")
     family: str = Field(description=f"Which summary the entry counts in: {', '.join(FAMILIES)}.")
-    metric: Literal["latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s", "steps_per_s"] = Field(
+    metric: Literal[
+        "latency_s", "throughput_items_per_s", "gpu_hours", "tokens_per_s", "itl_s", "steps_per_s", "loop_s"
+    ] = Field(
         description="What was measured: seconds per call, items per second, GPU-hours of a training run, the "
         "tokens per second of a text decoder's generation (generated tokens / the whole call, prefill included), "
-        "its inter-token latency (seconds per generated token after the first: decode only, prefill excluded), or a "
+        "its inter-token latency (seconds per generated token after the first: decode only, prefill excluded), a "
         "diffusion pipeline's denoising iterations per second as its progress bar prints them (it/s: sampling steps / "
-        "the denoising loop's time; text encoders, VAE decode and pipeline set-up excluded)."
+        "the denoising loop's time; text encoders, VAE decode and pipeline set-up excluded), or the seconds of a "
+        "call's generation loop alone (a diffusion model's denoising steps, a next-scale model's scales: text "
+        "encoders, VAE decode and pipeline set-up excluded)."
     )
     measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
         description="The published figure, in the metric's unit."

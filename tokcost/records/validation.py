@@ -36,6 +36,7 @@ class Unscored(BaseModel):
         "decode_needs_tokens",  # a text-decode metric without the decoder's architecture or the token counts
         "gpus_outside_multi_gpu",  # more than one GPU outside the multi-gpu family
         "steps_outside_diffusion",  # a steps_per_s figure of a model with no denoising loop
+        "loop_without_decode",  # a loop_s figure of a model whose call is no loop before a VAE decode
         "training_tokens_unstated",  # an AR model's training tokens: 6ND cannot be computed
         "training_samples_unstated",  # a diffusion model's training samples (images seen)
         "cannot_price",  # the estimator refused the conditions (``detail``: its error)

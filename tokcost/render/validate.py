@@ -91,6 +91,7 @@ UNITS = {
     "tokens_per_s": (" tok/s", 1.0),
     "itl_s": (" ms/token", 1e3),
     "steps_per_s": (" it/s", 1.0),
+    "loop_s": (" s (loop)", 1.0),
 }
 
 
@@ -374,6 +375,7 @@ UNSCORED_WORDS = {
     "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
     "gpu_hours_outside_training": "gpu_hours outside the training family",
     "steps_outside_diffusion": "steps_per_s of a model with no denoising loop",
+    "loop_without_decode": "loop_s of a model whose call is no loop before a VAE decode",
     "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
     "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
 }
