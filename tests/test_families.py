@@ -330,6 +330,23 @@ def test_next_scale_runs_one_forward_per_scale_over_a_growing_cached_prefix():
     assert r.memory_gb["kv_cache"] == pytest.approx(2 * 10521 * 2 * L * d * 2 / 1e9)
 
 
+def test_next_scale_entries_are_scored_out_of_sample():
+    """The next-scale runs (issue 28: >= 3 published timings on a named GPU, held-out median <= 15%) come from more
+    than one source and GPU, are only predicted (no fit case), and are all scored."""
+    from tokcost.api import catalog
+    from tokcost.core import fit as F
+    from tokcost.core import validate as V
+    from tokcost.io.measurements import load_entries
+
+    cat = catalog(None)
+    runs = [e for e in load_entries() if e.family == "next-scale"]
+    assert len(runs) >= 3 and len({V.source_group(e) for e in runs}) >= 3 and len({e.hardware for e in runs}) >= 3
+    assert not [c for c in F._cases(runs, cat)]
+    rows = [V.price_entry(e, cat) for e in runs]
+    assert all(r.scored for r in rows)
+    assert V.summarise(rows)["median_rel_err"] <= 0.15
+
+
 def test_next_scale_costs_grow_with_the_batch_and_its_cache_with_it():
     import tokcost
 

@@ -129,6 +129,27 @@ def test_a_steps_per_s_entry_is_scored_as_sampling_steps_over_the_denoising_time
     assert V.price_entry(ar, cat).reason.kind == "steps_outside_diffusion"
 
 
+def test_a_loop_s_entry_is_scored_as_the_call_less_its_text_encoders_and_vae_decode(entries, cat):
+    """A source that times the generation loop alone (FastVAR's Infinity-2B scales): the predicted latency less the
+    text encoders, the VAE decode and the set-up; for diffusion that is the denoising time; a token-by-token AR
+    call has no loop before a VAE decode to isolate and is not scored on it."""
+    by_id = {e.id: e for e in entries}
+    e = by_id["fastvar-t1-infinity-2b-1024-rtx3090-flashattn"]
+    assert e.metric == "loop_s" and e.family == "next-scale"
+    row = V.price_entry(e, cat)
+    b = row.breakdown
+    assert row.scored and row.predicted == pytest.approx(b["scales"], rel=1e-12)
+    latency = V.price_entry(e.model_copy(update={"metric": "latency_s"}), cat).predicted
+    assert row.predicted == pytest.approx(latency - b["text_encoders"] - b["vae_decode"], rel=1e-12)
+    assert V.latency_log_error(row) == pytest.approx(-math.log(row.ratio))  # seconds: slower than predicted is +
+    sd = by_id["sd15-diffusers-pt2-a100-b1-eager"].model_copy(update={"metric": "loop_s", "measured": 1.0})
+    sd_row = V.price_entry(sd, cat)
+    assert sd_row.predicted == pytest.approx(sd_row.breakdown["denoise"], rel=1e-12)
+    ar = by_id["llamagen-serve-b-reference"].model_copy(update={"metric": "loop_s"})
+    assert V.price_entry(ar, cat).reason.kind == "loop_without_decode"
+    assert "loop_s" in unscored_words({"kind": "loop_without_decode"})
+
+
 def test_unscored_entries_have_reasons(entries, cat):
     rows = V.run(entries, cat)
     not_scored = {r.id: r.reason for r in rows if not r.scored}
