@@ -26,7 +26,6 @@ from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
 LATENCY_METRICS = ("latency_s", "itl_s", "loop_s")  # seconds: larger is slower (the other metrics are rates)
-STEP_METRICS = ("steps_per_s",)  # a diffusion loop's iterations per second (tqdm it/s): steps / the denoising time
 # a figure only some estimates give (EngineResult.gives), and why the others cannot be scored against it
 PARTIAL_METRICS = {"steps_per_s": "steps_outside_diffusion", "loop_s": "loop_without_decode"}
 
