@@ -76,14 +76,23 @@ HEAD_BLOCK_GEMMS = ((1, 3), (1, 1), (1, 1))  # adaLN_modulation (w -> 3w), mlp (
 HEAD_BLOCK_EW = (4, 6, 8, 4, 10, 10, 6, 4, 6, 6)
 # FinalLayer: SiLU(c) 4, cast 6, LayerNorm 8, 1 + scale 4, modulate 10 and 10, cast 6 (its GEMMs: w -> 2w, w -> 2C)
 HEAD_FINAL_EW = (4, 6, 8, 4, 10, 10, 6)
-# the timestep embedder (freqs multiply, cos, sin, cat over 128-256 wide fp32 rows, the cast to fp16) and SiLU,
-# the condition's cast, t + c: bytes per row (absolute widths: 256-wide frequency embedding)
-HEAD_EMBED_EW_BYTES_256 = (128 * 4, 128 * 8, 128 * 8, 256 * 8, 256 * 6)
-HEAD_EMBED_EW_W = (4, 6)  # SiLU in the time MLP, y = t + c
-# Every other launch of a step: 95 + 13 per block in all (docs/methodology.md), less the GEMMs (6 + 3 per block)
-# and the kernels above (8 + 10 per block + 7): the sampler's arithmetic on (rows x 16) tensors, the 8
-# _extract_into_tensor look-ups (4 kernels each), CFG's split and cats, and 11 host-to-device copies.
+# the timestep embedder's frequency multiply, cos, sin, cat and cast to fp16 over its 128-256 wide fp32 rows:
+# bytes per row
+HEAD_EMBED_EW_BYTES = (128 * 4, 128 * 8, 128 * 8, 256 * 8, 256 * 6)
+HEAD_EMBED_EW_W = (4, 6)  # SiLU in the time MLP, y = t + c (the condition's cast: 6 bytes per decoder-width value)
+HEAD_OTHER_GEMMS = 6  # input, time MLP (2), condition, final adaLN, output
+# Every other launch of a step, 95 + 13 per block in all (docs/methodology.md, itemised), less the GEMMs and the
+# kernels above: the sampler's arithmetic on (rows x 16) tensors, the 8 _extract_into_tensor look-ups (4 kernels
+# each), guidance's cats and mix, and 11 host-to-device copies.
 HEAD_SMALL_LAUNCHES = 74
+
+
+def head_launches(blocks: int) -> int:
+    """Kernel launches of one head step of ``blocks`` residual blocks, as :meth:`MaskedAutoregressive.price`
+    charges them."""
+    per_block = len(HEAD_BLOCK_GEMMS) + len(HEAD_BLOCK_EW)
+    once = HEAD_OTHER_GEMMS + len(HEAD_FINAL_EW) + len(HEAD_EMBED_EW_W) + len(HEAD_EMBED_EW_BYTES) + 1
+    return blocks * per_block + once + HEAD_SMALL_LAUNCHES
 
 
 def schedule(tokens: int, iterations: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +139,8 @@ class _Kernels:
         self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.w.l2), count)
 
     def launches(self, count):
-        self._add(0.0 * self.launch, count)
+        """Kernels too small to take longer than starting (the chip's measured start, where it has one)."""
+        self._add(self.w.l2[2] + 0.0 * self.launch, count)
 
 
 class MaskedAutoregressive:
@@ -153,9 +163,7 @@ class MaskedAutoregressive:
         f = m.vae.spatial_factor * m.vae.patch
         gw = side_tokens(w.width, f, "width", True)
         gh = side_tokens(w.height, f, "height", True)
-        T = int(np.max(gw * gh))
-        if np.any(gw * gh != T):
-            raise UsageError(f"{m.id} generates one size at a time: its {T} tokens")
+        T = np.asarray(gw * gh, dtype=float)
         K = np.asarray(cfg.steps if cfg.steps is not None else h.iterations, dtype=float)
         n = np.asarray(w.batch * w.branches, dtype=float)  # sequences: items x guidance branches
         launch = eff.host_per_layer_s / KERNELS_PER_FITTED_BLOCK
@@ -169,36 +177,35 @@ class MaskedAutoregressive:
             for b in (*TIMM_BLOCK_EW, 4 * r):
                 k.elementwise(rows * b * d, L)
 
-        def head_step(k: _Kernels, rows):
-            wd = head.width
-            for n_in, n_out in ((C, wd), (256, wd), (wd, wd), (dec.width, wd), (wd, 2 * wd), (wd, 2 * C)):
-                k.gemm(rows, n_in, n_out)  # input, time MLP (2), condition, final adaLN, output
+        def head_step(k: _Kernels, rows, times):
+            wd, B = head.width, head.blocks
+            others = ((C, wd), (256, wd), (wd, wd), (dec.width, wd), (wd, 2 * wd), (wd, 2 * C))
+            for n_in, n_out in others:  # HEAD_OTHER_GEMMS: input, time MLP (2), condition, final adaLN, output
+                k.gemm(rows, n_in, n_out, times)
             for n_in, n_out in HEAD_BLOCK_GEMMS:
-                k.gemm(rows, n_in * wd, n_out * wd, head.blocks)
+                k.gemm(rows, n_in * wd, n_out * wd, B * times)
             for b in HEAD_BLOCK_EW:
-                k.elementwise(rows * b * wd, head.blocks)
+                k.elementwise(rows * b * wd, B * times)
             for b in (*HEAD_FINAL_EW, *HEAD_EMBED_EW_W):
-                k.elementwise(rows * b * wd)
-            for b in (*HEAD_EMBED_EW_BYTES_256, dec.width * 6):  # ..., the condition's cast to fp16
-                k.elementwise(rows * b)
-            k.launches(HEAD_SMALL_LAUNCHES)
+                k.elementwise(rows * b * wd, times)
+            for b in (*HEAD_EMBED_EW_BYTES, dec.width * 6):  # ..., the condition's cast to fp16
+                k.elementwise(rows * b, times)
+            k.launches(HEAD_SMALL_LAUNCHES * times)
 
-        transformer_s = head_s = gpu_sum = weight_sum = flops = 0.0 * n * K
-        for k_max in np.unique(K).astype(int):
-            masked, predicted = schedule(T, int(k_max))
-            this = K == k_max
+        transformer_s = head_s = gpu_sum = weight_sum = flops = 0.0 * n * K * T
+        # the schedule is a sequence of rounds per (tokens, iterations): priced once for each pair in the grid
+        T_grid, K_grid = np.broadcast_arrays(T, K)
+        for t_n, k_n in sorted(set(zip(T_grid.ravel().astype(int).tolist(), K_grid.ravel().astype(int).tolist()))):
+            masked, predicted = schedule(t_n, k_n)
+            this = (T == t_n) & (K == k_n)
             tr, hd = _Kernels(w, launch), _Kernels(w, launch)
             for m_k, p_k in zip(masked, predicted, strict=True):
-                known = h.buffer_tokens + T - m_k
+                known = h.buffer_tokens + t_n - m_k
                 block_stack(tr, enc, known)
                 tr.gemm(n * known, enc.width, dec.width)  # decoder_embed
-                block_stack(tr, dec, h.buffer_tokens + T)
-                one = _Kernels(w, launch)
-                head_step(one, n * p_k)
-                hd.seconds = hd.seconds + head.steps * one.seconds
-                hd.gpu, hd.flops = hd.gpu + head.steps * one.gpu, hd.flops + head.steps * one.flops
-                hd.weight_s = hd.weight_s + head.steps * one.weight_s
-            t_s = tr.seconds + k_max * eff.fixed_per_step_s
+                block_stack(tr, dec, h.buffer_tokens + t_n)
+                head_step(hd, n * p_k, head.steps)  # the steps run one after another
+            t_s = tr.seconds + k_n * eff.fixed_per_step_s
             transformer_s = np.where(this, t_s, transformer_s)
             head_s = np.where(this, hd.seconds, head_s)
             gpu_sum = np.where(this, tr.gpu + hd.gpu, gpu_sum)
