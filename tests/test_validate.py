@@ -424,6 +424,7 @@ def test_a_case_a_parameter_does_not_move_is_priced_the_same_at_both_ends_of_its
             skipped += 1
     assert skipped > 100  # AR and text-decode runs for the diffusion terms, steps/s runs for the pipeline's
 
+
 def test_compiled_passes_never_exceed_eagers_at_either_end_of_the_band(report):
     """AT_MOST: fusing never adds a pass, so every fold keeps compiled's passes <= eager's, and so do the whole-set
     value and the band's ends (min and max over the folds)."""

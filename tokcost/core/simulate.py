@@ -45,7 +45,6 @@ class StaticServer:
     service_s: np.ndarray
 
 
-
 @dataclass(frozen=True)
 class ContinuousServer:
     """A continuous-batching replica (vLLM-style, chunked prefill)."""
