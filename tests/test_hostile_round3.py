@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import functools
 import io
 import json
 import os
@@ -44,6 +45,19 @@ CALIBRATION = (
 HANG_GUARD = 120  # seconds: a process that takes this long is hung, not slow
 runner = CliRunner()
 posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX descriptors, signals and limits")
+
+
+@functools.cache
+def _first_measurement() -> str:
+    """The first entry of the shipped measurements as YAML text (the whole file is read once per session)."""
+    text = (DATA_DIR / "validation" / "measurements.yaml").read_text()
+    first = text.index("\n- id:")
+    return text[: text.index("\n- id:", first + 1) + 1]
+
+
+def first_measurement() -> dict:
+    """A fresh copy of the shipped measurements' first entry."""
+    return yaml.safe_load(_first_measurement())[0]
 
 
 def invoke(*args, **kw):
@@ -568,7 +582,7 @@ def test_no_calibration_or_measurement_text_injects(hostile, tmp_path):
     r = invoke("estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--calibration", path)
     assert r.exit_code == 0, r.output
     _assert_inert(r.stdout + r.stderr, hostile)
-    entries = yaml.safe_load((DATA_DIR / "validation" / "measurements.yaml").read_text())[:1]
+    entries = [first_measurement()]
     entries[0]["id"] = hostile
     meas = tmp_path / "m.yaml"
     meas.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
@@ -930,7 +944,7 @@ def test_a_number_flag_past_any_range_is_exit_2(name):
 
 
 def test_validate_with_nothing_scored_does_not_pass(tmp_path):
-    entry = yaml.safe_load((DATA_DIR / "validation" / "measurements.yaml").read_text())[0]
+    entry = first_measurement()
     entry["model"] = entry["hardware"] = None  # documentation only: nothing to price
     meas = tmp_path / "m.yaml"
     meas.write_text(yaml.safe_dump([entry], sort_keys=False))

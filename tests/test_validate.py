@@ -427,6 +427,25 @@ def test_element_wise_passes_are_identified_by_the_denoiser_kinds_they_price(ent
     assert not F._depends((("eager",), "act_passes"), unet)
 
 
+def test_a_case_a_parameter_does_not_move_is_priced_the_same_at_both_ends_of_its_range(entries, cat):
+    """The fit's sweeps price only the cases a parameter moves (fit._depends), so every "does not depend" must be
+    true: such a case is priced identically at the bottom and the top of the parameter's search range. And each
+    parameter moves some case (a diffusion term is not switched off for every run)."""
+    cases = F._cases(entries, cat)
+    start = F.committed_values()
+    skipped = 0
+    for engines, field, lo, hi, _ in F.PARAMS:
+        key = (engines, field)
+        assert any(F._depends(key, c) for c in cases), key
+        for c in cases:
+            if F._depends(key, c) or c.entry.engine not in engines:
+                continue
+            low, high = (F._predict(c, F.profiles_with(start | {key: v})) for v in (lo, hi))
+            assert np.array_equal(low, high), (c.entry.id, field)
+            skipped += 1
+    assert skipped > 100  # AR and text-decode runs for the diffusion terms, steps/s runs for the pipeline's
+
+
 def test_compiled_passes_never_exceed_eagers_at_either_end_of_the_band(report):
     """AT_MOST: fusing never adds a pass, so every fold keeps compiled's passes <= eager's, and so do the whole-set
     value and the band's ends (min and max over the folds)."""

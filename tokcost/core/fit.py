@@ -177,10 +177,14 @@ def _predict(case: _Case, profiles: dict) -> np.ndarray:
 
 
 def _objective(cases: list[_Case], keep: np.ndarray, profiles: dict, shape) -> np.ndarray:
-    """Mean |ln(predicted / measured)| of each fit (row of ``keep``) over its cases, at every trial value:
-    ``shape`` = (fits, trial values). Each case is priced once for all the fits."""
+    """Sum of |ln(predicted / measured)| of each fit (row of ``keep``) over its cases, at every trial value:
+    ``shape`` = (fits, trial values). Each case is priced once for all the fits. A fit's mean error is this sum
+    over its cases; the sweeps pass only the cases the swept parameter moves, whose sum differs from the whole
+    mean's by a constant and a positive factor, so it has the same best trial value."""
+    if not cases:
+        return np.zeros(shape)
     errs = np.stack([np.broadcast_to(np.abs(np.log(_predict(c, profiles) / c.measured)), shape) for c in cases])
-    return np.stack([np.mean(errs[keep[i], i], axis=0) for i in range(shape[0])])
+    return np.stack([np.sum(errs[keep[i], i], axis=0) for i in range(shape[0])])
 
 
 def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict, coarse: bool, tick) -> None:
@@ -192,6 +196,8 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
     n_fits = keep.shape[0]
     # a parameter no case of a fit depends on stays put in that fit (its objective is flat; fit_subsets sets it)
     identified = {(e, f): _has_cases(cases, keep, (e, f)) for e, f, *_ in keys}
+    # the cases each parameter moves: pricing the others at every trial value would add the same to each
+    moved_by = {(e, f): [j for j, c in enumerate(cases) if _depends((e, f), c)] for e, f, *_ in keys}
 
     def sweep(make_grid) -> bool:
         moved = False
@@ -200,7 +206,8 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
             if (e, f) in AT_MOST:
                 grid = np.minimum(grid, values[AT_MOST[(e, f)]][:, None])
             trial = {k: v[:, None] for k, v in values.items()} | {(e, f): grid}
-            obj = _objective(cases, keep, profiles_with(trial), grid.shape)
+            own = moved_by[(e, f)]
+            obj = _objective([cases[j] for j in own], keep[:, own], profiles_with(trial), grid.shape)
             best = grid[np.arange(n_fits), np.argmin(obj, axis=1)]
             move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15) & identified[(e, f)]
             values[(e, f)] = np.where(move, best, values[(e, f)])
@@ -230,16 +237,23 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
 # Element-wise passes with one figure per denoiser kind (physics.act_passes): the kind whose cases each prices, where
 # an engine has both (eager has one act_passes for every denoiser, so its act_passes prices every diffusion case).
 _PASSES_BY_KIND = {"act_passes_unet": True, "act_passes": False}
+# The diffusion pipeline's terms: the sampler's time per denoising step, and around the loop the request's fixed
+# cost and the VAE decode, which a steps/s figure (the denoising loop alone) leaves out.
+_DENOISING_STEP = "denoise_step_s"
+_AROUND_THE_LOOP = ("request_fixed_s", "vae_efficiency")
 
 
 def _depends(key: tuple, case: _Case) -> bool:
-    """Whether ``case``'s prediction depends on the parameter ``key`` = (engines, field)."""
+    """Whether ``case``'s prediction depends on the parameter ``key`` = (engines, field) (tests/test_validate.py
+    checks every "no" by pricing the case at both ends of the parameter's range)."""
     engines, field = key
     if case.entry.engine not in engines:
         return False
+    denoiser = case.config.model.denoiser if case.config is not None else None
+    if field == _DENOISING_STEP or field in _AROUND_THE_LOOP:
+        return denoiser is not None and (field == _DENOISING_STEP or case.entry.metric != "steps_per_s")
     if field not in _PASSES_BY_KIND:
         return True
-    denoiser = case.config.model.denoiser if case.config is not None else None
     if denoiser is None:  # an AR model: no element-wise passes priced
         return False
     split = any(case.entry.engine in es and f == "act_passes_unet" for es, f, *_ in PARAMS)

@@ -36,16 +36,13 @@ HOUR_S = 3600.0
 
 @dataclass(frozen=True)
 class StaticServer:
-    """A static-batching replica: ``service_s[i]`` is the service of a batch of ``batches[i]`` requests."""
+    """A static-batching replica: ``service_s[i]`` is the service of a batch of ``batches[i]`` requests (other
+    sizes interpolated in log2 of the size between the priced batches)."""
 
     batch: int
     timeout_s: float
     batches: np.ndarray  # the priced batch sizes, increasing
     service_s: np.ndarray
-
-    def service_of(self, n: int) -> float:
-        """Seconds for a batch of n requests, interpolated in log2 n between the priced batches."""
-        return float(np.interp(math.log2(max(n, 1)), np.log2(self.batches), self.service_s))
 
 
 @dataclass(frozen=True)
@@ -124,10 +121,16 @@ def simulate_static(traffic: Traffic, server: StaticServer, replicas: np.ndarray
     if not len(arrivals):
         return done
     seals, starts = _seal(arrivals, server.batch, server.timeout_s)
-    size = traffic.size
+    bounds = np.asarray(starts)
+    counts = np.diff(bounds)
+    # each batch's service, priced at once: interpolated at its size, scaled by its largest request (padding)
+    service = np.interp(np.log2(np.maximum(counts, 1)), np.log2(server.batches), server.service_s)
+    if traffic.size is not None:
+        service = service * np.maximum.reduceat(traffic.size, bounds[:-1])
     free: list[float] = []  # the free times of the replicas in service (a heap)
+    ends: list[float] = []
     hour = -1
-    for k, seal in enumerate(seals):
+    for seal, work in zip(seals, service.tolist(), strict=True):
         while hour < int(seal // HOUR_S):  # the hours up to this batch's: scale the fleet at each start
             hour += 1
             target = int(replicas[min(hour, len(replicas) - 1)])
@@ -141,12 +144,11 @@ def simulate_static(traffic: Traffic, server: StaticServer, replicas: np.ndarray
                 break
             free = [later * HOUR_S] * int(replicas[later])
             hour = later
-        lo, hi = starts[k], starts[k + 1]
-        scale = float(size[lo:hi].max()) if size is not None else 1.0
-        begin = max(seal, heapq.heappop(free))
-        end = begin + server.service_of(hi - lo) * scale
+        end = max(seal, heapq.heappop(free)) + work
         heapq.heappush(free, end)
-        done[lo:hi] = end
+        ends.append(end)
+    served = bounds[len(ends)]
+    done[:served] = np.repeat(ends, counts[: len(ends)])
     return done - arrivals
 
 
