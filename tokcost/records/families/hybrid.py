@@ -2,8 +2,6 @@
 transformer predicts, over a fixed number of iterations, a conditioning vector for each token it unmasks, and a
 small MLP denoises each such token's continuous latent over many diffusion steps; a VAE decodes the latents."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
