@@ -103,10 +103,16 @@ GEMM_TABLES = {"bf16": "gemm.bfloat16", "fp16": "gemm.bfloat16", "fp8": "gemm.fp
 class TableGemms:
     """GEMM seconds from the measured tables of the chips being priced: ``parts`` pairs each chip's GEMM table
     with the rows it prices (a boolean column when chips are stacked, True for one chip). Called as
-    ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there)."""
+    ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there).
 
-    def __init__(self, parts: list[tuple[Any, KernelTable]]):
+    ``kept``, when given, holds each part's 16-bit table for a low-precision run: a layer takes the faster of its
+    low-precision and 16-bit times, as a deployment leaves in 16 bits the layers 8 bits would slow (TensorRT
+    builds each layer from its fastest measured kernel; torchao's float8 ``_auto_filter_for_recipe`` skips linear
+    layers whose K and N are too small to gain, after its H100 microbenchmarks)."""
+
+    def __init__(self, parts: list[tuple[Any, KernelTable]], kept: list[KernelTable] | None = None):
         self.parts = parts
+        self.kept = kept
 
     def __call__(self, m, n: int, k: int) -> np.ndarray:
         return self.sum_s([(m, [(n, k, 1)])])
@@ -118,14 +124,18 @@ class TableGemms:
         full = np.broadcast_shapes(*(m.shape for m in ms), *(np.shape(mask) for mask, _ in self.parts))
         one = len(self.parts) == 1 and self.parts[0][0] is True
         out = np.zeros(full) if one else np.full(full, np.nan)
-        for mask, table in self.parts:
+        kept = self.kept or [None] * len(self.parts)
+        for (mask, table), sixteen in zip(self.parts, kept, strict=True):
             rows = None if one else np.broadcast_to(mask, full)
             total: Any = 0.0
             for m, (_, layers) in zip(ms, groups):
                 m_rows = np.broadcast_to(m, full) if one else np.broadcast_to(m, full)[rows]
                 log_m = np.log(m_rows)
                 for n, k, count in layers:
-                    total = total + count * _from_log_m(table, log_m, m_rows, n, k)
+                    t = _from_log_m(table, log_m, m_rows, n, k)
+                    if sixteen is not None:  # NaN where either is unmeasured: the roofline prices it
+                        t = np.minimum(t, _from_log_m(sixteen, log_m, m_rows, n, k))
+                    total = total + count * t
             if one:
                 out = out + total
             else:

@@ -170,12 +170,19 @@ class Diffusion:
     def pricing_note(self, cfg: Config) -> str:
         gemms = table_gemms(cfg, ((True, cfg.hardware),))
         if gemms is not None:
-            info = gemms.parts[0][1].provenance
+            table = gemms.parts[0][1]
+            info = table.provenance
             convs = " (convolutions as implicit GEMMs)" if cfg.model.denoiser.kind == "unet" else ""
+            if gemms.kept is not None:
+                how = f"; each layer at the faster of its {cfg.precision} and 16-bit times"
+            elif table.name != GEMM_TABLES.get(cfg.precision):
+                how = f"; {cfg.precision} computes in 16 bits on this chip (weights dequantised), from the 16-bit table"
+            else:
+                how = ""
             return (
                 f"{self.network} GEMMs{convs} priced from measured kernel tables: {info['package']} "
                 f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
-                f"on {cfg.hardware.name}"
+                f"on {cfg.hardware.name}{how}"
             )
         if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None:
             why = f"no measured kernel table for {cfg.hardware.name}"
@@ -221,18 +228,27 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
     :class:`~tokcost.engine.families.Work` has them), or None where the roofline prices everything: no table
     loader in ``cfg``, a precision the tables do not measure (:data:`~tokcost.engine.kernels.GEMM_TABLES`), a UNet
     without its ``unet_config``, or no chip with a table."""
+    sixteen = GEMM_TABLES["bf16"]
     name = GEMM_TABLES.get(cfg.precision)
-    if cfg.kernels is None or name is None:
+    if cfg.kernels is None:
         return None
     if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
         return None
-    parts = []
+    parts, kept = [], []
     for mask, hw in chips:
         chip = cfg.kernels(hw.id)
-        table = chip.tables.get(name) if chip is not None else None
-        if table is not None:
-            parts.append((mask, table))
-    return TableGemms(parts) if parts else None
+        if chip is None:
+            continue
+        if name is not None and name in chip.tables:
+            parts.append((mask, chip.tables[name]))
+            kept.append(chip.tables.get(sixteen) if name != sixteen else None)
+        elif sixteen in chip.tables and physics.peak_flops(hw, cfg.precision) == physics.peak_flops(hw, "bf16"):
+            # a format this chip computes in 16 bits (weights dequantised: fp8 without fp8 units, int8-wo, int4)
+            parts.append((mask, chip.tables[sixteen]))
+            kept.append(None)
+    if not parts:
+        return None
+    return TableGemms(parts, kept if any(t is not None for t in kept) else None)
 
 
 def split_degrees(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
