@@ -189,7 +189,5 @@ def test_each_fp8_layer_takes_the_faster_of_its_fp8_and_16_bit_times(hardware):
 def test_fp8_is_never_slower_than_bf16(model, hardware):
     """--precision fp8 may gain nothing (every layer faster in 16 bits), never lose: per step, per image."""
     for engine in ("eager", "compiled"):
-        sixteen, low = (
-            estimate_arrays(_cfg(model, hardware, engine=engine, precision=p)) for p in ("bf16", "fp8")
-        )
+        sixteen, low = (estimate_arrays(_cfg(model, hardware, engine=engine, precision=p)) for p in ("bf16", "fp8"))
         assert float(low.latency_s) <= float(sixteen.latency_s) * (1 + 1e-12), (model, hardware, engine)

@@ -110,7 +110,7 @@ class TableGemms:
     builds each layer from its fastest measured kernel; torchao's float8 ``_auto_filter_for_recipe`` skips linear
     layers whose K and N are too small to gain, after its H100 microbenchmarks)."""
 
-    def __init__(self, parts: list[tuple[Any, KernelTable]], kept: list[KernelTable] | None = None):
+    def __init__(self, parts: list[tuple[Any, KernelTable]], kept: list[KernelTable | None] | None = None):
         self.parts = parts
         self.kept = kept
 
@@ -124,7 +124,7 @@ class TableGemms:
         full = np.broadcast_shapes(*(m.shape for m in ms), *(np.shape(mask) for mask, _ in self.parts))
         one = len(self.parts) == 1 and self.parts[0][0] is True
         out = np.zeros(full) if one else np.full(full, np.nan)
-        kept = self.kept or [None] * len(self.parts)
+        kept: list[KernelTable | None] = self.kept or [None] * len(self.parts)
         for (mask, table), sixteen in zip(self.parts, kept, strict=True):
             rows = None if one else np.broadcast_to(mask, full)
             total: Any = 0.0

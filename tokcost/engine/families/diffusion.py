@@ -19,6 +19,7 @@ from tokcost.records.presets import HardwarePreset, ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
+    from tokcost.records.kernels import KernelTable
 
 # What the components --precision does not apply to run at: text encoders and the VAE.
 SIXTEEN_BIT = "bf16"
@@ -234,7 +235,8 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
         return None
     if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
         return None
-    parts, kept = [], []
+    parts: list[tuple[Any, KernelTable]] = []
+    kept: list[KernelTable | None] = []
     for mask, hw in chips:
         chip = cfg.kernels(hw.id)
         if chip is None:
