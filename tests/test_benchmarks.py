@@ -19,7 +19,7 @@ def _run_all():
 def test_the_sweep_figures_run_on_a_tiny_grid(capsys):
     run_all = _run_all()
     tiny = "--models sdxl --hardware h100-sxm --resolutions 512,768 --batches 1,2 --steps 1,2,3"
-    assert run_all.main(["--skip-analyze", "--sweep-args", tiny]) == 0
+    assert run_all.main(["--skip-analyze", "--sweep-runs", "1", "--sweep-args", tiny]) == 0
     out = capsys.readouterr().out
     for fmt in ("csv", "jsonl"):
         assert f"{fmt} rows/s by CPU time" in out and f"{fmt} peak RSS (MB)" in out
