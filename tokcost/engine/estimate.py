@@ -175,6 +175,15 @@ def estimate_grid(
     one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
     along the other. Returns ``{(hardware id, band, gpus): result}``; in each result every number is an array over
     the batches; a size a chip cannot hold is absent, as is a chip that cannot run the attention kernel."""
+    keys, full = estimate_stack(cfg, hardware, bands, gpus)
+    return {} if full is None else {key: full.take(k) for k, key in enumerate(keys)}
+
+
+def estimate_stack(
+    cfg: Config, hardware: list[HardwarePreset], bands=BANDS, gpus=(1,)
+) -> tuple[list[tuple[str, str, int]], EngineResult | None]:
+    """:func:`estimate_grid` as one stacked result: ``(keys, result)``, ``keys[k]`` the (hardware id, band, gpus)
+    of row ``k``; every number of ``result`` an array of shape (rows, batches) (None: no row)."""
     profile = _engine(cfg)
     mode = _cfg_mode(cfg)
     kernel = cfg.attention or profile.attention
@@ -187,7 +196,7 @@ def estimate_grid(
         for b in bands
     ]
     if not triples:
-        return {}
+        return [], None
     once: dict[tuple[str, str], _Chip] = {}  # a chip's figures are the same for every replica size
     for hw, b, _ in triples:
         if (hw.id, b) not in once:
@@ -209,7 +218,7 @@ def estimate_grid(
     out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]), rows)
     shape = (len(triples), batch.shape[1])
     full = out.map_arrays(lambda a: np.broadcast_to(a, shape).copy())  # every number over the whole grid
-    return {(hw.id, b, G): full.take(k) for k, (hw, b, G) in enumerate(triples)}
+    return [(hw.id, b, G) for hw, b, G in triples], full
 
 
 def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
