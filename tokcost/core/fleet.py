@@ -30,6 +30,7 @@ BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch
 DISCIPLINES: dict[str, Discipline] = {d.name: d for d in (StaticBatching(), ContinuousBatching(BATCHES))}
 
 HOURS = np.arange(24)
+WINDOW = 4  # replica counts above the fewest below saturation tested in one go (most searches end there)
 
 
 @dataclass(eq=False)
@@ -133,18 +134,28 @@ def _sizing(
 def _search(
     discipline: Discipline, rows: dict, rate: np.ndarray, at: np.ndarray, start, q, limit, scv, memo: dict
 ) -> np.ndarray:
-    """:func:`_sizing` of the rows ``at``, each searched from its ``start``."""
-    found = np.full(len(at), np.inf)
+    """:func:`_sizing` of the rows ``at``, each searched from its ``start``. Most rows need at most a few replicas
+    more than ``start``: one vectorised test settles them, each row at 2**24 replicas (whether some fleet serves
+    it at all: the wait for a batch to form, or the service, alone leaves the budget) and at the :data:`WINDOW`
+    counts from its start; the search goes on above the window for the rest only."""
+    n = len(at)
+    found = np.full(n, np.inf)
     load = discipline.load(_take(rows, at), rate[at], scv)
-    # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
-    served = ~load.exceeds(np.full(len(at), 2.0**24), q, limit, memo)
-    if served.any():
-        load = load.take(np.flatnonzero(served))
+    counts = np.concatenate([np.full((n, 1), 2.0**24), start[:, None] + np.arange(WINDOW)], axis=1)
+    passed = ~load.take(np.repeat(np.arange(n), WINDOW + 1)).exceeds(counts.ravel(), q, limit, memo)
+    passed = passed.reshape(n, WINDOW + 1)
+    served, window = passed[:, 0], passed[:, 1:]
+    hit = served & window.any(axis=1)
+    found[hit] = start[hit] + np.argmax(window[hit], axis=1)  # the first count that meets the limit
+    rest = np.flatnonzero(served & ~hit)
+    if rest.size:
+        above = load.take(rest)
 
         def ok(c: np.ndarray, which: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
-            return ~load.take(which).exceeds(c, q, limit, memo)
+            return ~above.take(which).exceeds(c, q, limit, memo)
 
-        found[served] = fewest(ok, start[served])
+        # as many counts per row as keep a call near 4,096 tests: few rows are searched in few calls
+        found[rest] = fewest(ok, start[rest] + WINDOW, ways=int(np.clip(4096 // rest.size, 1, 16)))
     return found
 
 
