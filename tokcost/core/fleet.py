@@ -30,7 +30,11 @@ BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch
 DISCIPLINES: dict[str, Discipline] = {d.name: d for d in (StaticBatching(), ContinuousBatching(BATCHES))}
 
 HOURS = np.arange(24)
-WINDOW = 4  # replica counts above the fewest below saturation tested in one go (most searches end there)
+# A replica search tests the first counts above the fewest below saturation in one call (most end there), at most
+# WINDOW of them and as many as keep a call near SEARCH_TESTS tests: a call's fixed cost is then spread, and a
+# large one does no work it may not need
+WINDOW = 8
+SEARCH_TESTS = 4096
 
 
 @dataclass(eq=False)
@@ -134,28 +138,31 @@ def _sizing(
 def _search(
     discipline: Discipline, rows: dict, rate: np.ndarray, at: np.ndarray, start, q, limit, scv, memo: dict
 ) -> np.ndarray:
-    """:func:`_sizing` of the rows ``at``, each searched from its ``start``. Most rows need at most a few replicas
-    more than ``start``: one vectorised test settles them, each row at 2**24 replicas (whether some fleet serves
-    it at all: the wait for a batch to form, or the service, alone leaves the budget) and at the :data:`WINDOW`
-    counts from its start; the search goes on above the window for the rest only."""
+    """:func:`_sizing` of the rows ``at``, each searched from its ``start`` (the test is monotone in the replicas,
+    as :func:`~tokcost.core.capacity.fewest` takes it). Most rows need at most a few replicas more than
+    ``start``: one vectorised test of the first counts from each start settles them (as many as keep the call
+    near :data:`SEARCH_TESTS` tests, at most :data:`WINDOW`); of the rest, those some fleet serves (at 2**24
+    replicas: the wait for a batch to form, or the service, alone may leave the budget) are searched above."""
     n = len(at)
     found = np.full(n, np.inf)
     load = discipline.load(_take(rows, at), rate[at], scv)
-    counts = np.concatenate([np.full((n, 1), 2.0**24), start[:, None] + np.arange(WINDOW)], axis=1)
-    passed = ~load.take(np.repeat(np.arange(n), WINDOW + 1)).exceeds(counts.ravel(), q, limit, memo)
-    passed = passed.reshape(n, WINDOW + 1)
-    served, window = passed[:, 0], passed[:, 1:]
-    hit = served & window.any(axis=1)
-    found[hit] = start[hit] + np.argmax(window[hit], axis=1)  # the first count that meets the limit
-    rest = np.flatnonzero(served & ~hit)
+    window = int(np.clip(SEARCH_TESTS // n, 1, WINDOW))
+    counts = start[:, None] + np.arange(window)
+    passed = ~load.take(np.repeat(np.arange(n), window)).exceeds(counts.ravel(), q, limit, memo)
+    passed = passed.reshape(n, window)
+    hit = passed.any(axis=1)
+    found[hit] = start[hit] + np.argmax(passed[hit], axis=1)  # the first count that meets the limit
+    rest = np.flatnonzero(~hit)
     if rest.size:
-        above = load.take(rest)
+        served = rest[~load.take(rest).exceeds(np.full(rest.size, 2.0**24), q, limit, memo)]
+        if served.size:
+            above = load.take(served)
 
-        def ok(c: np.ndarray, which: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
-            return ~above.take(which).exceeds(c, q, limit, memo)
+            def ok(c: np.ndarray, which: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
+                return ~above.take(which).exceeds(c, q, limit, memo)
 
-        # as many counts per row as keep a call near 4,096 tests: few rows are searched in few calls
-        found[rest] = fewest(ok, start[rest] + WINDOW, ways=int(np.clip(4096 // rest.size, 1, 16)))
+            ways = int(np.clip(SEARCH_TESTS // served.size, 1, 16))
+            found[served] = fewest(ok, start[served] + window, ways=ways)
     return found
 
 
