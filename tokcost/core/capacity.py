@@ -304,7 +304,8 @@ def fewest(ok, lowest, cap: float = 2.0**24, ways: int = 1) -> np.ndarray:
 def _fewest_wide(ok, lowest, cap: float, ways: int) -> np.ndarray:
     """:func:`fewest` by a (ways + 1)-ary search: each call tests ``ways`` counts of every open element (``at``
     repeats it), bad + span x (1..ways) with span growing (ways + 1)-fold while none passes, then the gap between
-    the last failing and the first passing count cut into ways + 1 parts until they are adjacent."""
+    the last failing and the first passing count cut into ways + 1 parts until they are adjacent; inf above
+    ``cap``."""
     shape = np.shape(lowest)
     bad = np.asarray(lowest, dtype=float).ravel() - 1.0  # the largest count known to fail (or below the range)
     hi = np.full(bad.shape, np.inf)  # the smallest known to pass
@@ -331,4 +332,4 @@ def _fewest_wide(ok, lowest, cap: float, ways: int) -> np.ndarray:
         step = np.ceil((hi[rows] - bad[rows]) / (ways + 1.0))
         first_pass(np.minimum(bad[rows, None] + step[:, None] * parts, hi[rows, None]), rows)
         rows = rows[hi[rows] - bad[rows] > 1.0]
-    return hi.reshape(shape)
+    return np.where(hi <= cap, hi, np.inf).reshape(shape)
