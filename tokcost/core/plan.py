@@ -138,9 +138,10 @@ def _static_problems(spec: Spec, model) -> list[Violation]:
     return out
 
 
-def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook):
+def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook, chips: dict):
     """Every batch of BATCHES on every chip, every replica size of the spec's it takes, at every band, in one
-    vectorised call: (keys, stacked result) of :func:`~tokcost.engine.estimate.estimate_stack`."""
+    vectorised call: (keys, stacked result) of :func:`~tokcost.engine.estimate.estimate_stack` (``chips``: its
+    store of chip figures, kept over one plan)."""
     p = spec.product
     cfg = Config(
         model=model,
@@ -160,7 +161,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         prices=prices.usd_per_gpu_hour(),
         kernels=hardware_kernels,
     )
-    return estimate_stack(cfg, hardware, BANDS, spec.candidates.gpus_per_replica)
+    return estimate_stack(cfg, hardware, BANDS, spec.candidates.gpus_per_replica, chips)
 
 
 def _finite(x) -> float | None:
@@ -418,6 +419,7 @@ def _evaluate(
     profiles = load_engines()
     wanted = spec.candidates.engines
     combos: list[_Combo] = []
+    chips: dict = {}  # every model is priced on the same chips
     for model in models:
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
@@ -428,7 +430,7 @@ def _evaluate(
             if wanted
             else offered(profiles, model.family)
         ):
-            keys, result = _grid(model, hardware, engine, spec, calibration, profiles, prices)
+            keys, result = _grid(model, hardware, engine, spec, calibration, profiles, prices, chips)
             if result is not None:
                 blocks.append(_Block(model, engine, static, result, {key: k for k, key in enumerate(keys)}))
         for hw in hardware:
