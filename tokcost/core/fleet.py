@@ -171,7 +171,7 @@ def _take(rows: dict, at) -> dict:
 
 
 def step_inputs(grid: EngineResult) -> dict[str, np.ndarray]:
-    """The step-level inputs of each row of a stacked grid (rows x BATCHES, :func:`estimate_stack`) of a
+    """The step-level inputs of each row of a stacked grid (rows x BATCHES, :func:`~tokcost.engine.estimate.estimate_stack`) of a
     token-by-token decoder: seconds per decode step at each batch, marginal seconds per prompt token, prompt
     tokens and forwards per request (zeros for other families)."""
     from tokcost.core.queueing import prefill_token_s
