@@ -212,3 +212,79 @@ def test_fewest_asks_only_about_the_rows_still_open():
     assert len(seen[0]) == len(need)
     assert sum(len(s) for s in seen[1:]) < len(need) * (len(seen) - 1) / 2  # later calls: the open rows only
     assert all(0 not in s for s in seen[1:])  # row 0 passed at once: never asked again
+
+
+@pytest.mark.parametrize("ways", [2, 5, 16])
+def test_a_wide_search_finds_what_bisection_finds_in_fewer_calls(ways):
+    """fewest(ways=k) tests k counts of each open row per call: the same answers as the bisection (from any
+    lowest, up to the cap), in fewer calls."""
+    rng = np.random.default_rng(ways)
+    need = np.concatenate([rng.integers(1, 3000, 60).astype(float), [1.0, 2.0, np.inf, 5000.0]])
+    lowest = np.minimum(need, rng.integers(1, 40, len(need)).astype(float))
+    calls = {1: 0, ways: 0}
+
+    def counted(k):
+        def ok(n, at):
+            calls[k] += 1
+            assert len(n) == len(at)
+            return n >= need[at]
+
+        return ok
+
+    plain = fewest(counted(1), lowest, cap=4096.0)
+    wide = fewest(counted(ways), lowest, cap=4096.0, ways=ways)
+    within = need <= 4096.0  # above the cap the bisection's answer depends on where its doubling lands
+    assert np.array_equal(plain[within], need[within]) and np.array_equal(wide[within], need[within])
+    assert np.all(np.isinf(wide[~within]))
+    assert calls[ways] < calls[1]
+
+
+def _grid_rows(discipline: str, candidates: int, seed: int = 11) -> dict:
+    """A planner's grid for ``candidates`` candidates x BATCHES, as :func:`tokcost.core.fleet._fleets` lays it out."""
+    rng = np.random.default_rng(seed)
+    n = candidates * len(BATCHES)
+    service = np.sort(rng.uniform(0.05, 3.0, (candidates, len(BATCHES))), axis=1) * np.linspace(1, 6, len(BATCHES))
+    batch = np.tile(BATCHES, candidates)
+    decode = np.sort(rng.uniform(0.005, 0.05, (candidates, len(BATCHES))), axis=1) * np.linspace(1, 4, len(BATCHES))
+    timeout = DISCIPLINES[discipline].timeout(batch.reshape(service.shape), service, 20.0, 9.0).ravel()
+    continuous = discipline == "continuous"
+    return dict(
+        batch=batch,
+        service=service.ravel(),
+        curve=np.repeat(service, len(BATCHES), 0),
+        timeout=timeout,
+        decode_step=np.repeat(decode if continuous else np.zeros_like(decode), len(BATCHES), 0),
+        prefill_tok=np.repeat(rng.uniform(1e-6, 1e-4, candidates) if continuous else np.zeros(candidates), 9),
+        prompt=np.repeat(rng.uniform(10, 2000, candidates) if continuous else np.zeros(candidates), 9),
+        forwards=np.repeat(rng.uniform(10, 1000, candidates) if continuous else np.zeros(candidates), 9),
+        fits=rng.random(n) < 0.9,
+    )
+
+
+@pytest.mark.parametrize("discipline", ["static", "continuous"])
+def test_the_replica_search_picks_what_searching_every_batch_picks(discipline):
+    """The planner's peak search (``among`` = the batches of a candidate) skips the batches whose search would
+    start above what the candidate already needs: the same batch and the same replicas as searching every batch,
+    and those as the plain bisection from the fewest below saturation finds them."""
+    from tokcost.core import fleet
+
+    rows, rate, q, limit = _grid_rows(discipline, 40), 20.0, 0.99, 9.0
+    d = DISCIPLINES[discipline]
+    every = fleet._sizing(d, rows, rate, q, limit, 1.0)
+    pruned = fleet._sizing(d, rows, rate, q, limit, 1.0, among=len(BATCHES))
+    grid = (-1, len(BATCHES))
+    best = np.argmin(every.reshape(grid), axis=1)
+    assert np.array_equal(best, np.argmin(pruned.reshape(grid), axis=1))
+    assert _same(every.reshape(grid)[np.arange(len(best)), best], pruned.reshape(grid)[np.arange(len(best)), best])
+    skipped = np.isinf(pruned) & np.isfinite(every)
+    assert skipped.any()  # the shortcut is taken
+    assert np.all(every[skipped] >= pruned.reshape(grid).min(axis=1).repeat(len(BATCHES))[skipped])
+    # the plain search: every live row some fleet serves, by bisection from the fewest below saturation
+    live = np.flatnonzero(rows["fits"])
+    load = d.load({k: v[live] for k, v in rows.items()}, rate, 1.0)
+    served = ~load.exceeds(np.full(len(live), 2.0**24), q, limit, {})
+    start = np.maximum(np.floor(d.saturation({k: v[live] for k, v in rows.items()}, rate)) + 1.0, 1.0)
+    plain = np.full(len(rows["batch"]), np.inf)
+    sub = load.take(np.flatnonzero(served))
+    plain[live[served]] = fewest(lambda c, at: ~sub.take(at).exceeds(c, q, limit, {}), start[served])
+    assert _same(plain, every)

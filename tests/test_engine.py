@@ -237,6 +237,27 @@ def test_grid_over_chips_and_bands_equals_one_chip_at_a_time(model_id, role, eng
                     np.testing.assert_array_equal(np.broadcast_to(value, batch.shape), row.memory.parts()[key])
 
 
+def test_a_shared_store_of_chip_figures_changes_no_number():
+    """A plan keeps one store of chip figures over its models and engines: each chip x band x engine is worked out
+    once, and every result is the very one priced without the store."""
+    from tokcost.engine.estimate import estimate_stack
+
+    hardware = CAT.all("hardware")
+    store: dict = {}
+    for model_id, engine in (("sdxl", "compiled"), ("flux1-dev", "compiled"), ("sdxl", "eager")):
+        cfg = Config(
+            profiles=ENGINES, model=CAT.model(model_id), hardware=hardware[0], engine=engine, batch=np.array([1.0, 8.0])
+        )
+        size = len(store)
+        keys, shared = estimate_stack(cfg, hardware, gpus=(1, 2), chips=store)
+        alone_keys, alone = estimate_stack(cfg, hardware, gpus=(1, 2))
+        assert keys == alone_keys and shared is not None and alone is not None
+        for key in ("latency_s", "cost_usd_per_item", "fits_in_memory", "floor_s", "throughput_items_per_s"):
+            np.testing.assert_array_equal(getattr(shared, key), getattr(alone, key), err_msg=key)
+        added = len(store) - size
+        assert added == (len({(h, b) for h, b, _ in keys}) if model_id == "sdxl" or engine == "eager" else 0)
+
+
 def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
     """Unbatched CFG runs two identical passes of the batch, each a CFG-off decode of the same batch; doubling
     every term cannot change whether launch overhead dominates."""

@@ -91,6 +91,7 @@ def _no_presets_or_engine(monkeypatch, tmp_path):
     for module, name in (
         ("tokcost.engine.estimate", "estimate_arrays"),
         ("tokcost.engine.estimate", "estimate_grid"),
+        ("tokcost.engine.estimate", "estimate_stack"),
         ("tokcost.core.charts", "estimate_arrays"),
         ("tokcost.core.charts", "analysis_charts"),
         ("tokcost.core.charts", "sweep_charts"),

@@ -5,7 +5,6 @@ All candidates and batch sizes are searched together, vectorised; the queueing m
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -31,6 +30,11 @@ BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)  # the batch
 DISCIPLINES: dict[str, Discipline] = {d.name: d for d in (StaticBatching(), ContinuousBatching(BATCHES))}
 
 HOURS = np.arange(24)
+# A replica search tests the first counts above the fewest below saturation in one call (most end there), at most
+# WINDOW of them and as many as keep a call near SEARCH_TESTS tests: a call's fixed cost is then spread, and a
+# large one does no work it may not need
+WINDOW = 8
+SEARCH_TESTS = 4096
 
 
 @dataclass(eq=False)
@@ -93,99 +97,170 @@ def demand_rates(spec: Spec) -> tuple[float, np.ndarray]:
 
 
 def _sizing(
-    discipline: Discipline, rows: dict, rate, q: float, limit: float, lowest: float, scv: float = 1.0
+    discipline: Discipline, rows: dict, rate, q: float, limit: float, lowest: float, scv: float = 1.0, among: int = 1
 ) -> np.ndarray:
     """The fewest replicas (at least ``lowest``) per row whose q-quantile latency meets ``limit`` at ``rate``
     requests/s, below saturation; inf where no fleet does (the formation wait or the service alone breaks it);
-    ``lowest`` (it may be 0) where the rate is 0."""
+    ``lowest`` (it may be 0) where the rate is 0.
+
+    With ``among`` > 1 the rows come in groups of that many (a candidate's batch sizes) of which only the first
+    row needing the fewest replicas is wanted (:func:`numpy.argmin`'s pick): the tail is evaluated only for the
+    rows that can still be it. A search starts at the fewest replicas below saturation, so a row whose start is
+    above what its group's most promising row needs (or equal, at a larger batch) cannot win and is left inf."""
     rate = np.broadcast_to(np.asarray(rate, dtype=float), rows["batch"].shape)
     out = np.where(rate <= 0, lowest, np.inf)
-    live = rows["fits"] & (rate > 0)
-    memo: dict = {}
-    if not live.any():
+    live = np.flatnonzero(rows["fits"] & (rate > 0))
+    if not live.size:
         return out
-    # the rows some fleet can serve: the wait for a batch to form alone leaves the budget
-    idx = np.flatnonzero(live)
-    load = discipline.load(_take(rows, idx), rate[idx], scv)
-    served = ~load.exceeds(np.full(len(idx), 2.0**24), q, limit, memo)
-    live[idx] = served
-    if live.any():
-        sub = _take(rows, np.flatnonzero(live))
-        r = rate[live]
-        load = load.take(np.flatnonzero(served))
-
-        def ok(c: np.ndarray, at: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
-            return ~load.take(at).exceeds(c, q, limit, memo)
-
-        # start the search at the fewest replicas below saturation: at most one doubling is then usually enough
-        stable_from = np.floor(discipline.saturation(sub, r)) + 1.0
-        out[live] = fewest(ok, np.maximum(stable_from, max(lowest, 1.0)))
+    # the search starts at the fewest replicas below saturation: at most one doubling is then usually enough
+    start = np.full(out.shape, np.inf)
+    start[live] = np.maximum(np.floor(discipline.saturation(_take(rows, live), rate[live])) + 1.0, max(lowest, 1.0))
+    memo: dict = {}  # the searches' shared store (exact figures by their inputs)
+    if among == 1:
+        out[live] = _search(discipline, rows, rate, live, start[live], q, limit, scv, memo)
+        return out
+    groups = start.reshape(-1, among)
+    first = np.argmin(groups, axis=1)  # each group's lowest start (the smallest batch on a tie)
+    has = np.isfinite(groups[np.arange(len(groups)), first])
+    lead = np.flatnonzero(has) * among + first[has]
+    out[lead] = _search(discipline, rows, rate, lead, start[lead], q, limit, scv, memo)
+    reached = np.repeat(out.reshape(-1, among)[np.arange(len(groups)), first], among)
+    position = np.tile(np.arange(among), len(groups))
+    earlier = position < np.repeat(first, among)
+    rest = np.isfinite(start) & ((start < reached) | ((start == reached) & earlier))
+    rest[lead] = False
+    more = np.flatnonzero(rest)
+    if more.size:
+        out[more] = _search(discipline, rows, rate, more, start[more], q, limit, scv, memo)
     return out
+
+
+def _search(
+    discipline: Discipline, rows: dict, rate: np.ndarray, at: np.ndarray, start, q, limit, scv, memo: dict
+) -> np.ndarray:
+    """:func:`_sizing` of the rows ``at``, each searched from its ``start`` (the test is monotone in the replicas,
+    as :func:`~tokcost.core.capacity.fewest` takes it). Most rows need at most a few replicas more than
+    ``start``: one vectorised test of the first counts from each start settles them (as many as keep the call
+    near :data:`SEARCH_TESTS` tests, at most :data:`WINDOW`); of the rest, those some fleet serves (at 2**24
+    replicas: the wait for a batch to form, or the service, alone may leave the budget) are searched above."""
+    n = len(at)
+    found = np.full(n, np.inf)
+    load = discipline.load(_take(rows, at), rate[at], scv)
+    window = int(np.clip(SEARCH_TESTS // n, 1, WINDOW))
+    counts = start[:, None] + np.arange(window)
+    passed = ~load.take(np.repeat(np.arange(n), window)).exceeds(counts.ravel(), q, limit, memo)
+    passed = passed.reshape(n, window)
+    hit = passed.any(axis=1)
+    found[hit] = start[hit] + np.argmax(passed[hit], axis=1)  # the first count that meets the limit
+    rest = np.flatnonzero(~hit)
+    if rest.size:
+        served = rest[~load.take(rest).exceeds(np.full(rest.size, 2.0**24), q, limit, memo)]
+        if served.size:
+            above = load.take(served)
+
+            def ok(c: np.ndarray, which: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
+                return ~above.take(which).exceeds(c, q, limit, memo)
+
+            ways = int(np.clip(SEARCH_TESTS // served.size, 1, 16))
+            found[served] = fewest(ok, start[served] + window, ways=ways)
+    return found
 
 
 def _take(rows: dict, at) -> dict:
     return {k: v[at] for k, v in rows.items()}
 
 
-def _continuous_rows(grid: EngineResult) -> dict:
-    """The step-level inputs of a token-by-token decoder's grid row: seconds per decode step at each batch,
-    marginal seconds per prompt token, prompt tokens and forwards per request (zeros for other families)."""
+def step_inputs(grid: EngineResult) -> dict[str, np.ndarray]:
+    """The step-level inputs of each row of a stacked grid (rows x BATCHES, :func:`~tokcost.engine.estimate.estimate_stack`) of a
+    token-by-token decoder: seconds per decode step at each batch, marginal seconds per prompt token, prompt
+    tokens and forwards per request (zeros for other families)."""
     from tokcost.core.queueing import prefill_token_s
 
+    n = len(grid.latency_s)
     steps = grid.decode
     if steps is None:
-        zeros = np.zeros(len(BATCHES))
-        return dict(decode_step=zeros, prefill_tok=0.0, prompt=0.0, forwards=0.0)
-    forwards = float(np.asarray(steps.forwards, dtype=float).flat[0])
-    prompt = float(np.asarray(steps.prompt_tokens, dtype=float).flat[0])
-    decode = np.broadcast_to(np.asarray(steps.decode_s, dtype=float), BATCHES.shape)
-    prefill = np.broadcast_to(np.asarray(steps.prefill_s, dtype=float), BATCHES.shape)
+        zeros = np.zeros(n)
+        return dict(decode_step=np.zeros((n, len(BATCHES))), prefill_tok=zeros, prompt=zeros, forwards=zeros)
+    forwards = np.asarray(steps.forwards, dtype=float)[:, 0]  # per request: the same at every batch
+    prompt = np.asarray(steps.prompt_tokens, dtype=float)[:, 0]
+    decode = np.broadcast_to(np.asarray(steps.decode_s, dtype=float), (n, len(BATCHES)))
+    prefill = np.broadcast_to(np.asarray(steps.prefill_s, dtype=float), (n, len(BATCHES)))
     return dict(
-        decode_step=decode / max(forwards, 1.0),
-        prefill_tok=float(prefill_token_s(prefill, prompt, BATCHES)),
+        decode_step=decode / np.maximum(forwards, 1.0)[:, None],
+        prefill_tok=prefill_token_s(prefill, prompt, BATCHES),
         prompt=prompt,
         forwards=forwards,
     )
 
 
-def fleets(spec: Spec, grids: list[EngineResult], batching: list[str]) -> list[Fleet]:
-    """Every candidate's fleet (``batching``: its engine's queue discipline, a key of :data:`DISCIPLINES`), the
-    candidates of a discipline and their batches in one vectorised search: for each batch the fewest replicas whose
-    percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch needing the fewest (then the
-    lowest percentile latency); then the autoscaled fleet hour by hour with that batch and timeout. The latency
-    at peak is left to :func:`at_peak`, for the fleets a caller keeps."""
-    out: list[Fleet | None] = [None] * len(grids)
+@dataclass(eq=False)
+class Fleets:
+    """Every candidate's fleet as arrays, one entry per candidate (:func:`fleets`); :meth:`fleet` is one of them."""
+
+    index: np.ndarray  # (n,) the chosen batch, an index into BATCHES
+    replicas_peak: np.ndarray  # (n,) as Fleet's
+    replicas_hourly: np.ndarray  # (n, 24)
+    batching: list[str]  # each candidate's queue discipline
+    rows: dict  # the chosen batches' queue parameters, (n, ...) each
+
+    @property
+    def replicas_fixed(self) -> np.ndarray:
+        return np.maximum(self.replicas_peak, self.replicas_hourly.max(axis=1))
+
+    def fleet(self, j: int, **at_peak) -> Fleet:
+        return Fleet(
+            index=int(self.index[j]),
+            replicas_peak=float(self.replicas_peak[j]),
+            replicas_hourly=self.replicas_hourly[j],
+            timeout_s=float(self.rows["timeout"][j]),
+            batching=self.batching[j],
+            row={k: v[j : j + 1] for k, v in self.rows.items()},
+            **at_peak,
+        )
+
+
+def fleets(spec: Spec, service: np.ndarray, fits: np.ndarray, steps: dict, batching: list[str]) -> Fleets:
+    """Every candidate's fleet: ``service`` and ``fits`` (candidates x BATCHES) its seconds per batch and whether
+    each batch fits in memory, ``steps`` its :func:`step_inputs`, ``batching`` its engine's queue discipline (a key
+    of :data:`DISCIPLINES`). The candidates of a discipline and their batches in one vectorised search: for each
+    batch the fewest replicas whose percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch
+    needing the fewest (then the lowest percentile latency); then the autoscaled fleet hour by hour with that
+    batch and timeout. The latency at peak is left to :func:`at_peak`, for the fleets a caller keeps."""
+    n = len(batching)
+    index, peak, hourly = np.zeros(n, dtype=int), np.empty(n), np.empty((n, len(HOURS)))
+    rows: dict = {}
     for name in dict.fromkeys(batching):
-        which = [j for j, b in enumerate(batching) if b == name]
-        for j, fleet in zip(which, _fleets(spec, DISCIPLINES[name], [grids[j] for j in which]), strict=True):
-            out[j] = fleet
-    return [f for f in out if f is not None]
+        which = np.array([j for j, b in enumerate(batching) if b == name])
+        part = {k: v[which] for k, v in steps.items()}
+        best, c_peak, c_hour, pick = _fleets(spec, DISCIPLINES[name], service[which], fits[which], part)
+        index[which], peak[which], hourly[which] = best, c_peak, c_hour
+        for k, v in pick.items():
+            rows.setdefault(k, np.empty((n, *v.shape[1:]), dtype=v.dtype))[which] = v
+    return Fleets(index=index, replicas_peak=peak, replicas_hourly=hourly, batching=list(batching), rows=rows)
 
 
-def _fleets(spec: Spec, discipline: Discipline, grids: list[EngineResult]) -> list[Fleet]:
+def _fleets(spec: Spec, discipline: Discipline, service: np.ndarray, fits: np.ndarray, steps: dict) -> tuple:
     q = spec.budget.latency_percentile / 100.0
     limit = spec.budget.latency_s * SIZING_SHARE
     peak, hourly = demand_rates(spec)
-    n = len(grids)
-    service = np.stack([np.broadcast_to(np.asarray(x.latency_s, dtype=float), BATCHES.shape) for x in grids])
-    fits = np.stack([np.broadcast_to(np.asarray(x.fits_in_memory, dtype=bool), BATCHES.shape) for x in grids])
+    n = len(service)
     batch = np.broadcast_to(BATCHES, service.shape)
     timeout = discipline.timeout(batch, service, peak, limit)
-    steps = [_continuous_rows(x) for x in grids]
     rows = {
         "batch": batch.ravel().astype(float),
         "service": service.ravel(),
         "curve": np.repeat(service, len(BATCHES), 0),  # every batch's service: a part-full batch's in simulation
         "timeout": timeout.ravel(),
-        "decode_step": np.repeat(np.stack([st["decode_step"] for st in steps]), len(BATCHES), 0),
-        "prefill_tok": np.repeat([st["prefill_tok"] for st in steps], len(BATCHES)).astype(float),
-        "prompt": np.repeat([st["prompt"] for st in steps], len(BATCHES)).astype(float),
-        "forwards": np.repeat([st["forwards"] for st in steps], len(BATCHES)).astype(float),
+        "decode_step": np.repeat(steps["decode_step"], len(BATCHES), 0),
+        "prefill_tok": np.repeat(steps["prefill_tok"], len(BATCHES)).astype(float),
+        "prompt": np.repeat(steps["prompt"], len(BATCHES)).astype(float),
+        "forwards": np.repeat(steps["forwards"], len(BATCHES)).astype(float),
     }
     rows["fits"] = fits.ravel() & (discipline.own_work(rows) <= limit)
     scv = spec.demand.scv
     extra = 1.0 if spec.budget.redundancy == "n+1" else 0.0  # one replica more: the percentile holds with one down
-    reps = _sizing(discipline, rows, peak, q, limit, max(spec.demand.min_replicas, 1), scv).reshape(n, len(BATCHES))
+    lowest = max(spec.demand.min_replicas, 1)
+    reps = _sizing(discipline, rows, peak, q, limit, lowest, scv, among=len(BATCHES)).reshape(n, len(BATCHES))
     best = np.argmin(reps, axis=1)  # the fewest replicas; on a tie the smaller batch (the shorter service)
     pick = {k: v.reshape(n, len(BATCHES), *v.shape[1:])[np.arange(n), best] for k, v in rows.items()}
     c_peak = reps[np.arange(n), best] + extra
@@ -198,50 +273,36 @@ def _fleets(spec: Spec, discipline: Discipline, grids: list[EngineResult]) -> li
     sized = _sizing(discipline, hours, every, q, limit, float(spec.demand.min_replicas), scv)
     sized = np.where(every > 0, sized + extra, sized)  # an idle hour keeps min_replicas
     by_rate[served] = sized.reshape(len(served), len(rates))
-    c_hour = by_rate[:, hour_of]
-    return [
-        Fleet(
-            index=int(best[j]),
-            replicas_peak=float(c_peak[j]),
-            replicas_hourly=c_hour[j],
-            timeout_s=float(pick["timeout"][j]),
-            batching=discipline.name,
-            row={k: v[j : j + 1] for k, v in pick.items()},
-        )
-        for j in range(n)
-    ]
+    return best, c_peak, by_rate[:, hour_of], pick
 
 
-def at_peak(spec: Spec, sized: list[Fleet]) -> list[Fleet]:
-    """``sized`` with their latency percentiles, mean service and utilisation at peak, on the fleet that serves
-    the peak (the fleets of a discipline together)."""
-    out = list(sized)
+def at_peak(spec: Spec, sized: Fleets, which) -> list[Fleet]:
+    """The fleets ``which`` (indices into ``sized``) with their latency percentiles, mean service and utilisation
+    at peak, on the fleet that serves the peak (the fleets of a discipline together)."""
+    which = [int(j) for j in which]
+    out: list[Fleet | None] = [None] * len(which)
     peak, _ = demand_rates(spec)
     q = spec.budget.latency_percentile / 100.0
-    for name in dict.fromkeys(f.batching for f in sized):
-        which = [j for j, f in enumerate(sized) if f.batching == name]
-        discipline = DISCIPLINES[name]
-        rows = {k: np.concatenate([sized[j].row[k] for j in which]) for k in sized[which[0]].row}
-        c = np.array([sized[j].replicas_peak for j in which])
+    none = Percentiles(*(np.asarray(np.inf),) * 4)
+    for name in dict.fromkeys(sized.batching[j] for j in which):
+        slots = [i for i, j in enumerate(which) if sized.batching[j] == name]
+        at = np.array([which[i] for i in slots])
+        rows = {k: v[at] for k, v in sized.rows.items()}
+        c = sized.replicas_peak[at]
         ok = np.isfinite(c)
-        load = discipline.load(rows, peak, spec.demand.scv)
+        load = DISCIPLINES[name].load(rows, peak, spec.demand.scv)
         terms = load.terms(np.where(ok, c, 1.0))  # one replica where no fleet serves the peak: its service time
-        service = load.mean_service(terms)
+        service = load.mean_service(terms).tolist()
+        util = np.where(ok, terms.util, np.inf).tolist()
+        latency = [none] * len(slots)
         served = np.flatnonzero(ok)
-        none = Percentiles(*(np.asarray(np.inf),) * 4)
-        latency = [none] * len(which)
         if served.size:
             pct, _ = load.take(served).percentiles(c[served], q)
             for k, i in enumerate(served.tolist()):
                 latency[i] = pct.at(k)
-        for i, j in enumerate(which):
-            out[j] = dataclasses.replace(
-                sized[j],
-                latency=latency[i],
-                service_s=float(service[i]),
-                utilization=float(terms.util[i]) if ok[i] else np.inf,
-            )
-    return out
+        for i, slot in enumerate(slots):
+            out[slot] = sized.fleet(which[slot], latency=latency[i], service_s=service[i], utilization=util[i])
+    return [f for f in out if f is not None]
 
 
 LOAD_POINTS = 40

@@ -18,12 +18,22 @@ import numpy as np
 from tokcost.core.charts import analysis_charts
 from tokcost.core.counterfactual import suggestions
 from tokcost.core.families import fastest_qualifying, is_static, qualifying
-from tokcost.core.fleet import BATCHES, SIZING_SHARE, Fleet, at_peak, day_chart, demand_rates, fleets, load_chart
+from tokcost.core.fleet import (
+    BATCHES,
+    SIZING_SHARE,
+    Fleet,
+    Fleets,
+    at_peak,
+    day_chart,
+    demand_rates,
+    fleets,
+    load_chart,
+    step_inputs,
+)
 from tokcost.core.pricing import PriceBook, price_book
-from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_grid
+from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_stack
 from tokcost.engine.families import context_excess
 from tokcost.engine.profiles import BANDS
-from tokcost.engine.profiles import Band as BandName
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.result import EngineResult
 from tokcost.io.catalog import Catalog
@@ -128,9 +138,10 @@ def _static_problems(spec: Spec, model) -> list[Violation]:
     return out
 
 
-def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook) -> dict:
+def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, prices: PriceBook, chips: dict):
     """Every batch of BATCHES on every chip, every replica size of the spec's it takes, at every band, in one
-    vectorised call: {(hw id, band, gpus): arrays}."""
+    vectorised call: (keys, stacked result) of :func:`~tokcost.engine.estimate.estimate_stack` (``chips``: its
+    store of chip figures, kept over one plan)."""
     p = spec.product
     cfg = Config(
         model=model,
@@ -150,26 +161,42 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         prices=prices.usd_per_gpu_hour(),
         kernels=hardware_kernels,
     )
-    return estimate_grid(cfg, hardware, BANDS, spec.candidates.gpus_per_replica)
+    return estimate_stack(cfg, hardware, BANDS, spec.candidates.gpus_per_replica, chips)
 
 
 def _finite(x) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _at(x, i):
-    a = np.asarray(x)
-    return a.item() if a.ndim == 0 else a.item(i)  # item(i): the i-th element in C order, as a Python number
+class _Block(NamedTuple):
+    """One model x engine priced on every chip, band and replica size: rows of a stacked result, batches across."""
+
+    model: Any
+    engine: str
+    static: list[Violation]  # the model's problems with the product, whatever the chip
+    result: EngineResult  # every number (rows, BATCHES)
+    rows: dict[tuple[str, str, int], int]  # (hardware id, band, gpus) -> row
+
+
+class _Combo(NamedTuple):
+    """One model x hardware x engine x replica size: its block and its rows there at each band."""
+
+    block: _Block
+    hw: Any
+    G: int
+    central: int
+    low: int
+    high: int
 
 
 class _AtBatch(Mapping):
-    """A grid result's numbers at one batch, read when asked for (most are never read for a size not kept)."""
+    """Numbers of a stacked grid's mapping (tokens) at one row and batch, read when asked for."""
 
-    def __init__(self, result: Mapping, i: int):
-        self.result, self.i = result, i
+    def __init__(self, result: Mapping, row: int, i: int):
+        self.result, self.row, self.i = result, row, i
 
     def __getitem__(self, key):
-        return _at(self.result[key], self.i)
+        return self.result[key].item(self.row, self.i)
 
     def __iter__(self):
         return iter(self.result)
@@ -193,76 +220,110 @@ class _Facts(NamedTuple):
     violations: list[Violation]
 
 
-def _facts(
-    model, hw, engine, G: int, spec: Spec, c: EngineResult, fleet: Fleet, static: list[Violation], prices
-) -> _Facts:
-    i = fleet.index
-    gpus = monthly = fleet_cost = monthly_fixed = monthly_auto = None
-    quote = prices.quote(hw.id)
-    if quote is not None:
-        usd_per_gpu_hour = quote.usd_per_gpu_hour
-        if math.isfinite(fleet.replicas_fixed):
-            # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
-            monthly_fixed = fleet.replicas_fixed * G * usd_per_gpu_hour * HOURS_PER_MONTH
-            monthly_auto = float(fleet.replicas_hourly.mean()) * G * usd_per_gpu_hour * HOURS_PER_MONTH
-            autoscaled = spec.demand.scaling == "autoscaled"
-            gpus = int((fleet.replicas_hourly.max() if autoscaled else fleet.replicas_fixed) * G)
-            monthly = monthly_auto if autoscaled else monthly_fixed
-            fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
-    latency_b1 = _at(c.latency_s, 0)
-    found = list(static)
-    if not bool(_at(c.fits_in_memory, 0)):
-        usable = hw.memory_gb * load_engines()[engine].usable_memory_fraction
-        found.append(Violation(kind="memory", value=_at(c.memory.total, 0) / 1e9, limit=usable))
-    elif latency_b1 > spec.budget.latency_s:
-        found.append(Violation(kind="latency", value=latency_b1, limit=spec.budget.latency_s))
-    if not found and not math.isfinite(fleet.replicas_fixed):
-        found.append(Violation(kind="load", value=latency_b1, limit=spec.budget.latency_s))
-    excess = context_excess(model, _AtBatch(c.tokens, i))
-    if excess:
-        found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
-    if quote is None:
-        found.append(Violation(kind="price", name=spec.pricing.commitment, provider=spec.pricing.provider))
-    elif not found:
-        found += _cost_violations(spec, fleet_cost, monthly)
-    return _Facts(
-        quote=quote,
-        gpus=gpus,
-        monthly=monthly,
-        fleet_cost=fleet_cost,
-        monthly_fixed=monthly_fixed,
-        monthly_auto=monthly_auto,
-        latency_b1=latency_b1,
-        fits_b1=bool(_at(c.fits_in_memory, 0)),
-        parallelism=str(np.asarray(c.parallelism).flat[0]),  # one replica size: the same at every batch
-        violations=found,
+class _Columns:
+    """Reads a field at each combo's central row, in the combos' order: one gather per block."""
+
+    def __init__(self, combos: list[_Combo]):
+        parts: dict[int, tuple[_Block, list[int], list[int]]] = {}
+        for j, c in enumerate(combos):
+            _, at, rows = parts.setdefault(id(c.block), (c.block, [], []))
+            at.append(j)
+            rows.append(c.central)
+        self.parts = list(parts.values())
+        self.order = np.concatenate([at for _, at, _ in self.parts])
+
+    def __call__(self, field) -> np.ndarray:
+        """``field(block)``, an array over the block's rows, at the combos' rows."""
+        stacked = np.concatenate([field(block)[rows] for block, _, rows in self.parts])  # (strings: the widest)
+        out = np.empty_like(stacked)
+        out[self.order] = stacked
+        return out
+
+
+def _all_facts(spec: Spec, combos: list[_Combo], column: _Columns, sized: Fleets, prices: PriceBook) -> list[_Facts]:
+    """Every combo's :class:`_Facts`: the fleet's size and cost as arrays, then the reasons it is infeasible."""
+    quotes = {c.hw.id: prices.quote(c.hw.id) for c in combos}
+    quote = [quotes[c.hw.id] for c in combos]
+    G = np.array([c.G for c in combos], dtype=float)
+    usd = np.array([np.nan if q is None else q.usd_per_gpu_hour for q in quote])
+    fixed = sized.replicas_fixed
+    # a GPU-hour per replica-hour per GPU; the autoscaled fleet pays for the mean of its hourly sizes
+    with np.errstate(invalid="ignore"):
+        monthly_fixed = fixed * G * usd * HOURS_PER_MONTH
+        monthly_auto = sized.replicas_hourly.mean(axis=1) * G * usd * HOURS_PER_MONTH
+    autoscaled = spec.demand.scaling == "autoscaled"
+    gpus = (sized.replicas_hourly.max(axis=1) if autoscaled else fixed) * G
+    monthly = monthly_auto if autoscaled else monthly_fixed
+    fleet_cost = monthly / (spec.demand.per_day * HOURS_PER_MONTH / 24.0)
+    finite_fleet = np.isfinite(fixed).tolist()
+    priced = [q is not None and f for q, f in zip(quote, finite_fleet, strict=True)]
+    latency_b1 = column(lambda b: b.result.latency_s[:, 0]).tolist()
+    fits_b1 = column(lambda b: b.result.fits_in_memory[:, 0]).tolist()
+    memory_b1 = column(lambda b: b.result.memory.total[:, 0]).tolist()
+    # one replica size: the same at every batch
+    parallelism = column(lambda b: b.result.parallelism[:, 0]).tolist()
+    figures = zip(
+        gpus.tolist(), monthly.tolist(), fleet_cost.tolist(), monthly_fixed.tolist(), monthly_auto.tolist(), priced
     )
+    out = []
+    for j, (c, (n_gpus, month, cost, month_fixed, month_auto, has_fleet)) in enumerate(zip(combos, figures)):
+        model, q = c.block.model, quote[j]
+        found = list(c.block.static)
+        if not fits_b1[j]:
+            usable = c.hw.memory_gb * load_engines()[c.block.engine].usable_memory_fraction
+            found.append(Violation(kind="memory", value=memory_b1[j] / 1e9, limit=usable))
+        elif latency_b1[j] > spec.budget.latency_s:
+            found.append(Violation(kind="latency", value=latency_b1[j], limit=spec.budget.latency_s))
+        if not found and not finite_fleet[j]:
+            found.append(Violation(kind="load", value=latency_b1[j], limit=spec.budget.latency_s))
+        excess = context_excess(model, _AtBatch(c.block.result.tokens, c.central, int(sized.index[j])))
+        if excess:
+            found.insert(0, Violation(kind="context", value=excess[0], limit=excess[1]))
+        if q is None:
+            found.append(Violation(kind="price", name=spec.pricing.commitment, provider=spec.pricing.provider))
+        elif not found:
+            found += _cost_violations(spec, cost if has_fleet else None, month if has_fleet else None)
+        out.append(
+            _Facts(
+                quote=q,
+                gpus=int(n_gpus) if has_fleet else None,
+                monthly=month if has_fleet else None,
+                fleet_cost=cost if has_fleet else None,
+                monthly_fixed=month_fixed if has_fleet else None,
+                monthly_auto=month_auto if has_fleet else None,
+                latency_b1=latency_b1[j],
+                fits_b1=bool(fits_b1[j]),
+                parallelism=str(parallelism[j]),
+                violations=found,
+            )
+        )
+    return out
 
 
-def _candidate(
-    model, hw, engine, G: int, spec: Spec, res: Mapping[BandName, EngineResult], fleet: Fleet, facts: _Facts
-) -> CandidateResult:
-    c, lo, hi = res["central"], res["low"], res["high"]
-    i = fleet.index
+def _candidate(spec: Spec, shape: _Shape, fleet: Fleet, others: list[ReplicaOption]) -> CandidateResult:
+    model, hw, engine, G, facts = shape.model, shape.combo.hw, shape.engine, shape.combo.G, shape.facts
+    r, k, i = shape.combo.block.result, shape.combo.central, fleet.index
     p = spec.product
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
-    central = _at(c.latency_s, i)
+    central = r.latency_s.item(k, i)
     family = error_family(model, p.kind, G)
     low, high = calibrated_band(
-        central, _at(lo.latency_s, i), _at(hi.latency_s, i), load_error_bands().get(family), _at(c.floor_s, i)
+        central,
+        r.latency_s.item(shape.combo.low, i),
+        r.latency_s.item(shape.combo.high, i),
+        load_error_bands().get(family),
+        r.floor_s.item(k, i),
     )
     lat = Band(central=central, low=low, high=high)
     batch = float(BATCHES[i])
-    thr = Band(central=_at(c.throughput_items_per_s, i), low=batch / high, high=batch / low)
+    thr = Band(central=r.throughput_items_per_s.item(k, i), low=batch / high, high=batch / low)
     cost = None
     if facts.quote is not None:
-        per_item = _at(c.cost_usd_per_item, i)
+        per_item = r.cost_usd_per_item.item(k, i)
         cost = Band(central=per_item, low=per_item * low / central, high=per_item * high / central)
-    mem = {k: _at(v, i) / 1e9 for k, v in c.memory.parts().items()}
-    fits = bool(_at(c.fits_in_memory, i))
+    mem = {name: v.item(k, i) / 1e9 for name, v in r.memory.parts().items()}
     metric, score = quality_of(model, p.kind)
     width, height = input_size(model, spec)
-    steps = c.steps
     latency = fleet.latency
     if latency is None:
         raise ValueError("the fleet's latency at peak is not known yet (fleet.at_peak)")
@@ -275,8 +336,8 @@ def _candidate(
         gpus_per_replica=G,
         parallelism=facts.parallelism,
         batch=int(BATCHES[i]),
-        cfg=c.cfg_mode,
-        steps=None if steps is None else int(_at(steps, i)),
+        cfg=r.cfg_mode,
+        steps=None if r.steps is None else int(r.steps.item(k, i)),
         width=p.width,
         height=p.height,
         frames=p.frame_count(),
@@ -288,10 +349,10 @@ def _candidate(
         monthly_usd=facts.monthly,
         price=facts.quote,
         memory_gb=mem,
-        fits_in_memory=fits,
-        bound=str(_at(c.bound, i)),
-        overhead_bound=bool(_at(c.overhead_bound, i)),
-        tokens={k: _at(v, i) for k, v in c.tokens.items()},
+        fits_in_memory=bool(r.fits_in_memory.item(k, i)),
+        bound=str(r.bound.item(k, i)),
+        overhead_bound=bool(r.overhead_bound.item(k, i)),
+        tokens={name: v.item(k, i) for name, v in r.tokens.items()},
         queue_wait_s=_finite(latency.objective - fleet.service_s),
         latency_p50_s=_finite(latency.p50),
         latency_p95_s=_finite(latency.p95),
@@ -314,6 +375,7 @@ def _candidate(
         violations=facts.violations,
         priced_width=width if (width, height) != (p.width, p.height) else None,
         priced_height=height if (width, height) != (p.width, p.height) else None,
+        other_replicas=others,
     )
 
 
@@ -347,58 +409,79 @@ def evaluate_fleets(
 def _evaluate(
     spec: Spec, catalog: Catalog, calibration, prices: PriceBook | None
 ) -> list[tuple[CandidateResult, Fleet]]:
-    """Every model x hardware x engine with its operating point under load, on its best replica size."""
+    """Every model x hardware x engine with its operating point under load, on its best replica size. The grids
+    stay stacked: the fleets are sized and costed over arrays of every combo, and records are built for the
+    replica sizes kept only."""
     catalog = spec_catalog(spec, catalog)
     prices = prices if prices is not None else spec_prices(spec, catalog)
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog, prices)
     profiles = load_engines()
     wanted = spec.candidates.engines
-    combos = []
+    combos: list[_Combo] = []
+    chips: dict = {}  # every model is priced on the same chips
     for model in models:
         if spec.product.kind not in model.roles:  # load_spec already refuses a listed model of another kind
             continue
         static = _static_problems(spec, model)
-        grids = {
-            engine: _grid(model, hardware, engine, spec, calibration, profiles, prices)
-            for engine in (
-                [e for e, p in profiles.items() if e in wanted and p.runs(model.family)]
-                if wanted
-                else offered(profiles, model.family)
-            )
-        }
+        blocks = []
+        for engine in (
+            [e for e, p in profiles.items() if e in wanted and p.runs(model.family)]
+            if wanted
+            else offered(profiles, model.family)
+        ):
+            keys, result = _grid(model, hardware, engine, spec, calibration, profiles, prices, chips)
+            if result is not None:
+                blocks.append(_Block(model, engine, static, result, {key: k for k, key in enumerate(keys)}))
         for hw in hardware:
-            for engine, grid in grids.items():
+            for block in blocks:
                 for G in spec.candidates.gpus_per_replica:
-                    if (hw.id, "central", G) in grid:
-                        combos.append((model, hw, engine, G, {b: grid[(hw.id, b, G)] for b in BANDS}, static))
+                    k = block.rows.get((hw.id, "central", G))
+                    if k is not None:
+                        combos.append(
+                            _Combo(block, hw, G, k, block.rows[(hw.id, "low", G)], block.rows[(hw.id, "high", G)])
+                        )
     if not combos:
         return []
-    sized = fleets(spec, [res["central"] for *_, res, _ in combos], [profiles[e].batching for _, _, e, *_ in combos])
+    column = _Columns(combos)
+    inputs = {id(block): step_inputs(block.result) for block, _, _ in column.parts}
+    sized = fleets(
+        spec,
+        column(lambda b: b.result.latency_s),
+        column(lambda b: b.result.fits_in_memory),
+        {name: column(lambda b, name=name: inputs[id(b)][name]) for name in inputs[id(combos[0].block)]},
+        [profiles[c.block.engine].batching for c in combos],
+    )
     shapes: dict[tuple, list[_Shape]] = {}
-    for (model, hw, engine, G, res, static), fleet in zip(combos, sized, strict=True):
-        facts = _facts(model, hw, engine, G, spec, res["central"], fleet, static, prices)
-        shapes.setdefault((model.id, hw.id, engine), []).append(_Shape(model, hw, engine, G, res, fleet, facts))
+    for j, (combo, facts) in enumerate(zip(combos, _all_facts(spec, combos, column, sized, prices), strict=True)):
+        key = (combo.block.model.id, combo.hw.id, combo.block.engine)
+        shapes.setdefault(key, []).append(_Shape(combo, j, facts))
     chosen = [_best_replica(spec, options) for options in shapes.values()]
-    loaded = at_peak(spec, [best.fleet for best, _ in chosen])  # the latency of the fleets kept only
+    loaded = at_peak(spec, sized, [best.at for best, _ in chosen])  # the latency of the fleets kept only
     out = []
     for (best, others), fleet in zip(chosen, loaded, strict=True):
-        record = _candidate(best.model, best.hw, best.engine, best.G, spec, best.res, fleet, best.facts)
-        record.other_replicas = others
-        out.append((record, fleet))
+        out.append((_candidate(spec, best, fleet, others), fleet))
     return out
 
 
 class _Shape(NamedTuple):
-    """One replica size of a model x hardware x engine, sized and priced."""
+    """One replica size of a model x hardware x engine, sized and priced (entry ``at`` of the fleets)."""
 
-    model: Any
-    hw: Any
-    engine: str
-    G: int
-    res: Mapping[BandName, EngineResult]
-    fleet: Fleet
+    combo: _Combo
+    at: int
     facts: _Facts
+
+    @property
+    def model(self):
+        return self.combo.block.model
+
+    @property
+    def engine(self) -> str:
+        return self.combo.block.engine
+
+    @property
+    def G(self) -> int:
+        return self.combo.G
 
 
 def _best_replica(spec: Spec, options: list[_Shape]) -> tuple[_Shape, list[ReplicaOption]]:

@@ -175,6 +175,21 @@ def estimate_grid(
     one vectorised pass: chips x bands x sizes along a leading axis, ``cfg.batch`` (a scalar or a 1-D array)
     along the other. Returns ``{(hardware id, band, gpus): result}``; in each result every number is an array over
     the batches; a size a chip cannot hold is absent, as is a chip that cannot run the attention kernel."""
+    keys, full = estimate_stack(cfg, hardware, bands, gpus)
+    return {} if full is None else {key: full.take(k) for k, key in enumerate(keys)}
+
+
+_CHIP_FIGURES = tuple(f.name for f in dataclasses.fields(_Chip) if f.name != "eff")
+_EFFICIENCY_FIGURES = tuple(f.name for f in dataclasses.fields(Efficiency))
+
+
+def estimate_stack(
+    cfg: Config, hardware: list[HardwarePreset], bands=BANDS, gpus=(1,), chips: dict | None = None
+) -> tuple[list[tuple[str, str, int]], EngineResult | None]:
+    """:func:`estimate_grid` as one stacked result: ``(keys, result)``, ``keys[k]`` the (hardware id, band, gpus)
+    of row ``k``; every number of ``result`` an array of shape (rows, batches) (None: no row). ``chips``: a store
+    a caller keeps over its calls with the same presets (a plan prices every model on the same chips), so that
+    each chip's figures under an engine, band and the settings are worked out once."""
     profile = _engine(cfg)
     mode = _cfg_mode(cfg)
     kernel = cfg.attention or profile.attention
@@ -187,21 +202,34 @@ def estimate_grid(
         for b in bands
     ]
     if not triples:
-        return {}
-    once: dict[tuple[str, str], _Chip] = {}  # a chip's figures are the same for every replica size
+        return [], None
+    store: dict = {} if chips is None else chips
+    # what a chip's figures depend on besides the chip and the band: objects by identity, each entry holding
+    # them, so that no identity is reused while the store lives
+    eager = cfg.profiles.get("eager")
+    settings = (id(profile), cfg.precision, cfg.attention, cfg.host_speed, id(cfg.calibration), id(eager))
+    once: dict[tuple[str, str], int] = {}  # a chip's figures are the same for every replica size
+    table: list[list] = []
     for hw, b, _ in triples:
-        if (hw.id, b) not in once:
-            once[(hw.id, b)] = _chip(cfg, hw, profile, b)
-    chips = [once[(hw.id, b)] for hw, b, _ in triples]
+        if (hw.id, b) in once:
+            continue
+        once[(hw.id, b)] = len(table)
+        key = (*settings, id(hw), b, cfg.prices.get(hw.id))
+        if key not in store:
+            c = _chip(cfg, hw, profile, b)
+            row = [getattr(c, f) for f in _CHIP_FIGURES] + [getattr(c.eff, f) for f in _EFFICIENCY_FIGURES]
+            store[key] = (row, (profile, hw, cfg.calibration, eager))
+        table.append(store[key][0])
 
     def column(values) -> np.ndarray:
         return np.asarray(values, dtype=float)[:, None]
 
+    # every figure of every chip x band once (None: NaN), then one row per triple
+    figures = np.ascontiguousarray(np.array(table, dtype=float)[[once[(hw.id, b)] for hw, b, _ in triples]].T)
+    figures.flags.writeable = False  # the columns below share it
     stacked = _Chip(
-        **{f.name: column([getattr(c, f.name) for c in chips]) for f in dataclasses.fields(_Chip) if f.name != "eff"},
-        eff=Efficiency(
-            **{f.name: column([getattr(c.eff, f.name) for c in chips]) for f in dataclasses.fields(Efficiency)}
-        ),
+        **{f: figures[j][:, None] for j, f in enumerate(_CHIP_FIGURES)},
+        eff=Efficiency(**{f: figures[len(_CHIP_FIGURES) + j][:, None] for j, f in enumerate(_EFFICIENCY_FIGURES)}),
     )
     batch = np.atleast_1d(np.asarray(cfg.batch, dtype=float))[None, :]
     ids = {hw.id: hw for hw, _, _ in triples}
@@ -209,7 +237,7 @@ def estimate_grid(
     out = _estimate(cfg, profile, stacked, batch, column([G for _, _, G in triples]), rows)
     shape = (len(triples), batch.shape[1])
     full = out.map_arrays(lambda a: np.broadcast_to(a, shape).copy())  # every number over the whole grid
-    return {(hw.id, b, G): full.take(k) for k, (hw, b, G) in enumerate(triples)}
+    return [(hw.id, b, G) for hw, b, G in triples], full
 
 
 def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
