@@ -109,16 +109,28 @@ def schedule(tokens: int, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(out_m, dtype=float), np.array(out_p, dtype=float)
 
 
+def _per_round(x) -> np.ndarray:
+    """``x`` (a figure of the grid) with a trailing axis for the rounds of MAR's schedule."""
+    return np.asarray(x, dtype=float)[..., None]
+
+
 class _Kernels:
-    """Seconds and work of a sequence of kernels, each max(one launch, its GPU time), as ``w``'s chip prices them."""
+    """Seconds and work of a sequence of kernels, each max(one launch, its GPU time), as ``w``'s chip prices them:
+    arrays over the grid and, on a trailing axis, the rounds of the schedule (priced at once, summed by
+    :meth:`total`)."""
 
     def __init__(self, w: Work, launch_s):
-        self.w, self.launch = w, launch_s
-        self.P, self.BW = w.P * w.eff.mfu, w.BW * w.eff.mbu
+        self.launch = _per_round(launch_s)
+        self.P, self.BW = _per_round(w.P * w.eff.mfu), _per_round(w.BW * w.eff.mbu)
         attn_mfu = w.eff.attention_mfu if w.eff.attention_mfu is not None else w.eff.mfu
-        self.P_attn = w.P_attn * attn_mfu
+        self.P_attn = _per_round(w.P_attn * attn_mfu)
+        self.l2 = tuple(_per_round(v) for v in w.l2)
         self.wread = physics.weight_read_bytes(w.cfg.precision)
         self.seconds = self.gpu = self.flops = self.weight_s = 0.0
+
+    def total(self, figure: str) -> np.ndarray:
+        """``figure`` (seconds, gpu, flops, weight_s) summed over the rounds."""
+        return np.sum(getattr(self, figure), axis=-1)
 
     def _add(self, gpu_s, count=1.0):
         self.seconds = self.seconds + count * np.maximum(self.launch, gpu_s)
@@ -136,11 +148,11 @@ class _Kernels:
         self.flops = self.flops + count * flops
 
     def elementwise(self, bytes_, count=1.0):
-        self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.w.l2), count)
+        self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.l2), count)
 
     def launches(self, count):
         """Kernels too small to take longer than starting (the chip's measured start, where it has one)."""
-        self._add(self.w.l2[2] + 0.0 * self.launch, count)
+        self._add(self.l2[2] + 0.0 * self.launch, count)
 
 
 class MaskedAutoregressive:
@@ -169,11 +181,13 @@ class MaskedAutoregressive:
         launch = eff.host_per_layer_s / KERNELS_PER_FITTED_BLOCK
         enc, dec, head, C = h.encoder, h.decoder, h.head, m.vae.channels
 
+        rounds_n = _per_round(n)
+
         def block_stack(k: _Kernels, stack, tokens):
-            d, r, rows, L = stack.width, h.mlp_ratio, n * tokens, stack.layers
+            d, r, rows, L = stack.width, h.mlp_ratio, rounds_n * tokens, stack.layers
             for n_in, n_out in ((d, 3 * d), (d, d), (d, r * d), (r * d, d)):  # qkv, proj, fc1, fc2
                 k.gemm(rows, n_in, n_out, L)
-            k.attention(n, tokens, d, L)
+            k.attention(rounds_n, tokens, d, L)
             for b in (*TIMM_BLOCK_EW, 4 * r):
                 k.elementwise(rows * b * d, L)
 
@@ -199,18 +213,17 @@ class MaskedAutoregressive:
             masked, predicted = schedule(t_n, k_n)
             this = (T == t_n) & (K == k_n)
             tr, hd = _Kernels(w, launch), _Kernels(w, launch)
-            for m_k, p_k in zip(masked, predicted, strict=True):
-                known = h.buffer_tokens + t_n - m_k
-                block_stack(tr, enc, known)
-                tr.gemm(n * known, enc.width, dec.width)  # decoder_embed
-                block_stack(tr, dec, h.buffer_tokens + t_n)
-                head_step(hd, n * p_k, head.steps)  # the steps run one after another
-            t_s = tr.seconds + k_n * eff.fixed_per_step_s
+            known = h.buffer_tokens + t_n - masked  # every round at once, on the trailing axis
+            block_stack(tr, enc, known)
+            tr.gemm(rounds_n * known, enc.width, dec.width)  # decoder_embed
+            block_stack(tr, dec, np.full_like(masked, h.buffer_tokens + t_n))
+            head_step(hd, rounds_n * predicted, head.steps)  # the steps run one after another
+            t_s = tr.total("seconds") + k_n * eff.fixed_per_step_s
             transformer_s = np.where(this, t_s, transformer_s)
-            head_s = np.where(this, hd.seconds, head_s)
-            gpu_sum = np.where(this, tr.gpu + hd.gpu, gpu_sum)
-            weight_sum = np.where(this, tr.weight_s + hd.weight_s, weight_sum)
-            flops = np.where(this, tr.flops + hd.flops, flops)
+            head_s = np.where(this, hd.total("seconds"), head_s)
+            gpu_sum = np.where(this, tr.total("gpu") + hd.total("gpu"), gpu_sum)
+            weight_sum = np.where(this, tr.total("weight_s") + hd.total("weight_s"), weight_sum)
+            flops = np.where(this, tr.total("flops") + hd.total("flops"), flops)
         pw, ph = gw * f, gh * f
         vae_s, vae_flops = physics.vae_decode_time(m, w.P_attn, eff, w.batch, pw, ph, 1)
         weights_b = h.params_b * 1e9 * w.wbytes + m.vae.params_b * 1e9 * 2.0
