@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 import tokcost
 from tokcost.cli.app import app
 from tokcost.engine import physics
+from tokcost.engine.collectives import collective_s
 from tokcost.engine.estimate import Config, estimate_arrays, replica_problem
 from tokcost.engine.families import FAMILIES
 from tokcost.errors import UsageError
@@ -44,14 +45,32 @@ def scalar(out, key):
 # ------------------------------------------------------------------------------------------- AR: tensor parallel
 
 
+def collective(name, hardware, held, G):
+    """Seconds of one collective, independently of the engine's wiring: the chip's measured NCCL table where it
+    has one (collective_s, tests/test_collectives.py), else alpha-beta on the preset's link, written out."""
+    hw = CAT.hardware(hardware)
+    chip = hardware_kernels(hardware)
+    if chip is not None:
+        table, size = {
+            "all_reduce": ("nccl.all_reduce", held),
+            "all_to_all": ("nccl.alltoall", held),
+            "all_gather": ("nccl.all_gather", G * held),
+        }[name]
+        return float(collective_s(chip.tables[table], size, G))
+    traffic = {"all_reduce": 2 * (G - 1) / G * held, "all_to_all": (G - 1) / G * held, "all_gather": (G - 1) * held}
+    return hw.scale_up.latency_us * 1e-6 + traffic[name] / (hw.scale_up.busbw_gbps * 1e9)
+
+
+# h100-sxm prices its collectives from its NCCL tables, h800-sxm (a cut-down part, no table) on its sourced link
+@pytest.mark.parametrize("hardware", ["h100-sxm", "h800-sxm"])
 @pytest.mark.parametrize("engine", ["eager", "compiled", "vllm"])
-def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_layer(engine):
-    m, hw = CAT.model("emu3-gen"), CAT.hardware("h100-sxm")
+def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_layer(engine, hardware):
+    m = CAT.model("emu3-gen")
     arch = m.architecture
-    one = run("emu3-gen", engine=engine, gpus=1)
+    one = run("emu3-gen", hardware, engine=engine, gpus=1)
     assert scalar(one, "communication_s") == 0.0 and one.parallelism == "none"
     for G in (2, 4, 8):
-        out = run("emu3-gen", engine=engine, gpus=G)
+        out = run("emu3-gen", hardware, engine=engine, gpus=G)
         assert out.parallelism == "tp"
         mem = {k: scalar(out.memory, k) for k in ("weights", "kv_cache")}
         assert mem["weights"] == pytest.approx(scalar(one.memory, "weights") / G)
@@ -59,18 +78,16 @@ def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_laye
         assert mem["kv_cache"] == pytest.approx(scalar(one.memory, "kv_cache") / G)
         # the collectives, exactly: 2 L all-reduces of (sequences x hidden x 2 bytes) per decode forward
         seqs = scalar(out.tokens, "sequences_per_forward")
-        per = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * arch.hidden * 2 / (hw.scale_up.busbw_gbps * 1e9)
+        per = collective("all_reduce", hardware, seqs * arch.hidden * 2, G)
         prompt = scalar(out.tokens, "prompt")
-        prefill = hw.scale_up.latency_us * 1e-6 + 2 * (G - 1) / G * seqs * prompt * arch.hidden * 2 / (
-            hw.scale_up.busbw_gbps * 1e9
-        )
+        prefill = collective("all_reduce", hardware, seqs * prompt * arch.hidden * 2, G)
         forwards = scalar(out.tokens, "forwards")  # decode forwards, both passes of unbatched CFG
         passes = 2 if out.cfg_mode == "unbatched" else 1
         expected = 2 * arch.layers * (forwards * per + passes * prefill)
         assert scalar(out, "communication_s") == pytest.approx(expected, rel=1e-9)
         # no latency below the replica's roofline floor, and the cost pays every GPU of the replica
         assert scalar(out, "latency_s") >= scalar(out, "floor_s")
-        priced = run("emu3-gen", engine=engine, gpus=G, prices={"h100-sxm": 3.0})
+        priced = run("emu3-gen", hardware, engine=engine, gpus=G, prices={hardware: 3.0})
         thr = scalar(priced, "throughput_items_per_s")
         assert scalar(priced, "cost_usd_per_item") == pytest.approx(G * 3.0 / 3600 / thr)
 
@@ -162,18 +179,17 @@ def test_impossible_layouts_are_refused_with_a_reason(model, G, parallelism, nee
     assert needle in str(err.value)
 
 
-def test_diffusion_splits_compute_not_weights_and_charges_its_collectives():
-    hw = CAT.hardware("h100-sxm")
-    one = run("hunyuanvideo", width=1280, height=720, frames=129)
-    eight = run("hunyuanvideo", width=1280, height=720, frames=129, gpus=8)
+@pytest.mark.parametrize("hardware", ["h100-sxm", "h800-sxm"])
+def test_diffusion_splits_compute_not_weights_and_charges_its_collectives(hardware):
+    one = run("hunyuanvideo", hardware, width=1280, height=720, frames=129)
+    eight = run("hunyuanvideo", hardware, width=1280, height=720, frames=129, gpus=8)
     assert scalar(eight.memory, "weights") == scalar(one.memory, "weights")
     assert scalar(eight.memory, "activations") < scalar(one.memory, "activations")
     # Ulysses: 4 all-to-alls per layer per step of a GPU's 1/8 of the sequence
     d = CAT.model("hunyuanvideo").denoiser
     _, L, D = d.transformer_geometry()
     S = scalar(eight.tokens, "latent") + d.joint_text_tokens
-    held = S / 8 * D * 2
-    per = hw.scale_up.latency_us * 1e-6 + 7 / 8 * held / (hw.scale_up.busbw_gbps * 1e9)
+    per = collective("all_to_all", hardware, S / 8 * D * 2, 8)
     steps = float(eight.steps)
     assert scalar(eight, "communication_s") == pytest.approx(4 * L * per * steps, rel=1e-9)
     assert scalar(one, "latency_s") / 8 < scalar(eight, "latency_s") < scalar(one, "latency_s")
@@ -184,6 +200,9 @@ def test_collective_formulas():
     assert physics.allreduce_s(1e6, 1, link) == 0.0
     assert physics.allreduce_s(1e6, 4, link) == pytest.approx(20e-6 + 2 * 3 / 4 * 1e6 / 400e9)
     assert physics.alltoall_s(1e6, 8, link) == pytest.approx(20e-6 + 7 / 8 * 1e6 / 400e9)
+    # an all-gather of 1 MB from each of 2 GPUs moves the other's 1 MB: nccl-tests' busbw of the 2 MB gathered
+    assert physics.allgather_s(1e6, 2, link) == pytest.approx(20e-6 + 1 / 2 * 2e6 / 400e9)
+    assert physics.allgather_s(1e6, 1, link) == 0.0
     # a bigger message never takes less time; more GPUs never less per byte
     sizes = np.geomspace(1, 1e9, 50)
     assert np.all(np.diff(physics.allreduce_s(sizes, 8, link)) > 0)

@@ -217,6 +217,7 @@ def text_decode_prediction(e: Entry, catalog):
     the prompt's KV cache read at every step and each sequence's own tokens added as they come."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.engines import load_engines
+    from tokcost.io.kernel_tables import hardware_kernels
 
     c = e.conditions
     if e.architecture is None or c.prompt_tokens is None or c.generated_tokens is None:  # unscored_reason
@@ -238,6 +239,7 @@ def text_decode_prediction(e: Entry, catalog):
             batch,
             c.gpus or 1,
             kv_dtype=c.kv_dtype or "bf16",
+            kernels=hardware_kernels,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from tokcost.engine import physics
+from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
 from tokcost.engine.physics import tensor_parallel_problem
@@ -22,6 +23,7 @@ from tokcost.engine.result import EngineResult
 from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.families import label
+from tokcost.records.kernels import ChipKernels
 from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
 
 
@@ -328,11 +330,12 @@ def text_decode_s(
     gpus: int = 1,
     band: Band = "central",
     kv_dtype: str = "bf16",
+    kernels: Callable[[str], ChipKernels | None] | None = None,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
     the formulas of an AR model's estimate, for published LLM decode figures with no image-model preset
-    (``tokcost validate``)."""
+    (``tokcost validate``). ``kernels`` finds the chip's measured NCCL tables (as ``Config.kernels``)."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -340,12 +343,12 @@ def text_decode_s(
     profile = profiles[engine]
     eff = efficiency(profile, hw, band, None, profiles.get("eager"), host_speed=host_speed(hw))
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
-    link = scale_up_link(hw)
+    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G)
     wread = physics.weight_read_bytes(precision)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
-    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, link, kv)
+    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv)
     decode, _, _, _ = physics.ar_decode_time(
-        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, link, kv
+        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, comm, kv
     )
     return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
 

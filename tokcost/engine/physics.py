@@ -109,7 +109,7 @@ def ar_decode_time(
     verify=1,
     passes=1,
     tp=1,
-    link=None,
+    comm=None,
     kv_bytes=KV_BYTES,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
@@ -121,7 +121,7 @@ def ar_decode_time(
     (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
     forwards per step, each reading the weights).
 
-    ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, over ``link``): the
+    ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
     GPU still launches every layer, and the two all-reduces per layer are serialised with the compute. Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
@@ -144,15 +144,15 @@ def ar_decode_time(
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
-    comm = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, link)
-    total = passes * (gpu_sum + forwards * eff.fixed_per_step_s) + comm
+    comm_s = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, comm)
+    total = passes * (gpu_sum + forwards * eff.fixed_per_step_s) + comm_s
     compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
     memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
-    return total, passes * compute_sum, passes * memory_sum, comm
+    return total, passes * compute_sum, passes * memory_sum, comm_s
 
 
 def ar_prefill_time(
-    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, link=None, kv_bytes=KV_BYTES
+    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, comm=None, kv_bytes=KV_BYTES
 ):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
     over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
@@ -164,11 +164,11 @@ def ar_prefill_time(
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
-    comm = passes * tensor_parallel_comm_s(arch, n_seq * p, G, link)
+    comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
-        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s) + comm,
+        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s) + comm_s,
         passes * flops,
-        comm,
+        comm_s,
     )
 
 
@@ -201,6 +201,16 @@ def allreduce_s(bytes_, gpus, link):
     return np.where(G > 1, latency + 2.0 * (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
 
+def allgather_s(held, gpus, link):
+    """One all-gather in which each of ``gpus`` GPUs contributes ``held`` bytes and receives the other G-1 parts:
+    latency + (G-1)/G x G held / busbw (nccl-tests' bus bandwidth of the gathered G x held bytes). 0 on one GPU."""
+    G = np.asarray(gpus, dtype=float)
+    if link is None:
+        return 0.0 * G
+    latency, busbw = link
+    return np.where(G > 1, latency + (G - 1) * np.asarray(held, dtype=float) / busbw, 0.0)
+
+
 def alltoall_s(bytes_, gpus, link):
     """One all-to-all in which each of ``gpus`` GPUs holds ``bytes_`` and sends (G-1)/G of it: latency +
     (G-1)/G x bytes / busbw. 0 on one GPU."""
@@ -211,15 +221,15 @@ def alltoall_s(bytes_, gpus, link):
     return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
 
-def tensor_parallel_comm_s(arch: Architecture, positions, tp, link):
+def tensor_parallel_comm_s(arch: Architecture, positions, tp, comm):
     """Seconds per forward in Megatron tensor parallelism's collectives: two all-reduces per layer (after the
     attention output projection and after the MLP) of the activations of the ``positions`` in flight,
-    positions x hidden x 2 bytes (16-bit). The vocabulary-parallel output head's gather is one more, small, and
-    not counted. No ``link`` (one GPU): 0."""
+    positions x hidden x 2 bytes (16-bit), priced by ``comm`` (:class:`~tokcost.engine.collectives.Collectives`).
+    The vocabulary-parallel output head's gather is one more, small, and not counted. No ``comm`` (one GPU): 0."""
     positions = np.asarray(positions, dtype=float)
-    if link is None:
+    if comm is None:
         return 0.0 * positions
-    return 2 * arch.layers * allreduce_s(positions * arch.hidden * 2.0, tp, link)
+    return 2 * arch.layers * comm.all_reduce_s(positions * arch.hidden * 2.0, tp)
 
 
 def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1, kv_bytes=KV_BYTES):
@@ -464,31 +474,35 @@ def act_passes(model: ModelPreset, eff):
     return eff.act_passes_unet if _denoiser(model).kind == "unet" else eff.act_passes
 
 
-def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, link):
+def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm):
     """Seconds per denoiser forward in Ulysses sequence parallelism's all-to-alls (xDiT USP, DeepSpeed-Ulysses,
     Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs.
 
     Each of the L attention layers re-shards q, k, v (before attention: sequence-split to head-split) and the
     output (after): 4 all-to-alls, in each of which a GPU holds its 1/sp of the sequence,
-    items x (S / sp) x d x 2 bytes (:func:`alltoall_s` over ``link``), serialised with the compute.
-    sp = 1 gives 0. UNets are not sequence-parallel here."""
+    items x (S / sp) x d x 2 bytes (``comm``'s all-to-all, :class:`~tokcost.engine.collectives.Collectives`),
+    serialised with the compute.
+    sp = 1 (or no ``comm``) gives 0. UNets are not sequence-parallel here."""
     d = _denoiser(model)
     G = np.asarray(sp, dtype=float)
-    if d.kind == "unet" or not d.attention_dim:
+    if d.kind == "unet" or not d.attention_dim or comm is None:
         return 0.0 * G
     _, L, D = d.transformer_geometry()
     held = np.asarray(items_per_gpu, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0
-    return 4.0 * L * alltoall_s(held, G, link)
+    return 4.0 * L * comm.all_to_all_s(held, G)
 
 
-def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, link):
+def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, comm):
     """Seconds per denoising step in CFG parallelism (xDiT ``--use_cfg_parallel``): the conditional and
     unconditional branches run on two GPU groups, and each step one all-gather brings both noise predictions
-    together for the guidance mix: items x latent tokens x output channels (VAE channels x patch^2 x patch_t)
-    x 2 bytes per GPU. ``cfg_degree`` = 1 gives 0."""
+    together for the guidance mix (xDiT's pipelines: ``get_cfg_group().all_gather(noise_pred,
+    separate_tensors=True)``), each GPU contributing items x latent tokens x output channels (VAE channels x
+    patch^2 x patch_t) x 2 bytes (``comm``'s all-gather). ``cfg_degree`` = 1 (or no ``comm``) gives 0."""
+    if comm is None:
+        return 0.0 * np.asarray(cfg_degree, dtype=float)
     out_channels = model.vae.channels * model.vae.patch**2 * model.vae.patch_t
     held = np.asarray(items_per_gpu, dtype=float) * np.asarray(latent_tokens, dtype=float) * out_channels * 2.0
-    return alltoall_s(held, cfg_degree, link)
+    return comm.all_gather_s(held, cfg_degree)
 
 
 # The in-cache rate of a streaming kernel falls to the memory's between its resident volume and ~1.5x that:

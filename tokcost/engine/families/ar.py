@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tokcost.engine import physics
+from tokcost.engine.collectives import collectives_note, replica_collectives
 from tokcost.engine.families import (
     OVERHEAD_BOUND_FACTOR,
     Decode,
@@ -88,11 +89,12 @@ class Autoregressive:
         wread = physics.weight_read_bytes(cfg.precision)
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
         tp, passes = w.split, w.passes
+        comm = replica_collectives(cfg.kernels, w.chips, w.link, tp)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, w.link, kv
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv
         )
         decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, w.link, kv
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, comm, kv
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
@@ -145,7 +147,10 @@ class Autoregressive:
         )
 
     def pricing_note(self, cfg: Config) -> str:
-        return roofline_note("AR")
+        note = roofline_note("AR")
+        if np.any(np.asarray(cfg.gpus) > 1):
+            note += "; " + collectives_note(cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces")
+        return note
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         if work.tokens is None:

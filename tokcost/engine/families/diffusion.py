@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tokcost.engine import physics
+from tokcost.engine.collectives import collectives_note, replica_collectives
 from tokcost.engine.families import OVERHEAD_BOUND_FACTOR, Memory, Priced, TrainingFlops, TrainingWork, Work
 from tokcost.engine.kernels import GEMM_TABLES, TableGemms
 from tokcost.engine.tokens import TokenCount, diffusion_tokens, latent_frames, side_tokens, text_tokens
@@ -88,8 +89,9 @@ class Diffusion:
         seq = latent + (m.denoiser.joint_text_tokens or 0)
         # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
         items_per_gpu = n_items / cfg_degree
-        comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, w.link) + physics.cfg_parallel_comm_s(
-            m, items_per_gpu, latent, cfg_degree, w.link
+        collectives = replica_collectives(cfg.kernels, w.chips, w.link, gpus)
+        comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, collectives) + physics.cfg_parallel_comm_s(
+            m, items_per_gpu, latent, cfg_degree, collectives
         )
         # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
         act = physics.denoiser_activation_elems(m, latent, pw, ph)
@@ -169,6 +171,15 @@ class Diffusion:
         )
 
     def pricing_note(self, cfg: Config) -> str:
+        note = self.gemm_note(cfg)
+        if np.any(np.asarray(cfg.gpus) > 1):
+            note += "; " + collectives_note(
+                cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"
+            )
+        return note
+
+    def gemm_note(self, cfg: Config) -> str:
+        """Which path priced the GEMMs of ``cfg``'s network (one chip), and why."""
         gemms = table_gemms(cfg, ((True, cfg.hardware),))
         if gemms is not None:
             table = gemms.parts[0][1]

@@ -1,0 +1,127 @@
+"""Seconds of the collectives a multi-GPU replica runs (docs/methodology.md, "Multi-GPU replicas"): from the chip's
+measured NCCL tables where it has them (nccl-tests runs condensed from aiconfigurator-core,
+:mod:`tokcost.io.kernel_tables`), else alpha-beta over the hardware preset's sourced scale-up link
+(:func:`~tokcost.engine.physics.allreduce_s` and its siblings).
+
+Vectorised like the GEMM tables (:class:`~tokcost.engine.kernels.TableGemms`): ``parts`` pairs each chip's tables
+with the rows it prices (True for one chip, a boolean column when chips are stacked), so a sweep over chips prices
+each row with its own chip's measurements, and the rows of chips without tables with their link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tokcost.engine import physics
+from tokcost.engine.kernels import latency_s
+from tokcost.records.kernels import ChipKernels, KernelTable
+
+# collective -> the table that measured it. The tables' bytes are nccl-tests' message size: for an all-reduce the
+# buffer every GPU reduces, for an all-gather the gathered whole (G x what each GPU holds), for an all-to-all the
+# buffer each GPU sends (G slices, one per GPU, its own included).
+NCCL_TABLES = {"all_reduce": "nccl.all_reduce", "all_gather": "nccl.all_gather", "all_to_all": "nccl.alltoall"}
+
+
+class Collectives:
+    """Seconds of one collective over ``gpus`` GPUs, vectorised over sizes, GPU counts and stacked chips; 0 on one
+    GPU. ``link`` = (latency s, busbw bytes/s), scalars or columns, prices the rows no part covers (no link,
+    ``None``: 0 everywhere, a replica of one GPU); ``parts`` = [(rows, {collective: table})] the rows of each chip
+    with NCCL tables."""
+
+    def __init__(self, link, parts: Sequence[tuple[Any, Mapping[str, KernelTable]]] = ()):
+        self.link = link
+        self.parts = list(parts)
+
+    def all_reduce_s(self, bytes_, gpus) -> np.ndarray:
+        """An all-reduce of ``bytes_`` on every GPU (Megatron's tensor parallelism, after attention and the MLP)."""
+        return self._price("all_reduce", bytes_, gpus, bytes_, physics.allreduce_s)
+
+    def all_gather_s(self, held, gpus) -> np.ndarray:
+        """An all-gather in which each GPU contributes ``held`` bytes and receives the G x ``held`` whole."""
+        size = np.asarray(held, dtype=float) * np.asarray(gpus, dtype=float)
+        return self._price("all_gather", size, gpus, held, physics.allgather_s)
+
+    def all_to_all_s(self, held, gpus) -> np.ndarray:
+        """An all-to-all in which each GPU holds ``held`` bytes and sends (G-1)/G of them (Ulysses' re-sharding)."""
+        return self._price("all_to_all", held, gpus, held, physics.alltoall_s)
+
+    def _price(self, name: str, size, gpus, held, link_s) -> np.ndarray:
+        G = np.asarray(gpus, dtype=float)
+        size = np.asarray(size, dtype=float)
+        linked = link_s(held, G, self.link)
+        if not self.parts:
+            return linked
+        if len(self.parts) == 1 and self.parts[0][0] is True:  # one chip, all rows
+            return np.where(G > 1, collective_s(self.parts[0][1][name], size, G), 0.0)
+        shape = np.broadcast_shapes(np.shape(linked), size.shape, G.shape, *(np.shape(m) for m, _ in self.parts))
+        out = np.broadcast_to(linked, shape).copy()
+        sizes, counts = np.broadcast_to(size, shape), np.broadcast_to(G, shape)
+        for mask, tables in self.parts:
+            rows = np.broadcast_to(mask, shape) & (counts > 1)
+            out[rows] = collective_s(tables[name], sizes[rows], counts[rows])
+        return out
+
+
+def collective_s(table: KernelTable, size, gpus) -> np.ndarray:
+    """Seconds of ``table``'s collective for a message of ``size`` bytes over ``gpus`` GPUs:
+    :func:`~tokcost.engine.kernels.latency_s` (log-log between measured points, in proportion to the size beyond
+    the largest, the smallest size's time below it) over the table lowered, along the size axis, to the fastest
+    time measured at the same or a larger size: a smaller message can be sent padded to a larger one, so it takes
+    at most that long (this also smooths the measurements' noise, several microseconds at small sizes)."""
+    size = np.maximum(np.asarray(size, dtype=float), 1.0)  # an empty message still pays the launch
+    return latency_s(_padded(table), gpus=gpus, bytes=size)
+
+
+# id(table) -> (table, the table lowered to the fastest at the same or a larger size); a chip has four tables
+_PADDED: dict[int, tuple[KernelTable, KernelTable]] = {}
+
+
+def _padded(table: KernelTable) -> KernelTable:
+    hit = _PADDED.get(id(table))
+    if hit is None or hit[0] is not table:
+        axis = table.axes.index("bytes")
+        lat = np.flip(np.fmin.accumulate(np.flip(table.latency_s.astype(float), axis), axis=axis), axis)
+        padded = KernelTable(table.name, table.axes, table.grid, lat, table.provenance)
+        hit = _PADDED[id(table)] = (table, padded)
+    return hit[1]
+
+
+def nccl_tables(chip: ChipKernels | None) -> dict[str, KernelTable] | None:
+    """The chip's table of every collective tokcost prices, or None when it lacks any of them."""
+    if chip is None or any(t not in chip.tables for t in NCCL_TABLES.values()):
+        return None
+    return {name: chip.tables[t] for name, t in NCCL_TABLES.items()}
+
+
+def replica_collectives(kernels, chips: Sequence[tuple[Any, Any]], link, gpus) -> Collectives | None:
+    """The collectives of a replica of ``gpus`` GPUs on each of ``chips`` ((rows, hardware preset), as
+    :class:`~tokcost.engine.families.Work` has them): each chip's NCCL tables where ``kernels`` (hardware id ->
+    :class:`~tokcost.records.kernels.ChipKernels` or None; None: no tables) has them, else ``link``. None when
+    no replica has more than one GPU (nothing to price, no table loaded)."""
+    if not np.any(np.asarray(gpus) > 1):
+        return None
+    parts = []
+    if kernels is not None:
+        for mask, hw in chips:
+            tables = nccl_tables(kernels(hw.id))
+            if tables is not None:
+                parts.append((mask, tables))
+    return Collectives(link, parts)
+
+
+def collectives_note(kernels, hardware, uses: str) -> str:
+    """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what), for an estimate's
+    notes."""
+    tables = nccl_tables(kernels(hardware.id)) if kernels is not None else None
+    if tables is None:
+        return (
+            f"collectives ({uses}) priced alpha-beta on {hardware.name}'s sourced scale-up link (no measured NCCL "
+            "table for this chip)"
+        )
+    info = tables["all_reduce"].provenance
+    return (
+        f"collectives ({uses}) priced from measured NCCL tables: {info['package']} {info['package_version']}, "
+        f"{info['framework']} {info['framework_version']} on {hardware.name}"
+    )
