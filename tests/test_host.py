@@ -66,3 +66,23 @@ def test_cli_host_overrides_and_reports_the_speed_used():
     assert slow["latency_s"] > default["latency_s"]
     bad = runner.invoke(app, [*base, "--host", "0"])
     assert bad.exit_code == 2 and "--host" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("hw", CAT.all("hardware"), ids=lambda h: h.id)
+def test_every_preset_names_its_host_or_says_why_not(hw):
+    # issue 27 item 6: a preset either names its typical host with a sourced speed or says in its notes why it has none
+    if hw.host is None:
+        assert "Host not set" in hw.notes and "no " in hw.notes.split("Host not set", 1)[1].lower(), hw.id
+    else:
+        assert hw.host.cpu and "host" in hw.sources
+
+
+def test_geforce_workstations_are_faster_single_threaded_than_every_server_host():
+    # desktop CPUs boost higher than many-core server parts of their generation (docs/methodology.md, "The host")
+    hosts = {h.id: h.host.single_thread for h in CAT.all("hardware") if h.host is not None}
+    geforce = {k: v for k, v in hosts.items() if k.startswith("rtx-")}
+    servers = {k: v for k, v in hosts.items() if not k.startswith("rtx-")}
+    assert set(geforce) >= {"rtx-3090", "rtx-4090"}
+    assert min(geforce.values()) > max(servers.values())
+    # a 2020 workstation (Comet Lake / Zen 3) is slower than a 2022 one (Raptor Lake / Zen 4)
+    assert hosts["rtx-3090"] < hosts["rtx-4090"]
