@@ -138,7 +138,7 @@ class _Kernels:
 
     def gemm(self, rows, n_in, n_out, count=1.0):
         flops = 2.0 * rows * n_in * n_out
-        weights = n_in * n_out * self.wread / self.BW
+        weights = n_in * n_out * self.wread / self.BW + 0.0 * rows  # read again in every round
         self._add(np.maximum(flops / self.P, weights + rows * (n_in + n_out) * 2.0 / self.BW), count)
         self.flops, self.weight_s = self.flops + count * flops, self.weight_s + count * weights
 
