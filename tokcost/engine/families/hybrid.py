@@ -126,10 +126,12 @@ class _Kernels:
         self.P_attn = _per_round(w.P_attn * attn_mfu)
         self.l2 = tuple(_per_round(v) for v in w.l2)
         self.wread = physics.weight_read_bytes(w.cfg.precision)
-        self.seconds = self.gpu = self.flops = self.weight_s = 0.0
+        # seconds, GPU seconds, FLOPs, and the GPU seconds of arithmetic (FLOPs at the rate, element-wise traffic)
+        # and of weight reads, as the diffusion family splits a step into compute and memory
+        self.seconds = self.gpu = self.flops = self.compute_s = self.weight_s = 0.0
 
     def total(self, figure: str) -> np.ndarray:
-        """``figure`` (seconds, gpu, flops, weight_s) summed over the rounds."""
+        """``figure`` (seconds, gpu, flops, compute_s, weight_s) summed over the rounds."""
         return np.sum(getattr(self, figure), axis=-1)
 
     def _add(self, gpu_s, count=1.0):
@@ -141,14 +143,18 @@ class _Kernels:
         weights = n_in * n_out * self.wread / self.BW + 0.0 * rows  # read again in every round
         self._add(np.maximum(flops / self.P, weights + rows * (n_in + n_out) * 2.0 / self.BW), count)
         self.flops, self.weight_s = self.flops + count * flops, self.weight_s + count * weights
+        self.compute_s = self.compute_s + count * flops / self.P
 
     def attention(self, seqs, tokens, width, count=1.0):
         flops = 4.0 * seqs * tokens * tokens * width
         self._add(flops / self.P_attn, count)
         self.flops = self.flops + count * flops
+        self.compute_s = self.compute_s + count * flops / self.P_attn
 
     def elementwise(self, bytes_, count=1.0):
-        self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.l2), count)
+        seconds = physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.l2)
+        self._add(seconds, count)
+        self.compute_s = self.compute_s + count * seconds
 
     def launches(self, count):
         """Kernels too small to take longer than starting (the chip's measured start, where it has one)."""
@@ -206,7 +212,7 @@ class MaskedAutoregressive:
                 k.elementwise(rows * b, times)
             k.launches(HEAD_SMALL_LAUNCHES * times)
 
-        transformer_s = head_s = gpu_sum = weight_sum = flops = 0.0 * n * K * T
+        transformer_s = head_s = gpu_sum = compute_sum = weight_sum = flops = 0.0 * n * K * T
         # the schedule is a sequence of rounds per (tokens, iterations): priced once for each pair in the grid
         T_grid, K_grid = np.broadcast_arrays(T, K)
         for t_n, k_n in sorted(set(zip(T_grid.ravel().astype(int).tolist(), K_grid.ravel().astype(int).tolist()))):
@@ -222,6 +228,7 @@ class MaskedAutoregressive:
             transformer_s = np.where(this, t_s, transformer_s)
             head_s = np.where(this, hd.total("seconds"), head_s)
             gpu_sum = np.where(this, tr.total("gpu") + hd.total("gpu"), gpu_sum)
+            compute_sum = np.where(this, tr.total("compute_s") + hd.total("compute_s"), compute_sum)
             weight_sum = np.where(this, tr.total("weight_s") + hd.total("weight_s"), weight_sum)
             flops = np.where(this, tr.total("flops") + hd.total("flops"), flops)
         pw, ph = gw * f, gh * f
@@ -233,8 +240,9 @@ class MaskedAutoregressive:
             latency_s=latency,
             breakdown_s={"transformer": transformer_s, "diffusion_head": head_s, "vae_decode": vae_s + 0 * latency},
             breakdown_precision={"transformer": cfg.precision, "diffusion_head": cfg.precision, "vae_decode": "bf16"},
-            # a GEMM-dominated pass is compute-bound; weight reads bind only where they outweigh the kernels' time
-            bound=np.where(gpu_sum >= weight_sum, "compute", "memory"),
+            # as the diffusion family's step: arithmetic against weight reads (a small batch's head steps reread
+            # the head's weights 6,400 times for a few rows each)
+            bound=np.where(compute_sum >= weight_sum, "compute", "memory"),
             overhead_bound=latency - vae_s > gpu_sum * OVERHEAD_BOUND_FACTOR,
             communication_s=0 * latency,
             tokens={
