@@ -156,9 +156,10 @@ class _Kernels:
         self._add(seconds, count)
         self.compute_s = self.compute_s + count * seconds
 
-    def launches(self, count):
-        """Kernels too small to take longer than starting (the chip's measured start, where it has one)."""
-        self._add(self.l2[2] + 0.0 * self.launch, count)
+    def launches(self, rows, count):
+        """Kernels too small to take longer than starting (the chip's measured start, where it has one), over
+        ``rows`` (it carries the round axis, as every other kernel's, so that each round is charged them)."""
+        self._add(self.l2[2] + 0.0 * rows, count)
 
 
 class MaskedAutoregressive:
@@ -210,7 +211,7 @@ class MaskedAutoregressive:
                 k.elementwise(rows * b * wd, times)
             for b in (*HEAD_EMBED_EW_BYTES, dec.width * 6):  # ..., the condition's cast to fp16
                 k.elementwise(rows * b, times)
-            k.launches(HEAD_SMALL_LAUNCHES * times)
+            k.launches(rows, HEAD_SMALL_LAUNCHES * times)
 
         transformer_s = head_s = gpu_sum = compute_sum = weight_sum = flops = 0.0 * n * K * T
         # the schedule is a sequence of rounds per (tokens, iterations): priced once for each pair in the grid
