@@ -261,7 +261,7 @@ class MaskedAutoregressive:
             memory=Memory(
                 weights=weights_b + 0 * latency,
                 kv_cache=0 * latency,
-                activations=acts + w.batch * pw * ph * 128 * 2.0 * 3 + 0 * latency,  # + the VAE's buffers
+                activations=acts + physics.vae_decode_buffer_bytes(w.batch, pw, ph) + 0 * latency,
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,

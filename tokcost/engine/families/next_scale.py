@@ -110,7 +110,8 @@ class NextScalePrediction:
             memory=Memory(
                 weights=weights + 0 * latency,
                 kv_cache=n * prefix * kv_token + 0 * latency,
-                activations=n * gw * gh * d * 2.0 * physics.BLOCK_LIVE_TENSORS + w.batch * pw * ph * 128 * 2.0 * 3,
+                activations=n * gw * gh * d * 2.0 * physics.BLOCK_LIVE_TENSORS
+                + physics.vae_decode_buffer_bytes(w.batch, pw, ph),
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,
