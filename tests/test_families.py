@@ -288,21 +288,28 @@ def test_masked_decoding_runs_on_one_gpu_and_takes_part_in_sweep_and_analyze():
     }
 
 
-def test_masked_entries_are_scored_out_of_sample():
-    """The fit learns from the families that train the engine profiles; the masked family's runs are only
-    predicted, and their median error is what docs/validation.md reports (issue 28: held-out median <= 15%)."""
+def scored_out_of_sample(family: str) -> list:
+    """``family``'s published runs, after checking that there are at least 3 (issue 28), that the fit learns
+    nothing from them (no fit case: the families that train the engine profiles do), that every one is scored,
+    and that their median error, the held-out figure docs/validation.md reports, is at most 15%."""
     from tokcost.api import catalog
     from tokcost.core import fit as F
     from tokcost.core import validate as V
     from tokcost.io.measurements import load_entries
 
     cat = catalog(None)
-    masked = [e for e in load_entries() if e.family == "masked"]
-    assert len(masked) >= 3 and {e.hardware for e in masked} == {"a100-80gb-sxm", "rtx-4090"}
-    assert not [c for c in F._cases(masked, cat)]
-    rows = [V.price_entry(e, cat) for e in masked]
+    runs = [e for e in load_entries() if e.family == family]
+    assert len(runs) >= 3
+    assert not F._cases(runs, cat)
+    rows = [V.price_entry(e, cat) for e in runs]
     assert all(r.scored for r in rows)
     assert V.summarise(rows)["median_rel_err"] <= 0.15
+    return runs
+
+
+def test_masked_entries_are_scored_out_of_sample():
+    masked = scored_out_of_sample("masked")
+    assert {e.hardware for e in masked} == {"a100-80gb-sxm", "rtx-4090"}
 
 
 # ------------------------------------------------------------------------------------------------ next-scale
@@ -331,20 +338,11 @@ def test_next_scale_runs_one_forward_per_scale_over_a_growing_cached_prefix():
 
 
 def test_next_scale_entries_are_scored_out_of_sample():
-    """The next-scale runs (issue 28: >= 3 published timings on a named GPU, held-out median <= 15%) come from more
-    than one source and GPU, are only predicted (no fit case), and are all scored."""
-    from tokcost.api import catalog
-    from tokcost.core import fit as F
+    """The next-scale runs come from three sources and three GPUs."""
     from tokcost.core import validate as V
-    from tokcost.io.measurements import load_entries
 
-    cat = catalog(None)
-    runs = [e for e in load_entries() if e.family == "next-scale"]
-    assert len(runs) >= 3 and len({V.source_group(e) for e in runs}) >= 3 and len({e.hardware for e in runs}) >= 3
-    assert not [c for c in F._cases(runs, cat)]
-    rows = [V.price_entry(e, cat) for e in runs]
-    assert all(r.scored for r in rows)
-    assert V.summarise(rows)["median_rel_err"] <= 0.15
+    runs = scored_out_of_sample("next-scale")
+    assert len({V.source_group(e) for e in runs}) >= 3 and len({e.hardware for e in runs}) >= 3
 
 
 def test_next_scale_costs_grow_with_the_batch_and_its_cache_with_it():
@@ -479,15 +477,5 @@ def test_mar_runs_on_one_gpu_and_takes_part_in_sweep_and_analyze():
 
 
 def test_mar_entries_are_scored_out_of_sample():
-    from tokcost.api import catalog
-    from tokcost.core import fit as F
-    from tokcost.core import validate as V
-    from tokcost.io.measurements import load_entries
-
-    cat = catalog(None)
-    hybrid = [e for e in load_entries() if e.family == "hybrid"]
-    assert len(hybrid) >= 3 and {e.model for e in hybrid} == {"mar-b", "mar-l", "mar-h"}
-    assert not [c for c in F._cases(hybrid, cat)]
-    rows = [V.price_entry(e, cat) for e in hybrid]
-    assert all(r.scored for r in rows)
-    assert V.summarise(rows)["median_rel_err"] <= 0.15
+    """MAR's runs price each of its three sizes."""
+    assert {e.model for e in scored_out_of_sample("hybrid")} == {"mar-b", "mar-l", "mar-h"}
