@@ -254,9 +254,11 @@ def _grid_rows(discipline: str, candidates: int, seed: int = 11) -> dict:
         curve=np.repeat(service, len(BATCHES), 0),
         timeout=timeout,
         decode_step=np.repeat(decode if continuous else np.zeros_like(decode), len(BATCHES), 0),
-        prefill_tok=np.repeat(rng.uniform(1e-6, 1e-4, candidates) if continuous else np.zeros(candidates), 9),
-        prompt=np.repeat(rng.uniform(10, 2000, candidates) if continuous else np.zeros(candidates), 9),
-        forwards=np.repeat(rng.uniform(10, 1000, candidates) if continuous else np.zeros(candidates), 9),
+        prefill_tok=np.repeat(
+            rng.uniform(1e-6, 1e-4, candidates) if continuous else np.zeros(candidates), len(BATCHES)
+        ),
+        prompt=np.repeat(rng.uniform(10, 2000, candidates) if continuous else np.zeros(candidates), len(BATCHES)),
+        forwards=np.repeat(rng.uniform(10, 1000, candidates) if continuous else np.zeros(candidates), len(BATCHES)),
         fits=rng.random(n) < 0.9,
     )
 
