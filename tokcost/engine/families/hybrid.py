@@ -31,6 +31,7 @@ from tokcost.engine import physics
 from tokcost.engine.families import (
     OVERHEAD_BOUND_FACTOR,
     Memory,
+    OneGpu,
     Priced,
     TrainingFlops,
     TrainingWork,
@@ -45,8 +46,6 @@ from tokcost.records.presets import ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
-
-CFG_MODES = {"batched": "batched", "none": "off"}
 
 # Kernel launches of the block the eager profile's host_per_layer_s is identified on (engines.yaml: the LlamaGen
 # reference table's step time grows ~0.9 ms per layer): one decode step of FoundationVision/LlamaGen
@@ -162,19 +161,9 @@ class _Kernels:
         self._add(self.l2[2] + 0.0 * rows, count)
 
 
-class MaskedAutoregressive:
+class MaskedAutoregressive(OneGpu):
     schema: FamilySchema = SCHEMA
-    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
-    parallelisms: tuple[str, ...] = ()
-
-    def cfg_mode(self, model: ModelPreset) -> str:
-        return CFG_MODES[SCHEMA.section_of(model).cfg]
-
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        return f"{model.id} samples on one GPU: no multi-GPU implementation of its family is published"
-
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    one_gpu_work = "samples"
 
     def price(self, w: Work) -> Priced:
         cfg, m, eff = w.cfg, w.model, w.eff
