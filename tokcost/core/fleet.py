@@ -145,6 +145,8 @@ def _search(
     replicas: the wait for a batch to form, or the service, alone may leave the budget) are searched above."""
     n = len(at)
     found = np.full(n, np.inf)
+    if not n:  # (no group with a finite start: nothing to search)
+        return found
     load = discipline.load(_take(rows, at), rate[at], scv)
     window = int(np.clip(SEARCH_TESTS // n, 1, WINDOW))
     counts = start[:, None] + np.arange(window)
