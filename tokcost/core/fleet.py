@@ -227,7 +227,8 @@ def fleets(spec: Spec, service: np.ndarray, fits: np.ndarray, steps: dict, batch
     of :data:`DISCIPLINES`). The candidates of a discipline and their batches in one vectorised search: for each
     batch the fewest replicas whose percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch
     needing the fewest (on a tie the smaller batch: :func:`_sizing`'s ``among`` search relies on it); then the
-    autoscaled fleet hour by hour with that batch and timeout. The latency at peak is left to :func:`at_peak`, for the fleets a caller keeps."""
+    autoscaled fleet hour by hour with that batch and timeout. The latency at peak is left to :func:`at_peak`,
+    for the fleets a caller keeps."""
     n = len(batching)
     index, peak, hourly = np.zeros(n, dtype=int), np.empty(n), np.empty((n, len(HOURS)))
     rows: dict = {}
