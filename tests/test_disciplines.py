@@ -254,9 +254,11 @@ def _grid_rows(discipline: str, candidates: int, seed: int = 11) -> dict:
         curve=np.repeat(service, len(BATCHES), 0),
         timeout=timeout,
         decode_step=np.repeat(decode if continuous else np.zeros_like(decode), len(BATCHES), 0),
-        prefill_tok=np.repeat(rng.uniform(1e-6, 1e-4, candidates) if continuous else np.zeros(candidates), 9),
-        prompt=np.repeat(rng.uniform(10, 2000, candidates) if continuous else np.zeros(candidates), 9),
-        forwards=np.repeat(rng.uniform(10, 1000, candidates) if continuous else np.zeros(candidates), 9),
+        prefill_tok=np.repeat(
+            rng.uniform(1e-6, 1e-4, candidates) if continuous else np.zeros(candidates), len(BATCHES)
+        ),
+        prompt=np.repeat(rng.uniform(10, 2000, candidates) if continuous else np.zeros(candidates), len(BATCHES)),
+        forwards=np.repeat(rng.uniform(10, 1000, candidates) if continuous else np.zeros(candidates), len(BATCHES)),
         fits=rng.random(n) < 0.9,
     )
 
@@ -288,3 +290,14 @@ def test_the_replica_search_picks_what_searching_every_batch_picks(discipline):
     sub = load.take(np.flatnonzero(served))
     plain[live[served]] = fewest(lambda c, at: ~sub.take(at).exceeds(c, q, limit, {}), start[served])
     assert _same(plain, every)
+
+
+def test_a_candidate_with_no_finite_saturation_bound_is_left_unsized():
+    """The peak search over a candidate's batches (``among``) with no batch it could start from: inf, no error."""
+    from tokcost.core import fleet
+
+    rows = _grid_rows("static", 1)
+    rows["service"][:] = np.inf  # every batch's saturation bound is inf
+    rows["fits"][:] = True
+    sized = fleet._sizing(DISCIPLINES["static"], rows, 20.0, 0.99, 9.0, 1.0, among=len(BATCHES))
+    assert np.isinf(sized).all()

@@ -129,6 +129,12 @@ def test_notes_say_which_path_priced_the_denoiser():
     assert "implicit GEMMs" in pricing_note(_cfg("sdxl", "h100-sxm"))
     assert "roofline" in pricing_note(_cfg("sdxl", "rtx-4090")) and "RTX 4090" in pricing_note(_cfg("sdxl", "rtx-4090"))
     assert "int8" in pricing_note(_cfg("sdxl", "h100-sxm", precision="int8"))
+    # fp8 on a chip with fp8 units: layer by layer; without them (A100), and weight-only formats: the 16-bit table
+    bf16 = pricing_note(_cfg("sdxl", "h100-sxm"))
+    assert "faster of its fp8 and 16-bit times" in pricing_note(_cfg("sdxl", "h100-sxm", precision="fp8"))
+    assert "16-bit table" in pricing_note(_cfg("sdxl", "a100-80gb-sxm", precision="fp8"))
+    assert "16-bit table" in pricing_note(_cfg("sdxl", "h100-sxm", precision="int8-wo"))
+    assert "16-bit" not in bf16 and "dequantised" not in bf16
     assert "AR" in pricing_note(_cfg("llamagen-xl", "h100-sxm"))
     no_shapes = CATALOG.model("sdxl").model_copy(
         update={"denoiser": CATALOG.model("sdxl").denoiser.model_copy(update={"unet_config": None})}

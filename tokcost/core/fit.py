@@ -194,10 +194,10 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
     settled repeats it unchanged while the others go on: each fit ends where it would alone."""
     keys = [(e, f, lo, hi, log) for e, f, lo, hi, log in PARAMS if set(e) <= set(group)]
     n_fits = keep.shape[0]
-    # a parameter no case of a fit depends on stays put in that fit (its objective is flat; fit_subsets sets it)
-    identified = {(e, f): _has_cases(cases, keep, (e, f)) for e, f, *_ in keys}
     # the cases each parameter moves: pricing the others at every trial value would add the same to each
     moved_by = {(e, f): [j for j, c in enumerate(cases) if _depends((e, f), c)] for e, f, *_ in keys}
+    # a parameter no case of a fit depends on stays put in that fit (its objective is flat; fit_subsets sets it)
+    identified = {key: keep[:, own].any(axis=1) for key, own in moved_by.items()}
 
     def sweep(make_grid) -> bool:
         moved = False

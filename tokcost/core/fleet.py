@@ -145,6 +145,8 @@ def _search(
     replicas: the wait for a batch to form, or the service, alone may leave the budget) are searched above."""
     n = len(at)
     found = np.full(n, np.inf)
+    if not n:  # (no group with a finite start: nothing to search)
+        return found
     load = discipline.load(_take(rows, at), rate[at], scv)
     window = int(np.clip(SEARCH_TESTS // n, 1, WINDOW))
     counts = start[:, None] + np.arange(window)
@@ -171,9 +173,9 @@ def _take(rows: dict, at) -> dict:
 
 
 def step_inputs(grid: EngineResult) -> dict[str, np.ndarray]:
-    """The step-level inputs of each row of a stacked grid (rows x BATCHES, :func:`~tokcost.engine.estimate.estimate_stack`) of a
-    token-by-token decoder: seconds per decode step at each batch, marginal seconds per prompt token, prompt
-    tokens and forwards per request (zeros for other families)."""
+    """The step-level inputs of each row of a stacked grid (rows x BATCHES,
+    :func:`~tokcost.engine.estimate.estimate_stack`) of a token-by-token decoder: seconds per decode step at each
+    batch, marginal seconds per prompt token, prompt tokens and forwards per request (zeros for other families)."""
     from tokcost.core.queueing import prefill_token_s
 
     n = len(grid.latency_s)
@@ -224,8 +226,9 @@ def fleets(spec: Spec, service: np.ndarray, fits: np.ndarray, steps: dict, batch
     each batch fits in memory, ``steps`` its :func:`step_inputs`, ``batching`` its engine's queue discipline (a key
     of :data:`DISCIPLINES`). The candidates of a discipline and their batches in one vectorised search: for each
     batch the fewest replicas whose percentile latency meets :data:`SIZING_SHARE` of the budget at peak; the batch
-    needing the fewest (then the lowest percentile latency); then the autoscaled fleet hour by hour with that
-    batch and timeout. The latency at peak is left to :func:`at_peak`, for the fleets a caller keeps."""
+    needing the fewest (on a tie the smaller batch: :func:`_sizing`'s ``among`` search relies on it); then the
+    autoscaled fleet hour by hour with that batch and timeout. The latency at peak is left to :func:`at_peak`,
+    for the fleets a caller keeps."""
     n = len(batching)
     index, peak, hourly = np.zeros(n, dtype=int), np.empty(n), np.empty((n, len(HOURS)))
     rows: dict = {}

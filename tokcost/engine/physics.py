@@ -617,6 +617,13 @@ def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, f
     return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 
 
+def vae_decode_buffer_bytes(items, width, height):
+    """Activation bytes of a VAE decode at ``width`` x ``height`` px: ~3 x 128-channel 16-bit full-resolution
+    buffers live per item (an assumption, as :func:`diffusion_memory` states it)."""
+    pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+    return np.asarray(items, dtype=float) * pixels * (3 * 128 * 2.0)
+
+
 def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height, gpus=1):
     """Bytes on each GPU: weights of denoiser, text encoders (bf16) and VAE + activations + workspace. With
     ``gpus`` > 1 (sequence / CFG parallelism) every GPU holds all the weights (xDiT, HunyuanVideo's and Wan2.1's
@@ -634,7 +641,7 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
     n = np.asarray(n_items, dtype=float)
     acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * BLOCK_LIVE_TENSORS / np.asarray(gpus, dtype=float)
-    vae = n * np.asarray(width, dtype=float) * np.asarray(height, dtype=float) * 128 * 2.0 * 3
+    vae = vae_decode_buffer_bytes(n, width, height)
     return {
         "weights": weights + 0 * acts,
         "kv_cache": 0 * acts,

@@ -14,7 +14,8 @@ import os
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.located import YamlProblem, load_file
-from tokcost.records.presets import MAX_PRESET_INT, Architecture
+from tokcost.records.base import MAX_PRESET_INT
+from tokcost.records.presets import Architecture
 
 # config key -> (Architecture field, what it is); all required but the KV heads, the head width and tying
 _REQUIRED = {

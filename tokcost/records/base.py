@@ -53,6 +53,15 @@ def _not_tiny(value: float) -> float:
 NOT_TINY = AfterValidator(_not_tiny)
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 
+# A preset's numbers (records/presets.py, and the family sections of records/families/ that it imports). Upper
+# bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd user
+# values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
+MAX_PRESET_INT = 10**12
+MAX_PRESET_FLOAT = 1e12
+PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
+PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NOT_BOOL]
+Count = Annotated[int, Field(ge=0), NOT_BOOL]
+
 
 class Strict(BaseModel):
     """Base of every input record (specs, presets, engine profiles, calibrations, measurements)."""

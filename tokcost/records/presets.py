@@ -10,19 +10,18 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_serializer, model_validator
 
-from tokcost.records.base import NOT_BOOL, NOT_TINY, Float, Fraction, Range, Strict
+from tokcost.records.base import (
+    Count,
+    Float,
+    Fraction,
+    NonNegative,
+    PosFloat,
+    PosInt,
+    Range,
+    Strict,
+)
 from tokcost.records.families import FAMILIES, FamilySchema
 
-# Upper bounds far above any real chip or model (the largest preset number is under 300,000): they keep absurd
-# user values (10**30) from overflowing the engine's float arithmetic into inf/NaN.
-MAX_PRESET_INT = 10**12
-MAX_PRESET_FLOAT = 1e12
-
-
-PosFloat = Annotated[float, Field(gt=0, le=MAX_PRESET_FLOAT, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
-PosInt = Annotated[int, Field(gt=0, le=MAX_PRESET_INT), NOT_BOOL]
-Count = Annotated[int, Field(ge=0), NOT_BOOL]
-Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
 Sources = dict[str, str]
 
@@ -190,7 +189,7 @@ class Tokenizer(Strict):
 
 class ARSampling(Strict):
     cfg: CfgAR = Field(description="Classifier-free guidance: both branches in one batch, two passes, or off.")
-    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
     top_k: PosInt | None = Field(default=None, description="Top-k sampling (None: the whole vocabulary).")
     temperature: PosFloat | None = Field(default=None, description="Sampling temperature.")
     prompt_tokens: PosInt = Field(description="A typical conditioning prompt (caption or class token) in tokens.")
@@ -316,7 +315,7 @@ class DiffusionSampling(Strict):
     cfg: CfgDiffusion = Field(
         description="Classifier-free guidance: both branches in one batch, distilled in, or none."
     )
-    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
 
 
 class Native(Strict):

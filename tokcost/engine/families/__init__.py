@@ -186,6 +186,27 @@ class TrainingFlops:
     samples: float | None = None  # the samples priced (a published count when none was given)
 
 
+class OneGpu:
+    """What the families whose published code runs a replica on one GPU share (masked decoding, next-scale,
+    masked autoregression): no split of a replica, guidance batched or off as the model's section says.
+    ``one_gpu_work`` words what the replica does (``"{model} <one_gpu_work> on one GPU"``)."""
+
+    schema: FamilySchema
+    one_gpu_work: str
+    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
+    parallelisms: tuple[str, ...] = ()
+    guidance_modes = {"batched": "batched", "none": "off"}  # the section's ``cfg`` as a mode
+
+    def cfg_mode(self, model: ModelPreset) -> str:
+        return self.guidance_modes[self.schema.section_of(model).cfg]
+
+    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+        return f"{model.id} {self.one_gpu_work} on one GPU: no multi-GPU implementation of its family is published"
+
+    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones_like(gpus), gpus
+
+
 def roofline_note(who: str) -> str:
     """The pricing note of a family whose operators the kernel tables never price."""
     return f"operators priced on the sourced roofline (peak x efficiency); {who} does not use the kernel tables"

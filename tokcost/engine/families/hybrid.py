@@ -31,6 +31,7 @@ from tokcost.engine import physics
 from tokcost.engine.families import (
     OVERHEAD_BOUND_FACTOR,
     Memory,
+    OneGpu,
     Priced,
     TrainingFlops,
     TrainingWork,
@@ -45,8 +46,6 @@ from tokcost.records.presets import ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
-
-CFG_MODES = {"batched": "batched", "none": "off"}
 
 # Kernel launches of the block the eager profile's host_per_layer_s is identified on (engines.yaml: the LlamaGen
 # reference table's step time grows ~0.9 ms per layer): one decode step of FoundationVision/LlamaGen
@@ -126,10 +125,12 @@ class _Kernels:
         self.P_attn = _per_round(w.P_attn * attn_mfu)
         self.l2 = tuple(_per_round(v) for v in w.l2)
         self.wread = physics.weight_read_bytes(w.cfg.precision)
-        self.seconds = self.gpu = self.flops = self.weight_s = 0.0
+        # seconds, GPU seconds, FLOPs, and the GPU seconds of arithmetic (FLOPs at the rate, element-wise traffic)
+        # and of weight reads, as the diffusion family splits a step into compute and memory
+        self.seconds = self.gpu = self.flops = self.compute_s = self.weight_s = 0.0
 
     def total(self, figure: str) -> np.ndarray:
-        """``figure`` (seconds, gpu, flops, weight_s) summed over the rounds."""
+        """``figure`` (seconds, gpu, flops, compute_s, weight_s) summed over the rounds."""
         return np.sum(getattr(self, figure), axis=-1)
 
     def _add(self, gpu_s, count=1.0):
@@ -138,36 +139,31 @@ class _Kernels:
 
     def gemm(self, rows, n_in, n_out, count=1.0):
         flops = 2.0 * rows * n_in * n_out
-        weights = n_in * n_out * self.wread / self.BW
+        weights = n_in * n_out * self.wread / self.BW + 0.0 * rows  # read again in every round
         self._add(np.maximum(flops / self.P, weights + rows * (n_in + n_out) * 2.0 / self.BW), count)
         self.flops, self.weight_s = self.flops + count * flops, self.weight_s + count * weights
+        self.compute_s = self.compute_s + count * flops / self.P
 
     def attention(self, seqs, tokens, width, count=1.0):
         flops = 4.0 * seqs * tokens * tokens * width
         self._add(flops / self.P_attn, count)
         self.flops = self.flops + count * flops
+        self.compute_s = self.compute_s + count * flops / self.P_attn
 
     def elementwise(self, bytes_, count=1.0):
         self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.l2), count)
+        # its traffic is the arithmetic side's; the kernel's start is neither arithmetic nor a weight read
+        self.compute_s = self.compute_s + count * physics.elementwise_s(bytes_, 0.0, bytes_, self.BW, *self.l2)
 
-    def launches(self, count):
-        """Kernels too small to take longer than starting (the chip's measured start, where it has one)."""
-        self._add(self.l2[2] + 0.0 * self.launch, count)
+    def launches(self, rows, count):
+        """Kernels too small to take longer than starting (the chip's measured start, where it has one), over
+        ``rows`` (it carries the round axis, as every other kernel's, so that each round is charged them)."""
+        self._add(self.l2[2] + 0.0 * rows, count)
 
 
-class MaskedAutoregressive:
+class MaskedAutoregressive(OneGpu):
     schema: FamilySchema = SCHEMA
-    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
-    parallelisms: tuple[str, ...] = ()
-
-    def cfg_mode(self, model: ModelPreset) -> str:
-        return CFG_MODES[SCHEMA.section_of(model).cfg]
-
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        return f"{model.id} samples on one GPU: no multi-GPU implementation of its family is published"
-
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    one_gpu_work = "samples"
 
     def price(self, w: Work) -> Priced:
         cfg, m, eff = w.cfg, w.model, w.eff
@@ -204,9 +200,9 @@ class MaskedAutoregressive:
                 k.elementwise(rows * b * wd, times)
             for b in (*HEAD_EMBED_EW_BYTES, dec.width * 6):  # ..., the condition's cast to fp16
                 k.elementwise(rows * b, times)
-            k.launches(HEAD_SMALL_LAUNCHES * times)
+            k.launches(rows, HEAD_SMALL_LAUNCHES * times)
 
-        transformer_s = head_s = gpu_sum = weight_sum = flops = 0.0 * n * K * T
+        transformer_s = head_s = gpu_sum = compute_sum = weight_sum = flops = 0.0 * n * K * T
         # the schedule is a sequence of rounds per (tokens, iterations): priced once for each pair in the grid
         T_grid, K_grid = np.broadcast_arrays(T, K)
         for t_n, k_n in sorted(set(zip(T_grid.ravel().astype(int).tolist(), K_grid.ravel().astype(int).tolist()))):
@@ -222,6 +218,7 @@ class MaskedAutoregressive:
             transformer_s = np.where(this, t_s, transformer_s)
             head_s = np.where(this, hd.total("seconds"), head_s)
             gpu_sum = np.where(this, tr.total("gpu") + hd.total("gpu"), gpu_sum)
+            compute_sum = np.where(this, tr.total("compute_s") + hd.total("compute_s"), compute_sum)
             weight_sum = np.where(this, tr.total("weight_s") + hd.total("weight_s"), weight_sum)
             flops = np.where(this, tr.total("flops") + hd.total("flops"), flops)
         pw, ph = gw * f, gh * f
@@ -233,8 +230,9 @@ class MaskedAutoregressive:
             latency_s=latency,
             breakdown_s={"transformer": transformer_s, "diffusion_head": head_s, "vae_decode": vae_s + 0 * latency},
             breakdown_precision={"transformer": cfg.precision, "diffusion_head": cfg.precision, "vae_decode": "bf16"},
-            # a GEMM-dominated pass is compute-bound; weight reads bind only where they outweigh the kernels' time
-            bound=np.where(gpu_sum >= weight_sum, "compute", "memory"),
+            # as the diffusion family's step: arithmetic against weight reads (a small batch's head steps reread
+            # the head's weights 6,400 times for a few rows each)
+            bound=np.where(compute_sum >= weight_sum, "compute", "memory"),
             overhead_bound=latency - vae_s > gpu_sum * OVERHEAD_BOUND_FACTOR,
             communication_s=0 * latency,
             tokens={
@@ -252,7 +250,7 @@ class MaskedAutoregressive:
             memory=Memory(
                 weights=weights_b + 0 * latency,
                 kv_cache=0 * latency,
-                activations=acts + w.batch * pw * ph * 128 * 2.0 * 3 + 0 * latency,  # + the VAE's buffers
+                activations=acts + physics.vae_decode_buffer_bytes(w.batch, pw, ph) + 0 * latency,
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,

@@ -10,31 +10,17 @@ logits) is the serialised per-step work ``denoise_step_s`` of the engine profile
 
 from __future__ import annotations
 
-import numpy as np
-
+from tokcost.engine.families import OneGpu
 from tokcost.engine.families.diffusion import Diffusion
 from tokcost.records.families.masked import SCHEMA
 from tokcost.records.presets import ModelPreset
 
-# the preset's guidance as a mode
-CFG_MODES = {"batched": "batched", "none": "off"}
 
-
-class Masked(Diffusion):
+class Masked(OneGpu, Diffusion):
     schema = SCHEMA
     network = "token transformer"
     # reference code runs a replica on one GPU (no sequence- or CFG-parallel implementation is published)
-    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
-    parallelisms = ()
-
-    def cfg_mode(self, model: ModelPreset) -> str:
-        return CFG_MODES[self.schema.section_of(model).cfg]
-
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        return f"{model.id} decodes masked tokens on one GPU: no multi-GPU implementation of its family is published"
-
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    one_gpu_work = "decodes masked tokens"
 
     def precision_note(self, model: ModelPreset, precision: str) -> str:
         encoders = ", ".join(e.name for e in model.text_encoders) or "none"

@@ -17,6 +17,7 @@ from tokcost.engine import physics
 from tokcost.engine.families import (
     OVERHEAD_BOUND_FACTOR,
     Memory,
+    OneGpu,
     Priced,
     TrainingFlops,
     TrainingWork,
@@ -32,23 +33,12 @@ from tokcost.records.presets import ModelPreset
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
 
-CFG_MODES = {"batched": "batched", "none": "off"}
 KV_BYTES = physics.KV_BYTES  # 16-bit keys and values
 
 
-class NextScalePrediction:
+class NextScalePrediction(OneGpu):
     schema: FamilySchema = SCHEMA
-    parallelism_labels = np.array([["none", "none"], ["none", "none"]])
-    parallelisms: tuple[str, ...] = ()
-
-    def cfg_mode(self, model: ModelPreset) -> str:
-        return CFG_MODES[SCHEMA.section_of(model).cfg]
-
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
-        return f"{model.id} predicts its scales on one GPU: no multi-GPU implementation of its family is published"
-
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    one_gpu_work = "predicts its scales"
 
     def price(self, w: Work) -> Priced:
         cfg, m, eff = w.cfg, w.model, w.eff
@@ -110,7 +100,8 @@ class NextScalePrediction:
             memory=Memory(
                 weights=weights + 0 * latency,
                 kv_cache=n * prefix * kv_token + 0 * latency,
-                activations=n * gw * gh * d * 2.0 * physics.BLOCK_LIVE_TENSORS + w.batch * pw * ph * 128 * 2.0 * 3,
+                activations=n * gw * gh * d * 2.0 * physics.BLOCK_LIVE_TENSORS
+                + physics.vae_decode_buffer_bytes(w.batch, pw, ph),
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,

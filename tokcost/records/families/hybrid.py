@@ -2,17 +2,12 @@
 transformer predicts, over a fixed number of iterations, a conditioning vector for each token it unmasks, and a
 small MLP denoises each such token's continuous latent over many diffusion steps; a VAE decodes the latents."""
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from tokcost.records.base import NOT_BOOL, NOT_TINY, Strict
+from tokcost.records.base import NonNegative, PosFloat, PosInt, Strict
 from tokcost.records.families import FamilySchema
-
-# as tokcost.records.presets has them (which imports this package, so they are not imported from there)
-PosInt = Annotated[int, Field(gt=0, le=10**12), NOT_BOOL]
-PosFloat = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
-Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
 
 
 class Stack(Strict):
@@ -42,7 +37,7 @@ class Hybrid(Strict):
     head: DiffusionHead = Field(description="The diffusion head.")
     iterations: PosInt = Field(description="Autoregressive iterations (default; steps sets it).")
     cfg: Literal["batched", "none"] = Field(description="Classifier-free guidance: both branches batched, or none.")
-    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
 
 
 class _Hybrid(FamilySchema):

@@ -2,16 +2,12 @@
 masked token of a discrete (VQ) token grid at once and keeps the most confident, over a fixed number of steps;
 each step re-runs the whole grid, with no KV cache."""
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from tokcost.records.base import NOT_BOOL, Strict
+from tokcost.records.base import NonNegative, PosInt, Strict
 from tokcost.records.families import FamilySchema
-
-# as tokcost.records.presets has them (which imports this package, so they are not imported from there)
-PosInt = Annotated[int, Field(gt=0, le=10**12), NOT_BOOL]
-Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
 
 
 class MaskedSampling(Strict):
@@ -19,7 +15,7 @@ class MaskedSampling(Strict):
 
     steps: PosInt = Field(description="Decoding steps: full-grid transformer forwards per image.")
     cfg: Literal["batched", "none"] = Field(description="Classifier-free guidance: both branches batched, or none.")
-    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
 
 
 class _Masked(FamilySchema):

@@ -2,18 +2,12 @@
 one forward per scale; each scale's tokens attend to every token of the scales before it (block-causal), whose
 keys and values stay in a KV cache across scales."""
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from tokcost.records.base import NOT_BOOL, NOT_TINY, Strict
+from tokcost.records.base import Count, NonNegative, PosFloat, PosInt, Strict
 from tokcost.records.families import FamilySchema
-
-# as tokcost.records.presets has them (which imports this package, so they are not imported from there)
-PosInt = Annotated[int, Field(gt=0, le=10**12), NOT_BOOL]
-Count = Annotated[int, Field(ge=0), NOT_BOOL]
-PosFloat = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
-Scale = Annotated[float, Field(ge=0, allow_inf_nan=False), NOT_BOOL]
 
 
 class NextScale(Strict):
@@ -32,7 +26,7 @@ class NextScale(Strict):
     )
     cross_attention_text_tokens: Count = Field(description="Text tokens every block cross-attends to.")
     cfg: Literal["batched", "none"] = Field(description="Classifier-free guidance: both branches batched, or none.")
-    cfg_scale: Scale | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
 
     @model_validator(mode="after")
     def _coarse_to_fine(self):
