@@ -151,9 +151,10 @@ class _Kernels:
         self.compute_s = self.compute_s + count * flops / self.P_attn
 
     def elementwise(self, bytes_, count=1.0):
-        self._add(physics.elementwise_s(bytes_, 1.0, bytes_, self.BW, *self.l2), count)
+        traffic = physics.elementwise_s(bytes_, 0.0, bytes_, self.BW, *self.l2)
+        self._add(traffic + self.l2[2], count)  # and the kernel's start (elementwise_s of one kernel)
         # its traffic is the arithmetic side's; the kernel's start is neither arithmetic nor a weight read
-        self.compute_s = self.compute_s + count * physics.elementwise_s(bytes_, 0.0, bytes_, self.BW, *self.l2)
+        self.compute_s = self.compute_s + count * traffic
 
     def launches(self, rows, count):
         """Kernels too small to take longer than starting (the chip's measured start, where it has one), over
