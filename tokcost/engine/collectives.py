@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.kernels import latency_s
+from tokcost.engine.kernels import fastest_at_or_above, latency_s
 from tokcost.records.kernels import ChipKernels, KernelTable
 
 # collective -> the table that measured it. The tables' bytes are nccl-tests' message size: for an all-reduce the
@@ -68,8 +68,8 @@ def collective_s(table: KernelTable, size, gpus) -> np.ndarray:
     """Seconds of ``table``'s collective for a message of ``size`` bytes over ``gpus`` GPUs:
     :func:`~tokcost.engine.kernels.latency_s` (log-log between measured points, in proportion to the size beyond
     the largest, the smallest size's time below it) over the table lowered, along the size axis, to the fastest
-    time measured at the same or a larger size: a smaller message can be sent padded to a larger one, so it takes
-    at most that long (this also smooths the measurements' noise, several microseconds at small sizes)."""
+    time measured at the same or a larger size (:func:`~tokcost.engine.kernels.fastest_at_or_above`; at small
+    sizes the measurements' noise is several microseconds)."""
     size = np.maximum(np.asarray(size, dtype=float), 1.0)  # an empty message still pays the launch
     return latency_s(_padded(table), gpus=gpus, bytes=size)
 
@@ -81,8 +81,7 @@ _PADDED: dict[int, tuple[KernelTable, KernelTable]] = {}
 def _padded(table: KernelTable) -> KernelTable:
     hit = _PADDED.get(id(table))
     if hit is None or hit[0] is not table:
-        axis = table.axes.index("bytes")
-        lat = np.flip(np.fmin.accumulate(np.flip(table.latency_s.astype(float), axis), axis=axis), axis)
+        lat = fastest_at_or_above(table.latency_s.astype(float), table.axes.index("bytes"))
         padded = KernelTable(table.name, table.axes, table.grid, lat, table.provenance)
         hit = _PADDED[id(table)] = (table, padded)
     return hit[1]
