@@ -12,6 +12,7 @@ from tokcost.engine.estimate import Config, estimate_arrays, estimate_grid, pric
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.io.kernel_tables import TABLE_CHIPS, hardware_kernels
+from tokcost.records.kernels import KernelTable
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -82,6 +83,29 @@ def test_a_chip_without_tables_keeps_the_link_exactly():
     h100 = CAT.hardware("h100-sxm")
     plain = replica_collectives(None, ((True, h100),), scale_up_link(h100), 8)
     assert np.array_equal(plain.all_reduce_s(SIZES, 8), physics.allreduce_s(SIZES, 8, scale_up_link(h100)))
+
+
+def test_what_a_table_does_not_cover_keeps_the_link():
+    """More GPUs than the table measured (a group that may span another link) and an unmeasured cell with nothing
+    measured above it are priced on the chip's link: neither extrapolated in proportion to the GPUs nor NaN."""
+    link = scale_up_link(CAT.hardware("h100-sxm"))
+    measured = dict(zip(NCCL_TABLES, tables("h100-sxm"), strict=True))
+    G = np.array([2, 8, 16])[:, None]
+    got = Collectives(link, [(True, measured)]).all_reduce_s(SIZES, G)
+    assert np.all(np.isnan(collective_s(measured["all_reduce"], SIZES, 16)))
+    assert np.array_equal(got[2], physics.allreduce_s(SIZES, 16, link))
+    assert np.array_equal(got[:2], collective_s(measured["all_reduce"], SIZES, G[:2]))
+    # the 8-GPU all-to-all unmeasured at its three largest sizes: sizes whose cell touches them take the link
+    t = measured["all_to_all"]
+    latency = t.latency_s.astype(float)
+    latency[-1, -3:] = np.nan
+    holed = dict(measured, all_to_all=KernelTable(t.name, t.axes, t.grid, latency, t.provenance))
+    uncovered = SIZES > t.grid[1][-4]
+    assert uncovered.any() and not uncovered.all()
+    expected = np.where(uncovered, physics.alltoall_s(SIZES, 8, link), collective_s(t, SIZES, 8))
+    for rows in (True, np.array([[True]])):  # one chip, and a stacked sweep's column
+        got = Collectives(link, [(rows, holed)]).all_to_all_s(SIZES, 8)
+        assert np.array_equal(np.ravel(got), expected)
 
 
 def test_one_gpu_pays_nothing_and_loads_no_table():

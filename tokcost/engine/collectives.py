@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.kernels import latency_s
+from tokcost.engine.kernels import fastest_at_or_above, latency_s
 from tokcost.records.kernels import ChipKernels, KernelTable
 
 # collective -> the table that measured it. The tables' bytes are nccl-tests' message size: for an all-reduce the
@@ -26,9 +26,9 @@ NCCL_TABLES = {"all_reduce": "nccl.all_reduce", "all_gather": "nccl.all_gather",
 
 class Collectives:
     """Seconds of one collective over ``gpus`` GPUs, vectorised over sizes, GPU counts and stacked chips; 0 on one
-    GPU. ``link`` = (latency s, busbw bytes/s), scalars or columns, prices the rows no part covers (no link,
-    ``None``: 0 everywhere, a replica of one GPU); ``parts`` = [(rows, {collective: table})] the rows of each chip
-    with NCCL tables."""
+    GPU. ``link`` = (latency s, busbw bytes/s), scalars or columns, prices the rows no table covers (a chip without
+    tables, more GPUs than its tables measured, an unmeasured cell: :func:`collective_s`'s NaN); ``parts`` =
+    [(rows, {collective: table})] the rows of each chip with NCCL tables."""
 
     def __init__(self, link, parts: Sequence[tuple[Any, Mapping[str, KernelTable]]] = ()):
         self.link = link
@@ -54,13 +54,15 @@ class Collectives:
         if not self.parts:
             return linked
         if len(self.parts) == 1 and self.parts[0][0] is True:  # one chip, all rows
-            return np.where(G > 1, collective_s(self.parts[0][1][name], size, G), 0.0)
+            priced = collective_s(self.parts[0][1][name], size, G)
+            return np.where((G > 1) & np.isfinite(priced), priced, linked)
         shape = np.broadcast_shapes(np.shape(linked), size.shape, G.shape, *(np.shape(m) for m, _ in self.parts))
         out = np.broadcast_to(linked, shape).copy()
         sizes, counts = np.broadcast_to(size, shape), np.broadcast_to(G, shape)
         for mask, tables in self.parts:
             rows = np.broadcast_to(mask, shape) & (counts > 1)
-            out[rows] = collective_s(tables[name], sizes[rows], counts[rows])
+            priced = collective_s(tables[name], sizes[rows], counts[rows])
+            out[rows] = np.where(np.isfinite(priced), priced, out[rows])
         return out
 
 
@@ -68,10 +70,14 @@ def collective_s(table: KernelTable, size, gpus) -> np.ndarray:
     """Seconds of ``table``'s collective for a message of ``size`` bytes over ``gpus`` GPUs:
     :func:`~tokcost.engine.kernels.latency_s` (log-log between measured points, in proportion to the size beyond
     the largest, the smallest size's time below it) over the table lowered, along the size axis, to the fastest
-    time measured at the same or a larger size: a smaller message can be sent padded to a larger one, so it takes
-    at most that long (this also smooths the measurements' noise, several microseconds at small sizes)."""
+    time measured at the same or a larger size (:func:`~tokcost.engine.kernels.fastest_at_or_above`; at small
+    sizes the measurements' noise is several microseconds). NaN where the table does not cover the collective:
+    more GPUs than it measured (a larger group may span another link; growing in proportion to the GPUs, the rule
+    beyond the largest size, would be a guess) or an unmeasured cell with nothing measured above it."""
     size = np.maximum(np.asarray(size, dtype=float), 1.0)  # an empty message still pays the launch
-    return latency_s(_padded(table), gpus=gpus, bytes=size)
+    gpus = np.asarray(gpus, dtype=float)
+    measured_gpus = table.grid[table.axes.index("gpus")]
+    return np.where(gpus > measured_gpus[-1], np.nan, latency_s(_padded(table), gpus=gpus, bytes=size))
 
 
 # id(table) -> (table, the table lowered to the fastest at the same or a larger size); a chip has four tables
@@ -81,8 +87,7 @@ _PADDED: dict[int, tuple[KernelTable, KernelTable]] = {}
 def _padded(table: KernelTable) -> KernelTable:
     hit = _PADDED.get(id(table))
     if hit is None or hit[0] is not table:
-        axis = table.axes.index("bytes")
-        lat = np.flip(np.fmin.accumulate(np.flip(table.latency_s.astype(float), axis), axis=axis), axis)
+        lat = fastest_at_or_above(table.latency_s.astype(float), table.axes.index("bytes"))
         padded = KernelTable(table.name, table.axes, table.grid, lat, table.provenance)
         hit = _PADDED[id(table)] = (table, padded)
     return hit[1]

@@ -55,20 +55,25 @@ def _bracket(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return lo, w, np.exp(lx - clamped).clip(min=1.0)
 
 
+def fastest_at_or_above(latency: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``latency`` lowered, along ``axis``, to the fastest measured at the same or a larger size: a smaller GEMM or
+    message can run zero-padded to a larger one, so it takes at most that long (this also smooths the
+    measurements' noise). NaN stays NaN only where nothing above it is measured."""
+    return np.flip(np.fmin.accumulate(np.flip(latency, axis), axis=axis), axis)
+
+
 # (id(table), n, k) -> (table, ln m grid, ln latency along m); a model has a few dozen distinct (n, k)
 _M_CURVES: dict[tuple[int, float, float], tuple[KernelTable, np.ndarray, np.ndarray]] = {}
 
 
 def _m_curve(table: KernelTable, n: float, k: float) -> tuple[np.ndarray, np.ndarray]:
     """ln m and ln latency of ``table``'s GEMM along its m grid at fixed ``n``, ``k`` (interpolated over n and k
-    once), each point lowered to the fastest at the same or a larger m: a smaller GEMM can run as a larger one
-    with zero padding, so it takes at most that long (this also smooths the measurements' noise)."""
+    once), each point lowered to the fastest at the same or a larger m (:func:`fastest_at_or_above`)."""
     key = (id(table), float(n), float(k))
     hit = _M_CURVES.get(key)
     if hit is None or hit[0] is not table:
         m = table.grid[table.axes.index("m")]
-        lat = latency_s(table, **{"m": m, "n": np.full(m.shape, n), "k": np.full(m.shape, k)})
-        lat = np.flip(np.fmin.accumulate(np.flip(lat)))  # NaN stays NaN only where nothing above it is measured
+        lat = fastest_at_or_above(latency_s(table, **{"m": m, "n": np.full(m.shape, n), "k": np.full(m.shape, k)}))
         hit = _M_CURVES[key] = (table, np.log(m), np.log(lat))
     return hit[1], hit[2]
 

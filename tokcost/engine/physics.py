@@ -195,8 +195,6 @@ def allreduce_s(bytes_, gpus, link):
     """One all-reduce of ``bytes_`` over ``gpus`` GPUs: latency + 2 (G-1)/G x bytes / busbw (the ring algorithm's
     traffic, at the bus bandwidth nccl-tests reports; ``link`` = (latency s, busbw bytes/s)). 0 on one GPU."""
     G = np.asarray(gpus, dtype=float)
-    if link is None:
-        return 0.0 * G
     latency, busbw = link
     return np.where(G > 1, latency + 2.0 * (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
@@ -205,8 +203,6 @@ def allgather_s(held, gpus, link):
     """One all-gather in which each of ``gpus`` GPUs contributes ``held`` bytes and receives the other G-1 parts:
     latency + (G-1)/G x G held / busbw (nccl-tests' bus bandwidth of the gathered G x held bytes). 0 on one GPU."""
     G = np.asarray(gpus, dtype=float)
-    if link is None:
-        return 0.0 * G
     latency, busbw = link
     return np.where(G > 1, latency + (G - 1) * np.asarray(held, dtype=float) / busbw, 0.0)
 
@@ -215,8 +211,6 @@ def alltoall_s(bytes_, gpus, link):
     """One all-to-all in which each of ``gpus`` GPUs holds ``bytes_`` and sends (G-1)/G of it: latency +
     (G-1)/G x bytes / busbw. 0 on one GPU."""
     G = np.asarray(gpus, dtype=float)
-    if link is None:
-        return 0.0 * G
     latency, busbw = link
     return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
