@@ -24,7 +24,7 @@ def latency_s(table: KernelTable, **shape) -> np.ndarray:
     if missing or extra:
         raise ValueError(f"{table.name} takes {', '.join(table.axes)}; got {', '.join(shape) or 'nothing'}")
     points = np.broadcast_arrays(*(np.asarray(shape[a], dtype=float) for a in table.axes))
-    log_values = np.log(table.latency_s.astype(float))
+    log_values = _log_latency(table)
     lows, weights, scale = [], [], np.ones(points[0].shape)
     for axis, x in zip(table.grid, points):
         lo, w, beyond = _bracket(axis, x)
@@ -39,6 +39,17 @@ def latency_s(table: KernelTable, **shape) -> np.ndarray:
         # a corner of zero weight contributes nothing, even when it was not measured
         out = out + np.where(w > 0, w * np.where(np.isfinite(value), value, np.nan), 0.0)
     return np.exp(out) * scale
+
+
+# id(table) -> (table, ln latency): a table is interpolated many times (each GEMM shape, each collective size)
+_LOG_LATENCY: dict[int, tuple[KernelTable, np.ndarray]] = {}
+
+
+def _log_latency(table: KernelTable) -> np.ndarray:
+    hit = _LOG_LATENCY.get(id(table))
+    if hit is None or hit[0] is not table:
+        hit = _LOG_LATENCY[id(table)] = (table, np.log(table.latency_s.astype(float)))
+    return hit[1]
 
 
 def _bracket(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
