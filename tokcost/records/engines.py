@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, RootModel, field_validator
 
 from tokcost.records.base import NOT_BOOL, Fraction, NonNegative, Range, Strict
-from tokcost.records.families import FAMILIES
+from tokcost.records.families import FAMILIES, check_known
 
 
 class EngineProfile(Strict):
@@ -78,9 +78,7 @@ class EngineProfile(Strict):
     @field_validator("serves")
     @classmethod
     def _families(cls, v: list[str]) -> list[str]:
-        unknown = [f for f in v if f != "any" and f not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown family {unknown[0]!r}; choose from any, {', '.join(FAMILIES)}")
+        check_known(v, FAMILIES, wildcard="any")
         return v
 
     def runs(self, family: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from tokcost.records.base import NOT_BOOL, Float, Strict
-from tokcost.records.families import VALIDATION_FAMILIES
+from tokcost.records.families import VALIDATION_FAMILIES, check_known
 from tokcost.records.presets import Architecture
 from tokcost.records.spec import Engine
 
@@ -94,8 +94,7 @@ class Entry(Strict):
     @field_validator("family")
     @classmethod
     def _known_family(cls, v: str) -> str:
-        if v not in FAMILIES:
-            raise ValueError(f"unknown family {v!r}; choose from {', '.join(FAMILIES)}")
+        check_known([v], FAMILIES)
         return v
 
 
@@ -125,7 +124,5 @@ class Thresholds(Strict):
     @field_validator("apply_to")
     @classmethod
     def _known_summaries(cls, v: list[str]) -> list[str]:
-        unknown = [f for f in v if f != "all" and f not in FAMILIES]
-        if unknown:
-            raise ValueError(f"unknown family {unknown[0]!r}; choose from all, {', '.join(FAMILIES)}")
+        check_known(v, FAMILIES, wildcard="all")
         return v

@@ -20,7 +20,7 @@ from tokcost.records.base import (
     Range,
     Strict,
 )
-from tokcost.records.families import FAMILIES, FamilySchema
+from tokcost.records.families import FAMILIES, FamilySchema, check_known
 
 Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=64)]
 Sources = dict[str, str]
@@ -397,8 +397,7 @@ class ModelPreset(_FamilySections):
     @field_validator("family")
     @classmethod
     def _known_family(cls, v: str) -> str:
-        if v not in FAMILIES:
-            raise ValueError(f"unknown family {v!r}; choose from {', '.join(FAMILIES)}")
+        check_known([v], FAMILIES)
         return v
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ them with :mod:`pkgutil`, so a new family is a new module here (and its physics 
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -93,6 +94,15 @@ FAMILIES: dict[str, FamilySchema] = _discover()
 VALIDATION_FAMILIES: tuple[str, ...] = tuple(
     dict.fromkeys([*(s.validation_family for s in FAMILIES.values()), *SHARED_VALIDATION_FAMILIES])
 )
+
+
+def check_known(names: Iterable[str], known: Iterable[str], wildcard: str | None = None) -> None:
+    """Refuse the first of ``names`` that is neither one of ``known`` (generation or validation families) nor
+    ``wildcard`` ("any", "all"), naming the choices: the one wording of an unknown family in every record."""
+    choices = [*([wildcard] if wildcard else []), *known]
+    unknown = [n for n in names if n not in choices]
+    if unknown:
+        raise ValueError(f"unknown family {unknown[0]!r}; choose from {', '.join(choices)}")
 
 
 def schema(name: str) -> FamilySchema:
