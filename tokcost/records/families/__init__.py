@@ -67,8 +67,9 @@ class FamilySchema:
 
     def params_b(self, model: Any) -> float:
         """Billions of parameters of the network that runs every pass: the first of its sections with a
-        ``params_b`` (the decoder, the denoiser)."""
-        sections = (*self.requires, *((self.section,) if self.section else ()))
+        ``params_b``, its own section first (next-scale's transformer, MAR's; else the decoder, the denoiser: a
+        required VAE also has one)."""
+        sections = (*((self.section,) if self.section else ()), *self.requires)
         return next(getattr(model, s).params_b for s in sections if hasattr(getattr(model, s), "params_b"))
 
     def native_frames(self, model: Any) -> int:

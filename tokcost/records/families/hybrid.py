@@ -44,9 +44,6 @@ class _Hybrid(FamilySchema):
     def default_steps(self, model: Any) -> int | None:
         return self.section_of(model).iterations
 
-    def params_b(self, model: Any) -> float:
-        return self.section_of(model).params_b
-
 
 SCHEMA = _Hybrid(
     name="hybrid",

@@ -2,7 +2,7 @@
 one forward per scale; each scale's tokens attend to every token of the scales before it (block-causal), whose
 keys and values stay in a KV cache across scales."""
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -35,15 +35,8 @@ class NextScale(Strict):
         return self
 
 
-class _NextScale(FamilySchema):
-    def default_steps(self, model: Any) -> int | None:
-        return None  # the scales are the passes: no steps to choose
-
-    def params_b(self, model: Any) -> float:
-        return self.section_of(model).params_b
-
-
-SCHEMA = _NextScale(
+# no default_steps: the scales are the passes, there are no steps to choose
+SCHEMA = FamilySchema(
     name="next-scale",
     label="next-scale",
     noun="a next-scale model",
