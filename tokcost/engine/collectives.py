@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tokcost.engine import physics
-from tokcost.engine.kernels import fastest_at_or_above, latency_s
+from tokcost.engine.kernels import fastest_at_or_above, latency_s, per_table
 from tokcost.records.kernels import ChipKernels, KernelTable
 
 # collective -> the table that measured it. The tables' bytes are nccl-tests' message size: for an all-reduce the
@@ -81,16 +81,15 @@ def collective_s(table: KernelTable, size, gpus) -> np.ndarray:
 
 
 # id(table) -> (table, the table lowered to the fastest at the same or a larger size); a chip has four tables
-_PADDED: dict[int, tuple[KernelTable, KernelTable]] = {}
+_PADDED: dict[tuple, tuple[KernelTable, KernelTable]] = {}
 
 
 def _padded(table: KernelTable) -> KernelTable:
-    hit = _PADDED.get(id(table))
-    if hit is None or hit[0] is not table:
+    def lowered() -> KernelTable:
         lat = fastest_at_or_above(table.latency_s.astype(float), table.axes.index("bytes"))
-        padded = KernelTable(table.name, table.axes, table.grid, lat, table.provenance)
-        hit = _PADDED[id(table)] = (table, padded)
-    return hit[1]
+        return KernelTable(table.name, table.axes, table.grid, lat, table.provenance)
+
+    return per_table(_PADDED, (id(table),), table, lowered)
 
 
 def nccl_tables(chip: ChipKernels | None) -> dict[str, KernelTable] | None:

@@ -10,6 +10,7 @@ neighbouring grid points include an unmeasured one (NaN) gets NaN: the caller pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,15 +42,21 @@ def latency_s(table: KernelTable, **shape) -> np.ndarray:
     return np.exp(out) * scale
 
 
-# id(table) -> (table, ln latency): a table is interpolated many times (each GEMM shape, each collective size)
-_LOG_LATENCY: dict[int, tuple[KernelTable, np.ndarray]] = {}
+def per_table(cache: dict, key: tuple, table: KernelTable, make: Callable[[], Any]) -> Any:
+    """``make()``, computed once per ``key`` (which starts with ``id(table)``) and kept in ``cache`` beside the
+    table: holding the table keeps its id from being reused while the entry stands. Tables are immutable and
+    interpolated many times (every GEMM shape, every collective size), so what is derived from one is kept."""
+    hit = cache.get(key)
+    if hit is None or hit[0] is not table:
+        hit = cache[key] = (table, make())
+    return hit[1]
+
+
+_LOG_LATENCY: dict[tuple, tuple[KernelTable, np.ndarray]] = {}  # (id(table),) -> (table, ln latency)
 
 
 def _log_latency(table: KernelTable) -> np.ndarray:
-    hit = _LOG_LATENCY.get(id(table))
-    if hit is None or hit[0] is not table:
-        hit = _LOG_LATENCY[id(table)] = (table, np.log(table.latency_s.astype(float)))
-    return hit[1]
+    return per_table(_LOG_LATENCY, (id(table),), table, lambda: np.log(table.latency_s.astype(float)))
 
 
 def _bracket(axis: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,20 +80,20 @@ def fastest_at_or_above(latency: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.flip(np.fmin.accumulate(np.flip(latency, axis), axis=axis), axis)
 
 
-# (id(table), n, k) -> (table, ln m grid, ln latency along m); a model has a few dozen distinct (n, k)
-_M_CURVES: dict[tuple[int, float, float], tuple[KernelTable, np.ndarray, np.ndarray]] = {}
+# (id(table), n, k) -> (table, (ln m grid, ln latency along m)); a model has a few dozen distinct (n, k)
+_M_CURVES: dict[tuple, tuple[KernelTable, tuple[np.ndarray, np.ndarray]]] = {}
 
 
 def _m_curve(table: KernelTable, n: float, k: float) -> tuple[np.ndarray, np.ndarray]:
     """ln m and ln latency of ``table``'s GEMM along its m grid at fixed ``n``, ``k`` (interpolated over n and k
     once), each point lowered to the fastest at the same or a larger m (:func:`fastest_at_or_above`)."""
-    key = (id(table), float(n), float(k))
-    hit = _M_CURVES.get(key)
-    if hit is None or hit[0] is not table:
+
+    def curve() -> tuple[np.ndarray, np.ndarray]:
         m = table.grid[table.axes.index("m")]
         lat = fastest_at_or_above(latency_s(table, **{"m": m, "n": np.full(m.shape, n), "k": np.full(m.shape, k)}))
-        hit = _M_CURVES[key] = (table, np.log(m), np.log(lat))
-    return hit[1], hit[2]
+        return np.log(m), np.log(lat)
+
+    return per_table(_M_CURVES, (id(table), float(n), float(k)), table, curve)
 
 
 def gemm_latency_s(table: KernelTable, m, n: float, k: float) -> np.ndarray:
