@@ -53,55 +53,47 @@ def test_every_term_of_the_compiled_profile_is_no_worse_than_eagers(hw, band):
     c = efficiency(ENGINES["compiled"], preset, band)
     assert c.mfu == e.mfu and c.attention_mfu == e.attention_mfu and c.gpu_per_layer_s == e.gpu_per_layer_s
     assert c.mbu >= e.mbu
-    terms = (
-        "host_per_layer_s",
-        "fixed_per_step_s",
-        "act_passes",
-        "act_passes_unet",
-        "denoise_step_s",
-        "request_fixed_s",
-    )
+    terms = ("host_per_layer_s", "fixed_per_step_s", "denoise_step_s", "request_fixed_s")
     for term in terms:
         assert getattr(c, term) <= getattr(e, term), term
-    assert c.vae_efficiency == e.vae_efficiency
+    assert c.vae_efficiency == e.vae_efficiency and c.act_scale == e.act_scale
+    assert c.fused_elementwise and not e.fused_elementwise
 
 
-def test_compiling_fuses_less_of_a_unet_block_than_of_a_transformer_block():
-    """Eager runs every element-wise op as its own kernel: one figure for every denoiser. Compiled keeps more of a
-    UNet's passes (cuDNN convolutions and GroupNorm reductions are kernel boundaries inductor does not fuse across)
-    than of a DiT's (LayerNorm, modulation, RoPE, GELU and residual chains between GEMMs)."""
-    hw = CAT.hardware("h100-sxm")
-    e = efficiency(ENGINES["eager"], hw)
-    c = efficiency(ENGINES["compiled"], hw)
-    assert ENGINES["eager"].act_passes_unet is None and e.act_passes_unet == e.act_passes
-    assert c.act_passes < c.act_passes_unet <= e.act_passes
+def test_fusing_never_adds_a_pass():
+    """Every model that prices element-wise traffic has a count (its own, or the stand-in), and fusing a chain of
+    element-wise ops into one kernel never moves more than running them one by one."""
+    priced = [CAT.model(m) for m in CAT.ids("models") if CAT.model(m).generation.elementwise]
+    assert priced
+    for m in priced:
+        p = m.elementwise_passes
+        assert p is not None and 0 < p.fused <= p.eager, m.id
 
 
-def test_each_denoiser_kind_is_priced_with_its_own_passes():
-    """physics.act_passes picks the kind's figure: changing the transformer figure moves FLUX, never SDXL, and the
-    UNet figure the reverse."""
+def test_each_engine_moves_its_own_count_of_the_models_passes():
+    """physics.act_passes: eager moves the model's eager count, compiled its fused count, each times act_scale;
+    act_scale moves every denoiser's element-wise time."""
     from tokcost.core.fit import profiles_with
     from tokcost.engine import physics
 
     hw = CAT.hardware("h100-sxm")
+    e = efficiency(ENGINES["eager"], hw)
     c = efficiency(ENGINES["compiled"], hw)
-    assert physics.act_passes(CAT.model("sdxl"), c) == c.act_passes_unet
-    assert physics.act_passes(CAT.model("flux1-dev"), c) == c.act_passes
+    for name in ("sdxl", "flux1-dev"):
+        m = CAT.model(name)
+        assert physics.act_passes(m, e) == m.elementwise_passes.eager * e.act_scale
+        assert physics.act_passes(m, c) == m.elementwise_passes.fused * c.act_scale
 
-    def compiled_latency(model, values) -> float:
+    def latency(model, engine, scale) -> float:
         cfg = Config(
             model=CAT.model(model),
             hardware=hw,
-            profiles=profiles_with(values),
-            engine="compiled",
+            profiles=profiles_with({(("eager", "compiled"), "act_scale"): scale}),
+            engine=engine,
             kernels=hardware_kernels,
         )
         return float(estimate_arrays(cfg).latency_s)
 
-    base = {(("compiled",), "act_passes"): 40.0, (("compiled",), "act_passes_unet"): 90.0}
-    more_dit = base | {(("compiled",), "act_passes"): 80.0}
-    more_unet = base | {(("compiled",), "act_passes_unet"): 110.0}
-    assert compiled_latency("sdxl", more_dit) == compiled_latency("sdxl", base)
-    assert compiled_latency("flux1-dev", more_dit) > compiled_latency("flux1-dev", base)
-    assert compiled_latency("sdxl", more_unet) > compiled_latency("sdxl", base)
-    assert compiled_latency("flux1-dev", more_unet) == compiled_latency("flux1-dev", base)
+    for model in ("sdxl", "flux1-dev"):
+        for engine in ("eager", "compiled"):
+            assert latency(model, engine, 2.0) > latency(model, engine, 1.0), (model, engine)

@@ -28,7 +28,7 @@ def test_the_host_terms_divide_by_the_host_speed_and_nothing_else_does():
         two = efficiency(ENGINES[engine], hw, "central", host_speed=2.0)
         for term in ("host_per_layer_s", "fixed_per_step_s", "request_fixed_s", "denoise_step_s"):
             assert getattr(two, term) == pytest.approx(getattr(one, term) / 2.0)
-        for term in ("mfu", "mbu", "attention_mfu", "act_passes", "vae_efficiency"):
+        for term in ("mfu", "mbu", "attention_mfu", "act_scale", "vae_efficiency"):
             assert getattr(two, term) == getattr(one, term)
 
 

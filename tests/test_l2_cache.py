@@ -58,7 +58,7 @@ def test_cache_speeds_small_batches_and_large_batches_pay_only_the_kernel_starts
     # Sana 0.6B at 512 px: 256 tokens x 1152 wide, a block's 16 live tensors ~9 MB at batch 1
     small_cached, eff, m = _step("sana-0.6b", hw, 1, l2)
     small_dram, _, _ = _step("sana-0.6b", hw, 1, (0.0, np.inf, 0.0))
-    starts = eff.act_passes / 2 * physics.activation_blocks(m) * hw.l2.kernel_start_us * 1e-6
+    starts = physics.act_passes(m, eff) / 2 * physics.activation_blocks(m) * hw.l2.kernel_start_us * 1e-6
     assert small_cached - starts < small_dram
     # batch 256: ~2.4 GB live per block, far past any L2: the same bytes at the memory's rate, plus the starts
     big_cached, _, _ = _step("sana-0.6b", hw, 256, l2)

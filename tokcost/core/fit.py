@@ -1,9 +1,10 @@
 """Fit the engine parameters to the validation set, and cross-validate the fit (numpy only).
 
 What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbenchmark gives —
-``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request) and
-``act_passes`` (element-wise activation traffic per block; compiled has a second figure, ``act_passes_unet``, for
-UNet denoisers, and both stay at most eager's: :data:`AT_MOST`), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
+``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request),
+``act_scale`` (the element-wise time measured runs show over what each model's counted element-wise passes take at the
+chip's rate: one value for eager and compiled, whose passes are counted apart from the model code by
+scripts/count_elementwise_passes.py), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager and compiled), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
 today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
@@ -28,10 +29,7 @@ fitted in that fold, and keeping the whole-set value would leak the left-out ent
 so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a vLLM release's host terms are
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
 (baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
-vLLM decode (both replay CUDA graphs over fused kernels and stream the weights); ``act_passes`` passes between
-eager and compiled with no fusion credit either way (the one figure that tells them apart is the one left out), and
-a fold without compiled UNet (or transformer) runs gives compiled's passes for that kind eager's value.
-Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
+vLLM decode (both replay CUDA graphs over fused kernels and stream the weights). Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
 (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
 exactly those of fitting it alone.
@@ -66,12 +64,10 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "gpu_per_layer_s", 1e-7, 3e-4, True),
     (("eager",), "host_per_layer_s", 5e-5, 4e-3, True),
     (("eager",), "fixed_per_step_s", 1e-4, 2e-2, True),
-    (("eager",), "act_passes", 0.0, 400.0, False),
     (("eager", "compiled"), "denoise_step_s", 1e-4, 5e-2, True),
     (("eager", "compiled"), "request_fixed_s", 0.0, 0.6, False),
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
-    (("compiled",), "act_passes", 0.0, 400.0, False),
-    (("compiled",), "act_passes_unet", 0.0, 400.0, False),
+    (("eager", "compiled"), "act_scale", 0.1, 5.0, True),
     (("compiled",), "mbu", 0.5, 1.0, False),
     (("vllm",), "mbu", 0.5, 1.0, False),
     (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
@@ -92,16 +88,6 @@ PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], flo
     (("eager",), "fixed_per_step_s"): ((("vllm",), "fixed_per_step_s"), VLLM_PRIOR),
     (("vllm",), "mbu"): ((("compiled",), "mbu"), 1.0),
     (("compiled",), "mbu"): ((("vllm",), "mbu"), 1.0),
-    (("eager",), "act_passes"): ((("compiled",), "act_passes"), 1.0),
-    (("compiled",), "act_passes"): ((("eager",), "act_passes"), 1.0),
-    (("compiled",), "act_passes_unet"): ((("eager",), "act_passes"), 1.0),
-}
-# Physical bounds between fitted parameters: (engines, field) -> the parameter it may not exceed. Compiling fuses
-# element-wise kernels, it never adds a pass over the activations (compiled <= eager for the same work,
-# tests/test_compiled_vs_eager.py); each fold keeps the bound, so the bands' ends keep it too.
-AT_MOST: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], str]] = {
-    (("compiled",), "act_passes"): (("eager",), "act_passes"),
-    (("compiled",), "act_passes_unet"): (("eager",), "act_passes"),
 }
 COARSE = 41  # points in a coarse grid (over the whole range)
 FINE = 41  # points in a fine grid (around the current value)
@@ -203,17 +189,12 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
         moved = False
         for e, f, lo, hi, log in keys:
             grid = np.stack([make_grid(v, lo, hi, log) for v in values[(e, f)]])  # fits x trial values
-            if (e, f) in AT_MOST:
-                grid = np.minimum(grid, values[AT_MOST[(e, f)]][:, None])
             trial = {k: v[:, None] for k, v in values.items()} | {(e, f): grid}
             own = moved_by[(e, f)]
             obj = _objective([cases[j] for j in own], keep[:, own], profiles_with(trial), grid.shape)
             best = grid[np.arange(n_fits), np.argmin(obj, axis=1)]
             move = ~np.isclose(best, values[(e, f)], rtol=1e-9, atol=1e-15) & identified[(e, f)]
             values[(e, f)] = np.where(move, best, values[(e, f)])
-            for below, bound in AT_MOST.items():  # a bound that moved down takes what it bounds with it
-                if bound == (e, f) and below in values:
-                    values[below] = np.minimum(values[below], values[bound])
             moved = moved or bool(move.any())
         tick()
         return moved
@@ -234,13 +215,11 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
                 break
 
 
-# Element-wise passes with one figure per denoiser kind (physics.act_passes): the kind whose cases each prices, where
-# an engine has both (eager has one act_passes for every denoiser, so its act_passes prices every diffusion case).
-_PASSES_BY_KIND = {"act_passes_unet": True, "act_passes": False}
 # The diffusion pipeline's terms: the sampler's time per denoising step, and around the loop the request's fixed
 # cost and the VAE decode, which a steps/s figure (the denoising loop alone) leaves out.
 _DENOISING_STEP = "denoise_step_s"
 _AROUND_THE_LOOP = ("request_fixed_s", "vae_efficiency")
+_ELEMENTWISE = "act_scale"  # prices a denoiser's element-wise passes
 
 
 def _depends(key: tuple, case: _Case) -> bool:
@@ -252,12 +231,9 @@ def _depends(key: tuple, case: _Case) -> bool:
     denoiser = case.config.model.denoiser if case.config is not None else None
     if field == _DENOISING_STEP or field in _AROUND_THE_LOOP:
         return denoiser is not None and (field == _DENOISING_STEP or case.entry.metric != "steps_per_s")
-    if field not in _PASSES_BY_KIND:
-        return True
-    if denoiser is None:  # an AR model: no element-wise passes priced
-        return False
-    split = any(case.entry.engine in es and f == "act_passes_unet" for es, f, *_ in PARAMS)
-    return not split or (denoiser.kind == "unet") == _PASSES_BY_KIND[field]
+    if field == _ELEMENTWISE:
+        return denoiser is not None
+    return True
 
 
 def _has_cases(cases: list[_Case], keep: np.ndarray, key: tuple) -> np.ndarray:

@@ -459,13 +459,16 @@ def activation_blocks(model: ModelPreset) -> int:
 
 
 def act_passes(model: ModelPreset, eff):
-    """Element-wise passes per block over :func:`denoiser_activation_elems` for this denoiser's kind: the
-    engine's ``act_passes_unet`` for a UNet, ``act_passes`` for a transformer (DiT, MMDiT, linear DiT). They
-    differ where a compiler fuses: a transformer block's element-wise work (LayerNorm, adaLN modulation and
-    gating, RoPE, GELU, residual adds) is chains between GEMMs that inductor folds into a few kernels, while a
-    UNet's cuDNN convolutions and the GroupNorm reductions around them stay kernel boundaries it cannot fuse
-    across (eager runs every op as its own kernel, so it has one figure for both)."""
-    return eff.act_passes_unet if _denoiser(model).kind == "unet" else eff.act_passes
+    """Element-wise passes per block over :func:`denoiser_activation_elems` (16-bit tensors of one block's
+    activations read or written): the model's own count (``elementwise_passes``, counted from its code by
+    scripts/count_elementwise_passes.py) for how the engine runs its element-wise ops (eager: each op its own
+    kernel; fused: torch.compile's fused chains), times the engine's fitted ``act_scale`` (the element-wise time
+    measured runs show over the time the counted bytes take at the chip's rate)."""
+    counted = model.elementwise_passes
+    if counted is None:  # not reached: the catalog gives every preset of a family that prices them its count
+        raise ValueError(f"{model.id} has no elementwise_passes")
+    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
+    return np.where(eff.fused_elementwise, counted.fused, counted.eager) * eff.act_scale
 
 
 def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm):

@@ -5,7 +5,7 @@ hardware. The profiles are data (``tokcost/data/engines.yaml``): callers load th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,8 +37,8 @@ class Efficiency:
     fixed_per_step_s: Factor
     attention_mfu: Factor | None = None  # fused attention kernels (score/value matmuls); None: same as mfu
     request_fixed_s: Factor = 0.0  # diffusion: per-request pipeline overhead (set-up, post-processing)
-    act_passes: Factor = 0.0  # diffusion: element-wise activation traffic, in d-wide 16-bit tensors per block
-    act_passes_unet: Factor = 0.0  # the same for a UNet denoiser (the profile's act_passes unless it sets its own)
+    fused_elementwise: bool | np.ndarray = False  # diffusion: moves a model's fused element-wise passes, not eager ones
+    act_scale: Factor = 1.0  # diffusion: measured over counted element-wise time (engines.fitted.yaml)
     vae_efficiency: Factor = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
     denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
@@ -83,7 +83,7 @@ def efficiency(
     fitted = fitted_efficiency(fit, band)
     eager_eff = _assumed(eager, hw, band, eager.attention)
     mfu_scale = fitted.mfu / eager_eff.mfu
-    changes = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
+    changes: dict[str, Any] = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
     # _assumed always sets attention_mfu; None would mean "as mfu" (the field's default)
     attention_mfu = assumed.mfu if assumed.attention_mfu is None else assumed.attention_mfu
     changes["attention_mfu"] = attention_mfu * mfu_scale
@@ -141,7 +141,6 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
     engine_mfu = _pick(engine.mfu, band, True)
     fa3 = hw.efficiency.attention_fa3 if kernel == "fa3" else None
     attention = fa3 or hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
-    unet_passes = engine.act_passes if engine.act_passes_unet is None else engine.act_passes_unet
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),
@@ -149,8 +148,8 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         fixed_per_step_s=_pick(engine.fixed_per_step_s, band, False),
         attention_mfu=_pick(attention, band, True) * engine_mfu,
         request_fixed_s=0.0 if engine.request_fixed_s is None else _pick(engine.request_fixed_s, band, False),
-        act_passes=0.0 if engine.act_passes is None else _pick(engine.act_passes, band, False),
-        act_passes_unet=_pick(unet_passes, band, False) if unet_passes is not None else 0.0,
+        fused_elementwise=engine.elementwise == "fused",
+        act_scale=1.0 if engine.act_scale is None else _pick(engine.act_scale, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
         gpu_per_layer_s=0.0 if engine.gpu_per_layer_s is None else _pick(engine.gpu_per_layer_s, band, False),

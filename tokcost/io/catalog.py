@@ -162,4 +162,11 @@ def load_preset(kind: str, path: Path) -> HardwarePreset | ModelPreset:
         )
     if problems:
         raise InputError(problems)
+    if isinstance(preset, ModelPreset) and preset.generation.elementwise and preset.elementwise_passes is None:
+        from tokcost.io.elementwise import load_elementwise
+
+        counts = load_elementwise()
+        passes = counts.for_preset(preset.id)
+        sources = preset.sources | {"elementwise_passes": counts.source(passes)}
+        preset = preset.model_copy(update={"elementwise_passes": passes, "sources": sources})
     return preset

@@ -15,7 +15,9 @@ for binary tables, in the folder's NOTICE and its own provenance fields):
 
 - ``generated/engines.fitted.yaml``: the engines' fitted parameters, written by scripts/fit_engines.py;
 - ``generated/error_bands.yaml``: written by scripts/write_validation_docs.py;
-- ``generated/kernels/<chip>.npz``: written by scripts/condense_kernel_tables.py.
+- ``generated/kernels/<chip>.npz``: written by scripts/condense_kernel_tables.py;
+- ``generated/elementwise_passes.yaml``: each denoiser's element-wise traffic, written by
+  scripts/count_elementwise_passes.py.
 """
 
 from __future__ import annotations
@@ -35,3 +37,4 @@ GENERATED_DIR = DATA_DIR / "generated"
 ERROR_BANDS_FILE = GENERATED_DIR / "error_bands.yaml"
 ENGINES_FITTED_FILE = GENERATED_DIR / "engines.fitted.yaml"
 KERNELS_DIR = GENERATED_DIR / "kernels"
+ELEMENTWISE_FILE = GENERATED_DIR / "elementwise_passes.yaml"

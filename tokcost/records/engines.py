@@ -36,13 +36,15 @@ class EngineProfile(Strict):
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop."
     )
-    act_passes: Range[NonNegative] | None = Field(
-        default=None, description="Diffusion: element-wise activation passes per block (16-bit d-wide tensors)."
+    elementwise: Literal["eager", "fused"] = Field(
+        default="eager",
+        description="Diffusion: how its element-wise ops run, which of a model's elementwise_passes it moves: "
+        "eager (each op its own kernel) or fused (torch.compile fuses the chains between GEMMs and attention).",
     )
-    act_passes_unet: Range[NonNegative] | None = Field(
+    act_scale: Range[NonNegative] | None = Field(
         default=None,
-        description="Diffusion: act_passes for UNet denoisers, whose GroupNorm/SiLU/conv blocks a compiler fuses "
-        "less than a transformer block's element-wise chains (none: act_passes for every denoiser).",
+        description="Diffusion: measured element-wise time over the time the counted passes take at the chip's "
+        "bandwidth (none: 1).",
     )
     vae_efficiency: Range[Fraction] | None = Field(
         default=None, description="Diffusion: VAE decoder rate as a fraction of the engine's matmul rate."
@@ -136,10 +138,7 @@ class FittedProfile(Strict):
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's request_fixed_s."
     )
-    act_passes: Range[NonNegative] | None = Field(default=None, description="Fitted: as the profile's act_passes.")
-    act_passes_unet: Range[NonNegative] | None = Field(
-        default=None, description="Fitted: as the profile's act_passes_unet."
-    )
+    act_scale: Range[NonNegative] | None = Field(default=None, description="Fitted: as the profile's act_scale.")
     vae_efficiency: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's vae_efficiency.")
     denoise_step_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's denoise_step_s."

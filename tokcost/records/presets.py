@@ -353,6 +353,19 @@ _FamilySections = create_model(  # type: ignore[call-overload]
 FAMILY_SECTIONS = tuple(s.section for s in FAMILIES.values() if s.section is not None)
 
 
+class ElementwisePasses(Strict):
+    """Element-wise traffic of a transformer generator's blocks (diffusion denoisers, next-scale transformers):
+    16-bit passes over one block's activations (tokens x width) per block, by how its stack launches kernels.
+    Built-in presets get theirs from tokcost/data/generated/elementwise_passes.yaml (counted from the model's
+    code by scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
+
+    eager: NonNegative = Field(description="Every element-wise op its own kernel (PyTorch eager).")
+    fused: NonNegative = Field(description="Chains between GEMMs, convolutions and attention fused (torch.compile).")
+    counted: str = Field(
+        default="", description="How the figures were obtained (the counting proxy, or a stand-in's name)."
+    )
+
+
 class ModelPreset(_FamilySections):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
@@ -379,6 +392,10 @@ class ModelPreset(_FamilySections):
     diffusion: DiffusionSampling | None = Field(default=None, description="Diffusion sampling settings.")
     native: Native | None = Field(default=None, description="Default size and the sizes it serves (diffusion).")
     quality: dict[str, Float] = Field(default={}, description="Published scores by benchmark (geneval, vbench, mmmu).")
+    elementwise_passes: ElementwisePasses | None = Field(
+        default=None,
+        description="Element-wise passes per block, eager and fused (diffusion, next-scale; built-in presets: generated).",
+    )
     training: Training | None = Field(
         default=None, description="Its published training run (the default of `tokcost train`), where published."
     )

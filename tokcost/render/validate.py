@@ -220,14 +220,13 @@ HELD_OUT_NOTES = [
     "carries to a chip it has not seen; engine out how far one engine's parameters tell another's.",
     "",
     "A fold can leave a parameter no entry to fit it: every parameter that only the left-out engine has (eager's "
-    "host terms and `act_passes`, compiled's `act_passes`, `act_passes_unet` and `mbu`, a vLLM release's host "
-    "terms and `mbu`; compiled's passes for a denoiser kind whose compiled runs are all left out), or a "
-    "vLLM release whose only source or GPU is left out. Keeping the whole-set value would let the left-out entries "
+    "host terms, compiled's `mbu`, a vLLM release's host terms and `mbu`), or a vLLM release whose only source or "
+    "GPU is left out. Keeping the whole-set value would let the left-out entries "
     "price themselves, so such a parameter takes a stated prior from an engine the fold fits (`PRIORS` in "
     "`tokcost/core/fit.py`): a vLLM release's host terms are eager's / 4.5 and eager's are vLLM's x 4.5 (the "
     "4-5x end-to-end speed-up of a vLLM-class server over reference code, baaivision/Emu3.5 README); `mbu` passes "
-    "between compiled and vLLM decode (both replay CUDA graphs over fused kernels); `act_passes` between eager and "
-    "compiled with no fusion credit either way, since the entries that tell them apart are the ones left out. "
+    "between compiled and vLLM decode (both replay CUDA graphs over fused kernels). Element-wise traffic needs no "
+    "prior: each model's eager and fused passes are counted from its code, and the one fitted scale is shared. "
     "Engine out is therefore the hardest test: its errors are those of these priors as much as of the model.",
     "",
 ]
@@ -241,10 +240,10 @@ MODEL_NOTES = [
     "`efficiency.attention` in the hardware presets) and always at the 16-bit rate, even when the weights are "
     "fp8. This term carries most of the A100-vs-H100 ratio of long-sequence video models (CogVideoX: ~2.2x, "
     "not the 3.2x of the peak ratio).",
-    "- **Element-wise traffic** (`act_passes`): eager diffusers kernels between the matmuls move "
-    "`act_passes` x tokens x width x 2 bytes per block; it weighs most on narrow DiTs (PixArt, "
-    "Sana) and on high FLOP/byte chips. torch.compile fuses most of a transformer block's and less of a UNet's "
-    "(compiled's `act_passes` and `act_passes_unet`, each at most eager's). On chips with a measured `l2` section "
+    "- **Element-wise traffic** (each model's `elementwise_passes`, counted from its diffusers code by "
+    "`scripts/count_elementwise_passes.py`): eager kernels between the matmuls move eager passes x tokens x width "
+    "x 2 bytes per block, compiled the passes left after inductor's fusion, both times one fitted `act_scale`; it "
+    "weighs most on narrow DiTs (PixArt, Sana) and on high FLOP/byte chips. On chips with a measured `l2` section "
     "(A100, H100/H200/H800 SXM, L40S, RTX 4090) it moves at the in-cache rate while a block's ~16 live "
     "activation tensors fit in L2, and every kernel pays the measured start cost (te42kyfo/gpu-benches "
     "`gpu-small-kernels`; docs/methodology.md).",

@@ -64,7 +64,8 @@ class NextScalePrediction(OneGpu):
             linear = 2 * N * n * tokens
             attn = 4 * L * d * n * tokens * (prefix + X)
             acts = L * d * n * tokens * 2.0  # bytes of one element-wise pass over every block
-            act_s = physics.elementwise_s(eff.act_passes * acts, eff.act_passes / 2.0 * L,
+            passes = physics.act_passes(m, eff)
+            act_s = physics.elementwise_s(passes * acts, passes / 2.0 * L,
                                           physics.BLOCK_LIVE_TENSORS * acts / L, w.BW * eff.mbu, *w.l2)  # fmt: skip
             compute = linear / (w.P * eff.mfu) + attn / (w.P_attn * attn_mfu) + act_s
             memory = (s.params_b * 1e9 * wread + n * prefix * kv_token) / (w.BW * eff.mbu)

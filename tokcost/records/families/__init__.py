@@ -39,6 +39,7 @@ class FamilySchema:
     kv_cache: bool = False  # holds a KV cache (--kv-dtype applies)
     attention_kernel: bool = False  # its attention kernel is chosen (--attention applies)
     bench_decoder: bool = False  # its passes are the decoder steps `tokcost bench` measures
+    elementwise: bool = False  # prices its blocks' element-wise traffic (a preset's elementwise_passes)
     # its validation entries train the engine profiles' fitted parameters (tokcost validate --fit); a family added
     # later is scored with them as fitted, so its errors are out of sample and the other families' numbers stay
     fitted: bool = False

@@ -21,5 +21,6 @@ SCHEMA = _Diffusion(
     trains_on="samples",
     steps=True,
     attention_kernel=True,
+    elementwise=True,
     fitted=True,
 )

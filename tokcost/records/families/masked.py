@@ -33,6 +33,7 @@ SCHEMA = _Masked(
     validation_family="masked",
     trains_on="samples",
     steps=True,
+    elementwise=True,
     section="masked",
     section_model=MaskedSampling,
 )

@@ -45,6 +45,7 @@ SCHEMA = FamilySchema(
     validation_family="next-scale",
     trains_on="samples",
     kv_cache=True,
+    elementwise=True,
     section="next_scale",
     section_model=NextScale,
 )

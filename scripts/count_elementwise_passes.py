@@ -1,0 +1,566 @@
+"""Count the element-wise traffic of each diffusion denoiser, eager and compiled, from the model code itself.
+
+Writes tokcost/data/generated/elementwise_passes.yaml (do not edit; rerun this script). Dev-only: needs torch
+and diffusers (``pip install -e '.[dev,bench]' diffusers``); the planner only reads the YAML.
+
+What is counted. Every denoiser preset that diffusers implements is built as a *proxy*: the preset's own block
+structure (block kinds and their order, norms, modulation, RoPE, qk-norm, MLP ratio, double/single-stream mix,
+UNet levels) at a small width and token count, random weights (nothing is downloaded). One forward runs in
+bf16 on the CPU:
+
+- eager: under a TorchDispatchMode every aten op that PyTorch eager would launch as its own kernel is logged;
+  GEMMs, convolutions and attention (the kernel tables price those) and views (no kernel) are left out; each
+  remaining op moves the bytes of its tensor inputs and outputs (an in-place op's output is its input).
+- compiled: torch.compile (inductor, default mode, caches off) compiles the same module; every kernel its
+  scheduler emits that is not an extern call (cuBLAS/oneDNN GEMM, convolution, attention) moves the bytes of
+  the buffers it reads and writes (inductor's own ``get_read_write_buffers_sizes``, the figure it logs as
+  ``num_bytes_accessed``). Fused chains read their inputs and write their outputs once.
+
+Both byte counts are divided by 2 bytes x tokcost's unit for the preset (:func:`tokcost.engine.physics.
+denoiser_activation_elems`, evaluated for the proxy's geometry): the result is ``act_passes``, passes over one
+block's activations per block, which tokcost.engine.physics prices at the chip's bandwidth (or L2). Kernels
+per block are written too. The ratio of activations to block-independent work (time embeddings, patch
+embedding, final norm) is kept near the real model's by giving the proxies enough tokens.
+
+Limits, stated in the file: inductor's CPU backend decides the fusions here, not its Triton (CUDA) backend;
+both fuse pointwise chains and reductions with their pointwise neighbours by the same scheduler rules, but the
+figures are the CPU backend's. Eager op counts are those of the aten ops dispatched on the CPU, the same
+composite decompositions as on CUDA (attention excepted, which is not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tokcost" / "data" / "generated" / "elementwise_passes.yaml"
+
+METHOD = (
+    "Each preset's denoiser is built from its diffusers class at its own block structure but a small width "
+    "(fewer heads of the real head dim) and random weights, and runs one bf16 forward on the CPU. eager: every "
+    "aten op PyTorch dispatches, less GEMMs, convolutions, attention and views, moves the bytes of its tensor "
+    "inputs and outputs. fused: torch.compile (inductor, default mode, no layout conversion) compiles the same "
+    "module; every kernel it emits that is not an extern call moves the bytes of the buffers it reads and "
+    "writes (inductor's get_read_write_buffers_sizes). Each total over 2 bytes x tokcost's activation elements "
+    "for the proxy's geometry (tokcost.engine.physics.denoiser_activation_elems) is passes per block. The fusions "
+    "are inductor's CPU backend's, which follows the same scheduler rules as its CUDA backend."
+)
+# aten ops that are not element-wise kernels: matmuls, convolutions and attention (priced by the kernel tables)
+EXTERN = {
+    "mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "mkldnn_convolution",
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+}  # fmt: skip
+NO_KERNEL = {"empty", "empty_strided", "empty_like", "_local_scalar_dense", "detach", "lift_fresh", "alias"}
+
+
+def _count_eager(module, kwargs):
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.bytes = 0
+            self.kernels = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            name = func._schema.name.split("::")[1]
+            rets = func._schema.returns
+            alias = rets[0].alias_info if rets else None
+            if name in EXTERN or name in NO_KERNEL or (alias is not None and not alias.is_write):
+                return out  # an extern kernel, or a view / allocation (no kernel)
+            ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
+            outs = [a for a in tree_flatten(out)[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
+            moved = sum(t.numel() * t.element_size() for t in ins)
+            if alias is None:  # a new output is written; an in-place op writes one of its inputs
+                moved += sum(t.numel() * t.element_size() for t in outs)
+            else:
+                moved += sum(t.numel() * t.element_size() for t in outs)
+            self.bytes += moved
+            self.kernels += 1
+            return out
+
+    counter = Count()
+    with torch.no_grad(), counter:
+        module(**kwargs)
+    return counter.bytes, counter.kernels
+
+
+def _count_compiled(module, kwargs):
+    import torch
+    from torch._inductor import graph as inductor_graph
+    from torch._inductor import scheduler as inductor_scheduler
+
+    seen = []
+    original = inductor_graph.GraphLowering.count_bytes
+
+    def count_bytes(self):
+        for node in self.scheduler.nodes:
+            if isinstance(
+                node, (inductor_scheduler.ExternKernelSchedulerNode, inductor_scheduler.NopKernelSchedulerNode)
+            ):
+                continue
+            seen.append(node.get_read_write_buffers_sizes())
+        return original(self)
+
+    torch._dynamo.reset()
+    torch._inductor.config.fx_graph_cache = False
+    # On the CPU inductor converts every convolution's operands to channels-last and back (oneDNN), copies a CUDA
+    # build does not make (there a conv net runs channels-last throughout, converted once): count without them.
+    torch._inductor.config.layout_optimization = False
+    torch._logging.set_logs(inductor_metrics=True)  # count_bytes runs only when this log is on
+    inductor_graph.GraphLowering.count_bytes = count_bytes
+    try:
+        with torch.no_grad():
+            torch.compile(module)(**kwargs)
+    finally:
+        inductor_graph.GraphLowering.count_bytes = original
+        torch._logging.set_logs()
+    return sum(seen), len(seen)
+
+
+# ------------------------------------------------------------------------------------------------- proxies
+# Each proxy: (diffusers class, the presets it stands for, a builder). A builder returns (module, forward
+# kwargs, tokcost's unit: activation elements one forward's blocks produce, per denoiser_activation_elems for the
+# proxy's geometry). Widths shrink by using fewer heads of the real head dim; ratios (MLP, double/single blocks,
+# levels) are the real model's (its diffusers config / model card).
+
+
+def _t(*shape, dtype=None):
+    import torch
+
+    return torch.randn(*shape, dtype=dtype or torch.bfloat16)
+
+
+def _flux():
+    from diffusers import FluxTransformer2DModel
+
+    # FLUX.1: 19 double-stream + 38 single-stream blocks, 24 heads x 128, MLP 4 (black-forest-labs/FLUX.1-dev config)
+    heads, hd, T, X = 2, 128, 1024, 128
+    m = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=64,
+        num_layers=1,
+        num_single_layers=2,
+        attention_head_dim=hd,
+        num_attention_heads=heads,
+        joint_attention_dim=256,
+        pooled_projection_dim=128,
+        guidance_embeds=True,
+        axes_dims_rope=(16, 56, 56),
+    )
+    kw = dict(
+        hidden_states=_t(1, T, 64),
+        encoder_hidden_states=_t(1, X, 256),
+        pooled_projections=_t(1, 128),
+        timestep=_t(1),
+        guidance=_t(1),
+        img_ids=_t(T, 3),
+        txt_ids=_t(X, 3),
+        return_dict=False,
+    )
+    return m, kw, 3 * (T + X) * heads * hd
+
+
+def _sd3(layers, qk_norm):
+    def build():
+        from diffusers import SD3Transformer2DModel
+
+        # SD3 medium: 24 joint blocks of 24 x 64 (the last context_pre_only); SD3.5 large: 38 of 38 x 64, qk RMSNorm
+        heads, hd, side, X = 4, 64, 64, 128
+        m = SD3Transformer2DModel(
+            sample_size=side,
+            patch_size=2,
+            in_channels=16,
+            num_layers=layers,
+            attention_head_dim=hd,
+            num_attention_heads=heads,
+            joint_attention_dim=256,
+            caption_projection_dim=heads * hd,
+            pooled_projection_dim=128,
+            out_channels=16,
+            pos_embed_max_size=side,
+            qk_norm=qk_norm,
+        )
+        kw = dict(
+            hidden_states=_t(1, 16, side, side),
+            encoder_hidden_states=_t(1, X, 256),
+            pooled_projections=_t(1, 128),
+            timestep=_t(1),
+            return_dict=False,
+        )
+        T = (side // 2) ** 2
+        return m, kw, layers * (T + X) * heads * hd
+
+    return build
+
+
+def _pixart():
+    from diffusers import PixArtTransformer2DModel
+
+    # PixArt-Sigma: 28 blocks of 16 x 72, cross-attention, adaLN-single, GELU-tanh MLP 4
+    heads, hd, side = 2, 72, 64
+    m = PixArtTransformer2DModel(
+        num_attention_heads=heads,
+        attention_head_dim=hd,
+        in_channels=4,
+        out_channels=8,
+        num_layers=2,
+        cross_attention_dim=heads * hd,
+        sample_size=side,
+        patch_size=2,
+        caption_channels=256,
+        use_additional_conditions=False,
+        interpolation_scale=2,
+    )
+    kw = dict(
+        hidden_states=_t(1, 4, side, side),
+        encoder_hidden_states=_t(1, 120, 256),
+        timestep=_t(1),
+        added_cond_kwargs={"resolution": None, "aspect_ratio": None},
+        return_dict=False,
+    )
+    return m, kw, 2 * (side // 2) ** 2 * heads * hd
+
+
+def _sana():
+    from diffusers import SanaTransformer2DModel
+
+    # Sana 0.6B / 1.6B: linear-attention blocks of heads x 32, cross-attention, Mix-FFN ratio 2.5
+    heads, hd, side = 8, 32, 32
+    m = SanaTransformer2DModel(
+        in_channels=32,
+        out_channels=32,
+        num_attention_heads=heads,
+        attention_head_dim=hd,
+        num_layers=2,
+        num_cross_attention_heads=2,
+        cross_attention_head_dim=128,
+        cross_attention_dim=heads * hd,
+        caption_channels=256,
+        sample_size=side,
+        patch_size=1,
+    )
+    kw = dict(
+        hidden_states=_t(1, 32, side, side), encoder_hidden_states=_t(1, 120, 256), timestep=_t(1), return_dict=False
+    )
+    return m, kw, 2 * side * side * heads * hd
+
+
+def _cogvideox(rotary):
+    def build():
+        from diffusers import CogVideoXTransformer3DModel
+
+        # CogVideoX-2b: 30 blocks of 30 x 64, sin-cos positions; 5b: 42 of 48 x 64, 3-D RoPE; 226 text tokens
+        heads, hd, F, H, W, X = 4, 64, 4, 32, 32, 226
+        m = CogVideoXTransformer3DModel(
+            num_attention_heads=heads,
+            attention_head_dim=hd,
+            in_channels=16,
+            out_channels=16,
+            time_embed_dim=128,
+            text_embed_dim=256,
+            num_layers=2,
+            sample_width=W,
+            sample_height=H,
+            sample_frames=(F - 1) * 4 + 1,
+            max_text_seq_length=X,
+            use_rotary_positional_embeddings=rotary,
+        )
+        kw = dict(
+            hidden_states=_t(1, F, 16, H, W), encoder_hidden_states=_t(1, X, 256), timestep=_t(1), return_dict=False
+        )
+        if rotary:
+            from diffusers.models.embeddings import get_3d_rotary_pos_embed
+
+            cos, sin = get_3d_rotary_pos_embed(hd, ((0, 0), (H // 2, W // 2)), (H // 2, W // 2), F)
+            kw["image_rotary_emb"] = (cos, sin)
+        T = F * (H // 2) * (W // 2)
+        return m, kw, 2 * (T + X) * heads * hd
+
+    return build
+
+
+def _wan(ffn_ratio):
+    def build():
+        from diffusers import WanTransformer3DModel
+
+        # Wan2.1: 1.3B 30 blocks of 12 x 128, FFN 8960; 14B 40 of 40 x 128, FFN 13824; qk RMSNorm, 3-D RoPE
+        heads, hd, F, H, W = 2, 128, 3, 32, 32
+        dim = heads * hd
+        m = WanTransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=heads,
+            attention_head_dim=hd,
+            in_channels=16,
+            out_channels=16,
+            text_dim=256,
+            freq_dim=256,
+            ffn_dim=int(round(ffn_ratio * dim)),
+            num_layers=2,
+        )
+        kw = dict(
+            hidden_states=_t(1, 16, F, H, W), encoder_hidden_states=_t(1, 128, 256), timestep=_t(1), return_dict=False
+        )
+        return m, kw, 2 * F * (H // 2) * (W // 2) * dim
+
+    return build
+
+
+def _hunyuan():
+    from diffusers import HunyuanVideoTransformer3DModel
+
+    # HunyuanVideo: 20 double-stream + 40 single-stream blocks of 24 x 128, MLP 4, qk RMSNorm, 256 text tokens
+    heads, hd, F, H, W, X = 2, 128, 3, 32, 32, 64
+    m = HunyuanVideoTransformer3DModel(
+        in_channels=16,
+        out_channels=16,
+        num_attention_heads=heads,
+        attention_head_dim=hd,
+        num_layers=1,
+        num_single_layers=2,
+        num_refiner_layers=1,
+        text_embed_dim=256,
+        pooled_projection_dim=128,
+    )
+    kw = dict(
+        hidden_states=_t(1, 16, F, H, W),
+        timestep=_t(1),
+        encoder_hidden_states=_t(1, X, 256),
+        encoder_attention_mask=_t(1, X).gt(-10),
+        pooled_projections=_t(1, 128),
+        guidance=_t(1),
+        return_dict=False,
+    )
+    T = F * (H // 2) * (W // 2)
+    return m, kw, 3 * (T + X) * heads * hd
+
+
+def _ltx():
+    from diffusers import LTXVideoTransformer3DModel
+
+    # LTX-Video: 28 blocks of 32 x 64, cross-attention, qk RMSNorm across heads, GELU-tanh MLP 4
+    heads, hd, F, H, W = 4, 64, 3, 16, 16
+    m = LTXVideoTransformer3DModel(
+        in_channels=128,
+        out_channels=128,
+        num_attention_heads=heads,
+        attention_head_dim=hd,
+        cross_attention_dim=heads * hd,
+        num_layers=2,
+        caption_channels=256,
+    )
+    T = F * H * W
+    kw = dict(
+        hidden_states=_t(1, T, 128),
+        encoder_hidden_states=_t(1, 128, 256),
+        timestep=_t(1, 1),
+        encoder_attention_mask=_t(1, 128).gt(-10),
+        num_frames=F,
+        height=H,
+        width=W,
+        return_dict=False,
+    )
+    return m, kw, 2 * T * heads * hd
+
+
+def _unet(sdxl):
+    def build():
+        from diffusers import UNet2DConditionModel
+
+        # SD 1.5: levels 320/640/1280/1280, one transformer per attention block, 8 heads; SDXL: 320/640/1280,
+        # 1/2/10 transformers per block, heads of 64, text-time conditioning (the presets' unet_config).
+        # Widths / 5; the unit is tokcost's: sum over attention levels of blocks x width x latent pixels.
+        s, side = 5, 32
+        if sdxl:
+            ch = (320 // s, 640 // s, 1280 // s)
+            m = UNet2DConditionModel(
+                sample_size=side,
+                in_channels=4,
+                out_channels=4,
+                block_out_channels=ch,
+                layers_per_block=2,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+                transformer_layers_per_block=(1, 2, 10),
+                attention_head_dim=(1, 2, 4),
+                cross_attention_dim=256,
+                use_linear_projection=True,
+                addition_embed_type="text_time",
+                addition_time_embed_dim=32,
+                projection_class_embeddings_input_dim=128 + 6 * 32,
+                norm_num_groups=32,
+            )
+            extra = {"added_cond_kwargs": {"text_embeds": _t(1, 128), "time_ids": _t(1, 6)}}
+            levels = [(2, ch[1], 10), (4, ch[2], 60)]  # (latent downsample, width, transformer blocks)
+        else:
+            ch = (320 // s, 640 // s, 1280 // s, 1280 // s)
+            m = UNet2DConditionModel(
+                sample_size=side,
+                in_channels=4,
+                out_channels=4,
+                block_out_channels=ch,
+                layers_per_block=2,
+                attention_head_dim=8,
+                cross_attention_dim=256,
+                norm_num_groups=32,
+            )
+            extra = {}
+            levels = [(1, ch[0], 5), (2, ch[1], 5), (4, ch[2], 5), (8, ch[3], 1)]
+        kw = dict(
+            sample=_t(1, 4, side, side),
+            timestep=_t(1),
+            encoder_hidden_states=_t(1, 77, 256),
+            return_dict=False,
+            **extra,
+        )
+        return m, kw, sum(n * w * (side // d) ** 2 for d, w, n in levels)
+
+    return build
+
+
+def _uvit():
+    from diffusers import UVit2DModel
+
+    # aMUSEd-256 (amused/amused-256 transformer config): 22 transformer layers of 16 x 64 (hidden 1024, MLP 2816)
+    # at 16 x 16 tokens, 3 conv res blocks of 768 channels on each side; here hidden 256 (4 heads of 64)
+    layers, side = 22, 16
+    m = UVit2DModel(
+        hidden_size=256,
+        use_bias=False,
+        cond_embed_dim=192,
+        micro_cond_encode_dim=64,
+        micro_cond_embed_dim=5 * 64,
+        encoder_hidden_size=192,
+        vocab_size=8256,
+        codebook_size=8192,
+        in_channels=192,
+        block_out_channels=192,
+        num_res_blocks=3,
+        block_num_heads=3,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=704,
+        sample_size=side,
+    )
+    kw = dict(
+        input_ids=torch_randint(8192, (1, side, side)),
+        encoder_hidden_states=_t(1, 77, 192),
+        pooled_text_emb=_t(1, 192),
+        micro_conds=_t(1, 5),
+    )
+    return m, kw, layers * side * side * 256
+
+
+def torch_randint(high, shape):
+    import torch
+
+    return torch.randint(0, high, shape)
+
+
+PROXIES = {  # name -> (the presets it stands for, the diffusers class, its builder)
+    "flux": (("flux1-dev", "flux1-schnell"), "FluxTransformer2DModel", _flux),
+    "sd3-medium": (("sd3-medium",), "SD3Transformer2DModel", _sd3(6, None)),
+    "sd35-large": (("sd35-large",), "SD3Transformer2DModel, qk_norm rms_norm", _sd3(6, "rms_norm")),
+    "pixart-sigma": (("pixart-sigma",), "PixArtTransformer2DModel", _pixart),
+    "sana": (("sana-0.6b", "sana-1.6b"), "SanaTransformer2DModel", _sana),
+    "cogvideox-2b": (("cogvideox-2b",), "CogVideoXTransformer3DModel", _cogvideox(False)),
+    "cogvideox-5b": (("cogvideox-5b",), "CogVideoXTransformer3DModel, rotary", _cogvideox(True)),
+    "wan21-1.3b": (("wan21-1.3b",), "WanTransformer3DModel, FFN 5.83 x width", _wan(8960 / 1536)),
+    "wan21-14b": (("wan21-14b",), "WanTransformer3DModel, FFN 2.7 x width", _wan(13824 / 5120)),
+    "hunyuanvideo": (("hunyuanvideo",), "HunyuanVideoTransformer3DModel", _hunyuan),
+    "ltx-video": (("ltx-video",), "LTXVideoTransformer3DModel", _ltx),
+    "sd15": (("sd15",), "UNet2DConditionModel (SD 1.5 layout)", _unet(False)),
+    "sdxl": (("sdxl", "sdxl-turbo"), "UNet2DConditionModel (SDXL layout)", _unet(True)),
+    "amused-256": (("amused-256",), "UVit2DModel", _uvit),
+}
+
+
+def count(name: str) -> dict:
+    import torch
+
+    torch.manual_seed(0)
+    build = PROXIES[name][2]
+    module, kwargs, unit = build()
+    module = module.to(torch.bfloat16).eval()
+    eager_bytes, eager_kernels = _count_eager(module, kwargs)
+    compiled_bytes, compiled_kernels = _count_compiled(module, kwargs)
+    return {
+        "eager": eager_bytes / (2 * unit),
+        "compiled": compiled_bytes / (2 * unit),
+        "eager_kernels": eager_kernels,
+        "compiled_kernels": compiled_kernels,
+    }
+
+
+def write(results: dict) -> None:
+    import statistics
+
+    import diffusers
+    import torch
+    import yaml
+
+    from tokcost.io.atomic import write_atomic
+
+    def fig(x: float) -> float:
+        return float(f"{x:.3g}")
+
+    counts = {
+        name: {
+            "eager": fig(r["eager"]),
+            "fused": fig(r["compiled"]),
+            "proxy": PROXIES[name][1],
+            "presets": list(PROXIES[name][0]),
+        }
+        for name, r in results.items()
+    }
+    doc = {
+        "generated_by": "python scripts/count_elementwise_passes.py",
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__.split("+")[0],
+        "diffusers": diffusers.__version__,
+        "method": METHOD,
+        "counts": counts,
+        "stand_in": {
+            "eager": fig(statistics.median(c["eager"] for c in counts.values())),
+            "fused": fig(statistics.median(c["fused"] for c in counts.values())),
+            "counted": "the median of the counted presets (no count for this preset)",
+        },
+    }
+    header = (
+        "# Generated by `python scripts/count_elementwise_passes.py`: do not edit. Element-wise passes per block of\n"
+        "# each denoiser, eager and fused (torch.compile), counted from its diffusers code (method below).\n"
+    )
+    write_atomic(OUT, header + yaml.safe_dump(doc, sort_keys=False, width=120))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", help="proxies to count (default all); prints, writes nothing")
+    args = ap.parse_args(argv)
+    names = args.only or list(PROXIES)
+    results = {}
+    for n in names:
+        r = results[n] = count(n)
+        print(
+            f"{n:14s} eager {r['eager']:7.1f} passes ({r['eager_kernels']} kernels)  "
+            f"compiled {r['compiled']:6.1f} ({r['compiled_kernels']} kernels)  ratio {r['compiled'] / r['eager']:.3f}",
+            flush=True,
+        )
+    if not args.only:
+        write(results)
+        print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

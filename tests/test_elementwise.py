@@ -1,0 +1,94 @@
+"""The counted element-wise passes (tokcost/data/generated/elementwise_passes.yaml, scripts/count_elementwise_passes.py):
+the file carries its provenance and is refused without it, it names only real presets of families that price
+element-wise traffic, the stand-in is what it says, and the counter counts what a kernel moves."""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tokcost.errors import InputError
+from tokcost.io import paths
+from tokcost.io.catalog import Catalog
+from tokcost.io.elementwise import load_elementwise
+from tokcost.io.parse import load_model
+from tokcost.records.elementwise import ElementwiseFile
+
+CAT = Catalog.default()
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "count_elementwise_passes.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("count_elementwise_passes", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("field", ["generated_by", "date", "torch", "diffusers", "method"])
+def test_a_count_file_without_its_provenance_is_refused(field, tmp_path):
+    doc = yaml.safe_load(paths.ELEMENTWISE_FILE.read_text())
+    del doc[field]
+    path = tmp_path / "elementwise_passes.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(InputError, match=field):
+        load_model(ElementwiseFile, path)
+
+
+def test_the_counts_name_real_presets_of_families_that_price_element_wise_work():
+    counted = load_elementwise()
+    named = [p for c in counted.counts.values() for p in c.presets]
+    assert len(named) == len(set(named)), "a preset is counted twice"
+    for preset in named:
+        assert CAT.has("models", preset), preset
+        assert CAT.model(preset).generation.elementwise, preset
+    assert counted.generated_by == "python scripts/count_elementwise_passes.py"
+
+
+def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
+    counted = load_elementwise()
+    for preset in CAT.ids("models"):
+        m = CAT.model(preset)
+        if not m.generation.elementwise:
+            assert m.elementwise_passes is None, preset
+            continue
+        own = next((c for c in counted.counts.values() if preset in c.presets), None)
+        if own is None:
+            assert m.elementwise_passes == counted.stand_in, preset
+        else:
+            assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (own.eager, own.fused), preset
+    assert counted.stand_in.eager == pytest.approx(statistics.median(c.eager for c in counted.counts.values()), rel=1e-2)
+    assert counted.stand_in.fused == pytest.approx(statistics.median(c.fused for c in counted.counts.values()), rel=1e-2)
+
+
+def test_the_script_counts_the_presets_the_file_holds():
+    proxies = _script().PROXIES
+    counted = load_elementwise().counts
+    assert set(proxies) == set(counted)
+    for name, (presets, proxy, _) in proxies.items():
+        assert list(presets) == counted[name].presets and proxy == counted[name].proxy
+
+
+def test_the_eager_counter_charges_each_kernel_its_inputs_and_outputs_and_views_nothing():
+    torch = pytest.importorskip("torch")
+    script = _script()
+
+    class Block(torch.nn.Module):
+        def forward(self, x, w):
+            y = torch.nn.functional.layer_norm(x, (x.shape[-1],))  # reads x, writes y
+            y = y.view(-1).view(x.shape)  # views: no kernel
+            z = y @ w  # a GEMM: the kernel tables price it
+            return torch.nn.functional.gelu(z) + x  # gelu reads z, writes; add reads both, writes
+
+    x = torch.randn(64, 32, dtype=torch.bfloat16)
+    w = torch.randn(32, 32, dtype=torch.bfloat16)
+    moved, kernels = script._count_eager(Block(), {"x": x, "w": w})
+    tensor = x.numel() * 2
+    assert kernels == 3
+    big = (1 + 1) * tensor + (1 + 1) * tensor + (2 + 1) * tensor
+    row_stats = 2 * x.shape[0] * 4  # layer_norm also writes each row's mean and 1/std (at most fp32)
+    assert big <= moved <= big + row_stats
