@@ -1,7 +1,8 @@
 """Count the element-wise traffic of each diffusion denoiser, eager and compiled, from the model code itself.
 
 Writes tokcost/data/generated/elementwise_passes.yaml (do not edit; rerun this script). Dev-only: needs torch
-and diffusers (``pip install -e '.[dev,bench]' diffusers``); the planner only reads the YAML.
+and diffusers (``pip install torch==2.13.0 -e '.[counts]'``), and a C++ compiler for inductor; the planner only
+reads the YAML. ``--only NAME ...`` prints the counts of some proxies and writes nothing.
 
 What is counted. Every denoiser preset that diffusers implements is built as a *proxy*: the preset's own block
 structure (block kinds and their order, norms, modulation, RoPE, qk-norm, MLP ratio, double/single-stream mix,
@@ -533,7 +534,7 @@ def write(results: dict) -> None:
         "stand_in": {
             "eager": fig(statistics.median(c["eager"] for c in counts.values())),
             "fused": fig(statistics.median(c["fused"] for c in counts.values())),
-            "counted": "the median of the counted presets (no count for this preset)",
+            "counted": "no count for this model: the median of the counted denoisers",
         },
     }
     header = (

@@ -26,12 +26,12 @@ def number(x: float) -> str:
 
 
 def inputs_sha256(measurements: Path, catalog) -> str:
-    """The hash of what the fit reads: the measurements, the hand-written engine profiles, every preset and the
-    measured kernel tables (they price the diffusion denoisers' GEMMs)."""
+    """The hash of what the fit reads: the measurements, the hand-written engine profiles, every preset, the
+    measured kernel tables (they price the diffusion denoisers' GEMMs) and the counted element-wise passes."""
     from tokcost.io.cache import fingerprint
-    from tokcost.io.paths import ENGINES_FILE, KERNELS_DIR
+    from tokcost.io.paths import ELEMENTWISE_FILE, ENGINES_FILE, KERNELS_DIR
 
-    parts: list[str | bytes] = [measurements.read_bytes(), ENGINES_FILE.read_bytes()]
+    parts: list[str | bytes] = [measurements.read_bytes(), ENGINES_FILE.read_bytes(), ELEMENTWISE_FILE.read_bytes()]
     for kind in ("hardware", "models"):
         for preset_id in catalog.ids(kind):
             parts += [kind, preset_id, catalog.source_of(kind, preset_id).read_bytes()]
@@ -58,8 +58,8 @@ def fitted_yaml(values: dict, ranges: dict, *, date: str, inputs: str, scored: i
         "# tokcost/core/fit.py fits (PARAMS), laid over the hand-written profiles in engines.yaml (which hold their",
         "# sources). central = the fit over every scored entry of validation/measurements.yaml (mean",
         "# |ln(predicted/measured)|), low/high = min/max over the leave-one-source-out refits; 3 significant figures.",
-        "# inputs_sha256 hashes the measurements, engines.yaml, every hardware and model preset and the kernel tables",
-        "# the fit read.",
+        "# inputs_sha256 hashes the measurements, engines.yaml, every hardware and model preset, the kernel tables and",
+        "# the counted element-wise passes the fit read.",
         f"generated_by: {COMMAND}",
         f"date: '{date}'",
         f"inputs_sha256: '{inputs}'",

@@ -61,8 +61,12 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
             assert m.elementwise_passes == counted.stand_in, preset
         else:
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (own.eager, own.fused), preset
-    assert counted.stand_in.eager == pytest.approx(statistics.median(c.eager for c in counted.counts.values()), rel=1e-2)
-    assert counted.stand_in.fused == pytest.approx(statistics.median(c.fused for c in counted.counts.values()), rel=1e-2)
+    assert counted.stand_in.eager == pytest.approx(
+        statistics.median(c.eager for c in counted.counts.values()), rel=1e-2
+    )
+    assert counted.stand_in.fused == pytest.approx(
+        statistics.median(c.fused for c in counted.counts.values()), rel=1e-2
+    )
 
 
 def test_the_script_counts_the_presets_the_file_holds():

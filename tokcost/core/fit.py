@@ -29,8 +29,8 @@ fitted in that fold, and keeping the whole-set value would leak the left-out ent
 so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a vLLM release's host terms are
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
 (baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
-vLLM decode (both replay CUDA graphs over fused kernels and stream the weights). Where the prior's own engine has no entry in the fold either, the parameter takes the middle of its search range
-(:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
+vLLM decode (both replay CUDA graphs over fused kernels and stream the weights). Where the prior's own engine has
+no entry in the fold either, the parameter takes the middle of its search range (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
 exactly those of fitting it alone.
 """

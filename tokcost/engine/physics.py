@@ -471,6 +471,19 @@ def act_passes(model: ModelPreset, eff):
     return np.where(eff.fused_elementwise, counted.fused, counted.eager) * eff.act_scale
 
 
+def elementwise_note(model: ModelPreset, profile) -> str:
+    """Which count of the model's element-wise passes ``profile`` (an engine profile) moves, and where it is from."""
+    counted = model.elementwise_passes
+    if counted is None:
+        return ""
+    fused = profile.elementwise == "fused"
+    scale = 1.0 if profile.act_scale is None else profile.act_scale.mid
+    return (
+        f"element-wise work: {counted.fused if fused else counted.eager:.3g} {'fused' if fused else 'eager'} passes "
+        f"per block over the activations x act_scale {scale:.3g} ({counted.counted})"
+    )
+
+
 def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm):
     """Seconds per denoiser forward in Ulysses sequence parallelism's all-to-alls (xDiT USP, DeepSpeed-Ulysses,
     Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs.

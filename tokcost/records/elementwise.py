@@ -28,9 +28,9 @@ class ElementwiseFile(Strict):
 
     def for_preset(self, preset_id: str) -> ElementwisePasses:
         """The counted passes of a built-in preset, or the stand-in."""
-        for name, c in self.counts.items():
+        for c in self.counts.values():
             if preset_id in c.presets:
-                return ElementwisePasses(eager=c.eager, fused=c.fused, counted=f"{name} proxy ({c.proxy})")
+                return ElementwisePasses(eager=c.eager, fused=c.fused, counted=f"counted from diffusers' {c.proxy}")
         return self.stand_in
 
     def source(self, passes: ElementwisePasses) -> str:

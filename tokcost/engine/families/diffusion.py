@@ -171,7 +171,7 @@ class Diffusion:
         )
 
     def pricing_note(self, cfg: Config) -> str:
-        note = self.gemm_note(cfg)
+        note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"

@@ -125,7 +125,11 @@ class NextScalePrediction(OneGpu):
         return f"{precision} applies to the transformer's linear layers; attention, the KV cache, the text encoders and the VAE run bf16"
 
     def pricing_note(self, cfg: Config) -> str:
-        return roofline_note("next-scale prediction")
+        return (
+            roofline_note("next-scale prediction")
+            + "; "
+            + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
+        )
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         raise UsageError(f"tokcost has no training formula for {model.generation.label} models such as {model.id}")
