@@ -11,17 +11,18 @@ bf16 on the CPU:
 
 - eager: under a TorchDispatchMode every aten op that PyTorch eager would launch as its own kernel is logged;
   GEMMs, convolutions and attention (the kernel tables price those) and views (no kernel) are left out; each
-  remaining op moves the bytes of its tensor inputs and outputs (an in-place op's output is its input).
+  remaining op moves the bytes of its tensor inputs and outputs (an in-place op writes the input it read).
 - compiled: torch.compile (inductor, default mode, caches off) compiles the same module; every kernel its
   scheduler emits that is not an extern call (cuBLAS/oneDNN GEMM, convolution, attention) moves the bytes of
   the buffers it reads and writes (inductor's own ``get_read_write_buffers_sizes``, the figure it logs as
   ``num_bytes_accessed``). Fused chains read their inputs and write their outputs once.
 
-Both byte counts are divided by 2 bytes x tokcost's unit for the preset (:func:`tokcost.engine.physics.
-denoiser_activation_elems`, evaluated for the proxy's geometry): the result is ``act_passes``, passes over one
-block's activations per block, which tokcost.engine.physics prices at the chip's bandwidth (or L2). Kernels
-per block are written too. The ratio of activations to block-independent work (time embeddings, patch
-embedding, final norm) is kept near the real model's by giving the proxies enough tokens.
+Both byte counts are divided by 2 bytes x one block's activation elements (tokcost's unit,
+:func:`tokcost.engine.physics.denoiser_activation_elems`, for the proxy's geometry): passes, which
+tokcost.engine.physics prices at the chip's bandwidth (or L2). A transformer proxy is counted at two depths: the
+difference is what each block moves (``per_block``), the rest what a forward moves once (``per_forward``:
+embeddings, RoPE tables, the final norm), and a preset's passes per block are per_block + per_forward / its own
+blocks. A UNet or U-ViT proxy keeps the real model's blocks (only narrower), so its total is already per block.
 
 Limits, stated in the file: inductor's CPU backend decides the fusions here, not its Triton (CUDA) backend;
 both fuse pointwise chains and reductions with their pointwise neighbours by the same scheduler rules, but the
@@ -48,9 +49,12 @@ METHOD = (
     "aten op PyTorch dispatches, less GEMMs, convolutions, attention and views, moves the bytes of its tensor "
     "inputs and outputs. fused: torch.compile (inductor, default mode, no layout conversion) compiles the same "
     "module; every kernel it emits that is not an extern call moves the bytes of the buffers it reads and "
-    "writes (inductor's get_read_write_buffers_sizes). Each total over 2 bytes x tokcost's activation elements "
-    "for the proxy's geometry (tokcost.engine.physics.denoiser_activation_elems) is passes per block. The fusions "
-    "are inductor's CPU backend's, which follows the same scheduler rules as its CUDA backend."
+    "writes (inductor's get_read_write_buffers_sizes). Bytes over 2 x one block's activation elements "
+    "(tokcost.engine.physics.denoiser_activation_elems for the proxy's geometry) are passes. A transformer proxy "
+    "is counted at two depths: the difference is per_block, the rest per_forward (embeddings, RoPE tables, the "
+    "final norm), and a preset's passes per block are per_block + per_forward / its blocks. A UNet or U-ViT proxy "
+    "keeps the real model's blocks: its total is already per block. The fusions are inductor's CPU backend's, "
+    "which follows the same scheduler rules as its CUDA backend."
 )
 # aten ops that are not element-wise kernels: matmuls, convolutions and attention (priced by the kernel tables)
 EXTERN = {
@@ -81,11 +85,8 @@ def _count_eager(module, kwargs):
                 return out  # an extern kernel, or a view / allocation (no kernel)
             ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
             outs = [a for a in tree_flatten(out)[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
-            moved = sum(t.numel() * t.element_size() for t in ins)
-            if alias is None:  # a new output is written; an in-place op writes one of its inputs
-                moved += sum(t.numel() * t.element_size() for t in outs)
-            else:
-                moved += sum(t.numel() * t.element_size() for t in outs)
+            # reads every tensor input, writes every output (an in-place op writes the input it also read)
+            moved = sum(t.numel() * t.element_size() for t in ins + outs)
             self.bytes += moved
             self.kernels += 1
             return out
@@ -142,7 +143,7 @@ def _t(*shape, dtype=None):
     return torch.randn(*shape, dtype=dtype or torch.bfloat16)
 
 
-def _flux():
+def _flux(depth=1):
     from diffusers import FluxTransformer2DModel
 
     # FLUX.1: 19 double-stream + 38 single-stream blocks, 24 heads x 128, MLP 4 (black-forest-labs/FLUX.1-dev config)
@@ -150,8 +151,8 @@ def _flux():
     m = FluxTransformer2DModel(
         patch_size=1,
         in_channels=64,
-        num_layers=1,
-        num_single_layers=2,
+        num_layers=depth,
+        num_single_layers=2 * depth,
         attention_head_dim=hd,
         num_attention_heads=heads,
         joint_attention_dim=256,
@@ -169,11 +170,11 @@ def _flux():
         txt_ids=_t(X, 3),
         return_dict=False,
     )
-    return m, kw, 3 * (T + X) * heads * hd
+    return m, kw, 3 * depth * (T + X) * heads * hd
 
 
 def _sd3(layers, qk_norm):
-    def build():
+    def build(depth=1):
         from diffusers import SD3Transformer2DModel
 
         # SD3 medium: 24 joint blocks of 24 x 64 (the last context_pre_only); SD3.5 large: 38 of 38 x 64, qk RMSNorm
@@ -182,7 +183,7 @@ def _sd3(layers, qk_norm):
             sample_size=side,
             patch_size=2,
             in_channels=16,
-            num_layers=layers,
+            num_layers=layers * depth,
             attention_head_dim=hd,
             num_attention_heads=heads,
             joint_attention_dim=256,
@@ -200,12 +201,12 @@ def _sd3(layers, qk_norm):
             return_dict=False,
         )
         T = (side // 2) ** 2
-        return m, kw, layers * (T + X) * heads * hd
+        return m, kw, layers * depth * (T + X) * heads * hd
 
     return build
 
 
-def _pixart():
+def _pixart(depth=1):
     from diffusers import PixArtTransformer2DModel
 
     # PixArt-Sigma: 28 blocks of 16 x 72, cross-attention, adaLN-single, GELU-tanh MLP 4
@@ -215,7 +216,7 @@ def _pixart():
         attention_head_dim=hd,
         in_channels=4,
         out_channels=8,
-        num_layers=2,
+        num_layers=2 * depth,
         cross_attention_dim=heads * hd,
         sample_size=side,
         patch_size=2,
@@ -230,10 +231,10 @@ def _pixart():
         added_cond_kwargs={"resolution": None, "aspect_ratio": None},
         return_dict=False,
     )
-    return m, kw, 2 * (side // 2) ** 2 * heads * hd
+    return m, kw, 2 * depth * (side // 2) ** 2 * heads * hd
 
 
-def _sana():
+def _sana(depth=1):
     from diffusers import SanaTransformer2DModel
 
     # Sana 0.6B / 1.6B: linear-attention blocks of heads x 32, cross-attention, Mix-FFN ratio 2.5
@@ -243,7 +244,7 @@ def _sana():
         out_channels=32,
         num_attention_heads=heads,
         attention_head_dim=hd,
-        num_layers=2,
+        num_layers=2 * depth,
         num_cross_attention_heads=2,
         cross_attention_head_dim=128,
         cross_attention_dim=heads * hd,
@@ -254,11 +255,11 @@ def _sana():
     kw = dict(
         hidden_states=_t(1, 32, side, side), encoder_hidden_states=_t(1, 120, 256), timestep=_t(1), return_dict=False
     )
-    return m, kw, 2 * side * side * heads * hd
+    return m, kw, 2 * depth * side * side * heads * hd
 
 
 def _cogvideox(rotary):
-    def build():
+    def build(depth=1):
         from diffusers import CogVideoXTransformer3DModel
 
         # CogVideoX-2b: 30 blocks of 30 x 64, sin-cos positions; 5b: 42 of 48 x 64, 3-D RoPE; 226 text tokens
@@ -270,7 +271,7 @@ def _cogvideox(rotary):
             out_channels=16,
             time_embed_dim=128,
             text_embed_dim=256,
-            num_layers=2,
+            num_layers=2 * depth,
             sample_width=W,
             sample_height=H,
             sample_frames=(F - 1) * 4 + 1,
@@ -286,13 +287,13 @@ def _cogvideox(rotary):
             cos, sin = get_3d_rotary_pos_embed(hd, ((0, 0), (H // 2, W // 2)), (H // 2, W // 2), F)
             kw["image_rotary_emb"] = (cos, sin)
         T = F * (H // 2) * (W // 2)
-        return m, kw, 2 * (T + X) * heads * hd
+        return m, kw, 2 * depth * (T + X) * heads * hd
 
     return build
 
 
 def _wan(ffn_ratio):
-    def build():
+    def build(depth=1):
         from diffusers import WanTransformer3DModel
 
         # Wan2.1: 1.3B 30 blocks of 12 x 128, FFN 8960; 14B 40 of 40 x 128, FFN 13824; qk RMSNorm, 3-D RoPE
@@ -307,17 +308,17 @@ def _wan(ffn_ratio):
             text_dim=256,
             freq_dim=256,
             ffn_dim=int(round(ffn_ratio * dim)),
-            num_layers=2,
+            num_layers=2 * depth,
         )
         kw = dict(
             hidden_states=_t(1, 16, F, H, W), encoder_hidden_states=_t(1, 128, 256), timestep=_t(1), return_dict=False
         )
-        return m, kw, 2 * F * (H // 2) * (W // 2) * dim
+        return m, kw, 2 * depth * F * (H // 2) * (W // 2) * dim
 
     return build
 
 
-def _hunyuan():
+def _hunyuan(depth=1):
     from diffusers import HunyuanVideoTransformer3DModel
 
     # HunyuanVideo: 20 double-stream + 40 single-stream blocks of 24 x 128, MLP 4, qk RMSNorm, 256 text tokens
@@ -327,8 +328,8 @@ def _hunyuan():
         out_channels=16,
         num_attention_heads=heads,
         attention_head_dim=hd,
-        num_layers=1,
-        num_single_layers=2,
+        num_layers=depth,
+        num_single_layers=2 * depth,
         num_refiner_layers=1,
         text_embed_dim=256,
         pooled_projection_dim=128,
@@ -343,10 +344,10 @@ def _hunyuan():
         return_dict=False,
     )
     T = F * (H // 2) * (W // 2)
-    return m, kw, 3 * (T + X) * heads * hd
+    return m, kw, 3 * depth * (T + X) * heads * hd
 
 
-def _ltx():
+def _ltx(depth=1):
     from diffusers import LTXVideoTransformer3DModel
 
     # LTX-Video: 28 blocks of 32 x 64, cross-attention, qk RMSNorm across heads, GELU-tanh MLP 4
@@ -357,7 +358,7 @@ def _ltx():
         num_attention_heads=heads,
         attention_head_dim=hd,
         cross_attention_dim=heads * hd,
-        num_layers=2,
+        num_layers=2 * depth,
         caption_channels=256,
     )
     T = F * H * W
@@ -371,7 +372,7 @@ def _ltx():
         width=W,
         return_dict=False,
     )
-    return m, kw, 2 * T * heads * hd
+    return m, kw, 2 * depth * T * heads * hd
 
 
 def _unet(sdxl):
@@ -486,21 +487,51 @@ PROXIES = {  # name -> (the presets it stands for, the diffusers class, its buil
 }
 
 
-def count(name: str) -> dict:
+def _one(build, depth):
+    """(eager bytes, fused bytes, tokcost's unit, transformer blocks) of one forward of the proxy ``build`` at
+    ``depth``."""
     import torch
 
     torch.manual_seed(0)
-    build = PROXIES[name][2]
-    module, kwargs, unit = build()
+    module, kwargs, unit = build(depth) if depth else build()
     module = module.to(torch.bfloat16).eval()
-    eager_bytes, eager_kernels = _count_eager(module, kwargs)
-    compiled_bytes, compiled_kernels = _count_compiled(module, kwargs)
-    return {
-        "eager": eager_bytes / (2 * unit),
-        "compiled": compiled_bytes / (2 * unit),
-        "eager_kernels": eager_kernels,
-        "compiled_kernels": compiled_kernels,
-    }
+    blocks = sum(len(getattr(module, a, ())) for a in ("transformer_blocks", "single_transformer_blocks", "blocks"))
+    return _count_eager(module, kwargs)[0], _count_compiled(module, kwargs)[0], unit, blocks
+
+
+def count(name: str) -> dict:
+    """Passes per block (``per_block``) and once per forward (``per_forward``, over one block's activations), eager
+    and fused. A transformer proxy is counted at two depths: the difference is the blocks' own traffic, the rest
+    the forward's (embeddings, RoPE tables, the final norm), which a real model spreads over its own depth. A UNet
+    or U-ViT proxy keeps the real model's blocks, so its total over tokcost's unit is already per block."""
+    import inspect
+
+    build = PROXIES[name][2]
+    if "depth" not in inspect.signature(build).parameters:
+        eager, fused, unit, _ = _one(build, None)
+        return {"per_block": (eager / (2 * unit), fused / (2 * unit)), "per_forward": (0.0, 0.0)}
+    one, two = _one(build, 1), _one(build, 2)
+    if two[3] != 2 * one[3] or two[2] != 2 * one[2]:
+        raise RuntimeError(f"{name}: depth 2 must double the blocks and the unit")
+    block = one[2] / one[3]  # one block's activation elements
+    per_block = tuple((two[k] - one[k]) / (2 * block * one[3]) for k in (0, 1))
+    per_forward = tuple((one[k] - per_block[k] * 2 * one[2]) / (2 * block) for k in (0, 1))
+    return {"per_block": per_block, "per_forward": per_forward}
+
+
+def preset_passes(name: str, counted: dict) -> dict:
+    """Each preset's passes per block: the blocks' own, plus the forward's spread over the preset's blocks."""
+    from tokcost.io.parse import load_model
+    from tokcost.io.paths import PRESETS_DIR
+    from tokcost.records.presets import ModelPreset
+
+    out = {}
+    for preset in PROXIES[name][0]:
+        # the preset as written (the catalog would lay the file this script rewrites over it)
+        denoiser = load_model(ModelPreset, PRESETS_DIR / "models" / f"{preset}.yaml")[0].denoiser
+        blocks = denoiser.transformer_geometry()[1] if denoiser.kind != "unet" else 1
+        out[preset] = tuple(counted["per_block"][k] + counted["per_forward"][k] / blocks for k in (0, 1))
+    return out
 
 
 def write(results: dict) -> None:
@@ -515,15 +546,19 @@ def write(results: dict) -> None:
     def fig(x: float) -> float:
         return float(f"{x:.3g}")
 
+    def pair(p) -> dict:
+        return {"eager": fig(p[0]), "fused": fig(p[1])}
+
     counts = {
         name: {
-            "eager": fig(r["eager"]),
-            "fused": fig(r["compiled"]),
             "proxy": PROXIES[name][1],
-            "presets": list(PROXIES[name][0]),
+            "per_block": pair(r["per_block"]),
+            "per_forward": pair(r["per_forward"]),
+            "presets": {p: pair(v) for p, v in preset_passes(name, r).items()},
         }
         for name, r in results.items()
     }
+    every = [p for c in counts.values() for p in c["presets"].values()]
     doc = {
         "generated_by": "python scripts/count_elementwise_passes.py",
         "date": datetime.date.today().isoformat(),
@@ -532,8 +567,8 @@ def write(results: dict) -> None:
         "method": METHOD,
         "counts": counts,
         "stand_in": {
-            "eager": fig(statistics.median(c["eager"] for c in counts.values())),
-            "fused": fig(statistics.median(c["fused"] for c in counts.values())),
+            "eager": fig(statistics.median(p["eager"] for p in every)),
+            "fused": fig(statistics.median(p["fused"] for p in every)),
             "counted": "no count for this model: the median of the counted denoisers",
         },
     }
@@ -552,9 +587,10 @@ def main(argv=None) -> int:
     results = {}
     for n in names:
         r = results[n] = count(n)
+        (be, bf), (fe, ff) = r["per_block"], r["per_forward"]
         print(
-            f"{n:14s} eager {r['eager']:7.1f} passes ({r['eager_kernels']} kernels)  "
-            f"compiled {r['compiled']:6.1f} ({r['compiled_kernels']} kernels)  ratio {r['compiled'] / r['eager']:.3f}",
+            f"{n:14s} per block: eager {be:6.1f} fused {bf:5.1f} (fused / eager {bf / be:.3f}); "
+            f"per forward: eager {fe:6.1f} fused {ff:5.1f}",
             flush=True,
         )
     if not args.only:

@@ -56,17 +56,25 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
         if not m.generation.elementwise:
             assert m.elementwise_passes is None, preset
             continue
-        own = next((c for c in counted.counts.values() if preset in c.presets), None)
+        own = next((c.presets[preset] for c in counted.counts.values() if preset in c.presets), None)
         if own is None:
             assert m.elementwise_passes == counted.stand_in, preset
         else:
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (own.eager, own.fused), preset
-    assert counted.stand_in.eager == pytest.approx(
-        statistics.median(c.eager for c in counted.counts.values()), rel=1e-2
-    )
-    assert counted.stand_in.fused == pytest.approx(
-        statistics.median(c.fused for c in counted.counts.values()), rel=1e-2
-    )
+    every = [p for c in counted.counts.values() for p in c.presets.values()]
+    assert counted.stand_in.eager == pytest.approx(statistics.median(p.eager for p in every), rel=1e-2)
+    assert counted.stand_in.fused == pytest.approx(statistics.median(p.fused for p in every), rel=1e-2)
+
+
+def test_a_presets_passes_are_its_blocks_own_plus_the_forwards_spread_over_its_depth():
+    """A deeper model spreads the once-per-forward work (embeddings, RoPE tables, the final norm) thinner."""
+    for c in load_elementwise().counts.values():
+        for preset, p in c.presets.items():
+            d = CAT.model(preset).denoiser
+            blocks = d.transformer_geometry()[1] if d.kind != "unet" else 1
+            for k in ("eager", "fused"):
+                want = getattr(c.per_block, k) + getattr(c.per_forward, k) / blocks
+                assert getattr(p, k) == pytest.approx(want, rel=6e-3), (preset, k)
 
 
 def test_the_script_counts_the_presets_the_file_holds():
@@ -74,7 +82,7 @@ def test_the_script_counts_the_presets_the_file_holds():
     counted = load_elementwise().counts
     assert set(proxies) == set(counted)
     for name, (presets, proxy, _) in proxies.items():
-        assert list(presets) == counted[name].presets and proxy == counted[name].proxy
+        assert list(presets) == list(counted[name].presets) and proxy == counted[name].proxy
 
 
 def test_the_eager_counter_charges_each_kernel_its_inputs_and_outputs_and_views_nothing():

@@ -8,11 +8,20 @@ from tokcost.records.base import NonNegative, Strict
 from tokcost.records.presets import ElementwisePasses
 
 
+class Passes(Strict):
+    eager: NonNegative = Field(description="Every element-wise op its own kernel.")
+    fused: NonNegative = Field(description="After torch.compile's fusion.")
+
+
 class Counted(Strict):
-    eager: NonNegative = Field(description="Passes per block, every element-wise op its own kernel.")
-    fused: NonNegative = Field(description="Passes per block after torch.compile's fusion.")
-    proxy: str = Field(description="The counting proxy (a diffusers class at the preset's structure).")
-    presets: list[str] = Field(min_length=1, description="The model presets this proxy stands for.")
+    proxy: str = Field(description="The counting proxy (a diffusers class at the presets' block structure).")
+    per_block: Passes = Field(description="Passes over a block's activations that each block makes.")
+    per_forward: Passes = Field(
+        description="Passes over one block's activations made once per forward (embeddings, RoPE tables, final norm)."
+    )
+    presets: dict[str, Passes] = Field(
+        min_length=1, description="Each preset's passes per block: per_block + per_forward / its blocks."
+    )
 
 
 class ElementwiseFile(Strict):
@@ -30,7 +39,8 @@ class ElementwiseFile(Strict):
         """The counted passes of a built-in preset, or the stand-in."""
         for c in self.counts.values():
             if preset_id in c.presets:
-                return ElementwisePasses(eager=c.eager, fused=c.fused, counted=f"counted from diffusers' {c.proxy}")
+                p = c.presets[preset_id]
+                return ElementwisePasses(eager=p.eager, fused=p.fused, counted=f"counted from diffusers' {c.proxy}")
         return self.stand_in
 
     def source(self, passes: ElementwisePasses) -> str:
