@@ -102,6 +102,7 @@ def _count_compiled(module, kwargs):
     from torch._inductor import graph as inductor_graph
     from torch._inductor import scheduler as inductor_scheduler
 
+    # inductor has no public per-kernel byte count: wrap the method that computes its num_bytes_accessed metric
     seen = []
     original = inductor_graph.GraphLowering.count_bytes
 
@@ -131,10 +132,11 @@ def _count_compiled(module, kwargs):
 
 
 # ------------------------------------------------------------------------------------------------- proxies
-# Each proxy: (diffusers class, the presets it stands for, a builder). A builder returns (module, forward
-# kwargs, tokcost's unit: activation elements one forward's blocks produce, per denoiser_activation_elems for the
-# proxy's geometry). Widths shrink by using fewer heads of the real head dim; ratios (MLP, double/single blocks,
-# levels) are the real model's (its diffusers config / model card).
+# Each proxy (PROXIES): the presets it stands for, the diffusers class, a builder. A builder returns (module,
+# forward kwargs, tokcost's unit: activation elements one forward's blocks produce, per denoiser_activation_elems
+# for the proxy's geometry); a transformer's builder takes ``depth``, which multiplies its blocks. Widths shrink by
+# using fewer heads of the real head dim; ratios (MLP, double/single blocks, levels) are the real model's (its
+# diffusers config / model card).
 
 
 def _t(*shape, dtype=None):

@@ -1,6 +1,6 @@
 """The generated file of element-wise pass counts (tokcost/data/generated/elementwise_passes.yaml, written by
-scripts/count_elementwise_passes.py): one :class:`~tokcost.records.presets.ElementwisePasses` per built-in
-preset, the stand-in for a preset without a count, and how they were counted."""
+scripts/count_elementwise_passes.py): each counting proxy's passes per block and per forward, each built-in
+preset's passes per block, the stand-in for a preset without a count, and how they were counted."""
 
 from pydantic import Field
 
@@ -32,7 +32,7 @@ class ElementwiseFile(Strict):
     method: str
     counts: dict[str, Counted] = Field(description="Proxy name -> its counts.")
     stand_in: ElementwisePasses = Field(
-        description="For a preset without a count: the median of the counted proxies, eager and fused."
+        description="For a preset without a count: the median of the counted presets, eager and fused."
     )
 
     def for_preset(self, preset_id: str) -> ElementwisePasses:
