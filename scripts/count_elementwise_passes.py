@@ -128,7 +128,7 @@ def _count_compiled(module, kwargs):
     finally:
         inductor_graph.GraphLowering.count_bytes = original
         torch._logging.set_logs()
-    return sum(seen), len(seen)
+    return sum(seen)
 
 
 # ------------------------------------------------------------------------------------------------- proxies
@@ -498,7 +498,7 @@ def _one(build, depth):
     module, kwargs, unit = build(depth) if depth else build()
     module = module.to(torch.bfloat16).eval()
     blocks = sum(len(getattr(module, a, ())) for a in ("transformer_blocks", "single_transformer_blocks", "blocks"))
-    return _count_eager(module, kwargs)[0], _count_compiled(module, kwargs)[0], unit, blocks
+    return _count_eager(module, kwargs)[0], _count_compiled(module, kwargs), unit, blocks
 
 
 def count(name: str) -> dict:

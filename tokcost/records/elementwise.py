@@ -4,13 +4,8 @@ preset's passes per block, the stand-in for a preset without a count, and how th
 
 from pydantic import Field
 
-from tokcost.records.base import NonNegative, Strict
-from tokcost.records.presets import ElementwisePasses
-
-
-class Passes(Strict):
-    eager: NonNegative = Field(description="Every element-wise op its own kernel.")
-    fused: NonNegative = Field(description="After torch.compile's fusion.")
+from tokcost.records.base import Strict
+from tokcost.records.presets import ElementwisePasses, Passes
 
 
 class Counted(Strict):

@@ -353,14 +353,19 @@ _FamilySections = create_model(  # type: ignore[call-overload]
 FAMILY_SECTIONS = tuple(s.section for s in FAMILIES.values() if s.section is not None)
 
 
-class ElementwisePasses(Strict):
-    """Element-wise traffic of a transformer generator's blocks (diffusion denoisers, next-scale transformers):
-    16-bit passes over one block's activations (tokens x width) per block, by how its stack launches kernels.
-    Built-in presets get theirs from tokcost/data/generated/elementwise_passes.yaml (counted from the model's
-    code by scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
+class Passes(Strict):
+    """Element-wise passes over one block's activations (16-bit tensors of tokens x width read or written)."""
 
     eager: NonNegative = Field(description="Every element-wise op its own kernel (PyTorch eager).")
     fused: NonNegative = Field(description="Chains between GEMMs, convolutions and attention fused (torch.compile).")
+
+
+class ElementwisePasses(Passes):
+    """Element-wise traffic of a transformer generator's blocks (diffusion denoisers, next-scale transformers):
+    passes per block, by how its stack launches kernels. Built-in presets get theirs from
+    tokcost/data/generated/elementwise_passes.yaml (counted from the model's code by
+    scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
+
     counted: str = Field(
         default="", description="How the figures were obtained (the counting proxy, or a stand-in's name)."
     )
