@@ -75,6 +75,7 @@ CONTINUOUS_GRID = [
     (8, 4, 4235, 128, 0.8),
     (16, 2, 500, 512, 0.8),
     (64, 1, 200, 1000, 0.8),
+    (32, 1, 640, 128, 0.41),  # photo-qa's L40S shape: a wide batch, short prompts, the occupancy varying
 ]
 
 

@@ -224,9 +224,21 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     # (every c-th of a renewal stream: squared coefficient of variation scv / c), and the count K varies as much
     # less about its mean
     spread = np.sqrt(np.asarray(scv, dtype=float) / np.maximum(c, 1.0))[..., None]
-    count = _gp_quantiles(np.where(stable, lam_r * work, 0.0), np.where(stable, f, 0.0))
-    mean = (lam_r * work / free)[..., None]
-    extra = own[..., None] * np.maximum(mean + spread * (count - mean), 0.0)
+    theta1 = np.where(stable, lam_r * work, 0.0)
+    count = _gp_quantiles(theta1, np.where(stable, f, 0.0))
+    mean = theta1 / free
+    # the count's quantiles in standard units (K's variance is theta1 / (1 - f)^3)
+    z = (count - mean[..., None]) / np.sqrt(np.maximum(theta1 / free**3, 1e-300))[..., None]
+    # The decode steps slow down with the sequences that share them, and that number varies over a request's
+    # residence R: an arrival s seconds after it shares the remaining R - s of its steps (and prefills in them),
+    # one already running for s seconds shares R - s more. With b = forwards x d'(n) (seconds a sequence present
+    # throughout adds) and a = p pi, the added time sums over those arrivals (Poisson at lam_r), of variance
+    # lam_r R (a^2 + a b + 2 b^2 / 3) (Campbell's theorem): a^2 is the prefill count's own term, the rest the
+    # occupancy's. Its spread scales the count's standardised quantiles.
+    slope = (step(n * 1.25) - step(n / 1.25)) / (n * (1.25 - 1 / 1.25))
+    b = g * np.maximum(slope, 0.0)
+    sigma = np.sqrt(own**2 * theta1 / free**3 + theta1 / free * (own * b + 2.0 * b**2 / 3.0))
+    extra = np.maximum(own[..., None] * mean[..., None] + spread * sigma[..., None] * z, 0.0)
     # its own prefill waits for the prompts admitted before it: an M/D/1 queue of prefill work at load f
     pu = np.where(ok, f, 0.0)
     theta_u = decay_rate(lam_r, own, 1.0) / np.maximum(spread[..., 0] ** 2, 1e-12)
