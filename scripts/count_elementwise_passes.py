@@ -1,4 +1,5 @@
-"""Count the element-wise traffic of each diffusion denoiser, eager and compiled, from the model code itself.
+"""Count the element-wise traffic of each diffusion denoiser, eager and compiled, and the kernels an eager layer
+launches, from the model code itself.
 
 Writes tokcost/data/generated/elementwise_passes.yaml (do not edit; rerun this script). Dev-only: needs torch
 and diffusers (``pip install torch==2.13.0 -e '.[counts]'``), and a C++ compiler for inductor; the planner only
@@ -16,6 +17,11 @@ bf16 on the CPU:
   scheduler emits that is not an extern call (cuBLAS/oneDNN GEMM, convolution, attention) moves the bytes of
   the buffers it reads and writes (inductor's own ``get_read_write_buffers_sizes``, the figure it logs as
   ``num_bytes_accessed``). Fused chains read their inputs and write their outputs once.
+
+- launches: in the same eager forward, every aten op that launches a kernel, GEMMs, convolutions and attention
+  included, per denoiser layer (tokcost.engine.physics.denoiser_layers of the preset): the eager host's work, which
+  tokcost prices per launch. The AR decoders that run through transformers are counted the same way on one decode
+  step of a Llama decoder (transformers' LlamaForCausalLM, a KV cache of 64 tokens): per layer, from two depths.
 
 Both byte counts are divided by 2 bytes x one block's activation elements (tokcost's unit,
 :func:`tokcost.engine.physics.denoiser_activation_elems`, for the proxy's geometry): passes, which
@@ -54,7 +60,9 @@ METHOD = (
     "is counted at two depths: the difference is per_block, the rest per_forward (embeddings, RoPE tables, the "
     "final norm), and a preset's passes per block are per_block + per_forward / its blocks. A UNet or U-ViT proxy "
     "keeps the real model's blocks: its total is already per block. The fusions are inductor's CPU backend's, "
-    "which follows the same scheduler rules as its CUDA backend."
+    "which follows the same scheduler rules as its CUDA backend. launches: every aten op of the eager forward that "
+    "launches a kernel (GEMMs, convolutions and attention included) per denoiser layer of the preset; the "
+    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths."
 )
 # aten ops that are not element-wise kernels: matmuls, convolutions and attention (priced by the kernel tables)
 EXTERN = {
@@ -74,27 +82,29 @@ def _count_eager(module, kwargs):
         def __init__(self):
             super().__init__()
             self.bytes = 0
-            self.kernels = 0
+            self.launches = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             name = func._schema.name.split("::")[1]
             rets = func._schema.returns
             alias = rets[0].alias_info if rets else None
-            if name in EXTERN or name in NO_KERNEL or (alias is not None and not alias.is_write):
-                return out  # an extern kernel, or a view / allocation (no kernel)
+            if name in NO_KERNEL or (alias is not None and not alias.is_write):
+                return out  # a view or an allocation: no kernel
+            self.launches += 1
+            if name in EXTERN:
+                return out  # a GEMM, convolution or attention kernel: the kernel tables price it
             ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
             outs = [a for a in tree_flatten(out)[0] if isinstance(a, torch.Tensor) and a.dim() > 0]
             # reads every tensor input, writes every output (an in-place op writes the input it also read)
             moved = sum(t.numel() * t.element_size() for t in ins + outs)
             self.bytes += moved
-            self.kernels += 1
             return out
 
     counter = Count()
     with torch.no_grad(), counter:
         module(**kwargs)
-    return counter.bytes, counter.kernels
+    return counter.bytes, counter.launches
 
 
 def _count_compiled(module, kwargs):
@@ -490,15 +500,16 @@ PROXIES = {  # name -> (the presets it stands for, the diffusers class, its buil
 
 
 def _one(build, depth):
-    """(eager bytes, fused bytes, tokcost's unit, transformer blocks) of one forward of the proxy ``build`` at
-    ``depth``."""
+    """(eager bytes, fused bytes, tokcost's unit, transformer blocks, eager launches) of one forward of the proxy
+    ``build`` at ``depth``."""
     import torch
 
     torch.manual_seed(0)
     module, kwargs, unit = build(depth) if depth else build()
     module = module.to(torch.bfloat16).eval()
     blocks = sum(len(getattr(module, a, ())) for a in ("transformer_blocks", "single_transformer_blocks", "blocks"))
-    return _count_eager(module, kwargs)[0], _count_compiled(module, kwargs), unit, blocks
+    eager, launches = _count_eager(module, kwargs)
+    return eager, _count_compiled(module, kwargs), unit, blocks, launches
 
 
 def count(name: str) -> dict:
@@ -510,37 +521,97 @@ def count(name: str) -> dict:
 
     build = PROXIES[name][2]
     if "depth" not in inspect.signature(build).parameters:
-        eager, fused, unit, _ = _one(build, None)
-        return {"per_block": (eager / (2 * unit), fused / (2 * unit)), "per_forward": (0.0, 0.0)}
+        eager, fused, unit, _, launches = _one(build, None)
+        return {
+            "per_block": (eager / (2 * unit), fused / (2 * unit)),
+            "per_forward": (0.0, 0.0),
+            "launches": {"per_block": 0.0, "per_forward": float(launches)},  # the whole net: a preset's layers share it
+        }
     one, two = _one(build, 1), _one(build, 2)
     if two[3] != 2 * one[3] or two[2] != 2 * one[2]:
         raise RuntimeError(f"{name}: depth 2 must double the blocks and the unit")
     block = one[2] / one[3]  # one block's activation elements
     per_block = tuple((two[k] - one[k]) / (2 * block * one[3]) for k in (0, 1))
     per_forward = tuple((one[k] - per_block[k] * 2 * one[2]) / (2 * block) for k in (0, 1))
-    return {"per_block": per_block, "per_forward": per_forward}
+    launches_per_block = (two[4] - one[4]) / one[3]
+    launches = {"per_block": launches_per_block, "per_forward": one[4] - launches_per_block * one[3]}
+    return {"per_block": per_block, "per_forward": per_forward, "launches": launches}
 
 
 def preset_passes(name: str, counted: dict) -> dict:
-    """Each preset's passes per block: the blocks' own, plus the forward's spread over the preset's blocks."""
+    """Each preset's (eager passes, fused passes, eager launches per layer): passes per block are the blocks' own
+    plus the forward's spread over the preset's blocks; launches per layer (tokcost's denoiser_layers) likewise.
+    A UNet or U-ViT proxy's launches are its whole forward's, over the preset's layers."""
+    from tokcost.engine.physics import denoiser_layers
     from tokcost.io.parse import load_model
     from tokcost.io.paths import PRESETS_DIR
     from tokcost.records.presets import ModelPreset
 
     out = {}
+    launches = counted["launches"]
     for preset in PROXIES[name][0]:
         # the preset as written (the catalog would lay the file this script rewrites over it)
-        denoiser = load_model(ModelPreset, PRESETS_DIR / "models" / f"{preset}.yaml")[0].denoiser
+        model = load_model(ModelPreset, PRESETS_DIR / "models" / f"{preset}.yaml")[0]
+        denoiser = model.denoiser
         blocks = denoiser.transformer_geometry()[1] if denoiser.kind != "unet" else 1
-        out[preset] = tuple(counted["per_block"][k] + counted["per_forward"][k] / blocks for k in (0, 1))
+        layers = denoiser_layers(model)
+        per_layer = launches["per_forward"] / layers
+        if launches["per_block"]:  # a transformer: its blocks' own, and the forward's spread over its layers
+            per_layer = launches["per_block"] * denoiser.transformer_geometry()[1] / layers + per_layer
+        out[preset] = (*(counted["per_block"][k] + counted["per_forward"][k] / blocks for k in (0, 1)), per_layer)
     return out
 
 
-def write(results: dict) -> None:
+# The AR presets whose eager decoder layer is Llama's (RMSNorm, rotary, SwiGLU, SDPA) as transformers runs it: Emu3's
+# modeling_emu3.py is a copy of transformers' Llama decoder, Janus-Pro's language model is transformers'
+# LlamaForCausalLM. LlamaGen runs its own code, counted by hand in its presets (models/llamagen-*.yaml). Chameleon-
+# style decoders (Chameleon, Lumina-mGPT) add a per-head qk LayerNorm and Emu3.5 runs its own code: not counted
+# (the engine prices them at the reference layer's launches).
+TRANSFORMERS_DECODERS = ("emu3-chat", "emu3-gen", "janus-pro-7b")
+DECODER_PROXY = "transformers LlamaForCausalLM, one decode step (64 cached tokens)"
+
+
+def _decoder(layers: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        hidden_size=256,
+        intermediate_size=688,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=128,
+        vocab_size=1024,
+        max_position_embeddings=512,
+        attn_implementation="sdpa",
+    )
+    return LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
+
+
+def count_decoder() -> float:
+    """Eager launches of one Llama decoder layer at one decode step (a KV cache of 64 tokens), from two depths."""
+    import torch
+    from transformers.cache_utils import DynamicCache
+
+    def launches(layers: int) -> int:
+        model = _decoder(layers)
+        ids = torch.randint(0, 1024, (1, 64))
+        with torch.no_grad():
+            cache = model(ids, cache=DynamicCache(config=model.config), use_cache=True).cache
+        step = {"input_ids": ids[:, :1], "cache": cache, "use_cache": True}
+        return _count_eager(model, step)[1]
+
+    return float(launches(2) - launches(1))
+
+
+def write(results: dict, decoder: float) -> None:
     import statistics
 
     import diffusers
     import torch
+    import transformers
     import yaml
 
     from tokcost.io.atomic import write_atomic
@@ -556,7 +627,8 @@ def write(results: dict) -> None:
             "proxy": PROXIES[name][1],
             "per_block": pair(r["per_block"]),
             "per_forward": pair(r["per_forward"]),
-            "presets": {p: pair(v) for p, v in preset_passes(name, r).items()},
+            "launches": {k: fig(v) for k, v in r["launches"].items()},
+            "presets": {p: pair(v) | {"launches": fig(v[2])} for p, v in preset_passes(name, r).items()},
         }
         for name, r in results.items()
     }
@@ -566,17 +638,21 @@ def write(results: dict) -> None:
         "date": datetime.date.today().isoformat(),
         "torch": torch.__version__.split("+")[0],
         "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
         "method": METHOD,
         "counts": counts,
+        "decoders": {"proxy": DECODER_PROXY, "launches": fig(decoder), "presets": list(TRANSFORMERS_DECODERS)},
         "stand_in": {
             "eager": fig(statistics.median(p["eager"] for p in every)),
             "fused": fig(statistics.median(p["fused"] for p in every)),
+            "launches": fig(statistics.median(p["launches"] for p in every)),
             "counted": "no count for this model: the median of the counted denoisers",
         },
     }
     header = (
         "# Generated by `python scripts/count_elementwise_passes.py`: do not edit. Element-wise passes per block of\n"
-        "# each denoiser, eager and fused (torch.compile), counted from its diffusers code (method below).\n"
+        "# each denoiser, eager and fused (torch.compile), and the kernels an eager layer launches, counted from its\n"
+        "# diffusers (or transformers) code (method below).\n"
     )
     write_atomic(OUT, header + yaml.safe_dump(doc, sort_keys=False, width=120))
 
@@ -592,11 +668,13 @@ def main(argv=None) -> int:
         (be, bf), (fe, ff) = r["per_block"], r["per_forward"]
         print(
             f"{n:14s} per block: eager {be:6.1f} fused {bf:5.1f} (fused / eager {bf / be:.3f}); "
-            f"per forward: eager {fe:6.1f} fused {ff:5.1f}",
+            f"per forward: eager {fe:6.1f} fused {ff:5.1f}; launches {r['launches']}",
             flush=True,
         )
+    decoder = count_decoder()
+    print(f"decoder layer: {decoder:.0f} eager launches", flush=True)
     if not args.only:
-        write(results)
+        write(results, decoder)
         print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 

@@ -432,14 +432,15 @@ def test_mar_head_costs_at_least_a_launch_per_kernel_and_binds_at_batch_one():
     fitted host time per block over the 63 kernels of the LlamaGen block it is fitted on. At batch 1 the
     launches are most of the head's time; at batch 128 its GEMMs take longer than their launches."""
     from tokcost.engine.estimate import host_speed
-    from tokcost.engine.families.hybrid import KERNELS_PER_FITTED_BLOCK, head_launches
+    from tokcost.engine.families.hybrid import head_launches
+    from tokcost.engine.physics import REFERENCE_LAUNCHES
     from tokcost.engine.profiles import efficiency
     from tokcost.io.catalog import Catalog
     from tokcost.io.engines import load_engines
 
     hw = Catalog.default().hardware("rtx-3090")  # its workstation host launches faster than the reference
     eff = efficiency(load_engines()["eager"], hw, host_speed=host_speed(hw))
-    floor = 64 * 100 * head_launches(8) * eff.host_per_layer_s / KERNELS_PER_FITTED_BLOCK
+    floor = 64 * 100 * head_launches(8) * eff.host_per_layer_s / REFERENCE_LAUNCHES
     one, big = _mar(batch=1), _mar(batch=128)
     assert floor <= one.breakdown_s["diffusion_head"] <= 1.25 * floor
     assert one.overhead_bound and not big.overhead_bound

@@ -86,3 +86,50 @@ def test_geforce_workstations_are_faster_single_threaded_than_every_server_host(
     assert min(geforce.values()) > max(servers.values())
     # a 2020 workstation (Comet Lake / Zen 3) is slower than a 2022 one (Raptor Lake / Zen 4)
     assert hosts["rtx-3090"] < hosts["rtx-4090"]
+
+
+def test_eager_host_time_is_charged_per_counted_kernel_launch():
+    """PyTorch eager launches every op from Python: a layer's host time is its counted launches x one launch, the
+    unit being LlamaGen's decoder layer (63, counted by hand); engines that replay CUDA graphs keep the per-layer
+    figure; a model's count comes with its source."""
+    from tokcost.engine.physics import REFERENCE_LAUNCHES, host_scale
+
+    hw = CAT.hardware("a100-80gb-sxm")
+    eager, compiled, vllm = (efficiency(ENGINES[e], hw, "central") for e in ("eager", "compiled", "vllm"))
+    assert REFERENCE_LAUNCHES == 63
+    assert CAT.model("llamagen-xl").launches_per_layer.eager == REFERENCE_LAUNCHES
+    assert float(host_scale(CAT.model("llamagen-xl"), eager)) == 1.0
+    counted = 0
+    for model in CAT.all("models"):
+        launches = model.launches_per_layer
+        if launches is None:  # no count: the reference layer's launches (MAR prices its kernels one by one)
+            assert model.family in ("ar", "hybrid") and not model.generation.elementwise, model.id
+            assert host_scale(model, eager) == 1.0, model.id
+            continue
+        counted += 1
+        assert launches.eager > 0 and launches.counted and "launches_per_layer" in model.sources, model.id
+        assert float(host_scale(model, eager)) == pytest.approx(launches.eager / REFERENCE_LAUNCHES), model.id
+        assert float(host_scale(model, compiled)) == float(host_scale(model, vllm)) == 1.0, model.id
+    assert counted >= 20  # every denoiser, LlamaGen's five, the Llama-style transformers decoders
+    # an SD 1.5 UNet layer (a resnet or a transformer block) launches far fewer kernels than a decoder layer
+    sd15, flux = CAT.model("sd15").launches_per_layer.eager, CAT.model("flux1-dev").launches_per_layer.eager
+    assert sd15 < 0.5 * REFERENCE_LAUNCHES < flux
+
+
+def test_a_layer_that_launches_fewer_kernels_waits_less_on_the_host():
+    """Same model and chip, the eager host term scaled by the layer's launches: host-bound SD 1.5 at batch 1 gets
+    faster when its layer is charged its own ~22 launches instead of the reference layer's 63."""
+    from dataclasses import replace
+
+    model = CAT.model("sd15")
+    as_reference = model.model_copy(
+        update={"launches_per_layer": model.launches_per_layer.model_copy(update={"eager": 63.0})}
+    )
+    hw = CAT.hardware("a100-80gb-sxm")
+    own = Config(model=model, hardware=hw, profiles=ENGINES, engine="eager")
+    ref = replace(own, model=as_reference)
+    assert float(estimate_arrays(own).latency_s) < float(estimate_arrays(ref).latency_s)
+    compiled = replace(own, engine="compiled")
+    assert float(estimate_arrays(compiled).latency_s) == float(
+        estimate_arrays(replace(ref, engine="compiled")).latency_s
+    )

@@ -31,6 +31,27 @@ KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
 # the default: bf16 whatever the weight precision (the common default of reference code and vLLM)
 KV_BYTES = KV_DTYPE_BYTES["bf16"]
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
+# Kernel launches of the layer the eager profile's host_per_layer_s is priced per (engines.yaml: the LlamaGen
+# reference table's step time grows ~0.9 ms per layer): one decode step of FoundationVision/LlamaGen
+# autoregressive/models/gpt.py TransformerBlock (bf16 weights, SDPA math path as generate.py selects): two RMSNorms
+# of 8 kernels (float, square, mean, add, rsqrt, mul, type_as, weight), the qkv GEMM, RoPE on q and k of 9 each
+# (float, 4 muls, sub, add, stack, type_as), the two KV-cache writes, repeat_interleave of keys and values (4
+# each: fill, cumsum, expand, index_select), attention on the math path (9: mask logical_not, scalar, where, q and
+# k scaled, bmm, mask add, softmax, bmm), the output copy and GEMM, the FFN (w1, silu, w3, mul, w2) and the two
+# residual adds: 8 + 1 + 18 + 2 + 8 + 9 + 2 + 1 + 8 + 5 + 1 = 63 (docs/methodology.md). Views are left out here,
+# in MAR's counts and in the generated launch counts alike. One launch = host_per_layer_s / 63.
+REFERENCE_LAUNCHES = 63
+
+
+def host_scale(model: ModelPreset, eff):
+    """Host time of one of ``model``'s layers over ``host_per_layer_s``: under an engine whose host launches every op
+    itself (``host_per_launch``: eager), the model's counted eager launches per layer over :data:`REFERENCE_LAUNCHES`;
+    1 under other engines (CUDA graphs) or for a model without a count."""
+    counted = model.launches_per_layer
+    if counted is None:
+        return 1.0
+    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
+    return np.where(eff.host_per_launch, counted.eager / REFERENCE_LAUNCHES, 1.0)
 
 
 def peak_flops(hw: HardwarePreset, precision: str) -> float:
@@ -111,6 +132,7 @@ def ar_decode_time(
     tp=1,
     comm=None,
     kv_bytes=KV_BYTES,
+    host_scale=1.0,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -140,7 +162,7 @@ def ar_decode_time(
     mem_a = (N * wbytes / G + n_seq * t0 * kv) / (BW * eff.mbu)
     mem_b = n_seq * adv * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
-    host = arch.layers * eff.host_per_layer_s
+    host = arch.layers * eff.host_per_layer_s * host_scale
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
@@ -152,7 +174,18 @@ def ar_decode_time(
 
 
 def ar_prefill_time(
-    arch: Architecture, P: float, BW: float, eff, wbytes: float, n_seq, p, passes=1, tp=1, comm=None, kv_bytes=KV_BYTES
+    arch: Architecture,
+    P: float,
+    BW: float,
+    eff,
+    wbytes: float,
+    n_seq,
+    p,
+    passes=1,
+    tp=1,
+    comm=None,
+    kv_bytes=KV_BYTES,
+    host_scale=1.0,
 ):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
     over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
@@ -166,7 +199,7 @@ def ar_prefill_time(
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
     comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
-        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s) + eff.fixed_per_step_s) + comm_s,
+        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s * host_scale) + eff.fixed_per_step_s) + comm_s,
         passes * flops,
         comm_s,
     )
@@ -597,7 +630,7 @@ def diffusion_step_time(
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
     gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s
-    host = layers * eff.host_per_layer_s
+    host = layers * eff.host_per_layer_s * host_scale(model, eff)
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory
 

@@ -42,6 +42,7 @@ class Efficiency:
     vae_efficiency: Factor = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
     denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
+    host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
 
 
 def _pick(r, band: Band, optimistic_is_high: bool) -> float:
@@ -149,6 +150,7 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         attention_mfu=_pick(attention, band, True) * engine_mfu,
         request_fixed_s=0.0 if engine.request_fixed_s is None else _pick(engine.request_fixed_s, band, False),
         fused_elementwise=engine.elementwise == "fused",
+        host_per_launch=engine.host_per_launch,
         act_scale=1.0 if engine.act_scale is None else _pick(engine.act_scale, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),

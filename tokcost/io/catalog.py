@@ -162,11 +162,28 @@ def load_preset(kind: str, path: Path) -> HardwarePreset | ModelPreset:
         )
     if problems:
         raise InputError(problems)
-    if isinstance(preset, ModelPreset) and preset.generation.elementwise and preset.elementwise_passes is None:
-        from tokcost.io.elementwise import load_elementwise
-
-        counts = load_elementwise()
-        passes = counts.for_preset(preset.id)
-        sources = preset.sources | {"elementwise_passes": counts.source(passes)}
-        preset = preset.model_copy(update={"elementwise_passes": passes, "sources": sources})
+    if isinstance(preset, ModelPreset):
+        preset = _with_counts(preset)
     return preset
+
+
+def _with_counts(preset: ModelPreset) -> ModelPreset:
+    """Lay the generated counts (element-wise passes, eager launches per layer) over a model preset that does not
+    set its own, each with its citation."""
+    elementwise = preset.generation.elementwise
+    if not elementwise and preset.launches_per_layer is not None:
+        return preset
+    from tokcost.io.elementwise import load_elementwise
+
+    counts = load_elementwise()
+    update: dict = {}
+    if elementwise and preset.elementwise_passes is None:
+        update["elementwise_passes"] = counts.for_preset(preset.id)
+    if preset.launches_per_layer is None:
+        launches = counts.launches_for(preset.id, elementwise)
+        if launches is not None:
+            update["launches_per_layer"] = launches
+    if not update:
+        return preset
+    sources = preset.sources | {field: counts.source(value) for field, value in update.items()}
+    return preset.model_copy(update=update | {"sources": sources})

@@ -1,11 +1,31 @@
 """The generated file of element-wise pass counts (tokcost/data/generated/elementwise_passes.yaml, written by
-scripts/count_elementwise_passes.py): each counting proxy's passes per block and per forward, each built-in
-preset's passes per block, the stand-in for a preset without a count, and how they were counted."""
+scripts/count_elementwise_passes.py): each counting proxy's passes per block and per forward and its eager kernel
+launches, each built-in preset's passes per block and launches per layer, the transformers decoders' launches per
+layer, the stand-in for a preset without a count, and how they were counted."""
 
 from pydantic import Field
 
-from tokcost.records.base import Strict
-from tokcost.records.presets import ElementwisePasses, Passes
+from tokcost.records.base import NonNegative, Strict
+from tokcost.records.presets import ElementwisePasses, LaunchCount, Passes
+
+
+class Launches(Strict):
+    per_block: NonNegative = Field(description="Eager kernel launches each transformer block adds (0: a UNet, U-ViT).")
+    per_forward: NonNegative = Field(description="Eager kernel launches once per forward (a UNet's: all of them).")
+
+
+class PresetCount(Passes):
+    launches: NonNegative = Field(description="Eager kernel launches per layer of the preset (denoiser_layers).")
+
+
+class Decoders(Strict):
+    proxy: str = Field(description="The counting proxy (a transformers decoder, one decode step).")
+    launches: NonNegative = Field(description="Eager kernel launches per decoder layer.")
+    presets: list[str] = Field(description="The AR presets whose eager stack runs transformers' decoder code.")
+
+
+class StandIn(ElementwisePasses):
+    launches: NonNegative = Field(description="Eager kernel launches per layer: the median of the counted denoisers.")
 
 
 class Counted(Strict):
@@ -14,8 +34,10 @@ class Counted(Strict):
     per_forward: Passes = Field(
         description="Passes over one block's activations made once per forward (embeddings, RoPE tables, final norm)."
     )
-    presets: dict[str, Passes] = Field(
-        min_length=1, description="Each preset's passes per block: per_block + per_forward / its blocks."
+    launches: Launches = Field(description="Eager kernel launches, GEMMs, convolutions and attention included.")
+    presets: dict[str, PresetCount] = Field(
+        min_length=1,
+        description="Each preset's passes per block (per_block + per_forward / its blocks) and launches per layer.",
     )
 
 
@@ -24,10 +46,12 @@ class ElementwiseFile(Strict):
     date: str
     torch: str = Field(description="The PyTorch release whose dispatcher and inductor were counted.")
     diffusers: str = Field(description="The diffusers release whose model code was counted.")
+    transformers: str = Field(description="The transformers release whose decoder code was counted.")
     method: str
     counts: dict[str, Counted] = Field(description="Proxy name -> its counts.")
-    stand_in: ElementwisePasses = Field(
-        description="For a preset without a count: the median of the counted presets, eager and fused."
+    decoders: Decoders = Field(description="The AR decoders that run transformers' code: launches per layer.")
+    stand_in: StandIn = Field(
+        description="For a preset without a count: the median of the counted presets, eager, fused and launches."
     )
 
     def for_preset(self, preset_id: str) -> ElementwisePasses:
@@ -36,12 +60,25 @@ class ElementwiseFile(Strict):
             if preset_id in c.presets:
                 p = c.presets[preset_id]
                 return ElementwisePasses(eager=p.eager, fused=p.fused, counted=f"counted from diffusers' {c.proxy}")
-        return self.stand_in
+        return ElementwisePasses(eager=self.stand_in.eager, fused=self.stand_in.fused, counted=self.stand_in.counted)
 
-    def source(self, passes: ElementwisePasses) -> str:
-        """The citation of ``passes`` for a preset's sources."""
+    def launches_for(self, preset_id: str, elementwise: bool) -> LaunchCount | None:
+        """A built-in preset's counted eager launches per layer; a transformers decoder's; for another preset of a
+        family that prices element-wise work (``elementwise``), the stand-in; else None (no count: the engine
+        prices the layer host_per_layer_s is fitted on)."""
+        for c in self.counts.values():
+            if preset_id in c.presets:
+                return LaunchCount(eager=c.presets[preset_id].launches, counted=f"counted from diffusers' {c.proxy}")
+        if preset_id in self.decoders.presets:
+            return LaunchCount(eager=self.decoders.launches, counted=f"counted from {self.decoders.proxy}")
+        if elementwise:
+            return LaunchCount(eager=self.stand_in.launches, counted=self.stand_in.counted)
+        return None
+
+    def source(self, count: ElementwisePasses | LaunchCount) -> str:
+        """The citation of a count (passes or launches) for a preset's sources."""
         return (
-            f"derived: {passes.counted}, counted from the diffusers {self.diffusers} model code with torch "
-            f"{self.torch} by {self.generated_by} ({self.date}); method: docs/methodology.md, 'Element-wise passes, "
-            "counted from the model code'"
+            f"derived: {count.counted}, counted from the diffusers {self.diffusers} / transformers {self.transformers} "
+            f"model code with torch {self.torch} by {self.generated_by} ({self.date}); method: docs/methodology.md, "
+            "'Element-wise passes, counted from the model code'"
         )

@@ -36,6 +36,12 @@ class EngineProfile(Strict):
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop."
     )
+    host_per_launch: bool = Field(
+        default=False,
+        description="Its host launches every op of a layer itself (eager PyTorch), so host_per_layer_s is charged per "
+        "kernel launch: times the model's counted eager launches per layer over the 63 of the layer it is fitted on. "
+        "False: a per-layer figure whatever the ops (CUDA graphs replay a step).",
+    )
     elementwise: Literal["eager", "fused"] = Field(
         default="eager",
         description="Diffusion: how its element-wise ops run, which of a model's elementwise_passes it moves: "

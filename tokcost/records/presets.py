@@ -371,6 +371,16 @@ class ElementwisePasses(Passes):
     )
 
 
+class LaunchCount(Strict):
+    """Kernels one layer launches under an eager stack (every op its own kernel, GEMMs, convolutions and attention
+    included): the eager host's work per layer, which the engine prices per launch. Built-in presets get theirs from
+    tokcost/data/generated/elementwise_passes.yaml (counted from the model's code by
+    scripts/count_elementwise_passes.py) or count them in their own file, with a source."""
+
+    eager: PosFloat = Field(description="Kernel launches per layer (tokcost's layers of the model) under eager code.")
+    counted: str = Field(default="", description="How the figure was obtained (the counting proxy, or a stand-in).")
+
+
 class ModelPreset(_FamilySections):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
@@ -400,6 +410,10 @@ class ModelPreset(_FamilySections):
     elementwise_passes: ElementwisePasses | None = Field(
         default=None,
         description="Element-wise passes per block, eager and fused (diffusion, next-scale; built-in presets: generated).",
+    )
+    launches_per_layer: LaunchCount | None = Field(
+        default=None,
+        description="Kernel launches per layer under eager code (built-in presets: generated or counted in the file).",
     )
     training: Training | None = Field(
         default=None, description="Its published training run (the default of `tokcost train`), where published."

@@ -90,11 +90,12 @@ class Autoregressive:
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
         tp, passes = w.split, w.passes
         comm = replica_collectives(cfg.kernels, w.chips, w.link, tp)
+        host = physics.host_scale(m, eff)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host
         )
         decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, comm, kv
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, comm, kv, host
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed

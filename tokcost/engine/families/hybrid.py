@@ -11,11 +11,11 @@ round predicts every token left. Guidance batches both branches through the tran
 Every pass is priced from the kernels MAR's code launches (LTH14/mar, under torch.cuda.amp.autocast), each taking
 max(the host's launch, its own GPU time): a GEMM max(FLOPs / (P mfu), bytes / (BW mbu)) on the sourced roofline,
 an element-wise kernel its bytes at the memory (or measured L2) rate. The launch is the engine profile's fitted
-host time per block over the kernels such a block launches (:data:`KERNELS_PER_FITTED_BLOCK`). The encoder and
-decoder blocks (timm ``Block``) run tens of thousands of tokens a kernel and are GPU-bound; the head's steps run
-a small MLP over a thousand rows, and between its GEMMs dozens of tiny sampler kernels and eleven host-to-device
-copies, each of which waits for the GPU (a pageable ``.to(device)``): there the launches bind. The per-round
-mask bookkeeping (a few dozen small kernels and syncs) is the per-forward fixed cost.
+host time per block over the kernels such a block launches (:data:`tokcost.engine.physics.REFERENCE_LAUNCHES`).
+The encoder and decoder blocks (timm ``Block``) run tens of thousands of tokens a kernel and are GPU-bound; the
+head's steps run a small MLP over a thousand rows, and between its GEMMs dozens of tiny sampler kernels and eleven
+host-to-device copies, each of which waits for the GPU (a pageable ``.to(device)``): there the launches bind. The
+per-round mask bookkeeping (a few dozen small kernels and syncs) is the per-forward fixed cost.
 
 The kernel counts are eager PyTorch's: a compiled engine is priced with the same kernels at its own launch cost
 (no compiled MAR run is published to price its fusion)."""
@@ -46,17 +46,6 @@ from tokcost.records.presets import ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
-
-# Kernel launches of the block the eager profile's host_per_layer_s is identified on (engines.yaml: the LlamaGen
-# reference table's step time grows ~0.9 ms per layer): one decode step of FoundationVision/LlamaGen
-# autoregressive/models/gpt.py TransformerBlock (bf16 weights, SDPA math path as generate.py selects): two RMSNorms
-# of 8 kernels (float, square, mean, add, rsqrt, mul, type_as, weight), the qkv GEMM, RoPE on q and k of 9 each
-# (float, 4 muls, sub, add, stack, type_as), the two KV-cache writes, repeat_interleave of keys and values (4
-# each: fill, cumsum, expand, index_select), attention on the math path (9: mask logical_not, scalar, where, q and
-# k scaled, bmm, mask add, softmax, bmm), the output copy and GEMM, the FFN (w1, silu, w3, mul, w2) and the two
-# residual adds: 8 + 1 + 18 + 2 + 8 + 9 + 2 + 1 + 8 + 5 + 1 = 63 (docs/methodology.md). Views are left out here
-# and in MAR's counts alike. One launch = host_per_layer_s / 63.
-KERNELS_PER_FITTED_BLOCK = 63
 
 # One timm Block (MAR's encoder and decoder: timm 0.9.12 vision_transformer.Block, fused attention) under
 # autocast, kernel by kernel (block_stack below): LayerNorm 1 reads and writes fp32 (8 bytes per element), the cast
@@ -175,7 +164,7 @@ class MaskedAutoregressive(OneGpu):
         T = np.asarray(gw * gh, dtype=float)
         K = np.asarray(cfg.steps if cfg.steps is not None else h.iterations, dtype=float)
         n = np.asarray(w.batch * w.branches, dtype=float)  # sequences: items x guidance branches
-        launch = eff.host_per_layer_s / KERNELS_PER_FITTED_BLOCK
+        launch = eff.host_per_layer_s / physics.REFERENCE_LAUNCHES
         enc, dec, head, C = h.encoder, h.decoder, h.head, m.vae.channels
 
         rounds_n = _per_round(n)

@@ -57,6 +57,7 @@ class NextScalePrediction(OneGpu):
         kv_token = 2.0 * L * d * KV_BYTES
         attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
         total_s = comp_sum = mem_sum = flops = 0.0 * n
+        host = physics.host_scale(m, eff)
         prefix = 0.0
         for side in s.scales:
             tokens = np.maximum(1.0, np.round(side * ratio_w)) * np.maximum(1.0, np.round(side * ratio_h))
@@ -70,7 +71,7 @@ class NextScalePrediction(OneGpu):
             compute = linear / (w.P * eff.mfu) + attn / (w.P_attn * attn_mfu) + act_s
             memory = (s.params_b * 1e9 * wread + n * prefix * kv_token) / (w.BW * eff.mbu)
             gpu = np.maximum(compute, memory) + L * eff.gpu_per_layer_s
-            total_s = total_s + np.maximum(gpu, L * eff.host_per_layer_s) + eff.fixed_per_step_s
+            total_s = total_s + np.maximum(gpu, L * eff.host_per_layer_s * host) + eff.fixed_per_step_s
             comp_sum, mem_sum = comp_sum + compute, mem_sum + memory
             flops = flops + linear + attn
         text_s = physics.text_encoder_time(m, w.P_attn, w.BW, eff, w.batch * (2.0 if w.branches > 1 else 1.0))
