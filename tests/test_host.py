@@ -133,3 +133,14 @@ def test_a_layer_that_launches_fewer_kernels_waits_less_on_the_host():
     assert float(estimate_arrays(compiled).latency_s) == float(
         estimate_arrays(replace(ref, engine="compiled")).latency_s
     )
+
+
+def test_the_notes_say_what_a_layer_costs_the_host_and_where_the_count_is_from():
+    from tokcost.engine.estimate import pricing_note
+
+    model = CAT.model("sd15")
+    eager = pricing_note(Config(model=model, hardware=CAT.hardware("h100-sxm"), profiles=ENGINES, engine="eager"))
+    launches = f"{model.launches_per_layer.eager:.3g} kernel launches per layer"
+    assert launches in eager and "UNet2DConditionModel" in eager.split("host:")[1]
+    compiled = pricing_note(Config(model=model, hardware=CAT.hardware("h100-sxm"), profiles=ENGINES, engine="compiled"))
+    assert "host:" not in compiled

@@ -366,8 +366,11 @@ def precision_note(model: ModelPreset, precision: str) -> str | None:
 
 def pricing_note(cfg: Config) -> str:
     """Which path priced ``cfg``'s operators (one chip): a measured kernel table (whose) or the sourced roofline
-    (peak x efficiency), and why (its family's answer)."""
-    return family_of(cfg.model).pricing_note(cfg)
+    (peak x efficiency), and why (its family's answer); under an engine that launches every op from the host, what
+    a layer's launches cost it."""
+    note = family_of(cfg.model).pricing_note(cfg)
+    host = physics.host_note(cfg.model, cfg.profiles[cfg.engine])
+    return f"{note}; {host}" if note and host else note or host
 
 
 # ------------------------------------------------------------------------------------------- calibrated bands

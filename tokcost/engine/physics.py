@@ -504,6 +504,19 @@ def act_passes(model: ModelPreset, eff):
     return np.where(eff.fused_elementwise, counted.fused, counted.eager) * eff.act_scale
 
 
+def host_note(model: ModelPreset, profile) -> str:
+    """What one of ``model``'s layers costs the host under ``profile`` (an engine profile) when its host launches
+    every op (``host_per_launch``), and where the count is from; empty otherwise."""
+    counted = model.launches_per_layer
+    if not profile.host_per_launch or counted is None or profile.host_per_layer_s is None:
+        return ""
+    per_launch = profile.host_per_layer_s.mid / REFERENCE_LAUNCHES
+    return (
+        f"host: {counted.eager:.3g} kernel launches per layer x {per_launch * 1e6:.3g} us each on the reference host "
+        f"(host_per_layer_s / the {REFERENCE_LAUNCHES} of LlamaGen's decoder layer; {counted.counted})"
+    )
+
+
 def elementwise_note(model: ModelPreset, profile) -> str:
     """Which count of the model's element-wise passes ``profile`` (an engine profile) moves, and where it is from."""
     counted = model.elementwise_passes
