@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tokcost.engine.physics import denoiser_layers
 from tokcost.errors import InputError
 from tokcost.io import paths
 from tokcost.io.catalog import Catalog
@@ -84,12 +85,17 @@ def test_a_presets_passes_are_its_blocks_own_plus_the_forwards_spread_over_its_d
             for k in ("eager", "fused"):
                 want = getattr(c.per_block, k) + getattr(c.per_forward, k) / blocks
                 assert getattr(p, k) == pytest.approx(want, rel=6e-3), (preset, k)
+            # launches per tokcost layer: the blocks' own and the forward's (a UNet's: all of it) over its layers
+            layers = denoiser_layers(CAT.model(preset))
+            want = (c.launches.per_block * (blocks if d.kind != "unet" else 0) + c.launches.per_forward) / layers
+            assert p.launches == pytest.approx(want, rel=6e-3), preset
 
 
 def test_the_script_counts_the_presets_the_file_holds():
     proxies = _script().PROXIES
     counted = load_elementwise().counts
     assert set(proxies) == set(counted)
+    assert list(_script().TRANSFORMERS_DECODERS) == load_elementwise().decoders.presets
     for name, (presets, proxy, _) in proxies.items():
         assert list(presets) == list(counted[name].presets) and proxy == counted[name].proxy
 
