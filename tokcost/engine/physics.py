@@ -132,7 +132,7 @@ def ar_decode_time(
     tp=1,
     comm=None,
     kv_bytes=KV_BYTES,
-    host_scale=1.0,
+    host_factor=1.0,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -145,7 +145,8 @@ def ar_decode_time(
 
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
-    GPU still launches every layer, and the two all-reduces per layer are serialised with the compute. Returns
+    GPU still launches every layer, and the two all-reduces per layer are serialised with the compute.
+    ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
@@ -162,7 +163,7 @@ def ar_decode_time(
     mem_a = (N * wbytes / G + n_seq * t0 * kv) / (BW * eff.mbu)
     mem_b = n_seq * adv * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
-    host = arch.layers * eff.host_per_layer_s * host_scale
+    host = arch.layers * eff.host_per_layer_s * host_factor
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
@@ -185,7 +186,7 @@ def ar_prefill_time(
     tp=1,
     comm=None,
     kv_bytes=KV_BYTES,
-    host_scale=1.0,
+    host_factor=1.0,
 ):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
     over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
@@ -199,7 +200,7 @@ def ar_prefill_time(
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
     comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
-        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s * host_scale) + eff.fixed_per_step_s) + comm_s,
+        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s * host_factor) + eff.fixed_per_step_s) + comm_s,
         passes * flops,
         comm_s,
     )
