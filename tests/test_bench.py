@@ -401,3 +401,57 @@ def test_an_absurd_grid_is_refused_before_anything_is_allocated(batches, context
     r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", batches, "--contexts", contexts)
     assert r.exit_code == 2, r.output
     assert "KV cache" in r.output and "Traceback" not in r.output
+
+
+def test_the_bench_block_launches_the_kernels_its_calibration_is_converted_by():
+    """A calibration's host time per layer is per block of the benchmark's decoder: count that block's launches at
+    one decode step with the element-wise script's eager counter, as the launch counts of the models are counted."""
+    import importlib.util
+
+    torch = pytest.importorskip("torch")
+    from tokcost.bench.decoder import Block, Shape, rope_tables
+    from tokcost.engine.physics import BENCH_BLOCK_LAUNCHES
+
+    script = ROOT / "scripts" / "count_elementwise_passes.py"
+    spec = importlib.util.spec_from_file_location("count_elementwise_passes", script)
+    counter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(counter)
+    shape = Shape(layers=1, hidden=256, heads=4, kv_heads=2, head_dim=64, ffn=688, vocab=1024)
+    block = Block(shape, "cpu", torch.bfloat16, torch.Generator().manual_seed(0))
+    k_cache = torch.zeros(1, shape.kv_heads, 16, shape.head_dim, dtype=torch.bfloat16)
+    v_cache = torch.zeros_like(k_cache)
+    cos, sin = rope_tables(shape.head_dim, 16, "cpu", torch.bfloat16)
+
+    class Step(torch.nn.Module):
+        def forward(self, x):
+            return block.forward(x, k_cache, v_cache, 5, cos, sin)
+
+    x = torch.randn(1, 1, shape.hidden, dtype=torch.bfloat16)
+    assert counter._count_eager(Step(), {"x": x})[1] == BENCH_BLOCK_LAUNCHES
+
+
+def test_a_calibrations_host_time_per_block_is_charged_per_launch():
+    """Under a calibration, eager's host time of a model's layer = the measured time per bench block x the layer's
+    launches / the bench block's (LlamaGen's 63 launches cost 63 / 43 of a measured block); other engines keep
+    their own."""
+    from tokcost.engine.physics import BENCH_BLOCK_LAUNCHES, host_scale
+    from tokcost.engine.profiles import efficiency, fitted_efficiency
+    from tokcost.io.catalog import Catalog
+    from tokcost.io.engines import load_engines
+
+    fit = _calibration(0.8).fit.model_copy(update={"host_per_layer_s": 4e-4})
+
+    class Measured:
+        def fit_for(self, hw_id):
+            return fit if hw_id == "h200-sxm" else None
+
+    engines, cat, hw = load_engines(), Catalog.default(), Catalog.default().hardware("h200-sxm")
+    eager = efficiency(engines["eager"], hw, calibration=Measured(), eager=engines["eager"])
+    vllm = efficiency(engines["vllm"], hw, calibration=Measured(), eager=engines["eager"])
+    measured = fitted_efficiency(fit).host_per_layer_s
+    assert measured > 0
+    for model in ("llamagen-xl", "sd15", "emu3-gen"):
+        m = cat.model(model)
+        per_layer = eager.host_per_layer_s * float(host_scale(m, eager))
+        assert per_layer == pytest.approx(measured * m.launches_per_layer.eager / BENCH_BLOCK_LAUNCHES), model
+    assert vllm.host_per_layer_s == efficiency(engines["vllm"], hw).host_per_layer_s

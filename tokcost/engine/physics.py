@@ -41,6 +41,10 @@ WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (as
 # residual adds: 8 + 1 + 18 + 2 + 8 + 9 + 2 + 1 + 8 + 5 + 1 = 63 (docs/methodology.md). Views are left out here,
 # in MAR's counts and in the generated launch counts alike. One launch = host_per_layer_s / 63.
 REFERENCE_LAUNCHES = 63
+# Kernel launches of one layer of tokcost bench's decoder (tokcost/bench/decoder.py Block) at one decode step, counted
+# with the element-wise script's eager counter (tests/test_bench.py counts it again): a calibration's host time per
+# layer is per such a block, so it is converted to host_per_layer_s's unit (a layer of REFERENCE_LAUNCHES).
+BENCH_BLOCK_LAUNCHES = 43
 
 
 def host_scale(model: ModelPreset, eff):

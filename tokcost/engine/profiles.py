@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
+from tokcost.engine.physics import BENCH_BLOCK_LAUNCHES, REFERENCE_LAUNCHES
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -71,7 +73,9 @@ def efficiency(
     relative to the host they were fitted on.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
-    device's effective MFU and MBU under eager code (its kernel gaps included), and eager's host overheads. Other
+    device's effective MFU and MBU under eager code (its kernel gaps included), and eager's host overheads (its
+    host time per layer is per block of the benchmark's decoder, :data:`~tokcost.engine.physics.BENCH_BLOCK_LAUNCHES`
+    launches, converted to the reference layer's when the engine is priced per launch). Other
     engines keep their profile's ratio to ``eager`` (the eager profile, needed with a calibration: a compiled engine stays that much
     faster than the measured eager code), and the diffusion-only terms stay as fitted on the validation set. A
     calibration's host overheads were measured on its own host: ``host_speed`` does not scale them."""
@@ -89,9 +93,11 @@ def efficiency(
     attention_mfu = assumed.mfu if assumed.attention_mfu is None else assumed.attention_mfu
     changes["attention_mfu"] = attention_mfu * mfu_scale
     if engine is eager:
-        # the benchmark's fit has no gap term: the measured steps' kernel gaps are inside its mbu and mfu
+        # the benchmark's fit has no gap term: the measured steps' kernel gaps are inside its mbu and mfu. Its host
+        # time per layer is its own block's; priced per launch, a layer of the reference's launches costs more
+        per_layer = REFERENCE_LAUNCHES / BENCH_BLOCK_LAUNCHES if engine.host_per_launch else 1.0
         changes.update(
-            host_per_layer_s=fitted.host_per_layer_s,
+            host_per_layer_s=fitted.host_per_layer_s * per_layer,
             fixed_per_step_s=fitted.fixed_per_step_s,
             gpu_per_layer_s=fitted.gpu_per_layer_s,
         )
