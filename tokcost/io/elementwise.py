@@ -1,6 +1,6 @@
-"""The element-wise pass counts of the built-in presets (tokcost/data/generated/elementwise_passes.yaml, written by
-scripts/count_elementwise_passes.py), read once per process. :func:`tokcost.io.catalog.load_preset` lays them over
-a model preset that does not set its own."""
+"""The counts of the built-in presets, element-wise passes and eager kernel launches per layer
+(tokcost/data/generated/elementwise_passes.yaml, written by scripts/count_elementwise_passes.py), read once per
+process. :func:`tokcost.io.catalog.load_preset` lays them over a model preset that does not set its own."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ for binary tables, in the folder's NOTICE and its own provenance fields):
 - ``generated/engines.fitted.yaml``: the engines' fitted parameters, written by scripts/fit_engines.py;
 - ``generated/error_bands.yaml``: written by scripts/write_validation_docs.py;
 - ``generated/kernels/<chip>.npz``: written by scripts/condense_kernel_tables.py;
-- ``generated/elementwise_passes.yaml``: each denoiser's element-wise traffic, written by
-  scripts/count_elementwise_passes.py.
+- ``generated/elementwise_passes.yaml``: each denoiser's element-wise traffic and each counted model's eager
+  kernel launches per layer, written by scripts/count_elementwise_passes.py.
 """
 
 from __future__ import annotations

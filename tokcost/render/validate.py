@@ -251,11 +251,13 @@ MODEL_NOTES = [
     "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate; the 1-step distilled "
     "models and the batch-10/16 throughputs are where they show.",
     "- **Host launch overhead** (`host_per_layer_s`) counts a UNet's resnet blocks as well as its transformer "
-    "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding. "
+    "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding, "
+    "priced per layer of LlamaGen's decoder (63 kernel launches): every other model's layer pays its own counted "
+    "launches (`launches_per_layer`). "
     "Every host term divides by the preset's host CPU speed (`host`: DGX H100/H200 1.23x, DGX B200 1.29x the DGX "
     "A100's EPYC 7742).",
-    "- **Kernel gaps** (`gpu_per_layer_s`, compiled): each layer's kernels ramp up and drain even when CUDA graphs "
-    "launch them back to back, ~37 us a layer that adds to the weight read and does not shrink with bandwidth. It "
+    "- **Kernel gaps** (`gpu_per_layer_s`, shared by eager, compiled and vLLM): each layer's kernels ramp up and "
+    "drain even when CUDA graphs launch them back to back, ~33 us a layer that adds to the weight read and does not shrink with bandwidth. It "
     "is what makes gpt-fast's 70B decode stream more GB/s than its 7B on the same A100 and torchao's H100 decode "
     "reach a lower share of its bandwidth than the A100's; with it, compiled decode streams weights at the stream "
     "ceiling (`mbu` 1.0) and the weight-only formats' read efficiencies (int8-wo 0.82, int4 0.65 of bf16's) are "
