@@ -307,26 +307,85 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
     UNet: conv/linear FLOPs at a reference resolution scaled by pixels; attention 4 x count x dim x
     (T_l^2 + T_l X) at each attention level (T_l = pixels / downsample^2, X = :func:`~tokcost.engine.tokens.text_tokens`)."""
     d = _denoiser(model)
-    T = np.asarray(latent_tokens, dtype=float)
     if d.kind == "unet":
         ref_tflops, ref_width, ref_height = d.unet_reference()
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
-        scale = pixels / (ref_width * ref_height)
+        linear = ref_tflops * 1e12 * pixels / (ref_width * ref_height)
+    else:
+        linear_b, _, _ = d.transformer_geometry()
+        T = np.asarray(latent_tokens, dtype=float)
+        linear = 2 * linear_b * 1e9 * (T + float(d.joint_text_tokens or 0) if d.kind == "mmdit" else T)
+    attn = 0.0 * linear
+    for flops, _ in attention_parts(model, latent_tokens, width, height):
+        attn = attn + flops
+    return linear, attn
+
+
+def attention_parts(model: ModelPreset, latent_tokens, width, height) -> list[tuple[np.ndarray, float | None]]:
+    """The attention FLOPs of one denoiser forward for one item (:func:`denoiser_flops_split`), by the head dim
+    they run at: ``[(flops, head_dim or None when the preset does not say), ...]``; one part for a transformer,
+    one per attention level for a UNet."""
+    d = _denoiser(model)
+    if d.kind == "unet":
+        pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
         X = float(text_tokens(model))
-        linear = ref_tflops * 1e12 * scale
-        attn = 0.0 * linear
+        parts = []
         for lvl in d.attention_levels:
             Tl = pixels / (lvl.downsample**2)
-            attn = attn + 4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X)
-        return linear, attn
-    linear_b, L, D = d.transformer_geometry()
-    N = linear_b * 1e9
+            head_dim = lvl.dim / lvl.heads if lvl.heads is not None else None
+            parts.append((4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X), head_dim))
+        return parts
+    _, L, D = d.transformer_geometry()
+    T = np.asarray(latent_tokens, dtype=float)
+    head_dim = D / d.attention_heads if d.attention_heads is not None else None
     if d.kind == "mmdit":
         S = T + float(d.joint_text_tokens or 0)
-        return 2 * N * S, 4 * L * D * S * S
+        return [(4 * L * D * S * S, head_dim)]
     X = float(d.cross_attention_text_tokens or 0)
     self_attn = 0.0 * T if d.kind == "linear-dit" else 4 * L * D * T * T
-    return 2 * N * T, self_attn + 4 * L * D * T * X
+    return [(self_attn + 4 * L * D * T * X, head_dim)]
+
+
+# The head dim at which a chip's attention efficiency (efficiency.attention) is read: the FlashAttention-2 and -3
+# papers' headline benchmarks (and their 50-73% / 35% / 75% figures) are at head dim 128.
+REFERENCE_HEAD_DIM = 128
+
+
+def flash_head_dim(head_dim):
+    """The head dim the flash kernel computes at: FlashAttention-2, and PyTorch SDPA's flash backend built from
+    it, instantiate kernels for head dims 32, 64, ..., 192 and 256 and run a head in the next one up
+    (Dao-AILab/flash-attention csrc/flash_attn/flash_api.cpp: ``head_size_rounded = head_size <= 192 ?
+    round_multiple(head_size, 32) : 256``); the padding columns are multiplied like the rest."""
+    d = np.asarray(head_dim, dtype=float)
+    return np.where(d <= 192, np.ceil(d / 32) * 32, 256.0)
+
+
+def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate):
+    """The FLOPs that take, at ``P_attn`` x ``attn_eff`` (the chip's attention efficiency, read at head dim 128),
+    as long as the attention ``parts`` (:func:`attention_parts`) take at their own head dims.
+
+    Per score (one query-key pair of one head) a flash kernel runs 4 d_k FLOPs of matmul (Q K^T and P V at the
+    kernel's head dim d_k = :func:`flash_head_dim`) and one exponential on the special-function units, which
+    compute ``exp_rate`` of them per second (the hardware preset's ``exp_tops``): the softmax does not shrink
+    with the head dim, so narrow heads spend more of their time in it (the FlashAttention-3 paper's point: an
+    H100 has 989 TFLOPS of matmul but 3.9 TFLOPS of exponentials). The measured efficiency at head dim 128 is
+    the sum of both, 1/eff = 1/e + q with q = P / (4 x 128 x exp_rate) the exponentials' time per matmul FLOP,
+    which gives the matmul part's own e; at head dim d the time per FLOP is (d_k / d) / e + q x 128 / d. A part
+    without a head dim, and a chip without an exponential rate (exp_rate = inf: q = 0), keep 1/eff."""
+    attn_eff = np.asarray(attn_eff, dtype=float)
+    q = np.asarray(P_attn, dtype=float) / (4 * REFERENCE_HEAD_DIM * np.asarray(exp_rate, dtype=float))
+    inv_e = 1.0 / attn_eff - q
+    # an exponential rate that would leave the matmul no time at head dim 128 is not physical: no split then
+    q = np.where(inv_e > 0, q, 0.0)
+    inv_e = np.where(inv_e > 0, inv_e, 1.0 / attn_eff)
+    total = 0.0
+    for flops, head_dim in parts:
+        if head_dim is None:
+            total = total + flops
+            continue
+        per_flop = flash_head_dim(head_dim) / head_dim * inv_e + q * REFERENCE_HEAD_DIM / head_dim
+        total = total + flops * per_flop * attn_eff
+    return total
 
 
 # One GEMM of a denoiser forward, per item: m = per_pixel x pixels + per_token x sequence tokens + fixed rows;
@@ -612,6 +671,8 @@ def diffusion_step_time(
     act_elems_per_item=0.0,
     l2=(0.0, np.inf, 0.0),
     linear_s=None,
+    attn_parts=None,
+    exp_rate=np.inf,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives per forward).
@@ -630,11 +691,15 @@ def diffusion_step_time(
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
     all the weights and launches every layer, so only the compute divides by G. ``linear_s``: one GPU's seconds
     of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
-    n F_linear / (P mfu G) wherever they are finite. Returns (step, compute, memory)."""
+    n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
+    (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
+    chip's ``exp_rate`` (:func:`attention_equivalent_flops`). Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
+    if attn_parts is not None:
+        attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
     live = BLOCK_LIVE_TENSORS * acts / blocks

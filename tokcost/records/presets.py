@@ -107,6 +107,12 @@ class HardwarePreset(Strict):
         description="Chip vendor (measured: built from a calibration)."
     )
     dense_tflops: DenseRates = Field(description="Dense tensor throughput per precision.")
+    exp_tops: PosFloat | None = Field(
+        default=None,
+        description="fp32 exponentials per second on the special-function units, in tera (SMs x clock x 16 on "
+        "NVIDIA GPUs); the softmax of a fused attention kernel runs there (None: not known; attention is priced "
+        "at its efficiency alone).",
+    )
     memory_gb: PosFloat = Field(description="GPU memory in decimal GB, as the datasheet prints it.")
     bandwidth_tbps: PosFloat = Field(description="Memory bandwidth in TB/s.")
     interconnect_gbps: PosFloat | None = Field(
@@ -206,6 +212,9 @@ class AttentionLevel(Strict):
     downsample: PosInt = Field(description="Pixels per token along each side at this level.")
     dim: PosInt = Field(description="Attention width (heads x head_dim).")
     count: PosInt = Field(description="Self-attention layers at this level.")
+    heads: PosInt | None = Field(
+        default=None, description="Attention heads at this level (None: not stated; priced as head dim 128)."
+    )
 
 
 class UnetConfig(Strict):

@@ -43,6 +43,7 @@ class Work:
     eff: Efficiency
     P: Any  # dense FLOP/s at the precision
     P_attn: Any  # 16-bit FLOP/s (attention kernels, text encoders, VAE)
+    exp_rate: Any  # exponentials/s of the special-function units, the attention softmax's (inf: not known)
     BW: Any  # bytes/s
     wbytes: float  # bytes per weight held in memory (the time to read them: physics.weight_read_bytes)
     batch: Any  # items per call

@@ -1,0 +1,77 @@
+"""Attention priced at its head dim (docs/methodology.md, "Narrow heads"): the flash kernel computes at the head
+dim rounded up to a multiple of 32, and every score costs one exponential on the special-function units, so a
+FLOP of narrow-head attention takes longer than one of head dim 128, where the chip's attention efficiency is read."""
+
+import numpy as np
+import pytest
+
+from tokcost.engine import physics
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+A100 = (312e12, 0.615, 2.44e12)  # P_attn, attention efficiency, exponentials per second
+
+
+def _per_flop(head_dim, chip=A100):
+    P, eff, x = chip
+    return physics.attention_equivalent_flops([(1.0, head_dim)], P, eff, x)
+
+
+@pytest.mark.parametrize("chip", [A100, (989e12, 0.35, 4.19e12), (2250e12, 0.157, 5.0e12), (165e12, 0.8, 5.16e12)])
+def test_head_dim_128_keeps_the_measured_efficiency(chip):
+    assert _per_flop(128, chip) == pytest.approx(1.0)
+    assert _per_flop(None, chip) == pytest.approx(1.0)  # a part without a head dim: as before
+
+
+def test_narrower_heads_cost_more_per_flop_and_never_less_than_the_reference():
+    dims = [32, 64, 96, 128, 160, 192, 256]
+    costs = [float(_per_flop(d)) for d in dims if d <= 128]
+    assert all(a > b for a, b in zip(costs, costs[1:]))  # strictly decreasing up to 128
+    assert all(float(_per_flop(d)) >= 1.0 - 1e-12 for d in range(8, 129, 8))
+
+
+def test_a_head_runs_in_the_next_kernel_up():
+    # FlashAttention-2's flash_api.cpp: head_size_rounded = round_multiple(head_size, 32) up to 192, else 256
+    assert physics.flash_head_dim(np.array([40, 64, 72, 80, 128, 160, 200, 256])).tolist() == [
+        64, 64, 96, 96, 128, 160, 256, 256,
+    ]  # fmt: skip
+    # the same scores cost the same whether a head is 40 wide (in the 64-wide kernel) or 64 wide
+    scores = 1e9
+    t40 = physics.attention_equivalent_flops([(4 * 40 * scores, 40)], *A100)
+    t64 = physics.attention_equivalent_flops([(4 * 64 * scores, 64)], *A100)
+    assert t40 == pytest.approx(t64)
+
+
+def test_without_an_exponential_rate_only_the_padding_counts():
+    P, eff, _ = A100
+    assert physics.attention_equivalent_flops([(1.0, 64)], P, eff, np.inf) == pytest.approx(1.0)
+    assert physics.attention_equivalent_flops([(1.0, 40)], P, eff, np.inf) == pytest.approx(64 / 40)
+
+
+def test_every_nvidia_preset_states_its_exponential_rate_with_a_source():
+    for hw in CAT.all("hardware"):
+        if hw.vendor == "nvidia":
+            assert hw.exp_tops is not None, hw.id
+            assert "exp_tops" in hw.sources, hw.id
+            # 16 a clock per SM against 64 or 128 fp32 lanes: between 1/16 and 1/8 of the fp32 FLOP rate
+            assert hw.dense_tflops.fp32 / 16 * 0.99 <= hw.exp_tops <= hw.dense_tflops.fp32 / 8 * 1.01, hw.id
+
+
+def _latency(model: str, hw) -> float:
+    cfg = Config(model=CAT.model(model), hardware=hw, profiles=ENGINES)
+    return float(estimate_arrays(cfg).latency_s)
+
+
+@pytest.mark.parametrize("model", ["cogvideox-2b", "sd3-medium", "pixart-sigma", "sd15", "sdxl"])
+def test_narrow_head_models_get_slower_with_the_softmax_priced(model):
+    hw = CAT.hardware("a100-80gb-sxm")
+    assert _latency(model, hw) > _latency(model, hw.model_copy(update={"exp_tops": None}))
+
+
+@pytest.mark.parametrize("model", ["flux1-dev", "wan21-1.3b", "hunyuanvideo"])
+def test_head_dim_128_models_are_priced_as_before(model):
+    hw = CAT.hardware("h100-sxm")
+    assert _latency(model, hw) == pytest.approx(_latency(model, hw.model_copy(update={"exp_tops": None})))
