@@ -656,6 +656,24 @@ def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, ker
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
 
 
+def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
+    """How ``model``'s attention is priced on ``hw`` (:func:`attention_equivalent_flops`): its head dims, the flash
+    kernel each runs in, and the chip's exponential rate; empty when the preset states no head count."""
+    dims = sorted({hd for _, hd in attention_parts(model, 1.0, 64.0, 64.0) if hd is not None})
+    if not dims:
+        return ""
+    heads = ", ".join(
+        f"{d:.3g}" + (f" (in the {flash_head_dim(d):.0f}-wide kernel)" if flash_head_dim(d) != d else "") for d in dims
+    )
+    word = "head dims" if len(dims) > 1 else "head dim"
+    if hw.exp_tops is None:
+        return f"attention: {word} {heads}; no exponential rate for {hw.name}, so no softmax term beside the matmuls"
+    return (
+        f"attention: {word} {heads}; one exponential per score at {hw.exp_tops:.3g} T/s (exp_tops) beside the "
+        f"matmuls, the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"
+    )
+
+
 def diffusion_step_time(
     model: ModelPreset,
     P: float,

@@ -174,6 +174,9 @@ class Diffusion:
 
     def pricing_note(self, cfg: Config) -> str:
         note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
+        attention = physics.attention_note(cfg.model, cfg.hardware)
+        if attention:
+            note += "; " + attention
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"
