@@ -45,17 +45,31 @@ def test_a_head_runs_in_the_next_kernel_up():
     assert t40 == pytest.approx(t64)
 
 
+def test_flash_padding_only_where_sdpa_runs_flashattention_2():
+    # PyTorch SDPA's flash backend needs compute capability 8.0; a V100 or T4 runs the memory-efficient kernel
+    for hw in CAT.all("hardware"):
+        cc = hw.compute_capability
+        want = 32.0 if cc is not None and cc >= 8.0 else 1.0
+        assert physics.flash_head_step(hw) == want, hw.id
+    assert physics.flash_head_dim(40, 1.0) == 40.0
+    v100 = CAT.hardware("v100-sxm2-16gb")
+    P, eff, x = v100.dense_tflops.bf16 * 1e12, 0.8, v100.exp_tops * 1e12
+    unpadded = physics.attention_equivalent_flops([(1.0, 40)], P, eff, x, physics.flash_head_step(v100))
+    padded = physics.attention_equivalent_flops([(1.0, 40)], P, eff, x)
+    assert 1.0 < unpadded < padded
+
+
 def test_without_an_exponential_rate_only_the_padding_counts():
     P, eff, _ = A100
     assert physics.attention_equivalent_flops([(1.0, 64)], P, eff, np.inf) == pytest.approx(1.0)
     assert physics.attention_equivalent_flops([(1.0, 40)], P, eff, np.inf) == pytest.approx(64 / 40)
 
 
-def test_every_nvidia_preset_states_its_exponential_rate_with_a_source():
+def test_every_nvidia_preset_states_its_exponential_rate_and_compute_capability_with_sources():
     for hw in CAT.all("hardware"):
         if hw.vendor == "nvidia":
-            assert hw.exp_tops is not None, hw.id
-            assert "exp_tops" in hw.sources, hw.id
+            assert hw.exp_tops is not None and hw.compute_capability is not None, hw.id
+            assert "exp_tops" in hw.sources and "compute_capability" in hw.sources, hw.id
             # 16 a clock per SM against 64 or 128 fp32 lanes: between 1/16 and 1/8 of the fp32 FLOP rate
             assert hw.dense_tflops.fp32 / 16 * 0.99 <= hw.exp_tops <= hw.dense_tflops.fp32 / 8 * 1.01, hw.id
 

@@ -67,6 +67,7 @@ class _Chip:
     P: object  # dense FLOP/s at the precision
     P_attn: object  # 16-bit FLOP/s: the fused attention kernels, text encoders and the VAE
     exp_rate: object  # exponentials/s of the special-function units (inf: not known)
+    head_step: object  # head-dim step of SDPA's attention kernel on the chip (physics.flash_head_step)
     BW: object  # bytes/s
     usable_bytes: object  # memory one GPU may fill
     price: object  # USD per GPU-hour (NaN: no price)
@@ -93,6 +94,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
         exp_rate=hw.exp_tops * 1e12 if hw.exp_tops is not None else np.inf,
+        head_step=physics.flash_head_step(hw),
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
         price=cfg.prices.get(hw.id, np.nan),
@@ -274,6 +276,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         P=P,
         P_attn=chip.P_attn,
         exp_rate=chip.exp_rate,
+        head_step=chip.head_step,
         BW=BW,
         wbytes=wbytes,
         batch=batch,

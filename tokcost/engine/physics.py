@@ -351,16 +351,32 @@ def attention_parts(model: ModelPreset, latent_tokens, width, height) -> list[tu
 REFERENCE_HEAD_DIM = 128
 
 
-def flash_head_dim(head_dim):
-    """The head dim the flash kernel computes at: FlashAttention-2, and PyTorch SDPA's flash backend built from
-    it, instantiate kernels for head dims 32, 64, ..., 192 and 256 and run a head in the next one up
+# From compute capability 8.0 PyTorch's SDPA runs FlashAttention-2 (PyTorch SDPA docs: the flash backend needs sm80
+# or newer), whose kernels come in head dims that are multiples of this; older GPUs run the memory-efficient kernel,
+# whose tiling tokcost does not model (no padding there).
+FLASH_HEAD_DIM_STEP = 32
+FLASH_MIN_COMPUTE_CAPABILITY = 8.0
+
+
+def flash_head_step(hw: HardwarePreset) -> float:
+    """The head-dim step of the attention kernel SDPA runs on ``hw``: :data:`FLASH_HEAD_DIM_STEP` where it runs
+    FlashAttention-2, 1 (no padding) elsewhere."""
+    cc = hw.compute_capability
+    return float(FLASH_HEAD_DIM_STEP) if cc is not None and cc >= FLASH_MIN_COMPUTE_CAPABILITY else 1.0
+
+
+def flash_head_dim(head_dim, step=FLASH_HEAD_DIM_STEP):
+    """The head dim the attention kernel computes at: FlashAttention-2, and PyTorch SDPA's flash backend built
+    from it, instantiate kernels for head dims 32, 64, ..., 192 and 256 and run a head in the next one up
     (Dao-AILab/flash-attention csrc/flash_attn/flash_api.cpp: ``head_size_rounded = head_size <= 192 ?
-    round_multiple(head_size, 32) : 256``); the padding columns are multiplied like the rest."""
+    round_multiple(head_size, 32) : 256``); the padding columns are multiplied like the rest. ``step`` 1: no
+    padding (:func:`flash_head_step`)."""
     d = np.asarray(head_dim, dtype=float)
-    return np.where(d <= 192, np.ceil(d / 32) * 32, 256.0)
+    step = np.asarray(step, dtype=float)
+    return np.where((d <= 192) | (step == 1), np.ceil(d / step) * step, 256.0)
 
 
-def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate):
+def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate, head_step=FLASH_HEAD_DIM_STEP):
     """The FLOPs that take, at ``P_attn`` x ``attn_eff`` (the chip's attention efficiency, read at head dim 128),
     as long as the attention ``parts`` (:func:`attention_parts`) take at their own head dims.
 
@@ -371,7 +387,8 @@ def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate):
     H100 has 989 TFLOPS of matmul but 3.9 TFLOPS of exponentials). The measured efficiency at head dim 128 is
     the sum of both, 1/eff = 1/e + q with q = P / (4 x 128 x exp_rate) the exponentials' time per matmul FLOP,
     which gives the matmul part's own e; at head dim d the time per FLOP is (d_k / d) / e + q x 128 / d. A part
-    without a head dim, and a chip without an exponential rate (exp_rate = inf: q = 0), keep 1/eff."""
+    without a head dim, and a chip without an exponential rate (exp_rate = inf: q = 0), keep 1/eff.
+    ``head_step``: the kernel's head-dim step on the chip (:func:`flash_head_step`)."""
     attn_eff = np.asarray(attn_eff, dtype=float)
     q = np.asarray(P_attn, dtype=float) / (4 * REFERENCE_HEAD_DIM * np.asarray(exp_rate, dtype=float))
     inv_e = 1.0 / attn_eff - q
@@ -383,7 +400,7 @@ def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate):
         if head_dim is None:
             total = total + flops
             continue
-        per_flop = flash_head_dim(head_dim) / head_dim * inv_e + q * REFERENCE_HEAD_DIM / head_dim
+        per_flop = flash_head_dim(head_dim, head_step) / head_dim * inv_e + q * REFERENCE_HEAD_DIM / head_dim
         total = total + flops * per_flop * attn_eff
     return total
 
@@ -662,10 +679,12 @@ def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
     dims = sorted({hd for _, hd in attention_parts(model, 1.0, 64.0, 64.0) if hd is not None})
     if not dims:
         return ""
-    heads = ", ".join(
-        f"{d:.3g}" + (f" (in the {flash_head_dim(d):.0f}-wide kernel)" if flash_head_dim(d) != d else "") for d in dims
-    )
+    step = flash_head_step(hw)
+    padded = [float(flash_head_dim(d, step)) for d in dims]
+    heads = ", ".join(f"{d:.3g}" + (f" (in the {k:.0f}-wide kernel)" if k != d else "") for d, k in zip(dims, padded))
     word = "head dims" if len(dims) > 1 else "head dim"
+    if step == 1:
+        heads += " (SDPA's memory-efficient kernel below compute capability 8.0: no padding modelled)"
     if hw.exp_tops is None:
         return f"attention: {word} {heads}; no exponential rate for {hw.name}, so no softmax term beside the matmuls"
     return (
@@ -691,6 +710,7 @@ def diffusion_step_time(
     linear_s=None,
     attn_parts=None,
     exp_rate=np.inf,
+    head_step=FLASH_HEAD_DIM_STEP,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives per forward).
@@ -711,13 +731,13 @@ def diffusion_step_time(
     of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
     n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
     (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
-    chip's ``exp_rate`` (:func:`attention_equivalent_flops`). Returns (step, compute, memory)."""
+    chip's ``exp_rate`` and ``head_step`` (:func:`attention_equivalent_flops`). Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
     if attn_parts is not None:
-        attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate)
+        attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
     live = BLOCK_LIVE_TENSORS * acts / blocks

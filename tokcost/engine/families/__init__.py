@@ -44,6 +44,7 @@ class Work:
     P: Any  # dense FLOP/s at the precision
     P_attn: Any  # 16-bit FLOP/s (attention kernels, text encoders, VAE)
     exp_rate: Any  # exponentials/s of the special-function units, the attention softmax's (inf: not known)
+    head_step: Any  # head-dim step of the chip's attention kernel (physics.flash_head_step)
     BW: Any  # bytes/s
     wbytes: float  # bytes per weight held in memory (the time to read them: physics.weight_read_bytes)
     batch: Any  # items per call

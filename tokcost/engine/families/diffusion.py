@@ -115,6 +115,7 @@ class Diffusion:
             linear_s,
             attn_parts=physics.attention_parts(m, latent, pw, ph),
             exp_rate=w.exp_rate,
+            head_step=w.head_step,
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
