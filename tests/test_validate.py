@@ -528,23 +528,40 @@ def test_worst_of_takes_each_family_its_largest_median_and_worst():
     assert w["video"]["median_rel_err"] == 0.08 and w["video"]["median_by"] == "engine"
 
 
+def _loso_coverage(rows_logs, level):
+    """Share of runs inside the conformal band (at ``level``) of the other sources' errors."""
+    inside = []
+    for src, x in rows_logs:
+        others = [y for s, y in rows_logs if s != src]
+        if len(others) >= V.MIN_BAND_ENTRIES:
+            lo, hi = V.conformal_band(others, level)
+            inside.append(lo <= x <= hi)
+    return sum(inside) / len(inside) if inside else None
+
+
 def test_the_calibrated_bands_are_the_widest_of_the_three_ways(report):
-    """Each family's committed band is the conformal band of the way whose held-out errors give the widest one,
-    recomputed here from the entries' held-out ratios."""
+    """Each family's committed band is the conformal band, at the lowest level from 80% whose leave-one-source-out
+    coverage reaches 80%, of the way whose held-out errors give the widest one, recomputed here from the entries'
+    held-out ratios."""
     assert report.bands
     for fam, b in report.bands.items():
         bands = {}
         for kind in ("source", "hardware", "engine"):
-            logs = [
-                (-1 if d["metric"] in V.LATENCY_METRICS else 1) * math.log(d["held_out_ratios"][kind])
+            rows_logs = [
+                (d["source"], (-1 if d["metric"] in V.LATENCY_METRICS else 1) * math.log(d["held_out_ratios"][kind]))
                 for d in report.entries
                 if d["family"] == fam and "held_out_ratios" in d
             ]
-            bands[kind] = V.conformal_band(logs)
+            level = next(
+                (lv for lv in V.BAND_LEVELS if (_loso_coverage(rows_logs, lv) or 1.0) >= V.BAND_COVERAGE),
+                V.BAND_LEVELS[-1],
+            )
+            bands[kind] = (*V.conformal_band([x for _, x in rows_logs], level), level)
         kind = max(bands, key=lambda k: bands[k][1] - bands[k][0])
         assert b["held_out_by"] == kind
-        assert (b["low"], b["high"]) == (round(bands[kind][0], 4), round(bands[kind][1], 4))
-        assert all(b["high"] - b["low"] >= round(hi - lo, 4) - 2e-4 for lo, hi in bands.values())
+        assert (b["low"], b["high"], b["level"]) == (round(bands[kind][0], 4), round(bands[kind][1], 4), bands[kind][2])
+        assert all(b["high"] - b["low"] >= round(hi - lo, 4) - 2e-4 for lo, hi, _ in bands.values())
+        assert b["coverage"] is None or b["coverage"] >= V.BAND_COVERAGE or b["level"] == V.BAND_LEVELS[-1]
     wide = V.widest_bands(
         {
             "source": {"ar": {"low": -0.1, "high": 0.1}},
@@ -658,6 +675,22 @@ def test_error_band_coverage_is_leave_one_source_out():
     b = V.error_bands(rows)["ar"]
     assert b["n"] == 8 and b["low"] < 0 < b["high"]
     assert b["coverage"] < 1.0  # the outlier (1.0) is outside the band of the others
+
+
+def test_a_band_widens_until_it_holds_eighty_percent_of_new_sources_runs():
+    """Runs of one source share an error: a band built for 80% of exchangeable runs holds fewer of a new
+    source's, so the level rises until the leave-one-source-out coverage reaches 80% (or the last level)."""
+    rows = []
+    errs = [0.0, 0.02, -0.02, 0.04, -0.04, 0.06, -0.06, 0.08, -0.08, 0.1]
+    for k, err in enumerate(errs):  # ten sources of one run each, and one source of four runs 0.3 off
+        rows.append(V.Row(f"e{k}", "ar", "latency_s", math.exp(err), f"s{k}", "eager", "m", "h", predicted=1.0))
+    for k in range(4):
+        rows.append(V.Row(f"x{k}", "ar", "latency_s", math.exp(0.3), "shared", "eager", "m", "h", predicted=1.0))
+    b = V.error_bands(rows)["ar"]
+    assert b["level"] > V.BAND_COVERAGE
+    assert b["coverage"] >= V.BAND_COVERAGE or b["level"] == V.BAND_LEVELS[-1]
+    at_80 = V.conformal_band([math.log(r.measured) for r in rows], V.BAND_COVERAGE)
+    assert b["high"] - b["low"] >= round(at_80[1] - at_80[0], 4) - 1e-4
 
 
 def test_conformal_band_holds_its_coverage_at_small_n_where_interpolated_percentiles_fall_short():

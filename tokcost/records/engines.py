@@ -109,13 +109,18 @@ class EngineTable(RootModel[dict[EngineName, EngineProfile]]):
 
 
 class ErrorBand(Strict):
-    """A family's calibrated band: the split-conformal 80% band (:func:`tokcost.core.validate.conformal_band`) of
+    """A family's calibrated band: the split-conformal band (:func:`tokcost.core.validate.conformal_band`, at ``level``) of
     ln(measured / predicted latency) over its held-out validation entries (``tokcost/data/generated/error_bands.yaml``,
     written by scripts/write_validation_docs.py)."""
 
     low: float = Field(description="Lower end: ln(measured / predicted latency).")
     high: float = Field(description="Upper end: ln(measured / predicted latency).")
     n: Annotated[int, Field(gt=0), NOT_BOOL] = Field(description="Held-out entries it is taken over.")
+    level: Fraction = Field(
+        default=0.8,
+        description="The conformal level it is built at: the lowest from 0.80 whose leave-one-source-out coverage "
+        "reaches 80% (tokcost.core.validate.error_bands).",
+    )
     coverage: Fraction | None = Field(
         default=None, description="Share of entries inside the band built from the other sources' errors."
     )
