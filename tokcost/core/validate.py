@@ -396,15 +396,14 @@ def error_bands(held_out: list[Row]) -> dict[str, dict]:
         if len(rows) < MIN_BAND_ENTRIES:
             continue
         logs = np.array([latency_log_error(r) for r in rows])
-        others = [
-            [y for q, y in zip(rows, logs, strict=True) if q.source != r.source] for r in rows
-        ]  # fmt: skip
+        # each run against the errors of the other sources only
+        others = [[y for q, y in zip(rows, logs, strict=True) if q.source != r.source] for r in rows]
+        pairs = [(o, x) for o, x in zip(others, logs, strict=True) if len(o) >= MIN_BAND_ENTRIES]
         for level in BAND_LEVELS:
-            inside = [
-                conformal_band(o, level)[0] <= x <= conformal_band(o, level)[1]
-                for o, x in zip(others, logs, strict=True)
-                if len(o) >= MIN_BAND_ENTRIES
-            ]
+            inside = []
+            for o, x in pairs:
+                a, b = conformal_band(o, level)
+                inside.append(a <= x <= b)
             coverage = float(np.mean(inside)) if inside else None
             if coverage is None or coverage >= BAND_COVERAGE:
                 break
