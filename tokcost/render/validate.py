@@ -242,7 +242,10 @@ MODEL_NOTES = [
     "flash-attention efficiency (FlashAttention-2: 50-73% of peak on A100, 35% on H100, per the FA2/FA3 papers; "
     "`efficiency.attention` in the hardware presets) and always at the 16-bit rate, even when the weights are "
     "fp8. This term carries most of the A100-vs-H100 ratio of long-sequence video models (CogVideoX: ~2.2x, "
-    "not the 3.2x of the peak ratio).",
+    "not the 3.2x of the peak ratio). That efficiency is read at head dim 128; narrower heads cost more per FLOP: "
+    "the flash kernel computes at the head dim rounded up to a multiple of 32 (FlashAttention-2's kernels, from "
+    "compute capability 8.0), and every score costs one exponential on the special-function units "
+    '(`exp_tops`: 16 a clock per SM), which does not shrink with the head (docs/methodology.md, "Narrow heads").',
     "- **Element-wise traffic** (each model's `elementwise_passes`, counted from its diffusers code by "
     "`scripts/count_elementwise_passes.py`): eager kernels between the matmuls move eager passes x tokens x width "
     "x 2 bytes per block, compiled the passes left after inductor's fusion, both times one fitted `act_scale`; it "
@@ -272,8 +275,8 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.87 s and "
-    "2.30 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 3.99 s and "
+    "2.40 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
     "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
     "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
@@ -297,8 +300,8 @@ MODEL_NOTES = [
     "the batch. torchao's Llama-3.1-8B decode on H100 stays 1.1-1.2x too fast after the kernel gaps (its A100 rows "
     "agree): its H100 table does not state the card's form factor (SXM assumed) or its clocks, and nothing "
     "published separates those from the software. The "
-    "diffusers-torchao CogVideoX timings (A100 and H100) run 11-17% slower than the other video sources imply, "
-    "all five of them: one source's offset, which lowers video's band coverage (the share of its runs inside the "
+    "diffusers-torchao CogVideoX timings run up to 22% slower than predicted (A100: 0.78-0.89 of the measured "
+    "latency; H100: 0.88-1.05), more than the other video sources: one source's offset, which lowers video's band coverage (the share of its runs inside the "
     "band built from the other sources' errors). Training is scored on text-only Llama decoders (published "
     "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
     "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
