@@ -282,7 +282,7 @@ MODEL_NOTES = [
     "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
     "around every all-to-all, the collectives' own launches) costs the host about three times what tokcost's "
     "per-block term, fitted on reference diffusers and AR code, charges. Nothing in the published data separates "
-    "those parts, so no term is added for them; it is the worst entry of the set (about 1.85x, inside the "
+    "those parts, so no term is added for them; it is among the worst entries of the set (about 1.76x, inside the "
     "family's 2x gate). Video on 8 GPUs "
     "(HunyuanVideo 337.6 s, Wan2.1-14B 287.9 s on H100) scales worse than the model (about 0.7x and 0.8x): an Amdahl fit of "
     "Wan2.1's published 1- and 8-GPU times leaves about 60 s that does not shrink with G on both A100 and H100, "
