@@ -107,7 +107,7 @@ class HardwarePreset(Strict):
         description="Chip vendor (measured: built from a calibration)."
     )
     dense_tflops: DenseRates = Field(description="Dense tensor throughput per precision.")
-    compute_capability: float | None = Field(
+    compute_capability: PosFloat | None = Field(
         default=None,
         description="NVIDIA compute capability (8.0 for an A100; None: not an NVIDIA GPU). From 8.0 PyTorch's "
         "scaled_dot_product_attention runs FlashAttention-2, whose kernels come in head dims 32, 64, ..., 256.",
