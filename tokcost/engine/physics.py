@@ -321,29 +321,38 @@ def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
     return linear, attn
 
 
+def attention_head_dims(model: ModelPreset) -> list[float | None]:
+    """The head dim of each part :func:`attention_parts` returns, in its order (None where the preset gives no head
+    count): one for a transformer, one per attention level for a UNet."""
+    d = _denoiser(model)
+    if d.kind == "unet":
+        return [lvl.dim / lvl.heads if lvl.heads is not None else None for lvl in d.attention_levels]
+    _, _, D = d.transformer_geometry()
+    return [D / d.attention_heads if d.attention_heads is not None else None]
+
+
 def attention_parts(model: ModelPreset, latent_tokens, width, height) -> list[tuple[np.ndarray, float | None]]:
     """The attention FLOPs of one denoiser forward for one item (:func:`denoiser_flops_split`), by the head dim
-    they run at: ``[(flops, head_dim or None when the preset does not say), ...]``; one part for a transformer,
-    one per attention level for a UNet."""
+    they run at: ``[(flops, head_dim or None), ...]`` (:func:`attention_head_dims`)."""
     d = _denoiser(model)
     if d.kind == "unet":
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
         X = float(text_tokens(model))
-        parts = []
-        for lvl in d.attention_levels:
-            Tl = pixels / (lvl.downsample**2)
-            head_dim = lvl.dim / lvl.heads if lvl.heads is not None else None
-            parts.append((4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X), head_dim))
-        return parts
-    _, L, D = d.transformer_geometry()
-    T = np.asarray(latent_tokens, dtype=float)
-    head_dim = D / d.attention_heads if d.attention_heads is not None else None
-    if d.kind == "mmdit":
-        S = T + float(d.joint_text_tokens or 0)
-        return [(4 * L * D * S * S, head_dim)]
-    X = float(d.cross_attention_text_tokens or 0)
-    self_attn = 0.0 * T if d.kind == "linear-dit" else 4 * L * D * T * T
-    return [(self_attn + 4 * L * D * T * X, head_dim)]
+        flops = [
+            4.0 * lvl.count * lvl.dim * ((pixels / lvl.downsample**2) ** 2 + pixels / lvl.downsample**2 * X)
+            for lvl in d.attention_levels
+        ]
+    else:
+        _, L, D = d.transformer_geometry()
+        T = np.asarray(latent_tokens, dtype=float)
+        if d.kind == "mmdit":
+            S = T + float(d.joint_text_tokens or 0)
+            flops = [4 * L * D * S * S]
+        else:
+            X = float(d.cross_attention_text_tokens or 0)
+            self_attn = 0.0 * T if d.kind == "linear-dit" else 4 * L * D * T * T
+            flops = [self_attn + 4 * L * D * T * X]
+    return list(zip(flops, attention_head_dims(model), strict=True))
 
 
 # The head dim at which a chip's attention efficiency (efficiency.attention) is read: the FlashAttention-2 and -3
@@ -676,7 +685,7 @@ def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, ker
 def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
     """How ``model``'s attention is priced on ``hw`` (:func:`attention_equivalent_flops`): its head dims, the flash
     kernel each runs in, and the chip's exponential rate; empty when the preset states no head count."""
-    dims = sorted({hd for _, hd in attention_parts(model, 1.0, 64.0, 64.0) if hd is not None})
+    dims = sorted({hd for hd in attention_head_dims(model) if hd is not None})
     if not dims:
         return ""
     step = flash_head_step(hw)
