@@ -5,8 +5,10 @@ What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbe
 ``act_scale`` (the element-wise time measured runs show over what each model's counted element-wise passes take at the
 chip's rate: one value for eager and compiled, whose passes are counted apart from the model code by
 scripts/count_elementwise_passes.py), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
-kernel gaps that add to each layer's GPU time, one value for eager, compiled and today's vLLM), the ``host_per_layer_s`` / ``fixed_per_step_s`` of each vLLM release, and
-today's vLLM's ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
+kernel gaps that add to each layer's GPU time, one value for eager, compiled and today's vLLM), the
+``fixed_per_step_s`` of each vLLM release and vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
+per decode step, so its per-layer host cost is a stated few microseconds, as compiled's), and today's vLLM's
+``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
 compiled ``mfu`` (the share of the hardware's measured GEMM rate the stack reaches) is not fitted either: every
 leave-one-source-out refit over the 251 runs put it at 0.996-1.0, the top of its range, so it is fixed at 1 in
@@ -28,7 +30,8 @@ A fold can leave a parameter no fitting entry: every parameter of a left-out eng
 fitted in that fold, and keeping the whole-set value would leak the left-out entries into their own prediction,
 so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a vLLM release's host terms are
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
-(baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5; ``mbu`` passes between compiled and
+(baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5 (its per-layer term vLLM 0.4's, the
+only release that has one); ``mbu`` passes between compiled and
 vLLM decode (both replay CUDA graphs over fused kernels and stream the weights). Where the prior's own engine has
 no entry in the fold either, the parameter takes the middle of its search range (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
@@ -72,7 +75,6 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "act_scale", 0.1, 5.0, True),
     (("compiled",), "mbu", 0.5, 1.0, False),
     (("vllm",), "mbu", 0.5, 1.0, False),
-    (("vllm",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),
     (("vllm-0.4",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
@@ -81,12 +83,13 @@ GROUPS = (("eager", "compiled", "vllm"), ("vllm-0.4",))  # engines fitted togeth
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
 # A parameter with no fitting entry in a fold (see the module docstring): the parameter whose fold value it takes,
 # times a factor. Without the source parameter's entries either, it takes the middle of its search range.
+# Today's vLLM has no per-layer host term to pass (it replays one CUDA graph per decode step: engines.yaml), so
+# eager's per-layer host cost takes vLLM 0.4's, whose LlamaGen serving runs launched per layer.
 PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], float]] = {
-    (("vllm",), "host_per_layer_s"): ((("eager",), "host_per_layer_s"), 1 / VLLM_PRIOR),
     (("vllm",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
     (("vllm-0.4",), "host_per_layer_s"): ((("eager",), "host_per_layer_s"), 1 / VLLM_PRIOR),
     (("vllm-0.4",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
-    (("eager",), "host_per_layer_s"): ((("vllm",), "host_per_layer_s"), VLLM_PRIOR),
+    (("eager",), "host_per_layer_s"): ((("vllm-0.4",), "host_per_layer_s"), VLLM_PRIOR),
     (("eager",), "fixed_per_step_s"): ((("vllm",), "fixed_per_step_s"), VLLM_PRIOR),
     (("vllm",), "mbu"): ((("compiled",), "mbu"), 1.0),
     (("compiled",), "mbu"): ((("vllm",), "mbu"), 1.0),

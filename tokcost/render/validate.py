@@ -227,7 +227,9 @@ HELD_OUT_NOTES = [
     "GPU is left out. Keeping the whole-set value would let the left-out entries "
     "price themselves, so such a parameter takes a stated prior from an engine the fold fits (`PRIORS` in "
     "`tokcost/core/fit.py`): a vLLM release's host terms are eager's / 4.5 and eager's are vLLM's x 4.5 (the "
-    "4-5x end-to-end speed-up of a vLLM-class server over reference code, baaivision/Emu3.5 README); `mbu` passes "
+    "4-5x end-to-end speed-up of a vLLM-class server over reference code, baaivision/Emu3.5 README; eager's "
+    "per-layer term from vLLM 0.4's, as today's vLLM replays a whole decode step as one CUDA graph and has none); "
+    "`mbu` passes "
     "between compiled and vLLM decode (both replay CUDA graphs over fused kernels). Element-wise traffic needs no "
     "prior: each model's eager and fused passes are counted from its code, and the one fitted scale is shared. "
     "Engine out is therefore the hardest test: its errors are those of these priors as much as of the model.",
