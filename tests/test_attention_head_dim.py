@@ -5,6 +5,7 @@ FLOP of narrow-head attention takes longer than one of head dim 128, where the c
 import numpy as np
 import pytest
 
+import tokcost
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
@@ -89,3 +90,16 @@ def test_narrow_head_models_get_slower_with_the_softmax_priced(model):
 def test_head_dim_128_models_are_priced_as_before(model):
     hw = CAT.hardware("h100-sxm")
     assert _latency(model, hw) == pytest.approx(_latency(model, hw.model_copy(update={"exp_tops": None})))
+
+
+def test_the_note_says_how_attention_was_priced():
+    sd15, sdxl = CAT.model("sd15"), CAT.model("sdxl")
+    a100, v100, mi300x = CAT.hardware("a100-80gb-sxm"), CAT.hardware("v100-sxm2-16gb"), CAT.hardware("mi300x")
+    note = physics.attention_note(sd15, a100)
+    assert "head dims 40 (in the 64-wide kernel), 80 (in the 96-wide kernel), 160" in note
+    assert "2.44 T/s" in note
+    assert "no padding modelled" in physics.attention_note(sd15, v100)  # SDPA's memory-efficient kernel there
+    assert "no exponential rate" in physics.attention_note(sdxl, mi300x)
+    assert physics.attention_note(sdxl, a100).startswith("attention: head dim 64;")
+    notes = " ".join(tokcost.estimate(model="sdxl", hardware="a100-80gb-sxm").notes)
+    assert "attention: head dim 64" in notes
