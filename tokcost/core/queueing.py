@@ -132,6 +132,10 @@ def token_budget(memory_gb: float, hardware_id: str) -> int:
     return LARGE_DEVICE_TOKEN_BUDGET if large else TOKEN_BUDGET
 
 
+# the ratio either side of n over which continuous_terms takes the step curve's slope d'(n) (a numerical choice)
+SLOPE_RATIO = 1.25
+
+
 def step_curve(decode_s, forwards, batches) -> Callable[[np.ndarray], np.ndarray]:
     """d(n): seconds of one decode step with n sequences, from the grid's decode time of each priced batch over
     its forwards, interpolated in log2 n (n below 1 costs a step of one)."""
@@ -227,15 +231,18 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     theta1 = np.where(stable, lam_r * work, 0.0)
     count = _gp_quantiles(theta1, np.where(stable, f, 0.0))
     mean = theta1 / free
-    # the count's quantiles in standard units (K's variance is theta1 / (1 - f)^3)
-    z = (count - mean[..., None]) / np.sqrt(np.maximum(theta1 / free**3, 1e-300))[..., None]
+    var_k = theta1 / free**3  # K's variance
+    # the count's quantiles in standard units
+    z = (count - mean[..., None]) / np.sqrt(np.maximum(var_k, 1e-300))[..., None]
     # The decode steps slow down with the sequences that share them, and that number varies over a request's
     # residence R: an arrival s seconds after it shares the remaining R - s of its steps (and prefills in them),
     # one already running for s seconds shares R - s more. With b = forwards x d'(n) (seconds a sequence present
     # throughout adds) and a = p pi, the added time sums over those arrivals (Poisson at lam_r), of variance
     # lam_r R (a^2 + a b + 2 b^2 / 3) (Campbell's theorem): a^2 is the prefill count's own term, the rest the
     # occupancy's. Its spread scales the count's standardised quantiles.
-    slope = (step(n * 1.25) - step(n / 1.25)) / (n * (1.25 - 1 / 1.25))
+    # d'(n) as a central difference over n / r .. n r (the step curve is interpolated in log n)
+    r = SLOPE_RATIO
+    slope = (step(n * r) - step(n / r)) / (n * (r - 1 / r))
     b = g * np.maximum(slope, 0.0)
     sigma = np.sqrt(own**2 * theta1 / free**3 + theta1 / free * (own * b + 2.0 * b**2 / 3.0))
     extra = np.maximum(own[..., None] * mean[..., None] + spread * sigma[..., None] * z, 0.0)

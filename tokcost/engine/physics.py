@@ -338,10 +338,10 @@ def attention_parts(model: ModelPreset, latent_tokens, width, height) -> list[tu
     if d.kind == "unet":
         pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
         X = float(text_tokens(model))
-        flops = [
-            4.0 * lvl.count * lvl.dim * ((pixels / lvl.downsample**2) ** 2 + pixels / lvl.downsample**2 * X)
-            for lvl in d.attention_levels
-        ]
+        flops = []
+        for lvl in d.attention_levels:
+            Tl = pixels / (lvl.downsample**2)  # tokens at this level
+            flops.append(4.0 * lvl.count * lvl.dim * (Tl * Tl + Tl * X))
     else:
         _, L, D = d.transformer_geometry()
         T = np.asarray(latent_tokens, dtype=float)
