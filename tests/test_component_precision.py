@@ -70,3 +70,39 @@ def test_sixteen_bit_needs_no_note_and_ar_names_its_decoder():
     out = json.loads(r.stdout)
     assert out["breakdown_precision"] == {"prefill": "int8", "decode": "int8"}
     assert any("decoder's linear layers only" in n for n in out["notes"])
+
+
+def test_an_fp16_sdxl_pipeline_decodes_in_fp32_at_the_tf32_rate():
+    """diffusers upcasts SDXL's VAE (force_upcast) when the pipeline is fp16: cuDNN runs its convolutions in TF32
+    (half the 16-bit tensor rate on an A100), or at the fp32 rate on a chip without TF32 (T4); a bf16 pipeline,
+    and SD 1.5's pipeline, which never upcasts, keep it 16-bit."""
+    for hardware in ("a100-80gb-sxm", "t4"):
+        hw = CAT.hardware(hardware)
+        fp16, bf16 = breakdown("sdxl", hardware, "fp16"), breakdown("sdxl", hardware, "bf16")
+        assert fp16.breakdown_precision["vae_decode"] == "fp32" and bf16.breakdown_precision["vae_decode"] == "bf16"
+        fp32_rate = hw.dense_tflops.tf32 or hw.dense_tflops.fp32
+        fixed = float(ENGINES["eager"].fixed_per_step_s.central)  # the one launch-side cost of the decode
+        ratio = (float(fp16.breakdown_s["vae_decode"]) - fixed) / (float(bf16.breakdown_s["vae_decode"]) - fixed)
+        assert ratio == pytest.approx(hw.dense_tflops.bf16 / fp32_rate, rel=1e-9)
+    a100 = CAT.hardware("a100-80gb-sxm")
+    assert a100.dense_tflops.bf16 / a100.dense_tflops.tf32 == 2.0
+    sd15 = breakdown("sd15", "a100-80gb-sxm", "fp16")
+    assert sd15.breakdown_precision == {"text_encoders": "fp16", "denoise": "fp16", "vae_decode": "fp16"}
+    assert float(sd15.breakdown_s["vae_decode"]) == float(
+        breakdown("sd15", "a100-80gb-sxm", "bf16").breakdown_s["vae_decode"]
+    )
+
+
+def test_an_fp16_run_prices_its_text_encoders_at_the_fp16_rate():
+    """A T4 has fp16 tensor cores but no bf16 ones: an fp16 pipeline's text encoders run at the fp16 rate."""
+    fp16, bf16 = breakdown("sd15", "t4", "fp16", batch=16), breakdown("sd15", "t4", "bf16", batch=16)
+    assert float(fp16.breakdown_s["text_encoders"]) < float(bf16.breakdown_s["text_encoders"])
+
+
+def test_the_upcast_is_stated_in_the_notes():
+    r = CliRunner().invoke(
+        app, ["estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--precision", "fp16", "--format", "json"]
+    )
+    out = json.loads(r.stdout)
+    assert out["breakdown_precision"]["vae_decode"] == "fp32"
+    assert any("VAE decodes in fp32" in n and "force_upcast" in n for n in out["notes"])

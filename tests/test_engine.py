@@ -258,6 +258,25 @@ def test_a_shared_store_of_chip_figures_changes_no_number():
         assert added == (len({(h, b) for h, b, _ in keys}) if model_id == "sdxl" or engine == "eager" else 0)
 
 
+def test_a_shared_store_keeps_each_models_vae_type():
+    """The chip figures include the VAE's rate, which depends on the model and the precision (an fp16 SDXL
+    pipeline decodes in fp32): a store shared by an AR model, fp16 SDXL, fp16 SD 1.5 and bf16 SDXL changes no
+    number."""
+    from tokcost.engine.estimate import estimate_stack
+
+    hardware = CAT.all("hardware")
+    store: dict = {}
+    for model_id, precision in (("emu3-gen", "fp16"), ("sdxl", "fp16"), ("sd15", "fp16"), ("sdxl", "bf16")):
+        cfg = Config(profiles=ENGINES, model=CAT.model(model_id), hardware=hardware[0], precision=precision)
+        keys, shared = estimate_stack(cfg, hardware, chips=store)
+        alone_keys, alone = estimate_stack(cfg, hardware)
+        assert keys == alone_keys and shared is not None and alone is not None
+        for key in ("latency_s", "cost_usd_per_item", "throughput_items_per_s"):
+            np.testing.assert_array_equal(getattr(shared, key), getattr(alone, key), err_msg=f"{model_id} {key}")
+        for part, seconds in shared.breakdown_s.items():
+            assert np.all(np.isfinite(seconds)), (model_id, part)
+
+
 def test_unbatched_cfg_is_overhead_bound_exactly_when_one_of_its_passes_is():
     """Unbatched CFG runs two identical passes of the batch, each a CFG-off decode of the same batch; doubling
     every term cannot change whether launch overhead dominates."""

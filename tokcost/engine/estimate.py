@@ -65,7 +65,9 @@ class _Chip:
 
     eff: Efficiency
     P: object  # dense FLOP/s at the precision
-    P_attn: object  # 16-bit FLOP/s: the fused attention kernels, text encoders and the VAE
+    P_attn: object  # 16-bit FLOP/s of the fused attention kernels (the bf16 rate)
+    P_text: object  # FLOP/s of the text encoders, in the pipeline's 16-bit type (physics.pipeline_dtype)
+    P_vae: object  # FLOP/s of the VAE's convolutions, in its type (physics.vae_dtype)
     exp_rate: object  # exponentials/s of the special-function units (inf: not known)
     head_step: object  # head-dim step of SDPA's attention kernel on the chip (physics.flash_head_step)
     BW: object  # bytes/s
@@ -93,6 +95,8 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         ),
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
+        P_text=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
+        P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision),
         exp_rate=hw.exp_tops * 1e12 if hw.exp_tops is not None else np.inf,
         head_step=physics.flash_head_step(hw),
         BW=hw.bandwidth_tbps * 1e12,
@@ -213,7 +217,8 @@ def estimate_stack(
     # what a chip's figures depend on besides the chip and the band: objects by identity, each entry holding
     # them, so that no identity is reused while the store lives
     eager = cfg.profiles.get("eager")
-    settings = (id(profile), cfg.precision, cfg.attention, cfg.host_speed, id(cfg.calibration), id(eager))
+    vae = physics.vae_dtype(cfg.model.vae, cfg.precision)  # P_vae: the model's VAE may decode in fp32
+    settings = (id(profile), cfg.precision, vae, cfg.attention, cfg.host_speed, id(cfg.calibration), id(eager))
     once: dict[tuple[str, str], int] = {}  # a chip's figures are the same for every replica size
     table: list[list] = []
     for hw, b, _ in triples:
@@ -275,6 +280,8 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         eff=eff,
         P=P,
         P_attn=chip.P_attn,
+        P_text=chip.P_text,
+        P_vae=chip.P_vae,
         exp_rate=chip.exp_rate,
         head_step=chip.head_step,
         BW=BW,
@@ -364,8 +371,15 @@ def text_decode_s(
 
 def precision_note(model: ModelPreset, precision: str) -> str | None:
     """What ``precision`` applies to, when it is not 16-bit: the network that runs every pass, its linear (and
-    conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``)."""
+    conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``); in 16 bits,
+    only a VAE the pipeline upcasts is worth a note."""
     if precision in ("bf16", "fp16", "fp32"):
+        if precision != "fp32" and physics.vae_dtype(model.vae, precision) == "fp32":
+            return (
+                "the VAE decodes in fp32 (TF32 convolutions where the GPU has them): diffusers upcasts an fp16 "
+                "VAE whose config sets force_upcast, as SDXL's does (its activations overflow fp16); bf16 keeps it "
+                "16-bit"
+            )
         return None
     return family_of(model).precision_note(model, precision)
 

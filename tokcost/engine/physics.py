@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tokcost.engine.tokens import text_tokens
-from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, ModelPreset
+from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, ModelPreset, Vae
 
 # Bytes per weight. int8 and fp8 are W8A8 (8-bit weights and activations, on chips with those units); int8-wo and
 # int4 are weight-only (8- or 4-bit weights dequantised to bf16 inside the matmul kernel; int4 with a 16-bit scale
@@ -28,6 +28,8 @@ WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65}
 # --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
 # the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
 KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
+# Bytes per element of the components --precision does not apply to (pipeline_dtype, vae_dtype).
+DTYPE_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0}
 # the default: bf16 whatever the weight precision (the common default of reference code and vLLM)
 KV_BYTES = KV_DTYPE_BYTES["bf16"]
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
@@ -72,6 +74,29 @@ def peak_flops(hw: HardwarePreset, precision: str) -> float:
         "fp32": r.fp32,
     }[precision]
     return rate * 1e12
+
+
+def pipeline_dtype(precision: str) -> str:
+    """The 16-bit type of the components ``precision`` does not apply to (text encoders, the VAE): an fp16 run
+    loads its pipeline in fp16 (``torch_dtype=torch.float16``); every other precision keeps them in bf16."""
+    return "fp16" if precision == "fp16" else "bf16"
+
+
+def vae_dtype(vae: Vae | None, precision: str) -> str:
+    """What the VAE decodes in: the pipeline's 16-bit type, or fp32 where the pipeline upcasts an fp16 VAE
+    (diffusers' SDXL pipelines: ``needs_upcasting = vae.dtype == float16 and vae.config.force_upcast``)."""
+    dtype = pipeline_dtype(precision)
+    return "fp32" if dtype == "fp16" and vae is not None and vae.fp32_under_fp16 else dtype
+
+
+def vae_peak_flops(hw: HardwarePreset, vae: Vae | None, precision: str) -> float:
+    """Dense FLOP/s of the VAE's convolutions in :func:`vae_dtype`: in fp32, cuDNN runs them as TF32 where the chip
+    has TF32 units (PyTorch's default, ``torch.backends.cudnn.allow_tf32 = True``), else at the fp32 rate."""
+    dtype = vae_dtype(vae, precision)
+    if dtype == "fp32":
+        r = hw.dense_tflops
+        return (r.tf32 or r.fp32) * 1e12
+    return peak_flops(hw, dtype)
 
 
 def weight_read_bytes(precision: str) -> float:
@@ -790,15 +815,16 @@ def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, f
     return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 
 
-def vae_decode_buffer_bytes(items, width, height):
-    """Activation bytes of a VAE decode at ``width`` x ``height`` px: ~3 x 128-channel 16-bit full-resolution
-    buffers live per item (an assumption, as :func:`diffusion_memory` states it)."""
+def vae_decode_buffer_bytes(items, width, height, elem_bytes=2.0):
+    """Activation bytes of a VAE decode at ``width`` x ``height`` px: ~3 x 128-channel full-resolution buffers
+    live per item (an assumption, as :func:`diffusion_memory` states it), ``elem_bytes`` each (4: an fp32 VAE)."""
     pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
-    return np.asarray(items, dtype=float) * pixels * (3 * 128 * 2.0)
+    return np.asarray(items, dtype=float) * pixels * (3 * 128 * elem_bytes)
 
 
-def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height, gpus=1):
-    """Bytes on each GPU: weights of denoiser, text encoders (bf16) and VAE + activations + workspace. With
+def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, width, height, gpus=1, vae_bytes=2.0):
+    """Bytes on each GPU: weights of denoiser, text encoders (16-bit) and VAE (``vae_bytes`` per weight and
+    activation: 4 for an fp32 VAE) + activations + workspace. With
     ``gpus`` > 1 (sequence / CFG parallelism) every GPU holds all the weights (xDiT, HunyuanVideo's and Wan2.1's
     multi-GPU scripts without FSDP) and 1/G of the denoiser's activations; the VAE decodes on one GPU.
 
@@ -809,12 +835,12 @@ def diffusion_memory(model: ModelPreset, wbytes: float, n_items, seq_tokens, wid
     weights = (
         d.params_b * 1e9 * wbytes
         + sum(e.params_b for e in model.text_encoders) * 1e9 * 2.0
-        + model.vae.params_b * 1e9 * 2.0
+        + model.vae.params_b * 1e9 * vae_bytes
     )
     width_d = d.attention_dim or max((lvl.dim for lvl in d.attention_levels), default=1280)
     n = np.asarray(n_items, dtype=float)
     acts = n * np.asarray(seq_tokens, dtype=float) * width_d * 2.0 * BLOCK_LIVE_TENSORS / np.asarray(gpus, dtype=float)
-    vae = vae_decode_buffer_bytes(n, width, height)
+    vae = vae_decode_buffer_bytes(n, width, height, vae_bytes)
     return {
         "weights": weights + 0 * acts,
         "kv_cache": 0 * acts,

@@ -39,6 +39,11 @@ class DenseRates(Strict):
     fp8: PosFloat | None = Field(default=None, description="fp8 tensor throughput in TFLOP/s (None: no fp8 units).")
     int8: PosFloat | None = Field(default=None, description="int8 tensor throughput in TOPS.")
     fp32: PosFloat = Field(description="fp32 throughput in TFLOP/s.")
+    tf32: PosFloat | None = Field(
+        default=None,
+        description="TF32 tensor throughput in TFLOP/s, where PyTorch uses it by default (cuDNN convolutions in fp32; "
+        "None: no TF32 units, or a software stack that does not use them, so fp32 convolutions run at the fp32 rate).",
+    )
 
 
 class HardwareEfficiency(Strict):
@@ -316,6 +321,11 @@ class Vae(Strict):
     patch_t: PosInt = Field(default=1, description="Temporal patch of the denoiser over the latent.")
     params_b: PosFloat = Field(description="VAE weights in billions of parameters.")
     decode_tflops_per_mpixel: PosFloat = Field(description="Decoder TFLOPs per output megapixel (per frame for video).")
+    fp32_under_fp16: bool = Field(
+        default=False,
+        description="The pipeline decodes in fp32 when it runs fp16 (diffusers' force_upcast, set where the VAE's "
+        "activations overflow fp16: SDXL's).",
+    )
 
 
 class TextEncoder(Strict):

@@ -256,8 +256,9 @@ MODEL_NOTES = [
     "activation tensors fit in L2, and every kernel pays the measured start cost (te42kyfo/gpu-benches "
     "`gpu-small-kernels`; docs/methodology.md).",
     "- **Pipeline terms**: a per-step cost outside the denoiser (`denoise_step_s`), a per-request cost "
-    "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate; the 1-step distilled "
-    "models and the batch-10/16 throughputs are where they show.",
+    "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate in the VAE's own type (an fp16 "
+    "SDXL pipeline upcasts its VAE to fp32, priced at the chip's TF32 rate); the 1-step distilled models and the "
+    "batch-10/16 throughputs are where they show.",
     "- **Host launch overhead** (`host_per_layer_s`) counts a UNet's resnet blocks as well as its transformer "
     "blocks (`denoiser.resnet_blocks` in the SD 1.5 / SDXL presets), one parameter shared with eager AR decoding, "
     "priced per layer of LlamaGen's decoder (63 kernel launches): every other model's layer pays its own counted "
@@ -277,8 +278,8 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 4.04 s and "
-    "2.44 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 4.02 s and "
+    "2.42 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
     "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
     "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
@@ -307,7 +308,13 @@ MODEL_NOTES = [
     "band built from the other sources' errors). Training is scored on text-only Llama decoders (published "
     "GPU-hours, tokens and architecture; the same 6ND + attention formula as Emu3-class AR training). The "
     "published image-model training figures lack their sample or token counts and stay documentation: the SD 1.x "
-    "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list.",
+    "entry's notes show the formula 10x below its 150,000 h for the step counts the model cards list. One "
+    "`vae_efficiency` serves every VAE, and in SANA-Sprint's Table 2 (A100, bf16) Sana's DC-AE decodes at about "
+    "twice the rate per FLOP of the SDXL VAE: its batch-10 1-step throughputs, almost all VAE, are 0.83-0.85x in "
+    "sample, and when the eager runs are held out the compiled runs alone (the VAE at most 16% of their time) set "
+    "the efficiency and those throughputs miss by 1.8-2.0x, the worst held-out runs of the set. No counted "
+    "difference between the two decoders (FLOPs by resolution, element-wise passes) explains the factor, so no "
+    "term is added for it.",
     "",
 ]
 

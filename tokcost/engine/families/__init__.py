@@ -42,7 +42,9 @@ class Work:
     model: ModelPreset
     eff: Efficiency
     P: Any  # dense FLOP/s at the precision
-    P_attn: Any  # 16-bit FLOP/s (attention kernels, text encoders, VAE)
+    P_attn: Any  # 16-bit FLOP/s of the fused attention kernels
+    P_text: Any  # FLOP/s of the text encoders (the pipeline's 16-bit type)
+    P_vae: Any  # FLOP/s of the VAE decoder (its own type: fp32 where the pipeline upcasts it)
     exp_rate: Any  # exponentials/s of the special-function units, the attention softmax's (inf: not known)
     head_step: Any  # head-dim step of the chip's attention kernel (physics.flash_head_step)
     BW: Any  # bytes/s

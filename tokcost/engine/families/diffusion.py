@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from tokcost.engine.config import Config
     from tokcost.records.kernels import KernelTable
 
-# What the components --precision does not apply to run at: text encoders and the VAE.
-SIXTEEN_BIT = "bf16"
 DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
 # the model's guidance as a mode: distilled guidance runs one branch
 CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
@@ -118,12 +116,14 @@ class Diffusion:
             head_step=w.head_step,
         )
         denoise_s = passes * steps * step_s
-        # --precision is the denoiser's: the text encoders and the VAE run 16-bit (P_attn, the 16-bit rate), as in
-        # MLPerf Inference's int8/fp8 SDXL, which quantises the UNet's linear and conv layers only
-        text_s = physics.text_encoder_time(m, w.P_attn, w.BW, eff, w.batch * (2.0 if w.branches * passes > 1 else 1.0))
-        vae_s, vae_flops = physics.vae_decode_time(m, w.P_attn, eff, w.batch, pw, ph, frames)
+        # --precision is the denoiser's: the text encoders and the VAE run in the pipeline's 16-bit type, as in
+        # MLPerf Inference's int8/fp8 SDXL, which quantises the UNet's linear and conv layers only; an fp16 SDXL
+        # pipeline decodes in fp32 (physics.vae_dtype)
+        text_s = physics.text_encoder_time(m, w.P_text, w.BW, eff, w.batch * (2.0 if w.branches * passes > 1 else 1.0))
+        vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, frames)
         request_s = eff.request_fixed_s + 0 * denoise_s
-        mem = physics.diffusion_memory(m, w.wbytes, n_items, seq, pw, ph, gpus)
+        vae_dtype = physics.vae_dtype(m.vae, cfg.precision)
+        mem = physics.diffusion_memory(m, w.wbytes, n_items, seq, pw, ph, gpus, physics.DTYPE_BYTES[vae_dtype])
         flops = passes * steps * n_items * per_item + vae_flops
         # every GPU reads all the weights
         bytes_ = passes * steps * m.denoiser.params_b * 1e9 * w.wbytes * gpus + 0 * flops
@@ -135,7 +135,11 @@ class Diffusion:
                 "vae_decode": vae_s + 0 * denoise_s,
                 "pipeline": request_s,
             },
-            breakdown_precision={"text_encoders": SIXTEEN_BIT, "denoise": cfg.precision, "vae_decode": SIXTEEN_BIT},
+            breakdown_precision={
+                "text_encoders": physics.pipeline_dtype(cfg.precision),
+                "denoise": cfg.precision,
+                "vae_decode": vae_dtype,
+            },
             bound=np.where(compute >= memory, "compute", "memory"),
             overhead_bound=step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
             communication_s=passes * steps * comm + 0 * denoise_s,
@@ -170,7 +174,7 @@ class Diffusion:
         encoders = ", ".join(e.name for e in model.text_encoders) or "none"
         return (
             f"{precision} applies to the {part}'s linear and conv layers only; its attention, the text encoders "
-            f"({encoders}) and the VAE run {SIXTEEN_BIT}"
+            f"({encoders}) and the VAE run {physics.vae_dtype(model.vae, precision)}"
         )
 
     def pricing_note(self, cfg: Config) -> str:

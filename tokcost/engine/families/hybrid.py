@@ -212,14 +212,18 @@ class MaskedAutoregressive(OneGpu):
             weight_sum = np.where(this, tr.total("weight_s") + hd.total("weight_s"), weight_sum)
             flops = np.where(this, tr.total("flops") + hd.total("flops"), flops)
         pw, ph = gw * f, gh * f
-        vae_s, vae_flops = physics.vae_decode_time(m, w.P_attn, eff, w.batch, pw, ph, 1)
+        vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, 1)
         weights_b = h.params_b * 1e9 * w.wbytes + m.vae.params_b * 1e9 * 2.0
         acts = n * (h.buffer_tokens + T) * max(enc.width, dec.width) * 2.0 * physics.BLOCK_LIVE_TENSORS
         latency = transformer_s + head_s + vae_s
         return Priced(
             latency_s=latency,
             breakdown_s={"transformer": transformer_s, "diffusion_head": head_s, "vae_decode": vae_s + 0 * latency},
-            breakdown_precision={"transformer": cfg.precision, "diffusion_head": cfg.precision, "vae_decode": "bf16"},
+            breakdown_precision={
+                "transformer": cfg.precision,
+                "diffusion_head": cfg.precision,
+                "vae_decode": physics.vae_dtype(m.vae, cfg.precision),
+            },
             # as the diffusion family's step: arithmetic against weight reads (a small batch's head steps reread
             # the head's weights 6,400 times for a few rows each)
             bound=np.where(compute_sum >= weight_sum, "compute", "memory"),

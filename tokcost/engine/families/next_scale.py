@@ -74,16 +74,20 @@ class NextScalePrediction(OneGpu):
             total_s = total_s + np.maximum(gpu, L * eff.host_per_layer_s * host) + eff.fixed_per_step_s
             comp_sum, mem_sum = comp_sum + compute, mem_sum + memory
             flops = flops + linear + attn
-        text_s = physics.text_encoder_time(m, w.P_attn, w.BW, eff, w.batch * (2.0 if w.branches > 1 else 1.0))
+        text_s = physics.text_encoder_time(m, w.P_text, w.BW, eff, w.batch * (2.0 if w.branches > 1 else 1.0))
         pw, ph = gw * f, gh * f
-        vae_s, vae_flops = physics.vae_decode_time(m, w.P_attn, eff, w.batch, pw, ph, 1)
+        vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, 1)
         latency = text_s + total_s + vae_s
         weights = s.params_b * 1e9 * w.wbytes + sum(e.params_b for e in m.text_encoders) * 1e9 * 2.0
         weights = weights + m.vae.params_b * 1e9 * 2.0
         return Priced(
             latency_s=latency,
             breakdown_s={"text_encoders": text_s + 0 * latency, "scales": total_s, "vae_decode": vae_s + 0 * latency},
-            breakdown_precision={"text_encoders": "bf16", "scales": cfg.precision, "vae_decode": "bf16"},
+            breakdown_precision={
+                "text_encoders": physics.pipeline_dtype(cfg.precision),
+                "scales": cfg.precision,
+                "vae_decode": physics.vae_dtype(m.vae, cfg.precision),
+            },
             bound=np.where(comp_sum >= mem_sum, "compute", "memory"),
             overhead_bound=total_s > np.maximum(comp_sum, mem_sum) * OVERHEAD_BOUND_FACTOR,
             communication_s=0 * latency,
