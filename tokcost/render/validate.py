@@ -278,7 +278,7 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 4.02 s and "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 4.01 s and "
     "2.42 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
     "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
     "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
@@ -312,9 +312,13 @@ MODEL_NOTES = [
     "`vae_efficiency` serves every VAE, and in SANA-Sprint's Table 2 (A100, bf16) Sana's DC-AE decodes at about "
     "twice the rate per FLOP of the SDXL VAE: its batch-10 1-step throughputs, almost all VAE, are 0.83-0.85x in "
     "sample, and when the eager runs are held out the compiled runs alone (the VAE at most 16% of their time) set "
-    "the efficiency and those throughputs miss by 1.8-2.0x, the worst held-out runs of the set. No counted "
+    "the efficiency and those throughputs miss by 1.85-2.1x, the worst held-out runs of the set. No counted "
     "difference between the two decoders (FLOPs by resolution, element-wise passes) explains the factor, so no "
-    "term is added for it.",
+    "term is added for it. Stability AI's SDXL-Turbo figures on an A100 (207 ms for a 512x512 image, 67 ms of it "
+    "one UNet forward, fp16) put the eager UNet forward at 1.5x tokcost's 44 ms, a forward that waits on the host "
+    "(about 2,300 kernel launches): the post names neither its host CPU nor its software, and the per-launch cost "
+    "that fits it would make stable-fast's and fal's eager SD 1.5 and SDXL runs on A100 and H100 too slow, so it "
+    "stays a residual (the whole 207 ms call is predicted at 0.81).",
     "",
 ]
 
