@@ -106,3 +106,99 @@ def test_the_upcast_is_stated_in_the_notes():
     out = json.loads(r.stdout)
     assert out["breakdown_precision"]["vae_decode"] == "fp32"
     assert any("VAE decodes in fp32" in n and "force_upcast" in n for n in out["notes"])
+
+
+def test_vae_precision_chooses_the_vaes_type():
+    """--vae-precision overrides the pipeline's choice: fp16 prices SDXL with a 16-bit VAE (sdxl-vae-fp16-fix), as
+    fast as the bf16 pipeline's on an A100 (one 16-bit rate) and without the upcast note; fp32 on SD 1.5 decodes at
+    the TF32 rate and holds the VAE's weights in 4 bytes."""
+    fixed = breakdown("sdxl", "a100-80gb-sxm", "fp16", vae_precision="fp16")
+    bf16 = breakdown("sdxl", "a100-80gb-sxm", "bf16")
+    assert fixed.breakdown_precision["vae_decode"] == "fp16"
+    assert float(fixed.breakdown_s["vae_decode"]) == float(bf16.breakdown_s["vae_decode"])
+    r = CliRunner().invoke(
+        app,
+        ["estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--precision", "fp16", "--vae-precision",
+         "fp16", "--format", "json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["breakdown_precision"]["vae_decode"] == "fp16"
+    assert not any("force_upcast" in n for n in out["notes"])
+
+    sd15, sd15_fp32 = (
+        breakdown("sd15", "a100-80gb-sxm", "bf16"),
+        breakdown("sd15", "a100-80gb-sxm", "bf16", vae_precision="fp32"),
+    )
+    assert sd15_fp32.breakdown_precision["vae_decode"] == "fp32"
+    assert float(sd15_fp32.breakdown_s["vae_decode"]) > float(sd15.breakdown_s["vae_decode"])
+    vae_weights = CAT.model("sd15").vae.params_b * 1e9
+    assert float(sd15_fp32.memory.weights) - float(sd15.memory.weights) == pytest.approx(2 * vae_weights)
+
+
+def test_a_validation_entry_that_states_its_vae_type_is_priced_with_it():
+    from tokcost.core.validate import build_config
+    from tokcost.engine.estimate import estimate_arrays
+    from tokcost.records.measurements import Entry
+
+    entry = {
+        "id": "x", "family": "diffusion-image", "metric": "latency_s", "measured": 1.0, "model": "sdxl",
+        "hardware": "a100-80gb-sxm", "engine": "eager", "source": "test",
+        "conditions": {"width": 1024, "height": 1024, "batch": 1, "precision": "fp16"},
+    }  # fmt: skip
+    default = estimate_arrays(build_config(Entry.model_validate(entry), CAT))
+    entry["conditions"]["vae_precision"] = "fp16"
+    fixed = estimate_arrays(build_config(Entry.model_validate(entry), CAT))
+    assert (default.breakdown_precision["vae_decode"], fixed.breakdown_precision["vae_decode"]) == ("fp32", "fp16")
+    assert float(fixed.breakdown_s["vae_decode"]) < float(default.breakdown_s["vae_decode"])
+
+
+def test_vae_precision_is_refused_for_a_model_without_a_vae_decode():
+    ar = next(m for m in CAT.ids("models") if CAT.model(m).vae is None)
+    r = CliRunner().invoke(
+        app, ["estimate", "--model", ar, "--hardware", "h100-sxm", "--vae-precision", "fp16", "--format", "json"]
+    )
+    assert r.exit_code == 2
+    assert "--vae-precision" in r.output and "no VAE decode" in r.output
+
+
+def test_a_spec_can_choose_the_vaes_type(tmp_path):
+    """candidates.vae_precision reaches every candidate's estimate: an fp16 SDXL plan with a 16-bit VAE is no
+    slower than the same plan decoding in fp32."""
+    from tokcost import api
+
+    def spec(vae):
+        data = {
+            "version": 1,
+            "name": f"sdxl-vae-{vae}",
+            "product": {"kind": "image", "width": 1024, "height": 1024, "quality_tier": "draft"},
+            "demand": {"requests_per_day": 1000},
+            "budget": {"latency_s": 120},
+            "candidates": {"models": ["sdxl"], "hardware": ["a100-80gb-sxm"], "engines": ["eager"],
+                           "gpus_per_replica": [1], "precision": "fp16", "vae_precision": vae},
+        }  # fmt: skip
+        return api.analyze(data).specs[0].candidates
+
+    fp16, fp32 = spec("fp16"), spec("fp32")
+    by_batch = {c.batch: c.latency_s.central for c in fp32}
+    assert all(c.latency_s.central < by_batch[c.batch] for c in fp16 if c.batch in by_batch)
+
+
+def test_a_sweep_can_choose_the_vaes_type():
+    """sweep's vae_precision reaches the models with a VAE decode and leaves the others' rows as they were."""
+    from tokcost import api
+
+    def rows(vae):
+        cols = api.sweep(
+            models=["sdxl", "emu3-gen"],
+            hardware=["a100-80gb-sxm"],
+            resolutions=[(1024, 1024)],
+            engines=["eager"],
+            precision="fp16",
+            vae_precision=vae,
+        ).columns
+        return {m: float(t) for m, t in zip(cols["model"], cols["latency_s"])}
+
+    default, fixed = rows(None), rows("fp16")
+    assert fixed["sdxl"] < default["sdxl"]
+    assert fixed["emu3-gen"] == default["emu3-gen"]

@@ -22,7 +22,7 @@ from tokcost.errors import ARGUMENTS, InputError, Problem
 
 # the records the checked functions return: their annotations are resolved when the module loads
 from tokcost.records.estimate import Batch, EstimateRequest, EstimateResult, Frames, Gpus, Steps
-from tokcost.records.spec import Precision
+from tokcost.records.spec import Precision, VaePrecision
 from tokcost.records.sweep import SweepResult
 from tokcost.records.tokens import TokensResult
 from tokcost.records.training import TrainComparison, TrainResult
@@ -512,6 +512,7 @@ def sweep(
     steps: Sequence[Steps] | None = None,
     engines: Sequence[str] | None = None,
     precision: Precision = "bf16",
+    vae_precision: VaePrecision | None = None,
     gpus: Sequence[Gpus] = (1,),
     presets: Presets = None,
     prices: Prices = None,
@@ -528,7 +529,7 @@ def sweep(
     from tokcost.core.sweep import run_sweep
 
     stream = _sweep_plan(
-        models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices
+        models, hardware, resolutions, frames, batches, steps, engines, precision, vae_precision, gpus, presets, prices
     )
     result = run_sweep(stream.req, on_group=on_group, on_start=on_start)
     result.prices = stream.prices
@@ -546,6 +547,7 @@ def sweep_stream(
     steps: Sequence[Steps] | None = None,
     engines: Sequence[str] | None = None,
     precision: Precision = "bf16",
+    vae_precision: VaePrecision | None = None,
     gpus: Sequence[Gpus] = (1,),
     presets: Presets = None,
     prices: Prices = None,
@@ -553,10 +555,14 @@ def sweep_stream(
     """:func:`sweep` planned but not priced: ``.rows``, ``.prices`` and ``.skipped`` at once, then ``.chunks()`` yields the
     rows as column dicts of at most 250,000 rows each, priced as they are read (memory stays flat at any size, up
     to 20,000,000 configurations). ``tokcost sweep --format csv|jsonl`` writes these chunks as they come."""
-    return _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices)
+    return _sweep_plan(
+        models, hardware, resolutions, frames, batches, steps, engines, precision, vae_precision, gpus, presets, prices
+    )
 
 
-def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, precision, gpus, presets, prices):
+def _sweep_plan(
+    models, hardware, resolutions, frames, batches, steps, engines, precision, vae_precision, gpus, presets, prices
+):
     from tokcost.core.pricing import price_book
     from tokcost.core.sweep import SweepRequest, plan_sweep
     from tokcost.io.prices import load_prices
@@ -577,6 +583,7 @@ def _sweep_plan(models, hardware, resolutions, frames, batches, steps, engines, 
         steps=list(dict.fromkeys(steps)) if steps is not None else None,
         engines=list(dict.fromkeys(engines)) if engines is not None else None,
         precision=precision,
+        vae_precision=vae_precision,
         gpus=list(dict.fromkeys(gpus)),
         prices=book.usd_per_gpu_hour(),
     )

@@ -69,6 +69,7 @@ def estimate(
     cfg: opt.Cfg = None,
     engine: opt.Engine = None,
     precision: opt.Precision = "bf16",
+    vae_precision: opt.VaePrecision = None,
     tokens_per_forward: opt.TokensPerForward = 1.0,
     draft_tokens: opt.DraftTokens = None,
     prompt_tokens: opt.PromptTokens = None,

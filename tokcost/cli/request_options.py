@@ -26,6 +26,7 @@ ESTIMATE_FIELDS = (
     "cfg",
     "engine",
     "precision",
+    "vae_precision",
     "tokens_per_forward",
     "draft_tokens",
     "prompt_tokens",
@@ -50,6 +51,7 @@ HELP = {
     "cfg": "batched | unbatched | off (default: the model's own mode).",
     "engine": "A serving engine from the engine table, tokcost/data/engines.yaml (such as eager, compiled, vllm; each entry names the model families it serves, and an unknown name is answered with the list of engines). Default: eager, and the result says so (analyze prices every engine).",
     "precision": "Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only).",
+    "vae_precision": "The VAE decoder's type: fp32 | fp16 | bf16. Default: the pipeline's, its 16-bit type (fp16 when --precision is fp16, else bf16), or fp32 where diffusers upcasts an fp16 VAE (SDXL's, force_upcast); fp16 prices SDXL with a 16-bit VAE such as madebyollin/sdxl-vae-fp16-fix.",
     "tokens_per_forward": "AR: tokens accepted per forward (speculative/parallel decoding).",
     "draft_tokens": "AR: positions each forward computes to verify a draft (its cost; default: --tokens-per-forward).",
     "prompt_tokens": "AR prompt tokens (perception: the question).",
@@ -73,6 +75,7 @@ Batch = Annotated[int, typer.Option("--batch", min=1, max=65536, help=HELP["batc
 Cfg = Annotated[str | None, typer.Option("--cfg", help=HELP["cfg"])]
 Engine = Annotated[str | None, typer.Option("--engine", help=HELP["engine"])]
 Precision = Annotated[str, typer.Option("--precision", help=HELP["precision"])]
+VaePrecision = Annotated[str | None, typer.Option("--vae-precision", help=HELP["vae_precision"])]
 TokensPerForward = Annotated[
     float,
     typer.Option("--tokens-per-forward", callback=finite, min=1.0, max=65536, help=HELP["tokens_per_forward"]),

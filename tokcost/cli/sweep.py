@@ -51,6 +51,7 @@ def sweep(
         "engine that serves the model).",
     ),
     precision: opt.Precision = "bf16",
+    vae_precision: opt.VaePrecision = None,
     fmt: SweepFormat = "table",
     output: Output = None,
     presets: Presets = None,
@@ -78,6 +79,7 @@ def sweep(
             steps=whole_numbers(steps, "steps"),
             engines=names(engine, "engine") if engine is not None else None,
             precision=precision,
+            vae_precision=vae_precision,
             presets=presets,
             prices=parse_prices(price),
         )

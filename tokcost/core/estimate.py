@@ -58,6 +58,8 @@ def estimate_one(
         hw = catalog.hardware(r.hardware)
     if r.frames not in (None, 1) and "video" not in m.roles:
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
+    if r.vae_precision is not None and m.vae is None:
+        raise UsageError(f"{m.id} has no VAE decode priced: give no vae_precision", param="vae_precision")
     profiles = load_engines()
     engine = r.engine or REFERENCE_ENGINE
     problem = engine_problem(engine, profiles)
@@ -82,6 +84,7 @@ def estimate_one(
             profiles=profiles,
             engine=engine,
             precision=r.precision,
+            vae_precision=r.vae_precision,
             width=r.width,
             height=r.height,
             frames=r.frames,
@@ -160,7 +163,7 @@ def estimate_one(
         unpriced=book.unpriced.get(hw.id),
         stale_prices=book.stale([hw.id], today or dt.date.today()),
         defaults_applied=defaults,
-        notes=[pricing_note(est.config), *[n for n in [precision_note(m, r.precision)] if n]],
+        notes=[pricing_note(est.config), *[n for n in [precision_note(m, r.precision, r.vae_precision)] if n]],
         warnings=[n for n in [calibration.unused_note([hw.id])] if n] if calibration is not None else [],
     )
 

@@ -149,6 +149,7 @@ def _grid(model, hardware: list, engine, spec: Spec, calibration, profiles, pric
         profiles=profiles,
         engine=engine,
         precision=spec.candidates.precision,
+        vae_precision=spec.candidates.vae_precision,
         width=input_size(model, spec)[0],
         height=input_size(model, spec)[1],
         frames=p.frame_count(),

@@ -40,6 +40,7 @@ class SweepRequest:
     steps: list[int] | None = None  # diffusion steps; None: each model's own default
     engines: list[str] | None = None  # None: every engine that serves the model's family
     precision: str = "bf16"
+    vae_precision: str | None = None  # the VAE's type (None: the pipeline's; models without a VAE ignore it)
     gpus: list[int] = field(default_factory=lambda: [1])  # replica sizes (GPUs splitting each forward)
     calibration: object = None
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook.usd_per_gpu_hour); absent: cost is NaN
@@ -150,7 +151,13 @@ def _frames_axis(m, role: str, frames: list[int] | None, notes: list[SweepSkip])
 
 
 def price_group(
-    g: Group, batches: np.ndarray, precision: str, calibration=None, prices=None, rows: slice | None = None
+    g: Group,
+    batches: np.ndarray,
+    precision: str,
+    calibration=None,
+    prices=None,
+    rows: slice | None = None,
+    vae_precision: str | None = None,
 ) -> dict:
     """One vectorised estimate over the group's grid (sizes x frames x batches x gpus x steps, steps fastest), as
     flat columns; ``rows`` prices only that slice of the flattened grid (a chunk).
@@ -182,6 +189,7 @@ def price_group(
         profiles=load_engines(),
         engine=g.engine,
         precision=precision,
+        vae_precision=vae_precision if g.model.vae is not None else None,
         width=width,
         height=height,
         frames=None if g.role == "image" else along(fr, 1),
@@ -276,7 +284,7 @@ class SweepStream:
         for g in self.groups:
             shape = (len(g.sizes), len(g.frames), len(batches), len(g.gpus), len(g.steps))
             for rows in chunk_slices(shape, self.chunk_rows):
-                part = price_group(g, batches, r.precision, r.calibration, r.prices, rows)
+                part = price_group(g, batches, r.precision, r.calibration, r.prices, rows, r.vae_precision)
                 n = len(part["width"])
                 labels = {"model": g.model.id, "hardware": g.hardware.id, "engine": g.engine}
                 # the group's labels, the same on every row: one object, broadcast (read-only), not n references

@@ -163,6 +163,7 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
         profiles=profiles or load_engines(),
         engine=e.engine,
         precision=c.precision or "bf16",
+        vae_precision=c.vae_precision,
         width=c.width,
         height=c.height,
         frames=c.frames,

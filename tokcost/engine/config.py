@@ -24,6 +24,7 @@ class Config:
     profiles: Mapping[str, EngineProfile]
     engine: str = "eager"
     precision: str = "bf16"
+    vae_precision: str | None = None  # fp32 | fp16 | bf16 (None: the pipeline's, physics.vae_dtype)
     width: object = None
     height: object = None
     frames: object = None  # video frames; None for images

@@ -96,7 +96,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         P=physics.peak_flops(hw, cfg.precision),
         P_attn=physics.peak_flops(hw, "bf16"),
         P_text=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
-        P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision),
+        P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision, cfg.vae_precision),
         exp_rate=hw.exp_tops * 1e12 if hw.exp_tops is not None else np.inf,
         head_step=physics.flash_head_step(hw),
         BW=hw.bandwidth_tbps * 1e12,
@@ -217,7 +217,9 @@ def estimate_stack(
     # what a chip's figures depend on besides the chip and the band: objects by identity, each entry holding
     # them, so that no identity is reused while the store lives
     eager = cfg.profiles.get("eager")
-    vae = physics.vae_dtype(cfg.model.vae, cfg.precision)  # P_vae: the model's VAE may decode in fp32
+    vae = physics.vae_dtype(
+        cfg.model.vae, cfg.precision, cfg.vae_precision
+    )  # P_vae: the model's VAE may decode in fp32
     settings = (id(profile), cfg.precision, vae, cfg.attention, cfg.host_speed, id(cfg.calibration), id(eager))
     once: dict[tuple[str, str], int] = {}  # a chip's figures are the same for every replica size
     table: list[list] = []
@@ -369,19 +371,19 @@ def text_decode_s(
 # ------------------------------------------------------------------------------------------- notes
 
 
-def precision_note(model: ModelPreset, precision: str) -> str | None:
+def precision_note(model: ModelPreset, precision: str, vae_precision: str | None = None) -> str | None:
     """What ``precision`` applies to, when it is not 16-bit: the network that runs every pass, its linear (and
     conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``); in 16 bits,
-    only a VAE the pipeline upcasts is worth a note."""
+    only a VAE the pipeline upcasts (``vae_precision`` not chosen) is worth a note."""
     if precision in ("bf16", "fp16", "fp32"):
-        if precision != "fp32" and physics.vae_dtype(model.vae, precision) == "fp32":
+        if vae_precision is None and precision != "fp32" and physics.vae_dtype(model.vae, precision) == "fp32":
             return (
                 "the VAE decodes in fp32 (TF32 convolutions where the GPU has them): diffusers upcasts an fp16 "
-                "VAE whose config sets force_upcast, as SDXL's does (its activations overflow fp16); bf16 keeps it "
-                "16-bit"
+                "VAE whose config sets force_upcast, as SDXL's does (its activations overflow fp16); bf16, or "
+                "--vae-precision fp16 for a 16-bit VAE such as madebyollin/sdxl-vae-fp16-fix, keeps it 16-bit"
             )
         return None
-    return family_of(model).precision_note(model, precision)
+    return family_of(model).precision_note(model, precision, vae_precision)
 
 
 def pricing_note(cfg: Config) -> str:

@@ -82,17 +82,20 @@ def pipeline_dtype(precision: str) -> str:
     return "fp16" if precision == "fp16" else "bf16"
 
 
-def vae_dtype(vae: Vae | None, precision: str) -> str:
-    """What the VAE decodes in: the pipeline's 16-bit type, or fp32 where the pipeline upcasts an fp16 VAE
-    (diffusers' SDXL pipelines: ``needs_upcasting = vae.dtype == float16 and vae.config.force_upcast``)."""
+def vae_dtype(vae: Vae | None, precision: str, chosen: str | None = None) -> str:
+    """What the VAE decodes in: ``chosen`` (``--vae-precision``) when given, else the pipeline's 16-bit type, or
+    fp32 where the pipeline upcasts an fp16 VAE (diffusers' SDXL pipelines: ``needs_upcasting = vae.dtype ==
+    float16 and vae.config.force_upcast``)."""
+    if chosen is not None:
+        return chosen
     dtype = pipeline_dtype(precision)
     return "fp32" if dtype == "fp16" and vae is not None and vae.fp32_under_fp16 else dtype
 
 
-def vae_peak_flops(hw: HardwarePreset, vae: Vae | None, precision: str) -> float:
+def vae_peak_flops(hw: HardwarePreset, vae: Vae | None, precision: str, chosen: str | None = None) -> float:
     """Dense FLOP/s of the VAE's convolutions in :func:`vae_dtype`: in fp32, cuDNN runs them as TF32 where the chip
     has TF32 units (PyTorch's default, ``torch.backends.cudnn.allow_tf32 = True``), else at the fp32 rate."""
-    dtype = vae_dtype(vae, precision)
+    dtype = vae_dtype(vae, precision, chosen)
     if dtype == "fp32":
         r = hw.dense_tflops
         return (r.tf32 or r.fp32) * 1e12

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
-from tokcost.records.spec import Precision
+from tokcost.records.spec import VAE_PRECISION_HELP, Precision, VaePrecision
 
 SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
 
@@ -63,6 +63,7 @@ class EstimateRequest(BaseModel):
         "engines). Default: eager, and the result says so (analyze prices every engine).",
     )
     precision: Precision = Field(default="bf16", description=PRECISION_HELP)
+    vae_precision: VaePrecision | None = Field(default=None, description=VAE_PRECISION_HELP)
     tokens_per_forward: PerForward = Field(
         default=1.0, description="AR: tokens accepted per forward (speculative/parallel decoding)."
     )

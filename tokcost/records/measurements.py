@@ -42,6 +42,9 @@ class Conditions(Strict):
     )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
+    vae_precision: Literal["fp32", "fp16", "bf16"] | None = Field(
+        default=None, description="The VAE's type where the source states one (None: the pipeline's default)."
+    )
     kv_dtype: Literal["bf16", "fp8"] | None = Field(
         default=None, description="Text decode: the KV cache's type (None: bf16, the engines' default)."
     )

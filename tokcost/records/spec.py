@@ -19,6 +19,12 @@ SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
 Engine = EngineName  # a name of the engine table, checked against it when a spec is loaded (tokcost.io.specs)
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
+VaePrecision = Literal["fp32", "fp16", "bf16"]
+VAE_PRECISION_HELP = (
+    "The VAE decoder's type: fp32 | fp16 | bf16. Default: the pipeline's, its 16-bit type (fp16 when --precision "
+    "is fp16, else bf16), or fp32 where diffusers upcasts an fp16 VAE (SDXL's, force_upcast); fp16 prices SDXL with "
+    "a 16-bit VAE such as madebyollin/sdxl-vae-fp16-fix."
+)
 
 Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
 
@@ -243,6 +249,7 @@ class Candidates(Strict):
         "such as vllm-0.4 only when listed).",
     )
     precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
+    vae_precision: VaePrecision | None = Field(default=None, description=VAE_PRECISION_HELP)
 
 
 UsdPerGpuHour = Annotated[float, Field(gt=0, le=MAX_USD_PER_GPU_HOUR, allow_inf_nan=False), NOT_BOOL]

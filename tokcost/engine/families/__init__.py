@@ -155,8 +155,8 @@ class Family(Protocol):
         """(tokens in the sequence, trained context) when longer than the model was trained at, else None."""
         ...
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
-        """What a weight precision other than 16-bit applies to."""
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
+        """What a weight precision other than 16-bit applies to (``vae_precision``: the VAE's type, when chosen)."""
         ...
 
     def pricing_note(self, cfg: Config) -> str:

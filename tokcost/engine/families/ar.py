@@ -141,7 +141,7 @@ class Autoregressive:
         total = float(tokens["prompt"]) + float(tokens["generated"])
         return None if total <= model.architecture.context else (total, model.architecture.context)
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
         return (
             f"{precision} applies to the decoder's linear layers only; attention runs 16-bit and the KV cache keeps "
             "its own type (kv_dtype)"

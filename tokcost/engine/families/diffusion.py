@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from tokcost.engine.config import Config
     from tokcost.records.kernels import KernelTable
 
+
+def components_run(model: ModelPreset, precision: str, vae_precision: str | None, decoder: str) -> str:
+    """The end of a precision note: the type the text encoders (and attention) and the ``decoder`` run in."""
+    parts, vae = physics.pipeline_dtype(precision), physics.vae_dtype(model.vae, precision, vae_precision)
+    return f"and the {decoder} run {parts}" if vae == parts else f"run {parts} and the {decoder} {vae}"
+
+
 DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
 # the model's guidance as a mode: distilled guidance runs one branch
 CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
@@ -122,7 +129,7 @@ class Diffusion:
         text_s = physics.text_encoder_time(m, w.P_text, w.BW, eff, w.batch * (2.0 if w.branches * passes > 1 else 1.0))
         vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, frames)
         request_s = eff.request_fixed_s + 0 * denoise_s
-        vae_dtype = physics.vae_dtype(m.vae, cfg.precision)
+        vae_dtype = physics.vae_dtype(m.vae, cfg.precision, cfg.vae_precision)
         mem = physics.diffusion_memory(m, w.wbytes, n_items, seq, pw, ph, gpus, physics.DTYPE_BYTES[vae_dtype])
         flops = passes * steps * n_items * per_item + vae_flops
         # every GPU reads all the weights
@@ -169,12 +176,12 @@ class Diffusion:
     def context_excess(self, model: ModelPreset, tokens: Mapping[str, float]) -> tuple[float, int] | None:
         return None  # a denoiser has no trained context length in its preset
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
         part = DENOISER_NAMES[model.denoiser.kind]
         encoders = ", ".join(e.name for e in model.text_encoders) or "none"
         return (
             f"{precision} applies to the {part}'s linear and conv layers only; its attention, the text encoders "
-            f"({encoders}) and the VAE run {physics.vae_dtype(model.vae, precision)}"
+            f"({encoders}) {components_run(model, precision, vae_precision, 'VAE')}"
         )
 
     def pricing_note(self, cfg: Config) -> str:

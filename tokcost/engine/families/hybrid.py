@@ -213,7 +213,8 @@ class MaskedAutoregressive(OneGpu):
             flops = np.where(this, tr.total("flops") + hd.total("flops"), flops)
         pw, ph = gw * f, gh * f
         vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, 1)
-        weights_b = h.params_b * 1e9 * w.wbytes + m.vae.params_b * 1e9 * 2.0
+        vae_type = physics.vae_dtype(m.vae, cfg.precision, cfg.vae_precision)
+        weights_b = h.params_b * 1e9 * w.wbytes + m.vae.params_b * 1e9 * physics.DTYPE_BYTES[vae_type]
         acts = n * (h.buffer_tokens + T) * max(enc.width, dec.width) * 2.0 * physics.BLOCK_LIVE_TENSORS
         latency = transformer_s + head_s + vae_s
         return Priced(
@@ -222,7 +223,7 @@ class MaskedAutoregressive(OneGpu):
             breakdown_precision={
                 "transformer": cfg.precision,
                 "diffusion_head": cfg.precision,
-                "vae_decode": physics.vae_dtype(m.vae, cfg.precision),
+                "vae_decode": vae_type,
             },
             # as the diffusion family's step: arithmetic against weight reads (a small batch's head steps reread
             # the head's weights 6,400 times for a few rows each)
@@ -244,7 +245,9 @@ class MaskedAutoregressive(OneGpu):
             memory=Memory(
                 weights=weights_b + 0 * latency,
                 kv_cache=0 * latency,
-                activations=acts + physics.vae_decode_buffer_bytes(w.batch, pw, ph) + 0 * latency,
+                activations=acts
+                + physics.vae_decode_buffer_bytes(w.batch, pw, ph, physics.DTYPE_BYTES[vae_type])
+                + 0 * latency,
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,
@@ -262,8 +265,9 @@ class MaskedAutoregressive(OneGpu):
     def context_excess(self, model: ModelPreset, tokens: Mapping[str, float]) -> tuple[float, int] | None:
         return None  # a fixed grid: the size limits refuse larger images
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
-        return f"{precision} applies to the transformer's and the diffusion head's linear layers; the VAE runs bf16"
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
+        vae = physics.vae_dtype(model.vae, precision, vae_precision)
+        return f"{precision} applies to the transformer's and the diffusion head's linear layers; the VAE runs {vae}"
 
     def pricing_note(self, cfg: Config) -> str:
         return roofline_note("masked autoregression")

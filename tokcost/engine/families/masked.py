@@ -11,7 +11,7 @@ logits) is the serialised per-step work ``denoise_step_s`` of the engine profile
 from __future__ import annotations
 
 from tokcost.engine.families import OneGpu
-from tokcost.engine.families.diffusion import Diffusion
+from tokcost.engine.families.diffusion import Diffusion, components_run
 from tokcost.records.families.masked import SCHEMA
 from tokcost.records.presets import ModelPreset
 
@@ -22,11 +22,11 @@ class Masked(OneGpu, Diffusion):
     # reference code runs a replica on one GPU (no sequence- or CFG-parallel implementation is published)
     one_gpu_work = "decodes masked tokens"
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
         encoders = ", ".join(e.name for e in model.text_encoders) or "none"
         return (
             f"{precision} applies to the token transformer's linear layers only; its attention, the text encoders "
-            f"({encoders}) and the VQ-GAN decoder run bf16"
+            f"({encoders}) {components_run(model, precision, vae_precision, 'VQ-GAN decoder')}"
         )
 
 

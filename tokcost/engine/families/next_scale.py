@@ -77,16 +77,17 @@ class NextScalePrediction(OneGpu):
         text_s = physics.text_encoder_time(m, w.P_text, w.BW, eff, w.batch * (2.0 if w.branches > 1 else 1.0))
         pw, ph = gw * f, gh * f
         vae_s, vae_flops = physics.vae_decode_time(m, w.P_vae, eff, w.batch, pw, ph, 1)
+        vae_type = physics.vae_dtype(m.vae, cfg.precision, cfg.vae_precision)
         latency = text_s + total_s + vae_s
         weights = s.params_b * 1e9 * w.wbytes + sum(e.params_b for e in m.text_encoders) * 1e9 * 2.0
-        weights = weights + m.vae.params_b * 1e9 * 2.0
+        weights = weights + m.vae.params_b * 1e9 * physics.DTYPE_BYTES[vae_type]
         return Priced(
             latency_s=latency,
             breakdown_s={"text_encoders": text_s + 0 * latency, "scales": total_s, "vae_decode": vae_s + 0 * latency},
             breakdown_precision={
                 "text_encoders": physics.pipeline_dtype(cfg.precision),
                 "scales": cfg.precision,
-                "vae_decode": physics.vae_dtype(m.vae, cfg.precision),
+                "vae_decode": vae_type,
             },
             bound=np.where(comp_sum >= mem_sum, "compute", "memory"),
             overhead_bound=total_s > np.maximum(comp_sum, mem_sum) * OVERHEAD_BOUND_FACTOR,
@@ -107,7 +108,7 @@ class NextScalePrediction(OneGpu):
                 weights=weights + 0 * latency,
                 kv_cache=n * prefix * kv_token + 0 * latency,
                 activations=n * gw * gh * d * 2.0 * physics.BLOCK_LIVE_TENSORS
-                + physics.vae_decode_buffer_bytes(w.batch, pw, ph),
+                + physics.vae_decode_buffer_bytes(w.batch, pw, ph, physics.DTYPE_BYTES[vae_type]),
                 workspace=physics.WORKSPACE_BYTES + 0 * latency,
             ),
             padded_width=pw + 0 * latency,
@@ -126,8 +127,12 @@ class NextScalePrediction(OneGpu):
     def context_excess(self, model: ModelPreset, tokens: Mapping[str, float]) -> tuple[float, int] | None:
         return None  # the schedule fixes the sequence
 
-    def precision_note(self, model: ModelPreset, precision: str) -> str:
-        return f"{precision} applies to the transformer's linear layers; attention, the KV cache, the text encoders and the VAE run bf16"
+    def precision_note(self, model: ModelPreset, precision: str, vae_precision: str | None = None) -> str:
+        vae = physics.vae_dtype(model.vae, precision, vae_precision)
+        return (
+            f"{precision} applies to the transformer's linear layers; attention, the KV cache and the text encoders "
+            f"run {physics.pipeline_dtype(precision)}, the VAE {vae}"
+        )
 
     def pricing_note(self, cfg: Config) -> str:
         return (
