@@ -217,9 +217,7 @@ def estimate_stack(
     # what a chip's figures depend on besides the chip and the band: objects by identity, each entry holding
     # them, so that no identity is reused while the store lives
     eager = cfg.profiles.get("eager")
-    vae = physics.vae_dtype(
-        cfg.model.vae, cfg.precision, cfg.vae_precision
-    )  # P_vae: the model's VAE may decode in fp32
+    vae = physics.vae_dtype(cfg.model.vae, cfg.precision, cfg.vae_precision)  # P_vae follows the VAE's type
     settings = (id(profile), cfg.precision, vae, cfg.attention, cfg.host_speed, id(cfg.calibration), id(eager))
     once: dict[tuple[str, str], int] = {}  # a chip's figures are the same for every replica size
     table: list[list] = []

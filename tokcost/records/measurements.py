@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from tokcost.records.base import NOT_BOOL, Float, Strict
 from tokcost.records.families import VALIDATION_FAMILIES, check_known
 from tokcost.records.presets import Architecture
-from tokcost.records.spec import Engine
+from tokcost.records.spec import Engine, VaePrecision
 
 # the summaries: each generation family's own (its single-GPU images), video, training and multi-GPU runs
 FAMILIES: tuple[str, ...] = VALIDATION_FAMILIES
@@ -42,7 +42,7 @@ class Conditions(Strict):
     )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
-    vae_precision: Literal["fp32", "fp16", "bf16"] | None = Field(
+    vae_precision: VaePrecision | None = Field(
         default=None, description="The VAE's type where the source states one (None: the pipeline's default)."
     )
     kv_dtype: Literal["bf16", "fp8"] | None = Field(
