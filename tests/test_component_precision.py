@@ -19,6 +19,13 @@ ENGINES = load_engines()
 DIFFUSION = [m for m in CAT.ids("models") if CAT.model(m).family == "diffusion"]
 
 
+def cli_estimate(model: str, hardware: str, *options: str) -> dict:
+    """``tokcost estimate --format json`` of ``model`` on ``hardware`` with ``options``, parsed."""
+    r = CliRunner().invoke(app, ["estimate", "--model", model, "--hardware", hardware, *options, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
 def breakdown(model: str, hardware: str, precision: str, **kw) -> dict:
     cfg = Config(
         model=CAT.model(model),
@@ -49,11 +56,7 @@ def test_int8_speeds_up_the_denoiser_of_a_compute_bound_model():
 
 
 def test_estimate_notes_say_only_the_unets_linear_and_conv_layers_run_int8():
-    r = CliRunner().invoke(
-        app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--precision", "int8", "--format", "json"]
-    )
-    assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
+    out = cli_estimate("sdxl", "h100-sxm", "--precision", "int8")
     assert out["breakdown_precision"] == {"text_encoders": "bf16", "denoise": "int8", "vae_decode": "bf16"}
     assert any(
         "int8 applies to the UNet's linear and conv layers only" in n and "VAE run bf16" in n for n in out["notes"]
@@ -61,13 +64,9 @@ def test_estimate_notes_say_only_the_unets_linear_and_conv_layers_run_int8():
 
 
 def test_sixteen_bit_needs_no_note_and_ar_names_its_decoder():
-    r = CliRunner().invoke(app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--format", "json"])
-    assert not any("applies to" in n for n in json.loads(r.stdout)["notes"])
+    assert not any("applies to" in n for n in cli_estimate("sdxl", "h100-sxm")["notes"])
     ar = next(m for m in CAT.ids("models") if CAT.model(m).family == "ar")
-    r = CliRunner().invoke(
-        app, ["estimate", "--model", ar, "--hardware", "h100-sxm", "--precision", "int8", "--format", "json"]
-    )
-    out = json.loads(r.stdout)
+    out = cli_estimate(ar, "h100-sxm", "--precision", "int8")
     assert out["breakdown_precision"] == {"prefill": "int8", "decode": "int8"}
     assert any("decoder's linear layers only" in n for n in out["notes"])
 
@@ -100,10 +99,7 @@ def test_an_fp16_run_prices_its_text_encoders_at_the_fp16_rate():
 
 
 def test_the_upcast_is_stated_in_the_notes():
-    r = CliRunner().invoke(
-        app, ["estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--precision", "fp16", "--format", "json"]
-    )
-    out = json.loads(r.stdout)
+    out = cli_estimate("sdxl", "a100-80gb-sxm", "--precision", "fp16")
     assert out["breakdown_precision"]["vae_decode"] == "fp32"
     assert any("VAE decodes in fp32" in n and "force_upcast" in n for n in out["notes"])
 
@@ -116,13 +112,7 @@ def test_vae_precision_chooses_the_vaes_type():
     bf16 = breakdown("sdxl", "a100-80gb-sxm", "bf16")
     assert fixed.breakdown_precision["vae_decode"] == "fp16"
     assert float(fixed.breakdown_s["vae_decode"]) == float(bf16.breakdown_s["vae_decode"])
-    r = CliRunner().invoke(
-        app,
-        ["estimate", "--model", "sdxl", "--hardware", "a100-80gb-sxm", "--precision", "fp16", "--vae-precision",
-         "fp16", "--format", "json"],
-    )  # fmt: skip
-    assert r.exit_code == 0, r.output
-    out = json.loads(r.stdout)
+    out = cli_estimate("sdxl", "a100-80gb-sxm", "--precision", "fp16", "--vae-precision", "fp16")
     assert out["breakdown_precision"]["vae_decode"] == "fp16"
     assert not any("force_upcast" in n for n in out["notes"])
 
