@@ -189,7 +189,7 @@ def price_group(
         profiles=load_engines(),
         engine=g.engine,
         precision=precision,
-        vae_precision=vae_precision if g.model.vae is not None else None,
+        vae_precision=vae_precision,
         width=width,
         height=height,
         frames=None if g.role == "image" else along(fr, 1),

@@ -28,10 +28,10 @@ WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65}
 # --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
 # the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
 KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
-# Bytes per element of the components --precision does not apply to (pipeline_dtype, vae_dtype).
-DTYPE_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0}
 # the default: bf16 whatever the weight precision (the common default of reference code and vLLM)
 KV_BYTES = KV_DTYPE_BYTES["bf16"]
+# Bytes per element of the components --precision does not apply to (pipeline_dtype, vae_dtype).
+DTYPE_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp32": 4.0}
 WORKSPACE_BYTES = 1.0e9  # CUDA context + cuBLAS workspace + allocator slack (assumption, docs/methodology.md)
 # Kernel launches of the layer the eager profile's host_per_layer_s is priced per (engines.yaml: the LlamaGen
 # reference table's step time grows ~0.9 ms per layer): one decode step of FoundationVision/LlamaGen
