@@ -215,8 +215,11 @@ def text_decode_prediction(e: Entry, catalog):
     """A text decoder entry's prediction as a function of the engine profiles (None: the committed ones; the fit
     passes trial values, numpy arrays). ``tokens_per_s``: generated tokens x batch / the seconds to prefill and
     decode them. ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
-    the prompt's KV cache read at every step and each sequence's own tokens added as they come."""
+    the prompt's KV cache read at every step and each sequence's own tokens added as they come. A bare decoder's
+    eager code is transformers' (``generate`` on its Llama-style model), so eager launches the kernels counted for
+    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml)."""
     from tokcost.engine.estimate import text_decode_s
+    from tokcost.io.elementwise import load_elementwise
     from tokcost.io.engines import load_engines
     from tokcost.io.kernel_tables import hardware_kernels
 
@@ -241,6 +244,7 @@ def text_decode_prediction(e: Entry, catalog):
             c.gpus or 1,
             kv_dtype=c.kv_dtype or "bf16",
             kernels=hardware_kernels,
+            launches_per_layer=load_elementwise().decoders.launches,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

@@ -344,11 +344,14 @@ def text_decode_s(
     band: Band = "central",
     kv_dtype: str = "bf16",
     kernels: Callable[[str], ChipKernels | None] | None = None,
+    launches_per_layer: float | None = None,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
     the formulas of an AR model's estimate, for published LLM decode figures with no image-model preset
-    (``tokcost validate``). ``kernels`` finds the chip's measured NCCL tables (as ``Config.kernels``)."""
+    (``tokcost validate``). ``kernels`` finds the chip's measured NCCL tables (as ``Config.kernels``).
+    ``launches_per_layer``: the kernels the decoder's eager code launches per layer (its host time under an engine
+    that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -359,9 +362,10 @@ def text_decode_s(
     comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G)
     wread = physics.weight_read_bytes(precision)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
-    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv)
+    host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
+    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host)
     decode, _, _, _ = physics.ar_decode_time(
-        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, comm, kv
+        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, comm, kv, host
     )
     return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
 

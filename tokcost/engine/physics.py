@@ -54,10 +54,13 @@ def host_scale(model: ModelPreset, eff):
     itself (``host_per_launch``: eager), the model's counted eager launches per layer over :data:`REFERENCE_LAUNCHES`;
     1 under other engines (CUDA graphs) or for a model without a count."""
     counted = model.launches_per_layer
-    if counted is None:
-        return 1.0
+    return 1.0 if counted is None else launch_scale(counted.eager, eff)
+
+
+def launch_scale(launches: float, eff):
+    """:func:`host_scale` of a layer that launches ``launches`` kernels."""
     # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
-    return np.where(eff.host_per_launch, counted.eager / REFERENCE_LAUNCHES, 1.0)
+    return np.where(eff.host_per_launch, launches / REFERENCE_LAUNCHES, 1.0)
 
 
 def peak_flops(hw: HardwarePreset, precision: str) -> float:
