@@ -183,8 +183,10 @@ def test_an_eager_bare_decoder_launches_the_transformers_decoders_kernels(entrie
 
     ref, counted_s = decode("eager", None), decode("eager", counted)
     assert counted_s < ref  # fewer launches than the reference layer: less host time at a host-bound step
-    eff = ENGINES["eager"]
-    host_gap = e.architecture.layers * float(eff.host_per_layer_s.central) * (1 - counted / physics.REFERENCE_LAUNCHES)
+    eager = ENGINES["eager"]
+    host_gap = (
+        e.architecture.layers * float(eager.host_per_layer_s.central) * (1 - counted / physics.REFERENCE_LAUNCHES)
+    )
     assert ref - counted_s == pytest.approx(64 * host_gap / host_speed(hw), rel=0.02)
     assert decode("compiled", counted) == decode("compiled", None)
     # the validation set prices the entry with that count

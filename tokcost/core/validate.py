@@ -230,6 +230,7 @@ def text_decode_prediction(e: Entry, catalog):
     prompt, generated = c.prompt_tokens, c.generated_tokens
     itl = e.metric == "itl_s"
     steps = generated - 1 if itl else generated  # the first token comes out of the prefill
+    launches = load_elementwise().decoders.launches
 
     def predict(profiles: Mapping | None):
         prefill, decode = text_decode_s(
@@ -244,7 +245,7 @@ def text_decode_prediction(e: Entry, catalog):
             c.gpus or 1,
             kv_dtype=c.kv_dtype or "bf16",
             kernels=hardware_kernels,
-            launches_per_layer=load_elementwise().decoders.launches,
+            launches_per_layer=launches,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 
