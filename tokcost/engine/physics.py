@@ -168,6 +168,8 @@ def ar_decode_time(
     comm=None,
     kv_bytes=KV_BYTES,
     host_factor=1.0,
+    kv_passes=1.0,
+    kv_static=None,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -181,7 +183,9 @@ def ar_decode_time(
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
     GPU still launches every layer, and the two all-reduces per layer are serialised with the compute.
-    ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). Returns
+    ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
+    the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
+    whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.EagerKVCache`). Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
@@ -195,8 +199,12 @@ def ar_decode_time(
     attn = 4 * arch.layers * arch.heads * arch.head_dim
     comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * t0) / (P * eff.mfu * G)
     comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
-    mem_a = (N * wbytes / G + n_seq * t0 * kv) / (BW * eff.mbu)
-    mem_b = n_seq * adv * kv / (BW * eff.mbu)
+    # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
+    static = np.full(np.shape(t0), np.nan) if kv_static is None else np.asarray(kv_static, dtype=float)
+    read_a = np.where(np.isnan(static), t0, static)
+    read_b = np.where(np.isnan(static), adv, 0.0)
+    mem_a = (N * wbytes / G + kv_passes * n_seq * read_a * kv) / (BW * eff.mbu)
+    mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     host = arch.layers * eff.host_per_layer_s * host_factor
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]

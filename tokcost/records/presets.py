@@ -405,6 +405,21 @@ class LaunchCount(Strict):
     counted: str = Field(default="", description="How the figure was obtained (the counting proxy, or a stand-in).")
 
 
+class EagerKVCache(Strict):
+    """How a model's reference (eager) code reads its KV cache at a decode step, where it reads more than the
+    tokens so far once (AR). Counted from the code, with a source."""
+
+    passes: PosFloat = Field(
+        description="Reads of the whole K and V per decode step; a copy counts as a read and a write (1: attention "
+        "reads them once)."
+    )
+    static_multiple: PosInt | None = Field(
+        default=None,
+        description="The cache is preallocated for the whole generation, prompt plus generated tokens rounded up to "
+        "this multiple, and read whole at every step (None: only the tokens so far are read).",
+    )
+
+
 class ModelPreset(_FamilySections):
     id: Id = Field(description="Preset id; must match the file name.")
     name: str = Field(description="Display name.")
@@ -438,6 +453,11 @@ class ModelPreset(_FamilySections):
     launches_per_layer: LaunchCount | None = Field(
         default=None,
         description="Kernel launches per layer under eager code (built-in presets: generated or counted in the file).",
+    )
+    eager_kv_cache: EagerKVCache | None = Field(
+        default=None,
+        description="How its reference code reads the KV cache at a decode step, under eager (AR; None: the tokens "
+        "so far, once).",
     )
     training: Training | None = Field(
         default=None, description="Its published training run (the default of `tokcost train`), where published."

@@ -91,11 +91,28 @@ class Autoregressive:
         tp, passes = w.split, w.passes
         comm = replica_collectives(cfg.kernels, w.chips, w.link, tp)
         host = physics.host_scale(m, eff)
+        kv_passes, kv_static = eager_cache_reads(m, eff, prefill_tokens + generated)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
             arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host
         )
         decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, n_forwards, k, verify, passes, tp, comm, kv, host
+            arch,
+            w.P,
+            w.BW,
+            eff,
+            wread,
+            n_seq,
+            prefill_tokens,
+            n_forwards,
+            k,
+            verify,
+            passes,
+            tp,
+            comm,
+            kv,
+            host,
+            kv_passes,
+            kv_static,
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
@@ -170,6 +187,23 @@ class Autoregressive:
             late_notes=notes,
             extra={"context": used, "attention_share": attention / (matmul + attention)},
         )
+
+
+def eager_cache_reads(model: ModelPreset, eff, final_length):
+    """(reads of the KV cache per decode step, length of a preallocated cache or None) of ``model`` under ``eff``'s
+    engine: its reference code's (:class:`~tokcost.records.presets.EagerKVCache`) under eager, which launches that
+    code op by op; one read of the tokens so far under an engine that runs its own kernels (CUDA graphs, vLLM)."""
+    cache = model.eager_kv_cache
+    if cache is None:
+        return 1.0, None
+    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
+    passes = np.where(eff.host_per_launch, cache.passes, 1.0)
+    if cache.static_multiple is None:
+        return passes, None
+    m = cache.static_multiple
+    static = np.ceil(np.asarray(final_length, dtype=float) / m) * m
+    # NaN: an engine that does not run the reference code reads the context so far
+    return passes, np.where(eff.host_per_launch, static, np.nan)
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
