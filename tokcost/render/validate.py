@@ -329,7 +329,14 @@ MODEL_NOTES = [
     "one UNet forward, fp16) put the eager UNet forward at 1.4x tokcost's 48 ms, a forward that waits on the host "
     "(about 2,300 kernel launches): the post names neither its host CPU nor its software, and the per-launch cost "
     "that fits it would make stable-fast's and fal's eager SD 1.5 and SDXL runs on A100 and H100 too slow, so it "
-    "stays a residual (the whole 207 ms call is predicted at 0.81).",
+    "stays a residual (the whole 207 ms call is predicted at 0.81). UNets at batch 8-16 on A100 run 1.3-1.55x "
+    "slower than priced in three sources (SD 1.5 in diffusers' PyTorch 2.0 table and in ONNX Runtime's PyTorch "
+    "baselines on an A100 40GB, SDXL in Sana's Table 7 throughput; HART's batch-8 SDXL at 1024 fits), where the "
+    "same tables' RTX 4090, 3090 and V100 rows fit: the A100's "
+    "UNet convolutions are priced as the cuBLAS GEMMs of its measured table (~190 TFLOP/s at those shapes) and "
+    "the runs imply ~80 for the whole UNet. cuDNN's NCHW convolutions, bf16 ones especially, are slower than the "
+    "same-shape GEMM (NVIDIA's TensorFlow PR 59029: SD's UNet on A100 in bf16, 26.8 FPS in NCHW vs 46.9 in NHWC "
+    "at batch 4), but no published per-shape table prices them, so no term is added.",
     "",
 ]
 
