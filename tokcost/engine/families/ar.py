@@ -190,9 +190,10 @@ class Autoregressive:
 
 
 def eager_cache_reads(model: ModelPreset, eff, final_length):
-    """(reads of the KV cache per decode step, length of a preallocated cache or None) of ``model`` under ``eff``'s
-    engine: its reference code's (:class:`~tokcost.records.presets.EagerKVCache`) under eager, which launches that
-    code op by op; one read of the tokens so far under an engine that runs its own kernels (CUDA graphs, vLLM)."""
+    """(reads of the KV cache per decode step, length of the preallocated cache read at every step) of ``model``
+    under ``eff``'s engine: its reference code's (:class:`~tokcost.records.presets.EagerKVCache`) under eager,
+    which launches that code op by op; one read of the tokens so far (length NaN) under an engine that runs its own
+    kernels (CUDA graphs, vLLM). (1, None) for a model whose reference code reads the tokens so far once."""
     cache = model.eager_kv_cache
     if cache is None:
         return 1.0, None
