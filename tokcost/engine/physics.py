@@ -200,7 +200,7 @@ def ar_decode_time(
     comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * t0) / (P * eff.mfu * G)
     comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
     # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
-    static = np.full(np.shape(t0), np.nan) if kv_static is None else np.asarray(kv_static, dtype=float)
+    static = np.asarray(np.nan if kv_static is None else kv_static, dtype=float)
     read_a = np.where(np.isnan(static), t0, static)
     read_b = np.where(np.isnan(static), adv, 0.0)
     mem_a = (N * wbytes / G + kv_passes * n_seq * read_a * kv) / (BW * eff.mbu)

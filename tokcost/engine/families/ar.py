@@ -111,8 +111,8 @@ class Autoregressive:
             comm,
             kv,
             host,
-            kv_passes,
-            kv_static,
+            kv_passes=kv_passes,
+            kv_static=kv_static,
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
