@@ -24,6 +24,11 @@ Which measurements are kept (one framework per chip, the same for every op, so t
   aiconfigurator's ``message_size`` counts 16-bit elements, not bytes (its collection_meta.yaml for gb300's
   TensorRT-LLM comm data: "message_size counts BF16 elements, so the 128..536,870,912 range spans 256B..1GiB of
   payload"; its comm shims factor "an element count"): the axis is written in bytes, 2 per element.
+- vllm.all_reduce (gpus, bytes): vLLM's own all-reduce of bf16 data as its CUDA graphs replay it (kernel
+  ``vLLM_custom_graph``, the rows aiconfigurator itself prices vLLM with), newest vLLM version on the chip. It is
+  what ``tensor_model_parallel_all_reduce`` runs at each size: vLLM's custom one-/two-shot kernel below its 8 MiB
+  limit (newer releases on Hopper and Blackwell keep larger messages on their symmetric-memory all-reduce), NCCL
+  above (A100's vLLM 0.14 times meet NCCL's table at 8 MiB: ``message_size`` counts bf16 elements, as NCCL's).
 
 The planner never imports pandas, pyarrow or aiconfigurator-core: it reads the npz files with numpy
 (tokcost/io/kernel_tables.py).
@@ -217,6 +222,25 @@ class Chip:
                 f"nccl.{op}", ["gpus", "bytes"], axis_values, values, path, str(rows["kernel_source"].iloc[0]), filt
             )
 
+    def vllm_all_reduce(self) -> None:
+        import pandas as pd
+
+        folder = newest(self.root / "comm" / "vllm")
+        if folder is None:
+            return
+        path = folder / "custom_allreduce_perf.parquet"
+        if not path.exists():
+            return
+        frame = pd.read_parquet(path)
+        kernel = "vLLM_custom_graph"
+        rows = frame[(frame["kernel_source"] == kernel) & (frame["allreduce_dtype"] == "bfloat16")]
+        if rows.empty:  # a chip measured in eager mode only (b60)
+            return
+        axis_values, values = grid(rows, ["num_gpus", "message_size"])
+        axis_values[1] = axis_values[1] * HALF_BYTES  # bf16 elements -> bytes
+        filt = f"kernel_source == {kernel!r}, allreduce_dtype == 'bfloat16'; bytes = message_size (bf16 elements) x 2"
+        self.add("vllm.all_reduce", ["gpus", "bytes"], axis_values, values, path, kernel, filt)
+
     def write(self, out: Path) -> Path | None:
         if not self.tables:
             return None
@@ -260,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         chip.gemm()
         chip.attention()
         chip.nccl()
+        chip.vllm_all_reduce()
         path = chip.write(args.out)
         if path is not None:
             written.append(path)

@@ -84,7 +84,8 @@ def _measured(table: KernelTable):
 
 
 @pytest.mark.parametrize(
-    "name", ["gemm.bfloat16", "gemm.fp8", "attention.context", "attention.generation", "nccl.all_reduce"]
+    "name",
+    ["gemm.bfloat16", "gemm.fp8", "attention.context", "attention.generation", "nccl.all_reduce", "vllm.all_reduce"],
 )
 def test_interpolation_reproduces_every_measured_point(name):
     table = load_chip("h100_sxm").tables[name]

@@ -45,9 +45,10 @@ def scalar(out, key):
 # ------------------------------------------------------------------------------------------- AR: tensor parallel
 
 
-def collective(name, hardware, held, G):
+def collective(name, hardware, held, G, engine="eager"):
     """Seconds of one collective, independently of the engine's wiring: the chip's measured NCCL table where it
-    has one (collective_s, tests/test_collectives.py), else alpha-beta on the preset's link, written out."""
+    has one (collective_s, tests/test_collectives.py), vLLM's own all-reduce table for the vllm engine where the
+    chip measured it (engines.yaml: all_reduce: vllm), else alpha-beta on the preset's link, written out."""
     hw = CAT.hardware(hardware)
     chip = hardware_kernels(hardware)
     if chip is not None:
@@ -56,6 +57,8 @@ def collective(name, hardware, held, G):
             "all_to_all": ("nccl.alltoall", held),
             "all_gather": ("nccl.all_gather", G * held),
         }[name]
+        if name == "all_reduce" and engine == "vllm" and "vllm.all_reduce" in chip.tables:
+            table = "vllm.all_reduce"
         return float(collective_s(chip.tables[table], size, G))
     traffic = {"all_reduce": 2 * (G - 1) / G * held, "all_to_all": (G - 1) / G * held, "all_gather": (G - 1) * held}
     return hw.scale_up.latency_us * 1e-6 + traffic[name] / (hw.scale_up.busbw_gbps * 1e9)
@@ -78,9 +81,9 @@ def test_tensor_parallel_splits_weights_and_kv_and_pays_two_all_reduces_per_laye
         assert mem["kv_cache"] == pytest.approx(scalar(one.memory, "kv_cache") / G)
         # the collectives, exactly: 2 L all-reduces of (sequences x hidden x 2 bytes) per decode forward
         seqs = scalar(out.tokens, "sequences_per_forward")
-        per = collective("all_reduce", hardware, seqs * arch.hidden * 2, G)
+        per = collective("all_reduce", hardware, seqs * arch.hidden * 2, G, engine)
         prompt = scalar(out.tokens, "prompt")
-        prefill = collective("all_reduce", hardware, seqs * prompt * arch.hidden * 2, G)
+        prefill = collective("all_reduce", hardware, seqs * prompt * arch.hidden * 2, G, engine)
         forwards = scalar(out.tokens, "forwards")  # decode forwards, both passes of unbatched CFG
         passes = 2 if out.cfg_mode == "unbatched" else 1
         expected = 2 * arch.layers * (forwards * per + passes * prefill)

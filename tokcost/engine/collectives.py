@@ -1,7 +1,8 @@
 """Seconds of the collectives a multi-GPU replica runs (docs/methodology.md, "Multi-GPU replicas"): from the chip's
 measured NCCL tables where it has them (nccl-tests runs condensed from aiconfigurator-core,
-:mod:`tokcost.io.kernel_tables`), else alpha-beta over the hardware preset's sourced scale-up link
-(:func:`~tokcost.engine.physics.allreduce_s` and its siblings).
+:mod:`tokcost.io.kernel_tables`), the all-reduce from the table of the implementation the engine runs (vLLM's own:
+``all_reduce: vllm`` in its profile) where the chip has one, else alpha-beta over the hardware preset's sourced
+scale-up link (:func:`~tokcost.engine.physics.allreduce_s` and its siblings).
 
 Vectorised like the GEMM tables (:class:`~tokcost.engine.kernels.TableGemms`): ``parts`` pairs each chip's tables
 with the rows it prices (True for one chip, a boolean column when chips are stacked), so a sweep over chips prices
@@ -22,6 +23,9 @@ from tokcost.records.kernels import ChipKernels, KernelTable
 # buffer every GPU reduces, for an all-gather the gathered whole (G x what each GPU holds), for an all-to-all the
 # buffer each GPU sends (G slices, one per GPU, its own included).
 NCCL_TABLES = {"all_reduce": "nccl.all_reduce", "all_gather": "nccl.all_gather", "all_to_all": "nccl.alltoall"}
+# an engine profile's all_reduce -> the table of that implementation's all-reduce (same axes and sizes as NCCL's);
+# a chip without it keeps NCCL's
+ALL_REDUCE_TABLES = {"nccl": "nccl.all_reduce", "vllm": "vllm.all_reduce"}
 
 
 class Collectives:
@@ -92,16 +96,25 @@ def _padded(table: KernelTable) -> KernelTable:
     return per_table(_PADDED, (id(table),), table, lowered)
 
 
-def nccl_tables(chip: ChipKernels | None) -> dict[str, KernelTable] | None:
-    """The chip's table of every collective tokcost prices, or None when it lacks any of them."""
+def collective_tables(chip: ChipKernels | None, all_reduce: str = "nccl") -> dict[str, KernelTable] | None:
+    """The chip's table of every collective tokcost prices, the all-reduce that of the ``all_reduce``
+    implementation (an engine profile's ``all_reduce``) where the chip measured it, else NCCL's; None when the chip
+    lacks any of NCCL's."""
     if chip is None or any(t not in chip.tables for t in NCCL_TABLES.values()):
         return None
-    return {name: chip.tables[t] for name, t in NCCL_TABLES.items()}
+    tables = {name: chip.tables[t] for name, t in NCCL_TABLES.items()}
+    own = chip.tables.get(ALL_REDUCE_TABLES[all_reduce])
+    if own is not None:
+        tables["all_reduce"] = own
+    return tables
 
 
-def replica_collectives(kernels, chips: Sequence[tuple[Any, Any]], link, gpus) -> Collectives | None:
+def replica_collectives(
+    kernels, chips: Sequence[tuple[Any, Any]], link, gpus, all_reduce: str = "nccl"
+) -> Collectives | None:
     """The collectives of a replica of ``gpus`` GPUs on each of ``chips`` ((rows, hardware preset), as
-    :class:`~tokcost.engine.families.Work` has them): each chip's NCCL tables where ``kernels`` (hardware id ->
+    :class:`~tokcost.engine.families.Work` has them): each chip's tables (:func:`collective_tables`, the all-reduce
+    of the engine's ``all_reduce`` implementation) where ``kernels`` (hardware id ->
     :class:`~tokcost.records.kernels.ChipKernels` or None; None: no tables) has them, else ``link``. None when
     no replica has more than one GPU (nothing to price, no table loaded)."""
     if not np.any(np.asarray(gpus) > 1):
@@ -109,23 +122,29 @@ def replica_collectives(kernels, chips: Sequence[tuple[Any, Any]], link, gpus) -
     parts = []
     if kernels is not None:
         for mask, hw in chips:
-            tables = nccl_tables(kernels(hw.id))
+            tables = collective_tables(kernels(hw.id), all_reduce)
             if tables is not None:
                 parts.append((mask, tables))
     return Collectives(link, parts)
 
 
-def collectives_note(kernels, hardware, uses: str) -> str:
-    """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what), for an estimate's
-    notes."""
-    tables = nccl_tables(kernels(hardware.id)) if kernels is not None else None
+def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl") -> str:
+    """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what; ``all_reduce``: the
+    engine's implementation), for an estimate's notes."""
+    tables = collective_tables(kernels(hardware.id), all_reduce) if kernels is not None else None
     if tables is None:
         return (
             f"collectives ({uses}) priced alpha-beta on {hardware.name}'s sourced scale-up link (no measured NCCL "
             "table for this chip)"
         )
-    info = tables["all_reduce"].provenance
-    return (
+    info = tables["all_gather"].provenance
+    note = (
         f"collectives ({uses}) priced from measured NCCL tables: {info['package']} {info['package_version']}, "
         f"{info['framework']} {info['framework_version']} on {hardware.name}"
     )
+    own = tables["all_reduce"].provenance
+    if own["framework"] != info["framework"]:
+        note += f"; the all-reduce from {own['framework']} {own['framework_version']}'s own ({own['kernel_source']})"
+    elif all_reduce != "nccl":
+        note += f" (no measured {all_reduce} all-reduce for this chip: NCCL's)"
+    return note

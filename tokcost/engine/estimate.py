@@ -359,7 +359,7 @@ def text_decode_s(
     profile = profiles[engine]
     eff = efficiency(profile, hw, band, None, profiles.get("eager"), host_speed=host_speed(hw))
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
-    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G)
+    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G, profile.all_reduce)
     wread = physics.weight_read_bytes(precision)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)

@@ -66,6 +66,12 @@ class EngineProfile(Strict):
         description="Diffusion: the attention kernel it calls by default (sdpa: PyTorch's scaled_dot_product_"
         "attention, whose flash backend is FlashAttention-2).",
     )
+    all_reduce: Literal["nccl", "vllm"] = Field(
+        default="nccl",
+        description="Which all-reduce its tensor parallelism runs: nccl (NCCL through torch.distributed) or vllm "
+        "(vLLM's own one-/two-shot kernel, replayed in its CUDA graphs, below 8 MiB; NCCL above). Priced from the "
+        "chip's measured table of that implementation where it has one, else NCCL's table, else the link.",
+    )
     batching: Literal["static", "continuous"] = Field(
         default="static",
         description="How it batches requests: static (a batch starts when it is full or its timeout fires) or "

@@ -89,7 +89,7 @@ class Autoregressive:
         wread = physics.weight_read_bytes(cfg.precision)
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
         tp, passes = w.split, w.passes
-        comm = replica_collectives(cfg.kernels, w.chips, w.link, tp)
+        comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, cfg.profiles[cfg.engine].all_reduce)
         host = physics.host_scale(m, eff)
         kv_passes, kv_static = eager_cache_reads(m, eff, prefill_tokens + generated)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
@@ -167,7 +167,9 @@ class Autoregressive:
     def pricing_note(self, cfg: Config) -> str:
         note = roofline_note("AR")
         if np.any(np.asarray(cfg.gpus) > 1):
-            note += "; " + collectives_note(cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces")
+            note += "; " + collectives_note(
+                cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces", cfg.profiles[cfg.engine].all_reduce
+            )
         return note
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
