@@ -1,13 +1,16 @@
-"""LlamaGen's reference decode reads its whole preallocated KV cache four times a step (EagerKVCache): the eager
-estimate charges those bytes, other engines read the tokens so far once, and small batches stay host-bound."""
+"""Reference decodes that read their KV cache more than once a step (EagerKVCache): LlamaGen's reads its whole
+preallocated cache four times, transformers' DynamicCache (Emu3, the bare text decoders of the validation set)
+copies the tokens so far with torch.cat before attention reads them. The eager estimate charges those bytes, other
+engines read the tokens so far once, and small batches stay host-bound."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from tokcost.core.validate import TRANSFORMERS_DYNAMIC_CACHE
 from tokcost.engine import physics
-from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.estimate import Config, estimate_arrays, text_decode_s
 from tokcost.engine.families.ar import eager_cache_reads
 from tokcost.engine.profiles import efficiency
 from tokcost.io.catalog import Catalog
@@ -38,12 +41,12 @@ def test_every_llamagen_preset_counts_its_reference_cache_reads():
 
 def test_the_static_cache_is_the_generation_rounded_up_to_eight_under_eager_only():
     eager = _eff("eager")
-    passes, static = eager_cache_reads(XXL, eager, np.array([577.0, 1.0 + 256]))
+    passes, static = eager_cache_reads(XXL.eager_kv_cache, eager, np.array([577.0, 1.0 + 256]))
     assert float(passes) == 4 and static.tolist() == [584.0, 264.0]  # find_multiple(577, 8), find_multiple(257, 8)
     for engine in ("compiled", "vllm-0.4"):
-        passes, static = eager_cache_reads(XXL, _eff(engine), np.array([577.0]))
+        passes, static = eager_cache_reads(XXL.eager_kv_cache, _eff(engine), np.array([577.0]))
         assert float(passes) == 1 and np.isnan(static).all()  # the tokens so far, once
-    assert eager_cache_reads(CAT.model("emu3-gen"), eager, np.array([577.0])) == (1.0, None)
+    assert eager_cache_reads(None, eager, np.array([577.0])) == (1.0, None)
 
 
 def test_the_decode_reads_the_whole_cache_every_step():
@@ -68,3 +71,31 @@ def test_batch_64_is_memory_bound_and_batch_8_host_bound():
     assert _latency(XXL, "eager", 8) == pytest.approx(_latency(WITHOUT, "eager", 8))
     assert _latency(XXL, "eager", 64) > 1.2 * _latency(WITHOUT, "eager", 64)
     assert _latency(XXL, "compiled", 64) == _latency(WITHOUT, "compiled", 64)
+
+
+@pytest.mark.parametrize("mid", ["emu3-gen", "emu3-chat"])
+def test_emu3_reads_the_tokens_so_far_three_times_under_eager(mid):
+    """transformers' DynamicCache appends with torch.cat (a read and a write of K and V) before flash attention
+    reads them: 3 reads of the tokens so far, eager only."""
+    cache = CAT.model(mid).eager_kv_cache
+    assert cache == TRANSFORMERS_DYNAMIC_CACHE and cache.static_multiple is None
+    assert "DynamicLayer.update" in CAT.model(mid).sources["eager_kv_cache"]
+    passes, static = eager_cache_reads(cache, _eff("eager"), np.array([8192.0]))
+    assert float(passes) == 3 and static is None
+    for engine in ("compiled", "vllm"):
+        assert float(eager_cache_reads(cache, _eff(engine), np.array([8192.0]))[0]) == 1
+
+
+def _bare_decode_s(engine: str, batch: int, cache) -> float:
+    arch = CAT.model("emu3-gen").architecture
+    _, decode = text_decode_s(arch, A100, ENGINES, engine, "bf16", 1, 2048, batch, eager_kv_cache=cache)
+    return float(decode)
+
+
+def test_a_bare_eager_decode_pays_the_cache_copies_where_they_bind():
+    """The copies cost nothing at batch 1, where the eager decode waits on the host, and cost the extra KV bytes
+    at a large batch with a long context; an engine that runs its own kernels never pays them."""
+    cache = TRANSFORMERS_DYNAMIC_CACHE
+    assert _bare_decode_s("eager", 1, cache) == pytest.approx(_bare_decode_s("eager", 1, None))
+    assert _bare_decode_s("eager", 64, cache) > 1.2 * _bare_decode_s("eager", 64, None)
+    assert _bare_decode_s("compiled", 64, cache) == _bare_decode_s("compiled", 64, None)

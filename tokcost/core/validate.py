@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tokcost.records.measurements import FAMILIES, Entry, Thresholds
+from tokcost.records.presets import EagerKVCache
 from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
@@ -205,6 +206,13 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
     return row
 
 
+# transformers' default cache for generate() (huggingface/transformers src/transformers/cache_utils.py at 004999d:
+# DynamicLayer.update, "the default for generative models") appends each step's keys and values with torch.cat,
+# which copies the whole cache (a read and a write of K and V, every layer, every step) before attention reads it
+# once: 3 reads of K and V per layer per step, over the tokens so far.
+TRANSFORMERS_DYNAMIC_CACHE = EagerKVCache(passes=3)
+
+
 def _price_text_decode(e: Entry, catalog, profiles: Mapping | None, row: Row) -> Row:
     """A text decoder's published tokens per second or inter-token latency (:func:`text_decode_prediction`)."""
     row.predicted = float(text_decode_prediction(e, catalog)(profiles))
@@ -217,7 +225,8 @@ def text_decode_prediction(e: Entry, catalog):
     decode them. ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
     the prompt's KV cache read at every step and each sequence's own tokens added as they come. A bare decoder's
     eager code is transformers' (``generate`` on its Llama-style model), so eager launches the kernels counted for
-    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml)."""
+    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml) and reads
+    its cache as transformers' default cache does (:data:`TRANSFORMERS_DYNAMIC_CACHE`)."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.elementwise import load_elementwise
     from tokcost.io.engines import load_engines
@@ -246,6 +255,7 @@ def text_decode_prediction(e: Entry, catalog):
             kv_dtype=c.kv_dtype or "bf16",
             kernels=hardware_kernels,
             launches_per_layer=launches,
+            eager_kv_cache=TRANSFORMERS_DYNAMIC_CACHE,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

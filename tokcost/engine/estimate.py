@@ -17,6 +17,7 @@ from tokcost.engine import physics
 from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
+from tokcost.engine.families.ar import eager_cache_reads
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
 from tokcost.engine.result import EngineResult
@@ -24,7 +25,7 @@ from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.families import label
 from tokcost.records.kernels import ChipKernels
-from tokcost.records.presets import Architecture, HardwarePreset, ModelPreset
+from tokcost.records.presets import Architecture, EagerKVCache, HardwarePreset, ModelPreset
 
 
 def resolve_role(cfg: Config) -> str:
@@ -345,13 +346,16 @@ def text_decode_s(
     kv_dtype: str = "bf16",
     kernels: Callable[[str], ChipKernels | None] | None = None,
     launches_per_layer: float | None = None,
+    eager_kv_cache: EagerKVCache | None = None,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
     the formulas of an AR model's estimate, for published LLM decode figures with no image-model preset
     (``tokcost validate``). ``kernels`` finds the chip's measured NCCL tables (as ``Config.kernels``).
     ``launches_per_layer``: the kernels the decoder's eager code launches per layer (its host time under an engine
-    that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's."""
+    that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's.
+    ``eager_kv_cache``: how that code handles its KV cache (an engine that launches every op reads it so,
+    :func:`~tokcost.engine.families.ar.eager_cache_reads`); None: one read of the tokens so far."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -363,9 +367,26 @@ def text_decode_s(
     wread = physics.weight_read_bytes(precision)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
+    kv_passes, kv_static = eager_cache_reads(eager_kv_cache, eff, prompt_tokens + generated_tokens)
     prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host)
     decode, _, _, _ = physics.ar_decode_time(
-        arch, P, BW, eff, wread, batch, prompt_tokens, generated_tokens, 1, 1, 1, G, comm, kv, host
+        arch,
+        P,
+        BW,
+        eff,
+        wread,
+        batch,
+        prompt_tokens,
+        generated_tokens,
+        1,
+        1,
+        1,
+        G,
+        comm,
+        kv,
+        host,
+        kv_passes=kv_passes,
+        kv_static=kv_static,
     )
     return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
 

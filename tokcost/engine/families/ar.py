@@ -31,7 +31,7 @@ from tokcost.engine.tokens import (
 )
 from tokcost.errors import UsageError
 from tokcost.records.families.ar import SCHEMA
-from tokcost.records.presets import Architecture, ModelPreset
+from tokcost.records.presets import Architecture, EagerKVCache, ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
@@ -91,7 +91,7 @@ class Autoregressive:
         tp, passes = w.split, w.passes
         comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, cfg.profiles[cfg.engine].all_reduce)
         host = physics.host_scale(m, eff)
-        kv_passes, kv_static = eager_cache_reads(m, eff, prefill_tokens + generated)
+        kv_passes, kv_static = eager_cache_reads(m.eager_kv_cache, eff, prefill_tokens + generated)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
             arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host
         )
@@ -191,12 +191,12 @@ class Autoregressive:
         )
 
 
-def eager_cache_reads(model: ModelPreset, eff, final_length):
-    """(reads of the KV cache per decode step, length of the preallocated cache read at every step) of ``model``
-    under ``eff``'s engine: its reference code's (:class:`~tokcost.records.presets.EagerKVCache`) under eager,
-    which launches that code op by op; one read of the tokens so far (length NaN) under an engine that runs its own
-    kernels (CUDA graphs, vLLM). (1, None) for a model whose reference code reads the tokens so far once."""
-    cache = model.eager_kv_cache
+def eager_cache_reads(cache: EagerKVCache | None, eff, final_length):
+    """(reads of the KV cache per decode step, length of the preallocated cache read at every step) under ``eff``'s
+    engine for a model whose reference code handles its cache as ``cache`` says
+    (:class:`~tokcost.records.presets.EagerKVCache`, a preset's ``eager_kv_cache``): that code's under eager, which
+    launches it op by op; one read of the tokens so far (length NaN) under an engine that runs its own kernels
+    (CUDA graphs, vLLM). (1, None) when the reference code reads the tokens so far once (``cache`` None)."""
     if cache is None:
         return 1.0, None
     # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
