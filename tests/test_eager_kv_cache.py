@@ -73,10 +73,10 @@ def test_batch_64_is_memory_bound_and_batch_8_host_bound():
     assert _latency(XXL, "compiled", 64) == _latency(WITHOUT, "compiled", 64)
 
 
-@pytest.mark.parametrize("mid", ["emu3-gen", "emu3-chat"])
-def test_emu3_reads_the_tokens_so_far_three_times_under_eager(mid):
-    """transformers' DynamicCache appends with torch.cat (a read and a write of K and V) before flash attention
-    reads them: 3 reads of the tokens so far, eager only."""
+@pytest.mark.parametrize("mid", ["emu3-gen", "emu3-chat", "janus-pro-7b"])
+def test_transformers_cache_users_read_the_tokens_so_far_three_times_under_eager(mid):
+    """transformers' DynamicCache (Emu3's reference code, Janus's LlamaModel) appends with torch.cat (a read and a
+    write of K and V) before attention reads them: 3 reads of the tokens so far, eager only."""
     cache = CAT.model(mid).eager_kv_cache
     assert cache == TRANSFORMERS_DYNAMIC_CACHE and cache.static_multiple is None
     assert "DynamicLayer.update" in CAT.model(mid).sources["eager_kv_cache"]
