@@ -103,3 +103,30 @@ def test_the_note_says_how_attention_was_priced():
     assert physics.attention_note(sdxl, a100).startswith("attention: head dim 64;")
     notes = " ".join(tokcost.estimate(model="sdxl", hardware="a100-80gb-sxm").notes)
     assert "attention: head dim 64" in notes
+
+
+@pytest.mark.parametrize(
+    ("hardware", "kernel", "says"),
+    [
+        ("h100-sxm", "sdpa", "--attention fa3 prices that rate"),
+        ("h20", "sdpa", "--attention fa3 prices that rate"),
+        ("b200", "sdpa", "no FlashAttention-3-class figure"),  # compute capability 10.0: cuDNN first, no FA3
+        ("h100-sxm", "fa3", None),  # already the FA3-class rate
+        ("h100-sxm", "fa2", None),  # the flash-attn package, not SDPA
+        ("a100-80gb-sxm", "sdpa", None),  # 8.0: SDPA keeps FlashAttention-2 first
+        ("rtx-4090", "sdpa", None),  # 8.9
+    ],
+)
+def test_the_note_says_when_todays_pytorch_would_run_sdpa_through_cudnn(hardware, kernel, says):
+    """PyTorch 2.11+ puts cuDNN attention ahead of FlashAttention-2 on compute capability 9.x and 10.x: an estimate
+    that prices SDPA as FlashAttention-2 there says so, and how to price the newer stack."""
+    note = physics.sdpa_backend_note(CAT.hardware(hardware), kernel)
+    if says is None:
+        assert note == ""
+    else:
+        assert "cuDNN's fused attention first" in note and says in note
+    if hardware == "h100-sxm" and kernel == "sdpa":
+        notes = " ".join(tokcost.estimate(model="flux1-dev", hardware=hardware).notes)
+        assert "cuDNN's fused attention first" in notes
+        notes = " ".join(tokcost.estimate(model="flux1-dev", hardware=hardware, attention="fa3").notes)
+        assert "cuDNN's fused attention first" not in notes

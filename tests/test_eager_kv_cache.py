@@ -1,4 +1,4 @@
-"""Reference decodes that read their KV cache more than once a step (EagerKVCache): LlamaGen's reads its whole
+"""Reference decodes that read their KV cache more than once a step (KVCacheReads): LlamaGen's reads its whole
 preallocated cache four times, transformers' DynamicCache (Emu3, the bare text decoders of the validation set)
 copies the tokens so far with torch.cat before attention reads them. The eager estimate charges those bytes, other
 engines read the tokens so far once, and small batches stay host-bound."""
@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tokcost.core.validate import TRANSFORMERS_DYNAMIC_CACHE
+from tokcost.core.validate import TRANSFORMERS_DYNAMIC_CACHE, bare_decoder_cache, gpt_fast_cache
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate_arrays, text_decode_s
-from tokcost.engine.families.ar import eager_cache_reads
+from tokcost.engine.families.ar import cache_reads, eager_cache_reads
 from tokcost.engine.profiles import efficiency
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
@@ -88,14 +88,40 @@ def test_transformers_cache_users_read_the_tokens_so_far_three_times_under_eager
 
 def _bare_decode_s(engine: str, batch: int, cache) -> float:
     arch = CAT.model("emu3-gen").architecture
-    _, decode = text_decode_s(arch, A100, ENGINES, engine, "bf16", 1, 2048, batch, eager_kv_cache=cache)
+    _, decode = text_decode_s(arch, A100, ENGINES, engine, "bf16", 1, 2048, batch, kv_cache=cache)
     return float(decode)
 
 
 def test_a_bare_eager_decode_pays_the_cache_copies_where_they_bind():
     """The copies cost nothing at batch 1, where the eager decode waits on the host, and cost the extra KV bytes
-    at a large batch with a long context; an engine that runs its own kernels never pays them."""
+    at a large batch with a long context."""
     cache = TRANSFORMERS_DYNAMIC_CACHE
     assert _bare_decode_s("eager", 1, cache) == pytest.approx(_bare_decode_s("eager", 1, None))
     assert _bare_decode_s("eager", 64, cache) > 1.2 * _bare_decode_s("eager", 64, None)
-    assert _bare_decode_s("compiled", 64, cache) == _bare_decode_s("compiled", 64, None)
+
+
+def test_gpt_fast_reads_its_whole_static_cache_once_per_kv_head_copy():
+    """gpt-fast's decode repeat_interleaves K and V to every query head (a read, a write of r copies) before SDPA
+    reads them: 1 + 2r reads of the static cache (prompt + new tokens rounded up to 8); a view at r = 1."""
+    arch = CAT.model("emu3-gen").architecture  # 32 heads over 8 KV heads: r = 4
+    cache = gpt_fast_cache(arch)
+    assert cache.passes == 1 + 2 * (arch.heads // arch.kv_heads) == 9 and cache.static_multiple == 8
+    mha = arch.model_copy(update={"kv_heads": arch.heads})
+    assert gpt_fast_cache(mha).passes == 1
+    assert cache_reads(cache, np.array([1024.0 + 512.0, 205.0]))[1].tolist() == [1536.0, 208.0]
+    assert bare_decoder_cache("eager", arch) == TRANSFORMERS_DYNAMIC_CACHE
+    assert bare_decoder_cache("compiled", arch) == cache
+    assert bare_decoder_cache("vllm", arch) is None
+
+
+def test_a_compiled_bare_decode_grows_with_batch_by_its_cache_reads():
+    """At batch 16 over a 1,536-token static cache the repeated K and V outweigh the weights' read per GPU; at
+    batch 1 they are a few percent of it."""
+    arch = CAT.model("emu3-gen").architecture
+    cache = gpt_fast_cache(arch)
+
+    def decode(batch, kv):
+        return float(text_decode_s(arch, A100, ENGINES, "compiled", "bf16", 1024, 512, batch, kv_cache=kv)[1])
+
+    assert decode(1, cache) < 1.1 * decode(1, None)
+    assert decode(16, cache) > 1.3 * decode(16, None)

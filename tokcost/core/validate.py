@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tokcost.records.measurements import FAMILIES, Entry, Thresholds
-from tokcost.records.presets import EagerKVCache
+from tokcost.records.presets import Architecture, KVCacheReads
 from tokcost.records.validation import GateFailure, Unscored
 
 TEXT_DECODE_METRICS = ("tokens_per_s", "itl_s")  # a bare decoder's figures, priced from its architecture
@@ -210,7 +210,31 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
 # DynamicLayer.update, "the default for generative models") appends each step's keys and values with torch.cat,
 # which copies the whole cache (a read and a write of K and V, every layer, every step) before attention reads it
 # once: 3 reads of K and V per layer per step, over the tokens so far.
-TRANSFORMERS_DYNAMIC_CACHE = EagerKVCache(passes=3)
+TRANSFORMERS_DYNAMIC_CACHE = KVCacheReads(passes=3)
+
+
+def gpt_fast_cache(arch: Architecture) -> KVCacheReads:
+    """How gpt-fast's decode reads its KV cache (pytorch-labs/gpt-fast at 32971d3, and the code copied from it that
+    the set's compiled decoders ran: torchao's llama generate, ladder-residual-inference's gpt_fast): generate.py
+    sizes a static cache for the prompt plus the new tokens, model.py setup_caches rounds it up to a multiple of 8
+    (find_multiple), and every step Attention.forward repeat_interleaves the whole K and V from the KV heads to
+    every query head (a read, and a write of r = heads / KV heads times the cache: a view at r = 1) before SDPA
+    reads them under a mask: 1 + 2r reads of the whole cache (1 at r = 1)."""
+    r = arch.heads // arch.kv_heads
+    return KVCacheReads(passes=1 + 2 * r if r > 1 else 1, static_multiple=8)
+
+
+def bare_decoder_cache(engine: str, arch: Architecture) -> KVCacheReads | None:
+    """The KV cache reads of the code behind a bare decoder's published runs, by engine: eager runs are transformers'
+    generate (:data:`TRANSFORMERS_DYNAMIC_CACHE`), compiled runs gpt-fast's or code copied from it
+    (:func:`gpt_fast_cache`; IBM's foundation-model-stack run, whose cache code its post does not show, is priced so
+    too: at batch 1 and 562 tokens the cache reads are about 1% of its step either way); the serving engines read
+    the tokens so far once (None)."""
+    if engine == "eager":
+        return TRANSFORMERS_DYNAMIC_CACHE
+    if engine == "compiled":
+        return gpt_fast_cache(arch)
+    return None
 
 
 def _price_text_decode(e: Entry, catalog, profiles: Mapping | None, row: Row) -> Row:
@@ -225,8 +249,8 @@ def text_decode_prediction(e: Entry, catalog):
     decode them. ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
     the prompt's KV cache read at every step and each sequence's own tokens added as they come. A bare decoder's
     eager code is transformers' (``generate`` on its Llama-style model), so eager launches the kernels counted for
-    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml) and reads
-    its cache as transformers' default cache does (:data:`TRANSFORMERS_DYNAMIC_CACHE`)."""
+    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml); every
+    engine's runs read the KV cache as their code does (:func:`bare_decoder_cache`)."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.elementwise import load_elementwise
     from tokcost.io.engines import load_engines
@@ -240,6 +264,7 @@ def text_decode_prediction(e: Entry, catalog):
     itl = e.metric == "itl_s"
     steps = generated - 1 if itl else generated  # the first token comes out of the prefill
     launches = load_elementwise().decoders.launches
+    cache = bare_decoder_cache(e.engine, arch)
 
     def predict(profiles: Mapping | None):
         prefill, decode = text_decode_s(
@@ -255,7 +280,7 @@ def text_decode_prediction(e: Entry, catalog):
             kv_dtype=c.kv_dtype or "bf16",
             kernels=hardware_kernels,
             launches_per_layer=launches,
-            eager_kv_cache=TRANSFORMERS_DYNAMIC_CACHE,
+            kv_cache=cache,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

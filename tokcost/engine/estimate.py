@@ -17,7 +17,7 @@ from tokcost.engine import physics
 from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
-from tokcost.engine.families.ar import eager_cache_reads
+from tokcost.engine.families.ar import cache_reads
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
 from tokcost.engine.result import EngineResult
@@ -25,7 +25,7 @@ from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.families import label
 from tokcost.records.kernels import ChipKernels
-from tokcost.records.presets import Architecture, EagerKVCache, HardwarePreset, ModelPreset
+from tokcost.records.presets import Architecture, HardwarePreset, KVCacheReads, ModelPreset
 
 
 def resolve_role(cfg: Config) -> str:
@@ -346,7 +346,7 @@ def text_decode_s(
     kv_dtype: str = "bf16",
     kernels: Callable[[str], ChipKernels | None] | None = None,
     launches_per_layer: float | None = None,
-    eager_kv_cache: EagerKVCache | None = None,
+    kv_cache: KVCacheReads | None = None,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
@@ -354,8 +354,8 @@ def text_decode_s(
     (``tokcost validate``). ``kernels`` finds the chip's measured NCCL tables (as ``Config.kernels``).
     ``launches_per_layer``: the kernels the decoder's eager code launches per layer (its host time under an engine
     that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's.
-    ``eager_kv_cache``: how that code handles its KV cache (an engine that launches every op reads it so,
-    :func:`~tokcost.engine.families.ar.eager_cache_reads`); None: one read of the tokens so far."""
+    ``kv_cache``: how the decode loop's code reads its KV cache (:func:`~tokcost.engine.families.ar.cache_reads`,
+    whatever the engine: the caller names the code the run used); None: one read of the tokens so far."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -367,7 +367,7 @@ def text_decode_s(
     wread = physics.weight_read_bytes(precision)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
-    kv_passes, kv_static = eager_cache_reads(eager_kv_cache, eff, prompt_tokens + generated_tokens)
+    kv_passes, kv_static = cache_reads(kv_cache, prompt_tokens + generated_tokens)
     prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host)
     decode, _, _, _ = physics.ar_decode_time(
         arch,

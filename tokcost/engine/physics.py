@@ -185,7 +185,7 @@ def ar_decode_time(
     GPU still launches every layer, and the two all-reduces per layer are serialised with the compute.
     ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
-    whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.EagerKVCache`). Returns
+    whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`). Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
@@ -719,6 +719,32 @@ def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, ker
     cache, at ``dram_bw`` for the rest."""
     h = l2_hit_fraction(working_set, l2_resident)
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
+
+
+# Compute capability majors on which today's PyTorch runs SDPA through cuDNN's fused attention first: with a cuDNN
+# above 9.15 (bundled from PyTorch 2.11 on: huggingface/transformers#48163) check_prefer_cudnn_attention puts the
+# cuDNN backend ahead of FlashAttention-2 on majors 9 and 10 unless TORCH_CUDNN_SDPA_DEPRIORITIZED is set
+# (pytorch/pytorch aten/src/ATen/native/transformers/cuda/sdp_utils.cpp at 001f694).
+CUDNN_SDPA_MAJORS = (9, 10)
+
+
+def sdpa_backend_note(hw: HardwarePreset, kernel: str) -> str:
+    """Where ``kernel`` is SDPA on a chip whose current PyTorch picks cuDNN attention first: that the estimate prices
+    SDPA's FlashAttention-2 backend, what the published runs used, and how to price the newer stack; empty
+    otherwise."""
+    cc = hw.compute_capability
+    if kernel != "sdpa" or cc is None or int(cc) not in CUDNN_SDPA_MAJORS:
+        return ""
+    if hw.efficiency.attention_fa3 is not None:
+        how = "--attention fa3 prices that rate"
+    else:
+        how = f"no FlashAttention-3-class figure for {hw.name}, so that stack is not priced"
+    return (
+        "sdpa is priced as SDPA's FlashAttention-2 backend, which the published runs used (PyTorch 2.0-2.10); "
+        f"PyTorch 2.11 and later run SDPA through cuDNN's fused attention first on {hw.name}, at FlashAttention-3's "
+        "rate on an H100 (pytorch/pytorch#142132: 631 TFLOPS against 329 for FlashAttention-2 and 632 for "
+        f"FlashAttention-3 at head dim 128): {how}"
+    )
 
 
 def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:

@@ -405,9 +405,10 @@ class LaunchCount(Strict):
     counted: str = Field(default="", description="How the figure was obtained (the counting proxy, or a stand-in).")
 
 
-class EagerKVCache(Strict):
-    """How a model's reference (eager) code reads its KV cache at a decode step, where it reads more than the
-    tokens so far once (AR). Counted from the code, with a source."""
+class KVCacheReads(Strict):
+    """How a decode loop's code reads its KV cache at a step, where it reads more than the tokens so far once (AR):
+    a preset's reference code (``eager_kv_cache``), or the code a published run used. Counted from the code, with a
+    source."""
 
     passes: PosFloat = Field(
         description="Reads of the whole K and V per decode step; a copy counts as a read and a write (1: attention "
@@ -454,7 +455,7 @@ class ModelPreset(_FamilySections):
         default=None,
         description="Kernel launches per layer under eager code (built-in presets: generated or counted in the file).",
     )
-    eager_kv_cache: EagerKVCache | None = Field(
+    eager_kv_cache: KVCacheReads | None = Field(
         default=None,
         description="How its reference code reads the KV cache at a decode step, under eager (AR; None: the tokens "
         "so far, once).",

@@ -293,7 +293,7 @@ MODEL_NOTES = [
     "rows it is ~140 s on H100 and ~120 s on H20, two chips of like bandwidth and 6.7x different compute, which "
     "points at a memory-bound step (the VAE decode, which tokcost prices by compute: 12 s and 73 s) that the data "
     "cannot pin. gpt-fast's tensor-parallel decode "
-    "(2-8 GPUs) lands within 0.81-1.00x now that the kernel gaps, which do not divide by G, are charged (it was "
+    "(2-8 GPUs) lands within 0.82-0.99x now that the kernel gaps, which do not divide by G, are charged (it was "
     "1.2-1.35x too fast at 8 GPUs without them), except Llama-3.1-70B on 2 GPUs (1.29x), which its README "
     "measures slower than Llama-2-70B on 2 GPUs (16.0 vs 21.3 tokens/s) for about the same weights. IBM's compiled Llama-2-70B on 8 A100s (PyTorch blog, 29 ms a token) steps 1.7x slower than tokcost's 17 ms and than gpt-fast's own 8-GPU 70B rows, on the same class of node; the post does not give its precision or what its median includes. Emu3's maintainers quote H100 "
     "2x faster than A100 for a decode the model finds host-bound on both: the DGX H100's CPU (1.23x the DGX "

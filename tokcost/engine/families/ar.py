@@ -31,7 +31,7 @@ from tokcost.engine.tokens import (
 )
 from tokcost.errors import UsageError
 from tokcost.records.families.ar import SCHEMA
-from tokcost.records.presets import Architecture, EagerKVCache, ModelPreset
+from tokcost.records.presets import Architecture, KVCacheReads, ModelPreset
 
 if TYPE_CHECKING:
     from tokcost.engine.config import Config
@@ -191,20 +191,29 @@ class Autoregressive:
         )
 
 
-def eager_cache_reads(cache: EagerKVCache | None, eff, final_length):
-    """(reads of the KV cache per decode step, length of the preallocated cache read at every step) under ``eff``'s
-    engine for a model whose reference code handles its cache as ``cache`` says
-    (:class:`~tokcost.records.presets.EagerKVCache`, a preset's ``eager_kv_cache``): that code's under eager, which
-    launches it op by op; one read of the tokens so far (length NaN) under an engine that runs its own kernels
-    (CUDA graphs, vLLM). (1, None) when the reference code reads the tokens so far once (``cache`` None)."""
+def cache_reads(cache: KVCacheReads | None, final_length):
+    """(reads of the KV cache per decode step, length of the preallocated cache read at every step, None: the
+    tokens so far) of a decode loop whose code handles its cache as ``cache`` says (None: one read of the tokens so
+    far); ``final_length``: prompt plus generated tokens, which a preallocated cache holds, rounded up."""
     if cache is None:
         return 1.0, None
-    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
-    passes = np.where(eff.host_per_launch, cache.passes, 1.0)
     if cache.static_multiple is None:
-        return passes, None
+        return cache.passes, None
     m = cache.static_multiple
-    static = np.ceil(np.asarray(final_length, dtype=float) / m) * m
+    return cache.passes, np.ceil(np.asarray(final_length, dtype=float) / m) * m
+
+
+def eager_cache_reads(cache: KVCacheReads | None, eff, final_length):
+    """:func:`cache_reads` of a model's reference code (``cache``: its preset's ``eager_kv_cache``) under ``eff``'s
+    engine: that code's under eager, which launches it op by op; one read of the tokens so far (length NaN) under an
+    engine that runs its own kernels (CUDA graphs, vLLM)."""
+    passes, static = cache_reads(cache, final_length)
+    if cache is None:
+        return passes, None
+    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
+    passes = np.where(eff.host_per_launch, passes, 1.0)
+    if static is None:
+        return passes, None
     # NaN: an engine that does not run the reference code reads the context so far
     return passes, np.where(eff.host_per_launch, static, np.nan)
 

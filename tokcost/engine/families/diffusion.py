@@ -189,6 +189,9 @@ class Diffusion:
         attention = physics.attention_note(cfg.model, cfg.hardware)
         if attention:
             note += "; " + attention
+            backend = physics.sdpa_backend_note(cfg.hardware, cfg.attention or cfg.profiles[cfg.engine].attention)
+            if backend:
+                note += "; " + backend
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"
