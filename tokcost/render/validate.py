@@ -338,6 +338,18 @@ MODEL_NOTES = [
     "same-shape GEMM (NVIDIA's TensorFlow PR 59029: SD's UNet on A100 in bf16, 26.8 FPS in NCHW vs 46.9 in NHWC "
     "at batch 4), but no published per-shape table prices them, so no term is added.",
     "",
+    "Round 4 (2026-12-06) added 39 runs after scoring them unseen. The misses it left: diffusers' context-parallel "
+    "FLUX.1-dev on four H100s (Ulysses, 6.67 s) runs 1.6x slower than priced, as xDiT's eager FLUX rows do; "
+    "onediff's PyTorch SDXL baselines on RTX 3090, RTX 4090 and A800 time the whole call 1.16-1.34x faster than "
+    "priced and their denoising loops 1.11-1.20x faster (it/s); the rest of the gap is the VAE and pipeline around "
+    "the loop (the README does not say whether the VAE was upcast to fp32, which tokcost assumes for an fp16 SDXL "
+    "pipeline); vLLM 0.10 on one A100 steps 1.3x slower than priced with 50 concurrent "
+    "1,024-token requests where one request fits (0.95). Not entered, with their unseen scores: vLLM 0.6 on eight "
+    "MI300X (dstack and an independent repeat, Llama-3.1-405B bf16) at 1.5-2.8x the priced step, a 2024 ROCm stack "
+    "whose skinny GEMMs read the weights well below the BabelStream rate the preset uses; vLLM tensor parallelism on "
+    "two A100s whose P2P check failed (NCCL through host memory, which no preset describes) at 1.2-2.2x; and runs "
+    "with the denoiser offloaded to the CPU or ring attention, which tokcost does not model.",
+    "",
 ]
 
 
