@@ -348,7 +348,11 @@ MODEL_NOTES = [
     "MI300X (dstack and an independent repeat, Llama-3.1-405B bf16) at 1.5-2.8x the priced step, a 2024 ROCm stack "
     "whose skinny GEMMs read the weights well below the BabelStream rate the preset uses; vLLM tensor parallelism on "
     "two A100s whose P2P check failed (NCCL through host memory, which no preset describes) at 1.2-2.2x; and runs "
-    "with the denoiser offloaded to the CPU or ring attention, which tokcost does not model.",
+    "with the denoiser offloaded to the CPU or ring attention, which tokcost does not model. Round 5 added 11 more "
+    "the same way (LLaMA-7B decode on an A10G under transformers and torch.compile, ONNX Runtime PR #22986's "
+    "PyTorch FLUX.1 and SD3.5-Large rows on an H100 at 0.79-0.96 of the priced time unseen, Qwen2.5-72B on two "
+    "H100s at 0.97); not entered: AMD's ROCm blog vLLM Llama-3-8B runs on one MI300X (an Aug-Sep 2024 build, priced "
+    "1.4x and 2.0x fast) and a preallocated-cache eager Llama that is neither transformers' code nor gpt-fast's.",
     "",
 ]
 
