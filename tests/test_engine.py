@@ -436,3 +436,45 @@ def test_kernel_gaps_add_to_the_weight_read_and_grow_effective_bandwidth_with_mo
     fast_host = efficiency(compiled, H100, host_speed=2.0)
     assert fast_host.gpu_per_layer_s == efficiency(compiled, H100).gpu_per_layer_s
     assert fast_host.host_per_layer_s == pytest.approx(efficiency(compiled, H100).host_per_layer_s / 2)
+
+
+def test_measured_skinny_gemms_slow_only_the_weight_read_of_decode():
+    """A preset's efficiency.decode_gemm (MI300X: hipBLASLt's fp8 decode GEMMs, huggingface/blog mi300kernels.md)
+    streams a decode step's weights at that fraction of the bandwidth; the KV cache still reads at the stream
+    rate, so a long cache-bound decode moves by less than the weights' share. Without the field, decode_gemm is the
+    stream rate (nothing changes), and the bytes the estimate reports, and its roofline floor, are the same."""
+    from dataclasses import replace
+
+    from tokcost.engine.profiles import efficiency
+
+    mi300x = CAT.hardware("mi300x")
+    bw = mi300x.efficiency.bandwidth
+    assert mi300x.efficiency.decode_gemm is not None and mi300x.efficiency.decode_gemm.mid < bw.mid
+    stream = mi300x.model_copy(update={"efficiency": mi300x.efficiency.model_copy(update={"decode_gemm": None})})
+    vllm = ENGINES["vllm"]
+    eff = efficiency(vllm, mi300x)
+    assert eff.weight_rate == pytest.approx(mi300x.efficiency.decode_gemm.mid * vllm.mbu.mid)
+    assert eff.mbu == efficiency(vllm, stream).mbu == efficiency(vllm, stream).weight_rate
+
+    a = EMU3.architecture
+    N = a.matmul_params_b * 1e9
+    slow = replace(IDEAL, weight_mbu=0.5)
+    # batch 1, empty cache: only weights; a long cache at batch 64: the weights are a small share of the bytes
+    weights_only = [float(physics.ar_decode_time(a, 1e18, 1e12, e, 2.0, 1, 0, 1)[0]) for e in (IDEAL, slow)]
+    assert weights_only[0] == pytest.approx(N * 2.0 / 1e12) and weights_only[1] == pytest.approx(2 * weights_only[0])
+    cached = [float(physics.ar_decode_time(a, 1e18, 1e12, e, 2.0, 64, 8192, 1)[0]) for e in (IDEAL, slow)]
+    kv = 64 * 8192 * physics.kv_bytes_per_token(a) / 1e12
+    assert cached[1] - cached[0] == pytest.approx(N * 2.0 / 1e12)
+    assert cached[1] / cached[0] == pytest.approx((2 * N * 2.0 / 1e12 + kv) / (N * 2.0 / 1e12 + kv))
+
+    base = dict(profiles=ENGINES, model=EMU3, engine="vllm", batch=4)
+    measured = estimate_arrays(Config(**base, hardware=mi300x))
+    streamed = estimate_arrays(Config(**base, hardware=stream))
+    assert float(measured.latency_s) > float(streamed.latency_s)
+    assert float(measured.bytes) == pytest.approx(float(streamed.bytes))
+    assert float(measured.floor_s) == pytest.approx(float(streamed.floor_s))
+    assert float(measured.latency_s) >= float(measured.floor_s)
+    from tokcost.engine.estimate import pricing_note
+
+    assert "skinny GEMMs are measured at" in pricing_note(Config(**base, hardware=mi300x))
+    assert "skinny" not in pricing_note(Config(**base, hardware=stream))

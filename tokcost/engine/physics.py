@@ -176,7 +176,8 @@ def ar_decode_time(
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
-    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm, where gap
+    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm (the weights at ``weight_mbu``
+    where the hardware measures its skinny GEMMs below its stream rate), where gap
     (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
     forwards per step, each reading the weights).
 
@@ -203,7 +204,7 @@ def ar_decode_time(
     static = np.asarray(np.nan if kv_static is None else kv_static, dtype=float)
     read_a = np.where(np.isnan(static), t0, static)
     read_b = np.where(np.isnan(static), adv, 0.0)
-    mem_a = (N * wbytes / G + kv_passes * n_seq * read_a * kv) / (BW * eff.mbu)
+    mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
     mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     host = arch.layers * eff.host_per_layer_s * host_factor

@@ -44,7 +44,13 @@ class Efficiency:
     vae_efficiency: Factor = 1.0  # diffusion: VAE decoder rate as a fraction of the matmul rate (mfu)
     denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
+    weight_mbu: Factor | None = None  # decode's skinny GEMMs stream the weights at this rate (None: mbu)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
+
+    @property
+    def weight_rate(self) -> Factor:
+        """The fraction of the datasheet bandwidth a decode step's skinny GEMMs stream the weights at."""
+        return self.mbu if self.weight_mbu is None else self.weight_mbu
 
 
 def _pick(r, band: Band, optimistic_is_high: bool) -> float:
@@ -68,7 +74,8 @@ def efficiency(
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = what the attention kernel
     (``attention``, default the engine's: sdpa and fa2 at the hardware's efficiency.attention, FlashAttention-2's
     rate; fa3 at efficiency.attention_fa3; no figure: the matmul one) reaches on this chip x engine mfu;
-    effective mbu = hardware efficiency.bandwidth x engine mbu. The host terms (per layer, per step, per denoising
+    effective mbu = hardware efficiency.bandwidth x engine mbu, and a decode step's weights stream at the hardware's
+    efficiency.decode_gemm x engine mbu where the preset measures one. The host terms (per layer, per step, per denoising
     step, per request) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
     relative to the host they were fitted on.
 
@@ -89,6 +96,8 @@ def efficiency(
     eager_eff = _assumed(eager, hw, band, eager.attention)
     mfu_scale = fitted.mfu / eager_eff.mfu
     changes: dict[str, Any] = {"mfu": assumed.mfu * mfu_scale, "mbu": assumed.mbu * fitted.mbu / eager_eff.mbu}
+    # the benchmark's decode streams its weights through the chip's skinny GEMMs: its fitted mbu is their rate
+    changes["weight_mbu"] = assumed.weight_rate * fitted.mbu / eager_eff.weight_rate
     # _assumed always sets attention_mfu; None would mean "as mfu" (the field's default)
     attention_mfu = assumed.mfu if assumed.attention_mfu is None else assumed.attention_mfu
     changes["attention_mfu"] = attention_mfu * mfu_scale
@@ -161,4 +170,7 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
         gpu_per_layer_s=0.0 if engine.gpu_per_layer_s is None else _pick(engine.gpu_per_layer_s, band, False),
+        # always set (None would read as NaN in a stacked estimate): the stream rate where no skinny GEMM is measured
+        weight_mbu=_pick(hw.efficiency.decode_gemm or hw.efficiency.bandwidth, band, True)
+        * _pick(engine.mbu, band, True),
     )

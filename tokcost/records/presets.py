@@ -51,6 +51,11 @@ class HardwareEfficiency(Strict):
 
     matmul: Range[Fraction] = Field(description="Large bf16 GEMM through the vendor BLAS, as a fraction of peak.")
     bandwidth: Range[Fraction] = Field(description="Stream copy / triad, as a fraction of the datasheet bandwidth.")
+    decode_gemm: Range[Fraction] | None = Field(
+        default=None,
+        description="The weights a decode step's skinny GEMMs (a few rows) stream through the vendor BLAS, as a "
+        "fraction of the datasheet bandwidth, where measured below the stream rate (None: as bandwidth).",
+    )
     training_mfu: Range[Fraction] = Field(description="Model FLOPs utilisation of large training runs.")
     attention: Range[Fraction] | None = Field(
         default=None,

@@ -309,7 +309,7 @@ MODEL_NOTES = [
     "does not see it (0.6x), and nothing published separates the server's per-request work from prefills joining "
     "the batch. torchao's Llama-3.1-8B decode on H100 stays 1.1-1.2x too fast after the kernel gaps (its A100 rows "
     "agree): its H100 table does not state the card's form factor (SXM assumed) or its clocks, and nothing "
-    "published separates those from the software. vLLM on eight MI300X (AMD's ROCm vLLM 0.10 docker and Oracle's 405B post) decodes Llama-3.1-70B and 405B in fp8 at 1.24-1.52x the time tokcost prices from the sourced roofline (the chip has no measured kernel table), worst at batch 16: the per-layer kernel gaps, fitted on NVIDIA runs, and the all-reduce latency (5.39 us, MSCCL++ at 1 KB) are the terms that would carry it, and no published MI300X launch-gap or small-message RCCL figure pins them. LightX2V's two 'Wan2.1 Official' I2V-14B runs on one H200 bracket the model: 480p at 0.97x, 720p at 1.47x; their measured 720p/480p ratio (2.66) is below what a forward whose attention grows with the square of the tokens allows (3.6 with FlashAttention-3, 4.0 with FA2), so one of the two carries a cost the other does not (the doc does not say which attention ran). The "
+    "published separates those from the software. vLLM on eight MI300X (AMD's ROCm vLLM 0.10 docker and Oracle's 405B post) decodes Llama-3.1-70B and 405B in fp8 at 0.93-1.33x the time tokcost prices, worst at batch 16. The chip has no measured kernel table; its decode weights stream at the skinny-GEMM rate Hugging Face measured for PyTorch's fp8 GEMMs on MI300X (0.43-0.66 of the datasheet bandwidth, `efficiency.decode_gemm`), where the BabelStream rate (0.74-0.78) had them at 1.22-1.53x. What is left grows with the batch, and the per-layer kernel gaps (fitted on NVIDIA runs) and the all-reduce latency (5.39 us, MSCCL++ at 1 KB) are the terms that would carry it; no published MI300X launch-gap or small-message RCCL figure pins them. LightX2V's two 'Wan2.1 Official' I2V-14B runs on one H200 bracket the model: 480p at 0.97x, 720p at 1.47x; their measured 720p/480p ratio (2.66) is below what a forward whose attention grows with the square of the tokens allows (3.6 with FlashAttention-3, 4.0 with FA2), so one of the two carries a cost the other does not (the doc does not say which attention ran). The "
     "diffusers-torchao CogVideoX timings are predicted at 0.79-0.89 of their measured latency on A100 (0.88-1.06 "
     "on H100), further off than the other video sources: one source's offset, which lowers video's band coverage (the share of its runs inside the "
     "band built from the other sources' errors). Training is scored on text-only Llama decoders (published "
@@ -345,14 +345,14 @@ MODEL_NOTES = [
     "the loop (the README does not say whether the VAE was upcast to fp32, which tokcost assumes for an fp16 SDXL "
     "pipeline); vLLM 0.10 on one A100 steps 1.3x slower than priced with 50 concurrent "
     "1,024-token requests where one request fits (0.95). Not entered, with their unseen scores: vLLM 0.6 on eight "
-    "MI300X (dstack and an independent repeat, Llama-3.1-405B bf16) at 1.5-2.8x the priced step, a 2024 ROCm stack "
-    "whose skinny GEMMs read the weights well below the BabelStream rate the preset uses; vLLM tensor parallelism on "
+    "MI300X (dstack and an independent repeat, Llama-3.1-405B bf16), a 2024 ROCm stack, at 1.1-2.0x the priced step "
+    "(1.5-2.8x at the BabelStream rate, before the skinny-GEMM rate); vLLM tensor parallelism on "
     "two A100s whose P2P check failed (NCCL through host memory, which no preset describes) at 1.2-2.2x; and runs "
     "with the denoiser offloaded to the CPU or ring attention, which tokcost does not model. Round 5 added 11 more "
     "the same way (LLaMA-7B decode on an A10G under transformers and torch.compile, ONNX Runtime PR #22986's "
     "PyTorch FLUX.1 and SD3.5-Large rows on an H100 at 0.79-0.96 of the priced time unseen, Qwen2.5-72B on two "
     "H100s at 0.97); not entered: AMD's ROCm blog vLLM Llama-3-8B runs on one MI300X (an Aug-Sep 2024 build, priced "
-    "1.4x and 2.0x fast) and a preallocated-cache eager Llama that is neither transformers' code nor gpt-fast's.",
+    "1.08x and 1.7x fast; 1.4x and 2.0x at the BabelStream rate) and a preallocated-cache eager Llama that is neither transformers' code nor gpt-fast's.",
     "",
 ]
 

@@ -118,7 +118,12 @@ class Autoregressive:
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
         # weight bytes each forward reads, not their slower-kernel equivalent
         flops = prefill_flops + compute_s * w.P * eff.mfu * tp
-        bytes_ = memory_s * w.BW * eff.mbu * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (wread - w.wbytes)
+        # memory_s reads the weights at the skinny GEMMs' rate (Efficiency.weight_rate), the KV cache at mbu
+        weights_read = passes * n_forwards * arch.matmul_params_b * 1e9 * wread / tp
+        cache_s = memory_s - weights_read / (w.BW * eff.weight_rate)
+        bytes_ = (cache_s * w.BW * eff.mbu + weights_read) * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (
+            wread - w.wbytes
+        )
         return Priced(
             latency_s=prefill_s + decode_s,
             breakdown_s={"prefill": prefill_s, "decode": decode_s},
@@ -166,6 +171,12 @@ class Autoregressive:
 
     def pricing_note(self, cfg: Config) -> str:
         note = roofline_note("AR")
+        skinny = cfg.hardware.efficiency.decode_gemm
+        if skinny is not None:
+            note += (
+                f"; decode streams the weights at {skinny.low:.0%}-{skinny.high:.0%} of {cfg.hardware.id}'s "
+                "datasheet bandwidth, what its BLAS's skinny GEMMs are measured at (below its stream rate)"
+            )
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces", cfg.profiles[cfg.engine].all_reduce
