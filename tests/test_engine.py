@@ -478,3 +478,50 @@ def test_measured_skinny_gemms_slow_only_the_weight_read_of_decode():
 
     assert "skinny GEMMs are measured at" in pricing_note(Config(**base, hardware=mi300x))
     assert "skinny" not in pricing_note(Config(**base, hardware=stream))
+
+
+def test_each_collective_costs_the_eager_host_and_nothing_on_one_gpu():
+    """host_per_collective_s: a multi-GPU eager replica's host pays for every collective it calls, two all-reduces
+    a layer under tensor parallelism and four all-to-alls an attention layer under Ulysses; one GPU calls none. It
+    is host time: it overlaps the GPU's work and sets the step only once it exceeds it, and a faster host shortens
+    it. The engines that replay CUDA graphs (compiled, vLLM) carry no such cost."""
+    from dataclasses import replace
+
+    from tokcost.engine.profiles import efficiency
+
+    a = EMU3.architecture
+    assert float(physics.tensor_parallel_collectives(a, 1)) == 0.0
+    assert float(physics.tensor_parallel_collectives(a, 4)) == 2 * a.layers
+    flux = CAT.model("flux1-dev")
+    L = flux.denoiser.transformer_geometry()[1]
+    assert float(physics.sequence_parallel_collectives(flux, 1)) == 0.0
+    assert float(physics.sequence_parallel_collectives(flux, 4)) == 4 * L
+    assert float(physics.sequence_parallel_collectives(CAT.model("sdxl"), 2)) == 0.0  # a UNet is not split by sequence
+
+    # a host-bound decode step (no GPU time): the host's launches plus one cost per all-reduce, none on one GPU
+    host_bound = replace(IDEAL, host_per_layer_s=1e-4, host_per_collective_s=3e-4)
+    step = [float(physics.ar_decode_time(a, 1e30, 1e30, host_bound, 2.0, 1, 0, 1, tp=g)[0]) for g in (1, 4)]
+    assert step[0] == pytest.approx(a.layers * 1e-4)
+    assert step[1] == pytest.approx(a.layers * 1e-4 + 2 * a.layers * 3e-4)
+    # under a long GPU step the same calls hide: the step is the GPU's
+    gpu_bound = float(physics.ar_decode_time(a, 1e30, 1e9, host_bound, 2.0, 1, 0, 1, tp=4)[0])
+    no_calls = float(
+        physics.ar_decode_time(a, 1e30, 1e9, replace(host_bound, host_per_collective_s=0.0), 2.0, 1, 0, 1, tp=4)[0]
+    )
+    assert gpu_bound == pytest.approx(no_calls)
+
+    eager = efficiency(ENGINES["eager"], H100)
+    assert eager.host_per_collective_s > 0
+    assert efficiency(ENGINES["eager"], H100, host_speed=2.0).host_per_collective_s == pytest.approx(
+        eager.host_per_collective_s / 2
+    )
+    for name in ("compiled", "vllm"):
+        assert efficiency(ENGINES[name], H100).host_per_collective_s == 0.0
+
+    # FLUX.1 on four H100s under eager: the calls lengthen the step; compiled does not pay them
+    base = dict(profiles=ENGINES, model=flux, hardware=H100, gpus=4, parallelism="sp")
+    with_calls = estimate_arrays(Config(**base, engine="eager"))
+    without = ENGINES["eager"].model_copy(update={"host_per_collective_s": None})
+    assert float(with_calls.latency_s) > float(
+        estimate_arrays(Config(**base | {"profiles": ENGINES | {"eager": without}}, engine="eager")).latency_s
+    )

@@ -6,7 +6,8 @@ What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbe
 chip's rate: one value for eager and compiled, whose passes are counted apart from the model code by
 scripts/count_elementwise_passes.py), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager, compiled and today's vLLM), the
-``fixed_per_step_s`` of each vLLM release and vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
+``fixed_per_step_s`` of each vLLM release, eager's ``host_per_collective_s`` (the host time of each collective a
+multi-GPU replica calls, one by one under eager code), vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
 per decode step, so its per-layer host cost is a stated few microseconds, as compiled's), and today's vLLM's
 ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
@@ -69,6 +70,7 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled", "vllm"), "gpu_per_layer_s", 1e-7, 3e-4, True),
     (("eager",), "host_per_layer_s", 5e-5, 4e-3, True),
     (("eager",), "fixed_per_step_s", 1e-4, 2e-2, True),
+    (("eager",), "host_per_collective_s", 1e-6, 3e-3, True),
     (("eager", "compiled"), "denoise_step_s", 1e-4, 5e-2, True),
     (("eager", "compiled"), "request_fixed_s", 0.0, 0.6, False),
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
@@ -225,6 +227,7 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
 _DENOISING_STEP = "denoise_step_s"
 _AROUND_THE_LOOP = ("request_fixed_s", "vae_efficiency")
 _ELEMENTWISE = "act_scale"  # prices a denoiser's element-wise passes
+_PER_COLLECTIVE = "host_per_collective_s"  # the host's cost of each collective a multi-GPU replica calls
 
 
 def _depends(key: tuple, case: _Case) -> bool:
@@ -238,6 +241,8 @@ def _depends(key: tuple, case: _Case) -> bool:
         return denoiser is not None and (field == _DENOISING_STEP or case.entry.metric != "steps_per_s")
     if field == _ELEMENTWISE:
         return denoiser is not None
+    if field == _PER_COLLECTIVE:  # only a multi-GPU replica calls collectives
+        return (case.entry.conditions.gpus or 1) > 1
     return True
 
 

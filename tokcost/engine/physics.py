@@ -183,7 +183,8 @@ def ar_decode_time(
 
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
-    GPU still launches every layer, and the two all-reduces per layer are serialised with the compute.
+    GPU still launches every layer, and the two all-reduces per layer are serialised with the compute; each also
+    costs the host ``host_per_collective_s`` (an eager stack calls them one by one).
     ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
     whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`). Returns
@@ -207,7 +208,10 @@ def ar_decode_time(
     mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
     mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
-    host = arch.layers * eff.host_per_layer_s * host_factor
+    host = (
+        arch.layers * eff.host_per_layer_s * host_factor
+        + tensor_parallel_collectives(arch, G) * eff.host_per_collective_s
+    )
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
@@ -242,9 +246,13 @@ def ar_prefill_time(
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
+    host = (
+        arch.layers * eff.host_per_layer_s * host_factor
+        + tensor_parallel_collectives(arch, G) * eff.host_per_collective_s
+    )
     comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
-        passes * (np.maximum(gpu, arch.layers * eff.host_per_layer_s * host_factor) + eff.fixed_per_step_s) + comm_s,
+        passes * (np.maximum(gpu, host) + eff.fixed_per_step_s) + comm_s,
         passes * flops,
         comm_s,
     )
@@ -293,15 +301,21 @@ def alltoall_s(bytes_, gpus, link):
     return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
 
+def tensor_parallel_collectives(arch: Architecture, tp):
+    """Collectives per forward of Megatron tensor parallelism over ``tp`` GPUs: two all-reduces per layer (after the
+    attention output projection and after the MLP); none on one GPU. The vocabulary-parallel output head's gather
+    is one more, small, and not counted."""
+    return np.where(np.asarray(tp, dtype=float) > 1, 2.0 * arch.layers, 0.0)
+
+
 def tensor_parallel_comm_s(arch: Architecture, positions, tp, comm):
-    """Seconds per forward in Megatron tensor parallelism's collectives: two all-reduces per layer (after the
-    attention output projection and after the MLP) of the activations of the ``positions`` in flight,
-    positions x hidden x 2 bytes (16-bit), priced by ``comm`` (:class:`~tokcost.engine.collectives.Collectives`).
-    The vocabulary-parallel output head's gather is one more, small, and not counted. No ``comm`` (one GPU): 0."""
+    """Seconds per forward in Megatron tensor parallelism's collectives (:func:`tensor_parallel_collectives`), each
+    of the activations of the ``positions`` in flight, positions x hidden x 2 bytes (16-bit), priced by ``comm``
+    (:class:`~tokcost.engine.collectives.Collectives`). No ``comm`` (one GPU): 0."""
     positions = np.asarray(positions, dtype=float)
     if comm is None:
         return 0.0 * positions
-    return 2 * arch.layers * comm.all_reduce_s(positions * arch.hidden * 2.0, tp)
+    return tensor_parallel_collectives(arch, tp) * comm.all_reduce_s(positions * arch.hidden * 2.0, tp)
 
 
 def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1, kv_bytes=KV_BYTES):
@@ -673,9 +687,19 @@ def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, 
     G = np.asarray(sp, dtype=float)
     if d.kind == "unet" or not d.attention_dim or comm is None:
         return 0.0 * G
-    _, L, D = d.transformer_geometry()
+    _, _, D = d.transformer_geometry()
     held = np.asarray(items_per_gpu, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0
-    return 4.0 * L * comm.all_to_all_s(held, G)
+    return sequence_parallel_collectives(model, G) * comm.all_to_all_s(held, G)
+
+
+def sequence_parallel_collectives(model: ModelPreset, sp):
+    """All-to-alls per denoiser forward of Ulysses sequence parallelism over ``sp`` GPUs: 4 in each of the L
+    attention layers (:func:`sequence_parallel_comm_s`); none on one GPU or for a UNet."""
+    d = _denoiser(model)
+    sp = np.asarray(sp, dtype=float)
+    if d.kind == "unet" or not d.attention_dim:
+        return 0.0 * sp
+    return np.where(sp > 1, 4.0 * d.transformer_geometry()[1], 0.0)
 
 
 def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, comm):
@@ -780,6 +804,7 @@ def diffusion_step_time(
     P_attn=None,
     gpus=1,
     comm_s=0.0,
+    collectives=0.0,
     act_elems_per_item=0.0,
     l2=(0.0, np.inf, 0.0),
     linear_s=None,
@@ -788,7 +813,8 @@ def diffusion_step_time(
     head_step=FLASH_HEAD_DIM_STEP,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
-    CFG parallelism (``comm_s``: their collectives per forward).
+    CFG parallelism (``comm_s``: their collectives' seconds per forward; ``collectives``: how many it calls, each
+    costing the host ``host_per_collective_s`` on top of the layers' launches).
 
     compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu)) / G + element-wise,
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
@@ -826,7 +852,7 @@ def diffusion_step_time(
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
     gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s
-    host = layers * eff.host_per_layer_s * host_scale(model, eff)
+    host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory
 

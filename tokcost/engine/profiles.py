@@ -45,6 +45,7 @@ class Efficiency:
     denoise_step_s: Factor = 0.0  # diffusion: per-step cost outside the denoiser forward (scheduler, CFG mix)
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
     weight_mbu: Factor | None = None  # decode's skinny GEMMs stream the weights at this rate (None: mbu)
+    host_per_collective_s: Factor = 0.0  # host time of each collective a multi-GPU replica calls
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
 
     @property
@@ -76,7 +77,7 @@ def efficiency(
     rate; fa3 at efficiency.attention_fa3; no figure: the matmul one) reaches on this chip x engine mfu;
     effective mbu = hardware efficiency.bandwidth x engine mbu, and a decode step's weights stream at the hardware's
     efficiency.decode_gemm x engine mbu where the preset measures one. The host terms (per layer, per step, per denoising
-    step, per request) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
+    step, per request, per collective) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
     relative to the host they were fitted on.
 
     A calibration measured on this hardware (``tokcost bench``: an eager decoder) replaces what it measured: the
@@ -123,6 +124,7 @@ def _on_host(eff: Efficiency, speed: float) -> Efficiency:
         fixed_per_step_s=eff.fixed_per_step_s / speed,
         request_fixed_s=eff.request_fixed_s / speed,
         denoise_step_s=eff.denoise_step_s / speed,
+        host_per_collective_s=eff.host_per_collective_s / speed,
     )
 
 
@@ -170,6 +172,9 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
         gpu_per_layer_s=0.0 if engine.gpu_per_layer_s is None else _pick(engine.gpu_per_layer_s, band, False),
+        host_per_collective_s=(
+            0.0 if engine.host_per_collective_s is None else _pick(engine.host_per_collective_s, band, False)
+        ),
         # always set (None would read as NaN in a stacked estimate): the stream rate where no skinny GEMM is measured
         weight_mbu=_pick(hw.efficiency.decode_gemm or hw.efficiency.bandwidth, band, True)
         * _pick(engine.mbu, band, True),

@@ -36,6 +36,11 @@ class EngineProfile(Strict):
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Diffusion: seconds of per-request pipeline overhead outside the denoiser loop."
     )
+    host_per_collective_s: Range[NonNegative] | None = Field(
+        default=None,
+        description="Seconds of CPU time each collective a multi-GPU replica calls costs its host on top of the "
+        "layer's launches (tensor parallelism's all-reduces, sequence parallelism's all-to-alls; none: 0).",
+    )
     host_per_launch: bool = Field(
         default=False,
         description="Its host launches every op of a layer itself (eager PyTorch), so host_per_layer_s is charged per "
@@ -151,6 +156,9 @@ class FittedProfile(Strict):
     )
     gpu_per_layer_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's gpu_per_layer_s."
+    )
+    host_per_collective_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's host_per_collective_s."
     )
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's request_fixed_s."

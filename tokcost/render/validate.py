@@ -278,15 +278,13 @@ MODEL_NOTES = [
     "the preset's measured small-message latency plus bytes over its measured ring bus bandwidth (`scale_up` in "
     "the hardware presets); text encoders and VAE are not split.",
     "",
-    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s, predicted 4.01 s and "
-    "2.42 s; their compiled twins, 2.68 s and 1.63 s, agree). Why: going from 2 to 4 GPUs buys xDiT's eager stack "
-    "3% (compiled: 39%), so its step has a floor of about 150 ms that does not divide by G, where tokcost's eager "
-    "terms that do not divide (57 blocks x 0.7 ms of host launch on the DGX H100's CPU, the weight reads, the "
-    "per-step loop) give about 50 ms: the eager multi-GPU runtime (xDiT's layer wrappers, the reshapes and copies "
-    "around every all-to-all, the collectives' own launches) costs the host about three times what tokcost's "
-    "per-block term, fitted on reference diffusers and AR code, charges. Nothing in the published data separates "
-    "those parts, so no term is added for them; it is among the worst entries of the set (about 1.75x, inside the "
-    "family's 2x gate). Video on 8 GPUs "
+    "Known residuals: the xDiT FLUX eager runs on 2 and 4 GPUs (measured 4.38 s and 4.24 s; their compiled twins, "
+    "2.68 s and 1.63 s, agree). Going from 2 to 4 GPUs buys xDiT's eager stack 3% (compiled: 39%): its step has a "
+    "floor of about 150 ms that does not divide by G. Most of it is the host's share of the collectives: an eager "
+    "replica calls each of its 228 all-to-alls a step from Python, and the fitted `host_per_collective_s` (0.36 ms a "
+    "call, eager only) prices the 4-GPU run at 0.89 of the measured time where it was 0.57, and diffusers' "
+    "context-parallel FLUX.1-dev on four H100s at 1.00 where it was 0.64; the rest (xDiT's layer wrappers, the "
+    "reshapes around every all-to-all) is not separated by the published data. Video on 8 GPUs "
     "(HunyuanVideo 337.6 s, Wan2.1-14B 287.9 s on H100) scales worse than the model (about 0.7x and 0.8x): an Amdahl fit of "
     "Wan2.1's published 1- and 8-GPU times leaves about 60 s that does not shrink with G on both A100 and H100, "
     "where tokcost's unsplit work (text encoder, VAE decode) is about 10 s; fitted over xDiT's 2-8 GPU HunyuanVideo "
@@ -339,7 +337,8 @@ MODEL_NOTES = [
     "at batch 4), but no published per-shape table prices them, so no term is added.",
     "",
     "Round 4 (2026-12-06) added 39 runs after scoring them unseen. The misses it left: diffusers' context-parallel "
-    "FLUX.1-dev on four H100s (Ulysses, 6.67 s) runs 1.6x slower than priced, as xDiT's eager FLUX rows do; "
+    "FLUX.1-dev on four H100s (Ulysses, 6.67 s) ran 1.6x slower than priced, as xDiT's eager FLUX rows did (until "
+    "each eager collective was charged its host time: 1.00); "
     "onediff's PyTorch SDXL baselines on RTX 3090, RTX 4090 and A800 time the whole call 1.16-1.34x faster than "
     "priced and their denoising loops 1.11-1.20x faster (it/s); the rest of the gap is the VAE and pipeline around "
     "the loop (the README does not say whether the VAE was upcast to fp32, which tokcost assumes for an fp16 SDXL "
@@ -353,6 +352,18 @@ MODEL_NOTES = [
     "PyTorch FLUX.1 and SD3.5-Large rows on an H100 at 0.79-0.96 of the priced time unseen, Qwen2.5-72B on two "
     "H100s at 0.97); not entered: AMD's ROCm blog vLLM Llama-3-8B runs on one MI300X (an Aug-Sep 2024 build, priced "
     "1.08x and 1.7x fast; 1.4x and 2.0x at the BabelStream rate) and a preallocated-cache eager Llama that is neither transformers' code nor gpt-fast's.",
+    "",
+    "Round 6 added 14 more the same way: FLUX.1-dev in Hugging Face's production-diffusion posts (diffusers on A100 "
+    "and H100, a compiled implementation on one and four H100s) and its quantization post (torchao int8 "
+    "weight-only without compile runs 1.26x slower than priced: its dequantisation is not priced), Chipmunk's "
+    "compiled FlashAttention-3 baselines (HunyuanVideo 0.94, FLUX.1-dev 0.95 of the measured time; Wan2.1-14B at "
+    "720p priced 1.48x slow), FasterCache's CogVideoX, DistriFusion's SDXL at 1280x1920 and a FLUX.1-schnell H100 "
+    "PCIe baseline. Not entered, with their unseen scores (predicted over measured time): a user's LTX-Video "
+    "timings on one and four H800s (0.66 and 0.43; whole seconds, steps from the commenter's own command); litgpt's "
+    "eager decode on A100 40GB (0.78-0.83, Falcon-7B 1.18) and its eager tensor-parallel Llama-2-70B (0.57 and 0.52, "
+    "then 1.11 and 1.03 once each eager collective was charged its host time, a term fitted without them), whose "
+    "model code's launches are not counted; transformers' nightly Gemma-2B benchmark on an A10G (0.78-0.89: "
+    "Gemma's decoder layer is not the counted Llama's); and a vLLM run on an RTX 4090 capped at 250 W (0.90).",
     "",
 ]
 

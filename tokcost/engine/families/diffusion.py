@@ -115,6 +115,8 @@ class Diffusion:
             w.P_attn,
             gpus,
             comm,
+            # the host calls each collective: the all-to-alls, and the guidance all-gather once a forward
+            physics.sequence_parallel_collectives(m, sp) + np.where(cfg_degree > 1, 1.0, 0.0),
             act,
             w.l2,
             linear_s,
