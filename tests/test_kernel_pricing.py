@@ -197,3 +197,28 @@ def test_fp8_is_never_slower_than_bf16(model, hardware):
     for engine in ("eager", "compiled"):
         sixteen, low = (estimate_arrays(_cfg(model, hardware, engine=engine, precision=p)) for p in ("bf16", "fp8"))
         assert float(low.latency_s) <= float(sixteen.latency_s) * (1 + 1e-12), (model, hardware, engine)
+
+
+def test_the_a100_40gb_runs_the_80gb_parts_gemms_behind_its_own_slower_memory():
+    """The A100 SXM4 40GB is the 80GB part's die at the same clocks (same 312 TFLOPS): its GEMMs are the 80GB
+    table's, second for second, and its notes say so; its HBM2 (1.555 TB/s, not 2.039) enters wherever a forward
+    streams memory (the weight read, the element-wise passes), so a step is slower, by at most the bandwidth
+    ratio."""
+    forty, eighty = CATALOG.hardware("a100-40gb-sxm"), CATALOG.hardware("a100-80gb-sxm")
+    assert TABLE_CHIPS["a100-40gb-sxm"] == TABLE_CHIPS["a100-80gb-sxm"]
+    assert forty.dense_tflops == eighty.dense_tflops and forty.bandwidth_tbps < eighty.bandwidth_tbps
+    m = np.array([1.0, 64.0, 4096.0, 65536.0])
+    assert np.array_equal(
+        table_gemms(_cfg("sdxl", "a100-40gb-sxm"), ((True, forty),))(m, 1280, 11520),
+        table_gemms(_cfg("sdxl", "a100-80gb-sxm"), ((True, eighty),))(m, 1280, 11520),
+    )
+    assert "measured" in pricing_note(_cfg("sdxl", "a100-40gb-sxm")).lower()
+
+    def step(hardware, **kw):
+        r = estimate_arrays(_cfg("flux1-dev", hardware, **kw))
+        return float(r.breakdown_s["denoise"])
+
+    # the element-wise passes and the weight reads stream at its own bandwidth: slower, by at most the ratio
+    for size in (dict(width=1024, height=1024, batch=4), dict(width=256, height=256, batch=1)):
+        ratio = step("a100-40gb-sxm", **size) / step("a100-80gb-sxm", **size)
+        assert 1.0 < ratio <= eighty.bandwidth_tbps / forty.bandwidth_tbps + 1e-9

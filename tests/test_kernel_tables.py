@@ -42,11 +42,21 @@ def test_every_table_names_its_source(chip):
 
 @pytest.mark.parametrize("hardware_id", sorted(TABLE_CHIPS))
 def test_a_preset_maps_to_its_own_chip(hardware_id):
-    """The measuring GPU's own name carries the preset's memory size or model: the same part, not a relative."""
-    hw = Catalog.default().hardware(hardware_id)
+    """The measuring GPU's own name carries the preset's model: the same die at the same clocks, not a relative.
+    The one preset priced from another memory size's part, the A100 SXM4 40GB, has the 80GB part's peak rates."""
+    catalog = Catalog.default()
+    hw = catalog.hardware(hardware_id)
     device = load_chip(TABLE_CHIPS[hardware_id]).device
-    model = {"a100-80gb-sxm": "A100-SXM4-80GB", "h100-sxm": "H100 80GB HBM3", "h200-sxm": "H200", "b200": "B200"}
+    model = {
+        "a100-80gb-sxm": "A100-SXM4-80GB",
+        "a100-40gb-sxm": "A100-SXM4",
+        "h100-sxm": "H100 80GB HBM3",
+        "h200-sxm": "H200",
+        "b200": "B200",
+    }
     assert model.get(hardware_id, hw.id.upper()) in device, (hw.id, device)
+    if hardware_id == "a100-40gb-sxm":
+        assert hw.dense_tflops == catalog.hardware("a100-80gb-sxm").dense_tflops
 
 
 def _without(chip: str, tmp_path, monkeypatch, drop: str):

@@ -10,12 +10,17 @@ from functools import cache
 from tokcost.io.paths import KERNELS_DIR
 from tokcost.records.kernels import PROVENANCE_FIELDS, ChipKernels, KernelTable
 
-# tokcost hardware preset -> the chip whose measurements price it. Only the same part: same die, memory and
-# clocks (the tables' device names: NVIDIA A100-SXM4-80GB, NVIDIA H100 80GB HBM3, NVIDIA H200, NVIDIA B200,
-# NVIDIA L40S). a100-40gb-sxm (1.56 TB/s, not 2.04), h100-pcie / h100-nvl (fewer SMs, lower clocks), h800-sxm and
-# h20 (cut-down parts) and chips with no table (RTX 4090, L4, A10G, MI300X, MI325X) keep the sourced roofline.
+# tokcost hardware preset -> the chip whose measurements price it. Only the same die at the same clocks on the same
+# baseboard (the tables' device names: NVIDIA A100-SXM4-80GB, NVIDIA H100 80GB HBM3, NVIDIA H200, NVIDIA B200,
+# NVIDIA L40S). a100-40gb-sxm is the 80GB part's GA100 at the same 1410 MHz boost and 400 W (NVIDIA A100 datasheet:
+# 312 TFLOPS bf16 for both; the DGX A100's NVSwitch baseboard for both), so its GEMMs and collectives run at the
+# measured rates; its slower HBM2 (1.555 TB/s, not 2.039) enters wherever a forward streams memory, priced at the
+# preset's own bandwidth: the element-wise passes and the step's weight-read floor (max(GEMMs, weight read)).
+# h100-pcie / h100-nvl (fewer SMs, lower clocks), h800-sxm and h20 (cut-down parts) and chips with no table
+# (RTX 4090, L4, A10G, MI300X, MI325X) keep the sourced roofline.
 TABLE_CHIPS = {
     "a100-80gb-sxm": "a100_sxm",
+    "a100-40gb-sxm": "a100_sxm",
     "h100-sxm": "h100_sxm",
     "h200-sxm": "h200_sxm",
     "b200": "b200_sxm",
