@@ -131,8 +131,9 @@ def replica_collectives(
 def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl") -> str:
     """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what; ``all_reduce``: the
     engine's implementation), for an estimate's notes."""
-    tables = collective_tables(kernels(hardware.id), all_reduce) if kernels is not None else None
-    if tables is None:
+    chip = kernels(hardware.id) if kernels is not None else None
+    tables = collective_tables(chip, all_reduce)
+    if chip is None or tables is None:
         return (
             f"collectives ({uses}) priced alpha-beta on {hardware.name}'s sourced scale-up link (no measured NCCL "
             "table for this chip)"
@@ -140,7 +141,7 @@ def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl") -> 
     info = tables["all_gather"].provenance
     note = (
         f"collectives ({uses}) priced from measured NCCL tables: {info['package']} {info['package_version']}, "
-        f"{info['framework']} {info['framework_version']} on {hardware.name}"
+        f"{info['framework']} {info['framework_version']}, measured on {chip.device}"
     )
     own = tables["all_reduce"].provenance
     if own["framework"] != info["framework"]:

@@ -203,7 +203,8 @@ class Diffusion:
     def gemm_note(self, cfg: Config) -> str:
         """Which path priced the GEMMs of ``cfg``'s network (one chip), and why."""
         gemms = table_gemms(cfg, ((True, cfg.hardware),))
-        if gemms is not None:
+        chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
+        if gemms is not None and chip is not None:
             table = gemms.parts[0][1]
             info = table.provenance
             convs = " (convolutions as implicit GEMMs)" if cfg.model.denoiser.kind == "unet" else ""
@@ -216,9 +217,9 @@ class Diffusion:
             return (
                 f"{self.network} GEMMs{convs} priced from measured kernel tables: {info['package']} "
                 f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
-                f"on {cfg.hardware.name}{how}"
+                f"measured on {chip.device}{how}"
             )
-        if cfg.kernels is None or cfg.kernels(cfg.hardware.id) is None:
+        if chip is None:
             why = f"no measured kernel table for {cfg.hardware.name}"
         elif cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
             why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
