@@ -212,7 +212,7 @@ def test_the_a100_40gb_runs_the_80gb_parts_gemms_behind_its_own_slower_memory():
         table_gemms(_cfg("sdxl", "a100-40gb-sxm"), ((True, forty),))(m, 1280, 11520),
         table_gemms(_cfg("sdxl", "a100-80gb-sxm"), ((True, eighty),))(m, 1280, 11520),
     )
-    assert "measured" in pricing_note(_cfg("sdxl", "a100-40gb-sxm")).lower()
+    assert "measured on NVIDIA A100-SXM4-80GB" in pricing_note(_cfg("sdxl", "a100-40gb-sxm"))
 
     def step(hardware, **kw):
         r = estimate_arrays(_cfg("flux1-dev", hardware, **kw))
