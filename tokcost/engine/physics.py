@@ -176,8 +176,8 @@ def ar_decode_time(
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
-    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm (the weights at ``weight_mbu``
-    where the hardware measures its skinny GEMMs below its stream rate), where gap
+    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm (the weights at ``eff.weight_rate``,
+    below mbu where the hardware measures its skinny GEMMs below its stream rate), where gap
     (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
     forwards per step, each reading the weights).
 
