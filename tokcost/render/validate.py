@@ -366,6 +366,16 @@ MODEL_NOTES = [
     "model code's launches are not counted; transformers' nightly Gemma-2B benchmark on an A10G (0.78-0.89: "
     "Gemma's decoder layer is not the counted Llama's); and a vLLM run on an RTX 4090 capped at 250 W (0.90).",
     "",
+    "Round 7 (38 runs, scored and not entered: a never-seen test) came out at median 23.9%, worst 3.28x, band "
+    "coverage 55% (predicted over measured time): AccelMark's vLLM 0.7.3 batch-1 runs (FreedomIntelligence/AccelMark) "
+    "fit Llama-3-8B and 70B on nine chips at 0.69-1.07, but Qwen2.5-0.5B at 0.30-0.92 and Llama-3.1-8B at 28k "
+    "context at 0.40-1.06, steps set by the per-step host work of vLLM 0.7's V0 engine, which the `vllm` profile "
+    "(today's release) does not describe (its vLLM 0.20.1 rows: 1.06-1.14); TinyChat's Hugging Face fp16 rows on an "
+    "RTX 4090 at 1.5 (an 8B decode at 17 ms streams 88% of peak, where eager's `mbu` is an unfitted 0.75; sharing "
+    "compiled's fitted `mbu` made the AR family worse in sample, 5.7% to 6.2%); the diffusers ToMe doc's SD 1.5 "
+    "table at 1.57-1.66 on V100 (its step count is probably not 50) and 0.76-1.09 on A100; tomesd's RTX 4090 "
+    "baseline, the original CompVis code whose attention materialises the scores, at 0.37; Wan2.1 on an H100 at 1.04.",
+    "",
 ]
 
 
