@@ -208,10 +208,7 @@ def ar_decode_time(
     mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
     mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
-    host = (
-        arch.layers * eff.host_per_layer_s * host_factor
-        + tensor_parallel_collectives(arch, G) * eff.host_per_collective_s
-    )
+    host = ar_host_s(arch, eff, host_factor, G)
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
@@ -246,10 +243,7 @@ def ar_prefill_time(
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
-    host = (
-        arch.layers * eff.host_per_layer_s * host_factor
-        + tensor_parallel_collectives(arch, G) * eff.host_per_collective_s
-    )
+    host = ar_host_s(arch, eff, host_factor, G)
     comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
         passes * (np.maximum(gpu, host) + eff.fixed_per_step_s) + comm_s,
@@ -299,6 +293,15 @@ def alltoall_s(bytes_, gpus, link):
     G = np.asarray(gpus, dtype=float)
     latency, busbw = link
     return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
+
+
+def ar_host_s(arch: Architecture, eff, host_factor, tp):
+    """The host's seconds per AR forward: each layer's launches (``host_factor``: a layer's over
+    ``host_per_layer_s``) and the call of each of tensor parallelism's collectives."""
+    return (
+        arch.layers * eff.host_per_layer_s * host_factor
+        + tensor_parallel_collectives(arch, tp) * eff.host_per_collective_s
+    )
 
 
 def tensor_parallel_collectives(arch: Architecture, tp):

@@ -116,14 +116,12 @@ class Autoregressive:
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
-        # weight bytes each forward reads, not their slower-kernel equivalent
+        # weight bytes each forward reads, not their slower-kernel equivalent. memory_s read the weights at the
+        # skinny GEMMs' rate (Efficiency.weight_rate) and the KV cache at mbu
         flops = prefill_flops + compute_s * w.P * eff.mfu * tp
-        # memory_s reads the weights at the skinny GEMMs' rate (Efficiency.weight_rate), the KV cache at mbu
-        weights_read = passes * n_forwards * arch.matmul_params_b * 1e9 * wread / tp
-        cache_s = memory_s - weights_read / (w.BW * eff.weight_rate)
-        bytes_ = (cache_s * w.BW * eff.mbu + weights_read) * tp - passes * n_forwards * arch.matmul_params_b * 1e9 * (
-            wread - w.wbytes
-        )
+        weights = passes * n_forwards * arch.matmul_params_b * 1e9  # parameters read over the decode
+        cache_s = memory_s - weights * wread / tp / (w.BW * eff.weight_rate)
+        bytes_ = cache_s * w.BW * eff.mbu * tp + weights * w.wbytes
         return Priced(
             latency_s=prefill_s + decode_s,
             breakdown_s={"prefill": prefill_s, "decode": decode_s},
