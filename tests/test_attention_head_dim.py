@@ -7,6 +7,7 @@ import pytest
 
 import tokcost
 from tokcost.engine import physics
+from tokcost.errors import UsageError
 from tokcost.engine.estimate import Config, estimate_arrays
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
@@ -108,10 +109,11 @@ def test_the_note_says_how_attention_was_priced():
 @pytest.mark.parametrize(
     ("hardware", "kernel", "says"),
     [
-        ("h100-sxm", "sdpa", "--attention fa3 prices that rate"),
-        ("h20", "sdpa", "--attention fa3 prices that rate"),
-        ("b200", "sdpa", "no FlashAttention-3-class figure"),  # compute capability 10.0: cuDNN first, no FA3
+        ("h100-sxm", "sdpa", "--attention cudnn prices that backend"),
+        ("h20", "sdpa", "--attention cudnn prices that backend"),
+        ("b200", "sdpa", "--attention cudnn prices that backend"),  # compute capability 10.0: cuDNN first
         ("h100-sxm", "fa3", None),  # already the FA3-class rate
+        ("b200", "cudnn", None),  # already the newer stack
         ("h100-sxm", "fa2", None),  # the flash-attn package, not SDPA
         ("a100-80gb-sxm", "sdpa", None),  # 8.0: SDPA keeps FlashAttention-2 first
         ("rtx-4090", "sdpa", None),  # 8.9
@@ -130,3 +132,26 @@ def test_the_note_says_when_todays_pytorch_would_run_sdpa_through_cudnn(hardware
         assert "cuDNN's fused attention first" in notes
         notes = " ".join(tokcost.estimate(model="flux1-dev", hardware=hardware, attention="fa3").notes)
         assert "cuDNN's fused attention first" not in notes
+
+
+def test_cudnn_attention_is_priced_where_measured_and_refused_elsewhere():
+    """--attention cudnn prices SDPA's cuDNN backend at each chip's measured figure: never slower than SDPA's
+    FlashAttention-2 backend (every measured cuDNN figure is above FA2's on its chip), much faster where attention
+    carries a DiT step on a B200 (FA2 reaches 0.16 of its peak there, cuDNN about 0.56), the same as fa3 on an H100
+    (measured at FA3's rate), and refused with a reason on a chip with no figure."""
+    measured = [hw for hw in CAT.ids("hardware") if CAT.hardware(hw).efficiency.attention_cudnn is not None]
+    assert {"h100-sxm", "h200-sxm", "b200"} <= set(measured)
+    for hw in measured:
+        for model in ("flux1-dev", "sdxl", "wan21-1.3b"):
+            sdpa = tokcost.estimate(model=model, hardware=hw).latency_s
+            cudnn = tokcost.estimate(model=model, hardware=hw, attention="cudnn").latency_s
+            assert cudnn <= sdpa * (1 + 1e-9), (hw, model)
+    b200 = dict(model="flux1-dev", hardware="b200", engine="compiled")
+    gain = tokcost.estimate(**b200).latency_s / tokcost.estimate(**b200, attention="cudnn").latency_s
+    assert 1.2 < gain < 2.0
+    h100 = dict(model="flux1-dev", hardware="h100-sxm")
+    assert tokcost.estimate(**h100, attention="cudnn").latency_s == pytest.approx(
+        tokcost.estimate(**h100, attention="fa3").latency_s
+    )
+    with pytest.raises(UsageError, match="no measured figure for cuDNN"):
+        tokcost.estimate(model="flux1-dev", hardware="a100-80gb-sxm", attention="cudnn")

@@ -763,12 +763,12 @@ def sdpa_backend_note(hw: HardwarePreset, kernel: str) -> str:
     cc = hw.compute_capability
     if kernel != "sdpa" or cc is None or int(cc) not in CUDNN_SDPA_MAJORS:
         return ""
-    if hw.efficiency.attention_fa3 is not None:
-        how = "--attention fa3 prices that rate"
+    if hw.efficiency.attention_cudnn is not None:
+        how = "--attention cudnn prices that backend"
     else:
-        how = f"no FlashAttention-3-class figure for {hw.name}, so that stack is not priced"
+        how = f"no measured cuDNN attention figure for {hw.name}, so that stack is not priced"
     return (
-        "sdpa is priced as SDPA's FlashAttention-2 backend, which the published runs used (PyTorch 2.0-2.10); "
+        "sdpa is priced as SDPA's FlashAttention-2 backend, as PyTorch 2.0-2.10 ran it; "
         f"PyTorch 2.11 and later run SDPA through cuDNN's fused attention first on {hw.name}, at FlashAttention-3's "
         "rate on an H100 (pytorch/pytorch#142132: 631 TFLOPS against 329 for FlashAttention-2 and 632 for "
         f"FlashAttention-3 at head dim 128): {how}"

@@ -74,7 +74,7 @@ def efficiency(
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = what the attention kernel
     (``attention``, default the engine's: sdpa and fa2 at the hardware's efficiency.attention, FlashAttention-2's
-    rate; fa3 at efficiency.attention_fa3; no figure: the matmul one) reaches on this chip x engine mfu;
+    rate; fa3 at efficiency.attention_fa3; cudnn at efficiency.attention_cudnn; no figure: the matmul one) reaches on this chip x engine mfu;
     effective mbu = hardware efficiency.bandwidth x engine mbu, and a decode step's weights stream at the hardware's
     efficiency.decode_gemm x engine mbu where the preset measures one. The host terms (per layer, per step, per denoising
     step, per request, per collective) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
@@ -146,19 +146,25 @@ def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:
 
 
 def attention_problem(hw: HardwarePreset, kernel: str) -> str | None:
-    """Why ``kernel`` cannot run on ``hw`` (FlashAttention-3 needs Hopper), or None."""
+    """Why ``kernel`` cannot be priced on ``hw`` (FlashAttention-3 needs Hopper; cuDNN's fused attention needs a
+    measured figure), or None."""
     if kernel == "fa3" and hw.efficiency.attention_fa3 is None:
         return (
             f"FlashAttention-3 runs on Hopper GPUs (H100, H200, H800, H20); {hw.id} has no FA3 figure in its preset: "
             "use --attention fa2 or sdpa"
+        )
+    if kernel == "cudnn" and hw.efficiency.attention_cudnn is None:
+        return (
+            f"{hw.id} has no measured figure for cuDNN's fused attention in its preset (tokcost has them for Hopper "
+            "and Blackwell parts, where PyTorch 2.11 and later pick it first): use --attention sdpa or fa2"
         )
     return None
 
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
-    fa3 = hw.efficiency.attention_fa3 if kernel == "fa3" else None
-    attention = fa3 or hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
+    fused = {"fa3": hw.efficiency.attention_fa3, "cudnn": hw.efficiency.attention_cudnn}.get(kernel)
+    attention = fused or hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),

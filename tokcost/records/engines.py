@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, RootModel, field_validator
 
-from tokcost.records.base import NOT_BOOL, Fraction, NonNegative, Range, Strict
+from tokcost.records.base import NOT_BOOL, AttentionKernel, Fraction, NonNegative, Range, Strict
 from tokcost.records.families import FAMILIES, check_known
 
 
@@ -66,7 +66,7 @@ class EngineProfile(Strict):
     usable_memory_fraction: Annotated[float, Field(gt=0, le=1), NOT_BOOL] = Field(
         description="Fraction of device memory a replica may fill."
     )
-    attention: Literal["sdpa", "fa2", "fa3"] = Field(
+    attention: AttentionKernel = Field(
         default="sdpa",
         description="Diffusion: the attention kernel it calls by default (sdpa: PyTorch's scaled_dot_product_"
         "attention, whose flash backend is FlashAttention-2).",

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from tokcost.records.base import AttentionKernel
 from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
 from tokcost.records.spec import VAE_PRECISION_HELP, Precision, VaePrecision
 
@@ -84,10 +85,11 @@ class EstimateRequest(BaseModel):
         description="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for "
         "AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     )
-    attention: Literal["sdpa", "fa2", "fa3"] | None = Field(
+    attention: AttentionKernel | None = Field(
         default=None,
-        description="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside) | fa2 | fa3 (Hopper "
-        "GPUs). Default: the engine's, sdpa.",
+        description="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch 2.0-2.10 "
+        "ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and Blackwell). "
+        "Default: the engine's, sdpa.",
     )
     kv_dtype: Literal["bf16", "fp8"] = Field(
         default="bf16",
@@ -128,7 +130,7 @@ class EstimateResult(BaseModel):
     )
     engine: str = Field(description="The engine profile priced (its name in the engine table).")
     attention: str | None = Field(
-        default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 (null for AR models)."
+        default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 | cudnn (null for AR models)."
     )
     kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
     host_speed: float = Field(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from tokcost.records.base import NOT_BOOL, Float, Strict
+from tokcost.records.base import NOT_BOOL, AttentionKernel, Float, Strict
 from tokcost.records.families import VALIDATION_FAMILIES, check_known
 from tokcost.records.presets import Architecture
 from tokcost.records.spec import Engine, VaePrecision
@@ -37,7 +37,7 @@ class Conditions(Strict):
     parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
         default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
     )
-    attention: Literal["sdpa", "fa2", "fa3"] | None = Field(
+    attention: AttentionKernel | None = Field(
         default=None, description="Diffusion: the attention kernel the run used (None: the engine profile's)."
     )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")

@@ -64,6 +64,10 @@ class HardwareEfficiency(Strict):
     attention_fa3: Range[Fraction] | None = Field(
         default=None, description="FlashAttention-3 (Hopper GPUs only) as a fraction of peak (None: not available)."
     )
+    attention_cudnn: Range[Fraction] | None = Field(
+        default=None,
+        description="PyTorch SDPA's cuDNN fused-attention backend as a fraction of peak (None: no measured figure).",
+    )
 
 
 class ScaleUp(Strict):

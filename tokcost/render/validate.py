@@ -376,6 +376,27 @@ MODEL_NOTES = [
     "table at 1.57-1.66 on V100 (its step count is probably not 50) and 0.76-1.09 on A100; tomesd's RTX 4090 "
     "baseline, the original CompVis code whose attention materialises the scores, at 0.37; Wan2.1 on an H100 at 1.04.",
     "",
+    "Round 8 (91 runs scored unseen, 12 then entered) came out at median 22.6%, worst 5.5x, band coverage 45%. MLPerf "
+    "Inference's SDXL results (mlcommons/inference_results_v4.0-v5.1, 41 runs, per accelerator; TensorRT, which "
+    "tokcost has no profile for, scored as compiled): median 20%, worst 1.50x, coverage 56%; NVIDIA's int8 UNet "
+    "(v4.0) on H100 and H200 at 0.85-0.88 of the measured time, its fp8 UNet with fp8 attention (v4.1-v5.1) at "
+    "1.17-1.29 (the shipped fp8 GEMM table gains nothing on SDXL's convolutions; TensorRT's fp8 conv and attention "
+    "kernels are not measured by any table), the 350-400 W H100 PCIe and NVL at 0.76-0.83 against 1.18 for the SXM "
+    "part, L40S and L4 at 0.92-1.06, B200 at 1.42-1.50 (1.17-1.25 with cuDNN-class attention), MI325X at 0.75-0.79, "
+    "and MLCommons' reference PyTorch pipeline on an RTX 4090 at 1.22 (entered). Diffusion runs (38): the PyTorch "
+    "blog's FLUX.1-dev on B200 at 1.30-1.53 with SDPA priced as FlashAttention-2 and 0.86-1.04 with the cuDNN "
+    "backend its torch 2.12 nightly runs (entered as `attention: cudnn`); aredden/flux-fp8-api's own FLUX "
+    "implementation with static-scale fp8 matmuls at 1.21-1.64; lora-fast's FLUX.1-dev with an active LoRA adapter "
+    "(not modelled) at 0.55-1.06; a 2022 diffusers 0.3 stack with unfused attention (stochasticai/x-stable-diffusion) "
+    "at 0.18-0.43; LightX2V's Wan2.1-I2V-14B baselines at 0.95-1.04 on one H100 (entered) and 0.46 on eight (not "
+    "entered: the parallel layout is not stated); q8-ltx-video's bf16 LTX-Video on an RTX 4090 at 1.39 (entered). "
+    "AR runs (12): a user's Infinity-2B runs through its non-flash attention path at 0.64-0.83, Emu3-Gen on an RTX "
+    "4090 in SJD2's baseline at 0.69 (the issue-#77 report agrees), LlamaGen-XXL at batch 64 in LPD's table at 0.51 "
+    "(second-hand, and half ARPG's throughput for the same model). On B200 both FLUX sources agree on the step with "
+    "cuDNN attention (about 70 ms at batch 1, 1024x1024) and both carry about 0.1 s per image outside the denoising "
+    "loop that tokcost does not price; it is a third of torchao's 4-step FLUX.1-schnell calls, which are kept as "
+    "documentation for that reason (0.69-0.83 priced with cuDNN attention).",
+    "",
 ]
 
 
