@@ -7,8 +7,8 @@ import pytest
 
 import tokcost
 from tokcost.engine import physics
-from tokcost.errors import UsageError
 from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 

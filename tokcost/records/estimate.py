@@ -130,7 +130,8 @@ class EstimateResult(BaseModel):
     )
     engine: str = Field(description="The engine profile priced (its name in the engine table).")
     attention: str | None = Field(
-        default=None, description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 | cudnn (null for AR models)."
+        default=None,
+        description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 | cudnn (null for AR models).",
     )
     kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
     host_speed: float = Field(
