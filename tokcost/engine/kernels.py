@@ -119,23 +119,21 @@ def _from_log_m(table: KernelTable, log_m: np.ndarray, m: np.ndarray, n: float, 
 # GEMMs are large (m = thousands of positions). AR models keep
 # the roofline: their small-m GEMMs measured alone are slower than the same kernels replayed in a CUDA graph
 # (issue 27's first attempt, branch optables27, made held-out AR error worse: 7.5% -> 12.3%).
-# --precision -> the GEMM table that measures it; int8 W8A8 and the weight-only formats have none (roofline)
-GEMM_TABLES = {"bf16": "gemm.bfloat16", "fp16": "gemm.bfloat16", "fp8": "gemm.fp8"}
+# --precision -> the GEMM table that prices it. fp8 and int8 (W8A8) take the roofline of their peak on a chip with
+# their units, as diffusion stacks run them (torchao's compiled fp8 FLUX.1-dev on an H100 is 1.30x faster than bf16
+# end to end; the tables' fp8 linears, vLLM's CUTLASS scaled-mm with its activation quantisation, give 1.09x:
+# docs/methodology.md, "fp8 at its roofline"); a format a chip computes in 16 bits (fp8 without fp8 units, the
+# weight-only formats) takes the 16-bit table.
+GEMM_TABLES = {"bf16": "gemm.bfloat16", "fp16": "gemm.bfloat16"}
 
 
 class TableGemms:
     """GEMM seconds from the measured tables of the chips being priced: ``parts`` pairs each chip's GEMM table
     with the rows it prices (a boolean column when chips are stacked, True for one chip). Called as
-    ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there).
+    ``gemms(m, n, k)``: seconds, NaN on the rows no table prices (the caller keeps the roofline there)."""
 
-    ``kept``, when given, holds each part's 16-bit table for a low-precision run: a layer takes the faster of its
-    low-precision and 16-bit times, as a deployment leaves in 16 bits the layers 8 bits would slow (TensorRT
-    builds each layer from its fastest measured kernel; torchao's float8 ``_auto_filter_for_recipe`` skips linear
-    layers whose K and N are too small to gain, after its H100 microbenchmarks)."""
-
-    def __init__(self, parts: list[tuple[Any, KernelTable]], kept: list[KernelTable | None] | None = None):
+    def __init__(self, parts: list[tuple[Any, KernelTable]]):
         self.parts = parts
-        self.kept = kept
 
     def __call__(self, m, n: int, k: int) -> np.ndarray:
         return self.sum_s([(m, [(n, k, 1)])])
@@ -147,18 +145,14 @@ class TableGemms:
         full = np.broadcast_shapes(*(m.shape for m in ms), *(np.shape(mask) for mask, _ in self.parts))
         one = len(self.parts) == 1 and self.parts[0][0] is True
         out = np.zeros(full) if one else np.full(full, np.nan)
-        kept: list[KernelTable | None] = self.kept or [None] * len(self.parts)
-        for (mask, table), sixteen in zip(self.parts, kept, strict=True):
+        for mask, table in self.parts:
             rows = None if one else np.broadcast_to(mask, full)
             total: Any = 0.0
             for m, (_, layers) in zip(ms, groups):
                 m_rows = np.broadcast_to(m, full) if one else np.broadcast_to(m, full)[rows]
                 log_m = np.log(m_rows)
                 for n, k, count in layers:
-                    t = _from_log_m(table, log_m, m_rows, n, k)
-                    if sixteen is not None:  # NaN where either is unmeasured: the roofline prices it
-                        t = np.minimum(t, _from_log_m(sixteen, log_m, m_rows, n, k))
-                    total = total + count * t
+                    total = total + count * _from_log_m(table, log_m, m_rows, n, k)
             if one:
                 out = out + total
             else:

@@ -208,9 +208,7 @@ class Diffusion:
             table = gemms.parts[0][1]
             info = table.provenance
             convs = " (convolutions as implicit GEMMs)" if cfg.model.denoiser.kind == "unet" else ""
-            if gemms.kept is not None:
-                how = f"; each layer at the faster of its {cfg.precision} and 16-bit times"
-            elif table.name != GEMM_TABLES.get(cfg.precision):
+            if table.name != GEMM_TABLES.get(cfg.precision):
                 how = f"; {cfg.precision} computes in 16 bits on this chip (weights dequantised), from the 16-bit table"
             else:
                 how = ""
@@ -223,6 +221,11 @@ class Diffusion:
             why = f"no measured kernel table for {cfg.hardware.name}"
         elif cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
             why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
+        elif cfg.precision == "fp8":
+            why = (
+                "fp8 GEMMs at the fp8 peak, as diffusion stacks run them (the tables' fp8 linears, an LLM server's "
+                "kernels with their activation quantisation, gain less: docs/methodology.md)"
+            )
         else:
             why = f"the kernel tables do not measure {cfg.precision} GEMMs"
         return f"{self.network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
@@ -270,21 +273,16 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
     if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
         return None
     parts: list[tuple[Any, KernelTable]] = []
-    kept: list[KernelTable | None] = []
     for mask, hw in chips:
         chip = cfg.kernels(hw.id)
         if chip is None:
             continue
         if name is not None and name in chip.tables:
             parts.append((mask, chip.tables[name]))
-            kept.append(chip.tables.get(sixteen) if name != sixteen else None)
         elif sixteen in chip.tables and physics.peak_flops(hw, cfg.precision) == physics.peak_flops(hw, "bf16"):
             # a format this chip computes in 16 bits (weights dequantised: fp8 without fp8 units, int8-wo, int4)
             parts.append((mask, chip.tables[sixteen]))
-            kept.append(None)
-    if not parts:
-        return None
-    return TableGemms(parts, kept if any(t is not None for t in kept) else None)
+    return TableGemms(parts) if parts else None
 
 
 def split_degrees(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
