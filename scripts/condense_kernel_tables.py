@@ -14,7 +14,8 @@ measured points only (no averaging), so the loader's interpolation reproduces th
 Which measurements are kept (one framework per chip, the same for every op, so the tables are of one stack):
 - framework: vLLM, its newest version on the chip (its bf16 GEMM is ``torch.nn.functional.linear``, i.e. cuBLAS,
   the library PyTorch eager and torch.compile's matmuls call too); TensorRT-LLM where a chip has no vLLM data.
-- gemm.<dtype> (m, n, k): bfloat16 and fp8 (per-tensor scaled); the kernel with the most rows for the dtype;
+- gemm.<dtype> (m, n, k): bfloat16 and fp8 (per-tensor scaled; shipped with its provenance, though diffusion prices fp8
+  at its roofline: docs/methodology.md, "fp8 at its roofline"); the kernel with the most rows for the dtype;
   m at the table's powers of two, n and k at all of the table's values.
 - attention.context (batch, isl, heads, head_dim): multi-head (as many KV heads as query heads), 16-bit KV cache,
   no sliding window; the kernel with the most such rows.
