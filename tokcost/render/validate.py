@@ -376,7 +376,7 @@ MODEL_NOTES = [
     "table at 1.57-1.66 on V100 (its step count is probably not 50) and 0.76-1.09 on A100; tomesd's RTX 4090 "
     "baseline, the original CompVis code whose attention materialises the scores, at 0.37; Wan2.1 on an H100 at 1.04.",
     "",
-    "Round 8 (91 runs scored unseen, 12 then entered) came out at median 22.6%, worst 5.5x, band coverage 45%. MLPerf "
+    "Round 8 (91 runs scored unseen, 11 then entered) came out at median 22.6%, worst 5.5x, band coverage 45%. MLPerf "
     "Inference's SDXL results (mlcommons/inference_results_v4.0-v5.1, 41 runs, per accelerator; TensorRT, which "
     "tokcost has no profile for, scored as compiled): median 20%, worst 1.50x, coverage 56%; NVIDIA's int8 UNet "
     "(v4.0) on H100 and H200 at 0.85-0.88 of the measured time, its fp8 UNet with fp8 attention (v4.1-v5.1) at "
