@@ -74,8 +74,8 @@ def efficiency(
 
     effective mfu = hardware efficiency.matmul x engine mfu; effective attention mfu = what the attention kernel
     (``attention``, default the engine's: sdpa and fa2 at the hardware's efficiency.attention, FlashAttention-2's
-    rate; fa3 at efficiency.attention_fa3; cudnn at efficiency.attention_cudnn; no figure: the matmul one) reaches on this chip x engine mfu;
-    effective mbu = hardware efficiency.bandwidth x engine mbu, and a decode step's weights stream at the hardware's
+    rate; fa3 and cudnn at their own figure, :func:`own_attention_figure`; no figure: the matmul one) reaches on
+    this chip x engine mfu; effective mbu = hardware efficiency.bandwidth x engine mbu, and a decode step's weights stream at the hardware's
     efficiency.decode_gemm x engine mbu where the preset measures one. The host terms (per layer, per step, per denoising
     step, per request, per collective) are the profile's divided by ``host_speed``, the launching CPU's single-thread speed
     relative to the host they were fitted on.
@@ -145,26 +145,39 @@ def fitted_efficiency(fit: Fit, band: Band = "central") -> Efficiency:
     )
 
 
+# attention kernels priced at a figure of their own in the hardware preset's efficiency section (the others, sdpa
+# and fa2, at efficiency.attention: FlashAttention-2's rate)
+OWN_ATTENTION_FIGURE = {"fa3": "attention_fa3", "cudnn": "attention_cudnn"}
+
+
+def own_attention_figure(hw: HardwarePreset, kernel: str):
+    """``hw``'s own figure for ``kernel`` (:data:`OWN_ATTENTION_FIGURE`); None: the preset has none, or the kernel
+    runs at efficiency.attention."""
+    field = OWN_ATTENTION_FIGURE.get(kernel)
+    return getattr(hw.efficiency, field) if field is not None else None
+
+
 def attention_problem(hw: HardwarePreset, kernel: str) -> str | None:
     """Why ``kernel`` cannot be priced on ``hw`` (FlashAttention-3 needs Hopper; cuDNN's fused attention needs a
     measured figure), or None."""
-    if kernel == "fa3" and hw.efficiency.attention_fa3 is None:
+    if kernel not in OWN_ATTENTION_FIGURE or own_attention_figure(hw, kernel) is not None:
+        return None
+    if kernel == "fa3":
         return (
             f"FlashAttention-3 runs on Hopper GPUs (H100, H200, H800, H20); {hw.id} has no FA3 figure in its preset: "
             "use --attention fa2 or sdpa"
         )
-    if kernel == "cudnn" and hw.efficiency.attention_cudnn is None:
-        return (
-            f"{hw.id} has no measured figure for cuDNN's fused attention in its preset (tokcost has them for Hopper "
-            "and Blackwell parts, where PyTorch 2.11 and later pick it first): use --attention sdpa or fa2"
-        )
-    return None
+    return (
+        f"{hw.id} has no measured figure for cuDNN's fused attention in its preset (tokcost has them for Hopper "
+        "and Blackwell parts, where PyTorch 2.11 and later pick it first): use --attention sdpa or fa2"
+    )
 
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
-    fused = {"fa3": hw.efficiency.attention_fa3, "cudnn": hw.efficiency.attention_cudnn}.get(kernel)
-    attention = fused or hw.efficiency.attention or hw.efficiency.matmul  # no attention figure: the matmul one
+    attention = (
+        own_attention_figure(hw, kernel) or hw.efficiency.attention or hw.efficiency.matmul
+    )  # no attention figure: the matmul one
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),

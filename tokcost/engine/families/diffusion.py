@@ -264,7 +264,7 @@ class Diffusion:
 def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> TableGemms | None:
     """The measured GEMM tables that price ``cfg``'s denoiser on each of ``chips`` ((a row mask, its chip), as
     :class:`~tokcost.engine.families.Work` has them), or None where the roofline prices everything: no table
-    loader in ``cfg``, a precision the tables do not measure (:data:`~tokcost.engine.kernels.GEMM_TABLES`), a UNet
+    loader in ``cfg``, a precision no table prices (:data:`~tokcost.engine.kernels.GEMM_TABLES`), a UNet
     without its ``unet_config``, or no chip with a table."""
     sixteen = GEMM_TABLES["bf16"]
     name = GEMM_TABLES.get(cfg.precision)
