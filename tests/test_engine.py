@@ -525,3 +525,31 @@ def test_each_collective_costs_the_eager_host_and_nothing_on_one_gpu():
     assert float(with_calls.latency_s) > float(
         estimate_arrays(Config(**base | {"profiles": ENGINES | {"eager": without}}, engine="eager")).latency_s
     )
+
+
+def test_a_serving_engines_work_per_sequence_adds_to_every_step_and_grows_with_the_batch():
+    """host_per_sequence_s is serialised CPU work per running sequence per decode step (vLLM's scheduler, input
+    preparation and output processing loop over the running requests): n sequences over F forwards add exactly
+    F x n x per_seq, whether the step is memory-bound or launch-bound; it divides by the host's speed; only vLLM
+    carries it, fitted (engines.fitted.yaml)."""
+    from dataclasses import replace
+
+    from tokcost.engine.profiles import efficiency
+
+    a = EMU3.architecture
+    per_seq = 1e-4
+    busy = replace(IDEAL, host_per_sequence_s=per_seq)
+    for n in (1, 8, 64):
+        plain = float(physics.ar_decode_time(a, 989e12, 3.35e12, IDEAL, 2.0, n, 0, 100)[0])
+        served = float(physics.ar_decode_time(a, 989e12, 3.35e12, busy, 2.0, n, 0, 100)[0])
+        assert served - plain == pytest.approx(100 * n * per_seq, rel=1e-9)
+    slow_host = replace(busy, host_per_layer_s=1e-3)  # launch-bound: the work still adds, it does not overlap
+    assert float(physics.ar_decode_time(a, 989e12, 3.35e12, slow_host, 2.0, 8, 0, 1)[0]) == pytest.approx(
+        a.layers * 1e-3 + 8 * per_seq
+    )
+    vllm = ENGINES["vllm"]
+    assert vllm.host_per_sequence_s is not None and vllm.host_per_sequence_s.mid > 0
+    assert efficiency(vllm, H100, host_speed=2.0).host_per_sequence_s == pytest.approx(
+        efficiency(vllm, H100, host_speed=1.0).host_per_sequence_s / 2
+    )
+    assert all(ENGINES[e].host_per_sequence_s is None for e in ("eager", "compiled"))

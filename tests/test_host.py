@@ -26,7 +26,14 @@ def test_the_host_terms_divide_by_the_host_speed_and_nothing_else_does():
     for engine in ("eager", "compiled", "vllm"):
         one = efficiency(ENGINES[engine], hw, "central")
         two = efficiency(ENGINES[engine], hw, "central", host_speed=2.0)
-        for term in ("host_per_layer_s", "fixed_per_step_s", "request_fixed_s", "denoise_step_s"):
+        for term in (
+            "host_per_layer_s",
+            "fixed_per_step_s",
+            "request_fixed_s",
+            "denoise_step_s",
+            "host_per_collective_s",
+            "host_per_sequence_s",
+        ):
             assert getattr(two, term) == pytest.approx(getattr(one, term) / 2.0)
         for term in ("mfu", "mbu", "attention_mfu", "act_scale", "vae_efficiency"):
             assert getattr(two, term) == getattr(one, term)

@@ -9,7 +9,8 @@ kernel gaps that add to each layer's GPU time, one value for eager, compiled and
 ``fixed_per_step_s`` of each vLLM release, eager's ``host_per_collective_s`` (the host time of each collective a
 multi-GPU replica calls, one by one under eager code), vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
 per decode step, so its per-layer host cost is a stated few microseconds, as compiled's), and today's vLLM's
-``mbu`` (its inter-token latencies read the weights and the KV cache at that rate). Hardware
+``mbu`` (its inter-token latencies read the weights and the KV cache at that rate) and ``host_per_sequence_s`` (the CPU
+work its engine does for each running sequence at each step: the slope of its step time against the batch). Hardware
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
 compiled ``mfu`` (the share of the hardware's measured GEMM rate the stack reaches) is not fitted either: every
 leave-one-source-out refit over the 251 runs put it at 0.996-1.0, the top of its range, so it is fixed at 1 in
@@ -78,6 +79,7 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("compiled",), "mbu", 0.5, 1.0, False),
     (("vllm",), "mbu", 0.5, 1.0, False),
     (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),
+    (("vllm",), "host_per_sequence_s", 0.0, 2e-4, False),
     (("vllm-0.4",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
 ]

@@ -176,8 +176,9 @@ def ar_decode_time(
     Each forward computes ``verify`` new positions per sequence (1 for plain decoding, the draft length for
     speculative/parallel decoding) and the context then advances by ``advance`` accepted tokens. Per forward:
     FLOPs = 2 N n verify + 4 L d_attn n verify t;  bytes = N x wbytes + n t kv;  time =
-    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + comm (the weights at ``eff.weight_rate``,
-    below mbu where the hardware measures its skinny GEMMs below its stream rate), where gap
+    max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + n x per_seq + comm (the weights at
+    ``eff.weight_rate``, below mbu where the hardware measures its skinny GEMMs below its stream rate;
+    ``per_seq``: ``host_per_sequence_s``, a serving engine's CPU work per running sequence), where gap
     (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
     forwards per step, each reading the weights).
 
@@ -213,7 +214,9 @@ def ar_decode_time(
     gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
     comm_s = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, comm)
-    total = passes * (gpu_sum + forwards * eff.fixed_per_step_s) + comm_s
+    # the step's serialised host work: once per step, and per running sequence (a serving engine's bookkeeping)
+    step_host = eff.fixed_per_step_s + n_seq * eff.host_per_sequence_s
+    total = passes * (gpu_sum + forwards * step_host) + comm_s
     compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
     memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
     return total, passes * compute_sum, passes * memory_sum, comm_s

@@ -46,6 +46,7 @@ class Efficiency:
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
     weight_mbu: Factor | None = None  # decode's skinny GEMMs stream the weights at this rate (None: mbu)
     host_per_collective_s: Factor = 0.0  # host time of each collective a multi-GPU replica calls
+    host_per_sequence_s: Factor = 0.0  # AR: serialised host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
 
     @property
@@ -125,6 +126,7 @@ def _on_host(eff: Efficiency, speed: float) -> Efficiency:
         request_fixed_s=eff.request_fixed_s / speed,
         denoise_step_s=eff.denoise_step_s / speed,
         host_per_collective_s=eff.host_per_collective_s / speed,
+        host_per_sequence_s=eff.host_per_sequence_s / speed,
     )
 
 
@@ -193,6 +195,9 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         gpu_per_layer_s=0.0 if engine.gpu_per_layer_s is None else _pick(engine.gpu_per_layer_s, band, False),
         host_per_collective_s=(
             0.0 if engine.host_per_collective_s is None else _pick(engine.host_per_collective_s, band, False)
+        ),
+        host_per_sequence_s=(
+            0.0 if engine.host_per_sequence_s is None else _pick(engine.host_per_sequence_s, band, False)
         ),
         # always set (None would read as NaN in a stacked estimate): the stream rate where no skinny GEMM is measured
         weight_mbu=_pick(hw.efficiency.decode_gemm or hw.efficiency.bandwidth, band, True)

@@ -41,6 +41,11 @@ class EngineProfile(Strict):
         description="Seconds of CPU time each collective a multi-GPU replica calls costs its host on top of the "
         "layer's launches (tensor parallelism's all-reduces, sequence parallelism's all-to-alls; none: 0).",
     )
+    host_per_sequence_s: Range[NonNegative] | None = Field(
+        default=None,
+        description="AR: seconds of serialised CPU work per running sequence per decode step (a serving engine's "
+        "scheduling, input preparation and output processing; none: 0).",
+    )
     host_per_launch: bool = Field(
         default=False,
         description="Its host launches every op of a layer itself (eager PyTorch), so host_per_layer_s is charged per "
@@ -159,6 +164,9 @@ class FittedProfile(Strict):
     )
     host_per_collective_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's host_per_collective_s."
+    )
+    host_per_sequence_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's host_per_sequence_s."
     )
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's request_fixed_s."
