@@ -553,3 +553,7 @@ def test_a_serving_engines_work_per_sequence_adds_to_every_step_and_grows_with_t
         efficiency(vllm, H100, host_speed=1.0).host_per_sequence_s / 2
     )
     assert all(ENGINES[e].host_per_sequence_s is None for e in ("eager", "compiled"))
+    # the estimate's notes say what a decode step costs the serving engine's host
+    note = physics.host_note(EMU3, vllm)
+    assert "per running sequence" in note and f"{vllm.host_per_sequence_s.mid * 1e3:.2g} ms" in note
+    assert "per running sequence" not in physics.host_note(EMU3, ENGINES["eager"])

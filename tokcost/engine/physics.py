@@ -656,7 +656,15 @@ def act_passes(model: ModelPreset, eff):
 
 def host_note(model: ModelPreset, profile) -> str:
     """What one of ``model``'s layers costs the host under ``profile`` (an engine profile) when its host launches
-    every op (``host_per_launch``), and where the count is from; empty otherwise."""
+    every op (``host_per_launch``), and where the count is from; for a serving engine that works per running
+    sequence (``host_per_sequence_s``), what a decode step costs its host; empty otherwise."""
+    if profile.host_per_sequence_s is not None and model.architecture is not None:
+        return (
+            f"host: {profile.fixed_per_step_s.mid * 1e3:.2g} ms per decode step and "
+            f"{profile.host_per_sequence_s.mid * 1e3:.2g} ms per running sequence on the reference host "
+            "(the engine's scheduling, input preparation and output processing; fixed_per_step_s, "
+            "host_per_sequence_s)"
+        )
     counted = model.launches_per_layer
     if not profile.host_per_launch or counted is None or profile.host_per_layer_s is None:
         return ""
