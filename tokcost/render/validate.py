@@ -444,6 +444,19 @@ MODEL_NOTES = [
     "4-10 together: 362 runs, median 15.0% before the per-sequence term and 13.2% after it and round 10's entries, "
     "band coverage 66% and 68% (the bands narrowed as the held-out errors did).",
     "",
+    "Round 11 (21 runs scored unseen, 7 then entered) came out at median 30%, worst 2.77x, band coverage 62%. "
+    "Entered: ONNX Runtime PR #18627's torch.compile SDXL-Turbo on an A100 (0.91-1.07), onediff's quantization "
+    "README baselines, plain diffusers on an RTX 3090 (SDXL 1.33, SD 1.5 1.18: GeForce UNets are priced slow, as "
+    "above) and ARsample's vanilla Lumina-mGPT on an A100 (1.58). Lumina-mGPT-7B is priced 1.5x slow by both new "
+    "sources (SCD's at 1.48, not entered: its GPU is named only by a secondary note), where its sibling "
+    "Lumina-mGPT-2.0, run by the same code, is priced 0.86 of the measured time: the preset's layer is charged "
+    "LlamaGen's 63 launches (transformers' Chameleon layer counts 53, which would bring the two rows to about 1.3 "
+    "and the 2.0 row to about 0.76), so the launch count alone does not reconcile them. Not entered, with their "
+    "unseen scores: ONNX Runtime PR #17788's PyTorch SD 1.5 on an A100, whether compiled is not stated "
+    "(1.20-1.37); AITemplate's PyTorch 1.12 baselines (diffusers 0.3-0.4, unfused attention: 0.36-0.55); onediff's "
+    "ComfyUI baselines (workflows assumed: 1.13-1.29) and AUTOMATIC1111 baseline (sampler and CFG not stated: "
+    "0.90-0.97); Baseten's SDXL-Turbo on a T4 ('~1 second' with JPEG and base64 encoding: 2.77).",
+    "",
 ]
 
 
