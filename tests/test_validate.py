@@ -670,6 +670,22 @@ def test_error_bands_are_committed_fresh_and_widen_every_estimate(report):
         assert r.cost_usd_per_item_band.high / r.cost_usd_per_item == pytest.approx(r.latency_s_band.high / r.latency_s)
 
 
+def test_a_family_with_too_few_held_out_runs_for_a_band_takes_the_widest():
+    """next-scale and hybrid have fewer held-out runs than a band needs (V.MIN_BAND_ENTRIES): their estimates are
+    widened to the widest family band, not left at the parameter band alone (their error is not known to be
+    smaller than any measured family's)."""
+    import tokcost
+    from tokcost.io.engines import error_band, load_error_bands
+
+    bands = load_error_bands()
+    widest = max(bands.values(), key=lambda b: b.high - b.low)
+    assert "next-scale" not in bands and "hybrid" not in bands
+    assert error_band("next-scale") == widest and error_band("hybrid") == widest and error_band("ar") == bands["ar"]
+    r = tokcost.estimate(model="infinity-2b", hardware="h100-sxm", prices={"h100-sxm": 3.0})
+    assert r.latency_s_band.low <= max(r.floor_s, r.latency_s * math.exp(widest.low)) * (1 + 1e-9)
+    assert r.latency_s_band.high >= r.latency_s * math.exp(widest.high) * (1 - 1e-9)
+
+
 def test_error_band_coverage_is_leave_one_source_out():
     """Coverage counts an entry inside only against the percentiles of the other sources' errors."""
     rows = []

@@ -23,7 +23,7 @@ from tokcost.engine.result import MemoryRow
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import REFERENCE_ENGINE, engine_problem, load_engines, load_error_bands
+from tokcost.io.engines import REFERENCE_ENGINE, engine_problem, error_band, load_engines
 from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
 from tokcost.records.engines import EngineProfile
@@ -116,7 +116,7 @@ def estimate_one(
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
     lat = c.latency_s
     lat_lo, lat_hi = calibrated_band(
-        lat, lo.latency_s, hi.latency_s, load_error_bands().get(error_family(m, c.role, r.gpus)), c.floor_s
+        lat, lo.latency_s, hi.latency_s, error_band(error_family(m, c.role, r.gpus)), c.floor_s
     )
     cost = c.cost_usd_per_item
     quote = book.quote(hw.id)

@@ -37,7 +37,7 @@ from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.result import EngineResult
 from tokcost.io.catalog import Catalog
-from tokcost.io.engines import load_engines, load_error_bands, offered
+from tokcost.io.engines import error_band, load_engines, offered
 from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
 from tokcost.records.prices import PriceQuote
@@ -312,7 +312,7 @@ def _candidate(spec: Spec, shape: _Shape, fleet: Fleet, others: list[ReplicaOpti
         central,
         r.latency_s.item(shape.combo.low, i),
         r.latency_s.item(shape.combo.high, i),
-        load_error_bands().get(family),
+        error_band(family),
         r.floor_s.item(k, i),
     )
     lat = Band(central=central, low=low, high=high)

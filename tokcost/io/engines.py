@@ -133,3 +133,13 @@ def load_error_bands() -> Mapping[str, ErrorBand]:
     """Validation family -> its calibrated band (ar, diffusion-image, video, multi-gpu), read-only."""
     data, _ = load_model(ErrorBandFile, paths.ERROR_BANDS_FILE)
     return MappingProxyType({str(family): band for family, band in data.families.items()})
+
+
+def error_band(family: str) -> ErrorBand | None:
+    """The calibrated band an estimate of ``family`` is widened to. A family with too few held-out runs to build
+    its own (next-scale, hybrid: fewer than tokcost.core.validate.MIN_BAND_ENTRIES) takes the widest of the
+    others: its error is not known to be smaller than any measured family's."""
+    bands = load_error_bands()
+    if family in bands:
+        return bands[family]
+    return max(bands.values(), key=lambda b: b.high - b.low, default=None)
