@@ -82,8 +82,18 @@ def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
             return
     elif not parent.is_dir():
         raise OutputRefused(f"the folder {parent} does not exist")
-    fd, tmp = _temporary(parent, target.name, existing=st)
+    # The name is chosen before the file exists and the cleanup below covers its creation: a signal that lands
+    # between the create and the next statement still has the name to remove.
+    names = _temporary_names(parent, target.name)
+    tmp = next(names)
     try:
+        fd = -1
+        while fd < 0:
+            try:
+                fd = _create(tmp, existing=st)
+            except FileExistsError:  # another file has this random name: it is not ours to remove
+                tmp = ""
+                tmp = next(names)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -95,8 +105,9 @@ def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
             raise OSError(f"{TEST_FAIL_ENV} is set: failing before the rename, as a killed run would")
         os.replace(tmp, target)
     except BaseException:  # an error, Ctrl-C, or SIGTERM/SIGHUP (raised as SystemExit by the CLI's handler)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     try:  # persist the rename itself
         dfd = os.open(parent, os.O_RDONLY)
@@ -121,32 +132,32 @@ def _check_replaceable(target: Path, st: os.stat_result) -> None:
         raise PermissionError(errno.EACCES, "Permission denied (the file is read-only)")
 
 
-def _temporary(parent: Path, name: str, existing: os.stat_result | None) -> tuple[int, str]:
-    """A new temporary file in ``parent``, its name within the folder's NAME_MAX (a legal 255-byte target name
-    stays legal). A new target's mode is what the umask gives (the kernel applies it to 0666); a replaced file's
-    mode is kept."""
+def _temporary_names(parent: Path, name: str) -> Iterator[str]:
+    """Up to 100 random temporary names in ``parent`` beside ``name``, each within the folder's NAME_MAX (a legal
+    255-byte target name stays legal); then an error (the folder is full of them)."""
     try:
         name_max = os.pathconf(parent, "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
         name_max = 255
     room = max(1, name_max - 2 - _RANDOM_CHARS - len(_TEMP_SUFFIX))  # "." + stem + "." + random + ".tmp"
     stem = os.fsencode(name)[:room].decode(sys.getfilesystemencoding(), "ignore") or "out"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
-        tmp = str(parent / f".{stem}.{secrets.token_hex(_RANDOM_CHARS // 2)}{_TEMP_SUFFIX}")
-        try:
-            fd = os.open(tmp, flags, 0o600 if existing is not None else 0o666)
-        except FileExistsError:
-            continue
-        if existing is not None and hasattr(os, "fchmod"):
-            try:
-                os.fchmod(fd, stat.S_IMODE(existing.st_mode) & 0o777)
-            except BaseException:
-                os.close(fd)
-                os.unlink(tmp)
-                raise
-        return fd, tmp
+        yield str(parent / f".{stem}.{secrets.token_hex(_RANDOM_CHARS // 2)}{_TEMP_SUFFIX}")
     raise FileExistsError(errno.EEXIST, "no unused temporary file name")  # pragma: no cover
+
+
+def _create(tmp: str, existing: os.stat_result | None) -> int:
+    """Create ``tmp`` (never an existing file or a link) and open it to write. A new target's mode is what the umask
+    gives (the kernel applies it to 0666); a replaced file's mode is kept."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600 if existing is not None else 0o666)
+    if existing is not None and hasattr(os, "fchmod"):
+        try:
+            os.fchmod(fd, stat.S_IMODE(existing.st_mode) & 0o777)
+        except BaseException:
+            os.close(fd)
+            raise
+    return fd
 
 
 def descriptor_of(path: str) -> int | None:
