@@ -430,11 +430,11 @@ def conformal_band(errors, coverage: float = BAND_COVERAGE) -> tuple[float, floa
 def error_bands(held_out: list[Row]) -> dict[str, dict]:
     """The calibrated band of each family from its held-out errors (one kind: :data:`HELD_OUT_BY`) of ln(measured /
     predicted latency): their :func:`conformal_band`, ``low`` and ``high``, at the lowest ``level`` of
-    :data:`BAND_LEVELS` (from :data:`BAND_FLOOR`) whose ``coverage`` reaches :data:`BAND_COVERAGE`. ``coverage``: the share of the family's
-    entries inside the band built at that level from the *other* sources' errors (an honest estimate of how often
-    a new source's run falls inside it: runs of one source share their errors, so a band built for 80% of
-    exchangeable runs holds fewer of a new source's); ``width``: high / low as a factor. The level is chosen on the
-    same leave-one-source-out figure it reports, which flatters it slightly."""
+    :data:`BAND_LEVELS` (from :data:`BAND_FLOOR`) whose ``coverage`` reaches :data:`BAND_COVERAGE`. ``coverage``: the
+    share of the family's entries inside the band built at that level from the *other* sources' errors (an estimate
+    of how often a new source's run falls inside it: runs of one source share their errors, so a band built for 80%
+    of exchangeable runs holds fewer of a new source's); ``width``: high / low as a factor. The level is chosen on
+    the same leave-one-source-out figure it reports, which flatters it slightly."""
     import numpy as np
 
     out = {}

@@ -87,12 +87,12 @@ def open_atomic(path: str | Path) -> Iterator[BinaryIO]:
     names = _temporary_names(parent, target.name)
     tmp = next(names)
     try:
-        fd = -1
-        while fd < 0:
+        while True:
             try:
                 fd = _create(tmp, existing=st)
-            except FileExistsError:  # another file has this random name: it is not ours to remove
-                tmp = ""
+                break
+            except FileExistsError:  # another file has this random name: not ours to remove
+                tmp = ""  # (nothing of ours exists until the next name is created)
                 tmp = next(names)
         with os.fdopen(fd, "wb") as fh:
             yield fh
