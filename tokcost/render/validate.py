@@ -459,8 +459,20 @@ MODEL_NOTES = [
     "(1.20-1.37); AITemplate's PyTorch 1.12 baselines (diffusers 0.3-0.4, unfused attention: 0.36-0.55); onediff's "
     "ComfyUI baselines (workflows assumed: 1.13-1.29) and AUTOMATIC1111 baseline (sampler and CFG not stated: "
     "0.90-0.97); Baseten's SDXL-Turbo on a T4 ('~1 second' with JPEG and base64 encoding: 2.77). Rounds 4-11 "
-    "together, with today's parameters and the bands built from the 90% level: 383 runs, median 13.9%, band "
-    "coverage 77% (71% of the 252 never entered) at a median width of 1.75x.",
+    "together, with today's parameters and the bands built from the 90% level: 383 runs, median 13.8%, band "
+    "coverage 77% (69% of the 252 never entered) at a median width of 1.74x.",
+    "",
+    "GeForce GEMM rates (2026-12-06). The rtx-4080 preset had assumed 0.70-0.90 of its spec peak for matmuls; the "
+    "Ada desktop cards measured through torch.mm reach or pass it (RTX 4090 1.00-1.02, RTX 4070 SUPER 1.05-1.07), "
+    "so it now takes the rtx-4090 preset's 0.88-1.0: stable-fast's SDXL and SD 1.5 rows on it moved from 0.73-0.90 "
+    "to 0.81-1.00 of their measured rate, in-sample median 7.0% to 6.8%, rounds 4-11 13.9% to 13.8%. The rtx-3090 "
+    "preset still assumes 0.70-0.90, though three torch.mm rows measure 1.06-1.08 of its 71 TFLOPS: with the "
+    "measured rate its SDXL rows move from 1.16-1.33x slow to 1.0-1.17x, but LazyMAR's MAR runs on it become "
+    "1.21-1.30x fast (the hybrid family's in-sample median 14% to 28%, past the 20% gate), FastVAR's Infinity-2B "
+    "0.86, and diffusers' SD 1.5 at batch 4-16 1.09-1.11x fast, which moves the fitted per-step time (13.7 to "
+    "15.5 ms) and the masked family past its 15%. Those are terms of the families and of attention on GeForce "
+    "cards (priced at the GEMM rate: no preset of a GeForce card has a measured attention figure), not of the "
+    "chip, so the rate waits for them.",
     "",
 ]
 
