@@ -467,7 +467,7 @@ MODEL_NOTES = [
     "so it now takes the rtx-4090 preset's 0.88-1.0: stable-fast's SDXL and SD 1.5 rows on it moved from 0.73-0.90 "
     "to 0.81-1.00 of their measured rate, in-sample median 7.0% to 6.8%, rounds 4-11 13.9% to 13.8%. The rtx-3090 "
     "preset still assumes 0.70-0.90, though three torch.mm rows measure 1.06-1.08 of its 71 TFLOPS: with the "
-    "measured rate its SDXL rows move from 1.16-1.33x slow to 1.0-1.17x, but LazyMAR's MAR runs on it become "
+    "measured rate its SDXL rows move from 1.19-1.33x slow to 1.06-1.17x, but LazyMAR's MAR runs on it become "
     "1.21-1.30x fast (the hybrid family's in-sample median 14% to 28%, past the 20% gate), FastVAR's Infinity-2B "
     "0.86, and diffusers' SD 1.5 at batch 4-16 1.09-1.11x fast, which moves the fitted per-step time (13.7 to "
     "15.5 ms) and the masked family past its 15%. Those are terms of the families and of attention on GeForce "
