@@ -177,9 +177,8 @@ def attention_problem(hw: HardwarePreset, kernel: str) -> str | None:
 
 def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str) -> Efficiency:
     engine_mfu = _pick(engine.mfu, band, True)
-    attention = (
-        own_attention_figure(hw, kernel) or hw.efficiency.attention or hw.efficiency.matmul
-    )  # no attention figure: the matmul one
+    # the kernel's own figure, else FlashAttention-2's; no attention figure at all: the matmul one
+    attention = own_attention_figure(hw, kernel) or hw.efficiency.attention or hw.efficiency.matmul
     return Efficiency(
         mfu=_pick(hw.efficiency.matmul, band, True) * engine_mfu,
         mbu=_pick(hw.efficiency.bandwidth, band, True) * _pick(engine.mbu, band, True),
