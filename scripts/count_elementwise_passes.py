@@ -18,6 +18,10 @@ bf16 on the CPU:
   the buffers it reads and writes (inductor's own ``get_read_write_buffers_sizes``, the figure it logs as
   ``num_bytes_accessed``). Fused chains read their inputs and write their outputs once.
 
+- per_kernel: the passes one of those eager kernels makes (its reads plus writes over one block's activations), the
+  mean over kernels weighted by their bytes: the volume an element-wise kernel streams, which
+  tokcost.engine.physics compares with the chip's L2 (tokcost.engine.physics.elementwise_s).
+
 - launches: in the same eager forward, every aten op that launches a kernel, GEMMs, convolutions and attention
   included, per denoiser layer (tokcost.engine.physics.denoiser_layers of the preset): the eager host's work, which
   tokcost prices per launch. The AR decoders that run through transformers are counted the same way on one decode
@@ -62,7 +66,11 @@ METHOD = (
     "keeps the real model's blocks: its total is already per block. The fusions are inductor's CPU backend's, "
     "which follows the same scheduler rules as its CUDA backend. launches: every aten op of the eager forward that "
     "launches a kernel (GEMMs, convolutions and attention included) per denoiser layer of the preset; the "
-    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths."
+    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths. per_kernel: the "
+    "passes one eager element-wise kernel makes (its reads plus writes), the mean over kernels weighted by their bytes "
+    "(sum of bytes squared over sum of bytes, over 2 x one block's activation elements; a transformer's from its "
+    "blocks' kernels, the difference of the two depths; a UNet's or U-ViT's over its whole forward and its average "
+    "block): the volume a kernel streams, whose share in L2 the physics prices."
 )
 # aten ops that are not element-wise kernels: matmuls, convolutions and attention (priced by the kernel tables)
 EXTERN = {
@@ -82,6 +90,7 @@ def _count_eager(module, kwargs):
         def __init__(self):
             super().__init__()
             self.bytes = 0
+            self.squares = 0  # sum over kernels of their bytes squared: the byte-weighted mean kernel volume
             self.launches = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -99,12 +108,13 @@ def _count_eager(module, kwargs):
             # reads every tensor input, writes every output (an in-place op writes the input it also read)
             moved = sum(t.numel() * t.element_size() for t in ins + outs)
             self.bytes += moved
+            self.squares += moved * moved
             return out
 
     counter = Count()
     with torch.no_grad(), counter:
         module(**kwargs)
-    return counter.bytes, counter.launches
+    return counter.bytes, counter.launches, counter.squares
 
 
 def _count_compiled(module, kwargs):
@@ -500,31 +510,38 @@ PROXIES = {  # name -> (the presets it stands for, the diffusers class, its buil
 
 
 def _one(build, depth):
-    """(eager bytes, fused bytes, tokcost's unit, transformer blocks, eager launches) of one forward of the proxy
-    ``build`` at ``depth``."""
+    """(eager bytes, fused bytes, tokcost's unit, transformer blocks, eager launches, the sum of each eager
+    element-wise kernel's bytes squared) of one forward of the proxy ``build`` at ``depth``."""
     import torch
 
     torch.manual_seed(0)
     module, kwargs, unit = build(depth) if depth else build()
     module = module.to(torch.bfloat16).eval()
     blocks = sum(len(getattr(module, a, ())) for a in ("transformer_blocks", "single_transformer_blocks", "blocks"))
-    eager, launches = _count_eager(module, kwargs)
-    return eager, _count_compiled(module, kwargs), unit, blocks, launches
+    eager, launches, squares = _count_eager(module, kwargs)
+    return eager, _count_compiled(module, kwargs), unit, blocks, launches, squares
 
 
 def count(name: str) -> dict:
     """Passes per block (``per_block``) and once per forward (``per_forward``, over one block's activations), eager
     and fused. A transformer proxy is counted at two depths: the difference is the blocks' own traffic, the rest
     the forward's (embeddings, RoPE tables, the final norm), which a real model spreads over its own depth. A UNet
-    or U-ViT proxy keeps the real model's blocks, so its total over tokcost's unit is already per block."""
+    or U-ViT proxy keeps the real model's blocks, so its total over tokcost's unit is already per block.
+
+    ``per_kernel``: the passes one eager element-wise kernel makes (its reads plus writes over one block's
+    activations), the mean over kernels weighted by their bytes: the volume an element-wise kernel streams, which
+    the physics compares with the chip's L2 (a transformer's block kernels, from the two depths; a UNet's or
+    U-ViT's whole forward, over its average block: tokcost.engine.physics.activation_blocks)."""
     import inspect
 
     build = PROXIES[name][2]
     if "depth" not in inspect.signature(build).parameters:
-        eager, fused, unit, _, launches = _one(build, None)
+        eager, fused, unit, _, launches, squares = _one(build, None)
+        block = unit / _activation_blocks(name)
         return {
             "per_block": (eager / (2 * unit), fused / (2 * unit)),
             "per_forward": (0.0, 0.0),
+            "per_kernel": squares / eager / (2 * block),
             "launches": {"per_block": 0.0, "per_forward": float(launches)},  # the whole net: a preset's layers share it
         }
     one, two = _one(build, 1), _one(build, 2)
@@ -533,9 +550,27 @@ def count(name: str) -> dict:
     block = one[2] / one[3]  # one block's activation elements
     per_block = tuple((two[k] - one[k]) / (2 * block * one[3]) for k in (0, 1))
     per_forward = tuple((one[k] - per_block[k] * 2 * one[2]) / (2 * block) for k in (0, 1))
+    per_kernel = (two[5] - one[5]) / (two[0] - one[0]) / (2 * block)
     launches_per_block = (two[4] - one[4]) / one[3]
     launches = {"per_block": launches_per_block, "per_forward": one[4] - launches_per_block * one[3]}
-    return {"per_block": per_block, "per_forward": per_forward, "launches": launches}
+    return {"per_block": per_block, "per_forward": per_forward, "per_kernel": per_kernel, "launches": launches}
+
+
+def _activation_blocks(name: str) -> int:
+    """The blocks tokcost's unit spreads over (tokcost.engine.physics.activation_blocks) for a proxy that keeps the
+    real model's blocks: its presets' (they share the structure)."""
+    from tokcost.engine.physics import activation_blocks
+
+    return activation_blocks(_preset_as_written(PROXIES[name][0][0]))
+
+
+def _preset_as_written(preset: str):
+    """A model preset as its file writes it (the catalog would lay the file this script rewrites over it)."""
+    from tokcost.io.parse import load_model
+    from tokcost.io.paths import PRESETS_DIR
+    from tokcost.records.presets import ModelPreset
+
+    return load_model(ModelPreset, PRESETS_DIR / "models" / f"{preset}.yaml")[0]
 
 
 def preset_passes(name: str, counted: dict) -> dict:
@@ -543,15 +578,11 @@ def preset_passes(name: str, counted: dict) -> dict:
     plus the forward's spread over the preset's blocks; launches per layer (tokcost's denoiser_layers) likewise.
     A UNet or U-ViT proxy's launches are its whole forward's, over the preset's layers."""
     from tokcost.engine.physics import denoiser_layers
-    from tokcost.io.parse import load_model
-    from tokcost.io.paths import PRESETS_DIR
-    from tokcost.records.presets import ModelPreset
 
     out = {}
     launches = counted["launches"]
     for preset in PROXIES[name][0]:
-        # the preset as written (the catalog would lay the file this script rewrites over it)
-        model = load_model(ModelPreset, PRESETS_DIR / "models" / f"{preset}.yaml")[0]
+        model = _preset_as_written(preset)
         denoiser = model.denoiser
         blocks = denoiser.transformer_geometry()[1] if denoiser.kind != "unet" else 1
         layers = denoiser_layers(model)
@@ -627,8 +658,12 @@ def write(results: dict, decoder: float) -> None:
             "proxy": PROXIES[name][1],
             "per_block": pair(r["per_block"]),
             "per_forward": pair(r["per_forward"]),
+            "per_kernel": fig(r["per_kernel"]),
             "launches": {k: fig(v) for k, v in r["launches"].items()},
-            "presets": {p: pair(v) | {"launches": fig(v[2])} for p, v in preset_passes(name, r).items()},
+            "presets": {
+                p: pair(v) | {"per_kernel": fig(r["per_kernel"]), "launches": fig(v[2])}
+                for p, v in preset_passes(name, r).items()
+            },
         }
         for name, r in results.items()
     }
@@ -645,6 +680,7 @@ def write(results: dict, decoder: float) -> None:
         "stand_in": {
             "eager": fig(statistics.median(p["eager"] for p in every)),
             "fused": fig(statistics.median(p["fused"] for p in every)),
+            "per_kernel": fig(statistics.median(p["per_kernel"] for p in every)),
             "launches": fig(statistics.median(p["launches"] for p in every)),
             "counted": "no count for this model: the median of the counted denoisers",
         },
@@ -668,7 +704,8 @@ def main(argv=None) -> int:
         (be, bf), (fe, ff) = r["per_block"], r["per_forward"]
         print(
             f"{n:14s} per block: eager {be:6.1f} fused {bf:5.1f} (fused / eager {bf / be:.3f}); "
-            f"per forward: eager {fe:6.1f} fused {ff:5.1f}; launches {r['launches']}",
+            f"per forward: eager {fe:6.1f} fused {ff:5.1f}; per kernel {r['per_kernel']:4.2f}; "
+            f"launches {r['launches']}",
             flush=True,
         )
     decoder = count_decoder()

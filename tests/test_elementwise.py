@@ -62,11 +62,14 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
             stand_in = counted.stand_in
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (stand_in.eager, stand_in.fused), preset
             assert m.elementwise_passes.counted == stand_in.counted, preset
+            assert m.elementwise_passes.per_kernel == stand_in.per_kernel, preset
             assert m.launches_per_layer.eager == stand_in.launches, preset
         else:
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (own.eager, own.fused), preset
+            assert m.elementwise_passes.per_kernel == own.per_kernel, preset
             assert m.launches_per_layer.eager == own.launches, preset
     every = [p for c in counted.counts.values() for p in c.presets.values()]
+    assert counted.stand_in.per_kernel == pytest.approx(statistics.median(p.per_kernel for p in every), rel=1e-2)
     assert counted.stand_in.eager == pytest.approx(statistics.median(p.eager for p in every), rel=1e-2)
     assert counted.stand_in.fused == pytest.approx(statistics.median(p.fused for p in every), rel=1e-2)
     assert counted.stand_in.launches == pytest.approx(statistics.median(p.launches for p in every), rel=1e-2)
@@ -113,9 +116,33 @@ def test_the_eager_counter_charges_each_kernel_its_inputs_and_outputs_and_views_
 
     x = torch.randn(64, 32, dtype=torch.bfloat16)
     w = torch.randn(32, 32, dtype=torch.bfloat16)
-    moved, launches = script._count_eager(Block(), {"x": x, "w": w})
+    moved, launches, squares = script._count_eager(Block(), {"x": x, "w": w})
     tensor = x.numel() * 2
     assert launches == 4  # layer_norm, the GEMM, gelu, add: the host launches each; the views launch nothing
     big = (1 + 1) * tensor + (1 + 1) * tensor + (2 + 1) * tensor
     row_stats = 2 * x.shape[0] * 4  # layer_norm also writes each row's mean and 1/std (at most fp32)
     assert big <= moved <= big + row_stats
+    # per kernel: layer_norm and gelu move 2 tensors, the add 3: the byte-weighted mean volume is 17/7 tensors
+    assert squares / moved / tensor == pytest.approx((2 * 2**2 + 3**2) / 7, rel=0.02)
+
+
+def test_one_kernels_volume_is_at_least_a_read_and_at_most_its_blocks_traffic():
+    """per_kernel (the passes one eager element-wise kernel makes, weighted by bytes): the kernels that move most of
+    the bytes read one tensor and write one at least, and no kernel moves more than its block's passes."""
+    for c in load_elementwise().counts.values():
+        for preset, p in c.presets.items():
+            assert 1.0 <= p.per_kernel <= p.eager, preset
+
+
+def test_a_presets_own_passes_without_a_kernel_volume_get_the_stand_ins_with_its_citation(tmp_path):
+    doc = yaml.safe_load(CAT.source_of("models", "sana-0.6b").read_text())
+    doc |= {"id": "my-dit", "elementwise_passes": {"eager": 50.0, "fused": 20.0, "counted": "my count"}}
+    doc["sources"] = doc.get("sources", {}) | {"elementwise_passes": "my own count of my model's code"}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "my-dit.yaml").write_text(yaml.safe_dump(doc))
+    m = Catalog([*CAT.roots, tmp_path]).model("my-dit")
+    stand_in = load_elementwise().stand_in
+    assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (50.0, 20.0)
+    assert m.elementwise_passes.per_kernel == stand_in.per_kernel
+    assert m.sources["elementwise_passes"] == "my own count of my model's code"
+    assert stand_in.counted in m.sources["elementwise_passes.per_kernel"]

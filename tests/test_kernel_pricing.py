@@ -200,8 +200,8 @@ def test_fp8_is_never_slower_than_bf16(model, hardware):
 def test_the_a100_40gb_runs_the_80gb_parts_gemms_behind_its_own_slower_memory():
     """The A100 SXM4 40GB is the 80GB part's die at the same clocks (same 312 TFLOPS): its GEMMs are the 80GB
     table's, second for second, and its notes say so; its HBM2 (1.555 TB/s, not 2.039) enters wherever a forward
-    streams memory (the weight read, the element-wise passes), so a step is slower, by at most the bandwidth
-    ratio."""
+    streams memory (the weight read, the element-wise passes once they spill the same 40 MB L2), so a step is never
+    faster, slower where it streams memory, by at most the bandwidth ratio."""
     forty, eighty = CATALOG.hardware("a100-40gb-sxm"), CATALOG.hardware("a100-80gb-sxm")
     assert TABLE_CHIPS["a100-40gb-sxm"] == TABLE_CHIPS["a100-80gb-sxm"]
     assert forty.dense_tflops == eighty.dense_tflops and forty.bandwidth_tbps < eighty.bandwidth_tbps
@@ -216,7 +216,10 @@ def test_the_a100_40gb_runs_the_80gb_parts_gemms_behind_its_own_slower_memory():
         r = estimate_arrays(_cfg("flux1-dev", hardware, **kw))
         return float(r.breakdown_s["denoise"])
 
-    # the element-wise passes and the weight reads stream at its own bandwidth: slower, by at most the ratio
-    for size in (dict(width=1024, height=1024, batch=4), dict(width=256, height=256, batch=1)):
-        ratio = step("a100-40gb-sxm", **size) / step("a100-80gb-sxm", **size)
-        assert 1.0 < ratio <= eighty.bandwidth_tbps / forty.bandwidth_tbps + 1e-9
+    # 1024 px at batch 4: the element-wise passes spill L2 and stream at its own bandwidth, slower by at most the
+    # ratio; 256 px at batch 1: each kernel's tensors stay in L2 and the GEMMs bind, the same step
+    bound = eighty.bandwidth_tbps / forty.bandwidth_tbps + 1e-9
+    large = dict(width=1024, height=1024, batch=4)
+    assert 1.0 < step("a100-40gb-sxm", **large) / step("a100-80gb-sxm", **large) <= bound
+    small = dict(width=256, height=256, batch=1)
+    assert 1.0 <= step("a100-40gb-sxm", **small) / step("a100-80gb-sxm", **small) <= bound

@@ -1,5 +1,6 @@
 """Element-wise traffic and the L2 cache (issue 16 item 3): a block's element-wise kernels run at the measured
-in-cache rate while its live activations fit the chip's L2, at the memory's rate once they spill."""
+in-cache rate while the volume one kernel streams (its counted reads plus writes) fits the chip's L2, at the
+memory's rate once it spills."""
 
 import numpy as np
 import pytest
@@ -55,12 +56,12 @@ def _step(model, hw, batch, l2):
 def test_cache_speeds_small_batches_and_large_batches_pay_only_the_kernel_starts(hw_id):
     hw = CAT.hardware(hw_id)
     l2 = (hw.l2.resident_mb * 1e6, hw.l2.bandwidth_tbps * 1e12, hw.l2.kernel_start_us * 1e-6)
-    # Sana 0.6B at 512 px: 256 tokens x 1152 wide, a block's 16 live tensors ~9 MB at batch 1
+    # Sana 0.6B at 512 px: 256 tokens x 1152 wide, ~0.6 MB a tensor: a kernel's few of them fit at batch 1
     small_cached, eff, m = _step("sana-0.6b", hw, 1, l2)
     small_dram, _, _ = _step("sana-0.6b", hw, 1, (0.0, np.inf, 0.0))
     starts = physics.act_passes(m, eff) / 2 * physics.activation_blocks(m) * hw.l2.kernel_start_us * 1e-6
     assert small_cached - starts < small_dram
-    # batch 256: ~2.4 GB live per block, far past any L2: the same bytes at the memory's rate, plus the starts
+    # batch 256: ~150 MB a tensor, a kernel's volume far past any L2: the same bytes at the memory's rate, plus the starts
     big_cached, _, _ = _step("sana-0.6b", hw, 256, l2)
     big_dram, _, _ = _step("sana-0.6b", hw, 256, (0.0, np.inf, 0.0))
     assert big_cached == pytest.approx(big_dram + starts, rel=1e-9)

@@ -654,6 +654,20 @@ def act_passes(model: ModelPreset, eff):
     return np.where(eff.fused_elementwise, counted.fused, counted.eager) * eff.act_scale
 
 
+def kernel_passes(model: ModelPreset) -> float:
+    """Passes one eager element-wise kernel makes (its reads plus writes over one block's activations, the mean over
+    the kernels weighted by their bytes), counted from the model code with its passes
+    (``elementwise_passes.per_kernel``, scripts/count_elementwise_passes.py). Times one block's activation bytes it
+    is the volume a kernel streams, which :func:`elementwise_s` compares with the chip's L2. The eager count serves
+    a compiled denoiser too: a fused kernel moves a subset of the bytes of the eager kernels it replaces, each
+    written and read where the eager ones wrote and read it, so each byte stays in L2 as it did (and fused is never
+    slower than eager: fewer of the same bytes)."""
+    counted = model.elementwise_passes
+    if counted is None or counted.per_kernel is None:  # not reached: the catalog completes every preset's count
+        raise ValueError(f"{model.id} has no elementwise_passes.per_kernel")
+    return counted.per_kernel
+
+
 def host_note(model: ModelPreset, profile) -> str:
     """What one of ``model``'s layers costs the host under ``profile`` (an engine profile) when its host launches
     every op (``host_per_launch``), and where the count is from; for a serving engine that works per running
@@ -736,7 +750,7 @@ L2_SPILL_FACTOR = 1.5
 
 # Live tensors of tokens x width in a transformer block with fused attention (residual, normed and modulated
 # input, q, k, v, attention output, the 4x-wide MLP hidden and its activation): an assumption
-# (docs/methodology.md) behind both activation memory and the element-wise kernels' L2 working set.
+# (docs/methodology.md) behind activation memory.
 BLOCK_LIVE_TENSORS = 16
 
 
@@ -754,8 +768,8 @@ def l2_hit_fraction(volume, resident):
 def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, kernel_start_s):
     """Seconds of ``kernels`` element-wise kernels that together move ``bytes_``: every kernel costs
     ``kernel_start_s``, and the bytes move at the L2 rate for the share :func:`l2_hit_fraction` of
-    ``working_set`` (the bytes live between the kernels, which the matmuls between them also touch) keeps in the
-    cache, at ``dram_bw`` for the rest."""
+    ``working_set`` (the bytes one kernel reads plus writes: :func:`kernel_passes`) keeps in the cache, at
+    ``dram_bw`` for the rest."""
     h = l2_hit_fraction(working_set, l2_resident)
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
 
@@ -837,8 +851,9 @@ def diffusion_step_time(
     activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) :func:`act_passes` times in 16 bits,
     serialised with the matmuls, one kernel per two passes (a read and a write) in each block; each GPU runs
     them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
-    seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while a block's
-    :data:`BLOCK_LIVE_TENSORS` live activations do.
+    seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while the volume one kernel
+    streams (:func:`kernel_passes` x a block's activations, as the benchmark behind ``l2`` measures a kernel's
+    read plus write) fits.
     step = max(max(compute, weights / (BW mbu)) + layers x gap, layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
     the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
@@ -855,9 +870,9 @@ def diffusion_step_time(
         attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
-    live = BLOCK_LIVE_TENSORS * acts / blocks
+    volume = kernel_passes(model) * acts / blocks
     passes = act_passes(model, eff)
-    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, live, BW * eff.mbu, *l2)
+    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, volume, BW * eff.mbu, *l2)
     linear = n * flops_per_item / (P * eff.mfu) / G
     if linear_s is not None:
         linear = np.where(np.isfinite(linear_s), linear_s, linear)

@@ -176,14 +176,20 @@ def _with_counts(preset: ModelPreset) -> ModelPreset:
     from tokcost.io.elementwise import load_elementwise
 
     counts = load_elementwise()
-    update: dict = {}
-    if elementwise and preset.elementwise_passes is None:
+    update: dict = {}  # the counts laid over the preset, each cited from the generated file
+    own: dict = {}  # the preset's own counts, completed
+    passes = preset.elementwise_passes
+    if elementwise and passes is None:
         update["elementwise_passes"] = counts.for_preset(preset.id)
+    elif elementwise and passes is not None and passes.per_kernel is None:  # its own passes, without a kernel volume
+        own["elementwise_passes"] = passes.model_copy(update={"per_kernel": counts.stand_in.per_kernel})
     if preset.launches_per_layer is None:
         launches = counts.launches_for(preset.id, elementwise)
         if launches is not None:
             update["launches_per_layer"] = launches
-    if not update:
+    if not update and not own:
         return preset
     sources = preset.sources | {field: counts.source(value) for field, value in update.items()}
-    return preset.model_copy(update=update | {"sources": sources})
+    if own:
+        sources["elementwise_passes.per_kernel"] = f"{counts.stand_in.counted} ({counts.source(counts.stand_in)})"
+    return preset.model_copy(update=update | own | {"sources": sources})

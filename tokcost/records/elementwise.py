@@ -5,7 +5,7 @@ layer, the stand-in for a preset without a count, and how they were counted."""
 
 from pydantic import Field
 
-from tokcost.records.base import NonNegative, Strict
+from tokcost.records.base import NonNegative, PosFloat, Strict
 from tokcost.records.presets import ElementwisePasses, LaunchCount, Passes
 
 
@@ -15,6 +15,7 @@ class Launches(Strict):
 
 
 class PresetCount(Passes):
+    per_kernel: PosFloat = Field(description="Passes one eager element-wise kernel makes (byte-weighted): the proxy's.")
     launches: NonNegative = Field(description="Eager kernel launches per layer of the preset (denoiser_layers).")
 
 
@@ -25,6 +26,9 @@ class Decoders(Strict):
 
 
 class StandIn(ElementwisePasses):
+    per_kernel: PosFloat = Field(
+        description="Passes one eager element-wise kernel makes: the counted denoisers' median."
+    )
     launches: NonNegative = Field(description="Eager kernel launches per layer: the median of the counted denoisers.")
 
 
@@ -33,6 +37,10 @@ class Counted(Strict):
     per_block: Passes = Field(description="Passes over a block's activations that each block makes.")
     per_forward: Passes = Field(
         description="Passes over one block's activations made once per forward (embeddings, RoPE tables, final norm)."
+    )
+    per_kernel: PosFloat = Field(
+        description="Passes one eager element-wise kernel makes (its reads plus writes over one block's activations), "
+        "the mean over kernels weighted by their bytes: the volume a kernel streams through L2 or memory."
     )
     launches: Launches = Field(description="Eager kernel launches, GEMMs, convolutions and attention included.")
     presets: dict[str, PresetCount] = Field(
@@ -59,8 +67,11 @@ class ElementwiseFile(Strict):
         for c in self.counts.values():
             if preset_id in c.presets:
                 p = c.presets[preset_id]
-                return ElementwisePasses(eager=p.eager, fused=p.fused, counted=f"counted from diffusers' {c.proxy}")
-        return ElementwisePasses(eager=self.stand_in.eager, fused=self.stand_in.fused, counted=self.stand_in.counted)
+                return ElementwisePasses(
+                    eager=p.eager, fused=p.fused, per_kernel=p.per_kernel, counted=f"counted from diffusers' {c.proxy}"
+                )
+        s = self.stand_in
+        return ElementwisePasses(eager=s.eager, fused=s.fused, per_kernel=s.per_kernel, counted=s.counted)
 
     def launches_for(self, preset_id: str, elementwise: bool) -> LaunchCount | None:
         """A built-in preset's counted eager launches per layer; a transformers decoder's; for another preset of a

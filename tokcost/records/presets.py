@@ -399,6 +399,12 @@ class ElementwisePasses(Passes):
     tokcost/data/generated/elementwise_passes.yaml (counted from the model's code by
     scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
 
+    per_kernel: PosFloat | None = Field(
+        default=None,
+        description="Passes one eager element-wise kernel makes (its reads plus writes), the mean over kernels weighted "
+        "by their bytes: the volume a kernel streams, whose share in L2 is priced at the L2 rate (None: the stand-in's, "
+        "the median of the counted denoisers).",
+    )
     counted: str = Field(
         default="", description="How the figures were obtained (the counting proxy, or a stand-in's name)."
     )

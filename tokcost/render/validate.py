@@ -255,9 +255,9 @@ MODEL_NOTES = [
     "`scripts/count_elementwise_passes.py`): eager kernels between the matmuls move eager passes x tokens x width "
     "x 2 bytes per block, compiled the passes left after inductor's fusion, both times one fitted `act_scale`; it "
     "weighs most on narrow DiTs (PixArt, Sana) and on high FLOP/byte chips. On chips with a measured `l2` section "
-    "(A100, H100/H200/H800 SXM, L40S, RTX 4090) it moves at the in-cache rate while a block's ~16 live "
-    "activation tensors fit in L2, and every kernel pays the measured start cost (te42kyfo/gpu-benches "
-    "`gpu-small-kernels`; docs/methodology.md).",
+    "(A100, H100, H200, H800, L40S, RTX 4090, RTX 3090, V100) it moves at the in-cache rate while the volume "
+    "one kernel streams (its reads plus writes, `per_kernel`, counted with the passes) fits in L2, and every "
+    "kernel pays the measured start cost (te42kyfo/gpu-benches `gpu-small-kernels`; docs/methodology.md).",
     "- **Pipeline terms**: a per-step cost outside the denoiser (`denoise_step_s`), a per-request cost "
     "(`request_fixed_s`) and the VAE decode at `vae_efficiency` of the matmul rate in the VAE's own type (an fp16 "
     "SDXL pipeline upcasts its VAE to fp32, priced at the chip's TF32 rate); the 1-step distilled models and the "
@@ -472,7 +472,25 @@ MODEL_NOTES = [
     "0.86, and diffusers' SD 1.5 at batch 4-16 1.09-1.11x fast, which moves the fitted per-step time (13.7 to "
     "15.5 ms) and the masked family past its 15%. Those are terms of the families and of attention on GeForce "
     "cards (priced at the GEMM rate: no preset of a GeForce card has a measured attention figure), not of the "
-    "chip, so the rate waits for them.",
+    "chip, so the rate waits for them. On the RTX 4090 that attention rate holds: FlashAttention-2's forward there "
+    "runs at 153-169 TFLOPS (head dim 64-128, 512-2,048 tokens; 144-156 at head dim 256: apache/tvm "
+    "tl_doc/flash_perf.md at aa7b939), 0.87-1.02 of the 165 TFLOPS peak, the GEMMs' own 0.88-1.0.",
+    "",
+    "Element-wise kernels and L2 (2026-12-06). Which element-wise bytes are served from L2 had been decided by a "
+    "block's ~16 live activation tensors, the activation-memory assumption; it is now decided by the volume one "
+    "kernel streams, its reads plus writes, counted from the model code with the passes (`per_kernel`, the mean "
+    "over the eager kernels weighted by their bytes: SD3 2.8 block tensors, FLUX.1 4.1, SDXL and SD 1.5 6.2-6.3), "
+    "the quantity the L2 benchmark measures. SDXL at 1024 px on the RTX 4090, whose 72 MB L2 holds a kernel's "
+    "tensors but not a block's live set, went from 1.21x slow to 0.98 (its 8 runs' median error 19% to 6%), the "
+    "masked family's aMUSEd runs from 11.3% to 6.4%; the RTX 3090 (6 MB of L2) is unchanged, its SDXL rows still "
+    "1.3x slow. In sample 6.8% to 6.6%; held out by source 7.3% to 7.0%, by GPU 7.9% to 7.5%, by engine 9.0% "
+    "both; rounds 4-11's 383 runs 13.8% to 12.9%, band coverage 77% to 79% at a median width of 1.72x, and the "
+    "252 of them never entered 18.0% both, coverage 69% to 74%. The fitted per-step time outside the denoiser "
+    "grew (13.7 to 15.7 ms) and the host cost per launch fell 3% (14.7 to 14.2 us), which moved SCAN's MAR-H at "
+    "batch 1 from 2.20x to 2.26x fast, past the 2.25x gate, now 2.3x (tokcost/data/validation_thresholds.yaml). "
+    "A fused kernel's own volume, larger than the eager kernels' it replaces, was priced first: it made compiled "
+    "PixArt-Sigma on an L40S slower than eager, which fewer of the same bytes cannot be, so a compiled denoiser "
+    "keeps the eager figure (docs/methodology.md).",
     "",
 ]
 
