@@ -490,7 +490,11 @@ MODEL_NOTES = [
     "batch 1 from 2.20x to 2.26x fast, past the 2.25x gate, now 2.3x (tokcost/data/validation_thresholds.yaml). "
     "A fused kernel's own volume, larger than the eager kernels' it replaces, was priced first: it made compiled "
     "PixArt-Sigma on an L40S slower than eager, which fewer of the same bytes cannot be, so a compiled denoiser "
-    "keeps the eager figure (docs/methodology.md).",
+    "keeps the eager figure (docs/methodology.md). Retried on top of it, the rtx-3090 preset's measured GEMM rate "
+    "(above) would take the set to 6.4% in sample and rounds 4-11 to 12.8% (the RTX 3090's 17 runs from 11.8% to "
+    "7.6%), the masked family no longer in the way (6.0%), but LazyMAR's MAR runs to 1.22-1.31x fast (the hybrid "
+    "family 14% to 28%, past its 15% out-of-sample gate) and FastVAR's Infinity-2B to 0.86: the rate still waits "
+    "for MAR's head and Infinity's own count.",
     "",
 ]
 
