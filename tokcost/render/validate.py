@@ -474,7 +474,8 @@ MODEL_NOTES = [
     "cards (priced at the GEMM rate: no preset of a GeForce card has a measured attention figure), not of the "
     "chip, so the rate waits for them. On the RTX 4090 that attention rate holds: FlashAttention-2's forward there "
     "runs at 153-169 TFLOPS (head dim 64-128, 512-2,048 tokens; 144-156 at head dim 256: apache/tvm "
-    "tl_doc/flash_perf.md at aa7b939), 0.87-1.02 of the 165 TFLOPS peak, the GEMMs' own 0.88-1.0.",
+    "tl_doc/flash_perf.md at aa7b939), 0.87-1.02 of the 165 TFLOPS peak, the GEMMs' own 0.88-1.0; the rtx-4090 "
+    "preset now carries it as its attention efficiency (0.87-1.0: no figure moved by more than 1%).",
     "",
     "Element-wise kernels and L2 (2026-12-06). Which element-wise bytes are served from L2 had been decided by a "
     "block's ~16 live activation tensors, the activation-memory assumption; it is now decided by the volume one "
