@@ -765,12 +765,11 @@ def l2_hit_fraction(volume, resident):
     return np.where(R > 0, np.clip(h, 0.0, 1.0), 0.0)
 
 
-def elementwise_s(bytes_, kernels, working_set, dram_bw, l2_resident, l2_bw, kernel_start_s):
+def elementwise_s(bytes_, kernels, volume, dram_bw, l2_resident, l2_bw, kernel_start_s):
     """Seconds of ``kernels`` element-wise kernels that together move ``bytes_``: every kernel costs
-    ``kernel_start_s``, and the bytes move at the L2 rate for the share :func:`l2_hit_fraction` of
-    ``working_set`` (the bytes one kernel reads plus writes: :func:`kernel_passes`) keeps in the cache, at
-    ``dram_bw`` for the rest."""
-    h = l2_hit_fraction(working_set, l2_resident)
+    ``kernel_start_s``, and the bytes move at the L2 rate for the share :func:`l2_hit_fraction` of ``volume`` (the
+    bytes one kernel reads plus writes: :func:`kernel_passes`) keeps in the cache, at ``dram_bw`` for the rest."""
+    h = l2_hit_fraction(volume, l2_resident)
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
 
 

@@ -133,7 +133,6 @@ class ErrorBand(Strict):
     high: float = Field(description="Upper end: ln(measured / predicted latency).")
     n: Annotated[int, Field(gt=0), NOT_BOOL] = Field(description="Held-out entries it is taken over.")
     level: Fraction = Field(
-        default=0.8,
         description="The conformal level it is built at: the lowest from 0.90 (tokcost.core.validate.BAND_FLOOR) "
         "whose leave-one-source-out coverage reaches 80% (tokcost.core.validate.error_bands).",
     )
