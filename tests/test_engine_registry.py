@@ -37,10 +37,11 @@ def with_new_engine(tmp_path, monkeypatch):
     return path
 
 
-def test_the_shipped_table_is_the_four_engines_in_order():
+def test_the_shipped_table_is_the_five_engines_in_order():
     engines = load_engines()
-    assert list(engines) == ["eager", "compiled", "vllm", "vllm-0.4"]
-    assert engines["vllm-0.4"].superseded_by == "vllm" and engines["vllm"].serves == ["ar"]
+    assert list(engines) == ["eager", "compiled", "vllm", "vllm-0.4", "vllm-0.7"]
+    assert engines["vllm-0.4"].superseded_by == engines["vllm-0.7"].superseded_by == "vllm"
+    assert engines["vllm"].serves == engines["vllm-0.7"].serves == ["ar"]
 
 
 def test_a_new_entry_is_priced_by_estimate_spec_and_sweep_with_no_code_change(with_new_engine):
@@ -68,19 +69,19 @@ def test_an_engine_outside_the_table_is_refused_with_the_known_names(tmp_path):
         tokcost.load_spec(spec)
     (problem,) = info.value.problems
     assert problem.field == "candidates.engines[1]" and problem.line > 1
-    assert problem.message == "unknown engine 'tensorrt'; choose from eager, compiled, vllm, vllm-0.4"
+    assert problem.message == "unknown engine 'tensorrt'; choose from eager, compiled, vllm, vllm-0.4, vllm-0.7"
 
 
 def test_a_measurement_names_an_engine_of_the_table(tmp_path):
     entries = yaml.safe_load(paths.MEASUREMENTS_FILE.read_text())[:2]
-    entries[1]["engine"] = "vllm-0.3"
+    entries[1]["engine"] = "vllm-0.44"
     path = tmp_path / "m.yaml"
     path.write_text(yaml.safe_dump(entries, sort_keys=False))
     with pytest.raises(InputError) as info:
         load_entries(path)
     (problem,) = info.value.problems
     assert problem.field == "1.engine" and problem.line > 1
-    assert problem.message.startswith("unknown engine 'vllm-0.3'; did you mean vllm-0.4?")
+    assert problem.message.startswith("unknown engine 'vllm-0.44'; did you mean vllm-0.4?")
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,19 @@ def test_unknown_field_is_rejected(tmp_path):
     assert p.line > 0 and "colour" in p.field and "unknown field" in p.message
 
 
+def test_a_validation_set_may_outgrow_a_specs_size_bound_but_stays_bounded(tmp_path):
+    # the shipped set passed 1 MB (a spec's bound); its own bound is eight times that, and still refuses beyond it
+    shipped = DATA_DIR / "validation" / "measurements.yaml"
+    assert shipped.stat().st_size > 1_000_000
+    assert len(load_entries(shipped)) >= 500
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(shipped.read_text() + "# " + "x" * 8_000_000 + "\n")
+    with pytest.raises(InputError) as exc:
+        load_entries(huge)
+    p = exc.value.problems[0]
+    assert (p.line, p.col) == (1, 1) and "larger than 8,000,000 bytes" in p.message
+
+
 def test_source_groups(entries):
     by = {e.id: V.source_group(e) for e in entries}
     # a paper's table and its abstract are one source; different files of one repository are not

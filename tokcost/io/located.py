@@ -22,6 +22,10 @@ from tokcost.text import quoted
 
 MAX_FILE_BYTES = 1_000_000  # a product spec or preset is a few KB; anything this large is a mistake or an attack
 MAX_NODES = 50_000  # values after alias expansion (a preset has a few hundred); a billion-laughs file trips it at once
+# A validation set holds hundreds of sourced runs (the shipped one passed 1 MB and 30,000 values at 575 runs): its
+# bounds are eight times a spec's, still bounded as any input
+MAX_MEASUREMENTS_BYTES = 8 * MAX_FILE_BYTES
+MAX_MEASUREMENTS_NODES = 8 * MAX_NODES
 MAX_DEPTH = 64
 
 Path_ = tuple  # a path into the document: keys and list indices
@@ -118,8 +122,9 @@ class YamlProblem(Exception):
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, max_nodes: int = MAX_NODES):
         self.file = file
+        self.max_nodes = max_nodes
         self.count = 0
         self.problems: list[Problem] = []
         self.out = Located(data=None, file=file)
@@ -132,7 +137,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.count > self.max_nodes:
             raise YamlProblem(
                 [
                     Problem(
@@ -140,7 +145,7 @@ class _Builder:
                         node.start_mark.line + 1,
                         node.start_mark.column + 1,
                         dotted(path),
-                        f"document expands to more than {MAX_NODES:,} values (alias bomb?)",
+                        f"document expands to more than {self.max_nodes:,} values (alias bomb?)",
                     )
                 ]
             )
@@ -214,8 +219,8 @@ def dotted(path: tuple) -> str:
     return out or "(document)"
 
 
-def _check_event_count(text: str, file: str) -> None:
-    """Refuse documents with more than MAX_NODES nodes or MAX_DEPTH levels before composing them: composing a
+def _check_event_count(text: str, file: str, max_nodes: int = MAX_NODES) -> None:
+    """Refuse documents with more than ``max_nodes`` nodes or MAX_DEPTH levels before composing them: composing a
     1 MB flow list of 300,000 numbers, or 50,000 nested ``[``, takes seconds (libyaml is quadratic in flow depth),
     while the parser's events are produced lazily and this stops at the limit. Aliases are one event each; what
     they expand to is capped later by the builder."""
@@ -225,21 +230,21 @@ def _check_event_count(text: str, file: str) -> None:
             depth += 1
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
-        if count > MAX_NODES or depth > MAX_DEPTH:
+        if count > max_nodes or depth > MAX_DEPTH:
             mark = event.start_mark
             msg = (
                 f"nesting deeper than {MAX_DEPTH} levels"
                 if depth > MAX_DEPTH
-                else f"document has more than {MAX_NODES:,} values"
+                else f"document has more than {max_nodes:,} values"
             )
             raise YamlProblem([Problem(file, mark.line + 1, mark.column + 1, "(document)", msg)])
 
 
-def load_text(text: str, file: str) -> Located:
-    """Parse one YAML document; raise :class:`YamlProblem` with every problem found. The size limit is
-    :func:`load_file`'s (its only caller)."""
+def load_text(text: str, file: str, max_nodes: int = MAX_NODES) -> Located:
+    """Parse one YAML document of at most ``max_nodes`` values; raise :class:`YamlProblem` with every problem
+    found. The size limit is :func:`load_file`'s (its only caller)."""
     try:
-        _check_event_count(text, file)
+        _check_event_count(text, file, max_nodes)
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -269,22 +274,23 @@ def load_text(text: str, file: str) -> Located:
         )
     if not nodes or nodes[0] is None:
         raise YamlProblem([Problem(file, 1, 1, "(document)", "file is empty")])
-    builder = _Builder(file)
+    builder = _Builder(file, max_nodes)
     builder.out.data = builder.build(nodes[0], (), 0)
     if builder.problems:
         raise YamlProblem(builder.problems)
     return builder.out
 
 
-def load_file(path: str | Path) -> Located:
-    """Read and parse a file; unreadable or non-UTF-8 files become problems, never tracebacks."""
+def load_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES, max_nodes: int = MAX_NODES) -> Located:
+    """Read and parse a file of at most ``max_bytes`` and ``max_nodes`` values; unreadable or non-UTF-8 files
+    become problems, never tracebacks."""
     name = str(path)
     try:
-        raw = read_bounded(path, MAX_FILE_BYTES)
+        raw = read_bounded(path, max_bytes)
     except OSError as exc:
         raise YamlProblem([Problem(name, 1, 1, "(document)", f"cannot read file: {exc.strerror or exc}")]) from None
-    if len(raw) > MAX_FILE_BYTES:  # pragma: no cover - read_bounded already refuses it
-        raise YamlProblem([Problem(name, 1, 1, "(document)", f"file is larger than {MAX_FILE_BYTES:,} bytes")])
+    if len(raw) > max_bytes:  # pragma: no cover - read_bounded already refuses it
+        raise YamlProblem([Problem(name, 1, 1, "(document)", f"file is larger than {max_bytes:,} bytes")])
     if b"\x00" in raw:
         raise YamlProblem([Problem(name, 1, 1, "(document)", "file is binary (contains NUL bytes), not YAML")])
     try:
@@ -292,4 +298,4 @@ def load_file(path: str | Path) -> Located:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlProblem([Problem(name, line, 1, "(document)", "file is not valid UTF-8 text")]) from None
-    return load_text(text, name)
+    return load_text(text, name, max_nodes)

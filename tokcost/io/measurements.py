@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.engines import engine_problem, load_engines
-from tokcost.io.located import YamlProblem, load_file
+from tokcost.io.located import MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES, YamlProblem, load_file
 from tokcost.io.parse import load_model, validate_items
 from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
 from tokcost.records.measurements import Entry, Thresholds
@@ -16,7 +16,7 @@ from tokcost.text import quoted
 def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
     """Parse the measurements file; every schema problem is reported with its file:line:col."""
     try:
-        doc = load_file(path)
+        doc = load_file(path, MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES)
     except YamlProblem as exc:
         raise InputError(exc.problems) from None
     if not isinstance(doc.data, list):
