@@ -84,6 +84,9 @@ def test_an_engine_the_table_does_not_hold_is_named_with_the_known_ones():
         tokcost.estimate(model="emu3-gen", hardware="h100-sxm", engine="vlm")
     (problem,) = info.value.problems
     assert problem.field == "engine"
-    assert problem.message == "unknown engine 'vlm'; did you mean vllm? choose from eager, compiled, vllm, vllm-0.4, vllm-0.7"
+    assert (
+        problem.message
+        == "unknown engine 'vlm'; did you mean vllm? choose from eager, compiled, vllm, vllm-0.4, vllm-0.7"
+    )
     r = CliRunner().invoke(app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--engine", "trt"])
     assert r.exit_code == 2 and "error: --engine: unknown engine 'trt'; choose from eager" in r.output
