@@ -522,6 +522,26 @@ MODEL_NOTES = [
     "runs more than 50), and eager multi-GPU runs of xDiT, diffusers and litgpt with the smaller collective cost. "
     "Rounds 4-12, each scored before it was entered: 453 runs, median 14.1%.",
     "",
+    "Round 13 (49 runs scored unseen, 34 then entered) came out at median 11.2%, worst 1.65x, band coverage 88% at "
+    "a median width of 1.76x; without its one large table, 15 runs at 21%. Entered: the diffusers docs' original "
+    "PyTorch 2.0 table (SD v1.4, 50 steps, batch 1-64, SDPA eager and torch.compile; a separate campaign from the "
+    "it/s tables above): RTX 4090 at 0.83-1.07, T4 at 0.86-0.91, RTX 3090 at 1.07-1.16 (priced slow, as every "
+    "GPU-bound RTX 3090 run). Not entered, with their unseen scores: diffusers PR #12648's FLUX.1-dev on an H100 "
+    "(its 'Main Time' is not defined: eager 0.79, compiled 0.65-0.66); an A100 PCIe report of vLLM 0.19 at TP 1 "
+    "and 2 (p99 inter-token latency only, the pair joined over PCIe without NVLink: 1.00-1.27); vLLM's recipe for "
+    "Mistral-Medium-3.5 128B in fp8 on MI300X (FFN width and vocabulary assumed: 1.04 at TP1, 0.75 / 0.66 / 0.61 "
+    "at TP 2 / 4 / 8); a vLLM perf-CI page on eight H100s whose version is not printed (0.97); SD.Next's PR #1483 "
+    "on an RTX 4090 (model inferred: 0.67 eager, 0.90 compiled). In sample 7.0% over 579 runs; held out by source "
+    "7.5%, by GPU 8.0%, by engine 9.6%. Rounds 4-13, each scored before it was entered: 502 runs, median 13.4%. "
+    "The rtx-3090 preset's measured GEMM rate (above) was retried with the new table: in sample 7.0% to 6.4%, held "
+    "out by source 7.5% to 6.9%, by GPU 8.0% to 7.5%, by engine 9.6% to 9.3%, the 35 RTX 3090 runs 12.4% to 5.9%, "
+    "rounds 4-11 13.6% to 13.4%; but LazyMAR's MAR runs go to 1.22-1.31x fast, the hybrid family's median from "
+    "13% to 25% (issue 28 holds it to 15%), and SCAN's MAR-H to 2.31x (the gate is 2.3x), so the preset keeps its "
+    "assumed range until MAR is priced right. Three sources now say MAR is priced fast on any GPU: SCAN's batch-1 "
+    "run 2.2x, LazyMAR's batch 128 1.10-1.15x, the MAR paper's MAR-L at batch 256 1.12x (round 12); and its "
+    "author's 10-20% head share at batch 256 against tokcost's 34-47% says the transformer, not the head, is "
+    "what is under-priced there.",
+    "",
 ]
 
 
