@@ -1,6 +1,7 @@
 """Dated vLLM profiles (issue 16 item 6): ``vllm`` is today's vLLM, fitted on published 2026 inter-token latencies
-(metric ``itl_s``), and ``vllm-0.4`` keeps the 2024 fit for the LlamaGen serving table that used it. Both batch
-continuously; only the current one is offered when a spec or sweep names no engine."""
+(metric ``itl_s``), ``vllm-0.4`` keeps the 2024 fit for the LlamaGen serving table that used it, and ``vllm-0.7``
+the runs of vLLM 0.5-0.7's V0 engine. All batch continuously; only the current one is offered when a spec or sweep
+names no engine."""
 
 from __future__ import annotations
 
@@ -65,6 +66,23 @@ def test_the_llamagen_vllm_rows_are_priced_with_the_dated_profile(entries):
     assert len(rows) == 5 and {e.engine for e in rows} == {"vllm-0.4"}
     # the published inter-token latencies of vLLM runs are today's releases', never the 2024 profile's
     assert "vllm-0.4" not in {e.engine for e in entries.values() if e.metric == "itl_s"}
+
+
+def test_the_v0_engine_runs_are_priced_with_their_dated_profile(entries):
+    """vLLM 0.5-0.7 ran the V0 engine, whose per-step CPU work is serial with the GPU: its runs (Red Hat's
+    vLLM 0.7.2 model cards) are priced with vllm-0.7, which shares today's GEMM, attention and per-sequence terms
+    and fits a larger per-step time; no run of today's releases is."""
+    v0 = [e for e in entries.values() if "vllm072" in e.id]
+    assert len(v0) >= 20 and {e.engine for e in v0} == {"vllm-0.7"}
+    assert not {e.engine for e in entries.values() if "vllm019" in e.id} & {"vllm-0.7", "vllm-0.4"}
+    old, new = ENGINES["vllm-0.7"], ENGINES["vllm"]
+    assert old.fixed_per_step_s.central > new.fixed_per_step_s.central
+    for shared in ("mbu", "gpu_per_layer_s", "host_per_sequence_s", "host_per_layer_s", "mfu"):
+        assert getattr(old, shared) == getattr(new, shared), shared
+    e = entries["nm-r1distill-qwen14b-h100-vllm072-256x1024"]
+    as_today = e.model_copy(update={"engine": "vllm"})
+    # tokens per second: the V0 engine's larger step time gives fewer
+    assert float(V.text_decode_prediction(e, CAT)(None)) < float(V.text_decode_prediction(as_today, CAT)(None))
 
 
 def _itl(entry_id, entries, **conditions):
