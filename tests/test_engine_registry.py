@@ -37,11 +37,12 @@ def with_new_engine(tmp_path, monkeypatch):
     return path
 
 
-def test_the_shipped_table_is_the_five_engines_in_order():
+def test_the_shipped_table_is_the_six_engines_in_order():
     engines = load_engines()
-    assert list(engines) == ["eager", "compiled", "vllm", "vllm-0.4", "vllm-0.7"]
-    assert engines["vllm-0.4"].superseded_by == engines["vllm-0.7"].superseded_by == "vllm"
-    assert engines["vllm"].serves == engines["vllm-0.7"].serves == ["ar"]
+    assert list(engines) == ["eager", "compiled", "vllm", "vllm-0.4", "vllm-0.7", "vllm-0.11"]
+    dated = ("vllm-0.4", "vllm-0.7", "vllm-0.11")
+    assert {engines[e].superseded_by for e in dated} == {"vllm"}
+    assert {tuple(engines[e].serves) for e in ("vllm", *dated)} == {("ar",)}
 
 
 def test_a_new_entry_is_priced_by_estimate_spec_and_sweep_with_no_code_change(with_new_engine):
@@ -69,7 +70,9 @@ def test_an_engine_outside_the_table_is_refused_with_the_known_names(tmp_path):
         tokcost.load_spec(spec)
     (problem,) = info.value.problems
     assert problem.field == "candidates.engines[1]" and problem.line > 1
-    assert problem.message == "unknown engine 'tensorrt'; choose from eager, compiled, vllm, vllm-0.4, vllm-0.7"
+    assert (
+        problem.message == "unknown engine 'tensorrt'; choose from eager, compiled, vllm, vllm-0.4, vllm-0.7, vllm-0.11"
+    )
 
 
 def test_a_measurement_names_an_engine_of_the_table(tmp_path):

@@ -86,7 +86,7 @@ def test_an_engine_the_table_does_not_hold_is_named_with_the_known_ones():
     assert problem.field == "engine"
     assert (
         problem.message
-        == "unknown engine 'vlm'; did you mean vllm? choose from eager, compiled, vllm, vllm-0.4, vllm-0.7"
+        == "unknown engine 'vlm'; did you mean vllm? choose from eager, compiled, vllm, vllm-0.4, vllm-0.7, vllm-0.11"
     )
     r = CliRunner().invoke(app, ["estimate", "--model", "sdxl", "--hardware", "h100-sxm", "--engine", "trt"])
     assert r.exit_code == 2 and "error: --engine: unknown engine 'trt'; choose from eager" in r.output

@@ -76,13 +76,35 @@ def test_the_v0_engine_runs_are_priced_with_their_dated_profile(entries):
     assert len(v0) >= 20 and {e.engine for e in v0} == {"vllm-0.7"}
     assert not {e.engine for e in entries.values() if "vllm019" in e.id} & {"vllm-0.7", "vllm-0.4"}
     old, new = ENGINES["vllm-0.7"], ENGINES["vllm"]
-    assert old.fixed_per_step_s.central > new.fixed_per_step_s.central
+    # serial per-step host work both, as V1 ran it before async scheduling (vllm-0.11 shares today's terms)
+    assert old.fixed_per_step_s.central > ENGINES["vllm-0.11"].fixed_per_step_s.central
     for shared in ("mbu", "gpu_per_layer_s", "host_per_sequence_s", "host_per_layer_s", "mfu"):
         assert getattr(old, shared) == getattr(new, shared), shared
     e = entries["nm-r1distill-qwen14b-h100-vllm072-256x1024"]
     as_today = e.model_copy(update={"engine": "vllm"})
     # tokens per second: the V0 engine's larger step time gives fewer
     assert float(V.text_decode_prediction(e, CAT)(None)) < float(V.text_decode_prediction(as_today, CAT)(None))
+
+
+def test_async_scheduling_hides_the_step_host_work_under_the_forward(entries):
+    """Today's vLLM schedules a step while the GPU computes the one before (overlapped_step); vLLM 0.8-0.11 ran the
+    same engine with that work serial (vllm-0.11, every term shared). The same run therefore steps faster on the
+    current profile, by at most the host work, and never faster than either the GPU's part or the host's part."""
+    current, serial = ENGINES["vllm"], ENGINES["vllm-0.11"]
+    assert current.overlapped_step and not serial.overlapped_step
+    for field in ("mbu", "fixed_per_step_s", "host_per_sequence_s", "gpu_per_layer_s", "host_per_layer_s"):
+        assert getattr(current, field) == getattr(serial, field), field
+    arch = CAT.model("llamagen-xl").architecture
+    hw = CAT.hardware("h100-sxm")
+    for batch in (1, 8, 64, 256):
+        t = {
+            e: text_decode_s(arch, hw, ENGINES, e, "bf16", 64, 256, batch, 1, kernels=None)[1]
+            for e in ("vllm", "vllm-0.11")
+        }
+        step_host = current.fixed_per_step_s.central + batch * current.host_per_sequence_s.central
+        host = 256 * step_host / host_speed(hw)  # the host terms run on the preset's typical server
+        assert t["vllm"] < t["vllm-0.11"] <= t["vllm"] + host * (1 + 1e-9)
+        assert t["vllm"] >= host * (1 - 1e-9)
 
 
 def _itl(entry_id, entries, **conditions):

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 # of the same kinds of kernels, so it shares the kernel gaps too (its own entries then read the weights at the stream
 # ceiling, as compiled decode does; without the gap their mbu absorbed it).
 PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
-    (("eager", "compiled", "vllm", "vllm-0.7"), "gpu_per_layer_s", 1e-7, 3e-4, True),
+    (("eager", "compiled", "vllm", "vllm-0.7", "vllm-0.11"), "gpu_per_layer_s", 1e-7, 3e-4, True),
     (("eager",), "host_per_layer_s", 5e-5, 4e-3, True),
     (("eager",), "fixed_per_step_s", 1e-4, 2e-2, True),
     (("eager",), "host_per_collective_s", 1e-6, 3e-3, True),
@@ -77,28 +77,31 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
     (("eager", "compiled"), "act_scale", 0.1, 5.0, True),
     (("compiled",), "mbu", 0.5, 1.0, False),
-    (("vllm", "vllm-0.7"), "mbu", 0.5, 1.0, False),
-    (("vllm",), "fixed_per_step_s", 1e-5, 1e-2, True),
-    (("vllm", "vllm-0.7"), "host_per_sequence_s", 0.0, 2e-4, False),
+    (("vllm", "vllm-0.7", "vllm-0.11"), "mbu", 0.5, 1.0, False),
+    (("vllm", "vllm-0.11"), "fixed_per_step_s", 1e-5, 1e-2, True),
+    (("vllm", "vllm-0.7", "vllm-0.11"), "host_per_sequence_s", 0.0, 2e-4, False),
     (("vllm-0.7",), "fixed_per_step_s", 1e-5, 1e-2, True),
     (("vllm-0.4",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
 ]
-GROUPS = (("eager", "compiled", "vllm", "vllm-0.7"), ("vllm-0.4",))  # engines fitted together (they share parameters)
+GROUPS = (
+    ("eager", "compiled", "vllm", "vllm-0.7", "vllm-0.11"),
+    ("vllm-0.4",),
+)  # engines fitted together (they share parameters)
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
 # A parameter with no fitting entry in a fold (see the module docstring): the parameter whose fold value it takes,
 # times a factor. Without the source parameter's entries either, it takes the middle of its search range.
 # Today's vLLM has no per-layer host term to pass (it replays one CUDA graph per decode step: engines.yaml), so
 # eager's per-layer host cost takes vLLM 0.4's, whose LlamaGen serving runs launched per layer.
 PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], float]] = {
-    (("vllm",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
+    (("vllm", "vllm-0.11"), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
     (("vllm-0.4",), "host_per_layer_s"): ((("eager",), "host_per_layer_s"), 1 / VLLM_PRIOR),
     (("vllm-0.4",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
     (("eager",), "host_per_layer_s"): ((("vllm-0.4",), "host_per_layer_s"), VLLM_PRIOR),
-    (("eager",), "fixed_per_step_s"): ((("vllm",), "fixed_per_step_s"), VLLM_PRIOR),
-    (("vllm", "vllm-0.7"), "mbu"): ((("compiled",), "mbu"), 1.0),
-    (("compiled",), "mbu"): ((("vllm", "vllm-0.7"), "mbu"), 1.0),
-    (("vllm-0.7",), "fixed_per_step_s"): ((("vllm",), "fixed_per_step_s"), 1.0),
+    (("eager",), "fixed_per_step_s"): ((("vllm", "vllm-0.11"), "fixed_per_step_s"), VLLM_PRIOR),
+    (("vllm", "vllm-0.7", "vllm-0.11"), "mbu"): ((("compiled",), "mbu"), 1.0),
+    (("compiled",), "mbu"): ((("vllm", "vllm-0.7", "vllm-0.11"), "mbu"), 1.0),
+    (("vllm-0.7",), "fixed_per_step_s"): ((("vllm", "vllm-0.11"), "fixed_per_step_s"), 1.0),
 }
 COARSE = 41  # points in a coarse grid (over the whole range)
 FINE = 41  # points in a fine grid (around the current value)

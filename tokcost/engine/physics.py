@@ -211,12 +211,14 @@ def ar_decode_time(
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     host = ar_host_s(arch, eff, host_factor, G)
     lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
-    gpu_sum = sum_max_lines(lines, n_forwards)
     forwards = np.asarray(n_forwards, dtype=float)
     comm_s = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, comm)
-    # the step's serialised host work: once per step, and per running sequence (a serving engine's bookkeeping)
+    # the step's host work: once per step, and per running sequence (a serving engine's bookkeeping); serial with
+    # the GPU, or, under async scheduling (overlapped_step), beside it: then a step takes the longer of the two
     step_host = eff.fixed_per_step_s + n_seq * eff.host_per_sequence_s
-    total = passes * (gpu_sum + forwards * step_host) + comm_s
+    serial = sum_max_lines(lines, n_forwards) + forwards * step_host
+    overlapped = sum_max_lines([*lines, (step_host, 0.0)], n_forwards)
+    total = passes * np.where(eff.overlapped_step, overlapped, serial) + comm_s
     compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
     memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
     return total, passes * compute_sum, passes * memory_sum, comm_s

@@ -48,6 +48,9 @@ class Efficiency:
     host_per_collective_s: Factor = 0.0  # host time of each collective a multi-GPU replica calls
     host_per_sequence_s: Factor = 0.0  # AR: serialised host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
+    overlapped_step: bool | np.ndarray = (
+        False  # AR: the per-step host work runs beside the GPU's forward (async scheduling)
+    )
 
     @property
     def weight_rate(self) -> Factor:
@@ -188,6 +191,7 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         request_fixed_s=0.0 if engine.request_fixed_s is None else _pick(engine.request_fixed_s, band, False),
         fused_elementwise=engine.elementwise == "fused",
         host_per_launch=engine.host_per_launch,
+        overlapped_step=engine.overlapped_step,
         act_scale=1.0 if engine.act_scale is None else _pick(engine.act_scale, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),

@@ -52,6 +52,12 @@ class EngineProfile(Strict):
         "kernel launch: times the model's counted eager launches per layer over the 63 of the layer it is fitted on. "
         "False: a per-layer figure whatever the ops (CUDA graphs replay a step).",
     )
+    overlapped_step: bool = Field(
+        default=False,
+        description="AR: its per-step host work (fixed_per_step_s and host_per_sequence_s: scheduling, input "
+        "preparation, output processing) runs while the GPU computes the step before (vLLM's async scheduling), so "
+        "a decode step takes the longer of the two, not their sum. False: the host work is serial with the GPU.",
+    )
     elementwise: Literal["eager", "fused"] = Field(
         default="eager",
         description="Diffusion: how its element-wise ops run, which of a model's elementwise_passes it moves: "

@@ -246,7 +246,7 @@ class Candidates(Strict):
         default=None,
         min_length=1,
         description="Serving engines (default: every current engine that serves the model's family; a dated profile "
-        "such as vllm-0.7 or vllm-0.4 only when listed).",
+        "such as vllm-0.11 only when listed).",
     )
     precision: Precision = Field(default="bf16", description="Weight precision of every candidate.")
     vae_precision: VaePrecision | None = Field(default=None, description=VAE_PRECISION_HELP)
