@@ -542,8 +542,8 @@ MODEL_NOTES = [
     "author's 10-20% head share at batch 256 against tokcost's 34-47% says the transformer, not the head, is "
     "what is under-priced there.",
     "",
-    "Async scheduling (2026-12-06). Since vLLM 0.12 the engine schedules a step while the GPU computes the one "
-    "before (vllm-project/vllm PR #19970 and #23569, on by default from PR #27614; opt-in through 0.11), so a step's "
+    "Async scheduling (2026-12-06). Today's vLLM schedules a step while the GPU computes the one before "
+    "(vllm-project/vllm PR #19970 and #23569, on by default from PR #27614; opt-in through 0.11), so a step's "
     "host work runs beside its forward: today's `vllm` now prices a decode step as the longer of the two "
     "(`overlapped_step`), and the runs of 0.8-0.11 moved to `vllm-0.11`, which shares every term and adds them as "
     "those releases did (gpustack's 0.11, dennislee22's 0.10.1, ROCm's 0.10.0 MI300X and InferenceBench's 0.8.5 L4 "
