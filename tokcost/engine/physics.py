@@ -179,8 +179,10 @@ def ar_decode_time(
     max(max(FLOPs / (P mfu), bytes / (BW mbu)) + L x gap, L x host) + fixed + n x per_seq + comm (the weights at
     ``eff.weight_rate``, below mbu where the hardware measures its skinny GEMMs below its stream rate;
     ``per_seq``: ``host_per_sequence_s``, a serving engine's CPU work per running sequence), where gap
-    (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. ``passes`` = 2 for unbatched CFG (two
-    forwards per step, each reading the weights).
+    (``gpu_per_layer_s``) is GPU time serial with the layer's matmuls and host overlaps them. Under an engine that
+    schedules a step while the GPU computes the one before (``eff.overlapped_step``: vLLM's async scheduling) the
+    step's host work fixed + n x per_seq is one more term of the max instead of an addend. ``passes`` = 2 for
+    unbatched CFG (two forwards per step, each reading the weights).
 
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
