@@ -1,7 +1,7 @@
 """Dated vLLM profiles (issue 16 item 6): ``vllm`` is today's vLLM, fitted on published 2026 inter-token latencies
-(metric ``itl_s``), ``vllm-0.4`` keeps the 2024 fit for the LlamaGen serving table that used it, and ``vllm-0.7``
-the runs of vLLM 0.5-0.7's V0 engine. All batch continuously; only the current one is offered when a spec or sweep
-names no engine."""
+(metric ``itl_s``), ``vllm-0.4`` keeps the 2024 fit for the LlamaGen serving table that used it, ``vllm-0.7`` the
+runs of vLLM 0.5-0.7's V0 engine and ``vllm-0.11`` those of 0.8-0.11 (before async scheduling). All batch
+continuously; only the current one is offered when a spec or sweep names no engine."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_the_v0_engine_runs_are_priced_with_their_dated_profile(entries):
 def test_async_scheduling_hides_the_step_host_work_under_the_forward(entries):
     """Today's vLLM schedules a step while the GPU computes the one before (overlapped_step); vLLM 0.8-0.11 ran the
     same engine with that work serial (vllm-0.11, every term shared). The same run therefore steps faster on the
-    current profile, by at most the host work, and never faster than either the GPU's part or the host's part."""
+    current profile, by at most the host work, and never faster than its host work alone."""
     current, serial = ENGINES["vllm"], ENGINES["vllm-0.11"]
     assert current.overlapped_step and not serial.overlapped_step
     for field in ("mbu", "fixed_per_step_s", "host_per_sequence_s", "gpu_per_layer_s", "host_per_layer_s"):

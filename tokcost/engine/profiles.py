@@ -48,9 +48,7 @@ class Efficiency:
     host_per_collective_s: Factor = 0.0  # host time of each collective a multi-GPU replica calls
     host_per_sequence_s: Factor = 0.0  # AR: serialised host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
-    overlapped_step: bool | np.ndarray = (
-        False  # AR: the per-step host work runs beside the GPU's forward (async scheduling)
-    )
+    overlapped_step: bool | np.ndarray = False  # AR: the step's host work runs beside the forward (async scheduling)
 
     @property
     def weight_rate(self) -> Factor:
