@@ -107,6 +107,13 @@ def test_async_scheduling_hides_the_step_host_work_under_the_forward(entries):
         assert t["vllm"] >= host * (1 - 1e-9)
 
 
+@pytest.mark.parametrize(("engine", "words"), [("vllm", "beside the GPU's forward"), ("vllm-0.11", "serial with")])
+def test_an_estimate_says_whether_the_step_host_work_overlaps_the_forward(engine, words):
+    est = tokcost.estimate(model="llamagen-xl", hardware="h100-sxm", engine=engine)
+    (host,) = [n for n in est.notes if "per running sequence" in n]
+    assert words in host
+
+
 def _itl(entry_id, entries, **conditions):
     e = entries[entry_id]
     if conditions:

@@ -677,11 +677,16 @@ def host_note(model: ModelPreset, profile) -> str:
     every op (``host_per_launch``), and where the count is from; for a serving engine that works per running
     sequence (``host_per_sequence_s``), what a decode step costs its host; empty otherwise."""
     if profile.host_per_sequence_s is not None and model.architecture is not None:
+        timing = (
+            "beside the GPU's forward (async scheduling: a step takes the longer of the two)"
+            if profile.overlapped_step
+            else "serial with the GPU's forward"
+        )
         return (
             f"host: {profile.fixed_per_step_s.mid * 1e3:.2g} ms per decode step and "
             f"{profile.host_per_sequence_s.mid * 1e3:.2g} ms per running sequence on the reference host "
-            "(the engine's scheduling, input preparation and output processing; fixed_per_step_s, "
-            "host_per_sequence_s)"
+            f"(the engine's scheduling, input preparation and output processing; fixed_per_step_s, "
+            f"host_per_sequence_s), {timing}"
         )
     counted = model.launches_per_layer
     if not profile.host_per_launch or counted is None or profile.host_per_layer_s is None:
