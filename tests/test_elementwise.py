@@ -57,7 +57,8 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
         if not m.generation.elementwise:
             assert m.elementwise_passes is None, preset
             continue
-        own = next((c.presets[preset] for c in counted.counts.values() if preset in c.presets), None)
+        proxy = next((c for c in counted.counts.values() if preset in c.presets), None)
+        own = proxy.presets[preset] if proxy is not None else None
         if own is None:
             stand_in = counted.stand_in
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (stand_in.eager, stand_in.fused), preset
@@ -66,10 +67,11 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
             assert m.launches_per_layer.eager == stand_in.launches, preset
         else:
             assert (m.elementwise_passes.eager, m.elementwise_passes.fused) == (own.eager, own.fused), preset
-            assert m.elementwise_passes.per_kernel == own.per_kernel, preset
+            assert m.elementwise_passes.per_kernel == proxy.per_kernel, preset
             assert m.launches_per_layer.eager == own.launches, preset
     every = [p for c in counted.counts.values() for p in c.presets.values()]
-    assert counted.stand_in.per_kernel == pytest.approx(statistics.median(p.per_kernel for p in every), rel=1e-2)
+    per_kernel = [c.per_kernel for c in counted.counts.values() for _ in c.presets]  # a preset's is its proxy's
+    assert counted.stand_in.per_kernel == pytest.approx(statistics.median(per_kernel), rel=1e-2)
     assert counted.stand_in.eager == pytest.approx(statistics.median(p.eager for p in every), rel=1e-2)
     assert counted.stand_in.fused == pytest.approx(statistics.median(p.fused for p in every), rel=1e-2)
     assert counted.stand_in.launches == pytest.approx(statistics.median(p.launches for p in every), rel=1e-2)
@@ -131,7 +133,7 @@ def test_one_kernels_volume_is_at_least_a_read_and_at_most_its_blocks_traffic():
     the bytes read one tensor and write one at least, and no kernel moves more than its block's passes."""
     for c in load_elementwise().counts.values():
         for preset, p in c.presets.items():
-            assert 1.0 <= p.per_kernel <= p.eager, preset
+            assert 1.0 <= c.per_kernel <= p.eager, preset
 
 
 def test_a_presets_own_passes_without_a_kernel_volume_get_the_stand_ins_with_its_citation(tmp_path):

@@ -46,7 +46,7 @@ class Efficiency:
     gpu_per_layer_s: Factor = 0.0  # GPU time per layer that adds to the matmuls (each kernel's ramp-up and tail)
     weight_mbu: Factor | None = None  # decode's skinny GEMMs stream the weights at this rate (None: mbu)
     host_per_collective_s: Factor = 0.0  # host time of each collective a multi-GPU replica calls
-    host_per_sequence_s: Factor = 0.0  # AR: serialised host work per running sequence per decode step (serving engines)
+    host_per_sequence_s: Factor = 0.0  # AR: host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
     overlapped_step: bool | np.ndarray = False  # AR: the step's host work runs beside the forward (async scheduling)
 

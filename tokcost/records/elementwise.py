@@ -15,7 +15,6 @@ class Launches(Strict):
 
 
 class PresetCount(Passes):
-    per_kernel: PosFloat = Field(description="Passes one eager element-wise kernel makes (byte-weighted): the proxy's.")
     launches: NonNegative = Field(description="Eager kernel launches per layer of the preset (denoiser_layers).")
 
 
@@ -68,7 +67,7 @@ class ElementwiseFile(Strict):
             if preset_id in c.presets:
                 p = c.presets[preset_id]
                 return ElementwisePasses(
-                    eager=p.eager, fused=p.fused, per_kernel=p.per_kernel, counted=f"counted from diffusers' {c.proxy}"
+                    eager=p.eager, fused=p.fused, per_kernel=c.per_kernel, counted=f"counted from diffusers' {c.proxy}"
                 )
         s = self.stand_in
         return ElementwisePasses(eager=s.eager, fused=s.fused, per_kernel=s.per_kernel, counted=s.counted)

@@ -43,7 +43,7 @@ class EngineProfile(Strict):
     )
     host_per_sequence_s: Range[NonNegative] | None = Field(
         default=None,
-        description="AR: seconds of serialised CPU work per running sequence per decode step (a serving engine's "
+        description="AR: seconds of CPU work per running sequence per decode step (a serving engine's "
         "scheduling, input preparation and output processing; none: 0).",
     )
     host_per_launch: bool = Field(
