@@ -156,3 +156,49 @@ def test_cudnn_attention_is_priced_where_measured_and_refused_elsewhere():
     )
     with pytest.raises(UsageError, match="no measured figure for cuDNN"):
         tokcost.estimate(model="flux1-dev", hardware="a100-80gb-sxm", attention="cudnn")
+
+
+# ----------------------------------------------------------------------------------- unfused ("math") attention
+
+
+def test_unfused_attention_takes_its_matmuls_and_every_score_through_memory():
+    """Per score (query-key pair and head) of head dim d: two matmuls of 2 d FLOPs each, never faster than their
+    GEMM rate nor than the 2 bytes of scores each writes or reads; the softmax between them moves the rest."""
+    P, BW, d, scores = 200e12, 1.5e12, 64.0, 1e9
+    parts = [(4 * d * scores, d)]
+    for name, per_score in physics.UNFUSED_BYTES_PER_SCORE.items():
+        t = physics.unfused_attention_s(parts, P, BW, per_score)
+        assert t >= 4 * d * scores / P + (per_score - 4) * scores / BW, name  # arithmetic floor
+        assert t >= per_score * scores / BW, name  # memory floor: every byte of scores moved once
+        assert t == pytest.approx(2 * max(2 * d / P, 2 / BW) * scores + (per_score - 4) * scores / BW)
+    # autocast's fp32 softmax and its cast back move more than a 16-bit pipeline's
+    sixteen, autocast = (physics.UNFUSED_BYTES_PER_SCORE[k] for k in ("16-bit", "autocast"))
+    assert physics.unfused_attention_s(parts, P, BW, autocast) > physics.unfused_attention_s(parts, P, BW, sixteen)
+    # the same FLOPs in narrower heads are more scores, so more traffic
+    assert physics.unfused_attention_s([(4 * 64 * scores, 32.0)], P, BW, sixteen) > physics.unfused_attention_s(
+        parts, P, BW, sixteen
+    )
+
+
+def test_math_attention_costs_more_than_flash_where_scores_are_many():
+    """SDXL at 1024 px (4,096-token self-attention at its top level): the unfused kernel writes and rereads
+    every score, so its denoising is slower than SDPA's flash kernel; the text encoders and VAE do not move."""
+    for hw in ("h100-sxm", "a100-80gb-sxm", "rtx-4090"):
+        flash = tokcost.estimate(model="sdxl", hardware=hw, attention="sdpa")
+        math = tokcost.estimate(model="sdxl", hardware=hw, attention="math")
+        assert math.breakdown_s["denoise"] > 1.1 * flash.breakdown_s["denoise"], hw
+        assert math.breakdown_s["vae_decode"] == flash.breakdown_s["vae_decode"]
+        assert math.attention == "math" and any("unfused (math) in 16 bits" in n for n in math.notes)
+
+
+@pytest.mark.parametrize("model", ["mar-b", "mar-l", "mar-h"])
+def test_mar_prices_its_attention_kernel(model):
+    """MAR's timm blocks call SDPA (the default, fused); code that computes the attention itself (LazyMAR's blocks)
+    is the math kernel under autocast: only the transformer moves, and it moves up."""
+    fused = tokcost.estimate(model=model, hardware="rtx-3090", precision="fp16", batch=128)
+    unfused = tokcost.estimate(model=model, hardware="rtx-3090", precision="fp16", batch=128, attention="math")
+    assert fused.attention == "sdpa" and unfused.attention == "math"
+    assert unfused.breakdown_s["transformer"] > fused.breakdown_s["transformer"]
+    assert unfused.breakdown_s["diffusion_head"] == fused.breakdown_s["diffusion_head"]
+    assert any("unfused (math) under autocast" in n for n in unfused.notes)
+    assert any("attention fused at head dim" in n for n in fused.notes)

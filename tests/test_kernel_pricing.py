@@ -223,3 +223,15 @@ def test_the_a100_40gb_runs_the_80gb_parts_gemms_behind_its_own_slower_memory():
     assert 1.0 < step("a100-40gb-sxm", **large) / step("a100-80gb-sxm", **large) <= bound
     small = dict(width=256, height=256, batch=1)
     assert 1.0 <= step("a100-40gb-sxm", **small) / step("a100-80gb-sxm", **small) <= bound
+
+
+def test_mar_gemms_take_the_measured_tables_where_its_chip_has_one():
+    """MAR's transformer runs tens of thousands of tokens a GEMM, the shapes the tables measure: on a chip with a
+    table they price them (and the note says so); elsewhere the roofline does."""
+    for hardware, moves in [("a100-80gb-sxm", True), ("h100-sxm", True), ("rtx-3090", False)]:
+        cfg = _cfg("mar-l", hardware, batch=64, precision="fp16")
+        priced = estimate_arrays(cfg).breakdown_s["transformer"]
+        roofline = estimate_arrays(_replace(cfg, kernels=None)).breakdown_s["transformer"]
+        assert (priced != roofline) == moves, hardware
+        note = pricing_note(cfg)
+        assert ("measured kernel tables" in note) == moves and ("roofline" in note) != moves, hardware

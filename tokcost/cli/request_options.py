@@ -58,7 +58,7 @@ HELP = {
     "answer_tokens": "Perception: tokens in the answer (default 128).",
     "gpus": "GPUs in one replica, within one server's scale-up domain (the hardware preset's scale_up.gpus).",
     "parallelism": "How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
-    "attention": "Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch 2.0-2.10 ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and Blackwell). Default: the engine's, sdpa.",
+    "attention": "Diffusion and MAR attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch 2.0-2.10 ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and Blackwell) | math (unfused: matmul, softmax, matmul, the scores through memory). Default: the engine's, sdpa.",
     "kv_dtype": "AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads).",
     "host": "Single-thread speed of the server's CPU relative to the DGX A100's EPYC 7742 (the DGX H100's Xeon 8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on it. Default: the hardware preset's typical server, else 1.",
     "architecture": "A Llama-style decoder's Hugging Face config.json: replaces --model's decoder (--model gives the visual tokenizer and sampling); refused when it does not fit the replica's memory.",

@@ -112,11 +112,11 @@ def _from_log_m(table: KernelTable, log_m: np.ndarray, m: np.ndarray, n: float, 
     return np.exp(np.interp(log_m, grid, log_lat)) * beyond
 
 
-# Whose GEMMs a measured table prices (docs/methodology.md, "What the tables price"): diffusion denoisers (and
-# masked decoding's token transformer, which runs the same step) under every engine that serves them (PyTorch
-# eager and compiled today), whose linear layers call cuBLAS through torch.nn.functional.linear (the kernel the
-# tables measured in vLLM's harness) and whose convolutions run cuDNN's implicit GEMMs of the same shapes; their
-# GEMMs are large (m = thousands of positions). AR models keep
+# Whose GEMMs a measured table prices (docs/methodology.md, "What the tables price"): diffusion denoisers, masked
+# decoding's token transformer (which runs the same step) and MAR's encoder, decoder and diffusion head, under every
+# engine that serves them (PyTorch eager and compiled today), whose linear layers call cuBLAS through
+# torch.nn.functional.linear (the kernel the tables measured in vLLM's harness) and whose convolutions run cuDNN's
+# implicit GEMMs of the same shapes; their GEMMs are large (m = thousands of positions). AR models keep
 # the roofline: their small-m GEMMs measured alone are slower than the same kernels replayed in a CUDA graph
 # (issue 27's first attempt, branch optables27, made held-out AR error worse: 7.5% -> 12.3%).
 # --precision -> the GEMM table that prices it. fp8 and int8 (W8A8) take the roofline of their peak on a chip with

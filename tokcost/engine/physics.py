@@ -478,6 +478,31 @@ def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate, head_step=FLAS
     return total
 
 
+# Unfused attention (the "math" kernel: code that computes softmax(Q K^T) V itself instead of calling SDPA, as
+# diffusers' AttnProcessor before PyTorch 2 and LazyMAR's blocks do): Q K^T and P V run as batched matmuls at the
+# GEMM rate, and the scores (one per query-key pair and head) go through memory between them. Bytes each kernel
+# moves per score, by how the code runs: a 16-bit pipeline writes them (2), the softmax reads and writes them
+# (2 + 2), P V reads them (2); under torch.autocast the softmax runs in fp32 (autocast's fp32 op list, so it writes
+# 4) and P V's input is cast back to 16 bits (4 read, 2 written).
+UNFUSED_BYTES_PER_SCORE = {"16-bit": 8.0, "autocast": 16.0}
+
+
+def unfused_attention_s(parts, P_mm, BW, bytes_per_score):
+    """Seconds of the attention ``parts`` (:func:`attention_parts`: FLOPs by head dim) run unfused, at the GEMM rate
+    ``P_mm`` and memory rate ``BW``: each matmul takes max(its FLOPs, the scores it writes or reads, 2 bytes
+    each), the softmax between them the rest of ``bytes_per_score`` (:data:`UNFUSED_BYTES_PER_SCORE`). A part
+    without a head dim has no score count: its FLOPs at the GEMM rate alone."""
+    total = 0.0
+    for flops, head_dim in parts:
+        if head_dim is None:
+            total = total + flops / P_mm
+            continue
+        scores = flops / (4.0 * head_dim)  # 4 d FLOPs per score: Q K^T and P V, 2 d each
+        matmuls = 2.0 * np.maximum(2.0 * head_dim * scores / P_mm, 2.0 * scores / BW)
+        total = total + matmuls + (bytes_per_score - 4.0) * scores / BW
+    return total
+
+
 # One GEMM of a denoiser forward, per item: m = per_pixel x pixels + per_token x sequence tokens + fixed rows;
 # an n x k weight; ``count`` of them per forward.
 GemmShape = tuple[float, float, float, int, int, int]  # (per_pixel, per_token, fixed, n, k, count)
@@ -847,6 +872,7 @@ def diffusion_step_time(
     attn_parts=None,
     exp_rate=np.inf,
     head_step=FLASH_HEAD_DIM_STEP,
+    unfused=False,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives' seconds per forward; ``collectives``: how many it calls, each
@@ -869,12 +895,13 @@ def diffusion_step_time(
     of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
     n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
     (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
-    chip's ``exp_rate`` and ``head_step`` (:func:`attention_equivalent_flops`). Returns (step, compute, memory)."""
+    chip's ``exp_rate`` and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
+    of a 16-bit pipeline (:func:`unfused_attention_s`). Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
-    if attn_parts is not None:
+    if attn_parts is not None and not unfused:
         attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
@@ -884,7 +911,12 @@ def diffusion_step_time(
     linear = n * flops_per_item / (P * eff.mfu) / G
     if linear_s is not None:
         linear = np.where(np.isfinite(linear_s), linear_s, linear)
-    compute = linear + n * attn_flops_per_item / (P_attn * attn_mfu) / G + act_s
+    if unfused and attn_parts is not None:
+        per_item = unfused_attention_s(attn_parts, P_attn * eff.mfu, BW * eff.mbu, UNFUSED_BYTES_PER_SCORE["16-bit"])
+        attention = n * per_item / G
+    else:
+        attention = n * attn_flops_per_item / (P_attn * attn_mfu) / G
+    compute = linear + attention + act_s
     weight_bytes = model.denoiser.params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)

@@ -51,11 +51,13 @@ def _not_tiny(value: float) -> float:
 
 
 NOT_TINY = AfterValidator(_not_tiny)
-# The attention kernels a diffusion estimate prices (one home for the list): sdpa (PyTorch's
+# The attention kernels a diffusion or MAR estimate prices (one home for the list): sdpa (PyTorch's
 # scaled_dot_product_attention through its FlashAttention-2 backend, as PyTorch 2.0-2.10 ran it), fa2, fa3
 # (FlashAttention-3, Hopper), cudnn (SDPA's cuDNN fused-attention backend, which PyTorch 2.11 and later pick first
-# on Hopper and Blackwell). Each prices at its hardware figure (efficiency.attention, attention_fa3, attention_cudnn).
-AttentionKernel = Literal["sdpa", "fa2", "fa3", "cudnn"]
+# on Hopper and Blackwell), each at its hardware figure (efficiency.attention, attention_fa3, attention_cudnn); and
+# math, unfused attention (matmul, softmax, matmul with the scores in memory: tokcost.engine.physics.
+# unfused_attention_s), as code that does not call SDPA runs it.
+AttentionKernel = Literal["sdpa", "fa2", "fa3", "cudnn", "math"]
 Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 
 # A preset's numbers (records/presets.py, and the family sections of records/families/ that it imports). Upper

@@ -87,9 +87,9 @@ class EstimateRequest(BaseModel):
     )
     attention: AttentionKernel | None = Field(
         default=None,
-        description="Diffusion attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch 2.0-2.10 "
-        "ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and Blackwell). "
-        "Default: the engine's, sdpa.",
+        description="Diffusion and MAR attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch "
+        "2.0-2.10 ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and "
+        "Blackwell) | math (unfused: matmul, softmax, matmul, the scores through memory). Default: the engine's, sdpa.",
     )
     kv_dtype: Literal["bf16", "fp8"] = Field(
         default="bf16",
@@ -131,7 +131,8 @@ class EstimateResult(BaseModel):
     engine: str = Field(description="The engine profile priced (its name in the engine table).")
     attention: str | None = Field(
         default=None,
-        description="Diffusion: the attention kernel priced, sdpa | fa2 | fa3 | cudnn (null for AR models).",
+        description="Diffusion and MAR: the attention kernel priced, sdpa | fa2 | fa3 | cudnn | math (null for AR "
+        "models).",
     )
     kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
     host_speed: float = Field(

@@ -38,7 +38,7 @@ class Conditions(Strict):
         default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
     )
     attention: AttentionKernel | None = Field(
-        default=None, description="Diffusion: the attention kernel the run used (None: the engine profile's)."
+        default=None, description="Diffusion and MAR: the attention kernel the run used (None: the engine profile's)."
     )
     prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")

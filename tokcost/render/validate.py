@@ -555,6 +555,18 @@ MODEL_NOTES = [
     "band coverage 82%, ML.ENERGY's 36 runs at 8.2%; the 252 never entered 16.7%, coverage 77%. Priced with today's "
     "`vllm` whatever their release, the same rounds come out at 16.1%: a run's vLLM version picks its profile.",
     "",
+    "MAR's attention and GEMMs (2026-12-06). LazyMAR's baseline rows run LazyMAR's own blocks (`models/basic.py`), "
+    "which compute attention unfused (`q * scale`, `torch.matmul`, `softmax`, `torch.matmul`) where MAR's timm "
+    "blocks call SDPA; they are now entered with `attention: math`, a kernel any diffusion or MAR estimate can "
+    "take (`--attention math`: the two matmuls at the GEMM rate, every score through memory, 8 bytes in a 16-bit "
+    "pipeline and 16 under autocast). MAR-B/L/H on the RTX 3090 went from 1.10 / 1.12 / 1.15x fast to 0.97 / 1.01 "
+    "/ 1.07, the hybrid family's median from 14.0% to 4.9%. MAR's attention is now priced at its head dim (64, or "
+    "80 in the 96-wide kernel) and its GEMMs from the measured tables on chips that have them, as the diffusion "
+    "family's: MAR-L at batch 256 on an A100 from 0.26 to 0.28 s an image (the MAR paper's figure reads 0.29, "
+    "with a 3-block head: not entered). SCAN's batch-1 MAR-H, launch-bound, is still priced 2.2x fast. "
+    "The family is scored out of sample, so nothing was refitted: in sample 6.75% to 6.71%, held out by source "
+    "7.39% to 7.34%, by GPU 7.90% to 7.79%, by engine 9.50% to 9.38%.",
+    "",
 ]
 
 

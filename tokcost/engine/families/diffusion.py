@@ -123,6 +123,7 @@ class Diffusion:
             attn_parts=physics.attention_parts(m, latent, pw, ph),
             exp_rate=w.exp_rate,
             head_step=w.head_step,
+            unfused=(cfg.attention or cfg.profiles[cfg.engine].attention) == "math",
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run in the pipeline's 16-bit type, as in
@@ -188,10 +189,17 @@ class Diffusion:
 
     def pricing_note(self, cfg: Config) -> str:
         note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
-        attention = physics.attention_note(cfg.model, cfg.hardware)
-        if attention:
+        kernel = cfg.attention or cfg.profiles[cfg.engine].attention
+        if kernel == "math":
+            dims = ", ".join(f"{d:.3g}" for d in sorted({d for d in physics.attention_head_dims(cfg.model) if d}))
+            note += (
+                f"; attention unfused (math) in 16 bits at head dim {dims}: its matmuls at the GEMM rate, "
+                f"{physics.UNFUSED_BYTES_PER_SCORE['16-bit']:.0f} bytes of scores through memory per query-key pair "
+                "and head"
+            )
+        elif attention := physics.attention_note(cfg.model, cfg.hardware):
             note += "; " + attention
-            backend = physics.sdpa_backend_note(cfg.hardware, cfg.attention or cfg.profiles[cfg.engine].attention)
+            backend = physics.sdpa_backend_note(cfg.hardware, kernel)
             if backend:
                 note += "; " + backend
         if np.any(np.asarray(cfg.gpus) > 1):
@@ -202,33 +210,7 @@ class Diffusion:
 
     def gemm_note(self, cfg: Config) -> str:
         """Which path priced the GEMMs of ``cfg``'s network (one chip), and why."""
-        gemms = table_gemms(cfg, ((True, cfg.hardware),))
-        chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
-        if gemms is not None and chip is not None:
-            table = gemms.parts[0][1]
-            info = table.provenance
-            convs = " (convolutions as implicit GEMMs)" if cfg.model.denoiser.kind == "unet" else ""
-            if table.name != GEMM_TABLES.get(cfg.precision):
-                how = f"; {cfg.precision} computes in 16 bits on this chip (weights dequantised), from the 16-bit table"
-            else:
-                how = ""
-            return (
-                f"{self.network} GEMMs{convs} priced from measured kernel tables: {info['package']} "
-                f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
-                f"measured on {chip.device}{how}"
-            )
-        if chip is None:
-            why = f"no measured kernel table for {cfg.hardware.name}"
-        elif cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
-            why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
-        elif cfg.precision == "fp8":
-            why = (
-                "fp8 GEMMs at the fp8 peak, as diffusion stacks run them (the tables' fp8 linears, an LLM server's "
-                "kernels with their activation quantisation, gain less: docs/methodology.md)"
-            )
-        else:
-            why = f"the kernel tables do not measure {cfg.precision} GEMMs"
-        return f"{self.network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
+        return gemm_note(cfg, self.network)
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         published = model.training.samples if model.training is not None else None
@@ -261,6 +243,38 @@ class Diffusion:
         )
 
 
+def gemm_note(cfg: Config, network: str) -> str:
+    """Which path priced the GEMMs of ``cfg``'s ``network`` (one chip), and why."""
+    gemms = table_gemms(cfg, ((True, cfg.hardware),))
+    chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
+    unet = cfg.model.denoiser is not None and cfg.model.denoiser.kind == "unet"
+    if gemms is not None and chip is not None:
+        table = gemms.parts[0][1]
+        info = table.provenance
+        convs = " (convolutions as implicit GEMMs)" if unet else ""
+        if table.name != GEMM_TABLES.get(cfg.precision):
+            how = f"; {cfg.precision} computes in 16 bits on this chip (weights dequantised), from the 16-bit table"
+        else:
+            how = ""
+        return (
+            f"{network} GEMMs{convs} priced from measured kernel tables: {info['package']} "
+            f"{info['package_version']}, {info['framework']} {info['framework_version']} {info['kernel_source']} "
+            f"measured on {chip.device}{how}"
+        )
+    if chip is None:
+        why = f"no measured kernel table for {cfg.hardware.name}"
+    elif unet and cfg.model.denoiser.unet_config is None:
+        why = f"{cfg.model.id} gives no unet_config (the shapes of its convolutions' GEMMs)"
+    elif cfg.precision == "fp8":
+        why = (
+            "fp8 GEMMs at the fp8 peak, as diffusion stacks run them (the tables' fp8 linears, an LLM server's "
+            "kernels with their activation quantisation, gain less: docs/methodology.md)"
+        )
+    else:
+        why = f"the kernel tables do not measure {cfg.precision} GEMMs"
+    return f"{network} GEMMs priced on the sourced roofline (peak x efficiency): {why}"
+
+
 def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> TableGemms | None:
     """The measured GEMM tables that price ``cfg``'s denoiser on each of ``chips`` ((a row mask, its chip), as
     :class:`~tokcost.engine.families.Work` has them), or None where the roofline prices everything: no table
@@ -270,7 +284,8 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
     name = GEMM_TABLES.get(cfg.precision)
     if cfg.kernels is None:
         return None
-    if cfg.model.denoiser.kind == "unet" and cfg.model.denoiser.unet_config is None:
+    denoiser = cfg.model.denoiser
+    if denoiser is not None and denoiser.kind == "unet" and denoiser.unet_config is None:
         return None
     parts: list[tuple[Any, KernelTable]] = []
     for mask, hw in chips:

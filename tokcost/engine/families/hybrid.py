@@ -36,8 +36,9 @@ from tokcost.engine.families import (
     TrainingFlops,
     TrainingWork,
     Work,
-    roofline_note,
 )
+from tokcost.engine.families.diffusion import gemm_note, table_gemms
+from tokcost.engine.kernels import TableGemms
 from tokcost.engine.tokens import TokenCount, side_tokens
 from tokcost.errors import UsageError
 from tokcost.records.families import FamilySchema
@@ -107,11 +108,14 @@ class _Kernels:
     arrays over the grid and, on a trailing axis, the rounds of the schedule (priced at once, summed by
     :meth:`total`)."""
 
-    def __init__(self, w: Work, launch_s):
+    def __init__(self, w: Work, launch_s, gemms: TableGemms | None, unfused: bool):
         self.launch = _per_round(launch_s)
         self.P, self.BW = _per_round(w.P * w.eff.mfu), _per_round(w.BW * w.eff.mbu)
         attn_mfu = w.eff.attention_mfu if w.eff.attention_mfu is not None else w.eff.mfu
-        self.P_attn = _per_round(w.P_attn * attn_mfu)
+        self.attn_mfu, self.P_attn = _per_round(attn_mfu), _per_round(w.P_attn * attn_mfu)
+        self.P_attn_raw, self.exp_rate, self.head_step = (_per_round(v) for v in (w.P_attn, w.exp_rate, w.head_step))
+        self.P_bmm = _per_round(w.P_attn * w.eff.mfu)  # unfused attention's 16-bit batched matmuls
+        self.gemms, self.unfused = gemms, unfused
         self.l2 = tuple(_per_round(v) for v in w.l2)
         self.wread = physics.weight_read_bytes(w.cfg.precision)
         # seconds, GPU seconds, FLOPs, and the GPU seconds of arithmetic (FLOPs at the rate, element-wise traffic)
@@ -129,15 +133,33 @@ class _Kernels:
     def gemm(self, rows, n_in, n_out, count=1.0):
         flops = 2.0 * rows * n_in * n_out
         weights = n_in * n_out * self.wread / self.BW + 0.0 * rows  # read again in every round
-        self._add(np.maximum(flops / self.P, weights + rows * (n_in + n_out) * 2.0 / self.BW), count)
+        gpu_s = np.maximum(flops / self.P, weights + rows * (n_in + n_out) * 2.0 / self.BW)
+        if self.gemms is not None:  # the chip's measured kernel, where its table has the shape
+            measured = self.gemms(np.maximum(rows, 1.0), n_out, n_in)
+            gpu_s = np.where(np.isfinite(measured), measured, gpu_s)
+            arithmetic = np.where(np.isfinite(measured), measured, flops / self.P)
+        else:
+            arithmetic = flops / self.P
+        self._add(gpu_s, count)
         self.flops, self.weight_s = self.flops + count * flops, self.weight_s + count * weights
-        self.compute_s = self.compute_s + count * flops / self.P
+        self.compute_s = self.compute_s + count * arithmetic
 
-    def attention(self, seqs, tokens, width, count=1.0):
+    def attention(self, seqs, tokens, width, heads, count=1.0):
+        """Attention over ``seqs`` sequences of ``tokens``, priced at its head dim as the diffusion family's: fused
+        (:func:`~tokcost.engine.physics.attention_equivalent_flops`: the kernel's head-dim padding and the
+        softmax's exponentials), or unfused under autocast (:func:`~tokcost.engine.physics.unfused_attention_s`)."""
         flops = 4.0 * seqs * tokens * tokens * width
-        self._add(flops / self.P_attn, count)
+        parts = [(flops, width / heads)]
+        if self.unfused:
+            gpu_s = physics.unfused_attention_s(parts, self.P_bmm, self.BW, physics.UNFUSED_BYTES_PER_SCORE["autocast"])
+        else:
+            equivalent = physics.attention_equivalent_flops(
+                parts, self.P_attn_raw, self.attn_mfu, self.exp_rate, self.head_step
+            )
+            gpu_s = equivalent / self.P_attn
+        self._add(gpu_s, count)
         self.flops = self.flops + count * flops
-        self.compute_s = self.compute_s + count * flops / self.P_attn
+        self.compute_s = self.compute_s + count * gpu_s
 
     def elementwise(self, bytes_, count=1.0):
         traffic = physics.elementwise_s(bytes_, 0.0, bytes_, self.BW, *self.l2)
@@ -168,12 +190,15 @@ class MaskedAutoregressive(OneGpu):
         enc, dec, head, C = h.encoder, h.decoder, h.head, m.vae.channels
 
         rounds_n = _per_round(n)
+        # the chips' row masks take the trailing rounds axis that every GEMM's rows carry here
+        gemms = table_gemms(cfg, [(mask if mask is True else np.asarray(mask)[..., None], hw) for mask, hw in w.chips])
+        unfused = (cfg.attention or cfg.profiles[cfg.engine].attention) == "math"
 
         def block_stack(k: _Kernels, stack, tokens):
             d, r, rows, L = stack.width, h.mlp_ratio, rounds_n * tokens, stack.layers
             for n_in, n_out in ((d, 3 * d), (d, d), (d, r * d), (r * d, d)):  # qkv, proj, fc1, fc2
                 k.gemm(rows, n_in, n_out, L)
-            k.attention(rounds_n, tokens, d, L)
+            k.attention(rounds_n, tokens, d, stack.heads, L)
             for b in (*TIMM_BLOCK_EW, 4 * r):
                 k.elementwise(rows * b * d, L)
 
@@ -198,7 +223,7 @@ class MaskedAutoregressive(OneGpu):
         for t_n, k_n in sorted(set(zip(T_grid.ravel().astype(int).tolist(), K_grid.ravel().astype(int).tolist()))):
             masked, predicted = schedule(t_n, k_n)
             this = (T == t_n) & (K == k_n)
-            tr, hd = _Kernels(w, launch), _Kernels(w, launch)
+            tr, hd = _Kernels(w, launch, gemms, unfused), _Kernels(w, launch, gemms, unfused)
             known = h.buffer_tokens + t_n - masked  # every round at once, on the trailing axis
             block_stack(tr, enc, known)
             tr.gemm(rounds_n * known, enc.width, dec.width)  # decoder_embed
@@ -270,7 +295,17 @@ class MaskedAutoregressive(OneGpu):
         return f"{precision} applies to the transformer's and the diffusion head's linear layers; the VAE runs {vae}"
 
     def pricing_note(self, cfg: Config) -> str:
-        return roofline_note("masked autoregression")
+        h = SCHEMA.section_of(cfg.model)
+        dims = ", ".join(sorted({f"{s.width / s.heads:.3g}" for s in (h.encoder, h.decoder)}))
+        if (cfg.attention or cfg.profiles[cfg.engine].attention) == "math":
+            attention = (
+                f"attention unfused (math) under autocast at head dim {dims}: its matmuls at the GEMM rate, "
+                f"{physics.UNFUSED_BYTES_PER_SCORE['autocast']:.0f} bytes of scores through memory per query-key "
+                "pair and head"
+            )
+        else:
+            attention = f"attention fused at head dim {dims}, as the diffusion family prices it"
+        return f"{gemm_note(cfg, 'transformer and diffusion-head')}; {attention}"
 
     def training(self, model: ModelPreset, work: TrainingWork) -> TrainingFlops:
         raise UsageError(f"tokcost has no training formula for {model.generation.label} models such as {model.id}")

@@ -54,6 +54,7 @@ SCHEMA = _Hybrid(
     validation_family="hybrid",
     trains_on="samples",
     steps=True,
+    attention_kernel=True,
     section="hybrid",
     section_model=Hybrid,
 )
