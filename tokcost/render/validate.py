@@ -567,6 +567,17 @@ MODEL_NOTES = [
     "The family is scored out of sample, so nothing was refitted: in sample 6.75% to 6.71%, held out by source "
     "7.39% to 7.34%, by GPU 7.90% to 7.79%, by engine 9.50% to 9.38%.",
     "",
+    "Unfused attention runs (2026-12-06). Six runs that used diffusers' unfused attention processor were scored "
+    "with the math kernel before they were entered, never fitted to: the diffusers tutorial's bf16 SDXL on an A100 "
+    "(set_default_attn_processor, 4.63 s; excluded until now as not modelled) at 0.95, and the 'Vanilla "
+    "Attention' column of the diffusers PyTorch 2.0 benchmark (SD v1.4, fp16) on a T4 at 0.82 and on an RTX 3090 "
+    "at batch 1-10 at 1.13-1.14, priced as their SDPA twins in the same table are (T4 0.87, RTX 3090 1.12-1.15). "
+    "The increment the kernel prices, unfused over SDPA, against the table's: RTX 3090 1.23-1.30 against "
+    "1.22-1.30, T4 1.23 against 1.31, SDXL on the A100 1.27 against 1.40; the table's A100, A10 and V100 rows "
+    "(not entered, as their SDPA columns are not) give 1.23-1.51 against 1.35-1.40, 1.56-1.60 (as the A10G) "
+    "against 1.39, and 1.19 against 1.22. Refit over 566 runs: in sample 6.9%; held out by source 7.4%, by GPU "
+    "8.0%, by engine 9.4%.",
+    "",
 ]
 
 
