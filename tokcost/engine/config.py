@@ -39,9 +39,8 @@ class Config:
     calibration: Calibrated | None = None
     gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
     parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
-    attention: str | None = (
-        None  # diffusion and MAR attention kernel: sdpa | fa2 | fa3 | cudnn | math (None: the engine's)
-    )
+    # diffusion and MAR attention kernel: sdpa | fa2 | fa3 | cudnn | math (None: the engine profile's)
+    attention: str | None = None
     kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)
     host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)
