@@ -235,3 +235,25 @@ def test_mar_gemms_take_the_measured_tables_where_its_chip_has_one():
         assert (priced != roofline) == moves, hardware
         note = pricing_note(cfg)
         assert ("measured kernel tables" in note) == moves and ("roofline" in note) != moves, hardware
+
+
+@pytest.mark.parametrize("pcie, sxm", [("a100-80gb-pcie", "a100-80gb-sxm"), ("a100-40gb-pcie", "a100-40gb-sxm")])
+def test_an_a100_pcie_card_takes_its_sxm_siblings_gemms_slowed_to_its_own_measured_rate(pcie, sxm):
+    """The same GA100 under a lower power limit: every GEMM of the SXM table, slowed by the two cards' measured
+    best-shape ratio (MAMF 271.2 / 252.9 TFLOPS); no collective tables (a PCIe card's all-reduce crosses PCIe)."""
+    from tokcost.io.kernel_tables import SIBLING_GEMMS
+
+    card, sibling = hardware_kernels(pcie), hardware_kernels(sxm)
+    slowdown = SIBLING_GEMMS[pcie][1]
+    assert slowdown == pytest.approx(271.2 / 252.9)
+    assert set(card.tables) == {n for n in sibling.tables if n.startswith("gemm.")}
+    for name, table in card.tables.items():
+        np.testing.assert_allclose(table.latency_s, sibling.tables[name].latency_s * slowdown)
+        assert table.provenance["derived"] and table.provenance["package"] == sibling.tables[name].provenance["package"]
+    # a GPU-bound denoiser is never priced faster on the PCIe card than on its SXM sibling
+    for model in ("sd15", "sdxl", "pixart-sigma", "flux1-dev"):
+        fast = estimate_arrays(_cfg(model, sxm, batch=16)).breakdown_s["denoise"]
+        slow = estimate_arrays(_cfg(model, pcie, batch=16)).breakdown_s["denoise"]
+        assert slow >= fast, model
+    note = pricing_note(_cfg("sdxl", pcie))
+    assert "measured kernel tables" in note and "slowed" in note

@@ -27,6 +27,17 @@ TABLE_CHIPS = {
     "l40s": "l40s",
 }
 
+# PCIe cards priced from their SXM sibling's GEMM tables: the same GA100 (108 SMs, 1410 MHz boost, 312 TFLOPS bf16
+# in the NVIDIA A100 datasheet's PCIe and SXM columns alike), whose lower power limit (250-300 W against 400 W)
+# holds the clocks lower under load, so every GEMM is slowed by the ratio of the two cards' measured best-shape
+# GEMM rates (stas00/ml-engineering compute/accelerator/README.md, MAMF table: A100 SXM bf16 271.2 TFLOPS, A100
+# PCIe 252.9). Only the GEMM tables: a PCIe card's collectives cross PCIe, not the SXM baseboard's NVSwitch that
+# the NCCL tables measured. (hardware id -> (chip, slowdown))
+SIBLING_GEMMS = {
+    "a100-80gb-pcie": ("a100_sxm", 271.2 / 252.9),
+    "a100-40gb-pcie": ("a100_sxm", 271.2 / 252.9),
+}
+
 
 class KernelTableError(ValueError):
     """A shipped kernel table that cannot be used (missing, or without its provenance): a packaging bug."""
@@ -76,6 +87,35 @@ def load_chip(chip: str) -> ChipKernels:
 
 
 def hardware_kernels(hardware_id: str) -> ChipKernels | None:
-    """The kernel tables that price ``hardware_id`` (:data:`TABLE_CHIPS`), or None."""
+    """The kernel tables that price ``hardware_id`` (:data:`TABLE_CHIPS`; a PCIe card's GEMM tables from its SXM
+    sibling, :data:`SIBLING_GEMMS`), or None."""
     chip = table_chip(hardware_id)
-    return load_chip(chip) if chip is not None else None
+    if chip is not None:
+        return load_chip(chip)
+    if hardware_id in SIBLING_GEMMS:
+        return _sibling_gemms(hardware_id)
+    return None
+
+
+@cache
+def _sibling_gemms(hardware_id: str) -> ChipKernels:
+    """The GEMM tables of ``hardware_id``'s SXM sibling, every latency times the slowdown (:data:`SIBLING_GEMMS`),
+    each table's provenance saying so."""
+    chip, slowdown = SIBLING_GEMMS[hardware_id]
+    sibling = load_chip(chip)
+    derived = (
+        f"{sibling.device}'s measurements x {slowdown:.3f} (the ratio of the two cards' measured best-shape GEMM rates)"
+    )
+    tables = {
+        name: KernelTable(
+            name=t.name,
+            axes=t.axes,
+            grid=t.grid,
+            latency_s=t.latency_s * slowdown,
+            provenance={**t.provenance, "derived": derived},
+        )
+        for name, t in sibling.tables.items()
+        if name.startswith("gemm.")
+    }
+    device = f"{sibling.device}, slowed {slowdown:.3f}x to this card's measured best-shape GEMM rate"
+    return ChipKernels(chip=sibling.chip, device=device, licence=sibling.licence, tables=tables)
