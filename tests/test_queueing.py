@@ -197,3 +197,51 @@ def test_burstier_traffic_sizes_a_larger_fleet_that_meets_its_percentile_in_simu
     assert result.traffic == "bursty" and result.burstiness == 4.0
     assert result.p95_s == pytest.approx(bursty.latency_p95_s, rel=0.15), (result.p95_s, bursty.latency_p95_s)
     assert result.met
+
+
+def _slot_rows(cap, step_s, forwards, prompt=0.0, prefill_tok=0.0):
+    """One row of the continuous discipline: decode steps of ``step_s`` at every occupancy."""
+    return {
+        "batch": np.array([float(cap)]),
+        "decode_step": np.full((1, len(BATCHES)), step_s),
+        "prefill_tok": np.array([prefill_tok]),
+        "prompt": np.array([prompt]),
+        "forwards": np.array([float(forwards)]),
+    }
+
+
+@pytest.mark.parametrize(("cap", "replicas", "util"), [(8, 1, 0.6), (4, 2, 0.7), (2, 1, 0.5)])
+def test_a_few_slots_wait_as_the_exact_m_d_k_queue_and_the_simulation(cap, replicas, util):
+    """On at most EXACT_SLOTS slots under Poisson arrivals the slot wait is the exact M/D/k one (k = replicas x
+    slots, each held a request's steps): with steps that do not grow with the occupancy and no prompt, the
+    planner's p95 is the exact M/D/k's and the step-level simulation's, where Allen-Cunneen's exponential put it
+    7% low at 8 slots."""
+    from tokcost.core.fleet import DISCIPLINES
+    from tokcost.core.queueing import EXACT_SLOTS
+
+    assert replicas * cap <= EXACT_SLOTS
+    step, forwards = 0.0106, 128
+    hold = step * forwards
+    rate = util * replicas * cap / hold
+    load = DISCIPLINES["continuous"].load(_slot_rows(cap, step, forwards), rate, 1.0)
+    pct, _ = load.percentiles(np.array([float(replicas)]), 0.95)
+    exact = mdc_percentile(rate, hold, replicas * cap, 0.95)
+    assert float(pct.objective[0]) == pytest.approx(float(exact), rel=1e-3)
+    server = ContinuousServer(cap, 2048, np.full(cap + 1, step), 0.0, 0.0, forwards)
+    arrivals = renewal_arrivals(np.full(int(np.ceil(40_000 / rate / 3600)), rate), 1.0, np.random.default_rng(3))
+    simulated = np.percentile(simulate_continuous(Traffic(arrivals), server, np.array([replicas])), 95)
+    assert float(pct.objective[0]) == pytest.approx(simulated, rel=0.04)
+
+
+def test_more_slots_keep_the_allen_cunneen_wait():
+    """Beyond EXACT_SLOTS (and under bursty arrivals) the discipline's terms are continuous_terms' own."""
+    from tokcost.core.fleet import DISCIPLINES
+    from tokcost.core.queueing import EXACT_SLOTS
+
+    step, forwards = 0.0106, 128
+    for scv, cap in ((1.0, 2 * EXACT_SLOTS), (2.0, EXACT_SLOTS)):
+        rate = 0.6 * cap / (step * forwards)
+        load = DISCIPLINES["continuous"].load(_slot_rows(cap, step, forwards), rate, scv)
+        _, terms = load.percentiles(np.array([1.0]), 0.95)
+        plain = load.terms(np.array([1.0]))
+        assert terms.pw == pytest.approx(plain.pw) and terms.theta == pytest.approx(plain.theta), (scv, cap)

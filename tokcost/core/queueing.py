@@ -12,7 +12,8 @@ P(U > t) = p_u exp(-theta_u t). Pure numpy, vectorised over rows.
 * **Continuous batching at step level** (vLLM: a replica holds at most N sequences; each step decodes one token
   of every running sequence and prefills prompt chunks under a token budget): see :func:`continuous_terms`.
 * **Small fleets exactly**: one request per batch on at most :data:`EXACT_UP_TO` replicas is the M/D/c queue,
-  whose waiting-time distribution is computed exactly (:func:`mdc_wait_cdf`, Crommelin 1932; Franx 2001).
+  whose waiting-time distribution is computed exactly (:func:`mdc_wait_cdf`, Crommelin 1932; Franx 2001); so is
+  the slot queue of continuous batching on at most :data:`EXACT_SLOTS` slots in all.
 
 docs/methodology.md, "Capacity under load", gives the derivations and the validation against the step-level
 simulation of :mod:`tokcost.core.simulate` (tests/test_queueing.py).
@@ -53,6 +54,12 @@ EXACT_UP_TO = 4  # one request per batch on at most this many replicas: the exac
 # the states of its number-in-system the planner solves for: at utilisation <= 0.5 on <= EXACT_UP_TO servers (load
 # <= 2) they leave less than 1e-15 (mdc_number_in_system); fixed, so that a row's figures do not depend on the others
 EXACT_STATES = 40
+# continuous batching on at most this many slots in all (replicas x sequences each), Poisson arrivals: the slot
+# wait from the exact M/D/k queue (k slots, each held for a request's time in a full replica), where Allen-Cunneen's
+# exponential errs most (an M/D/8 at 0.6 load: its 95th percentile wait 0.17 s against the exact and simulated
+# 0.26 s; docs/methodology.md, "Capacity under load")
+EXACT_SLOTS = 8
+WAIT_SPAN, WAIT_STEPS = 16, 20  # its q-quantile by bisection within 16 slot times, to 16 / 2^20 of one
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
 
 
@@ -188,6 +195,16 @@ def _gp_quantiles(theta1, theta2) -> np.ndarray:
     return np.minimum(counts, terms - 1).astype(float).reshape(*shape, len(FILL_PROBS))
 
 
+def full_slot_time(rate_per_replica, cap, step, prefill_tok_s, prompt_tokens, forwards) -> np.ndarray:
+    """The mean time a request holds its slot in a replica whose ``cap`` slots are all busy: its forwards at
+    d(cap) and its prefill, stretched by the share of the replica's time the others' prefills take
+    (:func:`continuous_terms`)."""
+    own = np.asarray(prompt_tokens, dtype=float) * np.asarray(prefill_tok_s, dtype=float)
+    f = np.asarray(rate_per_replica, dtype=float) * own
+    free = np.where(f < 1.0, 1.0 - f, 1.0)
+    return (np.asarray(forwards, dtype=float) * step(np.asarray(cap, dtype=float)) + own) / free
+
+
 def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, forwards, scv=1.0) -> QueueTerms:
     """Continuous batching at step level, for ``replicas`` replicas of at most ``cap`` sequences each, fed at
     ``rate`` requests/s in all through one queue (every argument broadcasts; ``step`` is d(n) of
@@ -218,7 +235,7 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     for _ in range(40):  # a contraction: the step time grows far slower than the occupancy
         n = np.minimum(n_cap, np.maximum(1.0, lam_r * (g * step(n) + own) / free))
     work = g * step(n) + own
-    full = (g * step(n_cap) + own) / free  # the mean time in a slot with every slot busy
+    full = full_slot_time(lam_r, n_cap, step, pi, p, g)
     k = c * n_cap
     stable = ok & (lam * full < k)
     cs2 = np.where(ok, f * own / np.maximum(work, 1e-300) / free, 0.0)  # var R / E[R]^2: theta1 own^2 / (1-f)^3
@@ -797,11 +814,46 @@ class _ContinuousRows(NamedTuple):
         step = step_curve(r["decode_step"], 1.0, self.batches)
         return continuous_terms(self.rate, c, r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"], self.scv)
 
+    def _exact_wait(self, replicas, terms: QueueTerms, q: float, memo: dict) -> QueueTerms:
+        """``terms`` with the slot wait of the rows on at most :data:`EXACT_SLOTS` slots under Poisson arrivals
+        taken from the exact M/D/k queue (k slots, each held :func:`full_slot_time`): P(W > 0) exactly, and the
+        exponential through the exact wait's q-quantile."""
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
+        k = c * self.rows["batch"]
+        e = terms.stable & (k <= EXACT_SLOTS) & (self.scv == 1.0)
+        if not e.any():
+            return terms
+        r = {name: v[e] for name, v in self.rows.items()}
+        step = step_curve(r["decode_step"], 1.0, self.batches)
+        rate, slots = self.rate[e], k[e]
+        hold = full_slot_time(rate / c[e], r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"])
+        keys = list(zip((rate * hold).tolist(), slots.tolist()))  # the distributions by (load, slots)
+        new = [i for i, key in enumerate(keys) if key not in memo]
+        for size in sorted({keys[i][1] for i in new}):  # each slot count with the states its own loads need
+            at = np.array([i for i in new if keys[i][1] == size])
+            memo.update(zip((keys[i] for i in at), mdc_number_in_system(rate[at], hold[at], slots[at])))
+        states = max(len(memo[key]) for key in keys)
+        dist = np.stack([np.pad(memo[key], (0, states - len(memo[key]))) for key in keys])
+        pw = 1.0 - mdc_wait_cdf(0.0, rate, hold, slots, dist)
+        lo, hi = np.zeros_like(rate), hold * WAIT_SPAN
+        for _ in range(WAIT_STEPS):  # the exact wait's q-quantile by bisection
+            mid = 0.5 * (lo + hi)
+            below = mdc_wait_cdf(mid, rate, hold, slots, dist) < q
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            through = np.log(np.maximum(pw, 1e-300) / (1.0 - q)) / hi
+        usable = (pw > 1.0 - q) & (hi > 0) & (hi < hold * WAIT_SPAN)  # else Allen-Cunneen's decay stays
+        all_pw = np.array(np.broadcast_to(terms.pw, e.shape), dtype=float)
+        all_theta = np.array(np.broadcast_to(terms.theta, e.shape), dtype=float)
+        all_theta[e] = np.where(usable, through, all_theta[e])
+        all_pw[e] = pw
+        return dataclasses.replace(terms, pw=all_pw, theta=all_theta)
+
     def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
-        return exceeds(limit, self.terms(replicas), q)
+        return exceeds(limit, self._exact_wait(replicas, self.terms(replicas), q, memo), q)
 
     def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
-        t = self.terms(replicas)
+        t = self._exact_wait(replicas, self.terms(replicas), q, {})
         return _named(_at_levels(t, q)[0], q), t
 
     def mean_service(self, terms: QueueTerms) -> np.ndarray:
