@@ -60,6 +60,10 @@ EXACT_STATES = 40
 # 0.26 s; docs/methodology.md, "Capacity under load")
 EXACT_SLOTS = 8
 WAIT_SPAN, WAIT_STEPS = 16, 20  # its q-quantile by bisection within 16 slot times, to 16 / 2^20 of one
+# the number-in-system distributions of the slot queues solved so far, by (offered load, slots): a plan prices the
+# same rows in every search and replan (the same inputs give the same distribution, so results do not depend on it)
+_SLOT_DISTRIBUTIONS: dict[tuple[float, float], np.ndarray] = {}
+SLOT_DISTRIBUTIONS_KEPT = 20_000
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
 
 
@@ -814,7 +818,7 @@ class _ContinuousRows(NamedTuple):
         step = step_curve(r["decode_step"], 1.0, self.batches)
         return continuous_terms(self.rate, c, r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"], self.scv)
 
-    def _exact_wait(self, replicas, terms: QueueTerms, q: float, memo: dict) -> QueueTerms:
+    def _exact_wait(self, replicas, terms: QueueTerms, q: float) -> QueueTerms:
         """``terms`` with the slot wait of the rows on at most :data:`EXACT_SLOTS` slots under Poisson arrivals
         taken from the exact M/D/k queue (k slots, each held :func:`full_slot_time`): P(W > 0) exactly, and the
         exponential through the exact wait's q-quantile."""
@@ -828,6 +832,9 @@ class _ContinuousRows(NamedTuple):
         rate, slots = self.rate[e], k[e]
         hold = full_slot_time(rate / c[e], r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"])
         keys = list(zip((rate * hold).tolist(), slots.tolist()))  # the distributions by (load, slots)
+        memo = _SLOT_DISTRIBUTIONS
+        if len(memo) > SLOT_DISTRIBUTIONS_KEPT:  # a planner's run replans the same rows: keep them, but bounded
+            memo.clear()
         new = [i for i, key in enumerate(keys) if key not in memo]
         for size in sorted({keys[i][1] for i in new}):  # each slot count with the states its own loads need
             at = np.array([i for i in new if keys[i][1] == size])
@@ -850,10 +857,20 @@ class _ContinuousRows(NamedTuple):
         return dataclasses.replace(terms, pw=all_pw, theta=all_theta)
 
     def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
-        return exceeds(limit, self._exact_wait(replicas, self.terms(replicas), q, memo), q)
+        c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
+        t = self.terms(c)
+        over = exceeds(limit, t, q)
+        # only the rows the exponential lets through are checked again with the exact slot wait (its tail is the
+        # heavier one at the objective's percentiles; a row it already fails keeps that answer, the conservative one)
+        again = ~over & (c * self.rows["batch"] <= EXACT_SLOTS) & (self.scv == 1.0)
+        if again.any():
+            at = np.flatnonzero(again)
+            part = _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
+            over[again] = exceeds(limit, part._exact_wait(c[again], part.terms(c[again]), q), q)
+        return over
 
     def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
-        t = self._exact_wait(replicas, self.terms(replicas), q, {})
+        t = self._exact_wait(replicas, self.terms(replicas), q)
         return _named(_at_levels(t, q)[0], q), t
 
     def mean_service(self, terms: QueueTerms) -> np.ndarray:
