@@ -202,3 +202,20 @@ def test_mar_prices_its_attention_kernel(model):
     assert unfused.breakdown_s["diffusion_head"] == fused.breakdown_s["diffusion_head"]
     assert any("unfused (math) under autocast" in n for n in unfused.notes)
     assert any("attention fused at head dim" in n for n in fused.notes)
+
+
+def test_math_attention_without_head_counts_prices_the_matmuls_and_says_so():
+    """A preset that states no head count has no score count: its attention FLOPs at the GEMM rate, and the note
+    says the scores' traffic is not priced."""
+    from tokcost.engine.estimate import pricing_note
+
+    sdxl = CAT.model("sdxl")
+    d = sdxl.denoiser
+    levels = [lvl.model_copy(update={"heads": None}) for lvl in d.attention_levels]
+    bare = sdxl.model_copy(update={"denoiser": d.model_copy(update={"attention_levels": levels})})
+    cfg = Config(model=bare, hardware=CAT.hardware("h100-sxm"), profiles=ENGINES, attention="math")
+    flash = estimate_arrays(Config(model=bare, hardware=CAT.hardware("h100-sxm"), profiles=ENGINES))
+    unfused = estimate_arrays(cfg)
+    assert np.isfinite(unfused.latency_s) and unfused.latency_s > 0
+    assert unfused.breakdown_s["vae_decode"] == flash.breakdown_s["vae_decode"]
+    assert "states no head count" in pricing_note(cfg)

@@ -192,11 +192,17 @@ class Diffusion:
         kernel = cfg.attention or cfg.profiles[cfg.engine].attention
         if kernel == "math":
             dims = ", ".join(f"{d:.3g}" for d in sorted({d for d in physics.attention_head_dims(cfg.model) if d}))
-            note += (
-                f"; attention unfused (math) in 16 bits at head dim {dims}: its matmuls at the GEMM rate, "
-                f"{physics.UNFUSED_BYTES_PER_SCORE['16-bit']:.0f} bytes of scores through memory per query-key pair "
-                "and head"
-            )
+            if dims:
+                note += (
+                    f"; attention unfused (math) in 16 bits at head dim {dims}: its matmuls at the GEMM rate, "
+                    f"{physics.UNFUSED_BYTES_PER_SCORE['16-bit']:.0f} bytes of scores through memory per query-key "
+                    "pair and head"
+                )
+            else:
+                note += (
+                    f"; attention unfused (math): {cfg.model.id} states no head count, so its scores' traffic is "
+                    "not priced, only its matmuls at the GEMM rate"
+                )
         elif attention := physics.attention_note(cfg.model, cfg.hardware):
             note += "; " + attention
             backend = physics.sdpa_backend_note(cfg.hardware, kernel)
