@@ -61,7 +61,7 @@ EXACT_STATES = 40
 EXACT_SLOTS = 8
 WAIT_SPAN, WAIT_STEPS = 16, 20  # its q-quantile by bisection within 16 slot times, to 16 / 2^20 of one
 # the number-in-system distributions of the slot queues solved so far, by (offered load, slots): a plan prices the
-# same rows in every search and replan (the same inputs give the same distribution, so results do not depend on it)
+# same rows in every search and replan (a distribution depends on its key alone, so results do not depend on it)
 _SLOT_DISTRIBUTIONS: dict[tuple[float, float], np.ndarray] = {}
 SLOT_DISTRIBUTIONS_KEPT = 20_000
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
@@ -836,9 +836,14 @@ class _ContinuousRows(NamedTuple):
         if len(memo) > SLOT_DISTRIBUTIONS_KEPT:  # a planner's run replans the same rows: keep them, but bounded
             memo.clear()
         new = [i for i, key in enumerate(keys) if key not in memo]
-        for size in sorted({keys[i][1] for i in new}):  # each slot count with the states its own loads need
-            at = np.array([i for i in new if keys[i][1] == size])
-            memo.update(zip((keys[i] for i in at), mdc_number_in_system(rate[at], hold[at], slots[at])))
+        # each row's states from its own load (mdc_number_in_system's rule, rounded up to a multiple of 8), so that
+        # its distribution depends on its key alone, not on the rows solved with it; solved by equal state counts
+        need = {
+            i: 8 * math.ceil((3.0 * keys[i][0] + 10.0 * math.sqrt(keys[i][0]) + keys[i][1] + 16.0) / 8) for i in new
+        }
+        for states in sorted(set(need.values())):
+            at = np.array([i for i in new if need[i] == states])
+            memo.update(zip((keys[i] for i in at), mdc_number_in_system(rate[at], hold[at], slots[at], states)))
         states = max(len(memo[key]) for key in keys)
         dist = np.stack([np.pad(memo[key], (0, states - len(memo[key]))) for key in keys])
         pw = 1.0 - mdc_wait_cdf(0.0, rate, hold, slots, dist)
