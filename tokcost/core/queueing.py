@@ -59,6 +59,9 @@ EXACT_STATES = 40
 # exponential errs most (an M/D/8 at 0.6 load: its 95th percentile wait 0.17 s against the exact and simulated
 # 0.26 s; docs/methodology.md, "Capacity under load")
 EXACT_SLOTS = 8
+# ... at slot utilisation up to this: above it the exponential's tail is the heavier one (conservative; p95 up to
+# 50% high at 0.95 against the simulation) and the exact chain would need far more states
+EXACT_SLOT_UTIL = 0.9
 WAIT_SPAN, WAIT_STEPS = 16, 20  # its q-quantile by bisection within 16 slot times, to 16 / 2^20 of one
 # the number-in-system distributions of the slot queues solved so far, by (offered load, slots): a plan prices the
 # same rows in every search and replan (a distribution depends on its key alone, so results do not depend on it)
@@ -824,7 +827,7 @@ class _ContinuousRows(NamedTuple):
         exponential through the exact wait's q-quantile."""
         c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
         k = c * self.rows["batch"]
-        e = terms.stable & (k <= EXACT_SLOTS) & (self.scv == 1.0)
+        e = terms.stable & (k <= EXACT_SLOTS) & (terms.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
         if not e.any():
             return terms
         r = {name: v[e] for name, v in self.rows.items()}
@@ -867,7 +870,7 @@ class _ContinuousRows(NamedTuple):
         over = exceeds(limit, t, q)
         # only the rows the exponential lets through are checked again with the exact slot wait (its tail is the
         # heavier one at the objective's percentiles; a row it already fails keeps that answer, the conservative one)
-        again = ~over & (c * self.rows["batch"] <= EXACT_SLOTS) & (self.scv == 1.0)
+        again = ~over & (c * self.rows["batch"] <= EXACT_SLOTS) & (t.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
         if again.any():
             at = np.flatnonzero(again)
             part = _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
