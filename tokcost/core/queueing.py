@@ -812,7 +812,7 @@ class _ContinuousRows(NamedTuple):
     scv: float
     batches: np.ndarray
 
-    def take(self, at) -> Load:
+    def take(self, at) -> _ContinuousRows:
         return _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
 
     def terms(self, replicas) -> QueueTerms:
@@ -872,8 +872,7 @@ class _ContinuousRows(NamedTuple):
         # heavier one at the objective's percentiles; a row it already fails keeps that answer, the conservative one)
         again = ~over & (c * self.rows["batch"] <= EXACT_SLOTS) & (t.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
         if again.any():
-            at = np.flatnonzero(again)
-            part = _ContinuousRows({k: v[at] for k, v in self.rows.items()}, self.rate[at], self.scv, self.batches)
+            part = self.take(np.flatnonzero(again))
             over[again] = exceeds(limit, part._exact_wait(c[again], part.terms(c[again]), q), q)
         return over
 

@@ -48,3 +48,8 @@ class Config:
     # hardware id -> its measured kernel tables or None (tokcost.io.kernel_tables.hardware_kernels, called only for
     # the chips priced); None: every chip on the roofline
     kernels: Callable[[str], ChipKernels | None] | None = None
+
+    @property
+    def attention_kernel(self) -> str:
+        """The attention kernel priced: ``attention`` where given, else the engine profile's."""
+        return self.attention or self.profiles[self.engine].attention

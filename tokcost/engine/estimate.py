@@ -171,7 +171,7 @@ def estimate_arrays(cfg: Config, band: Band = "central") -> EngineResult:
     """Vectorised estimate: every numeric field of ``cfg`` may be an array; returns arrays (seconds, bytes)."""
     profile = _engine(cfg)
     _check_replica(cfg, _cfg_mode(cfg))
-    problem = attention_problem(cfg.hardware, cfg.attention or profile.attention)
+    problem = attention_problem(cfg.hardware, cfg.attention_kernel)
     if problem:
         raise UsageError(problem)
     chip = _chip(cfg, cfg.hardware, profile, band)
@@ -203,7 +203,7 @@ def estimate_stack(
     each chip's figures under an engine, band and the settings are worked out once."""
     profile = _engine(cfg)
     mode = _cfg_mode(cfg)
-    kernel = cfg.attention or profile.attention
+    kernel = cfg.attention_kernel
     triples = [
         (hw, b, G)
         for hw in hardware

@@ -503,6 +503,21 @@ def unfused_attention_s(parts, P_mm, BW, bytes_per_score):
     return total
 
 
+def unfused_attention_note(model_id: str, head_dims, regime: str) -> str:
+    """How the math kernel prices attention at ``head_dims`` under ``regime`` (:data:`UNFUSED_BYTES_PER_SCORE`)."""
+    dims = ", ".join(f"{d:.3g}" for d in sorted({d for d in head_dims if d}))
+    if not dims:
+        return (
+            f"attention unfused (math): {model_id} states no head count, so its scores' traffic is not priced, only "
+            "its matmuls at the GEMM rate"
+        )
+    where = "in 16 bits" if regime == "16-bit" else f"under {regime}"
+    return (
+        f"attention unfused (math) {where} at head dim {dims}: its matmuls at the GEMM rate, "
+        f"{UNFUSED_BYTES_PER_SCORE[regime]:.0f} bytes of scores through memory per query-key pair and head"
+    )
+
+
 # One GEMM of a denoiser forward, per item: m = per_pixel x pixels + per_token x sequence tokens + fixed rows;
 # an n x k weight; ``count`` of them per forward.
 GemmShape = tuple[float, float, float, int, int, int]  # (per_pixel, per_token, fixed, n, k, count)

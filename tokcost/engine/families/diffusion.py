@@ -123,7 +123,7 @@ class Diffusion:
             attn_parts=physics.attention_parts(m, latent, pw, ph),
             exp_rate=w.exp_rate,
             head_step=w.head_step,
-            unfused=(cfg.attention or cfg.profiles[cfg.engine].attention) == "math",
+            unfused=cfg.attention_kernel == "math",
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run in the pipeline's 16-bit type, as in
@@ -189,20 +189,11 @@ class Diffusion:
 
     def pricing_note(self, cfg: Config) -> str:
         note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
-        kernel = cfg.attention or cfg.profiles[cfg.engine].attention
+        kernel = cfg.attention_kernel
         if kernel == "math":
-            dims = ", ".join(f"{d:.3g}" for d in sorted({d for d in physics.attention_head_dims(cfg.model) if d}))
-            if dims:
-                note += (
-                    f"; attention unfused (math) in 16 bits at head dim {dims}: its matmuls at the GEMM rate, "
-                    f"{physics.UNFUSED_BYTES_PER_SCORE['16-bit']:.0f} bytes of scores through memory per query-key "
-                    "pair and head"
-                )
-            else:
-                note += (
-                    f"; attention unfused (math): {cfg.model.id} states no head count, so its scores' traffic is "
-                    "not priced, only its matmuls at the GEMM rate"
-                )
+            note += "; " + physics.unfused_attention_note(
+                cfg.model.id, physics.attention_head_dims(cfg.model), "16-bit"
+            )
         elif attention := physics.attention_note(cfg.model, cfg.hardware):
             note += "; " + attention
             backend = physics.sdpa_backend_note(cfg.hardware, kernel)

@@ -192,7 +192,7 @@ class MaskedAutoregressive(OneGpu):
         rounds_n = _per_round(n)
         # the chips' row masks take the trailing rounds axis that every GEMM's rows carry here
         gemms = table_gemms(cfg, [(mask if mask is True else np.asarray(mask)[..., None], hw) for mask, hw in w.chips])
-        unfused = (cfg.attention or cfg.profiles[cfg.engine].attention) == "math"
+        unfused = cfg.attention_kernel == "math"
 
         def block_stack(k: _Kernels, stack, tokens):
             d, r, rows, L = stack.width, h.mlp_ratio, rounds_n * tokens, stack.layers
@@ -296,14 +296,11 @@ class MaskedAutoregressive(OneGpu):
 
     def pricing_note(self, cfg: Config) -> str:
         h = SCHEMA.section_of(cfg.model)
-        dims = ", ".join(sorted({f"{s.width / s.heads:.3g}" for s in (h.encoder, h.decoder)}))
-        if (cfg.attention or cfg.profiles[cfg.engine].attention) == "math":
-            attention = (
-                f"attention unfused (math) under autocast at head dim {dims}: its matmuls at the GEMM rate, "
-                f"{physics.UNFUSED_BYTES_PER_SCORE['autocast']:.0f} bytes of scores through memory per query-key "
-                "pair and head"
-            )
+        head_dims = [s.width / s.heads for s in (h.encoder, h.decoder)]
+        if cfg.attention_kernel == "math":
+            attention = physics.unfused_attention_note(cfg.model.id, head_dims, "autocast")
         else:
+            dims = ", ".join(f"{d:.3g}" for d in sorted(set(head_dims)))
             attention = f"attention fused at head dim {dims}, as the diffusion family prices it"
         return f"{gemm_note(cfg, 'transformer and diffusion-head')}; {attention}"
 
