@@ -284,11 +284,11 @@ def test_the_replica_search_picks_what_searching_every_batch_picks(discipline):
     # the plain search: every live row some fleet serves, by bisection from the fewest below saturation
     live = np.flatnonzero(rows["fits"])
     load = d.load({k: v[live] for k, v in rows.items()}, rate, 1.0)
-    served = ~load.exceeds(np.full(len(live), 2.0**24), q, limit, {})
+    served = ~load.exceeds(np.full(len(live), 2.0**24), q, limit)
     start = np.maximum(np.floor(d.saturation({k: v[live] for k, v in rows.items()}, rate)) + 1.0, 1.0)
     plain = np.full(len(rows["batch"]), np.inf)
     sub = load.take(np.flatnonzero(served))
-    plain[live[served]] = fewest(lambda c, at: ~sub.take(at).exceeds(c, q, limit, {}), start[served])
+    plain[live[served]] = fewest(lambda c, at: ~sub.take(at).exceeds(c, q, limit), start[served])
     assert _same(plain, every)
 
 

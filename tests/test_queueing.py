@@ -14,6 +14,8 @@ from tokcost.core.capacity import fill_time
 from tokcost.core.fleet import BATCHES, demand_rates
 from tokcost.core.queueing import (
     continuous_terms,
+    mdc_distributions,
+    mdc_number_in_system,
     mdc_percentile,
     percentile,
     prefill_token_s,
@@ -152,6 +154,26 @@ def test_exact_mdc_known_values():
     assert np.isinf(mdc_percentile(2.0, 1.0, 2, 0.95))
     # the approximation it replaces errs low there
     assert percentile(static_terms(0.2, 1, 1.0, 1, np.inf), 0.95) < 0.9 * mdc_percentile(0.2, 1.0, 1, 0.95)
+
+
+def test_mdc_distributions_are_each_rows_own():
+    """The planner's store of M/D/c distributions gives each row what solving it alone gives, zero-padded to the
+    widest row, whichever rows come with it and whether it was solved before (a plan's figures do not depend on
+    the order its searches ask)."""
+    rate, service, servers = (
+        np.array([0.3, 1.2, 2.5, 0.3]),
+        np.array([1.0, 1.0, 0.5, 1.0]),
+        np.array([1.0, 2.0, 4.0, 1.0]),
+    )
+    states = np.array([24, 40, 32, 24])
+    first = mdc_distributions(rate, service, servers, states)
+    assert first.shape == (4, 40)
+    for row, r, s, c, n in zip(first, rate, service, servers, states, strict=True):
+        alone = mdc_number_in_system(np.array([r]), np.array([s]), np.array([c]), int(n))[0]
+        assert np.array_equal(row[:n], alone) and not row[n:].any()
+        assert row.sum() == pytest.approx(1.0)
+    again = mdc_distributions(rate[::-1].copy(), service[::-1].copy(), servers[::-1].copy(), states[::-1].copy())
+    assert np.array_equal(again, first[::-1])
 
 
 def _simulated_at_peak(spec_path: Path, hours: int = 3, seed: int = 1):

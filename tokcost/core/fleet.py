@@ -115,15 +115,14 @@ def _sizing(
     # the search starts at the fewest replicas below saturation: at most one doubling is then usually enough
     start = np.full(out.shape, np.inf)
     start[live] = np.maximum(np.floor(discipline.saturation(_take(rows, live), rate[live])) + 1.0, max(lowest, 1.0))
-    memo: dict = {}  # the searches' shared store (exact figures by their inputs)
     if among == 1:
-        out[live] = _search(discipline, rows, rate, live, start[live], q, limit, scv, memo)
+        out[live] = _search(discipline, rows, rate, live, start[live], q, limit, scv)
         return out
     groups = start.reshape(-1, among)
     first = np.argmin(groups, axis=1)  # each group's lowest start (the smallest batch on a tie)
     has = np.isfinite(groups[np.arange(len(groups)), first])
     lead = np.flatnonzero(has) * among + first[has]
-    out[lead] = _search(discipline, rows, rate, lead, start[lead], q, limit, scv, memo)
+    out[lead] = _search(discipline, rows, rate, lead, start[lead], q, limit, scv)
     reached = np.repeat(out.reshape(-1, among)[np.arange(len(groups)), first], among)
     position = np.tile(np.arange(among), len(groups))
     earlier = position < np.repeat(first, among)
@@ -131,13 +130,11 @@ def _sizing(
     rest[lead] = False
     more = np.flatnonzero(rest)
     if more.size:
-        out[more] = _search(discipline, rows, rate, more, start[more], q, limit, scv, memo)
+        out[more] = _search(discipline, rows, rate, more, start[more], q, limit, scv)
     return out
 
 
-def _search(
-    discipline: Discipline, rows: dict, rate: np.ndarray, at: np.ndarray, start, q, limit, scv, memo: dict
-) -> np.ndarray:
+def _search(discipline: Discipline, rows: dict, rate: np.ndarray, at: np.ndarray, start, q, limit, scv) -> np.ndarray:
     """:func:`_sizing` of the rows ``at``, each searched from its ``start`` (the test is monotone in the replicas,
     as :func:`~tokcost.core.capacity.fewest` takes it). Most rows need at most a few replicas more than
     ``start``: one vectorised test of the first counts from each start settles them (as many as keep the call
@@ -150,18 +147,18 @@ def _search(
     load = discipline.load(_take(rows, at), rate[at], scv)
     window = int(np.clip(SEARCH_TESTS // n, 1, WINDOW))
     counts = start[:, None] + np.arange(window)
-    passed = ~load.take(np.repeat(np.arange(n), window)).exceeds(counts.ravel(), q, limit, memo)
+    passed = ~load.take(np.repeat(np.arange(n), window)).exceeds(counts.ravel(), q, limit)
     passed = passed.reshape(n, window)
     hit = passed.any(axis=1)
     found[hit] = start[hit] + np.argmax(passed[hit], axis=1)  # the first count that meets the limit
     rest = np.flatnonzero(~hit)
     if rest.size:
-        served = rest[~load.take(rest).exceeds(np.full(rest.size, 2.0**24), q, limit, memo)]
+        served = rest[~load.take(rest).exceeds(np.full(rest.size, 2.0**24), q, limit)]
         if served.size:
             above = load.take(served)
 
             def ok(c: np.ndarray, which: np.ndarray) -> np.ndarray:  # only the rows the search still asks about
-                return ~above.take(which).exceeds(c, q, limit, memo)
+                return ~above.take(which).exceeds(c, q, limit)
 
             ways = int(np.clip(SEARCH_TESTS // served.size, 1, 16))
             found[served] = fewest(ok, start[served] + window, ways=ways)

@@ -63,10 +63,10 @@ EXACT_SLOTS = 8
 # 50% high at 0.95 against the simulation) and the exact chain would need far more states
 EXACT_SLOT_UTIL = 0.9
 WAIT_SPAN, WAIT_STEPS = 16, 20  # its q-quantile by bisection within 16 slot times, to 16 / 2^20 of one
-# the number-in-system distributions of the slot queues solved so far, by (offered load, slots): a plan prices the
-# same rows in every search and replan (a distribution depends on its key alone, so results do not depend on it)
-_SLOT_DISTRIBUTIONS: dict[tuple[float, float], np.ndarray] = {}
-SLOT_DISTRIBUTIONS_KEPT = 20_000
+# the M/D/c number-in-system distributions solved so far, by (offered load, servers, states): a plan prices the same
+# rows in every search and replan (a distribution depends on its key alone, so results do not depend on it)
+_MDC_DISTRIBUTIONS: dict[tuple[float, float, int], np.ndarray] = {}
+MDC_DISTRIBUTIONS_KEPT = 20_000
 _GP_TERMS = 2000  # at most this many generalized-Poisson counts are summed
 
 
@@ -240,7 +240,9 @@ def continuous_terms(rate, replicas, cap, step, prefill_tok_s, prompt_tokens, fo
     free = np.where(ok, 1.0 - f, 1.0)
     n = np.ones_like(lam)
     for _ in range(40):  # a contraction: the step time grows far slower than the occupancy
-        n = np.minimum(n_cap, np.maximum(1.0, lam_r * (g * step(n) + own) / free))
+        n, before = np.minimum(n_cap, np.maximum(1.0, lam_r * (g * step(n) + own) / free)), n
+        if np.array_equal(n, before):  # a fixed point: every further pass returns the same
+            break
     work = g * step(n) + own
     full = full_slot_time(lam_r, n_cap, step, pi, p, g)
     k = c * n_cap
@@ -580,19 +582,36 @@ def mdc_number_in_system(rate, service_s, servers, states: int | None = None) ->
     j = np.arange(states, dtype=float)
     pois = np.exp(j * np.log(np.maximum(load[..., None], 1e-300)) - load[..., None] - _log_factorials()[:states])
     flat_pois, flat_c = pois.reshape(-1, states), c.ravel().astype(int)
-    # row i of the transition matrix is the Poisson pmf shifted right by max(i - c, 0): windows of the pmf with
-    # zeros before it, windows[k] = pmf shifted by states - k
+    # P[i, j] = pmf[j - max(i - c, 0)] (the pmf shifted right by max(i - c, 0)), gathered straight into its transpose
+    # from the pmf with zeros before it: a[j, i] = padded[states + j - max(i - c, 0)]
     padded = np.concatenate([np.zeros_like(flat_pois), flat_pois], axis=-1)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, states, axis=-1)
+    k = np.arange(states)
     a = np.empty((len(flat_pois), states, states))
     for cc in sorted(set(flat_c.tolist())):  # each server count once (np.unique imports numpy.ma)
         sel = flat_c == cc
-        a[sel] = windows[sel][:, states - np.maximum(np.arange(states) - cc, 0), :]
-    a = np.swapaxes(a, -1, -2) - np.eye(states)  # pi (P - I) = 0, as (P - I)^T pi^T = 0
+        a[sel] = padded[sel][:, states + k[:, None] - np.maximum(k - cc, 0)[None, :]]
+    a -= np.eye(states)  # pi (P - I) = 0, as (P - I)^T pi^T = 0
     a[..., -1, :] = 1.0  # one balance equation is redundant: replace it by the normalisation
     b = np.zeros((len(flat_pois), states, 1))
     b[..., -1, 0] = 1.0
     return np.clip(np.linalg.solve(a, b)[..., 0], 0.0, 1.0).reshape(*lam.shape, states)
+
+
+def mdc_distributions(rate, service_s, servers, states) -> np.ndarray:
+    """(rows, states) :func:`mdc_number_in_system` of each row (1-d arrays; ``states`` per row, at least 1), each
+    solved once per process (:data:`_MDC_DISTRIBUTIONS`) and padded with zeros to the widest row."""
+    keys = list(zip((rate * service_s).tolist(), servers.tolist(), [int(n) for n in states]))
+    memo = _MDC_DISTRIBUTIONS
+    if len(memo) > MDC_DISTRIBUTIONS_KEPT:  # bounded: a long-lived process (a sweep, a server) plans without end
+        memo.clear()
+    new = [i for i, key in enumerate(keys) if key not in memo]
+    for n in sorted({keys[i][2] for i in new}):  # solved together by equal state counts
+        at = np.array([i for i in new if keys[i][2] == n])
+        memo.update(zip((keys[i] for i in at), mdc_number_in_system(rate[at], service_s[at], servers[at], n)))
+    dist = np.zeros((len(keys), max((key[2] for key in keys), default=1)))
+    for row, key in zip(dist, keys):
+        row[: key[2]] = memo[key]
+    return dist
 
 
 def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
@@ -610,7 +629,7 @@ def mdc_wait_cdf(x, rate, service_s, servers, dist: np.ndarray) -> np.ndarray:
     mu = (lam * (d - u))[..., None]
     top = int(min(max(limit.max(initial=0.0), 0.0), 4 * states)) + 1
     j = np.arange(top, dtype=float)
-    lgam = np.array([math.lgamma(k + 1.0) for k in range(top)])
+    lgam = _log_factorials()[:top] if top <= _GP_TERMS else np.array([math.lgamma(k + 1.0) for k in range(top)])
     pois = np.exp(j * np.log(np.maximum(mu, 1e-300)) - mu - lgam)  # (..., top)
     cdf = np.cumsum(pois, axis=-1)
     idx = np.clip(limit, -1, top - 1).astype(int)
@@ -648,9 +667,8 @@ class Load(Protocol):
         """The latency terms of each row at ``replicas``."""
         ...
 
-    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
-        """True where the q-quantile latency at ``replicas`` exceeds ``limit`` (or the queue is unstable); ``memo``
-        is the search's own store (a replica search asks again for rows it has settled)."""
+    def exceeds(self, replicas, q: float, limit: float) -> np.ndarray:
+        """True where the q-quantile latency at ``replicas`` exceeds ``limit`` (or the queue is unstable)."""
         ...
 
     def percentiles(self, replicas, q: float) -> tuple[Percentiles, QueueTerms]:
@@ -746,19 +764,14 @@ class _StaticRows(NamedTuple):
     def _exact(self, replicas, terms: QueueTerms) -> np.ndarray:
         return (self.load.batch == 1) & (replicas <= EXACT_UP_TO) & (terms.util <= 0.5) & (self.load.scv == 1.0)
 
-    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+    def exceeds(self, replicas, q: float, limit: float) -> np.ndarray:
         c = np.broadcast_to(np.asarray(replicas, dtype=float), self.load.rate.shape)
         t = self.load.terms(c)
         out = exceeds(limit, t, q)
         e = self._exact(c, t)
         if e.any():  # one evaluation of the exact wait's CDF at the slack the budget leaves
             rate, c, s = self.load.rate[e], c[e], self.load.service[e]
-            keys = list(zip((rate * s).tolist(), c.tolist()))  # the distributions by (load, servers)
-            new = [i for i, k in enumerate(keys) if k not in memo]
-            if new:
-                found = mdc_number_in_system(rate[new], s[new], c[new], EXACT_STATES)
-                memo.update((keys[i], row) for i, row in zip(new, found))
-            dist = np.stack([memo[k] for k in keys])
+            dist = mdc_distributions(rate, s, c, np.full(len(rate), EXACT_STATES))
             out[e] = (limit < s) | (mdc_wait_cdf(np.maximum(limit - s, 0.0), rate, s, c, dist) < q)
         return out
 
@@ -834,21 +847,10 @@ class _ContinuousRows(NamedTuple):
         step = step_curve(r["decode_step"], 1.0, self.batches)
         rate, slots = self.rate[e], k[e]
         hold = full_slot_time(rate / c[e], r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"])
-        keys = list(zip((rate * hold).tolist(), slots.tolist()))  # the distributions by (load, slots)
-        memo = _SLOT_DISTRIBUTIONS
-        if len(memo) > SLOT_DISTRIBUTIONS_KEPT:  # a planner's run replans the same rows: keep them, but bounded
-            memo.clear()
-        new = [i for i, key in enumerate(keys) if key not in memo]
         # each row's states from its own load (mdc_number_in_system's rule, rounded up to a multiple of 8), so that
-        # its distribution depends on its key alone, not on the rows solved with it; solved by equal state counts
-        need = {
-            i: 8 * math.ceil((3.0 * keys[i][0] + 10.0 * math.sqrt(keys[i][0]) + keys[i][1] + 16.0) / 8) for i in new
-        }
-        for states in sorted(set(need.values())):
-            at = np.array([i for i in new if need[i] == states])
-            memo.update(zip((keys[i] for i in at), mdc_number_in_system(rate[at], hold[at], slots[at], states)))
-        states = max(len(memo[key]) for key in keys)
-        dist = np.stack([np.pad(memo[key], (0, states - len(memo[key]))) for key in keys])
+        # its distribution depends on its own inputs alone, not on the rows solved with it
+        load = rate * hold
+        dist = mdc_distributions(rate, hold, slots, 8 * np.ceil((3.0 * load + 10.0 * np.sqrt(load) + slots + 16.0) / 8))
         pw = 1.0 - mdc_wait_cdf(0.0, rate, hold, slots, dist)
         lo, hi = np.zeros_like(rate), hold * WAIT_SPAN
         for _ in range(WAIT_STEPS):  # the exact wait's q-quantile by bisection
@@ -864,7 +866,7 @@ class _ContinuousRows(NamedTuple):
         all_pw[e] = pw
         return dataclasses.replace(terms, pw=all_pw, theta=all_theta)
 
-    def exceeds(self, replicas, q: float, limit: float, memo: dict) -> np.ndarray:
+    def exceeds(self, replicas, q: float, limit: float) -> np.ndarray:
         c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
         t = self.terms(c)
         over = exceeds(limit, t, q)
