@@ -601,6 +601,29 @@ MODEL_NOTES = [
     "slot wait on at most 8 slots now comes from the exact M/D/k queue (docs/methodology.md, 'Capacity under "
     "load'), 9% below.",
     "",
+    "Round 15 (2026-12-06; 55 runs scored unseen, 19 then entered) came out at median 13.6%, worst 2.14x, band "
+    "coverage 87% (median band width 1.70). Two groups make most of the misses. xDiT's FLUX.1-schnell scalability "
+    "charts on 1-8 A100s (4 steps, 1024 and 2048 px, eager and torch.compile; values read from the chart labels): "
+    "16%, worst 1.62x, every run slower than priced; on one GPU eager fits (0.98-0.99) but torch.compile is priced "
+    "1.17-1.20x fast (the chart's gain from compiling is 1.08-1.16x, tokcost's 1.25-1.37x), and Ulysses over 2-8 "
+    "GPUs is priced 1.02-1.62x fast, worst at 4-8 GPUs on the 1024 px image, where the step is host-bound in "
+    "tokcost and the measured step keeps shrinking from 4 to 8 GPUs (as xDiT's FLUX.1-dev runs on 4 H100s, "
+    "already entered at 0.70 eager and 1.02 compiled). Entered, they leave their own figures where they are (still "
+    "1.2-1.5x fast after the refit: no fitted term describes them) and move the terms every diffusion run shares "
+    "(the VAE's efficiency 0.235 to 0.221, the per-request time 26 to 30 ms), the diffusion band's width from 1.70 "
+    "to 1.89 and the held-out medians up (by engine 9.4% to 9.8%); not entered, a miss to model (Ulysses' "
+    "per-collective work beyond what NCCL's tables measure; A100 compile gains on DiTs), with SD3-medium's "
+    "opposite one on the same A100s (eager priced 1.13x fast, compiled 1.03x). The old stable-fast README tables "
+    "(c71e0a2; RTX 4090, RTX 3090 and A100 PCIe it/s, which its own text says read low from a GPU sync after every "
+    "step): 25%, 0.47-1.80, the RTX 4090's eager SD1.5 at 24.9 it/s below the RTX 4080's 29.5; not entered. Also "
+    "not entered: SJD2's Lumina-mGPT and Emu3 baselines (copied from a second-hand summary, GPU unsure; 1.27-1.30x "
+    "slow-priced), onediff's 2024-07-10 RTX 3090/4090 tables (an earlier run of a benchmark already entered) and "
+    "sd-benchmarks' V100 and T4 rows (P95 or mean, not said). The other 29 runs: 7.0%, worst 1.36x, coverage 97%. "
+    "Entered: xDiT's SD3-medium (1-2 A100s, CFG parallel) and CogVideoX-2b/5b (1-4 A100s: 0.80-0.99) charts, "
+    "MagCache's HunyuanVideo on an A800 (1.00-1.02), sd-benchmarks' compiled SD1.5/SDXL rows (RTX 4090, A100 "
+    "40GB: 0.96-0.99) and onediff's SD3-medium RTX 4090 table (0.97-1.05). Refit over 628 runs: in sample 6.6%; "
+    "held out by source 7.1%, by GPU 7.5%, by engine 9.3%.",
+    "",
 ]
 
 
