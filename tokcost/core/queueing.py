@@ -643,12 +643,18 @@ def mdc_percentile(rate, service_s, servers, q, states: int | None = None) -> np
     lam, d, c, qq = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (rate, service_s, servers, q)))
     stable = lam * d < c
     dist = mdc_number_in_system(np.where(stable, lam, 0.0), d, c, states)
-    lo, hi = np.zeros_like(lam), d * 64.0
-    for _ in range(50):
+    return np.where(stable, d + mdc_wait_quantile(qq, lam, d, c, dist, 64.0, 50), np.inf)
+
+
+def mdc_wait_quantile(q, rate, service_s, servers, dist: np.ndarray, span: float, steps: int) -> np.ndarray:
+    """The q-quantile of the M/D/c wait (:func:`mdc_wait_cdf` over ``dist``) by bisection within ``span`` service
+    times, to span / 2^steps of one: the upper end of the last interval (``span`` x D where it lies beyond)."""
+    lo, hi = np.zeros(np.shape(service_s)), np.asarray(service_s, dtype=float) * span
+    for _ in range(steps):
         mid = 0.5 * (lo + hi)
-        below = mdc_wait_cdf(mid, lam, d, c, dist) < qq
+        below = mdc_wait_cdf(mid, rate, service_s, servers, dist) < q
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    return np.where(stable, d + hi, np.inf)
+    return hi
 
 
 # ------------------------------------------------------------------------------------------- the disciplines
@@ -834,13 +840,18 @@ class _ContinuousRows(NamedTuple):
         step = step_curve(r["decode_step"], 1.0, self.batches)
         return continuous_terms(self.rate, c, r["batch"], step, r["prefill_tok"], r["prompt"], r["forwards"], self.scv)
 
+    def _exact(self, replicas, terms: QueueTerms) -> np.ndarray:
+        """The rows whose slot wait the exact M/D/k queue gives (:meth:`_exact_wait`)."""
+        slots = replicas * self.rows["batch"]
+        return terms.stable & (slots <= EXACT_SLOTS) & (terms.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
+
     def _exact_wait(self, replicas, terms: QueueTerms, q: float) -> QueueTerms:
         """``terms`` with the slot wait of the rows on at most :data:`EXACT_SLOTS` slots under Poisson arrivals
         taken from the exact M/D/k queue (k slots, each held :func:`full_slot_time`): P(W > 0) exactly, and the
         exponential through the exact wait's q-quantile."""
         c = np.broadcast_to(np.asarray(replicas, dtype=float), self.rate.shape)
         k = c * self.rows["batch"]
-        e = terms.stable & (k <= EXACT_SLOTS) & (terms.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
+        e = self._exact(c, terms)
         if not e.any():
             return terms
         r = {name: v[e] for name, v in self.rows.items()}
@@ -852,11 +863,7 @@ class _ContinuousRows(NamedTuple):
         load = rate * hold
         dist = mdc_distributions(rate, hold, slots, 8 * np.ceil((3.0 * load + 10.0 * np.sqrt(load) + slots + 16.0) / 8))
         pw = 1.0 - mdc_wait_cdf(0.0, rate, hold, slots, dist)
-        lo, hi = np.zeros_like(rate), hold * WAIT_SPAN
-        for _ in range(WAIT_STEPS):  # the exact wait's q-quantile by bisection
-            mid = 0.5 * (lo + hi)
-            below = mdc_wait_cdf(mid, rate, hold, slots, dist) < q
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        hi = mdc_wait_quantile(q, rate, hold, slots, dist, WAIT_SPAN, WAIT_STEPS)
         with np.errstate(divide="ignore", invalid="ignore"):
             through = np.log(np.maximum(pw, 1e-300) / (1.0 - q)) / hi
         usable = (pw > 1.0 - q) & (hi > 0) & (hi < hold * WAIT_SPAN)  # else Allen-Cunneen's decay stays
@@ -872,7 +879,7 @@ class _ContinuousRows(NamedTuple):
         over = exceeds(limit, t, q)
         # only the rows the exponential lets through are checked again with the exact slot wait (its tail is the
         # heavier one at the objective's percentiles; a row it already fails keeps that answer, the conservative one)
-        again = ~over & (c * self.rows["batch"] <= EXACT_SLOTS) & (t.util <= EXACT_SLOT_UTIL) & (self.scv == 1.0)
+        again = ~over & self._exact(c, t)
         if again.any():
             part = self.take(np.flatnonzero(again))
             over[again] = exceeds(limit, part._exact_wait(c[again], part.terms(c[again]), q), q)
