@@ -100,6 +100,17 @@ def test_speculative_decoding_cuts_forwards():
     assert float(spec.latency_s) < float(plain.latency_s) / 2
 
 
+def test_a_forward_accepts_no_more_tokens_than_it_computes():
+    """Speculative or Jacobi decoding accepts at most the positions a forward verifies: fewer draft positions than
+    accepted tokens is refused, naming the argument, and equal ones price as the default."""
+    base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512, cfg="off", tokens_per_forward=4)
+    with pytest.raises(UsageError) as info:
+        estimate_arrays(Config(profiles=ENGINES, verify_tokens=2, **base))
+    assert info.value.param == "draft_tokens" and "2 positions" in info.value.message
+    same = estimate_arrays(Config(profiles=ENGINES, verify_tokens=4, **base))
+    assert float(same.latency_s) == float(estimate_arrays(Config(profiles=ENGINES, **base)).latency_s)
+
+
 def test_memory_weights_plus_kv_and_fit():
     r = estimate_arrays(
         Config(profiles=ENGINES, model=EMU3, hardware=H100, engine="compiled", cfg="off", batch=np.array([1, 64]))

@@ -84,6 +84,12 @@ class Autoregressive:
         if k < 1:
             raise UsageError("tokens_per_forward must be at least 1")
         verify = float(cfg.verify_tokens or k)
+        if verify < k:  # a forward accepts at most the positions it computes (its draft and the token after it)
+            raise UsageError(
+                f"{verify:g} positions computed per forward cannot accept {k:g} tokens: give at least as many draft "
+                "tokens as tokens per forward",
+                param="draft_tokens",
+            )
         n_forwards = np.ceil(generated / k)
         n_seq = w.batch * w.branches
         wread = physics.weight_read_bytes(cfg.precision)
