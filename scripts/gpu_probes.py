@@ -1,0 +1,269 @@
+"""Measure, on one GPU, the operators behind tokcost's open accuracy leads, each next to the time tokcost prices for it.
+
+1. ``conv``: every distinct 3x3 convolution of SD 1.5's UNet at 512 px and SDXL's at 1024 px, at the CFG batches 2
+   and 16, run by cuDNN in NCHW (diffusers' default) and channels_last, against ``torch.mm`` of the implicit GEMM
+   cuDNN runs (m = batch x positions, n = output channels, k = input channels x 9) and against what tokcost prices
+   for that GEMM (the device's measured kernel table, else its roofline). The lead: GPU-bound UNets on A100 and H100
+   run 1.15-1.55x slower than priced where the table prices their convolutions as GEMMs (docs/validation.md).
+2. ``vae``: the SD / SDXL VAE decoder (diffusers' ``AutoencoderKL``, random weights) at 512 and 1024 px in fp16, bf16
+   and fp32 (cuDNN's TF32 on, PyTorch's default, and off), against ``physics.vae_decode_time``. The lead: one fitted
+   ``vae_efficiency`` prices every chip and type, and published VAE-only timings disagree with it by chip.
+3. ``attention``: SDPA at a DiT's sequence (4,096 tokens, batch 2, about 1,536 channels) for head dims 64-128,
+   against the attention tokcost prices (``physics.attention_equivalent_flops`` at the preset's efficiency). The
+   lead: narrow-head DiTs (SD3.5-Large's 64) on H100 and B200 priced fast.
+
+Usage: ``python scripts/gpu_probes.py [--hardware ID] [--output FILE]``; the preset is recognised from the device name
+(``tokcost.records.calibration.KNOWN_GPUS``) unless given. ``--device cpu --quick`` runs tiny shapes in seconds: the
+test suite's smoke test, not a measurement. Needs torch (``.[bench]``); the VAE probe also needs diffusers
+(``.[counts]``) and is skipped, saying so, without it. Prints one table per probe and writes every row as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tokcost.bench.timing import time_call  # noqa: E402
+from tokcost.engine import physics  # noqa: E402
+from tokcost.engine.kernels import GEMM_TABLES, gemm_latency_s  # noqa: E402
+from tokcost.engine.profiles import efficiency  # noqa: E402
+from tokcost.io.atomic import write_atomic  # noqa: E402
+from tokcost.io.catalog import Catalog  # noqa: E402
+from tokcost.io.engines import load_engines  # noqa: E402
+from tokcost.io.kernel_tables import hardware_kernels  # noqa: E402
+from tokcost.records.calibration import KNOWN_GPUS  # noqa: E402
+
+# (model, latent side, channels) of each UNet level's 3x3 convolutions: SD 1.5 at 512 px (latent 64), block_out_channels
+# 320, 640, 1280, 1280; SDXL at 1024 px (latent 128), 320, 640, 1280 (their unet/config.json)
+UNET_LEVELS = [("sd15", 64, 320), ("sd15", 32, 640), ("sd15", 16, 1280), ("sd15", 8, 1280)]
+UNET_LEVELS += [("sdxl", 128, 320), ("sdxl", 64, 640), ("sdxl", 32, 1280)]
+CFG_BATCHES = (2, 16)  # one image and eight, each with its unconditional branch
+VAE_SIDES = (512, 1024)
+VAE_TYPES = ("fp16", "bf16", "fp32", "fp32-no-tf32")
+# head dims of the preset DiTs: SD3.5-Large and FLUX's 64 and 128 (SD3 MMDiT, FLUX), PixArt-Sigma's 72, Sana's 80
+ATTN_HEAD_DIMS = (64, 72, 80, 96, 128)
+ATTN_TOKENS, ATTN_WIDTH, ATTN_BATCH = 4096, 1536, 2
+DTYPE = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+class Pricing:
+    """What tokcost charges for an operator on ``hw`` (a hardware preset, or None: nothing to compare with)."""
+
+    def __init__(self, hw):
+        self.hw = hw
+        self.eff = efficiency(load_engines()["eager"], hw) if hw is not None else None
+        chip = hardware_kernels(hw.id) if hw is not None else None
+        self.table = chip.tables.get(GEMM_TABLES["bf16"]) if chip is not None else None
+
+    def gemm_s(self, m: int, n: int, k: int) -> tuple[float, str]:
+        if self.hw is None:
+            return math.nan, "no preset"
+        if self.table is not None:
+            t = float(gemm_latency_s(self.table, np.array([float(m)]), n, k)[0])
+            if math.isfinite(t):
+                return t, "table"
+        return 2.0 * m * n * k / (physics.peak_flops(self.hw, "fp16") * self.eff.mfu), "roofline"
+
+    def attention_s(self, flops: float, head_dim: int) -> float:
+        if self.hw is None:
+            return math.nan
+        e = self.eff
+        mfu = e.attention_mfu if e.attention_mfu is not None else e.mfu
+        P = physics.peak_flops(self.hw, "bf16")
+        exp_rate = self.hw.exp_tops * 1e12 if self.hw.exp_tops is not None else np.inf
+        equivalent = physics.attention_equivalent_flops(
+            [(flops, head_dim)], P, mfu, exp_rate, physics.flash_head_step(self.hw)
+        )
+        return float(equivalent) / (P * mfu)
+
+    def vae_s(self, model, side: int, dtype: str) -> float:
+        if self.hw is None or dtype == "fp32-no-tf32":  # tokcost prices fp32 convolutions as TF32 where it exists
+            return math.nan
+        P = physics.vae_peak_flops(self.hw, model.vae, "fp16", dtype)
+        return float(physics.vae_decode_time(model, P, self.eff, 1, side, side, 1)[0])
+
+
+def probe_conv(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
+    levels = [("tiny", 8, 16), ("tiny", 4, 32)] if quick else UNET_LEVELS
+    rows = []
+    for model, side, c in levels:
+        for b in (2,) if quick else CFG_BATCHES:
+            x = torch.randn(b, c, side, side, device=dev, dtype=torch.float16)
+            w = torch.randn(c, c, 3, 3, device=dev, dtype=torch.float16) * 0.02
+            m, n, k = b * side * side, c, c * 9
+            a, bt = (
+                torch.randn(m, k, device=dev, dtype=torch.float16),
+                torch.randn(k, n, device=dev, dtype=torch.float16),
+            )
+            xl, wl = x.to(memory_format=torch.channels_last), w.to(memory_format=torch.channels_last)
+            nchw = time_call(partial(F.conv2d, x, w, padding=1), dev, repeats, warmup=2)
+            cl = time_call(partial(F.conv2d, xl, wl, padding=1), dev, repeats, warmup=2)
+            mm = time_call(partial(torch.mm, a, bt), dev, repeats, warmup=2)
+            priced, path = price.gemm_s(m, n, k)
+            tflop = 2.0 * m * n * k / 1e12
+            rows.append(
+                {
+                    "probe": "conv",
+                    "model": model,
+                    "latent_side": side,
+                    "channels": c,
+                    "batch": b,
+                    "gemm_mnk": [m, n, k],
+                    "nchw_s": nchw,
+                    "channels_last_s": cl,
+                    "mm_s": mm,
+                    "priced_s": priced,
+                    "priced_by": path,
+                    "nchw_tflops": tflop / nchw,
+                    "mm_tflops": tflop / mm,
+                }
+            )
+    return rows
+
+
+def _sd_vae():
+    from diffusers import AutoencoderKL  # the [counts] extra; the caller skips this probe without it
+    from diffusers.utils import logging
+
+    logging.set_verbosity_error()  # its advice on casting a pretrained model's dtype does not apply to random weights
+
+    # the SD 1.x / SDXL VAE (stabilityai/sdxl-vae config.json): 4 levels of 128-512 channels, 2 resnets a level
+    return AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(128, 256, 512, 512),
+        layers_per_block=2,
+        latent_channels=4,
+        norm_num_groups=32,
+    ).eval()
+
+
+def probe_vae(dev: torch.device, price: Pricing, quick: bool, repeats: int, catalog: Catalog) -> list[dict]:
+    try:
+        vae = _sd_vae()
+    except ImportError as e:
+        print(f"vae: skipped ({e}; install the [counts] extra or carry a diffusers wheel)", file=sys.stderr)
+        return []
+    model = catalog.model("sdxl")
+    rows = []
+    for side in (64,) if quick else VAE_SIDES:
+        for dtype in ("bf16", "fp32") if quick else VAE_TYPES:
+            torch.backends.cudnn.allow_tf32 = dtype != "fp32-no-tf32"
+            kind = DTYPE[dtype.split("-")[0]]
+            vae.to(device=dev, dtype=kind)
+            z = torch.randn(1, 4, side // 8, side // 8, device=dev, dtype=kind)
+            with torch.no_grad():
+                seconds = time_call(partial(vae.decode, z), dev, repeats, warmup=1)
+            flops = model.vae.decode_tflops_per_mpixel * side * side / 1e6
+            rows.append(
+                {
+                    "probe": "vae",
+                    "side": side,
+                    "dtype": dtype,
+                    "measured_s": seconds,
+                    "priced_s": price.vae_s(model, side, dtype),
+                    "tflops": flops / seconds,
+                }
+            )
+    torch.backends.cudnn.allow_tf32 = True
+    return rows
+
+
+def probe_attention(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
+    tokens, width = (64, 128) if quick else (ATTN_TOKENS, ATTN_WIDTH)
+    rows = []
+    for d in (32, 64) if quick else ATTN_HEAD_DIMS:
+        heads = max(1, round(width / d))
+        q, k, v = (torch.randn(ATTN_BATCH, heads, tokens, d, device=dev, dtype=torch.bfloat16) for _ in range(3))
+        seconds = time_call(partial(F.scaled_dot_product_attention, q, k, v), dev, repeats, warmup=2)
+        flops = 4.0 * ATTN_BATCH * heads * tokens * tokens * d
+        rows.append(
+            {
+                "probe": "attention",
+                "head_dim": d,
+                "heads": heads,
+                "tokens": tokens,
+                "measured_s": seconds,
+                "priced_s": price.attention_s(flops, d),
+                "tflops": flops / 1e12 / seconds,
+            }
+        )
+    return rows
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if math.isfinite(a) and math.isfinite(b) and b > 0 else "-"
+
+
+def print_tables(rows: list[dict]) -> None:
+    conv = [r for r in rows if r["probe"] == "conv"]
+    if conv:
+        print(
+            f"{'conv':<6}{'side':>5}{'ch':>6}{'b':>4}{'nchw ms':>9}{'cl ms':>8}{'mm ms':>8}{'priced':>8}"
+            f"{'nchw/priced':>12}{'nchw/mm':>9}  by"
+        )
+        for r in conv:
+            print(
+                f"{r['model']:<6}{r['latent_side']:>5}{r['channels']:>6}{r['batch']:>4}{r['nchw_s'] * 1e3:>9.3f}"
+                f"{r['channels_last_s'] * 1e3:>8.3f}{r['mm_s'] * 1e3:>8.3f}{r['priced_s'] * 1e3:>8.3f}"
+                f"{_ratio(r['nchw_s'], r['priced_s']):>12}{_ratio(r['nchw_s'], r['mm_s']):>9}  {r['priced_by']}"
+            )
+    for r in (r for r in rows if r["probe"] == "vae"):
+        print(
+            f"vae {r['side']:>5} px {r['dtype']:<13} {r['measured_s'] * 1e3:9.2f} ms  priced "
+            f"{r['priced_s'] * 1e3:9.2f} ms  measured/priced {_ratio(r['measured_s'], r['priced_s'])}  "
+            f"{r['tflops']:.1f} TFLOP/s"
+        )
+    for r in (r for r in rows if r["probe"] == "attention"):
+        print(
+            f"attention d={r['head_dim']:<4} heads {r['heads']:>3} {r['measured_s'] * 1e3:8.3f} ms  priced "
+            f"{r['priced_s'] * 1e3:8.3f} ms  measured/priced {_ratio(r['measured_s'], r['priced_s'])}  "
+            f"{r['tflops']:.0f} TFLOP/s"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cuda", help="cuda (default) or cpu")
+    ap.add_argument("--hardware", default=None, help="hardware preset to price against (default: from the device name)")
+    ap.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test, not a measurement")
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--probes", default="conv,vae,attention")
+    ap.add_argument("--output", default=None, help="write every row as JSON here")
+    args = ap.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("gpu_probes: torch sees no CUDA device (use --device cpu --quick for a smoke test)", file=sys.stderr)
+        return 2
+    dev = torch.device(args.device)
+    catalog = Catalog.default()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    preset = args.hardware or KNOWN_GPUS.get(name)
+    price = Pricing(catalog.hardware(preset) if preset else None)
+    wanted = set(args.probes.split(","))
+    rows: list[dict] = []
+    if "conv" in wanted:
+        rows += probe_conv(dev, price, args.quick, args.repeats)
+    if "vae" in wanted:
+        rows += probe_vae(dev, price, args.quick, max(1, args.repeats // 3), catalog)
+    if "attention" in wanted:
+        rows += probe_attention(dev, price, args.quick, args.repeats)
+    print(f"device {name}, priced against {preset or 'no preset'}, torch {torch.__version__}")
+    print_tables(rows)
+    if args.output:
+        out = {"device": name, "preset": preset, "torch": torch.__version__, "quick": args.quick, "rows": rows}
+        write_atomic(args.output, json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
