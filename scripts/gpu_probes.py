@@ -21,6 +21,7 @@ test suite's smoke test, not a measurement. Needs torch (``.[bench]``); the VAE 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokcost.bench.timing import time_call  # noqa: E402
 from tokcost.engine import physics  # noqa: E402
 from tokcost.engine.kernels import GEMM_TABLES, gemm_latency_s  # noqa: E402
-from tokcost.engine.profiles import efficiency  # noqa: E402
+from tokcost.engine.profiles import attention_problem, efficiency  # noqa: E402
 from tokcost.io.atomic import write_atomic  # noqa: E402
 from tokcost.io.catalog import Catalog  # noqa: E402
 from tokcost.io.engines import load_engines  # noqa: E402
@@ -74,10 +75,12 @@ class Pricing:
                 return t, "table"
         return 2.0 * m * n * k / (physics.peak_flops(self.hw, "fp16") * self.eff.mfu), "roofline"
 
-    def attention_s(self, flops: float, head_dim: int) -> float:
-        if self.hw is None:
+    def attention_s(self, flops: float, head_dim: int, kernel: str) -> float:
+        """The attention ``kernel`` (tokcost's --attention: fa2, cudnn) at ``head_dim``, or NaN where the preset
+        cannot price it (cuDNN's figure is measured on some chips only)."""
+        if self.hw is None or attention_problem(self.hw, kernel) is not None:
             return math.nan
-        e = self.eff
+        e = efficiency(load_engines()["eager"], self.hw, attention=kernel)
         mfu = e.attention_mfu if e.attention_mfu is not None else e.mfu
         P = physics.peak_flops(self.hw, "bf16")
         exp_rate = self.hw.exp_tops * 1e12 if self.hw.exp_tops is not None else np.inf
@@ -180,24 +183,28 @@ def probe_vae(dev: torch.device, price: Pricing, quick: bool, repeats: int, cata
 
 
 def probe_attention(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
+    """SDPA pinned to one backend at a time, so that each is compared with the kernel tokcost prices for it:
+    PyTorch's flash backend (FlashAttention-2, tokcost's fa2 and, before PyTorch 2.11, sdpa) and cuDNN's fused
+    attention (tokcost's cudnn). On the CPU (--quick) SDPA's own choice runs, and nothing is priced."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     tokens, width = (64, 128) if quick else (ATTN_TOKENS, ATTN_WIDTH)
+    backends = [("fa2", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)]
     rows = []
     for d in (32, 64) if quick else ATTN_HEAD_DIMS:
         heads = max(1, round(width / d))
         q, k, v = (torch.randn(ATTN_BATCH, heads, tokens, d, device=dev, dtype=torch.bfloat16) for _ in range(3))
-        seconds = time_call(partial(F.scaled_dot_product_attention, q, k, v), dev, repeats, warmup=2)
         flops = 4.0 * ATTN_BATCH * heads * tokens * tokens * d
-        rows.append(
-            {
-                "probe": "attention",
-                "head_dim": d,
-                "heads": heads,
-                "tokens": tokens,
-                "measured_s": seconds,
-                "priced_s": price.attention_s(flops, d),
-                "tflops": flops / 1e12 / seconds,
-            }
-        )
+        for kernel, backend in backends if dev.type == "cuda" else [("cpu", None)]:
+            row = {"probe": "attention", "kernel": kernel, "head_dim": d, "heads": heads, "tokens": tokens}
+            try:
+                with sdpa_kernel(backend) if backend is not None else contextlib.nullcontext():
+                    seconds = time_call(partial(F.scaled_dot_product_attention, q, k, v), dev, repeats, warmup=2)
+            except RuntimeError as e:  # the backend does not take this head dim, or is not built for the chip
+                rows.append(row | {"skipped": str(e).splitlines()[0]})
+                continue
+            priced = price.attention_s(flops, d, kernel) if backend is not None else math.nan
+            rows.append(row | {"measured_s": seconds, "priced_s": priced, "tflops": flops / 1e12 / seconds})
     return rows
 
 
@@ -225,8 +232,11 @@ def print_tables(rows: list[dict]) -> None:
             f"{r['tflops']:.1f} TFLOP/s"
         )
     for r in (r for r in rows if r["probe"] == "attention"):
+        if "skipped" in r:
+            print(f"attention {r['kernel']:<6} d={r['head_dim']:<4} skipped: {r['skipped']}")
+            continue
         print(
-            f"attention d={r['head_dim']:<4} heads {r['heads']:>3} {r['measured_s'] * 1e3:8.3f} ms  priced "
+            f"attention {r['kernel']:<6} d={r['head_dim']:<4} heads {r['heads']:>3} {r['measured_s'] * 1e3:8.3f} ms  priced "
             f"{r['priced_s'] * 1e3:8.3f} ms  measured/priced {_ratio(r['measured_s'], r['priced_s'])}  "
             f"{r['tflops']:.0f} TFLOP/s"
         )

@@ -5,20 +5,16 @@ given (an H100: its GEMMs from the measured table), and writes them as JSON. No 
 import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_probes.py"
-
 
 def _probes():
-    spec = importlib.util.spec_from_file_location("gpu_probes", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    import gpu_probes  # scripts/ is on the tests' path (pyproject.toml's pythonpath)
+
+    return gpu_probes
 
 
 def test_probes_run_on_the_cpu_and_price_each_operator(tmp_path, capsys):
@@ -36,8 +32,8 @@ def test_probes_run_on_the_cpu_and_price_each_operator(tmp_path, capsys):
         assert m == r["batch"] * r["latent_side"] ** 2 and n == r["channels"] and k == 9 * r["channels"]
         assert min(r["nchw_s"], r["channels_last_s"], r["mm_s"], r["priced_s"]) > 0
         assert r["priced_by"] == "table"  # the H100 has a measured GEMM table
-    for r in attention:
-        assert r["measured_s"] > 0 and r["priced_s"] > 0 and r["heads"] * r["head_dim"] >= 64
+    for r in attention:  # on the CPU SDPA picks its own kernel, which no tokcost kernel names: not priced
+        assert r["kernel"] == "cpu" and r["measured_s"] > 0 and math.isnan(r["priced_s"])
     vae = [r for r in rows if r["probe"] == "vae"]
     captured = capsys.readouterr()
     assert "priced against h100-sxm" in captured.out
@@ -54,3 +50,16 @@ def test_without_a_preset_nothing_is_priced(tmp_path):
     )
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(math.isnan(r["priced_s"]) and r["priced_by"] == "no preset" for r in rows)
+
+
+def test_the_priced_attention_follows_the_pinned_kernel():
+    """The attention probe pins SDPA's backend and prices the kernel it pinned: FlashAttention-2 anywhere, cuDNN's
+    fused attention where the preset has its figure (an H100), NaN where it has none."""
+    from tokcost.io.catalog import Catalog
+
+    probes, cat = _probes(), Catalog.default()
+    h100, rtx3090 = probes.Pricing(cat.hardware("h100-sxm")), probes.Pricing(cat.hardware("rtx-3090"))
+    flops = 4.0 * 2 * 24 * 4096**2 * 64
+    fa2, cudnn = h100.attention_s(flops, 64, "fa2"), h100.attention_s(flops, 64, "cudnn")
+    assert 0 < cudnn < fa2  # cuDNN's measured rate on an H100 is FlashAttention-3's, above FlashAttention-2's
+    assert rtx3090.attention_s(flops, 64, "fa2") > 0 and math.isnan(rtx3090.attention_s(flops, 64, "cudnn"))
