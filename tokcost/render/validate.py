@@ -649,7 +649,9 @@ MODEL_NOTES = [
     "(8) leave the earlier runs about where they were (in sample 6.51%, by source 7.04%, by GPU 7.51%, by engine "
     "9.56%) but move today's vLLM per-step time from 0.62 to 0.45 ms through the joint fit, a term none of them "
     "touches (loosely held: 0.38-1.38 ms across the held-out refits). The fit weighs rows, so a sweep outweighs a "
-    "one-run source; one that weighs sources would take these runs, and is not built yet.",
+    "one-run source. Weighing sources instead was tried on the 628 runs and not adopted: each row at 1 / n of its "
+    "source's n rows takes the held-out medians from 7.09% to 7.47% by source, 7.53% to 8.13% by GPU and 9.32% to "
+    "10.26% by engine (past the 10% the issue holds it to); at 1 / sqrt(n), to 7.31%, 8.10% and 9.93%.",
     "",
     "The rtx-3090 preset's measured GEMM rate (above) was retried once MAR's attention was priced as its code "
     "computes it: in sample 6.56% to 6.19%, held out by source 7.09% to 6.57%, by GPU 7.53% to 6.98%, the RTX 3090's "
