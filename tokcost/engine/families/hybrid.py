@@ -54,6 +54,11 @@ if TYPE_CHECKING:
 # residual add fp32 + fp16 -> fp32 (10), LayerNorm 2 (8), the cast (6), fc1, GELU over the r d-wide hidden (4 per
 # element), fc2, the residual add (10): 13 kernels.
 TIMM_BLOCK_EW = (8, 6, 4, 10, 8, 6, 10)  # bytes per token in multiples of d, besides the GELU
+# Attention the block computes itself (``attention: math``: timm's non-fused path, LazyMAR's models/basic.py) adds
+# q * scale (a read and a write of q, 4 bytes per element in 16 bits) and the copies torch.matmul makes of the
+# permuted views it is given, q and K^T and V cut from the qkv output (4 each; LazyMAR's encoder copies K and V into
+# its preallocated cache instead and reads them whole from there: the same 8): 16 bytes per token in multiples of d.
+MATH_ATTENTION_EW = (4, 4, 4, 4)
 
 # One step of MAR's head (models/diffloss.py SimpleMLPAdaLN.forward_with_cfg, diffusion/gaussian_diffusion.py
 # p_sample via respace.py _WrappedModel), by rows: GEMMs (in, out) in units of the head width w unless named, and
@@ -199,7 +204,7 @@ class MaskedAutoregressive(OneGpu):
             for n_in, n_out in ((d, 3 * d), (d, d), (d, r * d), (r * d, d)):  # qkv, proj, fc1, fc2
                 k.gemm(rows, n_in, n_out, L)
             k.attention(rounds_n, tokens, d, stack.heads, L)
-            for b in (*TIMM_BLOCK_EW, 4 * r):
+            for b in (*TIMM_BLOCK_EW, 4 * r, *(MATH_ATTENTION_EW if unfused else ())):
                 k.elementwise(rows * b * d, L)
 
         def head_step(k: _Kernels, rows, times):
