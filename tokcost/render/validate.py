@@ -653,15 +653,22 @@ MODEL_NOTES = [
     "source's n rows takes the held-out medians from 7.09% to 7.47% by source, 7.53% to 8.13% by GPU and 9.32% to "
     "10.26% by engine (past the 10% the issue holds it to); at 1 / sqrt(n), to 7.31%, 8.10% and 9.93%.",
     "",
-    "The rtx-3090 preset's measured GEMM rate (above) was retried once MAR's attention was priced as its code "
-    "computes it: in sample 6.56% to 6.19%, held out by source 7.09% to 6.57%, by GPU 7.53% to 6.98%, the RTX 3090's "
-    "39 runs 13.2% to 6.0%; but LazyMAR's MAR-B/L/H go to 1.06 / 1.11 / 1.20 of their measured throughput (the "
-    "hybrid family's median 4.9% to 15.4%, past issue 28's 15%) and FastVAR's Infinity-2B to 0.87 of its time. "
-    "LazyMAR's own count (69.06 TFLOPs per MAR-H image, within 6% of tokcost's) over its 1.74 s puts the card at "
-    "40 TFLOP/s on MAR, 0.53 of its torch.mm rate; the A100's measured table gives 0.65-0.75 of peak at MAR-H's "
-    "transformer shapes (81,920 rows by 1,280-5,120) and 0.30-0.71 at its head's (256-3,072 rows), against 0.94 at "
-    "8192 cubed, where a roofline chip prices every shape at one rate. The rate waits for that shape dependence on "
-    "chips without a table.",
+    "The rtx-3090 preset now takes its measured GEMM rate, 0.88-1.0 of its 71 TFLOPS as the rtx-4090 preset's "
+    "(three torch.mm rows at 1.06-1.07). It had waited for MAR, whose LazyMAR runs it made 1.2-1.3x fast: with MAR's "
+    "math attention charged the copies its code makes around the matmuls (q * scale, and torch.matmul's copies of "
+    "q, K^T and V: 16 bytes per token and channel, docs/methodology.md), they come out 1.03 / 1.08 / 1.16 of their "
+    "measured throughput (the hybrid family's median 5.0% to 12.0%, inside issue 28's 15%), and FastVAR's Infinity-2B "
+    "0.87 of its time (next-scale 6.2% to 13.3%). Refit: in sample 6.50% to 6.19%, held out by source 7.08% to "
+    "6.57%, by GPU 7.53% to 6.98%, by engine 9.32% to 9.20%; the RTX 3090's 39 runs 13.2% to 5.6%; the diffusion "
+    "band's width 1.71 to 1.76. LazyMAR's own count (69.06 TFLOPs per MAR-H image, within 6% of tokcost's) over its "
+    "1.74 s puts the card at 40 TFLOP/s on MAR, 0.53 of its torch.mm rate; the A100's measured table gives 0.65-0.75 "
+    "of peak at MAR-H's transformer shapes (81,920 rows by 1,280-5,120) and 0.30-0.71 at its head's (256-3,072 "
+    "rows), against 0.94 at 8192 cubed, where a chip without a table prices every shape at one rate: the likely "
+    "cause of MAR's residual there. The refit moved the eager host time per layer from 0.908 to 0.903 ms, the "
+    "per-request time from 24 to 22 ms and the VAE efficiency from 0.233 to 0.229; video-clips-5s's recommendation "
+    "moved from LTX-Video at batch 16 on one A100 (p95 534 s against the 600 s budget, 97% utilisation) to batch 1 "
+    "on two (p95 16 s; $0.00827 a clip against $0.00763): the batch-16 plan, 0.5% slower a batch, no longer meets "
+    "the objective (it does at a 700 s budget, p95 559 s).",
     "",
 ]
 
