@@ -26,23 +26,20 @@ import json
 import math
 import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tokcost.bench.timing import time_call  # noqa: E402
-from tokcost.engine import physics  # noqa: E402
-from tokcost.engine.kernels import GEMM_TABLES, gemm_latency_s  # noqa: E402
-from tokcost.engine.profiles import attention_problem, efficiency  # noqa: E402
-from tokcost.io.atomic import write_atomic  # noqa: E402
-from tokcost.io.catalog import Catalog  # noqa: E402
-from tokcost.io.engines import load_engines  # noqa: E402
-from tokcost.io.kernel_tables import hardware_kernels  # noqa: E402
-from tokcost.records.calibration import KNOWN_GPUS  # noqa: E402
+from tokcost.bench.timing import time_call
+from tokcost.engine import physics
+from tokcost.engine.kernels import GEMM_TABLES, gemm_latency_s
+from tokcost.engine.profiles import attention_problem, efficiency
+from tokcost.io.atomic import write_atomic
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
+from tokcost.records.calibration import KNOWN_GPUS
 
 # (model, latent side, channels) of each UNet level's 3x3 convolutions: SD 1.5 at 512 px (latent 64), block_out_channels
 # 320, 640, 1280, 1280; SDXL at 1024 px (latent 128), 320, 640, 1280 (their unet/config.json)
