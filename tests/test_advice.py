@@ -15,6 +15,7 @@ import yaml
 
 from tokcost import api
 from tokcost.core.gate import diff
+from tokcost.core.plan import service_high_s
 from tokcost.records.results import AnalysisResult, SpecResult
 from tokcost.render import advice, registry
 from tokcost.render.markdown import format_markdown
@@ -498,3 +499,44 @@ def test_suggestions_replan_only_the_named_candidates_a_bounded_number_of_times(
     assert result.recommendation.suggestions
     assert 0 < len(calls) <= 12 and all(len(keys) == 1 for keys in calls)
     assert {k[0].model for k in calls} == {"emu3-gen"}  # the only family without a feasible option
+
+
+# ------------------------------------------------------------------------------------------- the error band's margin
+
+
+def test_band_risk_is_named_exactly_when_the_choices_band_high_service_exceeds_the_budget(examples):
+    named = 0
+    for doc, result in examples.values():
+        rec = result.recommendation
+        if rec.choice is None:
+            assert rec.band_risk is None
+            continue
+        limit = doc["budget"]["latency_s"]
+        high = service_high_s(rec.choice)
+        assert high > 0
+        if high <= limit:
+            assert rec.band_risk is None
+            assert not any("slow end of its error band" in line for line in advice.why(result))
+            continue
+        named += 1
+        assert rec.band_risk is not None and rec.band_risk.service_high_s == pytest.approx(high)
+        line = next(line for line in advice.why(result) if "slow end of its error band" in line)
+        assert secs(high) in line and f"{limit:g} s" in line
+        safer = result.candidate(rec.band_risk.safer) if rec.band_risk.safer is not None else None
+        if safer is not None:  # feasible, no cheaper than the choice, and within the budget at its band's high end
+            assert safer.feasible and service_high_s(safer) <= limit
+            assert safer.fleet_cost_usd_per_item >= rec.choice.fleet_cost_usd_per_item
+            assert f"{safer.model} on {safer.replica}" in line
+        else:
+            assert "no feasible option stays within the budget" in line
+    assert named >= 1  # photo-qa's choice runs close to its budget
+
+
+def test_a_tighter_budget_names_a_band_risk_or_changes_the_choice():
+    doc = _load(EXAMPLES[0])
+    before = _analyze(doc).recommendation
+    if before.choice is None:
+        pytest.skip("no choice")
+    doc["budget"]["latency_s"] = service_high_s(before.choice) * 0.99
+    after = _analyze(doc).recommendation
+    assert after.choice is None or after.choice.key != before.choice.key or after.band_risk is not None

@@ -44,6 +44,7 @@ from tokcost.records.prices import PriceQuote
 from tokcost.records.results import (
     Autoscaling,
     Band,
+    BandRisk,
     CandidateKey,
     CandidateResult,
     DecoderSource,
@@ -557,6 +558,7 @@ def recommend(spec: Spec, candidates: list[CandidateResult]) -> Recommendation:
         headroom=_headroom(spec, best),
         autoscaling=_autoscaling(spec, best),
         fleet_risk=_fleet_risk(spec, best),
+        band_risk=_band_risk(spec, best, feasible),
         tier_excluded=excluded,
     )
 
@@ -587,6 +589,26 @@ def _autoscaling(spec: Spec, c: CandidateResult) -> Autoscaling | None:
         min_replicas=spec.demand.min_replicas,
         saving=1.0 - auto / fixed,
     )
+
+
+def service_high_s(c: CandidateResult) -> float:
+    """One request's service time at the objective's load (continuous batching: at the peak's occupancy; a static
+    batch: the full batch), scaled to the high end of the candidate's latency band."""
+    at_load = (c.latency_objective_s or 0.0) - (c.queue_wait_s or 0.0)
+    if at_load <= 0.0:
+        at_load = c.latency_s.central
+    return at_load * c.latency_s.high / c.latency_s.central
+
+
+def _band_risk(spec: Spec, best: CandidateResult, feasible: list[CandidateResult]) -> BandRisk | None:
+    """When the choice's band-high service time alone exceeds the budget, the cheapest feasible option (in rank
+    order) whose band-high service time does not; a margin check on service, not a re-sizing of the fleet."""
+    limit = spec.budget.latency_s
+    high = service_high_s(best)
+    if high <= limit:
+        return None
+    safer = next((c for c in feasible if service_high_s(c) <= limit), None)
+    return BandRisk(service_high_s=high, limit_s=limit, safer=safer.key if safer is not None else None)
 
 
 def _fleet_risk(spec: Spec, c: CandidateResult) -> FleetRisk:

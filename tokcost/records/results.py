@@ -213,6 +213,15 @@ class FleetRisk(Model):
     risky_utilization: float = 0.85
 
 
+class BandRisk(Model):
+    """The chosen plan's service time at the slow end of tokcost's error band exceeds the latency budget: the
+    estimate's own uncertainty can put the plan out of budget."""
+
+    service_high_s: float  # one request's service at the objective's load, scaled to the band's high end
+    limit_s: float  # the spec's latency budget
+    safer: CandidateKey | None = None  # the cheapest feasible option whose band-high service stays within it
+
+
 class Recommendation(Model):
     choice: CandidateResult | None = None
     feasible_count: int = 0
@@ -225,6 +234,7 @@ class Recommendation(Model):
     headroom: Headroom | None = None
     autoscaling: Autoscaling | None = None
     fleet_risk: FleetRisk | None = None
+    band_risk: BandRisk | None = None
     blockers: dict[str, int] = {}  # with no choice: how many candidates each violation kind blocks
     tier_excluded: dict[str, Violation] = {}  # models the quality tier (or their conditioning) rules out
     suggestions: list[Suggestion] = []  # what would change the answer, each verified by re-planning

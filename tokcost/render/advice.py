@@ -268,6 +268,27 @@ def _fleet_risk(r: FleetRisk | None, c: CandidateResult) -> list[str]:
     return out
 
 
+def _band_risk(spec: SpecResult) -> list[str]:
+    rec = spec.recommendation
+    r, c = rec.band_risk, rec.choice
+    if r is None or c is None:
+        return []
+    q = f"p{spec.budget.get('latency_percentile', 95):g}"
+    out = (
+        f"At the slow end of its error band (x{c.latency_s.high / c.latency_s.central:.3g}) one request's service "
+        f"alone would take {secs(r.service_high_s)}, past the {r.limit_s:g} s {q} budget: tokcost's own uncertainty "
+        "can put this plan out of budget, so measure it before committing"
+    )
+    safer = spec.candidate(r.safer) if r.safer is not None else None
+    if safer is None:
+        return [out + "; no feasible option stays within the budget at its band's high end."]
+    return [
+        out + f". The cheapest option that stays within the budget even at its band's high end: {safer.model} on "
+        f"{safer.replica} ({safer.engine}, batch {safer.batch}) at {money(safer.fleet_cost_usd_per_item)} per "
+        f"{noun(spec.product['kind'])}."
+    ]
+
+
 def _runner_up(spec: SpecResult) -> list[str]:
     rec = spec.recommendation
     r, best = spec.candidate(rec.runner_up), rec.choice
@@ -390,6 +411,7 @@ def why(spec: SpecResult) -> list[str]:
         _service(spec, c),
         *_replicas(spec, c),
         *_capacity(spec, c),
+        *_band_risk(spec),
         *_runner_up(spec),
         *_tier(spec),
         *(family(spec, f) for f in rec.families),
