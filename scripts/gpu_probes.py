@@ -80,9 +80,9 @@ class Pricing:
         e = efficiency(load_engines()["eager"], self.hw, attention=kernel)
         mfu = e.attention_mfu if e.attention_mfu is not None else e.mfu
         P = physics.peak_flops(self.hw, "bf16")
-        exp_rate = self.hw.exp_tops * 1e12 if self.hw.exp_tops is not None else np.inf
+        score_rate = physics.softmax_rate(self.hw.exp_tops, self.hw.dense_tflops.fp32, kernel)
         equivalent = physics.attention_equivalent_flops(
-            [(flops, head_dim)], P, mfu, exp_rate, physics.flash_head_step(self.hw)
+            [(flops, head_dim)], P, mfu, score_rate, physics.flash_head_step(self.hw)
         )
         return float(equivalent) / (P * mfu)
 

@@ -8,6 +8,7 @@ import pytest
 import tokcost
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import own_attention_figure
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
@@ -219,3 +220,45 @@ def test_math_attention_without_head_counts_prices_the_matmuls_and_says_so():
     assert np.isfinite(unfused.latency_s) and unfused.latency_s > 0
     assert unfused.breakdown_s["vae_decode"] == flash.breakdown_s["vae_decode"]
     assert "states no head count" in pricing_note(cfg)
+
+
+def test_flashattention_2s_softmax_counts_its_conversion_and_fp32_work_beside_the_exponential():
+    # per score: 1.5 results on the 16-a-clock units (exp2, half a packed conversion), 3 on the FP32 lanes
+    a100 = CAT.hardware("a100-80gb-sxm")
+    rate = physics.softmax_rate(a100.exp_tops, a100.dense_tflops.fp32)
+    assert 1.0 / rate == pytest.approx(1.5 / (a100.exp_tops * 1e12) + 3.0 / (a100.dense_tflops.fp32 * 1e12 / 2))
+    assert rate < a100.exp_tops * 1e12  # slower than the exponentials alone, on every chip with a rate
+    for hw in CAT.all("hardware"):
+        if hw.exp_tops is None:
+            assert physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32) == np.inf
+            continue
+        fa2 = physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, "fa2")
+        assert fa2 < hw.exp_tops * 1e12, hw.id
+        for kernel in physics.OVERLAPPED_SOFTMAX_KERNELS:  # the softmax beside the matmuls: its exponentials only
+            assert physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, kernel) == hw.exp_tops * 1e12
+
+
+def test_the_counted_softmax_makes_narrow_heads_dearer_than_the_exponential_alone():
+    P, eff, exp = A100
+    counted = physics.softmax_rate(exp / 1e12, 19.5)
+    for d in (40, 64, 72, 96):
+        alone = physics.attention_equivalent_flops([(1.0, d)], P, eff, exp)
+        both = physics.attention_equivalent_flops([(1.0, d)], P, eff, counted)
+        assert both > alone > 1.0, d
+    assert physics.attention_equivalent_flops([(1.0, 128)], P, eff, counted) == pytest.approx(1.0)
+
+
+def test_every_preset_efficiency_leaves_the_matmul_time_at_head_dim_128():
+    # 1 / efficiency.attention must exceed the softmax's share, or the split is not physical (the code then keeps
+    # the head-dim-128 rate for every head): no preset's band end comes near that
+    for hw in CAT.all("hardware"):
+        if hw.exp_tops is None:
+            continue
+        P = physics.peak_flops(hw, "bf16")
+        for kernel in ("fa2", *physics.OVERLAPPED_SOFTMAX_KERNELS):
+            figure = own_attention_figure(hw, kernel) if kernel != "fa2" else hw.efficiency.attention
+            if figure is None:
+                continue
+            q = P / (4 * physics.REFERENCE_HEAD_DIM * physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, kernel))
+            for end in (figure.low, figure.high):
+                assert 1.0 / end > q, (hw.id, kernel, end)

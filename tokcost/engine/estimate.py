@@ -69,7 +69,7 @@ class _Chip:
     P_attn: object  # 16-bit FLOP/s of the fused attention kernels (the bf16 rate)
     P_text: object  # FLOP/s of the text encoders, in the pipeline's 16-bit type (physics.pipeline_dtype)
     P_vae: object  # FLOP/s of the VAE's convolutions, in its type (physics.vae_dtype)
-    exp_rate: object  # exponentials/s of the special-function units (inf: not known)
+    score_rate: object  # scores/s through the attention softmax's own work (inf: not known; physics.softmax_rate)
     head_step: object  # head-dim step of SDPA's attention kernel on the chip (physics.flash_head_step)
     BW: object  # bytes/s
     usable_bytes: object  # memory one GPU may fill
@@ -98,7 +98,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         P_attn=physics.peak_flops(hw, "bf16"),
         P_text=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
         P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision, cfg.vae_precision),
-        exp_rate=hw.exp_tops * 1e12 if hw.exp_tops is not None else np.inf,
+        score_rate=physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, cfg.attention_kernel),
         head_step=physics.flash_head_step(hw),
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
@@ -283,7 +283,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         P_attn=chip.P_attn,
         P_text=chip.P_text,
         P_vae=chip.P_vae,
-        exp_rate=chip.exp_rate,
+        score_rate=chip.score_rate,
         head_step=chip.head_step,
         BW=BW,
         wbytes=wbytes,

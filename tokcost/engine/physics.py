@@ -449,21 +449,54 @@ def flash_head_dim(head_dim, step=FLASH_HEAD_DIM_STEP):
     return np.where((d <= 192) | (step == 1), np.ceil(d / step) * step, 256.0)
 
 
-def attention_equivalent_flops(parts, P_attn, attn_eff, exp_rate, head_step=FLASH_HEAD_DIM_STEP):
+# The softmax's work per score beside the two matmuls, counted from FlashAttention-2's forward kernel
+# (Dao-AILab/flash-attention csrc/flash_attn/src/softmax.h and flash_fwd_kernel.h): reduce_max (one max),
+# scale_apply_exp2 (one fused multiply-add, exp2f(s * scale - max * scale), and one exponential), reduce_sum (one
+# add), then convert_type of P to 16 bits for the P V matmul (one packed conversion per two scores). The
+# exponential and the conversion issue on the units that compute 16 results a clock per SM (CUDA C++ Programming
+# Guide, 'Arithmetic Instructions' throughput table: exp2 and 'all other type conversions', compute capability
+# 7.0-10.0), so they run at the preset's exp_tops; the max, the multiply-add and the add on the FP32 lanes, at
+# half the fp32 FLOP rate (an FMA is two FLOPs). The rescaling of the output once per key block is left out.
+SOFTMAX_SPECIAL_PER_SCORE = 1.5  # one exp2 + half a packed fp32 -> 16-bit conversion
+SOFTMAX_FP32_OPS_PER_SCORE = 3.0  # max, scale-and-subtract FMA, row-sum add
+
+
+# Kernels that run the softmax of one tile while the tensor cores multiply another (FlashAttention-3's ping-pong
+# of two warpgroups and its intra-warpgroup pipelining, FlashAttention-3 paper section 3.1-3.2; cuDNN's fused
+# attention on Hopper and Blackwell, whose measured rates at head dim 128 leave no room for FlashAttention-2's
+# serial softmax): only the exponential's unit is charged beside the matmuls, as the FlashAttention-3 paper frames it.
+OVERLAPPED_SOFTMAX_KERNELS = ("fa3", "cudnn")
+
+
+def softmax_rate(exp_tops: float | None, fp32_tflops: float, kernel: str = "fa2") -> float:
+    """Scores per second through the softmax's own work in the attention ``kernel``: FlashAttention-2's (sdpa,
+    fa2) runs :data:`SOFTMAX_SPECIAL_PER_SCORE` results on the special-function units at ``exp_tops`` and
+    :data:`SOFTMAX_FP32_OPS_PER_SCORE` on the FP32 lanes at half of ``fp32_tflops``, one after the other as a warp
+    issues them between its matmuls; a kernel of :data:`OVERLAPPED_SOFTMAX_KERNELS` is charged its exponentials
+    alone. inf where the chip's exponential rate is not known (no softmax term)."""
+    if exp_tops is None:
+        return np.inf
+    if kernel in OVERLAPPED_SOFTMAX_KERNELS:
+        return exp_tops * 1e12
+    seconds = SOFTMAX_SPECIAL_PER_SCORE / (exp_tops * 1e12) + SOFTMAX_FP32_OPS_PER_SCORE / (fp32_tflops * 1e12 / 2)
+    return 1.0 / seconds
+
+
+def attention_equivalent_flops(parts, P_attn, attn_eff, score_rate, head_step=FLASH_HEAD_DIM_STEP):
     """The FLOPs that take, at ``P_attn`` x ``attn_eff`` (the chip's attention efficiency, read at head dim 128),
     as long as the attention ``parts`` (:func:`attention_parts`) take at their own head dims.
 
     Per score (one query-key pair of one head) a flash kernel runs 4 d_k FLOPs of matmul (Q K^T and P V at the
-    kernel's head dim d_k = :func:`flash_head_dim`) and one exponential on the special-function units, which
-    compute ``exp_rate`` of them per second (the hardware preset's ``exp_tops``): the softmax does not shrink
-    with the head dim, so narrow heads spend more of their time in it (the FlashAttention-3 paper's point: an
-    H100 has 989 TFLOPS of matmul but 3.9 TFLOPS of exponentials). The measured efficiency at head dim 128 is
-    the sum of both, 1/eff = 1/e + q with q = P / (4 x 128 x exp_rate) the exponentials' time per matmul FLOP,
-    which gives the matmul part's own e; at head dim d the time per FLOP is (d_k / d) / e + q x 128 / d. A part
-    without a head dim, and a chip without an exponential rate (exp_rate = inf: q = 0), keep 1/eff.
-    ``head_step``: the kernel's head-dim step on the chip (:func:`flash_head_step`)."""
+    kernel's head dim d_k = :func:`flash_head_dim`) and the softmax's own work (an exponential, a conversion, a max,
+    a multiply-add and an add), which the chip does for ``score_rate`` scores per second (:func:`softmax_rate`):
+    the softmax does not shrink with the head dim, so narrow heads spend more of their time in it (the
+    FlashAttention-3 paper's point: an H100 has 989 TFLOPS of matmul but 3.9 TFLOPS of exponentials). The
+    measured efficiency at head dim 128 is the sum of both, 1/eff = 1/e + q with q = P / (4 x 128 x score_rate)
+    the softmax's time per matmul FLOP, which gives the matmul part's own e; at head dim d the time per FLOP is
+    (d_k / d) / e + q x 128 / d. A part without a head dim, and a chip without a softmax rate (score_rate = inf:
+    q = 0), keep 1/eff. ``head_step``: the kernel's head-dim step on the chip (:func:`flash_head_step`)."""
     attn_eff = np.asarray(attn_eff, dtype=float)
-    q = np.asarray(P_attn, dtype=float) / (4 * REFERENCE_HEAD_DIM * np.asarray(exp_rate, dtype=float))
+    q = np.asarray(P_attn, dtype=float) / (4 * REFERENCE_HEAD_DIM * np.asarray(score_rate, dtype=float))
     inv_e = 1.0 / attn_eff - q
     # an exponential rate that would leave the matmul no time at head dim 128 is not physical: no split then
     q = np.where(inv_e > 0, q, 0.0)
@@ -862,9 +895,11 @@ def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
         heads += " (SDPA's memory-efficient kernel below compute capability 8.0: no padding modelled)"
     if hw.exp_tops is None:
         return f"attention: {word} {heads}; no exponential rate for {hw.name}, so no softmax term beside the matmuls"
+    rate = softmax_rate(hw.exp_tops, hw.dense_tflops.fp32)
     return (
-        f"attention: {word} {heads}; one exponential per score at {hw.exp_tops:.3g} T/s (exp_tops) beside the "
-        f"matmuls, the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"
+        f"attention: {word} {heads}; the softmax's work per score (an exponential and a conversion at "
+        f"{hw.exp_tops:.3g} T/s, exp_tops; a max, a multiply-add and an add on the fp32 lanes) at {rate / 1e12:.3g} "
+        f"T scores/s beside the matmuls, the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"
     )
 
 
@@ -885,7 +920,7 @@ def diffusion_step_time(
     l2=(0.0, np.inf, 0.0),
     linear_s=None,
     attn_parts=None,
-    exp_rate=np.inf,
+    score_rate=np.inf,
     head_step=FLASH_HEAD_DIM_STEP,
     unfused=False,
 ):
@@ -910,14 +945,14 @@ def diffusion_step_time(
     of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
     n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
     (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
-    chip's ``exp_rate`` and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
+    chip's ``score_rate`` (:func:`softmax_rate`) and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
     of a 16-bit pipeline (:func:`unfused_attention_s`). Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
     if attn_parts is not None and not unfused:
-        attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, exp_rate, head_step)
+        attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, score_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
     volume = kernel_passes(model) * acts / blocks

@@ -249,8 +249,9 @@ MODEL_NOTES = [
     "fp8. This term carries most of the A100-vs-H100 ratio of long-sequence video models (CogVideoX: ~2.2x, "
     "not the 3.2x of the peak ratio). That efficiency is read at head dim 128; narrower heads cost more per FLOP: "
     "the flash kernel computes at the head dim rounded up to a multiple of 32 (FlashAttention-2's kernels, from "
-    "compute capability 8.0), and every score costs one exponential on the special-function units "
-    '(`exp_tops`: 16 a clock per SM), which does not shrink with the head (docs/methodology.md, "Narrow heads").',
+    "compute capability 8.0), and every score costs the softmax's own work (FlashAttention-2's exponential and "
+    "conversion on the special-function units, `exp_tops`: 16 a clock per SM, and a max, a multiply-add and an add "
+    'on the FP32 lanes), which does not shrink with the head (docs/methodology.md, "Narrow heads").',
     "- **Element-wise traffic** (each model's `elementwise_passes`, counted from its diffusers code by "
     "`scripts/count_elementwise_passes.py`): eager kernels between the matmuls move eager passes x tokens x width "
     "x 2 bytes per block, compiled the passes left after inductor's fusion, both times one fitted `act_scale`; it "
@@ -703,6 +704,18 @@ MODEL_NOTES = [
     "rather than under the GPU's (a collective waits for every rank's host): xDiT's and para-attn's 4-GPU FLUX "
     "and ML.ENERGY's 2-GPU SD3.5-large move from 0.65-0.69 to 0.73-0.85, but 2-GPU FLUX runs go from 0.92-1.00 to "
     "1.15, and held out by GPU 6.98% to 7.05%, by engine 9.20% to 9.31%.",
+    "",
+    "Then the softmax's own work per score in FlashAttention-2's kernel is charged beside the matmuls, not the "
+    "exponential alone: half a packed conversion to 16 bits on the same 16-a-clock units, and a max, a "
+    "multiply-add and an add on the FP32 lanes, counted from its softmax.h (docs/methodology.md, 'Narrow heads'; "
+    "2.25x the exponentials' time on an A100, 1.88x on Hopper, Ada and Blackwell). It prices nothing at head dim 128, "
+    "where the efficiency is measured, and narrow heads dearer: the head-dim-64 DiTs, fast-priced on every chip "
+    "(CogVideoX-2B 0.86, SD3.5-large 0.91, SD3-medium 0.93, CogVideoX-5B 0.96 of the measured latency in sample), "
+    "come out 0.93, 0.93, 0.94 and 1.03. Refit over the 663 runs: in sample 6.04% to 5.88%, held out by source "
+    "6.31% to 6.22%, by GPU 6.79% to 6.60%, by engine 9.44% to 8.98%; act_scale 1.02 to 1.00, today's vLLM "
+    "per-step time 0.76 to 0.64 ms (through the shared kernel-gap term, 35.8 to 36.9 us a layer; held out "
+    "0.42-0.76 ms). The ML.ENERGY v2 runs, not entered and so never fitted, went from 10.8% to 9.5% (their "
+    "SD3-medium rows from 0.77-0.93 to 0.80-0.97 of the measured latency). No recommendation changed.",
     "",
 ]
 

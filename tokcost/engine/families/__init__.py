@@ -45,7 +45,7 @@ class Work:
     P_attn: Any  # 16-bit FLOP/s of the fused attention kernels
     P_text: Any  # FLOP/s of the text encoders (the pipeline's 16-bit type)
     P_vae: Any  # FLOP/s of the VAE decoder (its own type: fp32 where the pipeline upcasts it)
-    exp_rate: Any  # exponentials/s of the special-function units, the attention softmax's (inf: not known)
+    score_rate: Any  # scores/s through the attention softmax's own work (inf: not known; physics.softmax_rate)
     head_step: Any  # head-dim step of the chip's attention kernel (physics.flash_head_step)
     BW: Any  # bytes/s
     wbytes: float  # bytes per weight held in memory (the time to read them: physics.weight_read_bytes)

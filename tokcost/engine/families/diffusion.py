@@ -121,7 +121,7 @@ class Diffusion:
             w.l2,
             linear_s,
             attn_parts=physics.attention_parts(m, latent, pw, ph),
-            exp_rate=w.exp_rate,
+            score_rate=w.score_rate,
             head_step=w.head_step,
             unfused=cfg.attention_kernel == "math",
         )

@@ -118,7 +118,7 @@ class _Kernels:
         self.P, self.BW = _per_round(w.P * w.eff.mfu), _per_round(w.BW * w.eff.mbu)
         attn_mfu = w.eff.attention_mfu if w.eff.attention_mfu is not None else w.eff.mfu
         self.attn_mfu, self.P_attn = _per_round(attn_mfu), _per_round(w.P_attn)
-        self.exp_rate, self.head_step = _per_round(w.exp_rate), _per_round(w.head_step)
+        self.score_rate, self.head_step = _per_round(w.score_rate), _per_round(w.head_step)
         self.P_bmm = _per_round(w.P_attn * w.eff.mfu)  # unfused attention's 16-bit batched matmuls
         self.gemms, self.unfused = gemms, unfused
         self.l2 = tuple(_per_round(v) for v in w.l2)
@@ -159,7 +159,7 @@ class _Kernels:
             gpu_s = physics.unfused_attention_s(parts, self.P_bmm, self.BW, physics.UNFUSED_BYTES_PER_SCORE["autocast"])
         else:
             equivalent = physics.attention_equivalent_flops(
-                parts, self.P_attn, self.attn_mfu, self.exp_rate, self.head_step
+                parts, self.P_attn, self.attn_mfu, self.score_rate, self.head_step
             )
             gpu_s = equivalent / (self.P_attn * self.attn_mfu)
         self._add(gpu_s, count)
