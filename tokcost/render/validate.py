@@ -717,6 +717,13 @@ MODEL_NOTES = [
     "0.42-0.76 ms). The ML.ENERGY v2 runs, not entered and so never fitted, went from 10.8% to 9.5% (their "
     "SD3-medium rows from 0.77-0.93 to 0.80-0.97 of the measured latency). No recommendation changed.",
     "",
+    "The t4 preset's matmul efficiency now ends at its sourced sustained rate, 0.37 (back-to-back fp16 cuBLAS "
+    "GEMMs at ~24 of 65 TFLOPS under the 70 W power cap, NVIDIA's developer forum), where an assumed 0.40 stood. "
+    "Round 16 tried it and dropped it: through the shared kernel-gap term it moved today's vLLM per-step time from "
+    "0.63 to 0.41 ms and photo-qa's recommendation with it. Now it moves no fitted term; the T4's 19 runs go from "
+    "11.6% to 9.6% (0.89 to 0.92 of the measured latency), and the 663 runs held out by source from 6.22% to "
+    "6.13%, by GPU 6.60% to 6.55%, by engine 8.98% to 8.83%.",
+    "",
 ]
 
 
