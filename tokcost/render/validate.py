@@ -724,6 +724,32 @@ MODEL_NOTES = [
     "11.6% to 9.6% (0.89 to 0.92 of the measured latency), and the 663 runs held out by source from 6.22% to "
     "6.13%, by GPU 6.60% to 6.55%, by engine 8.98% to 8.83%.",
     "",
+    "Round 18 (2026-12-06; 87 runs scored unseen on the model above, 29 then entered) came out at median 13.9%, "
+    "worst 3.34x, band coverage 76% (median band width 1.93). Wan2.1's README I2V-14B 720P table on 1-8 H20s, "
+    "A100s and H100s (Ulysses with FSDP; 12 runs): 4.4%, 0.80-1.06. TeaCache-xDiT's uncached FLUX.1-dev on 1-8 "
+    "A800s: 0.90-1.13. xDiT's FLUX.1-schnell at 4096 px on 1-8 A100s: 1.13-1.33, slow-priced and more so with "
+    "more GPUs. xDiT's FLUX.1-dev scalability plot: 0.71-1.14 (values read off the plot; not entered). edge-dit.cpp's "
+    "H200 diffusers runs: 0.94 and 1.06. ONNX Runtime's README T4 PyTorch table (SD 1.5, its T4 clock locked at 990 "
+    "MHz): 1.03-1.14. MixDQ's SDXL-Turbo UNet forward (a hand-made CUDA graph replay, not a pipeline step; not "
+    "entered): 0.98 on an RTX 3090 and 4080, 1.59 on an A100. HF transformers' nightly benchmark (gemma-2b on an "
+    "A10G, the GPU inferred from the runner group): 0.81-0.89. gpt-fast's model code run eager, without compile, on "
+    "an A100 (torchao's benchmark file and the PyTorch blog's starting point, 23-25.5 tokens/s): 1.59-1.76, "
+    "fast-priced: its layer launches heavier ops than the Llama layer the launch cost is calibrated on (index_put "
+    "into the static cache, complex-number RoPE). The Qwen2 speed-benchmark page (A100; attention implementation not "
+    "stated): transformers 4.38 decoding 1.03-2.48 (fast-priced at long prompts: Qwen2-7B's tokens/s falls from 38 "
+    "to 17 between 1 and 30,720 input tokens, where tokcost's price of it moves by 5%), vLLM 0.4.2 "
+    "0.61-1.77 (its small models' speed halves between 6,144 and 14,336 tokens, unexplained). AITemplate's and "
+    "x-stable-diffusion's 2022 baselines (torch 1.12, diffusers 0.3-0.4, math attention; x-stable-diffusion's A100 "
+    "time twice AITemplate's for the same job): 0.30-1.40, the round's worst. Entered: the Wan I2V table, TeaCache-xDiT, "
+    "xDiT at 4096 px, edge-dit.cpp's H200 runs, lora-fast's compiled fp8 FLUX without a LoRA and the ONNX Runtime T4 "
+    "table. Refit: the 663 earlier runs in sample 5.86% to 5.89%, held out by source 6.13% to 6.12%, by GPU 6.55% "
+    "to 6.54%, by engine 8.83% to 8.86%; all 692 held out by source 6.08%, by GPU 6.46%, by engine 8.89%. Not "
+    "entered, the decoder runs: the eager host time splits into a part per layer and a part per step, and they pull "
+    "that split apart in opposite directions. With the gpt-fast rows alone it goes from 0.91 ms a layer and 2.9 ms a "
+    "step to 0.99 and 1.0; with the gemma rows as well, to 0.84 and 5.7, which prices MAR-H's SCAN run at batch 1 at "
+    "2.39x and fails the 2.3x gate. Each moves every eager AR estimate, and neither set fits: the gpt-fast rows stay "
+    "1.5-1.7x fast-priced after the refit.",
+    "",
 ]
 
 
