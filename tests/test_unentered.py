@@ -1,0 +1,53 @@
+"""The runs scored unseen and left out of the validation set (tokcost/data/validation/unentered/, docs/validation.md
+rounds 15-18) stay a usable record: each file loads in the validation set's format, cites public sources only,
+shares no id with the set (a run is either fitted or a hold-out, never both), and every run is priced or refused
+with a reason."""
+
+import pytest
+import yaml
+from test_sources import NOTES, citation_problems
+
+from tokcost import api
+from tokcost.io.measurements import load_entries
+from tokcost.io.paths import DATA_DIR, MEASUREMENTS_FILE
+
+FILES = sorted((DATA_DIR / "validation" / "unentered").glob("round*.yaml"))
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def test_there_are_rounds_to_check():
+    assert [p.stem for p in FILES] == ["round15", "round16", "round17", "round18"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_a_round_loads_cites_public_sources_and_is_disjoint_from_the_set(path):
+    entries = load_entries(path)
+    assert entries
+    fitted = {e.id for e in load_entries(MEASUREMENTS_FILE)}
+    assert not fitted & {e.id for e in entries}
+    text = path.read_text()
+    assert not NOTES.search(text)
+    bad = [frag for s in _strings(yaml.safe_load(text)) for frag in citation_problems(" ".join(s.split()))]
+    assert not bad, bad
+    for e in entries:
+        assert e.source and e.quote, e.id
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_unentered_run_is_priced(path):
+    result = api.validate(measurements=path, in_sample_only=True, cache=False)
+    rows = result.model_dump()["entries"]
+    assert len(rows) == len(load_entries(path))
+    # priced, or refused with the reason a user would get (a two-T4 replica: the T4 preset has no scale-up link)
+    unpriced = [r["id"] for r in rows if r.get("ratio") is None and not (r.get("reason") or {}).get("detail")]
+    assert not unpriced, unpriced
