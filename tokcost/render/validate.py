@@ -753,7 +753,20 @@ MODEL_NOTES = [
     "2.39x and fails the 2.3x gate. Each moves every eager AR estimate, and neither set fits: the gpt-fast rows stay "
     "1.5-1.7x fast-priced after the refit.",
     "",
-    "The runs of rounds 15-18 that were scored and not entered (36, 70, 65 and 58) are kept, with their sources, "
+    "Round 19 (2026-12-06; 30 runs scored unseen on the model above, none entered) came out at median 13.9%, worst "
+    "1.65x, band coverage 70% (median band width 1.70). The ML.ENERGY Leaderboard v3.0's single-B200 batch sweeps "
+    "(batch 2-16; its batch-1 rows are in the set, so these runs are new but their source and set-up are not): "
+    "Wan2.1-1.3B 1.00-1.01, Wan2.1-14B 1.03-1.06, HunyuanVideo 1.14, CogVideoX-2B 0.91-0.93, and the image DiTs "
+    "fast-priced, FLUX.1-dev 0.82-0.86, PixArt-Sigma 0.81-0.91, SD3.5-large 0.70: the long video sequences, whose "
+    "time is attention's, fit, and the GEMM-bound images do not, as the B200's batch-1 image runs already showed "
+    "(the B200 lead: PyTorch's GEMMs on that chip below the measured tables' rate is the candidate). The diffusers "
+    "optimisation guide's FLUX.1-dev on an RTX 4090 with bitsandbytes NF4 weights (entered as int4, which tokcost "
+    "prices as a dequantise-in-GEMM kernel; NF4's is slower): eager 0.71, compiled 0.61. A stable-fast issue's "
+    'approximate SD 1.5 on an A100 40GB ("~32" and "~51" it/s, 100 steps): eager 1.01, compiled 0.65, a '
+    "compile gain of 1.6x where tokcost gives 1.03x and stable-fast's own README 1.1-1.25x. Not entered: one "
+    "source already in the set, and two approximate or mis-mapped ones; they are in unentered/round19.yaml.",
+    "",
+    "The runs of rounds 15-19 that were scored and not entered (36, 70, 65, 58 and 30) are kept, with their sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
     "",
