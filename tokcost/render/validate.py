@@ -759,7 +759,9 @@ MODEL_NOTES = [
     "Wan2.1-1.3B 1.00-1.01, Wan2.1-14B 1.03-1.06, HunyuanVideo 1.14, CogVideoX-2B 0.91-0.93, and the image DiTs "
     "fast-priced, FLUX.1-dev 0.82-0.86, PixArt-Sigma 0.81-0.91, SD3.5-large 0.70: the long video sequences, whose "
     "time is attention's, fit, and the GEMM-bound images do not, as the B200's batch-1 image runs already showed "
-    "(the B200 lead: PyTorch's GEMMs on that chip below the measured tables' rate is the candidate). The diffusers "
+    "(the B200 lead; not its GEMM table, which gives 1,687 TFLOPS at 8192 cubed where torch.mm measures 1,696 "
+    "with PyTorch 2.8, zzc0721/torch-performance-test-data database.md at 9d82827; FLUX at batch 16, GPU-bound, is "
+    "still 0.85). The diffusers "
     "optimisation guide's FLUX.1-dev on an RTX 4090 with bitsandbytes NF4 weights (entered as int4, which tokcost "
     "prices as a dequantise-in-GEMM kernel; NF4's is slower): eager 0.71, compiled 0.61. A stable-fast issue's "
     'approximate SD 1.5 on an A100 40GB ("~32" and "~51" it/s, 100 steps): eager 1.01, compiled 0.65, a '
