@@ -21,6 +21,14 @@ Counting rules
   * Wan2.1: Wan-Video/Wan2.1 wan/modules/vae.py (Decoder3d dim 96, dim_mult [1,2,4,4], num_res_blocks 2 -> 3 per
     stage, temperal_upsample [True, True, False], 'upsample3d' = causal (3,1,1) time conv C -> 2C then per-frame
     Conv2d 3x3 C -> C/2, per-frame single-head attention in the middle block).
+  * Wan2.2 (TI2V-5B's high-compression VAE): Wan-Video/Wan2.2 wan/modules/vae2_2.py (WanVAE_ dec_dim 256, z_dim 48,
+    dim_mult [1,2,4,4], num_res_blocks 2 -> 3 per stage, temperal_upsample [True, True, False]; 'upsample3d' =
+    causal (3,1,1) time conv C -> 2C then per-frame Conv2d 3x3 C -> C (not C/2 as in Wan2.1); the head writes
+    12 = 3 x 2 x 2 channels that unpatchify (patch 2) to full resolution, so the decoder runs at H/16 .. H/2;
+    DupUp3D shortcuts are repeats and reshapes (no FLOPs); per-frame single-head attention in the middle block).
+  * Qwen-Image's VAE is Wan2.1's (diffusers autoencoder_kl_qwenimage.py AutoencoderKLQwenImage: base_dim 96,
+    z_dim 16, dim_mult [1,2,4,4], num_res_blocks 2, temperal_downsample [False, True, True]) decoding one frame:
+    the causal 3x3x3 convolutions run over the frame and its two zero-padded predecessors, so all 27 taps count.
   * LTX-Video 0.9 (2B, first release): diffusers autoencoder_kl_ltx.py LTXVideoDecoder3d defaults
     (block_out_channels (128,256,512,512), layers_per_block (4,3,3,3,4), spatio_temporal_scaling
     (True,True,True,False), patch_size 4, 128 latent channels; upsampler = 3x3x3 conv C -> 8C then
@@ -241,6 +249,70 @@ def wan_encoder_params() -> int:
     return c.params
 
 
+# ------------------------------------------------------------------------------------------------ Wan2.2 (TI2V-5B)
+
+
+def wan22_decoder(c: Counter, F: int, H: int, W: int, z: int = 48) -> None:
+    tl, h, w = 1 + (F - 1) // 4, H // 16, W // 16
+    t1 = 1 + 2 * (tl - 1)
+
+    def res(cin, cout, T, hh, ww):
+        c.conv(K3, cin, cout, T, hh, ww)
+        c.conv(K3, cout, cout, T, hh, ww)
+        if cin != cout:
+            c.conv(K1, cin, cout, T, hh, ww)
+
+    c.conv(K1, z, z, tl, h, w)  # conv2 (post-quant 1x1)
+    c.conv(K3, z, 1024, tl, h, w)
+    res(1024, 1024, tl, h, w)
+    c.attention(1024, tl * h * w, h * w)  # per-frame 2D attention
+    res(1024, 1024, tl, h, w)
+    for _ in range(3):
+        res(1024, 1024, tl, h, w)  # stage 0
+    c.conv((3, 1, 1), 1024, 2048, tl - 1, h, w)  # upsample3d time conv (first chunk skipped)
+    c.conv(K2D, 1024, 1024, t1, 2 * h, 2 * w)
+    for _ in range(3):
+        res(1024, 1024, t1, 2 * h, 2 * w)  # stage 1
+    c.conv((3, 1, 1), 1024, 2048, t1 - 1, 2 * h, 2 * w)
+    c.conv(K2D, 1024, 1024, F, 4 * h, 4 * w)
+    res(1024, 512, F, 4 * h, 4 * w)  # stage 2
+    for _ in range(2):
+        res(512, 512, F, 4 * h, 4 * w)
+    c.conv(K2D, 512, 512, F, 8 * h, 8 * w)  # upsample2d
+    res(512, 256, F, 8 * h, 8 * w)  # stage 3
+    for _ in range(2):
+        res(256, 256, F, 8 * h, 8 * w)
+    c.conv(K3, 256, 12, F, 8 * h, 8 * w)  # head: 3 x 2 x 2 channels, unpatchified to H x W
+
+
+def wan22_encoder_params() -> int:
+    c = Counter(count_flops=False)
+
+    def res(cin, cout):
+        c.conv(K3, cin, cout, 1, 1, 1)
+        c.conv(K3, cout, cout, 1, 1, 1)
+        if cin != cout:
+            c.conv(K1, cin, cout, 1, 1, 1)
+
+    c.conv(K3, 12, 160, 1, 1, 1)  # patchified input: 3 x 2 x 2 channels
+    dims = [160, 160, 320, 640, 640]
+    temporal = [False, True, True]
+    for i in range(4):
+        cin, cout = dims[i], dims[i + 1]
+        res(cin, cout)
+        res(cout, cout)
+        if i < 3:
+            c.conv(K2D, cout, cout, 1, 1, 1)
+            if temporal[i]:
+                c.conv((3, 1, 1), cout, cout, 1, 1, 1)
+    res(640, 640)
+    c.attention(640, 0, 0)
+    res(640, 640)
+    c.conv(K3, 640, 96, 1, 1, 1)
+    c.conv(K1, 96, 96, 1, 1, 1)  # conv1 (quant 1x1)
+    return c.params
+
+
 # ------------------------------------------------------------------------------------------------ LTX-Video 0.9
 
 
@@ -324,6 +396,8 @@ CASES = [
         {"attn_n": HUNYUAN_TILE_POSITIONS},
     ),
     ("wan2.1 (1.3B and 14B share the VAE)", wan_decoder, wan_encoder_params, (81, 720, 1280), [(81, 480, 832)], {}),
+    ("wan2.2 (TI2V-5B)", wan22_decoder, wan22_encoder_params, (121, 704, 1280), [(121, 1280, 704)], {}),
+    ("qwen-image (Wan2.1's VAE, one frame)", wan_decoder, wan_encoder_params, (1, 1328, 1328), [(1, 1024, 1024)], {}),
     ("ltx-video 0.9", ltx_decoder, ltx_encoder_params, (121, 512, 768), [(121, 480, 704)], {}),
 ]
 

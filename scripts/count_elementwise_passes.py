@@ -314,30 +314,64 @@ def _cogvideox(rotary):
     return build
 
 
-def _wan(ffn_ratio):
+def _wan(ffn_ratio, channels=16, per_token_timestep=False):
     def build(depth=1):
         from diffusers import WanTransformer3DModel
 
-        # Wan2.1: 1.3B 30 blocks of 12 x 128, FFN 8960; 14B 40 of 40 x 128, FFN 13824; qk RMSNorm, 3-D RoPE
+        # Wan2.1: 1.3B 30 blocks of 12 x 128, FFN 8960; 14B 40 of 40 x 128, FFN 13824; qk RMSNorm, 3-D RoPE.
+        # Wan2.2 TI2V-5B: 30 of 24 x 128, FFN 14336, 48 latent channels, and a timestep per token (diffusers'
+        # WanPipeline expand_timesteps, set in Wan-AI/Wan2.2-TI2V-5B-Diffusers model_index.json): the modulation
+        # is built per token rather than per sample.
         heads, hd, F, H, W = 2, 128, 3, 32, 32
         dim = heads * hd
         m = WanTransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=heads,
             attention_head_dim=hd,
-            in_channels=16,
-            out_channels=16,
+            in_channels=channels,
+            out_channels=channels,
             text_dim=256,
             freq_dim=256,
             ffn_dim=int(round(ffn_ratio * dim)),
             num_layers=2 * depth,
         )
+        tokens = F * (H // 2) * (W // 2)
         kw = dict(
-            hidden_states=_t(1, 16, F, H, W), encoder_hidden_states=_t(1, 128, 256), timestep=_t(1), return_dict=False
+            hidden_states=_t(1, channels, F, H, W),
+            encoder_hidden_states=_t(1, 128, 256),
+            timestep=_t(1, tokens) if per_token_timestep else _t(1),
+            return_dict=False,
         )
-        return m, kw, 2 * depth * F * (H // 2) * (W // 2) * dim
+        return m, kw, 2 * depth * tokens * dim
 
     return build
+
+
+def _qwen_image(depth=1):
+    from diffusers import QwenImageTransformer2DModel
+
+    # Qwen-Image: 60 dual-stream blocks of 24 x 128 (separate image and text weights, joint attention), MLP 4,
+    # qk RMSNorm, a modulation per stream per block (Qwen/Qwen-Image transformer/config.json)
+    heads, hd, h, w, X = 2, 128, 32, 32, 128
+    m = QwenImageTransformer2DModel(
+        patch_size=2,
+        in_channels=64,
+        out_channels=16,
+        num_layers=2 * depth,
+        attention_head_dim=hd,
+        num_attention_heads=heads,
+        joint_attention_dim=256,
+        axes_dims_rope=(16, 56, 56),
+    )
+    kw = dict(
+        hidden_states=_t(1, h * w, 64),
+        encoder_hidden_states=_t(1, X, 256),
+        encoder_hidden_states_mask=_t(1, X).gt(-10),
+        timestep=_t(1),
+        img_shapes=[(1, h, w)],
+        return_dict=False,
+    )
+    return m, kw, 2 * depth * (h * w + X) * heads * hd
 
 
 def _hunyuan(depth=1):
@@ -500,7 +534,13 @@ PROXIES = {  # name -> (the presets it stands for, the diffusers class, its buil
     "cogvideox-2b": (("cogvideox-2b",), "CogVideoXTransformer3DModel", _cogvideox(False)),
     "cogvideox-5b": (("cogvideox-5b",), "CogVideoXTransformer3DModel, rotary", _cogvideox(True)),
     "wan21-1.3b": (("wan21-1.3b",), "WanTransformer3DModel, FFN 5.83 x width", _wan(8960 / 1536)),
-    "wan21-14b": (("wan21-14b",), "WanTransformer3DModel, FFN 2.7 x width", _wan(13824 / 5120)),
+    "wan21-14b": (("wan21-14b", "wan22-t2v-a14b"), "WanTransformer3DModel, FFN 2.7 x width", _wan(13824 / 5120)),
+    "wan22-ti2v-5b": (
+        ("wan22-ti2v-5b",),
+        "WanTransformer3DModel, FFN 4.67 x width, a timestep per token",
+        _wan(14336 / 3072, channels=48, per_token_timestep=True),
+    ),
+    "qwen-image": (("qwen-image",), "QwenImageTransformer2DModel", _qwen_image),
     "hunyuanvideo": (("hunyuanvideo",), "HunyuanVideoTransformer3DModel", _hunyuan),
     "ltx-video": (("ltx-video",), "LTXVideoTransformer3DModel", _ltx),
     "sd15": (("sd15",), "UNet2DConditionModel (SD 1.5 layout)", _unet(False)),
@@ -550,6 +590,11 @@ def count(name: str) -> dict:
     block = one[2] / one[3]  # one block's activation elements
     per_block = tuple((two[k] - one[k]) / (2 * block * one[3]) for k in (0, 1))
     per_forward = tuple((one[k] - per_block[k] * 2 * one[2]) / (2 * block) for k in (0, 1))
+    # a forward's own traffic cannot be negative: where it comes out so, inductor fused the two depths' blocks
+    # differently (Qwen-Image's fused count, by half a pass); the deeper proxy's whole traffic over its blocks
+    # is then the per-block figure
+    per_block = tuple(b if f >= 0 else two[k] / (2 * two[2]) for k, (b, f) in enumerate(zip(per_block, per_forward)))
+    per_forward = tuple(max(f, 0.0) for f in per_forward)
     per_kernel = (two[5] - one[5]) / (two[0] - one[0]) / (2 * block)
     launches_per_block = (two[4] - one[4]) / one[3]
     launches = {"per_block": launches_per_block, "per_forward": one[4] - launches_per_block * one[3]}

@@ -53,10 +53,12 @@ def _cfg_mode(cfg: Config) -> str:
 
 
 def engine_cfg_mode(model: ModelPreset, engine: str) -> str:
-    """The model's own CFG mode, except that an optimised engine batches the two branches of a reference
-    implementation that runs them as separate passes (what LlamaGen's vLLM server and any batched server do)."""
-    mode = family_of(model).cfg_mode(model)
-    return "batched" if mode == "unbatched" and engine != "eager" else mode
+    """The model's own CFG mode, except that an optimised engine batches the two branches of a reference decoder
+    that runs them as separate passes (what LlamaGen's vLLM server and any batched server do), unless every engine
+    runs the model's own loop (``loop_keeps_cfg``: a diffusion pipeline around a compiled denoiser)."""
+    fam = family_of(model)
+    mode = fam.cfg_mode(model)
+    return "batched" if mode == "unbatched" and engine != "eager" and not fam.loop_keeps_cfg else mode
 
 
 @dataclass(frozen=True)

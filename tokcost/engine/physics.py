@@ -967,7 +967,8 @@ def diffusion_step_time(
     else:
         attention = n * attn_flops_per_item / (P_attn * attn_mfu) / G
     compute = linear + attention + act_s
-    weight_bytes = model.denoiser.params_b * 1e9 * wbytes
+    # a step reads the weights of the one expert it runs (all of them stay in memory: diffusion_memory)
+    weight_bytes = model.denoiser.active_params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
     gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s

@@ -161,7 +161,7 @@ class HardwarePreset(Strict):
 
 Role = Literal["image", "video", "perception"]
 CfgAR = Literal["batched", "unbatched", "off"]
-CfgDiffusion = Literal["batched", "distilled", "none"]
+CfgDiffusion = Literal["batched", "unbatched", "distilled", "none"]
 
 
 class Architecture(Strict):
@@ -263,6 +263,17 @@ class UnetConfig(Strict):
 class Denoiser(Strict):
     kind: Literal["unet", "dit", "mmdit", "linear-dit"] = Field(description="Denoiser architecture.")
     params_b: PosFloat = Field(description="Weights in memory, in billions of parameters.")
+    experts: PosInt | None = Field(
+        default=None,
+        description="Networks of equal size that share params_b and split the sampling steps, one running each step "
+        "(Wan2.2's A14B: a high-noise and a low-noise expert); None: one network.",
+    )
+
+    @property
+    def active_params_b(self) -> float:
+        """Weights one step's forward reads: one expert's share of params_b."""
+        return self.params_b / (self.experts or 1)
+
     # Transformers (dit, mmdit, linear-dit): per-token matmul params and attention geometry
     linear_params_b: PosFloat | None = Field(
         default=None, description="Transformers: parameters a latent token meets in matmuls, in billions."
@@ -346,7 +357,8 @@ class TextEncoder(Strict):
 class DiffusionSampling(Strict):
     steps: PosInt = Field(description="Default sampling steps.")
     cfg: CfgDiffusion = Field(
-        description="Classifier-free guidance: both branches in one batch, distilled in, or none."
+        description="Classifier-free guidance: both branches in one batch, two forwards per step (unbatched: the "
+        "pipeline calls the denoiser once per branch), distilled in, or none."
     )
     cfg_scale: NonNegative | None = Field(default=None, description="Guidance scale.")
 

@@ -768,7 +768,20 @@ MODEL_NOTES = [
     "compile gain of 1.6x where tokcost gives 1.03x and stable-fast's own README 1.1-1.25x. Not entered: one "
     "source already in the set, and two approximate or mis-mapped ones; they are in unentered/round19.yaml.",
     "",
-    "The runs of rounds 15-19 that were scored and not entered (36, 70, 65, 58 and 30) are kept, with their sources, "
+    "Round 20 scored 54 runs of three models added in the same change (Qwen-Image, Wan2.2-TI2V-5B, Wan2.2-T2V-A14B; "
+    "their presets were written from their configs and code before any run was scored): the Wan2.2 README's "
+    "efficiency table (42 runs on 1, 4 and 8 RTX 4090s, H20s, A100s and H100s; I2V-A14B entered as T2V-A14B), "
+    "an optimum-habana PR's diffusers TI2V-5B on an H20, a Morphic post's I2V-A14B on eight H100s, cache-dit's "
+    "and vLLM-Omni's Qwen-Image baselines and a vLLM-Omni CI run. Scored first with the guidance as the round's brief "
+    "wrote it (both branches batched): median 9.7%, coverage 87%; the pipelines' code (diffusers' QwenImagePipeline, "
+    "Wan's generate.py) calls the denoiser once per branch, so the presets and runs were set to unbatched guidance, "
+    "a mode this change adds, and scored again: median 8.3%, worst 1.85x, coverage 91%. Single-GPU runs fit "
+    "(Qwen-Image 0.87-1.06, Wan2.2-T2V-A14B 0.84-1.07 and TI2V-5B 0.99-1.14, the Wan2.2 README's with a model offload "
+    "that is not priced); multi-GPU runs are fast-priced as the set's eager multi-GPU runs are (4 GPUs 0.82-1.04, "
+    "8 GPUs 0.68-1.00; Qwen-Image on vLLM-Omni's own engine over eight H800s 0.54), and the README's FSDP weight "
+    "gathers are not priced. Not entered yet (kept in unentered/round20.yaml).",
+    "",
+    "The runs of rounds 15-20 that were scored and not entered (36, 70, 65, 58, 30 and 54) are kept, with their sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
     "",

@@ -127,6 +127,9 @@ class Family(Protocol):
     # how a replica's split is labelled, by (guidance branches split?, split further?)
     parallelism_labels: np.ndarray
     parallelisms: tuple[str, ...]  # the --parallelism values it takes
+    # True: every engine runs the model's own sampling loop (compiling the network, not the loop), so guidance the
+    # loop runs as two calls stays two calls; False: an optimised engine batches the two branches
+    loop_keeps_cfg: bool
 
     def cfg_mode(self, model: ModelPreset) -> str:
         """The model's own guidance mode: batched, unbatched or off."""
@@ -199,6 +202,7 @@ class OneGpu:
     one_gpu_work: str
     parallelism_labels = np.array([["none", "none"], ["none", "none"]])
     parallelisms: tuple[str, ...] = ()
+    loop_keeps_cfg = False  # its guidance is batched or off, never two calls
     guidance_modes = {"batched": "batched", "none": "off"}  # the section's ``cfg`` as a mode
 
     def cfg_mode(self, model: ModelPreset) -> str:

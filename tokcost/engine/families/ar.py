@@ -45,6 +45,7 @@ class Autoregressive:
     # a decoder's replicas split by tensor parallelism only
     parallelism_labels = np.array([["none", "tp"], ["none", "tp"]])
     parallelisms = ("tp",)
+    loop_keeps_cfg = False  # a serving or compiled decoder batches the two branches of the reference loop
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return model.sampling.cfg

@@ -31,7 +31,7 @@ def components_run(model: ModelPreset, precision: str, vae_precision: str | None
 
 DENOISER_NAMES = {"unet": "UNet", "dit": "DiT", "mmdit": "MMDiT", "linear-dit": "linear-attention DiT"}
 # the model's guidance as a mode: distilled guidance runs one branch
-CFG_MODES = {"batched": "batched", "distilled": "off", "none": "off"}
+CFG_MODES = {"batched": "batched", "unbatched": "unbatched", "distilled": "off", "none": "off"}
 
 
 class Diffusion:
@@ -40,6 +40,7 @@ class Diffusion:
     # by (CFG-parallel?, sequence-parallel?)
     parallelism_labels = np.array([["none", "sp"], ["cfg", "cfg+sp"]])
     parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
+    loop_keeps_cfg = True  # compiled compiles the denoiser; the pipeline still calls it once per branch
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return CFG_MODES[model.diffusion.cfg]
@@ -135,8 +136,8 @@ class Diffusion:
         vae_dtype = physics.vae_dtype(m.vae, cfg.precision, cfg.vae_precision)
         mem = physics.diffusion_memory(m, w.wbytes, n_items, seq, pw, ph, gpus, physics.DTYPE_BYTES[vae_dtype])
         flops = passes * steps * n_items * per_item + vae_flops
-        # every GPU reads all the weights
-        bytes_ = passes * steps * m.denoiser.params_b * 1e9 * w.wbytes * gpus + 0 * flops
+        # every GPU reads all the weights of the expert a step runs
+        bytes_ = passes * steps * m.denoiser.active_params_b * 1e9 * w.wbytes * gpus + 0 * flops
         return Priced(
             latency_s=text_s + denoise_s + vae_s + request_s,
             breakdown_s={
