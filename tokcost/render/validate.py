@@ -779,9 +779,15 @@ MODEL_NOTES = [
     "(Qwen-Image 0.87-1.06, Wan2.2-T2V-A14B 0.84-1.07 and TI2V-5B 0.99-1.14, the Wan2.2 README's with a model offload "
     "that is not priced); multi-GPU runs are fast-priced as the set's eager multi-GPU runs are (4 GPUs 0.82-1.04, "
     "8 GPUs 0.68-1.00; Qwen-Image on vLLM-Omni's own engine over eight H800s 0.54), and the README's FSDP weight "
-    "gathers are not priced. Not entered yet (kept in unentered/round20.yaml).",
+    "gathers are not priced. Wan2.1's presets and its 63 runs of Wan's generate.py, diffusers' WanPipeline and "
+    "their forks were then set to unbatched guidance as well (the same two calls; the two FastVideo runs keep "
+    "theirs): held out by source 6.07% either way, by GPU 6.44%, by engine 8.89% to 8.86%, the eager 4- and 8-GPU "
+    "ML.ENERGY runs 0.75-0.87 to 0.79-0.89. 51 of the round's runs were then entered (all but vLLM-Omni's three "
+    "Ulysses rows, which run its own engine, kept in unentered/round20.yaml): on the 692 earlier runs held out by "
+    "source 6.07% to 6.08%, by GPU 6.44% to 6.44%, by engine 8.86% to 8.88%; the eager host's time per layer refits "
+    "from 0.898 to 0.912 ms and its fixed time per step from 2.96 to 2.58 ms, act_scale from 0.988 to 1.01.",
     "",
-    "The runs of rounds 15-20 that were scored and not entered (36, 70, 65, 58, 30 and 54) are kept, with their sources, "
+    "The runs of rounds 15-20 that were scored and not entered (36, 70, 65, 58, 30 and 3) are kept, with their sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
     "",
