@@ -787,7 +787,18 @@ MODEL_NOTES = [
     "source 6.07% to 6.08%, by GPU 6.44% to 6.44%, by engine 8.86% to 8.88%; the eager host's time per layer refits "
     "from 0.898 to 0.912 ms and its fixed time per step from 2.96 to 2.58 ms, act_scale from 0.988 to 1.01.",
     "",
-    "The runs of rounds 15-20 that were scored and not entered (36, 70, 65, 58, 30 and 3) are kept, with their sources, "
+    "Round 21 (2026-12-07; 38 runs scored unseen on the model above) came out at median 18.9%, worst 1.75x, band "
+    "coverage 71% (median band width 1.71). Lambda's 2023 SD v1.4 table without xFormers (diffusers 0.11 on PyTorch "
+    "1.13, unfused attention, batch 1-64): 11.6%, the A100 40GB SXM rows 1.00-1.10, 40GB PCIe 0.88-0.91, H100 PCIe "
+    "0.82-0.95, and the A100 80GB PCIe rows, appended two days later from another run, 0.59-0.79, slower than the "
+    "same table's 40GB PCIe card. A FLUX.1-dev fp8 implementation on torch._scaled_mm (aredden/flux-fp8-api): 21.8%, "
+    "fast-priced, eager 0.62-0.78 and compiled 0.80-0.87 on an RTX 4090, 0.71-0.83 on an H100; its activation "
+    "quantisation before every linear layer is not counted. A paper's own 752M raster decoder entered as LlamaGen-XL: "
+    "1.72, 0.57 and 1.73. Entering the 35 diffusion runs moved the earlier runs held out by source 6.07% to 6.11%, "
+    "by GPU 6.52% to 6.47%, by engine 8.60% to 8.03%, and fitted them at 17.7% in sample: not entered.",
+    "",
+    "The runs of rounds 15-21 that were scored and not entered (36, 70, 65, 58, 30, 3 and 38) are kept, with their "
+    "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
     "",
