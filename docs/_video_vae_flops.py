@@ -52,6 +52,13 @@ class Counter:
         if self.count_flops:
             self.flops += 2.0 * kt * kh * kw * cin * cout * t * h * w
 
+    def resnet(self, cin: int, cout: int, t: int = 1, h: int = 1, w: int = 1) -> None:
+        """A residual block of two causal 3x3x3 convolutions, with a 1x1x1 shortcut when the width changes."""
+        self.conv(K3, cin, cout, t, h, w)
+        self.conv(K3, cout, cout, t, h, w)
+        if cin != cout:
+            self.conv(K1, cin, cout, t, h, w)
+
     def attention(self, c: int, positions: int, n_attended: int) -> None:
         self.params += 4 * c * c
         if self.count_flops:
@@ -102,11 +109,7 @@ def cogvideox_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
 def cogvideox_encoder_params() -> int:
     c = Counter(count_flops=False)
 
-    def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1)
-        c.conv(K3, cout, cout, 1, 1, 1)
-        if cin != cout:
-            c.conv(K1, cin, cout, 1, 1, 1)
+    res = c.resnet
 
     c.conv(K3, 3, 128, 1, 1, 1)
     chans = [128, 256, 256, 512]
@@ -135,11 +138,7 @@ def hunyuan_decoder(c: Counter, F: int, H: int, W: int, z: int = 16, attn_n: int
     t1 = 1 + 2 * (tl - 1)
     n = attn_n if attn_n is not None else tl * h * w
 
-    def res(cin, cout, T, hh, ww):
-        c.conv(K3, cin, cout, T, hh, ww)
-        c.conv(K3, cout, cout, T, hh, ww)
-        if cin != cout:
-            c.conv(K1, cin, cout, T, hh, ww)
+    res = c.resnet
 
     c.conv(K3, z, 512, tl, h, w)
     res(512, 512, tl, h, w)
@@ -164,11 +163,7 @@ def hunyuan_decoder(c: Counter, F: int, H: int, W: int, z: int = 16, attn_n: int
 def hunyuan_encoder_params() -> int:
     c = Counter(count_flops=False)
 
-    def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1)
-        c.conv(K3, cout, cout, 1, 1, 1)
-        if cin != cout:
-            c.conv(K1, cin, cout, 1, 1, 1)
+    res = c.resnet
 
     c.conv(K3, 3, 128, 1, 1, 1)
     prev = 128
@@ -193,11 +188,7 @@ def wan_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
     tl, h, w = 1 + (F - 1) // 4, H // 8, W // 8
     t1 = 1 + 2 * (tl - 1)
 
-    def res(cin, cout, T, hh, ww):
-        c.conv(K3, cin, cout, T, hh, ww)
-        c.conv(K3, cout, cout, T, hh, ww)
-        if cin != cout:
-            c.conv(K1, cin, cout, T, hh, ww)
+    res = c.resnet
 
     c.conv(K1, z, z, tl, h, w)  # conv2 (post-quant 1x1)
     c.conv(K3, z, 384, tl, h, w)
@@ -224,11 +215,7 @@ def wan_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
 def wan_encoder_params() -> int:
     c = Counter(count_flops=False)
 
-    def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1)
-        c.conv(K3, cout, cout, 1, 1, 1)
-        if cin != cout:
-            c.conv(K1, cin, cout, 1, 1, 1)
+    res = c.resnet
 
     c.conv(K3, 3, 96, 1, 1, 1)
     dims = [96, 96, 192, 384, 384]
@@ -256,11 +243,7 @@ def wan22_decoder(c: Counter, F: int, H: int, W: int, z: int = 48) -> None:
     tl, h, w = 1 + (F - 1) // 4, H // 16, W // 16
     t1 = 1 + 2 * (tl - 1)
 
-    def res(cin, cout, T, hh, ww):
-        c.conv(K3, cin, cout, T, hh, ww)
-        c.conv(K3, cout, cout, T, hh, ww)
-        if cin != cout:
-            c.conv(K1, cin, cout, T, hh, ww)
+    res = c.resnet
 
     c.conv(K1, z, z, tl, h, w)  # conv2 (post-quant 1x1)
     c.conv(K3, z, 1024, tl, h, w)
@@ -288,11 +271,7 @@ def wan22_decoder(c: Counter, F: int, H: int, W: int, z: int = 48) -> None:
 def wan22_encoder_params() -> int:
     c = Counter(count_flops=False)
 
-    def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1)
-        c.conv(K3, cout, cout, 1, 1, 1)
-        if cin != cout:
-            c.conv(K1, cin, cout, 1, 1, 1)
+    res = c.resnet
 
     c.conv(K3, 12, 160, 1, 1, 1)  # patchified input: 3 x 2 x 2 channels
     dims = [160, 160, 320, 640, 640]
@@ -322,11 +301,7 @@ def ltx_decoder(c: Counter, F: int, H: int, W: int, z: int = 128) -> None:
     t2 = 2 * t1 - 1
     assert 2 * t2 - 1 == F
 
-    def res(cin, cout, T, hh, ww):
-        c.conv(K3, cin, cout, T, hh, ww)
-        c.conv(K3, cout, cout, T, hh, ww)
-        if cin != cout:
-            c.conv(K1, cin, cout, T, hh, ww)
+    res = c.resnet
 
     c.conv(K3, z, 512, tl, h, w)
     for _ in range(4):
@@ -350,11 +325,7 @@ def ltx_decoder(c: Counter, F: int, H: int, W: int, z: int = 128) -> None:
 def ltx_encoder_params() -> int:
     c = Counter(count_flops=False)
 
-    def res(cin, cout):
-        c.conv(K3, cin, cout, 1, 1, 1)
-        c.conv(K3, cout, cout, 1, 1, 1)
-        if cin != cout:
-            c.conv(K1, cin, cout, 1, 1, 1)
+    res = c.resnet
 
     c.conv(K3, 48, 128, 1, 1, 1)
     chans = [128, 256, 512, 512]
