@@ -791,11 +791,16 @@ MODEL_NOTES = [
     "coverage 71% (median band width 1.71). Lambda's 2023 SD v1.4 table without xFormers (diffusers 0.11 on PyTorch "
     "1.13, unfused attention, batch 1-64): 11.6%, the A100 40GB SXM rows 1.00-1.10, 40GB PCIe 0.88-0.91, H100 PCIe "
     "0.82-0.95, and the A100 80GB PCIe rows, appended two days later from another run, 0.59-0.79, slower than the "
-    "same table's 40GB PCIe card. A FLUX.1-dev fp8 implementation on torch._scaled_mm (aredden/flux-fp8-api): 21.8%, "
-    "fast-priced, eager 0.62-0.78 and compiled 0.80-0.87 on an RTX 4090, 0.71-0.83 on an H100; its activation "
-    "quantisation before every linear layer is not counted. A paper's own 752M raster decoder entered as LlamaGen-XL: "
-    "1.72, 0.57 and 1.73. Entering the 35 diffusion runs moved the earlier runs held out by source 6.07% to 6.11%, "
-    "by GPU 6.52% to 6.47%, by engine 8.60% to 8.03%, and fitted them at 17.7% in sample: not entered.",
+    "same table's 40GB PCIe card. A FLUX.1-dev fp8 implementation on torch._scaled_mm (aredden/flux-fp8-api, "
+    "it/s): 21.8%, slow-priced (predicted over measured it/s), eager 0.62-0.78 and compiled 0.80-0.87 on an RTX "
+    "4090, 0.71-0.83 on an H100. A paper's own 752M raster decoder entered as LlamaGen-XL: 1.72, 0.57 and 1.73 "
+    "(latency, throughput, latency). Entering the 35 diffusion runs moved the earlier runs held out by source 6.07% to 6.11%, "
+    "by GPU 6.52% to 6.47%, by engine 8.60% to 8.03%, and fitted them at 17.7% in sample: not entered. Tried after "
+    "the round and not adopted: charging eager fp8 the activation quantisation torchao's eager path launches before "
+    "each linear layer (abs, amax, casts, a division and a clamp: 33 bytes per input element, over linear inputs "
+    "counted from the model code, 9 passes per FLUX.1 block). Nothing in the set runs eager fp8, so no fitted term "
+    "moved; the one torchao eager run (round 18's lora-fast FLUX on an RTX 4090) went from 0.76 to 1.22 of its "
+    "measured time and aredden's already slow-priced eager rows further (0.38-0.52).",
     "",
     "The runs of rounds 15-21 that were scored and not entered (36, 70, 65, 58, 30, 3 and 38) are kept, with their "
     "sources, "
