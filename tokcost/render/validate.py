@@ -802,7 +802,13 @@ MODEL_NOTES = [
     "moved; the one torchao eager run (round 18's lora-fast FLUX on an RTX 4090) went from 0.76 to 1.22 of its "
     "measured time and aredden's already slow-priced eager rows further (0.38-0.52).",
     "",
-    "The runs of rounds 15-21 that were scored and not entered (36, 70, 65, 58, 30, 3 and 38) are kept, with their "
+    "Round 22 (2026-12-07; 8 runs scored unseen on the same model) came out at median 8.1%, worst 1.19x, band "
+    "coverage 88% (median band width 1.71): two Qwen-Image baselines of cache-method READMEs at 1664x928 (H800 "
+    "0.92, A800 0.89, both approximate), a vendor blog's uncompiled FLUX.1-dev read off a chart (H100 1.06, B200 "
+    "0.84-0.86: the B200 lead again) and a HunyuanVideo issue's rounded A100 and H100 times (0.92, 0.98). Not "
+    "entered: approximate, chart-read or rounded.",
+    "",
+    "The runs of rounds 15-22 that were scored and not entered (36, 70, 65, 58, 30, 3, 38 and 8) are kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
