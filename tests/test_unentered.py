@@ -1,5 +1,5 @@
 """The runs scored unseen and left out of the validation set (tokcost/data/validation/unentered/, docs/validation.md
-rounds 15-19) stay a usable record: each file loads in the validation set's format, each run has its source and
+rounds 15 on) stay a usable record: each file loads in the validation set's format, each run has its source and
 quote, shares no id with the set (a run is either fitted or a hold-out, never both), and is priced or refused with a
 reason. That the sources are public is tests/test_sources.py's check, as for all the shipped data."""
 

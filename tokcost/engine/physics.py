@@ -881,9 +881,10 @@ def sdpa_backend_note(hw: HardwarePreset, kernel: str) -> str:
     )
 
 
-def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
-    """How ``model``'s attention is priced on ``hw`` (:func:`attention_equivalent_flops`): its head dims, the flash
-    kernel each runs in, and the chip's exponential rate; empty when the preset states no head count."""
+def attention_note(model: ModelPreset, hw: HardwarePreset, kernel: str = "fa2") -> str:
+    """How ``model``'s attention is priced on ``hw`` in the attention ``kernel`` (:func:`attention_equivalent_flops`):
+    its head dims, the flash kernel each runs in, and the softmax's rate (:func:`softmax_rate`); empty when the
+    preset states no head count."""
     dims = sorted({hd for hd in attention_head_dims(model) if hd is not None})
     if not dims:
         return ""
@@ -895,11 +896,17 @@ def attention_note(model: ModelPreset, hw: HardwarePreset) -> str:
         heads += " (SDPA's memory-efficient kernel below compute capability 8.0: no padding modelled)"
     if hw.exp_tops is None:
         return f"attention: {word} {heads}; no exponential rate for {hw.name}, so no softmax term beside the matmuls"
-    rate = softmax_rate(hw.exp_tops, hw.dense_tflops.fp32)
+    read = f"the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"
+    if kernel in OVERLAPPED_SOFTMAX_KERNELS:
+        return (
+            f"attention: {word} {heads}; one exponential per score at {hw.exp_tops:.3g} T/s (exp_tops) beside the "
+            f"matmuls ({kernel} overlaps the rest of its softmax with them), {read}"
+        )
+    rate = softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, kernel)
     return (
         f"attention: {word} {heads}; the softmax's work per score (an exponential and a conversion at "
         f"{hw.exp_tops:.3g} T/s, exp_tops; a max, a multiply-add and an add on the fp32 lanes) at {rate / 1e12:.3g} "
-        f"T scores/s beside the matmuls, the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"
+        f"T scores/s beside the matmuls, {read}"
     )
 
 

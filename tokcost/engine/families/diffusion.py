@@ -195,7 +195,7 @@ class Diffusion:
             note += "; " + physics.unfused_attention_note(
                 cfg.model.id, physics.attention_head_dims(cfg.model), "16-bit"
             )
-        elif attention := physics.attention_note(cfg.model, cfg.hardware):
+        elif attention := physics.attention_note(cfg.model, cfg.hardware, kernel):
             note += "; " + attention
             backend = physics.sdpa_backend_note(cfg.hardware, kernel)
             if backend:
