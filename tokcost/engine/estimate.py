@@ -401,6 +401,11 @@ def precision_note(model: ModelPreset, precision: str, vae_precision: str | None
     conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``); in 16 bits,
     only a VAE the pipeline upcasts (``vae_precision`` not chosen) is worth a note."""
     if precision in ("bf16", "fp16", "fp32"):
+        if vae_precision is None and model.vae is not None and model.vae.dtype == "fp32":
+            return (
+                "the VAE decodes in fp32 (TF32 convolutions where the GPU has them), the type the model's own "
+                "pipelines load it in (the preset's vae.dtype); --vae-precision bf16 prices a 16-bit decode"
+            )
         if vae_precision is None and physics.vae_dtype(model.vae, precision) == "fp32":
             return (
                 "the VAE decodes in fp32 (TF32 convolutions where the GPU has them): diffusers upcasts an fp16 "

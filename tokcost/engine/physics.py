@@ -86,11 +86,13 @@ def pipeline_dtype(precision: str) -> str:
 
 
 def vae_dtype(vae: Vae | None, precision: str, chosen: str | None = None) -> str:
-    """What the VAE decodes in: ``chosen`` (``--vae-precision``) when given, else the pipeline's 16-bit type, or
-    fp32 where the pipeline upcasts an fp16 VAE (diffusers' SDXL pipelines: ``needs_upcasting = vae.dtype ==
-    float16 and vae.config.force_upcast``)."""
+    """What the VAE decodes in: ``chosen`` (``--vae-precision``) when given, else the type the model's pipelines
+    load it in (``vae.dtype``: Wan's fp32), else the pipeline's 16-bit type, or fp32 where the pipeline upcasts an
+    fp16 VAE (diffusers' SDXL pipelines: ``needs_upcasting = vae.dtype == float16 and vae.config.force_upcast``)."""
     if chosen is not None:
         return chosen
+    if vae is not None and vae.dtype is not None:
+        return vae.dtype
     dtype = pipeline_dtype(precision)
     return "fp32" if dtype == "fp16" and vae is not None and vae.fp32_under_fp16 else dtype
 

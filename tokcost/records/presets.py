@@ -346,6 +346,11 @@ class Vae(Strict):
         description="The pipeline decodes in fp32 when it runs fp16 (diffusers' force_upcast, set where the VAE's "
         "activations overflow fp16: SDXL's).",
     )
+    dtype: Literal["fp32", "fp16", "bf16"] | None = Field(
+        default=None,
+        description="The type the model's own pipelines load the VAE in, whatever the run's precision (Wan's: "
+        "fp32); unset: the pipeline's 16-bit type.",
+    )
 
 
 class TextEncoder(Strict):

@@ -808,7 +808,24 @@ MODEL_NOTES = [
     "0.84-0.86: the B200 lead again) and a HunyuanVideo issue's rounded A100 and H100 times (0.92, 0.98). Not "
     "entered: approximate, chart-read or rounded.",
     "",
-    "The runs of rounds 15-22 that were scored and not entered (36, 70, 65, 58, 30, 3, 38 and 8) are kept, with their "
+    "After round 22, Wan's VAE decodes in fp32 (`vae.dtype` in the Wan presets: Wan's repositories and diffusers' "
+    "documented usage load it so; docs/methodology.md, \"Precision by component\"), and ML.ENERGY's, DiffSynth-Studio's "
+    "and edge-dit.cpp's diffusers Wan runs state the bf16 VAE their code loads. Held out by source 6.07% to 6.14%, by "
+    "GPU 6.52% to 6.68%, by engine 8.60% to 8.64%; the 120 Wan runs' mean held-out error by source 9.14% to 8.68%.",
+    "",
+    "Round 23 (2026-12-07; 36 runs scored unseen on that model) came out at median 23.7%, worst 2.13x, band coverage "
+    "64% (median band width 1.90). The diffusers token-merging doc's 'Vanilla' SD 1.5 column (diffusers 0.15.1, "
+    "PyTorch 1.13, unfused attention; A100 and V100, 8 runs) is slow-priced at 1.40-2.13x; its step count is set in a "
+    "gist that cannot be read here, and 50 (the pipeline's default) was assumed. Without it: median 17.6%, coverage "
+    "82%. Transformers 4.33-4.34 eager Llama-2-7B on an A100 (optimum-benchmark's superseded reports, batch 1-16): "
+    "predicted tokens per second 1.11-1.40x the measured, growing with the batch, with the legacy cache's copies "
+    "already charged. vLLM 0.7.2's QwQ-32B at TP 2-8 on A100s (interconnect not stated): 1.09-1.68x, growing with "
+    "TP. Qwen3-1.7B inter-token latency on vLLM (version not stated): 0.82-0.87. Wan2.2 on an H20 (EasyCache's "
+    "rounded baselines): A14B 1.03, TI2V-5B 1.22-1.26; A14B on an H100 (PromptTea, whole minutes): 0.89. torchao's "
+    "FLUX.1-schnell on a B200, compiled, bf16 and fp8 rowwise: 1.09 and 1.02. Not entered: settings not stated "
+    "(steps, interconnect, vLLM version) or rounded figures.",
+    "",
+    "The runs of rounds 15-23 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8 and 36) are kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
