@@ -399,7 +399,8 @@ def text_decode_s(
 def precision_note(model: ModelPreset, precision: str, vae_precision: str | None = None) -> str | None:
     """What ``precision`` applies to, when it is not 16-bit: the network that runs every pass, its linear (and
     conv) layers only, as MLPerf Inference's int8/fp8 SDXL quantises them (``breakdown_precision``); in 16 bits,
-    only a VAE the pipeline upcasts (``vae_precision`` not chosen) is worth a note."""
+    only a VAE decoded in fp32 (``vae_precision`` not chosen) is worth a note: the model's own type (the preset's
+    ``vae.dtype``) or the pipeline's upcast."""
     if precision in ("bf16", "fp16", "fp32"):
         if vae_precision is None and model.vae is not None and model.vae.dtype == "fp32":
             return (
