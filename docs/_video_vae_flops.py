@@ -212,13 +212,15 @@ def wan_decoder(c: Counter, F: int, H: int, W: int, z: int = 16) -> None:
     c.conv(K3, 96, 3, F, H, W)
 
 
-def wan_encoder_params() -> int:
+def wan_encoder_params(dim: int = 96, in_channels: int = 3, z: int = 16) -> int:
+    """Weights of Wan's Encoder3d (wan/modules/vae.py; Wan2.2's vae2_2.py is the same stack at dim 160 over a
+    patchified 3 x 2 x 2-channel input and 48 latent channels): mean and log-variance out, 2 z channels."""
     c = Counter(count_flops=False)
 
     res = c.resnet
 
-    c.conv(K3, 3, 96, 1, 1, 1)
-    dims = [96, 96, 192, 384, 384]
+    c.conv(K3, in_channels, dim, 1, 1, 1)
+    dims = [dim, dim, 2 * dim, 4 * dim, 4 * dim]
     temporal = [False, True, True]
     for i in range(4):
         cin, cout = dims[i], dims[i + 1]
@@ -228,11 +230,11 @@ def wan_encoder_params() -> int:
             c.conv(K2D, cout, cout, 1, 1, 1)
             if temporal[i]:
                 c.conv((3, 1, 1), cout, cout, 1, 1, 1)
-    res(384, 384)
-    c.attention(384, 0, 0)
-    res(384, 384)
-    c.conv(K3, 384, 32, 1, 1, 1)
-    c.conv(K1, 32, 32, 1, 1, 1)  # conv1 (quant 1x1)
+    res(4 * dim, 4 * dim)
+    c.attention(4 * dim, 0, 0)
+    res(4 * dim, 4 * dim)
+    c.conv(K3, 4 * dim, 2 * z, 1, 1, 1)
+    c.conv(K1, 2 * z, 2 * z, 1, 1, 1)  # conv1 (quant 1x1)
     return c.params
 
 
@@ -269,27 +271,7 @@ def wan22_decoder(c: Counter, F: int, H: int, W: int, z: int = 48) -> None:
 
 
 def wan22_encoder_params() -> int:
-    c = Counter(count_flops=False)
-
-    res = c.resnet
-
-    c.conv(K3, 12, 160, 1, 1, 1)  # patchified input: 3 x 2 x 2 channels
-    dims = [160, 160, 320, 640, 640]
-    temporal = [False, True, True]
-    for i in range(4):
-        cin, cout = dims[i], dims[i + 1]
-        res(cin, cout)
-        res(cout, cout)
-        if i < 3:
-            c.conv(K2D, cout, cout, 1, 1, 1)
-            if temporal[i]:
-                c.conv((3, 1, 1), cout, cout, 1, 1, 1)
-    res(640, 640)
-    c.attention(640, 0, 0)
-    res(640, 640)
-    c.conv(K3, 640, 96, 1, 1, 1)
-    c.conv(K1, 96, 96, 1, 1, 1)  # conv1 (quant 1x1)
-    return c.params
+    return wan_encoder_params(dim=160, in_channels=12, z=48)
 
 
 # ------------------------------------------------------------------------------------------------ LTX-Video 0.9
