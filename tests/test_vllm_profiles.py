@@ -16,7 +16,8 @@ from tokcost.cli.app import app
 from tokcost.core import validate as V
 from tokcost.core.sweep import SweepRequest, run_sweep
 from tokcost.engine import physics
-from tokcost.engine.estimate import Config, estimate_arrays, host_speed, text_decode_s
+from tokcost.engine.estimate import Config, estimate_arrays, host_speed, pricing_note, text_decode_s
+from tokcost.engine.profiles import efficiency
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines, offered
 from tokcost.io.measurements import load_entries
@@ -248,3 +249,72 @@ def test_an_eager_bare_decoder_launches_the_transformers_decoders_kernels(entrie
         e.architecture, hw, ENGINES, "eager", "fp16", c.prompt_tokens + 1, steps, launches_per_layer=counted
     )
     assert _itl(e.id, entries) == pytest.approx(float(d) / steps)
+
+
+# a host-bound decoder (Qwen2-0.5B's block, Qwen/Qwen2-0.5B config.json) and a 72B one to split four ways
+QWEN2_05B = physics.Architecture(
+    layers=24, hidden=896, heads=14, kv_heads=2, head_dim=64, ffn=4864, vocab=151936, context=32768,
+    params_b=0.494, matmul_params_b=0.494,
+)  # fmt: skip
+
+
+def _per_token(engine, prompt, arch=QWEN2_05B, gpus=1, generated=64):
+    """Seconds per decoded token of ``generated`` tokens after a ``prompt``-token prefill on H100s."""
+    _, decode = text_decode_s(arch, CAT.hardware("h100-sxm"), ENGINES, engine, "bf16", prompt, generated, gpus=gpus)
+    return float(decode) / generated
+
+
+@pytest.mark.parametrize("engine", ["vllm-0.4", "vllm-0.7"])
+def test_v0_decodes_eager_beyond_the_context_its_graphs_cover(engine):
+    """vLLM V0 replays a decode step's CUDA graph only while the context is within max_seq_len_to_capture (8192):
+    past it a small decoder's step is the host's eager launches, layer by layer, where today's engine (V1, graphs
+    by token count) steps as it did. The KV cache read between the two contexts adds well under 1%."""
+    graphs = ENGINES[engine].decode_graphs
+    assert graphs is not None and graphs.max_context == 8192
+    within, beyond = (_per_token(engine, p) for p in (6000, 9000))
+    eager_host = (
+        QWEN2_05B.layers * ENGINES[engine].eager_host_per_layer_s.central / host_speed(CAT.hardware("h100-sxm"))
+    )
+    assert beyond > within * 1.5 and beyond >= eager_host
+    today = [_per_token("vllm", p) for p in (6000, 9000)]
+    assert today[1] < today[0] * 1.05
+    # the step that crosses 8192 splits the decode: 64 tokens from 8160 are half graphs, half eager
+    assert within < _per_token(engine, 8160) < beyond
+
+
+def test_v0_prefills_eager_and_its_eager_all_reduces_are_host_calls():
+    """V0's graphs cover decode only, so a prefill costs at least its layers' eager host time; an eager
+    tensor-parallel step adds one operator call per all-reduce (two a layer) to the layer's 11."""
+    hw = CAT.hardware("h100-sxm")
+    graphs = ENGINES["vllm-0.7"].decode_graphs
+    per_layer = ENGINES["vllm-0.7"].eager_host_per_layer_s.central / host_speed(hw)
+    prefill, _ = text_decode_s(QWEN2_05B, hw, ENGINES, "vllm-0.7", "bf16", 16, 1)
+    assert float(prefill) >= QWEN2_05B.layers * per_layer
+    today, _ = text_decode_s(QWEN2_05B, hw, ENGINES, "vllm", "bf16", 16, 1)
+    assert float(today) < float(prefill)
+    eff = efficiency(ENGINES["vllm-0.7"], hw, "central", None, ENGINES["eager"], host_speed=host_speed(hw))
+    assert eff.graph_max_context == graphs.max_context
+    assert eff.eager_host_per_collective_s == pytest.approx(
+        per_layer * graphs.eager_ops_per_collective / graphs.eager_ops_per_layer
+    )
+    assert physics.ar_eager_host_s(QWEN2_05B, eff, 4) == pytest.approx(
+        QWEN2_05B.layers * per_layer * (1 + 2 * graphs.eager_ops_per_collective / graphs.eager_ops_per_layer)
+    )
+
+
+def test_every_profile_with_decode_graphs_has_its_eager_layer_cost_fitted():
+    """A profile whose graphs stop somewhere prices the steps beyond at its fitted eager_host_per_layer_s (an unfitted
+    one would price them as replayed): scripts/fit_engines.py writes it."""
+    from tokcost.core.fit import PARAMS
+
+    fitted = {e for engines, field, *_ in PARAMS if field == "eager_host_per_layer_s" for e in engines}
+    with_graphs = {name for name, p in ENGINES.items() if p.decode_graphs is not None}
+    assert with_graphs == fitted == {"vllm-0.4", "vllm-0.7"}
+    assert all(ENGINES[e].eager_host_per_layer_s is not None for e in with_graphs)
+
+
+def test_the_estimate_says_where_v0s_graphs_stop():
+    hw = CAT.hardware("h100-sxm")
+    for engine, says in (("vllm-0.7", True), ("vllm", False)):
+        cfg = Config(model=CAT.model("llamagen-xl"), hardware=hw, profiles=ENGINES, engine=engine)
+        assert ("up to 8192 tokens of context" in pricing_note(cfg)) == says

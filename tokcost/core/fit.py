@@ -7,7 +7,8 @@ chip's rate: one value for eager and compiled, whose passes are counted apart fr
 scripts/count_elementwise_passes.py), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager, compiled and today's vLLM), the
 ``fixed_per_step_s`` of each vLLM release, eager's ``host_per_collective_s`` (the host time of each collective a
-multi-GPU replica calls, one by one under eager code), vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
+multi-GPU replica calls, one by one under eager code), vLLM V0's ``eager_host_per_layer_s`` (the host time of a decoder layer in the steps its graphs leave eager: the
+prefill and decode steps past 8192 tokens of context), vLLM 0.4's ``host_per_layer_s`` (today's vLLM replays one CUDA graph
 per decode step, so its per-layer host cost is a stated few microseconds, as compiled's), and today's vLLM's
 ``mbu`` (its inter-token latencies read the weights and the KV cache at that rate) and ``host_per_sequence_s`` (the CPU
 work its engine does for each running sequence at each step: the slope of its step time against the batch). Hardware
@@ -83,10 +84,10 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("vllm-0.7",), "fixed_per_step_s", 1e-5, 1e-2, True),
     (("vllm-0.4",), "host_per_layer_s", 1e-6, 2e-3, True),
     (("vllm-0.4",), "fixed_per_step_s", 1e-5, 1e-2, True),
+    (("vllm-0.4", "vllm-0.7"), "eager_host_per_layer_s", 1e-5, 2e-3, True),
 ]
 GROUPS = (
-    ("eager", "compiled", "vllm", "vllm-0.7", "vllm-0.11"),
-    ("vllm-0.4",),
+    ("eager", "compiled", "vllm", "vllm-0.7", "vllm-0.11", "vllm-0.4"),
 )  # engines fitted together (they share parameters)
 VLLM_PRIOR = 4.5  # vLLM-class server vs reference code, end to end (Emu3.5 README: 4-5x)
 # A parameter with no fitting entry in a fold (see the module docstring): the parameter whose fold value it takes,
@@ -102,6 +103,9 @@ PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], flo
     (("vllm", "vllm-0.7", "vllm-0.11"), "mbu"): ((("compiled",), "mbu"), 1.0),
     (("compiled",), "mbu"): ((("vllm", "vllm-0.7", "vllm-0.11"), "mbu"), 1.0),
     (("vllm-0.7",), "fixed_per_step_s"): ((("vllm", "vllm-0.11"), "fixed_per_step_s"), 1.0),
+    # vLLM V0's eager decoder layer makes 11 operator calls (engines.yaml decode_graphs), at eager code's cost per
+    # launch (eager's host_per_layer_s is per 63: tokcost.engine.physics.REFERENCE_LAUNCHES)
+    (("vllm-0.4", "vllm-0.7"), "eager_host_per_layer_s"): ((("eager",), "host_per_layer_s"), 11 / 63),
 }
 COARSE = 41  # points in a coarse grid (over the whole range)
 FINE = 41  # points in a fine grid (around the current value)

@@ -189,7 +189,9 @@ def ar_decode_time(
     ``tp`` = G splits every layer Megatron-style over G GPUs (:func:`tensor_parallel_comm_s`, priced by ``comm``): the
     FLOPs and the weights divide by G, the KV cache by G (a KV head is replicated when there are fewer than G), each
     GPU still launches every layer, and the two all-reduces per layer are serialised with the compute; each also
-    costs the host ``host_per_collective_s`` (an eager stack calls them one by one).
+    costs the host ``host_per_collective_s`` (an eager stack calls them one by one). Under an engine whose CUDA
+    graphs cover contexts up to ``eff.graph_max_context`` only (vLLM V0), the forwards past it run eager, their host
+    time :func:`ar_eager_host_s`.
     ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
     whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`). Returns
@@ -204,28 +206,41 @@ def ar_decode_time(
     ver = np.asarray(verify, dtype=float)
     # context at forward j: t0 + adv j  ->  each term is a line in j
     attn = 4 * arch.layers * arch.heads * arch.head_dim
-    comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * t0) / (P * eff.mfu * G)
     comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
     # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
     static = np.asarray(np.nan if kv_static is None else kv_static, dtype=float)
-    read_a = np.where(np.isnan(static), t0, static)
     read_b = np.where(np.isnan(static), adv, 0.0)
-    mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
     mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
-    host = ar_host_s(arch, eff, host_factor, G)
-    lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
-    forwards = np.asarray(n_forwards, dtype=float)
-    comm_s = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, comm)
     # the step's host work: once per step, and per running sequence (a serving engine's bookkeeping); serial with
     # the GPU, or, under async scheduling (overlapped_step), beside it: then a step takes the longer of the two
     step_host = eff.fixed_per_step_s + n_seq * eff.host_per_sequence_s
-    serial = sum_max_lines(lines, n_forwards) + forwards * step_host
-    overlapped = sum_max_lines([*lines, (step_host, 0.0)], n_forwards)
-    total = passes * np.where(eff.overlapped_step, overlapped, serial) + comm_s
-    compute_sum = sum_max_lines([(comp_a, comp_b)], n_forwards)
-    memory_sum = sum_max_lines([(mem_a, mem_b)], n_forwards)
-    return total, passes * compute_sum, passes * memory_sum, comm_s
+
+    def run(start, count, host):
+        """(seconds, compute seconds, memory seconds) of ``count`` forwards from context ``start``, the host
+        spending ``host`` on each one's layers."""
+        comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * start) / (P * eff.mfu * G)
+        read_a = np.where(np.isnan(static), start, static)
+        mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
+        lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
+        serial = sum_max_lines(lines, count) + count * step_host
+        overlapped = sum_max_lines([*lines, (step_host, 0.0)], count)
+        return (
+            np.where(eff.overlapped_step, overlapped, serial),
+            sum_max_lines([(comp_a, comp_b)], count),
+            sum_max_lines([(mem_a, mem_b)], count),
+        )
+
+    forwards = np.asarray(n_forwards, dtype=float)
+    comm_s = passes * forwards * tensor_parallel_comm_s(arch, n_seq * ver, G, comm)
+    # the forwards a CUDA graph replays: those whose context (the positions they write included) is within the
+    # engine's graphs (eff.graph_max_context, inf: all); the rest run eager (ar_eager_host_s)
+    replayed = np.clip(np.floor((eff.graph_max_context - t0 - ver) / adv) + 1, 0, forwards)
+    total, compute_sum, memory_sum = run(t0, replayed, ar_host_s(arch, eff, host_factor, G))
+    if np.any(replayed < forwards):
+        rest = run(t0 + adv * replayed, forwards - replayed, ar_eager_host_s(arch, eff, G))
+        total, compute_sum, memory_sum = total + rest[0], compute_sum + rest[1], memory_sum + rest[2]
+    return passes * total + comm_s, passes * compute_sum, passes * memory_sum, comm_s
 
 
 def ar_prefill_time(
@@ -252,7 +267,10 @@ def ar_prefill_time(
     flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
-    host = ar_host_s(arch, eff, host_factor, G)
+    # an engine whose graphs replay decode steps only (eff.graph_max_context finite) runs its prefill eager
+    host = np.where(
+        np.isfinite(eff.graph_max_context), ar_eager_host_s(arch, eff, G), ar_host_s(arch, eff, host_factor, G)
+    )
     comm_s = passes * tensor_parallel_comm_s(arch, n_seq * p, G, comm)
     return (
         passes * (np.maximum(gpu, host) + eff.fixed_per_step_s) + comm_s,
@@ -310,6 +328,16 @@ def ar_host_s(arch: Architecture, eff, host_factor, tp):
     return (
         arch.layers * eff.host_per_layer_s * host_factor
         + tensor_parallel_collectives(arch, tp) * eff.host_per_collective_s
+    )
+
+
+def ar_eager_host_s(arch: Architecture, eff, tp):
+    """:func:`ar_host_s` of a forward that an engine's CUDA graphs leave eager
+    (:class:`~tokcost.records.engines.DecodeGraphs`): each layer's operator calls and each collective's, at the
+    engine's own eager cost (``eager_host_per_layer_s``, ``eager_host_per_collective_s``)."""
+    return (
+        arch.layers * eff.eager_host_per_layer_s
+        + tensor_parallel_collectives(arch, tp) * eff.eager_host_per_collective_s
     )
 
 

@@ -4,6 +4,7 @@ hardware. The profiles are data (``tokcost/data/engines.yaml``): callers load th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
@@ -49,6 +50,12 @@ class Efficiency:
     host_per_sequence_s: Factor = 0.0  # AR: host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
     overlapped_step: bool | np.ndarray = False  # AR: the step's host work runs beside the forward (async scheduling)
+    # AR under an engine whose CUDA graphs replay decode steps only, up to a context (EngineProfile.decode_graphs):
+    # the longest context a replayed step covers (inf: every step replays), and the host's time per layer and per
+    # collective in a step that runs eager (the prefill, and the decode steps beyond it)
+    graph_max_context: Factor = math.inf
+    eager_host_per_layer_s: Factor = 0.0
+    eager_host_per_collective_s: Factor = 0.0
 
     @property
     def weight_rate(self) -> Factor:
@@ -128,6 +135,8 @@ def _on_host(eff: Efficiency, speed: float) -> Efficiency:
         denoise_step_s=eff.denoise_step_s / speed,
         host_per_collective_s=eff.host_per_collective_s / speed,
         host_per_sequence_s=eff.host_per_sequence_s / speed,
+        eager_host_per_layer_s=eff.eager_host_per_layer_s / speed,
+        eager_host_per_collective_s=eff.eager_host_per_collective_s / speed,
     )
 
 
@@ -190,6 +199,7 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         fused_elementwise=engine.elementwise == "fused",
         host_per_launch=engine.host_per_launch,
         overlapped_step=engine.overlapped_step,
+        **_eager_steps(engine, band),
         act_scale=1.0 if engine.act_scale is None else _pick(engine.act_scale, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),
         denoise_step_s=0.0 if engine.denoise_step_s is None else _pick(engine.denoise_step_s, band, False),
@@ -204,3 +214,18 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         weight_mbu=_pick(hw.efficiency.decode_gemm or hw.efficiency.bandwidth, band, True)
         * _pick(engine.mbu, band, True),
     )
+
+
+def _eager_steps(engine: EngineProfile, band: Band) -> dict:
+    """The :class:`Efficiency` fields of the steps an engine's CUDA graphs leave eager (``decode_graphs``); none: its
+    graphs, or its host's launches, cover every step."""
+    graphs = engine.decode_graphs
+    if graphs is None or engine.eager_host_per_layer_s is None:
+        return {}
+    per_layer = _pick(engine.eager_host_per_layer_s, band, False)
+    return {
+        "graph_max_context": float(graphs.max_context),
+        "eager_host_per_layer_s": per_layer,
+        # an all-reduce's operator calls cost the host what a layer's do, call for call
+        "eager_host_per_collective_s": per_layer * graphs.eager_ops_per_collective / graphs.eager_ops_per_layer,
+    }

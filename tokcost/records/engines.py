@@ -10,6 +10,25 @@ from tokcost.records.base import NOT_BOOL, AttentionKernel, Fraction, NonNegativ
 from tokcost.records.families import FAMILIES, check_known
 
 
+class DecodeGraphs(Strict):
+    """An engine whose CUDA graphs replay decode steps only, and only up to a context length (vLLM's V0 engine): its
+    prefill and its longer decode steps run eager, the host launching every kernel of every layer
+    (``eager_host_per_layer_s``)."""
+
+    max_context: Annotated[int, Field(ge=1), NOT_BOOL] = Field(
+        description="The longest context (prompt and tokens so far) a replayed decode step covers; a longer one runs "
+        "eager."
+    )
+    eager_ops_per_layer: Annotated[int, Field(ge=1), NOT_BOOL] = Field(
+        description="Operator calls the host makes for one decoder layer when it runs eager (each launches a kernel, "
+        "or a few from C++), counted from the engine's model code."
+    )
+    eager_ops_per_collective: Annotated[int, Field(ge=1), NOT_BOOL] = Field(
+        description="Operator calls each tensor-parallel all-reduce makes when it runs eager: each costs the host "
+        "eager_host_per_layer_s x these / eager_ops_per_layer."
+    )
+
+
 class EngineProfile(Strict):
     description: str = Field(description="What the engine is.")
     serves: list[str] = Field(
@@ -57,6 +76,16 @@ class EngineProfile(Strict):
         description="AR: its per-step host work (fixed_per_step_s and host_per_sequence_s: scheduling, input "
         "preparation, output processing) runs while the GPU computes the step before (vLLM's async scheduling), so "
         "a decode step takes the longer of the two, not their sum. False: the host work is serial with the GPU.",
+    )
+    eager_host_per_layer_s: Range[NonNegative] | None = Field(
+        default=None,
+        description="AR, with decode_graphs: seconds of CPU time to launch one decoder layer's kernels in a step its "
+        "CUDA graphs do not cover.",
+    )
+    decode_graphs: DecodeGraphs | None = Field(
+        default=None,
+        description="AR: where its CUDA graphs stop (vLLM V0: decode steps only, up to max_seq_len_to_capture); "
+        "none: its graphs, or its host's launches, cover every step as host_per_layer_s says.",
     )
     elementwise: Literal["eager", "fused"] = Field(
         default="eager",
@@ -175,6 +204,9 @@ class FittedProfile(Strict):
     )
     request_fixed_s: Range[NonNegative] | None = Field(
         default=None, description="Fitted: as the profile's request_fixed_s."
+    )
+    eager_host_per_layer_s: Range[NonNegative] | None = Field(
+        default=None, description="Fitted: as the profile's eager_host_per_layer_s."
     )
     act_scale: Range[NonNegative] | None = Field(default=None, description="Fitted: as the profile's act_scale.")
     vae_efficiency: Range[Fraction] | None = Field(default=None, description="Fitted: as the profile's vae_efficiency.")

@@ -182,6 +182,13 @@ class Autoregressive:
                 f"; decode streams the weights at {skinny.low:.0%}-{skinny.high:.0%} of {cfg.hardware.id}'s "
                 "datasheet bandwidth, what its BLAS's skinny GEMMs are measured at (below its stream rate)"
             )
+        graphs = cfg.profiles[cfg.engine].decode_graphs
+        if graphs is not None:
+            note += (
+                f"; {cfg.engine} replays CUDA graphs of decode steps only, up to {graphs.max_context} tokens of context: "
+                f"its prefill and longer decode steps run eager ({graphs.eager_ops_per_layer} operator calls a layer "
+                "from the host)"
+            )
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces", cfg.profiles[cfg.engine].all_reduce
