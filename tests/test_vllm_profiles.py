@@ -318,3 +318,14 @@ def test_the_estimate_says_where_v0s_graphs_stop():
     for engine, says in (("vllm-0.7", True), ("vllm", False)):
         cfg = Config(model=CAT.model("llamagen-xl"), hardware=hw, profiles=ENGINES, engine=engine)
         assert ("up to 8192 tokens of context" in pricing_note(cfg)) == says
+
+
+def test_the_v0_eager_prior_is_the_counted_calls_at_eagers_cost_per_launch():
+    """The prior a fold without V0 runs past 8192 tokens takes (fit.PRIORS) restates the profiles' counted calls per
+    layer over the reference layer's launches: the two must not drift apart."""
+    from tokcost.core.fit import PRIORS
+
+    source, factor = PRIORS[(("vllm-0.4", "vllm-0.7"), "eager_host_per_layer_s")]
+    assert source == (("eager",), "host_per_layer_s")
+    for engine in ("vllm-0.4", "vllm-0.7"):
+        assert factor == ENGINES[engine].decode_graphs.eager_ops_per_layer / physics.REFERENCE_LAUNCHES
