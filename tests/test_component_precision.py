@@ -216,3 +216,21 @@ def test_a_sweep_can_choose_the_vaes_type():
     default, fixed = rows(None), rows("fp16")
     assert fixed["sdxl"] < default["sdxl"]
     assert fixed["emu3-gen"] == default["emu3-gen"]
+
+
+@pytest.mark.parametrize("hardware", ["v100-sxm2-16gb", "t4"])
+@pytest.mark.parametrize("model", ["sd15", "sdxl", "pixart-sigma"])
+def test_an_fp16_pipeline_never_runs_on_the_bf16_units(model, hardware):
+    """Volta and Turing have fp16 tensor cores and no bf16 ones (their bf16 rate is the fp32 lanes'): every part of
+    an fp16 pipeline, its attention kernels included, runs at fp16 rates, so the chip's bf16 figure cannot move it."""
+    hw = CAT.hardware(hardware)
+    assert hw.dense_tflops.fp16 > 4 * hw.dense_tflops.bf16
+    faster_bf16 = hw.model_copy(update={"dense_tflops": hw.dense_tflops.model_copy(update={"bf16": 1000.0})})
+    own = breakdown(model, hardware, "fp16")
+    moved = estimate_arrays(
+        Config(
+            model=CAT.model(model), hardware=faster_bf16, profiles=ENGINES, precision="fp16", kernels=hardware_kernels
+        )
+    )
+    for part, seconds in own.breakdown_s.items():
+        assert float(moved.breakdown_s[part]) == float(seconds), part

@@ -68,7 +68,7 @@ class _Chip:
 
     eff: Efficiency
     P: object  # dense FLOP/s at the precision
-    P_attn: object  # 16-bit FLOP/s of the fused attention kernels (the bf16 rate)
+    P_attn: object  # FLOP/s of the fused attention kernels, in the pipeline's 16-bit type (physics.pipeline_dtype)
     P_text: object  # FLOP/s of the text encoders, in the pipeline's 16-bit type (physics.pipeline_dtype)
     P_vae: object  # FLOP/s of the VAE's convolutions, in its type (physics.vae_dtype)
     score_rate: object  # scores/s through the attention softmax's own work (inf: not known; physics.softmax_rate)
@@ -97,7 +97,8 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
             profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention, host_speed(hw, cfg.host_speed)
         ),
         P=physics.peak_flops(hw, cfg.precision),
-        P_attn=physics.peak_flops(hw, "bf16"),
+        # attention runs in the pipeline's 16-bit type: an fp16 run on a V100 or T4 uses their fp16 tensor cores
+        P_attn=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
         P_text=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
         P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision, cfg.vae_precision),
         score_rate=physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, cfg.attention_kernel),

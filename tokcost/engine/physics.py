@@ -455,17 +455,23 @@ REFERENCE_HEAD_DIM = 128
 
 
 # From compute capability 8.0 PyTorch's SDPA runs FlashAttention-2 (PyTorch SDPA docs: the flash backend needs sm80
-# or newer), whose kernels come in head dims that are multiples of this; older GPUs run the memory-efficient kernel,
-# whose tiling tokcost does not model (no padding there).
+# or newer), whose kernels come in head dims that are multiples of this. Volta and Turing (7.0, 7.5) run the
+# memory-efficient kernel (xFormers' CUTLASS kernel, which PyTorch ships as aten/src/ATen/native/transformers/cuda/
+# mem_eff_attention): its tensor-core GEMMs take the head dim in steps of ThreadK = 32 (gemm_kernel_utils.h,
+# DefaultGemmType for Sm70 f16 and Sm75+), so a 40-wide head is multiplied 64 wide there too. Its variant for
+# heads above 128 keeps the output in global memory rather than rounding to 256; no preset has a head in 193-255,
+# where the two would differ. Older chips, and chips without a stated compute capability: no padding.
 FLASH_HEAD_DIM_STEP = 32
 FLASH_MIN_COMPUTE_CAPABILITY = 8.0
+MEM_EFFICIENT_MIN_COMPUTE_CAPABILITY = 7.0
 
 
 def flash_head_step(hw: HardwarePreset) -> float:
     """The head-dim step of the attention kernel SDPA runs on ``hw``: :data:`FLASH_HEAD_DIM_STEP` where it runs
-    FlashAttention-2, 1 (no padding) elsewhere."""
+    FlashAttention-2 or the memory-efficient kernel's tensor-core path (compute capability 7.0 and up), 1 (no
+    padding) elsewhere."""
     cc = hw.compute_capability
-    return float(FLASH_HEAD_DIM_STEP) if cc is not None and cc >= FLASH_MIN_COMPUTE_CAPABILITY else 1.0
+    return float(FLASH_HEAD_DIM_STEP) if cc is not None and cc >= MEM_EFFICIENT_MIN_COMPUTE_CAPABILITY else 1.0
 
 
 def flash_head_dim(head_dim, step=FLASH_HEAD_DIM_STEP):
@@ -922,8 +928,11 @@ def attention_note(model: ModelPreset, hw: HardwarePreset, kernel: str = "fa2") 
     padded = [float(flash_head_dim(d, step)) for d in dims]
     heads = ", ".join(f"{d:.3g}" + (f" (in the {k:.0f}-wide kernel)" if k != d else "") for d, k in zip(dims, padded))
     word = "head dims" if len(dims) > 1 else "head dim"
+    cc = hw.compute_capability
     if step == 1:
-        heads += " (SDPA's memory-efficient kernel below compute capability 8.0: no padding modelled)"
+        heads += " (no attention kernel tiling known for this chip: no padding modelled)"
+    elif cc is not None and cc < FLASH_MIN_COMPUTE_CAPABILITY:
+        heads += " (SDPA's memory-efficient kernel below compute capability 8.0, head dim in steps of 32)"
     if hw.exp_tops is None:
         return f"attention: {word} {heads}; no exponential rate for {hw.name}, so no softmax term beside the matmuls"
     read = f"the chip's attention efficiency read at head dim {REFERENCE_HEAD_DIM}"

@@ -42,7 +42,7 @@ class Work:
     model: ModelPreset
     eff: Efficiency
     P: Any  # dense FLOP/s at the precision
-    P_attn: Any  # 16-bit FLOP/s of the fused attention kernels
+    P_attn: Any  # FLOP/s of the fused attention kernels (the pipeline's 16-bit type)
     P_text: Any  # FLOP/s of the text encoders (the pipeline's 16-bit type)
     P_vae: Any  # FLOP/s of the VAE decoder (its own type: fp32 where the pipeline upcasts it)
     score_rate: Any  # scores/s through the attention softmax's own work (inf: not known; physics.softmax_rate)

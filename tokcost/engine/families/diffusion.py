@@ -99,7 +99,7 @@ class Diffusion:
         comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, collectives) + physics.cfg_parallel_comm_s(
             m, items_per_gpu, latent, cfg_degree, collectives
         )
-        # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in bf16 or fp16): P_attn
+        # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in the pipeline's bf16 or fp16): P_attn
         act = physics.denoiser_activation_elems(m, latent, pw, ph)
         # measured GEMM tables, where the chip has one: one GPU's share of the rows (items or tokens)
         gemms = table_gemms(cfg, w.chips)
