@@ -825,7 +825,29 @@ MODEL_NOTES = [
     "FLUX.1-schnell on a B200, compiled, bf16 and fp8 rowwise: 1.09 and 1.02. Not entered: settings not stated "
     "(steps, interconnect, vLLM version) or rounded figures.",
     "",
-    "The runs of rounds 15-23 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8 and 36) are kept, with their "
+    "After round 23, attention runs in the pipeline's 16-bit type (an fp16 run on a V100 or T4 had been priced at "
+    "their bf16 figure, the fp32 lanes' rate), at the memory-efficient kernel's measured rate on a V100 (xFormers PR "
+    "#434) and a rate carried over from it on a T4 (docs/methodology.md). V100 SD 1.5 runs went from 0.78-0.86 of "
+    "their measured steps per second to 0.98-1.11; held out by source 6.13% to 6.21%, by GPU 6.58% to 6.41%, by "
+    "engine 8.54% to 8.22%.",
+    "",
+    "Round 24 (2026-12-07; 32 runs scored unseen on the model before that change) came out at median 39.6%, worst "
+    "4.01x, band coverage 47% (median band width 2.39). The Qwen3 speed-benchmark page's transformers 4.51 runs on "
+    "an H20 (FlashAttention 2.7.4, batch 1, 2,048 tokens generated; 16 runs) are priced close at 1 and 6,144 input "
+    "tokens (0.80-1.21 of the measured tokens per second, 1.63 for the 32B) and 1.47-4.01x fast from 14,336 on: "
+    "their decode step grows by about 1.4 ns per context token, query head and layer, as round 18's Qwen2 runs on "
+    "an A100 do, where the same page's SGLang runs on that H20 do not slow down; FlashAttention-2's decode path splits "
+    "the keys across the chip in both versions (flash_api.cpp, set_params_splitkv), so the kernel's occupancy does not "
+    "explain it and the mechanism is not identified. Transformers 4.35 eager Mistral-7B on an A100 "
+    "(optimum-benchmark, batch 1-16, eager attention assumed): 1.16-2.01x fast, growing with the batch. vLLM 0.2 "
+    "at TP 2-8 on A10Gs and A100s (mlc-ai/llm-perf-bench, batch 1): 1.16-1.70x fast. PixArt-alpha and SDXL on T4, A100 "
+    "and V100 (PixArt-alpha's LCM doc): 0.79-2.10, the V100 and T4 runs slow-priced (1.34-2.10); with the change "
+    "above 0.79-1.51 (round median 30.2%, coverage 56%). Two TP 4/8 runs on A100 PCIe cards were not priced (beyond "
+    "the preset's two-card NVLink bridge) and three MAR rows of the RAR paper were left out (run in fp32, which "
+    "tokcost does not price). Not entered: the long-context slowdown is not modelled, and the other sources leave "
+    "attention kernel, resolution or card variant to assumption.",
+    "",
+    "The runs of rounds 15-24 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36 and 34) are kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
