@@ -329,3 +329,39 @@ def test_the_v0_eager_prior_is_the_counted_calls_at_eagers_cost_per_launch():
     assert source == (("eager",), "host_per_layer_s")
     for engine in ("vllm-0.4", "vllm-0.7"):
         assert factor == ENGINES[engine].decode_graphs.eager_ops_per_layer / physics.REFERENCE_LAUNCHES
+
+
+@pytest.mark.parametrize("engine", ["vllm-0.4", "vllm-0.7"])
+def test_enforce_eager_prices_every_v0_step_eager(engine):
+    """With no CUDA graphs (enforce_eager=True, or a vLLM before 0.2.6) a small decoder's step at a short context
+    costs what a graph-less step beyond 8192 tokens does: at least its layers' eager host time."""
+    hw = CAT.hardware("h100-sxm")
+    per_layer = ENGINES[engine].eager_host_per_layer_s.central / host_speed(hw)
+    graphs = _per_token(engine, 512)
+    _, decode = text_decode_s(QWEN2_05B, hw, ENGINES, engine, "bf16", 512, 64, enforce_eager=True)
+    eager = float(decode) / 64
+    assert eager >= QWEN2_05B.layers * per_layer > graphs
+    assert eager == pytest.approx(_per_token(engine, 9000), rel=0.02)  # the KV cache read is all that differs
+
+
+def test_enforce_eager_is_refused_where_no_eager_step_is_fitted_and_outside_bare_decoders(tmp_path):
+    from tokcost.errors import UsageError
+
+    with pytest.raises(UsageError, match="enforce_eager is priced only for"):
+        text_decode_s(QWEN2_05B, CAT.hardware("h100-sxm"), ENGINES, "vllm", "bf16", 512, 64, enforce_eager=True)
+    entry = {
+        "id": "x", "family": "ar", "metric": "tokens_per_s", "measured": 100.0, "model": None,
+        "hardware": "h100-sxm", "engine": "vllm", "source": "s",
+        "conditions": {"batch": 1, "prompt_tokens": 512, "generated_tokens": 64, "enforce_eager": True},
+        "architecture": QWEN2_05B.model_dump(),
+    }  # fmt: skip
+    image = dict(entry, id="y", model="llamagen-b", architecture=None, engine="vllm-0.4", metric="latency_s")
+    image["conditions"] = {"batch": 1, "enforce_eager": True}
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump([entry, image]))
+    rows = {r["id"]: r for r in tokcost.validate(measurements=path, in_sample_only=True).model_dump()["entries"]}
+    assert rows["x"]["reason"]["kind"] == "cannot_price" and "vllm has none" in rows["x"]["reason"]["detail"]
+    assert rows["y"]["reason"] == {"kind": "enforce_eager_outside_bare_decoder"}
+    from tokcost.render.validate import unscored_words
+
+    assert unscored_words(rows["y"]["reason"]) == "enforce_eager is priced for a bare text decoder's runs only"

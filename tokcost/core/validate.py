@@ -143,6 +143,8 @@ def unscored_reason(e: Entry) -> Unscored | None:
         return None  # decided with the model family (tokens vs samples) in price_entry
     if e.metric in TEXT_DECODE_METRICS and (e.architecture is None or not c.prompt_tokens or not c.generated_tokens):
         return Unscored(kind="decode_needs_tokens", metric=e.metric)
+    if c.enforce_eager and not (e.metric in TEXT_DECODE_METRICS and e.architecture is not None):
+        return Unscored(kind="enforce_eager_outside_bare_decoder")
     if (c.gpus or 1) > 1 and e.family != "multi-gpu":
         return Unscored(kind="gpus_outside_multi_gpu", gpus=c.gpus)
     return None
@@ -281,6 +283,7 @@ def text_decode_prediction(e: Entry, catalog):
             kernels=hardware_kernels,
             launches_per_layer=launches,
             kv_cache=cache,
+            enforce_eager=bool(c.enforce_eager),
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

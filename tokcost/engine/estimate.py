@@ -350,6 +350,7 @@ def text_decode_s(
     kernels: Callable[[str], ChipKernels | None] | None = None,
     launches_per_layer: float | None = None,
     kv_cache: KVCacheReads | None = None,
+    enforce_eager: bool = False,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
@@ -358,13 +359,22 @@ def text_decode_s(
     ``launches_per_layer``: the kernels the decoder's eager code launches per layer (its host time under an engine
     that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's.
     ``kv_cache``: how the decode loop's code reads its KV cache (:func:`~tokcost.engine.families.ar.cache_reads`,
-    whatever the engine: the caller names the code the run used); None: one read of the tokens so far."""
+    whatever the engine: the caller names the code the run used); None: one read of the tokens so far.
+    ``enforce_eager``: an engine whose CUDA graphs replay some decode steps (``decode_graphs``) ran with none, so
+    every step runs eager at its fitted host time per layer."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
         raise UsageError(problem)
     profile = profiles[engine]
     eff = efficiency(profile, hw, band, None, profiles.get("eager"), host_speed=host_speed(hw))
+    if enforce_eager:
+        if profile.decode_graphs is None or profile.eager_host_per_layer_s is None:
+            raise UsageError(
+                f"enforce_eager is priced only for an engine whose eager steps are fitted (decode_graphs in "
+                f"engines.yaml: vllm-0.4, vllm-0.7); {engine} has none"
+            )
+        eff = dataclasses.replace(eff, graph_max_context=0.0)  # no step is replayed: each is eager beyond 0 tokens
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
     comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G, profile.all_reduce)
     wread = physics.weight_read_bytes(precision)

@@ -48,6 +48,11 @@ class Conditions(Strict):
     kv_dtype: Literal["bf16", "fp8"] | None = Field(
         default=None, description="Text decode: the KV cache's type (None: bf16, the engines' default)."
     )
+    enforce_eager: bool | None = Field(
+        default=None,
+        description="Text decode under a V0 vLLM engine (vllm-0.4, vllm-0.7): every step ran eager, with no CUDA "
+        "graphs (vLLM's enforce_eager=True, or a release before graphs, 0.2.5 and older). None: the engine's graphs.",
+    )
     tokens: PosFloat | None = Field(default=None, description="Training: tokens seen (AR).")
     samples: PosFloat | None = Field(default=None, description="Training: samples seen (diffusion).")
     context: PosInt | None = Field(

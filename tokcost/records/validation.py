@@ -39,6 +39,7 @@ class Unscored(BaseModel):
         "loop_without_decode",  # a loop_s figure of a model whose call is no loop before a VAE decode
         "training_tokens_unstated",  # an AR model's training tokens: 6ND cannot be computed
         "training_samples_unstated",  # a diffusion model's training samples (images seen)
+        "enforce_eager_outside_bare_decoder",  # conditions.enforce_eager on anything but a bare text decoder's run
         "cannot_price",  # the estimator refused the conditions (``detail``: its error)
     ]
     detail: str | None = None

@@ -847,6 +847,11 @@ MODEL_NOTES = [
     "tokcost does not price). Not entered: the long-context slowdown is not modelled, and the other sources leave "
     "attention kernel, resolution or card variant to assumption.",
     "",
+    "After round 24, a V0 vLLM run without CUDA graphs (enforce_eager=True, or vLLM 0.2.5 and older) is priced eager "
+    'from its first step (conditions.enforce_eager; docs/methodology.md, "A V0 run without graphs"). The Qwen2.5 speed '
+    "benchmark's three 32B rows on one A100 run so were scored unseen at 1.006-1.016 and entered, with its 72B row on "
+    "two A100s (1.08).",
+    "",
     "The runs of rounds 15-24 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36 and 34) are kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
@@ -927,6 +932,7 @@ UNSCORED_WORDS = {
     "no_hardware": "hardware null (GPU unknown or not in the hardware list): documentation only",
     "gpu_hours_outside_training": "gpu_hours outside the training family",
     "steps_outside_diffusion": "steps_per_s of a model with no denoising loop",
+    "enforce_eager_outside_bare_decoder": "enforce_eager is priced for a bare text decoder's runs only",
     "loop_without_decode": "loop_s of a model whose call is no loop before a VAE decode",
     "training_tokens_unstated": "training tokens not stated by the source (open): cannot compute 6ND",
     "training_samples_unstated": "training samples (images seen) not stated by the source (open)",
