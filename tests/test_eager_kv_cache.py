@@ -8,7 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tokcost.core.validate import TRANSFORMERS_DYNAMIC_CACHE, bare_decoder_cache, gpt_fast_cache
+from tokcost.core.validate import (
+    TRANSFORMERS_DYNAMIC_CACHE,
+    bare_decoder_cache,
+    gpt_fast_cache,
+    transformers_eager_attention_cache,
+)
 from tokcost.engine import physics
 from tokcost.engine.estimate import Config, estimate_arrays, text_decode_s
 from tokcost.engine.families.ar import cache_reads, eager_cache_reads
@@ -125,3 +130,19 @@ def test_a_compiled_bare_decode_grows_with_batch_by_its_cache_reads():
 
     assert decode(1, cache) < 1.1 * decode(1, None)
     assert decode(16, cache) > 1.3 * decode(16, None)
+
+
+def test_transformers_own_attention_copies_the_cache_to_every_query_head():
+    """With attn_implementation="eager" (an entry's attention "math") repeat_kv copies K and V from the KV heads to
+    every query head before the matmuls read them: 2 (the DynamicCache copy) + 1 + 2r reads; nothing more at r = 1,
+    and SDPA or FlashAttention-2 runs keep the cache's 3."""
+    arch = CAT.model("emu3-gen").architecture  # r = 4
+    assert transformers_eager_attention_cache(arch).passes == 3 + 2 * 4 == 11
+    assert bare_decoder_cache("eager", arch, "math") == transformers_eager_attention_cache(arch)
+    mha = arch.model_copy(update={"kv_heads": arch.heads})
+    assert bare_decoder_cache("eager", mha, "math") == TRANSFORMERS_DYNAMIC_CACHE
+    for attention in (None, "sdpa", "fa2"):
+        assert bare_decoder_cache("eager", arch, attention) == TRANSFORMERS_DYNAMIC_CACHE
+    # where the cache binds (a long context at a large batch) the copies slow the decode
+    math = _bare_decode_s("eager", 64, transformers_eager_attention_cache(arch))
+    assert math > 1.5 * _bare_decode_s("eager", 64, TRANSFORMERS_DYNAMIC_CACHE)

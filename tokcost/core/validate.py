@@ -226,14 +226,29 @@ def gpt_fast_cache(arch: Architecture) -> KVCacheReads:
     return KVCacheReads(passes=1 + 2 * r if r > 1 else 1, static_multiple=8)
 
 
-def bare_decoder_cache(engine: str, arch: Architecture) -> KVCacheReads | None:
+def transformers_eager_attention_cache(arch: Architecture) -> KVCacheReads:
+    """transformers' generate with its own attention code (``attn_implementation="eager"``: the "math" kernel):
+    the DynamicCache copy of :data:`TRANSFORMERS_DYNAMIC_CACHE` (2 reads), then ``eager_attention_forward`` (before
+    4.48 each model's ``Attention.forward``) calls ``repeat_kv`` on K and V, which copies them from the KV heads to
+    every query head (``expand`` then ``reshape``: a read, and a write of r = heads / KV heads times the cache; the
+    tensor itself at r = 1), before the two matmuls read the r copies (huggingface/transformers
+    src/transformers/models/llama/modeling_llama.py, ``repeat_kv`` and ``eager_attention_forward``): 3 + 2r reads of
+    the tokens so far (3 at r = 1). The scores it writes, 16 bytes a score against 512 of K and V per token and head
+    at head dim 128, are left out."""
+    r = arch.heads // arch.kv_heads
+    return KVCacheReads(passes=3 + 2 * r) if r > 1 else TRANSFORMERS_DYNAMIC_CACHE
+
+
+def bare_decoder_cache(engine: str, arch: Architecture, attention: str | None = None) -> KVCacheReads | None:
     """The KV cache reads of the code behind a bare decoder's published runs, by engine: eager runs are transformers'
-    generate (:data:`TRANSFORMERS_DYNAMIC_CACHE`), compiled runs gpt-fast's or code copied from it
+    generate (:data:`TRANSFORMERS_DYNAMIC_CACHE`; with its own attention code, ``attention`` "math",
+    :func:`transformers_eager_attention_cache`; SDPA's ``repeat_kv`` depends on the transformers and PyTorch release,
+    which the entries do not state, so it is not charged), compiled runs gpt-fast's or code copied from it
     (:func:`gpt_fast_cache`; IBM's foundation-model-stack run, whose cache code its post does not show, is priced so
     too: at batch 1 and 562 tokens the cache reads are about 1% of its step either way); the serving engines read
     the tokens so far once (None)."""
     if engine == "eager":
-        return TRANSFORMERS_DYNAMIC_CACHE
+        return transformers_eager_attention_cache(arch) if attention == "math" else TRANSFORMERS_DYNAMIC_CACHE
     if engine == "compiled":
         return gpt_fast_cache(arch)
     return None
@@ -266,7 +281,7 @@ def text_decode_prediction(e: Entry, catalog):
     itl = e.metric == "itl_s"
     steps = generated - 1 if itl else generated  # the first token comes out of the prefill
     launches = load_elementwise().decoders.launches
-    cache = bare_decoder_cache(e.engine, arch)
+    cache = bare_decoder_cache(e.engine, arch, c.attention)
 
     def predict(profiles: Mapping | None):
         prefill, decode = text_decode_s(
