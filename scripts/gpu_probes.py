@@ -12,10 +12,18 @@
    against the attention tokcost prices (``physics.attention_equivalent_flops`` at the preset's efficiency). The
    lead: narrow-head DiTs (SD3.5-Large's 64) on H100 and B200 priced fast.
 
+4. ``decode``: transformers' ``generate`` of a decoder with Qwen2-7B's block (4 of its 28 layers, random weights) at
+   batch 1 from 1k to 30k tokens of context, with each attention implementation transformers offers (``sdpa``,
+   ``eager`` up to 8k tokens, whose prefill materialises the scores, and ``flash_attention_2`` where flash-attn is
+   installed), against ``text_decode_s`` for the same decoder; at the longest context a profile of the decode names
+   the kernels that take its time. The lead: the Qwen2 (A100) and Qwen3 (H20) speed benchmarks' transformers runs
+   step about 1.4 ns slower per context token, query head and layer than tokcost prices (docs/validation.md, rounds
+   18 and 24), and the kernel that does it is not identified.
+
 Usage: ``python scripts/gpu_probes.py [--hardware ID] [--output FILE]``; the preset is recognised from the device name
 (``tokcost.records.calibration.KNOWN_GPUS``) unless given. ``--device cpu --quick`` runs tiny shapes in seconds: the
 test suite's smoke test, not a measurement. Needs torch (``.[bench]``); the VAE probe also needs diffusers
-(``.[counts]``) and is skipped, saying so, without it. Prints one table per probe and writes every row as JSON.
+(``.[counts]``) and the decode probe transformers (``.[hf]``); each is skipped, saying so, without it. Prints one table per probe and writes every row as JSON.
 """
 
 from __future__ import annotations
@@ -52,6 +60,11 @@ VAE_TYPES = ("fp16", "bf16", "fp32", "fp32-no-tf32")
 ATTN_HEAD_DIMS = (64, 72, 80, 96, 128)
 ATTN_TOKENS, ATTN_WIDTH, ATTN_BATCH = 4096, 1536, 2
 DTYPE = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+# Qwen2-7B's block (Qwen/Qwen2-7B-Instruct config.json: hidden 3584, 28 heads over 4 KV heads of 128, intermediate
+# 18944, vocab 152064), 4 of its 28 layers: the context's cost per layer is what the probe measures
+DECODE_LAYERS, DECODE_CONTEXTS, DECODE_NEW_TOKENS = 4, (1024, 8192, 16384, 30720), 16
+DECODE_IMPLS = ("sdpa", "eager", "flash_attention_2")
+EAGER_MAX_CONTEXT = 8192  # eager attention's prefill writes heads x context^2 fp32 scores: 106 GB at 30k tokens
 
 
 class Pricing:
@@ -205,6 +218,82 @@ def probe_attention(dev: torch.device, price: Pricing, quick: bool, repeats: int
     return rows
 
 
+def _set_attention(model, impl: str) -> None:
+    """Switch the model's attention implementation (transformers checks that the kernel is installed)."""
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(impl)
+    else:  # older transformers read it from the config at every forward
+        model.config._attn_implementation = impl
+
+
+def _top_kernels(model, ctx: int, dev: torch.device, n: int = 6) -> list[list]:
+    """The ``n`` GPU kernels that take the most time in a decode of a few tokens after a ``ctx``-token prompt:
+    [name, milliseconds per decode step]."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from tokcost.bench.hf import _generate_s
+
+    ids = torch.randint(3, model.config.vocab_size, (1, ctx), device=dev)
+    with torch.inference_mode():
+        _generate_s(model, ids, ids, 1, 1.0, 0, 0.0)  # warm-up
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            _generate_s(model, ids, ids, 1 + DECODE_NEW_TOKENS, 1.0, 0, 0.0)
+    events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+    events.sort(key=lambda e: -e.self_device_time_total)
+    return [[e.key[:90], e.self_device_time_total / 1e3 / DECODE_NEW_TOKENS] for e in events[:n]]
+
+
+def probe_decode(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
+    """Seconds per decoded token of transformers' generate (batch 1, greedy) by attention implementation and
+    context, against what tokcost prices for the same decoder under its eager engine (the DynamicCache's reads; the
+    eager implementation's repeat_kv copies too)."""
+    try:
+        import transformers  # noqa: F401  (the [hf] extra)
+    except ImportError as e:
+        print(f"decode: skipped ({e}; install the [hf] extra)", file=sys.stderr)
+        return []
+    from tokcost.bench.decoder import Shape
+    from tokcost.bench.hf import build_model, time_per_token
+    from tokcost.core.validate import bare_decoder_cache
+    from tokcost.engine.estimate import text_decode_s
+
+    shape = Shape(2, 64, 4, 2, 16, 128, 256) if quick else Shape(DECODE_LAYERS, 3584, 28, 4, 128, 18944, 152064)
+    contexts = (16, 64) if quick else DECODE_CONTEXTS
+    model = build_model(shape, dev, "bf16", max(contexts) + 2 * DECODE_NEW_TOKENS)
+    block = shape.layer_params
+    arch = physics.Architecture(
+        layers=shape.layers, hidden=shape.hidden, heads=shape.heads, kv_heads=shape.kv_heads,
+        head_dim=shape.head_dim, ffn=shape.ffn, vocab=shape.vocab, context=max(contexts) + 2 * DECODE_NEW_TOKENS,
+        params_b=(shape.layers * block + 2 * shape.head_params) / 1e9,
+        matmul_params_b=(shape.layers * block + shape.head_params) / 1e9,
+    )  # fmt: skip
+    rows = []
+    for impl in DECODE_IMPLS:
+        try:
+            _set_attention(model, impl)
+        except (ImportError, ValueError, RuntimeError, OSError) as e:  # flash-attn not installed, or not for this chip
+            rows.append({"probe": "decode", "attention": impl, "skipped": str(e).splitlines()[0][:120]})
+            continue
+        for ctx in contexts:
+            if impl == "eager" and ctx > EAGER_MAX_CONTEXT:
+                continue
+            step = time_per_token(model, 1, ctx, 2 if quick else DECODE_NEW_TOKENS, 1.0, 0, 0.0, repeats=repeats)
+            priced = math.nan
+            if price.hw is not None:
+                cache = bare_decoder_cache("eager", arch, "math" if impl == "eager" else None)
+                new = 2 if quick else DECODE_NEW_TOKENS
+                _, decode = text_decode_s(arch, price.hw, load_engines(), "eager", "bf16", ctx, new, kv_cache=cache)
+                priced = float(decode) / new
+            rows.append(
+                {"probe": "decode", "attention": impl, "context": ctx, "layers": shape.layers, "heads": shape.heads,
+                 "measured_s": step, "priced_s": priced}
+            )  # fmt: skip
+        if dev.type == "cuda":
+            rows.append({"probe": "decode-kernels", "attention": impl, "context": max(contexts),
+                         "top": _top_kernels(model, max(contexts) if impl != "eager" else EAGER_MAX_CONTEXT, dev)})  # fmt: skip
+    return rows
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if math.isfinite(a) and math.isfinite(b) and b > 0 else "-"
 
@@ -228,6 +317,18 @@ def print_tables(rows: list[dict]) -> None:
             f"{r['priced_s'] * 1e3:9.2f} ms  measured/priced {_ratio(r['measured_s'], r['priced_s'])}  "
             f"{r['tflops']:.1f} TFLOP/s"
         )
+    for r in (r for r in rows if r["probe"] == "decode"):
+        if "skipped" in r:
+            print(f"decode {r['attention']:<18} skipped: {r['skipped']}")
+            continue
+        print(
+            f"decode {r['attention']:<18} {r['context']:>6} tokens {r['measured_s'] * 1e3:8.3f} ms/step  priced "
+            f"{r['priced_s'] * 1e3:8.3f}  measured/priced {_ratio(r['measured_s'], r['priced_s'])}"
+        )
+    for r in (r for r in rows if r["probe"] == "decode-kernels"):
+        print(f"decode {r['attention']} at {r['context']} tokens, top kernels (ms per step):")
+        for name, ms in r["top"]:
+            print(f"    {ms:8.3f}  {name}")
     for r in (r for r in rows if r["probe"] == "attention"):
         if "skipped" in r:
             print(f"attention {r['kernel']:<6} d={r['head_dim']:<4} skipped: {r['skipped']}")
@@ -245,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hardware", default=None, help="hardware preset to price against (default: from the device name)")
     ap.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test, not a measurement")
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--probes", default="conv,vae,attention")
+    ap.add_argument("--probes", default="conv,vae,attention,decode")
     ap.add_argument("--output", default=None, help="write every row as JSON here")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -264,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += probe_vae(dev, price, args.quick, max(1, args.repeats // 3), catalog)
     if "attention" in wanted:
         rows += probe_attention(dev, price, args.quick, args.repeats)
+    if "decode" in wanted:
+        rows += probe_decode(dev, price, args.quick, max(1, args.repeats // 3))
     print(f"device {name}, priced against {preset or 'no preset'}, torch {torch.__version__}")
     print_tables(rows)
     if args.output:

@@ -34,6 +34,10 @@ def test_probes_run_on_the_cpu_and_price_each_operator(tmp_path, capsys):
         assert r["priced_by"] == "table"  # the H100 has a measured GEMM table
     for r in attention:  # on the CPU SDPA picks its own kernel, which no tokcost kernel names: not priced
         assert r["kernel"] == "cpu" and r["measured_s"] > 0 and math.isnan(r["priced_s"])
+    decode = [r for r in rows if r["probe"] == "decode" and "skipped" not in r]
+    if importlib.util.find_spec("transformers") is not None:  # the [hf] extra, which CI installs
+        assert {r["attention"] for r in decode} >= {"sdpa", "eager"}
+        assert all(r["measured_s"] > 0 and r["priced_s"] > 0 for r in decode)
     vae = [r for r in rows if r["probe"] == "vae"]
     captured = capsys.readouterr()
     assert "priced against h100-sxm" in captured.out
