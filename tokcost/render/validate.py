@@ -849,7 +849,7 @@ MODEL_NOTES = [
     "",
     "After round 24, a V0 vLLM run without CUDA graphs (enforce_eager=True, or vLLM 0.2.5 and older) is priced eager "
     'from its first step (conditions.enforce_eager; docs/methodology.md, "A V0 run without graphs"). The Qwen2.5 speed '
-    "benchmark's three 32B rows on one A100 run so were scored unseen at 1.006-1.016 and entered, with its 72B row on "
+    "benchmark's three 32B rows on one A100 run so were scored unseen at 1.009-1.016 and entered, with its 72B row on "
     "two A100s (1.08).",
     "",
     "The runs of rounds 15-24 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36 and 34) are kept, with their "
