@@ -231,13 +231,13 @@ def _top_kernels(model, ctx: int, dev: torch.device, n: int = 6) -> list[list]:
     [name, milliseconds per decode step]."""
     from torch.profiler import ProfilerActivity, profile
 
-    from tokcost.bench.hf import _generate_s
+    from tokcost.bench.hf import generate_s
 
     ids = torch.randint(3, model.config.vocab_size, (1, ctx), device=dev)
     with torch.inference_mode():
-        _generate_s(model, ids, ids, 1, 1.0, 0, 0.0)  # warm-up
+        generate_s(model, ids, ids, 1, 1.0, 0, 0.0)  # warm-up
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            _generate_s(model, ids, ids, 1 + DECODE_NEW_TOKENS, 1.0, 0, 0.0)
+            generate_s(model, ids, ids, 1 + DECODE_NEW_TOKENS, 1.0, 0, 0.0)
     events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
     events.sort(key=lambda e: -e.self_device_time_total)
     return [[e.key[:90], e.self_device_time_total / 1e3 / DECODE_NEW_TOKENS] for e in events[:n]]
@@ -264,7 +264,8 @@ def probe_decode(dev: torch.device, price: Pricing, quick: bool, repeats: int) -
     arch = physics.Architecture(
         layers=shape.layers, hidden=shape.hidden, heads=shape.heads, kv_heads=shape.kv_heads,
         head_dim=shape.head_dim, ffn=shape.ffn, vocab=shape.vocab, context=max(contexts) + 2 * DECODE_NEW_TOKENS,
-        params_b=(shape.layers * block + 2 * shape.head_params) / 1e9,
+        # build_model ties the output head to the embedding: the weights in memory are the ones the matmuls read
+        params_b=(shape.layers * block + shape.head_params) / 1e9,
         matmul_params_b=(shape.layers * block + shape.head_params) / 1e9,
     )  # fmt: skip
     rows = []

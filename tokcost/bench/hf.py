@@ -48,7 +48,9 @@ def build_model(shape: Shape, device: torch.device, dtype: str, max_positions: i
     return model.to(device).eval()
 
 
-def _generate_s(model, ids, neg, new_tokens: int, cfg_scale: float, top_k: int, temperature: float) -> float:
+def generate_s(model, ids, neg, new_tokens: int, cfg_scale: float, top_k: int, temperature: float) -> float:
+    """Wall seconds of one ``generate`` of ``new_tokens`` tokens after ``ids`` (greedy at temperature 0, top-k
+    sampling otherwise; unbatched CFG against ``neg`` when ``cfg_scale`` > 1), synchronised on both ends."""
     kwargs = dict(
         max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None, use_cache=True
     )
@@ -87,7 +89,7 @@ def time_per_token(
     ids = torch.randint(3, vocab, (batch, prompt), generator=gen).to(dev)
     neg = torch.randint(3, vocab, (batch, prompt), generator=gen).to(dev)
     with torch.inference_mode():
-        _generate_s(model, ids, neg, 1, cfg_scale, top_k, temperature)  # warm-up
-        short = min(_generate_s(model, ids, neg, 1, cfg_scale, top_k, temperature) for _ in range(repeats))
-        long = min(_generate_s(model, ids, neg, 1 + new_tokens, cfg_scale, top_k, temperature) for _ in range(repeats))
+        generate_s(model, ids, neg, 1, cfg_scale, top_k, temperature)  # warm-up
+        short = min(generate_s(model, ids, neg, 1, cfg_scale, top_k, temperature) for _ in range(repeats))
+        long = min(generate_s(model, ids, neg, 1 + new_tokens, cfg_scale, top_k, temperature) for _ in range(repeats))
     return max(long - short, 0.0) / new_tokens

@@ -92,14 +92,16 @@ def host_speed(hw: HardwarePreset, override: float | None = None) -> float:
 
 
 def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -> _Chip:
+    # attention and the text encoders run in the pipeline's 16-bit type: an fp16 run on a V100 or T4 uses their fp16
+    # tensor cores
+    sixteen_bit = physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision))
     return _Chip(
         eff=efficiency(
             profile, hw, band, cfg.calibration, cfg.profiles.get("eager"), cfg.attention, host_speed(hw, cfg.host_speed)
         ),
         P=physics.peak_flops(hw, cfg.precision),
-        # attention runs in the pipeline's 16-bit type: an fp16 run on a V100 or T4 uses their fp16 tensor cores
-        P_attn=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
-        P_text=physics.peak_flops(hw, physics.pipeline_dtype(cfg.precision)),
+        P_attn=sixteen_bit,
+        P_text=sixteen_bit,
         P_vae=physics.vae_peak_flops(hw, cfg.model.vae, cfg.precision, cfg.vae_precision),
         score_rate=physics.softmax_rate(hw.exp_tops, hw.dense_tflops.fp32, cfg.attention_kernel),
         head_step=physics.flash_head_step(hw),
