@@ -37,7 +37,9 @@ def test_probes_run_on_the_cpu_and_price_each_operator(tmp_path, capsys):
     decode = [r for r in rows if r["probe"] == "decode" and "skipped" not in r]
     if importlib.util.find_spec("transformers") is not None:  # the [hf] extra, which CI installs
         assert {r["attention"] for r in decode} >= {"sdpa", "eager"}
-        assert all(r["measured_s"] > 0 and r["priced_s"] > 0 for r in decode)
+        # a step is the difference of two generate() times, clamped at 0 (time_per_token): on a busy machine the
+        # tiny CPU shapes can give 0, so only its sign is checked, not that it is measurable
+        assert all(r["measured_s"] >= 0 and r["priced_s"] > 0 for r in decode)
     vae = [r for r in rows if r["probe"] == "vae"]
     captured = capsys.readouterr()
     assert "priced against h100-sxm" in captured.out
