@@ -852,7 +852,20 @@ MODEL_NOTES = [
     "benchmark's three 32B rows on one A100 run so were scored unseen at 1.009-1.016 and entered, with its 72B row on "
     "two A100s (1.08).",
     "",
-    "The runs of rounds 15-24 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36 and 34) are kept, with their "
+    "Round 25 (2026-12-07; 15 runs scored unseen) came out at median 23.2%, worst 1.72x, band coverage 80% (median "
+    "band width 2.23). The bitsandbytes v0.45.0 benchmark's 16-bit baselines (transformers 4.46 generate through "
+    "optimum-benchmark, 64 tokens in and out assumed, batch 1-32; 12 runs): an RTX 4090's Llama-3.1-8B 0.92-1.23 of "
+    "the measured step, a T4's Qwen2.5-3B 0.93 and 0.87 at batch 1 and 8 and 0.63 at 32, and an H100's Llama-3.1-8B "
+    "and Qwen2.5-32B 0.68-0.81, their step nearly flat from batch 1 to 32 (0.76-0.85 ms a layer): host-bound, where "
+    "the H100 preset's host prices a layer at 0.55 ms. xDiT issue #416's FLUX.1-dev on eight H100s at three Ulysses x ring splits (one user's run): 0.90 "
+    "at Ulysses 4 x ring 2, 0.71 at 2 x 4 and 0.58 at 1 x 8, where tokcost prices the three alike (it has no ring "
+    "degree: each ring step is one more flash-attention call, a send and receive of K and V, and an fp32 merge, "
+    "which an eager step launches from the host). Four throughput rows of the NAR paper's Table 1 (LlamaGen on an "
+    "A100 \"with the maximum batch size\") were left out before scoring: no batch is stated. Not entered: one "
+    "benchmark's host, and ring attention, which no condition describes.",
+    "",
+    "The runs of rounds 15-25 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34 and 15) are "
+    "kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
     "tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores them again).",
