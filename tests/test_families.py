@@ -120,7 +120,7 @@ class OneShot:
     def cfg_mode(self, model):
         return "off"
 
-    def replica_problem(self, model, gpus, parallelism, cfg_mode):
+    def replica_problem(self, model, gpus, parallelism, cfg_mode, ring=1):
         return f"{model.id} runs on one GPU"
 
     def split(self, gpus, parallelism, mode):

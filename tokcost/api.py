@@ -295,7 +295,7 @@ def estimate(
     What to price is an :class:`~tokcost.records.estimate.EstimateRequest` (or a mapping of its fields), or its
     fields as keyword arguments: ``estimate(model="sdxl", hardware="h100-sxm", gpus=2)``. Each field's description
     says what it is and what None means: ``gpus`` GPUs split by ``parallelism`` (tp for AR models, sp / cfg /
-    cfg+sp for diffusion); ``attention`` a diffusion model's attention kernel; ``kv_dtype`` an AR model's KV cache;
+    cfg+sp for diffusion, the sequence in rings of ``ring_degree`` GPUs); ``attention`` a diffusion model's attention kernel; ``kv_dtype`` an AR model's KV cache;
     ``host`` the server CPU's single-thread speed relative to the DGX A100's EPYC 7742, which the engines' host
     overheads divide by; ``engine`` a profile of the engine table (None: eager). ``hardware`` None takes the
     calibration's measured device; ``width``/``height``/``steps`` None take the model's own; ``cfg`` None the

@@ -97,6 +97,7 @@ def estimate_one(
             answer_tokens=r.answer_tokens,
             gpus=r.gpus,
             parallelism=r.parallelism,
+            ring=r.ring_degree,
             attention=r.attention,
             kv_dtype=r.kv_dtype,
             host_speed=r.host,

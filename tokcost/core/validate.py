@@ -176,6 +176,7 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
         role="video" if c.frames not in (None, 1) and "video" in m.roles else None,
         gpus=c.gpus or 1,
         parallelism=c.parallelism,
+        ring=c.ring_degree or 1,
         attention=c.attention,
         kernels=hardware_kernels,
     )

@@ -51,6 +51,12 @@ class Collectives:
         """An all-to-all in which each GPU holds ``held`` bytes and sends (G-1)/G of them (Ulysses' re-sharding)."""
         return self._price("all_to_all", held, gpus, held, physics.alltoall_s)
 
+    def send_recv_s(self, bytes_, gpus) -> np.ndarray:
+        """A GPU of a ring of ``gpus`` sends ``bytes_`` to the next while the previous one's arrive (a step of ring
+        attention): over the link, as one step of a ring all-reduce, which is what nccl-tests' bus bandwidth
+        measures (:func:`~tokcost.engine.physics.sendrecv_s`); the NCCL tables hold no send and receive."""
+        return physics.sendrecv_s(bytes_, gpus, self.link)
+
     def _price(self, name: str, size, gpus, held, link_s) -> np.ndarray:
         G = np.asarray(gpus, dtype=float)
         size = np.asarray(size, dtype=float)

@@ -137,18 +137,23 @@ def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
 PARALLELISMS = tuple(dict.fromkeys(p for f in FAMILIES.values() for p in f.parallelisms))
 
 
-def replica_problem(model: ModelPreset, hw: HardwarePreset, gpus: int, parallelism: str | None = None, cfg_mode=None):
+def replica_problem(
+    model: ModelPreset, hw: HardwarePreset, gpus: int, parallelism: str | None = None, cfg_mode=None, ring: int = 1
+):
     """Why ``model`` cannot run as one replica of ``gpus`` x ``hw`` split by ``parallelism`` (None: its family's
-    default), or None. ``cfg_mode`` is the guidance mode priced (batched: two branches)."""
+    default) with rings of ``ring`` GPUs, or None. ``cfg_mode`` is the guidance mode priced (batched: two
+    branches)."""
     G = int(gpus)
     if G == 1:
+        if ring > 1:
+            return f"a ring of {ring} GPUs needs a replica of at least {ring} GPUs"
         return None if parallelism in (None, "none") else f"parallelism {parallelism} needs more than one GPU"
     if parallelism not in (None, *PARALLELISMS):
         return f"unknown parallelism {parallelism!r}; choose from {', '.join(PARALLELISMS)}"
     problem = domain_problem(hw, G)
     if problem:
         return problem
-    return family_of(model).replica_problem(model, G, parallelism, cfg_mode)
+    return family_of(model).replica_problem(model, G, parallelism, cfg_mode, ring)
 
 
 def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
@@ -167,7 +172,7 @@ def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
 
 def _check_replica(cfg: Config, mode: str) -> None:
     for G in np.flatnonzero(np.bincount(np.asarray(cfg.gpus, dtype=int).ravel())):  # the sizes (np.unique: numpy.ma)
-        problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode)
+        problem = replica_problem(cfg.model, cfg.hardware, int(G), cfg.parallelism, mode, cfg.ring)
         if problem:
             raise UsageError(problem)
 
@@ -214,7 +219,7 @@ def estimate_stack(
         for hw in hardware
         if attention_problem(hw, kernel) is None
         for G in gpus
-        if replica_problem(cfg.model, hw, G, cfg.parallelism, mode) is None
+        if replica_problem(cfg.model, hw, G, cfg.parallelism, mode, cfg.ring) is None
         for b in bands
     ]
     if not triples:
@@ -257,12 +262,15 @@ def estimate_stack(
     return [(hw.id, b, G) for hw, b, G in triples], full
 
 
-def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str):
+def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str, ring: int = 1):
     """(CFG degree, the other degree: tensor- or sequence-parallel, label) per replica size, vectorised over
-    ``gpus`` (sizes already checked by :func:`replica_problem`)."""
+    ``gpus`` (sizes already checked by :func:`replica_problem`); a sequence split in rings of ``ring`` GPUs says
+    so in its label."""
     fam = family_of(model)
     cfg_degree, split = fam.split(np.asarray(gpus, dtype=float), parallelism, mode)
     labels = fam.parallelism_labels[(cfg_degree > 1).astype(int), (split > 1).astype(int)]
+    if ring > 1:
+        labels = np.where(split > 1, np.char.add(labels, f" (ring {ring})"), labels)
     return cfg_degree, split, labels  # one label for one replica size, an array of them for several
 
 
@@ -279,7 +287,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     width = cfg.width if cfg.width is not None else native[0]
     height = cfg.height if cfg.height is not None else native[1]
     G = np.asarray(gpus, dtype=float)
-    cfg_degree, split, label = _split(m, G, cfg.parallelism, mode)
+    cfg_degree, split, label = _split(m, G, cfg.parallelism, mode, cfg.ring)
     work = Work(
         cfg=cfg,
         model=m,

@@ -322,6 +322,15 @@ def alltoall_s(bytes_, gpus, link):
     return np.where(G > 1, latency + (G - 1) / G * np.asarray(bytes_, dtype=float) / busbw, 0.0)
 
 
+def sendrecv_s(bytes_, gpus, link):
+    """One send of ``bytes_`` to the next of ``gpus`` GPUs in a ring while the previous one's arrive: latency +
+    bytes / busbw (a ring all-reduce moves 2 (G-1) such steps of 1/G of its buffer in the bus bandwidth
+    nccl-tests reports). 0 on one GPU."""
+    G = np.asarray(gpus, dtype=float)
+    latency, busbw = link
+    return np.where(G > 1, latency + np.asarray(bytes_, dtype=float) / busbw, 0.0)
+
+
 def ar_host_s(arch: Architecture, eff, host_factor, tp):
     """The host's seconds per AR forward: each layer's launches (``host_factor``: a layer's over
     ``host_per_layer_s``) and the call of each of tensor parallelism's collectives."""
@@ -820,32 +829,68 @@ def elementwise_note(model: ModelPreset, profile) -> str:
     )
 
 
-def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm):
+def sequence_parallel_comm_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm, ring=1):
     """Seconds per denoiser forward in Ulysses sequence parallelism's all-to-alls (xDiT USP, DeepSpeed-Ulysses,
-    Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs.
+    Wan2.1's and HunyuanVideo's ``--ulysses-degree``) over ``sp`` GPUs, of which ``ring`` form each ring of ring
+    attention (:func:`ring_send_s`): the all-to-alls run among the sp / ring GPUs of a ring position.
 
     Each of the L attention layers re-shards q, k, v (before attention: sequence-split to head-split) and the
     output (after): 4 all-to-alls, in each of which a GPU holds its 1/sp of the sequence,
     items x (S / sp) x d x 2 bytes (``comm``'s all-to-all, :class:`~tokcost.engine.collectives.Collectives`),
     serialised with the compute.
-    sp = 1 (or no ``comm``) gives 0. UNets are not sequence-parallel here."""
+    sp / ring = 1 (or no ``comm``) gives 0. UNets are not sequence-parallel here."""
     d = _denoiser(model)
     G = np.asarray(sp, dtype=float)
     if d.kind == "unet" or not d.attention_dim or comm is None:
         return 0.0 * G
-    _, _, D = d.transformer_geometry()
-    held = np.asarray(items_per_gpu, dtype=float) * np.asarray(seq_tokens, dtype=float) / G * D * 2.0
-    return sequence_parallel_collectives(model, G) * comm.all_to_all_s(held, G)
+    held = _sequence_shard_bytes(model, items_per_gpu, seq_tokens, G)
+    return 4.0 * d.transformer_geometry()[1] * comm.all_to_all_s(held, G / ring)
 
 
-def sequence_parallel_collectives(model: ModelPreset, sp):
-    """All-to-alls per denoiser forward of Ulysses sequence parallelism over ``sp`` GPUs: 4 in each of the L
-    attention layers (:func:`sequence_parallel_comm_s`); none on one GPU or for a UNet."""
+def _sequence_shard_bytes(model: ModelPreset, items_per_gpu, seq_tokens, sp):
+    """Bytes of one activation a GPU holds under ``sp``-way sequence parallelism: its 1/sp of the sequence, all
+    heads, 16 bits (the same as its share of the heads over a ring's 1/ring of the sequence after Ulysses'
+    all-to-all)."""
+    D = _denoiser(model).transformer_geometry()[2]
+    return np.asarray(items_per_gpu, dtype=float) * np.asarray(seq_tokens, dtype=float) / np.asarray(sp) * D * 2.0
+
+
+def sequence_parallel_collectives(model: ModelPreset, sp, ring=1):
+    """Collective calls per denoiser forward of sequence parallelism over ``sp`` GPUs in rings of ``ring``: 4
+    all-to-alls in each of the L attention layers where the ring positions hold more than one GPU
+    (:func:`sequence_parallel_comm_s`), and each further step of a ring, ring - 1 per layer, one send and receive
+    (:func:`ring_send_s`); none on one GPU or for a UNet."""
     d = _denoiser(model)
     sp = np.asarray(sp, dtype=float)
     if d.kind == "unet" or not d.attention_dim:
         return 0.0 * sp
-    return np.where(sp > 1, 4.0 * d.transformer_geometry()[1], 0.0)
+    layers = d.transformer_geometry()[1]
+    return np.where(sp / ring > 1, 4.0 * layers, 0.0) + np.where(sp > 1, (ring - 1.0) * layers, 0.0)
+
+
+# Ring attention (yunchang's ring_flash_attn_forward, feifeibear/long-context-attention yunchang/ring/, which xDiT's
+# USP and the Wan2.1 and HunyuanVideo multi-GPU scripts call through xFuserLongContextAttention): a ring of R GPUs
+# passes the K and V shards round in R steps; in each further step a GPU sends its shard on and receives the next
+# (RingComm.send_recv, dist.batch_isend_irecv) while flash attention runs the block it holds (_flash_attn_forward,
+# returning the block's log-sum-exp), then merges that block's output into its running output in fp32
+# (update_out_and_lse; its _update_out_and_lse is TorchScript, whose fuser makes the output's and the log-sum-exp's
+# updates a kernel each). Per further step: the flash attention call and the two merge kernels are host launches
+# beyond a Ulysses layer's (the send and receive is a collective call); the merge reads the running fp32 output (4
+# bytes an element) and the block's 16-bit output (2) and writes the new output (4).
+RING_STEP_LAUNCHES = 3
+RING_MERGE_BYTES_PER_ELEMENT = 10.0
+
+
+def ring_send_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm, ring=1):
+    """Seconds of one step of ring attention's send and receive in one layer: a GPU's K and V shards (2 x
+    :func:`_sequence_shard_bytes`) to the next GPU of the ring while the previous one's arrive, priced as a step of
+    a ring all-reduce on the scale-up link (``comm``'s :meth:`~tokcost.engine.collectives.Collectives.send_recv_s`).
+    0 without a ring (``ring`` 1), for a UNet, or without ``comm``."""
+    d = _denoiser(model)
+    G = np.asarray(sp, dtype=float)
+    if d.kind == "unet" or not d.attention_dim or comm is None or ring == 1:
+        return 0.0 * G
+    return comm.send_recv_s(2.0 * _sequence_shard_bytes(model, items_per_gpu, seq_tokens, G), ring + 0 * G)
 
 
 def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, comm):
@@ -969,10 +1014,13 @@ def diffusion_step_time(
     score_rate=np.inf,
     head_step=FLASH_HEAD_DIM_STEP,
     unfused=False,
+    ring=1,
+    ring_send=0.0,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives' seconds per forward; ``collectives``: how many it calls, each
-    costing the host ``host_per_collective_s`` on top of the layers' launches).
+    costing the host ``host_per_collective_s`` on top of the layers' launches), the sequence in rings of ``ring``
+    GPUs (``ring_send``: one step's send and receive, :func:`ring_send_s`).
 
     compute = n (F_linear / (P mfu) + F_attn / (P_attn attention_mfu)) / G + element-wise,
     where ``flops_per_item`` is the linear part F_linear, ``attn_flops_per_item`` the attention part F_attn
@@ -992,7 +1040,12 @@ def diffusion_step_time(
     n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
     (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
     chip's ``score_rate`` (:func:`softmax_rate`) and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
-    of a 16-bit pipeline (:func:`unfused_attention_s`). Returns (step, compute, memory)."""
+    of a 16-bit pipeline (:func:`unfused_attention_s`).
+    Ring attention (:data:`RING_STEP_LAUNCHES`): each of a ring's ring - 1 further steps in each attention layer
+    sends and receives K and V while the block's attention (1/ring of the layer's) runs, so only the send beyond it
+    adds, merges the block into the fp32 output (:data:`RING_MERGE_BYTES_PER_ELEMENT` over the GPU's share of a
+    layer's activation) and, under an engine that launches every op (``host_per_launch``), costs the host its
+    launches. Returns (step, compute, memory)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
@@ -1017,10 +1070,25 @@ def diffusion_step_time(
     weight_bytes = model.denoiser.active_params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
-    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s
-    host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s
+    ring_gpu, ring_host = _ring_steps_s(model, eff, ring, ring_send, attention, acts / 2.0, BW)
+    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_gpu
+    host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s + ring_host
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory
+
+
+def _ring_steps_s(model: ModelPreset, eff, ring, send, attention, act_elems, BW):
+    """(GPU seconds, host seconds) per forward of the ring - 1 further steps of ring attention in every attention
+    layer (:func:`diffusion_step_time`): ``send`` one step's send and receive, ``attention`` the forward's attention
+    seconds on this GPU, ``act_elems`` the GPU's activation elements of one pass over all blocks."""
+    if ring == 1:
+        return 0.0, 0.0
+    layers = _denoiser(model).transformer_geometry()[1]
+    further = (ring - 1.0) * layers
+    exposed = np.maximum(send - attention / (layers * ring), 0.0)
+    merge = RING_MERGE_BYTES_PER_ELEMENT * act_elems / layers / (BW * eff.mbu)
+    host = np.where(eff.host_per_launch, RING_STEP_LAUNCHES / REFERENCE_LAUNCHES * eff.host_per_layer_s, 0.0)
+    return further * (exposed + merge), further * host
 
 
 def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):

@@ -85,6 +85,12 @@ class EstimateRequest(BaseModel):
         description="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for "
         "AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     )
+    ring_degree: Gpus = Field(
+        default=1,
+        description="Diffusion sequence parallelism: GPUs in each ring of ring attention (xDiT's --ring_degree, the "
+        "ring dimension of USP and ParaAttention); the sequence-parallel GPUs split the heads Ulysses-style by the "
+        "rest. Default 1: Ulysses alone.",
+    )
     attention: AttentionKernel | None = Field(
         default=None,
         description="Diffusion and MAR attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch "
@@ -126,7 +132,9 @@ class EstimateResult(BaseModel):
     hardware: str = Field(description="Hardware preset id (of each GPU).")
     gpus: int = Field(default=1, description="GPUs in the replica that serves one batch.")
     parallelism: str = Field(
-        default="none", description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp."
+        default="none",
+        description="How the replica splits each forward: none | tp | sp | cfg | cfg+sp, a sequence split in "
+        "rings followed by (ring R).",
     )
     engine: str = Field(description="The engine profile priced (its name in the engine table).")
     attention: str | None = Field(

@@ -37,6 +37,10 @@ class Conditions(Strict):
     parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
         default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
     )
+    ring_degree: PosInt | None = Field(
+        default=None,
+        description="Diffusion sequence parallelism: GPUs in each ring of ring attention (None: 1, Ulysses alone).",
+    )
     attention: AttentionKernel | None = Field(
         default=None, description="Diffusion and MAR: the attention kernel the run used (None: the engine profile's)."
     )

@@ -84,7 +84,7 @@ class CandidateResult(Model):
     engine: str
     precision: str
     gpus_per_replica: int = 1  # GPUs splitting each forward (the cheapest size that meets the objective)
-    parallelism: str = "none"  # none | tp | sp | cfg | cfg+sp
+    parallelism: str = "none"  # none | tp | sp | cfg | cfg+sp, "(ring R)" after a sequence split in rings
     batch: int  # items per replica at the chosen operating point
     cfg: str
     steps: int | None = None

@@ -135,9 +135,11 @@ class Family(Protocol):
         """The model's own guidance mode: batched, unbatched or off."""
         ...
 
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+    def replica_problem(
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+    ) -> str | None:
         """Why the model cannot run as one replica of ``gpus`` GPUs split by ``parallelism`` (None: the family's
-        default), beyond the chip's own limits, or None."""
+        default) with ``ring`` GPUs in each ring of ring attention, beyond the chip's own limits, or None."""
         ...
 
     def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +210,9 @@ class OneGpu:
     def cfg_mode(self, model: ModelPreset) -> str:
         return self.guidance_modes[self.schema.section_of(model).cfg]
 
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+    def replica_problem(
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+    ) -> str | None:
         return f"{model.id} {self.one_gpu_work} on one GPU: no multi-GPU implementation of its family is published"
 
     def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:

@@ -50,9 +50,13 @@ class Autoregressive:
     def cfg_mode(self, model: ModelPreset) -> str:
         return model.sampling.cfg
 
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+    def replica_problem(
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+    ) -> str | None:
         if parallelism not in (None, "tp"):
             return f"{model.id} is autoregressive: its replicas split by tensor parallelism (tp), not {parallelism}"
+        if ring > 1:
+            return f"{model.id} is autoregressive: ring attention splits a diffusion model's sequence, not its layers"
         return physics.tensor_parallel_problem(model.id, decoder(model), gpus)
 
     def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:

@@ -45,7 +45,9 @@ class Diffusion:
     def cfg_mode(self, model: ModelPreset) -> str:
         return CFG_MODES[model.diffusion.cfg]
 
-    def replica_problem(self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str) -> str | None:
+    def replica_problem(
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+    ) -> str | None:
         if parallelism is not None and parallelism not in self.parallelisms:  # another family's (tp: AR)
             *most, last = self.parallelisms
             return f"{model.id} is {self.schema.noun}: it splits by {', '.join(most)} or {last}, not {parallelism}"
@@ -61,8 +63,15 @@ class Diffusion:
             return (
                 f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
             )
-        if sp > 1 and d.attention_heads and d.attention_heads % sp:
-            return f"{sp}-way sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to divide by {sp}"
+        if sp % ring:
+            return f"a ring of {ring} GPUs needs the sequence-parallel GPUs ({sp} here) to divide into rings of {ring}"
+        # the heads split over the Ulysses GPUs of a ring's position; a ring passes whole heads round
+        ulysses = sp // ring
+        if ulysses > 1 and d.attention_heads and d.attention_heads % ulysses:
+            return (
+                f"{ulysses}-way Ulysses sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to "
+                f"divide by {ulysses} (a ring degree takes the rest of the {sp} GPUs)"
+            )
         return None
 
     def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,9 +105,10 @@ class Diffusion:
         # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
         items_per_gpu = n_items / cfg_degree
         collectives = replica_collectives(cfg.kernels, w.chips, w.link, gpus)
-        comm = physics.sequence_parallel_comm_s(m, items_per_gpu, seq, sp, collectives) + physics.cfg_parallel_comm_s(
-            m, items_per_gpu, latent, cfg_degree, collectives
-        )
+        ring = cfg.ring
+        comm = physics.sequence_parallel_comm_s(
+            m, items_per_gpu, seq, sp, collectives, ring
+        ) + physics.cfg_parallel_comm_s(m, items_per_gpu, latent, cfg_degree, collectives)
         # attention kernels stay 16-bit whatever the weight format (SDPA / flash attention in the pipeline's bf16 or fp16): P_attn
         act = physics.denoiser_activation_elems(m, latent, pw, ph)
         # measured GEMM tables, where the chip has one: one GPU's share of the rows (items or tokens)
@@ -116,8 +126,8 @@ class Diffusion:
             w.P_attn,
             gpus,
             comm,
-            # the host calls each collective: the all-to-alls, and the guidance all-gather once a forward
-            physics.sequence_parallel_collectives(m, sp) + np.where(cfg_degree > 1, 1.0, 0.0),
+            # the host calls each collective: the all-to-alls, the ring's sends, the guidance all-gather once a forward
+            physics.sequence_parallel_collectives(m, sp, ring) + np.where(cfg_degree > 1, 1.0, 0.0),
             act,
             w.l2,
             linear_s,
@@ -125,6 +135,8 @@ class Diffusion:
             score_rate=w.score_rate,
             head_step=w.head_step,
             unfused=cfg.attention_kernel == "math",
+            ring=ring,
+            ring_send=physics.ring_send_s(m, items_per_gpu, seq, sp, collectives, ring),
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run in the pipeline's 16-bit type, as in

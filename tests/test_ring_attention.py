@@ -1,0 +1,161 @@
+"""Ring attention in a diffusion replica's sequence parallelism (docs/methodology.md, "Ring attention"): the
+Ulysses all-to-alls among the GPUs of a ring position, a send and receive of K and V per further ring step hidden
+behind the block's attention, the fp32 merge, and the host's calls and launches."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tokcost.cli.app import app
+from tokcost.core.validate import build_config
+from tokcost.engine import physics
+from tokcost.engine.collectives import Collectives
+from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.profiles import efficiency
+from tokcost.errors import UsageError
+from tokcost.io.catalog import Catalog
+from tokcost.io.engines import load_engines
+from tokcost.io.kernel_tables import hardware_kernels
+from tokcost.io.measurements import load_entries
+
+CAT = Catalog.default()
+ENGINES = load_engines()
+FLUX = CAT.model("flux1-dev")
+LAYERS = FLUX.denoiser.transformer_geometry()[1]
+
+
+def run(model="flux1-dev", hardware="h100-sxm", **kw):
+    cfg = Config(
+        model=CAT.model(model), hardware=CAT.hardware(hardware), profiles=ENGINES, kernels=hardware_kernels, **kw
+    )
+    return estimate_arrays(cfg)
+
+
+def latency(out):
+    return float(np.asarray(out.latency_s).item())
+
+
+def test_ring_of_one_is_ulysses_and_says_so_in_the_label():
+    plain = run(gpus=8, parallelism="sp", steps=25)
+    assert latency(run(gpus=8, parallelism="sp", steps=25, ring=1)) == latency(plain)
+    assert plain.parallelism == "sp"
+    assert run(gpus=8, parallelism="sp", steps=25, ring=2).parallelism == "sp (ring 2)"
+    assert run("sd3-medium", gpus=8, steps=25, ring=2).parallelism == "cfg+sp (ring 2)"
+
+
+def test_calls_per_forward_count_the_all_to_alls_of_a_ring_position_and_each_further_ring_step():
+    L = LAYERS
+    assert physics.sequence_parallel_collectives(FLUX, 8) == 4 * L  # Ulysses alone
+    assert physics.sequence_parallel_collectives(FLUX, 8, 2) == 4 * L + L  # 4 all-to-alls, one further step
+    assert physics.sequence_parallel_collectives(FLUX, 8, 8) == 7 * L  # one ring: no all-to-all
+    assert physics.sequence_parallel_collectives(FLUX, 1) == 0
+    assert physics.sequence_parallel_collectives(CAT.model("sdxl"), 8, 2) == 0  # a UNet is not sequence-parallel
+
+
+def test_all_to_alls_run_among_the_gpus_of_a_ring_position_and_a_ring_step_sends_k_and_v():
+    link = (20e-6, 400e9)
+    comm = Collectives(link)  # no tables: alpha-beta on the link, written out below
+    _, L, D = FLUX.denoiser.transformer_geometry()
+    S = 4096 + FLUX.denoiser.joint_text_tokens
+    held = S / 8 * D * 2  # one item, a GPU's 1/8 of the sequence, 16 bits
+    assert physics.sequence_parallel_comm_s(FLUX, 1, S, 8, comm, 2) == pytest.approx(
+        4 * L * (link[0] + 3 / 4 * held / link[1])  # among the 4 Ulysses GPUs
+    )
+    assert physics.sequence_parallel_comm_s(FLUX, 1, S, 8, comm, 8) == 0.0
+    assert physics.ring_send_s(FLUX, 1, S, 8, comm, 8) == pytest.approx(link[0] + 2 * held / link[1])
+    assert physics.ring_send_s(FLUX, 1, S, 8, comm, 1) == 0.0
+
+
+def test_a_send_shorter_than_the_blocks_attention_is_hidden_and_a_longer_one_is_not():
+    e = efficiency(ENGINES["eager"], CAT.hardware("h100-sxm"))
+    R, attention, elems, BW = 4, 0.4, 0.0, 3.35e12  # no merge traffic: the send alone
+    per_block = attention / (LAYERS * R)
+    hidden, _ = physics._ring_steps_s(FLUX, e, R, 0.5 * per_block, attention, elems, BW)
+    shown, _ = physics._ring_steps_s(FLUX, e, R, 3 * per_block, attention, elems, BW)
+    assert hidden == 0.0
+    assert shown == pytest.approx((R - 1) * LAYERS * 2 * per_block)
+
+
+def test_each_further_ring_step_costs_an_eager_host_three_launches_and_a_compiled_one_none():
+    hw = CAT.hardware("h100-sxm")
+    eager = efficiency(ENGINES["eager"], hw)
+    compiled = efficiency(ENGINES["compiled"], hw)
+    _, host = physics._ring_steps_s(FLUX, eager, 4, 0.0, 1.0, 0.0, 3.35e12)
+    per_launch = float(eager.host_per_layer_s) / physics.REFERENCE_LAUNCHES
+    assert host == pytest.approx(3 * LAYERS * physics.RING_STEP_LAUNCHES * per_launch)
+    assert physics._ring_steps_s(FLUX, compiled, 4, 0.0, 1.0, 0.0, 3.35e12)[1] == 0.0
+
+
+def test_the_merge_moves_ten_bytes_an_element_of_the_gpus_share_of_each_layer():
+    e = replace(efficiency(ENGINES["compiled"], CAT.hardware("h100-sxm")), mbu=0.5)
+    elems = 1e9  # a pass over all the blocks on this GPU
+    gpu, _ = physics._ring_steps_s(FLUX, e, 2, 0.0, 1.0, elems, 2e12)
+    assert gpu == pytest.approx(LAYERS * 10.0 * elems / LAYERS / (2e12 * 0.5))
+
+
+def test_eager_rings_cost_more_than_ulysses_where_the_ring_adds_calls():
+    # 8 GPUs: a ring of 2 keeps the 4 all-to-alls and adds a step; the host pays for both
+    ulysses = latency(run(gpus=8, parallelism="sp", steps=25))
+    assert latency(run(gpus=8, parallelism="sp", steps=25, ring=2)) > ulysses
+
+
+@pytest.mark.parametrize(
+    "model,G,parallelism,ring,needle",
+    [
+        ("flux1-dev", 1, None, 2, "a ring of 2 GPUs needs a replica of at least 2 GPUs"),
+        ("flux1-dev", 8, None, 3, "to divide into rings of 3"),
+        ("emu3-gen", 2, None, 2, "ring attention splits a diffusion model's sequence"),
+        ("sd15", 4, None, 2, "UNet"),
+        ("cogvideox-2b", 8, "sp", 2, "4-way Ulysses sequence parallelism needs cogvideox-2b's 30 attention heads"),
+    ],
+)
+def test_impossible_rings_are_refused_with_a_reason(model, G, parallelism, ring, needle):
+    with pytest.raises(UsageError) as err:
+        run(model, gpus=G, parallelism=parallelism, ring=ring)
+    assert needle in str(err.value)
+
+
+def test_a_ring_takes_the_gpus_whose_count_the_heads_do_not_divide_by():
+    # Wan2.1-1.3B's 12 heads on 8 GPUs: Wan2.1's README runs it with --ring_size 8 --ulysses_size 1
+    with pytest.raises(UsageError):
+        run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480)
+    out = run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480, ring=8)
+    assert out.parallelism == "sp (ring 8)"
+
+
+def test_estimate_cli_takes_a_ring_degree_and_refuses_a_bad_one_with_exit_2():
+    ok = CliRunner().invoke(
+        app,
+        [
+            "estimate",
+            "--model",
+            "flux1-dev",
+            "--hardware",
+            "h100-sxm",
+            "--gpus",
+            "4",
+            "--ring-degree",
+            "2",
+            "--format",
+            "json",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["parallelism"] == "sp (ring 2)"
+    bad = CliRunner().invoke(
+        app, ["estimate", "--model", "flux1-dev", "--hardware", "h100-sxm", "--gpus", "4", "--ring-degree", "3"]
+    )
+    assert bad.exit_code == 2
+    assert "rings of 3" in bad.output
+
+
+def test_validation_entries_with_a_ring_are_priced_with_it():
+    entries = {e.id: e for e in load_entries()}
+    e = entries["flux1-dev-xdit-h100-4gpu-ring-eager"]
+    assert e.conditions.ring_degree == 4
+    cfg = build_config(e, CAT)
+    assert cfg.ring == 4
+    assert estimate_arrays(cfg).parallelism == "sp (ring 4)"
