@@ -110,6 +110,7 @@ def test_eager_rings_cost_more_than_ulysses_where_the_ring_adds_calls():
         ("emu3-gen", 2, None, 2, "ring attention splits a diffusion model's sequence"),
         ("sd15", 4, None, 2, "UNet"),
         ("cogvideox-2b", 8, "sp", 2, "4-way Ulysses sequence parallelism needs cogvideox-2b's 30 attention heads"),
+        ("sana-1.6b", 4, "sp", 2, "linear attention"),
     ],
 )
 def test_impossible_rings_are_refused_with_a_reason(model, G, parallelism, ring, needle):

@@ -63,6 +63,11 @@ class Diffusion:
             return (
                 f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
             )
+        if ring > 1 and d.kind == "linear-dit":
+            return (
+                f"{model.id}'s self-attention is linear attention: ring attention is priced as softmax attention's "
+                "block-by-block merge, which does not describe it"
+            )
         if sp % ring:
             return f"a ring of {ring} GPUs needs the sequence-parallel GPUs ({sp} here) to divide into rings of {ring}"
         # the heads split over the Ulysses GPUs of a ring's position; a ring passes whole heads round
