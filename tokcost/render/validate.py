@@ -869,7 +869,19 @@ MODEL_NOTES = [
     "maintainers' FLUX.1-dev table on four H100s gave six ring rows, entered with that change (their figures had been "
     "seen): the compiled ones at 0.79-0.96 of the measured time, the eager ones at 0.50-0.72.",
     "",
-    "The runs of rounds 15-25 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34 and 15) are "
+    "Round 26 (2026-12-07; 20 runs scored unseen on the model with ring attention) came out at median 27.4%, worst "
+    "1.56x, band coverage 80% (median band width 1.91). xDiT's FLUX.1-dev scalability figure on eight A100s (28 steps, "
+    "eager; four 1024 px values read off the plot): one and two GPUs 0.97-1.15 of the measured time, Ulysses at 4 and "
+    "8 GPUs 0.72 and 0.93, rings of 4 and 8 0.64 and 0.73; at 2048 px 0.81, 0.64 and 0.67, against labels corrected "
+    "in a later commit of the figure whose plotted points were not moved (the points sit within 1-13% of tokcost's "
+    "prices). The diffusers context-parallel docs' FLUX.1-dev on four 48 GB RTX 4090s (denoising steps per second): "
+    "Ulysses 1.24, rings 1.37-1.39, Ulysses 2 x ring 2 1.47, fast-priced, the ring more so: the preset's PCIe link is "
+    "a peer-to-peer one, which a stock GeForce driver does not give. AUTOMATIC1111 webui issue #2449 (an RTX 4090, "
+    "xFormers, the checkpoint and sampler assumed): 1.24-1.34. Not entered: values read off a plot or relabelled, "
+    "modified cards, and one user's tuned set-up. An LLM source of the round (vLLM, TGI and NIM on an A10G) was "
+    "dropped before scoring: its repository could not be named.",
+    "",
+    "The runs of rounds 15-26 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15 and 20) are "
     "kept, with their "
     "sources, "
     "quotes and assumptions, in tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements "
