@@ -123,8 +123,8 @@ class OneShot:
     def replica_problem(self, model, gpus, parallelism, cfg_mode, ring=1):
         return f"{model.id} runs on one GPU"
 
-    def split(self, gpus, parallelism, mode):
-        return np.ones_like(gpus), gpus
+    def split(self, model, gpus, parallelism, mode, ring=None):
+        return np.ones_like(gpus), gpus, np.ones_like(gpus)
 
     def price(self, w):
         g = w.model.generator

@@ -171,7 +171,7 @@ def test_diffusion_default_layout_is_cfg_first_then_sequence():
         ("sd15", 4, None, "UNet"),
         ("flux1-dev", 2, "cfg", "batched classifier-free guidance"),
         ("sd3-medium", 4, "cfg", "batched classifier-free guidance"),
-        ("wan21-1.3b", 8, "sp", "12 attention heads"),
+        ("sana-1.6b", 8, "sp", "70 attention heads"),  # linear attention: no ring takes the rest
         ("emu3-gen", 2, "sp", "tensor parallelism (tp)"),
         ("sd3-medium", 2, "tp", "splits by sp, cfg or cfg+sp"),
     ],

@@ -39,7 +39,7 @@ def latency(out):
 
 
 def test_ring_of_one_is_ulysses_and_says_so_in_the_label():
-    plain = run(gpus=8, parallelism="sp", steps=25)
+    plain = run(gpus=8, parallelism="sp", steps=25)  # FLUX's 24 heads divide by 8: no ring by default
     assert latency(run(gpus=8, parallelism="sp", steps=25, ring=1)) == latency(plain)
     assert plain.parallelism == "sp"
     assert run(gpus=8, parallelism="sp", steps=25, ring=2).parallelism == "sp (ring 2)"
@@ -119,12 +119,16 @@ def test_impossible_rings_are_refused_with_a_reason(model, G, parallelism, ring,
     assert needle in str(err.value)
 
 
-def test_a_ring_takes_the_gpus_whose_count_the_heads_do_not_divide_by():
-    # Wan2.1-1.3B's 12 heads on 8 GPUs: Wan2.1's README runs it with --ring_size 8 --ulysses_size 1
-    with pytest.raises(UsageError):
-        run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480)
-    out = run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480, ring=8)
-    assert out.parallelism == "sp (ring 8)"
+def test_by_default_the_fewest_gpus_per_ring_let_the_heads_divide_over_the_rest():
+    # Wan2.1-1.3B's 12 heads: Ulysses alone on 2 and 4 GPUs; on 8, Ulysses 4 x a ring of 2
+    for G, label in ((2, "sp"), (4, "sp"), (8, "sp (ring 2)")):
+        assert run("wan21-1.3b", gpus=G, parallelism="sp", frames=81, width=832, height=480).parallelism == label
+    # a ring of 8, as Wan2.1's README runs it, when asked for
+    asked = run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480, ring=8)
+    assert asked.parallelism == "sp (ring 8)"
+    # Ulysses alone, when asked for, is refused with the ring that would do
+    with pytest.raises(UsageError, match="a ring degree of 2 would take the rest of the 8 GPUs"):
+        run("wan21-1.3b", gpus=8, parallelism="sp", frames=81, width=832, height=480, ring=1)
 
 
 def test_estimate_cli_takes_a_ring_degree_and_refuses_a_bad_one_with_exit_2():

@@ -76,7 +76,7 @@ def estimate(
     answer_tokens: opt.AnswerTokens = None,
     gpus: opt.Gpus = 1,
     parallelism: opt.Parallelism = None,
-    ring_degree: opt.RingDegree = 1,
+    ring_degree: opt.RingDegree = None,
     attention: opt.Attention = None,
     kv_dtype: opt.KvDtype = "bf16",
     host: opt.Host = None,

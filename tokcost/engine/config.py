@@ -39,7 +39,9 @@ class Config:
     calibration: Calibrated | None = None
     gpus: object = 1  # GPUs in one replica, splitting each forward (replica_layout)
     parallelism: str | None = None  # how they split it: tp (AR) | sp | cfg | cfg+sp (diffusion); None: the default
-    ring: int = 1  # diffusion sequence parallelism: GPUs per ring of ring attention, the rest Ulysses
+    # diffusion sequence parallelism: GPUs per ring of ring attention, the rest Ulysses (None: the fewest that let
+    # the heads divide over the rest, families.diffusion.ring_degree)
+    ring: int | None = None
     # diffusion and MAR attention kernel: sdpa | fa2 | fa3 | cudnn | math (None: the engine profile's)
     attention: str | None = None
     kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)

@@ -138,14 +138,19 @@ PARALLELISMS = tuple(dict.fromkeys(p for f in FAMILIES.values() for p in f.paral
 
 
 def replica_problem(
-    model: ModelPreset, hw: HardwarePreset, gpus: int, parallelism: str | None = None, cfg_mode=None, ring: int = 1
+    model: ModelPreset,
+    hw: HardwarePreset,
+    gpus: int,
+    parallelism: str | None = None,
+    cfg_mode=None,
+    ring: int | None = None,
 ):
     """Why ``model`` cannot run as one replica of ``gpus`` x ``hw`` split by ``parallelism`` (None: its family's
-    default) with rings of ``ring`` GPUs, or None. ``cfg_mode`` is the guidance mode priced (batched: two
-    branches)."""
+    default) with rings of ``ring`` GPUs (None: its family's choice), or None. ``cfg_mode`` is the guidance mode
+    priced (batched: two branches)."""
     G = int(gpus)
     if G == 1:
-        if ring > 1:
+        if ring is not None and ring > 1:
             return f"a ring of {ring} GPUs needs a replica of at least {ring} GPUs"
         return None if parallelism in (None, "none") else f"parallelism {parallelism} needs more than one GPU"
     if parallelism not in (None, *PARALLELISMS):
@@ -262,16 +267,17 @@ def estimate_stack(
     return [(hw.id, b, G) for hw, b, G in triples], full
 
 
-def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str, ring: int = 1):
-    """(CFG degree, the other degree: tensor- or sequence-parallel, label) per replica size, vectorised over
-    ``gpus`` (sizes already checked by :func:`replica_problem`); a sequence split in rings of ``ring`` GPUs says
-    so in its label."""
+def _split(model: ModelPreset, gpus, parallelism: str | None, mode: str, ring: int | None = None):
+    """(CFG degree, the other degree: tensor- or sequence-parallel, GPUs per ring within it, label) per replica
+    size, vectorised over ``gpus`` (sizes already checked by :func:`replica_problem`); a sequence split in rings
+    says so in its label, "sp (ring 2)"."""
     fam = family_of(model)
-    cfg_degree, split = fam.split(np.asarray(gpus, dtype=float), parallelism, mode)
+    cfg_degree, split, rings = fam.split(model, np.asarray(gpus, dtype=float), parallelism, mode, ring)
     labels = fam.parallelism_labels[(cfg_degree > 1).astype(int), (split > 1).astype(int)]
-    if ring > 1:
-        labels = np.where(split > 1, np.char.add(labels, f" (ring {ring})"), labels)
-    return cfg_degree, split, labels  # one label for one replica size, an array of them for several
+    if np.any(rings > 1):
+        suffix = np.char.add(np.char.add(" (ring ", rings.astype(int).astype(str)), ")")
+        labels = np.where(rings > 1, np.char.add(labels, suffix), labels)
+    return cfg_degree, split, rings, labels  # one label for one replica size, an array of them for several
 
 
 def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarray, gpus, chips: tuple) -> EngineResult:
@@ -287,7 +293,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     width = cfg.width if cfg.width is not None else native[0]
     height = cfg.height if cfg.height is not None else native[1]
     G = np.asarray(gpus, dtype=float)
-    cfg_degree, split, label = _split(m, G, cfg.parallelism, mode, cfg.ring)
+    cfg_degree, split, rings, label = _split(m, G, cfg.parallelism, mode, cfg.ring)
     work = Work(
         cfg=cfg,
         model=m,
@@ -308,6 +314,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         role=role,
         cfg_degree=cfg_degree,
         split=split,
+        ring=rings,
         link=(chip.link_latency_s, chip.link_busbw),
         l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
         chips=chips,

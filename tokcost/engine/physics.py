@@ -885,10 +885,10 @@ def ring_send_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm, ring=1)
     """Seconds of one step of ring attention's send and receive in one layer: a GPU's K and V shards (2 x
     :func:`_sequence_shard_bytes`) to the next GPU of the ring while the previous one's arrive, priced as a step of
     a ring all-reduce on the scale-up link (``comm``'s :meth:`~tokcost.engine.collectives.Collectives.send_recv_s`).
-    0 without a ring (``ring`` 1), for a UNet, or without ``comm``."""
+    0 without a ring (``ring`` 1: a ring of one GPU sends nothing), for a UNet, or without ``comm``."""
     d = _denoiser(model)
     G = np.asarray(sp, dtype=float)
-    if d.kind == "unet" or not d.attention_dim or comm is None or ring == 1:
+    if d.kind == "unet" or not d.attention_dim or comm is None:
         return 0.0 * G
     return comm.send_recv_s(2.0 * _sequence_shard_bytes(model, items_per_gpu, seq_tokens, G), ring + 0 * G)
 
@@ -1081,10 +1081,10 @@ def _ring_steps_s(model: ModelPreset, eff, ring, send, attention, act_elems, BW)
     """(GPU seconds, host seconds) per forward of the ring - 1 further steps of ring attention in every attention
     layer (:func:`diffusion_step_time`): ``send`` one step's send and receive, ``attention`` the forward's attention
     seconds on this GPU, ``act_elems`` the GPU's activation elements of one pass over all blocks."""
-    if ring == 1:
+    if np.all(np.asarray(ring) == 1):
         return 0.0, 0.0
     layers = _denoiser(model).transformer_geometry()[1]
-    further = (ring - 1.0) * layers
+    further = (np.asarray(ring, dtype=float) - 1.0) * layers
     exposed = np.maximum(send - attention / (layers * ring), 0.0)
     merge = RING_MERGE_BYTES_PER_ELEMENT * act_elems / layers / (BW * eff.mbu)
     host = np.where(eff.host_per_launch, RING_STEP_LAUNCHES / REFERENCE_LAUNCHES * eff.host_per_layer_s, 0.0)

@@ -85,11 +85,12 @@ class EstimateRequest(BaseModel):
         description="How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for "
         "AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     )
-    ring_degree: Gpus = Field(
-        default=1,
+    ring_degree: Gpus | None = Field(
+        default=None,
         description="Diffusion sequence parallelism: GPUs in each ring of ring attention (xDiT's --ring_degree, the "
         "ring dimension of USP and ParaAttention); the sequence-parallel GPUs split the heads Ulysses-style by the "
-        "rest. Default 1: Ulysses alone.",
+        "rest. Default: Ulysses alone where the heads divide by the GPUs, else the fewest per ring that let them "
+        "divide over the rest.",
     )
     attention: AttentionKernel | None = Field(
         default=None,

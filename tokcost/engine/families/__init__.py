@@ -57,6 +57,7 @@ class Work:
     role: str
     cfg_degree: Any  # GPUs groups the guidance branches split over (1 or 2)
     split: Any  # the other parallel degree (tensor- or sequence-parallel) within a group
+    ring: Any  # GPUs per ring of ring attention within the sequence split (1: none)
     link: tuple  # (seconds of a small collective, bytes/s of a large one) on the scale-up link
     l2: tuple  # (resident bytes, in-cache bytes/s, seconds per kernel) of element-wise kernels
     # which chip prices which rows: (True or a boolean column of a stacked grid, its preset), for the families
@@ -136,14 +137,18 @@ class Family(Protocol):
         ...
 
     def replica_problem(
-        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int | None = None
     ) -> str | None:
         """Why the model cannot run as one replica of ``gpus`` GPUs split by ``parallelism`` (None: the family's
-        default) with ``ring`` GPUs in each ring of ring attention, beyond the chip's own limits, or None."""
+        default) with ``ring`` GPUs in each ring of ring attention (None: the family's choice), beyond the chip's
+        own limits, or None."""
         ...
 
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        """(guidance degree, the other degree) per replica size (sizes already checked)."""
+    def split(
+        self, model: ModelPreset, gpus: np.ndarray, parallelism: str | None, mode: str, ring: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(guidance degree, the other degree, GPUs per ring of ring attention within it: 1 without rings) per
+        replica size (sizes already checked)."""
         ...
 
     def price(self, w: Work) -> Priced:
@@ -211,12 +216,14 @@ class OneGpu:
         return self.guidance_modes[self.schema.section_of(model).cfg]
 
     def replica_problem(
-        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int | None = None
     ) -> str | None:
         return f"{model.id} {self.one_gpu_work} on one GPU: no multi-GPU implementation of its family is published"
 
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    def split(
+        self, model: ModelPreset, gpus: np.ndarray, parallelism: str | None, mode: str, ring: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.ones_like(gpus), gpus, np.ones_like(gpus)
 
 
 def roofline_note(who: str) -> str:

@@ -51,16 +51,18 @@ class Autoregressive:
         return model.sampling.cfg
 
     def replica_problem(
-        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int | None = None
     ) -> str | None:
         if parallelism not in (None, "tp"):
             return f"{model.id} is autoregressive: its replicas split by tensor parallelism (tp), not {parallelism}"
-        if ring > 1:
+        if ring is not None and ring > 1:
             return f"{model.id} is autoregressive: ring attention splits a diffusion model's sequence, not its layers"
         return physics.tensor_parallel_problem(model.id, decoder(model), gpus)
 
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.ones_like(gpus), gpus
+    def split(
+        self, model: ModelPreset, gpus: np.ndarray, parallelism: str | None, mode: str, ring: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.ones_like(gpus), gpus, np.ones_like(gpus)
 
     def price(self, w: Work) -> Priced:
         cfg, m, eff = w.cfg, w.model, w.eff

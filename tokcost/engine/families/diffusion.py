@@ -46,7 +46,7 @@ class Diffusion:
         return CFG_MODES[model.diffusion.cfg]
 
     def replica_problem(
-        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int = 1
+        self, model: ModelPreset, gpus: int, parallelism: str | None, cfg_mode: str, ring: int | None = None
     ) -> str | None:
         if parallelism is not None and parallelism not in self.parallelisms:  # another family's (tp: AR)
             *most, last = self.parallelisms
@@ -63,28 +63,38 @@ class Diffusion:
             return (
                 f"{model.id} is a UNet: sequence parallelism covers transformer denoisers (a UNet splits by cfg only)"
             )
-        if ring > 1 and d.kind == "linear-dit":
+        if ring is not None and ring > 1 and d.kind == "linear-dit":
             return (
                 f"{model.id}'s self-attention is linear attention: ring attention is priced as softmax attention's "
                 "block-by-block merge, which does not describe it"
             )
+        ring = ring_degree(model, sp, ring)
         if sp % ring:
             return f"a ring of {ring} GPUs needs the sequence-parallel GPUs ({sp} here) to divide into rings of {ring}"
         # the heads split over the Ulysses GPUs of a ring's position; a ring passes whole heads round
         ulysses = sp // ring
         if ulysses > 1 and d.attention_heads and d.attention_heads % ulysses:
+            hint = (
+                "its linear attention takes no ring"
+                if d.kind == "linear-dit"
+                else f"a ring degree of {ring_degree(model, sp)} would take the rest of the {sp} GPUs"
+            )
             return (
                 f"{ulysses}-way Ulysses sequence parallelism needs {model.id}'s {d.attention_heads} attention heads to "
-                f"divide by {ulysses} (a ring degree takes the rest of the {sp} GPUs)"
+                f"divide by {ulysses} ({hint})"
             )
         return None
 
-    def split(self, gpus: np.ndarray, parallelism: str | None, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    def split(
+        self, model: ModelPreset, gpus: np.ndarray, parallelism: str | None, mode: str, ring: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if parallelism is None:
             cfg_degree = np.where((mode == "batched") & (gpus % 2 == 0), 2.0, 1.0)
         else:
             cfg_degree = np.full_like(gpus, 2.0 if parallelism.startswith("cfg") else 1.0)
-        return cfg_degree, gpus / cfg_degree
+        sp = gpus / cfg_degree
+        rings = np.array([ring_degree(model, int(s), ring) for s in np.ravel(sp)], dtype=float).reshape(np.shape(sp))
+        return cfg_degree, sp, rings
 
     def price(self, w: Work) -> Priced:
         cfg, m, eff = w.cfg, w.model, w.eff
@@ -110,7 +120,7 @@ class Diffusion:
         # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
         items_per_gpu = n_items / cfg_degree
         collectives = replica_collectives(cfg.kernels, w.chips, w.link, gpus)
-        ring = cfg.ring
+        ring = w.ring
         comm = physics.sequence_parallel_comm_s(
             m, items_per_gpu, seq, sp, collectives, ring
         ) + physics.cfg_parallel_comm_s(m, items_per_gpu, latent, cfg_degree, collectives)
@@ -313,6 +323,22 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
             # a format this chip computes in 16 bits (weights dequantised: fp8 without fp8 units, int8-wo, int4)
             parts.append((mask, chip.tables[sixteen]))
     return TableGemms(parts) if parts else None
+
+
+def ring_degree(model: ModelPreset, sp: int, ring: int | None = None) -> int:
+    """GPUs per ring of ring attention among ``sp`` sequence-parallel GPUs: ``ring`` where given; else the fewest
+    that let the attention heads divide over the rest, which split them Ulysses-style (1 where the heads divide by
+    sp). Each further ring step costs a send and receive, a merge and launches (physics.ring_send_s), while a
+    layer's four all-to-alls do not multiply with the Ulysses degree, so the fewest ring steps is the cheaper
+    layout; a ring of 8 is how Wan2.1's README runs its 12-head 1.3B model on 8 GPUs. A linear-attention DiT, a
+    UNet or a model without a head count takes no ring (1)."""
+    if ring is not None:
+        return ring
+    d = model.denoiser
+    heads = d.attention_heads
+    if sp <= 1 or not heads or d.kind in ("unet", "linear-dit"):
+        return 1
+    return next(r for r in range(1, sp + 1) if sp % r == 0 and heads % (sp // r) == 0)
 
 
 def split_degrees(G: int, parallelism: str | None, cfg_mode) -> tuple[int | None, int]:
