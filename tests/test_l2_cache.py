@@ -37,7 +37,7 @@ def _step(model, hw, batch, l2):
     tokens = float(estimate_arrays(cfg).tokens["latent"])
     linear, attn = physics.denoiser_flops_split(m, tokens, 512, 512)
     acts = physics.denoiser_activation_elems(m, tokens, 512, 512)
-    _, compute, _ = physics.diffusion_step_time(
+    _, compute, _, _ = physics.diffusion_step_time(
         m,
         hw.dense_tflops.bf16 * 1e12,
         hw.bandwidth_tbps * 1e12,

@@ -73,8 +73,8 @@ def test_a_send_shorter_than_the_blocks_attention_is_hidden_and_a_longer_one_is_
     e = efficiency(ENGINES["eager"], CAT.hardware("h100-sxm"))
     R, attention, elems, BW = 4, 0.4, 0.0, 3.35e12  # no merge traffic: the send alone
     per_block = attention / (LAYERS * R)
-    hidden, _ = physics._ring_steps_s(FLUX, e, R, 0.5 * per_block, attention, elems, BW)
-    shown, _ = physics._ring_steps_s(FLUX, e, R, 3 * per_block, attention, elems, BW)
+    hidden, _, _ = physics._ring_steps_s(FLUX, e, R, 0.5 * per_block, attention, elems, BW)
+    shown, _, _ = physics._ring_steps_s(FLUX, e, R, 3 * per_block, attention, elems, BW)
     assert hidden == 0.0
     assert shown == pytest.approx((R - 1) * LAYERS * 2 * per_block)
 
@@ -83,17 +83,17 @@ def test_each_further_ring_step_costs_an_eager_host_three_launches_and_a_compile
     hw = CAT.hardware("h100-sxm")
     eager = efficiency(ENGINES["eager"], hw)
     compiled = efficiency(ENGINES["compiled"], hw)
-    _, host = physics._ring_steps_s(FLUX, eager, 4, 0.0, 1.0, 0.0, 3.35e12)
+    _, _, host = physics._ring_steps_s(FLUX, eager, 4, 0.0, 1.0, 0.0, 3.35e12)
     per_launch = float(eager.host_per_layer_s) / physics.REFERENCE_LAUNCHES
     assert host == pytest.approx(3 * LAYERS * physics.RING_STEP_LAUNCHES * per_launch)
-    assert physics._ring_steps_s(FLUX, compiled, 4, 0.0, 1.0, 0.0, 3.35e12)[1] == 0.0
+    assert physics._ring_steps_s(FLUX, compiled, 4, 0.0, 1.0, 0.0, 3.35e12)[2] == 0.0
 
 
 def test_the_merge_moves_ten_bytes_an_element_of_the_gpus_share_of_each_layer():
     e = replace(efficiency(ENGINES["compiled"], CAT.hardware("h100-sxm")), mbu=0.5)
     elems = 1e9  # a pass over all the blocks on this GPU
-    gpu, _ = physics._ring_steps_s(FLUX, e, 2, 0.0, 1.0, elems, 2e12)
-    assert gpu == pytest.approx(LAYERS * 10.0 * elems / LAYERS / (2e12 * 0.5))
+    _, merge, _ = physics._ring_steps_s(FLUX, e, 2, 0.0, 1.0, elems, 2e12)
+    assert merge == pytest.approx(LAYERS * 10.0 * elems / LAYERS / (2e12 * 0.5))
 
 
 def test_eager_rings_cost_more_than_ulysses_where_the_ring_adds_calls():
@@ -164,3 +164,10 @@ def test_validation_entries_with_a_ring_are_priced_with_it():
     cfg = build_config(e, CAT)
     assert cfg.ring == 4
     assert estimate_arrays(cfg).parallelism == "sp (ring 4)"
+
+
+def test_a_rings_sends_count_in_its_communication():
+    # a ring of 8 on an A10G server (PCIe): no all-to-all, yet the K and V shards cross the link
+    out = run("flux1-dev", "a10g", gpus=8, parallelism="sp", ring=8, steps=4, width=512, height=512)
+    assert out.parallelism == "sp (ring 8)"
+    assert float(np.asarray(out.communication_s).item()) > 0.0

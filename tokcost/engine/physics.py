@@ -1045,7 +1045,8 @@ def diffusion_step_time(
     sends and receives K and V while the block's attention (1/ring of the layer's) runs, so only the send beyond it
     adds, merges the block into the fp32 output (:data:`RING_MERGE_BYTES_PER_ELEMENT` over the GPU's share of a
     layer's activation) and, under an engine that launches every op (``host_per_launch``), costs the host its
-    launches. Returns (step, compute, memory)."""
+    launches. Returns (step, compute, memory, the ring's sends beyond the attention they overlap: seconds inside
+    step, 0 without a ring)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
@@ -1070,25 +1071,26 @@ def diffusion_step_time(
     weight_bytes = model.denoiser.active_params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
-    ring_gpu, ring_host = _ring_steps_s(model, eff, ring, ring_send, attention, acts / 2.0, BW)
-    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_gpu
+    ring_sends, ring_merges, ring_host = _ring_steps_s(model, eff, ring, ring_send, attention, acts / 2.0, BW)
+    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_sends + ring_merges
     host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s + ring_host
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
-    return step, compute, memory
+    return step, compute, memory, ring_sends
 
 
 def _ring_steps_s(model: ModelPreset, eff, ring, send, attention, act_elems, BW):
-    """(GPU seconds, host seconds) per forward of the ring - 1 further steps of ring attention in every attention
-    layer (:func:`diffusion_step_time`): ``send`` one step's send and receive, ``attention`` the forward's attention
-    seconds on this GPU, ``act_elems`` the GPU's activation elements of one pass over all blocks."""
+    """(seconds of sends beyond the attention they overlap, seconds of merges, host seconds) per forward of the
+    ring - 1 further steps of ring attention in every attention layer (:func:`diffusion_step_time`): ``send`` one
+    step's send and receive, ``attention`` the forward's attention seconds on this GPU, ``act_elems`` the GPU's
+    activation elements of one pass over all blocks."""
     if np.all(np.asarray(ring) == 1):
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     layers = _denoiser(model).transformer_geometry()[1]
     further = (np.asarray(ring, dtype=float) - 1.0) * layers
     exposed = np.maximum(send - attention / (layers * ring), 0.0)
     merge = RING_MERGE_BYTES_PER_ELEMENT * act_elems / layers / (BW * eff.mbu)
     host = np.where(eff.host_per_launch, RING_STEP_LAUNCHES / REFERENCE_LAUNCHES * eff.host_per_layer_s, 0.0)
-    return further * (exposed + merge), further * host
+    return further * exposed, further * merge, further * host
 
 
 def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):

@@ -129,7 +129,7 @@ class Diffusion:
         # measured GEMM tables, where the chip has one: one GPU's share of the rows (items or tokens)
         gemms = table_gemms(cfg, w.chips)
         linear_s = physics.denoiser_gemm_s(m, gemms, n_items / gpus, seq, pw, ph) if gemms is not None else None
-        step_s, compute, memory = physics.diffusion_step_time(
+        step_s, compute, memory, ring_sends = physics.diffusion_step_time(
             m,
             w.P,
             w.BW,
@@ -179,8 +179,8 @@ class Diffusion:
                 "vae_decode": vae_dtype,
             },
             bound=np.where(compute >= memory, "compute", "memory"),
-            overhead_bound=step_s - comm > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
-            communication_s=passes * steps * comm + 0 * denoise_s,
+            overhead_bound=step_s - comm - ring_sends > np.maximum(compute, memory) * OVERHEAD_BOUND_FACTOR,
+            communication_s=passes * steps * (comm + ring_sends) + 0 * denoise_s,
             tokens={
                 "latent": latent,
                 "text": float(text_tokens(m)) + 0 * latent,
