@@ -873,8 +873,10 @@ def sequence_parallel_collectives(model: ModelPreset, sp, ring=1):
 # passes the K and V shards round in R steps; in each further step a GPU sends its shard on and receives the next
 # (RingComm.send_recv, dist.batch_isend_irecv) while flash attention runs the block it holds (_flash_attn_forward,
 # returning the block's log-sum-exp), then merges that block's output into its running output in fp32
-# (update_out_and_lse; its _update_out_and_lse is TorchScript, whose fuser makes the output's and the log-sum-exp's
-# updates a kernel each). Per further step: the flash attention call and the two merge kernels are host launches
+# (update_out_and_lse; its _update_out_and_lse is a TorchScript function, and TorchScript's default CUDA fuser
+# groups the element-wise ops of the output's update and of the log-sum-exp's into a kernel each once it has
+# profiled a call: two kernels, counted from the fuser's rules, not measured; nine run unfused). Per further step:
+# the flash attention call and the two merge kernels are host launches
 # beyond a Ulysses layer's (the send and receive is a collective call); the merge reads the running fp32 output (4
 # bytes an element) and the block's 16-bit output (2) and writes the new output (4).
 RING_STEP_LAUNCHES = 3
