@@ -4,6 +4,7 @@ training answers, perception photos resized as VQA pipelines do, one summary fro
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -216,7 +217,7 @@ def test_human_formats_print_no_exponents_and_no_python_none(args):
 
 def test_money_and_durations_read_as_such():
     r = cli("train", "--model", "emu3-gen", "--hardware", "h100-sxm", "--tokens", "3e11")
-    assert "$100," in r.stdout and "ZFLOP" in r.stdout and "300,000,000,000" in r.stdout
+    assert re.search(r"\$\d{1,3},\d{3}\b", r.stdout) and "ZFLOP" in r.stdout and "300,000,000,000" in r.stdout
     r = cli(
         "estimate",
         "--model",

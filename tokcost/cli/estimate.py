@@ -124,7 +124,8 @@ def train(
         callback=finite,
         min=0.01,
         max=1.0,
-        help="Model FLOPs utilisation (default: the hardware's training_mfu central).",
+        help="Model FLOPs utilisation while training (default: the hardware's training_mfu central); GPU-hours "
+        "also allow 10% of a run for interruptions and restarts.",
     ),
     context: int | None = typer.Option(
         None, "--context", min=1, help="AR: training context length (default: the model's)."

@@ -27,6 +27,13 @@ __all__ = [
 MFU_BY_SIZE = ((0.125, 0.4479), (0.35, 0.5162), (0.76, 0.5685), (1.0, 0.5986), (3.0, 0.6211), (7.0, 0.6423))
 MFU_REFERENCE_B = 7.0
 
+# The share of a training run's GPU-hours spent training: the rest goes to interruptions and restarts (hardware
+# faults, job restarts from the last checkpoint, the steps redone), checkpoint writes and evaluation. Llama 3 paper
+# (arXiv 2407.21783, section 3.3.4 'Reliability and Operational Challenges'): over a 54-day snapshot of 405B
+# pre-training, 466 job interruptions, and 'we achieved higher than 90% effective training time'. GPU-hours are the
+# compute time over this share: what a run is billed for, as the published GPU-hours of training runs count them.
+TRAINING_GOODPUT = 0.9
+
 
 def mfu_size_factor(params_b: float) -> float:
     """The share of a chip's training MFU (its preset's ``training_mfu``, measured on runs of 7B parameters and up)
@@ -72,6 +79,10 @@ def training_report(
             "relative to 7B); --mfu to set it."
         )
     notes_ += run.late_notes
+    notes_.append(
+        f"GPU-hours allow for {1 - TRAINING_GOODPUT:.0%} of a run's time lost to interruptions, restarts and "
+        f"checkpoints ({TRAINING_GOODPUT:.0%} effective training time, as the Llama 3 paper reports for its 405B run)"
+    )
     report = compute_report(run.flops, hw, gpus, mfu, usd_per_gpu_hour, size)
     samples_priced = run.samples if run.samples is not None else samples
     return TrainResult(model=model.id, **report, tokens=tokens, samples=samples_priced, **run.extra, notes=notes_)
@@ -80,10 +91,10 @@ def training_report(
 def compute_report(
     flops: float, hw: HardwarePreset, gpus: int = 1, mfu=None, usd_per_gpu_hour=None, size_factor: float = 1.0
 ) -> dict:
-    """GPU-hours = C / (bf16 peak x MFU) / 3600, days on ``gpus``, cost. MFU: ``mfu``, else the hardware's
-    training_mfu x ``size_factor`` (:func:`mfu_size_factor`), whose range gives the band."""
+    """GPU-hours = C / (bf16 peak x MFU x :data:`TRAINING_GOODPUT`) / 3600, days on ``gpus``, cost. MFU: ``mfu``,
+    else the hardware's training_mfu x ``size_factor`` (:func:`mfu_size_factor`), whose range gives the band."""
     used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid * size_factor
-    peak = hw.dense_tflops.bf16 * 1e12
+    peak = hw.dense_tflops.bf16 * 1e12 * TRAINING_GOODPUT
     gpu_hours = flops / (peak * used_mfu) / 3600.0
     band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")}
     price = usd_per_gpu_hour
