@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tokcost.cli.app import app
@@ -14,6 +16,7 @@ from tokcost.core.validate import build_config
 from tokcost.engine import physics
 from tokcost.engine.collectives import Collectives
 from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.families.diffusion import ring_degree
 from tokcost.engine.profiles import efficiency
 from tokcost.errors import UsageError
 from tokcost.io.catalog import Catalog
@@ -171,3 +174,12 @@ def test_a_rings_sends_count_in_its_communication():
     out = run("flux1-dev", "a10g", gpus=8, parallelism="sp", ring=8, steps=4, width=512, height=512)
     assert out.parallelism == "sp (ring 8)"
     assert float(np.asarray(out.communication_s).item()) > 0.0
+
+
+@given(heads=st.integers(1, 128), sp=st.sampled_from([2, 3, 4, 6, 8]))
+def test_the_default_ring_is_the_fewest_gpus_that_let_the_heads_divide_over_the_rest(heads, sp):
+    model = FLUX.model_copy(update={"denoiser": FLUX.denoiser.model_copy(update={"attention_heads": heads})})
+    ring = ring_degree(model, sp)
+    assert sp % ring == 0 and heads % (sp // ring) == 0
+    assert all(sp % r or heads % (sp // r) for r in range(1, ring))  # no smaller ring would do
+    assert (ring == 1) == (heads % sp == 0)
