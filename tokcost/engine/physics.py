@@ -892,7 +892,7 @@ def ring_send_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm, ring=1)
     G = np.asarray(sp, dtype=float)
     if d.kind == "unet" or not d.attention_dim or comm is None:
         return 0.0 * G
-    return comm.send_recv_s(2.0 * _sequence_shard_bytes(model, items_per_gpu, seq_tokens, G), ring + 0 * G)
+    return comm.send_recv_s(2.0 * _sequence_shard_bytes(model, items_per_gpu, seq_tokens, G), ring)
 
 
 def cfg_parallel_comm_s(model: ModelPreset, items_per_gpu, latent_tokens, cfg_degree, comm):

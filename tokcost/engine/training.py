@@ -94,9 +94,12 @@ def compute_report(
     """GPU-hours = C / (bf16 peak x MFU x :data:`TRAINING_GOODPUT`) / 3600, days on ``gpus``, cost. MFU: ``mfu``,
     else the hardware's training_mfu x ``size_factor`` (:func:`mfu_size_factor`), whose range gives the band."""
     used_mfu = mfu if mfu is not None else hw.efficiency.training_mfu.mid * size_factor
-    peak = hw.dense_tflops.bf16 * 1e12 * TRAINING_GOODPUT
-    gpu_hours = flops / (peak * used_mfu) / 3600.0
-    band = {b: flops / (peak * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")}
+    # FLOP/s a GPU-hour of the run delivers at MFU 1: the bf16 peak over the share of the hours spent training
+    per_gpu = hw.dense_tflops.bf16 * 1e12 * TRAINING_GOODPUT
+    gpu_hours = flops / (per_gpu * used_mfu) / 3600.0
+    band = {
+        b: flops / (per_gpu * getattr(hw.efficiency.training_mfu, b) * size_factor) / 3600.0 for b in ("low", "high")
+    }
     price = usd_per_gpu_hour
     return {
         "hardware": hw.id,
