@@ -12,10 +12,10 @@ from tokcost.engine import physics
 from tokcost.engine.config import Config
 from tokcost.engine.estimate import estimate_arrays, estimate_grid, pricing_note
 from tokcost.engine.families.diffusion import table_gemms
-from tokcost.engine.kernels import TableGemms, gemm_latency_s
+from tokcost.engine.kernels import TableGemms, decode_attention_rate, gemm_latency_s
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
-from tokcost.io.kernel_tables import TABLE_CHIPS, hardware_kernels
+from tokcost.io.kernel_tables import TABLE_CHIPS, hardware_kernels, load_chip
 
 CATALOG = Catalog.default()
 UNETS = ["sd15", "sdxl", "sdxl-turbo"]
@@ -117,12 +117,48 @@ def test_tables_serve_eager_and_compiled_diffusion_at_16_bits_only():
     assert table_gemms(_cfg("sdxl", "rtx-4090"), [(True, CATALOG.hardware("rtx-4090"))]) is None
 
 
-def test_ar_pricing_never_looks_up_a_kernel_table():
+def test_eager_ar_pricing_never_looks_up_a_kernel_table():
     def refuse(hardware_id: str):
         raise AssertionError(f"an AR estimate asked for {hardware_id}'s kernel tables")
 
     cfg = _cfg("llamagen-xl", "h100-sxm")
     assert estimate_arrays(_replace(cfg, kernels=refuse)).latency_s == estimate_arrays(cfg).latency_s
+
+
+@pytest.mark.parametrize("chip", ["a100_sxm", "h100_sxm", "h200_sxm", "l40s"])
+def test_decode_attention_reads_the_cache_no_faster_than_the_stream_rate(chip):
+    table = load_chip(chip).tables["attention.generation"]
+    cap = 2.0e12
+    batch = np.array([1.0, 4.0, 16.0, 64.0, 256.0])[:, None]
+    context = np.array([16.0, 256.0, 2048.0, 16384.0])[None, :]
+    rate = decode_attention_rate(table, batch, context, 32, 8, 128, 2.0, cap)
+    assert np.all(rate > 0) and np.all(rate <= cap)
+    # off the grid (a multi-head model's 32 KV heads a GPU, a head dim the table never timed): the stream rate
+    assert np.all(decode_attention_rate(table, batch, context, 32, 32, 128, 2.0, cap) == cap)
+    assert np.all(decode_attention_rate(table, batch, context, 32, 8, 512, 2.0, cap) == cap)
+
+
+def test_a_serving_engines_decode_reads_its_cache_at_the_measured_kernels_rate():
+    def decode_s(cfg):
+        return float(estimate_arrays(cfg).breakdown_s["decode"])
+
+    # Emu3 (8 KV heads) under vLLM on an A100: FA2's decode kernel reads the cache below the stream rate
+    cfg = _cfg("emu3-gen", "a100-80gb-sxm", engine="vllm", batch=8)
+    assert decode_s(cfg) > decode_s(_replace(cfg, kernels=None))
+    # the bytes it moves do not depend on the rate they move at
+    assert estimate_arrays(cfg).bytes == pytest.approx(estimate_arrays(_replace(cfg, kernels=None)).bytes)
+    assert "generation-attention table" in pricing_note(cfg) and "A100" in pricing_note(cfg)
+    # the stream rate where no table measured the engine's kernel or the shape: eager code, vLLM 0.4's own
+    # kernel, an fp8 cache, a model without grouped queries (LlamaGen), B200 (FlashInfer's kernel)
+    for same in [
+        _replace(cfg, engine="eager"),
+        _replace(cfg, engine="vllm-0.4"),
+        _replace(cfg, kv_dtype="fp8"),
+        _cfg("llamagen-xl", "a100-80gb-sxm", engine="vllm", batch=8),
+        _cfg("emu3-gen", "b200", engine="vllm", batch=8),
+    ]:
+        assert decode_s(same) == decode_s(_replace(same, kernels=None)), (same.engine, same.hardware.id)
+        assert "generation-attention" not in pricing_note(same)
 
 
 def test_notes_say_which_path_priced_the_denoiser():

@@ -158,3 +158,46 @@ class TableGemms:
             else:
                 out[rows] = total
         return out
+
+
+def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, kv_bytes, cap) -> np.ndarray:
+    """Bytes per second at which a decode step of ``n_seq`` sequences at ``context`` tokens reads its KV cache on
+    each of ``chips`` ((rows, hardware preset), as :class:`~tokcost.engine.families.Work` has them), ``gpus``-way
+    tensor parallel: from the chip's measured generation-attention table where ``kernels`` (hardware id ->
+    :class:`~tokcost.records.kernels.ChipKernels` or None) has one that timed a kernel of ``kernel_sources`` (the
+    engine's ``decode_attention``) on a 16-bit cache (:func:`decode_attention_rate`), else ``cap``, the stream
+    rate."""
+    rate = np.asarray(cap, dtype=float)
+    if kernels is None or not kernel_sources or kv_bytes != 2.0:  # the tables time a 16-bit cache
+        return rate
+    G = np.asarray(gpus, dtype=float)
+    for mask, hw in chips:
+        chip = kernels(hw.id)
+        table = chip.tables.get("attention.generation") if chip is not None else None
+        if table is None or table.provenance.get("kernel_source") not in kernel_sources:
+            continue
+        kv_heads = np.maximum(arch.kv_heads / G, 1.0)  # a KV head is replicated when there are fewer than G
+        measured = decode_attention_rate(table, n_seq, context, arch.heads / G, kv_heads, arch.head_dim, kv_bytes, cap)
+        rate = np.where(mask, measured, rate)
+    return rate
+
+
+def decode_attention_rate(table: KernelTable, batch, context, heads, kv_heads, head_dim, kv_bytes, cap) -> np.ndarray:
+    """Bytes per second at which one layer's decode attention reads its KV cache, from a measured
+    generation-attention ``table`` (axes batch, step, heads, kv_heads, head_dim; one GPU): the K and V bytes of
+    ``batch`` sequences at ``context`` tokens over the kernel's time beyond its launch floor (the table at one
+    sequence and one token, which the kernel-gap term ``gpu_per_layer_s`` already charges), never above ``cap``
+    (the stream rate: no decode faster than its roofline). ``cap`` where the table does not cover the shape (a KV
+    head count or head dim off its grid, an unmeasured cell)."""
+    shape = dict(batch=batch, step=context, heads=heads, kv_heads=kv_heads, head_dim=head_dim)
+    kernel = latency_s(table, **shape) - latency_s(table, **{**shape, "batch": 1.0, "step": 1.0})
+    kv_axis = table.grid[table.axes.index("kv_heads")]
+    dim_axis = table.grid[table.axes.index("head_dim")]
+    kv_heads, head_dim = np.asarray(kv_heads, dtype=float), np.asarray(head_dim, dtype=float)
+    on_grid = (
+        (kv_heads >= kv_axis[0]) & (kv_heads <= kv_axis[-1]) & (head_dim >= dim_axis[0]) & (head_dim <= dim_axis[-1])
+    )
+    bytes_ = 2.0 * np.asarray(batch, dtype=float) * np.asarray(context, dtype=float) * kv_heads * head_dim * kv_bytes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = bytes_ / kernel
+    return np.where(on_grid & np.isfinite(rate) & (rate > 0), np.minimum(rate, cap), cap)

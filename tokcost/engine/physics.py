@@ -172,6 +172,7 @@ def ar_decode_time(
     host_factor=1.0,
     kv_passes=1.0,
     kv_static=None,
+    kv_rate=None,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -210,7 +211,8 @@ def ar_decode_time(
     # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
     static = np.asarray(np.nan if kv_static is None else kv_static, dtype=float)
     read_b = np.where(np.isnan(static), adv, 0.0)
-    mem_b = kv_passes * n_seq * read_b * kv / (BW * eff.mbu)
+    kv_rate = BW * eff.mbu if kv_rate is None else kv_rate
+    mem_b = kv_passes * n_seq * read_b * kv / kv_rate
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     # the step's host work: once per step, and per running sequence (a serving engine's bookkeeping); serial with
     # the GPU, or, under async scheduling (overlapped_step), beside it: then a step takes the longer of the two
@@ -221,7 +223,7 @@ def ar_decode_time(
         spending ``host`` on each one's layers."""
         comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * start) / (P * eff.mfu * G)
         read_a = np.where(np.isnan(static), start, static)
-        mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / (BW * eff.mbu)
+        mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / kv_rate
         lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
         serial = sum_max_lines(lines, count) + count * step_host
         overlapped = sum_max_lines([*lines, (step_host, 0.0)], count)

@@ -19,8 +19,8 @@ from tokcost.engine.families import (
     TrainingFlops,
     TrainingWork,
     Work,
-    roofline_note,
 )
+from tokcost.engine.kernels import decode_kv_rate
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -102,9 +102,21 @@ class Autoregressive:
         wread = physics.weight_read_bytes(cfg.precision)
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
         tp, passes = w.split, w.passes
-        comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, cfg.profiles[cfg.engine].all_reduce)
+        profile = cfg.profiles[cfg.engine]
+        comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, profile.all_reduce)
         host = physics.host_scale(m, eff)
         kv_passes, kv_static = eager_cache_reads(m.eager_kv_cache, eff, prefill_tokens + generated)
+        kv_rate = decode_kv_rate(
+            cfg.kernels,
+            w.chips,
+            profile.decode_attention,
+            arch,
+            n_seq,
+            prefill_tokens + generated / 2.0,
+            tp,
+            kv,
+            w.BW * eff.mbu,
+        )
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
             arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host
         )
@@ -126,15 +138,16 @@ class Autoregressive:
             host,
             kv_passes=kv_passes,
             kv_static=kv_static,
+            kv_rate=kv_rate,
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
         # weight bytes each forward reads, not their slower-kernel equivalent. memory_s read the weights at the
-        # skinny GEMMs' rate (Efficiency.weight_rate) and the KV cache at mbu
+        # skinny GEMMs' rate (Efficiency.weight_rate) and the KV cache at kv_rate
         flops = prefill_flops + compute_s * w.P * eff.mfu * tp
         weights = passes * n_forwards * arch.matmul_params_b * 1e9  # parameters read over the decode
         cache_s = memory_s - weights * wread / tp / (w.BW * eff.weight_rate)
-        bytes_ = cache_s * w.BW * eff.mbu * tp + weights * w.wbytes
+        bytes_ = cache_s * kv_rate * tp + weights * w.wbytes
         return Priced(
             latency_s=prefill_s + decode_s,
             breakdown_s={"prefill": prefill_s, "decode": decode_s},
@@ -181,13 +194,18 @@ class Autoregressive:
         )
 
     def pricing_note(self, cfg: Config) -> str:
-        note = roofline_note("AR")
+        # the roofline prices the GEMMs (their tables made AR decode worse: docs/methodology.md); the measured
+        # tables price collectives and, for a serving engine's flash-attention decode, the KV-cache reads
+        note = "operators priced on the sourced roofline (peak x efficiency); AR's GEMMs do not use the kernel tables"
         skinny = cfg.hardware.efficiency.decode_gemm
         if skinny is not None:
             note += (
                 f"; decode streams the weights at {skinny.low:.0%}-{skinny.high:.0%} of {cfg.hardware.id}'s "
                 "datasheet bandwidth, what its BLAS's skinny GEMMs are measured at (below its stream rate)"
             )
+        attention = decode_attention_note(cfg)
+        if attention:
+            note += "; " + attention
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
             note += (
@@ -271,3 +289,24 @@ def decoder(model: ModelPreset) -> Architecture:
 
 
 FAMILY = Autoregressive()
+
+
+def decode_attention_note(cfg: Config) -> str | None:
+    """How a decode step's KV-cache read was priced when a measured generation-attention table priced it
+    (:func:`~tokcost.engine.kernels.decode_kv_rate`), or None (the stream rate)."""
+    sources = cfg.profiles[cfg.engine].decode_attention
+    chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
+    table = chip.tables.get("attention.generation") if chip is not None else None
+    if table is None or table.provenance.get("kernel_source") not in sources or cfg.kv_dtype != "bf16":
+        return None
+    arch = cfg.model.architecture
+    kv_axis, dim_axis = (table.grid[table.axes.index(a)] for a in ("kv_heads", "head_dim"))
+    kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
+    if not (np.any(kv_heads <= kv_axis[-1]) and dim_axis[0] <= arch.head_dim <= dim_axis[-1]):
+        return None  # a shape the table never timed: the stream rate, as the roofline note says
+    info = table.provenance
+    return (
+        f"decode's KV-cache reads priced from the measured generation-attention table ({info['package']} "
+        f"{info['package_version']}, {info['framework']} {info['framework_version']}'s {info['kernel_source']}, "
+        f"measured on {chip.device}), never faster than the stream rate"
+    )
