@@ -10,6 +10,7 @@ neighbouring grid points include an unmeasured one (NaN) gets NaN: the caller pr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,10 @@ def latency_s(table: KernelTable, **shape) -> np.ndarray:
         weights.append(w)
         scale = scale * beyond
     out = np.zeros(points[0].shape)
-    for corner in np.ndindex(*(2,) * len(table.axes)):  # 2^d corners of the enclosing cell
+    # the 2^d corners of the enclosing cell, less the sides no point weighs (a shape on a grid line, or beyond the
+    # grid, has weight 0 or 1 there: a corner of zero weight contributes nothing)
+    sides = [(1,) if np.all(w == 1.0) else (0,) if np.all(w == 0.0) else (0, 1) for w in weights]
+    for corner in itertools.product(*sides):
         index = tuple(np.minimum(lo + c, n - 1) for lo, c, n in zip(lows, corner, table.latency_s.shape))
         w = np.prod([wt if c else 1.0 - wt for wt, c in zip(weights, corner)], axis=0)
         value = log_values[index]
@@ -171,12 +175,12 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
     if kernels is None or not kernel_sources or kv_bytes != 2.0:  # the tables time a 16-bit cache
         return rate
     G = np.asarray(gpus, dtype=float)
+    kv_heads = np.maximum(arch.kv_heads / G, 1.0)  # a KV head is replicated when there are fewer than G
     for mask, hw in chips:
         chip = kernels(hw.id)
         table = chip.tables.get("attention.generation") if chip is not None else None
         if table is None or table.provenance.get("kernel_source") not in kernel_sources:
             continue
-        kv_heads = np.maximum(arch.kv_heads / G, 1.0)  # a KV head is replicated when there are fewer than G
         measured = decode_attention_rate(table, n_seq, context, arch.heads / G, kv_heads, arch.head_dim, kv_bytes, cap)
         rate = np.where(mask, measured, rate)
     return rate
@@ -189,15 +193,23 @@ def decode_attention_rate(table: KernelTable, batch, context, heads, kv_heads, h
     sequence and one token, which the kernel-gap term ``gpu_per_layer_s`` already charges), never above ``cap``
     (the stream rate: no decode faster than its roofline). ``cap`` where the table does not cover the shape (a KV
     head count or head dim off its grid, an unmeasured cell)."""
-    shape = dict(batch=batch, step=context, heads=heads, kv_heads=kv_heads, head_dim=head_dim)
-    kernel = latency_s(table, **shape) - latency_s(table, **{**shape, "batch": 1.0, "step": 1.0})
+    shape = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (batch, context, heads, kv_heads, head_dim)))
+    batch, context, heads, kv_heads, head_dim = shape
+    one = np.ones_like(batch)
+    # the shape and its floor in one lookup (the interpolation's cost is mostly per call)
+    both = latency_s(
+        table,
+        batch=np.stack([batch, one]),
+        step=np.stack([context, one]),
+        heads=np.stack([heads, heads]),
+        kv_heads=np.stack([kv_heads, kv_heads]),
+        head_dim=np.stack([head_dim, head_dim]),
+    )
     kv_axis = table.grid[table.axes.index("kv_heads")]
     dim_axis = table.grid[table.axes.index("head_dim")]
-    kv_heads, head_dim = np.asarray(kv_heads, dtype=float), np.asarray(head_dim, dtype=float)
     on_grid = (
         (kv_heads >= kv_axis[0]) & (kv_heads <= kv_axis[-1]) & (head_dim >= dim_axis[0]) & (head_dim <= dim_axis[-1])
     )
-    bytes_ = 2.0 * np.asarray(batch, dtype=float) * np.asarray(context, dtype=float) * kv_heads * head_dim * kv_bytes
     with np.errstate(divide="ignore", invalid="ignore"):
-        rate = bytes_ / kernel
+        rate = 2.0 * batch * context * kv_heads * head_dim * kv_bytes / (both[0] - both[1])
     return np.where(on_grid & np.isfinite(rate) & (rate > 0), np.minimum(rate, cap), cap)
