@@ -12,7 +12,7 @@ from tokcost.engine import physics
 from tokcost.engine.config import Config
 from tokcost.engine.estimate import estimate_arrays, estimate_grid, pricing_note
 from tokcost.engine.families.diffusion import table_gemms
-from tokcost.engine.kernels import TableGemms, decode_attention_rate, gemm_latency_s
+from tokcost.engine.kernels import TableGemms, context_attention_s, decode_attention_rate, gemm_latency_s
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
 from tokcost.io.kernel_tables import TABLE_CHIPS, hardware_kernels, load_chip
@@ -136,6 +136,36 @@ def test_decode_attention_reads_the_cache_no_faster_than_the_stream_rate(chip):
     # off the grid (a multi-head model's 32 KV heads a GPU, a head dim the table never timed): the stream rate
     assert np.all(decode_attention_rate(table, batch, context, 32, 32, 128, 2.0, cap) == cap)
     assert np.all(decode_attention_rate(table, batch, context, 32, 8, 512, 2.0, cap) == cap)
+
+
+@pytest.mark.parametrize("chip, peak", [("a100_sxm", 312e12), ("h100_sxm", 989e12), ("h200_sxm", 989e12)])
+def test_prefill_attention_never_beats_the_dense_peak_and_grows_with_the_square_beyond_the_grid(chip, peak):
+    table = load_chip(chip).tables["attention.context"]
+    batch = np.array([1.0, 4.0, 32.0])[:, None]
+    isl = np.array([256.0, 2048.0, 16384.0, 65536.0, 131072.0])[None, :]
+    seconds = context_attention_s(table, batch, isl, 32, 128)
+    causal_flops = 2.0 * 32 * 128 * batch * isl * isl  # Q K^T and P V over the lower triangle
+    measured = np.isfinite(seconds)  # NaN where the table has no cell (the caller's roofline prices it)
+    assert measured[:2].all() and np.all(seconds[measured] > 0)
+    assert np.all(causal_flops[np.broadcast_to(measured, seconds.shape)] / seconds[measured] <= peak)
+    longest = table.grid[table.axes.index("isl")][-1]
+    beyond = context_attention_s(table, 1.0, np.array([2.0, 4.0]) * longest, 32, 128)
+    assert beyond[1] / beyond[0] == pytest.approx(4.0, rel=0.01)
+    # a head dim the table never timed: NaN, for the caller's roofline
+    assert np.isnan(context_attention_s(table, 1.0, 2048.0, 32, 512))
+
+
+def test_a_serving_engines_prefill_attention_is_priced_from_its_kernel_table():
+    cfg = _cfg("emu3-chat", "a100-80gb-sxm", engine="vllm")
+    prefill = float(estimate_arrays(cfg).breakdown_s["prefill"])
+    roofline = float(estimate_arrays(_replace(cfg, kernels=None)).breakdown_s["prefill"])
+    assert prefill != roofline and "context-attention table" in pricing_note(cfg)
+    eager = _replace(cfg, engine="eager")
+    assert (
+        estimate_arrays(eager).breakdown_s["prefill"]
+        == estimate_arrays(_replace(eager, kernels=None)).breakdown_s["prefill"]
+    )
+    assert "context-attention" not in pricing_note(eager)
 
 
 def test_a_serving_engines_decode_reads_its_cache_at_the_measured_kernels_rate():

@@ -18,7 +18,7 @@ from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
 from tokcost.engine.families.ar import cache_reads
-from tokcost.engine.kernels import decode_kv_rate
+from tokcost.engine.kernels import decode_kv_rate, prefill_attention_s
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
 from tokcost.engine.result import EngineResult
@@ -402,7 +402,7 @@ def text_decode_s(
     kv_rate = decode_kv_rate(
         kernels,
         ((True, hw),),
-        profile.decode_attention,
+        profile.attention_kernels,
         arch,
         batch,
         prompt_tokens + generated_tokens / 2.0,
@@ -410,7 +410,10 @@ def text_decode_s(
         kv,
         BW * eff.mbu,
     )
-    prefill, _, _ = physics.ar_prefill_time(arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host)
+    attn = prefill_attention_s(kernels, ((True, hw),), profile.attention_kernels, arch, batch, prompt_tokens, G)
+    prefill, _, _ = physics.ar_prefill_time(
+        arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host, attn_s=attn
+    )
     decode, _, _, _ = physics.ar_decode_time(
         arch,
         P,

@@ -169,7 +169,7 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
     each of ``chips`` ((rows, hardware preset), as :class:`~tokcost.engine.families.Work` has them), ``gpus``-way
     tensor parallel: from the chip's measured generation-attention table where ``kernels`` (hardware id ->
     :class:`~tokcost.records.kernels.ChipKernels` or None) has one that timed a kernel of ``kernel_sources`` (the
-    engine's ``decode_attention``) on a 16-bit cache (:func:`decode_attention_rate`), else ``cap``, the stream
+    engine's ``attention_kernels``) on a 16-bit cache (:func:`decode_attention_rate`), else ``cap``, the stream
     rate."""
     rate = np.asarray(cap, dtype=float)
     if kernels is None or not kernel_sources or kv_bytes != 2.0:  # the tables time a 16-bit cache
@@ -213,3 +213,46 @@ def decode_attention_rate(table: KernelTable, batch, context, heads, kv_heads, h
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = 2.0 * batch * context * kv_heads * head_dim * kv_bytes / (both[0] - both[1])
     return np.where(on_grid & np.isfinite(rate) & (rate > 0), np.minimum(rate, cap), cap)
+
+
+def prefill_attention_s(kernels, chips, kernel_sources, arch, n_seq, prompt, gpus) -> np.ndarray:
+    """Seconds of a prefill's attention on one GPU, every layer, for ``n_seq`` sequences of ``prompt`` tokens,
+    ``gpus``-way tensor parallel, on each of ``chips`` (as :func:`decode_kv_rate`): from the chip's measured
+    context-attention table where it timed a kernel of ``kernel_sources`` (:func:`context_attention_s`); NaN
+    elsewhere, for the caller to price on the roofline."""
+    G = np.asarray(gpus, dtype=float)
+    shape = np.broadcast(np.asarray(n_seq, dtype=float), np.asarray(prompt, dtype=float), G).shape
+    seconds = np.full(shape, np.nan)
+    if kernels is None or not kernel_sources:
+        return seconds
+    for mask, hw in chips:
+        chip = kernels(hw.id)
+        table = chip.tables.get("attention.context") if chip is not None else None
+        if table is None or table.provenance.get("kernel_source") not in kernel_sources:
+            continue
+        layer = context_attention_s(table, n_seq, np.maximum(prompt, 1.0), arch.heads / G, arch.head_dim)
+        seconds = np.where(mask, arch.layers * layer, seconds)
+    return seconds
+
+
+def context_attention_s(table: KernelTable, batch, isl, heads, head_dim) -> np.ndarray:
+    """Seconds of one layer's causal prefill attention over ``batch`` sequences of ``isl`` tokens, from a measured
+    context-attention ``table`` (axes batch, isl, heads, head_dim; one GPU), beyond the kernel's launch floor (its
+    time at one sequence of one token, which the kernel-gap term ``gpu_per_layer_s`` already charges). Beyond the
+    table's longest sequence the time grows with its square, as causal attention's work does (the interpolation
+    alone would grow it linearly). NaN off the table's head dims or where it is unmeasured."""
+    batch, isl, heads, head_dim = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (batch, isl, heads, head_dim))
+    )
+    one = np.ones_like(batch)
+    both = latency_s(  # the shape and its floor in one lookup
+        table,
+        batch=np.stack([batch, one]),
+        isl=np.stack([isl, one]),
+        heads=np.stack([heads, heads]),
+        head_dim=np.stack([head_dim, head_dim]),
+    )
+    longest = table.grid[table.axes.index("isl")][-1]
+    dims = table.grid[table.axes.index("head_dim")]
+    seconds = both[0] * np.maximum(isl / longest, 1.0) - both[1]
+    return np.where((head_dim >= dims[0]) & (head_dim <= dims[-1]), np.maximum(seconds, 0.0), np.nan)

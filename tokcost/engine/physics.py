@@ -258,17 +258,23 @@ def ar_prefill_time(
     comm=None,
     kv_bytes=KV_BYTES,
     host_factor=1.0,
+    attn_s=None,
 ):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
-    over ``tp`` GPUs as in :func:`ar_decode_time`. Returns (seconds, FLOPs of the whole group, seconds in
-    collectives)."""
+    over ``tp`` GPUs as in :func:`ar_decode_time`. ``attn_s``: one GPU's seconds of the attention where a measured
+    kernel table prices it (:func:`~tokcost.engine.kernels.prefill_attention_s`; NaN: its FLOPs at the roofline).
+    Returns (seconds, FLOPs of the whole group, seconds in collectives)."""
     N = arch.matmul_params_b * 1e9
     G = np.asarray(tp, dtype=float)
     n_seq = np.asarray(n_seq, dtype=float)
     p = np.asarray(p, dtype=float)
-    flops = 2 * N * n_seq * p + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
+    linear = 2 * N * n_seq * p
+    flops = linear + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
+    compute = flops / (P * eff.mfu * G)
+    if attn_s is not None:
+        compute = np.where(np.isfinite(attn_s), linear / (P * eff.mfu * G) + attn_s, compute)
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
-    gpu = np.maximum(flops / (P * eff.mfu * G), bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
+    gpu = np.maximum(compute, bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
     # an engine whose graphs replay decode steps only (eff.graph_max_context finite) runs its prefill eager
     host = np.where(
         np.isfinite(eff.graph_max_context), ar_eager_host_s(arch, eff, G), ar_host_s(arch, eff, host_factor, G)

@@ -87,11 +87,11 @@ class EngineProfile(Strict):
         description="AR: where its CUDA graphs stop (vLLM V0: decode steps only, up to max_seq_len_to_capture); "
         "none: its graphs, or its host's launches, cover every step as host_per_layer_s says.",
     )
-    decode_attention: list[str] = Field(
+    attention_kernels: list[str] = Field(
         default=[],
-        description="AR: the decode-attention kernels its steps run, as aiconfigurator-core's tables name them "
-        "(kernel_source); where the chip's measured generation-attention table timed one of them, a decode step's "
-        "KV-cache read is priced from it. Empty: at the stream rate.",
+        description="AR: the flash-attention kernels its prefill and decode run, as aiconfigurator-core's tables "
+        "name them (kernel_source); where the chip's measured context- or generation-attention table timed one of "
+        "them, the prefill's attention and a decode step's KV-cache read are priced from it. Empty: the roofline.",
     )
     elementwise: Literal["eager", "fused"] = Field(
         default="eager",

@@ -913,12 +913,13 @@ MODEL_NOTES = [
     "out) and two of the set's own (SCAN's MAR-H at batch 1 to 2.45x, xDiT's eager ring of 4 to 2.02x held out). The "
     "gain is the fitted host and scale terms moving toward slower set-ups, not physics.",
     "",
-    "Decode attention from the measured tables (2026-12-07). A serving engine's decode step now reads its KV cache at "
-    "the rate the chip's generation-attention table measured for the kernel the engine runs (vLLM's FlashAttention "
-    "backend: FA2 on A100 and L40S, FA3 on H100 and H200; `decode_attention` in engines.yaml), beyond the kernel's "
-    "launch floor and never above the stream rate: on A100, half to three quarters of it (docs/methodology.md, "
-    '"Decode attention from the tables"). Refit: held out by source 6.28% -> 6.19%, by GPU 6.55% -> 6.54%, by '
-    "engine 8.54% -> 8.25%; in sample 5.89% -> 5.96%. Rounds 15-23 scored again: median 13.1% -> 12.8%; rounds 24-28: "
+    "Attention of a serving engine from the measured tables (2026-12-07). A serving engine's prefill attention "
+    "takes the chip's context-attention table's time, and its decode reads the KV cache at the rate the "
+    "generation-attention table measured, for the kernel the engine runs (vLLM's FlashAttention backend: FA2 on A100 "
+    "and L40S, FA3 on H100 and H200; `attention_kernels` in engines.yaml), each beyond the kernel's launch floor, the "
+    'decode never above the stream rate: on A100, half to three quarters of it (docs/methodology.md, "A serving '
+    "engine's attention from the tables\"). Refit: held out by source 6.28% -> 6.26%, by GPU 6.55% -> 6.45%, by "
+    "engine 8.54% -> 8.15%; in sample 5.89% -> 5.93%. Rounds 15-23 scored again: median 13.1% -> 12.6%; rounds 24-28: "
     "21.6% -> 21.7% (TTInference's vLLM Qwen3-1.7B on an A100 from 0.82-0.86 to 0.87-0.89).",
     "",
     "The runs of rounds 15-28 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15, 20, 17 and 53) "

@@ -20,7 +20,7 @@ from tokcost.engine.families import (
     TrainingWork,
     Work,
 )
-from tokcost.engine.kernels import decode_kv_rate
+from tokcost.engine.kernels import decode_kv_rate, prefill_attention_s
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -109,7 +109,7 @@ class Autoregressive:
         kv_rate = decode_kv_rate(
             cfg.kernels,
             w.chips,
-            profile.decode_attention,
+            profile.attention_kernels,
             arch,
             n_seq,
             prefill_tokens + generated / 2.0,
@@ -117,8 +117,9 @@ class Autoregressive:
             kv,
             w.BW * eff.mbu,
         )
+        attn = prefill_attention_s(cfg.kernels, w.chips, profile.attention_kernels, arch, n_seq, prefill_tokens, tp)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host, attn_s=attn
         )
         decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
             arch,
@@ -203,7 +204,7 @@ class Autoregressive:
                 f"; decode streams the weights at {skinny.low:.0%}-{skinny.high:.0%} of {cfg.hardware.id}'s "
                 "datasheet bandwidth, what its BLAS's skinny GEMMs are measured at (below its stream rate)"
             )
-        attention = decode_attention_note(cfg)
+        attention = attention_note(cfg)
         if attention:
             note += "; " + attention
         graphs = cfg.profiles[cfg.engine].decode_graphs
@@ -291,22 +292,32 @@ def decoder(model: ModelPreset) -> Architecture:
 FAMILY = Autoregressive()
 
 
-def decode_attention_note(cfg: Config) -> str | None:
-    """How a decode step's KV-cache read was priced when a measured generation-attention table priced it
-    (:func:`~tokcost.engine.kernels.decode_kv_rate`), or None (the stream rate)."""
-    sources = cfg.profiles[cfg.engine].decode_attention
+def attention_note(cfg: Config) -> str | None:
+    """Which of the prefill's attention and the decode's KV-cache reads a measured attention table priced
+    (:func:`~tokcost.engine.kernels.prefill_attention_s`, :func:`~tokcost.engine.kernels.decode_kv_rate`), or
+    None (the roofline)."""
+    sources = cfg.profiles[cfg.engine].attention_kernels
     chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
-    table = chip.tables.get("attention.generation") if chip is not None else None
-    if table is None or table.provenance.get("kernel_source") not in sources or cfg.kv_dtype != "bf16":
+    if chip is None or not sources:
         return None
     arch = cfg.model.architecture
-    kv_axis, dim_axis = (table.grid[table.axes.index(a)] for a in ("kv_heads", "head_dim"))
-    kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
-    if not (np.any(kv_heads <= kv_axis[-1]) and dim_axis[0] <= arch.head_dim <= dim_axis[-1]):
-        return None  # a shape the table never timed: the stream rate, as the roofline note says
-    info = table.provenance
+    priced = []
+    prefill = chip.tables.get("attention.context")
+    if prefill is not None and prefill.provenance.get("kernel_source") in sources:
+        dims = prefill.grid[prefill.axes.index("head_dim")]
+        if dims[0] <= arch.head_dim <= dims[-1]:
+            priced.append(("the prefill's attention", prefill))
+    decode = chip.tables.get("attention.generation")
+    if decode is not None and decode.provenance.get("kernel_source") in sources and cfg.kv_dtype == "bf16":
+        kv_axis, dims = (decode.grid[decode.axes.index(a)] for a in ("kv_heads", "head_dim"))
+        kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
+        if np.any(kv_heads <= kv_axis[-1]) and dims[0] <= arch.head_dim <= dims[-1]:
+            priced.append(("decode's KV-cache reads (never faster than the stream rate)", decode))
+    if not priced:
+        return None
+    info = priced[0][1].provenance
+    what = " and ".join(f"{part} from its {table.name.split('.')[1]}-attention table" for part, table in priced)
     return (
-        f"decode's KV-cache reads priced from the measured generation-attention table ({info['package']} "
-        f"{info['package_version']}, {info['framework']} {info['framework_version']}'s {info['kernel_source']}, "
-        f"measured on {chip.device}), never faster than the stream rate"
+        f"{what}, measured kernels ({info['package']} {info['package_version']}, {info['framework']} "
+        f"{info['framework_version']}'s {info['kernel_source']} on {chip.device})"
     )
