@@ -195,7 +195,9 @@ def ar_decode_time(
     time :func:`ar_eager_host_s`.
     ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
-    whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`). Returns
+    whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`);
+    ``kv_rate``: bytes per second of those reads (None: the stream rate, BW mbu; a measured decode kernel's,
+    :func:`~tokcost.engine.kernels.decode_kv_rate`). Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9

@@ -196,7 +196,7 @@ class Autoregressive:
 
     def pricing_note(self, cfg: Config) -> str:
         # the roofline prices the GEMMs (their tables made AR decode worse: docs/methodology.md); the measured
-        # tables price collectives and, for a serving engine's flash-attention decode, the KV-cache reads
+        # tables price collectives and a serving engine's flash attention (prefill, and decode's KV-cache reads)
         note = "operators priced on the sourced roofline (peak x efficiency); AR's GEMMs do not use the kernel tables"
         skinny = cfg.hardware.efficiency.decode_gemm
         if skinny is not None:
