@@ -135,6 +135,46 @@ def test_beyond_the_grid_latency_scales_with_the_work_and_below_it_holds():
         latency_s(table, m=1, n=1)
 
 
+def _every_corner(table: KernelTable, **shape) -> np.ndarray:
+    """The interpolation written out over all 2^d corners of the cell, skipping none: what latency_s, which
+    leaves out the sides a shape does not weigh, must equal."""
+    points = np.broadcast_arrays(*(np.asarray(shape[a], dtype=float) for a in table.axes))
+    log_lat = np.log(table.latency_s.astype(float))
+    out, scale, brackets = np.zeros(points[0].shape), np.ones(points[0].shape), []
+    for axis, x in zip(table.grid, points):
+        lx, la = np.log(x), np.log(axis)
+        clamped = np.clip(lx, la[0], la[-1])
+        scale = scale * np.exp(lx - clamped).clip(min=1.0)
+        if len(axis) == 1:
+            brackets.append((np.zeros(x.shape, dtype=int), np.zeros(x.shape)))
+            continue
+        lo = np.clip(np.searchsorted(la, clamped, side="right") - 1, 0, len(axis) - 2)
+        brackets.append((lo, (clamped - la[lo]) / (la[lo + 1] - la[lo])))
+    for corner in np.ndindex(*(2,) * len(table.axes)):
+        index = tuple(np.minimum(lo + c, n - 1) for (lo, _), c, n in zip(brackets, corner, table.latency_s.shape))
+        w = np.prod([wt if c else 1.0 - wt for (_, wt), c in zip(brackets, corner)], axis=0)
+        out = out + np.where(w > 0, w * log_lat[index], 0.0)
+    return np.exp(out) * scale
+
+
+@pytest.mark.parametrize("chip", ["a100_sxm", "h100_sxm", "b200_sxm"])
+def test_skipping_unweighted_corners_changes_no_latency(chip):
+    """latency_s leaves out a side of the cell when every shape sits on a grid line of that axis or beyond it; on
+    random shapes (on grid lines, between them and past the top) it equals the full 2^d-corner interpolation."""
+    rng = np.random.default_rng(1)
+    for table in load_chip(chip).tables.values():
+        shape = {}
+        for name, axis in zip(table.axes, table.grid):
+            kind = rng.integers(0, 3)
+            if kind == 0:  # one grid value for every shape: the side that does not weigh is skipped
+                shape[name] = float(rng.choice(axis))
+            elif kind == 1:  # between grid values
+                shape[name] = np.exp(rng.uniform(np.log(axis[0]), np.log(axis[-1]), 50))
+            else:  # past the top
+                shape[name] = float(axis[-1] * rng.uniform(1.0, 4.0))
+        np.testing.assert_allclose(latency_s(table, **shape), _every_corner(table, **shape), rtol=1e-12)
+
+
 def test_a_cell_with_an_unmeasured_corner_gives_nan_not_a_guess():
     grid = (np.array([1.0, 2.0]), np.array([1.0, 2.0]))
     lat = np.array([[1.0, 2.0], [2.0, np.nan]], dtype=np.float32)
