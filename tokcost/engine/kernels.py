@@ -164,6 +164,25 @@ class TableGemms:
         return out
 
 
+def engine_table(kernels, hardware_id: str, name: str, kernel_sources) -> KernelTable | None:
+    """The chip's table ``name`` (attention.context, attention.generation) where ``kernels`` (hardware id ->
+    :class:`~tokcost.records.kernels.ChipKernels` or None) has it and it timed one of ``kernel_sources`` (an
+    engine's ``attention_kernels``), else None."""
+    chip = kernels(hardware_id) if kernels is not None and kernel_sources else None
+    table = chip.tables.get(name) if chip is not None else None
+    return table if table is not None and table.provenance.get("kernel_source") in kernel_sources else None
+
+
+def within_grid(table: KernelTable, **values) -> np.ndarray:
+    """Whether each shape's ``values`` (one keyword per axis) lie within the range its axes measured."""
+    inside = np.asarray(True)
+    for name, value in values.items():
+        axis = table.grid[table.axes.index(name)]
+        value = np.asarray(value, dtype=float)
+        inside = inside & (value >= axis[0]) & (value <= axis[-1])
+    return inside
+
+
 def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, kv_bytes, cap) -> np.ndarray:
     """Bytes per second at which a decode step of ``n_seq`` sequences at ``context`` tokens reads its KV cache on
     each of ``chips`` ((rows, hardware preset), as :class:`~tokcost.engine.families.Work` has them), ``gpus``-way
@@ -172,14 +191,13 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
     engine's ``attention_kernels``) on a 16-bit cache (:func:`decode_attention_rate`), else ``cap``, the stream
     rate."""
     rate = np.asarray(cap, dtype=float)
-    if kernels is None or not kernel_sources or kv_bytes != 2.0:  # the tables time a 16-bit cache
+    if kv_bytes != 2.0:  # the tables time a 16-bit cache
         return rate
     G = np.asarray(gpus, dtype=float)
     kv_heads = np.maximum(arch.kv_heads / G, 1.0)  # a KV head is replicated when there are fewer than G
     for mask, hw in chips:
-        chip = kernels(hw.id)
-        table = chip.tables.get("attention.generation") if chip is not None else None
-        if table is None or table.provenance.get("kernel_source") not in kernel_sources:
+        table = engine_table(kernels, hw.id, "attention.generation", kernel_sources)
+        if table is None:
             continue
         measured = decode_attention_rate(table, n_seq, context, arch.heads / G, kv_heads, arch.head_dim, kv_bytes, cap)
         rate = np.where(mask, measured, rate)
@@ -205,11 +223,7 @@ def decode_attention_rate(table: KernelTable, batch, context, heads, kv_heads, h
         kv_heads=np.stack([kv_heads, kv_heads]),
         head_dim=np.stack([head_dim, head_dim]),
     )
-    kv_axis = table.grid[table.axes.index("kv_heads")]
-    dim_axis = table.grid[table.axes.index("head_dim")]
-    on_grid = (
-        (kv_heads >= kv_axis[0]) & (kv_heads <= kv_axis[-1]) & (head_dim >= dim_axis[0]) & (head_dim <= dim_axis[-1])
-    )
+    on_grid = within_grid(table, kv_heads=kv_heads, head_dim=head_dim)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = 2.0 * batch * context * kv_heads * head_dim * kv_bytes / (both[0] - both[1])
     return np.where(on_grid & np.isfinite(rate) & (rate > 0), np.minimum(rate, cap), cap)
@@ -223,12 +237,9 @@ def prefill_attention_s(kernels, chips, kernel_sources, arch, n_seq, prompt, gpu
     G = np.asarray(gpus, dtype=float)
     shape = np.broadcast(np.asarray(n_seq, dtype=float), np.asarray(prompt, dtype=float), G).shape
     seconds = np.full(shape, np.nan)
-    if kernels is None or not kernel_sources:
-        return seconds
     for mask, hw in chips:
-        chip = kernels(hw.id)
-        table = chip.tables.get("attention.context") if chip is not None else None
-        if table is None or table.provenance.get("kernel_source") not in kernel_sources:
+        table = engine_table(kernels, hw.id, "attention.context", kernel_sources)
+        if table is None:
             continue
         layer = context_attention_s(table, n_seq, np.maximum(prompt, 1.0), arch.heads / G, arch.head_dim)
         seconds = np.where(mask, arch.layers * layer, seconds)
@@ -253,6 +264,5 @@ def context_attention_s(table: KernelTable, batch, isl, heads, head_dim) -> np.n
         head_dim=np.stack([head_dim, head_dim]),
     )
     longest = table.grid[table.axes.index("isl")][-1]
-    dims = table.grid[table.axes.index("head_dim")]
     seconds = both[0] * np.maximum(isl / longest, 1.0) - both[1]
-    return np.where((head_dim >= dims[0]) & (head_dim <= dims[-1]), np.maximum(seconds, 0.0), np.nan)
+    return np.where(within_grid(table, head_dim=head_dim), np.maximum(seconds, 0.0), np.nan)

@@ -20,7 +20,7 @@ from tokcost.engine.families import (
     TrainingWork,
     Work,
 )
-from tokcost.engine.kernels import decode_kv_rate, prefill_attention_s
+from tokcost.engine.kernels import decode_kv_rate, engine_table, prefill_attention_s, within_grid
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -296,23 +296,22 @@ def attention_note(cfg: Config) -> str | None:
     """Which of the prefill's attention and the decode's KV-cache reads a measured attention table priced
     (:func:`~tokcost.engine.kernels.prefill_attention_s`, :func:`~tokcost.engine.kernels.decode_kv_rate`), or
     None (the roofline)."""
-    sources = cfg.profiles[cfg.engine].attention_kernels
     chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
-    if chip is None or not sources:
+    if chip is None:
         return None
-    arch = cfg.model.architecture
+    sources, arch = cfg.profiles[cfg.engine].attention_kernels, cfg.model.architecture
     priced = []
-    prefill = chip.tables.get("attention.context")
-    if prefill is not None and prefill.provenance.get("kernel_source") in sources:
-        dims = prefill.grid[prefill.axes.index("head_dim")]
-        if dims[0] <= arch.head_dim <= dims[-1]:
-            priced.append(("the prefill's attention", prefill))
-    decode = chip.tables.get("attention.generation")
-    if decode is not None and decode.provenance.get("kernel_source") in sources and cfg.kv_dtype == "bf16":
-        kv_axis, dims = (decode.grid[decode.axes.index(a)] for a in ("kv_heads", "head_dim"))
-        kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
-        if np.any(kv_heads <= kv_axis[-1]) and dims[0] <= arch.head_dim <= dims[-1]:
-            priced.append(("decode's KV-cache reads (never faster than the stream rate)", decode))
+    prefill = engine_table(cfg.kernels, cfg.hardware.id, "attention.context", sources)
+    if prefill is not None and within_grid(prefill, head_dim=arch.head_dim):
+        priced.append(("the prefill's attention", prefill))
+    decode = engine_table(cfg.kernels, cfg.hardware.id, "attention.generation", sources)
+    kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
+    if (
+        decode is not None
+        and cfg.kv_dtype == "bf16"
+        and np.any(within_grid(decode, kv_heads=kv_heads, head_dim=arch.head_dim))
+    ):
+        priced.append(("decode's KV-cache reads (never faster than the stream rate)", decode))
     if not priced:
         return None
     info = priced[0][1].provenance
