@@ -929,6 +929,21 @@ MODEL_NOTES = [
     "measured, and ROCm's MI300X blog (Llama-3-8B at batch 8 under vLLM 0.6: bf16 0.92, fp8 1.30, the fp8 run's "
     "figure rounded prose). Not entered.",
     "",
+    "Tried after round 29 and not adopted (2026-12-07), scored on rounds 15-26, 28 and 29 (471 inference runs, none "
+    "fitted: median |predicted/measured - 1| 14.6%, mean 22.1%, band coverage 76%, median band width 1.74). "
+    "Weighting each run of the fit by 1 / its source's runs, so that a source with 30 rows counts as one with 3: "
+    "14.2%, 21.6%, 77%, 1.79, but the set held out by source 6.26% -> 6.44%, by GPU 6.45% -> 6.54%, by engine 8.15% -> "
+    "8.44% (its AR runs 9.38% -> 10.16%); by 1 / the square root: 15.2%, 22.1%, 75%. Pricing the A100 PCIe pair of "
+    "round 17's vLLM TP 2 runs, whose log says the cards lack peer-to-peer access, on NCCL's transport through host "
+    "memory (18 GB/s, NVIDIA/nccl issue #1603's 4 x RTX 4090 through SHM; 12 us, the smallest all-reduces of a "
+    "2 x RTX 2080 Ti table without peer-to-peer, Anthony-Hoo/Anthony-Hoo.github.io posts/AutoDL_Multi-GPU_Interconnection_Test.md) instead of the NVLink bridge: their ratios moved by at most 0.03 (0.65-0.93), so the missing time "
+    "(1.4 ms a step at one request, 4.5 ms at 10-30 for the 7B model, 10-17 ms for the 32B and 72B) is not the "
+    "link. Found on the way, for the bands: a single-GPU image run whose estimate is overhead-bound (host launches "
+    "and per-step work dominate) misses by more, unseen (median |ln(measured/predicted)| 0.29 over 37 runs against "
+    "0.18 over 151) and held out by source in the set (0.10 over 73 against 0.07 over 283); ML.ENERGY v2's SDXL and "
+    "SDXL-Turbo at batch 1-2 run 1.5-1.9x the estimate on A100 and H100 where the set's OneDiff RTX 3090 SDXL-Turbo "
+    "row runs 0.6x it. A band per regime is not built.",
+    "",
     "The runs of rounds 15-29 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15, 20, 17, 53 "
     "and 8) "
     "are "
