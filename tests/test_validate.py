@@ -127,6 +127,19 @@ def test_same_code_path_as_estimate(entries, cat):
     )
     rep = estimate_one(cat, request)
     assert math.isclose(row.predicted, rep.latency_s, rel_tol=1e-12)
+    assert row.overhead_bound == rep.overhead_bound  # the regime the JSON reports is the estimate's
+
+
+def test_the_json_says_which_regime_priced_an_image_run_and_nothing_for_a_text_decoder(entries, cat):
+    """An image model's row says whether its step was overhead-bound: a small model at batch 1 is, a video DiT's
+    720p step is not; a text decoder's pricing does not report it, so its row has no such field."""
+    rows = {e.id: V.price_entry(e, cat) for e in entries}
+    small = rows["open-muse-amused-256-4090-b1-12step"]
+    assert small.overhead_bound is True and small.to_dict()["overhead_bound"] is True
+    video = next(r for r in rows.values() if r.scored and r.model == "wan21-14b")
+    assert video.overhead_bound is False
+    decoder = next(r for r in rows.values() if r.scored and r.metric in V.TEXT_DECODE_METRICS)
+    assert decoder.overhead_bound is None and "overhead_bound" not in decoder.to_dict()
 
 
 def test_a_steps_per_s_entry_is_scored_as_sampling_steps_over_the_denoising_time(entries, cat):

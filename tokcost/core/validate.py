@@ -77,6 +77,10 @@ class Row:
     predicted: float | None = None
     reason: Unscored | None = None
     breakdown: dict = field(default_factory=dict)
+    # whether the estimate's step is overhead-bound (host launches, kernel gaps, per-step work dominate): such
+    # runs miss by more (docs/validation.md), so the JSON says which regime priced each; None for text decoders
+    # and training runs, whose pricing does not report it
+    overhead_bound: bool | None = None
 
     @property
     def scored(self) -> bool:
@@ -123,6 +127,8 @@ class Row:
                 log_err=self.log_err,
                 breakdown_s=self.breakdown,
             )
+            if self.overhead_bound is not None:
+                d["overhead_bound"] = self.overhead_bound
         else:
             d.update(reason=self.reason.model_dump(exclude_none=True) if self.reason else None)
         return d
@@ -206,6 +212,7 @@ def price_entry(e: Entry, catalog, profiles: Mapping | None = None) -> Row:
         return row
     row.predicted = float(out.measure(e.metric))
     row.breakdown = {k: float(v) for k, v in out.breakdown_s.items()}
+    row.overhead_bound = bool(out.overhead_bound.any())
     return row
 
 

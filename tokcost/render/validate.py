@@ -942,7 +942,8 @@ MODEL_NOTES = [
     "and per-step work dominate) misses by more, unseen (median |ln(measured/predicted)| 0.29 over 37 runs against "
     "0.18 over 151) and held out by source in the set (0.10 over 73 against 0.07 over 283); ML.ENERGY v2's SDXL and "
     "SDXL-Turbo at batch 1-2 run 1.5-1.9x the estimate on A100 and H100 where the set's OneDiff RTX 3090 SDXL-Turbo "
-    "row runs 0.6x it. A band per regime is not built.",
+    "row runs 0.6x it. A band per regime is not built; `validate --format json` gives each image run's regime "
+    "(`overhead_bound`).",
     "",
     "The runs of rounds 15-29 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15, 20, 17, 53 "
     "and 8) "
