@@ -131,8 +131,8 @@ def test_same_code_path_as_estimate(entries, cat):
 
 
 def test_the_json_says_which_regime_priced_an_image_run_and_nothing_for_a_text_decoder(entries, cat):
-    """An image model's row says whether its step was overhead-bound: a small model at batch 1 is, a video DiT's
-    720p step is not; a text decoder's pricing does not report it, so its row has no such field."""
+    """An image model's row says whether its step was overhead-bound: a small model at batch 1 is, Wan2.1-14B's
+    video step is not; a text decoder's pricing does not report it, so its row has no such field."""
     rows = {e.id: V.price_entry(e, cat) for e in entries}
     small = rows["open-muse-amused-256-4090-b1-12step"]
     assert small.overhead_bound is True and small.to_dict()["overhead_bound"] is True
