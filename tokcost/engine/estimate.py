@@ -18,7 +18,7 @@ from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
 from tokcost.engine.families.ar import cache_reads
-from tokcost.engine.kernels import decode_kv_rate, prefill_attention_s
+from tokcost.engine.kernels import ar_attention
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
 from tokcost.engine.result import EngineResult
@@ -399,18 +399,18 @@ def text_decode_s(
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
     kv_passes, kv_static = cache_reads(kv_cache, prompt_tokens + generated_tokens)
-    kv_rate = decode_kv_rate(
+    kv_rate, attn = ar_attention(
         kernels,
         ((True, hw),),
         profile.attention_kernels,
         arch,
         batch,
-        prompt_tokens + generated_tokens / 2.0,
+        prompt_tokens,
+        generated_tokens,
         G,
         kv,
         BW * eff.mbu,
     )
-    attn = prefill_attention_s(kernels, ((True, hw),), profile.attention_kernels, arch, batch, prompt_tokens, G)
     prefill, _, _ = physics.ar_prefill_time(
         arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host, attn_s=attn
     )

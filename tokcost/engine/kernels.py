@@ -204,6 +204,16 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
     return rate
 
 
+def ar_attention(kernels, chips, kernel_sources, arch, n_seq, prompt, generated, gpus, kv_bytes, stream_rate):
+    """How an AR forward's attention is priced on each of ``chips`` (as :func:`decode_kv_rate`): (the rate its
+    decode reads the KV cache at, :func:`decode_kv_rate` at the decode's mean context, the prompt plus half the
+    ``generated`` tokens; one GPU's seconds of the prefill's attention, :func:`prefill_attention_s`, NaN where the
+    roofline prices it). ``stream_rate``: the KV cache's read rate without a measured kernel."""
+    context = prompt + generated / 2.0
+    kv_rate = decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, kv_bytes, stream_rate)
+    return kv_rate, prefill_attention_s(kernels, chips, kernel_sources, arch, n_seq, prompt, gpus)
+
+
 def decode_attention_rate(table: KernelTable, batch, context, heads, kv_heads, head_dim, kv_bytes, cap) -> np.ndarray:
     """Bytes per second at which one layer's decode attention reads its KV cache, from a measured
     generation-attention ``table`` (axes batch, step, heads, kv_heads, head_dim; one GPU): the K and V bytes of

@@ -20,7 +20,7 @@ from tokcost.engine.families import (
     TrainingWork,
     Work,
 )
-from tokcost.engine.kernels import decode_kv_rate, engine_table, prefill_attention_s, within_grid
+from tokcost.engine.kernels import ar_attention, engine_table, within_grid
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -106,18 +106,18 @@ class Autoregressive:
         comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, profile.all_reduce)
         host = physics.host_scale(m, eff)
         kv_passes, kv_static = eager_cache_reads(m.eager_kv_cache, eff, prefill_tokens + generated)
-        kv_rate = decode_kv_rate(
+        kv_rate, attn = ar_attention(
             cfg.kernels,
             w.chips,
             profile.attention_kernels,
             arch,
             n_seq,
-            prefill_tokens + generated / 2.0,
+            prefill_tokens,
+            generated,
             tp,
             kv,
             w.BW * eff.mbu,
         )
-        attn = prefill_attention_s(cfg.kernels, w.chips, profile.attention_kernels, arch, n_seq, prefill_tokens, tp)
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
             arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host, attn_s=attn
         )
