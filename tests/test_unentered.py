@@ -3,6 +3,8 @@ rounds 15 on) stay a usable record: each file loads in the validation set's form
 quote, shares no id with the set (a run is either fitted or a hold-out, never both), and is priced or refused with a
 reason. That the sources are public is tests/test_sources.py's check, as for all the shipped data."""
 
+import math
+
 import pytest
 
 from tokcost import api
@@ -36,3 +38,36 @@ def test_every_unentered_run_is_priced(path):
     # priced, or refused with the reason a user would get (a two-T4 replica: the T4 preset has no scale-up link)
     unpriced = [r["id"] for r in rows if r.get("ratio") is None and not (r.get("reason") or {}).get("detail")]
     assert not unpriced, unpriced
+
+
+def test_the_unentered_score_summarises_its_rows():
+    """scripts/score_unentered.py: relative errors and worst factor over the scored rows, a throughput's error
+    inverted to a latency's before the band test, training rows and unpriced rows outside the band count."""
+    from types import SimpleNamespace
+
+    from score_unentered import summarise
+
+    band = SimpleNamespace(low=-0.2, high=0.3)
+    rows = [
+        {"id": "a", "family": "ar", "metric": "latency_s", "ratio": 1.1},  # ln(measured/predicted) = -0.095: in
+        {"id": "b", "family": "ar", "metric": "latency_s", "ratio": 0.5},  # +0.69: out, worst 2x
+        {"id": "c", "family": "ar", "metric": "tokens_per_s", "ratio": 0.8},  # a rate: latency ln = ln 0.8 = -0.22: out
+        {"id": "d", "family": "training", "metric": "gpu_hours", "ratio": 1.0},  # no band
+        {"id": "e", "family": "ar", "metric": "latency_s", "ratio": None},  # not priced
+    ]
+    s = summarise(rows, lambda family: band)
+    assert s["n"] == 4 and s["banded"] == 3 and s["worst_id"] == "b"
+    assert s["median_rel_err"] == pytest.approx(0.15) and s["mean_rel_err"] == pytest.approx(0.2)
+    assert s["worst_factor"] == pytest.approx(2.0) and s["band_coverage"] == pytest.approx(1 / 3)
+    assert s["median_band_width"] == pytest.approx(math.exp(0.5))
+    assert summarise([rows[-1]], lambda family: band) == {"n": 0}
+
+
+def test_the_unentered_score_covers_every_round():
+    from score_unentered import round_files, score
+
+    result = score()
+    assert list(result) == [p.stem for p in round_files()] + ["all", "inference"]
+    assert result["all"]["n"] == sum(s["n"] for name, s in result.items() if name.startswith("round"))
+    assert 0 < result["inference"]["n"] < result["all"]["n"]  # round 27's training runs
+    assert 0.0 <= result["inference"]["band_coverage"] <= 1.0
