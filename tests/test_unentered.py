@@ -42,7 +42,8 @@ def test_every_unentered_run_is_priced(path):
 
 def test_the_unentered_score_summarises_its_rows():
     """scripts/score_unentered.py: relative errors and worst factor over the scored rows, a throughput's error
-    inverted to a latency's before the band test, training rows and unpriced rows outside the band count."""
+    inverted to a latency's before the band test; a training row (no band) counts in the errors only, an unpriced row
+    not at all."""
     from types import SimpleNamespace
 
     from score_unentered import summarise
