@@ -19,6 +19,7 @@ import math
 import statistics
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 
 def round_files() -> list[Path]:
@@ -30,20 +31,19 @@ def round_files() -> list[Path]:
 def summarise(rows: list[dict], band_of) -> dict:
     """The figures of scored validate rows (``tokcost validate --format json`` entries); ``band_of(family)``: the
     family's calibrated band (an object with ``low`` and ``high``) or None."""
-    from tokcost.core.validate import LATENCY_METRICS
+    from tokcost.core.validate import latency_log_error
 
     scored = [r for r in rows if r.get("ratio") is not None]
     if not scored:
         return {"n": 0}
-    rel = [abs(r["ratio"] - 1.0) for r in scored]
+    rel = [r["rel_err"] for r in scored]
     factors = [max(r["ratio"], 1.0 / r["ratio"]) for r in scored]
     inside, widths = [], []
     for r in scored:
         band = band_of(r["family"]) if r["family"] != "training" else None
         if band is None:
             continue
-        # ln(measured / predicted) as a latency: throughputs and rates are inverted
-        x = -math.log(r["ratio"]) if r["metric"] in LATENCY_METRICS else math.log(r["ratio"])
+        x = latency_log_error(SimpleNamespace(metric=r["metric"], ratio=r["ratio"]))  # the validate Row's sign
         inside.append(band.low <= x <= band.high)
         widths.append(math.exp(band.high - band.low))
     return {

@@ -49,12 +49,18 @@ def test_the_unentered_score_summarises_its_rows():
     from score_unentered import summarise
 
     band = SimpleNamespace(low=-0.2, high=0.3)
+    # validate rows: ratio = predicted / measured, rel_err = |ratio - 1|
     rows = [
-        {"id": "a", "family": "ar", "metric": "latency_s", "ratio": 1.1},  # ln(measured/predicted) = -0.095: in
-        {"id": "b", "family": "ar", "metric": "latency_s", "ratio": 0.5},  # +0.69: out, worst 2x
-        {"id": "c", "family": "ar", "metric": "tokens_per_s", "ratio": 0.8},  # a rate: latency ln = ln 0.8 = -0.22: out
-        {"id": "d", "family": "training", "metric": "gpu_hours", "ratio": 1.0},  # no band
-        {"id": "e", "family": "ar", "metric": "latency_s", "ratio": None},  # not priced
+        # ln(measured/predicted) = -0.095: in
+        {"id": "a", "family": "ar", "metric": "latency_s", "ratio": 1.1, "rel_err": 0.1},
+        # +0.69: out, the worst at 2x
+        {"id": "b", "family": "ar", "metric": "latency_s", "ratio": 0.5, "rel_err": 0.5},
+        # a rate: its latency's ln = ln 0.8 = -0.22: out
+        {"id": "c", "family": "ar", "metric": "tokens_per_s", "ratio": 0.8, "rel_err": 0.2},
+        # no band
+        {"id": "d", "family": "training", "metric": "gpu_hours", "ratio": 1.0, "rel_err": 0.0},
+        # not priced
+        {"id": "e", "family": "ar", "metric": "latency_s", "ratio": None},
     ]
     s = summarise(rows, lambda family: band)
     assert s["n"] == 4 and s["banded"] == 3 and s["worst_id"] == "b"
