@@ -6,10 +6,12 @@ with the committed engine parameters, as a reviewer scores it on runs of their o
 Per round, over all of them and over all but the training runs: the runs scored, the median and mean
 |predicted/measured - 1|, the worst factor, and how many runs' ln(measured / predicted latency) fall inside their
 family's calibrated band (tokcost/data/generated/error_bands.yaml, :func:`tokcost.io.engines.error_band`), with that
-band's median width (high/low). An estimate's band is never narrower than that family band (it also spans the parameter band), so the
-coverage printed is a lower bound on what ``tokcost estimate``'s low-high holds. Training runs (GPU-hours) have no
-band and count in the errors only. A round's runs were scored unseen once; scored again after a change made with
-them in view, they measure that change less strictly (tokcost/data/validation/unentered/README.md).
+band's median width (high/low). An estimate's band is never narrower than that family band (it also spans the
+parameter band), so the coverage printed is a lower bound on what ``tokcost estimate``'s low-high holds. Training runs
+(GPU-hours) have no band and count in the errors only. A round's runs were scored unseen once; scored again after a
+change made with them in view, they measure that change less strictly (tokcost/data/validation/unentered/README.md).
+Rounds 15-18 entered 82 of their 311 runs, those that fitted (round 15: 19 of 55), and kept the rest here, so their
+figures are worse than those rounds' first scores over all their runs (docs/validation.md gives each round's).
 """
 
 from __future__ import annotations
