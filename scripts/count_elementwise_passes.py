@@ -18,9 +18,10 @@ bf16 on the CPU:
   the buffers it reads and writes (inductor's own ``get_read_write_buffers_sizes``, the figure it logs as
   ``num_bytes_accessed``). Fused chains read their inputs and write their outputs once.
 
-- per_kernel: the passes one of those eager kernels makes (its reads plus writes over one block's activations), the
-  mean over kernels weighted by their bytes: the volume an element-wise kernel streams, which
-  tokcost.engine.physics compares with the chip's L2 (tokcost.engine.physics.elementwise_s).
+- per_kernel: the passes one of those eager kernels makes (its reads plus writes over one block's activations), at
+  the midpoints of five equal shares of the bytes (the kernels sorted by their volume, the volume at 10, 30, 50, 70
+  and 90% of the bytes): the volumes element-wise kernels stream, each of which tokcost.engine.physics compares with
+  the chip's L2 (tokcost.engine.physics.elementwise_s), a fifth of the bytes at each.
 
 - launches: in the same eager forward, every aten op that launches a kernel, GEMMs, convolutions and attention
   included, per denoiser layer (tokcost.engine.physics.denoiser_layers of the preset): the eager host's work, which
@@ -46,6 +47,7 @@ import argparse
 import datetime
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
@@ -67,11 +69,14 @@ METHOD = (
     "which follows the same scheduler rules as its CUDA backend. launches: every aten op of the eager forward that "
     "launches a kernel (GEMMs, convolutions and attention included) per denoiser layer of the preset; the "
     "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths. per_kernel: the "
-    "passes one eager element-wise kernel makes (its reads plus writes), the mean over kernels weighted by their bytes "
-    "(sum of bytes squared over sum of bytes, over 2 x one block's activation elements; a transformer's from its "
-    "blocks' kernels, the difference of the two depths; a UNet's or U-ViT's over its whole forward and its average "
-    "block): the volume a kernel streams, whose share in L2 the physics prices."
+    "passes one eager element-wise kernel makes (its reads plus writes, over 2 x one block's activation elements) at "
+    "the midpoints of five equal shares of the bytes (the kernels sorted by volume, the volume at 10, 30, 50, 70 and "
+    "90% of their bytes; a transformer's from its blocks' kernels, those the deeper proxy adds; a UNet's or U-ViT's "
+    "over its whole forward and its average block): the volumes kernels stream, each of whose share in L2 the "
+    "physics prices for a fifth of the bytes."
 )
+# per_kernel's points: the midpoints of five equal shares of the element-wise bytes (volume_quintiles)
+QUINTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 # aten ops that are not element-wise kernels: matmuls, convolutions and attention (priced by the kernel tables)
 EXTERN = {
     "mm", "addmm", "bmm", "baddbmm", "convolution", "_convolution", "mkldnn_convolution",
@@ -90,7 +95,7 @@ def _count_eager(module, kwargs):
         def __init__(self):
             super().__init__()
             self.bytes = 0
-            self.squares = 0  # sum over kernels of their bytes squared: the byte-weighted mean kernel volume
+            self.moved = []  # each element-wise kernel's bytes (its volume)
             self.launches = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -108,13 +113,13 @@ def _count_eager(module, kwargs):
             # reads every tensor input, writes every output (an in-place op writes the input it also read)
             moved = sum(t.numel() * t.element_size() for t in ins + outs)
             self.bytes += moved
-            self.squares += moved * moved
+            self.moved.append(moved)
             return out
 
     counter = Count()
     with torch.no_grad(), counter:
         module(**kwargs)
-    return counter.bytes, counter.launches, counter.squares
+    return counter.bytes, counter.launches, counter.moved
 
 
 def _count_compiled(module, kwargs):
@@ -550,16 +555,16 @@ PROXIES = {  # name -> (the presets it stands for, the diffusers class, its buil
 
 
 def _one(build, depth):
-    """(eager bytes, fused bytes, tokcost's unit, transformer blocks, eager launches, the sum of each eager
-    element-wise kernel's bytes squared) of one forward of the proxy ``build`` at ``depth``."""
+    """(eager bytes, fused bytes, tokcost's unit, transformer blocks, eager launches, each eager element-wise
+    kernel's bytes) of one forward of the proxy ``build`` at ``depth``."""
     import torch
 
     torch.manual_seed(0)
     module, kwargs, unit = build(depth) if depth else build()
     module = module.to(torch.bfloat16).eval()
     blocks = sum(len(getattr(module, a, ())) for a in ("transformer_blocks", "single_transformer_blocks", "blocks"))
-    eager, launches, squares = _count_eager(module, kwargs)
-    return eager, _count_compiled(module, kwargs), unit, blocks, launches, squares
+    eager, launches, moved = _count_eager(module, kwargs)
+    return eager, _count_compiled(module, kwargs), unit, blocks, launches, moved
 
 
 def count(name: str) -> dict:
@@ -569,19 +574,20 @@ def count(name: str) -> dict:
     or U-ViT proxy keeps the real model's blocks, so its total over tokcost's unit is already per block.
 
     ``per_kernel``: the passes one eager element-wise kernel makes (its reads plus writes over one block's
-    activations), the mean over kernels weighted by their bytes: the volume an element-wise kernel streams, which
-    the physics compares with the chip's L2 (a transformer's block kernels, from the two depths; a UNet's or
-    U-ViT's whole forward, over its average block: tokcost.engine.physics.activation_blocks)."""
+    activations) at the midpoints of five equal shares of the bytes (:func:`volume_quintiles`): the volumes
+    element-wise kernels stream, which the physics compares with the chip's L2 (a transformer's block kernels, those
+    the deeper proxy adds; a UNet's or U-ViT's whole forward, over its average block:
+    tokcost.engine.physics.activation_blocks)."""
     import inspect
 
     build = PROXIES[name][2]
     if "depth" not in inspect.signature(build).parameters:
-        eager, fused, unit, _, launches, squares = _one(build, None)
+        eager, fused, unit, _, launches, moved = _one(build, None)
         block = unit / _activation_blocks(name)
         return {
             "per_block": (eager / (2 * unit), fused / (2 * unit)),
             "per_forward": (0.0, 0.0),
-            "per_kernel": squares / eager / (2 * block),
+            "per_kernel": volume_quintiles(moved, 2 * block),
             "launches": {"per_block": 0.0, "per_forward": float(launches)},  # the whole net: a preset's layers share it
         }
     one, two = _one(build, 1), _one(build, 2)
@@ -595,10 +601,26 @@ def count(name: str) -> dict:
     # is then the per-block figure
     per_block = tuple(b if f >= 0 else two[k] / (2 * two[2]) for k, (b, f) in enumerate(zip(per_block, per_forward)))
     per_forward = tuple(max(f, 0.0) for f in per_forward)
-    per_kernel = (two[5] - one[5]) / (two[0] - one[0]) / (2 * block)
+    per_kernel = volume_quintiles(list((Counter(two[5]) - Counter(one[5])).elements()), 2 * block)
     launches_per_block = (two[4] - one[4]) / one[3]
     launches = {"per_block": launches_per_block, "per_forward": one[4] - launches_per_block * one[3]}
     return {"per_block": per_block, "per_forward": per_forward, "per_kernel": per_kernel, "launches": launches}
+
+
+def volume_quintiles(moved: list[int], unit: float) -> tuple[float, ...]:
+    """The volumes (bytes over ``unit``) of the kernels that move ``moved`` bytes each, at the midpoints of five
+    equal shares of their bytes: the kernels sorted by volume, the volume of the kernel within which 10, 30, 50, 70
+    and 90% of the bytes are reached. Each stands for a fifth of the bytes when the physics asks which stay in L2."""
+    ordered = sorted(moved)
+    total, running, out = sum(ordered), 0, []
+    points = iter(QUINTILES)
+    point = next(points)
+    for volume in ordered:
+        running += volume
+        while point is not None and running >= point * total:
+            out.append(volume / unit)
+            point = next(points, None)
+    return tuple(out)
 
 
 def _activation_blocks(name: str) -> int:
@@ -703,7 +725,7 @@ def write(results: dict, decoder: float) -> None:
             "proxy": PROXIES[name][1],
             "per_block": pair(r["per_block"]),
             "per_forward": pair(r["per_forward"]),
-            "per_kernel": fig(r["per_kernel"]),
+            "per_kernel": [fig(v) for v in r["per_kernel"]],
             "launches": {k: fig(v) for k, v in r["launches"].items()},
             "presets": {p: pair(v) | {"launches": fig(v[2])} for p, v in preset_passes(name, r).items()},
         }
@@ -722,8 +744,11 @@ def write(results: dict, decoder: float) -> None:
         "stand_in": {
             "eager": fig(statistics.median(p["eager"] for p in every)),
             "fused": fig(statistics.median(p["fused"] for p in every)),
-            # a preset's kernel volume is its proxy's
-            "per_kernel": fig(statistics.median(c["per_kernel"] for c in counts.values() for _ in c["presets"])),
+            # a preset's kernel volumes are its proxy's; the median of each point
+            "per_kernel": [
+                fig(statistics.median(c["per_kernel"][i] for c in counts.values() for _ in c["presets"]))
+                for i in range(len(QUINTILES))
+            ],
             "launches": fig(statistics.median(p["launches"] for p in every)),
             "counted": "no count for this model: the median of the counted denoisers",
         },
@@ -747,7 +772,7 @@ def main(argv=None) -> int:
         (be, bf), (fe, ff) = r["per_block"], r["per_forward"]
         print(
             f"{n:14s} per block: eager {be:6.1f} fused {bf:5.1f} (fused / eager {bf / be:.3f}); "
-            f"per forward: eager {fe:6.1f} fused {ff:5.1f}; per kernel {r['per_kernel']:4.2f}; "
+            f"per forward: eager {fe:6.1f} fused {ff:5.1f}; per kernel {' '.join(f'{v:.2f}' for v in r['per_kernel'])}; "
             f"launches {r['launches']}",
             flush=True,
         )

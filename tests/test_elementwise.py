@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tokcost import api
 from tokcost.engine.physics import denoiser_layers
 from tokcost.errors import InputError
 from tokcost.io import paths
@@ -71,7 +72,8 @@ def test_every_preset_gets_its_own_count_or_the_stated_stand_in():
             assert m.launches_per_layer.eager == own.launches, preset
     every = [p for c in counted.counts.values() for p in c.presets.values()]
     per_kernel = [c.per_kernel for c in counted.counts.values() for _ in c.presets]  # a preset's is its proxy's
-    assert counted.stand_in.per_kernel == pytest.approx(statistics.median(per_kernel), rel=1e-2)
+    for i, point in enumerate(counted.stand_in.per_kernel):
+        assert point == pytest.approx(statistics.median(v[i] for v in per_kernel), rel=1e-2)
     assert counted.stand_in.eager == pytest.approx(statistics.median(p.eager for p in every), rel=1e-2)
     assert counted.stand_in.fused == pytest.approx(statistics.median(p.fused for p in every), rel=1e-2)
     assert counted.stand_in.launches == pytest.approx(statistics.median(p.launches for p in every), rel=1e-2)
@@ -118,22 +120,52 @@ def test_the_eager_counter_charges_each_kernel_its_inputs_and_outputs_and_views_
 
     x = torch.randn(64, 32, dtype=torch.bfloat16)
     w = torch.randn(32, 32, dtype=torch.bfloat16)
-    moved, launches, squares = script._count_eager(Block(), {"x": x, "w": w})
+    moved, launches, kernels = script._count_eager(Block(), {"x": x, "w": w})
     tensor = x.numel() * 2
     assert launches == 4  # layer_norm, the GEMM, gelu, add: the host launches each; the views launch nothing
     big = (1 + 1) * tensor + (1 + 1) * tensor + (2 + 1) * tensor
     row_stats = 2 * x.shape[0] * 4  # layer_norm also writes each row's mean and 1/std (at most fp32)
     assert big <= moved <= big + row_stats
-    # per kernel: layer_norm and gelu move 2 tensors, the add 3: the byte-weighted mean volume is 17/7 tensors
-    assert squares / moved / tensor == pytest.approx((2 * 2**2 + 3**2) / 7, rel=0.02)
+    # per kernel: layer_norm and gelu move 2 tensors, the add 3, and nothing else is an element-wise kernel
+    assert len(kernels) == 3 and sum(kernels) == moved
+    assert [k / tensor for k in kernels] == pytest.approx([2.0, 2.0, 3.0], rel=0.05)  # layer_norm: + row stats
+    # of their 7 tensors' bytes, the 10, 30 and 50% points lie in the two kernels of 2 (4 of 7), 70 and 90% in the add's
+    assert script.volume_quintiles(kernels, tensor) == pytest.approx((2.0, 2.0, 2.0, 3.0, 3.0), rel=0.05)
 
 
-def test_one_kernels_volume_is_at_least_a_read_and_at_most_its_blocks_traffic():
-    """per_kernel (the passes one eager element-wise kernel makes, weighted by bytes): the kernels that move most of
-    the bytes read one tensor and write one at least, and no kernel moves more than its block's passes."""
+def test_the_volume_quintiles_are_the_volumes_at_the_midpoints_of_five_equal_shares_of_the_bytes():
+    q = _script().volume_quintiles
+    assert q([5], 1) == (5.0, 5.0, 5.0, 5.0, 5.0)  # one kernel: all its bytes at its volume
+    # 2 + 2 + 3 + 8 = 15 bytes; the running total passes 1.5 at the first kernel, 4.5 at the third, 7.5, 10.5 and
+    # 13.5 at the last, whose 8 bytes are more than half of them
+    assert q([8, 2, 3, 2], 1) == (2.0, 3.0, 8.0, 8.0, 8.0)
+    assert q([8, 2, 3, 2], 2) == (1.0, 1.5, 4.0, 4.0, 4.0)  # in units of 2 bytes
+
+
+def test_the_kernel_volumes_rise_and_no_kernel_moves_more_than_its_blocks_traffic():
+    """per_kernel (the passes eager element-wise kernels make at five points of their bytes): ordered from the
+    smallest kernels to the largest, the middle one reads a tensor and writes one at least, and no kernel moves
+    more than its block's passes."""
     for c in load_elementwise().counts.values():
+        assert len(c.per_kernel) == 5 and list(c.per_kernel) == sorted(c.per_kernel), c.proxy
         for preset, p in c.presets.items():
-            assert 1.0 <= c.per_kernel <= p.eager, preset
+            assert 1.0 <= c.per_kernel[2] and c.per_kernel[-1] <= p.eager, preset
+
+
+def test_a_presets_own_kernel_volume_may_be_one_number_for_every_kernel(tmp_path):
+    """A user's preset may give per_kernel as one number (every kernel streams that volume) or as points of its
+    bytes; one number prices as a single point, so a larger volume never leaves more bytes in the cache."""
+    doc = yaml.safe_load(CAT.source_of("models", "sana-0.6b").read_text())
+    (tmp_path / "models").mkdir()
+    steps = {}
+    for volume in (2.0, 40.0):
+        doc |= {"id": f"my-dit-{volume:g}", "elementwise_passes": {"eager": 50.0, "fused": 20.0, "per_kernel": volume}}
+        doc["sources"] = doc.get("sources", {}) | {"elementwise_passes": "my own count of my model's code"}
+        (tmp_path / "models" / f"my-dit-{volume:g}.yaml").write_text(yaml.safe_dump(doc))
+        m = Catalog([*CAT.roots, tmp_path]).model(f"my-dit-{volume:g}")
+        assert m.elementwise_passes.per_kernel == (volume,)
+        steps[volume] = api.estimate(model=m.id, hardware="rtx-4090", presets=[tmp_path]).latency_s
+    assert steps[40.0] > steps[2.0]
 
 
 def test_a_presets_own_passes_without_a_kernel_volume_get_the_stand_ins_with_its_citation(tmp_path):

@@ -1,6 +1,6 @@
 """Element-wise traffic and the L2 cache (issue 16 item 3): a block's element-wise kernels run at the measured
-in-cache rate while the volume one kernel streams (its counted reads plus writes) fits the chip's L2, at the
-memory's rate once it spills."""
+in-cache rate while the volume their kernels stream (their counted reads plus writes, at five points of the bytes)
+fits the chip's L2, at the memory's rate once it spills."""
 
 import numpy as np
 import pytest
@@ -26,8 +26,21 @@ def test_hit_fraction_is_whole_below_the_resident_volume_and_none_past_the_spill
 
 
 def test_without_a_measured_cache_the_traffic_is_priced_at_the_memory_bandwidth():
-    s = physics.elementwise_s(1e9, 100, 1e6, 2e12, 0.0, np.inf, 0.0)
+    s = physics.elementwise_s(1e9, 100, (1e6,), 2e12, 0.0, np.inf, 0.0)
     assert s == pytest.approx(1e9 / 2e12)
+
+
+def test_each_share_of_the_bytes_stays_in_the_cache_as_its_kernels_volume_does():
+    """Kernels of different volumes cross the cache at different sizes: with one share's kernels inside the resident
+    volume and the other's past the spill, half the bytes move at the in-cache rate and half at the memory's."""
+    R, dram, cache = 40e6, 2e12, 6e12
+    both = physics.elementwise_s(1e9, 0, (R / 2, 2 * R), dram, R, cache, 0.0)
+    assert both == pytest.approx(0.5e9 / cache + 0.5e9 / dram)
+    assert physics.elementwise_s(1e9, 0, (R / 2, R / 2), dram, R, cache, 0.0) == pytest.approx(1e9 / cache)
+    # the bytes' time never falls as the activations grow: each share leaves the cache at its own size
+    sizes = np.linspace(0.1, 4, 60)
+    times = [physics.elementwise_s(1e9 * x, 0, (0.3 * R * x, R * x, 2 * R * x), dram, R, cache, 0.0) for x in sizes]
+    assert np.all(np.diff(np.array(times) / sizes) >= -1e-18)
 
 
 def _step(model, hw, batch, l2):

@@ -786,11 +786,13 @@ def act_passes(model: ModelPreset, eff):
     return np.where(eff.fused_elementwise, counted.fused, counted.eager) * eff.act_scale
 
 
-def kernel_passes(model: ModelPreset) -> float:
-    """Passes one eager element-wise kernel makes (its reads plus writes over one block's activations, the mean over
-    the kernels weighted by their bytes), counted from the model code with its passes
-    (``elementwise_passes.per_kernel``, scripts/count_elementwise_passes.py). Times one block's activation bytes it
-    is the volume a kernel streams, which :func:`elementwise_s` compares with the chip's L2. The eager count serves
+def kernel_passes(model: ModelPreset) -> tuple[float, ...]:
+    """Passes one eager element-wise kernel makes (its reads plus writes over one block's activations) at the
+    midpoints of equal shares of the bytes (the kernels sorted by volume), counted from the model code with its
+    passes (``elementwise_passes.per_kernel``, scripts/count_elementwise_passes.py). Times one block's activation
+    bytes each is the volume a kernel streams, which :func:`elementwise_s` compares with the chip's L2 for its share
+    of the bytes: kernels of a tokens x width tensor stay in the cache at a larger shard of the sequence than the
+    GELU of a 4x-wide MLP hidden, so the share in L2 falls in steps as the activations grow. The eager count serves
     a compiled denoiser too: a fused kernel moves a subset of the bytes of the eager kernels it replaces, each
     written and read where the eager ones wrote and read it, so each byte stays in L2 as it did (and fused is never
     slower than eager: fewer of the same bytes)."""
@@ -940,11 +942,12 @@ def l2_hit_fraction(volume, resident):
     return np.where(R > 0, np.clip(h, 0.0, 1.0), 0.0)
 
 
-def elementwise_s(bytes_, kernels, volume, dram_bw, l2_resident, l2_bw, kernel_start_s):
+def elementwise_s(bytes_, kernels, volumes, dram_bw, l2_resident, l2_bw, kernel_start_s):
     """Seconds of ``kernels`` element-wise kernels that together move ``bytes_``: every kernel costs
-    ``kernel_start_s``, and the bytes move at the L2 rate for the share :func:`l2_hit_fraction` of ``volume`` (the
-    bytes one kernel reads plus writes: :func:`kernel_passes`) keeps in the cache, at ``dram_bw`` for the rest."""
-    h = l2_hit_fraction(volume, l2_resident)
+    ``kernel_start_s``, and the bytes move at the L2 rate for the share the cache keeps, at ``dram_bw`` for the
+    rest. ``volumes``: the bytes one kernel reads plus writes (:func:`kernel_passes`), one per equal share of the
+    bytes (each share kept in the cache in the fraction :func:`l2_hit_fraction` of its kernel's volume)."""
+    h = sum(l2_hit_fraction(v, l2_resident) for v in volumes) / len(volumes)
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
 
 
@@ -1041,9 +1044,9 @@ def diffusion_step_time(
     activations A = ``act_elems_per_item`` (:func:`denoiser_activation_elems`) :func:`act_passes` times in 16 bits,
     serialised with the matmuls, one kernel per two passes (a read and a write) in each block; each GPU runs
     them on its n/G share, priced by :func:`elementwise_s` with ``l2`` = (resident bytes, in-cache bytes/s,
-    seconds per kernel) of the chip (default: no cache, at BW mbu); they stay in L2 while the volume one kernel
-    streams (:func:`kernel_passes` x a block's activations, as the benchmark behind ``l2`` measures a kernel's
-    read plus write) fits.
+    seconds per kernel) of the chip (default: no cache, at BW mbu); each share of the bytes stays in L2 while the
+    volume its kernels stream (:func:`kernel_passes` x a block's activations, as the benchmark behind ``l2``
+    measures a kernel's read plus write) fits.
     step = max(max(compute, weights / (BW mbu)) + layers x gap, layers x host) + comm + denoise_step_s, where ``denoise_step_s`` is
     the serialised per-step work outside the denoiser forward (the sampler's update, the CFG combination, the
     pipeline's Python loop; diffusers compiles only the denoiser, so this stays eager). Each GPU holds and reads
@@ -1067,9 +1070,9 @@ def diffusion_step_time(
         attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, score_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
-    volume = kernel_passes(model) * acts / blocks
+    volumes = [v * acts / blocks for v in kernel_passes(model)]
     passes = act_passes(model, eff)
-    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, volume, BW * eff.mbu, *l2)
+    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, volumes, BW * eff.mbu, *l2)
     linear = n * flops_per_item / (P * eff.mfu) / G
     if linear_s is not None:
         linear = np.where(np.isfinite(linear_s), linear_s, linear)

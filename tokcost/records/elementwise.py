@@ -25,8 +25,9 @@ class Decoders(Strict):
 
 
 class StandIn(ElementwisePasses):
-    per_kernel: PosFloat = Field(
-        description="Passes one eager element-wise kernel makes: the counted denoisers' median."
+    per_kernel: tuple[PosFloat, ...] = Field(
+        min_length=1,
+        description="Passes eager element-wise kernels make: the counted denoisers' median, point by point.",
     )
     launches: NonNegative = Field(description="Eager kernel launches per layer: the median of the counted denoisers.")
 
@@ -37,9 +38,11 @@ class Counted(Strict):
     per_forward: Passes = Field(
         description="Passes over one block's activations made once per forward (embeddings, RoPE tables, final norm)."
     )
-    per_kernel: PosFloat = Field(
-        description="Passes one eager element-wise kernel makes (its reads plus writes over one block's activations), "
-        "the mean over kernels weighted by their bytes: the volume a kernel streams through L2 or memory."
+    per_kernel: tuple[PosFloat, ...] = Field(
+        min_length=1,
+        description="Passes one eager element-wise kernel makes (its reads plus writes over one block's activations) "
+        "at the midpoints of five equal shares of the bytes (the kernels sorted by volume, at 10, 30, 50, 70 and 90% "
+        "of the bytes): the volumes kernels stream through L2 or memory.",
     )
     launches: Launches = Field(description="Eager kernel launches, GEMMs, convolutions and attention included.")
     presets: dict[str, PresetCount] = Field(

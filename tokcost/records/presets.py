@@ -416,12 +416,21 @@ class ElementwisePasses(Passes):
     tokcost/data/generated/elementwise_passes.yaml (counted from the model's code by
     scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
 
-    per_kernel: PosFloat | None = Field(
+    per_kernel: tuple[PosFloat, ...] | None = Field(
         default=None,
-        description="Passes one eager element-wise kernel makes (its reads plus writes), the mean over kernels weighted "
-        "by their bytes: the volume a kernel streams, whose share in L2 is priced at the L2 rate (None: the stand-in's, "
-        "the median of the counted denoisers).",
+        min_length=1,
+        description="Passes one eager element-wise kernel makes (its reads plus writes over a block's activations): "
+        "one number for every kernel, or the volumes at the midpoints of equal shares of the bytes (the counted "
+        "presets: five, at 10, 30, 50, 70 and 90% of the bytes, the kernels sorted by volume); each point's share of "
+        "the bytes that stays in L2 is priced at the L2 rate (None: the stand-in's, the median of the counted "
+        "denoisers).",
     )
+
+    @field_validator("per_kernel", mode="before")
+    @classmethod
+    def _one_volume_for_every_kernel(cls, v):
+        return (v,) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
     counted: str = Field(
         default="", description="How the figures were obtained (the counting proxy, or a stand-in's name)."
     )

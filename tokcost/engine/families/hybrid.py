@@ -167,7 +167,7 @@ class _Kernels:
         self.compute_s = self.compute_s + count * gpu_s
 
     def elementwise(self, bytes_, count=1.0):
-        traffic = physics.elementwise_s(bytes_, 0.0, bytes_, self.BW, *self.l2)
+        traffic = physics.elementwise_s(bytes_, 0.0, (bytes_,), self.BW, *self.l2)
         self._add(traffic + self.l2[2], count)  # and the kernel's start (elementwise_s of one kernel)
         # its traffic is the arithmetic side's; the kernel's start is neither arithmetic nor a weight read
         self.compute_s = self.compute_s + count * traffic
