@@ -1015,6 +1015,21 @@ MODEL_NOTES = [
     "22.1% -> 21.8%, family-band coverage 77% -> 76% at a median width of 1.74 -> 1.67; their image runs' median "
     "|ln| 0.193 -> 0.182, their multi-GPU runs' 0.141 -> 0.152.",
     "",
+    "Tried after it and not adopted (2026-12-07, third session): ring attention's sends priced at a send's own "
+    "bandwidth. tokcost prices a ring step's send and receive at the all-reduce bus bandwidth (367 GB/s on H100s); "
+    "nccl-tests' sendrecv_perf between two NVLinked H100s reports about 80 GB/s in its default configuration "
+    "(NVIDIA/nccl-tests issue #268, 2024-11-19; 180 GB/s at most). With every chip's send at a quarter of its bus "
+    "bandwidth, not refitted: the set's 10 ring runs from median |ln| 0.149 to 0.068 (xDiT's compiled FLUX.1-dev on"
+    " 4 H100s by ring from +0.21 to -0.08; the compiled runs are GPU-bound, so a send longer than its block's "
+    "attention shows), the 32 unseen ones from 0.198 to 0.176, but the RTX 4090's four context-parallel rings from "
+    "+0.31 to -0.47 (their PCIe figure is already a send's) and the eager ones hardly at all. The eager ring runs "
+    "carry most of the miss: in xDiT's H100 runs ring attention costs about 33 ms a step (0.58 ms a layer) over "
+    "Ulysses on the same GPUs whether the ring has 2 or 4 GPUs, which no cost per ring step describes, and "
+    "Wan2.1-14B on 8 H100s (ML.ENERGY v3, unseen) takes 19.5 s more with a ring of 8 than with 2 x Ulysses 4 (0.8 "
+    "ms per further ring step and layer), where its 84 MB sends at 80 GB/s (1.05 ms) beside about 1 ms of block "
+    "attention would expose a fraction. One send figure, for one chip, in a default configuration, does not make a "
+    "preset field; the ring's eager cost needs a profile.",
+    "",
     "The runs of rounds 15-29 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15, 20, 17, 53 "
     "and 8) are kept, with their sources, quotes and assumptions, in tokcost/data/validation/unentered/ (never "
     "fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
