@@ -1,6 +1,6 @@
 """Ring attention in a diffusion replica's sequence parallelism (docs/methodology.md, "Ring attention"): the
-Ulysses all-to-alls among the GPUs of a ring position, a send and receive of K and V per further ring step hidden
-behind the block's attention, the fp32 merge, and the host's calls and launches."""
+Ulysses all-to-alls among the GPUs of a ring position, a send and receive of K and V per further ring step after
+the block's attention, at the link's send bandwidth, the fp32 merge, and the host's calls and launches."""
 
 import json
 from dataclasses import replace
@@ -15,7 +15,7 @@ from tokcost.cli.app import app
 from tokcost.core.validate import build_config
 from tokcost.engine import physics
 from tokcost.engine.collectives import Collectives
-from tokcost.engine.estimate import Config, estimate_arrays
+from tokcost.engine.estimate import Config, estimate_arrays, scale_up_link, scale_up_send
 from tokcost.engine.families.diffusion import ring_degree
 from tokcost.engine.profiles import efficiency
 from tokcost.errors import UsageError
@@ -72,30 +72,54 @@ def test_all_to_alls_run_among_the_gpus_of_a_ring_position_and_a_ring_step_sends
     assert physics.ring_send_s(FLUX, 1, S, 8, comm, 1) == 0.0
 
 
-def test_a_send_shorter_than_the_blocks_attention_is_hidden_and_a_longer_one_is_not():
+def test_every_further_steps_send_adds_to_the_step_after_its_blocks_attention():
+    """NCCL's send kernels wait for the SMs the block's flash attention holds: each further step pays its send in
+    full, however short or long against the attention."""
     e = efficiency(ENGINES["eager"], CAT.hardware("h100-sxm"))
-    R, attention, elems, BW = 4, 0.4, 0.0, 3.35e12  # no merge traffic: the send alone
-    per_block = attention / (LAYERS * R)
-    hidden, _, _ = physics._ring_steps_s(FLUX, e, R, 0.5 * per_block, attention, elems, BW)
-    shown, _, _ = physics._ring_steps_s(FLUX, e, R, 3 * per_block, attention, elems, BW)
-    assert hidden == 0.0
-    assert shown == pytest.approx((R - 1) * LAYERS * 2 * per_block)
+    R, elems, BW = 4, 0.0, 3.35e12  # no merge traffic: the sends alone
+    for send in (1e-6, 1e-3):
+        sends, _, _ = physics._ring_steps_s(FLUX, e, R, send, elems, BW)
+        assert sends == pytest.approx((R - 1) * LAYERS * send)
+
+
+def test_a_rings_send_moves_at_the_presets_send_bandwidth_where_it_has_one():
+    h100, a100 = CAT.hardware("h100-sxm"), CAT.hardware("a100-80gb-sxm")
+    assert h100.scale_up.send_gbps < h100.scale_up.busbw_gbps  # one send between two GPUs: nccl-tests sendrecv_perf
+    assert a100.scale_up.send_gbps is None  # none sourced: the bus bandwidth
+    held = 1e8
+    for hw, rate in ((h100, h100.scale_up.send_gbps), (a100, a100.scale_up.busbw_gbps)):
+        comm = Collectives(scale_up_link(hw), send=scale_up_send(hw))
+        assert comm.send_recv_s(held, 4) == pytest.approx(hw.scale_up.latency_us * 1e-6 + held / (rate * 1e9))
+    # an estimate's ring prices its sends so: a compiled FLUX.1 at 2048 px on 4 H100s, whose step the GPU binds,
+    # takes longer at the H100's send bandwidth than it would at the bus bandwidth
+    setting = {
+        "gpus": 4,
+        "parallelism": "sp",
+        "steps": 25,
+        "ring": 4,
+        "engine": "compiled",
+        "width": 2048,
+        "height": 2048,
+    }
+    fast = h100.model_copy(update={"scale_up": h100.scale_up.model_copy(update={"send_gbps": None})})
+    at_busbw = estimate_arrays(Config(model=FLUX, hardware=fast, profiles=ENGINES, kernels=hardware_kernels, **setting))
+    assert latency(run(**setting)) > latency(at_busbw)
 
 
 def test_each_further_ring_step_costs_an_eager_host_three_launches_and_a_compiled_one_none():
     hw = CAT.hardware("h100-sxm")
     eager = efficiency(ENGINES["eager"], hw)
     compiled = efficiency(ENGINES["compiled"], hw)
-    _, _, host = physics._ring_steps_s(FLUX, eager, 4, 0.0, 1.0, 0.0, 3.35e12)
+    _, _, host = physics._ring_steps_s(FLUX, eager, 4, 0.0, 0.0, 3.35e12)
     per_launch = float(eager.host_per_layer_s) / physics.REFERENCE_LAUNCHES
     assert host == pytest.approx(3 * LAYERS * physics.RING_STEP_LAUNCHES * per_launch)
-    assert physics._ring_steps_s(FLUX, compiled, 4, 0.0, 1.0, 0.0, 3.35e12)[2] == 0.0
+    assert physics._ring_steps_s(FLUX, compiled, 4, 0.0, 0.0, 3.35e12)[2] == 0.0
 
 
 def test_the_merge_moves_ten_bytes_an_element_of_the_gpus_share_of_each_layer():
     e = replace(efficiency(ENGINES["compiled"], CAT.hardware("h100-sxm")), mbu=0.5)
     elems = 1e9  # a pass over all the blocks on this GPU
-    _, merge, _ = physics._ring_steps_s(FLUX, e, 2, 0.0, 1.0, elems, 2e12)
+    _, merge, _ = physics._ring_steps_s(FLUX, e, 2, 0.0, elems, 2e12)
     assert merge == pytest.approx(LAYERS * 10.0 * elems / LAYERS / (2e12 * 0.5))
 
 

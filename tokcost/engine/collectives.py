@@ -32,11 +32,13 @@ class Collectives:
     """Seconds of one collective over ``gpus`` GPUs, vectorised over sizes, GPU counts and stacked chips; 0 on one
     GPU. ``link`` = (latency s, busbw bytes/s), scalars or columns, prices the rows no table covers (a chip without
     tables, more GPUs than its tables measured, an unmeasured cell: :func:`collective_s`'s NaN); ``parts`` =
-    [(rows, {collective: table})] the rows of each chip with NCCL tables."""
+    [(rows, {collective: table})] the rows of each chip with NCCL tables; ``send``: bytes/s of one send between two
+    GPUs (a scalar or a column; None: the link's bus bandwidth)."""
 
-    def __init__(self, link, parts: Sequence[tuple[Any, Mapping[str, KernelTable]]] = ()):
+    def __init__(self, link, parts: Sequence[tuple[Any, Mapping[str, KernelTable]]] = (), send=None):
         self.link = link
         self.parts = list(parts)
+        self.send = link[1] if send is None else send
 
     def all_reduce_s(self, bytes_, gpus) -> np.ndarray:
         """An all-reduce of ``bytes_`` on every GPU (Megatron's tensor parallelism, after attention and the MLP)."""
@@ -53,9 +55,10 @@ class Collectives:
 
     def send_recv_s(self, bytes_, gpus) -> np.ndarray:
         """A GPU of a ring of ``gpus`` sends ``bytes_`` to the next while the previous one's arrive (a step of ring
-        attention): over the link, as one step of a ring all-reduce, which is what nccl-tests' bus bandwidth
-        measures (:func:`~tokcost.engine.physics.sendrecv_s`); the NCCL tables hold no send and receive."""
-        return physics.sendrecv_s(bytes_, gpus, self.link)
+        attention): the link's latency, and the bytes at the send bandwidth (``send``: nccl-tests' sendrecv_perf
+        where the preset has it, :func:`~tokcost.engine.physics.sendrecv_s`); the NCCL tables hold no send and
+        receive."""
+        return physics.sendrecv_s(bytes_, gpus, (self.link[0], self.send))
 
     def _price(self, name: str, size, gpus, held, link_s) -> np.ndarray:
         G = np.asarray(gpus, dtype=float)
@@ -116,13 +119,14 @@ def collective_tables(chip: ChipKernels | None, all_reduce: str = "nccl") -> dic
 
 
 def replica_collectives(
-    kernels, chips: Sequence[tuple[Any, Any]], link, gpus, all_reduce: str = "nccl"
+    kernels, chips: Sequence[tuple[Any, Any]], link, gpus, all_reduce: str = "nccl", send=None
 ) -> Collectives | None:
     """The collectives of a replica of ``gpus`` GPUs on each of ``chips`` ((rows, hardware preset), as
     :class:`~tokcost.engine.families.Work` has them): each chip's tables (:func:`collective_tables`, the all-reduce
     of the engine's ``all_reduce`` implementation) where ``kernels`` (hardware id ->
-    :class:`~tokcost.records.kernels.ChipKernels` or None; None: no tables) has them, else ``link``. None when
-    no replica has more than one GPU (nothing to price, no table loaded)."""
+    :class:`~tokcost.records.kernels.ChipKernels` or None; None: no tables) has them, else ``link``; ``send`` the
+    bytes/s of one send between two GPUs (ring attention's; None: the link's bus bandwidth). None when no replica
+    has more than one GPU (nothing to price, no table loaded)."""
     if not np.any(np.asarray(gpus) > 1):
         return None
     parts = []
@@ -131,7 +135,7 @@ def replica_collectives(
             tables = collective_tables(kernels(hw.id), all_reduce)
             if tables is not None:
                 parts.append((mask, tables))
-    return Collectives(link, parts)
+    return Collectives(link, parts, send)
 
 
 def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl") -> str:

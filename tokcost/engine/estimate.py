@@ -79,6 +79,7 @@ class _Chip:
     price: object  # USD per GPU-hour (NaN: no price)
     link_latency_s: object  # one small collective on the scale-up link (NaN: no link in the preset)
     link_busbw: object  # bytes/s a large collective moves per GPU (NaN: no link)
+    link_send: object  # bytes/s of one send between two GPUs of the link (NaN: no link)
     l2_resident: object  # bytes an element-wise kernel keeps in L2 (0: not measured)
     l2_bw: object  # bytes/s element-wise kernels move in L2 (inf: not measured)
     kernel_start_s: object  # GPU seconds per element-wise kernel (0: not measured)
@@ -111,6 +112,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         price=cfg.prices.get(hw.id, np.nan),
         link_latency_s=scale_up_link(hw)[0],
         link_busbw=scale_up_link(hw)[1],
+        link_send=scale_up_send(hw),
         **_l2(hw),
     )
 
@@ -133,6 +135,14 @@ def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
     if hw.scale_up is None:
         return np.nan, np.nan
     return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
+
+
+def scale_up_send(hw: HardwarePreset) -> float:
+    """Bytes/s of one send and receive between two GPUs on the chip's scale-up link (ring attention's): its preset's
+    ``scale_up.send_gbps``, else the link's bus bandwidth; NaN without a link."""
+    if hw.scale_up is None:
+        return np.nan
+    return (hw.scale_up.send_gbps or hw.scale_up.busbw_gbps) * 1e9
 
 
 PARALLELISMS = tuple(dict.fromkeys(p for f in FAMILIES.values() for p in f.parallelisms))
@@ -317,6 +327,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         split=split,
         ring=rings,
         link=(chip.link_latency_s, chip.link_busbw),
+        send=chip.link_send,
         l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
         chips=chips,
     )

@@ -334,11 +334,12 @@ def alltoall_s(bytes_, gpus, link):
 
 def sendrecv_s(bytes_, gpus, link):
     """One send of ``bytes_`` to the next of ``gpus`` GPUs in a ring while the previous one's arrive: latency +
-    bytes / busbw (a ring all-reduce moves 2 (G-1) such steps of 1/G of its buffer in the bus bandwidth
-    nccl-tests reports). 0 on one GPU."""
+    bytes / the send's bandwidth (``link`` = (latency s, bytes/s): nccl-tests' sendrecv_perf bandwidth where the
+    preset has one, else the all-reduce's bus bandwidth, :meth:`~tokcost.engine.collectives.Collectives.send_recv_s`).
+    0 on one GPU."""
     G = np.asarray(gpus, dtype=float)
-    latency, busbw = link
-    return np.where(G > 1, latency + np.asarray(bytes_, dtype=float) / busbw, 0.0)
+    latency, bandwidth = link
+    return np.where(G > 1, latency + np.asarray(bytes_, dtype=float) / bandwidth, 0.0)
 
 
 def ar_host_s(arch: Architecture, eff, host_factor, tp):
@@ -882,23 +883,27 @@ def sequence_parallel_collectives(model: ModelPreset, sp, ring=1):
 
 # Ring attention (yunchang's ring_flash_attn_forward, feifeibear/long-context-attention yunchang/ring/, which xDiT's
 # USP and the Wan2.1 and HunyuanVideo multi-GPU scripts call through xFuserLongContextAttention): a ring of R GPUs
-# passes the K and V shards round in R steps; in each further step a GPU sends its shard on and receives the next
-# (RingComm.send_recv, dist.batch_isend_irecv) while flash attention runs the block it holds (_flash_attn_forward,
-# returning the block's log-sum-exp), then merges that block's output into its running output in fp32
-# (update_out_and_lse; its _update_out_and_lse is a TorchScript function, and TorchScript's default CUDA fuser
-# groups the element-wise ops of the output's update and of the log-sum-exp's into a kernel each once it has
-# profiled a call: two kernels, counted from the fuser's rules, not measured; nine run unfused). Per further step:
-# the flash attention call and the two merge kernels are host launches
-# beyond a Ulysses layer's (the send and receive is a collective call); the merge reads the running fp32 output (4
-# bytes an element) and the block's 16-bit output (2) and writes the new output (4).
+# passes the K and V shards round in R steps; in each further step a GPU posts the send of its shard to the next and
+# the receive of the previous one's (RingComm.send_recv, dist.batch_isend_irecv), runs flash attention on the block
+# it holds (_flash_attn_forward, returning the block's log-sum-exp), then merges that block's output into its
+# running output in fp32 (update_out_and_lse; its _update_out_and_lse is a TorchScript function, and TorchScript's
+# default CUDA fuser groups the element-wise ops of the output's update and of the log-sum-exp's into a kernel each
+# once it has profiled a call: two kernels, counted from the fuser's rules, not measured; nine run unfused). Per
+# further step: the flash attention call and the two merge kernels are host launches beyond a Ulysses layer's (the
+# send and receive is a collective call); the merge reads the running fp32 output (4 bytes an element) and the
+# block's 16-bit output (2) and writes the new output (4). The send does not hide behind the block's attention,
+# though posted before it: NCCL's send and receive kernels need SMs of their own ("NCCL CTAs won't share an SM with
+# compute kernels", NVIDIA/nccl issue #689), and a flash-attention kernel holds every SM while it runs, so they
+# wait for its blocks to retire (NVIDIA/nccl issue #1431: "the next communication kernel will be delayed until the
+# gemm is completed because there are not enough SM resources"): a step takes its block's attention, then its send.
 RING_STEP_LAUNCHES = 3
 RING_MERGE_BYTES_PER_ELEMENT = 10.0
 
 
 def ring_send_s(model: ModelPreset, items_per_gpu, seq_tokens, sp, comm, ring=1):
     """Seconds of one step of ring attention's send and receive in one layer: a GPU's K and V shards (2 x
-    :func:`_sequence_shard_bytes`) to the next GPU of the ring while the previous one's arrive, priced as a step of
-    a ring all-reduce on the scale-up link (``comm``'s :meth:`~tokcost.engine.collectives.Collectives.send_recv_s`).
+    :func:`_sequence_shard_bytes`) to the next GPU of the ring while the previous one's arrive, at the scale-up
+    link's send bandwidth (``comm``'s :meth:`~tokcost.engine.collectives.Collectives.send_recv_s`).
     0 without a ring (``ring`` 1: a ring of one GPU sends nothing), for a UNet, or without ``comm``."""
     d = _denoiser(model)
     G = np.asarray(sp, dtype=float)
@@ -1057,11 +1062,11 @@ def diffusion_step_time(
     chip's ``score_rate`` (:func:`softmax_rate`) and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
     of a 16-bit pipeline (:func:`unfused_attention_s`).
     Ring attention (:data:`RING_STEP_LAUNCHES`): each of a ring's ring - 1 further steps in each attention layer
-    sends and receives K and V while the block's attention (1/ring of the layer's) runs, so only the send beyond it
-    adds, merges the block into the fp32 output (:data:`RING_MERGE_BYTES_PER_ELEMENT` over the GPU's share of a
-    layer's activation) and, under an engine that launches every op (``host_per_launch``), costs the host its
-    launches. Returns (step, compute, memory, the ring's sends beyond the attention they overlap: seconds inside
-    step, 0 without a ring)."""
+    sends and receives K and V after the block's attention (1/ring of the layer's), not beside it (the flash kernel
+    holds the SMs NCCL's send kernels need), merges the block into the fp32 output
+    (:data:`RING_MERGE_BYTES_PER_ELEMENT` over the GPU's share of a layer's activation) and, under an engine that
+    launches every op (``host_per_launch``), costs the host its launches. Returns (step, compute, memory, the ring's
+    sends: seconds inside step, 0 without a ring)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
@@ -1086,26 +1091,25 @@ def diffusion_step_time(
     weight_bytes = model.denoiser.active_params_b * 1e9 * wbytes
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
-    ring_sends, ring_merges, ring_host = _ring_steps_s(model, eff, ring, ring_send, attention, acts / 2.0, BW)
+    ring_sends, ring_merges, ring_host = _ring_steps_s(model, eff, ring, ring_send, acts / 2.0, BW)
     gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_sends + ring_merges
     host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s + ring_host
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory, ring_sends
 
 
-def _ring_steps_s(model: ModelPreset, eff, ring, send, attention, act_elems, BW):
-    """(seconds of sends beyond the attention they overlap, seconds of merges, host seconds) per forward of the
-    ring - 1 further steps of ring attention in every attention layer (:func:`diffusion_step_time`): ``send`` one
-    step's send and receive, ``attention`` the forward's attention seconds on this GPU, ``act_elems`` the GPU's
-    activation elements of one pass over all blocks."""
+def _ring_steps_s(model: ModelPreset, eff, ring, send, act_elems, BW):
+    """(seconds of sends, seconds of merges, host seconds) per forward of the ring - 1 further steps of ring
+    attention in every attention layer (:func:`diffusion_step_time`): ``send`` one step's send and receive, serial
+    with the block's attention (the comment above :data:`RING_STEP_LAUNCHES`), ``act_elems`` the GPU's activation
+    elements of one pass over all blocks."""
     if np.all(np.asarray(ring) == 1):
         return 0.0, 0.0, 0.0
     layers = _denoiser(model).transformer_geometry()[1]
     further = (np.asarray(ring, dtype=float) - 1.0) * layers
-    exposed = np.maximum(send - attention / (layers * ring), 0.0)
     merge = RING_MERGE_BYTES_PER_ELEMENT * act_elems / layers / (BW * eff.mbu)
     host = np.where(eff.host_per_launch, RING_STEP_LAUNCHES / REFERENCE_LAUNCHES * eff.host_per_layer_s, 0.0)
-    return further * exposed, further * merge, further * host
+    return further * send, further * merge, further * host
 
 
 def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):

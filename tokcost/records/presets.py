@@ -81,6 +81,12 @@ class ScaleUp(Strict):
         "collectives move data at."
     )
     latency_us: PosFloat = Field(description="Time of a small-message collective (all-reduce), microseconds.")
+    send_gbps: PosFloat | None = Field(
+        default=None,
+        description="Bandwidth of one send and receive between two of its GPUs (nccl-tests sendrecv_perf), GB/s: "
+        "what ring attention's K and V shards move at (None: the bus bandwidth, an all-reduce's, which a single "
+        "send between two GPUs does not reach).",
+    )
 
 
 class L2Cache(Strict):

@@ -1027,8 +1027,29 @@ MODEL_NOTES = [
     "Ulysses on the same GPUs whether the ring has 2 or 4 GPUs, which no cost per ring step describes, and "
     "Wan2.1-14B on 8 H100s (ML.ENERGY v3, unseen) takes 19.5 s more with a ring of 8 than with 2 x Ulysses 4 (0.8 "
     "ms per further ring step and layer), where its 84 MB sends at 80 GB/s (1.05 ms) beside about 1 ms of block "
-    "attention would expose a fraction. One send figure, for one chip, in a default configuration, does not make a "
-    "preset field; the ring's eager cost needs a profile.",
+    "attention would expose a fraction. As tried here, with the sends still hidden behind the block's attention "
+    "wherever shorter and one factor for every chip, it moved the compiled runs, overshot the RTX 4090's and left "
+    "the long video sequences where they were; the next paragraph keeps the send figure to the chip it was measured"
+    " on and puts the sends after the attention.",
+    "",
+    "Ring attention's sends (2026-12-07, third session; adopted). What the trial above left open, ML.ENERGY v3's "
+    "ring sweeps show: on 2-8 H100s at ring degrees 1-8 (round 28, unseen), Wan2.1-14B's and HunyuanVideo's time "
+    "grows with the ring by about the K and V bytes each further step sends at ~100 GB/s, in full, beside blocks of"
+    " attention about as long, and FLUX.1's 7 MB sends by a tenth as much: the sends do not hide behind the "
+    "attention. NCCL's send kernels need SMs of their own (\"NCCL CTAs won't share an SM with compute kernels\", "
+    "NVIDIA/nccl issue #689) and wait while a compute kernel holds them all (issue #1431), so a ring step is now "
+    "priced as its block's attention, then its send, at the link's send bandwidth: a new preset field, "
+    "scale_up.send_gbps, 80 GB/s on the H100 SXM (nccl-tests issue #268, sendrecv_perf between two NVLinked H100s "
+    "in the default configuration), the bus bandwidth where none is sourced (every other chip). Refitted: the 32 "
+    "unseen ring runs from median |ln| 0.198 to 0.088 (Wan2.1-14B's ring of 8 on 8 H100s +0.36 -> -0.01, "
+    "HunyuanVideo's +0.21 -> +0.03, xDiT's FLUX.1-dev on 4 A100s by ring +0.38 -> +0.30); the 471 unseen inference "
+    "runs 14.4% -> 13.3% (mean 21.8% -> 21.3%, their multi-GPU runs' median |ln| 0.152 -> 0.112; coverage 76% at "
+    "width 1.67). The set: in sample 5.79% -> 5.87%, held out by source 6.07% both, by GPU 6.36% -> 6.40%, by "
+    "engine 8.41% -> 8.63%, its 10 ring runs 0.149 -> 0.191 in median |ln|: xDiT's compiled FLUX.1-dev rings on 4 "
+    "H100s go from 0.81-0.95 of the measured time to 1.10-1.25 (their 14 MB sends partly slip between the waves of "
+    "short attention kernels, which this does not price), its eager ones from 0.51-0.66 to 0.58-0.77. The fit moved"
+    " the eager per-step time 2.97 -> 3.67 ms, the per-request time 35.3 -> 31.2 ms, the VAE's efficiency 0.272 -> "
+    "0.265 and the host's time per collective 0.181 -> 0.191 ms.",
     "",
     "The runs of rounds 15-29 that were scored and not entered (36, 70, 65, 58, 30, 3, 38, 8, 36, 34, 15, 20, 17, 53 "
     "and 8) are kept, with their sources, quotes and assumptions, in tokcost/data/validation/unentered/ (never "

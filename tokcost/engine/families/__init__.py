@@ -59,6 +59,7 @@ class Work:
     split: Any  # the other parallel degree (tensor- or sequence-parallel) within a group
     ring: Any  # GPUs per ring of ring attention within the sequence split (1: none)
     link: tuple  # (seconds of a small collective, bytes/s of a large one) on the scale-up link
+    send: Any  # bytes/s of one send between two GPUs of the link (ring attention's K and V)
     l2: tuple  # (resident bytes, in-cache bytes/s, seconds per kernel) of element-wise kernels
     # which chip prices which rows: (True or a boolean column of a stacked grid, its preset), for the families
     # that look up a chip's measured kernel tables (Config.kernels)

@@ -119,7 +119,7 @@ class Diffusion:
         seq = latent + (m.denoiser.joint_text_tokens or 0)
         # per forward: Ulysses all-to-alls within each CFG group, and the guidance all-gather between the groups
         items_per_gpu = n_items / cfg_degree
-        collectives = replica_collectives(cfg.kernels, w.chips, w.link, gpus)
+        collectives = replica_collectives(cfg.kernels, w.chips, w.link, gpus, send=w.send)
         ring = w.ring
         comm = physics.sequence_parallel_comm_s(
             m, items_per_gpu, seq, sp, collectives, ring
@@ -231,6 +231,8 @@ class Diffusion:
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"
             )
+            if cfg.model.denoiser.kind not in ("unet", "linear-dit") and cfg.hardware.scale_up is not None:
+                note += "; " + ring_send_note(cfg.hardware)
         return note
 
     def gemm_note(self, cfg: Config) -> str:
@@ -323,6 +325,17 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
             # a format this chip computes in 16 bits (weights dequantised: fp8 without fp8 units, int8-wo, int4)
             parts.append((mask, chip.tables[sixteen]))
     return TableGemms(parts) if parts else None
+
+
+def ring_send_note(hw: HardwarePreset) -> str:
+    """How a ring's sends are priced on ``hw`` (a preset with a scale-up link), for an estimate's notes."""
+    up = hw.scale_up
+    rate = (
+        f"{up.send_gbps:g} GB/s, nccl-tests' sendrecv_perf between two GPUs (scale_up.send_gbps)"
+        if up.send_gbps is not None
+        else f"the link's all-reduce bus bandwidth, {up.busbw_gbps:g} GB/s (no send figure for {hw.name}: optimistic)"
+    )
+    return f"ring attention's K and V sends, where a ring runs, after each block's attention at {rate}"
 
 
 def ring_degree(model: ModelPreset, sp: int, ring: int | None = None) -> int:
