@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tokcost.engine.physics import kv_heads_per_gpu
 from tokcost.records.kernels import KernelTable
 
 
@@ -173,6 +174,15 @@ def engine_table(kernels, hardware_id: str, name: str, kernel_sources) -> Kernel
     return table if table is not None and table.provenance.get("kernel_source") in kernel_sources else None
 
 
+def decode_table(kernels, hardware_id: str, kernel_sources, kv_bytes: float) -> KernelTable | None:
+    """The generation-attention table a decode's KV-cache reads are priced from on the chip (:func:`engine_table`),
+    or None: none timed one of ``kernel_sources``, or the cache is not 16-bit (``kv_bytes``), which the tables
+    time."""
+    if kv_bytes != 2.0:
+        return None
+    return engine_table(kernels, hardware_id, "attention.generation", kernel_sources)
+
+
 def within_grid(table: KernelTable, **values) -> np.ndarray:
     """Whether each shape's ``values`` (one keyword per axis) lie within the range its axes measured."""
     inside = np.asarray(True)
@@ -191,12 +201,10 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
     engine's ``attention_kernels``) on a 16-bit cache (:func:`decode_attention_rate`), else ``cap``, the stream
     rate."""
     rate = np.asarray(cap, dtype=float)
-    if kv_bytes != 2.0:  # the tables time a 16-bit cache
-        return rate
     G = np.asarray(gpus, dtype=float)
-    kv_heads = np.maximum(arch.kv_heads / G, 1.0)  # a KV head is replicated when there are fewer than G
+    kv_heads = kv_heads_per_gpu(arch, G)
     for mask, hw in chips:
-        table = engine_table(kernels, hw.id, "attention.generation", kernel_sources)
+        table = decode_table(kernels, hw.id, kernel_sources, kv_bytes)
         if table is None:
             continue
         measured = decode_attention_rate(table, n_seq, context, arch.heads / G, kv_heads, arch.head_dim, kv_bytes, cap)

@@ -289,11 +289,15 @@ def ar_prefill_time(
     )
 
 
+def kv_heads_per_gpu(arch: Architecture, tp) -> np.ndarray:
+    """KV heads one of ``tp`` GPUs holds: kv_heads / G, at least one whole head (vLLM and Megatron replicate a KV
+    head over the GPUs that share it when kv_heads < G)."""
+    return np.maximum(arch.kv_heads / np.asarray(tp, dtype=float), 1.0)
+
+
 def kv_share(arch: Architecture, tp) -> np.ndarray:
-    """Fraction of the KV cache one of ``tp`` GPUs holds: its kv_heads / G heads, at least one whole head (vLLM and
-    Megatron replicate a KV head over the GPUs that share it when kv_heads < G)."""
-    G = np.asarray(tp, dtype=float)
-    return np.maximum(arch.kv_heads / G, 1.0) / arch.kv_heads
+    """Fraction of the KV cache one of ``tp`` GPUs holds (:func:`kv_heads_per_gpu` of its kv_heads)."""
+    return kv_heads_per_gpu(arch, tp) / arch.kv_heads
 
 
 def tensor_parallel_problem(name: str, arch: Architecture, gpus: int) -> str | None:

@@ -20,7 +20,7 @@ from tokcost.engine.families import (
     TrainingWork,
     Work,
 )
-from tokcost.engine.kernels import ar_attention, engine_table, within_grid
+from tokcost.engine.kernels import ar_attention, decode_table, engine_table, within_grid
 from tokcost.engine.tokens import (
     TokenCount,
     ar_layout_tokens,
@@ -299,18 +299,14 @@ def attention_note(cfg: Config) -> str | None:
     chip = cfg.kernels(cfg.hardware.id) if cfg.kernels is not None else None
     if chip is None:
         return None
-    sources, arch = cfg.profiles[cfg.engine].attention_kernels, cfg.model.architecture
+    sources, arch = cfg.profiles[cfg.engine].attention_kernels, decoder(cfg.model)
     priced = []
     prefill = engine_table(cfg.kernels, cfg.hardware.id, "attention.context", sources)
     if prefill is not None and within_grid(prefill, head_dim=arch.head_dim):
         priced.append(("the prefill's attention", prefill))
-    decode = engine_table(cfg.kernels, cfg.hardware.id, "attention.generation", sources)
-    kv_heads = np.maximum(arch.kv_heads / np.asarray(cfg.gpus, dtype=float), 1.0)
-    if (
-        decode is not None
-        and cfg.kv_dtype == "bf16"
-        and np.any(within_grid(decode, kv_heads=kv_heads, head_dim=arch.head_dim))
-    ):
+    decode = decode_table(cfg.kernels, cfg.hardware.id, sources, physics.KV_DTYPE_BYTES[cfg.kv_dtype])
+    kv_heads = physics.kv_heads_per_gpu(arch, cfg.gpus)
+    if decode is not None and np.any(within_grid(decode, kv_heads=kv_heads, head_dim=arch.head_dim)):
         priced.append(("decode's KV-cache reads (never faster than the stream rate)", decode))
     if not priced:
         return None
