@@ -1074,10 +1074,11 @@ MODEL_NOTES = [
     "'slicing_tokens = 1 - self.config.sliding_window'), so pull request #26464's 11k figure grows as a 4k "
     "context does: 0.64 ns per (context x layer x query head), a third of the Qwen pages' rate, not an eighth. "
     "The Qwen2 pages' transformers 4.38 also expands K and V to every query head each step (Qwen2FlashAttention2 "
-    "calls repeat_kv before flash-attention, which takes GQA natively) and, with generate's attention mask, "
-    "copies them again at that size to unpad them (_upad_input, index_first_axis), a cost per (context x layer x "
-    "query head) of that version's code; whether transformers 4.51 (the Qwen3 H20 rows) still makes such copies "
-    "was not checked, so none is priced.",
+    "calls repeat_kv before flash-attention, which takes GQA natively); at batch 1 it drops the all-ones mask, so "
+    "flash_attn_func (flash-attn 2.3.3's mha_fwd, which splits the KV for decoding) reads them at that size: two "
+    "passes per (context x layer x query head), the repeat's write and the kernel's read, ~0.6 ns at the A100's "
+    "bandwidth, a third to a half of what the pages show. A cost of that version's code; whether transformers 4.51"
+    " (the Qwen3 H20 rows) still expands them was not checked, so none is priced.",
     "",
     "Entering rounds 19-23 (2026-12-07, fourth session; tried, not adopted). The earlier trial ('Entering the "
     "unseen rounds, tried once', above) entered rounds 15-23 and broke the gate with runs from the part of rounds "
