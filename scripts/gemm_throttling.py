@@ -18,6 +18,7 @@ import itertools
 import numpy as np
 
 from tokcost.io.kernel_tables import available_chips, load_chip
+from tokcost.records.kernels import KernelTable
 
 THROTTLED_S = 2e-3  # a GEMM timed this long ran ~100 ms in the collector's loop: long enough to throttle
 TABLE = "gemm.bfloat16"
@@ -36,6 +37,13 @@ def long_over_fastest(latency: np.ndarray, m: np.ndarray, n: np.ndarray, k: np.n
     return shares
 
 
+def table_shares(table: KernelTable) -> list[float]:
+    """:func:`long_over_fastest` of a shipped (m, n, k) GEMM table, whatever the order of its axes."""
+    order = [table.axes.index(a) for a in ("m", "n", "k")]
+    latency = np.transpose(table.latency_s.astype(float), order)
+    return long_over_fastest(latency, *(table.grid[i] for i in order))
+
+
 def main() -> None:
     print(f"{'chip':22s} {'device':48s} {'(n, k)':>6s} {'median':>7s} {'q25':>6s} {'q75':>6s}")
     for chip in available_chips():
@@ -43,9 +51,7 @@ def main() -> None:
         table = kernels.tables.get(TABLE)
         if table is None:
             continue
-        order = [table.axes.index(a) for a in ("m", "n", "k")]
-        latency = np.transpose(table.latency_s.astype(float), order)
-        shares = long_over_fastest(latency, *(table.grid[i] for i in order))
+        shares = table_shares(table)
         if not shares:
             print(f"{chip:22s} {kernels.device:48s} no GEMM timed >= {THROTTLED_S * 1e3:g} ms")
             continue
