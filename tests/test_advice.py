@@ -16,6 +16,7 @@ import yaml
 from tokcost import api
 from tokcost.core.gate import diff
 from tokcost.core.plan import service_high_s
+from tokcost.io import engines
 from tokcost.records.results import AnalysisResult, SpecResult
 from tokcost.render import advice, registry
 from tokcost.render.markdown import format_markdown
@@ -504,32 +505,43 @@ def test_suggestions_replan_only_the_named_candidates_a_bounded_number_of_times(
 # ------------------------------------------------------------------------------------------- the error band's margin
 
 
-def test_band_risk_is_named_exactly_when_the_choices_band_high_service_exceeds_the_budget(examples):
-    named = 0
-    for doc, result in examples.values():
-        rec = result.recommendation
-        if rec.choice is None:
-            assert rec.band_risk is None
-            continue
-        limit = doc["budget"]["latency_s"]
-        high = service_high_s(rec.choice)
-        assert high > 0
-        if high <= limit:
-            assert rec.band_risk is None
-            assert not any("slow end of its error band" in line for line in advice.why(result))
-            continue
-        named += 1
-        assert rec.band_risk is not None and rec.band_risk.service_high_s == pytest.approx(high)
-        line = next(line for line in advice.why(result) if "slow end of its error band" in line)
-        assert secs(high) in line and f"{limit:g} s" in line
-        safer = result.candidate(rec.band_risk.safer) if rec.band_risk.safer is not None else None
-        if safer is not None:  # feasible, no cheaper than the choice, and within the budget at its band's high end
-            assert safer.feasible and service_high_s(safer) <= limit
-            assert safer.fleet_cost_usd_per_item >= rec.choice.fleet_cost_usd_per_item
-            assert f"{safer.model} on {safer.replica}" in line
-        else:
-            assert "no feasible option stays within the budget" in line
-    assert named >= 1  # photo-qa's choice runs close to its budget
+def _band_risk_checked(doc: dict, result: SpecResult) -> int:
+    """Check that ``result`` names a band risk exactly when its choice's band-high service exceeds the budget, and
+    how; returns 1 when it names one."""
+    rec = result.recommendation
+    if rec.choice is None:
+        assert rec.band_risk is None
+        return 0
+    limit = doc["budget"]["latency_s"]
+    high = service_high_s(rec.choice)
+    assert high > 0
+    if high <= limit:
+        assert rec.band_risk is None
+        assert not any("slow end of its error band" in line for line in advice.why(result))
+        return 0
+    assert rec.band_risk is not None and rec.band_risk.service_high_s == pytest.approx(high)
+    line = next(line for line in advice.why(result) if "slow end of its error band" in line)
+    assert secs(high) in line and f"{limit:g} s" in line
+    safer = result.candidate(rec.band_risk.safer) if rec.band_risk.safer is not None else None
+    if safer is not None:  # feasible, no cheaper than the choice, and within the budget at its band's high end
+        assert safer.feasible and service_high_s(safer) <= limit
+        assert safer.fleet_cost_usd_per_item >= rec.choice.fleet_cost_usd_per_item
+        assert f"{safer.model} on {safer.replica}" in line
+    else:
+        assert "no feasible option stays within the budget" in line
+    return 1
+
+
+def test_band_risk_is_named_exactly_when_the_choices_band_high_service_exceeds_the_budget(examples, monkeypatch):
+    named = sum(_band_risk_checked(doc, result) for doc, result in examples.values())
+    # with every family's band reaching 1.65x slow (fleets are sized at the central estimate to 90% of the budget,
+    # so today's bands, 1.06-1.43x at their high end, rarely reach past it), photo-qa's choice runs past its budget
+    bands = engines.load_error_bands()
+    wide = {family: band.model_copy(update={"high": max(band.high, 0.5)}) for family, band in bands.items()}
+    monkeypatch.setattr(engines, "load_error_bands", lambda: wide)
+    doc = examples["photo-qa"][0]
+    named += _band_risk_checked(doc, _analyze(doc))
+    assert named >= 1
 
 
 def test_a_tighter_budget_names_a_band_risk_or_changes_the_choice():

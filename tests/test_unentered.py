@@ -15,9 +15,11 @@ FILES = sorted((DATA_DIR / "validation" / "unentered").glob("round*.yaml"))
 
 
 def test_there_are_rounds_to_check():
-    # one file per round, from round 15 on, none missing (rounds 15-22 at least)
+    # one file per round from round 15 on, less rounds 19-23, entered whole (docs/validation.md, "Entering rounds
+    # 19-23"): a round file that goes missing otherwise is a record lost
     rounds = sorted(int(p.stem.removeprefix("round")) for p in FILES)
-    assert rounds == list(range(15, 15 + len(rounds))) and len(rounds) >= 8
+    entered = set(range(19, 24))
+    assert rounds == [r for r in range(15, max(rounds) + 1) if r not in entered] and len(rounds) >= 10
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

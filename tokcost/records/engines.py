@@ -174,7 +174,7 @@ class ErrorBand(Strict):
     high: float = Field(description="Upper end: ln(measured / predicted latency).")
     n: Annotated[int, Field(gt=0), NOT_BOOL] = Field(description="Held-out entries it is taken over.")
     level: Fraction = Field(
-        description="The conformal level it is built at: the lowest from 0.90 (tokcost.core.validate.BAND_FLOOR) "
+        description="The conformal level it is built at: the lowest from 0.85 (tokcost.core.validate.BAND_FLOOR) "
         "whose leave-one-source-out coverage reaches 80% (tokcost.core.validate.error_bands).",
     )
     coverage: Fraction | None = Field(

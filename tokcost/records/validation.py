@@ -81,7 +81,7 @@ class ValidationResult(BaseModel):
         default={},
         description="Calibrated bands per family from the held-out errors, the widest of the three ways "
         "(held_out_by names it): low/high (ln of measured / predicted latency, split-conformal band at level), n, "
-        "level (the lowest from 0.90 whose leave-one-source-out coverage reaches 80%), coverage (leave-one-source-"
+        "level (the lowest from 0.85 whose leave-one-source-out coverage reaches 80%), coverage (leave-one-source-"
         "out), width (high / low).",
     )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
