@@ -4,7 +4,7 @@ What is fitted (:data:`PARAMS`): the engine factors that no datasheet or microbe
 ``host_per_layer_s``, ``fixed_per_step_s``, ``request_fixed_s`` (diffusion pipeline overhead per request),
 ``act_scale`` (the element-wise time measured runs show over what each model's counted element-wise passes take at the
 chip's rate: one value for eager and compiled, whose passes are counted apart from the model code by
-scripts/count_elementwise_passes.py), compiled decode's ``mbu``, ``gpu_per_layer_s`` (the
+scripts/count_elementwise_passes.py), ``gpu_per_layer_s`` (the
 kernel gaps that add to each layer's GPU time, one value for eager, compiled and today's vLLM), the
 ``fixed_per_step_s`` of each vLLM release, eager's ``host_per_collective_s`` (the host time of each collective a
 multi-GPU replica calls, one by one under eager code), vLLM V0's ``eager_host_per_layer_s`` (the host time of a decoder layer in the steps its graphs leave eager: the
@@ -15,7 +15,9 @@ work its engine does for each running sequence at each step: the slope of its st
 parameters (peak, bandwidth, matmul/attention/bandwidth efficiencies) are sourced, never fitted. The eager and
 compiled ``mfu`` (the share of the hardware's measured GEMM rate the stack reaches) is not fitted either: every
 leave-one-source-out refit over the 251 runs put it at 0.996-1.0, the top of its range, so it is fixed at 1 in
-engines.yaml (a stack does not beat the GEMM ceiling the hardware preset measures).
+engines.yaml (a stack does not beat the GEMM ceiling the hardware preset measures). Nor is compiled decode's ``mbu``:
+over the 868 runs of 2026-12-07 the whole-set fit and every leave-one-source-out refit put it at 1.0, the top of its
+range, so it too is fixed at 1 (CUDA-graph decode streams the weights at the hardware's stream ceiling).
 
 Objective: the mean |ln(predicted / measured)| over the fitting entries of one engine. Entries of one engine
 depend only on that engine's parameters, so each engine is fitted on its own entries. The search is a
@@ -34,8 +36,7 @@ fitted in that fold, and keeping the whole-set value would leak the left-out ent
 so it takes a stated prior (:data:`PRIORS`) from an engine the fold does fit: a vLLM release's host terms are
 eager's divided by the ~4.5x end-to-end speed-up reported for a vLLM-class server over reference code
 (baaivision/Emu3.5 README: 4-5x), and eager's are vLLM's times the same 4.5 (its per-layer term vLLM 0.4's, the
-only release that has one); ``mbu`` passes between compiled and
-vLLM decode (both replay CUDA graphs over fused kernels and stream the weights). Where the prior's own engine has
+only release that has one). Where the prior's own engine has
 no entry in the fold either, the parameter takes the middle of its search range (:func:`initial_values`). None of these is a fit. The folds of all three kinds are fitted in lockstep
 (:func:`fit_subsets`): each trial grid is priced once for every fold, each fold keeping its own values, which are
 exactly those of fitting it alone.
@@ -77,7 +78,6 @@ PARAMS: list[tuple[tuple[str, ...], str, float, float, bool]] = [
     (("eager", "compiled"), "request_fixed_s", 0.0, 0.6, False),
     (("eager", "compiled"), "vae_efficiency", 0.05, 1.0, True),
     (("eager", "compiled"), "act_scale", 0.1, 5.0, True),
-    (("compiled",), "mbu", 0.5, 1.0, False),
     (("vllm", "vllm-0.7", "vllm-0.11"), "mbu", 0.5, 1.0, False),
     (("vllm", "vllm-0.11"), "fixed_per_step_s", 1e-5, 1e-2, True),
     (("vllm", "vllm-0.7", "vllm-0.11"), "host_per_sequence_s", 0.0, 2e-4, False),
@@ -100,8 +100,6 @@ PRIORS: dict[tuple[tuple[str, ...], str], tuple[tuple[tuple[str, ...], str], flo
     (("vllm-0.4",), "fixed_per_step_s"): ((("eager",), "fixed_per_step_s"), 1 / VLLM_PRIOR),
     (("eager",), "host_per_layer_s"): ((("vllm-0.4",), "host_per_layer_s"), VLLM_PRIOR),
     (("eager",), "fixed_per_step_s"): ((("vllm", "vllm-0.11"), "fixed_per_step_s"), VLLM_PRIOR),
-    (("vllm", "vllm-0.7", "vllm-0.11"), "mbu"): ((("compiled",), "mbu"), 1.0),
-    (("compiled",), "mbu"): ((("vllm", "vllm-0.7", "vllm-0.11"), "mbu"), 1.0),
     (("vllm-0.7",), "fixed_per_step_s"): ((("vllm", "vllm-0.11"), "fixed_per_step_s"), 1.0),
     # vLLM V0's eager decoder layer makes 11 operator calls (engines.yaml decode_graphs), at eager code's cost per
     # launch (eager's host_per_layer_s is per 63: tokcost.engine.physics.REFERENCE_LAUNCHES)
