@@ -19,11 +19,25 @@
    the kernels that take its time. The lead: the Qwen2 (A100) and Qwen3 (H20) speed benchmarks' transformers runs
    step about 1.4 ns slower per context token, query head and layer than tokcost prices (docs/validation.md, rounds
    18 and 24), and the kernel that does it is not identified.
+5. ``dit``: one denoiser step of SD3.5-Large (38 joint blocks of 38 x 64, CFG batch 2, 333 text tokens) and
+   FLUX.1-dev (19 + 38 blocks of 24 x 128, batch 1, 512 text tokens) at 1024 px, diffusers' transformers built from
+   their config.json with random bf16 weights, eager and with each repeated block compiled (``torch.compile``),
+   against tokcost's ``denoise`` for one step of the same model, engine and chip; a profile of each step splits the
+   GPU's time into GEMMs, attention and the rest (element-wise, norms, copies, Inductor's fused kernels) and names
+   the GPU's idle time (host-bound gaps). The lead: SD3-family eager steps are priced fast on every chip while their
+   compiled twins and FLUX.1 fit; ONNX Runtime PR 22986 measures SD3.5-Large's eager step 83 ms above its compiled
+   one on an H100, where tokcost prices 47 (docs/validation.md).
+6. ``sustained``: one of FLUX.1's GEMMs (its MLP's up-projection at 1024 px: m 4,608, n 12,288, k 3,072, bf16)
+   back to back for ``--sustain-s`` seconds (default 30), its throughput per window beside the SM clock, power and
+   temperature ``nvidia-smi`` reports, against the rate tokcost prices for it. The lead: the kernel tables time each
+   GEMM for milliseconds, at boost clock; a diffusion pipeline holds the chip at its power limit for seconds
+   (docs/validation.md, "Sustained clocks").
 
 Usage: ``python scripts/gpu_probes.py [--hardware ID] [--output FILE]``; the preset is recognised from the device name
 (``tokcost.records.calibration.KNOWN_GPUS``) unless given. ``--device cpu --quick`` runs tiny shapes in seconds: the
-test suite's smoke test, not a measurement. Needs torch (``.[bench]``); the VAE probe also needs diffusers
+test suite's smoke test, not a measurement. Needs torch (``.[bench]``); the VAE and DiT probes also need diffusers
 (``.[counts]``) and the decode probe transformers (``.[hf]``); each is skipped, saying so, without it. Prints one table per probe and writes every row as JSON.
+The two leads' probes alone (``--probes dit,sustained``) take about four minutes on an H100, most of it compiling.
 """
 
 from __future__ import annotations
@@ -65,6 +79,9 @@ DTYPE = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 DECODE_LAYERS, DECODE_CONTEXTS, DECODE_NEW_TOKENS = 4, (1024, 8192, 16384, 30720), 16
 DECODE_IMPLS = ("sdpa", "eager", "flash_attention_2")
 EAGER_MAX_CONTEXT = 8192  # eager attention's prefill writes heads x context^2 fp32 scores: 106 GB at 30k tokens
+DIT_MODELS = ("sd35-large", "flux1-dev")
+# FLUX.1's MLP up-projection at 1024 px (4,096 image + 512 text tokens, width 3,072, MLP ratio 4): (m, n, k)
+SUSTAIN_GEMM = (4608, 12288, 3072)
 
 
 class Pricing:
@@ -295,6 +312,208 @@ def probe_decode(dev: torch.device, price: Pricing, quick: bool, repeats: int) -
     return rows
 
 
+def _dit(name: str, quick: bool, dev: torch.device):
+    """(model, the inputs of one denoiser step at 1024 px, the lists of its repeated blocks) for a preset DiT, built
+    from its config.json with random weights in bf16; ``quick``: the same class at a few channels and one block."""
+    from diffusers import FluxTransformer2DModel, SD3Transformer2DModel
+
+    def rand(*shape):
+        return torch.randn(*shape, device=dev, dtype=torch.bfloat16)
+
+    def full(batch, value):
+        return torch.full((batch,), value, device=dev, dtype=torch.bfloat16)
+
+    with torch.device(dev):  # initialised on the GPU: FLUX.1's 12B parameters take minutes on the CPU
+        if name == "sd35-large":
+            # stabilityai/stable-diffusion-3.5-large transformer/config.json; guidance batched (2 x 1 image), 77 CLIP
+            # + 256 T5 tokens (StableDiffusion3Pipeline), joint_attention_dim 4096, pooled_projection_dim 2048
+            heads, hd, layers, side, text, joint, pooled = (
+                (2, 32, 1, 16, 8, 64, 32) if quick else (38, 64, 38, 128, 333, 4096, 2048)
+            )
+            model = SD3Transformer2DModel(
+                sample_size=side, patch_size=2, in_channels=16, num_layers=layers, attention_head_dim=hd,
+                num_attention_heads=heads, joint_attention_dim=joint, caption_projection_dim=heads * hd,
+                pooled_projection_dim=pooled, out_channels=16, pos_embed_max_size=side if quick else 192,
+                qk_norm="rms_norm",
+            )  # fmt: skip
+            inputs = dict(
+                hidden_states=rand(2, 16, side, side), encoder_hidden_states=rand(2, text, joint),
+                pooled_projections=rand(2, pooled), timestep=full(2, 500.0),
+            )  # fmt: skip
+            blocks = [model.transformer_blocks]
+        else:
+            # black-forest-labs/FLUX.1-dev transformer/config.json; guidance-distilled (batch 1), 512 T5 tokens
+            heads, hd, double, single, tokens, text, joint, pooled, rope = (
+                (2, 32, 1, 2, 64, 8, 64, 32, (8, 12, 12))
+                if quick
+                else (24, 128, 19, 38, 4096, 512, 4096, 768, (16, 56, 56))
+            )
+            model = FluxTransformer2DModel(
+                patch_size=1, in_channels=64, num_layers=double, num_single_layers=single, attention_head_dim=hd,
+                num_attention_heads=heads, joint_attention_dim=joint, pooled_projection_dim=pooled,
+                guidance_embeds=True, axes_dims_rope=rope,
+            )  # fmt: skip
+            inputs = dict(
+                hidden_states=rand(1, tokens, 64), encoder_hidden_states=rand(1, text, joint),
+                pooled_projections=rand(1, pooled), timestep=full(1, 0.5), guidance=full(1, 3.5),
+                img_ids=torch.zeros(tokens, 3, device=dev), txt_ids=torch.zeros(text, 3, device=dev),
+            )  # fmt: skip
+            blocks = [model.transformer_blocks, model.single_transformer_blocks]
+    return model.to(torch.bfloat16).eval(), inputs | {"return_dict": False}, blocks
+
+
+def _kernel_kind(name: str) -> str:
+    n = name.lower()
+    if any(s in n for s in ("flash", "fmha", "attention", "attn")):
+        return "attention"
+    if any(s in n for s in ("gemm", "cutlass", "xmma", "nvjet", "cublas")):
+        return "gemm"
+    return "other"  # element-wise, reductions and norms, copies, Inductor's fused (triton_*) kernels
+
+
+def _kernel_split(fn) -> dict:
+    """GPU seconds of one call of ``fn`` by kind of kernel (:func:`_kernel_kind`), and the kernels launched."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    split = {"gemm_s": 0.0, "attention_s": 0.0, "other_s": 0.0, "kernels": 0}
+    for e in prof.key_averages():
+        if getattr(e, "self_device_time_total", 0) > 0:
+            split[f"{_kernel_kind(e.key)}_s"] += e.self_device_time_total / 1e6
+            split["kernels"] += e.count
+    return split
+
+
+def probe_dit(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
+    """Seconds of one denoiser step of each of :data:`DIT_MODELS`, eager and with its repeated blocks compiled,
+    against tokcost's ``denoise`` for one step at 1024 px (nothing is priced at --quick's shapes); on a GPU, the
+    step's kernel time by kind and the GPU's idle time (the step's wall time less its kernels')."""
+    try:
+        import diffusers  # noqa: F401  (the [counts] extra)
+    except ImportError as e:
+        print(f"dit: skipped ({e}; install the [counts] extra)", file=sys.stderr)
+        return []
+    from tokcost import api
+
+    rows = []
+    for name in DIT_MODELS:
+        model, inputs, blocks = _dit(name, quick, dev)
+        for engine in ("eager", "compiled"):
+            if engine == "compiled":
+                # each block compiled in place; identical blocks share one graph (diffusers' regional compilation).
+                # --quick traces them with dynamo alone: Inductor's code generation takes minutes on a CPU
+                for stack in blocks:
+                    for block in stack:
+                        block.compile(backend="eager" if quick else "inductor")
+            with torch.inference_mode():
+                step = time_call(partial(model, **inputs), dev, repeats, warmup=2)
+                split = _kernel_split(partial(model, **inputs)) if dev.type == "cuda" else {}
+            priced = math.nan
+            if price.hw is not None and not quick:
+                r = api.estimate(model=name, hardware=price.hw.id, engine=engine, steps=1, width=1024, height=1024)
+                priced = r.breakdown_s["denoise"]
+            row = {"probe": "dit", "model": name, "engine": engine, "measured_s": step, "priced_s": priced}
+            if split:
+                busy = split["gemm_s"] + split["attention_s"] + split["other_s"]
+                row |= split | {"idle_s": max(step - busy, 0.0)}
+            rows.append(row)
+        del model, inputs, blocks
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return rows
+
+
+class _SmiLog:
+    """``nvidia-smi``'s SM clock (MHz), power (W) and temperature (C) of one GPU every 250 ms, with the monotonic
+    time each sample was read."""
+
+    def __init__(self, dev: torch.device):
+        import subprocess
+        import threading
+
+        uuid = getattr(torch.cuda.get_device_properties(dev), "uuid", None)
+        query = ["nvidia-smi", "--query-gpu=clocks.sm,power.draw,temperature.gpu", "--format=csv,noheader,nounits"]
+        self.proc = subprocess.Popen(
+            query + ["-lms", "250"] + ([f"--id=GPU-{uuid}"] if uuid else []),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        self.samples: list[tuple[float, float, float, float]] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        import time
+
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                mhz, watts, temp = (float(x) for x in line.split(","))
+            except ValueError:  # "[N/A]" on a part that does not report it
+                continue
+            self.samples.append((time.monotonic(), mhz, watts, temp))
+
+    def stop(self) -> list[tuple[float, float, float, float]]:
+        self.proc.terminate()
+        self.thread.join(timeout=5)
+        return self.samples
+
+
+def probe_sustained(dev: torch.device, price: Pricing, quick: bool, seconds: float) -> list[dict]:
+    """:data:`SUSTAIN_GEMM` back to back for ``seconds``: bf16 TFLOP/s per window of about 0.1 s, with the SM clock,
+    power and temperature over it where ``nvidia-smi`` reports them, against tokcost's rate for that GEMM."""
+    import shutil
+    import time
+
+    from tokcost.bench.timing import sync
+
+    m, n, k = (64, 128, 64) if quick else SUSTAIN_GEMM
+    a = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
+    b = torch.randn(k, n, device=dev, dtype=torch.bfloat16)
+    out = torch.empty(m, n, device=dev, dtype=torch.bfloat16)
+    flop, chunk = 2.0 * m * n * k, 20 if quick else 200  # 200 x ~0.5 ms on an H100
+    for _ in range(3):  # warm-up: cuBLAS's heuristics, the allocator
+        torch.mm(a, b, out=out)
+    sync(dev)
+    smi = _SmiLog(dev) if dev.type == "cuda" and shutil.which("nvidia-smi") else None
+    windows, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        start = time.monotonic()
+        for _ in range(chunk):
+            torch.mm(a, b, out=out)
+        sync(dev)
+        stop = time.monotonic()
+        windows.append((start, stop, chunk * flop / (stop - start) / 1e12))
+    samples = smi.stop() if smi is not None else []
+
+    def during(lo: float, hi: float, i: int) -> float:
+        xs = [s[i] for s in samples if lo <= s[0] <= hi]
+        return float(np.median(xs)) if xs else math.nan
+
+    def rate(lo: float, hi: float) -> float:  # the windows that start in [lo, hi), or the last one that starts before
+        xs = [w[2] for w in windows if lo <= w[0] < hi] or [w[2] for w in windows if w[0] < hi][-1:]
+        return float(np.median(xs)) if xs else math.nan
+
+    end = windows[-1][1]
+    first, last = (t0, t0 + min(1.0, seconds / 4)), (max(t0, end - min(5.0, seconds / 4)), end)
+    priced, by = price.gemm_s(m, n, k)
+    return [
+        {
+            "probe": "sustained", "gemm_mnk": [m, n, k], "seconds": end - t0, "windows": len(windows),
+            "first_tflops": rate(*first), "last_tflops": rate(*last), "priced_tflops": flop / priced / 1e12,
+            "priced_by": by,
+            "first_sm_mhz": during(*first, 1), "last_sm_mhz": during(*last, 1),
+            "first_watts": during(*first, 2), "last_watts": during(*last, 2), "last_temp_c": during(*last, 3),
+            # one row per second: [seconds from the start, TFLOP/s, SM MHz, W]
+            "trace": [
+                [round(s, 2), rate(t0 + s, t0 + s + 1.0), during(t0 + s, t0 + s + 1.0, 1), during(t0 + s, t0 + s + 1.0, 2)]
+                for s in np.arange(0.0, end - t0, 1.0)
+            ],
+        }
+    ]  # fmt: skip
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if math.isfinite(a) and math.isfinite(b) and b > 0 else "-"
 
@@ -330,6 +549,24 @@ def print_tables(rows: list[dict]) -> None:
         print(f"decode {r['attention']} at {r['context']} tokens, top kernels (ms per step):")
         for name, ms in r["top"]:
             print(f"    {ms:8.3f}  {name}")
+    for r in (r for r in rows if r["probe"] == "dit"):
+        split = ""
+        if "kernels" in r:
+            split = (
+                f" | GEMM {r['gemm_s'] * 1e3:.1f} attention {r['attention_s'] * 1e3:.1f} other {r['other_s'] * 1e3:.1f}"
+                f" idle {r['idle_s'] * 1e3:.1f} ms, {r['kernels']} kernels"
+            )
+        print(
+            f"dit {r['model']:<11} {r['engine']:<9} {r['measured_s'] * 1e3:9.2f} ms/step  priced "
+            f"{r['priced_s'] * 1e3:9.2f}  measured/priced {_ratio(r['measured_s'], r['priced_s'])}{split}"
+        )
+    for r in (r for r in rows if r["probe"] == "sustained"):
+        print(
+            f"sustained mm {'x'.join(map(str, r['gemm_mnk']))} over {r['seconds']:.0f} s: {r['first_tflops']:.0f} -> "
+            f"{r['last_tflops']:.0f} TFLOP/s ({_ratio(r['last_tflops'], r['first_tflops'])}), SM "
+            f"{r['first_sm_mhz']:.0f} -> {r['last_sm_mhz']:.0f} MHz, {r['first_watts']:.0f} -> {r['last_watts']:.0f} W; "
+            f"priced {r['priced_tflops']:.0f} ({r['priced_by']}), last/priced {_ratio(r['last_tflops'], r['priced_tflops'])}"
+        )
     for r in (r for r in rows if r["probe"] == "attention"):
         if "skipped" in r:
             print(f"attention {r['kernel']:<6} d={r['head_dim']:<4} skipped: {r['skipped']}")
@@ -347,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hardware", default=None, help="hardware preset to price against (default: from the device name)")
     ap.add_argument("--quick", action="store_true", help="tiny shapes: a smoke test, not a measurement")
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--probes", default="conv,vae,attention,decode")
+    ap.add_argument("--probes", default="conv,vae,attention,decode,dit,sustained")
+    ap.add_argument("--sustain-s", type=float, default=30.0, help="seconds the sustained probe runs (default 30)")
     ap.add_argument("--output", default=None, help="write every row as JSON here")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -368,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += probe_attention(dev, price, args.quick, args.repeats)
     if "decode" in wanted:
         rows += probe_decode(dev, price, args.quick, max(1, args.repeats // 3))
+    if "dit" in wanted:
+        rows += probe_dit(dev, price, args.quick, max(1, args.repeats // 2))
+    if "sustained" in wanted:
+        rows += probe_sustained(dev, price, args.quick, 0.2 if args.quick else args.sustain_s)
     print(f"device {name}, priced against {preset or 'no preset'}, torch {torch.__version__}")
     print_tables(rows)
     if args.output:

@@ -43,10 +43,20 @@ def test_probes_run_on_the_cpu_and_price_each_operator(tmp_path, capsys):
     vae = [r for r in rows if r["probe"] == "vae"]
     captured = capsys.readouterr()
     assert "priced against h100-sxm" in captured.out
+    dit = [r for r in rows if r["probe"] == "dit"]
     if importlib.util.find_spec("diffusers") is not None:
         assert {r["dtype"] for r in vae} == {"bf16", "fp32"} and all(r["priced_s"] > 0 for r in vae)
-    else:  # the [counts] extra is not installed in CI: the probe says it is skipped
+        # both DiTs, eager and compiled; --quick's shapes are no model tokcost prices
+        assert {(r["model"], r["engine"]) for r in dit} == {
+            (m, e) for m in ("sd35-large", "flux1-dev") for e in ("eager", "compiled")
+        }
+        assert all(r["measured_s"] > 0 and math.isnan(r["priced_s"]) for r in dit)
+    else:  # the [counts] extra is not installed in CI: the probes say they are skipped
         assert not vae and "vae: skipped" in captured.err
+        assert not dit and "dit: skipped" in captured.err
+    (sustained,) = [r for r in rows if r["probe"] == "sustained"]
+    assert sustained["windows"] >= 1 and sustained["first_tflops"] > 0 and sustained["priced_by"] == "table"
+    assert math.isnan(sustained["last_sm_mhz"])  # no nvidia-smi reading on the CPU
 
 
 def test_without_a_preset_nothing_is_priced(tmp_path):

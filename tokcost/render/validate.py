@@ -1110,6 +1110,20 @@ MODEL_NOTES = [
     "engine 6.98 / 7.33 / 8.86% -> 7.00 / 7.33 / 8.88%, the 356 runs 11.5% -> 11.3% (the coordinate search, one "
     "parameter shorter, settles a little differently: gpu_per_layer_s 36.8 -> 38.5 us).",
     "",
+    "Open leads and the probes built for them (2026-12-07, sixth session; no GPU was lent). SD3-family eager steps "
+    "are priced fast where FLUX.1's fit: the GPU-bound runs' median ln(measured/predicted) is +0.05 to +0.09 for "
+    "SD3.5-Large eager on H20s and A100s, +0.17 on H100s and +0.33 on B200s (0.71-0.74 of the measured time at "
+    "batch 2-16), PixArt-Sigma's eager +0.15 on B200s, FLUX.1-dev's eager -0.04 to -0.01 on H100s and A100s "
+    "(+0.14 on B200s), and ONNX Runtime PR 22986's H100 runs put SD3.5-Large's eager step about 81 ms above its "
+    "compiled one where tokcost prices 47 (FLUX.1-dev: 82 measured, 91 priced). The CPU proxy's eager kernel list "
+    "for SD3.5 looks complete, so the time is in kernels or gaps the list does not show. scripts/gpu_probes.py's "
+    "`dit` probe runs one SD3.5-Large and one FLUX.1-dev step at 1024 px (diffusers' classes from their "
+    "config.json, random bf16 weights), eager and with each repeated block compiled, beside tokcost's denoise step "
+    "for the same model, engine and chip, and splits each step's GPU time into GEMMs, attention, the rest and idle; "
+    "its `sustained` probe holds one of FLUX.1's GEMMs for 30 s and logs throughput beside nvidia-smi's SM clock "
+    "and power, the figure the sustained-clocks trial above lacked. Both run on a CPU at tiny shapes in the test "
+    "suite; neither has run on a GPU yet.",
+    "",
     "The runs of rounds 15-18 and 24-29 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53 and 8; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
