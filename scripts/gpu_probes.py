@@ -389,7 +389,9 @@ def _kernel_split(fn) -> dict:
 def probe_dit(dev: torch.device, price: Pricing, quick: bool, repeats: int) -> list[dict]:
     """Seconds of one denoiser step of each of :data:`DIT_MODELS`, eager and with its repeated blocks compiled,
     against tokcost's ``denoise`` for one step at 1024 px (nothing is priced at --quick's shapes); on a GPU, the
-    step's kernel time by kind and the GPU's idle time (the step's wall time less its kernels')."""
+    step's kernel time by kind and the GPU's idle time (the step's wall time less its kernels'). The priced step
+    also holds the engine's fitted time per step outside the denoiser (the scheduler's), a few milliseconds that
+    the probe, which runs the transformer alone, does not spend."""
     try:
         import diffusers  # noqa: F401  (the [counts] extra)
     except ImportError as e:
