@@ -46,14 +46,18 @@ import argparse
 import contextlib
 import json
 import math
+import shutil
+import subprocess
 import sys
+import threading
+import time
 from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tokcost.bench.timing import time_call
+from tokcost.bench.timing import sync, time_call
 from tokcost.engine import physics
 from tokcost.engine.kernels import GEMM_TABLES, gemm_latency_s
 from tokcost.engine.profiles import attention_problem, efficiency
@@ -243,6 +247,12 @@ def _set_attention(model, impl: str) -> None:
         model.config._attn_implementation = impl
 
 
+def _kernel_events(prof) -> list:
+    """The GPU kernels of a finished ``torch.profiler`` profile, one entry per kernel name (the averages whose own
+    device time is positive: the CPU-side operators that launched them carry none)."""
+    return [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+
+
 def _top_kernels(model, ctx: int, dev: torch.device, n: int = 6) -> list[list]:
     """The ``n`` GPU kernels that take the most time in a decode of a few tokens after a ``ctx``-token prompt:
     [name, milliseconds per decode step]."""
@@ -255,7 +265,7 @@ def _top_kernels(model, ctx: int, dev: torch.device, n: int = 6) -> list[list]:
         generate_s(model, ids, ids, 1, 1.0, 0, 0.0)  # warm-up
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             generate_s(model, ids, ids, 1 + DECODE_NEW_TOKENS, 1.0, 0, 0.0)
-    events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+    events = _kernel_events(prof)
     events.sort(key=lambda e: -e.self_device_time_total)
     return [[e.key[:90], e.self_device_time_total / 1e3 / DECODE_NEW_TOKENS] for e in events[:n]]
 
@@ -379,10 +389,9 @@ def _kernel_split(fn) -> dict:
         fn()
         torch.cuda.synchronize()
     split = {"gemm_s": 0.0, "attention_s": 0.0, "other_s": 0.0, "kernels": 0}
-    for e in prof.key_averages():
-        if getattr(e, "self_device_time_total", 0) > 0:
-            split[f"{_kernel_kind(e.key)}_s"] += e.self_device_time_total / 1e6
-            split["kernels"] += e.count
+    for e in _kernel_events(prof):
+        split[f"{_kernel_kind(e.key)}_s"] += e.self_device_time_total / 1e6
+        split["kernels"] += e.count
     return split
 
 
@@ -432,9 +441,6 @@ class _SmiLog:
     time each sample was read."""
 
     def __init__(self, dev: torch.device):
-        import subprocess
-        import threading
-
         uuid = getattr(torch.cuda.get_device_properties(dev), "uuid", None)
         query = ["nvidia-smi", "--query-gpu=clocks.sm,power.draw,temperature.gpu", "--format=csv,noheader,nounits"]
         self.proc = subprocess.Popen(
@@ -446,8 +452,6 @@ class _SmiLog:
         self.thread.start()
 
     def _read(self) -> None:
-        import time
-
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             try:
@@ -465,11 +469,6 @@ class _SmiLog:
 def probe_sustained(dev: torch.device, price: Pricing, quick: bool, seconds: float) -> list[dict]:
     """:data:`SUSTAIN_GEMM` back to back for ``seconds``: bf16 TFLOP/s per window of about 0.1 s, with the SM clock,
     power and temperature over it where ``nvidia-smi`` reports them, against tokcost's rate for that GEMM."""
-    import shutil
-    import time
-
-    from tokcost.bench.timing import sync
-
     m, n, k = (64, 128, 64) if quick else SUSTAIN_GEMM
     a = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
     b = torch.randn(k, n, device=dev, dtype=torch.bfloat16)
