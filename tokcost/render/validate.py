@@ -1124,7 +1124,29 @@ MODEL_NOTES = [
     "and power, the figure the sustained-clocks trial above lacked. Both run on a CPU at tiny shapes in the test "
     "suite; neither has run on a GPU yet.",
     "",
-    "The runs of rounds 15-18 and 24-29 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53 and 8; "
+    "Round 30 (2026-12-07, seventh session; 16 runs scored unseen on 9cc2a80, gathered after the band floor was "
+    "chosen, so its coverage is an independent figure again) came out at median 23.1%, worst 4.07x, band coverage "
+    "50% (8 of 16). Priced time over measured: PyTorch torchchat's CUDA benchmark logs (bench_linux, August 2024, "
+    "an A100 80GB SXM module, batch 1, 200 tokens) compiled bf16 decode of Llama-3 and 3.1 8B 0.91 and 0.90, "
+    "compiled int8 weight-only 0.82 and 0.81, int4 0.75 and 0.77; eager bf16 0.43, eager int8 weight-only 0.36, "
+    "eager int4 0.25. The eager quantised runs are slower than the eager bf16 one, where a host-bound step is "
+    "priced the same for all three: the gpt-fast eager int8 linear that torchchat's quantiser grew from converts "
+    "its whole weight to 16 bits on every call (pytorch-labs/gpt-fast quantize.py, WeightOnlyInt8Linear: "
+    "F.linear(input, self.weight.to(dtype=input.dtype)) * self.scales), two more kernels per linear and 3 more "
+    "bytes per weight, and what its int4 path adds is not known; neither is priced. torchao's SpinQuant README (Llama-2-7B on an A100): eager 0.71, compiled 1.11; its AWQ "
+    "README's awq-hqq int4 0.95; ChatGLM2-6B's README (transformers remote code, bf16, A100 SXM 80G) 1.04; "
+    "FastVideo's Wan2.1-T2V-1.3B on an A100 80GB (its own implementation, 480x832x81, 50 steps, the mp4 write "
+    "inside the timing) eager 0.76, compiled 0.78; DiffSynth-Studio's FLUX.1-dev baseline of its TeaCache README "
+    "1.15. The eager bf16 misses join the gpt-fast-style eager decodes of earlier rounds (torchao's "
+    "benchmark_results.txt 0.59-0.61, the PyTorch blog's gpt-fast eager start 0.66), where transformers' own "
+    "eager decodes fit; the torchchat logs' PG509-210 is an A100 SXM4 module of Meta's fleet, whose host CPU is "
+    "not published. Left out on their conditions before scoring: AutoAWQ's README benchmarks (20 runs on an "
+    "RTX 4090), whose fused layers and AWQ GEMM/GEMV kernels no engine profile describes. The search found few "
+    "publications not already used: most new diffusion tables were on GPUs without a preset (L20, RTX 5090). "
+    "Not entered.",
+    "",
+    "The runs of rounds 15-18 and 24-30 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8 and "
+    "16; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
