@@ -83,7 +83,7 @@ def test_a_measurement_names_an_engine_of_the_table(tmp_path):
     with pytest.raises(InputError) as info:
         load_entries(path)
     (problem,) = info.value.problems
-    assert problem.field == "1.engine" and problem.line > 1
+    assert problem.field == "[1].engine" and problem.line > 1  # the schema problems' path style
     assert problem.message.startswith("unknown engine 'vllm-0.44'; did you mean vllm-0.4?")
 
 

@@ -63,7 +63,8 @@ def test_a_baseline_that_is_not_a_regular_file_is_exit_2(kind, command, tmp_path
     args = ["check", str(SPEC), "--baseline", str(path)] if command == "check" else ["diff", str(path), str(path)]
     r = _invoke(args)
     assert r.exit_code == 2, r.output
-    assert f"baseline {path}" in r.output
+    role = "baseline" if command == "check" else "base"  # diff names its files base and head
+    assert f"{role} {path}" in r.output
 
 
 @pytest.mark.parametrize(
@@ -79,10 +80,13 @@ def test_a_baseline_that_is_not_a_regular_file_is_exit_2(kind, command, tmp_path
 def test_a_hostile_baseline_is_exit_2_naming_the_file(text, fragment, tmp_path):
     path = tmp_path / "base.json"
     path.write_text(text)
-    for args in (["check", str(SPEC), "--baseline", str(path)], ["diff", str(path), str(path)]):
+    for role, args in (
+        ("baseline", ["check", str(SPEC), "--baseline", str(path)]),
+        ("base", ["diff", str(path), str(path)]),
+    ):
         r = _invoke(args)
         assert r.exit_code == 2, r.output
-        assert f"baseline {path}" in r.output and fragment in r.output
+        assert f"{role} {path}" in r.output and fragment in r.output
 
 
 def test_reads_are_bounded(tmp_path):

@@ -785,10 +785,13 @@ def test_a_baseline_with_a_zero_or_negative_number_is_exit_2(field, value, where
         target[field] = value
     base = tmp_path / "base.json"
     base.write_text(json.dumps(doc))
-    for args in (["check", SPEC, "--baseline", base, "--max-cost-increase", "10"], ["diff", base, base]):
+    for role, args in (
+        ("baseline", ["check", SPEC, "--baseline", base, "--max-cost-increase", "10"]),
+        ("base", ["diff", base, base]),  # diff names its files base and head
+    ):
         r = invoke(*args)
         assert r.exit_code == 2, r.output
-        assert f"baseline {base}:" in r.output and "positive" in r.output, r.output
+        assert f"{role} {base}:" in r.output and "positive" in r.output, r.output
 
 
 @pytest.mark.parametrize(

@@ -160,3 +160,61 @@ def test_a_lone_hot_replica_is_called_out(tmp_path):
         if redundancy == "none":
             assert rec.choice.replicas_at_peak == 1 and rec.choice.utilization_at_peak > 0.85
     assert said == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("timestamp\n0\n1e300\n", 3, "seconds must be a number from 0 to"),
+        ("timestamp\n0\n31708800\n", 3, "more than 8,784"),  # 367 days apart: past a year of clock hours
+        ("timestamp\n2024-01-01T00:00:00\n9999-12-31T23:59:59\n", 3, "more than 8,784"),
+        ('timestamp,note\n0,"' + "x" * 200_000 + '"\n', 2, "not readable as CSV"),
+        ('timestamp,note\n0,"abc\n1,d\n', 2, "not readable as CSV"),  # a quote never closed
+        ("timestamp,timestamp\n0,1\n", 1, "a second column of that name"),
+        ("timestamp\n1\n2024-01-01T00:00:00\n", 3, "use one form"),
+    ],
+    ids=["huge-seconds", "over-a-year", "iso-over-a-year", "huge-field", "open-quote", "two-timestamps", "mixed"],
+)
+def test_a_hostile_trace_is_exit_2_at_its_line(tmp_path, text, where, message):
+    # each once a traceback, a hang or a silent loss of rows (a 2-line file asking for gigabytes of hourly counts)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    r = CliRunner().invoke(app, ["simulate", str(STOREFRONT), "--trace", str(bad)])
+    assert r.exit_code == 2, r.output
+    assert f"{bad}:{where}:" in r.output and message in r.output, r.output
+
+
+def test_a_quoted_newline_keeps_the_line_numbers_of_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('timestamp,note\n0,"two\nlines"\n1,x\nbad,y\n')  # the bad time is on line 5
+    with pytest.raises(tokcost.InputError) as info:
+        load_trace(bad)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.field) == (5, "timestamp")
+
+
+def test_utc_offsets_name_instants(tmp_path):
+    # the same wall-clock time at +14:00 and -12:00 is 26 hours apart: 27 clock hours observed
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp\n2024-01-01T00:00:00+14:00\n2024-01-01T00:00:00-12:00\n")
+    trace = load_trace(path)
+    assert trace.times_s == [0.0, 26 * 3600.0] and trace.first_hour_of_day == 0  # the first request's own hour
+    assert derive(trace).hours_observed == 27
+
+
+def test_a_request_on_the_hour_at_the_end_of_a_long_trace_is_replayed(tmp_path):
+    # the last clock hour was computed as ceil(t / 3600 + 1e-12), which float rounding let fall on t itself past
+    # 8,192 hours, dropping the last request
+    path = tmp_path / "t.csv"
+    path.write_text(f"timestamp\n0\n{8000 * 3600}\n")
+    r = CliRunner().invoke(app, ["simulate", str(STOREFRONT), "--trace", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "2 requests over 8001 hours" in r.output.replace(",", ""), r.output
+
+
+def test_an_unreadable_trace_is_reported_at_the_spec_field(tmp_path):
+    path = _spec(tmp_path, demand={"trace": "nowhere.csv"})
+    r = CliRunner().invoke(app, ["analyze", str(path)])
+    assert r.exit_code == 2
+    line = next(x for x in r.output.splitlines() if ": demand.trace: " in x)
+    assert line.startswith(f"{path}:") and not line.startswith(f"{path}:0:") and "nowhere.csv" in line, r.output

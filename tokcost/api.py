@@ -614,8 +614,8 @@ def validate(
     from tokcost.io.paths import MEASUREMENTS_FILE
 
     path = Path(_path(measurements, "measurements")) if measurements is not None else MEASUREMENTS_FILE
-    entries = load_entries(path)
     cat = catalog(presets)
+    entries = load_entries(path, cat)
     held_out = not in_sample_only
     name = f"validate-{'refit' if fit else 'committed'}-{'held-out' if held_out else 'in-sample'}"
     key = validation_cache_key(path, cat, refit=fit, held_out=held_out) if cache else None
@@ -695,6 +695,6 @@ def diff(base: PathArg | AnalysisResult, head: PathArg | AnalysisResult) -> Diff
     from tokcost.records.results import AnalysisResult
 
     def result(item: PathArg | AnalysisResult, argument: str) -> AnalysisResult:
-        return item if isinstance(item, AnalysisResult) else load_result(Path(_path(item, argument)))
+        return item if isinstance(item, AnalysisResult) else load_result(Path(_path(item, argument)), argument)
 
     return diff_results(result(base, "base"), result(head, "head"))

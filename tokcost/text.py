@@ -123,6 +123,11 @@ def count(x: float | None) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.3g}"
 
 
+def counted(n: int, noun: str) -> str:
+    """A whole count and its noun, singular for one: 1 request, 2,000 requests."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 _SI = ((1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 

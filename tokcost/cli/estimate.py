@@ -143,8 +143,11 @@ def train(
 
     def run():
         from tokcost import api
+        from tokcost.errors import UsageError
 
-        models = [m.strip() for item in model for m in item.split(",") if m.strip()]
+        models = list(dict.fromkeys(m.strip() for item in model for m in item.split(",") if m.strip()))
+        if not models:
+            raise UsageError("give a model id (tokcost models list)", param="model")
         train = api.train if len(models) == 1 else api.compare_training
         result = train(
             **({"model": models[0]} if len(models) == 1 else {"models": models}),

@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from tokcost.core.fleet import SIZING_SHARE
 from tokcost.engine.quality import passing_tier
 from tokcost.records.results import STATIC_KINDS, CandidateKey, CandidateResult, SpecChange, Suggestion
@@ -27,8 +29,9 @@ PER_FAMILY = 3  # candidates of a family tried (the closest to feasible first, o
 FIXABLE = ("quality", "memory", "latency", "load", "cost_per_item", "monthly")
 
 
-def apply(spec: Spec, changes: list[SpecChange]) -> Spec:
-    """``spec`` with each dotted field set (``pricing.usd_per_gpu_hour.h100-sxm`` sets one key), validated again."""
+def apply(spec: Spec, changes: list[SpecChange]) -> Spec | None:
+    """``spec`` with each dotted field set (``pricing.usd_per_gpu_hour.h100-sxm`` sets one key), validated again;
+    None when the changed spec is not one a user could write (a budget past its field's bound): no suggestion."""
     data = spec.model_dump()
     for change in changes:
         *path, last = change.field.split(".")
@@ -40,7 +43,10 @@ def apply(spec: Spec, changes: list[SpecChange]) -> Spec:
             if not isinstance(node, dict):
                 raise ValueError(f"{change.field} is not a spec field")
         node[last] = change.value
-    return Spec.model_validate(data)
+    try:
+        return Spec.model_validate(data)
+    except ValidationError:
+        return None
 
 
 def ceil3(x: float) -> float:
@@ -50,8 +56,9 @@ def ceil3(x: float) -> float:
     return out if out >= x else float(f"{(math.ceil(x / step) + 1) * step:.3g}")
 
 
-def _sole(replan: Replan, spec: Spec, key: CandidateKey) -> CandidateResult | None:
-    return next(iter(replan(spec, [key])), None)
+def _sole(replan: Replan, spec: Spec | None, key: CandidateKey) -> CandidateResult | None:
+    """``key`` re-planned under ``spec``; None for a spec :func:`apply` refused."""
+    return None if spec is None else next(iter(replan(spec, [key])), None)
 
 
 def _fix(spec: Spec, c: CandidateResult, replan: Replan, kind_of_product: str, model) -> list[SpecChange] | None:
@@ -101,7 +108,8 @@ def make_feasible(spec: Spec, c: CandidateResult, replan: Replan, model) -> Sugg
     for _ in range(MAX_ROUNDS):
         if current is None or current.feasible:
             break
-        fix = _fix(apply(spec, changes), current, replan, spec.product.kind, model)
+        changed = apply(spec, changes)
+        fix = None if changed is None else _fix(changed, current, replan, spec.product.kind, model)
         if fix is None:
             return None
         changes = _merge(changes, fix)
@@ -194,7 +202,10 @@ def _cheaper(
     if new <= 0:
         return None
     change = [SpecChange(field=f"pricing.usd_per_gpu_hour.{alt.hardware}", value=new)]
-    after = replan(apply(spec, change), [])  # every candidate: the recommendation is compared across them all
+    priced = apply(spec, change)
+    if priced is None:
+        return None
+    after = replan(priced, [])  # every candidate: the recommendation is compared across them all
     feasible = sorted(
         (c for c in after if c.feasible),
         key=lambda c: (c.fleet_cost_usd_per_item or math.inf, c.latency_s.central),

@@ -111,8 +111,9 @@ def estimate_one(
         raise_memory_shortfall(c.memory, hw.memory_gb, profiles[engine], r.gpus)
     tokens = c.tokens
     problem = context_problem(m, tokens)
-    if problem:
-        raise UsageError(problem, param="frames" if r.frames else "width")
+    if problem:  # blame the option that made the sequence long: a given prompt as long as the output, else the size
+        prompt_led = r.prompt_tokens is not None and float(tokens["prompt"]) >= float(tokens["generated"])
+        raise UsageError(problem, param="prompt_tokens" if prompt_led else "frames" if r.frames else "width")
 
     # the latency band widened to the model's own held-out error on its family; throughput and cost follow it
     lat = c.latency_s

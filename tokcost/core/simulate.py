@@ -70,7 +70,7 @@ class Traffic:
     def __post_init__(self):
         if not self.hours:
             last = float(self.arrival_s[-1]) if len(self.arrival_s) else 0.0
-            self.hours = max(1, math.ceil(last / HOUR_S + 1e-12))
+            self.hours = int(last // HOUR_S) + 1  # the clock hours up to the last arrival's, its own included
 
 
 def renewal_arrivals(rates: np.ndarray, scv: float, rng: np.random.Generator) -> np.ndarray:
@@ -398,7 +398,7 @@ def simulate_spec(
     sizes_ignored: list[str] = []
     if loaded is not None:
         times = np.asarray(loaded.times_s, dtype=float)
-        span = max(1, math.ceil(float(times[-1]) / HOUR_S + 1e-12))
+        span = int(float(times[-1]) // HOUR_S) + 1  # the clock hours the trace covers (floor: exact at any span)
         run_hours = min(span, math.ceil(hours)) if hours is not None else span
         keep = times < run_hours * HOUR_S
         traffic = Traffic(arrival_s=times[keep], hours=run_hours)

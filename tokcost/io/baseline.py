@@ -56,34 +56,35 @@ def _max_depth(text: str) -> int:
     return deepest
 
 
-def load_result(path: str | Path) -> AnalysisResult:
-    """Read a saved result; every way it can be wrong is a UsageError (exit 2) with a clear message."""
+def load_result(path: str | Path, role: str = "baseline") -> AnalysisResult:
+    """Read a saved result; every way it can be wrong is a UsageError (exit 2) with a clear message, naming the
+    file by its ``role`` (check's baseline, diff's base or head)."""
     try:
         text = read_bounded(path, MAX_BASELINE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise UsageError(
-            f"baseline {path}: no such file (make one with `tokcost analyze SPEC... --format json --output {path}`)"
+            f"{role} {path}: no such file (make one with `tokcost analyze SPEC... --format json --output {path}`)"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"baseline {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(f"{role} {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     depth = _max_depth(text)
     if depth > MAX_BASELINE_DEPTH:
-        raise UsageError(f"baseline {path}: nested {depth} levels deep; a result is at most {MAX_BASELINE_DEPTH}")
+        raise UsageError(f"{role} {path}: nested {depth} levels deep; a result is at most {MAX_BASELINE_DEPTH}")
     try:
         raw = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_sane_int)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"baseline {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        raise UsageError(f"{role} {path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:  # NaN/Infinity, integers past Python's digit limit
-        raise UsageError(f"baseline {path}: not valid JSON: {exc}") from None
+        raise UsageError(f"{role} {path}: not valid JSON: {exc}") from None
     if not isinstance(raw, dict) or "specs" not in raw:
         raise UsageError(
-            f"baseline {path}: not a tokcost analysis result (expected the JSON object written by "
+            f"{role} {path}: not a tokcost analysis result (expected the JSON object written by "
             f"`tokcost analyze --format json`)"
         )
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         raise UsageError(
-            f"baseline {path}: schema_version {version!r} but this tokcost reads schema_version "
+            f"{role} {path}: schema_version {version!r} but this tokcost reads schema_version "
             f"{SCHEMA_VERSION}; rebuild the baseline with this version of tokcost"
         )
     try:
@@ -92,13 +93,13 @@ def load_result(path: str | Path) -> AnalysisResult:
         errs = exc.errors()
         shown = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errs[:5])
         more = f" (and {len(errs) - 5} more)" if len(errs) > 5 else ""
-        raise UsageError(f"baseline {path}: invalid result: {shown}{more}") from None
+        raise UsageError(f"{role} {path}: invalid result: {shown}{more}") from None
     bad = not_positive(result)
     if bad:
         shown = "; ".join(f"{where} is {value:g}" for where, value in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         raise UsageError(
-            f"baseline {path}: {shown}{more}: the costs and latencies of a result are positive numbers (a 0 would "
+            f"{role} {path}: {shown}{more}: the costs and latencies of a result are positive numbers (a 0 would "
             "turn its gate off)"
         )
     return result

@@ -107,6 +107,12 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
     d, fit = cal.device, cal.fit
     expected = KNOWN_GPUS.get(d.name) if d.kind == "cuda" else None
     if d.preset is None:
+        if catalog.has("hardware", d.id):  # its fit would be applied to that preset's chip
+            add(
+                ("device", "id"),
+                f"{quoted(d.id)} is a hardware preset's id: a measured device that is not that chip takes an id of "
+                "its own (tokcost bench writes measured-...), or names the chip it is as preset",
+            )
         if expected is not None:
             add(
                 ("device", "preset"),
@@ -117,6 +123,9 @@ def device_problems(cal: CalibrationFile, doc: Located, catalog: Catalog) -> lis
         return out
     if not catalog.has("hardware", d.preset):
         add(("device", "preset"), catalog.unknown_message("hardware", d.preset))
+        return out
+    if d.kind == "cpu":
+        add(("device", "preset"), f"a CPU measurement is not the hardware preset {d.preset}")
         return out
     hw = catalog.hardware(d.preset)
     if expected is not None and expected != hw.id:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokcost.errors import InputError, Problem
+from tokcost.io.catalog import Catalog
 from tokcost.io.engines import engine_problem, load_engines
-from tokcost.io.located import MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES, YamlProblem, load_file
+from tokcost.io.located import MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES, YamlProblem, dotted, load_file
 from tokcost.io.parse import load_model, validate_items
 from tokcost.io.paths import MEASUREMENTS_FILE, THRESHOLDS_FILE
 from tokcost.records.measurements import Entry, Thresholds
 from tokcost.text import quoted
 
 
-def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
-    """Parse the measurements file; every schema problem is reported with its file:line:col."""
+def load_entries(path: str | Path = MEASUREMENTS_FILE, catalog: Catalog | None = None) -> list[Entry]:
+    """Parse the measurements file; every schema problem is reported with its file:line:col, as is a model or
+    hardware id that ``catalog`` (default: the built-in presets) does not have (null: documentation only)."""
     try:
         doc = load_file(path, MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES)
     except YamlProblem as exc:
@@ -26,14 +28,20 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE) -> list[Entry]:
     entries = validate_items(Entry, doc)
     seen: set[str] = set()
     profiles = load_engines()
+    presets = catalog or Catalog.default()
     problems = []
     for i, e in enumerate(entries):
         if e.id in seen:
-            problems.append(Problem(doc.file, *doc.where((i, "id")), f"{i}.id", f"duplicate id {quoted(e.id)}"))
+            problems.append(Problem(doc.file, *doc.where((i, "id")), dotted((i, "id")), f"duplicate id {quoted(e.id)}"))
         seen.add(e.id)
         unknown = engine_problem(e.engine, profiles)
         if unknown:
-            problems.append(Problem(doc.file, *doc.where((i, "engine")), f"{i}.engine", unknown))
+            problems.append(Problem(doc.file, *doc.where((i, "engine")), dotted((i, "engine")), unknown))
+        for kind, field in (("models", "model"), ("hardware", "hardware")):
+            pid = getattr(e, field)
+            if pid is not None and presets.resolve(kind, pid) is None:
+                message = presets.unknown_message(kind, pid)
+                problems.append(Problem(doc.file, *doc.where((i, field)), dotted((i, field)), message))
     if problems:
         raise InputError(problems)
     return entries

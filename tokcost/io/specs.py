@@ -15,7 +15,7 @@ from tokcost.io.engines import engine_problem, load_engines
 from tokcost.io.located import Located, dotted
 from tokcost.io.parse import load_model, validate_doc
 from tokcost.io.prices import load_prices
-from tokcost.records.spec import SPEC_VERSION, Spec
+from tokcost.records.spec import MAX_FRAMES, SPEC_VERSION, Spec
 from tokcost.text import quoted
 
 
@@ -34,6 +34,14 @@ def semantic_problems(spec: Spec, doc: Located, catalog: Catalog) -> list[Proble
             add(("product",), "a video product needs frames, or seconds with fps")
         if p.frames is not None and p.seconds is not None:
             add(("product", "seconds"), "give frames or seconds (with fps), not both")
+        elif p.frames is None and p.seconds is not None and p.fps is not None:
+            # the clip's frames obey the frames field's own bounds (records.spec.Product.frames)
+            made = p.seconds * p.fps
+            if not 1 <= round(made) <= MAX_FRAMES:
+                add(
+                    ("product", "seconds"),
+                    f"{p.seconds:g} s at {p.fps:g} fps is {made:,.4g} frames: a clip has 1 to {MAX_FRAMES:,} frames",
+                )
     else:
         for f in ("frames", "seconds", "fps"):
             if getattr(p, f) is not None:
@@ -223,7 +231,16 @@ def load_spec(path: str | Path, catalog: Catalog) -> tuple[Spec, Located]:
     problems = semantic_problems(spec, doc, catalog) + problems
     if problems:
         raise InputError(problems)
-    return with_trace(canonical_ids(spec, catalog), Path(path).parent), doc
+    try:
+        return with_trace(canonical_ids(spec, catalog), Path(path).parent), doc
+    except InputError as exc:  # a trace that cannot be read at all: say so at the spec's demand.trace
+        at = ("demand", "trace")
+        raise InputError(
+            [
+                Problem(doc.file, *doc.where(at), dotted(at), f"{p.file}: {p.message}") if p.line == 0 else p
+                for p in exc.problems
+            ]
+        ) from None
 
 
 def with_trace(spec: Spec, folder: Path) -> Spec:

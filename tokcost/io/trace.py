@@ -2,10 +2,11 @@
 every file gets, every malformed row reported at once as ``file:line:col: field: message``.
 
 The file has a header row. ``timestamp`` is required: seconds (a number; seconds since a midnight, so that
-``timestamp // 3600 % 24`` is the hour of the day) or an ISO 8601 time (its own hour of the day). Optional
-columns give each request's size: ``prompt_tokens``, ``answer_tokens`` (positive whole numbers) and ``frames``.
-Other columns are ignored. What tokcost derives from it is :func:`derive` (docs/methodology.md, "Recorded
-traffic")."""
+``timestamp // 3600 % 24`` is the hour of the day) or an ISO 8601 time, one form for the whole file. An ISO time
+with a UTC offset is the instant it names; the hour of the day is the earliest request's own, as written, and the
+hours after it follow on from it. Optional columns give each request's size: ``prompt_tokens``, ``answer_tokens``
+(positive whole numbers) and ``frames``. Other columns are ignored. A trace spans at most :data:`MAX_TRACE_HOURS`
+clock hours. What tokcost derives from it is :func:`derive` (docs/methodology.md, "Recorded traffic")."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ MAX_PROBLEMS = 50  # a file that is wrong everywhere: the first 50 problems, the
 SIZE_COLUMNS = ("prompt_tokens", "answer_tokens", "frames")
 SIZE_LIMITS = {"prompt_tokens": 131_072, "answer_tokens": 32_768, "frames": 10_000}  # as the spec's fields
 MIN_GAPS_FOR_BURSTINESS = 100
+# A year of clock hours, a leap year's: the longest horizon a capacity plan reads its day from (simulate --hours
+# allows a year), and a bound on the per-hour counts derive and simulate build from a trace's span.
+MAX_TRACE_HOURS = 366 * 24
+MAX_SECONDS = 1e12  # a numeric timestamp beyond ~31,700 years is not a time (and loses sub-second precision)
 
 
 @dataclass(frozen=True)
@@ -48,29 +53,52 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError([Problem(name, 0, 0, "(file)", f"not UTF-8 text (byte {exc.start})")]) from None
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    records = _records(text, name)
     problems: list[Problem] = []
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    if not records or not any(cell.strip() for cell in records[0][1]):
         raise InputError([Problem(name, 1, 1, "timestamp", "empty trace: a header row with a timestamp column")])
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in records[0][1]]
     if "timestamp" not in header:
         raise InputError([Problem(name, 1, 1, "timestamp", f"no timestamp column (columns: {', '.join(header)})")])
-    where = {h: header.index(h) for h in ("timestamp", *SIZE_COLUMNS) if h in header}
     starts = _column_starts(text)
+    for h in ("timestamp", *SIZE_COLUMNS):
+        if header.count(h) > 1:
+            second = header.index(h, header.index(h) + 1)
+            problems.append(Problem(name, 1, _col(starts.get(1, [1]), second), h, "a second column of that name"))
+    where = {h: header.index(h) for h in ("timestamp", *SIZE_COLUMNS) if h in header}
     times: list[float] = []
+    offsets: list[float] = []
+    lines: list[int] = []
+    forms: dict[bool, int] = {}  # ISO or not: the first line of each form
     sizes: dict[str, list[float]] = {h: [] for h in SIZE_COLUMNS if h in where}
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in records[1:]:
         if not row or all(not c.strip() for c in row):
             continue  # a blank line
         cols = starts.get(number, [1])
         if len(row) != len(header):
             problems.append(Problem(name, number, 1, "(row)", f"{len(row)} fields where the header has {len(header)}"))
             continue
-        t = _timestamp(row[where["timestamp"]].strip())
+        cell = row[where["timestamp"]].strip()
+        t = _timestamp(cell)
         if isinstance(t, str):
             problems.append(Problem(name, number, _col(cols, where["timestamp"]), "timestamp", t))
         else:
-            times.append(t)
+            iso = _is_iso(cell)
+            forms.setdefault(iso, number)
+            if len(forms) == 2 and forms[iso] == number:
+                other = "seconds" if iso else "ISO 8601 times"
+                problems.append(
+                    Problem(
+                        name,
+                        number,
+                        _col(cols, where["timestamp"]),
+                        "timestamp",
+                        f"{cell[:40]!r}: the file's timestamps before line {number} are {other}; use one form",
+                    )
+                )
+            times.append(t[0])
+            offsets.append(t[1])
+            lines.append(number)
         for h in sizes:
             value = _size(row[where[h]].strip(), SIZE_LIMITS[h])
             if isinstance(value, str):
@@ -79,20 +107,52 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
                 sizes[h].append(value)
     if not problems and not times:
         problems.append(Problem(name, 2, 1, "timestamp", "no requests: the trace has a header and no rows"))
+    if not problems:
+        order = sorted(range(len(times)), key=times.__getitem__)
+        first, last = order[0], order[-1]
+        hours = math.floor((times[last] + offsets[first]) / 3600.0) - math.floor(
+            (times[first] + offsets[first]) / 3600.0
+        )
+        if hours + 1 > MAX_TRACE_HOURS:
+            problems.append(
+                Problem(
+                    name,
+                    lines[last],
+                    _col(starts.get(lines[last], [1]), where["timestamp"]),
+                    "timestamp",
+                    f"the trace spans {hours + 1:,} clock hours from line {lines[first]}'s request to this one, more "
+                    f"than {MAX_TRACE_HOURS:,} (366 days): give at most a year of requests",
+                )
+            )
     if problems:
         if len(problems) > MAX_PROBLEMS:
             more = len(problems) - MAX_PROBLEMS
             problems = problems[:MAX_PROBLEMS] + [Problem(name, 0, 0, "(file)", f"and {more} more problems")]
         raise InputError(problems)
-    order = sorted(range(len(times)), key=times.__getitem__)
-    first = times[order[0]]
-    hour0 = math.floor(first / 3600.0)
+    # bucket by the earliest request's wall clock: its offset shifts every instant alike
+    local = [t + offsets[first] for t in times]
+    hour0 = math.floor(local[first] / 3600.0)
     return Trace(
         file=name,
-        times_s=[times[i] - hour0 * 3600.0 for i in order],
+        times_s=[local[i] - hour0 * 3600.0 for i in order],
         first_hour_of_day=hour0 % 24,
         sizes={h: [v[i] for i in order] for h, v in sizes.items()},
     )
+
+
+def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
+    """The CSV records of ``text`` with the line each starts on (a quoted field may span lines). strict: a stray
+    or unterminated quote is an error, not a field that swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for row in reader:
+            out.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError([Problem(name, max(line, 1), 1, "(row)", f"not readable as CSV: {exc}")]) from None
+    return out
 
 
 def _column_starts(text: str) -> dict[int, list[int]]:
@@ -113,8 +173,9 @@ def _col(cols: list[int], index: int) -> int:
     return cols[index] if index < len(cols) else cols[-1]
 
 
-def _timestamp(cell: str) -> float | str:
-    """Seconds from a number or an ISO 8601 time, or the problem with it."""
+def _timestamp(cell: str) -> tuple[float, float] | str:
+    """(seconds, the UTC offset's seconds) from a number or an ISO 8601 time, or the problem with it. The seconds
+    of an ISO time are its instant from 1970-01-01 UTC (a time without an offset is taken as UTC, offset 0)."""
     if not cell:
         return "empty timestamp"
     try:
@@ -124,12 +185,21 @@ def _timestamp(cell: str) -> float | str:
             when = dt.datetime.fromisoformat(cell.replace("Z", "+00:00"))
         except ValueError:
             return f"{cell[:40]!r} is neither seconds nor an ISO 8601 time"
-        midnight = when.replace(hour=0, minute=0, second=0, microsecond=0)
-        days = (when.date() - dt.date(1970, 1, 1)).days
-        return days * 86400.0 + (when - midnight).total_seconds()
-    if not math.isfinite(value) or value < 0:
-        return f"{cell[:40]!r}: seconds must be a finite number >= 0"
-    return value
+        offset = when.utcoffset()
+        naive = when.replace(tzinfo=None) - (offset or dt.timedelta(0))
+        shift = offset.total_seconds() if offset is not None else 0.0
+        return (naive - dt.datetime(1970, 1, 1)).total_seconds(), shift
+    if not math.isfinite(value) or value < 0 or value > MAX_SECONDS:
+        return f"{cell[:40]!r}: seconds must be a number from 0 to {MAX_SECONDS:.0e}"
+    return value, 0.0
+
+
+def _is_iso(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return True
+    return False
 
 
 def _size(cell: str, limit: int) -> float | str:

@@ -7,45 +7,57 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from tokcost.records.base import NOT_BOOL, AttentionKernel, Float, Strict
+from tokcost.records.base import NOT_BOOL, NOT_TINY, AttentionKernel, Finite, Strict
 from tokcost.records.families import VALIDATION_FAMILIES, check_known
 from tokcost.records.presets import Architecture
-from tokcost.records.spec import Engine, VaePrecision
+from tokcost.records.spec import MAX_FRAMES, MAX_SIDE_PX, Engine, VaePrecision
 
 # the summaries: each generation family's own (its single-GPU images), video, training and multi-GPU runs
 FAMILIES: tuple[str, ...] = VALIDATION_FAMILIES
-PosInt = Annotated[int, Field(gt=0), NOT_BOOL]
-PosFloat = Annotated[float, Field(gt=0), NOT_BOOL]
+# A run's conditions within what an estimate takes (the CLI's and the spec's bounds), so that a typo (a width of
+# 10**9) is refused at its line rather than priced; GPUs and training sizes up to the largest published runs'
+# scale and beyond (16,384 GPUs and 15 trillion tokens in the set).
+Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
+Frames = Annotated[int, Field(ge=1, le=MAX_FRAMES), NOT_BOOL]
+Batch = Annotated[int, Field(ge=1, le=65_536), NOT_BOOL]
+Steps = Annotated[int, Field(ge=1, le=1000), NOT_BOOL]
+Gpus = Annotated[int, Field(ge=1, le=1_000_000), NOT_BOOL]
+TokenCount = Annotated[int, Field(ge=1, le=10**9), NOT_BOOL]
+TrainingSize = Annotated[float, Field(gt=0, le=1e18, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
+# A measured figure in any metric's unit (seconds, items or tokens a second, GPU-hours): far from the smallest and
+# largest doubles, so that a ratio to it stays finite and prints as a number.
+Measured = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL]
 
 
 class Conditions(Strict):
     """What the source states (or the entry assumes, see ``open``) about the run. ``None`` = not stated."""
 
-    width: PosInt | None = Field(default=None, description="Width in pixels.")
-    height: PosInt | None = Field(default=None, description="Height in pixels.")
-    frames: PosInt | None = Field(default=None, description="Video frames per clip.")
-    batch: PosInt | None = Field(default=None, description="Items per call.")
-    steps: PosInt | None = Field(default=None, description="Diffusion sampling steps.")
+    width: Side | None = Field(default=None, description="Width in pixels.")
+    height: Side | None = Field(default=None, description="Height in pixels.")
+    frames: Frames | None = Field(default=None, description="Video frames per clip.")
+    batch: Batch | None = Field(default=None, description="Items per call.")
+    steps: Steps | None = Field(default=None, description="Diffusion sampling steps.")
     cfg: Literal["batched", "unbatched", "off", "distilled", "none"] | None = Field(
         default=None, description="Guidance: AR batched | unbatched | off; diffusion batched | distilled | none."
     )
-    cfg_scale: Float | None = Field(default=None, description="Guidance scale.")
+    cfg_scale: Finite | None = Field(default=None, description="Guidance scale.")
     precision: Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"] | None = Field(
         default=None, description="Weight precision."
     )
-    gpus: PosInt | None = Field(default=None, description="GPUs serving one request (or training).")
+    gpus: Gpus | None = Field(default=None, description="GPUs serving one request (or training).")
     parallelism: Literal["tp", "sp", "cfg", "cfg+sp"] | None = Field(
         default=None, description="How the GPUs split each forward (None: tokcost's default for the model)."
     )
-    ring_degree: PosInt | None = Field(
+    ring_degree: Gpus | None = Field(
         default=None,
         description="Diffusion sequence parallelism: GPUs in each ring of ring attention (None: 1, Ulysses alone).",
     )
     attention: AttentionKernel | None = Field(
         default=None, description="Diffusion and MAR: the attention kernel the run used (None: the engine profile's)."
     )
-    prompt_tokens: PosInt | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
-    generated_tokens: PosInt | None = Field(default=None, description="Text decode: tokens generated.")
+    prompt_tokens: TokenCount | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
+    generated_tokens: TokenCount | None = Field(default=None, description="Text decode: tokens generated.")
     vae_precision: VaePrecision | None = Field(
         default=None, description="The VAE's type where the source states one (None: the pipeline's default)."
     )
@@ -57,9 +69,9 @@ class Conditions(Strict):
         description="Text decode under a V0 vLLM engine (vllm-0.4, vllm-0.7): every step ran eager, with no CUDA "
         "graphs (vLLM's enforce_eager=True, or a release before graphs, 0.2.5 and older). None: the engine's graphs.",
     )
-    tokens: PosFloat | None = Field(default=None, description="Training: tokens seen (AR).")
-    samples: PosFloat | None = Field(default=None, description="Training: samples seen (diffusion).")
-    context: PosInt | None = Field(
+    tokens: TrainingSize | None = Field(default=None, description="Training: tokens seen (AR).")
+    samples: TrainingSize | None = Field(default=None, description="Training: samples seen (diffusion).")
+    context: TokenCount | None = Field(
         default=None, description="Training: sequence length in tokens (AR; default: the model's)."
     )
 
@@ -80,9 +92,7 @@ class Entry(Strict):
         "call's generation loop alone (a diffusion model's denoising steps, a next-scale model's scales: text "
         "encoders, VAE decode and pipeline set-up excluded)."
     )
-    measured: Annotated[float, Field(gt=0, allow_inf_nan=False), NOT_BOOL] = Field(
-        description="The published figure, in the metric's unit."
-    )
+    measured: Measured = Field(description="The published figure, in the metric's unit.")
     model: str | None = Field(description="Model preset id (null: no preset, documentation only).")
     hardware: str | None = Field(description="Hardware preset id (null: GPU unknown, documentation only).")
     engine: Engine = Field(description="The engine profile that prices it.")

@@ -17,6 +17,7 @@ from tokcost.records.prices import MAX_USD_PER_GPU_HOUR, Commitment
 
 SPEC_VERSION = 1
 MAX_SIDE_PX = 8192  # larger than any preset serves; per-model limits are checked against the presets
+MAX_FRAMES = 10_000  # frames per clip: a 10-minute clip at 16 fps, beyond any preset's
 Engine = EngineName  # a name of the engine table, checked against it when a spec is loaded (tokcost.io.specs)
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int8-wo", "int4"]
 VaePrecision = Literal["fp32", "fp16", "bf16"]
@@ -37,7 +38,7 @@ class Product(Strict):
     )
     width: Side = Field(description="Width of the image or video frame in pixels.")
     height: Side = Field(description="Height of the image or video frame in pixels.")
-    frames: Annotated[int, Field(ge=1, le=10_000), NOT_BOOL] | None = Field(
+    frames: Annotated[int, Field(ge=1, le=MAX_FRAMES), NOT_BOOL] | None = Field(
         default=None, description="Video only: frames per clip (or give seconds with fps)."
     )
     fps: Annotated[float, Field(gt=0, le=240, allow_inf_nan=False), NOT_BOOL] | None = Field(

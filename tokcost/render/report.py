@@ -6,7 +6,7 @@ from __future__ import annotations
 from tokcost.records.results import CandidateResult, SpecResult
 from tokcost.render.advice import defaults_phrase, price_dates
 from tokcost.render.prices import basis_words, quote_source, stale_words
-from tokcost.text import money
+from tokcost.text import counted, money
 
 
 def price_cell(c: CandidateResult) -> str:
@@ -59,7 +59,8 @@ def demand_phrase(spec: SpecResult) -> str:
             f"burstiness {t.burstiness:.3g}" if t.burstiness is not None else "too few gaps for a burstiness: Poisson"
         )
         out += (
-            f"; derived from {t.file} ({t.requests:,} requests over {t.hours_observed} hours): the requests per day, "
+            f"; derived from {t.file} ({counted(t.requests, 'request')} over {counted(t.hours_observed, 'hour')}): the "
+            "requests per day, "
             f"the hourly curve (peak {t.peak_per_s:.3g} requests/s) and the {burst}"
         )
         if t.unobserved_hours:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tokcost.records.simulation import SimulationResult
-from tokcost.text import escape_line, markdown_text
+from tokcost.text import counted, escape_line, markdown_text
 
 
 def _s(x: float | None) -> str:
@@ -28,7 +28,7 @@ def _lines(r: SimulationResult) -> list[str]:
     return [
         f"{r.name}: {r.model} / {r.hardware} / {r.engine} ({batching}; {fleet} replica{'s' if hi != 1 else ''} of "
         f"{r.gpus_per_replica} GPU{'s' if r.gpus_per_replica != 1 else ''}, {r.scaling} fleet)",
-        f"{r.requests:,} requests over {r.hours} hour{'s' if r.hours != 1 else ''} of {traffic}, seed {r.seed}",
+        f"{counted(r.requests, 'request')} over {counted(r.hours, 'hour')} of {traffic}, seed {r.seed}",
         f"{q} {_s(r.objective_s)} s {verdict} the {r.budget_s:g} s budget (the planner's {q} at peak: "
         f"{_s(r.predicted_objective_s)} s); p50 {_s(r.p50_s)} s, p95 {_s(r.p95_s)} s, p99 {_s(r.p99_s)} s; "
         f"{r.over_budget_share:.2%} of requests over budget",
@@ -39,7 +39,9 @@ def _lines(r: SimulationResult) -> list[str]:
 def _trace_lines(r: SimulationResult) -> list[str]:
     out = []
     if r.replay is not None:
-        out.append(f"replays {r.replay.requests:,} requests of {r.replay.file} over {r.replay.hours} hours")
+        out.append(
+            f"replays {counted(r.replay.requests, 'request')} of {r.replay.file} over {counted(r.replay.hours, 'hour')}"
+        )
     described = {
         "prompt_tokens": "prompt_tokens per request from the trace",
         "answer_tokens": "answer_tokens per request from the trace",
