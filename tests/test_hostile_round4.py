@@ -94,3 +94,20 @@ def test_diff_names_the_file_it_could_not_read_by_its_place(tmp_path):
     bad.write_text("not json")
     code, out = _run("diff", good, bad)
     assert code == 2 and f"head {bad}" in out and "baseline" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--answer-tokens", "5"), ("--kv-dtype", "fp8"), ("--tokens-per-forward", "4"), ("--draft-tokens", "4")],
+)
+def test_a_decoding_option_on_a_model_that_decodes_no_tokens_is_refused(option, value):
+    # each was accepted and ignored: the estimate looked as if it had priced the option
+    code, out = _run("estimate", "--model", "sdxl", "--hardware", "h100-sxm", option, value)
+    assert code == 2 and f"{option}:" in out and "decodes no token sequence" in out, out
+
+
+def test_answer_tokens_need_a_model_that_answers():
+    code, out = _run("estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--answer-tokens", "5")
+    assert code == 2 and "--answer-tokens:" in out and "answers no questions" in out, out
+    code, out = _run("estimate", "--model", "janus-pro-7b", "--hardware", "h100-sxm", "--answer-tokens", "5")
+    assert code == 0, out

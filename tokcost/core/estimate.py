@@ -18,7 +18,7 @@ from tokcost.engine.estimate import (
     precision_note,
     pricing_note,
 )
-from tokcost.engine.families import context_problem
+from tokcost.engine.families import context_problem, family_of
 from tokcost.engine.result import MemoryRow
 from tokcost.engine.training import training_report
 from tokcost.errors import UsageError
@@ -60,6 +60,19 @@ def estimate_one(
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
     if r.vae_precision is not None and m.vae is None:
         raise UsageError(f"{m.id} has no VAE decode priced: give no vae_precision", param="vae_precision")
+    given = {
+        "tokens_per_forward": r.tokens_per_forward != 1.0,
+        "draft_tokens": r.draft_tokens is not None,
+        "kv_dtype": r.kv_dtype != "bf16",
+        "answer_tokens": r.answer_tokens is not None,
+    }
+    for option in (o for o, set_ in given.items() if set_ and o not in family_of(m).decode_options):
+        raise UsageError(f"{m.id} decodes no token sequence step by step: give no {option}", param=option)
+    if r.answer_tokens is not None and "perception" not in m.roles:
+        raise UsageError(
+            f"{m.id} answers no questions (it serves: {', '.join(m.roles)}): give no answer_tokens",
+            param="answer_tokens",
+        )
     profiles = load_engines()
     engine = r.engine or REFERENCE_ENGINE
     problem = engine_problem(engine, profiles)

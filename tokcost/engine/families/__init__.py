@@ -132,6 +132,9 @@ class Family(Protocol):
     # True: every engine runs the model's own sampling loop (compiling the network, not the loop), so guidance the
     # loop runs as two calls stays two calls; False: an optimised engine batches the two branches
     loop_keeps_cfg: bool
+    # the estimate options of decoding a token sequence step by step that its pricing reads (an estimate that sets
+    # one the family does not read is refused, not priced as if it had not been given)
+    decode_options: frozenset[str]
 
     def cfg_mode(self, model: ModelPreset) -> str:
         """The model's own guidance mode: batched, unbatched or off."""
@@ -211,6 +214,7 @@ class OneGpu:
     parallelism_labels = np.array([["none", "none"], ["none", "none"]])
     parallelisms: tuple[str, ...] = ()
     loop_keeps_cfg = False  # its guidance is batched or off, never two calls
+    decode_options: frozenset[str] = frozenset()
     guidance_modes = {"batched": "batched", "none": "off"}  # the section's ``cfg`` as a mode
 
     def cfg_mode(self, model: ModelPreset) -> str:

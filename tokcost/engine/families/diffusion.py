@@ -41,6 +41,7 @@ class Diffusion:
     parallelism_labels = np.array([["none", "sp"], ["cfg", "cfg+sp"]])
     parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
     loop_keeps_cfg = True  # compiled compiles the denoiser; the pipeline still calls it once per branch
+    decode_options: frozenset[str] = frozenset()  # no token sequence decoded step by step
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return CFG_MODES[model.diffusion.cfg]
