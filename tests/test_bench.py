@@ -419,12 +419,15 @@ def test_a_fitted_fraction_above_one_is_a_warning():
     assert "mfu is 1.30, above 1" in w and "idle machine" in w
 
 
-@pytest.mark.parametrize(("batches", "contexts"), [("100000000", "16"), ("1", "100000000000")])
-def test_an_absurd_grid_is_refused_before_anything_is_allocated(batches, contexts):
+@pytest.mark.parametrize(
+    ("batches", "contexts", "blamed"), [("100000000", "16", "--batches"), ("1", "100000000000", "--contexts")]
+)
+def test_an_absurd_grid_is_refused_before_anything_is_allocated(batches, contexts, blamed):
     pytest.importorskip("torch")
     r = invoke("bench", "--model", "llamagen-b", "--layers", "1", "--batches", batches, "--contexts", contexts)
     assert r.exit_code == 2, r.output
     assert "KV cache" in r.output and "Traceback" not in r.output
+    assert f"{blamed}:" in r.output, r.output  # the option that made the cache too large
 
 
 def test_the_bench_block_launches_the_kernels_its_calibration_is_converted_by():

@@ -172,9 +172,8 @@ def _check_cache_fits(shape: Shape, grid: GridOptions, dtype: str, device: torch
     else:
         have = _host_memory_gb() * 1e9
     if need > CACHE_SHARE * have:
-        # blame the contexts when the largest batch fits at the shortest context, else the batches
-        shortest = min(grid.contexts) + 1
-        param = "contexts" if need * shortest / ctx <= CACHE_SHARE * have else "batches"
+        # blame the contexts when one sequence at the longest of them does not fit, else the batches
+        param = "contexts" if need / b > CACHE_SHARE * have else "batches"
         raise UsageError(
             f"batch {b:,} at context {ctx - 1:,} needs a {need / 1e9:,.1f} GB KV cache; this device has "
             f"{have / 1e9:,.1f} GB: use smaller --batches or --contexts",
