@@ -172,8 +172,18 @@ def test_a_lone_hot_replica_is_called_out(tmp_path):
         ('timestamp,note\n0,"abc\n1,d\n', 2, "not readable as CSV"),  # a quote never closed
         ("timestamp,timestamp\n0,1\n", 1, "a second column of that name"),
         ("timestamp\n1\n2024-01-01T00:00:00\n", 3, "use one form"),
+        ("timestamp\n0001-01-01T00:00:00+05:00\n", 2, "outside years 1 to 9999"),
     ],
-    ids=["huge-seconds", "over-a-year", "iso-over-a-year", "huge-field", "open-quote", "two-timestamps", "mixed"],
+    ids=[
+        "huge-seconds",
+        "over-a-year",
+        "iso-over-a-year",
+        "huge-field",
+        "open-quote",
+        "two-timestamps",
+        "mixed",
+        "before-year-1",
+    ],
 )
 def test_a_hostile_trace_is_exit_2_at_its_line(tmp_path, text, where, message):
     # each once a traceback, a hang or a silent loss of rows (a 2-line file asking for gigabytes of hourly counts)

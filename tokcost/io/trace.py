@@ -185,10 +185,12 @@ def _timestamp(cell: str) -> tuple[float, float] | str:
             when = dt.datetime.fromisoformat(cell.replace("Z", "+00:00"))
         except ValueError:
             return f"{cell[:40]!r} is neither seconds nor an ISO 8601 time"
-        offset = when.utcoffset()
-        naive = when.replace(tzinfo=None) - (offset or dt.timedelta(0))
-        shift = offset.total_seconds() if offset is not None else 0.0
-        return (naive - dt.datetime(1970, 1, 1)).total_seconds(), shift
+        offset = when.utcoffset() or dt.timedelta(0)
+        try:
+            instant = when.replace(tzinfo=None) - offset
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            return f"{cell[:40]!r}: its UTC time is outside years 1 to 9999"
+        return (instant - dt.datetime(1970, 1, 1)).total_seconds(), offset.total_seconds()
     if not math.isfinite(value) or value < 0 or value > MAX_SECONDS:
         return f"{cell[:40]!r}: seconds must be a number from 0 to {MAX_SECONDS:.0e}"
     return value, 0.0
