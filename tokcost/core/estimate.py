@@ -66,8 +66,9 @@ def estimate_one(
         "kv_dtype": r.kv_dtype != "bf16",
         "answer_tokens": r.answer_tokens is not None,
     }
-    for option in (o for o, set_ in given.items() if set_ and o not in family_of(m).decode_options):
-        raise UsageError(f"{m.id} decodes no token sequence step by step: give no {option}", param=option)
+    unread = [option for option, set_ in given.items() if set_ and option not in family_of(m).decode_options]
+    if unread:
+        raise UsageError(f"{m.id} decodes no token sequence step by step: give no {unread[0]}", param=unread[0])
     if r.answer_tokens is not None and "perception" not in m.roles:
         raise UsageError(
             f"{m.id} answers no questions (it serves: {', '.join(m.roles)}): give no answer_tokens",
