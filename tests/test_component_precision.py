@@ -238,3 +238,29 @@ def test_an_fp16_pipeline_never_runs_on_the_bf16_units(model, hardware):
     )
     for part, seconds in own.breakdown_s.items():
         assert float(moved.breakdown_s[part]) == float(seconds), part
+
+
+@pytest.mark.parametrize(("model", "hardware"), [("flux1-dev", "h100-sxm"), ("sd3-medium", "rtx-4090")])
+def test_eager_int8_weight_only_dequantises_op_by_op(model, hardware):
+    """torchao's and gpt-fast's int8 weight-only linears, run eager, convert every weight to 16 bits and scale every
+    output in kernels of their own around a 16-bit matmul: never faster than bf16 eager, where compiling fuses both
+    into the matmul (physics.UNFUSED_DEQUANT)."""
+    eager_int8 = breakdown(model, hardware, "int8-wo", engine="eager").breakdown_s["denoise"]
+    eager_bf16 = breakdown(model, hardware, "bf16", engine="eager").breakdown_s["denoise"]
+    compiled_int8 = breakdown(model, hardware, "int8-wo", engine="compiled").breakdown_s["denoise"]
+    assert eager_int8 > eager_bf16 > compiled_int8
+    notes = " ".join(cli_estimate(model, hardware, "--precision", "int8-wo")["notes"])
+    assert "converts its whole weight to 16 bits" in notes
+    compiled = " ".join(cli_estimate(model, hardware, "--precision", "int8-wo", "--engine", "compiled")["notes"])
+    assert "converts its whole weight" not in compiled
+
+
+def test_an_eager_int8_decode_step_reads_five_bytes_a_weight():
+    from tokcost.engine.physics import DEQUANT_COPY_BYTES, DEQUANT_MATMUL_BYTES, decode_weight_bytes, weight_read_bytes
+
+    hw = CAT.hardware("a100-80gb-sxm")
+    eager = efficiency(ENGINES["eager"], hw, "central", None, ENGINES["eager"], None, host_speed(hw))
+    compiled = efficiency(ENGINES["compiled"], hw, "central", None, ENGINES["eager"], None, host_speed(hw))
+    assert float(decode_weight_bytes("int8-wo", eager)) == DEQUANT_COPY_BYTES + DEQUANT_MATMUL_BYTES == 5.0
+    assert float(decode_weight_bytes("int8-wo", compiled)) == weight_read_bytes("int8-wo") < 2.0  # fused
+    assert float(decode_weight_bytes("int4", eager)) == weight_read_bytes("int4")  # tinygemm dequantises inside

@@ -406,7 +406,7 @@ def text_decode_s(
         eff = dataclasses.replace(eff, graph_max_context=0.0)  # no step is replayed: each is eager beyond 0 tokens
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
     comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G, profile.all_reduce)
-    wread = physics.weight_read_bytes(precision)
+    wread = physics.decode_weight_bytes(precision, eff)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
     kv_passes, kv_static = cache_reads(kv_cache, prompt_tokens + generated_tokens)

@@ -25,6 +25,17 @@ WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.
 # bf16 / int8wo / int4wo-64 (0.87 and 0.60 from the model's bytes per format). int8-wo: gpt-fast's; int4: the
 # midpoint of the two sources. (Within 0.01 for any gap from 30 to 40 us.)
 WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65}
+# Weight-only int8 in code that runs each op as written (an engine whose host launches every op: eager) does not
+# dequantise inside the matmul: torchao's int8 weight-only linear (pytorch/ao torchao/dtypes/uintx/plain_layout.py,
+# _linear_fp_act_int8_weight_impl: torch.mm(x, w_int8.t().to(x.dtype)) * scale) and gpt-fast's (pytorch-labs/gpt-fast
+# quantize.py, WeightOnlyInt8Linear: F.linear(input, self.weight.to(dtype=input.dtype)) * self.scales) convert the
+# whole weight to the activations' 16-bit type in a kernel of their own on every call, multiply in 16 bits, and scale
+# the output in another. torch.compile fuses both into the matmul, as serving engines' kernels do (the gpt-fast and
+# torchao figures behind WEIGHT_READ_EFFICIENCY are compiled).
+UNFUSED_DEQUANT = "int8-wo"
+DEQUANT_COPY_BYTES = 3.0  # per weight: the conversion reads the int8 weight and writes it in 16 bits
+DEQUANT_MATMUL_BYTES = 2.0  # per weight: the 16-bit matmul reads the copy
+SCALE_BYTES_PER_OUTPUT = 4.0  # per output element: the scale's multiply reads and writes it in 16 bits
 # --kv-dtype: the KV cache's bytes per element. fp8 (vLLM's kv_cache_dtype fp8, TensorRT-LLM's FP8 KV cache) halves
 # the cache and its reads; its dequantisation inside the attention kernel is not charged (an assumption).
 KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
@@ -107,10 +118,46 @@ def vae_peak_flops(hw: HardwarePreset, vae: Vae | None, precision: str, chosen: 
     return peak_flops(hw, dtype)
 
 
-def weight_read_bytes(precision: str) -> float:
+def weight_read_bytes(precision: str, eff=None):
     """Bytes per weight as the time to read them sees it: the packed bytes over the format's kernel efficiency
-    (:data:`WEIGHT_READ_EFFICIENCY`; 1 for bf16, fp16 and the W8A8 formats)."""
-    return WEIGHT_BYTES[precision] / WEIGHT_READ_EFFICIENCY.get(precision, 1.0)
+    (:data:`WEIGHT_READ_EFFICIENCY`; 1 for bf16, fp16 and the W8A8 formats); under ``eff``'s engine, where it
+    dequantises op by op (:func:`unfused_dequant`), the 16-bit copy the matmul reads."""
+    packed = WEIGHT_BYTES[precision] / WEIGHT_READ_EFFICIENCY.get(precision, 1.0)
+    if eff is None:
+        return packed
+    return np.where(unfused_dequant(precision, eff), DEQUANT_MATMUL_BYTES, packed)
+
+
+def unfused_dequant(precision: str, eff):
+    """Whether ``precision``'s weights are converted to 16 bits in kernels of their own under ``eff``'s engine
+    (:data:`UNFUSED_DEQUANT`; an array where ``eff`` stacks chips and bands)."""
+    return np.logical_and(precision == UNFUSED_DEQUANT, eff.host_per_launch)
+
+
+def decode_weight_bytes(precision: str, eff):
+    """Bytes per weight a decode step's matmuls take the time of: :func:`weight_read_bytes`, plus an op-by-op
+    dequantisation's conversion (:data:`DEQUANT_COPY_BYTES`), which is memory-bound like the step's matmuls and
+    so is priced at their rate."""
+    return weight_read_bytes(precision, eff) + np.where(unfused_dequant(precision, eff), DEQUANT_COPY_BYTES, 0.0)
+
+
+def dequant_note(precision: str, profile) -> str:
+    """How ``precision`` is dequantised under ``profile`` (an engine profile), where it is op by op; else empty."""
+    if precision != UNFUSED_DEQUANT or not profile.host_per_launch:
+        return ""
+    return (
+        f"{precision} under an engine that runs each op as written: every linear converts its whole weight to 16 bits "
+        f"in a kernel of its own and scales its output in another ({DEQUANT_COPY_BYTES:g} bytes a weight and "
+        f"{SCALE_BYTES_PER_OUTPUT:g} an output element, serial with the 16-bit matmul, which reads the copy), as "
+        "torchao's and gpt-fast's int8 weight-only linears do; compiled fuses both into the matmul"
+    )
+
+
+def dequant_s(precision: str, eff, weights, outputs, BW):
+    """Seconds of :data:`UNFUSED_DEQUANT`'s conversion of ``weights`` weights and scaling of ``outputs`` output
+    elements at the stream rate, where ``eff``'s engine runs them op by op (:func:`unfused_dequant`); else 0."""
+    s = (np.asarray(weights, dtype=float) * DEQUANT_COPY_BYTES + outputs * SCALE_BYTES_PER_OUTPUT) / (BW * eff.mbu)
+    return np.where(unfused_dequant(precision, eff), s, 0.0)
 
 
 def kv_bytes_per_token(arch: Architecture, kv_bytes: float = KV_BYTES) -> float:
@@ -730,6 +777,13 @@ def denoiser_gemm_s(model: ModelPreset, gemm, items, seq_tokens, width, height):
     return gemm.sum_s(rows)
 
 
+def gemm_output_elems(model: ModelPreset, seq_tokens, width, height):
+    """Output elements of one item's pass through the denoiser's GEMMs (:func:`denoiser_gemm_shapes`): m x n each."""
+    pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
+    seq = np.asarray(seq_tokens, dtype=float)
+    return sum(c * n * (pp * pixels + pt * seq + f) for pp, pt, f, n, _, c in denoiser_gemm_shapes(model))
+
+
 def gemm_shapes_flops(shapes: list[GemmShape], seq_tokens, width, height):
     """FLOPs (2 m n k) of one item's pass through ``shapes``."""
     pixels = np.asarray(width, dtype=float) * np.asarray(height, dtype=float)
@@ -1040,6 +1094,7 @@ def diffusion_step_time(
     unfused=False,
     ring=1,
     ring_send=0.0,
+    dequant=0.0,
 ):
     """One denoiser forward over ``n_items`` (items x CFG branches), split over ``gpus`` GPUs by sequence and/or
     CFG parallelism (``comm_s``: their collectives' seconds per forward; ``collectives``: how many it calls, each
@@ -1069,8 +1124,9 @@ def diffusion_step_time(
     sends and receives K and V after the block's attention (1/ring of the layer's), not beside it (the flash kernel
     holds the SMs NCCL's send kernels need), merges the block into the fp32 output
     (:data:`RING_MERGE_BYTES_PER_ELEMENT` over the GPU's share of a layer's activation) and, under an engine that
-    launches every op (``host_per_launch``), costs the host its launches. Returns (step, compute, memory, the ring's
-    sends: seconds inside step, 0 without a ring)."""
+    launches every op (``host_per_launch``), costs the host its launches. ``dequant``: one GPU's seconds converting
+    and scaling weight-only int8 op by op (:func:`dequant_s`), serial with the matmuls. Returns (step, compute,
+    memory, the ring's sends: seconds inside step, 0 without a ring)."""
     n = np.asarray(n_items, dtype=float)
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
@@ -1096,7 +1152,7 @@ def diffusion_step_time(
     memory = weight_bytes / (BW * eff.mbu) + 0 * compute
     layers = denoiser_layers(model)
     ring_sends, ring_merges, ring_host = _ring_steps_s(model, eff, ring, ring_send, acts / 2.0, BW)
-    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_sends + ring_merges
+    gpu = np.maximum(compute, memory) + layers * eff.gpu_per_layer_s + ring_sends + ring_merges + dequant
     host = layers * eff.host_per_layer_s * host_scale(model, eff) + collectives * eff.host_per_collective_s + ring_host
     step = np.maximum(gpu, host) + comm_s + eff.denoise_step_s
     return step, compute, memory, ring_sends

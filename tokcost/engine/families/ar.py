@@ -100,7 +100,7 @@ class Autoregressive:
             )
         n_forwards = np.ceil(generated / k)
         n_seq = w.batch * w.branches
-        wread = physics.weight_read_bytes(cfg.precision)
+        wread = physics.decode_weight_bytes(cfg.precision, eff)
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
         tp, passes = w.split, w.passes
         profile = cfg.profiles[cfg.engine]
@@ -208,6 +208,8 @@ class Autoregressive:
         attention = attention_note(cfg)
         if attention:
             note += "; " + attention
+        if dequant := physics.dequant_note(cfg.precision, cfg.profiles[cfg.engine]):
+            note += "; " + dequant
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
             note += (

@@ -135,7 +135,7 @@ class Diffusion:
             w.P,
             w.BW,
             eff,
-            physics.weight_read_bytes(cfg.precision),
+            physics.weight_read_bytes(cfg.precision, eff),
             n_items,
             linear,
             attn,
@@ -153,6 +153,14 @@ class Diffusion:
             unfused=cfg.attention_kernel == "math",
             ring=ring,
             ring_send=physics.ring_send_s(m, items_per_gpu, seq, sp, collectives, ring),
+            # every GPU converts all the weights; the scale runs over its share of the rows
+            dequant=physics.dequant_s(
+                cfg.precision,
+                eff,
+                m.denoiser.active_params_b * 1e9,
+                n_items / gpus * physics.gemm_output_elems(m, seq, pw, ph),
+                w.BW,
+            ),
         )
         denoise_s = passes * steps * step_s
         # --precision is the denoiser's: the text encoders and the VAE run in the pipeline's 16-bit type, as in
@@ -218,6 +226,8 @@ class Diffusion:
 
     def pricing_note(self, cfg: Config) -> str:
         note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
+        if dequant := physics.dequant_note(cfg.precision, cfg.profiles[cfg.engine]):
+            note += "; " + dequant
         kernel = cfg.attention_kernel
         if kernel == "math":
             note += "; " + physics.unfused_attention_note(
