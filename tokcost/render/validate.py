@@ -1145,8 +1145,30 @@ MODEL_NOTES = [
     "publications not already used: most new diffusion tables were on GPUs without a preset (L20, RTX 5090). "
     "Not entered.",
     "",
-    "The runs of rounds 15-18 and 24-30 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8 and "
-    "16; "
+    "Weight-only int8 under eager (2026-12-07, seventh session; adopted). torchao's int8 weight-only linear "
+    "(pytorch/ao torchao/dtypes/uintx/plain_layout.py, _linear_fp_act_int8_weight_impl) and gpt-fast's "
+    "(quantize.py, WeightOnlyInt8Linear), run eager, convert the whole weight to 16 bits in a kernel of their own "
+    "on every call and scale the output in another around a 16-bit matmul; compiled fuses both into the matmul. "
+    "An eager diffusion step now pays the conversion (3 bytes a weight) and the scale (4 bytes an output element) "
+    "serially, and an eager decode step reads 5 bytes a weight (physics.UNFUSED_DEQUANT). The set's one such run, "
+    "the Hugging Face quantisation blog's FLUX.1-dev with torchao int8wo eager on an H100, goes from 0.82 to 0.92 "
+    "of the measured time. Refitted: in sample 6.61% -> 6.59%, held out by source / GPU / engine 7.00 / 7.33 / "
+    "8.88% -> 6.99 / 7.24 / 8.84%; the coordinate search settles a little differently (act_scale 1.07 -> 1.06, "
+    "eager host per layer 0.829 -> 0.831 ms), and the 372 runs never entered (rounds 15-18 and 24-30) go from "
+    "11.7% to 11.9% (band coverage 75% -> 74%, median width 1.90 -> 1.91).",
+    "",
+    "Round 31 (2026-12-07, seventh session; 17 runs scored unseen on b774ba3, the baseline rows of acceleration "
+    "papers' figures) came out at median 7.1%, worst 1.34x, band coverage 100%. DistriFusion's single-A100 SDXL "
+    "bars (mit-han-lab/distrifuser assets/speedups.jpg, 50 DDIM steps, the loop without the VAE) at 1024, 2048 and "
+    "3840 px: 1.08, 1.07, 1.15 of the measured time; xDiT's SD3-medium scalability figure on A100s "
+    "(xdit-project/xdit_assets performance/scalability/SD3-A100-crop.png, 20 steps): one GPU 1.06 at 1024 px and "
+    "1.14 at 2048, Ulysses over 2-8 GPUs 0.90-1.06, ring attention 0.75-0.83 at 1024 px and 0.81-1.03 at 2048 (its "
+    "multi-GPU points read from the figure's pixels, a method that reproduces its printed labels within 0.05 s). "
+    "The search found few new publications on presets' models and GPUs: the stored arXiv pages hold abstracts, "
+    "not tables. Not entered.",
+    "",
+    "The runs of rounds 15-18 and 24-31 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16 "
+    "and 17; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
