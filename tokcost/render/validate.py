@@ -1167,8 +1167,19 @@ MODEL_NOTES = [
     "The search found few new publications on presets' models and GPUs: the stored arXiv pages hold abstracts, "
     "not tables. Not entered.",
     "",
-    "The runs of rounds 15-18 and 24-31 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16 "
-    "and 17; "
+    "Round 32 (2026-12-07, seventh session; 33 runs scored unseen on ac72212) came out at median 16.8%, worst 1.47x, "
+    "band coverage 82%. Red Hat's granite-3.1-8b-instruct-quantized.w8a8 model card (vLLM 0.6.6.post1, one A100, "
+    "single stream): the bf16 baseline at 1.01-1.05 of the measured time over seven prompt and output lengths, the "
+    "W8A8 rows at 0.82-0.87 (vLLM's int8 kernels run slower than the int8 rate they are priced at). The Qwen1.5 "
+    "transformers speed page (QwenLM/Qwen2.5 docs/source/benchmark/hf_infer.rst at 95f532c, since removed; A100 "
+    "80GB, flash-attention 2, batch 1, 2048 tokens): 0.93-1.24 at 1 and 6,144 tokens of input, 0.68-0.79 at "
+    "14,336-30,720 for the 4B-14B models, the long-context excess of the Qwen2 and Qwen3 pages again. Qwen1.5 has a "
+    "KV head for every query head, so repeat_kv copies nothing there, yet the excess net of the 1-token rows is "
+    "0.4-0.9 ns per (context x layer x head) (Qwen2-7B's, with repeat_kv: 1.18): the copy is part of Qwen2's "
+    "excess, not all of it. Not entered.",
+    "",
+    "The runs of rounds 15-18 and 24-32 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
+    "17 and 33; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
