@@ -369,7 +369,9 @@ def test_weight_only_formats_read_fewer_bytes_but_not_proportionally_faster():
     assert lat["bf16"] / lat["int8-wo"] < 2.0 and lat["bf16"] / lat["int4"] < 2.0 / physics.WEIGHT_BYTES["int4"]
     assert mem["int8-wo"] == pytest.approx(mem["bf16"] / 2)
     assert mem["int4"] == pytest.approx(mem["bf16"] * physics.WEIGHT_BYTES["int4"] / 2)
-    assert physics.weight_read_bytes("int8") == physics.WEIGHT_BYTES["int8"]  # W8A8: a plain 8-bit GEMM
+    # W8A8: vLLM's per-token quantisation and int8 GEMMs read below the bf16 rate too (Red Hat's paired cards)
+    assert physics.WEIGHT_BYTES["int8"] < physics.weight_read_bytes("int8") < physics.WEIGHT_BYTES["bf16"]
+    assert physics.weight_read_bytes("fp8") == physics.WEIGHT_BYTES["fp8"]  # no figure: see WEIGHT_READ_EFFICIENCY
 
 
 def test_flash_attention_3_speeds_attention_on_hopper_only():

@@ -23,8 +23,14 @@ WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int8-wo": 1.
 # pytorch-labs/gpt-fast README, bf16 1,397 GB/s at 9.53 ms, int8 1,069 at 6.43 ms (0.82), int4 group 32 863 at
 # 5.08 ms (0.70); pytorch/ao torchao/quantization/README.md (commit 317392d0), 107.38 / 170.83 / 201.14 tok/s for
 # bf16 / int8wo / int4wo-64 (0.87 and 0.60 from the model's bytes per format). int8-wo: gpt-fast's; int4: the
-# midpoint of the two sources. (Within 0.01 for any gap from 30 to 40 us.)
-WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65}
+# midpoint of the two sources. (Within 0.01 for any gap from 30 to 40 us.) int8 (W8A8) on A100s: vLLM's per-token
+# activation quantisation and CUTLASS int8 GEMMs (vLLM 0.7.2) speed decoding up less than the halved bytes do; the
+# efficiency at which tokcost's own decode step reproduces each published bf16 / W8A8 pair's measured speed-up, one
+# source, one A100, 256 prompt and 1,024 output tokens (Red Hat's DeepSeek-R1-Distill model cards on Hugging Face:
+# Qwen-7B 89.0 / 119.1, Qwen-14B 49.2 / 69.2 tokens/s; Llama-70B on two A100s 20.3 / 31.6): 0.745, 0.765, 0.84,
+# the median taken. fp8 on H100s shows the same in its cards' pairs (0.78-0.88) but is not given a figure: the one
+# chip with a measured skinny-GEMM rate (the MI300X's efficiency.decode_gemm) measured it on fp8 GEMMs already.
+WEIGHT_READ_EFFICIENCY = {"int8-wo": 0.82, "int4": 0.65, "int8": 0.765}
 # Weight-only int8 in code that runs each op as written (an engine whose host launches every op: eager) does not
 # dequantise inside the matmul: torchao's int8 weight-only linear (pytorch/ao torchao/dtypes/uintx/plain_layout.py,
 # _linear_fp_act_int8_weight_impl: torch.mm(x, w_int8.t().to(x.dtype)) * scale) and gpt-fast's (pytorch-labs/gpt-fast

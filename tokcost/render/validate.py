@@ -1178,6 +1178,18 @@ MODEL_NOTES = [
     "0.4-0.9 ns per (context x layer x head) (Qwen2-7B's, with repeat_kv: 1.18): the copy is part of Qwen2's "
     "excess, not all of it. Not entered.",
     "",
+    "W8A8 int8's weight-read efficiency (2026-12-07, seventh session; adopted). The set's Red Hat "
+    "DeepSeek-R1-Distill cards (vLLM 0.7.2) pair bf16 and W8A8 decodes on the same A100: their measured speed-ups "
+    "(1.34, 1.41, 1.56) are below what the halved bytes price (1.62, 1.71, 1.79), so W8A8 weights now read at "
+    "0.765 of the bf16 kernels' rate (physics.WEIGHT_READ_EFFICIENCY: the median of 0.745, 0.765 and 0.84, the "
+    "efficiencies that reproduce each pair, as int8-wo's 0.82 came from gpt-fast's pair). Round 32's Granite-3.1-8B "
+    "W8A8 rows, scored before the figure existed and not used for it, go from 1.15-1.22 to 0.97-1.04 of their "
+    "measured time. fp8's cards on H100s show the same (0.78-0.88 by the same reading) but fp8 gets no figure: the "
+    "MI300X's measured skinny-GEMM rate (efficiency.decode_gemm) came from fp8 GEMMs, and a figure on top of it "
+    "priced AMD's fp8 Llama-3.1-405B on eight MI300X at 0.76 of its time where it stands at 0.91. Refitted: in "
+    "sample 6.59% -> 6.54%, held out by source / GPU / engine 6.99 / 7.24 / 8.84% -> 6.84 / 7.21 / 8.76%; the 422 "
+    "runs never entered (rounds 15-18 and 24-32) 11.9% -> 11.2% (band coverage 76% -> 77%, width 1.91 -> 1.90).",
+    "",
     "The runs of rounds 15-18 and 24-32 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17 and 33; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
