@@ -126,7 +126,7 @@ def vae_peak_flops(hw: HardwarePreset, vae: Vae | None, precision: str, chosen: 
 
 def weight_read_bytes(precision: str, eff=None):
     """Bytes per weight as the time to read them sees it: the packed bytes over the format's kernel efficiency
-    (:data:`WEIGHT_READ_EFFICIENCY`; 1 for bf16, fp16 and the W8A8 formats); under ``eff``'s engine, where it
+    (:data:`WEIGHT_READ_EFFICIENCY`; 1 for bf16, fp16 and fp8); under ``eff``'s engine, where it
     dequantises op by op (:func:`unfused_dequant`), the 16-bit copy the matmul reads."""
     packed = WEIGHT_BYTES[precision] / WEIGHT_READ_EFFICIENCY.get(precision, 1.0)
     if eff is None:
