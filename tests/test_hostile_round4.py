@@ -37,9 +37,11 @@ def test_a_suggestion_past_a_budget_bound_is_not_made(tmp_path, command):
     assert code in (0, 1) and "Traceback" not in out, out  # an answer (a budget met or not), not a crash
 
 
-def _measurements(tmp_path, **change) -> Path:
+def _measurements(tmp_path, conditions: dict | None = None, **change) -> Path:
+    """The set's first two entries, the second with ``change`` and its ``conditions`` updated."""
     entries = yaml.safe_load(MEASUREMENTS_FILE.read_text())[:2]
     entries[1] |= change
+    entries[1]["conditions"] |= conditions or {}
     path = tmp_path / "m.yaml"
     path.write_text(yaml.safe_dump(entries, sort_keys=False))
     return path
@@ -68,12 +70,9 @@ def test_a_measurement_the_engine_cannot_price_is_refused_at_its_line(tmp_path, 
     [("width", 10**9), ("batch", 10**12), ("cfg_scale", float("nan")), ("frames", 10**6)],
 )
 def test_a_measured_condition_past_what_an_estimate_takes_is_refused(tmp_path, condition, value):
-    entries = yaml.safe_load(MEASUREMENTS_FILE.read_text())[:1]
-    entries[0]["conditions"][condition] = value
-    path = tmp_path / "m.yaml"
-    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    path = _measurements(tmp_path, conditions={condition: value})
     code, out = _run("validate", "--measurements", path, "--in-sample-only")
-    assert code == 2 and f": [0].conditions.{condition}: " in out, out
+    assert code == 2 and f": [1].conditions.{condition}: " in out, out
 
 
 def test_a_sequence_too_long_for_its_prompt_blames_the_prompt():

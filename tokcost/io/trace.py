@@ -83,7 +83,7 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
         if isinstance(t, str):
             problems.append(Problem(name, number, _col(cols, where["timestamp"]), "timestamp", t))
         else:
-            iso = _is_iso(cell)
+            seconds, offset, iso = t
             forms.setdefault(iso, number)
             if len(forms) == 2 and forms[iso] == number:
                 other = "seconds" if iso else "ISO 8601 times"
@@ -96,8 +96,8 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
                         f"{cell[:40]!r}: the file's timestamps before line {number} are {other}; use one form",
                     )
                 )
-            times.append(t[0])
-            offsets.append(t[1])
+            times.append(seconds)
+            offsets.append(offset)
             lines.append(number)
         for h in sizes:
             value = _size(row[where[h]].strip(), SIZE_LIMITS[h])
@@ -110,9 +110,10 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
     if not problems:
         order = sorted(range(len(times)), key=times.__getitem__)
         first, last = order[0], order[-1]
-        hours = math.floor((times[last] + offsets[first]) / 3600.0) - math.floor(
-            (times[first] + offsets[first]) / 3600.0
-        )
+        # bucket by the earliest request's wall clock: its offset shifts every instant alike
+        local = [t + offsets[first] for t in times]
+        hour0 = math.floor(local[first] / 3600.0)
+        hours = math.floor(local[last] / 3600.0) - hour0
         if hours + 1 > MAX_TRACE_HOURS:
             problems.append(
                 Problem(
@@ -129,9 +130,6 @@ def load_trace(path: str | os.PathLike, shown: str | None = None) -> Trace:
             more = len(problems) - MAX_PROBLEMS
             problems = problems[:MAX_PROBLEMS] + [Problem(name, 0, 0, "(file)", f"and {more} more problems")]
         raise InputError(problems)
-    # bucket by the earliest request's wall clock: its offset shifts every instant alike
-    local = [t + offsets[first] for t in times]
-    hour0 = math.floor(local[first] / 3600.0)
     return Trace(
         file=name,
         times_s=[local[i] - hour0 * 3600.0 for i in order],
@@ -173,9 +171,10 @@ def _col(cols: list[int], index: int) -> int:
     return cols[index] if index < len(cols) else cols[-1]
 
 
-def _timestamp(cell: str) -> tuple[float, float] | str:
-    """(seconds, the UTC offset's seconds) from a number or an ISO 8601 time, or the problem with it. The seconds
-    of an ISO time are its instant from 1970-01-01 UTC (a time without an offset is taken as UTC, offset 0)."""
+def _timestamp(cell: str) -> tuple[float, float, bool] | str:
+    """(seconds, the UTC offset's seconds, whether it is an ISO time) from a number or an ISO 8601 time, or the
+    problem with it. The seconds of an ISO time are its instant from 1970-01-01 UTC (a time without an offset is
+    taken as UTC, offset 0)."""
     if not cell:
         return "empty timestamp"
     try:
@@ -190,18 +189,10 @@ def _timestamp(cell: str) -> tuple[float, float] | str:
             instant = when.replace(tzinfo=None) - offset
         except OverflowError:  # year 1 east of UTC, year 9999 west of it
             return f"{cell[:40]!r}: its UTC time is outside years 1 to 9999"
-        return (instant - dt.datetime(1970, 1, 1)).total_seconds(), offset.total_seconds()
+        return (instant - dt.datetime(1970, 1, 1)).total_seconds(), offset.total_seconds(), True
     if not math.isfinite(value) or value < 0 or value > MAX_SECONDS:
         return f"{cell[:40]!r}: seconds must be a number from 0 to {MAX_SECONDS:.0e}"
-    return value, 0.0
-
-
-def _is_iso(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return True
-    return False
+    return value, 0.0, False
 
 
 def _size(cell: str, limit: int) -> float | str:

@@ -8,14 +8,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tokcost.records.base import AttentionKernel
 from tokcost.records.prices import PriceBasis, PriceQuote, StalePrice, Unpriced
-from tokcost.records.spec import VAE_PRECISION_HELP, Precision, VaePrecision
+from tokcost.records.spec import MAX_FRAMES, MAX_SIDE_PX, VAE_PRECISION_HELP, Precision, VaePrecision
 
 SCHEMA_VERSION = 2  # 2: the price basis, an unpriced chip and old prices as typed facts, not sentences
 
 
 # The ranges of the estimate's numbers, shared by the sweep's axes (a sweep prices many estimates).
-Side = Annotated[int, Field(ge=16, le=8192)]
-Frames = Annotated[int, Field(ge=1, le=10_000)]
+Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX)]
+Frames = Annotated[int, Field(ge=1, le=MAX_FRAMES)]
 Steps = Annotated[int, Field(ge=1, le=1000)]
 Batch = Annotated[int, Field(ge=1, le=65_536)]
 Gpus = Annotated[int, Field(ge=1, le=1024)]

@@ -7,22 +7,23 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from tokcost.records import estimate as request
 from tokcost.records.base import NOT_BOOL, NOT_TINY, AttentionKernel, Finite, Strict
 from tokcost.records.families import VALIDATION_FAMILIES, check_known
 from tokcost.records.presets import Architecture
-from tokcost.records.spec import MAX_FRAMES, MAX_SIDE_PX, Engine, VaePrecision
+from tokcost.records.spec import Engine, VaePrecision
 
 # the summaries: each generation family's own (its single-GPU images), video, training and multi-GPU runs
 FAMILIES: tuple[str, ...] = VALIDATION_FAMILIES
-# A run's conditions within what an estimate takes (the CLI's and the spec's bounds), so that a typo (a width of
-# 10**9) is refused at its line rather than priced; GPUs and training sizes up to the largest published runs'
-# scale and beyond (16,384 GPUs and 15 trillion tokens in the set).
-Side = Annotated[int, Field(ge=16, le=MAX_SIDE_PX), NOT_BOOL]
-Frames = Annotated[int, Field(ge=1, le=MAX_FRAMES), NOT_BOOL]
-Batch = Annotated[int, Field(ge=1, le=65_536), NOT_BOOL]
-Steps = Annotated[int, Field(ge=1, le=1000), NOT_BOOL]
+# A run's conditions within what an estimate takes (its ranges, tokcost.records.estimate; a YAML boolean refused),
+# so that a typo (a width of 10**9) is refused at its line rather than priced; GPUs and training sizes up to the
+# largest published runs' scale and beyond (16,384 GPUs and 15 trillion tokens in the set).
+Side = Annotated[request.Side, NOT_BOOL]
+Frames = Annotated[request.Frames, NOT_BOOL]
+Batch = Annotated[request.Batch, NOT_BOOL]
+Steps = Annotated[request.Steps, NOT_BOOL]
+TokenCount = Annotated[request.TokenCount, NOT_BOOL]
 Gpus = Annotated[int, Field(ge=1, le=1_000_000), NOT_BOOL]
-TokenCount = Annotated[int, Field(ge=1, le=10**9), NOT_BOOL]
 TrainingSize = Annotated[float, Field(gt=0, le=1e18, allow_inf_nan=False), NOT_BOOL, NOT_TINY]
 # A measured figure in any metric's unit (seconds, items or tokens a second, GPU-hours): far from the smallest and
 # largest doubles, so that a ratio to it stays finite and prints as a number.
