@@ -669,17 +669,17 @@ TRANSFORMERS_DECODERS = ("emu3-chat", "emu3-gen", "janus-pro-7b")
 DECODER_PROXY = "transformers LlamaForCausalLM, one decode step (64 cached tokens)"
 
 
-def _decoder(layers: int):
+def _decoder(layers: int, ffn: int = 688, kv_heads: int = 2):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     cfg = LlamaConfig(
         hidden_size=256,
-        intermediate_size=688,
+        intermediate_size=ffn,
         num_hidden_layers=layers,
         num_attention_heads=2,
-        num_key_value_heads=2,
+        num_key_value_heads=kv_heads,
         head_dim=128,
         vocab_size=1024,
         max_position_embeddings=512,
@@ -704,7 +704,54 @@ def count_decoder() -> float:
     return float(launches(2) - launches(1))
 
 
-def write(results: dict, decoder: float) -> None:
+# A prefill forward of the Llama proxy (hidden 256: two query heads of 128): its tokens, and the layer widths it is
+# counted at, as (FFN width, KV heads): Llama-2-7B's FFN ratio (11008 / 4096) and twice it, each KV head of its own
+# query head (MHA), and the first again with one KV head for both (GQA 2:1)
+PREFILL_TOKENS = 64
+PREFILL_WIDTHS = ((688, 2), (1376, 2), (688, 1))
+PREFILL_PROXY = (
+    f"transformers LlamaForCausalLM, a prefill of {PREFILL_TOKENS} tokens (no cache): hidden 256 (2 query heads of "
+    "128), FFN 688 and 1376, 2 and 1 KV heads"
+)
+
+
+def count_decoder_prefill() -> dict:
+    """Element-wise passes per Llama decoder layer of a prefill (over 2 bytes x tokens x hidden: tokcost's unit for
+    an AR decoder's activations), eager and fused, from two depths at each of :data:`PREFILL_WIDTHS`, solved for a
+    part over the hidden width, one per unit of FFN / hidden and one per unit of KV width / hidden (the widths of
+    the SwiGLU's and of the keys' element-wise work: norms, residual adds and the queries' rotary embedding run at
+    the hidden width, which the proxy's query width equals); and the eager kernels' volumes (``per_kernel``) at the
+    first width, those the deeper proxy adds."""
+    import torch
+
+    unit = 2 * PREFILL_TOKENS * 256
+    per_layer, moved = [], None
+    for ffn, kv_heads in PREFILL_WIDTHS:
+        counts = []
+        for layers in (1, 2):
+            model = _decoder(layers, ffn, kv_heads)
+            kwargs = {"input_ids": torch.randint(0, 1024, (1, PREFILL_TOKENS)), "use_cache": False}
+            eager, _, kernels = _count_eager(model, kwargs)
+            counts.append((eager, _count_compiled(model, kwargs), kernels))
+        per_layer.append(tuple((counts[1][k] - counts[0][k]) / unit for k in (0, 1)))
+        if moved is None:
+            moved = list((Counter(counts[1][2]) - Counter(counts[0][2])).elements())
+    (e1, f1), (e2, f2), (e3, f3) = per_layer
+    ffn_ratio, kv_ratio = (PREFILL_WIDTHS[1][0] - PREFILL_WIDTHS[0][0]) / 256, 128 / 256  # per step of each width
+
+    def split(first, wider_ffn, fewer_kv):
+        ffn = (wider_ffn - first) / ffn_ratio
+        kv = (first - fewer_kv) / kv_ratio
+        return {"width": first - ffn * PREFILL_WIDTHS[0][0] / 256 - kv * 1.0, "ffn": ffn, "kv": kv}
+
+    return {
+        "eager": split(e1, e2, e3),
+        "fused": split(f1, f2, f3),
+        "per_kernel": volume_quintiles(moved or [], unit),
+    }
+
+
+def write(results: dict, decoder: float, prefill: dict) -> None:
     import statistics
 
     import diffusers
@@ -740,7 +787,17 @@ def write(results: dict, decoder: float) -> None:
         "transformers": transformers.__version__,
         "method": METHOD,
         "counts": counts,
-        "decoders": {"proxy": DECODER_PROXY, "launches": fig(decoder), "presets": list(TRANSFORMERS_DECODERS)},
+        "decoders": {
+            "proxy": DECODER_PROXY,
+            "launches": fig(decoder),
+            "presets": list(TRANSFORMERS_DECODERS),
+            "prefill": {
+                "proxy": PREFILL_PROXY,
+                "eager": {k: fig(v) for k, v in prefill["eager"].items()},
+                "fused": {k: fig(v) for k, v in prefill["fused"].items()},
+                "per_kernel": [fig(v) for v in prefill["per_kernel"]],
+            },
+        },
         "stand_in": {
             "eager": fig(statistics.median(p["eager"] for p in every)),
             "fused": fig(statistics.median(p["fused"] for p in every)),
@@ -778,8 +835,10 @@ def main(argv=None) -> int:
         )
     decoder = count_decoder()
     print(f"decoder layer: {decoder:.0f} eager launches", flush=True)
+    prefill = count_decoder_prefill()
+    print(f"decoder layer, prefill: {prefill}", flush=True)
     if not args.only:
-        write(results, decoder)
+        write(results, decoder, prefill)
         print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 

@@ -180,3 +180,36 @@ def test_a_presets_own_passes_without_a_kernel_volume_get_the_stand_ins_with_its
     assert m.elementwise_passes.per_kernel == stand_in.per_kernel
     assert m.sources["elementwise_passes"] == "my own count of my model's code"
     assert stand_in.counted in m.sources["elementwise_passes.per_kernel"]
+
+
+# ------------------------------------------------------------------------------- an AR decoder's prefill passes
+
+
+def test_every_ar_preset_gets_the_counted_decoder_layers_prefill_passes_with_their_citation():
+    counted = load_elementwise()
+    want = counted.decoder_passes()
+    for preset in CAT.ids("models"):
+        m = CAT.model(preset)
+        if m.architecture is None:
+            assert m.decoder_passes is None, preset
+            continue
+        assert m.decoder_passes == want, preset
+        assert counted.decoders.prefill.proxy in m.sources["decoder_passes"], preset
+        assert "scripts/count_elementwise_passes.py" in m.sources["decoder_passes"], preset
+    assert counted.decoders.prefill.proxy == _script().PREFILL_PROXY
+
+
+def test_the_prefill_passes_are_the_counted_layer_split_by_its_widths():
+    """The parts reproduce the proxy's own layer at each width it was counted at (hidden 256), fusing never adds
+    bytes, and a wider FFN or KV only adds passes."""
+    p = load_elementwise().decoders.prefill
+    for layer in (p.eager, p.fused):
+        assert min(layer.width, layer.ffn, layer.kv) >= 0
+    for part in ("width", "ffn", "kv"):
+        assert getattr(p.fused, part) <= getattr(p.eager, part), part
+    for ffn, kv_heads in _script().PREFILL_WIDTHS:
+        arch = CAT.model("emu3-gen").architecture.model_copy(
+            update={"hidden": 256, "heads": 2, "kv_heads": kv_heads, "head_dim": 128, "ffn": ffn}
+        )
+        assert p.eager.of(arch) == pytest.approx(p.eager.width + p.eager.ffn * ffn / 256 + p.eager.kv * kv_heads / 2)
+        assert p.fused.of(arch) < p.eager.of(arch)

@@ -95,3 +95,61 @@ def test_a_cached_chip_never_prices_a_diffusion_step_below_its_roofline_floor():
             )
             out = estimate_arrays(cfg)
             assert float(out.latency_s) >= float(out.floor_s)
+
+
+def _prefill_elementwise(engine, tokens, tp=1, passes="counted"):
+    m, hw = CAT.model("emu3-chat"), CAT.hardware("h100-sxm")
+    eff = efficiency(ENGINES[engine], hw, "central")
+    counted = m.decoder_passes if passes == "counted" else None
+    l2 = (hw.l2.resident_mb * 1e6, hw.l2.bandwidth_tbps * 1e12, hw.l2.kernel_start_us * 1e-6)
+    own = ENGINES[engine].decoder_passes
+    return physics.decoder_elementwise_s(m.architecture, counted, eff, tokens, tp, hw.bandwidth_tbps * 1e12, l2, own)
+
+
+def test_a_prefills_element_wise_work_grows_with_its_tokens_and_fusing_moves_less():
+    tokens = np.array([64.0, 512.0, 4096.0, 32768.0, 262144.0])
+    eager, fused = _prefill_elementwise("eager", tokens), _prefill_elementwise("compiled", tokens)
+    assert np.all(np.diff(eager) > 0) and np.all(fused < eager)
+    # past the cache every pass streams from memory: the time per token settles at the DRAM price
+    m, hw = CAT.model("emu3-chat"), CAT.hardware("h100-sxm")
+    eff = efficiency(ENGINES["eager"], hw, "central")
+    arch = m.architecture
+    per_layer = m.decoder_passes.eager.of(arch) * eff.act_scale
+    dram = per_layer * arch.layers * arch.hidden * 2.0 * tokens[-1] / (hw.bandwidth_tbps * 1e12 * eff.mbu)
+    assert eager[-1] == pytest.approx(dram, rel=0.01)
+    assert _prefill_elementwise("eager", tokens, passes=None).tolist() == [0.0] * len(tokens)
+
+
+def test_under_tensor_parallelism_the_hidden_width_part_stays_on_every_gpu():
+    one, four = _prefill_elementwise("eager", 262144.0), _prefill_elementwise("eager", 262144.0, tp=4)
+    p = CAT.model("emu3-chat").decoder_passes.eager
+    arch = CAT.model("emu3-chat").architecture
+    split = p.of(arch) - p.width
+    assert four / one == pytest.approx((p.width + split / 4) / p.of(arch), rel=0.01)
+
+
+def test_the_prefill_pays_its_element_wise_work_and_compiled_never_more_than_eager():
+    m, hw = CAT.model("emu3-chat"), CAT.hardware("h100-sxm")
+    bare = m.model_copy(update={"decoder_passes": None})
+    for engine in ("eager", "compiled", "vllm"):
+        with_passes = estimate_arrays(Config(model=m, hardware=hw, profiles=ENGINES, engine=engine))
+        without = estimate_arrays(Config(model=bare, hardware=hw, profiles=ENGINES, engine=engine))
+        assert float(with_passes.breakdown_s["prefill"]) > float(without.breakdown_s["prefill"]), engine
+    eager = estimate_arrays(Config(model=m, hardware=hw, profiles=ENGINES, engine="eager"))
+    compiled = estimate_arrays(Config(model=m, hardware=hw, profiles=ENGINES, engine="compiled"))
+    assert float(compiled.breakdown_s["prefill"]) <= float(eager.breakdown_s["prefill"])
+
+
+def test_vllm_prices_its_own_fused_kernels_passes_not_the_models():
+    """vLLM's layer is counted from its own kernels (engines.yaml decoder_passes): fewer passes than the counted
+    eager layer, and its prefill's element-wise time is what that count moves."""
+    m = CAT.model("emu3-chat")
+    own = ENGINES["vllm"].decoder_passes
+    assert own is not None and all(ENGINES[e].decoder_passes == own for e in ("vllm-0.4", "vllm-0.7", "vllm-0.11"))
+    arch = m.architecture
+    assert own.of(arch) < m.decoder_passes.fused.of(arch) < m.decoder_passes.eager.of(arch)
+    vllm, eager = _prefill_elementwise("vllm", 262144.0), _prefill_elementwise("eager", 262144.0)
+    eff = efficiency(ENGINES["eager"], CAT.hardware("h100-sxm"), "central")
+    ratio = own.of(arch) / (m.decoder_passes.eager.of(arch) * eff.act_scale)
+    mbu = efficiency(ENGINES["vllm"], CAT.hardware("h100-sxm"), "central").mbu / eff.mbu
+    assert vllm / eager == pytest.approx(ratio / mbu, rel=0.02)

@@ -235,7 +235,7 @@ def _fit_group(group: tuple, cases: list[_Case], keep: np.ndarray, values: dict,
 # cost and the VAE decode, which a steps/s figure (the denoising loop alone) leaves out.
 _DENOISING_STEP = "denoise_step_s"
 _AROUND_THE_LOOP = ("request_fixed_s", "vae_efficiency")
-_ELEMENTWISE = "act_scale"  # prices a denoiser's element-wise passes
+_ELEMENTWISE = "act_scale"  # prices a denoiser's element-wise passes and an AR decoder's prefill passes
 _PER_COLLECTIVE = "host_per_collective_s"  # the host's cost of each collective a multi-GPU replica calls
 
 
@@ -249,7 +249,8 @@ def _depends(key: tuple, case: _Case) -> bool:
     if field == _DENOISING_STEP or field in _AROUND_THE_LOOP:
         return denoiser is not None and (field == _DENOISING_STEP or case.entry.metric != "steps_per_s")
     if field == _ELEMENTWISE:
-        return denoiser is not None
+        decoder = case.config.model.architecture if case.config is not None else case.entry.architecture
+        return denoiser is not None or decoder is not None
     if field == _PER_COLLECTIVE:  # only a multi-GPU replica calls collectives
         return (case.entry.conditions.gpus or 1) > 1
     return True

@@ -288,7 +288,8 @@ def text_decode_prediction(e: Entry, catalog):
     prompt, generated = c.prompt_tokens, c.generated_tokens
     itl = e.metric == "itl_s"
     steps = generated - 1 if itl else generated  # the first token comes out of the prefill
-    launches = load_elementwise().decoders.launches
+    counts = load_elementwise()
+    launches, decoder_passes = counts.decoders.launches, counts.decoder_passes()
     cache = bare_decoder_cache(e.engine, arch, c.attention)
 
     def predict(profiles: Mapping | None):
@@ -307,6 +308,7 @@ def text_decode_prediction(e: Entry, catalog):
             launches_per_layer=launches,
             kv_cache=cache,
             enforce_eager=bool(c.enforce_eager),
+            decoder_passes=decoder_passes,
         )
         return decode / max(steps, 1) if itl else generated * batch / (prefill + decode)
 

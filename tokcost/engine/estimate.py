@@ -26,7 +26,7 @@ from tokcost.errors import UsageError
 from tokcost.records.engines import EngineProfile, ErrorBand
 from tokcost.records.families import label
 from tokcost.records.kernels import ChipKernels
-from tokcost.records.presets import Architecture, HardwarePreset, KVCacheReads, ModelPreset
+from tokcost.records.presets import Architecture, DecoderPasses, HardwarePreset, KVCacheReads, ModelPreset
 
 
 def resolve_role(cfg: Config) -> str:
@@ -380,6 +380,7 @@ def text_decode_s(
     launches_per_layer: float | None = None,
     kv_cache: KVCacheReads | None = None,
     enforce_eager: bool = False,
+    decoder_passes: DecoderPasses | None = None,
 ):
     """Seconds for a text-only decoder ``arch`` (no visual tokenizer) to prefill ``prompt_tokens`` and to decode
     ``generated_tokens`` more for ``batch`` sequences on ``gpus`` x ``hw`` (tensor parallel), as (prefill, decode):
@@ -390,7 +391,8 @@ def text_decode_s(
     ``kv_cache``: how the decode loop's code reads its KV cache (:func:`~tokcost.engine.families.ar.cache_reads`,
     whatever the engine: the caller names the code the run used); None: one read of the tokens so far.
     ``enforce_eager``: an engine whose CUDA graphs replay some decode steps (``decode_graphs``) ran with none, so
-    every step runs eager at its fitted host time per layer."""
+    every step runs eager at its fitted host time per layer. ``decoder_passes``: the element-wise passes of the
+    decoder's layers in the prefill (:func:`~tokcost.engine.physics.decoder_elementwise_s`); None: none priced."""
     G = int(gpus)
     problem = domain_problem(hw, G) or tensor_parallel_problem("this decoder", arch, G)
     if problem:
@@ -422,8 +424,19 @@ def text_decode_s(
         kv,
         BW * eff.mbu,
     )
+    l2 = _l2(hw)
+    act_s = physics.decoder_elementwise_s(
+        arch,
+        decoder_passes,
+        eff,
+        batch * prompt_tokens,
+        G,
+        BW,
+        (l2["l2_resident"], l2["l2_bw"], l2["kernel_start_s"]),
+        profile.decoder_passes,
+    )
     prefill, _, _ = physics.ar_prefill_time(
-        arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host, attn_s=attn
+        arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host, attn_s=attn, act_s=act_s
     )
     decode, _, _, _ = physics.ar_decode_time(
         arch,

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from tokcost.engine.tokens import text_tokens
-from tokcost.records.presets import Architecture, Denoiser, HardwarePreset, ModelPreset, Vae
+from tokcost.records.presets import (
+    Architecture,
+    DecoderPasses,
+    Denoiser,
+    HardwarePreset,
+    LayerPasses,
+    ModelPreset,
+    Vae,
+)
 
 # Bytes per weight. int8 and fp8 are W8A8 (8-bit weights and activations, on chips with those units); int8-wo and
 # int4 are weight-only (8- or 4-bit weights dequantised to bf16 inside the matmul kernel; int4 with a 16-bit scale
@@ -314,11 +322,13 @@ def ar_prefill_time(
     kv_bytes=KV_BYTES,
     host_factor=1.0,
     attn_s=None,
+    act_s=0.0,
 ):
     """Prefill of ``p`` prompt tokens for ``n_seq`` sequences: FLOPs = 2 N n p + 2 L d_attn n p^2 (causal), split
     over ``tp`` GPUs as in :func:`ar_decode_time`. ``attn_s``: one GPU's seconds of the attention where a measured
     kernel table prices it (:func:`~tokcost.engine.kernels.prefill_attention_s`; NaN: its FLOPs at the roofline).
-    Returns (seconds, FLOPs of the whole group, seconds in collectives)."""
+    ``act_s``: one GPU's seconds of the element-wise kernels between them (:func:`decoder_elementwise_s`), serial
+    with the matmuls as a denoiser's are. Returns (seconds, FLOPs of the whole group, seconds in collectives)."""
     N = arch.matmul_params_b * 1e9
     G = np.asarray(tp, dtype=float)
     n_seq = np.asarray(n_seq, dtype=float)
@@ -328,6 +338,7 @@ def ar_prefill_time(
     compute = flops / (P * eff.mfu * G)
     if attn_s is not None:
         compute = np.where(np.isfinite(attn_s), linear / (P * eff.mfu * G) + attn_s, compute)
+    compute = compute + act_s
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(compute, bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
     # an engine whose graphs replay decode steps only (eff.graph_max_context finite) runs its prefill eager
@@ -340,6 +351,33 @@ def ar_prefill_time(
         passes * flops,
         comm_s,
     )
+
+
+def decoder_elementwise_s(
+    arch: Architecture, passes: DecoderPasses | None, eff, tokens, tp, BW, l2, own: LayerPasses | None = None
+):
+    """One GPU's seconds of a decoder forward's element-wise kernels over ``tokens`` (sequences x positions): the
+    layer's counted passes (:class:`~tokcost.records.presets.DecoderPasses`, eager or fused as the engine runs
+    them, or ``own``, the engine's own kernels' count; times its ``act_scale``) over 16-bit tokens x
+    hidden, priced by :func:`elementwise_s` with ``l2`` (as a denoiser's, at the counted kernels' volumes). Under
+    tensor parallelism the norms and residual adds run on every GPU at the full width, the SwiGLU's and the keys'
+    share divides. 0 without a count (None)."""
+    T = np.asarray(tokens, dtype=float)
+    if passes is None:
+        return 0.0 * T
+    G = np.asarray(tp, dtype=float)
+    share = arch.ffn / arch.hidden, arch.kv_heads * arch.head_dim / arch.hidden
+
+    def per_gpu(p):
+        return p.width + (p.ffn * share[0] + p.kv * share[1]) / G
+
+    if own is not None:
+        per_layer = per_gpu(own) * eff.act_scale
+    else:
+        per_layer = np.where(eff.fused_elementwise, per_gpu(passes.fused), per_gpu(passes.eager)) * eff.act_scale
+    acts = arch.layers * arch.hidden * T * 2.0  # bytes of one pass over every layer
+    volumes = [v * acts / arch.layers for v in passes.per_kernel]
+    return elementwise_s(per_layer * acts, per_layer / 2.0 * arch.layers, volumes, BW * eff.mbu, *l2)
 
 
 def kv_heads_per_gpu(arch: Architecture, tp) -> np.ndarray:
@@ -903,6 +941,26 @@ def elementwise_note(model: ModelPreset, profile) -> str:
     return (
         f"element-wise work: {counted.fused if fused else counted.eager:.3g} {'fused' if fused else 'eager'} passes "
         f"per block over the activations x act_scale {scale:.3g} ({counted.counted})"
+    )
+
+
+def decoder_elementwise_note(model: ModelPreset, profile) -> str:
+    """Which count of an AR decoder layer's prefill element-wise passes ``profile`` (an engine profile) moves, and
+    where it is from (:func:`decoder_elementwise_s`)."""
+    counted, arch = model.decoder_passes, model.architecture
+    if counted is None or arch is None:
+        return ""
+    scale = 1.0 if profile.act_scale is None else profile.act_scale.mid
+    if profile.decoder_passes is not None:
+        passes = f"{profile.decoder_passes.of(arch):.3g} passes per layer of the engine's own fused kernels"
+        source = "counted from its code: engines.yaml decoder_passes"
+    else:
+        fused = profile.elementwise == "fused"
+        layer = counted.fused if fused else counted.eager
+        passes, source = f"{layer.of(arch):.3g} {'fused' if fused else 'eager'} passes per layer", counted.counted
+    return (
+        f"prefill element-wise work: {passes} over the prompt's activations x act_scale {scale:.3g} ({source}); "
+        "decode steps' are not priced"
     )
 
 

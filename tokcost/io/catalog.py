@@ -171,7 +171,8 @@ def _with_counts(preset: ModelPreset) -> ModelPreset:
     """Lay the generated counts (element-wise passes, eager launches per layer) over a model preset that does not
     set its own, each with its citation."""
     elementwise = preset.generation.elementwise
-    if not elementwise and preset.launches_per_layer is not None:
+    decoder = preset.architecture is not None and preset.decoder_passes is None
+    if not elementwise and not decoder and preset.launches_per_layer is not None:
         return preset
     from tokcost.io.elementwise import load_elementwise
 
@@ -183,6 +184,8 @@ def _with_counts(preset: ModelPreset) -> ModelPreset:
         update["elementwise_passes"] = counts.for_preset(preset.id)
     elif elementwise and passes is not None and passes.per_kernel is None:  # its own passes, without a kernel volume
         own["elementwise_passes"] = passes.model_copy(update={"per_kernel": counts.stand_in.per_kernel})
+    if decoder:
+        update["decoder_passes"] = counts.decoder_passes()
     if preset.launches_per_layer is None:
         launches = counts.launches_for(preset.id, elementwise)
         if launches is not None:

@@ -1,12 +1,12 @@
 """The generated file of element-wise pass counts (tokcost/data/generated/elementwise_passes.yaml, written by
 scripts/count_elementwise_passes.py): each counting proxy's passes per block and per forward and its eager kernel
 launches, each built-in preset's passes per block and launches per layer, the transformers decoders' launches per
-layer, the stand-in for a preset without a count, and how they were counted."""
+layer and a decoder layer's prefill passes, the stand-in for a preset without a count, and how they were counted."""
 
 from pydantic import Field
 
 from tokcost.records.base import NonNegative, PosFloat, Strict
-from tokcost.records.presets import ElementwisePasses, LaunchCount, Passes
+from tokcost.records.presets import DecoderPasses, ElementwisePasses, LaunchCount, Passes
 
 
 class Launches(Strict):
@@ -18,10 +18,15 @@ class PresetCount(Passes):
     launches: NonNegative = Field(description="Eager kernel launches per layer of the preset (denoiser_layers).")
 
 
+class DecoderPrefill(DecoderPasses):
+    proxy: str = Field(description="The counting proxy (a transformers decoder's prefill, at several widths).")
+
+
 class Decoders(Strict):
     proxy: str = Field(description="The counting proxy (a transformers decoder, one decode step).")
     launches: NonNegative = Field(description="Eager kernel launches per decoder layer.")
     presets: list[str] = Field(description="The AR presets whose eager stack runs transformers' decoder code.")
+    prefill: DecoderPrefill = Field(description="Element-wise passes per decoder layer of a prefill.")
 
 
 class StandIn(ElementwisePasses):
@@ -75,6 +80,13 @@ class ElementwiseFile(Strict):
         s = self.stand_in
         return ElementwisePasses(eager=s.eager, fused=s.fused, per_kernel=s.per_kernel, counted=s.counted)
 
+    def decoder_passes(self) -> DecoderPasses:
+        """A decoder layer's prefill passes, counted from transformers' Llama layer (RMSNorm, rotary embedding,
+        SwiGLU, residual adds): the layer of Llama, Emu3, Janus-Pro and LlamaGen, and the stand-in for the other AR
+        decoders (Chameleon-style per-head qk norms are not in it)."""
+        p = self.decoders.prefill
+        return DecoderPasses(eager=p.eager, fused=p.fused, per_kernel=p.per_kernel, counted=f"counted from {p.proxy}")
+
     def launches_for(self, preset_id: str, elementwise: bool) -> LaunchCount | None:
         """A built-in preset's counted eager launches per layer; a transformers decoder's; for another preset of a
         family that prices element-wise work (``elementwise``), the stand-in; else None (no count: the engine
@@ -88,7 +100,7 @@ class ElementwiseFile(Strict):
             return LaunchCount(eager=self.stand_in.launches, counted=self.stand_in.counted)
         return None
 
-    def source(self, count: ElementwisePasses | LaunchCount) -> str:
+    def source(self, count: ElementwisePasses | LaunchCount | DecoderPasses) -> str:
         """The citation of a count (passes or launches) for a preset's sources."""
         return (
             f"derived: {count.counted}, counted from the diffusers {self.diffusers} / transformers {self.transformers} "

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, RootModel, field_validator
 
 from tokcost.records.base import NOT_BOOL, AttentionKernel, Fraction, NonNegative, Range, Strict
 from tokcost.records.families import FAMILIES, check_known
+from tokcost.records.presets import LayerPasses
 
 
 class DecodeGraphs(Strict):
@@ -95,8 +96,15 @@ class EngineProfile(Strict):
     )
     elementwise: Literal["eager", "fused"] = Field(
         default="eager",
-        description="Diffusion: how its element-wise ops run, which of a model's elementwise_passes it moves: "
-        "eager (each op its own kernel) or fused (torch.compile fuses the chains between GEMMs and attention).",
+        description="How its element-wise ops run, which of a denoiser's elementwise_passes (and an AR decoder's "
+        "prefill decoder_passes) it moves: eager (each op its own kernel) or fused (torch.compile fuses the chains "
+        "between GEMMs and attention).",
+    )
+    decoder_passes: LayerPasses | None = Field(
+        default=None,
+        description="AR prefill: the element-wise passes per decoder layer (over tokens x hidden) of the engine's own "
+        "fused kernels, counted from its model code; None: the model's counted decoder_passes, eager or fused as "
+        "elementwise says.",
     )
     act_scale: Range[NonNegative] | None = Field(
         default=None,

@@ -442,6 +442,36 @@ class ElementwisePasses(Passes):
     )
 
 
+class LayerPasses(Strict):
+    """Element-wise passes per decoder layer over its tokens x hidden width (16-bit), in parts that follow the
+    layer's widths."""
+
+    width: NonNegative = Field(description="Passes at the hidden width (norms, residual adds, the queries' rotary).")
+    ffn: NonNegative = Field(description="Passes per unit of FFN width / hidden (the SwiGLU's gate and product).")
+    kv: NonNegative = Field(
+        description="Passes per unit of KV width (KV heads x head dim) / hidden (the keys' rotary)."
+    )
+
+    def of(self, arch: Architecture) -> float:
+        return self.width + self.ffn * arch.ffn / arch.hidden + self.kv * arch.kv_heads * arch.head_dim / arch.hidden
+
+
+class DecoderPasses(Strict):
+    """Element-wise traffic of an AR decoder's layers over the tokens one forward computes (a prefill's prompt):
+    passes per layer, by how its stack launches kernels, over tokens x hidden. Built-in presets get theirs from
+    tokcost/data/generated/elementwise_passes.yaml (transformers' Llama decoder layer, counted by
+    scripts/count_elementwise_passes.py); a preset may set its own, with a source."""
+
+    eager: LayerPasses = Field(description="Every element-wise op its own kernel (PyTorch eager).")
+    fused: LayerPasses = Field(description="Chains between the GEMMs and attention fused (torch.compile, vLLM).")
+    per_kernel: tuple[PosFloat, ...] = Field(
+        min_length=1,
+        description="Passes one eager element-wise kernel makes (its reads plus writes over a layer's tokens x "
+        "hidden) at the midpoints of equal shares of the bytes, as ElementwisePasses.per_kernel.",
+    )
+    counted: str = Field(default="", description="How the figures were obtained (the counting proxy).")
+
+
 class LaunchCount(Strict):
     """Kernels one layer launches under an eager stack (every op its own kernel, GEMMs, convolutions and attention
     included): the eager host's work per layer, which the engine prices per launch. Built-in presets get theirs from
@@ -497,6 +527,10 @@ class ModelPreset(_FamilySections):
     elementwise_passes: ElementwisePasses | None = Field(
         default=None,
         description="Element-wise passes per block, eager and fused (diffusion, next-scale; built-in presets: generated).",
+    )
+    decoder_passes: DecoderPasses | None = Field(
+        default=None,
+        description="Element-wise passes per decoder layer of a prefill (AR; built-in presets: generated).",
     )
     launches_per_layer: LaunchCount | None = Field(
         default=None,

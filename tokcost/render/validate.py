@@ -1190,8 +1190,35 @@ MODEL_NOTES = [
     "sample 6.59% -> 6.54%, held out by source / GPU / engine 6.99 / 7.24 / 8.84% -> 6.84 / 7.21 / 8.76%; the 422 "
     "runs never entered (rounds 15-18 and 24-32) 11.9% -> 11.2% (band coverage 76% -> 77%, width 1.91 -> 1.90).",
     "",
-    "The runs of rounds 15-18 and 24-32 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
-    "17 and 33; "
+    "Round 33 (2026-12-07, eighth session; 19 runs scored unseen on 5401579) came out at median 13.4%, worst 1.55x, "
+    "band coverage 79%. fal-ai/stable-diffusion-benchmarks' A100 SXM rows not yet in the set (diffusers 0.22 with "
+    "xformers, ComfyUI, minSDXL with math, SDPA and FlashAttention-2): 0.89-1.09, and SD 1.5 compiled with its UNet "
+    "channels-last 1.55 (the same table's compiled row without it, in the set, 1.21: cuDNN runs an NCHW network's "
+    "fp16 convolutions through layout conversions that channels-last removes, which tokcost does not price). "
+    "optimum's transformers 4.32 benchmark (huggingface/optimum tests/benchmark/README.md at 3ffebf99; Llama-2-13B "
+    "fp16 on an A100 SXM, 512 prompt tokens, batch 1-16): generating 512 tokens 1.08-1.27, the prefill-only rows "
+    "1.07-1.36, fast-priced more as the batch grows (the next paragraph). SageAttention2's CogVideoX-2B baseline on "
+    "an RTX 4090 (arXiv 2411.10958 Table 12): 1.22. The pages corpus holds the first part of the consumer-GPU "
+    "articles (Tom's Hardware, Puget), not their tables. Not entered.",
+    "",
+    "An AR decoder's prefill pays its element-wise work (2026-12-07, eighth session; adopted). A prefill runs the "
+    "same kernels between its GEMMs as a DiT block does over its tokens (RMSNorm in fp32, rotary embedding, the "
+    "SwiGLU, residual adds), and tokcost priced none of them. scripts/count_elementwise_passes.py now counts them on "
+    "transformers' LlamaForCausalLM in a 64-token prefill at three layer shapes, solved per layer for a part at the "
+    "hidden width and parts per unit of FFN and KV width (eager 60.1 + 9.0 x FFN/hidden + 14.0 x KV/hidden, fused "
+    "33.3 + 3.0 + 0.99: 98 and 42 passes for Llama-2-13B); every AR preset and bare decoder takes them, eager or "
+    "fused as its engine runs, times the fitted act_scale, priced as a denoiser's; vLLM's layer is counted from its "
+    "own fused kernels (10 + 3.0 + 2.0: with inductor's CPU count, AMD's vLLM fp8 Llama-3.1 runs on eight MI300X at "
+    "2,048-token prompts and 32-128 sequences went up to 7% slow-priced). Nothing was fitted to round 33: its "
+    "optimum prefill-only rows, on which the term acts alone, go from 1.07-1.36 to 0.94-1.02 of their measured "
+    "time. Elsewhere it moves little: the set in sample 6.54% -> 6.56%, held out by source / GPU / engine 6.84 / "
+    "7.21 / 8.76% -> 6.97 / 7.24 / 8.76% (the AR band 2.16 -> 2.07 wide); the 422 earlier runs never entered "
+    "11.2% -> 11.1% (the HF long-prompt rows of the Qwen pages and vLLM 0.4's TP4 72B rows 1-5% closer; band "
+    "coverage 77% -> 75% with the narrower AR band), and with round 33's 441 runs 10.9%. Emu3-Chat's prefill of a "
+    "720 px photo on an H100 goes from 0.20 to 0.31 s under eager code.",
+    "",
+    "The runs of rounds 15-18 and 24-33 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
+    "17, 33 and 19; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",

@@ -119,8 +119,11 @@ class Autoregressive:
             kv,
             w.BW * eff.mbu,
         )
+        act_s = physics.decoder_elementwise_s(
+            arch, m.decoder_passes, eff, n_seq * prefill_tokens, tp, w.BW, w.l2, profile.decoder_passes
+        )
         prefill_s, prefill_flops, prefill_comm = physics.ar_prefill_time(
-            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host, attn_s=attn
+            arch, w.P, w.BW, eff, wread, n_seq, prefill_tokens, passes, tp, comm, kv, host, attn_s=attn, act_s=act_s
         )
         decode_s, compute_s, memory_s, decode_comm = physics.ar_decode_time(
             arch,
@@ -210,6 +213,8 @@ class Autoregressive:
             note += "; " + attention
         if dequant := physics.dequant_note(cfg.precision, cfg.profiles[cfg.engine]):
             note += "; " + dequant
+        if prefill := physics.decoder_elementwise_note(cfg.model, cfg.profiles[cfg.engine]):
+            note += "; " + prefill
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
             note += (
