@@ -12,7 +12,9 @@ Targets (seconds), three per (batch, context) cell and CFG mode:
 - ``full``: the same step extrapolated to the model's full depth, ``L_full x (layers_s / N) + head_s + sample_s``
   (only when N < L_full); the two depths are what separate the per-layer host cost from the fixed per-step cost;
 - ``prefill``: the layer stack over the prompt (no head, no sampling: ``fixed = 0`` there), which is compute-bound
-  and so pins ``mfu`` that memory-bound decode steps leave free.
+  and so pins ``mfu`` that memory-bound decode steps leave free. Its element-wise kernels are priced as
+  ``tokcost estimate`` prices an eager prefill's (:func:`~tokcost.engine.physics.decoder_elementwise_s`, with the
+  counted Llama layer's passes that the caller passes in), so ``mfu`` is the GEMMs' and attention's alone.
 
 Method (least squares on relative error, no scipy): minimise ``sum_i ((pred_i - y_i) / y_i)^2`` over the fit
 split. For given (mfu, mbu, host) the prediction is ``A_i + c_i f`` with ``c_i`` = passes per step (0 for a
@@ -29,12 +31,13 @@ mean absolute relative error of the fitted model over every target of the held-o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tokcost.engine import physics
 from tokcost.engine.profiles import Efficiency
+from tokcost.records.presets import DecoderPasses
 
 FIXED_MAX_S = 10.0
 
@@ -48,6 +51,8 @@ class Arch:
     kv_heads: int
     head_dim: int
     matmul_params_b: float
+    hidden: int = 0  # with ffn, the widths of the prefill's element-wise work (0: none priced)
+    ffn: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,22 @@ def build_targets(points: list[dict], layers_run: int, layers_full: int) -> Targ
     return Targets(*(np.asarray(c) for c in cols))
 
 
-def predict(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: float, eff: Efficiency) -> np.ndarray:
-    """Seconds for every target under ``eff`` (whose fields may be arrays of shape (G, 1): G candidates)."""
+NO_L2 = (0.0, np.inf, 0.0)  # no cache measured: element-wise bytes at the memory's rate
+
+
+def predict(
+    t: Targets,
+    archs: dict[str, Arch],
+    P: float,
+    BW: float,
+    wbytes: float,
+    eff: Efficiency,
+    passes: DecoderPasses | None = None,
+    l2: tuple = NO_L2,
+) -> np.ndarray:
+    """Seconds for every target under ``eff`` (whose fields may be arrays of shape (G, 1): G candidates); a
+    prefill pays ``passes``, a decoder layer's counted element-wise passes, at the chip's ``l2`` (as
+    :func:`~tokcost.engine.physics.elementwise_s` takes it)."""
     shape = np.broadcast_shapes(
         np.shape(eff.mfu),
         np.shape(eff.mbu),
@@ -105,8 +124,10 @@ def predict(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: flo
         if not sel.any():
             continue
         if which == "prefill":
-            no_fixed = Efficiency(eff.mfu, eff.mbu, eff.host_per_layer_s, 0.0)
-            val, _, _ = physics.ar_prefill_time(arch, P, BW, no_fixed, wbytes, t.n_seq[sel], t.context[sel])
+            no_fixed = replace(eff, fixed_per_step_s=0.0)
+            n, ctx = t.n_seq[sel], t.context[sel]
+            act_s = physics.decoder_elementwise_s(arch, passes if arch.hidden else None, eff, n * ctx, 1, BW, l2)
+            val, _, _ = physics.ar_prefill_time(arch, P, BW, no_fixed, wbytes, n, ctx, act_s=act_s)
         else:
             val, _, _, _ = physics.ar_decode_time(
                 arch, P, BW, eff, wbytes, t.n_seq[sel], t.context[sel], 1, passes=t.passes[sel]
@@ -119,10 +140,10 @@ def _fixed_weights(t: Targets) -> np.ndarray:
     return np.where(t.which == "prefill", 0.0, t.passes.astype(float))
 
 
-def _evaluate(t, archs, P, BW, wbytes, mfu, mbu, host):
+def _evaluate(t, archs, P, BW, wbytes, mfu, mbu, host, passes, l2):
     """Loss over the fit split and the optimal fixed cost for each candidate (mfu, mbu, host) (1-D arrays)."""
     eff = Efficiency(mfu[:, None], mbu[:, None], host[:, None], 0.0)
-    A = predict(t, archs, P, BW, wbytes, eff)
+    A = predict(t, archs, P, BW, wbytes, eff, passes, l2)
     c = _fixed_weights(t)[None, :]
     y = t.y.astype(float)[None, :]
     w = t.fit[None, :].astype(float)
@@ -138,7 +159,15 @@ def _mesh(*axes):
     return [g.ravel() for g in grids]
 
 
-def fit_efficiency(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbytes: float) -> FitResult:
+def fit_efficiency(
+    t: Targets,
+    archs: dict[str, Arch],
+    P: float,
+    BW: float,
+    wbytes: float,
+    passes: DecoderPasses | None = None,
+    l2: tuple = NO_L2,
+) -> FitResult:
     if not t.fit.any():
         raise ValueError("no measured points in the fit split")
     frac = np.geomspace(0.005, 1.5, 30)
@@ -148,7 +177,7 @@ def fit_efficiency(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbyt
     axes = (frac, frac, hosts)
     for _ in range(4):
         mfu, mbu, host = _mesh(*axes)
-        loss, f = _evaluate(t, archs, P, BW, wbytes, mfu, mbu, host)
+        loss, f = _evaluate(t, archs, P, BW, wbytes, mfu, mbu, host, passes, l2)
         k = int(np.argmin(loss))  # the first minimum: the smallest factors that reach it
         best = (mfu[k], mbu[k], host[k], f[k])
         steps = span ** np.linspace(-1, 1, 9)
@@ -160,7 +189,7 @@ def fit_efficiency(t: Targets, archs: dict[str, Arch], P: float, BW: float, wbyt
         )
         span = span**0.25
     eff = Efficiency(float(best[0]), float(best[1]), float(best[2]), float(best[3]))
-    err = np.abs(predict(t, archs, P, BW, wbytes, eff) - t.y) / t.y
+    err = np.abs(predict(t, archs, P, BW, wbytes, eff, passes, l2) - t.y) / t.y
     hold = ~t.fit
     return FitResult(
         eff,

@@ -16,10 +16,11 @@ from tokcost.bench.ceilings import measure_ceilings
 from tokcost.bench.decoder import DTYPES, Decoder, Shape
 from tokcost.bench.grid import GridOptions, is_oom, run_grid
 from tokcost.engine import physics
-from tokcost.engine.estimate import host_speed
+from tokcost.engine.estimate import host_speed, l2_figures
 from tokcost.engine.profiles import efficiency
 from tokcost.errors import UsageError
 from tokcost.io.calibration import measured_preset
+from tokcost.io.elementwise import load_elementwise
 from tokcost.io.engines import load_engines
 from tokcost.records.calibration import KNOWN_GPUS, Benchmark, CalibrationFile, Device, Fit, Point, Software
 from tokcost.version import __version__
@@ -190,7 +191,7 @@ def _reference(dev: Device, dtype: str, catalog):
 
 
 def _archs(shape: Shape, layers_full: int) -> dict[str, Arch]:
-    base = dict(heads=shape.heads, kv_heads=shape.kv_heads, head_dim=shape.head_dim)
+    base = dict(heads=shape.heads, kv_heads=shape.kv_heads, head_dim=shape.head_dim, hidden=shape.hidden, ffn=shape.ffn)
     return {
         "run": Arch(
             layers=shape.layers, matmul_params_b=(shape.layers * shape.layer_params + shape.head_params) / 1e9, **base
@@ -232,8 +233,8 @@ def _enrich(points, archs, wbytes, layers_full, ceil):
             p["full_step_s"] = layers_full / archs["run"].layers * p["layers_s"] + p["head_s"] + p["sample_s"]
 
 
-def _predictions(points, targets, archs, P, BW, wbytes, eff, key):
-    pred = predict(targets, archs, P, BW, wbytes, eff)
+def _predictions(points, targets, archs, P, BW, wbytes, eff, key, passes, l2):
+    pred = predict(targets, archs, P, BW, wbytes, eff, passes, l2)
     for which, name in (("run", key), ("prefill", key), ("full", key.replace("_s", "_full_s"))):
         for i, v in zip(targets.point[targets.which == which], pred[targets.which == which]):
             points[int(i)][name] = float(v)
@@ -272,10 +273,14 @@ def run_bench(opts: BenchOptions, catalog, progress=None) -> tuple[dict, Calibra
     targets = build_targets(points, shape.layers, layers_full)
     if len(targets.y) == 0:
         raise UsageError("every grid point failed (out of memory): use smaller batches, contexts or layers")
-    fit = fit_efficiency(targets, archs, P, BW, wbytes)
-    _predictions(points, targets, archs, P, BW, wbytes, fit.efficiency, "predicted_s")
+    # the prefill's element-wise kernels, priced as an estimate prices them: the counted Llama layer (the bench's
+    # block is one), at the reference chip's L2 where it is measured
+    passes = load_elementwise().decoder_passes()
+    l2 = l2_figures(ref_hw)
+    fit = fit_efficiency(targets, archs, P, BW, wbytes, passes, l2)
+    _predictions(points, targets, archs, P, BW, wbytes, fit.efficiency, "predicted_s", passes, l2)
     assumed = efficiency(load_engines()["eager"], ref_hw, "central", host_speed=host_speed(ref_hw))
-    _predictions(points, targets, archs, P, BW, wbytes, assumed, "assumed_s")
+    _predictions(points, targets, archs, P, BW, wbytes, assumed, "assumed_s", passes, l2)
     hf = _transformers(opts, dec, shape, device, grid, points) if opts.engine == "transformers" else None
     cal = _calibration(opts, model, shape, grid, dev, reference, P, BW, fit, points)
     result = _result(opts, model, shape, grid, dev, ceil, reference, fit, assumed, points, hf, cal)

@@ -117,16 +117,17 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
     )
 
 
-def _l2(hw: HardwarePreset) -> dict:
-    """The chip's measured element-wise kernels in L2 (:class:`~tokcost.records.presets.L2Cache`) in SI units;
-    without a measurement, no cache and no start cost: the traffic is priced at the memory bandwidth."""
+def l2_figures(hw: HardwarePreset) -> tuple[float, float, float]:
+    """The chip's measured element-wise kernels in L2 (:class:`~tokcost.records.presets.L2Cache`) in SI units, as
+    :func:`~tokcost.engine.physics.elementwise_s` takes them: (resident bytes, in-cache bytes/s, seconds per
+    kernel); without a measurement, no cache and no start cost: the traffic is priced at the memory bandwidth."""
     if hw.l2 is None:
-        return {"l2_resident": 0.0, "l2_bw": np.inf, "kernel_start_s": 0.0}
-    return {
-        "l2_resident": hw.l2.resident_mb * 1e6,
-        "l2_bw": hw.l2.bandwidth_tbps * 1e12,
-        "kernel_start_s": hw.l2.kernel_start_us * 1e-6,
-    }
+        return 0.0, np.inf, 0.0
+    return hw.l2.resident_mb * 1e6, hw.l2.bandwidth_tbps * 1e12, hw.l2.kernel_start_us * 1e-6
+
+
+def _l2(hw: HardwarePreset) -> dict:
+    return dict(zip(("l2_resident", "l2_bw", "kernel_start_s"), l2_figures(hw)))
 
 
 def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
@@ -424,16 +425,8 @@ def text_decode_s(
         kv,
         BW * eff.mbu,
     )
-    l2 = _l2(hw)
     act_s = physics.decoder_elementwise_s(
-        arch,
-        decoder_passes,
-        eff,
-        batch * prompt_tokens,
-        G,
-        BW,
-        (l2["l2_resident"], l2["l2_bw"], l2["kernel_start_s"]),
-        profile.decoder_passes,
+        arch, decoder_passes, eff, batch * prompt_tokens, G, BW, l2_figures(hw), profile.decoder_passes
     )
     prefill, _, _ = physics.ar_prefill_time(
         arch, P, BW, eff, wread, batch, prompt_tokens, 1, G, comm, kv, host, attn_s=attn, act_s=act_s
