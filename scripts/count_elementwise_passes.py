@@ -28,6 +28,11 @@ bf16 on the CPU:
   tokcost prices per launch. The AR decoders that run through transformers are counted the same way on one decode
   step of a Llama decoder (transformers' LlamaForCausalLM, a KV cache of 64 tokens): per layer, from two depths.
 
+- decoders.prefill: the element-wise passes of that Llama decoder's layer in a 64-token prefill, eager and compiled
+  as above, over 2 bytes x tokens x hidden, at two depths and three layer shapes (two FFN widths, two KV widths),
+  solved for a part at the hidden width and parts per unit of FFN / hidden and KV width / hidden: every AR decoder's
+  prefill (tokcost.engine.physics.decoder_elementwise_s).
+
 Both byte counts are divided by 2 bytes x one block's activation elements (tokcost's unit,
 :func:`tokcost.engine.physics.denoiser_activation_elems`, for the proxy's geometry): passes, which
 tokcost.engine.physics prices at the chip's bandwidth (or L2). A transformer proxy is counted at two depths: the
@@ -68,7 +73,9 @@ METHOD = (
     "keeps the real model's blocks: its total is already per block. The fusions are inductor's CPU backend's, "
     "which follows the same scheduler rules as its CUDA backend. launches: every aten op of the eager forward that "
     "launches a kernel (GEMMs, convolutions and attention included) per denoiser layer of the preset; the "
-    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths. per_kernel: the "
+    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths; decoders.prefill: "
+    "that decoder's layer in a 64-token prefill at three layer shapes, passes over 2 x tokens x hidden solved for a "
+    "part at the hidden width and parts per unit of FFN / hidden and KV width / hidden. per_kernel: the "
     "passes one eager element-wise kernel makes (its reads plus writes, over 2 x one block's activation elements) at "
     "the midpoints of five equal shares of the bytes (the kernels sorted by volume, the volume at 10, 30, 50, 70 and "
     "90% of their bytes; a transformer's from its blocks' kernels, those the deeper proxy adds; a UNet's or U-ViT's "
@@ -737,12 +744,13 @@ def count_decoder_prefill() -> dict:
         if moved is None:
             moved = list((Counter(counts[1][2]) - Counter(counts[0][2])).elements())
     (e1, f1), (e2, f2), (e3, f3) = per_layer
-    ffn_ratio, kv_ratio = (PREFILL_WIDTHS[1][0] - PREFILL_WIDTHS[0][0]) / 256, 128 / 256  # per step of each width
+    # each shape's FFN / hidden and KV width / hidden: the first and second differ in the FFN, the first and third
+    # in the KV heads, so the differences give the parts per unit of each, and the first the part left at the width
+    (r1, k1), (r2, _), (_, k3) = ((ffn / 256, kv_heads * 128 / 256) for ffn, kv_heads in PREFILL_WIDTHS)
 
     def split(first, wider_ffn, fewer_kv):
-        ffn = (wider_ffn - first) / ffn_ratio
-        kv = (first - fewer_kv) / kv_ratio
-        return {"width": first - ffn * PREFILL_WIDTHS[0][0] / 256 - kv * 1.0, "ffn": ffn, "kv": kv}
+        ffn, kv = (wider_ffn - first) / (r2 - r1), (first - fewer_kv) / (k1 - k3)
+        return {"width": first - ffn * r1 - kv * k1, "ffn": ffn, "kv": kv}
 
     return {
         "eager": split(e1, e2, e3),
