@@ -96,8 +96,15 @@ def test_speculative_decoding_cuts_forwards():
     base = dict(model=EMU3, hardware=H100, engine="compiled", width=512, height=512, cfg="off")
     plain = estimate_arrays(Config(profiles=ENGINES, **base))
     spec = estimate_arrays(Config(profiles=ENGINES, tokens_per_forward=4, **base))
-    assert float(spec.tokens["forwards"]) == np.ceil(4163 / 4)
+    assert float(spec.tokens["forwards"]) == np.ceil((4163 - 1) / 4)
     assert float(spec.latency_s) < float(plain.latency_s) / 2
+
+
+def test_the_prefill_makes_the_first_token_and_a_decode_forward_each_of_the_rest():
+    base = dict(model=EMU3, hardware=H100, width=512, height=512)
+    for cfg, passes in (("off", 1), ("unbatched", 2)):
+        r = estimate_arrays(Config(profiles=ENGINES, cfg=cfg, **base))
+        assert float(r.tokens["forwards"]) == passes * (float(r.tokens["generated"]) - 1)
 
 
 def test_a_forward_accepts_no_more_tokens_than_it_computes():

@@ -365,3 +365,34 @@ def test_enforce_eager_is_refused_where_no_eager_step_is_fitted_and_outside_bare
     from tokcost.render.validate import unscored_words
 
     assert unscored_words(rows["y"]["reason"]) == "enforce_eager is priced for a bare text decoder's runs only"
+
+
+def test_a_run_of_one_generated_token_is_its_prefill_alone(entries):
+    """The prefill makes the first token: a tokens_per_s run of G tokens is a prefill and G - 1 decode steps, so one
+    token is the prefill's time alone, and each further token adds one decode step."""
+    from tokcost.engine.estimate import text_decode_s
+    from tokcost.io.elementwise import load_elementwise
+    from tokcost.io.engines import load_engines
+    from tokcost.io.kernel_tables import hardware_kernels
+
+    e = entries["optbench1031-llama2-7b-a100-eager-fp16-b8-p512-g1000"]
+    c = e.conditions
+    one = e.model_copy(update={"conditions": c.model_copy(update={"generated_tokens": 1})})
+    prefill, none = text_decode_s(
+        e.architecture,
+        CAT.hardware(e.hardware),
+        load_engines(),
+        e.engine,
+        c.precision,
+        c.prompt_tokens,
+        0,
+        c.batch,
+        kernels=hardware_kernels,
+        launches_per_layer=load_elementwise().decoders.launches,
+        kv_cache=V.bare_decoder_cache(e.engine, e.architecture, c.attention),
+        decoder_passes=load_elementwise().decoder_passes(),
+    )
+    assert float(none) == 0.0
+    assert float(V.text_decode_prediction(one, CAT)(None)) == pytest.approx(c.batch / float(prefill))
+    two = e.model_copy(update={"conditions": c.model_copy(update={"generated_tokens": 2})})
+    assert 2 * c.batch / float(V.text_decode_prediction(two, CAT)(None)) > float(prefill)

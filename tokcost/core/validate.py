@@ -271,7 +271,8 @@ def _price_text_decode(e: Entry, catalog, profiles: Mapping | None, row: Row) ->
 def text_decode_prediction(e: Entry, catalog):
     """A text decoder entry's prediction as a function of the engine profiles (None: the committed ones; the fit
     passes trial values, numpy arrays). ``tokens_per_s``: generated tokens x batch / the seconds to prefill and
-    decode them. ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
+    decode them, the prefill making the first token and a decode step each of the rest (one generated token: the
+    prefill alone). ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
     the prompt's KV cache read at every step and each sequence's own tokens added as they come. A bare decoder's
     eager code is transformers' (``generate`` on its Llama-style model), so eager launches the kernels counted for
     transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml); every
@@ -287,7 +288,7 @@ def text_decode_prediction(e: Entry, catalog):
     arch, hw, batch = e.architecture, catalog.hardware(e.hardware), c.batch or 1
     prompt, generated = c.prompt_tokens, c.generated_tokens
     itl = e.metric == "itl_s"
-    steps = generated - 1 if itl else generated  # the first token comes out of the prefill
+    steps = generated - 1  # decode steps: the first token comes out of the prefill
     counts = load_elementwise()
     launches, decoder_passes = counts.decoders.launches, counts.decoder_passes()
     cache = bare_decoder_cache(e.engine, arch, c.attention)
@@ -300,7 +301,7 @@ def text_decode_prediction(e: Entry, catalog):
             e.engine,
             c.precision or "bf16",
             prompt + 1 if itl else prompt,
-            max(steps, 1),
+            max(steps, 1) if itl else steps,
             batch,
             c.gpus or 1,
             kv_dtype=c.kv_dtype or "bf16",

@@ -98,7 +98,7 @@ class Autoregressive:
                 "tokens as tokens per forward",
                 param="draft_tokens",
             )
-        n_forwards = np.ceil(generated / k)
+        n_forwards = np.ceil((generated - 1) / k)  # decode forwards: the prefill's makes the first token
         n_seq = w.batch * w.branches
         wread = physics.decode_weight_bytes(cfg.precision, eff)
         kv = physics.KV_DTYPE_BYTES[cfg.kv_dtype]
