@@ -376,8 +376,7 @@ def decoder_elementwise_s(
     else:
         per_layer = np.where(eff.fused_elementwise, per_gpu(passes.fused), per_gpu(passes.eager)) * eff.act_scale
     acts = arch.layers * arch.hidden * T * 2.0  # bytes of one pass over every layer
-    volumes = [v * acts / arch.layers for v in passes.per_kernel]
-    return elementwise_s(per_layer * acts, per_layer / 2.0 * arch.layers, volumes, BW * eff.mbu, *l2)
+    return stack_elementwise_s(per_layer, acts, arch.layers, passes.per_kernel, BW * eff.mbu, l2)
 
 
 def kv_heads_per_gpu(arch: Architecture, tp) -> np.ndarray:
@@ -1078,6 +1077,15 @@ def elementwise_s(bytes_, kernels, volumes, dram_bw, l2_resident, l2_bw, kernel_
     return np.asarray(bytes_, dtype=float) * (h / l2_bw + (1.0 - h) / dram_bw) + kernels * kernel_start_s
 
 
+def stack_elementwise_s(passes, acts, layers, per_kernel, dram_bw, l2):
+    """Seconds of a layer stack's element-wise kernels: ``passes`` per layer over ``acts`` (the bytes of one pass
+    over every layer), one kernel per two passes, each share of the bytes streamed at the volume ``per_kernel``
+    gives it (passes of one kernel over a layer's activations), priced by :func:`elementwise_s` with ``l2`` =
+    (resident bytes, in-cache bytes/s, seconds per kernel)."""
+    volumes = [v * acts / layers for v in per_kernel]
+    return elementwise_s(passes * acts, passes / 2.0 * layers, volumes, dram_bw, *l2)
+
+
 # Compute capability majors on which today's PyTorch runs SDPA through cuDNN's fused attention first: with a cuDNN
 # above 9.15 (bundled from PyTorch 2.11 on: huggingface/transformers#48163) check_prefer_cudnn_attention puts the
 # cuDNN backend ahead of FlashAttention-2 on majors 9 and 10 unless TORCH_CUDNN_SDPA_DEPRIORITIZED is set
@@ -1199,9 +1207,7 @@ def diffusion_step_time(
         attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, score_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
-    volumes = [v * acts / blocks for v in kernel_passes(model)]
-    passes = act_passes(model, eff)
-    act_s = elementwise_s(passes * acts, passes / 2.0 * blocks, volumes, BW * eff.mbu, *l2)
+    act_s = stack_elementwise_s(act_passes(model, eff), acts, blocks, kernel_passes(model), BW * eff.mbu, l2)
     linear = n * flops_per_item / (P * eff.mfu) / G
     if linear_s is not None:
         linear = np.where(np.isfinite(linear_s), linear_s, linear)

@@ -65,9 +65,8 @@ class NextScalePrediction(OneGpu):
             linear = 2 * N * n * tokens
             attn = 4 * L * d * n * tokens * (prefix + X)
             acts = L * d * n * tokens * 2.0  # bytes of one element-wise pass over every block
-            passes = physics.act_passes(m, eff)
-            volumes = [v * acts / L for v in physics.kernel_passes(m)]  # one kernel's bytes, per share of them
-            act_s = physics.elementwise_s(passes * acts, passes / 2.0 * L, volumes, w.BW * eff.mbu, *w.l2)
+            passes, per_kernel = physics.act_passes(m, eff), physics.kernel_passes(m)
+            act_s = physics.stack_elementwise_s(passes, acts, L, per_kernel, w.BW * eff.mbu, w.l2)
             compute = linear / (w.P * eff.mfu) + attn / (w.P_attn * attn_mfu) + act_s
             memory = (s.params_b * 1e9 * wread + n * prefix * kv_token) / (w.BW * eff.mbu)
             gpu = np.maximum(compute, memory) + L * eff.gpu_per_layer_s
