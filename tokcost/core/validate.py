@@ -498,14 +498,30 @@ def error_bands(held_out: list[Row]) -> dict[str, dict]:
 
 
 def widest_bands(bands_by: dict[str, dict[str, dict]]) -> dict[str, dict]:
-    """Per family, the widest (largest high - low) of the bands built from each kind of held-out errors
-    (``{kind: error_bands(rows)}``), with the kind it comes from (``held_out_by``; the first kind on a tie)."""
+    """Per family, the widest of the bands built from each kind of held-out errors (``{kind: error_bands(rows)}``)
+    on each side: the lowest ``low`` and the highest ``high`` of the kinds, the smallest band that holds all of
+    them (one kind's band, the widest overall, can be the narrower on one side: its slow side shorter than another
+    kind's). ``held_out_by`` names the kind of each side (``{"low": kind, "high": kind}``; the first kind on a tie);
+    ``level`` is the higher of the two sides' levels; ``coverage`` the lowest of the kinds' leave-one-source-out
+    coverages, a lower bound (the band holds all that each kind's own band does)."""
     out = {}
     for fam in BANDED_FAMILIES:
         have = {kind: b[fam] for kind, b in bands_by.items() if fam in b}
-        if have:
-            kind = max(have, key=lambda k: have[k]["high"] - have[k]["low"])
-            out[fam] = have[kind] | {"held_out_by": kind}
+        if not have:
+            continue
+        low = min(have, key=lambda k: have[k]["low"])
+        high = max(have, key=lambda k: have[k]["high"])
+        covered = [b["coverage"] for b in have.values() if b["coverage"] is not None]
+        lo, hi = have[low]["low"], have[high]["high"]
+        out[fam] = {
+            "low": lo,
+            "high": hi,
+            "n": have[low]["n"],
+            "level": max(have[low]["level"], have[high]["level"]),
+            "coverage": min(covered) if covered else None,
+            "width": round(math.exp(hi - lo), 4),
+            "held_out_by": {"low": low, "high": high},
+        }
     return out
 
 

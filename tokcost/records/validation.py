@@ -79,10 +79,11 @@ class ValidationResult(BaseModel):
     parameters: list[dict[str, Any]] = Field(description="Engine parameters: value, committed, held-out range.")
     bands: dict[str, Any] = Field(
         default={},
-        description="Calibrated bands per family from the held-out errors, the widest of the three ways "
-        "(held_out_by names it): low/high (ln of measured / predicted latency, split-conformal band at level), n, "
-        "level (the lowest from 0.85 whose leave-one-source-out coverage reaches 80%), coverage (leave-one-source-"
-        "out), width (high / low).",
+        description="Calibrated bands per family from the held-out errors, on each side the widest of the three "
+        "ways (held_out_by names each side's: {low, high}): low/high (ln of measured / predicted latency, "
+        "split-conformal band at level), n, level (the lowest from 0.85 whose leave-one-source-out coverage "
+        "reaches 80%; the higher of the two sides'), coverage (leave-one-source-out, the lowest of the three "
+        "ways'), width (high / low).",
     )
     entries: list[dict[str, Any]] = Field(description="Every measurement: measured, predicted, ratio, errors.")
     failures: list[GateFailure] = Field(
