@@ -1225,8 +1225,9 @@ MODEL_NOTES = [
     "eager code.",
     "",
     "Round 34 (2026-12-07, ninth session; 45 runs, 44 scored unseen on 7e37660) came out at median 27.2%, worst "
-    "2.44x, band coverage 64%: the worst round since round 27, and the one that says most about AR decoders under "
-    "eager code. Three helpers searched under the written rules (priced nothing, took every qualifying row) and "
+    "2.44x, band coverage 64%: the highest median of rounds 15-34 as they score now, and what it says is about "
+    "AR decoders under eager code. Three helpers searched under the written rules (priced nothing, took every "
+    "qualifying row) and "
     "found few unused sources: 39 of the runs are text decoders. mit-han-lab/llm-awq tinychat/README.md (TinyChat "
     "2.0, 2024; 'the default implementation from Huggingface for the FP16 baseline'): the per-token decode latencies "
     "of Llama-2-7B, Vicuna-7B and Llama-3-8B run 1.6x (RTX 4090) to 2.4x (A100) faster than priced, 10.5-12.4 ms a "
