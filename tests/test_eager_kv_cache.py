@@ -83,7 +83,9 @@ def test_transformers_cache_users_read_the_tokens_so_far_three_times_under_eager
     """transformers' DynamicCache (Emu3's reference code, Janus's LlamaModel) appends with torch.cat (a read and a
     write of K and V) before attention reads them: 3 reads of the tokens so far, eager only."""
     cache = CAT.model(mid).eager_kv_cache
-    assert cache == TRANSFORMERS_DYNAMIC_CACHE and cache.static_multiple is None
+    assert cache.passes == TRANSFORMERS_DYNAMIC_CACHE.passes and cache.static_multiple is None
+    # Emu3's reference code calls flash_attn_func (attn_implementation="flash_attention_2"); Janus's LlamaModel, SDPA
+    assert cache.kernel == ("fa2" if mid.startswith("emu3") else None)
     assert "DynamicLayer.update" in CAT.model(mid).sources["eager_kv_cache"]
     passes, static = eager_cache_reads(cache, _eff("eager"), np.array([8192.0]))
     assert float(passes) == 3 and static is None
@@ -141,8 +143,106 @@ def test_transformers_own_attention_copies_the_cache_to_every_query_head():
     assert bare_decoder_cache("eager", arch, "math") == transformers_eager_attention_cache(arch)
     mha = arch.model_copy(update={"kv_heads": arch.heads})
     assert bare_decoder_cache("eager", mha, "math") == TRANSFORMERS_DYNAMIC_CACHE
-    for attention in (None, "sdpa", "fa2"):
+    for attention in (None, "sdpa"):
         assert bare_decoder_cache("eager", arch, attention) == TRANSFORMERS_DYNAMIC_CACHE
+    fa2 = bare_decoder_cache("eager", arch, "fa2")
+    assert fa2.passes == TRANSFORMERS_DYNAMIC_CACHE.passes and fa2.kernel == "fa2"
+    assert bare_decoder_cache("compiled", arch, "fa2").kernel is None  # gpt-fast's code: SDPA
     # where the cache binds (a long context at a large batch) the copies slow the decode
     math = _bare_decode_s("eager", 64, transformers_eager_attention_cache(arch))
     assert math > 1.5 * _bare_decode_s("eager", 64, TRANSFORMERS_DYNAMIC_CACHE)
+
+
+# ------------------------------------------------------------------------ flash-attn 2's decode tile
+
+
+def _fa2_decode_s(arch, hw, prompt: int, batch: int = 1, engine: str = "eager", fa2: bool = True) -> float:
+    cache = TRANSFORMERS_DYNAMIC_CACHE.model_copy(update={"kernel": "fa2" if fa2 else None})
+    _, decode = text_decode_s(arch, hw, ENGINES, engine, "bf16", prompt, 2048, batch, kv_cache=cache)
+    return float(decode)
+
+
+def test_fa2_decode_work_grows_with_query_heads_context_and_a_slower_tensor_rate():
+    """A decode step through flash_attn_func pays a tile of query rows per sequence and query head: its time beyond
+    the reads is FA2_DECODE_ROW_COST x 4 L H d per token of context over the 16-bit peak, the KV heads aside."""
+    arch = CAT.model("emu3-gen").architecture
+    per_token = physics.fa2_decode_s_per_token(arch, 312e12, 1)
+    assert per_token == pytest.approx(physics.FA2_DECODE_ROW_COST * 4 * 32 * 32 * 128 / 312e12)
+    fewer_kv = arch.model_copy(update={"kv_heads": 1})
+    more_q = arch.model_copy(update={"heads": 64})
+    assert physics.fa2_decode_s_per_token(fewer_kv, 312e12, 1) == per_token
+    assert physics.fa2_decode_s_per_token(more_q, 312e12, 1) == pytest.approx(2 * per_token)
+    assert physics.fa2_decode_s_per_token(arch, 148e12, 1) > 2 * per_token  # an H20's 148 TFLOPS
+    assert physics.fa2_decode_s_per_token(arch, 312e12, 4) == pytest.approx(4 * per_token)  # one tile per sequence
+    assert physics.fa2_decode_s_per_token(arch, 312e12, 1, tp=2) == pytest.approx(per_token / 2)
+
+
+def test_fa2_decode_costs_nothing_where_the_host_binds_and_more_as_the_context_grows():
+    """At a short context an eager decode waits on the host and the tile hides under it; at 30k tokens of context
+    it binds, more on a chip with less 16-bit compute (H20) than on an A100."""
+    arch = CAT.model("emu3-gen").architecture
+    h20 = CAT.hardware("h20")
+    assert _fa2_decode_s(arch, A100, 1) == pytest.approx(_fa2_decode_s(arch, A100, 1, fa2=False), rel=1e-3)
+    a100_long = _fa2_decode_s(arch, A100, 30720) / _fa2_decode_s(arch, A100, 30720, fa2=False)
+    h20_long = _fa2_decode_s(arch, h20, 30720) / _fa2_decode_s(arch, h20, 30720, fa2=False)
+    assert 1.2 < a100_long < h20_long
+    assert _fa2_decode_s(arch, A100, 14336) < _fa2_decode_s(arch, A100, 30720)
+
+
+def test_only_eager_runs_emu3s_flash_attn_decode():
+    """The Emu3 presets' reference code (eager) pays the tile; compiled and serving engines run their own kernels."""
+    emu3 = CAT.model("emu3-gen")
+    without = emu3.model_copy(update={"eager_kv_cache": emu3.eager_kv_cache.model_copy(update={"kernel": None})})
+    rtx = CAT.hardware("rtx-4090")
+
+    def latency(model, engine):
+        cfg = Config(profiles=ENGINES, model=model, hardware=rtx, engine=engine, batch=np.array([1]))
+        return float(estimate_arrays(cfg).latency_s[0])
+
+    assert latency(emu3, "eager") > 1.1 * latency(without, "eager")
+    for engine in ("compiled", "vllm"):
+        assert latency(emu3, engine) == latency(without, engine)
+    # and the estimate says which kernel priced it
+    from tokcost import api
+
+    def notes(engine):
+        return " ".join(api.estimate(model="emu3-gen", hardware="rtx-4090", engine=engine).notes)
+
+    assert "flash_attn_func" in notes("eager") and "FA2_DECODE_ROW_COST" in notes("eager")
+    assert "flash_attn_func" not in notes("vllm")
+
+
+def test_the_fa2_row_cost_is_the_median_that_reproduces_the_qwen15_page():
+    """FA2_DECODE_ROW_COST's derivation (its comment in physics.py): on the Qwen1.5 transformers speed page's rows at
+    14,336 and 30,720 input tokens (tokcost/data/validation/unentered/round32.yaml), the cost that makes each row's
+    priced decode match its measured tokens per second, the median of them, to 3 significant figures."""
+    from tokcost.core.validate import text_decode_prediction
+    from tokcost.io.measurements import load_entries
+    from tokcost.io.paths import DATA_DIR
+
+    rows = [
+        e
+        for e in load_entries(DATA_DIR / "validation" / "unentered" / "round32.yaml")
+        if e.id.startswith("r32-qwen15") and e.conditions.prompt_tokens in (14336, 30720)
+    ]
+    assert len(rows) >= 8
+
+    def priced(e, cost: float) -> float:
+        kept = physics.FA2_DECODE_ROW_COST
+        physics.FA2_DECODE_ROW_COST = cost
+        try:
+            return float(text_decode_prediction(e, CAT)(None))
+        finally:
+            physics.FA2_DECODE_ROW_COST = kept
+
+    costs = []
+    for e in rows:
+        lo, hi = 0.0, 5000.0  # tokens per second fall as the cost grows
+        if priced(e, lo) < e.measured:
+            costs.append(lo)
+            continue
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if priced(e, mid) > e.measured else (lo, mid)
+        costs.append((lo + hi) / 2)
+    assert float(np.median(costs)) == pytest.approx(physics.FA2_DECODE_ROW_COST, rel=0.005)

@@ -390,7 +390,8 @@ def text_decode_s(
     ``launches_per_layer``: the kernels the decoder's eager code launches per layer (its host time under an engine
     that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's.
     ``kv_cache``: how the decode loop's code reads its KV cache (:func:`~tokcost.engine.families.ar.cache_reads`,
-    whatever the engine: the caller names the code the run used); None: one read of the tokens so far.
+    whatever the engine: the caller names the code the run used), and with which kernel
+    (:func:`~tokcost.engine.physics.fa2_decode_s_per_token`); None: one read of the tokens so far.
     ``enforce_eager``: an engine whose CUDA graphs replay some decode steps (``decode_graphs``) ran with none, so
     every step runs eager at its fitted host time per layer. ``decoder_passes``: the element-wise passes of the
     decoder's layers in the prefill (:func:`~tokcost.engine.physics.decoder_elementwise_s`); None: none priced."""
@@ -413,6 +414,9 @@ def text_decode_s(
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
     kv_passes, kv_static = cache_reads(kv_cache, prompt_tokens + generated_tokens)
+    fa2 = kv_cache is not None and kv_cache.kernel == "fa2"
+    P16 = physics.peak_flops(hw, physics.pipeline_dtype(precision))
+    attn_s_per_token = physics.fa2_decode_s_per_token(arch, P16, batch, G) if fa2 else 0.0
     kv_rate, attn = ar_attention(
         kernels,
         ((True, hw),),
@@ -450,6 +454,7 @@ def text_decode_s(
         kv_passes=kv_passes,
         kv_static=kv_static,
         kv_rate=kv_rate,
+        attn_s_per_token=attn_s_per_token,
     )
     return prefill, decode  # arrays when the profiles hold arrays (the fit's trial values)
 

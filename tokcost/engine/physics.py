@@ -214,6 +214,32 @@ def sum_max_lines(lines: list[tuple], n) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- autoregressive
 
+# A decode step through the flash-attn package's flash_attn_func (transformers' attn_implementation
+# "flash_attention_2", Emu3's reference code) computes one query row per sequence and head, but the kernel's tensor-core
+# tiles hold 64-128 query rows (Dao-AILab/flash-attention csrc/flash_attn/src/flash_fwd_launch_template.h, kBlockM):
+# it does a whole tile's work for its one row. Published long-context decodes under transformers with FA2 show the
+# cost, beyond reading the cache: proportional to the context, the layers and the query heads (not the KV heads), and
+# to the chip's dense 16-bit rate inversely (QwenLM's Qwen3 speed page, H20: 1.29-1.41 ns per context token x layer x
+# query head at 14-30k tokens for Qwen3-4B to 32B, 32 to 64 query heads over 8 KV heads; the Qwen1.5 page, A100:
+# 0.6-0.9 ns for 7B-14B, where the A100's 16-bit rate is 2.1x the H20's). FA2_DECODE_ROW_COST: the kernel's work for
+# one decode row in multiples of that row's own attention FLOPs (4 x head dim per context token and head), at the
+# chip's dense 16-bit peak: the tile's rows over the rate the kernel reaches (64 rows at 0.14 of the peak, or 128 at
+# 0.28). Derived from one source, the Qwen1.5 transformers speed page (QwenLM/Qwen2.5
+# docs/source/benchmark/hf_infer.rst at 95f532c: A100 80GB, flash-attention 2, batch 1, 2,048 tokens generated
+# after 1 to 30,720 of input): the median over its rows at 14,336 and 30,720 input tokens of the figure that makes
+# tokcost's decode reproduce each, the rest of the model as it stands (tests/test_eager_kv_cache.py re-derives it).
+# The Qwen2 page (A100) and the Qwen3 page (H20), not used for it, test it.
+FA2_DECODE_ROW_COST = 456.0
+
+
+def fa2_decode_s_per_token(arch: Architecture, P16, n_seq, tp=1):
+    """GPU seconds a decode forward of ``n_seq`` sequences spends per token of context in flash-attn 2's kernel beyond
+    reading the cache (:data:`FA2_DECODE_ROW_COST`): FA2_DECODE_ROW_COST x 4 L H d n / (G P16), ``P16`` the chip's
+    dense 16-bit FLOP/s, each GPU of a tensor-parallel ``tp`` = G holding 1/G of the query heads. One tile per
+    sequence and head: a forward verifying a draft fills more of its rows at the same cost."""
+    work = FA2_DECODE_ROW_COST * 4.0 * arch.layers * arch.heads * arch.head_dim * np.asarray(n_seq, dtype=float)
+    return work / (np.asarray(tp, dtype=float) * np.asarray(P16, dtype=float))
+
 
 def ar_decode_time(
     arch: Architecture,
@@ -234,6 +260,7 @@ def ar_decode_time(
     kv_passes=1.0,
     kv_static=None,
     kv_rate=None,
+    attn_s_per_token=0.0,
 ):
     """Seconds to decode: ``n_forwards`` forwards of ``n_seq`` sequences starting at context ``t0``.
 
@@ -258,7 +285,9 @@ def ar_decode_time(
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
     whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`);
     ``kv_rate``: bytes per second of those reads (None: the stream rate, BW mbu; a measured decode kernel's,
-    :func:`~tokcost.engine.kernels.decode_kv_rate`). Returns
+    :func:`~tokcost.engine.kernels.decode_kv_rate`). ``attn_s_per_token``: GPU seconds per forward per token of
+    context in an attention kernel that costs more than its reads (:func:`fa2_decode_s_per_token`), serial with the
+    matmuls and the reads. Returns
     (total seconds, sum of the compute terms, sum of the memory terms, seconds in collectives), the middle two in
     seconds on one GPU."""
     N = arch.matmul_params_b * 1e9
@@ -287,7 +316,9 @@ def ar_decode_time(
         comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * start) / (P * eff.mfu * G)
         read_a = np.where(np.isnan(static), start, static)
         mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / kv_rate
-        lines = [(comp_a + gaps, comp_b), (mem_a + gaps, mem_b), (host, 0.0)]
+        # a kernel of its own between the layer's matmuls: serial with whichever of compute and memory binds
+        attn_a, attn_b = attn_s_per_token * start, attn_s_per_token * adv
+        lines = [(comp_a + gaps + attn_a, comp_b + attn_b), (mem_a + gaps + attn_a, mem_b + attn_b), (host, 0.0)]
         serial = sum_max_lines(lines, count) + count * step_host
         overlapped = sum_max_lines([*lines, (step_host, 0.0)], count)
         return (

@@ -496,6 +496,12 @@ class KVCacheReads(Strict):
         description="The cache is preallocated for the whole generation, prompt plus generated tokens rounded up to "
         "this multiple, and read whole at every step (None: only the tokens so far are read).",
     )
+    kernel: Literal["fa2"] | None = Field(
+        default=None,
+        description="The attention kernel that reads it, where it costs more than the reads: fa2 = the flash-attn "
+        "package's flash_attn_func, whose decode step pays a whole tile of query rows for its one "
+        "(tokcost.engine.physics.FA2_DECODE_ROW_COST); None: the reads alone.",
+    )
 
 
 class ModelPreset(_FamilySections):

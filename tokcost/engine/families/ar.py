@@ -107,6 +107,7 @@ class Autoregressive:
         comm = replica_collectives(cfg.kernels, w.chips, w.link, tp, profile.all_reduce)
         host = physics.host_scale(m, eff)
         kv_passes, kv_static = eager_cache_reads(m.eager_kv_cache, eff, prefill_tokens + generated)
+        attn_s_per_token = eager_attention_s_per_token(m.eager_kv_cache, arch, eff, w.P_attn, n_seq, tp)
         kv_rate, attn = ar_attention(
             cfg.kernels,
             w.chips,
@@ -144,6 +145,7 @@ class Autoregressive:
             kv_passes=kv_passes,
             kv_static=kv_static,
             kv_rate=kv_rate,
+            attn_s_per_token=attn_s_per_token,
         )
         mem = physics.ar_memory(m, w.wbytes, n_seq, prefill_tokens + generated, tp, kv)
         # the whole replica's work: compute_s and memory_s are one GPU's share of it; the floor counts the packed
@@ -215,6 +217,13 @@ class Autoregressive:
             note += "; " + dequant
         if prefill := physics.decoder_elementwise_note(cfg.model, cfg.profiles[cfg.engine]):
             note += "; " + prefill
+        cache = cfg.model.eager_kv_cache
+        if cache is not None and cache.kernel == "fa2" and cfg.profiles[cfg.engine].host_per_launch:
+            note += (
+                f"; decode attention runs {cfg.model.id}'s reference flash_attn_func, whose tile of query rows costs "
+                f"{physics.FA2_DECODE_ROW_COST:g}x a decode row's attention FLOPs at the 16-bit peak per query head "
+                "and token of context (physics.FA2_DECODE_ROW_COST)"
+            )
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
             note += (
@@ -272,6 +281,17 @@ def eager_cache_reads(cache: KVCacheReads | None, eff, final_length):
         return passes, None
     # NaN: an engine that does not run the reference code reads the context so far
     return passes, np.where(eff.host_per_launch, static, np.nan)
+
+
+def eager_attention_s_per_token(cache: KVCacheReads | None, arch: Architecture, eff, P16, n_seq, tp):
+    """GPU seconds per decode forward per token of context that the attention kernel of a model's reference code
+    (``cache``: its preset's ``eager_kv_cache``) costs beyond its reads of the cache
+    (:func:`~tokcost.engine.physics.fa2_decode_s_per_token`), under an engine that runs that code (eager); 0 under
+    one that runs its own kernels."""
+    if cache is None or cache.kernel != "fa2":
+        return 0.0
+    # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
+    return np.where(eff.host_per_launch, physics.fa2_decode_s_per_token(arch, P16, n_seq, tp), 0.0)
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
