@@ -17,7 +17,7 @@ from tokcost.engine import physics
 from tokcost.engine.collectives import replica_collectives
 from tokcost.engine.config import Config
 from tokcost.engine.families import FAMILIES, Work, family_of
-from tokcost.engine.families.ar import cache_reads
+from tokcost.engine.families.ar import attention_s_per_token, cache_reads
 from tokcost.engine.kernels import ar_attention
 from tokcost.engine.physics import tensor_parallel_problem
 from tokcost.engine.profiles import BANDS, Band, Efficiency, attention_problem, efficiency
@@ -391,7 +391,7 @@ def text_decode_s(
     that launches every op, :func:`~tokcost.engine.physics.launch_scale`); None: the reference layer's.
     ``kv_cache``: how the decode loop's code reads its KV cache (:func:`~tokcost.engine.families.ar.cache_reads`,
     whatever the engine: the caller names the code the run used), and with which kernel
-    (:func:`~tokcost.engine.physics.fa2_decode_s_per_token`); None: one read of the tokens so far.
+    (:func:`~tokcost.engine.families.ar.attention_s_per_token`); None: one read of the tokens so far.
     ``enforce_eager``: an engine whose CUDA graphs replay some decode steps (``decode_graphs``) ran with none, so
     every step runs eager at its fitted host time per layer. ``decoder_passes``: the element-wise passes of the
     decoder's layers in the prefill (:func:`~tokcost.engine.physics.decoder_elementwise_s`); None: none priced."""
@@ -414,9 +414,8 @@ def text_decode_s(
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)
     kv_passes, kv_static = cache_reads(kv_cache, prompt_tokens + generated_tokens)
-    fa2 = kv_cache is not None and kv_cache.kernel == "fa2"
     P16 = physics.peak_flops(hw, physics.pipeline_dtype(precision))
-    attn_s_per_token = physics.fa2_decode_s_per_token(arch, P16, batch, G) if fa2 else 0.0
+    attn_s_per_token = attention_s_per_token(kv_cache, arch, P16, batch, G)
     kv_rate, attn = ar_attention(
         kernels,
         ((True, hw),),

@@ -397,15 +397,10 @@ def decoder_elementwise_s(
     if passes is None:
         return 0.0 * T
     G = np.asarray(tp, dtype=float)
-    share = arch.ffn / arch.hidden, arch.kv_heads * arch.head_dim / arch.hidden
-
-    def per_gpu(p):
-        return p.width + (p.ffn * share[0] + p.kv * share[1]) / G
-
     if own is not None:
-        per_layer = per_gpu(own) * eff.act_scale
+        per_layer = own.of(arch, G) * eff.act_scale
     else:
-        per_layer = np.where(eff.fused_elementwise, per_gpu(passes.fused), per_gpu(passes.eager)) * eff.act_scale
+        per_layer = np.where(eff.fused_elementwise, passes.fused.of(arch, G), passes.eager.of(arch, G)) * eff.act_scale
     acts = arch.layers * arch.hidden * T * 2.0  # bytes of one pass over every layer
     return stack_elementwise_s(per_layer, acts, arch.layers, passes.per_kernel, BW * eff.mbu, l2)
 

@@ -452,8 +452,11 @@ class LayerPasses(Strict):
         description="Passes per unit of KV width (KV heads x head dim) / hidden (the keys' rotary)."
     )
 
-    def of(self, arch: Architecture) -> float:
-        return self.width + self.ffn * arch.ffn / arch.hidden + self.kv * arch.kv_heads * arch.head_dim / arch.hidden
+    def of(self, arch: Architecture, tp=1):
+        """Passes per layer of ``arch`` on one of ``tp`` tensor-parallel GPUs: the hidden-width part runs whole on
+        every GPU (norms, residual adds), the FFN's and the keys' parts divide."""
+        split = self.ffn * arch.ffn / arch.hidden + self.kv * arch.kv_heads * arch.head_dim / arch.hidden
+        return self.width + split / tp
 
 
 class DecoderPasses(Strict):

@@ -283,15 +283,20 @@ def eager_cache_reads(cache: KVCacheReads | None, eff, final_length):
     return passes, np.where(eff.host_per_launch, static, np.nan)
 
 
-def eager_attention_s_per_token(cache: KVCacheReads | None, arch: Architecture, eff, P16, n_seq, tp):
-    """GPU seconds per decode forward per token of context that the attention kernel of a model's reference code
-    (``cache``: its preset's ``eager_kv_cache``) costs beyond its reads of the cache
-    (:func:`~tokcost.engine.physics.fa2_decode_s_per_token`), under an engine that runs that code (eager); 0 under
-    one that runs its own kernels."""
+def attention_s_per_token(cache: KVCacheReads | None, arch: Architecture, P16, n_seq, tp):
+    """GPU seconds per decode forward per token of context that the attention kernel of a decode loop's code
+    (``cache``) costs beyond its reads of the cache (:func:`~tokcost.engine.physics.fa2_decode_s_per_token`, for
+    ``kernel`` fa2); 0 for a kernel that costs its reads alone. ``P16``: the chip's dense 16-bit FLOP/s."""
     if cache is None or cache.kernel != "fa2":
         return 0.0
+    return physics.fa2_decode_s_per_token(arch, P16, n_seq, tp)
+
+
+def eager_attention_s_per_token(cache: KVCacheReads | None, arch: Architecture, eff, P16, n_seq, tp):
+    """:func:`attention_s_per_token` of a model's reference code (``cache``: its preset's ``eager_kv_cache``) under
+    an engine that runs that code (eager); 0 under one that runs its own kernels."""
     # np.where: stacked chips x bands make each Efficiency field a column (estimate_stack)
-    return np.where(eff.host_per_launch, physics.fa2_decode_s_per_token(arch, P16, n_seq, tp), 0.0)
+    return np.where(eff.host_per_launch, attention_s_per_token(cache, arch, P16, n_seq, tp), 0.0)
 
 
 def ar_training_flops(model: ModelPreset | Architecture, tokens: float, context: int | None = None) -> float:
