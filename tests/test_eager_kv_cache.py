@@ -137,16 +137,17 @@ def test_a_compiled_bare_decode_grows_with_batch_by_its_cache_reads():
 def test_transformers_own_attention_copies_the_cache_to_every_query_head():
     """With attn_implementation="eager" (an entry's attention "math") repeat_kv copies K and V from the KV heads to
     every query head before the matmuls read them: 2 (the DynamicCache copy) + 1 + 2r reads; nothing more at r = 1,
-    and SDPA or FlashAttention-2 runs keep the cache's 3."""
+    and SDPA or FlashAttention-2 runs keep the cache's 3, both through a kernel that computes a tile of query rows
+    (unstated attention: the reads alone)."""
     arch = CAT.model("emu3-gen").architecture  # r = 4
     assert transformers_eager_attention_cache(arch).passes == 3 + 2 * 4 == 11
     assert bare_decoder_cache("eager", arch, "math") == transformers_eager_attention_cache(arch)
     mha = arch.model_copy(update={"kv_heads": arch.heads})
     assert bare_decoder_cache("eager", mha, "math") == TRANSFORMERS_DYNAMIC_CACHE
-    for attention in (None, "sdpa"):
-        assert bare_decoder_cache("eager", arch, attention) == TRANSFORMERS_DYNAMIC_CACHE
-    fa2 = bare_decoder_cache("eager", arch, "fa2")
-    assert fa2.passes == TRANSFORMERS_DYNAMIC_CACHE.passes and fa2.kernel == "fa2"
+    assert bare_decoder_cache("eager", arch, None) == TRANSFORMERS_DYNAMIC_CACHE
+    for attention in ("fa2", "sdpa"):
+        tiled = bare_decoder_cache("eager", arch, attention)
+        assert tiled.passes == TRANSFORMERS_DYNAMIC_CACHE.passes and tiled.kernel == "fa2"
     assert bare_decoder_cache("compiled", arch, "fa2").kernel is None  # gpt-fast's code: SDPA
     # where the cache binds (a long context at a large batch) the copies slow the decode
     math = _bare_decode_s("eager", 64, transformers_eager_attention_cache(arch))

@@ -251,16 +251,21 @@ def bare_decoder_cache(engine: str, arch: Architecture, attention: str | None = 
     """The KV cache reads of the code behind a bare decoder's published runs, by engine: eager runs are transformers'
     generate (:data:`TRANSFORMERS_DYNAMIC_CACHE`; with its own attention code, ``attention`` "math",
     :func:`transformers_eager_attention_cache`; with ``attention`` "fa2", flash_attn_func, whose decode step costs a
-    tile of query rows (``kernel`` "fa2", :func:`~tokcost.engine.physics.fa2_decode_s_per_token`); SDPA's
-    ``repeat_kv`` depends on the transformers and PyTorch release, which the entries do not state, so it is not
-    charged), compiled runs gpt-fast's or code copied from it
+    tile of query rows (``kernel`` "fa2", :func:`~tokcost.engine.physics.fa2_decode_s_per_token`); with ``attention``
+    "sdpa", the same tile: PyTorch's scaled_dot_product_attention runs FlashAttention-2's forward kernel as its flash
+    backend (since PyTorch 2.2: pytorch.org/blog/pytorch2-2, "FlashAttention-v2 integration") when generate passes no
+    mask, and otherwise the memory-efficient kernel, whose thread blocks also hold 32 or 64 query rows for the one
+    a decode step has (pytorch/pytorch aten/src/ATen/native/transformers/cuda/mem_eff_attention/kernel_forward.h,
+    AttentionKernel's kQueriesPerBlock); that kernel's own cost per row is not measured, so the flash kernel's
+    stands for it. SDPA's ``repeat_kv`` depends on the
+    transformers and PyTorch release, which the entries do not state, so it is not charged), compiled runs gpt-fast's or code copied from it
     (:func:`gpt_fast_cache`; IBM's foundation-model-stack run, whose cache code its post does not show, is priced so
     too: at batch 1 and 562 tokens the cache reads are about 1% of its step either way); the serving engines read
     the tokens so far once (None)."""
     if engine == "eager":
         if attention == "math":
             return transformers_eager_attention_cache(arch)
-        if attention == "fa2":
+        if attention in ("fa2", "sdpa"):
             return TRANSFORMERS_DYNAMIC_CACHE.model_copy(update={"kernel": "fa2"})
         return TRANSFORMERS_DYNAMIC_CACHE
     if engine == "compiled":

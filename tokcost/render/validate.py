@@ -1346,8 +1346,8 @@ MODEL_NOTES = [
     "assume transformers' default, SDPA, which tokcost does not charge the flash-attn tile, and GLM-4-9B-Chat's "
     "own modelling code expands its 2 KV heads to all 32 query heads before attention, copies not charged either. "
     "Charging SDPA the same tile (PyTorch's flash backend is FlashAttention-2's kernel) was measured on the round "
-    "after scoring: the GLM rows' worst goes to 2.07x and the round's median to 31.4%; not adopted, since the "
-    "attention these rows ran is an assumption. The transformers docs' OPT SDPA table (facebook/opt-350m in fp16 "
+    "after scoring: the GLM rows' worst goes to 2.07x and the round's median to 31.4%; not adopted that session, "
+    "since the attention these rows ran is an assumption (adopted the next: below). The transformers docs' OPT SDPA table (facebook/opt-350m in fp16 "
     "on an L40S, batch 1-8, 128-1,024 tokens of prompt, the eager-attention and SDPA columns: 32 runs) is priced "
     "at 0.51-0.88 of its measured speed: a 24-layer decode at ~0.37 ms a layer (~0.48 with the eager attention), "
     "where transformers' Llama-style layers take 0.74-0.94 ms on A100s in five other publications (transformers "
@@ -1359,6 +1359,21 @@ MODEL_NOTES = [
     "ran are not the ones stated (with them the round's median is 34.8%). With round 35, the 528 inference runs "
     "never entered score 12.9% (AR 14.7% over 225), worst 8.41x, band coverage 81% at a median width of 1.91. "
     "Not entered.",
+    "",
+    "SDPA's decode tile (2026-12-07, eleventh session; adopted). transformers' SDPA path now pays the flash-attn "
+    "tile above (an entry's attention sdpa under eager; docs/methodology.md, 'flash-attn 2's decode tile'): "
+    "PyTorch's scaled_dot_product_attention runs FlashAttention-2's forward kernel as its flash backend (since "
+    "PyTorch 2.2) when generate passes no mask, and otherwise its memory-efficient kernel, whose thread blocks also "
+    "hold 32 or 64 query rows (kernel_forward.h, kQueriesPerBlock), priced with the same 456 since its own cost per "
+    "row is not measured. The set does not move (its SDPA decoders run short contexts), so nothing was refitted. "
+    "Of the runs never entered, 17 move by more than 0.3%, 12 toward their measurement: GLM-4's long-context rows "
+    "(round 35) from 0.12-0.47 of their measured seconds per token at 32,000 tokens and beyond to 0.48-0.81 (the "
+    "worst from 8.41x to 2.07x too fast; the 2 KV heads its remote code copies to 32 are still not charged), and "
+    "the quantisation benchmark's 16-bit T4 and H100 rows at batch 8-32 (round 25; with a padding mask, the "
+    "memory-efficient kernel) from 0.69-0.94 to 0.71-0.98. Five move away: its RTX 4090 rows, already priced "
+    "slow, at batch 8 (1.17 -> 1.21) and 32 (0.96 -> 1.11), and three batch-1 rows by under 0.5%. Round 35 goes from 34.3% to 31.4%; the 528 "
+    "inference runs keep their 12.9% median (20.4% -> 20.0% mean), and their worst is now 4.09x (round 30). "
+    "These runs were in view when the change was made, so they measure it less strictly than a blind round.",
     "",
     "The runs of rounds 15-18 and 24-35 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17, 33, 19, 45 and 47; "
