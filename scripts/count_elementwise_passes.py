@@ -27,6 +27,8 @@ bf16 on the CPU:
   included, per denoiser layer (tokcost.engine.physics.denoiser_layers of the preset): the eager host's work, which
   tokcost prices per launch. The AR decoders that run through transformers are counted the same way on one decode
   step of a Llama decoder (transformers' LlamaForCausalLM, a KV cache of 64 tokens): per layer, from two depths.
+  decoders.by_model_type: the same count for the causal LM of each transformers model type a bare decoder's run
+  can name (OPT's layer launches 15 kernels, Qwen3's 63), with SDPA and with transformers' own attention.
 
 - decoders.prefill: the element-wise passes of that Llama decoder's layer in a 64-token prefill, eager and compiled
   as above, over 2 bytes x tokens x hidden, at two depths and three layer shapes (two FFN widths, two KV widths),
@@ -73,7 +75,8 @@ METHOD = (
     "keeps the real model's blocks: its total is already per block. The fusions are inductor's CPU backend's, "
     "which follows the same scheduler rules as its CUDA backend. launches: every aten op of the eager forward that "
     "launches a kernel (GEMMs, convolutions and attention included) per denoiser layer of the preset; the "
-    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths; decoders.prefill: "
+    "transformers decoders' from one decode step of transformers' LlamaForCausalLM at two depths (by_model_type: "
+    "of the causal LM of each model type, with SDPA and with transformers' own attention); decoders.prefill: "
     "that decoder's layer in a 64-token prefill at three layer shapes, passes over 2 x tokens x hidden solved for a "
     "part at the hidden width and parts per unit of FFN / hidden and KV width / hidden. per_kernel: the "
     "passes one eager element-wise kernel makes (its reads plus writes, over 2 x one block's activation elements) at "
@@ -695,20 +698,73 @@ def _decoder(layers: int, ffn: int = 688, kv_heads: int = 2):
     return LlamaForCausalLM(cfg).to(torch.bfloat16).eval()
 
 
-def count_decoder() -> float:
-    """Eager launches of one Llama decoder layer at one decode step (a KV cache of 64 tokens), from two depths."""
+def _decode_step_launches(model) -> int:
+    """Eager launches of one decode step of a transformers causal LM (a KV cache of 64 tokens)."""
     import torch
     from transformers.cache_utils import DynamicCache
 
-    def launches(layers: int) -> int:
-        model = _decoder(layers)
-        ids = torch.randint(0, 1024, (1, 64))
-        with torch.no_grad():
-            cache = model(ids, cache=DynamicCache(config=model.config), use_cache=True).cache
-        step = {"input_ids": ids[:, :1], "cache": cache, "use_cache": True}
-        return _count_eager(model, step)[1]
+    ids = torch.randint(0, 1024, (1, 64))
+    with torch.no_grad():
+        cache = model(ids, cache=DynamicCache(config=model.config), use_cache=True).cache
+    step = {"input_ids": ids[:, :1], "cache": cache, "use_cache": True}
+    return _count_eager(model, step)[1]
 
-    return float(launches(2) - launches(1))
+
+def count_decoder() -> float:
+    """Eager launches of one Llama decoder layer at one decode step (a KV cache of 64 tokens), from two depths."""
+    return float(_decode_step_launches(_decoder(2)) - _decode_step_launches(_decoder(1)))
+
+
+# The transformers model types (config.json model_type) whose decoder layer's eager launches are counted for bare
+# decoders (tokcost validate's text-decode entries name theirs: model_type), each with both attention paths:
+# attn_implementation "sdpa" (one SDPA kernel; flash_attention_2 calls one flash kernel in its place, so FA2 and FA3
+# runs take this count) and "eager" (transformers' own matmul-softmax-matmul: tokcost's attention "math").
+DECODER_MODEL_TYPES = (
+    "llama", "mistral", "qwen2", "qwen3", "gemma", "glm4", "phi3", "opt", "gpt2", "gpt_neox", "falcon",
+    "phi", "stablelm",
+)  # fmt: skip
+DECODER_ATTENTION = {"sdpa": "sdpa", "math": "eager"}  # tokcost's attention -> attn_implementation
+DECODER_TYPES_PROXY = (
+    "transformers' causal LM of each model type, one decode step (64 cached tokens), hidden 256 in 2 query heads "
+    "with a KV head each, the type's default config otherwise, at two depths"
+)
+
+
+def _typed_decoder(model_type: str, layers: int, attn: str):
+    """A small causal LM of transformers' ``model_type`` (random weights, nothing downloaded): its default config
+    at hidden 256, 2 heads (head dim 128 where the config has one) with a KV head each, ``layers`` layers."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model(model_type)
+    # the generic names; attribute_map forwards them to a config's own (GPT-2's n_embd, n_layer, n_head, ...)
+    size = {"hidden_size": 256, "num_hidden_layers": layers, "num_attention_heads": 2, "vocab_size": 1024}
+    size |= {"max_position_embeddings": 512, "pad_token_id": None}
+    for name, v in size.items():
+        setattr(cfg, name, v)
+    for name, v in {"num_key_value_heads": 2, "head_dim": 128, "intermediate_size": 688, "ffn_dim": 688}.items():
+        if name in cfg.to_dict():  # a field of the config, not a property derived from others (Falcon's head_dim)
+            setattr(cfg, name, v)
+    if model_type == "opt":
+        cfg.word_embed_proj_dim = 256  # no projection around the blocks (once per forward either way)
+    if model_type == "gpt2":
+        cfg.n_inner = 688
+    return AutoModelForCausalLM.from_config(cfg, attn_implementation=attn).to(torch.bfloat16).eval()
+
+
+def count_decoder_types() -> dict[str, dict[str, float]]:
+    """Per model type and tokcost attention: eager launches of one decoder layer at one decode step."""
+    out = {}
+    for model_type in DECODER_MODEL_TYPES:
+        out[model_type] = {
+            ours: float(
+                _decode_step_launches(_typed_decoder(model_type, 2, attn))
+                - _decode_step_launches(_typed_decoder(model_type, 1, attn))
+            )
+            for ours, attn in DECODER_ATTENTION.items()
+        }
+    return out
 
 
 # A prefill forward of the Llama proxy (hidden 256: two query heads of 128): its tokens, and the layer widths it is
@@ -759,7 +815,7 @@ def count_decoder_prefill() -> dict:
     }
 
 
-def write(results: dict, decoder: float, prefill: dict) -> None:
+def write(results: dict, decoder: float, prefill: dict, typed: dict) -> None:
     import statistics
 
     import diffusers
@@ -799,6 +855,10 @@ def write(results: dict, decoder: float, prefill: dict) -> None:
             "proxy": DECODER_PROXY,
             "launches": fig(decoder),
             "presets": list(TRANSFORMERS_DECODERS),
+            "by_model_type": {
+                "proxy": DECODER_TYPES_PROXY,
+                "launches": {t: {k: fig(v) for k, v in by.items()} for t, by in typed.items()},
+            },
             "prefill": {
                 "proxy": PREFILL_PROXY,
                 "eager": {k: fig(v) for k, v in prefill["eager"].items()},
@@ -843,10 +903,12 @@ def main(argv=None) -> int:
         )
     decoder = count_decoder()
     print(f"decoder layer: {decoder:.0f} eager launches", flush=True)
+    typed = count_decoder_types()
+    print(f"decoder layer by model type (sdpa, math): {typed}", flush=True)
     prefill = count_decoder_prefill()
     print(f"decoder layer, prefill: {prefill}", flush=True)
     if not args.only:
-        write(results, decoder, prefill)
+        write(results, decoder, prefill, typed)
         print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 

@@ -20,6 +20,7 @@ from tokcost.engine.families.ar import cache_reads, eager_cache_reads
 from tokcost.engine.profiles import efficiency
 from tokcost.io.catalog import Catalog
 from tokcost.io.engines import load_engines
+from tokcost.io.paths import DATA_DIR
 
 CAT = Catalog.default()
 ENGINES = load_engines()
@@ -219,7 +220,6 @@ def test_the_fa2_row_cost_is_the_median_that_reproduces_the_qwen15_page():
     priced decode match its measured tokens per second, the median of them, to 3 significant figures."""
     from tokcost.core.validate import text_decode_prediction
     from tokcost.io.measurements import load_entries
-    from tokcost.io.paths import DATA_DIR
 
     rows = [
         e
@@ -247,3 +247,65 @@ def test_the_fa2_row_cost_is_the_median_that_reproduces_the_qwen15_page():
             lo, hi = (mid, hi) if priced(e, mid) > e.measured else (lo, mid)
         costs.append((lo + hi) / 2)
     assert float(np.median(costs)) == pytest.approx(physics.FA2_DECODE_ROW_COST, rel=0.005)
+
+
+# ------------------------------------------------------------------- a bare decoder's layer, by model type
+
+
+def test_each_counted_model_types_layer_launches_more_with_transformers_own_attention():
+    """The decoder layers counted per transformers model type: Llama's with SDPA is the presets' layer, which an
+    entry without a model type is charged whatever its attention, and the matmul-softmax-matmul attention launches
+    more kernels than SDPA's one."""
+    from tokcost.io.elementwise import load_elementwise
+
+    counts = load_elementwise()
+    by_type = counts.decoders.by_model_type.launches
+    assert by_type["llama"].sdpa == counts.decoders.launches
+    for attention in (None, "sdpa", "math"):
+        assert counts.bare_decoder_launches(None, attention) == counts.decoders.launches
+    for model_type, n in by_type.items():
+        assert n.math > n.sdpa > 0, model_type
+        assert counts.bare_decoder_launches(model_type, "fa2") == n.sdpa  # one attention kernel either way
+    # OPT's layer (LayerNorm, learned positions, a ReLU MLP) launches far fewer kernels than Llama's (RMSNorm in
+    # several ops, rotary embedding, SwiGLU); Qwen3's adds an RMSNorm on the queries and one on the keys
+    assert by_type["opt"].sdpa < 0.5 * by_type["llama"].sdpa < by_type["qwen3"].sdpa
+
+
+def test_a_bare_decoders_model_type_sets_its_eager_host_time_only():
+    """An eager decode that waits on the host is faster for a layer that launches fewer kernels; an engine that
+    replays CUDA graphs does not launch them, so its price does not depend on the model type."""
+    from tokcost.core.validate import text_decode_prediction
+    from tokcost.io.measurements import load_entries
+
+    opt = next(e for e in load_entries(DATA_DIR / "validation" / "unentered" / "round35.yaml") if e.model_type == "opt")
+    as_llama = opt.model_copy(update={"model_type": None})
+    speed = lambda e: float(text_decode_prediction(e, CAT)(None))  # noqa: E731  (tokens per second)
+    assert speed(opt) > 1.3 * speed(as_llama)
+    vllm = opt.model_copy(update={"engine": "vllm"})
+    assert speed(vllm) == speed(vllm.model_copy(update={"model_type": None}))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model_type": "gpt-j"}, "unknown transformers model_type 'gpt-j'; counted: "),
+        ({"model_type": "opt", "architecture": None}, "model_type names a bare decoder's transformers code"),
+    ],
+)
+def test_a_model_type_that_cannot_price_the_entry_is_refused_with_its_position(tmp_path, change, message):
+    import yaml
+
+    from tokcost.errors import InputError
+    from tokcost.io.measurements import load_entries
+
+    runs = yaml.safe_load((DATA_DIR / "validation" / "unentered" / "round35.yaml").read_text())
+    opt = next(r for r in runs if r.get("model_type") == "opt")
+    opt.update(change)
+    if opt["architecture"] is None:
+        del opt["architecture"], opt["architecture_source"]
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump([runs[0], opt], sort_keys=False))
+    with pytest.raises(InputError) as info:
+        load_entries(path)
+    (problem,) = info.value.problems
+    assert problem.field == "[1].model_type" and problem.line > 1 and problem.message.startswith(message)

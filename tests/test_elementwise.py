@@ -103,6 +103,9 @@ def test_the_script_counts_the_presets_the_file_holds():
     counted = load_elementwise().counts
     assert set(proxies) == set(counted)
     assert list(_script().TRANSFORMERS_DECODERS) == load_elementwise().decoders.presets
+    by_type = load_elementwise().decoders.by_model_type
+    assert list(_script().DECODER_MODEL_TYPES) == list(by_type.launches)
+    assert by_type.proxy == _script().DECODER_TYPES_PROXY
     for name, (presets, proxy, _) in proxies.items():
         assert list(presets) == list(counted[name].presets) and proxy == counted[name].proxy
 

@@ -285,9 +285,10 @@ def text_decode_prediction(e: Entry, catalog):
     decode them, the prefill making the first token and a decode step each of the rest (one generated token: the
     prefill alone). ``itl_s``: the mean seconds per decode step after the first token (which the prefill makes),
     the prompt's KV cache read at every step and each sequence's own tokens added as they come. A bare decoder's
-    eager code is transformers' (``generate`` on its Llama-style model), so eager launches the kernels counted for
-    transformers' LlamaForCausalLM decode step per layer (tokcost/data/generated/elementwise_passes.yaml); every
-    engine's runs read the KV cache as their code does (:func:`bare_decoder_cache`)."""
+    eager code is transformers' ``generate``, so eager launches the kernels counted for one decode step of the
+    entry's transformers model type per layer, with transformers' own attention where the entry's attention is
+    "math" (``model_type``: tokcost/data/generated/elementwise_passes.yaml decoders.by_model_type; not stated: the
+    presets' LlamaForCausalLM layer with SDPA); every engine's runs read the KV cache as their code does (:func:`bare_decoder_cache`)."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.elementwise import load_elementwise
     from tokcost.io.engines import load_engines
@@ -301,7 +302,7 @@ def text_decode_prediction(e: Entry, catalog):
     itl = e.metric == "itl_s"
     steps = generated - 1  # decode steps: the first token comes out of the prefill
     counts = load_elementwise()
-    launches, decoder_passes = counts.decoders.launches, counts.decoder_passes()
+    launches, decoder_passes = counts.bare_decoder_launches(e.model_type, c.attention), counts.decoder_passes()
     cache = bare_decoder_cache(e.engine, arch, c.attention)
 
     def predict(profiles: Mapping | None):

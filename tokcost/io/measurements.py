@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tokcost.errors import InputError, Problem
 from tokcost.io.catalog import Catalog
+from tokcost.io.elementwise import load_elementwise
 from tokcost.io.engines import engine_problem, load_engines
 from tokcost.io.located import MAX_MEASUREMENTS_BYTES, MAX_MEASUREMENTS_NODES, YamlProblem, dotted, load_file
 from tokcost.io.parse import load_model, validate_items
@@ -37,6 +38,9 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE, catalog: Catalog | None =
         unknown = engine_problem(e.engine, profiles)
         if unknown:
             problems.append(Problem(doc.file, *doc.where((i, "engine")), dotted((i, "engine")), unknown))
+        problem = model_type_problem(e)
+        if problem:
+            problems.append(Problem(doc.file, *doc.where((i, "model_type")), dotted((i, "model_type")), problem))
         for kind, field in (("models", "model"), ("hardware", "hardware")):
             pid = getattr(e, field)
             if pid is not None and presets.resolve(kind, pid) is None:
@@ -45,6 +49,19 @@ def load_entries(path: str | Path = MEASUREMENTS_FILE, catalog: Catalog | None =
     if problems:
         raise InputError(problems)
     return entries
+
+
+def model_type_problem(e: Entry) -> str | None:
+    """Why an entry's ``model_type`` cannot price it, or None: it names a bare decoder's code (an entry with an
+    architecture), of a type whose decoder layer is counted."""
+    if e.model_type is None:
+        return None
+    if e.architecture is None:
+        return "model_type names a bare decoder's transformers code: set it only with an architecture"
+    counted = load_elementwise().decoders.by_model_type.launches
+    if e.model_type not in counted:
+        return f"unknown transformers model_type {quoted(e.model_type)}; counted: {', '.join(sorted(counted))}"
+    return None
 
 
 def load_thresholds(path: str | Path = THRESHOLDS_FILE) -> Thresholds:

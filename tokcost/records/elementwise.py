@@ -22,10 +22,29 @@ class DecoderPrefill(DecoderPasses):
     proxy: str = Field(description="The counting proxy (a transformers decoder's prefill, at several widths).")
 
 
+class AttentionLaunches(Strict):
+    sdpa: NonNegative = Field(
+        description="Eager kernel launches per decoder layer with SDPA (FlashAttention runs also launch one kernel)."
+    )
+    math: NonNegative = Field(
+        description="Eager kernel launches per decoder layer with transformers' own matmul-softmax-matmul attention."
+    )
+
+
+class DecodersByModelType(Strict):
+    proxy: str = Field(description="The counting proxies (each model type's transformers causal LM, one decode step).")
+    launches: dict[str, AttentionLaunches] = Field(
+        min_length=1, description="transformers model_type -> its decoder layer's eager launches, by attention."
+    )
+
+
 class Decoders(Strict):
     proxy: str = Field(description="The counting proxy (a transformers decoder, one decode step).")
     launches: NonNegative = Field(description="Eager kernel launches per decoder layer.")
     presets: list[str] = Field(description="The AR presets whose eager stack runs transformers' decoder code.")
+    by_model_type: DecodersByModelType = Field(
+        description="The decoder layer of each transformers model type a bare decoder's run can name."
+    )
     prefill: DecoderPrefill = Field(description="Element-wise passes per decoder layer of a prefill.")
 
 
@@ -86,6 +105,17 @@ class ElementwiseFile(Strict):
         decoders (Chameleon-style per-head qk norms are not in it)."""
         p = self.decoders.prefill
         return DecoderPasses(eager=p.eager, fused=p.fused, per_kernel=p.per_kernel, counted=f"counted from {p.proxy}")
+
+    def bare_decoder_launches(self, model_type: str | None, attention: str | None) -> float:
+        """Eager launches per layer of a bare decoder run through transformers: its model type's layer, with
+        transformers' own attention for ``attention`` "math" and SDPA's count for any other (SDPA, or FlashAttention's
+        one kernel in its place). ``model_type`` None (not stated): the presets' reference layer (Llama's with SDPA),
+        whatever the attention, as the validation set's fit was made with. An unknown model type is a KeyError
+        (tokcost.io.measurements rejects it on load)."""
+        if model_type is None:
+            return self.decoders.launches
+        counted = self.decoders.by_model_type.launches[model_type]
+        return counted.math if attention == "math" else counted.sdpa
 
     def launches_for(self, preset_id: str, elementwise: bool) -> LaunchCount | None:
         """A built-in preset's counted eager launches per layer; a transformers decoder's; for another preset of a

@@ -113,6 +113,13 @@ class Entry(Strict):
         "or a tokens_per_s / itl_s decode figure, priced by the AR formulas): its published architecture.",
     )
     architecture_source: str | None = Field(default=None, description="Where the architecture is published.")
+    model_type: str | None = Field(
+        default=None,
+        description="A bare decoder run through transformers: the model_type of its config.json (llama, qwen2, opt, "
+        "...), whose decoder layer's eager kernel launches price its host time (counted per type: "
+        "tokcost/data/generated/elementwise_passes.yaml decoders.by_model_type). None: not stated, the presets' "
+        "reference layer (transformers' Llama with SDPA), whatever the attention.",
+    )
 
     @field_validator("family")
     @classmethod
