@@ -257,11 +257,10 @@ def bare_decoder_cache(engine: str, arch: Architecture, attention: str | None = 
     mask, and otherwise the memory-efficient kernel, whose thread blocks also hold 32 or 64 query rows for the one
     a decode step has (pytorch/pytorch aten/src/ATen/native/transformers/cuda/mem_eff_attention/kernel_forward.h,
     AttentionKernel's kQueriesPerBlock); that kernel's own cost per row is not measured, so the flash kernel's
-    stands for it. SDPA's ``repeat_kv`` depends on the
-    transformers and PyTorch release, which the entries do not state, so it is not charged), compiled runs gpt-fast's or code copied from it
-    (:func:`gpt_fast_cache`; IBM's foundation-model-stack run, whose cache code its post does not show, is priced so
-    too: at batch 1 and 562 tokens the cache reads are about 1% of its step either way); the serving engines read
-    the tokens so far once (None)."""
+    stands for it. SDPA's ``repeat_kv`` depends on the transformers and PyTorch release, which the entries do not
+    state, so it is not charged), compiled runs gpt-fast's or code copied from it (:func:`gpt_fast_cache`; IBM's
+    foundation-model-stack run, whose cache code its post does not show, is priced so too: at batch 1 and 562 tokens
+    the cache reads are about 1% of its step either way); the serving engines read the tokens so far once (None)."""
     if engine == "eager":
         if attention == "math":
             return transformers_eager_attention_cache(arch)
@@ -288,7 +287,8 @@ def text_decode_prediction(e: Entry, catalog):
     eager code is transformers' ``generate``, so eager launches the kernels counted for one decode step of the
     entry's transformers model type per layer, with transformers' own attention where the entry's attention is
     "math" (``model_type``: tokcost/data/generated/elementwise_passes.yaml decoders.by_model_type; not stated: the
-    presets' LlamaForCausalLM layer with SDPA); every engine's runs read the KV cache as their code does (:func:`bare_decoder_cache`)."""
+    presets' LlamaForCausalLM layer with SDPA); every engine's runs read the KV cache as their code does
+    (:func:`bare_decoder_cache`)."""
     from tokcost.engine.estimate import text_decode_s
     from tokcost.io.elementwise import load_elementwise
     from tokcost.io.engines import load_engines
