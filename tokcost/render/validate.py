@@ -1423,8 +1423,19 @@ MODEL_NOTES = [
     "preset's scale-up domain is two GPUs bridged by NVLink, the T4's one GPU). With round 36, the 622 inference runs never entered score 15.0% (worst "
     "4.09x, band coverage 77%). Not entered.",
     "",
-    "The runs of rounds 15-18 and 24-36 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
-    "17, 33, 19, 45, 47 and 160; "
+    "Round 37 (2026-12-07, eleventh session; 3 runs gathered blind by two helpers, who searched for transformers "
+    "decodes of non-Llama model types and for image, video and AR-image runs, and found little that was new and "
+    "qualified: their reports list the rejected sources) came out at median 24.5%, worst 1.42x, 2 of 3 inside "
+    "their band. FlexLLMGen's README baseline (OPT-6.7B through transformers 4.24 and Accelerate, fp16, one T4, "
+    "batch 2, 512 prompt tokens and 32 generated; model_type opt): 0.76 of its measured 25.1 tokens/s, a run the "
+    "weights' reads bind, whose price the model type does not change. The SDXL TensorRT model card's "
+    "'Baseline (non-optimized)' column (30 steps at 1024x1024, batch 1; taken as diffusers fp16 eager, base model "
+    "only): A100 3.70 s priced at 0.97, H100 2.50 s at 0.70 (the card names neither form factor). With round 37 the "
+    "625 inference runs never entered score 15.2% (worst 4.09x, band coverage 77% at a median width of 1.91). Not "
+    "entered.",
+    "",
+    "The runs of rounds 15-18 and 24-37 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
+    "17, 33, 19, 45, 47, 160 and 3; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
