@@ -279,7 +279,10 @@ def test_a_bare_decoders_model_type_sets_its_eager_host_time_only():
 
     opt = next(e for e in load_entries(DATA_DIR / "validation" / "unentered" / "round35.yaml") if e.model_type == "opt")
     as_llama = opt.model_copy(update={"model_type": None})
-    speed = lambda e: float(text_decode_prediction(e, CAT)(None))  # noqa: E731  (tokens per second)
+
+    def speed(e) -> float:  # tokens per second
+        return float(text_decode_prediction(e, CAT)(None))
+
     assert speed(opt) > 1.3 * speed(as_llama)
     vllm = opt.model_copy(update={"engine": "vllm"})
     assert speed(vllm) == speed(vllm.model_copy(update={"model_type": None}))
