@@ -128,6 +128,45 @@ def test_beyond_one_server_is_refused_with_the_scale_up_domain():
     assert r.exit_code == 2 and "scale-up domain of 2 GPUs" in r.output  # NVLink-bridged pairs
 
 
+def test_bridged_pcie_cards_send_a_larger_replicas_collectives_over_pcie():
+    """An A100 PCIe server bridges its GPUs in NVLink pairs; a replica of 4 crosses PCIe between the pairs, so its
+    all-reduces are priced at the preset's PCIe fabric (scale_up.pcie), a pair's at the bridge, exactly."""
+    hw = CAT.hardware("a100-80gb-pcie")
+    up, fabric = hw.scale_up, hw.scale_up.pcie
+    assert up.link == "nvlink-bridge" and up.gpus == 2 and fabric is not None and fabric.gpus == 4
+    assert fabric.busbw_gbps < up.busbw_gbps and fabric.latency_us > up.latency_us  # PCIe is the slower hop
+    arch = CAT.model("emu3-gen").architecture
+    for G, (latency_us, busbw_gbps) in (
+        (2, (up.latency_us, up.busbw_gbps)),
+        (4, (fabric.latency_us, fabric.busbw_gbps)),
+    ):
+        out = run("emu3-gen", "a100-80gb-pcie", engine="eager", gpus=G)
+        seqs, prompt = scalar(out.tokens, "sequences_per_forward"), scalar(out.tokens, "prompt")
+
+        def all_reduce(held, G=G, latency_us=latency_us, busbw_gbps=busbw_gbps):
+            return latency_us * 1e-6 + 2 * (G - 1) / G * held / (busbw_gbps * 1e9)
+
+        passes = 2 if out.cfg_mode == "unbatched" else 1
+        per, prefill = all_reduce(seqs * arch.hidden * 2), all_reduce(seqs * prompt * arch.hidden * 2)
+        expected = 2 * arch.layers * (scalar(out.tokens, "forwards") * per + passes * prefill)
+        assert scalar(out, "communication_s") == pytest.approx(expected, rel=1e-9)
+    r = cli("estimate", "--model", "pixart-sigma", "--hardware", "a100-80gb-pcie", "--gpus", "4", "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert any("crosses the server's PCIe fabric beyond the nvlink-bridge" in n for n in json.loads(r.stdout)["notes"])
+    r = cli("estimate", "--model", "pixart-sigma", "--hardware", "a100-80gb-pcie", "--gpus", "2", "--format", "json")
+    assert not any("PCIe fabric" in n for n in json.loads(r.stdout)["notes"])  # a pair stays on its bridge
+    r = cli("estimate", "--model", "sdxl", "--hardware", "a100-80gb-pcie", "--gpus", "8")
+    assert r.exit_code == 2 and "scale-up domain of 4 GPUs (one server's nvlink-bridge pairs on PCIe)" in r.output
+
+
+def test_a_pcie_fabric_must_join_more_gpus_than_the_link_it_extends():
+    up = CAT.hardware("a100-80gb-pcie").scale_up.model_dump()
+    with pytest.raises(ValueError, match="pcie.gpus 2"):
+        type(CAT.hardware("a100-80gb-pcie").scale_up).model_validate({**up, "pcie": {**up["pcie"], "gpus": 2}})
+    with pytest.raises(ValueError, match="a pcie link"):
+        type(CAT.hardware("l40s").scale_up).model_validate({**up, "link": "pcie"})
+
+
 def test_every_preset_has_a_sourced_scale_up_domain_or_says_why_a_replica_is_one_gpu():
     for hw in CAT.all("hardware"):
         assert "scale_up" in hw.sources and hw.sources["scale_up"].strip(), hw.id
@@ -139,6 +178,8 @@ def test_every_preset_has_a_sourced_scale_up_domain_or_says_why_a_replica_is_one
         if link in ("nvlink", "infinity-fabric"):
             # the measured bus bandwidth is below one direction of the datasheet link
             assert hw.scale_up.busbw_gbps <= hw.interconnect_gbps / 2, hw.id
+        if hw.scale_up.pcie is not None:  # the server's PCIe beyond a bridged pair: sourced in the same entry
+            assert "pcie: gpus:" in hw.sources["scale_up"], hw.id
 
 
 @pytest.mark.parametrize("model", ["emu3-gen", "janus-pro-7b", "llamagen-3b", "lumina-mgpt-7b"])

@@ -138,16 +138,24 @@ def replica_collectives(
     return Collectives(link, parts, send)
 
 
-def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl") -> str:
+def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl", gpus=2) -> str:
     """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what; ``all_reduce``: the
-    engine's implementation), for an estimate's notes."""
+    engine's implementation) in replicas of ``gpus`` GPUs (one size or several), for an estimate's notes."""
     chip = kernels(hardware.id) if kernels is not None else None
     tables = collective_tables(chip, all_reduce)
     if chip is None or tables is None:
-        return (
+        note = (
             f"collectives ({uses}) priced alpha-beta on {hardware.name}'s sourced scale-up link (no measured NCCL "
             "table for this chip)"
         )
+        up = hardware.scale_up
+        if up is not None and up.pcie is not None and np.any(np.asarray(gpus) > up.gpus):
+            note += (
+                f"; a replica of more than {up.gpus} GPUs crosses the server's PCIe fabric beyond the {up.link} "
+                f"(scale_up.pcie: {up.pcie.busbw_gbps:g} GB/s all-reduce bus bandwidth, {up.pcie.latency_us:g} us a "
+                "small all-reduce), at whose rates its collectives and ring sends are priced"
+            )
+        return note
     info = tables["all_gather"].provenance
     note = (
         f"collectives ({uses}) priced from measured NCCL tables: {info['package']} {info['package_version']}, "

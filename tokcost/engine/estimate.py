@@ -80,6 +80,9 @@ class _Chip:
     link_latency_s: object  # one small collective on the scale-up link (NaN: no link in the preset)
     link_busbw: object  # bytes/s a large collective moves per GPU (NaN: no link)
     link_send: object  # bytes/s of one send between two GPUs of the link (NaN: no link)
+    link_gpus: object  # GPUs the link joins; a larger replica crosses the PCIe fabric (inf: none beyond it)
+    pcie_latency_s: object  # one small collective over the server's PCIe fabric (NaN: none beyond the link)
+    pcie_busbw: object  # bytes/s a large collective moves per GPU over it (NaN: none)
     l2_resident: object  # bytes an element-wise kernel keeps in L2 (0: not measured)
     l2_bw: object  # bytes/s element-wise kernels move in L2 (inf: not measured)
     kernel_start_s: object  # GPU seconds per element-wise kernel (0: not measured)
@@ -113,6 +116,9 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         link_latency_s=scale_up_link(hw)[0],
         link_busbw=scale_up_link(hw)[1],
         link_send=scale_up_send(hw),
+        link_gpus=hw.scale_up.gpus if hw.scale_up is not None and hw.scale_up.pcie is not None else np.inf,
+        pcie_latency_s=pcie_link(hw)[0],
+        pcie_busbw=pcie_link(hw)[1],
         **_l2(hw),
     )
 
@@ -130,12 +136,36 @@ def _l2(hw: HardwarePreset) -> dict:
     return dict(zip(("l2_resident", "l2_bw", "kernel_start_s"), l2_figures(hw)))
 
 
-def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
-    """(seconds of one small collective, bytes/s a large one moves per GPU) on the chip's scale-up link, from its
-    preset's ``scale_up``; NaN without one (a replica of one GPU never reads them)."""
+def scale_up_link(hw: HardwarePreset, gpus: int = 2) -> tuple[float, float]:
+    """(seconds of one small collective, bytes/s a large one moves per GPU) on what joins a replica of ``gpus`` of
+    the chip: its preset's ``scale_up`` link, or the server's PCIe fabric beyond the link's GPUs
+    (:func:`pcie_link`); NaN without one (a replica of one GPU never reads them)."""
     if hw.scale_up is None:
         return np.nan, np.nan
+    if gpus > hw.scale_up.gpus:
+        return pcie_link(hw)
     return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
+
+
+def pcie_link(hw: HardwarePreset) -> tuple[float, float]:
+    """(seconds of one small collective, bytes/s of a large one per GPU) over the server's PCIe fabric beyond the
+    chip's scale-up link (``scale_up.pcie``: two NVLink-bridged pairs talk over PCIe); NaN where the preset has none."""
+    if hw.scale_up is None or hw.scale_up.pcie is None:
+        return np.nan, np.nan
+    return hw.scale_up.pcie.latency_us * 1e-6, hw.scale_up.pcie.busbw_gbps * 1e9
+
+
+def replica_link(chip: _Chip, gpus) -> tuple[tuple[object, object], object]:
+    """((latency s, busbw bytes/s), send bytes/s) of replicas of ``gpus`` GPUs of ``chip`` (scalars or columns):
+    its scale-up link's, or its PCIe fabric's beyond the link's GPUs (where a ring's sends move at the fabric's
+    bus bandwidth: no send figure is sourced for it)."""
+    beyond = np.asarray(gpus) > chip.link_gpus
+    if not np.any(beyond):
+        return (chip.link_latency_s, chip.link_busbw), chip.link_send
+    pcie_busbw = np.asarray(chip.pcie_busbw)
+    latency = np.where(beyond, np.asarray(chip.pcie_latency_s), np.asarray(chip.link_latency_s))
+    busbw = np.where(beyond, pcie_busbw, np.asarray(chip.link_busbw))
+    return (latency, busbw), np.where(beyond, pcie_busbw, np.asarray(chip.link_send))
 
 
 def scale_up_send(hw: HardwarePreset) -> float:
@@ -179,10 +209,13 @@ def domain_problem(hw: HardwarePreset, gpus: int) -> str | None:
         return None
     if hw.scale_up is None:
         return f"{hw.id} has no scale-up link in its preset: a replica is one GPU"
-    if gpus > hw.scale_up.gpus:
+    domain, joined_by = hw.scale_up.gpus, str(hw.scale_up.link)
+    if hw.scale_up.pcie is not None:
+        domain, joined_by = hw.scale_up.pcie.gpus, f"{hw.scale_up.link} pairs on PCIe"
+    if gpus > domain:
         return (
-            f"{gpus} GPUs exceed {hw.id}'s scale-up domain of {hw.scale_up.gpus} GPUs (one server's "
-            f"{hw.scale_up.link}); splitting a replica across servers is out of scope for serving"
+            f"{gpus} GPUs exceed {hw.id}'s scale-up domain of {domain} GPUs (one server's {joined_by}); "
+            "splitting a replica across servers is out of scope for serving"
         )
     return None
 
@@ -306,6 +339,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     height = cfg.height if cfg.height is not None else native[1]
     G = np.asarray(gpus, dtype=float)
     cfg_degree, split, rings, label = _split(m, G, cfg.parallelism, mode, cfg.ring)
+    link, send = replica_link(chip, G)
     work = Work(
         cfg=cfg,
         model=m,
@@ -327,8 +361,8 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
         cfg_degree=cfg_degree,
         split=split,
         ring=rings,
-        link=(chip.link_latency_s, chip.link_busbw),
-        send=chip.link_send,
+        link=link,
+        send=send,
         l2=(chip.l2_resident, chip.l2_bw, chip.kernel_start_s),
         chips=chips,
     )
@@ -409,7 +443,7 @@ def text_decode_s(
             )
         eff = dataclasses.replace(eff, graph_max_context=0.0)  # no step is replayed: each is eager beyond 0 tokens
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
-    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw), G, profile.all_reduce)
+    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw, G), G, profile.all_reduce)
     wread = physics.decode_weight_bytes(precision, eff)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)

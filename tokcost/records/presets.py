@@ -70,11 +70,26 @@ class HardwareEfficiency(Strict):
     )
 
 
+class PcieFabric(Strict):
+    """The PCIe fabric of a server whose GPUs' own link joins only some of them (an NVLink bridge joins pairs): a
+    replica larger than the link's domain crosses PCIe, whose collectives it is priced at (alpha-beta, as
+    :class:`ScaleUp`'s)."""
+
+    gpus: PosInt = Field(description="GPUs one server holds on PCIe: the largest replica priced over it.")
+    busbw_gbps: PosFloat = Field(
+        description="Bus bandwidth of a large all-reduce over PCIe (nccl-tests busbw, ring), GB/s per GPU."
+    )
+    latency_us: PosFloat = Field(description="Time of a small-message all-reduce over PCIe, microseconds.")
+
+
 class ScaleUp(Strict):
     """The GPUs one server joins with its scale-up link, and what a collective costs on it (``alpha-beta``: a
     fixed latency per collective plus bytes over the bus bandwidth; docs/methodology.md, "Multi-GPU replicas")."""
 
-    gpus: PosInt = Field(description="GPUs one server's scale-up link joins: the largest replica tokcost prices.")
+    gpus: PosInt = Field(
+        description="GPUs one server's scale-up link joins: the largest replica tokcost prices (unless ``pcie`` "
+        "joins more)."
+    )
     link: Literal["nvlink", "nvlink-bridge", "infinity-fabric", "pcie"] = Field(description="What joins them.")
     busbw_gbps: PosFloat = Field(
         description="Bus bandwidth of a large all-reduce (nccl-tests busbw, ring), GB/s per GPU: the rate "
@@ -87,6 +102,20 @@ class ScaleUp(Strict):
         "what ring attention's K and V shards move at (None: the bus bandwidth, an all-reduce's, which a single "
         "send between two GPUs does not reach).",
     )
+    pcie: PcieFabric | None = Field(
+        default=None,
+        description="The server's PCIe fabric, where it holds more GPUs than the link joins (None: the link's "
+        "domain is the server's): replicas of more than ``gpus`` GPUs send their collectives over it.",
+    )
+
+    @model_validator(mode="after")
+    def _pcie_joins_more(self) -> "ScaleUp":
+        if self.pcie is not None and (self.link == "pcie" or self.pcie.gpus <= self.gpus):
+            raise ValueError(
+                f"scale_up.pcie joins more GPUs than a link other than PCIe: a {self.link} link of {self.gpus} "
+                f"GPUs, pcie.gpus {self.pcie.gpus}"
+            )
+        return self
 
 
 class L2Cache(Strict):

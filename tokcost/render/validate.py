@@ -1434,6 +1434,20 @@ MODEL_NOTES = [
     "625 inference runs never entered score 15.2% (worst 4.09x, band coverage 77% at a median width of 1.91). Not "
     "entered.",
     "",
+    "The A100 80GB PCIe's PCIe fabric (2026-12-07, twelfth session): its preset now names the server's PCIe beyond "
+    "the NVLink-bridged pair (scale_up.pcie: 4 GPUs to an Azure NC A100 v4 VM, the PCIe 4.0 all-reduce figures the "
+    "L40S's link already cites), so a replica of 3-4 is priced with every collective at PCIe's rate instead of "
+    "refused. No run of the set moves (none has more than two A100 PCIe GPUs). Nine runs never entered are priced "
+    "for the first time: round 36's eight xDiT PixArt-alpha runs on four PCIe A100s at 0.58-1.02 of their measured "
+    "seconds (Ulysses 0.70-1.02, ring 0.58-0.94: the 1024 and 2048 px runs, where the all-to-alls weigh most, are "
+    "still priced too fast), and round 24's MLC vLLM 0.2 Llama-2-70B at tensor parallel 4 at 1.54x its measured "
+    "tokens/s (its TP-8 run, measured slower than its TP-2 run, stays beyond the four GPUs). Both measure a "
+    "PCIe server slower than the 4090s' peer-to-peer ring the figures come from; neither states its topology (a "
+    "server without peer access, or with its GPUs on two CPU sockets, stages collectives through host memory). "
+    "Round 17's dennislee22 TP-2 rows, whose log prints that vLLM found no GPU peer access, stay priced at the "
+    "bridge: a condition that prices a replica without peer access is not built. With them the 634 inference runs never entered score 15.3% (worst "
+    "4.09x, band coverage 77% at a median width of 1.91).",
+    "",
     "The runs of rounds 15-18 and 24-37 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17, 33, 19, 45, 47, 160 and 3; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "

@@ -233,7 +233,11 @@ class Autoregressive:
             )
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
-                cfg.kernels, cfg.hardware, "tensor parallelism's all-reduces", cfg.profiles[cfg.engine].all_reduce
+                cfg.kernels,
+                cfg.hardware,
+                "tensor parallelism's all-reduces",
+                cfg.profiles[cfg.engine].all_reduce,
+                gpus=cfg.gpus,
             )
         return note
 

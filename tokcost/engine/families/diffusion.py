@@ -240,7 +240,7 @@ class Diffusion:
                 note += "; " + backend
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
-                cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather"
+                cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather", gpus=cfg.gpus
             )
             if cfg.model.denoiser.kind not in ("unet", "linear-dit") and cfg.hardware.scale_up is not None:
                 note += "; " + ring_send_note(cfg.hardware)
@@ -346,7 +346,8 @@ def ring_send_note(hw: HardwarePreset) -> str:
         if up.send_gbps is not None
         else f"the link's all-reduce bus bandwidth, {up.busbw_gbps:g} GB/s (no send figure for {hw.name}: optimistic)"
     )
-    return f"ring attention's K and V sends, where a ring runs, after each block's attention at {rate}"
+    within = f" (within the {up.link}'s {up.gpus} GPUs)" if up.pcie is not None else ""
+    return f"ring attention's K and V sends, where a ring runs, after each block's attention at {rate}{within}"
 
 
 def ring_degree(model: ModelPreset, sp: int, ring: int | None = None) -> int:
