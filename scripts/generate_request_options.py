@@ -62,9 +62,9 @@ def unpack(annotation) -> tuple[object, bool, list]:
 
 def cli_type(info) -> tuple[str, bool]:
     """The type typer parses the flag as, and whether it is a float. Choices (a Literal) are parsed as text: the
-    request checks them, with the message that names the choices."""
+    request checks them, with the message that names the choices; a bool is a switch (--autocast)."""
     inner, optional, _ = unpack(info.annotation)
-    name = {int: "int", float: "float"}.get(inner, "str")  # type: ignore[call-overload]
+    name = {int: "int", float: "float", bool: "bool"}.get(inner, "str")  # type: ignore[call-overload]
     return (f"{name} | None" if optional else name), inner is float
 
 

@@ -209,6 +209,35 @@ def test_math_attention_costs_more_than_flash_where_scores_are_many():
         assert math.attention == "math" and any("unfused (math) in 16 bits" in n for n in math.notes)
 
 
+def test_autocast_moves_only_the_math_kernels_scores_at_fp32():
+    """A 16-bit pipeline run under torch.autocast (2022 diffusers scripts): the math kernel's softmax runs in fp32,
+    so each score moves 16 bytes instead of 8. The denoiser alone slows, by traffic in proportion to the scores
+    (twice the batch, twice the extra) at a rate no faster than the chip's memory; a fused kernel and an AR model
+    are left alone or refused."""
+    hw = CAT.hardware("a100-80gb-sxm")
+    m = CAT.model("sd15")
+    steps = m.generation.default_steps(m)
+    # scores of one forward of one item at 512 px (a 64 x 64 latent): FLOPs over 4 d per head dim
+    scores = sum(float(f) / (4 * d) for f, d in physics.attention_parts(m, 64 * 64, 64, 64) if d)
+    extra = {}
+    for batch in (4, 8):
+        plain = tokcost.estimate(model="sd15", hardware=hw.id, attention="math", batch=batch)
+        under = tokcost.estimate(model="sd15", hardware=hw.id, attention="math", batch=batch, autocast=True)
+        for part in ("text_encoders", "vae_decode"):
+            assert under.breakdown_s[part] == plain.breakdown_s[part], part
+        extra[batch] = under.breakdown_s["denoise"] - plain.breakdown_s["denoise"]
+        bytes_moved = 8.0 * scores * 2 * batch * steps  # two guidance branches batched, every step
+        assert bytes_moved / extra[batch] <= hw.bandwidth_tbps * 1e12  # never faster than the memory
+        assert any("unfused (math) under autocast" in n and "not priced" in n for n in under.notes)
+    assert extra[8] == pytest.approx(2 * extra[4], rel=1e-6)
+    fused = tokcost.estimate(model="sd15", hardware=hw.id, attention="sdpa", batch=4)
+    fused_under = tokcost.estimate(model="sd15", hardware=hw.id, attention="sdpa", batch=4, autocast=True)
+    assert fused_under.latency_s == fused.latency_s
+    assert any("changes no priced kernel" in n for n in fused_under.notes)
+    with pytest.raises(UsageError, match="reads no autocast"):
+        tokcost.estimate(model="emu3-gen", hardware=hw.id, autocast=True)
+
+
 @pytest.mark.parametrize("model", ["mar-b", "mar-l", "mar-h"])
 def test_mar_prices_its_attention_kernel(model):
     """MAR's timm blocks call SDPA (the default, fused); code that computes the attention itself (LazyMAR's blocks)

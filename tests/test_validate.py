@@ -106,6 +106,18 @@ def test_a_run_on_flashattention_3_is_priced_with_it(entries, cat):
     assert fa3 is not None and sdpa.predicted is not None and sdpa.predicted > 1.4 * fa3
 
 
+def test_a_run_under_autocast_is_priced_with_its_fp32_softmax(cat):
+    """Lambda's October 2022 SD v1.4 benchmark wrapped its fp16 pipeline in torch.autocast (an unentered round):
+    the entry says so, build_config carries it, and the run is priced slower than the same run stated without it."""
+    entries = {x.id: x for x in load_entries(DATA_DIR / "validation" / "unentered" / "round28.yaml")}
+    e = entries["lambda22-sd14-a10080gbpcie-fp16-b8"]
+    assert e.conditions.autocast is True and e.conditions.attention == "math"
+    assert V.build_config(e, cat).autocast
+    plain = e.model_copy(update={"conditions": e.conditions.model_copy(update={"autocast": None})})
+    assert not V.build_config(plain, cat).autocast  # not stated: priced as off
+    assert V.price_entry(e, cat).predicted > V.price_entry(plain, cat).predicted
+
+
 def test_same_code_path_as_estimate(entries, cat):
     """A scored latency entry's prediction is what `tokcost estimate` reports for the same flags."""
     from tokcost.core.estimate import estimate_one

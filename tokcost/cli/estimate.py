@@ -78,6 +78,7 @@ def estimate(
     parallelism: opt.Parallelism = None,
     ring_degree: opt.RingDegree = None,
     attention: opt.Attention = None,
+    autocast: opt.Autocast = False,
     kv_dtype: opt.KvDtype = "bf16",
     host: opt.Host = None,
     architecture: opt.Architecture = None,

@@ -35,6 +35,7 @@ ESTIMATE_FIELDS = (
     "parallelism",
     "ring_degree",
     "attention",
+    "autocast",
     "kv_dtype",
     "host",
     "architecture",
@@ -61,6 +62,7 @@ HELP = {
     "parallelism": "How the replica splits a forward: tp (AR) | sp | cfg | cfg+sp (diffusion). Default: tp for AR; for diffusion cfg first when guidance is batched and --gpus is even, the rest sp.",
     "ring_degree": "Diffusion sequence parallelism: GPUs in each ring of ring attention (xDiT's --ring_degree, the ring dimension of USP and ParaAttention); the sequence-parallel GPUs split the heads Ulysses-style by the rest. Default: Ulysses alone where the heads divide by the GPUs, else the fewest per ring that let them divide over the rest.",
     "attention": "Diffusion and MAR attention kernel: sdpa (PyTorch's, FlashAttention-2 inside, as PyTorch 2.0-2.10 ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and Blackwell) | math (unfused: matmul, softmax, matmul, the scores through memory). Default: the engine's, sdpa.",
+    "autocast": "Diffusion: the 16-bit pipeline runs under torch.autocast, as 2022 diffusers scripts wrapped pipe() in torch.autocast('cuda'): the math attention kernel's softmax then runs in fp32, 16 bytes of scores through memory per query-key pair and head instead of 8 (the norms' fp32 casts are not priced). Default: off.",
     "kv_dtype": "AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads).",
     "host": "Single-thread speed of the server's CPU relative to the DGX A100's EPYC 7742 (the DGX H100's Xeon 8480C: 1.23): eager kernel launches, the serving engine's per-step work and the diffusion loop run on it. Default: the hardware preset's typical server, else 1.",
     "architecture": "A Llama-style decoder's Hugging Face config.json: replaces --model's decoder (--model gives the visual tokenizer and sampling); refused when it does not fit the replica's memory.",
@@ -92,6 +94,7 @@ Gpus = Annotated[int, typer.Option("--gpus", min=1, max=1024, help=HELP["gpus"])
 Parallelism = Annotated[str | None, typer.Option("--parallelism", help=HELP["parallelism"])]
 RingDegree = Annotated[int | None, typer.Option("--ring-degree", min=1, max=1024, help=HELP["ring_degree"])]
 Attention = Annotated[str | None, typer.Option("--attention", help=HELP["attention"])]
+Autocast = Annotated[bool, typer.Option("--autocast", help=HELP["autocast"])]
 KvDtype = Annotated[str, typer.Option("--kv-dtype", help=HELP["kv_dtype"])]
 Host = Annotated[float | None, typer.Option("--host", callback=finite, min=0.1, max=10.0, help=HELP["host"])]
 Architecture = Annotated[str | None, typer.Option("--architecture", help=HELP["architecture"])]

@@ -60,6 +60,12 @@ def estimate_one(
         raise UsageError(f"{m.id} does not generate video: give no frames", param="frames")
     if r.vae_precision is not None and m.vae is None:
         raise UsageError(f"{m.id} has no VAE decode priced: give no vae_precision", param="vae_precision")
+    if r.autocast and "autocast" not in family_of(m).pipeline_options:
+        raise UsageError(
+            f"{m.id}'s pricing reads no autocast ({m.family}): give no autocast, which prices the unfused attention "
+            "of a 16-bit diffusion pipeline run under torch.autocast",
+            param="autocast",
+        )
     given = {
         "tokens_per_forward": r.tokens_per_forward != 1.0,
         "draft_tokens": r.draft_tokens is not None,
@@ -113,6 +119,7 @@ def estimate_one(
             parallelism=r.parallelism,
             ring=r.ring_degree,
             attention=r.attention,
+            autocast=r.autocast,
             kv_dtype=r.kv_dtype,
             host_speed=r.host,
             calibration=calibration,

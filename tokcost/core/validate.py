@@ -184,6 +184,7 @@ def build_config(e: Entry, catalog, profiles: Mapping | None = None):
         parallelism=c.parallelism,
         ring=c.ring_degree or 1,
         attention=c.attention,
+        autocast=bool(c.autocast),
         kernels=hardware_kernels,
     )
 

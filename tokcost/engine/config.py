@@ -44,6 +44,8 @@ class Config:
     ring: int | None = None
     # diffusion and MAR attention kernel: sdpa | fa2 | fa3 | cudnn | math (None: the engine profile's)
     attention: str | None = None
+    # a 16-bit diffusion pipeline run under torch.autocast: unfused attention's softmax in fp32
+    autocast: bool = False
     kv_dtype: str = "bf16"  # AR KV cache: bf16 | fp8 (physics.KV_DTYPE_BYTES)
     host_speed: float | None = None  # the server CPU's single-thread speed vs the EPYC 7742 (None: the preset's)
     # USD per GPU-hour by hardware id (tokcost.core.pricing.PriceBook); a chip not in it is not priced (cost NaN)

@@ -691,8 +691,10 @@ def attention_equivalent_flops(parts, P_attn, attn_eff, score_rate, head_step=FL
 # diffusers' AttnProcessor before PyTorch 2 and LazyMAR's blocks do): Q K^T and P V run as batched matmuls at the
 # GEMM rate, and the scores (one per query-key pair and head) go through memory between them. Bytes each kernel
 # moves per score, by how the code runs: a 16-bit pipeline writes them (2), the softmax reads and writes them
-# (2 + 2), P V reads them (2); under torch.autocast the softmax runs in fp32 (autocast's fp32 op list, so it writes
-# 4) and P V's input is cast back to 16 bits (4 read, 2 written).
+# (2 + 2), P V reads them (2); under torch.autocast the softmax runs in fp32 (softmax is on the CUDA "ops that can
+# autocast to float32" list of PyTorch's Automatic Mixed Precision page, so it writes 4) and P V's input is cast
+# back to 16 bits (4 read, 2 written). MAR samples under autocast; a diffusion pipeline does where its run says so
+# (``autocast``, as 2022 diffusers scripts wrapped pipe() in torch.autocast("cuda")).
 UNFUSED_BYTES_PER_SCORE = {"16-bit": 8.0, "autocast": 16.0}
 
 
@@ -1189,7 +1191,7 @@ def diffusion_step_time(
     attn_parts=None,
     score_rate=np.inf,
     head_step=FLASH_HEAD_DIM_STEP,
-    unfused=False,
+    unfused: str | None = None,
     ring=1,
     ring_send=0.0,
     dequant=0.0,
@@ -1216,8 +1218,9 @@ def diffusion_step_time(
     of the linear and conv layers from a measured kernel table (:func:`denoiser_gemm_s`), which then replace
     n F_linear / (P mfu G) wherever they are finite. ``attn_parts``: the attention FLOPs by head dim
     (:func:`attention_parts`), which then replace ``attn_flops_per_item`` and are priced at their head dims with the
-    chip's ``score_rate`` (:func:`softmax_rate`) and ``head_step`` (:func:`attention_equivalent_flops`), or, ``unfused``, as the math kernel
-    of a 16-bit pipeline (:func:`unfused_attention_s`).
+    chip's ``score_rate`` (:func:`softmax_rate`) and ``head_step`` (:func:`attention_equivalent_flops`), or, where
+    ``unfused`` names a regime of :data:`UNFUSED_BYTES_PER_SCORE` ("16-bit", "autocast"), as the math kernel run that
+    way (:func:`unfused_attention_s`).
     Ring attention (:data:`RING_STEP_LAUNCHES`): each of a ring's ring - 1 further steps in each attention layer
     sends and receives K and V after the block's attention (1/ring of the layer's), not beside it (the flash kernel
     holds the SMs NCCL's send kernels need), merges the block into the fp32 output
@@ -1229,7 +1232,7 @@ def diffusion_step_time(
     G = np.asarray(gpus, dtype=float)
     attn_mfu = eff.attention_mfu if eff.attention_mfu is not None else eff.mfu
     P_attn = P if P_attn is None else P_attn
-    if attn_parts is not None and not unfused:
+    if attn_parts is not None and unfused is None:
         attn_flops_per_item = attention_equivalent_flops(attn_parts, P_attn, attn_mfu, score_rate, head_step)
     blocks = activation_blocks(model)
     acts = np.asarray(act_elems_per_item, dtype=float) * 2.0 * n / G  # bytes of one pass per GPU
@@ -1237,8 +1240,8 @@ def diffusion_step_time(
     linear = n * flops_per_item / (P * eff.mfu) / G
     if linear_s is not None:
         linear = np.where(np.isfinite(linear_s), linear_s, linear)
-    if unfused and attn_parts is not None:
-        per_item = unfused_attention_s(attn_parts, P_attn * eff.mfu, BW * eff.mbu, UNFUSED_BYTES_PER_SCORE["16-bit"])
+    if unfused is not None and attn_parts is not None:
+        per_item = unfused_attention_s(attn_parts, P_attn * eff.mfu, BW * eff.mbu, UNFUSED_BYTES_PER_SCORE[unfused])
         attention = n * per_item / G
     else:
         attention = n * attn_flops_per_item / (P_attn * attn_mfu) / G

@@ -24,6 +24,11 @@ TokenCount = Annotated[int, Field(ge=1, le=1_000_000_000)]
 # tokens accepted (or verified) per forward: at most a long generation's worth (more is meaningless and overflows)
 PerForward = Annotated[float, Field(ge=1.0, le=65_536, allow_inf_nan=False)]
 PRECISION_HELP = "Weight precision: bf16 | fp16 | fp8 | int8 (W8A8) | int8-wo | int4 (weight-only)."
+AUTOCAST_HELP = (
+    "Diffusion: the 16-bit pipeline runs under torch.autocast, as 2022 diffusers scripts wrapped pipe() in "
+    "torch.autocast('cuda'): the math attention kernel's softmax then runs in fp32, 16 bytes of scores through "
+    "memory per query-key pair and head instead of 8 (the norms' fp32 casts are not priced). Default: off."
+)
 
 
 def _path_text(value: object) -> object:
@@ -98,6 +103,7 @@ class EstimateRequest(BaseModel):
         "2.0-2.10 ran it) | fa2 | fa3 (Hopper GPUs) | cudnn (SDPA's cuDNN backend, PyTorch 2.11+ on Hopper and "
         "Blackwell) | math (unfused: matmul, softmax, matmul, the scores through memory). Default: the engine's, sdpa.",
     )
+    autocast: bool = Field(default=False, description=AUTOCAST_HELP)
     kv_dtype: Literal["bf16", "fp8"] = Field(
         default="bf16",
         description="AR KV cache: bf16 | fp8 (vLLM's kv_cache_dtype fp8: half the cache and its reads).",

@@ -57,6 +57,10 @@ class Conditions(Strict):
     attention: AttentionKernel | None = Field(
         default=None, description="Diffusion and MAR: the attention kernel the run used (None: the engine profile's)."
     )
+    autocast: bool | None = Field(
+        default=None,
+        description="Diffusion: the 16-bit pipeline ran under torch.autocast (None: not stated, priced as off).",
+    )
     prompt_tokens: TokenCount | None = Field(default=None, description="Text decode: prompt tokens prefilled.")
     generated_tokens: TokenCount | None = Field(default=None, description="Text decode: tokens generated.")
     vae_precision: VaePrecision | None = Field(

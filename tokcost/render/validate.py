@@ -1448,6 +1448,19 @@ MODEL_NOTES = [
     "bridge: a condition that prices a replica without peer access is not built. With them the 634 inference runs never entered score 15.3% (worst "
     "4.09x, band coverage 77% at a median width of 1.91).",
     "",
+    "Autocast (2026-12-07, twelfth session): a diffusion pipeline is priced under torch.autocast where the run "
+    "says so (conditions.autocast, estimate --autocast): the math kernel's softmax runs in fp32 (on the CUDA "
+    "float32 list of PyTorch's Automatic Mixed Precision page), 16 bytes of scores per query-key pair and head "
+    "instead of a 16-bit pipeline's 8, the figure MAR's sampling already paid; the norms' fp32 casts are not "
+    "priced. Nothing of the set states autocast, so nothing of it moves and nothing was refitted. The 17 runs never "
+    "entered that state it (2022 SD v1.4 pipelines, fp16 weights under torch.autocast('cuda') with diffusers' "
+    "unfused attention: AITemplate's and x-stable-diffusion's PyTorch baselines in round 18, Lambda's October 2022 "
+    "benchmark in round 28) go from 0.30-0.75 of their measured seconds to 0.43-0.97; the AITemplate and RTX 3090 "
+    "runs land at 0.85-0.97, Lambda's A100 80GB PCIe runs at 0.66-0.72 and x-stable-diffusion's (whose batch-1 "
+    "A100 time is nearly twice AITemplate's PyTorch baseline for the same model and steps) at 0.43-0.69. Rounds "
+    "15-18 and 24-35 go from 11.4% to 11.3% (round 18 17.0% -> 13.1%, round 28's band coverage 74% -> 79%); all "
+    "634 inference runs never entered from 15.3% to 14.4% (band coverage 78%).",
+    "",
     "The runs of rounds 15-18 and 24-37 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17, 33, 19, 45, 47, 160 and 3; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "

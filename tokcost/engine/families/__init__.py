@@ -135,6 +135,8 @@ class Family(Protocol):
     # the estimate options of decoding a token sequence step by step that its pricing reads (an estimate that sets
     # one the family does not read is refused, not priced as if it had not been given)
     decode_options: frozenset[str]
+    # the estimate options of how a pipeline ran (not of a decode) that its pricing reads, refused likewise: autocast
+    pipeline_options: frozenset[str]
 
     def cfg_mode(self, model: ModelPreset) -> str:
         """The model's own guidance mode: batched, unbatched or off."""
@@ -215,6 +217,7 @@ class OneGpu:
     parallelisms: tuple[str, ...] = ()
     loop_keeps_cfg = False  # its guidance is batched or off, never two calls
     decode_options: frozenset[str] = frozenset()
+    pipeline_options: frozenset[str] = frozenset()
     guidance_modes = {"batched": "batched", "none": "off"}  # the section's ``cfg`` as a mode
 
     def cfg_mode(self, model: ModelPreset) -> str:

@@ -47,6 +47,7 @@ class Autoregressive:
     parallelisms = ("tp",)
     loop_keeps_cfg = False  # a serving or compiled decoder batches the two branches of the reference loop
     decode_options = frozenset({"tokens_per_forward", "draft_tokens", "kv_dtype", "answer_tokens"})
+    pipeline_options: frozenset[str] = frozenset()
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return model.sampling.cfg

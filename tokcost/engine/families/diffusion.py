@@ -42,6 +42,8 @@ class Diffusion:
     parallelisms: tuple[str, ...] = ("sp", "cfg", "cfg+sp")
     loop_keeps_cfg = True  # compiled compiles the denoiser; the pipeline still calls it once per branch
     decode_options: frozenset[str] = frozenset()  # no token sequence decoded step by step
+    # torch.autocast's fp32 softmax in the unfused attention (physics.UNFUSED_BYTES_PER_SCORE)
+    pipeline_options: frozenset[str] = frozenset({"autocast"})
 
     def cfg_mode(self, model: ModelPreset) -> str:
         return CFG_MODES[model.diffusion.cfg]
@@ -150,7 +152,7 @@ class Diffusion:
             attn_parts=physics.attention_parts(m, latent, pw, ph),
             score_rate=w.score_rate,
             head_step=w.head_step,
-            unfused=cfg.attention_kernel == "math",
+            unfused=unfused_regime(cfg),
             ring=ring,
             ring_send=physics.ring_send_s(m, items_per_gpu, seq, sp, collectives, ring),
             # every GPU converts all the weights; the scale runs over its share of the rows
@@ -228,11 +230,16 @@ class Diffusion:
         note = self.gemm_note(cfg) + "; " + physics.elementwise_note(cfg.model, cfg.profiles[cfg.engine])
         if dequant := physics.dequant_note(cfg.precision, cfg.profiles[cfg.engine]):
             note += "; " + dequant
-        kernel = cfg.attention_kernel
-        if kernel == "math":
-            note += "; " + physics.unfused_attention_note(
-                cfg.model.id, physics.attention_head_dims(cfg.model), "16-bit"
-            )
+        kernel, regime = cfg.attention_kernel, unfused_regime(cfg)
+        if regime is not None:
+            note += "; " + physics.unfused_attention_note(cfg.model.id, physics.attention_head_dims(cfg.model), regime)
+            if cfg.autocast:
+                note += (
+                    " (torch.autocast also runs the norms in fp32, whose casts are not priced: this estimate is "
+                    "low by their traffic)"
+                )
+        elif cfg.autocast:
+            note += f"; torch.autocast changes no priced kernel here: {kernel} attention runs in 16 bits under it"
         elif attention := physics.attention_note(cfg.model, cfg.hardware, kernel):
             note += "; " + attention
             backend = physics.sdpa_backend_note(cfg.hardware, kernel)
@@ -336,6 +343,14 @@ def table_gemms(cfg: Config, chips: Sequence[tuple[Any, HardwarePreset]]) -> Tab
             # a format this chip computes in 16 bits (weights dequantised: fp8 without fp8 units, int8-wo, int4)
             parts.append((mask, chip.tables[sixteen]))
     return TableGemms(parts) if parts else None
+
+
+def unfused_regime(cfg: Config) -> str | None:
+    """How ``cfg``'s attention runs unfused (a regime of :data:`~tokcost.engine.physics.UNFUSED_BYTES_PER_SCORE`):
+    None for a fused kernel, "autocast" for the math kernel under torch.autocast, else "16-bit"."""
+    if cfg.attention_kernel != "math":
+        return None
+    return "autocast" if cfg.autocast else "16-bit"
 
 
 def ring_send_note(hw: HardwarePreset) -> str:
