@@ -138,7 +138,7 @@ def replica_collectives(
     return Collectives(link, parts, send)
 
 
-def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl", gpus=2) -> str:
+def collectives_note(kernels, hardware, uses: str, all_reduce: str = "nccl", gpus=1) -> str:
     """Which path prices ``hardware``'s collectives (``uses``: which collectives, for what; ``all_reduce``: the
     engine's implementation) in replicas of ``gpus`` GPUs (one size or several), for an estimate's notes."""
     chip = kernels(hardware.id) if kernels is not None else None

@@ -136,13 +136,13 @@ def _l2(hw: HardwarePreset) -> dict:
     return dict(zip(("l2_resident", "l2_bw", "kernel_start_s"), l2_figures(hw)))
 
 
-def scale_up_link(hw: HardwarePreset, gpus: int = 2) -> tuple[float, float]:
+def scale_up_link(hw: HardwarePreset, gpus: int | None = None) -> tuple[float, float]:
     """(seconds of one small collective, bytes/s a large one moves per GPU) on what joins a replica of ``gpus`` of
-    the chip: its preset's ``scale_up`` link, or the server's PCIe fabric beyond the link's GPUs
-    (:func:`pcie_link`); NaN without one (a replica of one GPU never reads them)."""
+    the chip (None: the link itself): its preset's ``scale_up`` link, or the server's PCIe fabric beyond the link's
+    GPUs (:func:`pcie_link`); NaN without one (a replica of one GPU never reads them)."""
     if hw.scale_up is None:
         return np.nan, np.nan
-    if gpus > hw.scale_up.gpus:
+    if gpus is not None and gpus > hw.scale_up.gpus:
         return pcie_link(hw)
     return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
 
