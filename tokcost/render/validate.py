@@ -1461,8 +1461,21 @@ MODEL_NOTES = [
     "15-18 and 24-35 go from 11.4% to 11.3% (round 18 17.0% -> 13.1%, round 28's band coverage 74% -> 79%); all "
     "634 inference runs never entered from 15.3% to 14.4% (band coverage 78%).",
     "",
-    "The runs of rounds 15-18 and 24-37 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
-    "17, 33, 19, 45, 47, 160 and 3; "
+    "Round 38 (2026-12-07, twelfth session; 92 runs gathered blind by two helpers after the two changes above, all "
+    "scored) came out at median 12.5%, worst 5.52x, band coverage 78% at a median width of 1.91. Its 14 diffusion "
+    "runs (2022-23 SD 1.5/1.4 and SDXL pipelines: VoltaML's README table, the KerasCV guide's diffusers rows, "
+    "OneDiff's quick-start baselines) at 14.9%, worst 1.54x (VoltaML's xformers row on an RTX 4090). Its 78 text "
+    "decoders at 10.4%: the ML.ENERGY leaderboard v3 files of Llama-3.3-70B (B200 at tensor parallel 2, H100 at 4) "
+    "and Qwen3-8B/14B/32B on H100 at 0.92-1.22 of their median ITLs; Llama-3.1-405B bf16 on eight B200s at "
+    "0.90-1.19 up to 1,024 running sequences and 1.43-2.19x too slow at 2,048-4,096; its FP8 checkpoint at "
+    "0.78-0.95 (entered as fp8 throughout, where the checkpoint keeps its attention projections in bf16); and the "
+    "Qwen3 runs on B200 at 0.18-0.81, where the published ITLs are two to three times the same model's on an H100 "
+    "at the same batch cap (the files do not say why; entered as published, as the rules require). Without those "
+    "15 runs the leaderboard's 59 score 6.6%. h2oGPT's four transformers rows: 0.96-1.15, but 1.97x on an RTX "
+    "3090. Not entered.",
+    "",
+    "The runs of rounds 15-18 and 24-38 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
+    "17, 33, 19, 45, 47, 160, 3 and 92; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
