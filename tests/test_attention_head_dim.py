@@ -229,6 +229,7 @@ def test_autocast_moves_only_the_math_kernels_scores_at_fp32():
         bytes_moved = 8.0 * scores * 2 * batch * steps  # two guidance branches batched, every step
         assert bytes_moved / extra[batch] <= hw.bandwidth_tbps * 1e12  # never faster than the memory
         assert any("unfused (math) under autocast" in n and "not priced" in n for n in under.notes)
+        assert under.autocast is True and plain.autocast is False  # the result says how it was priced
     assert extra[8] == pytest.approx(2 * extra[4], rel=1e-6)
     fused = tokcost.estimate(model="sd15", hardware=hw.id, attention="sdpa", batch=4)
     fused_under = tokcost.estimate(model="sd15", hardware=hw.id, attention="sdpa", batch=4, autocast=True)
@@ -236,6 +237,7 @@ def test_autocast_moves_only_the_math_kernels_scores_at_fp32():
     assert any("changes no priced kernel" in n for n in fused_under.notes)
     with pytest.raises(UsageError, match="reads no autocast"):
         tokcost.estimate(model="emu3-gen", hardware=hw.id, autocast=True)
+    assert tokcost.estimate(model="emu3-gen", hardware=hw.id).autocast is False
 
 
 @pytest.mark.parametrize("model", ["mar-b", "mar-l", "mar-h"])

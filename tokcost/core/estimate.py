@@ -152,6 +152,7 @@ def estimate_one(
         parallelism=c.parallelism,
         attention=(r.attention or profiles[engine].attention) if m.generation.attention_kernel else None,
         kv_dtype=r.kv_dtype if m.generation.kv_cache else None,
+        autocast=r.autocast,
         host_speed=host_speed(hw, r.host),
         engine=engine,
         precision=r.precision,

@@ -150,6 +150,11 @@ class EstimateResult(BaseModel):
         "models).",
     )
     kv_dtype: str | None = Field(default=None, description="AR: the KV cache's type, bf16 | fp8 (null for diffusion).")
+    autocast: bool = Field(
+        default=False,
+        description="Whether the pipeline is priced as run under torch.autocast (--autocast; a diffusion pipeline's "
+        "alone).",
+    )
     host_speed: float = Field(
         default=1.0,
         description="Single-thread speed of the CPU launching the kernels, relative to the DGX A100's EPYC 7742 "
