@@ -104,3 +104,21 @@ def test_user_preset_overrides_builtin(tmp_path):
     text = CAT.source_of("hardware", "h100-sxm").read_text().replace("memory_gb: 80", "memory_gb: 96")
     (tmp_path / "hardware" / "h100-sxm.yaml").write_text(text)
     assert Catalog([*CAT.roots, tmp_path]).hardware("h100-sxm").memory_gb == 96
+
+
+def test_a_pcie_fabric_that_joins_no_more_gpus_than_its_link_is_reported_where_it_is(tmp_path):
+    """scale_up.pcie extends a link that joins fewer GPUs (NVLink-bridged pairs): a fabric of no more GPUs than
+    the link is a mistake, reported at the file, line and field of the scale-up block."""
+    (tmp_path / "hardware").mkdir()
+    text = CAT.source_of("hardware", "a100-80gb-pcie").read_text()
+    assert text.count("    gpus: 4\n") == 1  # the fabric's size, indented under scale_up.pcie
+    path = tmp_path / "hardware" / "a100-80gb-pcie.yaml"
+    path.write_text(text.replace("    gpus: 4\n", "    gpus: 2\n"))
+    with pytest.raises(InputError) as exc:
+        Catalog([*CAT.roots, tmp_path]).hardware("a100-80gb-pcie")
+    (problem,) = exc.value.problems
+    assert problem.file.endswith("a100-80gb-pcie.yaml") and problem.field == "scale_up"
+    lines = text.splitlines()
+    block = (lines.index("scale_up:"), next(i for i, line in enumerate(lines) if line.startswith("host:")))
+    assert block[0] < problem.line <= block[1]  # a line of the scale-up block (1-based)
+    assert "must join more GPUs than the link it extends" in problem.message and "pcie.gpus 2" in problem.message

@@ -112,8 +112,8 @@ class ScaleUp(Strict):
     def _pcie_joins_more(self) -> "ScaleUp":
         if self.pcie is not None and (self.link == "pcie" or self.pcie.gpus <= self.gpus):
             raise ValueError(
-                f"scale_up.pcie joins more GPUs than a link other than PCIe: a {self.link} link of {self.gpus} "
-                f"GPUs, pcie.gpus {self.pcie.gpus}"
+                f"scale_up.pcie must join more GPUs than the link it extends, which is not PCIe itself: a "
+                f"{self.link} link of {self.gpus} GPUs, pcie.gpus {self.pcie.gpus}"
             )
         return self
 
