@@ -113,12 +113,7 @@ def _chip(cfg: Config, hw: HardwarePreset, profile: EngineProfile, band: Band) -
         BW=hw.bandwidth_tbps * 1e12,
         usable_bytes=hw.memory_gb * 1e9 * profile.usable_memory_fraction,
         price=cfg.prices.get(hw.id, np.nan),
-        link_latency_s=scale_up_link(hw)[0],
-        link_busbw=scale_up_link(hw)[1],
-        link_send=scale_up_send(hw),
-        link_gpus=hw.scale_up.gpus if hw.scale_up is not None and hw.scale_up.pcie is not None else np.inf,
-        pcie_latency_s=pcie_link(hw)[0],
-        pcie_busbw=pcie_link(hw)[1],
+        **link_figures(hw),
         **_l2(hw),
     )
 
@@ -136,14 +131,11 @@ def _l2(hw: HardwarePreset) -> dict:
     return dict(zip(("l2_resident", "l2_bw", "kernel_start_s"), l2_figures(hw)))
 
 
-def scale_up_link(hw: HardwarePreset, gpus: int | None = None) -> tuple[float, float]:
-    """(seconds of one small collective, bytes/s a large one moves per GPU) on what joins a replica of ``gpus`` of
-    the chip (None: the link itself): its preset's ``scale_up`` link, or the server's PCIe fabric beyond the link's
-    GPUs (:func:`pcie_link`); NaN without one (a replica of one GPU never reads them)."""
+def scale_up_link(hw: HardwarePreset) -> tuple[float, float]:
+    """(seconds of one small collective, bytes/s a large one moves per GPU) on the chip's scale-up link, from its
+    preset's ``scale_up``; NaN without one (a replica of one GPU never reads them)."""
     if hw.scale_up is None:
         return np.nan, np.nan
-    if gpus is not None and gpus > hw.scale_up.gpus:
-        return pcie_link(hw)
     return hw.scale_up.latency_us * 1e-6, hw.scale_up.busbw_gbps * 1e9
 
 
@@ -155,17 +147,30 @@ def pcie_link(hw: HardwarePreset) -> tuple[float, float]:
     return hw.scale_up.pcie.latency_us * 1e-6, hw.scale_up.pcie.busbw_gbps * 1e9
 
 
-def replica_link(chip: _Chip, gpus) -> tuple[tuple[object, object], object]:
-    """((latency s, busbw bytes/s), send bytes/s) of replicas of ``gpus`` GPUs of ``chip`` (scalars or columns):
-    its scale-up link's, or its PCIe fabric's beyond the link's GPUs (where a ring's sends move at the fabric's
-    bus bandwidth: no send figure is sourced for it)."""
-    beyond = np.asarray(gpus) > chip.link_gpus
+LINK_FIGURES = ("link_latency_s", "link_busbw", "link_send", "link_gpus", "pcie_latency_s", "pcie_busbw")
+
+
+def link_figures(hw: HardwarePreset) -> dict[str, float]:
+    """What joins a replica of the chip (:data:`LINK_FIGURES`, as :class:`_Chip` holds them): its scale-up link
+    (:func:`scale_up_link`, :func:`scale_up_send`), the GPUs that link joins where a PCIe fabric extends it (inf:
+    nothing does) and that fabric (:func:`pcie_link`)."""
+    up = hw.scale_up
+    link_gpus = up.gpus if up is not None and up.pcie is not None else np.inf
+    return dict(zip(LINK_FIGURES, (*scale_up_link(hw), scale_up_send(hw), link_gpus, *pcie_link(hw))))
+
+
+def replica_link(gpus, figures) -> tuple[tuple[object, object], object]:
+    """((latency s, busbw bytes/s), send bytes/s) of replicas of ``gpus`` GPUs of a chip whose :func:`link_figures`
+    ``figures`` holds (a mapping of them, scalars or columns): its scale-up link's, or its PCIe fabric's beyond the
+    link's GPUs (where a ring's sends move at the fabric's bus bandwidth: no send figure is sourced for it)."""
+    beyond = np.asarray(gpus) > figures["link_gpus"]
     if not np.any(beyond):
-        return (chip.link_latency_s, chip.link_busbw), chip.link_send
-    pcie_busbw = np.asarray(chip.pcie_busbw)
-    latency = np.where(beyond, np.asarray(chip.pcie_latency_s), np.asarray(chip.link_latency_s))
-    busbw = np.where(beyond, pcie_busbw, np.asarray(chip.link_busbw))
-    return (latency, busbw), np.where(beyond, pcie_busbw, np.asarray(chip.link_send))
+        return (figures["link_latency_s"], figures["link_busbw"]), figures["link_send"]
+
+    def pick(pcie: str, link: str):
+        return np.where(beyond, np.asarray(figures[pcie]), np.asarray(figures[link]))
+
+    return (pick("pcie_latency_s", "link_latency_s"), pick("pcie_busbw", "link_busbw")), pick("pcie_busbw", "link_send")
 
 
 def scale_up_send(hw: HardwarePreset) -> float:
@@ -339,7 +344,7 @@ def _estimate(cfg: Config, profile: EngineProfile, chip: _Chip, batch: np.ndarra
     height = cfg.height if cfg.height is not None else native[1]
     G = np.asarray(gpus, dtype=float)
     cfg_degree, split, rings, label = _split(m, G, cfg.parallelism, mode, cfg.ring)
-    link, send = replica_link(chip, G)
+    link, send = replica_link(G, {f: getattr(chip, f) for f in LINK_FIGURES})
     work = Work(
         cfg=cfg,
         model=m,
@@ -443,7 +448,7 @@ def text_decode_s(
             )
         eff = dataclasses.replace(eff, graph_max_context=0.0)  # no step is replayed: each is eager beyond 0 tokens
     P, BW = physics.peak_flops(hw, precision), hw.bandwidth_tbps * 1e12
-    comm = replica_collectives(kernels, ((True, hw),), scale_up_link(hw, G), G, profile.all_reduce)
+    comm = replica_collectives(kernels, ((True, hw),), replica_link(G, link_figures(hw))[0], G, profile.all_reduce)
     wread = physics.decode_weight_bytes(precision, eff)
     kv = physics.KV_DTYPE_BYTES[kv_dtype]
     host = 1.0 if launches_per_layer is None else physics.launch_scale(launches_per_layer, eff)

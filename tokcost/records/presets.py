@@ -532,8 +532,8 @@ class KVCacheReads(Strict):
         default=None,
         description="The attention kernel that reads it, where it costs more than the reads: fa2 = FlashAttention-2's "
         "forward kernel (the flash-attn package's flash_attn_func, or PyTorch SDPA's flash backend), whose decode "
-        "step pays a whole tile of query rows for its one "
-        "(tokcost.engine.physics.FA2_DECODE_ROW_COST); None: the reads alone.",
+        "step pays a whole tile of query rows for its one (tokcost.engine.physics.FA2_DECODE_ROW_COST); None: the "
+        "reads alone.",
     )
 
 
