@@ -1474,6 +1474,23 @@ MODEL_NOTES = [
     "15 runs the leaderboard's 59 score 6.6%. h2oGPT's four transformers rows: 0.96-1.15, but 1.97x on an RTX "
     "3090. Not entered.",
     "",
+    "The A100 PCIe cards' sustained rate (2026-12-07, thirteenth session; adopted). The two PCIe cards price their "
+    "GEMMs from the A100 SXM tables, slowed since the fourth session by 1.072, the ratio of the cards' best-shape "
+    "GEMM rates in stas00/ml-engineering's MAMF table: a microbenchmark of bursts too short for a 250-300 W limit to "
+    "bite, the same figure for the 250 W 40 GB card and the 300 W 80 GB one. MLPerf Inference v1.1 ran all three "
+    "parts with the same TensorRT software for at least ten minutes each (NVIDIA's closed results on one GPU, "
+    "Offline): the SXM module's samples/s over each card's for BERT-99, ResNet-50 and SSD-ResNet34 are 1.117, 1.079 "
+    "and 1.089 for the 80 GB card and 1.283, 1.215 and 1.207 for the 40 GB card, whose medians (1.089 and 1.215) now "
+    "slow the tables (tokcost/io/kernel_tables.py MLPERF_V11_OFFLINE); MLPerf v3.0's 80 GB rows agree (1.133, 1.082, "
+    "1.116). No run was used to choose them. Refitted: in sample 6.51% -> 6.45%, held out by source / GPU / engine "
+    "6.97 / 7.19 / 8.72% -> 6.85 / 7.13 / 8.71%; the set's seven A100 40GB PCIe runs go from 0.88-1.09 of their "
+    "measured time to 0.91-1.04 (Lambda's five no-xformers rows 0.88-0.92 -> 0.91-0.95), its 80 GB PCIe diffusion "
+    "runs (Lambda's, 0.59-0.79: the card measured slower than the SXM 40GB beside it) move less than 1% (their "
+    "time is mostly the unfused attention and host, not GEMMs). Of the runs never entered, 11 move: round 38's "
+    "OneDiff SDXL baseline on an A100 40GB PCIe 0.87 -> 0.92, stable-fast's README rows on the same card (priced "
+    "slow already, its compiled SDXL at 0.46) 2-7% slower; rounds 15-18 and 24-35 stay at 11.3%, all 726 "
+    "inference runs 14.2% -> 14.3%.",
+    "",
     "The runs of rounds 15-18 and 24-38 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17, 33, 19, 45, 47, 160, 3 and 92; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
