@@ -1491,8 +1491,19 @@ MODEL_NOTES = [
     "slow already, its compiled SDXL at 0.46) 2-7% slower; rounds 15-18 and 24-35 stay at 11.3%, all 726 "
     "inference runs 14.2% -> 14.3%.",
     "",
-    "The runs of rounds 15-18 and 24-38 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
-    "17, 33, 19, 45, 47, 160, 3 and 92; "
+    "Round 39 (2026-12-07, thirteenth session; gathered blind by two helpers after the change above, all scored): "
+    "29 runs, median 4.7%, worst 1.29x, band coverage 100% (29 of 29). The diffusion helper found no source not "
+    "already used (the new diffusion tables it found were on L20s, A800s or H800s, or behind CPU offload); the "
+    "text-decoder helper entered the ML.ENERGY leaderboard v3's two Gemma 3 files (12B and 27B, vLLM 0.11, every "
+    "row): H100 at 0.87-1.02 of the median ITL (the 12B fast-priced more as the batch cap grows, 0.94 at 8 "
+    "sequences to 0.87 at 128), B200 at 0.84-0.99 up to 128 sequences (the 27B to 256) and the 12B priced 1.11x and "
+    "1.29x slow at 256 and 512, tensor parallel 2 on H100 at 0.94-0.96. Gemma 3 attends over a 1,024-token sliding window in five layers of "
+    "six, which the architecture block does not express (every layer is priced reading the whole context): the "
+    "12B's largest B200 batches, with the longest contexts in flight, are where that overprices the KV reads. Not "
+    "entered.",
+    "",
+    "The runs of rounds 15-18 and 24-39 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
+    "17, 33, 19, 45, 47, 160, 3, 92 and 29; "
     "rounds 19-23's were entered on 2026-12-07) are kept, with their sources, quotes and assumptions, in "
     "tokcost/data/validation/unentered/ (never fitted; `tokcost validate --measurements tokcost/data/validation/unentered/round18.yaml --in-sample-only` scores "
     "one again, `python scripts/score_unentered.py` all of them, per round and together).",
