@@ -31,10 +31,10 @@ TABLE_CHIPS = {
 # in the NVIDIA A100 datasheet's PCIe and SXM columns alike), whose lower power limit (250 W for the 40 GB card,
 # 300 W for the 80 GB card, 400 W for the SXM module) holds the clocks lower under sustained load. Every GEMM is
 # slowed by how much slower the card ran than the SXM module in the same MLPerf round: the median over three
-# compute-bound networks of the SXM module's Offline samples/s over the card's (:data:`MLPERF_V11_OFFLINE`), each
-# run held the GPU busy for at least ten minutes, as a diffusion service does, where a best-shape GEMM microbenchmark
-# (stas00/ml-engineering's MAMF table: A100 SXM bf16 271.2 TFLOPS, PCIe 252.9, 1.072x) times bursts too short for the
-# power limit to bite. The networks run TensorRT int8/fp16 kernels with their element-wise work fused, so their time
+# compute-bound networks of the SXM module's Offline samples/s over the card's (:data:`MLPERF_V11_OFFLINE`). Each
+# run held the GPU busy for at least ten minutes, as a diffusion service does; a best-shape GEMM microbenchmark
+# (stas00/ml-engineering's MAMF table: A100 SXM bf16 271.2 TFLOPS, PCIe 252.9, 1.072x, the slowdown used until
+# 2026-12-07) times bursts too short for the power limit to bite. The networks run TensorRT int8/fp16 kernels with their element-wise work fused, so their time
 # is mostly tensor-core time; the 40 GB card's slower HBM2 (1.555 TB/s against 2.039) may account for a little of
 # its ratio, and it is priced again at the preset's own bandwidth wherever a forward streams memory. Only the GEMM
 # tables: a PCIe card's collectives cross PCIe, not the SXM baseboard's NVSwitch that the NCCL tables measured.
