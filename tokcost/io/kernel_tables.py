@@ -34,10 +34,11 @@ TABLE_CHIPS = {
 # compute-bound networks of the SXM module's Offline samples/s over the card's (:data:`MLPERF_V11_OFFLINE`). Each
 # run held the GPU busy for at least ten minutes, as a diffusion service does; a best-shape GEMM microbenchmark
 # (stas00/ml-engineering's MAMF table: A100 SXM bf16 271.2 TFLOPS, PCIe 252.9, 1.072x, the slowdown used until
-# 2026-12-07) times bursts too short for the power limit to bite. The networks run TensorRT int8/fp16 kernels with their element-wise work fused, so their time
-# is mostly tensor-core time; the 40 GB card's slower HBM2 (1.555 TB/s against 2.039) may account for a little of
-# its ratio, and it is priced again at the preset's own bandwidth wherever a forward streams memory. Only the GEMM
-# tables: a PCIe card's collectives cross PCIe, not the SXM baseboard's NVSwitch that the NCCL tables measured.
+# 2026-12-07) times bursts too short for the power limit to bite. The networks run TensorRT int8/fp16 kernels with
+# their element-wise work fused, so their time is mostly tensor-core time; the 40 GB card's slower HBM2 (1.555 TB/s
+# against 2.039) may account for a little of its ratio, and it is priced again at the preset's own bandwidth
+# wherever a forward streams memory. Only the GEMM tables: a PCIe card's collectives cross PCIe, not the SXM
+# baseboard's NVSwitch that the NCCL tables measured.
 SXM_SYSTEM = "DGX-A100_A100-SXM-80GBx1_TRT"
 # MLPerf Inference v1.1, NVIDIA's closed-division TensorRT results on one GPU: Offline 'Samples per second' of
 # BERT-99, ResNet-50 and SSD-ResNet34 (mlcommons/inference_results_v1.1 at 912dcdb9163736beca40a1f86e25d1305deab549,
