@@ -111,3 +111,59 @@ def test_a_diffusion_model_cannot_take_a_decoder(tmp_path):
     path = write(tmp_path, EMU3_GEN)
     with pytest.raises(InputError, match="sdxl is a diffusion model"):
         tokcost.estimate(model="sdxl", hardware="h100-sxm", architecture=path)
+
+
+MISTRAL_7B = json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text())  # safetensors index: 7,241,732,096
+
+
+def test_a_sliding_window_is_read_and_reported_not_priced(tmp_path):
+    arch = load_architecture(write(tmp_path, MISTRAL_7B))
+    assert round(arch.params_b * 1e9) == 7_241_732_096
+    assert (arch.sliding_window, arch.sliding_layers) == (4096, 32)
+    kw = dict(model="emu3-gen", hardware="h100-sxm", engine="vllm")
+    windowed = tokcost.estimate(**kw, architecture=write(tmp_path, MISTRAL_7B, "windowed.json"))
+    full = tokcost.estimate(**kw, architecture=write(tmp_path, {**MISTRAL_7B, "sliding_window": None}, "full.json"))
+    # not priced: the same latency as the same decoder with every layer attending over the whole context
+    assert windowed.latency_s == full.latency_s
+    said = [n for n in windowed.notes if "sliding attention window" in n]
+    assert said and "4,096-token sliding attention window in 32 of its 32 layers" in said[0]
+    assert "upper bounds" in said[0]
+    assert not any("sliding attention window" in n for n in full.notes)
+
+
+@pytest.mark.parametrize(
+    "change, window, sliding",
+    [
+        # Qwen2: a window in the config, switched off by use_sliding_window (its default)
+        ({"sliding_window": 4096, "use_sliding_window": False, "max_window_layers": 28}, None, 0),
+        # Qwen2 with it on: layers from max_window_layers on slide
+        ({"sliding_window": 4096, "use_sliding_window": True, "max_window_layers": 20}, 4096, 12),
+        # Gemma 3: every layer but each sliding_window_pattern-th
+        ({"sliding_window": 1024, "sliding_window_pattern": 6}, 1024, 27),
+        # Gemma 2: every other layer, from the first
+        ({"sliding_window": 4096, "model_type": "gemma2"}, 4096, 16),
+        # transformers 4.53 on: layer_types lists them
+        ({"sliding_window": 512, "layer_types": ["sliding_attention", "full_attention"] * 16}, 512, 16),
+        # a window as long as the context limits nothing
+        ({"sliding_window": 32768}, None, 0),
+    ],
+)
+def test_which_layers_slide_follows_transformers_rules(tmp_path, change, window, sliding):
+    arch = load_architecture(write(tmp_path, {**MISTRAL_7B, **change}))
+    assert (arch.sliding_window, arch.sliding_layers) == (window, sliding)
+
+
+@pytest.mark.parametrize(
+    "change, field, fragment",
+    [
+        ({"layer_types": ["sliding_attention"] * 31}, "layer_types", "lists 31 layers, num_hidden_layers is 32"),
+        ({"layer_types": ["local"] * 32}, "layer_types", "must list"),
+        ({"sliding_window": "4k"}, "sliding_window", "must be a positive integer"),
+    ],
+)
+def test_a_bad_sliding_window_is_exit_2_with_its_position(tmp_path, change, field, fragment):
+    path = write(tmp_path, {**MISTRAL_7B, **change})
+    r = runner.invoke(app, ["estimate", "--model", "emu3-gen", "--hardware", "h100-sxm", "--architecture", str(path)])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    assert re.search(re.escape(str(path)) + r":\d+:\d+: " + re.escape(field) + ": .*" + re.escape(fragment), r.output)

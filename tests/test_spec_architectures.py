@@ -339,3 +339,27 @@ def test_a_spec_given_as_data_reads_its_configs_from_the_working_directory(tmp_p
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError, match=r"candidates\.architectures\[0\]\.config: .*no such file"):
         tokcost.analyze(data)
+
+
+def test_a_config_candidate_s_sliding_window_is_reported_in_the_plan(tmp_path):
+    mistral = json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text())
+    spec = write_spec(
+        tmp_path,
+        """\
+        models: []
+        hardware: [h100-sxm]
+        engines: [vllm]
+        gpus_per_replica: [1]
+        architectures:
+          - config: decoders/mistral.json
+            model: emu3-gen
+            name: mistral-7b
+        """,
+    )
+    (spec.parent / "decoders" / "mistral.json").write_text(json.dumps(mistral))
+    r = runner.invoke(app, ["analyze", str(spec), "--format", "markdown"])
+    assert r.exit_code == 0, r.output
+    assert "4,096-token sliding attention window in 32 of its 32 layers" in r.output
+    s = tokcost.analyze(spec).specs[0]
+    note = s.candidates[0].decoder.sliding_window_note
+    assert note is not None and "upper bounds" in note

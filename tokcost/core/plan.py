@@ -33,6 +33,7 @@ from tokcost.core.fleet import (
 from tokcost.core.pricing import PriceBook, price_book
 from tokcost.engine.estimate import Config, calibrated_band, error_family, estimate_stack
 from tokcost.engine.families import context_excess
+from tokcost.engine.families.ar import sliding_window_note
 from tokcost.engine.profiles import BANDS
 from tokcost.engine.quality import quality_of, tier_problem
 from tokcost.engine.result import EngineResult
@@ -90,7 +91,11 @@ def spec_catalog(spec: Spec, catalog: Catalog) -> Catalog:
 def _decoder_source(spec: Spec, model) -> DecoderSource | None:
     """Where ``model`` came from when it is one of the spec's decoders from config files."""
     found = next((a for a in spec.candidates.architectures if a.label == model.id), None)
-    return None if found is None else DecoderSource(config=found.config, model=found.model)
+    if found is None:
+        return None
+    return DecoderSource(
+        config=found.config, model=found.model, sliding_window_note=sliding_window_note(model.architecture)
+    )
 
 
 def spec_prices(spec: Spec, catalog: Catalog, overrides: Mapping[str, float] | None = None) -> PriceBook:

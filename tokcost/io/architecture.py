@@ -4,6 +4,8 @@ The file is read through the located YAML loader (JSON is YAML 1.2's flow style)
 ``file:line:col``. The keys are those of transformers' ``LlamaConfig`` (``num_hidden_layers``, ``hidden_size``,
 ``num_attention_heads``, ``num_key_value_heads``, ``head_dim``, ``intermediate_size``, ``vocab_size``,
 ``max_position_embeddings``, ``tie_word_embeddings``), which Mistral, Qwen2 and most decoder-only releases share.
+A sliding attention window (``sliding_window``, with the keys that say which layers use it) is read and reported,
+not priced: every layer's attention is priced over the whole context.
 Parameter counts are derived from the shapes of a Llama block (q, k, v, o projections; a gated MLP of three
 matrices; two RMSNorms), as modeling_llama.py builds it.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 import os
 
 from tokcost.errors import InputError, Problem
-from tokcost.io.located import YamlProblem, load_file
+from tokcost.io.located import Located, YamlProblem, load_file
 from tokcost.records.base import MAX_PRESET_INT
 from tokcost.records.presets import Architecture
 
@@ -89,10 +91,13 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
                 f"must divide num_attention_heads ({heads})",
             )
         )
+    window, sliding = sliding_attention(data, doc, values["layers"], problems)
     if problems:
         raise InputError(problems)
     # every missing or bad value became a problem above, so each is a positive integer here
     layers, ffn, vocab, context = (int(values[k] or 0) for k in ("layers", "ffn", "vocab", "context"))
+    if window is not None and window >= context:  # a window as long as the context limits nothing
+        window, sliding = None, 0
     hidden, heads, kv_heads, head_dim = int(hidden or 0), int(heads or 0), int(kv_heads or 0), int(head_dim or 0)
     attention = hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + heads * head_dim * hidden
     block = attention + 3 * hidden * ffn + 2 * hidden  # q, k, v, o; gate, up, down; two RMSNorms
@@ -111,4 +116,68 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
         context=context,
         params_b=total / 1e9,
         matmul_params_b=matmul / 1e9,
+        sliding_window=window,
+        sliding_layers=sliding if window is not None else 0,
     )
+
+
+def sliding_attention(data: dict, doc: Located, layers: int | None, problems: list[Problem]) -> tuple[int | None, int]:
+    """(window in tokens, layers that attend over it only) of a config, as transformers' modeling code reads it:
+    ``layer_types`` where the config lists them ("sliding_attention" or "full_attention" per layer, transformers
+    4.53 on); else no window where ``sliding_window`` is null or absent, or ``use_sliding_window`` is false
+    (Qwen2's default); Qwen2 with it true slides from layer ``max_window_layers`` on; Gemma 3 slides in every layer
+    but each ``sliding_window_pattern``-th; Gemma 2 in every other layer, from the first; otherwise (Mistral,
+    Phi-3) in every layer. Problems are appended to ``problems``."""
+    file = doc.file
+    window = data.get("sliding_window")
+    types = data.get("layer_types")
+    if types is not None:
+        if not isinstance(types, list) or not all(t in ("sliding_attention", "full_attention") for t in types):
+            problems.append(
+                Problem(
+                    file,
+                    *doc.where(("layer_types",)),
+                    "layer_types",
+                    'must list "sliding_attention" or "full_attention" for each layer',
+                )
+            )
+            return None, 0
+        if layers is not None and len(types) != layers:
+            problems.append(
+                Problem(
+                    file,
+                    *doc.where(("layer_types",)),
+                    "layer_types",
+                    f"lists {len(types)} layers, num_hidden_layers is {layers}",
+                )
+            )
+            return None, 0
+        sliding = types.count("sliding_attention")
+    elif window is None or data.get("use_sliding_window") is False:
+        return None, 0
+    elif data.get("use_sliding_window") is True:
+        sliding = max((layers or 0) - (_integer(data.get("max_window_layers")) or 0), 0)
+    elif pattern := _integer(data.get("sliding_window_pattern")):
+        sliding = sum(1 for i in range(layers or 0) if (i + 1) % pattern)
+    elif data.get("model_type") == "gemma2":
+        sliding = ((layers or 0) + 1) // 2
+    else:
+        sliding = layers or 0
+    if sliding == 0:
+        return None, 0
+    if not 0 < (_integer(window) or 0) <= MAX_PRESET_INT:
+        problems.append(
+            Problem(
+                file,
+                *doc.where(("sliding_window",) if "sliding_window" in data else ()),
+                "sliding_window",
+                f"must be a positive integer up to {MAX_PRESET_INT:,} where {sliding} layers slide",
+            )
+        )
+        return None, 0
+    return window, sliding
+
+
+def _integer(value) -> int | None:
+    """``value`` where it is a positive integer (JSON's true is not one), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

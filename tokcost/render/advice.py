@@ -120,6 +120,8 @@ def notes(c: CandidateResult) -> list[str]:
             f"{c.model}'s decoder is read from {c.decoder.config}, priced with {c.decoder.model}'s visual tokenizer "
             f"and sampling{unscored}"
         )
+        if c.decoder.sliding_window_note:
+            out.append(c.decoder.sliding_window_note)
     if c.unreleased:
         out.append(unreleased(c))
     width, height = c.priced_width or c.width, c.priced_height or c.height

@@ -225,6 +225,8 @@ class Autoregressive:
                 f"{physics.FA2_DECODE_ROW_COST:g}x a decode row's attention FLOPs at the 16-bit peak per query head "
                 "and token of context (physics.FA2_DECODE_ROW_COST)"
             )
+        if window := sliding_window_note(decoder(cfg.model)):
+            note += "; " + window
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
             note += (
@@ -325,6 +327,17 @@ def decoder(model: ModelPreset) -> Architecture:
     if model.architecture is None:  # not reached: ModelPreset's validator requires it
         raise ValueError(f"{model.id} has no architecture")
     return model.architecture
+
+
+def sliding_window_note(arch: Architecture) -> str | None:
+    """What pricing a decoder whose config sets a sliding attention window leaves out (None: it sets none)."""
+    if arch.sliding_window is None:
+        return None
+    return (
+        f"the decoder's config sets a {arch.sliding_window:,}-token sliding attention window in {arch.sliding_layers} "
+        f"of its {arch.layers} layers; tokcost prices every layer's attention over the whole context, so past "
+        f"{arch.sliding_window:,} tokens its attention work, KV-cache reads and KV-cache memory are upper bounds"
+    )
 
 
 FAMILY = Autoregressive()
