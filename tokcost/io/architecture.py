@@ -117,7 +117,7 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
         params_b=total / 1e9,
         matmul_params_b=matmul / 1e9,
         sliding_window=window,
-        sliding_layers=sliding if window is not None else 0,
+        sliding_layers=sliding,
     )
 
 
