@@ -135,7 +135,7 @@ def test_a_sliding_window_is_read_and_reported_not_priced(tmp_path):
     "change, window, sliding",
     [
         # Qwen2: a window in the config, switched off by use_sliding_window (its default)
-        ({"sliding_window": 4096, "use_sliding_window": False, "max_window_layers": 28}, None, 0),
+        ({"sliding_window": 4096, "use_sliding_window": False, "max_window_layers": 28}, None, None),
         # Qwen2 with it on: layers from max_window_layers on slide
         ({"sliding_window": 4096, "use_sliding_window": True, "max_window_layers": 20}, 4096, 12),
         # Gemma 3: every layer but each sliding_window_pattern-th
@@ -145,7 +145,7 @@ def test_a_sliding_window_is_read_and_reported_not_priced(tmp_path):
         # transformers 4.53 on: layer_types lists them
         ({"sliding_window": 512, "layer_types": ["sliding_attention", "full_attention"] * 16}, 512, 16),
         # a window as long as the context limits nothing
-        ({"sliding_window": 32768}, None, 0),
+        ({"sliding_window": 32768}, None, None),
     ],
 )
 def test_which_layers_slide_follows_transformers_rules(tmp_path, change, window, sliding):

@@ -91,13 +91,13 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
                 f"must divide num_attention_heads ({heads})",
             )
         )
-    window, sliding = sliding_attention(data, doc, values["layers"], problems)
+    sliding = sliding_attention(data, doc, values["layers"], problems)
     if problems:
         raise InputError(problems)
     # every missing or bad value became a problem above, so each is a positive integer here
     layers, ffn, vocab, context = (int(values[k] or 0) for k in ("layers", "ffn", "vocab", "context"))
-    if window is not None and window >= context:  # a window as long as the context limits nothing
-        window, sliding = None, 0
+    if sliding is not None and sliding[0] >= context:  # a window as long as the context limits nothing
+        sliding = None
     hidden, heads, kv_heads, head_dim = int(hidden or 0), int(heads or 0), int(kv_heads or 0), int(head_dim or 0)
     attention = hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + heads * head_dim * hidden
     block = attention + 3 * hidden * ffn + 2 * hidden  # q, k, v, o; gate, up, down; two RMSNorms
@@ -116,13 +116,14 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
         context=context,
         params_b=total / 1e9,
         matmul_params_b=matmul / 1e9,
-        sliding_window=window,
-        sliding_layers=sliding,
+        sliding_window=None if sliding is None else sliding[0],
+        sliding_layers=None if sliding is None else sliding[1],
     )
 
 
-def sliding_attention(data: dict, doc: Located, layers: int | None, problems: list[Problem]) -> tuple[int | None, int]:
-    """(window in tokens, layers that attend over it only) of a config, as transformers' modeling code reads it:
+def sliding_attention(data: dict, doc: Located, layers: int | None, problems: list[Problem]) -> tuple[int, int] | None:
+    """(window in tokens, layers that attend over it only) of a config, as transformers' modeling code reads it
+    (None: no layer slides):
     ``layer_types`` where the config lists them ("sliding_attention" or "full_attention" per layer, transformers
     4.53 on); else no window where ``sliding_window`` is null or absent, or ``use_sliding_window`` is false
     (Qwen2's default); Qwen2 with it true slides from layer ``max_window_layers`` on; Gemma 3 slides in every layer
@@ -141,7 +142,7 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
                     'must list "sliding_attention" or "full_attention" for each layer',
                 )
             )
-            return None, 0
+            return None
         if layers is not None and len(types) != layers:
             problems.append(
                 Problem(
@@ -151,10 +152,10 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
                     f"lists {len(types)} layers, num_hidden_layers is {layers}",
                 )
             )
-            return None, 0
+            return None
         sliding = types.count("sliding_attention")
     elif window is None or data.get("use_sliding_window") is False:
-        return None, 0
+        return None
     elif data.get("use_sliding_window") is True:
         sliding = max((layers or 0) - (_integer(data.get("max_window_layers")) or 0), 0)
     elif pattern := _integer(data.get("sliding_window_pattern")):
@@ -164,8 +165,9 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
     else:
         sliding = layers or 0
     if sliding == 0:
-        return None, 0
-    if not 0 < (_integer(window) or 0) <= MAX_PRESET_INT:
+        return None
+    size = _integer(window)
+    if size is None or size > MAX_PRESET_INT:
         problems.append(
             Problem(
                 file,
@@ -174,8 +176,8 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
                 f"must be a positive integer up to {MAX_PRESET_INT:,} where {sliding} layers slide",
             )
         )
-        return None, 0
-    return window, sliding
+        return None
+    return size, sliding
 
 
 def _integer(value) -> int | None:

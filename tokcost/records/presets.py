@@ -219,8 +219,8 @@ class Architecture(Strict):
         description="Tokens a sliding-window layer attends over (Mistral, Gemma 2/3); None: every layer attends "
         "over the whole context. Read from a config file, not priced: see sliding_layers.",
     )
-    sliding_layers: Count = Field(
-        default=0,
+    sliding_layers: PosInt | None = Field(
+        default=None,
         description="Layers that attend over the sliding window only. tokcost prices every layer's attention over "
         "the whole context, so past the window its attention work, KV-cache reads and memory are upper bounds.",
     )
@@ -231,7 +231,7 @@ class Architecture(Strict):
             raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
         if self.matmul_params_b > self.params_b * 1.0001:
             raise ValueError("matmul_params_b cannot exceed params_b")
-        if (self.sliding_window is None) != (self.sliding_layers == 0) or self.sliding_layers > self.layers:
+        if (self.sliding_window is None) != (self.sliding_layers is None) or (self.sliding_layers or 0) > self.layers:
             raise ValueError("sliding_window and sliding_layers (1 to layers) are given together or not at all")
         return self
 

@@ -43,7 +43,7 @@ def _raw(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, dict):
-        return ", ".join(f"{escape_line(k)}={_raw(x)}" for k, x in v.items())
+        return ", ".join(f"{escape_line(k)}={_raw(x)}" for k, x in v.items() if x is not None)
     return escape_line(v)  # a list as Python prints it: its strings' control characters are escaped by repr
 
 
