@@ -25,6 +25,7 @@ runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parent / "configs"  # published decoder configs, sources in its README.md
 LLAMA31_8B = json.loads((CONFIGS / "llama-3.1-8b.json").read_text())  # safetensors index: 8,030,261,248 parameters
 LLAMA2_70B = json.loads((CONFIGS / "llama-2-70b.json").read_text())
+MISTRAL_7B = json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text())  # a 4,096-token window in every layer
 
 
 def spec_text(candidates: str, tier: str = "draft", side: int = 512) -> str:
@@ -43,7 +44,7 @@ def spec_text(candidates: str, tier: str = "draft", side: int = 512) -> str:
 def write_spec(tmp_path, candidates: str, **kw):
     """The spec in ``tmp_path/specs/`` with its decoders in ``tmp_path/specs/decoders/``: relative to the spec."""
     folder = tmp_path / "specs"
-    for name, config in (("llama-3.1-8b", LLAMA31_8B), ("llama-2-70b", LLAMA2_70B)):
+    for name, config in (("llama-3.1-8b", LLAMA31_8B), ("llama-2-70b", LLAMA2_70B), ("mistral-7b", MISTRAL_7B)):
         (folder / "decoders" / name).mkdir(parents=True, exist_ok=True)
         (folder / "decoders" / name / "config.json").write_text(json.dumps(config, indent=2))
     path = folder / "spec.yaml"
@@ -342,7 +343,6 @@ def test_a_spec_given_as_data_reads_its_configs_from_the_working_directory(tmp_p
 
 
 def test_a_config_candidate_s_sliding_window_is_reported_in_the_plan(tmp_path):
-    mistral = json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text())
     spec = write_spec(
         tmp_path,
         """\
@@ -351,12 +351,11 @@ def test_a_config_candidate_s_sliding_window_is_reported_in_the_plan(tmp_path):
         engines: [vllm]
         gpus_per_replica: [1]
         architectures:
-          - config: decoders/mistral.json
+          - config: decoders/mistral-7b/config.json
             model: emu3-gen
             name: mistral-7b
         """,
     )
-    (spec.parent / "decoders" / "mistral.json").write_text(json.dumps(mistral))
     r = runner.invoke(app, ["analyze", str(spec), "--format", "markdown"])
     assert r.exit_code == 0, r.output
     assert "4,096-token sliding attention window in 32 of its 32 layers" in r.output

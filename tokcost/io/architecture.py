@@ -51,7 +51,7 @@ def load_architecture(path: str | os.PathLike) -> Architecture:
                 problems.append(Problem(file, *doc.where(()), key, "required field is missing"))
             return default
         value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_PRESET_INT:
+        if _integer(value) is None:
             shown = value if isinstance(value, (int, float, str)) and len(str(value)) < 40 else type(value).__name__
             problems.append(
                 Problem(
@@ -167,7 +167,7 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
     if sliding == 0:
         return None
     size = _integer(window)
-    if size is None or size > MAX_PRESET_INT:
+    if size is None:
         problems.append(
             Problem(
                 file,
@@ -181,5 +181,5 @@ def sliding_attention(data: dict, doc: Located, layers: int | None, problems: li
 
 
 def _integer(value) -> int | None:
-    """``value`` where it is a positive integer (JSON's true is not one), else None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """``value`` where it is a positive integer up to MAX_PRESET_INT (JSON's true is not one), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_PRESET_INT else None
