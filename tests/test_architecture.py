@@ -116,19 +116,29 @@ def test_a_diffusion_model_cannot_take_a_decoder(tmp_path):
 MISTRAL_7B = json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text())  # safetensors index: 7,241,732,096
 
 
-def test_a_sliding_window_is_read_and_reported_not_priced(tmp_path):
+def test_a_sliding_window_is_read_and_priced(tmp_path):
     arch = load_architecture(write(tmp_path, MISTRAL_7B))
     assert round(arch.params_b * 1e9) == 7_241_732_096
     assert (arch.sliding_window, arch.sliding_layers) == (4096, 32)
-    kw = dict(model="emu3-gen", hardware="h100-sxm", engine="vllm")
-    windowed = tokcost.estimate(**kw, architecture=write(tmp_path, MISTRAL_7B, "windowed.json"))
-    full = tokcost.estimate(**kw, architecture=write(tmp_path, {**MISTRAL_7B, "sliding_window": None}, "full.json"))
-    # not priced: the same latency as the same decoder with every layer attending over the whole context
-    assert windowed.latency_s == full.latency_s
+    windowed_config = write(tmp_path, MISTRAL_7B, "windowed.json")
+    full_config = write(tmp_path, {**MISTRAL_7B, "sliding_window": None}, "full.json")
+    # a 720x720 Emu3 image is 8,190 tokens, past the window: its decode reads and keeps less of the cache
+    kw = dict(model="emu3-gen", hardware="h100-sxm", engine="vllm", batch=16)
+    windowed, full = (tokcost.estimate(**kw, architecture=c) for c in (windowed_config, full_config))
+    assert windowed.latency_s < full.latency_s
+    assert windowed.memory_gb["kv_cache"] < full.memory_gb["kv_cache"]
     said = [n for n in windowed.notes if "sliding attention window" in n]
     assert said and "4,096-token sliding attention window in 32 of its 32 layers" in said[0]
-    assert "upper bounds" in said[0]
+    assert "skips the keys outside it under vllm" in said[0]
     assert not any("sliding attention window" in n for n in full.notes)
+    # a 256x256 image stays inside the window: the same price
+    small = dict(kw, width=256, height=256)
+    assert (
+        tokcost.estimate(**small, architecture=windowed_config).latency_s
+        == tokcost.estimate(**small, architecture=full_config).latency_s
+    )
+    eager = tokcost.estimate(**dict(kw, engine="eager"), architecture=windowed_config)
+    assert any("computes the whole causal square under eager" in n for n in eager.notes)
 
 
 @pytest.mark.parametrize(

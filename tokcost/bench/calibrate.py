@@ -53,6 +53,8 @@ class Arch:
     matmul_params_b: float
     hidden: int = 0  # with ffn, the widths of the prefill's element-wise work (0: none priced)
     ffn: int = 0
+    sliding_window: None = None  # the benchmark's decoder attends over its whole context in every layer
+    sliding_layers: None = None
 
 
 @dataclass(frozen=True)

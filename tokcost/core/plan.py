@@ -94,7 +94,9 @@ def _decoder_source(spec: Spec, model) -> DecoderSource | None:
     if found is None:
         return None
     return DecoderSource(
-        config=found.config, model=found.model, sliding_window_note=sliding_window_note(model.architecture)
+        config=found.config,
+        model=found.model,
+        sliding_window_note=sliding_window_note(model.architecture, load_engines()),
     )
 
 

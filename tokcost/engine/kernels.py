@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tokcost.engine.physics import kv_heads_per_gpu
+from tokcost.engine.physics import attended_context, kv_heads_per_gpu
 from tokcost.records.kernels import KernelTable
 
 
@@ -215,9 +215,10 @@ def decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, k
 def ar_attention(kernels, chips, kernel_sources, arch, n_seq, prompt, generated, gpus, kv_bytes, stream_rate):
     """How an AR forward's attention is priced on each of ``chips`` (as :func:`decode_kv_rate`): (the rate its
     decode reads the KV cache at, :func:`decode_kv_rate` at the decode's mean context, the prompt plus half the
-    ``generated`` tokens; one GPU's seconds of the prefill's attention, :func:`prefill_attention_s`, NaN where the
-    roofline prices it). ``stream_rate``: the KV cache's read rate without a measured kernel."""
-    context = prompt + generated / 2.0
+    ``generated`` tokens, as its layers attend over it (:func:`~tokcost.engine.physics.attended_context`: a
+    sliding window caps it); one GPU's seconds of the prefill's attention, :func:`prefill_attention_s`, NaN where
+    the roofline prices it). ``stream_rate``: the KV cache's read rate without a measured kernel."""
+    context = attended_context(arch, prompt + generated / 2.0)
     kv_rate = decode_kv_rate(kernels, chips, kernel_sources, arch, n_seq, context, gpus, kv_bytes, stream_rate)
     return kv_rate, prefill_attention_s(kernels, chips, kernel_sources, arch, n_seq, prompt, gpus)
 

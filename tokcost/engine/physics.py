@@ -179,6 +179,36 @@ def kv_bytes_per_token(arch: Architecture, kv_bytes: float = KV_BYTES) -> float:
     return 2.0 * arch.layers * arch.kv_heads * arch.head_dim * kv_bytes
 
 
+def windowed_share(arch: Architecture) -> float:
+    """The share of the decoder's layers that attend over a sliding window only (0 without one)."""
+    return 0.0 if arch.sliding_layers is None else arch.sliding_layers / arch.layers
+
+
+def attended_context(arch: Architecture, context):
+    """Tokens a decode step at ``context`` attends over, averaged over the layers: the whole context in a layer
+    without a window, at most ``sliding_window`` in one with it (vLLM's paged cache and transformers' sliding-window
+    cache layers keep and read the window's keys only). Sets the step's attention FLOPs, KV-cache reads and the
+    cache held."""
+    context = np.asarray(context, dtype=float)
+    if arch.sliding_window is None:
+        return context
+    share = windowed_share(arch)
+    return (1.0 - share) * context + share * np.minimum(context, arch.sliding_window)
+
+
+def prefill_attention_share(arch: Architecture, prompt):
+    """The share of a causal prefill's attention work (query-key pairs, p^2 / 2 over ``prompt`` = p tokens) that is
+    left when the kernel skips the keys outside a sliding window of W tokens: past W a windowed layer's pairs are
+    W p - W^2 / 2 (the first W queries see every key before them, the rest W each). 1 without a window."""
+    p = np.maximum(np.asarray(prompt, dtype=float), 1.0)
+    if arch.sliding_window is None:
+        return np.ones_like(p)
+    W = float(arch.sliding_window)
+    windowed = np.where(p <= W, 1.0, (2.0 * W * p - W * W) / (p * p))
+    share = windowed_share(arch)
+    return (1.0 - share) + share * windowed
+
+
 # ------------------------------------------------------------------------------------------- closed-form sums
 
 
@@ -280,7 +310,9 @@ def ar_decode_time(
     GPU still launches every layer, and the two all-reduces per layer are serialised with the compute; each also
     costs the host ``host_per_collective_s`` (an eager stack calls them one by one). Under an engine whose CUDA
     graphs cover contexts up to ``eff.graph_max_context`` only (vLLM V0), the forwards past it run eager, their host
-    time :func:`ar_eager_host_s`.
+    time :func:`ar_eager_host_s`. A decoder with a sliding window: once the context reaches it, each forward's
+    attention FLOPs, cache reads and ``attn_s_per_token`` grow with :func:`attended_context`, the window's layers
+    no longer with the context (every engine's decode keeps and reads the window's keys only).
     ``host_factor``: a layer's host time over ``host_per_layer_s`` (:func:`host_scale`). ``kv_passes``: reads of
     the cache per forward (copies count a read and a write); ``kv_static``: the length of a preallocated cache read
     whole at every forward (None or NaN: the context so far) (:class:`~tokcost.records.presets.KVCacheReads`);
@@ -297,27 +329,34 @@ def ar_decode_time(
     t0 = np.asarray(t0, dtype=float)
     adv = np.asarray(advance, dtype=float)
     ver = np.asarray(verify, dtype=float)
-    # context at forward j: t0 + adv j  ->  each term is a line in j
     attn = 4 * arch.layers * arch.heads * arch.head_dim
-    comp_b = attn * n_seq * ver * adv / (P * eff.mfu * G)
-    # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
-    static = np.asarray(np.nan if kv_static is None else kv_static, dtype=float)
-    read_b = np.where(np.isnan(static), adv, 0.0)
+    # a preallocated cache read whole at every forward (constant); its sliding-window layers hold the window only
+    static = attended_context(arch, np.asarray(np.nan if kv_static is None else kv_static, dtype=float))
     kv_rate = BW * eff.mbu if kv_rate is None else kv_rate
-    mem_b = kv_passes * n_seq * read_b * kv / kv_rate
     gaps = arch.layers * eff.gpu_per_layer_s  # serial with whichever of compute and memory binds
     # the step's host work: once per step, and per running sequence (a serving engine's bookkeeping); serial with
     # the GPU, or, under async scheduling (overlapped_step), beside it: then a step takes the longer of the two
     step_host = eff.fixed_per_step_s + n_seq * eff.host_per_sequence_s
+    share = windowed_share(arch)
+    window = arch.sliding_window or 0
 
-    def run(start, count, host):
+    def run(start, count, host, past_window):
         """(seconds, compute seconds, memory seconds) of ``count`` forwards from context ``start``, the host
-        spending ``host`` on each one's layers."""
-        comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * start) / (P * eff.mfu * G)
-        read_a = np.where(np.isnan(static), start, static)
+        spending ``host`` on each one's layers; ``past_window``: the context has reached the sliding window, so
+        the tokens each forward attends over (:func:`attended_context`) grow only in the layers without one."""
+        # the tokens attended at forward j, a line in j: a + b j
+        slope = np.where(past_window, 1.0 - share, 1.0)
+        ctx_a = slope * start + np.where(past_window, share * window, 0.0)
+        ctx_b = slope * adv
+        comp_a = (2 * N * n_seq * ver + attn * n_seq * ver * ctx_a) / (P * eff.mfu * G)
+        comp_b = attn * n_seq * ver * ctx_b / (P * eff.mfu * G)
+        # the cache read at forward j: the context so far (a line in j), or the whole preallocated cache (constant)
+        read_a = np.where(np.isnan(static), ctx_a, static)
+        read_b = np.where(np.isnan(static), ctx_b, 0.0)
         mem_a = N * wbytes / G / (BW * eff.weight_rate) + kv_passes * n_seq * read_a * kv / kv_rate
+        mem_b = kv_passes * n_seq * read_b * kv / kv_rate
         # a kernel of its own between the layer's matmuls: serial with whichever of compute and memory binds
-        attn_a, attn_b = attn_s_per_token * start, attn_s_per_token * adv
+        attn_a, attn_b = attn_s_per_token * ctx_a, attn_s_per_token * ctx_b
         lines = [(comp_a + gaps + attn_a, comp_b + attn_b), (mem_a + gaps + attn_a, mem_b + attn_b), (host, 0.0)]
         serial = sum_max_lines(lines, count) + count * step_host
         overlapped = sum_max_lines([*lines, (step_host, 0.0)], count)
@@ -332,10 +371,19 @@ def ar_decode_time(
     # the forwards a CUDA graph replays: those whose context (the positions they write included) is within the
     # engine's graphs (eff.graph_max_context, inf: all); the rest run eager (ar_eager_host_s)
     replayed = np.clip(np.floor((eff.graph_max_context - t0 - ver) / adv) + 1, 0, forwards)
-    total, compute_sum, memory_sum = run(t0, replayed, ar_host_s(arch, eff, host_factor, G))
-    if np.any(replayed < forwards):
-        rest = run(t0 + adv * replayed, forwards - replayed, ar_eager_host_s(arch, eff, G))
-        total, compute_sum, memory_sum = total + rest[0], compute_sum + rest[1], memory_sum + rest[2]
+    # the forwards before the context reaches a sliding window (all of them without one)
+    within = forwards if arch.sliding_window is None else np.clip(np.ceil((window - t0) / adv), 0, forwards)
+    graph_host, eager_host = ar_host_s(arch, eff, host_factor, G), ar_eager_host_s(arch, eff, G)
+    # up to three runs, split where the graphs stop and where the window is reached, whichever comes first
+    first, second = np.minimum(replayed, within), np.maximum(replayed, within)
+    total, compute_sum, memory_sum = run(t0, first, graph_host, False)
+    for begin, end, host, past in (
+        (first, second, np.where(replayed > within, graph_host, eager_host), replayed > within),
+        (second, forwards, eager_host, True),
+    ):
+        if np.any(end > begin):
+            rest = run(t0 + adv * begin, np.maximum(end - begin, 0.0), host, past)
+            total, compute_sum, memory_sum = total + rest[0], compute_sum + rest[1], memory_sum + rest[2]
     return passes * total + comm_s, passes * compute_sum, passes * memory_sum, comm_s
 
 
@@ -359,16 +407,21 @@ def ar_prefill_time(
     over ``tp`` GPUs as in :func:`ar_decode_time`. ``attn_s``: one GPU's seconds of the attention where a measured
     kernel table prices it (:func:`~tokcost.engine.kernels.prefill_attention_s`; NaN: its FLOPs at the roofline).
     ``act_s``: one GPU's seconds of the element-wise kernels between them (:func:`decoder_elementwise_s`), serial
-    with the matmuls as a denoiser's are. Returns (seconds, FLOPs of the whole group, seconds in collectives)."""
+    with the matmuls as a denoiser's are. A decoder with a sliding window: under an engine whose kernel takes the
+    window (``eff.window_prefill_skips``) its layers' attention is :func:`prefill_attention_share` of the causal
+    square's; under one that masks it, the whole square. Returns (seconds, FLOPs of the whole group, seconds in
+    collectives)."""
     N = arch.matmul_params_b * 1e9
     G = np.asarray(tp, dtype=float)
     n_seq = np.asarray(n_seq, dtype=float)
     p = np.asarray(p, dtype=float)
     linear = 2 * N * n_seq * p
-    flops = linear + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p
+    # a sliding window's keys outside it: skipped by a kernel that takes the window, computed under a mask
+    window = np.where(eff.window_prefill_skips, prefill_attention_share(arch, p), 1.0)
+    flops = linear + 2 * arch.layers * arch.heads * arch.head_dim * n_seq * p * p * window
     compute = flops / (P * eff.mfu * G)
     if attn_s is not None:
-        compute = np.where(np.isfinite(attn_s), linear / (P * eff.mfu * G) + attn_s, compute)
+        compute = np.where(np.isfinite(attn_s), linear / (P * eff.mfu * G) + attn_s * window, compute)
     compute = compute + act_s
     bytes_ = N * wbytes / G + n_seq * p * kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
     gpu = np.maximum(compute, bytes_ / (BW * eff.mbu)) + arch.layers * eff.gpu_per_layer_s
@@ -500,14 +553,15 @@ def tensor_parallel_comm_s(arch: Architecture, positions, tp, comm):
 
 def ar_memory(model: ModelPreset, wbytes: float, n_seq, context, tp=1, kv_bytes=KV_BYTES):
     """Bytes resident on each GPU: weights / G + its share of the KV cache of every sequence at its final length
-    + logits + workspace (``tp`` = G, :func:`ar_decode_time`)."""
+    (a sliding-window layer's at most the window, :func:`attended_context`) + logits + workspace (``tp`` = G,
+    :func:`ar_decode_time`)."""
     arch = model.architecture
     if arch is None:  # not reached: ModelPreset's validator requires it of an AR model
         raise ValueError(f"{model.id} has no architecture: not an AR model")
     G = np.asarray(tp, dtype=float)
     weights = arch.params_b * 1e9 * wbytes / G
     per_token = kv_bytes_per_token(arch, kv_bytes) * kv_share(arch, G)
-    kv = np.asarray(n_seq, dtype=float) * np.asarray(context, dtype=float) * per_token
+    kv = np.asarray(n_seq, dtype=float) * attended_context(arch, context) * per_token
     logits = np.asarray(n_seq, dtype=float) * arch.vocab * 4.0 * 2  # fp32 logits and one sampling copy, gathered
     return {
         "weights": weights + 0 * kv,

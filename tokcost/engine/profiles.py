@@ -50,6 +50,7 @@ class Efficiency:
     host_per_sequence_s: Factor = 0.0  # AR: host work per running sequence per decode step (serving engines)
     host_per_launch: bool | np.ndarray = False  # host_per_layer_s is charged per counted kernel launch (eager)
     overlapped_step: bool | np.ndarray = False  # AR: the step's host work runs beside the forward (async scheduling)
+    window_prefill_skips: bool | np.ndarray = False  # AR: the prefill's attention skips keys outside a sliding window
     # AR under an engine whose CUDA graphs replay decode steps only, up to a context (EngineProfile.decode_graphs):
     # the longest context a replayed step covers (inf: every step replays), and the host's time per layer and per
     # collective in a step that runs eager (the prefill, and the decode steps beyond it)
@@ -199,6 +200,7 @@ def _assumed(engine: EngineProfile, hw: HardwarePreset, band: Band, kernel: str)
         fused_elementwise=engine.elementwise == "fused",
         host_per_launch=engine.host_per_launch,
         overlapped_step=engine.overlapped_step,
+        window_prefill_skips=engine.window_prefill == "skips",
         **_eager_steps(engine, band),
         act_scale=1.0 if engine.act_scale is None else _pick(engine.act_scale, band, False),
         vae_efficiency=1.0 if engine.vae_efficiency is None else _pick(engine.vae_efficiency, band, True),

@@ -4,8 +4,8 @@ The file is read through the located YAML loader (JSON is YAML 1.2's flow style)
 ``file:line:col``. The keys are those of transformers' ``LlamaConfig`` (``num_hidden_layers``, ``hidden_size``,
 ``num_attention_heads``, ``num_key_value_heads``, ``head_dim``, ``intermediate_size``, ``vocab_size``,
 ``max_position_embeddings``, ``tie_word_embeddings``), which Mistral, Qwen2 and most decoder-only releases share.
-A sliding attention window (``sliding_window``, with the keys that say which layers use it) is read and reported,
-not priced: every layer's attention is priced over the whole context.
+A sliding attention window (``sliding_window``, with the keys that say which layers use it) is read into the
+architecture, which prices those layers' attention over the window (tokcost.engine.physics.attended_context).
 Parameter counts are derived from the shapes of a Llama block (q, k, v, o projections; a gated MLP of three
 matrices; two RMSNorms), as modeling_llama.py builds it.
 """

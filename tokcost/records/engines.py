@@ -131,6 +131,14 @@ class EngineProfile(Strict):
         "(vLLM's own one-/two-shot kernel, replayed in its CUDA graphs, below 8 MiB; NCCL above). Priced from the "
         "chip's measured table of that implementation where it has one, else NCCL's table, else the link.",
     )
+    window_prefill: Literal["skips", "masks"] = Field(
+        default="masks",
+        description="AR, a decoder with a sliding attention window: what its prefill's attention does with the keys "
+        "outside the window. skips: its flash kernel takes the window and never computes them (vLLM); masks: PyTorch "
+        "SDPA takes the window as a mask and still computes the whole causal square (transformers). A decode step "
+        "reads and keeps the window's keys only under either (vLLM's paged cache; transformers' sliding-window cache "
+        "layers).",
+    )
     batching: Literal["static", "continuous"] = Field(
         default="static",
         description="How it batches requests: static (a batch starts when it is full or its timeout fires) or "

@@ -217,12 +217,12 @@ class Architecture(Strict):
     sliding_window: PosInt | None = Field(
         default=None,
         description="Tokens a sliding-window layer attends over (Mistral, Gemma 2/3); None: every layer attends "
-        "over the whole context. Read from a config file, not priced: see sliding_layers.",
+        "over the whole context. Past it, those layers' decode steps read and keep the window's keys only; a "
+        "prefill skips the keys outside it under an engine whose kernel takes the window (window_prefill).",
     )
     sliding_layers: PosInt | None = Field(
         default=None,
-        description="Layers that attend over the sliding window only. tokcost prices every layer's attention over "
-        "the whole context, so past the window its attention work, KV-cache reads and memory are upper bounds.",
+        description="Layers that attend over the sliding window only; the others attend over the whole context.",
     )
 
     @model_validator(mode="after")

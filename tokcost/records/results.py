@@ -75,7 +75,7 @@ class DecoderSource(Model):
 
     config: str  # the Hugging Face config.json, as the spec names it
     model: str  # the AR preset whose visual tokenizer, sampling and roles it is priced with
-    sliding_window_note: str | None = None  # what pricing leaves out of a sliding attention window it sets
+    sliding_window_note: str | None = None  # how a sliding attention window it sets is priced
 
 
 class CandidateResult(Model):

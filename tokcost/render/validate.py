@@ -1500,7 +1500,9 @@ MODEL_NOTES = [
     "1.29x slow at 256 and 512, tensor parallel 2 on H100 at 0.94-0.96. Gemma 3 attends over a 1,024-token sliding window in five layers of "
     "six, which the architecture block does not express (every layer is priced reading the whole context): the "
     "12B's largest B200 batches, with the longest contexts in flight, are where that overprices the KV reads. Not "
-    "entered.",
+    "entered. (2026-12-08: the blocks now carry the window, 1,024 tokens in 40 of the 12B's 48 layers and 52 of the "
+    "27B's 62, and tokcost prices it; with the prompts taken at 256 tokens and the answers at their published "
+    "~720-token means, no run's priced context reaches the window, so no score moved.)",
     "",
     "The runs of rounds 15-18 and 24-39 that were scored and not entered (36, 70, 65, 58, 34, 15, 20, 17, 53, 8, 16, "
     "17, 33, 19, 45, 47, 160, 3, 92 and 29; "

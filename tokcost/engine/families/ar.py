@@ -30,6 +30,7 @@ from tokcost.engine.tokens import (
     side_tokens,
 )
 from tokcost.errors import UsageError
+from tokcost.records.engines import EngineProfile
 from tokcost.records.families.ar import SCHEMA
 from tokcost.records.presets import Architecture, KVCacheReads, ModelPreset
 
@@ -225,7 +226,7 @@ class Autoregressive:
                 f"{physics.FA2_DECODE_ROW_COST:g}x a decode row's attention FLOPs at the 16-bit peak per query head "
                 "and token of context (physics.FA2_DECODE_ROW_COST)"
             )
-        if window := sliding_window_note(decoder(cfg.model)):
+        if window := sliding_window_note(decoder(cfg.model), cfg.profiles, cfg.engine):
             note += "; " + window
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
@@ -329,14 +330,31 @@ def decoder(model: ModelPreset) -> Architecture:
     return model.architecture
 
 
-def sliding_window_note(arch: Architecture) -> str | None:
-    """What pricing a decoder whose config sets a sliding attention window leaves out (None: it sets none)."""
+def sliding_window_note(
+    arch: Architecture, profiles: Mapping[str, EngineProfile], engine: str | None = None
+) -> str | None:
+    """How a decoder whose config sets a sliding attention window is priced (None: it sets none): under ``engine``,
+    or, without one, under each current engine of ``profiles`` that runs AR models."""
     if arch.sliding_window is None:
         return None
+    W = f"{arch.sliding_window:,}"
+    if engine is not None:
+        names = [engine]
+    else:
+        names = [n for n, p in profiles.items() if p.runs("ar") and p.superseded_by is None]
+    skips = [n for n in names if profiles[n].window_prefill == "skips"]
+    masks = [n for n in names if profiles[n].window_prefill == "masks"]
+    prefill = []
+    if skips:
+        prefill.append(f"skips the keys outside it under {' and '.join(skips)} (its flash kernel takes the window)")
+    if masks:
+        prefill.append(
+            f"computes the whole causal square under {' and '.join(masks)} (SDPA takes the window as a mask)"
+        )
     return (
-        f"the decoder's config sets a {arch.sliding_window:,}-token sliding attention window in {arch.sliding_layers} "
-        f"of its {arch.layers} layers; tokcost prices every layer's attention over the whole context, so past "
-        f"{arch.sliding_window:,} tokens its attention work, KV-cache reads and KV-cache memory are upper bounds"
+        f"the decoder's config sets a {W}-token sliding attention window in {arch.sliding_layers} of its "
+        f"{arch.layers} layers: once the context passes {W} tokens those layers' decode steps read and keep the "
+        f"window's keys only, and a prefill longer than the window {' and '.join(prefill)}"
     )
 
 
