@@ -69,14 +69,23 @@ def test_attended_context_caps_the_windowed_layers_only(mistral):
         ("vllm-0.4", 900.0),  # graphs stop before it
     ],
 )
-def test_the_split_decode_sum_equals_pricing_each_forward_alone(mistral, engine, graph_stop):
+@pytest.mark.parametrize(
+    "decoding",
+    [
+        {},
+        {"advance": 3, "verify": 4},  # speculative: 4 positions computed, 3 accepted per forward
+        {"kv_static": 9000.0, "kv_passes": 2.0},  # a preallocated cache read whole, twice, at every forward
+        {"tp": 2},
+    ],
+)
+def test_the_split_decode_sum_equals_pricing_each_forward_alone(mistral, engine, graph_stop, decoding):
     """The closed form splits the decode where the window is reached and where the graphs stop; summing the
     forwards one by one, each at its own context, must give the same seconds."""
     arch = windowed(mistral, 1024, 20)
     e = eff(engine) if engine != "vllm-0.4" else eff(engine, graph_max_context=graph_stop)
-    t0, forwards = 300.0, 2600
-    whole = decode(arch, e, t0, forwards)
-    one_by_one = sum(float(decode(arch, e, t0 + j, 1)) for j in range(forwards))
+    t0, forwards, step = 300.0, 2600, decoding.get("advance", 1)
+    whole = decode(arch, e, t0, forwards, **decoding)
+    one_by_one = sum(float(decode(arch, e, t0 + step * j, 1, **decoding)) for j in range(forwards))
     assert float(whole) == pytest.approx(one_by_one, rel=1e-9)
 
 
