@@ -41,6 +41,7 @@ from tokcost.io.catalog import Catalog
 from tokcost.io.engines import error_band, load_engines, offered
 from tokcost.io.kernel_tables import hardware_kernels
 from tokcost.io.prices import load_prices
+from tokcost.records.engines import EngineProfile
 from tokcost.records.prices import PriceQuote
 from tokcost.records.results import (
     Autoscaling,
@@ -88,15 +89,27 @@ def spec_catalog(spec: Spec, catalog: Catalog) -> Catalog:
     )
 
 
+def spec_engines(spec: Spec, profiles: Mapping[str, EngineProfile], family: str) -> list[str]:
+    """The engines a spec's candidates of ``family`` are priced under: those it lists that run the family, or,
+    listing none, the current engines that do (:func:`tokcost.io.engines.offered`)."""
+    wanted = spec.candidates.engines
+    if wanted:
+        return [e for e, p in profiles.items() if e in wanted and p.runs(family)]
+    return offered(profiles, family)
+
+
 def _decoder_source(spec: Spec, model) -> DecoderSource | None:
     """Where ``model`` came from when it is one of the spec's decoders from config files."""
     found = next((a for a in spec.candidates.architectures if a.label == model.id), None)
     if found is None:
         return None
+    profiles = load_engines()
     return DecoderSource(
         config=found.config,
         model=found.model,
-        sliding_window_note=sliding_window_note(model.architecture, load_engines()),
+        sliding_window_note=sliding_window_note(
+            model.architecture, profiles, spec_engines(spec, profiles, model.family)
+        ),
     )
 
 
@@ -426,7 +439,6 @@ def _evaluate(
     models = candidate_models(spec, catalog)
     hardware = candidate_hardware(spec, catalog, prices)
     profiles = load_engines()
-    wanted = spec.candidates.engines
     combos: list[_Combo] = []
     chips: dict = {}  # every model is priced on the same chips
     for model in models:
@@ -434,11 +446,7 @@ def _evaluate(
             continue
         static = _static_problems(spec, model)
         blocks = []
-        for engine in (
-            [e for e, p in profiles.items() if e in wanted and p.runs(model.family)]
-            if wanted
-            else offered(profiles, model.family)
-        ):
+        for engine in spec_engines(spec, profiles, model.family):
             keys, result = _grid(model, hardware, engine, spec, calibration, profiles, prices, chips)
             if result is not None:
                 blocks.append(_Block(model, engine, static, result, {key: k for k, key in enumerate(keys)}))

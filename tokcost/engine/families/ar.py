@@ -4,7 +4,7 @@ of the sequence so far (docs/methodology.md, "AR decode")."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -226,7 +226,7 @@ class Autoregressive:
                 f"{physics.FA2_DECODE_ROW_COST:g}x a decode row's attention FLOPs at the 16-bit peak per query head "
                 "and token of context (physics.FA2_DECODE_ROW_COST)"
             )
-        if window := sliding_window_note(decoder(cfg.model), cfg.profiles, cfg.engine):
+        if window := sliding_window_note(decoder(cfg.model), cfg.profiles, [cfg.engine]):
             note += "; " + window
         graphs = cfg.profiles[cfg.engine].decode_graphs
         if graphs is not None:
@@ -330,18 +330,12 @@ def decoder(model: ModelPreset) -> Architecture:
     return model.architecture
 
 
-def sliding_window_note(
-    arch: Architecture, profiles: Mapping[str, EngineProfile], engine: str | None = None
-) -> str | None:
-    """How a decoder whose config sets a sliding attention window is priced (None: it sets none): under ``engine``,
-    or, without one, under each current engine of ``profiles`` that runs AR models."""
+def sliding_window_note(arch: Architecture, profiles: Mapping[str, EngineProfile], names: Sequence[str]) -> str | None:
+    """How a decoder whose config sets a sliding attention window is priced under the engines ``names`` of
+    ``profiles`` (None: it sets none)."""
     if arch.sliding_window is None:
         return None
     W = f"{arch.sliding_window:,}"
-    if engine is not None:
-        names = [engine]
-    else:
-        names = [n for n, p in profiles.items() if p.runs("ar") and p.superseded_by is None]
     skips = [n for n in names if profiles[n].window_prefill == "skips"]
     masks = [n for n in names if profiles[n].window_prefill == "masks"]
     prefill = []
