@@ -192,7 +192,8 @@ def test_calibration_file_round_trips_and_prices_the_measured_device(tiny_bench)
     plain = tokcost.api.estimate(model=clean, calibration=out, presets=[folder])
     plain_step = plain.breakdown_s["decode"] / plain.tokens["forwards"]
     assert plain_step == pytest.approx(meas[0]["predicted_full_s"], rel=0.5)
-    assert step >= plain_step
+    # (where the host binds both, they tie up to rounding: the lines are summed over other segments)
+    assert step >= plain_step or step == pytest.approx(plain_step, rel=1e-12)
 
 
 def _without_eager_cache_reads(model_id: str, parent: Path) -> tuple[Path, str]:
