@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tokcost.engine.tokens import text_tokens
+from tokcost.engine.tokens import latent_frames, text_tokens
 from tokcost.records.presets import (
     Architecture,
     DecoderPasses,
@@ -579,6 +579,13 @@ def _denoiser(model: ModelPreset) -> Denoiser:
     if model.denoiser is None:
         raise ValueError(f"{model.id} has no denoiser: not a diffusion model")
     return model.denoiser
+
+
+def _vae(model: ModelPreset) -> Vae:
+    """The model's VAE, which ModelPreset's validator requires of the families that decode one."""
+    if model.vae is None:
+        raise ValueError(f"{model.id} has no VAE")
+    return model.vae
 
 
 def denoiser_flops_split(model: ModelPreset, latent_tokens, width, height):
@@ -1336,9 +1343,73 @@ def text_encoder_time(model: ModelPreset, P: float, BW: float, eff, n_seq):
     return total + 0 * n_seq
 
 
+def _tiled_length(n, tile: int, stride: int):
+    """Latents decoded along an axis of ``n`` by tiles of ``tile`` starting every ``stride``, each clipped at the
+    end: the sum over i in range(0, n, stride) of min(tile, n - i)."""
+    n = np.asarray(n, dtype=float)
+    count = np.ceil(n / stride)
+    whole = np.clip(np.floor((n - tile) / stride) + 1, 0, count)  # the tiles that fit whole
+    # the others start at j x stride (j = whole .. count - 1) and run to the end: n - j x stride each
+    clipped = (count - whole) * n - stride * (count * (count - 1) - whole * (whole - 1)) / 2
+    return whole * tile + clipped
+
+
+def vae_tiling_factor(vae: Vae, width, height, frames):
+    """Decoder work of the tiled decode ``vae.tiling`` describes over one whole decode of ``width`` x ``height`` px
+    and ``frames`` (1 without tiling, or where the latent fits one tile). Spatially, once either side of the latent
+    exceeds a tile, both sides are cut into tiles starting every int(tile (1 - overlap)) latents, each decoded whole
+    (:func:`_tiled_length` per side). In time (a causal VAE), a clip of more latent frames than a tile is cut into
+    tiles of that many plus the frame before them, each decoding 1 + temporal_factor (length - 1) frames, against
+    the clip's 1 + temporal_factor (T - 1) (Tencent/HunyuanVideo hyvideo/vae/autoencoder_kl_causal_3d.py,
+    spatial_tiled_decode and temporal_tiled_decode)."""
+    w, h, f = (np.asarray(x, dtype=float) for x in (width, height, frames))
+    if vae.tiling is None:
+        return np.ones(np.broadcast(w, h, f).shape)
+    tiling = vae.tiling
+    lw, lh = w / vae.spatial_factor, h / vae.spatial_factor
+    tile = tiling.tile_px // vae.spatial_factor
+    stride = int(tile * (1 - tiling.overlap))
+    spatial = np.where(
+        (lw > tile) | (lh > tile),
+        _tiled_length(lw, tile, stride) * _tiled_length(lh, tile, stride) / (lw * lh),
+        1.0,
+    )
+    if tiling.tile_frames is None or vae.temporal_rule != "causal":
+        return spatial * np.ones_like(f)
+    k = vae.temporal_factor
+    latents = np.asarray(latent_frames(f, k, "causal", True), dtype=float)
+    span = tiling.tile_frames // k
+    step = int(span * (1 - tiling.overlap))
+    count = np.ceil(latents / step)
+    decoded = k * _tiled_length(latents, span + 1, step) - (k - 1) * count  # 1 + k (length - 1) per tile
+    temporal = np.where(latents > span, decoded / (1 + k * (latents - 1)), 1.0)
+    return spatial * temporal
+
+
+def vae_tiling_note(model: ModelPreset, width, height, frames) -> str:
+    """How ``model``'s pipeline tiles its VAE decode and what the overlaps cost at the size asked (None: the
+    model's native size), or "" for a VAE decoded whole."""
+    tiling = model.vae.tiling if model.vae is not None else None
+    if tiling is None or model.native is None:
+        return ""
+    native = model.native
+    w = native.width if width is None else width
+    h = native.height if height is None else height
+    f = (native.frames or 1) if frames is None else frames
+    factor = np.asarray(vae_tiling_factor(_vae(model), w, h, f))
+    lo, hi = float(factor.min()), float(factor.max())
+    cost = f"{lo:.2f}x" if hi - lo < 0.005 else f"{lo:.2f}-{hi:.2f}x"
+    frames_tiles = f" and {tiling.tile_frames}-frame" if tiling.tile_frames is not None else ""
+    return (
+        f"VAE decoded in {tiling.tile_px} px{frames_tiles} tiles overlapping by {tiling.overlap:.0%}, as "
+        f"{model.id}'s own pipeline runs it: {cost} the work of one whole decode at this size"
+    )
+
+
 def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, frames):
-    """VAE decode: decoder FLOPs per output megapixel x megapixels x frames x items, at the engine's MFU times
-    ``vae_efficiency`` (full-resolution convolutions, group norms and upsampling run well below GEMM rate)."""
+    """VAE decode: decoder FLOPs per output megapixel x megapixels x frames x items, times the overlap of the tiled
+    decode the model's pipeline runs (:func:`vae_tiling_factor`), at the engine's MFU times ``vae_efficiency``
+    (full-resolution convolutions, group norms and upsampling run well below GEMM rate)."""
     mp = np.asarray(width, dtype=float) * np.asarray(height, dtype=float) / 1e6
     flops = (
         model.vae.decode_tflops_per_mpixel
@@ -1346,6 +1417,7 @@ def vae_decode_time(model: ModelPreset, P: float, eff, n_items, width, height, f
         * mp
         * np.asarray(frames, dtype=float)
         * np.asarray(n_items, dtype=float)
+        * vae_tiling_factor(_vae(model), width, height, frames)
     )
     return flops / (P * eff.mfu * eff.vae_efficiency) + eff.fixed_per_step_s, flops
 

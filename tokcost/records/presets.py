@@ -375,6 +375,29 @@ class Denoiser(Strict):
         return self
 
 
+class VaeTiling(Strict):
+    """How the model's own pipeline decodes a large latent: in overlapping tiles, each decoded whole, so the
+    overlaps are decoded twice or more (the work :func:`~tokcost.engine.physics.vae_tiling_factor` counts). Read
+    from the pipeline's VAE code and config, with a source."""
+
+    tile_px: PosInt = Field(
+        description="Side of a spatial tile in output pixels (the config's sample_size); the decode tiles both "
+        "sides once either side's latent exceeds tile_px / spatial_factor."
+    )
+    tile_frames: PosInt | None = Field(
+        default=None,
+        description="Output frames of a temporal tile (the config's sample_tsize): tiles of tile_frames / "
+        "temporal_factor latent frames plus the causal frame before them, once the clip has more latent frames "
+        "than that (None: no temporal tiling).",
+    )
+    overlap: float = Field(
+        ge=0.0,
+        lt=1.0,
+        description="Share of a tile the next one overlaps (tile_overlap_factor): tiles start every "
+        "int(tile x (1 - overlap)) latents.",
+    )
+
+
 class Vae(Strict):
     spatial_factor: PosInt = Field(description="Pixels per latent along each side.")
     temporal_factor: PosInt = Field(default=1, description="Frames per latent frame (video).")
@@ -397,6 +420,11 @@ class Vae(Strict):
         default=None,
         description="The type the model's own pipelines load the VAE in, whatever the run's precision (Wan's: "
         "fp32); unset: the pipeline's 16-bit type.",
+    )
+    tiling: VaeTiling | None = Field(
+        default=None,
+        description="The tiled decode the model's own pipeline runs by default (None: one whole decode; "
+        "decode_tflops_per_mpixel is the untiled decoder's).",
     )
 
 

@@ -245,6 +245,8 @@ class Diffusion:
             backend = physics.sdpa_backend_note(cfg.hardware, kernel)
             if backend:
                 note += "; " + backend
+        if tiles := physics.vae_tiling_note(cfg.model, cfg.width, cfg.height, cfg.frames):
+            note += "; " + tiles
         if np.any(np.asarray(cfg.gpus) > 1):
             note += "; " + collectives_note(
                 cfg.kernels, cfg.hardware, "Ulysses' all-to-alls, CFG parallelism's all-gather", gpus=cfg.gpus
