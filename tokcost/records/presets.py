@@ -427,6 +427,23 @@ class Vae(Strict):
         "decode_tflops_per_mpixel is the untiled decoder's).",
     )
 
+    @model_validator(mode="after")
+    def _tiles_advance(self):
+        # a tile must start at least one latent after the one before it (physics.vae_tiling_factor's stride)
+        t = self.tiling
+        if t is not None:
+            if int(t.tile_px // self.spatial_factor * (1 - t.overlap)) < 1:
+                raise ValueError(
+                    f"tiling.tile_px {t.tile_px} at overlap {t.overlap:g} leaves tiles less than one latent apart "
+                    f"(spatial_factor {self.spatial_factor})"
+                )
+            if t.tile_frames is not None and int(t.tile_frames // self.temporal_factor * (1 - t.overlap)) < 1:
+                raise ValueError(
+                    f"tiling.tile_frames {t.tile_frames} at overlap {t.overlap:g} leaves tiles less than one latent "
+                    f"frame apart (temporal_factor {self.temporal_factor})"
+                )
+        return self
+
 
 class TextEncoder(Strict):
     name: str = Field(description="Encoder name.")
