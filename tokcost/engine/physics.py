@@ -1365,21 +1365,17 @@ def vae_tiling_factor(vae: Vae, width, height, frames):
     w, h, f = (np.asarray(x, dtype=float) for x in (width, height, frames))
     if vae.tiling is None:
         return np.ones(np.broadcast(w, h, f).shape)
-    tiling = vae.tiling
+    tile, stride, span, step = vae.tile_strides()
     lw, lh = w / vae.spatial_factor, h / vae.spatial_factor
-    tile = tiling.tile_px // vae.spatial_factor
-    stride = int(tile * (1 - tiling.overlap))
     spatial = np.where(
         (lw > tile) | (lh > tile),
         _tiled_length(lw, tile, stride) * _tiled_length(lh, tile, stride) / (lw * lh),
         1.0,
     )
-    if tiling.tile_frames is None or vae.temporal_rule != "causal":
+    if span is None or step is None or vae.temporal_rule != "causal":
         return spatial * np.ones_like(f)
     k = vae.temporal_factor
     latents = np.asarray(latent_frames(f, k, "causal", True), dtype=float)
-    span = tiling.tile_frames // k
-    step = int(span * (1 - tiling.overlap))
     count = np.ceil(latents / step)
     decoded = k * _tiled_length(latents, span + 1, step) - (k - 1) * count  # 1 + k (length - 1) per tile
     temporal = np.where(latents > span, decoded / (1 + k * (latents - 1)), 1.0)
@@ -1390,12 +1386,12 @@ def vae_tiling_note(model: ModelPreset, width, height, frames) -> str:
     """How ``model``'s pipeline tiles its VAE decode and what the overlaps cost at the size asked (None: the
     model's native size), or "" for a VAE decoded whole."""
     tiling = model.vae.tiling if model.vae is not None else None
-    if tiling is None or model.native is None:
+    if tiling is None:
         return ""
-    native = model.native
-    w = native.width if width is None else width
-    h = native.height if height is None else height
-    f = (native.frames or 1) if frames is None else frames
+    native_w, native_h = model.generation.native_size(model)
+    w = native_w if width is None else width
+    h = native_h if height is None else height
+    f = model.generation.native_frames(model) if frames is None else frames
     factor = np.asarray(vae_tiling_factor(_vae(model), w, h, f))
     lo, hi = float(factor.min()), float(factor.max())
     cost = f"{lo:.2f}x" if hi - lo < 0.005 else f"{lo:.2f}-{hi:.2f}x"

@@ -427,17 +427,29 @@ class Vae(Strict):
         "decode_tflops_per_mpixel is the untiled decoder's).",
     )
 
+    def tile_strides(self) -> tuple[int, int, int | None, int | None]:
+        """(latents in a spatial tile, latents from one tile's start to the next, latent frames in a temporal tile,
+        latent frames from one to the next; None: no temporal tiling), as the tiled decode's code derives them:
+        a tile over the compression factor, a stride of int(tile (1 - overlap))."""
+        t = self.tiling
+        if t is None:
+            raise ValueError("this VAE decodes whole")
+        tile = t.tile_px // self.spatial_factor
+        span = t.tile_frames // self.temporal_factor if t.tile_frames is not None else None
+        return tile, int(tile * (1 - t.overlap)), span, None if span is None else int(span * (1 - t.overlap))
+
     @model_validator(mode="after")
     def _tiles_advance(self):
-        # a tile must start at least one latent after the one before it (physics.vae_tiling_factor's stride)
+        # a tile must start at least one latent after the one before it
         t = self.tiling
         if t is not None:
-            if int(t.tile_px // self.spatial_factor * (1 - t.overlap)) < 1:
+            _, stride, _, step = self.tile_strides()
+            if stride < 1:
                 raise ValueError(
                     f"tiling.tile_px {t.tile_px} at overlap {t.overlap:g} leaves tiles less than one latent apart "
                     f"(spatial_factor {self.spatial_factor})"
                 )
-            if t.tile_frames is not None and int(t.tile_frames // self.temporal_factor * (1 - t.overlap)) < 1:
+            if step is not None and step < 1:
                 raise ValueError(
                     f"tiling.tile_frames {t.tile_frames} at overlap {t.overlap:g} leaves tiles less than one latent "
                     f"frame apart (temporal_factor {self.temporal_factor})"
