@@ -4,8 +4,9 @@ with the committed engine parameters, as a reviewer scores it on runs of their o
     python scripts/score_unentered.py [--json]
 
 Per round, over all of them and over all but the training runs: the runs scored, the median and mean
-|predicted/measured - 1|, the worst factor, and how many runs' ln(measured / predicted latency) fall inside their
-family's calibrated band (tokcost/data/generated/error_bands.yaml, :func:`tokcost.io.engines.error_band`), with that
+|predicted/measured - 1|, the worst factor, the median of ln(measured / predicted latency) and the share of runs
+slower than priced (the bias: a model fitted without bias on the set can still price new sources' runs fast), and how
+many runs' ln(measured / predicted latency) fall inside their family's calibrated band (tokcost/data/generated/error_bands.yaml, :func:`tokcost.io.engines.error_band`), with that
 band's median width (high/low). An estimate's band is never narrower than that family band (it also spans the
 parameter band), so the coverage printed is a lower bound on what ``tokcost estimate``'s low-high holds. Training runs
 (GPU-hours) have no band and count in the errors only. A round's runs were scored unseen once; scored again after a
@@ -40,12 +41,13 @@ def summarise(rows: list[dict], band_of) -> dict:
         return {"n": 0}
     rel = [r["rel_err"] for r in scored]
     factors = [max(r["ratio"], 1.0 / r["ratio"]) for r in scored]
-    inside, widths = [], []
+    inside, widths, logs = [], [], []
     for r in scored:
         band = band_of(r["family"]) if r["family"] != "training" else None
         if band is None:
             continue
         x = latency_log_error(SimpleNamespace(metric=r["metric"], ratio=r["ratio"]))  # the validate Row's sign
+        logs.append(x)
         inside.append(band.low <= x <= band.high)
         widths.append(math.exp(band.high - band.low))
     return {
@@ -55,6 +57,9 @@ def summarise(rows: list[dict], band_of) -> dict:
         "worst_factor": max(factors),
         "worst_id": scored[factors.index(max(factors))]["id"],
         "banded": len(inside),
+        # over the banded (inference) runs: a training run's GPU-hours have no latency sign
+        "median_log_err": statistics.median(logs) if logs else None,
+        "share_slower": statistics.fmean(x > 0 for x in logs) if logs else None,
         "band_coverage": statistics.fmean(inside) if inside else None,
         "median_band_width": statistics.median(widths) if widths else None,
     }
@@ -78,17 +83,20 @@ def score() -> dict[str, dict]:
 
 def markdown(result: dict[str, dict]) -> str:
     lines = [
-        "| Round | Runs | Median error | Mean error | Worst | Band coverage | Median band width |",
-        "|---|---|---|---|---|---|---|",
+        "| Round | Runs | Median error | Mean error | Worst | Median ln(measured/predicted) | Slower than priced "
+        "| Band coverage | Median band width |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in result.items():
         if not s["n"]:
             continue
+        bias = "-" if s["median_log_err"] is None else f"{s['median_log_err']:+.3f}"
+        slower = "-" if s["share_slower"] is None else f"{100 * s['share_slower']:.0f}%"
         cov = "-" if s["band_coverage"] is None else f"{100 * s['band_coverage']:.0f}%"
         width = "-" if s["median_band_width"] is None else f"{s['median_band_width']:.2f}"
         lines.append(
             f"| {name} | {s['n']} | {100 * s['median_rel_err']:.1f}% | {100 * s['mean_rel_err']:.1f}% "
-            f"| {s['worst_factor']:.2f}x | {cov} | {width} |"
+            f"| {s['worst_factor']:.2f}x | {bias} | {slower} | {cov} | {width} |"
         )
     return "\n".join(lines)
 

@@ -69,6 +69,8 @@ def test_the_unentered_score_summarises_its_rows():
     assert s["median_rel_err"] == pytest.approx(0.15) and s["mean_rel_err"] == pytest.approx(0.2)
     assert s["worst_factor"] == pytest.approx(2.0) and s["band_coverage"] == pytest.approx(1 / 3)
     assert s["median_band_width"] == pytest.approx(math.exp(0.5))
+    # the bias over the banded runs: ln(measured / predicted latency) -0.095, +0.69 and -0.22; one slower than priced
+    assert s["median_log_err"] == pytest.approx(-math.log(1.1)) and s["share_slower"] == pytest.approx(1 / 3)
     assert summarise([rows[-1]], lambda family: band) == {"n": 0}
 
 
