@@ -6,8 +6,9 @@ with the committed engine parameters, as a reviewer scores it on runs of their o
 Per round, over all of them and over all but the training runs: the runs scored, the median and mean
 |predicted/measured - 1|, the worst factor, the median of ln(measured / predicted latency) and the share of runs
 slower than priced (the bias: a model fitted without bias on the set can still price new sources' runs fast), and how
-many runs' ln(measured / predicted latency) fall inside their family's calibrated band (tokcost/data/generated/error_bands.yaml, :func:`tokcost.io.engines.error_band`), with that
-band's median width (high/low). An estimate's band is never narrower than that family band (it also spans the
+many runs' ln(measured / predicted latency) fall inside their family's calibrated band
+(tokcost/data/generated/error_bands.yaml, :func:`tokcost.io.engines.error_band`), with that band's median width
+(high/low). An estimate's band is never narrower than that family band (it also spans the
 parameter band), so the coverage printed is a lower bound on what ``tokcost estimate``'s low-high holds. Training runs
 (GPU-hours) have no band and count in the errors only. A round's runs were scored unseen once; scored again after a
 change made with them in view, they measure that change less strictly (tokcost/data/validation/unentered/README.md).
